@@ -1,0 +1,1 @@
+"""pytest plugin: the `abeja_emulator` fixture (built in the emulator issue)."""
