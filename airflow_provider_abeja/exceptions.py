@@ -1,0 +1,181 @@
+"""The provider's exception tree.
+
+Imports nothing but the standard library, so that every module (client, hook, operators,
+triggers) can raise and catch the same classes without pulling in Airflow or requests.
+No message or repr built here ever contains a credential: callers pass ids, URLs (which never
+carry userinfo, see ``client._core``) and server error texts only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class AbejaError(Exception):
+    """Base class of every error raised by this provider."""
+
+
+class InvalidArgumentError(AbejaError, ValueError):
+    """An argument was refused before anything was sent; ``argument`` names it."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        self.argument = argument
+        self.reason = message
+        super().__init__(f"{argument}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.argument, self.reason))
+
+
+class MissingCredentialsError(AbejaError):
+    """No credential was given and none is in the environment; nothing was sent."""
+
+
+class TransportError(AbejaError):
+    """The request failed below HTTP (connect, read, TLS) after every allowed attempt."""
+
+    def __init__(self, message: str, *, url: str, attempts: int) -> None:
+        self.url = url
+        self.attempts = attempts
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_transport_error, (type(self), str(self), self.url, self.attempts))
+
+
+def _rebuild_transport_error(
+    cls: type[TransportError], message: str, url: str, attempts: int
+) -> TransportError:
+    return cls(message, url=url, attempts=attempts)
+
+
+class HttpError(AbejaError):
+    """The server answered with an error status (or a 2xx body that is not what was expected)."""
+
+    def __init__(
+        self,
+        error: str,
+        error_description: str,
+        status_code: int,
+        url: str,
+        error_detail: Any = None,
+    ) -> None:
+        self.error = error
+        self.error_description = error_description
+        self.error_detail = error_detail
+        self.status_code = status_code
+        self.url = url
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        text = f"{self.status_code} {self.error}"
+        if self.error_description:
+            text += f": {self.error_description}"
+        return f"{text} ({self.url})"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code!r}, error={self.error!r}, "
+            f"error_description={self.error_description!r}, url={self.url!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only state would be lost by the default Exception pickling (XCom, triggers).
+        return (
+            type(self),
+            (self.error, self.error_description, self.status_code, self.url, self.error_detail),
+        )
+
+
+class BadRequest(HttpError):
+    """400: invalid parameters, resource exists, service already running / not running."""
+
+
+class Unauthorized(HttpError):
+    """401: authentication failed."""
+
+
+class Forbidden(HttpError):
+    """403: the credential may not do this."""
+
+
+class NotFound(HttpError):
+    """404: no such organization, deployment, service or endpoint."""
+
+
+class MethodNotAllowed(HttpError):
+    """405."""
+
+
+class Conflict(HttpError):
+    """409."""
+
+
+class InternalServerError(HttpError):
+    """500."""
+
+
+class InvalidResponseError(HttpError):
+    """A 2xx answer whose body is not the JSON the API documents."""
+
+
+STATUS_EXCEPTIONS: dict[int, type[HttpError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    409: Conflict,
+    500: InternalServerError,
+}
+
+
+def exception_class_for_status(status_code: int) -> type[HttpError]:
+    """The HttpError subclass for an HTTP status (``HttpError`` itself for unlisted statuses)."""
+    return STATUS_EXCEPTIONS.get(status_code, HttpError)
+
+
+class ServiceFailedError(AbejaError):
+    """A wait saw the service reach a failure status."""
+
+    def __init__(
+        self,
+        service_id: str,
+        status: str,
+        log_lines: Sequence[str] = (),
+        message: str | None = None,
+    ) -> None:
+        self.service_id = service_id
+        self.status = status
+        self.log_lines = list(log_lines)
+        text = message or f"service {service_id} reached status {status}"
+        if self.log_lines:
+            text += "; latest log lines:\n" + "\n".join(self.log_lines)
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.service_id, self.status, self.log_lines))
+
+
+class WaitTimeoutError(AbejaError):
+    """A wait ran out of time before the service reached its target status."""
+
+    def __init__(
+        self,
+        service_id: str,
+        last_status: str | None,
+        timeout: float | None,
+        message: str | None = None,
+    ) -> None:
+        self.service_id = service_id
+        self.last_status = last_status
+        self.timeout = timeout
+        super().__init__(
+            message
+            or f"service {service_id} did not reach its target status within {timeout}s "
+            f"(last status: {last_status})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.service_id, self.last_status, self.timeout))
