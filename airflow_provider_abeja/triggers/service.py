@@ -1,0 +1,337 @@
+"""Wait for a service status in the triggerer: ``AbejaServiceStatusTrigger``.
+
+The trigger polls the service with the async client on the triggerer's event loop, so one
+triggerer can watch many services for the cost of a coroutine each. It yields exactly one event
+(see ``docs/DESIGN.md``, "Waiting") and ``validate_status_event`` turns that event back into a
+result or a clear task failure for the operators' and the sensor's ``execute_complete``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_abeja.exceptions import (
+    HttpError,
+    InvalidResponseError,
+    ServiceFailedError,
+    TransportError,
+    WaitTimeoutError,
+)
+from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
+
+if TYPE_CHECKING:
+    from airflow_provider_abeja.client import AsyncAPIClient
+
+__all__ = [
+    "EVENT_STATUSES",
+    "MAX_LOG_LINES",
+    "AbejaServiceStatusTrigger",
+    "is_transient_error",
+    "latest_log_lines",
+    "validate_status_event",
+]
+
+#: The ``status`` values an event may carry.
+EVENT_STATUSES: frozenset[str] = frozenset({"success", "failure", "timeout", "error"})
+#: How many of the latest recent-log lines a failure event carries (events live in the database).
+MAX_LOG_LINES = 20
+#: Each log line is cut to this many characters for the same reason.
+MAX_LOG_LINE_CHARS = 1000
+#: HTTP statuses that say "try again later" rather than "this will never work".
+TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({408, 425, 429})
+
+_KNOWN_STATUSES = frozenset(status.value for status in ServiceStatus)
+
+
+def is_transient_error(exc: BaseException) -> bool:
+    """True for errors worth another poll: transport failures, 408/425/429, any 5xx, a garbled 2xx."""
+    if isinstance(exc, TransportError):
+        return True
+    if isinstance(exc, InvalidResponseError):
+        return True
+    if isinstance(exc, HttpError):
+        return exc.status_code in TRANSIENT_HTTP_STATUSES or exc.status_code >= 500
+    return False
+
+
+def latest_log_lines(recent_logs: Any, limit: int = MAX_LOG_LINES) -> list[str]:
+    """The latest ``limit`` messages of a ``recentlogs`` answer, oldest first.
+
+    The platform lists events newest first; a missing or malformed body gives no lines rather
+    than an error, because the log lines only decorate a failure that is already known.
+    """
+    if not isinstance(recent_logs, Mapping):
+        return []
+    events = recent_logs.get("events")
+    if not isinstance(events, list):
+        return []
+    lines: list[str] = []
+    for event in events[:limit]:
+        message = event.get("message") if isinstance(event, Mapping) else event
+        if message is None:
+            continue
+        text = str(message).rstrip("\n")
+        if len(text) > MAX_LOG_LINE_CHARS:
+            text = text[:MAX_LOG_LINE_CHARS] + "..."
+        lines.append(text)
+    lines.reverse()
+    return lines
+
+
+def _coerce_end_time(end_time: float | int | datetime.datetime | None) -> float | None:
+    if end_time is None:
+        return None
+    if isinstance(end_time, datetime.datetime):
+        if end_time.tzinfo is None:
+            raise ValueError("end_time: a datetime must be timezone-aware")
+        return end_time.timestamp()
+    if isinstance(end_time, bool) or not isinstance(end_time, (int, float)):
+        raise TypeError(f"end_time must be epoch seconds (a number) or None, not {type(end_time).__name__}")
+    return float(end_time)
+
+
+class AbejaServiceStatusTrigger(BaseTrigger):
+    """Poll a service until it reaches ``target_status``, a failure status, or ``end_time``.
+
+    :param organization_id: organization of the service (already resolved: the triggerer does
+        not fall back to the connection's organization).
+    :param deployment_id: deployment of the service.
+    :param service_id: the service to watch.
+    :param target_status: the only status that counts as success.
+    :param failure_statuses: statuses that end the wait with a ``failure`` event (the target is
+        never one of them). Any other status keeps the trigger waiting, with one warning per
+        unknown status.
+    :param poll_interval: seconds between polls.
+    :param end_time: wall-clock deadline in epoch seconds (``None``: no deadline). It is part of
+        the serialized kwargs, so a triggerer restart keeps the same deadline.
+    :param abeja_conn_id: Airflow connection of the ABEJA Platform.
+    :param transient_error_budget: how many transient errors in a row (transport failures,
+        429, 5xx) are tolerated before an ``error`` event; a successful poll resets the count.
+        Permanent errors (401, 403, 404, ...) give an ``error`` event at once.
+    """
+
+    def __init__(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        target_status: str = ServiceStatus.READY.value,
+        failure_statuses: Iterable[str] | None = None,
+        poll_interval: float = 10.0,
+        end_time: float | None = None,
+        abeja_conn_id: str = "abeja_default",
+        transient_error_budget: int = 5,
+    ) -> None:
+        super().__init__()
+        if isinstance(failure_statuses, str):
+            raise TypeError("failure_statuses must be a collection of statuses, not a string")
+        if poll_interval is None or float(poll_interval) <= 0:
+            raise ValueError("poll_interval must be a positive number of seconds")
+        if int(transient_error_budget) < 0:
+            raise ValueError("transient_error_budget must be >= 0")
+        self.organization_id = str(organization_id)
+        self.deployment_id = str(deployment_id)
+        self.service_id = str(service_id)
+        self.target_status = str(target_status)
+        statuses = DEFAULT_FAILURE_STATUSES if failure_statuses is None else failure_statuses
+        # Only the target counts as success, and the target is never a failure.
+        self.failure_statuses: list[str] = sorted({str(s) for s in statuses} - {self.target_status})
+        self.poll_interval = float(poll_interval)
+        self.end_time = _coerce_end_time(end_time)
+        self.abeja_conn_id = str(abeja_conn_id)
+        self.transient_error_budget = int(transient_error_budget)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "organization_id": self.organization_id,
+                "deployment_id": self.deployment_id,
+                "service_id": self.service_id,
+                "target_status": self.target_status,
+                "failure_statuses": list(self.failure_statuses),
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "abeja_conn_id": self.abeja_conn_id,
+                "transient_error_budget": self.transient_error_budget,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until an outcome, then yield one event. The client is closed before the yield."""
+        client: AsyncAPIClient | None = None
+        try:
+            from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+            hook = AbejaHook(abeja_conn_id=self.abeja_conn_id)
+            client = await hook.get_async_client()
+            event = await self._wait(client)
+        except asyncio.CancelledError:
+            self.log.info("Stopped waiting for service %s (cancelled)", self.service_id)
+            raise
+        except Exception as exc:
+            # Connection lookup, credentials, ids: nothing a later poll would fix.
+            event = self._event("error", None, f"could not watch service {self.service_id}: {exc}")
+        finally:
+            if client is not None:
+                # Shielded so that a cancellation arriving during close still closes the pool.
+                await asyncio.shield(client.aclose())
+        yield TriggerEvent(event)
+
+    async def _wait(self, client: AsyncAPIClient) -> dict[str, Any]:
+        errors_in_a_row = 0
+        last_status: str | None = None
+        warned: set[str] = set()
+        while True:
+            try:
+                service = await client.get_service(self.organization_id, self.deployment_id, self.service_id)
+                if not isinstance(service, Mapping):
+                    raise InvalidResponseError(
+                        "invalid_response", "service is not a JSON object", 200, "get_service"
+                    )
+            except Exception as exc:
+                if not is_transient_error(exc):
+                    return self._event("error", last_status, f"cannot get service {self.service_id}: {exc}")
+                errors_in_a_row += 1
+                if errors_in_a_row > self.transient_error_budget:
+                    return self._event(
+                        "error",
+                        last_status,
+                        f"giving up on service {self.service_id} after {errors_in_a_row} transient "
+                        f"errors in a row (budget {self.transient_error_budget}); last: {exc}",
+                    )
+                self.log.warning(
+                    "Transient error %d/%d polling service %s: %s",
+                    errors_in_a_row,
+                    self.transient_error_budget,
+                    self.service_id,
+                    exc,
+                )
+            else:
+                errors_in_a_row = 0
+                raw_status = service.get("status")
+                status = None if raw_status is None else str(raw_status)
+                if status != last_status:
+                    self.log.info("Service %s is %s", self.service_id, status)
+                last_status = status
+                if status == self.target_status:
+                    return self._event(
+                        "success", status, f"service {self.service_id} reached status {status}"
+                    )
+                if status in self.failure_statuses:
+                    lines = await self._log_lines(client)
+                    return self._event(
+                        "failure",
+                        status,
+                        f"service {self.service_id} reached failure status {status} "
+                        f"while waiting for {self.target_status}",
+                        lines,
+                    )
+                if status not in _KNOWN_STATUSES and str(status) not in warned:
+                    warned.add(str(status))
+                    self.log.warning(
+                        "Service %s reports unknown status %r: still waiting for %s",
+                        self.service_id,
+                        status,
+                        self.target_status,
+                    )
+            now = time.time()
+            if self.end_time is not None and now >= self.end_time:
+                lines = await self._log_lines(client)
+                return self._event(
+                    "timeout",
+                    last_status,
+                    f"service {self.service_id} did not reach {self.target_status} before the deadline "
+                    f"({datetime.datetime.fromtimestamp(self.end_time, datetime.timezone.utc).isoformat()}); "
+                    f"last status: {last_status}",
+                    lines,
+                )
+            delay = self.poll_interval
+            if self.end_time is not None:
+                delay = min(delay, max(self.end_time - now, 0.0))
+            await asyncio.sleep(delay)
+
+    async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
+        """The service's latest log lines, or none when they cannot be read."""
+        try:
+            logs = await client.get_service_recent_logs(
+                self.organization_id, self.deployment_id, self.service_id
+            )
+        except Exception as exc:
+            self.log.warning("Could not read recent logs of service %s: %s", self.service_id, exc)
+            return []
+        return latest_log_lines(logs)
+
+    def _event(
+        self, status: str, service_status: str | None, message: str, log_lines: list[str] | None = None
+    ) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "status": status,
+            "service_id": self.service_id,
+            "service_status": service_status,
+            "message": message,
+        }
+        if status != "success":
+            event["log_lines"] = list(log_lines or [])
+        return event
+
+
+def validate_status_event(
+    event: Any,
+    expected_service_id: str,
+    *,
+    timeout_exception: type[Exception] = AirflowException,
+) -> dict[str, Any]:
+    """Return a well-formed ``success`` event; raise a clear error for anything else.
+
+    - no event, not a dict, an unknown ``status`` or another service's event: ``AirflowException``
+      (something is wrong with the deferral itself);
+    - ``failure``: ``AirflowFailException`` (a failed service stays failed: retries would only burn
+      time), chained from ``ServiceFailedError`` with the latest log lines;
+    - ``timeout``: ``timeout_exception`` (sensors pass ``AirflowSensorTimeout``), chained from
+      ``WaitTimeoutError``;
+    - ``error``: ``AirflowException``, so the task's retries apply.
+    """
+    if event is None:
+        raise AirflowException(f"no trigger event received while waiting for service {expected_service_id}")
+    if not isinstance(event, Mapping):
+        raise AirflowException(
+            f"unexpected trigger event for service {expected_service_id}: "
+            f"{type(event).__name__} instead of a dict"
+        )
+    status = event.get("status")
+    if status not in EVENT_STATUSES:
+        raise AirflowException(
+            f"unexpected trigger event status {status!r} for service {expected_service_id}"
+        )
+    service_id = event.get("service_id")
+    if service_id != expected_service_id:
+        raise AirflowException(
+            f"trigger event is for service {service_id!r}, expected {expected_service_id!r}"
+        )
+    message = str(event.get("message") or f"service {service_id}: {status}")
+    raw_lines = event.get("log_lines") or []
+    lines = [str(line) for line in raw_lines] if isinstance(raw_lines, list) else []
+    service_status = event.get("service_status")
+    if status == "success":
+        return dict(event)
+    text = message
+    if lines:
+        text += "\nLatest log lines of the service:\n" + "\n".join(lines)
+    if status == "failure":
+        raise AirflowFailException(text) from ServiceFailedError(
+            str(service_id), str(service_status), lines, message=message
+        )
+    if status == "timeout":
+        raise timeout_exception(text) from WaitTimeoutError(
+            str(service_id), None if service_status is None else str(service_status), None, message=message
+        )
+    raise AirflowException(text)
