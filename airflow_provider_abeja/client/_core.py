@@ -1,0 +1,630 @@
+"""The sans-IO core shared by the sync and async clients.
+
+Everything here is pure: settings resolution (arguments and environment), id checks, URL
+building, request bodies, response parsing and status -> exception mapping. The clients only
+move bytes; both build the same :class:`RequestSpec` for a call and read answers the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json as jsonlib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from airflow_provider_abeja import __version__
+from airflow_provider_abeja.exceptions import (
+    HttpError,
+    InvalidArgumentError,
+    InvalidResponseError,
+    exception_class_for_status,
+)
+
+DEFAULT_API_URL = "https://api.abeja.io"
+ENV_API_URL = "ABEJA_API_URL"
+ENV_TIMEOUT = "ABEJA_API_TIMEOUT"
+ENV_MAX_RETRY_COUNT = "ABEJA_API_MAX_RETRY_COUNT"
+
+#: (connect, read) seconds. Connecting is quick or hopeless; a model may take a while to answer.
+DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
+DEFAULT_MAX_RETRY_COUNT = 5
+USER_AGENT = f"airflow-provider-abeja/{__version__}"
+ADDRESSING_MODES = ("auto", "virtual-host", "path")
+#: Chunk size for streamed uploads and downloads.
+CHUNK_SIZE = 1024 * 1024
+#: How much of an error body goes into an exception message.
+MAX_ERROR_TEXT = 1000
+
+Timeout = tuple[float, float] | None
+
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+_FORBIDDEN_IN_PATH_ID = frozenset("/?#%@\\")
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def check_organization_id(value: object, argument: str = "organization_id") -> str:
+    """The organization id becomes a host label: it must be exactly one DNS label."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(argument, f"must be a string, not {type(value).__name__}")
+    if not _DNS_LABEL.match(value):
+        raise InvalidArgumentError(
+            argument, f"{value!r} is not a single DNS label (letters, digits, '-'; at most 63)"
+        )
+    return value
+
+
+def check_path_id(value: object, argument: str) -> str:
+    """A path segment id: refuse anything that could change which resource is addressed."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(argument, f"must be a string, not {type(value).__name__}")
+    if not value:
+        raise InvalidArgumentError(argument, "must not be empty")
+    if value in (".", "..") or ".." in value:
+        raise InvalidArgumentError(argument, f"{value!r} must not contain '..'")
+    for char in value:
+        if char in _FORBIDDEN_IN_PATH_ID:
+            raise InvalidArgumentError(argument, f"{value!r} must not contain {char!r}")
+        if char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F:
+            raise InvalidArgumentError(
+                argument, f"{value!r} must not contain white space or control characters"
+            )
+        if ord(char) > 0x7E:
+            raise InvalidArgumentError(argument, f"{value!r} must be ASCII")
+    return value
+
+
+def _segment(value: str) -> str:
+    # Checked ids need no escaping today; quoting keeps any remaining reserved character literal.
+    return quote(value, safe="-._~")
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def parse_api_url(value: object, argument: str = "api_url") -> str:
+    """Validate the API base URL: http(s), a host, no credentials, no query or fragment."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(argument, "must be a non-empty URL such as https://api.abeja.io")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https"):
+        raise InvalidArgumentError(argument, "must start with http:// or https://")
+    if "@" in parts.netloc:
+        # Never echo the value: the userinfo part is a secret.
+        raise InvalidArgumentError(
+            argument, "must not contain credentials (user:password@host); pass them as credential instead"
+        )
+    if not parts.hostname:
+        raise InvalidArgumentError(argument, f"{value!r} has no host")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise InvalidArgumentError(argument, f"{value!r} has an invalid port") from None
+    if parts.query or parts.fragment:
+        raise InvalidArgumentError(argument, f"{value!r} must not have a query or fragment")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def parse_timeout(value: object, argument: str) -> Timeout:
+    """``None`` is not accepted here; ``0`` turns the timeout off; a number or (connect, read)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise InvalidArgumentError(
+                argument, f"{value!r} is not a number of seconds (0 turns the timeout off)"
+            ) from None
+        return parse_timeout(number, argument)
+    if isinstance(value, bool):
+        raise InvalidArgumentError(argument, "must be a number of seconds, not a bool")
+    if isinstance(value, int | float):
+        if value != value or value < 0 or value == float("inf"):
+            raise InvalidArgumentError(argument, f"{value!r} must be a finite number >= 0")
+        if value == 0:
+            return None
+        return (float(value), float(value))
+    if isinstance(value, tuple | list) and len(value) == 2:
+        connect, read = (parse_timeout(v, argument) for v in value)
+        if connect is None or read is None:
+            raise InvalidArgumentError(
+                argument, "(connect, read) values must be > 0; use 0 alone for no timeout"
+            )
+        return (connect[0], read[0])
+    raise InvalidArgumentError(argument, "must be seconds (a number) or a (connect, read) pair")
+
+
+def parse_retry_count(value: object, argument: str) -> int:
+    """A non-negative integer; ``0`` turns retries off."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"\d+", text):
+            raise InvalidArgumentError(
+                argument, f"{value!r} is not a whole number >= 0 (0 turns retries off)"
+            )
+        return int(text)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(argument, "must be a whole number >= 0")
+    if value < 0:
+        raise InvalidArgumentError(argument, f"{value} must be >= 0 (0 turns retries off)")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a client was configured with, after arguments and environment were merged."""
+
+    api_url: str
+    timeout: Timeout
+    max_retry_count: int
+    verify: bool | str
+    inference_addressing: str
+    retry_wait_max: float
+    pool_maxsize: int
+
+
+def resolve_settings(
+    *,
+    api_url: str | None,
+    timeout: object,
+    max_retry_count: object,
+    verify: bool | str,
+    inference_addressing: str,
+    retry_wait_max: float,
+    pool_maxsize: int,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Arguments win; the environment is read now (when the client is built), not at import."""
+    env = os.environ if environ is None else environ
+    if api_url is not None:
+        url = parse_api_url(api_url)
+    elif env.get(ENV_API_URL):
+        url = parse_api_url(env[ENV_API_URL], ENV_API_URL)
+    else:
+        url = DEFAULT_API_URL
+    if timeout is not None:
+        resolved_timeout = parse_timeout(timeout, "timeout")
+    elif env.get(ENV_TIMEOUT, "").strip():
+        resolved_timeout = parse_timeout(env[ENV_TIMEOUT], ENV_TIMEOUT)
+    else:
+        resolved_timeout = DEFAULT_TIMEOUT
+    if max_retry_count is not None:
+        retries = parse_retry_count(max_retry_count, "max_retry_count")
+    elif env.get(ENV_MAX_RETRY_COUNT, "").strip():
+        retries = parse_retry_count(env[ENV_MAX_RETRY_COUNT], ENV_MAX_RETRY_COUNT)
+    else:
+        retries = DEFAULT_MAX_RETRY_COUNT
+    if inference_addressing not in ADDRESSING_MODES:
+        raise InvalidArgumentError("inference_addressing", f"must be one of {', '.join(ADDRESSING_MODES)}")
+    if not isinstance(verify, bool | str):
+        raise InvalidArgumentError("verify", "must be True, False or a path to a CA bundle")
+    if isinstance(retry_wait_max, bool) or not isinstance(retry_wait_max, int | float) or retry_wait_max < 0:
+        raise InvalidArgumentError("retry_wait_max", "must be a number of seconds >= 0")
+    if isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1:
+        raise InvalidArgumentError("pool_maxsize", "must be a whole number >= 1")
+    return Settings(
+        api_url=url,
+        timeout=resolved_timeout,
+        max_retry_count=retries,
+        verify=verify,
+        inference_addressing=inference_addressing,
+        retry_wait_max=float(retry_wait_max),
+        pool_maxsize=pool_maxsize,
+    )
+
+
+def uses_path_style(api_url: str, mode: str) -> bool:
+    """``auto``: path style for IP literals and localhost, where sub-domains cannot resolve."""
+    if mode != "auto":
+        return mode == "path"
+    host = urlsplit(api_url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass
+class RequestSpec:
+    """One HTTP call, described without doing it."""
+
+    route: str
+    method: str
+    url: str
+    idempotent: bool
+    params: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    #: bytes, or a stream (file object / iterator) given by the caller, or None.
+    body: Any = None
+    #: where to seek a seekable stream back to before a re-send; None when not seekable.
+    rewind_to: int | None = None
+    #: False when the body is a stream that cannot be re-sent (then the call is never retried).
+    replayable: bool = True
+
+    def rewind(self) -> None:
+        """Seek a stream body back to where it started, for a re-send."""
+        if self.rewind_to is not None:
+            self.body.seek(self.rewind_to)
+
+
+def _json_bytes(payload: Any) -> bytes:
+    return jsonlib.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _format_time(value: object, argument: str) -> str:
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dt.datetime):
+        raise InvalidArgumentError(argument, "must be a datetime")
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _is_stream(data: object) -> bool:
+    return hasattr(data, "read")
+
+
+def prepare_inference_body(
+    data: object, json: Any, content_type: str | None
+) -> tuple[Any, dict[str, str], int | None, bool]:
+    """Body, headers, rewind position and replayability for request_service / request_endpoint.
+
+    json -> application/json; data + content_type -> that type; data alone ->
+    application/octet-stream. Streams (file objects, iterators) are passed on, never read here.
+    """
+    if content_type is not None and (
+        not isinstance(content_type, str) or any(c in content_type for c in "\r\n")
+    ):
+        raise InvalidArgumentError("content_type", "must be a single-line string")
+    if data is not None and json is not None:
+        raise InvalidArgumentError("data", "pass either data or json, not both")
+    headers: dict[str, str] = {}
+    if json is not None:
+        headers["Content-Type"] = content_type or "application/json"
+        return _json_bytes(json), headers, None, True
+    if data is None:
+        if content_type:
+            headers["Content-Type"] = content_type
+        return None, headers, None, True
+    headers["Content-Type"] = content_type or "application/octet-stream"
+    if isinstance(data, str):
+        return data.encode("utf-8"), headers, None, True
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data) if not isinstance(data, bytes) else data, headers, None, True
+    if _is_stream(data):
+        position: int | None = None
+        try:
+            if data.seekable():  # type: ignore[attr-defined]
+                position = data.tell()  # type: ignore[attr-defined]
+        except (AttributeError, OSError, ValueError):
+            position = None
+        return data, headers, position, position is not None
+    if isinstance(data, Iterable) and not isinstance(data, Mapping):
+        return data, headers, None, False
+    raise InvalidArgumentError(
+        "data", f"must be str, bytes, a binary file object or an iterator of bytes, not {type(data).__name__}"
+    )
+
+
+class RequestBuilder:
+    """Builds every API call's :class:`RequestSpec`; one per client."""
+
+    def __init__(self, api_url: str, inference_addressing: str = "auto") -> None:
+        self.api_url = api_url
+        self.path_style = uses_path_style(api_url, inference_addressing)
+        parts = urlsplit(api_url)
+        self._scheme = parts.scheme
+        self._host = parts.hostname or ""
+        self._port = parts.port
+        self._prefix = parts.path
+
+    # -- URLs
+
+    def management_url(self, organization_id: str, deployment_id: str, *rest: str) -> str:
+        path = "/".join(_segment(p) for p in rest)
+        url = (
+            f"{self.api_url}/organizations/{_segment(organization_id)}/deployments/{_segment(deployment_id)}"
+        )
+        return f"{url}/{path}" if path else url
+
+    def inference_url(self, organization_id: str, deployment_id: str, *rest: str) -> str:
+        tail = "".join(f"/{_segment(p)}" for p in rest)
+        if self.path_style:
+            org, dep = _segment(organization_id), _segment(deployment_id)
+            return f"{self.api_url}/_inference/{org}/deployments/{dep}{tail}"
+        host = self._host
+        if ":" in host:  # IPv6 literal, only reachable here when virtual-host was forced
+            host = f"[{host}]"
+        netloc = f"{organization_id}.{host}" + (f":{self._port}" if self._port is not None else "")
+        return f"{self._scheme}://{netloc}{self._prefix}/deployments/{_segment(deployment_id)}{tail}"
+
+    # -- services
+
+    def create_service(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        version_id: str,
+        instance_number: int = 1,
+        min_instance_number: int | None = None,
+        max_instance_number: int | None = None,
+        enable_autoscale: bool | None = None,
+        instance_type: str = "cpu-0.25",
+        environment: Mapping[str, str] | None = None,
+        model_id: str | None = None,
+    ) -> RequestSpec:
+        org, dep = self._org_dep(organization_id, deployment_id)
+        check_path_id(version_id, "version_id")
+        payload: dict[str, Any] = {
+            "version_id": version_id,
+            "instance_type": instance_type,
+            "instance_number": instance_number,
+        }
+        if min_instance_number is not None:
+            payload["min_instance_number"] = min_instance_number
+        if max_instance_number is not None:
+            payload["max_instance_number"] = max_instance_number
+        if enable_autoscale is not None:
+            payload["enable_autoscale"] = enable_autoscale
+        if model_id is not None:
+            payload["models"] = {"alias": model_id}
+        if environment is not None:
+            payload["environment"] = dict(environment)
+        return self._json_spec("create_service", "POST", self.management_url(org, dep, "services"), payload)
+
+    def get_services(self, organization_id: str, deployment_id: str) -> RequestSpec:
+        org, dep = self._org_dep(organization_id, deployment_id)
+        return RequestSpec("get_services", "GET", self.management_url(org, dep, "services"), idempotent=True)
+
+    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
+        return RequestSpec(
+            "get_service", "GET", self._service_url(organization_id, deployment_id, service_id), True
+        )
+
+    def delete_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
+        url = self._service_url(organization_id, deployment_id, service_id)
+        return RequestSpec("delete_service", "DELETE", url, idempotent=True)
+
+    def update_service(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> RequestSpec:
+        url = self._service_url(organization_id, deployment_id, service_id)
+        if payload is not None and not isinstance(payload, Mapping):
+            raise InvalidArgumentError("payload", "must be a dict")
+        return self._json_spec("update_service", "PATCH", url, dict(payload or {}), idempotent=True)
+
+    def start_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
+        url = self._service_url(organization_id, deployment_id, service_id, "start")
+        return RequestSpec("start_service", "POST", url, idempotent=False)
+
+    def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
+        url = self._service_url(organization_id, deployment_id, service_id, "stop")
+        return RequestSpec("stop_service", "POST", url, idempotent=False)
+
+    def get_service_recent_logs(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        next_forward_token: str | None = None,
+        next_backward_token: str | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> RequestSpec:
+        url = self._service_url(organization_id, deployment_id, service_id, "recentlogs")
+        params: dict[str, str] = {}
+        if next_forward_token is not None:
+            params["next_forward_token"] = str(next_forward_token)
+        if next_backward_token is not None:
+            params["next_backward_token"] = str(next_backward_token)
+        if start_time is not None:
+            params["start_time"] = _format_time(start_time, "start_time")
+        if end_time is not None:
+            params["end_time"] = _format_time(end_time, "end_time")
+        return RequestSpec("get_service_recent_logs", "GET", url, True, params=params or None)
+
+    def request_service(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        data: object = None,
+        json: Any = None,
+        content_type: str | None = None,
+    ) -> RequestSpec:
+        org, dep = self._org_dep(organization_id, deployment_id)
+        check_path_id(service_id, "service_id")
+        url = self.inference_url(org, dep, "services", service_id)
+        return self._inference_spec("request_service", url, data, json, content_type)
+
+    # -- endpoints
+
+    def create_endpoint(
+        self, organization_id: str, deployment_id: str, service_id: str, custom_alias: str | None = None
+    ) -> RequestSpec:
+        org, dep = self._org_dep(organization_id, deployment_id)
+        check_path_id(service_id, "service_id")
+        payload: dict[str, Any] = {"service_id": service_id}
+        if custom_alias is not None:
+            payload["custom_alias"] = check_path_id(custom_alias, "custom_alias")
+        return self._json_spec("create_endpoint", "POST", self.management_url(org, dep, "endpoints"), payload)
+
+    def get_endpoints(self, organization_id: str, deployment_id: str) -> RequestSpec:
+        org, dep = self._org_dep(organization_id, deployment_id)
+        return RequestSpec(
+            "get_endpoints", "GET", self.management_url(org, dep, "endpoints"), idempotent=True
+        )
+
+    def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> RequestSpec:
+        url = self._endpoint_url(organization_id, deployment_id, endpoint)
+        return RequestSpec("get_endpoint", "GET", url, idempotent=True)
+
+    def update_endpoint(
+        self, organization_id: str, deployment_id: str, endpoint: str, service_id: str
+    ) -> RequestSpec:
+        url = self._endpoint_url(organization_id, deployment_id, endpoint)
+        check_path_id(service_id, "service_id")
+        return self._json_spec("update_endpoint", "PATCH", url, {"service_id": service_id}, idempotent=True)
+
+    def delete_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> RequestSpec:
+        url = self._endpoint_url(organization_id, deployment_id, endpoint)
+        return RequestSpec("delete_endpoint", "DELETE", url, idempotent=True)
+
+    def request_endpoint(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        custom_alias: str | None = None,
+        data: object = None,
+        json: Any = None,
+        content_type: str | None = None,
+    ) -> RequestSpec:
+        org, dep = self._org_dep(organization_id, deployment_id)
+        rest = () if custom_alias is None else (check_path_id(custom_alias, "custom_alias"),)
+        url = self.inference_url(org, dep, *rest)
+        return self._inference_spec("request_endpoint", url, data, json, content_type)
+
+    # -- helpers
+
+    def _org_dep(self, organization_id: str, deployment_id: str) -> tuple[str, str]:
+        return check_organization_id(organization_id), check_path_id(deployment_id, "deployment_id")
+
+    def _service_url(self, organization_id: str, deployment_id: str, service_id: str, *rest: str) -> str:
+        org, dep = self._org_dep(organization_id, deployment_id)
+        check_path_id(service_id, "service_id")
+        return self.management_url(org, dep, "services", service_id, *rest)
+
+    def _endpoint_url(self, organization_id: str, deployment_id: str, endpoint: str) -> str:
+        org, dep = self._org_dep(organization_id, deployment_id)
+        check_path_id(endpoint, "endpoint")
+        return self.management_url(org, dep, "endpoints", endpoint)
+
+    @staticmethod
+    def _json_spec(route: str, method: str, url: str, payload: Any, idempotent: bool = False) -> RequestSpec:
+        return RequestSpec(
+            route,
+            method,
+            url,
+            idempotent,
+            headers={"Content-Type": "application/json"},
+            body=_json_bytes(payload),
+        )
+
+    @staticmethod
+    def _inference_spec(
+        route: str, url: str, data: object, json: Any, content_type: str | None
+    ) -> RequestSpec:
+        body, headers, rewind_to, replayable = prepare_inference_body(data, json, content_type)
+        return RequestSpec(
+            route, "POST", url, False, headers=headers, body=body, rewind_to=rewind_to, replayable=replayable
+        )
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Remove any secret that a server might have echoed back."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _decode(content: bytes) -> str:
+    return content[: MAX_ERROR_TEXT * 4].decode("utf-8", errors="replace")
+
+
+def _short(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "..."
+
+
+def error_from_response(
+    status_code: int, reason: str, content: bytes, url: str, secrets: Iterable[str] = ()
+) -> HttpError:
+    """The exception for an error status; JSON error bodies fill the fields, raw text otherwise."""
+    secrets = tuple(secrets)
+    cls = exception_class_for_status(status_code)
+    error = reason or "http_error"
+    description = ""
+    detail: Any = None
+    text = _decode(content)
+    try:
+        body = jsonlib.loads(text) if text.strip() else None
+    except ValueError:
+        body = None
+        description = text
+    if isinstance(body, dict):
+        error = str(body.get("error") or error)
+        raw = body.get("error_description") or body.get("message") or body.get("status") or ""
+        description = raw if isinstance(raw, str) else jsonlib.dumps(raw)
+        detail = body.get("error_detail")
+    elif body is not None:
+        description = text
+    if detail is not None:
+        detail = jsonlib.loads(scrub(jsonlib.dumps(detail), secrets))
+    return cls(
+        error=scrub(_short(error), secrets),
+        error_description=scrub(_short(description), secrets),
+        status_code=status_code,
+        url=url,
+        error_detail=detail,
+    )
+
+
+def parse_json_body(
+    status_code: int, content_type: str, content: bytes, url: str, secrets: Iterable[str] = ()
+) -> Any:
+    """The JSON value of a 2xx body; a clear InvalidResponseError when it is not JSON."""
+    if not content.strip():
+        if status_code == 204:
+            return {}
+        raise InvalidResponseError("invalid_response", "empty body where JSON was expected", status_code, url)
+    try:
+        return jsonlib.loads(content)
+    except ValueError:
+        snippet = scrub(_short(_decode(content[:200])), secrets)
+        raise InvalidResponseError(
+            "invalid_response",
+            f"expected a JSON body, got {content_type or 'no content type'}: {snippet!r}",
+            status_code,
+            url,
+        ) from None
+
+
+def expect_object(value: Any, status_code: int, url: str) -> dict[str, Any]:
+    """Management calls answer JSON objects."""
+    if not isinstance(value, dict):
+        raise InvalidResponseError(
+            "invalid_response", f"expected a JSON object, got {type(value).__name__}", status_code, url
+        )
+    return value
+
+
+def normalize_entries(value: Any, status_code: int, url: str) -> dict[str, Any]:
+    """Lists come as ``{"entries": [...]}`` or as a bare list: always return the former."""
+    if isinstance(value, list):
+        return {"entries": value}
+    if isinstance(value, dict) and isinstance(value.get("entries"), list):
+        return value
+    raise InvalidResponseError(
+        "invalid_response", 'expected a JSON list or {"entries": [...]}', status_code, url
+    )

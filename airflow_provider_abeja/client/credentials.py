@@ -1,0 +1,132 @@
+"""Credential resolution: an explicit dict, else the environment, else a clear error.
+
+The result keeps the ``Authorization`` value private: its repr names only the kind of
+credential, so that it can sit in a client, a session or a log line without leaking.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+
+from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
+
+ENV_AUTH_TOKEN = "PLATFORM_AUTH_TOKEN"
+ENV_USER_ID = "ABEJA_PLATFORM_USER_ID"
+ENV_PERSONAL_ACCESS_TOKEN = "ABEJA_PLATFORM_PERSONAL_ACCESS_TOKEN"
+ENV_DATASOURCE_ID = "ABEJA_PLATFORM_DATASOURCE_ID"
+ENV_DATASOURCE_SECRET = "ABEJA_PLATFORM_DATASOURCE_SECRET"
+
+CREDENTIAL_KEYS = ("auth_token", "user_id", "personal_access_token", "datasource_id", "datasource_secret")
+
+_ENV_TO_KEY = {
+    ENV_AUTH_TOKEN: "auth_token",
+    ENV_USER_ID: "user_id",
+    ENV_PERSONAL_ACCESS_TOKEN: "personal_access_token",
+    ENV_DATASOURCE_ID: "datasource_id",
+    ENV_DATASOURCE_SECRET: "datasource_secret",
+}
+
+
+class Credential:
+    """A resolved credential: its kind, a non-secret principal and the private header value."""
+
+    __slots__ = ("_authorization", "_secrets", "kind", "principal", "source")
+
+    def __init__(self, kind: str, principal: str, authorization: str, secrets: tuple[str, ...], source: str):
+        self.kind = kind
+        self.principal = principal
+        self.source = source
+        self._authorization = authorization
+        self._secrets = secrets
+
+    @property
+    def authorization(self) -> str:
+        """The ``Authorization`` header value (secret: never log it)."""
+        return self._authorization
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret string, for scrubbing texts that come back from elsewhere."""
+        return self._secrets
+
+    def __repr__(self) -> str:
+        who = f" {self.principal}" if self.principal else ""
+        return f"<Credential {self.kind}{who} from {self.source}>"
+
+    __str__ = __repr__
+
+
+def _basic(user: str, password: str) -> tuple[str, tuple[str, ...]]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}", (password, token)
+
+
+def _text(values: Mapping[str, object], key: str, where: str) -> str | None:
+    value = values.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a numeric user or datasource id
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"credential.{key}", f"must be a string ({where})")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        # Never echo the value: it may be the secret itself.
+        raise InvalidArgumentError(f"credential.{key}", f"holds white space or control characters ({where})")
+    return value
+
+
+def _from_values(values: Mapping[str, object], where: str, names: Mapping[str, str]) -> Credential | None:
+    token = _text(values, "auth_token", where)
+    if token is not None:
+        return Credential("bearer", "", f"Bearer {token}", (token,), where)
+    user_id = _text(values, "user_id", where)
+    pat = _text(values, "personal_access_token", where)
+    if user_id is not None or pat is not None:
+        if user_id is None or pat is None:
+            raise MissingCredentialsError(
+                f"{names['user_id']} and {names['personal_access_token']} must be given together ({where})"
+            )
+        user = user_id if user_id.startswith("user-") else f"user-{user_id}"
+        header, secrets = _basic(user, pat)
+        return Credential("user", user, header, secrets, where)
+    ds_id = _text(values, "datasource_id", where)
+    ds_secret = _text(values, "datasource_secret", where)
+    if ds_id is not None or ds_secret is not None:
+        if ds_id is None or ds_secret is None:
+            raise MissingCredentialsError(
+                f"{names['datasource_id']} and {names['datasource_secret']} must be given together ({where})"
+            )
+        principal = ds_id if ds_id.startswith("datasource-") else f"datasource-{ds_id}"
+        header, secrets = _basic(principal, ds_secret)
+        return Credential("datasource", principal, header, secrets, where)
+    return None
+
+
+def resolve_credential(credential: Mapping[str, object] | None, environ: Mapping[str, str]) -> Credential:
+    """Explicit dict first (bearer > user > datasource), else the environment, in the same order.
+
+    An empty or ``None`` dict falls back to the environment. A non-empty dict without a usable
+    credential is an error (it is never silently mixed with the environment). The caller's
+    mapping is only read.
+    """
+    if credential:
+        if not isinstance(credential, Mapping):
+            raise InvalidArgumentError("credential", "must be a dict")
+        resolved = _from_values(credential, "credential argument", {k: k for k in CREDENTIAL_KEYS})
+        if resolved is None:
+            raise MissingCredentialsError(
+                "credential argument holds none of: auth_token, user_id + personal_access_token, "
+                "datasource_id + datasource_secret"
+            )
+        return resolved
+    env_values = {key: environ.get(name) for name, key in _ENV_TO_KEY.items()}
+    resolved = _from_values(env_values, "environment", {v: k for k, v in _ENV_TO_KEY.items()})
+    if resolved is None:
+        raise MissingCredentialsError(
+            "no ABEJA credential: pass credential={'auth_token': ...} (or user_id + "
+            "personal_access_token, or datasource_id + datasource_secret), or set "
+            f"{ENV_AUTH_TOKEN}, or {ENV_USER_ID} + {ENV_PERSONAL_ACCESS_TOKEN}, or "
+            f"{ENV_DATASOURCE_ID} + {ENV_DATASOURCE_SECRET}"
+        )
+    return resolved

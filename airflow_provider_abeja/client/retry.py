@@ -1,0 +1,172 @@
+"""The one retry policy, applied by both clients through tenacity.
+
+Which outcomes are retried depends on whether the server may have acted on the request:
+
+* idempotent calls (GET, PATCH, DELETE) are retried on any transport failure (connect error,
+  connect or read timeout, connection dropped) and on 429, 500, 502, 503 and 504;
+* non-idempotent POSTs (create, start, stop, inference, create_endpoint) are re-sent only when
+  the server surely did not act: the connection was never made (refused, DNS, connect timeout,
+  no pooled connection free) or the answer was 429. Never after a 5xx, a read timeout or a
+  dropped connection;
+* a body that is a stream which cannot be rewound is never re-sent.
+
+Waits grow exponentially with jitter and are capped by ``wait_max``; a ``Retry-After`` header
+(seconds or an HTTP date) is honoured, capped by ``wait_max`` too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Generic, TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from airflow_provider_abeja.client._core import RequestSpec
+
+logger = logging.getLogger("airflow_provider_abeja.client")
+
+R = TypeVar("R")
+
+IDEMPOTENT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+NON_IDEMPOTENT_RETRY_STATUSES = frozenset({429})
+WAIT_INITIAL = 0.5
+
+
+class Failure(enum.Enum):
+    """How far a failed request got, as far as the transport can tell."""
+
+    #: nothing reached the server: refused, DNS, connect timeout, no pooled connection.
+    NOT_SENT = "not-sent"
+    #: the request was (maybe) sent and no answer came in time.
+    READ_TIMEOUT = "read-timeout"
+    #: the connection broke after the request may have been sent.
+    BROKEN = "broken"
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta seconds or HTTP date); None if absent or bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass
+class TransportAdapter(Generic[R]):
+    """How one HTTP library exposes what the policy needs to know."""
+
+    classify: Callable[[BaseException], Failure | None]
+    status_of: Callable[[R], int]
+    header_of: Callable[[R, str], str | None]
+    close: Callable[[R], Any]
+
+
+@dataclass
+class RetryPolicy:
+    """Decides what is retried and how long to wait; builds tenacity retriers for both clients."""
+
+    max_retry_count: int
+    wait_max: float = 30.0
+    wait_initial: float = WAIT_INITIAL
+    sleep: Callable[[float], None] = field(default=time.sleep)
+    async_sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+
+    def retries_status(self, spec: RequestSpec, status_code: int) -> bool:
+        allowed = IDEMPOTENT_RETRY_STATUSES if spec.idempotent else NON_IDEMPOTENT_RETRY_STATUSES
+        return status_code in allowed
+
+    def retries_failure(self, spec: RequestSpec, failure: Failure | None) -> bool:
+        if failure is None:
+            return False
+        return spec.idempotent or failure is Failure.NOT_SENT
+
+    def attempts_for(self, spec: RequestSpec) -> int:
+        return self.max_retry_count + 1 if spec.replayable else 1
+
+    def retrying(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> Retrying:
+        return Retrying(sleep=self.sleep, **self._kwargs(spec, adapter))
+
+    def async_retrying(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> AsyncRetrying:
+        return AsyncRetrying(sleep=self.async_sleep, **self._kwargs(spec, adapter))  # type: ignore[arg-type]
+
+    def _kwargs(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> dict[str, Any]:
+        attempts = self.attempts_for(spec)
+        backoff = wait_exponential_jitter(
+            initial=min(self.wait_initial, self.wait_max),
+            max=self.wait_max,
+            jitter=min(self.wait_initial, self.wait_max),
+        )
+
+        def wait(state: RetryCallState) -> float:
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                delay = retry_after_seconds(adapter.header_of(outcome.result(), "Retry-After"))
+                if delay is not None:
+                    return min(delay, self.wait_max)
+            return float(backoff(state))
+
+        def before_sleep(state: RetryCallState) -> None:
+            outcome = state.outcome
+            if outcome is None:
+                return
+            if outcome.failed:
+                exc = outcome.exception()
+                reason = f"{type(exc).__name__}: {exc}"
+            else:
+                response = outcome.result()
+                reason = f"HTTP {adapter.status_of(response)}"
+                adapter.close(response)
+            delay = state.next_action.sleep if state.next_action else 0.0
+            logger.warning(
+                "Retrying %s %s in %.2fs (attempt %d of %d) after %s",
+                spec.method,
+                spec.url,
+                delay,
+                state.attempt_number + 1,
+                attempts,
+                reason,
+            )
+            spec.rewind()
+
+        def give_up(state: RetryCallState) -> Any:
+            outcome = state.outcome
+            assert outcome is not None
+            return outcome.result()  # the last response (mapped to an error by the caller), or re-raise
+
+        return {
+            "stop": stop_after_attempt(attempts),
+            "wait": wait,
+            "retry": retry_if_exception(lambda exc: self.retries_failure(spec, adapter.classify(exc)))
+            | retry_if_result(lambda response: self.retries_status(spec, adapter.status_of(response))),
+            "before_sleep": before_sleep,
+            "retry_error_callback": give_up,
+            "reraise": True,
+        }

@@ -1,0 +1,414 @@
+"""APIClient: the synchronous Service API client on one pooled ``requests.Session``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import IO, Any
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+
+from airflow_provider_abeja.client import _core
+from airflow_provider_abeja.client._core import RequestBuilder, RequestSpec, Settings
+from airflow_provider_abeja.client.credentials import Credential, resolve_credential
+from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
+from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
+
+logger = logging.getLogger("airflow_provider_abeja.client")
+
+StreamTarget = str | os.PathLike[str] | IO[bytes]
+
+
+class _HeaderAuth(requests.auth.AuthBase):
+    """Adds the Authorization header per request; its repr never shows the value.
+
+    The header is not put in ``session.headers``, where a repr or a debug dump would show it.
+    requests drops it on redirects to another host.
+    """
+
+    def __init__(self, credential: Credential) -> None:
+        self._credential = credential
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._credential.authorization
+        return request
+
+    def __repr__(self) -> str:
+        return f"<auth {self._credential!r}>"
+
+
+def classify_requests_error(exc: BaseException) -> Failure | None:
+    """Map a requests exception to how far the request got."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return Failure.NOT_SENT
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return Failure.READ_TIMEOUT
+    if isinstance(exc, requests.exceptions.SSLError):
+        return Failure.NOT_SENT  # the handshake failed: no request bytes went out
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        if isinstance(reason, urllib3.exceptions.MaxRetryError):
+            reason = reason.reason
+        if isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+            return Failure.NOT_SENT  # refused, unreachable, DNS failure (NameResolutionError)
+        return Failure.BROKEN
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+        return Failure.BROKEN
+    return None
+
+
+def _close(response: requests.Response) -> None:
+    response.close()
+
+
+_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(
+    classify=classify_requests_error,
+    status_of=lambda response: response.status_code,
+    header_of=lambda response, name: response.headers.get(name),
+    close=_close,
+)
+
+
+def describe_transport_error(exc: BaseException) -> str:
+    """A short reason without urllib3's misleading 'Max retries exceeded' wrapper."""
+    reason: object = exc.args[0] if exc.args else exc
+    if isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
+        reason = reason.reason
+    return f"{type(exc).__name__}: {reason}"
+
+
+class APIClient:
+    """A low-level client for the ABEJA Platform Service API (the seed's ``APIClient``).
+
+    One pooled session serves every call and may be shared by threads. Safe retries (see
+    :mod:`.retry`), ids checked before anything is sent, credentials never in messages.
+    """
+
+    def __init__(
+        self,
+        credential: Mapping[str, Any] | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        max_retry_count: int | None = None,
+        *,
+        api_url: str | None = None,
+        verify: bool | str = True,
+        inference_addressing: str = "auto",
+        retry_wait_max: float = 30.0,
+        pool_maxsize: int = 10,
+    ) -> None:
+        self._settings: Settings = _core.resolve_settings(
+            api_url=api_url,
+            timeout=timeout,
+            max_retry_count=max_retry_count,
+            verify=verify,
+            inference_addressing=inference_addressing,
+            retry_wait_max=retry_wait_max,
+            pool_maxsize=pool_maxsize,
+        )
+        self._credential = resolve_credential(credential, os.environ)
+        self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
+        self._retry_policy = RetryPolicy(self._settings.max_retry_count, self._settings.retry_wait_max)
+        self._session = self._make_session()
+
+    def _make_session(self) -> requests.Session:
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._settings.pool_maxsize, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers["User-Agent"] = _core.USER_AGENT
+        session.auth = _HeaderAuth(self._credential)
+        session.verify = self._settings.verify
+        return session
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def api_url(self) -> str:
+        return self._settings.api_url
+
+    @property
+    def timeout(self) -> tuple[float, float] | None:
+        """(connect, read) seconds, or None when timeouts are off."""
+        return self._settings.timeout
+
+    @property
+    def max_retry_count(self) -> int:
+        return self._settings.max_retry_count
+
+    @property
+    def inference_addressing(self) -> str:
+        """``path`` or ``virtual-host``: what ``auto`` resolved to for this API URL."""
+        return "path" if self._builder.path_style else "virtual-host"
+
+    @property
+    def session(self) -> requests.Session:
+        return self._session
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> APIClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(api_url={self.api_url!r}, credential={self._credential!r}, "
+            f"timeout={self.timeout!r}, max_retry_count={self.max_retry_count!r})"
+        )
+
+    def _send(self, spec: RequestSpec, *, stream: bool = False) -> requests.Response:
+        attempts = 0
+        timeout = self._settings.timeout
+
+        def attempt() -> requests.Response:
+            nonlocal attempts
+            attempts += 1
+            started = time.perf_counter()
+            response = self._session.request(
+                spec.method,
+                spec.url,
+                params=spec.params,
+                data=spec.body,
+                headers=spec.headers,
+                timeout=timeout,
+                stream=stream,
+            )
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s %s -> %d (%.3fs)",
+                    spec.method,
+                    response.url,
+                    response.status_code,
+                    time.perf_counter() - started,
+                )
+            return response
+
+        try:
+            return self._retry_policy.retrying(spec, _ADAPTER)(attempt)  # type: ignore[no-any-return]
+        except requests.exceptions.RequestException as exc:
+            reason = describe_transport_error(exc)
+            raise TransportError(
+                f"{spec.method} {spec.url} failed after {attempts} attempt(s): {reason}",
+                url=spec.url,
+                attempts=attempts,
+            ) from exc
+
+    def _error(self, response: requests.Response, spec: RequestSpec, content: bytes) -> Exception:
+        return _core.error_from_response(
+            response.status_code,
+            response.reason or "",
+            content,
+            response.url or spec.url,
+            self._credential.secrets,
+        )
+
+    def _json(self, spec: RequestSpec) -> Any:
+        response = self._send(spec)
+        content = response.content
+        if not 200 <= response.status_code < 300:
+            raise self._error(response, spec, content)
+        return _core.parse_json_body(
+            response.status_code,
+            response.headers.get("Content-Type", ""),
+            content,
+            response.url or spec.url,
+            self._credential.secrets,
+        )
+
+    def _object(self, spec: RequestSpec) -> dict[str, Any]:
+        return _core.expect_object(self._json(spec), 200, spec.url)
+
+    def _entries(self, spec: RequestSpec) -> dict[str, Any]:
+        return _core.normalize_entries(self._json(spec), 200, spec.url)
+
+    def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> requests.Response:
+        if stream_to is None:
+            response = self._send(spec)
+            if response.status_code >= 400:
+                raise self._error(response, spec, response.content)
+            return response
+        if not isinstance(stream_to, str | os.PathLike) and not hasattr(stream_to, "write"):
+            raise InvalidArgumentError("stream_to", "must be a path or a binary file object")
+        response = self._send(spec, stream=True)
+        try:
+            if response.status_code >= 400:
+                head = response.raw.read(_core.MAX_ERROR_TEXT * 4, decode_content=True) or b""
+                raise self._error(response, spec, head)
+            try:
+                if isinstance(stream_to, str | os.PathLike):
+                    with open(stream_to, "wb") as target:
+                        self._copy(response, target)
+                else:
+                    self._copy(response, stream_to)
+            except requests.exceptions.RequestException as exc:
+                raise TransportError(
+                    f"{spec.method} {spec.url}: reading the answer failed: {describe_transport_error(exc)}",
+                    url=spec.url,
+                    attempts=1,
+                ) from exc
+        finally:
+            response.close()
+        return response
+
+    @staticmethod
+    def _copy(response: requests.Response, target: IO[bytes]) -> None:
+        for chunk in response.iter_content(_core.CHUNK_SIZE):
+            target.write(chunk)
+
+    # ------------------------------------------------------------------ services
+
+    def create_service(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        version_id: str,
+        instance_number: int = 1,
+        min_instance_number: int | None = None,
+        max_instance_number: int | None = None,
+        enable_autoscale: bool | None = None,
+        instance_type: str = "cpu-0.25",
+        environment: dict[str, str] | None = None,
+        model_id: str | None = None,
+    ) -> dict[str, Any]:
+        """POST .../services: create a service (never re-sent after a 5xx or a read timeout)."""
+        return self._object(
+            self._builder.create_service(
+                organization_id,
+                deployment_id,
+                version_id,
+                instance_number,
+                min_instance_number,
+                max_instance_number,
+                enable_autoscale,
+                instance_type,
+                environment,
+                model_id,
+            )
+        )
+
+    def delete_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+        """DELETE .../services/{service_id}."""
+        return self._object(self._builder.delete_service(organization_id, deployment_id, service_id))
+
+    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+        """GET .../services/{service_id}."""
+        return self._object(self._builder.get_service(organization_id, deployment_id, service_id))
+
+    def get_service_recent_logs(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        next_forward_token: str | None = None,
+        next_backward_token: str | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        """GET .../services/{service_id}/recentlogs (aware datetimes are sent in UTC)."""
+        return self._object(
+            self._builder.get_service_recent_logs(
+                organization_id,
+                deployment_id,
+                service_id,
+                next_forward_token,
+                next_backward_token,
+                start_time,
+                end_time,
+            )
+        )
+
+    def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        """GET .../services; always ``{"entries": [...]}``."""
+        return self._entries(self._builder.get_services(organization_id, deployment_id))
+
+    list_services = get_services
+
+    def request_service(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        data: str | bytes | IO[bytes] | Any | None = None,
+        json: Any | None = None,
+        content_type: str | None = None,
+        *,
+        stream_to: StreamTarget | None = None,
+    ) -> requests.Response:
+        """POST to the service's inference route; returns the ``requests.Response``.
+
+        ``data`` (str, bytes, binary file or iterator of bytes) is streamed; ``stream_to`` (a path
+        or a binary file) receives the answer in chunks instead of keeping it in memory.
+        """
+        spec = self._builder.request_service(
+            organization_id, deployment_id, service_id, data, json, content_type
+        )
+        return self._inference(spec, stream_to)
+
+    def start_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+        """POST .../services/{service_id}/start."""
+        return self._object(self._builder.start_service(organization_id, deployment_id, service_id))
+
+    def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+        """POST .../services/{service_id}/stop."""
+        return self._object(self._builder.stop_service(organization_id, deployment_id, service_id))
+
+    def update_service(
+        self, organization_id: str, deployment_id: str, service_id: str, payload: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """PATCH .../services/{service_id} with ``payload`` as the body."""
+        return self._object(self._builder.update_service(organization_id, deployment_id, service_id, payload))
+
+    # ------------------------------------------------------------------ endpoints
+
+    def create_endpoint(
+        self, organization_id: str, deployment_id: str, service_id: str, custom_alias: str | None = None
+    ) -> dict[str, Any]:
+        """POST .../endpoints (the platform names the alias ``default`` when none is given)."""
+        return self._object(
+            self._builder.create_endpoint(organization_id, deployment_id, service_id, custom_alias)
+        )
+
+    def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> dict[str, Any]:
+        """GET .../endpoints/{endpoint id or custom alias}."""
+        return self._object(self._builder.get_endpoint(organization_id, deployment_id, endpoint))
+
+    def get_endpoints(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        """GET .../endpoints; always ``{"entries": [...]}``."""
+        return self._entries(self._builder.get_endpoints(organization_id, deployment_id))
+
+    def update_endpoint(
+        self, organization_id: str, deployment_id: str, endpoint: str, service_id: str
+    ) -> dict[str, Any]:
+        """PATCH .../endpoints/{endpoint}: point it at ``service_id``."""
+        return self._object(
+            self._builder.update_endpoint(organization_id, deployment_id, endpoint, service_id)
+        )
+
+    def delete_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> dict[str, Any]:
+        """DELETE .../endpoints/{endpoint}."""
+        return self._object(self._builder.delete_endpoint(organization_id, deployment_id, endpoint))
+
+    def request_endpoint(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        custom_alias: str | None = None,
+        data: str | bytes | IO[bytes] | Any | None = None,
+        json: Any | None = None,
+        content_type: str | None = None,
+        *,
+        stream_to: StreamTarget | None = None,
+    ) -> requests.Response:
+        """POST to an endpoint (the default one when ``custom_alias`` is None)."""
+        spec = self._builder.request_endpoint(
+            organization_id, deployment_id, custom_alias, data, json, content_type
+        )
+        return self._inference(spec, stream_to)
