@@ -1,0 +1,128 @@
+"""Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``).
+
+Imports nothing but the package version: Airflow calls this in every process that discovers
+providers, and the connection form below is read from here without importing the hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_abeja import __version__
+
+INTEGRATION = "ABEJA Platform"
+
+#: Field behaviour of the ``abeja`` connection form (provider-info format, kebab-case keys).
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port"],
+    "relabeling": {
+        "host": "API URL",
+        "login": "User ID",
+        "password": "Personal access token",
+    },
+    "placeholders": {
+        "host": "https://api.abeja.io",
+        "login": "1234567890123 (or leave empty with an auth token)",
+        "password": "personal access token of the user",
+        "organization_id": "1234567890123",
+        "auth_token": "bearer token (instead of user ID + personal access token)",
+        "datasource_id": "datasource id (third credential kind)",
+        "datasource_secret": "datasource secret",
+        "timeout": "30",
+        "max_retry_count": "3",
+        "verify": "true",
+        "inference_addressing": "auto",
+        "console_url": "https://console.abeja.io",
+        "deployment_id": "deployment listed by the Test button (optional)",
+    },
+}
+
+
+def _string(label: str, description: str, *, secret: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["string", "null"]}
+    if secret:
+        schema["format"] = "password"
+    return {"label": label, "schema": schema, "description": description}
+
+
+#: Extra fields of the ``abeja`` connection form (stored in the connection's extra JSON).
+CONN_FIELDS: dict[str, Any] = {
+    "organization_id": _string(
+        "Organization ID", "Default organization for every ABEJA operator, sensor and trigger."
+    ),
+    "auth_token": _string(
+        "Auth token",
+        "Bearer token; used instead of User ID + personal access token when set.",
+        secret=True,
+    ),
+    "datasource_id": _string("Datasource ID", "Datasource credential id (used when no other credential)."),
+    "datasource_secret": _string("Datasource secret", "Datasource credential secret.", secret=True),
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+        "description": "Connect/read timeout of each request.",
+    },
+    "max_retry_count": {
+        "label": "Max retry count",
+        "schema": {"type": ["integer", "null"], "minimum": 0},
+        "description": "Retries of idempotent calls on transient errors; 0 turns retries off.",
+    },
+    "verify": _string("TLS verify", "true, false, or the path of a CA bundle file on the workers."),
+    "inference_addressing": {
+        "label": "Inference addressing",
+        "schema": {"type": ["string", "null"], "enum": ["auto", "virtual-host", "path", None]},
+        "description": (
+            "How inference URLs are built: auto, virtual-host ({org}.host) or path (/_inference/{org})."
+        ),
+    },
+    "console_url": _string("Console URL", "Base URL of the ABEJA console, for task links."),
+    "deployment_id": _string(
+        "Deployment ID (test)", "Optional: the Test button lists this deployment's services."
+    ),
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """The provider's registration: integration, modules, connection type and extra links."""
+    return {
+        "package-name": "airflow-provider-abeja",
+        "name": "ABEJA Platform",
+        "description": "Deploy, run and call models on the ABEJA Platform Service API.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://abeja.io/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_abeja.hooks.abeja"]}
+        ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_abeja.operators.service",
+                    "airflow_provider_abeja.operators.endpoint",
+                    "airflow_provider_abeja.operators.batch",
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_abeja.sensors.service"]}
+        ],
+        "triggers": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_abeja.triggers.service"]}
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_abeja.hooks.abeja.AbejaHook",
+                "hook-name": "ABEJA Platform",
+                "connection-type": "abeja",
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+        "extra-links": ["airflow_provider_abeja.links.abeja.AbejaServiceLink"],
+    }

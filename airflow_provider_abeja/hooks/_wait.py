@@ -1,0 +1,209 @@
+"""Blocking waits on a service's status, copying its recent logs into the task log.
+
+Used by the hook (and through it by non-deferrable operators and the sensor). Kept apart from
+the hook so that it needs only a client-like object, a logger, a clock and a sleep function.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from airflow_provider_abeja.exceptions import AbejaError, ServiceFailedError, WaitTimeoutError
+from airflow_provider_abeja.status import ServiceStatus
+
+#: How many recent-log lines a ``ServiceFailedError`` carries.
+FAILURE_LOG_LINES = 20
+#: How many (timestamp, message) keys are remembered to drop duplicates across polls.
+_SEEN_LIMIT = 5000
+_KNOWN_STATUSES = frozenset(s.value for s in ServiceStatus)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class _Logger(Protocol):
+    """What the waits need of a logger: stdlib ``logging.Logger`` and Airflow 3's structlog both fit."""
+
+    def info(self, msg: str, /, *args: Any) -> Any: ...
+
+    def warning(self, msg: str, /, *args: Any) -> Any: ...
+
+
+class _ServiceClient(Protocol):
+    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict: ...
+
+    def get_service_recent_logs(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        next_forward_token: str | None = None,
+        next_backward_token: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> dict: ...
+
+
+def iter_recent_logs(
+    client: _ServiceClient,
+    organization_id: str,
+    deployment_id: str,
+    service_id: str,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    *,
+    max_pages: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every event of every page, following ``next_forward_token`` until it is empty or repeats."""
+    token: str | None = None
+    seen_tokens: set[str] = set()
+    pages = 0
+    while True:
+        page = client.get_service_recent_logs(
+            organization_id,
+            deployment_id,
+            service_id,
+            next_forward_token=token,
+            start_time=start_time,
+            end_time=end_time,
+        )
+        pages += 1
+        events = page.get("events") or []
+        yield from (e for e in events if isinstance(e, dict))
+        token = page.get("next_forward_token") or None
+        if not token or not events or token in seen_tokens:
+            return
+        if max_pages is not None and pages >= max_pages:
+            return
+        seen_tokens.add(token)
+
+
+def _parse_timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+class RecentLogFollower:
+    """Remembers which recent-log events were already copied, so each poll logs only new ones."""
+
+    def __init__(
+        self,
+        client: _ServiceClient,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        logger: _Logger,
+    ) -> None:
+        self._client = client
+        self._ids = (organization_id, deployment_id, service_id)
+        self._log = logger
+        self._seen: set[tuple[str, str]] = set()
+        self._order: deque[tuple[str, str]] = deque()
+        self._newest: datetime | None = None
+        self._lines: deque[str] = deque(maxlen=FAILURE_LOG_LINES)
+        self._warned = False
+
+    @property
+    def latest_lines(self) -> list[str]:
+        """The newest messages copied so far, oldest first."""
+        return list(self._lines)
+
+    def poll(self) -> None:
+        """Fetch events since the newest one seen and log the new ones, oldest first."""
+        org, dep, ser = self._ids
+        # Timestamps in the query have second precision: start at the newest second seen and
+        # drop what was already logged. The first poll reads only the newest page.
+        start = self._newest.replace(microsecond=0) if self._newest else None
+        try:
+            events = list(
+                iter_recent_logs(
+                    self._client, org, dep, ser, start_time=start, max_pages=None if start else 1
+                )
+            )
+        except AbejaError as exc:
+            if not self._warned:
+                self._log.warning("Could not read recent logs of service %s: %s", ser, exc)
+                self._warned = True
+            return
+        fresh = []
+        for event in events:
+            message = str(event.get("message", ""))
+            stamp = str(event.get("timestamp", ""))
+            key = (stamp, message)
+            if key in self._seen:
+                continue
+            self._remember(key)
+            fresh.append((_parse_timestamp(stamp), stamp, message))
+        # Events come newest first; the task log reads best oldest first.
+        fresh.sort(
+            key=lambda item: (item[0] is not None, item[0] or datetime.min.replace(tzinfo=timezone.utc))
+        )
+        for parsed, _stamp, message in fresh:
+            self._log.info("[service %s] %s", ser, message.rstrip("\n"))
+            self._lines.append(message.rstrip("\n"))
+            if parsed and (self._newest is None or parsed > self._newest):
+                self._newest = parsed
+
+    def _remember(self, key: tuple[str, str]) -> None:
+        self._seen.add(key)
+        self._order.append(key)
+        if len(self._order) > _SEEN_LIMIT:
+            self._seen.discard(self._order.popleft())
+
+
+def wait_for_service_status(
+    client: _ServiceClient,
+    organization_id: str,
+    deployment_id: str,
+    service_id: str,
+    *,
+    logger: _Logger,
+    target_status: str = "READY",
+    failure_statuses: Collection[str] = (),
+    check_interval: float = 10.0,
+    timeout: float | None = None,
+    log_recent_logs: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll ``get_service`` until ``target_status``; raise on a failure status or at the deadline."""
+    if check_interval < 0:
+        raise ValueError("check_interval must be >= 0")
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be >= 0 or None")
+    target = str(target_status)
+    failures = {str(s) for s in failure_statuses} - {target}
+    deadline = clock() + timeout if timeout is not None else None
+    follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger)
+    warned_unknown: set[str] = set()
+    while True:
+        service = client.get_service(organization_id, deployment_id, service_id)
+        status = str(service.get("status"))
+        if log_recent_logs:
+            follower.poll()
+        if status == target:
+            logger.info("Service %s reached %s", service_id, status)
+            return service
+        if status in failures:
+            if not log_recent_logs:
+                follower.poll()
+            raise ServiceFailedError(service_id, status, follower.latest_lines)
+        if status not in _KNOWN_STATUSES and status not in warned_unknown:
+            warned_unknown.add(status)
+            logger.warning(
+                "Service %s reports an unknown status %r; still waiting for %s", service_id, status, target
+            )
+        now = clock()
+        if deadline is not None and now >= deadline:
+            raise WaitTimeoutError(service_id, status, timeout)
+        logger.info("Service %s is %s; waiting for %s", service_id, status, target)
+        pause = check_interval if deadline is None else min(check_interval, max(0.0, deadline - now))
+        sleep(pause)

@@ -1,0 +1,235 @@
+"""AbejaHook: the one place where an Airflow connection becomes an ABEJA Service API client.
+
+Operators, the sensor and triggers get their client, organization id, console URL and the
+blocking wait helpers from here. The client modules are imported lazily, so that a DAG file
+importing an operator does not pay for requests/httpx at parse time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_abeja._compat import (
+    BaseHook,
+    amask_secret,
+    get_async_connection,
+    get_async_extra_dejson,
+    mask_secret,
+)
+from airflow_provider_abeja.exceptions import AbejaError, InvalidArgumentError
+from airflow_provider_abeja.hooks import _wait
+from airflow_provider_abeja.hooks._settings import ClientSettings, settings_from_connection
+from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
+
+if TYPE_CHECKING:
+    from airflow_provider_abeja.client import APIClient, AsyncAPIClient
+
+
+class AbejaHook(BaseHook):
+    """Interact with the ABEJA Platform Service API through an ``abeja`` connection.
+
+    :param abeja_conn_id: the Airflow connection id (type ``abeja``).
+    :param timeout: request timeout in seconds; overrides the connection's ``timeout`` extra.
+    :param max_retry_count: retries of idempotent calls; overrides the ``max_retry_count`` extra.
+    """
+
+    conn_name_attr = "abeja_conn_id"
+    default_conn_name = "abeja_default"
+    conn_type = "abeja"
+    hook_name = "ABEJA Platform"
+
+    def __init__(
+        self,
+        abeja_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retry_count: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.abeja_conn_id = abeja_conn_id
+        self.timeout = timeout
+        self.max_retry_count = max_retry_count
+
+    # -- connection -> settings ---------------------------------------------------------------
+
+    def _settings_from(self, conn: Any, extra: dict[str, Any]) -> ClientSettings:
+        return settings_from_connection(
+            self.abeja_conn_id,
+            host=conn.host,
+            login=conn.login,
+            password=conn.password,
+            port=conn.port,
+            extra=extra,
+            timeout=self.timeout,
+            max_retry_count=self.max_retry_count,
+        )
+
+    @functools.cached_property
+    def settings(self) -> ClientSettings:
+        """The connection's validated settings; its secrets are registered with the masker."""
+        conn = self.get_connection(self.abeja_conn_id)
+        settings = self._settings_from(conn, conn.extra_dejson)
+        for secret in settings.secrets():
+            mask_secret(secret)
+        return settings
+
+    async def aget_settings(self) -> ClientSettings:
+        """``settings`` read without blocking the event loop (not cached: one call per trigger run)."""
+        conn = await get_async_connection(self.abeja_conn_id, self)
+        settings = self._settings_from(conn, await get_async_extra_dejson(conn))
+        for secret in settings.secrets():
+            await amask_secret(secret)
+        return settings
+
+    # -- clients -------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def client(self) -> APIClient:
+        """One ``APIClient`` per hook, built on first use and reused (connection pooling)."""
+        from airflow_provider_abeja.client import APIClient
+
+        return APIClient(**self.settings.client_kwargs())
+
+    def get_conn(self) -> APIClient:
+        """The Airflow-conventional accessor for ``client``."""
+        return self.client
+
+    async def get_async_client(self) -> AsyncAPIClient:
+        """A new ``AsyncAPIClient`` with the connection's settings; the caller closes it (``aclose``)."""
+        from airflow_provider_abeja.client import AsyncAPIClient
+
+        settings = await self.aget_settings()
+        return AsyncAPIClient(**settings.client_kwargs())
+
+    def close(self) -> None:
+        """Close the pooled HTTP session if one was opened."""
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
+
+    # -- connection-derived values ---------------------------------------------------------------
+
+    def get_organization_id(self, explicit: str | None = None) -> str:
+        """``explicit`` when given, else the connection's ``organization_id`` extra."""
+        if explicit:
+            return str(explicit)
+        org = self.settings.organization_id
+        if not org:
+            raise InvalidArgumentError(
+                "organization_id",
+                f"not given and connection '{self.abeja_conn_id}' has no extra 'organization_id'",
+            )
+        return org
+
+    @property
+    def console_url(self) -> str:
+        """Base URL of the ABEJA console (extra ``console_url``), for extra links."""
+        return self.settings.console_url
+
+    # -- test button ------------------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One read-only call: list the deployments of the connection's organization.
+
+        With extra ``deployment_id`` it lists that deployment's services instead (a call every
+        credential that may run services can make). Messages never carry a secret.
+        """
+        try:
+            settings = self.settings
+            org = self.get_organization_id()
+            if settings.deployment_id:
+                services = self.client.get_services(org, settings.deployment_id)
+                what = f"{len(services.get('entries', []))} service(s) in deployment {settings.deployment_id}"
+            else:
+                what = f"{len(self._list_deployments(org))} deployment(s)"
+        except Exception as exc:
+            return False, self._scrub(f"{type(exc).__name__}: {exc}")
+        return True, (
+            f"Connected to {settings.api_url} as a {settings.credential_kind} credential: "
+            f"organization {org} has {what}"
+        )
+
+    def _list_deployments(self, organization_id: str) -> list[Any]:
+        """``GET /organizations/{org}/deployments`` through the client's checked request path."""
+        client = self.client
+        lister = getattr(client, "get_deployments", None)
+        if lister is None:
+            raise AbejaError("this client cannot list deployments; set extra deployment_id to test")
+        result = lister(organization_id)
+        entries = result.get("entries", result) if isinstance(result, dict) else result
+        return list(entries or [])
+
+    def _scrub(self, text: str) -> str:
+        try:
+            secrets = self.__dict__["settings"].secrets()
+        except KeyError:
+            return text
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    # -- waiting ------------------------------------------------------------------------------------
+
+    def iter_recent_logs(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every recent-log event of a service, following every page."""
+        return _wait.iter_recent_logs(
+            self.client,
+            self.get_organization_id(organization_id),
+            deployment_id,
+            service_id,
+            start_time=start_time,
+            end_time=end_time,
+        )
+
+    def wait_for_service_status(
+        self,
+        organization_id: str | None,
+        deployment_id: str,
+        service_id: str,
+        target_status: str = "READY",
+        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
+        check_interval: float = 10.0,
+        timeout: float | None = None,
+        log_recent_logs: bool = True,
+    ) -> dict[str, Any]:
+        """Block until the service reports ``target_status`` and return the service dict.
+
+        Raises ``ServiceFailedError`` (with the latest log lines) on a failure status and
+        ``WaitTimeoutError`` once ``timeout`` seconds (monotonic) have passed. Unknown statuses
+        keep the wait going, with one warning each.
+        """
+        return _wait.wait_for_service_status(
+            self.client,
+            self.get_organization_id(organization_id),
+            deployment_id,
+            service_id,
+            logger=self.log,
+            target_status=target_status,
+            failure_statuses=failure_statuses,
+            check_interval=check_interval,
+            timeout=timeout,
+            log_recent_logs=log_recent_logs,
+        )
+
+    # -- Airflow 2 form ------------------------------------------------------------------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form for Airflow 2.11; Airflow 3 reads the provider info instead."""
+        from airflow_provider_abeja.get_provider_info import UI_FIELD_BEHAVIOUR
+
+        return {
+            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
+        }
