@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck demo bench clean
+.PHONY: venv test test-airflow2 lint typecheck demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,25 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Second, smaller job: the hook, operator and client unit tests on Airflow 2.11, in its own venv.
+AIRFLOW2_VERSION ?= 2.11.*
+VENV2 ?= .venv-airflow2
+BIN2 := $(VENV2)/bin
+STAMP2 := $(VENV2)/.installed-airflow2
+AIRFLOW2_TESTS ?= tests/unit/hooks tests/unit/operators tests/unit/client
+
+$(BIN2)/python:
+	$(PYTHON) -m venv $(VENV2)
+	$(BIN2)/python -m pip install --quiet --upgrade pip
+
+$(STAMP2): pyproject.toml | $(BIN2)/python
+	$(BIN2)/python -m pip install --quiet --disable-pip-version-check \
+		"apache-airflow==$(AIRFLOW2_VERSION)" -e ".[test]"
+	touch $(STAMP2)
+
+test-airflow2: $(STAMP2)
+	$(BIN2)/python -m pytest -p no:cacheprovider $(wildcard $(AIRFLOW2_TESTS)) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_abeja tests example_dags bench
