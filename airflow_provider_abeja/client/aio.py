@@ -1,0 +1,421 @@
+"""AsyncAPIClient: the same API as coroutines, on one pooled ``httpx.AsyncClient``.
+
+Shares the sans-IO core and the retry policy with :class:`~.sync.APIClient`; only the
+transport differs. Used by triggers, which must never block the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import ssl
+import time
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping
+from typing import IO, Any
+
+import httpx
+
+from airflow_provider_abeja.client import _core
+from airflow_provider_abeja.client._core import RequestBuilder, RequestSpec, Settings
+from airflow_provider_abeja.client.credentials import Credential, resolve_credential
+from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
+from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
+
+logger = logging.getLogger("airflow_provider_abeja.client")
+
+StreamTarget = str | os.PathLike[str] | IO[bytes]
+
+
+class _HeaderAuth(httpx.Auth):
+    """Adds the Authorization header per request; its repr never shows the value."""
+
+    def __init__(self, credential: Credential) -> None:
+        self._credential = credential
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._credential.authorization
+        yield request
+
+    def __repr__(self) -> str:
+        return f"<auth {self._credential!r}>"
+
+
+def classify_httpx_error(exc: BaseException) -> Failure | None:
+    """Map an httpx exception to how far the request got."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return Failure.NOT_SENT
+    if isinstance(exc, httpx.ReadTimeout):
+        return Failure.READ_TIMEOUT
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return None
+    if isinstance(exc, httpx.TransportError):
+        return Failure.BROKEN
+    return None
+
+
+_ADAPTER: TransportAdapter[httpx.Response] = TransportAdapter(
+    classify=classify_httpx_error,
+    status_of=lambda response: response.status_code,
+    header_of=lambda response, name: response.headers.get(name),
+    close=lambda response: None,  # bodies of retried answers are always read already
+)
+
+
+def _verify(value: bool | str) -> bool | ssl.SSLContext:
+    if isinstance(value, str):
+        return ssl.create_default_context(cafile=value)
+    return value
+
+
+def _timeout(value: tuple[float, float] | None) -> httpx.Timeout:
+    if value is None:
+        return httpx.Timeout(None)
+    connect, read = value
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+
+async def _file_chunks(stream: IO[bytes]) -> AsyncIterator[bytes]:
+    while True:
+        chunk = await asyncio.to_thread(stream.read, _core.CHUNK_SIZE)
+        if not chunk:
+            return
+        yield chunk if isinstance(chunk, bytes) else chunk.encode("utf-8")
+
+
+async def _iter_chunks(items: Iterable[Any]) -> AsyncIterator[bytes]:
+    for item in items:
+        yield item if isinstance(item, bytes) else str(item).encode("utf-8")
+
+
+def _stream_length(stream: Any) -> int | None:
+    try:
+        size = os.fstat(stream.fileno()).st_size
+        return max(0, size - stream.tell())
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+class AsyncAPIClient:
+    """The coroutine twin of :class:`~airflow_provider_abeja.client.APIClient`.
+
+    Same constructor, same methods (awaitable); ``request_service`` / ``request_endpoint``
+    return an ``httpx.Response``. Close with ``await client.aclose()`` or ``async with``.
+    """
+
+    def __init__(
+        self,
+        credential: Mapping[str, Any] | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        max_retry_count: int | None = None,
+        *,
+        api_url: str | None = None,
+        verify: bool | str = True,
+        inference_addressing: str = "auto",
+        retry_wait_max: float = 30.0,
+        pool_maxsize: int = 10,
+    ) -> None:
+        self._settings: Settings = _core.resolve_settings(
+            api_url=api_url,
+            timeout=timeout,
+            max_retry_count=max_retry_count,
+            verify=verify,
+            inference_addressing=inference_addressing,
+            retry_wait_max=retry_wait_max,
+            pool_maxsize=pool_maxsize,
+        )
+        self._credential = resolve_credential(credential, os.environ)
+        self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
+        self._retry_policy = RetryPolicy(self._settings.max_retry_count, self._settings.retry_wait_max)
+        self._client = httpx.AsyncClient(
+            headers={"User-Agent": _core.USER_AGENT},
+            auth=_HeaderAuth(self._credential),
+            verify=_verify(self._settings.verify),
+            timeout=_timeout(self._settings.timeout),
+            limits=httpx.Limits(
+                max_connections=self._settings.pool_maxsize,
+                max_keepalive_connections=self._settings.pool_maxsize,
+            ),
+            follow_redirects=True,
+            trust_env=True,
+        )
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def api_url(self) -> str:
+        return self._settings.api_url
+
+    @property
+    def timeout(self) -> tuple[float, float] | None:
+        return self._settings.timeout
+
+    @property
+    def max_retry_count(self) -> int:
+        return self._settings.max_retry_count
+
+    @property
+    def inference_addressing(self) -> str:
+        return "path" if self._builder.path_style else "virtual-host"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncAPIClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(api_url={self.api_url!r}, credential={self._credential!r}, "
+            f"timeout={self.timeout!r}, max_retry_count={self.max_retry_count!r})"
+        )
+
+    def _content(self, spec: RequestSpec) -> tuple[Any, dict[str, str]]:
+        body = spec.body
+        headers = dict(spec.headers)
+        if body is None or isinstance(body, bytes):
+            return body, headers
+        if hasattr(body, "read"):
+            length = _stream_length(body)
+            if length is not None:
+                headers["Content-Length"] = str(length)
+            return _file_chunks(body), headers
+        if hasattr(body, "__aiter__"):
+            return body, headers
+        return _iter_chunks(body), headers
+
+    async def _send(self, spec: RequestSpec, *, stream: bool = False) -> httpx.Response:
+        attempts = 0
+
+        async def attempt() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            started = time.perf_counter()
+            content, headers = self._content(spec)
+            request = self._client.build_request(
+                spec.method, spec.url, params=spec.params, content=content, headers=headers
+            )
+            response = await self._client.send(request, stream=stream)
+            if stream and response.status_code >= 400:
+                await response.aread()
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s %s -> %d (%.3fs)",
+                    spec.method,
+                    response.request.url,
+                    response.status_code,
+                    time.perf_counter() - started,
+                )
+            return response
+
+        try:
+            return await self._retry_policy.async_retrying(spec, _ADAPTER)(attempt)  # type: ignore[no-any-return]
+        except httpx.TransportError as exc:
+            raise TransportError(
+                f"{spec.method} {spec.url} failed after {attempts} attempt(s): {type(exc).__name__}: {exc}",
+                url=spec.url,
+                attempts=attempts,
+            ) from exc
+
+    def _error(self, response: httpx.Response, spec: RequestSpec) -> Exception:
+        return _core.error_from_response(
+            response.status_code,
+            response.reason_phrase or "",
+            response.content,
+            str(response.request.url) if response.request else spec.url,
+            self._credential.secrets,
+        )
+
+    async def _json(self, spec: RequestSpec) -> Any:
+        response = await self._send(spec)
+        if not 200 <= response.status_code < 300:
+            raise self._error(response, spec)
+        return _core.parse_json_body(
+            response.status_code,
+            response.headers.get("Content-Type", ""),
+            response.content,
+            str(response.request.url),
+            self._credential.secrets,
+        )
+
+    async def _object(self, spec: RequestSpec) -> dict[str, Any]:
+        return _core.expect_object(await self._json(spec), 200, spec.url)
+
+    async def _entries(self, spec: RequestSpec) -> dict[str, Any]:
+        return _core.normalize_entries(await self._json(spec), 200, spec.url)
+
+    async def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> httpx.Response:
+        if stream_to is None:
+            response = await self._send(spec)
+            if response.status_code >= 400:
+                raise self._error(response, spec)
+            return response
+        if not isinstance(stream_to, str | os.PathLike) and not hasattr(stream_to, "write"):
+            raise InvalidArgumentError("stream_to", "must be a path or a binary file object")
+        response = await self._send(spec, stream=True)
+        try:
+            if response.status_code >= 400:
+                raise self._error(response, spec)
+            try:
+                if isinstance(stream_to, str | os.PathLike):
+                    with open(stream_to, "wb") as target:
+                        await self._copy(response, target)
+                else:
+                    await self._copy(response, stream_to)
+            except httpx.TransportError as exc:
+                raise TransportError(
+                    f"{spec.method} {spec.url}: reading the answer failed: {type(exc).__name__}: {exc}",
+                    url=spec.url,
+                    attempts=1,
+                ) from exc
+        finally:
+            await response.aclose()
+        return response
+
+    @staticmethod
+    async def _copy(response: httpx.Response, target: IO[bytes]) -> None:
+        async for chunk in response.aiter_bytes(_core.CHUNK_SIZE):
+            target.write(chunk)
+
+    # ------------------------------------------------------------------ services
+
+    async def create_service(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        version_id: str,
+        instance_number: int = 1,
+        min_instance_number: int | None = None,
+        max_instance_number: int | None = None,
+        enable_autoscale: bool | None = None,
+        instance_type: str = "cpu-0.25",
+        environment: dict[str, str] | None = None,
+        model_id: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._object(
+            self._builder.create_service(
+                organization_id,
+                deployment_id,
+                version_id,
+                instance_number,
+                min_instance_number,
+                max_instance_number,
+                enable_autoscale,
+                instance_type,
+                environment,
+                model_id,
+            )
+        )
+
+    async def delete_service(
+        self, organization_id: str, deployment_id: str, service_id: str
+    ) -> dict[str, Any]:
+        return await self._object(self._builder.delete_service(organization_id, deployment_id, service_id))
+
+    async def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+        return await self._object(self._builder.get_service(organization_id, deployment_id, service_id))
+
+    async def get_service_recent_logs(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        next_forward_token: str | None = None,
+        next_backward_token: str | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        return await self._object(
+            self._builder.get_service_recent_logs(
+                organization_id,
+                deployment_id,
+                service_id,
+                next_forward_token,
+                next_backward_token,
+                start_time,
+                end_time,
+            )
+        )
+
+    async def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        return await self._entries(self._builder.get_services(organization_id, deployment_id))
+
+    list_services = get_services
+
+    async def request_service(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        data: str | bytes | IO[bytes] | Any | None = None,
+        json: Any | None = None,
+        content_type: str | None = None,
+        *,
+        stream_to: StreamTarget | None = None,
+    ) -> httpx.Response:
+        spec = self._builder.request_service(
+            organization_id, deployment_id, service_id, data, json, content_type
+        )
+        return await self._inference(spec, stream_to)
+
+    async def start_service(
+        self, organization_id: str, deployment_id: str, service_id: str
+    ) -> dict[str, Any]:
+        return await self._object(self._builder.start_service(organization_id, deployment_id, service_id))
+
+    async def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+        return await self._object(self._builder.stop_service(organization_id, deployment_id, service_id))
+
+    async def update_service(
+        self, organization_id: str, deployment_id: str, service_id: str, payload: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return await self._object(
+            self._builder.update_service(organization_id, deployment_id, service_id, payload)
+        )
+
+    # ------------------------------------------------------------------ endpoints
+
+    async def create_endpoint(
+        self, organization_id: str, deployment_id: str, service_id: str, custom_alias: str | None = None
+    ) -> dict[str, Any]:
+        return await self._object(
+            self._builder.create_endpoint(organization_id, deployment_id, service_id, custom_alias)
+        )
+
+    async def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> dict[str, Any]:
+        return await self._object(self._builder.get_endpoint(organization_id, deployment_id, endpoint))
+
+    async def get_endpoints(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        return await self._entries(self._builder.get_endpoints(organization_id, deployment_id))
+
+    async def update_endpoint(
+        self, organization_id: str, deployment_id: str, endpoint: str, service_id: str
+    ) -> dict[str, Any]:
+        return await self._object(
+            self._builder.update_endpoint(organization_id, deployment_id, endpoint, service_id)
+        )
+
+    async def delete_endpoint(
+        self, organization_id: str, deployment_id: str, endpoint: str
+    ) -> dict[str, Any]:
+        return await self._object(self._builder.delete_endpoint(organization_id, deployment_id, endpoint))
+
+    async def request_endpoint(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        custom_alias: str | None = None,
+        data: str | bytes | IO[bytes] | Any | None = None,
+        json: Any | None = None,
+        content_type: str | None = None,
+        *,
+        stream_to: StreamTarget | None = None,
+    ) -> httpx.Response:
+        spec = self._builder.request_endpoint(
+            organization_id, deployment_id, custom_alias, data, json, content_type
+        )
+        return await self._inference(spec, stream_to)
