@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import enum
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,6 @@ from tenacity import (
     retry_if_exception,
     retry_if_result,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from airflow_provider_abeja.client._core import RequestSpec
@@ -108,6 +108,14 @@ class RetryPolicy:
             return False
         return spec.idempotent or failure is Failure.NOT_SENT
 
+    def backoff(self, attempt_number: int) -> float:
+        """Exponential (initial * 2**(n-1)) plus up to ``wait_initial`` of jitter, capped at wait_max."""
+        try:
+            base = self.wait_initial * 2 ** (attempt_number - 1)
+        except OverflowError:
+            base = self.wait_max
+        return min(self.wait_max, base + random.uniform(0, self.wait_initial))
+
     def attempts_for(self, spec: RequestSpec) -> int:
         return self.max_retry_count + 1 if spec.replayable else 1
 
@@ -119,11 +127,6 @@ class RetryPolicy:
 
     def _kwargs(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> dict[str, Any]:
         attempts = self.attempts_for(spec)
-        backoff = wait_exponential_jitter(
-            initial=min(self.wait_initial, self.wait_max),
-            max=self.wait_max,
-            jitter=min(self.wait_initial, self.wait_max),
-        )
 
         def wait(state: RetryCallState) -> float:
             outcome = state.outcome
@@ -131,7 +134,7 @@ class RetryPolicy:
                 delay = retry_after_seconds(adapter.header_of(outcome.result(), "Retry-After"))
                 if delay is not None:
                     return min(delay, self.wait_max)
-            return float(backoff(state))
+            return self.backoff(state.attempt_number)
 
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome
