@@ -1,0 +1,266 @@
+"""What every ABEJA operator shares: the hook, the organization fallback, waiting and deferring.
+
+Kept small on purpose (the batch operator imports it too). Nothing heavy is imported at module
+import time: the hook, the client and the trigger are imported when a task runs, so that a DAG
+file importing the operators parses quickly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Collection, Iterator, Mapping
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
+
+from airflow_provider_abeja.exceptions import (
+    InvalidArgumentError,
+    MissingCredentialsError,
+    ServiceFailedError,
+)
+from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
+
+if TYPE_CHECKING:
+    from airflow_provider_abeja.client import APIClient
+    from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+#: XCom keys of the service and endpoint operators (docs/DESIGN.md, "XCom and links").
+XCOM_SERVICE_ID = "service_id"
+XCOM_SERVICE_URL = "service_url"
+XCOM_ENDPOINT_ID = "endpoint_id"
+XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
+
+DEFAULT_WAIT_TIMEOUT = 3600.0
+
+
+class WaitInterrupted(AirflowException):
+    """The task was killed (``on_kill``) while it was waiting; the remote work goes on."""
+
+
+def seconds(value: float | timedelta | None, argument: str) -> float | None:
+    """A timeout or interval as seconds; refuses negative values and non-numbers."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidArgumentError(argument, f"expected seconds, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidArgumentError(argument, f"expected seconds, got {value!r}") from None
+    if number < 0 or number != number:
+        raise InvalidArgumentError(argument, "must be zero or more seconds")
+    return number
+
+
+@contextlib.contextmanager
+def fail_fast_on_bad_input() -> Iterator[None]:
+    """Turn errors that a retry cannot fix (bad arguments, no credential) into a failure without retry."""
+    try:
+        yield
+    except (InvalidArgumentError, MissingCredentialsError) as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+class AbejaBaseOperator(BaseOperator):
+    """Base of the ABEJA operators: connection, organization fallback, a killable wait.
+
+    :param abeja_conn_id: the Airflow connection (``conn_type`` ``abeja``).
+    :param organization_id: defaults to the connection's ``organization_id`` extra.
+    :param deployment_id: the deployment the service or endpoint belongs to.
+    """
+
+    def __init__(
+        self,
+        *,
+        deployment_id: str,
+        organization_id: str | None = None,
+        abeja_conn_id: str = "abeja_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.deployment_id = deployment_id
+        self.organization_id = organization_id
+        self.abeja_conn_id = abeja_conn_id
+
+    @cached_property
+    def hook(self) -> AbejaHook:
+        from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+        return AbejaHook(abeja_conn_id=self.abeja_conn_id)
+
+    @property
+    def client(self) -> APIClient:
+        return self.hook.client
+
+    def resolve_organization_id(self) -> str:
+        """The explicit organization id, else the connection's (a clear error when neither is set)."""
+        with fail_fast_on_bad_input():
+            return self.hook.get_organization_id(self.organization_id or None)
+
+    def service_url(self, organization_id: str, service_id: str) -> str:
+        from airflow_provider_abeja.links.abeja import service_console_url
+
+        return service_console_url(self.hook.console_url, organization_id, self.deployment_id, service_id)
+
+    def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
+        """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""
+        ti = context["ti"]
+        ti.xcom_push(key=XCOM_SERVICE_ID, value=service_id)
+        ti.xcom_push(key=XCOM_SERVICE_URL, value=self.service_url(organization_id, service_id))
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    def _stop_event(self) -> threading.Event:
+        # Created on first use, not in __init__: an Event cannot be deep-copied with the DAG.
+        event = self.__dict__.get("_abeja_stop_event")
+        if event is None:
+            event = threading.Event()
+            self.__dict__["_abeja_stop_event"] = event
+        return event
+
+    def on_kill(self) -> None:
+        """Stop waiting: the loop wakes up and the task ends. The remote service is left as it is."""
+        self._stop_event().set()
+        super().on_kill()
+
+    def wait_for_status(
+        self,
+        organization_id: str,
+        service_id: str,
+        *,
+        target_status: str,
+        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
+        check_interval: float = 10.0,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+    ) -> dict[str, Any]:
+        """Poll until the service reaches ``target_status``; return its last dict.
+
+        The hook's wait loop (which copies the service's recent logs into the task log) with a
+        sleep that ``on_kill`` interrupts. A failure status raises ``AirflowFailException`` (no
+        retry, as in deferrable mode) chained from ``ServiceFailedError`` with the latest log
+        lines; ``timeout`` seconds raise ``WaitTimeoutError``; ``on_kill`` raises ``WaitInterrupted``.
+        """
+        from airflow_provider_abeja.hooks import _wait
+
+        stop = self._stop_event()
+
+        def sleep(pause: float) -> None:
+            if stop.wait(pause):
+                raise WaitInterrupted(f"stopped waiting for service {service_id}: the task was killed")
+
+        if stop.is_set():
+            sleep(0)
+        try:
+            return _wait.wait_for_service_status(
+                self.client,
+                organization_id,
+                self.deployment_id,
+                service_id,
+                logger=self.log,
+                target_status=target_status,
+                failure_statuses=failure_statuses,
+                check_interval=check_interval,
+                timeout=timeout,
+                sleep=sleep,
+            )
+        except ServiceFailedError as exc:
+            # As in deferrable mode: a failed service stays failed, a retry would only burn time.
+            raise AirflowFailException(str(exc)) from exc
+
+    # -- deferring -----------------------------------------------------------------------------
+
+    def defer_wait(
+        self,
+        organization_id: str,
+        service_id: str,
+        *,
+        target_status: str,
+        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
+        check_interval: float = 10.0,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+    ) -> None:
+        """Hand the wait to the triggerer; ``execute_complete`` resumes with the event.
+
+        The deadline is wall-clock (epoch seconds), so a triggerer restart does not reset it.
+        """
+        from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+
+        failures = sorted({str(s) for s in failure_statuses} - {target_status})
+        end_time = None if timeout is None else time.time() + timeout
+        self.defer(
+            trigger=AbejaServiceStatusTrigger(
+                organization_id=organization_id,
+                deployment_id=self.deployment_id,
+                service_id=service_id,
+                target_status=target_status,
+                failure_statuses=failures,
+                poll_interval=check_interval,
+                end_time=end_time,
+                abeja_conn_id=self.abeja_conn_id,
+            ),
+            method_name="execute_complete",
+            kwargs={"organization_id": organization_id, "service_id": service_id},
+        )
+
+    def execute_complete(
+        self,
+        context: Mapping[str, Any],
+        event: dict[str, Any] | None = None,
+        organization_id: str | None = None,
+        service_id: str | None = None,
+    ) -> Any:
+        """Resume after the trigger: fail loudly on anything but a well-formed success event."""
+        from airflow_provider_abeja.triggers.service import validate_status_event
+
+        if not service_id or not organization_id:
+            raise AirflowException(f"{self.task_id}: resumed without the service it was waiting for")
+        validate_status_event(event, service_id)  # type: ignore[arg-type]
+        self.log.info("Service %s reached its target status", service_id)
+        return self.result_after_wait(organization_id, service_id)
+
+    def result_after_wait(self, organization_id: str, service_id: str) -> Any:
+        """What the task returns once the wait succeeded (the fresh service dict by default)."""
+        return self.client.get_service(organization_id, self.deployment_id, service_id)
+
+    def wait_or_defer(
+        self,
+        organization_id: str,
+        service_id: str,
+        *,
+        deferrable: bool,
+        target_status: str,
+        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
+        check_interval: float = 10.0,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+    ) -> dict[str, Any]:
+        """Wait in this worker, or defer (which raises ``TaskDeferred`` and never returns)."""
+        if deferrable:
+            self.defer_wait(
+                organization_id,
+                service_id,
+                target_status=target_status,
+                failure_statuses=failure_statuses,
+                check_interval=check_interval,
+                timeout=timeout,
+            )
+        return self.wait_for_status(
+            organization_id,
+            service_id,
+            target_status=target_status,
+            failure_statuses=failure_statuses,
+            check_interval=check_interval,
+            timeout=timeout,
+        )
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable`` (False when unset)."""
+    from airflow.providers.common.compat.sdk import conf
+
+    return conf.getboolean("operators", "default_deferrable", fallback=False)

@@ -1,0 +1,202 @@
+"""Endpoint operators: the stable address of a deployment, pointed at one service at a time.
+
+Blue/green releases create a new service, point the endpoint at it (``AbejaUpdateEndpointOperator``
+pushes the ``previous_service_id`` so a later task can roll back) and delete the old service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from airflow_provider_abeja.exceptions import InvalidArgumentError, NotFound
+from airflow_provider_abeja.links.abeja import AbejaServiceLink
+from airflow_provider_abeja.operators._base import (
+    XCOM_ENDPOINT_ID,
+    XCOM_PREVIOUS_SERVICE_ID,
+    AbejaBaseOperator,
+    fail_fast_on_bad_input,
+)
+from airflow_provider_abeja.status import ServiceStatus
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+DEFAULT_ALIAS = "default"
+
+
+def _required(value: Any, argument: str) -> str:
+    if (
+        value is None
+        or isinstance(value, bool)
+        or not isinstance(value, (str, int))
+        or not str(value).strip()
+    ):
+        raise InvalidArgumentError(argument, "is required (a non-empty string)")
+    return str(value).strip()
+
+
+class _EndpointOperator(AbejaBaseOperator):
+    operator_extra_links = (AbejaServiceLink(),)
+    ui_color = "#eef7ee"
+
+    def _check_ready(self, organization_id: str, service_id: str) -> None:
+        """Refuse to route traffic to a service that is not READY."""
+        service = self.client.get_service(organization_id, self.deployment_id, service_id)
+        status = service.get("status")
+        if status != ServiceStatus.READY.value:
+            raise AirflowException(
+                f"service {service_id} is {status}, not READY: the endpoint was not changed"
+            )
+
+
+class AbejaCreateEndpointOperator(_EndpointOperator):
+    """Create an endpoint (``custom_alias``, default ``default``) that routes to ``service_id``.
+
+    Idempotent: when the alias already routes to the same service, that endpoint is reused (so a
+    retry after a lost answer succeeds); when it routes elsewhere the task fails and says to use
+    ``AbejaUpdateEndpointOperator``. Returns ``{"endpoint_id", "custom_alias", "service_id"}`` and
+    pushes ``endpoint_id``, ``service_id`` and ``service_url``.
+
+    :param check_ready: refuse unless the service is READY (default True).
+    """
+
+    template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id", "custom_alias")
+
+    def __init__(
+        self,
+        *,
+        deployment_id: str,
+        service_id: str,
+        custom_alias: str | None = None,
+        check_ready: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(deployment_id=deployment_id, **kwargs)
+        self.service_id = service_id
+        self.custom_alias = custom_alias
+        self.check_ready = check_ready
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        with fail_fast_on_bad_input():
+            service_id = _required(self.service_id, "service_id")
+            alias = str(self.custom_alias).strip() if self.custom_alias else DEFAULT_ALIAS
+            organization_id = self.resolve_organization_id()
+            self.push_service_xcom(context, organization_id, service_id)
+            if self.check_ready:
+                self._check_ready(organization_id, service_id)
+            existing = self._find(organization_id, alias)
+            if existing is None:
+                endpoint = self.client.create_endpoint(organization_id, self.deployment_id, service_id, alias)
+                self.log.info(
+                    "Created endpoint %s (%s) -> %s", endpoint.get("endpoint_id"), alias, service_id
+                )
+            elif existing.get("service_id") == service_id:
+                endpoint = existing
+                self.log.info(
+                    "Endpoint %s (%s) already routes to %s", endpoint.get("endpoint_id"), alias, service_id
+                )
+            else:
+                raise AirflowFailException(
+                    f"endpoint {alias} already exists and routes to {existing.get('service_id')}: "
+                    "use AbejaUpdateEndpointOperator to switch it"
+                )
+        result = {
+            "endpoint_id": endpoint.get("endpoint_id"),
+            "custom_alias": endpoint.get("custom_alias", alias),
+            "service_id": endpoint.get("service_id", service_id),
+        }
+        context["ti"].xcom_push(key=XCOM_ENDPOINT_ID, value=result["endpoint_id"])
+        return result
+
+    def _find(self, organization_id: str, alias: str) -> dict[str, Any] | None:
+        entries = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
+        for entry in entries:
+            if isinstance(entry, Mapping) and entry.get("custom_alias") == alias:
+                return dict(entry)
+        return None
+
+
+class AbejaUpdateEndpointOperator(_EndpointOperator):
+    """Point an endpoint (id ``pnt-...`` or custom alias) at ``service_id``.
+
+    Checks first that the target is READY (``check_ready``), then pushes ``previous_service_id``
+    (before changing anything, so a rollback task can use it even if the switch fails),
+    ``endpoint_id`` and ``service_id``. Nothing is sent when the endpoint already routes there.
+    Returns ``{"endpoint_id", "service_id", "previous_service_id"}``.
+
+    A retry after a first try whose switch went through sees the endpoint on the target already:
+    its ``previous_service_id`` is then the target itself (logged as a warning).
+    """
+
+    template_fields: Sequence[str] = ("organization_id", "deployment_id", "endpoint", "service_id")
+
+    def __init__(
+        self,
+        *,
+        deployment_id: str,
+        endpoint: str,
+        service_id: str,
+        check_ready: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(deployment_id=deployment_id, **kwargs)
+        self.endpoint = endpoint
+        self.service_id = service_id
+        self.check_ready = check_ready
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        with fail_fast_on_bad_input():
+            endpoint = _required(self.endpoint, "endpoint")
+            service_id = _required(self.service_id, "service_id")
+            organization_id = self.resolve_organization_id()
+            self.push_service_xcom(context, organization_id, service_id)
+            current = self.client.get_endpoint(organization_id, self.deployment_id, endpoint)
+            endpoint_id = current.get("endpoint_id") or endpoint
+            previous = current.get("service_id")
+            ti = context["ti"]
+            ti.xcom_push(key=XCOM_ENDPOINT_ID, value=endpoint_id)
+            ti.xcom_push(key=XCOM_PREVIOUS_SERVICE_ID, value=previous)
+            if self.check_ready:
+                self._check_ready(organization_id, service_id)
+            if previous == service_id:
+                self.log.warning(
+                    "Endpoint %s already routes to %s: nothing to change (previous_service_id is the same)",
+                    endpoint_id,
+                    service_id,
+                )
+            else:
+                self.client.update_endpoint(organization_id, self.deployment_id, endpoint, service_id)
+                self.log.info("Endpoint %s now routes to %s (was %s)", endpoint_id, service_id, previous)
+        return {"endpoint_id": endpoint_id, "service_id": service_id, "previous_service_id": previous}
+
+
+class AbejaDeleteEndpointOperator(AbejaBaseOperator):
+    """Delete an endpoint (id or alias). Already gone is success unless ``fail_if_missing=True``."""
+
+    template_fields: Sequence[str] = ("organization_id", "deployment_id", "endpoint")
+    ui_color = "#fdecea"
+
+    def __init__(self, *, deployment_id: str, endpoint: str, fail_if_missing: bool = False, **kwargs: Any):
+        super().__init__(deployment_id=deployment_id, **kwargs)
+        self.endpoint = endpoint
+        self.fail_if_missing = fail_if_missing
+
+    def execute(self, context: Context) -> Any:
+        with fail_fast_on_bad_input():
+            endpoint = _required(self.endpoint, "endpoint")
+            organization_id = self.resolve_organization_id()
+            try:
+                result = self.client.delete_endpoint(organization_id, self.deployment_id, endpoint)
+            except NotFound as exc:
+                if self.fail_if_missing:
+                    raise AirflowFailException(f"endpoint {endpoint} does not exist: {exc}") from exc
+                self.log.info("Endpoint %s is already gone: nothing to delete", endpoint)
+                return None
+        self.log.info("Deleted endpoint %s", endpoint)
+        return result
+
+
+__all__ = ["AbejaCreateEndpointOperator", "AbejaDeleteEndpointOperator", "AbejaUpdateEndpointOperator"]

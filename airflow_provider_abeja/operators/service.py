@@ -1,0 +1,679 @@
+"""Operators for the service lifecycle: create, update, start, stop, delete, and calling a service.
+
+Each one is safe to retry: create reconnects to the service an earlier try made, start and stop
+read the state first, delete treats "already gone" as done. Waits run in the worker (killable)
+or, with ``deferrable=True``, in the triggerer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json as jsonlib
+import mimetypes
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import IO, TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+
+from airflow_provider_abeja.exceptions import (
+    BadRequest,
+    HttpError,
+    InvalidArgumentError,
+    NotFound,
+    TransportError,
+)
+from airflow_provider_abeja.links.abeja import AbejaServiceLink
+from airflow_provider_abeja.operators._base import (
+    DEFAULT_WAIT_TIMEOUT,
+    AbejaBaseOperator,
+    WaitInterrupted,
+    fail_fast_on_bad_input,
+    seconds,
+)
+from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+#: Environment variable the create operator sets on the services it makes:
+#: ``<dag_id>/<task_id>/<run_id>[/<map_index>]``. A retry finds its service by it.
+CREATED_BY_ENV = "AIRFLOW_ABEJA_CREATED_BY"
+
+_RUNNING = frozenset({ServiceStatus.READY.value, ServiceStatus.IN_PROGRESS.value})
+_REDACTED = "***"
+
+_DEFERRABLE_DEFAULT = conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+# -- argument checks (all run before any request) ---------------------------------------------------
+
+
+def _text(value: Any, argument: str, *, optional: bool = False) -> str | None:
+    if value is None or (optional and value == ""):
+        if optional:
+            return None
+        raise InvalidArgumentError(argument, "is required")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidArgumentError(argument, f"expected a string, got {type(value).__name__}")
+    text = str(value).strip()
+    if not text:
+        raise InvalidArgumentError(argument, "must not be empty")
+    return text
+
+
+def _integer(value: Any, argument: str, *, optional: bool = False, minimum: int = 1) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool):
+        raise InvalidArgumentError(argument, "expected an integer, got a bool")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise InvalidArgumentError(argument, f"expected an integer, got {value!r}")
+    if value < minimum:
+        raise InvalidArgumentError(argument, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _boolean(value: Any, argument: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    raise InvalidArgumentError(argument, f"expected true or false, got {value!r}")
+
+
+def _mapping(value: Any, argument: str) -> dict[str, Any] | None:
+    """A dict, or a JSON object given as text (what a template renders)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = jsonlib.loads(value)
+        except ValueError:
+            raise InvalidArgumentError(argument, "expected a mapping or a JSON object") from None
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(argument, f"expected a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+def _environment(value: Any) -> dict[str, str] | None:
+    env = _mapping(value, "environment")
+    if env is None:
+        return None
+    result: dict[str, str] = {}
+    for key, item in env.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidArgumentError("environment", f"variable names must be non-empty strings: {key!r}")
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            # The value is not echoed: environments often carry secrets.
+            raise InvalidArgumentError("environment", f"{key}: values must be strings or numbers")
+        result[key] = str(item)
+    return result
+
+
+def _redact_environment(service: Any) -> Any:
+    """The service dict with environment values hidden: they may be secrets and XCom is readable."""
+    if not isinstance(service, Mapping):
+        return service
+    out = dict(service)
+    for key in ("user_env_vars", "merged_env_vars", "environment"):
+        env = out.get(key)
+        if isinstance(env, Mapping):
+            out[key] = {name: _REDACTED for name in env}
+    return out
+
+
+def creation_marker(context: Mapping[str, Any]) -> str:
+    """``<dag_id>/<task_id>/<run_id>[/<map_index>]``: the same for every try of one task instance."""
+    ti = context["ti"]
+    parts = [str(ti.dag_id), str(ti.task_id), str(ti.run_id)]
+    map_index = getattr(ti, "map_index", -1)
+    if isinstance(map_index, int) and map_index >= 0:
+        parts.append(str(map_index))
+    return "/".join(parts)
+
+
+def _wait_settings(
+    check_interval: float | timedelta, timeout: float | timedelta | None
+) -> tuple[float, float | None]:
+    interval = seconds(check_interval, "check_interval")
+    if not interval:
+        raise InvalidArgumentError("check_interval", "must be more than zero seconds")
+    return interval, seconds(timeout, "timeout")
+
+
+class _ServiceOperator(AbejaBaseOperator):
+    """A service operator: pushes service id/url, waits or defers, returns the service dict."""
+
+    operator_extra_links = (AbejaServiceLink(),)
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        check_interval: float | timedelta = 10.0,
+        timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
+        deferrable: bool = _DEFERRABLE_DEFAULT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.check_interval, self.timeout = _wait_settings(check_interval, timeout)
+        self.deferrable = deferrable
+
+    def result_after_wait(self, organization_id: str, service_id: str) -> Any:
+        return _redact_environment(super().result_after_wait(organization_id, service_id))
+
+    def _finish(
+        self,
+        organization_id: str,
+        service: Mapping[str, Any],
+        *,
+        target_status: str,
+        failure_statuses: Sequence[str] | frozenset[str] = DEFAULT_FAILURE_STATUSES,
+        status_is_current: bool = True,
+    ) -> Any:
+        """Return at once when not waiting or already there; otherwise wait (or defer).
+
+        ``status_is_current=False`` when ``service`` was read before a state change was asked for:
+        its status then says nothing and the wait always polls.
+        """
+        service_id = str(service["service_id"])
+        arrived = status_is_current and service.get("status") == target_status
+        if not self.wait_for_completion or arrived:
+            return _redact_environment(service)
+        final = self.wait_or_defer(
+            organization_id,
+            service_id,
+            deferrable=self.deferrable,
+            target_status=target_status,
+            failure_statuses=failure_statuses,
+            check_interval=self.check_interval,
+            timeout=self.timeout,
+        )
+        return _redact_environment(final)
+
+
+class AbejaCreateServiceOperator(_ServiceOperator):
+    """Create a service (a deployment version running on instances) and wait until it is READY.
+
+    Every argument of ``APIClient.create_service`` is a templated parameter. On a task retry the
+    operator first lists the deployment's services and reuses the one an earlier try of the same
+    task instance created (found by the ``AIRFLOW_ABEJA_CREATED_BY`` environment variable it sets),
+    so a retry never makes a second service. A match that FAILED or was STOPPED is deleted and
+    replaced. Returns the service dict (environment values hidden); pushes ``service_id`` and
+    ``service_url`` to XCom before waiting.
+
+    :param version_id: the deployment version to run (``ver-...``).
+    :param instance_number: instances to start (default 1).
+    :param min_instance_number: autoscaling lower bound.
+    :param max_instance_number: autoscaling upper bound.
+    :param enable_autoscale: turn autoscaling on or off.
+    :param instance_type: e.g. ``cpu-0.25`` (default) or ``gpu-1``.
+    :param environment: environment variables of the service (mapping or JSON object text).
+    :param model_id: a training model to attach.
+    :param wait_for_completion: wait until the service is READY (default True).
+    :param check_interval: seconds between status checks.
+    :param timeout: seconds to wait at most (None: no limit).
+    :param deferrable: wait in the triggerer instead of the worker.
+    :param reuse_existing: look for and reuse the service of an earlier try (default True); when
+        False no marker is set and every try creates a new service.
+    """
+
+    template_fields: Sequence[str] = (
+        "organization_id",
+        "deployment_id",
+        "version_id",
+        "instance_number",
+        "min_instance_number",
+        "max_instance_number",
+        "enable_autoscale",
+        "instance_type",
+        "environment",
+        "model_id",
+    )
+    template_fields_renderers = {"environment": "json"}
+
+    def __init__(
+        self,
+        *,
+        deployment_id: str,
+        version_id: str,
+        instance_number: int | str = 1,
+        min_instance_number: int | str | None = None,
+        max_instance_number: int | str | None = None,
+        enable_autoscale: bool | str | None = None,
+        instance_type: str = "cpu-0.25",
+        environment: Mapping[str, Any] | str | None = None,
+        model_id: str | None = None,
+        reuse_existing: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(deployment_id=deployment_id, **kwargs)
+        self.version_id = version_id
+        self.instance_number = instance_number
+        self.min_instance_number = min_instance_number
+        self.max_instance_number = max_instance_number
+        self.enable_autoscale = enable_autoscale
+        self.instance_type = instance_type
+        self.environment = environment
+        self.model_id = model_id
+        self.reuse_existing = reuse_existing
+
+    def create_arguments(self) -> dict[str, Any]:
+        """The rendered arguments, checked and normalised; raises ``InvalidArgumentError``."""
+        minimum = _integer(self.min_instance_number, "min_instance_number", optional=True)
+        maximum = _integer(self.max_instance_number, "max_instance_number", optional=True)
+        if minimum is not None and maximum is not None and minimum > maximum:
+            raise InvalidArgumentError(
+                "min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
+            )
+        environment = _environment(self.environment)
+        if environment and CREATED_BY_ENV in environment and self.reuse_existing:
+            raise InvalidArgumentError(
+                "environment", f"{CREATED_BY_ENV} is set by the operator to find its service on a retry"
+            )
+        return {
+            "deployment_id": _text(self.deployment_id, "deployment_id"),
+            "version_id": _text(self.version_id, "version_id"),
+            "instance_number": _integer(self.instance_number, "instance_number"),
+            "min_instance_number": minimum,
+            "max_instance_number": maximum,
+            "enable_autoscale": _boolean(self.enable_autoscale, "enable_autoscale"),
+            "instance_type": _text(self.instance_type, "instance_type"),
+            "environment": environment,
+            "model_id": _text(self.model_id, "model_id", optional=True),
+        }
+
+    def execute(self, context: Context) -> Any:
+        with fail_fast_on_bad_input():
+            arguments = self.create_arguments()
+        self.deployment_id = arguments.pop("deployment_id")
+        organization_id = self.resolve_organization_id()
+        marker = creation_marker(context) if self.reuse_existing else None
+        with fail_fast_on_bad_input():
+            service = self._own_service(organization_id, marker) if marker else None
+            if service is None:
+                service = self._create(organization_id, arguments, marker)
+        service_id = str(service["service_id"])
+        self.push_service_xcom(context, organization_id, service_id)
+        return self._finish(organization_id, service, target_status=ServiceStatus.READY.value)
+
+    def _create(self, organization_id: str, arguments: dict[str, Any], marker: str | None) -> dict[str, Any]:
+        if marker:
+            arguments["environment"] = {**(arguments["environment"] or {}), CREATED_BY_ENV: marker}
+        try:
+            service = self.client.create_service(organization_id, self.deployment_id, **arguments)
+        except (TransportError, HttpError) as exc:
+            # A 5xx or a lost answer does not say whether the platform made the service; the
+            # client never re-sends a create, so look for it before failing (the retry looks again).
+            if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
+                raise
+            self.log.warning("Create failed (%s); checking whether the platform made the service anyway", exc)
+            found = self._own_service(organization_id, marker)
+            if found is None:
+                raise
+            return found
+        self.log.info("Created service %s (version %s)", service.get("service_id"), arguments["version_id"])
+        return service
+
+    def _own_service(self, organization_id: str, marker: str) -> dict[str, Any] | None:
+        """The service an earlier try of this task instance made, if any (broken ones are deleted)."""
+        entries = self.client.get_services(organization_id, self.deployment_id).get("entries") or []
+        mine = [
+            e
+            for e in entries
+            if isinstance(e, Mapping) and (e.get("user_env_vars") or {}).get(CREATED_BY_ENV) == marker
+        ]
+        mine.sort(key=lambda e: str(e.get("created_at", "")), reverse=True)
+        keep: dict[str, Any] | None = None
+        for entry in mine:
+            service_id, status = str(entry.get("service_id")), entry.get("status")
+            if status in _RUNNING and keep is None:
+                keep = dict(entry)
+                self.log.info(
+                    "Reusing service %s (%s) that an earlier try of this task created (%s=%s)",
+                    service_id, status, CREATED_BY_ENV, marker,
+                )  # fmt: skip
+            elif status in _RUNNING:
+                self.log.warning("Another service of this task instance is still there: %s", service_id)
+            else:
+                self.log.warning(
+                    "An earlier try's service %s is %s: deleting it, creating anew", service_id, status
+                )
+                with contextlib.suppress(NotFound):
+                    self.client.delete_service(organization_id, self.deployment_id, service_id)
+        return keep
+
+
+class AbejaUpdateServiceOperator(_ServiceOperator):
+    """Update a service (instances, autoscaling, environment, ...) and wait until it is READY again.
+
+    :param service_id: the service (``ser-...``).
+    :param payload: the fields to change, as ``APIClient.update_service`` takes them (a mapping or
+        JSON object text; templated, rendered as JSON).
+    :param wait_for_completion: wait until READY (default True).
+
+    Returns the service dict (environment values hidden); pushes ``service_id`` / ``service_url``.
+    """
+
+    template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id", "payload")
+    template_fields_renderers = {"payload": "json"}
+
+    def __init__(
+        self, *, deployment_id: str, service_id: str, payload: Mapping[str, Any] | str, **kwargs: Any
+    ):
+        super().__init__(deployment_id=deployment_id, **kwargs)
+        self.service_id = service_id
+        self.payload = payload
+
+    def execute(self, context: Context) -> Any:
+        with fail_fast_on_bad_input():
+            payload = _mapping(self.payload, "payload")
+            if not payload:
+                raise InvalidArgumentError("payload", "nothing to update")
+            service_id = _text(self.service_id, "service_id")
+            assert service_id is not None
+            organization_id = self.resolve_organization_id()
+            self.push_service_xcom(context, organization_id, service_id)
+            service = self.client.update_service(
+                organization_id, self.deployment_id, service_id, payload=payload
+            )
+        self.log.info("Updated service %s (%s)", service_id, ", ".join(sorted(payload)))
+        # The answer may still show the old status: always look again when waiting.
+        return self._finish(
+            organization_id, service, target_status=ServiceStatus.READY.value, status_is_current=False
+        )
+
+
+class _StateChangeOperator(_ServiceOperator):
+    template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id")
+
+    def __init__(self, *, deployment_id: str, service_id: str, **kwargs: Any) -> None:
+        super().__init__(deployment_id=deployment_id, **kwargs)
+        self.service_id = service_id
+
+    def _prepare(self, context: Context) -> tuple[str, str]:
+        with fail_fast_on_bad_input():
+            service_id = _text(self.service_id, "service_id")
+            assert service_id is not None
+            organization_id = self.resolve_organization_id()
+            self.push_service_xcom(context, organization_id, service_id)
+        return organization_id, service_id
+
+
+class AbejaStartServiceOperator(_StateChangeOperator):
+    """Start a stopped service; a service that is already running (or starting) is success.
+
+    Reads the state first, and treats the platform's "already running" 400 (another actor
+    started it in between) as success too. Waits until READY unless ``wait_for_completion=False``.
+    """
+
+    def execute(self, context: Context) -> Any:
+        organization_id, service_id = self._prepare(context)
+        with fail_fast_on_bad_input():
+            service = self.client.get_service(organization_id, self.deployment_id, service_id)
+        changed = False
+        if service.get("status") in _RUNNING:
+            self.log.info(
+                "Service %s is already running (%s): nothing to start", service_id, service.get("status")
+            )
+        else:
+            changed = True
+            try:
+                self.client.start_service(organization_id, self.deployment_id, service_id)
+                self.log.info("Started service %s", service_id)
+            except BadRequest:
+                service = self.client.get_service(organization_id, self.deployment_id, service_id)
+                if service.get("status") not in _RUNNING:
+                    raise
+                self.log.info("Service %s was started by someone else meanwhile", service_id)
+        return self._finish(
+            organization_id, service, target_status=ServiceStatus.READY.value, status_is_current=not changed
+        )
+
+
+class AbejaStopServiceOperator(_StateChangeOperator):
+    """Stop a running service; a service that is already stopped is success.
+
+    Reads the state first, and treats the platform's "not running" 400 as success when the
+    service is STOPPED by then. Waits until STOPPED unless ``wait_for_completion=False``.
+    """
+
+    def execute(self, context: Context) -> Any:
+        organization_id, service_id = self._prepare(context)
+        stopped = ServiceStatus.STOPPED.value
+        with fail_fast_on_bad_input():
+            service = self.client.get_service(organization_id, self.deployment_id, service_id)
+        changed = False
+        if service.get("status") == stopped:
+            self.log.info("Service %s is already stopped: nothing to stop", service_id)
+        else:
+            changed = True
+            try:
+                self.client.stop_service(organization_id, self.deployment_id, service_id)
+                self.log.info("Stopped service %s", service_id)
+            except BadRequest as exc:
+                service = self.client.get_service(organization_id, self.deployment_id, service_id)
+                if service.get("status") != stopped:
+                    raise AirflowException(
+                        f"service {service_id} cannot be stopped in status {service.get('status')}: {exc}"
+                    ) from exc
+                self.log.info("Service %s was stopped by someone else meanwhile", service_id)
+                changed = False
+        return self._finish(
+            organization_id,
+            service,
+            target_status=stopped,
+            failure_statuses=[ServiceStatus.FAILED.value],
+            status_is_current=not changed,
+        )
+
+
+class AbejaDeleteServiceOperator(AbejaBaseOperator):
+    """Delete a service. A service that is already gone is success unless ``fail_if_missing=True``.
+
+    Returns the API's answer (``{"message": ...}``), or None when the service was already gone.
+    """
+
+    template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id")
+    ui_color = "#fdecea"
+
+    def __init__(self, *, deployment_id: str, service_id: str, fail_if_missing: bool = False, **kwargs: Any):
+        super().__init__(deployment_id=deployment_id, **kwargs)
+        self.service_id = service_id
+        self.fail_if_missing = fail_if_missing
+
+    def execute(self, context: Context) -> Any:
+        with fail_fast_on_bad_input():
+            service_id = _text(self.service_id, "service_id")
+            assert service_id is not None
+            organization_id = self.resolve_organization_id()
+            try:
+                result = self.client.delete_service(organization_id, self.deployment_id, service_id)
+            except NotFound as exc:
+                if self.fail_if_missing:
+                    raise AirflowFailException(f"service {service_id} does not exist: {exc}") from exc
+                self.log.info("Service %s is already gone: nothing to delete", service_id)
+                return None
+        self.log.info("Deleted service %s", service_id)
+        return result
+
+
+# -- calling a service ------------------------------------------------------------------------------
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+class AbejaRequestServiceOperator(AbejaBaseOperator):
+    """Send one inference request to a service and keep its answer.
+
+    The body is ``json``, ``data`` (text or bytes), or the file at ``input_path`` (streamed, never
+    read into memory); at most one of them. While the service answers 503 (not ready yet) the
+    request is repeated every ``check_interval`` seconds until ``ready_timeout``.
+
+    The answer is streamed to disk, never held whole in memory:
+
+    - without ``output_path``: a JSON answer up to ``max_xcom_bytes`` becomes the return value
+      (XCom). A larger or non-JSON answer fails the task with a message naming ``output_path``.
+    - with ``output_path``: the answer (any type) is written there (atomically: a failed call leaves
+      no partial file) and the path is the return value; XCom ``content_type`` holds its type.
+
+    A 4xx/5xx answer fails the task with the service's own message.
+    """
+
+    template_fields: Sequence[str] = (
+        "organization_id",
+        "deployment_id",
+        "service_id",
+        "json",
+        "data",
+        "input_path",
+        "content_type",
+        "output_path",
+    )
+    template_fields_renderers = {"json": "json"}
+    operator_extra_links = (AbejaServiceLink(),)
+
+    def __init__(
+        self,
+        *,
+        deployment_id: str,
+        service_id: str,
+        json: Any = None,
+        data: str | bytes | None = None,
+        input_path: str | None = None,
+        content_type: str | None = None,
+        output_path: str | None = None,
+        max_xcom_bytes: int = 1024 * 1024,
+        check_interval: float | timedelta = 5.0,
+        ready_timeout: float | timedelta | None = 600.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(deployment_id=deployment_id, **kwargs)
+        self.service_id = service_id
+        self.json = json
+        self.data = data
+        self.input_path = input_path
+        self.content_type = content_type
+        self.output_path = output_path
+        self.max_xcom_bytes = _integer(max_xcom_bytes, "max_xcom_bytes", minimum=0)
+        self.check_interval, self.ready_timeout = _wait_settings(check_interval, ready_timeout)
+
+    def execute(self, context: Context) -> Any:
+        with fail_fast_on_bad_input():
+            service_id = _text(self.service_id, "service_id")
+            assert service_id is not None
+            given = [name for name in ("json", "data", "input_path") if getattr(self, name) is not None]
+            if len(given) > 1:
+                raise InvalidArgumentError(given[1], f"give only one of json, data, input_path (got {given})")
+            if self.input_path is not None and not os.path.isfile(str(self.input_path)):
+                raise InvalidArgumentError("input_path", f"no such file: {self.input_path}")
+            organization_id = self.resolve_organization_id()
+        self.push_service_xcom(context, organization_id, service_id)
+        target_dir = os.path.dirname(os.path.abspath(self.output_path)) if self.output_path else None
+        if target_dir:
+            os.makedirs(target_dir, exist_ok=True)
+        handle, part = tempfile.mkstemp(prefix=".abeja-response-", dir=target_dir)
+        os.close(handle)
+        try:
+            response = self._call_until_ready(organization_id, service_id, part)
+            content_type = response.headers.get("Content-Type", "")
+            size = os.path.getsize(part)
+            self.log.info(
+                "Service %s answered %s (%s, %d bytes)", service_id, response.status_code, content_type, size
+            )
+            if self.output_path:
+                os.replace(part, self.output_path)
+                context["ti"].xcom_push(key="content_type", value=content_type)
+                return self.output_path
+            return self._json_result(part, content_type, size)
+        finally:
+            if os.path.exists(part):
+                os.unlink(part)
+
+    def _call_until_ready(self, organization_id: str, service_id: str, part: str) -> Any:
+        deadline = None if self.ready_timeout is None else time.monotonic() + self.ready_timeout
+        stop = self._stop_event()
+        while True:
+            try:
+                return self._call_once(organization_id, service_id, part)
+            except HttpError as exc:
+                if exc.status_code != 503:
+                    raise AirflowException(f"service {service_id} answered {exc}") from exc
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise AirflowException(
+                        f"service {service_id} was still not ready (503) after {self.ready_timeout}s: {exc}"
+                    ) from exc
+                self.log.info(
+                    "Service %s is not ready yet (503); trying again in %ss", service_id, self.check_interval
+                )
+            pause = self.check_interval
+            if deadline is not None:
+                pause = max(0.0, min(pause, deadline - time.monotonic()))
+            if stop.wait(pause):
+                raise WaitInterrupted(f"stopped calling service {service_id}: the task was killed")
+
+    def _call_once(self, organization_id: str, service_id: str, part: str) -> Any:
+        body: IO[bytes] | None = None
+        content_type = self.content_type or None
+        try:
+            if self.input_path is not None:
+                body = open(str(self.input_path), "rb")  # noqa: SIM115 - closed below, re-opened per attempt
+                content_type = content_type or mimetypes.guess_type(str(self.input_path))[0]
+                content_type = content_type or "application/octet-stream"
+            elif self.data is not None and content_type is None:
+                content_type = "application/octet-stream" if isinstance(self.data, bytes) else "text/plain"
+            with open(part, "wb") as sink:
+                return self.client.request_service(
+                    organization_id,
+                    self.deployment_id,
+                    service_id,
+                    data=body if body is not None else self.data,
+                    json=self.json,
+                    content_type=content_type,
+                    stream_to=sink,
+                )
+        finally:
+            if body is not None:
+                body.close()
+
+    def _json_result(self, part: str, content_type: str, size: int) -> Any:
+        if not _is_json(content_type):
+            raise AirflowFailException(
+                f"the service answered {content_type or 'an untyped body'} ({size} bytes), which is not "
+                "JSON: set output_path to keep it in a file"
+            )
+        assert self.max_xcom_bytes is not None
+        if size > self.max_xcom_bytes:
+            raise AirflowFailException(
+                f"the JSON answer is {size} bytes, more than max_xcom_bytes={self.max_xcom_bytes}: "
+                "set output_path to keep it in a file, or raise max_xcom_bytes"
+            )
+        with open(part, "rb") as answer:
+            try:
+                return jsonlib.load(answer)
+            except ValueError as exc:
+                raise AirflowException(
+                    f"the service answered {content_type} that is not valid JSON: {exc}"
+                ) from exc
+
+
+__all__ = [
+    "CREATED_BY_ENV",
+    "AbejaCreateServiceOperator",
+    "AbejaDeleteServiceOperator",
+    "AbejaRequestServiceOperator",
+    "AbejaStartServiceOperator",
+    "AbejaStopServiceOperator",
+    "AbejaUpdateServiceOperator",
+]
