@@ -19,7 +19,7 @@ from airflow_provider_abeja._compat import (
     get_async_extra_dejson,
     mask_secret,
 )
-from airflow_provider_abeja.exceptions import AbejaError, InvalidArgumentError
+from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.hooks import _wait
 from airflow_provider_abeja.hooks._settings import ClientSettings, settings_from_connection
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
@@ -153,14 +153,24 @@ class AbejaHook(BaseHook):
         )
 
     def _list_deployments(self, organization_id: str) -> list[Any]:
-        """``GET /organizations/{org}/deployments`` through the client's checked request path."""
+        """``GET /organizations/{org}/deployments``: read-only, needs no deployment id.
+
+        Uses the client's ``get_deployments`` when it has one, else the client's own checked
+        request path (id check, auth, retry policy, error mapping), not a second HTTP stack.
+        """
         client = self.client
         lister = getattr(client, "get_deployments", None)
-        if lister is None:
-            raise AbejaError("this client cannot list deployments; set extra deployment_id to test")
-        result = lister(organization_id)
-        entries = result.get("entries", result) if isinstance(result, dict) else result
-        return list(entries or [])
+        if lister is not None:
+            result = lister(organization_id)
+        else:
+            from airflow_provider_abeja.client._core import RequestSpec, check_organization_id
+
+            org = check_organization_id(organization_id)
+            spec = RequestSpec(
+                "get_deployments", "GET", f"{client.api_url}/organizations/{org}/deployments", True
+            )
+            result = client._entries(spec)
+        return list(result.get("entries") or [])
 
     def _scrub(self, text: str) -> str:
         try:
