@@ -1,0 +1,58 @@
+"""DAG files import our operators on every parse: no web server and no emulator may come with them.
+
+A fresh interpreter imports ``airflow.sdk`` (which a DAG file pays anyway), then the provider's
+hook, operator, sensor, trigger and link modules, and lists what of fastapi, uvicorn, starlette or
+the emulator is loaded. Timing belongs to ``bench/import_cost.py``; this is a correctness check.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+MODULES = [
+    "airflow_provider_abeja.hooks.abeja",
+    "airflow_provider_abeja.operators.service",
+    "airflow_provider_abeja.operators.endpoint",
+    "airflow_provider_abeja.sensors.service",
+    "airflow_provider_abeja.triggers.service",
+    "airflow_provider_abeja.links.abeja",
+]
+
+PROBE = r"""
+import importlib, json, sys
+import airflow.sdk
+
+def heavy():
+    return sorted(
+        m for m in sys.modules
+        if m.split(".")[0] in ("fastapi", "uvicorn", "starlette")
+        or m == "airflow_provider_abeja.emulator" or m.startswith("airflow_provider_abeja.emulator.")
+    )
+
+before = heavy()
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(json.dumps({"before": before, "after": heavy()}))
+"""
+
+
+def _probe(modules: list[str]) -> dict[str, list[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *modules], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_our_modules_import_no_web_server_or_emulator() -> None:
+    result = _probe(MODULES)
+    # The baseline: if airflow.sdk itself loaded one, the check below would blame us for it.
+    assert result["before"] == []
+    assert result["after"] == [], f"imported by {MODULES}: {result['after']}"
+
+
+def test_probe_detects_a_web_server() -> None:
+    # The check can fail: importing the emulator package is seen.
+    assert "airflow_provider_abeja.emulator" in _probe(["airflow_provider_abeja.emulator"])["after"]
