@@ -1,0 +1,289 @@
+"""The JSONL result store: one line per input, resumable after a crash at any point.
+
+A record is committed when its whole line, newline included, is in the output. On open, the store
+reads what an earlier try left, collects the keys already done (`DoneKeys`) and the ok / error counts,
+and repairs a torn tail. Two layouts:
+
+- **append** (local files, `file://`): one file, opened for append. Each record is one `write()` of a
+  complete line, so a killed process leaves at most one torn last line, which the next open truncates
+  (that input is then sent again: never lost, never twice in the output). `fsync` runs every
+  `fsync_interval` seconds and on close: after a power loss, lines written since the last fsync may be
+  missing or torn, and are redone the same way.
+- **parts** (object stores without append, e.g. `s3://`): records are buffered and uploaded as
+  immutable part objects `<output>.parts/part-<seq>-<run>.jsonl` every `part_records` records or
+  `part_interval` seconds (an object store makes a PUT visible whole or not at all). A kill loses at
+  most the records of the part being filled; they are redone. On close the existing output (if any)
+  and every part are concatenated into `<output>`, then the parts are deleted. A part found next to
+  an output that already exists was merged into it before a kill, and is dropped.
+
+An unreadable line that is not the last one is not a crash artefact (two writers, manual edits):
+the store refuses to guess and raises `CorruptOutputError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import time
+import uuid
+from collections.abc import Iterator
+from typing import IO, Any, Protocol
+
+from airflow_provider_abeja.batch._paths import local_path, open_binary, path_exists, sibling
+from airflow_provider_abeja.batch.donekeys import DoneKeys
+
+
+class CorruptOutputError(ValueError):
+    """The output holds a broken line that a crash of this code cannot have produced."""
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+class _Tally:
+    """Counts what a scan saw, filled while `DoneKeys.build` consumes the keys."""
+
+    def __init__(self) -> None:
+        self.ok = 0
+        self.errors = 0
+        self.good_end = 0
+        self.torn = False
+
+    def add(self, record: dict[str, Any]) -> None:
+        if record.get("status") == "ok":
+            self.ok += 1
+        else:
+            self.errors += 1
+
+
+def _scan(fh: IO[bytes], tally: _Tally, where: str) -> Iterator[Any]:
+    """Yield the key of every committed record, noting where the committed part ends."""
+    offset = 0
+    pending_error: str | None = None
+    for line in fh:
+        if pending_error is not None:
+            raise CorruptOutputError(pending_error)
+        end = offset + len(line)
+        record = None
+        if line.endswith(b"\n"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+        if not isinstance(record, dict) or "key" not in record:
+            # Only acceptable as the very last line (a torn write); decided on the next iteration.
+            pending_error = f"{where}: unreadable result line at byte {offset} is not the last line"
+            tally.torn = True
+            offset = end
+            continue
+        tally.add(record)
+        tally.good_end = end
+        offset = end
+        yield record["key"]
+
+
+def iter_records(path: Any) -> Iterator[dict[str, Any]]:
+    """Every committed record of a JSONL result file (a torn last line is skipped)."""
+    if not path_exists(path):
+        return
+    with open_binary(path) as fh:
+        for line in fh:
+            if not line.endswith(b"\n"):
+                return
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+class ResultStore(Protocol):
+    done: DoneKeys
+    prior_ok: int
+    prior_errors: int
+    repaired: bool
+
+    def write(self, record: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every committed record; complete only after `close()`."""
+        ...
+
+
+class AppendResultStore:
+    """A single local JSONL file written by appending; see the module docstring."""
+
+    def __init__(self, path: str, *, fsync_interval: float = 5.0) -> None:
+        self.path = path
+        self.fsync_interval = fsync_interval
+        self.repaired = False
+        tally = _Tally()
+        if os.path.exists(path):
+            with open(path, "rb") as fh:
+                self.done = DoneKeys.build(_scan(fh, tally, path))
+            if tally.torn or os.path.getsize(path) != tally.good_end:
+                os.truncate(path, tally.good_end)
+                self.repaired = True
+        else:
+            parent = os.path.dirname(os.path.abspath(path))
+            os.makedirs(parent, exist_ok=True)
+            self.done = DoneKeys()
+        self.prior_ok = tally.ok
+        self.prior_errors = tally.errors
+        self._fh: IO[bytes] | None = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+        self._last_sync = time.monotonic()
+
+    def write(self, record: dict[str, Any]) -> None:
+        assert self._fh is not None, "store is closed"
+        self._fh.write(encode_record(record))
+        if self.fsync_interval >= 0 and time.monotonic() - self._last_sync >= self.fsync_interval:
+            os.fsync(self._fh.fileno())
+            self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        return iter_records(self.path)
+
+
+class PartsResultStore:
+    """Immutable part objects merged into one output on close; see the module docstring."""
+
+    def __init__(
+        self, path: Any, *, part_records: int = 10_000, part_interval: float = 60.0, keep_parts: bool = False
+    ) -> None:
+        path = pathlib.Path(path) if isinstance(path, str) else path
+        self.path = path
+        self.parts_dir = sibling(path, ".parts")
+        self.part_records = part_records
+        self.part_interval = part_interval
+        self.keep_parts = keep_parts
+        self.repaired = False
+        self._run = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+        self._seq = 0
+        self._buffer: list[bytes] = []
+        self._last_upload = time.monotonic()
+        self._closed = False
+        tally = _Tally()
+        output_exists = path_exists(path)
+        stale = self._list_parts() if output_exists else []
+        for part in stale:  # merged into the output before a kill: redundant now
+            part.unlink()
+            self.repaired = True
+        self.done = DoneKeys.build(self._scan_all(tally, output_exists))
+        # Part numbers continue across tries, so that name order is write order.
+        self._seq = max((self._part_number(p) for p in self._list_parts()), default=0)
+        self.prior_ok = tally.ok
+        self.prior_errors = tally.errors
+
+    @staticmethod
+    def _part_number(part: Any) -> int:
+        try:
+            return int(part.name.split("-")[1])
+        except (IndexError, ValueError):
+            return 0
+
+    def _list_parts(self) -> list[Any]:
+        if not path_exists(self.parts_dir):
+            return []
+        try:
+            children = list(self.parts_dir.iterdir())
+        except (FileNotFoundError, NotADirectoryError):  # object stores drop "directories" once empty
+            return []
+        parts = (p for p in children if p.name.startswith("part-") and p.name.endswith(".jsonl"))
+        return sorted(parts, key=lambda p: p.name)
+
+    def _scan_all(self, tally: _Tally, output_exists: bool) -> Iterator[Any]:
+        sources = ([self.path] if output_exists else []) + self._list_parts()
+        for source in sources:
+            with open_binary(source) as fh:
+                yield from _scan(fh, tally, str(source))
+            if tally.torn:
+                raise CorruptOutputError(f"{source}: torn line in an object that was uploaded whole")
+
+    def write(self, record: dict[str, Any]) -> None:
+        assert not self._closed, "store is closed"
+        self._buffer.append(encode_record(record))
+        if (
+            len(self._buffer) >= self.part_records
+            or time.monotonic() - self._last_upload >= self.part_interval
+        ):
+            self._upload()
+
+    def _upload(self) -> None:
+        self._last_upload = time.monotonic()
+        if not self._buffer:
+            return
+        self._seq += 1
+        part = self.parts_dir / f"part-{self._seq:08d}-{self._run}.jsonl"
+        if local_path(part) is not None:
+            os.makedirs(local_path(self.parts_dir) or ".", exist_ok=True)
+        with open_binary(part, "wb") as fh:
+            fh.write(b"".join(self._buffer))
+        self._buffer = []
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._upload()
+        parts = self._list_parts()
+        if parts:
+            sources = ([self.path] if path_exists(self.path) else []) + parts
+            merged = sibling(self.path, f".merge-{self._run}")
+            with open_binary(merged, "wb") as out:
+                for source in sources:
+                    with open_binary(source) as fh:
+                        while chunk := fh.read(1 << 20):
+                            out.write(chunk)
+            merged.rename(self.path)
+            if not self.keep_parts:
+                for part in parts:
+                    part.unlink()
+        elif not path_exists(self.path):
+            with open_binary(self.path, "wb"):
+                pass
+        self._closed = True
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        return iter_records(self.path)
+
+
+def open_result_store(path: Any, *, layout: str = "auto", fsync_interval: float = 5.0) -> ResultStore:
+    """The store for `path`: append for local files, parts elsewhere (`layout` forces one)."""
+    if layout not in ("auto", "append", "parts"):
+        raise ValueError(f"layout must be 'auto', 'append' or 'parts', not {layout!r}")
+    local = local_path(path)
+    if layout == "append" or (layout == "auto" and local is not None):
+        if local is None:
+            raise ValueError(f"the append layout needs a local path, not {path}")
+        return AppendResultStore(local, fsync_interval=fsync_interval)
+    return PartsResultStore(path)
+
+
+def write_errors_file(store: ResultStore, errors_path: Any) -> int:
+    """Copy the failed records of the (closed) output to `errors_path`; returns how many.
+
+    Derived from the output after the run, so it never disagrees with it, whatever a crash did.
+    """
+    local = local_path(errors_path)
+    target = local + ".tmp" if local is not None else errors_path
+    if local is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
+    n = 0
+    with open_binary(target, "wb") as out:
+        for record in store.records():
+            if record.get("status") != "ok":
+                out.write(encode_record(record))
+                n += 1
+    if local is not None:
+        os.replace(target, local)
+    return n

@@ -1,0 +1,204 @@
+"""The concurrent runner: stream inputs, keep `concurrency` requests in flight, write each result once.
+
+Worker threads only call `process` (the `Sender`); the calling thread reads the input, skips the keys
+already done, submits, and is the single writer of the result store. At most `window` inputs are held
+at any time (submitted, running, or finished and waiting for their turn), so memory follows the
+concurrency, not the input size.
+
+With `preserve_order` (the default) results are written in input order: a slow input holds back the
+writing of later ones (never their sending) until `window` inputs are pending. Without it, results are
+written as they complete (each record carries `index`, the input's position, to sort by).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from airflow_provider_abeja.batch.inputs import BatchInput
+from airflow_provider_abeja.batch.progress import Progress
+from airflow_provider_abeja.batch.results import ResultStore
+
+logger = logging.getLogger("airflow_provider_abeja.batch")
+
+Process = Callable[[BatchInput], dict[str, Any]]
+
+
+class BatchStopped(RuntimeError):
+    """The run was asked to stop (task killed); everything finished so far is in the output."""
+
+
+@dataclass
+class BatchCounts:
+    """What one try did, and what the output holds overall."""
+
+    total: int | None
+    skipped: int = 0
+    sent: int = 0
+    ok: int = 0
+    errors: int = 0
+    prior_ok: int = 0
+    prior_errors: int = 0
+    duration: float = 0.0
+
+    @property
+    def done_ok(self) -> int:
+        return self.prior_ok + self.ok
+
+    @property
+    def done_errors(self) -> int:
+        return self.prior_errors + self.errors
+
+    @property
+    def error_rate(self) -> float:
+        done = self.done_ok + self.done_errors
+        return self.done_errors / done if done else 0.0
+
+    @property
+    def throughput(self) -> float:
+        return self.sent / self.duration if self.duration > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            done_ok=self.done_ok,
+            done_errors=self.done_errors,
+            error_rate=round(self.error_rate, 6),
+            throughput=round(self.throughput, 2),
+            duration=round(self.duration, 3),
+        )
+        return data
+
+
+def _safe(process: Process, item: BatchInput) -> dict[str, Any]:
+    try:
+        return process(item)
+    except Exception as exc:  # the store must get a record for every input, whatever went wrong
+        return {"status": "error", "error": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
+
+
+class BatchRunner:
+    """Runs `process` over a stream of inputs with bounded concurrency; see the module docstring."""
+
+    def __init__(
+        self,
+        process: Process,
+        store: ResultStore,
+        *,
+        concurrency: int,
+        preserve_order: bool = True,
+        window: int | None = None,
+        progress_interval: float = 10.0,
+        progress_percent: float = 5.0,
+        log: logging.Logger | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.process = process
+        self.store = store
+        self.concurrency = concurrency
+        self.preserve_order = preserve_order
+        # Unordered: a few spare inputs keep workers busy while the writer catches up.
+        # Ordered: room for slow inputs to finish late without starving the workers.
+        default_window = concurrency * (8 if preserve_order else 2)
+        self.window = max(concurrency, window or default_window)
+        self.progress_interval = progress_interval
+        self.progress_percent = progress_percent
+        self.log = log or logger
+        self.stop = stop or threading.Event()
+
+    def run(self, inputs: Iterable[BatchInput], total: int | None = None) -> BatchCounts:
+        counts = BatchCounts(total=total, prior_ok=self.store.prior_ok, prior_errors=self.store.prior_errors)
+        started = time.monotonic()
+        done = self.store.done
+        progress: Progress | None = None
+        pending: deque[tuple[BatchInput, Future[dict[str, Any]]]] = deque()
+        source = iter(inputs)
+        exhausted = False
+
+        def write(item: BatchInput, result: dict[str, Any]) -> None:
+            record = {"key": item.key, "index": item.index, **result}
+            self.store.write(record)
+            counts.sent += 1
+            if record.get("status") == "ok":
+                counts.ok += 1
+            else:
+                counts.errors += 1
+
+        executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="abeja-batch")
+        try:
+            while True:
+                while not exhausted and len(pending) < self.window and not self.stop.is_set():
+                    item = next(source, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    if len(done) and item.key in done:
+                        counts.skipped += 1
+                        continue
+                    pending.append((item, executor.submit(_safe, self.process, item)))
+                if progress is None:
+                    progress = self._start_progress(counts)
+                if not pending:
+                    break
+                self._drain(pending, write)
+                progress.update(counts.sent, counts.done_errors, counts.skipped)
+            if self.stop.is_set() and not exhausted:
+                raise BatchStopped(f"stopped after {counts.sent} inputs; the rest is left for a retry")
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+            # Whatever finished is written, even when the loop broke off: a retry will not redo it.
+            while pending and pending[0][1].done() and not pending[0][1].cancelled():
+                item, future = pending.popleft()
+                write(item, future.result())
+            if not self.preserve_order:
+                for item, future in pending:
+                    if future.done() and not future.cancelled():
+                        write(item, future.result())
+            counts.duration = time.monotonic() - started
+            self.store.close()
+        if progress is not None:
+            progress.finish(counts.sent, counts.done_errors, counts.skipped)
+        return counts
+
+    def _start_progress(self, counts: BatchCounts) -> Progress:
+        progress = Progress(
+            self.log,
+            counts.total,
+            interval=self.progress_interval,
+            percent_step=self.progress_percent,
+        )
+        progress.logger.info("%s", progress.line(0, counts.done_errors, counts.skipped))
+        return progress
+
+    def _drain(
+        self,
+        pending: deque[tuple[BatchInput, Future[dict[str, Any]]]],
+        write: Callable[[BatchInput, dict[str, Any]], None],
+    ) -> None:
+        """Wait (at most one progress interval) for results, and write what may be written."""
+        timeout = min(self.progress_interval, 1.0)
+        if self.preserve_order:
+            wait([pending[0][1]], timeout=timeout)
+            while pending and pending[0][1].done():
+                item, future = pending.popleft()
+                write(item, future.result())
+            return
+        finished, _ = wait([f for _, f in pending], timeout=timeout, return_when=FIRST_COMPLETED)
+        if not finished:
+            return
+        keep: deque[tuple[BatchInput, Future[dict[str, Any]]]] = deque()
+        for item, future in pending:
+            if future in finished:
+                write(item, future.result())
+            else:
+                keep.append((item, future))
+        pending.clear()
+        pending.extend(keep)

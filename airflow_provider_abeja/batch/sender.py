@@ -1,0 +1,196 @@
+"""Send one batch input to a service or an endpoint and turn the outcome into a result record.
+
+Re-sending policy. The client never re-sends an inference POST after the server may have acted on
+it (a 5xx, a read timeout, a dropped connection): for a single call, the caller decides. A batch
+has to decide per input, and does so here, with the client's own `RetryPolicy` (the same tenacity
+backoff, attempt count and Retry-After handling), only widening *which* outcomes count as safe:
+
+- `resend_statuses` (default `{503}`): the platform's proxy answers 503 while the model is not
+  ready or is busy; the handler did not run, so sending again is safe. Add 500/502/504 only for a
+  model whose handler is free of side effects.
+- `resend_on_transport_error` (default False): also re-send after a read timeout or a dropped
+  connection (the handler may have run once already).
+
+Connection failures before anything was sent and 429 are retried inside the client already.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_abeja.batch.inputs import BatchInput
+from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
+from airflow_provider_abeja.exceptions import AbejaError, HttpError, TransportError
+
+DEFAULT_RESEND_STATUSES = frozenset({503})
+MAX_ERROR_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the inputs go: a service (`service_id`) or an endpoint (`custom_alias`, None = default)."""
+
+    organization_id: str
+    deployment_id: str
+    service_id: str | None = None
+    custom_alias: str | None = None
+
+    def describe(self) -> str:
+        if self.service_id:
+            return f"service {self.service_id}"
+        return f"endpoint {self.custom_alias or 'default'}"
+
+
+def decode_body(content_type: str, body: bytes) -> dict[str, Any]:
+    """The response as record fields: JSON as a value, text as a string, anything else base64."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        try:
+            return {"response": json.loads(body)}
+        except ValueError:
+            pass
+    if media.startswith("text/") or media in ("application/json", "application/xml"):
+        try:
+            return {"response_text": body.decode("utf-8")}
+        except UnicodeDecodeError:
+            pass
+    return {"response_base64": base64.b64encode(body).decode("ascii")}
+
+
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """An exception as record fields (no credential can be in them: the client's messages carry none)."""
+    error: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)[:MAX_ERROR_TEXT]}
+    fields: dict[str, Any] = {"error": error}
+    if isinstance(exc, HttpError):
+        fields["status_code"] = exc.status_code
+        error["error"] = exc.error
+        error["error_description"] = exc.error_description
+        if exc.error_detail is not None:
+            error["error_detail"] = exc.error_detail
+    return fields
+
+
+class _ResendPolicy(RetryPolicy):
+    """The client's policy, applied to whole inference calls, with the batch's notion of 'safe'."""
+
+    def __init__(
+        self, base: RetryPolicy, resend_statuses: Collection[int], resend_on_transport_error: bool
+    ) -> None:
+        super().__init__(
+            max_retry_count=base.max_retry_count,
+            wait_max=base.wait_max,
+            wait_initial=base.wait_initial,
+            sleep=base.sleep,
+            async_sleep=base.async_sleep,
+        )
+        self.resend_statuses = frozenset(resend_statuses)
+        self.resend_on_transport_error = resend_on_transport_error
+
+    def classify(self, exc: BaseException) -> Failure | None:
+        if isinstance(exc, HttpError) and exc.status_code in self.resend_statuses:
+            return Failure.NOT_SENT
+        if isinstance(exc, TransportError) and self.resend_on_transport_error:
+            return Failure.NOT_SENT
+        return None
+
+
+class Sender:
+    """Callable that turns a `BatchInput` into a result record; safe to share between threads.
+
+    `client` is one `APIClient` for all threads (its pooled session is thread-safe; build it with
+    `pool_maxsize >= concurrency` so connections are reused rather than opened per request).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        target: Target,
+        *,
+        resend_statuses: Collection[int] = DEFAULT_RESEND_STATUSES,
+        resend_on_transport_error: bool = False,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.client = client
+        self.target = target
+        base = policy or RetryPolicy(
+            getattr(client, "max_retry_count", 3),
+            getattr(getattr(client, "_settings", None), "retry_wait_max", 30.0),
+        )
+        self.policy = _ResendPolicy(base, resend_statuses, resend_on_transport_error)
+        self._adapter: TransportAdapter[Any] = TransportAdapter(
+            classify=self.policy.classify,
+            status_of=lambda _response: 200,
+            header_of=lambda _response, _name: None,
+            close=lambda _response: None,
+        )
+        self._call: Callable[..., Any] = (
+            self._call_service if target.service_id else self._call_endpoint  # type: ignore[assignment]
+        )
+
+    def _call_service(self, item: BatchInput) -> Any:
+        t = self.target
+        return self.client.request_service(
+            t.organization_id,
+            t.deployment_id,
+            t.service_id,
+            data=item.data,
+            json=item.json if item.data is None else None,
+            content_type=item.content_type,
+        )
+
+    def _call_endpoint(self, item: BatchInput) -> Any:
+        t = self.target
+        return self.client.request_endpoint(
+            t.organization_id,
+            t.deployment_id,
+            t.custom_alias,
+            data=item.data,
+            json=item.json if item.data is None else None,
+            content_type=item.content_type,
+        )
+
+    def _spec(self, item: BatchInput) -> Any:
+        from airflow_provider_abeja.client._core import RequestSpec
+
+        return RequestSpec(
+            route="batch",
+            method="POST",
+            url=f"{self.target.describe()} input {item.key!r}",
+            idempotent=False,
+        )
+
+    def __call__(self, item: BatchInput) -> dict[str, Any]:
+        if item.error is not None:
+            return {
+                "status": "error",
+                "attempts": 0,
+                "error": {"type": "InvalidInput", "message": item.error},
+            }
+        attempts = 0
+
+        def attempt() -> Any:
+            nonlocal attempts
+            attempts += 1
+            return self._call(item)
+
+        started = time.perf_counter()
+        try:
+            response = self.policy.retrying(self._spec(item), self._adapter)(attempt)
+        except AbejaError as exc:
+            return {"status": "error", "attempts": attempts, **error_fields(exc)}
+        except Exception as exc:  # a bug or an unexpected library error: record it, keep the batch going
+            return {"status": "error", "attempts": attempts, **error_fields(exc)}
+        elapsed = time.perf_counter() - started
+        record: dict[str, Any] = {
+            "status": "ok",
+            "status_code": response.status_code,
+            "attempts": attempts,
+            "elapsed_ms": round(elapsed * 1000, 1),
+        }
+        record.update(decode_body(response.headers.get("Content-Type", ""), response.content))
+        return record
