@@ -26,9 +26,16 @@ def _masker():
 
 
 @pytest.fixture
-def task_logger():
+def task_logger(monkeypatch):
     """A real logger whose handler carries the masker as a filter, as Airflow's task handler does."""
     masker = _masker()
+    # The task runner switches masking on; do the same here.
+    if hasattr(type(masker), "mask_secrets_in_logs"):  # Airflow 3
+        monkeypatch.setattr(type(masker), "mask_secrets_in_logs", True)
+    else:  # Airflow 2.11
+        from airflow import settings
+
+        monkeypatch.setattr(settings, "MASK_SECRETS_IN_LOGS", True)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(masker)
@@ -36,14 +43,9 @@ def task_logger():
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    enabled = getattr(type(masker), "mask_secrets_in_logs", None)
-    if enabled is not None:  # Airflow 3: masking is switched on by the task runner
-        type(masker).mask_secrets_in_logs = True
     try:
         yield logger, stream
     finally:
-        if enabled is not None:
-            type(masker).mask_secrets_in_logs = enabled
         logger.removeHandler(handler)
 
 
