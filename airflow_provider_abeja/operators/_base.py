@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from airflow_provider_abeja.exceptions import (
+    BadRequest,
     InvalidArgumentError,
+    MethodNotAllowed,
     MissingCredentialsError,
+    NotFound,
     ServiceFailedError,
 )
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
@@ -58,12 +61,23 @@ def seconds(value: float | timedelta | None, argument: str) -> float | None:
     return number
 
 
+#: Errors a task retry cannot fix: a bad argument, no credential, a refused request (400), a
+#: missing organization/deployment/service (404), a wrong method (405).
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (
+    InvalidArgumentError,
+    MissingCredentialsError,
+    BadRequest,
+    NotFound,
+    MethodNotAllowed,
+)
+
+
 @contextlib.contextmanager
-def fail_fast_on_bad_input() -> Iterator[None]:
-    """Turn errors that a retry cannot fix (bad arguments, no credential) into a failure without retry."""
+def permanent_errors_fail_fast() -> Iterator[None]:
+    """Turn ``PERMANENT_ERRORS`` into ``AirflowFailException`` (no retry), chained from the original."""
     try:
         yield
-    except (InvalidArgumentError, MissingCredentialsError) as exc:
+    except PERMANENT_ERRORS as exc:
         raise AirflowFailException(str(exc)) from exc
 
 
@@ -100,7 +114,7 @@ class AbejaBaseOperator(BaseOperator):
 
     def resolve_organization_id(self) -> str:
         """The explicit organization id, else the connection's (a clear error when neither is set)."""
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             return self.hook.get_organization_id(self.organization_id or None)
 
     def service_url(self, organization_id: str, service_id: str) -> str:

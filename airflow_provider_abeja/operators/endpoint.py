@@ -17,7 +17,7 @@ from airflow_provider_abeja.operators._base import (
     XCOM_ENDPOINT_ID,
     XCOM_PREVIOUS_SERVICE_ID,
     AbejaBaseOperator,
-    fail_fast_on_bad_input,
+    permanent_errors_fail_fast,
 )
 from airflow_provider_abeja.status import ServiceStatus
 
@@ -80,7 +80,7 @@ class AbejaCreateEndpointOperator(_EndpointOperator):
         self.check_ready = check_ready
 
     def execute(self, context: Context) -> dict[str, Any]:
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             service_id = _required(self.service_id, "service_id")
             alias = str(self.custom_alias).strip() if self.custom_alias else DEFAULT_ALIAS
             organization_id = self.resolve_organization_id()
@@ -148,7 +148,7 @@ class AbejaUpdateEndpointOperator(_EndpointOperator):
         self.check_ready = check_ready
 
     def execute(self, context: Context) -> dict[str, Any]:
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             endpoint = _required(self.endpoint, "endpoint")
             service_id = _required(self.service_id, "service_id")
             organization_id = self.resolve_organization_id()
@@ -185,7 +185,7 @@ class AbejaDeleteEndpointOperator(AbejaBaseOperator):
         self.fail_if_missing = fail_if_missing
 
     def execute(self, context: Context) -> Any:
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             endpoint = _required(self.endpoint, "endpoint")
             organization_id = self.resolve_organization_id()
             try:

@@ -31,7 +31,7 @@ from airflow_provider_abeja.operators._base import (
     DEFAULT_WAIT_TIMEOUT,
     AbejaBaseOperator,
     WaitInterrupted,
-    fail_fast_on_bad_input,
+    permanent_errors_fail_fast,
     seconds,
 )
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
@@ -292,12 +292,12 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         }
 
     def execute(self, context: Context) -> Any:
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             arguments = self.create_arguments()
         self.deployment_id = arguments.pop("deployment_id")
         organization_id = self.resolve_organization_id()
         marker = creation_marker(context) if self.reuse_existing else None
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             service = self._own_service(organization_id, marker) if marker else None
             if service is None:
                 service = self._create(organization_id, arguments, marker)
@@ -374,7 +374,7 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
         self.payload = payload
 
     def execute(self, context: Context) -> Any:
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             payload = _mapping(self.payload, "payload")
             if not payload:
                 raise InvalidArgumentError("payload", "nothing to update")
@@ -400,7 +400,7 @@ class _StateChangeOperator(_ServiceOperator):
         self.service_id = service_id
 
     def _prepare(self, context: Context) -> tuple[str, str]:
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             service_id = _text(self.service_id, "service_id")
             assert service_id is not None
             organization_id = self.resolve_organization_id()
@@ -417,7 +417,7 @@ class AbejaStartServiceOperator(_StateChangeOperator):
 
     def execute(self, context: Context) -> Any:
         organization_id, service_id = self._prepare(context)
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             service = self.client.get_service(organization_id, self.deployment_id, service_id)
         changed = False
         if service.get("status") in _RUNNING:
@@ -449,7 +449,7 @@ class AbejaStopServiceOperator(_StateChangeOperator):
     def execute(self, context: Context) -> Any:
         organization_id, service_id = self._prepare(context)
         stopped = ServiceStatus.STOPPED.value
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             service = self.client.get_service(organization_id, self.deployment_id, service_id)
         changed = False
         if service.get("status") == stopped:
@@ -491,7 +491,7 @@ class AbejaDeleteServiceOperator(AbejaBaseOperator):
         self.fail_if_missing = fail_if_missing
 
     def execute(self, context: Context) -> Any:
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             service_id = _text(self.service_id, "service_id")
             assert service_id is not None
             organization_id = self.resolve_organization_id()
@@ -570,7 +570,7 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         self.check_interval, self.ready_timeout = _wait_settings(check_interval, ready_timeout)
 
     def execute(self, context: Context) -> Any:
-        with fail_fast_on_bad_input():
+        with permanent_errors_fail_fast():
             service_id = _text(self.service_id, "service_id")
             assert service_id is not None
             given = [name for name in ("json", "data", "input_path") if getattr(self, name) is not None]
