@@ -5,6 +5,9 @@ already done, submits, and is the single writer of the result store. At most `wi
 at any time (submitted, running, or finished and waiting for their turn), so memory follows the
 concurrency, not the input size.
 
+An outcome with status "abort" (the service is unreachable, see `sender`) is not written: the runner
+stops sending, writes what finished, and raises `BatchAborted`, leaving those inputs for a retry.
+
 With `preserve_order` (the default) results are written in input order: a slow input holds back the
 writing of later ones (never their sending) until `window` inputs are pending. Without it, results are
 written as they complete (each record carries `index`, the input's position, to sort by).
@@ -34,6 +37,14 @@ class BatchStopped(RuntimeError):
     """The run was asked to stop (task killed); everything finished so far is in the output."""
 
 
+class BatchAborted(RuntimeError):
+    """The service could not take requests (an outcome with status "abort"); a retry resumes."""
+
+    def __init__(self, message: str, counts: BatchCounts) -> None:
+        super().__init__(message)
+        self.counts = counts
+
+
 @dataclass
 class BatchCounts:
     """What one try did, and what the output holds overall."""
@@ -45,6 +56,7 @@ class BatchCounts:
     errors: int = 0
     prior_ok: int = 0
     prior_errors: int = 0
+    aborted: int = 0
     duration: float = 0.0
 
     @property
@@ -122,8 +134,15 @@ class BatchRunner:
         pending: deque[tuple[BatchInput, Future[dict[str, Any]]]] = deque()
         source = iter(inputs)
         exhausted = False
+        abort_reason: list[str] = []
 
         def write(item: BatchInput, result: dict[str, Any]) -> None:
+            if result.get("status") == "abort":
+                counts.aborted += 1
+                if not abort_reason:
+                    error = result.get("error") or {}
+                    abort_reason.append(f"input {item.key!r}: {error.get('message', 'service unavailable')}")
+                return
             record = {"key": item.key, "index": item.index, **result}
             self.store.write(record)
             counts.sent += 1
@@ -135,7 +154,12 @@ class BatchRunner:
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="abeja-batch")
         try:
             while True:
-                while not exhausted and len(pending) < self.window and not self.stop.is_set():
+                while (
+                    not exhausted
+                    and len(pending) < self.window
+                    and not self.stop.is_set()
+                    and not abort_reason
+                ):
                     item = next(source, None)
                     if item is None:
                         exhausted = True
@@ -150,6 +174,12 @@ class BatchRunner:
                     break
                 self._drain(pending, write)
                 progress.update(counts.sent, counts.done_errors, counts.skipped)
+            if abort_reason:
+                raise BatchAborted(
+                    f"the service did not take requests ({abort_reason[0]}); stopped after "
+                    f"{counts.sent} results, {counts.aborted} input(s) left for a retry",
+                    counts,
+                )
             if self.stop.is_set() and not exhausted:
                 raise BatchStopped(f"stopped after {counts.sent} inputs; the rest is left for a retry")
         finally:

@@ -12,6 +12,13 @@ backoff, attempt count and Retry-After handling), only widening *which* outcomes
   connection (the handler may have run once already).
 
 Connection failures before anything was sent and 429 are retried inside the client already.
+
+Per-input errors and service-level errors. A 4xx/5xx the model answered for one input is that input's
+result (a record with `status: "error"`). When the *service* cannot take requests at all - a transport
+error after the client's retries, or a status in `abort_statuses` (default 401, 403 and a 503 that is
+still there after every re-send) - the outcome says `status: "abort"`: the runner writes no record for
+it, stops the try and raises, so that the task's retry sends that input again later instead of
+recording thousands of errors while a service is down.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportA
 from airflow_provider_abeja.exceptions import AbejaError, HttpError, TransportError
 
 DEFAULT_RESEND_STATUSES = frozenset({503})
+DEFAULT_ABORT_STATUSES = frozenset({401, 403, 503})
 MAX_ERROR_TEXT = 2000
 
 
@@ -113,8 +121,12 @@ class Sender:
         *,
         resend_statuses: Collection[int] = DEFAULT_RESEND_STATUSES,
         resend_on_transport_error: bool = False,
+        abort_statuses: Collection[int] = DEFAULT_ABORT_STATUSES,
+        abort_on_transport_error: bool = True,
         policy: RetryPolicy | None = None,
     ) -> None:
+        self.abort_statuses = frozenset(abort_statuses)
+        self.abort_on_transport_error = abort_on_transport_error
         self.client = client
         self.target = target
         base = policy or RetryPolicy(
@@ -164,6 +176,13 @@ class Sender:
             idempotent=False,
         )
 
+    def _error_status(self, exc: AbejaError) -> str:
+        if isinstance(exc, HttpError) and exc.status_code in self.abort_statuses:
+            return "abort"
+        if isinstance(exc, TransportError) and self.abort_on_transport_error:
+            return "abort"
+        return "error"
+
     def __call__(self, item: BatchInput) -> dict[str, Any]:
         if item.error is not None:
             return {
@@ -182,7 +201,7 @@ class Sender:
         try:
             response = self.policy.retrying(self._spec(item), self._adapter)(attempt)
         except AbejaError as exc:
-            return {"status": "error", "attempts": attempts, **error_fields(exc)}
+            return {"status": self._error_status(exc), "attempts": attempts, **error_fields(exc)}
         except Exception as exc:  # a bug or an unexpected library error: record it, keep the batch going
             return {"status": "error", "attempts": attempts, **error_fields(exc)}
         elapsed = time.perf_counter() - started

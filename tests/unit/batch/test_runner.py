@@ -14,7 +14,7 @@ import pytest
 
 from airflow_provider_abeja.batch.inputs import BatchInput, ListSource
 from airflow_provider_abeja.batch.results import iter_records, open_result_store
-from airflow_provider_abeja.batch.runner import BatchRunner, BatchStopped
+from airflow_provider_abeja.batch.runner import BatchAborted, BatchRunner, BatchStopped
 
 
 class Recorder:
@@ -143,3 +143,26 @@ def test_progress_lines_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixt
     assert lines[0].startswith("Batch progress: 0/50 (0.0%) done")
     assert lines[-1].startswith("Batch progress: 50/50 (100.0%) done")
     assert "0 errors" in lines[-1]
+
+
+def test_abort_outcome_is_not_written_and_stops_the_try(tmp_path: Path) -> None:
+    def process(item: BatchInput) -> dict[str, Any]:
+        if item.key >= 30:
+            return {"status": "abort", "error": {"type": "TransportError", "message": "refused"}}
+        return {"status": "ok"}
+
+    out = tmp_path / "out.jsonl"
+    runner = BatchRunner(process, open_result_store(out), concurrency=3)
+    with pytest.raises(BatchAborted, match="refused") as info:
+        runner.run(ListSource(list(range(1000))))
+    keys = [r["key"] for r in iter_records(out)]
+    assert keys == list(range(30))
+    assert info.value.counts.aborted >= 1
+    assert info.value.counts.sent == 30
+
+    # The retry resumes at the first input that was not written.
+    rec = Recorder()
+    counts = BatchRunner(rec, open_result_store(out), concurrency=3).run(ListSource(list(range(1000))))
+    assert min(rec.calls) == 30
+    assert counts.skipped == 30
+    assert [r["key"] for r in iter_records(out)] == list(range(1000))

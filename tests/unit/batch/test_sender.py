@@ -70,10 +70,10 @@ def test_503_is_resent_with_the_client_policy_then_succeeds(client: APIClient) -
     assert record["attempts"] == 3
 
 
-def test_503_stops_after_max_retry_count_and_is_an_error_record(client: APIClient) -> None:
+def test_503_stops_after_max_retry_count(client: APIClient) -> None:
     with rm.Mocker() as m:
         m.post(SERVICE_URL, status_code=503, json={"error": "busy", "error_description": "overloaded"})
-        record = _sender(client)(BatchInput(index=0, key=1, json={}))
+        record = _sender(client, abort_statuses=())(BatchInput(index=0, key=1, json={}))
         assert m.call_count == 3  # 1 + max_retry_count
     assert record["status"] == "error"
     assert record["status_code"] == 503
@@ -113,3 +113,14 @@ def test_invalid_input_is_not_sent(client: APIClient) -> None:
 )
 def test_decode_body(content_type: str, body: bytes, expected: dict[str, Any]) -> None:
     assert decode_body(content_type, body) == expected
+
+
+def test_service_level_failures_abort_instead_of_recording_an_error(client: APIClient) -> None:
+    with rm.Mocker() as m:
+        m.post(SERVICE_URL, status_code=401, json={"error": "unauthorized"})
+        assert _sender(client)(BatchInput(index=0, key=1, json={}))["status"] == "abort"
+        m.post(SERVICE_URL, status_code=503, json={"error": "busy"})
+        assert _sender(client)(BatchInput(index=0, key=1, json={}))["status"] == "abort"
+        assert _sender(client, abort_statuses=())(BatchInput(index=0, key=1, json={}))["status"] == "error"
+        m.post(SERVICE_URL, status_code=400, json={"error": "bad image"})
+        assert _sender(client)(BatchInput(index=0, key=1, json={}))["status"] == "error"
