@@ -1,0 +1,224 @@
+"""AbejaServiceStatusSensor without a server: arguments, deferral, execute_complete, error budget.
+
+The real hook and client run; requests-mock answers. The waits against the emulator (poke,
+reschedule, deferrable) are in ``tests/integration/sensors``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+import requests
+import requests_mock as rm
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
+
+from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
+from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+
+API = "http://abeja.test"
+ORG = "1234567890123"
+DEP = "9999999999999"
+SER = "ser-0123456789abcdef"
+SERVICE_URL = f"{API}/organizations/{ORG}/deployments/{DEP}/services/{SER}"
+LOGS_URL = f"{SERVICE_URL}/recentlogs"
+CONN_ID = "abeja_sensor_unit"
+TOKEN = "sensor-unit-bearer-token"
+
+
+@pytest.fixture(autouse=True)
+def connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {
+        "conn_type": "abeja",
+        "host": API,
+        "extra": {"auth_token": TOKEN, "organization_id": ORG, "max_retry_count": 0},
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
+
+
+def _sensor(**overrides: Any) -> AbejaServiceStatusSensor:
+    kwargs: dict[str, Any] = {
+        "task_id": "wait",
+        "deployment_id": DEP,
+        "service_id": SER,
+        "abeja_conn_id": CONN_ID,
+        "poke_interval": 0,
+        "timeout": 30,
+    }
+    kwargs.update(overrides)
+    return AbejaServiceStatusSensor(**kwargs)
+
+
+def _status(status: str) -> dict[str, Any]:
+    return {"json": {"service_id": SER, "status": status}, "status_code": 200}
+
+
+class TestArguments:
+    def test_defaults(self) -> None:
+        sensor = _sensor()
+        assert sensor.target_status == "READY"
+        assert sensor.failure_statuses == ["FAILED", "STOPPED"]
+        assert sensor.organization_id is None
+        assert sensor.deferrable is False  # [operators] default_deferrable is off in the test config
+        assert sensor.mode == "poke"
+
+    def test_ids_and_target_are_templated(self) -> None:
+        assert set(AbejaServiceStatusSensor.template_fields) >= {
+            "organization_id",
+            "deployment_id",
+            "service_id",
+            "target_status",
+        }
+
+    def test_default_deferrable_follows_the_config(self) -> None:
+        # Read when the module is imported (the providers' convention): check in a fresh interpreter.
+        code = (
+            "from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor as S; "
+            "print(S(task_id='t', deployment_id='1', service_id='ser-1').deferrable)"
+        )
+        env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True"}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip().splitlines()[-1] == "True"
+
+    def test_failure_statuses_as_a_string_is_refused(self) -> None:
+        with pytest.raises(TypeError):
+            _sensor(failure_statuses="FAILED")
+
+
+class TestPoke:
+    def test_only_the_target_counts(self, requests_mock: rm.Mocker) -> None:
+        requests_mock.get(SERVICE_URL, [_status("IN_PROGRESS"), _status("SCALING"), _status("READY")])
+        sensor = _sensor()
+        assert sensor.poke({}) is False
+        assert sensor.poke({}) is False
+        assert sensor.poke({}) is True
+
+    def test_target_stopped_is_not_a_failure(self, requests_mock: rm.Mocker) -> None:
+        requests_mock.get(SERVICE_URL, [_status("READY"), _status("STOPPED")])
+        sensor = _sensor(target_status="STOPPED")
+        assert sensor.poke({}) is False
+        assert sensor.poke({}) is True
+
+    def test_failure_status_fails_without_retries_with_log_lines(self, requests_mock: rm.Mocker) -> None:
+        requests_mock.get(SERVICE_URL, **_status("FAILED"))
+        requests_mock.get(
+            LOGS_URL,
+            json={"events": [{"message": "ModuleNotFoundError: main", "timestamp": 2}, {"message": "boot"}]},
+        )
+        with pytest.raises(AirflowFailException) as info:
+            _sensor().poke({})
+        text = str(info.value)
+        assert "FAILED" in text
+        assert text.index("boot") < text.index("ModuleNotFoundError: main")
+
+    def test_not_found_fails_without_retries(self, requests_mock: rm.Mocker) -> None:
+        requests_mock.get(SERVICE_URL, status_code=404, json={"error": "not_found", "error_description": "x"})
+        with pytest.raises(AirflowFailException, match="404"):
+            _sensor().poke({})
+
+    def test_transient_errors_in_a_row_beyond_the_budget_fail(self, requests_mock: rm.Mocker) -> None:
+        requests_mock.get(
+            SERVICE_URL,
+            [
+                {"status_code": 503, "json": {"error": "unavailable"}},
+                {"exc": requests.exceptions.ConnectionError("refused")},
+                _status("IN_PROGRESS"),
+                {"status_code": 503, "json": {"error": "unavailable"}},
+                {"status_code": 502, "json": {"error": "bad_gateway"}},
+                {"status_code": 500, "json": {"error": "internal"}},
+            ],
+        )
+        sensor = _sensor(transient_error_budget=2)
+        assert [sensor.poke({}) for _ in range(5)] == [False] * 5
+        with pytest.raises(AirflowException, match="3 transient errors in a row") as info:
+            sensor.poke({})
+        assert not isinstance(info.value, AirflowFailException)
+
+    def test_no_secret_in_errors(self, requests_mock: rm.Mocker) -> None:
+        requests_mock.get(SERVICE_URL, status_code=401, json={"error": "unauthorized"})
+        with pytest.raises(AirflowFailException) as info:
+            _sensor().poke({})
+        assert TOKEN not in str(info.value)
+        assert requests_mock.last_request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+class TestDeferrable:
+    def test_already_there_does_not_defer(self, requests_mock: rm.Mocker) -> None:
+        requests_mock.get(SERVICE_URL, **_status("READY"))
+        assert _sensor(deferrable=True).execute({}) is None
+
+    def test_defers_with_the_timeout_as_wall_clock_deadline(self, requests_mock: rm.Mocker) -> None:
+        requests_mock.get(SERVICE_URL, **_status("IN_PROGRESS"))
+        sensor = _sensor(deferrable=True, timeout=600, poke_interval=7, failure_statuses=["FAILED"])
+        before = time.time()
+        with pytest.raises(TaskDeferred) as info:
+            sensor.execute({})
+        after = time.time()
+        trigger = info.value.trigger
+        assert isinstance(trigger, AbejaServiceStatusTrigger)
+        assert info.value.method_name == "execute_complete"
+        classpath, kwargs = trigger.serialize()
+        assert classpath == "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
+        assert before + 600 <= kwargs["end_time"] <= after + 600
+        assert kwargs["organization_id"] == ORG  # resolved from the connection before deferring
+        assert kwargs["poll_interval"] == 7.0
+        assert kwargs["failure_statuses"] == ["FAILED"]
+        assert kwargs["abeja_conn_id"] == CONN_ID
+        json.dumps(kwargs)
+        # The task-level deferral timeout leaves the trigger time to report its own timeout.
+        assert info.value.timeout is not None
+        assert info.value.timeout.total_seconds() > 600
+
+    def test_failure_on_the_first_poke_with_soft_fail_skips(self, requests_mock: rm.Mocker) -> None:
+        requests_mock.get(SERVICE_URL, **_status("FAILED"))
+        requests_mock.get(LOGS_URL, json={"events": []})
+        with pytest.raises(AirflowSkipException):
+            _sensor(deferrable=True, soft_fail=True).execute({})
+
+
+class TestExecuteComplete:
+    def test_success(self) -> None:
+        event = {"status": "success", "service_id": SER, "service_status": "READY", "message": "ok"}
+        assert _sensor().execute_complete({}, event) is None
+
+    def test_timeout_is_a_sensor_timeout(self) -> None:
+        event = {
+            "status": "timeout",
+            "service_id": SER,
+            "service_status": "IN_PROGRESS",
+            "message": "deadline",
+            "log_lines": [],
+        }
+        with pytest.raises(AirflowSensorTimeout):
+            _sensor().execute_complete({}, event)
+
+    def test_failure_carries_log_lines(self) -> None:
+        event = {
+            "status": "failure",
+            "service_id": SER,
+            "service_status": "FAILED",
+            "message": "failed",
+            "log_lines": ["ImportError: main"],
+        }
+        with pytest.raises(AirflowFailException, match="ImportError: main"):
+            _sensor().execute_complete({}, event)
+
+    @pytest.mark.parametrize(
+        "event", [None, {"status": "success", "service_id": "ser-ffffffffffffffff"}, {"status": "?"}]
+    )
+    def test_unexpected_events_fail_loudly(self, event: Any) -> None:
+        with pytest.raises(AirflowException):
+            _sensor().execute_complete({}, event)
