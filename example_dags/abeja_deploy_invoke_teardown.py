@@ -1,0 +1,95 @@
+"""Deploy a model version as a service, call it once, and always tear the service down.
+
+The smallest useful ABEJA pipeline, and the one `make demo` runs against the local emulator:
+
+    create_service  ->  wait_until_ready  ->  invoke  ->  delete_service
+      (setup)             (deferrable)                     (teardown)
+
+- ``create_service`` asks the platform for a service and returns as soon as the platform accepted it
+  (``wait_for_completion=False``). It is the *setup* task: from then on the service costs money, and the
+  *teardown* ``delete_service`` owns it.
+- ``wait_until_ready`` waits for READY in the triggerer (``deferrable=True``): no worker slot is held
+  while the instance starts. A service that goes FAILED fails this task at once, with the service's
+  latest log lines in the task log.
+- ``invoke`` sends one inference request and keeps the JSON answer in XCom.
+- ``delete_service`` runs whatever happened after the setup: a failed wait or a failed invocation
+  still deletes the service (Airflow setup/teardown). The run itself is still marked failed.
+
+Waiting is a separate task on purpose: had ``create_service`` waited itself, a service that never
+became READY would fail the setup, and Airflow skips the teardown of a failed setup: the service
+would be left running.
+
+Runs unchanged on the emulator and on the ABEJA Platform; only the ``abeja_default`` connection
+differs (it carries the API URL, the credential and the organization id). Ids come from the DAG
+params; their defaults are the emulator's sample deployment. Trigger with other params for a real
+deployment, e.g. ``airflow dags trigger abeja_deploy_invoke_teardown --conf
+'{"deployment_id": "1234567890123", "version_id": "ver-0123456789abcdef"}'``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import DAG, Param
+
+from airflow_provider_abeja.operators.service import (
+    AbejaCreateServiceOperator,
+    AbejaDeleteServiceOperator,
+    AbejaRequestServiceOperator,
+)
+from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
+
+# Seconds between status checks. Ten suits the platform, whose instances take minutes to start;
+# the tests and `make demo` set ABEJA_EXAMPLE_CHECK_INTERVAL=1 for the emulator.
+CHECK_INTERVAL = float(os.environ.get("ABEJA_EXAMPLE_CHECK_INTERVAL", "10"))
+
+with DAG(
+    dag_id="abeja_deploy_invoke_teardown",
+    description="Create an ABEJA service, wait until READY (deferrable), invoke it, always delete it",
+    schedule=None,
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["abeja", "example"],
+    doc_md=__doc__,
+    default_args={"abeja_conn_id": "abeja_default", "retries": 0},
+    params={
+        "deployment_id": Param("9999999999999", type="string", description="Deployment to run"),
+        "version_id": Param("ver-5a3d1e0000000001", type="string", description="Version to deploy"),
+        "instance_type": Param("cpu-0.25", type="string"),
+        "text": Param("Airflow meets ABEJA", type="string", description="Text sent to the model"),
+    },
+) as dag:
+    create_service = AbejaCreateServiceOperator(
+        task_id="create_service",
+        deployment_id="{{ params.deployment_id }}",
+        version_id="{{ params.version_id }}",
+        instance_type="{{ params.instance_type }}",
+        wait_for_completion=False,
+    )
+
+    wait_until_ready = AbejaServiceStatusSensor(
+        task_id="wait_until_ready",
+        deployment_id="{{ params.deployment_id }}",
+        service_id=create_service.output["service_id"],
+        target_status="READY",
+        deferrable=True,
+        poke_interval=CHECK_INTERVAL,
+        timeout=900,
+    )
+
+    invoke = AbejaRequestServiceOperator(
+        task_id="invoke",
+        deployment_id="{{ params.deployment_id }}",
+        service_id=create_service.output["service_id"],
+        json={"text": "{{ params.text }}"},
+        check_interval=CHECK_INTERVAL,
+    )
+
+    delete_service = AbejaDeleteServiceOperator(
+        task_id="delete_service",
+        deployment_id="{{ params.deployment_id }}",
+        service_id=create_service.output["service_id"],
+    )
+
+    create_service >> wait_until_ready >> invoke >> delete_service.as_teardown(setups=create_service)

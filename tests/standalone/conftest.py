@@ -1,0 +1,212 @@
+"""A real `airflow standalone` (api-server, scheduler, dag-processor, triggerer; LocalExecutor, SQLite).
+
+`dag.test()` runs triggers inline in the test process; only a real triggerer process shows that a
+trigger can be imported from the installed package and serialised across processes. The fixture starts
+standalone in its own session (process group) and stops that whole group when the test ends, pass or
+fail, so no scheduler, worker or triggerer outlives the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_DAGS = REPO / "example_dags"
+# Settings read by every component; anything suite-wide (unit-test mode, private home) is replaced.
+_DROPPED = ("AIRFLOW__CORE__UNIT_TEST_MODE", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW_HOME")
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the api-server must not take a fixed 8080)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a recycled id owned by someone else
+        return False
+    return True
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
+    pgid = proc.pid  # started with start_new_session=True: the leader's pid is the group id
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and group_alive(pgid):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+class StandaloneAirflow:
+    """One `airflow standalone` in a private AIRFLOW_HOME, driven through its REST API."""
+
+    def __init__(self, home: Path, dag_files: list[Path], extra_env: Mapping[str, str]) -> None:
+        self.home = home
+        self.dags = home / "dags"
+        self.dags.mkdir(parents=True, exist_ok=True)
+        for path in dag_files:
+            shutil.copy(path, self.dags / path.name)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.output_path = home / "standalone.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._token: str | None = None
+        env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
+        bin_dir = str(Path(sys.executable).parent)
+        env.update(
+            {
+                "PATH": bin_dir + os.pathsep + env.get("PATH", ""),
+                "AIRFLOW_HOME": str(home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                # Workers report to the execution API of *this* api-server, not localhost:8080.
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base}/execution/",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+                "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            }
+        )
+        env.update(extra_env)
+        self.env = env
+
+    # -- process -------------------------------------------------------------------------------
+    def start(self, timeout: float = 120.0) -> None:
+        with self.output_path.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "airflow"), "standalone"],
+                env=self.env,
+                cwd=self.home,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # setsid: its own process group, stopped as one
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited early:\n{self.output_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/api/v2/monitor/health", timeout=2) as resp:
+                    health = json.load(resp)
+                if all(
+                    (health.get(part) or {}).get("status") == "healthy"
+                    for part in ("metadatabase", "scheduler", "triggerer")
+                ):
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(1)
+        raise TimeoutError(f"airflow standalone not healthy after {timeout}s:\n{self.output_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_group(self.proc)
+
+    def output(self) -> str:
+        return self.output_path.read_text(errors="replace") if self.output_path.exists() else ""
+
+    def output_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.output().splitlines()[-lines:])
+
+    # -- REST API ------------------------------------------------------------------------------
+    def _request(self, method: str, path: str, body: Any = None) -> Any:
+        if self._token is None:
+            with urllib.request.urlopen(f"{self.base}/auth/token", timeout=10) as resp:
+                self._token = json.load(resp)["access_token"]
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            f"{self.base}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            return json.load(resp)
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 90.0) -> None:
+        """Wait until the dag-processor has parsed and serialised `dag_id`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self._request("GET", f"/api/v2/dags/{dag_id}/details")
+                return
+            except urllib.error.HTTPError as err:
+                if err.code != 404:
+                    raise
+            time.sleep(1)
+        errors = self._request("GET", "/api/v2/importErrors")
+        raise TimeoutError(f"{dag_id} not parsed after {timeout}s; import errors: {errors}")
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        run = self._request(
+            "POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": dict(conf or {})}
+        )
+        return str(run["dag_run_id"])
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 180.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = str(self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
+            if state in TERMINAL_RUN_STATES:
+                return state
+            time.sleep(2)
+        raise TimeoutError(f"run {run_id} of {dag_id} not finished after {timeout}s")
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        tis = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        return {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
+
+    def task_log_files(self, dag_id: str, run_id: str, task_id: str) -> list[Path]:
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return sorted(folder.glob("*.log")) if folder.exists() else []
+
+
+@pytest.fixture
+def standalone_factory(tmp_path: Path) -> Iterator[Any]:
+    """Build and start standalones; every one started is stopped (by process group) at teardown."""
+    started: list[StandaloneAirflow] = []
+
+    def make(dag_files: list[Path], extra_env: Mapping[str, str]) -> StandaloneAirflow:
+        airflow = StandaloneAirflow(tmp_path / f"home{len(started)}", dag_files, extra_env)
+        started.append(airflow)
+        airflow.start()
+        return airflow
+
+    try:
+        yield make
+    finally:
+        for airflow in started:
+            airflow.stop()
