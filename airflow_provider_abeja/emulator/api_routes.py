@@ -1,0 +1,171 @@
+"""The platform's routes: deployments, versions, services, endpoints and inference (both styles)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from .core import Emulator
+from .http import Handler, add_route, json_body, json_response
+
+ORG = "/organizations/{org}"
+DEP = ORG + "/deployments/{dep}"
+SER = DEP + "/services/{ser}"
+PNT = DEP + "/endpoints/{endpoint}"
+INFER_PATH = "/_inference/{org}/deployments/{dep}"
+
+
+async def create_deployment(emu: Emulator, request: Request, org: str) -> Response:
+    return json_response(emu.create_deployment(org, await json_body(request)))
+
+
+async def get_deployments(emu: Emulator, request: Request, org: str) -> Response:
+    return json_response(emu.list_deployments(org))
+
+
+async def get_deployment(emu: Emulator, request: Request, org: str, dep: str) -> Response:
+    return json_response(emu.deployment(org, dep).wire())
+
+
+async def create_deployment_version(emu: Emulator, request: Request, org: str, dep: str) -> Response:
+    return json_response(emu.create_version(org, dep, await json_body(request)))
+
+
+async def get_deployment_versions(emu: Emulator, request: Request, org: str, dep: str) -> Response:
+    return json_response(emu.list_versions(org, dep))
+
+
+async def get_deployment_version(emu: Emulator, request: Request, org: str, dep: str, ver: str) -> Response:
+    return json_response(emu.version(org, dep, ver).wire())
+
+
+async def create_service(emu: Emulator, request: Request, org: str, dep: str) -> Response:
+    return json_response(emu.create_service(org, dep, await json_body(request)))
+
+
+async def get_services(emu: Emulator, request: Request, org: str, dep: str) -> Response:
+    return json_response(emu.list_services(org, dep))
+
+
+async def get_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
+    return json_response(emu.service_wire(emu.service(org, dep, ser)))
+
+
+async def update_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
+    return json_response(emu.update_service(org, dep, ser, await json_body(request)))
+
+
+async def delete_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
+    return json_response(await emu.delete_service(org, dep, ser))
+
+
+async def start_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
+    return json_response(emu.start_service(org, dep, ser))
+
+
+async def stop_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
+    return json_response(await emu.stop_service(org, dep, ser))
+
+
+async def get_service_recent_logs(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
+    emu.service(org, dep, ser)
+    query = request.query_params
+    page = emu.logs.page(
+        ser,
+        next_forward_token=query.get("next_forward_token"),
+        next_backward_token=query.get("next_backward_token"),
+        start_time=query.get("start_time"),
+        end_time=query.get("end_time"),
+        page_size=emu.config.log_page_size,
+    )
+    return json_response(page)
+
+
+async def create_endpoint(emu: Emulator, request: Request, org: str, dep: str) -> Response:
+    return json_response(emu.create_endpoint(org, dep, await json_body(request)))
+
+
+async def get_endpoints(emu: Emulator, request: Request, org: str, dep: str) -> Response:
+    return json_response(emu.list_endpoints(org, dep))
+
+
+async def get_endpoint(emu: Emulator, request: Request, org: str, dep: str, endpoint: str) -> Response:
+    return json_response(emu.endpoint(org, dep, endpoint).wire())
+
+
+async def update_endpoint(emu: Emulator, request: Request, org: str, dep: str, endpoint: str) -> Response:
+    return json_response(emu.update_endpoint(org, dep, endpoint, await json_body(request)))
+
+
+async def delete_endpoint(emu: Emulator, request: Request, org: str, dep: str, endpoint: str) -> Response:
+    return json_response(emu.delete_endpoint(org, dep, endpoint))
+
+
+async def _frame(request: Request) -> dict[str, object]:
+    headers = [[k, v] for k, v in request.headers.items() if k not in ("authorization", "cookie")]
+    return {
+        "method": request.method,
+        "content_type": request.headers.get("content-type"),
+        "headers": headers,
+        "body": await request.body(),
+        "query": request.url.query,
+    }
+
+
+async def _answer(emu: Emulator, request: Request, service_id: str, org: str, dep: str) -> Response:
+    service = emu.service(org, dep, service_id)
+    answer = await emu.infer(service, await _frame(request))
+    response = Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+    for key, value in answer.headers:
+        response.headers.append(key, value)
+    return response
+
+
+async def request_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
+    return await _answer(emu, request, ser, org, dep)
+
+
+async def request_endpoint(
+    emu: Emulator, request: Request, org: str, dep: str, alias: str = "default"
+) -> Response:
+    endpoint = emu.endpoint(org, dep, alias)
+    return await _answer(emu, request, endpoint.service_id, org, dep)
+
+
+INFERENCE_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def register(app: FastAPI, emu: Emulator) -> None:
+    routes: list[tuple[str, list[str], Handler]] = [
+        (ORG + "/deployments", ["POST"], create_deployment),
+        (ORG + "/deployments", ["GET"], get_deployments),
+        (DEP, ["GET"], get_deployment),
+        (DEP + "/versions", ["POST"], create_deployment_version),
+        (DEP + "/versions", ["GET"], get_deployment_versions),
+        (DEP + "/versions/{ver}", ["GET"], get_deployment_version),
+        (DEP + "/services", ["POST"], create_service),
+        (DEP + "/services", ["GET"], get_services),
+        (SER, ["GET"], get_service),
+        (SER, ["PATCH"], update_service),
+        (SER, ["DELETE"], delete_service),
+        (SER + "/start", ["POST"], start_service),
+        (SER + "/stop", ["POST"], stop_service),
+        (SER + "/recentlogs", ["GET"], get_service_recent_logs),
+        (DEP + "/endpoints", ["POST"], create_endpoint),
+        (DEP + "/endpoints", ["GET"], get_endpoints),
+        (PNT, ["GET"], get_endpoint),
+        (PNT, ["PATCH"], update_endpoint),
+        (PNT, ["DELETE"], delete_endpoint),
+        (INFER_PATH + "/services/{ser}", INFERENCE_METHODS, request_service),
+        (INFER_PATH, INFERENCE_METHODS, request_endpoint),
+        (INFER_PATH + "/{alias}", INFERENCE_METHODS, request_endpoint),
+    ]
+    for path, methods, handler in routes:
+        add_route(app, emu, path, methods, handler.__name__, handler)
+    vhost: list[tuple[str, Handler]] = [
+        ("/deployments/{dep}/services/{ser}", request_service),
+        ("/deployments/{dep}", request_endpoint),
+        ("/deployments/{dep}/{alias}", request_endpoint),
+    ]
+    for path, handler in vhost:
+        add_route(app, emu, path, INFERENCE_METHODS, handler.__name__, handler, virtual_host=True)

@@ -1,0 +1,51 @@
+"""Builds the ASGI application: FastAPI routes wrapped by the connection-dropping middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import api_routes, control_routes
+from .asgi import DropConnectionMiddleware
+from .core import Emulator
+from .errors import error_code
+from .http import json_response
+
+
+def create_fastapi(emulator: Emulator) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await emulator.startup()
+        try:
+            yield
+        finally:
+            await emulator.shutdown()
+
+    app = FastAPI(
+        title="ABEJA Platform emulator",
+        lifespan=lifespan,
+        docs_url="/_emulator/docs",
+        openapi_url="/_emulator/openapi.json",
+        redoc_url=None,
+    )
+    app.state.emulator = emulator
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        return json_response(
+            {"error": error_code(status), "error_description": str(getattr(exc, "detail", exc))}, status
+        )
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    control_routes.register(app, emulator)
+    api_routes.register(app, emulator)
+    return app
+
+
+def create_app(emulator: Emulator) -> DropConnectionMiddleware:
+    """The ASGI callable uvicorn serves."""
+    return DropConnectionMiddleware(create_fastapi(emulator))  # type: ignore[arg-type]

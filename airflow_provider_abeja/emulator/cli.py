@@ -1,0 +1,146 @@
+"""`abeja-emulator`: serve the emulator on loopback until SIGINT / SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import socket
+import sys
+from collections.abc import Sequence
+
+from . import config as defaults
+from .faults import build_fault, parse_fault_spec
+
+DEFAULT_PORT = 8765
+LISTEN_MESSAGE = "ABEJA Platform emulator listening on"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="abeja-emulator",
+        description="A local ABEJA Platform emulator: Service API, inference and fault injection.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--ready-delay",
+        type=float,
+        default=defaults.DEFAULT_READY_DELAY,
+        help="seconds from IN_PROGRESS to READY",
+    )
+    parser.add_argument("--state-dir", default=None, help="keep state in SQLite in this directory")
+    parser.add_argument("--no-sample", action="store_true", help="start without the sample deployment")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help='fault rule: "route=get_service,status=503,times=2" or JSON (repeatable)',
+    )
+    parser.add_argument(
+        "--organization", default=defaults.DEFAULT_ORGANIZATION_ID, help="default organization id"
+    )
+    parser.add_argument(
+        "--extra-organization",
+        action="append",
+        default=[],
+        metavar="ORG",
+        help="another organization the default credentials may use (repeatable)",
+    )
+    parser.add_argument("--user-id", default=defaults.DEFAULT_USER_ID)
+    parser.add_argument("--personal-access-token", default=defaults.DEFAULT_PERSONAL_ACCESS_TOKEN)
+    parser.add_argument("--bearer-token", default=defaults.DEFAULT_BEARER_TOKEN)
+    parser.add_argument("--datasource-id", default=defaults.DEFAULT_DATASOURCE_ID)
+    parser.add_argument("--datasource-secret", default=defaults.DEFAULT_DATASOURCE_SECRET)
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="JSON file of settings (same keys as POST /_emulator/config)",
+    )
+    parser.add_argument("--log-page-size", type=int, default=50, help="events per recentlogs page")
+    parser.add_argument(
+        "--max-workers-per-service", type=int, default=16, help="cap on worker processes per service"
+    )
+    parser.add_argument("--log-level", default="warning", help="uvicorn log level")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    return parser
+
+
+def build_config(args: argparse.Namespace) -> defaults.EmulatorConfig:
+    config = defaults.EmulatorConfig(
+        organization_id=args.organization,
+        extra_organizations=list(args.extra_organization),
+        ready_delay=args.ready_delay,
+        users={args.user_id: {"token": args.personal_access_token}},
+        bearer_tokens={args.bearer_token: {}},
+        datasources={args.datasource_id: {"secret": args.datasource_secret}},
+        log_page_size=args.log_page_size,
+        max_workers_per_service=args.max_workers_per_service,
+    )
+    if args.config:
+        with open(args.config, encoding="utf-8") as handle:
+            config.update(json.load(handle))
+    return config
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(False)
+    return sock
+
+
+def url_for(host: str, port: int) -> str:
+    try:
+        is_v6 = ipaddress.ip_address(host).version == 6
+    except ValueError:
+        is_v6 = False
+    return f"http://[{host}]:{port}" if is_v6 else f"http://{host}:{port}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import uvicorn  # the web stack loads only when serving
+
+    from .app import create_app
+    from .core import Emulator
+    from .errors import ApiError
+    from .store import NullStore, SqliteStore
+
+    try:
+        config = build_config(args)
+        fault_specs = [parse_fault_spec(spec) for spec in args.fault]
+        for spec in fault_specs:
+            build_fault(spec)
+    except (ApiError, ValueError, OSError) as exc:
+        print(f"abeja-emulator: {exc}", file=sys.stderr)
+        return 2
+    store = SqliteStore(args.state_dir) if args.state_dir else NullStore()
+    emulator = Emulator(config, store, sample=not args.no_sample, faults=fault_specs)
+    sock = bind(args.host, args.port)
+    url = url_for(args.host, sock.getsockname()[1])
+    emulator.public_url = url
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(emulator),
+            log_level=args.log_level,
+            access_log=args.access_log,
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+            timeout_keep_alive=30,
+        )
+    )
+    print(f"{LISTEN_MESSAGE} {url}", flush=True)
+    where = f"in {store.path}" if store.path else "in memory"
+    print(f"organization {config.organization_id}; state {where}", flush=True)
+    server.run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
