@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def _duration(seconds: float) -> str:
@@ -27,7 +27,7 @@ class Progress:
 
     def __init__(
         self,
-        logger: logging.Logger,
+        logger: Any,
         total: int | None,
         *,
         interval: float = 10.0,

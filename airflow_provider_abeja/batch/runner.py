@@ -108,7 +108,7 @@ class BatchRunner:
         window: int | None = None,
         progress_interval: float = 10.0,
         progress_percent: float = 5.0,
-        log: logging.Logger | None = None,
+        log: Any = None,
         stop: threading.Event | None = None,
     ) -> None:
         if concurrency < 1:

@@ -55,14 +55,17 @@ class Target:
 
 
 def decode_body(content_type: str, body: bytes) -> dict[str, Any]:
-    """The response as record fields: JSON as a value, text as a string, anything else base64."""
+    """The response as record fields: JSON as a value, text as a string, anything else base64.
+
+    A response without a content type is tried as JSON, then as UTF-8 text.
+    """
     media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/json" or media.endswith("+json"):
+    if not media or media == "application/json" or media.endswith("+json"):  # no type: try JSON
         try:
             return {"response": json.loads(body)}
         except ValueError:
             pass
-    if media.startswith("text/") or media in ("application/json", "application/xml"):
+    if not media or media.startswith("text/") or media in ("application/json", "application/xml"):
         try:
             return {"response_text": body.decode("utf-8")}
         except UnicodeDecodeError:

@@ -109,6 +109,8 @@ def test_invalid_input_is_not_sent(client: APIClient) -> None:
         ("application/json", b"not json", {"response_text": "not json"}),
         ("text/plain", "héllo".encode(), {"response_text": "héllo"}),
         ("", b"\xff", {"response_base64": "/w=="}),
+        ("", b'{"a":1}', {"response": {"a": 1}}),
+        ("image/png", b'{"a":1}', {"response_base64": "eyJhIjoxfQ=="}),
     ],
 )
 def test_decode_body(content_type: str, body: bytes, expected: dict[str, Any]) -> None:

@@ -1,0 +1,312 @@
+"""AbejaBatchRequestOperator: one task that sends many inputs to a service or an endpoint.
+
+One mapped task per input costs Airflow about a second each; this operator keeps a service busy
+from one task instead: inputs are streamed, `concurrency` requests are in flight on one pooled
+connection set, every result is appended to a JSONL output, and a retried task resumes where the
+previous try stopped (see docs/batch.md). The internals live in `airflow_provider_abeja.batch`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
+from airflow_provider_abeja.operators._base import AbejaBaseOperator
+
+if TYPE_CHECKING:
+    from airflow_provider_abeja.batch.inputs import InputSource
+    from airflow_provider_abeja.batch.sender import Target
+    from airflow_provider_abeja.client import APIClient
+
+XCOM_SUMMARY = "batch_summary"
+INPUT_FORMATS = ("auto", "jsonl", "files")
+
+
+def default_errors_path(output_path: str) -> str:
+    """`results.jsonl` -> `results.errors.jsonl` (any other name gets `.errors.jsonl` appended)."""
+    stem = output_path[: -len(".jsonl")] if output_path.endswith(".jsonl") else output_path
+    return stem + ".errors.jsonl"
+
+
+class AbejaBatchRequestOperator(AbejaBaseOperator):
+    """Send every input of a batch to a service or an endpoint, results to a resumable JSONL file.
+
+    Exactly one of ``input_path`` / ``inputs``:
+
+    :param input_path: a JSONL file (one JSON body per line), a directory (every file below it is one
+        binary input) or a glob (``.../images/**/*.png``). A path or URL Airflow's object storage
+        understands (``/data/in.jsonl``, ``file:///...``, ``s3://...`` with ``storage_conn_id``).
+    :param inputs: a list of JSON bodies (templated: ``"{{ ti.xcom_pull('make_inputs') }}"`` or an
+        XComArg).
+    :param input_format: ``auto`` (glob or directory: files; else JSONL), ``jsonl`` or ``files``.
+    :param key_field: the field of a JSONL line / list item that names it; default: the line number
+        (JSONL) or position (list). Files are keyed by their relative path. Keys must be unique.
+    :param payload_field: send only this field of each line / item as the body.
+    :param content_type: content type of file inputs; default: guessed from the extension.
+    :param output_path: where the results go (JSONL: key, index, status, response or error).
+    :param errors_path: the failed inputs' records; default ``<output>.errors.jsonl``.
+    :param service_id: the service to call; without it the endpoint ``custom_alias`` is called
+        (the default endpoint when that is None too).
+    :param concurrency: requests in flight; default: the service's ``instance_number``.
+    :param max_error_rate: the task fails (without retry: the errors are recorded) when more than this
+        fraction of the inputs failed, after every result and the errors file are written.
+    :param preserve_order: write results in input order (default) instead of completion order.
+    :param resend_statuses: statuses on which one input is sent again, with the client's backoff
+        (default 503: the model did not run it). See ``batch.sender`` for the policy.
+    :param resend_on_transport_error: also re-send after a read timeout / dropped connection (only for
+        models without side effects).
+    :param abort_statuses: statuses (after re-sends) meaning the service cannot take requests: the try
+        stops and fails *without* recording them, so a task retry sends them again. Default 401, 403, 503.
+    :param output_layout: ``auto`` (append for local files, part objects elsewhere), ``append``, ``parts``.
+    :param fsync_interval: seconds between fsyncs of a local output (a kill never loses a written line;
+        a power loss loses at most this much, and those inputs are redone).
+    :param progress_interval: seconds between progress lines (also one per 5 % done).
+    :param count_inputs: count the inputs first (one extra pass) for done/total and ETA in progress lines.
+    :param storage_conn_id: Airflow connection of the object store holding input and output.
+    """
+
+    template_fields: Sequence[str] = (
+        "organization_id",
+        "deployment_id",
+        "service_id",
+        "custom_alias",
+        "input_path",
+        "inputs",
+        "output_path",
+        "errors_path",
+        "key_field",
+        "payload_field",
+        "content_type",
+    )
+    template_fields_renderers = {"inputs": "json"}
+    ui_color = "#7ec8e3"
+
+    def __init__(
+        self,
+        *,
+        deployment_id: str,
+        output_path: str,
+        service_id: str | None = None,
+        custom_alias: str | None = None,
+        input_path: str | None = None,
+        inputs: Sequence[Any] | str | None = None,
+        input_format: str = "auto",
+        key_field: str | None = None,
+        payload_field: str | None = None,
+        content_type: str | None = None,
+        errors_path: str | None = None,
+        concurrency: int | None = None,
+        max_error_rate: float = 0.0,
+        preserve_order: bool = True,
+        resend_statuses: Collection[int] = (503,),
+        resend_on_transport_error: bool = False,
+        abort_statuses: Collection[int] = (401, 403, 503),
+        output_layout: str = "auto",
+        fsync_interval: float = 5.0,
+        progress_interval: float = 10.0,
+        count_inputs: bool = True,
+        storage_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(deployment_id=deployment_id, **kwargs)
+        if (input_path is None) == (inputs is None):
+            raise ValueError("give exactly one of input_path and inputs")
+        if input_format not in INPUT_FORMATS:
+            raise ValueError(f"input_format must be one of {INPUT_FORMATS}, not {input_format!r}")
+        if concurrency is not None and concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if not 0.0 <= max_error_rate <= 1.0:
+            raise ValueError("max_error_rate must be between 0 and 1")
+        self.output_path = output_path
+        self.service_id = service_id
+        self.custom_alias = custom_alias
+        self.input_path = input_path
+        self.inputs = inputs
+        self.input_format = input_format
+        self.key_field = key_field
+        self.payload_field = payload_field
+        self.content_type = content_type
+        self.errors_path = errors_path
+        self.concurrency = concurrency
+        self.max_error_rate = max_error_rate
+        self.preserve_order = preserve_order
+        self.resend_statuses = tuple(resend_statuses)
+        self.resend_on_transport_error = resend_on_transport_error
+        self.abort_statuses = tuple(abort_statuses)
+        self.output_layout = output_layout
+        self.fsync_interval = fsync_interval
+        self.progress_interval = progress_interval
+        self.count_inputs = count_inputs
+        self.storage_conn_id = storage_conn_id
+
+    # -- paths and inputs ---------------------------------------------------------------------
+
+    def _path(self, value: Any) -> Any:
+        """An `ObjectStoragePath` for a string (plain paths become absolute `file://` URLs)."""
+        if not isinstance(value, str):
+            return value
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        if "://" not in value:
+            value = "file://" + os.path.abspath(value)
+        return ObjectStoragePath(value, conn_id=self.storage_conn_id)
+
+    def _items(self) -> list[Any]:
+        items: Any = self.inputs
+        if isinstance(items, str):  # a rendered template without native rendering
+            try:
+                items = json.loads(items)
+            except ValueError:
+                try:
+                    items = ast.literal_eval(items)
+                except (ValueError, SyntaxError):
+                    raise InvalidArgumentError("inputs", "rendered to a string that is not a list") from None
+        if not isinstance(items, (list, tuple)):
+            raise InvalidArgumentError("inputs", f"must be a list, not {type(items).__name__}")
+        return list(items)
+
+    def build_source(self) -> InputSource:
+        """The input reader for `input_path` / `inputs`."""
+        from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource, ListSource, split_glob
+
+        if self.inputs is not None:
+            return ListSource(self._items(), key_field=self.key_field, payload_field=self.payload_field)
+        assert self.input_path is not None
+        base, pattern = split_glob(str(self.input_path))
+        if pattern is not None:
+            return FilesSource(self._path(base), pattern, content_type=self.content_type)
+        path = self._path(self.input_path)
+        if self.input_format == "files" or (self.input_format == "auto" and path.is_dir()):
+            return FilesSource(path, content_type=self.content_type)
+        return JsonlSource(path, key_field=self.key_field, payload_field=self.payload_field)
+
+    # -- target and concurrency ---------------------------------------------------------------
+
+    def _target(self, organization_id: str) -> Target:
+        from airflow_provider_abeja.batch.sender import Target
+
+        return Target(
+            organization_id,
+            self.deployment_id,
+            service_id=self.service_id or None,
+            custom_alias=self.custom_alias or None,
+        )
+
+    def _service_instances(self, client: Any, target: Target) -> int:
+        """The instance count of the target service (an endpoint's current service)."""
+        service_id = target.service_id
+        if not service_id:
+            endpoint = client.get_endpoint(
+                target.organization_id, target.deployment_id, target.custom_alias or "default"
+            )
+            service_id = endpoint["service_id"]
+        service = client.get_service(target.organization_id, target.deployment_id, service_id)
+        instances = int(service.get("instance_number") or 1)
+        self.log.info("Concurrency %d: the instance count of service %s", instances, service_id)
+        return max(1, instances)
+
+    def _client(self, concurrency: int) -> APIClient:
+        """A client whose connection pool holds one connection per worker thread."""
+        from airflow_provider_abeja.client import APIClient
+
+        return APIClient(**self.hook.settings.client_kwargs(), pool_maxsize=max(10, concurrency))
+
+    # -- run ------------------------------------------------------------------------------------
+
+    def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        from airflow_provider_abeja.batch.results import open_result_store, write_errors_file
+        from airflow_provider_abeja.batch.runner import BatchAborted, BatchRunner, BatchStopped
+        from airflow_provider_abeja.batch.sender import Sender
+
+        organization_id = self.resolve_organization_id()
+        try:
+            target = self._target(organization_id)
+            source = self.build_source()
+        except (InvalidArgumentError, MissingCredentialsError) as exc:
+            raise AirflowFailException(str(exc)) from exc
+        concurrency = self.concurrency or self._service_instances(self.client, target)
+        total = source.count() if self.count_inputs else None
+        output_path = str(self.output_path)
+        errors_path = str(self.errors_path or default_errors_path(output_path))
+        store = open_result_store(
+            self._path(output_path), layout=self.output_layout, fsync_interval=self.fsync_interval
+        )
+        if store.repaired:
+            self.log.warning("Output %s: dropped a torn last line left by an earlier try", output_path)
+        if len(store.done):
+            self.log.info(
+                "Resuming: %d input(s) already in %s (%d ok, %d failed) are skipped",
+                len(store.done),
+                output_path,
+                store.prior_ok,
+                store.prior_errors,
+            )
+        client = self._client(concurrency)
+        sender = Sender(
+            client,
+            target,
+            resend_statuses=self.resend_statuses,
+            resend_on_transport_error=self.resend_on_transport_error,
+            abort_statuses=self.abort_statuses,
+        )
+        runner = BatchRunner(
+            sender,
+            store,
+            concurrency=concurrency,
+            preserve_order=self.preserve_order,
+            progress_interval=self.progress_interval,
+            log=self.log,
+            stop=self._stop_event(),
+        )
+        self.log.info(
+            "Sending %s input(s) to %s with concurrency %d; results to %s",
+            "?" if total is None else total,
+            target.describe(),
+            concurrency,
+            output_path,
+        )
+        try:
+            counts = runner.run(source, total)
+        except BatchAborted as exc:
+            self._push_summary(context, exc.counts.as_dict())
+            raise AirflowException(str(exc)) from exc
+        except BatchStopped as exc:
+            raise AirflowException(str(exc)) from exc
+        finally:
+            client.close()
+        failed = write_errors_file(store, self._path(errors_path))
+        summary = {
+            **counts.as_dict(),
+            "concurrency": concurrency,
+            "target": target.describe(),
+            "output_path": output_path,
+            "errors_path": errors_path,
+            "errors_written": failed,
+        }
+        self.log.info(
+            "Batch done: %d ok, %d failed (%.2f%%), %d skipped from earlier tries, %.1f inputs/s",
+            counts.done_ok,
+            counts.done_errors,
+            100 * counts.error_rate,
+            counts.skipped,
+            counts.throughput,
+        )
+        if counts.error_rate > self.max_error_rate:
+            self._push_summary(context, summary)
+            raise AirflowFailException(
+                f"{counts.done_errors} of {counts.done_ok + counts.done_errors} inputs failed "
+                f"({counts.error_rate:.2%} > max_error_rate {self.max_error_rate:.2%}); see {errors_path}"
+            )
+        return summary
+
+    @staticmethod
+    def _push_summary(context: Mapping[str, Any], summary: dict[str, Any]) -> None:
+        ti = context.get("ti")
+        if ti is not None:
+            ti.xcom_push(key=XCOM_SUMMARY, value=summary)

@@ -1,0 +1,137 @@
+"""AbejaBatchRequestOperator wiring over a mocked transport: inputs, concurrency, summary, threshold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests_mock as rm
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from airflow_provider_abeja.operators.batch import (
+    XCOM_SUMMARY,
+    AbejaBatchRequestOperator,
+    default_errors_path,
+)
+
+API = "http://127.0.0.1:8765"
+ORG, DEP, SER = "1234567890123", "9999999999999", "ser-0123456789abcdef"
+SERVICE = f"{API}/organizations/{ORG}/deployments/{DEP}/services/{SER}"
+INFER = f"{API}/_inference/{ORG}/deployments/{DEP}/services/{SER}"
+
+
+class FakeTI:
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+@pytest.fixture(autouse=True)
+def connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {
+        "conn_type": "abeja",
+        "host": API,
+        "extra": {"auth_token": "batch-secret-token", "organization_id": ORG, "max_retry_count": 0},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_ABEJA_DEFAULT", json.dumps(conn))
+
+
+def _echo(request: Any, context: Any) -> dict[str, Any]:
+    body = request.json()
+    if body.get("fail"):
+        context.status_code = 400
+        return {"error": "bad_input", "error_description": "refused by the model"}
+    return {"echo": body}
+
+
+def _op(tmp_path: Path, **kwargs: Any) -> AbejaBatchRequestOperator:
+    kwargs.setdefault("output_path", str(tmp_path / "out" / "results.jsonl"))
+    return AbejaBatchRequestOperator(task_id="batch", deployment_id=DEP, service_id=SER, **kwargs)
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_list_inputs_default_concurrency_and_summary(tmp_path: Path) -> None:
+    op = _op(tmp_path, inputs=[{"id": f"k{n}", "v": n} for n in range(20)], key_field="id")
+    with rm.Mocker() as m:
+        m.get(SERVICE, json={"service_id": SER, "instance_number": 3, "status": "READY"})
+        m.post(INFER, json=_echo)
+        summary = op.execute({"ti": FakeTI()})
+        assert all(r.headers["Authorization"] == "Bearer batch-secret-token" for r in m.request_history)
+    records = _lines(tmp_path / "out" / "results.jsonl")
+    assert [r["key"] for r in records] == [f"k{n}" for n in range(20)]
+    assert records[5]["response"] == {"echo": {"id": "k5", "v": 5}}
+    assert summary["concurrency"] == 3
+    assert (summary["sent"], summary["ok"], summary["errors"], summary["total"]) == (20, 20, 0, 20)
+    assert summary["errors_path"] == str(tmp_path / "out" / "results.errors.jsonl")
+    assert (tmp_path / "out" / "results.errors.jsonl").read_text() == ""
+    assert "batch-secret-token" not in json.dumps(summary)
+
+
+def test_templated_list_string_is_parsed(tmp_path: Path) -> None:
+    op = _op(tmp_path, inputs='[{"a": 1}, {"a": 2}]', concurrency=2)
+    with rm.Mocker() as m:
+        m.post(INFER, json=_echo)
+        summary = op.execute({"ti": FakeTI()})
+        assert not any(r.method == "GET" for r in m.request_history)  # concurrency given: no lookup
+    assert summary["ok"] == 2
+
+
+def test_error_rate_over_threshold_fails_after_writing_everything(tmp_path: Path) -> None:
+    items = [{"fail": n % 4 == 0, "n": n} for n in range(12)]  # 3 of 12 fail = 25 %
+    ti = FakeTI()
+    op = _op(tmp_path, inputs=items, concurrency=4, max_error_rate=0.2)
+    with rm.Mocker() as m:
+        m.post(INFER, json=_echo)
+        with pytest.raises(AirflowFailException, match=r"3 of 12 inputs failed \(25.00% > max_error_rate"):
+            op.execute({"ti": ti})
+    assert len(_lines(tmp_path / "out" / "results.jsonl")) == 12
+    errors = _lines(tmp_path / "out" / "results.errors.jsonl")
+    assert [e["key"] for e in errors] == [0, 4, 8]
+    assert errors[0]["error"]["error_description"] == "refused by the model"
+    assert ti.xcom[XCOM_SUMMARY]["done_errors"] == 3
+
+    # The same rate under a looser threshold passes; the retry sends nothing again.
+    again = _op(tmp_path, inputs=items, concurrency=4, max_error_rate=0.25)
+    with rm.Mocker() as m:
+        summary = again.execute({"ti": FakeTI()})
+        assert m.call_count == 0
+    assert (summary["skipped"], summary["sent"], summary["done_errors"]) == (12, 0, 3)
+
+
+def test_unreachable_service_fails_retryably_without_recording(tmp_path: Path) -> None:
+    op = _op(tmp_path, inputs=[{"a": 1}, {"a": 2}], concurrency=1)
+    with rm.Mocker() as m:
+        m.post(INFER, status_code=503, json={"error": "not_ready"})
+        with pytest.raises(AirflowException, match="did not take requests") as info:
+            op.execute({"ti": FakeTI()})
+    assert not isinstance(info.value, AirflowFailException)
+    assert (tmp_path / "out" / "results.jsonl").read_text() == ""
+
+
+def test_files_and_jsonl_inputs_are_told_apart(tmp_path: Path) -> None:
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.png").write_bytes(b"A")
+    (tmp_path / "in.jsonl").write_text('{"x": 1}\n')
+    from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource
+
+    assert isinstance(_op(tmp_path, input_path=str(tmp_path / "imgs")).build_source(), FilesSource)
+    assert isinstance(_op(tmp_path, input_path=f"file://{tmp_path}/imgs/*.png").build_source(), FilesSource)
+    assert isinstance(_op(tmp_path, input_path=str(tmp_path / "in.jsonl")).build_source(), JsonlSource)
+
+
+def test_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        AbejaBatchRequestOperator(task_id="t", deployment_id=DEP, output_path="o.jsonl")
+    with pytest.raises(ValueError, match="max_error_rate"):
+        AbejaBatchRequestOperator(
+            task_id="t", deployment_id=DEP, output_path="o", inputs=[], max_error_rate=2
+        )
+    assert default_errors_path("s3://b/run/out.jsonl") == "s3://b/run/out.errors.jsonl"
+    assert default_errors_path("/x/out") == "/x/out.errors.jsonl"
