@@ -56,7 +56,11 @@ def iter_recent_logs(
     *,
     max_pages: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every event of every page, following ``next_forward_token`` until it is empty or repeats."""
+    """Every event of every page, newest first.
+
+    The first page holds the newest events; ``next_backward_token`` leads to older pages and is
+    empty (or repeats, as some log stores do at the end) when there are no more.
+    """
     token: str | None = None
     seen_tokens: set[str] = set()
     pages = 0
@@ -65,14 +69,14 @@ def iter_recent_logs(
             organization_id,
             deployment_id,
             service_id,
-            next_forward_token=token,
+            next_backward_token=token,
             start_time=start_time,
             end_time=end_time,
         )
         pages += 1
         events = page.get("events") or []
         yield from (e for e in events if isinstance(e, dict))
-        token = page.get("next_forward_token") or None
+        token = page.get("next_backward_token") or None
         if not token or not events or token in seen_tokens:
             return
         if max_pages is not None and pages >= max_pages:

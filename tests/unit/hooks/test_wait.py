@@ -17,8 +17,8 @@ ORG, DEP, SER = "1234567890123", "9999999999999", "ser-0123456789abcdef"
 class FakeService:
     """A scripted service: one status per ``get_service`` call, logs that grow over time.
 
-    ``recent logs`` answers like the platform: newest first, filtered by ``start_time``,
-    paged by ``next_forward_token``.
+    ``recent logs`` answers like the platform: the newest page first, events newest first,
+    filtered by ``start_time``, older pages behind ``next_backward_token``.
     """
 
     def __init__(self, statuses, logs_per_poll=None, page_size=2):
@@ -47,19 +47,20 @@ class FakeService:
         start_time=None,
         end_time=None,
     ):
-        self.log_calls.append({"token": next_forward_token, "start_time": start_time})
+        assert next_forward_token is None
+        self.log_calls.append({"token": next_backward_token, "start_time": start_time})
         chosen = [
             e
             for e in sorted(self.events, key=lambda e: e["timestamp"], reverse=True)
             if start_time is None or _wait._parse_timestamp(e["timestamp"]) >= start_time
         ]
-        offset = int(next_forward_token or 0)
+        offset = int(next_backward_token or 0)
         page = chosen[offset : offset + self.page_size]
         more = offset + self.page_size < len(chosen)
         return {
             "events": page,
-            "next_forward_token": str(offset + self.page_size) if more else "",
-            "next_backward_token": "",
+            "next_backward_token": str(offset + self.page_size) if more else "",
+            "next_forward_token": "",
         }
 
 
@@ -202,9 +203,9 @@ def test_iter_recent_logs_follows_every_page():
 
 def test_iter_recent_logs_stops_on_a_repeated_token():
     class Stuck(FakeService):
-        def get_service_recent_logs(self, *args, next_forward_token=None, **kwargs):
-            self.log_calls.append({"token": next_forward_token})
-            return {"events": [event(1, "same")], "next_forward_token": "tok"}
+        def get_service_recent_logs(self, *args, next_backward_token=None, **kwargs):
+            self.log_calls.append({"token": next_backward_token})
+            return {"events": [event(1, "same")], "next_backward_token": "tok"}
 
     service = Stuck(["READY"])
     assert len(list(_wait.iter_recent_logs(service, ORG, DEP, SER))) == 2
