@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Mapping
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -74,6 +75,13 @@ _ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(
 )
 
 
+def _environ_verify(verify: bool | str) -> bool | str:
+    """What requests would use: a CA bundle from the environment when verifying by default."""
+    if verify is True:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
+
+
 def describe_transport_error(exc: BaseException) -> str:
     """A short reason without urllib3's misleading 'Max retries exceeded' wrapper."""
     reason: object = exc.args[0] if exc.args else exc
@@ -113,6 +121,7 @@ class APIClient:
         self._credential = resolve_credential(credential, os.environ)
         self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
         self._retry_policy = RetryPolicy(self._settings.max_retry_count, self._settings.retry_wait_max)
+        self._proxies: dict[str, dict[str, str]] = {}
         self._session = self._make_session()
 
     def _make_session(self) -> requests.Session:
@@ -122,8 +131,20 @@ class APIClient:
         session.mount("http://", adapter)
         session.headers["User-Agent"] = _core.USER_AGENT
         session.auth = _HeaderAuth(self._credential)
-        session.verify = self._settings.verify
+        # The environment (proxies, CA bundle) is read when the client is built and per host
+        # once, not on every request as requests' trust_env does (a quarter of a call's CPU).
+        session.trust_env = False
+        session.verify = _environ_verify(self._settings.verify)
         return session
+
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        proxies = self._proxies.get(key)
+        if proxies is None:
+            proxies = requests.utils.get_environ_proxies(key) or {}
+            self._proxies[key] = proxies
+        return proxies
 
     # ------------------------------------------------------------------ plumbing
 
@@ -167,6 +188,7 @@ class APIClient:
     def _send(self, spec: RequestSpec, *, stream: bool = False) -> requests.Response:
         attempts = 0
         timeout = self._settings.timeout
+        proxies = self._proxies_for(spec.url)
 
         def attempt() -> requests.Response:
             nonlocal attempts
@@ -180,6 +202,7 @@ class APIClient:
                 headers=spec.headers,
                 timeout=timeout,
                 stream=stream,
+                proxies=proxies,
             )
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(

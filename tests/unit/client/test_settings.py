@@ -223,3 +223,38 @@ def test_invalid_arguments(kwargs: dict[str, Any], argument: str) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         APIClient({"auth_token": "t"}, **kwargs)
     assert info.value.argument == argument
+
+
+def test_proxies_from_environment_are_honoured_per_host(
+    requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "api.example.test")
+    requests_mock.get(f"{MGMT}/services/{SER}", json={})
+    requests_mock.post(f"https://{ORG}.api.example.test/deployments/{DEP}/services/{SER}", json={})
+    requests_mock.get(f"https://elsewhere.test/organizations/{ORG}/deployments/{DEP}/services/{SER}", json={})
+    with APIClient({"auth_token": "t"}, api_url=API) as client:
+        client.get_service(ORG, DEP, SER)  # NO_PROXY host: direct
+        client.request_service(ORG, DEP, SER, json={})  # sub-domain of a NO_PROXY host: direct
+    with APIClient({"auth_token": "t"}, api_url="https://elsewhere.test") as client:
+        client.get_service(ORG, DEP, SER)
+    proxies = [r.proxies for r in requests_mock.request_history]
+    assert proxies[0].get("https") is None
+    assert proxies[1].get("https") is None
+    assert proxies[2]["https"] == "http://proxy.test:3128"
+
+
+def test_ca_bundle_from_environment(requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/bundle.pem")
+    requests_mock.get(f"{MGMT}/services/{SER}", json={})
+    with APIClient({"auth_token": "t"}, api_url=API) as client:
+        client.get_service(ORG, DEP, SER)
+    with APIClient({"auth_token": "t"}, api_url=API, verify="/explicit.pem") as client:
+        client.get_service(ORG, DEP, SER)
+    with APIClient({"auth_token": "t"}, api_url=API, verify=False) as client:
+        client.get_service(ORG, DEP, SER)
+    assert [r.verify for r in requests_mock.request_history] == [
+        "/etc/ssl/certs/bundle.pem",
+        "/explicit.pem",
+        False,
+    ]
