@@ -59,7 +59,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def _command(self, word: str) -> str:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.write(word + "\n")
         self.process.stdin.flush()
         return self.process.stdout.readline().strip()
