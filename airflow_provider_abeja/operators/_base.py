@@ -229,12 +229,20 @@ class AbejaBaseOperator(BaseOperator):
         organization_id: str | None = None,
         service_id: str | None = None,
     ) -> Any:
-        """Resume after the trigger: fail loudly on anything but a well-formed success event."""
+        """Resume after the trigger: fail loudly on anything but a well-formed success event.
+
+        The ids come from the deferral's kwargs; where a runner drops those (``dag.test()`` on
+        Airflow 3.3 passes only the event), from the ``service_id`` this try pushed before
+        deferring (XCom is kept across a deferral) and the organization resolved again.
+        """
         from airflow_provider_abeja.triggers.service import validate_status_event
 
-        if not service_id or not organization_id:
+        if not service_id:
+            service_id = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_SERVICE_ID)
+        if not service_id:
             raise AirflowException(f"{self.task_id}: resumed without the service it was waiting for")
-        validate_status_event(event, service_id)  # type: ignore[arg-type]
+        organization_id = organization_id or self.resolve_organization_id()
+        validate_status_event(event, service_id)
         self.log.info("Service %s reached its target status", service_id)
         return self.result_after_wait(organization_id, service_id)
 

@@ -30,3 +30,11 @@ def ti() -> FakeTI:
 @pytest.fixture
 def context(ti: FakeTI) -> dict[str, Any]:
     return {"ti": ti}
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Migrate the private metadata database once, for `dag.test()` (a no-op when migrated)."""
+    from airflow.utils import db
+
+    db.initdb()

@@ -46,6 +46,10 @@ class FakeTI:
     def xcom_push(self, key: str, value: object) -> None:
         self.xcoms[key] = value
 
+    def xcom_pull(self, task_ids: str, key: str) -> object:
+        assert task_ids == self.task_id
+        return self.xcoms.get(key)
+
 
 @pytest.fixture
 def ti():
@@ -526,3 +530,16 @@ def test_no_credential_in_xcom_or_rendered_fields(requests_mock, context):
     result = op.execute(context)
     blob = json.dumps([result, context["ti"].xcoms, [getattr(op, f) for f in op.template_fields]])
     assert TOKEN not in blob
+
+
+def test_execute_complete_without_kwargs_uses_the_pushed_service_id(requests_mock, context):
+    """dag.test() on Airflow 3.3 resumes with the event only: the id pushed before deferring is used."""
+    requests_mock.get(f"{BASE}/{SER}", json=service("READY"))
+    op = create_op(deferrable=True)
+    ok = {"status": "success", "service_id": SER, "service_status": "READY", "message": "ready"}
+    with pytest.raises(AirflowException, match="resumed without"):
+        op.execute_complete(context, ok)
+    context["ti"].xcom_push(key="service_id", value=SER)
+    assert op.execute_complete(context, ok)["service_id"] == SER
+    with pytest.raises(AirflowException, match="expected"):
+        op.execute_complete(context, {**ok, "service_id": "ser-ffffffffffffffff"})
