@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -138,8 +139,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{LISTEN_MESSAGE} {url}", flush=True)
     where = f"in {store.path}" if store.path else "in memory"
     print(f"organization {config.organization_id}; state {where}", flush=True)
+    # uvicorn shuts down gracefully (workers included), then re-raises the signal it caught with the
+    # handler that was installed before it: make that a clean exit instead of death by signal.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     server.run(sockets=[sock])
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,21 @@ class HandlerContext(dict):  # type: ignore[type-arg]
             raise AttributeError(name) from None
 
 
+def user_traceback() -> str:
+    """The current exception's traceback without the worker's and importlib's own frames."""
+    exc_type, exc, tb = sys.exc_info()
+    here = os.path.abspath(__file__)
+    frames = [
+        frame
+        for frame in traceback.extract_tb(tb)
+        if os.path.abspath(frame.filename) != here
+        and not frame.filename.startswith("<frozen")
+        and "importlib" not in frame.filename
+    ]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    return "".join(lines + traceback.format_exception_only(exc_type, exc))
+
+
 def read_frame(stream: BinaryIO) -> Any:
     header = stream.read(_HEADER.size)
     if len(header) < _HEADER.size:
@@ -154,7 +169,7 @@ def main(argv: list[str]) -> int:
         if not callable(handler):
             raise TypeError(f"{spec} is not callable")
     except BaseException:
-        write_frame(answers_out, {"ready": False, "error": traceback.format_exc()})
+        write_frame(answers_out, {"ready": False, "error": user_traceback()})
         return 1
     write_frame(answers_out, {"ready": True})
     while True:
@@ -164,7 +179,7 @@ def main(argv: list[str]) -> int:
         try:
             answer = render_response(handler(build_request(frame), context))
         except Exception:
-            traceback.print_exc()
+            sys.stderr.write(user_traceback())
             answer = {"ok": False}
         sys.stdout.flush()
         sys.stderr.flush()

@@ -1,0 +1,158 @@
+"""Private emulators: persistence across restarts (--state-dir), the CLI, clean shutdown of workers."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from airflow_provider_abeja.emulator import SAMPLE_DEPLOYMENT_ID, SAMPLE_VERSION_ID, EmulatorHandle
+
+from ._util import DEP, api, infer, poll
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:  # a zombie still answers kill(0): look at its state
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_state_survives_restart(abeja_emulator_factory, tmp_path):
+    emulator = abeja_emulator_factory(state_dir=tmp_path / "state")
+    handle = emulator.handle
+    assert handle.health()["persistent"] is True
+    service = handle.create_service(DEP, SAMPLE_VERSION_ID, instance_number=2, environment={"K": "v"})
+    service_id = service["service_id"]
+    handle.wait_for_status(DEP, service_id, "READY")
+    stopped = handle.create_service(DEP, SAMPLE_VERSION_ID)["service_id"]
+    handle.wait_for_status(DEP, stopped, "READY")
+    api(handle, "POST", f"deployments/{DEP}/services/{stopped}/stop")
+    endpoint = api(handle, "POST", f"deployments/{DEP}/endpoints", json={"service_id": service_id}).json()
+    dep = handle.create_deployment(name="kept")["deployment_id"]
+    version = handle.create_version(dep, "3.0.0")
+    handle.add_log(service_id, "remember me")
+    old_pids = handle.metrics(service_id)["worker_pids"]
+    port = emulator.port
+
+    emulator.restart()
+    handle = emulator.handle
+    assert emulator.port == port
+    assert all(poll(lambda pid=pid: _gone(pid)) for pid in old_pids)
+    again = handle.get_service(DEP, service_id)
+    assert again["status"] == "READY"
+    assert again["user_env_vars"] == {"K": "v"}
+    assert again["created_at"] == service["created_at"]
+    assert handle.get_service(DEP, stopped)["status"] == "STOPPED"
+    assert api(handle, "GET", f"deployments/{DEP}/endpoints/default").json() == endpoint
+    assert api(handle, "GET", f"deployments/{dep}/versions/{version['version_id']}").status_code == 200
+    assert "remember me" in handle.log_messages(service_id)
+    answer = infer(handle, service_id, json={"text": "good"})  # instances come back by themselves
+    assert answer.status_code == 200
+    assert handle.metrics(service_id)["instances"] == 2
+    # reset wipes the stored state too
+    handle.reset()
+    emulator.restart()
+    assert api(emulator.handle, "GET", f"deployments/{DEP}/services").json() == {"entries": []}
+    assert api(emulator.handle, "GET", f"deployments/{dep}").status_code == 404
+
+
+def test_stop_kills_workers(abeja_emulator_factory):
+    emulator = abeja_emulator_factory()
+    service_id = emulator.handle.create_service(DEP, SAMPLE_VERSION_ID, instance_number=2)["service_id"]
+    emulator.handle.wait_for_status(DEP, service_id, "READY")
+    pids = emulator.handle.metrics(service_id)["worker_pids"]
+    assert len(pids) == 2
+    emulator.stop()
+    assert not emulator.running
+    assert all(poll(lambda pid=pid: _gone(pid)) for pid in pids)
+
+
+def test_cli_flags(tmp_path):
+    """The console script: free port printed, --no-sample, --fault, --organization, SIGTERM exits 0."""
+    log = tmp_path / "out.log"
+    args = [
+        "--port", "0", "--no-sample", "--ready-delay", "0.1", "--organization", "7777777777777",
+        "--fault", "route=get_deployments,status=502,times=1", "--personal-access-token", "cli-token",
+    ]  # fmt: skip
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_abeja.emulator", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = poll(
+            lambda: (
+                (m := re.search(r"listening on (http://127\.0\.0\.1:(\d+))", log.read_text())) and m.group(1)
+            )
+        )
+        assert not url.endswith(":0")
+        handle = EmulatorHandle(url, "7777777777777", personal_access_token="cli-token")
+        poll(lambda: _healthy(url))
+        first = api(handle, "GET", "deployments")
+        assert first.status_code == 502
+        assert api(handle, "GET", "deployments").json() == {"entries": []}
+        assert api(handle, "GET", f"deployments/{SAMPLE_DEPLOYMENT_ID}").status_code == 404
+        assert (
+            api(handle, "GET", "deployments", auth=("user-1111111111111", "emulator-token")).status_code
+            == 401
+        )
+        handle.reset()  # the CLI fault is part of the initial state
+        assert api(handle, "GET", "deployments").status_code == 502
+        assert "cli-token" not in log.read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url + "/_emulator/health", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def test_cli_rejects_bad_fault_spec():
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_abeja.emulator", "--port", "0", "--fault", "status=99"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "fault" in result.stderr
+
+
+def test_connection_helpers(abeja_emulator):
+    conn = abeja_emulator.airflow_connection("my_abeja")
+    assert conn == {
+        "conn_type": "abeja",
+        "host": abeja_emulator.url,
+        "login": "1111111111111",
+        "password": "emulator-token",
+        "extra": {"organization_id": "1234567890123"},
+    }
+    env = abeja_emulator.airflow_connection_env("my_abeja")
+    assert list(env) == ["AIRFLOW_CONN_MY_ABEJA"]
+    assert abeja_emulator.credential == {
+        "user_id": "1111111111111",
+        "personal_access_token": "emulator-token",
+    }
+    assert "emulator-token" not in repr(abeja_emulator)
