@@ -7,7 +7,7 @@ on every machine, and /etc/hosts must not be edited, so this process resolves ``
 127.0.0.1 by wrapping ``socket.getaddrinfo`` (what a hosts entry would do). The SDK's code, its
 URL, Host header, sessions and retries are left exactly as shipped.
 
-Usage: python _sdk_child.py PORT CALLS ROUNDS  -> prints one JSON line {"rates": [...]}.
+Usage: python _sdk_child.py PORT CALLS ROUNDS  -> one JSON line {"rates": [...], "cpu_us": [...]}.
 """
 
 from __future__ import annotations
@@ -38,14 +38,15 @@ def main() -> None:
     args = ("1234567890123", "9999999999999", "ser-0123456789abcdef")
     for _ in range(min(20, calls)):
         client.request_service(*args, json=payload)
-    rates = []
+    rates, cpu = [], []
     for _ in range(rounds):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for _ in range(calls):
             response = client.request_service(*args, json=payload)
             response.content  # noqa: B018
         rates.append(calls / (time.perf_counter() - started))
-    print(json.dumps({"rates": rates}))
+        cpu.append((time.process_time() - cpu_started) * 1e6 / calls)
+    print(json.dumps({"rates": rates, "cpu_us": cpu}))
 
 
 if __name__ == "__main__":

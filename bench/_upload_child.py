@@ -1,9 +1,12 @@
 """Fresh process: peak memory of sending one large file through request_service.
 
 ``--client ours`` uses airflow_provider_abeja's APIClient, ``sdk`` ABEJA's (run it with the SDK
-venv's python), ``bare`` a plain requests.Session. After the client is built and has made one
-small call, the baseline is the current RSS and the kernel's peak (VmHWM) is reset through
-/proc/self/clear_refs; after the upload the new peak minus the baseline is what the upload cost.
+venv's python), ``bare`` a plain requests.Session; ``control`` is the bare session sent the file
+read whole into memory, to show that the measurement does see a body held in memory.
+
+After the client is built and has made one small call, the baseline is the current RSS and
+the kernel's peak (VmHWM) is reset through /proc/self/clear_refs; after the upload, the new
+peak minus the baseline is what the upload cost.
 
 Usage: python _upload_child.py --client ours|sdk|bare --port PORT --file PATH -> one JSON line.
 """
@@ -38,7 +41,7 @@ def _reset_peak() -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--client", choices=["ours", "sdk", "bare"], required=True)
+    parser.add_argument("--client", choices=["ours", "sdk", "bare", "control"], required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--file", required=True)
     args = parser.parse_args()
@@ -85,7 +88,7 @@ def main() -> None:
         baseline = max(baseline, _status_kib("VmHWM"))
     started = time.perf_counter()
     with open(args.file, "rb") as handle:
-        status = send(handle)
+        status = send(handle.read() if args.client == "control" else handle)
     elapsed = time.perf_counter() - started
     peak = _status_kib("VmHWM")
     print(
