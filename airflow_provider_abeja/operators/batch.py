@@ -69,6 +69,8 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     :param progress_interval: seconds between progress lines (also one per 5 % done).
     :param count_inputs: count the inputs first (one extra pass) for done/total and ETA in progress lines.
     :param storage_conn_id: Airflow connection of the object store holding input and output.
+    :param max_retry_count: per-input retries (default: the connection's ``max_retry_count``).
+    :param retry_wait_max: longest wait between two tries of one input, in seconds.
     """
 
     template_fields: Sequence[str] = (
@@ -112,6 +114,8 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         progress_interval: float = 10.0,
         count_inputs: bool = True,
         storage_conn_id: str | None = None,
+        max_retry_count: int | None = None,
+        retry_wait_max: float = 30.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(deployment_id=deployment_id, **kwargs)
@@ -144,6 +148,8 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         self.progress_interval = progress_interval
         self.count_inputs = count_inputs
         self.storage_conn_id = storage_conn_id
+        self.max_retry_count = max_retry_count
+        self.retry_wait_max = retry_wait_max
 
     # -- paths and inputs ---------------------------------------------------------------------
 
@@ -215,7 +221,10 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         """A client whose connection pool holds one connection per worker thread."""
         from airflow_provider_abeja.client import APIClient
 
-        return APIClient(**self.hook.settings.client_kwargs(), pool_maxsize=max(10, concurrency))
+        kwargs = self.hook.settings.client_kwargs()
+        if self.max_retry_count is not None:
+            kwargs["max_retry_count"] = self.max_retry_count
+        return APIClient(**kwargs, retry_wait_max=self.retry_wait_max, pool_maxsize=max(10, concurrency))
 
     # -- run ------------------------------------------------------------------------------------
 
