@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 #: ``<dag_id>/<task_id>/<run_id>[/<map_index>]``. A retry finds its service by it.
 CREATED_BY_ENV = "AIRFLOW_ABEJA_CREATED_BY"
 
+DEFAULT_ENDPOINT_ALIAS = "default"
+
 _RUNNING = frozenset({ServiceStatus.READY.value, ServiceStatus.IN_PROGRESS.value})
 _REDACTED = "***"
 
@@ -515,7 +517,11 @@ def _is_json(content_type: str | None) -> bool:
 
 
 class AbejaRequestServiceOperator(AbejaBaseOperator):
-    """Send one inference request to a service and keep its answer.
+    """Send one inference request to a service (or to an endpoint) and keep its answer.
+
+    The target is ``service_id``, or ``endpoint_alias`` (``"default"`` for the deployment's default
+    endpoint): exactly one of them. For an endpoint, XCom ``service_id`` / ``service_url`` name the
+    service that answered (the platform's ``X-Abeja-Service-Id`` header).
 
     The body is ``json``, ``data`` (text or bytes), or the file at ``input_path`` (streamed, never
     read into memory); at most one of them. While the service answers 503 (not ready yet) the
@@ -535,6 +541,7 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         "organization_id",
         "deployment_id",
         "service_id",
+        "endpoint_alias",
         "json",
         "data",
         "input_path",
@@ -548,7 +555,8 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         self,
         *,
         deployment_id: str,
-        service_id: str,
+        service_id: str | None = None,
+        endpoint_alias: str | None = None,
         json: Any = None,
         data: str | bytes | None = None,
         input_path: str | None = None,
@@ -561,6 +569,7 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
     ) -> None:
         super().__init__(deployment_id=deployment_id, **kwargs)
         self.service_id = service_id
+        self.endpoint_alias = endpoint_alias
         self.json = json
         self.data = data
         self.input_path = input_path
@@ -571,27 +580,35 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
 
     def execute(self, context: Context) -> Any:
         with permanent_errors_fail_fast():
-            service_id = _text(self.service_id, "service_id")
-            assert service_id is not None
+            service_id = _text(self.service_id, "service_id", optional=True)
+            alias = _text(self.endpoint_alias, "endpoint_alias", optional=True)
+            if (service_id is None) == (alias is None):
+                raise InvalidArgumentError("service_id", "give exactly one of service_id and endpoint_alias")
             given = [name for name in ("json", "data", "input_path") if getattr(self, name) is not None]
             if len(given) > 1:
                 raise InvalidArgumentError(given[1], f"give only one of json, data, input_path (got {given})")
             if self.input_path is not None and not os.path.isfile(str(self.input_path)):
                 raise InvalidArgumentError("input_path", f"no such file: {self.input_path}")
             organization_id = self.resolve_organization_id()
-        self.push_service_xcom(context, organization_id, service_id)
+        target = f"service {service_id}" if service_id else f"endpoint {alias}"
+        if service_id:
+            self.push_service_xcom(context, organization_id, service_id)
         target_dir = os.path.dirname(os.path.abspath(self.output_path)) if self.output_path else None
         if target_dir:
             os.makedirs(target_dir, exist_ok=True)
         handle, part = tempfile.mkstemp(prefix=".abeja-response-", dir=target_dir)
         os.close(handle)
         try:
-            response = self._call_until_ready(organization_id, service_id, part)
+            response = self._call_until_ready(organization_id, service_id, alias, part, target)
             content_type = response.headers.get("Content-Type", "")
             size = os.path.getsize(part)
+            answered_by = response.headers.get("X-Abeja-Service-Id")
+            if alias and answered_by:
+                self.push_service_xcom(context, organization_id, answered_by)
             self.log.info(
-                "Service %s answered %s (%s, %d bytes)", service_id, response.status_code, content_type, size
-            )
+                "The %s answered %s (%s, %d bytes; service %s)",
+                target, response.status_code, content_type, size, answered_by or service_id,
+            )  # fmt: skip
             if self.output_path:
                 os.replace(part, self.output_path)
                 context["ti"].xcom_push(key="content_type", value=content_type)
@@ -601,29 +618,31 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
             if os.path.exists(part):
                 os.unlink(part)
 
-    def _call_until_ready(self, organization_id: str, service_id: str, part: str) -> Any:
+    def _call_until_ready(
+        self, organization_id: str, service_id: str | None, alias: str | None, part: str, target: str
+    ) -> Any:
         deadline = None if self.ready_timeout is None else time.monotonic() + self.ready_timeout
         stop = self._stop_event()
         while True:
             try:
-                return self._call_once(organization_id, service_id, part)
+                return self._call_once(organization_id, service_id, alias, part)
             except HttpError as exc:
                 if exc.status_code != 503:
-                    raise AirflowException(f"service {service_id} answered {exc}") from exc
+                    raise AirflowException(f"the {target} answered {exc}") from exc
                 if deadline is not None and time.monotonic() >= deadline:
                     raise AirflowException(
-                        f"service {service_id} was still not ready (503) after {self.ready_timeout}s: {exc}"
+                        f"the {target} was still not ready (503) after {self.ready_timeout}s: {exc}"
                     ) from exc
                 self.log.info(
-                    "Service %s is not ready yet (503); trying again in %ss", service_id, self.check_interval
+                    "The %s is not ready yet (503); trying again in %ss", target, self.check_interval
                 )
             pause = self.check_interval
             if deadline is not None:
                 pause = max(0.0, min(pause, deadline - time.monotonic()))
             if stop.wait(pause):
-                raise WaitInterrupted(f"stopped calling service {service_id}: the task was killed")
+                raise WaitInterrupted(f"stopped calling the {target}: the task was killed")
 
-    def _call_once(self, organization_id: str, service_id: str, part: str) -> Any:
+    def _call_once(self, organization_id: str, service_id: str | None, alias: str | None, part: str) -> Any:
         body: IO[bytes] | None = None
         content_type = self.content_type or None
         try:
@@ -633,16 +652,18 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
                 content_type = content_type or "application/octet-stream"
             elif self.data is not None and content_type is None:
                 content_type = "application/octet-stream" if isinstance(self.data, bytes) else "text/plain"
+            data = body if body is not None else self.data
             with open(part, "wb") as sink:
-                return self.client.request_service(
-                    organization_id,
-                    self.deployment_id,
-                    service_id,
-                    data=body if body is not None else self.data,
-                    json=self.json,
-                    content_type=content_type,
-                    stream_to=sink,
-                )
+                if service_id:
+                    return self.client.request_service(
+                        organization_id, self.deployment_id, service_id,
+                        data=data, json=self.json, content_type=content_type, stream_to=sink,
+                    )  # fmt: skip
+                # The default endpoint lives at the deployment's own address (no alias segment).
+                return self.client.request_endpoint(
+                    organization_id, self.deployment_id, None if alias == DEFAULT_ENDPOINT_ALIAS else alias,
+                    data=data, json=self.json, content_type=content_type, stream_to=sink,
+                )  # fmt: skip
         finally:
             if body is not None:
                 body.close()

@@ -11,10 +11,12 @@ from airflow_provider_abeja.operators.endpoint import (
     AbejaDeleteEndpointOperator,
     AbejaUpdateEndpointOperator,
 )
+from airflow_provider_abeja.operators.service import AbejaRequestServiceOperator
 from tests.integration.operators._support import (
     BAD_VERSION,
     OTHER_VERSION,
     SAMPLE_DEPLOYMENT,
+    FakeTI,
     ready_service,
     route_count,
     run_operator,
@@ -139,3 +141,23 @@ def test_delete_endpoint_then_again(emulator, context):
     with pytest.raises(AirflowFailException, match="does not exist"):
         run_operator(strict, context)
     assert emulator.counters()["endpoints_deleted"] == 1
+
+
+@pytest.mark.parametrize("alias", ["default", "prod"])
+def test_request_through_an_endpoint_names_the_service_that_answered(emulator, context, alias):
+    blue = ready_service(emulator)
+    run_operator(
+        AbejaCreateEndpointOperator(
+            task_id="c", deployment_id=SAMPLE_DEPLOYMENT, service_id=blue, custom_alias=alias
+        ),
+        context,
+    )
+    op = AbejaRequestServiceOperator(
+        task_id="r", deployment_id=SAMPLE_DEPLOYMENT, endpoint_alias=alias, json={"text": "good"}
+    )
+    ti = FakeTI()
+    result = run_operator(op, {"ti": ti})
+    assert "label" in result
+    assert ti.xcoms["service_id"] == blue
+    assert ti.xcoms["service_url"].endswith(f"/services/{blue}")
+    assert route_count(emulator, "request_endpoint") == 1

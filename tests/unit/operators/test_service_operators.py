@@ -515,6 +515,27 @@ def test_request_streams_an_input_file_with_a_guessed_type(requests_mock, contex
     assert seen == [b"PNGDATA"]
 
 
+def test_request_needs_exactly_one_target(requests_mock, context):
+    both = AbejaRequestServiceOperator(task_id="r", deployment_id=DEP, service_id=SER, endpoint_alias="prod")
+    neither = AbejaRequestServiceOperator(task_id="r", deployment_id=DEP)
+    for op in (both, neither):
+        with pytest.raises(AirflowFailException, match="exactly one"):
+            op.execute(context)
+    assert requests_mock.call_count == 0
+
+
+def test_request_to_the_default_endpoint_uses_the_deployment_address(requests_mock, context):
+    call = requests_mock.post(
+        f"{API}/_inference/{ORG}/deployments/{DEP}",
+        json={"ok": 1},
+        headers={**JSON, "X-Abeja-Service-Id": SER},
+    )
+    op = AbejaRequestServiceOperator(task_id="r", deployment_id=DEP, endpoint_alias="default", json={})
+    assert op.execute(context) == {"ok": 1}
+    assert call.call_count == 1
+    assert context["ti"].xcoms["service_id"] == SER
+
+
 def test_request_refuses_two_bodies_or_a_missing_file(requests_mock, context, tmp_path):
     with pytest.raises(AirflowFailException, match="only one"):
         request_op(json={}, data="x").execute(context)
