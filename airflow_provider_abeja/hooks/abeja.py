@@ -77,11 +77,16 @@ class AbejaHook(BaseHook):
         return settings
 
     async def aget_settings(self) -> ClientSettings:
-        """``settings`` read without blocking the event loop (not cached: one call per trigger run)."""
+        """``settings`` read without blocking the event loop.
+
+        Always reads the connection afresh, then fills the ``settings`` cache, so that
+        ``get_organization_id()`` and ``console_url`` afterwards need no blocking lookup.
+        """
         conn = await get_async_connection(self.abeja_conn_id, self)
         settings = self._settings_from(conn, await get_async_extra_dejson(conn))
         for secret in settings.secrets():
             await amask_secret(secret)
+        self.__dict__["settings"] = settings
         return settings
 
     # -- clients -------------------------------------------------------------------------------

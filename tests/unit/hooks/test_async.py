@@ -80,8 +80,12 @@ async def test_connection_is_not_fetched_on_the_event_loop_thread(user_conn):
             calls.append(threading.get_ident())
             return super().get_connection(conn_id)
 
-    client = await Recording().get_async_client()
+    hook = Recording()
+    client = await hook.get_async_client()
     await client.aclose()
+    # Values derived from the connection are then available without another (blocking) lookup.
+    assert hook.get_organization_id() == ORG
+    assert hook.console_url == "https://console.abeja.io"
     # Airflow 3.3 awaits aget_connection (no sync call at all); older versions run the sync
     # lookup in a worker thread. Either way the loop's thread never blocks on it.
     assert loop_thread not in calls
