@@ -63,8 +63,8 @@ def test_uri_form_connection(monkeypatch, services):
         f"abeja://1111111111111:{quote(PAT, safe='')}@{quote(API, safe='')}/"
         f"?organization_id={ORG}&timeout=12&max_retry_count=0"
     )
-    monkeypatch.setenv("AIRFLOW_CONN_ABEJA_URI", uri)
-    hook = AbejaHook("abeja_uri")
+    monkeypatch.setenv("AIRFLOW_CONN_ABEJA_DEFAULT", uri)
+    hook = AbejaHook()
     assert hook.settings.api_url == API
     assert hook.settings.timeout == 12.0
     assert hook.settings.max_retry_count == 0
