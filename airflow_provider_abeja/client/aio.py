@@ -79,7 +79,10 @@ def _ssl_context(cafile: str | None) -> ssl.SSLContext:
 def _verify(value: bool | str) -> bool | ssl.SSLContext:
     if value is False:
         return False
-    return _ssl_context(value if isinstance(value, str) else None)
+    try:
+        return _ssl_context(value if isinstance(value, str) else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidArgumentError("verify", f"cannot load the CA bundle {value!r}: {exc}") from None
 
 
 def _timeout(value: tuple[float, float] | None) -> httpx.Timeout:

@@ -388,3 +388,52 @@ async def test_loopback_refused_post_is_resent() -> None:
         with pytest.raises(TransportError) as info:
             await client.create_service(ORG, DEP, VER)
     assert info.value.attempts == 3
+
+
+async def test_seekable_body_rewound_and_stream_not_resent(
+    aclient: Any, respx_mock: respx.MockRouter
+) -> None:
+    import io
+
+    client, _ = aclient
+    route = respx_mock.post(f"{INFER}/services/{SER}").mock(
+        side_effect=[httpx.Response(429), httpx.Response(200, json={})]
+    )
+    body = io.BytesIO(b"skip-PAYLOAD")
+    body.seek(5)
+    await client.request_service(ORG, DEP, SER, data=body)
+    assert [call.request.content for call in route.calls] == [b"PAYLOAD", b"PAYLOAD"]
+
+    route.side_effect = [httpx.Response(429), httpx.Response(200, json={})]
+    route.calls.clear()
+    with pytest.raises(HttpError) as info:
+        await client.request_service(ORG, DEP, SER, data=iter([b"a", b"b"]))
+    assert info.value.status_code == 429
+    assert route.call_count == 1
+
+
+async def test_credential_precedence_and_env(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLATFORM_AUTH_TOKEN", "env-token")
+    route = respx_mock.get(f"{MGMT}/services/{SER}").mock(return_value=httpx.Response(200, json={}))
+    async with AsyncAPIClient(api_url=API) as client:
+        await client.get_service(ORG, DEP, SER)
+    credential = {"datasource_id": "2", "datasource_secret": "s"}
+    async with AsyncAPIClient(credential, api_url=API) as client:
+        await client.get_service(ORG, DEP, SER)
+    assert credential == {"datasource_id": "2", "datasource_secret": "s"}
+    first, second = (call.request.headers["Authorization"] for call in route.calls)
+    assert first == "Bearer env-token"
+    assert second.startswith("Basic ")
+
+
+async def test_timeout_is_passed_to_httpx(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.get(f"{MGMT}/services/{SER}").mock(return_value=httpx.Response(200, json={}))
+    async with AsyncAPIClient({"auth_token": TOKEN}, timeout=(1.5, 9), api_url=API) as client:
+        await client.get_service(ORG, DEP, SER)
+    async with AsyncAPIClient({"auth_token": TOKEN}, timeout=0, api_url=API) as client:
+        await client.get_service(ORG, DEP, SER)
+    first, second = (call.request.extensions["timeout"] for call in route.calls)
+    assert first == {"connect": 1.5, "read": 9.0, "write": 9.0, "pool": 1.5}
+    assert second == {"connect": None, "read": None, "write": None, "pool": None}

@@ -157,3 +157,18 @@ def test_no_secret_in_any_log_line(server: LoopbackServer, caplog: pytest.LogCap
     for secret in secrets:
         assert secret not in caplog.text
         assert secret not in text
+
+
+def test_one_client_shared_by_threads(client: APIClient, server: LoopbackServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(index: int) -> int:
+        answer = client.request_service(ORG, DEP, "ser-echo", data=b"x" * index).json()
+        client.get_service(ORG, DEP, "ser-0123456789abcdef")
+        return int(answer["bytes"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        sizes = list(pool.map(work, range(200)))
+    assert sizes == list(range(200))
+    assert len(server.requests) == 400
+    assert len({port for _, _, port, _ in server.requests}) <= 10  # pool_maxsize bounds the connections

@@ -258,3 +258,21 @@ def test_ca_bundle_from_environment(requests_mock: rm.Mocker, monkeypatch: pytes
         "/explicit.pem",
         False,
     ]
+
+
+def test_authorization_is_not_sent_to_another_host_on_redirect(requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{MGMT}/services/{SER}", status_code=302, headers={"Location": "https://other.test/x"})
+    requests_mock.get("https://other.test/x", json={})
+    with APIClient({"auth_token": "t"}, api_url=API) as client:
+        client.get_service(ORG, DEP, SER)
+    first, second = requests_mock.request_history
+    assert first.headers["Authorization"] == "Bearer t"
+    assert "Authorization" not in second.headers
+
+
+def test_async_client_refuses_a_missing_ca_bundle(tmp_path: Any) -> None:
+    from airflow_provider_abeja.client import AsyncAPIClient
+
+    with pytest.raises(InvalidArgumentError) as info:
+        AsyncAPIClient({"auth_token": "t"}, api_url=API, verify=str(tmp_path / "missing.pem"))
+    assert info.value.argument == "verify"
