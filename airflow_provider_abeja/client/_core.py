@@ -259,8 +259,12 @@ class RequestSpec:
             self.body.seek(self.rewind_to)
 
 
-def _json_bytes(payload: Any) -> bytes:
-    return jsonlib.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def _json_bytes(payload: Any, argument: str = "json") -> bytes:
+    try:
+        text = jsonlib.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(argument, f"cannot be sent as JSON: {exc}") from None
+    return text.encode("utf-8")
 
 
 def _format_time(value: object, argument: str) -> str:
@@ -383,7 +387,8 @@ class RequestBuilder:
             payload["models"] = {"alias": model_id}
         if environment is not None:
             payload["environment"] = dict(environment)
-        return self._json_spec("create_service", "POST", self.management_url(org, dep, "services"), payload)
+        url = self.management_url(org, dep, "services")
+        return self._json_spec("create_service", "POST", url, payload, argument="environment")
 
     def get_services(self, organization_id: str, deployment_id: str) -> RequestSpec:
         org, dep = self._org_dep(organization_id, deployment_id)
@@ -517,14 +522,16 @@ class RequestBuilder:
         return self.management_url(org, dep, "endpoints", endpoint)
 
     @staticmethod
-    def _json_spec(route: str, method: str, url: str, payload: Any, idempotent: bool = False) -> RequestSpec:
+    def _json_spec(
+        route: str, method: str, url: str, payload: Any, idempotent: bool = False, argument: str = "payload"
+    ) -> RequestSpec:
         return RequestSpec(
             route,
             method,
             url,
             idempotent,
             headers={"Content-Type": "application/json"},
-            body=_json_bytes(payload),
+            body=_json_bytes(payload, argument),
         )
 
     @staticmethod

@@ -330,3 +330,14 @@ def test_context_manager_closes_session(make_client: Any) -> None:
     with client as entered:
         assert entered is client
     assert closed == [True]
+
+
+def test_unserialisable_json_is_refused_before_sending(client: APIClient, requests_mock: rm.Mocker) -> None:
+    requests_mock.register_uri(rm.ANY, rm.ANY, json={})
+    with pytest.raises(ValueError, match="json"):
+        client.request_service(ORG, DEP, SER, json={"when": object()})
+    with pytest.raises(ValueError, match="payload"):
+        client.update_service(ORG, DEP, SER, {"x": float("nan")})
+    with pytest.raises(ValueError, match="environment"):
+        client.create_service(ORG, DEP, VER, environment={"A": object()})  # type: ignore[dict-item]
+    assert requests_mock.call_count == 0
