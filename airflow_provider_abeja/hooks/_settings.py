@@ -10,6 +10,7 @@ import base64
 import logging
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,9 @@ EXTRA_FIELDS = (
     "deployment_id",
 )
 SECRET_EXTRA_FIELDS = frozenset({"auth_token", "datasource_secret"})
+
+# The organization id becomes a host label for inference (same rule as the client's check).
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -229,6 +233,15 @@ def _addressing(conn_id: str, value: Any) -> str:
     return text
 
 
+def _organization(conn_id: str, value: Any) -> str | None:
+    org = _text(conn_id, "organization_id", value)
+    if org is not None and not _DNS_LABEL.match(org):
+        raise ConnectionFieldError(
+            conn_id, "organization_id", f"{org!r} is not a single DNS label (letters, digits, '-')"
+        )
+    return org
+
+
 def _credential(
     conn_id: str, login: str | None, password: str | None, extra: Mapping[str, Any]
 ) -> tuple[dict[str, str], str]:
@@ -302,7 +315,7 @@ def settings_from_connection(
         ),
         verify=_verify(conn_id, extra_value(extra, "verify")),
         inference_addressing=_addressing(conn_id, extra_value(extra, "inference_addressing")),
-        organization_id=_text(conn_id, "organization_id", extra_value(extra, "organization_id")),
+        organization_id=_organization(conn_id, extra_value(extra, "organization_id")),
         deployment_id=_text(conn_id, "deployment_id", extra_value(extra, "deployment_id")),
         console_url=_url(conn_id, "console_url", console) if console else DEFAULT_CONSOLE_URL,
     )

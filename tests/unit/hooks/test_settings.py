@@ -174,6 +174,7 @@ def test_half_a_credential_is_an_error(login, password, extra, missing):
         ({"extra": {"console_url": "console.abeja.io"}}, "console_url"),
         ({"extra": {"organization_id": ["1"]}}, "organization_id"),
         ({"extra": {"organization_id": "12 34"}}, "organization_id"),
+        ({"extra": {"organization_id": "evil.example#"}}, "organization_id"),
     ],
 )
 def test_malformed_fields_name_field_and_connection(kwargs, field):
