@@ -11,6 +11,7 @@ cores, so figures are a floor for the emulator itself.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -34,6 +35,16 @@ def handler(request, context):
     time.sleep(0.02)
     return {"status_code": 200, "content_type": "application/json", "content": b'{"ok": true}'}
 """
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (Linux /proc), to show the server's cost per request."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def deploy(handle: EmulatorHandle, code_dir: Path, instances: int) -> tuple[str, str]:
@@ -83,6 +94,13 @@ def drive(url: str, auth: tuple[str, str], clients: int, seconds: float) -> tupl
     return ok, errors, latencies
 
 
+def _row(cells: tuple[str, ...], widths: tuple[int, ...]) -> str:
+    """First column left-aligned, the rest right-aligned."""
+    out = [cells[0].ljust(widths[0])]
+    out += [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+    return " ".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,14 +120,23 @@ def main(argv: list[str] | None = None) -> int:
             dep, ser = deploy(handle, code_dir, instances)
             url = handle.inference_url(dep, ser)
             drive(url, handle.auth, clients, 0.3)  # warm up connections
+            cpu_before = cpu_seconds(emulator.pid or 0)
             ok, errors, latencies = drive(url, handle.auth, clients, seconds)
+            server_us = (cpu_seconds(emulator.pid or 0) - cpu_before) / max(ok + errors, 1) * 1e6
             p50 = statistics.median(latencies) if latencies else float("nan")
             p99 = sorted(latencies)[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
-            rows.append((name, instances, clients, ok / seconds, errors, p50, p99))
-    head = ("handler", "instances", "clients", "req/s", "errors", "p50 ms", "p99 ms")
-    print(f"{head[0]:<8} {head[1]:>9} {head[2]:>7} {head[3]:>9} {head[4]:>6} {head[5]:>7} {head[6]:>7}")
-    for name, instances, clients, rate, errors, p50, p99 in rows:
-        print(f"{name:<8} {instances:>9} {clients:>7} {rate:>9.0f} {errors:>6} {p50:>7.1f} {p99:>7.1f}")
+            rows.append((name, instances, clients, ok / seconds, errors, p50, p99, server_us))
+    widths = (8, 9, 7, 7, 6, 7, 7, 18)
+    head = ("handler", "instances", "clients", "req/s", "errors", "p50 ms", "p99 ms", "server CPU us/req")
+    print(_row(head, widths))
+    for name, instances, clients, rate, errors, p50, p99, server_us in rows:
+        cells = (name, str(instances), str(clients), f"{rate:.0f}", str(errors), f"{p50:.1f}", f"{p99:.1f}")
+        cells += (f"{server_us:.0f}",)
+        print(_row(cells, widths))
+    cost = rows[0][7]
+    print(
+        f"server (main process) CPU per trivial request: {cost:.0f} us, i.e. ~{1e6 / cost:.0f} req/s per core"
+    )
     ideal = 8 / 0.02
     rate = rows[-1][3]
     print(f"20 ms handler at 8 instances: {rate:.0f} req/s = {rate / ideal:.2f} x the ideal {ideal:.0f}")
