@@ -136,6 +136,17 @@ INFERENCE_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def register(app: FastAPI, emu: Emulator) -> None:
+    # Inference first: Starlette tries routes in order, and inference is the hot path.
+    inference: list[tuple[str, Handler, bool]] = [
+        (INFER_PATH + "/services/{ser}", request_service, False),
+        (INFER_PATH, request_endpoint, False),
+        (INFER_PATH + "/{alias}", request_endpoint, False),
+        ("/deployments/{dep}/services/{ser}", request_service, True),
+        ("/deployments/{dep}", request_endpoint, True),
+        ("/deployments/{dep}/{alias}", request_endpoint, True),
+    ]
+    for path, handler, virtual_host in inference:
+        add_route(app, emu, path, INFERENCE_METHODS, handler.__name__, handler, virtual_host=virtual_host)
     routes: list[tuple[str, list[str], Handler]] = [
         (ORG + "/deployments", ["POST"], create_deployment),
         (ORG + "/deployments", ["GET"], get_deployments),
@@ -156,16 +167,6 @@ def register(app: FastAPI, emu: Emulator) -> None:
         (PNT, ["GET"], get_endpoint),
         (PNT, ["PATCH"], update_endpoint),
         (PNT, ["DELETE"], delete_endpoint),
-        (INFER_PATH + "/services/{ser}", INFERENCE_METHODS, request_service),
-        (INFER_PATH, INFERENCE_METHODS, request_endpoint),
-        (INFER_PATH + "/{alias}", INFERENCE_METHODS, request_endpoint),
     ]
     for path, methods, handler in routes:
         add_route(app, emu, path, methods, handler.__name__, handler)
-    vhost: list[tuple[str, Handler]] = [
-        ("/deployments/{dep}/services/{ser}", request_service),
-        ("/deployments/{dep}", request_endpoint),
-        ("/deployments/{dep}/{alias}", request_endpoint),
-    ]
-    for path, handler in vhost:
-        add_route(app, emu, path, INFERENCE_METHODS, handler.__name__, handler, virtual_host=True)

@@ -41,8 +41,8 @@ def create_fastapi(emulator: Emulator) -> FastAPI:
         )
 
     app.add_exception_handler(StarletteHTTPException, http_error)
-    control_routes.register(app, emulator)
     api_routes.register(app, emulator)
+    control_routes.register(app, emulator)
     return app
 
 
