@@ -21,11 +21,17 @@ from airflow_provider_abeja._compat import (
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.hooks import _wait
-from airflow_provider_abeja.hooks._settings import ClientSettings, settings_from_connection
+from airflow_provider_abeja.hooks._settings import (
+    ClientSettings,
+    ConnectionFieldError,
+    settings_from_connection,
+)
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient, AsyncAPIClient
+
+__all__ = ["AbejaHook", "ClientSettings", "ConnectionFieldError"]
 
 
 class AbejaHook(BaseHook):
