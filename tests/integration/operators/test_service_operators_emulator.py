@@ -6,12 +6,15 @@ platform's side through the emulator's counters and state, not only what the ope
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_abeja.exceptions import TransportError, WaitTimeoutError
+from airflow_provider_abeja.operators._base import WaitInterrupted
 from airflow_provider_abeja.operators.service import (
     CREATED_BY_ENV,
     AbejaCreateServiceOperator,
@@ -110,6 +113,30 @@ def test_task_retry_reuses_the_first_tries_service(emulator, deferrable):
     assert counters["services_created"] == 1
     assert counters["services_total"] == 1
     assert counters["requests"]["create_service"] == 1
+
+
+def test_on_kill_ends_a_sync_wait_and_leaves_the_service(emulator):
+    emulator.configure(ready_delay=30)
+    op = create_op(False, check_interval=30, timeout=None)
+    ti = FakeTI()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_operator(op, {"ti": ti})
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while "service_id" not in ti.xcoms and worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the operator created the service and started waiting
+    op.on_kill()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert [type(e) for e in errors] == [WaitInterrupted]
+    assert status_of(emulator, ti.xcoms["service_id"]) == "IN_PROGRESS"
 
 
 def test_another_run_gets_its_own_service(emulator):
@@ -237,9 +264,11 @@ def test_start_race_answered_400_is_success(emulator, context):
 
 
 @MODES
-def test_start_of_a_missing_service_fails_without_retry(emulator, context, deferrable):
+@pytest.mark.parametrize("make", [start_op, stop_op], ids=["start", "stop"])
+def test_start_or_stop_of_a_missing_service_fails_without_retry(emulator, context, deferrable, make):
     with pytest.raises(AirflowFailException, match="404"):
-        run_operator(start_op(MISSING_SERVICE, deferrable), context)
+        run_operator(make(MISSING_SERVICE, deferrable), context)
+    assert route_count(emulator, "start_service") + route_count(emulator, "stop_service") == 0
 
 
 @MODES
