@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
@@ -133,6 +134,12 @@ def test_bad_environment_values_are_not_echoed(requests_mock, context):
     with pytest.raises(AirflowFailException) as info:
         create_op(environment={"API_KEY": ["s3cr3t-value"]}).execute(context)
     assert "s3cr3t-value" not in str(info.value)
+
+
+def test_wait_settings_take_seconds_or_timedelta():
+    op = create_op(check_interval=timedelta(seconds=30), timeout=timedelta(minutes=2))
+    assert (op.check_interval, op.timeout) == (30.0, 120.0)
+    assert create_op(timeout=None).timeout is None
 
 
 def test_bad_wait_settings_fail_when_the_dag_is_parsed():
