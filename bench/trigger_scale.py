@@ -1,0 +1,362 @@
+"""Many service waits at once: AbejaServiceStatusTrigger on one event loop vs the sync client in threads.
+
+A triggerer runs every deferred task's trigger on one asyncio loop; without deferral each wait
+holds a thread (a worker slot) that polls with the blocking client. This benchmark starts the
+emulator (``EmulatorProcess``), creates a few services that stay ``IN_PROGRESS`` (long ready
+delay), and runs the same waits both ways in one run:
+
+- ``async``: N ``AbejaServiceStatusTrigger(...).run()`` on ONE event loop (connection from an
+  ``AIRFLOW_CONN_...`` variable, one async client per trigger, as in a triggerer);
+- ``threads``: N threads, each with its own hook and sync ``APIClient``, polling
+  ``client.get_service`` with ``time.sleep`` between polls (as N workers would).
+
+The waits poll every ``--poll-interval`` seconds (each starts at a random offset within the
+first interval, as deferred tasks do); after ``--duration`` seconds every service is forced to
+``READY`` and each wait ends on its next poll. Measured over that window:
+
+- CPU seconds per poll: this process's CPU time (all threads) / ``get_service`` requests the
+  emulator counted;
+- event-loop lag: a ticker coroutine sleeps 10 ms again and again and records how late it
+  wakes up (p50 / p99 / max). In the threaded run the same ticker shows what the threads do to a
+  loop sharing the process (the GIL);
+- the emulator's own CPU per poll and the poll rate achieved vs asked, to tell when the
+  emulator (not the client) is the bottleneck: it shares the machine's cores with this process.
+
+Goals: async CPU per poll at most 1/5 of the threaded one; async lag p99 under 100 ms.
+
+Usage: ``python bench/trigger_scale.py [--quick] [--waits N] [--services K] [--poll-interval S]
+[--duration S]``. Exit status 0 when both goals are met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+# Airflow reads its home and config on first import: a private home, before any Airflow import.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="abeja-bench-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+from airflow_provider_abeja.emulator.process import EmulatorProcess
+
+CONN_ID = "abeja_bench"
+DEPLOYMENT_ID = "9999999999999"
+VERSION_ID = "ver-5a3d1e0000000001"
+TICK = 0.010
+CPU_GOAL_RATIO = 5.0
+LAG_GOAL = 0.100
+
+
+@dataclass
+class Run:
+    mode: str
+    waits: int
+    wall: float = 0.0
+    cpu: float = 0.0
+    polls: int = 0
+    emulator_cpu: float = 0.0
+    lags: list[float] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    rss_start: float = 0.0
+    rss_peak: float = 0.0
+    threads_peak: int = 0
+
+    @property
+    def cpu_per_poll(self) -> float:
+        return self.cpu / self.polls if self.polls else float("nan")
+
+    def lag(self, q: float) -> float:
+        if not self.lags:
+            return float("nan")
+        ordered = sorted(self.lags)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux ``/proc``); 0.0 where unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process in MB (Linux ``/proc``); 0.0 where unavailable."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+async def _ticker(run: Run, stop: asyncio.Event) -> None:
+    """Sleep TICK again and again; record how late each wake-up is, and sample memory and threads."""
+    loop = asyncio.get_running_loop()
+    count = 0
+    while not stop.is_set():
+        start = loop.time()
+        await asyncio.sleep(TICK)
+        run.lags.append(max(0.0, loop.time() - start - TICK))
+        count += 1
+        if count % 20 == 0:
+            run.rss_peak = max(run.rss_peak, _rss_mb())
+            run.threads_peak = max(run.threads_peak, threading.active_count())
+
+
+def _quiet_logger() -> logging.Logger:
+    # The threaded waits log nothing; keep the triggers' per-status info lines out of the CPU figure.
+    logger = logging.getLogger("bench.trigger")
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    logger.addHandler(logging.StreamHandler(sys.stderr))
+    return logger
+
+
+async def _async_waits(org: str, services: list[str], waits: int, poll: float) -> dict[str, int]:
+    from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+
+    quiet = _quiet_logger()
+
+    async def one(index: int) -> str:
+        await asyncio.sleep(random.uniform(0, poll))
+        trigger = AbejaServiceStatusTrigger(
+            organization_id=org,
+            deployment_id=DEPLOYMENT_ID,
+            service_id=services[index % len(services)],
+            poll_interval=poll,
+            abeja_conn_id=CONN_ID,
+        )
+        trigger._log = quiet  # type: ignore[assignment]
+        status = "none"
+        async for event in trigger.run():
+            status = str(event.payload["status"])
+        return status
+
+    results = await asyncio.gather(*(one(i) for i in range(waits)))
+    return _count(results)
+
+
+def _thread_wait(org: str, service_id: str, poll: float) -> str:
+    from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+    time.sleep(random.uniform(0, poll))
+    hook = AbejaHook(abeja_conn_id=CONN_ID)
+    try:
+        while True:
+            try:
+                status = hook.client.get_service(org, DEPLOYMENT_ID, service_id).get("status")
+            except Exception as exc:  # the same transient tolerance as the trigger, roughly
+                logging.getLogger("bench.threads").warning("poll failed: %s", exc)
+                status = None
+            if status == "READY":
+                return "success"
+            if status in ("FAILED", "STOPPED"):
+                return "failure"
+            time.sleep(poll)
+    finally:
+        hook.close()
+
+
+async def _threaded_waits(org: str, services: list[str], waits: int, poll: float) -> dict[str, int]:
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=waits, thread_name_prefix="wait") as pool:
+        futures = [
+            loop.run_in_executor(pool, _thread_wait, org, services[i % len(services)], poll)
+            for i in range(waits)
+        ]
+        results = await asyncio.gather(*futures)
+    return _count(results)
+
+
+def _count(results: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result] = counts.get(result, 0) + 1
+    return counts
+
+
+async def _measure(mode: str, args: argparse.Namespace) -> Run:
+    """The measured window, in a child process that runs one mode only."""
+    from airflow_provider_abeja.emulator.handle import EmulatorHandle
+    from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+    handle = EmulatorHandle(args.emulator_url)
+    org = handle.organization_id
+    services: list[str] = args.service_ids.split(",")
+    # Warm up imports and the connection path once, outside the window.
+    AbejaHook(abeja_conn_id=CONN_ID).client.get_services(org, DEPLOYMENT_ID)
+    if mode == "async":
+        from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger  # noqa: F401
+
+    run = Run(mode, args.waits)
+    stop = asyncio.Event()
+    polls_before = handle.counters()["requests"].get("get_service", 0)
+    emu_before = _proc_cpu(args.emulator_pid)
+    run.rss_start = run.rss_peak = _rss_mb()
+    cpu_before = time.process_time()
+    wall_before = time.perf_counter()
+    ticker = asyncio.create_task(_ticker(run, stop))
+    waiter = _async_waits if mode == "async" else _threaded_waits
+    waiting = asyncio.create_task(waiter(org, services, args.waits, args.poll_interval))
+
+    await asyncio.sleep(args.duration)
+    for ser in services:  # end every wait: the next poll sees READY
+        await asyncio.to_thread(handle.set_service_status, ser, "READY")
+    run.outcomes = await waiting
+    stop.set()
+    await ticker
+    run.cpu = time.process_time() - cpu_before
+    run.wall = time.perf_counter() - wall_before
+    run.emulator_cpu = _proc_cpu(args.emulator_pid) - emu_before
+    run.polls = handle.counters()["requests"].get("get_service", 0) - polls_before
+    handle.close()
+    return run
+
+
+def _child(args: argparse.Namespace) -> int:
+    run = asyncio.run(_measure(args.child, args))
+    print(json.dumps(asdict(run)))
+    return 0
+
+
+def _run_child(mode: str, emulator: EmulatorProcess, args: argparse.Namespace) -> Run:
+    """Create fresh IN_PROGRESS services, run one mode in a fresh interpreter, stop the services."""
+    handle = emulator.handle
+    services = [
+        str(handle.create_service(DEPLOYMENT_ID, VERSION_ID)["service_id"]) for _ in range(args.services)
+    ]
+    env = dict(os.environ)
+    env.update(handle.airflow_connection_env(CONN_ID, timeout=30))
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        "--emulator-url",
+        emulator.url,
+        "--emulator-pid",
+        str(emulator.pid or 0),
+        "--service-ids",
+        ",".join(services),
+        "--waits",
+        str(args.waits),
+        "--poll-interval",
+        str(args.poll_interval),
+        "--duration",
+        str(args.duration),
+    ]
+    try:
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    finally:
+        for ser in services:  # stop their worker processes before the next run
+            handle.set_service_status(ser, "STOPPED")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} run failed:\n{proc.stderr[-3000:]}")
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Run(**data)
+
+
+def _report(runs: list[Run], args: argparse.Namespace) -> int:
+    asked = args.waits / args.poll_interval
+    print()
+    print(
+        f"{args.waits} waits, poll every {args.poll_interval:g} s (asked {asked:.0f} polls/s), "
+        f"{args.duration:g} s before READY, {args.services} services, {os.cpu_count()} CPU(s) "
+        "shared with the emulator"
+    )
+    header = (
+        f"{'mode':<8} {'polls':>7} {'polls/s':>8} {'CPU s':>7} {'CPU ms/poll':>12} {'lag p50 ms':>11} "
+        f"{'lag p99 ms':>11} {'lag max ms':>11} {'emu CPU ms/poll':>16} {'RSS +MB':>8} {'threads':>8}"
+        "  outcomes"
+    )
+    print(header)
+    for run in runs:
+        emu = run.emulator_cpu / run.polls * 1000 if run.polls else float("nan")
+        print(
+            f"{run.mode:<8} {run.polls:>7} {run.polls / run.wall:>8.0f} {run.cpu:>7.2f} "
+            f"{run.cpu_per_poll * 1000:>12.3f} {run.lag(0.5) * 1000:>11.1f} {run.lag(0.99) * 1000:>11.1f} "
+            f"{max(run.lags, default=0) * 1000:>11.1f} {emu:>16.3f} {run.rss_peak - run.rss_start:>8.1f} "
+            f"{run.threads_peak:>8}  {json.dumps(run.outcomes)}"
+        )
+    by_mode = {run.mode: run for run in runs}
+    aio, threads = by_mode["async"], by_mode["threads"]
+    ratio = threads.cpu_per_poll / aio.cpu_per_poll if aio.cpu_per_poll else float("nan")
+    cpu_ok = ratio >= CPU_GOAL_RATIO
+    lag_ok = aio.lag(0.99) < LAG_GOAL
+    print()
+    print(
+        f"CPU per poll, threads / async: {ratio:.1f}x (goal >= {CPU_GOAL_RATIO:g}x) "
+        f"-> {'OK' if cpu_ok else 'MISSED'}"
+    )
+    print(
+        f"async event-loop lag p99: {aio.lag(0.99) * 1000:.1f} ms (goal < {LAG_GOAL * 1000:.0f} ms) "
+        f"-> {'OK' if lag_ok else 'MISSED'}; threads: {threads.lag(0.99) * 1000:.1f} ms"
+    )
+    for run in runs:
+        rate = run.polls / run.wall
+        if rate < 0.8 * asked * (args.duration / run.wall):
+            own = run.cpu / run.wall * 100
+            emu = run.emulator_cpu / run.wall * 100
+            culprit = (
+                "the emulator"
+                if emu >= 80
+                else "this process (its CPU)"
+                if own >= 80
+                else "the machine (other load on its cores)"
+            )
+            print(
+                f"note: {run.mode} achieved {rate:.0f} polls/s of the {asked:.0f} asked; CPU: this process "
+                f"{own:.0f}% of a core, emulator {emu:.0f}%: limited by {culprit}"
+            )
+    bad = {mode: {k: v for k, v in run.outcomes.items() if k != "success"} for mode, run in by_mode.items()}
+    if any(bad.values()):
+        print(f"waits that did not end in success: {bad}")
+    return 0 if cpu_ok and lag_ok else 1
+
+
+def _parent(args: argparse.Namespace) -> int:
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    with EmulatorProcess(ready_delay=3600) as emulator:
+        runs = []
+        for mode in ("async", "threads"):
+            print(f"running {mode}: {args.waits} waits in a fresh process ...", flush=True)
+            runs.append(_run_child(mode, emulator, args))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return _report(runs, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 waits for 5 s (a smoke run)")
+    parser.add_argument("--waits", type=int, default=None, help="concurrent waits (default 1000)")
+    parser.add_argument("--services", type=int, default=10, help="services the waits share")
+    parser.add_argument("--poll-interval", type=float, default=1.0)
+    parser.add_argument("--duration", type=float, default=None, help="seconds before READY (default 15)")
+    # Internal: one mode's measured window in a child process.
+    parser.add_argument("--child", choices=("async", "threads"), help=argparse.SUPPRESS)
+    parser.add_argument("--emulator-url", help=argparse.SUPPRESS)
+    parser.add_argument("--emulator-pid", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--service-ids", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.waits = args.waits or (200 if args.quick else 1000)
+    args.duration = args.duration or (5.0 if args.quick else 15.0)
+    if args.child:
+        return _child(args)
+    return _parent(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
