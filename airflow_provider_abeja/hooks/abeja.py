@@ -243,10 +243,12 @@ class AbejaHook(BaseHook):
         )
 
     # -- Airflow 2 form ------------------------------------------------------------------------------
+    # Airflow 3.2+ reads the form from the provider info (conn-fields, ui-field-behaviour) and
+    # never calls these; older versions do. Both are built from that same provider info.
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """The connection form for Airflow 2.11; Airflow 3 reads the provider info instead."""
+        """Hidden, relabelled and placeholder fields of the connection form."""
         from airflow_provider_abeja.get_provider_info import UI_FIELD_BEHAVIOUR
 
         return {
@@ -254,3 +256,33 @@ class AbejaHook(BaseHook):
             "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
             "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
         }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The extra fields as form widgets (needs the webserver's Flask-AppBuilder and WTForms)."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import PasswordField, StringField
+        from wtforms.validators import Optional
+
+        from airflow_provider_abeja.get_provider_info import CONN_FIELDS
+
+        widgets: dict[str, Any] = {}
+        for name, spec in CONN_FIELDS.items():
+            # Every value is typed as text: the hook validates it and names the field on error.
+            if spec["schema"].get("format") == "password":
+                field: Any = PasswordField(
+                    lazy_gettext(spec["label"]),
+                    widget=BS3PasswordFieldWidget(),
+                    validators=[Optional()],
+                    description=spec["description"],
+                )
+            else:
+                field = StringField(
+                    lazy_gettext(spec["label"]),
+                    widget=BS3TextFieldWidget(),
+                    validators=[Optional()],
+                    description=spec["description"],
+                )
+            widgets[name] = field
+        return widgets
