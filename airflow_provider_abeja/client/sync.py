@@ -50,7 +50,9 @@ def classify_requests_error(exc: BaseException) -> Failure | None:
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return Failure.READ_TIMEOUT
     if isinstance(exc, requests.exceptions.SSLError):
-        return Failure.NOT_SENT  # the handshake failed: no request bytes went out
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            return None  # permanent: retrying cannot help
+        return Failure.BROKEN  # a TLS failure may also come after the request went out
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason = exc.args[0] if exc.args else None
         if isinstance(reason, urllib3.exceptions.MaxRetryError):

@@ -316,3 +316,18 @@ def test_policy_table() -> None:
     assert all(policy.retries_failure(get, f) for f in Failure)
     assert [f for f in Failure if policy.retries_failure(post, f)] == [Failure.NOT_SENT]
     assert not policy.retries_failure(get, None)
+
+
+def test_tls_failures(client: APIClient, requests_mock: rm.Mocker) -> None:
+    verify_failed = requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    requests_mock.get(f"{MGMT}/services/{SER}", [{"exc": verify_failed}, {"json": {}}])
+    with pytest.raises(TransportError):
+        client.get_service(ORG, DEP, SER)  # a bad certificate stays bad: not retried
+    assert requests_mock.call_count == 1
+    eof = requests.exceptions.SSLError("EOF occurred in violation of protocol")
+    requests_mock.post(f"{MGMT}/services", [{"exc": eof}, {"json": {}}])
+    with pytest.raises(TransportError):
+        client.create_service(ORG, DEP, VER)  # the request may have gone out: a POST is not re-sent
+    assert requests_mock.call_count == 2
+    requests_mock.get(f"{MGMT}/services/{SER}", [{"exc": eof}, {"json": {}}])
+    assert client.get_service(ORG, DEP, SER) == {}
