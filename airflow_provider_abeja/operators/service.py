@@ -300,7 +300,8 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         organization_id = self.resolve_organization_id()
         marker = creation_marker(context) if self.reuse_existing else None
         with permanent_errors_fail_fast():
-            service = self._own_service(organization_id, marker) if marker else None
+            version_id = arguments["version_id"]
+            service = self._own_service(organization_id, marker, version_id) if marker else None
             if service is None:
                 service = self._create(organization_id, arguments, marker)
         service_id = str(service["service_id"])
@@ -318,15 +319,19 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
                 raise
             self.log.warning("Create failed (%s); checking whether the platform made the service anyway", exc)
-            found = self._own_service(organization_id, marker)
+            found = self._own_service(organization_id, marker, arguments["version_id"])
             if found is None:
                 raise
             return found
         self.log.info("Created service %s (version %s)", service.get("service_id"), arguments["version_id"])
         return service
 
-    def _own_service(self, organization_id: str, marker: str) -> dict[str, Any] | None:
-        """The service an earlier try of this task instance made, if any (broken ones are deleted)."""
+    def _own_service(self, organization_id: str, marker: str, version_id: str) -> dict[str, Any] | None:
+        """The running service made for this task instance, if any.
+
+        Its other services (FAILED, STOPPED, or of another version because the DAG changed between
+        tries) are deleted: they belong to this task instance and would otherwise be left behind.
+        """
         entries = self.client.get_services(organization_id, self.deployment_id).get("entries") or []
         mine = [
             e
@@ -337,20 +342,24 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         keep: dict[str, Any] | None = None
         for entry in mine:
             service_id, status = str(entry.get("service_id")), entry.get("status")
-            if status in _RUNNING and keep is None:
+            version = entry.get("model_version_id")
+            if version and version != version_id:
+                reason = f"runs version {version}, not {version_id}"
+            elif status not in _RUNNING:
+                reason = f"is {status}"
+            elif keep is None:
                 keep = dict(entry)
                 self.log.info(
-                    "Reusing service %s (%s) that an earlier try of this task created (%s=%s)",
+                    "Reusing service %s (%s) made for this task instance (%s=%s) instead of creating one",
                     service_id, status, CREATED_BY_ENV, marker,
                 )  # fmt: skip
-            elif status in _RUNNING:
-                self.log.warning("Another service of this task instance is still there: %s", service_id)
+                continue
             else:
-                self.log.warning(
-                    "An earlier try's service %s is %s: deleting it, creating anew", service_id, status
-                )
-                with contextlib.suppress(NotFound):
-                    self.client.delete_service(organization_id, self.deployment_id, service_id)
+                self.log.warning("Another service of this task instance is still there: %s", service_id)
+                continue
+            self.log.warning("Service %s of an earlier try %s: deleting it", service_id, reason)
+            with contextlib.suppress(NotFound):
+                self.client.delete_service(organization_id, self.deployment_id, service_id)
         return keep
 
 

@@ -28,6 +28,7 @@ from tests.integration.operators._support import (
     BAD_VERSION,
     GOOD_VERSION,
     MISSING_SERVICE,
+    OTHER_VERSION,
     SAMPLE_DEPLOYMENT,
     FakeTI,
     ready_service,
@@ -165,6 +166,19 @@ def test_failed_service_of_an_earlier_try_is_replaced(emulator):
     assert counters["services_created"] == 2
     assert counters["services_deleted"] == 1
     assert counters["services_total"] == 1
+
+
+def test_retry_after_a_version_change_replaces_the_old_service(emulator):
+    first = run_operator(create_op(False), {"ti": FakeTI()})
+    second = run_operator(create_op(False, version_id=OTHER_VERSION), {"ti": FakeTI()})
+    assert second["service_id"] != first["service_id"]
+    assert second["model_version_id"] == OTHER_VERSION
+    counters = emulator.counters()
+    assert (counters["services_created"], counters["services_deleted"], counters["services_total"]) == (
+        2,
+        1,
+        1,
+    )
 
 
 def test_create_in_an_unknown_deployment_fails_without_retry(emulator, context):

@@ -232,6 +232,20 @@ def test_retry_reuses_the_service_of_an_earlier_try(requests_mock, context, caps
     assert "Reusing service" in capsys.readouterr().out  # task logs go through structlog
 
 
+def test_a_service_of_another_version_from_an_earlier_try_is_replaced(requests_mock, context):
+    """The DAG changed between tries: the old try's service must not stand in for the new version."""
+    old = {
+        **service("READY", env={CREATED_BY_ENV: "dag/task/manual__1"}),
+        "model_version_id": "ver-0000000000000old",
+    }
+    requests_mock.get(BASE, json={"entries": [old]})
+    delete = requests_mock.delete(f"{BASE}/{SER}", json={"message": "deleted"})
+    post = requests_mock.post(BASE, json=service(service_id="ser-2222222222222222"))
+    result = create_op(wait_for_completion=False).execute(context)
+    assert (delete.call_count, post.call_count) == (1, 1)
+    assert result["service_id"] == "ser-2222222222222222"
+
+
 def test_a_failed_service_of_an_earlier_try_is_replaced(requests_mock, context):
     failed = service("FAILED", service_id="ser-ffffffffffffffff", env={CREATED_BY_ENV: "dag/task/manual__1"})
     requests_mock.get(BASE, json={"entries": [failed]})
