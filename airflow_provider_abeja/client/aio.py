@@ -45,8 +45,10 @@ class _HeaderAuth(httpx.Auth):
 
 def classify_httpx_error(exc: BaseException) -> Failure | None:
     """Map an httpx exception to how far the request got."""
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return None  # permanent: retrying cannot help
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return Failure.NOT_SENT
+        return Failure.NOT_SENT  # raised before any request byte was written
     if isinstance(exc, httpx.ReadTimeout):
         return Failure.READ_TIMEOUT
     if isinstance(exc, httpx.UnsupportedProtocol):

@@ -437,3 +437,16 @@ async def test_timeout_is_passed_to_httpx(respx_mock: respx.MockRouter) -> None:
     first, second = (call.request.extensions["timeout"] for call in route.calls)
     assert first == {"connect": 1.5, "read": 9.0, "write": 9.0, "pool": 1.5}
     assert second == {"connect": None, "read": None, "write": None, "pool": None}
+
+
+async def test_certificate_failure_is_not_retried(aclient: Any, respx_mock: respx.MockRouter) -> None:
+    client, _ = aclient
+    route = respx_mock.get(f"{MGMT}/services/{SER}").mock(
+        side_effect=[
+            httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+            httpx.Response(200, json={}),
+        ]
+    )
+    with pytest.raises(TransportError):
+        await client.get_service(ORG, DEP, SER)
+    assert route.call_count == 1
