@@ -1,7 +1,8 @@
 """Run every benchmark in bench/ one after the other (``make bench``).
 
 Runs each ``bench/*.py`` except this file and helpers whose names start with ``_``, in name
-order, printing each one's output as it comes. ``--quick`` is passed on to every script.
+order, printing each one's output as it comes. ``--quick`` is passed on to every script that
+mentions it.
 Exits non-zero when any script did (a missed goal or a failure), after running them all.
 """
 
@@ -27,9 +28,10 @@ def main(argv: list[str]) -> int:
     extra = ["--quick"] if "--quick" in argv else []
     failed: list[str] = []
     for script in scripts():
-        print(f"\n=== {script.name} {' '.join(extra)}".rstrip(), flush=True)
         started = time.perf_counter()
-        code = subprocess.call([sys.executable, str(script), *extra], cwd=HERE.parent)
+        flags = [flag for flag in extra if flag in script.read_text()]  # only scripts that know it
+        print(f"\n=== {script.name} {' '.join(flags)}".rstrip(), flush=True)
+        code = subprocess.call([sys.executable, str(script), *flags], cwd=HERE.parent)
         print(f"=== {script.name}: exit {code} after {time.perf_counter() - started:.1f}s", flush=True)
         if code != 0:
             failed.append(script.name)
