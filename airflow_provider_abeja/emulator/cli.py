@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import signal
 import socket
 import sys
+import threading
+import time
 from collections.abc import Sequence
 
 from . import config as defaults
@@ -63,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-page-size", type=int, default=50, help="events per recentlogs page")
     parser.add_argument(
         "--max-workers-per-service", type=int, default=16, help="cap on worker processes per service"
+    )
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started the emulator exits (used by EmulatorProcess)",
     )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level")
     parser.add_argument("--access-log", action="store_true", help="log every request")
@@ -143,8 +151,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     # handler that was installed before it: make that a clean exit instead of death by signal.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
+    if args.exit_with_parent:
+        _watch_parent()
     server.run(sockets=[sock])
     return 0
+
+
+def _watch_parent() -> None:
+    """A killed test run must not leave its emulator behind: SIGTERM ourselves when the parent goes."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -44,6 +44,7 @@ class EmulatorProcess:
         sample: bool = True,
         startup_timeout: float = 30.0,
         env: dict[str, str] | None = None,
+        exit_with_parent: bool = True,
     ) -> None:
         self.port = port
         self.host = host
@@ -54,6 +55,7 @@ class EmulatorProcess:
         self.sample = sample
         self.startup_timeout = startup_timeout
         self.env = env
+        self.exit_with_parent = exit_with_parent
         self.url = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._log_dir = tempfile.mkdtemp(prefix="abeja-emulator-")
@@ -87,6 +89,8 @@ class EmulatorProcess:
             cmd += ["--state-dir", self.state_dir]
         if not self.sample:
             cmd.append("--no-sample")
+        if self.exit_with_parent:
+            cmd.append("--exit-with-parent")
         return cmd + self.extra_args
 
     def start(self) -> EmulatorProcess:

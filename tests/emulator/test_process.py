@@ -11,7 +11,12 @@ import sys
 import pytest
 import requests
 
-from airflow_provider_abeja.emulator import SAMPLE_DEPLOYMENT_ID, SAMPLE_VERSION_ID, EmulatorHandle
+from airflow_provider_abeja.emulator import (
+    SAMPLE_DEPLOYMENT_ID,
+    SAMPLE_VERSION_ID,
+    EmulatorHandle,
+    EmulatorProcess,
+)
 
 from ._util import DEP, api, infer, poll
 
@@ -156,3 +161,47 @@ def test_connection_helpers(abeja_emulator):
         "personal_access_token": "emulator-token",
     }
     assert "emulator-token" not in repr(abeja_emulator)
+
+
+def test_emulator_exits_with_its_parent(tmp_path):
+    """A parent that dies without stopping the emulator (a killed test run) takes the emulator along."""
+    info = tmp_path / "info.txt"
+    launcher = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'airflow_provider_abeja.emulator', '--port', '0',\n"
+        "                      '--exit-with-parent'], stdout=open(sys.argv[1] + '.log', 'wb'),\n"
+        "                     stderr=subprocess.STDOUT, start_new_session=True)\n"
+        "open(sys.argv[1], 'w').write(str(p.pid))\n"
+        "import time, re\n"
+        "while not re.search('listening on', open(sys.argv[1] + '.log').read()): time.sleep(0.05)\n"
+    )
+    subprocess.run([sys.executable, "-c", launcher, str(info)], check=True, timeout=60)
+    pid = int(info.read_text())
+    try:
+        assert poll(lambda: _gone(pid))
+    finally:
+        if not _gone(pid):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def test_start_error_reports_the_log():
+    import socket
+
+    from airflow_provider_abeja.emulator.process import EmulatorStartError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        process = EmulatorProcess(port=busy.getsockname()[1])
+        with pytest.raises(EmulatorStartError, match="exited"):
+            process.start()
+        assert not process.running
+
+
+def test_console_script_is_installed():
+    script = os.path.join(os.path.dirname(sys.executable), "abeja-emulator")
+    if not os.path.exists(script):
+        pytest.skip("console script not installed in this environment")
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "--state-dir" in result.stdout
