@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--waits", type=int, default=None, help="concurrent waits (default 1000)")
     parser.add_argument("--services", type=int, default=10, help="services the waits share")
     parser.add_argument("--poll-interval", type=float, default=1.0)
-    parser.add_argument("--duration", type=float, default=None, help="seconds before READY (default 15)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds before READY (default 10)")
     # Internal: one mode's measured window in a child process.
     parser.add_argument("--child", choices=("async", "threads"), help=argparse.SUPPRESS)
     parser.add_argument("--emulator-url", help=argparse.SUPPRESS)
@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service-ids", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.waits = args.waits or (200 if args.quick else 1000)
-    args.duration = args.duration or (5.0 if args.quick else 15.0)
+    args.duration = args.duration or (5.0 if args.quick else 10.0)
     if args.child:
         return _child(args)
     return _parent(args)
