@@ -34,6 +34,16 @@ def default_errors_path(output_path: str) -> str:
     return stem + ".errors.jsonl"
 
 
+def _error_rate(value: float | str) -> float:
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError("max_error_rate", f"not a number: {value!r}") from None
+    if not 0.0 <= rate <= 1.0:
+        raise InvalidArgumentError("max_error_rate", "must be between 0 and 1")
+    return rate
+
+
 class AbejaBatchRequestOperator(AbejaBaseOperator):
     """Send every input of a batch to a service or an endpoint, results to a resumable JSONL file.
 
@@ -85,6 +95,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         "key_field",
         "payload_field",
         "content_type",
+        "max_error_rate",
     )
     template_fields_renderers = {"inputs": "json"}
     ui_color = "#7ec8e3"
@@ -104,7 +115,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         content_type: str | None = None,
         errors_path: str | None = None,
         concurrency: int | None = None,
-        max_error_rate: float = 0.0,
+        max_error_rate: float | str = 0.0,
         preserve_order: bool = True,
         resend_statuses: Collection[int] = (503,),
         resend_on_transport_error: bool = False,
@@ -125,8 +136,8 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             raise ValueError(f"input_format must be one of {INPUT_FORMATS}, not {input_format!r}")
         if concurrency is not None and concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        if not 0.0 <= max_error_rate <= 1.0:
-            raise ValueError("max_error_rate must be between 0 and 1")
+        if not isinstance(max_error_rate, str):  # a template is checked once rendered
+            _error_rate(max_error_rate)
         self.output_path = output_path
         self.service_id = service_id
         self.custom_alias = custom_alias
@@ -182,15 +193,17 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource, ListSource, split_glob
 
         if self.inputs is not None:
-            return ListSource(self._items(), key_field=self.key_field, payload_field=self.payload_field)
+            return ListSource(
+                self._items(), key_field=self.key_field or None, payload_field=self.payload_field or None
+            )
         assert self.input_path is not None
         base, pattern = split_glob(str(self.input_path))
         if pattern is not None:
-            return FilesSource(self._path(base), pattern, content_type=self.content_type)
+            return FilesSource(self._path(base), pattern, content_type=self.content_type or None)
         path = self._path(self.input_path)
         if self.input_format == "files" or (self.input_format == "auto" and path.is_dir()):
-            return FilesSource(path, content_type=self.content_type)
-        return JsonlSource(path, key_field=self.key_field, payload_field=self.payload_field)
+            return FilesSource(path, content_type=self.content_type or None)
+        return JsonlSource(path, key_field=self.key_field or None, payload_field=self.payload_field or None)
 
     # -- target and concurrency ---------------------------------------------------------------
 
@@ -235,6 +248,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
 
         organization_id = self.resolve_organization_id()
         try:
+            max_error_rate = _error_rate(self.max_error_rate)
             target = self._target(organization_id)
             source = self.build_source()
         except (InvalidArgumentError, MissingCredentialsError) as exc:
@@ -306,11 +320,11 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             counts.skipped,
             counts.throughput,
         )
-        if counts.error_rate > self.max_error_rate:
+        if counts.error_rate > max_error_rate:
             self._push_summary(context, summary)
             raise AirflowFailException(
                 f"{counts.done_errors} of {counts.done_ok + counts.done_errors} inputs failed "
-                f"({counts.error_rate:.2%} > max_error_rate {self.max_error_rate:.2%}); see {errors_path}"
+                f"({counts.error_rate:.2%} > max_error_rate {max_error_rate:.2%}); see {errors_path}"
             )
         return summary
 

@@ -10,6 +10,7 @@ import pytest
 import requests_mock as rm
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.operators.batch import (
     XCOM_SUMMARY,
     AbejaBatchRequestOperator,
@@ -129,7 +130,7 @@ def test_files_and_jsonl_inputs_are_told_apart(tmp_path: Path) -> None:
 def test_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="exactly one"):
         AbejaBatchRequestOperator(task_id="t", deployment_id=DEP, output_path="o.jsonl")
-    with pytest.raises(ValueError, match="max_error_rate"):
+    with pytest.raises(InvalidArgumentError, match="max_error_rate"):
         AbejaBatchRequestOperator(
             task_id="t", deployment_id=DEP, output_path="o", inputs=[], max_error_rate=2
         )
