@@ -119,8 +119,14 @@ def test_cli_flags(tmp_path):
         handle.reset()  # the CLI fault is part of the initial state
         assert api(handle, "GET", "deployments").status_code == 502
         assert "cli-token" not in log.read_text()
-        process.send_signal(signal.SIGTERM)
+        dep = handle.create_deployment(name="cli")["deployment_id"]
+        version = handle.create_version(dep, "1.0.0", user_env_vars={"SAMPLE_MODEL_PARAMS": "params_v1.json"})
+        service_id = handle.create_service(dep, version["version_id"], instance_number=2)["service_id"]
+        handle.wait_for_status(dep, service_id, "READY")
+        workers = handle.metrics(service_id)["worker_pids"]
+        process.send_signal(signal.SIGTERM)  # the server alone, not its group: it must stop its workers
         assert process.wait(timeout=20) == 0
+        assert all(poll(lambda pid=pid: _gone(pid)) for pid in workers)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
