@@ -23,11 +23,6 @@ EXAMPLE_DAGS = REPO / "example_dags"
 CONN_ENV = "AIRFLOW_CONN_ABEJA_DEFAULT"
 
 
-def example_dag_files() -> list[Path]:
-    """Every example DAG file, found at collection time (new DAGs are picked up without edits)."""
-    return sorted(p for p in EXAMPLE_DAGS.glob("*.py") if not p.name.startswith("_"))
-
-
 @dataclass
 class DagRunResult:
     """What a test asserts on: the run's state, each task's state and return value."""
@@ -90,23 +85,32 @@ def connection_env_value(handle: Any) -> str:
     return conn if isinstance(conn, str) else json.dumps(conn)
 
 
-@pytest.fixture
-def run_dag(example_dagbag: Any, emulator_connection: Any) -> Any:
-    """`run_dag(dag_id, **conf)` runs the DAG once with `dag.test()` and returns a DagRunResult."""
+class DagRunner:
+    """`runner(dag_id, **conf)` runs one DAG once with `dag.test()`; `.handle` is the emulator."""
 
-    def run(dag_id: str, **conf: Any) -> DagRunResult:
-        dag = example_dagbag.get_dag(dag_id)
-        assert dag is not None, f"{dag_id} not found; import errors: {example_dagbag.import_errors}"
+    def __init__(self, dagbag: Any, handle: Any) -> None:
+        self.dagbag = dagbag
+        self.handle = handle
+
+    def __call__(self, dag_id: str, **conf: Any) -> DagRunResult:
+        known = self.dagbag.get_dag(dag_id)
+        assert known is not None, f"{dag_id} not found; import errors: {self.dagbag.import_errors}"
+        # Parse the file anew for every run: a run's conf is merged into the task params in place,
+        # so a DAG object used twice would carry one test's params into the next.
+        dag = type(self.dagbag)(known.fileloc).get_dag(dag_id)
         dag_run = dag.test(run_conf=conf or None)
         tis = dag_run.get_task_instances()
-        returns = {ti.task_id: xcom_value(ti) for ti in tis}
         return DagRunResult(
             state=str(dag_run.state),
             task_states={ti.task_id: (None if ti.state is None else str(ti.state)) for ti in tis},
-            returns=returns,
+            returns={ti.task_id: xcom_value(ti) for ti in tis},
         )
 
-    return run
+
+@pytest.fixture
+def run_dag(example_dagbag: Any, emulator_connection: Any) -> DagRunner:
+    """Runs example DAGs against a freshly reset emulator (see DagRunner)."""
+    return DagRunner(example_dagbag, emulator_connection)
 
 
 def xcom_value(ti: Any, key: str = "return_value") -> Any:

@@ -1,0 +1,212 @@
+"""Every example DAG, run end to end with `dag.test()` against the emulator: success and failure paths.
+
+Outcomes are asserted on the emulator (its counters, its services and endpoints), not only on task
+states: a teardown that "succeeded" without deleting anything would still fail these tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_abeja.client import APIClient
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+
+DEPLOYMENT = "9999999999999"
+V1 = "ver-5a3d1e0000000001"
+V2 = "ver-5a3d1e0000000002"
+BAD = "ver-bad0000000000001"
+DEPLOY_INVOKE = "abeja_deploy_invoke_teardown"
+BLUE_GREEN = "abeja_blue_green_swap"
+RETRAINING = "abeja_scheduled_retraining"
+
+
+def example_dag_files() -> list[Path]:
+    """Every example DAG file, found at collection time: a new DAG is run without editing this test."""
+    folder = Path(__file__).resolve().parents[2] / "example_dags"
+    return sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
+
+
+def services(handle: Any) -> dict[str, str]:
+    """service id -> status of every service the emulator still has."""
+    return {s["service_id"]: s["status"] for s in handle.state()["services"]}
+
+
+def endpoints(handle: Any) -> dict[str, str]:
+    """custom alias -> service id of every endpoint."""
+    return {e["custom_alias"]: e["service_id"] for e in handle.state()["endpoints"]}
+
+
+def blue_behind_default_endpoint(handle: Any, version_id: str = V1) -> str:
+    """What a previous release left: a READY service behind the `default` endpoint."""
+    blue = handle.create_service(DEPLOYMENT, version_id)["service_id"]
+    handle.wait_for_status(DEPLOYMENT, blue)
+    with APIClient(handle.credential, api_url=handle.url) as client:
+        client.create_endpoint(handle.organization_id, DEPLOYMENT, blue, "default")
+    return str(blue)
+
+
+# -- every DAG ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", example_dag_files(), ids=lambda p: Path(p).stem)
+def test_example_dag_file_parses_into_a_documented_dag(path: Path, example_dagbag: Any) -> None:
+    assert not example_dagbag.import_errors
+    dags = [d for d in example_dagbag.dags.values() if Path(d.fileloc).name == path.name]
+    assert dags, f"{path.name} defines no DAG"
+    for dag in dags:
+        assert "abeja" in dag.tags
+        assert dag.doc_md, f"{dag.dag_id} has no documentation"
+
+
+@pytest.mark.parametrize("path", example_dag_files(), ids=lambda p: Path(p).stem)
+def test_example_dag_succeeds_with_its_default_params(path: Path, example_dagbag: Any, run_dag: Any) -> None:
+    """The defaults target the emulator's sample deployment: every DAG runs as shipped."""
+    handle = run_dag.handle
+    for dag in example_dagbag.dags.values():
+        if Path(dag.fileloc).name != path.name:
+            continue
+        result = run_dag(dag.dag_id)
+        assert result.state == "success", result.task_states
+        # Nothing left running that no endpoint routes to: no leaked services.
+        routed = set(endpoints(handle).values())
+        leaked = {sid: st for sid, st in services(handle).items() if sid not in routed}
+        assert not leaked, f"{dag.dag_id} left services behind: {leaked}"
+
+
+# -- DAG 1: deploy, invoke, teardown --------------------------------------------------------------
+
+
+def test_deploy_invoke_teardown_answers_and_deletes_its_service(run_dag: Any) -> None:
+    handle = run_dag.handle
+    result = run_dag(DEPLOY_INVOKE, text="a great and excellent day")
+
+    assert result.state == "success", result.task_states
+    answer = result.returns["invoke"]
+    assert answer["label"] == "positive"
+    assert answer["model_version"] == "1.0.0"
+    counters = handle.counters()
+    assert counters["services_created"] == 1
+    assert counters["services_deleted"] == 1
+    assert counters["inference_requests"] == 1
+    assert services(handle) == {}
+
+
+def test_deploy_invoke_teardown_deletes_the_service_when_the_invocation_fails(run_dag: Any) -> None:
+    handle = run_dag.handle
+    handle.inject_fault("request_service", status=500)
+
+    result = run_dag(DEPLOY_INVOKE)
+
+    assert result.state == "failed"
+    assert result.task_states["invoke"] == "failed"
+    assert result.task_states["delete_service"] == "success"
+    counters = handle.counters()
+    assert counters["services_created"] == 1
+    assert counters["services_deleted"] == 1
+    assert services(handle) == {}
+
+
+def test_deploy_invoke_teardown_deletes_a_service_that_never_becomes_ready(run_dag: Any) -> None:
+    handle = run_dag.handle
+
+    result = run_dag(DEPLOY_INVOKE, version_id=BAD)
+
+    assert result.state == "failed"
+    assert result.task_states["wait_until_ready"] == "failed"
+    assert result.task_states["invoke"] == "upstream_failed"
+    assert result.task_states["delete_service"] == "success"
+    assert handle.counters()["services_deleted"] == 1
+    assert services(handle) == {}
+
+
+# -- DAG 3: blue/green ------------------------------------------------------------------------------
+
+
+def test_blue_green_swaps_the_endpoint_and_retires_blue(run_dag: Any) -> None:
+    handle = run_dag.handle
+    blue = blue_behind_default_endpoint(handle)
+
+    result = run_dag(BLUE_GREEN)
+
+    assert result.state == "success", result.task_states
+    green = result.returns["green_up"]["service_id"]
+    assert endpoints(handle) == {"default": green}
+    assert services(handle) == {green: "READY"}
+    assert blue != green
+    assert result.returns["swap_endpoint"]["previous_service_id"] == blue
+    assert result.task_states["create_endpoint"] == "skipped"
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [{"smoke_expected_label": "negative"}, {"green_version_id": BAD}],
+    ids=["smoke-test-fails", "green-never-ready"],
+)
+def test_blue_green_rollback_keeps_the_endpoint_on_blue(run_dag: Any, conf: dict[str, str]) -> None:
+    handle = run_dag.handle
+    blue = blue_behind_default_endpoint(handle)
+
+    result = run_dag(BLUE_GREEN, **conf)
+
+    assert result.state == "failed"
+    assert result.task_states["rollback_green"] == "success"
+    assert result.task_states["swap_endpoint"] == "upstream_failed"
+    assert result.task_states["retire_blue"] == "upstream_failed"
+    # Traffic stays on blue, green is gone: exactly one service, the old one.
+    assert endpoints(handle) == {"default": blue}
+    assert services(handle) == {blue: "READY"}
+    counters = handle.counters()
+    assert counters["services_created"] == 2  # blue (by the test) and green
+    assert counters["services_deleted"] == 1  # green
+    assert counters["requests"].get("update_endpoint", 0) == 0
+
+
+def test_blue_green_first_release_creates_the_endpoint(run_dag: Any) -> None:
+    handle = run_dag.handle
+
+    result = run_dag(BLUE_GREEN)
+
+    assert result.state == "success", result.task_states
+    green = result.returns["green_up"]["service_id"]
+    assert result.task_states["swap_endpoint"] == "skipped"
+    assert endpoints(handle) == {"default": green}
+    assert services(handle) == {green: "READY"}
+
+
+# -- DAG 2: scheduled retraining ------------------------------------------------------------------
+
+
+def test_retraining_registers_a_version_deploys_it_and_retires_the_old_service(run_dag: Any) -> None:
+    handle = run_dag.handle
+    old = blue_behind_default_endpoint(handle)
+
+    result = run_dag(RETRAINING)
+
+    assert result.state == "success", result.task_states
+    new_version = result.returns["new_model_version"]
+    assert new_version not in {V1, V2, BAD}
+    assert handle.counters()["versions_created"] == 1
+    new = result.returns["deploy_new_version"]["service_id"]
+    assert result.returns["deploy_new_version"]["model_version_id"] == new_version
+    assert result.returns["check_smoke_answer"]["label"] == "positive"
+    assert endpoints(handle) == {"default": new}
+    assert services(handle) == {new: "READY"}
+    assert result.returns["point_endpoint"]["previous_service_id"] == old
+
+
+def test_retraining_discards_a_new_service_that_fails_its_smoke_test(run_dag: Any) -> None:
+    handle = run_dag.handle
+    old = blue_behind_default_endpoint(handle)
+
+    result = run_dag(RETRAINING, version_id=V2, smoke_expected_label="negative")
+
+    assert result.state == "failed"
+    assert result.task_states["discard_new_service"] == "success"
+    assert result.task_states["point_endpoint"] == "upstream_failed"
+    assert endpoints(handle) == {"default": old}
+    assert services(handle) == {old: "READY"}
+    assert handle.counters()["versions_created"] == 0  # params.version_id given: nothing registered
