@@ -365,10 +365,14 @@ class Emulator:
         task = self._tasks.pop(ser, None)
         if task is not None:
             task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
         if status in (STOPPED, FAILED):
             await self._halt(ser)
-        elif status == READY and ser not in self.pools:
-            self._launch(service, keep_ready=True)
+        elif status == READY:
+            pool = self.pools.get(ser)
+            if pool is None or not pool.usable:  # never started, or its start was just cancelled
+                self._launch(service, keep_ready=True)
         self._set_status(service, status, f"[emulator] status forced to {status}")
         return self.service_wire(service)
 

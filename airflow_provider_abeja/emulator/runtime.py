@@ -163,6 +163,11 @@ class InstancePool:
         self.max_in_flight = 0
 
     @property
+    def usable(self) -> bool:
+        """Started and not closed: it can serve requests."""
+        return self._started.is_set() and not self._closed
+
+    @property
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._workers]
 

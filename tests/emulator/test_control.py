@@ -127,3 +127,12 @@ def test_unknown_route_and_method_use_platform_error_shape(abeja_emulator):
         abeja_emulator.api_url(f"deployments/{DEP}/services"), auth=abeja_emulator.auth, timeout=5
     )
     assert (wrong.status_code, wrong.json()["error"]) == (405, "method_not_allowed")
+
+
+def test_forcing_ready_during_startup_serves(abeja_emulator):
+    abeja_emulator.configure(ready_delay=30)
+    service_id = create_service(abeja_emulator, SAMPLE_VERSION_ID)["service_id"]
+    abeja_emulator.set_service_status(service_id, "IN_PROGRESS")  # cancels the start in flight
+    assert infer(abeja_emulator, service_id, json={"text": "good"}).status_code == 503
+    abeja_emulator.set_service_status(service_id, "READY")
+    assert infer(abeja_emulator, service_id, json={"text": "good"}).status_code == 200
