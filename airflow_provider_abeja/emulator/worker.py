@@ -9,8 +9,6 @@ emulator as lines of the service's recent logs.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import importlib
 import json
 import marshal
@@ -85,6 +83,9 @@ def write_frame(stream: BinaryIO, value: Any) -> None:
 def split_contents(content_type: str | None, body: bytes) -> list[Content]:
     """One content per multipart part, else one content holding the whole body."""
     if content_type and content_type.lower().startswith("multipart/"):
+        import email.parser  # only multipart needs it: keeps instance start-up short
+        import email.policy
+
         raw = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
         if message.is_multipart():
