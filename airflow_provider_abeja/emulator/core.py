@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import re
 from collections import Counter
@@ -322,12 +323,16 @@ class Emulator:
             for key in ("version_id", "instance_number", "instance_type", "user_env_vars")
         )
         staged.modified_at = now_ts()
-        self.services[ser] = staged
-        if redeploy and staged.status != STOPPED:
-            self._deploy(staged, reason="updated")
+        # Update in place: a bring-up task still running from an earlier change holds this object
+        # and only marks it READY while it is still the registered one (a replaced object stayed
+        # IN_PROGRESS forever when an identical PATCH, e.g. a client retry, came in meanwhile).
+        for name in dataclasses.fields(Service):
+            setattr(service, name.name, getattr(staged, name.name))
+        if redeploy and service.status != STOPPED:
+            self._deploy(service, reason="updated")
         else:
-            self._save(staged)
-        return self.service_wire(staged)
+            self._save(service)
+        return self.service_wire(service)
 
     async def delete_service(self, org: str, dep_id: str, ser: str) -> dict[str, Any]:
         self.service(org, dep_id, ser)
