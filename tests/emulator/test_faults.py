@@ -64,8 +64,12 @@ def test_latency_alone_still_answers(abeja_emulator):
 
 
 def test_drop_connection_is_a_connection_error(abeja_emulator):
-    abeja_emulator.inject_fault("get_service", drop_connection=True, times=1)
     with requests.Session() as session:
+        warm = session.get(
+            abeja_emulator.api_url(f"deployments/{DEP}/services"), auth=abeja_emulator.auth, timeout=10
+        )
+        assert warm.status_code == 200  # the drop now hits a reused keep-alive connection
+        abeja_emulator.inject_fault("get_service", drop_connection=True, times=1)
         with pytest.raises(requests.exceptions.ConnectionError):
             session.get(abeja_emulator.api_url(f"deployments/{DEP}/services/ser-0000000000000000"),
                         auth=abeja_emulator.auth, timeout=10)  # fmt: skip
@@ -127,3 +131,18 @@ def test_reset_clears_faults(abeja_emulator):
     abeja_emulator.reset()
     assert abeja_emulator.faults() == []
     assert api(abeja_emulator, "GET", f"deployments/{DEP}/services").ok
+
+
+async def test_drop_and_latency_seen_by_an_async_httpx_client(abeja_emulator):
+    import httpx
+
+    url = abeja_emulator.api_url(f"deployments/{DEP}/services")
+    async with httpx.AsyncClient(auth=abeja_emulator.auth) as client:
+        assert (await client.get(url)).status_code == 200
+        abeja_emulator.inject_fault("get_services", drop_connection=True, times=1)
+        with pytest.raises(httpx.TransportError):
+            await client.get(url)
+        abeja_emulator.inject_fault("get_services", latency=1.5, times=1)
+        with pytest.raises(httpx.ReadTimeout):
+            await client.get(url, timeout=httpx.Timeout(5, read=0.3))
+        assert (await client.get(url)).status_code == 200
