@@ -164,3 +164,11 @@ def test_forced_status_sticks(abeja_emulator):
     assert abeja_emulator.get_service(DEP, service_id)["status"] == "IN_PROGRESS"
     abeja_emulator.set_service_status(service_id, "READY")
     assert infer(abeja_emulator, service_id, json={"text": "good"}).status_code == 200
+
+
+def test_scaling_update_while_starting_still_reaches_ready(abeja_emulator):
+    service_id = create_service(abeja_emulator, SAMPLE_VERSION_ID)["service_id"]
+    payload = {"max_instance_number": 3}
+    body = api(abeja_emulator, "PATCH", f"deployments/{DEP}/services/{service_id}", json=payload).json()
+    assert body["status"] == "IN_PROGRESS"
+    assert wait_status(abeja_emulator, service_id, "READY")["max_instance_number"] == 3
