@@ -22,7 +22,10 @@ MODULES = [
 
 PROBE = r"""
 import importlib, json, sys
-import airflow.sdk
+try:
+    import airflow.sdk  # what every Airflow 3 DAG file pays anyway
+except ImportError:  # Airflow 2.11
+    import airflow.models
 
 def heavy():
     return sorted(
