@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from .core import Emulator
-from .http import Handler, add_route, json_body, json_response
+from .routing import Handler, add_route, json_body, json_response
 
 ORG = "/organizations/{org}"
 DEP = ORG + "/deployments/{dep}"

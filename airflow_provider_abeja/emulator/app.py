@@ -13,7 +13,7 @@ from . import api_routes, control_routes
 from .asgi import DropConnectionMiddleware
 from .core import Emulator
 from .errors import error_code
-from .http import json_response
+from .routing import json_response
 
 
 def create_fastapi(emulator: Emulator) -> FastAPI:

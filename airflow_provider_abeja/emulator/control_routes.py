@@ -11,7 +11,7 @@ from .. import __version__
 from .core import Emulator
 from .errors import ApiError, bad_request, not_found
 from .faults import build_fault
-from .http import error_response, json_body, json_response
+from .routing import error_response, json_body, json_response
 
 PREFIX = "/_emulator"
 
