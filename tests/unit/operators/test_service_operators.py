@@ -171,6 +171,17 @@ def test_missing_organization_fails_without_retry(monkeypatch, requests_mock, co
     assert requests_mock.call_count == 0
 
 
+def test_a_connection_without_credentials_fails_without_retry(monkeypatch, requests_mock, context):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ABEJA_DEFAULT",
+        json.dumps({"conn_type": "abeja", "host": API, "extra": {"organization_id": ORG}}),
+    )
+    for op in (create_op(), AbejaStartServiceOperator(task_id="s", deployment_id=DEP, service_id=SER)):
+        with pytest.raises(AirflowFailException, match="credential"):
+            op.execute(context)
+    assert requests_mock.call_count == 0
+
+
 # -- create: the request, XCom, result ---------------------------------------------------------------
 
 
