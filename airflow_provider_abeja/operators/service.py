@@ -366,6 +366,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 class AbejaUpdateServiceOperator(_ServiceOperator):
     """Update a service (instances, autoscaling, environment, ...) and wait until it is READY again.
 
+    A stopped service is updated without waiting: it stays stopped and takes the change when it is
+    started.
+
     :param service_id: the service (``ser-...``).
     :param payload: the fields to change, as ``APIClient.update_service`` takes them (a mapping or
         JSON object text; templated, rendered as JSON).
@@ -393,10 +396,15 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
             assert service_id is not None
             organization_id = self.resolve_organization_id()
             self.push_service_xcom(context, organization_id, service_id)
+            before = self.client.get_service(organization_id, self.deployment_id, service_id)
             service = self.client.update_service(
                 organization_id, self.deployment_id, service_id, payload=payload
             )
         self.log.info("Updated service %s (%s)", service_id, ", ".join(sorted(payload)))
+        if before.get("status") == ServiceStatus.STOPPED.value:
+            # A stopped service is not redeployed: it takes the change when it is started.
+            self.log.info("Service %s is stopped: not waiting; the update applies when it starts", service_id)
+            return _redact_environment(service)
         # The answer may still show the old status: always look again when waiting.
         return self._finish(
             organization_id, service, target_status=ServiceStatus.READY.value, status_is_current=False

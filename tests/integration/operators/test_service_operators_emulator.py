@@ -207,6 +207,32 @@ def test_update_until_ready(emulator, context, deferrable):
     assert context["ti"].xcoms["service_id"] == service_id
 
 
+def update_op(
+    service_id: str, payload: Any, deferrable: bool = False, **kwargs: Any
+) -> AbejaUpdateServiceOperator:
+    return AbejaUpdateServiceOperator(
+        task_id="update", deployment_id=SAMPLE_DEPLOYMENT, service_id=service_id, payload=payload,
+        deferrable=deferrable, **{**FAST, **kwargs},
+    )  # fmt: skip
+
+
+@MODES
+def test_update_to_a_broken_version_fails_fast(emulator, context, deferrable):
+    service_id = ready_service(emulator)
+    with pytest.raises(AirflowFailException, match="FAILED"):
+        run_operator(update_op(service_id, {"version_id": BAD_VERSION}, deferrable, timeout=600), context)
+    assert status_of(emulator, service_id) == "FAILED"
+
+
+@MODES
+def test_update_of_a_stopped_service_does_not_wait(emulator, context, deferrable):
+    service_id = ready_service(emulator)
+    emulator.set_service_status(service_id, "STOPPED")
+    result = run_operator(update_op(service_id, {"instance_number": 3}, deferrable), context)
+    assert result["instance_number"] == 3
+    assert status_of(emulator, service_id) == "STOPPED"
+
+
 def test_update_of_a_missing_service_fails_without_retry(emulator, context):
     op = AbejaUpdateServiceOperator(
         task_id="update", deployment_id=SAMPLE_DEPLOYMENT, service_id=MISSING_SERVICE, payload={"x": 1}

@@ -384,14 +384,17 @@ def test_execute_complete_validates_the_event(requests_mock, context):
 
 def test_update_sends_the_payload_and_polls_instead_of_trusting_the_answer(requests_mock, context):
     patch = requests_mock.patch(f"{BASE}/{SER}", json=service("READY"))
-    poll = requests_mock.get(f"{BASE}/{SER}", [{"json": service("IN_PROGRESS")}, {"json": service("READY")}])
+    poll = requests_mock.get(
+        f"{BASE}/{SER}",
+        [{"json": service("READY")}, {"json": service("IN_PROGRESS")}, {"json": service("READY")}],
+    )
     requests_mock.get(f"{BASE}/{SER}/recentlogs", json={"events": []})
     op = AbejaUpdateServiceOperator(
         task_id="u", deployment_id=DEP, service_id=SER, payload='{"instance_number": 2}', check_interval=0.01
     )
     assert op.execute(context)["status"] == "READY"
     assert patch.last_request.json() == {"instance_number": 2}
-    assert poll.call_count == 2
+    assert poll.call_count == 3  # the state before, then polls until READY again
 
 
 @pytest.mark.parametrize("payload", [{}, "[1, 2]", None])
