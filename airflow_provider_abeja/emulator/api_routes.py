@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from .core import Emulator
-from .routing import Handler, add_route, json_body, json_response
+from .routing import Endpoint, Handler, add_route, json_body, json_response
 
 ORG = "/organizations/{org}"
 DEP = ORG + "/deployments/{dep}"
@@ -135,8 +135,8 @@ async def request_endpoint(
 INFERENCE_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def register(app: FastAPI, emu: Emulator) -> None:
-    # Inference first: Starlette tries routes in order, and inference is the hot path.
+def register(app: FastAPI, emu: Emulator) -> list[tuple[str, list[str], Endpoint]]:
+    """Add every platform route; answer the inference routes (served by the fast path too)."""
     inference: list[tuple[str, Handler, bool]] = [
         (INFER_PATH + "/services/{ser}", request_service, False),
         (INFER_PATH, request_endpoint, False),
@@ -145,8 +145,12 @@ def register(app: FastAPI, emu: Emulator) -> None:
         ("/deployments/{dep}", request_endpoint, True),
         ("/deployments/{dep}/{alias}", request_endpoint, True),
     ]
+    hot: list[tuple[str, list[str], Endpoint]] = []
     for path, handler, virtual_host in inference:
-        add_route(app, emu, path, INFERENCE_METHODS, handler.__name__, handler, virtual_host=virtual_host)
+        endpoint = add_route(
+            app, emu, path, INFERENCE_METHODS, handler.__name__, handler, virtual_host=virtual_host
+        )
+        hot.append((path, INFERENCE_METHODS, endpoint))
     routes: list[tuple[str, list[str], Handler]] = [
         (ORG + "/deployments", ["POST"], create_deployment),
         (ORG + "/deployments", ["GET"], get_deployments),
@@ -170,3 +174,4 @@ def register(app: FastAPI, emu: Emulator) -> None:
     ]
     for path, methods, handler in routes:
         add_route(app, emu, path, methods, handler.__name__, handler)
+    return hot

@@ -13,6 +13,7 @@ from . import api_routes, control_routes
 from .asgi import DropConnectionMiddleware
 from .core import Emulator
 from .errors import error_code
+from .fastpath import FastPath
 from .routing import json_response
 
 
@@ -41,11 +42,12 @@ def create_fastapi(emulator: Emulator) -> FastAPI:
         )
 
     app.add_exception_handler(StarletteHTTPException, http_error)
-    api_routes.register(app, emulator)
+    app.state.hot_routes = api_routes.register(app, emulator)
     control_routes.register(app, emulator)
     return app
 
 
 def create_app(emulator: Emulator) -> DropConnectionMiddleware:
-    """The ASGI callable uvicorn serves."""
-    return DropConnectionMiddleware(create_fastapi(emulator))  # type: ignore[arg-type]
+    """The ASGI callable uvicorn serves: drop-connection wrapper, inference fast path, FastAPI."""
+    app = create_fastapi(emulator)
+    return DropConnectionMiddleware(FastPath(app, app.state.hot_routes))  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from .faults import WHEN_AFTER, WHEN_BEFORE, Fault
 
 MALFORMED_BODY = b'{"malformed": tru'
 Handler = Callable[..., Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -88,7 +89,7 @@ def add_route(
     handler: Handler,
     *,
     virtual_host: bool = False,
-) -> None:
+) -> Endpoint:
     """Register an authenticated platform route: count it, apply faults, check credentials and org."""
 
     async def endpoint(request: Request) -> Response:
@@ -113,3 +114,4 @@ def add_route(
 
     endpoint.__name__ = name
     app.add_api_route(path, endpoint, methods=methods, name=name)
+    return endpoint

@@ -136,3 +136,8 @@ def test_forcing_ready_during_startup_serves(abeja_emulator):
     assert infer(abeja_emulator, service_id, json={"text": "good"}).status_code == 503
     abeja_emulator.set_service_status(service_id, "READY")
     assert infer(abeja_emulator, service_id, json={"text": "good"}).status_code == 200
+
+
+def test_inference_route_with_another_method_is_405(abeja_emulator):
+    answer = requests.options(abeja_emulator.inference_url(DEP, "ser-0000000000000000"), timeout=5)
+    assert (answer.status_code, answer.json()["error"]) == (405, "method_not_allowed")

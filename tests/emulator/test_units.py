@@ -88,3 +88,14 @@ def test_id_shapes_and_timestamps():
     assert all(re.fullmatch(r"[1-9]\d{12}", new_numeric_id()) for _ in range(200))
     assert parse_ts("2018-01-01T00:00:00").isoformat() == "2018-01-01T00:00:00+00:00"
     assert parse_ts("2018-06-05T13:07:49.602076Z").microsecond == 602076
+
+
+def test_fast_path_patterns_match_one_segment_per_parameter():
+    from airflow_provider_abeja.emulator.fastpath import compile_path
+
+    pattern = compile_path("/_inference/{org}/deployments/{dep}/services/{ser}")
+    match = pattern.fullmatch("/_inference/1234567890123/deployments/9/services/ser-1")
+    assert match is not None
+    assert match.groupdict() == {"org": "1234567890123", "dep": "9", "ser": "ser-1"}
+    assert pattern.fullmatch("/_inference/a/b/deployments/9/services/ser-1") is None
+    assert compile_path("/deployments/{dep}").fullmatch("/deployments/9/x") is None
