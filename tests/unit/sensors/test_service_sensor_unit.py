@@ -216,6 +216,14 @@ class TestExecuteComplete:
         with pytest.raises(AirflowFailException, match="ImportError: main"):
             _sensor().execute_complete({}, event)
 
+    @pytest.mark.parametrize("status", ["failure", "timeout", "error"])
+    def test_soft_fail_turns_a_resumed_failure_into_a_skip(self, status: str) -> None:
+        event = {"status": status, "service_id": SER, "service_status": "FAILED", "message": "m"}
+        with pytest.raises(AirflowSkipException):
+            _sensor(soft_fail=True).resume_execution("execute_complete", {"event": event}, {})
+        with pytest.raises(AirflowException):
+            _sensor().resume_execution("execute_complete", {"event": event}, {})
+
     @pytest.mark.parametrize(
         "event", [None, {"status": "success", "service_id": "ser-ffffffffffffffff"}, {"status": "?"}]
     )
