@@ -158,7 +158,8 @@ def summary(
     for task_id in ("create_service", "wait_until_ready", "invoke", "delete_service"):
         task_state, duration = tasks.get(task_id, (None, None))
         took = f"{duration:5.1f}s" if duration is not None else "     "
-        say(f"    {task_id:<18} {task_state or '-':<16} {took}")
+        note = "  (includes Airflow's start-up)" if task_id == "create_service" else ""
+        say(f"    {task_id:<18} {task_state or '-':<16} {took}{note}")
     say(f"  service: {service_id}")
     say("  status timeline (seen on the emulator, from creation):")
     changes = [(at, status) for at, sid, status in watch.timeline if sid == service_id]

@@ -65,11 +65,12 @@ def example_dagbag(dags_folder: Path) -> Any:
 
 
 @pytest.fixture
-def emulator_connection(abeja_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+def emulator_connection(abeja_emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """`abeja_default` points at a fresh emulator; every test starts from its sample deployment."""
     monkeypatch.setenv(CONN_ENV, connection_env_value(abeja_emulator))
-    # Short status polls in the example DAGs (read when a DAG file is parsed).
+    # Read when a DAG file is parsed: short status polls, and outputs in the test's own directory.
     monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.5")
+    monkeypatch.setenv("ABEJA_EXAMPLE_OUTPUT_DIR", str(tmp_path / "outputs"))
     return abeja_emulator
 
 
