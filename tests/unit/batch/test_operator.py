@@ -136,3 +136,33 @@ def test_arguments_are_checked() -> None:
         )
     assert default_errors_path("s3://b/run/out.jsonl") == "s3://b/run/out.errors.jsonl"
     assert default_errors_path("/x/out") == "/x/out.errors.jsonl"
+
+
+def test_object_store_output_uses_part_objects_and_resumes(tmp_path: Path) -> None:
+    """`memory://` stands in for s3: no append, so results go to parts merged at the end."""
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+    from airflow.sdk.io.store import attach
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    attach(protocol="memory", fs=MemoryFileSystem())  # as a provider registers s3
+
+    out = "memory://batch-operator-test/run-1/results.jsonl"
+    items = [{"n": n, "fail": n == 3} for n in range(7)]
+    op = _op(tmp_path, inputs=items, concurrency=2, output_path=out, max_error_rate=0.5)
+    with rm.Mocker() as m:
+        m.post(INFER, json=_echo)
+        summary = op.execute({"ti": FakeTI()})
+    lines = ObjectStoragePath(out).read_text().splitlines()
+    assert [json.loads(line)["key"] for line in lines] == list(range(7))
+    errors = ObjectStoragePath("memory://batch-operator-test/run-1/results.errors.jsonl").read_text()
+    assert [json.loads(line)["key"] for line in errors.splitlines()] == [3]
+    assert summary["errors_written"] == 1
+
+    more = _op(tmp_path, inputs=[*items, {"n": 7}], concurrency=2, output_path=out, max_error_rate=0.5)
+    with rm.Mocker() as m:
+        m.post(INFER, json=_echo)
+        summary = more.execute({"ti": FakeTI()})
+        assert m.call_count == 1
+    lines = ObjectStoragePath(out).read_text().splitlines()
+    assert [json.loads(line)["key"] for line in lines] == list(range(8))
+    assert (summary["skipped"], summary["sent"]) == (7, 1)
