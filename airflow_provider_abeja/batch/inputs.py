@@ -32,7 +32,11 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 @dataclass(frozen=True)
 class BatchInput:
-    """One request to make. Exactly one of `json` / `data` is the body (unless `error` is set)."""
+    """One request to make: the body is `data`, else the file at `path`, else `json`.
+
+    File inputs carry their `path`, read by the worker thread that sends them: the runner may hold
+    several times `concurrency` inputs, but only `concurrency` file contents are in memory at once.
+    """
 
     index: int
     key: Key
@@ -40,6 +44,16 @@ class BatchInput:
     data: bytes | None = None
     content_type: str | None = None
     error: str | None = None
+    path: Any = None
+
+    def body(self) -> bytes | None:
+        """The binary body (`data`, or the file's bytes read now), None for a JSON input."""
+        if self.data is not None:
+            return self.data
+        if self.path is not None:
+            with open_binary(self.path) as fh:
+                return fh.read()
+        return None
 
 
 class InputSource(Protocol):
@@ -204,15 +218,9 @@ class FilesSource:
 
     def __iter__(self) -> Iterator[BatchInput]:
         for index, key in enumerate(self.keys()):
-            try:
-                with open_binary(self.base / key) as fh:
-                    data = fh.read()
-            except OSError as exc:
-                yield BatchInput(index=index, key=key, error=f"cannot read {key}: {exc}")
-                continue
             yield BatchInput(
                 index=index,
                 key=key,
-                data=data,
+                path=self.base / key,
                 content_type=self.content_type or guess_content_type(key),
             )

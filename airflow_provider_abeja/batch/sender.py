@@ -147,25 +147,25 @@ class Sender:
             self._call_service if target.service_id else self._call_endpoint  # type: ignore[assignment]
         )
 
-    def _call_service(self, item: BatchInput) -> Any:
+    def _call_service(self, item: BatchInput, data: bytes | None) -> Any:
         t = self.target
         return self.client.request_service(
             t.organization_id,
             t.deployment_id,
             t.service_id,
-            data=item.data,
-            json=item.json if item.data is None else None,
+            data=data,
+            json=item.json if data is None else None,
             content_type=item.content_type,
         )
 
-    def _call_endpoint(self, item: BatchInput) -> Any:
+    def _call_endpoint(self, item: BatchInput, data: bytes | None) -> Any:
         t = self.target
         return self.client.request_endpoint(
             t.organization_id,
             t.deployment_id,
             t.custom_alias,
-            data=item.data,
-            json=item.json if item.data is None else None,
+            data=data,
+            json=item.json if data is None else None,
             content_type=item.content_type,
         )
 
@@ -193,12 +193,17 @@ class Sender:
                 "attempts": 0,
                 "error": {"type": "InvalidInput", "message": item.error},
             }
+        try:
+            data = item.body()
+        except OSError as exc:
+            error = {"type": "InvalidInput", "message": f"cannot read {item.key}: {exc}"}
+            return {"status": "error", "attempts": 0, "error": error}
         attempts = 0
 
         def attempt() -> Any:
             nonlocal attempts
             attempts += 1
-            return self._call(item)
+            return self._call(item, data)
 
         started = time.perf_counter()
         try:

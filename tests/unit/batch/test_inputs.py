@@ -54,7 +54,7 @@ def test_files_source_relative_keys_sorted_with_content_types(tmp_path: Path) ->
     (tmp_path / "a.jpg").write_bytes(b"\xff\xd8jpg")
     (tmp_path / "c.weird-ext").write_bytes(b"raw")
     items = list(FilesSource(tmp_path))
-    assert [(i.key, i.data, i.content_type) for i in items] == [
+    assert [(i.key, i.body(), i.content_type) for i in items] == [
         ("a.jpg", b"\xff\xd8jpg", "image/jpeg"),
         ("b/2.png", b"\x89PNG2", "image/png"),
         ("c.weird-ext", b"raw", "application/octet-stream"),
@@ -82,7 +82,7 @@ def test_files_source_on_an_fsspec_memory_filesystem() -> None:
     (base / "one.png").write_bytes(b"one")
     (base / "sub" / "two.jpg").write_bytes(b"two")
     items = list(FilesSource(base))
-    assert [(i.key, i.data, i.content_type) for i in items] == [
+    assert [(i.key, i.body(), i.content_type) for i in items] == [
         ("one.png", b"one", "image/png"),
         ("sub/two.jpg", b"two", "image/jpeg"),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,3 +127,25 @@ def test_service_level_failures_abort_instead_of_recording_an_error(client: APIC
         assert _sender(client, abort_statuses=())(BatchInput(index=0, key=1, json={}))["status"] == "error"
         m.post(SERVICE_URL, status_code=400, json={"error": "bad image"})
         assert _sender(client)(BatchInput(index=0, key=1, json={}))["status"] == "error"
+
+
+def test_file_input_is_read_when_sent_and_a_vanished_file_is_that_inputs_error(
+    client: APIClient, tmp_path: Path
+) -> None:
+    from airflow_provider_abeja.batch.inputs import FilesSource
+
+    (tmp_path / "a.png").write_bytes(b"A")
+    (tmp_path / "b.png").write_bytes(b"B")
+    first, second = list(FilesSource(tmp_path))
+    (tmp_path / "a.png").write_bytes(b"A2")  # changed after listing: the bytes sent are read at send time
+    (tmp_path / "b.png").unlink()
+    with rm.Mocker() as m:
+        m.post(SERVICE_URL, json={"ok": True})
+        assert _sender(client)(first)["status"] == "ok"
+        assert m.last_request.body == b"A2"
+        assert m.last_request.headers["Content-Type"] == "image/png"
+        record = _sender(client)(second)
+        assert m.call_count == 1
+    assert record["status"] == "error"
+    assert record["error"]["type"] == "InvalidInput"
+    assert "b.png" in record["error"]["message"]
