@@ -23,7 +23,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_abeja.exceptions import ServiceFailedError
+from airflow_provider_abeja.exceptions import InvalidArgumentError, ServiceFailedError
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
 
 if TYPE_CHECKING:
@@ -98,13 +98,20 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
 
         return AbejaHook(abeja_conn_id=self.abeja_conn_id)
 
+    def _organization_id(self) -> str:
+        """The explicit organization, else the connection's; a bad or missing one fails without retries."""
+        try:
+            return self.hook.get_organization_id(self.organization_id)
+        except InvalidArgumentError as exc:
+            raise AirflowFailException(str(exc)) from exc
+
     def _failure_set(self) -> set[str]:
         return set(self.failure_statuses) - {self.target_status}
 
     def poke(self, context: Context) -> bool:
         from airflow_provider_abeja.triggers.service import is_transient_error
 
-        organization_id = self.hook.get_organization_id(self.organization_id)
+        organization_id = self._organization_id()
         try:
             service = self.hook.client.get_service(organization_id, self.deployment_id, self.service_id)
         except Exception as exc:
@@ -185,7 +192,7 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
 
         self.defer(
             trigger=AbejaServiceStatusTrigger(
-                organization_id=self.hook.get_organization_id(self.organization_id),
+                organization_id=self._organization_id(),
                 deployment_id=self.deployment_id,
                 service_id=self.service_id,
                 target_status=self.target_status,

@@ -147,6 +147,19 @@ class TestPoke:
             sensor.poke({})
         assert not isinstance(info.value, AirflowFailException)
 
+    def test_no_organization_anywhere_fails_without_retries(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        conn = {"conn_type": "abeja", "host": API, "extra": {"auth_token": TOKEN}}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
+        with pytest.raises(AirflowFailException, match="organization_id"):
+            _sensor().poke({})
+        with pytest.raises(AirflowFailException, match="organization_id"):
+            _sensor(deferrable=True).execute({})
+
+    def test_explicit_organization_wins(self, requests_mock: rm.Mocker) -> None:
+        other = "5555555555555"
+        requests_mock.get(SERVICE_URL.replace(ORG, other), **_status("READY"))
+        assert _sensor(organization_id=other).poke({}) is True
+
     def test_no_secret_in_errors(self, requests_mock: rm.Mocker) -> None:
         requests_mock.get(SERVICE_URL, status_code=401, json={"error": "unauthorized"})
         with pytest.raises(AirflowFailException) as info:
