@@ -97,6 +97,37 @@ def batch(client: APIClient, org: str, dep: str, ser: str, n: int, concurrency: 
     return counts.throughput
 
 
+def async_batch(handle: EmulatorHandle, dep: str, ser: str, n: int, concurrency: int, out: Path) -> float:
+    """The alternative design, for comparison: one `AsyncAPIClient`, `concurrency` tasks, same records."""
+    import asyncio
+
+    from airflow_provider_abeja.batch.results import encode_record
+    from airflow_provider_abeja.batch.sender import decode_body
+    from airflow_provider_abeja.client import AsyncAPIClient
+
+    async def run() -> float:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(n):
+            queue.put_nowait(i)
+        started = time.perf_counter()
+        async with AsyncAPIClient(handle.credential, api_url=handle.url, pool_maxsize=concurrency) as client:
+            with out.open("ab") as fh:
+
+                async def worker() -> None:
+                    while not queue.empty():
+                        i = queue.get_nowait()
+                        response = await client.request_service(
+                            handle.organization_id, dep, ser, json={"i": i}
+                        )
+                        body = decode_body(response.headers.get("Content-Type", ""), response.content)
+                        fh.write(encode_record({"key": i, "index": i, "status": "ok", **body}))
+
+                await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return n / (time.perf_counter() - started)
+
+    return asyncio.run(run())
+
+
 # -- memory: a child process per measurement ----------------------------------------------------------
 
 # VmHWM (peak RSS of this process image), not ru_maxrss: Linux carries ru_maxrss over fork + exec,
@@ -172,6 +203,7 @@ def throughput(tmp: Path, quick: bool) -> bool:
             for concurrency in (8, 16, 32):
                 rate = batch(client, org, dep, ser, n, concurrency, tmp / f"out-{concurrency}.jsonl")
                 rows.append((concurrency, rate))
+        async_rate = async_batch(handle, dep, ser, n, 32, tmp / "out-async.jsonl")
     print("| run | inputs/s | / capacity | / ceiling | / sequential |")
     print("| --- | ---: | ---: | ---: | ---: |")
     print(f"| sequential loop | {seq:.1f} | {seq / CAPACITY:.2f} | {seq / ceiling:.2f} | 1.0 |")
@@ -182,6 +214,11 @@ def throughput(tmp: Path, quick: bool) -> bool:
             f"| batch, concurrency {concurrency} | {rate:.1f} | {rate / CAPACITY:.2f} | "
             f"{rate / ceiling:.2f} | {rate / seq:.1f} |"
         )
+    label = "async client, 32 tasks (not used)"
+    print(
+        f"| {label} | {async_rate:.1f} | {async_rate / CAPACITY:.2f} | "
+        f"{async_rate / ceiling:.2f} | {async_rate / seq:.1f} |"
+    )
     best = max(rate for _, rate in rows)
     if best >= GOAL_RATIO * CAPACITY:
         print(f"throughput goal met: {best:.0f}/s >= {GOAL_RATIO} x {CAPACITY:.0f}/s")
