@@ -78,6 +78,9 @@ class StandaloneAirflow:
         self.output_path = home / "standalone.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._token: str | None = None
+        self.created = time.monotonic()
+        #: seconds since creation at which each step finished (printed by the tests, for diagnosis)
+        self.marks: dict[str, float] = {}
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
         bin_dir = str(Path(sys.executable).parent)
         env.update(
@@ -125,11 +128,15 @@ class StandaloneAirflow:
                     (health.get(part) or {}).get("status") == "healthy"
                     for part in ("metadatabase", "scheduler", "triggerer")
                 ):
+                    self.mark("healthy")
                     return
             except (OSError, ValueError):
                 pass
             time.sleep(1)
         raise TimeoutError(f"airflow standalone not healthy after {timeout}s:\n{self.output_tail()}")
+
+    def mark(self, step: str) -> None:
+        self.marks[step] = round(time.monotonic() - self.created, 1)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -162,6 +169,7 @@ class StandaloneAirflow:
         while time.monotonic() < deadline:
             try:
                 self._request("GET", f"/api/v2/dags/{dag_id}/details")
+                self.mark("dag parsed")
                 return
             except urllib.error.HTTPError as err:
                 if err.code != 404:
@@ -181,9 +189,25 @@ class StandaloneAirflow:
         while time.monotonic() < deadline:
             state = str(self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
             if state in TERMINAL_RUN_STATES:
+                self.mark(f"run {state}")
                 return state
             time.sleep(2)
         raise TimeoutError(f"run {run_id} of {dag_id} not finished after {timeout}s")
+
+    def wait_for_task_state(
+        self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 120.0
+    ) -> None:
+        """Wait until a task instance is in `state` (fails early if the run ends first)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.task_states(dag_id, run_id).get(task_id) == state:
+                self.mark(f"{task_id} {state}")
+                return
+            run_state = str(self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
+            if run_state in TERMINAL_RUN_STATES:
+                raise AssertionError(f"run ended {run_state} before {task_id} was {state}")
+            time.sleep(1)
+        raise TimeoutError(f"{task_id} not {state} after {timeout}s: {self.task_states(dag_id, run_id)}")
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         tis = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")

@@ -16,8 +16,9 @@ pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(300)
 
 DAG_ID = "abeja_deploy_invoke_teardown"
 DAG_FILE = Path(__file__).resolve().parents[2] / "example_dags" / f"{DAG_ID}.py"
-# Long enough that the sensor's first poke sees IN_PROGRESS and defers, even on a slow machine.
-READY_DELAY = 8.0
+# The emulator keeps the service IN_PROGRESS until the test sees the wait deferred and releases it,
+# so the sensor defers however slowly the machine starts its workers.
+READY_DELAY = 600.0
 
 
 def test_deploy_invoke_teardown_runs_with_a_real_triggerer(
@@ -29,9 +30,14 @@ def test_deploy_invoke_teardown_runs_with_a_real_triggerer(
 
     airflow.wait_for_dag(DAG_ID)
     run_id = airflow.trigger(DAG_ID, {"text": "a great day"})
+    airflow.wait_for_task_state(DAG_ID, run_id, "wait_until_ready", "deferred")
+    [service] = emulator.state()["services"]
+    assert service["status"] == "IN_PROGRESS"
+    emulator.set_service_status(service["service_id"], "READY")  # the instance is up: let it be READY
     state = airflow.wait_for_run(DAG_ID, run_id)
 
     states = airflow.task_states(DAG_ID, run_id)
+    print(f"standalone timings (s): {airflow.marks}")
     assert state == "success", f"{states}\n{airflow.output_tail()}"
     assert set(states.values()) == {"success"}, states
 
