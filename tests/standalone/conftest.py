@@ -234,3 +234,5 @@ def standalone_factory(tmp_path: Path) -> Iterator[Any]:
     finally:
         for airflow in started:
             airflow.stop()
+        alive = [a.proc.pid for a in started if a.proc is not None and group_alive(a.proc.pid)]
+        assert not alive, f"process groups still alive after stop: {alive}"
