@@ -8,6 +8,7 @@ Anything else goes through the path object's own `open`, `exists`, `glob`, `rglo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import IO, Any, Protocol, runtime_checkable
 
 LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
@@ -66,3 +67,18 @@ def sibling(path: Any, suffix: str) -> Any:
     if isinstance(path, str):
         return path + suffix
     return path.with_name(path.name + suffix)
+
+
+def iter_lines(fh: Any, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    """The lines of a binary file, newline kept (the last may lack it), read in chunks.
+
+    Reads with `read()` only: Airflow 2's lineage-tracking file wrapper cannot be iterated.
+    """
+    rest = b""
+    while chunk := fh.read(chunk_size):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line + b"\n"
+    if rest:
+        yield rest

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from airflow_provider_abeja.batch._paths import local_path, open_binary
+from airflow_provider_abeja.batch._paths import iter_lines, local_path, open_binary
 
 Key = str | int
 
@@ -101,7 +101,7 @@ class JsonlSource:
     def count(self) -> int:
         n = 0
         with open_binary(self.path) as fh:
-            for line in fh:
+            for line in iter_lines(fh):
                 if line.strip():
                     n += 1
         return n
@@ -109,7 +109,7 @@ class JsonlSource:
     def __iter__(self) -> Iterator[BatchInput]:
         index = 0
         with open_binary(self.path) as fh:
-            for lineno, raw in enumerate(fh, start=1):
+            for lineno, raw in enumerate(iter_lines(fh), start=1):
                 if not raw.strip():
                     continue
                 yield self._parse(index, lineno, raw)

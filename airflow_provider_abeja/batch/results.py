@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterator
 from typing import IO, Any, Protocol
 
-from airflow_provider_abeja.batch._paths import local_path, open_binary, path_exists, sibling
+from airflow_provider_abeja.batch._paths import iter_lines, local_path, open_binary, path_exists, sibling
 from airflow_provider_abeja.batch.donekeys import DoneKeys
 
 
@@ -62,7 +62,7 @@ def _scan(fh: IO[bytes], tally: _Tally, where: str) -> Iterator[Any]:
     """Yield the key of every committed record, noting where the committed part ends."""
     offset = 0
     pending_error: str | None = None
-    for line in fh:
+    for line in iter_lines(fh):
         if pending_error is not None:
             raise CorruptOutputError(pending_error)
         end = offset + len(line)
@@ -89,7 +89,7 @@ def iter_records(path: Any) -> Iterator[dict[str, Any]]:
     if not path_exists(path):
         return
     with open_binary(path) as fh:
-        for line in fh:
+        for line in iter_lines(fh):
             if not line.endswith(b"\n"):
                 return
             try:

@@ -108,3 +108,20 @@ def test_jsonl_streams_instead_of_loading(tmp_path: Path) -> None:
     assert next(it).json == {"n": 0}
     # The file is still being read: the generator holds it open and gives the next line.
     assert next(it).json == {"n": 1}
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 1 << 20])
+def test_iter_lines_across_chunk_boundaries(chunk_size: int) -> None:
+    import io
+
+    from airflow_provider_abeja.batch._paths import iter_lines
+
+    data = b'{"a":1}\n\n{"b":22}\nlast-without-newline'
+    assert list(iter_lines(io.BytesIO(data), chunk_size)) == [
+        b'{"a":1}\n',
+        b"\n",
+        b'{"b":22}\n',
+        b"last-without-newline",
+    ]
+    assert list(iter_lines(io.BytesIO(b"x\n"), chunk_size)) == [b"x\n"]
+    assert list(iter_lines(io.BytesIO(b""), chunk_size)) == []

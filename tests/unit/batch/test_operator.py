@@ -141,8 +141,12 @@ def test_arguments_are_checked() -> None:
 def test_object_store_output_uses_part_objects_and_resumes(tmp_path: Path) -> None:
     """`memory://` stands in for s3: no append, so results go to parts merged at the end."""
     from airflow.providers.common.compat.sdk import ObjectStoragePath
-    from airflow.sdk.io.store import attach
     from fsspec.implementations.memory import MemoryFileSystem
+
+    try:
+        from airflow.sdk.io.store import attach
+    except ImportError:  # Airflow 2
+        from airflow.io.store import attach  # type: ignore[no-redef]
 
     attach(protocol="memory", fs=MemoryFileSystem())  # as a provider registers s3
 
