@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import random
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,9 @@ MAX_LOG_LINES = 20
 MAX_LOG_LINE_CHARS = 1000
 #: HTTP statuses that say "try again later" rather than "this will never work".
 TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({408, 425, 429})
+
+#: Each sleep between polls is the poll interval +- this fraction.
+POLL_JITTER = 0.1
 
 _KNOWN_STATUSES = frozenset(status.value for status in ServiceStatus)
 
@@ -254,7 +258,9 @@ class AbejaServiceStatusTrigger(BaseTrigger):
                     f"last status: {last_status}",
                     lines,
                 )
-            delay = self.poll_interval
+            # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
+            # polling the API in lockstep.
+            delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
             if self.end_time is not None:
                 delay = min(delay, max(self.end_time - now, 0.0))
             await asyncio.sleep(delay)
