@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-workers-per-service", type=int, default=16, help="cap on worker processes per service"
     )
+    parser.add_argument("--ssl-certfile", default=None, help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--ssl-keyfile", default=None, help="private key of --ssl-certfile (PEM)")
     parser.add_argument(
         "--exit-with-parent",
         action="store_true",
@@ -131,8 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     store = SqliteStore(args.state_dir) if args.state_dir else NullStore()
     emulator = Emulator(config, store, sample=not args.no_sample, faults=fault_specs)
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        print("abeja-emulator: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
+        return 2
     sock = bind(args.host, args.port)
     url = url_for(args.host, sock.getsockname()[1])
+    if args.ssl_certfile and url.startswith("http://"):
+        url = "https://" + url[len("http://") :]
     emulator.public_url = url
     server = uvicorn.Server(
         uvicorn.Config(
@@ -142,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lifespan="on",
             timeout_graceful_shutdown=3,
             timeout_keep_alive=30,
+            ssl_certfile=args.ssl_certfile,
+            ssl_keyfile=args.ssl_keyfile,
         )
     )
     print(f"{LISTEN_MESSAGE} {url}", flush=True)

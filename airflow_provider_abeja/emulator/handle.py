@@ -21,12 +21,14 @@ class EmulatorHandle:
         user_id: str = DEFAULT_USER_ID,
         personal_access_token: str = DEFAULT_PERSONAL_ACCESS_TOKEN,
         timeout: float = 30.0,
+        verify: bool | str = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.organization_id = organization_id
         self.user_id = user_id
         self._token = personal_access_token
         self.timeout = timeout
+        self.verify = verify
         self._session = requests.Session()
 
     def __repr__(self) -> str:
@@ -51,8 +53,13 @@ class EmulatorHandle:
             "host": self.url,
             "login": self.user_id,
             "password": self._token,
-            "extra": {"organization_id": self.organization_id, **extra},
+            "extra": {"organization_id": self.organization_id, **self._verify_extra(), **extra},
         }
+
+    def _verify_extra(self) -> dict[str, Any]:
+        if self.verify is True:
+            return {}
+        return {"verify": self.verify if isinstance(self.verify, str) else "false"}
 
     def airflow_connection_env(self, conn_id: str = "abeja_default", **extra: Any) -> dict[str, str]:
         """`{"AIRFLOW_CONN_ABEJA_DEFAULT": "<json>"}`, ready for `os.environ.update` / monkeypatch."""
@@ -75,7 +82,7 @@ class EmulatorHandle:
 
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = self._session.request(
-            method, f"{self.url}/_emulator/{path}", json=body, timeout=self.timeout
+            method, f"{self.url}/_emulator/{path}", json=body, timeout=self.timeout, verify=self.verify
         )
         response.raise_for_status()
         return response.json()
@@ -133,7 +140,7 @@ class EmulatorHandle:
 
     def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = self._session.request(
-            method, self.api_url(path), json=body, auth=self.auth, timeout=self.timeout
+            method, self.api_url(path), json=body, auth=self.auth, timeout=self.timeout, verify=self.verify
         )
         response.raise_for_status()
         return response.json()

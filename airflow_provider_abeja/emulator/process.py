@@ -19,7 +19,7 @@ import requests
 from .config import DEFAULT_ORGANIZATION_ID, DEFAULT_PERSONAL_ACCESS_TOKEN, DEFAULT_USER_ID
 from .handle import EmulatorHandle
 
-_URL = re.compile(r"listening on (http://\S+)")
+_URL = re.compile(r"listening on (https?://\S+)")
 
 
 class EmulatorStartError(RuntimeError):
@@ -45,6 +45,7 @@ class EmulatorProcess:
         startup_timeout: float = 30.0,
         env: dict[str, str] | None = None,
         exit_with_parent: bool = True,
+        verify: bool | str = True,
     ) -> None:
         self.port = port
         self.host = host
@@ -56,6 +57,7 @@ class EmulatorProcess:
         self.startup_timeout = startup_timeout
         self.env = env
         self.exit_with_parent = exit_with_parent
+        self.verify = verify
         self.url = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._log_dir = tempfile.mkdtemp(prefix="abeja-emulator-")
@@ -126,7 +128,7 @@ class EmulatorProcess:
                 url = match.group(1) if match else ""
             if url:
                 try:
-                    if requests.get(f"{url}/_emulator/health", timeout=2).ok:
+                    if requests.get(f"{url}/_emulator/health", timeout=2, verify=self.verify).ok:
                         break
                 except requests.RequestException:
                     pass
@@ -138,7 +140,7 @@ class EmulatorProcess:
         self.url = url
         self.port = int(url.rsplit(":", 1)[1])
         self._handle = EmulatorHandle(
-            url, self.organization_id, DEFAULT_USER_ID, DEFAULT_PERSONAL_ACCESS_TOKEN
+            url, self.organization_id, DEFAULT_USER_ID, DEFAULT_PERSONAL_ACCESS_TOKEN, verify=self.verify
         )
 
     def read_log(self) -> str:

@@ -211,3 +211,28 @@ def test_console_script_is_installed():
     result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "--state-dir" in result.stdout
+
+
+def test_https_with_given_certificate(abeja_emulator_factory, tmp_path):
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not available")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    emulator = abeja_emulator_factory(
+        extra_args=["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)], verify=str(cert)
+    )
+    assert emulator.url.startswith("https://127.0.0.1:")
+    assert emulator.handle.health()["status"] == "ok"
+    assert emulator.handle.airflow_connection()["extra"]["verify"] == str(cert)
+    listed = requests.get(
+        emulator.handle.api_url("deployments"), auth=emulator.handle.auth, verify=str(cert), timeout=10
+    )
+    assert listed.status_code == 200
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(emulator.url + "/_emulator/health", timeout=10)  # not in the default trust store
