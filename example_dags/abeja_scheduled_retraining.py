@@ -99,9 +99,9 @@ with DAG(
         params = params or {}
         if params.get("version_id"):
             return str(params["version_id"])
-        # A version string that is new on every run: 1.<date>.<time of the run>.
+        # A version string that is new on every run: 1.<date>.<time of the run> (no leading zeros).
         stamp = pendulum.instance(dag_run.run_after)
-        version = f"1.{stamp:%Y%m%d}.{stamp:%H%M%S%f}"
+        version = f"1.{stamp:%Y%m%d}.{int(f'{stamp:%H%M%S%f}')}"
         created = register_sample_version(
             "abeja_default", params["deployment_id"], version, params["model_params"]
         )
