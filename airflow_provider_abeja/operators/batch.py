@@ -134,6 +134,8 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             raise ValueError("give exactly one of input_path and inputs")
         if input_format not in INPUT_FORMATS:
             raise ValueError(f"input_format must be one of {INPUT_FORMATS}, not {input_format!r}")
+        if output_layout not in ("auto", "append", "parts"):
+            raise ValueError(f"output_layout must be 'auto', 'append' or 'parts', not {output_layout!r}")
         if concurrency is not None and concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if not isinstance(max_error_rate, str):  # a template is checked once rendered

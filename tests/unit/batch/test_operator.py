@@ -170,3 +170,39 @@ def test_object_store_output_uses_part_objects_and_resumes(tmp_path: Path) -> No
     lines = ObjectStoragePath(out).read_text().splitlines()
     assert [json.loads(line)["key"] for line in lines] == list(range(8))
     assert (summary["skipped"], summary["sent"]) == (7, 1)
+
+
+def test_on_kill_stops_sending_and_keeps_what_finished(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    op = _op(tmp_path, inputs=[{"n": n} for n in range(400)], concurrency=2)
+    outcome: dict[str, BaseException] = {}
+
+    def slow_echo(request: Any, context: Any) -> dict[str, Any]:
+        time.sleep(0.005)
+        return _echo(request, context)
+
+    def run() -> None:
+        try:
+            op.execute({"ti": FakeTI()})
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    out = tmp_path / "out" / "results.jsonl"
+    with rm.Mocker() as m:
+        m.post(INFER, json=slow_echo)
+        worker = threading.Thread(target=run)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while (not out.exists() or out.read_text().count("\n") < 10) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        op.on_kill()
+        worker.join(timeout=30)
+        sent = m.call_count
+    assert isinstance(outcome.get("error"), AirflowException)
+    assert "stopped after" in str(outcome["error"])
+    keys = [r["key"] for r in _lines(out)]
+    assert 10 <= len(keys) < 400
+    assert keys == list(range(len(keys)))
+    assert sent <= len(keys) + 2 * 8  # nothing more than the in-flight window was sent after the kill
