@@ -243,3 +243,24 @@ class TestExecuteComplete:
     def test_unexpected_events_fail_loudly(self, event: Any) -> None:
         with pytest.raises(AirflowException):
             _sensor().execute_complete({}, event)
+
+
+def test_deferral_goes_through_the_task_runner_and_back(requests_mock: rm.Mocker) -> None:
+    """What Airflow 3's task runner sends to the supervisor, and what the triggerer rebuilds from it."""
+    task_runner = pytest.importorskip("airflow.sdk.execution_time.task_runner")
+    serde = pytest.importorskip("airflow.sdk.serde")
+    import types
+
+    requests_mock.get(SERVICE_URL, **_status("IN_PROGRESS"))
+    with pytest.raises(TaskDeferred) as info:
+        _sensor(deferrable=True, timeout=120).execute({})
+    ti = types.SimpleNamespace(dag_id="d", task_id="wait", run_id="r", task=types.SimpleNamespace(queue="q"))
+    message, _state = task_runner._defer_task(info.value, ti, task_runner.log)
+    wire = json.loads(message.model_dump_json())
+    assert wire["classpath"] == "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
+    # Plain JSON: nothing needed serde's type wrappers (a tuple, set or datetime would have).
+    assert wire["trigger_kwargs"] == info.value.trigger.serialize()[1]
+    # The triggerer side: deserialize the stored kwargs and build the trigger again.
+    kwargs = serde.deserialize(wire["trigger_kwargs"])
+    rebuilt = AbejaServiceStatusTrigger(**kwargs)
+    assert rebuilt.serialize() == info.value.trigger.serialize()
