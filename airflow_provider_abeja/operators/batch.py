@@ -244,7 +244,11 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     # -- run ------------------------------------------------------------------------------------
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        from airflow_provider_abeja.batch.results import open_result_store, write_errors_file
+        from airflow_provider_abeja.batch.results import (
+            CorruptOutputError,
+            open_result_store,
+            write_errors_file,
+        )
         from airflow_provider_abeja.batch.runner import BatchAborted, BatchRunner, BatchStopped
         from airflow_provider_abeja.batch.sender import Sender
 
@@ -259,9 +263,12 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         total = source.count() if self.count_inputs else None
         output_path = str(self.output_path)
         errors_path = str(self.errors_path or default_errors_path(output_path))
-        store = open_result_store(
-            self._path(output_path), layout=self.output_layout, fsync_interval=self.fsync_interval
-        )
+        try:
+            store = open_result_store(
+                self._path(output_path), layout=self.output_layout, fsync_interval=self.fsync_interval
+            )
+        except CorruptOutputError as exc:  # not a crash artefact: a retry would find it again
+            raise AirflowFailException(f"{exc}; move the output away or repair it") from exc
         if store.repaired:
             self.log.warning("Output %s: dropped a torn last line left by an earlier try", output_path)
         if len(store.done):

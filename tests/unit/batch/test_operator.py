@@ -206,3 +206,11 @@ def test_on_kill_stops_sending_and_keeps_what_finished(tmp_path: Path) -> None:
     assert 10 <= len(keys) < 400
     assert keys == list(range(len(keys)))
     assert sent <= len(keys) + 2 * 8  # nothing more than the in-flight window was sent after the kill
+
+
+def test_an_output_broken_in_the_middle_fails_without_retry(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "results.jsonl"
+    out.parent.mkdir()
+    out.write_text('{"key":0,"index":0,"status":"ok"}\nnot json\n{"key":1,"index":1,"status":"ok"}\n')
+    with pytest.raises(AirflowFailException, match="not the last line"):
+        _op(tmp_path, inputs=[{"n": 0}], concurrency=1).execute({"ti": FakeTI()})
