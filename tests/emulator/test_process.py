@@ -88,9 +88,12 @@ def test_stop_kills_workers(abeja_emulator_factory):
 def test_cli_flags(tmp_path):
     """The console script: free port printed, --no-sample, --fault, --organization, SIGTERM exits 0."""
     log = tmp_path / "out.log"
+    settings = tmp_path / "settings.json"
+    settings.write_text('{"log_page_size": 7, "extra_organizations": ["5555555555555"]}')
     args = [
         "--port", "0", "--no-sample", "--ready-delay", "0.1", "--organization", "7777777777777",
         "--fault", "route=get_deployments,status=502,times=1", "--personal-access-token", "cli-token",
+        "--config", str(settings),
     ]  # fmt: skip
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -108,6 +111,8 @@ def test_cli_flags(tmp_path):
         assert not url.endswith(":0")
         handle = EmulatorHandle(url, "7777777777777", personal_access_token="cli-token")
         poll(lambda: _healthy(url))
+        config = requests.get(url + "/_emulator/config", timeout=10).json()
+        assert (config["log_page_size"], config["extra_organizations"]) == (7, ["5555555555555"])
         first = api(handle, "GET", "deployments")
         assert first.status_code == 502
         assert api(handle, "GET", "deployments").json() == {"entries": []}
@@ -236,3 +241,17 @@ def test_https_with_given_certificate(abeja_emulator_factory, tmp_path):
     assert listed.status_code == 200
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(emulator.url + "/_emulator/health", timeout=10)  # not in the default trust store
+
+
+def test_state_survives_a_crash(abeja_emulator_factory, tmp_path):
+    """Written through on every change: a SIGKILLed emulator loses nothing it had answered."""
+    emulator = abeja_emulator_factory(state_dir=tmp_path / "state")
+    service_id = emulator.handle.create_service(DEP, SAMPLE_VERSION_ID)["service_id"]
+    emulator.handle.wait_for_status(DEP, service_id, "READY")
+    pid = emulator.pid
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    assert poll(lambda: _gone(pid))
+    emulator.restart()
+    assert emulator.handle.get_service(DEP, service_id)["status"] == "READY"
+    assert infer(emulator.handle, service_id, json={"text": "good"}).status_code == 200
