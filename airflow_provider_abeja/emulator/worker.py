@@ -124,6 +124,8 @@ def render_response(result: Any) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise TypeError(f"handler returned {type(result).__name__}, expected dict")
     status = int(result.get("status_code", 200))
+    if not 200 <= status <= 599:
+        raise ValueError(f"handler returned status_code {status}")
     content = result.get("content")
     content_type = result.get("content_type")
     if isinstance(content, (bytes, bytearray)):

@@ -30,6 +30,8 @@ ECHO_HANDLER = textwrap.dedent(
             os._exit(3)
         if body == b"not-a-dict":
             return ["nope"]
+        if body == b"bad-status":
+            return {"status_code": 42}
         if body == b"bytes":
             return {"content": b"\\x00\\x01", "content_type": "application/octet-stream"}
         if body == b"text":
@@ -157,13 +159,14 @@ def test_handler_contract(abeja_emulator, echo_version):
 def test_handler_errors_answer_500_and_log(abeja_emulator, echo_version):
     dep, v1, _ = echo_version
     service_id = _ready(abeja_emulator, dep, v1)
-    for body in (b"raise", b"not-a-dict"):
+    for body in (b"raise", b"not-a-dict", b"bad-status"):
         answer = infer(abeja_emulator, service_id, dep=dep, data=body)
         assert answer.status_code == 500
         assert answer.json() == {"status": "unexpected error occurred"}
     messages = abeja_emulator.log_messages(service_id)
     assert "ValueError: handler exploded" in messages
     assert any("handler returned list" in m for m in messages)
+    assert any("handler returned status_code 42" in m for m in messages)
     assert infer(abeja_emulator, service_id, dep=dep, data=b"fine").status_code == 200
 
 
