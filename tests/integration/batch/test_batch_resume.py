@@ -36,7 +36,7 @@ def test_sigkill_mid_run_then_resume_writes_every_input_exactly_once(
     tmp_path: Path, emulator: Any, make_service: Callable[..., str]
 ) -> None:
     service_id = make_service(instances=4)
-    n = 500
+    n = 1000
     rows = [{"id": f"r{i:05d}", "text": "good day", "sleep_ms": 5} for i in range(n)]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     output = tmp_path / "out.jsonl"
