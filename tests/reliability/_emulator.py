@@ -1,9 +1,9 @@
 """Start and steer a real emulator process for the reliability suite.
 
 A thin launcher over the emulator's own CLI (``python -m airflow_provider_abeja.emulator``) and its
-control API: the suite needs extra process-level knobs (TLS via ``--ssl-*`` wrappers, a state
-directory, restarts, captured server output for the secrets search) that a shared fixture does not
-offer, and every process started here is stopped by its own id.
+control API: the suite needs process-level knobs (TLS with ``--ssl-certfile``, a state directory,
+restarts on the same port, sentinel credentials, the server's captured output for the secrets
+search), and every process started here is stopped by its own id (its process group).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -115,7 +114,8 @@ class EmulatorServer:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if self._control.get(f"{self.url}/_emulator/health", timeout=2).ok:
+                health = f"{self.url}/_emulator/health"
+                if self._control.get(health, timeout=2, verify=self._control_verify).ok:
                     return
             except requests.RequestException:
                 pass
@@ -140,9 +140,7 @@ class EmulatorServer:
         self._control = self._new_control_session()
 
     def _new_control_session(self) -> requests.Session:
-        session = requests.Session()
-        session.verify = self._control_verify
-        return session
+        return requests.Session()
 
     def restart(self) -> None:
         """Stop and start again on the same port (state survives only with ``--state-dir``)."""
@@ -152,7 +150,10 @@ class EmulatorServer:
     # ------------------------------------------------------------------ control API
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        response = self._control.request(method, f"{self.url}/_emulator/{path}", json=body, timeout=10)
+        # verify per request: a session's verify loses against REQUESTS_CA_BUNDLE in the environment
+        response = self._control.request(
+            method, f"{self.url}/_emulator/{path}", json=body, timeout=10, verify=self._control_verify
+        )
         response.raise_for_status()
         return response.json()
 
@@ -183,21 +184,3 @@ class EmulatorServer:
             "password": self.token,
             "extra": {"organization_id": self.organization_id, **extra},
         }
-
-
-def tls_server_command(certfile: Path, keyfile: Path) -> list[str]:
-    """A command that serves the emulator's own CLI over TLS (uvicorn's ssl options added)."""
-    code = (
-        "import sys, uvicorn\n"
-        "_Config = uvicorn.Config\n"
-        "class _TlsConfig(_Config):\n"
-        "    def __init__(self, *a, **k):\n"
-        f"        k.setdefault('ssl_certfile', {str(certfile)!r})\n"
-        f"        k.setdefault('ssl_keyfile', {str(keyfile)!r})\n"
-        "        super().__init__(*a, **k)\n"
-        "uvicorn.Config = _TlsConfig\n"
-        "from airflow_provider_abeja.emulator import cli\n"
-        "cli.url_for = lambda host, port: f'https://{host}:{port}'\n"
-        "sys.exit(cli.main(sys.argv[1:]))\n"
-    )
-    return [sys.executable, "-c", code]
