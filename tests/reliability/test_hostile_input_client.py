@@ -154,10 +154,7 @@ PAYLOAD_CASES: list[Case] = [
     Case("create-autoscale-not-bool", _create(enable_autoscale="maybe"), "enable_autoscale", gap=PAYLOAD),
     Case("create-model-id-traversal", _create(model_id="../3333333333333"), "model_id", gap=PAYLOAD),
     Case(
-        "request-json-not-serialisable",
-        lambda c: c.request_service(ORG, DEP, SER, json=_NotJson()),
-        "json",
-        gap="client._core._json_bytes lets json.dumps' TypeError escape (not InvalidArgumentError('json'))",
+        "request-json-not-serialisable", lambda c: c.request_service(ORG, DEP, SER, json=_NotJson()), "json"
     ),
     Case("request-data-int", lambda c: c.request_service(ORG, DEP, SER, data=12345), "data"),
     Case("request-data-and-json", lambda c: c.request_service(ORG, DEP, SER, data=b"x", json={}), "data"),
