@@ -36,6 +36,7 @@ from .store import NullStore
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _ENDPOINT_ID = re.compile(r"^pnt-[0-9a-f]{16}$")
 UNEXPECTED = b'{"status": "unexpected error occurred"}'
+SPAWN_ALLOWANCE = 1.0  # seconds before READY is due when the instances are started
 
 
 class InferenceAnswer:
@@ -454,6 +455,10 @@ class Emulator:
         try:
             if old_pool is not None:
                 await old_pool.close()
+            # Start the instances only shortly before READY is due: a service held IN_PROGRESS by a long
+            # ready delay (timeout tests, trigger benchmarks) costs no processes.
+            if delay - SPAWN_ALLOWANCE > 0:
+                await asyncio.sleep(delay - SPAWN_ALLOWANCE)
             version = self.versions.get(service.version_id)
             label = f"{version.version} ({version.handler})" if version else service.version_id
             self._log(ser, f"[emulator] starting {pool.size} instance(s) of version {label}")

@@ -172,3 +172,14 @@ def test_scaling_update_while_starting_still_reaches_ready(abeja_emulator):
     body = api(abeja_emulator, "PATCH", f"deployments/{DEP}/services/{service_id}", json=payload).json()
     assert body["status"] == "IN_PROGRESS"
     assert wait_status(abeja_emulator, service_id, "READY")["max_instance_number"] == 3
+
+
+def test_long_ready_delay_holds_in_progress_without_processes(abeja_emulator):
+    abeja_emulator.configure(ready_delay=3600)
+    service_id = create_service(abeja_emulator, SAMPLE_VERSION_ID, instance_number=3)["service_id"]
+    assert abeja_emulator.get_service(DEP, service_id)["status"] == "IN_PROGRESS"
+    assert abeja_emulator.counters()["workers_running"] == 0
+    assert not any("starting" in m for m in abeja_emulator.log_messages(service_id))
+    abeja_emulator.set_service_status(service_id, "READY")  # forcing READY starts them at once
+    assert infer(abeja_emulator, service_id, json={"text": "good"}).status_code == 200
+    assert abeja_emulator.metrics(service_id)["instances"] == 3
