@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -172,7 +173,7 @@ def summary(
             say(f"    | {line}")
     answer = xcoms.get("invoke")
     say(f"  inference: {{'text': {TEXT!r}}}")
-    say(f"         ->  {answer!r}")
+    say(f"         ->  {answer!r}" if answer is not None else "         ->  no answer (invoke failed)")
     deleted = watch.last_status.get(service_id) == "deleted" and not remaining
     say(f"  teardown: service {'deleted' if deleted else 'NOT deleted'}")
     say(
@@ -200,13 +201,16 @@ def main() -> int:
 
     from airflow_provider_abeja.emulator import EmulatorProcess
 
-    emulator = EmulatorProcess(ready_delay=READY_DELAY)
+    # Extra emulator arguments, e.g. a fault rule to see a failing run: ABEJA_DEMO_EMULATOR_ARGS=
+    # "--fault route=request_service,status=500" (the teardown still deletes the service; exit 1).
+    extra = shlex.split(os.environ.get("ABEJA_DEMO_EMULATOR_ARGS", ""))
+    emulator = EmulatorProcess(ready_delay=READY_DELAY, extra_args=extra)
     stop = threading.Event()
     ok = False
     try:
         say("[1/3] starting the ABEJA Platform emulator (sample deployment 9999999999999)")
         handle = emulator.start().handle
-        say(f"      listening on {handle.url}")
+        say(f"      listening on {handle.url} (pid {emulator.pid})")
         os.environ.update(handle.airflow_connection_env("abeja_default"))
 
         say(f"[2/3] running DAG {DAG_ID} with dag.test() (Airflow output: {log_path})")
