@@ -65,19 +65,17 @@ def fault_response(fault: Fault, request: Request) -> Response:
 
 
 def virtual_host_org(request: Request) -> str:
-    """`{org}.<host>` in the Host header -> org; an IP or bare host cannot carry one."""
-    host = (
-        (request.headers.get("host") or "").rsplit(":", 1)[0]
-        if "]" not in (request.headers.get("host") or "")
-        else ""
+    """`{org}.<host>` in the Host header -> org; an IP literal or a bare host name carries none."""
+    host = request.headers.get("host") or ""
+    if not host.startswith("["):  # an IPv6 literal never names an organization
+        host = host.rsplit(":", 1)[0]
+        label, dot, rest = host.partition(".")
+        if dot and rest and label and not host.replace(".", "").isdigit():
+            return label
+    raise not_found(
+        "virtual-host inference needs a Host header {organization_id}.<host>; "
+        "on loopback use /_inference/{organization_id}/deployments/..."
     )
-    label, dot, rest = host.partition(".")
-    if not dot or not rest or host.replace(".", "").isdigit():
-        raise not_found(
-            "virtual-host inference needs a Host header {organization_id}.<host>; "
-            "on loopback use /_inference/{organization_id}/deployments/..."
-        )
-    return label
 
 
 def add_route(
