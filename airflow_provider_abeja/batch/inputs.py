@@ -224,3 +224,26 @@ class FilesSource:
                 path=self.base / key,
                 content_type=self.content_type or guess_content_type(key),
             )
+
+
+class KeyFilter(Protocol):
+    def __contains__(self, key: object) -> bool: ...
+
+
+class OnlyKeys:
+    """The inputs of `source` whose key is in `keys` (e.g. the failed ones of an earlier run).
+
+    Indexes stay those of the full source, so results can be matched with a first run's.
+    """
+
+    def __init__(self, source: InputSource, keys: KeyFilter) -> None:
+        self.source = source
+        self.keys = keys
+
+    def count(self) -> int:
+        return sum(1 for _ in self)
+
+    def __iter__(self) -> Iterator[BatchInput]:
+        for item in self.source:
+            if item.key in self.keys:
+                yield item

@@ -81,6 +81,8 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     :param storage_conn_id: Airflow connection of the object store holding input and output.
     :param max_retry_count: per-input retries (default: the connection's ``max_retry_count``).
     :param retry_wait_max: longest wait between two tries of one input, in seconds.
+    :param include_keys_from: a JSONL file whose lines have a ``key`` (such as the errors file of an
+        earlier run): only the inputs with those keys are sent. Re-sends a run's failures to a new output.
     """
 
     template_fields: Sequence[str] = (
@@ -96,6 +98,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         "payload_field",
         "content_type",
         "max_error_rate",
+        "include_keys_from",
     )
     template_fields_renderers = {"inputs": "json"}
     ui_color = "#7ec8e3"
@@ -127,6 +130,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         storage_conn_id: str | None = None,
         max_retry_count: int | None = None,
         retry_wait_max: float = 30.0,
+        include_keys_from: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(deployment_id=deployment_id, **kwargs)
@@ -163,6 +167,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         self.storage_conn_id = storage_conn_id
         self.max_retry_count = max_retry_count
         self.retry_wait_max = retry_wait_max
+        self.include_keys_from = include_keys_from
 
     # -- paths and inputs ---------------------------------------------------------------------
 
@@ -191,7 +196,23 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         return list(items)
 
     def build_source(self) -> InputSource:
-        """The input reader for `input_path` / `inputs`."""
+        """The input reader for `input_path` / `inputs`, restricted by `include_keys_from`."""
+        source = self._full_source()
+        if not self.include_keys_from:
+            return source
+        from airflow_provider_abeja.batch._paths import path_exists
+        from airflow_provider_abeja.batch.donekeys import DoneKeys
+        from airflow_provider_abeja.batch.inputs import OnlyKeys
+        from airflow_provider_abeja.batch.results import iter_records
+
+        path = self._path(str(self.include_keys_from))
+        if not path_exists(path):
+            raise InvalidArgumentError("include_keys_from", f"{self.include_keys_from} does not exist")
+        keys = DoneKeys.build(record["key"] for record in iter_records(path) if "key" in record)
+        self.log.info("Only the %d key(s) listed in %s are sent", len(keys), self.include_keys_from)
+        return OnlyKeys(source, keys)
+
+    def _full_source(self) -> InputSource:
         from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource, ListSource, split_glob
 
         if self.inputs is not None:

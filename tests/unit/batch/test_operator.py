@@ -214,3 +214,33 @@ def test_an_output_broken_in_the_middle_fails_without_retry(tmp_path: Path) -> N
     out.write_text('{"key":0,"index":0,"status":"ok"}\nnot json\n{"key":1,"index":1,"status":"ok"}\n')
     with pytest.raises(AirflowFailException, match="not the last line"):
         _op(tmp_path, inputs=[{"n": 0}], concurrency=1).execute({"ti": FakeTI()})
+
+
+def test_include_keys_from_resends_only_the_failures_of_an_earlier_run(tmp_path: Path) -> None:
+    items = [{"id": f"k{n}", "fail": n in (2, 5)} for n in range(8)]
+    first = _op(tmp_path, inputs=items, key_field="id", concurrency=2, max_error_rate=0.5)
+    with rm.Mocker() as m:
+        m.post(INFER, json=_echo)
+        first.execute({"ti": FakeTI()})
+    errors_file = tmp_path / "out" / "results.errors.jsonl"
+    assert [e["key"] for e in _lines(errors_file)] == ["k2", "k5"]
+
+    redo = _op(
+        tmp_path,
+        inputs=items,
+        key_field="id",
+        concurrency=2,
+        include_keys_from=str(errors_file),
+        output_path=str(tmp_path / "redo" / "results.jsonl"),
+    )
+    with rm.Mocker() as m:
+        m.post(INFER, json={"fixed": True})  # the model was fixed in between
+        summary = redo.execute({"ti": FakeTI()})
+        assert m.call_count == 2
+    records = _lines(tmp_path / "redo" / "results.jsonl")
+    assert [(r["key"], r["index"], r["status"]) for r in records] == [("k2", 2, "ok"), ("k5", 5, "ok")]
+    assert (summary["total"], summary["ok"]) == (2, 2)
+
+    missing = _op(tmp_path, inputs=items, concurrency=1, include_keys_from=str(tmp_path / "nope.jsonl"))
+    with pytest.raises(AirflowFailException, match="include_keys_from"):
+        missing.execute({"ti": FakeTI()})
