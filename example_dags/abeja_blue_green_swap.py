@@ -47,6 +47,7 @@ from airflow_provider_abeja.operators.service import (
 
 # Seconds between status checks (the tests set ABEJA_EXAMPLE_CHECK_INTERVAL for the emulator).
 CHECK_INTERVAL = float(os.environ.get("ABEJA_EXAMPLE_CHECK_INTERVAL", "10"))
+CONN_ID = "abeja_default"  # API URL, credential and organization id: the only thing to change
 GREEN_SERVICE_ID = "{{ ti.xcom_pull(task_ids='green_up', key='service_id') }}"
 
 with DAG(
@@ -57,7 +58,9 @@ with DAG(
     catchup=False,
     tags=["abeja", "example"],
     doc_md=__doc__,
-    default_args={"abeja_conn_id": "abeja_default", "retries": 0},
+    # Every ABEJA operator is safe to retry (a retried create reuses its service); retries are off
+    # here so that a failure shows at once.
+    default_args={"abeja_conn_id": CONN_ID, "retries": 0},
     params={
         "deployment_id": Param("9999999999999", type="string"),
         "green_version_id": Param("ver-5a3d1e0000000002", type="string", description="Version to release"),
@@ -97,7 +100,7 @@ with DAG(
         from airflow_provider_abeja.exceptions import NotFound
         from airflow_provider_abeja.hooks.abeja import AbejaHook
 
-        hook = AbejaHook("abeja_default")
+        hook = AbejaHook(CONN_ID)
         args = (hook.get_organization_id(), (params or {})["deployment_id"], (params or {})["endpoint"])
         try:
             hook.client.get_endpoint(*args)

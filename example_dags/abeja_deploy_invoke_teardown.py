@@ -43,6 +43,7 @@ from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 # Seconds between status checks. Ten suits the platform, whose instances take minutes to start;
 # the tests and `make demo` set ABEJA_EXAMPLE_CHECK_INTERVAL=1 for the emulator.
 CHECK_INTERVAL = float(os.environ.get("ABEJA_EXAMPLE_CHECK_INTERVAL", "10"))
+CONN_ID = "abeja_default"  # API URL, credential and organization id: the only thing to change
 
 with DAG(
     dag_id="abeja_deploy_invoke_teardown",
@@ -52,7 +53,9 @@ with DAG(
     catchup=False,
     tags=["abeja", "example"],
     doc_md=__doc__,
-    default_args={"abeja_conn_id": "abeja_default", "retries": 0},
+    # Every ABEJA operator is safe to retry (a retried create reuses its service); retries are off
+    # here so that a failure shows at once.
+    default_args={"abeja_conn_id": CONN_ID, "retries": 0},
     params={
         "deployment_id": Param("9999999999999", type="string", description="Deployment to run"),
         "version_id": Param("ver-5a3d1e0000000001", type="string", description="Version to deploy"),

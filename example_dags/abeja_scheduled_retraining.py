@@ -37,6 +37,7 @@ from airflow_provider_abeja.operators.service import (
 
 # Seconds between status checks (the tests set ABEJA_EXAMPLE_CHECK_INTERVAL for the emulator).
 CHECK_INTERVAL = float(os.environ.get("ABEJA_EXAMPLE_CHECK_INTERVAL", "10"))
+CONN_ID = "abeja_default"  # API URL, credential and organization id: the only thing to change
 NEW_SERVICE_ID = "{{ ti.xcom_pull(task_ids='deploy_new_version', key='service_id') }}"
 
 
@@ -80,7 +81,9 @@ with DAG(
     max_active_runs=1,
     tags=["abeja", "example"],
     doc_md=__doc__,
-    default_args={"abeja_conn_id": "abeja_default", "retries": 0},
+    # Every ABEJA operator is safe to retry (a retried create reuses its service); retries are off
+    # here so that a failure shows at once.
+    default_args={"abeja_conn_id": CONN_ID, "retries": 0},
     params={
         "deployment_id": Param("9999999999999", type="string"),
         "version_id": Param(
@@ -102,9 +105,7 @@ with DAG(
         # A version string that is new on every run: 1.<date>.<time of the run> (no leading zeros).
         stamp = pendulum.instance(dag_run.run_after)
         version = f"1.{stamp:%Y%m%d}.{int(f'{stamp:%H%M%S%f}')}"
-        created = register_sample_version(
-            "abeja_default", params["deployment_id"], version, params["model_params"]
-        )
+        created = register_sample_version(CONN_ID, params["deployment_id"], version, params["model_params"])
         print(f"registered version {created['version_id']} ({version})")
         return str(created["version_id"])
 
@@ -141,7 +142,7 @@ with DAG(
         from airflow_provider_abeja.exceptions import NotFound
         from airflow_provider_abeja.hooks.abeja import AbejaHook
 
-        hook = AbejaHook("abeja_default")
+        hook = AbejaHook(CONN_ID)
         args = (hook.get_organization_id(), (params or {})["deployment_id"], (params or {})["endpoint"])
         try:
             hook.client.get_endpoint(*args)
