@@ -20,7 +20,15 @@ first interval, as deferred tasks do); after ``--duration`` seconds every servic
   wakes up (p50 / p99 / max). In the threaded run the same ticker shows what the threads do to a
   loop sharing the process (the GIL);
 - the emulator's own CPU per poll and the poll rate achieved vs asked, to tell when the
-  emulator (not the client) is the bottleneck: it shares the machine's cores with this process.
+  emulator (not the client) is the bottleneck: it shares the machine's cores with this process;
+- full (generation 2) garbage collections: count and pauses. Every HTTP request leaves cyclic
+  garbage (httpx's request/response objects, the retry policy's closures), and with 1,000
+  requests in flight much of it reaches the oldest generation: the full collections that follow
+  stop the loop for hundreds of milliseconds. ``--gc-freeze`` freezes import-time objects first,
+  to show how much of a pause is Airflow's own object graph.
+
+Each figure is given for the whole run (start-up of every wait included) and for the steady
+state (after every wait started). The machine is shared: the load average is printed.
 
 Goals: async CPU per poll at most 1/5 of the threaded one; async lag p99 under 100 ms.
 
@@ -32,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -92,6 +101,7 @@ class Run:
     rss_start: float = 0.0
     rss_peak: float = 0.0
     threads_peak: int = 0
+    gc_pauses: list[float] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:
@@ -127,6 +137,22 @@ def _proc_cpu(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+class _GcPauses:
+    """Records how long each full (generation 2) garbage collection stops the process."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._start)
 
 
 def _rss_mb() -> float:
@@ -240,7 +266,13 @@ async def _measure(mode: str, args: argparse.Namespace) -> Run:
     def polls() -> int:
         return int(handle.counters()["requests"].get("get_service", 0))
 
+    if args.gc_freeze:
+        # What Airflow's DAG processor does: move import-time objects out of the collector's sight.
+        gc.collect()
+        gc.freeze()
     run = Run(mode, args.waits)
+    gc_pauses = _GcPauses()
+    gc.callbacks.append(gc_pauses)
     lags: list[float] = []
     stop = asyncio.Event()
     run.rss_start = run.rss_peak = _rss_mb()
@@ -261,6 +293,8 @@ async def _measure(mode: str, args: argparse.Namespace) -> Run:
     stop.set()
     await ticker
     end = _Mark(polls(), args.emulator_pid, len(lags))
+    gc.callbacks.remove(gc_pauses)
+    run.gc_pauses = gc_pauses.pauses
     run.whole = start.window_to(end, lags)
     run.steady = steady_start.window_to(steady_end, lags)
     handle.close()
@@ -298,6 +332,7 @@ def _run_child(mode: str, emulator: EmulatorProcess, args: argparse.Namespace) -
         str(args.poll_interval),
         "--duration",
         str(args.duration),
+        *(["--gc-freeze"] if args.gc_freeze else []),
     ]
     try:
         proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
@@ -339,7 +374,9 @@ def _report(runs: list[Run], args: argparse.Namespace) -> int:
     for run in runs:
         print(
             f"{run.mode}: peak RSS growth {run.rss_peak - run.rss_start:.1f} MB, peak threads "
-            f"{run.threads_peak}, outcomes {json.dumps(run.outcomes)}"
+            f"{run.threads_peak}, full GC pauses {len(run.gc_pauses)} "
+            f"(total {sum(run.gc_pauses) * 1000:.0f} ms, max {max(run.gc_pauses, default=0) * 1000:.0f} ms), "
+            f"outcomes {json.dumps(run.outcomes)}"
         )
     by_mode = {run.mode: run for run in runs}
     aio, threads = by_mode["async"], by_mode["threads"]
@@ -400,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--services", type=int, default=10, help="services the waits share")
     parser.add_argument("--poll-interval", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=None, help="seconds before READY (default 10)")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after start-up in each measured process (shows what full collections cost)",
+    )
     # Internal: one mode's measured window in a child process.
     parser.add_argument("--child", choices=("async", "threads"), help=argparse.SUPPRESS)
     parser.add_argument("--emulator-url", help=argparse.SUPPRESS)
