@@ -174,12 +174,14 @@ class EmulatorHandle:
     def wait_for_status(
         self, deployment_id: str, service_id: str, status: str = "READY", timeout: float = 30.0
     ) -> dict[str, Any]:
-        """Poll until the service has `status` (AssertionError with the last status on timeout)."""
+        """Poll until the service has `status`; AssertionError on timeout or on an unexpected FAILED."""
         deadline = time.monotonic() + timeout
         while True:
             service = self.get_service(deployment_id, service_id)
             if service["status"] == status:
                 return service
+            if service["status"] == "FAILED":
+                raise AssertionError(f"{service_id} is FAILED (wanted {status})")
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"{service_id} still {service['status']} after {timeout}s (wanted {status})"

@@ -149,7 +149,17 @@ def render_response(result: Any) -> dict[str, Any]:
                 values = item.get("values", item.get("value", ""))
                 for value in values if isinstance(values, list) else [values]:
                     headers.append([str(item["key"]), str(value)])
+    headers = [[k, v] for k, v in headers if _header_safe(k) and _header_safe(v)]
     return {"ok": True, "status": status, "content_type": content_type, "body": body, "headers": headers}
+
+
+def _header_safe(text: str) -> bool:
+    """No CR/LF (header injection) and Latin-1 only, as HTTP/1.1 headers must be."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return bool(text) and "\r" not in text and "\n" not in text
 
 
 def main(argv: list[str]) -> int:

@@ -35,7 +35,8 @@ ECHO_HANDLER = textwrap.dedent(
         if body == b"bytes":
             return {"content": b"\\x00\\x01", "content_type": "application/octet-stream"}
         if body == b"text":
-            return {"status_code": 201, "content": "hello", "metadata": {"X-Custom": "yes"}}
+            return {"status_code": 201, "content": "hello",
+                    "metadata": {"X-Custom": "yes", "X-Evil": "a\\r\\nSet-Cookie: x=1", "X-Uni": "\\u2603"}}
         print("handled " + body.decode("utf-8", "replace"))
         return {
             "status_code": 200,
@@ -154,6 +155,9 @@ def test_handler_contract(abeja_emulator, echo_version):
     text = infer(abeja_emulator, service_id, dep=dep, data=b"text")
     assert (text.status_code, text.text, text.headers["X-Custom"]) == (201, "hello", "yes")
     assert text.headers["Content-Type"].startswith("text/plain")
+    assert "Set-Cookie" not in text.headers
+    assert "X-Evil" not in text.headers
+    assert "X-Uni" not in text.headers
 
 
 def test_handler_errors_answer_500_and_log(abeja_emulator, echo_version):
