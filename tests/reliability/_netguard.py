@@ -45,12 +45,12 @@ def no_network() -> Iterator[list[str]]:
 
     socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
     socket.create_connection = create_connection  # type: ignore[assignment]
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign, assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign, assignment]
     try:
         yield attempts
     finally:
         socket.getaddrinfo = real_getaddrinfo
         socket.create_connection = real_create_connection
-        socket.socket.connect = real_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+        socket.socket.connect = real_connect  # type: ignore[method-assign, assignment]
+        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign, assignment]

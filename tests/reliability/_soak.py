@@ -22,6 +22,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.client import _core
 from tests.integration.operators._support import FakeTI
+from tests.reliability._context import task_context
 from tests.reliability._emulator import DEPLOYMENT_ID, VERSION_ID, EmulatorServer
 
 #: The faults drawn at random, each on every platform route; together they fire on ``rate`` of requests.
@@ -100,7 +101,7 @@ def run_task(make: Callable[[], Any], ti: FakeTI, result: SoakResult) -> Any:
     """One task with Airflow's retry semantics; returns what the successful try returned."""
     for attempt in range(TASK_RETRIES + 1):
         try:
-            return make().execute({"ti": ti})
+            return make().execute(task_context(ti))
         except AirflowFailException:
             raise
         except Exception:
@@ -123,7 +124,7 @@ class _PokeLoop:
 
     def execute(self, context: dict[str, Any]) -> bool:
         deadline = time.monotonic() + 30
-        while not self.sensor.poke(context):
+        while not self.sensor.poke(task_context(context["ti"])):
             if time.monotonic() > deadline:
                 raise TimeoutError("service did not become READY")
             time.sleep(0.05)

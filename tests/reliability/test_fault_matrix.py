@@ -38,6 +38,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow_provider_abeja.client import APIClient, _core
 from airflow_provider_abeja.exceptions import AbejaError
 from tests.integration.operators._support import FakeTI
+from tests.reliability._context import task_context
 from tests.reliability._emulator import (
     DEPLOYMENT_ID,
     ORGANIZATION_ID,
@@ -124,7 +125,7 @@ class Operation:
     check: Callable[[World, dict[str, Any], Any], None]
 
 
-WAIT = {"check_interval": 0.05, "timeout": 30}
+WAIT: dict[str, Any] = {"check_interval": 0.05, "timeout": 30}
 
 
 # -- operations ---------------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ def _create_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any:
     op = AbejaCreateServiceOperator(
         task_id="create", deployment_id=DEPLOYMENT_ID, version_id=VERSION_ID, **WAIT
     )
-    return op.execute({"ti": ti})
+    return op.execute(task_context(ti))
 
 
 def _create_check(world: World, state: dict[str, Any], result: Any) -> None:
@@ -158,7 +159,7 @@ def _update_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any:
         payload={"instance_number": 2},
         **WAIT,
     )
-    return op.execute({"ti": ti})
+    return op.execute(task_context(ti))
 
 
 def _update_check(world: World, state: dict[str, Any], result: Any) -> None:
@@ -178,12 +179,12 @@ def _state_change(kind: str) -> Callable[[World, dict[str, Any], FakeTI], Any]:
 
         cls = ops.AbejaStartServiceOperator if kind == "start" else ops.AbejaStopServiceOperator
         op = cls(task_id=kind, deployment_id=DEPLOYMENT_ID, service_id=state["service_id"], **WAIT)
-        return op.execute({"ti": ti})
+        return op.execute(task_context(ti))
 
     return run
 
 
-def _status_is(status: str) -> Callable[[World, dict[str, Any], Any], None]:
+def _status_is(status: str | None) -> Callable[[World, dict[str, Any], Any], None]:
     def check(world: World, state: dict[str, Any], result: Any) -> None:
         assert world.status(state["service_id"]) == status
 
@@ -196,7 +197,7 @@ def _delete_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any:
     op = AbejaDeleteServiceOperator(
         task_id="delete", deployment_id=DEPLOYMENT_ID, service_id=state["service_id"]
     )
-    return op.execute({"ti": ti})
+    return op.execute(task_context(ti))
 
 
 def _request_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any:
@@ -210,7 +211,7 @@ def _request_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any:
         check_interval=0.05,
         ready_timeout=10,
     )
-    return op.execute({"ti": ti})
+    return op.execute(task_context(ti))
 
 
 def _request_check(world: World, state: dict[str, Any], result: Any) -> None:
@@ -229,7 +230,7 @@ def _swap_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any:
     op = AbejaUpdateEndpointOperator(
         task_id="swap", deployment_id=DEPLOYMENT_ID, endpoint="default", service_id=state["green"]
     )
-    return op.execute({"ti": ti})
+    return op.execute(task_context(ti))
 
 
 def _swap_check(world: World, state: dict[str, Any], result: Any) -> None:
@@ -244,7 +245,7 @@ def _sensor_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any:
         task_id="sensor", deployment_id=DEPLOYMENT_ID, service_id=state["service_id"], poke_interval=0.05
     )
     for _ in range(20):  # what poke mode does, without the scheduler around it
-        if sensor.poke({"ti": ti}):
+        if sensor.poke(task_context(ti)):
             return True
         time.sleep(0.05)
     return False
@@ -302,7 +303,7 @@ def _batch_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any:
         max_error_rate=0.5,
         progress_interval=60,
     )
-    return op.execute({"ti": ti})
+    return op.execute(task_context(ti))
 
 
 def _batch_records(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -322,7 +323,7 @@ OPERATIONS: dict[str, Operation] = {
     "update": Operation("update_service", _update_setup, _update_run, _update_check),
     "start": Operation("start_service", _stopped_setup, _state_change("start"), _status_is("READY")),
     "stop": Operation("stop_service", _update_setup, _state_change("stop"), _status_is("STOPPED")),
-    "delete": Operation("delete_service", _update_setup, _delete_run, _status_is_gone := _status_is(None)),
+    "delete": Operation("delete_service", _update_setup, _delete_run, _status_is(None)),
     "request": Operation("request_service", _update_setup, _request_run, _request_check),
     "endpoint_swap": Operation("update_endpoint", _swap_setup, _swap_run, _swap_check),
     "sensor": Operation("get_service", _update_setup, _sensor_run, _true),

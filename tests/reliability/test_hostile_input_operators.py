@@ -30,6 +30,7 @@ from airflow_provider_abeja.operators.service import (
     AbejaUpdateServiceOperator,
 )
 from tests.integration.operators._support import FakeTI
+from tests.reliability._context import task_context
 from tests.reliability._emulator import DEPLOYMENT_ID as DEP
 from tests.reliability._emulator import VERSION_ID as VER
 from tests.reliability._netguard import no_network
@@ -247,7 +248,7 @@ def test_operator_refuses_hostile_input_before_any_request(case: Case, connected
     op = case.operator(task_id=f"hostile_{case.name.replace('-', '_')}", **case.kwargs)
     before = connected.counters()["requests"]
     with no_network() as attempts, pytest.raises(Exception) as info:
-        op.execute({"ti": FakeTI(task_id=op.task_id)})
+        op.execute(task_context(FakeTI(task_id=op.task_id)))
     assert attempts == [], f"{case.name}: the network was reached: {attempts}"
     refused = _invalid_argument(info.value)
     assert refused is not None, f"{case.name}: {type(info.value).__name__}: {info.value}"

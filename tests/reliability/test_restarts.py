@@ -18,6 +18,7 @@ import pytest
 
 from airflow_provider_abeja.client import APIClient
 from tests.integration.operators._support import FakeTI
+from tests.reliability._context import task_context
 from tests.reliability._emulator import DEPLOYMENT_ID, ORGANIZATION_ID, VERSION_ID, EmulatorServer
 
 pytestmark = pytest.mark.emulator
@@ -90,7 +91,7 @@ def test_a_wait_survives_an_emulator_restart_with_persistent_state(connected: Em
 
     def run() -> None:
         try:
-            outcome["result"] = op.execute({"ti": ti})
+            outcome["result"] = op.execute(task_context(ti))
         except Exception as exc:
             outcome["error"] = exc
         outcome["finished"] = time.monotonic()

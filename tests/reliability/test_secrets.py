@@ -24,6 +24,7 @@ import pytest
 from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 from airflow_provider_abeja.exceptions import AbejaError
 from tests.integration.operators._support import FakeTI
+from tests.reliability._context import task_context
 from tests.reliability._emulator import DEPLOYMENT_ID, ORGANIZATION_ID, USER_ID, VERSION_ID, EmulatorServer
 
 pytestmark = pytest.mark.emulator
@@ -177,7 +178,7 @@ def test_hook_operators_and_trigger_never_leak_the_credential(
         hook = AbejaHook()
         haystack += [repr(hook), repr(hook.settings), repr(hook.client), str(hook.test_connection())]
         ti = FakeTI("create", f"manual__secrets_{time.monotonic_ns()}")
-        context: dict[str, Any] = {"ti": ti}
+        context = task_context(ti)
         created = AbejaCreateServiceOperator(
             task_id="create",
             deployment_id=DEPLOYMENT_ID,
