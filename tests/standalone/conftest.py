@@ -49,7 +49,14 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def stop_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+def group_members(pgids: list[int]) -> str:
+    """`ps` lines of the processes in these groups (for a failure message)."""
+    out = subprocess.run(["ps", "-e", "-o", "pid,pgid,stat,args"], capture_output=True, text=True).stdout
+    wanted = {str(p) for p in pgids}
+    return "\n".join(line for line in out.splitlines() if line.split()[1:2] and line.split()[1] in wanted)
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
     pgid = proc.pid  # started with start_new_session=True: the leader's pid is the group id
     with contextlib.suppress(ProcessLookupError):
@@ -62,6 +69,10 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
         os.killpg(pgid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
+    # Killed children of killed parents linger until init reaps them: wait for the group to empty.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and group_alive(pgid):
+        time.sleep(0.1)
 
 
 class StandaloneAirflow:
@@ -235,4 +246,4 @@ def standalone_factory(tmp_path: Path) -> Iterator[Any]:
         for airflow in started:
             airflow.stop()
         alive = [a.proc.pid for a in started if a.proc is not None and group_alive(a.proc.pid)]
-        assert not alive, f"process groups still alive after stop: {alive}"
+        assert not alive, f"process groups still alive after stop: {alive}\n{group_members(alive)}"
