@@ -7,13 +7,15 @@ The error must be ``InvalidArgumentError`` naming the offending argument.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from airflow_provider_abeja.client import APIClient
+from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 from tests.reliability._netguard import no_network
 
@@ -217,3 +219,36 @@ def test_the_guard_and_counters_do_see_a_real_request(abeja_emulator_module: Any
         assert attempts, "the guard missed a real connection attempt"
         client.get_services(ORG, DEP)
     assert sum(abeja_emulator_module.counters()["requests"].values()) == before + 1
+
+
+def _async_client(emulator: Any, *, virtual_host: bool) -> AsyncAPIClient:
+    return AsyncAPIClient(
+        emulator.credential,
+        timeout=5,
+        max_retry_count=0,
+        api_url=emulator.url,
+        inference_addressing="virtual-host" if virtual_host else "path",
+    )
+
+
+@pytest.mark.parametrize("case", _params(ID_CASES + PAYLOAD_CASES))
+def test_async_client_refuses_the_same_input_before_any_request(
+    case: Case, abeja_emulator_module: Any
+) -> None:
+    """The trigger's client shares the id checks (one implementation): same refusals, same names."""
+    before = abeja_emulator_module.counters()["requests"]
+
+    async def call() -> None:
+        client = _async_client(abeja_emulator_module, virtual_host=case.virtual_host)
+        try:
+            result = case.call(client)  # type: ignore[arg-type]
+            if inspect.isawaitable(result):
+                await result
+        finally:
+            await client.aclose()
+
+    with no_network() as attempts, pytest.raises(InvalidArgumentError) as info:
+        asyncio.run(call())
+    assert attempts == [], f"{case.name}: the network was reached: {attempts}"
+    assert info.value.argument == case.argument
+    assert abeja_emulator_module.counters()["requests"] == before

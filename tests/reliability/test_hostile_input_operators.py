@@ -8,7 +8,9 @@ the argument (an ``InvalidArgumentError`` in the exception chain) and must not b
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,3 +259,57 @@ def test_operator_refuses_hostile_input_before_any_request(case: Case, connected
     # a bad argument is not something a task retry can fix
     assert isinstance(info.value, AirflowFailException | InvalidArgumentError)
     assert connected.counters()["requests"] == before, f"{case.name}: the emulator saw a request"
+
+
+SENSOR_CASES = [
+    ("sensor-service-traversal", {"service_id": "../../services"}, "service_id"),
+    ("sensor-org-host-injection", {"service_id": SER, "organization_id": "evil.example#"}, "organization_id"),
+    ("sensor-dep-query", {"service_id": SER, "deployment_id": DEP + "?x"}, "deployment_id"),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "argument"), SENSOR_CASES, ids=[c[0] for c in SENSOR_CASES])
+def test_sensor_refuses_hostile_input_before_any_request(
+    name: str, kwargs: dict[str, Any], argument: str, connected: Any
+) -> None:
+    from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
+
+    sensor = AbejaServiceStatusSensor(task_id="sensor", **{"deployment_id": DEP, **kwargs})
+    before = connected.counters()["requests"]
+    with no_network() as attempts, pytest.raises(Exception) as info:
+        sensor.poke(task_context(FakeTI(task_id="sensor")))
+    assert attempts == []
+    refused = _invalid_argument(info.value)
+    assert refused is not None, f"{type(info.value).__name__}: {info.value}"
+    assert refused.argument == argument
+    assert connected.counters()["requests"] == before
+
+
+TRIGGER_CASES = [
+    ("trigger-org-host-injection", ("evil.example#", DEP, SER), "organization_id"),
+    ("trigger-dep-traversal", ("1234567890123", "../x", SER), "deployment_id"),
+    ("trigger-service-at", ("1234567890123", DEP, "x@evil.example"), "service_id"),
+]
+
+
+@pytest.mark.parametrize(("name", "ids", "argument"), TRIGGER_CASES, ids=[c[0] for c in TRIGGER_CASES])
+def test_trigger_refuses_hostile_input_before_any_request(
+    name: str, ids: tuple[str, str, str], argument: str, connected: Any
+) -> None:
+    """The trigger ends with one ``error`` event naming the argument; nothing reaches the network."""
+    from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+
+    trigger = AbejaServiceStatusTrigger(*ids, poll_interval=0.05, end_time=time.time() + 10)
+
+    async def first() -> Any:
+        async for event in trigger.run():
+            return event.payload
+        return None
+
+    before = connected.counters()["requests"]
+    with no_network() as attempts:
+        event = asyncio.run(first())
+    assert attempts == []
+    assert event["status"] == "error", event
+    assert argument in event["message"], event
+    assert connected.counters()["requests"] == before
