@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if sdk_times:
         print(f"`import airflow.sdk` itself: median {statistics.median(sdk_times) * 1000:.0f} ms")
     print(f"HTTP provider: {http_note}")
+    print(f"load average (the machine may be shared): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
     print(f"{'what':<56} {'median ms':>10} {'min ms':>8} {'modules':>8}  heavy imports")
     for r in [*results, *([http] if http else [])]:
