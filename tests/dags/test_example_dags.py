@@ -54,7 +54,8 @@ def blue_behind_default_endpoint(handle: Any, version_id: str = V1) -> str:
 
 @pytest.mark.parametrize("path", example_dag_files(), ids=lambda p: Path(p).stem)
 def test_example_dag_file_parses_into_a_documented_dag(path: Path, example_dagbag: Any) -> None:
-    assert not example_dagbag.import_errors
+    errors = {f: e for f, e in example_dagbag.import_errors.items() if Path(f).name == path.name}
+    assert not errors
     dags = [d for d in example_dagbag.dags.values() if Path(d.fileloc).name == path.name]
     assert dags, f"{path.name} defines no DAG"
     for dag in dags:
