@@ -23,7 +23,7 @@ Runs unchanged on the emulator and on the ABEJA Platform; only the ``abeja_defau
 differs (it carries the API URL, the credential and the organization id). Ids come from the DAG
 params; their defaults are the emulator's sample deployment. Trigger with other params for a real
 deployment, e.g. ``airflow dags trigger abeja_deploy_invoke_teardown --conf
-'{"deployment_id": "1234567890123", "version_id": "ver-0123456789abcdef"}'``.
+'{"deployment_id": "3141592653589", "version_id": "ver-0123456789abcdef"}'``.
 """
 
 from __future__ import annotations

@@ -211,3 +211,17 @@ def test_retraining_discards_a_new_service_that_fails_its_smoke_test(run_dag: An
     assert endpoints(handle) == {"default": old}
     assert services(handle) == {old: "READY"}
     assert handle.counters()["versions_created"] == 0  # params.version_id given: nothing registered
+
+
+@pytest.mark.parametrize("path", example_dag_files(), ids=lambda p: Path(p).stem)
+def test_example_dag_takes_the_organization_and_credentials_from_the_connection(path: Path) -> None:
+    """Only the connection differs between emulator and platform: no organization or secret in code."""
+    from airflow_provider_abeja.emulator.config import (
+        DEFAULT_ORGANIZATION_ID,
+        DEFAULT_PERSONAL_ACCESS_TOKEN,
+        DEFAULT_USER_ID,
+    )
+
+    source = path.read_text()
+    for value in (DEFAULT_ORGANIZATION_ID, DEFAULT_USER_ID, DEFAULT_PERSONAL_ACCESS_TOKEN, "127.0.0.1"):
+        assert value not in source, f"{path.name} hard-codes {value!r}"
