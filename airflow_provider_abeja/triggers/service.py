@@ -48,6 +48,8 @@ MAX_LOG_LINE_CHARS = 1000
 #: HTTP statuses that say "try again later" rather than "this will never work".
 TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({408, 425, 429})
 
+#: Seconds the trigger waits for recent logs before sending its event without them.
+LOG_FETCH_TIMEOUT = 15.0
 #: Each sleep between polls is the poll interval +- this fraction.
 POLL_JITTER = 0.1
 
@@ -266,11 +268,21 @@ class AbejaServiceStatusTrigger(BaseTrigger):
             await asyncio.sleep(delay)
 
     async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
-        """The service's latest log lines, or none when they cannot be read."""
+        """The service's latest log lines, or none when they cannot be read in LOG_FETCH_TIMEOUT.
+
+        The lines only decorate an outcome that is already known: a slow log API must not hold
+        back a failure or push a timeout event far past its deadline.
+        """
         try:
-            logs = await client.get_service_recent_logs(
-                self.organization_id, self.deployment_id, self.service_id
+            logs = await asyncio.wait_for(
+                client.get_service_recent_logs(self.organization_id, self.deployment_id, self.service_id),
+                timeout=LOG_FETCH_TIMEOUT,
             )
+        except asyncio.TimeoutError:
+            self.log.warning(
+                "Recent logs of service %s not read within %ss", self.service_id, LOG_FETCH_TIMEOUT
+            )
+            return []
         except Exception as exc:
             self.log.warning("Could not read recent logs of service %s: %s", self.service_id, exc)
             return []

@@ -219,3 +219,23 @@ async def test_a_non_json_answer_counts_as_transient() -> None:
     (event,) = await _events(_trigger(transient_error_budget=1))
     assert event["status"] == "success"
     assert route.call_count == 2
+
+
+@respx.mock
+async def test_slow_recent_logs_do_not_hold_back_the_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_abeja.triggers import service as trigger_module
+
+    monkeypatch.setattr(trigger_module, "LOG_FETCH_TIMEOUT", 0.2)
+    started = asyncio.Event()
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await asyncio.sleep(30)
+        return httpx.Response(200, json={"events": []})
+
+    respx.get(SERVICE_URL).mock(return_value=_service("FAILED"))
+    respx.get(LOGS_URL).mock(side_effect=hang)
+    (event,) = await asyncio.wait_for(_events(_trigger()), timeout=20)
+    assert started.is_set()
+    assert event["status"] == "failure"
+    assert event["log_lines"] == []
