@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json as jsonlib
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -42,8 +43,12 @@ MAX_ERROR_TEXT = 1000
 
 Timeout = tuple[float, float] | None
 
+logger = logging.getLogger("airflow_provider_abeja.client")
+
 _DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 _FORBIDDEN_IN_PATH_ID = frozenset("/?#%@\\")
+#: Platform ids are at most 21 characters; aliases are short names. Longer is a mistake or an attack.
+MAX_PATH_ID_LENGTH = 255
 
 
 # --------------------------------------------------------------------------- ids
@@ -66,6 +71,10 @@ def check_path_id(value: object, argument: str) -> str:
         raise InvalidArgumentError(argument, f"must be a string, not {type(value).__name__}")
     if not value:
         raise InvalidArgumentError(argument, "must not be empty")
+    if len(value) > MAX_PATH_ID_LENGTH:
+        raise InvalidArgumentError(
+            argument, f"is {len(value)} characters long (at most {MAX_PATH_ID_LENGTH})"
+        )
     if value in (".", "..") or ".." in value:
         raise InvalidArgumentError(argument, f"{value!r} must not contain '..'")
     for char in value:
@@ -204,6 +213,13 @@ def resolve_settings(
         raise InvalidArgumentError("inference_addressing", f"must be one of {', '.join(ADDRESSING_MODES)}")
     if not isinstance(verify, bool | str):
         raise InvalidArgumentError("verify", "must be True, False or a path to a CA bundle")
+    if verify is False:
+        # httpx (the async client) warns nowhere and users often silence urllib3's warning.
+        logger.warning(
+            "TLS certificate verification is off (verify=False) for %s: anyone on the path can "
+            "read the credential; give a CA bundle path instead",
+            url,
+        )
     if isinstance(retry_wait_max, bool) or not isinstance(retry_wait_max, int | float) or retry_wait_max < 0:
         raise InvalidArgumentError("retry_wait_max", "must be a number of seconds >= 0")
     if isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1:
