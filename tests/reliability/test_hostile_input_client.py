@@ -40,7 +40,6 @@ class Case:
     gap: str | None = None
 
 
-LONG = "path ids have no length limit in client._core.check_path_id"
 PAYLOAD = "client create_service does not check its payload (operators do; the client should too)"
 
 
@@ -61,7 +60,8 @@ def _ser(method: str) -> Callable[[Any], Call]:
 
 
 def _create(**kwargs: Any) -> Call:
-    return lambda c: c.create_service(ORG, DEP, kwargs.pop("version_id", VER), **kwargs)
+    version_id = kwargs.pop("version_id", VER)  # popped once, here: the call may run twice
+    return lambda c: c.create_service(ORG, DEP, version_id, **kwargs)
 
 
 def _update(payload: Any) -> Call:
@@ -106,7 +106,7 @@ ID_CASES: list[Case] = [
     Case("dep-nul", _dep(DEP + "\x00"), "deployment_id"),
     Case("dep-unicode", _dep("déploiement"), "deployment_id"),
     Case("dep-unicode-slash-lookalike", _dep("a\u2215b"), "deployment_id"),
-    Case("dep-very-long", _dep("9" * 10_000), "deployment_id", gap=LONG),
+    Case("dep-very-long", _dep("9" * 10_000), "deployment_id"),
     Case("dep-list-not-str", _dep([DEP]), "deployment_id"),
     # service id on every service route
     Case("ser-traversal-delete", _ser("delete_service")("../../services"), "service_id"),
@@ -117,7 +117,7 @@ ID_CASES: list[Case] = [
     Case("ser-fragment-update", lambda c: c.update_service(ORG, DEP, SER + "#", {}), "service_id"),
     Case("ser-newline-request", lambda c: c.request_service(ORG, DEP, SER + "\n", json={}), "service_id"),
     Case("ser-empty-get", _ser("get_service")(""), "service_id"),
-    Case("ser-very-long-get", _ser("get_service")("ser-" + "0" * 10_000), "service_id", gap=LONG),
+    Case("ser-very-long-get", _ser("get_service")("ser-" + "0" * 10_000), "service_id"),
     # endpoints: id / alias in the path, service id in the body
     Case("endpoint-traversal-delete", lambda c: c.delete_endpoint(ORG, DEP, "pnt-1/../x"), "endpoint"),
     Case("endpoint-query-update", lambda c: c.update_endpoint(ORG, DEP, "default?x", SER), "endpoint"),

@@ -153,11 +153,6 @@ def test_verify_false_works_and_warns_sync(
     assert _insecure_warnings(caught, caplog.records)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AsyncAPIClient(verify=False) warns nowhere: httpx emits no InsecureRequestWarning and the "
-    "client logs nothing (fix: log a warning in the client when verify is False)",
-)
 def test_verify_false_works_and_warns_async(
     emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
 ) -> None:
