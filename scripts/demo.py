@@ -95,6 +95,9 @@ def prepare_airflow_home(workdir: Path) -> Path:
     dags = home / "dags"
     dags.mkdir(parents=True)
     shutil.copy(DAG_FILE, dags / DAG_FILE.name)
+    # A world of its own: none of the user's Airflow settings (their database!) or connections.
+    for name in [n for n in os.environ if n.startswith("AIRFLOW")]:
+        del os.environ[name]
     os.environ.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -238,6 +241,7 @@ def main() -> int:
     say()
     if ok:
         say(f"demo succeeded in {time.monotonic() - began:.1f}s; emulator stopped, temporary files removed.")
+        say("next: the pipelines in example_dags/, how to run them on the platform in docs/pipelines.md")
         return 0
     say(f"demo FAILED; Airflow's output is in {log_path}")
     return 1
