@@ -89,6 +89,73 @@ def check_path_id(value: object, argument: str) -> str:
     return value
 
 
+_DIGITS = re.compile(r"[0-9]+\Z")
+_ENV_NAME = re.compile(r"[^=\s\x00-\x1f\x7f]+\Z")
+_BOOL_TEXT = frozenset({"true", "false"})
+
+
+def _count(value: object, argument: str, minimum: int = 1) -> int:
+    """An instance count: a whole number >= ``minimum`` (the seed also documents digit strings)."""
+    if isinstance(value, str) and _DIGITS.match(value):
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise InvalidArgumentError(
+            argument, f"must be a whole number >= {minimum}, not {type(value).__name__}"
+        )
+    if number < minimum:
+        raise InvalidArgumentError(argument, f"must be at least {minimum}, got {number}")
+    return number
+
+
+def check_create_arguments(
+    instance_number: object,
+    min_instance_number: object,
+    max_instance_number: object,
+    enable_autoscale: object,
+    instance_type: object,
+) -> None:
+    """The numeric and flag arguments of create_service, refused before anything is sent."""
+    _count(instance_number, "instance_number")
+    # 0 is left to the platform to judge for the autoscaling floor; negative never makes sense.
+    minimum = None if min_instance_number is None else _count(min_instance_number, "min_instance_number", 0)
+    maximum = None if max_instance_number is None else _count(max_instance_number, "max_instance_number")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise InvalidArgumentError(
+            "min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
+        )
+    flag_ok = (
+        enable_autoscale is None
+        or isinstance(enable_autoscale, bool)
+        or (isinstance(enable_autoscale, str) and enable_autoscale.strip().lower() in _BOOL_TEXT)
+    )
+    if not flag_ok:
+        raise InvalidArgumentError("enable_autoscale", "must be true or false")
+    if not isinstance(instance_type, str) or not instance_type or not _ENV_NAME.match(instance_type):
+        raise InvalidArgumentError("instance_type", "must be a non-empty name such as 'cpu-0.25'")
+
+
+def check_environment(value: object, argument: str = "environment") -> None:
+    """Environment variables: a mapping of names (no '=', white space or control characters) to strings.
+
+    Values are never echoed in the error: environments carry secrets.
+    """
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(
+            argument, f"must be a mapping of names to strings, not {type(value).__name__}"
+        )
+    for key, item in value.items():
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise InvalidArgumentError(
+                argument, f"variable name {key!r} must be non-empty, without '=', white space or controls"
+            )
+        if not isinstance(item, str):
+            raise InvalidArgumentError(argument, f"{key}: value must be a string, not {type(item).__name__}")
+
+
 def _segment(value: str) -> str:
     # Checked ids need no escaping today; quoting keeps any remaining reserved character literal.
     return quote(value, safe="-._~")
@@ -388,6 +455,12 @@ class RequestBuilder:
     ) -> RequestSpec:
         org, dep = self._org_dep(organization_id, deployment_id)
         check_path_id(version_id, "version_id")
+        check_create_arguments(
+            instance_number, min_instance_number, max_instance_number, enable_autoscale, instance_type
+        )
+        check_environment(environment)
+        if model_id is not None:
+            check_path_id(model_id, "model_id")
         payload: dict[str, Any] = {
             "version_id": version_id,
             "instance_type": instance_type,
