@@ -35,7 +35,14 @@ def _required(value: Any, argument: str) -> str:
         or not str(value).strip()
     ):
         raise InvalidArgumentError(argument, "is required (a non-empty string)")
-    return str(value).strip()
+    return _path_safe(str(value).strip(), argument)
+
+
+def _path_safe(value: str, argument: str) -> str:
+    """The client's id check, run before the operator's own look-ups send anything."""
+    from airflow_provider_abeja.client._core import check_path_id
+
+    return check_path_id(value, argument)
 
 
 class _EndpointOperator(AbejaBaseOperator):
@@ -83,6 +90,7 @@ class AbejaCreateEndpointOperator(_EndpointOperator):
         with permanent_errors_fail_fast():
             service_id = _required(self.service_id, "service_id")
             alias = str(self.custom_alias).strip() if self.custom_alias else DEFAULT_ALIAS
+            _path_safe(alias, "custom_alias")
             organization_id = self.resolve_organization_id()
             self.push_service_xcom(context, organization_id, service_id)
             if self.check_ready:

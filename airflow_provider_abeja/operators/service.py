@@ -269,7 +269,37 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         self.reuse_existing = reuse_existing
 
     def create_arguments(self) -> dict[str, Any]:
-        """The rendered arguments, checked and normalised; raises ``InvalidArgumentError``."""
+        """The rendered arguments, checked and normalised; raises ``InvalidArgumentError``.
+
+        Ends with the client's own checks, so that nothing (not even the look-up for an earlier
+        try's service) is sent with arguments the client would refuse.
+        """
+        arguments = self._normalised_arguments()
+        from airflow_provider_abeja.client._core import (
+            check_create_arguments,
+            check_environment,
+            check_path_id,
+        )
+
+        check_path_id(arguments["deployment_id"], "deployment_id")
+        check_path_id(arguments["version_id"], "version_id")
+        if arguments["model_id"] is not None:
+            check_path_id(arguments["model_id"], "model_id")
+        if not isinstance(self.instance_type, str):
+            raise InvalidArgumentError(
+                "instance_type", f"expected a name, got {type(self.instance_type).__name__}"
+            )
+        check_create_arguments(
+            arguments["instance_number"],
+            arguments["min_instance_number"],
+            arguments["max_instance_number"],
+            arguments["enable_autoscale"],
+            arguments["instance_type"],
+        )
+        check_environment(arguments["environment"])
+        return arguments
+
+    def _normalised_arguments(self) -> dict[str, Any]:
         minimum = _integer(self.min_instance_number, "min_instance_number", optional=True)
         maximum = _integer(self.max_instance_number, "max_instance_number", optional=True)
         if minimum is not None and maximum is not None and minimum > maximum:
