@@ -179,3 +179,15 @@ class WaitTimeoutError(AbejaError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.service_id, self.last_status, self.timeout))
+
+
+class WaitStoppedError(AbejaError):
+    """A wait ended early because its ``stop_event`` was set (the service itself is left as it is)."""
+
+    def __init__(self, service_id: str, last_status: str | None = None, message: str | None = None) -> None:
+        self.service_id = service_id
+        self.last_status = last_status
+        super().__init__(message or f"stopped waiting for service {service_id} (last status: {last_status})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.service_id, self.last_status))

@@ -6,13 +6,19 @@ the hook so that it needs only a client-like object, a logger, a clock and a sle
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from airflow_provider_abeja.exceptions import AbejaError, ServiceFailedError, WaitTimeoutError
+from airflow_provider_abeja.exceptions import (
+    AbejaError,
+    ServiceFailedError,
+    WaitStoppedError,
+    WaitTimeoutError,
+)
 from airflow_provider_abeja.status import ServiceStatus
 
 #: How many recent-log lines a ``ServiceFailedError`` carries.
@@ -177,8 +183,13 @@ def wait_for_service_status(
     log_recent_logs: bool = True,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    stop_event: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Poll ``get_service`` until ``target_status``; raise on a failure status or at the deadline."""
+    """Poll ``get_service`` until ``target_status``; raise on a failure status or at the deadline.
+
+    When ``stop_event`` is given, the pauses wait on it instead of calling ``sleep``, and setting
+    it ends the wait at once with ``WaitStoppedError`` (also before the first poll).
+    """
     if check_interval < 0:
         raise ValueError("check_interval must be >= 0")
     if timeout is not None and timeout < 0:
@@ -188,6 +199,8 @@ def wait_for_service_status(
     deadline = clock() + timeout if timeout is not None else None
     follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger)
     warned_unknown: set[str] = set()
+    if stop_event is not None and stop_event.is_set():
+        raise WaitStoppedError(service_id)
     while True:
         service = client.get_service(organization_id, deployment_id, service_id)
         status = str(service.get("status"))
@@ -210,4 +223,7 @@ def wait_for_service_status(
             raise WaitTimeoutError(service_id, status, timeout)
         logger.info("Service %s is %s; waiting for %s", service_id, status, target)
         pause = check_interval if deadline is None else min(check_interval, max(0.0, deadline - now))
-        sleep(pause)
+        if stop_event is None:
+            sleep(pause)
+        elif stop_event.wait(pause):
+            raise WaitStoppedError(service_id, status)

@@ -8,6 +8,7 @@ importing an operator does not pay for requests/httpx at parse time.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -222,12 +223,16 @@ class AbejaHook(BaseHook):
         check_interval: float = 10.0,
         timeout: float | None = None,
         log_recent_logs: bool = True,
+        *,
+        stop_event: threading.Event | None = None,
     ) -> dict[str, Any]:
         """Block until the service reports ``target_status`` and return the service dict.
 
         Raises ``ServiceFailedError`` (with the latest log lines) on a failure status and
         ``WaitTimeoutError`` once ``timeout`` seconds (monotonic) have passed. Unknown statuses
-        keep the wait going, with one warning each.
+        keep the wait going, with one warning each. Setting ``stop_event`` (from another thread,
+        e.g. an operator's ``on_kill``) ends the wait within moments with ``WaitStoppedError``;
+        the service itself is left as it is.
         """
         return _wait.wait_for_service_status(
             self.client,
@@ -240,6 +245,7 @@ class AbejaHook(BaseHook):
             check_interval=check_interval,
             timeout=timeout,
             log_recent_logs=log_recent_logs,
+            stop_event=stop_event,
         )
 
     # -- Airflow 2 form ------------------------------------------------------------------------------

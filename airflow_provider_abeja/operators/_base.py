@@ -24,6 +24,7 @@ from airflow_provider_abeja.exceptions import (
     MissingCredentialsError,
     NotFound,
     ServiceFailedError,
+    WaitStoppedError,
 )
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
@@ -155,37 +156,27 @@ class AbejaBaseOperator(BaseOperator):
     ) -> dict[str, Any]:
         """Poll until the service reaches ``target_status``; return its last dict.
 
-        The hook's wait loop (which copies the service's recent logs into the task log) with a
-        sleep that ``on_kill`` interrupts. A failure status raises ``AirflowFailException`` (no
-        retry, as in deferrable mode) chained from ``ServiceFailedError`` with the latest log
+        The hook's wait (which copies the service's recent logs into the task log), stopped by
+        ``on_kill`` through its ``stop_event``. A failure status raises ``AirflowFailException``
+        (no retry, as in deferrable mode) chained from ``ServiceFailedError`` with the latest log
         lines; ``timeout`` seconds raise ``WaitTimeoutError``; ``on_kill`` raises ``WaitInterrupted``.
         """
-        from airflow_provider_abeja.hooks import _wait
-
-        stop = self._stop_event()
-
-        def sleep(pause: float) -> None:
-            if stop.wait(pause):
-                raise WaitInterrupted(f"stopped waiting for service {service_id}: the task was killed")
-
-        if stop.is_set():
-            sleep(0)
         try:
-            return _wait.wait_for_service_status(
-                self.client,
+            return self.hook.wait_for_service_status(
                 organization_id,
                 self.deployment_id,
                 service_id,
-                logger=self.log,
                 target_status=target_status,
                 failure_statuses=failure_statuses,
                 check_interval=check_interval,
                 timeout=timeout,
-                sleep=sleep,
+                stop_event=self._stop_event(),
             )
         except ServiceFailedError as exc:
             # As in deferrable mode: a failed service stays failed, a retry would only burn time.
             raise AirflowFailException(str(exc)) from exc
+        except WaitStoppedError as exc:
+            raise WaitInterrupted(f"stopped waiting for service {service_id}: the task was killed") from exc
 
     # -- deferring -----------------------------------------------------------------------------
 

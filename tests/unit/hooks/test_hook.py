@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from urllib.parse import quote
 
 import pytest
 
-from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
+from airflow_provider_abeja.exceptions import (
+    InvalidArgumentError,
+    MissingCredentialsError,
+    WaitStoppedError,
+)
 from airflow_provider_abeja.hooks._settings import ConnectionFieldError
 from airflow_provider_abeja.hooks.abeja import AbejaHook
 
@@ -115,6 +120,23 @@ def test_get_organization_id(monkeypatch):
         hook.get_organization_id()
     assert info.value.argument == "organization_id"
     assert "abeja_default" in str(info.value)
+
+
+def test_wait_for_service_status_stops_on_its_stop_event(monkeypatch, requests_mock):
+    set_json_conn(monkeypatch, host=API, extra={"auth_token": BEARER, "organization_id": ORG})
+    service_url = f"{API}/organizations/{ORG}/deployments/{DEP}/services/{SER}"
+    stop = threading.Event()
+
+    def in_progress(request, context):
+        stop.set()  # as on_kill would, from another thread, while the wait is under way
+        return {"service_id": SER, "status": "IN_PROGRESS"}
+
+    polls = requests_mock.get(service_url, json=in_progress)
+    requests_mock.get(f"{service_url}/recentlogs", json={"events": []})
+    with pytest.raises(WaitStoppedError) as info:
+        AbejaHook().wait_for_service_status(None, DEP, SER, check_interval=3600, stop_event=stop)
+    assert (info.value.service_id, info.value.last_status) == (SER, "IN_PROGRESS")
+    assert polls.call_count == 1
 
 
 def test_missing_credentials_name_the_connection(monkeypatch):

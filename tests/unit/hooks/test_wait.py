@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
+import pickle
+import threading
 from datetime import datetime, timezone
 
 import pytest
 
-from airflow_provider_abeja.exceptions import NotFound, ServiceFailedError, WaitTimeoutError
+from airflow_provider_abeja.exceptions import (
+    NotFound,
+    ServiceFailedError,
+    WaitStoppedError,
+    WaitTimeoutError,
+)
 from airflow_provider_abeja.hooks import _wait
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
@@ -217,3 +224,48 @@ def test_bad_arguments(logger):
         wait(FakeService(["READY"]), logger, check_interval=-1)
     with pytest.raises(ValueError, match="timeout"):
         wait(FakeService(["READY"]), logger, timeout=-1)
+
+
+def test_a_stop_event_set_before_the_wait_sends_nothing(logger):
+    service = FakeService(["IN_PROGRESS"])
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(WaitStoppedError) as info:
+        wait(service, logger, stop_event=stop)
+    assert info.value.service_id == SER
+    assert service.status_calls == 0
+
+
+def test_a_stop_event_set_from_another_thread_ends_a_long_pause(logger):
+    """check_interval is an hour: only the event can end the pause (pytest-timeout guards a hang)."""
+    polled = threading.Event()
+
+    class Signalling(FakeService):
+        def get_service(self, *args):
+            polled.set()
+            return super().get_service(*args)
+
+    service = Signalling(["IN_PROGRESS"])
+    stop = threading.Event()
+    clock = Clock()
+    killer = threading.Thread(target=lambda: (polled.wait(30), stop.set()))
+    killer.start()
+    try:
+        with pytest.raises(WaitStoppedError) as info:
+            wait(service, logger, clock, check_interval=3600, stop_event=stop)
+    finally:
+        killer.join()
+    assert (info.value.service_id, info.value.last_status) == (SER, "IN_PROGRESS")
+    assert "stopped waiting" in str(info.value)
+    assert service.status_calls == 1
+    assert clock.sleeps == []  # the pause waited on the event, not on ``sleep``
+
+
+def test_a_stop_event_never_set_changes_nothing(logger):
+    service = FakeService(["IN_PROGRESS", "READY"])
+    assert wait(service, logger, check_interval=0, stop_event=threading.Event())["status"] == "READY"
+
+
+def test_wait_stopped_error_pickles():
+    error = pickle.loads(pickle.dumps(WaitStoppedError(SER, "IN_PROGRESS")))
+    assert (type(error), error.service_id, error.last_status) == (WaitStoppedError, SER, "IN_PROGRESS")
