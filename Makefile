@@ -24,12 +24,14 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Second, smaller job: the hook, operator and client unit tests on Airflow 2.11, in its own venv.
+# Second, smaller job: the hook, operator, client, batch, sensor and trigger unit tests on Airflow 2.11,
+# in its own venv.
 AIRFLOW2_VERSION ?= 2.11.*
 VENV2 ?= .venv-airflow2
 BIN2 := $(VENV2)/bin
 STAMP2 := $(VENV2)/.installed-airflow2
-AIRFLOW2_TESTS ?= tests/unit/hooks tests/unit/operators tests/unit/client
+AIRFLOW2_TESTS ?= tests/unit/hooks tests/unit/operators tests/unit/client tests/unit/batch tests/unit/sensors \
+	tests/unit/triggers
 
 $(BIN2)/python:
 	$(PYTHON) -m venv $(VENV2)
