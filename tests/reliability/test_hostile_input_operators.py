@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
+from airflow_provider_abeja.operators.batch import AbejaBatchRequestOperator
 from airflow_provider_abeja.operators.endpoint import (
     AbejaCreateEndpointOperator,
     AbejaDeleteEndpointOperator,
@@ -40,6 +43,7 @@ from tests.reliability._netguard import no_network
 pytestmark = pytest.mark.emulator
 
 SER = "ser-0123456789abcdef"
+BATCH_OUT = str(Path(tempfile.gettempdir()) / "abeja-reliability-hostile-batch.jsonl")
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,32 @@ CASES: list[Case] = [
         AbejaUpdateEndpointOperator,
         {"deployment_id": DEP, "endpoint": "default", "service_id": "ser 1", "check_ready": False},
         "service_id",
+    ),
+    Case(
+        "batch-service-traversal",
+        AbejaBatchRequestOperator,
+        {"deployment_id": DEP, "service_id": "../x", "inputs": [{"text": "a"}], "output_path": BATCH_OUT},
+        "service_id",
+    ),
+    Case(
+        "batch-alias-query",
+        AbejaBatchRequestOperator,
+        {"deployment_id": DEP, "custom_alias": "a?b", "inputs": [{"text": "a"}], "output_path": BATCH_OUT},
+        "custom_alias",
+        gap="refused before sending, but named 'endpoint' (the client's get_endpoint argument), "
+        "not the operator's custom_alias",
+    ),
+    Case(
+        "batch-org-host-injection",
+        AbejaBatchRequestOperator,
+        {
+            "deployment_id": DEP,
+            "organization_id": "x@evil",
+            "service_id": SER,
+            "inputs": [{"text": "a"}],
+            "output_path": BATCH_OUT,
+        },
+        "organization_id",
     ),
     Case(
         "delete-endpoint-percent",
