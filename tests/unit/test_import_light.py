@@ -1,8 +1,11 @@
 """DAG files import our operators on every parse: no web server and no emulator may come with them.
 
 A fresh interpreter imports ``airflow.sdk`` (which a DAG file pays anyway), then the provider's
-hook, operator, sensor, trigger and link modules, and lists what of fastapi, uvicorn, starlette or
-the emulator is loaded. Timing belongs to ``bench/import_cost.py``; this is a correctness check.
+hook, operator, sensor, trigger, link and batch modules, and lists what of fastapi, uvicorn,
+starlette or the emulator is loaded. Object storage (Airflow's ``io``, upath, fsspec) is not
+checked there: Airflow loads it itself with ``airflow.sdk`` (3.x) or ``BaseOperator`` (2.11). The
+batch internals, plain Python, are checked apart: they load neither Airflow nor object storage.
+Timing belongs to ``bench/import_cost.py``; this is a correctness check.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ MODULES = [
     "airflow_provider_abeja.sensors.service",
     "airflow_provider_abeja.triggers.service",
     "airflow_provider_abeja.links.abeja",
+    "airflow_provider_abeja.operators.batch",
+    "airflow_provider_abeja.batch",
 ]
 
 PROBE = r"""
@@ -60,3 +65,37 @@ def test_our_modules_import_no_web_server_or_emulator() -> None:
     # The check can fail: importing the emulator's app is seen (the emulator and its web stack).
     assert "airflow_provider_abeja.emulator" in result["control"]
     assert any(name.split(".")[0] in ("fastapi", "starlette") for name in result["control"])
+
+
+PLAIN_PROBE = r"""
+import importlib, json, sys
+
+def loaded():
+    return sorted(
+        name for name in {m.split(".")[0] for m in sys.modules}
+        if name in ("airflow", "upath", "fsspec", "requests", "httpx", "fastapi", "uvicorn", "starlette")
+    )
+
+before = loaded()
+importlib.import_module(sys.argv[1])
+after = loaded()
+# The control: the same check sees Airflow's object storage once it is imported.
+from airflow.providers.common.compat.sdk import ObjectStoragePath  # noqa: F401
+print(json.dumps({"before": before, "after": after, "control": loaded()}))
+"""
+
+
+def test_batch_internals_import_neither_airflow_nor_object_storage() -> None:
+    """``airflow_provider_abeja.batch`` is plain Python; the operator brings the paths when a task runs."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PLAIN_PROBE, "airflow_provider_abeja.batch"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["before"] == []
+    assert result["after"] == []
+    assert {"airflow", "upath", "fsspec"} <= set(result["control"])
