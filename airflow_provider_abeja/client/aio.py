@@ -87,6 +87,29 @@ def _verify(value: bool | str) -> bool | ssl.SSLContext:
         raise InvalidArgumentError("verify", f"cannot load the CA bundle {value!r}: {exc}") from None
 
 
+@functools.lru_cache(maxsize=8)
+def _proxy_map(_env: tuple[str | None, ...]) -> tuple[tuple[str, str | None], ...]:
+    """httpx's proxy routes for one state of the proxy variables (the argument is the cache key).
+
+    ``trust_env=True`` makes httpx scan the whole environment for every client built (about a
+    millisecond); reading these few variables and caching the routes keeps proxies honoured.
+    """
+    from httpx._utils import get_environment_proxies
+
+    return tuple(sorted(get_environment_proxies().items()))
+
+
+def _proxy_mounts(
+    verify: bool | ssl.SSLContext, limits: httpx.Limits
+) -> dict[str, httpx.AsyncBaseTransport | None]:
+    """``mounts=`` equal to what ``trust_env=True`` would build from the proxy variables."""
+    routes = _proxy_map(_core.proxy_environment())
+    return {
+        pattern: None if url is None else httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=url)
+        for pattern, url in routes
+    }
+
+
 def _timeout(value: tuple[float, float] | None) -> httpx.Timeout:
     if value is None:
         return httpx.Timeout(None)
@@ -146,17 +169,22 @@ class AsyncAPIClient:
         self._credential = resolve_credential(credential, os.environ)
         self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
         self._retry_policy = RetryPolicy(self._settings.max_retry_count, self._settings.retry_wait_max)
+        verify_setting = _verify(self._settings.verify)
+        limits = httpx.Limits(
+            max_connections=self._settings.pool_maxsize,
+            max_keepalive_connections=self._settings.pool_maxsize,
+        )
+        # trust_env=False: the CA setting is already in the SSL context and proxies come from
+        # _proxy_mounts, read once per state of the environment instead of once per client.
         self._client = httpx.AsyncClient(
             headers={"User-Agent": _core.USER_AGENT},
             auth=_HeaderAuth(self._credential),
-            verify=_verify(self._settings.verify),
+            verify=verify_setting,
             timeout=_timeout(self._settings.timeout),
-            limits=httpx.Limits(
-                max_connections=self._settings.pool_maxsize,
-                max_keepalive_connections=self._settings.pool_maxsize,
-            ),
+            limits=limits,
+            mounts=_proxy_mounts(verify_setting, limits),
             follow_redirects=True,
-            trust_env=True,
+            trust_env=False,
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -218,7 +246,13 @@ class AsyncAPIClient:
                 spec.method, spec.url, params=spec.params, content=content, headers=headers
             )
             response = await self._client.send(request, stream=stream)
-            if stream and response.status_code >= 400:
+            if not stream:
+                # httpx binds the spent stream to its response (a reference cycle holding the
+                # whole request/response graph, ~40 objects): with hundreds of polls in flight
+                # those reach the oldest GC generation and full collections stall the loop.
+                # The body is read and the stream closed, so the response loses nothing.
+                response.stream = httpx.ByteStream(response.content)
+            elif response.status_code >= 400:
                 await response.aread()
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
@@ -231,7 +265,7 @@ class AsyncAPIClient:
             return response
 
         try:
-            return await self._retry_policy.async_retrying(spec, _ADAPTER)(attempt)  # type: ignore[no-any-return]
+            return await self._retry_policy.acall(spec, _ADAPTER, attempt)
         except httpx.TransportError as exc:
             raise TransportError(
                 f"{spec.method} {spec.url} failed after {attempts} attempt(s): {type(exc).__name__}: {exc}",

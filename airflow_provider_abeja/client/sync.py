@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import time
@@ -84,6 +85,16 @@ def _environ_verify(verify: bool | str) -> bool | str:
     return verify
 
 
+@functools.lru_cache(maxsize=64)
+def _environ_proxies(origin: str, _env: tuple[str | None, ...]) -> dict[str, str]:
+    """requests' proxies for one origin and one state of the proxy variables (the cache key).
+
+    ``get_environ_proxies`` scans the whole environment; clients built per task or per thread
+    share the answer instead. Callers must not mutate the returned dict.
+    """
+    return requests.utils.get_environ_proxies(origin) or {}
+
+
 def describe_transport_error(exc: BaseException) -> str:
     """A short reason without urllib3's misleading 'Max retries exceeded' wrapper."""
     reason: object = exc.args[0] if exc.args else exc
@@ -144,7 +155,7 @@ class APIClient:
         key = f"{parts.scheme}://{parts.netloc}"
         proxies = self._proxies.get(key)
         if proxies is None:
-            proxies = requests.utils.get_environ_proxies(key) or {}
+            proxies = _environ_proxies(key, _core.proxy_environment())
             self._proxies[key] = proxies
         return proxies
 
@@ -217,7 +228,7 @@ class APIClient:
             return response
 
         try:
-            return self._retry_policy.retrying(spec, _ADAPTER)(attempt)  # type: ignore[no-any-return]
+            return self._retry_policy.call(spec, _ADAPTER, attempt)
         except requests.exceptions.RequestException as exc:
             reason = describe_transport_error(exc)
             raise TransportError(

@@ -1,0 +1,186 @@
+"""The per-request hot path: no retrier built for a first-try success, cheap id checks, proxies
+read once per environment state, and no reference cycles left behind by a plain call."""
+
+from __future__ import annotations
+
+import gc
+import string
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_abeja.client import APIClient, AsyncAPIClient, _core
+from airflow_provider_abeja.client.retry import RetryPolicy
+from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
+
+from .conftest import DEP, ORG, SER, TOKEN
+from .loopback import LoopbackServer, free_port
+
+CRED = {"auth_token": TOKEN}
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    srv = LoopbackServer().start()
+    yield srv
+    srv.stop()
+
+
+def _slow_path_check(value: str) -> bool:
+    """The documented rule, spelled out: what check_path_id must accept."""
+    return (
+        0 < len(value) <= _core.MAX_PATH_ID_LENGTH
+        and ".." not in value
+        and all(0x20 < ord(c) < 0x7F and c not in "/?#%@\\" for c in value)
+    )
+
+
+CANDIDATES = [
+    *(f"a{chr(code)}b" for code in range(0, 0x180)),
+    *(chr(code) for code in (0x85, 0xA0, 0x2028, 0x3000, 0xFEFF, 0x1F600)),
+    "ser-0123456789abcdef",
+    "a.b",
+    ".",
+    "..",
+    "a..",
+    "x" * 255,
+    "x" * 256,
+    "",
+    string.punctuation,
+]
+
+
+@pytest.mark.parametrize("value", CANDIDATES, ids=repr)
+def test_path_id_fast_check_matches_the_rule(value: str) -> None:
+    if _slow_path_check(value):
+        assert _core.check_path_id(value, "service_id") == value
+    else:
+        with pytest.raises(InvalidArgumentError) as info:
+            _core.check_path_id(value, "service_id")
+        assert info.value.argument == "service_id"
+
+
+def test_str_subclass_ids_still_checked() -> None:
+    class Sneaky(str):
+        pass
+
+    assert _core.check_path_id(Sneaky("ser-1"), "service_id") == "ser-1"
+    with pytest.raises(InvalidArgumentError):
+        _core.check_path_id(Sneaky("a/b"), "service_id")
+
+
+def _spy_retrying(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    built: list[str] = []
+    original_sync, original_async = RetryPolicy.retrying, RetryPolicy.async_retrying
+
+    def sync_spy(self: RetryPolicy, spec: Any, adapter: Any) -> Any:
+        built.append(spec.route)
+        return original_sync(self, spec, adapter)
+
+    def async_spy(self: RetryPolicy, spec: Any, adapter: Any) -> Any:
+        built.append(spec.route)
+        return original_async(self, spec, adapter)
+
+    monkeypatch.setattr(RetryPolicy, "retrying", sync_spy)
+    monkeypatch.setattr(RetryPolicy, "async_retrying", async_spy)
+    return built
+
+
+def test_sync_success_builds_no_retrier_and_a_retry_still_does(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = _spy_retrying(monkeypatch)
+    with APIClient(CRED, api_url=server.url, max_retry_count=2) as client:
+        assert client.get_service(ORG, DEP, SER)["method"] == "GET"
+        assert built == []
+        client._retry_policy.sleep = lambda _s: None
+        with pytest.raises(Exception, match="unexpected error"):
+            client.update_service(ORG, DEP, "ser-error", {})  # PATCH 500: retried, then raised
+    assert built == ["update_service"]
+    assert [path.rsplit("/", 1)[-1] for _m, path, *_ in server.requests] == [SER] + ["ser-error"] * 3
+
+
+async def test_async_success_builds_no_retrier_and_a_retry_still_does(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = _spy_retrying(monkeypatch)
+
+    async def no_sleep(_s: float) -> None:
+        return None
+
+    async with AsyncAPIClient(CRED, api_url=server.url, max_retry_count=2) as client:
+        assert (await client.get_service(ORG, DEP, SER))["method"] == "GET"
+        assert built == []
+        client._retry_policy.async_sleep = no_sleep
+        with pytest.raises(Exception, match="unexpected error"):
+            await client.update_service(ORG, DEP, "ser-error", {})
+    assert built == ["update_service"]
+    assert [path.rsplit("/", 1)[-1] for _m, path, *_ in server.requests] == [SER] + ["ser-error"] * 3
+
+
+async def test_async_refused_connection_replays_first_failure_into_the_retry_count() -> None:
+    async def no_sleep(_s: float) -> None:
+        return None
+
+    async with AsyncAPIClient(CRED, api_url=f"http://127.0.0.1:{free_port()}", max_retry_count=2) as client:
+        client._retry_policy.async_sleep = no_sleep
+        with pytest.raises(TransportError) as info:
+            await client.get_service(ORG, DEP, SER)
+    assert info.value.attempts == 3
+
+
+@pytest.fixture
+async def gc_paused() -> AsyncIterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def test_async_calls_leave_no_cyclic_garbage(server: LoopbackServer, gc_paused: None) -> None:
+    async with AsyncAPIClient(CRED, api_url=server.url) as client:
+        for _ in range(3):  # warm up: connection, lazy imports
+            await client.get_service(ORG, DEP, SER)
+        gc.collect()
+        for _ in range(20):
+            await client.get_service(ORG, DEP, SER)
+        # A few stray objects may come from the event loop; httpx's cycle was ~40 per call.
+        assert gc.collect() < 20
+
+
+def test_sync_calls_leave_no_cyclic_garbage(server: LoopbackServer) -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        with APIClient(CRED, api_url=server.url) as client:
+            for _ in range(3):
+                client.get_service(ORG, DEP, SER)
+            gc.collect()
+            for _ in range(20):
+                client.get_service(ORG, DEP, SER)
+            assert gc.collect() < 20
+    finally:
+        gc.enable()
+
+
+async def test_async_proxy_from_environment_is_honoured(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    api = "http://api.proxied.invalid"
+    async with AsyncAPIClient(CRED, api_url=api, max_retry_count=0) as client:
+        answer = await client.get_service(ORG, DEP, SER)
+    # The loopback server acted as the proxy: it got the absolute URL.
+    assert answer["path"] == f"{api}/organizations/{ORG}/deployments/{DEP}/services/{SER}"
+
+    monkeypatch.setenv("NO_PROXY", "api.proxied.invalid")  # a new environment state is read
+    async with AsyncAPIClient(CRED, api_url=api, max_retry_count=0) as client:
+        with pytest.raises(TransportError):
+            await client.get_service(ORG, DEP, SER)  # direct: the name does not resolve
+    assert len(server.requests) == 1
