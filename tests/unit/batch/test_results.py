@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_abeja.batch import donekeys
 from airflow_provider_abeja.batch.donekeys import DoneKeys
 from airflow_provider_abeja.batch.results import (
     AppendResultStore,
@@ -33,7 +35,25 @@ def test_done_keys_membership_distinguishes_types_and_merges_runs() -> None:
     assert 1 in done
     assert "1" not in done
     assert "k70000" not in done
-    assert done.nbytes == 8 * len(keys)
+    assert done.nbytes == 16 * len(keys)
+
+
+def test_done_keys_digest_is_128_bit_blake2b_of_the_json_form() -> None:
+    expected = hashlib.blake2b(b'{"a":[1,"\xc3\xa9"]}', digest_size=16).digest()
+    assert donekeys.key_digest({"a": [1, "\u00e9"]}) == int.from_bytes(expected, "big")
+
+
+@pytest.mark.parametrize("chunk", [65536, 2], ids=["one-run", "merged-runs"])
+def test_done_keys_tell_apart_digests_that_share_their_first_64_bits(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Two keys whose digests agree on 64 bits (what the 8-byte structure would have merged)."""
+    fake = {"a": (7 << 64) | 1, "b": (7 << 64) | 2, "c": (7 << 64) | 3, "d": (3 << 64) | 9, "e": 5}
+    monkeypatch.setattr(donekeys, "key_digest", fake.__getitem__)
+    monkeypatch.setattr(donekeys, "_CHUNK", chunk)
+    done = DoneKeys.build(["c", "a", "d", "e"])
+    assert [k for k in "abcde" if k in done] == ["a", "c", "d", "e"]
+    assert "b" not in done  # same high half as "a" and "c": skipping it would lose an input
 
 
 def test_append_store_resumes_counts_and_keys(tmp_path: Path) -> None:
