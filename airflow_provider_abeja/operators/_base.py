@@ -8,6 +8,7 @@ file importing the operators parses quickly.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
@@ -39,6 +40,9 @@ XCOM_ENDPOINT_ID = "endpoint_id"
 XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
 
 DEFAULT_WAIT_TIMEOUT = 3600.0
+#: Shortest pause between two status checks: a smaller ``check_interval`` is raised to it, so a
+#: typo cannot make a wait (or a trigger) hammer the API. The sensor uses the same floor.
+MIN_CHECK_INTERVAL = 0.1
 
 
 class WaitInterrupted(AirflowException):
@@ -60,6 +64,28 @@ def seconds(value: float | timedelta | None, argument: str) -> float | None:
     if number < 0 or number != number:
         raise InvalidArgumentError(argument, "must be zero or more seconds")
     return number
+
+
+def wait_settings(
+    check_interval: float | timedelta,
+    timeout: float | timedelta | None,
+    *,
+    timeout_argument: str = "timeout",
+) -> tuple[float, float | None]:
+    """``check_interval`` and ``timeout`` as seconds, checked where the operator is built.
+
+    ``check_interval`` must be a finite number of seconds above zero (values under
+    ``MIN_CHECK_INTERVAL`` are raised to it); ``timeout`` zero or more, or None for no limit.
+    Bad values raise ``InvalidArgumentError`` naming the argument (so a DAG fails when parsed,
+    not when a trigger refuses its poll interval).
+    """
+    interval = seconds(check_interval, "check_interval")
+    if interval is None or interval <= 0 or math.isinf(interval):
+        raise InvalidArgumentError("check_interval", "must be a finite number of seconds above zero")
+    limit = seconds(timeout, timeout_argument)
+    if limit is not None and math.isinf(limit):
+        raise InvalidArgumentError(timeout_argument, "must be finite (None means no limit)")
+    return max(interval, MIN_CHECK_INTERVAL), limit
 
 
 #: Errors a task retry cannot fix: a bad argument, no credential, a refused request (400), a
@@ -161,6 +187,7 @@ class AbejaBaseOperator(BaseOperator):
         (no retry, as in deferrable mode) chained from ``ServiceFailedError`` with the latest log
         lines; ``timeout`` seconds raise ``WaitTimeoutError``; ``on_kill`` raises ``WaitInterrupted``.
         """
+        check_interval, timeout = wait_settings(check_interval, timeout)
         try:
             return self.hook.wait_for_service_status(
                 organization_id,
@@ -196,6 +223,7 @@ class AbejaBaseOperator(BaseOperator):
         """
         from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
 
+        check_interval, timeout = wait_settings(check_interval, timeout)
         failures = sorted({str(s) for s in failure_statuses} - {target_status})
         end_time = None if timeout is None else time.time() + timeout
         self.defer(

@@ -32,7 +32,7 @@ from airflow_provider_abeja.operators._base import (
     AbejaBaseOperator,
     WaitInterrupted,
     permanent_errors_fail_fast,
-    seconds,
+    wait_settings,
 )
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
 
@@ -140,15 +140,6 @@ def creation_marker(context: Mapping[str, Any]) -> str:
     return "/".join(parts)
 
 
-def _wait_settings(
-    check_interval: float | timedelta, timeout: float | timedelta | None
-) -> tuple[float, float | None]:
-    interval = seconds(check_interval, "check_interval")
-    if not interval:
-        raise InvalidArgumentError("check_interval", "must be more than zero seconds")
-    return interval, seconds(timeout, "timeout")
-
-
 class _ServiceOperator(AbejaBaseOperator):
     """A service operator: pushes service id/url, waits or defers, returns the service dict."""
 
@@ -166,7 +157,7 @@ class _ServiceOperator(AbejaBaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.wait_for_completion = wait_for_completion
-        self.check_interval, self.timeout = _wait_settings(check_interval, timeout)
+        self.check_interval, self.timeout = wait_settings(check_interval, timeout)
         self.deferrable = deferrable
 
     def result_after_wait(self, organization_id: str, service_id: str) -> Any:
@@ -221,8 +212,8 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     :param environment: environment variables of the service (mapping or JSON object text).
     :param model_id: a training model to attach.
     :param wait_for_completion: wait until the service is READY (default True).
-    :param check_interval: seconds between status checks.
-    :param timeout: seconds to wait at most (None: no limit).
+    :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
+    :param timeout: seconds to wait at most (zero or more; None: no limit).
     :param deferrable: wait in the triggerer instead of the worker.
     :param reuse_existing: look for and reuse the service of an earlier try (default True); when
         False no marker is set and every try creates a new service.
@@ -623,7 +614,9 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         self.content_type = content_type
         self.output_path = output_path
         self.max_xcom_bytes = _integer(max_xcom_bytes, "max_xcom_bytes", minimum=0)
-        self.check_interval, self.ready_timeout = _wait_settings(check_interval, ready_timeout)
+        self.check_interval, self.ready_timeout = wait_settings(
+            check_interval, ready_timeout, timeout_argument="ready_timeout"
+        )
 
     def execute(self, context: Context) -> Any:
         with permanent_errors_fail_fast():

@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
-from airflow_provider_abeja.exceptions import BadRequest, InternalServerError
-from airflow_provider_abeja.operators._base import WaitInterrupted
+from airflow_provider_abeja.exceptions import BadRequest, InternalServerError, InvalidArgumentError
+from airflow_provider_abeja.operators._base import MIN_CHECK_INTERVAL, WaitInterrupted
 from airflow_provider_abeja.operators.service import (
     CREATED_BY_ENV,
     AbejaCreateServiceOperator,
@@ -147,6 +147,80 @@ def test_bad_wait_settings_fail_when_the_dag_is_parsed():
         create_op(check_interval=0)
     with pytest.raises(ValueError, match="timeout"):
         create_op(timeout=-1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"check_interval": 0}, "check_interval"),
+        ({"check_interval": -5}, "check_interval"),
+        ({"check_interval": timedelta(0)}, "check_interval"),
+        ({"check_interval": float("inf")}, "check_interval"),
+        ({"check_interval": float("nan")}, "check_interval"),
+        ({"check_interval": None}, "check_interval"),
+        ({"check_interval": "soon"}, "check_interval"),
+        ({"check_interval": True}, "check_interval"),
+        ({"timeout": -0.5}, "timeout"),
+        ({"timeout": timedelta(seconds=-1)}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+    ],
+    ids=lambda v: repr(v) if not isinstance(v, dict) else "-".join(f"{k}={v[k]!r}" for k in v),
+)
+@pytest.mark.parametrize(
+    "make",
+    [
+        create_op,
+        lambda **kw: AbejaUpdateServiceOperator(
+            task_id="u", deployment_id=DEP, service_id=SER, payload={"instance_number": 2}, **kw
+        ),
+        lambda **kw: AbejaStartServiceOperator(task_id="s", deployment_id=DEP, service_id=SER, **kw),
+        lambda **kw: AbejaStopServiceOperator(task_id="p", deployment_id=DEP, service_id=SER, **kw),
+    ],
+    ids=["create", "update", "start", "stop"],
+)
+def test_wait_settings_are_checked_when_the_operator_is_built(make, kwargs, argument):
+    with pytest.raises(InvalidArgumentError) as info:
+        make(**kwargs)
+    assert info.value.argument == argument
+
+
+def test_a_tiny_check_interval_is_raised_to_the_floor_and_zero_timeout_is_kept():
+    op = create_op(check_interval=0.0001, timeout=0)
+    assert (op.check_interval, op.timeout) == (MIN_CHECK_INTERVAL, 0.0)
+    assert create_op(check_interval=timedelta(milliseconds=1)).check_interval == MIN_CHECK_INTERVAL
+    assert create_op(check_interval=0.25).check_interval == 0.25
+
+
+def test_request_operator_names_ready_timeout():
+    with pytest.raises(InvalidArgumentError) as info:
+        AbejaRequestServiceOperator(task_id="r", deployment_id=DEP, service_id=SER, ready_timeout=-1)
+    assert info.value.argument == "ready_timeout"
+    with pytest.raises(InvalidArgumentError) as info:
+        AbejaRequestServiceOperator(task_id="r", deployment_id=DEP, service_id=SER, check_interval=0)
+    assert info.value.argument == "check_interval"
+
+
+def test_the_base_wait_refuses_a_zero_interval_before_deferring_or_polling(requests_mock):
+    """A subclass calling the shared wait directly gets the argument's name, not the trigger's error."""
+    op = create_op()
+    for deferrable in (True, False):
+        with pytest.raises(InvalidArgumentError) as info:
+            op.wait_or_defer(ORG, SER, deferrable=deferrable, target_status="READY", check_interval=0)
+        assert info.value.argument == "check_interval"
+        with pytest.raises(InvalidArgumentError) as info:
+            op.wait_or_defer(ORG, SER, deferrable=deferrable, target_status="READY", timeout=-1)
+        assert info.value.argument == "timeout"
+    assert requests_mock.call_count == 0
+
+
+def test_the_base_deferral_polls_no_faster_than_the_floor(requests_mock):
+    op = create_op()
+    with pytest.raises(TaskDeferred) as info:
+        op.defer_wait(ORG, SER, target_status="READY", check_interval=0.001, timeout=None)
+    _, kwargs = info.value.trigger.serialize()
+    assert kwargs["poll_interval"] == MIN_CHECK_INTERVAL
+    assert kwargs["end_time"] is None
 
 
 def test_organization_falls_back_to_the_connection_and_explicit_wins(requests_mock, context):
