@@ -127,6 +127,8 @@ class EmulatorServer:
         process, self._process = self._process, None
         if process is None:
             return
+        # Our keep-alive connection would hold up the server's graceful shutdown.
+        self._control.close()
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:

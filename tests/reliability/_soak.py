@@ -34,12 +34,12 @@ FAULT_MIX: list[dict[str, Any]] = [
     {"status": 504, "when": "after"},
     {"drop_connection": True, "when": "after"},
     {"malformed_body": True, "when": "after"},
-    {"latency": 0.8, "when": "before"},  # slower than the client's read timeout, then acts
+    {"latency": 1.2, "when": "before"},  # slower than the client's read timeout, then acts
 ]
-READ_TIMEOUT = 0.4
+READ_TIMEOUT = 0.6
 TASK_RETRIES = 4
 #: Longer than any injected latency: Airflow's default retry delay is minutes.
-RETRY_DELAY = 1.0
+RETRY_DELAY = 1.5
 
 
 @dataclass

@@ -49,7 +49,7 @@ from tests.reliability._emulator import (
 pytestmark = pytest.mark.emulator
 
 #: The client's read timeout in the matrix; latencies are multiples of it.
-READ_TIMEOUT = 0.4
+READ_TIMEOUT = 0.6
 RETRY_WAIT_MAX = 0.02
 
 FAULTS: dict[str, dict[str, Any]] = {

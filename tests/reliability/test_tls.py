@@ -88,7 +88,11 @@ def test_hook_without_verify_extra_refuses_the_server(
 ) -> None:
     from airflow_provider_abeja.hooks.abeja import AbejaHook
 
-    ok, message = AbejaHook().test_connection()
+    hook = AbejaHook()
+    try:
+        ok, message = hook.test_connection()
+    finally:
+        hook.close()
     assert not ok
     assert "certificate" in message.lower() or "ssl" in message.lower(), message
     assert emulator.counters()["requests"] == {}
@@ -130,7 +134,10 @@ def test_ca_bundle_from_the_connection_is_honoured(
         finally:
             await client.aclose()
 
-    entries = asyncio.run(list_async())["entries"]
+    try:
+        entries = asyncio.run(list_async())["entries"]
+    finally:
+        hook.close()
     assert [e["service_id"] for e in entries] == [service["service_id"]]
     assert emulator.counters()["services_created"] == 1
 
@@ -180,5 +187,9 @@ def test_verify_false_in_the_connection_warns(
     connection(verify="false")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert AbejaHook().test_connection()[0]
+        hook = AbejaHook()
+        try:
+            assert hook.test_connection()[0]
+        finally:
+            hook.close()  # no keep-alive connection left to hold up the server's shutdown
     assert _insecure_warnings(caught, caplog.records)
