@@ -298,10 +298,3 @@ class AbejaBaseOperator(BaseOperator):
             check_interval=check_interval,
             timeout=timeout,
         )
-
-
-def default_deferrable() -> bool:
-    """``[operators] default_deferrable`` (False when unset)."""
-    from airflow.providers.common.compat.sdk import conf
-
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
