@@ -227,3 +227,29 @@ def test_hook_operators_and_trigger_never_leak_the_credential(
     assert_no_sentinel("log records", loud_logs.text)
     assert_no_sentinel("stdout/stderr", out + err)
     assert_no_sentinel("emulator output", emulator.output)
+
+
+def test_a_credential_pasted_into_the_api_url_is_refused_without_echo(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, loud_logs: pytest.LogCaptureFixture
+) -> None:
+    """``https://user:token@host`` would send the token to whoever the URL names: refused, not echoed."""
+    from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+    host = emulator.url.split("://", 1)[1]
+    url = f"http://{USER_ID}:{SENTINEL_TOKEN}@{host}"
+    with pytest.raises(AbejaError) as info:
+        APIClient({"auth_token": SENTINEL_BEARER}, api_url=url)
+    texts = [_exception_texts(info.value)]
+
+    connection = emulator.airflow_connection()
+    connection["host"] = url
+    monkeypatch.setenv("AIRFLOW_CONN_ABEJA_DEFAULT", json.dumps(connection))
+    hook = AbejaHook()
+    with pytest.raises(Exception) as hook_info:
+        hook.client.get_services(ORGANIZATION_ID, DEPLOYMENT_ID)
+    texts.append(_exception_texts(hook_info.value))
+    texts.append(str(hook.test_connection()))
+
+    assert emulator.counters()["requests"] == {}
+    assert_no_sentinel("errors about a credential in the API URL", "\n".join(texts))
+    assert_no_sentinel("log records", loud_logs.text)
