@@ -11,7 +11,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -154,6 +154,24 @@ class AbejaBaseOperator(BaseOperator):
         ti = context["ti"]
         ti.xcom_push(key=XCOM_SERVICE_ID, value=service_id)
         ti.xcom_push(key=XCOM_SERVICE_URL, value=self.service_url(organization_id, service_id))
+
+    def delete_unless_gone(
+        self, kind: str, name: str, delete: Callable[[], Any], *, fail_if_missing: bool
+    ) -> Any:
+        """Run ``delete`` and return its answer; "already gone" (404) is success (None).
+
+        With ``fail_if_missing`` a 404 fails the task without retries instead. Shared by the
+        service and endpoint delete operators, so both say the same thing the same way.
+        """
+        try:
+            result = delete()
+        except NotFound as exc:
+            if fail_if_missing:
+                raise AirflowFailException(f"{kind} {name} does not exist: {exc}") from exc
+            self.log.info("%s %s is already gone: nothing to delete", kind.capitalize(), name)
+            return None
+        self.log.info("Deleted %s %s", kind, name)
+        return result
 
     # -- waiting -------------------------------------------------------------------------------
 

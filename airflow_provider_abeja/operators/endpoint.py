@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_abeja.exceptions import InvalidArgumentError, NotFound
+from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     XCOM_ENDPOINT_ID,
@@ -196,15 +196,12 @@ class AbejaDeleteEndpointOperator(AbejaBaseOperator):
         with permanent_errors_fail_fast():
             endpoint = _required(self.endpoint, "endpoint")
             organization_id = self.resolve_organization_id()
-            try:
-                result = self.client.delete_endpoint(organization_id, self.deployment_id, endpoint)
-            except NotFound as exc:
-                if self.fail_if_missing:
-                    raise AirflowFailException(f"endpoint {endpoint} does not exist: {exc}") from exc
-                self.log.info("Endpoint %s is already gone: nothing to delete", endpoint)
-                return None
-        self.log.info("Deleted endpoint %s", endpoint)
-        return result
+            return self.delete_unless_gone(
+                "endpoint",
+                endpoint,
+                lambda: self.client.delete_endpoint(organization_id, self.deployment_id, endpoint),
+                fail_if_missing=self.fail_if_missing,
+            )
 
 
 __all__ = ["AbejaCreateEndpointOperator", "AbejaDeleteEndpointOperator", "AbejaUpdateEndpointOperator"]

@@ -535,15 +535,12 @@ class AbejaDeleteServiceOperator(AbejaBaseOperator):
             service_id = _text(self.service_id, "service_id")
             assert service_id is not None
             organization_id = self.resolve_organization_id()
-            try:
-                result = self.client.delete_service(organization_id, self.deployment_id, service_id)
-            except NotFound as exc:
-                if self.fail_if_missing:
-                    raise AirflowFailException(f"service {service_id} does not exist: {exc}") from exc
-                self.log.info("Service %s is already gone: nothing to delete", service_id)
-                return None
-        self.log.info("Deleted service %s", service_id)
-        return result
+            return self.delete_unless_gone(
+                "service",
+                service_id,
+                lambda: self.client.delete_service(organization_id, self.deployment_id, service_id),
+                fail_if_missing=self.fail_if_missing,
+            )
 
 
 # -- calling a service ------------------------------------------------------------------------------

@@ -137,6 +137,16 @@ def test_delete_endpoint_already_gone(requests_mock, context):
         strict.execute(context)
 
 
+def test_delete_endpoint_returns_the_answer_and_says_so(requests_mock, context, capsys):
+    requests_mock.delete(f"{ENDPOINTS}/prod", json={"message": "deleted"})
+    op = AbejaDeleteEndpointOperator(task_id="d", deployment_id=DEP, endpoint="prod")
+    assert op.execute(context) == {"message": "deleted"}
+    assert "Deleted endpoint prod" in capsys.readouterr().out  # task logs go through structlog
+    requests_mock.delete(f"{ENDPOINTS}/prod", status_code=404, json={"error": "not_found"})
+    assert op.execute(context) is None
+    assert "Endpoint prod is already gone" in capsys.readouterr().out
+
+
 def test_endpoint_ids_are_templated():
     assert set(AbejaUpdateEndpointOperator.template_fields) >= {
         "organization_id", "deployment_id", "endpoint", "service_id",
