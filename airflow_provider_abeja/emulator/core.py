@@ -124,6 +124,7 @@ class Emulator:
         self.logs.clear()
         self.store.clear()
         self.faults.clear()
+        self.faults.triggered_total = 0
         self._add_initial_faults()
         self.requests.clear()
         self.counters.clear()
