@@ -231,8 +231,15 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     # -- target and concurrency ---------------------------------------------------------------
 
     def _target(self, organization_id: str) -> Target:
+        """The target, its ids checked under this operator's argument names before anything is sent."""
         from airflow_provider_abeja.batch.sender import Target
+        from airflow_provider_abeja.client._core import check_path_id
 
+        check_path_id(self.deployment_id, "deployment_id")
+        if self.service_id:
+            check_path_id(self.service_id, "service_id")
+        elif self.custom_alias:
+            check_path_id(self.custom_alias, "custom_alias")
         return Target(
             organization_id,
             self.deployment_id,

@@ -218,8 +218,6 @@ CASES: list[Case] = [
         AbejaBatchRequestOperator,
         {"deployment_id": DEP, "custom_alias": "a?b", "inputs": [{"text": "a"}], "output_path": BATCH_OUT},
         "custom_alias",
-        gap="refused before sending, but named 'endpoint' (the client's get_endpoint argument), "
-        "not the operator's custom_alias",
     ),
     Case(
         "batch-org-host-injection",
