@@ -187,8 +187,16 @@ def summary(
     return state == "success" and deleted and isinstance(answer, dict)
 
 
+INTERRUPTED = threading.Event()
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """First Ctrl-C / SIGTERM: unwind to the cleanup; later ones must not interrupt the cleanup."""
+    """First Ctrl-C / SIGTERM: unwind to the cleanup; later ones must not interrupt the cleanup.
+
+    Airflow may catch the KeyboardInterrupt inside a task (the task then fails and the teardown
+    still deletes the service); INTERRUPTED remembers it, so the demo still ends as interrupted.
+    """
+    INTERRUPTED.set()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signum}")
@@ -227,6 +235,9 @@ def main() -> int:
 
         say("[3/3] result")
         ok = summary(state, tasks, xcoms, watch, handle.counters(), handle.state()["services"])
+        if INTERRUPTED.is_set():
+            say("\ninterrupted: stopping the emulator")
+            return 130
     except KeyboardInterrupt:
         say("\ninterrupted: stopping the emulator")
         return 130

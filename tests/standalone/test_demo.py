@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -62,3 +65,38 @@ def test_demo_exits_1_when_the_invocation_fails_and_still_deletes_the_service(tm
     assert "teardown: service deleted" in output
     assert "demo FAILED" in output
     assert_gone(emulator_pid(output))
+
+
+def test_demo_stops_the_emulator_on_ctrl_c_mid_run(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    proc = subprocess.Popen(
+        [sys.executable, str(DEMO)],
+        env={**clean, "TMPDIR": str(tmp_path)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = ""
+        for line in proc.stdout:  # up to the moment the DAG starts running
+            seen += line
+            if line.startswith("[2/3]"):
+                break
+        pid = emulator_pid(seen)
+        url = re.search(r"listening on (\S+)", seen).group(1)  # type: ignore[union-attr]
+        # Interrupt mid-run: once the DAG has created its service on the emulator.
+        deadline = time.monotonic() + 90
+        while not requests.get(f"{url}/_emulator/state", timeout=5).json()["services"]:
+            assert time.monotonic() < deadline, "the demo never created its service"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, seen + rest
+    assert "interrupted" in rest
+    assert_gone(pid)
