@@ -8,10 +8,7 @@ conftest migrates its database once and copies `example_dags/` (data files inclu
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,15 +72,8 @@ def emulator_connection(abeja_emulator: Any, monkeypatch: pytest.MonkeyPatch, tm
 
 
 def connection_env_value(handle: Any) -> str:
-    """The emulator handle's connection as the JSON `AIRFLOW_CONN_<ID>` takes."""
-    env = getattr(handle, "airflow_connection_env", None)
-    if callable(env):
-        value = env()
-        if isinstance(value, Mapping):
-            return str(value.get(CONN_ENV) or next(iter(value.values())))
-        return str(value)
-    conn = handle.airflow_connection("abeja_default")
-    return conn if isinstance(conn, str) else json.dumps(conn)
+    """The emulator handle's connection as the JSON `AIRFLOW_CONN_ABEJA_DEFAULT` takes."""
+    return str(handle.airflow_connection_env("abeja_default")[CONN_ENV])
 
 
 class DagRunner:
@@ -125,7 +115,3 @@ def xcom_value(ti: Any, key: str = "return_value") -> Any:
     with create_session() as session:
         row = session.scalars(query).first()
         return None if row is None else XComModel.deserialize_value(row)
-
-
-# Keep AIRFLOW_HOME-sensitive imports out of module scope: tests/conftest.py must run first.
-assert "AIRFLOW_HOME" in os.environ
