@@ -56,7 +56,7 @@ def group_members(pgids: list[int]) -> str:
     return "\n".join(line for line in out.splitlines() if line.split()[1:2] and line.split()[1] in wanted)
 
 
-def stop_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
     """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
     pgid = proc.pid  # started with start_new_session=True: the leader's pid is the group id
     with contextlib.suppress(ProcessLookupError):
