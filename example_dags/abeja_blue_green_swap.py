@@ -33,7 +33,7 @@ import os
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.providers.common.compat.sdk import DAG, Param, task
 
 from airflow_provider_abeja.operators.endpoint import (
     AbejaCreateEndpointOperator,

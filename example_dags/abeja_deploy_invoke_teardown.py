@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.providers.common.compat.sdk import DAG, Param
 
 from airflow_provider_abeja.operators.service import (
     AbejaCreateServiceOperator,

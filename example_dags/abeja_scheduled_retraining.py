@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.providers.common.compat.sdk import DAG, Param, task
 
 from airflow_provider_abeja.operators.endpoint import (
     AbejaCreateEndpointOperator,
@@ -103,7 +103,7 @@ with DAG(
         if params.get("version_id"):
             return str(params["version_id"])
         # A version string that is new on every run: 1.<date>.<time of the run> (no leading zeros).
-        stamp = pendulum.instance(dag_run.run_after)
+        stamp = pendulum.instance(getattr(dag_run, "run_after", None) or dag_run.logical_date)
         version = f"1.{stamp:%Y%m%d}.{int(f'{stamp:%H%M%S%f}')}"
         created = register_sample_version(CONN_ID, params["deployment_id"], version, params["model_params"])
         print(f"registered version {created['version_id']} ({version})")
