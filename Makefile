@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # Reinstall when the project's metadata changes (new dependency, new entry point).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	$(BIN)/python -m pip install -qq --disable-pip-version-check \
 		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
@@ -38,7 +38,7 @@ $(BIN2)/python:
 	$(BIN2)/python -m pip install --quiet --upgrade pip
 
 $(STAMP2): pyproject.toml | $(BIN2)/python
-	$(BIN2)/python -m pip install --quiet --disable-pip-version-check \
+	$(BIN2)/python -m pip install -qq --disable-pip-version-check \
 		"apache-airflow==$(AIRFLOW2_VERSION)" -e ".[test]"
 	touch $(STAMP2)
 
