@@ -29,6 +29,7 @@ from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatu
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import AsyncAPIClient
+    from airflow_provider_abeja.triggers._shared import ClientLease
 
 __all__ = [
     "EVENT_STATUSES",
@@ -172,14 +173,17 @@ class AbejaServiceStatusTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until an outcome, then yield one event. The client is closed before the yield."""
-        client: AsyncAPIClient | None = None
-        try:
-            from airflow_provider_abeja.hooks.abeja import AbejaHook
+        """Poll until an outcome, then yield one event. The client lease ends before the yield.
 
-            hook = AbejaHook(abeja_conn_id=self.abeja_conn_id)
-            client = await hook.get_async_client()
-            event = await self._wait(client)
+        The triggers of one event loop share one client per connection settings (one pool
+        instead of one per wait, see ``_shared``); the last trigger to end closes it.
+        """
+        lease: ClientLease | None = None
+        try:
+            from airflow_provider_abeja.triggers._shared import lease_client
+
+            lease = await lease_client(self.abeja_conn_id)
+            event = await self._wait(lease)
         except asyncio.CancelledError:
             self.log.info("Stopped waiting for service %s (cancelled)", self.service_id)
             raise
@@ -187,18 +191,18 @@ class AbejaServiceStatusTrigger(BaseTrigger):
             # Connection lookup, credentials, ids: nothing a later poll would fix.
             event = self._event("error", None, f"could not watch service {self.service_id}: {exc}")
         finally:
-            if client is not None:
+            if lease is not None:
                 # Shielded so that a cancellation arriving during close still closes the pool.
-                await asyncio.shield(client.aclose())
+                await asyncio.shield(lease.release())
         yield TriggerEvent(event)
 
-    async def _wait(self, client: AsyncAPIClient) -> dict[str, Any]:
+    async def _wait(self, lease: ClientLease) -> dict[str, Any]:
         errors_in_a_row = 0
         last_status: str | None = None
         warned: set[str] = set()
         while True:
             try:
-                service = await client.get_service(self.organization_id, self.deployment_id, self.service_id)
+                service = await lease.get_service(self.organization_id, self.deployment_id, self.service_id)
                 if not isinstance(service, Mapping):
                     raise InvalidResponseError(
                         "invalid_response", "service is not a JSON object", 200, "get_service"
@@ -233,7 +237,7 @@ class AbejaServiceStatusTrigger(BaseTrigger):
                         "success", status, f"service {self.service_id} reached status {status}"
                     )
                 if status in self.failure_statuses:
-                    lines = await self._log_lines(client)
+                    lines = await self._log_lines(lease.client)
                     return self._event(
                         "failure",
                         status,
@@ -251,7 +255,7 @@ class AbejaServiceStatusTrigger(BaseTrigger):
                     )
             now = time.time()
             if self.end_time is not None and now >= self.end_time:
-                lines = await self._log_lines(client)
+                lines = await self._log_lines(lease.client)
                 return self._event(
                     "timeout",
                     last_status,

@@ -1,0 +1,207 @@
+"""Triggers on one event loop share one AsyncAPIClient per connection settings; overlapping
+reads of the same service share one GET. Real hook and client; HTTP answers from respx."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from airflow_provider_abeja.client import AsyncAPIClient
+from airflow_provider_abeja.triggers._shared import SHARED_POOL_SIZE, shared_client_count
+from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+
+API = "http://abeja.test"
+ORG = "1234567890123"
+DEP = "9999999999999"
+BASE = f"{API}/organizations/{ORG}/deployments/{DEP}/services"
+CONN_ID = "abeja_shared"
+
+
+def _set_connection(monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    conn = {
+        "conn_type": "abeja",
+        "host": API,
+        "extra": {"auth_token": token, "organization_id": ORG, "max_retry_count": 0},
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
+
+
+@pytest.fixture(autouse=True)
+def connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_connection(monkeypatch, "token-one")
+
+
+@pytest.fixture
+def lifecycle(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[AsyncAPIClient]]:
+    """Records every AsyncAPIClient built and closed (the originals still run)."""
+    seen: dict[str, list[AsyncAPIClient]] = {"built": [], "closed": []}
+    original_init, original_close = AsyncAPIClient.__init__, AsyncAPIClient.aclose
+
+    def init(self: AsyncAPIClient, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        seen["built"].append(self)
+
+    async def aclose(self: AsyncAPIClient) -> None:
+        seen["closed"].append(self)
+        await original_close(self)
+
+    monkeypatch.setattr(AsyncAPIClient, "__init__", init)
+    monkeypatch.setattr(AsyncAPIClient, "aclose", aclose)
+    return seen
+
+
+def _trigger(service_id: str, **overrides: Any) -> AbejaServiceStatusTrigger:
+    kwargs: dict[str, Any] = {
+        "organization_id": ORG,
+        "deployment_id": DEP,
+        "service_id": service_id,
+        "poll_interval": 0.01,
+        "abeja_conn_id": CONN_ID,
+    }
+    kwargs.update(overrides)
+    return AbejaServiceStatusTrigger(**kwargs)
+
+
+async def _events(trigger: AbejaServiceStatusTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+def _ser(i: int) -> str:
+    return f"ser-{i:016x}"
+
+
+@respx.mock
+async def test_many_waits_share_one_client_closed_by_the_last(
+    lifecycle: dict[str, list[AsyncAPIClient]],
+) -> None:
+    polls: dict[str, int] = {}
+    all_asked = asyncio.Event()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        ser = request.url.path.rsplit("/", 1)[-1]
+        polls[ser] = polls.get(ser, 0) + 1
+        if len(polls) == 30:
+            all_asked.set()
+        await all_asked.wait()  # no wait ends (and releases) before every wait holds a lease
+        status = "READY" if polls[ser] >= 1 + int(ser[-2:], 16) % 4 else "IN_PROGRESS"
+        return httpx.Response(200, json={"service_id": ser, "status": status})
+
+    respx.get(url__startswith=BASE).mock(side_effect=answer)
+    results = await asyncio.gather(*(_events(_trigger(_ser(i))) for i in range(30)))
+    assert [event["status"] for (event,) in results] == ["success"] * 30
+    assert [event["service_id"] for (event,) in results] == [_ser(i) for i in range(30)]
+    assert len(lifecycle["built"]) == 1
+    assert lifecycle["built"][0]._settings.pool_maxsize == SHARED_POOL_SIZE
+    assert lifecycle["closed"] == lifecycle["built"]
+    assert shared_client_count() == 0
+
+
+@respx.mock
+async def test_overlapping_reads_of_one_service_share_one_get(
+    lifecycle: dict[str, list[AsyncAPIClient]],
+) -> None:
+    release = asyncio.Event()
+    asked: list[httpx.Request] = []
+
+    async def slow_ready(request: httpx.Request) -> httpx.Response:
+        asked.append(request)  # respx counts a call only once it is answered
+        await release.wait()
+        return httpx.Response(200, json={"service_id": _ser(1), "status": "READY"})
+
+    route = respx.get(f"{BASE}/{_ser(1)}").mock(side_effect=slow_ready)
+    waits = [asyncio.ensure_future(_events(_trigger(_ser(1)))) for _ in range(20)]
+    while not asked:
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)  # every wait has joined the GET in flight
+    release.set()
+    results = await asyncio.gather(*waits)
+    assert [event["status"] for (event,) in results] == ["success"] * 20
+    assert route.call_count == len(asked) == 1
+    assert len(lifecycle["closed"]) == 1
+
+
+@respx.mock
+async def test_a_cancelled_wait_does_not_cancel_a_joined_get(
+    lifecycle: dict[str, list[AsyncAPIClient]],
+) -> None:
+    release = asyncio.Event()
+    asked: list[httpx.Request] = []
+
+    async def slow_ready(request: httpx.Request) -> httpx.Response:
+        asked.append(request)  # respx counts a call only once it is answered
+        await release.wait()
+        return httpx.Response(200, json={"service_id": _ser(2), "status": "READY"})
+
+    route = respx.get(f"{BASE}/{_ser(2)}").mock(side_effect=slow_ready)
+    first = asyncio.ensure_future(_events(_trigger(_ser(2))))
+    while not asked:
+        await asyncio.sleep(0.005)
+    second = asyncio.ensure_future(_events(_trigger(_ser(2))))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert lifecycle["closed"] == []  # the second wait still uses the client
+    release.set()
+    ((event,),) = [await second]
+    assert event["status"] == "success"
+    assert route.call_count == len(asked) == 1
+    assert lifecycle["closed"] == lifecycle["built"]
+
+
+@respx.mock
+async def test_an_edited_connection_gets_a_new_client(
+    monkeypatch: pytest.MonkeyPatch, lifecycle: dict[str, list[AsyncAPIClient]]
+) -> None:
+    ready = asyncio.Event()
+    seen_tokens: list[str] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        seen_tokens.append(request.headers["Authorization"])
+        status = "READY" if ready.is_set() else "IN_PROGRESS"
+        return httpx.Response(200, json={"service_id": _ser(3), "status": status})
+
+    respx.get(f"{BASE}/{_ser(3)}").mock(side_effect=answer)
+    old = asyncio.ensure_future(_events(_trigger(_ser(3))))
+    while not seen_tokens:
+        await asyncio.sleep(0.005)
+    _set_connection(monkeypatch, "token-two")
+    new = asyncio.ensure_future(_events(_trigger(_ser(3))))
+    while "Bearer token-two" not in seen_tokens:
+        await asyncio.sleep(0.005)
+    assert len(lifecycle["built"]) == 2
+    ready.set()
+    await asyncio.gather(old, new)
+    assert set(seen_tokens) == {"Bearer token-one", "Bearer token-two"}
+    assert sorted(map(id, lifecycle["closed"])) == sorted(map(id, lifecycle["built"]))
+    assert shared_client_count() == 0
+
+
+@respx.mock
+async def test_an_error_ending_one_wait_leaves_the_others_running(
+    lifecycle: dict[str, list[AsyncAPIClient]],
+) -> None:
+    respx.get(f"{BASE}/{_ser(4)}").mock(return_value=httpx.Response(404, json={"error": "not_found"}))
+    ready = asyncio.Event()
+    polled: list[httpx.Request] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        polled.append(request)
+        return httpx.Response(200, json={"status": "READY" if ready.is_set() else "IN_PROGRESS"})
+
+    respx.get(f"{BASE}/{_ser(5)}").mock(side_effect=answer)
+    running = asyncio.ensure_future(_events(_trigger(_ser(5))))
+    while not polled:  # the running wait holds its lease before the other one starts
+        await asyncio.sleep(0.005)
+    (gone,) = await _events(_trigger(_ser(4)))
+    assert gone["status"] == "error"
+    assert lifecycle["closed"] == []
+    ready.set()
+    (event,) = await running
+    assert event["status"] == "success"
+    assert lifecycle["closed"] == lifecycle["built"]
