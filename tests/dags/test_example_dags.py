@@ -67,9 +67,10 @@ def test_example_dag_file_parses_into_a_documented_dag(path: Path, example_dagba
 def test_example_dag_succeeds_with_its_default_params(path: Path, example_dagbag: Any, run_dag: Any) -> None:
     """The defaults target the emulator's sample deployment: every DAG runs as shipped."""
     handle = run_dag.handle
-    for dag in example_dagbag.dags.values():
-        if Path(dag.fileloc).name != path.name:
-            continue
+    dags = [d for d in example_dagbag.dags.values() if Path(d.fileloc).name == path.name]
+    assert dags, f"{path.name} defines no DAG (import errors: {example_dagbag.import_errors})"
+    for dag in dags:
+        handle.reset()
         result = run_dag(dag.dag_id)
         assert result.state == "success", result.task_states
         # Nothing left running that no endpoint routes to: no leaked services.
