@@ -2,17 +2,20 @@
 
 A triggerer runs every deferred task's trigger on one asyncio loop; without deferral each wait
 holds a thread (a worker slot) that polls with the blocking client. This benchmark starts the
-emulator (``EmulatorProcess``), creates a few services that stay ``IN_PROGRESS`` (long ready
-delay), and runs the same waits both ways in one run:
+emulator (``EmulatorProcess``), creates one DISTINCT service per wait (what users have), held
+``IN_PROGRESS`` by a long ready delay (the emulator starts no instance for them), and runs the
+same waits both ways in one run, for each poll interval asked:
 
 - ``async``: N ``AbejaServiceStatusTrigger(...).run()`` on ONE event loop (connection from an
-  ``AIRFLOW_CONN_...`` variable, one async client per trigger, as in a triggerer);
-- ``threads``: N threads, each with its own hook and sync ``APIClient``, polling
-  ``client.get_service`` with ``time.sleep`` between polls (as N workers would).
+  ``AIRFLOW_CONN_...`` variable, as in a triggerer: the triggers share one client);
+- ``threads``: N threads sharing ONE sync ``APIClient`` (its pool sized to N, so no thread ever
+  reconnects), each polling ``client.get_service`` with ``time.sleep`` between polls (as N
+  workers would).
 
-The waits poll every ``--poll-interval`` seconds (each starts at a random offset within the
-first interval, as deferred tasks do); after ``--duration`` seconds every service is forced to
-``READY`` and each wait ends on its next poll. Measured over that window:
+Every wait waits for ``STOPPED`` (``FAILED`` is its failure status); each starts at a random
+offset within the first interval, as deferred tasks do. After the measured window every
+service is forced to ``STOPPED`` (nothing to start in the emulator) and each wait ends on its
+next poll. Measured:
 
 - CPU seconds per poll: this process's CPU time (all threads) / ``get_service`` requests the
   emulator counted;
@@ -21,19 +24,19 @@ first interval, as deferred tasks do); after ``--duration`` seconds every servic
   loop sharing the process (the GIL);
 - the emulator's own CPU per poll and the poll rate achieved vs asked, to tell when the
   emulator (not the client) is the bottleneck: it shares the machine's cores with this process;
-- full (generation 2) garbage collections: count and pauses. Every HTTP request leaves cyclic
-  garbage (httpx's request/response objects, the retry policy's closures), and with 1,000
-  requests in flight much of it reaches the oldest generation: the full collections that follow
-  stop the loop for hundreds of milliseconds. ``--gc-freeze`` freezes import-time objects first,
-  to show how much of a pause is Airflow's own object graph.
+- full (generation 2) garbage collections: count and pauses (cyclic garbage per request used
+  to push them to hundreds of milliseconds with 1,000 requests in flight).
 
-Each figure is given for the whole run (start-up of every wait included) and for the steady
-state (after every wait started). The machine is shared: the load average is printed.
+Each figure is given for the whole run (start-up and end of every wait included) and for the
+steady state (after every wait started, before the end). The machine is shared: the load
+average is printed.
 
 Goals: async CPU per poll at most 1/5 of the threaded one; async lag p99 under 100 ms.
 
-Usage: ``python bench/trigger_scale.py [--quick] [--waits N] [--services K] [--poll-interval S]
-[--duration S]``. Exit status 0 when both goals are met, 1 otherwise.
+Usage: ``python bench/trigger_scale.py [--quick] [--waits N] [--services K]
+[--poll-interval S[,S...]] [--duration S]``. ``--quick``: 200 waits, 1 s polls (under a
+minute); default: 1,000 waits at 1 s and 5 s polls (about four minutes). Exit status 0 when
+both goals are met in every steady state, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ from airflow_provider_abeja.emulator.process import EmulatorProcess
 CONN_ID = "abeja_bench"
 DEPLOYMENT_ID = "9999999999999"
 VERSION_ID = "ver-5a3d1e0000000001"
+TARGET = "STOPPED"  # forcing it starts nothing in the emulator (READY would start 1,000 instances)
+FAILURE = "FAILED"
 TICK = 0.010
 CPU_GOAL_RATIO = 5.0
 LAG_GOAL = 0.100
@@ -198,6 +203,8 @@ async def _async_waits(org: str, services: list[str], waits: int, poll: float) -
             organization_id=org,
             deployment_id=DEPLOYMENT_ID,
             service_id=services[index % len(services)],
+            target_status=TARGET,
+            failure_statuses=[FAILURE],
             poll_interval=poll,
             abeja_conn_id=CONN_ID,
         )
@@ -211,32 +218,35 @@ async def _async_waits(org: str, services: list[str], waits: int, poll: float) -
     return _count(results)
 
 
-def _thread_wait(org: str, service_id: str, poll: float) -> str:
-    from airflow_provider_abeja.hooks.abeja import AbejaHook
-
+def _thread_wait(client: Any, org: str, service_id: str, poll: float) -> str:
+    """One wait as a worker would do it: poll, sleep, poll (the trigger's transient tolerance, roughly)."""
     time.sleep(random.uniform(0, poll))
-    hook = AbejaHook(abeja_conn_id=CONN_ID)
-    try:
-        while True:
-            try:
-                status = hook.client.get_service(org, DEPLOYMENT_ID, service_id).get("status")
-            except Exception as exc:  # the same transient tolerance as the trigger, roughly
-                logging.getLogger("bench.threads").warning("poll failed: %s", exc)
-                status = None
-            if status == "READY":
-                return "success"
-            if status in ("FAILED", "STOPPED"):
-                return "failure"
-            time.sleep(poll)
-    finally:
-        hook.close()
+    while True:
+        try:
+            status = client.get_service(org, DEPLOYMENT_ID, service_id).get("status")
+        except Exception as exc:
+            logging.getLogger("bench.threads").warning("poll failed: %s", exc)
+            status = None
+        if status == TARGET:
+            return "success"
+        if status == FAILURE:
+            return "failure"
+        time.sleep(poll)
 
 
 async def _threaded_waits(org: str, services: list[str], waits: int, poll: float) -> dict[str, int]:
+    from airflow_provider_abeja.client import APIClient
+    from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+    # One client for every thread, its pool as large as the threads: no thread reconnects.
+    kwargs = AbejaHook(abeja_conn_id=CONN_ID).settings.client_kwargs()
     loop = asyncio.get_running_loop()
-    with ThreadPoolExecutor(max_workers=waits, thread_name_prefix="wait") as pool:
+    with (
+        APIClient(**kwargs, pool_maxsize=waits) as client,
+        ThreadPoolExecutor(max_workers=waits, thread_name_prefix="wait") as pool,
+    ):
         futures = [
-            loop.run_in_executor(pool, _thread_wait, org, services[i % len(services)], poll)
+            loop.run_in_executor(pool, _thread_wait, client, org, services[i % len(services)], poll)
             for i in range(waits)
         ]
         results = await asyncio.gather(*futures)
@@ -279,16 +289,16 @@ async def _measure(mode: str, args: argparse.Namespace) -> Run:
     start = _Mark(polls(), args.emulator_pid, 0)
     ticker = asyncio.create_task(_ticker(run, lags, stop))
     waiter = _async_waits if mode == "async" else _threaded_waits
-    waiting = asyncio.create_task(waiter(org, services, args.waits, args.poll_interval))
+    waiting = asyncio.create_task(waiter(org, services, args.waits, args.poll))
 
     # Every wait starts within the first poll interval; steady state is what follows.
-    ramp = min(args.duration / 2, args.poll_interval * 1.5 + 0.5)
+    ramp = _ramp(args.poll)
     await asyncio.sleep(ramp)
     steady_start = _Mark(await asyncio.to_thread(polls), args.emulator_pid, len(lags))
     await asyncio.sleep(args.duration - ramp)
     steady_end = _Mark(await asyncio.to_thread(polls), args.emulator_pid, len(lags))
-    for ser in services:  # end every wait: the next poll sees READY
-        await asyncio.to_thread(handle.set_service_status, ser, "READY")
+    # End every wait (the next poll sees the target), from a few threads outside the loop.
+    await asyncio.to_thread(_force_all, handle, services, TARGET)
     run.outcomes = await waiting
     stop.set()
     await ticker
@@ -301,18 +311,40 @@ async def _measure(mode: str, args: argparse.Namespace) -> Run:
     return run
 
 
+def _ramp(poll: float) -> float:
+    """Seconds until every wait has started and polled once."""
+    return poll * 1.5 + 0.5
+
+
+def _duration(poll: float, asked: float | None, quick: bool) -> float:
+    """Seconds before the end: the ramp plus a steady state of at least three polls per wait."""
+    base = asked if asked is not None else (5.0 if quick else 10.0)
+    return max(base, _ramp(poll) + 3 * poll)
+
+
+def _force_all(handle: Any, services: list[str], status: str) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda ser: handle.set_service_status(ser, status), services))
+
+
+def _create_services(handle: Any, count: int) -> list[str]:
+    def create(_index: int) -> str:
+        return str(handle.create_service(DEPLOYMENT_ID, VERSION_ID)["service_id"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(create, range(count)))
+
+
 def _child(args: argparse.Namespace) -> int:
     run = asyncio.run(_measure(args.child, args))
     print(json.dumps(asdict(run)))
     return 0
 
 
-def _run_child(mode: str, emulator: EmulatorProcess, args: argparse.Namespace) -> Run:
+def _run_child(mode: str, emulator: EmulatorProcess, args: argparse.Namespace, poll: float) -> Run:
     """Create fresh IN_PROGRESS services, run one mode in a fresh interpreter, stop the services."""
     handle = emulator.handle
-    services = [
-        str(handle.create_service(DEPLOYMENT_ID, VERSION_ID)["service_id"]) for _ in range(args.services)
-    ]
+    services = _create_services(handle, args.services)
     env = dict(os.environ)
     env.update(handle.airflow_connection_env(CONN_ID, timeout=30))
     command = [
@@ -328,17 +360,16 @@ def _run_child(mode: str, emulator: EmulatorProcess, args: argparse.Namespace) -
         ",".join(services),
         "--waits",
         str(args.waits),
-        "--poll-interval",
-        str(args.poll_interval),
+        "--poll",
+        str(poll),
         "--duration",
-        str(args.duration),
+        str(_duration(poll, args.duration, args.quick)),
         *(["--gc-freeze"] if args.gc_freeze else []),
     ]
     try:
         proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
     finally:
-        for ser in services:  # stop their worker processes before the next run
-            handle.set_service_status(ser, "STOPPED")
+        _force_all(handle, services, TARGET)  # already so unless the child failed
     if proc.returncode != 0:
         raise RuntimeError(f"{mode} run failed:\n{proc.stderr[-3000:]}")
     data = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -355,13 +386,20 @@ def _row(label: str, window: Window, extra: str = "") -> str:
     )
 
 
-def _report(runs: list[Run], args: argparse.Namespace) -> int:
-    asked = args.waits / args.poll_interval
+def _verdict(aio: Run, threads: Run, window: str) -> tuple[float, bool, bool]:
+    """(threads / async CPU per poll, CPU goal met, lag goal met) for one window."""
+    a_win, t_win = getattr(aio, window), getattr(threads, window)
+    ratio = t_win.cpu_per_poll / a_win.cpu_per_poll if a_win.cpu_per_poll else float("nan")
+    return ratio, ratio >= CPU_GOAL_RATIO, a_win.lag(0.99) < LAG_GOAL
+
+
+def _report(runs: list[Run], args: argparse.Namespace, poll: float) -> None:
+    asked = args.waits / poll
     print()
     print(
-        f"{args.waits} waits, poll every {args.poll_interval:g} s (asked {asked:.0f} polls/s), "
-        f"{args.duration:g} s before READY, {args.services} services, {os.cpu_count()} CPU(s) "
-        "shared with the emulator"
+        f"{args.waits} waits, poll every {poll:g} s (asked {asked:.0f} polls/s), "
+        f"{_duration(poll, args.duration, args.quick):g} s before the end, {args.services} distinct "
+        f"services, {os.cpu_count()} CPU(s) shared with the emulator"
     )
     print(
         f"{'mode / window':<16} {'polls':>7} {'polls/s':>8} {'CPU s':>7} {'CPU ms/poll':>12} "
@@ -380,21 +418,14 @@ def _report(runs: list[Run], args: argparse.Namespace) -> int:
         )
     by_mode = {run.mode: run for run in runs}
     aio, threads = by_mode["async"], by_mode["threads"]
-    verdict = 0
     print()
-    for name, a_win, t_win in (
-        ("whole run", aio.whole, threads.whole),
-        ("steady state", aio.steady, threads.steady),
-    ):
-        ratio = t_win.cpu_per_poll / a_win.cpu_per_poll if a_win.cpu_per_poll else float("nan")
-        cpu_ok = ratio >= CPU_GOAL_RATIO
-        lag_ok = a_win.lag(0.99) < LAG_GOAL
-        verdict |= 0 if cpu_ok and lag_ok else 1
+    for name, which in (("whole run", "whole"), ("steady state", "steady")):
+        ratio, cpu_ok, lag_ok = _verdict(aio, threads, which)
         print(
             f"{name}: CPU per poll threads / async = {ratio:.2f}x (goal >= {CPU_GOAL_RATIO:g}x) "
-            f"{'OK' if cpu_ok else 'MISSED'}; async lag p99 {a_win.lag(0.99) * 1000:.1f} ms "
+            f"{'OK' if cpu_ok else 'MISSED'}; async lag p99 {getattr(aio, which).lag(0.99) * 1000:.1f} ms "
             f"(goal < {LAG_GOAL * 1000:.0f} ms) {'OK' if lag_ok else 'MISSED'}; "
-            f"threads lag p99 {t_win.lag(0.99) * 1000:.1f} ms"
+            f"threads lag p99 {getattr(threads, which).lag(0.99) * 1000:.1f} ms"
         )
     for run in runs:
         window = run.steady
@@ -416,27 +447,63 @@ def _report(runs: list[Run], args: argparse.Namespace) -> int:
     bad = {mode: {k: v for k, v in run.outcomes.items() if k != "success"} for mode, run in by_mode.items()}
     if any(bad.values()):
         print(f"waits that did not end in success: {bad}")
+
+
+def _summary(results: list[tuple[float, list[Run]]], waits: int) -> int:
+    """One line per poll interval (steady state); exit status 0 when every goal is met."""
+    print()
+    print(f"summary, steady state, {waits} waits on distinct services:")
+    print(
+        f"{'poll s':>6} {'async ms/poll':>14} {'threads ms/poll':>16} {'threads/async':>14} "
+        f"{'async lag p99 ms':>17} {'threads lag p99 ms':>19} {'async full GCs':>15}  goals (CPU, lag)"
+    )
+    verdict = 0
+    for poll, runs in results:
+        by_mode = {run.mode: run for run in runs}
+        aio, threads = by_mode["async"], by_mode["threads"]
+        ratio, cpu_ok, lag_ok = _verdict(aio, threads, "steady")
+        verdict |= 0 if cpu_ok and lag_ok else 1
+        print(
+            f"{poll:>6g} {aio.steady.cpu_per_poll * 1000:>14.3f} {threads.steady.cpu_per_poll * 1000:>16.3f} "
+            f"{ratio:>13.2f}x {aio.steady.lag(0.99) * 1000:>17.1f} {threads.steady.lag(0.99) * 1000:>19.1f} "
+            f"{len(aio.gc_pauses):>15}  {'met' if cpu_ok else 'MISSED'}, {'met' if lag_ok else 'MISSED'}"
+        )
     return verdict
 
 
 def _parent(args: argparse.Namespace) -> int:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    results: list[tuple[float, list[Run]]] = []
     with EmulatorProcess(ready_delay=3600) as emulator:
-        runs = []
-        for mode in ("async", "threads"):
-            print(f"running {mode}: {args.waits} waits in a fresh process ...", flush=True)
-            runs.append(_run_child(mode, emulator, args))
+        for poll in args.polls:
+            runs = []
+            for mode in ("async", "threads"):
+                print(
+                    f"running {mode}: {args.waits} waits, {poll:g} s polls, in a fresh process ...",
+                    flush=True,
+                )
+                runs.append(_run_child(mode, emulator, args, poll))
+            results.append((poll, runs))
+            _report(runs, args, poll)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    return _report(runs, args)
+    return _summary(results, args.waits)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 waits for 5 s (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="200 waits, 1 s polls, 5 s (a smoke run)")
     parser.add_argument("--waits", type=int, default=None, help="concurrent waits (default 1000)")
-    parser.add_argument("--services", type=int, default=10, help="services the waits share")
-    parser.add_argument("--poll-interval", type=float, default=1.0)
-    parser.add_argument("--duration", type=float, default=None, help="seconds before READY (default 10)")
+    parser.add_argument(
+        "--services", type=int, default=None, help="distinct services (default: one per wait)"
+    )
+    parser.add_argument(
+        "--poll-interval",
+        default=None,
+        help="seconds between polls; a comma list runs each (default 1,5; --quick: 1)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds before the end (default 10, at least 3 polls)"
+    )
     parser.add_argument(
         "--gc-freeze",
         action="store_true",
@@ -447,11 +514,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--emulator-url", help=argparse.SUPPRESS)
     parser.add_argument("--emulator-pid", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--service-ids", help=argparse.SUPPRESS)
+    parser.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.waits = args.waits or (200 if args.quick else 1000)
-    args.duration = args.duration or (5.0 if args.quick else 10.0)
+    args.services = args.services or args.waits
     if args.child:
         return _child(args)
+    text = args.poll_interval or ("1" if args.quick else "1,5")
+    args.polls = [float(item) for item in text.split(",") if item.strip()]
     return _parent(args)
 
 
