@@ -134,7 +134,7 @@ class Sender:
         self.target = target
         base = policy or RetryPolicy(
             getattr(client, "max_retry_count", 3),
-            getattr(getattr(client, "_settings", None), "retry_wait_max", 30.0),
+            getattr(client, "retry_wait_max", 30.0),
         )
         self.policy = _ResendPolicy(base, resend_statuses, resend_on_transport_error)
         self._adapter: TransportAdapter[Any] = TransportAdapter(

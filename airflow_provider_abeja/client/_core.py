@@ -507,6 +507,10 @@ class RequestBuilder:
         url = self.management_url(org, dep, "services")
         return self._json_spec("create_service", "POST", url, payload, argument="environment")
 
+    def get_deployments(self, organization_id: str) -> RequestSpec:
+        org = check_organization_id(organization_id)
+        return RequestSpec("get_deployments", "GET", f"{self.api_url}/organizations/{org}/deployments", True)
+
     def get_services(self, organization_id: str, deployment_id: str) -> RequestSpec:
         org, dep = self._org_dep(organization_id, deployment_id)
         return RequestSpec("get_services", "GET", self.management_url(org, dep, "services"), idempotent=True)

@@ -202,6 +202,10 @@ class AsyncAPIClient:
         return self._settings.max_retry_count
 
     @property
+    def retry_wait_max(self) -> float:
+        return self._settings.retry_wait_max
+
+    @property
     def inference_addressing(self) -> str:
         return "path" if self._builder.path_style else "virtual-host"
 
@@ -392,6 +396,9 @@ class AsyncAPIClient:
                 end_time,
             )
         )
+
+    async def get_deployments(self, organization_id: str) -> dict[str, Any]:
+        return await self._entries(self._builder.get_deployments(organization_id))
 
     async def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
         return await self._entries(self._builder.get_services(organization_id, deployment_id))

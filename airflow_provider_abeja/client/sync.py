@@ -175,6 +175,11 @@ class APIClient:
         return self._settings.max_retry_count
 
     @property
+    def retry_wait_max(self) -> float:
+        """The longest wait between two tries, in seconds (for callers applying the same policy)."""
+        return self._settings.retry_wait_max
+
+    @property
     def inference_addressing(self) -> str:
         """``path`` or ``virtual-host``: what ``auto`` resolved to for this API URL."""
         return "path" if self._builder.path_style else "virtual-host"
@@ -360,6 +365,10 @@ class APIClient:
                 end_time,
             )
         )
+
+    def get_deployments(self, organization_id: str) -> dict[str, Any]:
+        """GET /organizations/{organization_id}/deployments; always ``{"entries": [...]}``."""
+        return self._entries(self._builder.get_deployments(organization_id))
 
     def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
         """GET .../services; always ``{"entries": [...]}``."""

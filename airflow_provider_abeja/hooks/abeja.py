@@ -165,24 +165,8 @@ class AbejaHook(BaseHook):
         )
 
     def _list_deployments(self, organization_id: str) -> list[Any]:
-        """``GET /organizations/{org}/deployments``: read-only, needs no deployment id.
-
-        Uses the client's ``get_deployments`` when it has one, else the client's own checked
-        request path (id check, auth, retry policy, error mapping), not a second HTTP stack.
-        """
-        client = self.client
-        lister = getattr(client, "get_deployments", None)
-        if lister is not None:
-            result = lister(organization_id)
-        else:
-            from airflow_provider_abeja.client._core import RequestSpec, check_organization_id
-
-            org = check_organization_id(organization_id)
-            spec = RequestSpec(
-                "get_deployments", "GET", f"{client.api_url}/organizations/{org}/deployments", True
-            )
-            result = client._entries(spec)
-        return list(result.get("entries") or [])
+        """``GET /organizations/{org}/deployments``: read-only, needs no deployment id."""
+        return list(self.client.get_deployments(organization_id).get("entries") or [])
 
     def _scrub(self, text: str) -> str:
         try:
