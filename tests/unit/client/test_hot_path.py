@@ -184,3 +184,32 @@ async def test_async_proxy_from_environment_is_honoured(
         with pytest.raises(TransportError):
             await client.get_service(ORG, DEP, SER)  # direct: the name does not resolve
     assert len(server.requests) == 1
+
+
+async def test_async_client_keeps_no_cookies() -> None:
+    import httpx
+    import respx
+
+    with respx.mock:
+        route = respx.get(url__startswith="https://api.example.test/").mock(
+            return_value=httpx.Response(200, json={}, headers={"Set-Cookie": "session=abc; Path=/"})
+        )
+        async with AsyncAPIClient(CRED, api_url="https://api.example.test") as client:
+            await client.get_service(ORG, DEP, SER)
+            await client.get_service(ORG, DEP, SER)
+    assert route.call_count == 2
+    assert "cookie" not in route.calls.last.request.headers
+
+
+async def test_async_url_cache_is_bounded_and_keeps_query_params(server: LoopbackServer) -> None:
+    from airflow_provider_abeja.client import aio
+
+    async with AsyncAPIClient(CRED, api_url=server.url) as client:
+        for i in range(aio._URL_CACHE_SIZE + 10):
+            client._url(f"{server.url}/x/{i}")
+        assert len(client._urls) <= aio._URL_CACHE_SIZE
+        await client.get_service_recent_logs(ORG, DEP, SER, next_forward_token="t1")
+        await client.get_service_recent_logs(ORG, DEP, SER, next_forward_token="t2")
+    paths = [path for _m, path, *_ in server.requests]
+    assert paths[0].endswith("/recentlogs?next_forward_token=t1")
+    assert paths[1].endswith("/recentlogs?next_forward_token=t2")
