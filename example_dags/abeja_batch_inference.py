@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.providers.common.compat.sdk import DAG, Param
 
 from airflow_provider_abeja.operators.batch import AbejaBatchRequestOperator
 from airflow_provider_abeja.operators.service import AbejaCreateServiceOperator, AbejaDeleteServiceOperator
