@@ -24,14 +24,14 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Second, smaller job: the hook, operator, client, batch, sensor and trigger unit tests on Airflow 2.11,
-# in its own venv.
+# Second, smaller job on Airflow 2.11, in its own venv: the hook, operator, client, batch, sensor and
+# trigger unit tests, and every example DAG through dag.test() against the emulator.
 AIRFLOW2_VERSION ?= 2.11.*
 VENV2 ?= .venv-airflow2
 BIN2 := $(VENV2)/bin
 STAMP2 := $(VENV2)/.installed-airflow2
 AIRFLOW2_TESTS ?= tests/unit/hooks tests/unit/operators tests/unit/client tests/unit/batch tests/unit/sensors \
-	tests/unit/triggers tests/unit/test_import_light.py
+	tests/unit/triggers tests/unit/test_import_light.py tests/dags
 
 $(BIN2)/python:
 	$(PYTHON) -m venv $(VENV2)
