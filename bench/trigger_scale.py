@@ -477,16 +477,20 @@ def _parent(args: argparse.Namespace) -> int:
     with EmulatorProcess(ready_delay=3600) as emulator:
         for poll in args.polls:
             runs = []
-            for mode in ("async", "threads"):
+            for mode in args.modes:
                 print(
                     f"running {mode}: {args.waits} waits, {poll:g} s polls, in a fresh process ...",
                     flush=True,
                 )
                 runs.append(_run_child(mode, emulator, args, poll))
             results.append((poll, runs))
-            _report(runs, args, poll)
+            if len(runs) == 2:
+                _report(runs, args, poll)
+            else:
+                for run in runs:
+                    print(_row(f"{run.mode} steady", run.steady), f"full GCs {len(run.gc_pauses)}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    return _summary(results, args.waits)
+    return _summary(results, args.waits) if len(args.modes) == 2 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -509,6 +513,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="gc.freeze() after start-up in each measured process (shows what full collections cost)",
     )
+    parser.add_argument(
+        "--modes", default="async,threads", help="which ways to run (a report needs both; default both)"
+    )
     # Internal: one mode's measured window in a child process.
     parser.add_argument("--child", choices=("async", "threads"), help=argparse.SUPPRESS)
     parser.add_argument("--emulator-url", help=argparse.SUPPRESS)
@@ -522,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         return _child(args)
     text = args.poll_interval or ("1" if args.quick else "1,5")
     args.polls = [float(item) for item in text.split(",") if item.strip()]
+    args.modes = [mode for mode in args.modes.split(",") if mode in ("async", "threads")]
     return _parent(args)
 
 

@@ -1,14 +1,19 @@
-"""One ``AsyncAPIClient`` per event loop and connection settings, shared by the triggers on it.
+"""A few ``AsyncAPIClient``s per event loop and connection settings, shared by the triggers on it.
 
 A triggerer runs every deferred task's trigger on one event loop. With a client each, 1,000
-status waits meant 1,000 connection pools and sockets; here they lease one client per
-(loop, connection settings), reference-counted and closed when the last lease is released.
-A changed connection (new token, new URL) gives new settings, so new leases get a new client
-while the old one lives until its last user ends.
+status waits meant 1,000 connection pools and sockets. Here triggers lease a client per
+(loop, connection settings), reference-counted, each client serving at most
+``WAITS_PER_CLIENT`` triggers with as many pooled connections: a trigger never queues for a
+connection, and a pool stays small. (httpcore's pool upkeep on every request is linear in its
+connections plus quadratic in its idle ones: one pool for 1,000 waits grows costly exactly
+when the loop falls behind and requests pile up.) A client is closed when its last lease ends.
+A changed connection (new token, new URL) gives new settings, so new leases get new clients
+while the old ones live until their last users end.
 
 Status reads of the same service that overlap share one GET (single-flight): a wait that asks
-while an identical GET is in flight gets that answer, at most one request old, instead of
-sending another.
+while an identical GET is in flight (on any client of the same settings) gets that answer, at
+most one request old, instead of sending another. A client whose last lease ends lets the GETs
+running on it finish before it closes, for the waits joined to them.
 """
 
 from __future__ import annotations
@@ -24,27 +29,58 @@ if TYPE_CHECKING:
 
 __all__ = ["SHARED_POOL_SIZE", "ClientLease", "lease_client", "shared_client_count"]
 
-#: Connections of a shared client's pool: enough that a slow answer or two do not queue every
-#: other wait behind them, far fewer sockets than one client per trigger.
-SHARED_POOL_SIZE = 100
+#: Triggers served by one client, and its pool size: each trigger has at most one request in
+#: flight, so none waits for a connection. 1,000 waits share 125 clients instead of 1,000
+#: (bench/trigger_scale.py, 1,000 waits: one pool for all cost 6.1 ms CPU per poll at 1 s polls
+#: as requests piled up, 32 per client 1.5 ms, 8 per client 0.8 ms, one client each 0.7 ms
+#: but 1.25 ms at 5 s polls, where its lone connection expires between polls and reconnects;
+#: 8 per client: 1.1 ms).
+WAITS_PER_CLIENT = 8
+SHARED_POOL_SIZE = WAITS_PER_CLIENT
 
 ServiceKey = tuple[str, str, str]
 
 
 @dataclass(eq=False)
-class _Shared:
-    """A client and its users on one loop."""
+class _Client:
+    """One client and how many leases use it."""
 
-    key: str
     client: AsyncAPIClient
     users: int = 0
-    in_flight: dict[ServiceKey, asyncio.Task[dict[str, Any]]] = field(default_factory=dict)
 
 
-#: loop -> settings key -> shared client. Weak on the loop: a finished loop drops its entries.
+@dataclass(eq=False)
+class _Flight:
+    """A GET in flight: the client it runs on and how many waits are joined to it."""
+
+    task: asyncio.Task[dict[str, Any]]
+    owner: _Client
+    waiters: int = 0
+
+
+@dataclass(eq=False)
+class _Shared:
+    """The clients of one connection settings on one loop."""
+
+    key: str
+    clients: list[_Client] = field(default_factory=list)
+    in_flight: dict[ServiceKey, _Flight] = field(default_factory=dict)
+
+    def slot_with_room(self) -> _Client | None:
+        for slot in self.clients:
+            if slot.users < WAITS_PER_CLIENT:
+                return slot
+        return None
+
+
+#: loop -> settings key -> shared clients. Weak on the loop: a finished loop drops its entries.
 _REGISTRY: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Shared]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+#: Closes put off until GETs that other waits are joined to end (strong references).
+_CLOSING: set[asyncio.Task[None]] = set()
 
 
 def _settings_key(kwargs: dict[str, Any]) -> str:
@@ -54,59 +90,86 @@ def _settings_key(kwargs: dict[str, Any]) -> str:
 
 def shared_client_count() -> int:
     """Shared clients open on the running loop (for tests and diagnostics)."""
-    return len(_REGISTRY.get(asyncio.get_running_loop(), {}))
+    entries = _REGISTRY.get(asyncio.get_running_loop(), {})
+    return sum(len(shared.clients) for shared in entries.values())
 
 
 class ClientLease:
     """A trigger's use of a shared client; :meth:`release` exactly once when done."""
 
-    def __init__(self, shared: _Shared, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, shared: _Shared, slot: _Client, loop: asyncio.AbstractEventLoop) -> None:
         self._shared = shared
+        self._slot = slot
         self._loop = loop
         self._released = False
 
     @property
     def client(self) -> AsyncAPIClient:
-        return self._shared.client
+        return self._slot.client
 
     async def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
         """``client.get_service``, joining an identical request already in flight."""
         key = (organization_id, deployment_id, service_id)
         in_flight = self._shared.in_flight
-        task = in_flight.get(key)
-        if task is None:
-            task = self._loop.create_task(self._shared.client.get_service(*key))
-            in_flight[key] = task
+        flight = in_flight.get(key)
+        if flight is None:
+            task = self._loop.create_task(self._slot.client.get_service(*key))
+            flight = in_flight[key] = _Flight(task, self._slot)
             task.add_done_callback(lambda done: _forget(in_flight, key, done))
-        # Shielded: a cancelled wait must not cancel the GET that other waits are joined to.
-        return await asyncio.shield(task)
+        flight.waiters += 1
+        try:
+            # Shielded: a cancelled wait must not cancel the GET that other waits are joined to.
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
 
     async def release(self) -> None:
-        """Drop this lease; the last one closes the client (after its in-flight GETs)."""
+        """Drop this lease; the last one of a client closes it (see below for joined GETs)."""
         if self._released:
             return
         self._released = True
-        shared = self._shared
-        shared.users -= 1
-        if shared.users > 0:
+        shared, slot = self._shared, self._slot
+        slot.users -= 1
+        if slot.users > 0:
             return
+        if slot in shared.clients:
+            shared.clients.remove(slot)
         entries = _REGISTRY.get(self._loop)
-        if entries is not None and entries.get(shared.key) is shared:
+        if not shared.clients and entries is not None and entries.get(shared.key) is shared:
             del entries[shared.key]
-        for task in list(shared.in_flight.values()):
-            task.cancel()
-        await shared.client.aclose()
+        # A GET running on this client that waits on other clients are joined to must end
+        # first: the close is then put off to a background task (the caller does not wait).
+        joined = []
+        for flight in [f for f in shared.in_flight.values() if f.owner is slot]:
+            if flight.waiters:
+                joined.append(flight.task)
+            else:
+                flight.task.cancel()
+        if not joined:
+            await slot.client.aclose()
+            return
+        closing = self._loop.create_task(_close_after(joined, slot.client))
+        _CLOSING.add(closing)
+        closing.add_done_callback(_CLOSING.discard)
 
 
-def _forget(in_flight: dict[ServiceKey, asyncio.Task[Any]], key: ServiceKey, done: asyncio.Task[Any]) -> None:
-    if in_flight.get(key) is done:
+async def _close_after(tasks: list[asyncio.Task[dict[str, Any]]], client: AsyncAPIClient) -> None:
+    try:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await client.aclose()
+
+
+def _forget(in_flight: dict[ServiceKey, _Flight], key: ServiceKey, done: asyncio.Task[Any]) -> None:
+    flight = in_flight.get(key)
+    if flight is not None and flight.task is done:
         del in_flight[key]
     if not done.cancelled():
         done.exception()  # retrieved: joined waits may all have been cancelled
 
 
 async def lease_client(abeja_conn_id: str) -> ClientLease:
-    """A lease on the shared client for the connection's current settings on the running loop.
+    """A lease on a shared client for the connection's current settings on the running loop.
 
     The connection is read on every call (without blocking the loop), so an edited connection
     takes effect for new waits.
@@ -119,10 +182,11 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
     key = _settings_key(kwargs)
     loop = asyncio.get_running_loop()
     entries = _REGISTRY.setdefault(loop, {})
-    shared = entries.get(key)
-    if shared is None:
-        # No await between the lookup and the insert: two triggers cannot both build one.
-        shared = _Shared(key, AsyncAPIClient(**kwargs, pool_maxsize=SHARED_POOL_SIZE))
-        entries[key] = shared
-    shared.users += 1
-    return ClientLease(shared, loop)
+    shared = entries.setdefault(key, _Shared(key))
+    # No await from here on: two triggers cannot both take the last place or build one client.
+    slot = shared.slot_with_room()
+    if slot is None:
+        slot = _Client(AsyncAPIClient(**kwargs, pool_maxsize=SHARED_POOL_SIZE))
+        shared.clients.append(slot)
+    slot.users += 1
+    return ClientLease(shared, slot, loop)

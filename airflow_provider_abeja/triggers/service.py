@@ -175,8 +175,8 @@ class AbejaServiceStatusTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until an outcome, then yield one event. The client lease ends before the yield.
 
-        The triggers of one event loop share one client per connection settings (one pool
-        instead of one per wait, see ``_shared``); the last trigger to end closes it.
+        The triggers of one event loop share clients per connection settings (one small pool
+        per 8 waits instead of one per wait, see ``_shared``); a client's last trigger closes it.
         """
         lease: ClientLease | None = None
         try:

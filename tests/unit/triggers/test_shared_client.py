@@ -1,5 +1,5 @@
-"""Triggers on one event loop share one AsyncAPIClient per connection settings; overlapping
-reads of the same service share one GET. Real hook and client; HTTP answers from respx."""
+"""Triggers on one event loop share a few AsyncAPIClients per connection settings (8 waits
+each); overlapping reads of the same service share one GET. Real hook and client; HTTP answers from respx."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ import pytest
 import respx
 
 from airflow_provider_abeja.client import AsyncAPIClient
-from airflow_provider_abeja.triggers._shared import SHARED_POOL_SIZE, shared_client_count
+from airflow_provider_abeja.triggers._shared import (
+    SHARED_POOL_SIZE,
+    WAITS_PER_CLIENT,
+    shared_client_count,
+)
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
 
 API = "http://abeja.test"
@@ -76,8 +80,9 @@ def _ser(i: int) -> str:
 
 
 @respx.mock
-async def test_many_waits_share_one_client_closed_by_the_last(
-    lifecycle: dict[str, list[AsyncAPIClient]],
+@pytest.mark.parametrize("waits", [30, 70])
+async def test_many_waits_share_few_clients_closed_by_their_last(
+    lifecycle: dict[str, list[AsyncAPIClient]], waits: int
 ) -> None:
     polls: dict[str, int] = {}
     all_asked = asyncio.Event()
@@ -85,19 +90,19 @@ async def test_many_waits_share_one_client_closed_by_the_last(
     async def answer(request: httpx.Request) -> httpx.Response:
         ser = request.url.path.rsplit("/", 1)[-1]
         polls[ser] = polls.get(ser, 0) + 1
-        if len(polls) == 30:
+        if len(polls) == waits:
             all_asked.set()
         await all_asked.wait()  # no wait ends (and releases) before every wait holds a lease
         status = "READY" if polls[ser] >= 1 + int(ser[-2:], 16) % 4 else "IN_PROGRESS"
         return httpx.Response(200, json={"service_id": ser, "status": status})
 
     respx.get(url__startswith=BASE).mock(side_effect=answer)
-    results = await asyncio.gather(*(_events(_trigger(_ser(i))) for i in range(30)))
-    assert [event["status"] for (event,) in results] == ["success"] * 30
-    assert [event["service_id"] for (event,) in results] == [_ser(i) for i in range(30)]
-    assert len(lifecycle["built"]) == 1
-    assert lifecycle["built"][0]._settings.pool_maxsize == SHARED_POOL_SIZE
-    assert lifecycle["closed"] == lifecycle["built"]
+    results = await asyncio.gather(*(_events(_trigger(_ser(i))) for i in range(waits)))
+    assert [event["status"] for (event,) in results] == ["success"] * waits
+    assert [event["service_id"] for (event,) in results] == [_ser(i) for i in range(waits)]
+    assert len(lifecycle["built"]) == -(-waits // WAITS_PER_CLIENT)
+    assert all(client._settings.pool_maxsize == SHARED_POOL_SIZE for client in lifecycle["built"])
+    assert sorted(map(id, lifecycle["closed"])) == sorted(map(id, lifecycle["built"]))
     assert shared_client_count() == 0
 
 
@@ -121,8 +126,9 @@ async def test_overlapping_reads_of_one_service_share_one_get(
     release.set()
     results = await asyncio.gather(*waits)
     assert [event["status"] for (event,) in results] == ["success"] * 20
-    assert route.call_count == len(asked) == 1
-    assert len(lifecycle["closed"]) == 1
+    assert route.call_count == len(asked) == 1  # joined across the clients of the settings
+    assert len(lifecycle["built"]) == -(-20 // WAITS_PER_CLIENT)
+    assert sorted(map(id, lifecycle["closed"])) == sorted(map(id, lifecycle["built"]))
 
 
 @respx.mock
@@ -205,3 +211,40 @@ async def test_an_error_ending_one_wait_leaves_the_others_running(
     (event,) = await running
     assert event["status"] == "success"
     assert lifecycle["closed"] == lifecycle["built"]
+
+
+@respx.mock
+async def test_a_client_closing_lets_a_get_joined_from_another_client_finish(
+    lifecycle: dict[str, list[AsyncAPIClient]],
+) -> None:
+    release = asyncio.Event()
+    asked: list[httpx.Request] = []
+
+    async def slow_ready(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        await release.wait()
+        return httpx.Response(200, json={"status": "READY"})
+
+    shared_route = respx.get(f"{BASE}/{_ser(0)}").mock(side_effect=slow_ready)
+    respx.get(url__startswith=BASE).mock(return_value=httpx.Response(200, json={"status": "IN_PROGRESS"}))
+    first_client = [asyncio.ensure_future(_events(_trigger(_ser(0))))]
+    while not asked:  # the GET of service 0 runs on the first client
+        await asyncio.sleep(0.005)
+    first_client += [asyncio.ensure_future(_events(_trigger(_ser(i)))) for i in range(1, WAITS_PER_CLIENT)]
+    while shared_client_count() < 1 or len(lifecycle["built"]) < 1:
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)  # the first client is full
+    joined = asyncio.ensure_future(_events(_trigger(_ser(0))))  # on a second client, joins the GET
+    while len(lifecycle["built"]) < 2:
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)
+    for wait in first_client:  # the first client loses every lease while its GET runs
+        wait.cancel()
+    await asyncio.gather(*first_client, return_exceptions=True)
+    release.set()
+    (event,) = await asyncio.wait_for(joined, timeout=10)
+    assert event["status"] == "success"
+    assert shared_route.call_count == 1
+    await asyncio.sleep(0.05)
+    assert sorted(map(id, lifecycle["closed"])) == sorted(map(id, lifecycle["built"]))
+    assert shared_client_count() == 0
