@@ -126,22 +126,64 @@ def check_create_arguments(
 ) -> None:
     """The numeric and flag arguments of create_service, refused before anything is sent."""
     _count(instance_number, "instance_number")
+    _check_instance_range(min_instance_number, max_instance_number)
+    _check_autoscale_flag(enable_autoscale, "enable_autoscale")
+    _check_instance_type(instance_type, "instance_type")
+
+
+def check_update_payload(payload: object) -> None:
+    """The fields of an update_service payload that the platform defines, checked like create's.
+
+    Other keys pass through unchanged: the platform may accept fields that are not public.
+    Errors name the field as ``payload.<key>``.
+    """
+    if payload is None:
+        return
+    if not isinstance(payload, Mapping):
+        raise InvalidArgumentError("payload", f"must be a dict, not {type(payload).__name__}")
+    for key in payload:
+        if not isinstance(key, str) or not key:
+            raise InvalidArgumentError("payload", f"keys must be non-empty strings, got {key!r}")
+    if "instance_number" in payload:
+        _count(payload["instance_number"], "payload.instance_number")
+    _check_instance_range(
+        payload.get("min_instance_number"), payload.get("max_instance_number"), prefix="payload."
+    )
+    if "enable_autoscale" in payload:
+        _check_autoscale_flag(payload["enable_autoscale"], "payload.enable_autoscale")
+    if "instance_type" in payload:
+        _check_instance_type(payload["instance_type"], "payload.instance_type")
+    for id_field in ("version_id", "model_id"):
+        if id_field in payload:
+            check_path_id(payload[id_field], f"payload.{id_field}")
+    for env_field in ("environment", "user_env_vars"):
+        if env_field in payload:
+            check_environment(payload[env_field], f"payload.{env_field}")
+
+
+def _check_instance_range(minimum_value: object, maximum_value: object, prefix: str = "") -> None:
     # 0 is left to the platform to judge for the autoscaling floor; negative never makes sense.
-    minimum = None if min_instance_number is None else _count(min_instance_number, "min_instance_number", 0)
-    maximum = None if max_instance_number is None else _count(max_instance_number, "max_instance_number")
+    minimum = None if minimum_value is None else _count(minimum_value, f"{prefix}min_instance_number", 0)
+    maximum = None if maximum_value is None else _count(maximum_value, f"{prefix}max_instance_number")
     if minimum is not None and maximum is not None and minimum > maximum:
         raise InvalidArgumentError(
-            "min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
+            f"{prefix}min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
         )
+
+
+def _check_autoscale_flag(value: object, argument: str) -> None:
     flag_ok = (
-        enable_autoscale is None
-        or isinstance(enable_autoscale, bool)
-        or (isinstance(enable_autoscale, str) and enable_autoscale.strip().lower() in _BOOL_TEXT)
+        value is None
+        or isinstance(value, bool)
+        or (isinstance(value, str) and value.strip().lower() in _BOOL_TEXT)
     )
     if not flag_ok:
-        raise InvalidArgumentError("enable_autoscale", "must be true or false")
-    if not isinstance(instance_type, str) or not instance_type or not _ENV_NAME.match(instance_type):
-        raise InvalidArgumentError("instance_type", "must be a non-empty name such as 'cpu-0.25'")
+        raise InvalidArgumentError(argument, "must be true or false")
+
+
+def _check_instance_type(value: object, argument: str) -> None:
+    if not isinstance(value, str) or not value or not _ENV_NAME.match(value):
+        raise InvalidArgumentError(argument, "must be a non-empty name such as 'cpu-0.25'")
 
 
 def check_environment(value: object, argument: str = "environment") -> None:
@@ -532,8 +574,7 @@ class RequestBuilder:
         payload: Mapping[str, Any] | None = None,
     ) -> RequestSpec:
         url = self._service_url(organization_id, deployment_id, service_id)
-        if payload is not None and not isinstance(payload, Mapping):
-            raise InvalidArgumentError("payload", "must be a dict")
+        check_update_payload(payload)
         return self._json_spec("update_service", "PATCH", url, dict(payload or {}), idempotent=True)
 
     def start_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
