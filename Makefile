@@ -46,8 +46,8 @@ test-airflow2: $(STAMP2)
 	$(BIN2)/python -m pytest -p no:cacheprovider $(wildcard $(AIRFLOW2_TESTS)) $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_abeja tests example_dags bench
-	$(BIN)/ruff format --check airflow_provider_abeja tests example_dags bench
+	$(BIN)/ruff check airflow_provider_abeja tests example_dags bench scripts
+	$(BIN)/ruff format --check airflow_provider_abeja tests example_dags bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
