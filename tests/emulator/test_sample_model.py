@@ -1,4 +1,7 @@
-"""The shipped sample model answers as docs/emulator.md documents (example DAGs rely on it)."""
+"""The shipped sample model answers as the README's "Testing your DAGs locally" documents.
+
+The example DAGs rely on it.
+"""
 
 from __future__ import annotations
 
