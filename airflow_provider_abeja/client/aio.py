@@ -13,15 +13,16 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Generator, Iterable
 from typing import IO, Any
 
 import httpx
 
 from airflow_provider_abeja.client import _core
-from airflow_provider_abeja.client._core import RequestBuilder, RequestSpec, Settings
-from airflow_provider_abeja.client.credentials import Credential, resolve_credential
-from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
+from airflow_provider_abeja.client._base import ClientBase
+from airflow_provider_abeja.client._core import RequestSpec
+from airflow_provider_abeja.client.credentials import Credential
+from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
 
 logger = logging.getLogger("airflow_provider_abeja.client")
@@ -152,37 +153,14 @@ def _stream_length(stream: Any) -> int | None:
         return None
 
 
-class AsyncAPIClient:
+class AsyncAPIClient(ClientBase):
     """The coroutine twin of :class:`~airflow_provider_abeja.client.APIClient`.
 
     Same constructor, same methods (awaitable); ``request_service`` / ``request_endpoint``
     return an ``httpx.Response``. Close with ``await client.aclose()`` or ``async with``.
     """
 
-    def __init__(
-        self,
-        credential: Mapping[str, Any] | None = None,
-        timeout: float | tuple[float, float] | None = None,
-        max_retry_count: int | None = None,
-        *,
-        api_url: str | None = None,
-        verify: bool | str = True,
-        inference_addressing: str = "auto",
-        retry_wait_max: float = 30.0,
-        pool_maxsize: int = 10,
-    ) -> None:
-        self._settings: Settings = _core.resolve_settings(
-            api_url=api_url,
-            timeout=timeout,
-            max_retry_count=max_retry_count,
-            verify=verify,
-            inference_addressing=inference_addressing,
-            retry_wait_max=retry_wait_max,
-            pool_maxsize=pool_maxsize,
-        )
-        self._credential = resolve_credential(credential, os.environ)
-        self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
-        self._retry_policy = RetryPolicy(self._settings.max_retry_count, self._settings.retry_wait_max)
+    def _open_transport(self) -> None:
         self._urls: dict[str, httpx.URL] = {}
         verify_setting = _verify(self._settings.verify)
         limits = httpx.Limits(
@@ -207,26 +185,6 @@ class AsyncAPIClient:
 
     # ------------------------------------------------------------------ plumbing
 
-    @property
-    def api_url(self) -> str:
-        return self._settings.api_url
-
-    @property
-    def timeout(self) -> tuple[float, float] | None:
-        return self._settings.timeout
-
-    @property
-    def max_retry_count(self) -> int:
-        return self._settings.max_retry_count
-
-    @property
-    def retry_wait_max(self) -> float:
-        return self._settings.retry_wait_max
-
-    @property
-    def inference_addressing(self) -> str:
-        return "path" if self._builder.path_style else "virtual-host"
-
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -235,12 +193,6 @@ class AsyncAPIClient:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(api_url={self.api_url!r}, credential={self._credential!r}, "
-            f"timeout={self.timeout!r}, max_retry_count={self.max_retry_count!r})"
-        )
 
     def _url(self, url: str) -> httpx.URL:
         """The parsed URL, cached: a waiting trigger asks for the same URL again and again, and

@@ -7,7 +7,6 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -16,9 +15,10 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from airflow_provider_abeja.client import _core
-from airflow_provider_abeja.client._core import RequestBuilder, RequestSpec, Settings
-from airflow_provider_abeja.client.credentials import Credential, resolve_credential
-from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
+from airflow_provider_abeja.client._base import ClientBase
+from airflow_provider_abeja.client._core import RequestSpec
+from airflow_provider_abeja.client.credentials import Credential
+from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
 
 logger = logging.getLogger("airflow_provider_abeja.client")
@@ -103,37 +103,14 @@ def describe_transport_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reason}"
 
 
-class APIClient:
+class APIClient(ClientBase):
     """A low-level client for the ABEJA Platform Service API (the seed's ``APIClient``).
 
     One pooled session serves every call and may be shared by threads. Safe retries (see
     :mod:`.retry`), ids checked before anything is sent, credentials never in messages.
     """
 
-    def __init__(
-        self,
-        credential: Mapping[str, Any] | None = None,
-        timeout: float | tuple[float, float] | None = None,
-        max_retry_count: int | None = None,
-        *,
-        api_url: str | None = None,
-        verify: bool | str = True,
-        inference_addressing: str = "auto",
-        retry_wait_max: float = 30.0,
-        pool_maxsize: int = 10,
-    ) -> None:
-        self._settings: Settings = _core.resolve_settings(
-            api_url=api_url,
-            timeout=timeout,
-            max_retry_count=max_retry_count,
-            verify=verify,
-            inference_addressing=inference_addressing,
-            retry_wait_max=retry_wait_max,
-            pool_maxsize=pool_maxsize,
-        )
-        self._credential = resolve_credential(credential, os.environ)
-        self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
-        self._retry_policy = RetryPolicy(self._settings.max_retry_count, self._settings.retry_wait_max)
+    def _open_transport(self) -> None:
         self._proxies: dict[str, dict[str, str]] = {}
         self._session = self._make_session()
 
@@ -162,29 +139,6 @@ class APIClient:
     # ------------------------------------------------------------------ plumbing
 
     @property
-    def api_url(self) -> str:
-        return self._settings.api_url
-
-    @property
-    def timeout(self) -> tuple[float, float] | None:
-        """(connect, read) seconds, or None when timeouts are off."""
-        return self._settings.timeout
-
-    @property
-    def max_retry_count(self) -> int:
-        return self._settings.max_retry_count
-
-    @property
-    def retry_wait_max(self) -> float:
-        """The longest wait between two tries, in seconds (for callers applying the same policy)."""
-        return self._settings.retry_wait_max
-
-    @property
-    def inference_addressing(self) -> str:
-        """``path`` or ``virtual-host``: what ``auto`` resolved to for this API URL."""
-        return "path" if self._builder.path_style else "virtual-host"
-
-    @property
     def session(self) -> requests.Session:
         return self._session
 
@@ -196,12 +150,6 @@ class APIClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(api_url={self.api_url!r}, credential={self._credential!r}, "
-            f"timeout={self.timeout!r}, max_retry_count={self.max_retry_count!r})"
-        )
 
     def _send(self, spec: RequestSpec, *, stream: bool = False) -> requests.Response:
         attempts = 0
