@@ -79,8 +79,16 @@ class EmulatorServer:
             self.user_id,
             "--personal-access-token",
             self.token,
+            "--exit-with-parent",  # a killed test run leaves no server behind
             *self.extra_args,
         ]
+
+    def __enter__(self) -> EmulatorServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def start(self, timeout: float = 30.0) -> None:
         self._process = subprocess.Popen(

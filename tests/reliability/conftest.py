@@ -12,12 +12,8 @@ from tests.reliability._emulator import EmulatorServer
 @pytest.fixture(scope="module")
 def abeja_emulator_module() -> Iterator[EmulatorServer]:
     """A real emulator process on loopback (fast lifecycle), shared by one test module."""
-    server = EmulatorServer(ready_delay=0.2)
-    server.start()
-    try:
+    with EmulatorServer(ready_delay=0.2) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

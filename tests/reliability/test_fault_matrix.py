@@ -358,12 +358,8 @@ OPERATIONS: dict[str, Operation] = {
 @pytest.fixture(scope="module")
 def abeja_emulator_module() -> Iterator[EmulatorServer]:
     """This module's emulator: services become READY quickly (90 cells, most need a service)."""
-    server = EmulatorServer(ready_delay=0.05)
-    server.start()
-    try:
+    with EmulatorServer(ready_delay=0.05) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -31,12 +31,8 @@ WAIT_TIMEOUT = 30.0
 @pytest.fixture(scope="module")
 def abeja_emulator_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
     state_dir: Path = tmp_path_factory.mktemp("emulator-state")
-    server = EmulatorServer(ready_delay=READY_DELAY, extra_args=["--state-dir", str(state_dir)])
-    server.start()
-    try:
+    with EmulatorServer(ready_delay=READY_DELAY, extra_args=["--state-dir", str(state_dir)]) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

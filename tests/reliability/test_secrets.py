@@ -46,16 +46,12 @@ def assert_no_sentinel(where: str, text: str) -> None:
 @pytest.fixture(scope="module")
 def abeja_emulator_module() -> Iterator[EmulatorServer]:
     """An emulator that accepts only the sentinel credentials, logging every request."""
-    server = EmulatorServer(
+    with EmulatorServer(
         ready_delay=0.05,
         token=SENTINEL_TOKEN,
         extra_args=["--bearer-token", SENTINEL_BEARER, "--access-log", "--log-level", "debug"],
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -33,16 +33,12 @@ pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def abeja_emulator_module() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(
+    with EmulatorServer(
         ready_delay=0.05,
         token=SENTINEL_TOKEN,
         extra_args=["--bearer-token", SENTINEL_BEARER, "--access-log", "--log-level", "debug"],
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _database_bytes() -> bytes:

@@ -19,12 +19,8 @@ CI_SEQUENCES = 30
 
 @pytest.fixture(scope="module")
 def abeja_emulator_module() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(ready_delay=0.05)
-    server.start()
-    try:
+    with EmulatorServer(ready_delay=0.05) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_soak_no_duplicates_and_nothing_left_running(abeja_emulator_module: EmulatorServer) -> None:

@@ -31,16 +31,12 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 
 @pytest.fixture(scope="module")
 def abeja_emulator_module(tls_files: TlsFiles) -> Iterator[EmulatorServer]:
-    server = EmulatorServer(
+    with EmulatorServer(
         ready_delay=0.05,
         extra_args=["--ssl-certfile", str(tls_files.certfile), "--ssl-keyfile", str(tls_files.keyfile)],
         control_verify=str(tls_files.ca_bundle),
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
