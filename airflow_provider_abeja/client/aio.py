@@ -23,6 +23,7 @@ from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.credentials import Credential
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
+from airflow_provider_abeja.client.training import AsyncTrainingMixin
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
 
 logger = logging.getLogger("airflow_provider_abeja.client")
@@ -153,7 +154,7 @@ def _stream_length(stream: Any) -> int | None:
         return None
 
 
-class AsyncAPIClient(ClientBase):
+class AsyncAPIClient(AsyncTrainingMixin, ClientBase):
     """The coroutine twin of :class:`~airflow_provider_abeja.client.APIClient`.
 
     Same constructor, same methods (awaitable); ``request_service`` / ``request_endpoint``

@@ -19,6 +19,7 @@ from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.credentials import Credential
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
+from airflow_provider_abeja.client.training import TrainingMixin
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
 
 logger = logging.getLogger("airflow_provider_abeja.client")
@@ -103,7 +104,7 @@ def describe_transport_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reason}"
 
 
-class APIClient(ClientBase):
+class APIClient(TrainingMixin, ClientBase):
     """A low-level client for the ABEJA Platform Service API (the seed's ``APIClient``).
 
     One pooled session serves every call and may be shared by threads. Safe retries (see
