@@ -32,6 +32,7 @@ from .models import (
 )
 from .runtime import HandlerLoadError, InstanceCrashed, InstancePool, InstanceUnavailable, PoolSpec
 from .store import NullStore
+from .training import TrainingPlatform
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _ENDPOINT_ID = re.compile(r"^pnt-[0-9a-f]{16}$")
@@ -81,6 +82,7 @@ class Emulator:
         self.pools: dict[str, InstancePool] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.public_url = "http://127.0.0.1"
+        self.training = TrainingPlatform(self)
         self._add_initial_faults()
 
     def _add_initial_faults(self) -> None:
@@ -115,10 +117,12 @@ class Emulator:
 
     async def shutdown(self) -> None:
         await self._halt_all()
+        await self.training.shutdown()
         self.store.close()
 
     async def reset(self) -> None:
         await self._halt_all()
+        await self.training.reset()
         for mapping in (self.deployments, self.versions, self.services, self.endpoints):
             mapping.clear()  # type: ignore[attr-defined]
         self.logs.clear()
@@ -237,8 +241,13 @@ class Emulator:
         dep = self.deployment(org, dep_id)
         version = body.get("version")
         handler = body.get("handler", "main:handler")
-        code_dir = body.get("code_dir", sample.SAMPLE_HANDLER_DIR)
-        env = _env_dict(body.get("user_env_vars", {}), "user_env_vars")
+        upload_url = None
+        if "image" in body and "code_dir" not in body:  # the platform's form: code uploaded next
+            code_dir, upload_url = self.training.code_folder()
+        else:
+            code_dir = body.get("code_dir", sample.SAMPLE_HANDLER_DIR)
+        env = _env_dict(body.get("user_parameters", {}), "user_parameters") if upload_url else {}
+        env = env or _env_dict(body.get("user_env_vars", {}), "user_env_vars")
         if not isinstance(version, str) or not version:
             raise bad_request("version is required")
         if not isinstance(handler, str) or not re.fullmatch(r"[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?", handler):
@@ -248,7 +257,8 @@ class Emulator:
         if any(v.deployment_id == dep_id and v.version == version for v in self.versions.values()):
             raise bad_request(f"version {version} already exists")
         self.counters["versions_created"] += 1
-        return self._new_version(dep, version, handler, code_dir, env, None).wire()
+        wire = self._new_version(dep, version, handler, code_dir, env, None).wire()
+        return dict(wire, upload_url=upload_url, image=body["image"]) if upload_url else wire
 
     def list_versions(self, org: str, dep_id: str) -> dict[str, Any]:
         self.deployment(org, dep_id)
@@ -428,6 +438,7 @@ class Emulator:
             ABEJA_DEPLOYMENT_VERSION_ID=version.version_id,
             ABEJA_MODEL_VERSION=version.version,
         )
+        env.update(self.training.service_environment(service.models))
         context = {
             "organization_id": service.organization_id,
             "deployment_id": service.deployment_id,
@@ -590,6 +601,7 @@ class Emulator:
         data["endpoints_total"] = len(self.endpoints)
         data["workers_running"] = sum(len(p.worker_pids) for p in self.pools.values())
         data["faults_triggered"] = self.faults.triggered_total
+        data.update(self.training.counters())
         return data
 
     def state_dict(self) -> dict[str, Any]:

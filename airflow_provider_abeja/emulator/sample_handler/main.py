@@ -1,7 +1,8 @@
 """Sample model: a deterministic word-weight sentiment scorer in pure Python.
 
 Its parameters come from a JSON file named by the env var SAMPLE_MODEL_PARAMS (set per version), so
-two versions of one deployment answer differently. Input (JSON):
+two versions of one deployment answer differently; a service running a trained model reads the
+``params.json`` that ``train.py`` wrote, from ``ABEJA_TRAINING_RESULT_DIR``. Input (JSON):
   {"text": "..."}                   -> one prediction
   {"texts": ["...", ...]}           -> {"predictions": [...]}
 optional: "sleep_ms" (simulated latency; env SAMPLE_LATENCY_MS sets a default), "log" (printed to
@@ -15,8 +16,14 @@ import os
 import re
 import time
 
-_PARAMS_FILE = os.environ.get("SAMPLE_MODEL_PARAMS", "params_v1.json")
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), _PARAMS_FILE), encoding="utf-8") as _f:
+_PARAMS_FILE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), os.environ.get("SAMPLE_MODEL_PARAMS", "params_v1.json")
+)
+# A service created with a trained model (model_id) finds its files here, as on the platform.
+_TRAINED = os.path.join(os.environ.get("ABEJA_TRAINING_RESULT_DIR", ""), "params.json")
+if os.environ.get("ABEJA_TRAINING_RESULT_DIR") and os.path.exists(_TRAINED):
+    _PARAMS_FILE = _TRAINED
+with open(_PARAMS_FILE, encoding="utf-8") as _f:
     PARAMS = json.load(_f)
 MODEL_VERSION = os.environ.get("ABEJA_MODEL_VERSION", PARAMS.get("name", "unknown"))
 _DEFAULT_LATENCY_MS = float(os.environ.get("SAMPLE_LATENCY_MS", "0") or 0)

@@ -1,0 +1,528 @@
+"""The emulated Training API: job definitions, versions, jobs that really run, trained models;
+and the code upload of platform-style deployment versions.
+
+A job goes ``Pending`` -> ``Active`` -> ``Complete`` / ``Failed`` (``Stopped`` when stopped), as
+the SDK's ``JobStatus`` names them. Its handler runs in its own process (``training_process``)
+with the platform's environment: ``ABEJA_TRAINING_RESULT_DIR``, ``DATASETS``, ``CONTEXT``,
+``HANDLER``, ``TRAINING_JOB_ID``, ``TRAINING_JOB_DEFINITION_NAME``,
+``TRAINING_JOB_DEFINITION_VERSION``, ``ABEJA_ORGANIZATION_ID``, ``ABEJA_API_URL`` and a
+credential of the emulator (so a handler can post its statistics), then the version's and the
+job's environment. Its output is the job's log; what it leaves in the result directory is the
+job's result (a zip behind a pre-signed-style URL) and can become a trained model. A service
+created with ``models: {"alias": model_id}`` gets ``ABEJA_TRAINING_RESULT_DIR`` pointing at that
+model's files.
+
+Training state lives in memory and in a temporary folder: it does not survive an emulator
+restart (running jobs die with the emulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ApiError, bad_request, not_found
+from .ids import new_numeric_id, now_ts
+from .training_process import start_training_process
+
+if TYPE_CHECKING:
+    from .core import Emulator
+
+PENDING, ACTIVE, STOPPED, COMPLETE, FAILED = "Pending", "Active", "Stopped", "Complete", "Failed"
+JOB_RUNNING = (PENDING, ACTIVE)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+_HANDLER = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+#: Seconds a stopped handler gets between SIGTERM and SIGKILL.
+STOP_GRACE = 3.0
+
+
+@dataclass
+class JobDefinition:
+    job_definition_id: str
+    organization_id: str
+    name: str
+    created_at: str
+    versions: list[dict[str, Any]] = field(default_factory=list)
+
+    def wire(self, jobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "job_definition_id": self.job_definition_id,
+            "organization_id": self.organization_id,
+            "name": self.name,
+            "version_count": len(self.versions),
+            "versions": [dict(v) for v in self.versions],
+            "archived": False,
+            "created_at": self.created_at,
+            "modified_at": self.created_at,
+        }
+        if jobs is not None:
+            data["jobs"] = jobs
+        return data
+
+
+@dataclass
+class Job:
+    wire: dict[str, Any]
+    definition: JobDefinition
+    folder: Path
+    process: asyncio.subprocess.Process | None = None
+    task: asyncio.Task[None] | None = None
+    stop_requested: bool = False
+
+    @property
+    def job_id(self) -> str:
+        return str(self.wire["training_job_id"])
+
+
+class TrainingPlatform:
+    """All training state of one emulator (used from its event loop only)."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emu = emulator
+        self.root = Path(tempfile.mkdtemp(prefix="abeja-emulator-training-"))
+        self.definitions: dict[tuple[str, str], JobDefinition] = {}
+        self.jobs: dict[str, Job] = {}
+        self.models: dict[str, dict[str, Any]] = {}
+        self.model_dirs: dict[str, Path] = {}
+        #: pre-signed-style tokens: artifact downloads and deployment code uploads.
+        self.artifacts: dict[str, Path] = {}
+        self.uploads: dict[str, Path] = {}
+
+    # ----- lifecycle of the emulator ---------------------------------------------------------------
+
+    async def reset(self) -> None:
+        await self.shutdown()
+        self.root = Path(tempfile.mkdtemp(prefix="abeja-emulator-training-"))
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(self._kill(job) for job in list(self.jobs.values())))
+        for job in self.jobs.values():
+            if job.task is not None:
+                job.task.cancel()
+        for mapping in (
+            self.definitions,
+            self.jobs,
+            self.models,
+            self.model_dirs,
+            self.artifacts,
+            self.uploads,
+        ):
+            mapping.clear()  # type: ignore[attr-defined]
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def counters(self) -> dict[str, int]:
+        statuses = [job.wire["status"] for job in self.jobs.values()]
+        keys = ("training_jobs_created", "training_jobs_stopped", "training_models_created", "code_uploads")
+        data = {key: self.emu.counters.get(key, 0) for key in keys}
+        data["training_jobs_running"] = sum(1 for s in statuses if s in JOB_RUNNING)
+        data["training_jobs_total"] = len(statuses)
+        data["training_processes_running"] = sum(
+            1 for job in self.jobs.values() if job.process is not None and job.process.returncode is None
+        )
+        return data
+
+    def _url(self, path: str) -> str:
+        return f"{self.emu.public_url}{path}"
+
+    # ----- job definitions and versions ------------------------------------------------------------
+
+    def definition(self, org: str, name: str) -> JobDefinition:
+        found = self.definitions.get((org, name))
+        if found is None:
+            raise not_found(f"training job definition {name} not found")
+        return found
+
+    def create_definition(self, org: str, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise bad_request("name must be letters, digits, '_', '-' or '.'")
+        if (org, name) in self.definitions:
+            raise ApiError(409, f"training job definition {name} already exists", "conflict")
+        definition = JobDefinition(new_numeric_id(), org, name, now_ts())
+        self.definitions[(org, name)] = definition
+        return definition.wire()
+
+    def list_definitions(self, org: str) -> dict[str, Any]:
+        return {"entries": [d.wire() for (o, _), d in self.definitions.items() if o == org]}
+
+    def get_definition(self, org: str, name: str, include_jobs: bool) -> dict[str, Any]:
+        definition = self.definition(org, name)
+        jobs = [j.wire for j in self.jobs.values() if j.definition is definition] if include_jobs else None
+        return definition.wire(jobs)
+
+    def create_version(self, org: str, name: str, parts: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
+        definition = self.definition(org, name)
+        if "source_code" not in parts or "parameters" not in parts:
+            raise bad_request("multipart parts source_code and parameters are required")
+        try:
+            parameters = json.loads(parts["parameters"][1] or b"{}")
+        except ValueError:
+            raise bad_request("parameters must be JSON") from None
+        if not isinstance(parameters, dict):
+            raise bad_request("parameters must be a JSON object")
+        handler = parameters.get("handler")
+        if not isinstance(handler, str) or not _HANDLER.match(handler):
+            raise bad_request("handler must look like module:function")
+        number = len(definition.versions) + 1
+        folder = self.root / "definitions" / definition.job_definition_id / str(number)
+        _unpack(parts["source_code"][1], folder)
+        stamp = now_ts()
+        version = {
+            "job_definition_version": number,
+            "job_definition_id": definition.job_definition_id,
+            "handler": handler,
+            "image": str(parameters.get("image") or "abeja-inc/all-cpu:23.02"),
+            "environment": _str_map(parameters.get("environment"), "environment"),
+            "user_parameters": {},
+            "datasets": {},
+            "description": str(parameters.get("description") or ""),
+            "archived": False,
+            "created_at": stamp,
+            "modified_at": stamp,
+        }
+        definition.versions.append(version)
+        return dict(version)
+
+    def get_version(self, org: str, name: str, number: str) -> dict[str, Any]:
+        definition = self.definition(org, name)
+        if not number.isdigit() or not 1 <= int(number) <= len(definition.versions):
+            raise not_found(f"version {number} of {name} not found")
+        return dict(definition.versions[int(number) - 1])
+
+    # ----- jobs ------------------------------------------------------------------------------------
+
+    def job(self, org: str, name: str, job_id: str) -> Job:
+        definition = self.definition(org, name)
+        found = self.jobs.get(job_id)
+        if found is None or found.definition is not definition:
+            raise not_found(f"training job {job_id} not found")
+        return found
+
+    def create_job(self, org: str, name: str, number: str, body: dict[str, Any]) -> dict[str, Any]:
+        version = self.get_version(org, name, number)
+        definition = self.definition(org, name)
+        environment = _str_map(body.get("environment", body.get("user_parameters")), "environment")
+        datasets = _str_map(body.get("datasets"), "datasets")
+        for alias, dataset_id in datasets.items():
+            if not dataset_id.isdigit():
+                raise bad_request(f"datasets.{alias}: dataset id must be digits")
+        stamp = now_ts()
+        wire = {
+            "training_job_id": new_numeric_id(),
+            "job_definition_id": definition.job_definition_id,
+            "job_definition_version": version["job_definition_version"],
+            "status": PENDING,
+            "status_message": None,
+            "instance_type": str(body.get("instance_type") or "cpu-1"),
+            "environment": environment,
+            "user_parameters": environment,
+            "datasets": datasets,
+            "description": body.get("description"),
+            "statistics": None,
+            "archived": False,
+            "start_time": None,
+            "completion_time": None,
+            "created_at": stamp,
+            "modified_at": stamp,
+            "creator": {"id": "1000000000000", "email": "emulator@example.invalid", "role": "admin"},
+        }
+        folder = self.root / "jobs" / wire["training_job_id"]
+        job = Job(wire, definition, folder)
+        self.jobs[job.job_id] = job
+        self.emu.counters["training_jobs_created"] += 1
+        self._log(job, f"[emulator] training job created from {name} version {number}; status {PENDING}")
+        job.task = asyncio.create_task(self._run(job, version))
+        return dict(wire)
+
+    def list_jobs(self, org: str, name: str, limit: int | None, offset: int) -> dict[str, Any]:
+        definition = self.definition(org, name)
+        jobs = [j.wire for j in self.jobs.values() if j.definition is definition]
+        jobs.sort(key=lambda wire: wire["created_at"], reverse=True)
+        chosen = jobs[offset : None if limit is None else offset + limit]
+        return {"entries": chosen, "total": len(jobs), "offset": offset, "limit": limit}
+
+    async def stop_job(self, org: str, name: str, job_id: str) -> dict[str, Any]:
+        job = self.job(org, name, job_id)
+        if job.wire["status"] not in JOB_RUNNING:
+            raise bad_request(f"training job {job_id} is not running ({job.wire['status']})")
+        job.stop_requested = True
+        self._set_status(job, STOPPED, "[emulator] training job stopped")
+        self.emu.counters["training_jobs_stopped"] += 1
+        await self._kill(job)
+        return {"message": f"{job_id} stopped"}
+
+    def result(self, org: str, name: str, job_id: str) -> dict[str, Any]:
+        job = self.job(org, name, job_id)
+        archive = job.folder / "result.zip"
+        if job.wire["status"] != COMPLETE or not archive.exists():
+            return {"artifacts": {}}
+        token = secrets.token_urlsafe(16)
+        self.artifacts[token] = archive
+        return {"artifacts": {"complete": {"uri": self._url(f"/_emulator/artifacts/{token}")}}}
+
+    def update_statistics(self, org: str, name: str, job_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        job = self.job(org, name, job_id)
+        statistics = body.get("statistics")
+        if not isinstance(statistics, dict):
+            raise bad_request("statistics must be an object")
+        job.wire["statistics"] = statistics
+        job.wire["modified_at"] = now_ts()
+        return {"statistics": statistics}
+
+    def recent_logs(self, org: str, name: str, job_id: str, query: dict[str, str]) -> dict[str, Any]:
+        self.job(org, name, job_id)
+        return self.emu.logs.page(
+            job_id,
+            next_forward_token=query.get("next_forward_token"),
+            next_backward_token=query.get("next_backward_token"),
+            start_time=query.get("start_time"),
+            end_time=query.get("end_time"),
+            page_size=self.emu.config.log_page_size,
+        )
+
+    def _log(self, job: Job, message: str) -> None:
+        self.emu.logs.append(job.job_id, message)
+
+    def _set_status(self, job: Job, status: str, message: str | None = None) -> None:
+        job.wire["status"] = status
+        job.wire["modified_at"] = now_ts()
+        if status == ACTIVE:
+            job.wire["start_time"] = job.wire["modified_at"]
+        elif status not in JOB_RUNNING:
+            job.wire["completion_time"] = job.wire["modified_at"]
+        if message:
+            self._log(job, message)
+
+    def _environment(self, job: Job, version: dict[str, Any], result_dir: Path) -> dict[str, str]:
+        definition = job.definition
+        env: dict[str, str] = {}
+        env.update(version.get("environment") or {})
+        env.update(job.wire["environment"])
+        context = {
+            "organization_id": definition.organization_id,
+            "job_definition_name": definition.name,
+            "training_job_id": job.job_id,
+        }
+        env.update(
+            HANDLER=str(version["handler"]),
+            CONTEXT=json.dumps(context),
+            DATASETS=json.dumps(job.wire["datasets"]),
+            ABEJA_TRAINING_RESULT_DIR=str(result_dir),
+            ABEJA_ORGANIZATION_ID=definition.organization_id,
+            ABEJA_API_URL=self.emu.public_url,
+            TRAINING_JOB_DEFINITION_NAME=definition.name,
+            TRAINING_JOB_DEFINITION_VERSION=str(version["job_definition_version"]),
+            TRAINING_JOB_ID=job.job_id,
+        )
+        env.update(self._job_credential(definition.organization_id))
+        return env
+
+    def _job_credential(self, org: str) -> dict[str, str]:
+        """A credential of the emulator for the job's own API calls (the platform gives one too)."""
+        config = self.emu.config
+        for token, entry in config.bearer_tokens.items():
+            if not entry.get("organizations") or org in entry.get("organizations", []):
+                return {"PLATFORM_AUTH_TOKEN": token}
+        for user_id, user in config.users.items():
+            if user.get("token"):
+                return {
+                    "ABEJA_PLATFORM_USER_ID": f"user-{user_id}",
+                    "ABEJA_PLATFORM_PERSONAL_ACCESS_TOKEN": str(user["token"]),
+                }
+        return {}
+
+    async def _run(self, job: Job, version: dict[str, Any]) -> None:
+        """Pending for a moment, then the handler's process; its exit decides the status."""
+        try:
+            await asyncio.sleep(min(self.emu.config.ready_delay, 1.0))
+            if job.stop_requested:
+                return
+            code_dir = (
+                self.root
+                / "definitions"
+                / job.definition.job_definition_id
+                / str(version["job_definition_version"])
+            )
+            work = job.folder / "src"
+            shutil.copytree(code_dir, work)
+            result_dir = job.folder / "result"
+            result_dir.mkdir(parents=True)
+            process = await start_training_process(work, self._environment(job, version, result_dir))
+            job.process = process
+            if job.stop_requested:  # stopped while the process was starting
+                await self._kill(job)
+                return
+            self._set_status(job, ACTIVE, f"[emulator] training job {ACTIVE}: running {version['handler']}")
+            assert process.stdout is not None
+            while line := await process.stdout.readline():
+                self._log(job, line.decode("utf-8", errors="replace").rstrip("\r\n"))
+            code = await process.wait()
+            if job.stop_requested:
+                return
+            if code == 0:
+                _zip_folder(result_dir, job.folder / "result.zip")
+                self._set_status(job, COMPLETE, f"[emulator] training job {COMPLETE}")
+            else:
+                job.wire["status_message"] = f"the training handler exited with code {code}"
+                self._set_status(job, FAILED, f"[emulator] training job {FAILED} (exit code {code})")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not job.stop_requested:
+                job.wire["status_message"] = str(exc)
+                self._set_status(job, FAILED, f"[emulator] training job {FAILED}: {exc}")
+
+    async def _kill(self, job: Job) -> None:
+        process = job.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), STOP_GRACE)
+        except asyncio.TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+    # ----- trained models --------------------------------------------------------------------------
+
+    def create_model(self, org: str, name: str, parts: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
+        definition = self.definition(org, name)
+        if "model_data" not in parts:
+            raise bad_request("multipart part model_data is required")
+        try:
+            parameters = json.loads(parts["parameters"][1]) if "parameters" in parts else {}
+        except ValueError:
+            raise bad_request("parameters must be JSON") from None
+        if not isinstance(parameters, dict):
+            raise bad_request("parameters must be a JSON object")
+        job_id = parameters.get("training_job_id")
+        if job_id is not None:
+            self.job(org, name, str(job_id))
+        model_id = new_numeric_id()
+        folder = self.root / "models" / model_id
+        _unpack(parts["model_data"][1], folder)
+        stamp = now_ts()
+        model = {
+            "training_model_id": model_id,
+            "job_definition_id": definition.job_definition_id,
+            "training_job_id": job_id,
+            "description": parameters.get("description") or "",
+            "user_parameters": parameters.get("user_parameters") or {},
+            "metrics": parameters.get("metrics") or {},
+            "archived": False,
+            "exec_env": "cloud" if job_id else "local",
+            "created_at": stamp,
+            "modified_at": stamp,
+        }
+        self.models[model_id] = dict(model, _organization_id=org, _definition=name)
+        self.model_dirs[model_id] = folder
+        self.emu.counters["training_models_created"] += 1
+        return model
+
+    def model(self, org: str, name: str, model_id: str) -> dict[str, Any]:
+        self.definition(org, name)
+        found = self.models.get(model_id)
+        if found is None or found["_organization_id"] != org or found["_definition"] != name:
+            raise not_found(f"training model {model_id} not found")
+        return {k: v for k, v in found.items() if not k.startswith("_")}
+
+    def list_models(self, org: str, name: str) -> dict[str, Any]:
+        self.definition(org, name)
+        return {
+            "entries": [
+                self.model(org, name, m)
+                for m, found in self.models.items()
+                if found["_organization_id"] == org and found["_definition"] == name
+            ]
+        }
+
+    def service_environment(self, models: dict[str, str]) -> dict[str, str]:
+        """What a service running ``models`` gets: the model's files at ``ABEJA_TRAINING_RESULT_DIR``."""
+        for model_id in models.values():
+            folder = self.model_dirs.get(model_id)
+            if folder is not None:
+                return {"ABEJA_TRAINING_RESULT_DIR": str(folder), "ABEJA_MODEL_ID": model_id}
+        return {}
+
+    # ----- deployment code uploads -----------------------------------------------------------------
+
+    def code_folder(self) -> tuple[str, str]:
+        """A fresh folder for a platform-style version's code and the URL its tarball goes to."""
+        token = secrets.token_urlsafe(16)
+        folder = self.root / "deployment_code" / token
+        folder.mkdir(parents=True)
+        self.uploads[token] = folder
+        return str(folder), self._url(f"/_emulator/uploads/{token}")
+
+    def receive_code(self, token: str, data: bytes) -> None:
+        folder = self.uploads.get(token)
+        if folder is None:
+            raise not_found("unknown upload url")
+        shutil.rmtree(folder, ignore_errors=True)
+        _unpack(data, folder)
+        self.emu.counters["code_uploads"] += 1
+
+    def artifact(self, token: str) -> bytes:
+        path = self.artifacts.get(token)
+        if path is None or not path.exists():
+            raise not_found("unknown artifact url")
+        return path.read_bytes()
+
+
+def _str_map(value: Any, name: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad_request(f"{name} must be an object")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+
+
+def _unpack(data: bytes, folder: Path) -> None:
+    """Extract a zip or .tar.gz into ``folder``, refusing members that would land outside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    root = folder.resolve()
+    try:
+        if data[:2] == b"PK":
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                for name in archive.namelist():
+                    _inside(root, name)
+                archive.extractall(folder)
+        elif data[:2] == b"\x1f\x8b":
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+                members = archive.getmembers()
+                for member in members:
+                    _inside(root, member.name)
+                    if not (member.isfile() or member.isdir()):
+                        raise bad_request(f"archive member {member.name!r} is not a file or folder")
+                archive.extractall(folder, members=members)
+        else:
+            raise bad_request("the archive is neither zip nor tar.gz")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+        raise bad_request(f"cannot read the archive: {exc}") from None
+
+
+def _inside(root: Path, name: str) -> None:
+    if not (root / name).resolve().is_relative_to(root):
+        raise bad_request(f"archive member {name!r} points outside the archive")
+
+
+def _zip_folder(folder: Path, target: Path) -> None:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())

@@ -1,0 +1,180 @@
+"""HTTP routes of the Training API and of the pre-signed-style upload and download URLs.
+
+The Training API routes are the platform's (counted, fault-injectable, authenticated like every
+other route). The upload URL of a deployment version and the artifact URL of a job's result
+stand for pre-signed storage URLs: no credential, but counted and fault-injectable too (route
+names ``upload_deployment_code`` and ``download_training_result``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from email.parser import BytesParser
+from email.policy import HTTP
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from .core import Emulator
+from .errors import ApiError, bad_request
+from .faults import WHEN_AFTER, WHEN_BEFORE
+from .routing import Handler, add_route, error_response, fault_response, json_body, json_response
+
+DEFS = "/organizations/{org}/training/definitions"
+DEF = DEFS + "/{name}"
+JOB = DEF + "/jobs/{job}"
+
+
+async def multipart_parts(request: Request) -> dict[str, tuple[str, bytes]]:
+    """``{form name: (content type, data)}`` of a ``multipart/form-data`` body."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise bad_request("expected a multipart/form-data body")
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + await request.body())
+    parts: dict[str, tuple[str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            parts[name] = (part.get_content_type(), payload)
+    return parts
+
+
+async def create_training_job_definition(emu: Emulator, request: Request, org: str) -> Response:
+    return json_response(emu.training.create_definition(org, await json_body(request)))
+
+
+async def get_training_job_definitions(emu: Emulator, request: Request, org: str) -> Response:
+    return json_response(emu.training.list_definitions(org))
+
+
+async def get_training_job_definition(emu: Emulator, request: Request, org: str, name: str) -> Response:
+    include = request.query_params.get("include_jobs", "true").lower() != "false"
+    return json_response(emu.training.get_definition(org, name, include))
+
+
+async def create_training_job_definition_version(
+    emu: Emulator, request: Request, org: str, name: str
+) -> Response:
+    parts = await multipart_parts(request)
+    created = await asyncio.to_thread(emu.training.create_version, org, name, parts)
+    return json_response(created)
+
+
+async def get_training_job_definition_versions(
+    emu: Emulator, request: Request, org: str, name: str
+) -> Response:
+    return json_response({"entries": emu.training.definition(org, name).wire()["versions"]})
+
+
+async def get_training_job_definition_version(
+    emu: Emulator, request: Request, org: str, name: str, ver: str
+) -> Response:
+    return json_response(emu.training.get_version(org, name, ver))
+
+
+async def create_training_job(emu: Emulator, request: Request, org: str, name: str, ver: str) -> Response:
+    return json_response(emu.training.create_job(org, name, ver, await json_body(request)))
+
+
+async def get_training_jobs(emu: Emulator, request: Request, org: str, name: str) -> Response:
+    query = request.query_params
+    try:
+        limit = int(query["limit"]) if "limit" in query else None
+        offset = int(query.get("offset", "0"))
+    except ValueError:
+        raise bad_request("limit and offset must be whole numbers") from None
+    return json_response(emu.training.list_jobs(org, name, limit, offset))
+
+
+async def get_training_job(emu: Emulator, request: Request, org: str, name: str, job: str) -> Response:
+    return json_response(emu.training.job(org, name, job).wire)
+
+
+async def stop_training_job(emu: Emulator, request: Request, org: str, name: str, job: str) -> Response:
+    return json_response(await emu.training.stop_job(org, name, job))
+
+
+async def get_training_result(emu: Emulator, request: Request, org: str, name: str, job: str) -> Response:
+    return json_response(emu.training.result(org, name, job))
+
+
+async def update_training_statistics(
+    emu: Emulator, request: Request, org: str, name: str, job: str
+) -> Response:
+    return json_response(emu.training.update_statistics(org, name, job, await json_body(request)))
+
+
+async def get_training_job_recent_logs(
+    emu: Emulator, request: Request, org: str, name: str, job: str
+) -> Response:
+    return json_response(emu.training.recent_logs(org, name, job, dict(request.query_params)))
+
+
+async def create_training_model(emu: Emulator, request: Request, org: str, name: str) -> Response:
+    parts = await multipart_parts(request)
+    return json_response(await asyncio.to_thread(emu.training.create_model, org, name, parts))
+
+
+async def get_training_models(emu: Emulator, request: Request, org: str, name: str) -> Response:
+    return json_response(emu.training.list_models(org, name))
+
+
+async def get_training_model(emu: Emulator, request: Request, org: str, name: str, model: str) -> Response:
+    return json_response(emu.training.model(org, name, model))
+
+
+def _presigned(app: FastAPI, emu: Emulator, path: str, method: str, name: str, handler: Handler) -> None:
+    """A route without credentials (a pre-signed URL), counted and fault-injectable."""
+
+    async def endpoint(request: Request) -> Response:
+        emu.requests[name] += 1
+        fault = emu.faults.pick(name)
+        if fault is not None and fault.when == WHEN_BEFORE and fault.replaces_response:
+            return fault_response(fault, request)
+        try:
+            response = await handler(emu, request, **request.path_params)
+        except ApiError as exc:
+            response = error_response(exc)
+        if fault is not None and fault.when == WHEN_AFTER and fault.replaces_response:
+            return fault_response(fault, request)
+        return response
+
+    endpoint.__name__ = name
+    app.add_api_route(path, endpoint, methods=[method], name=name)
+
+
+async def upload_code(emu: Emulator, request: Request, token: str) -> Response:
+    data = await request.body()
+    await asyncio.to_thread(emu.training.receive_code, token, data)
+    return Response(b"", status_code=200)
+
+
+async def download_artifact(emu: Emulator, request: Request, token: str) -> Response:
+    return Response(emu.training.artifact(token), media_type="application/zip")
+
+
+def register(app: FastAPI, emu: Emulator) -> None:
+    routes: list[tuple[str, str, Handler]] = [
+        (DEFS, "POST", create_training_job_definition),
+        (DEFS, "GET", get_training_job_definitions),
+        (DEF, "GET", get_training_job_definition),
+        (DEF + "/versions", "POST", create_training_job_definition_version),
+        (DEF + "/versions", "GET", get_training_job_definition_versions),
+        (DEF + "/versions/{ver}", "GET", get_training_job_definition_version),
+        (DEF + "/versions/{ver}/jobs", "POST", create_training_job),
+        (DEF + "/jobs", "GET", get_training_jobs),
+        (JOB, "GET", get_training_job),
+        (JOB + "/stop", "POST", stop_training_job),
+        (JOB + "/result", "GET", get_training_result),
+        (JOB + "/statistics", "POST", update_training_statistics),
+        (JOB + "/recentlogs", "GET", get_training_job_recent_logs),
+        (DEF + "/models", "POST", create_training_model),
+        (DEF + "/models", "GET", get_training_models),
+        (DEF + "/models/{model}", "GET", get_training_model),
+    ]
+    for path, method, handler in routes:
+        add_route(app, emu, path, [method], handler.__name__, handler)
+    _presigned(app, emu, "/_emulator/uploads/{token}", "PUT", "upload_deployment_code", upload_code)
+    _presigned(app, emu, "/_emulator/artifacts/{token}", "GET", "download_training_result", download_artifact)
