@@ -435,6 +435,11 @@ class TrainingRequests:
         url = self._builder.management_url(org, dep, "versions")
         return self._json("create_deployment_version", "POST", url, payload, "user_parameters")
 
+    def get_deployment_versions(self, organization_id: str, deployment_id: str) -> RequestSpec:
+        org = check_organization_id(organization_id)
+        url = self._builder.management_url(org, check_path_id(deployment_id, "deployment_id"), "versions")
+        return RequestSpec("get_deployment_versions", "GET", url, True)
+
     def get_deployment_version(
         self, organization_id: str, deployment_id: str, version_id: str
     ) -> RequestSpec:
@@ -769,6 +774,10 @@ class TrainingMixin:
         self._send_anonymous(TrainingRequests.upload_code(created.get("upload_url"), data))
         return created
 
+    def get_deployment_versions(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        """GET .../deployments/{id}/versions; always ``{"entries": [...]}``."""
+        return self._entries(self._training.get_deployment_versions(organization_id, deployment_id))
+
     def get_deployment_version(
         self, organization_id: str, deployment_id: str, version_id: str
     ) -> dict[str, Any]:
@@ -1011,6 +1020,9 @@ class AsyncTrainingMixin:
         )
         await self._send_anonymous(TrainingRequests.upload_code(created.get("upload_url"), data))
         return created
+
+    async def get_deployment_versions(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        return await self._entries(self._training.get_deployment_versions(organization_id, deployment_id))
 
     async def get_deployment_version(
         self, organization_id: str, deployment_id: str, version_id: str
