@@ -106,14 +106,27 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_abeja.operators.service",
                     "airflow_provider_abeja.operators.endpoint",
                     "airflow_provider_abeja.operators.batch",
+                    "airflow_provider_abeja.operators.training",
                 ],
             }
         ],
         "sensors": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_abeja.sensors.service"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_abeja.sensors.service",
+                    "airflow_provider_abeja.sensors.training",
+                ],
+            }
         ],
         "triggers": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_abeja.triggers.service"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_abeja.triggers.service",
+                    "airflow_provider_abeja.triggers.training",
+                ],
+            }
         ],
         "connection-types": [
             {
@@ -124,5 +137,10 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }
         ],
-        "extra-links": ["airflow_provider_abeja.links.abeja.AbejaServiceLink"],
+        "extra-links": [
+            "airflow_provider_abeja.links.abeja.AbejaServiceLink",
+            "airflow_provider_abeja.links.training.AbejaTrainingJobLink",
+            "airflow_provider_abeja.links.training.AbejaTrainingModelLink",
+            "airflow_provider_abeja.links.training.AbejaDeploymentVersionLink",
+        ],
     }

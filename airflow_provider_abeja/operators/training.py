@@ -1,0 +1,541 @@
+"""Training operators: run a training job and wait for it, register its model, create a
+deployment version from code.
+
+Each is safe to retry, like the service operators: the job operator marks its job with
+``AIRFLOW_ABEJA_CREATED_BY=<dag>/<task>/<run>[/<map index>]`` in the job's environment and a
+retry finds the job its first try started (running or complete) instead of starting a second
+one; the model operator marks the model's ``user_parameters`` the same way; the version
+operator reuses a version of the same name. Each returns a small dict (ids, status) that
+``.expand()`` can consume, and pushes the ids and console URLs to XCom before it waits.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
+
+from airflow_provider_abeja.exceptions import (
+    HttpError,
+    InvalidArgumentError,
+    TransportError,
+    WaitStoppedError,
+)
+from airflow_provider_abeja.links.training import (
+    XCOM_TRAINING_JOB_URL,
+    XCOM_TRAINING_MODEL_URL,
+    XCOM_VERSION_URL,
+    AbejaDeploymentVersionLink,
+    AbejaTrainingJobLink,
+    AbejaTrainingModelLink,
+    deployment_version_url,
+    training_job_url,
+    training_model_url,
+)
+from airflow_provider_abeja.operators._base import (
+    DEFAULT_WAIT_TIMEOUT,
+    WaitInterrupted,
+    permanent_errors_fail_fast,
+    wait_settings,
+)
+from airflow_provider_abeja.training_status import (
+    FAILED_JOB_STATUSES,
+    RUNNING_JOB_STATUSES,
+    TrainingJobFailedError,
+    TrainingJobStatus,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_abeja.client import APIClient
+    from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+CREATED_BY = "AIRFLOW_ABEJA_CREATED_BY"
+XCOM_TRAINING_JOB_ID = "training_job_id"
+XCOM_TRAINING_MODEL_ID = "training_model_id"
+XCOM_VERSION_ID = "version_id"
+
+_DEFERRABLE_DEFAULT = conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def task_marker(context: Mapping[str, Any]) -> str:
+    """``<dag_id>/<task_id>/<run_id>[/<map_index>]``: the same for every try of one task instance."""
+    ti = context["ti"]
+    parts = [str(ti.dag_id), str(ti.task_id), str(ti.run_id)]
+    map_index = getattr(ti, "map_index", -1)
+    if isinstance(map_index, int) and map_index >= 0:
+        parts.append(str(map_index))
+    return "/".join(parts)
+
+
+def _mapping(value: Any, argument: str) -> dict[str, Any] | None:
+    """A mapping, or JSON object text (what a template renders), or None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidArgumentError(argument, "must be a mapping or JSON object text") from None
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(argument, f"must be a mapping, not {type(value).__name__}")
+    return dict(value)
+
+
+def _text(value: Any, argument: str) -> str:
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
+        raise InvalidArgumentError(argument, "must be a non-empty string")
+    return str(value).strip()
+
+
+def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
+    """What the job operator returns: ids, status and statistics (no environment: it may hold secrets)."""
+    return {
+        "training_job_id": str(job.get("training_job_id")),
+        "job_definition_name": definition,
+        "job_definition_version": job.get("job_definition_version"),
+        "status": job.get("status"),
+        "statistics": job.get("statistics"),
+    }
+
+
+class _AbejaOperator(BaseOperator):
+    """The connection and the organization fallback, as in the service operators."""
+
+    def __init__(
+        self, *, organization_id: str | None = None, abeja_conn_id: str = "abeja_default", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.organization_id = organization_id
+        self.abeja_conn_id = abeja_conn_id
+
+    @cached_property
+    def hook(self) -> AbejaHook:
+        from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+        return AbejaHook(abeja_conn_id=self.abeja_conn_id)
+
+    @property
+    def client(self) -> APIClient:
+        return self.hook.client
+
+    def resolve_organization_id(self) -> str:
+        with permanent_errors_fail_fast():
+            return self.hook.get_organization_id(self.organization_id or None)
+
+
+class _TrainingOperator(_AbejaOperator):
+    """An operator on one job definition."""
+
+    def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_definition_name = job_definition_name
+
+    def definition_name(self) -> str:
+        from airflow_provider_abeja.client._core import check_path_id
+
+        with permanent_errors_fail_fast():
+            return check_path_id(
+                _text(self.job_definition_name, "job_definition_name"), "job_definition_name"
+            )
+
+
+class AbejaCreateTrainingJobOperator(_TrainingOperator):
+    """Start a training job of a job definition version and wait until it is ``Complete``.
+
+    A job that ends ``Failed`` or ``Stopped`` fails the task without retries, with the job's
+    latest log lines. ``on_kill`` stops the job (``stop_on_kill``). A task retry finds the job
+    an earlier try started (by ``AIRFLOW_ABEJA_CREATED_BY`` in its environment): a running or
+    complete one is reused, a failed or stopped one is replaced. Returns ``training_job_id``,
+    ``job_definition_name``, ``job_definition_version``, ``status`` and ``statistics``.
+
+    :param job_definition_name: the job definition.
+    :param version_id: the job definition version (a number) to run.
+    :param environment: environment variables of the job (mapping or JSON object text).
+    :param datasets: ``{alias: dataset_id}`` the job reads.
+    :param instance_type: e.g. ``cpu-1`` (the platform's default when None).
+    :param description: the job's description.
+    :param export_log: include the log in the model (images 19.04 and later).
+    :param wait_for_completion: wait until the job ends (default True).
+    :param check_interval: seconds between status checks.
+    :param timeout: seconds to wait at most (None: no limit).
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    :param stop_on_kill: stop the job when the task is killed (default True).
+    :param reuse_existing: find and reuse the job of an earlier try (default True).
+    """
+
+    template_fields: Sequence[str] = (
+        "organization_id",
+        "job_definition_name",
+        "version_id",
+        "environment",
+        "datasets",
+        "instance_type",
+        "description",
+    )
+    template_fields_renderers = {"environment": "json", "datasets": "json"}
+    operator_extra_links = (AbejaTrainingJobLink(),)
+    ui_color = "#fdf3e8"
+
+    def __init__(
+        self,
+        *,
+        job_definition_name: str,
+        version_id: int | str,
+        environment: Mapping[str, str] | str | None = None,
+        datasets: Mapping[str, str] | str | None = None,
+        instance_type: str | None = None,
+        description: str | None = None,
+        export_log: bool | None = None,
+        wait_for_completion: bool = True,
+        check_interval: float | timedelta = 30.0,
+        timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
+        deferrable: bool = _DEFERRABLE_DEFAULT,
+        stop_on_kill: bool = True,
+        reuse_existing: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(job_definition_name=job_definition_name, **kwargs)
+        self.version_id = version_id
+        self.environment = environment
+        self.datasets = datasets
+        self.instance_type = instance_type
+        self.description = description
+        self.export_log = export_log
+        self.wait_for_completion = wait_for_completion
+        self.check_interval, self.timeout = wait_settings(check_interval, timeout)
+        self.deferrable = deferrable
+        self.stop_on_kill = stop_on_kill
+        self.reuse_existing = reuse_existing
+
+    # -- arguments
+
+    def job_arguments(self) -> dict[str, Any]:
+        """The rendered arguments, checked as the client would (nothing is sent with bad ones)."""
+        from airflow_provider_abeja.client._core import check_environment
+        from airflow_provider_abeja.client.training import _datasets, check_version_number
+
+        environment = _mapping(self.environment, "environment")
+        if environment and CREATED_BY in environment and self.reuse_existing:
+            raise InvalidArgumentError("environment", f"{CREATED_BY} is set by the operator to find its job")
+        check_environment(environment)
+        return {
+            "version_id": check_version_number(self.version_id),
+            "environment": environment,
+            "datasets": _datasets(_mapping(self.datasets, "datasets")),
+            "instance_type": self.instance_type or None,
+            "description": self.description,
+            "export_log": self.export_log,
+        }
+
+    # -- execution
+
+    def execute(self, context: Context) -> Any:
+        definition = self.definition_name()
+        with permanent_errors_fail_fast():
+            arguments = self.job_arguments()
+        organization_id = self.resolve_organization_id()
+        marker = task_marker(context) if self.reuse_existing else None
+        with permanent_errors_fail_fast():
+            job = self._own_job(organization_id, definition, marker) if marker else None
+            if job is None:
+                job = self._start(organization_id, definition, arguments, marker)
+        job_id = str(job["training_job_id"])
+        self.__dict__["_abeja_job"] = (organization_id, definition, job_id)
+        ti = context["ti"]
+        ti.xcom_push(key=XCOM_TRAINING_JOB_ID, value=job_id)
+        url = training_job_url(self.hook.console_url, organization_id, definition, job_id)
+        ti.xcom_push(key=XCOM_TRAINING_JOB_URL, value=url)
+        if not self.wait_for_completion or job.get("status") == TrainingJobStatus.COMPLETE.value:
+            return _job_summary(job, definition)
+        if self.deferrable:
+            self._defer(organization_id, definition, job_id)
+        return _job_summary(self._wait(organization_id, definition, job_id), definition)
+
+    def _start(
+        self, organization_id: str, definition: str, arguments: dict[str, Any], marker: str | None
+    ) -> dict[str, Any]:
+        if marker:
+            arguments["environment"] = {**(arguments["environment"] or {}), CREATED_BY: marker}
+        try:
+            job = self.client.create_training_job(organization_id, definition, **arguments)
+        except (TransportError, HttpError) as exc:
+            # A 5xx or a lost answer does not say whether the job started; the client never
+            # re-sends the POST, so look for it before failing (a retry looks again).
+            if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
+                raise
+            self.log.warning("Starting the job failed (%s); checking whether it started anyway", exc)
+            found = self._own_job(organization_id, definition, marker)
+            if found is None:
+                raise
+            return found
+        self.log.info("Started training job %s of %s", job.get("training_job_id"), definition)
+        return job
+
+    def _own_job(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
+        """The newest running or complete job an earlier try of this task instance started."""
+        entries = self.client.get_training_jobs(organization_id, definition).get("entries") or []
+        mine = [
+            dict(e)
+            for e in entries
+            if isinstance(e, Mapping)
+            and marker
+            in (
+                (e.get("environment") or {}).get(CREATED_BY),
+                (e.get("user_parameters") or {}).get(CREATED_BY),
+            )
+        ]
+        mine.sort(key=lambda e: str(e.get("created_at", "")), reverse=True)
+        for job in mine:
+            if job.get("status") not in FAILED_JOB_STATUSES:
+                self.log.info(
+                    "Reusing training job %s (%s) started by an earlier try (%s=%s)",
+                    job.get("training_job_id"), job.get("status"), CREATED_BY, marker,
+                )  # fmt: skip
+                return job
+        if mine:
+            self.log.info("The jobs of earlier tries failed or were stopped: starting a new one")
+        return None
+
+    def _wait(self, organization_id: str, definition: str, job_id: str) -> dict[str, Any]:
+        from airflow_provider_abeja.hooks.training import wait_for_training_job
+
+        try:
+            return wait_for_training_job(
+                self.client,
+                organization_id,
+                definition,
+                job_id,
+                check_interval=self.check_interval,
+                timeout=self.timeout,
+                stop_event=self._stop_event(),
+            )
+        except TrainingJobFailedError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        except WaitStoppedError as exc:
+            raise WaitInterrupted(f"stopped waiting for training job {job_id}: the task was killed") from exc
+
+    def _defer(self, organization_id: str, definition: str, job_id: str) -> None:
+        from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger
+
+        self.defer(
+            trigger=AbejaTrainingJobTrigger(
+                organization_id=organization_id,
+                job_definition_name=definition,
+                training_job_id=job_id,
+                poll_interval=self.check_interval,
+                end_time=None if self.timeout is None else time.time() + self.timeout,
+                abeja_conn_id=self.abeja_conn_id,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger: the job id is the one this try pushed before deferring."""
+        from airflow_provider_abeja.triggers.training import validate_training_event
+
+        job_id = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_TRAINING_JOB_ID)
+        if not job_id:
+            raise AirflowException(f"{self.task_id}: resumed without the training job it was waiting for")
+        validate_training_event(event, str(job_id))
+        definition = self.definition_name()
+        job = self.client.get_training_job(self.resolve_organization_id(), definition, str(job_id))
+        return _job_summary(job, definition)
+
+    # -- killing
+
+    def _stop_event(self) -> threading.Event:
+        # Created on first use: an Event cannot be deep-copied with the DAG.
+        event = self.__dict__.get("_abeja_stop_event")
+        if event is None:
+            event = self.__dict__["_abeja_stop_event"] = threading.Event()
+        return event
+
+    def on_kill(self) -> None:
+        """Stop waiting and, with ``stop_on_kill``, stop the job this try started or reused."""
+        self._stop_event().set()
+        job = self.__dict__.get("_abeja_job")
+        if job is not None and self.stop_on_kill:
+            organization_id, definition, job_id = job
+            try:
+                current = self.client.get_training_job(organization_id, definition, job_id)
+                if current.get("status") in RUNNING_JOB_STATUSES:
+                    self.client.stop_training_job(organization_id, definition, job_id)
+                    self.log.info("Stopped training job %s", job_id)
+            except Exception as exc:  # on_kill must not raise; the job may already be gone
+                self.log.warning("Could not stop training job %s: %s", job_id, exc)
+        super().on_kill()
+
+
+class AbejaCreateTrainingModelOperator(_TrainingOperator):
+    """Register what a finished training job wrote to ``ABEJA_TRAINING_RESULT_DIR`` as a
+    trained model. A retry reuses the model an earlier try registered (marked in its
+    ``user_parameters``). Returns ``training_model_id``, ``training_job_id`` and
+    ``job_definition_name``; pushes ``training_model_id`` and ``training_model_url``.
+
+    :param training_job_id: the finished job (e.g. the job operator's ``output["training_job_id"]``).
+    :param description: the model's description.
+    :param user_parameters: parameters stored with the model.
+    :param metrics: metrics stored with the model.
+    """
+
+    template_fields: Sequence[str] = (
+        "organization_id",
+        "job_definition_name",
+        "training_job_id",
+        "description",
+        "user_parameters",
+        "metrics",
+    )
+    operator_extra_links = (AbejaTrainingModelLink(),)
+    ui_color = "#fdf3e8"
+
+    def __init__(
+        self,
+        *,
+        job_definition_name: str,
+        training_job_id: str,
+        description: str | None = None,
+        user_parameters: Mapping[str, Any] | str | None = None,
+        metrics: Mapping[str, Any] | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(job_definition_name=job_definition_name, **kwargs)
+        self.training_job_id = training_job_id
+        self.description = description
+        self.user_parameters = user_parameters
+        self.metrics = metrics
+
+    def execute(self, context: Context) -> Any:
+        from airflow_provider_abeja.client._core import check_path_id
+
+        definition = self.definition_name()
+        with permanent_errors_fail_fast():
+            job_id = check_path_id(_text(self.training_job_id, "training_job_id"), "training_job_id")
+            parameters = _mapping(self.user_parameters, "user_parameters") or {}
+            metrics = _mapping(self.metrics, "metrics")
+        organization_id = self.resolve_organization_id()
+        marker = task_marker(context)
+        with permanent_errors_fail_fast():
+            model = self._own_model(organization_id, definition, marker)
+            if model is None:
+                job = self.client.get_training_job(organization_id, definition, job_id)
+                if job.get("status") != TrainingJobStatus.COMPLETE.value:
+                    raise AirflowFailException(f"training job {job_id} is {job.get('status')}, not Complete")
+                model = self.client.create_training_model_from_job(
+                    organization_id,
+                    definition,
+                    job_id,
+                    description=self.description,
+                    user_parameters={**parameters, CREATED_BY: marker},
+                    metrics=metrics if metrics is not None else job.get("statistics") or None,
+                )
+                self.log.info(
+                    "Registered model %s from training job %s", model.get("training_model_id"), job_id
+                )
+        model_id = str(model["training_model_id"])
+        ti = context["ti"]
+        ti.xcom_push(key=XCOM_TRAINING_MODEL_ID, value=model_id)
+        ti.xcom_push(
+            key=XCOM_TRAINING_MODEL_URL,
+            value=training_model_url(self.hook.console_url, organization_id, definition, model_id),
+        )
+        return {"training_model_id": model_id, "training_job_id": job_id, "job_definition_name": definition}
+
+    def _own_model(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
+        entries = self.client.get_training_models(organization_id, definition).get("entries") or []
+        for entry in entries:
+            if isinstance(entry, Mapping) and (entry.get("user_parameters") or {}).get(CREATED_BY) == marker:
+                self.log.info("Reusing model %s registered by an earlier try", entry.get("training_model_id"))
+                return dict(entry)
+        return None
+
+
+class AbejaCreateDeploymentVersionOperator(_AbejaOperator):
+    """Create a deployment version from code (a folder, packed here, or a ``.tar.gz``): the
+    version is created with its runtime ``image`` and ``user_parameters``, then the code is
+    uploaded to the ``upload_url`` the platform answers. A retry reuses a version of the same
+    name. Returns ``version_id``, ``version`` and ``deployment_id``; pushes ``version_id`` and
+    ``version_url``.
+
+    :param deployment_id: the deployment.
+    :param version: the version name, new in the deployment (e.g. ``1.4.0``).
+    :param code: the handler's folder or a ``.tar.gz`` of it, on the worker.
+    :param handler: ``module:function`` (default ``main:handler``).
+    :param image: the runtime image (e.g. ``abeja-inc/all-cpu:23.02``).
+    :param user_parameters: the handler's environment variables.
+    """
+
+    template_fields: Sequence[str] = (
+        "organization_id",
+        "deployment_id",
+        "version",
+        "code",
+        "handler",
+        "image",
+        "user_parameters",
+    )
+    operator_extra_links = (AbejaDeploymentVersionLink(),)
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self,
+        *,
+        deployment_id: str,
+        version: str,
+        code: str,
+        handler: str = "main:handler",
+        image: str = "abeja-inc/all-cpu:23.02",
+        user_parameters: Mapping[str, str] | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.deployment_id = deployment_id
+        self.version = version
+        self.code = code
+        self.handler = handler
+        self.image = image
+        self.user_parameters = user_parameters
+
+    def execute(self, context: Context) -> Any:
+        from airflow_provider_abeja.client._core import check_path_id
+        from airflow_provider_abeja.client.training import deployment_code
+
+        with permanent_errors_fail_fast():
+            deployment_id = check_path_id(_text(self.deployment_id, "deployment_id"), "deployment_id")
+            version = _text(self.version, "version")
+            parameters = _mapping(self.user_parameters, "user_parameters")
+            code = deployment_code(self.code)
+        organization_id = self.resolve_organization_id()
+        with permanent_errors_fail_fast():
+            entries = self.client.get_deployment_versions(organization_id, deployment_id).get("entries") or []
+            created = next(
+                (dict(e) for e in entries if isinstance(e, Mapping) and e.get("version") == version), None
+            )
+            if created is not None:
+                self.log.info(
+                    "Version %s exists already (%s): reusing it", version, created.get("version_id")
+                )
+            else:
+                created = self.client.create_deployment_version(
+                    organization_id, deployment_id, version, code, self.handler, self.image, parameters
+                )
+                self.log.info(
+                    "Created version %s (%s) and uploaded its code", version, created.get("version_id")
+                )
+        version_id = str(created["version_id"])
+        ti = context["ti"]
+        ti.xcom_push(key=XCOM_VERSION_ID, value=version_id)
+        ti.xcom_push(
+            key=XCOM_VERSION_URL,
+            value=deployment_version_url(self.hook.console_url, organization_id, deployment_id, version_id),
+        )
+        return {"version_id": version_id, "version": version, "deployment_id": deployment_id}
