@@ -336,19 +336,29 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
                 abeja_conn_id=self.abeja_conn_id,
             ),
             method_name="execute_complete",
+            kwargs={"organization_id": organization_id, "training_job_id": job_id},
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Resume after the trigger: the job id is the one this try pushed before deferring."""
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        organization_id: str | None = None,
+        training_job_id: str | None = None,
+    ) -> Any:
+        """Resume after the trigger. The ids come from the deferral's kwargs, or (where a runner
+        drops those, as ``dag.test()`` does) from the job id this try pushed before deferring."""
         from airflow_provider_abeja.triggers.training import validate_training_event
 
-        job_id = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_TRAINING_JOB_ID)
+        job_id = training_job_id or context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_TRAINING_JOB_ID)
         if not job_id:
             raise AirflowException(f"{self.task_id}: resumed without the training job it was waiting for")
         validate_training_event(event, str(job_id))
         definition = self.definition_name()
-        job = self.client.get_training_job(self.resolve_organization_id(), definition, str(job_id))
-        return _job_summary(job, definition)
+        organization_id = organization_id or self.resolve_organization_id()
+        return _job_summary(
+            self.client.get_training_job(organization_id, definition, str(job_id)), definition
+        )
 
     # -- killing
 

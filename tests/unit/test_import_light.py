@@ -23,6 +23,10 @@ MODULES = [
     "airflow_provider_abeja.links.abeja",
     "airflow_provider_abeja.operators.batch",
     "airflow_provider_abeja.batch",
+    "airflow_provider_abeja.operators.training",
+    "airflow_provider_abeja.sensors.training",
+    "airflow_provider_abeja.triggers.training",
+    "airflow_provider_abeja.links.training",
 ]
 
 PROBE = r"""

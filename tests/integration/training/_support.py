@@ -19,3 +19,12 @@ def wait_job(client: APIClient, org: str, job_id: str, statuses: tuple[str, ...]
             return job
         assert time.monotonic() < deadline, f"job {job_id} stuck in {job['status']}"
         time.sleep(0.1)
+
+
+def poll(predicate: Any, timeout: float = 30.0) -> Any:
+    """Wait until predicate() is truthy (the deadline only stops a hang)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "condition not reached before the deadline"
+        time.sleep(0.05)
+    return value
