@@ -1,120 +1,118 @@
-"""Weekly retraining: a new model version, deployed, smoke-tested, put behind the endpoint.
+"""Weekly retraining on the platform: train, register the model, deploy it, smoke-test it, put it
+behind the endpoint and retire the old service.
 
-    new_model_version -> deploy_new_version -> smoke_request -> check_smoke_answer
-        -> route_endpoint -+-> point_endpoint -> old_to_retire -> retire_old_service
-                           +-> create_endpoint      (first release: nothing to retire)
-    discard_new_service  (only when something before the switch failed)
+    train -> register_model -> new_version -> deploy_new_version -> smoke_request
+        -> check_smoke_answer -> route_endpoint -+-> point_endpoint -> old_to_retire -> retire_old_service
+                                                 +-> create_endpoint  (first release: nothing to retire)
+    discard_new_service  (only when something after the deploy failed)
 
-``new_model_version`` stands for your training job. On the emulator it registers a version of the
-sample handler with other parameters (``POST /organizations/{org}/deployments/{dep}/versions``,
-a route of the emulator; see ``register_sample_version``). **On the ABEJA Platform replace that task
-with your training and packaging step**, or pass the version it produced as ``params.version_id``:
-the task then only hands that id on. Everything after it runs unchanged on the platform.
+``train`` runs a job of the training job definition ``params.job_definition_name`` (its handler
+writes the model to ``ABEJA_TRAINING_RESULT_DIR``); ``register_model`` turns the job's result
+into a trained model; ``new_version`` uploads the serving handler (``params.code_dir``, a folder
+on the worker) as a new deployment version; the new service runs that version with the model
+(``model_id``), and the handler finds the model files at ``ABEJA_TRAINING_RESULT_DIR``.
 
-The endpoint switch pushes the service it replaced (``previous_service_id``), which
-``retire_old_service`` deletes. If the new service fails to come up, fails its smoke test, or the
-switch fails, ``discard_new_service`` deletes it and the endpoint keeps serving the old one.
+Failure paths leave nothing running: a failed job fails ``train`` (with the job's log) before any
+service exists; a job that outlives ``timeout`` or a killed task stops the job; a new service that
+fails its smoke test or the switch is deleted by ``discard_new_service`` and the endpoint keeps
+serving the old one. Every task is safe to retry (a retried ``train`` finds its job).
+
+The defaults fit the emulator's sample (job definition ``sample-sentiment``, the sample handler
+folder shipped with this provider); on the platform pass your own definition, code folder and
+runtime image. Only the connection differs.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Param, task
 
-from airflow_provider_abeja.operators.endpoint import (
-    AbejaCreateEndpointOperator,
-    AbejaUpdateEndpointOperator,
-)
+import airflow_provider_abeja
+from airflow_provider_abeja.operators.endpoint import AbejaCreateEndpointOperator, AbejaUpdateEndpointOperator
 from airflow_provider_abeja.operators.service import (
     AbejaCreateServiceOperator,
     AbejaDeleteServiceOperator,
     AbejaRequestServiceOperator,
 )
+from airflow_provider_abeja.operators.training import (
+    AbejaCreateDeploymentVersionOperator,
+    AbejaCreateTrainingJobOperator,
+    AbejaCreateTrainingModelOperator,
+)
 
 # Seconds between status checks (the tests set ABEJA_EXAMPLE_CHECK_INTERVAL for the emulator).
 CHECK_INTERVAL = float(os.environ.get("ABEJA_EXAMPLE_CHECK_INTERVAL", "10"))
 CONN_ID = "abeja_default"  # API URL, credential and organization id: the only thing to change
+#: The sample model's handler folder (serving: main:handler; training: train:handler).
+SAMPLE_CODE_DIR = str(Path(airflow_provider_abeja.__file__).parent / "emulator" / "sample_handler")
 NEW_SERVICE_ID = "{{ ti.xcom_pull(task_ids='deploy_new_version', key='service_id') }}"
-
-
-def register_sample_version(
-    conn_id: str, deployment_id: str, version: str, model_params: str
-) -> dict[str, Any]:
-    """Register a version of the emulator's sample handler that reads ``model_params``.
-
-    Uses the hook's authenticated session and API URL, so the credential handling is the
-    provider's. The body (``version``, ``handler``, ``user_env_vars``) is the emulator's; the
-    platform's version upload also needs the packaged code and a runtime image.
-    """
-    from airflow_provider_abeja.hooks.abeja import AbejaHook
-
-    hook = AbejaHook(conn_id)
-    client = hook.client
-    path = "/".join(
-        quote(part, safe="")
-        for part in ("organizations", hook.get_organization_id(), "deployments", deployment_id, "versions")
-    )
-    response = client.session.post(
-        f"{client.api_url.rstrip('/')}/{path}",
-        json={
-            "version": version,
-            "handler": "main:handler",
-            "user_env_vars": {"SAMPLE_MODEL_PARAMS": model_params},
-        },
-        timeout=30,
-    )
-    response.raise_for_status()
-    created: dict[str, Any] = response.json()
-    return created
-
 
 with DAG(
     dag_id="abeja_scheduled_retraining",
-    description="Weekly: new model version, deploy, smoke test, switch the endpoint, retire the old service",
+    description="Weekly: train, register the model, deploy it, smoke test, switch the endpoint, retire old",
     schedule="@weekly",
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     tags=["abeja", "example"],
     doc_md=__doc__,
-    # Every ABEJA operator is safe to retry (a retried create reuses its service); retries are off
-    # here so that a failure shows at once.
+    # Every ABEJA operator is safe to retry; retries are off here so that a failure shows at once.
     default_args={"abeja_conn_id": CONN_ID, "retries": 0},
     params={
+        "job_definition_name": Param("sample-sentiment", type="string"),
+        "job_definition_version": Param(1, type="integer", minimum=1),
+        "training_environment": Param({}, type="object", description="Environment of the training job"),
         "deployment_id": Param("9999999999999", type="string"),
-        "version_id": Param(
-            None, type=["null", "string"], description="Deploy this version instead of registering one"
-        ),
-        "model_params": Param("params_v2.json", type="string", description="Sample handler parameters"),
+        "code_dir": Param(SAMPLE_CODE_DIR, type="string", description="Serving handler folder on the worker"),
+        "handler": Param("main:handler", type="string"),
+        "image": Param("abeja-inc/all-cpu:23.02", type="string", description="Runtime image of the version"),
         "endpoint": Param("default", type="string", description="Endpoint alias or id (pnt-...)"),
         "smoke_text": Param("excellent and reliable", type="string"),
         "smoke_expected_label": Param("positive", type="string"),
     },
 ) as dag:
+    train = AbejaCreateTrainingJobOperator(
+        task_id="train",
+        job_definition_name="{{ params.job_definition_name }}",
+        version_id="{{ params.job_definition_version }}",
+        environment="{{ params.training_environment | tojson }}",
+        description="{{ dag.dag_id }} {{ run_id }}",
+        deferrable=True,
+        check_interval=CHECK_INTERVAL,
+        timeout=6 * 3600,
+    )
+
+    register_model = AbejaCreateTrainingModelOperator(
+        task_id="register_model",
+        job_definition_name="{{ params.job_definition_name }}",
+        training_job_id=train.output["training_job_id"],
+        description="{{ dag.dag_id }} {{ run_id }}",
+    )
 
     @task
-    def new_model_version(params: dict[str, Any] | None = None, dag_run: Any = None) -> str:
-        """REPLACE WITH YOUR TRAINING JOB on the platform: it must return the new version id."""
-        params = params or {}
-        if params.get("version_id"):
-            return str(params["version_id"])
-        # A version string that is new on every run: 1.<date>.<time of the run> (no leading zeros).
+    def version_name(dag_run: Any = None) -> str:
+        """A version string that is new on every run: 1.<date>.<time of the run>."""
         stamp = pendulum.instance(getattr(dag_run, "run_after", None) or dag_run.logical_date)
-        version = f"1.{stamp:%Y%m%d}.{int(f'{stamp:%H%M%S%f}')}"
-        created = register_sample_version(CONN_ID, params["deployment_id"], version, params["model_params"])
-        print(f"registered version {created['version_id']} ({version})")
-        return str(created["version_id"])
+        return f"1.{stamp:%Y%m%d}.{int(f'{stamp:%H%M%S%f}')}"
 
-    new_version = new_model_version()
+    new_version = AbejaCreateDeploymentVersionOperator(
+        task_id="new_version",
+        deployment_id="{{ params.deployment_id }}",
+        version=version_name(),
+        code="{{ params.code_dir }}",
+        handler="{{ params.handler }}",
+        image="{{ params.image }}",
+    )
 
     deploy_new_version = AbejaCreateServiceOperator(
         task_id="deploy_new_version",
         deployment_id="{{ params.deployment_id }}",
-        version_id=new_version,
+        version_id=new_version.output["version_id"],
+        model_id=register_model.output["training_model_id"],
         deferrable=True,
         check_interval=CHECK_INTERVAL,
         timeout=1800,

@@ -10,6 +10,8 @@ SAMPLE_DEPLOYMENT_NAME = "sample-model"
 SAMPLE_VERSION_ID = "ver-5a3d1e0000000001"
 SAMPLE_VERSION_ID_V2 = "ver-5a3d1e0000000002"
 SAMPLE_BAD_VERSION_ID = "ver-bad0000000000001"
+#: Training job definition whose version 1 trains the sample model (``train:handler``).
+SAMPLE_JOB_DEFINITION = "sample-sentiment"
 
 # (version id, version string, handler, user env vars)
 SAMPLE_VERSIONS: tuple[tuple[str, str, str, dict[str, str]], ...] = (

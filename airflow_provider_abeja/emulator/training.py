@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError, bad_request, not_found
 from .ids import new_numeric_id, now_ts
+from .sample import SAMPLE_HANDLER_DIR, SAMPLE_JOB_DEFINITION
 from .training_process import start_training_process
 
 if TYPE_CHECKING:
@@ -100,12 +101,35 @@ class TrainingPlatform:
         #: pre-signed-style tokens: artifact downloads and deployment code uploads.
         self.artifacts: dict[str, Path] = {}
         self.uploads: dict[str, Path] = {}
+        self.seed_sample()
+
+    def seed_sample(self) -> None:
+        """The sample job definition (``sample.SAMPLE_JOB_DEFINITION``): version 1 trains the
+        sample model (``train:handler`` in the sample handler's folder)."""
+        if not self.emu.sample:
+            return
+        org = self.emu.config.organization_id
+        self.create_definition(org, {"name": SAMPLE_JOB_DEFINITION})
+        data = io.BytesIO()
+        with zipfile.ZipFile(data, "w") as archive:
+            for path in sorted(Path(SAMPLE_HANDLER_DIR).rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    archive.write(path, path.relative_to(SAMPLE_HANDLER_DIR).as_posix())
+        parts = {
+            "source_code": ("application/zip", data.getvalue()),
+            "parameters": (
+                "application/json",
+                b'{"handler": "train:handler", "description": "sample model"}',
+            ),
+        }
+        self.create_version(org, SAMPLE_JOB_DEFINITION, parts)
 
     # ----- lifecycle of the emulator ---------------------------------------------------------------
 
     async def reset(self) -> None:
         await self.shutdown()
         self.root = Path(tempfile.mkdtemp(prefix="abeja-emulator-training-"))
+        self.seed_sample()
 
     async def shutdown(self) -> None:
         await asyncio.gather(*(self._kill(job) for job in list(self.jobs.values())))

@@ -25,6 +25,7 @@ from airflow_provider_abeja.exceptions import (
     InvalidArgumentError,
     TransportError,
     WaitStoppedError,
+    WaitTimeoutError,
 )
 from airflow_provider_abeja.links.training import (
     XCOM_TRAINING_JOB_URL,
@@ -168,7 +169,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     :param check_interval: seconds between status checks.
     :param timeout: seconds to wait at most (None: no limit).
     :param deferrable: wait in the triggerer instead of a worker slot.
-    :param stop_on_kill: stop the job when the task is killed (default True).
+    :param stop_on_kill: stop the job when the task is killed or its wait times out (default True).
     :param reuse_existing: find and reuse the job of an earlier try (default True).
     """
 
@@ -322,6 +323,10 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
             raise AirflowFailException(str(exc)) from exc
         except WaitStoppedError as exc:
             raise WaitInterrupted(f"stopped waiting for training job {job_id}: the task was killed") from exc
+        except WaitTimeoutError:
+            if self.stop_on_kill:  # a job nobody waits for any more would run (and bill) on
+                self._stop_own_job()
+            raise
 
     def _defer(self, organization_id: str, definition: str, job_id: str) -> None:
         from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger
@@ -353,9 +358,12 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         job_id = training_job_id or context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_TRAINING_JOB_ID)
         if not job_id:
             raise AirflowException(f"{self.task_id}: resumed without the training job it was waiting for")
-        validate_training_event(event, str(job_id))
         definition = self.definition_name()
         organization_id = organization_id or self.resolve_organization_id()
+        if isinstance(event, Mapping) and event.get("status") == "timeout" and self.stop_on_kill:
+            self.__dict__["_abeja_job"] = (organization_id, definition, str(job_id))
+            self._stop_own_job()
+        validate_training_event(event, str(job_id))
         return _job_summary(
             self.client.get_training_job(organization_id, definition, str(job_id)), definition
         )
@@ -372,17 +380,22 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     def on_kill(self) -> None:
         """Stop waiting and, with ``stop_on_kill``, stop the job this try started or reused."""
         self._stop_event().set()
-        job = self.__dict__.get("_abeja_job")
-        if job is not None and self.stop_on_kill:
-            organization_id, definition, job_id = job
-            try:
-                current = self.client.get_training_job(organization_id, definition, job_id)
-                if current.get("status") in RUNNING_JOB_STATUSES:
-                    self.client.stop_training_job(organization_id, definition, job_id)
-                    self.log.info("Stopped training job %s", job_id)
-            except Exception as exc:  # on_kill must not raise; the job may already be gone
-                self.log.warning("Could not stop training job %s: %s", job_id, exc)
+        if self.stop_on_kill:
+            self._stop_own_job()
         super().on_kill()
+
+    def _stop_own_job(self) -> None:
+        job = self.__dict__.get("_abeja_job")
+        if job is None:
+            return
+        organization_id, definition, job_id = job
+        try:
+            current = self.client.get_training_job(organization_id, definition, job_id)
+            if current.get("status") in RUNNING_JOB_STATUSES:
+                self.client.stop_training_job(organization_id, definition, job_id)
+                self.log.info("Stopped training job %s", job_id)
+        except Exception as exc:  # on_kill must not raise; the job may already be gone
+            self.log.warning("Could not stop training job %s: %s", job_id, exc)
 
 
 class AbejaCreateTrainingModelOperator(_TrainingOperator):

@@ -21,7 +21,6 @@ V2 = "ver-5a3d1e0000000002"
 BAD = "ver-bad0000000000001"
 DEPLOY_INVOKE = "abeja_deploy_invoke_teardown"
 BLUE_GREEN = "abeja_blue_green_swap"
-RETRAINING = "abeja_scheduled_retraining"
 
 
 def example_dag_files() -> list[Path]:
@@ -179,39 +178,7 @@ def test_blue_green_first_release_creates_the_endpoint(run_dag: Any) -> None:
     assert services(handle) == {green: "READY"}
 
 
-# -- DAG 2: scheduled retraining ------------------------------------------------------------------
-
-
-def test_retraining_registers_a_version_deploys_it_and_retires_the_old_service(run_dag: Any) -> None:
-    handle = run_dag.handle
-    old = blue_behind_default_endpoint(handle)
-
-    result = run_dag(RETRAINING)
-
-    assert result.state == "success", result.task_states
-    new_version = result.returns["new_model_version"]
-    assert new_version not in {V1, V2, BAD}
-    assert handle.counters()["versions_created"] == 1
-    new = result.returns["deploy_new_version"]["service_id"]
-    assert result.returns["deploy_new_version"]["model_version_id"] == new_version
-    assert result.returns["check_smoke_answer"]["label"] == "positive"
-    assert endpoints(handle) == {"default": new}
-    assert services(handle) == {new: "READY"}
-    assert result.returns["point_endpoint"]["previous_service_id"] == old
-
-
-def test_retraining_discards_a_new_service_that_fails_its_smoke_test(run_dag: Any) -> None:
-    handle = run_dag.handle
-    old = blue_behind_default_endpoint(handle)
-
-    result = run_dag(RETRAINING, version_id=V2, smoke_expected_label="negative")
-
-    assert result.state == "failed"
-    assert result.task_states["discard_new_service"] == "success"
-    assert result.task_states["point_endpoint"] == "upstream_failed"
-    assert endpoints(handle) == {"default": old}
-    assert services(handle) == {old: "READY"}
-    assert handle.counters()["versions_created"] == 0  # params.version_id given: nothing registered
+# -- DAG 2: scheduled retraining: tests/dags/test_retraining_dag.py --------------------------------
 
 
 @pytest.mark.parametrize("path", example_dag_files(), ids=lambda p: Path(p).stem)

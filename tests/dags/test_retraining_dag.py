@@ -1,0 +1,100 @@
+"""The retraining example, run with `dag.test()` against the emulator: it trains for real
+(a job runs the sample training handler), registers the model, deploys a service with it and
+switches the endpoint; its failure paths leave no service and no running job behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_abeja.client import APIClient
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+
+DEPLOYMENT = "9999999999999"
+V1 = "ver-5a3d1e0000000001"
+RETRAINING = "abeja_scheduled_retraining"
+
+
+def services(handle: Any) -> dict[str, str]:
+    return {s["service_id"]: s["status"] for s in handle.state()["services"]}
+
+
+def endpoints(handle: Any) -> dict[str, str]:
+    return {e["custom_alias"]: e["service_id"] for e in handle.state()["endpoints"]}
+
+
+def old_service_behind_default_endpoint(handle: Any) -> str:
+    """What a previous release left: a READY service behind the `default` endpoint."""
+    old = handle.create_service(DEPLOYMENT, V1)["service_id"]
+    handle.wait_for_status(DEPLOYMENT, old)
+    with APIClient(handle.credential, api_url=handle.url) as client:
+        client.create_endpoint(handle.organization_id, DEPLOYMENT, old, "default")
+    return str(old)
+
+
+def nothing_running_but(handle: Any, *service_ids: str) -> None:
+    counters = handle.counters()
+    assert counters["training_jobs_running"] == 0
+    assert counters["training_processes_running"] == 0
+    assert set(services(handle)) == set(service_ids)
+
+
+def test_retraining_trains_registers_deploys_and_retires_the_old_service(run_dag: Any) -> None:
+    handle = run_dag.handle
+    old = old_service_behind_default_endpoint(handle)
+
+    result = run_dag(RETRAINING)
+
+    assert result.state == "success", result.task_states
+    job = result.returns["train"]
+    assert job["status"] == "Complete"
+    model = result.returns["register_model"]
+    assert model["training_job_id"] == job["training_job_id"]
+    deployed = result.returns["deploy_new_version"]
+    assert deployed["model_version_id"] == result.returns["new_version"]["version_id"]
+    assert deployed["models"] == {"alias": model["training_model_id"]}
+    # "reliable" has no weight in the sample's own parameters: the trained model answers it.
+    assert result.returns["check_smoke_answer"]["matched"] == ["excellent", "reliable"]
+    assert endpoints(handle) == {"default": deployed["service_id"]}
+    assert result.returns["point_endpoint"]["previous_service_id"] == old
+    nothing_running_but(handle, deployed["service_id"])
+    counters = handle.counters()
+    assert (
+        counters["training_jobs_created"],
+        counters["training_models_created"],
+        counters["code_uploads"],
+    ) == (
+        1,
+        1,
+        1,
+    )
+
+
+def test_a_failed_training_job_deploys_nothing(run_dag: Any) -> None:
+    handle = run_dag.handle
+    old = old_service_behind_default_endpoint(handle)
+
+    result = run_dag(RETRAINING, training_environment={"SAMPLE_TRAIN_FAIL": "bad data"})
+
+    assert result.state == "failed"
+    assert result.task_states["train"] == "failed"
+    assert result.task_states["deploy_new_version"] == "upstream_failed"
+    assert endpoints(handle) == {"default": old}
+    nothing_running_but(handle, old)
+    assert handle.counters()["services_created"] == 1  # only the old one, made by the test
+
+
+def test_a_failed_smoke_test_discards_the_new_service(run_dag: Any) -> None:
+    handle = run_dag.handle
+    old = old_service_behind_default_endpoint(handle)
+
+    result = run_dag(RETRAINING, smoke_expected_label="negative")
+
+    assert result.state == "failed"
+    assert result.task_states["check_smoke_answer"] == "failed"
+    assert result.task_states["discard_new_service"] == "success"
+    assert result.task_states["point_endpoint"] == "upstream_failed"
+    assert endpoints(handle) == {"default": old}
+    nothing_running_but(handle, old)
