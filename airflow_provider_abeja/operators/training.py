@@ -44,6 +44,9 @@ from airflow_provider_abeja.operators._base import (
     permanent_errors_fail_fast,
     wait_settings,
 )
+from airflow_provider_abeja.operators.service import CREATED_BY_ENV as CREATED_BY
+from airflow_provider_abeja.operators.service import _environment, _mapping, _text
+from airflow_provider_abeja.operators.service import creation_marker as task_marker
 from airflow_provider_abeja.training_status import (
     FAILED_JOB_STATUSES,
     RUNNING_JOB_STATUSES,
@@ -57,44 +60,11 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
     from airflow_provider_abeja.hooks.abeja import AbejaHook
 
-CREATED_BY = "AIRFLOW_ABEJA_CREATED_BY"
 XCOM_TRAINING_JOB_ID = "training_job_id"
 XCOM_TRAINING_MODEL_ID = "training_model_id"
 XCOM_VERSION_ID = "version_id"
 
 _DEFERRABLE_DEFAULT = conf.getboolean("operators", "default_deferrable", fallback=False)
-
-
-def task_marker(context: Mapping[str, Any]) -> str:
-    """``<dag_id>/<task_id>/<run_id>[/<map_index>]``: the same for every try of one task instance."""
-    ti = context["ti"]
-    parts = [str(ti.dag_id), str(ti.task_id), str(ti.run_id)]
-    map_index = getattr(ti, "map_index", -1)
-    if isinstance(map_index, int) and map_index >= 0:
-        parts.append(str(map_index))
-    return "/".join(parts)
-
-
-def _mapping(value: Any, argument: str) -> dict[str, Any] | None:
-    """A mapping, or JSON object text (what a template renders), or None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        import json
-
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise InvalidArgumentError(argument, "must be a mapping or JSON object text") from None
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError(argument, f"must be a mapping, not {type(value).__name__}")
-    return dict(value)
-
-
-def _text(value: Any, argument: str) -> str:
-    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
-        raise InvalidArgumentError(argument, "must be a non-empty string")
-    return str(value).strip()
 
 
 def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
@@ -145,7 +115,7 @@ class _TrainingOperator(_AbejaOperator):
 
         with permanent_errors_fail_fast():
             return check_path_id(
-                _text(self.job_definition_name, "job_definition_name"), "job_definition_name"
+                str(_text(self.job_definition_name, "job_definition_name")), "job_definition_name"
             )
 
 
@@ -224,7 +194,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         from airflow_provider_abeja.client._core import check_environment
         from airflow_provider_abeja.client.training import _datasets, check_version_number
 
-        environment = _mapping(self.environment, "environment")
+        environment = _environment(self.environment)
         if environment and CREATED_BY in environment and self.reuse_existing:
             raise InvalidArgumentError("environment", f"{CREATED_BY} is set by the operator to find its job")
         check_environment(environment)
@@ -442,7 +412,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
 
         definition = self.definition_name()
         with permanent_errors_fail_fast():
-            job_id = check_path_id(_text(self.training_job_id, "training_job_id"), "training_job_id")
+            job_id = check_path_id(str(_text(self.training_job_id, "training_job_id")), "training_job_id")
             parameters = _mapping(self.user_parameters, "user_parameters") or {}
             metrics = _mapping(self.metrics, "metrics")
         organization_id = self.resolve_organization_id()
@@ -533,8 +503,8 @@ class AbejaCreateDeploymentVersionOperator(_AbejaOperator):
         from airflow_provider_abeja.client.training import deployment_code
 
         with permanent_errors_fail_fast():
-            deployment_id = check_path_id(_text(self.deployment_id, "deployment_id"), "deployment_id")
-            version = _text(self.version, "version")
+            deployment_id = check_path_id(str(_text(self.deployment_id, "deployment_id")), "deployment_id")
+            version = str(_text(self.version, "version"))
             parameters = _mapping(self.user_parameters, "user_parameters")
             code = deployment_code(self.code)
         organization_id = self.resolve_organization_id()
