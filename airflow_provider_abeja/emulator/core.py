@@ -634,7 +634,7 @@ class Emulator:
         """One request through the model proxy's rules to a runtime. Raises DropConnection or
         HandlerTimeout where the proxy closes the connection without an answer."""
         pool = self.pools.get(service.service_id)
-        if service.status != READY or pool is None or not pool.usable:
+        if service.status != READY or pool is None:
             return InferenceAnswer.proxy_error(503, UNAVAILABLE)
         self.counters["inference_requests"] += 1
         try:

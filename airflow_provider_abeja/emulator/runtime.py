@@ -205,8 +205,13 @@ class InstancePool:
 
     async def request(self, content_list: dict[str, Any], timeout: float) -> dict[str, Any]:
         """The runtime's answer document; HandlerTimeout after `timeout` seconds (the call goes on)."""
-        if not self.usable:
+        if self._closed:
             raise InstanceUnavailable("service is not running")
+        if not self._started.is_set():  # READY kept across an emulator restart: instances still starting
+            try:
+                await asyncio.wait_for(self._started.wait(), self.spec.startup_timeout)
+            except asyncio.TimeoutError:
+                raise InstanceUnavailable("instances are still starting") from None
         instance = await self._idle.get()
         if instance is None:
             self._idle.put_nowait(None)

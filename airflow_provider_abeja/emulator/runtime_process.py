@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import importlib.util
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 RUNTIME_VERSION = "1.1.1"
 RUNTIME_SCRIPT = "abeja-runtime-python"
@@ -31,6 +34,7 @@ RUNTIME_MODULE = "abejaruntime36.run"
 TRAINING_RESULT_DIR_NAME = "abejainc_training_result"  # the proxy's default (util/path/path.go)
 _PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "SYSTEMROOT")
 _STREAM_LIMIT = 1 << 20
+_PR_SET_PDEATHSIG = 1
 
 LogSink = Callable[[str], None]
 
@@ -157,6 +161,27 @@ class PlatformProcess:
             await self.wait()
 
 
+def _detached() -> dict[str, Any]:
+    """Popen options that keep signals meant for the emulator away from its processes.
+
+    A Ctrl-C or a stop of the emulator's process group would otherwise reach the runtimes first,
+    and the emulator would take their exit for a crash. On Linux they get their own session and die
+    with the emulator (PR_SET_PDEATHSIG); elsewhere they stay in its group.
+    """
+    if not sys.platform.startswith("linux"):
+        return {}
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return {}
+
+    def die_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return {"start_new_session": True, "preexec_fn": die_with_parent}
+
+
 async def _pump(stream: asyncio.StreamReader, sink: LogSink) -> None:
     while True:
         try:
@@ -183,6 +208,7 @@ async def start_platform_process(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         limit=_STREAM_LIMIT,
+        **_detached(),
     )
     assert process.stdout is not None
     assert process.stderr is not None
