@@ -22,7 +22,6 @@ import requests
 from airflow_provider_abeja.emulator import EmulatorHandle, EmulatorProcess
 
 from ._reference_runtime import ReferenceRuntime
-from ._util import poll
 
 pytestmark = pytest.mark.emulator
 
@@ -95,8 +94,12 @@ def emulator_answer(side: Side, case: str, method: str = "POST", **kwargs: Any) 
     return requests.request(method, side.url, headers=headers, auth=side.handle.auth, timeout=30, **kwargs)
 
 
+def answer_tuple(response: requests.Response) -> tuple[int, str | None, bytes]:
+    return response.status_code, response.headers.get("Content-Type"), response.content
+
+
 def check(response: requests.Response, expected: tuple[int, str, bytes]) -> None:
-    assert (response.status_code, response.headers.get("Content-Type"), response.content) == expected
+    assert answer_tuple(response) == expected
 
 
 # (case, content type of the request, body, expected status, content type, body)
@@ -262,3 +265,99 @@ def test_health_check_and_503_before_ready(emulator, deployment, side):
         )
     finally:
         handle.configure(ready_delay=0)
+
+
+def test_handler_slower_than_the_timeout_loses_the_connection(emulator, deployment):
+    handle = emulator.handle
+    dep, version_id = deployment
+    service_id = _service(handle, dep, version_id)
+    url = handle.inference_url(dep, service_id)
+    with pytest.raises(requests.ConnectionError):
+        requests.post(
+            url,
+            data=str(HANDLER_TIMEOUT * 3).encode(),
+            headers={"X-Case": "slow", "Content-Type": "text/plain"},
+            auth=handle.auth,
+            timeout=60,
+        )
+    # the instance stays busy until the handler returns, then serves again (no restart)
+    after = requests.post(
+        url, data=b"0", headers={"X-Case": "slow", "Content-Type": "text/plain"}, auth=handle.auth, timeout=60
+    )
+    check(after, (200, "text/plain", b"late"))
+    assert any("without an answer" in m for m in handle.log_messages(service_id))
+
+
+def test_runtime_crash_takes_the_instance_down(emulator, deployment):
+    handle = emulator.handle
+    dep, version_id = deployment
+    service_id = _service(handle, dep, version_id)
+    url = handle.inference_url(dep, service_id)
+    crashed = requests.post(url, json={}, headers={"X-Case": "crash"}, auth=handle.auth, timeout=30)
+    expected = b'{"status":"Internal Server Error: unexpected error of communication with runtime"}'
+    check(crashed, (500, JSON, expected))
+    handle.wait_for_status(dep, service_id, "FAILED")  # no silent respawn
+    assert any("exited (code 3)" in m for m in handle.log_messages(service_id))
+    later = requests.post(url, json={}, headers={"X-Case": "dict"}, auth=handle.auth, timeout=30)
+    check(later, (503, JSON, b'{"status":"service unavailable"}'))
+
+
+def _wheel(folder: Path) -> Path:
+    """A minimal wheel of a one-module package, installable offline."""
+    path = folder / "confdep-1.0-py3-none-any.whl"
+    files = {
+        "confdep.py": "VALUE = 'installed from requirements.txt'\n",
+        "confdep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: confdep\nVersion: 1.0\n",
+        "confdep-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files["confdep-1.0.dist-info/RECORD"] = "".join(
+        f"{name},,\n" for name in [*files, "confdep-1.0.dist-info/RECORD"]
+    )
+    with zipfile.ZipFile(path, "w") as bundle:
+        for name, text in files.items():
+            bundle.writestr(name, text)
+    return path
+
+
+def _version(handle: EmulatorHandle, dep: str, name: str, code: Path, handler: str = "main:handler") -> str:
+    body = {"version": name, "handler": handler, "code_dir": str(code)}
+    return str(handle._api("POST", f"deployments/{dep}/versions", body)["version_id"])
+
+
+def test_requirements_and_the_abeja_folder(emulator, deployment, tmp_path):
+    """The runtime moves into the folder holding `.abeja` and installs its requirements.txt there."""
+    handle = emulator.handle
+    dep, _ = deployment
+    project = tmp_path / "upload" / "project"
+    (project / ".abeja").mkdir(parents=True)
+    wheel = _wheel(tmp_path)
+    (project / "requirements.txt").write_text(f"--no-index\n{wheel}\n")
+    (project / "main.py").write_text(
+        "import os, confdep\n\n"
+        "def handler(request, context):\n"
+        "    return {'content': confdep.VALUE + ' in ' + os.path.basename(os.getcwd())}\n"
+    )
+    service_id = _service(handle, dep, _version(handle, dep, "2.0.0", tmp_path / "upload"))
+    answer = requests.post(handle.inference_url(dep, service_id), json={}, auth=handle.auth, timeout=30)
+    check(answer, (200, "text/plain", b"installed from requirements.txt in project"))
+    site = tmp_path / "reference-site"  # the reference installs aside too, not into the test's venv
+    site.mkdir()
+    reference = ReferenceRuntime(
+        tmp_path / "upload", "main:handler", {"PIP_TARGET": str(site), "PYTHONPATH": str(site)}
+    )
+    reference.wait_ready()
+    assert reference.call("POST", JSON, {}, [{"body": b"{}"}]) == answer_tuple(answer)
+    reference.close()
+
+
+def test_handler_without_a_colon_fails_the_service(emulator, deployment, code_dir):
+    handle = emulator.handle
+    dep, _ = deployment
+    version_id = _version(handle, dep, "3.0.0", code_dir, handler="main")
+    service_id = handle.create_service(dep, version_id)["service_id"]
+    handle.wait_for_status(dep, service_id, "FAILED", timeout=60)
+    assert any('handler needs one ":" separator' in m for m in handle.log_messages(service_id))
+    reference = ReferenceRuntime(code_dir, "main")
+    assert reference.exit_code() == 1
+    assert 'handler needs one ":" separator' in reference.output()
+    reference.close()
