@@ -245,7 +245,9 @@ class InstancePool:
         """The connection broke mid-request: the runtime is gone (or will be), and so is the instance."""
         if instance in self._instances and not self._closed:
             self._instances.discard(instance)
-            code = instance.process.returncode
+            code = None
+            with contextlib.suppress(asyncio.TimeoutError):
+                code = await asyncio.wait_for(asyncio.shield(instance.process.wait()), 2.0)
             self._sink(f"[emulator] instance {instance.index}: lost the runtime (exit code {code})")
             self._on_lost(instance.index, code)
         await instance.stop()
