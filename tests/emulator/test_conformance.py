@@ -60,14 +60,13 @@ def emulator() -> Iterator[EmulatorProcess]:
 def deployment(emulator: EmulatorProcess, code_dir: Path) -> tuple[str, str]:
     handle = emulator.handle
     dep = handle.create_deployment(name="conformance")["deployment_id"]
-    body = {
-        "version": "1.0.0",
-        "handler": "main:handler",
-        "image": "abeja-inc/all-cpu:19.10",
-        "user_parameters": {"CONFORMANCE_PARAMETER": "p", "CONTEXT": '{"from": "CONTEXT"}'},
-        "code_dir": str(code_dir),
-    }
-    version = handle._api("POST", f"deployments/{dep}/versions", body)
+    version = handle.create_version(
+        dep,
+        "1.0.0",
+        code_dir=str(code_dir),
+        image="abeja-inc/all-cpu:19.10",
+        user_parameters={"CONFORMANCE_PARAMETER": "p", "CONTEXT": '{"from": "CONTEXT"}'},
+    )
     return dep, version["version_id"]
 
 
@@ -320,8 +319,7 @@ def _wheel(folder: Path) -> Path:
 
 
 def _version(handle: EmulatorHandle, dep: str, name: str, code: Path, handler: str = "main:handler") -> str:
-    body = {"version": name, "handler": handler, "code_dir": str(code)}
-    return str(handle._api("POST", f"deployments/{dep}/versions", body)["version_id"])
+    return str(handle.create_version(dep, name, handler, str(code))["version_id"])
 
 
 def test_requirements_and_the_abeja_folder(emulator, deployment, tmp_path):
