@@ -5,8 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from .core import Emulator
+from .asgi import DROP_KEY
+from .core import Emulator, InferenceAnswer
+from .proxy_rules import DropConnection
 from .routing import Endpoint, Handler, add_route, json_body, json_response
+from .runtime import HandlerTimeout
 
 ORG = "/organizations/{org}"
 DEP = ORG + "/deployments/{dep}"
@@ -24,7 +27,7 @@ async def get_deployments(emu: Emulator, request: Request, org: str) -> Response
 
 
 async def get_deployment(emu: Emulator, request: Request, org: str, dep: str) -> Response:
-    return json_response(emu.deployment(org, dep).wire())
+    return json_response(emu.deployment_wire(emu.deployment(org, dep)))
 
 
 async def create_deployment_version(emu: Emulator, request: Request, org: str, dep: str) -> Response:
@@ -101,20 +104,19 @@ async def delete_endpoint(emu: Emulator, request: Request, org: str, dep: str, e
     return json_response(emu.delete_endpoint(org, dep, endpoint))
 
 
-async def _frame(request: Request) -> dict[str, object]:
-    headers = [[k, v] for k, v in request.headers.items() if k not in ("authorization", "cookie")]
-    return {
-        "method": request.method,
-        "content_type": request.headers.get("content-type"),
-        "headers": headers,
-        "body": await request.body(),
-        "query": request.url.query,
-    }
-
-
 async def _answer(emu: Emulator, request: Request, service_id: str, org: str, dep: str) -> Response:
     service = emu.service(org, dep, service_id)
-    answer = await emu.infer(service, await _frame(request))
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+    try:
+        answer = await emu.infer(service, request.method, headers, request.url.query, await request.body())
+    except (DropConnection, HandlerTimeout) as exc:
+        emu.log_service(service_id, f"[emulator] connection closed without an answer: {exc}")
+        request.scope[DROP_KEY] = True
+        return Response(b"", status_code=500)
+    return _response(answer)
+
+
+def _response(answer: InferenceAnswer) -> Response:
     response = Response(answer.body, status_code=answer.status, media_type=answer.content_type)
     for key, value in answer.headers:
         response.headers.append(key, value)
@@ -132,6 +134,10 @@ async def request_endpoint(
     return await _answer(emu, request, endpoint.service_id, org, dep)
 
 
+async def service_health_check(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
+    return _response(emu.health_check(emu.service(org, dep, ser)))
+
+
 INFERENCE_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -144,6 +150,10 @@ def register(app: FastAPI, emu: Emulator) -> list[tuple[str, list[str], Endpoint
         ("/deployments/{dep}/services/{ser}", request_service, True),
         ("/deployments/{dep}", request_endpoint, True),
         ("/deployments/{dep}/{alias}", request_endpoint, True),
+    ]
+    inference += [
+        (INFER_PATH + "/services/{ser}/health_check", service_health_check, False),
+        ("/deployments/{dep}/services/{ser}/health_check", service_health_check, True),
     ]
     hot: list[tuple[str, list[str], Endpoint]] = []
     for path, handler, virtual_host in inference:

@@ -15,6 +15,7 @@ DEFAULT_BEARER_TOKEN = "emulator-bearer-token"
 DEFAULT_DATASOURCE_ID = "2222222222222"
 DEFAULT_DATASOURCE_SECRET = "emulator-datasource-secret"
 DEFAULT_READY_DELAY = 2.0
+DEFAULT_HANDLER_TIMEOUT = 30.0  # the model proxy's read/write timeouts (proxy/httpserver.go)
 
 
 def _default_users() -> dict[str, dict[str, Any]]:
@@ -40,6 +41,7 @@ class EmulatorConfig:
     organization_id: str = DEFAULT_ORGANIZATION_ID
     extra_organizations: list[str] = field(default_factory=list)
     ready_delay: float = DEFAULT_READY_DELAY
+    handler_timeout: float = DEFAULT_HANDLER_TIMEOUT
     users: dict[str, dict[str, Any]] = field(default_factory=_default_users)
     bearer_tokens: dict[str, dict[str, Any]] = field(default_factory=_default_bearers)
     datasources: dict[str, dict[str, Any]] = field(default_factory=_default_datasources)
@@ -82,6 +84,7 @@ _FIELD_TYPES: dict[str, type] = {
     "organization_id": str,
     "extra_organizations": list,
     "ready_delay": float,
+    "handler_timeout": float,
     "users": dict,
     "bearer_tokens": dict,
     "datasources": dict,

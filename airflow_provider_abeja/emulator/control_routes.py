@@ -112,3 +112,8 @@ def register(app: FastAPI, emu: Emulator) -> None:
     @route("/services/{ser}/metrics", ["GET"])
     async def metrics(request: Request, ser: str) -> dict[str, Any]:
         return emu.metrics(ser)
+
+    @route("/uploads/{ver}/{token}", ["PUT", "POST"])
+    async def upload_source(request: Request, ver: str, token: str) -> dict[str, Any]:
+        """A version's `upload_url`: the code archive, unpacked for the runtime to start in."""
+        return emu.upload_source(ver, token, await request.body())

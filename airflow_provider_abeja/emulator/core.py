@@ -7,17 +7,20 @@ import contextlib
 import dataclasses
 import os
 import re
+import secrets
+import sys
 from collections import Counter
 from typing import Any
 
 from . import sample
 from .auth import Authenticator
 from .config import EmulatorConfig
-from .errors import ApiError, bad_request, not_found
+from .errors import bad_request, not_found
 from .faults import FaultBook, build_fault
 from .ids import new_hex_id, new_numeric_id, now_ts
 from .logs import LogBook
 from .models import (
+    DEFAULT_IMAGE,
     FAILED,
     IN_PROGRESS,
     READY,
@@ -30,18 +33,31 @@ from .models import (
     Version,
     merged_env,
 )
-from .runtime import HandlerLoadError, InstanceCrashed, InstancePool, InstanceUnavailable, PoolSpec
+from .proxy_rules import (
+    RUNTIME_LOST,
+    UNAVAILABLE,
+    ProxyError,
+    answer_headers,
+    check_runtime_answer,
+    error_body,
+    read_answer_body,
+    remove_files,
+    to_content_list,
+)
+from .runtime import HandlerLoadError, InstancePool, InstanceUnavailable, PoolSpec, RuntimeLost
+from .runtime_process import runtime_problem
+from .sources import SourceStore
 from .store import NullStore
 from .training import TrainingPlatform
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _ENDPOINT_ID = re.compile(r"^pnt-[0-9a-f]{16}$")
-UNEXPECTED = b'{"status": "unexpected error occurred"}'
+_HANDLER = re.compile(r"^\S+$")  # any name without spaces: the runtime itself judges it (module:function)
 SPAWN_ALLOWANCE = 1.0  # seconds before READY is due when the instances are started
 
 
 class InferenceAnswer:
-    """What the inference route sends back."""
+    """What the inference route sends back (the proxy's answer: its headers are complete)."""
 
     __slots__ = ("body", "content_type", "headers", "status")
 
@@ -52,6 +68,11 @@ class InferenceAnswer:
         self.body = body
         self.content_type = content_type
         self.headers = headers
+
+    @classmethod
+    def proxy_error(cls, status: int, message: str) -> InferenceAnswer:
+        """An answer the proxy writes itself (outputErrorResponse): only a Content-Type header."""
+        return cls(status, error_body(message), "application/json", [])
 
 
 class Emulator:
@@ -80,6 +101,8 @@ class Emulator:
         self.services: dict[str, Service] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.pools: dict[str, InstancePool] = {}
+        self.sources = SourceStore(self.store.path.parent / "sources" if self.store.path else None)
+        self.runtime_problem: str | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.public_url = "http://127.0.0.1"
         self.training = TrainingPlatform(self)
@@ -92,6 +115,11 @@ class Emulator:
     # ----- start, stop, reset -------------------------------------------------------------------------
 
     async def startup(self) -> None:
+        self.runtime_problem = runtime_problem()
+        if self.runtime_problem:
+            print(
+                f"abeja-emulator: services cannot start: {self.runtime_problem}", file=sys.stderr, flush=True
+            )
         loaded = self.store.load()
         for data in loaded.get("deployment", []):
             dep = Deployment.from_dict(data)
@@ -112,21 +140,23 @@ class Emulator:
             if service.status == IN_PROGRESS:
                 self._deploy(service, reason="emulator restarted")
             elif service.status == READY:
-                self._log(service.service_id, "[emulator] emulator restarted; restarting instances")
+                self.log_service(service.service_id, "[emulator] emulator restarted; restarting instances")
                 self._launch(service, keep_ready=True)
 
     async def shutdown(self) -> None:
         await self._halt_all()
         await self.training.shutdown()
         self.store.close()
+        self.sources.close()
 
     async def reset(self) -> None:
         await self._halt_all()
         await self.training.reset()
         for mapping in (self.deployments, self.versions, self.services, self.endpoints):
-            mapping.clear()  # type: ignore[attr-defined]
+            mapping.clear()
         self.logs.clear()
         self.store.clear()
+        self.sources.clear()
         self.faults.clear()
         self.faults.triggered_total = 0
         self._add_initial_faults()
@@ -178,6 +208,16 @@ class Emulator:
                 return pnt
         raise not_found(f"endpoint {ref} not found")
 
+    def deployment_wire(self, dep: Deployment) -> dict[str, Any]:
+        """A deployment with its services, as GET /deployments/{id} answers."""
+        services = [
+            self.service_wire(s) for s in self.services.values() if s.deployment_id == dep.deployment_id
+        ]
+        return dep.wire(services)
+
+    def _creator(self) -> str:
+        return next(iter(self.config.users), "")
+
     def service_wire(self, service: Service) -> dict[str, Any]:
         version = self.versions.get(service.version_id)
         deployment = self.deployments.get(service.deployment_id)
@@ -190,7 +230,7 @@ class Emulator:
         self, org: str, name: str, env: dict[str, str], dep_id: str | None = None
     ) -> Deployment:
         stamp = now_ts()
-        dep = Deployment(dep_id or new_numeric_id(), org, name, env, stamp, stamp)
+        dep = Deployment(dep_id or new_numeric_id(), org, name, env, stamp, stamp, self._creator())
         self.deployments[dep.deployment_id] = dep
         self.store.put("deployment", dep.deployment_id, dep.to_dict())
         return dep
@@ -201,20 +241,24 @@ class Emulator:
         version: str,
         handler: str,
         code_dir: str,
-        env: dict[str, str],
+        parameters: dict[str, str],
         ver_id: str | None,
+        image: str = DEFAULT_IMAGE,
     ) -> Version:
         stamp = now_ts()
         ver = Version(
-            ver_id or new_hex_id("ver"),
-            dep.deployment_id,
-            dep.organization_id,
-            version,
-            handler,
-            code_dir,
-            env,
-            stamp,
-            stamp,
+            version_id=ver_id or new_hex_id("ver"),
+            deployment_id=dep.deployment_id,
+            organization_id=dep.organization_id,
+            version=version,
+            handler=handler,
+            code_dir=code_dir,
+            user_parameters=parameters,
+            image=image,
+            upload_token=secrets.token_urlsafe(16),
+            creator_id=self._creator(),
+            created_at=stamp,
+            modified_at=stamp,
         )
         self.versions[ver.version_id] = ver
         self.store.put("version", ver.version_id, ver.to_dict())
@@ -235,30 +279,45 @@ class Emulator:
         return self._new_deployment(org, name, env, dep_id).wire()
 
     def list_deployments(self, org: str) -> dict[str, Any]:
-        return {"entries": [d.wire() for d in self.deployments.values() if d.organization_id == org]}
+        chosen = [d for d in self.deployments.values() if d.organization_id == org]
+        return {"entries": [self.deployment_wire(d) for d in chosen]}
 
     def create_version(self, org: str, dep_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The platform's body (version, handler, image, user_parameters); `code_dir` and
+        `user_env_vars` (an alias of user_parameters) are the emulator's local conveniences."""
         dep = self.deployment(org, dep_id)
         version = body.get("version")
         handler = body.get("handler", "main:handler")
-        upload_url = None
-        if "image" in body and "code_dir" not in body:  # the platform's form: code uploaded next
-            code_dir, upload_url = self.training.code_folder()
-        else:
-            code_dir = body.get("code_dir", sample.SAMPLE_HANDLER_DIR)
-        env = _env_dict(body.get("user_parameters", {}), "user_parameters") if upload_url else {}
-        env = env or _env_dict(body.get("user_env_vars", {}), "user_env_vars")
+        code_dir = body.get("code_dir") or ""
+        image = body.get("image") or DEFAULT_IMAGE
+        name = "user_parameters" if "user_parameters" in body else "user_env_vars"
+        parameters = _env_dict(body.get(name) or {}, name)
         if not isinstance(version, str) or not version:
             raise bad_request("version is required")
-        if not isinstance(handler, str) or not re.fullmatch(r"[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?", handler):
-            raise bad_request("handler must look like module:function")
-        if not isinstance(code_dir, str) or not os.path.isabs(code_dir):
+        if not isinstance(handler, str) or not _HANDLER.fullmatch(handler):
+            raise bad_request("handler must be a name like module:function")
+        if not isinstance(image, str):
+            raise bad_request("image must be a string")
+        if not isinstance(code_dir, str) or (code_dir and not os.path.isabs(code_dir)):
             raise bad_request("code_dir must be an absolute path")
         if any(v.deployment_id == dep_id and v.version == version for v in self.versions.values()):
             raise bad_request(f"version {version} already exists")
         self.counters["versions_created"] += 1
-        wire = self._new_version(dep, version, handler, code_dir, env, None).wire()
-        return dict(wire, upload_url=upload_url, image=body["image"]) if upload_url else wire
+        ver = self._new_version(dep, version, handler, code_dir, parameters, None, image)
+        return dict(ver.wire(), upload_url=self.upload_url(ver))
+
+    def upload_url(self, ver: Version) -> str:
+        """Where the version's code tarball goes (the platform's presigned URL; no credentials)."""
+        return f"{self.public_url}/_emulator/uploads/{ver.version_id}/{ver.upload_token}"
+
+    def upload_source(self, ver_id: str, token: str, archive: bytes) -> dict[str, Any]:
+        ver = self.versions.get(ver_id)
+        if ver is None or not secrets.compare_digest(token, ver.upload_token):
+            raise not_found("no such upload URL")
+        ver.source_dir = str(self.sources.unpack(ver_id, archive))
+        ver.modified_at = now_ts()
+        self.store.put("version", ver.version_id, ver.to_dict())
+        return {"version_id": ver_id, "size": len(archive)}
 
     def list_versions(self, org: str, dep_id: str) -> dict[str, Any]:
         self.deployment(org, dep_id)
@@ -299,7 +358,7 @@ class Emulator:
         )
         self.services[service.service_id] = service
         self.counters["services_created"] += 1
-        self._log(service.service_id, f"[emulator] service created from version {version_id}")
+        self.log_service(service.service_id, f"[emulator] service created from version {version_id}")
         self._deploy(service, reason="created")
         return self.service_wire(service)
 
@@ -378,7 +437,7 @@ class Emulator:
         if status not in STATUSES:
             raise bad_request(f"status must be one of {', '.join(STATUSES)}")
         if message:
-            self._log(ser, message)
+            self.log_service(ser, message)
         task = self._tasks.pop(ser, None)
         if task is not None:
             task.cancel()
@@ -408,9 +467,10 @@ class Emulator:
         service.modified_at = now_ts()
         self._save(service)
         if message:
-            self._log(service.service_id, message)
+            self.log_service(service.service_id, message)
 
-    def _log(self, ser: str, message: str) -> None:
+    def log_service(self, ser: str, message: str) -> None:
+        """Add a line to a service's recent logs (ignored once the service is deleted)."""
         if ser in self.services:
             self.logs.append(ser, message)
 
@@ -430,25 +490,24 @@ class Emulator:
             self._set_status(service, FAILED, f"[emulator] version {service.version_id} no longer exists")
             return
         deployment = self.deployments.get(service.deployment_id)
-        env = merged_env(deployment, version, service)
-        env.update(
-            ABEJA_ORGANIZATION_ID=service.organization_id,
-            ABEJA_DEPLOYMENT_ID=service.deployment_id,
-            ABEJA_SERVICE_ID=ser,
-            ABEJA_DEPLOYMENT_VERSION_ID=version.version_id,
-            ABEJA_MODEL_VERSION=version.version,
-        )
-        env.update(self.training.service_environment(service.models))
-        context = {
-            "organization_id": service.organization_id,
-            "deployment_id": service.deployment_id,
-            "service_id": ser,
-            "version_id": version.version_id,
-            "model_version": version.version,
+        platform = {
+            "ABEJA_ORGANIZATION_ID": service.organization_id,
+            "ABEJA_DEPLOYMENT_ID": service.deployment_id,
+            "ABEJA_SERVICE_ID": ser,
+            "ABEJA_MODEL_VERSION": version.version,
         }
-        spec = PoolSpec(version.code_dir, version.handler, env, context)
+        if service.models.get("alias"):
+            platform["ABEJA_MODEL_ID"] = service.models["alias"]
+        code = version.source_dir or version.code_dir or sample.SAMPLE_HANDLER_DIR
+        model_dir = self.training.model_folder(service.models)
+        spec = PoolSpec(code, version.handler, merged_env(deployment, version, service), platform, model_dir)
         size = min(service.instance_number, self.config.max_workers_per_service)
-        pool = InstancePool(spec, size, lambda line, s=ser: self._log(s, line))  # type: ignore[misc]
+        pool = InstancePool(
+            spec,
+            size,
+            lambda line, s=ser: self.log_service(s, line),  # type: ignore[misc]
+            lambda index, code, s=service: self._instance_lost(s, index, code),  # type: ignore[misc]
+        )
         self.pools[ser] = pool
         delay = 0.0 if keep_ready else self.config.ready_delay
         self._tasks[ser] = asyncio.create_task(self._bring_up(service, pool, old_pool, delay, keep_ready))
@@ -473,12 +532,14 @@ class Emulator:
                 await asyncio.sleep(delay - SPAWN_ALLOWANCE)
             version = self.versions.get(service.version_id)
             label = f"{version.version} ({version.handler})" if version else service.version_id
-            self._log(ser, f"[emulator] starting {pool.size} instance(s) of version {label}")
+            self.log_service(ser, f"[emulator] starting {pool.size} instance(s) of version {label}")
             try:
+                if self.runtime_problem:
+                    raise HandlerLoadError(self.runtime_problem)
                 await pool.start()
             except HandlerLoadError as exc:
                 for line in str(exc).rstrip().splitlines():
-                    self._log(ser, line)
+                    self.log_service(ser, line)
                 await pool.close()
                 if self.pools.get(ser) is pool:
                     self.pools.pop(ser, None)
@@ -494,6 +555,21 @@ class Emulator:
         finally:
             if self._tasks.get(ser) is asyncio.current_task():
                 self._tasks.pop(ser, None)
+
+    def _instance_lost(self, service: Service, index: int, code: int | None) -> None:
+        """A runtime exited: as on the platform its proxy goes down with it; the service is FAILED."""
+        ser = service.service_id
+        if self.services.get(ser) is not service or service.status not in RUNNING:
+            return
+        self._set_status(
+            service,
+            FAILED,
+            f"[emulator] the runtime of instance {index} exited (code {code}); the model proxy shut down"
+            " with it; status FAILED",
+        )
+        task = asyncio.ensure_future(self._halt(ser))
+        self._tasks[f"lost-{ser}"] = task
+        task.add_done_callback(lambda _t, key=f"lost-{ser}": self._tasks.pop(key, None))  # type: ignore[misc]
 
     async def _halt(self, ser: str) -> None:
         task = self._tasks.pop(ser, None)
@@ -557,28 +633,51 @@ class Emulator:
 
     # ----- inference ----------------------------------------------------------------------------------
 
-    async def infer(self, service: Service, frame: dict[str, Any]) -> InferenceAnswer:
-        ser = service.service_id
-        version = self.versions.get(service.version_id)
-        headers = [
-            ("X-Abeja-Deployment-Id", service.deployment_id),
-            ("X-Abeja-Service-Id", ser),
-            ("X-Abeja-Model-Version", version.version if version else ""),
-        ]
-        pool = self.pools.get(ser)
+    async def infer(
+        self, service: Service, method: str, headers: list[tuple[str, str]], query: str, body: bytes
+    ) -> InferenceAnswer:
+        """One request through the model proxy's rules to a runtime. Raises DropConnection or
+        HandlerTimeout where the proxy closes the connection without an answer."""
+        pool = self.pools.get(service.service_id)
         if service.status != READY or pool is None:
-            raise ApiError(503, f"service {ser} is not ready (status {service.status})")
+            return InferenceAnswer.proxy_error(503, UNAVAILABLE)
         self.counters["inference_requests"] += 1
         try:
-            answer = await pool.request(frame)
-        except InstanceCrashed:
-            return InferenceAnswer(500, UNEXPECTED, "application/json", headers)
+            content_list = to_content_list(method, headers, query, body, pool.data_dir)
+        except ProxyError as exc:
+            return InferenceAnswer.proxy_error(exc.status, exc.message)
+        try:
+            answer = await pool.request(content_list, self.config.handler_timeout)
+        except RuntimeLost:
+            return InferenceAnswer.proxy_error(500, RUNTIME_LOST)
         except InstanceUnavailable:
-            raise ApiError(503, f"service {ser} is not ready") from None
-        if not answer.get("ok"):
-            return InferenceAnswer(500, UNEXPECTED, "application/json", headers)
-        extra = [(str(k), str(v)) for k, v in answer.get("headers", [])]
-        return InferenceAnswer(answer["status"], answer["body"], answer.get("content_type"), extra + headers)
+            return InferenceAnswer.proxy_error(503, UNAVAILABLE)
+        try:
+            check_runtime_answer(answer)
+            status, extra = answer_headers(answer, self._proxy_ids(service))
+            content = read_answer_body(answer)
+        except ProxyError as exc:
+            return InferenceAnswer.proxy_error(exc.status, exc.message)
+        finally:
+            if isinstance(answer.get("path"), str):
+                remove_files([answer["path"]])
+        return InferenceAnswer(status, content, None, extra)
+
+    def _proxy_ids(self, service: Service) -> dict[str, str]:
+        version = self.versions.get(service.version_id)
+        return {
+            "model_id": service.models.get("alias", ""),
+            "model_version": version.version if version else "",
+            "deployment_id": service.deployment_id,
+            "service_id": service.service_id,
+        }
+
+    def health_check(self, service: Service) -> InferenceAnswer:
+        """The proxy's /health_check: 200 once its runtime is up, 503 before (and after a crash)."""
+        pool = self.pools.get(service.service_id)
+        if service.status == READY and pool is not None and pool.usable:
+            return InferenceAnswer(200, b'{"status":"ok"}', "application/json", [])
+        return InferenceAnswer.proxy_error(503, UNAVAILABLE)
 
     # ----- introspection ------------------------------------------------------------------------------
 
@@ -607,7 +706,7 @@ class Emulator:
     def state_dict(self) -> dict[str, Any]:
         return {
             "config": self.config.public_dict(),
-            "deployments": [d.wire() for d in self.deployments.values()],
+            "deployments": [self.deployment_wire(d) for d in self.deployments.values()],
             "versions": [v.wire() for v in self.versions.values()],
             "services": [
                 dict(self.service_wire(s), organization_id=s.organization_id) for s in self.services.values()

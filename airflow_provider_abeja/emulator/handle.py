@@ -156,11 +156,22 @@ class EmulatorHandle:
         handler: str = "main:handler",
         code_dir: str | None = None,
         user_env_vars: dict[str, str] | None = None,
+        *,
+        image: str | None = None,
+        user_parameters: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A deployment version; code_dir defaults to the sample handler."""
-        body: dict[str, Any] = {"version": version, "handler": handler, "user_env_vars": user_env_vars or {}}
+        """A deployment version (the answer holds its `upload_url`). Its code: `code_dir`, or a
+        tarball PUT to `upload_url`, else the sample handler. `user_env_vars` is an older name of
+        `user_parameters`."""
+        body: dict[str, Any] = {
+            "version": version,
+            "handler": handler,
+            "user_parameters": {**(user_env_vars or {}), **(user_parameters or {})},
+        }
         if code_dir is not None:
             body["code_dir"] = code_dir
+        if image is not None:
+            body["image"] = image
         return self._api("POST", f"deployments/{deployment_id}/versions", body)  # type: ignore[no-any-return]
 
     def create_service(self, deployment_id: str, version_id: str, **payload: Any) -> dict[str, Any]:

@@ -25,6 +25,22 @@ class _Record:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+DEFAULT_IMAGE = "abeja-inc/all-cpu:19.10"
+
+
+def creator_wire(user_id: str, created_at: str) -> dict[str, Any]:
+    """The `creator` object the SDK documents on deployments and versions."""
+    return {
+        "display_name": None,
+        "email": f"user-{user_id}@emulator.invalid",
+        "id": user_id,
+        "is_registered": True,
+        "role": "admin",
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
+
+
 @dataclass
 class Deployment(_Record):
     deployment_id: str
@@ -33,13 +49,18 @@ class Deployment(_Record):
     default_environment: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     modified_at: str = ""
+    creator_id: str = ""
 
-    def wire(self) -> dict[str, Any]:
+    def wire(self, services: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {
             "deployment_id": self.deployment_id,
             "organization_id": self.organization_id,
             "name": self.name,
+            "creator": creator_wire(self.creator_id, self.created_at),
             "default_environment": dict(self.default_environment),
+            "runs": [],
+            "services": services or [],
+            "triggers": [],
             "created_at": self.created_at,
             "modified_at": self.modified_at,
         }
@@ -47,15 +68,28 @@ class Deployment(_Record):
 
 @dataclass
 class Version(_Record):
+    """A deployment version. Its code: an uploaded tarball (`source_dir`), else `code_dir` (a local
+    convenience), else the sample handler."""
+
     version_id: str
     deployment_id: str
     organization_id: str
     version: str
     handler: str
-    code_dir: str
-    user_env_vars: dict[str, str] = field(default_factory=dict)
+    code_dir: str = ""
+    user_parameters: dict[str, str] = field(default_factory=dict)
+    image: str = DEFAULT_IMAGE
+    source_dir: str = ""
+    upload_token: str = ""
+    creator_id: str = ""
     created_at: str = ""
     modified_at: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Version:
+        if "user_env_vars" in data and "user_parameters" not in data:  # state saved by older emulators
+            data = dict(data, user_parameters=data["user_env_vars"])
+        return super().from_dict(data)
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -63,8 +97,10 @@ class Version(_Record):
             "deployment_id": self.deployment_id,
             "version": self.version,
             "handler": self.handler,
-            "code_dir": self.code_dir,
-            "user_env_vars": dict(self.user_env_vars),
+            "image": self.image,
+            "user_parameters": dict(self.user_parameters),
+            "creator": creator_wire(self.creator_id, self.created_at),
+            "code_dir": self.code_dir or None,
             "created_at": self.created_at,
             "modified_at": self.modified_at,
         }
@@ -119,7 +155,7 @@ def merged_env(deployment: Deployment | None, version: Version | None, service: 
     if deployment is not None:
         merged.update(deployment.default_environment)
     if version is not None:
-        merged.update(version.user_env_vars)
+        merged.update(version.user_parameters)
     merged.update(service.user_env_vars)
     return merged
 

@@ -1,9 +1,11 @@
-"""Model instances as worker processes: spawn, route one request at a time to each, restart, stop.
+"""Service instances: one ABEJA runtime (`abejaruntime`) per instance, driven as the model proxy does.
 
-Each instance is `python -u worker.py` with its version's environment, so versions never share
-module state or env vars, and a handler that crashes or leaks takes down only its own instance.
-Idle workers wait in a FIFO queue: `instance_number` workers serve that many requests at once and
-further requests queue in arrival order.
+Each instance is `abeja-runtime-python` started by `runtime_process.start_platform_process`, reached
+over its unix socket with the proxy's frames (`AB E9 A0 01`, a big-endian uint32 length, a JSON
+document; proxy `proxy/converter.go`, `proxy/proxy.go`). One connection per instance, one request at
+a time on it; idle instances wait in a FIFO queue, so `instance_number` instances serve that many
+requests at once and the others queue in arrival order. A runtime that exits is never restarted: the
+pool reports it (`on_lost`) and the service goes down, as the proxy shuts down with its runtime.
 """
 
 from __future__ import annotations
@@ -11,153 +13,157 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import marshal
-import os
+import shutil
 import struct
-import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-_HEADER = struct.Struct("!I")
-_PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "PYTHONPATH", "SYSTEMROOT")
-_STREAM_LIMIT = 1 << 20
+from .proxy_rules import content_paths, remove_files
+from .runtime_process import (
+    InstanceFolders,
+    LogSink,
+    PlatformProcess,
+    platform_environment,
+    runtime_command,
+    start_platform_process,
+)
 
-LogSink = Callable[[str], None]
+FRAME_MAGIC = b"\xab\xe9\xa0\x01"
+_LENGTH = struct.Struct(">I")
+_POLL = 0.01  # seconds between looks for the runtime's socket (the proxy looks every second)
+
+LostCallback = Callable[[int, "int | None"], None]
 
 
 class HandlerLoadError(Exception):
-    """The handler could not be imported; the message is the worker's traceback."""
+    """The runtime did not come up (bad handler, import error, failed requirements install)."""
 
 
 class InstanceUnavailable(Exception):
     """The pool is closed or not started: nothing can serve the request."""
 
 
-class InstanceCrashed(InstanceUnavailable):
-    """The instance died while serving the request."""
+class RuntimeLost(InstanceUnavailable):
+    """The runtime went away while serving the request."""
+
+
+class HandlerTimeout(Exception):
+    """No answer within the proxy's timeout; the instance stays busy until the runtime answers."""
 
 
 @dataclass(frozen=True)
 class PoolSpec:
-    """Everything an instance needs: where the code lives, what to call, its environment."""
+    """Everything an instance needs: its code, its handler, its environment."""
 
     code_dir: str
     handler: str
-    env: dict[str, str]
-    context: dict[str, Any] = field(default_factory=dict)
-    startup_timeout: float = 60.0
-
-    def process_env(self) -> dict[str, str]:
-        base = {k: os.environ[k] for k in _PASSTHROUGH_ENV if k in os.environ}
-        base.update(self.env)
-        base["PYTHONDONTWRITEBYTECODE"] = "1"
-        return base
+    user_parameters: dict[str, str] = field(default_factory=dict)
+    platform: dict[str, str] = field(default_factory=dict)
+    #: A trained model's files, copied to the instance's ABEJA_TRAINING_RESULT_DIR (as the proxy does).
+    model_dir: str | None = None
+    startup_timeout: float = 120.0
 
 
-class Worker:
-    """One instance process and its framed pipe protocol."""
+def encode_frame(document: Any) -> bytes:
+    payload = json.dumps(document).encode("utf-8")
+    return FRAME_MAGIC + _LENGTH.pack(len(payload)) + payload
 
-    def __init__(self, process: asyncio.subprocess.Process, index: int) -> None:
-        self.process = process
+
+class Instance:
+    """One runtime process and the proxy's single connection to it."""
+
+    def __init__(
+        self,
+        index: int,
+        process: PlatformProcess,
+        folders: InstanceFolders,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         self.index = index
-        self.log_task: asyncio.Task[None] | None = None
+        self.process = process
+        self.folders = folders
+        self._reader = reader
+        self._writer = writer
+        self.watcher: asyncio.Task[None] | None = None
 
-    async def read_frame(self) -> Any:
-        assert self.process.stdout is not None
+    async def call(self, content_list: dict[str, Any]) -> dict[str, Any]:
+        """Send one request document, read the answer document; RuntimeLost when the runtime is gone."""
         try:
-            header = await self.process.stdout.readexactly(_HEADER.size)
-            (size,) = _HEADER.unpack(header)
-            return marshal.loads(await self.process.stdout.readexactly(size))
-        except (asyncio.IncompleteReadError, ConnectionError, EOFError, ValueError) as exc:
-            raise InstanceUnavailable(f"instance {self.index} exited") from exc
-
-    async def call(self, frame: dict[str, Any]) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        payload = marshal.dumps(frame)
-        try:
-            self.process.stdin.write(_HEADER.pack(len(payload)) + payload)
-            await self.process.stdin.drain()
-        except (ConnectionError, RuntimeError) as exc:
-            raise InstanceUnavailable(f"instance {self.index} exited") from exc
-        answer = await self.read_frame()
+            self._writer.write(encode_frame(content_list))
+            await self._writer.drain()
+            head = await self._reader.readexactly(8)
+            (length,) = _LENGTH.unpack(head[4:])
+            answer = json.loads(await self._reader.readexactly(length))
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, ValueError) as exc:
+            raise RuntimeLost(f"instance {self.index}: {exc!r}") from exc
         if not isinstance(answer, dict):
-            raise InstanceUnavailable(f"instance {self.index} sent a malformed answer")
+            raise RuntimeLost(f"instance {self.index} sent a malformed answer")
         return answer
 
-    async def kill(self) -> None:
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-        with contextlib.suppress(Exception):
-            await self.process.wait()
-        if self.log_task is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self.log_task, 1.0)
+    async def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+        self._writer.close()
+        await self.process.kill()
+        shutil.rmtree(self.folders.root, ignore_errors=True)
 
 
-async def _pump_logs(stream: asyncio.StreamReader, sink: LogSink) -> None:
-    while True:
-        try:
-            line = await stream.readline()
-        except ValueError:  # a line longer than the limit: take what is buffered
-            line = await stream.read(_STREAM_LIMIT)
-        if not line:
-            return
-        sink(line.decode("utf-8", errors="replace").rstrip("\r\n"))
-
-
-async def spawn_worker(spec: PoolSpec, index: int, sink: LogSink) -> Worker:
-    """Start one instance and wait for its handler to import (HandlerLoadError if it cannot)."""
-    context = dict(spec.context, instance_index=index)
+async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
+    """Start one runtime and connect to it once its socket is there (HandlerLoadError if it dies first)."""
+    folders = InstanceFolders(Path(tempfile.mkdtemp(prefix="abeja-rt-"))).create()
+    if spec.model_dir:
+        shutil.copytree(spec.model_dir, folders.training_result, dirs_exist_ok=True)
+    env = platform_environment(
+        folders, user_parameters=spec.user_parameters, platform=spec.platform, handler=spec.handler
+    )
     try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-u",
-            str(WORKER_SCRIPT),
-            spec.code_dir,
-            spec.handler,
-            json.dumps(context),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=spec.process_env(),
-            limit=_STREAM_LIMIT,
-        )
+        process = await start_platform_process(runtime_command(), cwd=spec.code_dir, env=env, sink=sink)
     except OSError as exc:
-        raise HandlerLoadError(f"cannot start instance: {exc}") from exc
-    worker = Worker(process, index)
-    assert process.stderr is not None
-    worker.log_task = asyncio.create_task(_pump_logs(process.stderr, sink))
+        shutil.rmtree(folders.root, ignore_errors=True)
+        raise HandlerLoadError(f"cannot start the runtime in {spec.code_dir}: {exc}") from exc
     try:
-        hello = await asyncio.wait_for(worker.read_frame(), spec.startup_timeout)
-    except (InstanceUnavailable, asyncio.TimeoutError) as exc:
-        await worker.kill()
-        raise HandlerLoadError(f"instance {index} did not start: {exc}") from exc
-    except BaseException:
-        await worker.kill()
+        reader, writer = await asyncio.wait_for(_connect(process, folders), spec.startup_timeout)
+    except BaseException as exc:
+        await process.kill()
+        shutil.rmtree(folders.root, ignore_errors=True)
+        if isinstance(exc, asyncio.TimeoutError):
+            raise HandlerLoadError(f"the runtime was not ready after {spec.startup_timeout:g}s") from None
         raise
-    if not (isinstance(hello, dict) and hello.get("ready")):
-        await worker.kill()
-        error = hello.get("error") if isinstance(hello, dict) else None
-        raise HandlerLoadError(str(error or "handler failed to load"))
-    return worker
+    return Instance(index, process, folders, reader, writer)
+
+
+async def _connect(
+    process: PlatformProcess, folders: InstanceFolders
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Wait for the socket as the proxy does (subprocess/runtime.go WaitUntilStarted), then dial it."""
+    path = str(folders.ipc_path)
+    while True:
+        if process.returncode is not None:
+            code = await process.wait()
+            raise HandlerLoadError(f"the runtime exited with code {code} before it was ready")
+        if folders.ipc_path.exists():
+            with contextlib.suppress(ConnectionRefusedError, FileNotFoundError):  # bound, not listening yet
+                return await asyncio.open_unix_connection(path, limit=1 << 20)
+        await asyncio.sleep(_POLL)
 
 
 class InstancePool:
-    """`size` workers of one service; `request` borrows an idle one, FIFO."""
+    """`size` runtimes of one service; `request` borrows an idle one, FIFO."""
 
-    def __init__(self, spec: PoolSpec, size: int, sink: LogSink) -> None:
+    def __init__(self, spec: PoolSpec, size: int, sink: LogSink, on_lost: LostCallback) -> None:
         self.spec = spec
         self.size = size
         self._sink = sink
-        self._idle: asyncio.Queue[Worker | None] = asyncio.Queue()
-        self._workers: set[Worker] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._on_lost = on_lost
+        self._idle: asyncio.Queue[Instance | None] = asyncio.Queue()
+        self._instances: set[Instance] = set()
         self._started = asyncio.Event()
         self._closed = False
+        self.data_dir = Path(tempfile.mkdtemp(prefix="abeja-req-"))
         self.in_flight = 0
         self.served = 0
         self.max_in_flight = 0
@@ -169,90 +175,100 @@ class InstancePool:
 
     @property
     def worker_pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers]
+        return [instance.process.pid for instance in self._instances]
 
     async def start(self) -> None:
         results = await asyncio.gather(
-            *(spawn_worker(self.spec, i, self._sink) for i in range(self.size)), return_exceptions=True
+            *(start_instance(self.spec, i, self._sink) for i in range(self.size)), return_exceptions=True
         )
-        workers = [r for r in results if isinstance(r, Worker)]
+        instances = [r for r in results if isinstance(r, Instance)]
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures or self._closed:
-            await asyncio.gather(*(w.kill() for w in workers))
+            await asyncio.gather(*(instance.stop() for instance in instances))
             if failures:
                 if isinstance(failures[0], HandlerLoadError):
                     raise failures[0]
                 raise HandlerLoadError(repr(failures[0]))
             raise InstanceUnavailable("pool closed while starting")
-        for worker in workers:
-            self._workers.add(worker)
-            self._idle.put_nowait(worker)
+        for instance in instances:
+            self._instances.add(instance)
+            instance.watcher = asyncio.create_task(self._watch(instance))
+            self._idle.put_nowait(instance)
         self._started.set()
 
-    async def request(self, frame: dict[str, Any], wait_start: float = 60.0) -> dict[str, Any]:
+    async def _watch(self, instance: Instance) -> None:
+        """A runtime that exits on its own takes its instance down: reported, never respawned."""
+        code = await instance.process.wait()
+        if self._closed or instance not in self._instances:
+            return
+        self._instances.discard(instance)
+        self._sink(f"[emulator] instance {instance.index}: the runtime exited with code {code}")
+        self._on_lost(instance.index, code)
+        instance.watcher = None  # stop() must not cancel this very task
+        await instance.stop()
+
+    async def request(self, content_list: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """The runtime's answer document; HandlerTimeout after `timeout` seconds (the call goes on)."""
         if self._closed:
             raise InstanceUnavailable("service is not running")
-        if not self._started.is_set():
+        if not self._started.is_set():  # READY kept across an emulator restart: instances still starting
             try:
-                await asyncio.wait_for(self._started.wait(), wait_start)
+                await asyncio.wait_for(self._started.wait(), self.spec.startup_timeout)
             except asyncio.TimeoutError:
                 raise InstanceUnavailable("instances are still starting") from None
-        worker = await self._idle.get()
-        if worker is None:
+        instance = await self._idle.get()
+        if instance is None:
             self._idle.put_nowait(None)
             raise InstanceUnavailable("service is not running")
+        task = asyncio.ensure_future(self._serve(instance, content_list))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout)
+        except asyncio.TimeoutError:
+            task.add_done_callback(_discard_answer)
+            raise HandlerTimeout(f"no answer within {timeout:g}s") from None
+
+    async def _serve(self, instance: Instance, content_list: dict[str, Any]) -> dict[str, Any]:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            answer = await worker.call(frame)
-        except InstanceUnavailable as exc:
-            self._replace(worker)
-            raise InstanceCrashed(str(exc)) from exc
+            answer = await instance.call(content_list)
         except BaseException:
-            self._replace(worker)
+            await self._drop(instance)
             raise
         finally:
             self.in_flight -= 1
+            remove_files(content_paths(content_list))
         self.served += 1
         if self._closed:
-            await worker.kill()
+            await instance.stop()
         else:
-            self._idle.put_nowait(worker)
+            self._idle.put_nowait(instance)
         return answer
 
-    def _replace(self, worker: Worker) -> None:
-        """A worker died or was abandoned mid-request: kill it and start a fresh one."""
-        self._workers.discard(worker)
-        code = worker.process.returncode
-        if not self._closed:
-            self._sink(
-                f"[emulator] instance {worker.index} stopped unexpectedly (exit code {code}); restarting"
-            )
-        task = asyncio.ensure_future(self._respawn(worker))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _respawn(self, dead: Worker) -> None:
-        await dead.kill()
-        if self._closed:
-            return
-        try:
-            worker = await spawn_worker(self.spec, dead.index, self._sink)
-        except HandlerLoadError as exc:
-            self._sink(f"[emulator] instance {dead.index} failed to restart: {exc}")
-            return
-        if self._closed:
-            await worker.kill()
-            return
-        self._workers.add(worker)
-        self._idle.put_nowait(worker)
+    async def _drop(self, instance: Instance) -> None:
+        """The connection broke mid-request: the runtime is gone (or will be), and so is the instance."""
+        if instance in self._instances and not self._closed:
+            self._instances.discard(instance)
+            code = None
+            with contextlib.suppress(asyncio.TimeoutError):
+                code = await asyncio.wait_for(asyncio.shield(instance.process.wait()), 2.0)
+            self._sink(f"[emulator] instance {instance.index}: lost the runtime (exit code {code})")
+            self._on_lost(instance.index, code)
+        await instance.stop()
 
     async def close(self) -> None:
         self._closed = True
         self._idle.put_nowait(None)
         self._started.set()
-        workers = list(self._workers)
-        self._workers.clear()
-        await asyncio.gather(*(w.kill() for w in workers), return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
+        instances = list(self._instances)
+        self._instances.clear()
+        await asyncio.gather(*(instance.stop() for instance in instances), return_exceptions=True)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def _discard_answer(task: asyncio.Future[dict[str, Any]]) -> None:
+    """The client is gone (timeout): remove the answer file the runtime wrote."""
+    if not task.cancelled() and task.exception() is None:
+        path = task.result().get("path")
+        if isinstance(path, str):
+            remove_files([path])

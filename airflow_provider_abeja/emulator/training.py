@@ -2,15 +2,15 @@
 and the code upload of platform-style deployment versions.
 
 A job goes ``Pending`` -> ``Active`` -> ``Complete`` / ``Failed`` (``Stopped`` when stopped), as
-the SDK's ``JobStatus`` names them. Its handler runs in its own process (``training_process``)
+the SDK's ``JobStatus`` names them. Its handler runs in its own process (``runtime_process``, as services do)
 with the platform's environment: ``ABEJA_TRAINING_RESULT_DIR``, ``DATASETS``, ``CONTEXT``,
 ``HANDLER``, ``TRAINING_JOB_ID``, ``TRAINING_JOB_DEFINITION_NAME``,
 ``TRAINING_JOB_DEFINITION_VERSION``, ``ABEJA_ORGANIZATION_ID``, ``ABEJA_API_URL`` and a
 credential of the emulator (so a handler can post its statistics), then the version's and the
 job's environment. Its output is the job's log; what it leaves in the result directory is the
 job's result (a zip behind a pre-signed-style URL) and can become a trained model. A service
-created with ``models: {"alias": model_id}`` gets ``ABEJA_TRAINING_RESULT_DIR`` pointing at that
-model's files.
+created with ``models: {"alias": model_id}`` gets that model's files in its
+``ABEJA_TRAINING_RESULT_DIR`` (``model_folder``).
 
 Training state lives in memory and in a temporary folder: it does not survive an emulator
 restart (running jobs die with the emulator).
@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import signal
+import sys
 import tarfile
 import tempfile
 import zipfile
@@ -36,8 +37,11 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError, bad_request, not_found
 from .ids import new_numeric_id, now_ts
+from .runtime_process import InstanceFolders, PlatformProcess, platform_environment, start_platform_process
 from .sample import SAMPLE_HANDLER_DIR, SAMPLE_JOB_DEFINITION
-from .training_process import start_training_process
+
+#: The training runtime script (the model proxy's ``training`` command, as this emulator runs it).
+TRAINING_RUNTIME = Path(__file__).with_name("training_runtime.py")
 
 if TYPE_CHECKING:
     from .core import Emulator
@@ -79,7 +83,7 @@ class Job:
     wire: dict[str, Any]
     definition: JobDefinition
     folder: Path
-    process: asyncio.subprocess.Process | None = None
+    process: PlatformProcess | None = None
     task: asyncio.Task[None] | None = None
     stop_requested: bool = False
 
@@ -98,9 +102,8 @@ class TrainingPlatform:
         self.jobs: dict[str, Job] = {}
         self.models: dict[str, dict[str, Any]] = {}
         self.model_dirs: dict[str, Path] = {}
-        #: pre-signed-style tokens: artifact downloads and deployment code uploads.
+        #: pre-signed-style tokens of artifact downloads.
         self.artifacts: dict[str, Path] = {}
-        self.uploads: dict[str, Path] = {}
         self.seed_sample()
 
     def seed_sample(self) -> None:
@@ -142,14 +145,13 @@ class TrainingPlatform:
             self.models,
             self.model_dirs,
             self.artifacts,
-            self.uploads,
         ):
             mapping.clear()  # type: ignore[attr-defined]
         shutil.rmtree(self.root, ignore_errors=True)
 
     def counters(self) -> dict[str, int]:
         statuses = [job.wire["status"] for job in self.jobs.values()]
-        keys = ("training_jobs_created", "training_jobs_stopped", "training_models_created", "code_uploads")
+        keys = ("training_jobs_created", "training_jobs_stopped", "training_models_created")
         data = {key: self.emu.counters.get(key, 0) for key in keys}
         data["training_jobs_running"] = sum(1 for s in statuses if s in JOB_RUNNING)
         data["training_jobs_total"] = len(statuses)
@@ -330,29 +332,32 @@ class TrainingPlatform:
         if message:
             self._log(job, message)
 
-    def _environment(self, job: Job, version: dict[str, Any], result_dir: Path) -> dict[str, str]:
+    def _environment(self, job: Job, version: dict[str, Any], folders: InstanceFolders) -> dict[str, str]:
+        """The version's and the job's variables, then the platform's (``runtime_process``)."""
         definition = job.definition
-        env: dict[str, str] = {}
-        env.update(version.get("environment") or {})
-        env.update(job.wire["environment"])
+        user_parameters = {**(version.get("environment") or {}), **job.wire["environment"]}
         context = {
             "organization_id": definition.organization_id,
             "job_definition_name": definition.name,
             "training_job_id": job.job_id,
         }
-        env.update(
-            HANDLER=str(version["handler"]),
-            CONTEXT=json.dumps(context),
-            DATASETS=json.dumps(job.wire["datasets"]),
-            ABEJA_TRAINING_RESULT_DIR=str(result_dir),
-            ABEJA_ORGANIZATION_ID=definition.organization_id,
-            ABEJA_API_URL=self.emu.public_url,
-            TRAINING_JOB_DEFINITION_NAME=definition.name,
-            TRAINING_JOB_DEFINITION_VERSION=str(version["job_definition_version"]),
-            TRAINING_JOB_ID=job.job_id,
+        platform = {
+            "CONTEXT": json.dumps(context),
+            "DATASETS": json.dumps(job.wire["datasets"]),
+            "ABEJA_ORGANIZATION_ID": definition.organization_id,
+            "ABEJA_API_URL": self.emu.public_url,
+            "TRAINING_JOB_DEFINITION_NAME": definition.name,
+            "TRAINING_JOB_DEFINITION_VERSION": str(version["job_definition_version"]),
+            "TRAINING_JOB_ID": job.job_id,
+            **self._job_credential(definition.organization_id),
+        }
+        return platform_environment(
+            folders,
+            user_parameters=user_parameters,
+            platform=platform,
+            handler=str(version["handler"]),
+            ipc=False,
         )
-        env.update(self._job_credential(definition.organization_id))
-        return env
 
     def _job_credential(self, org: str) -> dict[str, str]:
         """A credential of the emulator for the job's own API calls (the platform gives one too)."""
@@ -382,22 +387,23 @@ class TrainingPlatform:
             )
             work = job.folder / "src"
             shutil.copytree(code_dir, work)
-            result_dir = job.folder / "result"
-            result_dir.mkdir(parents=True)
-            process = await start_training_process(work, self._environment(job, version, result_dir))
+            folders = InstanceFolders(job.folder / "instance").create()
+            process = await start_platform_process(
+                [sys.executable, "-u", str(TRAINING_RUNTIME)],
+                cwd=work,
+                env=self._environment(job, version, folders),
+                sink=lambda line: self._log(job, line),
+            )
             job.process = process
             if job.stop_requested:  # stopped while the process was starting
                 await self._kill(job)
                 return
             self._set_status(job, ACTIVE, f"[emulator] training job {ACTIVE}: running {version['handler']}")
-            assert process.stdout is not None
-            while line := await process.stdout.readline():
-                self._log(job, line.decode("utf-8", errors="replace").rstrip("\r\n"))
             code = await process.wait()
             if job.stop_requested:
                 return
             if code == 0:
-                _zip_folder(result_dir, job.folder / "result.zip")
+                _zip_folder(folders.training_result, job.folder / "result.zip")
                 self._set_status(job, COMPLETE, f"[emulator] training job {COMPLETE}")
             else:
                 job.wire["status_message"] = f"the training handler exited with code {code}"
@@ -475,31 +481,13 @@ class TrainingPlatform:
             ]
         }
 
-    def service_environment(self, models: dict[str, str]) -> dict[str, str]:
-        """What a service running ``models`` gets: the model's files at ``ABEJA_TRAINING_RESULT_DIR``."""
+    def model_folder(self, models: dict[str, str]) -> str | None:
+        """The files of the model a service runs (copied to its ``ABEJA_TRAINING_RESULT_DIR``)."""
         for model_id in models.values():
             folder = self.model_dirs.get(model_id)
             if folder is not None:
-                return {"ABEJA_TRAINING_RESULT_DIR": str(folder), "ABEJA_MODEL_ID": model_id}
-        return {}
-
-    # ----- deployment code uploads -----------------------------------------------------------------
-
-    def code_folder(self) -> tuple[str, str]:
-        """A fresh folder for a platform-style version's code and the URL its tarball goes to."""
-        token = secrets.token_urlsafe(16)
-        folder = self.root / "deployment_code" / token
-        folder.mkdir(parents=True)
-        self.uploads[token] = folder
-        return str(folder), self._url(f"/_emulator/uploads/{token}")
-
-    def receive_code(self, token: str, data: bytes) -> None:
-        folder = self.uploads.get(token)
-        if folder is None:
-            raise not_found("unknown upload url")
-        shutil.rmtree(folder, ignore_errors=True)
-        _unpack(data, folder)
-        self.emu.counters["code_uploads"] += 1
+                return str(folder)
+        return None
 
     def artifact(self, token: str) -> bytes:
         path = self.artifacts.get(token)

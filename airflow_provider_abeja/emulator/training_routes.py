@@ -1,9 +1,8 @@
-"""HTTP routes of the Training API and of the pre-signed-style upload and download URLs.
+"""HTTP routes of the Training API and of the pre-signed-style download URL of results.
 
 The Training API routes are the platform's (counted, fault-injectable, authenticated like every
-other route). The upload URL of a deployment version and the artifact URL of a job's result
-stand for pre-signed storage URLs: no credential, but counted and fault-injectable too (route
-names ``upload_deployment_code`` and ``download_training_result``).
+other route). The artifact URL of a job's result stands for a pre-signed storage URL: no
+credential, but counted and fault-injectable too (route name ``download_training_result``).
 """
 
 from __future__ import annotations
@@ -145,12 +144,6 @@ def _presigned(app: FastAPI, emu: Emulator, path: str, method: str, name: str, h
     app.add_api_route(path, endpoint, methods=[method], name=name)
 
 
-async def upload_code(emu: Emulator, request: Request, token: str) -> Response:
-    data = await request.body()
-    await asyncio.to_thread(emu.training.receive_code, token, data)
-    return Response(b"", status_code=200)
-
-
 async def download_artifact(emu: Emulator, request: Request, token: str) -> Response:
     return Response(emu.training.artifact(token), media_type="application/zip")
 
@@ -176,5 +169,4 @@ def register(app: FastAPI, emu: Emulator) -> None:
     ]
     for path, method, handler in routes:
         add_route(app, emu, path, [method], handler.__name__, handler)
-    _presigned(app, emu, "/_emulator/uploads/{token}", "PUT", "upload_deployment_code", upload_code)
     _presigned(app, emu, "/_emulator/artifacts/{token}", "GET", "download_training_result", download_artifact)

@@ -7,9 +7,9 @@ colon), build the context from ``CONTEXT`` (JSON) plus ``datasets`` from ``DATAS
 dataset id, digits), call ``handler(context)``; exit 0 when it returns, 1 when anything fails.
 The handler writes its model to ``ABEJA_TRAINING_RESULT_DIR``.
 
-Unlike the platform, a ``requirements.txt`` is not installed (the emulator must not change its
-own Python environment): the handler runs with what is installed already, and the log says so.
-Runs in its own process (no imports from the provider), started by ``training_process``.
+A ``requirements.txt`` is installed as the platform does; the environment the emulator starts
+this script with (``runtime_process.platform_environment``) sends pip to the job's own folder, so
+the emulator's Python is never changed. Runs in its own process (no imports from the provider).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import subprocess
 import sys
 import traceback
 from collections import deque
@@ -71,10 +72,20 @@ def main() -> int:
     if working_dir is not None:
         os.chdir(working_dir)
         print(f"found {MARKER_DIR} in {working_dir}")
-    for requirements in ("Pipfile", "requirements.txt"):
-        if os.path.exists(requirements):
-            print(f"{requirements} found: the emulator does not install packages (the platform does)")
-            break
+    if os.path.exists("Pipfile"):
+        print("Pipfile found: not installed by the emulator (use requirements.txt)")
+    elif os.path.exists("requirements.txt"):
+        # As the platform does; the emulator's environment points pip at the job's own folder.
+        print("installing packages from requirements.txt")
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "-r", "requirements.txt"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+        if done.returncode != 0:
+            print(f"error while installing from requirements.txt:\n{done.stdout.decode(errors='replace')}")
+            return 1
     handler_spec = os.environ.get("HANDLER")
     if not handler_spec:
         print("HANDLER is needed")

@@ -64,7 +64,7 @@ def test_retraining_trains_registers_deploys_and_retires_the_old_service(run_dag
     assert (
         counters["training_jobs_created"],
         counters["training_models_created"],
-        counters["code_uploads"],
+        counters["versions_created"],
     ) == (
         1,
         1,

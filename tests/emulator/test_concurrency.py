@@ -10,6 +10,7 @@ import pytest
 from ._util import infer
 
 pytestmark = pytest.mark.emulator
+TEXT = {"Content-Type": "text/plain"}
 
 # The handler itself observes concurrency: a marker file per running call in a shared directory.
 COUNTING_HANDLER = textwrap.dedent(
@@ -49,7 +50,10 @@ def test_instances_bound_concurrency(abeja_emulator, tmp_path, instances, reques
 
     with ThreadPoolExecutor(requests_sent) as pool:
         answers = list(
-            pool.map(lambda _: infer(abeja_emulator, service_id, dep=dep, data=b"x"), range(requests_sent))
+            pool.map(
+                lambda _: infer(abeja_emulator, service_id, dep=dep, data=b"x", headers=TEXT),
+                range(requests_sent),
+            )
         )
     assert [a.status_code for a in answers] == [200] * requests_sent  # the extra ones queued, none refused
     seen = [a.json()["seen"] for a in answers]

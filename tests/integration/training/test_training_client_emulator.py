@@ -80,7 +80,7 @@ def test_service_with_the_trained_model_serves_it(
     version = client.create_deployment_version(
         org, SAMPLE_DEPLOYMENT_ID, "2.0.0-trained", SAMPLE_HANDLER_DIR, handler="main:handler"
     )
-    assert abeja_emulator.counters()["code_uploads"] == 1
+    assert abeja_emulator.counters()["versions_created"] == 1
     service = client.create_service(
         org, SAMPLE_DEPLOYMENT_ID, version["version_id"], model_id=model["training_model_id"]
     )

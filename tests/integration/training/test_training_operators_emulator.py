@@ -58,7 +58,7 @@ def test_job_runs_to_complete_then_model_and_version(
     )
     version = version_op.execute(context)
     assert version_op.execute(context) == version  # a retry reuses the version
-    assert emulator.counters()["code_uploads"] == 1
+    assert emulator.counters()["versions_created"] == 1
     assert ti.xcoms["version_id"] == version["version_id"]
 
 

@@ -1,0 +1,216 @@
+"""Start a process the way the ABEJA Platform starts user code: its environment, its folder, its logs.
+
+One job: launch. On the platform the model proxy starts ABEJA's runtime (`abeja-runtime-python`,
+package `abejaruntime`) as a subprocess with the container's environment plus `ABEJA_IPC_PATH` and
+`ABEJA_TRAINING_RESULT_DIR`, in the folder that holds the user's code (proxy `subprocess/runtime.go`,
+`cmd/service/process.go`). The runtime then reads `HANDLER`, moves into the folder holding `.abeja`
+and installs `requirements.txt`. Services (`runtime.py`) and, later, training jobs call
+`start_platform_process` with the command they need; nothing here knows about HTTP or sockets.
+
+The emulator's own choices, documented in docs/emulator-conformance.md: only a few variables of the
+emulator's environment are passed on (the handler never sees the emulator's secrets), output is
+unbuffered so prints reach the recent logs at once, and `pip install` (run by the runtime for
+`requirements.txt`) installs into a folder of the instance (`PIP_TARGET`, on `PYTHONPATH`), never
+into the emulator's own environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import importlib.util
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RUNTIME_VERSION = "1.1.1"
+RUNTIME_SCRIPT = "abeja-runtime-python"
+RUNTIME_MODULE = "abejaruntime36.run"
+TRAINING_RESULT_DIR_NAME = "abejainc_training_result"  # the proxy's default (util/path/path.go)
+_PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "SYSTEMROOT")
+_STREAM_LIMIT = 1 << 20
+_PR_SET_PDEATHSIG = 1
+
+LogSink = Callable[[str], None]
+
+
+def runtime_problem() -> str | None:
+    """Why `abejaruntime` cannot run handlers in this Python, or None when it can (cheap: no import)."""
+    if importlib.util.find_spec("abejaruntime36") is None:
+        return (
+            f"abejaruntime {RUNTIME_VERSION} is not installed in {sys.executable}: "
+            "pip install 'airflow-provider-abeja[emulator]'"
+        )
+    for module in ("cgi", "numpy"):  # abejaruntime 1.1.1 imports both; cgi is gone from Python 3.13
+        if importlib.util.find_spec(module) is None:
+            return (
+                f"abejaruntime {RUNTIME_VERSION} cannot run on Python "
+                f"{sys.version_info.major}.{sys.version_info.minor}: it imports the module {module!r}, "
+                "which this Python does not have"
+            )
+    return None
+
+
+def runtime_command() -> list[str]:
+    """The runtime's console script next to this interpreter, as the proxy runs it; else `-m`."""
+    script = Path(sys.executable).with_name(RUNTIME_SCRIPT)
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", RUNTIME_MODULE]
+
+
+@dataclass(frozen=True)
+class InstanceFolders:
+    """The folders of one instance, all under `root` (deleted with the instance)."""
+
+    root: Path
+
+    @property
+    def ipc_path(self) -> Path:
+        return self.root / "ipc.sock"
+
+    @property
+    def requests(self) -> Path:
+        return self.root / "requests"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site-packages"
+
+    @property
+    def training_result(self) -> Path:
+        return self.root / TRAINING_RESULT_DIR_NAME
+
+    def create(self) -> InstanceFolders:
+        for folder in (self.requests, self.tmp, self.site, self.training_result):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def platform_environment(
+    folders: InstanceFolders,
+    *,
+    user_parameters: Mapping[str, str],
+    platform: Mapping[str, str],
+    handler: str | None = None,
+    ipc: bool = True,
+) -> dict[str, str]:
+    """The environment user code gets: user parameters, then the platform's variables.
+
+    `platform` holds what the platform puts in the container (ABEJA_ORGANIZATION_ID,
+    ABEJA_DEPLOYMENT_ID, ABEJA_SERVICE_ID, ABEJA_MODEL_VERSION, ...); the proxy's own variables
+    (ABEJA_IPC_PATH when `ipc`, ABEJA_TRAINING_RESULT_DIR) and `HANDLER` come last and win.
+    """
+    env = {key: os.environ[key] for key in _PASSTHROUGH_ENV if key in os.environ}
+    bin_dir = str(Path(sys.executable).parent)  # `pip` and the runtime's script live here
+    env["PATH"] = os.pathsep.join(p for p in (bin_dir, env.get("PATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(folders.site), env.get("PYTHONPATH", "")) if p)
+    env.update(
+        PYTHONUNBUFFERED="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        TMPDIR=str(folders.tmp),
+        PIP_TARGET=str(folders.site),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
+    env.update(user_parameters)
+    env.update(platform)
+    env["ABEJA_TRAINING_RESULT_DIR"] = str(folders.training_result)
+    if ipc:
+        env["ABEJA_IPC_PATH"] = str(folders.ipc_path)
+    if handler is not None:
+        env["HANDLER"] = handler
+    return env
+
+
+class PlatformProcess:
+    """A started process whose stdout and stderr lines go to a log sink."""
+
+    def __init__(self, process: asyncio.subprocess.Process, pumps: list[asyncio.Task[None]]) -> None:
+        self.process = process
+        self._pumps = pumps
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    async def wait(self) -> int:
+        """The exit code, once the process has exited and its output is read."""
+        code = await self.process.wait()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.gather(*self._pumps), 1.0)
+        return code
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        with contextlib.suppress(Exception):
+            await self.wait()
+
+
+def _detached() -> dict[str, Any]:
+    """Popen options that keep signals meant for the emulator away from its processes.
+
+    A Ctrl-C or a stop of the emulator's process group would otherwise reach the runtimes first,
+    and the emulator would take their exit for a crash. On Linux they get their own session and die
+    with the emulator (PR_SET_PDEATHSIG); elsewhere they stay in its group.
+    """
+    if not sys.platform.startswith("linux"):
+        return {}
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return {}
+
+    def die_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return {"start_new_session": True, "preexec_fn": die_with_parent}
+
+
+async def _pump(stream: asyncio.StreamReader, sink: LogSink) -> None:
+    while True:
+        try:
+            line = await stream.readline()
+        except ValueError:  # a line longer than the limit: take what is buffered
+            line = await stream.read(_STREAM_LIMIT)
+        if not line:
+            return
+        sink(line.decode("utf-8", errors="replace").rstrip("\r\n"))
+
+
+async def start_platform_process(
+    command: Sequence[str], *, cwd: str | os.PathLike[str], env: Mapping[str, str], sink: LogSink
+) -> PlatformProcess:
+    """Start `command` in `cwd` with exactly `env`; every output line goes to `sink`.
+
+    OSError when it cannot start (no such folder or program).
+    """
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=str(cwd),
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        limit=_STREAM_LIMIT,
+        **_detached(),
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    pumps = [asyncio.create_task(_pump(stream, sink)) for stream in (process.stdout, process.stderr)]
+    return PlatformProcess(process, pumps)
