@@ -419,6 +419,15 @@ class TrainingPlatform:
         process = job.process
         if process is None or process.returncode is not None:
             return
+        # The runtime leads its own process group on Linux (runtime_process): stop what the handler
+        # started too. Where it does not, stop the runtime alone.
+        try:
+            own_group = os.getpgid(process.pid) == process.pid
+        except ProcessLookupError:  # already gone
+            own_group = False
+        if not own_group:
+            await process.kill()
+            return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
