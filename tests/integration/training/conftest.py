@@ -30,23 +30,3 @@ def definition(client: APIClient, org: str) -> str:
     client.create_training_job_definition(org, DEFINITION)
     client.create_training_job_definition_version(org, DEFINITION, SAMPLE_HANDLER_DIR, "train:handler")
     return DEFINITION
-
-
-@pytest.fixture
-def emulator(abeja_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A fresh emulator behind the `abeja_default` connection (organization in the extra)."""
-    for name, value in abeja_emulator.airflow_connection_env("abeja_default").items():
-        monkeypatch.setenv(name, value)
-    return abeja_emulator
-
-
-@pytest.fixture
-def ti() -> Any:
-    from tests.integration.operators._support import FakeTI
-
-    return FakeTI()
-
-
-@pytest.fixture
-def context(ti: Any) -> dict[str, Any]:
-    return {"ti": ti}

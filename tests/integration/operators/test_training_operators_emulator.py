@@ -19,9 +19,20 @@ from airflow_provider_abeja.operators.training import (
 )
 from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
 from tests.integration.operators._support import FakeTI, run_operator
-from tests.integration.training._support import wait_job
+from tests.integration.training._support import DEFINITION, poll, wait_job
 
 pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture
+def definition(emulator: Any) -> str:
+    """A job definition whose version 1 trains the sample model (uploaded from its folder)."""
+    with APIClient(emulator.credential, api_url=emulator.url) as client:
+        client.create_training_job_definition(emulator.organization_id, DEFINITION)
+        client.create_training_job_definition_version(
+            emulator.organization_id, DEFINITION, SAMPLE_HANDLER_DIR, "train:handler"
+        )
+    return DEFINITION
 
 
 def job_operator(**kwargs: Any) -> AbejaCreateTrainingJobOperator:
@@ -120,8 +131,6 @@ def test_on_kill_stops_the_job(emulator: Any, definition: str, context: dict[str
     worker = threading.Thread(target=run)
     worker.start()
     with APIClient(emulator.credential, api_url=emulator.url) as client:
-        from tests.integration.training._support import poll
-
         job_id = poll(lambda: ti.xcoms.get("training_job_id"))
         wait_job(client, emulator.organization_id, job_id, ("Active",))
         op.on_kill()
