@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import shutil
 import struct
 import tempfile
@@ -34,6 +35,8 @@ from .runtime_process import (
 FRAME_MAGIC = b"\xab\xe9\xa0\x01"
 _LENGTH = struct.Struct(">I")
 _POLL = 0.01  # seconds between looks for the runtime's socket (the proxy looks every second)
+_KEPT_LINES = 500  # start-up output kept to name the cause when the runtime does not come up
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
 
 LostCallback = Callable[[int, "int | None"], None]
 
@@ -116,8 +119,15 @@ async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
     env = platform_environment(
         folders, user_parameters=spec.user_parameters, platform=spec.platform, handler=spec.handler
     )
+    output: list[str] = []
+
+    def remember(line: str) -> None:
+        if len(output) < _KEPT_LINES:
+            output.append(line)
+        sink(line)
+
     try:
-        process = await start_platform_process(runtime_command(), cwd=spec.code_dir, env=env, sink=sink)
+        process = await start_platform_process(runtime_command(), cwd=spec.code_dir, env=env, sink=remember)
     except OSError as exc:
         shutil.rmtree(folders.root, ignore_errors=True)
         raise HandlerLoadError(f"cannot start the runtime in {spec.code_dir}: {exc}") from exc
@@ -128,6 +138,9 @@ async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
         shutil.rmtree(folders.root, ignore_errors=True)
         if isinstance(exc, asyncio.TimeoutError):
             raise HandlerLoadError(f"the runtime was not ready after {spec.startup_timeout:g}s") from None
+        if isinstance(exc, HandlerLoadError):
+            cause = next((line for line in output if _EXCEPTION_LINE.match(line)), None)
+            raise HandlerLoadError(f"{exc}: {cause}" if cause else str(exc)) from None
         raise
     return Instance(index, process, folders, reader, writer)
 
