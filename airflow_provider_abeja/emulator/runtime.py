@@ -231,10 +231,14 @@ class InstancePool:
             raise InstanceUnavailable("service is not running")
         task = asyncio.ensure_future(self._serve(instance, content_list))
         try:
-            return await asyncio.wait_for(asyncio.shield(task), timeout)
-        except asyncio.TimeoutError:
+            done, _ = await asyncio.wait((task,), timeout=timeout)
+        except asyncio.CancelledError:
             task.add_done_callback(_discard_answer)
-            raise HandlerTimeout(f"no answer within {timeout:g}s") from None
+            raise
+        if not done:  # the call goes on; its answer is thrown away when it comes
+            task.add_done_callback(_discard_answer)
+            raise HandlerTimeout(f"no answer within {timeout:g}s")
+        return task.result()
 
     async def _serve(self, instance: Instance, content_list: dict[str, Any]) -> dict[str, Any]:
         self.in_flight += 1
