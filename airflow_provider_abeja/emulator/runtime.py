@@ -16,10 +16,8 @@ import json
 import re
 import shutil
 import struct
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .proxy_rules import content_paths, remove_files
@@ -29,6 +27,7 @@ from .runtime_process import (
     PlatformProcess,
     platform_environment,
     runtime_command,
+    scratch_dir,
     start_platform_process,
 )
 
@@ -115,7 +114,7 @@ class Instance:
 
 async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
     """Start one runtime and connect to it once its socket is there (HandlerLoadError if it dies first)."""
-    folders = InstanceFolders(Path(tempfile.mkdtemp(prefix="abeja-rt-"))).create()
+    folders = InstanceFolders(scratch_dir("abeja-rt-")).create()
     env = platform_environment(
         folders, user_parameters=spec.user_parameters, platform=spec.platform, handler=spec.handler
     )
@@ -172,7 +171,7 @@ class InstancePool:
         self._instances: set[Instance] = set()
         self._started = asyncio.Event()
         self._closed = False
-        self.data_dir = Path(tempfile.mkdtemp(prefix="abeja-req-"))
+        self.data_dir = scratch_dir("abeja-req-")
         self.in_flight = 0
         self.served = 0
         self.max_in_flight = 0
