@@ -25,7 +25,7 @@ from airflow_provider_abeja.emulator import EmulatorHandle, EmulatorProcess
 
 TRIVIAL = """
 def handler(request, context):
-    return {"status_code": 200, "content_type": "application/json", "content": b'{"ok": true}'}
+    return {"status_code": 200, "content_type": "application/json", "content": [b'{"ok": true}']}
 """
 
 SLEEPY = """
@@ -33,7 +33,7 @@ import time
 
 def handler(request, context):
     time.sleep(0.02)
-    return {"status_code": 200, "content_type": "application/json", "content": b'{"ok": true}'}
+    return {"status_code": 200, "content_type": "application/json", "content": [b'{"ok": true}']}
 """
 
 

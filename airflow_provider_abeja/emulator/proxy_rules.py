@@ -139,9 +139,15 @@ def _consume_media_param(text: str) -> tuple[str, str, str]:
 
 
 def _write(data_dir: Path, data: bytes) -> str:
-    path = data_dir / uuid.uuid4().hex
-    path.write_bytes(data)
-    return str(path)
+    path = os.path.join(data_dir, uuid.uuid4().hex)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    finally:
+        os.close(descriptor)
+    return path
 
 
 def _grouped_headers(headers: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:

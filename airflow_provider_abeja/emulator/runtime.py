@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import shutil
 import struct
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .proxy_rules import content_paths, remove_files
@@ -28,12 +27,15 @@ from .runtime_process import (
     PlatformProcess,
     platform_environment,
     runtime_command,
+    scratch_dir,
     start_platform_process,
 )
 
 FRAME_MAGIC = b"\xab\xe9\xa0\x01"
 _LENGTH = struct.Struct(">I")
 _POLL = 0.01  # seconds between looks for the runtime's socket (the proxy looks every second)
+_KEPT_LINES = 500  # start-up output kept to name the cause when the runtime does not come up
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
 
 LostCallback = Callable[[int, "int | None"], None]
 
@@ -114,14 +116,21 @@ class Instance:
 
 async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
     """Start one runtime and connect to it once its socket is there (HandlerLoadError if it dies first)."""
-    folders = InstanceFolders(Path(tempfile.mkdtemp(prefix="abeja-rt-"))).create()
+    folders = InstanceFolders(scratch_dir("abeja-rt-")).create()
     if spec.model_dir:
         shutil.copytree(spec.model_dir, folders.training_result, dirs_exist_ok=True)
     env = platform_environment(
         folders, user_parameters=spec.user_parameters, platform=spec.platform, handler=spec.handler
     )
+    output: list[str] = []
+
+    def remember(line: str) -> None:
+        if len(output) < _KEPT_LINES:
+            output.append(line)
+        sink(line)
+
     try:
-        process = await start_platform_process(runtime_command(), cwd=spec.code_dir, env=env, sink=sink)
+        process = await start_platform_process(runtime_command(), cwd=spec.code_dir, env=env, sink=remember)
     except OSError as exc:
         shutil.rmtree(folders.root, ignore_errors=True)
         raise HandlerLoadError(f"cannot start the runtime in {spec.code_dir}: {exc}") from exc
@@ -132,6 +141,9 @@ async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
         shutil.rmtree(folders.root, ignore_errors=True)
         if isinstance(exc, asyncio.TimeoutError):
             raise HandlerLoadError(f"the runtime was not ready after {spec.startup_timeout:g}s") from None
+        if isinstance(exc, HandlerLoadError):
+            cause = next((line for line in output if _EXCEPTION_LINE.match(line)), None)
+            raise HandlerLoadError(f"{exc}: {cause}" if cause else str(exc)) from None
         raise
     return Instance(index, process, folders, reader, writer)
 
@@ -163,7 +175,7 @@ class InstancePool:
         self._instances: set[Instance] = set()
         self._started = asyncio.Event()
         self._closed = False
-        self.data_dir = Path(tempfile.mkdtemp(prefix="abeja-req-"))
+        self.data_dir = scratch_dir("abeja-req-")
         self.in_flight = 0
         self.served = 0
         self.max_in_flight = 0
@@ -222,10 +234,14 @@ class InstancePool:
             raise InstanceUnavailable("service is not running")
         task = asyncio.ensure_future(self._serve(instance, content_list))
         try:
-            return await asyncio.wait_for(asyncio.shield(task), timeout)
-        except asyncio.TimeoutError:
+            done, _ = await asyncio.wait((task,), timeout=timeout)
+        except asyncio.CancelledError:
             task.add_done_callback(_discard_answer)
-            raise HandlerTimeout(f"no answer within {timeout:g}s") from None
+            raise
+        if not done:  # the call goes on; its answer is thrown away when it comes
+            task.add_done_callback(_discard_answer)
+            raise HandlerTimeout(f"no answer within {timeout:g}s")
+        return task.result()
 
     async def _serve(self, instance: Instance, content_list: dict[str, Any]) -> dict[str, Any]:
         self.in_flight += 1

@@ -142,7 +142,10 @@ def test_providers_hooks_behaviours_triggers(cli):
     }
     assert {"field_behaviours": "abeja"} in _json(cli["behaviours"]["stdout"])
     triggers = [t for t in _json(cli["triggers"]["stdout"]) if t["package_name"] == "airflow-provider-abeja"]
-    assert [t["class"] for t in triggers] == ["airflow_provider_abeja.triggers.service"]
+    assert sorted(t["class"] for t in triggers) == [
+        "airflow_provider_abeja.triggers.service",
+        "airflow_provider_abeja.triggers.training",
+    ]
 
 
 def test_connections_test_against_the_emulator(cli):

@@ -395,7 +395,7 @@ def test_request_file_in_file_out(emulator, context, tmp_path):
     (handler_dir / "main.py").write_text(
         "def handler(request, context):\n"
         "    data = request.read()\n"
-        "    return {'content_type': 'image/png', 'content': b'PNG:' + data[::-1]}\n"
+        "    return {'content_type': 'image/png', 'content': [b'PNG:' + data[::-1]]}\n"
     )
     version = emulator.create_version(SAMPLE_DEPLOYMENT, version="9.9.9", code_dir=str(handler_dir))
     service_id = ready_service(emulator, version["version_id"])
