@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -172,15 +171,11 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
 
     # -- paths and inputs ---------------------------------------------------------------------
 
-    def _path(self, value: Any) -> Any:
+    def _path(self, value: Any, argument: str = "input_path") -> Any:
         """An `ObjectStoragePath` for a string (plain paths become absolute `file://` URLs)."""
-        if not isinstance(value, str):
-            return value
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
+        from airflow_provider_abeja.batch._paths import object_path
 
-        if "://" not in value:
-            value = "file://" + os.path.abspath(value)
-        return ObjectStoragePath(value, conn_id=self.storage_conn_id)
+        return object_path(value, conn_id=self.storage_conn_id, argument=argument)
 
     def _items(self) -> list[Any]:
         items: Any = self.inputs
@@ -206,7 +201,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         from airflow_provider_abeja.batch.inputs import OnlyKeys
         from airflow_provider_abeja.batch.results import iter_records
 
-        path = self._path(str(self.include_keys_from))
+        path = self._path(str(self.include_keys_from), "include_keys_from")
         if not path_exists(path):
             raise InvalidArgumentError("include_keys_from", f"{self.include_keys_from} does not exist")
         keys = DoneKeys.build(record["key"] for record in iter_records(path) if "key" in record)
@@ -282,20 +277,20 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         from airflow_provider_abeja.batch.sender import Sender
 
         organization_id = self.resolve_organization_id()
+        output_path = str(self.output_path)
+        errors_path = str(self.errors_path or default_errors_path(output_path))
         try:
             max_error_rate = _error_rate(self.max_error_rate)
             target = self._target(organization_id)
             source = self.build_source()
+            output = self._path(output_path, "output_path")
+            errors = self._path(errors_path, "errors_path")
         except (InvalidArgumentError, MissingCredentialsError) as exc:
             raise AirflowFailException(str(exc)) from exc
         concurrency = self.concurrency or self._service_instances(self.client, target)
         total = source.count() if self.count_inputs else None
-        output_path = str(self.output_path)
-        errors_path = str(self.errors_path or default_errors_path(output_path))
         try:
-            store = open_result_store(
-                self._path(output_path), layout=self.output_layout, fsync_interval=self.fsync_interval
-            )
+            store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
         except CorruptOutputError as exc:  # not a crash artefact: a retry would find it again
             raise AirflowFailException(f"{exc}; move the output away or repair it") from exc
         if store.repaired:
@@ -341,7 +336,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             raise AirflowException(str(exc)) from exc
         finally:
             client.close()
-        failed = write_errors_file(store, self._path(errors_path))
+        failed = write_errors_file(store, errors)
         summary = {
             **counts.as_dict(),
             "concurrency": concurrency,
