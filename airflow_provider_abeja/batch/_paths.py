@@ -7,6 +7,7 @@ Anything else goes through the path object's own `open`, `exists`, `glob`, `rglo
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator
@@ -64,7 +65,7 @@ def _has_fs(scheme: str) -> bool:
     try:
         from airflow.sdk.io.fs import has_fs
     except ImportError:  # Airflow 2
-        from airflow.io import has_fs  # type: ignore[no-redef]
+        from airflow.io import has_fs  # type: ignore[no-redef,attr-defined]
     return bool(has_fs(scheme))
 
 
@@ -111,7 +112,17 @@ def publish(local_file: str, destination: Any) -> None:
     """
     local = local_path(destination)
     if local is not None:
-        os.replace(local_file, local)
+        folder = os.path.dirname(os.path.abspath(local))
+        os.makedirs(folder, exist_ok=True)
+        try:
+            os.replace(local_file, local)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # Another file system: copy next to the destination first, so the rename stays atomic.
+            staged = os.path.join(folder, f".{os.path.basename(local)}.{os.getpid()}.tmp")
+            shutil.copyfile(local_file, staged)
+            os.replace(staged, local)
         return
     with open(local_file, "rb") as src, destination.open("wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
