@@ -36,7 +36,8 @@ def _score(service_id: str, spec: dict[str, Any], **kwargs: Any) -> dict[str, An
 
 
 def _merge(tmp_path: Path, **kwargs: Any) -> dict[str, Any]:
-    return AbejaMergeBatchShardsOperator(task_id="merge", work_dir=str(tmp_path / "work"), **kwargs).execute({})
+    op = AbejaMergeBatchShardsOperator(task_id="merge", work_dir=str(tmp_path / "work"), **kwargs)
+    return op.execute({})
 
 
 def test_every_line_is_answered_once_across_shards_and_a_torn_shard_resumes(
