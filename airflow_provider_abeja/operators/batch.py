@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
 
 XCOM_SUMMARY = "batch_summary"
+# Default requests in flight per service instance. An instance serves one request at a time; with
+# one request per instance it idles for a client round trip between two (0.74-0.88 of what a
+# saturating loader gets); a second request waiting at the service hides that gap (>= 0.9, see
+# bench/batch_concurrency.py).
+REQUESTS_PER_INSTANCE = 2
 INPUT_FORMATS = ("auto", "jsonl", "files")
 
 
@@ -63,7 +68,8 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     :param errors_path: the failed inputs' records; default ``<output>.errors.jsonl``.
     :param service_id: the service to call; without it the endpoint ``custom_alias`` is called
         (the default endpoint when that is None too).
-    :param concurrency: requests in flight; default: the service's ``instance_number``.
+    :param concurrency: requests in flight; default: twice the service's ``instance_number``, so that
+        no instance idles between two requests.
     :param max_error_rate: the task fails (without retry: the errors are recorded) when more than this
         fraction of the inputs failed, after every result and the errors file are written.
     :param preserve_order: write results in input order (default) instead of completion order.
@@ -243,8 +249,8 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             custom_alias=self.custom_alias or None,
         )
 
-    def _service_instances(self, client: Any, target: Target) -> int:
-        """The instance count of the target service (an endpoint's current service)."""
+    def _default_concurrency(self, client: Any, target: Target) -> int:
+        """`REQUESTS_PER_INSTANCE` x the instance count of the target service (or endpoint's service)."""
         service_id = target.service_id
         if not service_id:
             endpoint = client.get_endpoint(
@@ -252,9 +258,12 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             )
             service_id = endpoint["service_id"]
         service = client.get_service(target.organization_id, target.deployment_id, service_id)
-        instances = int(service.get("instance_number") or 1)
-        self.log.info("Concurrency %d: the instance count of service %s", instances, service_id)
-        return max(1, instances)
+        instances = max(1, int(service.get("instance_number") or 1))
+        self.log.info(
+            "Concurrency %d: %d per instance of service %s (%d instances)",
+            REQUESTS_PER_INSTANCE * instances, REQUESTS_PER_INSTANCE, service_id, instances,
+        )  # fmt: skip
+        return REQUESTS_PER_INSTANCE * instances
 
     def _client(self, concurrency: int) -> APIClient:
         """A client whose connection pool holds one connection per worker thread."""
@@ -287,7 +296,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             errors = self._path(errors_path, "errors_path")
         except (InvalidArgumentError, MissingCredentialsError) as exc:
             raise AirflowFailException(str(exc)) from exc
-        concurrency = self.concurrency or self._service_instances(self.client, target)
+        concurrency = self.concurrency or self._default_concurrency(self.client, target)
         total = source.count() if self.count_inputs else None
         try:
             store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
