@@ -56,7 +56,7 @@ with DAG(
     params={
         "deployment_id": Param("9999999999999", type="string", description="Deployment to run"),
         "version_id": Param("ver-5a3d1e0000000001", type="string", description="Version to deploy"),
-        "instance_number": Param(2, type="integer", minimum=1, description="Instances (2 requests in flight each)"),
+        "instance_number": Param(2, type="integer", minimum=1, description="Instances (x2 = concurrency)"),
         "input_path": Param(SAMPLE_INPUT, type="string", description="JSONL input (path or URL)"),
         "key_field": Param("id", type="string", description="Field naming each input line"),
         "output_dir": Param(OUTPUT_DIR, type="string", description="Results go to <output_dir>/<run id>/"),

@@ -7,6 +7,7 @@ started here on a free loopback port, in its own process group, and stopped by i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -69,10 +70,8 @@ class Group:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs[name]
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
