@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
 from airflow_provider_abeja.operators._base import AbejaBaseOperator
 
@@ -89,6 +90,10 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     :param retry_wait_max: longest wait between two tries of one input, in seconds.
     :param include_keys_from: a JSONL file whose lines have a ``key`` (such as the errors file of an
         earlier run): only the inputs with those keys are sent. Re-sends a run's failures to a new output.
+
+    A fixed ``output_path`` is declared as an Airflow Asset (outlet); with a templated one, pass
+    ``outlets=[Asset(...)]``. With the OpenLineage provider installed, the input and output datasets
+    and the service are reported after each run.
     """
 
     template_fields: Sequence[str] = (
@@ -139,6 +144,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         include_keys_from: str | None = None,
         **kwargs: Any,
     ) -> None:
+        default_outlets(kwargs, output_path)
         super().__init__(deployment_id=deployment_id, **kwargs)
         if (input_path is None) == (inputs is None):
             raise ValueError("give exactly one of input_path and inputs")
@@ -369,6 +375,19 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
                 f"({counts.error_rate:.2%} > max_error_rate {max_error_rate:.2%}); see {errors_path}"
             )
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Input and output datasets and the service, for the OpenLineage provider."""
+        from airflow_provider_abeja.lineage import operator_lineage
+
+        output_path = str(self.output_path)
+        return operator_lineage(
+            self,
+            inputs=[self.input_path, self.include_keys_from],
+            outputs=[output_path, self.errors_path or default_errors_path(output_path)],
+            service_id=self.service_id,
+            endpoint_alias=None if self.service_id else self.custom_alias or "default",
+        )
 
     @staticmethod
     def _push_summary(context: Mapping[str, Any], summary: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
+from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch._paths import is_file, local_path, object_path, open_binary, publish
 from airflow_provider_abeja.exceptions import (
     BadRequest,
@@ -574,7 +575,9 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
       no partial file; on an object store, one upload of the finished answer) and the path is the
       return value; XCom ``content_type`` holds its type.
 
-    A 4xx/5xx answer fails the task with the service's own message.
+    A 4xx/5xx answer fails the task with the service's own message. A fixed ``output_path`` is
+    declared as an Airflow Asset (outlet); the OpenLineage provider, when installed, gets the input
+    and output files and the service.
     """
 
     template_fields: Sequence[str] = (
@@ -608,6 +611,7 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         ready_timeout: float | timedelta | None = 600.0,
         **kwargs: Any,
     ) -> None:
+        default_outlets(kwargs, output_path)
         super().__init__(deployment_id=deployment_id, **kwargs)
         self.service_id = service_id
         self.endpoint_alias = endpoint_alias
@@ -665,6 +669,18 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         finally:
             if os.path.exists(part):
                 os.unlink(part)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Input and output files (when given) and the service, for the OpenLineage provider."""
+        from airflow_provider_abeja.lineage import operator_lineage
+
+        return operator_lineage(
+            self,
+            inputs=[self.input_path],
+            outputs=[self.output_path],
+            service_id=self.service_id,
+            endpoint_alias=self.endpoint_alias,
+        )
 
     def _storage(self, value: str | None, argument: str) -> Any:
         """`value` as an object storage path (None stays None)."""

@@ -206,6 +206,7 @@ def cluster(
     (root / "logs").mkdir()
     dags = root / "dags"
     shutil.copytree(REPO / "example_dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "openlineage").mkdir()
     api_port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
     env.update(
@@ -230,6 +231,10 @@ def cluster(
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            # Every task's OpenLineage events, one file each (the provider is in the distributed extra).
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                {"type": "file", "log_file_path": str(root / "openlineage" / "event")}
+            ),
             "ABEJA_EXAMPLE_CHECK_INTERVAL": "0.5",
             "ABEJA_EXAMPLE_RETRY_DELAY": "1",
             "ABEJA_EXAMPLE_OUTPUT_DIR": f"s3://{BUCKET}/sharded",

@@ -98,3 +98,25 @@ def test_a_worker_killed_mid_shard_loses_no_input_and_answers_none_twice(
     assert sorted(keys) == sorted(expected)  # each input once, across shards and tries
     assert sent() >= len(expected)  # answers the dead worker never recorded were asked for again
     assert emulator.state()["services"] == [], "the teardown did not delete the service"
+    _assert_lineage(cluster, manifest)
+
+
+def _assert_lineage(cluster: Cluster, manifest: dict[str, Any]) -> None:
+    """Each shard's OpenLineage COMPLETE event names its input and output datasets and the service."""
+    events = [json.loads(p.read_text()) for p in (cluster.root / "openlineage").iterdir()]
+    complete = [
+        e for e in events if e.get("eventType") == "COMPLETE" and e["job"]["name"].endswith(".score_shard")
+    ]
+    assert complete, f"no COMPLETE event for score_shard among {len(events)} events"
+    namespace = f"s3://{BUCKET}"
+    outputs = {(d["namespace"], d["name"]) for e in complete for d in e["outputs"]}
+    for shard in manifest["shards"]:
+        assert (namespace, shard["output_path"].removeprefix(namespace + "/")) in outputs
+    for event in complete:
+        (source,) = event["inputs"]
+        assert source["namespace"] == namespace
+        assert source["name"].endswith(".jsonl")
+        assert "/shard-" in source["name"]
+        facet = event["run"]["facets"]["abeja_service"]
+        assert facet["deploymentId"] == "9999999999999"
+        assert facet["serviceId"].startswith("ser-")
