@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 BUCKET = "abeja-distributed"
 S3_CONN_ID = "abeja_s3"
+SHARDED_DAG = "abeja_sharded_batch_inference"
 
 
 def free_port() -> int:
@@ -205,7 +206,9 @@ def cluster(
     root = tmp_path_factory.mktemp("cluster")
     (root / "logs").mkdir()
     dags = root / "dags"
-    shutil.copytree(REPO / "example_dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
+    # Only the DAG under test: a scheduled example would take worker slots and services meanwhile.
+    shutil.copytree(REPO / "example_dags" / "data", dags / "data")
+    shutil.copy(REPO / "example_dags" / f"{SHARDED_DAG}.py", dags)
     (root / "openlineage").mkdir()
     api_port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}

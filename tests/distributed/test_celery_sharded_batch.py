@@ -16,11 +16,11 @@ from typing import Any
 import psutil
 import pytest
 
-from .conftest import BUCKET, Cluster, wait_until
+from .conftest import BUCKET, SHARDED_DAG, Cluster, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 
-DAG_ID = "abeja_sharded_batch_inference"
+DAG_ID = SHARDED_DAG
 SAMPLE_INPUT = Path(__file__).resolve().parents[2] / "example_dags" / "data" / "batch_inputs.jsonl"
 
 
