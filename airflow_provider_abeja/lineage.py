@@ -40,7 +40,8 @@ def dataset(uri: str) -> Any:
     parsed = urllib.parse.urlsplit(uri)
     if parsed.scheme in ("file", "local"):
         return Dataset(namespace="file", name=parsed.path)
-    return Dataset(namespace=f"{parsed.scheme}://{parsed.netloc}", name=parsed.path.lstrip("/"))
+    bucket = parsed.netloc.rsplit("@", 1)[-1]  # ObjectStoragePath writes its conn_id as user info
+    return Dataset(namespace=f"{parsed.scheme}://{bucket}", name=parsed.path.lstrip("/"))
 
 
 def _organization_id(operator: Any) -> str | None:

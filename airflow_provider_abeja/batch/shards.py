@@ -131,19 +131,25 @@ def output_for(output_dir: str, shard_path: Any) -> str:
 def shard_specs(
     input_path: str,
     written: Sequence[tuple[Any, int]],
+    work_dir: str,
     output_dir: str,
     *,
     files: bool,
     storage_conn_id: str | None,
 ) -> list[dict[str, Any]]:
-    """The `expand_kwargs` dicts of the mapped batch operator, one per shard."""
+    """The `expand_kwargs` dicts of the mapped batch operator, one per shard.
+
+    Paths are joined to the caller's `work_dir` string, not taken from the path objects, whose
+    string form carries the connection id (`s3://conn@bucket/...`).
+    """
     specs = []
     for path, _size in written:
+        shard = work_dir.rstrip("/") + "/" + str(path.name)
         spec: dict[str, Any] = {"output_path": output_for(output_dir, path)}
         if files:
-            spec.update(input_path=input_path, include_keys_from=str(path))
+            spec.update(input_path=input_path, include_keys_from=shard)
         else:
-            spec.update(input_path=str(path), key_field=SHARD_KEY_FIELD, payload_field=SHARD_BODY_FIELD)
+            spec.update(input_path=shard, key_field=SHARD_KEY_FIELD, payload_field=SHARD_BODY_FIELD)
         if storage_conn_id:
             spec["storage_conn_id"] = storage_conn_id
         specs.append(spec)

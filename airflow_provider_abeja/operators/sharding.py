@@ -138,7 +138,7 @@ class AbejaSplitBatchInputOperator(BaseOperator):
         else:
             key_field, payload_field = self.key_field or None, self.payload_field or None
             written = split_jsonl(source, work, count, key_field=key_field, payload_field=payload_field)
-        specs = shard_specs(input_path, written, output_dir, files=files, storage_conn_id=conn_id)
+        specs = shard_specs(input_path, written, work_dir, output_dir, files=files, storage_conn_id=conn_id)
         plan = {
             "input_path": input_path,
             "inputs": sum(size for _, size in written),

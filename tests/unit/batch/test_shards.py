@@ -33,9 +33,9 @@ def test_split_without_key_field_keys_by_line_number_and_drops_empty_shards(tmp_
     written = split_jsonl(source, tmp_path / "work", 5)
     expected = [[{"key": 1, "body": {"x": 1}}], [{"key": 2, "body": {"x": 2}}]]
     assert [_records(p) for p, _ in written] == expected
-    specs = shard_specs(str(source), written, "s3://b/out", files=False, storage_conn_id="aws")
+    specs = shard_specs(str(source), written, "s3://b/work", "s3://b/out", files=False, storage_conn_id="aws")
     assert specs[1] == {
-        "input_path": str(tmp_path / "work" / "shard-00001.jsonl"),
+        "input_path": "s3://b/work/shard-00001.jsonl",
         "output_path": "s3://b/out/shard-00001.jsonl",
         "key_field": "key",
         "payload_field": "body",
