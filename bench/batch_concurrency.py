@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import requests
+from batch_throughput import raw_ceiling  # the saturating loader: plain threads, no batch code
 
 from airflow_provider_abeja.batch import BatchRunner, ListSource, open_result_store
 from airflow_provider_abeja.batch.sender import Sender, Target
@@ -39,6 +39,8 @@ from airflow_provider_abeja.client import APIClient
 from airflow_provider_abeja.emulator import EmulatorHandle, EmulatorProcess
 from airflow_provider_abeja.operators.batch import REQUESTS_PER_INSTANCE
 
+QUIET = logging.getLogger("bench.batch_concurrency")  # no progress lines between the figures
+QUIET.setLevel(logging.WARNING)
 DEFAULT_GOAL = 0.9
 WORKERS_GOAL = 1.8
 MEMORY_GOAL_MIB = 200.0
@@ -63,31 +65,11 @@ def deploy(handle: EmulatorHandle, tmp: Path, seconds: float, instances: int) ->
     return dep, service["service_id"]
 
 
-def loader(handle: EmulatorHandle, dep: str, ser: str, clients: int, seconds: float) -> float:
-    url = handle.inference_url(dep, ser)
-    stop_at = time.monotonic() + seconds
-    counts = [0] * clients
-
-    def drive(slot: int) -> None:
-        with requests.Session() as session:
-            while time.monotonic() < stop_at:
-                session.post(url, json={"i": slot}, auth=handle.auth, timeout=30).raise_for_status()
-                counts[slot] += 1
-
-    threads = [threading.Thread(target=drive, args=(slot,)) for slot in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.perf_counter() - started)
-
-
 def batch(handle: EmulatorHandle, dep: str, ser: str, n: int, concurrency: int, out: Path) -> float:
     with APIClient(handle.credential, api_url=handle.url, pool_maxsize=max(10, concurrency)) as client:
         sender = Sender(client, Target(handle.organization_id, dep, service_id=ser))
         store = open_result_store(out)
-        runner = BatchRunner(sender, store, concurrency=concurrency, progress_interval=3600)
+        runner = BatchRunner(sender, store, concurrency=concurrency, progress_interval=3600, log=QUIET)
         counts = runner.run(ListSource([{"i": i} for i in range(n)]), total=n)
     if counts.ok != n:
         raise SystemExit(f"batch at concurrency {concurrency}: {counts.ok} ok of {n}")
@@ -102,7 +84,7 @@ def default_concurrency(handle: EmulatorHandle, tmp: Path, quick: bool) -> bool:
     concurrency = REQUESTS_PER_INSTANCE * instances
     loads, batches = [], []
     for attempt in range(2):
-        loads.append(loader(handle, dep, ser, clients=4 * instances, seconds=window))
+        loads.append(raw_ceiling(handle, dep, ser, clients=4 * instances, seconds=window))
         batches.append(batch(handle, dep, ser, n, concurrency, tmp / f"default-{attempt}.jsonl"))
     ones = batch(handle, dep, ser, n, instances, tmp / "one-per-instance.jsonl")
     load, rate = statistics.mean(loads), statistics.mean(batches)
