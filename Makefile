@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-airflow2 lint typecheck demo bench clean
+.PHONY: venv test test-airflow2 test-distributed lint typecheck demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,20 @@ $(STAMP2): pyproject.toml | $(BIN2)/python
 
 test-airflow2: $(STAMP2)
 	$(BIN2)/python -m pytest -p no:cacheprovider $(wildcard $(AIRFLOW2_TESTS)) $(PYTEST_ARGS)
+
+# A real distributed run: the CeleryExecutor with two workers, Redis (Debian's redis-server) and an
+# S3-compatible store (moto in server mode), all on loopback, started and stopped by the tests.
+DIST_STAMP := $(VENV)/.installed-distributed
+
+$(DIST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -qq --disable-pip-version-check \
+		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,distributed]"
+	command -v redis-server >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
+	touch $@
+
+test-distributed: $(DIST_STAMP)
+	ABEJA_TEST_DISTRIBUTED=1 $(BIN)/python -m pytest -p no:cacheprovider tests/distributed $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_abeja tests example_dags bench scripts

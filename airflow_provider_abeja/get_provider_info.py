@@ -107,6 +107,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_abeja.operators.endpoint",
                     "airflow_provider_abeja.operators.batch",
                     "airflow_provider_abeja.operators.training",
+                    "airflow_provider_abeja.operators.sharding",
                 ],
             }
         ],

@@ -7,8 +7,8 @@
   platform accepted it. It is the *setup*: the *teardown* ``delete_service`` removes the service
   whatever happens after it, so a failed batch never leaves instances running.
 - ``wait_until_ready`` waits for READY in the triggerer (no worker slot held while instances start).
-- ``batch_inference`` sends every line of the input JSONL to the service, as many at once as the
-  service has instances, and writes one result line per input (``key``, ``status``, ``response`` or
+- ``batch_inference`` sends every line of the input JSONL to the service, two requests in flight
+  per service instance, and writes one result line per input (``key``, ``status``, ``response`` or
   ``error``) to ``<output_dir>/<run id>/results.jsonl``; failed inputs also go to
   ``results.errors.jsonl``. It fails when more than ``max_error_rate`` of the inputs failed. A retry
   of the task skips the inputs already in the output, so it resumes instead of starting over. Its
@@ -56,7 +56,7 @@ with DAG(
     params={
         "deployment_id": Param("9999999999999", type="string", description="Deployment to run"),
         "version_id": Param("ver-5a3d1e0000000001", type="string", description="Version to deploy"),
-        "instance_number": Param(2, type="integer", minimum=1, description="Instances = concurrency"),
+        "instance_number": Param(2, type="integer", minimum=1, description="Instances (x2 = concurrency)"),
         "input_path": Param(SAMPLE_INPUT, type="string", description="JSONL input (path or URL)"),
         "key_field": Param("id", type="string", description="Field naming each input line"),
         "output_dir": Param(OUTPUT_DIR, type="string", description="Results go to <output_dir>/<run id>/"),

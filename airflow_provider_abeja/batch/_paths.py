@@ -7,7 +7,9 @@ Anything else goes through the path object's own `open`, `exists`, `glob`, `rglo
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from collections.abc import Iterator
 from typing import IO, Any, Protocol, runtime_checkable
 
@@ -45,6 +47,85 @@ def local_path(path: Any) -> str | None:
     if hasattr(path, "protocol") and hasattr(path, "path"):
         return str(path.path)
     return os.fspath(path)
+
+
+# Which provider serves a scheme, for the error when it is missing.
+SCHEME_PROVIDERS = {
+    "s3": "apache-airflow-providers-amazon",
+    "s3a": "apache-airflow-providers-amazon",
+    "gs": "apache-airflow-providers-google",
+    "gcs": "apache-airflow-providers-google",
+    "abfs": "apache-airflow-providers-microsoft-azure",
+    "az": "apache-airflow-providers-microsoft-azure",
+    "adl": "apache-airflow-providers-microsoft-azure",
+}
+
+
+def _has_fs(scheme: str) -> bool:
+    try:
+        from airflow.sdk.io.fs import has_fs
+    except ImportError:  # Airflow 2
+        from airflow.io import has_fs  # type: ignore[no-redef,attr-defined]
+    return bool(has_fs(scheme))
+
+
+def object_path(value: Any, *, conn_id: str | None, argument: str) -> Any:
+    """Airflow's `ObjectStoragePath` for a string (a plain path becomes an absolute `file://` URL).
+
+    The one place a path argument becomes a path object, for every operator: a scheme that no
+    installed provider serves fails here, naming `argument`, before any request is sent.
+    """
+    if not isinstance(value, str):
+        return value
+    if "://" not in value:
+        value = "file://" + os.path.abspath(value)
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    try:
+        path = ObjectStoragePath(value, conn_id=conn_id)
+        path.fs  # noqa: B018 - resolves the scheme's filesystem now, not halfway through the task
+    except (ValueError, ImportError) as exc:
+        from airflow_provider_abeja.exceptions import InvalidArgumentError
+
+        scheme = value.split("://", 1)[0].lower()
+        if _has_fs(scheme):
+            raise InvalidArgumentError(argument, f"{value}: {exc}") from exc
+        provider = SCHEME_PROVIDERS.get(scheme, "the Airflow provider that serves it")
+        raise InvalidArgumentError(
+            argument, f"no object storage is installed for {scheme}:// ({value}); install {provider}"
+        ) from exc
+    return path
+
+
+def is_file(path: Any) -> bool:
+    local = local_path(path)
+    if local is not None:
+        return os.path.isfile(local)
+    return bool(path.is_file())
+
+
+def publish(local_file: str, destination: Any) -> None:
+    """Move a finished local file to `destination`, whole or not at all where the store allows.
+
+    Locally an `os.replace` (same folder, atomic); on an object store one streamed upload, which the
+    store makes visible only once complete (S3 and its kin never show a partial object).
+    """
+    local = local_path(destination)
+    if local is not None:
+        folder = os.path.dirname(os.path.abspath(local))
+        os.makedirs(folder, exist_ok=True)
+        try:
+            os.replace(local_file, local)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # Another file system: copy next to the destination first, so the rename stays atomic.
+            staged = os.path.join(folder, f".{os.path.basename(local)}.{os.getpid()}.tmp")
+            shutil.copyfile(local_file, staged)
+            os.replace(staged, local)
+        return
+    with open(local_file, "rb") as src, destination.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def open_binary(path: Any, mode: str = "rb") -> IO[bytes]:

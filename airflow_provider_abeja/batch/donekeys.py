@@ -85,6 +85,16 @@ class DoneKeys:
             i += 1
         return False
 
+    def distinct(self) -> int:
+        """How many different keys were given to `build` (equal keys are neighbours once sorted)."""
+        n = 0
+        prev: tuple[int, int] | None = None
+        for pair in zip(self._high, self._low, strict=True):
+            if pair != prev:
+                n += 1
+                prev = pair
+        return n
+
     @property
     def nbytes(self) -> int:
         return self._high.itemsize * len(self._high) + self._low.itemsize * len(self._low)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
 from airflow_provider_abeja.operators._base import AbejaBaseOperator
 
@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
 
 XCOM_SUMMARY = "batch_summary"
+# Default requests in flight per service instance. An instance serves one request at a time; with
+# one request per instance it idles for a client round trip between two (0.74-0.88 of what a
+# saturating loader gets); a second request waiting at the service hides that gap (>= 0.9, see
+# bench/batch_concurrency.py).
+REQUESTS_PER_INSTANCE = 2
 INPUT_FORMATS = ("auto", "jsonl", "files")
 
 
@@ -64,7 +69,8 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     :param errors_path: the failed inputs' records; default ``<output>.errors.jsonl``.
     :param service_id: the service to call; without it the endpoint ``custom_alias`` is called
         (the default endpoint when that is None too).
-    :param concurrency: requests in flight; default: the service's ``instance_number``.
+    :param concurrency: requests in flight; default: twice the service's ``instance_number``, so that
+        no instance idles between two requests.
     :param max_error_rate: the task fails (without retry: the errors are recorded) when more than this
         fraction of the inputs failed, after every result and the errors file are written.
     :param preserve_order: write results in input order (default) instead of completion order.
@@ -84,6 +90,10 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     :param retry_wait_max: longest wait between two tries of one input, in seconds.
     :param include_keys_from: a JSONL file whose lines have a ``key`` (such as the errors file of an
         earlier run): only the inputs with those keys are sent. Re-sends a run's failures to a new output.
+
+    A fixed ``output_path`` is declared as an Airflow Asset (outlet); with a templated one, pass
+    ``outlets=[Asset(...)]``. With the OpenLineage provider installed, the input and output datasets
+    and the service are reported after each run.
     """
 
     template_fields: Sequence[str] = (
@@ -134,6 +144,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         include_keys_from: str | None = None,
         **kwargs: Any,
     ) -> None:
+        default_outlets(kwargs, output_path)
         super().__init__(deployment_id=deployment_id, **kwargs)
         if (input_path is None) == (inputs is None):
             raise ValueError("give exactly one of input_path and inputs")
@@ -172,15 +183,11 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
 
     # -- paths and inputs ---------------------------------------------------------------------
 
-    def _path(self, value: Any) -> Any:
+    def _path(self, value: Any, argument: str = "input_path") -> Any:
         """An `ObjectStoragePath` for a string (plain paths become absolute `file://` URLs)."""
-        if not isinstance(value, str):
-            return value
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
+        from airflow_provider_abeja.batch._paths import object_path
 
-        if "://" not in value:
-            value = "file://" + os.path.abspath(value)
-        return ObjectStoragePath(value, conn_id=self.storage_conn_id)
+        return object_path(value, conn_id=self.storage_conn_id, argument=argument)
 
     def _items(self) -> list[Any]:
         items: Any = self.inputs
@@ -206,7 +213,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         from airflow_provider_abeja.batch.inputs import OnlyKeys
         from airflow_provider_abeja.batch.results import iter_records
 
-        path = self._path(str(self.include_keys_from))
+        path = self._path(str(self.include_keys_from), "include_keys_from")
         if not path_exists(path):
             raise InvalidArgumentError("include_keys_from", f"{self.include_keys_from} does not exist")
         keys = DoneKeys.build(record["key"] for record in iter_records(path) if "key" in record)
@@ -248,8 +255,8 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             custom_alias=self.custom_alias or None,
         )
 
-    def _service_instances(self, client: Any, target: Target) -> int:
-        """The instance count of the target service (an endpoint's current service)."""
+    def _default_concurrency(self, client: Any, target: Target) -> int:
+        """`REQUESTS_PER_INSTANCE` x the instance count of the target service (or endpoint's service)."""
         service_id = target.service_id
         if not service_id:
             endpoint = client.get_endpoint(
@@ -257,9 +264,12 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             )
             service_id = endpoint["service_id"]
         service = client.get_service(target.organization_id, target.deployment_id, service_id)
-        instances = int(service.get("instance_number") or 1)
-        self.log.info("Concurrency %d: the instance count of service %s", instances, service_id)
-        return max(1, instances)
+        instances = max(1, int(service.get("instance_number") or 1))
+        self.log.info(
+            "Concurrency %d: %d per instance of service %s (%d instances)",
+            REQUESTS_PER_INSTANCE * instances, REQUESTS_PER_INSTANCE, service_id, instances,
+        )  # fmt: skip
+        return REQUESTS_PER_INSTANCE * instances
 
     def _client(self, concurrency: int) -> APIClient:
         """A client whose connection pool holds one connection per worker thread."""
@@ -282,20 +292,20 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         from airflow_provider_abeja.batch.sender import Sender
 
         organization_id = self.resolve_organization_id()
+        output_path = str(self.output_path)
+        errors_path = str(self.errors_path or default_errors_path(output_path))
         try:
             max_error_rate = _error_rate(self.max_error_rate)
             target = self._target(organization_id)
             source = self.build_source()
+            output = self._path(output_path, "output_path")
+            errors = self._path(errors_path, "errors_path")
         except (InvalidArgumentError, MissingCredentialsError) as exc:
             raise AirflowFailException(str(exc)) from exc
-        concurrency = self.concurrency or self._service_instances(self.client, target)
+        concurrency = self.concurrency or self._default_concurrency(self.client, target)
         total = source.count() if self.count_inputs else None
-        output_path = str(self.output_path)
-        errors_path = str(self.errors_path or default_errors_path(output_path))
         try:
-            store = open_result_store(
-                self._path(output_path), layout=self.output_layout, fsync_interval=self.fsync_interval
-            )
+            store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
         except CorruptOutputError as exc:  # not a crash artefact: a retry would find it again
             raise AirflowFailException(f"{exc}; move the output away or repair it") from exc
         if store.repaired:
@@ -341,7 +351,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             raise AirflowException(str(exc)) from exc
         finally:
             client.close()
-        failed = write_errors_file(store, self._path(errors_path))
+        failed = write_errors_file(store, errors)
         summary = {
             **counts.as_dict(),
             "concurrency": concurrency,
@@ -365,6 +375,19 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
                 f"({counts.error_rate:.2%} > max_error_rate {max_error_rate:.2%}); see {errors_path}"
             )
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Input and output datasets and the service, for the OpenLineage provider."""
+        from airflow_provider_abeja.lineage import operator_lineage
+
+        output_path = str(self.output_path)
+        return operator_lineage(
+            self,
+            inputs=[self.input_path, self.include_keys_from],
+            outputs=[output_path, self.errors_path or default_errors_path(output_path)],
+            service_id=self.service_id,
+            endpoint_alias=None if self.service_id else self.custom_alias or "default",
+        )
 
     @staticmethod
     def _push_summary(context: Mapping[str, Any], summary: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
+from airflow_provider_abeja.assets import default_outlets
+from airflow_provider_abeja.batch._paths import is_file, local_path, object_path, open_binary, publish
 from airflow_provider_abeja.exceptions import (
     BadRequest,
     HttpError,
@@ -559,17 +561,23 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
     service that answered (the platform's ``X-Abeja-Service-Id`` header).
 
     The body is ``json``, ``data`` (text or bytes), or the file at ``input_path`` (streamed, never
-    read into memory); at most one of them. While the service answers 503 (not ready yet) the
-    request is repeated every ``check_interval`` seconds until ``ready_timeout``.
+    read into memory); at most one of them. ``input_path`` and ``output_path`` are paths or URLs
+    Airflow's object storage understands (``/data/x.png``, ``file://...``, ``s3://...`` with
+    ``storage_conn_id``), so a task on any worker reads and writes the same files. While the service
+    answers 503 (not ready yet) the request is repeated every ``check_interval`` seconds until
+    ``ready_timeout``.
 
     The answer is streamed to disk, never held whole in memory:
 
     - without ``output_path``: a JSON answer up to ``max_xcom_bytes`` becomes the return value
       (XCom). A larger or non-JSON answer fails the task with a message naming ``output_path``.
     - with ``output_path``: the answer (any type) is written there (atomically: a failed call leaves
-      no partial file) and the path is the return value; XCom ``content_type`` holds its type.
+      no partial file; on an object store, one upload of the finished answer) and the path is the
+      return value; XCom ``content_type`` holds its type.
 
-    A 4xx/5xx answer fails the task with the service's own message.
+    A 4xx/5xx answer fails the task with the service's own message. A fixed ``output_path`` is
+    declared as an Airflow Asset (outlet); the OpenLineage provider, when installed, gets the input
+    and output files and the service.
     """
 
     template_fields: Sequence[str] = (
@@ -597,11 +605,13 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         input_path: str | None = None,
         content_type: str | None = None,
         output_path: str | None = None,
+        storage_conn_id: str | None = None,
         max_xcom_bytes: int = 1024 * 1024,
         check_interval: float | timedelta = 5.0,
         ready_timeout: float | timedelta | None = 600.0,
         **kwargs: Any,
     ) -> None:
+        default_outlets(kwargs, output_path)
         super().__init__(deployment_id=deployment_id, **kwargs)
         self.service_id = service_id
         self.endpoint_alias = endpoint_alias
@@ -610,6 +620,7 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         self.input_path = input_path
         self.content_type = content_type
         self.output_path = output_path
+        self.storage_conn_id = storage_conn_id
         self.max_xcom_bytes = _integer(max_xcom_bytes, "max_xcom_bytes", minimum=0)
         self.check_interval, self.ready_timeout = wait_settings(
             check_interval, ready_timeout, timeout_argument="ready_timeout"
@@ -624,19 +635,23 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
             given = [name for name in ("json", "data", "input_path") if getattr(self, name) is not None]
             if len(given) > 1:
                 raise InvalidArgumentError(given[1], f"give only one of json, data, input_path (got {given})")
-            if self.input_path is not None and not os.path.isfile(str(self.input_path)):
+            source = self._storage(self.input_path, "input_path")
+            if source is not None and not is_file(source):
                 raise InvalidArgumentError("input_path", f"no such file: {self.input_path}")
+            output = self._storage(self.output_path, "output_path")
             organization_id = self.resolve_organization_id()
         target = f"service {service_id}" if service_id else f"endpoint {alias}"
         if service_id:
             self.push_service_xcom(context, organization_id, service_id)
-        target_dir = os.path.dirname(os.path.abspath(self.output_path)) if self.output_path else None
+        # A local answer is written next to the output, so that the final rename is atomic.
+        local_output = local_path(output) if output is not None else None
+        target_dir = os.path.dirname(os.path.abspath(local_output)) if local_output else None
         if target_dir:
             os.makedirs(target_dir, exist_ok=True)
         handle, part = tempfile.mkstemp(prefix=".abeja-response-", dir=target_dir)
         os.close(handle)
         try:
-            response = self._call_until_ready(organization_id, service_id, alias, part, target)
+            response = self._call_until_ready(organization_id, service_id, alias, source, part, target)
             content_type = response.headers.get("Content-Type", "")
             size = os.path.getsize(part)
             answered_by = response.headers.get("X-Abeja-Service-Id")
@@ -646,8 +661,8 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
                 "The %s answered %s (%s, %d bytes; service %s)",
                 target, response.status_code, content_type, size, answered_by or service_id,
             )  # fmt: skip
-            if self.output_path:
-                os.replace(part, self.output_path)
+            if output is not None:
+                publish(part, output)
                 context["ti"].xcom_push(key="content_type", value=content_type)
                 return self.output_path
             return self._json_result(part, content_type, size)
@@ -655,14 +670,36 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
             if os.path.exists(part):
                 os.unlink(part)
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Input and output files (when given) and the service, for the OpenLineage provider."""
+        from airflow_provider_abeja.lineage import operator_lineage
+
+        return operator_lineage(
+            self,
+            inputs=[self.input_path],
+            outputs=[self.output_path],
+            service_id=self.service_id,
+            endpoint_alias=self.endpoint_alias,
+        )
+
+    def _storage(self, value: str | None, argument: str) -> Any:
+        """`value` as an object storage path (None stays None)."""
+        return None if value is None else object_path(value, conn_id=self.storage_conn_id, argument=argument)
+
     def _call_until_ready(
-        self, organization_id: str, service_id: str | None, alias: str | None, part: str, target: str
+        self,
+        organization_id: str,
+        service_id: str | None,
+        alias: str | None,
+        source: Any,
+        part: str,
+        target: str,
     ) -> Any:
         deadline = None if self.ready_timeout is None else time.monotonic() + self.ready_timeout
         stop = self._stop_event()
         while True:
             try:
-                return self._call_once(organization_id, service_id, alias, part)
+                return self._call_once(organization_id, service_id, alias, source, part)
             except HttpError as exc:
                 if exc.status_code != 503:
                     raise AirflowException(f"the {target} answered {exc}") from exc
@@ -679,12 +716,14 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
             if stop.wait(pause):
                 raise WaitInterrupted(f"stopped calling the {target}: the task was killed")
 
-    def _call_once(self, organization_id: str, service_id: str | None, alias: str | None, part: str) -> Any:
+    def _call_once(
+        self, organization_id: str, service_id: str | None, alias: str | None, source: Any, part: str
+    ) -> Any:
         body: IO[bytes] | None = None
         content_type = self.content_type or None
         try:
-            if self.input_path is not None:
-                body = open(str(self.input_path), "rb")  # noqa: SIM115 - closed below, re-opened per attempt
+            if source is not None:
+                body = open_binary(source)  # closed below, re-opened per attempt
                 content_type = content_type or mimetypes.guess_type(str(self.input_path))[0]
                 content_type = content_type or "application/octet-stream"
             elif self.data is not None and content_type is None:

@@ -47,8 +47,8 @@ def test_jsonl_results_in_input_order_each_input_served_once(
         assert record["response"]["label"] in ("positive", "negative")
     metrics = emulator.metrics(service_id)
     assert metrics["served"] == 90
-    assert 1 < metrics["max_in_flight"] <= 3  # default concurrency: the service's 3 instances
-    assert summary["concurrency"] == 3
+    assert 1 < metrics["max_in_flight"] <= 6  # default concurrency: 2 per instance of 3
+    assert summary["concurrency"] == 6
     assert (summary["total"], summary["ok"], summary["errors"], summary["skipped"]) == (90, 90, 0, 0)
 
 
@@ -165,6 +165,6 @@ def test_default_endpoint_and_its_service_instances(
         client.create_endpoint(emulator.organization_id, SAMPLE_DEPLOYMENT, service_id)
     summary = _op(tmp_path, inputs=[{"text": "great", "id": n} for n in range(8)]).execute({"ti": FakeTI()})
     assert summary["target"] == "endpoint default"
-    assert summary["concurrency"] == 2
+    assert summary["concurrency"] == 4
     assert [r["response"]["id"] for r in _lines(tmp_path / "out" / "results.jsonl")] == list(range(8))
     assert emulator.metrics(service_id)["served"] == 8

@@ -61,7 +61,7 @@ def test_batch_example_dag_scores_the_sample_input_and_deletes_the_service(
     assert str(dag_run.state) == "success", states
     summary = _return_value(dag_run, "batch_inference")
     assert (summary["total"], summary["ok"], summary["errors"]) == (200, 200, 0)
-    assert summary["concurrency"] == 2  # the param's instance_number
+    assert summary["concurrency"] == 4  # 2 per instance, instance_number=2 from the params
     results = Path(summary["output_path"])
     assert results.parent.parent == tmp_path  # <output_dir>/<run id>/results.jsonl
     records = [json.loads(line) for line in results.read_text().splitlines()]

@@ -68,7 +68,7 @@ def test_list_inputs_default_concurrency_and_summary(tmp_path: Path) -> None:
     records = _lines(tmp_path / "out" / "results.jsonl")
     assert [r["key"] for r in records] == [f"k{n}" for n in range(20)]
     assert records[5]["response"] == {"echo": {"id": "k5", "v": 5}}
-    assert summary["concurrency"] == 3
+    assert summary["concurrency"] == 6  # 2 per instance
     assert (summary["sent"], summary["ok"], summary["errors"], summary["total"]) == (20, 20, 0, 20)
     assert summary["errors_path"] == str(tmp_path / "out" / "results.errors.jsonl")
     assert (tmp_path / "out" / "results.errors.jsonl").read_text() == ""

@@ -1,0 +1,75 @@
+"""OpenLineage for the batch and request operators: the datasets they read and write, and the service.
+
+Imported only from the operators' `get_openlineage_facets_on_complete`, which the OpenLineage
+provider (`pip install airflow-provider-abeja[lineage]`) calls after a task: without that provider
+nothing here is imported. Datasets are named as OpenLineage's naming spec and Airflow's own asset
+translation name them: `s3://bucket` + `key`, `file` + absolute path.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Iterable
+from typing import Any
+
+from attrs import define
+from openlineage.client.facet_v2 import RunFacet
+
+from airflow_provider_abeja import __version__
+
+PRODUCER = f"https://github.com/airflow-provider-abeja/airflow-provider-abeja/tree/{__version__}"
+
+
+@define
+class AbejaServiceRunFacet(RunFacet):
+    """Where the inputs went: the ABEJA organization, deployment and service (or endpoint) of the run."""
+
+    organizationId: str | None
+    deploymentId: str
+    serviceId: str | None = None
+    endpointAlias: str | None = None
+
+
+def dataset(uri: str) -> Any:
+    """The OpenLineage dataset of a path or URL (`/data/x.jsonl`, `file://...`, `s3://b/k`)."""
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+
+    if "://" not in uri:
+        return Dataset(namespace="file", name=os.path.abspath(uri))
+    parsed = urllib.parse.urlsplit(uri)
+    if parsed.scheme in ("file", "local"):
+        return Dataset(namespace="file", name=parsed.path)
+    bucket = parsed.netloc.rsplit("@", 1)[-1]  # ObjectStoragePath writes its conn_id as user info
+    return Dataset(namespace=f"{parsed.scheme}://{bucket}", name=parsed.path.lstrip("/"))
+
+
+def _organization_id(operator: Any) -> str | None:
+    try:
+        return str(operator.resolve_organization_id())
+    except Exception:  # lineage never fails a task that has succeeded
+        return None
+
+
+def operator_lineage(
+    operator: Any,
+    *,
+    inputs: Iterable[str | None],
+    outputs: Iterable[str | None],
+    service_id: str | None = None,
+    endpoint_alias: str | None = None,
+) -> Any:
+    """The `OperatorLineage` of one task: its input and output datasets and the service facet."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    facet = AbejaServiceRunFacet(
+        organizationId=_organization_id(operator),
+        deploymentId=str(operator.deployment_id),
+        serviceId=service_id or None,
+        endpointAlias=endpoint_alias or None,
+    )
+    return OperatorLineage(
+        inputs=[dataset(str(uri)) for uri in inputs if uri],
+        outputs=[dataset(str(uri)) for uri in outputs if uri],
+        run_facets={"abeja_service": facet},
+    )

@@ -1,0 +1,238 @@
+"""Sharded batch inference: split one input, map `AbejaBatchRequestOperator` over the shards, merge.
+
+    split = AbejaSplitBatchInputOperator(task_id="split", input_path=..., work_dir=..., shards=8)
+    score = AbejaBatchRequestOperator.partial(task_id="score", deployment_id=..., service_id=...,
+                                              retries=3).expand_kwargs(split.output)
+    merge = AbejaMergeBatchShardsOperator(task_id="merge", work_dir=...)
+    split >> score >> merge
+
+Each mapped task may run on another worker: the shards, their outputs and the plan live in object
+storage (`s3://...` with `storage_conn_id`, or a shared folder). A shard task that dies is retried,
+on any worker, and resumes from its own output; the merge checks that every input was answered
+exactly once and writes one manifest. See `airflow_provider_abeja.batch.shards`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+
+from airflow_provider_abeja.exceptions import InvalidArgumentError
+
+PLAN_NAME = "plan.json"
+MANIFEST_NAME = "manifest.json"
+
+
+def _join(folder: str, name: str) -> str:
+    return str(folder).rstrip("/") + "/" + name
+
+
+def _write_json(path: Any, value: Any) -> None:
+    """Write `value` as JSON to `path`, whole or not at all (a rename or one upload)."""
+    from airflow_provider_abeja.batch._paths import publish
+
+    handle, local = tempfile.mkstemp(prefix=".abeja-json-")
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(value, out, indent=2, sort_keys=True)
+        publish(local, path)
+    finally:
+        if os.path.exists(local):
+            os.unlink(local)
+
+
+def _read_json(path: Any) -> Any:
+    from airflow_provider_abeja.batch._paths import open_binary
+
+    with open_binary(path) as fh:
+        return json.load(fh)
+
+
+def _shard_count(value: Any) -> int:
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError("shards", f"not an integer: {value!r}") from None
+    if count < 1:
+        raise InvalidArgumentError("shards", "must be at least 1")
+    return count
+
+
+class AbejaSplitBatchInputOperator(BaseOperator):
+    """Split a JSONL file, a directory or a glob into shards; returns one kwargs dict per shard.
+
+    :param input_path: what `AbejaBatchRequestOperator` would read (path, ``file://``, ``s3://``...).
+    :param work_dir: where the shard files and ``plan.json`` go (one folder per run).
+    :param shards: how many shards (empty ones are dropped); about the number of workers to use.
+    :param output_dir: where each shard's results go; default ``<work_dir>/results``.
+    :param input_format: ``auto``, ``jsonl`` or ``files``, as for the batch operator.
+    :param key_field: the JSONL field naming each input (default: its line number in the whole input).
+    :param payload_field: send only this field of each JSONL line.
+    :param storage_conn_id: Airflow connection of the object store; passed on to every shard.
+    """
+
+    template_fields: Sequence[str] = (
+        "input_path",
+        "work_dir",
+        "output_dir",
+        "shards",
+        "key_field",
+        "payload_field",
+    )
+    ui_color = "#b5e3f2"
+
+    def __init__(
+        self,
+        *,
+        input_path: str,
+        work_dir: str,
+        shards: int | str,
+        output_dir: str | None = None,
+        input_format: str = "auto",
+        key_field: str | None = None,
+        payload_field: str | None = None,
+        storage_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if input_format not in ("auto", "jsonl", "files"):
+            raise ValueError(f"input_format must be 'auto', 'jsonl' or 'files', not {input_format!r}")
+        if not isinstance(shards, str):  # a template is checked once rendered
+            _shard_count(shards)
+        self.input_path = input_path
+        self.work_dir = work_dir
+        self.shards = shards
+        self.output_dir = output_dir
+        self.input_format = input_format
+        self.key_field = key_field
+        self.payload_field = payload_field
+        self.storage_conn_id = storage_conn_id
+
+    def execute(self, context: Mapping[str, Any]) -> list[dict[str, Any]]:
+        from airflow_provider_abeja.batch._paths import is_file, object_path
+        from airflow_provider_abeja.batch.inputs import FilesSource, split_glob
+        from airflow_provider_abeja.batch.shards import shard_specs, split_files, split_jsonl
+
+        conn_id = self.storage_conn_id
+        input_path, work_dir = str(self.input_path), str(self.work_dir)
+        output_dir = str(self.output_dir or _join(work_dir, "results"))
+        try:
+            count = _shard_count(self.shards)
+            work = object_path(work_dir, conn_id=conn_id, argument="work_dir")
+            base, pattern = split_glob(input_path)
+            source = object_path(base if pattern else input_path, conn_id=conn_id, argument="input_path")
+            files = self.input_format == "files" or pattern is not None
+            if self.input_format == "auto" and not files:
+                files = bool(source.is_dir())
+            if not files and not is_file(source):
+                raise InvalidArgumentError("input_path", f"no such file or directory: {input_path}")
+        except InvalidArgumentError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        if files:
+            written = split_files(FilesSource(source, pattern), work, count)
+        else:
+            key_field, payload_field = self.key_field or None, self.payload_field or None
+            written = split_jsonl(source, work, count, key_field=key_field, payload_field=payload_field)
+        specs = shard_specs(input_path, written, work_dir, output_dir, files=files, storage_conn_id=conn_id)
+        plan = {
+            "input_path": input_path,
+            "inputs": sum(size for _, size in written),
+            "shards": [{**spec, "inputs": size} for spec, (_, size) in zip(specs, written, strict=True)],
+        }
+        _write_json(work / PLAN_NAME, plan)
+        self.log.info(
+            "Split %s into %d shard(s) of %s input(s) under %s",
+            input_path,
+            len(specs),
+            "/".join(str(size) for _, size in written) or "0",
+            work_dir,
+        )
+        return specs
+
+
+class AbejaMergeBatchShardsOperator(BaseOperator):
+    """Check that every input of a sharded batch was answered exactly once; write one manifest.
+
+    The manifest (JSON; also the return value) holds the counts (inputs, ok, errors, error rate,
+    duplicates, missing) overall and per shard, and each shard's output path: the output parts.
+
+    :param work_dir: the split's ``work_dir`` (its ``plan.json`` names the shards).
+    :param manifest_path: default ``<work_dir>/manifest.json``.
+    :param max_error_rate: fail (without retry) when more than this fraction of inputs failed.
+    :param storage_conn_id: Airflow connection of the object store.
+    """
+
+    template_fields: Sequence[str] = ("work_dir", "manifest_path", "max_error_rate")
+    ui_color = "#b5e3f2"
+
+    def __init__(
+        self,
+        *,
+        work_dir: str,
+        manifest_path: str | None = None,
+        max_error_rate: float | str = 1.0,
+        storage_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.work_dir = work_dir
+        self.manifest_path = manifest_path
+        self.max_error_rate = max_error_rate
+        self.storage_conn_id = storage_conn_id
+
+    def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        from airflow_provider_abeja.batch._paths import object_path, path_exists
+        from airflow_provider_abeja.batch.shards import merge_shards
+
+        conn_id = self.storage_conn_id
+        work_dir = str(self.work_dir)
+        manifest_path = str(self.manifest_path or _join(work_dir, MANIFEST_NAME))
+        try:
+            rate = float(self.max_error_rate)
+            if not 0.0 <= rate <= 1.0:
+                raise InvalidArgumentError("max_error_rate", "must be between 0 and 1")
+            plan_path = object_path(_join(work_dir, PLAN_NAME), conn_id=conn_id, argument="work_dir")
+            if not path_exists(plan_path):
+                raise InvalidArgumentError("work_dir", f"no {PLAN_NAME} in {work_dir}: run the split first")
+            manifest_file = object_path(manifest_path, conn_id=conn_id, argument="manifest_path")
+        except (InvalidArgumentError, ValueError) as exc:
+            raise AirflowFailException(str(exc)) from exc
+        plan = _read_json(plan_path)
+        shards = plan["shards"]
+        outputs = [
+            object_path(s["output_path"], conn_id=s.get("storage_conn_id", conn_id), argument="output_path")
+            for s in shards
+        ]
+        manifest = merge_shards(shards, outputs)
+        manifest.update(input_path=plan["input_path"], manifest_path=manifest_path)
+        _write_json(manifest_file, manifest)
+        self.log.info(
+            "%d input(s) in %d shard(s): %d ok, %d failed (%.2f%%), %d duplicate(s), %d missing; manifest %s",
+            manifest["inputs"],
+            len(shards),
+            manifest["ok"],
+            manifest["errors"],
+            100 * manifest["error_rate"],
+            manifest["duplicates"],
+            manifest["missing"],
+            manifest_path,
+        )
+        if manifest["duplicates"] or manifest["missing"]:
+            raise AirflowFailException(
+                f"not every input was answered exactly once: {manifest['duplicates']} duplicate(s), "
+                f"{manifest['missing']} missing; see {manifest_path}"
+            )
+        if manifest["error_rate"] > rate:
+            raise AirflowFailException(
+                f"{manifest['errors']} of {manifest['inputs']} inputs failed "
+                f"({manifest['error_rate']:.2%} > max_error_rate {rate:.2%}); see {manifest_path}"
+            )
+        return manifest
+
+
+__all__ = ["AbejaMergeBatchShardsOperator", "AbejaSplitBatchInputOperator"]
