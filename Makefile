@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-airflow2 lint typecheck demo bench clean
+.PHONY: venv test test-airflow2 lint typecheck demo bench docs dist test-wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,5 +58,28 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
+# The docs site (Sphinx + MyST): warnings are errors. Building it runs the example DAGs' graphs and a
+# real deploy -> wait -> invoke -> teardown run on the emulator for the pictures (docs/_ext/).
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -qq --disable-pip-version-check -e ".[test,docs,dist]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	rm -rf docs/_build/html
+	$(BIN)/python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
+
+# The release artifact: sdist + wheel in dist/, checked by twine.
+dist: $(DOCS_STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
+# The built wheel (not the clone) installed into a clean venv with Airflow: provider metadata,
+# documentation URL, and the emulator with its sample handler. Slow-ish, so not part of `make test`.
+test-wheel: dist
+	ABEJA_WHEEL="$$(ls dist/*.whl)" AIRFLOW_VERSION="$(AIRFLOW_VERSION)" \
+		$(BIN)/python -m pytest -p no:cacheprovider tests/docs/test_wheel.py $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist docs/_build *.egg-info .pytest_cache .mypy_cache .ruff_cache
