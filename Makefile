@@ -46,8 +46,8 @@ test-airflow2: $(STAMP2)
 	$(BIN2)/python -m pytest -p no:cacheprovider $(wildcard $(AIRFLOW2_TESTS)) $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_abeja tests example_dags bench scripts
-	$(BIN)/ruff format --check airflow_provider_abeja tests example_dags bench scripts
+	$(BIN)/ruff check airflow_provider_abeja tests example_dags bench scripts docs
+	$(BIN)/ruff format --check airflow_provider_abeja tests example_dags bench scripts docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -67,7 +67,7 @@ $(DOCS_STAMP): $(STAMP)
 
 docs: $(DOCS_STAMP)
 	rm -rf docs/_build/html
-	$(BIN)/python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 # The release artifact: sdist + wheel in dist/, checked by twine.
 dist: $(DOCS_STAMP)

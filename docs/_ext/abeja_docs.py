@@ -26,10 +26,7 @@ GENERATED = DOCS / "_generated"
 EXAMPLE_DAGS = REPO / "example_dags"
 
 #: Pages listed in a toctree only when their file exists (docname -> why it may be missing).
-OPTIONAL_PAGES = {
-    "architecture": "written with the wait-engine work",
-    "DESIGN": "the module contract; superseded by architecture.md",
-}
+OPTIONAL_PAGES = {"architecture": "written with the wait-engine work"}
 #: ``<!-- include-if-present: FILE -->`` in a page becomes an include of FILE when it exists.
 INCLUDE_IF_PRESENT = re.compile(r"^<!-- include-if-present: (\S+) -->$", re.MULTILINE)
 
@@ -81,7 +78,8 @@ def generate(app: Any) -> None:
     try:
         draw_service_timeline()
     except subprocess.CalledProcessError as exc:
-        raise RuntimeError(f"the emulator run for the timeline failed:\n{exc.stderr.decode()[-4000:]}") from exc
+        tail = exc.stderr.decode()[-4000:]
+        raise RuntimeError(f"the emulator run for the timeline failed:\n{tail}") from exc
 
 
 def optional_content(app: Any, docname: str, source: list[str]) -> None:

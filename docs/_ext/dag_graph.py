@@ -68,7 +68,7 @@ def layout(nodes: list[Node], edges: list[tuple[str, str]]) -> dict[str, tuple[i
         in_col = [n.task_id for n in nodes if column[n.task_id] == c and n.task_id not in aside]
         order = {t: i for i, t in enumerate(in_col)}
 
-        def weight(task_id: str) -> tuple[float, int]:
+        def weight(task_id: str, order: dict[str, int] = order) -> tuple[float, int]:
             placed = [rows[u] for u in ups[task_id] if u in rows]
             return (sum(placed) / len(placed) if placed else order[task_id], order[task_id])
 
@@ -111,7 +111,8 @@ def render_svg(dag: Any) -> str:
         f'viewBox="0 0 {width:.0f} {height}" role="img" aria-label="task graph of {escape(dag.dag_id)}" '
         'font-family="DejaVu Sans Mono, Menlo, Consolas, monospace">',
         "<defs><marker id='arrow' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' "
-        "markerHeight='7' orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' fill='#555'/></marker></defs>",
+        "markerHeight='7' orient='auto-start-reverse'>"
+        "<path d='M0,0 L10,5 L0,10 z' fill='#555'/></marker></defs>",
     ]
     for up, down in edges:
         ux, uy, uw = box(up)
@@ -136,7 +137,7 @@ def render_svg(dag: Any) -> str:
     for n in nodes:
         x, y, w = box(n.task_id)
         out.append(
-            f'<g><title>{escape(n.task_id)}: {escape(n.detail)}</title>'
+            f"<g><title>{escape(n.task_id)}: {escape(n.detail)}</title>"
             f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{BOX_H}" rx="6" fill="{FILL[n.kind]}" '
             f'stroke="{STROKE[n.kind]}" stroke-width="1.5"/>'
             f'<text x="{x + 10:.1f}" y="{y + 19}" font-size="13" font-weight="bold" fill="#222">'

@@ -126,7 +126,7 @@ def render_svg(run: dict[str, Any]) -> str:
         )
     y = PAD + len(tasks) * ROW_H
     out.append(f'<text x="{PAD}" y="{y + 14}" fill="#222" font-weight="bold">service status</text>')
-    for here, after in zip(statuses, [*statuses[1:], None]):
+    for here, after in zip(statuses, [*statuses[1:], None], strict=True):
         if here["status"] == "deleted":
             out.append(f'<text x="{x(here["at"]) + 4:.1f}" y="{y + 15}" fill="#555">deleted</text>')
             continue
@@ -135,7 +135,8 @@ def render_svg(run: dict[str, Any]) -> str:
         out.append(
             f'<rect x="{x(here["at"]):.1f}" y="{y + 2}" width="{max(x(end) - x(here["at"]), 2):.1f}" '
             f'height="{BAR_H}" fill="{colour}"><title>{here["status"]}</title></rect>'
-            f'<text x="{x(here["at"]) + 4:.1f}" y="{y + 15}" fill="#fff" font-size="11">{here["status"]}</text>'
+            f'<text x="{x(here["at"]) + 4:.1f}" y="{y + 15}" fill="#fff" font-size="11">'
+            f"{here['status']}</text>"
         )
     axis = y + ROW_H + 6
     out.append(f'<line x1="{x(t0)}" y1="{axis}" x2="{x(t1)}" y2="{axis}" stroke="#777"/>')
@@ -143,7 +144,8 @@ def render_svg(run: dict[str, Any]) -> str:
     tick = 0.0
     while tick <= span + 1e-9:
         out.append(
-            f'<line x1="{x(t0 + tick):.1f}" y1="{axis}" x2="{x(t0 + tick):.1f}" y2="{axis + 4}" stroke="#777"/>'
+            f'<line x1="{x(t0 + tick):.1f}" y1="{axis}" x2="{x(t0 + tick):.1f}" y2="{axis + 4}" '
+            'stroke="#777"/>'
             f'<text x="{x(t0 + tick):.1f}" y="{axis + 16}" text-anchor="middle" fill="#555" font-size="10">'
             f"{tick:g} s</text>"
         )

@@ -18,7 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 INCLUDE = re.compile(r"^```\{literalinclude\}\s+(\S+)\s*\n((?::[\w-]+:.*\n)*)", re.MULTILINE)
 OPTION = re.compile(r"^:([\w-]+):\s*(.*)$", re.MULTILINE)
 MARKER = re.compile(r"^\[(START|END) ([\w.-]+)\]$")
-README_BLOCK = re.compile(r"^<!-- snippet: (\S+) ([\w.-]+) -->\n```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+README_BLOCK = re.compile(
+    r"^<!-- snippet: (\S+) ([\w.-]+) -->\n```python\n(.*?)^```$", re.MULTILINE | re.DOTALL
+)
 PYTHON_FENCE = re.compile(r"^```(?:python|py|python3)\s*$", re.MULTILINE)
 
 
@@ -68,10 +70,11 @@ def page_includes(page: Path) -> list[Snippet]:
 def readme_blocks(page: Path) -> list[tuple[Snippet, str]]:
     """Every ``<!-- snippet -->`` Python block of a README, with the code it holds."""
     text = page.read_text()
-    return [
-        (Snippet(page, text.count("\n", 0, m.start()) + 1, (REPO / m.group(1)).resolve(), m.group(2)), m.group(3))
-        for m in README_BLOCK.finditer(text)
-    ]
+    blocks = []
+    for m in README_BLOCK.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        blocks.append((Snippet(page, line, (REPO / m.group(1)).resolve(), m.group(2)), m.group(3)))
+    return blocks
 
 
 def python_fences(page: Path) -> int:

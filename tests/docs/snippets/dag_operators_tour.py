@@ -112,7 +112,9 @@ with DAG(
     drop = AbejaDeleteEndpointOperator(task_id="drop_endpoint", deployment_id=DEP, endpoint="prod")
     # [END howto_operator_delete_endpoint]
 
+    # [START howto_operator_delete_service]
     delete = AbejaDeleteServiceOperator(task_id="delete_service", deployment_id=DEP, service_id=SERVICE_ID)
+    # [END howto_operator_delete_service]
 
     steps = [scale_up, stop, start, predict, segment, endpoint, smoke_test_prod, drop]
     previous = create
