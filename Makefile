@@ -72,7 +72,7 @@ docs: $(DOCS_STAMP)
 # The release artifact: sdist + wheel in dist/, checked by twine.
 dist: $(DOCS_STAMP)
 	rm -rf dist
-	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m build -q --outdir dist .
 	$(BIN)/python -m twine check --strict dist/*
 
 # The built wheel (not the clone) installed into a clean venv with Airflow: provider metadata,
