@@ -69,9 +69,10 @@ docs: $(DOCS_STAMP)
 	rm -rf docs/_build/html
 	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
-# The release artifact: sdist + wheel in dist/, checked by twine.
+# The release artifact: sdist + wheel in dist/, checked by twine. Built without the egg-info that
+# the editable install leaves behind, whose stale file list would otherwise slip into the sdist.
 dist: $(DOCS_STAMP)
-	rm -rf dist
+	rm -rf dist build *.egg-info
 	$(BIN)/python -m build -q --outdir dist .
 	$(BIN)/python -m twine check --strict dist/*
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,3 +152,26 @@ def test_the_emulator_starts_from_the_wheel_and_serves_its_sample_model(
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["label"] == "positive"  # the sample handler's files came with the wheel
+
+
+def test_the_readme_emulator_steps_run_the_first_dag_with_the_wheel(
+    venv: Path, emulator_from_the_wheel: EmulatorHandle, tmp_path: Path
+) -> None:
+    """The README's "emulator in three steps", with the wheel's Airflow CLI and its emulator."""
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(REPO / "example_dags" / "abeja_deploy_invoke_teardown.py", dags)
+    env = clean_env(tmp_path / "airflow-home")
+    env.update(emulator_from_the_wheel.airflow_connection_env("abeja_default"))
+    env.update(AIRFLOW__CORE__DAGS_FOLDER=str(dags), ABEJA_EXAMPLE_CHECK_INTERVAL="1")
+    airflow = str(venv / "bin" / "airflow")
+    for command in (["db", "migrate"], ["dags", "test", "abeja_deploy_invoke_teardown"]):
+        done = subprocess.run(
+            [airflow, *command], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
+        )
+        assert done.returncode == 0, (
+            f"airflow {' '.join(command)}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
+    counters = emulator_from_the_wheel.counters()
+    assert (counters["services_created"], counters["services_deleted"]) == (1, 1)
+    assert counters["inference_requests"] == 1
