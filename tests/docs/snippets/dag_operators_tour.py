@@ -1,7 +1,7 @@
 """Docs snippets (operators page): every service and endpoint operator in one DAG, run on the emulator.
 
-    create_service -> scale_up -> stop -> start -> predict -> segment -> create_endpoint
-      -> smoke_test_prod -> drop_endpoint -> delete_service (teardown)
+    create_service -> scale_up -> stop -> start -> wait_ready -> predict -> segment
+      -> create_endpoint -> smoke_test_prod -> drop_endpoint -> delete_service (teardown)
 
 Not an example pipeline (see example_dags/): a tour that the docs quote from, so that every operator
 call the docs show has run. tests/docs/test_snippets.py runs it with ``dag.test()``.
@@ -18,6 +18,7 @@ import pendulum
 from airflow.providers.common.compat.sdk import DAG, Param
 
 from airflow_provider_abeja.operators.endpoint import AbejaCreateEndpointOperator, AbejaDeleteEndpointOperator
+from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.operators.service import (
     AbejaCreateServiceOperator,
     AbejaDeleteServiceOperator,
@@ -70,8 +71,22 @@ with DAG(
 
     # [START howto_operator_stop_start_service]
     stop = AbejaStopServiceOperator(task_id="stop", deployment_id=DEP, service_id=SERVICE_ID)
-    start = AbejaStartServiceOperator(task_id="start", deployment_id=DEP, service_id=SERVICE_ID)
+    start = AbejaStartServiceOperator(
+        task_id="start", deployment_id=DEP, service_id=SERVICE_ID, wait_for_completion=False
+    )
     # [END howto_operator_stop_start_service]
+
+    # [START howto_sensor_service_status]
+    wait_ready = AbejaServiceStatusSensor(
+        task_id="wait_ready",
+        deployment_id="{{ params.deployment_id }}",
+        service_id="{{ ti.xcom_pull(task_ids='create_service', key='service_id') }}",
+        # organization_id defaults to the connection's "organization_id" extra
+        poke_interval=CHECK_INTERVAL,  # seconds between polls
+        timeout=30 * 60,  # give up after 30 minutes
+        deferrable=True,  # wait in the triggerer, not in a worker slot
+    )
+    # [END howto_sensor_service_status]
 
     # [START howto_operator_request_service]
     predict = AbejaRequestServiceOperator(
@@ -116,7 +131,7 @@ with DAG(
     delete = AbejaDeleteServiceOperator(task_id="delete_service", deployment_id=DEP, service_id=SERVICE_ID)
     # [END howto_operator_delete_service]
 
-    steps = [scale_up, stop, start, predict, segment, endpoint, smoke_test_prod, drop]
+    steps = [scale_up, stop, start, wait_ready, predict, segment, endpoint, smoke_test_prod, drop]
     previous = create
     for task in steps:
         previous >> task
