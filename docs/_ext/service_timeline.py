@@ -99,9 +99,13 @@ LABEL_W, ROW_H, BAR_H, PAD, PLOT_W = 150, 30, 18, 16, 640
 
 
 def render_svg(run: dict[str, Any]) -> str:
-    """Tasks as bars over time, and under them the service's status from creation to deletion."""
+    """Tasks as bars over time, and under them the service's status from creation to deletion.
+
+    Time 0 is the service's creation: what came before it is Airflow starting its first task, whose
+    length depends on the machine, so the first task's bar is cut there and says how long it ran.
+    """
     tasks, statuses = run["tasks"], run["statuses"]
-    t0 = min([t["start"] for t in tasks] + [s["at"] for s in statuses])
+    t0 = statuses[0]["at"] - 0.5 if statuses else min(t["start"] for t in tasks)
     t1 = max([t["end"] for t in tasks] + [s["at"] for s in statuses])
     span = max(t1 - t0, 1e-3)
     rows = len(tasks) + 1
@@ -119,11 +123,17 @@ def render_svg(run: dict[str, Any]) -> str:
         y = PAD + i * ROW_H
         colour = "#3f51b5" if t["state"] == "success" else "#c62828"
         out.append(f'<text x="{PAD}" y="{y + 14}" fill="#222">{escape(t["task_id"])}</text>')
+        start = max(t["start"], t0)
         out.append(
-            f'<rect x="{x(t["start"]):.1f}" y="{y + 2}" width="{max(x(t["end"]) - x(t["start"]), 2):.1f}" '
+            f'<rect x="{x(start):.1f}" y="{y + 2}" width="{max(x(t["end"]) - x(start), 2):.1f}" '
             f'height="{BAR_H}" rx="3" fill="{colour}"><title>{escape(t["task_id"])}: {t["state"]}, '
             f"{t['end'] - t['start']:.1f} s</title></rect>"
         )
+        if start > t["start"]:  # cut: say how long it really ran, Airflow's start-up included
+            out.append(
+                f'<text x="{x(t["end"]) + 6:.1f}" y="{y + 15}" fill="#555" font-size="10">'
+                f"{t['end'] - t['start']:.1f} s in all, most of it Airflow starting up</text>"
+            )
     y = PAD + len(tasks) * ROW_H
     out.append(f'<text x="{PAD}" y="{y + 14}" fill="#222" font-weight="bold">service status</text>')
     for here, after in zip(statuses, [*statuses[1:], None], strict=True):
@@ -135,18 +145,22 @@ def render_svg(run: dict[str, Any]) -> str:
         out.append(
             f'<rect x="{x(here["at"]):.1f}" y="{y + 2}" width="{max(x(end) - x(here["at"]), 2):.1f}" '
             f'height="{BAR_H}" fill="{colour}"><title>{here["status"]}</title></rect>'
-            f'<text x="{x(here["at"]) + 4:.1f}" y="{y + 15}" fill="#fff" font-size="11">'
-            f"{here['status']}</text>"
         )
+        if x(end) - x(here["at"]) > len(here["status"]) * 7 + 8:  # the label fits in its bar
+            out.append(
+                f'<text x="{x(here["at"]) + 4:.1f}" y="{y + 15}" fill="#fff" font-size="11">'
+                f"{here['status']}</text>"
+            )
     axis = y + ROW_H + 6
     out.append(f'<line x1="{x(t0)}" y1="{axis}" x2="{x(t1)}" y2="{axis}" stroke="#777"/>')
     step = next(s for s in (0.5, 1, 2, 5, 10, 30, 60, 120) if span / s <= 12)
+    created = statuses[0]["at"] if statuses else t0  # ticks count from the service's creation
     tick = 0.0
-    while tick <= span + 1e-9:
+    while created + tick <= t1 + 1e-9:
+        at = x(created + tick)
         out.append(
-            f'<line x1="{x(t0 + tick):.1f}" y1="{axis}" x2="{x(t0 + tick):.1f}" y2="{axis + 4}" '
-            'stroke="#777"/>'
-            f'<text x="{x(t0 + tick):.1f}" y="{axis + 16}" text-anchor="middle" fill="#555" font-size="10">'
+            f'<line x1="{at:.1f}" y1="{axis}" x2="{at:.1f}" y2="{axis + 4}" stroke="#777"/>'
+            f'<text x="{at:.1f}" y="{axis + 16}" text-anchor="middle" fill="#555" font-size="10">'
             f"{tick:g} s</text>"
         )
         tick += step
