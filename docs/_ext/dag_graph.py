@@ -24,7 +24,7 @@ STROKE = {"setup": "#2e7d32", "teardown": "#c62828", "task": "#3f51b5"}
 
 @dataclass(frozen=True)
 class Node:
-    """One task as drawn: its id, a second line (operator, role, trigger rule) and its kind."""
+    """One task as drawn: its id, a second line (operator, mapped, role, trigger rule) and its kind."""
 
     task_id: str
     detail: str
@@ -38,6 +38,8 @@ def nodes_and_edges(dag: Any) -> tuple[list[Node], list[tuple[str, str]]]:
     for task in dag.tasks:
         kind = "setup" if task.is_setup else "teardown" if task.is_teardown else "task"
         detail = [getattr(task, "custom_operator_name", None) or task.task_type]
+        if getattr(task, "is_mapped", False):
+            detail.append("mapped")
         if kind != "task":
             detail.append(kind)
         rule = str(getattr(task.trigger_rule, "value", task.trigger_rule))
