@@ -6,32 +6,21 @@ every task of every example DAG in its graph, every status of a run in its timel
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.docs._modules import load
 
 REPO = Path(__file__).resolve().parents[2]
 EXT = REPO / "docs" / "_ext"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"abeja_docs_ext_{name}", EXT / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-dag_graph = load("dag_graph")
-service_timeline = load("service_timeline")
+dag_graph = load(EXT / "dag_graph.py", "abeja_docs_ext_")
+service_timeline = load(EXT / "service_timeline.py", "abeja_docs_ext_")
 
 
 def texts(svg: str) -> list[str]:
