@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-airflow2 test-distributed lint typecheck demo bench clean
+.PHONY: venv test test-airflow2 test-distributed lint typecheck demo bench docs dist test-wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,8 +60,8 @@ test-distributed: $(DIST_STAMP)
 	ABEJA_TEST_DISTRIBUTED=1 $(BIN)/python -m pytest -p no:cacheprovider tests/distributed $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_abeja tests example_dags bench scripts
-	$(BIN)/ruff format --check airflow_provider_abeja tests example_dags bench scripts
+	$(BIN)/ruff check airflow_provider_abeja tests example_dags bench scripts docs
+	$(BIN)/ruff format --check airflow_provider_abeja tests example_dags bench scripts docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -72,5 +72,29 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
+# The docs site (Sphinx + MyST): warnings are errors. Building it runs the example DAGs' graphs and a
+# real deploy -> wait -> invoke -> teardown run on the emulator for the pictures (docs/_ext/).
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -qq --disable-pip-version-check -e ".[test,docs,dist]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	rm -rf docs/_build/html
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+# The release artifact: sdist + wheel in dist/, checked by twine. Built without the egg-info that
+# the editable install leaves behind, whose stale file list would otherwise slip into the sdist.
+dist: $(DOCS_STAMP)
+	rm -rf dist build *.egg-info
+	$(BIN)/python -m build -q --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
+# The built wheel (not the clone) installed into a clean venv with Airflow: provider metadata,
+# documentation URL, and the emulator with its sample handler. Slow-ish, so not part of `make test`.
+test-wheel: dist
+	ABEJA_WHEEL="$$(ls dist/*.whl)" AIRFLOW_VERSION="$(AIRFLOW_VERSION)" \
+		$(BIN)/python -m pytest -p no:cacheprovider tests/docs/test_wheel.py $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist docs/_build *.egg-info .pytest_cache .mypy_cache .ruff_cache

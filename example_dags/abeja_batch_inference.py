@@ -81,6 +81,7 @@ with DAG(
         timeout=1800,
     )
 
+    # [START howto_operator_batch_request]
     batch_inference = AbejaBatchRequestOperator(
         task_id="batch_inference",
         deployment_id="{{ params.deployment_id }}",
@@ -91,6 +92,7 @@ with DAG(
         max_error_rate="{{ params.max_error_rate }}",
         retries=2,  # a retry resumes: inputs already in the output are not sent again
     )
+    # [END howto_operator_batch_request]
 
     delete_service = AbejaDeleteServiceOperator(
         task_id="delete_service",

@@ -108,12 +108,14 @@ with DAG(
             return "create_endpoint"
         return "swap_endpoint"
 
+    # [START howto_operator_update_endpoint]
     swap_endpoint = AbejaUpdateEndpointOperator(
         task_id="swap_endpoint",
         deployment_id="{{ params.deployment_id }}",
         endpoint="{{ params.endpoint }}",
         service_id=GREEN_SERVICE_ID,
     )
+    # [END howto_operator_update_endpoint]
 
     create_endpoint = AbejaCreateEndpointOperator(
         task_id="create_endpoint",

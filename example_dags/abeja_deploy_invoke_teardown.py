@@ -28,6 +28,7 @@ deployment, e.g. ``airflow dags trigger abeja_deploy_invoke_teardown --conf
 
 from __future__ import annotations
 
+# [START howto_deploy_invoke_teardown]
 import os
 
 import pendulum
@@ -96,3 +97,4 @@ with DAG(
     )
 
     create_service >> wait_until_ready >> invoke >> delete_service.as_teardown(setups=create_service)
+# [END howto_deploy_invoke_teardown]

@@ -1,0 +1,54 @@
+"""Sphinx configuration of the provider's docs site (`make docs`: warnings are errors).
+
+Pages are MyST Markdown. Code snippets are never written here: they are included from files that the
+test suite runs, between ``# [START name]`` / ``# [END name]`` markers (tests/docs/ checks that).
+Pictures are drawn at build time from the real DAGs and a real emulator run (``_ext/abeja_docs.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path[:0] = [str(DOCS / "_ext"), str(DOCS.parent)]
+
+# Airflow reads its home on first import (autodoc imports the operators): a throw-away one, never
+# the writer's ~/airflow, and no example DAGs of Airflow's own.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="abeja-docs-airflow-")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+
+from airflow_provider_abeja import __version__  # noqa: E402
+
+project = "airflow-provider-abeja"
+author = "airflow-provider-abeja developers"
+copyright = "airflow-provider-abeja developers"
+version = release = __version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.viewcode",
+    "abeja_docs",
+]
+source_suffix = {".md": "markdown"}
+root_doc = "index"
+exclude_patterns = [
+    "_build",
+    "_generated/*.md",  # fragments, included by the pages
+    "_README-draft.md",  # the next README.md, not a page
+    "emulator-conformance.md",  # included by emulator.md when present
+    "DESIGN.md",  # the modules' working contract; the site's page is architecture.md
+]
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+
+html_theme = "furo"
+html_title = f"airflow-provider-abeja {release}"
+html_static_path: list[str] = []

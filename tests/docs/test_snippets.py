@@ -1,0 +1,144 @@
+"""Every code snippet of the docs and the README comes from a file that this suite runs.
+
+Pages include code between ``# [START name]`` / ``# [END name]`` markers (docs/_ext/snippets.py). A
+snippet's source must be an example DAG (run by tests/dags) or a snippet module under
+tests/docs/snippets/ (run below, against the emulator): a snippet cannot drift from working code.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.docs._modules import load
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs"
+SNIPPETS = Path(__file__).resolve().parent / "snippets"
+
+
+snippets = load(DOCS / "_ext" / "snippets.py")
+
+
+def snippet_files() -> list[Path]:
+    """The snippet modules, each run by test_snippet_module_runs."""
+    return sorted(p for p in SNIPPETS.glob("*.py") if not p.name.startswith("_"))
+
+
+def sources_the_suite_runs() -> dict[Path, str]:
+    """Files whose code runs in the suite -> the tests that run them."""
+    example_dags = load(REPO / "tests" / "dags" / "test_example_dags.py").example_dag_files()
+    runs = {p.resolve(): "tests/dags" for p in example_dags}
+    runs.update({p.resolve(): "tests/docs" for p in snippet_files()})
+    return runs
+
+
+NOT_SITE_PAGES = {"DESIGN.md"}  # excluded in docs/conf.py: the modules' working contract
+
+
+def docs_pages() -> list[Path]:
+    """The site's Markdown sources (and fragments they include); the README draft is checked apart."""
+    return sorted(p for p in DOCS.glob("*.md") if not p.name.startswith("_") and p.name not in NOT_SITE_PAGES)
+
+
+def readme() -> Path:
+    """The README the project ships next: the draft while it exists, then README.md itself."""
+    draft = DOCS / "_README-draft.md"
+    return draft if draft.exists() else REPO / "README.md"
+
+
+def problems_of(snippet: Any, runs: dict[Path, str]) -> list[str]:
+    where = f"{snippet.page.relative_to(REPO)}:{snippet.line}"
+    if snippet.source not in runs:
+        runners = "example_dags/ or tests/docs/snippets/"
+        return [f"{where}: {snippet.source} is not run by the test suite (put it in {runners})"]
+    if snippet.name is None:
+        return [f"{where}: include of {snippet.source.name} names no '[START name]' / '[END name]' markers"]
+    try:
+        snippets.region(snippet.source, snippet.name)
+    except snippets.SnippetError as exc:
+        return [f"{where}: {exc}"]
+    return []
+
+
+@pytest.mark.parametrize("page", docs_pages(), ids=lambda p: p.name)
+def test_docs_page_snippets_come_from_marked_regions_of_files_the_suite_runs(page: Path) -> None:
+    runs = sources_the_suite_runs()
+    problems = [p for s in snippets.page_includes(page) for p in problems_of(s, runs)]
+    assert not problems, "\n".join(problems)
+    # Code written into the page itself would be run by nothing.
+    assert snippets.python_fences(page) == 0, f"{page.name}: Python written inline; use a literalinclude"
+
+
+def test_readme_python_blocks_are_copies_of_marked_regions_of_files_the_suite_runs() -> None:
+    page = readme()
+    runs = sources_the_suite_runs()
+    blocks = snippets.readme_blocks(page)
+    assert snippets.python_fences(page) == len(blocks), (
+        f"{page.name}: every ```python block must follow a '<!-- snippet: PATH NAME -->' comment"
+    )
+    assert blocks, f"{page.name} shows no working DAG"
+    problems = [p for snippet, _ in blocks for p in problems_of(snippet, runs)]
+    assert not problems, "\n".join(problems)
+    stale = [f"{s.name} (line {s.line})" for s, code in blocks if code != snippets.region(s.source, s.name)]
+    assert not stale, f"stale copies, run `python docs/_ext/snippets.py {page.relative_to(REPO)}`: {stale}"
+
+
+def test_the_checks_see_every_marker_and_every_runner() -> None:
+    """Control: the checks above are not vacuous."""
+    runs = sources_the_suite_runs()
+    included = {s.source for page in docs_pages() for s in snippets.page_includes(page)}
+    assert included, "the docs include no snippet at all"
+    assert set(runs.values()) == {"tests/dags", "tests/docs"}
+    assert included <= set(runs)
+
+
+# -- the snippet modules run --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def snippet_dags_folder() -> Path:
+    """The configured dags folder (dag.test() serialises from it), with a migrated database."""
+    from airflow.configuration import conf
+    from airflow.utils import db
+
+    db.initdb()
+    folder = Path(conf.get("core", "dags_folder")) / "abeja_docs_snippets"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("path", snippet_files(), ids=lambda p: p.stem)
+def test_snippet_module_runs(
+    path: Path,
+    request: pytest.FixtureRequest,
+    abeja_emulator: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not path.name.startswith("dag_"):
+        load(path).run(abeja_emulator, tmp_path)
+        return
+    # A DAG module: run it as the example DAGs run, with dag.test() against the emulator.
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    monkeypatch.setenv(*abeja_emulator.airflow_connection_env("abeja_default").popitem())
+    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.5")
+    monkeypatch.setenv("ABEJA_EXAMPLE_OUTPUT_DIR", str(tmp_path))
+    folder = request.getfixturevalue("snippet_dags_folder")
+    copy = Path(shutil.copy(path, folder))
+    bag = DagBag(str(copy))
+    assert not bag.import_errors, bag.import_errors
+    for dag in bag.dags.values():
+        run = dag.test()
+        states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+        assert str(run.state) == "success", states
+        assert set(states.values()) == {"success"}, states
+    assert abeja_emulator.state()["services"] == [], "a snippet DAG left a service behind"
