@@ -155,6 +155,15 @@ class AbejaBaseOperator(BaseOperator):
         ti.xcom_push(key=XCOM_SERVICE_ID, value=service_id)
         ti.xcom_push(key=XCOM_SERVICE_URL, value=self.service_url(organization_id, service_id))
 
+    def pushed_service_id(self, context: Mapping[str, Any]) -> str | None:
+        """The ``service_id`` this task instance pushed (its own map index: a mapped pull without
+        it returns every instance's value)."""
+        ti = context["ti"]
+        value = ti.xcom_pull(
+            task_ids=self.task_id, key=XCOM_SERVICE_ID, map_indexes=getattr(ti, "map_index", -1)
+        )
+        return str(value) if isinstance(value, str) and value else None
+
     def delete_unless_gone(
         self, kind: str, name: str, delete: Callable[[], Any], *, fail_if_missing: bool
     ) -> Any:
@@ -274,8 +283,7 @@ class AbejaBaseOperator(BaseOperator):
         """
         from airflow_provider_abeja.triggers.service import validate_status_event
 
-        if not service_id:
-            service_id = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_SERVICE_ID)
+        service_id = service_id or self.pushed_service_id(context)
         if not service_id:
             raise AirflowException(f"{self.task_id}: resumed without the service it was waiting for")
         organization_id = organization_id or self.resolve_organization_id()

@@ -13,11 +13,17 @@ import mimetypes
 import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowTaskTimeout,
+    TaskDeferred,
+    conf,
+)
 
 from airflow_provider_abeja.exceptions import (
     BadRequest,
@@ -140,6 +146,37 @@ def creation_marker(context: Mapping[str, Any]) -> str:
     return "/".join(parts)
 
 
+def created_in_run(marker: Any, dag_id: str, run_id: str) -> str | None:
+    """The task id in a ``creation_marker`` made in this DAG run, else None.
+
+    Dag and task ids cannot hold ``/``; a run id can, so everything between the task id and an
+    optional trailing map index is the run id.
+    """
+    if not isinstance(marker, str):
+        return None
+    dag, _, rest = marker.partition("/")
+    task_id, _, run = rest.partition("/")
+    if dag != dag_id or not task_id:
+        return None
+    if run == run_id:
+        return task_id
+    head, _, map_index = run.rpartition("/")
+    return task_id if head == run_id and map_index.isdigit() else None
+
+
+def _service_id_of(service: Mapping[str, Any]) -> str:
+    return str(service["service_id"])
+
+
+def service_ids(create: Any) -> Any:
+    """The service id of every instance of a mapped create, for ``.expand(service_id=...)``.
+
+    ``create.output["service_id"]`` (an XCom with its own key) cannot be mapped over; this maps
+    the return values (the service dicts): ``.expand(service_id=service_ids(create))``.
+    """
+    return create.output.map(_service_id_of)
+
+
 class _ServiceOperator(AbejaBaseOperator):
     """A service operator: pushes service id/url, waits or defers, returns the service dict."""
 
@@ -217,6 +254,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     :param deferrable: wait in the triggerer instead of the worker.
     :param reuse_existing: look for and reuse the service of an earlier try (default True); when
         False no marker is set and every try creates a new service.
+    :param keep_service_on_failure: when the wait fails (timeout, failure status, killed), keep the
+        service. By default the operator deletes the service it waited for and says so in the error:
+        a failed setup skips its teardown, so nobody else would delete it.
     """
 
     template_fields: Sequence[str] = (
@@ -246,6 +286,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         environment: Mapping[str, Any] | str | None = None,
         model_id: str | None = None,
         reuse_existing: bool = True,
+        keep_service_on_failure: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(deployment_id=deployment_id, **kwargs)
@@ -258,6 +299,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         self.environment = environment
         self.model_id = model_id
         self.reuse_existing = reuse_existing
+        self.keep_service_on_failure = keep_service_on_failure
 
     def create_arguments(self) -> dict[str, Any]:
         """The rendered arguments, checked and normalised; raises ``InvalidArgumentError``.
@@ -327,7 +369,56 @@ class AbejaCreateServiceOperator(_ServiceOperator):
                 service = self._create(organization_id, arguments, marker)
         service_id = str(service["service_id"])
         self.push_service_xcom(context, organization_id, service_id)
-        return self._finish(organization_id, service, target_status=ServiceStatus.READY.value)
+        with self._delete_if_wait_fails(organization_id, service_id):
+            return self._finish(organization_id, service, target_status=ServiceStatus.READY.value)
+
+    def execute_complete(
+        self,
+        context: Mapping[str, Any],
+        event: dict[str, Any] | None = None,
+        organization_id: str | None = None,
+        service_id: str | None = None,
+    ) -> Any:
+        service_id = service_id or self.pushed_service_id(context)
+        if not service_id:
+            return super().execute_complete(context, event, organization_id, service_id)
+        organization_id = organization_id or self.resolve_organization_id()
+        with self._delete_if_wait_fails(organization_id, str(service_id)):
+            return super().execute_complete(context, event, organization_id, service_id)
+
+    @contextlib.contextmanager
+    def _delete_if_wait_fails(self, organization_id: str, service_id: str) -> Iterator[None]:
+        """Delete the service when the wait fails, unless ``keep_service_on_failure``.
+
+        A create used as a setup that fails makes Airflow skip its teardown: without this the
+        service would stay up. Deferring (``TaskDeferred``) is not a failure.
+        """
+        try:
+            yield
+        except TaskDeferred:
+            raise
+        except (Exception, AirflowTaskTimeout) as exc:
+            if self.keep_service_on_failure:
+                note = f"service {service_id} is kept (keep_service_on_failure=True) and may still be running"
+            else:
+                note = self._delete_after_failure(organization_id, service_id)
+            self.log.error("The wait for service %s failed: %s", service_id, note)
+            if isinstance(exc, AirflowTaskTimeout):
+                raise
+            kind = AirflowFailException if isinstance(exc, AirflowFailException) else AirflowException
+            raise kind(f"{exc}; {note}") from exc
+
+    def _delete_after_failure(self, organization_id: str, service_id: str) -> str:
+        try:
+            self.client.delete_service(organization_id, self.deployment_id, service_id)
+        except NotFound:
+            return f"service {service_id} is already gone"
+        except Exception as exc:  # the original failure matters more: report, do not mask it
+            return (
+                f"deleting service {service_id} failed too ({type(exc).__name__}: {exc}); it may still be "
+                "running: a run-scoped cleanup task (AbejaDeleteRunServicesOperator) deletes it"
+            )
+        return f"service {service_id} was deleted (keep_service_on_failure=True keeps it)"
 
     def _create(self, organization_id: str, arguments: dict[str, Any], marker: str | None) -> dict[str, Any]:
         if marker:
@@ -734,4 +825,7 @@ __all__ = [
     "AbejaStartServiceOperator",
     "AbejaStopServiceOperator",
     "AbejaUpdateServiceOperator",
+    "created_in_run",
+    "creation_marker",
+    "service_ids",
 ]
