@@ -106,6 +106,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_abeja.operators.service",
                     "airflow_provider_abeja.operators.endpoint",
                     "airflow_provider_abeja.operators.batch",
+                    "airflow_provider_abeja.operators.cleanup",
                 ],
             }
         ],

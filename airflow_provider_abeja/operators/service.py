@@ -405,7 +405,8 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             self.log.error("The wait for service %s failed: %s", service_id, note)
             if isinstance(exc, AirflowTaskTimeout):
                 raise
-            kind = AirflowFailException if isinstance(exc, AirflowFailException) else AirflowException
+            # The same class (a fail-fast error stays one), with the note in its message.
+            kind = type(exc) if isinstance(exc, AirflowException) else AirflowException
             raise kind(f"{exc}; {note}") from exc
 
     def _delete_after_failure(self, organization_id: str, service_id: str) -> str:

@@ -46,7 +46,9 @@ for deferrable in (False, True):
         cleanup = AbejaDeleteRunServicesOperator(task_id="cleanup", deployment_id=DEPLOYMENT)
         create >> request >> cleanup.as_teardown()
 
-    with DAG(f"leak_setup_timeout_{mode}", schedule=None, start_date=START, default_args=ARGS, tags=["abeja"]):
+    with DAG(
+        f"leak_setup_timeout_{mode}", schedule=None, start_date=START, default_args=ARGS, tags=["abeja"]
+    ):
         create = AbejaCreateServiceOperator(
             task_id="create",
             deployment_id=DEPLOYMENT,
