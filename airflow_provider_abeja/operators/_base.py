@@ -27,6 +27,7 @@ from airflow_provider_abeja.exceptions import (
     ServiceFailedError,
     WaitStoppedError,
 )
+from airflow_provider_abeja.links.abeja import XCOM_KEY as XCOM_LINK_KEY
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 #: XCom keys of the service and endpoint operators (docs/DESIGN.md, "XCom and links").
 XCOM_SERVICE_ID = "service_id"
-XCOM_SERVICE_URL = "service_url"
+XCOM_SERVICE_URL = XCOM_LINK_KEY  # the console URL, read by the extra link
 XCOM_ENDPOINT_ID = "endpoint_id"
 XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
 
@@ -151,9 +152,11 @@ class AbejaBaseOperator(BaseOperator):
 
     def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
         """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""
+        from airflow_provider_abeja.links.abeja import push_service_url
+
         ti = context["ti"]
         ti.xcom_push(key=XCOM_SERVICE_ID, value=service_id)
-        ti.xcom_push(key=XCOM_SERVICE_URL, value=self.service_url(organization_id, service_id))
+        push_service_url(self, ti, self.service_url(organization_id, service_id))
 
     def pushed_service_id(self, context: Mapping[str, Any]) -> str | None:
         """The ``service_id`` this task instance pushed (its own map index: a mapped pull without
@@ -287,6 +290,7 @@ class AbejaBaseOperator(BaseOperator):
         if not service_id:
             raise AirflowException(f"{self.task_id}: resumed without the service it was waiting for")
         organization_id = organization_id or self.resolve_organization_id()
+        self.push_service_xcom(context, organization_id, service_id)  # this process ends the task: its link
         validate_status_event(event, service_id)
         self.log.info("Service %s reached its target status", service_id)
         return self.result_after_wait(organization_id, service_id)

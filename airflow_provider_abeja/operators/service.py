@@ -254,9 +254,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     :param deferrable: wait in the triggerer instead of the worker.
     :param reuse_existing: look for and reuse the service of an earlier try (default True); when
         False no marker is set and every try creates a new service.
-    :param keep_service_on_failure: when the wait fails (timeout, failure status, killed), keep the
-        service. By default the operator deletes the service it waited for and says so in the error:
-        a failed setup skips its teardown, so nobody else would delete it.
+    :param keep_service_on_failure: when the wait fails (timeout, failure status), keep the service.
+        By default the operator deletes it and says so in the error (a failed setup skips its
+        teardown: nobody else would delete it), unless a task retry follows, which reuses it.
     """
 
     template_fields: Sequence[str] = (
@@ -369,7 +369,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
                 service = self._create(organization_id, arguments, marker)
         service_id = str(service["service_id"])
         self.push_service_xcom(context, organization_id, service_id)
-        with self._delete_if_wait_fails(organization_id, service_id):
+        with self._delete_if_wait_fails(context, organization_id, service_id):
             return self._finish(organization_id, service, target_status=ServiceStatus.READY.value)
 
     def execute_complete(
@@ -383,23 +383,29 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         if not service_id:
             return super().execute_complete(context, event, organization_id, service_id)
         organization_id = organization_id or self.resolve_organization_id()
-        with self._delete_if_wait_fails(organization_id, str(service_id)):
+        with self._delete_if_wait_fails(context, organization_id, str(service_id)):
             return super().execute_complete(context, event, organization_id, service_id)
 
     @contextlib.contextmanager
-    def _delete_if_wait_fails(self, organization_id: str, service_id: str) -> Iterator[None]:
-        """Delete the service when the wait fails, unless ``keep_service_on_failure``.
+    def _delete_if_wait_fails(
+        self, context: Mapping[str, Any], organization_id: str, service_id: str
+    ) -> Iterator[None]:
+        """Delete the service when the wait fails, and add what happened to it to the error.
 
         A create used as a setup that fails makes Airflow skip its teardown: without this the
-        service would stay up. Deferring (``TaskDeferred``) is not a failure.
+        service would stay up. Kept instead: with ``keep_service_on_failure``; when a task retry
+        will follow (it reuses the service); when the task was killed (``on_kill``: a retry or the
+        run's cleanup takes over). Deferring (``TaskDeferred``) is not a failure.
         """
         try:
             yield
-        except TaskDeferred:
+        except (TaskDeferred, WaitInterrupted):
             raise
         except (Exception, AirflowTaskTimeout) as exc:
             if self.keep_service_on_failure:
                 note = f"service {service_id} is kept (keep_service_on_failure=True) and may still be running"
+            elif self._retry_will_reuse(context, exc):
+                note = f"service {service_id} is kept for the task's next try, which reuses it"
             else:
                 note = self._delete_after_failure(organization_id, service_id)
             self.log.error("The wait for service %s failed: %s", service_id, note)
@@ -408,6 +414,12 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             # The same class (a fail-fast error stays one), with the note in its message.
             kind = type(exc) if isinstance(exc, AirflowException) else AirflowException
             raise kind(f"{exc}; {note}") from exc
+
+    def _retry_will_reuse(self, context: Mapping[str, Any], exc: BaseException) -> bool:
+        if not self.reuse_existing or isinstance(exc, AirflowFailException):
+            return False
+        try_number = getattr(context["ti"], "try_number", None)
+        return isinstance(try_number, int) and try_number <= (self.retries or 0)
 
     def _delete_after_failure(self, organization_id: str, service_id: str) -> str:
         try:

@@ -67,12 +67,33 @@ def test_a_failed_delete_does_not_hide_the_wait_failure(requests_mock, context):
     assert "FAILED" in str(info.value)
 
 
-def test_a_killed_wait_deletes_the_service_and_stays_an_interruption(requests_mock, context):
+def test_a_killed_wait_keeps_the_service_for_the_retry_or_the_cleanup(requests_mock, context):
     delete = failing_create(requests_mock, status="IN_PROGRESS")
     op = create_op(timeout=None)
     op.on_kill()
-    with pytest.raises(WaitInterrupted, match="was deleted"):
+    with pytest.raises(WaitInterrupted):
         op.execute(context)
+    assert delete.call_count == 0
+
+
+def test_a_timeout_with_a_retry_to_come_keeps_the_service_for_it(requests_mock):
+    delete = failing_create(requests_mock, status="IN_PROGRESS")
+    ti = FakeTI()
+    ti.try_number = 1
+    with pytest.raises(AirflowException, match="kept for the task's next try"):
+        create_op(timeout=0.05, retries=1).execute({"ti": ti})
+    ti.try_number = 2  # the last try: nothing will reuse it
+    with pytest.raises(AirflowException, match="was deleted"):
+        create_op(timeout=0.05, retries=1).execute({"ti": ti})
+    assert delete.call_count == 1
+
+
+def test_a_failed_service_is_deleted_even_with_retries_left(requests_mock):
+    delete = failing_create(requests_mock)
+    ti = FakeTI()
+    ti.try_number = 1
+    with pytest.raises(AirflowFailException, match="was deleted"):  # fails fast: no retry comes
+        create_op(retries=3).execute({"ti": ti})
     assert delete.call_count == 1
 
 
