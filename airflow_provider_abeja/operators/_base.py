@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -209,6 +209,7 @@ class AbejaBaseOperator(BaseOperator):
         failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
         check_interval: float = 10.0,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        logs_since: datetime | None = None,
     ) -> dict[str, Any]:
         """Poll until the service reaches ``target_status``; return its last dict.
 
@@ -228,6 +229,7 @@ class AbejaBaseOperator(BaseOperator):
                 check_interval=check_interval,
                 timeout=timeout,
                 stop_event=self._stop_event(),
+                logs_since=logs_since,
             )
         except ServiceFailedError as exc:
             # As in deferrable mode: a failed service stays failed, a retry would only burn time.
@@ -309,6 +311,7 @@ class AbejaBaseOperator(BaseOperator):
         failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
         check_interval: float = 10.0,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        logs_since: datetime | None = None,
     ) -> dict[str, Any]:
         """Wait in this worker, or defer (which raises ``TaskDeferred`` and never returns)."""
         if deferrable:
@@ -327,4 +330,5 @@ class AbejaBaseOperator(BaseOperator):
             failure_statuses=failure_statuses,
             check_interval=check_interval,
             timeout=timeout,
+            logs_since=logs_since,
         )

@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -208,6 +208,7 @@ class _ServiceOperator(AbejaBaseOperator):
         target_status: str,
         failure_statuses: Sequence[str] | frozenset[str] = DEFAULT_FAILURE_STATUSES,
         status_is_current: bool = True,
+        logs_since: datetime | None = None,
     ) -> Any:
         """Return at once when not waiting or already there; otherwise wait (or defer).
 
@@ -226,6 +227,7 @@ class _ServiceOperator(AbejaBaseOperator):
             failure_statuses=failure_statuses,
             check_interval=self.check_interval,
             timeout=self.timeout,
+            logs_since=logs_since,
         )
         return _redact_environment(final)
 
@@ -539,6 +541,18 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
 class _StateChangeOperator(_ServiceOperator):
     template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id")
 
+    def _log_history_end(self, organization_id: str, service_id: str) -> datetime | None:
+        """Where the service's log history ends, read before acting: the wait copies only newer lines."""
+        if not self.wait_for_completion or self.deferrable:
+            return None
+        from airflow_provider_abeja.hooks._wait import newest_log_time
+
+        try:
+            return newest_log_time(self.client, organization_id, self.deployment_id, service_id)
+        except Exception as exc:  # the logs are a courtesy: never fail the task for them
+            self.log.warning("Could not read the recent logs of service %s: %s", service_id, exc)
+            return None
+
     def __init__(self, *, deployment_id: str, service_id: str, **kwargs: Any) -> None:
         super().__init__(deployment_id=deployment_id, **kwargs)
         self.service_id = service_id
@@ -564,12 +578,14 @@ class AbejaStartServiceOperator(_StateChangeOperator):
         with permanent_errors_fail_fast():
             service = self.client.get_service(organization_id, self.deployment_id, service_id)
         changed = False
+        since = None
         if service.get("status") in _RUNNING:
             self.log.info(
                 "Service %s is already running (%s): nothing to start", service_id, service.get("status")
             )
         else:
             changed = True
+            since = self._log_history_end(organization_id, service_id)
             try:
                 self.client.start_service(organization_id, self.deployment_id, service_id)
                 self.log.info("Started service %s", service_id)
@@ -579,7 +595,11 @@ class AbejaStartServiceOperator(_StateChangeOperator):
                     raise
                 self.log.info("Service %s was started by someone else meanwhile", service_id)
         return self._finish(
-            organization_id, service, target_status=ServiceStatus.READY.value, status_is_current=not changed
+            organization_id,
+            service,
+            target_status=ServiceStatus.READY.value,
+            status_is_current=not changed,
+            logs_since=since,
         )
 
 
@@ -596,10 +616,12 @@ class AbejaStopServiceOperator(_StateChangeOperator):
         with permanent_errors_fail_fast():
             service = self.client.get_service(organization_id, self.deployment_id, service_id)
         changed = False
+        since = None
         if service.get("status") == stopped:
             self.log.info("Service %s is already stopped: nothing to stop", service_id)
         else:
             changed = True
+            since = self._log_history_end(organization_id, service_id)
             try:
                 self.client.stop_service(organization_id, self.deployment_id, service_id)
                 self.log.info("Stopped service %s", service_id)
@@ -617,6 +639,7 @@ class AbejaStopServiceOperator(_StateChangeOperator):
             target_status=stopped,
             failure_statuses=[ServiceStatus.FAILED.value],
             status_is_current=not changed,
+            logs_since=since,
         )
 
 

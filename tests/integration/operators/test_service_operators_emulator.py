@@ -420,3 +420,17 @@ def test_transport_error_on_request_is_not_hidden(emulator, context):
     emulator.inject_fault("request_service", drop_connection=True, times=1)
     with pytest.raises(TransportError):
         run_operator(request_op(service_id, json={"text": "x"}), context)
+
+
+def test_stop_and_start_log_only_the_services_new_lines(emulator, context, capsys):
+    """Item 9: stop and start copied the service's whole recent-log history into their log again."""
+    service_id = ready_service(emulator)
+    emulator.add_log(service_id, "history line before the stop")
+    capsys.readouterr()
+    run_operator(stop_op(service_id), context)
+    emulator.add_log(service_id, "history line before the start")
+    run_operator(start_op(service_id), context)
+    out = capsys.readouterr().out
+    assert "history line" not in out
+    assert "service created from version" not in out
+    assert "starting 1 instance(s)" in out  # the start's own lines are shown
