@@ -259,3 +259,19 @@ def test_mapped_versions_deletes_a_failed_versions_service_too(run_dag: Any) -> 
     assert result.task_states["cleanup"] == "success"
     assert handle.counters()["services_created"] == 2
     assert services(handle) == {}
+
+
+def test_deploy_invoke_teardown_deletes_the_service_of_a_create_that_failed_after_making_it(
+    run_dag: Any,
+) -> None:
+    """The platform made the service, then the create failed (an error answer after the fact)."""
+    handle = run_dag.handle
+    handle.inject_fault("create_service", status=400, when="after", times=1)
+
+    result = run_dag(DEPLOY_INVOKE)
+
+    assert result.state == "failed"
+    assert result.task_states["create_service"] == "failed"
+    assert handle.counters()["services_created"] == 1
+    assert result.task_states["delete_service"] == "success"
+    assert services(handle) == {}
