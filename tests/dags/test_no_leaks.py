@@ -7,6 +7,7 @@ emulator, with a failure in it; the test then counts the services left on the em
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +21,21 @@ PATTERNS = Path(__file__).resolve().parent / "patterns" / "abeja_leak_patterns.p
 
 
 @pytest.fixture
-def run_pattern(dags_folder: Path, emulator_connection: Any) -> DagRunner:
-    shutil.copy(PATTERNS, dags_folder / PATTERNS.name)
+def run_pattern(dags_folder: Path, emulator_connection: Any) -> Iterator[DagRunner]:
+    """Runs the pattern DAGs; their file is in the dags folder only during the test (other tests
+    run every DAG found there)."""
+    copy = dags_folder / PATTERNS.name
+    shutil.copy(PATTERNS, copy)
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 2
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-
-    dagbag = DagBag(str(dags_folder / PATTERNS.name))
-    assert not dagbag.import_errors, dagbag.import_errors
-    return DagRunner(dagbag, emulator_connection)
+    try:
+        dagbag = DagBag(str(copy))
+        assert not dagbag.import_errors, dagbag.import_errors
+        yield DagRunner(dagbag, emulator_connection)
+    finally:
+        copy.unlink()
 
 
 @pytest.mark.parametrize("mode", ["sync", "deferrable"])
