@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from ..links.abeja import SERVICE_PATH
+from ..links.console import SERVICE_PATH
 from .core import Emulator
 from .errors import ApiError
 

@@ -46,3 +46,12 @@ def test_the_index_lists_services_with_links(abeja_emulator: Any) -> None:
     page = requests.get(f"{abeja_emulator.url}/console", timeout=10)
     assert page.status_code == 200
     assert f'href="{console_link(abeja_emulator, service_id)[len(abeja_emulator.url) :]}"' in page.text
+
+
+def test_the_console_imports_no_airflow_into_the_emulator() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, airflow_provider_abeja.emulator.app; print('airflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
