@@ -33,7 +33,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "verify": "true",
         "inference_addressing": "auto",
         "console_url": "https://console.abeja.io",
-        "deployment_id": "deployment listed by the Test button (optional)",
+        "deployment_id": "deployment whose services a connection test lists (optional)",
     },
 }
 
@@ -70,16 +70,30 @@ CONN_FIELDS: dict[str, Any] = {
     "verify": _string("TLS verify", "true, false, or the path of a CA bundle file on the workers."),
     "inference_addressing": {
         "label": "Inference addressing",
-        "schema": {"type": ["string", "null"], "enum": ["auto", "virtual-host", "path", None]},
+        # No None in the enum: the UI would offer it as a literal "null" option.
+        "schema": {"type": "string", "enum": ["auto", "virtual-host", "path"], "default": "auto"},
         "description": (
             "How inference URLs are built: auto, virtual-host ({org}.host) or path (/_inference/{org})."
         ),
     },
     "console_url": _string("Console URL", "Base URL of the ABEJA console, for task links."),
     "deployment_id": _string(
-        "Deployment ID (test)", "Optional: the Test button lists this deployment's services."
+        "Deployment ID (test)",
+        "Optional: a connection test (`airflow connections test`, the REST API) lists its services.",
     ),
 }
+
+
+def _with_hints(fields: dict[str, Any], placeholders: dict[str, str]) -> dict[str, Any]:
+    """Each field's placeholder also in its description: Airflow 3.3's form shows placeholders of
+    the standard fields only, so the description is where a user sees the hint."""
+    out = {}
+    for name, spec in fields.items():
+        hint = placeholders.get(name)
+        if hint and " " not in hint and "enum" not in spec["schema"]:  # an example value, not a phrase
+            spec = {**spec, "description": f"{spec['description']} E.g. {hint}"}
+        out[name] = spec
+    return out
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -108,6 +122,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_abeja.operators.batch",
                     "airflow_provider_abeja.operators.training",
                     "airflow_provider_abeja.operators.sharding",
+                    "airflow_provider_abeja.operators.cleanup",
                 ],
             }
         ],
@@ -134,7 +149,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_abeja.hooks.abeja.AbejaHook",
                 "hook-name": "ABEJA Platform",
                 "connection-type": "abeja",
-                "conn-fields": CONN_FIELDS,
+                "conn-fields": _with_hints(CONN_FIELDS, UI_FIELD_BEHAVIOUR["placeholders"]),
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }
         ],

@@ -3,21 +3,22 @@
 The smallest useful ABEJA pipeline, and the one `make demo` runs against the local emulator:
 
     create_service  ->  wait_until_ready  ->  invoke  ->  delete_service
-      (setup)             (deferrable)                     (teardown)
+                          (deferrable)                     (teardown: every service of the run)
 
 - ``create_service`` asks the platform for a service and returns as soon as the platform accepted it
-  (``wait_for_completion=False``). It is the *setup* task: from then on the service costs money, and the
-  *teardown* ``delete_service`` owns it.
+  (``wait_for_completion=False``). From then on the service costs money, and the teardown
+  ``delete_service`` owns it.
 - ``wait_until_ready`` waits for READY in the triggerer (``deferrable=True``): no worker slot is held
   while the instance starts. A service that goes FAILED fails this task at once, with the service's
   latest log lines in the task log.
 - ``invoke`` sends one inference request and keeps the JSON answer in XCom.
-- ``delete_service`` runs whatever happened after the setup: a failed wait or a failed invocation
-  still deletes the service (Airflow setup/teardown). The run itself is still marked failed.
+- ``delete_service`` (``AbejaDeleteRunServicesOperator``) deletes every service this DAG run created,
+  whatever failed: a failed create, wait or invocation still ends with no service. It is a teardown
+  without setups, so it runs once everything upstream is done and the run is still marked failed.
 
-Waiting is a separate task on purpose: had ``create_service`` waited itself, a service that never
-became READY would fail the setup, and Airflow skips the teardown of a failed setup: the service
-would be left running.
+Waiting is a separate task so that the wait shows as its own task (with its console link). Had
+``create_service`` waited itself, a failed wait would delete the service there and then (unless
+``keep_service_on_failure=True``).
 
 Runs unchanged on the emulator and on the ABEJA Platform; only the ``abeja_default`` connection
 differs (it carries the API URL, the credential and the organization id). Ids come from the DAG
@@ -34,11 +35,8 @@ import os
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Param
 
-from airflow_provider_abeja.operators.service import (
-    AbejaCreateServiceOperator,
-    AbejaDeleteServiceOperator,
-    AbejaRequestServiceOperator,
-)
+from airflow_provider_abeja.operators.cleanup import AbejaDeleteRunServicesOperator
+from airflow_provider_abeja.operators.service import AbejaCreateServiceOperator, AbejaRequestServiceOperator
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 
 # Seconds between status checks. Ten suits the platform, whose instances take minutes to start;
@@ -90,11 +88,9 @@ with DAG(
         check_interval=CHECK_INTERVAL,
     )
 
-    delete_service = AbejaDeleteServiceOperator(
-        task_id="delete_service",
-        deployment_id="{{ params.deployment_id }}",
-        service_id=create_service.output["service_id"],
+    delete_service = AbejaDeleteRunServicesOperator(
+        task_id="delete_service", deployment_id="{{ params.deployment_id }}"
     )
 
-    create_service >> wait_until_ready >> invoke >> delete_service.as_teardown(setups=create_service)
+    create_service >> wait_until_ready >> invoke >> delete_service.as_teardown()
 # [END howto_deploy_invoke_teardown]

@@ -131,6 +131,7 @@ def run_dag(dags: Path) -> tuple[str, dict[str, tuple[str | None, float | None]]
         tasks[ti.task_id] = (None if ti.state is None else str(ti.state), ti.duration)
         xcoms[ti.task_id] = read_xcom(ti, "return_value")
         xcoms[f"{ti.task_id}.service_id"] = read_xcom(ti, "service_id")
+        xcoms[f"{ti.task_id}.service_url"] = read_xcom(ti, "service_url")
     return str(dag_run.state), tasks, xcoms
 
 
@@ -165,6 +166,8 @@ def summary(
         note = "  (includes Airflow's start-up)" if task_id == "create_service" else ""
         say(f"    {task_id:<18} {task_state or '-':<16} {took}{note}")
     say(f"  service: {service_id}")
+    # The task's "ABEJA Service" link; it opens the emulator's console while the emulator runs.
+    say(f"  console link: {xcoms.get('create_service.service_url') or '-'}")
     say("  status timeline (seen on the emulator, from creation):")
     changes = [(at, status) for at, sid, status in watch.timeline if sid == service_id]
     for at, status in changes:
@@ -222,7 +225,8 @@ def main() -> int:
         say("[1/3] starting the ABEJA Platform emulator (sample deployment 9999999999999)")
         handle = emulator.start().handle
         say(f"      listening on {handle.url} (pid {emulator.pid})")
-        os.environ.update(handle.airflow_connection_env("abeja_default"))
+        # The task links open the emulator's own read-only console, not the real one.
+        os.environ.update(handle.airflow_connection_env("abeja_default", console_url=f"{handle.url}/console"))
 
         say(f"[2/3] running DAG {DAG_ID} with dag.test() (Airflow output: {log_path})")
         watch = ServiceWatch()

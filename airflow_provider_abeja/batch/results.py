@@ -22,6 +22,8 @@ the store refuses to guess and raises `CorruptOutputError`.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import pathlib
@@ -273,17 +275,31 @@ def write_errors_file(store: ResultStore, errors_path: Any) -> int:
     """Copy the failed records of the (closed) output to `errors_path`; returns how many.
 
     Derived from the output after the run, so it never disagrees with it, whatever a crash did.
+    When nothing failed there is no errors file (one left by an earlier try is removed).
     """
+    failed = (record for record in store.records() if record.get("status") != "ok")
+    first = next(failed, None)
+    if first is None:
+        _remove(errors_path)
+        return 0
     local = local_path(errors_path)
     target = local + ".tmp" if local is not None else errors_path
     if local is not None:
         os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
     n = 0
     with open_binary(target, "wb") as out:
-        for record in store.records():
-            if record.get("status") != "ok":
-                out.write(encode_record(record))
-                n += 1
+        for record in itertools.chain([first], failed):
+            out.write(encode_record(record))
+            n += 1
     if local is not None:
         os.replace(target, local)
     return n
+
+
+def _remove(path: Any) -> None:
+    local = local_path(path)
+    if local is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(local)
+    elif path_exists(path):
+        path.unlink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import json
 import os
@@ -14,18 +15,39 @@ import time
 from collections.abc import Sequence
 
 from . import config as defaults
+from . import sample
 from .faults import build_fault, parse_fault_spec
 
 DEFAULT_PORT = 8765
 LISTEN_MESSAGE = "ABEJA Platform emulator listening on"
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after every option; the epilog keeps its line breaks."""
+
+
+def _epilog() -> str:
+    return f"""what a new emulator holds (unless --no-sample):
+  organization  {defaults.DEFAULT_ORGANIZATION_ID}
+  deployment    {sample.SAMPLE_DEPLOYMENT_ID} ("{sample.SAMPLE_DEPLOYMENT_NAME}")
+  versions      {sample.SAMPLE_VERSION_ID} (v1), {sample.SAMPLE_VERSION_ID_V2} (v2),
+                {sample.SAMPLE_BAD_VERSION_ID} (its services go FAILED)
+accepted credentials:
+  user id {defaults.DEFAULT_USER_ID} + personal access token {defaults.DEFAULT_PERSONAL_ACCESS_TOKEN}
+  bearer token {defaults.DEFAULT_BEARER_TOKEN}
+  datasource {defaults.DEFAULT_DATASOURCE_ID} + secret {defaults.DEFAULT_DATASOURCE_SECRET}
+console (read-only): http://HOST:PORT/console/organizations/ORG/deployments/DEP/services/SER
+stop it with Ctrl-C (or SIGTERM): nothing is kept unless --state-dir is given."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="abeja-emulator",
         description="A local ABEJA Platform emulator: Service API, inference and fault injection.",
+        epilog=_epilog(),
+        formatter_class=_HelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 picks a free one)")
     parser.add_argument(
         "--ready-delay",
@@ -52,11 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ORG",
         help="another organization the default credentials may use (repeatable)",
     )
-    parser.add_argument("--user-id", default=defaults.DEFAULT_USER_ID)
-    parser.add_argument("--personal-access-token", default=defaults.DEFAULT_PERSONAL_ACCESS_TOKEN)
-    parser.add_argument("--bearer-token", default=defaults.DEFAULT_BEARER_TOKEN)
-    parser.add_argument("--datasource-id", default=defaults.DEFAULT_DATASOURCE_ID)
-    parser.add_argument("--datasource-secret", default=defaults.DEFAULT_DATASOURCE_SECRET)
+    parser.add_argument("--user-id", default=defaults.DEFAULT_USER_ID, help="accepted user id")
+    parser.add_argument(
+        "--personal-access-token",
+        default=defaults.DEFAULT_PERSONAL_ACCESS_TOKEN,
+        help="accepted personal access token of --user-id",
+    )
+    parser.add_argument("--bearer-token", default=defaults.DEFAULT_BEARER_TOKEN, help="accepted bearer token")
+    parser.add_argument(
+        "--datasource-id", default=defaults.DEFAULT_DATASOURCE_ID, help="accepted datasource id"
+    )
+    parser.add_argument(
+        "--datasource-secret", default=defaults.DEFAULT_DATASOURCE_SECRET, help="secret of --datasource-id"
+    )
     parser.add_argument(
         "--config",
         default=None,
@@ -136,7 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
         print("abeja-emulator: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
         return 2
-    sock = bind(args.host, args.port)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+        print(
+            f"abeja-emulator: {args.host}:{args.port} {reason}; choose another --port (0 picks a free one) "
+            "or stop the emulator already running there",
+            file=sys.stderr,
+        )
+        return 2
     url = url_for(args.host, sock.getsockname()[1])
     if args.ssl_certfile and url.startswith("http://"):
         url = "https://" + url[len("http://") :]

@@ -90,6 +90,15 @@ def iter_recent_logs(
         seen_tokens.add(token)
 
 
+def newest_log_time(
+    client: _ServiceClient, organization_id: str, deployment_id: str, service_id: str
+) -> datetime | None:
+    """The platform's timestamp of the service's newest log event (its history ends there)."""
+    events = iter_recent_logs(client, organization_id, deployment_id, service_id, max_pages=1)
+    stamps = [stamp for stamp in (_parse_timestamp(e.get("timestamp")) for e in events) if stamp]
+    return max(stamps, default=None)
+
+
 def _parse_timestamp(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
@@ -111,13 +120,16 @@ class RecentLogFollower:
         deployment_id: str,
         service_id: str,
         logger: _Logger,
+        since: datetime | None = None,
     ) -> None:
         self._client = client
         self._ids = (organization_id, deployment_id, service_id)
         self._log = logger
         self._seen: set[tuple[str, str]] = set()
         self._order: deque[tuple[str, str]] = deque()
-        self._newest: datetime | None = None
+        self._newest: datetime | None = since
+        #: Events up to this time are history (the platform's clock): not copied again.
+        self._since = since
         self._lines: deque[str] = deque(maxlen=FAILURE_LOG_LINES)
         self._warned = False
 
@@ -151,7 +163,10 @@ class RecentLogFollower:
             if key in self._seen:
                 continue
             self._remember(key)
-            fresh.append((_parse_timestamp(stamp), stamp, message))
+            parsed = _parse_timestamp(stamp)
+            if self._since is not None and parsed is not None and parsed <= self._since:
+                continue
+            fresh.append((parsed, stamp, message))
         # Events come newest first; the task log reads best oldest first.
         fresh.sort(
             key=lambda item: (item[0] is not None, item[0] or datetime.min.replace(tzinfo=timezone.utc))
@@ -181,12 +196,14 @@ def wait_for_service_status(
     check_interval: float = 10.0,
     timeout: float | None = None,
     log_recent_logs: bool = True,
+    logs_since: datetime | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     stop_event: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Poll ``get_service`` until ``target_status``; raise on a failure status or at the deadline.
 
+    ``logs_since`` (a ``newest_log_time`` read before acting): older log events are not copied.
     When ``stop_event`` is given, the pauses wait on it instead of calling ``sleep``, and setting
     it ends the wait at once with ``WaitStoppedError`` (also before the first poll).
     """
@@ -197,7 +214,7 @@ def wait_for_service_status(
     target = str(target_status)
     failures = {str(s) for s in failure_statuses} - {target}
     deadline = clock() + timeout if timeout is not None else None
-    follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger)
+    follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger, logs_since)
     warned_unknown: set[str] = set()
     if stop_event is not None and stop_event.is_set():
         raise WaitStoppedError(service_id)

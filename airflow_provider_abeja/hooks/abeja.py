@@ -209,6 +209,7 @@ class AbejaHook(BaseHook):
         log_recent_logs: bool = True,
         *,
         stop_event: threading.Event | None = None,
+        logs_since: datetime | None = None,
     ) -> dict[str, Any]:
         """Block until the service reports ``target_status`` and return the service dict.
 
@@ -230,6 +231,7 @@ class AbejaHook(BaseHook):
             timeout=timeout,
             log_recent_logs=log_recent_logs,
             stop_event=stop_event,
+            logs_since=logs_since,
         )
 
     # -- Airflow 2 form ------------------------------------------------------------------------------

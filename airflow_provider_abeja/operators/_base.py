@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from airflow_provider_abeja.exceptions import (
     ServiceFailedError,
     WaitStoppedError,
 )
+from airflow_provider_abeja.links.abeja import XCOM_KEY as XCOM_LINK_KEY
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 #: XCom keys of the service and endpoint operators (docs/DESIGN.md, "XCom and links").
 XCOM_SERVICE_ID = "service_id"
-XCOM_SERVICE_URL = "service_url"
+XCOM_SERVICE_URL = XCOM_LINK_KEY  # the console URL, read by the extra link
 XCOM_ENDPOINT_ID = "endpoint_id"
 XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
 
@@ -151,9 +152,20 @@ class AbejaBaseOperator(BaseOperator):
 
     def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
         """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""
+        from airflow_provider_abeja.links.abeja import push_service_url
+
         ti = context["ti"]
         ti.xcom_push(key=XCOM_SERVICE_ID, value=service_id)
-        ti.xcom_push(key=XCOM_SERVICE_URL, value=self.service_url(organization_id, service_id))
+        push_service_url(self, ti, self.service_url(organization_id, service_id))
+
+    def pushed_service_id(self, context: Mapping[str, Any]) -> str | None:
+        """The ``service_id`` this task instance pushed (its own map index: a mapped pull without
+        it returns every instance's value)."""
+        ti = context["ti"]
+        value = ti.xcom_pull(
+            task_ids=self.task_id, key=XCOM_SERVICE_ID, map_indexes=getattr(ti, "map_index", -1)
+        )
+        return str(value) if isinstance(value, str) and value else None
 
     def delete_unless_gone(
         self, kind: str, name: str, delete: Callable[[], Any], *, fail_if_missing: bool
@@ -197,6 +209,7 @@ class AbejaBaseOperator(BaseOperator):
         failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
         check_interval: float = 10.0,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        logs_since: datetime | None = None,
     ) -> dict[str, Any]:
         """Poll until the service reaches ``target_status``; return its last dict.
 
@@ -216,6 +229,7 @@ class AbejaBaseOperator(BaseOperator):
                 check_interval=check_interval,
                 timeout=timeout,
                 stop_event=self._stop_event(),
+                logs_since=logs_since,
             )
         except ServiceFailedError as exc:
             # As in deferrable mode: a failed service stays failed, a retry would only burn time.
@@ -274,11 +288,11 @@ class AbejaBaseOperator(BaseOperator):
         """
         from airflow_provider_abeja.triggers.service import validate_status_event
 
-        if not service_id:
-            service_id = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_SERVICE_ID)
+        service_id = service_id or self.pushed_service_id(context)
         if not service_id:
             raise AirflowException(f"{self.task_id}: resumed without the service it was waiting for")
         organization_id = organization_id or self.resolve_organization_id()
+        self.push_service_xcom(context, organization_id, service_id)  # this process ends the task: its link
         validate_status_event(event, service_id)
         self.log.info("Service %s reached its target status", service_id)
         return self.result_after_wait(organization_id, service_id)
@@ -297,6 +311,7 @@ class AbejaBaseOperator(BaseOperator):
         failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
         check_interval: float = 10.0,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        logs_since: datetime | None = None,
     ) -> dict[str, Any]:
         """Wait in this worker, or defer (which raises ``TaskDeferred`` and never returns)."""
         if deferrable:
@@ -315,4 +330,5 @@ class AbejaBaseOperator(BaseOperator):
             failure_statuses=failure_statuses,
             check_interval=check_interval,
             timeout=timeout,
+            logs_since=logs_since,
         )

@@ -244,6 +244,12 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         from airflow_provider_abeja.client._core import check_path_id
 
         check_path_id(self.deployment_id, "deployment_id")
+        for name in ("service_id", "custom_alias"):
+            value = getattr(self, name)
+            if value is not None and not str(value).strip():
+                # None means "not given"; an empty id is a mistake, and must not silently send the
+                # batch to the deployment's default endpoint (its production traffic).
+                raise InvalidArgumentError(name, "is empty: give an id, or leave it None")
         if self.service_id:
             check_path_id(self.service_id, "service_id")
         elif self.custom_alias:
@@ -335,13 +341,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             log=self.log,
             stop=self._stop_event(),
         )
-        self.log.info(
-            "Sending %s input(s) to %s with concurrency %d; results to %s",
-            "?" if total is None else total,
-            target.describe(),
-            concurrency,
-            output_path,
-        )
+        self._log_plan(source, store.done, total, target.describe(), concurrency, output_path)
         try:
             counts = runner.run(source, total)
         except BatchAborted as exc:
@@ -387,6 +387,29 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             outputs=[output_path, self.errors_path or default_errors_path(output_path)],
             service_id=self.service_id,
             endpoint_alias=None if self.service_id else self.custom_alias or "default",
+        )
+
+    def _log_plan(
+        self, source: Any, done: Any, total: int | None, target: str, concurrency: int, output_path: str
+    ) -> None:
+        """Say how many inputs will really be sent: on a re-run most may be in the output already."""
+        if total is not None and len(done):
+            to_send = sum(1 for item in source if item.key not in done)
+            if not to_send:
+                self.log.info("Nothing to send: all %d input(s) are already in %s", total, output_path)
+                return
+            self.log.info(
+                "Sending %d of %d input(s) to %s with concurrency %d (the others are in %s already)",
+                to_send, total, target, concurrency, output_path,
+            )  # fmt: skip
+            return
+        shown = "?" if total is None else total
+        self.log.info(
+            "Sending %s input(s) to %s with concurrency %d; results to %s",
+            shown,
+            target,
+            concurrency,
+            output_path,
         )
 
     @staticmethod

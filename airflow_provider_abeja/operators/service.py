@@ -13,11 +13,17 @@ import mimetypes
 import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowTaskTimeout,
+    TaskDeferred,
+    conf,
+)
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch._paths import is_file, local_path, object_path, open_binary, publish
@@ -142,6 +148,37 @@ def creation_marker(context: Mapping[str, Any]) -> str:
     return "/".join(parts)
 
 
+def created_in_run(marker: Any, dag_id: str, run_id: str) -> str | None:
+    """The task id in a ``creation_marker`` made in this DAG run, else None.
+
+    Dag and task ids cannot hold ``/``; a run id can, so everything between the task id and an
+    optional trailing map index is the run id.
+    """
+    if not isinstance(marker, str):
+        return None
+    dag, _, rest = marker.partition("/")
+    task_id, _, run = rest.partition("/")
+    if dag != dag_id or not task_id:
+        return None
+    if run == run_id:
+        return task_id
+    head, _, map_index = run.rpartition("/")
+    return task_id if head == run_id and map_index.isdigit() else None
+
+
+def _service_id_of(service: Mapping[str, Any]) -> str:
+    return str(service["service_id"])
+
+
+def service_ids(create: Any) -> Any:
+    """The service id of every instance of a mapped create, for ``.expand(service_id=...)``.
+
+    ``create.output["service_id"]`` (an XCom with its own key) cannot be mapped over; this maps
+    the return values (the service dicts): ``.expand(service_id=service_ids(create))``.
+    """
+    return create.output.map(_service_id_of)
+
+
 class _ServiceOperator(AbejaBaseOperator):
     """A service operator: pushes service id/url, waits or defers, returns the service dict."""
 
@@ -173,6 +210,7 @@ class _ServiceOperator(AbejaBaseOperator):
         target_status: str,
         failure_statuses: Sequence[str] | frozenset[str] = DEFAULT_FAILURE_STATUSES,
         status_is_current: bool = True,
+        logs_since: datetime | None = None,
     ) -> Any:
         """Return at once when not waiting or already there; otherwise wait (or defer).
 
@@ -191,6 +229,7 @@ class _ServiceOperator(AbejaBaseOperator):
             failure_statuses=failure_statuses,
             check_interval=self.check_interval,
             timeout=self.timeout,
+            logs_since=logs_since,
         )
         return _redact_environment(final)
 
@@ -219,6 +258,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     :param deferrable: wait in the triggerer instead of the worker.
     :param reuse_existing: look for and reuse the service of an earlier try (default True); when
         False no marker is set and every try creates a new service.
+    :param keep_service_on_failure: when the wait fails (timeout, failure status), keep the service.
+        By default the operator deletes it and says so in the error (a failed setup skips its
+        teardown: nobody else would delete it), unless a task retry follows, which reuses it.
     """
 
     template_fields: Sequence[str] = (
@@ -248,6 +290,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         environment: Mapping[str, Any] | str | None = None,
         model_id: str | None = None,
         reuse_existing: bool = True,
+        keep_service_on_failure: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(deployment_id=deployment_id, **kwargs)
@@ -260,6 +303,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         self.environment = environment
         self.model_id = model_id
         self.reuse_existing = reuse_existing
+        self.keep_service_on_failure = keep_service_on_failure
 
     def create_arguments(self) -> dict[str, Any]:
         """The rendered arguments, checked and normalised; raises ``InvalidArgumentError``.
@@ -329,7 +373,69 @@ class AbejaCreateServiceOperator(_ServiceOperator):
                 service = self._create(organization_id, arguments, marker)
         service_id = str(service["service_id"])
         self.push_service_xcom(context, organization_id, service_id)
-        return self._finish(organization_id, service, target_status=ServiceStatus.READY.value)
+        with self._delete_if_wait_fails(context, organization_id, service_id):
+            return self._finish(organization_id, service, target_status=ServiceStatus.READY.value)
+
+    def execute_complete(
+        self,
+        context: Mapping[str, Any],
+        event: dict[str, Any] | None = None,
+        organization_id: str | None = None,
+        service_id: str | None = None,
+    ) -> Any:
+        service_id = service_id or self.pushed_service_id(context)
+        if not service_id:
+            return super().execute_complete(context, event, organization_id, service_id)
+        organization_id = organization_id or self.resolve_organization_id()
+        with self._delete_if_wait_fails(context, organization_id, str(service_id)):
+            return super().execute_complete(context, event, organization_id, service_id)
+
+    @contextlib.contextmanager
+    def _delete_if_wait_fails(
+        self, context: Mapping[str, Any], organization_id: str, service_id: str
+    ) -> Iterator[None]:
+        """Delete the service when the wait fails, and add what happened to it to the error.
+
+        A create used as a setup that fails makes Airflow skip its teardown: without this the
+        service would stay up. Kept instead: with ``keep_service_on_failure``; when a task retry
+        will follow (it reuses the service); when the task was killed (``on_kill``: a retry or the
+        run's cleanup takes over). Deferring (``TaskDeferred``) is not a failure.
+        """
+        try:
+            yield
+        except (TaskDeferred, WaitInterrupted):
+            raise
+        except (Exception, AirflowTaskTimeout) as exc:
+            if self.keep_service_on_failure:
+                note = f"service {service_id} is kept (keep_service_on_failure=True) and may still be running"
+            elif self._retry_will_reuse(context, exc):
+                note = f"service {service_id} is kept for the task's next try, which reuses it"
+            else:
+                note = self._delete_after_failure(organization_id, service_id)
+            self.log.error("The wait for service %s failed: %s", service_id, note)
+            if isinstance(exc, AirflowTaskTimeout):
+                raise
+            # The same class (a fail-fast error stays one), with the note in its message.
+            kind = type(exc) if isinstance(exc, AirflowException) else AirflowException
+            raise kind(f"{exc}; {note}") from exc
+
+    def _retry_will_reuse(self, context: Mapping[str, Any], exc: BaseException) -> bool:
+        if not self.reuse_existing or isinstance(exc, AirflowFailException):
+            return False
+        try_number = getattr(context["ti"], "try_number", None)
+        return isinstance(try_number, int) and try_number <= (self.retries or 0)
+
+    def _delete_after_failure(self, organization_id: str, service_id: str) -> str:
+        try:
+            self.client.delete_service(organization_id, self.deployment_id, service_id)
+        except NotFound:
+            return f"service {service_id} is already gone"
+        except Exception as exc:  # the original failure matters more: report, do not mask it
+            return (
+                f"deleting service {service_id} failed too ({type(exc).__name__}: {exc}); it may still be "
+                "running: a run-scoped cleanup task (AbejaDeleteRunServicesOperator) deletes it"
+            )
+        return f"service {service_id} was deleted (keep_service_on_failure=True keeps it)"
 
     def _create(self, organization_id: str, arguments: dict[str, Any], marker: str | None) -> dict[str, Any]:
         if marker:
@@ -437,6 +543,18 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
 class _StateChangeOperator(_ServiceOperator):
     template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id")
 
+    def _log_history_end(self, organization_id: str, service_id: str) -> datetime | None:
+        """Where the service's log history ends, read before acting: the wait copies only newer lines."""
+        if not self.wait_for_completion or self.deferrable:
+            return None
+        from airflow_provider_abeja.hooks._wait import newest_log_time
+
+        try:
+            return newest_log_time(self.client, organization_id, self.deployment_id, service_id)
+        except Exception as exc:  # the logs are a courtesy: never fail the task for them
+            self.log.warning("Could not read the recent logs of service %s: %s", service_id, exc)
+            return None
+
     def __init__(self, *, deployment_id: str, service_id: str, **kwargs: Any) -> None:
         super().__init__(deployment_id=deployment_id, **kwargs)
         self.service_id = service_id
@@ -462,12 +580,14 @@ class AbejaStartServiceOperator(_StateChangeOperator):
         with permanent_errors_fail_fast():
             service = self.client.get_service(organization_id, self.deployment_id, service_id)
         changed = False
+        since = None
         if service.get("status") in _RUNNING:
             self.log.info(
                 "Service %s is already running (%s): nothing to start", service_id, service.get("status")
             )
         else:
             changed = True
+            since = self._log_history_end(organization_id, service_id)
             try:
                 self.client.start_service(organization_id, self.deployment_id, service_id)
                 self.log.info("Started service %s", service_id)
@@ -477,7 +597,11 @@ class AbejaStartServiceOperator(_StateChangeOperator):
                     raise
                 self.log.info("Service %s was started by someone else meanwhile", service_id)
         return self._finish(
-            organization_id, service, target_status=ServiceStatus.READY.value, status_is_current=not changed
+            organization_id,
+            service,
+            target_status=ServiceStatus.READY.value,
+            status_is_current=not changed,
+            logs_since=since,
         )
 
 
@@ -494,10 +618,12 @@ class AbejaStopServiceOperator(_StateChangeOperator):
         with permanent_errors_fail_fast():
             service = self.client.get_service(organization_id, self.deployment_id, service_id)
         changed = False
+        since = None
         if service.get("status") == stopped:
             self.log.info("Service %s is already stopped: nothing to stop", service_id)
         else:
             changed = True
+            since = self._log_history_end(organization_id, service_id)
             try:
                 self.client.stop_service(organization_id, self.deployment_id, service_id)
                 self.log.info("Stopped service %s", service_id)
@@ -515,6 +641,7 @@ class AbejaStopServiceOperator(_StateChangeOperator):
             target_status=stopped,
             failure_statuses=[ServiceStatus.FAILED.value],
             status_is_current=not changed,
+            logs_since=since,
         )
 
 
@@ -773,4 +900,7 @@ __all__ = [
     "AbejaStartServiceOperator",
     "AbejaStopServiceOperator",
     "AbejaUpdateServiceOperator",
+    "created_in_run",
+    "creation_marker",
+    "service_ids",
 ]

@@ -24,6 +24,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError, ServiceFailedError
+from airflow_provider_abeja.links.abeja import AbejaServiceLink, push_service_url, service_console_url
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id", "target_status")
     ui_color = "#e8f4ea"
+    # The wait is the task a user watches for minutes: it links to the service's console page.
+    operator_extra_links = (AbejaServiceLink(),)
 
     def __init__(
         self,
@@ -172,7 +175,16 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
             return []
         return latest_log_lines(logs)
 
+    def _push_link(self, context: Context) -> None:
+        ti = context.get("ti")
+        if ti is not None:  # always there in Airflow; a bare context (a direct call) has no link
+            org = self._organization_id()
+            push_service_url(
+                self, ti, service_console_url(self.hook.console_url, org, self.deployment_id, self.service_id)
+            )
+
     def execute(self, context: Context) -> None:
+        self._push_link(context)
         if not self.deferrable:
             super().execute(context)
             return
@@ -210,5 +222,6 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
         """Resume after the trigger: success returns, anything else fails with the trigger's reason."""
         from airflow_provider_abeja.triggers.service import validate_status_event
 
+        self._push_link(context)
         checked = validate_status_event(event, self.service_id, timeout_exception=AirflowSensorTimeout)
         self.log.info("Service %s reached %s", self.service_id, checked.get("service_status"))

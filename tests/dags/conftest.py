@@ -27,6 +27,8 @@ class DagRunResult:
     state: str
     task_states: dict[str, str | None]
     returns: dict[str, Any] = field(default_factory=dict)
+    #: (task_id, map_index) -> state of every mapped task instance
+    map_states: dict[tuple[str, int], str | None] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +103,11 @@ class DagRunner:
             state=str(dag_run.state),
             task_states={ti.task_id: (None if ti.state is None else str(ti.state)) for ti in tis},
             returns={ti.task_id: xcom_value(ti) for ti in tis},
+            map_states={
+                (ti.task_id, ti.map_index): (None if ti.state is None else str(ti.state))
+                for ti in tis
+                if ti.map_index >= 0
+            },
         )
 
 

@@ -193,3 +193,52 @@ def test_example_dag_takes_the_organization_and_credentials_from_the_connection(
     source = path.read_text()
     for value in (DEFAULT_ORGANIZATION_ID, DEFAULT_USER_ID, DEFAULT_PERSONAL_ACCESS_TOKEN, "127.0.0.1"):
         assert value not in source, f"{path.name} hard-codes {value!r}"
+
+
+# -- DAG 4: mapped versions -------------------------------------------------------------------------
+
+MAPPED = "abeja_mapped_versions"
+
+
+def test_mapped_versions_answers_once_per_version_and_deletes_every_service(run_dag: Any) -> None:
+    handle = run_dag.handle
+
+    result = run_dag(MAPPED, text="a great and excellent day")
+
+    assert result.state == "success", result.task_states
+    invokes = {i: s for (task, i), s in result.map_states.items() if task == "invoke"}
+    assert invokes == {0: "success", 1: "success"}
+    counters = handle.counters()
+    assert counters["services_created"] == 2
+    assert counters["services_deleted"] == 2
+    assert counters["inference_requests"] == 2
+    assert services(handle) == {}
+
+
+def test_mapped_versions_deletes_a_failed_versions_service_too(run_dag: Any) -> None:
+    handle = run_dag.handle
+
+    result = run_dag(MAPPED, version_ids=[V1, BAD])
+
+    assert result.state == "failed"
+    waits = {i: s for (task, i), s in result.map_states.items() if task == "wait_until_ready"}
+    assert waits == {0: "success", 1: "failed"}
+    assert result.task_states["cleanup"] == "success"
+    assert handle.counters()["services_created"] == 2
+    assert services(handle) == {}
+
+
+def test_deploy_invoke_teardown_deletes_the_service_of_a_create_that_failed_after_making_it(
+    run_dag: Any,
+) -> None:
+    """The platform made the service, then the create failed (an error answer after the fact)."""
+    handle = run_dag.handle
+    handle.inject_fault("create_service", status=400, when="after", times=1)
+
+    result = run_dag(DEPLOY_INVOKE)
+
+    assert result.state == "failed"
+    assert result.task_states["create_service"] == "failed"
+    assert handle.counters()["services_created"] == 1
+    assert result.task_states["delete_service"] == "success"
+    assert services(handle) == {}

@@ -51,6 +51,8 @@ def test_demo_succeeds_prints_the_answer_and_stops_the_emulator(tmp_path: Path) 
     assert "DAG abeja_deploy_invoke_teardown: SUCCESS" in output
     assert "'label': 'positive'" in output
     assert "teardown: service deleted" in output
+    # The task link points at the emulator's own console, not at the real one with made-up ids.
+    assert re.search(r"console link: http://127\.0\.0\.1:\d+/console/organizations/\d+/deployments/", output)
     assert re.search(r"IN_PROGRESS\n.*READY\n.*deleted", output), output
     assert_gone(emulator_pid(output))
 

@@ -91,3 +91,19 @@ def test_airflow_loads_the_provider_in_process():
     widget = manager.connection_form_widgets["extra__abeja__auth_token"]
     assert widget.is_sensitive
     assert "airflow_provider_abeja.links.abeja.AbejaServiceLink" in manager.extra_links_class_names
+
+
+def test_the_ui_form_offers_no_literal_null_and_shows_hints_in_descriptions():
+    """Item 12: Airflow 3.3 showed a "null" option (an enum holding None) and no extra-field placeholders."""
+    (conn,) = get_provider_info()["connection-types"]
+    fields = conn["conn-fields"]
+    for name, spec in fields.items():
+        assert None not in spec["schema"].get("enum", []), name
+    addressing = fields["inference_addressing"]["schema"]
+    assert addressing["enum"] == ["auto", "virtual-host", "path"]
+    assert addressing["default"] == "auto"  # the form's initial value
+    placeholders = conn["ui-field-behaviour"]["placeholders"]
+    for name, spec in fields.items():
+        if " " not in placeholders.get(name, " ") and "enum" not in spec["schema"]:  # example values
+            assert f"E.g. {placeholders[name]}" in spec["description"], name
+    assert "E.g. 1234567890123" in fields["organization_id"]["description"]

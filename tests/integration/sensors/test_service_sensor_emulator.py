@@ -74,6 +74,9 @@ class _RescheduleTI:
     def get_first_reschedule_date(self, context: Any) -> datetime.datetime | None:
         return self.first
 
+    def xcom_push(self, key: str, value: Any) -> None:
+        """The console link's URL (checked in tests/unit/operators/test_service_link.py)."""
+
 
 class TestPokeMode:
     def test_waits_until_ready(self, emulator: EmulatorHandle) -> None:

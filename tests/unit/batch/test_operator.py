@@ -71,7 +71,7 @@ def test_list_inputs_default_concurrency_and_summary(tmp_path: Path) -> None:
     assert summary["concurrency"] == 6  # 2 per instance
     assert (summary["sent"], summary["ok"], summary["errors"], summary["total"]) == (20, 20, 0, 20)
     assert summary["errors_path"] == str(tmp_path / "out" / "results.errors.jsonl")
-    assert (tmp_path / "out" / "results.errors.jsonl").read_text() == ""
+    assert not (tmp_path / "out" / "results.errors.jsonl").exists()  # nothing failed: no errors file
     assert "batch-secret-token" not in json.dumps(summary)
 
 
@@ -239,3 +239,40 @@ def test_include_keys_from_resends_only_the_failures_of_an_earlier_run(tmp_path:
     missing = _op(tmp_path, inputs=items, concurrency=1, include_keys_from=str(tmp_path / "nope.jsonl"))
     with pytest.raises(AirflowFailException, match="include_keys_from"):
         missing.execute({"ti": FakeTI()})
+
+
+def test_an_empty_service_id_is_refused_not_taken_as_the_endpoint(tmp_path: Path) -> None:
+    """Item 4: '' sent the whole batch to the deployment's default endpoint (production traffic)."""
+    for empty in ("", "  "):
+        op = AbejaBatchRequestOperator(
+            task_id="batch",
+            deployment_id=DEP,
+            service_id=empty,
+            output_path=str(tmp_path / "out.jsonl"),
+            inputs=[{"a": 1}],
+        )
+        with rm.Mocker() as m, pytest.raises(AirflowFailException, match="service_id"):
+            op.execute({"ti": FakeTI()})
+        assert m.call_count == 0
+
+
+def test_a_rerun_into_the_same_output_says_it_sends_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Item 11: 'Sending 3 input(s)' then nothing sent; an empty errors file when nothing failed."""
+    inputs = [{"id": f"k{n}"} for n in range(3)]
+    errors = tmp_path / "out" / "results.errors.jsonl"
+    with rm.Mocker() as m:
+        m.get(SERVICE, json={"service_id": SER, "instance_number": 1, "status": "READY"})
+        infer = m.post(INFER, json=_echo)
+        _op(tmp_path, inputs=inputs, key_field="id").execute({"ti": FakeTI()})
+        assert not errors.exists()  # nothing failed: no errors file
+        capfd.readouterr()
+        summary = _op(tmp_path, inputs=inputs, key_field="id").execute({"ti": FakeTI()})
+    assert infer.call_count == 3
+    assert summary["skipped"] == 3
+    assert summary["errors_written"] == 0
+    assert not errors.exists()
+    log = "".join(capfd.readouterr())
+    assert "Sending 3" not in log
+    assert "Nothing to send: all 3 input(s) are already in" in log

@@ -269,3 +269,26 @@ def test_a_stop_event_never_set_changes_nothing(logger):
 def test_wait_stopped_error_pickles():
     error = pickle.loads(pickle.dumps(WaitStoppedError(SER, "IN_PROGRESS")))
     assert (type(error), error.service_id, error.last_status) == (WaitStoppedError, SER, "IN_PROGRESS")
+
+
+def test_history_before_logs_since_is_not_copied_again(logger, caplog):
+    """Item 9: a stop or start waits with the end of the history read before acting."""
+    from datetime import datetime, timezone
+
+    from airflow_provider_abeja.hooks._wait import RecentLogFollower
+
+    class Client:
+        def get_service_recent_logs(self, *args, **kwargs):
+            return {
+                "events": [
+                    {"message": "new", "timestamp": "2026-01-01T00:00:05.500Z"},
+                    {"message": "old", "timestamp": "2026-01-01T00:00:05Z"},
+                ]
+            }
+
+    since = datetime(2026, 1, 1, 0, 0, 5, tzinfo=timezone.utc)
+    follower = RecentLogFollower(Client(), "1", "2", "ser-1", logger, since)
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        follower.poll()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["[service ser-1] new"]

@@ -41,3 +41,53 @@ def test_link_is_empty_without_a_service_url(monkeypatch):
 def test_operators_carry_the_link():
     for operator in (AbejaCreateServiceOperator, AbejaStartServiceOperator, AbejaUpdateEndpointOperator):
         assert any(isinstance(link, links.AbejaServiceLink) for link in operator.operator_extra_links)
+
+
+def _no_xcom_lookup(monkeypatch):
+    def get_value(*, ti_key, key):
+        raise AssertionError("a running operator must not look its link up in XCom")
+
+    monkeypatch.setattr(links.XCom, "get_value", staticmethod(get_value))
+
+
+class _TI:
+    def __init__(self):
+        self.xcoms = {}
+
+    def xcom_push(self, key, value):
+        self.xcoms[key] = value
+
+
+def test_a_running_operator_that_made_no_service_has_no_link_and_no_lookup(monkeypatch):
+    """Item 7: a task that failed before any service existed logged 'XCom not found' for its link."""
+    _no_xcom_lookup(monkeypatch)
+    op = AbejaCreateServiceOperator(task_id="create", deployment_id="1", version_id="ver-1")
+    assert links.AbejaServiceLink().get_link(op, ti_key="k") == ""
+    ti = _TI()
+    links.push_service_url(op, ti, "https://console.example/x")
+    assert ti.xcoms == {"service_url": "https://console.example/x"}
+    assert links.AbejaServiceLink().get_link(op, ti_key="k") == "https://console.example/x"
+
+
+def test_the_sensor_links_to_the_service_it_waits_for(monkeypatch, requests_mock):
+    import json
+
+    from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
+
+    extra = {"auth_token": "t", "organization_id": "123", "console_url": "http://127.0.0.1:9/console"}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ABEJA_DEFAULT",
+        json.dumps({"conn_type": "abeja", "host": "http://api.test", "extra": extra}),
+    )
+    requests_mock.get(
+        "http://api.test/organizations/123/deployments/9/services/ser-1",
+        json={"service_id": "ser-1", "status": "READY"},
+    )
+    _no_xcom_lookup(monkeypatch)
+    sensor = AbejaServiceStatusSensor(task_id="wait", deployment_id="9", service_id="ser-1", poke_interval=1)
+    assert any(isinstance(link, links.AbejaServiceLink) for link in sensor.operator_extra_links)
+    ti = _TI()
+    sensor.execute({"ti": ti})
+    expected = "http://127.0.0.1:9/console/organizations/123/deployments/9/services/ser-1"
+    assert ti.xcoms["service_url"] == expected
+    assert links.AbejaServiceLink().get_link(sensor, ti_key="k") == expected

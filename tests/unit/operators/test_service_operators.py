@@ -47,8 +47,9 @@ class FakeTI:
     def xcom_push(self, key: str, value: object) -> None:
         self.xcoms[key] = value
 
-    def xcom_pull(self, task_ids: str, key: str) -> object:
+    def xcom_pull(self, task_ids: str, key: str, map_indexes: int | None = None) -> object:
         assert task_ids == self.task_id
+        assert map_indexes == self.map_index  # a mapped instance reads its own value
         return self.xcoms.get(key)
 
 

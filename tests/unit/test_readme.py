@@ -1,0 +1,71 @@
+"""What a new user follows in the README: install, run the examples, connect to the emulator.
+
+Items 13 and 15 of issue 12: each was wrong in the README a new user tried.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def section(title: str) -> str:
+    """A section's text, from its heading to the next heading of the same or a higher level
+    (lines inside code blocks, such as shell comments, are not headings)."""
+    lines, fenced, level = [], False, 0
+    for line in README.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        heading = re.match(r"(#+) ", line) if not fenced else None
+        if level and heading and len(heading.group(1)) <= level:
+            break
+        if level:
+            lines.append(line)
+        elif heading and line[len(heading.group(0)) :] == title:
+            level = len(heading.group(1))
+    assert level, title
+    return "\n".join(lines)
+
+
+def test_install_does_not_promise_a_published_package() -> None:
+    install = section("Install")
+    assert "pip install airflow-provider-abeja" not in README  # not on any index
+    assert "pip install ." in install
+    assert "pip wheel" in install or "python -m build" in install
+
+
+def test_running_the_examples_sets_airflow_home_and_says_how_to_stop_the_emulator() -> None:
+    steps = section("Running the examples yourself")
+    assert "export AIRFLOW_HOME=" in steps
+    assert steps.index("export AIRFLOW_HOME=") < steps.index("airflow db migrate")
+    assert "kill $EMULATOR_PID" in steps
+
+
+def test_every_emulator_connection_agrees_on_inference_addressing() -> None:
+    blobs = re.findall(r"AIRFLOW_CONN_ABEJA_DEFAULT='(\{.*?\})'", README, re.S)
+    emulator = [json.loads(b) for b in blobs if "127.0.0.1" in b]
+    assert len(emulator) >= 3
+    for conn in emulator:
+        assert conn["extra"]["inference_addressing"] == "path", conn
+        assert conn["extra"]["console_url"].endswith("/console"), conn
+    uris = re.findall(r"AIRFLOW_CONN_ABEJA_DEFAULT='(abeja://[^']*127\.0\.0\.1[^']*)'", README)
+    assert uris
+    assert all("inference_addressing=path" in uri for uri in uris)
+
+
+def test_the_delete_example_advises_on_teardowns() -> None:
+    delete = section("AbejaDeleteServiceOperator")
+    assert 'trigger_rule="all_done",' not in delete  # the example itself
+    assert "as_teardown" in delete
+    assert "AbejaDeleteRunServicesOperator" in delete
+
+
+def test_the_ui_test_button_caveat_says_what_works() -> None:
+    testing = section("Testing a connection")
+    assert "backs the UI's **Test** button" not in testing
+    assert "apache/airflow#73298" in testing
+    assert "airflow connections test" in testing
+    assert "/api/v2/connections/test" in testing
