@@ -38,7 +38,6 @@ root_doc = "index"
 exclude_patterns = [
     "_build",
     "_generated/*.md",  # fragments, included by the pages
-    "_README-draft.md",  # the next README.md, not a page
     "emulator-conformance.md",  # included by emulator.md when present
     "DESIGN.md",  # the modules' working contract; the site's page is architecture.md
 ]

@@ -60,6 +60,7 @@ with DAG(
     def versions(params: dict[str, Any] | None = None) -> list[str]:
         return list((params or {})["version_ids"])
 
+    # [START howto_mapped_create_wait_invoke]
     create_service = AbejaCreateServiceOperator.partial(
         task_id="create_service",
         deployment_id="{{ params.deployment_id }}",
@@ -81,6 +82,9 @@ with DAG(
         check_interval=CHECK_INTERVAL,
     ).expand(service_id=service_ids(create_service))
 
-    cleanup = AbejaDeleteRunServicesOperator(task_id="cleanup", deployment_id="{{ params.deployment_id }}")
+    # [END howto_mapped_create_wait_invoke]
 
+    # [START howto_operator_delete_run_services]
+    cleanup = AbejaDeleteRunServicesOperator(task_id="cleanup", deployment_id="{{ params.deployment_id }}")
     create_service >> wait_until_ready >> invoke >> cleanup.as_teardown()
+    # [END howto_operator_delete_run_services]

@@ -84,6 +84,7 @@ with DAG(
         timeout=1800,
     )
 
+    # [START howto_sharded_batch]
     split_input = AbejaSplitBatchInputOperator(
         task_id="split_input",
         input_path="{{ params.input_path }}",
@@ -108,6 +109,7 @@ with DAG(
         max_error_rate="{{ params.max_error_rate }}",
         storage_conn_id=STORAGE_CONN_ID,
     )
+    # [END howto_sharded_batch]
 
     delete_service = AbejaDeleteServiceOperator(
         task_id="delete_service",

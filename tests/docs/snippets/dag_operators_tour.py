@@ -127,13 +127,13 @@ with DAG(
     drop = AbejaDeleteEndpointOperator(task_id="drop_endpoint", deployment_id=DEP, endpoint="prod")
     # [END howto_operator_delete_endpoint]
 
-    # [START howto_operator_delete_service]
-    delete = AbejaDeleteServiceOperator(task_id="delete_service", deployment_id=DEP, service_id=SERVICE_ID)
-    # [END howto_operator_delete_service]
-
     steps = [scale_up, stop, start, wait_ready, predict, segment, endpoint, smoke_test_prod, drop]
     previous = create
     for task in steps:
         previous >> task
         previous = task
-    previous >> delete.as_teardown(setups=create)
+
+    # [START howto_operator_delete_service]
+    delete = AbejaDeleteServiceOperator(task_id="delete_service", deployment_id=DEP, service_id=SERVICE_ID)
+    previous >> delete.as_teardown(setups=create)  # runs after a failure upstream too
+    # [END howto_operator_delete_service]
