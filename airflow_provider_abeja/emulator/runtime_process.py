@@ -84,10 +84,6 @@ class InstanceFolders:
         return self.root / "ipc.sock"
 
     @property
-    def requests(self) -> Path:
-        return self.root / "requests"
-
-    @property
     def tmp(self) -> Path:
         return self.root / "tmp"
 
@@ -100,7 +96,7 @@ class InstanceFolders:
         return self.root / TRAINING_RESULT_DIR_NAME
 
     def create(self) -> InstanceFolders:
-        for folder in (self.requests, self.tmp, self.site, self.training_result):
+        for folder in (self.tmp, self.site, self.training_result):
             folder.mkdir(parents=True, exist_ok=True)
         return self
 
