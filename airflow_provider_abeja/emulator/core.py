@@ -46,7 +46,7 @@ from .proxy_rules import (
     to_content_list,
 )
 from .runtime import HandlerLoadError, InstancePool, InstanceUnavailable, PoolSpec, RuntimeLost
-from .runtime_process import runtime_problem
+from .runtime_process import runtime_problem, sweep_scratch
 from .sources import SourceStore
 from .store import NullStore
 
@@ -114,6 +114,7 @@ class Emulator:
     # ----- start, stop, reset -------------------------------------------------------------------------
 
     async def startup(self) -> None:
+        sweep_scratch()
         self.runtime_problem = runtime_problem()
         if self.runtime_problem:
             print(

@@ -143,7 +143,7 @@ class Instance:
 
 async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
     """Start one runtime and connect to it once its socket is there (HandlerLoadError if it dies first)."""
-    folders = InstanceFolders(scratch_dir("abeja-rt-")).create()
+    folders = InstanceFolders(scratch_dir("rt")).create()
     env = platform_environment(
         folders, user_parameters=spec.user_parameters, platform=spec.platform, handler=spec.handler
     )
@@ -201,7 +201,7 @@ class InstancePool:
         self._instances: set[Instance] = set()
         self._started = asyncio.Event()
         self._closed = False
-        self.data_dir = scratch_dir("abeja-req-")
+        self.data_dir = scratch_dir("req")
         self.in_flight = 0
         self.served = 0
         self.max_in_flight = 0
