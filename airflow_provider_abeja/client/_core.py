@@ -36,6 +36,8 @@ DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
 DEFAULT_MAX_RETRY_COUNT = 5
 USER_AGENT = f"airflow-provider-abeja/{__version__}"
 ADDRESSING_MODES = ("auto", "virtual-host", "path")
+#: The alias ``create_endpoint`` sends when none is given (the platform's own default name).
+DEFAULT_ENDPOINT_ALIAS = "default"
 #: Chunk size for streamed uploads and downloads.
 CHUNK_SIZE = 1024 * 1024
 #: How much of an error body goes into an exception message.
@@ -628,9 +630,9 @@ class RequestBuilder:
     ) -> RequestSpec:
         org, dep = self._org_dep(organization_id, deployment_id)
         check_path_id(service_id, "service_id")
-        payload: dict[str, Any] = {"service_id": service_id}
-        if custom_alias is not None:
-            payload["custom_alias"] = check_path_id(custom_alias, "custom_alias")
+        # Always sent, "default" when not given, as ABEJA's own SDK does.
+        alias = DEFAULT_ENDPOINT_ALIAS if custom_alias is None else custom_alias
+        payload = {"service_id": service_id, "custom_alias": check_path_id(alias, "custom_alias")}
         return self._json_spec("create_endpoint", "POST", self.management_url(org, dep, "endpoints"), payload)
 
     def get_endpoints(self, organization_id: str, deployment_id: str) -> RequestSpec:
