@@ -7,11 +7,10 @@ file importing the operators parses quickly.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -19,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from airflow_provider_abeja.exceptions import (
-    BadRequest,
     InvalidArgumentError,
-    MethodNotAllowed,
-    MissingCredentialsError,
     NotFound,
     ServiceFailedError,
+    WaitGaveUpError,
     WaitStoppedError,
+    WaitTimeoutError,
 )
+from airflow_provider_abeja.failfast import airflow_error, fail_fast
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
 if TYPE_CHECKING:
@@ -88,24 +87,8 @@ def wait_settings(
     return max(interval, MIN_CHECK_INTERVAL), limit
 
 
-#: Errors a task retry cannot fix: a bad argument, no credential, a refused request (400), a
-#: missing organization/deployment/service (404), a wrong method (405).
-PERMANENT_ERRORS: tuple[type[Exception], ...] = (
-    InvalidArgumentError,
-    MissingCredentialsError,
-    BadRequest,
-    NotFound,
-    MethodNotAllowed,
-)
-
-
-@contextlib.contextmanager
-def permanent_errors_fail_fast() -> Iterator[None]:
-    """Turn ``PERMANENT_ERRORS`` into ``AirflowFailException`` (no retry), chained from the original."""
-    try:
-        yield
-    except PERMANENT_ERRORS as exc:
-        raise AirflowFailException(str(exc)) from exc
+#: The one fail-fast rule (``failfast``), under the name the operators have always used.
+permanent_errors_fail_fast = fail_fast
 
 
 class AbejaBaseOperator(BaseOperator):
@@ -202,8 +185,10 @@ class AbejaBaseOperator(BaseOperator):
 
         The hook's wait (which copies the service's recent logs into the task log), stopped by
         ``on_kill`` through its ``stop_event``. A failure status raises ``AirflowFailException``
-        (no retry, as in deferrable mode) chained from ``ServiceFailedError`` with the latest log
-        lines; ``timeout`` seconds raise ``WaitTimeoutError``; ``on_kill`` raises ``WaitInterrupted``.
+        (no retry) chained from ``ServiceFailedError`` with the latest log lines; ``timeout``
+        seconds raise ``AirflowException`` chained from ``WaitTimeoutError``; an error reading
+        the service fails as the fail-fast rule says; ``on_kill`` raises ``WaitInterrupted``.
+        Outcomes and messages are the engine's (``wait_step``), as in deferrable mode.
         """
         check_interval, timeout = wait_settings(check_interval, timeout)
         try:
@@ -217,9 +202,9 @@ class AbejaBaseOperator(BaseOperator):
                 timeout=timeout,
                 stop_event=self._stop_event(),
             )
-        except ServiceFailedError as exc:
-            # As in deferrable mode: a failed service stays failed, a retry would only burn time.
-            raise AirflowFailException(str(exc)) from exc
+        except (ServiceFailedError, WaitTimeoutError, WaitGaveUpError) as exc:
+            # The engine's outcome, mapped as in deferrable mode and the sensor.
+            raise airflow_error(exc) from exc
         except WaitStoppedError as exc:
             raise WaitInterrupted(f"stopped waiting for service {service_id}: the task was killed") from exc
 

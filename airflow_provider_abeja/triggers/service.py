@@ -1,9 +1,11 @@
 """Wait for a service status in the triggerer: ``AbejaServiceStatusTrigger``.
 
 The trigger polls the service with the async client on the triggerer's event loop, so one
-triggerer can watch many services for the cost of a coroutine each. It yields exactly one event
-(see ``docs/DESIGN.md``, "Waiting") and ``validate_status_event`` turns that event back into a
-result or a clear task failure for the operators' and the sensor's ``execute_complete``.
+triggerer can watch many services for the cost of a coroutine each; what each answer means is
+decided by the one wait engine (``wait_step``), as in the operators' own wait and the sensor.
+It yields exactly one event (see ``docs/architecture.md``, "Waiting") and
+``validate_status_event`` turns that event back into a result or a clear task failure for the
+operators' and the sensor's ``execute_complete``.
 """
 
 from __future__ import annotations
@@ -15,17 +17,30 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import (
-    HttpError,
-    InvalidResponseError,
+    AbejaError,
     ServiceFailedError,
-    TransportError,
+    WaitGaveUpError,
     WaitTimeoutError,
+    is_fail_fast,
+    is_transient,
+    with_log_lines,
 )
+from airflow_provider_abeja.failfast import airflow_error
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
+from airflow_provider_abeja.wait_step import (
+    MAX_LOG_LINES,
+    Outcome,
+    Step,
+    WaitSpec,
+    WaitState,
+    latest_log_lines,
+    next_pause,
+    step,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import AsyncAPIClient
@@ -40,56 +55,14 @@ __all__ = [
     "validate_status_event",
 ]
 
-#: The ``status`` values an event may carry.
-EVENT_STATUSES: frozenset[str] = frozenset({"success", "failure", "timeout", "error"})
-#: How many of the latest recent-log lines a failure event carries (events live in the database).
-MAX_LOG_LINES = 20
-#: Each log line is cut to this many characters for the same reason.
-MAX_LOG_LINE_CHARS = 1000
-#: HTTP statuses that say "try again later" rather than "this will never work".
-TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({408, 425, 429})
-
+#: The ``status`` values an event may carry: the engine's outcomes that end a wait.
+EVENT_STATUSES: frozenset[str] = frozenset(o.value for o in Outcome if o is not Outcome.WAITING)
 #: Seconds the trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
 #: Each sleep between polls is the poll interval +- this fraction.
 POLL_JITTER = 0.1
-
-_KNOWN_STATUSES = frozenset(status.value for status in ServiceStatus)
-
-
-def is_transient_error(exc: BaseException) -> bool:
-    """True for errors worth another poll: transport failures, 408/425/429, any 5xx, a garbled 2xx."""
-    if isinstance(exc, TransportError):
-        return True
-    if isinstance(exc, InvalidResponseError):
-        return True
-    if isinstance(exc, HttpError):
-        return exc.status_code in TRANSIENT_HTTP_STATUSES or exc.status_code >= 500
-    return False
-
-
-def latest_log_lines(recent_logs: Any, limit: int = MAX_LOG_LINES) -> list[str]:
-    """The latest ``limit`` messages of a ``recentlogs`` answer, oldest first.
-
-    The platform lists events newest first; a missing or malformed body gives no lines rather
-    than an error, because the log lines only decorate a failure that is already known.
-    """
-    if not isinstance(recent_logs, Mapping):
-        return []
-    events = recent_logs.get("events")
-    if not isinstance(events, list):
-        return []
-    lines: list[str] = []
-    for event in events[:limit]:
-        message = event.get("message") if isinstance(event, Mapping) else event
-        if message is None:
-            continue
-        text = str(message).rstrip("\n")
-        if len(text) > MAX_LOG_LINE_CHARS:
-            text = text[:MAX_LOG_LINE_CHARS] + "..."
-        lines.append(text)
-    lines.reverse()
-    return lines
+#: Kept under the names this module has always exported.
+is_transient_error = is_transient
 
 
 def _coerce_end_time(end_time: float | int | datetime.datetime | None) -> float | None:
@@ -189,87 +162,45 @@ class AbejaServiceStatusTrigger(BaseTrigger):
             raise
         except Exception as exc:
             # Connection lookup, credentials, ids: nothing a later poll would fix.
-            event = self._event("error", None, f"could not watch service {self.service_id}: {exc}")
+            message = f"could not watch service {self.service_id}: {exc}"
+            event = self._event(Step(Outcome.ERROR, WaitState(), message, retryable=not is_fail_fast(exc)))
         finally:
             if lease is not None:
                 # Shielded so that a cancellation arriving during close still closes the pool.
                 await asyncio.shield(lease.release())
         yield TriggerEvent(event)
 
+    @property
+    def _ids(self) -> tuple[str, str, str]:
+        return self.organization_id, self.deployment_id, self.service_id
+
     async def _wait(self, lease: ClientLease) -> dict[str, Any]:
-        errors_in_a_row = 0
-        last_status: str | None = None
-        warned: set[str] = set()
+        spec = WaitSpec.build(
+            self.service_id,
+            self.target_status,
+            self.failure_statuses,
+            self.transient_error_budget,
+            deadline=self.end_time,
+        )
+        state = WaitState()
         while True:
+            observation: object
             try:
-                service = await lease.get_service(self.organization_id, self.deployment_id, self.service_id)
-                if not isinstance(service, Mapping):
-                    raise InvalidResponseError(
-                        "invalid_response", "service is not a JSON object", 200, "get_service"
-                    )
+                observation = await lease.get_service(*self._ids)
             except Exception as exc:
-                if not is_transient_error(exc):
-                    return self._event("error", last_status, f"cannot get service {self.service_id}: {exc}")
-                errors_in_a_row += 1
-                if errors_in_a_row > self.transient_error_budget:
-                    return self._event(
-                        "error",
-                        last_status,
-                        f"giving up on service {self.service_id} after {errors_in_a_row} transient "
-                        f"errors in a row (budget {self.transient_error_budget}); last: {exc}",
-                    )
-                self.log.warning(
-                    "Transient error %d/%d polling service %s: %s",
-                    errors_in_a_row,
-                    self.transient_error_budget,
-                    self.service_id,
-                    exc,
-                )
-            else:
-                errors_in_a_row = 0
-                raw_status = service.get("status")
-                status = None if raw_status is None else str(raw_status)
-                if status != last_status:
-                    self.log.info("Service %s is %s", self.service_id, status)
-                last_status = status
-                if status == self.target_status:
-                    return self._event(
-                        "success", status, f"service {self.service_id} reached status {status}"
-                    )
-                if status in self.failure_statuses:
-                    lines = await self._log_lines(lease.client)
-                    return self._event(
-                        "failure",
-                        status,
-                        f"service {self.service_id} reached failure status {status} "
-                        f"while waiting for {self.target_status}",
-                        lines,
-                    )
-                if status not in _KNOWN_STATUSES and str(status) not in warned:
-                    warned.add(str(status))
-                    self.log.warning(
-                        "Service %s reports unknown status %r: still waiting for %s",
-                        self.service_id,
-                        status,
-                        self.target_status,
-                    )
-            now = time.time()
-            if self.end_time is not None and now >= self.end_time:
-                lines = await self._log_lines(lease.client)
-                return self._event(
-                    "timeout",
-                    last_status,
-                    f"service {self.service_id} did not reach {self.target_status} before the deadline "
-                    f"({datetime.datetime.fromtimestamp(self.end_time, datetime.timezone.utc).isoformat()}); "
-                    f"last status: {last_status}",
-                    lines,
-                )
+                observation = exc
+            result = step(spec, state, observation, time.time())
+            state = result.state
+            for line in result.logs:
+                getattr(self.log, line.level)(line.template, *line.args)
+            if result.done:
+                wants_logs = result.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
+                lines = await self._log_lines(lease.client) if wants_logs else []
+                return self._event(result, lines)
             # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
             # polling the API in lockstep.
             delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-            if self.end_time is not None:
-                delay = min(delay, max(self.end_time - now, 0.0))
-            await asyncio.sleep(delay)
+            await asyncio.sleep(next_pause(spec, delay, time.time()))
 
     async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
         """The service's latest log lines, or none when they cannot be read in LOG_FETCH_TIMEOUT.
@@ -292,17 +223,18 @@ class AbejaServiceStatusTrigger(BaseTrigger):
             return []
         return latest_log_lines(logs)
 
-    def _event(
-        self, status: str, service_status: str | None, message: str, log_lines: list[str] | None = None
-    ) -> dict[str, Any]:
+    def _event(self, result: Step, log_lines: list[str] | None = None) -> dict[str, Any]:
+        """The one event of this trigger, from the engine's last step (JSON only: it is stored)."""
         event: dict[str, Any] = {
-            "status": status,
+            "status": result.outcome.value,
             "service_id": self.service_id,
-            "service_status": service_status,
-            "message": message,
+            "service_status": result.state.last_status,
+            "message": result.message,
         }
-        if status != "success":
+        if result.outcome is not Outcome.SUCCEEDED:
             event["log_lines"] = list(log_lines or [])
+        if result.outcome is Outcome.ERROR:
+            event["retryable"] = result.retryable
         return event
 
 
@@ -320,7 +252,10 @@ def validate_status_event(
       time), chained from ``ServiceFailedError`` with the latest log lines;
     - ``timeout``: ``timeout_exception`` (sensors pass ``AirflowSensorTimeout``), chained from
       ``WaitTimeoutError``;
-    - ``error``: ``AirflowException``, so the task's retries apply.
+    - ``error``: chained from ``WaitGaveUpError``; ``AirflowFailException`` when the event says
+      the error is not ``retryable`` (the fail-fast rule), else ``AirflowException``.
+
+    The exceptions and messages are those of the operators' own wait and the sensor's poke.
     """
     if event is None:
         raise AirflowException(f"no trigger event received while waiting for service {expected_service_id}")
@@ -339,21 +274,20 @@ def validate_status_event(
         raise AirflowException(
             f"trigger event is for service {service_id!r}, expected {expected_service_id!r}"
         )
+    if status == "success":
+        return dict(event)
     message = str(event.get("message") or f"service {service_id}: {status}")
     raw_lines = event.get("log_lines") or []
     lines = [str(line) for line in raw_lines] if isinstance(raw_lines, list) else []
-    service_status = event.get("service_status")
-    if status == "success":
-        return dict(event)
-    text = message
-    if lines:
-        text += "\nLatest log lines of the service:\n" + "\n".join(lines)
+    raw_status = event.get("service_status")
+    service_status = None if raw_status is None else str(raw_status)
+    error: AbejaError
     if status == "failure":
-        raise AirflowFailException(text) from ServiceFailedError(
-            str(service_id), str(service_status), lines, message=message
-        )
-    if status == "timeout":
-        raise timeout_exception(text) from WaitTimeoutError(
-            str(service_id), None if service_status is None else str(service_status), None, message=message
-        )
-    raise AirflowException(text)
+        error = ServiceFailedError(str(service_id), str(service_status), lines, message=message)
+    elif status == "timeout":
+        text = with_log_lines(message, lines)
+        error = WaitTimeoutError(str(service_id), service_status, None, message=text)
+    else:
+        retryable = event.get("retryable") is not False
+        error = WaitGaveUpError(str(service_id), with_log_lines(message, lines), retryable)
+    raise airflow_error(error, timeout_exception=timeout_exception) from error
