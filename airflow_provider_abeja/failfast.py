@@ -7,13 +7,18 @@ Airflow's exceptions for every operator, the sensor and the trigger's ``execute_
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from typing import ParamSpec, TypeVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_abeja.exceptions import AbejaError, WaitTimeoutError, is_fail_fast
 
-__all__ = ["airflow_error", "fail_fast"]
+__all__ = ["airflow_error", "fail_fast", "failing_fast"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def airflow_error(exc: BaseException, *, timeout_exception: type[Exception] = AirflowException) -> Exception:
@@ -32,10 +37,33 @@ def airflow_error(exc: BaseException, *, timeout_exception: type[Exception] = Ai
 
 @contextlib.contextmanager
 def fail_fast() -> Iterator[None]:
-    """Raise ``AirflowFailException`` (chained) for a fail-fast error; let every other error through."""
+    """Raise ``AirflowFailException`` for a fail-fast error; let every other error through.
+
+    Also catches a plain ``AirflowException`` raised ``from`` a fail-fast error (an operator
+    that words the error its own way): the rule, not the wording, decides about retries.
+    """
     try:
         yield
     except AbejaError as exc:
         if is_fail_fast(exc):
             raise AirflowFailException(str(exc)) from exc
         raise
+    except AirflowException as exc:
+        cause = exc.__cause__
+        if type(exc) is AirflowException and cause is not None and is_fail_fast(cause):
+            raise AirflowFailException(str(exc)) from cause
+        raise
+
+
+def failing_fast(method: Callable[P, R]) -> Callable[P, R]:
+    """``method`` run under :func:`fail_fast` (the base operator wraps every ``execute*`` with it)."""
+    if getattr(method, "__abeja_fail_fast__", False):
+        return method
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with fail_fast():
+            return method(*args, **kwargs)
+
+    wrapper.__abeja_fail_fast__ = True  # type: ignore[attr-defined]
+    return wrapper

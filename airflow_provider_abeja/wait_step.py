@@ -136,6 +136,8 @@ class Step:
     logs: tuple[LogLine, ...] = ()
     service: Mapping[str, Any] | None = None
     retryable: bool = True
+    #: The error reading the service that ended the wait, if one did.
+    error: BaseException | None = None
 
     @property
     def done(self) -> bool:
@@ -173,7 +175,7 @@ def step(spec: WaitSpec, state: WaitState, observation: object, now: float) -> S
         exc = InvalidResponseError("invalid_response", "service is not a JSON object", 200, "get_service")
     if not is_transient(exc):
         message = f"cannot get service {sid}: {exc}"
-        return Step(Outcome.ERROR, state, message, retryable=not is_fail_fast(exc))
+        return Step(Outcome.ERROR, state, message, retryable=not is_fail_fast(exc), error=exc)
     errors = state.errors_in_a_row + 1
     state = replace(state, errors_in_a_row=errors)
     if errors > spec.transient_error_budget:
@@ -181,7 +183,7 @@ def step(spec: WaitSpec, state: WaitState, observation: object, now: float) -> S
             f"giving up on service {sid} after {errors} transient errors in a row "
             f"(budget {spec.transient_error_budget}); last: {exc}"
         )
-        return Step(Outcome.ERROR, state, message)
+        return Step(Outcome.ERROR, state, message, error=exc)
     budget = spec.transient_error_budget
     log = LogLine("warning", "Transient error %d/%d polling service %s: %s", (errors, budget, sid, exc))
     return _deadline_step(spec, state, now, (log,))
@@ -240,7 +242,9 @@ def step_error(
     if done.outcome is Outcome.TIMED_OUT:
         return WaitTimeoutError(sid, last, timeout, message=with_log_lines(done.message, log_lines))
     if done.outcome is Outcome.ERROR:
-        return WaitGaveUpError(sid, done.message, done.retryable)
+        error = WaitGaveUpError(sid, done.message, done.retryable)
+        error.__cause__ = done.error
+        return error
     raise ValueError(f"the wait did not end without success: {done.outcome}")
 
 

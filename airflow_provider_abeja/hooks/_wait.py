@@ -229,9 +229,7 @@ def wait_for_service_status(
         if result.done:
             if not log_recent_logs and result.outcome is not Outcome.ERROR:
                 follower.poll()
-            raise step_error(spec, result, follower.latest_lines, timeout) from (
-                observation if isinstance(observation, BaseException) else None
-            )
+            raise step_error(spec, result, follower.latest_lines, timeout)
         pause = next_pause(spec, check_interval, clock())
         if stop_event is None:
             sleep(pause)

@@ -25,7 +25,7 @@ from airflow_provider_abeja.exceptions import (
     WaitStoppedError,
     WaitTimeoutError,
 )
-from airflow_provider_abeja.failfast import airflow_error, fail_fast
+from airflow_provider_abeja.failfast import airflow_error, fail_fast, failing_fast
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
 if TYPE_CHECKING:
@@ -98,6 +98,15 @@ class AbejaBaseOperator(BaseOperator):
     :param organization_id: defaults to the connection's ``organization_id`` extra.
     :param deployment_id: the deployment the service or endpoint belongs to.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The one fail-fast rule for every operator, whatever its own code catches or words:
+        # ``execute`` and the resume methods run under ``failfast.fail_fast``.
+        super().__init_subclass__(**kwargs)
+        for name in ("execute", "execute_complete"):
+            method = cls.__dict__.get(name)
+            if callable(method):
+                setattr(cls, name, failing_fast(method))
 
     def __init__(
         self,
@@ -301,3 +310,7 @@ class AbejaBaseOperator(BaseOperator):
             check_interval=check_interval,
             timeout=timeout,
         )
+
+
+# The base's own resume method runs under the fail-fast rule too (subclasses get it on definition).
+AbejaBaseOperator.execute_complete = failing_fast(AbejaBaseOperator.execute_complete)  # type: ignore[method-assign]
