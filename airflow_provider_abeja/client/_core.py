@@ -23,6 +23,8 @@ from airflow_provider_abeja.exceptions import (
     HttpError,
     InvalidArgumentError,
     InvalidResponseError,
+    TLSMismatchError,
+    TransportError,
     exception_class_for_status,
 )
 
@@ -709,6 +711,36 @@ class RequestBuilder:
 
 
 # --------------------------------------------------------------------------- responses
+
+
+#: What OpenSSL says when a TLS handshake meets a server that answers in plain HTTP.
+_TLS_MISMATCH_MARKERS = (
+    "WRONG_VERSION_NUMBER",
+    "wrong version number",
+    "record layer failure",
+    "RECORD_LAYER_FAILURE",
+)
+TLS_MISMATCH_HINT = "the server speaks plain HTTP, not TLS: use an http:// URL"
+
+
+def is_tls_mismatch(exc: BaseException) -> bool:
+    """True when an ``https://`` request reached a plain-HTTP server: no retry can fix that."""
+    return any(marker in str(exc) for marker in _TLS_MISMATCH_MARKERS)
+
+
+def transport_error(spec: RequestSpec, attempts: int, reason: str, exc: BaseException) -> TransportError:
+    """The client's error for a request that failed below HTTP; a TLS mismatch says what to do."""
+    if is_tls_mismatch(exc):
+        return TLSMismatchError(
+            f"{spec.method} {spec.url} failed: {TLS_MISMATCH_HINT} ({reason})",
+            url=spec.url,
+            attempts=attempts,
+        )
+    return TransportError(
+        f"{spec.method} {spec.url} failed after {attempts} attempt(s): {reason}",
+        url=spec.url,
+        attempts=attempts,
+    )
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

@@ -60,7 +60,9 @@ _URL_CACHE_SIZE = 4096
 
 def classify_httpx_error(exc: BaseException) -> Failure | None:
     """Map an httpx exception to how far the request got."""
-    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+    if isinstance(exc, httpx.ConnectError) and (
+        "CERTIFICATE_VERIFY_FAILED" in str(exc) or _core.is_tls_mismatch(exc)
+    ):
         return None  # permanent: retrying cannot help
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return Failure.NOT_SENT  # raised before any request byte was written
@@ -251,11 +253,7 @@ class AsyncAPIClient(ClientBase):
         try:
             return await self._retry_policy.acall(spec, _ADAPTER, attempt)
         except httpx.TransportError as exc:
-            raise TransportError(
-                f"{spec.method} {spec.url} failed after {attempts} attempt(s): {type(exc).__name__}: {exc}",
-                url=spec.url,
-                attempts=attempts,
-            ) from exc
+            raise _core.transport_error(spec, attempts, f"{type(exc).__name__}: {exc}", exc) from exc
 
     def _error(self, response: httpx.Response, spec: RequestSpec) -> Exception:
         return _core.error_from_response(

@@ -51,7 +51,7 @@ def classify_requests_error(exc: BaseException) -> Failure | None:
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return Failure.READ_TIMEOUT
     if isinstance(exc, requests.exceptions.SSLError):
-        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc) or _core.is_tls_mismatch(exc):
             return None  # permanent: retrying cannot help
         return Failure.BROKEN  # a TLS failure may also come after the request went out
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -183,12 +183,7 @@ class APIClient(ClientBase):
         try:
             return self._retry_policy.call(spec, _ADAPTER, attempt)
         except requests.exceptions.RequestException as exc:
-            reason = describe_transport_error(exc)
-            raise TransportError(
-                f"{spec.method} {spec.url} failed after {attempts} attempt(s): {reason}",
-                url=spec.url,
-                attempts=attempts,
-            ) from exc
+            raise _core.transport_error(spec, attempts, describe_transport_error(exc), exc) from exc
 
     def _error(self, response: requests.Response, spec: RequestSpec, content: bytes) -> Exception:
         return _core.error_from_response(
