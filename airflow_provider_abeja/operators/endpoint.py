@@ -41,7 +41,7 @@ def _required(value: Any, argument: str) -> str:
 
 def _path_safe(value: str, argument: str) -> str:
     """The client's id check, run before the operator's own look-ups send anything."""
-    from airflow_provider_abeja.client._core import check_path_id
+    from airflow_provider_abeja.client.validation import check_path_id
 
     return check_path_id(value, argument)
 

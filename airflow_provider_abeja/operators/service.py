@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
+from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import (
     BadRequest,
     HttpError,
@@ -52,19 +53,6 @@ _DEFERRABLE_DEFAULT = conf.getboolean("operators", "default_deferrable", fallbac
 
 
 # -- argument checks (all run before any request) ---------------------------------------------------
-
-
-def _text(value: Any, argument: str, *, optional: bool = False) -> str | None:
-    if value is None or (optional and value == ""):
-        if optional:
-            return None
-        raise InvalidArgumentError(argument, "is required")
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InvalidArgumentError(argument, f"expected a string, got {type(value).__name__}")
-    text = str(value).strip()
-    if not text:
-        raise InvalidArgumentError(argument, "must not be empty")
-    return text
 
 
 def _integer(value: Any, argument: str, *, optional: bool = False, minimum: int = 1) -> int | None:
@@ -266,7 +254,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         try's service) is sent with arguments the client would refuse.
         """
         arguments = self._normalised_arguments()
-        from airflow_provider_abeja.client._core import (
+        from airflow_provider_abeja.client.validation import (
             check_create_arguments,
             check_environment,
             check_path_id,
