@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_abeja.exceptions import InvalidArgumentError
+from airflow_provider_abeja.client.validation import check_path_id, text
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     XCOM_ENDPOINT_ID,
@@ -29,21 +29,8 @@ DEFAULT_ALIAS = "default"
 
 
 def _required(value: Any, argument: str) -> str:
-    if (
-        value is None
-        or isinstance(value, bool)
-        or not isinstance(value, (str, int))
-        or not str(value).strip()
-    ):
-        raise InvalidArgumentError(argument, "is required (a non-empty string)")
-    return _path_safe(str(value).strip(), argument)
-
-
-def _path_safe(value: str, argument: str) -> str:
-    """The client's id check, run before the operator's own look-ups send anything."""
-    from airflow_provider_abeja.client.validation import check_path_id
-
-    return check_path_id(value, argument)
+    """A required id, checked by the client's rules before the operator's own look-ups send anything."""
+    return check_path_id(text(value, argument), argument)
 
 
 class _EndpointOperator(AbejaBaseOperator):
@@ -103,7 +90,7 @@ class AbejaCreateEndpointOperator(_EndpointOperator):
         with permanent_errors_fail_fast():
             service_id = _required(self.service_id, "service_id")
             alias = str(self.custom_alias).strip() if self.custom_alias else DEFAULT_ALIAS
-            _path_safe(alias, "custom_alias")
+            check_path_id(alias, "custom_alias")
             organization_id = self.resolve_organization_id()
             self.push_service_xcom(context, organization_id, service_id)
             if self.check_ready:
