@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
     from airflow_provider_abeja.hooks.abeja import AbejaHook
 
-#: XCom keys of the service and endpoint operators (docs/DESIGN.md, "XCom and links").
+#: XCom keys of the service and endpoint operators (docs/architecture.md, "XCom and links").
 XCOM_SERVICE_ID = "service_id"
 XCOM_SERVICE_URL = "service_url"
 XCOM_ENDPOINT_ID = "endpoint_id"
