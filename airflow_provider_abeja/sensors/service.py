@@ -35,6 +35,7 @@ from airflow_provider_abeja.wait_step import (
     Outcome,
     WaitSpec,
     WaitState,
+    emit,
     latest_log_lines,
     step,
     step_error,
@@ -149,8 +150,7 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
             observation = exc
         result = step(spec, self._wait_state, observation, time.monotonic())
         self._wait_state = result.state
-        for line in result.logs:
-            getattr(self.log, line.level)(line.template, *line.args)
+        emit(result, self.log)
         if result.outcome is Outcome.SUCCEEDED:
             return True
         if not result.done:

@@ -37,6 +37,7 @@ from airflow_provider_abeja.wait_step import (
     Step,
     WaitSpec,
     WaitState,
+    emit,
     latest_log_lines,
     next_pause,
     step,
@@ -191,8 +192,7 @@ class AbejaServiceStatusTrigger(BaseTrigger):
                 observation = exc
             result = step(spec, state, observation, time.time())
             state = result.state
-            for line in result.logs:
-                getattr(self.log, line.level)(line.template, *line.args)
+            emit(result, self.log)
             if result.done:
                 wants_logs = result.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
                 lines = await self._log_lines(lease.client) if wants_logs else []
