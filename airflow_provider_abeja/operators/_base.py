@@ -266,7 +266,7 @@ class AbejaBaseOperator(BaseOperator):
         Airflow 3.3 passes only the event), from the ``service_id`` this try pushed before
         deferring (XCom is kept across a deferral) and the organization resolved again.
         """
-        from airflow_provider_abeja.triggers.service import validate_status_event
+        from airflow_provider_abeja.wait_events import validate_status_event
 
         if not service_id:
             service_id = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_SERVICE_ID)
