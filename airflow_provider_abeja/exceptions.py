@@ -44,6 +44,10 @@ class TransportError(AbejaError):
         return (_rebuild_transport_error, (type(self), str(self), self.url, self.attempts))
 
 
+class TLSMismatchError(TransportError):
+    """An ``https://`` URL reached a server that speaks plain HTTP: no retry can fix that."""
+
+
 def _rebuild_transport_error(
     cls: type[TransportError], message: str, url: str, attempts: int
 ) -> TransportError:
@@ -136,6 +140,13 @@ def exception_class_for_status(status_code: int) -> type[HttpError]:
     return STATUS_EXCEPTIONS.get(status_code, HttpError)
 
 
+def with_log_lines(message: str, log_lines: Sequence[str]) -> str:
+    """A wait's failure or timeout message followed by the service's latest log lines, if any."""
+    if not log_lines:
+        return message
+    return message + "\nLatest log lines of the service:\n" + "\n".join(log_lines)
+
+
 class ServiceFailedError(AbejaError):
     """A wait saw the service reach a failure status."""
 
@@ -149,13 +160,12 @@ class ServiceFailedError(AbejaError):
         self.service_id = service_id
         self.status = status
         self.log_lines = list(log_lines)
+        self.message = message
         text = message or f"service {service_id} reached status {status}"
-        if self.log_lines:
-            text += "; latest log lines:\n" + "\n".join(self.log_lines)
-        super().__init__(text)
+        super().__init__(with_log_lines(text, self.log_lines))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.service_id, self.status, self.log_lines))
+        return (type(self), (self.service_id, self.status, self.log_lines, self.message))
 
 
 class WaitTimeoutError(AbejaError):
@@ -191,3 +201,60 @@ class WaitStoppedError(AbejaError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.service_id, self.last_status))
+
+
+class WaitGaveUpError(AbejaError):
+    """A wait ended on an error reading the service: a permanent one, or too many transient ones.
+
+    ``retryable`` says whether an Airflow retry may help (see ``is_fail_fast``).
+    """
+
+    def __init__(self, service_id: str, message: str, retryable: bool = True) -> None:
+        self.service_id = service_id
+        self.retryable = retryable
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.service_id, str(self), self.retryable))
+
+
+# ----------------------------------------------------------------------------- one fail-fast rule
+
+#: HTTP statuses that say "this request will never work": fail without Airflow retries.
+FAIL_FAST_HTTP_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 405, 422})
+#: Errors that fail without Airflow retries whatever their details.
+FAIL_FAST_ERRORS: tuple[type[AbejaError], ...] = (
+    InvalidArgumentError,
+    MissingCredentialsError,
+    TLSMismatchError,
+    ServiceFailedError,
+)
+#: HTTP statuses worth another try later (with any 5xx).
+TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({408, 425, 429})
+
+
+def is_fail_fast(exc: BaseException) -> bool:
+    """The one fail-fast rule: True when no retry can fix ``exc`` (docs/architecture.md, "Fail fast").
+
+    Bad arguments, no credential, an ``https://`` URL to a plain-HTTP server, a failed service,
+    and answers 400, 401, 403, 404, 405 and 422. Everything else (transport errors, 408, 409,
+    425, 429, 5xx, a garbled answer, timeouts) is left to the task's retries.
+    """
+    if isinstance(exc, FAIL_FAST_ERRORS):
+        return True
+    if isinstance(exc, WaitGaveUpError):
+        return not exc.retryable
+    if isinstance(exc, InvalidResponseError):
+        return False
+    return isinstance(exc, HttpError) and exc.status_code in FAIL_FAST_HTTP_STATUSES
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors worth another poll: transport failures, 408/425/429, any 5xx, a garbled 2xx."""
+    if isinstance(exc, TLSMismatchError):
+        return False
+    if isinstance(exc, (TransportError, InvalidResponseError)):
+        return True
+    if isinstance(exc, HttpError):
+        return exc.status_code in TRANSIENT_HTTP_STATUSES or exc.status_code >= 500
+    return False

@@ -60,7 +60,7 @@ CONN_FIELDS: dict[str, Any] = {
     "timeout": {
         "label": "Timeout (seconds)",
         "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
-        "description": "Connect/read timeout of each request.",
+        "description": "Connect/read timeout of each request; 0 turns timeouts off (as in the client).",
     },
     "max_retry_count": {
         "label": "Max retry count",

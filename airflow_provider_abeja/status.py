@@ -18,6 +18,9 @@ class ServiceStatus(str, Enum):
         return self.value
 
 
+#: Every status this provider knows; a wait warns once about any other and keeps waiting.
+KNOWN_STATUSES: frozenset[str] = frozenset(s.value for s in ServiceStatus)
+
 #: Statuses after which a wait fails unless it is waiting for exactly that status.
 DEFAULT_FAILURE_STATUSES: frozenset[str] = frozenset(
     {ServiceStatus.FAILED.value, ServiceStatus.STOPPED.value}
@@ -28,4 +31,4 @@ TERMINAL_STATUSES: frozenset[str] = frozenset(
     {ServiceStatus.READY.value, ServiceStatus.STOPPED.value, ServiceStatus.FAILED.value}
 )
 
-__all__ = ["DEFAULT_FAILURE_STATUSES", "TERMINAL_STATUSES", "ServiceStatus"]
+__all__ = ["DEFAULT_FAILURE_STATUSES", "KNOWN_STATUSES", "TERMINAL_STATUSES", "ServiceStatus"]

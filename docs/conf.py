@@ -38,8 +38,7 @@ root_doc = "index"
 exclude_patterns = [
     "_build",
     "_generated/*.md",  # fragments, included by the pages
-    "emulator-conformance.md",  # included by emulator.md when present
-    "DESIGN.md",  # the modules' working contract; the site's page is architecture.md
+    "emulator-conformance.md",  # included by emulator.md
 ]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3

@@ -5,16 +5,14 @@ deployment's traffic to one service, *blue*. This DAG brings up *green* from ``p
 next to it, smoke-tests green directly (not through the endpoint), and only then switches the
 endpoint and retires blue:
 
-    green_up -> smoke_request -> check_smoke_answer -> route_endpoint
-        -+-> swap_endpoint -> blue_to_retire -> retire_blue
-         +-> create_endpoint                   (first release: no blue yet)
+    green_up -> smoke_request -> check_smoke_answer -> swap_endpoint -> blue_to_retire -> retire_blue
     rollback_green  (only when something before the switch failed)
 
 - ``green_up`` creates the green service and waits for READY in the triggerer (``deferrable=True``).
 - ``smoke_request`` calls green with ``params.smoke_text``; ``check_smoke_answer`` fails unless the
   answer's ``label`` is ``params.smoke_expected_label``.
-- ``route_endpoint`` switches the endpoint if it exists, or creates it on the first release.
-- ``swap_endpoint`` (``AbejaUpdateEndpointOperator``) pushes ``previous_service_id``: blue.
+- ``swap_endpoint`` (``AbejaRouteEndpointOperator``) switches the endpoint to green, or creates it
+  on the first release, and pushes ``previous_service_id``: blue (None on the first release).
   ``retire_blue`` deletes it (``blue_to_retire`` skips that when there is no blue, or when a retry
   found the endpoint already on green).
 - ``rollback_green`` runs when green failed to come up, failed its smoke test, or the switch failed:
@@ -35,10 +33,7 @@ from typing import Any
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Param, task
 
-from airflow_provider_abeja.operators.endpoint import (
-    AbejaCreateEndpointOperator,
-    AbejaUpdateEndpointOperator,
-)
+from airflow_provider_abeja.operators.endpoint import AbejaRouteEndpointOperator
 from airflow_provider_abeja.operators.service import (
     AbejaCreateServiceOperator,
     AbejaDeleteServiceOperator,
@@ -94,35 +89,14 @@ with DAG(
             raise ValueError(f"smoke test failed: expected label {expected!r}, green answered {answer!r}")
         return answer
 
-    @task.branch
-    def route_endpoint(params: dict[str, Any] | None = None) -> str:
-        """Switch an existing endpoint; create it on the first release."""
-        from airflow_provider_abeja.exceptions import NotFound
-        from airflow_provider_abeja.hooks.abeja import AbejaHook
-
-        hook = AbejaHook(CONN_ID)
-        args = (hook.get_organization_id(), (params or {})["deployment_id"], (params or {})["endpoint"])
-        try:
-            hook.client.get_endpoint(*args)
-        except NotFound:
-            return "create_endpoint"
-        return "swap_endpoint"
-
-    # [START howto_operator_update_endpoint]
-    swap_endpoint = AbejaUpdateEndpointOperator(
+    # [START howto_operator_route_endpoint]
+    swap_endpoint = AbejaRouteEndpointOperator(
         task_id="swap_endpoint",
         deployment_id="{{ params.deployment_id }}",
         endpoint="{{ params.endpoint }}",
         service_id=GREEN_SERVICE_ID,
     )
-    # [END howto_operator_update_endpoint]
-
-    create_endpoint = AbejaCreateEndpointOperator(
-        task_id="create_endpoint",
-        deployment_id="{{ params.deployment_id }}",
-        custom_alias="{{ params.endpoint }}",
-        service_id=GREEN_SERVICE_ID,
-    )
+    # [END howto_operator_route_endpoint]
 
     @task.short_circuit
     def blue_to_retire(swap: dict[str, Any]) -> bool:
@@ -144,7 +118,6 @@ with DAG(
     )
 
     checked = check_smoke_answer(smoke_request.output)
-    route = route_endpoint()
-    green_up >> smoke_request >> checked >> route >> [swap_endpoint, create_endpoint]
+    green_up >> smoke_request >> checked >> swap_endpoint
     blue_to_retire(swap_endpoint.output) >> retire_blue
-    [green_up, smoke_request, checked, swap_endpoint, create_endpoint] >> rollback_green
+    [green_up, smoke_request, checked, swap_endpoint] >> rollback_green

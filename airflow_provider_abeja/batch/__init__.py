@@ -6,6 +6,7 @@ Plain Python (no Airflow import), so the pieces are testable and benchmarkable o
 
 from __future__ import annotations
 
+from airflow_provider_abeja.batch._paths import path_exists
 from airflow_provider_abeja.batch.inputs import (
     BatchInput,
     FilesSource,
@@ -27,4 +28,5 @@ __all__ = [
     "ListSource",
     "ResultStore",
     "open_result_store",
+    "path_exists",
 ]

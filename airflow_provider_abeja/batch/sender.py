@@ -170,7 +170,7 @@ class Sender:
         )
 
     def _spec(self, item: BatchInput) -> Any:
-        from airflow_provider_abeja.client._core import RequestSpec
+        from airflow_provider_abeja.client import RequestSpec
 
         return RequestSpec(
             route="batch",

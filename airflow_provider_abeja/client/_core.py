@@ -12,17 +12,28 @@ import ipaddress
 import json as jsonlib
 import logging
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
+from airflow_provider_abeja.client.api import OPERATIONS, Operation
+from airflow_provider_abeja.client.validation import (
+    ADDRESSING_MODES,
+    Timeout,
+    check_organization_id,
+    check_path_id,
+    parse_api_url,
+    parse_retry_count,
+    parse_timeout,
+)
 from airflow_provider_abeja.exceptions import (
     HttpError,
     InvalidArgumentError,
     InvalidResponseError,
+    TLSMismatchError,
+    TransportError,
     exception_class_for_status,
 )
 
@@ -35,175 +46,13 @@ ENV_MAX_RETRY_COUNT = "ABEJA_API_MAX_RETRY_COUNT"
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
 DEFAULT_MAX_RETRY_COUNT = 5
 USER_AGENT = f"airflow-provider-abeja/{__version__}"
-ADDRESSING_MODES = ("auto", "virtual-host", "path")
 #: Chunk size for streamed uploads and downloads.
 CHUNK_SIZE = 1024 * 1024
 #: How much of an error body goes into an exception message.
 MAX_ERROR_TEXT = 1000
 
-Timeout = tuple[float, float] | None
 
 logger = logging.getLogger("airflow_provider_abeja.client")
-
-_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
-_FORBIDDEN_IN_PATH_ID = frozenset("/?#%@\\")
-#: Platform ids are at most 21 characters; aliases are short names. Longer is a mistake or an attack.
-MAX_PATH_ID_LENGTH = 255
-
-
-# --------------------------------------------------------------------------- ids
-
-
-def check_organization_id(value: object, argument: str = "organization_id") -> str:
-    """The organization id becomes a host label: it must be exactly one DNS label."""
-    if not isinstance(value, str):
-        raise InvalidArgumentError(argument, f"must be a string, not {type(value).__name__}")
-    if not _DNS_LABEL.match(value):
-        raise InvalidArgumentError(
-            argument, f"{value!r} is not a single DNS label (letters, digits, '-'; at most 63)"
-        )
-    return value
-
-
-#: Printable ASCII without white space and ``/ ? # % @ \``: what a clean path id is made of.
-_CLEAN_PATH_ID = re.compile(rf"[^\x00-\x20\x7f-\U0010ffff/?#%@\\]{{1,{MAX_PATH_ID_LENGTH}}}\Z")
-
-
-def check_path_id(value: object, argument: str) -> str:
-    """A path segment id: refuse anything that could change which resource is addressed."""
-    # Fast path (every call checks two or three ids): one regex and one substring scan; the
-    # checks below only run to name what is wrong.
-    if type(value) is str and _CLEAN_PATH_ID.match(value) and ".." not in value:
-        return value
-    if not isinstance(value, str):
-        raise InvalidArgumentError(argument, f"must be a string, not {type(value).__name__}")
-    if not value:
-        raise InvalidArgumentError(argument, "must not be empty")
-    if len(value) > MAX_PATH_ID_LENGTH:
-        raise InvalidArgumentError(
-            argument, f"is {len(value)} characters long (at most {MAX_PATH_ID_LENGTH})"
-        )
-    if value in (".", "..") or ".." in value:
-        raise InvalidArgumentError(argument, f"{value!r} must not contain '..'")
-    for char in value:
-        if char in _FORBIDDEN_IN_PATH_ID:
-            raise InvalidArgumentError(argument, f"{value!r} must not contain {char!r}")
-        if char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F:
-            raise InvalidArgumentError(
-                argument, f"{value!r} must not contain white space or control characters"
-            )
-        if ord(char) > 0x7E:
-            raise InvalidArgumentError(argument, f"{value!r} must be ASCII")
-    return value
-
-
-_DIGITS = re.compile(r"[0-9]+\Z")
-_ENV_NAME = re.compile(r"[^=\s\x00-\x1f\x7f]+\Z")
-_BOOL_TEXT = frozenset({"true", "false"})
-
-
-def _count(value: object, argument: str, minimum: int = 1) -> int:
-    """An instance count: a whole number >= ``minimum`` (the seed also documents digit strings)."""
-    if isinstance(value, str) and _DIGITS.match(value):
-        number = int(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    else:
-        raise InvalidArgumentError(
-            argument, f"must be a whole number >= {minimum}, not {type(value).__name__}"
-        )
-    if number < minimum:
-        raise InvalidArgumentError(argument, f"must be at least {minimum}, got {number}")
-    return number
-
-
-def check_create_arguments(
-    instance_number: object,
-    min_instance_number: object,
-    max_instance_number: object,
-    enable_autoscale: object,
-    instance_type: object,
-) -> None:
-    """The numeric and flag arguments of create_service, refused before anything is sent."""
-    _count(instance_number, "instance_number")
-    _check_instance_range(min_instance_number, max_instance_number)
-    _check_autoscale_flag(enable_autoscale, "enable_autoscale")
-    _check_instance_type(instance_type, "instance_type")
-
-
-def check_update_payload(payload: object) -> None:
-    """The fields of an update_service payload that the platform defines, checked like create's.
-
-    Other keys pass through unchanged: the platform may accept fields that are not public.
-    Errors name the field as ``payload.<key>``.
-    """
-    if payload is None:
-        return
-    if not isinstance(payload, Mapping):
-        raise InvalidArgumentError("payload", f"must be a dict, not {type(payload).__name__}")
-    for key in payload:
-        if not isinstance(key, str) or not key:
-            raise InvalidArgumentError("payload", f"keys must be non-empty strings, got {key!r}")
-    if "instance_number" in payload:
-        _count(payload["instance_number"], "payload.instance_number")
-    _check_instance_range(
-        payload.get("min_instance_number"), payload.get("max_instance_number"), prefix="payload."
-    )
-    if "enable_autoscale" in payload:
-        _check_autoscale_flag(payload["enable_autoscale"], "payload.enable_autoscale")
-    if "instance_type" in payload:
-        _check_instance_type(payload["instance_type"], "payload.instance_type")
-    for id_field in ("version_id", "model_id"):
-        if id_field in payload:
-            check_path_id(payload[id_field], f"payload.{id_field}")
-    for env_field in ("environment", "user_env_vars"):
-        if env_field in payload:
-            check_environment(payload[env_field], f"payload.{env_field}")
-
-
-def _check_instance_range(minimum_value: object, maximum_value: object, prefix: str = "") -> None:
-    # 0 is left to the platform to judge for the autoscaling floor; negative never makes sense.
-    minimum = None if minimum_value is None else _count(minimum_value, f"{prefix}min_instance_number", 0)
-    maximum = None if maximum_value is None else _count(maximum_value, f"{prefix}max_instance_number")
-    if minimum is not None and maximum is not None and minimum > maximum:
-        raise InvalidArgumentError(
-            f"{prefix}min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
-        )
-
-
-def _check_autoscale_flag(value: object, argument: str) -> None:
-    flag_ok = (
-        value is None
-        or isinstance(value, bool)
-        or (isinstance(value, str) and value.strip().lower() in _BOOL_TEXT)
-    )
-    if not flag_ok:
-        raise InvalidArgumentError(argument, "must be true or false")
-
-
-def _check_instance_type(value: object, argument: str) -> None:
-    if not isinstance(value, str) or not value or not _ENV_NAME.match(value):
-        raise InvalidArgumentError(argument, "must be a non-empty name such as 'cpu-0.25'")
-
-
-def check_environment(value: object, argument: str = "environment") -> None:
-    """Environment variables: a mapping of names (no '=', white space or control characters) to strings.
-
-    Values are never echoed in the error: environments carry secrets.
-    """
-    if value is None:
-        return
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError(
-            argument, f"must be a mapping of names to strings, not {type(value).__name__}"
-        )
-    for key, item in value.items():
-        if not isinstance(key, str) or not _ENV_NAME.match(key):
-            raise InvalidArgumentError(
-                argument, f"variable name {key!r} must be non-empty, without '=', white space or controls"
-            )
-        if not isinstance(item, str):
-            raise InvalidArgumentError(argument, f"{key}: value must be a string, not {type(item).__name__}")
 
 
 def _segment(value: str) -> str:
@@ -212,74 +61,6 @@ def _segment(value: str) -> str:
 
 
 # --------------------------------------------------------------------------- settings
-
-
-def parse_api_url(value: object, argument: str = "api_url") -> str:
-    """Validate the API base URL: http(s), a host, no credentials, no query or fragment."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError(argument, "must be a non-empty URL such as https://api.abeja.io")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https"):
-        raise InvalidArgumentError(argument, "must start with http:// or https://")
-    if "@" in parts.netloc:
-        # Never echo the value: the userinfo part is a secret.
-        raise InvalidArgumentError(
-            argument, "must not contain credentials (user:password@host); pass them as credential instead"
-        )
-    if not parts.hostname:
-        raise InvalidArgumentError(argument, f"{value!r} has no host")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise InvalidArgumentError(argument, f"{value!r} has an invalid port") from None
-    if parts.query or parts.fragment:
-        raise InvalidArgumentError(argument, f"{value!r} must not have a query or fragment")
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-
-
-def parse_timeout(value: object, argument: str) -> Timeout:
-    """``None`` is not accepted here; ``0`` turns the timeout off; a number or (connect, read)."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            raise InvalidArgumentError(
-                argument, f"{value!r} is not a number of seconds (0 turns the timeout off)"
-            ) from None
-        return parse_timeout(number, argument)
-    if isinstance(value, bool):
-        raise InvalidArgumentError(argument, "must be a number of seconds, not a bool")
-    if isinstance(value, int | float):
-        if value != value or value < 0 or value == float("inf"):
-            raise InvalidArgumentError(argument, f"{value!r} must be a finite number >= 0")
-        if value == 0:
-            return None
-        return (float(value), float(value))
-    if isinstance(value, tuple | list) and len(value) == 2:
-        connect, read = (parse_timeout(v, argument) for v in value)
-        if connect is None or read is None:
-            raise InvalidArgumentError(
-                argument, "(connect, read) values must be > 0; use 0 alone for no timeout"
-            )
-        return (connect[0], read[0])
-    raise InvalidArgumentError(argument, "must be seconds (a number) or a (connect, read) pair")
-
-
-def parse_retry_count(value: object, argument: str) -> int:
-    """A non-negative integer; ``0`` turns retries off."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not re.fullmatch(r"\d+", text):
-            raise InvalidArgumentError(
-                argument, f"{value!r} is not a whole number >= 0 (0 turns retries off)"
-            )
-        return int(text)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(argument, "must be a whole number >= 0")
-    if value < 0:
-        raise InvalidArgumentError(argument, f"{value} must be >= 0 (0 turns retries off)")
-    return value
 
 
 @dataclass(frozen=True)
@@ -420,6 +201,11 @@ def _json_bytes(payload: Any, argument: str = "json") -> bytes:
     return text.encode("utf-8")
 
 
+def _query_value(value: object, argument: str) -> str:
+    """A query parameter: ``*_time`` arguments are datetimes (sent in UTC), the others text."""
+    return _format_time(value, argument) if argument.endswith("_time") else str(value)
+
+
 def _format_time(value: object, argument: str) -> str:
     if isinstance(value, str):
         return value
@@ -508,205 +294,88 @@ class RequestBuilder:
         netloc = f"{organization_id}.{host}" + (f":{self._port}" if self._port is not None else "")
         return f"{self._scheme}://{netloc}{self._prefix}/deployments/{_segment(deployment_id)}{tail}"
 
-    # -- services
+    # -- calls
 
-    def create_service(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        version_id: str,
-        instance_number: int = 1,
-        min_instance_number: int | None = None,
-        max_instance_number: int | None = None,
-        enable_autoscale: bool | None = None,
-        instance_type: str = "cpu-0.25",
-        environment: Mapping[str, str] | None = None,
-        model_id: str | None = None,
-    ) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        check_path_id(version_id, "version_id")
-        check_create_arguments(
-            instance_number, min_instance_number, max_instance_number, enable_autoscale, instance_type
-        )
-        check_environment(environment)
-        if model_id is not None:
-            check_path_id(model_id, "model_id")
-        payload: dict[str, Any] = {
-            "version_id": version_id,
-            "instance_type": instance_type,
-            "instance_number": instance_number,
-        }
-        if min_instance_number is not None:
-            payload["min_instance_number"] = min_instance_number
-        if max_instance_number is not None:
-            payload["max_instance_number"] = max_instance_number
-        if enable_autoscale is not None:
-            payload["enable_autoscale"] = enable_autoscale
-        if model_id is not None:
-            payload["models"] = {"alias": model_id}
-        if environment is not None:
-            payload["environment"] = dict(environment)
-        url = self.management_url(org, dep, "services")
-        return self._json_spec("create_service", "POST", url, payload, argument="environment")
+    def build(self, name: str, args: Mapping[str, Any]) -> RequestSpec:
+        """The request for the declared call ``name`` (``client.api``) with the call's arguments.
 
-    def get_deployments(self, organization_id: str) -> RequestSpec:
-        org = check_organization_id(organization_id)
-        return RequestSpec("get_deployments", "GET", f"{self.api_url}/organizations/{org}/deployments", True)
+        Path ids are checked first (each error names its argument), then the body's arguments.
+        """
+        op = OPERATIONS[name]
+        url = self._url(op, args)
+        if op.body == "json":
+            assert op.payload is not None
+            payload = op.payload(args)
+            headers = {"Content-Type": "application/json"}
+            body = _json_bytes(payload, op.payload_argument)
+            return RequestSpec(name, op.method, url, op.idempotent, headers=headers, body=body)
+        if op.body == "inference":
+            body, headers, rewind_to, replayable = prepare_inference_body(
+                args.get("data"), args.get("json"), args.get("content_type")
+            )
+            return RequestSpec(
+                name,
+                op.method,
+                url,
+                False,
+                headers=headers,
+                body=body,
+                rewind_to=rewind_to,
+                replayable=replayable,
+            )
+        params = {key: _query_value(args[key], key) for key in op.query if args.get(key) is not None}
+        return RequestSpec(name, op.method, url, op.idempotent, params=params or None)
 
-    def get_services(self, organization_id: str, deployment_id: str) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        return RequestSpec("get_services", "GET", self.management_url(org, dep, "services"), idempotent=True)
-
-    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
-        return RequestSpec(
-            "get_service", "GET", self._service_url(organization_id, deployment_id, service_id), True
-        )
-
-    def delete_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
-        url = self._service_url(organization_id, deployment_id, service_id)
-        return RequestSpec("delete_service", "DELETE", url, idempotent=True)
-
-    def update_service(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        payload: Mapping[str, Any] | None = None,
-    ) -> RequestSpec:
-        url = self._service_url(organization_id, deployment_id, service_id)
-        check_update_payload(payload)
-        return self._json_spec("update_service", "PATCH", url, dict(payload or {}), idempotent=True)
-
-    def start_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
-        url = self._service_url(organization_id, deployment_id, service_id, "start")
-        return RequestSpec("start_service", "POST", url, idempotent=False)
-
-    def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
-        url = self._service_url(organization_id, deployment_id, service_id, "stop")
-        return RequestSpec("stop_service", "POST", url, idempotent=False)
-
-    def get_service_recent_logs(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        next_forward_token: str | None = None,
-        next_backward_token: str | None = None,
-        start_time: dt.datetime | None = None,
-        end_time: dt.datetime | None = None,
-    ) -> RequestSpec:
-        url = self._service_url(organization_id, deployment_id, service_id, "recentlogs")
-        params: dict[str, str] = {}
-        if next_forward_token is not None:
-            params["next_forward_token"] = str(next_forward_token)
-        if next_backward_token is not None:
-            params["next_backward_token"] = str(next_backward_token)
-        if start_time is not None:
-            params["start_time"] = _format_time(start_time, "start_time")
-        if end_time is not None:
-            params["end_time"] = _format_time(end_time, "end_time")
-        return RequestSpec("get_service_recent_logs", "GET", url, True, params=params or None)
-
-    def request_service(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        data: object = None,
-        json: Any = None,
-        content_type: str | None = None,
-    ) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        check_path_id(service_id, "service_id")
-        url = self.inference_url(org, dep, "services", service_id)
-        return self._inference_spec("request_service", url, data, json, content_type)
-
-    # -- endpoints
-
-    def create_endpoint(
-        self, organization_id: str, deployment_id: str, service_id: str, custom_alias: str | None = None
-    ) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        check_path_id(service_id, "service_id")
-        payload: dict[str, Any] = {"service_id": service_id}
-        if custom_alias is not None:
-            payload["custom_alias"] = check_path_id(custom_alias, "custom_alias")
-        return self._json_spec("create_endpoint", "POST", self.management_url(org, dep, "endpoints"), payload)
-
-    def get_endpoints(self, organization_id: str, deployment_id: str) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        return RequestSpec(
-            "get_endpoints", "GET", self.management_url(org, dep, "endpoints"), idempotent=True
-        )
-
-    def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> RequestSpec:
-        url = self._endpoint_url(organization_id, deployment_id, endpoint)
-        return RequestSpec("get_endpoint", "GET", url, idempotent=True)
-
-    def update_endpoint(
-        self, organization_id: str, deployment_id: str, endpoint: str, service_id: str
-    ) -> RequestSpec:
-        url = self._endpoint_url(organization_id, deployment_id, endpoint)
-        check_path_id(service_id, "service_id")
-        return self._json_spec("update_endpoint", "PATCH", url, {"service_id": service_id}, idempotent=True)
-
-    def delete_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> RequestSpec:
-        url = self._endpoint_url(organization_id, deployment_id, endpoint)
-        return RequestSpec("delete_endpoint", "DELETE", url, idempotent=True)
-
-    def request_endpoint(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        custom_alias: str | None = None,
-        data: object = None,
-        json: Any = None,
-        content_type: str | None = None,
-    ) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        rest = () if custom_alias is None else (check_path_id(custom_alias, "custom_alias"),)
-        url = self.inference_url(org, dep, *rest)
-        return self._inference_spec("request_endpoint", url, data, json, content_type)
-
-    # -- helpers
-
-    def _org_dep(self, organization_id: str, deployment_id: str) -> tuple[str, str]:
-        return check_organization_id(organization_id), check_path_id(deployment_id, "deployment_id")
-
-    def _service_url(self, organization_id: str, deployment_id: str, service_id: str, *rest: str) -> str:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        check_path_id(service_id, "service_id")
-        return self.management_url(org, dep, "services", service_id, *rest)
-
-    def _endpoint_url(self, organization_id: str, deployment_id: str, endpoint: str) -> str:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        check_path_id(endpoint, "endpoint")
-        return self.management_url(org, dep, "endpoints", endpoint)
-
-    @staticmethod
-    def _json_spec(
-        route: str, method: str, url: str, payload: Any, idempotent: bool = False, argument: str = "payload"
-    ) -> RequestSpec:
-        return RequestSpec(
-            route,
-            method,
-            url,
-            idempotent,
-            headers={"Content-Type": "application/json"},
-            body=_json_bytes(payload, argument),
-        )
-
-    @staticmethod
-    def _inference_spec(
-        route: str, url: str, data: object, json: Any, content_type: str | None
-    ) -> RequestSpec:
-        body, headers, rewind_to, replayable = prepare_inference_body(data, json, content_type)
-        return RequestSpec(
-            route, "POST", url, False, headers=headers, body=body, rewind_to=rewind_to, replayable=replayable
-        )
+    def _url(self, op: Operation, args: Mapping[str, Any]) -> str:
+        org = check_organization_id(args["organization_id"])
+        segments = []
+        for part in op.path.strip("/").split("/"):
+            if not part.startswith("{"):
+                segments.append(part)
+                continue
+            argument = part.strip("{}?")
+            value = args[argument]
+            if value is None and part.endswith("?}"):
+                continue
+            if argument != "organization_id":
+                check_path_id(value, argument)
+            segments.append(value)
+        if op.plane == "inference":
+            return self.inference_url(org, check_path_id(args["deployment_id"], "deployment_id"), *segments)
+        return f"{self.api_url}/" + "/".join(_segment(s) for s in segments)
 
 
 # --------------------------------------------------------------------------- responses
+
+
+#: What OpenSSL says when a TLS handshake meets a server that answers in plain HTTP.
+_TLS_MISMATCH_MARKERS = (
+    "WRONG_VERSION_NUMBER",
+    "wrong version number",
+    "record layer failure",
+    "RECORD_LAYER_FAILURE",
+)
+TLS_MISMATCH_HINT = "the server speaks plain HTTP, not TLS: use an http:// URL"
+
+
+def is_tls_mismatch(exc: BaseException) -> bool:
+    """True when an ``https://`` request reached a plain-HTTP server: no retry can fix that."""
+    return any(marker in str(exc) for marker in _TLS_MISMATCH_MARKERS)
+
+
+def transport_error(spec: RequestSpec, attempts: int, reason: str, exc: BaseException) -> TransportError:
+    """The client's error for a request that failed below HTTP; a TLS mismatch says what to do."""
+    if is_tls_mismatch(exc):
+        return TLSMismatchError(
+            f"{spec.method} {spec.url} failed: {TLS_MISMATCH_HINT} ({reason})",
+            url=spec.url,
+            attempts=attempts,
+        )
+    return TransportError(
+        f"{spec.method} {spec.url} failed after {attempts} attempt(s): {reason}",
+        url=spec.url,
+        attempts=attempts,
+    )
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
+from airflow_provider_abeja.client.validation import text
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
 
 ENV_AUTH_TOKEN = "PLATFORM_AUTH_TOKEN"
@@ -62,26 +63,26 @@ def _basic(user: str, password: str) -> tuple[str, tuple[str, ...]]:
     return f"Basic {token}", (password, token)
 
 
-def _text(values: Mapping[str, object], key: str, where: str) -> str | None:
-    value = values.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # a numeric user or datasource id
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"credential.{key}", f"must be a string ({where})")
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
-        # Never echo the value: it may be the secret itself.
-        raise InvalidArgumentError(f"credential.{key}", f"holds white space or control characters ({where})")
-    return value
+def _value(values: Mapping[str, object], key: str, where: str, names: Mapping[str, str]) -> str | None:
+    try:
+        return text(values.get(key), names[key], optional=True, strip=False)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(exc.argument, f"{exc.reason} ({where})") from None
 
 
-def _from_values(values: Mapping[str, object], where: str, names: Mapping[str, str]) -> Credential | None:
-    token = _text(values, "auth_token", where)
+def credential_from_values(
+    values: Mapping[str, object], where: str, names: Mapping[str, str]
+) -> Credential | None:
+    """The credential in ``values`` (bearer > user > datasource), or None when it holds none.
+
+    ``names`` says how to call each key in an error (an argument, an environment variable, a
+    connection field); ``where`` says where the values came from. Errors never echo a value.
+    """
+    token = _value(values, "auth_token", where, names)
     if token is not None:
         return Credential("bearer", "", f"Bearer {token}", (token,), where)
-    user_id = _text(values, "user_id", where)
-    pat = _text(values, "personal_access_token", where)
+    user_id = _value(values, "user_id", where, names)
+    pat = _value(values, "personal_access_token", where, names)
     if user_id is not None or pat is not None:
         if user_id is None or pat is None:
             raise MissingCredentialsError(
@@ -90,8 +91,8 @@ def _from_values(values: Mapping[str, object], where: str, names: Mapping[str, s
         user = user_id if user_id.startswith("user-") else f"user-{user_id}"
         header, secrets = _basic(user, pat)
         return Credential("user", user, header, secrets, where)
-    ds_id = _text(values, "datasource_id", where)
-    ds_secret = _text(values, "datasource_secret", where)
+    ds_id = _value(values, "datasource_id", where, names)
+    ds_secret = _value(values, "datasource_secret", where, names)
     if ds_id is not None or ds_secret is not None:
         if ds_id is None or ds_secret is None:
             raise MissingCredentialsError(
@@ -113,7 +114,9 @@ def resolve_credential(credential: Mapping[str, object] | None, environ: Mapping
     if credential:
         if not isinstance(credential, Mapping):
             raise InvalidArgumentError("credential", "must be a dict")
-        resolved = _from_values(credential, "credential argument", {k: k for k in CREDENTIAL_KEYS})
+        resolved = credential_from_values(
+            credential, "credential argument", {k: f"credential.{k}" for k in CREDENTIAL_KEYS}
+        )
         if resolved is None:
             raise MissingCredentialsError(
                 "credential argument holds none of: auth_token, user_id + personal_access_token, "
@@ -121,7 +124,7 @@ def resolve_credential(credential: Mapping[str, object] | None, environ: Mapping
             )
         return resolved
     env_values = {key: environ.get(name) for name, key in _ENV_TO_KEY.items()}
-    resolved = _from_values(env_values, "environment", {v: k for k, v in _ENV_TO_KEY.items()})
+    resolved = credential_from_values(env_values, "environment", {v: k for k, v in _ENV_TO_KEY.items()})
     if resolved is None:
         raise MissingCredentialsError(
             "no ABEJA credential: pass credential={'auth_token': ...} (or user_id + "

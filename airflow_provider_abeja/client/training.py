@@ -32,14 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_abeja.client._core import (
-    RequestSpec,
-    _json_bytes,
-    _segment,
-    check_environment,
-    check_organization_id,
-    check_path_id,
-)
+from airflow_provider_abeja.client._core import RequestSpec, _json_bytes, _segment
+from airflow_provider_abeja.client.validation import check_environment, check_organization_id, check_path_id
 from airflow_provider_abeja.exceptions import InvalidArgumentError, InvalidResponseError
 
 if TYPE_CHECKING:

@@ -118,8 +118,7 @@ async def _answer(emu: Emulator, request: Request, service_id: str, org: str, de
 
 def _response(answer: InferenceAnswer) -> Response:
     response = Response(answer.body, status_code=answer.status, media_type=answer.content_type)
-    for key, value in answer.headers:
-        response.headers.append(key, value)
+    response.raw_headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
     return response
 
 

@@ -36,16 +36,17 @@ from .models import (
 from .proxy_rules import (
     RUNTIME_LOST,
     UNAVAILABLE,
+    DropConnection,
     ProxyError,
     answer_headers,
     check_runtime_answer,
     error_body,
+    platform_headers,
     read_answer_body,
-    remove_files,
     to_content_list,
 )
 from .runtime import HandlerLoadError, InstancePool, InstanceUnavailable, PoolSpec, RuntimeLost
-from .runtime_process import runtime_problem
+from .runtime_process import runtime_problem, sweep_scratch
 from .sources import SourceStore
 from .store import NullStore
 from .training import TrainingPlatform
@@ -115,6 +116,7 @@ class Emulator:
     # ----- start, stop, reset -------------------------------------------------------------------------
 
     async def startup(self) -> None:
+        sweep_scratch()
         self.runtime_problem = runtime_problem()
         if self.runtime_problem:
             print(
@@ -655,22 +657,23 @@ class Emulator:
         try:
             check_runtime_answer(answer)
             status, extra = answer_headers(answer, self._proxy_ids(service))
+        except ProxyError as exc:
+            read_answer_body(answer)  # removes the answer file
+            return InferenceAnswer.proxy_error(exc.status, exc.message)
+        except DropConnection:
+            read_answer_body(answer)
+            raise
+        try:
             content = read_answer_body(answer)
         except ProxyError as exc:
             return InferenceAnswer.proxy_error(exc.status, exc.message)
-        finally:
-            if isinstance(answer.get("path"), str):
-                remove_files([answer["path"]])
         return InferenceAnswer(status, content, None, extra)
 
-    def _proxy_ids(self, service: Service) -> dict[str, str]:
+    def _proxy_ids(self, service: Service) -> tuple[tuple[str, str], ...]:
         version = self.versions.get(service.version_id)
-        return {
-            "model_id": service.models.get("alias", ""),
-            "model_version": version.version if version else "",
-            "deployment_id": service.deployment_id,
-            "service_id": service.service_id,
-        }
+        model_version = version.version if version else ""
+        model_id = service.models.get("alias", "")
+        return platform_headers(model_id, model_version, service.deployment_id, service.service_id)
 
     def health_check(self, service: Service) -> InferenceAnswer:
         """The proxy's /health_check: 200 once its runtime is up, 503 before (and after a crash)."""

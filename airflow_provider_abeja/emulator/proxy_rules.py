@@ -9,13 +9,15 @@ request bodies to files: the runtime reads each body from a file, as on the plat
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import json
 import os
 import posixpath
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +25,10 @@ PROXY_VERSION = "2.6.5"  # version/version.go of the proxy source this module fo
 UNAVAILABLE = "service unavailable"
 RUNTIME_LOST = "Internal Server Error: unexpected error of communication with runtime"
 _TSPECIALS = set('()<>@,;:\\"/[]?=')
+_FILE_NUMBERS = itertools.count()  # file names in a folder private to the pool
+_NO_PARAMS: Mapping[str, str] = MappingProxyType({})
 _HIDDEN_HEADERS = frozenset({"host", "authorization", "cookie"})  # host: Go keeps it apart (r.Host)
+_TOKEN = re.compile(r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+")  # Go's isTokenChar: 0x21-0x7E but the tspecials
 _VALID_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
@@ -56,10 +61,10 @@ def _is_token_char(ch: str) -> bool:
 
 
 def _consume_token(text: str) -> tuple[str, str]:
-    for index, ch in enumerate(text):
-        if not _is_token_char(ch):
-            return text[:index], text[index:]
-    return text, ""
+    match = _TOKEN.match(text)
+    if match is None:
+        return "", text
+    return match.group(), text[match.end() :]
 
 
 def _consume_value(text: str) -> tuple[str, str]:
@@ -85,8 +90,11 @@ def _consume_value(text: str) -> tuple[str, str]:
     return "", text  # unterminated
 
 
-def parse_media_type(value: str) -> tuple[str, dict[str, str]] | None:
-    """Go's `mime.ParseMediaType`: (lower-cased type, params), or None where Go returns an error."""
+@functools.lru_cache(maxsize=512)
+def parse_media_type(value: str) -> tuple[str, Mapping[str, str]] | None:
+    """Go's `mime.ParseMediaType`: (lower-cased type, params), or None where Go returns an error.
+
+    Cached: a client sends the same few content types again and again."""
     base = value.split(";", 1)[0]
     media_type = base.strip().lower()
     first, rest = _consume_token(media_type)
@@ -113,7 +121,7 @@ def parse_media_type(value: str) -> tuple[str, dict[str, str]] | None:
             return None
         params[key] = param_value
         text = rest
-    return media_type, params
+    return media_type, MappingProxyType(params)
 
 
 def _consume_media_param(text: str) -> tuple[str, str, str]:
@@ -139,7 +147,7 @@ def _consume_media_param(text: str) -> tuple[str, str, str]:
 
 
 def _write(data_dir: Path, data: bytes) -> str:
-    path = os.path.join(data_dir, uuid.uuid4().hex)
+    path = os.path.join(data_dir, f"{next(_FILE_NUMBERS)}")
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         view = memoryview(data)
@@ -191,7 +199,7 @@ def content_paths(content_list: Mapping[str, Any]) -> list[str]:
     return [c["path"] for c in content_list.get("contents") or [] if c.get("path")]
 
 
-def _multipart_contents(params: dict[str, str], body: bytes, data_dir: Path) -> list[dict[str, Any]]:
+def _multipart_contents(params: Mapping[str, str], body: bytes, data_dir: Path) -> list[dict[str, Any]]:
     """One content per part: `content_type` only if the part sets one, `file_name`, `form_name`."""
     boundary = params.get("boundary")
     if not boundary:
@@ -202,7 +210,7 @@ def _multipart_contents(params: dict[str, str], body: bytes, data_dir: Path) -> 
         part_type = part_headers.get("content-type", "")
         if part_type:
             content["content_type"] = part_type
-        disposition = parse_media_type(part_headers.get("content-disposition", "")) or ("", {})
+        disposition = parse_media_type(part_headers.get("content-disposition", "")) or ("", _NO_PARAMS)
         file_name = disposition[1].get("filename", "")
         if file_name:
             content["file_name"] = posixpath.basename(file_name.rstrip("/")) or "/"
@@ -298,27 +306,28 @@ def check_runtime_answer(answer: Mapping[str, Any]) -> None:
                     raise _decode_error(item, field, "string")
 
 
-def platform_headers(ids: Mapping[str, str]) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=256)
+def platform_headers(
+    model_id: str, model_version: str, deployment_id: str, service_id: str
+) -> tuple[tuple[str, str], ...]:
     """proxy/converter.go ToResponse: the ids the proxy adds to every answer of the runtime."""
-    names = (
-        ("model_id", "X-Abeja-Model-Id"),
-        ("model_version", "X-Abeja-Model-Version"),
-        ("deployment_id", "X-Abeja-Deployment-Id"),
-        ("service_id", "X-Abeja-Service-Id"),
+    named = (
+        ("X-Abeja-Model-Id", model_id),
+        ("X-Abeja-Model-Version", quote(model_version, safe="")),
+        ("X-Abeja-Deployment-Id", deployment_id),
+        ("X-Abeja-Service-Id", service_id),
     )
-    out = []
-    for key, header in names:
-        value = ids.get(key)
-        if value:
-            out.append((header, quote(value, safe="") if key == "model_version" else value))
-    return out
+    return tuple((name, value) for name, value in named if value)
 
 
-def answer_headers(answer: Mapping[str, Any], ids: Mapping[str, str]) -> tuple[int, list[tuple[str, str]]]:
+def answer_headers(
+    answer: Mapping[str, Any], ids: tuple[tuple[str, str], ...]
+) -> tuple[int, list[tuple[str, str]]]:
     """Status and headers of a successful answer (FromResponse); ProxyError / DropConnection else.
 
-    Call after `check_runtime_answer`. Content-Length is the server's; header values are passed as
-    raw bytes (UTF-8 included), CR/LF become spaces and invalid names are left out, as Go's server does.
+    Call after `check_runtime_answer`; `ids` is `platform_headers(...)`. Content-Length is the
+    server's; header values are passed as raw bytes (UTF-8 included), CR/LF become spaces and invalid
+    names are left out, as Go's server does.
     """
     status = answer.get("status_code")
     status = 200 if status is None else int(status)
@@ -333,18 +342,16 @@ def answer_headers(answer: Mapping[str, Any], ids: Mapping[str, str]) -> tuple[i
             raise ProxyError(501, f"Content-Type: [{content_type}] is not supported")
     if not 100 <= status <= 999:
         raise DropConnection(f"invalid status code {status}")  # Go's WriteHeader panics
-    headers: dict[str, str] = {
-        "content-type": content_type,
-        "x-abeja-sys-meta-proxy-version": PROXY_VERSION,
-    }
-    metadata = dict(answer.get("metadata") or {})
-    metadata.update(dict(platform_headers(ids)))
-    for key, value in metadata.items():
+    headers: dict[str, str] = {"content-type": content_type, "x-abeja-sys-meta-proxy-version": PROXY_VERSION}
+    for key, value in (answer.get("metadata") or {}).items():
         if _VALID_NAME.match(key):
             headers[key.lower()] = value or ""
+    for key, value in ids:
+        headers[key.lower()] = value
     return status, [(_canonical(k), _wire_value(v)) for k, v in headers.items()]
 
 
+@functools.lru_cache(maxsize=512)
 def _canonical(name: str) -> str:
     """Go's CanonicalHeaderKey: X-Abeja-Model-Id."""
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
@@ -352,6 +359,8 @@ def _canonical(name: str) -> str:
 
 def _wire_value(value: str) -> str:
     """The value's UTF-8 bytes, carried through the latin-1 str that the ASGI server encodes."""
+    if value.isascii() and value.isprintable():
+        return value.strip(" ")
     cleaned = value.replace("\r", " ").replace("\n", " ").strip(" \t")
     return cleaned.encode("utf-8").decode("latin-1")
 
@@ -359,15 +368,15 @@ def _wire_value(value: str) -> str:
 def read_answer_body(answer: Mapping[str, Any]) -> bytes:
     """The answer's body file, removed once read; ProxyError 503 when it is not there."""
     path = answer.get("path")
-    if path is None:
+    if not isinstance(path, str):
         return b""
     try:
         with open(path, "rb") as file:
-            data = file.read()
+            return file.read()
     except OSError:
         raise ProxyError(503, "unexpected error") from None
-    remove_files([path])
-    return data
+    finally:
+        remove_files([path])
 
 
 def remove_files(paths: Iterable[str]) -> None:

@@ -74,33 +74,62 @@ def encode_frame(document: Any) -> bytes:
     return FRAME_MAGIC + _LENGTH.pack(len(payload)) + payload
 
 
+class RuntimeConnection(asyncio.Protocol):
+    """The proxy's connection to one runtime: one request document out, one answer document back."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future[bytes] | None = None
+        self._lost: Exception | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) < 8 or self._waiter is None or self._waiter.done():
+            return
+        (length,) = _LENGTH.unpack_from(self._buffer, 4)
+        if len(self._buffer) >= 8 + length:
+            document = bytes(self._buffer[8 : 8 + length])
+            del self._buffer[: 8 + length]
+            self._waiter.set_result(document)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = exc or ConnectionResetError("the runtime closed the connection")
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(self._lost)
+
+    async def exchange(self, frame: bytes) -> bytes:
+        if self._lost is not None or self._transport is None:
+            raise ConnectionResetError("the runtime is gone")
+        self._waiter = asyncio.get_running_loop().create_future()
+        self._transport.write(frame)
+        return await self._waiter
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
 class Instance:
     """One runtime process and the proxy's single connection to it."""
 
     def __init__(
-        self,
-        index: int,
-        process: PlatformProcess,
-        folders: InstanceFolders,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        self, index: int, process: PlatformProcess, folders: InstanceFolders, connection: RuntimeConnection
     ) -> None:
         self.index = index
         self.process = process
         self.folders = folders
-        self._reader = reader
-        self._writer = writer
+        self._connection = connection
         self.watcher: asyncio.Task[None] | None = None
 
     async def call(self, content_list: dict[str, Any]) -> dict[str, Any]:
         """Send one request document, read the answer document; RuntimeLost when the runtime is gone."""
         try:
-            self._writer.write(encode_frame(content_list))
-            await self._writer.drain()
-            head = await self._reader.readexactly(8)
-            (length,) = _LENGTH.unpack(head[4:])
-            answer = json.loads(await self._reader.readexactly(length))
-        except (asyncio.IncompleteReadError, ConnectionError, OSError, ValueError) as exc:
+            answer = json.loads(await self._connection.exchange(encode_frame(content_list)))
+        except (ConnectionError, OSError, ValueError) as exc:
             raise RuntimeLost(f"instance {self.index}: {exc!r}") from exc
         if not isinstance(answer, dict):
             raise RuntimeLost(f"instance {self.index} sent a malformed answer")
@@ -109,14 +138,14 @@ class Instance:
     async def stop(self) -> None:
         if self.watcher is not None:
             self.watcher.cancel()
-        self._writer.close()
+        self._connection.close()
         await self.process.kill()
         shutil.rmtree(self.folders.root, ignore_errors=True)
 
 
 async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
     """Start one runtime and connect to it once its socket is there (HandlerLoadError if it dies first)."""
-    folders = InstanceFolders(scratch_dir("abeja-rt-")).create()
+    folders = InstanceFolders(scratch_dir("rt")).create()
     if spec.model_dir:
         shutil.copytree(spec.model_dir, folders.training_result, dirs_exist_ok=True)
     env = platform_environment(
@@ -135,7 +164,7 @@ async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
         shutil.rmtree(folders.root, ignore_errors=True)
         raise HandlerLoadError(f"cannot start the runtime in {spec.code_dir}: {exc}") from exc
     try:
-        reader, writer = await asyncio.wait_for(_connect(process, folders), spec.startup_timeout)
+        connection = await asyncio.wait_for(_connect(process, folders), spec.startup_timeout)
     except BaseException as exc:
         await process.kill()
         shutil.rmtree(folders.root, ignore_errors=True)
@@ -145,12 +174,10 @@ async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
             cause = next((line for line in output if _EXCEPTION_LINE.match(line)), None)
             raise HandlerLoadError(f"{exc}: {cause}" if cause else str(exc)) from None
         raise
-    return Instance(index, process, folders, reader, writer)
+    return Instance(index, process, folders, connection)
 
 
-async def _connect(
-    process: PlatformProcess, folders: InstanceFolders
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _connect(process: PlatformProcess, folders: InstanceFolders) -> RuntimeConnection:
     """Wait for the socket as the proxy does (subprocess/runtime.go WaitUntilStarted), then dial it."""
     path = str(folders.ipc_path)
     while True:
@@ -159,7 +186,10 @@ async def _connect(
             raise HandlerLoadError(f"the runtime exited with code {code} before it was ready")
         if folders.ipc_path.exists():
             with contextlib.suppress(ConnectionRefusedError, FileNotFoundError):  # bound, not listening yet
-                return await asyncio.open_unix_connection(path, limit=1 << 20)
+                _, connection = await asyncio.get_running_loop().create_unix_connection(
+                    RuntimeConnection, path
+                )
+                return connection
         await asyncio.sleep(_POLL)
 
 
@@ -175,7 +205,7 @@ class InstancePool:
         self._instances: set[Instance] = set()
         self._started = asyncio.Event()
         self._closed = False
-        self.data_dir = scratch_dir("abeja-req-")
+        self.data_dir = scratch_dir("req")
         self.in_flight = 0
         self.served = 0
         self.max_in_flight = 0

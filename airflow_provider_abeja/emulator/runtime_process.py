@@ -21,6 +21,8 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -65,12 +67,40 @@ def runtime_command() -> list[str]:
     return [sys.executable, "-m", RUNTIME_MODULE]
 
 
-def scratch_dir(prefix: str) -> Path:
-    """A new private folder in memory (/dev/shm) when there is one: each request writes and reads
-    files (the runtime's protocol), at half the cost there."""
+_SCRATCH = re.compile(r"^abeja-(rt|req)-(\d+)-")
+
+
+def scratch_root() -> str:
+    """Where scratch folders go: /dev/shm when writable, else the temporary folder."""
     memory = "/dev/shm"
-    where = memory if os.path.isdir(memory) and os.access(memory, os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=where))
+    return memory if os.path.isdir(memory) and os.access(memory, os.W_OK) else tempfile.gettempdir()
+
+
+def scratch_dir(kind: str) -> Path:
+    """A new private folder (`kind` "rt" or "req") in memory (/dev/shm) when there is one: each
+    request writes and reads files (the runtime's protocol), at half the cost there. The name holds
+    this process's id, so `sweep_scratch` can remove what a killed emulator left."""
+    return Path(tempfile.mkdtemp(prefix=f"abeja-{kind}-{os.getpid()}-", dir=scratch_root()))
+
+
+def sweep_scratch() -> None:
+    """Remove the scratch folders of emulators that are no longer running (killed without clean-up)."""
+    root = scratch_root()
+    for name in os.listdir(root):
+        match = _SCRATCH.match(name)
+        if match is None or _alive(int(match.group(2))):
+            continue
+        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -82,10 +112,6 @@ class InstanceFolders:
     @property
     def ipc_path(self) -> Path:
         return self.root / "ipc.sock"
-
-    @property
-    def requests(self) -> Path:
-        return self.root / "requests"
 
     @property
     def tmp(self) -> Path:
@@ -100,7 +126,7 @@ class InstanceFolders:
         return self.root / TRAINING_RESULT_DIR_NAME
 
     def create(self) -> InstanceFolders:
-        for folder in (self.requests, self.tmp, self.site, self.training_result):
+        for folder in (self.tmp, self.site, self.training_result):
             folder.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -1,28 +1,38 @@
 """Client settings from an Airflow connection's fields: one function for the sync and async hooks.
 
 Pure Python (no Airflow, no HTTP): the hook passes in the connection's fields and its extra
-dict. Every error names the connection id and the field, and never contains a secret value.
+dict. The values are checked by the client's own public validators and credential resolution
+(``client.validation``, ``client.credentials``), so a connection accepts exactly what the client
+accepts; every error names the connection id and the field, and never contains a secret value.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-import math
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from airflow_provider_abeja.client.credentials import Credential, credential_from_values
+from airflow_provider_abeja.client.validation import (
+    ADDRESSING_MODES,
+    check_addressing,
+    check_organization_id,
+    parse_api_url,
+    parse_retry_count,
+    parse_timeout,
+    text,
+)
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.abeja.io"
 DEFAULT_CONSOLE_URL = "https://console.abeja.io"
-INFERENCE_ADDRESSING_CHOICES = ("auto", "virtual-host", "path")
+INFERENCE_ADDRESSING_CHOICES = ADDRESSING_MODES
 CONN_TYPE = "abeja"
 
 #: Extra fields this connection type reads; anything else in the extra is reported as unknown.
@@ -39,9 +49,6 @@ EXTRA_FIELDS = (
     "deployment_id",
 )
 SECRET_EXTRA_FIELDS = frozenset({"auth_token", "datasource_secret"})
-
-# The organization id becomes a host label for inference (same rule as the client's check).
-_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -60,21 +67,42 @@ class ConnectionFieldError(InvalidArgumentError):
         return (type(self), (self.conn_id, self.field_name, self.reason))
 
 
+#: The connection field each credential key comes from (errors name the field a user edits).
+_CREDENTIAL_FIELDS = {
+    "auth_token": "auth_token",
+    "user_id": "login",
+    "personal_access_token": "password",
+    "datasource_id": "datasource_id",
+    "datasource_secret": "datasource_secret",
+}
+#: The keys the client takes for each kind of credential.
+_CREDENTIAL_KEYS = {
+    "bearer": ("auth_token",),
+    "user": ("user_id", "personal_access_token"),
+    "datasource": ("datasource_id", "datasource_secret"),
+}
+
+
 @dataclass(frozen=True)
 class ClientSettings:
-    """Everything needed to build a client, read once from a connection."""
+    """Everything needed to build a client, read once from a connection and checked by the client's rules."""
 
     conn_id: str
     api_url: str
+    credential_object: Credential = field(repr=False, compare=False)
     credential: dict[str, str] = field(repr=False)
-    credential_kind: str
-    timeout: float | None = None
+    timeout: float | tuple[float, float] | None = None
     max_retry_count: int | None = None
     verify: bool | str = True
     inference_addressing: str = "auto"
     organization_id: str | None = None
     deployment_id: str | None = None
     console_url: str = DEFAULT_CONSOLE_URL
+
+    @property
+    def credential_kind(self) -> str:
+        """``bearer``, ``user`` or ``datasource``."""
+        return self.credential_object.kind
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments shared by ``APIClient`` and ``AsyncAPIClient``."""
@@ -88,25 +116,19 @@ class ClientSettings:
         }
 
     def secrets(self) -> list[str]:
-        """Every string that must never reach a log: raw secrets and the Basic header token."""
-        cred = self.credential
-        values: list[str] = []
-        if "auth_token" in cred:
-            values.append(cred["auth_token"])
-        elif "personal_access_token" in cred:
-            values.append(cred["personal_access_token"])
-            user = cred["user_id"] if cred["user_id"].startswith("user-") else f"user-{cred['user_id']}"
-            values.append(_basic_token(user, cred["personal_access_token"]))
-        elif "datasource_secret" in cred:
-            values.append(cred["datasource_secret"])
-            ds = cred["datasource_id"]
-            principal = ds if ds.startswith("datasource-") else f"datasource-{ds}"
-            values.append(_basic_token(principal, cred["datasource_secret"]))
-        return values
+        """Every string that must never reach a log: the credential object's (raw and Basic token)."""
+        return list(self.credential_object.secrets)
 
 
-def _basic_token(user: str, password: str) -> str:
-    return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+@contextmanager
+def _field(conn_id: str, name: str) -> Iterator[None]:
+    """The client's refusal of a value, told as a refusal of this connection's field."""
+    try:
+        yield
+    except ConnectionFieldError:
+        raise
+    except InvalidArgumentError as exc:
+        raise ConnectionFieldError(conn_id, name, exc.reason) from None
 
 
 def extra_value(extra: Mapping[str, Any], name: str) -> Any:
@@ -117,43 +139,22 @@ def extra_value(extra: Mapping[str, Any], name: str) -> Any:
     return None if value == "" else value
 
 
-def _text(conn_id: str, name: str, value: Any, *, secret: bool = False) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # numeric ids written as JSON numbers
-    if not isinstance(value, str):
-        raise ConnectionFieldError(conn_id, name, f"must be a string, not {type(value).__name__}")
-    value = value.strip() if not secret else value
-    if not value:
-        return None
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
-        # The value itself is never echoed: it may be a secret.
-        raise ConnectionFieldError(conn_id, name, "holds white space or control characters")
-    return value
+def _text(conn_id: str, name: str, value: Any) -> str | None:
+    with _field(conn_id, name):
+        return text(value, name, optional=True)
 
 
 def _url(conn_id: str, name: str, value: str) -> str:
-    parts = urlsplit(value)
     hint = ""
     if name == "host":
         hint = (
             "; in a connection URI write the URL-encoded URL as the host, "
             "e.g. abeja://...@https%3A%2F%2Fapi.abeja.io"
         )
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConnectionFieldError(
-            conn_id, name, f"must be an http:// or https:// URL with a host name{hint}"
-        )
-    if "@" in parts.netloc:
-        raise ConnectionFieldError(conn_id, name, "must not carry user info (put credentials elsewhere)")
-    if parts.query or parts.fragment:
-        raise ConnectionFieldError(conn_id, name, "must not have a query string or fragment")
     try:
-        parts.port  # noqa: B018 - validates the port
-    except ValueError:
-        raise ConnectionFieldError(conn_id, name, "has an invalid port") from None
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        return parse_api_url(value, name)
+    except InvalidArgumentError as exc:
+        raise ConnectionFieldError(conn_id, name, exc.reason + hint) from None
 
 
 def _api_url(conn_id: str, host: str | None, port: int | None) -> str:
@@ -168,38 +169,24 @@ def _api_url(conn_id: str, host: str | None, port: int | None) -> str:
     return url
 
 
-def _timeout(conn_id: str, value: Any) -> float | None:
+def _timeout(conn_id: str, value: Any) -> float | tuple[float, float] | None:
+    """Seconds (or a (connect, read) pair); ``0`` turns the timeout off, as in the client."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise ConnectionFieldError(conn_id, "timeout", "must be a number of seconds, not a boolean")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConnectionFieldError(
-            conn_id, "timeout", f"must be a number of seconds, got {value!r}"
-        ) from None
-    if not math.isfinite(number) or number <= 0:
-        raise ConnectionFieldError(conn_id, "timeout", f"must be a positive number of seconds, got {value!r}")
-    return number
+    with _field(conn_id, "timeout"):
+        parsed = parse_timeout(value, "timeout")
+    if parsed is None:
+        return 0.0
+    return parsed[0] if parsed[0] == parsed[1] and not isinstance(value, (list, tuple)) else parsed
 
 
 def _retry_count(conn_id: str, value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ConnectionFieldError(conn_id, "max_retry_count", f"must be a whole number, got {value!r}")
-    try:
-        number = int(str(value).strip()) if not isinstance(value, float) else int(value)
-    except (TypeError, ValueError):
-        raise ConnectionFieldError(
-            conn_id, "max_retry_count", f"must be a whole number, got {value!r}"
-        ) from None
-    if number < 0:
-        raise ConnectionFieldError(
-            conn_id, "max_retry_count", f"must be 0 (no retries) or more, got {number}"
-        )
-    return number
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    with _field(conn_id, "max_retry_count"):
+        return parse_retry_count(value, "max_retry_count")
 
 
 def _verify(conn_id: str, value: Any) -> bool | str:
@@ -209,74 +196,48 @@ def _verify(conn_id: str, value: Any) -> bool | str:
         return value
     if not isinstance(value, str):
         raise ConnectionFieldError(conn_id, "verify", "must be true, false or a CA bundle path")
-    text = value.strip()
-    if text.lower() in _TRUE or not text:
+    text_value = value.strip()
+    if text_value.lower() in _TRUE or not text_value:
         return True
-    if text.lower() in _FALSE:
+    if text_value.lower() in _FALSE:
         return False
-    path = os.path.expanduser(text)
+    path = os.path.expanduser(text_value)
     if not os.path.exists(path):
-        raise ConnectionFieldError(conn_id, "verify", f"CA bundle path {text!r} does not exist")
+        raise ConnectionFieldError(conn_id, "verify", f"CA bundle path {text_value!r} does not exist")
     return path
-
-
-def _addressing(conn_id: str, value: Any) -> str:
-    if value is None:
-        return "auto"
-    text = str(value).strip().lower()
-    if text not in INFERENCE_ADDRESSING_CHOICES:
-        raise ConnectionFieldError(
-            conn_id,
-            "inference_addressing",
-            f"must be one of {', '.join(INFERENCE_ADDRESSING_CHOICES)}, got {value!r}",
-        )
-    return text
 
 
 def _organization(conn_id: str, value: Any) -> str | None:
     org = _text(conn_id, "organization_id", value)
-    if org is not None and not _DNS_LABEL.match(org):
-        raise ConnectionFieldError(
-            conn_id, "organization_id", f"{org!r} is not a single DNS label (letters, digits, '-')"
-        )
+    if org is not None:
+        with _field(conn_id, "organization_id"):
+            check_organization_id(org)
     return org
 
 
 def _credential(
     conn_id: str, login: str | None, password: str | None, extra: Mapping[str, Any]
-) -> tuple[dict[str, str], str]:
-    """Bearer token first, then user id + personal access token, then the datasource pair."""
-    token = _text(conn_id, "auth_token", extra_value(extra, "auth_token"), secret=True)
-    if token:
-        return {"auth_token": token}, "bearer"
-    user_id = _text(conn_id, "login", login)
-    pat = _text(conn_id, "password", password, secret=True)
-    if user_id or pat:
-        if not user_id:
-            raise MissingCredentialsError(
-                f"connection '{conn_id}': password (personal access token) is set "
-                "but login (user id) is empty"
-            )
-        if not pat:
-            raise MissingCredentialsError(
-                f"connection '{conn_id}': login (user id) is set "
-                "but password (personal access token) is empty"
-            )
-        return {"user_id": user_id, "personal_access_token": pat}, "user"
-    ds_id = _text(conn_id, "datasource_id", extra_value(extra, "datasource_id"))
-    ds_secret = _text(conn_id, "datasource_secret", extra_value(extra, "datasource_secret"), secret=True)
-    if ds_id or ds_secret:
-        if not (ds_id and ds_secret):
-            missing = "datasource_secret" if ds_id else "datasource_id"
-            raise MissingCredentialsError(
-                f"connection '{conn_id}': extra datasource_id and datasource_secret must be set together "
-                f"({missing} is empty)"
-            )
-        return {"datasource_id": ds_id, "datasource_secret": ds_secret}, "datasource"
-    raise MissingCredentialsError(
-        f"connection '{conn_id}' has no ABEJA credential: set extra auth_token, or login (user id) "
-        "+ password (personal access token), or extra datasource_id + datasource_secret"
-    )
+) -> tuple[Credential, dict[str, str]]:
+    """The client's credential object (bearer > user > datasource) and the values it came from."""
+    values = {
+        "auth_token": extra_value(extra, "auth_token"),
+        "user_id": login.strip() if isinstance(login, str) else login,
+        "personal_access_token": password,
+        "datasource_id": extra_value(extra, "datasource_id"),
+        "datasource_secret": extra_value(extra, "datasource_secret"),
+    }
+    where = f"connection '{conn_id}'"
+    try:
+        credential = credential_from_values(values, where, _CREDENTIAL_FIELDS)
+    except InvalidArgumentError as exc:
+        raise ConnectionFieldError(conn_id, exc.argument, exc.reason.removesuffix(f" ({where})")) from None
+    if credential is None:
+        raise MissingCredentialsError(
+            f"connection '{conn_id}' has no ABEJA credential: set extra auth_token, or login (user id) "
+            "+ password (personal access token), or extra datasource_id + datasource_secret"
+        )
+    given = {key: str(values[key]) for key in _CREDENTIAL_KEYS[credential.kind]}
+    return credential, given
 
 
 def settings_from_connection(
@@ -301,20 +262,23 @@ def settings_from_connection(
     )
     if unknown:
         log.warning("Connection '%s' has unknown extra fields, ignored: %s", conn_id, ", ".join(unknown))
-    credential, kind = _credential(conn_id, login, password, extra)
+    credential, values = _credential(conn_id, login, password, extra)
     console = _text(conn_id, "console_url", extra_value(extra, "console_url"))
+    addressing = extra_value(extra, "inference_addressing")
+    with _field(conn_id, "inference_addressing"):
+        addressing = "auto" if addressing is None else check_addressing(addressing)
     return ClientSettings(
         conn_id=conn_id,
         api_url=_api_url(conn_id, host, port),
-        credential=credential,
-        credential_kind=kind,
+        credential_object=credential,
+        credential=values,
         timeout=_timeout(conn_id, timeout if timeout is not None else extra_value(extra, "timeout")),
         max_retry_count=_retry_count(
             conn_id,
             max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count"),
         ),
         verify=_verify(conn_id, extra_value(extra, "verify")),
-        inference_addressing=_addressing(conn_id, extra_value(extra, "inference_addressing")),
+        inference_addressing=addressing,
         organization_id=_organization(conn_id, extra_value(extra, "organization_id")),
         deployment_id=_text(conn_id, "deployment_id", extra_value(extra, "deployment_id")),
         console_url=_url(conn_id, "console_url", console) if console else DEFAULT_CONSOLE_URL,

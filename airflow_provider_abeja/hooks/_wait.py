@@ -1,6 +1,6 @@
 """Blocking waits on a service's status, copying its recent logs into the task log.
 
-Used by the hook (and through it by non-deferrable operators and the sensor). Kept apart from
+Used by the hook (and through it by non-deferrable operators). Kept apart from
 the hook so that it needs only a client-like object, a logger, a clock and a sleep function.
 """
 
@@ -13,20 +13,23 @@ from collections.abc import Callable, Collection, Iterator
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from airflow_provider_abeja.exceptions import (
-    AbejaError,
-    ServiceFailedError,
-    WaitStoppedError,
-    WaitTimeoutError,
+from airflow_provider_abeja.exceptions import AbejaError, WaitStoppedError
+from airflow_provider_abeja.wait_step import (
+    DEFAULT_TRANSIENT_ERROR_BUDGET,
+    MAX_LOG_LINES,
+    Outcome,
+    WaitSpec,
+    WaitState,
+    emit,
+    next_pause,
+    step,
+    step_error,
 )
-from airflow_provider_abeja.status import ServiceStatus
 
 #: How many recent-log lines a ``ServiceFailedError`` carries.
-FAILURE_LOG_LINES = 20
+FAILURE_LOG_LINES = MAX_LOG_LINES
 #: How many (timestamp, message) keys are remembered to drop duplicates across polls.
 _SEEN_LIMIT = 5000
-_KNOWN_STATUSES = frozenset(s.value for s in ServiceStatus)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class _Logger(Protocol):
@@ -196,12 +199,17 @@ def wait_for_service_status(
     check_interval: float = 10.0,
     timeout: float | None = None,
     log_recent_logs: bool = True,
+    transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
     logs_since: datetime | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     stop_event: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Poll ``get_service`` until ``target_status``; raise on a failure status or at the deadline.
+    """Poll ``get_service`` until ``target_status``, driving the one wait engine (``wait_step``).
+
+    Raises what the engine decides: ``ServiceFailedError`` (with the latest log lines) on a
+    failure status, ``WaitTimeoutError`` at the deadline (monotonic), ``WaitGaveUpError`` on a
+    permanent error or more than ``transient_error_budget`` transient errors in a row.
 
     ``logs_since`` (a ``newest_log_time`` read before acting): older log events are not copied.
     When ``stop_event`` is given, the pauses wait on it instead of calling ``sleep``, and setting
@@ -211,36 +219,37 @@ def wait_for_service_status(
         raise ValueError("check_interval must be >= 0")
     if timeout is not None and timeout < 0:
         raise ValueError("timeout must be >= 0 or None")
-    target = str(target_status)
-    failures = {str(s) for s in failure_statuses} - {target}
-    deadline = clock() + timeout if timeout is not None else None
+    spec = WaitSpec.build(
+        service_id,
+        target_status,
+        failure_statuses,
+        transient_error_budget,
+        deadline=None if timeout is None else clock() + timeout,
+        wall_deadline=None if timeout is None else time.time() + timeout,
+    )
     follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger, logs_since)
-    warned_unknown: set[str] = set()
+    state = WaitState()
     if stop_event is not None and stop_event.is_set():
         raise WaitStoppedError(service_id)
     while True:
-        service = client.get_service(organization_id, deployment_id, service_id)
-        status = str(service.get("status"))
+        observation: object
+        try:
+            observation = client.get_service(organization_id, deployment_id, service_id)
+        except AbejaError as exc:
+            observation = exc
         if log_recent_logs:
             follower.poll()
-        if status == target:
-            logger.info("Service %s reached %s", service_id, status)
-            return service
-        if status in failures:
-            if not log_recent_logs:
+        result = step(spec, state, observation, clock())
+        state = result.state
+        emit(result, logger)
+        if result.outcome is Outcome.SUCCEEDED:
+            return dict(result.service or {})
+        if result.done:
+            if not log_recent_logs and result.outcome is not Outcome.ERROR:
                 follower.poll()
-            raise ServiceFailedError(service_id, status, follower.latest_lines)
-        if status not in _KNOWN_STATUSES and status not in warned_unknown:
-            warned_unknown.add(status)
-            logger.warning(
-                "Service %s reports an unknown status %r; still waiting for %s", service_id, status, target
-            )
-        now = clock()
-        if deadline is not None and now >= deadline:
-            raise WaitTimeoutError(service_id, status, timeout)
-        logger.info("Service %s is %s; waiting for %s", service_id, status, target)
-        pause = check_interval if deadline is None else min(check_interval, max(0.0, deadline - now))
+            raise step_error(spec, result, follower.latest_lines, timeout)
+        pause = next_pause(spec, check_interval, clock())
         if stop_event is None:
             sleep(pause)
         elif stop_event.wait(pause):
-            raise WaitStoppedError(service_id, status)
+            raise WaitStoppedError(service_id, state.last_status)

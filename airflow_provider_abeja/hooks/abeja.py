@@ -28,6 +28,7 @@ from airflow_provider_abeja.hooks._settings import (
     settings_from_connection,
 )
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
+from airflow_provider_abeja.wait_step import DEFAULT_TRANSIENT_ERROR_BUDGET
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient, AsyncAPIClient
@@ -209,15 +210,18 @@ class AbejaHook(BaseHook):
         log_recent_logs: bool = True,
         *,
         stop_event: threading.Event | None = None,
+        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
         logs_since: datetime | None = None,
     ) -> dict[str, Any]:
         """Block until the service reports ``target_status`` and return the service dict.
 
-        Raises ``ServiceFailedError`` (with the latest log lines) on a failure status and
-        ``WaitTimeoutError`` once ``timeout`` seconds (monotonic) have passed. Unknown statuses
-        keep the wait going, with one warning each. Setting ``stop_event`` (from another thread,
-        e.g. an operator's ``on_kill``) ends the wait within moments with ``WaitStoppedError``;
-        the service itself is left as it is.
+        The one wait engine decides (``wait_step``): ``ServiceFailedError`` (with the latest log
+        lines) on a failure status, ``WaitTimeoutError`` once ``timeout`` seconds (monotonic)
+        have passed, ``WaitGaveUpError`` on an error reading the service that is permanent or
+        follows ``transient_error_budget`` others. Unknown statuses keep the wait going, with one
+        warning each. Setting ``stop_event`` (from another thread, e.g. an operator's
+        ``on_kill``) ends the wait within moments with ``WaitStoppedError``; the service itself
+        is left as it is.
         """
         return _wait.wait_for_service_status(
             self.client,
@@ -230,6 +234,7 @@ class AbejaHook(BaseHook):
             check_interval=check_interval,
             timeout=timeout,
             log_recent_logs=log_recent_logs,
+            transient_error_budget=transient_error_budget,
             stop_event=stop_event,
             logs_since=logs_since,
         )

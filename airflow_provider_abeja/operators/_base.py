@@ -7,11 +7,10 @@ file importing the operators parses quickly.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -19,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from airflow_provider_abeja.exceptions import (
-    BadRequest,
     InvalidArgumentError,
-    MethodNotAllowed,
-    MissingCredentialsError,
     NotFound,
     ServiceFailedError,
+    WaitGaveUpError,
     WaitStoppedError,
+    WaitTimeoutError,
 )
+from airflow_provider_abeja.failfast import airflow_error, fail_fast, failing_fast
 from airflow_provider_abeja.links.abeja import XCOM_KEY as XCOM_LINK_KEY
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
     from airflow_provider_abeja.hooks.abeja import AbejaHook
 
-#: XCom keys of the service and endpoint operators (docs/DESIGN.md, "XCom and links").
+#: XCom keys of the service and endpoint operators (docs/architecture.md, "XCom and links").
 XCOM_SERVICE_ID = "service_id"
 XCOM_SERVICE_URL = XCOM_LINK_KEY  # the console URL, read by the extra link
 XCOM_ENDPOINT_ID = "endpoint_id"
@@ -89,24 +88,8 @@ def wait_settings(
     return max(interval, MIN_CHECK_INTERVAL), limit
 
 
-#: Errors a task retry cannot fix: a bad argument, no credential, a refused request (400), a
-#: missing organization/deployment/service (404), a wrong method (405).
-PERMANENT_ERRORS: tuple[type[Exception], ...] = (
-    InvalidArgumentError,
-    MissingCredentialsError,
-    BadRequest,
-    NotFound,
-    MethodNotAllowed,
-)
-
-
-@contextlib.contextmanager
-def permanent_errors_fail_fast() -> Iterator[None]:
-    """Turn ``PERMANENT_ERRORS`` into ``AirflowFailException`` (no retry), chained from the original."""
-    try:
-        yield
-    except PERMANENT_ERRORS as exc:
-        raise AirflowFailException(str(exc)) from exc
+#: The one fail-fast rule (``failfast``), under the name the operators have always used.
+permanent_errors_fail_fast = fail_fast
 
 
 class AbejaBaseOperator(BaseOperator):
@@ -116,6 +99,15 @@ class AbejaBaseOperator(BaseOperator):
     :param organization_id: defaults to the connection's ``organization_id`` extra.
     :param deployment_id: the deployment the service or endpoint belongs to.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The one fail-fast rule for every operator, whatever its own code catches or words:
+        # ``execute`` and the resume methods run under ``failfast.fail_fast``.
+        super().__init_subclass__(**kwargs)
+        for name in ("execute", "execute_complete"):
+            method = cls.__dict__.get(name)
+            if callable(method):
+                setattr(cls, name, failing_fast(method))
 
     def __init__(
         self,
@@ -215,8 +207,10 @@ class AbejaBaseOperator(BaseOperator):
 
         The hook's wait (which copies the service's recent logs into the task log), stopped by
         ``on_kill`` through its ``stop_event``. A failure status raises ``AirflowFailException``
-        (no retry, as in deferrable mode) chained from ``ServiceFailedError`` with the latest log
-        lines; ``timeout`` seconds raise ``WaitTimeoutError``; ``on_kill`` raises ``WaitInterrupted``.
+        (no retry) chained from ``ServiceFailedError`` with the latest log lines; ``timeout``
+        seconds raise ``AirflowException`` chained from ``WaitTimeoutError``; an error reading
+        the service fails as the fail-fast rule says; ``on_kill`` raises ``WaitInterrupted``.
+        Outcomes and messages are the engine's (``wait_step``), as in deferrable mode.
         """
         check_interval, timeout = wait_settings(check_interval, timeout)
         try:
@@ -231,9 +225,9 @@ class AbejaBaseOperator(BaseOperator):
                 stop_event=self._stop_event(),
                 logs_since=logs_since,
             )
-        except ServiceFailedError as exc:
-            # As in deferrable mode: a failed service stays failed, a retry would only burn time.
-            raise AirflowFailException(str(exc)) from exc
+        except (ServiceFailedError, WaitTimeoutError, WaitGaveUpError) as exc:
+            # The engine's outcome, mapped as in deferrable mode and the sensor.
+            raise airflow_error(exc) from exc
         except WaitStoppedError as exc:
             raise WaitInterrupted(f"stopped waiting for service {service_id}: the task was killed") from exc
 
@@ -286,7 +280,7 @@ class AbejaBaseOperator(BaseOperator):
         Airflow 3.3 passes only the event), from the ``service_id`` this try pushed before
         deferring (XCom is kept across a deferral) and the organization resolved again.
         """
-        from airflow_provider_abeja.triggers.service import validate_status_event
+        from airflow_provider_abeja.wait_events import validate_status_event
 
         service_id = service_id or self.pushed_service_id(context)
         if not service_id:
@@ -332,3 +326,7 @@ class AbejaBaseOperator(BaseOperator):
             timeout=timeout,
             logs_since=logs_since,
         )
+
+
+# The base's own resume method runs under the fail-fast rule too (subclasses get it on definition).
+AbejaBaseOperator.execute_complete = failing_fast(AbejaBaseOperator.execute_complete)  # type: ignore[method-assign]

@@ -208,7 +208,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         source = self._full_source()
         if not self.include_keys_from:
             return source
-        from airflow_provider_abeja.batch._paths import path_exists
+        from airflow_provider_abeja.batch import path_exists
         from airflow_provider_abeja.batch.donekeys import DoneKeys
         from airflow_provider_abeja.batch.inputs import OnlyKeys
         from airflow_provider_abeja.batch.results import iter_records
@@ -241,7 +241,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     def _target(self, organization_id: str) -> Target:
         """The target, its ids checked under this operator's argument names before anything is sent."""
         from airflow_provider_abeja.batch.sender import Target
-        from airflow_provider_abeja.client._core import check_path_id
+        from airflow_provider_abeja.client.validation import check_path_id
 
         check_path_id(self.deployment_id, "deployment_id")
         for name in ("service_id", "custom_alias"):

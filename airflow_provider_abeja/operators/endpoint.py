@@ -1,7 +1,8 @@
 """Endpoint operators: the stable address of a deployment, pointed at one service at a time.
 
-Blue/green releases create a new service, point the endpoint at it (``AbejaUpdateEndpointOperator``
-pushes the ``previous_service_id`` so a later task can roll back) and delete the old service.
+Blue/green releases create a new service, point the endpoint at it (``AbejaRouteEndpointOperator``
+creates the endpoint or switches it, and pushes the ``previous_service_id`` so a later task can
+retire or roll back to it) and delete the old service.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_abeja.exceptions import InvalidArgumentError
+from airflow_provider_abeja.client.validation import check_path_id, text
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     XCOM_ENDPOINT_ID,
@@ -28,21 +29,8 @@ DEFAULT_ALIAS = "default"
 
 
 def _required(value: Any, argument: str) -> str:
-    if (
-        value is None
-        or isinstance(value, bool)
-        or not isinstance(value, (str, int))
-        or not str(value).strip()
-    ):
-        raise InvalidArgumentError(argument, "is required (a non-empty string)")
-    return _path_safe(str(value).strip(), argument)
-
-
-def _path_safe(value: str, argument: str) -> str:
-    """The client's id check, run before the operator's own look-ups send anything."""
-    from airflow_provider_abeja.client._core import check_path_id
-
-    return check_path_id(value, argument)
+    """A required id, checked by the client's rules before the operator's own look-ups send anything."""
+    return check_path_id(text(value, argument), argument)
 
 
 class _EndpointOperator(AbejaBaseOperator):
@@ -57,6 +45,18 @@ class _EndpointOperator(AbejaBaseOperator):
             raise AirflowException(
                 f"service {service_id} is {status}, not READY: the endpoint was not changed"
             )
+
+    def _find(self, organization_id: str, endpoint: str) -> dict[str, Any] | None:
+        """The endpoint whose alias or id is ``endpoint``, if the deployment has one."""
+        entries = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
+        return next(
+            (
+                dict(e)
+                for e in entries
+                if isinstance(e, Mapping) and endpoint in (e.get("custom_alias"), e.get("endpoint_id"))
+            ),
+            None,
+        )
 
 
 class AbejaCreateEndpointOperator(_EndpointOperator):
@@ -90,7 +90,7 @@ class AbejaCreateEndpointOperator(_EndpointOperator):
         with permanent_errors_fail_fast():
             service_id = _required(self.service_id, "service_id")
             alias = str(self.custom_alias).strip() if self.custom_alias else DEFAULT_ALIAS
-            _path_safe(alias, "custom_alias")
+            check_path_id(alias, "custom_alias")
             organization_id = self.resolve_organization_id()
             self.push_service_xcom(context, organization_id, service_id)
             if self.check_ready:
@@ -118,13 +118,6 @@ class AbejaCreateEndpointOperator(_EndpointOperator):
         }
         context["ti"].xcom_push(key=XCOM_ENDPOINT_ID, value=result["endpoint_id"])
         return result
-
-    def _find(self, organization_id: str, alias: str) -> dict[str, Any] | None:
-        entries = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
-        for entry in entries:
-            if isinstance(entry, Mapping) and entry.get("custom_alias") == alias:
-                return dict(entry)
-        return None
 
 
 class AbejaUpdateEndpointOperator(_EndpointOperator):
@@ -181,6 +174,66 @@ class AbejaUpdateEndpointOperator(_EndpointOperator):
         return {"endpoint_id": endpoint_id, "service_id": service_id, "previous_service_id": previous}
 
 
+class AbejaRouteEndpointOperator(_EndpointOperator):
+    """Point the endpoint ``endpoint`` (alias, default ``default``, or id ``pnt-...``) at ``service_id``.
+
+    Creates the endpoint (with that alias) when the deployment has none by that alias or id,
+    switches it when it routes elsewhere, and sends nothing when it already routes there, so a
+    retry is safe. Checks first that the target is READY (``check_ready``). Pushes
+    ``previous_service_id`` (None when the endpoint was created) before changing anything, and
+    ``endpoint_id``. Returns ``{"endpoint_id", "custom_alias", "service_id",
+    "previous_service_id", "created"}``.
+
+    A retry after a first try whose switch went through sees the endpoint on the target already:
+    its ``previous_service_id`` is then the target itself, as with ``AbejaUpdateEndpointOperator``.
+    """
+
+    template_fields: Sequence[str] = ("organization_id", "deployment_id", "endpoint", "service_id")
+
+    def __init__(
+        self,
+        *,
+        deployment_id: str,
+        service_id: str,
+        endpoint: str = DEFAULT_ALIAS,
+        check_ready: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(deployment_id=deployment_id, **kwargs)
+        self.service_id = service_id
+        self.endpoint = endpoint
+        self.check_ready = check_ready
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        endpoint = _required(self.endpoint, "endpoint")
+        service_id = _required(self.service_id, "service_id")
+        organization_id = self.resolve_organization_id()
+        self.push_service_xcom(context, organization_id, service_id)
+        if self.check_ready:
+            self._check_ready(organization_id, service_id)
+        current = self._find(organization_id, endpoint)
+        previous = None if current is None else current.get("service_id")
+        ti = context["ti"]
+        ti.xcom_push(key=XCOM_PREVIOUS_SERVICE_ID, value=previous)
+        if current is None:
+            current = self.client.create_endpoint(organization_id, self.deployment_id, service_id, endpoint)
+            self.log.info("Created endpoint %s (%s) -> %s", current.get("endpoint_id"), endpoint, service_id)
+        elif previous == service_id:
+            self.log.warning("Endpoint %s already routes to %s: nothing to change", endpoint, service_id)
+        else:
+            self.client.update_endpoint(organization_id, self.deployment_id, endpoint, service_id)
+            self.log.info("Endpoint %s now routes to %s (was %s)", endpoint, service_id, previous)
+        endpoint_id = current.get("endpoint_id") or endpoint
+        ti.xcom_push(key=XCOM_ENDPOINT_ID, value=endpoint_id)
+        return {
+            "endpoint_id": endpoint_id,
+            "custom_alias": current.get("custom_alias", endpoint),
+            "service_id": service_id,
+            "previous_service_id": previous,
+            "created": previous is None,
+        }
+
+
 class AbejaDeleteEndpointOperator(AbejaBaseOperator):
     """Delete an endpoint (id or alias). Already gone is success unless ``fail_if_missing=True``."""
 
@@ -204,4 +257,9 @@ class AbejaDeleteEndpointOperator(AbejaBaseOperator):
             )
 
 
-__all__ = ["AbejaCreateEndpointOperator", "AbejaDeleteEndpointOperator", "AbejaUpdateEndpointOperator"]
+__all__ = [
+    "AbejaCreateEndpointOperator",
+    "AbejaDeleteEndpointOperator",
+    "AbejaRouteEndpointOperator",
+    "AbejaUpdateEndpointOperator",
+]

@@ -27,6 +27,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch._paths import is_file, local_path, object_path, open_binary, publish
+from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import (
     BadRequest,
     HttpError,
@@ -60,19 +61,6 @@ _DEFERRABLE_DEFAULT = conf.getboolean("operators", "default_deferrable", fallbac
 
 
 # -- argument checks (all run before any request) ---------------------------------------------------
-
-
-def _text(value: Any, argument: str, *, optional: bool = False) -> str | None:
-    if value is None or (optional and value == ""):
-        if optional:
-            return None
-        raise InvalidArgumentError(argument, "is required")
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InvalidArgumentError(argument, f"expected a string, got {type(value).__name__}")
-    text = str(value).strip()
-    if not text:
-        raise InvalidArgumentError(argument, "must not be empty")
-    return text
 
 
 def _integer(value: Any, argument: str, *, optional: bool = False, minimum: int = 1) -> int | None:
@@ -312,7 +300,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         try's service) is sent with arguments the client would refuse.
         """
         arguments = self._normalised_arguments()
-        from airflow_provider_abeja.client._core import (
+        from airflow_provider_abeja.client.validation import (
             check_create_arguments,
             check_environment,
             check_path_id,

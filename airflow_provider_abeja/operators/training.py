@@ -111,7 +111,7 @@ class _TrainingOperator(_AbejaOperator):
         self.job_definition_name = job_definition_name
 
     def definition_name(self) -> str:
-        from airflow_provider_abeja.client._core import check_path_id
+        from airflow_provider_abeja.client.validation import check_path_id
 
         with permanent_errors_fail_fast():
             return check_path_id(
@@ -191,8 +191,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
 
     def job_arguments(self) -> dict[str, Any]:
         """The rendered arguments, checked as the client would (nothing is sent with bad ones)."""
-        from airflow_provider_abeja.client._core import check_environment
         from airflow_provider_abeja.client.training import _datasets, check_version_number
+        from airflow_provider_abeja.client.validation import check_environment
 
         environment = _environment(self.environment)
         if environment and CREATED_BY in environment and self.reuse_existing:
@@ -408,7 +408,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         self.metrics = metrics
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_abeja.client._core import check_path_id
+        from airflow_provider_abeja.client.validation import check_path_id
 
         definition = self.definition_name()
         with permanent_errors_fail_fast():
@@ -499,8 +499,8 @@ class AbejaCreateDeploymentVersionOperator(_AbejaOperator):
         self.user_parameters = user_parameters
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_abeja.client._core import check_path_id
         from airflow_provider_abeja.client.training import deployment_code
+        from airflow_provider_abeja.client.validation import check_path_id
 
         with permanent_errors_fail_fast():
             deployment_id = check_path_id(str(_text(self.deployment_id, "deployment_id")), "deployment_id")

@@ -15,7 +15,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
-    AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
@@ -23,9 +22,26 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_abeja.exceptions import InvalidArgumentError, ServiceFailedError
+from airflow_provider_abeja.exceptions import (
+    AbejaError,
+    InvalidArgumentError,
+    WaitTimeoutError,
+    with_log_lines,
+)
+from airflow_provider_abeja.failfast import airflow_error
 from airflow_provider_abeja.links.abeja import AbejaServiceLink, push_service_url, service_console_url
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
+from airflow_provider_abeja.wait_step import (
+    DEFAULT_TRANSIENT_ERROR_BUDGET,
+    Outcome,
+    WaitSpec,
+    WaitState,
+    emit,
+    latest_log_lines,
+    step,
+    step_error,
+    timeout_message,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -34,7 +50,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AbejaServiceStatusSensor"]
 
-_KNOWN_STATUSES = frozenset(status.value for status in ServiceStatus)
+#: Airflow retries a sensor gets unless the DAG sets ``retries``: waiting is idempotent, and
+#: Airflow 3.3.2 can fail a deferred task that already succeeded (apache/airflow#67287).
+#: Fail-fast errors and timeouts still end the task at once.
+WAIT_RETRIES = 2
 #: Extra time the task-level deferral timeout leaves the trigger to report its own timeout event.
 _DEFER_TIMEOUT_MARGIN = 60.0
 
@@ -56,6 +75,11 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
     :param transient_error_budget: transient API errors in a row (transport, 429, 5xx) tolerated
         before the task fails; the client's own retries come first. In reschedule mode each poke
         is a new task run, so the count starts again at every poke.
+
+    Unless the DAG sets ``retries`` (argument or ``default_args``), the sensor has
+    ``WAIT_RETRIES``: a wait can safely run again, and Airflow 3.3.2 may fail a deferred task
+    whose trigger fired quickly. Errors no retry can fix (the fail-fast rule) and timeouts do
+    not use them. Outcomes and messages are the wait engine's, the same in every mode.
     """
 
     template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id", "target_status")
@@ -73,27 +97,28 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
         failure_statuses: Iterable[str] | None = None,
         abeja_conn_id: str = "abeja_default",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        transient_error_budget: int = 5,
+        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
         **kwargs: Any,
     ) -> None:
+        if "retries" not in kwargs and "retries" not in (kwargs.get("default_args") or {}):
+            kwargs["retries"] = WAIT_RETRIES
         super().__init__(**kwargs)
         if isinstance(failure_statuses, str):
             raise TypeError("failure_statuses must be a collection of statuses, not a string")
-        if transient_error_budget < 0:
-            raise ValueError("transient_error_budget must be >= 0")
+        failures = None if failure_statuses is None else [str(s) for s in failure_statuses]
+        # The engine's rules, checked where the DAG is parsed (the ids are templates until run).
+        WaitSpec.build(service_id, target_status, failures, transient_error_budget)
         self.organization_id = organization_id
         self.deployment_id = deployment_id
         self.service_id = service_id
         self.target_status = target_status
         self.failure_statuses: list[str] = sorted(
-            DEFAULT_FAILURE_STATUSES if failure_statuses is None else {str(s) for s in failure_statuses}
+            DEFAULT_FAILURE_STATUSES if failures is None else set(failures)
         )
         self.abeja_conn_id = abeja_conn_id
         self.deferrable = deferrable
         self.transient_error_budget = transient_error_budget
-        self._errors_in_a_row = 0
-        self._warned_statuses: set[str] = set()
-        self._last_status: str | None = None
+        self._wait_state = WaitState()
 
     @cached_property
     def hook(self) -> AbejaHook:
@@ -108,64 +133,37 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
         except InvalidArgumentError as exc:
             raise AirflowFailException(str(exc)) from exc
 
-    def _failure_set(self) -> set[str]:
-        return set(self.failure_statuses) - {self.target_status}
+    def _spec(self, wall_deadline: float | None = None) -> WaitSpec:
+        """What this sensor waits for (no deadline in poke mode: Airflow keeps the sensor's time)."""
+        return WaitSpec.build(
+            self.service_id,
+            self.target_status,
+            self.failure_statuses,
+            self.transient_error_budget,
+            wall_deadline=wall_deadline,
+        )
 
     def poke(self, context: Context) -> bool:
-        from airflow_provider_abeja.triggers.service import is_transient_error
-
+        """One observation through the wait engine (``wait_step``), as the operators and the trigger do."""
         organization_id = self._organization_id()
+        spec = self._spec()
+        observation: object
         try:
-            service = self.hook.client.get_service(organization_id, self.deployment_id, self.service_id)
-        except Exception as exc:
-            if not is_transient_error(exc):
-                # 401/403/404 and bad ids do not heal by waiting.
-                raise AirflowFailException(f"cannot get service {self.service_id}: {exc}") from exc
-            self._errors_in_a_row += 1
-            if self._errors_in_a_row > self.transient_error_budget:
-                raise AirflowException(
-                    f"giving up on service {self.service_id} after {self._errors_in_a_row} transient "
-                    f"errors in a row: {exc}"
-                ) from exc
-            self.log.warning(
-                "Transient error %d/%d polling service %s: %s",
-                self._errors_in_a_row,
-                self.transient_error_budget,
-                self.service_id,
-                exc,
-            )
-            return False
-        self._errors_in_a_row = 0
-        raw_status = service.get("status") if isinstance(service, dict) else None
-        status = None if raw_status is None else str(raw_status)
-        if status != self._last_status:
-            self.log.info("Service %s is %s (waiting for %s)", self.service_id, status, self.target_status)
-            self._last_status = status
-        if status == self.target_status:
+            observation = self.hook.client.get_service(organization_id, self.deployment_id, self.service_id)
+        except AbejaError as exc:
+            observation = exc
+        result = step(spec, self._wait_state, observation, time.monotonic())
+        self._wait_state = result.state
+        emit(result, self.log)
+        if result.outcome is Outcome.SUCCEEDED:
             return True
-        if status in self._failure_set():
-            lines = self._latest_log_lines(organization_id)
-            error = ServiceFailedError(
-                self.service_id,
-                status,
-                lines,
-                message=f"service {self.service_id} reached failure status {status} "
-                f"while waiting for {self.target_status}",
-            )
-            raise AirflowFailException(str(error)) from error
-        if status not in _KNOWN_STATUSES and str(status) not in self._warned_statuses:
-            self._warned_statuses.add(str(status))
-            self.log.warning(
-                "Service %s reports unknown status %r: still waiting for %s",
-                self.service_id,
-                status,
-                self.target_status,
-            )
-        return False
+        if not result.done:
+            return False
+        lines = self._latest_log_lines(organization_id) if result.outcome is Outcome.FAILED else []
+        error = step_error(spec, result, lines)
+        raise airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
 
     def _latest_log_lines(self, organization_id: str) -> list[str]:
-        from airflow_provider_abeja.triggers.service import latest_log_lines
-
         try:
             logs = self.hook.client.get_service_recent_logs(
                 organization_id, self.deployment_id, self.service_id
@@ -183,10 +181,27 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
                 self, ti, service_console_url(self.hook.console_url, org, self.deployment_id, self.service_id)
             )
 
+    def _timeout_error(self, started: float) -> WaitTimeoutError:
+        """Airflow's poke-mode timeout, told as the engine tells it in every other mode.
+
+        In reschedule mode Airflow counts from the first try, which this run does not know:
+        the deadline shown is then the moment Airflow declared the timeout.
+        """
+        spec = self._spec(time.time() if self.reschedule else started + float(self.timeout))
+        last = self._wait_state.last_status
+        lines = self._latest_log_lines(self._organization_id())
+        message = with_log_lines(timeout_message(spec, last), lines)
+        return WaitTimeoutError(self.service_id, last, float(self.timeout), message)
+
     def execute(self, context: Context) -> None:
         self._push_link(context)
         if not self.deferrable:
-            super().execute(context)
+            started = time.time()
+            try:
+                super().execute(context)
+            except AirflowSensorTimeout:
+                error = self._timeout_error(started)
+                raise airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
             return
         # One poke first: a service that is already there needs no triggerer round trip.
         try:
@@ -208,7 +223,7 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
                 deployment_id=self.deployment_id,
                 service_id=self.service_id,
                 target_status=self.target_status,
-                failure_statuses=sorted(self._failure_set()),
+                failure_statuses=sorted(self._spec().failure_statuses),
                 poll_interval=max(float(self.poke_interval), 0.1),
                 end_time=time.time() + float(self.timeout),
                 abeja_conn_id=self.abeja_conn_id,
@@ -220,7 +235,7 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger: success returns, anything else fails with the trigger's reason."""
-        from airflow_provider_abeja.triggers.service import validate_status_event
+        from airflow_provider_abeja.wait_events import validate_status_event
 
         self._push_link(context)
         checked = validate_status_event(event, self.service_id, timeout_exception=AirflowSensorTimeout)

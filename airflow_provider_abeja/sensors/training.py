@@ -63,7 +63,7 @@ class AbejaTrainingJobSensor(BaseSensorOperator):
         return AbejaHook(abeja_conn_id=self.abeja_conn_id)
 
     def _ids(self) -> tuple[str, str, str]:
-        from airflow_provider_abeja.client._core import check_path_id
+        from airflow_provider_abeja.client.validation import check_path_id
         from airflow_provider_abeja.operators._base import permanent_errors_fail_fast
 
         with permanent_errors_fail_fast():

@@ -1,9 +1,11 @@
 """Wait for a service status in the triggerer: ``AbejaServiceStatusTrigger``.
 
 The trigger polls the service with the async client on the triggerer's event loop, so one
-triggerer can watch many services for the cost of a coroutine each. It yields exactly one event
-(see ``docs/DESIGN.md``, "Waiting") and ``validate_status_event`` turns that event back into a
-result or a clear task failure for the operators' and the sensor's ``execute_complete``.
+triggerer can watch many services for the cost of a coroutine each; what each answer means is
+decided by the one wait engine (``wait_step``), as in the operators' own wait and the sensor.
+It yields exactly one event (``wait_events``; see ``docs/architecture.md``, "Waiting"), which
+``wait_events.validate_status_event`` turns back into a result or a clear task failure for the
+operators' and the sensor's ``execute_complete``.
 """
 
 from __future__ import annotations
@@ -12,20 +14,25 @@ import asyncio
 import datetime
 import random
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_abeja.exceptions import (
-    HttpError,
-    InvalidResponseError,
-    ServiceFailedError,
-    TransportError,
-    WaitTimeoutError,
+from airflow_provider_abeja.exceptions import is_fail_fast, is_transient
+from airflow_provider_abeja.status import ServiceStatus
+from airflow_provider_abeja.wait_events import EVENT_STATUSES, status_event, validate_status_event
+from airflow_provider_abeja.wait_step import (
+    MAX_LOG_LINES,
+    Outcome,
+    Step,
+    WaitSpec,
+    WaitState,
+    emit,
+    latest_log_lines,
+    next_pause,
+    step,
 )
-from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import AsyncAPIClient
@@ -40,56 +47,12 @@ __all__ = [
     "validate_status_event",
 ]
 
-#: The ``status`` values an event may carry.
-EVENT_STATUSES: frozenset[str] = frozenset({"success", "failure", "timeout", "error"})
-#: How many of the latest recent-log lines a failure event carries (events live in the database).
-MAX_LOG_LINES = 20
-#: Each log line is cut to this many characters for the same reason.
-MAX_LOG_LINE_CHARS = 1000
-#: HTTP statuses that say "try again later" rather than "this will never work".
-TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({408, 425, 429})
-
 #: Seconds the trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
 #: Each sleep between polls is the poll interval +- this fraction.
 POLL_JITTER = 0.1
-
-_KNOWN_STATUSES = frozenset(status.value for status in ServiceStatus)
-
-
-def is_transient_error(exc: BaseException) -> bool:
-    """True for errors worth another poll: transport failures, 408/425/429, any 5xx, a garbled 2xx."""
-    if isinstance(exc, TransportError):
-        return True
-    if isinstance(exc, InvalidResponseError):
-        return True
-    if isinstance(exc, HttpError):
-        return exc.status_code in TRANSIENT_HTTP_STATUSES or exc.status_code >= 500
-    return False
-
-
-def latest_log_lines(recent_logs: Any, limit: int = MAX_LOG_LINES) -> list[str]:
-    """The latest ``limit`` messages of a ``recentlogs`` answer, oldest first.
-
-    The platform lists events newest first; a missing or malformed body gives no lines rather
-    than an error, because the log lines only decorate a failure that is already known.
-    """
-    if not isinstance(recent_logs, Mapping):
-        return []
-    events = recent_logs.get("events")
-    if not isinstance(events, list):
-        return []
-    lines: list[str] = []
-    for event in events[:limit]:
-        message = event.get("message") if isinstance(event, Mapping) else event
-        if message is None:
-            continue
-        text = str(message).rstrip("\n")
-        if len(text) > MAX_LOG_LINE_CHARS:
-            text = text[:MAX_LOG_LINE_CHARS] + "..."
-        lines.append(text)
-    lines.reverse()
-    return lines
+#: Kept under the names this module has always exported.
+is_transient_error = is_transient
 
 
 def _coerce_end_time(end_time: float | int | datetime.datetime | None) -> float | None:
@@ -137,23 +100,19 @@ class AbejaServiceStatusTrigger(BaseTrigger):
         transient_error_budget: int = 5,
     ) -> None:
         super().__init__()
-        if isinstance(failure_statuses, str):
-            raise TypeError("failure_statuses must be a collection of statuses, not a string")
         if poll_interval is None or float(poll_interval) <= 0:
             raise ValueError("poll_interval must be a positive number of seconds")
-        if int(transient_error_budget) < 0:
-            raise ValueError("transient_error_budget must be >= 0")
+        # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
+        spec = WaitSpec.build(service_id, target_status, failure_statuses, transient_error_budget)
         self.organization_id = str(organization_id)
         self.deployment_id = str(deployment_id)
-        self.service_id = str(service_id)
-        self.target_status = str(target_status)
-        statuses = DEFAULT_FAILURE_STATUSES if failure_statuses is None else failure_statuses
-        # Only the target counts as success, and the target is never a failure.
-        self.failure_statuses: list[str] = sorted({str(s) for s in statuses} - {self.target_status})
+        self.service_id = spec.service_id
+        self.target_status = spec.target_status
+        self.failure_statuses: list[str] = sorted(spec.failure_statuses)
         self.poll_interval = float(poll_interval)
         self.end_time = _coerce_end_time(end_time)
         self.abeja_conn_id = str(abeja_conn_id)
-        self.transient_error_budget = int(transient_error_budget)
+        self.transient_error_budget = spec.transient_error_budget
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
@@ -189,87 +148,44 @@ class AbejaServiceStatusTrigger(BaseTrigger):
             raise
         except Exception as exc:
             # Connection lookup, credentials, ids: nothing a later poll would fix.
-            event = self._event("error", None, f"could not watch service {self.service_id}: {exc}")
+            message = f"could not watch service {self.service_id}: {exc}"
+            event = self._event(Step(Outcome.ERROR, WaitState(), message, retryable=not is_fail_fast(exc)))
         finally:
             if lease is not None:
                 # Shielded so that a cancellation arriving during close still closes the pool.
                 await asyncio.shield(lease.release())
         yield TriggerEvent(event)
 
+    @property
+    def _ids(self) -> tuple[str, str, str]:
+        return self.organization_id, self.deployment_id, self.service_id
+
     async def _wait(self, lease: ClientLease) -> dict[str, Any]:
-        errors_in_a_row = 0
-        last_status: str | None = None
-        warned: set[str] = set()
+        spec = WaitSpec.build(
+            self.service_id,
+            self.target_status,
+            self.failure_statuses,
+            self.transient_error_budget,
+            deadline=self.end_time,
+        )
+        state = WaitState()
         while True:
+            observation: object
             try:
-                service = await lease.get_service(self.organization_id, self.deployment_id, self.service_id)
-                if not isinstance(service, Mapping):
-                    raise InvalidResponseError(
-                        "invalid_response", "service is not a JSON object", 200, "get_service"
-                    )
+                observation = await lease.get_service(*self._ids)
             except Exception as exc:
-                if not is_transient_error(exc):
-                    return self._event("error", last_status, f"cannot get service {self.service_id}: {exc}")
-                errors_in_a_row += 1
-                if errors_in_a_row > self.transient_error_budget:
-                    return self._event(
-                        "error",
-                        last_status,
-                        f"giving up on service {self.service_id} after {errors_in_a_row} transient "
-                        f"errors in a row (budget {self.transient_error_budget}); last: {exc}",
-                    )
-                self.log.warning(
-                    "Transient error %d/%d polling service %s: %s",
-                    errors_in_a_row,
-                    self.transient_error_budget,
-                    self.service_id,
-                    exc,
-                )
-            else:
-                errors_in_a_row = 0
-                raw_status = service.get("status")
-                status = None if raw_status is None else str(raw_status)
-                if status != last_status:
-                    self.log.info("Service %s is %s", self.service_id, status)
-                last_status = status
-                if status == self.target_status:
-                    return self._event(
-                        "success", status, f"service {self.service_id} reached status {status}"
-                    )
-                if status in self.failure_statuses:
-                    lines = await self._log_lines(lease.client)
-                    return self._event(
-                        "failure",
-                        status,
-                        f"service {self.service_id} reached failure status {status} "
-                        f"while waiting for {self.target_status}",
-                        lines,
-                    )
-                if status not in _KNOWN_STATUSES and str(status) not in warned:
-                    warned.add(str(status))
-                    self.log.warning(
-                        "Service %s reports unknown status %r: still waiting for %s",
-                        self.service_id,
-                        status,
-                        self.target_status,
-                    )
-            now = time.time()
-            if self.end_time is not None and now >= self.end_time:
-                lines = await self._log_lines(lease.client)
-                return self._event(
-                    "timeout",
-                    last_status,
-                    f"service {self.service_id} did not reach {self.target_status} before the deadline "
-                    f"({datetime.datetime.fromtimestamp(self.end_time, datetime.timezone.utc).isoformat()}); "
-                    f"last status: {last_status}",
-                    lines,
-                )
+                observation = exc
+            result = step(spec, state, observation, time.time())
+            state = result.state
+            emit(result, self.log)
+            if result.done:
+                wants_logs = result.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
+                lines = await self._log_lines(lease.client) if wants_logs else []
+                return self._event(result, lines)
             # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
             # polling the API in lockstep.
             delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-            if self.end_time is not None:
-                delay = min(delay, max(self.end_time - now, 0.0))
-            await asyncio.sleep(delay)
+            await asyncio.sleep(next_pause(spec, delay, time.time()))
 
     async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
         """The service's latest log lines, or none when they cannot be read in LOG_FETCH_TIMEOUT.
@@ -292,68 +208,6 @@ class AbejaServiceStatusTrigger(BaseTrigger):
             return []
         return latest_log_lines(logs)
 
-    def _event(
-        self, status: str, service_status: str | None, message: str, log_lines: list[str] | None = None
-    ) -> dict[str, Any]:
-        event: dict[str, Any] = {
-            "status": status,
-            "service_id": self.service_id,
-            "service_status": service_status,
-            "message": message,
-        }
-        if status != "success":
-            event["log_lines"] = list(log_lines or [])
-        return event
-
-
-def validate_status_event(
-    event: Any,
-    expected_service_id: str,
-    *,
-    timeout_exception: type[Exception] = AirflowException,
-) -> dict[str, Any]:
-    """Return a well-formed ``success`` event; raise a clear error for anything else.
-
-    - no event, not a dict, an unknown ``status`` or another service's event: ``AirflowException``
-      (something is wrong with the deferral itself);
-    - ``failure``: ``AirflowFailException`` (a failed service stays failed: retries would only burn
-      time), chained from ``ServiceFailedError`` with the latest log lines;
-    - ``timeout``: ``timeout_exception`` (sensors pass ``AirflowSensorTimeout``), chained from
-      ``WaitTimeoutError``;
-    - ``error``: ``AirflowException``, so the task's retries apply.
-    """
-    if event is None:
-        raise AirflowException(f"no trigger event received while waiting for service {expected_service_id}")
-    if not isinstance(event, Mapping):
-        raise AirflowException(
-            f"unexpected trigger event for service {expected_service_id}: "
-            f"{type(event).__name__} instead of a dict"
-        )
-    status = event.get("status")
-    if status not in EVENT_STATUSES:
-        raise AirflowException(
-            f"unexpected trigger event status {status!r} for service {expected_service_id}"
-        )
-    service_id = event.get("service_id")
-    if service_id != expected_service_id:
-        raise AirflowException(
-            f"trigger event is for service {service_id!r}, expected {expected_service_id!r}"
-        )
-    message = str(event.get("message") or f"service {service_id}: {status}")
-    raw_lines = event.get("log_lines") or []
-    lines = [str(line) for line in raw_lines] if isinstance(raw_lines, list) else []
-    service_status = event.get("service_status")
-    if status == "success":
-        return dict(event)
-    text = message
-    if lines:
-        text += "\nLatest log lines of the service:\n" + "\n".join(lines)
-    if status == "failure":
-        raise AirflowFailException(text) from ServiceFailedError(
-            str(service_id), str(service_status), lines, message=message
-        )
-    if status == "timeout":
-        raise timeout_exception(text) from WaitTimeoutError(
-            str(service_id), None if service_status is None else str(service_status), None, message=message
-        )
-    raise AirflowException(text)
+    def _event(self, result: Step, log_lines: list[str] | None = None) -> dict[str, Any]:
+        """The one event of this trigger, from the engine's last step."""
+        return status_event(self.service_id, result, log_lines)

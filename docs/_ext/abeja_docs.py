@@ -1,17 +1,14 @@
-"""Sphinx extension: the docs' generated pictures and their optional pages.
+"""Sphinx extension: the docs' generated pictures.
 
 - Every example DAG's task graph, drawn from the DAG objects (``dag_graph``), with a page fragment
   ``_generated/example_dags.md`` listing them all: a new example DAG appears without editing a page.
 - The service status timeline of a real deploy -> wait -> invoke -> teardown run on the emulator
   (``service_timeline``, in a child process: Airflow configures itself on import).
-- Pages written by other parts of the project (the architecture, the emulator's conformance table)
-  are linked or included when their file exists, so the build never depends on their timing.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,11 +21,6 @@ DOCS = Path(__file__).resolve().parents[1]
 REPO = DOCS.parent
 GENERATED = DOCS / "_generated"
 EXAMPLE_DAGS = REPO / "example_dags"
-
-#: Pages listed in a toctree only when their file exists (docname -> why it may be missing).
-OPTIONAL_PAGES = {"architecture": "written with the wait-engine work"}
-#: ``<!-- include-if-present: FILE -->`` in a page becomes an include of FILE when it exists.
-INCLUDE_IF_PRESENT = re.compile(r"^<!-- include-if-present: (\S+) -->$", re.MULTILINE)
 
 
 def example_dag_files() -> list[Path]:
@@ -82,24 +74,6 @@ def generate(app: Any) -> None:
         raise RuntimeError(f"the emulator run for the timeline failed:\n{tail}") from exc
 
 
-def optional_content(app: Any, docname: str, source: list[str]) -> None:
-    """Drop toctree lines of optional pages that do not exist; include present optional files."""
-    text = source[0]
-    if docname == "index":
-        for page in OPTIONAL_PAGES:
-            if not (DOCS / f"{page}.md").exists():
-                text = re.sub(rf"^{re.escape(page)}\n", "", text, flags=re.MULTILINE)
-
-    def include(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if (DOCS / name).exists():
-            return f"```{{include}} {name}\n```"
-        return f"*(`docs/{name}` is not written yet.)*"
-
-    source[0] = INCLUDE_IF_PRESENT.sub(include, text)
-
-
 def setup(app: Any) -> dict[str, Any]:
     app.connect("builder-inited", generate)
-    app.connect("source-read", optional_content)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -139,7 +139,7 @@ def test_blue_green_swaps_the_endpoint_and_retires_blue(run_dag: Any) -> None:
     assert services(handle) == {green: "READY"}
     assert blue != green
     assert result.returns["swap_endpoint"]["previous_service_id"] == blue
-    assert result.task_states["create_endpoint"] == "skipped"
+    assert result.returns["swap_endpoint"]["created"] is False
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,9 @@ def test_blue_green_first_release_creates_the_endpoint(run_dag: Any) -> None:
 
     assert result.state == "success", result.task_states
     green = result.returns["green_up"]["service_id"]
-    assert result.task_states["swap_endpoint"] == "skipped"
+    assert result.returns["swap_endpoint"]["created"] is True
+    assert result.returns["swap_endpoint"]["previous_service_id"] is None
+    assert result.task_states["retire_blue"] == "skipped"
     assert endpoints(handle) == {"default": green}
     assert services(handle) == {green: "READY"}
 

@@ -36,18 +36,9 @@ def sources_the_suite_runs() -> dict[Path, str]:
     return runs
 
 
-NOT_SITE_PAGES = {"DESIGN.md"}  # excluded in docs/conf.py: the modules' working contract
-
-
 def docs_pages() -> list[Path]:
-    """The site's Markdown sources (and fragments they include); the README draft is checked apart."""
-    return sorted(p for p in DOCS.glob("*.md") if not p.name.startswith("_") and p.name not in NOT_SITE_PAGES)
-
-
-def readme() -> Path:
-    """The README the project ships next: the draft while it exists, then README.md itself."""
-    draft = DOCS / "_README-draft.md"
-    return draft if draft.exists() else REPO / "README.md"
+    """The site's Markdown sources (and fragments they include); the README is checked apart."""
+    return sorted(p for p in DOCS.glob("*.md") if not p.name.startswith("_"))
 
 
 def problems_of(snippet: Any, runs: dict[Path, str]) -> list[str]:
@@ -74,7 +65,7 @@ def test_docs_page_snippets_come_from_marked_regions_of_files_the_suite_runs(pag
 
 
 def test_readme_python_blocks_are_copies_of_marked_regions_of_files_the_suite_runs() -> None:
-    page = readme()
+    page = REPO / "README.md"
     runs = sources_the_suite_runs()
     blocks = snippets.readme_blocks(page)
     assert snippets.python_fences(page) == len(blocks), (

@@ -128,3 +128,23 @@ def test_upload_url_refuses_a_wrong_token_and_unsafe_archives(abeja_emulator: Em
         bundle.addfile(member, io.BytesIO(b"x"))
     assert requests.put(url, data=unsafe.getvalue(), timeout=10).status_code == 400
     assert requests.put(url, data=b"not an archive", timeout=10).status_code == 400
+
+
+def test_uploaded_code_survives_a_restart_with_a_state_dir(abeja_emulator_factory, tmp_path):
+    emulator = abeja_emulator_factory(state_dir=tmp_path / "state", sample=False)
+    handle = emulator.handle
+    dep = handle.create_deployment(name="kept-code")["deployment_id"]
+    version = handle.create_version(dep, "1.0.0", image="abeja-inc/all-cpu:19.10")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as bundle:
+        code = b"def handler(request, context):\n    return {'content': 'kept'}\n"
+        member = tarfile.TarInfo("./main.py")
+        member.size = len(code)
+        bundle.addfile(member, io.BytesIO(code))
+    assert requests.put(version["upload_url"], data=archive.getvalue(), timeout=10).status_code == 200
+    emulator.restart()
+    handle = emulator.handle
+    service_id = handle.create_service(dep, version["version_id"])["service_id"]
+    handle.wait_for_status(dep, service_id, "READY", timeout=60)
+    answer = requests.post(handle.inference_url(dep, service_id), json={}, auth=handle.auth, timeout=30)
+    assert (answer.status_code, answer.content) == (200, b"kept")

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -17,6 +18,7 @@ from airflow_provider_abeja.emulator import (
     EmulatorHandle,
     EmulatorProcess,
 )
+from airflow_provider_abeja.emulator.runtime_process import scratch_root
 
 from ._util import DEP, api, infer, poll
 
@@ -250,8 +252,11 @@ def test_state_survives_a_crash(abeja_emulator_factory, tmp_path):
     emulator.handle.wait_for_status(DEP, service_id, "READY")
     pid = emulator.pid
     assert pid is not None
+    left = [p for p in Path(scratch_root()).iterdir() if p.name.startswith(f"abeja-rt-{pid}-")]
+    assert left  # the instance's folder (socket, answer files), named after its emulator
     os.killpg(pid, signal.SIGKILL)
     assert poll(lambda: _gone(pid))
     emulator.restart()
     assert emulator.handle.get_service(DEP, service_id)["status"] == "READY"
     assert infer(emulator.handle, service_id, json={"text": "good"}).status_code == 200
+    assert not any(p.exists() for p in left)  # a killed emulator's folders are swept at the next start

@@ -14,6 +14,7 @@ from airflow_provider_abeja.emulator.proxy_rules import (
     answer_headers,
     check_runtime_answer,
     parse_media_type,
+    platform_headers,
     to_content_list,
 )
 from airflow_provider_abeja.emulator.runtime_process import InstanceFolders, platform_environment
@@ -103,7 +104,7 @@ def test_answer_headers_are_cleaned_as_gos_writer_does():
         "content_type": "text/plain",
         "metadata": {"x-a": "1\r\n2", "bad name": "x", "x-u": "\u2603"},
     }
-    status, headers = answer_headers(answer, {"service_id": "ser-1", "model_version": "1.0 beta"})
+    status, headers = answer_headers(answer, platform_headers("", "1.0 beta", "", "ser-1"))
     named = dict(headers)
     assert status == 200
     assert named["X-A"] == "1  2"

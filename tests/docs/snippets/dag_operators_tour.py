@@ -1,7 +1,7 @@
 """Docs snippets (operators page): every service and endpoint operator in one DAG, run on the emulator.
 
     create_service -> scale_up -> stop -> start -> wait_ready -> predict -> segment
-      -> create_endpoint -> smoke_test_prod -> drop_endpoint -> delete_service (teardown)
+      -> create_endpoint -> smoke_test_prod -> switch_endpoint -> drop_endpoint -> delete_service (teardown)
 
 Not an example pipeline (see example_dags/): a tour that the docs quote from, so that every operator
 call the docs show has run. tests/docs/test_snippets.py runs it with ``dag.test()``.
@@ -17,7 +17,11 @@ from pathlib import Path
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Param
 
-from airflow_provider_abeja.operators.endpoint import AbejaCreateEndpointOperator, AbejaDeleteEndpointOperator
+from airflow_provider_abeja.operators.endpoint import (
+    AbejaCreateEndpointOperator,
+    AbejaDeleteEndpointOperator,
+    AbejaUpdateEndpointOperator,
+)
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.operators.service import (
     AbejaCreateServiceOperator,
@@ -123,11 +127,20 @@ with DAG(
     )
     # [END howto_operator_request_endpoint]
 
+    # [START howto_operator_update_endpoint]
+    switch = AbejaUpdateEndpointOperator(
+        task_id="switch_endpoint",
+        deployment_id="{{ params.deployment_id }}",
+        endpoint="prod",  # its pnt-... id or its alias
+        service_id="{{ ti.xcom_pull(task_ids='create_service', key='service_id') }}",
+    )
+    # [END howto_operator_update_endpoint]
+
     # [START howto_operator_delete_endpoint]
     drop = AbejaDeleteEndpointOperator(task_id="drop_endpoint", deployment_id=DEP, endpoint="prod")
     # [END howto_operator_delete_endpoint]
 
-    steps = [scale_up, stop, start, wait_ready, predict, segment, endpoint, smoke_test_prod, drop]
+    steps = [scale_up, stop, start, wait_ready, predict, segment, endpoint, smoke_test_prod, switch, drop]
     previous = create
     for task in steps:
         previous >> task

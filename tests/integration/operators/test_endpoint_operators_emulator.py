@@ -9,6 +9,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_abeja.operators.endpoint import (
     AbejaCreateEndpointOperator,
     AbejaDeleteEndpointOperator,
+    AbejaRouteEndpointOperator,
     AbejaUpdateEndpointOperator,
 )
 from airflow_provider_abeja.operators.service import AbejaRequestServiceOperator
@@ -161,3 +162,26 @@ def test_request_through_an_endpoint_names_the_service_that_answered(emulator, c
     assert ti.xcoms["service_id"] == blue
     assert ti.xcoms["service_url"].endswith(f"/services/{blue}")
     assert route_count(emulator, "request_endpoint") == 1
+
+
+def test_route_creates_then_switches_then_leaves_the_endpoint_alone(emulator, context):
+    blue = ready_service(emulator)
+    green = ready_service(emulator, OTHER_VERSION)
+
+    def route(service_id):
+        op = AbejaRouteEndpointOperator(
+            task_id="route", deployment_id=SAMPLE_DEPLOYMENT, service_id=service_id, endpoint="prod"
+        )
+        return run_operator(op, context)
+
+    first = route(blue)
+    assert (first["created"], first["previous_service_id"]) == (True, None)
+    assert call_endpoint(emulator, "prod") == blue
+    second = route(green)
+    assert (second["created"], second["previous_service_id"]) == (False, blue)
+    assert second["endpoint_id"] == first["endpoint_id"]
+    assert call_endpoint(emulator, "prod") == green
+    again = route(green)  # a retry after the switch went through
+    assert again["previous_service_id"] == green
+    assert route_count(emulator, "create_endpoint") == 1
+    assert route_count(emulator, "update_endpoint") == 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_abeja.client import APIClient, AsyncAPIClient, _core
+from airflow_provider_abeja.client import APIClient, AsyncAPIClient, validation
 from airflow_provider_abeja.client.retry import RetryPolicy
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
 
@@ -30,7 +30,7 @@ def server() -> Iterator[LoopbackServer]:
 def _slow_path_check(value: str) -> bool:
     """The documented rule, spelled out: what check_path_id must accept."""
     return (
-        0 < len(value) <= _core.MAX_PATH_ID_LENGTH
+        0 < len(value) <= validation.MAX_PATH_ID_LENGTH
         and ".." not in value
         and all(0x20 < ord(c) < 0x7F and c not in "/?#%@\\" for c in value)
     )
@@ -54,10 +54,10 @@ CANDIDATES = [
 @pytest.mark.parametrize("value", CANDIDATES, ids=repr)
 def test_path_id_fast_check_matches_the_rule(value: str) -> None:
     if _slow_path_check(value):
-        assert _core.check_path_id(value, "service_id") == value
+        assert validation.check_path_id(value, "service_id") == value
     else:
         with pytest.raises(InvalidArgumentError) as info:
-            _core.check_path_id(value, "service_id")
+            validation.check_path_id(value, "service_id")
         assert info.value.argument == "service_id"
 
 
@@ -65,9 +65,9 @@ def test_str_subclass_ids_still_checked() -> None:
     class Sneaky(str):
         pass
 
-    assert _core.check_path_id(Sneaky("ser-1"), "service_id") == "ser-1"
+    assert validation.check_path_id(Sneaky("ser-1"), "service_id") == "ser-1"
     with pytest.raises(InvalidArgumentError):
-        _core.check_path_id(Sneaky("a/b"), "service_id")
+        validation.check_path_id(Sneaky("a/b"), "service_id")
 
 
 def _spy_retrying(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -233,10 +233,11 @@ def test_create_endpoint(client: APIClient, requests_mock: rm.Mocker) -> None:
     assert _body(sent) == {"service_id": SER, "custom_alias": "blue"}
 
 
-def test_create_endpoint_without_alias_omits_it(client: APIClient, requests_mock: rm.Mocker) -> None:
+def test_create_endpoint_without_alias_sends_default(client: APIClient, requests_mock: rm.Mocker) -> None:
+    """As ABEJA's SDK does: the alias is always in the body, ``default`` when not given."""
     requests_mock.post(f"{MGMT}/endpoints", json={"endpoint_id": PNT})
     client.create_endpoint(ORG, DEP, SER)
-    assert _body(_only(requests_mock)) == {"service_id": SER}
+    assert _body(_only(requests_mock)) == {"service_id": SER, "custom_alias": "default"}
 
 
 @pytest.mark.parametrize("answer", [[{"endpoint_id": PNT}], {"entries": [{"endpoint_id": PNT}]}])

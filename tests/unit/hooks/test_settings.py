@@ -234,3 +234,21 @@ def test_field_error_survives_pickling():
     err = ConnectionFieldError("c1", "timeout", "must be positive")
     again = pickle.loads(pickle.dumps(err))
     assert (again.conn_id, again.argument, str(again)) == ("c1", "timeout", str(err))
+
+
+def test_timeout_zero_turns_timeouts_off_as_in_the_client():
+    """One meaning of 0, the client's (``ABEJA_API_TIMEOUT=0`` too): no timeout, not an error."""
+    from airflow_provider_abeja.client import APIClient
+
+    s = build(extra={"auth_token": "t0ken-x", "timeout": 0})
+    with APIClient(**s.client_kwargs()) as client:
+        assert client.timeout is None
+
+
+def test_the_masker_gets_its_secrets_from_the_clients_credential_object():
+    from airflow_provider_abeja.client.credentials import Credential
+
+    s = build(login="1111111111111", password=SECRET)
+    assert isinstance(s.credential_object, Credential)
+    assert s.secrets() == list(s.credential_object.secrets)
+    assert SECRET not in repr(s)

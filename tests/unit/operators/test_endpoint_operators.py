@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_abeja.operators.endpoint import (
     AbejaCreateEndpointOperator,
     AbejaDeleteEndpointOperator,
+    AbejaRouteEndpointOperator,
     AbejaUpdateEndpointOperator,
 )
 
@@ -153,3 +154,69 @@ def test_endpoint_ids_are_templated():
     }  # fmt: skip
     assert set(AbejaCreateEndpointOperator.template_fields) >= {"service_id", "custom_alias"}
     assert set(AbejaDeleteEndpointOperator.template_fields) >= {"endpoint"}
+
+
+# -- route: create or switch, idempotent -------------------------------------------------------------
+
+
+def route(service_id, **kwargs):
+    return AbejaRouteEndpointOperator(task_id="route", deployment_id=DEP, service_id=service_id, **kwargs)
+
+
+def test_route_creates_the_endpoint_when_there_is_none(requests_mock, context):
+    ready(requests_mock, GREEN)
+    requests_mock.get(ENDPOINTS, json={"entries": []})
+    post = requests_mock.post(
+        ENDPOINTS, json={"endpoint_id": PNT, "custom_alias": "default", "service_id": GREEN}
+    )
+    result = route(GREEN).execute(context)
+    assert post.last_request.json() == {"service_id": GREEN, "custom_alias": "default"}
+    assert result == {
+        "endpoint_id": PNT,
+        "custom_alias": "default",
+        "service_id": GREEN,
+        "previous_service_id": None,
+        "created": True,
+    }
+    assert context["ti"].xcoms["previous_service_id"] is None
+    assert context["ti"].xcoms["endpoint_id"] == PNT
+
+
+@pytest.mark.parametrize("ref", ["prod", PNT])
+def test_route_switches_an_endpoint_found_by_alias_or_id(requests_mock, context, ref):
+    ready(requests_mock, GREEN)
+    requests_mock.get(
+        ENDPOINTS, json={"entries": [{"endpoint_id": PNT, "custom_alias": "prod", "service_id": BLUE}]}
+    )
+    patch = requests_mock.patch(f"{ENDPOINTS}/{ref}", json={})
+    post = requests_mock.post(ENDPOINTS, json={})
+    result = route(GREEN, endpoint=ref).execute(context)
+    assert patch.last_request.json() == {"service_id": GREEN}
+    assert post.call_count == 0
+    assert (result["previous_service_id"], result["created"]) == (BLUE, False)
+    assert context["ti"].xcoms["previous_service_id"] == BLUE
+
+
+def test_route_sends_nothing_when_the_endpoint_already_routes_there(requests_mock, context):
+    ready(requests_mock, GREEN)
+    requests_mock.get(
+        ENDPOINTS, json={"entries": [{"endpoint_id": PNT, "custom_alias": "default", "service_id": GREEN}]}
+    )
+    patch = requests_mock.patch(f"{ENDPOINTS}/default", json={})
+    post = requests_mock.post(ENDPOINTS, json={})
+    assert route(GREEN).execute(context)["previous_service_id"] == GREEN
+    assert (patch.call_count, post.call_count) == (0, 0)
+
+
+def test_route_refuses_a_service_that_is_not_ready(requests_mock, context):
+    ready(requests_mock, GREEN, "IN_PROGRESS")
+    listing = requests_mock.get(ENDPOINTS, json={"entries": []})
+    with pytest.raises(AirflowException, match="not READY"):
+        route(GREEN).execute(context)
+    assert listing.call_count == 0
+
+
+def test_route_refuses_an_empty_endpoint_before_any_request(requests_mock, context):
+    with pytest.raises(AirflowFailException, match="endpoint"):
+        route(GREEN, endpoint="").execute(context)
+    assert requests_mock.call_count == 0

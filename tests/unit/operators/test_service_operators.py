@@ -509,8 +509,10 @@ def test_start_refused_for_another_reason_fails(requests_mock, context):
         f"{BASE}/{SER}/start", status_code=400, json={"error": "bad_request", "error_description": "quota"}
     )
     op = AbejaStartServiceOperator(task_id="s", deployment_id=DEP, service_id=SER, wait_for_completion=False)
-    with pytest.raises(BadRequest, match="quota"):
+    # A 400 is fail-fast (one rule for every operator): no Airflow retry, the BadRequest chained.
+    with pytest.raises(AirflowFailException, match="quota") as info:
         op.execute(context)
+    assert isinstance(info.value.__cause__, BadRequest)
 
 
 def test_stop_of_a_stopped_service_sends_nothing(requests_mock, context):

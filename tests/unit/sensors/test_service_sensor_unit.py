@@ -81,6 +81,7 @@ class TestArguments:
             "target_status",
         }
 
+    @pytest.mark.slow  # a fresh interpreter with another config
     def test_default_deferrable_follows_the_config(self) -> None:
         # Read when the module is imported (the providers' convention): check in a fresh interpreter.
         code = (
@@ -264,3 +265,26 @@ def test_deferral_goes_through_the_task_runner_and_back(requests_mock: rm.Mocker
     kwargs = serde.deserialize(wire["trigger_kwargs"])
     rebuilt = AbejaServiceStatusTrigger(**kwargs)
     assert rebuilt.serialize() == info.value.trigger.serialize()
+
+
+# -- retries: waiting is idempotent (apache/airflow#67287) -------------------------------------------
+
+
+def test_the_sensor_retries_by_default_but_respects_the_dags_choice() -> None:
+    import datetime
+
+    from airflow.providers.common.compat.sdk import DAG
+
+    from airflow_provider_abeja.sensors.service import WAIT_RETRIES, AbejaServiceStatusSensor
+
+    def sensor(**kwargs: Any) -> AbejaServiceStatusSensor:
+        return AbejaServiceStatusSensor(
+            task_id="wait", deployment_id="9999999999999", service_id="ser-1", **kwargs
+        )
+
+    assert WAIT_RETRIES > 0
+    assert sensor().retries == WAIT_RETRIES
+    assert sensor(retries=0).retries == 0
+    start = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+    with DAG("d", schedule=None, start_date=start, default_args={"retries": 0}):
+        assert sensor().retries == 0

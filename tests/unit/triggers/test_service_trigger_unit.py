@@ -28,12 +28,11 @@ from airflow_provider_abeja.exceptions import (
     WaitTimeoutError,
 )
 from airflow_provider_abeja.triggers.service import (
-    MAX_LOG_LINE_CHARS,
     AbejaServiceStatusTrigger,
     is_transient_error,
-    latest_log_lines,
     validate_status_event,
 )
+from airflow_provider_abeja.wait_step import MAX_LOG_LINE_CHARS, latest_log_lines
 
 SERVICE = "ser-0123456789abcdef"
 

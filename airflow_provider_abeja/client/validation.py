@@ -1,0 +1,293 @@
+"""Argument and settings validators of the client: public, and the only copy in the package.
+
+The clients check every argument with these before anything is sent; the hook builds its
+settings from a connection with them, and the operators check their arguments with them, so a
+value is refused the same way (and named the same way) wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from airflow_provider_abeja.exceptions import InvalidArgumentError
+
+__all__ = [
+    "ADDRESSING_MODES",
+    "MAX_PATH_ID_LENGTH",
+    "Timeout",
+    "check_addressing",
+    "check_create_arguments",
+    "check_environment",
+    "check_organization_id",
+    "check_path_id",
+    "check_update_payload",
+    "parse_api_url",
+    "parse_retry_count",
+    "parse_timeout",
+    "text",
+]
+
+#: (connect, read) seconds, or None for no timeout.
+Timeout = tuple[float, float] | None
+
+
+def text(value: object, argument: str, *, optional: bool = False, strip: bool = True) -> str | None:
+    """A short text argument (an id, a name, a secret): a string without control characters.
+
+    Numbers are accepted as their text (ids written as JSON numbers). ``None`` or a blank value
+    is an error unless ``optional`` (then None). The value is never echoed in an error: it may
+    be a secret; ``strip=False`` keeps secrets exactly as given.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgumentError(argument, f"must be a string, not {type(value).__name__}")
+    if value is not None and strip:
+        value = value.strip()
+    if not value:
+        if optional:
+            return None
+        raise InvalidArgumentError(argument, "is required" if value is None else "must not be empty")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        raise InvalidArgumentError(argument, "holds white space or control characters")
+    return value
+
+
+#: How inference URLs are addressed: ``auto`` picks path style for IP literals and localhost.
+ADDRESSING_MODES = ("auto", "virtual-host", "path")
+
+
+def check_addressing(value: object, argument: str = "inference_addressing") -> str:
+    """One of ``ADDRESSING_MODES`` (case-insensitive)."""
+    mode = str(value).strip().lower()
+    if mode not in ADDRESSING_MODES:
+        raise InvalidArgumentError(argument, f"must be one of {', '.join(ADDRESSING_MODES)}, got {value!r}")
+    return mode
+
+
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+_FORBIDDEN_IN_PATH_ID = frozenset("/?#%@\\")
+#: Platform ids are at most 21 characters; aliases are short names. Longer is a mistake or an attack.
+MAX_PATH_ID_LENGTH = 255
+
+
+def check_organization_id(value: object, argument: str = "organization_id") -> str:
+    """The organization id becomes a host label: it must be exactly one DNS label."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(argument, f"must be a string, not {type(value).__name__}")
+    if not _DNS_LABEL.match(value):
+        raise InvalidArgumentError(
+            argument, f"{value!r} is not a single DNS label (letters, digits, '-'; at most 63)"
+        )
+    return value
+
+
+#: Printable ASCII without white space and ``/ ? # % @ \``: what a clean path id is made of.
+_CLEAN_PATH_ID = re.compile(rf"[^\x00-\x20\x7f-\U0010ffff/?#%@\\]{{1,{MAX_PATH_ID_LENGTH}}}\Z")
+
+
+def check_path_id(value: object, argument: str) -> str:
+    """A path segment id: refuse anything that could change which resource is addressed."""
+    # Fast path (every call checks two or three ids): one regex and one substring scan; the
+    # checks below only run to name what is wrong.
+    if type(value) is str and _CLEAN_PATH_ID.match(value) and ".." not in value:
+        return value
+    if not isinstance(value, str):
+        raise InvalidArgumentError(argument, f"must be a string, not {type(value).__name__}")
+    if not value:
+        raise InvalidArgumentError(argument, "must not be empty")
+    if len(value) > MAX_PATH_ID_LENGTH:
+        raise InvalidArgumentError(
+            argument, f"is {len(value)} characters long (at most {MAX_PATH_ID_LENGTH})"
+        )
+    if value in (".", "..") or ".." in value:
+        raise InvalidArgumentError(argument, f"{value!r} must not contain '..'")
+    for char in value:
+        if char in _FORBIDDEN_IN_PATH_ID:
+            raise InvalidArgumentError(argument, f"{value!r} must not contain {char!r}")
+        if char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F:
+            raise InvalidArgumentError(
+                argument, f"{value!r} must not contain white space or control characters"
+            )
+        if ord(char) > 0x7E:
+            raise InvalidArgumentError(argument, f"{value!r} must be ASCII")
+    return value
+
+
+_DIGITS = re.compile(r"[0-9]+\Z")
+_ENV_NAME = re.compile(r"[^=\s\x00-\x1f\x7f]+\Z")
+_BOOL_TEXT = frozenset({"true", "false"})
+
+
+def _count(value: object, argument: str, minimum: int = 1) -> int:
+    """An instance count: a whole number >= ``minimum`` (the seed also documents digit strings)."""
+    if isinstance(value, str) and _DIGITS.match(value):
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise InvalidArgumentError(
+            argument, f"must be a whole number >= {minimum}, not {type(value).__name__}"
+        )
+    if number < minimum:
+        raise InvalidArgumentError(argument, f"must be at least {minimum}, got {number}")
+    return number
+
+
+def check_create_arguments(
+    instance_number: object,
+    min_instance_number: object,
+    max_instance_number: object,
+    enable_autoscale: object,
+    instance_type: object,
+) -> None:
+    """The numeric and flag arguments of create_service, refused before anything is sent."""
+    _count(instance_number, "instance_number")
+    _check_instance_range(min_instance_number, max_instance_number)
+    _check_autoscale_flag(enable_autoscale, "enable_autoscale")
+    _check_instance_type(instance_type, "instance_type")
+
+
+def check_update_payload(payload: object) -> None:
+    """The fields of an update_service payload that the platform defines, checked like create's.
+
+    Other keys pass through unchanged: the platform may accept fields that are not public.
+    Errors name the field as ``payload.<key>``.
+    """
+    if payload is None:
+        return
+    if not isinstance(payload, Mapping):
+        raise InvalidArgumentError("payload", f"must be a dict, not {type(payload).__name__}")
+    for key in payload:
+        if not isinstance(key, str) or not key:
+            raise InvalidArgumentError("payload", f"keys must be non-empty strings, got {key!r}")
+    if "instance_number" in payload:
+        _count(payload["instance_number"], "payload.instance_number")
+    _check_instance_range(
+        payload.get("min_instance_number"), payload.get("max_instance_number"), prefix="payload."
+    )
+    if "enable_autoscale" in payload:
+        _check_autoscale_flag(payload["enable_autoscale"], "payload.enable_autoscale")
+    if "instance_type" in payload:
+        _check_instance_type(payload["instance_type"], "payload.instance_type")
+    for id_field in ("version_id", "model_id"):
+        if id_field in payload:
+            check_path_id(payload[id_field], f"payload.{id_field}")
+    for env_field in ("environment", "user_env_vars"):
+        if env_field in payload:
+            check_environment(payload[env_field], f"payload.{env_field}")
+
+
+def _check_instance_range(minimum_value: object, maximum_value: object, prefix: str = "") -> None:
+    # 0 is left to the platform to judge for the autoscaling floor; negative never makes sense.
+    minimum = None if minimum_value is None else _count(minimum_value, f"{prefix}min_instance_number", 0)
+    maximum = None if maximum_value is None else _count(maximum_value, f"{prefix}max_instance_number")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise InvalidArgumentError(
+            f"{prefix}min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
+        )
+
+
+def _check_autoscale_flag(value: object, argument: str) -> None:
+    flag_ok = (
+        value is None
+        or isinstance(value, bool)
+        or (isinstance(value, str) and value.strip().lower() in _BOOL_TEXT)
+    )
+    if not flag_ok:
+        raise InvalidArgumentError(argument, "must be true or false")
+
+
+def _check_instance_type(value: object, argument: str) -> None:
+    if not isinstance(value, str) or not value or not _ENV_NAME.match(value):
+        raise InvalidArgumentError(argument, "must be a non-empty name such as 'cpu-0.25'")
+
+
+def check_environment(value: object, argument: str = "environment") -> None:
+    """Environment variables: a mapping of names (no '=', white space or control characters) to strings.
+
+    Values are never echoed in the error: environments carry secrets.
+    """
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(
+            argument, f"must be a mapping of names to strings, not {type(value).__name__}"
+        )
+    for key, item in value.items():
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise InvalidArgumentError(
+                argument, f"variable name {key!r} must be non-empty, without '=', white space or controls"
+            )
+        if not isinstance(item, str):
+            raise InvalidArgumentError(argument, f"{key}: value must be a string, not {type(item).__name__}")
+
+
+def parse_api_url(value: object, argument: str = "api_url") -> str:
+    """Validate the API base URL: http(s), a host, no credentials, no query or fragment."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(argument, "must be a non-empty URL such as https://api.abeja.io")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https"):
+        raise InvalidArgumentError(argument, "must start with http:// or https://")
+    if "@" in parts.netloc:
+        # Never echo the value: the userinfo part is a secret.
+        raise InvalidArgumentError(
+            argument, "must not contain credentials (user:password@host); pass them as credential instead"
+        )
+    if not parts.hostname:
+        raise InvalidArgumentError(argument, f"{value!r} has no host")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise InvalidArgumentError(argument, f"{value!r} has an invalid port") from None
+    if parts.query or parts.fragment:
+        raise InvalidArgumentError(argument, f"{value!r} must not have a query or fragment")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def parse_timeout(value: object, argument: str) -> Timeout:
+    """``None`` is not accepted here; ``0`` turns the timeout off; a number or (connect, read)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise InvalidArgumentError(
+                argument, f"{value!r} is not a number of seconds (0 turns the timeout off)"
+            ) from None
+        return parse_timeout(number, argument)
+    if isinstance(value, bool):
+        raise InvalidArgumentError(argument, "must be a number of seconds, not a bool")
+    if isinstance(value, int | float):
+        if value != value or value < 0 or value == float("inf"):
+            raise InvalidArgumentError(argument, f"{value!r} must be a finite number >= 0")
+        if value == 0:
+            return None
+        return (float(value), float(value))
+    if isinstance(value, tuple | list) and len(value) == 2:
+        connect, read = (parse_timeout(v, argument) for v in value)
+        if connect is None or read is None:
+            raise InvalidArgumentError(
+                argument, "(connect, read) values must be > 0; use 0 alone for no timeout"
+            )
+        return (connect[0], read[0])
+    raise InvalidArgumentError(argument, "must be seconds (a number) or a (connect, read) pair")
+
+
+def parse_retry_count(value: object, argument: str) -> int:
+    """A non-negative integer; ``0`` turns retries off."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"\d+", text):
+            raise InvalidArgumentError(
+                argument, f"{value!r} is not a whole number >= 0 (0 turns retries off)"
+            )
+        return int(text)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(argument, "must be a whole number >= 0")
+    if value < 0:
+        raise InvalidArgumentError(argument, f"{value} must be >= 0 (0 turns retries off)")
+    return value

@@ -1,0 +1,244 @@
+"""The one fail-fast rule, checked against every operator class, the sensor and the trigger.
+
+Every client call raises the same error; the task must end with ``AirflowFailException`` (no
+Airflow retries) exactly when the table in ``exceptions.is_fail_fast`` says so. A new operator
+class fails ``test_every_operator_class_is_in_the_table`` until it is added below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+import airflow_provider_abeja.operators as operators_package
+from airflow_provider_abeja.exceptions import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HttpError,
+    InternalServerError,
+    InvalidArgumentError,
+    InvalidResponseError,
+    MethodNotAllowed,
+    MissingCredentialsError,
+    NotFound,
+    TLSMismatchError,
+    TransportError,
+    Unauthorized,
+    WaitGaveUpError,
+    is_fail_fast,
+)
+from airflow_provider_abeja.hooks.abeja import AbejaHook
+from airflow_provider_abeja.operators._base import AbejaBaseOperator
+from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
+from airflow_provider_abeja.triggers import _shared
+from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+from airflow_provider_abeja.wait_events import validate_status_event
+
+ORG, DEP, SER, VER = "1234567890123", "9999999999999", "ser-0123456789abcdef", "ver-5a3d1e0000000001"
+URL = "https://api.test/x"
+
+#: The table (docs/architecture.md, "Fail fast"; README "Guarantees").
+FAIL_FAST: dict[str, Exception] = {
+    "invalid argument": InvalidArgumentError("service_id", "must not be empty"),
+    "no credential": MissingCredentialsError("no credential"),
+    "https to plain HTTP": TLSMismatchError("the server speaks plain HTTP: use http://", url=URL, attempts=1),
+    "400": BadRequest("bad_request", "", 400, URL),
+    "401": Unauthorized("unauthorized", "", 401, URL),
+    "403": Forbidden("forbidden", "", 403, URL),
+    "404": NotFound("not_found", "", 404, URL),
+    "405": MethodNotAllowed("method_not_allowed", "", 405, URL),
+    "422": HttpError("unprocessable_entity", "", 422, URL),
+}
+RETRIED: dict[str, Exception] = {
+    "transport": TransportError("connection refused", url=URL, attempts=6),
+    "409": Conflict("conflict", "", 409, URL),
+    "429": HttpError("too_many_requests", "", 429, URL),
+    "500": InternalServerError("internal_server_error", "", 500, URL),
+    "503": HttpError("service_unavailable", "", 503, URL),
+    "garbled answer": InvalidResponseError("invalid_response", "not JSON", 200, URL),
+}
+
+#: Operator class name -> constructor arguments (task_id, organization_id added).
+OPERATORS: dict[str, dict[str, Any]] = {
+    "AbejaCreateServiceOperator": {"deployment_id": DEP, "version_id": VER},
+    "AbejaUpdateServiceOperator": {
+        "deployment_id": DEP,
+        "service_id": SER,
+        "payload": {"instance_number": 2},
+    },
+    "AbejaStartServiceOperator": {"deployment_id": DEP, "service_id": SER},
+    "AbejaStopServiceOperator": {"deployment_id": DEP, "service_id": SER},
+    "AbejaDeleteServiceOperator": {"deployment_id": DEP, "service_id": SER},
+    "AbejaRequestServiceOperator": {"deployment_id": DEP, "service_id": SER, "json": {}, "ready_timeout": 0},
+    "AbejaCreateEndpointOperator": {"deployment_id": DEP, "service_id": SER},
+    "AbejaUpdateEndpointOperator": {"deployment_id": DEP, "endpoint": "default", "service_id": SER},
+    "AbejaRouteEndpointOperator": {"deployment_id": DEP, "service_id": SER},
+    "AbejaDeleteEndpointOperator": {"deployment_id": DEP, "endpoint": "default"},
+    "AbejaBatchRequestOperator": {"deployment_id": DEP, "service_id": SER, "inputs": [{"x": 1}]},
+}
+#: A delete of something already gone is success (``fail_if_missing=False``): not an error at all.
+GONE_IS_SUCCESS = {"AbejaDeleteServiceOperator", "AbejaDeleteEndpointOperator"}
+
+
+def operator_classes() -> dict[str, type[AbejaBaseOperator]]:
+    found: dict[str, type[AbejaBaseOperator]] = {}
+    for info in pkgutil.iter_modules(operators_package.__path__):
+        module = importlib.import_module(f"{operators_package.__name__}.{info.name}")
+        for name, cls in vars(module).items():
+            if (
+                inspect.isclass(cls)
+                and issubclass(cls, AbejaBaseOperator)
+                and cls is not AbejaBaseOperator
+                and not name.startswith("_")
+                and cls.__module__ == module.__name__
+            ):
+                found[name] = cls
+    return found
+
+
+class Raising:
+    """A client whose every call raises ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            raise self.error
+
+        return call
+
+    def close(self) -> None:
+        return None
+
+
+class FakeTI:
+    task_id, dag_id, run_id, map_index = "task", "dag", "manual__1", -1
+
+    def __init__(self) -> None:
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+
+    def xcom_pull(self, task_ids: str, key: str) -> Any:
+        return self.xcoms.get(key)
+
+
+@pytest.fixture(autouse=True)
+def connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {"organization_id": ORG, "auth_token": "t", "inference_addressing": "path", "max_retry_count": 0}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ABEJA_DEFAULT",
+        json.dumps({"conn_type": "abeja", "host": "http://api.test", "extra": extra}),
+    )
+
+
+def run_operator(name: str, error: Exception, tmp_path: Path) -> Any:
+    kwargs = dict(OPERATORS[name])
+    if name == "AbejaBatchRequestOperator":
+        kwargs["output_path"] = str(tmp_path / "out.jsonl")
+    op = operator_classes()[name](task_id="task", organization_id=ORG, **kwargs)
+    client = Raising(error)
+    hook = AbejaHook()
+    hook.__dict__["client"] = client
+    op.__dict__["hook"] = hook
+    if name == "AbejaBatchRequestOperator":
+        op.__dict__["_client"] = lambda concurrency: client
+    return op.execute({"ti": FakeTI()})
+
+
+def test_every_operator_class_is_in_the_table() -> None:
+    assert set(operator_classes()) == set(OPERATORS)
+
+
+def test_the_table_is_the_rule() -> None:
+    assert all(is_fail_fast(e) for e in FAIL_FAST.values())
+    assert not any(is_fail_fast(e) for e in RETRIED.values())
+
+
+@pytest.mark.parametrize("operator", sorted(OPERATORS))
+@pytest.mark.parametrize("error", sorted(FAIL_FAST))
+def test_fail_fast_errors_fail_every_operator_without_retries(
+    operator: str, error: str, tmp_path: Path
+) -> None:
+    if operator in GONE_IS_SUCCESS and error == "404":
+        assert run_operator(operator, FAIL_FAST[error], tmp_path) is None
+        return
+    with pytest.raises(AirflowFailException):
+        run_operator(operator, FAIL_FAST[error], tmp_path)
+
+
+@pytest.mark.parametrize("operator", sorted(OPERATORS))
+@pytest.mark.parametrize("error", sorted(RETRIED))
+def test_other_errors_leave_every_operator_to_its_retries(operator: str, error: str, tmp_path: Path) -> None:
+    with pytest.raises(Exception) as info:
+        run_operator(operator, RETRIED[error], tmp_path)
+    assert not isinstance(info.value, AirflowFailException)
+
+
+def _sensor(error: Exception) -> AbejaServiceStatusSensor:
+    sensor = AbejaServiceStatusSensor(
+        task_id="sense", deployment_id=DEP, service_id=SER, organization_id=ORG, poke_interval=0, timeout=60
+    )
+    hook = AbejaHook()
+    hook.__dict__["client"] = Raising(error)
+    sensor.__dict__["hook"] = hook
+    return sensor
+
+
+def _trigger_outcome(error: Exception, monkeypatch: pytest.MonkeyPatch) -> Any:
+    class Lease:
+        client = Raising(error)
+
+        async def get_service(self, *ids: str) -> Any:
+            raise error
+
+        async def release(self) -> None:
+            return None
+
+    async def lease_client(abeja_conn_id: str) -> Lease:
+        return Lease()
+
+    monkeypatch.setattr(_shared, "lease_client", lease_client)
+    trigger = AbejaServiceStatusTrigger(ORG, DEP, SER, poll_interval=0.01, transient_error_budget=2)
+
+    async def first_event() -> Any:
+        async for event in trigger.run():
+            return event.payload
+
+    return validate_status_event(asyncio.run(first_event()), SER)
+
+
+@pytest.mark.parametrize("error", sorted(FAIL_FAST))
+def test_fail_fast_errors_fail_the_sensor_and_the_trigger_without_retries(
+    error: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(AirflowFailException):
+        _sensor(FAIL_FAST[error]).poke({})
+    with pytest.raises(AirflowFailException) as info:
+        _trigger_outcome(FAIL_FAST[error], monkeypatch)
+    assert isinstance(info.value.__cause__, WaitGaveUpError)
+
+
+@pytest.mark.parametrize("error", sorted(RETRIED))
+def test_other_errors_leave_the_sensor_and_the_trigger_to_retries(
+    error: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sensor = _sensor(RETRIED[error])
+    with pytest.raises(AirflowException) as info:  # noqa: PT012 - the budget runs out on the last poke
+        for _ in range(sensor.transient_error_budget + 1):
+            assert sensor.poke({}) is False
+    assert not isinstance(info.value, AirflowFailException)
+    with pytest.raises(AirflowException) as info:
+        _trigger_outcome(RETRIED[error], monkeypatch)
+    assert not isinstance(info.value, AirflowFailException)

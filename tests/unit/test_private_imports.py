@@ -1,0 +1,70 @@
+"""Private modules stay private: ``pkg._mod`` is imported only from inside ``pkg``.
+
+The client's private ``_core`` and ``_base`` in particular: everything outside ``client/``
+uses its public API (``client``, ``client.validation``, ``client.credentials``,
+``client.retry``), so the client can change inside without breaking the hook or operators.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import airflow_provider_abeja
+
+PACKAGE = Path(airflow_provider_abeja.__file__).parent
+ROOT = PACKAGE.parent
+#: Code that uses the provider as users do: the package itself, the example DAGs, scripts, benchmarks.
+CHECKED = [PACKAGE, ROOT / "example_dags", ROOT / "scripts", ROOT / "bench"]
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module an ``import`` names (for ``from m import x``: ``m`` and ``m.x``)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def private_imports() -> list[str]:
+    """``importer imports pkg._mod`` for every private module imported from outside its package."""
+    found: set[str] = set()
+    for root in CHECKED:
+        for path in sorted(root.rglob("*.py")):
+            importer = _module_name(path)
+            for name in _imports(path):
+                parts = name.split(".")
+                if parts[0] != "airflow_provider_abeja":
+                    continue
+                for i, part in enumerate(parts[1:], start=1):
+                    if part.startswith("_") and not part.startswith("__"):
+                        owner = ".".join(parts[:i])
+                        if importer != owner and not importer.startswith(owner + "."):
+                            found.add(f"{importer} imports {'.'.join(parts[: i + 1])}")
+                        break
+    return sorted(found)
+
+
+def test_no_module_imports_another_packages_private_module() -> None:
+    assert private_imports() == []
+
+
+def test_the_check_sees_a_private_import() -> None:
+    """The control: a module outside ``client/`` that imports ``client._core`` is reported."""
+    probe = PACKAGE / "hooks" / "_probe_private_import.py"
+    probe.write_text("from airflow_provider_abeja.client._core import RequestSpec\n")
+    try:
+        assert private_imports() == [
+            "airflow_provider_abeja.hooks._probe_private_import imports airflow_provider_abeja.client._core"
+        ]
+    finally:
+        probe.unlink()

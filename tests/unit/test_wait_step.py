@@ -1,0 +1,85 @@
+"""The wait engine's pure step: one observation in, one decision out (no I/O, no clock)."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_abeja.exceptions import HttpError, NotFound, TLSMismatchError
+from airflow_provider_abeja.wait_step import Outcome, WaitSpec, WaitState, next_pause, step
+
+SER = "ser-0123456789abcdef"
+UNAVAILABLE = HttpError("unavailable", "", 503, "http://x")
+
+
+def run(spec: WaitSpec, observations: list[object], now: float = 0.0) -> list:
+    state, steps = WaitState(), []
+    for observation in observations:
+        result = step(spec, state, observation, now)
+        state = result.state
+        steps.append(result)
+    return steps
+
+
+def test_the_target_is_never_a_failure_status() -> None:
+    spec = WaitSpec.build(SER, target_status="STOPPED")
+    assert "STOPPED" not in spec.failure_statuses
+    (result,) = run(spec, [{"status": "STOPPED"}])
+    assert result.outcome is Outcome.SUCCEEDED
+
+
+def test_an_unknown_status_is_warned_about_once_and_keeps_waiting() -> None:
+    steps = run(WaitSpec.build(SER), [{"status": "MYSTERY"}] * 3)
+    assert [s.outcome for s in steps] == [Outcome.WAITING] * 3
+    warnings = [line for s in steps for line in s.logs if line.level == "warning"]
+    assert len(warnings) == 1
+    assert "MYSTERY" in warnings[0].args
+
+
+def test_a_status_line_is_logged_only_when_the_status_changes() -> None:
+    steps = run(WaitSpec.build(SER), [{"status": "IN_PROGRESS"}] * 3 + [{"status": "READY"}])
+    assert [len(s.logs) for s in steps] == [1, 0, 0, 1]
+
+
+def test_a_successful_poll_resets_the_transient_error_budget() -> None:
+    spec = WaitSpec.build(SER, transient_error_budget=1)
+    steps = run(spec, [UNAVAILABLE, {"status": "IN_PROGRESS"}, UNAVAILABLE, {"status": "READY"}])
+    assert steps[-1].outcome is Outcome.SUCCEEDED
+    (over,) = run(spec, [UNAVAILABLE, UNAVAILABLE])[1:]
+    assert (over.outcome, over.retryable) == (Outcome.ERROR, True)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [NotFound("not_found", "", 404, "http://x"), TLSMismatchError("tls", url="https://x", attempts=1)],
+)
+def test_a_fail_fast_error_ends_the_wait_without_retries(error: Exception) -> None:
+    (result,) = run(WaitSpec.build(SER), [error])
+    assert (result.outcome, result.retryable) == (Outcome.ERROR, False)
+
+
+def test_an_unexpected_error_ends_the_wait_but_may_be_retried() -> None:
+    (result,) = run(WaitSpec.build(SER), [RuntimeError("bug")])
+    assert (result.outcome, result.retryable) == (Outcome.ERROR, True)
+
+
+def test_an_answer_that_is_not_an_object_is_a_transient_error() -> None:
+    (result,) = run(WaitSpec.build(SER), [["not", "a", "dict"]])
+    assert result.outcome is Outcome.WAITING
+    assert result.state.errors_in_a_row == 1
+
+
+def test_the_deadline_is_checked_after_the_observation() -> None:
+    spec = WaitSpec.build(SER, deadline=10.0)
+    assert step(spec, WaitState(), {"status": "READY"}, 99.0).outcome is Outcome.SUCCEEDED
+    late = step(spec, WaitState(), {"status": "IN_PROGRESS"}, 10.0)
+    assert late.outcome is Outcome.TIMED_OUT
+    assert "last status: IN_PROGRESS" in late.message
+    assert next_pause(spec, 4.0, 8.0) == 2.0
+
+
+def test_statuses_from_a_shared_listing_feed_many_waits() -> None:
+    """A listing of many services (one GET per deployment) drives each service's own wait."""
+    listing = [{"service_id": "ser-a", "status": "READY"}, {"service_id": "ser-b", "status": "FAILED"}]
+    specs = {sid: WaitSpec.build(sid) for sid in ("ser-a", "ser-b")}
+    outcomes = {s["service_id"]: step(specs[s["service_id"]], WaitState(), s, 0.0).outcome for s in listing}
+    assert outcomes == {"ser-a": Outcome.SUCCEEDED, "ser-b": Outcome.FAILED}
