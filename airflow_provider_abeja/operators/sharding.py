@@ -1,5 +1,7 @@
 """Sharded batch inference: split one input, map `AbejaBatchRequestOperator` over the shards, merge.
 
+In a DAG::
+
     split = AbejaSplitBatchInputOperator(task_id="split", input_path=..., work_dir=..., shards=8)
     score = AbejaBatchRequestOperator.partial(task_id="score", deployment_id=..., service_id=...,
                                               retries=3).expand_kwargs(split.output)

@@ -99,3 +99,19 @@ def test_the_ui_test_button_caveat_says_what_works() -> None:
     assert "apache/airflow#73298" in testing
     assert "airflow connections test" in testing
     assert "/api/v2/connections/test" in testing
+
+
+def slug(heading: str) -> str:
+    """The anchor a code host and MyST give a heading: lower case, punctuation dropped, spaces to '-'."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_readme_links_to_pages_and_sections_that_exist() -> None:
+    links = re.findall(r"\]\(((?:docs/[\w.-]+\.md|CHANGELOG\.md))(?:#([\w-]+))?\)", README)
+    assert len({path for path, _ in links}) >= 8, links
+    for path, anchor in links:
+        target = REPO / path
+        assert target.is_file(), path
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", target.read_text(), re.MULTILINE)
+            assert anchor in {slug(h) for h in headings}, f"{path}#{anchor}"
