@@ -256,7 +256,7 @@ def main() -> int:
     say()
     if ok:
         say(f"demo succeeded in {time.monotonic() - began:.1f}s; emulator stopped, temporary files removed.")
-        say("next: the pipelines in example_dags/; README.md, 'Example pipelines', runs them on the platform")
+        say("next: the pipelines in example_dags/; docs/pipelines.md says how to run them on the platform")
         return 0
     say(f"demo FAILED; Airflow's output is in {log_path}")
     return 1

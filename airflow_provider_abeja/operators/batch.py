@@ -3,7 +3,7 @@
 One mapped task per input costs Airflow about a second each; this operator keeps a service busy
 from one task instead: inputs are streamed, `concurrency` requests are in flight on one pooled
 connection set, every result is appended to a JSONL output, and a retried task resumes where the
-previous try stopped (see the README, "Batch inference"). The internals live in
+previous try stopped (see docs/batch.md). The internals live in
 `airflow_provider_abeja.batch`.
 """
 

@@ -1,4 +1,4 @@
-"""The shipped sample model answers as the README's "Testing your DAGs locally" documents.
+"""The shipped sample model answers as docs/emulator.md ("The sample deployment and its model") documents.
 
 The example DAGs rely on it.
 """

@@ -1,7 +1,7 @@
 """The fault matrix: every lifecycle operation against every transient fault, on a live emulator.
 
 Each cell injects one fault (once) on the route the operation depends on, runs the real operator
-(or sensor / trigger), and asserts the outcome the retry policy promises (README, "Guarantees"):
+(or sensor / trigger), and asserts the outcome the retry policy promises (docs/guarantees.md):
 
 * ``ok``: the first try succeeds (the client retried, or the operator recovered idempotently);
 * ``retry``: the first try fails with a clear provider error and the Airflow task retry (the same

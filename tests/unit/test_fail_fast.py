@@ -46,7 +46,7 @@ from airflow_provider_abeja.wait_events import validate_status_event
 ORG, DEP, SER, VER = "1234567890123", "9999999999999", "ser-0123456789abcdef", "ver-5a3d1e0000000001"
 URL = "https://api.test/x"
 
-#: The table (docs/architecture.md, "Fail fast"; README "Guarantees").
+#: The table (docs/architecture.md, "Fail fast"; docs/guarantees.md).
 FAIL_FAST: dict[str, Exception] = {
     "invalid argument": InvalidArgumentError("service_id", "must not be empty"),
     "no credential": MissingCredentialsError("no credential"),

@@ -1,4 +1,4 @@
-"""The DAG patterns the README documents, written as a user would, with a failure in each.
+"""The DAG patterns the docs document (operators.md, guarantees.md), as a user would write them, each failing.
 
 Four DAGs (the leak patterns of issue 12): a mapped create-and-wait in poke and deferrable mode
 (one version never becomes READY), and a waiting create used as a teardown's setup whose wait
