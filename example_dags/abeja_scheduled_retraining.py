@@ -75,6 +75,7 @@ with DAG(
         "smoke_expected_label": Param("positive", type="string"),
     },
 ) as dag:
+    # [START howto_train_register_deploy]
     train = AbejaCreateTrainingJobOperator(
         task_id="train",
         job_definition_name="{{ params.job_definition_name }}",
@@ -117,6 +118,7 @@ with DAG(
         check_interval=CHECK_INTERVAL,
         timeout=1800,
     )
+    # [END howto_train_register_deploy]
 
     smoke_request = AbejaRequestServiceOperator(
         task_id="smoke_request",
