@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from .core import Emulator
+from .errors import bad_request
 from .routing import Endpoint, Handler, add_route, json_body, json_response
 
 ORG = "/organizations/{org}"
@@ -44,7 +45,18 @@ async def create_service(emu: Emulator, request: Request, org: str, dep: str) ->
 
 
 async def get_services(emu: Emulator, request: Request, org: str, dep: str) -> Response:
-    return json_response(emu.list_services(org, dep))
+    offset = _query_int(request, "offset", 0) or 0
+    return json_response(emu.list_services(org, dep, offset, _query_int(request, "limit", 1)))
+
+
+def _query_int(request: Request, name: str, minimum: int) -> int | None:
+    """A whole-number query parameter (paged lists' ``offset`` and ``limit``), None when absent."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < minimum:
+        raise bad_request(f"{name} must be a whole number >= {minimum}")
+    return int(raw)
 
 
 async def get_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:

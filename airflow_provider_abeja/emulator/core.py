@@ -293,11 +293,21 @@ class Emulator:
         self._deploy(service, reason="created")
         return self.service_wire(service)
 
-    def list_services(self, org: str, dep_id: str) -> dict[str, Any]:
+    def list_services(
+        self, org: str, dep_id: str, offset: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
+        """One page of the deployment's services, oldest first, in the platform's paged-list shape."""
         self.deployment(org, dep_id)
         chosen = [s for s in self.services.values() if s.deployment_id == dep_id and s.organization_id == org]
         chosen.sort(key=lambda s: s.created_at)
-        return {"entries": [self.service_wire(s) for s in chosen]}
+        size = min(limit or self.config.services_page_size, self.config.services_page_size)
+        page = chosen[offset : offset + size]
+        return {
+            "entries": [self.service_wire(s) for s in page],
+            "offset": offset,
+            "limit": size,
+            "total": len(chosen),
+        }
 
     def update_service(self, org: str, dep_id: str, ser: str, body: dict[str, Any]) -> dict[str, Any]:
         service = self.service(org, dep_id, ser)

@@ -31,6 +31,7 @@ from airflow_provider_abeja.exceptions import (
 )
 from airflow_provider_abeja.failfast import airflow_error
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
+from airflow_provider_abeja.triggers._deployment_poller import ServiceWatch
 from airflow_provider_abeja.wait_step import (
     MAX_LOG_LINES,
     Outcome,
@@ -183,24 +184,22 @@ class AbejaServiceStatusTrigger(BaseTrigger):
             deadline=self.end_time,
         )
         state = WaitState()
-        while True:
-            observation: object
-            try:
-                observation = await lease.get_service(*self._ids)
-            except Exception as exc:
-                observation = exc
-            result = step(spec, state, observation, time.time())
-            state = result.state
-            for line in result.logs:
-                getattr(self.log, line.level)(line.template, *line.args)
-            if result.done:
-                wants_logs = result.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
-                lines = await self._log_lines(lease.client) if wants_logs else []
-                return self._event(result, lines)
-            # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
-            # polling the API in lockstep.
-            delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-            await asyncio.sleep(next_pause(spec, delay, time.time()))
+        # The waits on one deployment share one listing per poll interval (_deployment_poller).
+        with ServiceWatch(lease, *self._ids, self.poll_interval) as watch:
+            while True:
+                result = step(spec, state, await watch.observe(), time.time())
+                state = result.state
+                for line in result.logs:
+                    getattr(self.log, line.level)(line.template, *line.args)
+                if result.done:
+                    break
+                # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
+                # polling the API in lockstep.
+                delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+                await asyncio.sleep(next_pause(spec, delay, time.time()))
+        wants_logs = result.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
+        lines = await self._log_lines(lease.client) if wants_logs else []
+        return self._event(result, lines)
 
     async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
         """The service's latest log lines, or none when they cannot be read in LOG_FETCH_TIMEOUT.
