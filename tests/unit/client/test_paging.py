@@ -53,7 +53,9 @@ class _Platform:
         respx.get(url__startswith=LIST).mock(
             side_effect=lambda request: httpx.Response(200, json=answer(dict(request.url.params)))
         )
-        requests_mock.get(LIST, json=lambda request, context: answer({k: v[0] for k, v in request.qs.items()}))
+        requests_mock.get(
+            LIST, json=lambda request, context: answer({k: v[0] for k, v in request.qs.items()})
+        )
 
 
 async def _both(call: str, *args: Any) -> list[dict[str, Any]]:
