@@ -196,10 +196,12 @@ async def test_a_restarted_trigger_keeps_its_deadline_and_rejoins_the_listing(
     # A new triggerer rebuilds the trigger from its stored, JSON-only kwargs.
     classpath, kwargs = first.serialize()
     second = AbejaServiceStatusTrigger(**json.loads(json.dumps(kwargs)))
-    assert classpath.endswith(".AbejaServiceStatusTrigger") and second.end_time == first.end_time
+    assert classpath.endswith(".AbejaServiceStatusTrigger")
+    assert second.end_time == first.end_time
     listings_before = _requests(emulator, "get_services")
     event = await _event(second)
-    assert first.end_time is not None and time.time() >= first.end_time
+    assert first.end_time is not None
+    assert time.time() >= first.end_time
     assert event["status"] == "timeout"
     assert time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(first.end_time)) in event["message"]
     assert _requests(emulator, "get_services") > listings_before  # it read through the listing again
