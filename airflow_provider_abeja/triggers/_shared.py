@@ -13,8 +13,9 @@ while the old ones live until their last users end.
 Status reads of the same service that overlap share one GET (single-flight): a wait that asks
 while an identical GET is in flight (on any client of the same settings) gets that answer, at
 most one request old, instead of sending another. A deployment's listing (``get_services``,
-which ``_deployment_poller`` shares among the waits on that deployment) is single-flight too. A client whose last lease ends lets the GETs
-running on it finish before it closes, for the waits joined to them.
+which ``_deployment_poller`` shares among the waits on that deployment) is single-flight too.
+A client whose last lease ends lets the GETs running on it finish before it closes, for the
+waits joined to them.
 """
 
 from __future__ import annotations
