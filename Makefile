@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-airflow2 lint typecheck demo bench clean
+.PHONY: venv test test-fast test-airflow2 lint typecheck demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: unit and emulator-backed integration tests; no example-DAG runs, no scheduler,
+# no soak, no emulator internals, no Airflow 2 job. `make test` stays the full suite (and CI's).
+FAST_TESTS ?= tests/unit tests/integration
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -q -m "not slow and not standalone and not soak" \
+		$(FAST_TESTS) $(PYTEST_ARGS)
 
 # Second, smaller job on Airflow 2.11, in its own venv: the hook, operator, client, batch, sensor and
 # trigger unit tests, and every example DAG through dag.test() against the emulator.

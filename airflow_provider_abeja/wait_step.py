@@ -35,6 +35,7 @@ __all__ = [
     "Step",
     "WaitSpec",
     "WaitState",
+    "emit",
     "latest_log_lines",
     "next_pause",
     "step",
@@ -148,6 +149,12 @@ def _utc_text(epoch: float | None) -> str:
     if epoch is None:
         return ""
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat()
+
+
+def emit(step_result: Step, logger: Any) -> None:
+    """Log a step's lines on any logger with ``info`` / ``warning`` (stdlib or structlog)."""
+    for line in step_result.logs:
+        getattr(logger, line.level)(line.template, *line.args)
 
 
 def timeout_message(spec: WaitSpec, last_status: str | None) -> str:

@@ -18,14 +18,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
+from airflow_provider_abeja.client.api import OPERATIONS, Operation
 from airflow_provider_abeja.client.validation import (
     ADDRESSING_MODES,
     Timeout,
-    check_create_arguments,
-    check_environment,
     check_organization_id,
     check_path_id,
-    check_update_payload,
     parse_api_url,
     parse_retry_count,
     parse_timeout,
@@ -48,8 +46,6 @@ ENV_MAX_RETRY_COUNT = "ABEJA_API_MAX_RETRY_COUNT"
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
 DEFAULT_MAX_RETRY_COUNT = 5
 USER_AGENT = f"airflow-provider-abeja/{__version__}"
-#: The alias ``create_endpoint`` sends when none is given (the platform's own default name).
-DEFAULT_ENDPOINT_ALIAS = "default"
 #: Chunk size for streamed uploads and downloads.
 CHUNK_SIZE = 1024 * 1024
 #: How much of an error body goes into an exception message.
@@ -205,6 +201,11 @@ def _json_bytes(payload: Any, argument: str = "json") -> bytes:
     return text.encode("utf-8")
 
 
+def _query_value(value: object, argument: str) -> str:
+    """A query parameter: ``*_time`` arguments are datetimes (sent in UTC), the others text."""
+    return _format_time(value, argument) if argument.endswith("_time") else str(value)
+
+
 def _format_time(value: object, argument: str) -> str:
     if isinstance(value, str):
         return value
@@ -293,202 +294,55 @@ class RequestBuilder:
         netloc = f"{organization_id}.{host}" + (f":{self._port}" if self._port is not None else "")
         return f"{self._scheme}://{netloc}{self._prefix}/deployments/{_segment(deployment_id)}{tail}"
 
-    # -- services
+    # -- calls
 
-    def create_service(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        version_id: str,
-        instance_number: int = 1,
-        min_instance_number: int | None = None,
-        max_instance_number: int | None = None,
-        enable_autoscale: bool | None = None,
-        instance_type: str = "cpu-0.25",
-        environment: Mapping[str, str] | None = None,
-        model_id: str | None = None,
-    ) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        check_path_id(version_id, "version_id")
-        check_create_arguments(
-            instance_number, min_instance_number, max_instance_number, enable_autoscale, instance_type
-        )
-        check_environment(environment)
-        if model_id is not None:
-            check_path_id(model_id, "model_id")
-        payload: dict[str, Any] = {
-            "version_id": version_id,
-            "instance_type": instance_type,
-            "instance_number": instance_number,
-        }
-        if min_instance_number is not None:
-            payload["min_instance_number"] = min_instance_number
-        if max_instance_number is not None:
-            payload["max_instance_number"] = max_instance_number
-        if enable_autoscale is not None:
-            payload["enable_autoscale"] = enable_autoscale
-        if model_id is not None:
-            payload["models"] = {"alias": model_id}
-        if environment is not None:
-            payload["environment"] = dict(environment)
-        url = self.management_url(org, dep, "services")
-        return self._json_spec("create_service", "POST", url, payload, argument="environment")
+    def build(self, name: str, args: Mapping[str, Any]) -> RequestSpec:
+        """The request for the declared call ``name`` (``client.api``) with the call's arguments.
 
-    def get_deployments(self, organization_id: str) -> RequestSpec:
-        org = check_organization_id(organization_id)
-        return RequestSpec("get_deployments", "GET", f"{self.api_url}/organizations/{org}/deployments", True)
+        Path ids are checked first (each error names its argument), then the body's arguments.
+        """
+        op = OPERATIONS[name]
+        url = self._url(op, args)
+        if op.body == "json":
+            assert op.payload is not None
+            payload = op.payload(args)
+            headers = {"Content-Type": "application/json"}
+            body = _json_bytes(payload, op.payload_argument)
+            return RequestSpec(name, op.method, url, op.idempotent, headers=headers, body=body)
+        if op.body == "inference":
+            body, headers, rewind_to, replayable = prepare_inference_body(
+                args.get("data"), args.get("json"), args.get("content_type")
+            )
+            return RequestSpec(
+                name,
+                op.method,
+                url,
+                False,
+                headers=headers,
+                body=body,
+                rewind_to=rewind_to,
+                replayable=replayable,
+            )
+        params = {key: _query_value(args[key], key) for key in op.query if args.get(key) is not None}
+        return RequestSpec(name, op.method, url, op.idempotent, params=params or None)
 
-    def get_services(self, organization_id: str, deployment_id: str) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        return RequestSpec("get_services", "GET", self.management_url(org, dep, "services"), idempotent=True)
-
-    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
-        return RequestSpec(
-            "get_service", "GET", self._service_url(organization_id, deployment_id, service_id), True
-        )
-
-    def delete_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
-        url = self._service_url(organization_id, deployment_id, service_id)
-        return RequestSpec("delete_service", "DELETE", url, idempotent=True)
-
-    def update_service(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        payload: Mapping[str, Any] | None = None,
-    ) -> RequestSpec:
-        url = self._service_url(organization_id, deployment_id, service_id)
-        check_update_payload(payload)
-        return self._json_spec("update_service", "PATCH", url, dict(payload or {}), idempotent=True)
-
-    def start_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
-        url = self._service_url(organization_id, deployment_id, service_id, "start")
-        return RequestSpec("start_service", "POST", url, idempotent=False)
-
-    def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> RequestSpec:
-        url = self._service_url(organization_id, deployment_id, service_id, "stop")
-        return RequestSpec("stop_service", "POST", url, idempotent=False)
-
-    def get_service_recent_logs(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        next_forward_token: str | None = None,
-        next_backward_token: str | None = None,
-        start_time: dt.datetime | None = None,
-        end_time: dt.datetime | None = None,
-    ) -> RequestSpec:
-        url = self._service_url(organization_id, deployment_id, service_id, "recentlogs")
-        params: dict[str, str] = {}
-        if next_forward_token is not None:
-            params["next_forward_token"] = str(next_forward_token)
-        if next_backward_token is not None:
-            params["next_backward_token"] = str(next_backward_token)
-        if start_time is not None:
-            params["start_time"] = _format_time(start_time, "start_time")
-        if end_time is not None:
-            params["end_time"] = _format_time(end_time, "end_time")
-        return RequestSpec("get_service_recent_logs", "GET", url, True, params=params or None)
-
-    def request_service(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        data: object = None,
-        json: Any = None,
-        content_type: str | None = None,
-    ) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        check_path_id(service_id, "service_id")
-        url = self.inference_url(org, dep, "services", service_id)
-        return self._inference_spec("request_service", url, data, json, content_type)
-
-    # -- endpoints
-
-    def create_endpoint(
-        self, organization_id: str, deployment_id: str, service_id: str, custom_alias: str | None = None
-    ) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        check_path_id(service_id, "service_id")
-        # Always sent, "default" when not given, as ABEJA's own SDK does.
-        alias = DEFAULT_ENDPOINT_ALIAS if custom_alias is None else custom_alias
-        payload = {"service_id": service_id, "custom_alias": check_path_id(alias, "custom_alias")}
-        return self._json_spec("create_endpoint", "POST", self.management_url(org, dep, "endpoints"), payload)
-
-    def get_endpoints(self, organization_id: str, deployment_id: str) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        return RequestSpec(
-            "get_endpoints", "GET", self.management_url(org, dep, "endpoints"), idempotent=True
-        )
-
-    def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> RequestSpec:
-        url = self._endpoint_url(organization_id, deployment_id, endpoint)
-        return RequestSpec("get_endpoint", "GET", url, idempotent=True)
-
-    def update_endpoint(
-        self, organization_id: str, deployment_id: str, endpoint: str, service_id: str
-    ) -> RequestSpec:
-        url = self._endpoint_url(organization_id, deployment_id, endpoint)
-        check_path_id(service_id, "service_id")
-        return self._json_spec("update_endpoint", "PATCH", url, {"service_id": service_id}, idempotent=True)
-
-    def delete_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> RequestSpec:
-        url = self._endpoint_url(organization_id, deployment_id, endpoint)
-        return RequestSpec("delete_endpoint", "DELETE", url, idempotent=True)
-
-    def request_endpoint(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        custom_alias: str | None = None,
-        data: object = None,
-        json: Any = None,
-        content_type: str | None = None,
-    ) -> RequestSpec:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        rest = () if custom_alias is None else (check_path_id(custom_alias, "custom_alias"),)
-        url = self.inference_url(org, dep, *rest)
-        return self._inference_spec("request_endpoint", url, data, json, content_type)
-
-    # -- helpers
-
-    def _org_dep(self, organization_id: str, deployment_id: str) -> tuple[str, str]:
-        return check_organization_id(organization_id), check_path_id(deployment_id, "deployment_id")
-
-    def _service_url(self, organization_id: str, deployment_id: str, service_id: str, *rest: str) -> str:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        check_path_id(service_id, "service_id")
-        return self.management_url(org, dep, "services", service_id, *rest)
-
-    def _endpoint_url(self, organization_id: str, deployment_id: str, endpoint: str) -> str:
-        org, dep = self._org_dep(organization_id, deployment_id)
-        check_path_id(endpoint, "endpoint")
-        return self.management_url(org, dep, "endpoints", endpoint)
-
-    @staticmethod
-    def _json_spec(
-        route: str, method: str, url: str, payload: Any, idempotent: bool = False, argument: str = "payload"
-    ) -> RequestSpec:
-        return RequestSpec(
-            route,
-            method,
-            url,
-            idempotent,
-            headers={"Content-Type": "application/json"},
-            body=_json_bytes(payload, argument),
-        )
-
-    @staticmethod
-    def _inference_spec(
-        route: str, url: str, data: object, json: Any, content_type: str | None
-    ) -> RequestSpec:
-        body, headers, rewind_to, replayable = prepare_inference_body(data, json, content_type)
-        return RequestSpec(
-            route, "POST", url, False, headers=headers, body=body, rewind_to=rewind_to, replayable=replayable
-        )
+    def _url(self, op: Operation, args: Mapping[str, Any]) -> str:
+        org = check_organization_id(args["organization_id"])
+        segments = []
+        for part in op.path.strip("/").split("/"):
+            if not part.startswith("{"):
+                segments.append(part)
+                continue
+            argument = part.strip("{}?")
+            value = args[argument]
+            if value is None and part.endswith("?}"):
+                continue
+            if argument != "organization_id":
+                check_path_id(value, argument)
+            segments.append(value)
+        if op.plane == "inference":
+            return self.inference_url(org, check_path_id(args["deployment_id"], "deployment_id"), *segments)
+        return f"{self.api_url}/" + "/".join(_segment(s) for s in segments)
 
 
 # --------------------------------------------------------------------------- responses

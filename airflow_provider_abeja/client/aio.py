@@ -21,6 +21,7 @@ import httpx
 from airflow_provider_abeja.client import _core, _paging
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
+from airflow_provider_abeja.client.api import OPERATIONS
 from airflow_provider_abeja.client.credentials import Credential
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
@@ -87,8 +88,8 @@ _ADAPTER: TransportAdapter[httpx.Response] = TransportAdapter(
 def _ssl_context(cafile: str | None) -> ssl.SSLContext:
     """One TLS context per CA setting, shared by every client of the process.
 
-    Building one reads the whole CA bundle (about 20 ms of CPU): a triggerer that starts 1,000
-    status triggers (one client each) would otherwise block its event loop for 20 s.
+    Building one reads the whole CA bundle: a triggerer that starts many status triggers would
+    otherwise block its event loop for each of them (bench/trigger_scale.py measures start-up).
     """
     if cafile is None:
         return httpx.create_ssl_context(verify=True, trust_env=True)
@@ -321,6 +322,16 @@ class AsyncAPIClient(ClientBase):
         async for chunk in response.aiter_bytes(_core.CHUNK_SIZE):
             target.write(chunk)
 
+    async def _call(self, name: str, args: dict[str, Any]) -> Any:
+        """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
+        spec = self._builder.build(name, args)
+        answer = OPERATIONS[name].answer
+        if answer == "response":
+            return await self._inference(spec, args.get("stream_to"))
+        if answer == "entries":
+            return await self._entries(spec)
+        return await self._object(spec)
+
     # ------------------------------------------------------------------ services
 
     async def create_service(
@@ -336,28 +347,15 @@ class AsyncAPIClient(ClientBase):
         environment: dict[str, str] | None = None,
         model_id: str | None = None,
     ) -> dict[str, Any]:
-        return await self._object(
-            self._builder.create_service(
-                organization_id,
-                deployment_id,
-                version_id,
-                instance_number,
-                min_instance_number,
-                max_instance_number,
-                enable_autoscale,
-                instance_type,
-                environment,
-                model_id,
-            )
-        )
+        return await self._call("create_service", locals())
 
     async def delete_service(
         self, organization_id: str, deployment_id: str, service_id: str
     ) -> dict[str, Any]:
-        return await self._object(self._builder.delete_service(organization_id, deployment_id, service_id))
+        return await self._call("delete_service", locals())
 
     async def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
-        return await self._object(self._builder.get_service(organization_id, deployment_id, service_id))
+        return await self._call("get_service", locals())
 
     async def get_service_recent_logs(
         self,
@@ -369,23 +367,13 @@ class AsyncAPIClient(ClientBase):
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
     ) -> dict[str, Any]:
-        return await self._object(
-            self._builder.get_service_recent_logs(
-                organization_id,
-                deployment_id,
-                service_id,
-                next_forward_token,
-                next_backward_token,
-                start_time,
-                end_time,
-            )
-        )
+        return await self._call("get_service_recent_logs", locals())
 
     async def get_deployments(self, organization_id: str) -> dict[str, Any]:
-        return await self._entries(self._builder.get_deployments(organization_id))
+        return await self._call("get_deployments", locals())
 
     async def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
-        return await self._entries(self._builder.get_services(organization_id, deployment_id))
+        return await self._call("get_services", locals())
 
     list_services = get_services
 
@@ -400,52 +388,43 @@ class AsyncAPIClient(ClientBase):
         *,
         stream_to: StreamTarget | None = None,
     ) -> httpx.Response:
-        spec = self._builder.request_service(
-            organization_id, deployment_id, service_id, data, json, content_type
-        )
-        return await self._inference(spec, stream_to)
+        return await self._call("request_service", locals())
 
     async def start_service(
         self, organization_id: str, deployment_id: str, service_id: str
     ) -> dict[str, Any]:
-        return await self._object(self._builder.start_service(organization_id, deployment_id, service_id))
+        return await self._call("start_service", locals())
 
     async def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
-        return await self._object(self._builder.stop_service(organization_id, deployment_id, service_id))
+        return await self._call("stop_service", locals())
 
     async def update_service(
         self, organization_id: str, deployment_id: str, service_id: str, payload: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        return await self._object(
-            self._builder.update_service(organization_id, deployment_id, service_id, payload)
-        )
+        return await self._call("update_service", locals())
 
     # ------------------------------------------------------------------ endpoints
 
     async def create_endpoint(
         self, organization_id: str, deployment_id: str, service_id: str, custom_alias: str | None = None
     ) -> dict[str, Any]:
-        return await self._object(
-            self._builder.create_endpoint(organization_id, deployment_id, service_id, custom_alias)
-        )
+        return await self._call("create_endpoint", locals())
 
     async def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> dict[str, Any]:
-        return await self._object(self._builder.get_endpoint(organization_id, deployment_id, endpoint))
+        return await self._call("get_endpoint", locals())
 
     async def get_endpoints(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
-        return await self._entries(self._builder.get_endpoints(organization_id, deployment_id))
+        return await self._call("get_endpoints", locals())
 
     async def update_endpoint(
         self, organization_id: str, deployment_id: str, endpoint: str, service_id: str
     ) -> dict[str, Any]:
-        return await self._object(
-            self._builder.update_endpoint(organization_id, deployment_id, endpoint, service_id)
-        )
+        return await self._call("update_endpoint", locals())
 
     async def delete_endpoint(
         self, organization_id: str, deployment_id: str, endpoint: str
     ) -> dict[str, Any]:
-        return await self._object(self._builder.delete_endpoint(organization_id, deployment_id, endpoint))
+        return await self._call("delete_endpoint", locals())
 
     async def request_endpoint(
         self,
@@ -458,7 +437,4 @@ class AsyncAPIClient(ClientBase):
         *,
         stream_to: StreamTarget | None = None,
     ) -> httpx.Response:
-        spec = self._builder.request_endpoint(
-            organization_id, deployment_id, custom_alias, data, json, content_type
-        )
-        return await self._inference(spec, stream_to)
+        return await self._call("request_endpoint", locals())

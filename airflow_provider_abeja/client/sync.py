@@ -17,6 +17,7 @@ from requests.adapters import HTTPAdapter
 from airflow_provider_abeja.client import _core, _paging
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
+from airflow_provider_abeja.client.api import OPERATIONS
 from airflow_provider_abeja.client.credentials import Credential
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
@@ -253,6 +254,16 @@ class APIClient(ClientBase):
         for chunk in response.iter_content(_core.CHUNK_SIZE):
             target.write(chunk)
 
+    def _call(self, name: str, args: dict[str, Any]) -> Any:
+        """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
+        spec = self._builder.build(name, args)
+        answer = OPERATIONS[name].answer
+        if answer == "response":
+            return self._inference(spec, args.get("stream_to"))
+        if answer == "entries":
+            return self._entries(spec)
+        return self._object(spec)
+
     # ------------------------------------------------------------------ services
 
     def create_service(
@@ -269,28 +280,15 @@ class APIClient(ClientBase):
         model_id: str | None = None,
     ) -> dict[str, Any]:
         """POST .../services: create a service (never re-sent after a 5xx or a read timeout)."""
-        return self._object(
-            self._builder.create_service(
-                organization_id,
-                deployment_id,
-                version_id,
-                instance_number,
-                min_instance_number,
-                max_instance_number,
-                enable_autoscale,
-                instance_type,
-                environment,
-                model_id,
-            )
-        )
+        return self._call("create_service", locals())
 
     def delete_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
         """DELETE .../services/{service_id}."""
-        return self._object(self._builder.delete_service(organization_id, deployment_id, service_id))
+        return self._call("delete_service", locals())
 
     def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
         """GET .../services/{service_id}."""
-        return self._object(self._builder.get_service(organization_id, deployment_id, service_id))
+        return self._call("get_service", locals())
 
     def get_service_recent_logs(
         self,
@@ -303,25 +301,15 @@ class APIClient(ClientBase):
         end_time: dt.datetime | None = None,
     ) -> dict[str, Any]:
         """GET .../services/{service_id}/recentlogs (aware datetimes are sent in UTC)."""
-        return self._object(
-            self._builder.get_service_recent_logs(
-                organization_id,
-                deployment_id,
-                service_id,
-                next_forward_token,
-                next_backward_token,
-                start_time,
-                end_time,
-            )
-        )
+        return self._call("get_service_recent_logs", locals())
 
     def get_deployments(self, organization_id: str) -> dict[str, Any]:
         """GET /organizations/{organization_id}/deployments; always ``{"entries": [...]}``."""
-        return self._entries(self._builder.get_deployments(organization_id))
+        return self._call("get_deployments", locals())
 
     def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
         """GET .../services; always ``{"entries": [...]}``."""
-        return self._entries(self._builder.get_services(organization_id, deployment_id))
+        return self._call("get_services", locals())
 
     list_services = get_services
 
@@ -341,24 +329,21 @@ class APIClient(ClientBase):
         ``data`` (str, bytes, binary file or iterator of bytes) is streamed; ``stream_to`` (a path
         or a binary file) receives the answer in chunks instead of keeping it in memory.
         """
-        spec = self._builder.request_service(
-            organization_id, deployment_id, service_id, data, json, content_type
-        )
-        return self._inference(spec, stream_to)
+        return self._call("request_service", locals())
 
     def start_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
         """POST .../services/{service_id}/start."""
-        return self._object(self._builder.start_service(organization_id, deployment_id, service_id))
+        return self._call("start_service", locals())
 
     def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
         """POST .../services/{service_id}/stop."""
-        return self._object(self._builder.stop_service(organization_id, deployment_id, service_id))
+        return self._call("stop_service", locals())
 
     def update_service(
         self, organization_id: str, deployment_id: str, service_id: str, payload: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """PATCH .../services/{service_id} with ``payload`` as the body."""
-        return self._object(self._builder.update_service(organization_id, deployment_id, service_id, payload))
+        return self._call("update_service", locals())
 
     # ------------------------------------------------------------------ endpoints
 
@@ -366,29 +351,25 @@ class APIClient(ClientBase):
         self, organization_id: str, deployment_id: str, service_id: str, custom_alias: str | None = None
     ) -> dict[str, Any]:
         """POST .../endpoints (the platform names the alias ``default`` when none is given)."""
-        return self._object(
-            self._builder.create_endpoint(organization_id, deployment_id, service_id, custom_alias)
-        )
+        return self._call("create_endpoint", locals())
 
     def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> dict[str, Any]:
         """GET .../endpoints/{endpoint id or custom alias}."""
-        return self._object(self._builder.get_endpoint(organization_id, deployment_id, endpoint))
+        return self._call("get_endpoint", locals())
 
     def get_endpoints(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
         """GET .../endpoints; always ``{"entries": [...]}``."""
-        return self._entries(self._builder.get_endpoints(organization_id, deployment_id))
+        return self._call("get_endpoints", locals())
 
     def update_endpoint(
         self, organization_id: str, deployment_id: str, endpoint: str, service_id: str
     ) -> dict[str, Any]:
         """PATCH .../endpoints/{endpoint}: point it at ``service_id``."""
-        return self._object(
-            self._builder.update_endpoint(organization_id, deployment_id, endpoint, service_id)
-        )
+        return self._call("update_endpoint", locals())
 
     def delete_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> dict[str, Any]:
         """DELETE .../endpoints/{endpoint}."""
-        return self._object(self._builder.delete_endpoint(organization_id, deployment_id, endpoint))
+        return self._call("delete_endpoint", locals())
 
     def request_endpoint(
         self,
@@ -402,7 +383,4 @@ class APIClient(ClientBase):
         stream_to: StreamTarget | None = None,
     ) -> requests.Response:
         """POST to an endpoint (the default one when ``custom_alias`` is None)."""
-        spec = self._builder.request_endpoint(
-            organization_id, deployment_id, custom_alias, data, json, content_type
-        )
-        return self._inference(spec, stream_to)
+        return self._call("request_endpoint", locals())

@@ -20,6 +20,7 @@ from airflow_provider_abeja.wait_step import (
     Outcome,
     WaitSpec,
     WaitState,
+    emit,
     next_pause,
     step,
     step_error,
@@ -222,8 +223,7 @@ def wait_for_service_status(
             follower.poll()
         result = step(spec, state, observation, clock())
         state = result.state
-        for line in result.logs:
-            getattr(logger, line.level)(line.template, *line.args)
+        emit(result, logger)
         if result.outcome is Outcome.SUCCEEDED:
             return dict(result.service or {})
         if result.done:

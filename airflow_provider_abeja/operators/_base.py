@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
     from airflow_provider_abeja.hooks.abeja import AbejaHook
 
-#: XCom keys of the service and endpoint operators (docs/DESIGN.md, "XCom and links").
+#: XCom keys of the service and endpoint operators (docs/architecture.md, "XCom and links").
 XCOM_SERVICE_ID = "service_id"
 XCOM_SERVICE_URL = "service_url"
 XCOM_ENDPOINT_ID = "endpoint_id"
@@ -266,7 +266,7 @@ class AbejaBaseOperator(BaseOperator):
         Airflow 3.3 passes only the event), from the ``service_id`` this try pushed before
         deferring (XCom is kept across a deferral) and the organization resolved again.
         """
-        from airflow_provider_abeja.triggers.service import validate_status_event
+        from airflow_provider_abeja.wait_events import validate_status_event
 
         if not service_id:
             service_id = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_SERVICE_ID)

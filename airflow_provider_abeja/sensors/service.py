@@ -35,6 +35,7 @@ from airflow_provider_abeja.wait_step import (
     Outcome,
     WaitSpec,
     WaitState,
+    emit,
     latest_log_lines,
     step,
     step_error,
@@ -149,8 +150,7 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
             observation = exc
         result = step(spec, self._wait_state, observation, time.monotonic())
         self._wait_state = result.state
-        for line in result.logs:
-            getattr(self.log, line.level)(line.template, *line.args)
+        emit(result, self.log)
         if result.outcome is Outcome.SUCCEEDED:
             return True
         if not result.done:
@@ -222,7 +222,7 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger: success returns, anything else fails with the trigger's reason."""
-        from airflow_provider_abeja.triggers.service import validate_status_event
+        from airflow_provider_abeja.wait_events import validate_status_event
 
         checked = validate_status_event(event, self.service_id, timeout_exception=AirflowSensorTimeout)
         self.log.info("Service %s reached %s", self.service_id, checked.get("service_status"))

@@ -33,11 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["SHARED_POOL_SIZE", "ClientLease", "lease_client", "shared_client_count"]
 
 #: Triggers served by one client, and its pool size: each trigger has at most one request in
-#: flight, so none waits for a connection. 1,000 waits share 125 clients instead of 1,000
-#: (bench/trigger_scale.py, 1,000 waits: one pool for all cost 6.1 ms CPU per poll at 1 s polls
-#: as requests piled up, 32 per client 1.5 ms, 8 per client 0.8 ms, one client each 0.7 ms
-#: but 1.25 ms at 5 s polls, where its lone connection expires between polls and reconnects;
-#: 8 per client: 1.1 ms).
+#: flight, so none waits for a connection. 1,000 waits share 125 clients instead of 1,000; why
+#: 8 (and not one pool, 32, or one client each): bench/trigger_scale.py, "Clients per pool".
 WAITS_PER_CLIENT = 8
 SHARED_POOL_SIZE = WAITS_PER_CLIENT
 

@@ -3,8 +3,8 @@
 The trigger polls the service with the async client on the triggerer's event loop, so one
 triggerer can watch many services for the cost of a coroutine each; what each answer means is
 decided by the one wait engine (``wait_step``), as in the operators' own wait and the sensor.
-It yields exactly one event (see ``docs/architecture.md``, "Waiting") and
-``validate_status_event`` turns that event back into a result or a clear task failure for the
+It yields exactly one event (``wait_events``; see ``docs/architecture.md``, "Waiting"), which
+``wait_events.validate_status_event`` turns back into a result or a clear task failure for the
 operators' and the sensor's ``execute_complete``.
 """
 
@@ -14,30 +14,22 @@ import asyncio
 import datetime
 import random
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_abeja.exceptions import (
-    AbejaError,
-    ServiceFailedError,
-    WaitGaveUpError,
-    WaitTimeoutError,
-    is_fail_fast,
-    is_transient,
-    with_log_lines,
-)
-from airflow_provider_abeja.failfast import airflow_error
+from airflow_provider_abeja.exceptions import is_fail_fast, is_transient
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
 from airflow_provider_abeja.triggers._deployment_poller import ServiceWatch
+from airflow_provider_abeja.wait_events import EVENT_STATUSES, status_event, validate_status_event
 from airflow_provider_abeja.wait_step import (
     MAX_LOG_LINES,
     Outcome,
     Step,
     WaitSpec,
     WaitState,
+    emit,
     latest_log_lines,
     next_pause,
     step,
@@ -56,8 +48,6 @@ __all__ = [
     "validate_status_event",
 ]
 
-#: The ``status`` values an event may carry: the engine's outcomes that end a wait.
-EVENT_STATUSES: frozenset[str] = frozenset(o.value for o in Outcome if o is not Outcome.WAITING)
 #: Seconds the trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
 #: Each sleep between polls is the poll interval +- this fraction.
@@ -189,8 +179,7 @@ class AbejaServiceStatusTrigger(BaseTrigger):
             while True:
                 result = step(spec, state, await watch.observe(), time.time())
                 state = result.state
-                for line in result.logs:
-                    getattr(self.log, line.level)(line.template, *line.args)
+                emit(result, self.log)
                 if result.done:
                     break
                 # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
@@ -223,70 +212,5 @@ class AbejaServiceStatusTrigger(BaseTrigger):
         return latest_log_lines(logs)
 
     def _event(self, result: Step, log_lines: list[str] | None = None) -> dict[str, Any]:
-        """The one event of this trigger, from the engine's last step (JSON only: it is stored)."""
-        event: dict[str, Any] = {
-            "status": result.outcome.value,
-            "service_id": self.service_id,
-            "service_status": result.state.last_status,
-            "message": result.message,
-        }
-        if result.outcome is not Outcome.SUCCEEDED:
-            event["log_lines"] = list(log_lines or [])
-        if result.outcome is Outcome.ERROR:
-            event["retryable"] = result.retryable
-        return event
-
-
-def validate_status_event(
-    event: Any,
-    expected_service_id: str,
-    *,
-    timeout_exception: type[Exception] = AirflowException,
-) -> dict[str, Any]:
-    """Return a well-formed ``success`` event; raise a clear error for anything else.
-
-    - no event, not a dict, an unknown ``status`` or another service's event: ``AirflowException``
-      (something is wrong with the deferral itself);
-    - ``failure``: ``AirflowFailException`` (a failed service stays failed: retries would only burn
-      time), chained from ``ServiceFailedError`` with the latest log lines;
-    - ``timeout``: ``timeout_exception`` (sensors pass ``AirflowSensorTimeout``), chained from
-      ``WaitTimeoutError``;
-    - ``error``: chained from ``WaitGaveUpError``; ``AirflowFailException`` when the event says
-      the error is not ``retryable`` (the fail-fast rule), else ``AirflowException``.
-
-    The exceptions and messages are those of the operators' own wait and the sensor's poke.
-    """
-    if event is None:
-        raise AirflowException(f"no trigger event received while waiting for service {expected_service_id}")
-    if not isinstance(event, Mapping):
-        raise AirflowException(
-            f"unexpected trigger event for service {expected_service_id}: "
-            f"{type(event).__name__} instead of a dict"
-        )
-    status = event.get("status")
-    if status not in EVENT_STATUSES:
-        raise AirflowException(
-            f"unexpected trigger event status {status!r} for service {expected_service_id}"
-        )
-    service_id = event.get("service_id")
-    if service_id != expected_service_id:
-        raise AirflowException(
-            f"trigger event is for service {service_id!r}, expected {expected_service_id!r}"
-        )
-    if status == "success":
-        return dict(event)
-    message = str(event.get("message") or f"service {service_id}: {status}")
-    raw_lines = event.get("log_lines") or []
-    lines = [str(line) for line in raw_lines] if isinstance(raw_lines, list) else []
-    raw_status = event.get("service_status")
-    service_status = None if raw_status is None else str(raw_status)
-    error: AbejaError
-    if status == "failure":
-        error = ServiceFailedError(str(service_id), str(service_status), lines, message=message)
-    elif status == "timeout":
-        text = with_log_lines(message, lines)
-        error = WaitTimeoutError(str(service_id), service_status, None, message=text)
-    else:
-        retryable = event.get("retryable") is not False
-        error = WaitGaveUpError(str(service_id), with_log_lines(message, lines), retryable)
-    raise airflow_error(error, timeout_exception=timeout_exception) from error
+        """The one event of this trigger, from the engine's last step."""
+        return status_event(self.service_id, result, log_lines)

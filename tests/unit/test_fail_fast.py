@@ -40,7 +40,8 @@ from airflow_provider_abeja.hooks.abeja import AbejaHook
 from airflow_provider_abeja.operators._base import AbejaBaseOperator
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.triggers import _shared
-from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger, validate_status_event
+from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+from airflow_provider_abeja.wait_events import validate_status_event
 
 ORG, DEP, SER, VER = "1234567890123", "9999999999999", "ser-0123456789abcdef", "ver-5a3d1e0000000001"
 URL = "https://api.test/x"

@@ -14,6 +14,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+#: Each test starts a fresh interpreter that imports Airflow: seconds each, so not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 MODULES = [
     "airflow_provider_abeja.hooks.abeja",
     "airflow_provider_abeja.operators.service",

@@ -81,6 +81,7 @@ class TestArguments:
             "target_status",
         }
 
+    @pytest.mark.slow  # a fresh interpreter with another config
     def test_default_deferrable_follows_the_config(self) -> None:
         # Read when the module is imported (the providers' convention): check in a fresh interpreter.
         code = (
