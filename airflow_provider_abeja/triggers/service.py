@@ -1,8 +1,9 @@
 """Wait for a service status in the triggerer: ``AbejaServiceStatusTrigger``.
 
 The trigger polls the service with the async client on the triggerer's event loop, so one
-triggerer can watch many services for the cost of a coroutine each; what each answer means is
-decided by the one wait engine (``wait_step``), as in the operators' own wait and the sensor.
+triggerer can watch many services for the cost of a coroutine each, and the waits on one
+deployment share one listing per poll interval (``_deployment_poller``); what each answer means
+is decided by the one wait engine (``wait_step``), as in the operators' own wait and the sensor.
 It yields exactly one event (``wait_events``; see ``docs/architecture.md``, "Waiting"), which
 ``wait_events.validate_status_event`` turns back into a result or a clear task failure for the
 operators' and the sensor's ``execute_complete``.
