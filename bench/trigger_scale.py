@@ -44,9 +44,10 @@ Clients per pool (``triggers/_shared.WAITS_PER_CLIENT``), measured with 1,000 wa
 GET per wait per poll (before the shared listings): one pool for all cost 6.1 ms CPU per poll at
 1 s polls as requests piled up (httpcore's pool upkeep grows with its connections); 32 waits per
 client 1.5 ms; 8 per client 0.8 ms (1.1 ms at 5 s polls); one client each 0.7 ms at 1 s polls but
-1.25 ms at 5 s polls, where its lone connection expires between polls and reconnects. Hence 8. Building a TLS context reads the whole CA bundle (about
-20 ms of CPU): 1,000 triggers with one each would block the loop for 20 s, so the async client
-shares one per CA setting (``client/aio._ssl_context``).
+1.25 ms at 5 s polls, where its lone connection expires between polls and reconnects. Hence 8.
+Building a TLS context reads the whole CA bundle (about 20 ms of CPU): 1,000 triggers with one
+each would block the loop for 20 s, so the async client shares one per CA setting
+(``client/aio._ssl_context``).
 
 Usage: ``python bench/trigger_scale.py [--quick] [--waits N] [--services K] [--deployments D]
 [--poll-interval S[,S...]] [--duration S]``. ``--quick``: 200 waits over 2 deployments, 1 s
