@@ -1,4 +1,8 @@
-"""``get_services`` pages like the platform's paged lists: ``offset``/``limit`` in, ``total`` out."""
+"""``get_services`` pages like the platform's paged lists: ``offset``/``limit`` in, ``total`` out.
+
+A list that fits in one page, asked without ``offset``/``limit``, is the seed's plain
+``{"entries": [...]}``.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,14 @@ def test_services_come_in_pages_of_the_configured_size(abeja_emulator):
     # A smaller limit is honoured, a larger one is cut to the page size.
     assert len(api(abeja_emulator, "GET", LIST, params={"limit": 1}).json()["entries"]) == 1
     assert api(abeja_emulator, "GET", LIST, params={"limit": 50}).json()["limit"] == 2
+
+
+def test_a_list_that_fits_in_a_page_is_plain_entries(abeja_emulator):
+    abeja_emulator.configure(ready_delay=3600, services_page_size=2)
+    created = [create_service(abeja_emulator, SAMPLE_VERSION_ID)["service_id"] for _ in range(2)]
+    listed = api(abeja_emulator, "GET", LIST).json()
+    assert list(listed) == ["entries"]
+    assert [s["service_id"] for s in listed["entries"]] == created
 
 
 @pytest.mark.parametrize("params", [{"offset": "-1"}, {"offset": "x"}, {"limit": "0"}])
