@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -91,7 +91,7 @@ class WaitSpec:
         cls,
         service_id: str,
         target_status: str = ServiceStatus.READY.value,
-        failure_statuses: Collection[str] | None = None,
+        failure_statuses: Iterable[str] | None = None,
         transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
         deadline: float | None = None,
         wall_deadline: float | None = None,

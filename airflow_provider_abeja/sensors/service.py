@@ -102,14 +102,15 @@ class AbejaServiceStatusSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         if isinstance(failure_statuses, str):
             raise TypeError("failure_statuses must be a collection of statuses, not a string")
-        if transient_error_budget < 0:
-            raise ValueError("transient_error_budget must be >= 0")
+        failures = None if failure_statuses is None else [str(s) for s in failure_statuses]
+        # The engine's rules, checked where the DAG is parsed (the ids are templates until run).
+        WaitSpec.build(service_id, target_status, failures, transient_error_budget)
         self.organization_id = organization_id
         self.deployment_id = deployment_id
         self.service_id = service_id
         self.target_status = target_status
         self.failure_statuses: list[str] = sorted(
-            DEFAULT_FAILURE_STATUSES if failure_statuses is None else {str(s) for s in failure_statuses}
+            DEFAULT_FAILURE_STATUSES if failures is None else set(failures)
         )
         self.abeja_conn_id = abeja_conn_id
         self.deferrable = deferrable

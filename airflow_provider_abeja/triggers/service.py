@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import is_fail_fast, is_transient
-from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
+from airflow_provider_abeja.status import ServiceStatus
 from airflow_provider_abeja.triggers._deployment_poller import ServiceWatch
 from airflow_provider_abeja.wait_events import EVENT_STATUSES, status_event, validate_status_event
 from airflow_provider_abeja.wait_step import (
@@ -102,23 +102,19 @@ class AbejaServiceStatusTrigger(BaseTrigger):
         transient_error_budget: int = 5,
     ) -> None:
         super().__init__()
-        if isinstance(failure_statuses, str):
-            raise TypeError("failure_statuses must be a collection of statuses, not a string")
         if poll_interval is None or float(poll_interval) <= 0:
             raise ValueError("poll_interval must be a positive number of seconds")
-        if int(transient_error_budget) < 0:
-            raise ValueError("transient_error_budget must be >= 0")
+        # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
+        spec = WaitSpec.build(service_id, target_status, failure_statuses, transient_error_budget)
         self.organization_id = str(organization_id)
         self.deployment_id = str(deployment_id)
-        self.service_id = str(service_id)
-        self.target_status = str(target_status)
-        statuses = DEFAULT_FAILURE_STATUSES if failure_statuses is None else failure_statuses
-        # Only the target counts as success, and the target is never a failure.
-        self.failure_statuses: list[str] = sorted({str(s) for s in statuses} - {self.target_status})
+        self.service_id = spec.service_id
+        self.target_status = spec.target_status
+        self.failure_statuses: list[str] = sorted(spec.failure_statuses)
         self.poll_interval = float(poll_interval)
         self.end_time = _coerce_end_time(end_time)
         self.abeja_conn_id = str(abeja_conn_id)
-        self.transient_error_budget = int(transient_error_budget)
+        self.transient_error_budget = spec.transient_error_budget
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
