@@ -40,6 +40,14 @@ Goals (issue 16): async platform requests at most 20 per second for 1,000 waits 
 deployments at 1 s polls (one per wait: about 1,000); async CPU per wait per poll at most 1/5 of
 the threaded one; async lag p99 under 50 ms.
 
+Measured (1,000 waits over 10 deployments, 1 s polls, 2 shared cores, load average 1.5; steady
+state / whole run): async 11.2 / 11.9 platform requests per second (threads 961 / 795); CPU per
+wait per poll 0.092 / 0.223 ms (threads 0.891 / 1.145 ms: 9.7x / 5.1x); async lag p99 2.9 / 6.8 ms
+(threads 81.9 / 162.6 ms). On the same machine under a load average of 10-19 (other test suites
+running): 11.5 requests per second, 10.7x, lag p99 38.6 ms steady (60.9 ms over the whole run,
+start-up included). Before the shared listing, every wait sent one GET per poll: about 1,000
+requests per second, 0.94-1.39 ms of CPU per poll (the same as threads), lag p99 up to 106 ms.
+
 Clients per pool (``triggers/_shared.WAITS_PER_CLIENT``), measured with 1,000 waits sending one
 GET per wait per poll (before the shared listings): one pool for all cost 6.1 ms CPU per poll at
 1 s polls as requests piled up (httpcore's pool upkeep grows with its connections); 32 waits per
