@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import httpx
 
-from airflow_provider_abeja.client import _core
+from airflow_provider_abeja.client import _core, _paging
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.api import OPERATIONS
@@ -282,7 +282,13 @@ class AsyncAPIClient(AsyncTrainingMixin, ClientBase):
         return _core.expect_object(await self._json(spec), 200, spec.url)
 
     async def _entries(self, spec: RequestSpec) -> dict[str, Any]:
-        return _core.normalize_entries(await self._json(spec), 200, spec.url)
+        """A list, every page of it (see ``_paging``)."""
+        pages = [_core.normalize_entries(await self._json(spec), 200, spec.url)]
+        following = _paging.next_page(spec, pages[-1], len(pages))
+        while following is not None:
+            pages.append(_core.normalize_entries(await self._json(following), 200, following.url))
+            following = _paging.next_page(following, pages[-1], len(pages))
+        return _paging.merge_pages(pages)
 
     async def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> httpx.Response:
         if stream_to is None:

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from .asgi import DROP_KEY
 from .core import Emulator, InferenceAnswer
+from .errors import bad_request
 from .proxy_rules import DropConnection
 from .routing import Endpoint, Handler, add_route, json_body, json_response
 from .runtime import HandlerTimeout
@@ -47,7 +48,18 @@ async def create_service(emu: Emulator, request: Request, org: str, dep: str) ->
 
 
 async def get_services(emu: Emulator, request: Request, org: str, dep: str) -> Response:
-    return json_response(emu.list_services(org, dep))
+    offset = _query_int(request, "offset", 0) or 0
+    return json_response(emu.list_services(org, dep, offset, _query_int(request, "limit", 1)))
+
+
+def _query_int(request: Request, name: str, minimum: int) -> int | None:
+    """A whole-number query parameter (paged lists' ``offset`` and ``limit``), None when absent."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < minimum:
+        raise bad_request(f"{name} must be a whole number >= {minimum}")
+    return int(raw)
 
 
 async def get_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:

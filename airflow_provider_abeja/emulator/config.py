@@ -46,6 +46,8 @@ class EmulatorConfig:
     bearer_tokens: dict[str, dict[str, Any]] = field(default_factory=_default_bearers)
     datasources: dict[str, dict[str, Any]] = field(default_factory=_default_datasources)
     log_page_size: int = 50
+    #: Services per page of ``get_services`` (the platform pages its lists with offset/limit).
+    services_page_size: int = 100
     max_workers_per_service: int = 16
     max_log_events_per_service: int = 5000
 
@@ -89,6 +91,7 @@ _FIELD_TYPES: dict[str, type] = {
     "bearer_tokens": dict,
     "datasources": dict,
     "log_page_size": int,
+    "services_page_size": int,
     "max_workers_per_service": int,
     "max_log_events_per_service": int,
 }

@@ -364,11 +364,19 @@ class Emulator:
         self._deploy(service, reason="created")
         return self.service_wire(service)
 
-    def list_services(self, org: str, dep_id: str) -> dict[str, Any]:
+    def list_services(
+        self, org: str, dep_id: str, offset: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
+        """The deployment's services, oldest first: the seed's ``{"entries"}`` when they fit in one
+        page and none was asked for, else one page in the platform's paged shape (offset, limit, total)."""
         self.deployment(org, dep_id)
         chosen = [s for s in self.services.values() if s.deployment_id == dep_id and s.organization_id == org]
         chosen.sort(key=lambda s: s.created_at)
-        return {"entries": [self.service_wire(s) for s in chosen]}
+        size = min(limit or self.config.services_page_size, self.config.services_page_size)
+        entries = [self.service_wire(s) for s in chosen[offset : offset + size]]
+        if not offset and limit is None and len(chosen) <= size:
+            return {"entries": entries}
+        return {"entries": entries, "offset": offset, "limit": size, "total": len(chosen)}
 
     def update_service(self, org: str, dep_id: str, ser: str, body: dict[str, Any]) -> dict[str, Any]:
         service = self.service(org, dep_id, ser)

@@ -12,8 +12,10 @@ while the old ones live until their last users end.
 
 Status reads of the same service that overlap share one GET (single-flight): a wait that asks
 while an identical GET is in flight (on any client of the same settings) gets that answer, at
-most one request old, instead of sending another. A client whose last lease ends lets the GETs
-running on it finish before it closes, for the waits joined to them.
+most one request old, instead of sending another. A deployment's listing (``get_services``,
+which ``_deployment_poller`` shares among the waits on that deployment) is single-flight too.
+A client whose last lease ends lets the GETs running on it finish before it closes, for the
+waits joined to them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +38,9 @@ __all__ = ["SHARED_POOL_SIZE", "ClientLease", "lease_client", "shared_client_cou
 WAITS_PER_CLIENT = 8
 SHARED_POOL_SIZE = WAITS_PER_CLIENT
 
-ServiceKey = tuple[str, str, str]
+#: What a request in flight reads: ("service", org, dep, ser) or ("services", org, dep).
+FlightKey = tuple[str, ...]
+Call = Callable[["AsyncAPIClient"], Coroutine[Any, Any, dict[str, Any]]]
 
 
 @dataclass(eq=False)
@@ -61,7 +66,7 @@ class _Shared:
 
     key: str
     clients: list[_Client] = field(default_factory=list)
-    in_flight: dict[ServiceKey, _Flight] = field(default_factory=dict)
+    in_flight: dict[FlightKey, _Flight] = field(default_factory=dict)
 
     def slot_with_room(self) -> _Client | None:
         for slot in self.clients:
@@ -104,13 +109,28 @@ class ClientLease:
     def client(self) -> AsyncAPIClient:
         return self._slot.client
 
+    @property
+    def settings_key(self) -> str:
+        """Names the connection settings this lease's client uses (a dict key: never show it)."""
+        return self._shared.key
+
     async def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
         """``client.get_service``, joining an identical request already in flight."""
-        key = (organization_id, deployment_id, service_id)
+        key = ("service", organization_id, deployment_id, service_id)
+        return await self._single_flight(
+            key, lambda c: c.get_service(organization_id, deployment_id, service_id)
+        )
+
+    async def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        """``client.get_services`` (every page), joining an identical listing already in flight."""
+        key = ("services", organization_id, deployment_id)
+        return await self._single_flight(key, lambda c: c.get_services(organization_id, deployment_id))
+
+    async def _single_flight(self, key: FlightKey, call: Call) -> dict[str, Any]:
         in_flight = self._shared.in_flight
         flight = in_flight.get(key)
         if flight is None:
-            task = self._loop.create_task(self._slot.client.get_service(*key))
+            task = self._loop.create_task(call(self._slot.client))
             flight = in_flight[key] = _Flight(task, self._slot)
             task.add_done_callback(lambda done: _forget(in_flight, key, done))
         flight.waiters += 1
@@ -157,7 +177,7 @@ async def _close_after(tasks: list[asyncio.Task[dict[str, Any]]], client: AsyncA
         await client.aclose()
 
 
-def _forget(in_flight: dict[ServiceKey, _Flight], key: ServiceKey, done: asyncio.Task[Any]) -> None:
+def _forget(in_flight: dict[FlightKey, _Flight], key: FlightKey, done: asyncio.Task[Any]) -> None:
     flight = in_flight.get(key)
     if flight is not None and flight.task is done:
         del in_flight[key]

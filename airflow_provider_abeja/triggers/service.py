@@ -1,8 +1,9 @@
 """Wait for a service status in the triggerer: ``AbejaServiceStatusTrigger``.
 
 The trigger polls the service with the async client on the triggerer's event loop, so one
-triggerer can watch many services for the cost of a coroutine each; what each answer means is
-decided by the one wait engine (``wait_step``), as in the operators' own wait and the sensor.
+triggerer can watch many services for the cost of a coroutine each, and the waits on one
+deployment share one listing per poll interval (``_deployment_poller``); what each answer means
+is decided by the one wait engine (``wait_step``), as in the operators' own wait and the sensor.
 It yields exactly one event (``wait_events``; see ``docs/architecture.md``, "Waiting"), which
 ``wait_events.validate_status_event`` turns back into a result or a clear task failure for the
 operators' and the sensor's ``execute_complete``.
@@ -21,6 +22,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import is_fail_fast, is_transient
 from airflow_provider_abeja.status import ServiceStatus
+from airflow_provider_abeja.triggers._deployment_poller import ServiceWatch
 from airflow_provider_abeja.wait_events import EVENT_STATUSES, status_event, validate_status_event
 from airflow_provider_abeja.wait_step import (
     MAX_LOG_LINES,
@@ -169,23 +171,21 @@ class AbejaServiceStatusTrigger(BaseTrigger):
             deadline=self.end_time,
         )
         state = WaitState()
-        while True:
-            observation: object
-            try:
-                observation = await lease.get_service(*self._ids)
-            except Exception as exc:
-                observation = exc
-            result = step(spec, state, observation, time.time())
-            state = result.state
-            emit(result, self.log)
-            if result.done:
-                wants_logs = result.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
-                lines = await self._log_lines(lease.client) if wants_logs else []
-                return self._event(result, lines)
-            # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
-            # polling the API in lockstep.
-            delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-            await asyncio.sleep(next_pause(spec, delay, time.time()))
+        # The waits on one deployment share one listing per poll interval (_deployment_poller).
+        with ServiceWatch(lease, *self._ids, self.poll_interval) as watch:
+            while True:
+                result = step(spec, state, await watch.observe(), time.time())
+                state = result.state
+                emit(result, self.log)
+                if result.done:
+                    break
+                # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
+                # polling the API in lockstep.
+                delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+                await asyncio.sleep(next_pause(spec, delay, time.time()))
+        wants_logs = result.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
+        lines = await self._log_lines(lease.client) if wants_logs else []
+        return self._event(result, lines)
 
     async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
         """The service's latest log lines, or none when they cannot be read in LOG_FETCH_TIMEOUT.

@@ -93,6 +93,9 @@ class AsyncScript:
 
 
 class Lease:
+    #: A wait alone on its deployment reads its service directly (``_deployment_poller``).
+    settings_key = "scripted"
+
     def __init__(self, script: Script) -> None:
         self.client = AsyncScript(script)
 

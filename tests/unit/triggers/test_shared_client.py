@@ -1,5 +1,9 @@
 """Triggers on one event loop share a few AsyncAPIClients per connection settings (8 waits
-each); overlapping reads of the same service share one GET. Real hook and client; HTTP answers from respx."""
+each); overlapping reads of the same service share one GET. Real hook and client; HTTP answers from respx.
+
+Several waits on one deployment first ask for its listing (``_deployment_poller``, tested in
+``test_deployment_poller.py``); here the listing names no service, so each wait reads its own.
+"""
 
 from __future__ import annotations
 
@@ -79,11 +83,17 @@ def _ser(i: int) -> str:
     return f"ser-{i:016x}"
 
 
+def _unlisted() -> None:
+    """The deployment's listing names no service: every wait reads its own (the GETs tested here)."""
+    respx.get(BASE).mock(return_value=httpx.Response(200, json={"entries": []}))
+
+
 @respx.mock
 @pytest.mark.parametrize("waits", [30, 70])
 async def test_many_waits_share_few_clients_closed_by_their_last(
     lifecycle: dict[str, list[AsyncAPIClient]], waits: int
 ) -> None:
+    _unlisted()
     polls: dict[str, int] = {}
     all_asked = asyncio.Event()
 
@@ -110,6 +120,7 @@ async def test_many_waits_share_few_clients_closed_by_their_last(
 async def test_overlapping_reads_of_one_service_share_one_get(
     lifecycle: dict[str, list[AsyncAPIClient]],
 ) -> None:
+    _unlisted()
     release = asyncio.Event()
     asked: list[httpx.Request] = []
 
@@ -135,6 +146,7 @@ async def test_overlapping_reads_of_one_service_share_one_get(
 async def test_a_cancelled_wait_does_not_cancel_a_joined_get(
     lifecycle: dict[str, list[AsyncAPIClient]],
 ) -> None:
+    _unlisted()
     release = asyncio.Event()
     asked: list[httpx.Request] = []
 
@@ -192,6 +204,7 @@ async def test_an_edited_connection_gets_a_new_client(
 async def test_an_error_ending_one_wait_leaves_the_others_running(
     lifecycle: dict[str, list[AsyncAPIClient]],
 ) -> None:
+    _unlisted()
     respx.get(f"{BASE}/{_ser(4)}").mock(return_value=httpx.Response(404, json={"error": "not_found"}))
     ready = asyncio.Event()
     polled: list[httpx.Request] = []
@@ -217,6 +230,7 @@ async def test_an_error_ending_one_wait_leaves_the_others_running(
 async def test_a_client_closing_lets_a_get_joined_from_another_client_finish(
     lifecycle: dict[str, list[AsyncAPIClient]],
 ) -> None:
+    _unlisted()
     release = asyncio.Event()
     asked: list[httpx.Request] = []
 
