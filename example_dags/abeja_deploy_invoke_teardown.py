@@ -52,9 +52,10 @@ with DAG(
     catchup=False,
     tags=["abeja", "example"],
     doc_md=__doc__,
-    # Every ABEJA operator is safe to retry (a retried create reuses its service); retries are off
-    # here so that a failure shows at once.
-    default_args={"abeja_conn_id": CONN_ID, "retries": 0},
+    # No "retries" here: the other tasks keep Airflow's default (none), and the wait keeps the
+    # sensor's own default of 2 retries (waiting is idempotent; Airflow 3.3.2 can fail a deferred
+    # task whose trigger fired quickly, apache/airflow#67287). Fail-fast errors never retry.
+    default_args={"abeja_conn_id": CONN_ID},
     params={
         "deployment_id": Param("9999999999999", type="string", description="Deployment to run"),
         "version_id": Param("ver-5a3d1e0000000001", type="string", description="Version to deploy"),

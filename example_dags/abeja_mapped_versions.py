@@ -44,7 +44,7 @@ with DAG(
     catchup=False,
     tags=["abeja", "example"],
     doc_md=__doc__,
-    default_args={"abeja_conn_id": "abeja_default", "retries": 0},
+    default_args={"abeja_conn_id": "abeja_default"},
     params={
         "deployment_id": Param("9999999999999", type="string", description="Deployment to run"),
         "version_ids": Param(
@@ -73,6 +73,7 @@ with DAG(
         deferrable=True,
         poke_interval=CHECK_INTERVAL,
         timeout=900,
+        retries=2,  # .partial() fills in Airflow's default of none; waiting is safe to retry
     ).expand(service_id=service_ids(create_service))
 
     invoke = AbejaRequestServiceOperator.partial(

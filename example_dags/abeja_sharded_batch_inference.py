@@ -54,7 +54,7 @@ with DAG(
     catchup=False,
     tags=["abeja", "example", "batch"],
     doc_md=__doc__,
-    default_args={"abeja_conn_id": "abeja_default", "retries": 0},
+    default_args={"abeja_conn_id": "abeja_default"},  # the wait keeps the sensor's 2 retries
     params={
         "deployment_id": Param("9999999999999", type="string", description="Deployment to run"),
         "version_id": Param("ver-5a3d1e0000000001", type="string", description="Version to deploy"),

@@ -63,6 +63,25 @@ def test_example_dag_file_parses_into_a_documented_dag(path: Path, example_dagba
 
 
 @pytest.mark.parametrize("path", example_dag_files(), ids=lambda p: Path(p).stem)
+def test_example_status_waits_survive_a_spurious_failure(path: Path, example_dagbag: Any) -> None:
+    """Waiting is idempotent: no example turns off the sensor's retries (apache/airflow#67287)."""
+    from airflow_provider_abeja.sensors.service import WAIT_RETRIES, AbejaServiceStatusSensor
+
+    dags = [d for d in example_dagbag.dags.values() if Path(d.fileloc).name == path.name]
+    for dag in dags:
+        for task in dag.tasks:
+            cls = getattr(task, "operator_class", type(task))
+            if not (isinstance(cls, type) and issubclass(cls, AbejaServiceStatusSensor)):
+                continue
+            if hasattr(task, "partial_kwargs"):  # mapped: the sensor's __init__ runs per map index
+                explicit = task.partial_kwargs.get("retries", (dag.default_args or {}).get("retries"))
+                retries = WAIT_RETRIES if explicit is None else explicit
+            else:
+                retries = task.retries
+            assert retries >= 1, f"{dag.dag_id}.{task.task_id} waits without retries"
+
+
+@pytest.mark.parametrize("path", example_dag_files(), ids=lambda p: Path(p).stem)
 def test_example_dag_succeeds_with_its_default_params(path: Path, example_dagbag: Any, run_dag: Any) -> None:
     """The defaults target the emulator's sample deployment: every DAG runs as shipped."""
     handle = run_dag.handle
