@@ -25,7 +25,7 @@ from airflow_provider_abeja.exceptions import (
     WaitStoppedError,
     WaitTimeoutError,
 )
-from airflow_provider_abeja.failfast import airflow_error, fail_fast, failing_fast
+from airflow_provider_abeja.failfast import FailFastMixin, airflow_error, fail_fast, failing_fast
 from airflow_provider_abeja.links.abeja import XCOM_KEY as XCOM_LINK_KEY
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
@@ -92,22 +92,13 @@ def wait_settings(
 permanent_errors_fail_fast = fail_fast
 
 
-class AbejaBaseOperator(BaseOperator):
+class AbejaBaseOperator(FailFastMixin, BaseOperator):
     """Base of the ABEJA operators: connection, organization fallback, a killable wait.
 
     :param abeja_conn_id: the Airflow connection (``conn_type`` ``abeja``).
     :param organization_id: defaults to the connection's ``organization_id`` extra.
     :param deployment_id: the deployment the service or endpoint belongs to.
     """
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # The one fail-fast rule for every operator, whatever its own code catches or words:
-        # ``execute`` and the resume methods run under ``failfast.fail_fast``.
-        super().__init_subclass__(**kwargs)
-        for name in ("execute", "execute_complete"):
-            method = cls.__dict__.get(name)
-            if callable(method):
-                setattr(cls, name, failing_fast(method))
 
     def __init__(
         self,

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
+from airflow_provider_abeja.client.validation import coerce_environment as _environment
+from airflow_provider_abeja.client.validation import mapping_argument as _mapping
+from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import (
     HttpError,
     InvalidArgumentError,
@@ -27,6 +30,7 @@ from airflow_provider_abeja.exceptions import (
     WaitStoppedError,
     WaitTimeoutError,
 )
+from airflow_provider_abeja.failfast import FailFastMixin
 from airflow_provider_abeja.links.training import (
     XCOM_TRAINING_JOB_URL,
     XCOM_TRAINING_MODEL_URL,
@@ -45,7 +49,6 @@ from airflow_provider_abeja.operators._base import (
     wait_settings,
 )
 from airflow_provider_abeja.operators.service import CREATED_BY_ENV as CREATED_BY
-from airflow_provider_abeja.operators.service import _environment, _mapping, _text
 from airflow_provider_abeja.operators.service import creation_marker as task_marker
 from airflow_provider_abeja.training_status import (
     FAILED_JOB_STATUSES,
@@ -78,7 +81,7 @@ def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
     }
 
 
-class _AbejaOperator(BaseOperator):
+class _AbejaOperator(FailFastMixin, BaseOperator):
     """The connection and the organization fallback, as in the service operators."""
 
     def __init__(
@@ -191,8 +194,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
 
     def job_arguments(self) -> dict[str, Any]:
         """The rendered arguments, checked as the client would (nothing is sent with bad ones)."""
-        from airflow_provider_abeja.client.training import _datasets, check_version_number
-        from airflow_provider_abeja.client.validation import check_environment
+        from airflow_provider_abeja.client.training import check_version_number
+        from airflow_provider_abeja.client.validation import check_datasets, check_environment
 
         environment = _environment(self.environment)
         if environment and CREATED_BY in environment and self.reuse_existing:
@@ -201,7 +204,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         return {
             "version_id": check_version_number(self.version_id),
             "environment": environment,
-            "datasets": _datasets(_mapping(self.datasets, "datasets")),
+            "datasets": check_datasets(_mapping(self.datasets, "datasets")),
             "instance_type": self.instance_type or None,
             "description": self.description,
             "export_log": self.export_log,

@@ -64,7 +64,7 @@ class AbejaTrainingJobSensor(BaseSensorOperator):
 
     def _ids(self) -> tuple[str, str, str]:
         from airflow_provider_abeja.client.validation import check_path_id
-        from airflow_provider_abeja.operators._base import permanent_errors_fail_fast
+        from airflow_provider_abeja.failfast import fail_fast as permanent_errors_fail_fast
 
         with permanent_errors_fail_fast():
             return (
@@ -74,8 +74,8 @@ class AbejaTrainingJobSensor(BaseSensorOperator):
             )
 
     def poke(self, context: Context) -> bool:
+        from airflow_provider_abeja.failfast import fail_fast as permanent_errors_fail_fast
         from airflow_provider_abeja.hooks.training import check_job
-        from airflow_provider_abeja.operators._base import permanent_errors_fail_fast
 
         organization_id, definition, job_id = self._ids()
         client = self.hook.client
