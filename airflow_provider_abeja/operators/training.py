@@ -24,13 +24,14 @@ from airflow_provider_abeja.client.validation import coerce_environment as _envi
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import (
+    AbejaError,
     HttpError,
     InvalidArgumentError,
     TransportError,
     WaitStoppedError,
     WaitTimeoutError,
 )
-from airflow_provider_abeja.failfast import FailFastMixin
+from airflow_provider_abeja.failfast import FailFastMixin, airflow_error
 from airflow_provider_abeja.links.training import (
     XCOM_TRAINING_JOB_URL,
     XCOM_TRAINING_MODEL_URL,
@@ -53,7 +54,6 @@ from airflow_provider_abeja.operators.service import creation_marker as task_mar
 from airflow_provider_abeja.training_status import (
     FAILED_JOB_STATUSES,
     RUNNING_JOB_STATUSES,
-    TrainingJobFailedError,
     TrainingJobStatus,
 )
 
@@ -291,15 +291,16 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
                 check_interval=self.check_interval,
                 timeout=self.timeout,
                 stop_event=self._stop_event(),
+                logger=self.log,
             )
-        except TrainingJobFailedError as exc:
-            raise AirflowFailException(str(exc)) from exc
         except WaitStoppedError as exc:
             raise WaitInterrupted(f"stopped waiting for training job {job_id}: the task was killed") from exc
-        except WaitTimeoutError:
+        except WaitTimeoutError as exc:
             if self.stop_on_kill:  # a job nobody waits for any more would run (and bill) on
                 self._stop_own_job()
-            raise
+            raise airflow_error(exc) from exc
+        except AbejaError as exc:  # the engine's outcome, as the service operators raise it
+            raise airflow_error(exc) from exc
 
     def _defer(self, organization_id: str, definition: str, job_id: str) -> None:
         from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger

@@ -106,7 +106,7 @@ class AbejaServiceStatusTrigger(BaseTrigger):
         spec = WaitSpec.build(service_id, target_status, failure_statuses, transient_error_budget)
         self.organization_id = str(organization_id)
         self.deployment_id = str(deployment_id)
-        self.service_id = spec.service_id
+        self.service_id = spec.resource_id
         self.target_status = spec.target_status
         self.failure_statuses: list[str] = sorted(spec.failure_statuses)
         self.poll_interval = float(poll_interval)
