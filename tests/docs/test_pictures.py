@@ -52,10 +52,14 @@ def test_every_example_dag_is_drawn_with_all_its_tasks(example_dags: list[Any]) 
 
 def test_setup_teardown_and_failure_only_tasks_are_marked(example_dags: list[Any]) -> None:
     by_id = {d.dag_id: d for d in example_dags}
-    nodes, _ = dag_graph.nodes_and_edges(by_id["abeja_deploy_invoke_teardown"])
+    nodes, _ = dag_graph.nodes_and_edges(by_id["abeja_batch_inference"])
     kinds = {n.task_id: n.kind for n in nodes}
     assert kinds["create_service"] == "setup"
     assert kinds["delete_service"] == "teardown"
+    # The deploy example's teardown has no setup (it deletes every service of the run).
+    nodes, _ = dag_graph.nodes_and_edges(by_id["abeja_deploy_invoke_teardown"])
+    kinds = {n.task_id: n.kind for n in nodes}
+    assert (kinds["create_service"], kinds["delete_service"]) == ("task", "teardown")
     nodes, edges = dag_graph.nodes_and_edges(by_id["abeja_blue_green_swap"])
     rollback = next(n for n in nodes if n.task_id == "rollback_green")
     assert "one_failed" in rollback.detail
