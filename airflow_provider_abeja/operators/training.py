@@ -15,10 +15,9 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
 from airflow_provider_abeja.client.validation import coerce_environment as _environment
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
@@ -31,7 +30,7 @@ from airflow_provider_abeja.exceptions import (
     WaitStoppedError,
     WaitTimeoutError,
 )
-from airflow_provider_abeja.failfast import FailFastMixin, airflow_error
+from airflow_provider_abeja.failfast import airflow_error
 from airflow_provider_abeja.links.training import (
     XCOM_TRAINING_JOB_URL,
     XCOM_TRAINING_MODEL_URL,
@@ -45,6 +44,7 @@ from airflow_provider_abeja.links.training import (
 )
 from airflow_provider_abeja.operators._base import (
     DEFAULT_WAIT_TIMEOUT,
+    AbejaConnectionOperator,
     WaitInterrupted,
     permanent_errors_fail_fast,
     wait_settings,
@@ -60,8 +60,6 @@ from airflow_provider_abeja.training_status import (
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_abeja.client import APIClient
-    from airflow_provider_abeja.hooks.abeja import AbejaHook
 
 XCOM_TRAINING_JOB_ID = "training_job_id"
 XCOM_TRAINING_MODEL_ID = "training_model_id"
@@ -81,32 +79,7 @@ def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
     }
 
 
-class _AbejaOperator(FailFastMixin, BaseOperator):
-    """The connection and the organization fallback, as in the service operators."""
-
-    def __init__(
-        self, *, organization_id: str | None = None, abeja_conn_id: str = "abeja_default", **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.organization_id = organization_id
-        self.abeja_conn_id = abeja_conn_id
-
-    @cached_property
-    def hook(self) -> AbejaHook:
-        from airflow_provider_abeja.hooks.abeja import AbejaHook
-
-        return AbejaHook(abeja_conn_id=self.abeja_conn_id)
-
-    @property
-    def client(self) -> APIClient:
-        return self.hook.client
-
-    def resolve_organization_id(self) -> str:
-        with permanent_errors_fail_fast():
-            return self.hook.get_organization_id(self.organization_id or None)
-
-
-class _TrainingOperator(_AbejaOperator):
+class _TrainingOperator(AbejaConnectionOperator):
     """An operator on one job definition."""
 
     def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
@@ -456,7 +429,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         return None
 
 
-class AbejaCreateDeploymentVersionOperator(_AbejaOperator):
+class AbejaCreateDeploymentVersionOperator(AbejaConnectionOperator):
     """Create a deployment version from code (a folder, packed here, or a ``.tar.gz``): the
     version is created with its runtime ``image`` and ``user_parameters``, then the code is
     uploaded to the ``upload_url`` the platform answers. A retry reuses a version of the same

@@ -81,21 +81,11 @@ class AbejaTrainingJobTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_abeja.triggers._shared import lease_client
+        from airflow_provider_abeja.triggers._shared import wait_with_lease
 
-        lease = None
-        try:
-            lease = await lease_client(self.abeja_conn_id)
-            event = await self._wait(lease.client)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # Connection lookup, credentials, ids: nothing a later poll would fix.
-            message = f"could not watch training job {self.training_job_id}: {exc}"
-            event = self._event(Step(Outcome.ERROR, WaitState(), message, retryable=not is_fail_fast(exc)))
-        finally:
-            if lease is not None:
-                await asyncio.shield(lease.release())
+        event = await wait_with_lease(
+            self.abeja_conn_id, lambda lease: self._wait(lease.client), self._error_event
+        )
         yield TriggerEvent(event)
 
     async def _wait(self, client: AsyncAPIClient) -> dict[str, Any]:
@@ -126,6 +116,10 @@ class AbejaTrainingJobTrigger(BaseTrigger):
             self.log.warning("Could not read the log of training job %s: %s", self.training_job_id, exc)
             return []
         return latest_log_lines(logs)
+
+    def _error_event(self, exc: Exception) -> dict[str, Any]:
+        message = f"could not watch training job {self.training_job_id}: {exc}"
+        return self._event(Step(Outcome.ERROR, WaitState(), message, retryable=not is_fail_fast(exc)))
 
     def _event(self, result: Step, log_lines: list[str] | None = None) -> dict[str, Any]:
         return status_event(self.training_job_id, result, log_lines, TRAINING_JOB)

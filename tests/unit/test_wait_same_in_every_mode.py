@@ -154,11 +154,22 @@ def via_sensor_poke(script: Script, deadline: bool, monkeypatch: pytest.MonkeyPa
     return sensor.execute({})
 
 
-def via_trigger(script: Script, deadline: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+def first_event(trigger: Any, script: Script, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The one event ``trigger`` yields, its client lease answering from ``script``."""
+
     async def lease_client(abeja_conn_id: str) -> Lease:
         return Lease(script)
 
+    async def run() -> Any:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("the trigger yielded no event")
+
     monkeypatch.setattr(_shared, "lease_client", lease_client)
+    return asyncio.run(run())
+
+
+def via_trigger(script: Script, deadline: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
     trigger = AbejaServiceStatusTrigger(
         organization_id=ORG,
         deployment_id=DEP,
@@ -168,12 +179,7 @@ def via_trigger(script: Script, deadline: bool, monkeypatch: pytest.MonkeyPatch)
         abeja_conn_id="abeja_scripted",
     )
 
-    async def first_event() -> Any:
-        async for event in trigger.run():
-            return event.payload
-        raise AssertionError("the trigger yielded no event")
-
-    return validate_status_event(asyncio.run(first_event()), SER)
+    return validate_status_event(first_event(trigger, script, monkeypatch), SER)
 
 
 def via_training_operator_wait(script: Script, deadline: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -206,10 +212,6 @@ def via_training_sensor_poke(script: Script, deadline: bool, monkeypatch: pytest
 
 
 def via_training_trigger(script: Script, deadline: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
-    async def lease_client(abeja_conn_id: str) -> Lease:
-        return Lease(script)
-
-    monkeypatch.setattr(_shared, "lease_client", lease_client)
     trigger = AbejaTrainingJobTrigger(
         organization_id=ORG,
         job_definition_name=DEFINITION,
@@ -219,12 +221,7 @@ def via_training_trigger(script: Script, deadline: bool, monkeypatch: pytest.Mon
         abeja_conn_id="abeja_scripted",
     )
 
-    async def first_event() -> Any:
-        async for event in trigger.run():
-            return event.payload
-        raise AssertionError("the trigger yielded no event")
-
-    return validate_training_event(asyncio.run(first_event()), JOB)
+    return validate_training_event(first_event(trigger, script, monkeypatch), JOB)
 
 
 MODES = {"operator wait": via_operator_wait, "sensor poke": via_sensor_poke, "trigger": via_trigger}
