@@ -140,11 +140,11 @@ def exception_class_for_status(status_code: int) -> type[HttpError]:
     return STATUS_EXCEPTIONS.get(status_code, HttpError)
 
 
-def with_log_lines(message: str, log_lines: Sequence[str]) -> str:
-    """A wait's failure or timeout message followed by the service's latest log lines, if any."""
+def with_log_lines(message: str, log_lines: Sequence[str], noun: str = "service") -> str:
+    """A wait's failure or timeout message followed by the latest log lines of the ``noun``, if any."""
     if not log_lines:
         return message
-    return message + "\nLatest log lines of the service:\n" + "\n".join(log_lines)
+    return message + f"\nLatest log lines of the {noun}:\n" + "\n".join(log_lines)
 
 
 class ServiceFailedError(AbejaError):
@@ -166,6 +166,27 @@ class ServiceFailedError(AbejaError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.service_id, self.status, self.log_lines, self.message))
+
+
+class TrainingJobFailedError(AbejaError):
+    """A wait saw the training job end ``Failed`` or ``Stopped``; ``log_lines`` are its latest."""
+
+    def __init__(
+        self,
+        training_job_id: str,
+        status: str,
+        log_lines: Sequence[str] = (),
+        message: str | None = None,
+    ) -> None:
+        self.training_job_id = training_job_id
+        self.status = status
+        self.log_lines = list(log_lines)
+        self.message = message
+        text = message or f"training job {training_job_id} reached status {status}"
+        super().__init__(with_log_lines(text, self.log_lines, "training job"))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.training_job_id, self.status, self.log_lines, self.message))
 
 
 class WaitTimeoutError(AbejaError):
@@ -228,6 +249,7 @@ FAIL_FAST_ERRORS: tuple[type[AbejaError], ...] = (
     MissingCredentialsError,
     TLSMismatchError,
     ServiceFailedError,
+    TrainingJobFailedError,
 )
 #: HTTP statuses worth another try later (with any 5xx).
 TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({408, 425, 429})

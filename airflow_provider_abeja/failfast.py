@@ -15,7 +15,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_abeja.exceptions import AbejaError, WaitTimeoutError, is_fail_fast
 
-__all__ = ["airflow_error", "fail_fast", "failing_fast"]
+__all__ = ["FailFastMixin", "airflow_error", "fail_fast", "failing_fast"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,3 +67,15 @@ def failing_fast(method: Callable[P, R]) -> Callable[P, R]:
 
     wrapper.__abeja_fail_fast__ = True  # type: ignore[attr-defined]
     return wrapper
+
+
+class FailFastMixin:
+    """Mixed into every operator of this provider: ``execute`` and ``execute_complete`` run
+    under :func:`fail_fast`, whatever the operator's own code catches or words."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("execute", "execute_complete"):
+            method = cls.__dict__.get(name)
+            if callable(method):
+                setattr(cls, name, failing_fast(method))

@@ -1,4 +1,4 @@
-"""Training job statuses, the failure error and its log lines (no Airflow, no HTTP library)."""
+"""Training job statuses and the wait engine's kind for a training job (no Airflow, no HTTP library)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,18 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from airflow_provider_abeja.exceptions import AbejaError
+from airflow_provider_abeja.exceptions import TrainingJobFailedError
+from airflow_provider_abeja.wait_step import DEFAULT_TRANSIENT_ERROR_BUDGET, ResourceKind, WaitSpec
 
-#: How many of a failed job's latest log lines go into the error.
-MAX_LOG_LINES = 20
+__all__ = [
+    "FAILED_JOB_STATUSES",
+    "RUNNING_JOB_STATUSES",
+    "TRAINING_JOB",
+    "TrainingJobFailedError",
+    "TrainingJobStatus",
+    "job_status",
+    "job_wait_spec",
+]
 
 
 class TrainingJobStatus(str, Enum):
@@ -34,31 +42,35 @@ FAILED_JOB_STATUSES: frozenset[str] = frozenset(
     {TrainingJobStatus.FAILED.value, TrainingJobStatus.STOPPED.value}
 )
 
-
-class TrainingJobFailedError(AbejaError):
-    """The job ended Failed or Stopped; ``log_lines`` are its latest log lines, oldest first."""
-
-    def __init__(self, training_job_id: str, status: str, log_lines: list[str], detail: str = "") -> None:
-        self.training_job_id = training_job_id
-        self.status = status
-        self.log_lines = list(log_lines)
-        message = f"training job {training_job_id} is {status}"
-        if detail:
-            message += f": {detail}"
-        if log_lines:
-            message += "\nlatest log lines:\n" + "\n".join(f"  {line}" for line in log_lines)
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.training_job_id, self.status, self.log_lines))
-
-
-def latest_job_log_lines(recent_logs: Mapping[str, Any] | None, limit: int = MAX_LOG_LINES) -> list[str]:
-    """The newest ``limit`` messages of a recentlogs page (events come newest first), oldest first."""
-    events = (recent_logs or {}).get("events") or []
-    lines = [str(e.get("message", "")) for e in events if isinstance(e, Mapping)]
-    return list(reversed(lines[:limit]))
+#: What the one wait engine (``wait_step``) needs to wait for a training job.
+TRAINING_JOB = ResourceKind(
+    noun="training job",
+    id_key="training_job_id",
+    status_key="job_status",
+    target_status=TrainingJobStatus.COMPLETE.value,
+    failure_statuses=FAILED_JOB_STATUSES,
+    known_statuses=frozenset(s.value for s in TrainingJobStatus),
+    failed_error=TrainingJobFailedError,
+    detail_key="status_message",
+)
 
 
 def job_status(job: Mapping[str, Any]) -> str:
     return str(job.get("status", ""))
+
+
+def job_wait_spec(
+    job_id: str,
+    *,
+    transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+    deadline: float | None = None,
+    wall_deadline: float | None = None,
+) -> WaitSpec:
+    """The engine's spec for a wait until the job is ``Complete`` (``Failed``/``Stopped`` fail)."""
+    return WaitSpec.build(
+        job_id,
+        transient_error_budget=transient_error_budget,
+        deadline=deadline,
+        wall_deadline=wall_deadline,
+        kind=TRAINING_JOB,
+    )

@@ -1,6 +1,6 @@
-"""The one wait engine: what a status wait does with one observation of the service.
+"""The one wait engine: what a status wait does with one observation of a service or a training job.
 
-Pure (no I/O, no clock, no Airflow): the caller reads the service (sync client, async client,
+Pure (no I/O, no clock, no Airflow): the caller reads the resource (sync client, async client,
 or a shared listing of many services) and hands the answer, or the error it got, to
 :func:`step` together with the wait's state and the current time. The step says whether the
 wait succeeded, failed, timed out, ended in an error, or goes on, with the message and the log
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,8 +30,10 @@ from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, KNOWN_STATUS
 
 __all__ = [
     "DEFAULT_TRANSIENT_ERROR_BUDGET",
+    "SERVICE",
     "LogLine",
     "Outcome",
+    "ResourceKind",
     "Step",
     "WaitSpec",
     "WaitState",
@@ -75,45 +77,78 @@ class LogLine:
 
 
 @dataclass(frozen=True)
+class ResourceKind:
+    """What kind of thing a wait watches: its name in messages, its keys in a trigger event,
+    its default target and failure statuses, the statuses it knows, and its failure error."""
+
+    noun: str
+    id_key: str
+    status_key: str
+    target_status: str
+    failure_statuses: frozenset[str]
+    known_statuses: frozenset[str]
+    #: ``(id, status, log_lines, message)`` -> the fail-fast error of a failure status.
+    failed_error: Callable[[str, str, Sequence[str], str], AbejaError]
+    #: A field of the resource whose text explains a failure (appended to the message).
+    detail_key: str | None = None
+
+
+#: A deployment's service (the default kind).
+SERVICE = ResourceKind(
+    noun="service",
+    id_key="service_id",
+    status_key="service_status",
+    target_status=ServiceStatus.READY.value,
+    failure_statuses=DEFAULT_FAILURE_STATUSES,
+    known_statuses=frozenset(KNOWN_STATUSES),
+    failed_error=ServiceFailedError,
+)
+
+
+@dataclass(frozen=True)
 class WaitSpec:
     """What a wait waits for; ``deadline`` is in the caller's clock (None: no deadline)."""
 
-    service_id: str
+    resource_id: str
     target_status: str = ServiceStatus.READY.value
     failure_statuses: frozenset[str] = DEFAULT_FAILURE_STATUSES
     transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET
     deadline: float | None = None
     #: The deadline as UTC wall-clock time, for messages (the same whatever clock ``deadline`` uses).
     deadline_text: str = ""
+    kind: ResourceKind = SERVICE
 
     @classmethod
     def build(
         cls,
-        service_id: str,
-        target_status: str = ServiceStatus.READY.value,
+        resource_id: str,
+        target_status: str | None = None,
         failure_statuses: Iterable[str] | None = None,
         transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
         deadline: float | None = None,
         wall_deadline: float | None = None,
+        kind: ResourceKind = SERVICE,
     ) -> WaitSpec:
         """A spec with the rules every mode shares: the target is never a failure status.
 
-        ``wall_deadline`` (epoch seconds) names the deadline in messages; it defaults to
-        ``deadline``, for callers whose clock is the wall clock.
+        ``target_status`` and ``failure_statuses`` default to the ``kind``'s. ``wall_deadline``
+        (epoch seconds) names the deadline in messages; it defaults to ``deadline``, for
+        callers whose clock is the wall clock.
         """
         if isinstance(failure_statuses, str):
             raise TypeError("failure_statuses must be a collection of statuses, not a string")
         if isinstance(transient_error_budget, bool) or int(transient_error_budget) < 0:
             raise ValueError("transient_error_budget must be >= 0")
-        target = str(target_status)
-        failures = DEFAULT_FAILURE_STATUSES if failure_statuses is None else failure_statuses
+        target = kind.target_status if target_status is None else str(target_status)
+        failures = kind.failure_statuses if failure_statuses is None else failure_statuses
         return cls(
-            service_id=str(service_id),
+            resource_id=str(resource_id),
             target_status=target,
             failure_statuses=frozenset(str(s) for s in failures) - {target},
             transient_error_budget=int(transient_error_budget),
             deadline=deadline,
             deadline_text=_utc_text(deadline if wall_deadline is None else wall_deadline),
+            kind=kind,
         )
 
 
@@ -160,7 +195,7 @@ def emit(step_result: Step, logger: Any) -> None:
 def timeout_message(spec: WaitSpec, last_status: str | None) -> str:
     """The one timeout message (also used by the sensor's poke mode, where Airflow keeps time)."""
     return (
-        f"service {spec.service_id} did not reach {spec.target_status} before the deadline "
+        f"{spec.kind.noun} {spec.resource_id} did not reach {spec.target_status} before the deadline "
         f"({spec.deadline_text}); last status: {last_status}"
     )
 
@@ -174,44 +209,49 @@ def step(spec: WaitSpec, state: WaitState, observation: object, now: float) -> S
     says so). A status is success only when it is the target; a failure status fails; any other
     status, known or not (one warning per unknown status), keeps waiting until the deadline.
     """
-    sid = spec.service_id
+    sid, noun = spec.resource_id, spec.kind.noun
     if isinstance(observation, Mapping):
         return _status_step(spec, state, observation, now)
     exc = observation
     if not isinstance(exc, BaseException):
-        exc = InvalidResponseError("invalid_response", "service is not a JSON object", 200, "get_service")
+        exc = InvalidResponseError("invalid_response", f"{noun} is not a JSON object", 200, f"get {noun}")
     if not is_transient(exc):
-        message = f"cannot get service {sid}: {exc}"
+        message = f"cannot get {noun} {sid}: {exc}"
         return Step(Outcome.ERROR, state, message, retryable=not is_fail_fast(exc), error=exc)
     errors = state.errors_in_a_row + 1
     state = replace(state, errors_in_a_row=errors)
     if errors > spec.transient_error_budget:
         message = (
-            f"giving up on service {sid} after {errors} transient errors in a row "
+            f"giving up on {noun} {sid} after {errors} transient errors in a row "
             f"(budget {spec.transient_error_budget}); last: {exc}"
         )
         return Step(Outcome.ERROR, state, message, error=exc)
     budget = spec.transient_error_budget
-    log = LogLine("warning", "Transient error %d/%d polling service %s: %s", (errors, budget, sid, exc))
+    template = f"Transient error %d/%d polling {noun} %s: %s"
+    log = LogLine("warning", template, (errors, budget, sid, exc))
     return _deadline_step(spec, state, now, (log,))
 
 
 def _status_step(spec: WaitSpec, state: WaitState, service: Mapping[str, Any], now: float) -> Step:
-    sid, target = spec.service_id, spec.target_status
+    sid, target, kind = spec.resource_id, spec.target_status, spec.kind
+    noun, title = kind.noun, kind.noun.capitalize()
     raw = service.get("status")
     status = None if raw is None else str(raw)
     logs: list[LogLine] = []
     if status != state.last_status or state.polls == 0:
-        logs.append(LogLine("info", "Service %s is %s; waiting for %s", (sid, status, target)))
+        logs.append(LogLine("info", f"{title} %s is %s; waiting for %s", (sid, status, target)))
     state = replace(state, errors_in_a_row=0, last_status=status, polls=state.polls + 1)
     if status == target:
-        return Step(Outcome.SUCCEEDED, state, f"service {sid} reached status {status}", tuple(logs), service)
+        return Step(Outcome.SUCCEEDED, state, f"{noun} {sid} reached status {status}", tuple(logs), service)
     if status in spec.failure_statuses:
-        message = f"service {sid} reached failure status {status} while waiting for {target}"
+        message = f"{noun} {sid} reached failure status {status} while waiting for {target}"
+        detail = service.get(kind.detail_key) if kind.detail_key else None
+        if detail:
+            message += f": {detail}"
         return Step(Outcome.FAILED, state, message, tuple(logs), service, retryable=False)
-    if status not in KNOWN_STATUSES and str(status) not in state.warned_statuses:
+    if status not in kind.known_statuses and str(status) not in state.warned_statuses:
         state = replace(state, warned_statuses=state.warned_statuses | {str(status)})
-        template = "Service %s reports unknown status %r: still waiting for %s"
+        template = f"{title} %s reports unknown status %r: still waiting for %s"
         logs.append(LogLine("warning", template, (sid, status, target)))
     return _deadline_step(spec, state, now, tuple(logs), service)
 
@@ -242,12 +282,13 @@ def step_error(
 
     ``airflow_provider_abeja.failfast.airflow_error`` turns it into the task's Airflow exception.
     """
-    sid = spec.service_id
+    sid, kind = spec.resource_id, spec.kind
     last = done.state.last_status
     if done.outcome is Outcome.FAILED:
-        return ServiceFailedError(sid, str(last), log_lines, message=done.message)
+        return kind.failed_error(sid, str(last), log_lines, done.message)
     if done.outcome is Outcome.TIMED_OUT:
-        return WaitTimeoutError(sid, last, timeout, message=with_log_lines(done.message, log_lines))
+        message = with_log_lines(done.message, log_lines, kind.noun)
+        return WaitTimeoutError(sid, last, timeout, message=message)
     if done.outcome is Outcome.ERROR:
         error = WaitGaveUpError(sid, done.message, done.retryable)
         error.__cause__ = done.error

@@ -6,7 +6,6 @@ Plain Python (no Airflow import), so the pieces are testable and benchmarkable o
 
 from __future__ import annotations
 
-from airflow_provider_abeja.batch._paths import path_exists
 from airflow_provider_abeja.batch.inputs import (
     BatchInput,
     FilesSource,
@@ -14,6 +13,7 @@ from airflow_provider_abeja.batch.inputs import (
     JsonlSource,
     ListSource,
 )
+from airflow_provider_abeja.batch.paths import path_exists
 from airflow_provider_abeja.batch.results import DoneKeys, ResultStore, open_result_store
 from airflow_provider_abeja.batch.runner import BatchCounts, BatchRunner
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from airflow_provider_abeja.batch._paths import iter_lines, local_path, open_binary
+from airflow_provider_abeja.batch.paths import iter_lines, local_path, open_binary
 
 Key = str | int
 
@@ -66,7 +66,7 @@ class InputSource(Protocol):
         ...
 
 
-def _check_key(value: Any) -> Key | None:
+def check_key(value: Any) -> Key | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     return value
@@ -84,7 +84,7 @@ def _keyed(record: Any, key_field: str | None, default: Key) -> tuple[Key, str |
     if key_field is None:
         return default, None
     value = record.get(key_field) if isinstance(record, dict) else None
-    key = _check_key(value)
+    key = check_key(value)
     if key is None:
         return default, f"key field {key_field!r} missing or not a string/integer"
     return key, None

@@ -32,8 +32,8 @@ import uuid
 from collections.abc import Iterator
 from typing import IO, Any, Protocol
 
-from airflow_provider_abeja.batch._paths import iter_lines, local_path, open_binary, path_exists, sibling
 from airflow_provider_abeja.batch.donekeys import DoneKeys
+from airflow_provider_abeja.batch.paths import iter_lines, local_path, open_binary, path_exists, sibling
 
 
 class CorruptOutputError(ValueError):

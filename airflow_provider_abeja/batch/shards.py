@@ -28,9 +28,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_abeja.batch._paths import iter_lines, open_binary, publish
 from airflow_provider_abeja.batch.donekeys import DoneKeys
-from airflow_provider_abeja.batch.inputs import FilesSource, Key, _check_key
+from airflow_provider_abeja.batch.inputs import FilesSource, Key, check_key
+from airflow_provider_abeja.batch.paths import iter_lines, open_binary, publish
 from airflow_provider_abeja.batch.results import encode_record, iter_records
 
 SHARD_KEY_FIELD = "key"
@@ -49,7 +49,7 @@ def _jsonl_line(lineno: int, raw: bytes, key_field: str | None, payload_field: s
         return {"key": lineno, "invalid": f"line {lineno} is not valid JSON: {exc}"}
     key: Key | None = lineno
     if key_field is not None:
-        key = _check_key(record.get(key_field)) if isinstance(record, dict) else None
+        key = check_key(record.get(key_field)) if isinstance(record, dict) else None
         if key is None:
             reason = f"line {lineno}: key field {key_field!r} missing or not a string/integer"
             return {"key": lineno, "invalid": reason}

@@ -77,7 +77,7 @@ def classify_httpx_error(exc: BaseException) -> Failure | None:
     return None
 
 
-_ADAPTER: TransportAdapter[httpx.Response] = TransportAdapter(
+TRANSPORT_ADAPTER: TransportAdapter[httpx.Response] = TransportAdapter(
     classify=classify_httpx_error,
     status_of=lambda response: response.status_code,
     header_of=lambda response, name: response.headers.get(name),
@@ -253,7 +253,7 @@ class AsyncAPIClient(AsyncTrainingMixin, ClientBase):
             return response
 
         try:
-            return await self._retry_policy.acall(spec, _ADAPTER, attempt)
+            return await self._retry_policy.acall(spec, TRANSPORT_ADAPTER, attempt)
         except httpx.TransportError as exc:
             raise _core.transport_error(spec, attempts, f"{type(exc).__name__}: {exc}", exc) from exc
 

@@ -72,7 +72,7 @@ def _close(response: requests.Response) -> None:
     response.close()
 
 
-_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(
+TRANSPORT_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(
     classify=classify_requests_error,
     status_of=lambda response: response.status_code,
     header_of=lambda response, name: response.headers.get(name),
@@ -183,7 +183,7 @@ class APIClient(TrainingMixin, ClientBase):
             return response
 
         try:
-            return self._retry_policy.call(spec, _ADAPTER, attempt)
+            return self._retry_policy.call(spec, TRANSPORT_ADAPTER, attempt)
         except requests.exceptions.RequestException as exc:
             raise _core.transport_error(spec, attempts, describe_transport_error(exc), exc) from exc
 

@@ -33,7 +33,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_abeja.client._core import RequestSpec, _json_bytes, _segment
-from airflow_provider_abeja.client.validation import check_environment, check_organization_id, check_path_id
+from airflow_provider_abeja.client.validation import (
+    check_datasets,
+    check_environment,
+    check_organization_id,
+    check_path_id,
+)
 from airflow_provider_abeja.exceptions import InvalidArgumentError, InvalidResponseError
 
 if TYPE_CHECKING:
@@ -75,29 +80,6 @@ def _optional_mapping(value: object, argument: str) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         raise InvalidArgumentError(argument, f"must be a mapping, not {type(value).__name__}")
     return dict(value)
-
-
-def _datasets(value: object) -> dict[str, str] | None:
-    """``{alias: dataset_id}``; ids are digits on the platform (the runtime refuses others)."""
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError(
-            "datasets", f"must be a mapping of alias to id, not {type(value).__name__}"
-        )
-    out: dict[str, str] = {}
-    for alias, dataset_id in value.items():
-        if not isinstance(alias, str) or not alias:
-            raise InvalidArgumentError("datasets", f"alias {alias!r} must be a non-empty string")
-        text = (
-            str(dataset_id)
-            if isinstance(dataset_id, int) and not isinstance(dataset_id, bool)
-            else dataset_id
-        )
-        if not isinstance(text, str) or not text.isdigit():
-            raise InvalidArgumentError("datasets", f"{alias}: dataset id must be digits, not {dataset_id!r}")
-        out[alias] = text
-    return out
 
 
 def _upload_url(value: object) -> str:
@@ -291,7 +273,7 @@ class TrainingRequests:
         payload: dict[str, Any] = {}
         if environment is not None:
             payload["environment"] = dict(environment)
-        checked = _datasets(datasets)
+        checked = check_datasets(datasets)
         if checked is not None:
             payload["datasets"] = checked
         if instance_type is not None:
@@ -518,7 +500,7 @@ class TrainingMixin:
         """Send to a pre-signed URL without the credential; the body of a 2xx answer."""
         import requests
 
-        from airflow_provider_abeja.client.sync import _ADAPTER, describe_transport_error
+        from airflow_provider_abeja.client.sync import TRANSPORT_ADAPTER, describe_transport_error
         from airflow_provider_abeja.exceptions import TransportError
 
         def attempt() -> requests.Response:
@@ -534,7 +516,7 @@ class TrainingMixin:
             )
 
         try:
-            response = self._retry_policy.call(spec, _ADAPTER, attempt)
+            response = self._retry_policy.call(spec, TRANSPORT_ADAPTER, attempt)
         except requests.exceptions.RequestException as exc:
             raise TransportError(
                 f"{spec.method} {spec.url.split('?')[0]} failed: {describe_transport_error(exc)}",
@@ -798,7 +780,7 @@ class AsyncTrainingMixin:
     async def _send_anonymous(self, spec: RequestSpec) -> bytes:
         import httpx
 
-        from airflow_provider_abeja.client.aio import _ADAPTER
+        from airflow_provider_abeja.client.aio import TRANSPORT_ADAPTER
         from airflow_provider_abeja.exceptions import TransportError
 
         async def attempt() -> httpx.Response:
@@ -808,7 +790,7 @@ class AsyncTrainingMixin:
             return await self._client.send(request, auth=httpx.Auth())
 
         try:
-            response = await self._retry_policy.acall(spec, _ADAPTER, attempt)
+            response = await self._retry_policy.acall(spec, TRANSPORT_ADAPTER, attempt)
         except httpx.TransportError as exc:
             url = spec.url.split("?")[0]
             raise TransportError(

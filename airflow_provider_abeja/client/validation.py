@@ -7,8 +7,10 @@ value is refused the same way (and named the same way) wherever it comes from.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
@@ -19,10 +21,13 @@ __all__ = [
     "Timeout",
     "check_addressing",
     "check_create_arguments",
+    "check_datasets",
     "check_environment",
     "check_organization_id",
     "check_path_id",
     "check_update_payload",
+    "coerce_environment",
+    "mapping_argument",
     "parse_api_url",
     "parse_retry_count",
     "parse_timeout",
@@ -291,3 +296,56 @@ def parse_retry_count(value: object, argument: str) -> int:
     if value < 0:
         raise InvalidArgumentError(argument, f"{value} must be >= 0 (0 turns retries off)")
     return value
+
+
+def mapping_argument(value: Any, argument: str) -> dict[str, Any] | None:
+    """A dict, or a JSON object given as text (what a template renders); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidArgumentError(argument, "expected a mapping or a JSON object") from None
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(argument, f"expected a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+def coerce_environment(value: Any) -> dict[str, str] | None:
+    """An operator's ``environment``: numbers become text; values are never echoed (secrets)."""
+    env = mapping_argument(value, "environment")
+    if env is None:
+        return None
+    result: dict[str, str] = {}
+    for key, item in env.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidArgumentError("environment", f"variable names must be non-empty strings: {key!r}")
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            # The value is not echoed: environments often carry secrets.
+            raise InvalidArgumentError("environment", f"{key}: values must be strings or numbers")
+        result[key] = str(item)
+    return result
+
+
+def check_datasets(value: object) -> dict[str, str] | None:
+    """``{alias: dataset_id}``; ids are digits on the platform (the runtime refuses others)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(
+            "datasets", f"must be a mapping of alias to id, not {type(value).__name__}"
+        )
+    out: dict[str, str] = {}
+    for alias, dataset_id in value.items():
+        if not isinstance(alias, str) or not alias:
+            raise InvalidArgumentError("datasets", f"alias {alias!r} must be a non-empty string")
+        text = (
+            str(dataset_id)
+            if isinstance(dataset_id, int) and not isinstance(dataset_id, bool)
+            else dataset_id
+        )
+        if not isinstance(text, str) or not text.isdigit():
+            raise InvalidArgumentError("datasets", f"{alias}: dataset id must be digits, not {dataset_id!r}")
+        out[alias] = text
+    return out

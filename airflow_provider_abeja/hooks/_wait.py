@@ -18,6 +18,7 @@ from airflow_provider_abeja.wait_step import (
     DEFAULT_TRANSIENT_ERROR_BUDGET,
     MAX_LOG_LINES,
     Outcome,
+    Step,
     WaitSpec,
     WaitState,
     emit,
@@ -215,10 +216,7 @@ def wait_for_service_status(
     When ``stop_event`` is given, the pauses wait on it instead of calling ``sleep``, and setting
     it ends the wait at once with ``WaitStoppedError`` (also before the first poll).
     """
-    if check_interval < 0:
-        raise ValueError("check_interval must be >= 0")
-    if timeout is not None and timeout < 0:
-        raise ValueError("timeout must be >= 0 or None")
+    check_wait_times(check_interval, timeout)
     spec = WaitSpec.build(
         service_id,
         target_status,
@@ -228,28 +226,75 @@ def wait_for_service_status(
         wall_deadline=None if timeout is None else time.time() + timeout,
     )
     follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger, logs_since)
+
+    def failure_lines(result: Step) -> list[str]:
+        if not log_recent_logs and result.outcome is not Outcome.ERROR:
+            follower.poll()
+        return follower.latest_lines
+
+    return run_wait(
+        spec,
+        lambda: client.get_service(organization_id, deployment_id, service_id),
+        logger=logger,
+        check_interval=check_interval,
+        timeout=timeout,
+        clock=clock,
+        sleep=sleep,
+        stop_event=stop_event,
+        after_read=follower.poll if log_recent_logs else None,
+        failure_lines=failure_lines,
+    )
+
+
+def check_wait_times(check_interval: float, timeout: float | None) -> None:
+    """A wait's pause and timeout, refused before the first poll when negative."""
+    if check_interval < 0:
+        raise ValueError("check_interval must be >= 0")
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be >= 0 or None")
+
+
+def run_wait(
+    spec: WaitSpec,
+    read: Callable[[], dict[str, Any]],
+    *,
+    logger: _Logger,
+    check_interval: float,
+    timeout: float | None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    stop_event: threading.Event | None = None,
+    after_read: Callable[[], None] | None = None,
+    failure_lines: Callable[[Step], list[str]] | None = None,
+) -> dict[str, Any]:
+    """The blocking driver of the one wait engine, for any resource kind (``spec.kind``).
+
+    ``read`` returns the resource's JSON; each answer (or the ``AbejaError`` it raised) goes
+    through ``wait_step.step``. Returns the resource on success; raises ``step_error`` (with
+    ``failure_lines(result)``) otherwise, or ``WaitStoppedError`` when ``stop_event`` is set.
+    ``spec.deadline`` is in ``clock``'s time.
+    """
     state = WaitState()
     if stop_event is not None and stop_event.is_set():
-        raise WaitStoppedError(service_id)
+        raise WaitStoppedError(spec.resource_id)
     while True:
         observation: object
         try:
-            observation = client.get_service(organization_id, deployment_id, service_id)
+            observation = read()
         except AbejaError as exc:
             observation = exc
-        if log_recent_logs:
-            follower.poll()
+        if after_read is not None:
+            after_read()
         result = step(spec, state, observation, clock())
         state = result.state
         emit(result, logger)
         if result.outcome is Outcome.SUCCEEDED:
             return dict(result.service or {})
         if result.done:
-            if not log_recent_logs and result.outcome is not Outcome.ERROR:
-                follower.poll()
-            raise step_error(spec, result, follower.latest_lines, timeout)
+            lines = failure_lines(result) if failure_lines is not None else []
+            raise step_error(spec, result, lines, timeout)
         pause = next_pause(spec, check_interval, clock())
         if stop_event is None:
             sleep(pause)
         elif stop_event.wait(pause):
-            raise WaitStoppedError(service_id, state.last_status)
+            raise WaitStoppedError(spec.resource_id, state.last_status)

@@ -198,6 +198,10 @@ class AbejaHook(BaseHook):
             end_time=end_time,
         )
 
+    def newest_log_time(self, organization_id: str, deployment_id: str, service_id: str) -> datetime | None:
+        """The timestamp of the service's newest log event: a later wait copies only newer lines."""
+        return _wait.newest_log_time(self.client, organization_id, deployment_id, service_id)
+
     def wait_for_service_status(
         self,
         organization_id: str | None,

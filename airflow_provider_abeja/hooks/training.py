@@ -1,46 +1,35 @@
-"""Waiting for a training job from a worker (operators in poke mode, the sensor's helpers).
+"""Waiting for a training job from a worker (the job operator's own wait, the sensor's helpers).
 
-The client does the HTTP; this module only decides: still running, done, or failed (with the
-job's latest log lines). The deferrable twin is :mod:`airflow_provider_abeja.triggers.training`.
+The client does the HTTP and the one wait engine (``wait_step``, kind ``TRAINING_JOB``) decides,
+through the same blocking driver as a service wait (``hooks/_wait.run_wait``): the same
+transient-error budget, timeout message and fail-fast rule. The deferrable twin is
+:class:`airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_abeja.exceptions import HttpError, NotFound, WaitStoppedError, WaitTimeoutError
-from airflow_provider_abeja.training_status import (
-    FAILED_JOB_STATUSES,
-    TrainingJobFailedError,
-    TrainingJobStatus,
-    job_status,
-    latest_job_log_lines,
-)
+from airflow_provider_abeja.exceptions import AbejaError
+from airflow_provider_abeja.hooks._wait import check_wait_times, run_wait
+from airflow_provider_abeja.training_status import job_wait_spec
+from airflow_provider_abeja.wait_step import DEFAULT_TRANSIENT_ERROR_BUDGET, Outcome, Step, latest_log_lines
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
 
+_LOG = logging.getLogger(__name__)
+
 
 def job_log_lines(client: APIClient, organization_id: str, definition: str, job_id: str) -> list[str]:
-    """The job's latest log lines; none when the platform has no logs route for it."""
+    """The job's latest log lines; none when they cannot be read (they only decorate an outcome)."""
     try:
-        return latest_job_log_lines(client.get_training_job_recent_logs(organization_id, definition, job_id))
-    except (NotFound, HttpError):
+        return latest_log_lines(client.get_training_job_recent_logs(organization_id, definition, job_id))
+    except AbejaError:
         return []
-
-
-def check_job(client: APIClient, organization_id: str, definition: str, job: dict[str, Any]) -> bool:
-    """True when the job completed; raises ``TrainingJobFailedError`` when it failed or stopped."""
-    status = job_status(job)
-    if status == TrainingJobStatus.COMPLETE.value:
-        return True
-    if status in FAILED_JOB_STATUSES:
-        job_id = str(job.get("training_job_id"))
-        lines = job_log_lines(client, organization_id, definition, job_id)
-        raise TrainingJobFailedError(job_id, status, lines, str(job.get("status_message") or ""))
-    return False
 
 
 def wait_for_training_job(
@@ -52,22 +41,32 @@ def wait_for_training_job(
     check_interval: float,
     timeout: float | None,
     stop_event: threading.Event | None = None,
+    logger: Any = None,
+    transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
 ) -> dict[str, Any]:
-    """Poll until the job is Complete (returns it), Failed/Stopped (raises), ``timeout`` seconds
-    passed (``WaitTimeoutError``) or ``stop_event`` is set (``WaitStoppedError``)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    stop_event = stop_event or threading.Event()
-    while True:
-        job = client.get_training_job(organization_id, definition, job_id)
-        if check_job(client, organization_id, definition, job):
-            return job
-        if deadline is not None and time.monotonic() >= deadline:
-            status = job_status(job)
-            raise WaitTimeoutError(
-                job_id, status, timeout, f"training job {job_id} is still {status} after {timeout:g} s"
-            )
-        wait = (
-            check_interval if deadline is None else max(0.0, min(check_interval, deadline - time.monotonic()))
-        )
-        if stop_event.wait(wait):
-            raise WaitStoppedError(job_id, job_status(job), f"stopped waiting for training job {job_id}")
+    """Poll until the job is Complete (returns it); raises what the engine decides:
+    ``TrainingJobFailedError`` (with the job's latest log lines) when it ends Failed or Stopped,
+    ``WaitTimeoutError`` after ``timeout`` seconds, ``WaitGaveUpError`` on a permanent error or
+    too many transient ones, ``WaitStoppedError`` when ``stop_event`` is set."""
+    check_wait_times(check_interval, timeout)
+    spec = job_wait_spec(
+        job_id,
+        transient_error_budget=transient_error_budget,
+        deadline=None if timeout is None else time.monotonic() + timeout,
+        wall_deadline=None if timeout is None else time.time() + timeout,
+    )
+
+    def failure_lines(result: Step) -> list[str]:
+        if result.outcome is Outcome.ERROR:
+            return []
+        return job_log_lines(client, organization_id, definition, job_id)
+
+    return run_wait(
+        spec,
+        lambda: client.get_training_job(organization_id, definition, job_id),
+        logger=logger or _LOG,
+        check_interval=check_interval,
+        timeout=timeout,
+        stop_event=stop_event,
+        failure_lines=failure_lines,
+    )

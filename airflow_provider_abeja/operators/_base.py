@@ -25,7 +25,7 @@ from airflow_provider_abeja.exceptions import (
     WaitStoppedError,
     WaitTimeoutError,
 )
-from airflow_provider_abeja.failfast import airflow_error, fail_fast, failing_fast
+from airflow_provider_abeja.failfast import FailFastMixin, airflow_error, fail_fast, failing_fast
 from airflow_provider_abeja.links.abeja import XCOM_KEY as XCOM_LINK_KEY
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
@@ -92,33 +92,17 @@ def wait_settings(
 permanent_errors_fail_fast = fail_fast
 
 
-class AbejaBaseOperator(BaseOperator):
-    """Base of the ABEJA operators: connection, organization fallback, a killable wait.
+class AbejaConnectionOperator(FailFastMixin, BaseOperator):
+    """Base of every ABEJA operator: the connection, its hook and client, the organization fallback.
 
     :param abeja_conn_id: the Airflow connection (``conn_type`` ``abeja``).
     :param organization_id: defaults to the connection's ``organization_id`` extra.
-    :param deployment_id: the deployment the service or endpoint belongs to.
     """
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # The one fail-fast rule for every operator, whatever its own code catches or words:
-        # ``execute`` and the resume methods run under ``failfast.fail_fast``.
-        super().__init_subclass__(**kwargs)
-        for name in ("execute", "execute_complete"):
-            method = cls.__dict__.get(name)
-            if callable(method):
-                setattr(cls, name, failing_fast(method))
-
     def __init__(
-        self,
-        *,
-        deployment_id: str,
-        organization_id: str | None = None,
-        abeja_conn_id: str = "abeja_default",
-        **kwargs: Any,
+        self, *, organization_id: str | None = None, abeja_conn_id: str = "abeja_default", **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        self.deployment_id = deployment_id
         self.organization_id = organization_id
         self.abeja_conn_id = abeja_conn_id
 
@@ -136,6 +120,17 @@ class AbejaBaseOperator(BaseOperator):
         """The explicit organization id, else the connection's (a clear error when neither is set)."""
         with permanent_errors_fail_fast():
             return self.hook.get_organization_id(self.organization_id or None)
+
+
+class AbejaBaseOperator(AbejaConnectionOperator):
+    """Base of the service and endpoint operators: a deployment and a killable wait.
+
+    :param deployment_id: the deployment the service or endpoint belongs to.
+    """
+
+    def __init__(self, *, deployment_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deployment_id = deployment_id
 
     def service_url(self, organization_id: str, service_id: str) -> str:
         from airflow_provider_abeja.links.abeja import service_console_url

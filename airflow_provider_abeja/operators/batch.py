@@ -185,7 +185,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
 
     def _path(self, value: Any, argument: str = "input_path") -> Any:
         """An `ObjectStoragePath` for a string (plain paths become absolute `file://` URLs)."""
-        from airflow_provider_abeja.batch._paths import object_path
+        from airflow_provider_abeja.batch.paths import object_path
 
         return object_path(value, conn_id=self.storage_conn_id, argument=argument)
 

@@ -26,7 +26,9 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_abeja.assets import default_outlets
-from airflow_provider_abeja.batch._paths import is_file, local_path, object_path, open_binary, publish
+from airflow_provider_abeja.batch.paths import is_file, local_path, object_path, open_binary, publish
+from airflow_provider_abeja.client.validation import coerce_environment as _environment
+from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import (
     BadRequest,
@@ -83,35 +85,6 @@ def _boolean(value: Any, argument: str) -> bool | None:
     if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
         return value.strip().lower() == "true"
     raise InvalidArgumentError(argument, f"expected true or false, got {value!r}")
-
-
-def _mapping(value: Any, argument: str) -> dict[str, Any] | None:
-    """A dict, or a JSON object given as text (what a template renders)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = jsonlib.loads(value)
-        except ValueError:
-            raise InvalidArgumentError(argument, "expected a mapping or a JSON object") from None
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError(argument, f"expected a mapping, got {type(value).__name__}")
-    return dict(value)
-
-
-def _environment(value: Any) -> dict[str, str] | None:
-    env = _mapping(value, "environment")
-    if env is None:
-        return None
-    result: dict[str, str] = {}
-    for key, item in env.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidArgumentError("environment", f"variable names must be non-empty strings: {key!r}")
-        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            # The value is not echoed: environments often carry secrets.
-            raise InvalidArgumentError("environment", f"{key}: values must be strings or numbers")
-        result[key] = str(item)
-    return result
 
 
 def _redact_environment(service: Any) -> Any:
@@ -535,10 +508,8 @@ class _StateChangeOperator(_ServiceOperator):
         """Where the service's log history ends, read before acting: the wait copies only newer lines."""
         if not self.wait_for_completion or self.deferrable:
             return None
-        from airflow_provider_abeja.hooks._wait import newest_log_time
-
         try:
-            return newest_log_time(self.client, organization_id, self.deployment_id, service_id)
+            return self.hook.newest_log_time(organization_id, self.deployment_id, service_id)
         except Exception as exc:  # the logs are a courtesy: never fail the task for them
             self.log.warning("Could not read the recent logs of service %s: %s", service_id, exc)
             return None

@@ -25,6 +25,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
+from airflow_provider_abeja.failfast import FailFastMixin
 
 PLAN_NAME = "plan.json"
 MANIFEST_NAME = "manifest.json"
@@ -36,7 +37,7 @@ def _join(folder: str, name: str) -> str:
 
 def _write_json(path: Any, value: Any) -> None:
     """Write `value` as JSON to `path`, whole or not at all (a rename or one upload)."""
-    from airflow_provider_abeja.batch._paths import publish
+    from airflow_provider_abeja.batch.paths import publish
 
     handle, local = tempfile.mkstemp(prefix=".abeja-json-")
     try:
@@ -49,7 +50,7 @@ def _write_json(path: Any, value: Any) -> None:
 
 
 def _read_json(path: Any) -> Any:
-    from airflow_provider_abeja.batch._paths import open_binary
+    from airflow_provider_abeja.batch.paths import open_binary
 
     with open_binary(path) as fh:
         return json.load(fh)
@@ -65,7 +66,7 @@ def _shard_count(value: Any) -> int:
     return count
 
 
-class AbejaSplitBatchInputOperator(BaseOperator):
+class AbejaSplitBatchInputOperator(FailFastMixin, BaseOperator):
     """Split a JSONL file, a directory or a glob into shards; returns one kwargs dict per shard.
 
     :param input_path: what `AbejaBatchRequestOperator` would read (path, ``file://``, ``s3://``...).
@@ -116,8 +117,8 @@ class AbejaSplitBatchInputOperator(BaseOperator):
         self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Mapping[str, Any]) -> list[dict[str, Any]]:
-        from airflow_provider_abeja.batch._paths import is_file, object_path
         from airflow_provider_abeja.batch.inputs import FilesSource, split_glob
+        from airflow_provider_abeja.batch.paths import is_file, object_path
         from airflow_provider_abeja.batch.shards import shard_specs, split_files, split_jsonl
 
         conn_id = self.storage_conn_id
@@ -157,7 +158,7 @@ class AbejaSplitBatchInputOperator(BaseOperator):
         return specs
 
 
-class AbejaMergeBatchShardsOperator(BaseOperator):
+class AbejaMergeBatchShardsOperator(FailFastMixin, BaseOperator):
     """Check that every input of a sharded batch was answered exactly once; write one manifest.
 
     The manifest (JSON; also the return value) holds the counts (inputs, ok, errors, error rate,
@@ -188,7 +189,7 @@ class AbejaMergeBatchShardsOperator(BaseOperator):
         self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        from airflow_provider_abeja.batch._paths import object_path, path_exists
+        from airflow_provider_abeja.batch.paths import object_path, path_exists
         from airflow_provider_abeja.batch.shards import merge_shards
 
         conn_id = self.storage_conn_id

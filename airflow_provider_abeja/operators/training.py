@@ -15,18 +15,22 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
+from airflow_provider_abeja.client.validation import coerce_environment as _environment
+from airflow_provider_abeja.client.validation import mapping_argument as _mapping
+from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import (
+    AbejaError,
     HttpError,
     InvalidArgumentError,
     TransportError,
     WaitStoppedError,
     WaitTimeoutError,
 )
+from airflow_provider_abeja.failfast import airflow_error
 from airflow_provider_abeja.links.training import (
     XCOM_TRAINING_JOB_URL,
     XCOM_TRAINING_MODEL_URL,
@@ -40,25 +44,22 @@ from airflow_provider_abeja.links.training import (
 )
 from airflow_provider_abeja.operators._base import (
     DEFAULT_WAIT_TIMEOUT,
+    AbejaConnectionOperator,
     WaitInterrupted,
     permanent_errors_fail_fast,
     wait_settings,
 )
 from airflow_provider_abeja.operators.service import CREATED_BY_ENV as CREATED_BY
-from airflow_provider_abeja.operators.service import _environment, _mapping, _text
 from airflow_provider_abeja.operators.service import creation_marker as task_marker
 from airflow_provider_abeja.training_status import (
     FAILED_JOB_STATUSES,
     RUNNING_JOB_STATUSES,
-    TrainingJobFailedError,
     TrainingJobStatus,
 )
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_abeja.client import APIClient
-    from airflow_provider_abeja.hooks.abeja import AbejaHook
 
 XCOM_TRAINING_JOB_ID = "training_job_id"
 XCOM_TRAINING_MODEL_ID = "training_model_id"
@@ -78,32 +79,7 @@ def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
     }
 
 
-class _AbejaOperator(BaseOperator):
-    """The connection and the organization fallback, as in the service operators."""
-
-    def __init__(
-        self, *, organization_id: str | None = None, abeja_conn_id: str = "abeja_default", **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.organization_id = organization_id
-        self.abeja_conn_id = abeja_conn_id
-
-    @cached_property
-    def hook(self) -> AbejaHook:
-        from airflow_provider_abeja.hooks.abeja import AbejaHook
-
-        return AbejaHook(abeja_conn_id=self.abeja_conn_id)
-
-    @property
-    def client(self) -> APIClient:
-        return self.hook.client
-
-    def resolve_organization_id(self) -> str:
-        with permanent_errors_fail_fast():
-            return self.hook.get_organization_id(self.organization_id or None)
-
-
-class _TrainingOperator(_AbejaOperator):
+class _TrainingOperator(AbejaConnectionOperator):
     """An operator on one job definition."""
 
     def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
@@ -191,8 +167,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
 
     def job_arguments(self) -> dict[str, Any]:
         """The rendered arguments, checked as the client would (nothing is sent with bad ones)."""
-        from airflow_provider_abeja.client.training import _datasets, check_version_number
-        from airflow_provider_abeja.client.validation import check_environment
+        from airflow_provider_abeja.client.training import check_version_number
+        from airflow_provider_abeja.client.validation import check_datasets, check_environment
 
         environment = _environment(self.environment)
         if environment and CREATED_BY in environment and self.reuse_existing:
@@ -201,7 +177,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         return {
             "version_id": check_version_number(self.version_id),
             "environment": environment,
-            "datasets": _datasets(_mapping(self.datasets, "datasets")),
+            "datasets": check_datasets(_mapping(self.datasets, "datasets")),
             "instance_type": self.instance_type or None,
             "description": self.description,
             "export_log": self.export_log,
@@ -288,15 +264,16 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
                 check_interval=self.check_interval,
                 timeout=self.timeout,
                 stop_event=self._stop_event(),
+                logger=self.log,
             )
-        except TrainingJobFailedError as exc:
-            raise AirflowFailException(str(exc)) from exc
         except WaitStoppedError as exc:
             raise WaitInterrupted(f"stopped waiting for training job {job_id}: the task was killed") from exc
-        except WaitTimeoutError:
+        except WaitTimeoutError as exc:
             if self.stop_on_kill:  # a job nobody waits for any more would run (and bill) on
                 self._stop_own_job()
-            raise
+            raise airflow_error(exc) from exc
+        except AbejaError as exc:  # the engine's outcome, as the service operators raise it
+            raise airflow_error(exc) from exc
 
     def _defer(self, organization_id: str, definition: str, job_id: str) -> None:
         from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger
@@ -452,7 +429,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         return None
 
 
-class AbejaCreateDeploymentVersionOperator(_AbejaOperator):
+class AbejaCreateDeploymentVersionOperator(AbejaConnectionOperator):
     """Create a deployment version from code (a folder, packed here, or a ``.tar.gz``): the
     version is created with its runtime ``image`` and ``user_parameters``, then the code is
     uploaded to the ``upload_url`` the platform answers. A retry reuses a version of the same

@@ -23,14 +23,14 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import AsyncAPIClient
 
-__all__ = ["SHARED_POOL_SIZE", "ClientLease", "lease_client", "shared_client_count"]
+__all__ = ["SHARED_POOL_SIZE", "ClientLease", "lease_client", "shared_client_count", "wait_with_lease"]
 
 #: Triggers served by one client, and its pool size: each trigger has at most one request in
 #: flight, so none waits for a connection. 1,000 waits share 125 clients instead of 1,000; why
@@ -207,3 +207,24 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
         shared.clients.append(slot)
     slot.users += 1
     return ClientLease(shared, slot, loop)
+
+
+async def wait_with_lease(
+    abeja_conn_id: str,
+    wait: Callable[[ClientLease], Awaitable[dict[str, Any]]],
+    failed: Callable[[Exception], dict[str, Any]],
+) -> dict[str, Any]:
+    """A trigger's one event: ``wait`` run on a leased shared client, or ``failed(exc)`` when
+    leasing or waiting raised (connection lookup, credentials, ids: nothing a later poll would
+    fix). The lease ends before the event is returned, shielded from a cancellation."""
+    lease: ClientLease | None = None
+    try:
+        lease = await lease_client(abeja_conn_id)
+        return await wait(lease)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return failed(exc)
+    finally:
+        if lease is not None:
+            await asyncio.shield(lease.release())

@@ -108,7 +108,7 @@ class AbejaServiceStatusTrigger(BaseTrigger):
         spec = WaitSpec.build(service_id, target_status, failure_statuses, transient_error_budget)
         self.organization_id = str(organization_id)
         self.deployment_id = str(deployment_id)
-        self.service_id = spec.service_id
+        self.service_id = spec.resource_id
         self.target_status = spec.target_status
         self.failure_statuses: list[str] = sorted(spec.failure_statuses)
         self.poll_interval = float(poll_interval)
@@ -139,23 +139,13 @@ class AbejaServiceStatusTrigger(BaseTrigger):
         The triggers of one event loop share clients per connection settings (one small pool
         per 8 waits instead of one per wait, see ``_shared``); a client's last trigger closes it.
         """
-        lease: ClientLease | None = None
-        try:
-            from airflow_provider_abeja.triggers._shared import lease_client
+        from airflow_provider_abeja.triggers._shared import wait_with_lease
 
-            lease = await lease_client(self.abeja_conn_id)
-            event = await self._wait(lease)
+        try:
+            event = await wait_with_lease(self.abeja_conn_id, self._wait, self._error_event)
         except asyncio.CancelledError:
             self.log.info("Stopped waiting for service %s (cancelled)", self.service_id)
             raise
-        except Exception as exc:
-            # Connection lookup, credentials, ids: nothing a later poll would fix.
-            message = f"could not watch service {self.service_id}: {exc}"
-            event = self._event(Step(Outcome.ERROR, WaitState(), message, retryable=not is_fail_fast(exc)))
-        finally:
-            if lease is not None:
-                # Shielded so that a cancellation arriving during close still closes the pool.
-                await asyncio.shield(lease.release())
         yield TriggerEvent(event)
 
     @property
@@ -207,6 +197,10 @@ class AbejaServiceStatusTrigger(BaseTrigger):
             self.log.warning("Could not read recent logs of service %s: %s", self.service_id, exc)
             return []
         return latest_log_lines(logs)
+
+    def _error_event(self, exc: Exception) -> dict[str, Any]:
+        message = f"could not watch service {self.service_id}: {exc}"
+        return self._event(Step(Outcome.ERROR, WaitState(), message, retryable=not is_fail_fast(exc)))
 
     def _event(self, result: Step, log_lines: list[str] | None = None) -> dict[str, Any]:
         """The one event of this trigger, from the engine's last step."""

@@ -1,25 +1,33 @@
-"""Deferrable wait for a training job: poll until Complete, Failed/Stopped, or the deadline.
+"""Deferrable wait for a training job: the one wait engine (``wait_step``, kind ``TRAINING_JOB``)
+driven on the triggerer's event loop, as ``AbejaServiceStatusTrigger`` drives it for a service.
 
-Shares the triggerer's pooled clients with the service trigger (``_shared.lease_client``) and
-the same rules: transient errors (transport, 429, 5xx) are retried up to a budget, anything else
-ends the wait with an ``error`` event at once.
+Shares the triggerer's pooled clients with the service trigger (``_shared.lease_client``) and the
+same rules, outcomes and messages as the job operator's own wait and the sensor's poke; its one
+event is ``wait_events.status_event`` keyed ``training_job_id`` / ``job_status``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_abeja.training_status import (
-    FAILED_JOB_STATUSES,
-    TrainingJobFailedError,
-    TrainingJobStatus,
-    latest_job_log_lines,
+from airflow_provider_abeja.exceptions import is_fail_fast
+from airflow_provider_abeja.training_status import TRAINING_JOB, job_wait_spec
+from airflow_provider_abeja.wait_events import status_event, validate_status_event
+from airflow_provider_abeja.wait_step import (
+    DEFAULT_TRANSIENT_ERROR_BUDGET,
+    Outcome,
+    Step,
+    WaitState,
+    emit,
+    latest_log_lines,
+    next_pause,
+    step,
 )
 
 if TYPE_CHECKING:
@@ -45,7 +53,7 @@ class AbejaTrainingJobTrigger(BaseTrigger):
         poll_interval: float = 30.0,
         end_time: float | None = None,
         abeja_conn_id: str = "abeja_default",
-        transient_error_budget: int = 5,
+        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
         super().__init__()
         if float(poll_interval) <= 0:
@@ -73,61 +81,32 @@ class AbejaTrainingJobTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_abeja.triggers._shared import lease_client
+        from airflow_provider_abeja.triggers._shared import wait_with_lease
 
-        lease = None
-        try:
-            lease = await lease_client(self.abeja_conn_id)
-            event = await self._wait(lease.client)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            event = self._event("error", None, f"could not watch training job {self.training_job_id}: {exc}")
-        finally:
-            if lease is not None:
-                await asyncio.shield(lease.release())
+        event = await wait_with_lease(
+            self.abeja_conn_id, lambda lease: self._wait(lease.client), self._error_event
+        )
         yield TriggerEvent(event)
 
     async def _wait(self, client: AsyncAPIClient) -> dict[str, Any]:
-        from airflow_provider_abeja.triggers.service import is_transient_error
-
-        errors, last = 0, None
+        spec = job_wait_spec(
+            self.training_job_id, transient_error_budget=self.transient_error_budget, deadline=self.end_time
+        )
+        state = WaitState()
         args = (self.organization_id, self.job_definition_name, self.training_job_id)
         while True:
+            observation: object
             try:
-                job = await client.get_training_job(*args)
+                observation = await client.get_training_job(*args)
             except Exception as exc:
-                errors += 1
-                if not is_transient_error(exc) or errors > self.transient_error_budget:
-                    return self._event(
-                        "error", last, f"cannot get training job {self.training_job_id}: {exc}"
-                    )
-                self.log.warning(
-                    "Transient error %d polling training job %s: %s", errors, self.training_job_id, exc
-                )
-            else:
-                errors = 0
-                status = str(job.get("status"))
-                if status != last:
-                    self.log.info("Training job %s is %s", self.training_job_id, status)
-                last = status
-                if status == TrainingJobStatus.COMPLETE.value:
-                    return self._event("success", status, f"training job {self.training_job_id} completed")
-                if status in FAILED_JOB_STATUSES:
-                    detail = str(job.get("status_message") or "")
-                    message = f"training job {self.training_job_id} is {status}" + (
-                        f": {detail}" if detail else ""
-                    )
-                    return self._event("failure", status, message, await self._log_lines(client))
-            now = time.time()
-            if self.end_time is not None and now >= self.end_time:
-                return self._event(
-                    "timeout", last, f"training job {self.training_job_id} still {last} at the deadline"
-                )
-            delay = (
-                self.poll_interval if self.end_time is None else min(self.poll_interval, self.end_time - now)
-            )
-            await asyncio.sleep(max(delay, 0.0))
+                observation = exc
+            result = step(spec, state, observation, time.time())
+            state = result.state
+            emit(result, self.log)
+            if result.done:
+                wants_logs = result.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
+                return self._event(result, await self._log_lines(client) if wants_logs else [])
+            await asyncio.sleep(next_pause(spec, self.poll_interval, time.time()))
 
     async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
         args = (self.organization_id, self.job_definition_name, self.training_job_id)
@@ -136,36 +115,22 @@ class AbejaTrainingJobTrigger(BaseTrigger):
         except Exception as exc:
             self.log.warning("Could not read the log of training job %s: %s", self.training_job_id, exc)
             return []
-        return latest_job_log_lines(logs)
+        return latest_log_lines(logs)
 
-    def _event(
-        self, status: str, job_status: str | None, message: str, lines: list[str] | None = None
-    ) -> dict[str, Any]:
-        return {
-            "status": status,
-            "training_job_id": self.training_job_id,
-            "job_status": job_status,
-            "message": message,
-            "log_lines": list(lines or []),
-        }
+    def _error_event(self, exc: Exception) -> dict[str, Any]:
+        message = f"could not watch training job {self.training_job_id}: {exc}"
+        return self._event(Step(Outcome.ERROR, WaitState(), message, retryable=not is_fail_fast(exc)))
+
+    def _event(self, result: Step, log_lines: list[str] | None = None) -> dict[str, Any]:
+        return status_event(self.training_job_id, result, log_lines, TRAINING_JOB)
 
 
 def validate_training_event(
     event: Any, training_job_id: str, *, timeout_exception: type[Exception] = AirflowException
 ) -> dict[str, Any]:
-    """A ``success`` event, or the error it stands for: a failed or stopped job fails the task
-    without retries (``AirflowFailException`` from ``TrainingJobFailedError``), an ``error`` lets
-    the task's retries apply, a ``timeout`` raises ``timeout_exception``."""
-    if not isinstance(event, Mapping) or event.get("training_job_id") != training_job_id:
-        raise AirflowException(f"unexpected trigger event for training job {training_job_id}: {event!r}")
-    status = event.get("status")
-    if status == "success":
-        return dict(event)
-    message = str(event.get("message") or status)
-    lines = [str(line) for line in event.get("log_lines") or []]
-    if status == "failure":
-        error = TrainingJobFailedError(training_job_id, str(event.get("job_status")), lines)
-        raise AirflowFailException(f"{message}\n" + "\n".join(lines) if lines else message) from error
-    if status == "timeout":
-        raise timeout_exception(message)
-    raise AirflowException(message)
+    """A ``success`` event, or the error it stands for, as ``wait_events.validate_status_event``
+    reads a service's: a failed or stopped job fails without retries (``TrainingJobFailedError``),
+    an ``error`` fails fast only when not ``retryable``, a ``timeout`` raises ``timeout_exception``."""
+    return validate_status_event(
+        event, training_job_id, timeout_exception=timeout_exception, kind=TRAINING_JOB
+    )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 import airflow_provider_abeja.operators as operators_package
 from airflow_provider_abeja.exceptions import (
@@ -37,7 +37,7 @@ from airflow_provider_abeja.exceptions import (
     is_fail_fast,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.operators._base import AbejaBaseOperator
+from airflow_provider_abeja.operators._base import AbejaBaseOperator, AbejaConnectionOperator
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.triggers import _shared
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
@@ -84,20 +84,30 @@ OPERATORS: dict[str, dict[str, Any]] = {
     "AbejaRouteEndpointOperator": {"deployment_id": DEP, "service_id": SER},
     "AbejaDeleteEndpointOperator": {"deployment_id": DEP, "endpoint": "default"},
     "AbejaBatchRequestOperator": {"deployment_id": DEP, "service_id": SER, "inputs": [{"x": 1}]},
+    "AbejaDeleteRunServicesOperator": {"deployment_id": DEP},
+    "AbejaCreateTrainingJobOperator": {"job_definition_name": "train", "version_id": 1},
+    "AbejaCreateTrainingModelOperator": {"job_definition_name": "train", "training_job_id": "1234567890123"},
+    "AbejaCreateDeploymentVersionOperator": {"deployment_id": DEP, "version": "1.0.0", "code": "CODE"},
+}
+#: Operators that make no platform call: they check the fail-fast wrapping and a bad argument instead.
+NO_PLATFORM_CALL: dict[str, dict[str, Any]] = {
+    "AbejaSplitBatchInputOperator": {"input_path": "INPUT/missing.jsonl", "work_dir": "WORK", "shards": 2},
+    "AbejaMergeBatchShardsOperator": {"work_dir": "WORK/missing"},
 }
 #: A delete of something already gone is success (``fail_if_missing=False``): not an error at all.
 GONE_IS_SUCCESS = {"AbejaDeleteServiceOperator", "AbejaDeleteEndpointOperator"}
 
 
-def operator_classes() -> dict[str, type[AbejaBaseOperator]]:
-    found: dict[str, type[AbejaBaseOperator]] = {}
+def operator_classes() -> dict[str, type[BaseOperator]]:
+    """Every public operator class of the package, whatever its base."""
+    found: dict[str, type[BaseOperator]] = {}
     for info in pkgutil.iter_modules(operators_package.__path__):
         module = importlib.import_module(f"{operators_package.__name__}.{info.name}")
         for name, cls in vars(module).items():
             if (
                 inspect.isclass(cls)
-                and issubclass(cls, AbejaBaseOperator)
-                and cls is not AbejaBaseOperator
+                and issubclass(cls, BaseOperator)
+                and cls not in (AbejaBaseOperator, AbejaConnectionOperator)
                 and not name.startswith("_")
                 and cls.__module__ == module.__name__
             ):
@@ -147,6 +157,10 @@ def run_operator(name: str, error: Exception, tmp_path: Path) -> Any:
     kwargs = dict(OPERATORS[name])
     if name == "AbejaBatchRequestOperator":
         kwargs["output_path"] = str(tmp_path / "out.jsonl")
+    if name == "AbejaCreateDeploymentVersionOperator":
+        (tmp_path / "code").mkdir(exist_ok=True)
+        (tmp_path / "code" / "main.py").write_text("def handler(request, context):\n    return {}\n")
+        kwargs["code"] = str(tmp_path / "code")
     op = operator_classes()[name](task_id="task", organization_id=ORG, **kwargs)
     client = Raising(error)
     hook = AbejaHook()
@@ -158,7 +172,26 @@ def run_operator(name: str, error: Exception, tmp_path: Path) -> Any:
 
 
 def test_every_operator_class_is_in_the_table() -> None:
-    assert set(operator_classes()) == set(OPERATORS)
+    assert set(operator_classes()) == set(OPERATORS) | set(NO_PLATFORM_CALL)
+
+
+@pytest.mark.parametrize("name", sorted(set(OPERATORS) | set(NO_PLATFORM_CALL)))
+def test_every_operator_runs_under_the_rule(name: str) -> None:
+    cls = operator_classes()[name]
+    assert getattr(cls.execute, "__abeja_fail_fast__", False)
+
+
+@pytest.mark.parametrize("name", sorted(NO_PLATFORM_CALL))
+def test_operators_without_platform_calls_fail_fast_on_bad_input(name: str, tmp_path: Path) -> None:
+    kwargs = {
+        key: value.replace("INPUT", str(tmp_path)).replace("WORK", str(tmp_path / "work"))
+        if isinstance(value, str)
+        else value
+        for key, value in NO_PLATFORM_CALL[name].items()
+    }
+    op = operator_classes()[name](task_id="task", **kwargs)
+    with pytest.raises(AirflowFailException):
+        op.execute({"ti": FakeTI()})
 
 
 def test_the_table_is_the_rule() -> None:

@@ -114,7 +114,7 @@ def test_jsonl_streams_instead_of_loading(tmp_path: Path) -> None:
 def test_iter_lines_across_chunk_boundaries(chunk_size: int) -> None:
     import io
 
-    from airflow_provider_abeja.batch._paths import iter_lines
+    from airflow_provider_abeja.batch.paths import iter_lines
 
     data = b'{"a":1}\n\n{"b":22}\nlast-without-newline'
     assert list(iter_lines(io.BytesIO(data), chunk_size)) == [

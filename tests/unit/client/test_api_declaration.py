@@ -13,14 +13,51 @@ from airflow_provider_abeja.client.api import OPERATIONS
 
 #: Public client members that are not API calls.
 NOT_CALLS = {"close", "aclose", "list_services"}
+#: The training client (``client/training.py``, merged before the declaration existed) still
+#: builds its requests by hand in ``TrainingRequests``: not declared yet. Listed here so that the
+#: gap is visible and no other undeclared call can slip in; empty once they move to ``OPERATIONS``.
+NOT_YET_DECLARED = {
+    "create_deployment_version",
+    "create_training_job",
+    "create_training_job_definition",
+    "create_training_job_definition_version",
+    "create_training_model",
+    "create_training_model_from_job",
+    "download_training_result",
+    "get_deployment_version",
+    "get_deployment_versions",
+    "get_training_job",
+    "get_training_job_definition",
+    "get_training_job_definition_version",
+    "get_training_job_definition_versions",
+    "get_training_job_definitions",
+    "get_training_job_recent_logs",
+    "get_training_jobs",
+    "get_training_model",
+    "get_training_models",
+    "get_training_result",
+    "stop_training_job",
+    "update_training_statistics",
+}
 
 
 def calls(client_class: type) -> dict[str, Any]:
+    """Every public call of the client, inherited ones (mixins) included."""
     return {
-        name: member
-        for name, member in vars(client_class).items()
-        if callable(member) and not name.startswith("_") and name not in NOT_CALLS
+        name: getattr(client_class, name)
+        for name in dir(client_class)
+        if not name.startswith("_")
+        and callable(getattr(client_class, name))
+        and name not in NOT_CALLS | NOT_YET_DECLARED
     }
+
+
+@pytest.mark.parametrize("client_class", [APIClient, AsyncAPIClient])
+def test_the_undeclared_calls_are_only_the_known_ones(client_class: type) -> None:
+    """A call leaves ``NOT_YET_DECLARED`` when it is declared; the list never grows."""
+    public = {name for name in dir(client_class) if not name.startswith("_")}
+    assert public >= NOT_YET_DECLARED
+    assert not NOT_YET_DECLARED & set(OPERATIONS)
 
 
 @pytest.mark.parametrize("client_class", [APIClient, AsyncAPIClient])

@@ -12,8 +12,9 @@ from airflow_provider_abeja.operators.training import (
     AbejaCreateTrainingJobOperator,
     AbejaCreateTrainingModelOperator,
 )
-from airflow_provider_abeja.training_status import TrainingJobFailedError, latest_job_log_lines
+from airflow_provider_abeja.training_status import TrainingJobFailedError
 from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger, validate_training_event
+from airflow_provider_abeja.wait_step import latest_log_lines
 
 
 def test_trigger_serializes_to_json_kwargs_that_rebuild_it() -> None:
@@ -47,7 +48,7 @@ def test_other_events_raise_a_retryable_error(bad: Any) -> None:
 
 def test_log_lines_are_the_newest_oldest_first() -> None:
     page = {"events": [{"message": f"m{i}"} for i in range(30, 0, -1)]}  # newest first
-    assert latest_job_log_lines(page, limit=3) == ["m28", "m29", "m30"]
+    assert latest_log_lines(page, limit=3) == ["m28", "m29", "m30"]
 
 
 @pytest.mark.parametrize(
