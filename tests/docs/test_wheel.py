@@ -56,7 +56,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-q",
             "--disable-pip-version-check",
             f"apache-airflow=={AIRFLOW_VERSION}",
-            WHEEL,
+            f"{WHEEL}[emulator]",  # the emulator runs handlers in ABEJA's runtime (the extra)
         ],
         check=True,
         cwd=root,  # not the checkout: nothing may be imported from it
