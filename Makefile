@@ -26,10 +26,13 @@ test: $(STAMP)
 
 # The inner loop: unit and emulator-backed integration tests; no example-DAG runs, no scheduler,
 # no soak, no emulator internals, no Airflow 2 job. `make test` stays the full suite (and CI's).
+# Two pytest-xdist workers, each with its own emulator and Airflow home: the emulator-backed tests
+# mostly wait for services to come up, so two of them overlap well even on two cores.
 FAST_TESTS ?= tests/unit tests/integration
+FAST_WORKERS ?= 2
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider -q -m "not slow and not standalone and not soak" \
-		$(FAST_TESTS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider -q -n $(FAST_WORKERS) \
+		-m "not slow and not standalone and not soak" $(FAST_TESTS) $(PYTEST_ARGS)
 
 # Second, smaller job on Airflow 2.11, in its own venv: the hook, operator, client, batch, sensor and
 # trigger unit tests, and every example DAG through dag.test() against the emulator.
