@@ -40,14 +40,6 @@ def test_a_status_line_is_logged_only_when_the_status_changes() -> None:
     assert [len(s.logs) for s in steps] == [1, 0, 0, 1]
 
 
-def test_a_successful_poll_resets_the_transient_error_budget() -> None:
-    spec = WaitSpec.build(SER, transient_error_budget=1)
-    steps = run(spec, [UNAVAILABLE, {"status": "IN_PROGRESS"}, UNAVAILABLE, {"status": "READY"}])
-    assert steps[-1].outcome is Outcome.SUCCEEDED
-    (over,) = run(spec, [UNAVAILABLE, UNAVAILABLE])[1:]
-    assert (over.outcome, over.retryable) == (Outcome.ERROR, True)
-
-
 @pytest.mark.parametrize(
     "error",
     [NotFound("not_found", "", 404, "http://x"), TLSMismatchError("tls", url="https://x", attempts=1)],
@@ -60,12 +52,6 @@ def test_a_fail_fast_error_ends_the_wait_without_retries(error: Exception) -> No
 def test_an_unexpected_error_ends_the_wait_but_may_be_retried() -> None:
     (result,) = run(WaitSpec.build(SER), [RuntimeError("bug")])
     assert (result.outcome, result.retryable) == (Outcome.ERROR, True)
-
-
-def test_an_answer_that_is_not_an_object_is_a_transient_error() -> None:
-    (result,) = run(WaitSpec.build(SER), [["not", "a", "dict"]])
-    assert result.outcome is Outcome.WAITING
-    assert result.state.errors_in_a_row == 1
 
 
 def test_the_deadline_is_checked_after_the_observation() -> None:

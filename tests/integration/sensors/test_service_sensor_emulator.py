@@ -112,19 +112,6 @@ class TestPokeMode:
         with pytest.raises(AirflowFailException, match="404"):
             _sensor("ser-ffffffffffffffff").execute({})
 
-    def test_transient_errors_are_ridden_out(
-        self, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_{CONN_ID.upper()}",
-            json.dumps(emulator.airflow_connection(CONN_ID, max_retry_count=0)),
-        )
-        ser = _create(emulator)
-        emulator.wait_for_status(DEP, ser, "READY")
-        emulator.inject_fault("get_service", status=503, times=2)
-        _sensor(ser, transient_error_budget=2).execute({})
-        assert emulator.counters()["requests"]["get_service"] >= 3
-
     def test_organization_from_the_connection_or_explicit(self, emulator: EmulatorHandle) -> None:
         ser = _create(emulator)
         emulator.wait_for_status(DEP, ser, "READY")

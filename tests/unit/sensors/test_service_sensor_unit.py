@@ -1,4 +1,4 @@
-"""AbejaServiceStatusSensor without a server: arguments, deferral, execute_complete, error budget.
+"""AbejaServiceStatusSensor without a server: arguments, deferral, execute_complete.
 
 The real hook and client run; requests-mock answers. The waits against the emulator (poke,
 reschedule, deferrable) are in ``tests/integration/sensors``.
@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 import pytest
-import requests
 import requests_mock as rm
 from airflow.providers.common.compat.sdk import (
     AirflowException,
@@ -129,24 +128,6 @@ class TestPoke:
         requests_mock.get(SERVICE_URL, status_code=404, json={"error": "not_found", "error_description": "x"})
         with pytest.raises(AirflowFailException, match="404"):
             _sensor().poke({})
-
-    def test_transient_errors_in_a_row_beyond_the_budget_fail(self, requests_mock: rm.Mocker) -> None:
-        requests_mock.get(
-            SERVICE_URL,
-            [
-                {"status_code": 503, "json": {"error": "unavailable"}},
-                {"exc": requests.exceptions.ConnectionError("refused")},
-                _status("IN_PROGRESS"),
-                {"status_code": 503, "json": {"error": "unavailable"}},
-                {"status_code": 502, "json": {"error": "bad_gateway"}},
-                {"status_code": 500, "json": {"error": "internal"}},
-            ],
-        )
-        sensor = _sensor(transient_error_budget=2)
-        assert [sensor.poke({}) for _ in range(5)] == [False] * 5
-        with pytest.raises(AirflowException, match="3 transient errors in a row") as info:
-            sensor.poke({})
-        assert not isinstance(info.value, AirflowFailException)
 
     def test_no_organization_anywhere_fails_without_retries(self, monkeypatch: pytest.MonkeyPatch) -> None:
         conn = {"conn_type": "abeja", "host": API, "extra": {"auth_token": TOKEN}}

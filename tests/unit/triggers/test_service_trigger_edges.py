@@ -1,8 +1,8 @@
 """AbejaServiceStatusTrigger edge cases that the emulator does not produce on demand.
 
 The real hook and the real ``AsyncAPIClient`` run; only the HTTP answers come from respx.
-The main paths (success, failure with log lines, timeout, transient errors) run against the
-emulator in ``tests/integration/triggers``.
+The main paths (success, failure with log lines, timeout) run against the emulator in
+``tests/integration/triggers``; the transient-error budget in ``tests/unit/test_transient_error_budget.py``.
 """
 
 from __future__ import annotations
@@ -130,32 +130,6 @@ async def test_permanent_errors_end_at_once(code: int, error: str, closes: list[
 
 
 @respx.mock
-async def test_budget_counts_errors_in_a_row_and_a_good_poll_resets_it() -> None:
-    route = respx.get(SERVICE_URL).mock(
-        side_effect=[
-            _error(503, "unavailable"),
-            _error(429, "too_many_requests"),
-            _service("IN_PROGRESS"),
-            _error(502, "bad_gateway"),
-            httpx.ConnectError("refused"),
-            _service("READY"),
-        ]
-    )
-    (event,) = await _events(_trigger(transient_error_budget=2))
-    assert event["status"] == "success"
-    assert route.call_count == 6
-
-
-@respx.mock
-async def test_transport_errors_beyond_the_budget_give_an_error_event() -> None:
-    route = respx.get(SERVICE_URL).mock(side_effect=httpx.ConnectError("connection refused"))
-    (event,) = await _events(_trigger(transient_error_budget=3))
-    assert event["status"] == "error"
-    assert "4 transient errors in a row (budget 3)" in event["message"]
-    assert route.call_count == 4
-
-
-@respx.mock
 async def test_failure_when_recent_logs_cannot_be_read_still_reports_the_failure() -> None:
     respx.get(SERVICE_URL).mock(return_value=_service("FAILED"))
     respx.get(LOGS_URL).mock(return_value=_error(500, "internal"))
@@ -209,16 +183,6 @@ async def test_missing_connection_gives_an_error_event() -> None:
     (event,) = await _events(_trigger(abeja_conn_id="abeja_nowhere"))
     assert event["status"] == "error"
     assert "abeja_nowhere" in event["message"]
-
-
-@respx.mock
-async def test_a_non_json_answer_counts_as_transient() -> None:
-    route = respx.get(SERVICE_URL).mock(
-        side_effect=[httpx.Response(200, text="<html>proxy</html>"), _service("READY")]
-    )
-    (event,) = await _events(_trigger(transient_error_budget=1))
-    assert event["status"] == "success"
-    assert route.call_count == 2
 
 
 @respx.mock

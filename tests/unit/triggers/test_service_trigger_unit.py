@@ -16,20 +16,11 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from airflow_provider_abeja.exceptions import (
-    BadRequest,
-    Forbidden,
-    HttpError,
-    InvalidArgumentError,
-    InvalidResponseError,
-    NotFound,
     ServiceFailedError,
-    TransportError,
-    Unauthorized,
     WaitTimeoutError,
 )
 from airflow_provider_abeja.triggers.service import (
     AbejaServiceStatusTrigger,
-    is_transient_error,
     validate_status_event,
 )
 from airflow_provider_abeja.wait_step import MAX_LOG_LINE_CHARS, latest_log_lines
@@ -129,35 +120,6 @@ class TestSerialize:
     def test_bad_arguments_are_refused(self, overrides: dict[str, object]) -> None:
         with pytest.raises((ValueError, TypeError)):
             _trigger(**overrides)
-
-
-class TestTransientErrors:
-    @pytest.mark.parametrize(
-        "exc",
-        [
-            TransportError("connect failed", url="http://x", attempts=3),
-            HttpError("too_many_requests", "slow down", 429, "http://x"),
-            HttpError("service_unavailable", "", 503, "http://x"),
-            HttpError("bad_gateway", "", 502, "http://x"),
-            InvalidResponseError("invalid_response", "not JSON", 200, "http://x"),
-        ],
-    )
-    def test_transient(self, exc: Exception) -> None:
-        assert is_transient_error(exc)
-
-    @pytest.mark.parametrize(
-        "exc",
-        [
-            BadRequest("bad_request", "", 400, "http://x"),
-            Unauthorized("unauthorized", "", 401, "http://x"),
-            Forbidden("forbidden", "", 403, "http://x"),
-            NotFound("not_found", "", 404, "http://x"),
-            InvalidArgumentError("service_id", "must not contain '/'"),
-            RuntimeError("boom"),
-        ],
-    )
-    def test_permanent(self, exc: Exception) -> None:
-        assert not is_transient_error(exc)
 
 
 class TestLatestLogLines:
