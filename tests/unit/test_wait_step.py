@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_abeja.exceptions import HttpError, NotFound, TLSMismatchError
-from airflow_provider_abeja.wait_step import Outcome, WaitSpec, WaitState, next_pause, step
+from airflow_provider_abeja.wait_step import Outcome, WaitSpec, WaitState, latest_log_lines, next_pause, step
 
 SER = "ser-0123456789abcdef"
 UNAVAILABLE = HttpError("unavailable", "", 503, "http://x")
@@ -69,3 +69,8 @@ def test_statuses_from_a_shared_listing_feed_many_waits() -> None:
     specs = {sid: WaitSpec.build(sid) for sid in ("ser-a", "ser-b")}
     outcomes = {s["service_id"]: step(specs[s["service_id"]], WaitState(), s, 0.0).outcome for s in listing}
     assert outcomes == {"ser-a": Outcome.SUCCEEDED, "ser-b": Outcome.FAILED}
+
+
+def test_log_lines_are_the_newest_oldest_first() -> None:
+    page = {"events": [{"message": f"m{i}"} for i in range(30, 0, -1)]}  # newest first
+    assert latest_log_lines(page, limit=3) == ["m28", "m29", "m30"]

@@ -75,7 +75,7 @@ class _RescheduleTI:
         return self.first
 
     def xcom_push(self, key: str, value: Any) -> None:
-        """The console link's URL (checked in tests/unit/operators/test_service_link.py)."""
+        """The console link's URL (checked in tests/unit/links/test_service_link.py)."""
 
 
 class TestPokeMode:

@@ -1,0 +1,40 @@
+"""Training trigger: serialization and the events it hands back to the task (nothing is sent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from airflow_provider_abeja.training_status import TrainingJobFailedError
+from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger, validate_training_event
+
+
+def test_trigger_serializes_to_json_kwargs_that_rebuild_it() -> None:
+    trigger = AbejaTrainingJobTrigger("1234567890123", "defn", "1111111111111", 2.0, 1e9, "conn", 3)
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
+    assert AbejaTrainingJobTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+def event(status: str, **extra: Any) -> dict[str, Any]:
+    return {"status": status, "training_job_id": "1", "job_status": "Failed", "message": "m", **extra}
+
+
+def test_success_event_is_returned() -> None:
+    assert validate_training_event(event("success"), "1")["status"] == "success"
+
+
+def test_failure_event_fails_without_retry_and_carries_the_log() -> None:
+    with pytest.raises(AirflowFailException, match="line two") as raised:
+        validate_training_event(event("failure", log_lines=["line one", "line two"]), "1")
+    assert isinstance(raised.value.__cause__, TrainingJobFailedError)
+    assert raised.value.__cause__.log_lines == ["line one", "line two"]
+
+
+@pytest.mark.parametrize("bad", [None, "text", event("success", training_job_id="2"), event("error")])
+def test_other_events_raise_a_retryable_error(bad: Any) -> None:
+    with pytest.raises(AirflowException) as raised:
+        validate_training_event(bad, "1")
+    assert not isinstance(raised.value, AirflowFailException)
