@@ -49,6 +49,8 @@ SER = "ser-0123456789abcdef"
 SERVICE_URL = f"{API}/organizations/{ORG}/deployments/{DEP}/services/{SER}"
 CONN_ID = "abeja_budget"
 TOKEN = "budget-bearer-token-value"
+#: Client retries off in every connection here, so that every error reaches the wait.
+NO_RETRIES = {"max_retry_count": 0}
 GOOD_VERSION = "ver-5a3d1e0000000001"
 
 
@@ -141,17 +143,24 @@ HTTP_SCENARIOS: dict[str, tuple[list[Any], int, tuple[str, str, int]]] = {
 
 @pytest.fixture
 def connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A bearer-token connection with client retries off, so every error reaches the wait."""
-    conn = {
-        "conn_type": "abeja",
-        "host": API,
-        "extra": {"auth_token": TOKEN, "organization_id": ORG, "max_retry_count": 0},
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
+    extra = {"auth_token": TOKEN, "organization_id": ORG, **NO_RETRIES}
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps({"conn_type": "abeja", "host": API, "extra": extra})
+    )
 
 
 def _ended(error: AirflowException) -> tuple[str, str]:
     return ("fail-fast" if isinstance(error, AirflowFailException) else "retryable"), str(error)
+
+
+def _event_outcome(event: dict[str, Any], service_id: str) -> tuple[str, str]:
+    """What the deferred task makes of the trigger's event (``validate_status_event``)."""
+    assert event["status"] in ("success", "error"), event
+    try:
+        validate_status_event(event, service_id)
+    except AirflowException as error:
+        return _ended(error)
+    return "success", ""
 
 
 def _requests_answer(answer: Any) -> dict[str, Any]:
@@ -174,16 +183,31 @@ def _httpx_answer(answer: Any) -> httpx.Response:
     return httpx.Response(200, json={"service_id": SER, "status": answer})
 
 
-def sensor_over_http(answers: list[Any], budget: int) -> tuple[str, str, int]:
-    sensor = AbejaServiceStatusSensor(
+def _sensor(service_id: str, budget: int, poke_interval: float) -> AbejaServiceStatusSensor:
+    return AbejaServiceStatusSensor(
         task_id="wait",
         deployment_id=DEP,
-        service_id=SER,
+        service_id=service_id,
         abeja_conn_id=CONN_ID,
-        poke_interval=0,
+        poke_interval=poke_interval,
         timeout=30,
         transient_error_budget=budget,
     )
+
+
+def _trigger(organization_id: str, service_id: str, budget: int) -> AbejaServiceStatusTrigger:
+    return AbejaServiceStatusTrigger(
+        organization_id=organization_id,
+        deployment_id=DEP,
+        service_id=service_id,
+        poll_interval=0.01,
+        abeja_conn_id=CONN_ID,
+        transient_error_budget=budget,
+    )
+
+
+def sensor_over_http(answers: list[Any], budget: int) -> tuple[str, str, int]:
+    sensor = _sensor(SER, budget, poke_interval=0)
     with rm.Mocker() as mocker:
         route = mocker.get(SERVICE_URL, [_requests_answer(answer) for answer in answers])
         try:
@@ -195,14 +219,7 @@ def sensor_over_http(answers: list[Any], budget: int) -> tuple[str, str, int]:
 
 
 def trigger_over_http(answers: list[Any], budget: int) -> tuple[str, str, int]:
-    trigger = AbejaServiceStatusTrigger(
-        organization_id=ORG,
-        deployment_id=DEP,
-        service_id=SER,
-        poll_interval=0.01,
-        abeja_conn_id=CONN_ID,
-        transient_error_budget=budget,
-    )
+    trigger = _trigger(ORG, SER, budget)
     polls = iter(answers)
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -216,12 +233,7 @@ def trigger_over_http(answers: list[Any], budget: int) -> tuple[str, str, int]:
     with respx.mock:
         route = respx.get(SERVICE_URL).mock(side_effect=answer)
         event = asyncio.run(first_event())
-    assert event["status"] in ("success", "error"), event
-    try:
-        validate_status_event(event, SER)
-    except AirflowException as error:
-        return (*_ended(error), route.call_count)
-    return "success", "", route.call_count
+    return (*_event_outcome(event, SER), route.call_count)
 
 
 HTTP_MODES: dict[str, Callable[[list[Any], int], tuple[str, str, int]]] = {
@@ -246,51 +258,27 @@ def test_the_budget_over_http(scenario: str, mode: str) -> None:
 
 @pytest.fixture
 def emulator(abeja_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    """The emulator with an Airflow connection to it; client retries off so every 503 reaches the wait."""
-    monkeypatch.setenv(
-        f"AIRFLOW_CONN_{CONN_ID.upper()}",
-        json.dumps(abeja_emulator.airflow_connection(CONN_ID, max_retry_count=0)),
-    )
+    for name, value in abeja_emulator.airflow_connection_env(CONN_ID, **NO_RETRIES).items():
+        monkeypatch.setenv(name, value)
     return abeja_emulator
 
 
 def sensor_on_emulator(emulator: EmulatorHandle, service_id: str, budget: int) -> tuple[str, str]:
-    sensor = AbejaServiceStatusSensor(
-        task_id="wait_service",
-        deployment_id=DEP,
-        service_id=service_id,
-        abeja_conn_id=CONN_ID,
-        poke_interval=0.05,
-        timeout=30,
-        transient_error_budget=budget,
-    )
     try:
-        sensor.execute({})
+        _sensor(service_id, budget, poke_interval=0.05).execute({})
     except AirflowException as error:
         return _ended(error)
     return "success", ""
 
 
 def trigger_on_emulator(emulator: EmulatorHandle, service_id: str, budget: int) -> tuple[str, str]:
-    trigger = AbejaServiceStatusTrigger(
-        organization_id=emulator.organization_id,
-        deployment_id=DEP,
-        service_id=service_id,
-        poll_interval=0.05,
-        abeja_conn_id=CONN_ID,
-        transient_error_budget=budget,
-    )
+    trigger = _trigger(emulator.organization_id, service_id, budget)
 
     async def events() -> list[dict[str, Any]]:
         return [dict(event.payload) async for event in trigger.run()]
 
     (event,) = asyncio.run(events())
-    assert event["status"] in ("success", "error"), event
-    try:
-        validate_status_event(event, service_id)
-    except AirflowException as error:
-        return _ended(error)
-    return "success", ""
+    return _event_outcome(event, service_id)
 
 
 EMULATOR_MODES: dict[str, Callable[[EmulatorHandle, str, int], tuple[str, str]]] = {
