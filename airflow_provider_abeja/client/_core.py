@@ -12,9 +12,9 @@ import json as jsonlib
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
@@ -77,6 +77,26 @@ class Settings:
     pool_maxsize: int
 
 
+_T = TypeVar("_T")
+
+
+def _setting(
+    value: object,
+    argument: str,
+    env: Mapping[str, str],
+    variable: str,
+    parse: Callable[[object, str], _T],
+    default: _T,
+) -> _T:
+    """The argument when given, else the environment variable when set, else the default;
+    errors name whichever was read."""
+    if value is not None:
+        return parse(value, argument)
+    if env.get(variable, "").strip():
+        return parse(env[variable], variable)
+    return default
+
+
 def resolve_settings(
     *,
     api_url: str | None,
@@ -90,24 +110,17 @@ def resolve_settings(
 ) -> Settings:
     """Arguments win; the environment is read now (when the client is built), not at import."""
     env = os.environ if environ is None else environ
-    if api_url is not None:
-        url = parse_api_url(api_url)
-    elif env.get(ENV_API_URL):
-        url = parse_api_url(env[ENV_API_URL], ENV_API_URL)
-    else:
-        url = DEFAULT_API_URL
-    if timeout is not None:
-        resolved_timeout = parse_timeout(timeout, "timeout")
-    elif env.get(ENV_TIMEOUT, "").strip():
-        resolved_timeout = parse_timeout(env[ENV_TIMEOUT], ENV_TIMEOUT)
-    else:
-        resolved_timeout = DEFAULT_TIMEOUT
-    if max_retry_count is not None:
-        retries = parse_retry_count(max_retry_count, "max_retry_count")
-    elif env.get(ENV_MAX_RETRY_COUNT, "").strip():
-        retries = parse_retry_count(env[ENV_MAX_RETRY_COUNT], ENV_MAX_RETRY_COUNT)
-    else:
-        retries = DEFAULT_MAX_RETRY_COUNT
+    url = _setting(api_url, "api_url", env, ENV_API_URL, parse_api_url, DEFAULT_API_URL)
+    default_timeout: Timeout = DEFAULT_TIMEOUT  # the type of any timeout: None is "off"
+    resolved_timeout = _setting(timeout, "timeout", env, ENV_TIMEOUT, parse_timeout, default_timeout)
+    retries = _setting(
+        max_retry_count,
+        "max_retry_count",
+        env,
+        ENV_MAX_RETRY_COUNT,
+        parse_retry_count,
+        DEFAULT_MAX_RETRY_COUNT,
+    )
     if inference_addressing not in ADDRESSING_MODES:
         raise InvalidArgumentError("inference_addressing", f"must be one of {', '.join(ADDRESSING_MODES)}")
     if not isinstance(verify, bool | str):
@@ -344,6 +357,29 @@ class RequestBuilder:
         if op.plane == "inference":
             return self.inference_url(org, check_path_id(args["deployment_id"], "deployment_id"), *segments)
         return f"{self.api_url}/" + "/".join(_segment(s) for s in segments)
+
+
+def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generator[RequestSpec, Any, Any]:
+    """The requests of the declared call ``name``, in order: the client sends each one it is
+    given and gives back its answer (read as ``OPERATIONS[spec.route].answer`` says); the
+    call's result is the generator's return value.
+
+    A call with ``steps`` runs them: a step named like the call sends its own request, another
+    runs that declared call (with its own steps, if any).
+    """
+    op = OPERATIONS[name]
+    if op.steps is None:
+        return (yield builder.build(name, args))
+    flow, answer = op.steps(args), None
+    while True:
+        try:
+            step = flow.send(answer)
+        except StopIteration as done:
+            return done.value
+        if step.name == name:
+            answer = yield builder.build(name, step.args)
+        else:
+            answer = yield from plan(builder, *step)
 
 
 # --------------------------------------------------------------------------- responses

@@ -335,22 +335,19 @@ class AsyncAPIClient(ClientBase):
 
     async def _call(self, name: str, args: Mapping[str, Any]) -> Any:
         """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
-        steps = OPERATIONS[name].steps
-        if steps is None:
-            return await self._request(name, args)
-        flow, answer = steps(args), None
+        steps, answer = _core.plan(self._builder, name, args), None
         while True:
             try:
-                step = flow.send(answer)
+                spec = steps.send(answer)
             except StopIteration as done:
                 return done.value
-            answer = await (self._request(name, step.args) if step.name == name else self._call(*step))
+            answer = await self._read(spec, args.get("stream_to"))
 
-    async def _request(self, name: str, args: Mapping[str, Any]) -> Any:
-        spec = self._builder.build(name, args)
-        answer = OPERATIONS[name].answer
+    async def _read(self, spec: RequestSpec, stream_to: StreamTarget | None) -> Any:
+        """Send one request and read its answer the way its declaration says."""
+        answer = OPERATIONS[spec.route].answer
         if answer == "response":
-            return await self._inference(spec, args.get("stream_to"))
+            return await self._inference(spec, stream_to)
         if answer == "entries":
             return await self._entries(spec)
         if answer == "bytes":
