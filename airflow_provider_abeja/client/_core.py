@@ -203,6 +203,16 @@ class RequestSpec:
     #: False for a pre-signed URL: sent without the API credential.
     credential: bool = True
 
+    def shown(self, text: str) -> str:
+        """``text`` for a message or a log: a pre-signed URL's query (its signature) hidden."""
+        if self.credential or "?" not in self.url:
+            return text
+        return text.replace(self.url[self.url.index("?") :], "?***")
+
+    @property
+    def shown_url(self) -> str:
+        return self.shown(self.url)
+
     def rewind(self) -> None:
         """Seek a stream body back to where it started, for a re-send."""
         if self.rewind_to is not None:
@@ -402,7 +412,7 @@ def is_tls_mismatch(exc: BaseException) -> bool:
 
 def transport_error(spec: RequestSpec, attempts: int, reason: str, exc: BaseException) -> TransportError:
     """The client's error for a request that failed below HTTP; a TLS mismatch says what to do."""
-    url = spec.url.split("?")[0]  # a pre-signed URL's query is its signature
+    url, reason = spec.shown_url, spec.shown(reason)
     if is_tls_mismatch(exc):
         return TLSMismatchError(
             f"{spec.method} {url} failed: {TLS_MISMATCH_HINT} ({reason})",

@@ -251,7 +251,7 @@ class AsyncAPIClient(ClientBase):
                 logger.debug(
                     "%s %s -> %d (%.3fs)",
                     spec.method,
-                    response.request.url,
+                    response.request.url if spec.credential else spec.shown_url,
                     response.status_code,
                     time.perf_counter() - started,
                 )
@@ -267,7 +267,7 @@ class AsyncAPIClient(ClientBase):
             response.status_code,
             response.reason_phrase or "",
             response.content,
-            str(response.request.url) if response.request else spec.url,
+            str(response.request.url) if response.request and spec.credential else spec.shown_url,
             self._credential.secrets,
         )
 

@@ -183,7 +183,7 @@ class APIClient(ClientBase):
                 logger.debug(
                     "%s %s -> %d (%.3fs)",
                     spec.method,
-                    response.url,
+                    response.url if spec.credential else spec.shown_url,
                     response.status_code,
                     time.perf_counter() - started,
                 )
@@ -199,7 +199,7 @@ class APIClient(ClientBase):
             response.status_code,
             response.reason or "",
             content,
-            response.url or spec.url,
+            (response.url or spec.url) if spec.credential else spec.shown_url,
             self._credential.secrets,
         )
 
