@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from airflow_provider_abeja.client import training
@@ -146,6 +146,15 @@ _DEFINITION = _DEFINITIONS + "/{job_definition_name}"
 _JOB = _DEFINITION + "/jobs/{training_job_id}"
 #: The Training API numbers a definition's versions.
 _NUMBERED = {"version_id": check_version_number}
+
+_CREATE_MODEL = Operation(
+    "create_training_model",
+    "POST",
+    _DEFINITION + "/models",
+    False,
+    body="multipart",
+    payload=training.model_body,
+)
 
 OPERATIONS: Mapping[str, Operation] = {
     op.name: op
@@ -303,21 +312,11 @@ OPERATIONS: Mapping[str, Operation] = {
             steps=training.download_training_result,
         ),
         # -- trained models
-        Operation(
-            "create_training_model",
-            "POST",
-            _DEFINITION + "/models",
-            False,
-            body="multipart",
-            payload=training.model_body,
-        ),
-        Operation(
-            "create_training_model_from_job",
-            "POST",
-            _DEFINITION + "/models",
-            False,
-            body="multipart",
-            payload=training.model_body,
+        _CREATE_MODEL,
+        # Posts what create_training_model posts, with the job's result as the model.
+        replace(
+            _CREATE_MODEL,
+            name="create_training_model_from_job",
             steps=training.create_training_model_from_job,
         ),
         Operation("get_training_models", "GET", _DEFINITION + "/models", True, "entries"),
