@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
+from airflow_provider_abeja.client.credentials import scrub
 from airflow_provider_abeja.client.training import FilePart
 from airflow_provider_abeja.client.validation import (
     ADDRESSING_MODES,
@@ -424,14 +425,6 @@ def transport_error(spec: RequestSpec, attempts: int, reason: str, exc: BaseExce
         url=url,
         attempts=attempts,
     )
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Remove any secret that a server might have echoed back."""
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "***")
-    return text
 
 
 def _decode(content: bytes) -> str:

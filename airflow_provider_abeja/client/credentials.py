@@ -7,7 +7,7 @@ credential, so that it can sit in a client, a session or a log line without leak
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from airflow_provider_abeja.client.validation import text
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
@@ -56,6 +56,14 @@ class Credential:
         return f"<Credential {self.kind}{who} from {self.source}>"
 
     __str__ = __repr__
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (e.g. one a server echoed back) replaced by ``***``."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _basic(user: str, password: str) -> tuple[str, tuple[str, ...]]:
