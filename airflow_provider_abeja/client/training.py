@@ -27,7 +27,7 @@ import io
 import os
 import tarfile
 import zipfile
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -107,7 +107,7 @@ def _optional_mapping(value: object, argument: str) -> dict[str, Any] | None:
     return dict(value)
 
 
-def presigned_url(what: str) -> Any:
+def presigned_url(what: str) -> Callable[[object, str], str]:
     """The check of a pre-signed URL found in an answer (``what`` names it in the error)."""
 
     def check(value: object, argument: str) -> str:
