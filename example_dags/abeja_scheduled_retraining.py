@@ -1,10 +1,15 @@
-"""Weekly retraining on the platform: train, register the model, deploy it, smoke-test it, put it
-behind the endpoint and retire the old service.
+"""Retraining on the platform whenever the labelled data changes: train, register the model, deploy
+it, smoke-test it, put it behind the endpoint and retire the old service.
 
     train -> register_model -> new_version -> deploy_new_version -> smoke_request
-        -> check_smoke_answer -> route_endpoint -+-> point_endpoint -> old_to_retire -> retire_old_service
-                                                 +-> create_endpoint  (first release: nothing to retire)
+        -> check_smoke_answer -> point_endpoint -> old_to_retire -> retire_old_service
     discard_new_service  (only when something after the deploy failed)
+
+The DAG is scheduled on the Asset ``LABELLED_REVIEWS``: a pipeline that refreshes the labelled
+data declares ``outlets=[LABELLED_REVIEWS]`` (as the batch operators declare their output files),
+and each refresh starts one run. The sample's training handler reads the file that
+``SAMPLE_TRAINING_DATA`` names; on the platform, your job reads the data from where the asset
+says (a bucket, a datalake channel) and the asset's URI is that place.
 
 ``train`` runs a job of the training job definition ``params.job_definition_name`` (its handler
 writes the model to ``ABEJA_TRAINING_RESULT_DIR``); ``register_model`` turns the job's result
@@ -15,7 +20,9 @@ on the worker) as a new deployment version; the new service runs that version wi
 Failure paths leave nothing running: a failed job fails ``train`` (with the job's log) before any
 service exists; a job that outlives ``timeout`` or a killed task stops the job; a new service that
 fails its smoke test or the switch is deleted by ``discard_new_service`` and the endpoint keeps
-serving the old one. Every task is safe to retry (a retried ``train`` finds its job).
+serving the old one. ``point_endpoint`` creates the endpoint on the first release and switches it
+afterwards (pushing the service it routed to, which ``retire_old_service`` deletes). Every task
+is safe to retry (a retried ``train`` finds its job).
 
 The defaults fit the emulator's sample (job definition ``sample-sentiment``, the sample handler
 folder shipped with this provider); on the platform pass your own definition, code folder and
@@ -29,10 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, Param, task
+from airflow.providers.common.compat.sdk import DAG, Asset, Param, task
 
 import airflow_provider_abeja
-from airflow_provider_abeja.operators.endpoint import AbejaCreateEndpointOperator, AbejaUpdateEndpointOperator
+from airflow_provider_abeja.operators.endpoint import AbejaRouteEndpointOperator
 from airflow_provider_abeja.operators.service import (
     AbejaCreateServiceOperator,
     AbejaDeleteServiceOperator,
@@ -50,11 +57,18 @@ CONN_ID = "abeja_default"  # API URL, credential and organization id: the only t
 #: The sample model's handler folder (serving: main:handler; training: train:handler).
 SAMPLE_CODE_DIR = str(Path(airflow_provider_abeja.__file__).parent / "emulator" / "sample_handler")
 NEW_SERVICE_ID = "{{ ti.xcom_pull(task_ids='deploy_new_version', key='service_id') }}"
+#: The labelled texts the model learns from (the tests point ABEJA_EXAMPLE_LABELLED_REVIEWS elsewhere).
+LABELLED_REVIEWS_PATH = os.environ.get(
+    "ABEJA_EXAMPLE_LABELLED_REVIEWS", f"{SAMPLE_CODE_DIR}/training_data.jsonl"
+)
+# [START howto_asset_triggered_retraining]
+LABELLED_REVIEWS = Asset(f"file://{LABELLED_REVIEWS_PATH}")
+# [END howto_asset_triggered_retraining]
 
 with DAG(
     dag_id="abeja_scheduled_retraining",
-    description="Weekly: train, register the model, deploy it, smoke test, switch the endpoint, retire old",
-    schedule="@weekly",
+    description="On new labelled data: train, register, deploy, smoke test, switch the endpoint, retire old",
+    schedule=[LABELLED_REVIEWS],  # a run each time a task with outlets=[LABELLED_REVIEWS] succeeds
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -65,7 +79,11 @@ with DAG(
     params={
         "job_definition_name": Param("sample-sentiment", type="string"),
         "job_definition_version": Param(1, type="integer", minimum=1),
-        "training_environment": Param({}, type="object", description="Environment of the training job"),
+        "training_environment": Param(
+            {"SAMPLE_TRAINING_DATA": LABELLED_REVIEWS_PATH},
+            type="object",
+            description="Environment of the training job (the sample handler reads SAMPLE_TRAINING_DATA)",
+        ),
         "deployment_id": Param("9999999999999", type="string"),
         "code_dir": Param(SAMPLE_CODE_DIR, type="string", description="Serving handler folder on the worker"),
         "handler": Param("main:handler", type="string"),
@@ -136,37 +154,16 @@ with DAG(
             raise ValueError(f"smoke test failed: expected label {expected!r}, got {answer!r}")
         return answer
 
-    @task.branch
-    def route_endpoint(params: dict[str, Any] | None = None) -> str:
-        """Switch an existing endpoint; create it on the first release."""
-        from airflow_provider_abeja.exceptions import NotFound
-        from airflow_provider_abeja.hooks.abeja import AbejaHook
-
-        hook = AbejaHook(CONN_ID)
-        args = (hook.get_organization_id(), (params or {})["deployment_id"], (params or {})["endpoint"])
-        try:
-            hook.client.get_endpoint(*args)
-        except NotFound:
-            return "create_endpoint"
-        return "point_endpoint"
-
-    point_endpoint = AbejaUpdateEndpointOperator(
+    point_endpoint = AbejaRouteEndpointOperator(
         task_id="point_endpoint",
         deployment_id="{{ params.deployment_id }}",
         endpoint="{{ params.endpoint }}",
         service_id=NEW_SERVICE_ID,
     )
 
-    create_endpoint = AbejaCreateEndpointOperator(
-        task_id="create_endpoint",
-        deployment_id="{{ params.deployment_id }}",
-        custom_alias="{{ params.endpoint }}",
-        service_id=NEW_SERVICE_ID,
-    )
-
     @task.short_circuit
     def old_to_retire(switch: dict[str, Any]) -> bool:
-        """Retire the old service only if there was one and it is not the new one."""
+        """Retire the old service only if there was one (not on a first release) and it is not the new one."""
         previous = switch.get("previous_service_id")
         return bool(previous) and previous != switch.get("service_id")
 
@@ -184,7 +181,6 @@ with DAG(
     )
 
     checked = check_smoke_answer(smoke_request.output)
-    route = route_endpoint()
-    deploy_new_version >> smoke_request >> checked >> route >> [point_endpoint, create_endpoint]
+    deploy_new_version >> smoke_request >> checked >> point_endpoint
     old_to_retire(point_endpoint.output) >> retire_old_service
-    [deploy_new_version, smoke_request, checked, point_endpoint, create_endpoint] >> discard_new_service
+    [deploy_new_version, smoke_request, checked, point_endpoint] >> discard_new_service

@@ -7,18 +7,20 @@ move bytes; both build the same :class:`RequestSpec` for a call and read answers
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import json as jsonlib
 import logging
 import os
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
+from airflow_provider_abeja.client.credentials import scrub
+from airflow_provider_abeja.client.training import FilePart
 from airflow_provider_abeja.client.validation import (
     ADDRESSING_MODES,
     Timeout,
@@ -76,6 +78,26 @@ class Settings:
     pool_maxsize: int
 
 
+_T = TypeVar("_T")
+
+
+def _setting(
+    value: object,
+    argument: str,
+    env: Mapping[str, str],
+    variable: str,
+    parse: Callable[[object, str], _T],
+    default: _T,
+) -> _T:
+    """The argument when given, else the environment variable when set, else the default;
+    errors name whichever was read."""
+    if value is not None:
+        return parse(value, argument)
+    if env.get(variable, "").strip():
+        return parse(env[variable], variable)
+    return default
+
+
 def resolve_settings(
     *,
     api_url: str | None,
@@ -89,24 +111,17 @@ def resolve_settings(
 ) -> Settings:
     """Arguments win; the environment is read now (when the client is built), not at import."""
     env = os.environ if environ is None else environ
-    if api_url is not None:
-        url = parse_api_url(api_url)
-    elif env.get(ENV_API_URL):
-        url = parse_api_url(env[ENV_API_URL], ENV_API_URL)
-    else:
-        url = DEFAULT_API_URL
-    if timeout is not None:
-        resolved_timeout = parse_timeout(timeout, "timeout")
-    elif env.get(ENV_TIMEOUT, "").strip():
-        resolved_timeout = parse_timeout(env[ENV_TIMEOUT], ENV_TIMEOUT)
-    else:
-        resolved_timeout = DEFAULT_TIMEOUT
-    if max_retry_count is not None:
-        retries = parse_retry_count(max_retry_count, "max_retry_count")
-    elif env.get(ENV_MAX_RETRY_COUNT, "").strip():
-        retries = parse_retry_count(env[ENV_MAX_RETRY_COUNT], ENV_MAX_RETRY_COUNT)
-    else:
-        retries = DEFAULT_MAX_RETRY_COUNT
+    url = _setting(api_url, "api_url", env, ENV_API_URL, parse_api_url, DEFAULT_API_URL)
+    default_timeout: Timeout = DEFAULT_TIMEOUT  # the type of any timeout: None is "off"
+    resolved_timeout = _setting(timeout, "timeout", env, ENV_TIMEOUT, parse_timeout, default_timeout)
+    retries = _setting(
+        max_retry_count,
+        "max_retry_count",
+        env,
+        ENV_MAX_RETRY_COUNT,
+        parse_retry_count,
+        DEFAULT_MAX_RETRY_COUNT,
+    )
     if inference_addressing not in ADDRESSING_MODES:
         raise InvalidArgumentError("inference_addressing", f"must be one of {', '.join(ADDRESSING_MODES)}")
     if not isinstance(verify, bool | str):
@@ -186,6 +201,18 @@ class RequestSpec:
     rewind_to: int | None = None
     #: False when the body is a stream that cannot be re-sent (then the call is never retried).
     replayable: bool = True
+    #: False for a pre-signed URL: sent without the API credential.
+    credential: bool = True
+
+    def shown(self, text: str) -> str:
+        """``text`` for a message or a log: a pre-signed URL's query (its signature) hidden."""
+        if self.credential or "?" not in self.url:
+            return text
+        return text.replace(self.url[self.url.index("?") :], "?***")
+
+    @property
+    def shown_url(self) -> str:
+        return self.shown(self.url)
 
     def rewind(self) -> None:
         """Seek a stream body back to where it started, for a re-send."""
@@ -201,19 +228,19 @@ def _json_bytes(payload: Any, argument: str = "json") -> bytes:
     return text.encode("utf-8")
 
 
-def _query_value(value: object, argument: str) -> str:
-    """A query parameter: ``*_time`` arguments are datetimes (sent in UTC), the others text."""
-    return _format_time(value, argument) if argument.endswith("_time") else str(value)
-
-
-def _format_time(value: object, argument: str) -> str:
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, dt.datetime):
-        raise InvalidArgumentError(argument, "must be a datetime")
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S")
+def multipart(parts: list[FilePart]) -> tuple[bytes, str]:
+    """``multipart/form-data`` body and its Content-Type."""
+    boundary = uuid.uuid4().hex
+    chunks: list[bytes] = []
+    for name, filename, content_type, data in parts:
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n".encode()
+        )
+        chunks.append(data)
+        chunks.append(b"\r\n")
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
 
 
 def _is_stream(data: object) -> bool:
@@ -276,13 +303,6 @@ class RequestBuilder:
 
     # -- URLs
 
-    def management_url(self, organization_id: str, deployment_id: str, *rest: str) -> str:
-        path = "/".join(_segment(p) for p in rest)
-        url = (
-            f"{self.api_url}/organizations/{_segment(organization_id)}/deployments/{_segment(deployment_id)}"
-        )
-        return f"{url}/{path}" if path else url
-
     def inference_url(self, organization_id: str, deployment_id: str, *rest: str) -> str:
         tail = "".join(f"/{_segment(p)}" for p in rest)
         if self.path_style:
@@ -299,34 +319,39 @@ class RequestBuilder:
     def build(self, name: str, args: Mapping[str, Any]) -> RequestSpec:
         """The request for the declared call ``name`` (``client.api``) with the call's arguments.
 
-        Path ids are checked first (each error names its argument), then the body's arguments.
+        Path values are checked first (each error names its argument), then the body's arguments.
         """
         op = OPERATIONS[name]
         url = self._url(op, args)
-        if op.body == "json":
-            assert op.payload is not None
-            payload = op.payload(args)
-            headers = {"Content-Type": "application/json"}
-            body = _json_bytes(payload, op.payload_argument)
-            return RequestSpec(name, op.method, url, op.idempotent, headers=headers, body=body)
+        spec = RequestSpec(name, op.method, url, op.idempotent, credential=op.plane != "presigned")
         if op.body == "inference":
-            body, headers, rewind_to, replayable = prepare_inference_body(
+            spec.idempotent = False
+            spec.body, spec.headers, spec.rewind_to, spec.replayable = prepare_inference_body(
                 args.get("data"), args.get("json"), args.get("content_type")
             )
-            return RequestSpec(
-                name,
-                op.method,
-                url,
-                False,
-                headers=headers,
-                body=body,
-                rewind_to=rewind_to,
-                replayable=replayable,
+        elif op.body != "none":
+            assert op.payload is not None
+            spec.body, content_type = self._body(op, op.payload(args))
+            spec.headers["Content-Type"] = content_type
+        params = {key: fmt(args[key], key) for key, fmt in op.query.items() if args.get(key) is not None}
+        spec.params = params or None
+        return spec
+
+    @staticmethod
+    def _body(op: Operation, payload: Any) -> tuple[bytes, str]:
+        if op.body == "json":
+            return _json_bytes(payload, op.payload_argument), "application/json"
+        if op.body == "multipart":
+            parameters = _json_bytes(payload.parameters, "parameters")
+            return multipart(
+                [payload.archive, FilePart("parameters", "params.json", "application/json", parameters)]
             )
-        params = {key: _query_value(args[key], key) for key in op.query if args.get(key) is not None}
-        return RequestSpec(name, op.method, url, op.idempotent, params=params or None)
+        return payload, "application/octet-stream"
 
     def _url(self, op: Operation, args: Mapping[str, Any]) -> str:
+        if op.plane == "presigned":
+            (argument,) = (part.strip("{}") for part in op.path.split("/"))
+            return str(op.path_values[argument](args[argument], argument))
         org = check_organization_id(args["organization_id"])
         segments = []
         for part in op.path.strip("/").split("/"):
@@ -338,11 +363,34 @@ class RequestBuilder:
             if value is None and part.endswith("?}"):
                 continue
             if argument != "organization_id":
-                check_path_id(value, argument)
-            segments.append(value)
+                value = op.path_values.get(argument, check_path_id)(value, argument)
+            segments.append(str(value))
         if op.plane == "inference":
             return self.inference_url(org, check_path_id(args["deployment_id"], "deployment_id"), *segments)
         return f"{self.api_url}/" + "/".join(_segment(s) for s in segments)
+
+
+def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generator[RequestSpec, Any, Any]:
+    """The requests of the declared call ``name``, in order: the client sends each one it is
+    given and gives back its answer (read as ``OPERATIONS[spec.route].answer`` says); the
+    call's result is the generator's return value.
+
+    A call with ``steps`` runs them: a step named like the call sends its own request, another
+    runs that declared call (with its own steps, if any).
+    """
+    op = OPERATIONS[name]
+    if op.steps is None:
+        return (yield builder.build(name, args))
+    flow, answer = op.steps(args), None
+    while True:
+        try:
+            step = flow.send(answer)
+        except StopIteration as done:
+            return done.value
+        if step.name == name:
+            answer = yield builder.build(name, step.args)
+        else:
+            answer = yield from plan(builder, *step)
 
 
 # --------------------------------------------------------------------------- responses
@@ -365,25 +413,18 @@ def is_tls_mismatch(exc: BaseException) -> bool:
 
 def transport_error(spec: RequestSpec, attempts: int, reason: str, exc: BaseException) -> TransportError:
     """The client's error for a request that failed below HTTP; a TLS mismatch says what to do."""
+    url, reason = spec.shown_url, spec.shown(reason)
     if is_tls_mismatch(exc):
         return TLSMismatchError(
-            f"{spec.method} {spec.url} failed: {TLS_MISMATCH_HINT} ({reason})",
-            url=spec.url,
+            f"{spec.method} {url} failed: {TLS_MISMATCH_HINT} ({reason})",
+            url=url,
             attempts=attempts,
         )
     return TransportError(
-        f"{spec.method} {spec.url} failed after {attempts} attempt(s): {reason}",
-        url=spec.url,
+        f"{spec.method} {url} failed after {attempts} attempt(s): {reason}",
+        url=url,
         attempts=attempts,
     )
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Remove any secret that a server might have echoed back."""
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "***")
-    return text
 
 
 def _decode(content: bytes) -> str:

@@ -13,7 +13,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Generator, Iterable
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping
 from typing import IO, Any
 
 import httpx
@@ -24,7 +24,7 @@ from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.api import OPERATIONS
 from airflow_provider_abeja.client.credentials import Credential
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
-from airflow_provider_abeja.client.training import AsyncTrainingMixin
+from airflow_provider_abeja.client.training import Archive
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
 
 logger = logging.getLogger("airflow_provider_abeja.client")
@@ -44,6 +44,10 @@ class _HeaderAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"<auth {self._credential!r}>"
+
+
+#: Adds nothing: overrides the client's auth for a pre-signed URL.
+_NO_AUTH = httpx.Auth()
 
 
 class _NoCookies(httpx.Cookies):
@@ -157,7 +161,7 @@ def _stream_length(stream: Any) -> int | None:
         return None
 
 
-class AsyncAPIClient(AsyncTrainingMixin, ClientBase):
+class AsyncAPIClient(ClientBase):
     """The coroutine twin of :class:`~airflow_provider_abeja.client.APIClient`.
 
     Same constructor, same methods (awaitable); ``request_service`` / ``request_endpoint``
@@ -233,7 +237,8 @@ class AsyncAPIClient(AsyncTrainingMixin, ClientBase):
             request = self._client.build_request(
                 spec.method, self._url(spec.url), params=spec.params, content=content, headers=headers
             )
-            response = await self._client.send(request, stream=stream)
+            auth = httpx.USE_CLIENT_DEFAULT if spec.credential else _NO_AUTH
+            response = await self._client.send(request, stream=stream, auth=auth)
             if not stream:
                 # httpx binds the spent stream to its response (a reference cycle holding the
                 # whole request/response graph, ~40 objects): with hundreds of polls in flight
@@ -246,7 +251,7 @@ class AsyncAPIClient(AsyncTrainingMixin, ClientBase):
                 logger.debug(
                     "%s %s -> %d (%.3fs)",
                     spec.method,
-                    response.request.url,
+                    response.request.url if spec.credential else spec.shown_url,
                     response.status_code,
                     time.perf_counter() - started,
                 )
@@ -262,14 +267,19 @@ class AsyncAPIClient(AsyncTrainingMixin, ClientBase):
             response.status_code,
             response.reason_phrase or "",
             response.content,
-            str(response.request.url) if response.request else spec.url,
+            str(response.request.url) if response.request and spec.credential else spec.shown_url,
             self._credential.secrets,
         )
 
-    async def _json(self, spec: RequestSpec) -> Any:
+    async def _ok(self, spec: RequestSpec) -> httpx.Response:
+        """The response of a 2xx answer (its body read); the error of any other."""
         response = await self._send(spec)
         if not 200 <= response.status_code < 300:
             raise self._error(response, spec)
+        return response
+
+    async def _json(self, spec: RequestSpec) -> Any:
+        response = await self._ok(spec)
         return _core.parse_json_body(
             response.status_code,
             response.headers.get("Content-Type", ""),
@@ -323,14 +333,25 @@ class AsyncAPIClient(AsyncTrainingMixin, ClientBase):
         async for chunk in response.aiter_bytes(_core.CHUNK_SIZE):
             target.write(chunk)
 
-    async def _call(self, name: str, args: dict[str, Any]) -> Any:
+    async def _call(self, name: str, args: Mapping[str, Any]) -> Any:
         """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
-        spec = self._builder.build(name, args)
-        answer = OPERATIONS[name].answer
+        steps, answer = _core.plan(self._builder, name, args), None
+        while True:
+            try:
+                spec = steps.send(answer)
+            except StopIteration as done:
+                return done.value
+            answer = await self._read(spec, args.get("stream_to"))
+
+    async def _read(self, spec: RequestSpec, stream_to: StreamTarget | None) -> Any:
+        """Send one request and read its answer the way its declaration says."""
+        answer = OPERATIONS[spec.route].answer
         if answer == "response":
-            return await self._inference(spec, args.get("stream_to"))
+            return await self._inference(spec, stream_to)
         if answer == "entries":
             return await self._entries(spec)
+        if answer == "bytes":
+            return (await self._ok(spec)).content
         return await self._object(spec)
 
     # ------------------------------------------------------------------ services
@@ -439,3 +460,147 @@ class AsyncAPIClient(AsyncTrainingMixin, ClientBase):
         stream_to: StreamTarget | None = None,
     ) -> httpx.Response:
         return await self._call("request_endpoint", locals())
+
+    # ------------------------------------------------------------------ training and deployment versions
+
+    async def create_training_job_definition(
+        self, organization_id: str, job_definition_name: str
+    ) -> dict[str, Any]:
+        return await self._call("create_training_job_definition", locals())
+
+    async def get_training_job_definitions(self, organization_id: str) -> dict[str, Any]:
+        return await self._call("get_training_job_definitions", locals())
+
+    async def get_training_job_definition(
+        self, organization_id: str, job_definition_name: str, include_jobs: bool | None = None
+    ) -> dict[str, Any]:
+        return await self._call("get_training_job_definition", locals())
+
+    async def create_training_job_definition_version(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        source: Archive,
+        handler: str,
+        image: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._call("create_training_job_definition_version", locals())
+
+    async def get_training_job_definition_versions(
+        self, organization_id: str, job_definition_name: str
+    ) -> dict[str, Any]:
+        return await self._call("get_training_job_definition_versions", locals())
+
+    async def get_training_job_definition_version(
+        self, organization_id: str, job_definition_name: str, version_id: int
+    ) -> dict[str, Any]:
+        return await self._call("get_training_job_definition_version", locals())
+
+    async def create_training_job(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        version_id: int,
+        environment: Mapping[str, str] | None = None,
+        datasets: Mapping[str, str] | None = None,
+        instance_type: str | None = None,
+        description: str | None = None,
+        export_log: bool | None = None,
+    ) -> dict[str, Any]:
+        return await self._call("create_training_job", locals())
+
+    async def get_training_jobs(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> dict[str, Any]:
+        return await self._call("get_training_jobs", locals())
+
+    async def get_training_job(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        return await self._call("get_training_job", locals())
+
+    async def stop_training_job(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        return await self._call("stop_training_job", locals())
+
+    async def get_training_result(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        return await self._call("get_training_result", locals())
+
+    async def update_training_statistics(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        training_job_id: str,
+        statistics: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        return await self._call("update_training_statistics", locals())
+
+    async def get_training_job_recent_logs(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        return await self._call("get_training_job_recent_logs", locals())
+
+    async def download_training_result(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> bytes:
+        return await self._call("download_training_result", locals())
+
+    async def create_training_model(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        model_data: Archive,
+        training_job_id: str | None = None,
+        description: str | None = None,
+        user_parameters: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return await self._call("create_training_model", locals())
+
+    async def create_training_model_from_job(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        training_job_id: str,
+        description: str | None = None,
+        user_parameters: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return await self._call("create_training_model_from_job", locals())
+
+    async def get_training_models(self, organization_id: str, job_definition_name: str) -> dict[str, Any]:
+        return await self._call("get_training_models", locals())
+
+    async def get_training_model(
+        self, organization_id: str, job_definition_name: str, model_id: str
+    ) -> dict[str, Any]:
+        return await self._call("get_training_model", locals())
+
+    async def create_deployment_version(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        version: str,
+        code: Archive,
+        handler: str = "main:handler",
+        image: str = "abeja-inc/all-cpu:23.02",
+        user_parameters: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        return await self._call("create_deployment_version", locals())
+
+    async def get_deployment_versions(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        return await self._call("get_deployment_versions", locals())
+
+    async def get_deployment_version(
+        self, organization_id: str, deployment_id: str, version_id: str
+    ) -> dict[str, Any]:
+        return await self._call("get_deployment_version", locals())

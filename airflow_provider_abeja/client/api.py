@@ -7,30 +7,60 @@ a call is a declaration here plus a thin method in each client that passes its a
     def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict:
         return self._call("get_service", locals())
 
-Path templates name the arguments that fill them (checked as ids, so errors name the
-argument); ``{x?}`` is a segment left out when ``x`` is None. Management paths are relative to
-the API URL, inference paths to the deployment's inference address (path style or virtual host).
+Path templates name the arguments that fill them (checked as ids, or by ``path_values``, so
+errors name the argument); ``{x?}`` is a segment left out when ``x`` is None. Management paths
+are relative to the API URL, inference paths to the deployment's inference address (path style
+or virtual host); a pre-signed path is one argument, a URL found in an earlier answer, and is
+sent without the credential. A call made of several requests has ``steps`` (``training.Flow``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from airflow_provider_abeja.client import training
+from airflow_provider_abeja.client.training import Arguments, Flow, check_count, check_version_number
 from airflow_provider_abeja.client.validation import (
     check_create_arguments,
     check_environment,
     check_path_id,
     check_update_payload,
 )
+from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 __all__ = ["DEFAULT_ENDPOINT_ALIAS", "OPERATIONS", "Operation"]
 
 #: The alias ``create_endpoint`` sends when none is given (as ABEJA's own SDK does).
 DEFAULT_ENDPOINT_ALIAS = "default"
 
-Arguments = Mapping[str, Any]
+#: Turns an argument's value into a query parameter (or raises an error naming the argument).
+QueryFormat = Callable[[Any, str], str]
+
+
+def text(value: object, argument: str) -> str:
+    return str(value)
+
+
+def utc_time(value: object, argument: str) -> str:
+    """A datetime, sent in UTC (a string is sent as it is)."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dt.datetime):
+        raise InvalidArgumentError(argument, "must be a datetime")
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def flag(value: object, argument: str) -> str:
+    return "true" if value else "false"
+
+
+def count(value: object, argument: str) -> str:
+    return str(check_count(value, argument))
 
 
 @dataclass(frozen=True)
@@ -38,23 +68,32 @@ class Operation:
     """One API call.
 
     :param idempotent: safe to re-send after an unknown outcome (see ``client.retry``).
-    :param body: ``none``, ``json`` (built by ``payload`` from the arguments, which it checks)
+    :param body: ``none``; ``json`` (built by ``payload`` from the arguments, which it checks);
+        ``multipart`` (``payload`` gives a ``training.Upload``); ``raw`` (``payload`` gives bytes);
         or ``inference`` (the call's ``data`` / ``json`` / ``content_type``, streamed).
     :param answer: ``object`` (a JSON object), ``entries`` (a listing, always
-        ``{"entries": [...]}``) or ``response`` (the HTTP response, for inference).
-    :param query: arguments sent as query parameters when not None.
+        ``{"entries": [...]}``), ``bytes`` (the body) or ``response`` (the HTTP response).
+    :param plane: ``management``, ``inference`` or ``presigned`` (no credential).
+    :param query: arguments sent as query parameters when not None, and how each is written.
+    :param path_values: path arguments checked otherwise than as ids.
+    :param steps: for a call made of several requests, what it does (its own request, if it
+        sends one, is a step named like it).
+    :param internal: a step of other calls, not a client method.
     """
 
     name: str
-    method: Literal["GET", "POST", "PATCH", "DELETE"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
     idempotent: bool
-    answer: Literal["object", "entries", "response"] = "object"
-    body: Literal["none", "json", "inference"] = "none"
-    plane: Literal["management", "inference"] = "management"
+    answer: Literal["object", "entries", "bytes", "response"] = "object"
+    body: Literal["none", "json", "multipart", "raw", "inference"] = "none"
+    plane: Literal["management", "inference", "presigned"] = "management"
     payload: Callable[[Arguments], Any] | None = None
     payload_argument: str = "payload"
-    query: tuple[str, ...] = ()
+    query: Mapping[str, QueryFormat] = field(default_factory=dict)
+    path_values: Mapping[str, Callable[[Any, str], object]] = field(default_factory=dict)
+    steps: Callable[[Arguments], Flow] | None = None
+    internal: bool = False
 
 
 def _create_service(args: Arguments) -> dict[str, Any]:
@@ -102,6 +141,20 @@ def _update_endpoint(args: Arguments) -> dict[str, Any]:
 _DEPLOYMENT = "/organizations/{organization_id}/deployments/{deployment_id}"
 _SERVICE = _DEPLOYMENT + "/services/{service_id}"
 _ENDPOINT = _DEPLOYMENT + "/endpoints/{endpoint}"
+_DEFINITIONS = "/organizations/{organization_id}/training/definitions"
+_DEFINITION = _DEFINITIONS + "/{job_definition_name}"
+_JOB = _DEFINITION + "/jobs/{training_job_id}"
+#: The Training API numbers a definition's versions.
+_NUMBERED = {"version_id": check_version_number}
+
+_CREATE_MODEL = Operation(
+    "create_training_model",
+    "POST",
+    _DEFINITION + "/models",
+    False,
+    body="multipart",
+    payload=training.model_body,
+)
 
 OPERATIONS: Mapping[str, Operation] = {
     op.name: op
@@ -127,7 +180,12 @@ OPERATIONS: Mapping[str, Operation] = {
             "GET",
             _SERVICE + "/recentlogs",
             True,
-            query=("next_forward_token", "next_backward_token", "start_time", "end_time"),
+            query={
+                "next_forward_token": text,
+                "next_backward_token": text,
+                "start_time": utc_time,
+                "end_time": utc_time,
+            },
         ),
         Operation(
             "request_service",
@@ -159,5 +217,109 @@ OPERATIONS: Mapping[str, Operation] = {
             body="inference",
             plane="inference",
         ),
+        # -- deployment versions
+        Operation("get_deployment_versions", "GET", _DEPLOYMENT + "/versions", True, "entries"),
+        Operation(
+            "create_deployment_version",
+            "POST",
+            _DEPLOYMENT + "/versions",
+            False,
+            body="json",
+            payload=training.deployment_version_body,
+            payload_argument="user_parameters",
+            steps=training.create_deployment_version,
+        ),
+        Operation(
+            "upload_deployment_code",
+            "PUT",
+            "{upload_url}",
+            True,
+            "bytes",
+            body="raw",
+            plane="presigned",
+            payload=lambda args: args["code"],
+            path_values={"upload_url": training.presigned_url("the version")},
+            internal=True,
+        ),
+        Operation("get_deployment_version", "GET", _DEPLOYMENT + "/versions/{version_id}", True),
+        # -- training job definitions and their versions
+        Operation(
+            "create_training_job_definition",
+            "POST",
+            _DEFINITIONS,
+            False,
+            body="json",
+            payload=training.definition_body,
+        ),
+        Operation("get_training_job_definitions", "GET", _DEFINITIONS, True, "entries"),
+        Operation("get_training_job_definition", "GET", _DEFINITION, True, query={"include_jobs": flag}),
+        Operation(
+            "create_training_job_definition_version",
+            "POST",
+            _DEFINITION + "/versions",
+            False,
+            body="multipart",
+            payload=training.definition_version_body,
+        ),
+        Operation("get_training_job_definition_versions", "GET", _DEFINITION + "/versions", True, "entries"),
+        Operation(
+            "get_training_job_definition_version",
+            "GET",
+            _DEFINITION + "/versions/{version_id}",
+            True,
+            path_values=_NUMBERED,
+        ),
+        # -- training jobs
+        Operation(
+            "create_training_job",
+            "POST",
+            _DEFINITION + "/versions/{version_id}/jobs",
+            False,
+            body="json",
+            payload=training.job_body,
+            payload_argument="environment",
+            path_values=_NUMBERED,
+        ),
+        Operation(
+            "get_training_jobs",
+            "GET",
+            _DEFINITION + "/jobs",
+            True,
+            "entries",
+            query={"limit": count, "offset": count},
+        ),
+        Operation("get_training_job", "GET", _JOB, True),
+        Operation("stop_training_job", "POST", _JOB + "/stop", False),
+        Operation("get_training_result", "GET", _JOB + "/result", True),
+        Operation(
+            "update_training_statistics",
+            "POST",
+            _JOB + "/statistics",
+            False,
+            body="json",
+            payload=training.statistics_body,
+            payload_argument="statistics",
+        ),
+        Operation("get_training_job_recent_logs", "GET", _JOB + "/recentlogs", True),
+        Operation(
+            "download_training_result",
+            "GET",
+            "{uri}",
+            True,
+            "bytes",
+            plane="presigned",
+            path_values={"uri": training.presigned_url("the training result")},
+            steps=training.download_training_result,
+        ),
+        # -- trained models
+        _CREATE_MODEL,
+        # Posts what create_training_model posts, with the job's result as the model.
+        replace(
+            _CREATE_MODEL,
+            name="create_training_model_from_job",
+            steps=training.create_training_model_from_job,
+        ),
+        Operation("get_training_models", "GET", _DEFINITION + "/models", True, "entries"),
+        Operation("get_training_model", "GET", _DEFINITION + "/models/{model_id}", True),
     )
 }

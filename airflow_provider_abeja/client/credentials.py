@@ -7,7 +7,7 @@ credential, so that it can sit in a client, a session or a log line without leak
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from airflow_provider_abeja.client.validation import text
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
@@ -58,6 +58,14 @@ class Credential:
     __str__ = __repr__
 
 
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (e.g. one a server echoed back) replaced by ``***``."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
 def _basic(user: str, password: str) -> tuple[str, tuple[str, ...]]:
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return f"Basic {token}", (password, token)
@@ -68,6 +76,14 @@ def _value(values: Mapping[str, object], key: str, where: str, names: Mapping[st
         return text(values.get(key), names[key], optional=True, strip=False)
     except InvalidArgumentError as exc:
         raise InvalidArgumentError(exc.argument, f"{exc.reason} ({where})") from None
+
+
+#: The Basic credentials, in order of precedence: (kind, which is also the principal's prefix,
+#: id key, secret key).
+_BASIC_PAIRS = (
+    ("user", "user_id", "personal_access_token"),
+    ("datasource", "datasource_id", "datasource_secret"),
+)
 
 
 def credential_from_values(
@@ -81,26 +97,19 @@ def credential_from_values(
     token = _value(values, "auth_token", where, names)
     if token is not None:
         return Credential("bearer", "", f"Bearer {token}", (token,), where)
-    user_id = _value(values, "user_id", where, names)
-    pat = _value(values, "personal_access_token", where, names)
-    if user_id is not None or pat is not None:
-        if user_id is None or pat is None:
+    for kind, id_key, secret_key in _BASIC_PAIRS:
+        principal = _value(values, id_key, where, names)
+        secret = _value(values, secret_key, where, names)
+        if principal is None and secret is None:
+            continue
+        if principal is None or secret is None:
             raise MissingCredentialsError(
-                f"{names['user_id']} and {names['personal_access_token']} must be given together ({where})"
+                f"{names[id_key]} and {names[secret_key]} must be given together ({where})"
             )
-        user = user_id if user_id.startswith("user-") else f"user-{user_id}"
-        header, secrets = _basic(user, pat)
-        return Credential("user", user, header, secrets, where)
-    ds_id = _value(values, "datasource_id", where, names)
-    ds_secret = _value(values, "datasource_secret", where, names)
-    if ds_id is not None or ds_secret is not None:
-        if ds_id is None or ds_secret is None:
-            raise MissingCredentialsError(
-                f"{names['datasource_id']} and {names['datasource_secret']} must be given together ({where})"
-            )
-        principal = ds_id if ds_id.startswith("datasource-") else f"datasource-{ds_id}"
-        header, secrets = _basic(principal, ds_secret)
-        return Credential("datasource", principal, header, secrets, where)
+        if not principal.startswith(f"{kind}-"):
+            principal = f"{kind}-{principal}"
+        header, secrets = _basic(principal, secret)
+        return Credential(kind, principal, header, secrets, where)
     return None
 
 

@@ -186,7 +186,7 @@ class RetryPolicy:
                 return
             if outcome.failed:
                 exc = outcome.exception()
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = spec.shown(f"{type(exc).__name__}: {exc}")
             else:
                 response = outcome.result()
                 reason = f"HTTP {adapter.status_of(response)}"
@@ -195,7 +195,7 @@ class RetryPolicy:
             logger.warning(
                 "Retrying %s %s in %.2fs (attempt %d of %d) after %s",
                 spec.method,
-                spec.url,
+                spec.shown_url,
                 delay,
                 state.attempt_number + 1,
                 attempts,

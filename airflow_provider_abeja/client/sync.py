@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import time
+from collections.abc import Mapping
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -20,7 +21,7 @@ from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.api import OPERATIONS
 from airflow_provider_abeja.client.credentials import Credential
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
-from airflow_provider_abeja.client.training import TrainingMixin
+from airflow_provider_abeja.client.training import Archive
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
 
 logger = logging.getLogger("airflow_provider_abeja.client")
@@ -68,6 +69,11 @@ def classify_requests_error(exc: BaseException) -> Failure | None:
     return None
 
 
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Adds nothing: overrides the session's auth for a pre-signed URL."""
+    return request
+
+
 def _close(response: requests.Response) -> None:
     response.close()
 
@@ -105,8 +111,8 @@ def describe_transport_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reason}"
 
 
-class APIClient(TrainingMixin, ClientBase):
-    """A low-level client for the ABEJA Platform Service API (the seed's ``APIClient``).
+class APIClient(ClientBase):
+    """A low-level client for the ABEJA Platform Service and Training APIs (the seed's ``APIClient``).
 
     One pooled session serves every call and may be shared by threads. Safe retries (see
     :mod:`.retry`), ids checked before anything is sent, credentials never in messages.
@@ -171,12 +177,13 @@ class APIClient(TrainingMixin, ClientBase):
                 timeout=timeout,
                 stream=stream,
                 proxies=proxies,
+                auth=None if spec.credential else _no_auth,
             )
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "%s %s -> %d (%.3fs)",
                     spec.method,
-                    response.url,
+                    response.url if spec.credential else spec.shown_url,
                     response.status_code,
                     time.perf_counter() - started,
                 )
@@ -192,15 +199,20 @@ class APIClient(TrainingMixin, ClientBase):
             response.status_code,
             response.reason or "",
             content,
-            response.url or spec.url,
+            (response.url or spec.url) if spec.credential else spec.shown_url,
             self._credential.secrets,
         )
 
-    def _json(self, spec: RequestSpec) -> Any:
+    def _ok(self, spec: RequestSpec) -> tuple[requests.Response, bytes]:
+        """The response and body of a 2xx answer; the error of any other."""
         response = self._send(spec)
         content = response.content
         if not 200 <= response.status_code < 300:
             raise self._error(response, spec, content)
+        return response, content
+
+    def _json(self, spec: RequestSpec) -> Any:
+        response, content = self._ok(spec)
         return _core.parse_json_body(
             response.status_code,
             response.headers.get("Content-Type", ""),
@@ -255,14 +267,25 @@ class APIClient(TrainingMixin, ClientBase):
         for chunk in response.iter_content(_core.CHUNK_SIZE):
             target.write(chunk)
 
-    def _call(self, name: str, args: dict[str, Any]) -> Any:
+    def _call(self, name: str, args: Mapping[str, Any]) -> Any:
         """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
-        spec = self._builder.build(name, args)
-        answer = OPERATIONS[name].answer
+        steps, answer = _core.plan(self._builder, name, args), None
+        while True:
+            try:
+                spec = steps.send(answer)
+            except StopIteration as done:
+                return done.value
+            answer = self._read(spec, args.get("stream_to"))
+
+    def _read(self, spec: RequestSpec, stream_to: StreamTarget | None) -> Any:
+        """Send one request and read its answer the way its declaration says."""
+        answer = OPERATIONS[spec.route].answer
         if answer == "response":
-            return self._inference(spec, args.get("stream_to"))
+            return self._inference(spec, stream_to)
         if answer == "entries":
             return self._entries(spec)
+        if answer == "bytes":
+            return self._ok(spec)[1]
         return self._object(spec)
 
     # ------------------------------------------------------------------ services
@@ -385,3 +408,169 @@ class APIClient(TrainingMixin, ClientBase):
     ) -> requests.Response:
         """POST to an endpoint (the default one when ``custom_alias`` is None)."""
         return self._call("request_endpoint", locals())
+
+    # ------------------------------------------------------------------ training and deployment versions
+
+    def create_training_job_definition(
+        self, organization_id: str, job_definition_name: str
+    ) -> dict[str, Any]:
+        """POST .../training/definitions: a new job definition named ``job_definition_name``."""
+        return self._call("create_training_job_definition", locals())
+
+    def get_training_job_definitions(self, organization_id: str) -> dict[str, Any]:
+        """GET .../training/definitions; always ``{"entries": [...]}``."""
+        return self._call("get_training_job_definitions", locals())
+
+    def get_training_job_definition(
+        self, organization_id: str, job_definition_name: str, include_jobs: bool | None = None
+    ) -> dict[str, Any]:
+        """GET .../training/definitions/{name}."""
+        return self._call("get_training_job_definition", locals())
+
+    def create_training_job_definition_version(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        source: Archive,
+        handler: str,
+        image: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """POST .../versions (multipart): ``source`` is a folder (zipped here), a zip or .tar.gz."""
+        return self._call("create_training_job_definition_version", locals())
+
+    def get_training_job_definition_versions(
+        self, organization_id: str, job_definition_name: str
+    ) -> dict[str, Any]:
+        """GET .../versions; always ``{"entries": [...]}``."""
+        return self._call("get_training_job_definition_versions", locals())
+
+    def get_training_job_definition_version(
+        self, organization_id: str, job_definition_name: str, version_id: int
+    ) -> dict[str, Any]:
+        """GET .../versions/{version_id} (a number)."""
+        return self._call("get_training_job_definition_version", locals())
+
+    def create_training_job(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        version_id: int,
+        environment: Mapping[str, str] | None = None,
+        datasets: Mapping[str, str] | None = None,
+        instance_type: str | None = None,
+        description: str | None = None,
+        export_log: bool | None = None,
+    ) -> dict[str, Any]:
+        """POST .../versions/{version_id}/jobs: start a job (never re-sent after a 5xx or read timeout)."""
+        return self._call("create_training_job", locals())
+
+    def get_training_jobs(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> dict[str, Any]:
+        """GET .../jobs; always ``{"entries": [...]}``."""
+        return self._call("get_training_jobs", locals())
+
+    def get_training_job(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        """GET .../jobs/{training_job_id} (``status``, ``statistics``, ...)."""
+        return self._call("get_training_job", locals())
+
+    def stop_training_job(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        """POST .../jobs/{training_job_id}/stop."""
+        return self._call("stop_training_job", locals())
+
+    def get_training_result(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        """GET .../jobs/{training_job_id}/result: ``{"artifacts": {"complete": {"uri": ...}}}``."""
+        return self._call("get_training_result", locals())
+
+    def update_training_statistics(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        training_job_id: str,
+        statistics: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """POST .../jobs/{training_job_id}/statistics (what a training handler reports)."""
+        return self._call("update_training_statistics", locals())
+
+    def get_training_job_recent_logs(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        """GET .../jobs/{training_job_id}/recentlogs (not a public route: see the module doc)."""
+        return self._call("get_training_job_recent_logs", locals())
+
+    def download_training_result(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> bytes:
+        """The job's result archive (zip) from its pre-signed URI."""
+        return self._call("download_training_result", locals())
+
+    def create_training_model(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        model_data: Archive,
+        training_job_id: str | None = None,
+        description: str | None = None,
+        user_parameters: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """POST .../models (multipart): ``model_data`` is a zip or a folder (zipped here)."""
+        return self._call("create_training_model", locals())
+
+    def create_training_model_from_job(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        training_job_id: str,
+        description: str | None = None,
+        user_parameters: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Register what a finished job wrote to ``ABEJA_TRAINING_RESULT_DIR`` as a trained model."""
+        return self._call("create_training_model_from_job", locals())
+
+    def get_training_models(self, organization_id: str, job_definition_name: str) -> dict[str, Any]:
+        """GET .../models; always ``{"entries": [...]}``."""
+        return self._call("get_training_models", locals())
+
+    def get_training_model(
+        self, organization_id: str, job_definition_name: str, model_id: str
+    ) -> dict[str, Any]:
+        """GET .../models/{model_id}."""
+        return self._call("get_training_model", locals())
+
+    def create_deployment_version(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        version: str,
+        code: Archive,
+        handler: str = "main:handler",
+        image: str = "abeja-inc/all-cpu:23.02",
+        user_parameters: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """POST .../deployments/{id}/versions, then PUT the code (.tar.gz; a folder is packed) to
+        its ``upload_url``. Returns the version (``version_id``, ...)."""
+        return self._call("create_deployment_version", locals())
+
+    def get_deployment_versions(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        """GET .../deployments/{id}/versions; always ``{"entries": [...]}``."""
+        return self._call("get_deployment_versions", locals())
+
+    def get_deployment_version(
+        self, organization_id: str, deployment_id: str, version_id: str
+    ) -> dict[str, Any]:
+        """GET .../deployments/{id}/versions/{version_id}."""
+        return self._call("get_deployment_version", locals())

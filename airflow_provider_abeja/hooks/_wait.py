@@ -1,7 +1,8 @@
 """Blocking waits on a service's status, copying its recent logs into the task log.
 
 Used by the hook (and through it by non-deferrable operators). Kept apart from
-the hook so that it needs only a client-like object, a logger, a clock and a sleep function.
+the hook so that it needs only a client (or any object with its ``get_service`` and
+``get_service_recent_logs``), a logger, a clock and a sleep function.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_abeja.exceptions import AbejaError, WaitStoppedError
 from airflow_provider_abeja.wait_step import (
@@ -27,6 +28,9 @@ from airflow_provider_abeja.wait_step import (
     step_error,
 )
 
+if TYPE_CHECKING:
+    from airflow_provider_abeja.client import APIClient
+
 #: How many recent-log lines a ``ServiceFailedError`` carries.
 FAILURE_LOG_LINES = MAX_LOG_LINES
 #: How many (timestamp, message) keys are remembered to drop duplicates across polls.
@@ -41,23 +45,8 @@ class _Logger(Protocol):
     def warning(self, msg: str, /, *args: Any) -> Any: ...
 
 
-class _ServiceClient(Protocol):
-    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict: ...
-
-    def get_service_recent_logs(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        next_forward_token: str | None = None,
-        next_backward_token: str | None = None,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-    ) -> dict: ...
-
-
 def iter_recent_logs(
-    client: _ServiceClient,
+    client: APIClient,
     organization_id: str,
     deployment_id: str,
     service_id: str,
@@ -95,7 +84,7 @@ def iter_recent_logs(
 
 
 def newest_log_time(
-    client: _ServiceClient, organization_id: str, deployment_id: str, service_id: str
+    client: APIClient, organization_id: str, deployment_id: str, service_id: str
 ) -> datetime | None:
     """The platform's timestamp of the service's newest log event (its history ends there)."""
     events = iter_recent_logs(client, organization_id, deployment_id, service_id, max_pages=1)
@@ -119,7 +108,7 @@ class RecentLogFollower:
 
     def __init__(
         self,
-        client: _ServiceClient,
+        client: APIClient,
         organization_id: str,
         deployment_id: str,
         service_id: str,
@@ -189,7 +178,7 @@ class RecentLogFollower:
 
 
 def wait_for_service_status(
-    client: _ServiceClient,
+    client: APIClient,
     organization_id: str,
     deployment_id: str,
     service_id: str,

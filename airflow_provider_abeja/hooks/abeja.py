@@ -20,6 +20,7 @@ from airflow_provider_abeja._compat import (
     get_async_extra_dejson,
     mask_secret,
 )
+from airflow_provider_abeja.client.credentials import scrub
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.hooks import _wait
 from airflow_provider_abeja.hooks._settings import (
@@ -174,9 +175,7 @@ class AbejaHook(BaseHook):
             secrets = self.__dict__["settings"].secrets()
         except KeyError:
             return text
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
+        return scrub(text, secrets)
 
     # -- waiting ------------------------------------------------------------------------------------
 

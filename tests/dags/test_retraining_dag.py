@@ -1,6 +1,7 @@
 """The retraining example, run with `dag.test()` against the emulator: it trains for real
 (a job runs the sample training handler), registers the model, deploys a service with it and
-switches the endpoint; its failure paths leave no service and no running job behind."""
+switches the endpoint; its failure paths leave no service and no running job behind. Its asset
+trigger runs under a real scheduler in tests/standalone/test_asset_triggered_retraining_standalone.py."""
 
 from __future__ import annotations
 
@@ -70,6 +71,20 @@ def test_retraining_trains_registers_deploys_and_retires_the_old_service(run_dag
         1,
         1,
     )
+
+
+def test_the_first_release_creates_the_endpoint_and_retires_nothing(run_dag: Any) -> None:
+    handle = run_dag.handle
+
+    result = run_dag(RETRAINING)
+
+    assert result.state == "success", result.task_states
+    deployed = result.returns["deploy_new_version"]
+    switch = result.returns["point_endpoint"]
+    assert (switch["created"], switch["previous_service_id"]) == (True, None)
+    assert endpoints(handle) == {"default": deployed["service_id"]}
+    assert result.task_states["retire_old_service"] == "skipped"
+    nothing_running_but(handle, deployed["service_id"])
 
 
 def test_a_failed_training_job_deploys_nothing(run_dag: Any) -> None:

@@ -33,6 +33,10 @@ def sources_the_suite_runs() -> dict[Path, str]:
     example_dags = load(REPO / "tests" / "dags" / "test_example_dags.py").example_dag_files()
     runs = {p.resolve(): "tests/dags" for p in example_dags}
     runs.update({p.resolve(): "tests/docs" for p in snippet_files()})
+    # DAGs of the scheduler tests (each run by a test in tests/standalone/ that names it).
+    runs.update(
+        {p.resolve(): "tests/standalone" for p in (REPO / "tests" / "standalone" / "dags").glob("*.py")}
+    )
     return runs
 
 
@@ -44,7 +48,7 @@ def docs_pages() -> list[Path]:
 def problems_of(snippet: Any, runs: dict[Path, str]) -> list[str]:
     where = f"{snippet.page.relative_to(REPO)}:{snippet.line}"
     if snippet.source not in runs:
-        runners = "example_dags/ or tests/docs/snippets/"
+        runners = "example_dags/, tests/docs/snippets/ or tests/standalone/dags/"
         return [f"{where}: {snippet.source} is not run by the test suite (put it in {runners})"]
     if snippet.name is None:
         return [f"{where}: include of {snippet.source.name} names no '[START name]' / '[END name]' markers"]
@@ -83,7 +87,7 @@ def test_the_checks_see_every_marker_and_every_runner() -> None:
     runs = sources_the_suite_runs()
     included = {s.source for page in docs_pages() for s in snippets.page_includes(page)}
     assert included, "the docs include no snippet at all"
-    assert set(runs.values()) == {"tests/dags", "tests/docs"}
+    assert set(runs.values()) == {"tests/dags", "tests/docs", "tests/standalone"}
     assert included <= set(runs)
 
 

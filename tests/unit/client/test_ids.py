@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -138,3 +140,57 @@ def test_valid_ids_with_unusual_but_harmless_characters_are_quoted(
 ) -> None:
     client.get_endpoint(ORG, DEP, "blue:green;v=1")
     assert nothing_sent.request_history[0].path.endswith("/endpoints/blue%3agreen%3bv%3d1")
+
+
+#: A valid value for every argument a declared call takes (training calls included).
+VALID: dict[str, Any] = {
+    "organization_id": ORG,
+    "deployment_id": DEP,
+    "service_id": SER,
+    "endpoint": PNT,
+    "custom_alias": "canary",
+    "job_definition_name": "defn",
+    "training_job_id": "1111111111111",
+    "model_id": "2222222222222",
+    "source": b"PK-zip",
+    "model_data": b"PK-zip",
+    "code": b"\x1f\x8b-tar-gz",
+    "handler": "main:handler",
+    "version": "1.0.0",
+    "statistics": {},
+    "payload": {},
+    "json": {},
+}
+
+
+def _path_arguments() -> list[tuple[str, str]]:
+    from airflow_provider_abeja.client.api import OPERATIONS
+
+    return [
+        (name, argument)
+        for name, op in sorted(OPERATIONS.items())
+        if op.plane != "presigned" or op.steps is not None
+        for argument in re.findall(r"\{(\w+)\??\}", op.path)
+        if not op.internal and argument in inspect.signature(getattr(APIClient, name)).parameters
+    ]
+
+
+@pytest.mark.parametrize(("method", "argument"), _path_arguments())
+def test_every_declared_path_argument_is_checked_before_sending(
+    client: APIClient, nothing_sent: rm.Mocker, method: str, argument: str
+) -> None:
+    """Training calls too: a numbered ``version_id`` and a plain id both refuse ``a/b``."""
+    from airflow_provider_abeja.client.api import OPERATIONS
+
+    parameters = inspect.signature(getattr(APIClient, method)).parameters
+    numbered = "version_id" in OPERATIONS[method].path_values
+    args = {
+        name: (1 if numbered else VER) if name == "version_id" else VALID[name]
+        for name, parameter in parameters.items()
+        if name != "self" and parameter.default is inspect.Parameter.empty
+    }
+    args[argument] = "a/b"
+    with pytest.raises(InvalidArgumentError) as info:
+        getattr(client, method)(**args)
+    assert info.value.argument == argument
+    assert nothing_sent.call_count == 0

@@ -144,3 +144,29 @@ def test_archives_are_recognised_and_refused_by_content(tmp_path: Path) -> None:
         with pytest.raises(InvalidArgumentError) as raised:
             read_archive(bad, "source", folder_format="zip")
         assert raised.value.argument == "source"
+
+
+def test_a_presigned_urls_signature_is_in_no_error_nor_log(
+    requests_mock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pre-signed URL's query is its signature: errors and retry warnings show the URL without it."""
+    import requests
+
+    from airflow_provider_abeja.exceptions import AbejaError
+
+    base = "https://api.example.test"
+    result = f"{base}/organizations/{ORG}/training/definitions/defn/jobs/1111111111111/result"
+    signed = "https://storage.example.test/artifact?X-Sig=SIGNATURE"
+    requests_mock.get(result, json={"artifacts": {"complete": {"uri": signed}}})
+    client = APIClient(CREDENTIAL, api_url=base, max_retry_count=1, retry_wait_max=0)
+    for answer in (
+        {"status_code": 403, "text": "denied"},
+        {"exc": requests.exceptions.ConnectionError(signed)},
+    ):
+        requests_mock.get(signed, **answer)
+        with pytest.raises(AbejaError) as raised:
+            client.download_training_result(ORG, "defn", "1111111111111")
+        assert "SIGNATURE" not in str(raised.value)
+        assert "SIGNATURE" not in str(getattr(raised.value, "url", ""))
+    assert "storage.example.test/artifact" in caplog.text
+    assert "SIGNATURE" not in caplog.text
