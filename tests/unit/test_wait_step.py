@@ -1,11 +1,20 @@
-"""The wait engine's pure step: one observation in, one decision out (no I/O, no clock)."""
+"""The wait engine's pure step: one observation in, one decision out (no I/O, no clock); and the
+latest log lines a failure or a timeout carries."""
 
 from __future__ import annotations
 
 import pytest
 
 from airflow_provider_abeja.exceptions import HttpError, NotFound, TLSMismatchError
-from airflow_provider_abeja.wait_step import Outcome, WaitSpec, WaitState, latest_log_lines, next_pause, step
+from airflow_provider_abeja.wait_step import (
+    MAX_LOG_LINE_CHARS,
+    Outcome,
+    WaitSpec,
+    WaitState,
+    latest_log_lines,
+    next_pause,
+    step,
+)
 
 SER = "ser-0123456789abcdef"
 UNAVAILABLE = HttpError("unavailable", "", 503, "http://x")
@@ -71,6 +80,31 @@ def test_statuses_from_a_shared_listing_feed_many_waits() -> None:
     assert outcomes == {"ser-a": Outcome.SUCCEEDED, "ser-b": Outcome.FAILED}
 
 
-def test_log_lines_are_the_newest_oldest_first() -> None:
-    page = {"events": [{"message": f"m{i}"} for i in range(30, 0, -1)]}  # newest first
-    assert latest_log_lines(page, limit=3) == ["m28", "m29", "m30"]
+# -- the latest log lines a failure or timeout carries ------------------------------------------------
+
+
+def test_a_newest_first_answer_becomes_oldest_first_lines() -> None:
+    logs = {
+        "events": [
+            {"message": "third\n", "timestamp": 3},
+            {"message": "second", "timestamp": 2},
+            {"message": "first", "timestamp": 1},
+        ],
+        "next_forward_token": "",
+    }
+    assert latest_log_lines(logs) == ["first", "second", "third"]
+
+
+def test_only_the_latest_lines_are_kept() -> None:
+    logs = {"events": [{"message": f"line {i}"} for i in range(50, 0, -1)]}
+    assert latest_log_lines(logs, limit=3) == ["line 48", "line 49", "line 50"]
+
+
+def test_long_lines_are_cut() -> None:
+    (line,) = latest_log_lines({"events": [{"message": "x" * (MAX_LOG_LINE_CHARS + 10)}]})
+    assert len(line) == MAX_LOG_LINE_CHARS + 3
+
+
+@pytest.mark.parametrize("answer", [None, [], {}, {"events": "nope"}, {"events": [{"no": "message"}]}])
+def test_malformed_answers_give_no_lines(answer: object) -> None:
+    assert latest_log_lines(answer) == []

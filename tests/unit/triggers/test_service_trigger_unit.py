@@ -23,7 +23,6 @@ from airflow_provider_abeja.triggers.service import (
     AbejaServiceStatusTrigger,
     validate_status_event,
 )
-from airflow_provider_abeja.wait_step import MAX_LOG_LINE_CHARS, latest_log_lines
 
 SERVICE = "ser-0123456789abcdef"
 
@@ -120,31 +119,6 @@ class TestSerialize:
     def test_bad_arguments_are_refused(self, overrides: dict[str, object]) -> None:
         with pytest.raises((ValueError, TypeError)):
             _trigger(**overrides)
-
-
-class TestLatestLogLines:
-    def test_newest_first_answer_becomes_oldest_first_lines(self) -> None:
-        logs = {
-            "events": [
-                {"message": "third\n", "timestamp": 3},
-                {"message": "second", "timestamp": 2},
-                {"message": "first", "timestamp": 1},
-            ],
-            "next_forward_token": "",
-        }
-        assert latest_log_lines(logs) == ["first", "second", "third"]
-
-    def test_keeps_only_the_latest(self) -> None:
-        logs = {"events": [{"message": f"line {i}"} for i in range(50, 0, -1)]}
-        assert latest_log_lines(logs, limit=3) == ["line 48", "line 49", "line 50"]
-
-    def test_long_lines_are_cut(self) -> None:
-        (line,) = latest_log_lines({"events": [{"message": "x" * (MAX_LOG_LINE_CHARS + 10)}]})
-        assert len(line) == MAX_LOG_LINE_CHARS + 3
-
-    @pytest.mark.parametrize("answer", [None, [], {}, {"events": "nope"}, {"events": [{"no": "message"}]}])
-    def test_malformed_answers_give_no_lines(self, answer: object) -> None:
-        assert latest_log_lines(answer) == []
 
 
 class TestValidateStatusEvent:
