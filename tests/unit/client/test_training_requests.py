@@ -68,7 +68,7 @@ class _Recorder(BaseHTTPRequestHandler):
 def server() -> Iterator[Any]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     httpd.seen = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield httpd
     httpd.shutdown()
