@@ -34,18 +34,21 @@ def datasets(event: dict[str, Any], side: str) -> set[tuple[str, str]]:
     return {(d["namespace"], d["name"]) for d in event[side]}
 
 
+@pytest.mark.usefixtures("airflow_db")
 def test_request_and_batch_events_name_their_files_and_the_service(
-    dags_folder: Path, abeja_emulator: Any, tmp_path: Path
+    abeja_emulator: Any, tmp_path: Path
 ) -> None:
-    shutil.copy(LINEAGE_DAG, dags_folder / LINEAGE_DAG.name)
-    data, events = tmp_path / "data", tmp_path / "events"
-    data.mkdir()
-    events.mkdir()
+    # A dags folder of its own: the shared one holds the examples only, which later tests run all of.
+    dags, data, events = tmp_path / "dags", tmp_path / "data", tmp_path / "events"
+    for folder in (dags, data, events):
+        folder.mkdir()
+    shutil.copy(LINEAGE_DAG, dags / LINEAGE_DAG.name)
     (data / "request.json").write_text(json.dumps({"text": "excellent"}))
     shutil.copy(BATCH_INPUTS, data / "inputs.jsonl")
     env = {
         **os.environ,
         **abeja_emulator.airflow_connection_env("abeja_default"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "ABEJA_TEST_LINEAGE_DIR": str(data),
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "file", "log_file_path": str(events / "event")}
