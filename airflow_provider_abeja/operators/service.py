@@ -45,7 +45,7 @@ from airflow_provider_abeja.operators._base import (
     permanent_errors_fail_fast,
     wait_settings,
 )
-from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
+from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, RUNNING_STATUSES, ServiceStatus
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -56,7 +56,6 @@ CREATED_BY_ENV = "AIRFLOW_ABEJA_CREATED_BY"
 
 DEFAULT_ENDPOINT_ALIAS = "default"
 
-_RUNNING = frozenset({ServiceStatus.READY.value, ServiceStatus.IN_PROGRESS.value})
 _REDACTED = "***"
 
 _DEFERRABLE_DEFAULT = conf.getboolean("operators", "default_deferrable", fallback=False)
@@ -435,7 +434,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             version = entry.get("model_version_id")
             if version and version != version_id:
                 reason = f"runs version {version}, not {version_id}"
-            elif status not in _RUNNING:
+            elif status not in RUNNING_STATUSES:
                 reason = f"is {status}"
             elif keep is None:
                 keep = dict(entry)
@@ -540,7 +539,7 @@ class AbejaStartServiceOperator(_StateChangeOperator):
             service = self.client.get_service(organization_id, self.deployment_id, service_id)
         changed = False
         since = None
-        if service.get("status") in _RUNNING:
+        if service.get("status") in RUNNING_STATUSES:
             self.log.info(
                 "Service %s is already running (%s): nothing to start", service_id, service.get("status")
             )
@@ -552,7 +551,7 @@ class AbejaStartServiceOperator(_StateChangeOperator):
                 self.log.info("Started service %s", service_id)
             except BadRequest:
                 service = self.client.get_service(organization_id, self.deployment_id, service_id)
-                if service.get("status") not in _RUNNING:
+                if service.get("status") not in RUNNING_STATUSES:
                     raise
                 self.log.info("Service %s was started by someone else meanwhile", service_id)
         return self._finish(
