@@ -247,29 +247,51 @@ class AbejaBaseOperator(AbejaConnectionOperator):
         """The ``service_id`` this task instance pushed."""
         return self.pushed(context, XCOM_SERVICE_ID)
 
-    # -- waiting -------------------------------------------------------------------------------
+    # -- waiting or deferring ------------------------------------------------------------------
 
-    def wait_for_status(
+    def wait_or_defer(
         self,
         organization_id: str,
         service_id: str,
         *,
+        deferrable: bool,
         target_status: str,
         failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
         check_interval: float = 10.0,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
         logs_since: datetime | None = None,
     ) -> dict[str, Any]:
-        """Poll until the service reaches ``target_status``; return its last dict.
+        """Poll until the service reaches ``target_status`` and return its last dict, in this
+        worker or (``deferrable``) in the triggerer, where ``execute_complete`` resumes with the
+        trigger's event (deferring raises ``TaskDeferred`` and never returns).
 
-        The hook's wait (which copies the service's recent logs into the task log), stopped by
-        ``on_kill`` through its ``stop_event``. A failure status raises ``AirflowFailException``
-        (no retry) chained from ``ServiceFailedError`` with the latest log lines; ``timeout``
-        seconds raise ``AirflowException`` chained from ``WaitTimeoutError``; an error reading
-        the service fails as the fail-fast rule says; ``on_kill`` raises ``WaitInterrupted``.
-        Outcomes and messages are the engine's (``wait_step``), as in deferrable mode.
+        The worker's wait is the hook's (which copies the service's recent logs newer than
+        ``logs_since`` into the task log), stopped by ``on_kill`` through its ``stop_event``.
+        The trigger's deadline is wall-clock (epoch seconds), so a triggerer restart does not
+        reset it. Either way the outcomes and messages are the engine's (``wait_step``): a
+        failure status raises ``AirflowFailException`` (no retry) chained from
+        ``ServiceFailedError`` with the latest log lines; ``timeout`` seconds raise
+        ``AirflowException`` chained from ``WaitTimeoutError``; an error reading the service
+        fails as the fail-fast rule says; ``on_kill`` raises ``WaitInterrupted``.
         """
         check_interval, timeout = wait_settings(check_interval, timeout)
+        if deferrable:
+            from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+
+            self.defer(
+                trigger=AbejaServiceStatusTrigger(
+                    organization_id=organization_id,
+                    deployment_id=self.deployment_id,
+                    service_id=service_id,
+                    target_status=target_status,
+                    failure_statuses=sorted({str(s) for s in failure_statuses} - {target_status}),
+                    poll_interval=check_interval,
+                    end_time=None if timeout is None else time.time() + timeout,
+                    abeja_conn_id=self.abeja_conn_id,
+                ),
+                method_name="execute_complete",
+                kwargs={"organization_id": organization_id, "service_id": service_id},
+            )
         with waiting("service", service_id):
             return self.hook.wait_for_service_status(
                 organization_id,
@@ -283,41 +305,9 @@ class AbejaBaseOperator(AbejaConnectionOperator):
                 logs_since=logs_since,
             )
 
-    # -- deferring -----------------------------------------------------------------------------
-
-    def defer_wait(
-        self,
-        organization_id: str,
-        service_id: str,
-        *,
-        target_status: str,
-        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
-        check_interval: float = 10.0,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-    ) -> None:
-        """Hand the wait to the triggerer; ``execute_complete`` resumes with the event.
-
-        The deadline is wall-clock (epoch seconds), so a triggerer restart does not reset it.
-        """
-        from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-
-        check_interval, timeout = wait_settings(check_interval, timeout)
-        failures = sorted({str(s) for s in failure_statuses} - {target_status})
-        end_time = None if timeout is None else time.time() + timeout
-        self.defer(
-            trigger=AbejaServiceStatusTrigger(
-                organization_id=organization_id,
-                deployment_id=self.deployment_id,
-                service_id=service_id,
-                target_status=target_status,
-                failure_statuses=failures,
-                poll_interval=check_interval,
-                end_time=end_time,
-                abeja_conn_id=self.abeja_conn_id,
-            ),
-            method_name="execute_complete",
-            kwargs={"organization_id": organization_id, "service_id": service_id},
-        )
+    def wait_for_status(self, organization_id: str, service_id: str, **wait: Any) -> dict[str, Any]:
+        """``wait_or_defer`` in this worker (its arguments, without ``deferrable``)."""
+        return self.wait_or_defer(organization_id, service_id, deferrable=False, **wait)
 
     def execute_complete(
         self,
@@ -343,38 +333,6 @@ class AbejaBaseOperator(AbejaConnectionOperator):
     def result_after_wait(self, organization_id: str, service_id: str) -> Any:
         """What the task returns once the wait succeeded (the fresh service dict by default)."""
         return self.client.get_service(organization_id, self.deployment_id, service_id)
-
-    def wait_or_defer(
-        self,
-        organization_id: str,
-        service_id: str,
-        *,
-        deferrable: bool,
-        target_status: str,
-        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
-        check_interval: float = 10.0,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        logs_since: datetime | None = None,
-    ) -> dict[str, Any]:
-        """Wait in this worker, or defer (which raises ``TaskDeferred`` and never returns)."""
-        if deferrable:
-            self.defer_wait(
-                organization_id,
-                service_id,
-                target_status=target_status,
-                failure_statuses=failure_statuses,
-                check_interval=check_interval,
-                timeout=timeout,
-            )
-        return self.wait_for_status(
-            organization_id,
-            service_id,
-            target_status=target_status,
-            failure_statuses=failure_statuses,
-            check_interval=check_interval,
-            timeout=timeout,
-            logs_since=logs_since,
-        )
 
 
 # The base's own resume method runs under the fail-fast rule too (subclasses get it on definition).

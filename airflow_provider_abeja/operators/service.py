@@ -39,6 +39,7 @@ from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
     DEFAULT_WAIT_TIMEOUT,
+    XCOM_SERVICE_ID,
     AbejaBaseOperator,
     AbejaDeleteOperator,
     WaitInterrupted,
@@ -332,11 +333,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         organization_id: str | None = None,
         service_id: str | None = None,
     ) -> Any:
-        service_id = service_id or self.pushed_service_id(context)
-        if not service_id:
-            return super().execute_complete(context, event, organization_id, service_id)
+        service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
         organization_id = organization_id or self.resolve_organization_id()
-        with self._delete_if_wait_fails(context, organization_id, str(service_id)):
+        with self._delete_if_wait_fails(context, organization_id, service_id):
             return super().execute_complete(context, event, organization_id, service_id)
 
     @contextlib.contextmanager
