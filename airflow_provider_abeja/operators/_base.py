@@ -167,23 +167,29 @@ class AbejaConnectionOperator(FailFastMixin, BaseOperator):
     def create_once(
         self,
         noun: str,
-        create: Callable[[], dict[str, Any]],
-        find: Callable[[], dict[str, Any] | None] | None,
+        arguments: dict[str, Any],
+        marker: str | None,
+        create: Callable[[dict[str, Any]], dict[str, Any]],
+        find: Callable[[str], dict[str, Any] | None],
     ) -> dict[str, Any]:
-        """``create()``'s answer; when that answer is lost (transport error, 5xx), what ``find()``
-        finds instead (the resource this task instance marked), else the error.
+        """``create(arguments)``'s answer, the ``marker`` (if any) added to their environment.
 
-        The client never re-sends a create, and a lost answer does not say whether the platform
-        made the resource: look before failing (a task retry looks again). Without ``find``
-        (no marker) there is nothing to look for.
+        The client never re-sends a create, and a lost answer (transport error, 5xx) does not
+        say whether the platform made the resource: with a marker, ``find(marker)`` looks for
+        it before the error is raised (a task retry looks again).
         """
+        if marker:
+            arguments = {
+                **arguments,
+                "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
+            }
         try:
-            return create()
+            return create(arguments)
         except (TransportError, HttpError) as exc:
-            if find is None or (isinstance(exc, HttpError) and exc.status_code < 500):
+            if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
                 raise
             self.log.warning("Creating the %s failed (%s); checking whether it was made anyway", noun, exc)
-            found = find()
+            found = find(marker)
             if found is None:
                 raise
             return found

@@ -387,19 +387,16 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 
     def _create(self, organization_id: str, arguments: dict[str, Any], marker: str | None) -> dict[str, Any]:
         version_id = arguments["version_id"]
-        if marker:
-            arguments["environment"] = {**(arguments["environment"] or {}), CREATED_BY_ENV: marker}
 
-        def create() -> dict[str, Any]:
-            service = self.client.create_service(organization_id, self.deployment_id, **arguments)
+        def create(marked: dict[str, Any]) -> dict[str, Any]:
+            service = self.client.create_service(organization_id, self.deployment_id, **marked)
             self.log.info("Created service %s (version %s)", service.get("service_id"), version_id)
             return service
 
-        def find() -> dict[str, Any] | None:
-            assert marker is not None
+        def find(marker: str) -> dict[str, Any] | None:
             return self._own_service(organization_id, marker, version_id)
 
-        return self.create_once("service", create, find if marker else None)
+        return self.create_once("service", arguments, marker, create, find)
 
     def _own_service(self, organization_id: str, marker: str, version_id: str) -> dict[str, Any] | None:
         """The running service made for this task instance, if any.

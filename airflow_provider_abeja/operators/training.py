@@ -195,19 +195,14 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     def _start(
         self, organization_id: str, definition: str, arguments: dict[str, Any], marker: str | None
     ) -> dict[str, Any]:
-        if marker:
-            arguments["environment"] = {**(arguments["environment"] or {}), CREATED_BY_ENV: marker}
-
-        def start() -> dict[str, Any]:
-            job = self.client.create_training_job(organization_id, definition, **arguments)
+        def start(marked: dict[str, Any]) -> dict[str, Any]:
+            job = self.client.create_training_job(organization_id, definition, **marked)
             self.log.info("Started training job %s of %s", job.get("training_job_id"), definition)
             return job
 
-        def find() -> dict[str, Any] | None:
-            assert marker is not None
-            return self._own_job(organization_id, definition, marker)
-
-        return self.create_once("training job", start, find if marker else None)
+        return self.create_once(
+            "training job", arguments, marker, start, lambda m: self._own_job(organization_id, definition, m)
+        )
 
     def _own_job(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
         """The newest running or complete job an earlier try of this task instance started."""
