@@ -136,7 +136,8 @@ def waiting(noun: str, resource_id: str) -> Iterator[None]:
 
 
 class AbejaConnectionOperator(FailFastMixin, BaseOperator):
-    """Base of every ABEJA operator: the connection, its hook and client, the organization fallback.
+    """Base of every ABEJA operator: the connection, its hook and client, the organization
+    fallback, the create-once and resume helpers, and a wait that ``on_kill`` stops.
 
     :param abeja_conn_id: the Airflow connection (``conn_type`` ``abeja``).
     :param organization_id: defaults to the connection's ``organization_id`` extra.
@@ -227,7 +228,7 @@ class AbejaConnectionOperator(FailFastMixin, BaseOperator):
 
 
 class AbejaBaseOperator(AbejaConnectionOperator):
-    """Base of the service and endpoint operators: a deployment and a killable wait.
+    """Base of the service and endpoint operators: a deployment, service links, the status wait.
 
     :param deployment_id: the deployment the service or endpoint belongs to.
     """
