@@ -1,16 +1,18 @@
-"""Training job statuses and the wait engine's kind for a training job (no Airflow, no HTTP library)."""
+"""Training job statuses and the wait engine's kind for a training job, in the shape of
+``status`` (no Airflow, no HTTP library)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
 from typing import Any
 
 from airflow_provider_abeja.exceptions import TrainingJobFailedError
-from airflow_provider_abeja.wait_step import DEFAULT_TRANSIENT_ERROR_BUDGET, ResourceKind, WaitSpec
+from airflow_provider_abeja.status import ResourceKind, StatusEnum
+from airflow_provider_abeja.wait_step import DEFAULT_TRANSIENT_ERROR_BUDGET, WaitSpec
 
 __all__ = [
     "FAILED_JOB_STATUSES",
+    "KNOWN_JOB_STATUSES",
     "RUNNING_JOB_STATUSES",
     "TRAINING_JOB",
     "TrainingJobFailedError",
@@ -20,7 +22,7 @@ __all__ = [
 ]
 
 
-class TrainingJobStatus(str, Enum):
+class TrainingJobStatus(StatusEnum):
     """The statuses of ABEJA's SDK (``abeja.training.JobStatus``)."""
 
     PENDING = "Pending"
@@ -29,18 +31,13 @@ class TrainingJobStatus(str, Enum):
     COMPLETE = "Complete"
     FAILED = "Failed"
 
-    def __str__(self) -> str:
-        return self.value
 
-
+#: Every status this provider knows; a wait warns once about any other and keeps waiting.
+KNOWN_JOB_STATUSES = TrainingJobStatus.values()
 #: A job in one of these still runs (or is about to).
-RUNNING_JOB_STATUSES: frozenset[str] = frozenset(
-    {TrainingJobStatus.PENDING.value, TrainingJobStatus.ACTIVE.value}
-)
+RUNNING_JOB_STATUSES = TrainingJobStatus.values(TrainingJobStatus.PENDING, TrainingJobStatus.ACTIVE)
 #: A wait for completion fails on these.
-FAILED_JOB_STATUSES: frozenset[str] = frozenset(
-    {TrainingJobStatus.FAILED.value, TrainingJobStatus.STOPPED.value}
-)
+FAILED_JOB_STATUSES = TrainingJobStatus.values(TrainingJobStatus.FAILED, TrainingJobStatus.STOPPED)
 
 #: What the one wait engine (``wait_step``) needs to wait for a training job.
 TRAINING_JOB = ResourceKind(
@@ -49,7 +46,7 @@ TRAINING_JOB = ResourceKind(
     status_key="job_status",
     target_status=TrainingJobStatus.COMPLETE.value,
     failure_statuses=FAILED_JOB_STATUSES,
-    known_statuses=frozenset(s.value for s in TrainingJobStatus),
+    known_statuses=KNOWN_JOB_STATUSES,
     failed_error=TrainingJobFailedError,
     detail_key="status_message",
 )

@@ -11,22 +11,20 @@ drive this one function, so the same situation gives the same outcome and messag
 from __future__ import annotations
 
 import datetime
-import enum
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_provider_abeja.exceptions import (
     AbejaError,
     InvalidResponseError,
-    ServiceFailedError,
     WaitGaveUpError,
     WaitTimeoutError,
     is_fail_fast,
     is_transient,
     with_log_lines,
 )
-from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, KNOWN_STATUSES, ServiceStatus
+from airflow_provider_abeja.status import SERVICE, ResourceKind, StatusEnum
 
 __all__ = [
     "DEFAULT_TRANSIENT_ERROR_BUDGET",
@@ -54,17 +52,14 @@ MAX_LOG_LINE_CHARS = 1000
 DEFAULT_TRANSIENT_ERROR_BUDGET = 5
 
 
-class Outcome(str, enum.Enum):
-    """Where one step leaves the wait."""
+class Outcome(StatusEnum):
+    """Where one step leaves the wait (the ``status`` of a trigger event)."""
 
     WAITING = "waiting"
     SUCCEEDED = "success"
     FAILED = "failure"
     TIMED_OUT = "timeout"
     ERROR = "error"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
@@ -77,41 +72,12 @@ class LogLine:
 
 
 @dataclass(frozen=True)
-class ResourceKind:
-    """What kind of thing a wait watches: its name in messages, its keys in a trigger event,
-    its default target and failure statuses, the statuses it knows, and its failure error."""
-
-    noun: str
-    id_key: str
-    status_key: str
-    target_status: str
-    failure_statuses: frozenset[str]
-    known_statuses: frozenset[str]
-    #: ``(id, status, log_lines, message)`` -> the fail-fast error of a failure status.
-    failed_error: Callable[[str, str, Sequence[str], str], AbejaError]
-    #: A field of the resource whose text explains a failure (appended to the message).
-    detail_key: str | None = None
-
-
-#: A deployment's service (the default kind).
-SERVICE = ResourceKind(
-    noun="service",
-    id_key="service_id",
-    status_key="service_status",
-    target_status=ServiceStatus.READY.value,
-    failure_statuses=DEFAULT_FAILURE_STATUSES,
-    known_statuses=frozenset(KNOWN_STATUSES),
-    failed_error=ServiceFailedError,
-)
-
-
-@dataclass(frozen=True)
 class WaitSpec:
     """What a wait waits for; ``deadline`` is in the caller's clock (None: no deadline)."""
 
     resource_id: str
-    target_status: str = ServiceStatus.READY.value
-    failure_statuses: frozenset[str] = DEFAULT_FAILURE_STATUSES
+    target_status: str = SERVICE.target_status
+    failure_statuses: frozenset[str] = SERVICE.failure_statuses
     transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET
     deadline: float | None = None
     #: The deadline as UTC wall-clock time, for messages (the same whatever clock ``deadline`` uses).

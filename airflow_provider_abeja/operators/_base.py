@@ -7,23 +7,24 @@ file importing the operators parses quickly.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from airflow_provider_abeja.exceptions import (
+    AbejaError,
+    HttpError,
     InvalidArgumentError,
     NotFound,
-    ServiceFailedError,
-    WaitGaveUpError,
+    TransportError,
     WaitStoppedError,
-    WaitTimeoutError,
 )
 from airflow_provider_abeja.failfast import FailFastMixin, airflow_error, fail_fast, failing_fast
 from airflow_provider_abeja.links.abeja import XCOM_KEY as XCOM_LINK_KEY
@@ -38,6 +39,10 @@ XCOM_SERVICE_ID = "service_id"
 XCOM_SERVICE_URL = XCOM_LINK_KEY  # the console URL, read by the extra link
 XCOM_ENDPOINT_ID = "endpoint_id"
 XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
+
+#: Environment variable the create operators set on what they make (a service, a training job):
+#: ``<dag_id>/<task_id>/<run_id>[/<map_index>]``. A retry finds what its earlier try made by it.
+CREATED_BY_ENV = "AIRFLOW_ABEJA_CREATED_BY"
 
 DEFAULT_WAIT_TIMEOUT = 3600.0
 #: Shortest pause between two status checks: a smaller ``check_interval`` is raised to it, so a
@@ -88,12 +93,51 @@ def wait_settings(
     return max(interval, MIN_CHECK_INTERVAL), limit
 
 
+def required_id(value: Any, argument: str) -> str:
+    """A required path id (rendered): text, then the client's path-id rules, checked before the
+    operator's own look-ups send anything."""
+    from airflow_provider_abeja.client.validation import check_path_id, text
+
+    return check_path_id(text(value, argument), argument)
+
+
+def environment_argument(value: Any, *, reuse_existing: bool, noun: str) -> dict[str, str] | None:
+    """A create operator's rendered ``environment``, checked as the client checks it. With
+    ``reuse_existing`` the operator sets ``CREATED_BY_ENV`` itself, to find its ``noun`` on a
+    retry: the DAG may not set it too."""
+    from airflow_provider_abeja.client.validation import check_environment, coerce_environment
+
+    environment = coerce_environment(value)
+    if environment and CREATED_BY_ENV in environment and reuse_existing:
+        raise InvalidArgumentError(
+            "environment", f"{CREATED_BY_ENV} is set by the operator to find its {noun} on a retry"
+        )
+    check_environment(environment)
+    return environment
+
+
 #: The one fail-fast rule (``failfast``), under the name the operators have always used.
 permanent_errors_fail_fast = fail_fast
 
 
+@contextlib.contextmanager
+def waiting(noun: str, resource_id: str) -> Iterator[None]:
+    """The outcome of an operator's own wait, raised as in deferrable mode and the sensor.
+
+    The engine's errors (failure status, timeout, giving up) become their Airflow exception
+    (``failfast.airflow_error``); a wait stopped by ``on_kill`` becomes ``WaitInterrupted``.
+    """
+    try:
+        yield
+    except WaitStoppedError as exc:
+        raise WaitInterrupted(f"stopped waiting for {noun} {resource_id}: the task was killed") from exc
+    except AbejaError as exc:
+        raise airflow_error(exc) from exc
+
+
 class AbejaConnectionOperator(FailFastMixin, BaseOperator):
-    """Base of every ABEJA operator: the connection, its hook and client, the organization fallback.
+    """Base of every ABEJA operator: the connection, its hook and client, the organization
+    fallback, the create-once and resume helpers, and a wait that ``on_kill`` stops.
 
     :param abeja_conn_id: the Airflow connection (``conn_type`` ``abeja``).
     :param organization_id: defaults to the connection's ``organization_id`` extra.
@@ -121,9 +165,70 @@ class AbejaConnectionOperator(FailFastMixin, BaseOperator):
         with permanent_errors_fail_fast():
             return self.hook.get_organization_id(self.organization_id or None)
 
+    def create_once(
+        self,
+        noun: str,
+        arguments: dict[str, Any],
+        marker: str | None,
+        create: Callable[[dict[str, Any]], dict[str, Any]],
+        find: Callable[[str], dict[str, Any] | None],
+    ) -> dict[str, Any]:
+        """``create(arguments)``'s answer, the ``marker`` (if any) added to their environment.
+
+        The client never re-sends a create, and a lost answer (transport error, 5xx) does not
+        say whether the platform made the resource: with a marker, ``find(marker)`` looks for
+        it before the error is raised (a task retry looks again).
+        """
+        if marker:
+            arguments = {
+                **arguments,
+                "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
+            }
+        try:
+            return create(arguments)
+        except (TransportError, HttpError) as exc:
+            if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
+                raise
+            self.log.warning("Creating the %s failed (%s); checking whether it was made anyway", noun, exc)
+            found = find(marker)
+            if found is None:
+                raise
+            return found
+
+    def resumed_id(self, context: Mapping[str, Any], given: str | None, key: str, noun: str) -> str:
+        """The id of what a resumed task was waiting for: ``given`` (the deferral's kwargs), else
+        the one this try pushed under ``key`` before deferring (XCom is kept across a deferral;
+        ``dag.test()`` on Airflow 3.3 passes only the event)."""
+        found = given or self.pushed(context, key)
+        if not found:
+            raise AirflowException(f"{self.task_id}: resumed without the {noun} it was waiting for")
+        return str(found)
+
+    def pushed(self, context: Mapping[str, Any], key: str) -> str | None:
+        """What this task instance pushed under ``key`` (its own map index: a mapped pull without
+        it returns every instance's value)."""
+        ti = context["ti"]
+        value = ti.xcom_pull(task_ids=self.task_id, key=key, map_indexes=getattr(ti, "map_index", -1))
+        return str(value) if isinstance(value, str) and value else None
+
+    # -- a killable wait -----------------------------------------------------------------------
+
+    def _stop_event(self) -> threading.Event:
+        # Created on first use, not in __init__: an Event cannot be deep-copied with the DAG.
+        event = self.__dict__.get("_abeja_stop_event")
+        if event is None:
+            event = threading.Event()
+            self.__dict__["_abeja_stop_event"] = event
+        return event
+
+    def on_kill(self) -> None:
+        """Stop waiting: the loop wakes up and the task ends. The remote work is left as it is."""
+        self._stop_event().set()
+        super().on_kill()
+
 
 class AbejaBaseOperator(AbejaConnectionOperator):
-    """Base of the service and endpoint operators: a deployment and a killable wait.
+    """Base of the service and endpoint operators: a deployment, service links, the status wait.
 
     :param deployment_id: the deployment the service or endpoint belongs to.
     """
@@ -146,149 +251,10 @@ class AbejaBaseOperator(AbejaConnectionOperator):
         push_service_url(self, ti, self.service_url(organization_id, service_id))
 
     def pushed_service_id(self, context: Mapping[str, Any]) -> str | None:
-        """The ``service_id`` this task instance pushed (its own map index: a mapped pull without
-        it returns every instance's value)."""
-        ti = context["ti"]
-        value = ti.xcom_pull(
-            task_ids=self.task_id, key=XCOM_SERVICE_ID, map_indexes=getattr(ti, "map_index", -1)
-        )
-        return str(value) if isinstance(value, str) and value else None
+        """The ``service_id`` this task instance pushed."""
+        return self.pushed(context, XCOM_SERVICE_ID)
 
-    def delete_unless_gone(
-        self, kind: str, name: str, delete: Callable[[], Any], *, fail_if_missing: bool
-    ) -> Any:
-        """Run ``delete`` and return its answer; "already gone" (404) is success (None).
-
-        With ``fail_if_missing`` a 404 fails the task without retries instead. Shared by the
-        service and endpoint delete operators, so both say the same thing the same way.
-        """
-        try:
-            result = delete()
-        except NotFound as exc:
-            if fail_if_missing:
-                raise AirflowFailException(f"{kind} {name} does not exist: {exc}") from exc
-            self.log.info("%s %s is already gone: nothing to delete", kind.capitalize(), name)
-            return None
-        self.log.info("Deleted %s %s", kind, name)
-        return result
-
-    # -- waiting -------------------------------------------------------------------------------
-
-    def _stop_event(self) -> threading.Event:
-        # Created on first use, not in __init__: an Event cannot be deep-copied with the DAG.
-        event = self.__dict__.get("_abeja_stop_event")
-        if event is None:
-            event = threading.Event()
-            self.__dict__["_abeja_stop_event"] = event
-        return event
-
-    def on_kill(self) -> None:
-        """Stop waiting: the loop wakes up and the task ends. The remote service is left as it is."""
-        self._stop_event().set()
-        super().on_kill()
-
-    def wait_for_status(
-        self,
-        organization_id: str,
-        service_id: str,
-        *,
-        target_status: str,
-        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
-        check_interval: float = 10.0,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        logs_since: datetime | None = None,
-    ) -> dict[str, Any]:
-        """Poll until the service reaches ``target_status``; return its last dict.
-
-        The hook's wait (which copies the service's recent logs into the task log), stopped by
-        ``on_kill`` through its ``stop_event``. A failure status raises ``AirflowFailException``
-        (no retry) chained from ``ServiceFailedError`` with the latest log lines; ``timeout``
-        seconds raise ``AirflowException`` chained from ``WaitTimeoutError``; an error reading
-        the service fails as the fail-fast rule says; ``on_kill`` raises ``WaitInterrupted``.
-        Outcomes and messages are the engine's (``wait_step``), as in deferrable mode.
-        """
-        check_interval, timeout = wait_settings(check_interval, timeout)
-        try:
-            return self.hook.wait_for_service_status(
-                organization_id,
-                self.deployment_id,
-                service_id,
-                target_status=target_status,
-                failure_statuses=failure_statuses,
-                check_interval=check_interval,
-                timeout=timeout,
-                stop_event=self._stop_event(),
-                logs_since=logs_since,
-            )
-        except (ServiceFailedError, WaitTimeoutError, WaitGaveUpError) as exc:
-            # The engine's outcome, mapped as in deferrable mode and the sensor.
-            raise airflow_error(exc) from exc
-        except WaitStoppedError as exc:
-            raise WaitInterrupted(f"stopped waiting for service {service_id}: the task was killed") from exc
-
-    # -- deferring -----------------------------------------------------------------------------
-
-    def defer_wait(
-        self,
-        organization_id: str,
-        service_id: str,
-        *,
-        target_status: str,
-        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
-        check_interval: float = 10.0,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-    ) -> None:
-        """Hand the wait to the triggerer; ``execute_complete`` resumes with the event.
-
-        The deadline is wall-clock (epoch seconds), so a triggerer restart does not reset it.
-        """
-        from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-
-        check_interval, timeout = wait_settings(check_interval, timeout)
-        failures = sorted({str(s) for s in failure_statuses} - {target_status})
-        end_time = None if timeout is None else time.time() + timeout
-        self.defer(
-            trigger=AbejaServiceStatusTrigger(
-                organization_id=organization_id,
-                deployment_id=self.deployment_id,
-                service_id=service_id,
-                target_status=target_status,
-                failure_statuses=failures,
-                poll_interval=check_interval,
-                end_time=end_time,
-                abeja_conn_id=self.abeja_conn_id,
-            ),
-            method_name="execute_complete",
-            kwargs={"organization_id": organization_id, "service_id": service_id},
-        )
-
-    def execute_complete(
-        self,
-        context: Mapping[str, Any],
-        event: dict[str, Any] | None = None,
-        organization_id: str | None = None,
-        service_id: str | None = None,
-    ) -> Any:
-        """Resume after the trigger: fail loudly on anything but a well-formed success event.
-
-        The ids come from the deferral's kwargs; where a runner drops those (``dag.test()`` on
-        Airflow 3.3 passes only the event), from the ``service_id`` this try pushed before
-        deferring (XCom is kept across a deferral) and the organization resolved again.
-        """
-        from airflow_provider_abeja.wait_events import validate_status_event
-
-        service_id = service_id or self.pushed_service_id(context)
-        if not service_id:
-            raise AirflowException(f"{self.task_id}: resumed without the service it was waiting for")
-        organization_id = organization_id or self.resolve_organization_id()
-        self.push_service_xcom(context, organization_id, service_id)  # this process ends the task: its link
-        validate_status_event(event, service_id)
-        self.log.info("Service %s reached its target status", service_id)
-        return self.result_after_wait(organization_id, service_id)
-
-    def result_after_wait(self, organization_id: str, service_id: str) -> Any:
-        """What the task returns once the wait succeeded (the fresh service dict by default)."""
-        return self.client.get_service(organization_id, self.deployment_id, service_id)
+    # -- waiting or deferring ------------------------------------------------------------------
 
     def wait_or_defer(
         self,
@@ -302,26 +268,116 @@ class AbejaBaseOperator(AbejaConnectionOperator):
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
         logs_since: datetime | None = None,
     ) -> dict[str, Any]:
-        """Wait in this worker, or defer (which raises ``TaskDeferred`` and never returns)."""
+        """Poll until the service reaches ``target_status`` and return its last dict, in this
+        worker or (``deferrable``) in the triggerer, where ``execute_complete`` resumes with the
+        trigger's event (deferring raises ``TaskDeferred`` and never returns).
+
+        The worker's wait is the hook's (which copies the service's recent logs newer than
+        ``logs_since`` into the task log), stopped by ``on_kill`` through its ``stop_event``.
+        The trigger's deadline is wall-clock (epoch seconds), so a triggerer restart does not
+        reset it. Either way the outcomes and messages are the engine's (``wait_step``): a
+        failure status raises ``AirflowFailException`` (no retry) chained from
+        ``ServiceFailedError`` with the latest log lines; ``timeout`` seconds raise
+        ``AirflowException`` chained from ``WaitTimeoutError``; an error reading the service
+        fails as the fail-fast rule says; ``on_kill`` raises ``WaitInterrupted``.
+        """
+        check_interval, timeout = wait_settings(check_interval, timeout)
         if deferrable:
-            self.defer_wait(
+            from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+
+            self.defer(
+                trigger=AbejaServiceStatusTrigger(
+                    organization_id=organization_id,
+                    deployment_id=self.deployment_id,
+                    service_id=service_id,
+                    target_status=target_status,
+                    failure_statuses=sorted({str(s) for s in failure_statuses} - {target_status}),
+                    poll_interval=check_interval,
+                    end_time=None if timeout is None else time.time() + timeout,
+                    abeja_conn_id=self.abeja_conn_id,
+                ),
+                method_name="execute_complete",
+                kwargs={"organization_id": organization_id, "service_id": service_id},
+            )
+        with waiting("service", service_id):
+            return self.hook.wait_for_service_status(
                 organization_id,
+                self.deployment_id,
                 service_id,
                 target_status=target_status,
                 failure_statuses=failure_statuses,
                 check_interval=check_interval,
                 timeout=timeout,
+                stop_event=self._stop_event(),
+                logs_since=logs_since,
             )
-        return self.wait_for_status(
-            organization_id,
-            service_id,
-            target_status=target_status,
-            failure_statuses=failure_statuses,
-            check_interval=check_interval,
-            timeout=timeout,
-            logs_since=logs_since,
-        )
+
+    def wait_for_status(self, organization_id: str, service_id: str, **wait: Any) -> dict[str, Any]:
+        """``wait_or_defer`` in this worker (its arguments, without ``deferrable``)."""
+        return self.wait_or_defer(organization_id, service_id, deferrable=False, **wait)
+
+    def execute_complete(
+        self,
+        context: Mapping[str, Any],
+        event: dict[str, Any] | None = None,
+        organization_id: str | None = None,
+        service_id: str | None = None,
+    ) -> Any:
+        """Resume after the trigger: fail loudly on anything but a well-formed success event.
+
+        The ids come from the deferral's kwargs, else (``resumed_id``) from what this try pushed
+        before deferring, with the organization resolved again.
+        """
+        from airflow_provider_abeja.wait_events import validate_status_event
+
+        service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
+        organization_id = organization_id or self.resolve_organization_id()
+        self.push_service_xcom(context, organization_id, service_id)  # this process ends the task: its link
+        validate_status_event(event, service_id)
+        self.log.info("Service %s reached its target status", service_id)
+        return self.result_after_wait(organization_id, service_id)
+
+    def result_after_wait(self, organization_id: str, service_id: str) -> Any:
+        """What the task returns once the wait succeeded (the fresh service dict by default)."""
+        return self.client.get_service(organization_id, self.deployment_id, service_id)
 
 
 # The base's own resume method runs under the fail-fast rule too (subclasses get it on definition).
 AbejaBaseOperator.execute_complete = failing_fast(AbejaBaseOperator.execute_complete)  # type: ignore[method-assign]
+
+
+class AbejaDeleteOperator(AbejaBaseOperator):
+    """Delete one resource of a deployment (a service, an endpoint). A resource that is already
+    gone is success (returns None) unless ``fail_if_missing=True``; otherwise returns the API's
+    answer. The service and endpoint delete operators say the same things the same way.
+
+    :param fail_if_missing: fail without retries when the resource does not exist.
+    """
+
+    ui_color = "#fdecea"
+    #: The resource's name in messages, and the attribute (and argument) holding its id.
+    noun: ClassVar[str]
+    id_field: ClassVar[str]
+
+    def __init__(self, *, fail_if_missing: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fail_if_missing = fail_if_missing
+
+    def send_delete(self, organization_id: str, resource_id: str) -> Any:
+        """Send the delete request and return the API's answer."""
+        raise NotImplementedError
+
+    def execute(self, context: Mapping[str, Any]) -> Any:
+        noun = self.noun
+        with permanent_errors_fail_fast():
+            resource_id = required_id(getattr(self, self.id_field), self.id_field)
+            organization_id = self.resolve_organization_id()
+            try:
+                result = self.send_delete(organization_id, resource_id)
+            except NotFound as exc:
+                if self.fail_if_missing:
+                    raise AirflowFailException(f"{noun} {resource_id} does not exist: {exc}") from exc
+                self.log.info("%s %s is already gone: nothing to delete", noun.capitalize(), resource_id)
+                return None
+        self.log.info("Deleted %s %s", noun, resource_id)
+        return result

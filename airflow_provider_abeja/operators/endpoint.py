@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_abeja.client.validation import check_path_id, text
+from airflow_provider_abeja.client.validation import check_path_id
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     XCOM_ENDPOINT_ID,
     XCOM_PREVIOUS_SERVICE_ID,
     AbejaBaseOperator,
+    AbejaDeleteOperator,
     permanent_errors_fail_fast,
+    required_id,
 )
 from airflow_provider_abeja.status import ServiceStatus
 
@@ -26,11 +28,6 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 DEFAULT_ALIAS = "default"
-
-
-def _required(value: Any, argument: str) -> str:
-    """A required id, checked by the client's rules before the operator's own look-ups send anything."""
-    return check_path_id(text(value, argument), argument)
 
 
 class _EndpointOperator(AbejaBaseOperator):
@@ -88,7 +85,7 @@ class AbejaCreateEndpointOperator(_EndpointOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         with permanent_errors_fail_fast():
-            service_id = _required(self.service_id, "service_id")
+            service_id = required_id(self.service_id, "service_id")
             alias = str(self.custom_alias).strip() if self.custom_alias else DEFAULT_ALIAS
             check_path_id(alias, "custom_alias")
             organization_id = self.resolve_organization_id()
@@ -150,8 +147,8 @@ class AbejaUpdateEndpointOperator(_EndpointOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         with permanent_errors_fail_fast():
-            endpoint = _required(self.endpoint, "endpoint")
-            service_id = _required(self.service_id, "service_id")
+            endpoint = required_id(self.endpoint, "endpoint")
+            service_id = required_id(self.service_id, "service_id")
             organization_id = self.resolve_organization_id()
             self.push_service_xcom(context, organization_id, service_id)
             current = self.client.get_endpoint(organization_id, self.deployment_id, endpoint)
@@ -205,8 +202,8 @@ class AbejaRouteEndpointOperator(_EndpointOperator):
         self.check_ready = check_ready
 
     def execute(self, context: Context) -> dict[str, Any]:
-        endpoint = _required(self.endpoint, "endpoint")
-        service_id = _required(self.service_id, "service_id")
+        endpoint = required_id(self.endpoint, "endpoint")
+        service_id = required_id(self.service_id, "service_id")
         organization_id = self.resolve_organization_id()
         self.push_service_xcom(context, organization_id, service_id)
         if self.check_ready:
@@ -234,27 +231,19 @@ class AbejaRouteEndpointOperator(_EndpointOperator):
         }
 
 
-class AbejaDeleteEndpointOperator(AbejaBaseOperator):
+class AbejaDeleteEndpointOperator(AbejaDeleteOperator):
     """Delete an endpoint (id or alias). Already gone is success unless ``fail_if_missing=True``."""
 
     template_fields: Sequence[str] = ("organization_id", "deployment_id", "endpoint")
-    ui_color = "#fdecea"
+    noun = "endpoint"
+    id_field = "endpoint"
 
     def __init__(self, *, deployment_id: str, endpoint: str, fail_if_missing: bool = False, **kwargs: Any):
-        super().__init__(deployment_id=deployment_id, **kwargs)
+        super().__init__(deployment_id=deployment_id, fail_if_missing=fail_if_missing, **kwargs)
         self.endpoint = endpoint
-        self.fail_if_missing = fail_if_missing
 
-    def execute(self, context: Context) -> Any:
-        with permanent_errors_fail_fast():
-            endpoint = _required(self.endpoint, "endpoint")
-            organization_id = self.resolve_organization_id()
-            return self.delete_unless_gone(
-                "endpoint",
-                endpoint,
-                lambda: self.client.delete_endpoint(organization_id, self.deployment_id, endpoint),
-                fail_if_missing=self.fail_if_missing,
-            )
+    def send_delete(self, organization_id: str, resource_id: str) -> Any:
+        return self.client.delete_endpoint(organization_id, self.deployment_id, resource_id)
 
 
 __all__ = [

@@ -27,7 +27,6 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.paths import is_file, local_path, object_path, open_binary, publish
-from airflow_provider_abeja.client.validation import coerce_environment as _environment
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import (
@@ -35,28 +34,26 @@ from airflow_provider_abeja.exceptions import (
     HttpError,
     InvalidArgumentError,
     NotFound,
-    TransportError,
 )
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
+    CREATED_BY_ENV,
     DEFAULT_WAIT_TIMEOUT,
+    XCOM_SERVICE_ID,
     AbejaBaseOperator,
+    AbejaDeleteOperator,
     WaitInterrupted,
+    environment_argument,
     permanent_errors_fail_fast,
     wait_settings,
 )
-from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, ServiceStatus
+from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, RUNNING_STATUSES, ServiceStatus
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-#: Environment variable the create operator sets on the services it makes:
-#: ``<dag_id>/<task_id>/<run_id>[/<map_index>]``. A retry finds its service by it.
-CREATED_BY_ENV = "AIRFLOW_ABEJA_CREATED_BY"
-
 DEFAULT_ENDPOINT_ALIAS = "default"
 
-_RUNNING = frozenset({ServiceStatus.READY.value, ServiceStatus.IN_PROGRESS.value})
 _REDACTED = "***"
 
 _DEFERRABLE_DEFAULT = conf.getboolean("operators", "default_deferrable", fallback=False)
@@ -273,11 +270,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         try's service) is sent with arguments the client would refuse.
         """
         arguments = self._normalised_arguments()
-        from airflow_provider_abeja.client.validation import (
-            check_create_arguments,
-            check_environment,
-            check_path_id,
-        )
+        from airflow_provider_abeja.client.validation import check_create_arguments, check_path_id
 
         check_path_id(arguments["deployment_id"], "deployment_id")
         check_path_id(arguments["version_id"], "version_id")
@@ -294,7 +287,6 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             arguments["enable_autoscale"],
             arguments["instance_type"],
         )
-        check_environment(arguments["environment"])
         return arguments
 
     def _normalised_arguments(self) -> dict[str, Any]:
@@ -304,11 +296,8 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             raise InvalidArgumentError(
                 "min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
             )
-        environment = _environment(self.environment)
-        if environment and CREATED_BY_ENV in environment and self.reuse_existing:
-            raise InvalidArgumentError(
-                "environment", f"{CREATED_BY_ENV} is set by the operator to find its service on a retry"
-            )
+        reuse = self.reuse_existing
+        environment = environment_argument(self.environment, reuse_existing=reuse, noun="service")
         return {
             "deployment_id": _text(self.deployment_id, "deployment_id"),
             "version_id": _text(self.version_id, "version_id"),
@@ -344,11 +333,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         organization_id: str | None = None,
         service_id: str | None = None,
     ) -> Any:
-        service_id = service_id or self.pushed_service_id(context)
-        if not service_id:
-            return super().execute_complete(context, event, organization_id, service_id)
+        service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
         organization_id = organization_id or self.resolve_organization_id()
-        with self._delete_if_wait_fails(context, organization_id, str(service_id)):
+        with self._delete_if_wait_fails(context, organization_id, service_id):
             return super().execute_complete(context, event, organization_id, service_id)
 
     @contextlib.contextmanager
@@ -399,22 +386,17 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         return f"service {service_id} was deleted (keep_service_on_failure=True keeps it)"
 
     def _create(self, organization_id: str, arguments: dict[str, Any], marker: str | None) -> dict[str, Any]:
-        if marker:
-            arguments["environment"] = {**(arguments["environment"] or {}), CREATED_BY_ENV: marker}
-        try:
-            service = self.client.create_service(organization_id, self.deployment_id, **arguments)
-        except (TransportError, HttpError) as exc:
-            # A 5xx or a lost answer does not say whether the platform made the service; the
-            # client never re-sends a create, so look for it before failing (the retry looks again).
-            if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
-                raise
-            self.log.warning("Create failed (%s); checking whether the platform made the service anyway", exc)
-            found = self._own_service(organization_id, marker, arguments["version_id"])
-            if found is None:
-                raise
-            return found
-        self.log.info("Created service %s (version %s)", service.get("service_id"), arguments["version_id"])
-        return service
+        version_id = arguments["version_id"]
+
+        def create(marked: dict[str, Any]) -> dict[str, Any]:
+            service = self.client.create_service(organization_id, self.deployment_id, **marked)
+            self.log.info("Created service %s (version %s)", service.get("service_id"), version_id)
+            return service
+
+        def find(marker: str) -> dict[str, Any] | None:
+            return self._own_service(organization_id, marker, version_id)
+
+        return self.create_once("service", arguments, marker, create, find)
 
     def _own_service(self, organization_id: str, marker: str, version_id: str) -> dict[str, Any] | None:
         """The running service made for this task instance, if any.
@@ -435,7 +417,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             version = entry.get("model_version_id")
             if version and version != version_id:
                 reason = f"runs version {version}, not {version_id}"
-            elif status not in _RUNNING:
+            elif status not in RUNNING_STATUSES:
                 reason = f"is {status}"
             elif keep is None:
                 keep = dict(entry)
@@ -540,7 +522,7 @@ class AbejaStartServiceOperator(_StateChangeOperator):
             service = self.client.get_service(organization_id, self.deployment_id, service_id)
         changed = False
         since = None
-        if service.get("status") in _RUNNING:
+        if service.get("status") in RUNNING_STATUSES:
             self.log.info(
                 "Service %s is already running (%s): nothing to start", service_id, service.get("status")
             )
@@ -552,7 +534,7 @@ class AbejaStartServiceOperator(_StateChangeOperator):
                 self.log.info("Started service %s", service_id)
             except BadRequest:
                 service = self.client.get_service(organization_id, self.deployment_id, service_id)
-                if service.get("status") not in _RUNNING:
+                if service.get("status") not in RUNNING_STATUSES:
                     raise
                 self.log.info("Service %s was started by someone else meanwhile", service_id)
         return self._finish(
@@ -604,31 +586,22 @@ class AbejaStopServiceOperator(_StateChangeOperator):
         )
 
 
-class AbejaDeleteServiceOperator(AbejaBaseOperator):
+class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     """Delete a service. A service that is already gone is success unless ``fail_if_missing=True``.
 
     Returns the API's answer (``{"message": ...}``), or None when the service was already gone.
     """
 
     template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id")
-    ui_color = "#fdecea"
+    noun = "service"
+    id_field = "service_id"
 
     def __init__(self, *, deployment_id: str, service_id: str, fail_if_missing: bool = False, **kwargs: Any):
-        super().__init__(deployment_id=deployment_id, **kwargs)
+        super().__init__(deployment_id=deployment_id, fail_if_missing=fail_if_missing, **kwargs)
         self.service_id = service_id
-        self.fail_if_missing = fail_if_missing
 
-    def execute(self, context: Context) -> Any:
-        with permanent_errors_fail_fast():
-            service_id = _text(self.service_id, "service_id")
-            assert service_id is not None
-            organization_id = self.resolve_organization_id()
-            return self.delete_unless_gone(
-                "service",
-                service_id,
-                lambda: self.client.delete_service(organization_id, self.deployment_id, service_id),
-                fail_if_missing=self.fail_if_missing,
-            )
+    def send_delete(self, organization_id: str, resource_id: str) -> Any:
+        return self.client.delete_service(organization_id, self.deployment_id, resource_id)
 
 
 # -- calling a service ------------------------------------------------------------------------------

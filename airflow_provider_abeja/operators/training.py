@@ -11,26 +11,16 @@ operator reuses a version of the same name. Each returns a small dict (ids, stat
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+from airflow.providers.common.compat.sdk import AirflowFailException, conf
 
-from airflow_provider_abeja.client.validation import coerce_environment as _environment
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
-from airflow_provider_abeja.exceptions import (
-    AbejaError,
-    HttpError,
-    InvalidArgumentError,
-    TransportError,
-    WaitStoppedError,
-    WaitTimeoutError,
-)
-from airflow_provider_abeja.failfast import airflow_error
+from airflow_provider_abeja.exceptions import WaitTimeoutError
 from airflow_provider_abeja.links.training import (
     XCOM_TRAINING_JOB_URL,
     XCOM_TRAINING_MODEL_URL,
@@ -43,13 +33,15 @@ from airflow_provider_abeja.links.training import (
     training_model_url,
 )
 from airflow_provider_abeja.operators._base import (
+    CREATED_BY_ENV,
     DEFAULT_WAIT_TIMEOUT,
     AbejaConnectionOperator,
-    WaitInterrupted,
+    environment_argument,
     permanent_errors_fail_fast,
+    required_id,
     wait_settings,
+    waiting,
 )
-from airflow_provider_abeja.operators.service import CREATED_BY_ENV as CREATED_BY
 from airflow_provider_abeja.operators.service import creation_marker as task_marker
 from airflow_provider_abeja.training_status import (
     FAILED_JOB_STATUSES,
@@ -87,12 +79,8 @@ class _TrainingOperator(AbejaConnectionOperator):
         self.job_definition_name = job_definition_name
 
     def definition_name(self) -> str:
-        from airflow_provider_abeja.client.validation import check_path_id
-
         with permanent_errors_fail_fast():
-            return check_path_id(
-                str(_text(self.job_definition_name, "job_definition_name")), "job_definition_name"
-            )
+            return required_id(self.job_definition_name, "job_definition_name")
 
 
 class AbejaCreateTrainingJobOperator(_TrainingOperator):
@@ -168,15 +156,12 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     def job_arguments(self) -> dict[str, Any]:
         """The rendered arguments, checked as the client would (nothing is sent with bad ones)."""
         from airflow_provider_abeja.client.training import check_version_number
-        from airflow_provider_abeja.client.validation import check_datasets, check_environment
+        from airflow_provider_abeja.client.validation import check_datasets
 
-        environment = _environment(self.environment)
-        if environment and CREATED_BY in environment and self.reuse_existing:
-            raise InvalidArgumentError("environment", f"{CREATED_BY} is set by the operator to find its job")
-        check_environment(environment)
+        reuse = self.reuse_existing
         return {
             "version_id": check_version_number(self.version_id),
-            "environment": environment,
+            "environment": environment_argument(self.environment, reuse_existing=reuse, noun="job"),
             "datasets": check_datasets(_mapping(self.datasets, "datasets")),
             "instance_type": self.instance_type or None,
             "description": self.description,
@@ -210,22 +195,14 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     def _start(
         self, organization_id: str, definition: str, arguments: dict[str, Any], marker: str | None
     ) -> dict[str, Any]:
-        if marker:
-            arguments["environment"] = {**(arguments["environment"] or {}), CREATED_BY: marker}
-        try:
-            job = self.client.create_training_job(organization_id, definition, **arguments)
-        except (TransportError, HttpError) as exc:
-            # A 5xx or a lost answer does not say whether the job started; the client never
-            # re-sends the POST, so look for it before failing (a retry looks again).
-            if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
-                raise
-            self.log.warning("Starting the job failed (%s); checking whether it started anyway", exc)
-            found = self._own_job(organization_id, definition, marker)
-            if found is None:
-                raise
-            return found
-        self.log.info("Started training job %s of %s", job.get("training_job_id"), definition)
-        return job
+        def start(marked: dict[str, Any]) -> dict[str, Any]:
+            job = self.client.create_training_job(organization_id, definition, **marked)
+            self.log.info("Started training job %s of %s", job.get("training_job_id"), definition)
+            return job
+
+        return self.create_once(
+            "training job", arguments, marker, start, lambda m: self._own_job(organization_id, definition, m)
+        )
 
     def _own_job(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
         """The newest running or complete job an earlier try of this task instance started."""
@@ -236,8 +213,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
             if isinstance(e, Mapping)
             and marker
             in (
-                (e.get("environment") or {}).get(CREATED_BY),
-                (e.get("user_parameters") or {}).get(CREATED_BY),
+                (e.get("environment") or {}).get(CREATED_BY_ENV),
+                (e.get("user_parameters") or {}).get(CREATED_BY_ENV),
             )
         ]
         mine.sort(key=lambda e: str(e.get("created_at", "")), reverse=True)
@@ -245,7 +222,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
             if job.get("status") not in FAILED_JOB_STATUSES:
                 self.log.info(
                     "Reusing training job %s (%s) started by an earlier try (%s=%s)",
-                    job.get("training_job_id"), job.get("status"), CREATED_BY, marker,
+                    job.get("training_job_id"), job.get("status"), CREATED_BY_ENV, marker,
                 )  # fmt: skip
                 return job
         if mine:
@@ -255,25 +232,22 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     def _wait(self, organization_id: str, definition: str, job_id: str) -> dict[str, Any]:
         from airflow_provider_abeja.hooks.training import wait_for_training_job
 
-        try:
-            return wait_for_training_job(
-                self.client,
-                organization_id,
-                definition,
-                job_id,
-                check_interval=self.check_interval,
-                timeout=self.timeout,
-                stop_event=self._stop_event(),
-                logger=self.log,
-            )
-        except WaitStoppedError as exc:
-            raise WaitInterrupted(f"stopped waiting for training job {job_id}: the task was killed") from exc
-        except WaitTimeoutError as exc:
-            if self.stop_on_kill:  # a job nobody waits for any more would run (and bill) on
-                self._stop_own_job()
-            raise airflow_error(exc) from exc
-        except AbejaError as exc:  # the engine's outcome, as the service operators raise it
-            raise airflow_error(exc) from exc
+        with waiting("training job", job_id):
+            try:
+                return wait_for_training_job(
+                    self.client,
+                    organization_id,
+                    definition,
+                    job_id,
+                    check_interval=self.check_interval,
+                    timeout=self.timeout,
+                    stop_event=self._stop_event(),
+                    logger=self.log,
+                )
+            except WaitTimeoutError:
+                if self.stop_on_kill:  # a job nobody waits for any more would run (and bill) on
+                    self._stop_own_job()
+                raise
 
     def _defer(self, organization_id: str, definition: str, job_id: str) -> None:
         from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger
@@ -298,13 +272,11 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         organization_id: str | None = None,
         training_job_id: str | None = None,
     ) -> Any:
-        """Resume after the trigger. The ids come from the deferral's kwargs, or (where a runner
-        drops those, as ``dag.test()`` does) from the job id this try pushed before deferring."""
+        """Resume after the trigger; the ids come from the deferral's kwargs, else (``resumed_id``)
+        from the job id this try pushed before deferring."""
         from airflow_provider_abeja.triggers.training import validate_training_event
 
-        job_id = training_job_id or context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_TRAINING_JOB_ID)
-        if not job_id:
-            raise AirflowException(f"{self.task_id}: resumed without the training job it was waiting for")
+        job_id = self.resumed_id(context, training_job_id, XCOM_TRAINING_JOB_ID, "training job")
         definition = self.definition_name()
         organization_id = organization_id or self.resolve_organization_id()
         if isinstance(event, Mapping) and event.get("status") == "timeout" and self.stop_on_kill:
@@ -317,19 +289,11 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
 
     # -- killing
 
-    def _stop_event(self) -> threading.Event:
-        # Created on first use: an Event cannot be deep-copied with the DAG.
-        event = self.__dict__.get("_abeja_stop_event")
-        if event is None:
-            event = self.__dict__["_abeja_stop_event"] = threading.Event()
-        return event
-
     def on_kill(self) -> None:
         """Stop waiting and, with ``stop_on_kill``, stop the job this try started or reused."""
-        self._stop_event().set()
+        super().on_kill()
         if self.stop_on_kill:
             self._stop_own_job()
-        super().on_kill()
 
     def _stop_own_job(self) -> None:
         job = self.__dict__.get("_abeja_job")
@@ -385,11 +349,9 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         self.metrics = metrics
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_abeja.client.validation import check_path_id
-
         definition = self.definition_name()
         with permanent_errors_fail_fast():
-            job_id = check_path_id(str(_text(self.training_job_id, "training_job_id")), "training_job_id")
+            job_id = required_id(self.training_job_id, "training_job_id")
             parameters = _mapping(self.user_parameters, "user_parameters") or {}
             metrics = _mapping(self.metrics, "metrics")
         organization_id = self.resolve_organization_id()
@@ -405,7 +367,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
                     definition,
                     job_id,
                     description=self.description,
-                    user_parameters={**parameters, CREATED_BY: marker},
+                    user_parameters={**parameters, CREATED_BY_ENV: marker},
                     metrics=metrics if metrics is not None else job.get("statistics") or None,
                 )
                 self.log.info(
@@ -423,7 +385,10 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
     def _own_model(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
         entries = self.client.get_training_models(organization_id, definition).get("entries") or []
         for entry in entries:
-            if isinstance(entry, Mapping) and (entry.get("user_parameters") or {}).get(CREATED_BY) == marker:
+            if (
+                isinstance(entry, Mapping)
+                and (entry.get("user_parameters") or {}).get(CREATED_BY_ENV) == marker
+            ):
                 self.log.info("Reusing model %s registered by an earlier try", entry.get("training_model_id"))
                 return dict(entry)
         return None
@@ -477,10 +442,9 @@ class AbejaCreateDeploymentVersionOperator(AbejaConnectionOperator):
 
     def execute(self, context: Context) -> Any:
         from airflow_provider_abeja.client.training import deployment_code
-        from airflow_provider_abeja.client.validation import check_path_id
 
         with permanent_errors_fail_fast():
-            deployment_id = check_path_id(str(_text(self.deployment_id, "deployment_id")), "deployment_id")
+            deployment_id = required_id(self.deployment_id, "deployment_id")
             version = str(_text(self.version, "version"))
             parameters = _mapping(self.user_parameters, "user_parameters")
             code = deployment_code(self.code)

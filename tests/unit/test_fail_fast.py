@@ -37,7 +37,11 @@ from airflow_provider_abeja.exceptions import (
     is_fail_fast,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.operators._base import AbejaBaseOperator, AbejaConnectionOperator
+from airflow_provider_abeja.operators._base import (
+    AbejaBaseOperator,
+    AbejaConnectionOperator,
+    AbejaDeleteOperator,
+)
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.triggers import _shared
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
@@ -107,7 +111,7 @@ def operator_classes() -> dict[str, type[BaseOperator]]:
             if (
                 inspect.isclass(cls)
                 and issubclass(cls, BaseOperator)
-                and cls not in (AbejaBaseOperator, AbejaConnectionOperator)
+                and cls not in (AbejaBaseOperator, AbejaConnectionOperator, AbejaDeleteOperator)
                 and not name.startswith("_")
                 and cls.__module__ == module.__name__
             ):

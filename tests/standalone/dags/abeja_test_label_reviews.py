@@ -28,7 +28,6 @@ with DAG(
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
 ):
-
     # [START howto_asset_producer]
     @task(outlets=[Asset(f"file://{PATH}")])  # the retraining example's LABELLED_REVIEWS
     def write_labelled_reviews() -> int:

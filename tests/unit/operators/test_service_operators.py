@@ -218,7 +218,7 @@ def test_the_base_wait_refuses_a_zero_interval_before_deferring_or_polling(reque
 def test_the_base_deferral_polls_no_faster_than_the_floor(requests_mock):
     op = create_op()
     with pytest.raises(TaskDeferred) as info:
-        op.defer_wait(ORG, SER, target_status="READY", check_interval=0.001, timeout=None)
+        op.wait_or_defer(ORG, SER, deferrable=True, target_status="READY", check_interval=0.001, timeout=None)
     _, kwargs = info.value.trigger.serialize()
     assert kwargs["poll_interval"] == MIN_CHECK_INTERVAL
     assert kwargs["end_time"] is None

@@ -251,21 +251,72 @@ def test_deferral_goes_through_the_task_runner_and_back(requests_mock: rm.Mocker
 # -- retries: waiting is idempotent (apache/airflow#67287) -------------------------------------------
 
 
-def test_the_sensor_retries_by_default_but_respects_the_dags_choice() -> None:
+# -- what the service and training job sensors share (``sensors/_base.StatusSensor``) ------------
+
+DEFINITION, JOB = "train", "2222222222222"
+JOB_URL = f"{API}/organizations/{ORG}/training/definitions/{DEFINITION}/jobs/{JOB}"
+
+
+def _job_sensor(**overrides: Any) -> Any:
+    from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
+
+    kwargs: dict[str, Any] = {
+        "task_id": "wait",
+        "job_definition_name": DEFINITION,
+        "training_job_id": JOB,
+        "abeja_conn_id": CONN_ID,
+        "poke_interval": 0,
+        "timeout": 30,
+    }
+    kwargs.update(overrides)
+    return AbejaTrainingJobSensor(**kwargs)
+
+
+#: name -> (build a sensor, the argument holding its resource id, its URL, its failure status)
+SENSORS = {
+    "service": (_sensor, "service_id", SERVICE_URL, "FAILED"),
+    "training job": (_job_sensor, "training_job_id", JOB_URL, "Failed"),
+}
+
+
+@pytest.mark.parametrize("kind", SENSORS)
+def test_the_sensor_retries_by_default_but_respects_the_dags_choice(kind: str) -> None:
+    """Waiting is idempotent (apache/airflow#67287): both sensors retry unless the DAG says not."""
     import datetime
 
     from airflow.providers.common.compat.sdk import DAG
 
-    from airflow_provider_abeja.sensors.service import WAIT_RETRIES, AbejaServiceStatusSensor
+    from airflow_provider_abeja.sensors.service import WAIT_RETRIES
 
-    def sensor(**kwargs: Any) -> AbejaServiceStatusSensor:
-        return AbejaServiceStatusSensor(
-            task_id="wait", deployment_id="9999999999999", service_id="ser-1", **kwargs
-        )
-
+    build = SENSORS[kind][0]
     assert WAIT_RETRIES > 0
-    assert sensor().retries == WAIT_RETRIES
-    assert sensor(retries=0).retries == 0
+    assert build().retries == WAIT_RETRIES
+    assert build(retries=0).retries == 0
     start = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
     with DAG("d", schedule=None, start_date=start, default_args={"retries": 0}):
-        assert sensor().retries == 0
+        assert build().retries == 0
+
+
+@pytest.mark.parametrize("kind", SENSORS)
+def test_a_bad_resource_id_fails_without_retries_before_any_request(
+    kind: str, requests_mock: rm.Mocker
+) -> None:
+    from airflow_provider_abeja.exceptions import InvalidArgumentError
+
+    build, argument = SENSORS[kind][:2]
+    with pytest.raises(AirflowFailException) as info:
+        build(**{argument: "../x"}).poke({})
+    assert isinstance(info.value.__cause__, InvalidArgumentError)
+    assert info.value.__cause__.argument == argument
+    assert requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize("kind", SENSORS)
+def test_a_failure_on_the_first_deferrable_poke_with_soft_fail_skips(
+    kind: str, requests_mock: rm.Mocker
+) -> None:
+    build, _, url, failed = SENSORS[kind]
+    requests_mock.get(url, json={"status": failed})
+    requests_mock.get(f"{url}/recentlogs", json={"events": []})
+    with pytest.raises(AirflowSkipException):
+        build(deferrable=True, soft_fail=True).execute({})

@@ -18,6 +18,20 @@ def test_trigger_serializes_to_json_kwargs_that_rebuild_it() -> None:
     assert AbejaTrainingJobTrigger(**kwargs).serialize() == (path, kwargs)
 
 
+def test_trigger_rows_written_before_the_shared_base_still_rebuild_it() -> None:
+    """The triggerer may hold kwargs serialized by older code: the same keys, the same trigger."""
+    stored = {
+        "organization_id": "1234567890123",
+        "job_definition_name": "defn",
+        "training_job_id": "1111111111111",
+        "poll_interval": 2.0,
+        "end_time": 1e9,
+        "abeja_conn_id": "conn",
+        "transient_error_budget": 3,
+    }
+    assert AbejaTrainingJobTrigger(**stored).serialize()[1] == stored
+
+
 def event(status: str, **extra: Any) -> dict[str, Any]:
     return {"status": status, "training_job_id": "1", "job_status": "Failed", "message": "m", **extra}
 

@@ -1,0 +1,256 @@
+"""What the service and training job sensors share: a wait for one resource's status.
+
+Poke and reschedule modes read the resource with the hook's sync client, one observation per
+poke through the one wait engine (``wait_step``); deferrable mode pokes once, then hands the wait
+to the resource's trigger (``triggers/_base``) with the sensor's timeout as a wall-clock deadline.
+A subclass names its ``ResourceKind``, its two path ids and how to read the resource, its log and
+its trigger: everything else (arguments, outcomes, messages, retries) is the same for every kind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseSensorOperator,
+    conf,
+)
+
+from airflow_provider_abeja.exceptions import AbejaError, WaitTimeoutError, with_log_lines
+from airflow_provider_abeja.failfast import airflow_error, fail_fast
+from airflow_provider_abeja.wait_step import (
+    DEFAULT_TRANSIENT_ERROR_BUDGET,
+    Outcome,
+    ResourceKind,
+    WaitSpec,
+    WaitState,
+    emit,
+    latest_log_lines,
+    step,
+    step_error,
+    timeout_message,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
+
+    from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+__all__ = ["WAIT_RETRIES", "Ids", "StatusSensor"]
+
+#: Airflow retries a sensor gets unless the DAG sets ``retries``: waiting is idempotent, and
+#: Airflow 3.3.2 can fail a deferred task that already succeeded (apache/airflow#67287).
+#: Fail-fast errors and timeouts still end the task at once.
+WAIT_RETRIES = 2
+#: Extra time the task-level deferral timeout leaves the trigger to report its own timeout event.
+_DEFER_TIMEOUT_MARGIN = 60.0
+#: Shortest poll interval handed to a trigger (the operators' floor, ``MIN_CHECK_INTERVAL``).
+_MIN_POLL_INTERVAL = 0.1
+
+#: The organization and the two path ids after it (deployment and service, or job definition and job).
+Ids = tuple[str, str, str]
+
+
+class StatusSensor(BaseSensorOperator):
+    """Succeed when the resource reaches its target status (the kind's unless a subclass takes
+    ``target_status``); fail without retries on a failure status (with its latest log lines);
+    keep waiting on any other status.
+
+    :param organization_id: defaults to the connection's ``organization_id`` extra.
+    :param abeja_conn_id: Airflow connection of the ABEJA Platform.
+    :param deferrable: wait in the triggerer instead of a worker slot (default: the
+        ``[operators] default_deferrable`` option). The sensor's ``timeout`` becomes the trigger's
+        wall-clock deadline and ``poke_interval`` its poll interval.
+    :param transient_error_budget: transient API errors in a row (transport, 429, 5xx) tolerated
+        before the task fails; the client's own retries come first. In reschedule mode each poke
+        is a new task run, so the count starts again at every poke.
+
+    Unless the DAG sets ``retries`` (argument or ``default_args``), the sensor has
+    ``WAIT_RETRIES``. Outcomes and messages are the wait engine's, the same in every mode.
+    """
+
+    #: What is watched: nouns, event keys, default target and failure statuses, failure error.
+    kind: ClassVar[ResourceKind]
+    #: The attributes holding the two path ids after the organization, outermost first.
+    id_fields: ClassVar[tuple[str, str]]
+
+    def __init__(
+        self,
+        *,
+        organization_id: str | None = None,
+        abeja_conn_id: str = "abeja_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+        **kwargs: Any,
+    ) -> None:
+        if "retries" not in kwargs and "retries" not in (kwargs.get("default_args") or {}):
+            kwargs["retries"] = WAIT_RETRIES
+        super().__init__(**kwargs)
+        self.organization_id = organization_id
+        self.abeja_conn_id = abeja_conn_id
+        self.deferrable = deferrable
+        self.transient_error_budget = transient_error_budget
+        self._wait_for(self.kind.target_status, None)
+        self._wait_state = WaitState()
+
+    def _wait_for(self, target_status: str, failure_statuses: Iterable[str] | None) -> None:
+        """Set the target and failure statuses (None: the kind's), checked by the engine's rules
+        where the DAG is parsed (the ids are templates until run)."""
+        if isinstance(failure_statuses, str):
+            raise TypeError("failure_statuses must be a collection of statuses, not a string")
+        failures = self.kind.failure_statuses
+        if failure_statuses is not None:
+            failures = frozenset(str(s) for s in failure_statuses)
+        WaitSpec.build("", target_status, failures, self.transient_error_budget, kind=self.kind)
+        self.target_status = target_status
+        self.failure_statuses: list[str] = sorted(failures)
+
+    # -- what a subclass says -----------------------------------------------------------------
+
+    def _read(self, ids: Ids) -> Mapping[str, Any]:
+        """The resource's JSON (the sync client's GET)."""
+        raise NotImplementedError
+
+    def _read_recent_logs(self, ids: Ids) -> Any:
+        """The resource's ``recentlogs`` answer (the sync client's GET)."""
+        raise NotImplementedError
+
+    def _trigger(self, **kwargs: Any) -> BaseTrigger:
+        """The resource's trigger, from what every status trigger takes (the organization and the
+        path ids under the sensor's names, ``poll_interval``, ``end_time``, ``abeja_conn_id``,
+        ``transient_error_budget``) and the kind's own arguments."""
+        raise NotImplementedError
+
+    def _push_link(self, context: Context) -> None:
+        """Push the console link of the resource, for kinds that have one (none by default)."""
+
+    # -- shared --------------------------------------------------------------------------------
+
+    @cached_property
+    def hook(self) -> AbejaHook:
+        from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+        return AbejaHook(abeja_conn_id=self.abeja_conn_id)
+
+    @property
+    def resource_id(self) -> str:
+        return str(getattr(self, self.id_fields[1]))
+
+    def _ids(self) -> Ids:
+        """The organization (explicit, else the connection's) and the path ids, checked: a bad or
+        missing one fails without retries, naming the argument, before any request is sent."""
+        from airflow_provider_abeja.client.validation import check_path_id
+
+        with fail_fast():
+            organization_id = self.hook.get_organization_id(self.organization_id or None)
+            outer, inner = (check_path_id(getattr(self, name), name) for name in self.id_fields)
+        return organization_id, outer, inner
+
+    def _spec(self, wall_deadline: float | None = None) -> WaitSpec:
+        """What this sensor waits for (no deadline in poke mode: Airflow keeps the sensor's time)."""
+        return WaitSpec.build(
+            self.resource_id,
+            self.target_status,
+            self.failure_statuses,
+            self.transient_error_budget,
+            wall_deadline=wall_deadline,
+            kind=self.kind,
+        )
+
+    def poke(self, context: Context) -> bool:
+        """One observation through the wait engine (``wait_step``), as the operators and the trigger do."""
+        ids = self._ids()
+        spec = self._spec()
+        observation: object
+        try:
+            observation = self._read(ids)
+        except AbejaError as exc:
+            observation = exc
+        result = step(spec, self._wait_state, observation, time.monotonic())
+        self._wait_state = result.state
+        emit(result, self.log)
+        if result.outcome is Outcome.SUCCEEDED:
+            return True
+        if not result.done:
+            return False
+        lines = self._latest_log_lines(ids) if result.outcome is Outcome.FAILED else []
+        error = step_error(spec, result, lines)
+        raise airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
+
+    def _latest_log_lines(self, ids: Ids) -> list[str]:
+        """The latest log lines, or none: they only decorate an outcome that is already known."""
+        try:
+            logs = self._read_recent_logs(ids)
+        except Exception as exc:
+            self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, ids[2], exc)
+            return []
+        return latest_log_lines(logs)
+
+    def _timeout_error(self, started: float) -> WaitTimeoutError:
+        """Airflow's poke-mode timeout, told as the engine tells it in every other mode.
+
+        In reschedule mode Airflow counts from the first try, which this run does not know:
+        the deadline shown is then the moment Airflow declared the timeout.
+        """
+        spec = self._spec(time.time() if self.reschedule else started + float(self.timeout))
+        last = self._wait_state.last_status
+        lines = self._latest_log_lines(self._ids())
+        message = with_log_lines(timeout_message(spec, last), lines, self.kind.noun)
+        return WaitTimeoutError(spec.resource_id, last, float(self.timeout), message)
+
+    def execute(self, context: Context) -> None:
+        self._push_link(context)
+        if not self.deferrable:
+            started = time.time()
+            try:
+                super().execute(context)
+            except AirflowSensorTimeout:
+                error = self._timeout_error(started)
+                raise airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
+            return
+        # One poke first: a resource that is already there needs no triggerer round trip.
+        try:
+            done = self.poke(context)
+        except AirflowFailException as exc:
+            if self.soft_fail or self.never_fail:
+                raise AirflowSkipException(
+                    f"Skipping ({'soft_fail' if self.soft_fail else 'never_fail'})"
+                ) from exc
+            raise
+        if done:
+            self.log.info("Success criteria met. Exiting.")
+            return
+        self._defer()
+
+    def _defer(self) -> None:
+        trigger = self._trigger(
+            **dict(zip(("organization_id", *self.id_fields), self._ids(), strict=True)),
+            poll_interval=max(float(self.poke_interval), _MIN_POLL_INTERVAL),
+            end_time=time.time() + float(self.timeout),
+            abeja_conn_id=self.abeja_conn_id,
+            transient_error_budget=self.transient_error_budget,
+        )
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout) + _DEFER_TIMEOUT_MARGIN),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        """Resume after the trigger: success returns, anything else fails with the trigger's reason."""
+        from airflow_provider_abeja.wait_events import validate_status_event
+
+        self._push_link(context)
+        checked = validate_status_event(
+            event, self.resource_id, timeout_exception=AirflowSensorTimeout, kind=self.kind
+        )
+        title = self.kind.noun.capitalize()
+        self.log.info("%s %s reached %s", title, self.resource_id, checked.get(self.kind.status_key))
