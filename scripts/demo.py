@@ -9,6 +9,7 @@ Exit status 0 only when the run succeeded and the service was deleted.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import shlex
@@ -191,17 +192,27 @@ def summary(
 
 
 INTERRUPTED = threading.Event()
+#: Set once the demo has started stopping the emulator: signals no longer interrupt that.
+STOPPING = threading.Event()
+#: If Airflow caught the first interrupt inside a task and keeps the run going (a task with
+#: retries waits for its retry), a second one this much later leaves `dag.test()`.
+SECOND_INTERRUPT_AFTER = 2.0
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """First Ctrl-C / SIGTERM: unwind to the cleanup; later ones must not interrupt the cleanup.
+    """Ctrl-C / SIGTERM: unwind to the cleanup, and make sure the run really stops.
 
-    Airflow may catch the KeyboardInterrupt inside a task (the task then fails and the teardown
-    still deletes the service); INTERRUPTED remembers it, so the demo still ends as interrupted.
+    Airflow may catch the KeyboardInterrupt inside a task: the task then fails (the teardown still
+    deletes the service) or, if it has retries, waits for its retry. INTERRUPTED remembers the
+    signal, so the demo still ends as interrupted, and a timer interrupts again if the run goes on.
     """
-    INTERRUPTED.set()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if STOPPING.is_set():
+        return
+    if not INTERRUPTED.is_set():
+        INTERRUPTED.set()
+        timer = threading.Timer(SECOND_INTERRUPT_AFTER, _thread.interrupt_main)
+        timer.daemon = True
+        timer.start()
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -249,6 +260,7 @@ def main() -> int:
         say(f"demo failed: {type(exc).__name__}: {exc}")
         return 1
     finally:
+        STOPPING.set()
         stop.set()
         emulator.stop()
         if ok and not os.environ.get("ABEJA_DEMO_KEEP"):
