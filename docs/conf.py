@@ -41,7 +41,7 @@ exclude_patterns = [
     "emulator-conformance.md",  # included by emulator.md
 ]
 myst_enable_extensions = ["colon_fence", "deflist"]
-myst_heading_anchors = 3
+myst_heading_anchors = 4
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
