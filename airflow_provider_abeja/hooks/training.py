@@ -1,4 +1,4 @@
-"""Waiting for a training job from a worker (the job operator's own wait, the sensor's helpers).
+"""Waiting for a training job from a worker: the job operator's own wait.
 
 The client does the HTTP and the one wait engine (``wait_step``, kind ``TRAINING_JOB``) decides,
 through the same blocking driver as a service wait (``hooks/_wait.run_wait``): the same

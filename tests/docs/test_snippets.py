@@ -33,9 +33,11 @@ def sources_the_suite_runs() -> dict[Path, str]:
     example_dags = load(REPO / "tests" / "dags" / "test_example_dags.py").example_dag_files()
     runs = {p.resolve(): "tests/dags" for p in example_dags}
     runs.update({p.resolve(): "tests/docs" for p in snippet_files()})
-    # DAGs of the scheduler tests (each run by a test in tests/standalone/ that names it).
+    # DAGs of the scheduler tests: only those a test in tests/standalone/ names (and so runs).
+    standalone = REPO / "tests" / "standalone"
+    tests_text = "".join(path.read_text() for path in standalone.glob("test_*.py"))
     runs.update(
-        {p.resolve(): "tests/standalone" for p in (REPO / "tests" / "standalone" / "dags").glob("*.py")}
+        {p.resolve(): "tests/standalone" for p in (standalone / "dags").glob("*.py") if p.stem in tests_text}
     )
     return runs
 
