@@ -12,10 +12,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall when the project's metadata changes (new dependency, new entry point).
-$(STAMP): pyproject.toml | $(BIN)/python
+# Reinstall when the project's metadata changes (new dependency, new entry point). The emulator is
+# its own distribution (emulator/): named in the same pip command, it satisfies the `test` extra.
+$(STAMP): pyproject.toml emulator/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -qq --disable-pip-version-check \
-		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
+		"apache-airflow==$(AIRFLOW_VERSION)" -e ./emulator -e ".[test]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -47,9 +48,9 @@ $(BIN2)/python:
 	$(PYTHON) -m venv $(VENV2)
 	$(BIN2)/python -m pip install --quiet --upgrade pip
 
-$(STAMP2): pyproject.toml | $(BIN2)/python
+$(STAMP2): pyproject.toml emulator/pyproject.toml | $(BIN2)/python
 	$(BIN2)/python -m pip install -qq --disable-pip-version-check \
-		"apache-airflow==$(AIRFLOW2_VERSION)" -e ".[test]"
+		"apache-airflow==$(AIRFLOW2_VERSION)" -e ./emulator -e ".[test]"
 	touch $(STAMP2)
 
 test-airflow2: $(STAMP2)
@@ -61,7 +62,7 @@ DIST_STAMP := $(VENV)/.installed-distributed
 
 $(DIST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -qq --disable-pip-version-check \
-		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,distributed]"
+		"apache-airflow==$(AIRFLOW_VERSION)" -e ./emulator -e ".[test,distributed]"
 	command -v redis-server >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
 	touch $@
@@ -70,8 +71,8 @@ test-distributed: $(DIST_STAMP)
 	ABEJA_TEST_DISTRIBUTED=1 $(BIN)/python -m pytest -p no:cacheprovider tests/distributed $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_abeja tests example_dags bench scripts docs
-	$(BIN)/ruff format --check airflow_provider_abeja tests example_dags bench scripts docs
+	$(BIN)/ruff check airflow_provider_abeja emulator tests example_dags bench scripts docs
+	$(BIN)/ruff format --check airflow_provider_abeja emulator tests example_dags bench scripts docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -86,25 +87,27 @@ bench: $(STAMP)
 # real deploy -> wait -> invoke -> teardown run on the emulator for the pictures (docs/_ext/).
 DOCS_STAMP := $(VENV)/.installed-docs
 $(DOCS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -qq --disable-pip-version-check -e ".[test,docs,dist]"
+	$(BIN)/python -m pip install -qq --disable-pip-version-check -e ./emulator -e ".[test,docs,dist]"
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
 	rm -rf docs/_build/html
 	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
-# The release artifact: sdist + wheel in dist/, checked by twine. Built without the egg-info that
+# The release artifacts: sdist + wheel of the provider and of the emulator in dist/, checked by twine. Built without the egg-info that
 # the editable install leaves behind, whose stale file list would otherwise slip into the sdist.
 dist: $(DOCS_STAMP)
-	rm -rf dist build *.egg-info
+	rm -rf dist build *.egg-info emulator/build emulator/*.egg-info
 	$(BIN)/python -m build -q --outdir dist .
+	$(BIN)/python -m build -q --outdir dist emulator
 	$(BIN)/python -m twine check --strict dist/*
 
-# The built wheel (not the clone) installed into a clean venv with Airflow: provider metadata,
+# The built wheels (not the clone) installed into a clean venv with Airflow: provider metadata,
 # documentation URL, and the emulator with its sample handler. Slow-ish, so not part of `make test`.
 test-wheel: dist
-	ABEJA_WHEEL="$$(ls dist/*.whl)" AIRFLOW_VERSION="$(AIRFLOW_VERSION)" \
+	ABEJA_WHEEL="$$(ls dist/airflow_provider_abeja-*.whl)" \
+	ABEJA_EMULATOR_WHEEL="$$(ls dist/abeja_platform_emulator-*.whl)" AIRFLOW_VERSION="$(AIRFLOW_VERSION)" \
 		$(BIN)/python -m pytest -p no:cacheprovider tests/docs/test_wheel.py $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist docs/_build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist docs/_build *.egg-info emulator/build emulator/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -32,11 +32,11 @@ from typing import Any
 
 from batch_throughput import raw_ceiling  # the saturating loader: plain threads, no batch code
 
+from abeja_emulator import EmulatorHandle, EmulatorProcess
 from airflow_provider_abeja.batch import BatchRunner, ListSource, open_result_store
 from airflow_provider_abeja.batch.sender import Sender, Target
 from airflow_provider_abeja.batch.shards import SHARD_BODY_FIELD, SHARD_KEY_FIELD, split_jsonl
 from airflow_provider_abeja.client import APIClient
-from airflow_provider_abeja.emulator import EmulatorHandle, EmulatorProcess
 from airflow_provider_abeja.operators.batch import REQUESTS_PER_INSTANCE
 
 QUIET = logging.getLogger("bench.batch_concurrency")  # no progress lines between the figures

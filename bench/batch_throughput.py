@@ -33,10 +33,10 @@ from typing import Any
 
 import requests
 
+from abeja_emulator import EmulatorHandle, EmulatorProcess
 from airflow_provider_abeja.batch import BatchRunner, ListSource, open_result_store
 from airflow_provider_abeja.batch.sender import Sender, Target
 from airflow_provider_abeja.client import APIClient
-from airflow_provider_abeja.emulator import EmulatorHandle, EmulatorProcess
 
 HANDLER_SECONDS = 0.02
 INSTANCES = 8

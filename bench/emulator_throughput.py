@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from airflow_provider_abeja.emulator import EmulatorHandle, EmulatorProcess
+from abeja_emulator import EmulatorHandle, EmulatorProcess
 
 TRIVIAL = """
 def handler(request, context):

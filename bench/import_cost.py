@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 GOAL_SECONDS = 0.050
-HEAVY = ("fastapi", "uvicorn", "starlette", "airflow_provider_abeja.emulator")
+HEAVY = ("fastapi", "uvicorn", "starlette", "abeja_emulator")
 HTTP_PROVIDER = "apache-airflow-providers-http"
 HTTP_MODULE = "airflow.providers.http.operators.http"
 HTTP_NEEDS = (
@@ -67,7 +67,7 @@ for name in sys.argv[1:]:
     importlib.import_module(name)
 t2 = time.perf_counter()
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("fastapi", "uvicorn", "starlette")
-               or m == "airflow_provider_abeja.emulator" or m.startswith("airflow_provider_abeja.emulator."))
+               or m == "abeja_emulator" or m.startswith("abeja_emulator."))
 print(json.dumps({"sdk": t1 - t0, "extra": t2 - t1, "new_modules": len(set(sys.modules) - before),
                   "heavy": heavy, "heavy_before": sorted(m for m in heavy if m in before)}))
 """

@@ -85,7 +85,7 @@ from typing import Any
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="abeja-bench-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-from airflow_provider_abeja.emulator.process import EmulatorProcess
+from abeja_emulator.process import EmulatorProcess
 
 CONN_ID = "abeja_bench"
 TARGET = "STOPPED"  # forcing it starts nothing in the emulator (READY would start 1,000 instances)
@@ -314,7 +314,7 @@ def _count(results: list[str]) -> dict[str, int]:
 
 async def _measure(mode: str, args: argparse.Namespace) -> Run:
     """The measured window, in a child process that runs one mode only."""
-    from airflow_provider_abeja.emulator.handle import EmulatorHandle
+    from abeja_emulator.handle import EmulatorHandle
     from airflow_provider_abeja.hooks.abeja import AbejaHook
 
     handle = EmulatorHandle(args.emulator_url)

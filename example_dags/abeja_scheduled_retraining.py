@@ -32,13 +32,12 @@ runtime image. Only the connection differs.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Asset, Param, task
 
-import airflow_provider_abeja
+from abeja_emulator.sample import SAMPLE_HANDLER_DIR
 from airflow_provider_abeja.operators.endpoint import AbejaRouteEndpointOperator
 from airflow_provider_abeja.operators.service import (
     AbejaCreateServiceOperator,
@@ -54,8 +53,9 @@ from airflow_provider_abeja.operators.training import (
 # Seconds between status checks (the tests set ABEJA_EXAMPLE_CHECK_INTERVAL for the emulator).
 CHECK_INTERVAL = float(os.environ.get("ABEJA_EXAMPLE_CHECK_INTERVAL", "10"))
 CONN_ID = "abeja_default"  # API URL, credential and organization id: the only thing to change
-#: The sample model's handler folder (serving: main:handler; training: train:handler).
-SAMPLE_CODE_DIR = str(Path(airflow_provider_abeja.__file__).parent / "emulator" / "sample_handler")
+#: The model's code folder (serving: main:handler; training: train:handler): the emulator's sample
+#: model here (the `emulator` extra); your own model's folder on the platform.
+SAMPLE_CODE_DIR = SAMPLE_HANDLER_DIR
 NEW_SERVICE_ID = "{{ ti.xcom_pull(task_ids='deploy_new_version', key='service_id') }}"
 #: The labelled texts the model learns from (the tests point ABEJA_EXAMPLE_LABELLED_REVIEWS elsewhere).
 LABELLED_REVIEWS_PATH = os.environ.get(

@@ -224,7 +224,7 @@ def main() -> int:
     log_path = workdir / "demo.log"
     dags = prepare_airflow_home(workdir)
 
-    from airflow_provider_abeja.emulator import EmulatorProcess
+    from abeja_emulator import EmulatorProcess
 
     # Extra emulator arguments, e.g. a fault rule to see a failing run: ABEJA_DEMO_EMULATOR_ARGS=
     # "--fault route=request_service,status=500" (the teardown still deletes the service; exit 1).

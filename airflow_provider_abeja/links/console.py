@@ -1,4 +1,4 @@
-"""The console URL of a service. Imports no Airflow: the emulator's console serves the same path."""
+"""The console URL of a service. Imports no Airflow."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ def record(out: Path) -> None:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
-    from airflow_provider_abeja.emulator import EmulatorProcess
+    from abeja_emulator import EmulatorProcess
 
     seen: list[tuple[float, str, str]] = []
     stop = threading.Event()

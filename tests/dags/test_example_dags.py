@@ -205,7 +205,7 @@ def test_blue_green_first_release_creates_the_endpoint(run_dag: Any) -> None:
 @pytest.mark.parametrize("path", example_dag_files(), ids=lambda p: Path(p).stem)
 def test_example_dag_takes_the_organization_and_credentials_from_the_connection(path: Path) -> None:
     """Only the connection differs between emulator and platform: no organization or secret in code."""
-    from airflow_provider_abeja.emulator.config import (
+    from abeja_emulator.config import (
         DEFAULT_ORGANIZATION_ID,
         DEFAULT_PERSONAL_ACCESS_TOKEN,
         DEFAULT_USER_ID,

@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from airflow_provider_abeja.emulator.handle import EmulatorHandle
+from abeja_emulator.handle import EmulatorHandle
 
 WHEEL = str(Path(os.environ["ABEJA_WHEEL"]).resolve()) if os.environ.get("ABEJA_WHEEL") else ""
+EMULATOR_WHEEL = os.environ.get("ABEJA_EMULATOR_WHEEL", "")
 AIRFLOW_VERSION = os.environ.get("AIRFLOW_VERSION", "3.3.2")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,7 +57,8 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-q",
             "--disable-pip-version-check",
             f"apache-airflow=={AIRFLOW_VERSION}",
-            f"{WHEEL}[emulator]",  # the emulator runs handlers in ABEJA's runtime (the extra)
+            f"{WHEEL}[emulator]",  # the extra names the emulator's distribution...
+            str(Path(EMULATOR_WHEEL).resolve()),  # ...which is not on a package index yet
         ],
         check=True,
         cwd=root,  # not the checkout: nothing may be imported from it
@@ -71,13 +73,19 @@ def clean_env(home: Path) -> dict[str, str]:
     return env
 
 
-def test_the_wheel_holds_the_package_its_metadata_and_the_sample_handler() -> None:
+def test_the_wheels_hold_their_package_and_the_emulator_its_sample_handler() -> None:
     with zipfile.ZipFile(WHEEL) as wheel:
         names = set(wheel.namelist())
     assert "airflow_provider_abeja/py.typed" in names
-    assert "airflow_provider_abeja/emulator/sample_handler/main.py" in names
-    assert any(n.startswith("airflow_provider_abeja/emulator/sample_handler/params_") for n in names)
-    assert not any(n.startswith(("tests/", "docs/", "example_dags/", "bench/")) for n in names)
+    assert not any(
+        n.startswith(("tests/", "docs/", "example_dags/", "bench/", "abeja_emulator/")) for n in names
+    )
+    assert not any("/emulator/" in n or "sample_handler" in n for n in names), "the emulator ships on its own"
+    with zipfile.ZipFile(EMULATOR_WHEEL) as wheel:
+        emulator_names = set(wheel.namelist())
+    assert "abeja_emulator/sample_handler/main.py" in emulator_names
+    assert any(n.startswith("abeja_emulator/sample_handler/params_") for n in emulator_names)
+    assert not any(n.startswith("airflow_provider_abeja/") for n in emulator_names)
     metadata = wheel_metadata()
     classifiers = metadata["Classifier"]
     assert "Framework :: Apache Airflow :: Provider" in classifiers

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from airflow_provider_abeja.emulator import SAMPLE_DEPLOYMENT_ID, EmulatorHandle
+from abeja_emulator import SAMPLE_DEPLOYMENT_ID, EmulatorHandle
 
 DEP = SAMPLE_DEPLOYMENT_ID
 

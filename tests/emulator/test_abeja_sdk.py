@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from airflow_provider_abeja.emulator import EmulatorHandle
+from abeja_emulator import EmulatorHandle
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 

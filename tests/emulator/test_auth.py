@@ -7,7 +7,7 @@ import base64
 import pytest
 import requests
 
-from airflow_provider_abeja.emulator import SAMPLE_VERSION_ID
+from abeja_emulator import SAMPLE_VERSION_ID
 
 from ._util import DEP, api, ready_service
 

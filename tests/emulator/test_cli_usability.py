@@ -6,14 +6,14 @@ import socket
 
 import pytest
 
-from airflow_provider_abeja.emulator import cli
-from airflow_provider_abeja.emulator.config import (
+from abeja_emulator import cli
+from abeja_emulator.config import (
     DEFAULT_ORGANIZATION_ID,
     DEFAULT_PERSONAL_ACCESS_TOKEN,
     DEFAULT_READY_DELAY,
     DEFAULT_USER_ID,
 )
-from airflow_provider_abeja.emulator.sample import (
+from abeja_emulator.sample import (
     SAMPLE_BAD_VERSION_ID,
     SAMPLE_DEPLOYMENT_ID,
     SAMPLE_VERSION_ID,

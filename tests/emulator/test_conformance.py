@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_provider_abeja.emulator import EmulatorHandle, EmulatorProcess
+from abeja_emulator import EmulatorHandle, EmulatorProcess
 
 from ._reference_runtime import ReferenceRuntime
 

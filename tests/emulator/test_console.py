@@ -52,6 +52,6 @@ def test_the_console_imports_no_airflow_into_the_emulator() -> None:
     import subprocess
     import sys
 
-    code = "import sys, airflow_provider_abeja.emulator.app; print('airflow' in sys.modules)"
+    code = "import sys, abeja_emulator.app; print('airflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

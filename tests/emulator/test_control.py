@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from airflow_provider_abeja.emulator import SAMPLE_VERSION_ID, SAMPLE_VERSION_ID_V2
+from abeja_emulator import SAMPLE_VERSION_ID, SAMPLE_VERSION_ID_V2
 
 from ._util import DEP, api, create_service, infer, ready_service
 

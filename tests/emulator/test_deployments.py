@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from airflow_provider_abeja.emulator import SAMPLE_DEPLOYMENT_ID, SAMPLE_VERSION_ID
+from abeja_emulator import SAMPLE_DEPLOYMENT_ID, SAMPLE_VERSION_ID
 
 from ._util import api, infer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from airflow_provider_abeja.emulator import SAMPLE_VERSION_ID
+from abeja_emulator import SAMPLE_VERSION_ID
 
 from ._util import DEP, api, infer, ready_service
 

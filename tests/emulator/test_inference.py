@@ -12,7 +12,7 @@ import textwrap
 import pytest
 import requests
 
-from airflow_provider_abeja.emulator import SAMPLE_VERSION_ID
+from abeja_emulator import SAMPLE_VERSION_ID
 
 from ._util import DEP, infer, ready_service
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from airflow_provider_abeja.emulator import SAMPLE_BAD_VERSION_ID, SAMPLE_VERSION_ID, SAMPLE_VERSION_ID_V2
+from abeja_emulator import SAMPLE_BAD_VERSION_ID, SAMPLE_VERSION_ID, SAMPLE_VERSION_ID_V2
 
 from ._util import DEP, api, create_service, infer, wait_status
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from airflow_provider_abeja.emulator import (
+from abeja_emulator import (
     SAMPLE_DEPLOYMENT_ID,
     SAMPLE_VERSION_ID,
     EmulatorHandle,
     EmulatorProcess,
 )
-from airflow_provider_abeja.emulator.runtime_process import scratch_root
+from abeja_emulator.runtime_process import scratch_root
 
 from ._util import DEP, api, infer, poll
 
@@ -99,7 +99,7 @@ def test_cli_flags(tmp_path):
     ]  # fmt: skip
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_abeja.emulator", *args],
+            [sys.executable, "-m", "abeja_emulator", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -149,7 +149,7 @@ def _healthy(url: str) -> bool:
 
 def test_cli_rejects_bad_fault_spec():
     result = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_abeja.emulator", "--port", "0", "--fault", "status=99"],
+        [sys.executable, "-m", "abeja_emulator", "--port", "0", "--fault", "status=99"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -181,7 +181,7 @@ def test_emulator_exits_with_its_parent(tmp_path):
     info = tmp_path / "info.txt"
     launcher = (
         "import subprocess, sys\n"
-        "p = subprocess.Popen([sys.executable, '-m', 'airflow_provider_abeja.emulator', '--port', '0',\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'abeja_emulator', '--port', '0',\n"
         "                      '--exit-with-parent'], stdout=open(sys.argv[1] + '.log', 'wb'),\n"
         "                     stderr=subprocess.STDOUT, start_new_session=True)\n"
         "open(sys.argv[1], 'w').write(str(p.pid))\n"
@@ -200,7 +200,7 @@ def test_emulator_exits_with_its_parent(tmp_path):
 def test_start_error_reports_the_log():
     import socket
 
-    from airflow_provider_abeja.emulator.process import EmulatorStartError
+    from abeja_emulator.process import EmulatorStartError
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

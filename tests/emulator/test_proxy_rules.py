@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_abeja.emulator import runtime_process
-from airflow_provider_abeja.emulator.proxy_rules import (
+from abeja_emulator import runtime_process
+from abeja_emulator.proxy_rules import (
     DropConnection,
     ProxyError,
     answer_headers,
@@ -17,7 +17,7 @@ from airflow_provider_abeja.emulator.proxy_rules import (
     platform_headers,
     to_content_list,
 )
-from airflow_provider_abeja.emulator.runtime_process import InstanceFolders, platform_environment
+from abeja_emulator.runtime_process import InstanceFolders, platform_environment
 
 
 @pytest.mark.parametrize(

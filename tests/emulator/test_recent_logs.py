@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_abeja.emulator import SAMPLE_VERSION_ID
+from abeja_emulator import SAMPLE_VERSION_ID
 
 from ._util import DEP, api, create_service
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_abeja.emulator import SAMPLE_DEPLOYMENT_ID, SAMPLE_VERSION_ID
+from abeja_emulator import SAMPLE_DEPLOYMENT_ID, SAMPLE_VERSION_ID
 
 from ._util import api, create_service
 

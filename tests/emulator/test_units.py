@@ -7,13 +7,13 @@ import re
 
 import pytest
 
-from airflow_provider_abeja.emulator.auth import Authenticator
-from airflow_provider_abeja.emulator.config import EmulatorConfig
-from airflow_provider_abeja.emulator.errors import ApiError
-from airflow_provider_abeja.emulator.faults import FaultBook, build_fault, parse_fault_spec
-from airflow_provider_abeja.emulator.ids import new_hex_id, new_numeric_id, parse_ts
-from airflow_provider_abeja.emulator.logs import LogBook
-from airflow_provider_abeja.emulator.store import NullStore
+from abeja_emulator.auth import Authenticator
+from abeja_emulator.config import EmulatorConfig
+from abeja_emulator.errors import ApiError
+from abeja_emulator.faults import FaultBook, build_fault, parse_fault_spec
+from abeja_emulator.ids import new_hex_id, new_numeric_id, parse_ts
+from abeja_emulator.logs import LogBook
+from abeja_emulator.store import NullStore
 
 
 def test_parse_fault_spec_forms():
@@ -91,7 +91,7 @@ def test_id_shapes_and_timestamps():
 
 
 def test_fast_path_patterns_match_one_segment_per_parameter():
-    from airflow_provider_abeja.emulator.fastpath import compile_path
+    from abeja_emulator.fastpath import compile_path
 
     pattern = compile_path("/_inference/{org}/deployments/{dep}/services/{ser}")
     match = pattern.fullmatch("/_inference/1234567890123/deployments/9/services/ser-1")

@@ -1,7 +1,7 @@
 """The reliability suite's emulator: the shipped ``EmulatorProcess`` with the suite's knobs.
 
 Process management (own process group, log file, readiness, restart on the same port, stop by
-group) is ``airflow_provider_abeja.emulator.process.EmulatorProcess``'s. This adds what the
+group) is ``abeja_emulator.process.EmulatorProcess``'s. This adds what the
 suite needs on top: sentinel credentials, a CA bundle for the control calls (TLS runs), the
 server's output for the secrets search, and the control API under the names the tests use.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_abeja.emulator.process import EmulatorProcess
+from abeja_emulator.process import EmulatorProcess
 
 ORGANIZATION_ID = "1234567890123"
 DEPLOYMENT_ID = "9999999999999"

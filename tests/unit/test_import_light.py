@@ -45,7 +45,7 @@ def heavy():
     return sorted(
         m for m in sys.modules
         if m.split(".")[0] in ("fastapi", "uvicorn", "starlette")
-        or m == "airflow_provider_abeja.emulator" or m.startswith("airflow_provider_abeja.emulator.")
+        or m == "abeja_emulator" or m.startswith("abeja_emulator.")
     )
 
 before = heavy()
@@ -53,7 +53,7 @@ for name in sys.argv[1:]:
     importlib.import_module(name)
 after = heavy()
 # The control: the same check does see the emulator when it is imported.
-importlib.import_module("airflow_provider_abeja.emulator.app")
+importlib.import_module("abeja_emulator.app")
 print(json.dumps({"before": before, "after": after, "control": heavy()}))
 """
 
@@ -72,7 +72,7 @@ def test_our_modules_import_no_web_server_or_emulator() -> None:
     assert result["before"] == []
     assert result["after"] == [], f"imported by {MODULES}: {result['after']}"
     # The check can fail: importing the emulator's app is seen (the emulator and its web stack).
-    assert "airflow_provider_abeja.emulator" in result["control"]
+    assert "abeja_emulator" in result["control"]
     assert any(name.split(".")[0] in ("fastapi", "starlette") for name in result["control"])
 
 

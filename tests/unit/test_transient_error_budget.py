@@ -25,7 +25,7 @@ import requests_mock as rm
 import respx
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_abeja.emulator.handle import EmulatorHandle
+from abeja_emulator.handle import EmulatorHandle
 from airflow_provider_abeja.exceptions import (
     BadRequest,
     Forbidden,

@@ -8,7 +8,7 @@ from typing import Any
 
 def run(emulator: Any, workdir: Path) -> None:
     # [START emulator_process]
-    from airflow_provider_abeja.emulator import EmulatorProcess
+    from abeja_emulator import EmulatorProcess
 
     with EmulatorProcess(ready_delay=0.5) as emulator:
         print(emulator.url, emulator.handle.airflow_connection())

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from abeja_emulator.sample import SAMPLE_DEPLOYMENT_ID, SAMPLE_HANDLER_DIR
 from airflow_provider_abeja.client import APIClient
-from airflow_provider_abeja.emulator.sample import SAMPLE_DEPLOYMENT_ID, SAMPLE_HANDLER_DIR
 from airflow_provider_abeja.operators._base import WaitInterrupted
 from airflow_provider_abeja.operators.training import (
     AbejaCreateDeploymentVersionOperator,

@@ -18,7 +18,7 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
-from airflow_provider_abeja.emulator.handle import EmulatorHandle
+from abeja_emulator.handle import EmulatorHandle
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
 

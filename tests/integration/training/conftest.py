@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from abeja_emulator.sample import SAMPLE_HANDLER_DIR
 from airflow_provider_abeja.client import APIClient
-from airflow_provider_abeja.emulator.sample import SAMPLE_HANDLER_DIR
 from tests.integration.training._support import DEFINITION
 
 

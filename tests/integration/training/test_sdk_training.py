@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_abeja.emulator.sample import SAMPLE_HANDLER_DIR
+from abeja_emulator.sample import SAMPLE_HANDLER_DIR
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 

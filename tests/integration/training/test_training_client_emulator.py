@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from abeja_emulator.sample import SAMPLE_DEPLOYMENT_ID, SAMPLE_HANDLER_DIR
 from airflow_provider_abeja.client import APIClient, AsyncAPIClient
-from airflow_provider_abeja.emulator.sample import SAMPLE_DEPLOYMENT_ID, SAMPLE_HANDLER_DIR
 from airflow_provider_abeja.exceptions import BadRequest, InvalidArgumentError, NotFound
 from tests.integration.training._support import DEFINITION, wait_job
 

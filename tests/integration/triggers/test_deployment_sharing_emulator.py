@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_provider_abeja.emulator.handle import EmulatorHandle
+from abeja_emulator.handle import EmulatorHandle
 from airflow_provider_abeja.triggers._deployment_poller import deployment_group_count
 from airflow_provider_abeja.triggers._shared import shared_client_count
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_abeja.emulator.handle import EmulatorHandle
+from abeja_emulator.handle import EmulatorHandle
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger, validate_status_event
 
 pytestmark = pytest.mark.emulator

@@ -14,12 +14,10 @@ from pathlib import Path
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Asset, task
 
-import airflow_provider_abeja
+from abeja_emulator.sample import SAMPLE_HANDLER_DIR
 
 PATH = os.environ["ABEJA_EXAMPLE_LABELLED_REVIEWS"]
-SAMPLE_DATA = (
-    Path(airflow_provider_abeja.__file__).parent / "emulator" / "sample_handler" / "training_data.jsonl"
-)
+SAMPLE_DATA = Path(SAMPLE_HANDLER_DIR) / "training_data.jsonl"
 NEW_WORD = "airflowtastic"
 
 with DAG(

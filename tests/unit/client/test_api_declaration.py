@@ -80,9 +80,9 @@ def emulator_routes() -> set[tuple[str, str, str]]:
     pytest.importorskip("fastapi")
     from fastapi.routing import APIRoute
 
-    from airflow_provider_abeja.emulator.app import create_fastapi
-    from airflow_provider_abeja.emulator.config import EmulatorConfig
-    from airflow_provider_abeja.emulator.core import Emulator
+    from abeja_emulator.app import create_fastapi
+    from abeja_emulator.config import EmulatorConfig
+    from abeja_emulator.core import Emulator
 
     app = create_fastapi(Emulator(EmulatorConfig()))
     return {

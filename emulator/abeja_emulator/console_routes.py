@@ -14,11 +14,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from ..links.console import SERVICE_PATH
 from .core import Emulator
 from .errors import ApiError
 
 PREFIX = "/console"
+#: A service's page under the console base: the platform console's path, which the provider's
+#: "ABEJA Service" link builds too (tests/emulator/test_console.py follows that link here).
+SERVICE_PATH = "/organizations/{organization_id}/deployments/{deployment_id}/services/{service_id}"
 #: Log lines shown on a page (newest last); the API's recentlogs has them all.
 LOG_LINES = 200
 _STATUS = re.compile(r"\b(IN_PROGRESS|READY|FAILED|STOPPED)\b")

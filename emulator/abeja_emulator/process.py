@@ -78,7 +78,7 @@ class EmulatorProcess:
         cmd = [
             sys.executable,
             "-m",
-            "airflow_provider_abeja.emulator",
+            "abeja_emulator",
             "--host",
             self.host,
             "--port",

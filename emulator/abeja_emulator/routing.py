@@ -87,8 +87,11 @@ def add_route(
     handler: Handler,
     *,
     virtual_host: bool = False,
+    presigned: bool = False,
 ) -> Endpoint:
-    """Register an authenticated platform route: count it, apply faults, check credentials and org."""
+    """Register a platform route: count it, apply faults, check credentials and org.
+
+    A ``presigned`` route (a pre-signed URL) takes no credentials and names no organization."""
 
     async def endpoint(request: Request) -> Response:
         emulator.requests[name] += 1
@@ -100,10 +103,13 @@ def add_route(
                 return fault_response(fault, request)
         params = dict(request.path_params)
         try:
-            principal: Principal = emulator.auth.authenticate(request.headers.get("authorization"))
-            org = virtual_host_org(request) if virtual_host else params.pop("org")
-            emulator.auth.authorize(principal, org)
-            response = await handler(emulator, request, org, **params)
+            if presigned:
+                response = await handler(emulator, request, **params)
+            else:
+                principal: Principal = emulator.auth.authenticate(request.headers.get("authorization"))
+                org = virtual_host_org(request) if virtual_host else params.pop("org")
+                emulator.auth.authorize(principal, org)
+                response = await handler(emulator, request, org, **params)
         except ApiError as exc:
             response = error_response(exc)
         if fault is not None and fault.when == WHEN_AFTER and fault.replaces_response:

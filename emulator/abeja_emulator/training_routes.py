@@ -15,9 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from .core import Emulator
-from .errors import ApiError, bad_request
-from .faults import WHEN_AFTER, WHEN_BEFORE
-from .routing import Handler, add_route, error_response, fault_response, json_body, json_response
+from .errors import bad_request
+from .routing import Handler, add_route, json_body, json_response
 
 DEFS = "/organizations/{org}/training/definitions"
 DEF = DEFS + "/{name}"
@@ -124,26 +123,6 @@ async def get_training_model(emu: Emulator, request: Request, org: str, name: st
     return json_response(emu.training.model(org, name, model))
 
 
-def _presigned(app: FastAPI, emu: Emulator, path: str, method: str, name: str, handler: Handler) -> None:
-    """A route without credentials (a pre-signed URL), counted and fault-injectable."""
-
-    async def endpoint(request: Request) -> Response:
-        emu.requests[name] += 1
-        fault = emu.faults.pick(name)
-        if fault is not None and fault.when == WHEN_BEFORE and fault.replaces_response:
-            return fault_response(fault, request)
-        try:
-            response = await handler(emu, request, **request.path_params)
-        except ApiError as exc:
-            response = error_response(exc)
-        if fault is not None and fault.when == WHEN_AFTER and fault.replaces_response:
-            return fault_response(fault, request)
-        return response
-
-    endpoint.__name__ = name
-    app.add_api_route(path, endpoint, methods=[method], name=name)
-
-
 async def download_artifact(emu: Emulator, request: Request, token: str) -> Response:
     return Response(emu.training.artifact(token), media_type="application/zip")
 
@@ -169,4 +148,5 @@ def register(app: FastAPI, emu: Emulator) -> None:
     ]
     for path, method, handler in routes:
         add_route(app, emu, path, [method], handler.__name__, handler)
-    _presigned(app, emu, "/_emulator/artifacts/{token}", "GET", "download_training_result", download_artifact)
+    path = "/_emulator/artifacts/{token}"
+    add_route(app, emu, path, ["GET"], "download_training_result", download_artifact, presigned=True)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from .. import __version__
+from . import __version__
 from .core import Emulator
 from .errors import ApiError, bad_request, not_found
 from .faults import build_fault

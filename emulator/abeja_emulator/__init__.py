@@ -3,6 +3,8 @@
 Importing this package is cheap: the web stack loads only when the server runs (`cli.main`).
 """
 
+__version__ = "0.1.0"
+
 from .handle import EmulatorHandle
 from .process import EmulatorProcess
 from .sample import SAMPLE_BAD_VERSION_ID, SAMPLE_DEPLOYMENT_ID, SAMPLE_VERSION_ID, SAMPLE_VERSION_ID_V2
@@ -14,4 +16,5 @@ __all__ = [
     "SAMPLE_VERSION_ID_V2",
     "EmulatorHandle",
     "EmulatorProcess",
+    "__version__",
 ]
