@@ -33,6 +33,8 @@ def sources_the_suite_runs() -> dict[Path, str]:
     example_dags = load(REPO / "tests" / "dags" / "test_example_dags.py").example_dag_files()
     runs = {p.resolve(): "tests/dags" for p in example_dags}
     runs.update({p.resolve(): "tests/docs" for p in snippet_files()})
+    # A user's project, run by its own pytest in test_dag_testing_guide.py.
+    runs.update({p.resolve(): "tests/docs" for p in (SNIPPETS.parent / "dag_project").rglob("*.py")})
     # DAGs of the scheduler tests: only those a test in tests/standalone/ names (and so runs).
     standalone = REPO / "tests" / "standalone"
     tests_text = "".join(path.read_text() for path in standalone.glob("test_*.py"))
