@@ -39,8 +39,7 @@ from airflow_provider_abeja.exceptions import (
 )
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-from airflow_provider_abeja.wait_events import validate_status_event
-from airflow_provider_abeja.wait_step import Outcome, WaitSpec, WaitState, step
+from airflow_provider_abeja.wait.engine import Outcome, WaitSpec, WaitState, step, validate_status_event
 
 API = "http://abeja.test"
 ORG = "1234567890123"

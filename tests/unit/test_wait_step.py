@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_abeja.exceptions import HttpError, NotFound, TLSMismatchError
-from airflow_provider_abeja.wait_step import (
+from airflow_provider_abeja.wait.engine import (
     MAX_LOG_LINE_CHARS,
     Outcome,
     WaitSpec,

@@ -18,9 +18,8 @@ import pytest
 import requests
 
 from airflow_provider_abeja.emulator.handle import EmulatorHandle
-from airflow_provider_abeja.triggers._deployment_poller import deployment_group_count
-from airflow_provider_abeja.triggers._shared import shared_client_count
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+from airflow_provider_abeja.wait.pool import deployment_group_count, shared_client_count
 
 pytestmark = pytest.mark.emulator
 

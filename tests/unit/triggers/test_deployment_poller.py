@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_abeja.exceptions import Forbidden, InternalServerError, NotFound, TransportError
-from airflow_provider_abeja.triggers._deployment_poller import ServiceWatch, deployment_group_count
-from airflow_provider_abeja.wait_step import Outcome, WaitSpec, WaitState, step
+from airflow_provider_abeja.wait.engine import Outcome, WaitSpec, WaitState, step
+from airflow_provider_abeja.wait.pool import ServiceWatch, deployment_group_count
 
 ORG = "1234567890123"
 DEP = "9999999999999"

@@ -187,7 +187,7 @@ async def test_missing_connection_gives_an_error_event() -> None:
 
 @respx.mock
 async def test_slow_recent_logs_do_not_hold_back_the_event(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_abeja.triggers import _base as trigger_module
+    from airflow_provider_abeja.wait import trigger as trigger_module
 
     monkeypatch.setattr(trigger_module, "LOG_FETCH_TIMEOUT", 0.2)
     started = asyncio.Event()

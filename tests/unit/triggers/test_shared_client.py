@@ -16,12 +16,8 @@ import pytest
 import respx
 
 from airflow_provider_abeja.client import AsyncAPIClient
-from airflow_provider_abeja.triggers._shared import (
-    SHARED_POOL_SIZE,
-    WAITS_PER_CLIENT,
-    shared_client_count,
-)
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+from airflow_provider_abeja.wait.pool import WAITS_PER_CLIENT, shared_client_count
 
 API = "http://abeja.test"
 ORG = "1234567890123"
@@ -111,7 +107,7 @@ async def test_many_waits_share_few_clients_closed_by_their_last(
     assert [event["status"] for (event,) in results] == ["success"] * waits
     assert [event["service_id"] for (event,) in results] == [_ser(i) for i in range(waits)]
     assert len(lifecycle["built"]) == -(-waits // WAITS_PER_CLIENT)
-    assert all(client._settings.pool_maxsize == SHARED_POOL_SIZE for client in lifecycle["built"])
+    assert all(client._settings.pool_maxsize == WAITS_PER_CLIENT for client in lifecycle["built"])
     assert sorted(map(id, lifecycle["closed"])) == sorted(map(id, lifecycle["built"]))
     assert shared_client_count() == 0
 

@@ -1,10 +1,10 @@
-"""What the service and training job triggers share: a status wait on the triggerer's event loop.
+"""The status triggers: ``AbejaServiceStatusTrigger`` and ``AbejaTrainingJobTrigger``.
 
-The trigger leases a pooled async client (``_shared``), drives the one wait engine
-(``wait_step``) with what its watch observes, and yields exactly one event
-(``wait_events.status_event``, keyed by its ``ResourceKind``). A subclass names its kind, its two
-path ids, how it watches the resource and how it reads its log: everything else (arguments,
-serialization, outcomes, messages, jitter, log lines) is the same for every kind.
+A trigger leases a shared async client (``wait.pool``), feeds what its watch observes to
+``engine.step`` on the triggerer's event loop until the wait is over, and yields exactly one
+event (``engine.status_event``), which the deferred task reads back with
+``engine.validate_status_event``. A subclass names its kind, its two path ids, how it watches
+the resource and how it reads its log; the rest is the same for every kind.
 """
 
 from __future__ import annotations
@@ -13,33 +13,32 @@ import asyncio
 import datetime
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import AbstractContextManager
-from types import TracebackType
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import is_fail_fast
-from airflow_provider_abeja.wait_events import status_event
-from airflow_provider_abeja.wait_step import (
+from airflow_provider_abeja.wait.engine import (
     DEFAULT_TRANSIENT_ERROR_BUDGET,
+    SERVICE,
+    TRAINING_JOB,
     Outcome,
     ResourceKind,
+    ServiceStatus,
     Step,
     WaitSpec,
     WaitState,
     emit,
     latest_log_lines,
     next_pause,
+    status_event,
     step,
 )
+from airflow_provider_abeja.wait.pool import ClientLease, DirectWatch, ServiceWatch, wait_with_lease
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import AsyncAPIClient
-    from airflow_provider_abeja.triggers._shared import ClientLease
-
-__all__ = ["LOG_FETCH_TIMEOUT", "POLL_JITTER", "DirectWatch", "StatusTrigger", "Watch"]
 
 #: Seconds a trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
@@ -52,32 +51,14 @@ class Watch(Protocol):
 
     def __enter__(self) -> Watch: ...
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
+    def __exit__(self, *exc_info: Any) -> None: ...
 
     async def observe(self) -> object:
         """The resource's JSON, or the error reading it (the engine's observation); never raises."""
         ...
 
 
-class DirectWatch(AbstractContextManager["DirectWatch"]):
-    """One GET a poll: ``read()``'s answer, or the error it raised."""
-
-    def __init__(self, read: Callable[[], Awaitable[Mapping[str, Any]]]) -> None:
-        self._read = read
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-    async def observe(self) -> object:
-        try:
-            return await self._read()
-        except Exception as exc:
-            return exc
-
-
-def _coerce_end_time(end_time: float | int | datetime.datetime | None) -> float | None:
+def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None:
     if end_time is None:
         return None
     if isinstance(end_time, datetime.datetime):
@@ -116,6 +97,8 @@ class StatusTrigger(BaseTrigger):
     id_fields: ClassVar[tuple[str, str]]
     #: Whether ``target_status`` and ``failure_statuses`` are arguments (serialized) or the kind's.
     chooses_statuses: ClassVar[bool] = False
+    #: Where the triggerer imports the class from: part of every stored trigger row, so it never changes.
+    classpath: ClassVar[str]
 
     def __init__(
         self,
@@ -144,26 +127,18 @@ class StatusTrigger(BaseTrigger):
         self.abeja_conn_id = str(abeja_conn_id)
         self.transient_error_budget = spec.transient_error_budget
 
-    # -- what a subclass says -----------------------------------------------------------------
-
     def _watch(self, lease: ClientLease) -> Watch:
-        """How this wait reads its resource on ``lease``."""
+        """How this wait reads its resource on ``lease`` (a subclass says)."""
         raise NotImplementedError
 
     async def _read_recent_logs(self, client: AsyncAPIClient) -> Any:
-        """The resource's ``recentlogs`` answer."""
+        """The resource's ``recentlogs`` answer (a subclass says)."""
         raise NotImplementedError
-
-    # -- shared --------------------------------------------------------------------------------
 
     @property
     def _ids(self) -> tuple[str, str, str]:
         outer, inner = (str(getattr(self, name)) for name in self.id_fields)
         return self.organization_id, outer, inner
-
-    @property
-    def _resource_id(self) -> str:
-        return self._ids[2]
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
@@ -176,26 +151,20 @@ class StatusTrigger(BaseTrigger):
             abeja_conn_id=self.abeja_conn_id,
             transient_error_budget=self.transient_error_budget,
         )
-        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
+        return self.classpath, kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until an outcome, then yield one event. The client lease ends before the yield.
-
-        The triggers of one event loop share clients per connection settings (one small pool
-        per 8 waits instead of one per wait, see ``_shared``); a client's last trigger closes it.
-        """
-        from airflow_provider_abeja.triggers._shared import wait_with_lease
-
+        """Poll until an outcome, then yield one event. The client lease ends before the yield."""
         try:
             event = await wait_with_lease(self.abeja_conn_id, self._wait, self._error_event)
         except asyncio.CancelledError:
-            self.log.info("Stopped waiting for %s %s (cancelled)", self.kind.noun, self._resource_id)
+            self.log.info("Stopped waiting for %s %s (cancelled)", self.kind.noun, self._ids[2])
             raise
         yield TriggerEvent(event)
 
     async def _wait(self, lease: ClientLease) -> dict[str, Any]:
         spec = WaitSpec.build(
-            self._resource_id,
+            self._ids[2],
             self.target_status,
             self.failure_statuses,
             self.transient_error_budget,
@@ -216,7 +185,7 @@ class StatusTrigger(BaseTrigger):
                 await asyncio.sleep(next_pause(spec, delay, time.time()))
         wants_logs = result.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
         lines = await self._log_lines(lease.client) if wants_logs else []
-        return self._event(result, lines)
+        return status_event(self._ids[2], result, lines, self.kind)
 
     async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
         """The latest log lines, or none when they cannot be read in LOG_FETCH_TIMEOUT.
@@ -224,7 +193,7 @@ class StatusTrigger(BaseTrigger):
         The lines only decorate an outcome that is already known: a slow log API must not hold
         back a failure or push a timeout event far past its deadline.
         """
-        noun, resource_id = self.kind.noun, self._resource_id
+        noun, resource_id = self.kind.noun, self._ids[2]
         try:
             logs = await asyncio.wait_for(self._read_recent_logs(client), timeout=LOG_FETCH_TIMEOUT)
         except asyncio.TimeoutError:
@@ -236,9 +205,99 @@ class StatusTrigger(BaseTrigger):
         return latest_log_lines(logs)
 
     def _error_event(self, exc: Exception) -> dict[str, Any]:
-        message = f"could not watch {self.kind.noun} {self._resource_id}: {exc}"
-        return self._event(Step(Outcome.ERROR, WaitState(), message, retryable=not is_fail_fast(exc)))
+        message = f"could not watch {self.kind.noun} {self._ids[2]}: {exc}"
+        result = Step(Outcome.ERROR, WaitState(), message, retryable=not is_fail_fast(exc))
+        return status_event(self._ids[2], result, None, self.kind)
 
-    def _event(self, result: Step, log_lines: list[str] | None = None) -> dict[str, Any]:
-        """The one event of this trigger, from the engine's last step."""
-        return status_event(self._resource_id, result, log_lines, self.kind)
+
+class AbejaServiceStatusTrigger(StatusTrigger):
+    """Poll a service until it reaches ``target_status``, a failure status, or ``end_time``.
+
+    :param organization_id: organization of the service (already resolved: the triggerer does
+        not fall back to the connection's organization).
+    :param deployment_id: deployment of the service.
+    :param service_id: the service to watch.
+    :param target_status: the only status that counts as success.
+    :param failure_statuses: statuses that end the wait with a ``failure`` event (default
+        ``FAILED`` and ``STOPPED``; the target is never one of them).
+
+    ``poll_interval``, ``end_time``, ``abeja_conn_id`` and ``transient_error_budget`` are
+    ``StatusTrigger``'s, the same for every kind of resource.
+    """
+
+    kind = SERVICE
+    id_fields = ("deployment_id", "service_id")
+    chooses_statuses = True
+    classpath = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
+    deployment_id: str
+    service_id: str
+
+    def __init__(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        target_status: str = ServiceStatus.READY.value,
+        failure_statuses: Iterable[str] | None = None,
+        poll_interval: float = 10.0,
+        end_time: float | datetime.datetime | None = None,
+        abeja_conn_id: str = "abeja_default",
+        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+    ) -> None:
+        super().__init__(
+            organization_id,
+            (deployment_id, service_id),
+            target_status=target_status,
+            failure_statuses=failure_statuses,
+            poll_interval=poll_interval,
+            end_time=end_time,
+            abeja_conn_id=abeja_conn_id,
+            transient_error_budget=transient_error_budget,
+        )
+
+    def _watch(self, lease: ClientLease) -> Watch:
+        # The waits on one deployment share one listing per poll interval.
+        return ServiceWatch(lease, *self._ids, self.poll_interval)
+
+    async def _read_recent_logs(self, client: AsyncAPIClient) -> Any:
+        return await client.get_service_recent_logs(*self._ids)
+
+
+class AbejaTrainingJobTrigger(StatusTrigger):
+    """Poll ``training_job_id`` until it completes (``success``), fails or stops (``failure``,
+    with its latest log lines), ``end_time`` passes (``timeout``) or an error repeats (``error``).
+
+    ``poll_interval``, ``end_time`` (epoch seconds; None: no deadline), ``abeja_conn_id`` and
+    ``transient_error_budget`` are ``StatusTrigger``'s, the same for every kind of resource.
+    """
+
+    kind = TRAINING_JOB
+    id_fields = ("job_definition_name", "training_job_id")
+    classpath = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
+    job_definition_name: str
+    training_job_id: str
+
+    def __init__(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        training_job_id: str,
+        poll_interval: float = 30.0,
+        end_time: float | datetime.datetime | None = None,
+        abeja_conn_id: str = "abeja_default",
+        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+    ) -> None:
+        super().__init__(
+            organization_id,
+            (job_definition_name, training_job_id),
+            poll_interval=poll_interval,
+            end_time=end_time,
+            abeja_conn_id=abeja_conn_id,
+            transient_error_budget=transient_error_budget,
+        )
+
+    def _watch(self, lease: ClientLease) -> Watch:
+        return DirectWatch(lambda: lease.client.get_training_job(*self._ids))
+
+    async def _read_recent_logs(self, client: AsyncAPIClient) -> Any:
+        return await client.get_training_job_recent_logs(*self._ids)
