@@ -26,6 +26,7 @@ from airflow_provider_abeja.wait.engine import (
     emit,
     latest_log_lines,
     next_pause,
+    observe,
     step,
     step_error,
 )
@@ -77,11 +78,7 @@ def run_wait(
     if stop_event is not None and stop_event.is_set():
         raise WaitStoppedError(spec.resource_id)
     while True:
-        observation: object
-        try:
-            observation = read()
-        except AbejaError as exc:
-            observation = exc
+        observation = observe(read)
         if after_read is not None:
             after_read()
         result = step(spec, state, observation, clock())

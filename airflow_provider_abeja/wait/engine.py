@@ -99,6 +99,9 @@ class ResourceKind:
     known_statuses: frozenset[str]
     #: ``(id, status, log_lines, message)`` -> the fail-fast error of a failure status.
     failed_error: Callable[[str, str, Sequence[str], str], AbejaError]
+    #: The client calls that read it and its recent logs (the sync and async clients name them alike).
+    read: str
+    read_logs: str
     #: A field of the resource whose text explains a failure (appended to the message).
     detail_key: str | None = None
 
@@ -111,6 +114,8 @@ SERVICE = ResourceKind(
     failure_statuses=DEFAULT_FAILURE_STATUSES,
     known_statuses=ServiceStatus.values(),
     failed_error=ServiceFailedError,
+    read="get_service",
+    read_logs="get_service_recent_logs",
 )
 TRAINING_JOB = ResourceKind(
     noun="training job",
@@ -120,6 +125,8 @@ TRAINING_JOB = ResourceKind(
     failure_statuses=FAILED_JOB_STATUSES,
     known_statuses=TrainingJobStatus.values(),
     failed_error=TrainingJobFailedError,
+    read="get_training_job",
+    read_logs="get_training_job_recent_logs",
     detail_key="status_message",
 )
 
@@ -222,6 +229,14 @@ class Step:
     @property
     def done(self) -> bool:
         return self.outcome is not Outcome.WAITING
+
+
+def observe(read: Callable[[], Mapping[str, Any]]) -> object:
+    """What ``read`` answers, or the provider error it raised: an observation for :func:`step`."""
+    try:
+        return read()
+    except AbejaError as exc:
+        return exc
 
 
 def emit(result: Step, logger: Any) -> None:

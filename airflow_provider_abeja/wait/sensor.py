@@ -10,7 +10,7 @@ read the resource and its log, and its trigger; the rest is the same for every k
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,7 +23,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_abeja.exceptions import AbejaError, WaitTimeoutError, with_log_lines
+from airflow_provider_abeja.exceptions import WaitTimeoutError, with_log_lines
 from airflow_provider_abeja.links.abeja import AbejaServiceLink, push_service_url, service_console_url
 from airflow_provider_abeja.wait.engine import (
     DEFAULT_TRANSIENT_ERROR_BUDGET,
@@ -38,6 +38,7 @@ from airflow_provider_abeja.wait.engine import (
     airflow_error,
     emit,
     latest_log_lines,
+    observe,
     step,
     step_error,
     timeout_message,
@@ -119,14 +120,6 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
 
     # -- what a subclass says -----------------------------------------------------------------
 
-    def _read(self, ids: Ids) -> Mapping[str, Any]:
-        """The resource's JSON (the sync client's GET)."""
-        raise NotImplementedError
-
-    def _read_recent_logs(self, ids: Ids) -> Any:
-        """The resource's ``recentlogs`` answer (the sync client's GET)."""
-        raise NotImplementedError
-
     def _trigger(self, **kwargs: Any) -> StatusTrigger:
         """The resource's trigger, from what every status trigger takes (the organization and the
         path ids under the sensor's names, ``poll_interval``, ``end_time``, ``abeja_conn_id``,
@@ -170,13 +163,8 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         """One observation through ``engine.step``, as the operators and the trigger do."""
-        ids = self._ids()
-        spec = self._spec()
-        observation: object
-        try:
-            observation = self._read(ids)
-        except AbejaError as exc:
-            observation = exc
+        ids, spec = self._ids(), self._spec()
+        observation = observe(lambda: getattr(self.hook.client, self.kind.read)(*ids))
         result = step(spec, self._wait_state, observation, time.monotonic())
         self._wait_state = result.state
         emit(result, self.log)
@@ -191,7 +179,7 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
     def _latest_log_lines(self, ids: Ids) -> list[str]:
         """The latest log lines, or none: they only decorate an outcome that is already known."""
         try:
-            return latest_log_lines(self._read_recent_logs(ids))
+            return latest_log_lines(getattr(self.hook.client, self.kind.read_logs)(*ids))
         except Exception as exc:
             self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, ids[2], exc)
             return []
@@ -288,12 +276,6 @@ class AbejaServiceStatusSensor(StatusSensor):
         self.service_id = service_id
         self._wait_for(target_status, failure_statuses)
 
-    def _read(self, ids: Ids) -> Mapping[str, Any]:
-        return self.hook.client.get_service(*ids)
-
-    def _read_recent_logs(self, ids: Ids) -> Any:
-        return self.hook.client.get_service_recent_logs(*ids)
-
     def _trigger(self, **kwargs: Any) -> StatusTrigger:
         from airflow_provider_abeja.wait.trigger import AbejaServiceStatusTrigger
 
@@ -332,12 +314,6 @@ class AbejaTrainingJobSensor(StatusSensor):
         super().__init__(**kwargs)
         self.job_definition_name = job_definition_name
         self.training_job_id = training_job_id
-
-    def _read(self, ids: Ids) -> Mapping[str, Any]:
-        return self.hook.client.get_training_job(*ids)
-
-    def _read_recent_logs(self, ids: Ids) -> Any:
-        return self.hook.client.get_training_job_recent_logs(*ids)
 
     def _trigger(self, **kwargs: Any) -> StatusTrigger:
         from airflow_provider_abeja.wait.trigger import AbejaTrainingJobTrigger

@@ -128,12 +128,8 @@ class StatusTrigger(BaseTrigger):
         self.transient_error_budget = spec.transient_error_budget
 
     def _watch(self, lease: ClientLease) -> Watch:
-        """How this wait reads its resource on ``lease`` (a subclass says)."""
-        raise NotImplementedError
-
-    async def _read_recent_logs(self, client: AsyncAPIClient) -> Any:
-        """The resource's ``recentlogs`` answer (a subclass says)."""
-        raise NotImplementedError
+        """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
+        return DirectWatch(lambda: getattr(lease.client, self.kind.read)(*self._ids))
 
     @property
     def _ids(self) -> tuple[str, str, str]:
@@ -195,7 +191,8 @@ class StatusTrigger(BaseTrigger):
         """
         noun, resource_id = self.kind.noun, self._ids[2]
         try:
-            logs = await asyncio.wait_for(self._read_recent_logs(client), timeout=LOG_FETCH_TIMEOUT)
+            read_logs = getattr(client, self.kind.read_logs)(*self._ids)
+            logs = await asyncio.wait_for(read_logs, timeout=LOG_FETCH_TIMEOUT)
         except asyncio.TimeoutError:
             self.log.warning("Recent logs of %s %s not read within %ss", noun, resource_id, LOG_FETCH_TIMEOUT)
             return []
@@ -259,9 +256,6 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         # The waits on one deployment share one listing per poll interval.
         return ServiceWatch(lease, *self._ids, self.poll_interval)
 
-    async def _read_recent_logs(self, client: AsyncAPIClient) -> Any:
-        return await client.get_service_recent_logs(*self._ids)
-
 
 class AbejaTrainingJobTrigger(StatusTrigger):
     """Poll ``training_job_id`` until it completes (``success``), fails or stops (``failure``,
@@ -295,9 +289,3 @@ class AbejaTrainingJobTrigger(StatusTrigger):
             abeja_conn_id=abeja_conn_id,
             transient_error_budget=transient_error_budget,
         )
-
-    def _watch(self, lease: ClientLease) -> Watch:
-        return DirectWatch(lambda: lease.client.get_training_job(*self._ids))
-
-    async def _read_recent_logs(self, client: AsyncAPIClient) -> Any:
-        return await client.get_training_job_recent_logs(*self._ids)
