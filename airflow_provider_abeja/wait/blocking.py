@@ -16,20 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_abeja.exceptions import AbejaError, WaitStoppedError
-from airflow_provider_abeja.wait.engine import (
-    DEFAULT_TRANSIENT_ERROR_BUDGET,
-    MAX_LOG_LINES,
-    TRAINING_JOB,
-    Outcome,
-    WaitSpec,
-    WaitState,
-    emit,
-    latest_log_lines,
-    next_pause,
-    observe,
-    step,
-    step_error,
-)
+from airflow_provider_abeja.wait import engine
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
@@ -56,7 +43,7 @@ def check_wait_times(check_interval: float, timeout: float | None) -> None:
 
 
 def run_wait(
-    spec: WaitSpec,
+    spec: engine.WaitSpec,
     read: Callable[[], dict[str, Any]],
     *,
     logger: _Logger,
@@ -70,26 +57,26 @@ def run_wait(
 ) -> dict[str, Any]:
     """Poll ``read`` until the engine says the wait is over; ``spec.deadline`` is in ``clock``'s time.
 
-    Returns the resource on success; raises ``step_error`` otherwise (with ``failure_lines()``
+    Returns the resource on success; raises ``engine.step_error`` otherwise (with ``failure_lines()``
     after a failure status or the deadline), or ``WaitStoppedError`` when ``stop_event`` is set
     (also before the first poll). With ``stop_event`` the pauses wait on it instead of ``sleep``.
     """
-    state = WaitState()
+    state = engine.WaitState()
     if stop_event is not None and stop_event.is_set():
         raise WaitStoppedError(spec.resource_id)
     while True:
-        observation = observe(read)
+        observation = engine.observe(read)
         if after_read is not None:
             after_read()
-        result = step(spec, state, observation, clock())
+        result = engine.step(spec, state, observation, clock())
         state = result.state
-        emit(result, logger)
-        if result.outcome is Outcome.SUCCEEDED:
+        engine.emit(result, logger)
+        if result.outcome is engine.Outcome.SUCCEEDED:
             return dict(result.service or {})
         if result.done:
-            lines = failure_lines() if result.outcome is not Outcome.ERROR else []
-            raise step_error(spec, result, lines, timeout)
-        pause = next_pause(spec, check_interval, clock())
+            lines = failure_lines() if result.outcome is not engine.Outcome.ERROR else []
+            raise engine.step_error(spec, result, lines, timeout)
+        pause = engine.next_pause(spec, check_interval, clock())
         if stop_event is None:
             sleep(pause)
         elif stop_event.wait(pause):
@@ -115,7 +102,7 @@ def wait_for_service_status(
     check_interval: float = 10.0,
     timeout: float | None = None,
     log_recent_logs: bool = True,
-    transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+    transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     logs_since: datetime | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -130,7 +117,9 @@ def wait_for_service_status(
     """
     check_wait_times(check_interval, timeout)
     deadline, wall = _deadlines(timeout, clock)
-    spec = WaitSpec.build(service_id, target_status, failure_statuses, transient_error_budget, deadline, wall)
+    spec = engine.WaitSpec.build(
+        service_id, target_status, failure_statuses, transient_error_budget, deadline, wall
+    )
     follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger, logs_since)
 
     def failure_lines() -> list[str]:
@@ -162,7 +151,7 @@ def wait_for_training_job(
     timeout: float | None,
     stop_event: threading.Event | None = None,
     logger: Any = None,
-    transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+    transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
 ) -> dict[str, Any]:
     """Poll until the job is Complete (returns it); raises what the engine decides:
     ``TrainingJobFailedError`` (with the job's latest log lines) when it ends Failed or Stopped,
@@ -170,12 +159,16 @@ def wait_for_training_job(
     too many transient ones, ``WaitStoppedError`` when ``stop_event`` is set."""
     check_wait_times(check_interval, timeout)
     deadline, wall = _deadlines(timeout, time.monotonic)
-    spec = WaitSpec.build(job_id, None, None, transient_error_budget, deadline, wall, TRAINING_JOB)
+    spec = engine.WaitSpec.build(
+        job_id, None, None, transient_error_budget, deadline, wall, engine.TRAINING_JOB
+    )
 
     def failure_lines() -> list[str]:
         # The lines only decorate an outcome that is already known: none when they cannot be read.
         try:
-            return latest_log_lines(client.get_training_job_recent_logs(organization_id, definition, job_id))
+            return engine.latest_log_lines(
+                client.get_training_job_recent_logs(organization_id, definition, job_id)
+            )
         except AbejaError:
             return []
 
@@ -267,7 +260,7 @@ class RecentLogFollower:
         self._newest: datetime | None = since
         #: Events up to this time are history (the platform's clock): not copied again.
         self._since = since
-        self._lines: deque[str] = deque(maxlen=MAX_LOG_LINES)
+        self._lines: deque[str] = deque(maxlen=engine.MAX_LOG_LINES)
         self._warned = False
 
     @property

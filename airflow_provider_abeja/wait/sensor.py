@@ -25,25 +25,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_abeja.exceptions import WaitTimeoutError, with_log_lines
 from airflow_provider_abeja.links.abeja import AbejaServiceLink, push_service_url, service_console_url
-from airflow_provider_abeja.wait.engine import (
-    DEFAULT_TRANSIENT_ERROR_BUDGET,
-    SERVICE,
-    TRAINING_JOB,
-    FailFastMixin,
-    Outcome,
-    ResourceKind,
-    ServiceStatus,
-    WaitSpec,
-    WaitState,
-    airflow_error,
-    emit,
-    latest_log_lines,
-    observe,
-    step,
-    step_error,
-    timeout_message,
-    validate_status_event,
-)
+from airflow_provider_abeja.wait import engine
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -64,7 +46,7 @@ _MIN_POLL_INTERVAL = 0.1
 Ids = tuple[str, str, str]
 
 
-class StatusSensor(FailFastMixin, BaseSensorOperator):
+class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
     """Succeed when the resource reaches its target status (the kind's unless a subclass takes
     ``target_status``); fail without retries on a failure status (with its latest log lines);
     keep waiting on any other status.
@@ -83,7 +65,7 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
     """
 
     #: What is watched: nouns, event keys, default target and failure statuses, failure error.
-    kind: ClassVar[ResourceKind]
+    kind: ClassVar[engine.ResourceKind]
     #: The attributes holding the two path ids after the organization, outermost first.
     id_fields: ClassVar[tuple[str, str]]
     #: A bad id or a fail-fast error in a poke fails the task at once (``soft_fail``: skips it).
@@ -95,7 +77,7 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
         organization_id: str | None = None,
         abeja_conn_id: str = "abeja_default",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         **kwargs: Any,
     ) -> None:
         if "retries" not in kwargs and "retries" not in (kwargs.get("default_args") or {}):
@@ -106,14 +88,16 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
         self.deferrable = deferrable
         self.transient_error_budget = transient_error_budget
         self._wait_for(self.kind.target_status, None)
-        self._wait_state = WaitState()
+        self._wait_state = engine.WaitState()
 
     def _wait_for(self, target_status: str, failure_statuses: Iterable[str] | None) -> None:
         """Set the target and failure statuses (None: the kind's), checked by the engine's rules
         where the DAG is parsed (the ids are templates until run)."""
         if failure_statuses is not None and not isinstance(failure_statuses, str):
             failure_statuses = [str(s) for s in failure_statuses]
-        WaitSpec.build("", target_status, failure_statuses, self.transient_error_budget, kind=self.kind)
+        engine.WaitSpec.build(
+            "", target_status, failure_statuses, self.transient_error_budget, kind=self.kind
+        )
         self.target_status = target_status
         failures = self.kind.failure_statuses if failure_statuses is None else failure_statuses
         self.failure_statuses: list[str] = sorted(set(failures))
@@ -150,9 +134,9 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
         outer, inner = (check_path_id(getattr(self, name), name) for name in self.id_fields)
         return organization_id, outer, inner
 
-    def _spec(self, wall_deadline: float | None = None) -> WaitSpec:
+    def _spec(self, wall_deadline: float | None = None) -> engine.WaitSpec:
         """What this sensor waits for (no deadline in poke mode: Airflow keeps the sensor's time)."""
-        return WaitSpec.build(
+        return engine.WaitSpec.build(
             self.resource_id,
             self.target_status,
             self.failure_statuses,
@@ -164,22 +148,22 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
     def poke(self, context: Context) -> bool:
         """One observation through ``engine.step``, as the operators and the trigger do."""
         ids, spec = self._ids(), self._spec()
-        observation = observe(lambda: getattr(self.hook.client, self.kind.read)(*ids))
-        result = step(spec, self._wait_state, observation, time.monotonic())
+        observation = engine.observe(lambda: getattr(self.hook.client, self.kind.read)(*ids))
+        result = engine.step(spec, self._wait_state, observation, time.monotonic())
         self._wait_state = result.state
-        emit(result, self.log)
+        engine.emit(result, self.log)
         if not result.done:
             return False
-        if result.outcome is Outcome.SUCCEEDED:
+        if result.outcome is engine.Outcome.SUCCEEDED:
             return True
-        lines = self._latest_log_lines(ids) if result.outcome is Outcome.FAILED else []
-        error = step_error(spec, result, lines)
-        raise airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
+        lines = self._latest_log_lines(ids) if result.outcome is engine.Outcome.FAILED else []
+        error = engine.step_error(spec, result, lines)
+        raise engine.airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
 
     def _latest_log_lines(self, ids: Ids) -> list[str]:
         """The latest log lines, or none: they only decorate an outcome that is already known."""
         try:
-            return latest_log_lines(getattr(self.hook.client, self.kind.read_logs)(*ids))
+            return engine.latest_log_lines(getattr(self.hook.client, self.kind.read_logs)(*ids))
         except Exception as exc:
             self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, ids[2], exc)
             return []
@@ -193,7 +177,7 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
         spec = self._spec(time.time() if self.reschedule else started + float(self.timeout))
         last = self._wait_state.last_status
         lines = self._latest_log_lines(self._ids())
-        message = with_log_lines(timeout_message(spec, last), lines, self.kind.noun)
+        message = with_log_lines(engine.timeout_message(spec, last), lines, self.kind.noun)
         return WaitTimeoutError(spec.resource_id, last, float(self.timeout), message)
 
     def execute(self, context: Context) -> None:
@@ -204,7 +188,7 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
                 super().execute(context)
             except AirflowSensorTimeout:
                 error = self._timeout_error(started)
-                raise airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
+                raise engine.airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
             return
         # One poke first: a resource that is already there needs no triggerer round trip.
         try:
@@ -232,7 +216,7 @@ class StatusSensor(FailFastMixin, BaseSensorOperator):
         """Resume after the trigger: success returns, anything else fails with the trigger's reason."""
         self._push_link(context)
         kind = self.kind
-        checked = validate_status_event(
+        checked = engine.validate_status_event(
             event, self.resource_id, timeout_exception=AirflowSensorTimeout, kind=kind
         )
         self.log.info(
@@ -255,7 +239,7 @@ class AbejaServiceStatusSensor(StatusSensor):
     ``StatusSensor``'s, the same for every kind of resource.
     """
 
-    kind = SERVICE
+    kind = engine.SERVICE
     id_fields = ("deployment_id", "service_id")
     template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id", "target_status")
     ui_color = "#e8f4ea"
@@ -267,7 +251,7 @@ class AbejaServiceStatusSensor(StatusSensor):
         *,
         deployment_id: str,
         service_id: str,
-        target_status: str = ServiceStatus.READY.value,
+        target_status: str = engine.ServiceStatus.READY.value,
         failure_statuses: Iterable[str] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -305,7 +289,7 @@ class AbejaTrainingJobSensor(StatusSensor):
     every kind of resource.
     """
 
-    kind = TRAINING_JOB
+    kind = engine.TRAINING_JOB
     id_fields = ("job_definition_name", "training_job_id")
     template_fields: Sequence[str] = ("organization_id", "job_definition_name", "training_job_id")
     ui_color = "#fdf3e8"

@@ -19,22 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import is_fail_fast
-from airflow_provider_abeja.wait.engine import (
-    DEFAULT_TRANSIENT_ERROR_BUDGET,
-    SERVICE,
-    TRAINING_JOB,
-    Outcome,
-    ResourceKind,
-    ServiceStatus,
-    Step,
-    WaitSpec,
-    WaitState,
-    emit,
-    latest_log_lines,
-    next_pause,
-    status_event,
-    step,
-)
+from airflow_provider_abeja.wait import engine
 from airflow_provider_abeja.wait.pool import ClientLease, DirectWatch, ServiceWatch, wait_with_lease
 
 if TYPE_CHECKING:
@@ -92,7 +77,7 @@ class StatusTrigger(BaseTrigger):
     """
 
     #: What is watched: nouns, event keys, default target and failure statuses, failure error.
-    kind: ClassVar[ResourceKind]
+    kind: ClassVar[engine.ResourceKind]
     #: The serialized names of the two path ids after the organization, outermost first.
     id_fields: ClassVar[tuple[str, str]]
     #: Whether ``target_status`` and ``failure_statuses`` are arguments (serialized) or the kind's.
@@ -110,13 +95,15 @@ class StatusTrigger(BaseTrigger):
         poll_interval: float,
         end_time: float | datetime.datetime | None = None,
         abeja_conn_id: str = "abeja_default",
-        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
         super().__init__()
         if poll_interval is None or float(poll_interval) <= 0:
             raise ValueError("poll_interval must be a positive number of seconds")
         # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
-        spec = WaitSpec.build(ids[1], target_status, failure_statuses, transient_error_budget, kind=self.kind)
+        spec = engine.WaitSpec.build(
+            ids[1], target_status, failure_statuses, transient_error_budget, kind=self.kind
+        )
         self.organization_id = str(organization_id)
         for name, value in zip(self.id_fields, ids, strict=True):
             setattr(self, name, str(value))
@@ -159,7 +146,7 @@ class StatusTrigger(BaseTrigger):
         yield TriggerEvent(event)
 
     async def _wait(self, lease: ClientLease) -> dict[str, Any]:
-        spec = WaitSpec.build(
+        spec = engine.WaitSpec.build(
             self._ids[2],
             self.target_status,
             self.failure_statuses,
@@ -167,21 +154,21 @@ class StatusTrigger(BaseTrigger):
             deadline=self.end_time,
             kind=self.kind,
         )
-        state = WaitState()
+        state = engine.WaitState()
         with self._watch(lease) as watch:
             while True:
-                result = step(spec, state, await watch.observe(), time.time())
+                result = engine.step(spec, state, await watch.observe(), time.time())
                 state = result.state
-                emit(result, self.log)
+                engine.emit(result, self.log)
                 if result.done:
                     break
                 # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
                 # polling the API in lockstep.
                 delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-                await asyncio.sleep(next_pause(spec, delay, time.time()))
-        wants_logs = result.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
+                await asyncio.sleep(engine.next_pause(spec, delay, time.time()))
+        wants_logs = result.outcome in (engine.Outcome.FAILED, engine.Outcome.TIMED_OUT)
         lines = await self._log_lines(lease.client) if wants_logs else []
-        return status_event(self._ids[2], result, lines, self.kind)
+        return engine.status_event(self._ids[2], result, lines, self.kind)
 
     async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
         """The latest log lines, or none when they cannot be read in LOG_FETCH_TIMEOUT.
@@ -199,12 +186,14 @@ class StatusTrigger(BaseTrigger):
         except Exception as exc:
             self.log.warning("Could not read recent logs of %s %s: %s", noun, resource_id, exc)
             return []
-        return latest_log_lines(logs)
+        return engine.latest_log_lines(logs)
 
     def _error_event(self, exc: Exception) -> dict[str, Any]:
         message = f"could not watch {self.kind.noun} {self._ids[2]}: {exc}"
-        result = Step(Outcome.ERROR, WaitState(), message, retryable=not is_fail_fast(exc))
-        return status_event(self._ids[2], result, None, self.kind)
+        result = engine.Step(
+            engine.Outcome.ERROR, engine.WaitState(), message, retryable=not is_fail_fast(exc)
+        )
+        return engine.status_event(self._ids[2], result, None, self.kind)
 
 
 class AbejaServiceStatusTrigger(StatusTrigger):
@@ -222,7 +211,7 @@ class AbejaServiceStatusTrigger(StatusTrigger):
     ``StatusTrigger``'s, the same for every kind of resource.
     """
 
-    kind = SERVICE
+    kind = engine.SERVICE
     id_fields = ("deployment_id", "service_id")
     chooses_statuses = True
     classpath = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
@@ -234,12 +223,12 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         organization_id: str,
         deployment_id: str,
         service_id: str,
-        target_status: str = ServiceStatus.READY.value,
+        target_status: str = engine.ServiceStatus.READY.value,
         failure_statuses: Iterable[str] | None = None,
         poll_interval: float = 10.0,
         end_time: float | datetime.datetime | None = None,
         abeja_conn_id: str = "abeja_default",
-        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
         super().__init__(
             organization_id,
@@ -265,7 +254,7 @@ class AbejaTrainingJobTrigger(StatusTrigger):
     ``transient_error_budget`` are ``StatusTrigger``'s, the same for every kind of resource.
     """
 
-    kind = TRAINING_JOB
+    kind = engine.TRAINING_JOB
     id_fields = ("job_definition_name", "training_job_id")
     classpath = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
     job_definition_name: str
@@ -279,7 +268,7 @@ class AbejaTrainingJobTrigger(StatusTrigger):
         poll_interval: float = 30.0,
         end_time: float | datetime.datetime | None = None,
         abeja_conn_id: str = "abeja_default",
-        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
         super().__init__(
             organization_id,
