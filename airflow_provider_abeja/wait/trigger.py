@@ -100,17 +100,17 @@ class StatusTrigger(BaseTrigger):
         super().__init__()
         if poll_interval is None or float(poll_interval) <= 0:
             raise ValueError("poll_interval must be a positive number of seconds")
-        # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
-        spec = engine.WaitSpec.build(
-            ids[1], target_status, failure_statuses, transient_error_budget, kind=self.kind
-        )
         self.organization_id = str(organization_id)
         for name, value in zip(self.id_fields, ids, strict=True):
             setattr(self, name, str(value))
+        self.end_time = _coerce_end_time(end_time)
+        # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
+        self._spec = spec = engine.WaitSpec.build(
+            ids[1], target_status, failure_statuses, transient_error_budget, self.end_time, kind=self.kind
+        )
         self.target_status = spec.target_status
         self.failure_statuses: list[str] = sorted(spec.failure_statuses)
         self.poll_interval = float(poll_interval)
-        self.end_time = _coerce_end_time(end_time)
         self.abeja_conn_id = str(abeja_conn_id)
         self.transient_error_budget = spec.transient_error_budget
 
@@ -146,15 +146,7 @@ class StatusTrigger(BaseTrigger):
         yield TriggerEvent(event)
 
     async def _wait(self, lease: ClientLease) -> dict[str, Any]:
-        spec = engine.WaitSpec.build(
-            self._ids[2],
-            self.target_status,
-            self.failure_statuses,
-            self.transient_error_budget,
-            deadline=self.end_time,
-            kind=self.kind,
-        )
-        state = engine.WaitState()
+        spec, state = self._spec, engine.WaitState()
         with self._watch(lease) as watch:
             while True:
                 result = engine.step(spec, state, await watch.observe(), time.time())
@@ -190,9 +182,8 @@ class StatusTrigger(BaseTrigger):
 
     def _error_event(self, exc: Exception) -> dict[str, Any]:
         message = f"could not watch {self.kind.noun} {self._ids[2]}: {exc}"
-        result = engine.Step(
-            engine.Outcome.ERROR, engine.WaitState(), message, retryable=not is_fail_fast(exc)
-        )
+        retryable = not is_fail_fast(exc)
+        result = engine.Step(engine.Outcome.ERROR, engine.WaitState(), message, retryable=retryable)
         return engine.status_event(self._ids[2], result, None, self.kind)
 
 

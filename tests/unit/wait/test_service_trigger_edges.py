@@ -2,7 +2,7 @@
 
 The real hook and the real ``AsyncAPIClient`` run; only the HTTP answers come from respx.
 The main paths (success, failure with log lines, timeout) run against the emulator in
-``tests/integration/triggers``; the transient-error budget in ``tests/unit/test_transient_error_budget.py``.
+``tests/integration/wait``; the transient-error budget in ``tests/unit/wait/test_transient_error_budget.py``.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ class AsyncScript:
 
 
 class Lease:
-    #: A wait alone on its deployment reads its service directly (``_deployment_poller``).
+    #: A wait alone on its deployment reads its service directly (``wait.pool``).
     settings_key = "scripted"
 
     def __init__(self, script: Script) -> None:

@@ -1,9 +1,9 @@
-"""The waits on one deployment share one listing per smallest poll interval (``_deployment_poller``).
+"""The waits on one deployment share one listing per smallest poll interval (``wait.pool``).
 
-A fake lease stands for the shared client (``_shared``, tested in ``test_shared_client.py``):
+A fake lease stands for the shared client (``wait.pool.ClientLease``, tested in ``test_pool_clients.py``):
 it counts listings and own reads and answers from a dict of services, so every sharing rule
 is checked without timing. The same behaviours run against the emulator in
-``tests/integration/triggers/test_deployment_sharing_emulator.py``.
+``tests/integration/wait/test_pool_listing_emulator.py``.
 """
 
 from __future__ import annotations

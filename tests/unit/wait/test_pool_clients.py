@@ -1,8 +1,8 @@
 """Triggers on one event loop share a few AsyncAPIClients per connection settings (8 waits
 each); overlapping reads of the same service share one GET. Real hook and client; HTTP answers from respx.
 
-Several waits on one deployment first ask for its listing (``_deployment_poller``, tested in
-``test_deployment_poller.py``); here the listing names no service, so each wait reads its own.
+Several waits on one deployment first ask for its listing (``wait.pool``, tested in
+``test_pool_listing.py``); here the listing names no service, so each wait reads its own.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ it with an error that Airflow may retry. The pure step is checked first, then ea
 HTTP (requests-mock for the sensor, respx for the trigger), then each mode against the emulator.
 Elsewhere: the same scenarios through the operators' own wait too, with equal messages, in
 ``test_wait_same_in_every_mode.py``; a failed shared listing counting once per wait in
-``triggers/test_deployment_poller.py`` and ``integration/triggers/test_deployment_sharing_emulator.py``;
+``wait/test_pool_listing.py`` and ``integration/wait/test_pool_listing_emulator.py``;
 errors that are not transient in ``test_fail_fast.py``.
 """
 
