@@ -2,10 +2,12 @@
 
 The statuses of services and training jobs, the pure :func:`step` (one observation in, an outcome
 out: no I/O, no clock), the one event a trigger yields and how a resumed task reads it back, and
-the fail-fast rule (``exceptions.is_fail_fast``) as Airflow sees it. Only the functions that
-raise Airflow's exceptions import Airflow, so the statuses and the step load without it. The blocking wait
+the fail-fast rule (``exceptions.is_fail_fast``) as Airflow sees it. The blocking wait
 (``wait.blocking``), the sensor's poke (``wait.sensor``) and the trigger (``wait.trigger``) all
 drive :func:`step`, so one situation gives one outcome and one message whatever the mode.
+
+Only the functions that raise Airflow's exceptions import Airflow (when called), so the statuses
+and the step load without it, as the client does.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Poke and reschedule modes read the resource with the hook's sync client, one ``engine.step`` per
 poke; deferrable mode pokes once, then hands the wait to the resource's trigger (``wait.trigger``)
 with the sensor's timeout as a wall-clock deadline, and reads its event back with
-``engine.validate_status_event``. A subclass names its ``ResourceKind``, its two path ids, how to
-read the resource and its log, and its trigger; the rest is the same for every kind.
+``engine.validate_status_event``. A subclass names its ``ResourceKind`` (which also names the
+client calls that read it), its two path ids and its trigger; the rest is the same for every kind.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 A trigger leases a shared async client (``wait.pool``), feeds what its watch observes to
 ``engine.step`` on the triggerer's event loop until the wait is over, and yields exactly one
 event (``engine.status_event``), which the deferred task reads back with
-``engine.validate_status_event``. A subclass names its kind, its two path ids, how it watches
-the resource and how it reads its log; the rest is the same for every kind.
+``engine.validate_status_event``. A subclass names its kind (which also names the client calls
+that read it), its two path ids and its stored class path; the rest is the same for every kind.
 """
 
 from __future__ import annotations
