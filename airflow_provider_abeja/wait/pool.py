@@ -355,3 +355,7 @@ class ServiceWatch:
             return await self._lease.get_service(*self._ids)
         except Exception as exc:
             return exc
+
+
+#: How a trigger reads its resource: entered for the whole wait, one ``observe()`` a poll.
+Watch = DirectWatch | ServiceWatch

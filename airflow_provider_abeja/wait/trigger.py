@@ -14,13 +14,13 @@ import datetime
 import random
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import is_fail_fast
 from airflow_provider_abeja.wait import engine
-from airflow_provider_abeja.wait.pool import ClientLease, DirectWatch, ServiceWatch, wait_with_lease
+from airflow_provider_abeja.wait.pool import ClientLease, DirectWatch, ServiceWatch, Watch, wait_with_lease
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import AsyncAPIClient
@@ -29,18 +29,6 @@ if TYPE_CHECKING:
 LOG_FETCH_TIMEOUT = 15.0
 #: Each sleep between polls is the poll interval +- this fraction.
 POLL_JITTER = 0.1
-
-
-class Watch(Protocol):
-    """How a wait reads its resource: entered for the whole wait, one ``observe()`` a poll."""
-
-    def __enter__(self) -> Watch: ...
-
-    def __exit__(self, *exc_info: Any) -> None: ...
-
-    async def observe(self) -> object:
-        """The resource's JSON, or the error reading it (the engine's observation); never raises."""
-        ...
 
 
 def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None:
