@@ -191,18 +191,12 @@ class WaitSpec:
             raise ValueError("transient_error_budget must be >= 0")
         target = kind.target_status if target_status is None else str(target_status)
         failures = kind.failure_statuses if failure_statuses is None else failure_statuses
+        failures = frozenset(str(s) for s in failures) - {target}
         wall = deadline if wall_deadline is None else wall_deadline
-        return cls(
-            resource_id=str(resource_id),
-            target_status=target,
-            failure_statuses=frozenset(str(s) for s in failures) - {target},
-            transient_error_budget=int(transient_error_budget),
-            deadline=deadline,
-            deadline_text=""
-            if wall is None
-            else datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).isoformat(),
-            kind=kind,
+        text = (
+            "" if wall is None else datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).isoformat()
         )
+        return cls(str(resource_id), target, failures, int(transient_error_budget), deadline, text, kind)
 
 
 @dataclass(frozen=True)
