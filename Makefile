@@ -41,8 +41,11 @@ AIRFLOW2_VERSION ?= 2.11.*
 VENV2 ?= .venv-airflow2
 BIN2 := $(VENV2)/bin
 STAMP2 := $(VENV2)/.installed-airflow2
-AIRFLOW2_TESTS ?= tests/unit/hooks tests/unit/operators tests/unit/links tests/unit/client tests/unit/batch tests/unit/sensors \
-	tests/unit/triggers tests/unit/test_transient_error_budget.py tests/unit/test_import_light.py tests/dags
+AIRFLOW2_TESTS ?= tests/unit/hooks tests/unit/operators tests/unit/links tests/unit/client tests/unit/batch \
+	tests/unit/wait/test_blocking.py tests/unit/wait/test_sensor.py tests/unit/wait/test_service_trigger.py \
+	tests/unit/wait/test_service_trigger_edges.py tests/unit/wait/test_training_trigger.py \
+	tests/unit/wait/test_pool_clients.py tests/unit/wait/test_pool_listing.py \
+	tests/unit/wait/test_transient_error_budget.py tests/unit/test_import_light.py tests/dags
 
 $(BIN2)/python:
 	$(PYTHON) -m venv $(VENV2)

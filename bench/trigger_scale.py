@@ -9,7 +9,7 @@ interval asked:
 
 - ``async``: N ``AbejaServiceStatusTrigger(...).run()`` on ONE event loop (connection from an
   ``AIRFLOW_CONN_...`` variable, as in a triggerer): the waits of one deployment share one
-  ``get_services`` listing per interval (``triggers/_deployment_poller``);
+  ``get_services`` listing per interval (``wait/pool.ServiceWatch``);
 - ``threads``: N threads sharing ONE sync ``APIClient`` (its pool sized to N, so no thread ever
   reconnects), each polling ``client.get_service`` with ``time.sleep`` between polls (as N
   workers would): the baseline, one request per wait per poll.
@@ -22,7 +22,7 @@ next poll. Measured:
 - platform requests per second: every API request the emulator counted (listings, service
   reads, recent logs);
 - CPU seconds per wait per poll: this process's CPU time (all threads) / observations the waits
-  made (each trigger's ``wait_step.step`` calls, counted by a wrapper whose cost is included;
+  made (each trigger's ``engine.step`` calls, counted by a wrapper whose cost is included;
   each thread's polls);
 - event-loop lag: a ticker coroutine sleeps 10 ms again and again and records how late it
   wakes up (p50 / p99 / max). In the threaded run the same ticker shows what the threads do to a
@@ -48,7 +48,7 @@ running): 11.5 requests per second, 10.7x, lag p99 38.6 ms steady (60.9 ms over 
 start-up included). Before the shared listing, every wait sent one GET per poll: about 1,000
 requests per second, 0.94-1.39 ms of CPU per poll (the same as threads), lag p99 up to 106 ms.
 
-Clients per pool (``triggers/_shared.WAITS_PER_CLIENT``), measured with 1,000 waits sending one
+Clients per pool (``wait/pool.WAITS_PER_CLIENT``), measured with 1,000 waits sending one
 GET per wait per poll (before the shared listings): one pool for all cost 6.1 ms CPU per poll at
 1 s polls as requests piled up (httpcore's pool upkeep grows with its connections); 32 waits per
 client 1.5 ms; 8 per client 0.8 ms (1.1 ms at 5 s polls); one client each 0.7 ms at 1 s polls but
@@ -227,16 +227,16 @@ def _quiet_logger() -> logging.Logger:
 
 
 def _count_steps() -> None:
-    """Count every observation the triggers make (their one call of ``wait_step.step`` each)."""
-    from airflow_provider_abeja.triggers import service
+    """Count every observation the triggers make (their one call of ``engine.step`` each)."""
+    from airflow_provider_abeja.wait import engine
 
-    step = service.step
+    step = engine.step
 
     def counted(*args: Any) -> Any:
         _POLLS[0] += 1
         return step(*args)
 
-    service.step = counted  # type: ignore[assignment]
+    engine.step = counted  # type: ignore[assignment]
 
 
 async def _async_waits(org: str, services: list[tuple[str, str]], waits: int, poll: float) -> dict[str, int]:

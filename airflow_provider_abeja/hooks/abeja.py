@@ -22,14 +22,13 @@ from airflow_provider_abeja._compat import (
 )
 from airflow_provider_abeja.client.credentials import scrub
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-from airflow_provider_abeja.hooks import _wait
 from airflow_provider_abeja.hooks._settings import (
     ClientSettings,
     ConnectionFieldError,
     settings_from_connection,
 )
-from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
-from airflow_provider_abeja.wait_step import DEFAULT_TRANSIENT_ERROR_BUDGET
+from airflow_provider_abeja.wait import blocking as _wait
+from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, DEFAULT_TRANSIENT_ERROR_BUDGET
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient, AsyncAPIClient

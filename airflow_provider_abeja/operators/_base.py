@@ -26,9 +26,14 @@ from airflow_provider_abeja.exceptions import (
     TransportError,
     WaitStoppedError,
 )
-from airflow_provider_abeja.failfast import FailFastMixin, airflow_error, fail_fast, failing_fast
 from airflow_provider_abeja.links.abeja import XCOM_KEY as XCOM_LINK_KEY
-from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
+from airflow_provider_abeja.wait.engine import (
+    DEFAULT_FAILURE_STATUSES,
+    FailFastMixin,
+    airflow_error,
+    fail_fast,
+    failing_fast,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
@@ -328,7 +333,7 @@ class AbejaBaseOperator(AbejaConnectionOperator):
         The ids come from the deferral's kwargs, else (``resumed_id``) from what this try pushed
         before deferring, with the organization resolved again.
         """
-        from airflow_provider_abeja.wait_events import validate_status_event
+        from airflow_provider_abeja.wait.engine import validate_status_event
 
         service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
         organization_id = organization_id or self.resolve_organization_id()

@@ -22,7 +22,7 @@ from airflow_provider_abeja.operators._base import (
     permanent_errors_fail_fast,
     required_id,
 )
-from airflow_provider_abeja.status import ServiceStatus
+from airflow_provider_abeja.wait.engine import ServiceStatus
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

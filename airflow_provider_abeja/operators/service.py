@@ -47,7 +47,7 @@ from airflow_provider_abeja.operators._base import (
     permanent_errors_fail_fast,
     wait_settings,
 )
-from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES, RUNNING_STATUSES, ServiceStatus
+from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, RUNNING_STATUSES, ServiceStatus
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -25,7 +25,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-from airflow_provider_abeja.failfast import FailFastMixin
+from airflow_provider_abeja.wait.engine import FailFastMixin
 
 PLAN_NAME = "plan.json"
 MANIFEST_NAME = "manifest.json"

@@ -43,7 +43,7 @@ from airflow_provider_abeja.operators._base import (
     waiting,
 )
 from airflow_provider_abeja.operators.service import creation_marker as task_marker
-from airflow_provider_abeja.training_status import (
+from airflow_provider_abeja.wait.engine import (
     FAILED_JOB_STATUSES,
     RUNNING_JOB_STATUSES,
     TrainingJobStatus,
@@ -230,7 +230,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         return None
 
     def _wait(self, organization_id: str, definition: str, job_id: str) -> dict[str, Any]:
-        from airflow_provider_abeja.hooks.training import wait_for_training_job
+        from airflow_provider_abeja.wait.blocking import wait_for_training_job
 
         with waiting("training job", job_id):
             try:

@@ -43,9 +43,9 @@ from airflow_provider_abeja.operators._base import (
     AbejaDeleteOperator,
 )
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
-from airflow_provider_abeja.triggers import _shared
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-from airflow_provider_abeja.wait_events import validate_status_event
+from airflow_provider_abeja.wait import pool
+from airflow_provider_abeja.wait.engine import validate_status_event
 
 ORG, DEP, SER, VER = "1234567890123", "9999999999999", "ser-0123456789abcdef", "ver-5a3d1e0000000001"
 URL = "https://api.test/x"
@@ -247,7 +247,7 @@ def _trigger_outcome(error: Exception, monkeypatch: pytest.MonkeyPatch) -> Any:
     async def lease_client(abeja_conn_id: str) -> Lease:
         return Lease()
 
-    monkeypatch.setattr(_shared, "lease_client", lease_client)
+    monkeypatch.setattr(pool, "lease_client", lease_client)
     trigger = AbejaServiceStatusTrigger(ORG, DEP, SER, poll_interval=0.01, transient_error_budget=2)
 
     async def first_event() -> Any:

@@ -16,7 +16,7 @@ def test_sync_client_imports_neither_airflow_nor_httpx() -> None:
     code = (
         "import sys\n"
         "from airflow_provider_abeja.client import APIClient\n"
-        "import airflow_provider_abeja.exceptions, airflow_provider_abeja.status\n"
+        "import airflow_provider_abeja.exceptions, airflow_provider_abeja.wait.engine\n"
         "print(any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules), 'httpx' in sys.modules)"
     )
     assert _run(code) == "False False"

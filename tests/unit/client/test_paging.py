@@ -2,7 +2,7 @@
 
 The platform pages lists with ``offset``/``limit`` query parameters and answers
 ``{"entries", "offset", "limit", "total"}`` (or ``has_next``); the emulator pages
-``get_services`` that way (tested against it in ``tests/integration/triggers``).
+``get_services`` that way (tested against it in ``tests/integration/wait``).
 """
 
 from __future__ import annotations

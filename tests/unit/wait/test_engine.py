@@ -6,9 +6,12 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_abeja.exceptions import HttpError, NotFound, TLSMismatchError
-from airflow_provider_abeja.wait_step import (
+from airflow_provider_abeja.wait.engine import (
     MAX_LOG_LINE_CHARS,
+    SERVICE,
+    TRAINING_JOB,
     Outcome,
+    ResourceKind,
     WaitSpec,
     WaitState,
     latest_log_lines,
@@ -108,3 +111,17 @@ def test_long_lines_are_cut() -> None:
 @pytest.mark.parametrize("answer", [None, [], {}, {"events": "nope"}, {"events": [{"no": "message"}]}])
 def test_malformed_answers_give_no_lines(answer: object) -> None:
     assert latest_log_lines(answer) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "other", "title"),
+    [(SERVICE, "READY", "IN_PROGRESS", "Service"), (TRAINING_JOB, "Complete", "Active", "Training job")],
+)
+def test_the_status_line_says_what_happened(kind: ResourceKind, target: str, other: str, title: str) -> None:
+    spec = WaitSpec.build(SER, kind=kind)
+
+    def lines(status: str) -> list[str]:
+        return [line.template % line.args for line in step(spec, WaitState(), {"status": status}, 0.0).logs]
+
+    assert lines(other) == [f"{title} {SER} is {other}; waiting for {target}"]
+    assert lines(target) == [f"{title} {SER} is {target}"]

@@ -2,7 +2,7 @@
 
 The real hook and the real ``AsyncAPIClient`` run; only the HTTP answers come from respx.
 The main paths (success, failure with log lines, timeout) run against the emulator in
-``tests/integration/triggers``; the transient-error budget in ``tests/unit/test_transient_error_budget.py``.
+``tests/integration/wait``; the transient-error budget in ``tests/unit/wait/test_transient_error_budget.py``.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ async def test_missing_connection_gives_an_error_event() -> None:
 
 @respx.mock
 async def test_slow_recent_logs_do_not_hold_back_the_event(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_abeja.triggers import _base as trigger_module
+    from airflow_provider_abeja.wait import trigger as trigger_module
 
     monkeypatch.setattr(trigger_module, "LOG_FETCH_TIMEOUT", 0.2)
     started = asyncio.Event()

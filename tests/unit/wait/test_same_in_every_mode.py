@@ -33,10 +33,10 @@ from airflow_provider_abeja.operators._base import AbejaBaseOperator
 from airflow_provider_abeja.operators.training import AbejaCreateTrainingJobOperator
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
-from airflow_provider_abeja.triggers import _shared
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
 from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger, validate_training_event
-from airflow_provider_abeja.wait_events import validate_status_event
+from airflow_provider_abeja.wait import pool
+from airflow_provider_abeja.wait.engine import validate_status_event
 
 ORG, DEP, SER = "1234567890123", "9999999999999", "ser-0123456789abcdef"
 DEFINITION, JOB = "train", "2222222222222"
@@ -115,7 +115,7 @@ class AsyncScript:
 
 
 class Lease:
-    #: A wait alone on its deployment reads its service directly (``_deployment_poller``).
+    #: A wait alone on its deployment reads its service directly (``wait.pool``).
     settings_key = "scripted"
 
     def __init__(self, script: Script) -> None:
@@ -168,7 +168,7 @@ def first_event(trigger: Any, script: Script, monkeypatch: pytest.MonkeyPatch) -
             return event.payload
         raise AssertionError("the trigger yielded no event")
 
-    monkeypatch.setattr(_shared, "lease_client", lease_client)
+    monkeypatch.setattr(pool, "lease_client", lease_client)
     return asyncio.run(run())
 
 

@@ -1,9 +1,9 @@
-"""The waits on one deployment share one listing per smallest poll interval (``_deployment_poller``).
+"""The waits on one deployment share one listing per smallest poll interval (``wait.pool``).
 
-A fake lease stands for the shared client (``_shared``, tested in ``test_shared_client.py``):
+A fake lease stands for the shared client (``wait.pool.ClientLease``, tested in ``test_pool_clients.py``):
 it counts listings and own reads and answers from a dict of services, so every sharing rule
 is checked without timing. The same behaviours run against the emulator in
-``tests/integration/triggers/test_deployment_sharing_emulator.py``.
+``tests/integration/wait/test_pool_listing_emulator.py``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_abeja.exceptions import Forbidden, InternalServerError, NotFound, TransportError
-from airflow_provider_abeja.triggers._deployment_poller import ServiceWatch, deployment_group_count
-from airflow_provider_abeja.wait_step import Outcome, WaitSpec, WaitState, step
+from airflow_provider_abeja.wait.engine import Outcome, WaitSpec, WaitState, step
+from airflow_provider_abeja.wait.pool import ServiceWatch, deployment_group_count
 
 ORG = "1234567890123"
 DEP = "9999999999999"

@@ -1,7 +1,7 @@
 """AbejaServiceStatusSensor without a server: arguments, deferral, execute_complete.
 
 The real hook and client run; requests-mock answers. The waits against the emulator (poke,
-reschedule, deferrable) are in ``tests/integration/sensors``.
+reschedule, deferrable) are in ``tests/integration/wait``.
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ def test_deferral_goes_through_the_task_runner_and_back(requests_mock: rm.Mocker
 # -- retries: waiting is idempotent (apache/airflow#67287) -------------------------------------------
 
 
-# -- what the service and training job sensors share (``sensors/_base.StatusSensor``) ------------
+# -- what the service and training job sensors share (``wait.sensor.StatusSensor``) ------------
 
 DEFINITION, JOB = "train", "2222222222222"
 JOB_URL = f"{API}/organizations/{ORG}/training/definitions/{DEFINITION}/jobs/{JOB}"

@@ -7,7 +7,7 @@ it with an error that Airflow may retry. The pure step is checked first, then ea
 HTTP (requests-mock for the sensor, respx for the trigger), then each mode against the emulator.
 Elsewhere: the same scenarios through the operators' own wait too, with equal messages, in
 ``test_wait_same_in_every_mode.py``; a failed shared listing counting once per wait in
-``triggers/test_deployment_poller.py`` and ``integration/triggers/test_deployment_sharing_emulator.py``;
+``wait/test_pool_listing.py`` and ``integration/wait/test_pool_listing_emulator.py``;
 errors that are not transient in ``test_fail_fast.py``.
 """
 
@@ -39,8 +39,7 @@ from airflow_provider_abeja.exceptions import (
 )
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-from airflow_provider_abeja.wait_events import validate_status_event
-from airflow_provider_abeja.wait_step import Outcome, WaitSpec, WaitState, step
+from airflow_provider_abeja.wait.engine import Outcome, WaitSpec, WaitState, step, validate_status_event
 
 API = "http://abeja.test"
 ORG = "1234567890123"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_abeja.training_status import TrainingJobFailedError
+from airflow_provider_abeja.exceptions import TrainingJobFailedError
 from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger, validate_training_event
 
 

@@ -1,7 +1,7 @@
 """AbejaServiceStatusTrigger construction, serialization and the event validation helper.
 
 No network here: the polling loop runs against the emulator in
-``tests/integration/triggers`` (and against respx for a few edge cases in
+``tests/integration/wait`` (and against respx for a few edge cases in
 ``test_service_trigger_edges.py``).
 """
 

@@ -1,8 +1,8 @@
 """Triggers on one event loop share a few AsyncAPIClients per connection settings (8 waits
 each); overlapping reads of the same service share one GET. Real hook and client; HTTP answers from respx.
 
-Several waits on one deployment first ask for its listing (``_deployment_poller``, tested in
-``test_deployment_poller.py``); here the listing names no service, so each wait reads its own.
+Several waits on one deployment first ask for its listing (``wait.pool``, tested in
+``test_pool_listing.py``); here the listing names no service, so each wait reads its own.
 """
 
 from __future__ import annotations
@@ -16,12 +16,8 @@ import pytest
 import respx
 
 from airflow_provider_abeja.client import AsyncAPIClient
-from airflow_provider_abeja.triggers._shared import (
-    SHARED_POOL_SIZE,
-    WAITS_PER_CLIENT,
-    shared_client_count,
-)
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+from airflow_provider_abeja.wait.pool import WAITS_PER_CLIENT, shared_client_count
 
 API = "http://abeja.test"
 ORG = "1234567890123"
@@ -111,7 +107,7 @@ async def test_many_waits_share_few_clients_closed_by_their_last(
     assert [event["status"] for (event,) in results] == ["success"] * waits
     assert [event["service_id"] for (event,) in results] == [_ser(i) for i in range(waits)]
     assert len(lifecycle["built"]) == -(-waits // WAITS_PER_CLIENT)
-    assert all(client._settings.pool_maxsize == SHARED_POOL_SIZE for client in lifecycle["built"])
+    assert all(client._settings.pool_maxsize == WAITS_PER_CLIENT for client in lifecycle["built"])
     assert sorted(map(id, lifecycle["closed"])) == sorted(map(id, lifecycle["built"]))
     assert shared_client_count() == 0
 

@@ -1,16 +1,16 @@
-"""What the service and training job sensors share: a wait for one resource's status.
+"""The status sensors: ``AbejaServiceStatusSensor`` and ``AbejaTrainingJobSensor``.
 
-Poke and reschedule modes read the resource with the hook's sync client, one observation per
-poke through the one wait engine (``wait_step``); deferrable mode pokes once, then hands the wait
-to the resource's trigger (``triggers/_base``) with the sensor's timeout as a wall-clock deadline.
-A subclass names its ``ResourceKind``, its two path ids and how to read the resource, its log and
-its trigger: everything else (arguments, outcomes, messages, retries) is the same for every kind.
+Poke and reschedule modes read the resource with the hook's sync client, one ``engine.step`` per
+poke; deferrable mode pokes once, then hands the wait to the resource's trigger (``wait.trigger``)
+with the sensor's timeout as a wall-clock deadline, and reads its event back with
+``engine.validate_status_event``. A subclass names its ``ResourceKind`` (which also names the
+client calls that read it), its two path ids and its trigger; the rest is the same for every kind.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,28 +23,15 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_abeja.exceptions import AbejaError, WaitTimeoutError, with_log_lines
-from airflow_provider_abeja.failfast import airflow_error, fail_fast
-from airflow_provider_abeja.wait_step import (
-    DEFAULT_TRANSIENT_ERROR_BUDGET,
-    Outcome,
-    ResourceKind,
-    WaitSpec,
-    WaitState,
-    emit,
-    latest_log_lines,
-    step,
-    step_error,
-    timeout_message,
-)
+from airflow_provider_abeja.exceptions import WaitTimeoutError, with_log_lines
+from airflow_provider_abeja.links.abeja import AbejaServiceLink, push_service_url, service_console_url
+from airflow_provider_abeja.wait import engine
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-    from airflow.triggers.base import BaseTrigger
 
     from airflow_provider_abeja.hooks.abeja import AbejaHook
-
-__all__ = ["WAIT_RETRIES", "Ids", "StatusSensor"]
+    from airflow_provider_abeja.wait.trigger import StatusTrigger
 
 #: Airflow retries a sensor gets unless the DAG sets ``retries``: waiting is idempotent, and
 #: Airflow 3.3.2 can fail a deferred task that already succeeded (apache/airflow#67287).
@@ -59,7 +46,7 @@ _MIN_POLL_INTERVAL = 0.1
 Ids = tuple[str, str, str]
 
 
-class StatusSensor(BaseSensorOperator):
+class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
     """Succeed when the resource reaches its target status (the kind's unless a subclass takes
     ``target_status``); fail without retries on a failure status (with its latest log lines);
     keep waiting on any other status.
@@ -74,13 +61,15 @@ class StatusSensor(BaseSensorOperator):
         is a new task run, so the count starts again at every poke.
 
     Unless the DAG sets ``retries`` (argument or ``default_args``), the sensor has
-    ``WAIT_RETRIES``. Outcomes and messages are the wait engine's, the same in every mode.
+    ``WAIT_RETRIES``. Outcomes and messages are the engine's, the same in every mode.
     """
 
     #: What is watched: nouns, event keys, default target and failure statuses, failure error.
-    kind: ClassVar[ResourceKind]
+    kind: ClassVar[engine.ResourceKind]
     #: The attributes holding the two path ids after the organization, outermost first.
     id_fields: ClassVar[tuple[str, str]]
+    #: A bad id or a fail-fast error in a poke fails the task at once (``soft_fail``: skips it).
+    fail_fast_methods = ("execute", "execute_complete", "poke")
 
     def __init__(
         self,
@@ -88,7 +77,7 @@ class StatusSensor(BaseSensorOperator):
         organization_id: str | None = None,
         abeja_conn_id: str = "abeja_default",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         **kwargs: Any,
     ) -> None:
         if "retries" not in kwargs and "retries" not in (kwargs.get("default_args") or {}):
@@ -99,31 +88,23 @@ class StatusSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.transient_error_budget = transient_error_budget
         self._wait_for(self.kind.target_status, None)
-        self._wait_state = WaitState()
+        self._wait_state = engine.WaitState()
 
     def _wait_for(self, target_status: str, failure_statuses: Iterable[str] | None) -> None:
         """Set the target and failure statuses (None: the kind's), checked by the engine's rules
         where the DAG is parsed (the ids are templates until run)."""
-        if isinstance(failure_statuses, str):
-            raise TypeError("failure_statuses must be a collection of statuses, not a string")
-        failures = self.kind.failure_statuses
-        if failure_statuses is not None:
-            failures = frozenset(str(s) for s in failure_statuses)
-        WaitSpec.build("", target_status, failures, self.transient_error_budget, kind=self.kind)
+        if failure_statuses is not None and not isinstance(failure_statuses, str):
+            failure_statuses = [str(s) for s in failure_statuses]
+        engine.WaitSpec.build(
+            "", target_status, failure_statuses, self.transient_error_budget, kind=self.kind
+        )
         self.target_status = target_status
-        self.failure_statuses: list[str] = sorted(failures)
+        failures = self.kind.failure_statuses if failure_statuses is None else failure_statuses
+        self.failure_statuses: list[str] = sorted(set(failures))
 
     # -- what a subclass says -----------------------------------------------------------------
 
-    def _read(self, ids: Ids) -> Mapping[str, Any]:
-        """The resource's JSON (the sync client's GET)."""
-        raise NotImplementedError
-
-    def _read_recent_logs(self, ids: Ids) -> Any:
-        """The resource's ``recentlogs`` answer (the sync client's GET)."""
-        raise NotImplementedError
-
-    def _trigger(self, **kwargs: Any) -> BaseTrigger:
+    def _trigger(self, **kwargs: Any) -> StatusTrigger:
         """The resource's trigger, from what every status trigger takes (the organization and the
         path ids under the sensor's names, ``poll_interval``, ``end_time``, ``abeja_conn_id``,
         ``transient_error_budget``) and the kind's own arguments."""
@@ -149,14 +130,13 @@ class StatusSensor(BaseSensorOperator):
         missing one fails without retries, naming the argument, before any request is sent."""
         from airflow_provider_abeja.client.validation import check_path_id
 
-        with fail_fast():
-            organization_id = self.hook.get_organization_id(self.organization_id or None)
-            outer, inner = (check_path_id(getattr(self, name), name) for name in self.id_fields)
+        organization_id = self.hook.get_organization_id(self.organization_id or None)
+        outer, inner = (check_path_id(getattr(self, name), name) for name in self.id_fields)
         return organization_id, outer, inner
 
-    def _spec(self, wall_deadline: float | None = None) -> WaitSpec:
+    def _spec(self, wall_deadline: float | None = None) -> engine.WaitSpec:
         """What this sensor waits for (no deadline in poke mode: Airflow keeps the sensor's time)."""
-        return WaitSpec.build(
+        return engine.WaitSpec.build(
             self.resource_id,
             self.target_status,
             self.failure_statuses,
@@ -166,33 +146,27 @@ class StatusSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool:
-        """One observation through the wait engine (``wait_step``), as the operators and the trigger do."""
-        ids = self._ids()
-        spec = self._spec()
-        observation: object
-        try:
-            observation = self._read(ids)
-        except AbejaError as exc:
-            observation = exc
-        result = step(spec, self._wait_state, observation, time.monotonic())
+        """One observation through ``engine.step``, as the operators and the trigger do."""
+        ids, spec = self._ids(), self._spec()
+        observation = engine.observe(lambda: getattr(self.hook.client, self.kind.read)(*ids))
+        result = engine.step(spec, self._wait_state, observation, time.monotonic())
         self._wait_state = result.state
-        emit(result, self.log)
-        if result.outcome is Outcome.SUCCEEDED:
-            return True
+        engine.emit(result, self.log)
         if not result.done:
             return False
-        lines = self._latest_log_lines(ids) if result.outcome is Outcome.FAILED else []
-        error = step_error(spec, result, lines)
-        raise airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
+        if result.outcome is engine.Outcome.SUCCEEDED:
+            return True
+        lines = self._latest_log_lines(ids) if result.outcome is engine.Outcome.FAILED else []
+        error = engine.step_error(spec, result, lines)
+        raise engine.airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
 
     def _latest_log_lines(self, ids: Ids) -> list[str]:
         """The latest log lines, or none: they only decorate an outcome that is already known."""
         try:
-            logs = self._read_recent_logs(ids)
+            return engine.latest_log_lines(getattr(self.hook.client, self.kind.read_logs)(*ids))
         except Exception as exc:
             self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, ids[2], exc)
             return []
-        return latest_log_lines(logs)
 
     def _timeout_error(self, started: float) -> WaitTimeoutError:
         """Airflow's poke-mode timeout, told as the engine tells it in every other mode.
@@ -203,7 +177,7 @@ class StatusSensor(BaseSensorOperator):
         spec = self._spec(time.time() if self.reschedule else started + float(self.timeout))
         last = self._wait_state.last_status
         lines = self._latest_log_lines(self._ids())
-        message = with_log_lines(timeout_message(spec, last), lines, self.kind.noun)
+        message = with_log_lines(engine.timeout_message(spec, last), lines, self.kind.noun)
         return WaitTimeoutError(spec.resource_id, last, float(self.timeout), message)
 
     def execute(self, context: Context) -> None:
@@ -214,7 +188,7 @@ class StatusSensor(BaseSensorOperator):
                 super().execute(context)
             except AirflowSensorTimeout:
                 error = self._timeout_error(started)
-                raise airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
+                raise engine.airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
             return
         # One poke first: a resource that is already there needs no triggerer round trip.
         try:
@@ -228,9 +202,6 @@ class StatusSensor(BaseSensorOperator):
         if done:
             self.log.info("Success criteria met. Exiting.")
             return
-        self._defer()
-
-    def _defer(self) -> None:
         trigger = self._trigger(
             **dict(zip(("organization_id", *self.id_fields), self._ids(), strict=True)),
             poll_interval=max(float(self.poke_interval), _MIN_POLL_INTERVAL),
@@ -238,19 +209,97 @@ class StatusSensor(BaseSensorOperator):
             abeja_conn_id=self.abeja_conn_id,
             transient_error_budget=self.transient_error_budget,
         )
-        self.defer(
-            trigger=trigger,
-            method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout) + _DEFER_TIMEOUT_MARGIN),
-        )
+        timeout = timedelta(seconds=float(self.timeout) + _DEFER_TIMEOUT_MARGIN)
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger: success returns, anything else fails with the trigger's reason."""
-        from airflow_provider_abeja.wait_events import validate_status_event
-
         self._push_link(context)
-        checked = validate_status_event(
-            event, self.resource_id, timeout_exception=AirflowSensorTimeout, kind=self.kind
+        kind = self.kind
+        checked = engine.validate_status_event(
+            event, self.resource_id, timeout_exception=AirflowSensorTimeout, kind=kind
         )
-        title = self.kind.noun.capitalize()
-        self.log.info("%s %s reached %s", title, self.resource_id, checked.get(self.kind.status_key))
+        self.log.info(
+            "%s %s reached %s", kind.noun.capitalize(), self.resource_id, checked.get(kind.status_key)
+        )
+
+
+class AbejaServiceStatusSensor(StatusSensor):
+    """Wait until an ABEJA Platform service reaches ``target_status``.
+
+    :param deployment_id: deployment of the service (templated).
+    :param service_id: the service to watch (templated).
+    :param organization_id: organization (templated); defaults to the connection's
+        ``organization_id`` extra.
+    :param target_status: the only status that counts as success (templated).
+    :param failure_statuses: statuses that fail the task at once, without retries (default
+        ``FAILED`` and ``STOPPED``; the target is never a failure).
+
+    ``abeja_conn_id``, ``deferrable``, ``transient_error_budget`` and the default retries are
+    ``StatusSensor``'s, the same for every kind of resource.
+    """
+
+    kind = engine.SERVICE
+    id_fields = ("deployment_id", "service_id")
+    template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id", "target_status")
+    ui_color = "#e8f4ea"
+    # The wait is the task a user watches for minutes: it links to the service's console page.
+    operator_extra_links = (AbejaServiceLink(),)
+
+    def __init__(
+        self,
+        *,
+        deployment_id: str,
+        service_id: str,
+        target_status: str = engine.ServiceStatus.READY.value,
+        failure_statuses: Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.deployment_id = deployment_id
+        self.service_id = service_id
+        self._wait_for(target_status, failure_statuses)
+
+    def _trigger(self, **kwargs: Any) -> StatusTrigger:
+        from airflow_provider_abeja.wait.trigger import AbejaServiceStatusTrigger
+
+        failures = sorted(self._spec().failure_statuses)  # the target is never one
+        return AbejaServiceStatusTrigger(
+            **kwargs, target_status=self.target_status, failure_statuses=failures
+        )
+
+    def _push_link(self, context: Context) -> None:
+        ti = context.get("ti")
+        if ti is not None:  # always there in Airflow; a bare context (a direct call) has no link
+            organization_id, deployment_id, service_id = self._ids()
+            url = service_console_url(self.hook.console_url, organization_id, deployment_id, service_id)
+            push_service_url(self, ti, url)
+
+
+class AbejaTrainingJobSensor(StatusSensor):
+    """Succeed when the training job is ``Complete``; fail without retries when it ends
+    ``Failed`` or ``Stopped`` (with its latest log lines).
+
+    :param job_definition_name: the job definition.
+    :param training_job_id: the job to watch.
+    :param organization_id: defaults to the connection's ``organization_id`` extra.
+
+    ``abeja_conn_id``, ``deferrable`` (``timeout`` becomes the trigger's deadline),
+    ``transient_error_budget`` and the default retries are ``StatusSensor``'s, the same for
+    every kind of resource.
+    """
+
+    kind = engine.TRAINING_JOB
+    id_fields = ("job_definition_name", "training_job_id")
+    template_fields: Sequence[str] = ("organization_id", "job_definition_name", "training_job_id")
+    ui_color = "#fdf3e8"
+
+    def __init__(self, *, job_definition_name: str, training_job_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_definition_name = job_definition_name
+        self.training_job_id = training_job_id
+
+    def _trigger(self, **kwargs: Any) -> StatusTrigger:
+        from airflow_provider_abeja.wait.trigger import AbejaTrainingJobTrigger
+
+        return AbejaTrainingJobTrigger(**kwargs)

@@ -3,7 +3,7 @@
 The triggers run as the triggerer runs them, with the real hook, connection, shared clients and
 async client; services are held ``IN_PROGRESS`` (a long ready delay: no instance starts) and
 forced to ``STOPPED``, the waits' target, to end them. The sharing rules themselves are unit
-tested in ``tests/unit/triggers/test_deployment_poller.py``.
+tested in ``tests/unit/wait/test_pool_listing.py``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import pytest
 import requests
 
 from abeja_emulator.handle import EmulatorHandle
-from airflow_provider_abeja.triggers._deployment_poller import deployment_group_count
-from airflow_provider_abeja.triggers._shared import shared_client_count
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+from airflow_provider_abeja.wait.pool import deployment_group_count, shared_client_count
 
 pytestmark = pytest.mark.emulator
 

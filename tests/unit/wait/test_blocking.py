@@ -15,8 +15,8 @@ from airflow_provider_abeja.exceptions import (
     WaitStoppedError,
     WaitTimeoutError,
 )
-from airflow_provider_abeja.hooks import _wait
-from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
+from airflow_provider_abeja.wait import blocking
+from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES
 
 ORG, DEP, SER = "1234567890123", "9999999999999", "ser-0123456789abcdef"
 
@@ -59,7 +59,7 @@ class FakeService:
         chosen = [
             e
             for e in sorted(self.events, key=lambda e: e["timestamp"], reverse=True)
-            if start_time is None or _wait._parse_timestamp(e["timestamp"]) >= start_time
+            if start_time is None or blocking._parse_timestamp(e["timestamp"]) >= start_time
         ]
         offset = int(next_backward_token or 0)
         page = chosen[offset : offset + self.page_size]
@@ -96,7 +96,7 @@ def logger():
 def wait(service, logger, clock=None, **kwargs):
     clock = clock or Clock()
     kwargs.setdefault("failure_statuses", DEFAULT_FAILURE_STATUSES)
-    return _wait.wait_for_service_status(
+    return blocking.wait_for_service_status(
         service, ORG, DEP, SER, logger=logger, clock=clock, sleep=clock.sleep, **kwargs
     )
 
@@ -203,7 +203,7 @@ def test_log_errors_do_not_fail_the_wait(logger, caplog):
 def test_iter_recent_logs_follows_every_page():
     service = FakeService(["READY"], page_size=2)
     service.events = [event(i, f"m{i}") for i in range(5)]
-    messages = [e["message"] for e in _wait.iter_recent_logs(service, ORG, DEP, SER)]
+    messages = [e["message"] for e in blocking.iter_recent_logs(service, ORG, DEP, SER)]
     assert messages == ["m4", "m3", "m2", "m1", "m0"]
     assert [c["token"] for c in service.log_calls] == [None, "2", "4"]
 
@@ -215,7 +215,7 @@ def test_iter_recent_logs_stops_on_a_repeated_token():
             return {"events": [event(1, "same")], "next_backward_token": "tok"}
 
     service = Stuck(["READY"])
-    assert len(list(_wait.iter_recent_logs(service, ORG, DEP, SER))) == 2
+    assert len(list(blocking.iter_recent_logs(service, ORG, DEP, SER))) == 2
     assert [c["token"] for c in service.log_calls] == [None, "tok"]
 
 
@@ -275,7 +275,7 @@ def test_history_before_logs_since_is_not_copied_again(logger, caplog):
     """Item 9: a stop or start waits with the end of the history read before acting."""
     from datetime import datetime, timezone
 
-    from airflow_provider_abeja.hooks._wait import RecentLogFollower
+    from airflow_provider_abeja.wait.blocking import RecentLogFollower
 
     class Client:
         def get_service_recent_logs(self, *args, **kwargs):

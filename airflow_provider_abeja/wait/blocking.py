@@ -1,0 +1,305 @@
+"""The blocking wait of the operators that do not defer, for services and training jobs.
+
+It needs only a sync client, a logger, a clock and a sleep function; each answer goes through
+``engine.step``, so the outcomes and messages are the sensor's and the trigger's. A service wait
+also copies the service's recent logs into the task log as they come.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_abeja.exceptions import AbejaError, WaitStoppedError
+from airflow_provider_abeja.wait import engine
+
+if TYPE_CHECKING:
+    from airflow_provider_abeja.client import APIClient
+
+_LOG = logging.getLogger(__name__)
+#: How many (timestamp, message) keys are remembered to drop duplicates across polls.
+_SEEN_LIMIT = 5000
+
+
+class _Logger(Protocol):
+    """What the waits need of a logger: stdlib ``logging.Logger`` and Airflow 3's structlog both fit."""
+
+    def info(self, msg: str, /, *args: Any) -> Any: ...
+
+    def warning(self, msg: str, /, *args: Any) -> Any: ...
+
+
+def check_wait_times(check_interval: float, timeout: float | None) -> None:
+    """A wait's pause and timeout, refused before the first poll when negative."""
+    if check_interval < 0:
+        raise ValueError("check_interval must be >= 0")
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be >= 0 or None")
+
+
+def run_wait(
+    spec: engine.WaitSpec,
+    read: Callable[[], dict[str, Any]],
+    *,
+    logger: _Logger,
+    check_interval: float,
+    timeout: float | None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    stop_event: threading.Event | None = None,
+    after_read: Callable[[], None] | None = None,
+    failure_lines: Callable[[], list[str]] = list,
+) -> dict[str, Any]:
+    """Poll ``read`` until the engine says the wait is over; ``spec.deadline`` is in ``clock``'s time.
+
+    Returns the resource on success; raises ``engine.step_error`` otherwise (with ``failure_lines()``
+    after a failure status or the deadline), or ``WaitStoppedError`` when ``stop_event`` is set
+    (also before the first poll). With ``stop_event`` the pauses wait on it instead of ``sleep``.
+    """
+    state = engine.WaitState()
+    if stop_event is not None and stop_event.is_set():
+        raise WaitStoppedError(spec.resource_id)
+    while True:
+        observation = engine.observe(read)
+        if after_read is not None:
+            after_read()
+        result = engine.step(spec, state, observation, clock())
+        state = result.state
+        engine.emit(result, logger)
+        if result.outcome is engine.Outcome.SUCCEEDED:
+            return dict(result.service or {})
+        if result.done:
+            lines = failure_lines() if result.outcome is not engine.Outcome.ERROR else []
+            raise engine.step_error(spec, result, lines, timeout)
+        pause = engine.next_pause(spec, check_interval, clock())
+        if stop_event is None:
+            sleep(pause)
+        elif stop_event.wait(pause):
+            raise WaitStoppedError(spec.resource_id, state.last_status)
+
+
+def _deadlines(timeout: float | None, clock: Callable[[], float]) -> tuple[float | None, float | None]:
+    """The deadline in ``clock``'s time, and the same moment on the wall clock (for messages)."""
+    if timeout is None:
+        return None, None
+    return clock() + timeout, time.time() + timeout
+
+
+def wait_for_service_status(
+    client: APIClient,
+    organization_id: str,
+    deployment_id: str,
+    service_id: str,
+    *,
+    logger: _Logger,
+    target_status: str = "READY",
+    failure_statuses: Collection[str] = (),
+    check_interval: float = 10.0,
+    timeout: float | None = None,
+    log_recent_logs: bool = True,
+    transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+    logs_since: datetime | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    stop_event: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Poll ``get_service`` until ``target_status``; raises what the engine decides:
+    ``ServiceFailedError`` (with the latest log lines) on a failure status, ``WaitTimeoutError``
+    at the deadline (monotonic), ``WaitGaveUpError`` on a permanent error or more than
+    ``transient_error_budget`` transient errors in a row.
+
+    ``logs_since`` (a ``newest_log_time`` read before acting): older log events are not copied.
+    """
+    check_wait_times(check_interval, timeout)
+    deadline, wall = _deadlines(timeout, clock)
+    spec = engine.WaitSpec.build(
+        service_id, target_status, failure_statuses, transient_error_budget, deadline, wall
+    )
+    follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger, logs_since)
+
+    def failure_lines() -> list[str]:
+        if not log_recent_logs:
+            follower.poll()
+        return follower.latest_lines
+
+    return run_wait(
+        spec,
+        lambda: client.get_service(organization_id, deployment_id, service_id),
+        logger=logger,
+        check_interval=check_interval,
+        timeout=timeout,
+        clock=clock,
+        sleep=sleep,
+        stop_event=stop_event,
+        after_read=follower.poll if log_recent_logs else None,
+        failure_lines=failure_lines,
+    )
+
+
+def wait_for_training_job(
+    client: APIClient,
+    organization_id: str,
+    definition: str,
+    job_id: str,
+    *,
+    check_interval: float,
+    timeout: float | None,
+    stop_event: threading.Event | None = None,
+    logger: Any = None,
+    transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+) -> dict[str, Any]:
+    """Poll until the job is Complete (returns it); raises what the engine decides:
+    ``TrainingJobFailedError`` (with the job's latest log lines) when it ends Failed or Stopped,
+    ``WaitTimeoutError`` after ``timeout`` seconds, ``WaitGaveUpError`` on a permanent error or
+    too many transient ones, ``WaitStoppedError`` when ``stop_event`` is set."""
+    check_wait_times(check_interval, timeout)
+    deadline, wall = _deadlines(timeout, time.monotonic)
+    spec = engine.WaitSpec.build(
+        job_id, None, None, transient_error_budget, deadline, wall, engine.TRAINING_JOB
+    )
+
+    def failure_lines() -> list[str]:
+        # The lines only decorate an outcome that is already known: none when they cannot be read.
+        try:
+            return engine.latest_log_lines(
+                client.get_training_job_recent_logs(organization_id, definition, job_id)
+            )
+        except AbejaError:
+            return []
+
+    return run_wait(
+        spec,
+        lambda: client.get_training_job(organization_id, definition, job_id),
+        logger=logger or _LOG,
+        check_interval=check_interval,
+        timeout=timeout,
+        stop_event=stop_event,
+        failure_lines=failure_lines,
+    )
+
+
+# -- a service's recent logs ---------------------------------------------------------------------
+
+
+def iter_recent_logs(
+    client: APIClient,
+    organization_id: str,
+    deployment_id: str,
+    service_id: str,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    *,
+    max_pages: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every event of every page, newest first.
+
+    The first page holds the newest events; ``next_backward_token`` leads to older pages and is
+    empty (or repeats, as some log stores do at the end) when there are no more.
+    """
+    token: str | None = None
+    seen_tokens: set[str] = set()
+    pages = 0
+    while True:
+        page = client.get_service_recent_logs(
+            organization_id,
+            deployment_id,
+            service_id,
+            next_backward_token=token,
+            start_time=start_time,
+            end_time=end_time,
+        )
+        pages += 1
+        events = page.get("events") or []
+        yield from (e for e in events if isinstance(e, dict))
+        token = page.get("next_backward_token") or None
+        if not token or not events or token in seen_tokens or (max_pages is not None and pages >= max_pages):
+            return
+        seen_tokens.add(token)
+
+
+def newest_log_time(
+    client: APIClient, organization_id: str, deployment_id: str, service_id: str
+) -> datetime | None:
+    """The platform's timestamp of the service's newest log event (its history ends there)."""
+    events = iter_recent_logs(client, organization_id, deployment_id, service_id, max_pages=1)
+    return max(filter(None, (_parse_timestamp(e.get("timestamp")) for e in events)), default=None)
+
+
+def _parse_timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+class RecentLogFollower:
+    """Remembers which recent-log events were already copied, so each poll logs only new ones."""
+
+    def __init__(
+        self,
+        client: APIClient,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        logger: _Logger,
+        since: datetime | None = None,
+    ) -> None:
+        self._client = client
+        self._ids = (organization_id, deployment_id, service_id)
+        self._log = logger
+        #: Insertion-ordered keys already seen; the oldest are forgotten past ``_SEEN_LIMIT``.
+        self._seen: dict[tuple[str, str], None] = {}
+        self._newest: datetime | None = since
+        #: Events up to this time are history (the platform's clock): not copied again.
+        self._since = since
+        self._lines: deque[str] = deque(maxlen=engine.MAX_LOG_LINES)
+        self._warned = False
+
+    @property
+    def latest_lines(self) -> list[str]:
+        """The newest messages copied so far, oldest first."""
+        return list(self._lines)
+
+    def poll(self) -> None:
+        """Fetch events since the newest one seen and log the new ones, oldest first."""
+        org, dep, ser = self._ids
+        # Timestamps in the query have second precision: start at the newest second seen and
+        # drop what was already logged. The first poll reads only the newest page.
+        start = self._newest.replace(microsecond=0) if self._newest else None
+        try:
+            events = list(
+                iter_recent_logs(self._client, org, dep, ser, start, max_pages=None if start else 1)
+            )
+        except AbejaError as exc:
+            if not self._warned:
+                self._log.warning("Could not read recent logs of service %s: %s", ser, exc)
+                self._warned = True
+            return
+        fresh = []
+        for event in events:
+            key = (str(event.get("timestamp", "")), str(event.get("message", "")))
+            if key in self._seen:
+                continue
+            self._seen[key] = None
+            if len(self._seen) > _SEEN_LIMIT:
+                del self._seen[next(iter(self._seen))]
+            parsed = _parse_timestamp(key[0])
+            if self._since is None or parsed is None or parsed > self._since:
+                fresh.append((parsed, key[1].rstrip("\n")))
+        # Events come newest first; the task log reads best oldest first.
+        fresh.sort(
+            key=lambda item: (item[0] is not None, item[0] or datetime.min.replace(tzinfo=timezone.utc))
+        )
+        for parsed, message in fresh:
+            self._log.info("[service %s] %s", ser, message)
+            self._lines.append(message)
+            if parsed and (self._newest is None or parsed > self._newest):
+                self._newest = parsed

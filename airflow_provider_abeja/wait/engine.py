@@ -1,0 +1,498 @@
+"""What a wait is and what its end becomes, the same in every mode.
+
+The statuses of services and training jobs, the pure :func:`step` (one observation in, an outcome
+out: no I/O, no clock), the one event a trigger yields and how a resumed task reads it back, and
+the fail-fast rule (``exceptions.is_fail_fast``) as Airflow sees it. The blocking wait
+(``wait.blocking``), the sensor's poke (``wait.sensor``) and the trigger (``wait.trigger``) all
+drive :func:`step`, so one situation gives one outcome and one message whatever the mode.
+
+Only the functions that raise Airflow's exceptions import Airflow (when called), so the statuses
+and the step load without it, as the client does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, ClassVar, ParamSpec, TypeVar
+
+from airflow_provider_abeja.exceptions import (
+    AbejaError,
+    InvalidResponseError,
+    ServiceFailedError,
+    TrainingJobFailedError,
+    WaitGaveUpError,
+    WaitTimeoutError,
+    is_fail_fast,
+    is_transient,
+    with_log_lines,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: How many of the latest recent-log lines a failure carries (trigger events live in the database).
+MAX_LOG_LINES = 20
+#: Each log line is cut to this many characters for the same reason.
+MAX_LOG_LINE_CHARS = 1000
+#: Transient errors in a row (after the client's own retries) a wait tolerates, in every mode.
+DEFAULT_TRANSIENT_ERROR_BUDGET = 5
+
+
+# -- statuses -----------------------------------------------------------------------------------
+
+
+class StatusEnum(str, Enum):
+    """A status as the platform spells it: ``str()`` and comparisons give that spelling."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def values(cls, *members: StatusEnum) -> frozenset[str]:
+        """The spellings of ``members``; of every member when none is named."""
+        return frozenset(member.value for member in (members or tuple(cls)))
+
+
+class ServiceStatus(StatusEnum):
+    """Statuses a service reports. ``STOPPED`` and ``FAILED`` are this provider's (and the
+    emulator's) names: the public material only shows ``IN_PROGRESS`` and ``READY``."""
+
+    IN_PROGRESS = "IN_PROGRESS"
+    READY = "READY"
+    STOPPED = "STOPPED"
+    FAILED = "FAILED"
+
+
+class TrainingJobStatus(StatusEnum):
+    """The statuses of ABEJA's SDK (``abeja.training.JobStatus``)."""
+
+    PENDING = "Pending"
+    ACTIVE = "Active"
+    STOPPED = "Stopped"
+    COMPLETE = "Complete"
+    FAILED = "Failed"
+
+
+#: A service in one of these runs (or is about to): start has nothing to do, a retry may reuse it.
+RUNNING_STATUSES = ServiceStatus.values(ServiceStatus.READY, ServiceStatus.IN_PROGRESS)
+#: Statuses after which a service wait fails unless it is waiting for exactly that status.
+DEFAULT_FAILURE_STATUSES = ServiceStatus.values(ServiceStatus.FAILED, ServiceStatus.STOPPED)
+#: A job in one of these still runs (or is about to).
+RUNNING_JOB_STATUSES = TrainingJobStatus.values(TrainingJobStatus.PENDING, TrainingJobStatus.ACTIVE)
+#: A wait for a job's completion fails on these.
+FAILED_JOB_STATUSES = TrainingJobStatus.values(TrainingJobStatus.FAILED, TrainingJobStatus.STOPPED)
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """What a wait watches: its noun in messages, its keys in a trigger event, its default target
+    and failure statuses, the statuses it knows (it warns once about any other) and its failure error."""
+
+    noun: str
+    id_key: str
+    status_key: str
+    target_status: str
+    failure_statuses: frozenset[str]
+    known_statuses: frozenset[str]
+    #: ``(id, status, log_lines, message)`` -> the fail-fast error of a failure status.
+    failed_error: Callable[[str, str, Sequence[str], str], AbejaError]
+    #: The client calls that read it and its recent logs (the sync and async clients name them alike).
+    read: str
+    read_logs: str
+    #: A field of the resource whose text explains a failure (appended to the message).
+    detail_key: str | None = None
+
+
+SERVICE = ResourceKind(
+    noun="service",
+    id_key="service_id",
+    status_key="service_status",
+    target_status=ServiceStatus.READY.value,
+    failure_statuses=DEFAULT_FAILURE_STATUSES,
+    known_statuses=ServiceStatus.values(),
+    failed_error=ServiceFailedError,
+    read="get_service",
+    read_logs="get_service_recent_logs",
+)
+TRAINING_JOB = ResourceKind(
+    noun="training job",
+    id_key="training_job_id",
+    status_key="job_status",
+    target_status=TrainingJobStatus.COMPLETE.value,
+    failure_statuses=FAILED_JOB_STATUSES,
+    known_statuses=TrainingJobStatus.values(),
+    failed_error=TrainingJobFailedError,
+    read="get_training_job",
+    read_logs="get_training_job_recent_logs",
+    detail_key="status_message",
+)
+
+
+# -- one observation ----------------------------------------------------------------------------
+
+
+class Outcome(StatusEnum):
+    """Where one step leaves the wait (the ``status`` of a trigger event)."""
+
+    WAITING = "waiting"
+    SUCCEEDED = "success"
+    FAILED = "failure"
+    TIMED_OUT = "timeout"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """A line the caller logs: ``getattr(logger, level)(template, *args)``."""
+
+    level: str
+    template: str
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class WaitSpec:
+    """What a wait waits for; ``deadline`` is in the caller's clock (None: no deadline)."""
+
+    resource_id: str
+    target_status: str = SERVICE.target_status
+    failure_statuses: frozenset[str] = SERVICE.failure_statuses
+    transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET
+    deadline: float | None = None
+    #: The deadline as UTC wall-clock time, for messages (the same whatever clock ``deadline`` uses).
+    deadline_text: str = ""
+    kind: ResourceKind = SERVICE
+
+    @classmethod
+    def build(
+        cls,
+        resource_id: str,
+        target_status: str | None = None,
+        failure_statuses: Iterable[str] | None = None,
+        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
+        deadline: float | None = None,
+        wall_deadline: float | None = None,
+        kind: ResourceKind = SERVICE,
+    ) -> WaitSpec:
+        """A spec with the rules every mode shares: the target is never a failure status.
+
+        ``target_status`` and ``failure_statuses`` default to the ``kind``'s. ``wall_deadline``
+        (epoch seconds) names the deadline in messages; it defaults to ``deadline``, for
+        callers whose clock is the wall clock.
+        """
+        if isinstance(failure_statuses, str):
+            raise TypeError("failure_statuses must be a collection of statuses, not a string")
+        if isinstance(transient_error_budget, bool) or int(transient_error_budget) < 0:
+            raise ValueError("transient_error_budget must be >= 0")
+        target = kind.target_status if target_status is None else str(target_status)
+        failures = kind.failure_statuses if failure_statuses is None else failure_statuses
+        failures = frozenset(str(s) for s in failures) - {target}
+        wall = deadline if wall_deadline is None else wall_deadline
+        text = (
+            "" if wall is None else datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).isoformat()
+        )
+        return cls(str(resource_id), target, failures, int(transient_error_budget), deadline, text, kind)
+
+
+@dataclass(frozen=True)
+class WaitState:
+    """What a wait remembers between observations."""
+
+    errors_in_a_row: int = 0
+    last_status: str | None = None
+    polls: int = 0
+    warned_statuses: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Step:
+    """The result of one observation. ``retryable`` says whether an Airflow retry may help."""
+
+    outcome: Outcome
+    state: WaitState
+    message: str = ""
+    logs: tuple[LogLine, ...] = ()
+    service: Mapping[str, Any] | None = None
+    retryable: bool = True
+    #: The error reading the resource that ended the wait, if one did.
+    error: BaseException | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not Outcome.WAITING
+
+
+def observe(read: Callable[[], Mapping[str, Any]]) -> object:
+    """What ``read`` answers, or the provider error it raised: an observation for :func:`step`."""
+    try:
+        return read()
+    except AbejaError as exc:
+        return exc
+
+
+def emit(result: Step, logger: Any) -> None:
+    """Log a step's lines on any logger with ``info`` / ``warning`` (stdlib or structlog)."""
+    for line in result.logs:
+        getattr(logger, line.level)(line.template, *line.args)
+
+
+def timeout_message(spec: WaitSpec, last_status: str | None) -> str:
+    """The one timeout message (also used by the sensor's poke mode, where Airflow keeps time)."""
+    return (
+        f"{spec.kind.noun} {spec.resource_id} did not reach {spec.target_status} before the deadline "
+        f"({spec.deadline_text}); last status: {last_status}"
+    )
+
+
+def step(spec: WaitSpec, state: WaitState, observation: object, now: float) -> Step:
+    """Apply one observation (the resource's JSON, or the error reading it raised) at time ``now``.
+
+    A transient error (transport, 408/425/429, 5xx, a garbled answer) costs one unit of the
+    budget and keeps waiting; more than ``transient_error_budget`` in a row end the wait with a
+    retryable error. Any other error ends it at once (not retryable when the fail-fast table
+    says so). A status is success only when it is the target; a failure status fails; any other
+    status, known or not (one warning per unknown status), keeps waiting until the deadline.
+    """
+    sid, noun, budget = spec.resource_id, spec.kind.noun, spec.transient_error_budget
+    if isinstance(observation, Mapping):
+        return _status_step(spec, state, observation, now)
+    exc = observation
+    if not isinstance(exc, BaseException):
+        exc = InvalidResponseError("invalid_response", f"{noun} is not a JSON object", 200, f"get {noun}")
+    if not is_transient(exc):
+        message = f"cannot get {noun} {sid}: {exc}"
+        return Step(Outcome.ERROR, state, message, retryable=not is_fail_fast(exc), error=exc)
+    state = replace(state, errors_in_a_row=state.errors_in_a_row + 1)
+    errors = state.errors_in_a_row
+    if errors > budget:
+        message = f"giving up on {noun} {sid} after {errors} transient errors in a row (budget {budget})"
+        message += f"; last: {exc}"
+        return Step(Outcome.ERROR, state, message, error=exc)
+    log = LogLine("warning", f"Transient error %d/%d polling {noun} %s: %s", (errors, budget, sid, exc))
+    return _deadline_step(spec, state, now, [log])
+
+
+def _status_step(spec: WaitSpec, state: WaitState, resource: Mapping[str, Any], now: float) -> Step:
+    sid, target, kind = spec.resource_id, spec.target_status, spec.kind
+    title = kind.noun.capitalize()
+    raw = resource.get("status")
+    status = None if raw is None else str(raw)
+    logs: list[LogLine] = []
+    if status == target:
+        logs.append(LogLine("info", f"{title} %s is %s", (sid, status)))
+    elif status != state.last_status or state.polls == 0:
+        logs.append(LogLine("info", f"{title} %s is %s; waiting for %s", (sid, status, target)))
+    state = replace(state, errors_in_a_row=0, last_status=status, polls=state.polls + 1)
+    if status == target:
+        return Step(
+            Outcome.SUCCEEDED, state, f"{kind.noun} {sid} reached status {status}", tuple(logs), resource
+        )
+    if status in spec.failure_statuses:
+        message = f"{kind.noun} {sid} reached failure status {status} while waiting for {target}"
+        detail = resource.get(kind.detail_key) if kind.detail_key else None
+        message += f": {detail}" if detail else ""
+        return Step(Outcome.FAILED, state, message, tuple(logs), resource, retryable=False)
+    if status not in kind.known_statuses and str(status) not in state.warned_statuses:
+        state = replace(state, warned_statuses=state.warned_statuses | {str(status)})
+        template = f"{title} %s reports unknown status %r: still waiting for %s"
+        logs.append(LogLine("warning", template, (sid, status, target)))
+    return _deadline_step(spec, state, now, logs, resource)
+
+
+def _deadline_step(
+    spec: WaitSpec,
+    state: WaitState,
+    now: float,
+    logs: list[LogLine],
+    resource: Mapping[str, Any] | None = None,
+) -> Step:
+    if spec.deadline is not None and now >= spec.deadline:
+        return Step(Outcome.TIMED_OUT, state, timeout_message(spec, state.last_status), tuple(logs), resource)
+    return Step(Outcome.WAITING, state, "", tuple(logs), resource)
+
+
+def next_pause(spec: WaitSpec, interval: float, now: float) -> float:
+    """The pause before the next poll: ``interval``, cut so the last poll lands on the deadline."""
+    if spec.deadline is None:
+        return interval
+    return min(interval, max(0.0, spec.deadline - now))
+
+
+def latest_log_lines(recent_logs: Any, limit: int = MAX_LOG_LINES) -> list[str]:
+    """The latest ``limit`` messages of a ``recentlogs`` answer, oldest first.
+
+    The platform lists events newest first; a missing or malformed body gives no lines rather
+    than an error, because the log lines only decorate an outcome that is already known.
+    """
+    events = recent_logs.get("events") if isinstance(recent_logs, Mapping) else None
+    if not isinstance(events, list):
+        return []
+    lines: list[str] = []
+    for event in events[:limit]:
+        message = event.get("message") if isinstance(event, Mapping) else event
+        if message is not None:
+            text = str(message).rstrip("\n")
+            lines.append(text[:MAX_LOG_LINE_CHARS] + "..." if len(text) > MAX_LOG_LINE_CHARS else text)
+    return lines[::-1]
+
+
+# -- the end of a wait: the provider's error, the trigger's event, Airflow's exception ------------
+
+
+def step_error(
+    spec: WaitSpec, done: Step, log_lines: Sequence[str] = (), timeout: float | None = None
+) -> AbejaError:
+    """The provider error for a wait that ended without success; every mode raises this one."""
+    sid, kind, last = spec.resource_id, spec.kind, done.state.last_status
+    if done.outcome is Outcome.FAILED:
+        return kind.failed_error(sid, str(last), log_lines, done.message)
+    text = with_log_lines(done.message, log_lines, kind.noun)
+    if done.outcome is Outcome.TIMED_OUT:
+        return WaitTimeoutError(sid, last, timeout, message=text)
+    if done.outcome is Outcome.ERROR:
+        error = WaitGaveUpError(sid, text, done.retryable)
+        error.__cause__ = done.error
+        return error
+    raise ValueError(f"the wait did not end without success: {done.outcome}")
+
+
+#: The ``status`` values an event may carry: the outcomes that end a wait.
+EVENT_STATUSES: frozenset[str] = frozenset(o.value for o in Outcome if o is not Outcome.WAITING)
+
+
+def status_event(
+    resource_id: str, result: Step, log_lines: list[str] | None = None, kind: ResourceKind = SERVICE
+) -> dict[str, Any]:
+    """The event for a wait that ended with ``result`` (JSON only: it is stored in the database)."""
+    event: dict[str, Any] = {
+        "status": result.outcome.value,
+        kind.id_key: resource_id,
+        kind.status_key: result.state.last_status,
+        "message": result.message,
+    }
+    if result.outcome is not Outcome.SUCCEEDED:
+        event["log_lines"] = list(log_lines or [])
+    if result.outcome is Outcome.ERROR:
+        event["retryable"] = result.retryable
+    return event
+
+
+def validate_status_event(
+    event: Any,
+    expected_service_id: str,
+    *,
+    timeout_exception: type[Exception] | None = None,
+    kind: ResourceKind = SERVICE,
+) -> dict[str, Any]:
+    """Return a well-formed ``success`` event; raise what the wait in a worker would have raised.
+
+    No event, not a dict, an unknown ``status`` or another resource's event: ``AirflowException``
+    (something is wrong with the deferral itself). Otherwise the event's :func:`step_error` (the
+    kind's failure error with the latest log lines, ``WaitTimeoutError`` or ``WaitGaveUpError``,
+    fail-fast unless the event says ``retryable``), mapped by :func:`airflow_error`.
+    """
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    noun, expected = kind.noun, expected_service_id
+    if event is None:
+        raise AirflowException(f"no trigger event received while waiting for {noun} {expected}")
+    if not isinstance(event, Mapping):
+        raise AirflowException(
+            f"unexpected trigger event for {noun} {expected}: {type(event).__name__} instead of a dict"
+        )
+    status = event.get("status")
+    if status not in EVENT_STATUSES:
+        raise AirflowException(f"unexpected trigger event status {status!r} for {noun} {expected}")
+    resource_id = event.get(kind.id_key)
+    if resource_id != expected:
+        raise AirflowException(f"trigger event is for {noun} {resource_id!r}, expected {expected!r}")
+    if status == Outcome.SUCCEEDED:
+        return dict(event)
+    raw_lines = event.get("log_lines") or []
+    lines = [str(line) for line in raw_lines] if isinstance(raw_lines, list) else []
+    raw_status = event.get(kind.status_key)
+    state = WaitState(last_status=None if raw_status is None else str(raw_status))
+    message = str(event.get("message") or f"{noun} {resource_id}: {status}")
+    done = Step(Outcome(status), state, message, retryable=event.get("retryable") is not False)
+    error = step_error(WaitSpec(str(resource_id), kind=kind), done, lines)
+    raise airflow_error(error, timeout_exception=timeout_exception) from error
+
+
+def validate_training_event(
+    event: Any, training_job_id: str, *, timeout_exception: type[Exception] | None = None
+) -> dict[str, Any]:
+    """:func:`validate_status_event` for a training job's event."""
+    return validate_status_event(
+        event, training_job_id, timeout_exception=timeout_exception, kind=TRAINING_JOB
+    )
+
+
+def airflow_error(exc: BaseException, *, timeout_exception: type[Exception] | None = None) -> Exception:
+    """The Airflow exception a task raises for ``exc`` (raise it ``from exc``).
+
+    Fail-fast errors give ``AirflowFailException`` (no retry), a wait's timeout gives
+    ``timeout_exception`` (sensors pass ``AirflowSensorTimeout``), anything else
+    ``AirflowException`` (the task's retries apply; also the default ``timeout_exception``). The
+    message is the error's own.
+    """
+    from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+    if isinstance(exc, WaitTimeoutError):
+        return (timeout_exception or AirflowException)(str(exc))
+    return (AirflowFailException if is_fail_fast(exc) else AirflowException)(str(exc))
+
+
+@contextlib.contextmanager
+def fail_fast() -> Iterator[None]:
+    """Raise ``AirflowFailException`` for a fail-fast error; let every other error through.
+
+    Also catches a plain ``AirflowException`` raised ``from`` a fail-fast error (an operator
+    that words the error its own way): the rule, not the wording, decides about retries.
+    """
+    from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+    try:
+        yield
+    except AbejaError as exc:
+        if is_fail_fast(exc):
+            raise AirflowFailException(str(exc)) from exc
+        raise
+    except AirflowException as exc:
+        cause = exc.__cause__
+        if type(exc) is AirflowException and cause is not None and is_fail_fast(cause):
+            raise AirflowFailException(str(exc)) from cause
+        raise
+
+
+def failing_fast(method: Callable[P, R]) -> Callable[P, R]:
+    """``method`` run under :func:`fail_fast` (:class:`FailFastMixin` wraps every task method with it)."""
+    if getattr(method, "__abeja_fail_fast__", False):
+        return method
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with fail_fast():
+            return method(*args, **kwargs)
+
+    wrapper.__abeja_fail_fast__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+class FailFastMixin:
+    """Mixed into every operator and sensor of this provider: the methods Airflow calls run under
+    :func:`fail_fast`, whatever the task's own code catches or words. The one fail-fast mechanism."""
+
+    #: The methods wrapped wherever a subclass defines them.
+    fail_fast_methods: ClassVar[tuple[str, ...]] = ("execute", "execute_complete")
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls.fail_fast_methods:
+            method = cls.__dict__.get(name)
+            if callable(method):
+                setattr(cls, name, failing_fast(method))

@@ -1,0 +1,361 @@
+"""How the triggers on one event loop read their resources: shared clients and shared listings.
+
+A triggerer runs every deferred task's trigger on one event loop, so a client per wait would
+mean a connection pool and a socket per wait. Instead a trigger leases a client per (loop,
+connection settings), reference-counted, each client serving at most ``WAITS_PER_CLIENT``
+triggers with as many pooled connections: a trigger never queues for a connection and a pool
+stays small. A client is closed when its last lease ends, after the GETs that other waits are
+joined to; a changed connection gives new settings, so new leases get new clients.
+
+Overlapping reads of the same service, or of a deployment's listing, share one GET
+(single-flight). The waits on one deployment share one ``get_services`` listing per smallest
+poll interval (:class:`ServiceWatch`); each answer still goes to ``engine.step`` exactly as the
+wait's own read would:
+
+- a wait alone on its deployment reads its service directly (a listing would cost as much);
+- a service missing from the listing gets its own read (it may have been deleted);
+- a listing that fails with a transient error is each joined wait's observation, counted once
+  against each one's budget (a wait never sees the same listing twice); any other listing
+  error sends the wait to its own read, which decides as it always did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_abeja.exceptions import is_transient
+
+if TYPE_CHECKING:
+    from airflow_provider_abeja.client import AsyncAPIClient
+
+#: Triggers served by one client, and its pool size: each trigger has at most one request in
+#: flight, so none waits for a connection (bench/trigger_scale.py, "Clients per pool").
+WAITS_PER_CLIENT = 8
+
+#: What a request in flight reads: ("service", org, dep, ser) or ("services", org, dep).
+FlightKey = tuple[str, ...]
+Call = Callable[["AsyncAPIClient"], Coroutine[Any, Any, dict[str, Any]]]
+
+
+@dataclass(eq=False)
+class _Client:
+    """One client and how many leases use it."""
+
+    client: AsyncAPIClient
+    users: int = 0
+
+
+@dataclass(eq=False)
+class _Flight:
+    """A GET in flight: the client it runs on and how many waits are joined to it."""
+
+    task: asyncio.Task[dict[str, Any]]
+    owner: _Client
+    waiters: int = 0
+
+
+@dataclass(eq=False)
+class _Shared:
+    """The clients of one connection settings on one loop."""
+
+    key: str
+    clients: list[_Client] = field(default_factory=list)
+    in_flight: dict[FlightKey, _Flight] = field(default_factory=dict)
+
+
+#: loop -> settings key -> shared clients. Weak on the loop: a finished loop drops its entries.
+_REGISTRY: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Shared]] = (
+    weakref.WeakKeyDictionary()
+)
+#: Closes put off until GETs that other waits are joined to end (strong references).
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+def shared_client_count() -> int:
+    """Shared clients open on the running loop (for tests and diagnostics)."""
+    entries = _REGISTRY.get(asyncio.get_running_loop(), {})
+    return sum(len(shared.clients) for shared in entries.values())
+
+
+class ClientLease:
+    """A trigger's use of a shared client; :meth:`release` exactly once when done."""
+
+    def __init__(self, shared: _Shared, slot: _Client, loop: asyncio.AbstractEventLoop) -> None:
+        self._shared = shared
+        self._slot = slot
+        self._loop = loop
+        self._released = False
+
+    @property
+    def client(self) -> AsyncAPIClient:
+        return self._slot.client
+
+    @property
+    def settings_key(self) -> str:
+        """Names the connection settings this lease's client uses (a dict key: never show it)."""
+        return self._shared.key
+
+    async def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+        """``client.get_service``, joining an identical request already in flight."""
+        ids = (organization_id, deployment_id, service_id)
+        return await self._single_flight(("service", *ids), lambda c: c.get_service(*ids))
+
+    async def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        """``client.get_services`` (every page), joining an identical listing already in flight."""
+        key = ("services", organization_id, deployment_id)
+        return await self._single_flight(key, lambda c: c.get_services(organization_id, deployment_id))
+
+    async def _single_flight(self, key: FlightKey, call: Call) -> dict[str, Any]:
+        in_flight = self._shared.in_flight
+        flight = in_flight.get(key)
+        if flight is None:
+            task = self._loop.create_task(call(self._slot.client))
+            flight = in_flight[key] = _Flight(task, self._slot)
+            task.add_done_callback(lambda done: _forget(in_flight, key, done))
+        flight.waiters += 1
+        try:
+            # Shielded: a cancelled wait must not cancel the GET that other waits are joined to.
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+
+    async def release(self) -> None:
+        """Drop this lease; the last one of a client closes it (after GETs others are joined to)."""
+        if self._released:
+            return
+        self._released = True
+        shared, slot = self._shared, self._slot
+        slot.users -= 1
+        if slot.users > 0:
+            return
+        if slot in shared.clients:
+            shared.clients.remove(slot)
+        entries = _REGISTRY.get(self._loop)
+        if not shared.clients and entries is not None and entries.get(shared.key) is shared:
+            del entries[shared.key]
+        joined = []
+        for flight in [f for f in shared.in_flight.values() if f.owner is slot]:
+            if flight.waiters:
+                joined.append(flight.task)
+            else:
+                flight.task.cancel()
+        if not joined:
+            await slot.client.aclose()
+            return
+        # The caller does not wait for the joined GETs: the close is a background task.
+        closing = self._loop.create_task(_close_after(joined, slot.client))
+        _CLOSING.add(closing)
+        closing.add_done_callback(_CLOSING.discard)
+
+
+async def _close_after(tasks: list[asyncio.Task[dict[str, Any]]], client: AsyncAPIClient) -> None:
+    try:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await client.aclose()
+
+
+def _forget(in_flight: dict[FlightKey, _Flight], key: FlightKey, done: asyncio.Task[Any]) -> None:
+    flight = in_flight.get(key)
+    if flight is not None and flight.task is done:
+        del in_flight[key]
+    if not done.cancelled():
+        done.exception()  # retrieved: joined waits may all have been cancelled
+
+
+async def lease_client(abeja_conn_id: str) -> ClientLease:
+    """A lease on a shared client for the connection's current settings on the running loop.
+
+    The connection is read on every call (without blocking the loop), so an edited connection
+    takes effect for new waits.
+    """
+    from airflow_provider_abeja.client import AsyncAPIClient
+    from airflow_provider_abeja.hooks.abeja import AbejaHook
+
+    settings = await AbejaHook(abeja_conn_id=abeja_conn_id).aget_settings()
+    kwargs = settings.client_kwargs()
+    # Holds the credential, like the client itself; used only as a dict key, never shown.
+    key = json.dumps(kwargs, sort_keys=True, default=str)
+    loop = asyncio.get_running_loop()
+    shared = _REGISTRY.setdefault(loop, {}).setdefault(key, _Shared(key))
+    # No await from here on: two triggers cannot both take the last place or build one client.
+    slot = next((slot for slot in shared.clients if slot.users < WAITS_PER_CLIENT), None)
+    if slot is None:
+        slot = _Client(AsyncAPIClient(**kwargs, pool_maxsize=WAITS_PER_CLIENT))
+        shared.clients.append(slot)
+    slot.users += 1
+    return ClientLease(shared, slot, loop)
+
+
+async def wait_with_lease(
+    abeja_conn_id: str,
+    wait: Callable[[ClientLease], Awaitable[dict[str, Any]]],
+    failed: Callable[[Exception], dict[str, Any]],
+) -> dict[str, Any]:
+    """A trigger's one event: ``wait`` run on a leased shared client, or ``failed(exc)`` when
+    leasing or waiting raised (connection lookup, credentials, ids: nothing a later poll would
+    fix). The lease ends before the event is returned, shielded from a cancellation."""
+    lease: ClientLease | None = None
+    try:
+        lease = await lease_client(abeja_conn_id)
+        return await wait(lease)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return failed(exc)
+    finally:
+        if lease is not None:
+            await asyncio.shield(lease.release())
+
+
+# -- reading one resource a poll ------------------------------------------------------------------
+
+
+class DirectWatch(AbstractContextManager["DirectWatch"]):
+    """One GET a poll: ``read()``'s answer, or the error it raised (the engine's observation)."""
+
+    def __init__(self, read: Callable[[], Awaitable[Mapping[str, Any]]]) -> None:
+        self._read = read
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    async def observe(self) -> object:
+        try:
+            return await self._read()
+        except Exception as exc:
+            return exc
+
+
+GroupKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True, eq=False)
+class _Listing:
+    """One ``get_services`` answer (or the error it gave), numbered in its group's order."""
+
+    number: int
+    #: ``loop.time()`` when it was asked for: its age decides whether a wait may still use it.
+    asked_at: float
+    services: Mapping[str, Mapping[str, Any]]
+    error: BaseException | None = None
+
+
+class _Group:
+    """The waits on one deployment and its latest listing."""
+
+    def __init__(self, organization_id: str, deployment_id: str) -> None:
+        self.organization_id = organization_id
+        self.deployment_id = deployment_id
+        self.intervals: dict[ServiceWatch, float] = {}
+        self.latest: _Listing | None = None
+        #: The listing being asked for; resolves to None when the wait that asked was cancelled.
+        self.pending: asyncio.Future[_Listing | None] | None = None
+        self._numbers = 0
+
+    async def listing(self, lease: ClientLease, seen: int) -> _Listing:
+        """A listing this wait has not seen, no older than the smallest poll interval of the group."""
+        loop = asyncio.get_running_loop()
+        while True:
+            latest, interval = self.latest, min(self.intervals.values(), default=0.0)
+            if latest is not None and latest.number > seen and loop.time() - latest.asked_at < interval:
+                return latest
+            if self.pending is None:
+                return await self._ask(lease, loop)
+            # Shielded: a cancelled wait must not cancel the answer the other waits expect.
+            joined = await asyncio.shield(self.pending)
+            if joined is not None:
+                return joined
+            # The wait that asked was cancelled: ask again (its request still runs; this joins it).
+
+    async def _ask(self, lease: ClientLease, loop: asyncio.AbstractEventLoop) -> _Listing:
+        pending = self.pending = loop.create_future()
+        self._numbers += 1
+        number, asked_at = self._numbers, loop.time()
+        listing: _Listing | None = None
+        try:
+            answer = await lease.get_services(self.organization_id, self.deployment_id)
+            entries = [e for e in answer.get("entries") or () if isinstance(e, Mapping)]
+            by_id = {e["service_id"]: e for e in entries if isinstance(e.get("service_id"), str)}
+            listing = _Listing(number, asked_at, by_id)
+        except Exception as exc:
+            listing = _Listing(number, asked_at, {}, exc)
+        finally:
+            # On cancellation ``listing`` is None: the joined waits ask again.
+            if listing is not None:
+                self.latest = listing
+            self.pending = None
+            pending.set_result(listing)
+        return listing
+
+
+#: loop -> (settings key, organization, deployment) -> group. Weak on the loop, like the clients.
+_GROUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[GroupKey, _Group]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def deployment_group_count() -> int:
+    """Deployments with waits on the running loop (for tests and diagnostics)."""
+    return len(_GROUPS.get(asyncio.get_running_loop(), {}))
+
+
+class ServiceWatch:
+    """One wait's reads of its service, through its deployment's shared listing.
+
+    A context manager: entering joins the deployment's group, leaving quits it (the last wait
+    to leave drops the group).
+    """
+
+    def __init__(
+        self, lease: ClientLease, organization_id: str, deployment_id: str, service_id: str, interval: float
+    ) -> None:
+        self._lease = lease
+        self._ids = (organization_id, deployment_id, service_id)
+        self._interval = interval
+        self._loop = asyncio.get_running_loop()
+        self._key: GroupKey = (lease.settings_key, organization_id, deployment_id)
+        self._group: _Group | None = None
+        #: The number of the last listing this wait used: it never uses one twice.
+        self._seen = 0
+
+    def __enter__(self) -> ServiceWatch:
+        self._group = _GROUPS.setdefault(self._loop, {}).setdefault(self._key, _Group(*self._ids[:2]))
+        self._group.intervals[self] = self._interval
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        group, self._group = self._group, None
+        if group is None:
+            return
+        group.intervals.pop(self, None)
+        groups = _GROUPS.get(self._loop)
+        if not group.intervals and groups is not None and groups.get(self._key) is group:
+            del groups[self._key]
+
+    async def observe(self) -> object:
+        """The service's JSON, or the error reading it: the engine's observation. Never raises."""
+        group = self._group
+        if group is not None and len(group.intervals) > 1:
+            listing = await group.listing(self._lease, self._seen)
+            self._seen = listing.number
+            if listing.error is None:
+                service = listing.services.get(self._ids[2])
+                if service is not None:
+                    return service
+            elif is_transient(listing.error):
+                return listing.error
+        try:
+            return await self._lease.get_service(*self._ids)
+        except Exception as exc:
+            return exc
+
+
+#: How a trigger reads its resource: entered for the whole wait, one ``observe()`` a poll.
+Watch = DirectWatch | ServiceWatch

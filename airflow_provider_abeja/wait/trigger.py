@@ -1,0 +1,259 @@
+"""The status triggers: ``AbejaServiceStatusTrigger`` and ``AbejaTrainingJobTrigger``.
+
+A trigger leases a shared async client (``wait.pool``), feeds what its watch observes to
+``engine.step`` on the triggerer's event loop until the wait is over, and yields exactly one
+event (``engine.status_event``), which the deferred task reads back with
+``engine.validate_status_event``. A subclass names its kind (which also names the client calls
+that read it), its two path ids and its stored class path; the rest is the same for every kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import random
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_abeja.exceptions import is_fail_fast
+from airflow_provider_abeja.wait import engine
+from airflow_provider_abeja.wait.pool import ClientLease, DirectWatch, ServiceWatch, Watch, wait_with_lease
+
+if TYPE_CHECKING:
+    from airflow_provider_abeja.client import AsyncAPIClient
+
+#: Seconds a trigger waits for recent logs before sending its event without them.
+LOG_FETCH_TIMEOUT = 15.0
+#: Each sleep between polls is the poll interval +- this fraction.
+POLL_JITTER = 0.1
+
+
+def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None:
+    if end_time is None:
+        return None
+    if isinstance(end_time, datetime.datetime):
+        if end_time.tzinfo is None:
+            raise ValueError("end_time: a datetime must be timezone-aware")
+        return end_time.timestamp()
+    if isinstance(end_time, bool) or not isinstance(end_time, (int, float)):
+        raise TypeError(f"end_time must be epoch seconds (a number) or None, not {type(end_time).__name__}")
+    return float(end_time)
+
+
+class StatusTrigger(BaseTrigger):
+    """Poll one resource until its target status (``success``), a failure status (``failure``,
+    with its latest log lines), ``end_time`` (``timeout``) or an error the wait cannot get past
+    (``error``).
+
+    :param organization_id: organization of the resource (already resolved: the triggerer does
+        not fall back to the connection's organization).
+    :param ids: the two path ids after the organization, stored under ``id_fields``.
+    :param target_status: the only status that counts as success (None: the kind's).
+    :param failure_statuses: statuses that end the wait with a ``failure`` event (None: the
+        kind's; the target is never one of them). Any other status keeps the trigger waiting,
+        with one warning per unknown status.
+    :param poll_interval: seconds between polls (+- ``POLL_JITTER``).
+    :param end_time: wall-clock deadline in epoch seconds (``None``: no deadline). It is part of
+        the serialized kwargs, so a triggerer restart keeps the same deadline.
+    :param abeja_conn_id: Airflow connection of the ABEJA Platform.
+    :param transient_error_budget: how many transient errors in a row (transport failures,
+        429, 5xx) are tolerated before an ``error`` event; a successful poll resets the count.
+        Permanent errors (401, 403, 404, ...) give an ``error`` event at once.
+    """
+
+    #: What is watched: nouns, event keys, default target and failure statuses, failure error.
+    kind: ClassVar[engine.ResourceKind]
+    #: The serialized names of the two path ids after the organization, outermost first.
+    id_fields: ClassVar[tuple[str, str]]
+    #: Whether ``target_status`` and ``failure_statuses`` are arguments (serialized) or the kind's.
+    chooses_statuses: ClassVar[bool] = False
+    #: Where the triggerer imports the class from: part of every stored trigger row, so it never changes.
+    classpath: ClassVar[str]
+
+    def __init__(
+        self,
+        organization_id: str,
+        ids: tuple[str, str],
+        *,
+        target_status: str | None = None,
+        failure_statuses: Iterable[str] | None = None,
+        poll_interval: float,
+        end_time: float | datetime.datetime | None = None,
+        abeja_conn_id: str = "abeja_default",
+        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+    ) -> None:
+        super().__init__()
+        if poll_interval is None or float(poll_interval) <= 0:
+            raise ValueError("poll_interval must be a positive number of seconds")
+        self.organization_id = str(organization_id)
+        for name, value in zip(self.id_fields, ids, strict=True):
+            setattr(self, name, str(value))
+        self.end_time = _coerce_end_time(end_time)
+        # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
+        self._spec = spec = engine.WaitSpec.build(
+            ids[1], target_status, failure_statuses, transient_error_budget, self.end_time, kind=self.kind
+        )
+        self.target_status = spec.target_status
+        self.failure_statuses: list[str] = sorted(spec.failure_statuses)
+        self.poll_interval = float(poll_interval)
+        self.abeja_conn_id = str(abeja_conn_id)
+        self.transient_error_budget = spec.transient_error_budget
+
+    def _watch(self, lease: ClientLease) -> Watch:
+        """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
+        return DirectWatch(lambda: getattr(lease.client, self.kind.read)(*self._ids))
+
+    @property
+    def _ids(self) -> tuple[str, str, str]:
+        outer, inner = (str(getattr(self, name)) for name in self.id_fields)
+        return self.organization_id, outer, inner
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
+        kwargs: dict[str, Any] = dict(zip(("organization_id", *self.id_fields), self._ids, strict=True))
+        if self.chooses_statuses:
+            kwargs.update(target_status=self.target_status, failure_statuses=list(self.failure_statuses))
+        kwargs.update(
+            poll_interval=self.poll_interval,
+            end_time=self.end_time,
+            abeja_conn_id=self.abeja_conn_id,
+            transient_error_budget=self.transient_error_budget,
+        )
+        return self.classpath, kwargs
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until an outcome, then yield one event. The client lease ends before the yield."""
+        try:
+            event = await wait_with_lease(self.abeja_conn_id, self._wait, self._error_event)
+        except asyncio.CancelledError:
+            self.log.info("Stopped waiting for %s %s (cancelled)", self.kind.noun, self._ids[2])
+            raise
+        yield TriggerEvent(event)
+
+    async def _wait(self, lease: ClientLease) -> dict[str, Any]:
+        spec, state = self._spec, engine.WaitState()
+        with self._watch(lease) as watch:
+            while True:
+                result = engine.step(spec, state, await watch.observe(), time.time())
+                state = result.state
+                engine.emit(result, self.log)
+                if result.done:
+                    break
+                # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
+                # polling the API in lockstep.
+                delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+                await asyncio.sleep(engine.next_pause(spec, delay, time.time()))
+        wants_logs = result.outcome in (engine.Outcome.FAILED, engine.Outcome.TIMED_OUT)
+        lines = await self._log_lines(lease.client) if wants_logs else []
+        return engine.status_event(self._ids[2], result, lines, self.kind)
+
+    async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
+        """The latest log lines, or none when they cannot be read in LOG_FETCH_TIMEOUT.
+
+        The lines only decorate an outcome that is already known: a slow log API must not hold
+        back a failure or push a timeout event far past its deadline.
+        """
+        noun, resource_id = self.kind.noun, self._ids[2]
+        try:
+            read_logs = getattr(client, self.kind.read_logs)(*self._ids)
+            logs = await asyncio.wait_for(read_logs, timeout=LOG_FETCH_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.log.warning("Recent logs of %s %s not read within %ss", noun, resource_id, LOG_FETCH_TIMEOUT)
+            return []
+        except Exception as exc:
+            self.log.warning("Could not read recent logs of %s %s: %s", noun, resource_id, exc)
+            return []
+        return engine.latest_log_lines(logs)
+
+    def _error_event(self, exc: Exception) -> dict[str, Any]:
+        message = f"could not watch {self.kind.noun} {self._ids[2]}: {exc}"
+        retryable = not is_fail_fast(exc)
+        result = engine.Step(engine.Outcome.ERROR, engine.WaitState(), message, retryable=retryable)
+        return engine.status_event(self._ids[2], result, None, self.kind)
+
+
+class AbejaServiceStatusTrigger(StatusTrigger):
+    """Poll a service until it reaches ``target_status``, a failure status, or ``end_time``.
+
+    :param organization_id: organization of the service (already resolved: the triggerer does
+        not fall back to the connection's organization).
+    :param deployment_id: deployment of the service.
+    :param service_id: the service to watch.
+    :param target_status: the only status that counts as success.
+    :param failure_statuses: statuses that end the wait with a ``failure`` event (default
+        ``FAILED`` and ``STOPPED``; the target is never one of them).
+
+    ``poll_interval``, ``end_time``, ``abeja_conn_id`` and ``transient_error_budget`` are
+    ``StatusTrigger``'s, the same for every kind of resource.
+    """
+
+    kind = engine.SERVICE
+    id_fields = ("deployment_id", "service_id")
+    chooses_statuses = True
+    classpath = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
+    deployment_id: str
+    service_id: str
+
+    def __init__(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        target_status: str = engine.ServiceStatus.READY.value,
+        failure_statuses: Iterable[str] | None = None,
+        poll_interval: float = 10.0,
+        end_time: float | datetime.datetime | None = None,
+        abeja_conn_id: str = "abeja_default",
+        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+    ) -> None:
+        super().__init__(
+            organization_id,
+            (deployment_id, service_id),
+            target_status=target_status,
+            failure_statuses=failure_statuses,
+            poll_interval=poll_interval,
+            end_time=end_time,
+            abeja_conn_id=abeja_conn_id,
+            transient_error_budget=transient_error_budget,
+        )
+
+    def _watch(self, lease: ClientLease) -> Watch:
+        # The waits on one deployment share one listing per poll interval.
+        return ServiceWatch(lease, *self._ids, self.poll_interval)
+
+
+class AbejaTrainingJobTrigger(StatusTrigger):
+    """Poll ``training_job_id`` until it completes (``success``), fails or stops (``failure``,
+    with its latest log lines), ``end_time`` passes (``timeout``) or an error repeats (``error``).
+
+    ``poll_interval``, ``end_time`` (epoch seconds; None: no deadline), ``abeja_conn_id`` and
+    ``transient_error_budget`` are ``StatusTrigger``'s, the same for every kind of resource.
+    """
+
+    kind = engine.TRAINING_JOB
+    id_fields = ("job_definition_name", "training_job_id")
+    classpath = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
+    job_definition_name: str
+    training_job_id: str
+
+    def __init__(
+        self,
+        organization_id: str,
+        job_definition_name: str,
+        training_job_id: str,
+        poll_interval: float = 30.0,
+        end_time: float | datetime.datetime | None = None,
+        abeja_conn_id: str = "abeja_default",
+        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+    ) -> None:
+        super().__init__(
+            organization_id,
+            (job_definition_name, training_job_id),
+            poll_interval=poll_interval,
+            end_time=end_time,
+            abeja_conn_id=abeja_conn_id,
+            transient_error_budget=transient_error_budget,
+        )
