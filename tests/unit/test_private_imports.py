@@ -8,6 +8,7 @@ uses its public API (``client``, ``client.validation``, ``client.credentials``,
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 
 import airflow_provider_abeja
@@ -18,8 +19,8 @@ ROOT = PACKAGE.parent
 CHECKED = [PACKAGE, ROOT / "example_dags", ROOT / "scripts", ROOT / "bench"]
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -35,14 +36,14 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def private_imports() -> list[str]:
+def private_imports(checked: list[Path] = CHECKED, top: Path = ROOT) -> list[str]:
     """``importer imports pkg._mod`` for every private module imported from outside its package."""
     found: set[str] = set()
-    for root in CHECKED:
+    for root in checked:
         for path in sorted(root.rglob("*.py")):
             if any(part.startswith(".") for part in path.relative_to(root).parts):
                 continue  # a git-ignored venv, e.g. bench/.venv-abeja-sdk that the SDK tests install
-            importer = _module_name(path)
+            importer = _module_name(path, top)
             for name in _imports(path):
                 parts = name.split(".")
                 if parts[0] != "airflow_provider_abeja":
@@ -60,13 +61,14 @@ def test_no_module_imports_another_packages_private_module() -> None:
     assert private_imports() == []
 
 
-def test_the_check_sees_a_private_import() -> None:
-    """The control: a module outside ``client/`` that imports ``client._core`` is reported."""
-    probe = PACKAGE / "hooks" / "_probe_private_import.py"
-    probe.write_text("from airflow_provider_abeja.client._core import RequestSpec\n")
-    try:
-        assert private_imports() == [
-            "airflow_provider_abeja.hooks._probe_private_import imports airflow_provider_abeja.client._core"
-        ]
-    finally:
-        probe.unlink()
+def test_the_check_sees_a_private_import(tmp_path: Path) -> None:
+    """The control: a module outside ``client/`` that imports ``client._core`` is reported (in a
+    copy of the package, so that a test running beside this one never sees the probe)."""
+    package = tmp_path / "airflow_provider_abeja"
+    shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "hooks" / "_probe_private_import.py").write_text(
+        "from airflow_provider_abeja.client._core import RequestSpec\n"
+    )
+    assert private_imports([package], tmp_path) == [
+        "airflow_provider_abeja.hooks._probe_private_import imports airflow_provider_abeja.client._core"
+    ]
