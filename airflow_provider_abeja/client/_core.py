@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
+from airflow_provider_abeja.client import _paging
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
 from airflow_provider_abeja.client.credentials import scrub
 from airflow_provider_abeja.client.training import FilePart
@@ -372,15 +373,15 @@ class RequestBuilder:
 
 def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generator[RequestSpec, Any, Any]:
     """The requests of the declared call ``name``, in order: the client sends each one it is
-    given and gives back its answer (read as ``OPERATIONS[spec.route].answer`` says); the
-    call's result is the generator's return value.
+    given and gives back its answer (read by ``read_answer``, or as an inference response);
+    the call's result is the generator's return value.
 
-    A call with ``steps`` runs them: a step named like the call sends its own request, another
-    runs that declared call (with its own steps, if any).
+    A listing is followed page by page (``_paging``). A call with ``steps`` runs them: a step
+    named like the call sends its own request, another runs that declared call.
     """
     op = OPERATIONS[name]
     if op.steps is None:
-        return (yield builder.build(name, args))
+        return (yield from _pages(builder.build(name, args)))
     flow, answer = op.steps(args), None
     while True:
         try:
@@ -388,9 +389,22 @@ def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generat
         except StopIteration as done:
             return done.value
         if step.name == name:
-            answer = yield builder.build(name, step.args)
+            answer = yield from _pages(builder.build(name, step.args))
         else:
             answer = yield from plan(builder, *step)
+
+
+def _pages(spec: RequestSpec) -> Generator[RequestSpec, Any, Any]:
+    """One request's answer; for a listing, every page of it merged."""
+    answer = yield spec
+    if OPERATIONS[spec.route].answer != "entries":
+        return answer
+    pages = [answer]
+    following = _paging.next_page(spec, answer, 1)
+    while following is not None:
+        pages.append((yield following))
+        following = _paging.next_page(following, pages[-1], len(pages))
+    return _paging.merge_pages(pages)
 
 
 # --------------------------------------------------------------------------- responses
@@ -507,3 +521,26 @@ def normalize_entries(value: Any, status_code: int, url: str) -> dict[str, Any]:
     raise InvalidResponseError(
         "invalid_response", 'expected a JSON list or {"entries": [...]}', status_code, url
     )
+
+
+def read_answer(
+    spec: RequestSpec,
+    status_code: int,
+    reason: str,
+    content_type: str,
+    content: bytes,
+    url: str,
+    secrets: Iterable[str],
+) -> Any:
+    """A management or pre-signed answer read as its declaration says; the error of a non-2xx."""
+    if not 200 <= status_code < 300:
+        raise error_from_response(
+            status_code, reason, content, url if spec.credential else spec.shown_url, secrets
+        )
+    answer = OPERATIONS[spec.route].answer
+    if answer == "bytes":
+        return content
+    value = parse_json_body(status_code, content_type, content, url, secrets)
+    if answer == "entries":
+        return normalize_entries(value, 200, spec.url)
+    return expect_object(value, 200, spec.url)

@@ -8,6 +8,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_abeja.client import _core, _paging
+from airflow_provider_abeja.client import _core
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.api import OPERATIONS
@@ -203,36 +204,6 @@ class APIClient(ClientBase):
             self._credential.secrets,
         )
 
-    def _ok(self, spec: RequestSpec) -> tuple[requests.Response, bytes]:
-        """The response and body of a 2xx answer; the error of any other."""
-        response = self._send(spec)
-        content = response.content
-        if not 200 <= response.status_code < 300:
-            raise self._error(response, spec, content)
-        return response, content
-
-    def _json(self, spec: RequestSpec) -> Any:
-        response, content = self._ok(spec)
-        return _core.parse_json_body(
-            response.status_code,
-            response.headers.get("Content-Type", ""),
-            content,
-            response.url or spec.url,
-            self._credential.secrets,
-        )
-
-    def _object(self, spec: RequestSpec) -> dict[str, Any]:
-        return _core.expect_object(self._json(spec), 200, spec.url)
-
-    def _entries(self, spec: RequestSpec) -> dict[str, Any]:
-        """A list, every page of it (see ``_paging``)."""
-        pages = [_core.normalize_entries(self._json(spec), 200, spec.url)]
-        following = _paging.next_page(spec, pages[-1], len(pages))
-        while following is not None:
-            pages.append(_core.normalize_entries(self._json(following), 200, following.url))
-            following = _paging.next_page(following, pages[-1], len(pages))
-        return _paging.merge_pages(pages)
-
     def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> requests.Response:
         if stream_to is None:
             response = self._send(spec)
@@ -247,11 +218,13 @@ class APIClient(ClientBase):
                 head = response.raw.read(_core.MAX_ERROR_TEXT * 4, decode_content=True) or b""
                 raise self._error(response, spec, head)
             try:
-                if isinstance(stream_to, str | os.PathLike):
-                    with open(stream_to, "wb") as target:
-                        self._copy(response, target)
-                else:
-                    self._copy(response, stream_to)
+                with (
+                    open(stream_to, "wb")
+                    if isinstance(stream_to, str | os.PathLike)
+                    else nullcontext(stream_to) as target
+                ):
+                    for chunk in response.iter_content(_core.CHUNK_SIZE):
+                        target.write(chunk)
             except requests.exceptions.RequestException as exc:
                 raise TransportError(
                     f"{spec.method} {spec.url}: reading the answer failed: {describe_transport_error(exc)}",
@@ -262,11 +235,6 @@ class APIClient(ClientBase):
             response.close()
         return response
 
-    @staticmethod
-    def _copy(response: requests.Response, target: IO[bytes]) -> None:
-        for chunk in response.iter_content(_core.CHUNK_SIZE):
-            target.write(chunk)
-
     def _call(self, name: str, args: Mapping[str, Any]) -> Any:
         """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
         steps, answer = _core.plan(self._builder, name, args), None
@@ -275,18 +243,19 @@ class APIClient(ClientBase):
                 spec = steps.send(answer)
             except StopIteration as done:
                 return done.value
-            answer = self._read(spec, args.get("stream_to"))
-
-    def _read(self, spec: RequestSpec, stream_to: StreamTarget | None) -> Any:
-        """Send one request and read its answer the way its declaration says."""
-        answer = OPERATIONS[spec.route].answer
-        if answer == "response":
-            return self._inference(spec, stream_to)
-        if answer == "entries":
-            return self._entries(spec)
-        if answer == "bytes":
-            return self._ok(spec)[1]
-        return self._object(spec)
+            if OPERATIONS[spec.route].answer == "response":
+                answer = self._inference(spec, args.get("stream_to"))
+                continue
+            response = self._send(spec)
+            answer = _core.read_answer(
+                spec,
+                response.status_code,
+                response.reason or "",
+                response.headers.get("Content-Type", ""),
+                response.content,
+                response.url or spec.url,
+                self._credential.secrets,
+            )
 
     # ------------------------------------------------------------------ services
 
