@@ -24,6 +24,7 @@ from airflow_provider_abeja.client.credentials import scrub
 from airflow_provider_abeja.client.training import FilePart
 from airflow_provider_abeja.client.validation import (
     ADDRESSING_MODES,
+    DEFAULT_API_URL,
     Timeout,
     check_organization_id,
     check_path_id,
@@ -40,7 +41,6 @@ from airflow_provider_abeja.exceptions import (
     exception_class_for_status,
 )
 
-DEFAULT_API_URL = "https://api.abeja.io"
 ENV_API_URL = "ABEJA_API_URL"
 ENV_TIMEOUT = "ABEJA_API_TIMEOUT"
 ENV_MAX_RETRY_COUNT = "ABEJA_API_MAX_RETRY_COUNT"

@@ -113,7 +113,7 @@ def describe_transport_error(exc: BaseException) -> str:
 
 
 class APIClient(ClientBase):
-    """A low-level client for the ABEJA Platform Service and Training APIs (the seed's ``APIClient``).
+    """A low-level client for the ABEJA Platform Service and Training APIs.
 
     One pooled session serves every call and may be shared by threads. Safe retries (see
     :mod:`.retry`), ids checked before anything is sent, credentials never in messages.

@@ -17,6 +17,7 @@ from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 __all__ = [
     "ADDRESSING_MODES",
+    "DEFAULT_API_URL",
     "MAX_PATH_ID_LENGTH",
     "Timeout",
     "check_addressing",
@@ -34,6 +35,8 @@ __all__ = [
     "text",
 ]
 
+#: Where the ABEJA Platform API lives unless a connection or ABEJA_API_URL says otherwise.
+DEFAULT_API_URL = "https://api.abeja.io"
 #: (connect, read) seconds, or None for no timeout.
 Timeout = tuple[float, float] | None
 
@@ -127,7 +130,7 @@ _BOOL_TEXT = frozenset({"true", "false"})
 
 
 def _count(value: object, argument: str, minimum: int = 1) -> int:
-    """An instance count: a whole number >= ``minimum`` (the seed also documents digit strings)."""
+    """An instance count: a whole number >= ``minimum`` (the API contract also allows digit strings)."""
     if isinstance(value, str) and _DIGITS.match(value):
         number = int(value)
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -233,7 +236,7 @@ def check_environment(value: object, argument: str = "environment") -> None:
 def parse_api_url(value: object, argument: str = "api_url") -> str:
     """Validate the API base URL: http(s), a host, no credentials, no query or fragment."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError(argument, "must be a non-empty URL such as https://api.abeja.io")
+        raise InvalidArgumentError(argument, f"must be a non-empty URL such as {DEFAULT_API_URL}")
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https"):
         raise InvalidArgumentError(argument, "must start with http:// or https://")

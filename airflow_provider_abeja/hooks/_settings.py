@@ -14,11 +14,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_provider_abeja.client.credentials import Credential, credential_from_values
 from airflow_provider_abeja.client.validation import (
-    ADDRESSING_MODES,
+    DEFAULT_API_URL,
     check_addressing,
     check_organization_id,
     parse_api_url,
@@ -30,9 +30,7 @@ from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCrede
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://api.abeja.io"
 DEFAULT_CONSOLE_URL = "https://console.abeja.io"
-INFERENCE_ADDRESSING_CHOICES = ADDRESSING_MODES
 CONN_TYPE = "abeja"
 
 #: Extra fields this connection type reads; anything else in the extra is reported as unknown.
@@ -149,7 +147,7 @@ def _url(conn_id: str, name: str, value: str) -> str:
     if name == "host":
         hint = (
             "; in a connection URI write the URL-encoded URL as the host, "
-            "e.g. abeja://...@https%3A%2F%2Fapi.abeja.io"
+            f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
         )
     try:
         return parse_api_url(value, name)
