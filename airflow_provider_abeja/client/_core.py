@@ -483,46 +483,6 @@ def error_from_response(
     )
 
 
-def parse_json_body(
-    status_code: int, content_type: str, content: bytes, url: str, secrets: Iterable[str] = ()
-) -> Any:
-    """The JSON value of a 2xx body; a clear InvalidResponseError when it is not JSON."""
-    if not content.strip():
-        if status_code == 204:
-            return {}
-        raise InvalidResponseError("invalid_response", "empty body where JSON was expected", status_code, url)
-    try:
-        return jsonlib.loads(content)
-    except ValueError:
-        snippet = scrub(_short(_decode(content[:200])), secrets)
-        raise InvalidResponseError(
-            "invalid_response",
-            f"expected a JSON body, got {content_type or 'no content type'}: {snippet!r}",
-            status_code,
-            url,
-        ) from None
-
-
-def expect_object(value: Any, status_code: int, url: str) -> dict[str, Any]:
-    """Management calls answer JSON objects."""
-    if not isinstance(value, dict):
-        raise InvalidResponseError(
-            "invalid_response", f"expected a JSON object, got {type(value).__name__}", status_code, url
-        )
-    return value
-
-
-def normalize_entries(value: Any, status_code: int, url: str) -> dict[str, Any]:
-    """Lists come as ``{"entries": [...]}`` or as a bare list: always return the former."""
-    if isinstance(value, list):
-        return {"entries": value}
-    if isinstance(value, dict) and isinstance(value.get("entries"), list):
-        return value
-    raise InvalidResponseError(
-        "invalid_response", 'expected a JSON list or {"entries": [...]}', status_code, url
-    )
-
-
 def read_answer(
     spec: RequestSpec,
     status_code: int,
@@ -532,7 +492,11 @@ def read_answer(
     url: str,
     secrets: Iterable[str],
 ) -> Any:
-    """A management or pre-signed answer read as its declaration says; the error of a non-2xx."""
+    """A management or pre-signed answer read as its declaration says; the error of a non-2xx.
+
+    ``bytes`` is the body; ``object`` a JSON object; ``entries`` a listing, which comes as
+    ``{"entries": [...]}`` or as a bare list and is always returned as the former.
+    """
     if not 200 <= status_code < 300:
         raise error_from_response(
             status_code, reason, content, url if spec.credential else spec.shown_url, secrets
@@ -540,7 +504,27 @@ def read_answer(
     answer = OPERATIONS[spec.route].answer
     if answer == "bytes":
         return content
-    value = parse_json_body(status_code, content_type, content, url, secrets)
+
+    def invalid(message: str, where: str = spec.url) -> InvalidResponseError:
+        return InvalidResponseError("invalid_response", message, status_code, where)
+
+    if not content.strip():
+        if status_code != 204:
+            raise invalid("empty body where JSON was expected", url)
+        value: Any = {}
+    else:
+        try:
+            value = jsonlib.loads(content)
+        except ValueError:
+            snippet = scrub(_short(_decode(content[:200])), secrets)
+            raise invalid(
+                f"expected a JSON body, got {content_type or 'no content type'}: {snippet!r}", url
+            ) from None
     if answer == "entries":
-        return normalize_entries(value, 200, spec.url)
-    return expect_object(value, 200, spec.url)
+        if isinstance(value, list):
+            return {"entries": value}
+        if not (isinstance(value, dict) and isinstance(value.get("entries"), list)):
+            raise invalid('expected a JSON list or {"entries": [...]}')
+    elif not isinstance(value, dict):
+        raise invalid(f"expected a JSON object, got {type(value).__name__}")
+    return value
