@@ -430,14 +430,10 @@ def transport_error(spec: RequestSpec, attempts: int, reason: str, exc: BaseExce
     url, reason = spec.shown_url, spec.shown(reason)
     if is_tls_mismatch(exc):
         return TLSMismatchError(
-            f"{spec.method} {url} failed: {TLS_MISMATCH_HINT} ({reason})",
-            url=url,
-            attempts=attempts,
+            f"{spec.method} {url} failed: {TLS_MISMATCH_HINT} ({reason})", url=url, attempts=attempts
         )
     return TransportError(
-        f"{spec.method} {url} failed after {attempts} attempt(s): {reason}",
-        url=url,
-        attempts=attempts,
+        f"{spec.method} {url} failed after {attempts} attempt(s): {reason}", url=url, attempts=attempts
     )
 
 

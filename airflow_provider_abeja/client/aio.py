@@ -131,8 +131,7 @@ class AsyncAPIClient(ClientBase):
         self._urls: dict[str, httpx.URL] = {}
         verify_setting = _verify(self._settings.verify)
         limits = httpx.Limits(
-            max_connections=self._settings.pool_maxsize,
-            max_keepalive_connections=self._settings.pool_maxsize,
+            max_connections=self._settings.pool_maxsize, max_keepalive_connections=self._settings.pool_maxsize
         )
         # trust_env=False: the CA setting is already in the SSL context and proxies come from
         # _proxy_mounts, read once per state of the environment instead of once per client.
