@@ -325,7 +325,7 @@ class RequestBuilder:
         op = OPERATIONS[name]
         url = self._url(op, args)
         spec = RequestSpec(name, op.method, url, op.idempotent, credential=op.plane != "presigned")
-        if op.body == "inference":
+        if op.plane == "inference":
             spec.idempotent = False
             spec.body, spec.headers, spec.rewind_to, spec.replayable = prepare_inference_body(
                 args.get("data"), args.get("json"), args.get("content_type")
