@@ -22,12 +22,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from airflow_provider_abeja.client import training
-from airflow_provider_abeja.client.training import Arguments, Flow, check_count, check_version_number
+from airflow_provider_abeja.client.training import Arguments, Flow, check_version_number
 from airflow_provider_abeja.client.validation import (
     check_create_arguments,
     check_environment,
     check_path_id,
     check_update_payload,
+    whole_number,
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
@@ -60,7 +61,8 @@ def flag(value: object, argument: str) -> str:
 
 
 def count(value: object, argument: str) -> str:
-    return str(check_count(value, argument))
+    """A ``limit`` / ``offset``: a whole number >= 0."""
+    return str(whole_number(value, argument, digits=False))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from airflow_provider_abeja.client.validation import check_datasets, check_environment, check_path_id
+from airflow_provider_abeja.client.validation import (
+    check_datasets,
+    check_environment,
+    check_path_id,
+    whole_number,
+)
 from airflow_provider_abeja.exceptions import InvalidArgumentError, InvalidResponseError
 
 #: What an archive argument may be: a folder or archive path, archive bytes, or a binary file.
@@ -73,18 +78,7 @@ Flow = Generator[Call, Any, Any]
 
 def check_version_number(value: object, argument: str = "version_id") -> int:
     """A job definition version: a whole number >= 1 (digit strings accepted)."""
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgumentError(argument, f"must be a whole number >= 1, not {value!r}")
-    return value
-
-
-def check_count(value: object, argument: str) -> int:
-    """A ``limit`` / ``offset``: a whole number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgumentError(argument, "must be a whole number >= 0")
-    return value
+    return whole_number(value, argument, 1)
 
 
 def _check_handler(value: object, argument: str = "handler") -> str:
@@ -121,24 +115,18 @@ def presigned_url(what: str) -> Callable[[object, str], str]:
 # --------------------------------------------------------------------------- archives
 
 
-def zip_folder(folder: str | os.PathLike[str]) -> bytes:
-    """A folder as zip bytes, paths relative to it (the layout the training runtime unpacks)."""
-    root = Path(folder)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+def pack_folder(folder: str | os.PathLike[str], folder_format: str) -> bytes:
+    """A folder as ``zip`` (the layout the training runtime unpacks) or ``.tar.gz`` (how
+    deployment code is uploaded) bytes, paths relative to it."""
+    root, buffer = Path(folder), io.BytesIO()
+    files = [p for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+    if folder_format == "zip":
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in files:
                 archive.write(path, path.relative_to(root).as_posix())
-    return buffer.getvalue()
-
-
-def tar_folder(folder: str | os.PathLike[str]) -> bytes:
-    """A folder as ``.tar.gz`` bytes, paths relative to it (how deployment code is uploaded)."""
-    root = Path(folder)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+    else:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for path in files:
                 archive.add(path, path.relative_to(root).as_posix(), recursive=False)
     return buffer.getvalue()
 
@@ -151,7 +139,7 @@ def read_archive(source: Archive, argument: str, *, folder_format: str) -> tuple
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         if path.is_dir():
-            data = zip_folder(path) if folder_format == "zip" else tar_folder(path)
+            data = pack_folder(path, folder_format)
         elif path.is_file():
             data = path.read_bytes()
         else:

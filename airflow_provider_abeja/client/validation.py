@@ -33,6 +33,7 @@ __all__ = [
     "parse_retry_count",
     "parse_timeout",
     "text",
+    "whole_number",
 ]
 
 #: Where the ABEJA Platform API lives unless a connection or ABEJA_API_URL says otherwise.
@@ -129,19 +130,14 @@ _ENV_NAME = re.compile(r"[^=\s\x00-\x1f\x7f]+\Z")
 _BOOL_TEXT = frozenset({"true", "false"})
 
 
-def _count(value: object, argument: str, minimum: int = 1) -> int:
-    """An instance count: a whole number >= ``minimum`` (the API contract also allows digit strings)."""
-    if isinstance(value, str) and _DIGITS.match(value):
-        number = int(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    else:
-        raise InvalidArgumentError(
-            argument, f"must be a whole number >= {minimum}, not {type(value).__name__}"
-        )
-    if number < minimum:
-        raise InvalidArgumentError(argument, f"must be at least {minimum}, got {number}")
-    return number
+def whole_number(value: object, argument: str, minimum: int = 0, *, digits: bool = True) -> int:
+    """A whole number >= ``minimum``; a digit string too unless ``digits`` is False (the API
+    contract documents counts as either)."""
+    if digits and isinstance(value, str) and _DIGITS.match(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(argument, f"must be a whole number >= {minimum}, not {value!r}")
+    return value
 
 
 def check_create_arguments(
@@ -152,7 +148,7 @@ def check_create_arguments(
     instance_type: object,
 ) -> None:
     """The numeric and flag arguments of create_service, refused before anything is sent."""
-    _count(instance_number, "instance_number")
+    whole_number(instance_number, "instance_number", 1)
     _check_instance_range(min_instance_number, max_instance_number)
     _check_autoscale_flag(enable_autoscale, "enable_autoscale")
     _check_instance_type(instance_type, "instance_type")
@@ -172,7 +168,7 @@ def check_update_payload(payload: object) -> None:
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError("payload", f"keys must be non-empty strings, got {key!r}")
     if "instance_number" in payload:
-        _count(payload["instance_number"], "payload.instance_number")
+        whole_number(payload["instance_number"], "payload.instance_number", 1)
     _check_instance_range(
         payload.get("min_instance_number"), payload.get("max_instance_number"), prefix="payload."
     )
@@ -190,8 +186,10 @@ def check_update_payload(payload: object) -> None:
 
 def _check_instance_range(minimum_value: object, maximum_value: object, prefix: str = "") -> None:
     # 0 is left to the platform to judge for the autoscaling floor; negative never makes sense.
-    minimum = None if minimum_value is None else _count(minimum_value, f"{prefix}min_instance_number", 0)
-    maximum = None if maximum_value is None else _count(maximum_value, f"{prefix}max_instance_number")
+    minimum = None if minimum_value is None else whole_number(minimum_value, f"{prefix}min_instance_number")
+    maximum = (
+        None if maximum_value is None else whole_number(maximum_value, f"{prefix}max_instance_number", 1)
+    )
     if minimum is not None and maximum is not None and minimum > maximum:
         raise InvalidArgumentError(
             f"{prefix}min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
@@ -286,19 +284,8 @@ def parse_timeout(value: object, argument: str) -> Timeout:
 
 
 def parse_retry_count(value: object, argument: str) -> int:
-    """A non-negative integer; ``0`` turns retries off."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not re.fullmatch(r"\d+", text):
-            raise InvalidArgumentError(
-                argument, f"{value!r} is not a whole number >= 0 (0 turns retries off)"
-            )
-        return int(text)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(argument, "must be a whole number >= 0")
-    if value < 0:
-        raise InvalidArgumentError(argument, f"{value} must be >= 0 (0 turns retries off)")
-    return value
+    """A whole number >= 0; ``0`` turns retries off."""
+    return whole_number(value, argument)
 
 
 def mapping_argument(value: Any, argument: str) -> dict[str, Any] | None:

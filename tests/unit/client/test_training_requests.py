@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_abeja.client import APIClient
-from airflow_provider_abeja.client.training import read_archive, tar_folder, zip_folder
+from airflow_provider_abeja.client.training import pack_folder, read_archive
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 CREDENTIAL = {"user_id": "1234567890123", "personal_access_token": "secret-token"}
@@ -122,8 +122,8 @@ def test_job_definition_version_is_multipart_as_the_sdk_sends_it(server: Any, tm
 
 def test_archives_are_recognised_and_refused_by_content(tmp_path: Path) -> None:
     folder = _code(tmp_path)
-    assert read_archive(zip_folder(folder), "source", folder_format="zip")[2] == "application/zip"
-    assert read_archive(tar_folder(folder), "source", folder_format="zip")[2] == "application/gzip"
+    assert read_archive(pack_folder(folder, "zip"), "source", folder_format="zip")[2] == "application/zip"
+    assert read_archive(pack_folder(folder, "tar"), "source", folder_format="zip")[2] == "application/gzip"
     (tmp_path / "notes.txt").write_text("not an archive")
     for bad in (tmp_path / "notes.txt", b"", tmp_path / "missing", 42):
         with pytest.raises(InvalidArgumentError) as raised:
