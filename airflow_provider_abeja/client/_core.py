@@ -31,6 +31,7 @@ from airflow_provider_abeja.client.validation import (
     parse_api_url,
     parse_retry_count,
     parse_timeout,
+    whole_number,
 )
 from airflow_provider_abeja.exceptions import (
     HttpError,
@@ -136,37 +137,20 @@ def resolve_settings(
         )
     if isinstance(retry_wait_max, bool) or not isinstance(retry_wait_max, int | float) or retry_wait_max < 0:
         raise InvalidArgumentError("retry_wait_max", "must be a number of seconds >= 0")
-    if isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1:
-        raise InvalidArgumentError("pool_maxsize", "must be a whole number >= 1")
+    whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
     return Settings(
-        api_url=url,
-        timeout=resolved_timeout,
-        max_retry_count=retries,
-        verify=verify,
-        inference_addressing=inference_addressing,
-        retry_wait_max=float(retry_wait_max),
-        pool_maxsize=pool_maxsize,
+        url, resolved_timeout, retries, verify, inference_addressing, float(retry_wait_max), pool_maxsize
     )
 
 
 #: The variables ``urllib.request.getproxies`` (used by requests and httpx) takes proxies from.
-PROXY_ENV_NAMES = (
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-    "REQUEST_METHOD",
-)
+_PROXIES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+PROXY_ENV_NAMES = (*_PROXIES, *(name.upper() for name in _PROXIES), "REQUEST_METHOD")
 
 
 def proxy_environment() -> tuple[str | None, ...]:
     """The proxy variables' values: a cheap cache key for proxy routes derived from them."""
-    env = os.environ
-    return tuple(env.get(name) for name in PROXY_ENV_NAMES)
+    return tuple(os.environ.get(name) for name in PROXY_ENV_NAMES)
 
 
 def uses_path_style(api_url: str, mode: str) -> bool:
