@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_provider_abeja.client.credentials import Credential, credential_from_values
+from airflow_provider_abeja.client.credentials import CREDENTIAL_KINDS, Credential, credential_from_values
 from airflow_provider_abeja.client.validation import (
     DEFAULT_API_URL,
     check_addressing,
@@ -72,12 +72,6 @@ _CREDENTIAL_FIELDS = {
     "personal_access_token": "password",
     "datasource_id": "datasource_id",
     "datasource_secret": "datasource_secret",
-}
-#: The keys the client takes for each kind of credential.
-_CREDENTIAL_KEYS = {
-    "bearer": ("auth_token",),
-    "user": ("user_id", "personal_access_token"),
-    "datasource": ("datasource_id", "datasource_secret"),
 }
 
 
@@ -234,7 +228,7 @@ def _credential(
             f"connection '{conn_id}' has no ABEJA credential: set extra auth_token, or login (user id) "
             "+ password (personal access token), or extra datasource_id + datasource_secret"
         )
-    given = {key: str(values[key]) for key in _CREDENTIAL_KEYS[credential.kind]}
+    given = {key: str(values[key]) for key in CREDENTIAL_KINDS[credential.kind]}
     return credential, given
 
 
