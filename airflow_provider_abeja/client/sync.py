@@ -75,15 +75,11 @@ def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
-def _close(response: requests.Response) -> None:
-    response.close()
-
-
 TRANSPORT_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(
     classify=classify_requests_error,
     status_of=lambda response: response.status_code,
     header_of=lambda response, name: response.headers.get(name),
-    close=_close,
+    close=requests.Response.close,
 )
 
 
@@ -121,10 +117,7 @@ class APIClient(ClientBase):
 
     def _open_transport(self) -> None:
         self._proxies: dict[str, dict[str, str]] = {}
-        self._session = self._make_session()
-
-    def _make_session(self) -> requests.Session:
-        session = requests.Session()
+        self._session = session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._settings.pool_maxsize, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
@@ -134,7 +127,6 @@ class APIClient(ClientBase):
         # once, not on every request as requests' trust_env does (a quarter of a call's CPU).
         session.trust_env = False
         session.verify = _environ_verify(self._settings.verify)
-        return session
 
     def _proxies_for(self, url: str) -> dict[str, str]:
         parts = urlsplit(url)
