@@ -75,7 +75,7 @@ def _ssl_context(cafile: str | None) -> ssl.SSLContext:
     """One TLS context per CA setting, shared by every client of the process.
 
     Building one reads the whole CA bundle: a triggerer that starts many status triggers would
-    otherwise block its event loop for each of them (bench/trigger_scale.py measures start-up).
+    otherwise block its event loop for each of them.
     """
     if cafile is None:
         return httpx.create_ssl_context(verify=True, trust_env=True)
@@ -95,8 +95,8 @@ def _verify(value: bool | str) -> bool | ssl.SSLContext:
 def _proxy_map(_env: tuple[str | None, ...]) -> tuple[tuple[str, str | None], ...]:
     """httpx's proxy routes for one state of the proxy variables (the argument is the cache key).
 
-    ``trust_env=True`` makes httpx scan the whole environment for every client built (about a
-    millisecond); reading these few variables and caching the routes keeps proxies honoured.
+    ``trust_env=True`` makes httpx scan the whole environment for every client built; reading
+    these few variables and caching the routes keeps proxies honoured.
     """
     from httpx._utils import get_environment_proxies
 

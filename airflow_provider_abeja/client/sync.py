@@ -124,7 +124,7 @@ class APIClient(ClientBase):
         session.headers["User-Agent"] = _core.USER_AGENT
         session.auth = _HeaderAuth(self._credential)
         # The environment (proxies, CA bundle) is read when the client is built and per host
-        # once, not on every request as requests' trust_env does (a quarter of a call's CPU).
+        # once, not on every request as requests' trust_env does.
         session.trust_env = False
         session.verify = _environ_verify(self._settings.verify)
 
