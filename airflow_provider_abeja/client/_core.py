@@ -216,20 +216,14 @@ def _json_bytes(payload: Any, argument: str = "json") -> bytes:
 def multipart(parts: list[FilePart]) -> tuple[bytes, str]:
     """``multipart/form-data`` body and its Content-Type."""
     boundary = uuid.uuid4().hex
-    chunks: list[bytes] = []
-    for name, filename, content_type, data in parts:
-        chunks.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-            f"Content-Type: {content_type}\r\n\r\n".encode()
-        )
-        chunks.append(data)
-        chunks.append(b"\r\n")
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
-
-
-def _is_stream(data: object) -> bool:
-    return hasattr(data, "read")
+    chunks = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+        for name, filename, content_type, data in parts
+    ]
+    return b"".join([*chunks, f"--{boundary}--\r\n".encode()]), f"multipart/form-data; boundary={boundary}"
 
 
 def prepare_inference_body(
@@ -258,8 +252,8 @@ def prepare_inference_body(
     if isinstance(data, str):
         return data.encode("utf-8"), headers, None, True
     if isinstance(data, bytes | bytearray | memoryview):
-        return bytes(data) if not isinstance(data, bytes) else data, headers, None, True
-    if _is_stream(data):
+        return bytes(data), headers, None, True
+    if hasattr(data, "read"):
         position: int | None = None
         try:
             if data.seekable():  # type: ignore[attr-defined]
