@@ -201,26 +201,34 @@ def definition_version_body(args: Arguments) -> Upload:
     return Upload(FilePart("source_code", filename, content_type, data), parameters)
 
 
+def _given(args: Arguments, checks: Mapping[str, Callable[[Any, str], Any]]) -> dict[str, Any]:
+    """The arguments given (not None), in order, each as its check returns it (errors name it)."""
+    return {name: check(args[name], name) for name, check in checks.items() if args[name] is not None}
+
+
+def _instance_type(value: object, argument: str) -> str:
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise InvalidArgumentError(argument, "must be a name such as 'cpu-1'")
+    return value
+
+
+def _flag(value: object, argument: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(argument, "must be true or false")
+    return value
+
+
 def job_body(args: Arguments) -> dict[str, Any]:
-    check_environment(args["environment"])
-    payload: dict[str, Any] = {}
-    if args["environment"] is not None:
-        payload["environment"] = dict(args["environment"])
-    datasets = check_datasets(args["datasets"])
-    if datasets is not None:
-        payload["datasets"] = datasets
-    instance_type = args["instance_type"]
-    if instance_type is not None:
-        if not isinstance(instance_type, str) or not instance_type or any(c.isspace() for c in instance_type):
-            raise InvalidArgumentError("instance_type", "must be a name such as 'cpu-1'")
-        payload["instance_type"] = instance_type
-    if _optional_text(args["description"], "description") is not None:
-        payload["description"] = args["description"]
-    if args["export_log"] is not None:
-        if not isinstance(args["export_log"], bool):
-            raise InvalidArgumentError("export_log", "must be true or false")
-        payload["export_log"] = args["export_log"]
-    return payload
+    return _given(
+        args,
+        {
+            "environment": check_environment,
+            "datasets": check_datasets,
+            "instance_type": _instance_type,
+            "description": _optional_text,
+            "export_log": _flag,
+        },
+    )
 
 
 def statistics_body(args: Arguments) -> dict[str, Any]:
@@ -228,15 +236,15 @@ def statistics_body(args: Arguments) -> dict[str, Any]:
 
 
 def model_body(args: Arguments) -> Upload:
-    parameters: dict[str, Any] = {}
-    if args["training_job_id"] is not None:
-        parameters["training_job_id"] = check_path_id(args["training_job_id"], "training_job_id")
-    if _optional_text(args["description"], "description") is not None:
-        parameters["description"] = args["description"]
-    for name in ("user_parameters", "metrics"):
-        checked = _optional_mapping(args[name], name)
-        if checked is not None:
-            parameters[name] = checked
+    parameters = _given(
+        args,
+        {
+            "training_job_id": check_path_id,
+            "description": _optional_text,
+            "user_parameters": _optional_mapping,
+            "metrics": _optional_mapping,
+        },
+    )
     data, _, _ = read_archive(args["model_data"], "model_data", folder_format="zip")
     if data[:2] != b"PK":
         raise InvalidArgumentError("model_data", "must be a zip archive (or a folder, zipped here)")

@@ -211,13 +211,14 @@ def _check_instance_type(value: object, argument: str) -> None:
         raise InvalidArgumentError(argument, "must be a non-empty name such as 'cpu-0.25'")
 
 
-def check_environment(value: object, argument: str = "environment") -> None:
-    """Environment variables: a mapping of names (no '=', white space or control characters) to strings.
+def check_environment(value: object, argument: str = "environment") -> dict[str, str] | None:
+    """Environment variables: a mapping of names (no '=', white space or control characters) to
+    strings, returned as a dict.
 
     Values are never echoed in the error: environments carry secrets.
     """
     if value is None:
-        return
+        return None
     if not isinstance(value, Mapping):
         raise InvalidArgumentError(
             argument, f"must be a mapping of names to strings, not {type(value).__name__}"
@@ -229,6 +230,7 @@ def check_environment(value: object, argument: str = "environment") -> None:
             )
         if not isinstance(item, str):
             raise InvalidArgumentError(argument, f"{key}: value must be a string, not {type(item).__name__}")
+    return dict(value)
 
 
 def parse_api_url(value: object, argument: str = "api_url") -> str:
@@ -318,24 +320,22 @@ def coerce_environment(value: Any) -> dict[str, str] | None:
     return result
 
 
-def check_datasets(value: object) -> dict[str, str] | None:
+def check_datasets(value: object, argument: str = "datasets") -> dict[str, str] | None:
     """``{alias: dataset_id}``; ids are digits on the platform (the runtime refuses others)."""
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise InvalidArgumentError(
-            "datasets", f"must be a mapping of alias to id, not {type(value).__name__}"
-        )
+        raise InvalidArgumentError(argument, f"must be a mapping of alias to id, not {type(value).__name__}")
     out: dict[str, str] = {}
     for alias, dataset_id in value.items():
         if not isinstance(alias, str) or not alias:
-            raise InvalidArgumentError("datasets", f"alias {alias!r} must be a non-empty string")
+            raise InvalidArgumentError(argument, f"alias {alias!r} must be a non-empty string")
         text = (
             str(dataset_id)
             if isinstance(dataset_id, int) and not isinstance(dataset_id, bool)
             else dataset_id
         )
         if not isinstance(text, str) or not text.isdigit():
-            raise InvalidArgumentError("datasets", f"{alias}: dataset id must be digits, not {dataset_id!r}")
+            raise InvalidArgumentError(argument, f"{alias}: dataset id must be digits, not {dataset_id!r}")
         out[alias] = text
     return out
