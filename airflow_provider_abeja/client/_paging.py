@@ -17,8 +17,6 @@ from airflow_provider_abeja.exceptions import InvalidResponseError
 if TYPE_CHECKING:
     from airflow_provider_abeja.client._core import RequestSpec
 
-__all__ = ["MAX_PAGES", "PAGE_KEYS", "merge_pages", "next_page"]
-
 #: A list longer than this many pages is a server that never says "last page": stop with an error.
 MAX_PAGES = 1000
 #: The keys that describe one page; the merged list carries none of them.

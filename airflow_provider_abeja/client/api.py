@@ -32,8 +32,6 @@ from airflow_provider_abeja.client.validation import (
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
-__all__ = ["DEFAULT_ENDPOINT_ALIAS", "OPERATIONS", "Operation"]
-
 #: The alias ``create_endpoint`` sends when none is given (as ABEJA's own SDK does).
 DEFAULT_ENDPOINT_ALIAS = "default"
 

@@ -15,27 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
-__all__ = [
-    "ADDRESSING_MODES",
-    "DEFAULT_API_URL",
-    "MAX_PATH_ID_LENGTH",
-    "Timeout",
-    "check_addressing",
-    "check_create_arguments",
-    "check_datasets",
-    "check_environment",
-    "check_organization_id",
-    "check_path_id",
-    "check_update_payload",
-    "coerce_environment",
-    "mapping_argument",
-    "parse_api_url",
-    "parse_retry_count",
-    "parse_timeout",
-    "text",
-    "whole_number",
-]
-
 #: Where the ABEJA Platform API lives unless a connection or ABEJA_API_URL says otherwise.
 DEFAULT_API_URL = "https://api.abeja.io"
 #: (connect, read) seconds, or None for no timeout.
