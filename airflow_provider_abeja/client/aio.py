@@ -11,7 +11,7 @@ import functools
 import logging
 import ssl
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
@@ -20,25 +20,10 @@ import httpx
 from airflow_provider_abeja.client import _core
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
-from airflow_provider_abeja.client.credentials import Credential
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 logger = logging.getLogger("airflow_provider_abeja.client")
-
-
-class _HeaderAuth(httpx.Auth):
-    """Adds the Authorization header per request; its repr never shows the value."""
-
-    def __init__(self, credential: Credential) -> None:
-        self._credential = credential
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._credential.authorization
-        yield request
-
-    def __repr__(self) -> str:
-        return f"<auth {self._credential!r}>"
 
 
 #: Parsed URLs kept per client (a triggerer's shared client sees one URL per watched service).
@@ -138,7 +123,7 @@ class AsyncAPIClient(ClientBase):
         # The API authenticates by header: the cookie jar's policy keeps and sends no cookie.
         self._client = httpx.AsyncClient(
             headers={"User-Agent": _core.USER_AGENT},
-            auth=_HeaderAuth(self._credential),
+            auth=self._credential,
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             verify=verify_setting,
             timeout=_timeout(self._settings.timeout),

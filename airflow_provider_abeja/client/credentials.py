@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 from airflow_provider_abeja.client.validation import text
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
@@ -27,6 +28,10 @@ ENV_NAMES = {
     "datasource_id": "ABEJA_PLATFORM_DATASOURCE_ID",
     "datasource_secret": "ABEJA_PLATFORM_DATASOURCE_SECRET",
 }
+
+
+#: A requests or httpx request: both keep their headers in ``headers``.
+_Request = TypeVar("_Request", bound=Any)
 
 
 class Credential:
@@ -50,6 +55,12 @@ class Credential:
     def secrets(self) -> tuple[str, ...]:
         """Every secret string, for scrubbing texts that come back from elsewhere."""
         return self._secrets
+
+    def __call__(self, request: _Request) -> _Request:
+        """Put the ``Authorization`` header on ``request``: the auth hook of requests and httpx,
+        applied per request so that no session or client header holds the secret."""
+        request.headers["Authorization"] = self._authorization
+        return request
 
     def __repr__(self) -> str:
         who = f" {self.principal}" if self.principal else ""

@@ -20,7 +20,6 @@ from airflow_provider_abeja.client import _core
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.api import OPERATIONS
-from airflow_provider_abeja.client.credentials import Credential
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.client.training import Archive
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
@@ -28,24 +27,6 @@ from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportErr
 logger = logging.getLogger("airflow_provider_abeja.client")
 
 StreamTarget = str | os.PathLike[str] | IO[bytes]
-
-
-class _HeaderAuth(requests.auth.AuthBase):
-    """Adds the Authorization header per request; its repr never shows the value.
-
-    The header is not put in ``session.headers``, where a repr or a debug dump would show it.
-    requests drops it on redirects to another host.
-    """
-
-    def __init__(self, credential: Credential) -> None:
-        self._credential = credential
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = self._credential.authorization
-        return request
-
-    def __repr__(self) -> str:
-        return f"<auth {self._credential!r}>"
 
 
 def classify_requests_error(exc: BaseException) -> Failure | None:
@@ -122,7 +103,7 @@ class APIClient(ClientBase):
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers["User-Agent"] = _core.USER_AGENT
-        session.auth = _HeaderAuth(self._credential)
+        session.auth = self._credential
         # The environment (proxies, CA bundle) is read when the client is built and per host
         # once, not on every request as requests' trust_env does.
         session.trust_env = False
