@@ -64,23 +64,16 @@ class Failure(enum.Enum):
 
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta seconds or HTTP date); None if absent or bad."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
+    text = (value or "").strip()
     if text.isdigit():
         return float(text)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if when is None:
-        return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    return max(0.0, (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds())
 
 
 @dataclass
