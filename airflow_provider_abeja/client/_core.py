@@ -403,6 +403,11 @@ def is_tls_mismatch(exc: BaseException) -> bool:
     return any(marker in str(exc) for marker in _TLS_MISMATCH_MARKERS)
 
 
+def is_permanent_tls_failure(exc: BaseException) -> bool:
+    """A refused certificate or a plain-HTTP server behind ``https://``: retrying cannot help."""
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or is_tls_mismatch(exc)
+
+
 def transport_error(spec: RequestSpec, attempts: int, reason: str, exc: BaseException) -> TransportError:
     """The client's error for a request that failed below HTTP; a TLS mismatch says what to do."""
     url, reason = spec.shown_url, spec.shown(reason)

@@ -32,10 +32,8 @@ _URL_CACHE_SIZE = 4096
 
 def classify_httpx_error(exc: BaseException) -> Failure | None:
     """Map an httpx exception to how far the request got."""
-    if isinstance(exc, httpx.ConnectError) and (
-        "CERTIFICATE_VERIFY_FAILED" in str(exc) or _core.is_tls_mismatch(exc)
-    ):
-        return None  # permanent: retrying cannot help
+    if isinstance(exc, httpx.ConnectError) and _core.is_permanent_tls_failure(exc):
+        return None
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return Failure.NOT_SENT  # raised before any request byte was written
     if isinstance(exc, httpx.ReadTimeout):

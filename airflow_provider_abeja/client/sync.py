@@ -36,8 +36,8 @@ def classify_requests_error(exc: BaseException) -> Failure | None:
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return Failure.READ_TIMEOUT
     if isinstance(exc, requests.exceptions.SSLError):
-        if "CERTIFICATE_VERIFY_FAILED" in str(exc) or _core.is_tls_mismatch(exc):
-            return None  # permanent: retrying cannot help
+        if _core.is_permanent_tls_failure(exc):
+            return None
         return Failure.BROKEN  # a TLS failure may also come after the request went out
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason = exc.args[0] if exc.args else None
