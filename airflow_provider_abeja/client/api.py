@@ -148,6 +148,15 @@ _ENDPOINT = _DEPLOYMENT + "/endpoints/{endpoint}"
 _DEFINITIONS = "/organizations/{organization_id}/training/definitions"
 _DEFINITION = _DEFINITIONS + "/{job_definition_name}"
 _JOB = _DEFINITION + "/jobs/{training_job_id}"
+#: A page of a service's recent logs: the tokens of the pages around it, or a time window.
+_LOG_PAGE = {
+    "next_forward_token": text,
+    "next_backward_token": text,
+    "start_time": utc_time,
+    "end_time": utc_time,
+}
+#: A page of a listing (see ``_paging``).
+_PAGE = {"limit": count, "offset": count}
 #: The Training API numbers a definition's versions.
 _NUMBERED = {"version_id": check_version_number}
 
@@ -166,17 +175,7 @@ OPERATIONS: Mapping[str, Operation] = {
         Operation("delete_service", "DELETE", _SERVICE),
         Operation("start_service", "POST", _SERVICE + "/start"),
         Operation("stop_service", "POST", _SERVICE + "/stop"),
-        Operation(
-            "get_service_recent_logs",
-            "GET",
-            _SERVICE + "/recentlogs",
-            query={
-                "next_forward_token": text,
-                "next_backward_token": text,
-                "start_time": utc_time,
-                "end_time": utc_time,
-            },
-        ),
+        Operation("get_service_recent_logs", "GET", _SERVICE + "/recentlogs", query=_LOG_PAGE),
         Operation("request_service", "POST", "/services/{service_id}", "response", plane="inference"),
         Operation("get_endpoints", "GET", _DEPLOYMENT + "/endpoints", "entries"),
         Operation(
@@ -241,13 +240,7 @@ OPERATIONS: Mapping[str, Operation] = {
             payload=training.job_body,
             path_values=_NUMBERED,
         ),
-        Operation(
-            "get_training_jobs",
-            "GET",
-            _DEFINITION + "/jobs",
-            "entries",
-            query={"limit": count, "offset": count},
-        ),
+        Operation("get_training_jobs", "GET", _DEFINITION + "/jobs", "entries", query=_PAGE),
         Operation("get_training_job", "GET", _JOB),
         Operation("stop_training_job", "POST", _JOB + "/stop"),
         Operation("get_training_result", "GET", _JOB + "/result"),
