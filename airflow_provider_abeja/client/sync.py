@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -178,6 +178,7 @@ class APIClient(ClientBase):
         )
 
     def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> requests.Response:
+        """The inference answer; with ``stream_to`` its body is copied there in chunks."""
         if stream_to is None:
             response = self._send(spec)
             if response.status_code >= 400:
@@ -185,8 +186,7 @@ class APIClient(ClientBase):
             return response
         if not isinstance(stream_to, str | os.PathLike) and not hasattr(stream_to, "write"):
             raise InvalidArgumentError("stream_to", "must be a path or a binary file object")
-        response = self._send(spec, stream=True)
-        try:
+        with closing(self._send(spec, stream=True)) as response:
             if response.status_code >= 400:
                 head = response.raw.read(_core.MAX_ERROR_TEXT * 4, decode_content=True) or b""
                 raise self._error(response, spec, head)
@@ -199,13 +199,10 @@ class APIClient(ClientBase):
                     for chunk in response.iter_content(_core.CHUNK_SIZE):
                         target.write(chunk)
             except requests.exceptions.RequestException as exc:
+                reason = describe_transport_error(exc)
                 raise TransportError(
-                    f"{spec.method} {spec.url}: reading the answer failed: {describe_transport_error(exc)}",
-                    url=spec.url,
-                    attempts=1,
+                    f"{spec.method} {spec.url}: reading the answer failed: {reason}", url=spec.url, attempts=1
                 ) from exc
-        finally:
-            response.close()
         return response
 
     def _call(self, name: str, args: Mapping[str, Any]) -> Any:
