@@ -23,9 +23,9 @@ from airflow_provider_abeja.client.api import OPERATIONS, Operation
 from airflow_provider_abeja.client.credentials import scrub
 from airflow_provider_abeja.client.training import FilePart
 from airflow_provider_abeja.client.validation import (
-    ADDRESSING_MODES,
     DEFAULT_API_URL,
     Timeout,
+    check_addressing,
     check_organization_id,
     check_path_id,
     parse_api_url,
@@ -124,8 +124,7 @@ def resolve_settings(
         parse_retry_count,
         DEFAULT_MAX_RETRY_COUNT,
     )
-    if inference_addressing not in ADDRESSING_MODES:
-        raise InvalidArgumentError("inference_addressing", f"must be one of {', '.join(ADDRESSING_MODES)}")
+    inference_addressing = check_addressing(inference_addressing)
     if not isinstance(verify, bool | str):
         raise InvalidArgumentError("verify", "must be True, False or a path to a CA bundle")
     if verify is False:

@@ -237,23 +237,6 @@ def parse_api_url(value: object, argument: str = "api_url") -> str:
 
 def parse_timeout(value: object, argument: str) -> Timeout:
     """``None`` is not accepted here; ``0`` turns the timeout off; a number or (connect, read)."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            raise InvalidArgumentError(
-                argument, f"{value!r} is not a number of seconds (0 turns the timeout off)"
-            ) from None
-        return parse_timeout(number, argument)
-    if isinstance(value, bool):
-        raise InvalidArgumentError(argument, "must be a number of seconds, not a bool")
-    if isinstance(value, int | float):
-        if value != value or value < 0 or value == float("inf"):
-            raise InvalidArgumentError(argument, f"{value!r} must be a finite number >= 0")
-        if value == 0:
-            return None
-        return (float(value), float(value))
     if isinstance(value, tuple | list) and len(value) == 2:
         connect, read = (parse_timeout(v, argument) for v in value)
         if connect is None or read is None:
@@ -261,7 +244,17 @@ def parse_timeout(value: object, argument: str) -> Timeout:
                 argument, "(connect, read) values must be > 0; use 0 alone for no timeout"
             )
         return (connect[0], read[0])
-    raise InvalidArgumentError(argument, "must be seconds (a number) or a (connect, read) pair")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            reason = f"{value!r} is not a number of seconds (0 turns the timeout off)"
+            raise InvalidArgumentError(argument, reason) from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentError(argument, "must be seconds (a number) or a (connect, read) pair")
+    if not 0 <= value < float("inf"):  # NaN fails this too
+        raise InvalidArgumentError(argument, f"{value!r} must be a finite number >= 0")
+    return (float(value), float(value)) if value else None
 
 
 def parse_retry_count(value: object, argument: str) -> int:
