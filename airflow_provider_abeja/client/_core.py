@@ -433,32 +433,21 @@ def error_from_response(
 ) -> HttpError:
     """The exception for an error status; JSON error bodies fill the fields, raw text otherwise."""
     secrets = tuple(secrets)
-    cls = exception_class_for_status(status_code)
-    error = reason or "http_error"
-    description = ""
-    detail: Any = None
     text = _decode(content)
     try:
         body = jsonlib.loads(text) if text.strip() else None
     except ValueError:
         body = None
-        description = text
+    error, description, detail = reason or "http_error", text, None
     if isinstance(body, dict):
         error = str(body.get("error") or error)
         raw = body.get("error_description") or body.get("message") or body.get("status") or ""
         description = raw if isinstance(raw, str) else jsonlib.dumps(raw)
         detail = body.get("error_detail")
-    elif body is not None:
-        description = text
     if detail is not None:
         detail = jsonlib.loads(scrub(jsonlib.dumps(detail), secrets))
-    return cls(
-        error=scrub(_short(error), secrets),
-        error_description=scrub(_short(description), secrets),
-        status_code=status_code,
-        url=url,
-        error_detail=detail,
-    )
+    cls = exception_class_for_status(status_code)
+    return cls(scrub(_short(error), secrets), scrub(_short(description), secrets), status_code, url, detail)
 
 
 def read_answer(
