@@ -58,12 +58,7 @@ class HttpError(AbejaError):
     """The server answered with an error status (or a 2xx body that is not what was expected)."""
 
     def __init__(
-        self,
-        error: str,
-        error_description: str,
-        status_code: int,
-        url: str,
-        error_detail: Any = None,
+        self, error: str, error_description: str, status_code: int, url: str, error_detail: Any = None
     ) -> None:
         self.error = error
         self.error_description = error_description
@@ -187,11 +182,7 @@ class WaitTimeoutError(AbejaError):
     """A wait ran out of time before the service reached its target status."""
 
     def __init__(
-        self,
-        service_id: str,
-        last_status: str | None,
-        timeout: float | None,
-        message: str | None = None,
+        self, service_id: str, last_status: str | None, timeout: float | None, message: str | None = None
     ) -> None:
         self.service_id = service_id
         self.last_status = last_status

@@ -266,8 +266,7 @@ def settings_from_connection(
         credential=values,
         timeout=_timeout(conn_id, timeout if timeout is not None else extra_value(extra, "timeout")),
         max_retry_count=_retry_count(
-            conn_id,
-            max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count"),
+            conn_id, max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count")
         ),
         verify=_verify(conn_id, extra_value(extra, "verify")),
         inference_addressing=addressing,
