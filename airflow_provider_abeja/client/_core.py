@@ -11,6 +11,7 @@ import ipaddress
 import json as jsonlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -202,6 +203,13 @@ class RequestSpec:
         """Seek a stream body back to where it started, for a re-send."""
         if self.rewind_to is not None:
             self.body.seek(self.rewind_to)
+
+
+def log_answer(spec: RequestSpec, url: object, status_code: int, started: float) -> None:
+    """One debug line per answer: method, URL (a pre-signed one without its signature), status, time."""
+    if logger.isEnabledFor(logging.DEBUG):
+        shown = url if spec.credential else spec.shown_url
+        logger.debug("%s %s -> %d (%.3fs)", spec.method, shown, status_code, time.perf_counter() - started)
 
 
 def _json_bytes(payload: Any, argument: str = "json") -> bytes:

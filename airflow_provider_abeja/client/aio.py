@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
 import ssl
 import time
 from collections.abc import Mapping
@@ -22,9 +21,6 @@ from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-
-logger = logging.getLogger("airflow_provider_abeja.client")
-
 
 #: Parsed URLs kept per client (a triggerer's shared client sees one URL per watched service).
 _URL_CACHE_SIZE = 4096
@@ -164,14 +160,7 @@ class AsyncAPIClient(ClientBase):
             # request/response graph; with hundreds of polls in flight full collections stall
             # the loop. The body is read already, so the response loses nothing.
             response.stream = httpx.ByteStream(response.content)
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "%s %s -> %d (%.3fs)",
-                    spec.method,
-                    response.request.url,
-                    response.status_code,
-                    time.perf_counter() - started,
-                )
+            _core.log_answer(spec, response.request.url, response.status_code, started)
             return response
 
         try:

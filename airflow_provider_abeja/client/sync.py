@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
 import os
 import time
 from collections.abc import Mapping
@@ -23,8 +22,6 @@ from airflow_provider_abeja.client.api import OPERATIONS
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.client.training import Archive
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
-
-logger = logging.getLogger("airflow_provider_abeja.client")
 
 StreamTarget = str | os.PathLike[str] | IO[bytes]
 
@@ -153,14 +150,7 @@ class APIClient(ClientBase):
                 proxies=proxies,
                 auth=None if spec.credential else _no_auth,
             )
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "%s %s -> %d (%.3fs)",
-                    spec.method,
-                    response.url if spec.credential else spec.shown_url,
-                    response.status_code,
-                    time.perf_counter() - started,
-                )
+            _core.log_answer(spec, response.url, response.status_code, started)
             return response
 
         try:
