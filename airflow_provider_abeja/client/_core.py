@@ -311,7 +311,6 @@ class RequestBuilder:
         url = self._url(op, args)
         spec = RequestSpec(name, op.method, url, op.idempotent, credential=op.plane != "presigned")
         if op.plane == "inference":
-            spec.idempotent = False
             spec.body, spec.headers, spec.rewind_to, spec.replayable = prepare_inference_body(
                 args.get("data"), args.get("json"), args.get("content_type")
             )
