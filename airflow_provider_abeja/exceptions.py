@@ -58,12 +58,7 @@ class HttpError(AbejaError):
     """The server answered with an error status (or a 2xx body that is not what was expected)."""
 
     def __init__(
-        self,
-        error: str,
-        error_description: str,
-        status_code: int,
-        url: str,
-        error_detail: Any = None,
+        self, error: str, error_description: str, status_code: int, url: str, error_detail: Any = None
     ) -> None:
         self.error = error
         self.error_description = error_description
@@ -147,57 +142,47 @@ def with_log_lines(message: str, log_lines: Sequence[str], noun: str = "service"
     return message + f"\nLatest log lines of the {noun}:\n" + "\n".join(log_lines)
 
 
-class ServiceFailedError(AbejaError):
+class _FailureStatusError(AbejaError):
+    """A wait saw a resource (the ``noun``) reach a failure status; ``log_lines`` are its latest."""
+
+    noun = "service"
+    #: The attribute that holds the resource's id.
+    id_attribute = "service_id"
+
+    def __init__(
+        self, resource_id: str, status: str, log_lines: Sequence[str] = (), message: str | None = None
+    ) -> None:
+        setattr(self, self.id_attribute, resource_id)
+        self.status = status
+        self.log_lines = list(log_lines)
+        self.message = message
+        text = message or f"{self.noun} {resource_id} reached status {status}"
+        super().__init__(with_log_lines(text, self.log_lines, self.noun))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        resource_id = getattr(self, self.id_attribute)
+        return (type(self), (resource_id, self.status, self.log_lines, self.message))
+
+
+class ServiceFailedError(_FailureStatusError):
     """A wait saw the service reach a failure status."""
 
-    def __init__(
-        self,
-        service_id: str,
-        status: str,
-        log_lines: Sequence[str] = (),
-        message: str | None = None,
-    ) -> None:
-        self.service_id = service_id
-        self.status = status
-        self.log_lines = list(log_lines)
-        self.message = message
-        text = message or f"service {service_id} reached status {status}"
-        super().__init__(with_log_lines(text, self.log_lines))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.service_id, self.status, self.log_lines, self.message))
+    service_id: str
 
 
-class TrainingJobFailedError(AbejaError):
+class TrainingJobFailedError(_FailureStatusError):
     """A wait saw the training job end ``Failed`` or ``Stopped``; ``log_lines`` are its latest."""
 
-    def __init__(
-        self,
-        training_job_id: str,
-        status: str,
-        log_lines: Sequence[str] = (),
-        message: str | None = None,
-    ) -> None:
-        self.training_job_id = training_job_id
-        self.status = status
-        self.log_lines = list(log_lines)
-        self.message = message
-        text = message or f"training job {training_job_id} reached status {status}"
-        super().__init__(with_log_lines(text, self.log_lines, "training job"))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.training_job_id, self.status, self.log_lines, self.message))
+    noun = "training job"
+    id_attribute = "training_job_id"
+    training_job_id: str
 
 
 class WaitTimeoutError(AbejaError):
     """A wait ran out of time before the service reached its target status."""
 
     def __init__(
-        self,
-        service_id: str,
-        last_status: str | None,
-        timeout: float | None,
-        message: str | None = None,
+        self, service_id: str, last_status: str | None, timeout: float | None, message: str | None = None
     ) -> None:
         self.service_id = service_id
         self.last_status = last_status

@@ -98,27 +98,28 @@ def batch(client: APIClient, org: str, dep: str, ser: str, n: int, concurrency: 
 
 
 def async_batch(handle: EmulatorHandle, dep: str, ser: str, n: int, concurrency: int, out: Path) -> float:
-    """The alternative design, for comparison: one `AsyncAPIClient`, `concurrency` tasks, same records."""
+    """The alternative design, for comparison: one `httpx.AsyncClient`, `concurrency` tasks, same records."""
     import asyncio
+
+    import httpx
 
     from airflow_provider_abeja.batch.results import encode_record
     from airflow_provider_abeja.batch.sender import decode_body
-    from airflow_provider_abeja.client import AsyncAPIClient
 
     async def run() -> float:
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(n):
             queue.put_nowait(i)
         started = time.perf_counter()
-        async with AsyncAPIClient(handle.credential, api_url=handle.url, pool_maxsize=concurrency) as client:
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(auth=handle.auth, limits=limits, timeout=30) as client:
             with out.open("ab") as fh:
 
                 async def worker() -> None:
                     while not queue.empty():
                         i = queue.get_nowait()
-                        response = await client.request_service(
-                            handle.organization_id, dep, ser, json={"i": i}
-                        )
+                        response = await client.post(handle.inference_url(dep, ser), json={"i": i})
+                        response.raise_for_status()
                         body = decode_body(response.headers.get("Content-Type", ""), response.content)
                         fh.write(encode_record({"key": i, "index": i, "status": "ok", **body}))
 

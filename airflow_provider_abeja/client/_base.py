@@ -31,15 +31,9 @@ class ClientBase:
         retry_wait_max: float = 30.0,
         pool_maxsize: int = 10,
     ) -> None:
-        self._settings: Settings = _core.resolve_settings(
-            api_url=api_url,
-            timeout=timeout,
-            max_retry_count=max_retry_count,
-            verify=verify,
-            inference_addressing=inference_addressing,
-            retry_wait_max=retry_wait_max,
-            pool_maxsize=pool_maxsize,
-        )
+        options = dict(locals())  # every setting argument, by the name resolve_settings takes
+        del options["self"], options["credential"]
+        self._settings: Settings = _core.resolve_settings(**options)
         self._credential: Credential = resolve_credential(credential, os.environ)
         self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
         self._retry_policy = RetryPolicy(self._settings.max_retry_count, self._settings.retry_wait_max)

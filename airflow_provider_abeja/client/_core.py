@@ -11,6 +11,7 @@ import ipaddress
 import json as jsonlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,17 +19,20 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
+from airflow_provider_abeja.client import _paging
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
 from airflow_provider_abeja.client.credentials import scrub
 from airflow_provider_abeja.client.training import FilePart
 from airflow_provider_abeja.client.validation import (
-    ADDRESSING_MODES,
+    DEFAULT_API_URL,
     Timeout,
+    check_addressing,
     check_organization_id,
     check_path_id,
     parse_api_url,
     parse_retry_count,
     parse_timeout,
+    whole_number,
 )
 from airflow_provider_abeja.exceptions import (
     HttpError,
@@ -39,7 +43,6 @@ from airflow_provider_abeja.exceptions import (
     exception_class_for_status,
 )
 
-DEFAULT_API_URL = "https://api.abeja.io"
 ENV_API_URL = "ABEJA_API_URL"
 ENV_TIMEOUT = "ABEJA_API_TIMEOUT"
 ENV_MAX_RETRY_COUNT = "ABEJA_API_MAX_RETRY_COUNT"
@@ -122,8 +125,7 @@ def resolve_settings(
         parse_retry_count,
         DEFAULT_MAX_RETRY_COUNT,
     )
-    if inference_addressing not in ADDRESSING_MODES:
-        raise InvalidArgumentError("inference_addressing", f"must be one of {', '.join(ADDRESSING_MODES)}")
+    inference_addressing = check_addressing(inference_addressing)
     if not isinstance(verify, bool | str):
         raise InvalidArgumentError("verify", "must be True, False or a path to a CA bundle")
     if verify is False:
@@ -135,37 +137,20 @@ def resolve_settings(
         )
     if isinstance(retry_wait_max, bool) or not isinstance(retry_wait_max, int | float) or retry_wait_max < 0:
         raise InvalidArgumentError("retry_wait_max", "must be a number of seconds >= 0")
-    if isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1:
-        raise InvalidArgumentError("pool_maxsize", "must be a whole number >= 1")
+    whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
     return Settings(
-        api_url=url,
-        timeout=resolved_timeout,
-        max_retry_count=retries,
-        verify=verify,
-        inference_addressing=inference_addressing,
-        retry_wait_max=float(retry_wait_max),
-        pool_maxsize=pool_maxsize,
+        url, resolved_timeout, retries, verify, inference_addressing, float(retry_wait_max), pool_maxsize
     )
 
 
 #: The variables ``urllib.request.getproxies`` (used by requests and httpx) takes proxies from.
-PROXY_ENV_NAMES = (
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-    "REQUEST_METHOD",
-)
+_PROXIES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+PROXY_ENV_NAMES = (*_PROXIES, *(name.upper() for name in _PROXIES), "REQUEST_METHOD")
 
 
 def proxy_environment() -> tuple[str | None, ...]:
     """The proxy variables' values: a cheap cache key for proxy routes derived from them."""
-    env = os.environ
-    return tuple(env.get(name) for name in PROXY_ENV_NAMES)
+    return tuple(os.environ.get(name) for name in PROXY_ENV_NAMES)
 
 
 def uses_path_style(api_url: str, mode: str) -> bool:
@@ -220,6 +205,13 @@ class RequestSpec:
             self.body.seek(self.rewind_to)
 
 
+def log_answer(spec: RequestSpec, url: object, status_code: int, started: float) -> None:
+    """One debug line per answer: method, URL (a pre-signed one without its signature), status, time."""
+    if logger.isEnabledFor(logging.DEBUG):
+        shown = url if spec.credential else spec.shown_url
+        logger.debug("%s %s -> %d (%.3fs)", spec.method, shown, status_code, time.perf_counter() - started)
+
+
 def _json_bytes(payload: Any, argument: str = "json") -> bytes:
     try:
         text = jsonlib.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -231,20 +223,14 @@ def _json_bytes(payload: Any, argument: str = "json") -> bytes:
 def multipart(parts: list[FilePart]) -> tuple[bytes, str]:
     """``multipart/form-data`` body and its Content-Type."""
     boundary = uuid.uuid4().hex
-    chunks: list[bytes] = []
-    for name, filename, content_type, data in parts:
-        chunks.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-            f"Content-Type: {content_type}\r\n\r\n".encode()
-        )
-        chunks.append(data)
-        chunks.append(b"\r\n")
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
-
-
-def _is_stream(data: object) -> bool:
-    return hasattr(data, "read")
+    chunks = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+        for name, filename, content_type, data in parts
+    ]
+    return b"".join([*chunks, f"--{boundary}--\r\n".encode()]), f"multipart/form-data; boundary={boundary}"
 
 
 def prepare_inference_body(
@@ -273,8 +259,8 @@ def prepare_inference_body(
     if isinstance(data, str):
         return data.encode("utf-8"), headers, None, True
     if isinstance(data, bytes | bytearray | memoryview):
-        return bytes(data) if not isinstance(data, bytes) else data, headers, None, True
-    if _is_stream(data):
+        return bytes(data), headers, None, True
+    if hasattr(data, "read"):
         position: int | None = None
         try:
             if data.seekable():  # type: ignore[attr-defined]
@@ -324,8 +310,7 @@ class RequestBuilder:
         op = OPERATIONS[name]
         url = self._url(op, args)
         spec = RequestSpec(name, op.method, url, op.idempotent, credential=op.plane != "presigned")
-        if op.body == "inference":
-            spec.idempotent = False
+        if op.plane == "inference":
             spec.body, spec.headers, spec.rewind_to, spec.replayable = prepare_inference_body(
                 args.get("data"), args.get("json"), args.get("content_type")
             )
@@ -372,15 +357,15 @@ class RequestBuilder:
 
 def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generator[RequestSpec, Any, Any]:
     """The requests of the declared call ``name``, in order: the client sends each one it is
-    given and gives back its answer (read as ``OPERATIONS[spec.route].answer`` says); the
-    call's result is the generator's return value.
+    given and gives back its answer (read by ``read_answer``, or as an inference response);
+    the call's result is the generator's return value.
 
-    A call with ``steps`` runs them: a step named like the call sends its own request, another
-    runs that declared call (with its own steps, if any).
+    A listing is followed page by page (``_paging``). A call with ``steps`` runs them: a step
+    named like the call sends its own request, another runs that declared call.
     """
     op = OPERATIONS[name]
     if op.steps is None:
-        return (yield builder.build(name, args))
+        return (yield from _pages(builder.build(name, args)))
     flow, answer = op.steps(args), None
     while True:
         try:
@@ -388,9 +373,22 @@ def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generat
         except StopIteration as done:
             return done.value
         if step.name == name:
-            answer = yield builder.build(name, step.args)
+            answer = yield from _pages(builder.build(name, step.args))
         else:
             answer = yield from plan(builder, *step)
+
+
+def _pages(spec: RequestSpec) -> Generator[RequestSpec, Any, Any]:
+    """One request's answer; for a listing, every page of it merged."""
+    answer = yield spec
+    if OPERATIONS[spec.route].answer != "entries":
+        return answer
+    pages = [answer]
+    following = _paging.next_page(spec, answer, 1)
+    while following is not None:
+        pages.append((yield following))
+        following = _paging.next_page(following, pages[-1], len(pages))
+    return _paging.merge_pages(pages)
 
 
 # --------------------------------------------------------------------------- responses
@@ -411,19 +409,20 @@ def is_tls_mismatch(exc: BaseException) -> bool:
     return any(marker in str(exc) for marker in _TLS_MISMATCH_MARKERS)
 
 
+def is_permanent_tls_failure(exc: BaseException) -> bool:
+    """A refused certificate or a plain-HTTP server behind ``https://``: retrying cannot help."""
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or is_tls_mismatch(exc)
+
+
 def transport_error(spec: RequestSpec, attempts: int, reason: str, exc: BaseException) -> TransportError:
     """The client's error for a request that failed below HTTP; a TLS mismatch says what to do."""
     url, reason = spec.shown_url, spec.shown(reason)
     if is_tls_mismatch(exc):
         return TLSMismatchError(
-            f"{spec.method} {url} failed: {TLS_MISMATCH_HINT} ({reason})",
-            url=url,
-            attempts=attempts,
+            f"{spec.method} {url} failed: {TLS_MISMATCH_HINT} ({reason})", url=url, attempts=attempts
         )
     return TransportError(
-        f"{spec.method} {url} failed after {attempts} attempt(s): {reason}",
-        url=url,
-        attempts=attempts,
+        f"{spec.method} {url} failed after {attempts} attempt(s): {reason}", url=url, attempts=attempts
     )
 
 
@@ -441,69 +440,65 @@ def error_from_response(
 ) -> HttpError:
     """The exception for an error status; JSON error bodies fill the fields, raw text otherwise."""
     secrets = tuple(secrets)
-    cls = exception_class_for_status(status_code)
-    error = reason or "http_error"
-    description = ""
-    detail: Any = None
     text = _decode(content)
     try:
         body = jsonlib.loads(text) if text.strip() else None
     except ValueError:
         body = None
-        description = text
+    error, description, detail = reason or "http_error", text, None
     if isinstance(body, dict):
         error = str(body.get("error") or error)
         raw = body.get("error_description") or body.get("message") or body.get("status") or ""
         description = raw if isinstance(raw, str) else jsonlib.dumps(raw)
         detail = body.get("error_detail")
-    elif body is not None:
-        description = text
     if detail is not None:
         detail = jsonlib.loads(scrub(jsonlib.dumps(detail), secrets))
-    return cls(
-        error=scrub(_short(error), secrets),
-        error_description=scrub(_short(description), secrets),
-        status_code=status_code,
-        url=url,
-        error_detail=detail,
-    )
+    cls = exception_class_for_status(status_code)
+    return cls(scrub(_short(error), secrets), scrub(_short(description), secrets), status_code, url, detail)
 
 
-def parse_json_body(
-    status_code: int, content_type: str, content: bytes, url: str, secrets: Iterable[str] = ()
+def read_answer(
+    spec: RequestSpec,
+    status_code: int,
+    reason: str,
+    content_type: str,
+    content: bytes,
+    url: str,
+    secrets: Iterable[str],
 ) -> Any:
-    """The JSON value of a 2xx body; a clear InvalidResponseError when it is not JSON."""
-    if not content.strip():
-        if status_code == 204:
-            return {}
-        raise InvalidResponseError("invalid_response", "empty body where JSON was expected", status_code, url)
-    try:
-        return jsonlib.loads(content)
-    except ValueError:
-        snippet = scrub(_short(_decode(content[:200])), secrets)
-        raise InvalidResponseError(
-            "invalid_response",
-            f"expected a JSON body, got {content_type or 'no content type'}: {snippet!r}",
-            status_code,
-            url,
-        ) from None
+    """A management or pre-signed answer read as its declaration says; the error of a non-2xx.
 
-
-def expect_object(value: Any, status_code: int, url: str) -> dict[str, Any]:
-    """Management calls answer JSON objects."""
-    if not isinstance(value, dict):
-        raise InvalidResponseError(
-            "invalid_response", f"expected a JSON object, got {type(value).__name__}", status_code, url
+    ``bytes`` is the body; ``object`` a JSON object; ``entries`` a listing, which comes as
+    ``{"entries": [...]}`` or as a bare list and is always returned as the former.
+    """
+    if not 200 <= status_code < 300:
+        raise error_from_response(
+            status_code, reason, content, url if spec.credential else spec.shown_url, secrets
         )
+    answer = OPERATIONS[spec.route].answer
+    if answer == "bytes":
+        return content
+
+    def invalid(message: str, where: str = spec.url) -> InvalidResponseError:
+        return InvalidResponseError("invalid_response", message, status_code, where)
+
+    if not content.strip():
+        if status_code != 204:
+            raise invalid("empty body where JSON was expected", url)
+        value: Any = {}
+    else:
+        try:
+            value = jsonlib.loads(content)
+        except ValueError:
+            snippet = scrub(_short(_decode(content[:200])), secrets)
+            raise invalid(
+                f"expected a JSON body, got {content_type or 'no content type'}: {snippet!r}", url
+            ) from None
+    if answer == "entries":
+        if isinstance(value, list):
+            return {"entries": value}
+        if not (isinstance(value, dict) and isinstance(value.get("entries"), list)):
+            raise invalid('expected a JSON list or {"entries": [...]}')
+    elif not isinstance(value, dict):
+        raise invalid(f"expected a JSON object, got {type(value).__name__}")
     return value
-
-
-def normalize_entries(value: Any, status_code: int, url: str) -> dict[str, Any]:
-    """Lists come as ``{"entries": [...]}`` or as a bare list: always return the former."""
-    if isinstance(value, list):
-        return {"entries": value}
-    if isinstance(value, dict) and isinstance(value.get("entries"), list):
-        return value
-    raise InvalidResponseError(
-        "invalid_response", 'expected a JSON list or {"entries": [...]}', status_code, url
-    )

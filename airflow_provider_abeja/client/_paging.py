@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.exceptions import InvalidResponseError
 
-__all__ = ["MAX_PAGES", "PAGE_KEYS", "merge_pages", "next_page"]
+if TYPE_CHECKING:
+    from airflow_provider_abeja.client._core import RequestSpec
 
 #: A list longer than this many pages is a server that never says "last page": stop with an error.
 MAX_PAGES = 1000

@@ -22,16 +22,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from airflow_provider_abeja.client import training
-from airflow_provider_abeja.client.training import Arguments, Flow, check_count, check_version_number
+from airflow_provider_abeja.client.training import Arguments, Flow, check_version_number
 from airflow_provider_abeja.client.validation import (
     check_create_arguments,
     check_environment,
     check_path_id,
     check_update_payload,
+    whole_number,
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-
-__all__ = ["DEFAULT_ENDPOINT_ALIAS", "OPERATIONS", "Operation"]
 
 #: The alias ``create_endpoint`` sends when none is given (as ABEJA's own SDK does).
 DEFAULT_ENDPOINT_ALIAS = "default"
@@ -60,17 +59,18 @@ def flag(value: object, argument: str) -> str:
 
 
 def count(value: object, argument: str) -> str:
-    return str(check_count(value, argument))
+    """A ``limit`` / ``offset``: a whole number >= 0."""
+    return str(whole_number(value, argument, digits=False))
 
 
 @dataclass(frozen=True)
 class Operation:
     """One API call.
 
-    :param idempotent: safe to re-send after an unknown outcome (see ``client.retry``).
     :param body: ``none``; ``json`` (built by ``payload`` from the arguments, which it checks);
-        ``multipart`` (``payload`` gives a ``training.Upload``); ``raw`` (``payload`` gives bytes);
-        or ``inference`` (the call's ``data`` / ``json`` / ``content_type``, streamed).
+        ``multipart`` (``payload`` gives a ``training.Upload``); or ``raw`` (``payload`` gives bytes).
+        An inference call sends its ``data`` / ``json`` / ``content_type``, streamed.
+    :param payload_argument: the argument named when a JSON body cannot be encoded.
     :param answer: ``object`` (a JSON object), ``entries`` (a listing, always
         ``{"entries": [...]}``), ``bytes`` (the body) or ``response`` (the HTTP response).
     :param plane: ``management``, ``inference`` or ``presigned`` (no credential).
@@ -84,9 +84,8 @@ class Operation:
     name: str
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
-    idempotent: bool
     answer: Literal["object", "entries", "bytes", "response"] = "object"
-    body: Literal["none", "json", "multipart", "raw", "inference"] = "none"
+    body: Literal["none", "json", "multipart", "raw"] = "none"
     plane: Literal["management", "inference", "presigned"] = "management"
     payload: Callable[[Arguments], Any] | None = None
     payload_argument: str = "payload"
@@ -94,6 +93,11 @@ class Operation:
     path_values: Mapping[str, Callable[[Any, str], object]] = field(default_factory=dict)
     steps: Callable[[Arguments], Flow] | None = None
     internal: bool = False
+
+    @property
+    def idempotent(self) -> bool:
+        """Safe to re-send after an unknown outcome (see ``client.retry``): every method but POST."""
+        return self.method != "POST"
 
 
 def _create_service(args: Arguments) -> dict[str, Any]:
@@ -144,96 +148,57 @@ _ENDPOINT = _DEPLOYMENT + "/endpoints/{endpoint}"
 _DEFINITIONS = "/organizations/{organization_id}/training/definitions"
 _DEFINITION = _DEFINITIONS + "/{job_definition_name}"
 _JOB = _DEFINITION + "/jobs/{training_job_id}"
+#: A page of a service's recent logs: the tokens of the pages around it, or a time window.
+_LOG_PAGE = {
+    "next_forward_token": text,
+    "next_backward_token": text,
+    "start_time": utc_time,
+    "end_time": utc_time,
+}
+#: A page of a listing (see ``_paging``).
+_PAGE = {"limit": count, "offset": count}
 #: The Training API numbers a definition's versions.
 _NUMBERED = {"version_id": check_version_number}
 
 _CREATE_MODEL = Operation(
-    "create_training_model",
-    "POST",
-    _DEFINITION + "/models",
-    False,
-    body="multipart",
-    payload=training.model_body,
+    "create_training_model", "POST", _DEFINITION + "/models", body="multipart", payload=training.model_body
 )
 
 OPERATIONS: Mapping[str, Operation] = {
     op.name: op
     for op in (
-        Operation("get_deployments", "GET", "/organizations/{organization_id}/deployments", True, "entries"),
-        Operation("get_services", "GET", _DEPLOYMENT + "/services", True, "entries"),
+        Operation("get_deployments", "GET", "/organizations/{organization_id}/deployments", "entries"),
+        Operation("get_services", "GET", _DEPLOYMENT + "/services", "entries"),
+        Operation("create_service", "POST", _DEPLOYMENT + "/services", body="json", payload=_create_service),
+        Operation("get_service", "GET", _SERVICE),
+        Operation("update_service", "PATCH", _SERVICE, body="json", payload=_update_service),
+        Operation("delete_service", "DELETE", _SERVICE),
+        Operation("start_service", "POST", _SERVICE + "/start"),
+        Operation("stop_service", "POST", _SERVICE + "/stop"),
+        Operation("get_service_recent_logs", "GET", _SERVICE + "/recentlogs", query=_LOG_PAGE),
+        Operation("request_service", "POST", "/services/{service_id}", "response", plane="inference"),
+        Operation("get_endpoints", "GET", _DEPLOYMENT + "/endpoints", "entries"),
         Operation(
-            "create_service",
-            "POST",
-            _DEPLOYMENT + "/services",
-            False,
-            body="json",
-            payload=_create_service,
-            payload_argument="environment",
+            "create_endpoint", "POST", _DEPLOYMENT + "/endpoints", body="json", payload=_create_endpoint
         ),
-        Operation("get_service", "GET", _SERVICE, True),
-        Operation("update_service", "PATCH", _SERVICE, True, body="json", payload=_update_service),
-        Operation("delete_service", "DELETE", _SERVICE, True),
-        Operation("start_service", "POST", _SERVICE + "/start", False),
-        Operation("stop_service", "POST", _SERVICE + "/stop", False),
-        Operation(
-            "get_service_recent_logs",
-            "GET",
-            _SERVICE + "/recentlogs",
-            True,
-            query={
-                "next_forward_token": text,
-                "next_backward_token": text,
-                "start_time": utc_time,
-                "end_time": utc_time,
-            },
-        ),
-        Operation(
-            "request_service",
-            "POST",
-            "/services/{service_id}",
-            False,
-            "response",
-            body="inference",
-            plane="inference",
-        ),
-        Operation("get_endpoints", "GET", _DEPLOYMENT + "/endpoints", True, "entries"),
-        Operation(
-            "create_endpoint",
-            "POST",
-            _DEPLOYMENT + "/endpoints",
-            False,
-            body="json",
-            payload=_create_endpoint,
-        ),
-        Operation("get_endpoint", "GET", _ENDPOINT, True),
-        Operation("update_endpoint", "PATCH", _ENDPOINT, True, body="json", payload=_update_endpoint),
-        Operation("delete_endpoint", "DELETE", _ENDPOINT, True),
-        Operation(
-            "request_endpoint",
-            "POST",
-            "/{custom_alias?}",
-            False,
-            "response",
-            body="inference",
-            plane="inference",
-        ),
+        Operation("get_endpoint", "GET", _ENDPOINT),
+        Operation("update_endpoint", "PATCH", _ENDPOINT, body="json", payload=_update_endpoint),
+        Operation("delete_endpoint", "DELETE", _ENDPOINT),
+        Operation("request_endpoint", "POST", "/{custom_alias?}", "response", plane="inference"),
         # -- deployment versions
-        Operation("get_deployment_versions", "GET", _DEPLOYMENT + "/versions", True, "entries"),
+        Operation("get_deployment_versions", "GET", _DEPLOYMENT + "/versions", "entries"),
         Operation(
             "create_deployment_version",
             "POST",
             _DEPLOYMENT + "/versions",
-            False,
             body="json",
             payload=training.deployment_version_body,
-            payload_argument="user_parameters",
             steps=training.create_deployment_version,
         ),
         Operation(
             "upload_deployment_code",
             "PUT",
             "{upload_url}",
-            True,
             "bytes",
             body="raw",
             plane="presigned",
@@ -241,32 +206,29 @@ OPERATIONS: Mapping[str, Operation] = {
             path_values={"upload_url": training.presigned_url("the version")},
             internal=True,
         ),
-        Operation("get_deployment_version", "GET", _DEPLOYMENT + "/versions/{version_id}", True),
+        Operation("get_deployment_version", "GET", _DEPLOYMENT + "/versions/{version_id}"),
         # -- training job definitions and their versions
         Operation(
             "create_training_job_definition",
             "POST",
             _DEFINITIONS,
-            False,
             body="json",
             payload=training.definition_body,
         ),
-        Operation("get_training_job_definitions", "GET", _DEFINITIONS, True, "entries"),
-        Operation("get_training_job_definition", "GET", _DEFINITION, True, query={"include_jobs": flag}),
+        Operation("get_training_job_definitions", "GET", _DEFINITIONS, "entries"),
+        Operation("get_training_job_definition", "GET", _DEFINITION, query={"include_jobs": flag}),
         Operation(
             "create_training_job_definition_version",
             "POST",
             _DEFINITION + "/versions",
-            False,
             body="multipart",
             payload=training.definition_version_body,
         ),
-        Operation("get_training_job_definition_versions", "GET", _DEFINITION + "/versions", True, "entries"),
+        Operation("get_training_job_definition_versions", "GET", _DEFINITION + "/versions", "entries"),
         Operation(
             "get_training_job_definition_version",
             "GET",
             _DEFINITION + "/versions/{version_id}",
-            True,
             path_values=_NUMBERED,
         ),
         # -- training jobs
@@ -274,38 +236,27 @@ OPERATIONS: Mapping[str, Operation] = {
             "create_training_job",
             "POST",
             _DEFINITION + "/versions/{version_id}/jobs",
-            False,
             body="json",
             payload=training.job_body,
-            payload_argument="environment",
             path_values=_NUMBERED,
         ),
-        Operation(
-            "get_training_jobs",
-            "GET",
-            _DEFINITION + "/jobs",
-            True,
-            "entries",
-            query={"limit": count, "offset": count},
-        ),
-        Operation("get_training_job", "GET", _JOB, True),
-        Operation("stop_training_job", "POST", _JOB + "/stop", False),
-        Operation("get_training_result", "GET", _JOB + "/result", True),
+        Operation("get_training_jobs", "GET", _DEFINITION + "/jobs", "entries", query=_PAGE),
+        Operation("get_training_job", "GET", _JOB),
+        Operation("stop_training_job", "POST", _JOB + "/stop"),
+        Operation("get_training_result", "GET", _JOB + "/result"),
         Operation(
             "update_training_statistics",
             "POST",
             _JOB + "/statistics",
-            False,
             body="json",
             payload=training.statistics_body,
             payload_argument="statistics",
         ),
-        Operation("get_training_job_recent_logs", "GET", _JOB + "/recentlogs", True),
+        Operation("get_training_job_recent_logs", "GET", _JOB + "/recentlogs"),
         Operation(
             "download_training_result",
             "GET",
             "{uri}",
-            True,
             "bytes",
             plane="presigned",
             path_values={"uri": training.presigned_url("the training result")},
@@ -319,7 +270,7 @@ OPERATIONS: Mapping[str, Operation] = {
             name="create_training_model_from_job",
             steps=training.create_training_model_from_job,
         ),
-        Operation("get_training_models", "GET", _DEFINITION + "/models", True, "entries"),
-        Operation("get_training_model", "GET", _DEFINITION + "/models/{model_id}", True),
+        Operation("get_training_models", "GET", _DEFINITION + "/models", "entries"),
+        Operation("get_training_model", "GET", _DEFINITION + "/models/{model_id}"),
     )
 }

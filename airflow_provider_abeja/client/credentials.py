@@ -8,25 +8,30 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 from airflow_provider_abeja.client.validation import text
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
 
-ENV_AUTH_TOKEN = "PLATFORM_AUTH_TOKEN"
-ENV_USER_ID = "ABEJA_PLATFORM_USER_ID"
-ENV_PERSONAL_ACCESS_TOKEN = "ABEJA_PLATFORM_PERSONAL_ACCESS_TOKEN"
-ENV_DATASOURCE_ID = "ABEJA_PLATFORM_DATASOURCE_ID"
-ENV_DATASOURCE_SECRET = "ABEJA_PLATFORM_DATASOURCE_SECRET"
-
-CREDENTIAL_KEYS = ("auth_token", "user_id", "personal_access_token", "datasource_id", "datasource_secret")
-
-_ENV_TO_KEY = {
-    ENV_AUTH_TOKEN: "auth_token",
-    ENV_USER_ID: "user_id",
-    ENV_PERSONAL_ACCESS_TOKEN: "personal_access_token",
-    ENV_DATASOURCE_ID: "datasource_id",
-    ENV_DATASOURCE_SECRET: "datasource_secret",
+#: Each kind of credential and the keys it is given by, in order of precedence.
+CREDENTIAL_KINDS = {
+    "bearer": ("auth_token",),
+    "user": ("user_id", "personal_access_token"),
+    "datasource": ("datasource_id", "datasource_secret"),
 }
+CREDENTIAL_KEYS = tuple(key for keys in CREDENTIAL_KINDS.values() for key in keys)
+#: The environment variable each key is read from when no credential is given.
+ENV_NAMES = {
+    "auth_token": "PLATFORM_AUTH_TOKEN",
+    "user_id": "ABEJA_PLATFORM_USER_ID",
+    "personal_access_token": "ABEJA_PLATFORM_PERSONAL_ACCESS_TOKEN",
+    "datasource_id": "ABEJA_PLATFORM_DATASOURCE_ID",
+    "datasource_secret": "ABEJA_PLATFORM_DATASOURCE_SECRET",
+}
+
+
+#: A requests or httpx request: both keep their headers in ``headers``.
+_Request = TypeVar("_Request", bound=Any)
 
 
 class Credential:
@@ -50,6 +55,12 @@ class Credential:
     def secrets(self) -> tuple[str, ...]:
         """Every secret string, for scrubbing texts that come back from elsewhere."""
         return self._secrets
+
+    def __call__(self, request: _Request) -> _Request:
+        """Put the ``Authorization`` header on ``request``: the auth hook of requests and httpx,
+        applied per request so that no session or client header holds the secret."""
+        request.headers["Authorization"] = self._authorization
+        return request
 
     def __repr__(self) -> str:
         who = f" {self.principal}" if self.principal else ""
@@ -78,14 +89,6 @@ def _value(values: Mapping[str, object], key: str, where: str, names: Mapping[st
         raise InvalidArgumentError(exc.argument, f"{exc.reason} ({where})") from None
 
 
-#: The Basic credentials, in order of precedence: (kind, which is also the principal's prefix,
-#: id key, secret key).
-_BASIC_PAIRS = (
-    ("user", "user_id", "personal_access_token"),
-    ("datasource", "datasource_id", "datasource_secret"),
-)
-
-
 def credential_from_values(
     values: Mapping[str, object], where: str, names: Mapping[str, str]
 ) -> Credential | None:
@@ -97,7 +100,8 @@ def credential_from_values(
     token = _value(values, "auth_token", where, names)
     if token is not None:
         return Credential("bearer", "", f"Bearer {token}", (token,), where)
-    for kind, id_key, secret_key in _BASIC_PAIRS:
+    for kind in ("user", "datasource"):
+        id_key, secret_key = CREDENTIAL_KINDS[kind]
         principal = _value(values, id_key, where, names)
         secret = _value(values, secret_key, where, names)
         if principal is None and secret is None:
@@ -132,13 +136,14 @@ def resolve_credential(credential: Mapping[str, object] | None, environ: Mapping
                 "datasource_id + datasource_secret"
             )
         return resolved
-    env_values = {key: environ.get(name) for name, key in _ENV_TO_KEY.items()}
-    resolved = credential_from_values(env_values, "environment", {v: k for k, v in _ENV_TO_KEY.items()})
+    env_values = {key: environ.get(name) for key, name in ENV_NAMES.items()}
+    resolved = credential_from_values(env_values, "environment", ENV_NAMES)
     if resolved is None:
+        variables = ", or ".join(
+            " + ".join(ENV_NAMES[key] for key in keys) for keys in CREDENTIAL_KINDS.values()
+        )
         raise MissingCredentialsError(
             "no ABEJA credential: pass credential={'auth_token': ...} (or user_id + "
-            "personal_access_token, or datasource_id + datasource_secret), or set "
-            f"{ENV_AUTH_TOKEN}, or {ENV_USER_ID} + {ENV_PERSONAL_ACCESS_TOKEN}, or "
-            f"{ENV_DATASOURCE_ID} + {ENV_DATASOURCE_SECRET}"
+            f"personal_access_token, or datasource_id + datasource_secret), or set {variables}"
         )
     return resolved

@@ -14,10 +14,8 @@ Waits grow exponentially with jitter and are capped by ``wait_max``; a ``Retry-A
 (seconds or an HTTP date) is honoured, capped by ``wait_max`` too.
 
 The clients call :meth:`RetryPolicy.call` / :meth:`RetryPolicy.acall`: the first attempt runs
-bare, and only an outcome the policy retries enters a tenacity loop (built from the same
-policy, with that first outcome replayed as its attempt 1). Most calls succeed at once, and a
-tenacity retrier with its closures per call was a tenth of a status poll's CPU and half of the
-cyclic garbage each request left for the collector.
+bare, and only an outcome the policy retries enters a tenacity loop, which replays it as its
+attempt 1 (most calls succeed at once and need no retrier).
 """
 
 from __future__ import annotations
@@ -66,23 +64,16 @@ class Failure(enum.Enum):
 
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta seconds or HTTP date); None if absent or bad."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
+    text = (value or "").strip()
     if text.isdigit():
         return float(text)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if when is None:
-        return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    return max(0.0, (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds())
 
 
 @dataclass
@@ -138,30 +129,28 @@ class RetryPolicy:
     def call(self, spec: RequestSpec, adapter: TransportAdapter[R], attempt: Callable[[], R]) -> R:
         """``attempt()`` under the policy; tenacity is entered only when the first outcome is retried."""
         try:
-            result = attempt()
-        except Exception as exc:
-            if not self.retries_outcome(spec, adapter, exc, None):
-                raise
-            return self.retrying(spec, adapter)(_Replay(attempt, exc, None))  # type: ignore[no-any-return]
-        if not self.retries_outcome(spec, adapter, None, result):
-            return result
-        return self.retrying(spec, adapter)(_Replay(attempt, None, result))  # type: ignore[no-any-return]
+            result, exc = attempt(), None
+        except Exception as error:
+            result, exc = None, error
+        if not self.retries_outcome(spec, adapter, exc, result):
+            return _outcome(exc, result)
+        return self.retrying(spec, adapter)(_Replay(attempt, lambda: _outcome(exc, result)))  # type: ignore[no-any-return]
 
     async def acall(
         self, spec: RequestSpec, adapter: TransportAdapter[R], attempt: Callable[[], Awaitable[R]]
     ) -> R:
         """The coroutine twin of :meth:`call`."""
         try:
-            result = await attempt()
-        except Exception as exc:
-            if not self.retries_outcome(spec, adapter, exc, None):
-                raise
-            replay: _AsyncReplay[R] = _AsyncReplay(attempt, exc, None)
-        else:
-            if not self.retries_outcome(spec, adapter, None, result):
-                return result
-            replay = _AsyncReplay(attempt, None, result)
-        return await self.async_retrying(spec, adapter)(replay)  # type: ignore[no-any-return]
+            result, exc = await attempt(), None
+        except Exception as error:
+            result, exc = None, error
+        if not self.retries_outcome(spec, adapter, exc, result):
+            return _outcome(exc, result)
+
+        async def first() -> R:
+            return _outcome(exc, result)
+
+        return await self.async_retrying(spec, adapter)(_AsyncReplay(attempt, first))  # type: ignore[no-any-return]
 
     def retrying(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> Retrying:
         return Retrying(sleep=self.sleep, **self._kwargs(spec, adapter))
@@ -219,37 +208,26 @@ class RetryPolicy:
         }
 
 
-class _Replay(Generic[R]):
-    """Attempt 1 gives back an outcome already seen; later attempts call ``attempt`` again."""
+def _outcome(exc: BaseException | None, result: R | None) -> R:
+    if exc is not None:
+        raise exc
+    return result  # type: ignore[return-value]
 
-    def __init__(self, attempt: Callable[[], R], exc: BaseException | None, result: R | None) -> None:
+
+class _Replay:
+    """Attempt 1 gives back the outcome already seen (``first``); later ones call ``attempt``."""
+
+    def __init__(self, attempt: Callable[[], Any], first: Callable[[], Any]) -> None:
         self._attempt = attempt
-        self._first: tuple[BaseException | None, R | None] | None = (exc, result)
+        self._first: Callable[[], Any] | None = first
 
-    def __call__(self) -> R:
+    def __call__(self) -> Any:
         first, self._first = self._first, None
-        if first is None:
-            return self._attempt()
-        exc, result = first
-        if exc is not None:
-            raise exc
-        return result  # type: ignore[return-value]
+        return (first or self._attempt)()
 
 
-class _AsyncReplay(Generic[R]):
-    """:class:`_Replay` for coroutine attempts."""
+class _AsyncReplay(_Replay):
+    """:class:`_Replay` for coroutine attempts (tenacity awaits only a coroutine callable)."""
 
-    def __init__(
-        self, attempt: Callable[[], Awaitable[R]], exc: BaseException | None, result: R | None
-    ) -> None:
-        self._attempt = attempt
-        self._first: tuple[BaseException | None, R | None] | None = (exc, result)
-
-    async def __call__(self) -> R:
-        first, self._first = self._first, None
-        if first is None:
-            return await self._attempt()
-        exc, result = first
-        if exc is not None:
-            raise exc
-        return result  # type: ignore[return-value]
+    async def __call__(self) -> Any:
+        return await super().__call__()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
 import os
 import time
 from collections.abc import Mapping
+from contextlib import closing, nullcontext
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -15,36 +15,15 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_abeja.client import _core, _paging
+from airflow_provider_abeja.client import _core
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.api import OPERATIONS
-from airflow_provider_abeja.client.credentials import Credential
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.client.training import Archive
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
 
-logger = logging.getLogger("airflow_provider_abeja.client")
-
 StreamTarget = str | os.PathLike[str] | IO[bytes]
-
-
-class _HeaderAuth(requests.auth.AuthBase):
-    """Adds the Authorization header per request; its repr never shows the value.
-
-    The header is not put in ``session.headers``, where a repr or a debug dump would show it.
-    requests drops it on redirects to another host.
-    """
-
-    def __init__(self, credential: Credential) -> None:
-        self._credential = credential
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = self._credential.authorization
-        return request
-
-    def __repr__(self) -> str:
-        return f"<auth {self._credential!r}>"
 
 
 def classify_requests_error(exc: BaseException) -> Failure | None:
@@ -54,8 +33,8 @@ def classify_requests_error(exc: BaseException) -> Failure | None:
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return Failure.READ_TIMEOUT
     if isinstance(exc, requests.exceptions.SSLError):
-        if "CERTIFICATE_VERIFY_FAILED" in str(exc) or _core.is_tls_mismatch(exc):
-            return None  # permanent: retrying cannot help
+        if _core.is_permanent_tls_failure(exc):
+            return None
         return Failure.BROKEN  # a TLS failure may also come after the request went out
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason = exc.args[0] if exc.args else None
@@ -74,15 +53,11 @@ def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
-def _close(response: requests.Response) -> None:
-    response.close()
-
-
 TRANSPORT_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(
     classify=classify_requests_error,
     status_of=lambda response: response.status_code,
     header_of=lambda response, name: response.headers.get(name),
-    close=_close,
+    close=requests.Response.close,
 )
 
 
@@ -112,7 +87,7 @@ def describe_transport_error(exc: BaseException) -> str:
 
 
 class APIClient(ClientBase):
-    """A low-level client for the ABEJA Platform Service and Training APIs (the seed's ``APIClient``).
+    """A low-level client for the ABEJA Platform Service and Training APIs.
 
     One pooled session serves every call and may be shared by threads. Safe retries (see
     :mod:`.retry`), ids checked before anything is sent, credentials never in messages.
@@ -120,20 +95,16 @@ class APIClient(ClientBase):
 
     def _open_transport(self) -> None:
         self._proxies: dict[str, dict[str, str]] = {}
-        self._session = self._make_session()
-
-    def _make_session(self) -> requests.Session:
-        session = requests.Session()
+        self._session = session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._settings.pool_maxsize, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers["User-Agent"] = _core.USER_AGENT
-        session.auth = _HeaderAuth(self._credential)
+        session.auth = self._credential
         # The environment (proxies, CA bundle) is read when the client is built and per host
-        # once, not on every request as requests' trust_env does (a quarter of a call's CPU).
+        # once, not on every request as requests' trust_env does.
         session.trust_env = False
         session.verify = _environ_verify(self._settings.verify)
-        return session
 
     def _proxies_for(self, url: str) -> dict[str, str]:
         parts = urlsplit(url)
@@ -179,14 +150,7 @@ class APIClient(ClientBase):
                 proxies=proxies,
                 auth=None if spec.credential else _no_auth,
             )
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "%s %s -> %d (%.3fs)",
-                    spec.method,
-                    response.url if spec.credential else spec.shown_url,
-                    response.status_code,
-                    time.perf_counter() - started,
-                )
+            _core.log_answer(spec, response.url, response.status_code, started)
             return response
 
         try:
@@ -203,37 +167,8 @@ class APIClient(ClientBase):
             self._credential.secrets,
         )
 
-    def _ok(self, spec: RequestSpec) -> tuple[requests.Response, bytes]:
-        """The response and body of a 2xx answer; the error of any other."""
-        response = self._send(spec)
-        content = response.content
-        if not 200 <= response.status_code < 300:
-            raise self._error(response, spec, content)
-        return response, content
-
-    def _json(self, spec: RequestSpec) -> Any:
-        response, content = self._ok(spec)
-        return _core.parse_json_body(
-            response.status_code,
-            response.headers.get("Content-Type", ""),
-            content,
-            response.url or spec.url,
-            self._credential.secrets,
-        )
-
-    def _object(self, spec: RequestSpec) -> dict[str, Any]:
-        return _core.expect_object(self._json(spec), 200, spec.url)
-
-    def _entries(self, spec: RequestSpec) -> dict[str, Any]:
-        """A list, every page of it (see ``_paging``)."""
-        pages = [_core.normalize_entries(self._json(spec), 200, spec.url)]
-        following = _paging.next_page(spec, pages[-1], len(pages))
-        while following is not None:
-            pages.append(_core.normalize_entries(self._json(following), 200, following.url))
-            following = _paging.next_page(following, pages[-1], len(pages))
-        return _paging.merge_pages(pages)
-
     def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> requests.Response:
+        """The inference answer; with ``stream_to`` its body is copied there in chunks."""
         if stream_to is None:
             response = self._send(spec)
             if response.status_code >= 400:
@@ -241,31 +176,24 @@ class APIClient(ClientBase):
             return response
         if not isinstance(stream_to, str | os.PathLike) and not hasattr(stream_to, "write"):
             raise InvalidArgumentError("stream_to", "must be a path or a binary file object")
-        response = self._send(spec, stream=True)
-        try:
+        with closing(self._send(spec, stream=True)) as response:
             if response.status_code >= 400:
                 head = response.raw.read(_core.MAX_ERROR_TEXT * 4, decode_content=True) or b""
                 raise self._error(response, spec, head)
             try:
-                if isinstance(stream_to, str | os.PathLike):
-                    with open(stream_to, "wb") as target:
-                        self._copy(response, target)
-                else:
-                    self._copy(response, stream_to)
+                with (
+                    open(stream_to, "wb")
+                    if isinstance(stream_to, str | os.PathLike)
+                    else nullcontext(stream_to) as target
+                ):
+                    for chunk in response.iter_content(_core.CHUNK_SIZE):
+                        target.write(chunk)
             except requests.exceptions.RequestException as exc:
+                reason = describe_transport_error(exc)
                 raise TransportError(
-                    f"{spec.method} {spec.url}: reading the answer failed: {describe_transport_error(exc)}",
-                    url=spec.url,
-                    attempts=1,
+                    f"{spec.method} {spec.url}: reading the answer failed: {reason}", url=spec.url, attempts=1
                 ) from exc
-        finally:
-            response.close()
         return response
-
-    @staticmethod
-    def _copy(response: requests.Response, target: IO[bytes]) -> None:
-        for chunk in response.iter_content(_core.CHUNK_SIZE):
-            target.write(chunk)
 
     def _call(self, name: str, args: Mapping[str, Any]) -> Any:
         """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
@@ -275,18 +203,19 @@ class APIClient(ClientBase):
                 spec = steps.send(answer)
             except StopIteration as done:
                 return done.value
-            answer = self._read(spec, args.get("stream_to"))
-
-    def _read(self, spec: RequestSpec, stream_to: StreamTarget | None) -> Any:
-        """Send one request and read its answer the way its declaration says."""
-        answer = OPERATIONS[spec.route].answer
-        if answer == "response":
-            return self._inference(spec, stream_to)
-        if answer == "entries":
-            return self._entries(spec)
-        if answer == "bytes":
-            return self._ok(spec)[1]
-        return self._object(spec)
+            if OPERATIONS[spec.route].answer == "response":
+                answer = self._inference(spec, args.get("stream_to"))
+                continue
+            response = self._send(spec)
+            answer = _core.read_answer(
+                spec,
+                response.status_code,
+                response.reason or "",
+                response.headers.get("Content-Type", ""),
+                response.content,
+                response.url or spec.url,
+                self._credential.secrets,
+            )
 
     # ------------------------------------------------------------------ services
 

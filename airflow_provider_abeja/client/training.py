@@ -32,7 +32,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from airflow_provider_abeja.client.validation import check_datasets, check_environment, check_path_id
+from airflow_provider_abeja.client.validation import (
+    check_datasets,
+    check_environment,
+    check_path_id,
+    whole_number,
+)
 from airflow_provider_abeja.exceptions import InvalidArgumentError, InvalidResponseError
 
 #: What an archive argument may be: a folder or archive path, archive bytes, or a binary file.
@@ -73,18 +78,7 @@ Flow = Generator[Call, Any, Any]
 
 def check_version_number(value: object, argument: str = "version_id") -> int:
     """A job definition version: a whole number >= 1 (digit strings accepted)."""
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgumentError(argument, f"must be a whole number >= 1, not {value!r}")
-    return value
-
-
-def check_count(value: object, argument: str) -> int:
-    """A ``limit`` / ``offset``: a whole number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgumentError(argument, "must be a whole number >= 0")
-    return value
+    return whole_number(value, argument, 1)
 
 
 def _check_handler(value: object, argument: str = "handler") -> str:
@@ -121,24 +115,18 @@ def presigned_url(what: str) -> Callable[[object, str], str]:
 # --------------------------------------------------------------------------- archives
 
 
-def zip_folder(folder: str | os.PathLike[str]) -> bytes:
-    """A folder as zip bytes, paths relative to it (the layout the training runtime unpacks)."""
-    root = Path(folder)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+def pack_folder(folder: str | os.PathLike[str], folder_format: str) -> bytes:
+    """A folder as ``zip`` (the layout the training runtime unpacks) or ``.tar.gz`` (how
+    deployment code is uploaded) bytes, paths relative to it."""
+    root, buffer = Path(folder), io.BytesIO()
+    files = [p for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+    if folder_format == "zip":
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in files:
                 archive.write(path, path.relative_to(root).as_posix())
-    return buffer.getvalue()
-
-
-def tar_folder(folder: str | os.PathLike[str]) -> bytes:
-    """A folder as ``.tar.gz`` bytes, paths relative to it (how deployment code is uploaded)."""
-    root = Path(folder)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+    else:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for path in files:
                 archive.add(path, path.relative_to(root).as_posix(), recursive=False)
     return buffer.getvalue()
 
@@ -151,7 +139,7 @@ def read_archive(source: Archive, argument: str, *, folder_format: str) -> tuple
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         if path.is_dir():
-            data = zip_folder(path) if folder_format == "zip" else tar_folder(path)
+            data = pack_folder(path, folder_format)
         elif path.is_file():
             data = path.read_bytes()
         else:
@@ -213,26 +201,34 @@ def definition_version_body(args: Arguments) -> Upload:
     return Upload(FilePart("source_code", filename, content_type, data), parameters)
 
 
+def _given(args: Arguments, checks: Mapping[str, Callable[[Any, str], Any]]) -> dict[str, Any]:
+    """The arguments given (not None), in order, each as its check returns it (errors name it)."""
+    return {name: check(args[name], name) for name, check in checks.items() if args[name] is not None}
+
+
+def _instance_type(value: object, argument: str) -> str:
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise InvalidArgumentError(argument, "must be a name such as 'cpu-1'")
+    return value
+
+
+def _flag(value: object, argument: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(argument, "must be true or false")
+    return value
+
+
 def job_body(args: Arguments) -> dict[str, Any]:
-    check_environment(args["environment"])
-    payload: dict[str, Any] = {}
-    if args["environment"] is not None:
-        payload["environment"] = dict(args["environment"])
-    datasets = check_datasets(args["datasets"])
-    if datasets is not None:
-        payload["datasets"] = datasets
-    instance_type = args["instance_type"]
-    if instance_type is not None:
-        if not isinstance(instance_type, str) or not instance_type or any(c.isspace() for c in instance_type):
-            raise InvalidArgumentError("instance_type", "must be a name such as 'cpu-1'")
-        payload["instance_type"] = instance_type
-    if _optional_text(args["description"], "description") is not None:
-        payload["description"] = args["description"]
-    if args["export_log"] is not None:
-        if not isinstance(args["export_log"], bool):
-            raise InvalidArgumentError("export_log", "must be true or false")
-        payload["export_log"] = args["export_log"]
-    return payload
+    return _given(
+        args,
+        {
+            "environment": check_environment,
+            "datasets": check_datasets,
+            "instance_type": _instance_type,
+            "description": _optional_text,
+            "export_log": _flag,
+        },
+    )
 
 
 def statistics_body(args: Arguments) -> dict[str, Any]:
@@ -240,15 +236,15 @@ def statistics_body(args: Arguments) -> dict[str, Any]:
 
 
 def model_body(args: Arguments) -> Upload:
-    parameters: dict[str, Any] = {}
-    if args["training_job_id"] is not None:
-        parameters["training_job_id"] = check_path_id(args["training_job_id"], "training_job_id")
-    if _optional_text(args["description"], "description") is not None:
-        parameters["description"] = args["description"]
-    for name in ("user_parameters", "metrics"):
-        checked = _optional_mapping(args[name], name)
-        if checked is not None:
-            parameters[name] = checked
+    parameters = _given(
+        args,
+        {
+            "training_job_id": check_path_id,
+            "description": _optional_text,
+            "user_parameters": _optional_mapping,
+            "metrics": _optional_mapping,
+        },
+    )
     data, _, _ = read_archive(args["model_data"], "model_data", folder_format="zip")
     if data[:2] != b"PK":
         raise InvalidArgumentError("model_data", "must be a zip archive (or a folder, zipped here)")

@@ -15,25 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
-__all__ = [
-    "ADDRESSING_MODES",
-    "MAX_PATH_ID_LENGTH",
-    "Timeout",
-    "check_addressing",
-    "check_create_arguments",
-    "check_datasets",
-    "check_environment",
-    "check_organization_id",
-    "check_path_id",
-    "check_update_payload",
-    "coerce_environment",
-    "mapping_argument",
-    "parse_api_url",
-    "parse_retry_count",
-    "parse_timeout",
-    "text",
-]
-
+#: Where the ABEJA Platform API lives unless a connection or ABEJA_API_URL says otherwise.
+DEFAULT_API_URL = "https://api.abeja.io"
 #: (connect, read) seconds, or None for no timeout.
 Timeout = tuple[float, float] | None
 
@@ -126,19 +109,14 @@ _ENV_NAME = re.compile(r"[^=\s\x00-\x1f\x7f]+\Z")
 _BOOL_TEXT = frozenset({"true", "false"})
 
 
-def _count(value: object, argument: str, minimum: int = 1) -> int:
-    """An instance count: a whole number >= ``minimum`` (the seed also documents digit strings)."""
-    if isinstance(value, str) and _DIGITS.match(value):
-        number = int(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    else:
-        raise InvalidArgumentError(
-            argument, f"must be a whole number >= {minimum}, not {type(value).__name__}"
-        )
-    if number < minimum:
-        raise InvalidArgumentError(argument, f"must be at least {minimum}, got {number}")
-    return number
+def whole_number(value: object, argument: str, minimum: int = 0, *, digits: bool = True) -> int:
+    """A whole number >= ``minimum``; a digit string too unless ``digits`` is False (the API
+    contract documents counts as either)."""
+    if digits and isinstance(value, str) and _DIGITS.match(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(argument, f"must be a whole number >= {minimum}, not {value!r}")
+    return value
 
 
 def check_create_arguments(
@@ -149,7 +127,7 @@ def check_create_arguments(
     instance_type: object,
 ) -> None:
     """The numeric and flag arguments of create_service, refused before anything is sent."""
-    _count(instance_number, "instance_number")
+    whole_number(instance_number, "instance_number", 1)
     _check_instance_range(min_instance_number, max_instance_number)
     _check_autoscale_flag(enable_autoscale, "enable_autoscale")
     _check_instance_type(instance_type, "instance_type")
@@ -169,7 +147,7 @@ def check_update_payload(payload: object) -> None:
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError("payload", f"keys must be non-empty strings, got {key!r}")
     if "instance_number" in payload:
-        _count(payload["instance_number"], "payload.instance_number")
+        whole_number(payload["instance_number"], "payload.instance_number", 1)
     _check_instance_range(
         payload.get("min_instance_number"), payload.get("max_instance_number"), prefix="payload."
     )
@@ -187,8 +165,10 @@ def check_update_payload(payload: object) -> None:
 
 def _check_instance_range(minimum_value: object, maximum_value: object, prefix: str = "") -> None:
     # 0 is left to the platform to judge for the autoscaling floor; negative never makes sense.
-    minimum = None if minimum_value is None else _count(minimum_value, f"{prefix}min_instance_number", 0)
-    maximum = None if maximum_value is None else _count(maximum_value, f"{prefix}max_instance_number")
+    minimum = None if minimum_value is None else whole_number(minimum_value, f"{prefix}min_instance_number")
+    maximum = (
+        None if maximum_value is None else whole_number(maximum_value, f"{prefix}max_instance_number", 1)
+    )
     if minimum is not None and maximum is not None and minimum > maximum:
         raise InvalidArgumentError(
             f"{prefix}min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
@@ -210,13 +190,14 @@ def _check_instance_type(value: object, argument: str) -> None:
         raise InvalidArgumentError(argument, "must be a non-empty name such as 'cpu-0.25'")
 
 
-def check_environment(value: object, argument: str = "environment") -> None:
-    """Environment variables: a mapping of names (no '=', white space or control characters) to strings.
+def check_environment(value: object, argument: str = "environment") -> dict[str, str] | None:
+    """Environment variables: a mapping of names (no '=', white space or control characters) to
+    strings, returned as a dict.
 
     Values are never echoed in the error: environments carry secrets.
     """
     if value is None:
-        return
+        return None
     if not isinstance(value, Mapping):
         raise InvalidArgumentError(
             argument, f"must be a mapping of names to strings, not {type(value).__name__}"
@@ -228,12 +209,13 @@ def check_environment(value: object, argument: str = "environment") -> None:
             )
         if not isinstance(item, str):
             raise InvalidArgumentError(argument, f"{key}: value must be a string, not {type(item).__name__}")
+    return dict(value)
 
 
 def parse_api_url(value: object, argument: str = "api_url") -> str:
     """Validate the API base URL: http(s), a host, no credentials, no query or fragment."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError(argument, "must be a non-empty URL such as https://api.abeja.io")
+        raise InvalidArgumentError(argument, f"must be a non-empty URL such as {DEFAULT_API_URL}")
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https"):
         raise InvalidArgumentError(argument, "must start with http:// or https://")
@@ -255,23 +237,6 @@ def parse_api_url(value: object, argument: str = "api_url") -> str:
 
 def parse_timeout(value: object, argument: str) -> Timeout:
     """``None`` is not accepted here; ``0`` turns the timeout off; a number or (connect, read)."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            raise InvalidArgumentError(
-                argument, f"{value!r} is not a number of seconds (0 turns the timeout off)"
-            ) from None
-        return parse_timeout(number, argument)
-    if isinstance(value, bool):
-        raise InvalidArgumentError(argument, "must be a number of seconds, not a bool")
-    if isinstance(value, int | float):
-        if value != value or value < 0 or value == float("inf"):
-            raise InvalidArgumentError(argument, f"{value!r} must be a finite number >= 0")
-        if value == 0:
-            return None
-        return (float(value), float(value))
     if isinstance(value, tuple | list) and len(value) == 2:
         connect, read = (parse_timeout(v, argument) for v in value)
         if connect is None or read is None:
@@ -279,23 +244,22 @@ def parse_timeout(value: object, argument: str) -> Timeout:
                 argument, "(connect, read) values must be > 0; use 0 alone for no timeout"
             )
         return (connect[0], read[0])
-    raise InvalidArgumentError(argument, "must be seconds (a number) or a (connect, read) pair")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            reason = f"{value!r} is not a number of seconds (0 turns the timeout off)"
+            raise InvalidArgumentError(argument, reason) from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentError(argument, "must be seconds (a number) or a (connect, read) pair")
+    if not 0 <= value < float("inf"):  # NaN fails this too
+        raise InvalidArgumentError(argument, f"{value!r} must be a finite number >= 0")
+    return (float(value), float(value)) if value else None
 
 
 def parse_retry_count(value: object, argument: str) -> int:
-    """A non-negative integer; ``0`` turns retries off."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not re.fullmatch(r"\d+", text):
-            raise InvalidArgumentError(
-                argument, f"{value!r} is not a whole number >= 0 (0 turns retries off)"
-            )
-        return int(text)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(argument, "must be a whole number >= 0")
-    if value < 0:
-        raise InvalidArgumentError(argument, f"{value} must be >= 0 (0 turns retries off)")
-    return value
+    """A whole number >= 0; ``0`` turns retries off."""
+    return whole_number(value, argument)
 
 
 def mapping_argument(value: Any, argument: str) -> dict[str, Any] | None:
@@ -328,24 +292,22 @@ def coerce_environment(value: Any) -> dict[str, str] | None:
     return result
 
 
-def check_datasets(value: object) -> dict[str, str] | None:
+def check_datasets(value: object, argument: str = "datasets") -> dict[str, str] | None:
     """``{alias: dataset_id}``; ids are digits on the platform (the runtime refuses others)."""
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise InvalidArgumentError(
-            "datasets", f"must be a mapping of alias to id, not {type(value).__name__}"
-        )
+        raise InvalidArgumentError(argument, f"must be a mapping of alias to id, not {type(value).__name__}")
     out: dict[str, str] = {}
     for alias, dataset_id in value.items():
         if not isinstance(alias, str) or not alias:
-            raise InvalidArgumentError("datasets", f"alias {alias!r} must be a non-empty string")
+            raise InvalidArgumentError(argument, f"alias {alias!r} must be a non-empty string")
         text = (
             str(dataset_id)
             if isinstance(dataset_id, int) and not isinstance(dataset_id, bool)
             else dataset_id
         )
         if not isinstance(text, str) or not text.isdigit():
-            raise InvalidArgumentError("datasets", f"{alias}: dataset id must be digits, not {dataset_id!r}")
+            raise InvalidArgumentError(argument, f"{alias}: dataset id must be digits, not {dataset_id!r}")
         out[alias] = text
     return out

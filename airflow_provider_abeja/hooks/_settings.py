@@ -14,11 +14,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_provider_abeja.client.credentials import Credential, credential_from_values
+from airflow_provider_abeja.client.credentials import CREDENTIAL_KINDS, Credential, credential_from_values
 from airflow_provider_abeja.client.validation import (
-    ADDRESSING_MODES,
+    DEFAULT_API_URL,
     check_addressing,
     check_organization_id,
     parse_api_url,
@@ -30,9 +30,7 @@ from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCrede
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://api.abeja.io"
 DEFAULT_CONSOLE_URL = "https://console.abeja.io"
-INFERENCE_ADDRESSING_CHOICES = ADDRESSING_MODES
 CONN_TYPE = "abeja"
 
 #: Extra fields this connection type reads; anything else in the extra is reported as unknown.
@@ -74,12 +72,6 @@ _CREDENTIAL_FIELDS = {
     "personal_access_token": "password",
     "datasource_id": "datasource_id",
     "datasource_secret": "datasource_secret",
-}
-#: The keys the client takes for each kind of credential.
-_CREDENTIAL_KEYS = {
-    "bearer": ("auth_token",),
-    "user": ("user_id", "personal_access_token"),
-    "datasource": ("datasource_id", "datasource_secret"),
 }
 
 
@@ -149,7 +141,7 @@ def _url(conn_id: str, name: str, value: str) -> str:
     if name == "host":
         hint = (
             "; in a connection URI write the URL-encoded URL as the host, "
-            "e.g. abeja://...@https%3A%2F%2Fapi.abeja.io"
+            f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
         )
     try:
         return parse_api_url(value, name)
@@ -236,7 +228,7 @@ def _credential(
             f"connection '{conn_id}' has no ABEJA credential: set extra auth_token, or login (user id) "
             "+ password (personal access token), or extra datasource_id + datasource_secret"
         )
-    given = {key: str(values[key]) for key in _CREDENTIAL_KEYS[credential.kind]}
+    given = {key: str(values[key]) for key in CREDENTIAL_KINDS[credential.kind]}
     return credential, given
 
 
@@ -274,8 +266,7 @@ def settings_from_connection(
         credential=values,
         timeout=_timeout(conn_id, timeout if timeout is not None else extra_value(extra, "timeout")),
         max_retry_count=_retry_count(
-            conn_id,
-            max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count"),
+            conn_id, max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count")
         ),
         verify=_verify(conn_id, extra_value(extra, "verify")),
         inference_addressing=addressing,

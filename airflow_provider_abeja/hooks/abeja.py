@@ -269,19 +269,14 @@ class AbejaHook(BaseHook):
         widgets: dict[str, Any] = {}
         for name, spec in CONN_FIELDS.items():
             # Every value is typed as text: the hook validates it and names the field on error.
-            if spec["schema"].get("format") == "password":
-                field: Any = PasswordField(
-                    lazy_gettext(spec["label"]),
-                    widget=BS3PasswordFieldWidget(),
-                    validators=[Optional()],
-                    description=spec["description"],
-                )
-            else:
-                field = StringField(
-                    lazy_gettext(spec["label"]),
-                    widget=BS3TextFieldWidget(),
-                    validators=[Optional()],
-                    description=spec["description"],
-                )
-            widgets[name] = field
+            secret = spec["schema"].get("format") == "password"
+            field, widget = (
+                (PasswordField, BS3PasswordFieldWidget) if secret else (StringField, BS3TextFieldWidget)
+            )
+            widgets[name] = field(
+                lazy_gettext(spec["label"]),
+                widget=widget(),
+                validators=[Optional()],
+                description=spec["description"],
+            )
         return widgets

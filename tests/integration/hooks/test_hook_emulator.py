@@ -153,7 +153,7 @@ async def test_async_client_against_the_emulator(conn):
     client = await hook.get_async_client()
     try:
         org = hook.get_organization_id()
-        created = await client.create_service(org, DEP, GOOD_VERSION)
+        created = hook.client.create_service(org, DEP, GOOD_VERSION)
         fetched = await client.get_service(org, DEP, created["service_id"])
     finally:
         await client.aclose()

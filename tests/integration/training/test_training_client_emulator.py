@@ -94,12 +94,14 @@ def test_service_with_the_trained_model_serves_it(
 
 
 async def test_async_client_reads_jobs(abeja_emulator: Any, org: str, definition: str) -> None:
+    sync = APIClient(abeja_emulator.credential, api_url=abeja_emulator.url)
     async with AsyncAPIClient(abeja_emulator.credential, api_url=abeja_emulator.url) as client:
-        job = await client.create_training_job(org, definition, "1")
+        job = sync.create_training_job(org, definition, "1")
         got = await client.get_training_job(org, definition, job["training_job_id"])
         assert got["training_job_id"] == job["training_job_id"]
-        await client.stop_training_job(org, definition, job["training_job_id"])
+        sync.stop_training_job(org, definition, job["training_job_id"])
         assert (await client.get_training_job(org, definition, job["training_job_id"]))["status"] == "Stopped"
+    sync.close()
 
 
 @pytest.mark.parametrize(

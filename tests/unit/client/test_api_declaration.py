@@ -1,4 +1,4 @@
-"""One declaration of the API surface (``client.api``): both clients follow it, the emulator serves it."""
+"""One declaration of the API surface (``client.api``): the clients follow it, the emulator serves it."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ from airflow_provider_abeja.client.api import OPERATIONS
 NOT_CALLS = {"close", "aclose", "list_services"}
 #: The declared calls the clients offer (the others are steps of them).
 PUBLIC = {name for name, op in OPERATIONS.items() if not op.internal}
+#: What triggers await: the whole of the async client.
+AWAITED = {
+    "get_service",
+    "get_services",
+    "get_service_recent_logs",
+    "get_training_job",
+    "get_training_job_recent_logs",
+}
 
 
 def calls(client_class: type) -> dict[str, Any]:
@@ -26,14 +34,14 @@ def calls(client_class: type) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("client_class", [APIClient, AsyncAPIClient])
-def test_every_client_method_is_a_declared_call(client_class: type) -> None:
-    assert set(calls(client_class)) == PUBLIC
+@pytest.mark.parametrize(("client_class", "expected"), [(APIClient, PUBLIC), (AsyncAPIClient, AWAITED)])
+def test_every_client_method_is_a_declared_call(client_class: type, expected: set[str]) -> None:
+    assert set(calls(client_class)) == expected
 
 
 def test_both_clients_have_the_same_signatures() -> None:
     sync, aio = calls(APIClient), calls(AsyncAPIClient)
-    for name in PUBLIC:
+    for name in AWAITED:
         sync_params = inspect.signature(sync[name]).parameters
         aio_params = inspect.signature(aio[name]).parameters
         assert [(p.name, p.kind, p.default) for p in sync_params.values()] == [

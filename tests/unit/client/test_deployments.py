@@ -1,11 +1,9 @@
-"""get_deployments (sync and async) and the public retry_wait_max property."""
+"""get_deployments and the public retry_wait_max property."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 import requests_mock as rm
-import respx
 
 from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 from airflow_provider_abeja.exceptions import InvalidArgumentError, InvalidResponseError, Unauthorized
@@ -44,6 +42,8 @@ def test_sync_get_deployments_checks_the_organization_first(
     with pytest.raises(InvalidArgumentError) as info:
         client.get_deployments("evil.example.com/x")
     assert info.value.argument == "organization_id"
+    with pytest.raises(InvalidArgumentError):
+        client.get_deployments("")
     assert requests_mock.call_count == 0
 
 
@@ -54,17 +54,6 @@ def test_sync_get_deployments_is_retried_as_a_read(
     assert client.get_deployments(ORG) == {"entries": []}
     assert route.call_count == 2
     assert len(sleeps) == 1
-
-
-@respx.mock
-async def test_async_get_deployments() -> None:
-    route = respx.get(URL).mock(return_value=httpx.Response(200, json={"entries": ENTRIES}))
-    async with AsyncAPIClient({"auth_token": TOKEN}, api_url=API) as client:
-        assert await client.get_deployments(ORG) == {"entries": ENTRIES}
-        with pytest.raises(InvalidArgumentError):
-            await client.get_deployments("")
-    assert route.call_count == 1
-    assert route.calls.last.request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 def test_retry_wait_max_is_public_and_read_only() -> None:

@@ -114,8 +114,8 @@ async def test_async_success_builds_no_retrier_and_a_retry_still_does(
         assert built == []
         client._retry_policy.async_sleep = no_sleep
         with pytest.raises(Exception, match="unexpected error"):
-            await client.update_service(ORG, DEP, "ser-error", {})
-    assert built == ["update_service"]
+            await client.get_service(ORG, DEP, "ser-error")  # GET 500: retried, then raised
+    assert built == ["get_service"]
     assert [path.rsplit("/", 1)[-1] for _m, path, *_ in server.requests] == [SER] + ["ser-error"] * 3
 
 

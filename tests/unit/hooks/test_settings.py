@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_abeja.client.validation import DEFAULT_API_URL
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
 from airflow_provider_abeja.hooks._settings import (
-    DEFAULT_API_URL,
     DEFAULT_CONSOLE_URL,
     ConnectionFieldError,
     settings_from_connection,
