@@ -11,7 +11,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,7 +34,11 @@ from airflow_provider_abeja.links.abeja import XCOM_KEY as XCOM_LINK_KEY
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
 if TYPE_CHECKING:
+    from airflow.sdk.bases.operator import BaseOperatorMeta as _OperatorMeta
+
     from airflow_provider_abeja.client import APIClient
+else:
+    _OperatorMeta = type(BaseOperator)  # Airflow 2's or 3's
 
 __all__ = [
     "CREATED_BY_ENV",
@@ -180,7 +184,7 @@ def waiting(noun: str, resource_id: str) -> Iterator[None]:
         raise airflow_error(exc) from exc
 
 
-class _RenamedArguments(type(BaseOperator)):  # type: ignore[misc]
+class _RenamedArguments(_OperatorMeta):
     """Accepts an operator's old argument names (``renamed_arguments``) with a DeprecationWarning.
 
     Renamed before the operator's ``__init__`` (and Airflow's check for missing arguments) runs.
@@ -228,6 +232,8 @@ class AbejaConnectionOperator(AbejaBaseOperator):
     :param abeja_conn_id: the Airflow connection (``conn_type`` ``abeja``).
     :param organization_id: defaults to the connection's ``organization_id`` extra.
     """
+
+    template_fields: Sequence[str] = ("abeja_conn_id", "organization_id")
 
     def __init__(
         self,
@@ -316,6 +322,8 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
 
     :param deployment_id: the deployment the service or endpoint belongs to.
     """
+
+    template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "deployment_id")
 
     def __init__(self, *, deployment_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -100,9 +100,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
     """
 
     template_fields: Sequence[str] = (
-        "abeja_conn_id",
-        "organization_id",
-        "deployment_id",
+        *AbejaDeploymentOperator.template_fields,
         "service_id",
         "endpoint_alias",
         "input_path",

@@ -47,7 +47,7 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
     Returns the ids of the services it deleted.
     """
 
-    template_fields: Sequence[str] = ("abeja_conn_id", "organization_id", "deployment_id", "task_ids")
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "task_ids")
     ui_color = "#fdecea"
 
     def __init__(self, *, task_ids: str | Sequence[str] | None = None, **kwargs: Any) -> None:

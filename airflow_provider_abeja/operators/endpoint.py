@@ -34,9 +34,7 @@ class _EndpointOperator(AbejaDeploymentOperator):
     """An endpoint (``endpoint_alias``: its alias, or its id ``pnt-...``) and the service it routes to."""
 
     template_fields: Sequence[str] = (
-        "abeja_conn_id",
-        "organization_id",
-        "deployment_id",
+        *AbejaDeploymentOperator.template_fields,
         "endpoint_alias",
         "service_id",
     )
@@ -220,7 +218,7 @@ class AbejaDeleteEndpointOperator(AbejaDeleteOperator):
     :param endpoint_alias: the endpoint's alias or id (``pnt-...``).
     """
 
-    template_fields: Sequence[str] = ("abeja_conn_id", "organization_id", "deployment_id", "endpoint_alias")
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "endpoint_alias")
     renamed_arguments = _RENAMED
     noun = "endpoint"
     id_field = "endpoint_alias"

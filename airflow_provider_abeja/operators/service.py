@@ -140,7 +140,7 @@ class _ServiceOperator(AbejaDeploymentOperator):
         service: Mapping[str, Any],
         *,
         target_status: str,
-        failure_statuses: Sequence[str] | frozenset[str] = DEFAULT_FAILURE_STATUSES,
+        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
         status_is_current: bool = True,
         logs_since: datetime | None = None,
     ) -> Any:
@@ -196,9 +196,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     """
 
     template_fields: Sequence[str] = (
-        "abeja_conn_id",
-        "organization_id",
-        "deployment_id",
+        *AbejaDeploymentOperator.template_fields,
         "version_id",
         "instance_number",
         "min_instance_number",
@@ -414,9 +412,7 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
     """
 
     template_fields: Sequence[str] = (
-        "abeja_conn_id",
-        "organization_id",
-        "deployment_id",
+        *AbejaDeploymentOperator.template_fields,
         "service_id",
         "payload",
     )
@@ -449,7 +445,7 @@ class _StateChangeOperator(_ServiceOperator):
     """Start or stop a service: read its state first, send the change unless it is there already,
     and treat the platform's 400 as success when the service got there meanwhile."""
 
-    template_fields: Sequence[str] = ("abeja_conn_id", "organization_id", "deployment_id", "service_id")
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
     #: The verb (``start``, ``stop``), the statuses that need no change, and the status to wait for.
     verb: ClassVar[str]
     past: ClassVar[str]
@@ -566,7 +562,7 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     :param service_id: the service (``ser-...``).
     """
 
-    template_fields: Sequence[str] = ("abeja_conn_id", "organization_id", "deployment_id", "service_id")
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
     noun = "service"
     id_field = "service_id"
 
@@ -629,9 +625,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
     """
 
     template_fields: Sequence[str] = (
-        "abeja_conn_id",
-        "organization_id",
-        "deployment_id",
+        *AbejaDeploymentOperator.template_fields,
         "service_id",
         "endpoint_alias",
         "json",

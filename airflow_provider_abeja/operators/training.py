@@ -37,6 +37,7 @@ from airflow_provider_abeja.operators._base import (
     DEFAULT_DEFERRABLE,
     DEFAULT_WAIT_TIMEOUT,
     AbejaConnectionOperator,
+    AbejaDeploymentOperator,
     creation_marker,
     environment_argument,
     marked,
@@ -106,8 +107,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     """
 
     template_fields: Sequence[str] = (
-        "abeja_conn_id",
-        "organization_id",
+        *AbejaConnectionOperator.template_fields,
         "job_definition_name",
         "version_id",
         "environment",
@@ -305,8 +305,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
     """
 
     template_fields: Sequence[str] = (
-        "abeja_conn_id",
-        "organization_id",
+        *AbejaConnectionOperator.template_fields,
         "job_definition_name",
         "training_job_id",
         "description",
@@ -362,14 +361,13 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         return {"training_model_id": model_id, "training_job_id": job_id, "job_definition_name": definition}
 
 
-class AbejaCreateDeploymentVersionOperator(AbejaConnectionOperator):
+class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
     """Create a deployment version from code (a folder, packed here, or a ``.tar.gz``): the
     version is created with its runtime ``image`` and ``user_parameters``, then the code is
     uploaded to the ``upload_url`` the platform answers. A retry reuses a version of the same
     name. Returns ``version_id``, ``version`` and ``deployment_id``; pushes ``version_id`` and
     ``version_url``.
 
-    :param deployment_id: the deployment.
     :param version: the version name, new in the deployment (e.g. ``1.4.0``).
     :param code: the handler's folder or a ``.tar.gz`` of it, on the worker.
     :param handler: ``module:function`` (default: the client's, ``main:handler``).
@@ -378,9 +376,7 @@ class AbejaCreateDeploymentVersionOperator(AbejaConnectionOperator):
     """
 
     template_fields: Sequence[str] = (
-        "abeja_conn_id",
-        "organization_id",
-        "deployment_id",
+        *AbejaDeploymentOperator.template_fields,
         "version",
         "code",
         "handler",
@@ -393,7 +389,6 @@ class AbejaCreateDeploymentVersionOperator(AbejaConnectionOperator):
     def __init__(
         self,
         *,
-        deployment_id: str,
         version: str,
         code: str,
         handler: str | None = None,
@@ -402,7 +397,6 @@ class AbejaCreateDeploymentVersionOperator(AbejaConnectionOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.deployment_id = deployment_id
         self.version = version
         self.code = code
         self.handler = handler
