@@ -213,6 +213,11 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
     renamed_arguments: ClassVar[Mapping[str, str]] = {}
     _stop_waiting: threading.Event | None = None
 
+    def __init__(self, **kwargs: Any) -> None:
+        # An __init__ of its own: Airflow's partial() reads the argument defaults of each class
+        # between the operator and BaseOperator, and BaseOperator's own (inlets=None) would win.
+        super().__init__(**kwargs)
+
     def _stop_event(self) -> threading.Event:
         # Created on first use, not in __init__: an Event cannot be deep-copied with the DAG.
         if self._stop_waiting is None:

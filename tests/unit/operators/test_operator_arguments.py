@@ -99,3 +99,12 @@ def test_an_old_argument_name_still_works_with_a_deprecation_warning(cls, kwargs
     assert caught[0].filename == __file__  # the warning points at the DAG file's line
     with pytest.raises(TypeError, match="not both"):
         cls(task_id="t", deployment_id=DEP, **kwargs, **{old: value, new: value})
+
+
+@pytest.mark.parametrize("cls", public_operators(), ids=lambda cls: cls.__name__)
+def test_a_mapped_operator_keeps_airflows_defaults(cls: type[BaseOperator]) -> None:
+    """``partial()`` reads the defaults of every ``__init__`` up to BaseOperator's: none of ours
+    may turn ``inlets=[]`` into None (a mapped task then fails before it runs)."""
+    partial = cls.partial(task_id="t")
+    partial._expand_called = True  # not mapped here: no "never mapped" warning
+    assert (partial.kwargs["inlets"], partial.kwargs["outlets"]) == ([], [])
