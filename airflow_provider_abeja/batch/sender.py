@@ -55,6 +55,14 @@ class Target:
             return f"service {self.service_id}"
         return f"endpoint {self.endpoint_alias or DEFAULT_ENDPOINT_ALIAS}"
 
+    def send(self, client: Any, **body: Any) -> Any:
+        """POST one body (the client's ``request_service`` / ``request_endpoint`` arguments) to
+        the target. The default endpoint lives at the deployment's own address (no alias segment)."""
+        if self.service_id:
+            return client.request_service(self.organization_id, self.deployment_id, self.service_id, **body)
+        alias = None if self.endpoint_alias == DEFAULT_ENDPOINT_ALIAS else self.endpoint_alias
+        return client.request_endpoint(self.organization_id, self.deployment_id, alias, **body)
+
 
 def decode_body(content_type: str, body: bytes) -> dict[str, Any]:
     """The response as record fields: JSON as a value, text as a string, anything else base64.
@@ -147,13 +155,8 @@ class Sender:
         )
 
     def _call(self, item: BatchInput, data: bytes | None) -> Any:
-        t = self.target
-        body = {"data": data, "json": item.json if data is None else None, "content_type": item.content_type}
-        if t.service_id:
-            return self.client.request_service(t.organization_id, t.deployment_id, t.service_id, **body)
-        # The default endpoint lives at the deployment's own address (no alias segment).
-        alias = None if t.endpoint_alias == DEFAULT_ENDPOINT_ALIAS else t.endpoint_alias
-        return self.client.request_endpoint(t.organization_id, t.deployment_id, alias, **body)
+        json = item.json if data is None else None
+        return self.target.send(self.client, data=data, json=json, content_type=item.content_type)
 
     def _spec(self, item: BatchInput) -> Any:
         from airflow_provider_abeja.client import RequestSpec

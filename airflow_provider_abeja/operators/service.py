@@ -26,6 +26,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.paths import is_file, local_path, object_path, open_binary, publish
+from airflow_provider_abeja.batch.sender import Target
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import BadRequest, HttpError, InvalidArgumentError, NotFound
@@ -33,7 +34,6 @@ from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
     DEFAULT_DEFERRABLE,
-    DEFAULT_ENDPOINT_ALIAS,
     DEFAULT_WAIT_TIMEOUT,
     XCOM_SERVICE_ID,
     AbejaDeleteOperator,
@@ -680,7 +680,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
             raise InvalidArgumentError("input_path", f"no such file: {self.input_path}")
         output = self._storage(self.output_path, "output_path")
         organization_id = self.resolve_organization_id()
-        target = f"service {service_id}" if service_id else f"endpoint {alias}"
+        target = Target(organization_id, self.deployment_id, service_id=service_id, endpoint_alias=alias)
         if service_id:
             self.push_service_xcom(context, organization_id, service_id)
         # A local answer is written next to the output, so that the final rename is atomic.
@@ -691,7 +691,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         handle, part = tempfile.mkstemp(prefix=".abeja-response-", dir=target_dir)
         os.close(handle)
         try:
-            response = self._call_until_ready(organization_id, service_id, alias, source, part, target)
+            response = self._call_until_ready(target, source, part)
             content_type = response.headers.get("Content-Type", "")
             size = os.path.getsize(part)
             answered_by = response.headers.get("X-Abeja-Service-Id")
@@ -699,7 +699,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 self.push_service_xcom(context, organization_id, answered_by)
             self.log.info(
                 "The %s answered %s (%s, %d bytes; service %s)",
-                target, response.status_code, content_type, size, answered_by or service_id,
+                target.describe(), response.status_code, content_type, size, answered_by or service_id,
             )  # fmt: skip
             if output is not None:
                 publish(part, output)
@@ -726,39 +726,29 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         """`value` as an object storage path (None stays None)."""
         return None if value is None else object_path(value, conn_id=self.storage_conn_id, argument=argument)
 
-    def _call_until_ready(
-        self,
-        organization_id: str,
-        service_id: str | None,
-        alias: str | None,
-        source: Any,
-        part: str,
-        target: str,
-    ) -> Any:
+    def _call_until_ready(self, target: Target, source: Any, part: str) -> Any:
+        """The answer, asking again every ``check_interval`` while the target answers 503."""
+        what = target.describe()
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         stop = self._stop_event()
         while True:
             try:
-                return self._call_once(organization_id, service_id, alias, source, part)
+                return self._call_once(target, source, part)
             except HttpError as exc:
                 if exc.status_code != 503:
-                    raise AirflowException(f"the {target} answered {exc}") from exc
+                    raise AirflowException(f"the {what} answered {exc}") from exc
                 if deadline is not None and time.monotonic() >= deadline:
                     raise AirflowException(
-                        f"the {target} was still not ready (503) after {self.timeout}s: {exc}"
+                        f"the {what} was still not ready (503) after {self.timeout}s: {exc}"
                     ) from exc
-                self.log.info(
-                    "The %s is not ready yet (503); trying again in %ss", target, self.check_interval
-                )
+                self.log.info("The %s is not ready yet (503); trying again in %ss", what, self.check_interval)
             pause = self.check_interval
             if deadline is not None:
                 pause = max(0.0, min(pause, deadline - time.monotonic()))
             if stop.wait(pause):
-                raise WaitInterrupted(f"stopped calling the {target}: the task was killed")
+                raise WaitInterrupted(f"stopped calling the {what}: the task was killed")
 
-    def _call_once(
-        self, organization_id: str, service_id: str | None, alias: str | None, source: Any, part: str
-    ) -> Any:
+    def _call_once(self, target: Target, source: Any, part: str) -> Any:
         body: IO[bytes] | None = None
         content_type = self.content_type or None
         try:
@@ -770,16 +760,9 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 content_type = "application/octet-stream" if isinstance(self.data, bytes) else "text/plain"
             data = body if body is not None else self.data
             with open(part, "wb") as sink:
-                if service_id:
-                    return self.client.request_service(
-                        organization_id, self.deployment_id, service_id,
-                        data=data, json=self.json, content_type=content_type, stream_to=sink,
-                    )  # fmt: skip
-                # The default endpoint lives at the deployment's own address (no alias segment).
-                return self.client.request_endpoint(
-                    organization_id, self.deployment_id, None if alias == DEFAULT_ENDPOINT_ALIAS else alias,
-                    data=data, json=self.json, content_type=content_type, stream_to=sink,
-                )  # fmt: skip
+                return target.send(
+                    self.client, data=data, json=self.json, content_type=content_type, stream_to=sink
+                )
         finally:
             if body is not None:
                 body.close()
