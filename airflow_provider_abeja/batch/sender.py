@@ -64,13 +64,23 @@ class Target:
         return client.request_endpoint(self.organization_id, self.deployment_id, alias, **body)
 
 
+def media_type(content_type: str | None) -> str:
+    """``application/json; charset=utf-8`` -> ``application/json``."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_json(content_type: str | None) -> bool:
+    media = media_type(content_type)
+    return media == "application/json" or media.endswith("+json")
+
+
 def decode_body(content_type: str, body: bytes) -> dict[str, Any]:
     """The response as record fields: JSON as a value, text as a string, anything else base64.
 
     A response without a content type is tried as JSON, then as UTF-8 text.
     """
-    media = content_type.split(";", 1)[0].strip().lower()
-    if not media or media == "application/json" or media.endswith("+json"):  # no type: try JSON
+    media = media_type(content_type)
+    if not media or is_json(media):  # no type: try JSON
         try:
             return {"response": json.loads(body)}
         except ValueError:

@@ -26,7 +26,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.paths import is_file, local_path, object_path, open_binary, publish
-from airflow_provider_abeja.batch.sender import Target
+from airflow_provider_abeja.batch.sender import Target, is_json
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import BadRequest, HttpError, InvalidArgumentError, NotFound
@@ -577,11 +577,6 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
 # -- calling a service ------------------------------------------------------------------------------
 
 
-def _is_json(content_type: str | None) -> bool:
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
-
-
 class AbejaRequestServiceOperator(AbejaDeploymentOperator):
     """Send one inference request to a service (or to an endpoint) and keep its answer.
 
@@ -768,7 +763,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 body.close()
 
     def _json_result(self, part: str, content_type: str, size: int) -> Any:
-        if not _is_json(content_type):
+        if not is_json(content_type):
             raise AirflowFailException(
                 f"the service answered {content_type or 'an untyped body'} ({size} bytes), which is not "
                 "JSON: set output_path to keep it in a file"
