@@ -27,10 +27,9 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
 
 XCOM_SUMMARY = "batch_summary"
-# Default requests in flight per service instance. An instance serves one request at a time; with
-# one request per instance it idles for a client round trip between two (0.74-0.88 of what a
-# saturating loader gets); a second request waiting at the service hides that gap (>= 0.9, see
-# bench/batch_concurrency.py).
+#: Default requests in flight per service instance. An instance serves one request at a time; with
+#: one in flight it idles for a client round trip between two; a second one waiting at the service
+#: hides that gap.
 REQUESTS_PER_INSTANCE = 2
 INPUT_FORMATS = ("auto", "jsonl", "files")
 
