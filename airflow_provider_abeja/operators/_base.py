@@ -30,7 +30,6 @@ from airflow_provider_abeja.exceptions import (
 )
 from airflow_provider_abeja.failfast import FailFastMixin, airflow_error
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.links.abeja import XCOM_KEY as XCOM_LINK_KEY
 from airflow_provider_abeja.status import DEFAULT_FAILURE_STATUSES
 
 if TYPE_CHECKING:
@@ -52,7 +51,6 @@ __all__ = [
 
 #: XCom keys of the service and endpoint operators (docs/architecture.md, "XCom and links").
 XCOM_SERVICE_ID = "service_id"
-XCOM_SERVICE_URL = XCOM_LINK_KEY  # the console URL, read by the extra link
 XCOM_ENDPOINT_ID = "endpoint_id"
 XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
 
