@@ -40,6 +40,11 @@ def default_errors_path(output_path: str) -> str:
     return stem + ".errors.jsonl"
 
 
+def check_input_format(value: str) -> None:
+    if value not in INPUT_FORMATS:
+        raise ValueError(f"input_format must be one of {INPUT_FORMATS}, not {value!r}")
+
+
 def error_rate(value: Any) -> float:
     """A ``max_error_rate``: a fraction between 0 and 1."""
     try:
@@ -149,8 +154,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         super().__init__(**kwargs)
         if (input_path is None) == (inputs is None):
             raise ValueError("give exactly one of input_path and inputs")
-        if input_format not in INPUT_FORMATS:
-            raise ValueError(f"input_format must be one of {INPUT_FORMATS}, not {input_format!r}")
+        check_input_format(input_format)
         if output_layout not in ("auto", "append", "parts"):
             raise ValueError(f"output_layout must be 'auto', 'append' or 'parts', not {output_layout!r}")
         if concurrency is not None and concurrency < 1:

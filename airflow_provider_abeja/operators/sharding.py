@@ -26,7 +26,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.operators._base import AbejaBaseOperator
-from airflow_provider_abeja.operators.batch import INPUT_FORMATS, error_rate
+from airflow_provider_abeja.operators.batch import check_input_format, error_rate
 
 PLAN_NAME = "plan.json"
 MANIFEST_NAME = "manifest.json"
@@ -104,8 +104,7 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if input_format not in INPUT_FORMATS:
-            raise ValueError(f"input_format must be one of {INPUT_FORMATS}, not {input_format!r}")
+        check_input_format(input_format)
         if not isinstance(shards, str):  # a template is checked once rendered
             _shard_count(shards)
         self.input_path = input_path
