@@ -93,7 +93,7 @@ with DAG(
     swap_endpoint = AbejaRouteEndpointOperator(
         task_id="swap_endpoint",
         deployment_id="{{ params.deployment_id }}",
-        endpoint="{{ params.endpoint }}",
+        endpoint_alias="{{ params.endpoint }}",
         service_id=GREEN_SERVICE_ID,
     )
     # [END howto_operator_route_endpoint]

@@ -157,7 +157,7 @@ with DAG(
     point_endpoint = AbejaRouteEndpointOperator(
         task_id="point_endpoint",
         deployment_id="{{ params.deployment_id }}",
-        endpoint="{{ params.endpoint }}",
+        endpoint_alias="{{ params.endpoint }}",
         service_id=NEW_SERVICE_ID,
     )
 

@@ -26,11 +26,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_abeja.batch.inputs import BatchInput
+from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS
 from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
 from airflow_provider_abeja.exceptions import AbejaError, HttpError, TransportError
 
@@ -41,17 +42,36 @@ MAX_ERROR_TEXT = 2000
 
 @dataclass(frozen=True)
 class Target:
-    """Where the inputs go: a service (`service_id`) or an endpoint (`custom_alias`, None = default)."""
+    """Where the inputs go: a service (`service_id`) or an endpoint (`endpoint_alias`; None or
+    ``"default"``: the deployment's default endpoint)."""
 
     organization_id: str
     deployment_id: str
     service_id: str | None = None
-    custom_alias: str | None = None
+    endpoint_alias: str | None = None
 
     def describe(self) -> str:
         if self.service_id:
             return f"service {self.service_id}"
-        return f"endpoint {self.custom_alias or 'default'}"
+        return f"endpoint {self.endpoint_alias or DEFAULT_ENDPOINT_ALIAS}"
+
+    def send(self, client: Any, **body: Any) -> Any:
+        """POST one body (the client's ``request_service`` / ``request_endpoint`` arguments) to
+        the target. The default endpoint lives at the deployment's own address (no alias segment)."""
+        if self.service_id:
+            return client.request_service(self.organization_id, self.deployment_id, self.service_id, **body)
+        alias = None if self.endpoint_alias == DEFAULT_ENDPOINT_ALIAS else self.endpoint_alias
+        return client.request_endpoint(self.organization_id, self.deployment_id, alias, **body)
+
+
+def media_type(content_type: str | None) -> str:
+    """``application/json; charset=utf-8`` -> ``application/json``."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_json(content_type: str | None) -> bool:
+    media = media_type(content_type)
+    return media == "application/json" or media.endswith("+json")
 
 
 def decode_body(content_type: str, body: bytes) -> dict[str, Any]:
@@ -59,8 +79,8 @@ def decode_body(content_type: str, body: bytes) -> dict[str, Any]:
 
     A response without a content type is tried as JSON, then as UTF-8 text.
     """
-    media = content_type.split(";", 1)[0].strip().lower()
-    if not media or media == "application/json" or media.endswith("+json"):  # no type: try JSON
+    media = media_type(content_type)
+    if not media or is_json(media):  # no type: try JSON
         try:
             return {"response": json.loads(body)}
         except ValueError:
@@ -143,31 +163,10 @@ class Sender:
             header_of=lambda _response, _name: None,
             close=lambda _response: None,
         )
-        self._call: Callable[..., Any] = (
-            self._call_service if target.service_id else self._call_endpoint  # type: ignore[assignment]
-        )
 
-    def _call_service(self, item: BatchInput, data: bytes | None) -> Any:
-        t = self.target
-        return self.client.request_service(
-            t.organization_id,
-            t.deployment_id,
-            t.service_id,
-            data=data,
-            json=item.json if data is None else None,
-            content_type=item.content_type,
-        )
-
-    def _call_endpoint(self, item: BatchInput, data: bytes | None) -> Any:
-        t = self.target
-        return self.client.request_endpoint(
-            t.organization_id,
-            t.deployment_id,
-            t.custom_alias,
-            data=data,
-            json=item.json if data is None else None,
-            content_type=item.content_type,
-        )
+    def _call(self, item: BatchInput, data: bytes | None) -> Any:
+        json = item.json if data is None else None
+        return self.target.send(self.client, data=data, json=json, content_type=item.content_type)
 
     def _spec(self, item: BatchInput) -> Any:
         from airflow_provider_abeja.client import RequestSpec

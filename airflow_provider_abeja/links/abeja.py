@@ -28,7 +28,7 @@ def push_service_url(operator: Any, ti: Any, url: str) -> None:
     existed.
     """
     ti.xcom_push(key=XCOM_KEY, value=url)
-    operator.__dict__[_PUSHED] = url
+    setattr(operator, _PUSHED, url)
 
 
 def _is_running_provider_operator(operator: Any) -> bool:

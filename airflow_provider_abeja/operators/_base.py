@@ -1,8 +1,8 @@
-"""What every ABEJA operator shares: the hook, the organization fallback, waiting and deferring.
+"""What every ABEJA operator shares: the fail-fast rule, renamed arguments, the connection and its
+hook, the organization fallback, create-once, and a wait that ``on_kill`` stops.
 
-Kept small on purpose (the batch operator imports it too). Nothing heavy is imported at module
-import time: the hook, the client and the trigger are imported when a task runs, so that a DAG
-file importing the operators parses quickly.
+Nothing heavy is imported at module import time: the client and the triggers are imported when a
+task runs, so that a DAG file importing the operators parses quickly.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
+from warnings import warn
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
+from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS
 from airflow_provider_abeja.exceptions import (
     AbejaError,
     HttpError,
@@ -26,22 +28,28 @@ from airflow_provider_abeja.exceptions import (
     TransportError,
     WaitStoppedError,
 )
-from airflow_provider_abeja.links.abeja import XCOM_KEY as XCOM_LINK_KEY
-from airflow_provider_abeja.wait.engine import (
-    DEFAULT_FAILURE_STATUSES,
-    FailFastMixin,
-    airflow_error,
-    fail_fast,
-    failing_fast,
-)
+from airflow_provider_abeja.hooks.abeja import AbejaHook
+from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, FailFastMixin, airflow_error
 
 if TYPE_CHECKING:
+    from airflow.sdk.bases.operator import BaseOperatorMeta as _OperatorMeta
+
     from airflow_provider_abeja.client import APIClient
-    from airflow_provider_abeja.hooks.abeja import AbejaHook
+else:
+    _OperatorMeta = type(BaseOperator)  # Airflow 2's or 3's
+
+__all__ = [
+    "CREATED_BY_ENV",
+    "DEFAULT_ENDPOINT_ALIAS",
+    "AbejaBaseOperator",
+    "AbejaConnectionOperator",
+    "AbejaDeleteOperator",
+    "AbejaDeploymentOperator",
+    "WaitInterrupted",
+]
 
 #: XCom keys of the service and endpoint operators (docs/architecture.md, "XCom and links").
 XCOM_SERVICE_ID = "service_id"
-XCOM_SERVICE_URL = XCOM_LINK_KEY  # the console URL, read by the extra link
 XCOM_ENDPOINT_ID = "endpoint_id"
 XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
 
@@ -53,6 +61,8 @@ DEFAULT_WAIT_TIMEOUT = 3600.0
 #: Shortest pause between two status checks: a smaller ``check_interval`` is raised to it, so a
 #: typo cannot make a wait (or a trigger) hammer the API. The sensor uses the same floor.
 MIN_CHECK_INTERVAL = 0.1
+#: ``deferrable``'s default: Airflow's ``[operators] default_deferrable`` option.
+DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 class WaitInterrupted(AirflowException):
@@ -77,10 +87,7 @@ def seconds(value: float | timedelta | None, argument: str) -> float | None:
 
 
 def wait_settings(
-    check_interval: float | timedelta,
-    timeout: float | timedelta | None,
-    *,
-    timeout_argument: str = "timeout",
+    check_interval: float | timedelta, timeout: float | timedelta | None
 ) -> tuple[float, float | None]:
     """``check_interval`` and ``timeout`` as seconds, checked where the operator is built.
 
@@ -92,9 +99,9 @@ def wait_settings(
     interval = seconds(check_interval, "check_interval")
     if interval is None or interval <= 0 or math.isinf(interval):
         raise InvalidArgumentError("check_interval", "must be a finite number of seconds above zero")
-    limit = seconds(timeout, timeout_argument)
+    limit = seconds(timeout, "timeout")
     if limit is not None and math.isinf(limit):
-        raise InvalidArgumentError(timeout_argument, "must be finite (None means no limit)")
+        raise InvalidArgumentError("timeout", "must be finite (None means no limit)")
     return max(interval, MIN_CHECK_INTERVAL), limit
 
 
@@ -121,8 +128,42 @@ def environment_argument(value: Any, *, reuse_existing: bool, noun: str) -> dict
     return environment
 
 
-#: The one fail-fast rule (``failfast``), under the name the operators have always used.
-permanent_errors_fail_fast = fail_fast
+def creation_marker(context: Mapping[str, Any]) -> str:
+    """``<dag_id>/<task_id>/<run_id>[/<map_index>]``: the same for every try of one task instance."""
+    ti = context["ti"]
+    parts = [str(ti.dag_id), str(ti.task_id), str(ti.run_id)]
+    map_index = getattr(ti, "map_index", -1)
+    if isinstance(map_index, int) and map_index >= 0:
+        parts.append(str(map_index))
+    return "/".join(parts)
+
+
+def created_in_run(marker: Any, dag_id: str, run_id: str) -> str | None:
+    """The task id in a ``creation_marker`` made in this DAG run, else None.
+
+    Dag and task ids cannot hold ``/``; a run id can, so everything between the task id and an
+    optional trailing map index is the run id.
+    """
+    if not isinstance(marker, str):
+        return None
+    dag, _, rest = marker.partition("/")
+    task_id, _, run = rest.partition("/")
+    if dag != dag_id or not task_id:
+        return None
+    if run == run_id:
+        return task_id
+    head, _, map_index = run.rpartition("/")
+    return task_id if head == run_id and map_index.isdigit() else None
+
+
+def marked(entries: Any, marker: str, *fields: str) -> list[dict[str, Any]]:
+    """The listed entries carrying ``marker`` in one of their ``fields`` mappings, newest first."""
+    found = [
+        dict(e)
+        for e in entries or []
+        if isinstance(e, Mapping) and marker in ((e.get(f) or {}).get(CREATED_BY_ENV) for f in fields)
+    ]
+    return sorted(found, key=lambda e: str(e.get("created_at", "")), reverse=True)
 
 
 @contextlib.contextmanager
@@ -140,16 +181,68 @@ def waiting(noun: str, resource_id: str) -> Iterator[None]:
         raise airflow_error(exc) from exc
 
 
-class AbejaConnectionOperator(FailFastMixin, BaseOperator):
-    """Base of every ABEJA operator: the connection, its hook and client, the organization
-    fallback, the create-once and resume helpers, and a wait that ``on_kill`` stops.
+class _RenamedArguments(_OperatorMeta):
+    """Accepts an operator's old argument names (``renamed_arguments``) with a DeprecationWarning.
+
+    Renamed before the operator's ``__init__`` (and Airflow's check for missing arguments) runs.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        for old, new in getattr(cls, "renamed_arguments", {}).items():
+            if old in kwargs:
+                if new in kwargs:
+                    raise TypeError(f"{cls.__name__}: give {new}, not both {new} and {old}")
+                # ``warn`` itself: Airflow replaces this module's ``warnings`` (it defines an ``__init__``).
+                warn(
+                    f"{cls.__name__}: the argument {old!r} is deprecated, use {new!r}",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+        return super().__call__(*args, **kwargs)
+
+
+class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments):
+    """Base of every ABEJA operator: ``execute`` and ``execute_complete`` run under the fail-fast
+    rule, old argument names keep working for one release, and ``on_kill`` stops a wait."""
+
+    #: Deprecated argument name -> its new name (accepted with a DeprecationWarning).
+    renamed_arguments: ClassVar[Mapping[str, str]] = {}
+    _stop_waiting: threading.Event | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        # An __init__ of its own: Airflow's partial() reads the argument defaults of each class
+        # between the operator and BaseOperator, and BaseOperator's own (inlets=None) would win.
+        super().__init__(**kwargs)
+
+    def _stop_event(self) -> threading.Event:
+        # Created on first use, not in __init__: an Event cannot be deep-copied with the DAG.
+        if self._stop_waiting is None:
+            self._stop_waiting = threading.Event()
+        return self._stop_waiting
+
+    def on_kill(self) -> None:
+        """Stop waiting: the loop wakes up and the task ends. The remote work is left as it is."""
+        self._stop_event().set()
+        super().on_kill()
+
+
+class AbejaConnectionOperator(AbejaBaseOperator):
+    """An operator on the platform: the connection, its hook and client, the organization fallback,
+    and the create-once and resume helpers.
 
     :param abeja_conn_id: the Airflow connection (``conn_type`` ``abeja``).
     :param organization_id: defaults to the connection's ``organization_id`` extra.
     """
 
+    template_fields: Sequence[str] = ("abeja_conn_id", "organization_id")
+
     def __init__(
-        self, *, organization_id: str | None = None, abeja_conn_id: str = "abeja_default", **kwargs: Any
+        self,
+        *,
+        organization_id: str | None = None,
+        abeja_conn_id: str = AbejaHook.default_conn_name,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.organization_id = organization_id
@@ -157,8 +250,6 @@ class AbejaConnectionOperator(FailFastMixin, BaseOperator):
 
     @cached_property
     def hook(self) -> AbejaHook:
-        from airflow_provider_abeja.hooks.abeja import AbejaHook
-
         return AbejaHook(abeja_conn_id=self.abeja_conn_id)
 
     @property
@@ -167,8 +258,7 @@ class AbejaConnectionOperator(FailFastMixin, BaseOperator):
 
     def resolve_organization_id(self) -> str:
         """The explicit organization id, else the connection's (a clear error when neither is set)."""
-        with permanent_errors_fail_fast():
-            return self.hook.get_organization_id(self.organization_id or None)
+        return self.hook.get_organization_id(self.organization_id or None)
 
     def create_once(
         self,
@@ -178,13 +268,17 @@ class AbejaConnectionOperator(FailFastMixin, BaseOperator):
         create: Callable[[dict[str, Any]], dict[str, Any]],
         find: Callable[[str], dict[str, Any] | None],
     ) -> dict[str, Any]:
-        """``create(arguments)``'s answer, the ``marker`` (if any) added to their environment.
+        """``find(marker)``'s earlier-try resource, else ``create(arguments)``'s answer, the
+        ``marker`` (if any) added to their environment.
 
         The client never re-sends a create, and a lost answer (transport error, 5xx) does not
         say whether the platform made the resource: with a marker, ``find(marker)`` looks for
         it before the error is raised (a task retry looks again).
         """
         if marker:
+            found = find(marker)
+            if found is not None:
+                return found
             arguments = {
                 **arguments,
                 "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
@@ -216,50 +310,35 @@ class AbejaConnectionOperator(FailFastMixin, BaseOperator):
         value = ti.xcom_pull(task_ids=self.task_id, key=key, map_indexes=getattr(ti, "map_index", -1))
         return str(value) if isinstance(value, str) and value else None
 
-    # -- a killable wait -----------------------------------------------------------------------
-
-    def _stop_event(self) -> threading.Event:
-        # Created on first use, not in __init__: an Event cannot be deep-copied with the DAG.
-        event = self.__dict__.get("_abeja_stop_event")
-        if event is None:
-            event = threading.Event()
-            self.__dict__["_abeja_stop_event"] = event
-        return event
-
-    def on_kill(self) -> None:
-        """Stop waiting: the loop wakes up and the task ends. The remote work is left as it is."""
-        self._stop_event().set()
-        super().on_kill()
+    def push_link(
+        self, context: Mapping[str, Any], id_key: str, resource_id: str, url_key: str, url: str
+    ) -> None:
+        """Push a resource's id and the console URL its extra link reads."""
+        ti = context["ti"]
+        ti.xcom_push(key=id_key, value=resource_id)
+        ti.xcom_push(key=url_key, value=url)
 
 
-class AbejaBaseOperator(AbejaConnectionOperator):
-    """Base of the service and endpoint operators: a deployment, service links, the status wait.
+class AbejaDeploymentOperator(AbejaConnectionOperator):
+    """An operator on one deployment's services or endpoints: service links and the status wait.
 
     :param deployment_id: the deployment the service or endpoint belongs to.
     """
+
+    template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "deployment_id")
 
     def __init__(self, *, deployment_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.deployment_id = deployment_id
 
-    def service_url(self, organization_id: str, service_id: str) -> str:
-        from airflow_provider_abeja.links.abeja import service_console_url
-
-        return service_console_url(self.hook.console_url, organization_id, self.deployment_id, service_id)
-
     def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
         """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""
-        from airflow_provider_abeja.links.abeja import push_service_url
+        from airflow_provider_abeja.links.abeja import push_service_url, service_console_url
 
         ti = context["ti"]
         ti.xcom_push(key=XCOM_SERVICE_ID, value=service_id)
-        push_service_url(self, ti, self.service_url(organization_id, service_id))
-
-    def pushed_service_id(self, context: Mapping[str, Any]) -> str | None:
-        """The ``service_id`` this task instance pushed."""
-        return self.pushed(context, XCOM_SERVICE_ID)
-
-    # -- waiting or deferring ------------------------------------------------------------------
+        url = service_console_url(self.hook.console_url, organization_id, self.deployment_id, service_id)
+        push_service_url(self, ti, url)
 
     def wait_or_defer(
         self,
@@ -347,11 +426,7 @@ class AbejaBaseOperator(AbejaConnectionOperator):
         return self.client.get_service(organization_id, self.deployment_id, service_id)
 
 
-# The base's own resume method runs under the fail-fast rule too (subclasses get it on definition).
-AbejaBaseOperator.execute_complete = failing_fast(AbejaBaseOperator.execute_complete)  # type: ignore[method-assign]
-
-
-class AbejaDeleteOperator(AbejaBaseOperator):
+class AbejaDeleteOperator(AbejaDeploymentOperator):
     """Delete one resource of a deployment (a service, an endpoint). A resource that is already
     gone is success (returns None) unless ``fail_if_missing=True``; otherwise returns the API's
     answer. The service and endpoint delete operators say the same things the same way.
@@ -374,15 +449,14 @@ class AbejaDeleteOperator(AbejaBaseOperator):
 
     def execute(self, context: Mapping[str, Any]) -> Any:
         noun = self.noun
-        with permanent_errors_fail_fast():
-            resource_id = required_id(getattr(self, self.id_field), self.id_field)
-            organization_id = self.resolve_organization_id()
-            try:
-                result = self.send_delete(organization_id, resource_id)
-            except NotFound as exc:
-                if self.fail_if_missing:
-                    raise AirflowFailException(f"{noun} {resource_id} does not exist: {exc}") from exc
-                self.log.info("%s %s is already gone: nothing to delete", noun.capitalize(), resource_id)
-                return None
+        resource_id = required_id(getattr(self, self.id_field), self.id_field)
+        organization_id = self.resolve_organization_id()
+        try:
+            result = self.send_delete(organization_id, resource_id)
+        except NotFound as exc:
+            if self.fail_if_missing:
+                raise AirflowFailException(f"{noun} {resource_id} does not exist: {exc}") from exc
+            self.log.info("%s %s is already gone: nothing to delete", noun.capitalize(), resource_id)
+            return None
         self.log.info("Deleted %s %s", noun, resource_id)
         return result

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_abeja.assets import default_outlets
-from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
-from airflow_provider_abeja.operators._base import AbejaBaseOperator
+from airflow_provider_abeja.batch.sender import DEFAULT_ABORT_STATUSES, DEFAULT_RESEND_STATUSES
+from airflow_provider_abeja.exceptions import InvalidArgumentError
+from airflow_provider_abeja.operators._base import DEFAULT_ENDPOINT_ALIAS, AbejaDeploymentOperator
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.batch.inputs import InputSource
@@ -26,10 +27,9 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
 
 XCOM_SUMMARY = "batch_summary"
-# Default requests in flight per service instance. An instance serves one request at a time; with
-# one request per instance it idles for a client round trip between two (0.74-0.88 of what a
-# saturating loader gets); a second request waiting at the service hides that gap (>= 0.9, see
-# bench/batch_concurrency.py).
+#: Default requests in flight per service instance. An instance serves one request at a time; with
+#: one in flight it idles for a client round trip between two; a second one waiting at the service
+#: hides that gap.
 REQUESTS_PER_INSTANCE = 2
 INPUT_FORMATS = ("auto", "jsonl", "files")
 
@@ -40,7 +40,13 @@ def default_errors_path(output_path: str) -> str:
     return stem + ".errors.jsonl"
 
 
-def _error_rate(value: float | str) -> float:
+def check_input_format(value: str) -> None:
+    if value not in INPUT_FORMATS:
+        raise ValueError(f"input_format must be one of {INPUT_FORMATS}, not {value!r}")
+
+
+def error_rate(value: Any) -> float:
+    """A ``max_error_rate``: a fraction between 0 and 1."""
     try:
         rate = float(value)
     except (TypeError, ValueError):
@@ -50,7 +56,7 @@ def _error_rate(value: float | str) -> float:
     return rate
 
 
-class AbejaBatchRequestOperator(AbejaBaseOperator):
+class AbejaBatchRequestOperator(AbejaDeploymentOperator):
     """Send every input of a batch to a service or an endpoint, results to a resumable JSONL file.
 
     Exactly one of ``input_path`` / ``inputs``:
@@ -67,8 +73,9 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     :param content_type: content type of file inputs; default: guessed from the extension.
     :param output_path: where the results go (JSONL: key, index, status, response or error).
     :param errors_path: the failed inputs' records; default ``<output>.errors.jsonl``.
-    :param service_id: the service to call; without it the endpoint ``custom_alias`` is called
-        (the default endpoint when that is None too).
+    :param service_id: the service to call; without it the endpoint ``endpoint_alias`` is called.
+    :param endpoint_alias: the endpoint to call when there is no ``service_id`` (None or ``default``:
+        the deployment's default endpoint).
     :param concurrency: requests in flight; default: twice the service's ``instance_number``, so that
         no instance idles between two requests.
     :param max_error_rate: the task fails (without retry: the errors are recorded) when more than this
@@ -97,10 +104,9 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "organization_id",
-        "deployment_id",
+        *AbejaDeploymentOperator.template_fields,
         "service_id",
-        "custom_alias",
+        "endpoint_alias",
         "input_path",
         "inputs",
         "output_path",
@@ -113,14 +119,14 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
     )
     template_fields_renderers = {"inputs": "json"}
     ui_color = "#7ec8e3"
+    renamed_arguments = {"custom_alias": "endpoint_alias"}
 
     def __init__(
         self,
         *,
-        deployment_id: str,
         output_path: str,
         service_id: str | None = None,
-        custom_alias: str | None = None,
+        endpoint_alias: str | None = None,
         input_path: str | None = None,
         inputs: Sequence[Any] | str | None = None,
         input_format: str = "auto",
@@ -131,9 +137,9 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         concurrency: int | None = None,
         max_error_rate: float | str = 0.0,
         preserve_order: bool = True,
-        resend_statuses: Collection[int] = (503,),
+        resend_statuses: Collection[int] = DEFAULT_RESEND_STATUSES,
         resend_on_transport_error: bool = False,
-        abort_statuses: Collection[int] = (401, 403, 503),
+        abort_statuses: Collection[int] = DEFAULT_ABORT_STATUSES,
         output_layout: str = "auto",
         fsync_interval: float = 5.0,
         progress_interval: float = 10.0,
@@ -145,20 +151,19 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         **kwargs: Any,
     ) -> None:
         default_outlets(kwargs, output_path)
-        super().__init__(deployment_id=deployment_id, **kwargs)
+        super().__init__(**kwargs)
         if (input_path is None) == (inputs is None):
             raise ValueError("give exactly one of input_path and inputs")
-        if input_format not in INPUT_FORMATS:
-            raise ValueError(f"input_format must be one of {INPUT_FORMATS}, not {input_format!r}")
+        check_input_format(input_format)
         if output_layout not in ("auto", "append", "parts"):
             raise ValueError(f"output_layout must be 'auto', 'append' or 'parts', not {output_layout!r}")
         if concurrency is not None and concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if not isinstance(max_error_rate, str):  # a template is checked once rendered
-            _error_rate(max_error_rate)
+            error_rate(max_error_rate)
         self.output_path = output_path
         self.service_id = service_id
-        self.custom_alias = custom_alias
+        self.endpoint_alias = endpoint_alias
         self.input_path = input_path
         self.inputs = inputs
         self.input_format = input_format
@@ -244,7 +249,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         from airflow_provider_abeja.client.validation import check_path_id
 
         check_path_id(self.deployment_id, "deployment_id")
-        for name in ("service_id", "custom_alias"):
+        for name in ("service_id", "endpoint_alias"):
             value = getattr(self, name)
             if value is not None and not str(value).strip():
                 # None means "not given"; an empty id is a mistake, and must not silently send the
@@ -252,13 +257,13 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
                 raise InvalidArgumentError(name, "is empty: give an id, or leave it None")
         if self.service_id:
             check_path_id(self.service_id, "service_id")
-        elif self.custom_alias:
-            check_path_id(self.custom_alias, "custom_alias")
+        elif self.endpoint_alias:
+            check_path_id(self.endpoint_alias, "endpoint_alias")
         return Target(
             organization_id,
             self.deployment_id,
             service_id=self.service_id or None,
-            custom_alias=self.custom_alias or None,
+            endpoint_alias=self.endpoint_alias or None,
         )
 
     def _default_concurrency(self, client: Any, target: Target) -> int:
@@ -266,7 +271,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         service_id = target.service_id
         if not service_id:
             endpoint = client.get_endpoint(
-                target.organization_id, target.deployment_id, target.custom_alias or "default"
+                target.organization_id, target.deployment_id, target.endpoint_alias or DEFAULT_ENDPOINT_ALIAS
             )
             service_id = endpoint["service_id"]
         service = client.get_service(target.organization_id, target.deployment_id, service_id)
@@ -300,14 +305,11 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
         organization_id = self.resolve_organization_id()
         output_path = str(self.output_path)
         errors_path = str(self.errors_path or default_errors_path(output_path))
-        try:
-            max_error_rate = _error_rate(self.max_error_rate)
-            target = self._target(organization_id)
-            source = self.build_source()
-            output = self._path(output_path, "output_path")
-            errors = self._path(errors_path, "errors_path")
-        except (InvalidArgumentError, MissingCredentialsError) as exc:
-            raise AirflowFailException(str(exc)) from exc
+        max_error_rate = error_rate(self.max_error_rate)
+        target = self._target(organization_id)
+        source = self.build_source()
+        output = self._path(output_path, "output_path")
+        errors = self._path(errors_path, "errors_path")
         concurrency = self.concurrency or self._default_concurrency(self.client, target)
         total = source.count() if self.count_inputs else None
         try:
@@ -386,7 +388,7 @@ class AbejaBatchRequestOperator(AbejaBaseOperator):
             inputs=[self.input_path, self.include_keys_from],
             outputs=[output_path, self.errors_path or default_errors_path(output_path)],
             service_id=self.service_id,
-            endpoint_alias=None if self.service_id else self.custom_alias or "default",
+            endpoint_alias=None if self.service_id else self.endpoint_alias or DEFAULT_ENDPOINT_ALIAS,
         )
 
     def _log_plan(

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError, NotFound
-from airflow_provider_abeja.operators._base import AbejaBaseOperator, permanent_errors_fail_fast
-from airflow_provider_abeja.operators.service import CREATED_BY_ENV, created_in_run
+from airflow_provider_abeja.operators._base import CREATED_BY_ENV, AbejaDeploymentOperator, created_in_run
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -31,7 +30,7 @@ def _task_ids(value: str | Sequence[str] | None) -> frozenset[str] | None:
     return frozenset(name.strip() for name in names)
 
 
-class AbejaDeleteRunServicesOperator(AbejaBaseOperator):
+class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
     """Delete the services this DAG run's create tasks made in one deployment (a run-wide teardown).
 
     Use it as a teardown without setups, ``cleanup.as_teardown()``, at the end of the DAG: it then
@@ -48,22 +47,19 @@ class AbejaDeleteRunServicesOperator(AbejaBaseOperator):
     Returns the ids of the services it deleted.
     """
 
-    template_fields: Sequence[str] = ("organization_id", "deployment_id", "task_ids")
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "task_ids")
     ui_color = "#fdecea"
 
-    def __init__(
-        self, *, deployment_id: str, task_ids: str | Sequence[str] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(deployment_id=deployment_id, **kwargs)
+    def __init__(self, *, task_ids: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.task_ids = task_ids
 
     def execute(self, context: Context) -> list[str]:
         ti = context["ti"]
-        with permanent_errors_fail_fast():
-            only = _task_ids(self.task_ids)
-            organization_id = self.resolve_organization_id()
-            services = self.client.get_services(organization_id, self.deployment_id).get("entries") or []
-            routed = self._routed_service_ids(organization_id)
+        only = _task_ids(self.task_ids)
+        organization_id = self.resolve_organization_id()
+        services = self.client.get_services(organization_id, self.deployment_id).get("entries") or []
+        routed = self._routed_service_ids(organization_id)
         doomed = run_services(services, str(ti.dag_id), str(ti.run_id), only)
         deleted: list[str] = []
         failures: list[str] = []

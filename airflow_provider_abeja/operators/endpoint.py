@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_abeja.client.validation import check_path_id
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
+    DEFAULT_ENDPOINT_ALIAS,
     XCOM_ENDPOINT_ID,
     XCOM_PREVIOUS_SERVICE_ID,
-    AbejaBaseOperator,
     AbejaDeleteOperator,
-    permanent_errors_fail_fast,
+    AbejaDeploymentOperator,
     required_id,
 )
 from airflow_provider_abeja.wait.engine import ServiceStatus
@@ -27,15 +26,48 @@ from airflow_provider_abeja.wait.engine import ServiceStatus
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-DEFAULT_ALIAS = "default"
+#: The endpoint operators' old argument names (DeprecationWarning for one release).
+_RENAMED = {"custom_alias": "endpoint_alias", "endpoint": "endpoint_alias"}
 
 
-class _EndpointOperator(AbejaBaseOperator):
+class _EndpointOperator(AbejaDeploymentOperator):
+    """An endpoint (``endpoint_alias``: its alias, or its id ``pnt-...``) and the service it routes to."""
+
+    template_fields: Sequence[str] = (
+        *AbejaDeploymentOperator.template_fields,
+        "endpoint_alias",
+        "service_id",
+    )
     operator_extra_links = (AbejaServiceLink(),)
     ui_color = "#eef7ee"
+    renamed_arguments = _RENAMED
+
+    def __init__(
+        self,
+        *,
+        service_id: str,
+        endpoint_alias: str | None = DEFAULT_ENDPOINT_ALIAS,
+        check_ready: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.service_id = service_id
+        self.endpoint_alias = endpoint_alias
+        self.check_ready = check_ready
+
+    def _prepare(self, context: Context) -> tuple[str, str, str]:
+        """The rendered alias and service id, checked, and the organization; the service's links pushed."""
+        alias = DEFAULT_ENDPOINT_ALIAS if self.endpoint_alias is None else self.endpoint_alias
+        alias = required_id(alias, "endpoint_alias")
+        service_id = required_id(self.service_id, "service_id")
+        organization_id = self.resolve_organization_id()
+        self.push_service_xcom(context, organization_id, service_id)
+        return alias, service_id, organization_id
 
     def _check_ready(self, organization_id: str, service_id: str) -> None:
         """Refuse to route traffic to a service that is not READY."""
+        if not self.check_ready:
+            return
         service = self.client.get_service(organization_id, self.deployment_id, service_id)
         status = service.get("status")
         if status != ServiceStatus.READY.value:
@@ -57,57 +89,35 @@ class _EndpointOperator(AbejaBaseOperator):
 
 
 class AbejaCreateEndpointOperator(_EndpointOperator):
-    """Create an endpoint (``custom_alias``, default ``default``) that routes to ``service_id``.
+    """Create an endpoint (alias ``endpoint_alias``, default ``default``) that routes to ``service_id``.
 
     Idempotent: when the alias already routes to the same service, that endpoint is reused (so a
     retry after a lost answer succeeds); when it routes elsewhere the task fails and says to use
     ``AbejaUpdateEndpointOperator``. Returns ``{"endpoint_id", "custom_alias", "service_id"}`` and
     pushes ``endpoint_id``, ``service_id`` and ``service_url``.
 
+    :param endpoint_alias: the new endpoint's alias (default ``default``: the deployment's default endpoint).
+    :param service_id: the service to route to (``ser-...``).
     :param check_ready: refuse unless the service is READY (default True).
     """
 
-    template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id", "custom_alias")
-
-    def __init__(
-        self,
-        *,
-        deployment_id: str,
-        service_id: str,
-        custom_alias: str | None = None,
-        check_ready: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(deployment_id=deployment_id, **kwargs)
-        self.service_id = service_id
-        self.custom_alias = custom_alias
-        self.check_ready = check_ready
-
     def execute(self, context: Context) -> dict[str, Any]:
-        with permanent_errors_fail_fast():
-            service_id = required_id(self.service_id, "service_id")
-            alias = str(self.custom_alias).strip() if self.custom_alias else DEFAULT_ALIAS
-            check_path_id(alias, "custom_alias")
-            organization_id = self.resolve_organization_id()
-            self.push_service_xcom(context, organization_id, service_id)
-            if self.check_ready:
-                self._check_ready(organization_id, service_id)
-            existing = self._find(organization_id, alias)
-            if existing is None:
-                endpoint = self.client.create_endpoint(organization_id, self.deployment_id, service_id, alias)
-                self.log.info(
-                    "Created endpoint %s (%s) -> %s", endpoint.get("endpoint_id"), alias, service_id
-                )
-            elif existing.get("service_id") == service_id:
-                endpoint = existing
-                self.log.info(
-                    "Endpoint %s (%s) already routes to %s", endpoint.get("endpoint_id"), alias, service_id
-                )
-            else:
-                raise AirflowFailException(
-                    f"endpoint {alias} already exists and routes to {existing.get('service_id')}: "
-                    "use AbejaUpdateEndpointOperator to switch it"
-                )
+        alias, service_id, organization_id = self._prepare(context)
+        self._check_ready(organization_id, service_id)
+        existing = self._find(organization_id, alias)
+        if existing is None:
+            endpoint = self.client.create_endpoint(organization_id, self.deployment_id, service_id, alias)
+            self.log.info("Created endpoint %s (%s) -> %s", endpoint.get("endpoint_id"), alias, service_id)
+        elif existing.get("service_id") == service_id:
+            endpoint = existing
+            self.log.info(
+                "Endpoint %s (%s) already routes to %s", endpoint.get("endpoint_id"), alias, service_id
+            )
+        else:
+            raise AirflowFailException(
+                f"endpoint {alias} already exists and routes to {existing.get('service_id')}: "
+                "use AbejaUpdateEndpointOperator to switch it"
+            )
         result = {
             "endpoint_id": endpoint.get("endpoint_id"),
             "custom_alias": endpoint.get("custom_alias", alias),
@@ -118,7 +128,7 @@ class AbejaCreateEndpointOperator(_EndpointOperator):
 
 
 class AbejaUpdateEndpointOperator(_EndpointOperator):
-    """Point an endpoint (id ``pnt-...`` or custom alias) at ``service_id``.
+    """Point an existing endpoint at ``service_id``.
 
     Checks first that the target is READY (``check_ready``), then pushes ``previous_service_id``
     (before changing anything, so a rollback task can use it even if the switch fails),
@@ -127,52 +137,38 @@ class AbejaUpdateEndpointOperator(_EndpointOperator):
 
     A retry after a first try whose switch went through sees the endpoint on the target already:
     its ``previous_service_id`` is then the target itself (logged as a warning).
+
+    :param endpoint_alias: the endpoint's alias or id (``pnt-...``); it must exist.
+    :param service_id: the service to route to (``ser-...``).
+    :param check_ready: refuse unless the service is READY (default True).
     """
 
-    template_fields: Sequence[str] = ("organization_id", "deployment_id", "endpoint", "service_id")
-
-    def __init__(
-        self,
-        *,
-        deployment_id: str,
-        endpoint: str,
-        service_id: str,
-        check_ready: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(deployment_id=deployment_id, **kwargs)
-        self.endpoint = endpoint
-        self.service_id = service_id
-        self.check_ready = check_ready
+    def __init__(self, *, endpoint_alias: str, **kwargs: Any) -> None:
+        super().__init__(endpoint_alias=endpoint_alias, **kwargs)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        with permanent_errors_fail_fast():
-            endpoint = required_id(self.endpoint, "endpoint")
-            service_id = required_id(self.service_id, "service_id")
-            organization_id = self.resolve_organization_id()
-            self.push_service_xcom(context, organization_id, service_id)
-            current = self.client.get_endpoint(organization_id, self.deployment_id, endpoint)
-            endpoint_id = current.get("endpoint_id") or endpoint
-            previous = current.get("service_id")
-            ti = context["ti"]
-            ti.xcom_push(key=XCOM_ENDPOINT_ID, value=endpoint_id)
-            ti.xcom_push(key=XCOM_PREVIOUS_SERVICE_ID, value=previous)
-            if self.check_ready:
-                self._check_ready(organization_id, service_id)
-            if previous == service_id:
-                self.log.warning(
-                    "Endpoint %s already routes to %s: nothing to change (previous_service_id is the same)",
-                    endpoint_id,
-                    service_id,
-                )
-            else:
-                self.client.update_endpoint(organization_id, self.deployment_id, endpoint, service_id)
-                self.log.info("Endpoint %s now routes to %s (was %s)", endpoint_id, service_id, previous)
+        endpoint, service_id, organization_id = self._prepare(context)
+        current = self.client.get_endpoint(organization_id, self.deployment_id, endpoint)
+        endpoint_id = current.get("endpoint_id") or endpoint
+        previous = current.get("service_id")
+        ti = context["ti"]
+        ti.xcom_push(key=XCOM_ENDPOINT_ID, value=endpoint_id)
+        ti.xcom_push(key=XCOM_PREVIOUS_SERVICE_ID, value=previous)
+        self._check_ready(organization_id, service_id)
+        if previous == service_id:
+            self.log.warning(
+                "Endpoint %s already routes to %s: nothing to change (previous_service_id is the same)",
+                endpoint_id,
+                service_id,
+            )
+        else:
+            self.client.update_endpoint(organization_id, self.deployment_id, endpoint, service_id)
+            self.log.info("Endpoint %s now routes to %s (was %s)", endpoint_id, service_id, previous)
         return {"endpoint_id": endpoint_id, "service_id": service_id, "previous_service_id": previous}
 
 
 class AbejaRouteEndpointOperator(_EndpointOperator):
-    """Point the endpoint ``endpoint`` (alias, default ``default``, or id ``pnt-...``) at ``service_id``.
+    """Point the endpoint ``endpoint_alias`` at ``service_id``, creating it if needed.
 
     Creates the endpoint (with that alias) when the deployment has none by that alias or id,
     switches it when it routes elsewhere, and sends nothing when it already routes there, so a
@@ -183,31 +179,16 @@ class AbejaRouteEndpointOperator(_EndpointOperator):
 
     A retry after a first try whose switch went through sees the endpoint on the target already:
     its ``previous_service_id`` is then the target itself, as with ``AbejaUpdateEndpointOperator``.
+
+    :param endpoint_alias: the endpoint's alias (default ``default``: the deployment's default
+        endpoint) or id (``pnt-...``).
+    :param service_id: the service to route to (``ser-...``).
+    :param check_ready: refuse unless the service is READY (default True).
     """
 
-    template_fields: Sequence[str] = ("organization_id", "deployment_id", "endpoint", "service_id")
-
-    def __init__(
-        self,
-        *,
-        deployment_id: str,
-        service_id: str,
-        endpoint: str = DEFAULT_ALIAS,
-        check_ready: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(deployment_id=deployment_id, **kwargs)
-        self.service_id = service_id
-        self.endpoint = endpoint
-        self.check_ready = check_ready
-
     def execute(self, context: Context) -> dict[str, Any]:
-        endpoint = required_id(self.endpoint, "endpoint")
-        service_id = required_id(self.service_id, "service_id")
-        organization_id = self.resolve_organization_id()
-        self.push_service_xcom(context, organization_id, service_id)
-        if self.check_ready:
-            self._check_ready(organization_id, service_id)
+        endpoint, service_id, organization_id = self._prepare(context)
+        self._check_ready(organization_id, service_id)
         current = self._find(organization_id, endpoint)
         previous = None if current is None else current.get("service_id")
         ti = context["ti"]
@@ -232,15 +213,19 @@ class AbejaRouteEndpointOperator(_EndpointOperator):
 
 
 class AbejaDeleteEndpointOperator(AbejaDeleteOperator):
-    """Delete an endpoint (id or alias). Already gone is success unless ``fail_if_missing=True``."""
+    """Delete an endpoint. Already gone is success unless ``fail_if_missing=True``.
 
-    template_fields: Sequence[str] = ("organization_id", "deployment_id", "endpoint")
+    :param endpoint_alias: the endpoint's alias or id (``pnt-...``).
+    """
+
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "endpoint_alias")
+    renamed_arguments = _RENAMED
     noun = "endpoint"
-    id_field = "endpoint"
+    id_field = "endpoint_alias"
 
-    def __init__(self, *, deployment_id: str, endpoint: str, fail_if_missing: bool = False, **kwargs: Any):
-        super().__init__(deployment_id=deployment_id, fail_if_missing=fail_if_missing, **kwargs)
-        self.endpoint = endpoint
+    def __init__(self, *, endpoint_alias: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.endpoint_alias = endpoint_alias
 
     def send_delete(self, organization_id: str, resource_id: str) -> Any:
         return self.client.delete_endpoint(organization_id, self.deployment_id, resource_id)

@@ -13,38 +13,36 @@ import mimetypes
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
     AirflowTaskTimeout,
     TaskDeferred,
-    conf,
 )
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.paths import is_file, local_path, object_path, open_binary, publish
+from airflow_provider_abeja.batch.sender import Target, is_json
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
-from airflow_provider_abeja.exceptions import (
-    BadRequest,
-    HttpError,
-    InvalidArgumentError,
-    NotFound,
-)
+from airflow_provider_abeja.exceptions import BadRequest, HttpError, InvalidArgumentError, NotFound
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
+    DEFAULT_DEFERRABLE,
     DEFAULT_WAIT_TIMEOUT,
     XCOM_SERVICE_ID,
-    AbejaBaseOperator,
     AbejaDeleteOperator,
+    AbejaDeploymentOperator,
     WaitInterrupted,
+    created_in_run,
+    creation_marker,
     environment_argument,
-    permanent_errors_fail_fast,
+    marked,
     wait_settings,
 )
 from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, RUNNING_STATUSES, ServiceStatus
@@ -52,11 +50,7 @@ from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, RUNNING
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-DEFAULT_ENDPOINT_ALIAS = "default"
-
 _REDACTED = "***"
-
-_DEFERRABLE_DEFAULT = conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 # -- argument checks (all run before any request) ---------------------------------------------------
@@ -96,34 +90,6 @@ def _redact_environment(service: Any) -> Any:
     return out
 
 
-def creation_marker(context: Mapping[str, Any]) -> str:
-    """``<dag_id>/<task_id>/<run_id>[/<map_index>]``: the same for every try of one task instance."""
-    ti = context["ti"]
-    parts = [str(ti.dag_id), str(ti.task_id), str(ti.run_id)]
-    map_index = getattr(ti, "map_index", -1)
-    if isinstance(map_index, int) and map_index >= 0:
-        parts.append(str(map_index))
-    return "/".join(parts)
-
-
-def created_in_run(marker: Any, dag_id: str, run_id: str) -> str | None:
-    """The task id in a ``creation_marker`` made in this DAG run, else None.
-
-    Dag and task ids cannot hold ``/``; a run id can, so everything between the task id and an
-    optional trailing map index is the run id.
-    """
-    if not isinstance(marker, str):
-        return None
-    dag, _, rest = marker.partition("/")
-    task_id, _, run = rest.partition("/")
-    if dag != dag_id or not task_id:
-        return None
-    if run == run_id:
-        return task_id
-    head, _, map_index = run.rpartition("/")
-    return task_id if head == run_id and map_index.isdigit() else None
-
-
 def _service_id_of(service: Mapping[str, Any]) -> str:
     return str(service["service_id"])
 
@@ -137,9 +103,10 @@ def service_ids(create: Any) -> Any:
     return create.output.map(_service_id_of)
 
 
-class _ServiceOperator(AbejaBaseOperator):
+class _ServiceOperator(AbejaDeploymentOperator):
     """A service operator: pushes service id/url, waits or defers, returns the service dict."""
 
+    service_id: Any
     operator_extra_links = (AbejaServiceLink(),)
     ui_color = "#e8f4fd"
 
@@ -149,7 +116,7 @@ class _ServiceOperator(AbejaBaseOperator):
         wait_for_completion: bool = True,
         check_interval: float | timedelta = 10.0,
         timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
-        deferrable: bool = _DEFERRABLE_DEFAULT,
+        deferrable: bool = DEFAULT_DEFERRABLE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -160,13 +127,20 @@ class _ServiceOperator(AbejaBaseOperator):
     def result_after_wait(self, organization_id: str, service_id: str) -> Any:
         return _redact_environment(super().result_after_wait(organization_id, service_id))
 
+    def _prepare(self, context: Context) -> tuple[str, str]:
+        """The organization and the rendered ``service_id``, its links pushed."""
+        service_id = str(_text(self.service_id, "service_id"))
+        organization_id = self.resolve_organization_id()
+        self.push_service_xcom(context, organization_id, service_id)
+        return organization_id, service_id
+
     def _finish(
         self,
         organization_id: str,
         service: Mapping[str, Any],
         *,
         target_status: str,
-        failure_statuses: Sequence[str] | frozenset[str] = DEFAULT_FAILURE_STATUSES,
+        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
         status_is_current: bool = True,
         logs_since: datetime | None = None,
     ) -> Any:
@@ -222,8 +196,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     """
 
     template_fields: Sequence[str] = (
-        "organization_id",
-        "deployment_id",
+        *AbejaDeploymentOperator.template_fields,
         "version_id",
         "instance_number",
         "min_instance_number",
@@ -238,7 +211,6 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     def __init__(
         self,
         *,
-        deployment_id: str,
         version_id: str,
         instance_number: int | str = 1,
         min_instance_number: int | str | None = None,
@@ -251,7 +223,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         keep_service_on_failure: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(deployment_id=deployment_id, **kwargs)
+        super().__init__(**kwargs)
         self.version_id = version_id
         self.instance_number = instance_number
         self.min_instance_number = min_instance_number
@@ -311,16 +283,21 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         }
 
     def execute(self, context: Context) -> Any:
-        with permanent_errors_fail_fast():
-            arguments = self.create_arguments()
+        arguments = self.create_arguments()
         self.deployment_id = arguments.pop("deployment_id")
         organization_id = self.resolve_organization_id()
         marker = creation_marker(context) if self.reuse_existing else None
-        with permanent_errors_fail_fast():
-            version_id = arguments["version_id"]
-            service = self._own_service(organization_id, marker, version_id) if marker else None
-            if service is None:
-                service = self._create(organization_id, arguments, marker)
+        version_id = arguments["version_id"]
+
+        def create(arguments: dict[str, Any]) -> dict[str, Any]:
+            service = self.client.create_service(organization_id, self.deployment_id, **arguments)
+            self.log.info("Created service %s (version %s)", service.get("service_id"), version_id)
+            return service
+
+        def find(marker: str) -> dict[str, Any] | None:
+            return self._own_service(organization_id, marker, version_id)
+
+        service = self.create_once("service", arguments, marker, create, find)
         service_id = str(service["service_id"])
         self.push_service_xcom(context, organization_id, service_id)
         with self._delete_if_wait_fails(context, organization_id, service_id):
@@ -385,32 +362,14 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             )
         return f"service {service_id} was deleted (keep_service_on_failure=True keeps it)"
 
-    def _create(self, organization_id: str, arguments: dict[str, Any], marker: str | None) -> dict[str, Any]:
-        version_id = arguments["version_id"]
-
-        def create(marked: dict[str, Any]) -> dict[str, Any]:
-            service = self.client.create_service(organization_id, self.deployment_id, **marked)
-            self.log.info("Created service %s (version %s)", service.get("service_id"), version_id)
-            return service
-
-        def find(marker: str) -> dict[str, Any] | None:
-            return self._own_service(organization_id, marker, version_id)
-
-        return self.create_once("service", arguments, marker, create, find)
-
     def _own_service(self, organization_id: str, marker: str, version_id: str) -> dict[str, Any] | None:
         """The running service made for this task instance, if any.
 
         Its other services (FAILED, STOPPED, or of another version because the DAG changed between
         tries) are deleted: they belong to this task instance and would otherwise be left behind.
         """
-        entries = self.client.get_services(organization_id, self.deployment_id).get("entries") or []
-        mine = [
-            e
-            for e in entries
-            if isinstance(e, Mapping) and (e.get("user_env_vars") or {}).get(CREATED_BY_ENV) == marker
-        ]
-        mine.sort(key=lambda e: str(e.get("created_at", "")), reverse=True)
+        entries = self.client.get_services(organization_id, self.deployment_id).get("entries")
+        mine = marked(entries, marker, "user_env_vars")
         keep: dict[str, Any] | None = None
         for entry in mine:
             service_id, status = str(entry.get("service_id")), entry.get("status")
@@ -445,33 +404,32 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
     :param payload: the fields to change, as ``APIClient.update_service`` takes them (a mapping or
         JSON object text; templated, rendered as JSON).
     :param wait_for_completion: wait until READY (default True).
+    :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
+    :param timeout: seconds to wait at most (zero or more; None: no limit).
+    :param deferrable: wait in the triggerer instead of the worker.
 
     Returns the service dict (environment values hidden); pushes ``service_id`` / ``service_url``.
     """
 
-    template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id", "payload")
+    template_fields: Sequence[str] = (
+        *AbejaDeploymentOperator.template_fields,
+        "service_id",
+        "payload",
+    )
     template_fields_renderers = {"payload": "json"}
 
-    def __init__(
-        self, *, deployment_id: str, service_id: str, payload: Mapping[str, Any] | str, **kwargs: Any
-    ):
-        super().__init__(deployment_id=deployment_id, **kwargs)
+    def __init__(self, *, service_id: str, payload: Mapping[str, Any] | str, **kwargs: Any):
+        super().__init__(**kwargs)
         self.service_id = service_id
         self.payload = payload
 
     def execute(self, context: Context) -> Any:
-        with permanent_errors_fail_fast():
-            payload = _mapping(self.payload, "payload")
-            if not payload:
-                raise InvalidArgumentError("payload", "nothing to update")
-            service_id = _text(self.service_id, "service_id")
-            assert service_id is not None
-            organization_id = self.resolve_organization_id()
-            self.push_service_xcom(context, organization_id, service_id)
-            before = self.client.get_service(organization_id, self.deployment_id, service_id)
-            service = self.client.update_service(
-                organization_id, self.deployment_id, service_id, payload=payload
-            )
+        payload = _mapping(self.payload, "payload")
+        if not payload:
+            raise InvalidArgumentError("payload", "nothing to update")
+        organization_id, service_id = self._prepare(context)
+        before = self.client.get_service(organization_id, self.deployment_id, service_id)
+        service = self.client.update_service(organization_id, self.deployment_id, service_id, payload=payload)
         self.log.info("Updated service %s (%s)", service_id, ", ".join(sorted(payload)))
         if before.get("status") == ServiceStatus.STOPPED.value:
             # A stopped service is not redeployed: it takes the change when it is started.
@@ -484,7 +442,58 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
 
 
 class _StateChangeOperator(_ServiceOperator):
-    template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id")
+    """Start or stop a service: read its state first, send the change unless it is there already,
+    and treat the platform's 400 as success when the service got there meanwhile."""
+
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
+    #: The verb (``start``, ``stop``), the statuses that need no change, and the status to wait for.
+    verb: ClassVar[str]
+    past: ClassVar[str]
+    state: ClassVar[str]
+    done: ClassVar[Collection[str]]
+    status_current_after_refusal: ClassVar[bool]
+    target_status: ClassVar[str]
+    failure_statuses: ClassVar[Collection[str]] = DEFAULT_FAILURE_STATUSES
+
+    def send_change(self, organization_id: str, service_id: str) -> None:
+        raise NotImplementedError
+
+    def __init__(self, *, service_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service_id = service_id
+
+    def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
+        """Raise this operator's own error when the platform refused the change and the service
+        is not there either (the 400 itself by default)."""
+
+    def execute(self, context: Context) -> Any:
+        organization_id, service_id = self._prepare(context)
+        service = self.client.get_service(organization_id, self.deployment_id, service_id)
+        status, since, current = service.get("status"), None, True
+        if status in self.done:
+            self.log.info(
+                "Service %s is already %s (%s): nothing to %s", service_id, self.state, status, self.verb
+            )
+        else:
+            since, current = self._log_history_end(organization_id, service_id), False
+            try:
+                self.send_change(organization_id, service_id)
+                self.log.info("%s service %s", self.past.capitalize(), service_id)
+            except BadRequest as exc:
+                service = self.client.get_service(organization_id, self.deployment_id, service_id)
+                if service.get("status") not in self.done:
+                    self.refused(service_id, service.get("status"), exc)
+                    raise
+                self.log.info("Service %s was %s by someone else meanwhile", service_id, self.past)
+                current = self.status_current_after_refusal
+        return self._finish(
+            organization_id,
+            service,
+            target_status=self.target_status,
+            failure_statuses=self.failure_statuses,
+            status_is_current=current,
+            logs_since=since,
+        )
 
     def _log_history_end(self, organization_id: str, service_id: str) -> datetime | None:
         """Where the service's log history ends, read before acting: the wait copies only newer lines."""
@@ -496,54 +505,27 @@ class _StateChangeOperator(_ServiceOperator):
             self.log.warning("Could not read the recent logs of service %s: %s", service_id, exc)
             return None
 
-    def __init__(self, *, deployment_id: str, service_id: str, **kwargs: Any) -> None:
-        super().__init__(deployment_id=deployment_id, **kwargs)
-        self.service_id = service_id
-
-    def _prepare(self, context: Context) -> tuple[str, str]:
-        with permanent_errors_fail_fast():
-            service_id = _text(self.service_id, "service_id")
-            assert service_id is not None
-            organization_id = self.resolve_organization_id()
-            self.push_service_xcom(context, organization_id, service_id)
-        return organization_id, service_id
-
 
 class AbejaStartServiceOperator(_StateChangeOperator):
     """Start a stopped service; a service that is already running (or starting) is success.
 
     Reads the state first, and treats the platform's "already running" 400 (another actor
     started it in between) as success too. Waits until READY unless ``wait_for_completion=False``.
+
+    :param service_id: the service (``ser-...``).
+    :param wait_for_completion: wait until READY (default True).
+    :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
+    :param timeout: seconds to wait at most (zero or more; None: no limit).
+    :param deferrable: wait in the triggerer instead of the worker.
     """
 
-    def execute(self, context: Context) -> Any:
-        organization_id, service_id = self._prepare(context)
-        with permanent_errors_fail_fast():
-            service = self.client.get_service(organization_id, self.deployment_id, service_id)
-        changed = False
-        since = None
-        if service.get("status") in RUNNING_STATUSES:
-            self.log.info(
-                "Service %s is already running (%s): nothing to start", service_id, service.get("status")
-            )
-        else:
-            changed = True
-            since = self._log_history_end(organization_id, service_id)
-            try:
-                self.client.start_service(organization_id, self.deployment_id, service_id)
-                self.log.info("Started service %s", service_id)
-            except BadRequest:
-                service = self.client.get_service(organization_id, self.deployment_id, service_id)
-                if service.get("status") not in RUNNING_STATUSES:
-                    raise
-                self.log.info("Service %s was started by someone else meanwhile", service_id)
-        return self._finish(
-            organization_id,
-            service,
-            target_status=ServiceStatus.READY.value,
-            status_is_current=not changed,
-            logs_since=since,
-        )
+    verb, past, state = "start", "started", "running"
+    done = RUNNING_STATUSES
+    target_status = ServiceStatus.READY.value
+    status_current_after_refusal = False
+
+    def send_change(self, organization_id: str, service_id: str) -> None:
+        self.client.start_service(organization_id, self.deployment_id, service_id)
 
 
 class AbejaStopServiceOperator(_StateChangeOperator):
@@ -551,53 +533,41 @@ class AbejaStopServiceOperator(_StateChangeOperator):
 
     Reads the state first, and treats the platform's "not running" 400 as success when the
     service is STOPPED by then. Waits until STOPPED unless ``wait_for_completion=False``.
+
+    :param service_id: the service (``ser-...``).
+    :param wait_for_completion: wait until STOPPED (default True).
+    :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
+    :param timeout: seconds to wait at most (zero or more; None: no limit).
+    :param deferrable: wait in the triggerer instead of the worker.
     """
 
-    def execute(self, context: Context) -> Any:
-        organization_id, service_id = self._prepare(context)
-        stopped = ServiceStatus.STOPPED.value
-        with permanent_errors_fail_fast():
-            service = self.client.get_service(organization_id, self.deployment_id, service_id)
-        changed = False
-        since = None
-        if service.get("status") == stopped:
-            self.log.info("Service %s is already stopped: nothing to stop", service_id)
-        else:
-            changed = True
-            since = self._log_history_end(organization_id, service_id)
-            try:
-                self.client.stop_service(organization_id, self.deployment_id, service_id)
-                self.log.info("Stopped service %s", service_id)
-            except BadRequest as exc:
-                service = self.client.get_service(organization_id, self.deployment_id, service_id)
-                if service.get("status") != stopped:
-                    raise AirflowException(
-                        f"service {service_id} cannot be stopped in status {service.get('status')}: {exc}"
-                    ) from exc
-                self.log.info("Service %s was stopped by someone else meanwhile", service_id)
-                changed = False
-        return self._finish(
-            organization_id,
-            service,
-            target_status=stopped,
-            failure_statuses=[ServiceStatus.FAILED.value],
-            status_is_current=not changed,
-            logs_since=since,
-        )
+    verb, past, state = "stop", "stopped", "stopped"
+    done = frozenset({ServiceStatus.STOPPED.value})
+    target_status = ServiceStatus.STOPPED.value
+    failure_statuses = (ServiceStatus.FAILED.value,)
+    status_current_after_refusal = True
+
+    def send_change(self, organization_id: str, service_id: str) -> None:
+        self.client.stop_service(organization_id, self.deployment_id, service_id)
+
+    def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
+        raise AirflowException(f"service {service_id} cannot be stopped in status {status}: {exc}") from exc
 
 
 class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     """Delete a service. A service that is already gone is success unless ``fail_if_missing=True``.
 
     Returns the API's answer (``{"message": ...}``), or None when the service was already gone.
+
+    :param service_id: the service (``ser-...``).
     """
 
-    template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id")
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
     noun = "service"
     id_field = "service_id"
 
-    def __init__(self, *, deployment_id: str, service_id: str, fail_if_missing: bool = False, **kwargs: Any):
-        super().__init__(deployment_id=deployment_id, fail_if_missing=fail_if_missing, **kwargs)
+    def __init__(self, *, service_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.service_id = service_id
 
     def send_delete(self, organization_id: str, resource_id: str) -> Any:
@@ -607,12 +577,7 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
 # -- calling a service ------------------------------------------------------------------------------
 
 
-def _is_json(content_type: str | None) -> bool:
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
-
-
-class AbejaRequestServiceOperator(AbejaBaseOperator):
+class AbejaRequestServiceOperator(AbejaDeploymentOperator):
     """Send one inference request to a service (or to an endpoint) and keep its answer.
 
     The target is ``service_id``, or ``endpoint_alias`` (``"default"`` for the deployment's default
@@ -624,7 +589,7 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
     Airflow's object storage understands (``/data/x.png``, ``file://...``, ``s3://...`` with
     ``storage_conn_id``), so a task on any worker reads and writes the same files. While the service
     answers 503 (not ready yet) the request is repeated every ``check_interval`` seconds until
-    ``ready_timeout``.
+    ``timeout``.
 
     The answer is streamed to disk, never held whole in memory:
 
@@ -637,11 +602,25 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
     A 4xx/5xx answer fails the task with the service's own message. A fixed ``output_path`` is
     declared as an Airflow Asset (outlet); the OpenLineage provider, when installed, gets the input
     and output files and the service.
+
+    :param service_id: the service to call (``ser-...``).
+    :param endpoint_alias: the endpoint to call instead, by alias (``default``: the deployment's
+        default endpoint) or id (``pnt-...``).
+    :param json: a JSON body.
+    :param data: a text or bytes body.
+    :param input_path: a file to send as the body (path or object storage URL).
+    :param content_type: the body's content type (default: JSON, text, bytes or guessed from
+        ``input_path``).
+    :param output_path: where to write the answer (path or object storage URL).
+    :param storage_conn_id: Airflow connection of the object store holding ``input_path`` and
+        ``output_path``.
+    :param max_xcom_bytes: the largest JSON answer returned without ``output_path`` (default 1 MiB).
+    :param check_interval: seconds between two tries while the service answers 503 (default 5).
+    :param timeout: seconds to keep trying while it answers 503 (default 600; None: no limit).
     """
 
     template_fields: Sequence[str] = (
-        "organization_id",
-        "deployment_id",
+        *AbejaDeploymentOperator.template_fields,
         "service_id",
         "endpoint_alias",
         "json",
@@ -652,11 +631,11 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
     )
     template_fields_renderers = {"json": "json"}
     operator_extra_links = (AbejaServiceLink(),)
+    renamed_arguments = {"ready_timeout": "timeout"}
 
     def __init__(
         self,
         *,
-        deployment_id: str,
         service_id: str | None = None,
         endpoint_alias: str | None = None,
         json: Any = None,
@@ -667,11 +646,11 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         storage_conn_id: str | None = None,
         max_xcom_bytes: int = 1024 * 1024,
         check_interval: float | timedelta = 5.0,
-        ready_timeout: float | timedelta | None = 600.0,
+        timeout: float | timedelta | None = 600.0,
         **kwargs: Any,
     ) -> None:
         default_outlets(kwargs, output_path)
-        super().__init__(deployment_id=deployment_id, **kwargs)
+        super().__init__(**kwargs)
         self.service_id = service_id
         self.endpoint_alias = endpoint_alias
         self.json = json
@@ -681,25 +660,22 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         self.output_path = output_path
         self.storage_conn_id = storage_conn_id
         self.max_xcom_bytes = _integer(max_xcom_bytes, "max_xcom_bytes", minimum=0)
-        self.check_interval, self.ready_timeout = wait_settings(
-            check_interval, ready_timeout, timeout_argument="ready_timeout"
-        )
+        self.check_interval, self.timeout = wait_settings(check_interval, timeout)
 
     def execute(self, context: Context) -> Any:
-        with permanent_errors_fail_fast():
-            service_id = _text(self.service_id, "service_id", optional=True)
-            alias = _text(self.endpoint_alias, "endpoint_alias", optional=True)
-            if (service_id is None) == (alias is None):
-                raise InvalidArgumentError("service_id", "give exactly one of service_id and endpoint_alias")
-            given = [name for name in ("json", "data", "input_path") if getattr(self, name) is not None]
-            if len(given) > 1:
-                raise InvalidArgumentError(given[1], f"give only one of json, data, input_path (got {given})")
-            source = self._storage(self.input_path, "input_path")
-            if source is not None and not is_file(source):
-                raise InvalidArgumentError("input_path", f"no such file: {self.input_path}")
-            output = self._storage(self.output_path, "output_path")
-            organization_id = self.resolve_organization_id()
-        target = f"service {service_id}" if service_id else f"endpoint {alias}"
+        service_id = _text(self.service_id, "service_id", optional=True)
+        alias = _text(self.endpoint_alias, "endpoint_alias", optional=True)
+        if (service_id is None) == (alias is None):
+            raise InvalidArgumentError("service_id", "give exactly one of service_id and endpoint_alias")
+        given = [name for name in ("json", "data", "input_path") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise InvalidArgumentError(given[1], f"give only one of json, data, input_path (got {given})")
+        source = self._storage(self.input_path, "input_path")
+        if source is not None and not is_file(source):
+            raise InvalidArgumentError("input_path", f"no such file: {self.input_path}")
+        output = self._storage(self.output_path, "output_path")
+        organization_id = self.resolve_organization_id()
+        target = Target(organization_id, self.deployment_id, service_id=service_id, endpoint_alias=alias)
         if service_id:
             self.push_service_xcom(context, organization_id, service_id)
         # A local answer is written next to the output, so that the final rename is atomic.
@@ -710,7 +686,7 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         handle, part = tempfile.mkstemp(prefix=".abeja-response-", dir=target_dir)
         os.close(handle)
         try:
-            response = self._call_until_ready(organization_id, service_id, alias, source, part, target)
+            response = self._call_until_ready(target, source, part)
             content_type = response.headers.get("Content-Type", "")
             size = os.path.getsize(part)
             answered_by = response.headers.get("X-Abeja-Service-Id")
@@ -718,7 +694,7 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
                 self.push_service_xcom(context, organization_id, answered_by)
             self.log.info(
                 "The %s answered %s (%s, %d bytes; service %s)",
-                target, response.status_code, content_type, size, answered_by or service_id,
+                target.describe(), response.status_code, content_type, size, answered_by or service_id,
             )  # fmt: skip
             if output is not None:
                 publish(part, output)
@@ -745,39 +721,29 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
         """`value` as an object storage path (None stays None)."""
         return None if value is None else object_path(value, conn_id=self.storage_conn_id, argument=argument)
 
-    def _call_until_ready(
-        self,
-        organization_id: str,
-        service_id: str | None,
-        alias: str | None,
-        source: Any,
-        part: str,
-        target: str,
-    ) -> Any:
-        deadline = None if self.ready_timeout is None else time.monotonic() + self.ready_timeout
+    def _call_until_ready(self, target: Target, source: Any, part: str) -> Any:
+        """The answer, asking again every ``check_interval`` while the target answers 503."""
+        what = target.describe()
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         stop = self._stop_event()
         while True:
             try:
-                return self._call_once(organization_id, service_id, alias, source, part)
+                return self._call_once(target, source, part)
             except HttpError as exc:
                 if exc.status_code != 503:
-                    raise AirflowException(f"the {target} answered {exc}") from exc
+                    raise AirflowException(f"the {what} answered {exc}") from exc
                 if deadline is not None and time.monotonic() >= deadline:
                     raise AirflowException(
-                        f"the {target} was still not ready (503) after {self.ready_timeout}s: {exc}"
+                        f"the {what} was still not ready (503) after {self.timeout}s: {exc}"
                     ) from exc
-                self.log.info(
-                    "The %s is not ready yet (503); trying again in %ss", target, self.check_interval
-                )
+                self.log.info("The %s is not ready yet (503); trying again in %ss", what, self.check_interval)
             pause = self.check_interval
             if deadline is not None:
                 pause = max(0.0, min(pause, deadline - time.monotonic()))
             if stop.wait(pause):
-                raise WaitInterrupted(f"stopped calling the {target}: the task was killed")
+                raise WaitInterrupted(f"stopped calling the {what}: the task was killed")
 
-    def _call_once(
-        self, organization_id: str, service_id: str | None, alias: str | None, source: Any, part: str
-    ) -> Any:
+    def _call_once(self, target: Target, source: Any, part: str) -> Any:
         body: IO[bytes] | None = None
         content_type = self.content_type or None
         try:
@@ -789,22 +755,15 @@ class AbejaRequestServiceOperator(AbejaBaseOperator):
                 content_type = "application/octet-stream" if isinstance(self.data, bytes) else "text/plain"
             data = body if body is not None else self.data
             with open(part, "wb") as sink:
-                if service_id:
-                    return self.client.request_service(
-                        organization_id, self.deployment_id, service_id,
-                        data=data, json=self.json, content_type=content_type, stream_to=sink,
-                    )  # fmt: skip
-                # The default endpoint lives at the deployment's own address (no alias segment).
-                return self.client.request_endpoint(
-                    organization_id, self.deployment_id, None if alias == DEFAULT_ENDPOINT_ALIAS else alias,
-                    data=data, json=self.json, content_type=content_type, stream_to=sink,
-                )  # fmt: skip
+                return target.send(
+                    self.client, data=data, json=self.json, content_type=content_type, stream_to=sink
+                )
         finally:
             if body is not None:
                 body.close()
 
     def _json_result(self, part: str, content_type: str, size: int) -> Any:
-        if not _is_json(content_type):
+        if not is_json(content_type):
             raise AirflowFailException(
                 f"the service answered {content_type or 'an untyped body'} ({size} bytes), which is not "
                 "JSON: set output_path to keep it in a file"

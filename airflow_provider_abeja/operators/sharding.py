@@ -22,10 +22,11 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-from airflow_provider_abeja.wait.engine import FailFastMixin
+from airflow_provider_abeja.operators._base import AbejaBaseOperator
+from airflow_provider_abeja.operators.batch import check_input_format, error_rate
 
 PLAN_NAME = "plan.json"
 MANIFEST_NAME = "manifest.json"
@@ -66,7 +67,7 @@ def _shard_count(value: Any) -> int:
     return count
 
 
-class AbejaSplitBatchInputOperator(FailFastMixin, BaseOperator):
+class AbejaSplitBatchInputOperator(AbejaBaseOperator):
     """Split a JSONL file, a directory or a glob into shards; returns one kwargs dict per shard.
 
     :param input_path: what `AbejaBatchRequestOperator` would read (path, ``file://``, ``s3://``...).
@@ -103,8 +104,7 @@ class AbejaSplitBatchInputOperator(FailFastMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if input_format not in ("auto", "jsonl", "files"):
-            raise ValueError(f"input_format must be 'auto', 'jsonl' or 'files', not {input_format!r}")
+        check_input_format(input_format)
         if not isinstance(shards, str):  # a template is checked once rendered
             _shard_count(shards)
         self.input_path = input_path
@@ -124,18 +124,15 @@ class AbejaSplitBatchInputOperator(FailFastMixin, BaseOperator):
         conn_id = self.storage_conn_id
         input_path, work_dir = str(self.input_path), str(self.work_dir)
         output_dir = str(self.output_dir or _join(work_dir, "results"))
-        try:
-            count = _shard_count(self.shards)
-            work = object_path(work_dir, conn_id=conn_id, argument="work_dir")
-            base, pattern = split_glob(input_path)
-            source = object_path(base if pattern else input_path, conn_id=conn_id, argument="input_path")
-            files = self.input_format == "files" or pattern is not None
-            if self.input_format == "auto" and not files:
-                files = bool(source.is_dir())
-            if not files and not is_file(source):
-                raise InvalidArgumentError("input_path", f"no such file or directory: {input_path}")
-        except InvalidArgumentError as exc:
-            raise AirflowFailException(str(exc)) from exc
+        count = _shard_count(self.shards)
+        work = object_path(work_dir, conn_id=conn_id, argument="work_dir")
+        base, pattern = split_glob(input_path)
+        source = object_path(base if pattern else input_path, conn_id=conn_id, argument="input_path")
+        files = self.input_format == "files" or pattern is not None
+        if self.input_format == "auto" and not files:
+            files = bool(source.is_dir())
+        if not files and not is_file(source):
+            raise InvalidArgumentError("input_path", f"no such file or directory: {input_path}")
         if files:
             written = split_files(FilesSource(source, pattern), work, count)
         else:
@@ -158,7 +155,7 @@ class AbejaSplitBatchInputOperator(FailFastMixin, BaseOperator):
         return specs
 
 
-class AbejaMergeBatchShardsOperator(FailFastMixin, BaseOperator):
+class AbejaMergeBatchShardsOperator(AbejaBaseOperator):
     """Check that every input of a sharded batch was answered exactly once; write one manifest.
 
     The manifest (JSON; also the return value) holds the counts (inputs, ok, errors, error rate,
@@ -195,16 +192,11 @@ class AbejaMergeBatchShardsOperator(FailFastMixin, BaseOperator):
         conn_id = self.storage_conn_id
         work_dir = str(self.work_dir)
         manifest_path = str(self.manifest_path or _join(work_dir, MANIFEST_NAME))
-        try:
-            rate = float(self.max_error_rate)
-            if not 0.0 <= rate <= 1.0:
-                raise InvalidArgumentError("max_error_rate", "must be between 0 and 1")
-            plan_path = object_path(_join(work_dir, PLAN_NAME), conn_id=conn_id, argument="work_dir")
-            if not path_exists(plan_path):
-                raise InvalidArgumentError("work_dir", f"no {PLAN_NAME} in {work_dir}: run the split first")
-            manifest_file = object_path(manifest_path, conn_id=conn_id, argument="manifest_path")
-        except (InvalidArgumentError, ValueError) as exc:
-            raise AirflowFailException(str(exc)) from exc
+        rate = error_rate(self.max_error_rate)
+        plan_path = object_path(_join(work_dir, PLAN_NAME), conn_id=conn_id, argument="work_dir")
+        if not path_exists(plan_path):
+            raise InvalidArgumentError("work_dir", f"no {PLAN_NAME} in {work_dir}: run the split first")
+        manifest_file = object_path(manifest_path, conn_id=conn_id, argument="manifest_path")
         plan = _read_json(plan_path)
         shards = plan["shards"]
         outputs = [

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException, conf
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
@@ -34,15 +34,17 @@ from airflow_provider_abeja.links.training import (
 )
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
+    DEFAULT_DEFERRABLE,
     DEFAULT_WAIT_TIMEOUT,
     AbejaConnectionOperator,
+    AbejaDeploymentOperator,
+    creation_marker,
     environment_argument,
-    permanent_errors_fail_fast,
+    marked,
     required_id,
     wait_settings,
     waiting,
 )
-from airflow_provider_abeja.operators.service import creation_marker as task_marker
 from airflow_provider_abeja.wait.engine import (
     FAILED_JOB_STATUSES,
     RUNNING_JOB_STATUSES,
@@ -56,8 +58,6 @@ if TYPE_CHECKING:
 XCOM_TRAINING_JOB_ID = "training_job_id"
 XCOM_TRAINING_MODEL_ID = "training_model_id"
 XCOM_VERSION_ID = "version_id"
-
-_DEFERRABLE_DEFAULT = conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
@@ -79,8 +79,7 @@ class _TrainingOperator(AbejaConnectionOperator):
         self.job_definition_name = job_definition_name
 
     def definition_name(self) -> str:
-        with permanent_errors_fail_fast():
-            return required_id(self.job_definition_name, "job_definition_name")
+        return required_id(self.job_definition_name, "job_definition_name")
 
 
 class AbejaCreateTrainingJobOperator(_TrainingOperator):
@@ -108,7 +107,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     """
 
     template_fields: Sequence[str] = (
-        "organization_id",
+        *AbejaConnectionOperator.template_fields,
         "job_definition_name",
         "version_id",
         "environment",
@@ -119,6 +118,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     template_fields_renderers = {"environment": "json", "datasets": "json"}
     operator_extra_links = (AbejaTrainingJobLink(),)
     ui_color = "#fdf3e8"
+    #: The organization, definition and id of the job this try started or reused (for ``on_kill``).
+    _job: tuple[str, str, str] | None = None
 
     def __init__(
         self,
@@ -133,7 +134,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         wait_for_completion: bool = True,
         check_interval: float | timedelta = 30.0,
         timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
-        deferrable: bool = _DEFERRABLE_DEFAULT,
+        deferrable: bool = DEFAULT_DEFERRABLE,
         stop_on_kill: bool = True,
         reuse_existing: bool = True,
         **kwargs: Any,
@@ -172,52 +173,33 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
 
     def execute(self, context: Context) -> Any:
         definition = self.definition_name()
-        with permanent_errors_fail_fast():
-            arguments = self.job_arguments()
+        arguments = self.job_arguments()
         organization_id = self.resolve_organization_id()
-        marker = task_marker(context) if self.reuse_existing else None
-        with permanent_errors_fail_fast():
-            job = self._own_job(organization_id, definition, marker) if marker else None
-            if job is None:
-                job = self._start(organization_id, definition, arguments, marker)
+        marker = creation_marker(context) if self.reuse_existing else None
+
+        def start(arguments: dict[str, Any]) -> dict[str, Any]:
+            job = self.client.create_training_job(organization_id, definition, **arguments)
+            self.log.info("Started training job %s of %s", job.get("training_job_id"), definition)
+            return job
+
+        def find(marker: str) -> dict[str, Any] | None:
+            return self._own_job(organization_id, definition, marker)
+
+        job = self.create_once("training job", arguments, marker, start, find)
         job_id = str(job["training_job_id"])
-        self.__dict__["_abeja_job"] = (organization_id, definition, job_id)
-        ti = context["ti"]
-        ti.xcom_push(key=XCOM_TRAINING_JOB_ID, value=job_id)
+        self._job = (organization_id, definition, job_id)
         url = training_job_url(self.hook.console_url, organization_id, definition, job_id)
-        ti.xcom_push(key=XCOM_TRAINING_JOB_URL, value=url)
+        self.push_link(context, XCOM_TRAINING_JOB_ID, job_id, XCOM_TRAINING_JOB_URL, url)
         if not self.wait_for_completion or job.get("status") == TrainingJobStatus.COMPLETE.value:
             return _job_summary(job, definition)
         if self.deferrable:
             self._defer(organization_id, definition, job_id)
         return _job_summary(self._wait(organization_id, definition, job_id), definition)
 
-    def _start(
-        self, organization_id: str, definition: str, arguments: dict[str, Any], marker: str | None
-    ) -> dict[str, Any]:
-        def start(marked: dict[str, Any]) -> dict[str, Any]:
-            job = self.client.create_training_job(organization_id, definition, **marked)
-            self.log.info("Started training job %s of %s", job.get("training_job_id"), definition)
-            return job
-
-        return self.create_once(
-            "training job", arguments, marker, start, lambda m: self._own_job(organization_id, definition, m)
-        )
-
     def _own_job(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
         """The newest running or complete job an earlier try of this task instance started."""
-        entries = self.client.get_training_jobs(organization_id, definition).get("entries") or []
-        mine = [
-            dict(e)
-            for e in entries
-            if isinstance(e, Mapping)
-            and marker
-            in (
-                (e.get("environment") or {}).get(CREATED_BY_ENV),
-                (e.get("user_parameters") or {}).get(CREATED_BY_ENV),
-            )
-        ]
-        mine.sort(key=lambda e: str(e.get("created_at", "")), reverse=True)
+        entries = self.client.get_training_jobs(organization_id, definition).get("entries")
+        mine = marked(entries, marker, "environment", "user_parameters")
         for job in mine:
             if job.get("status") not in FAILED_JOB_STATUSES:
                 self.log.info(
@@ -280,7 +262,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         definition = self.definition_name()
         organization_id = organization_id or self.resolve_organization_id()
         if isinstance(event, Mapping) and event.get("status") == "timeout" and self.stop_on_kill:
-            self.__dict__["_abeja_job"] = (organization_id, definition, str(job_id))
+            self._job = (organization_id, definition, str(job_id))
             self._stop_own_job()
         validate_training_event(event, str(job_id))
         return _job_summary(
@@ -296,7 +278,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
             self._stop_own_job()
 
     def _stop_own_job(self) -> None:
-        job = self.__dict__.get("_abeja_job")
+        job = self._job
         if job is None:
             return
         organization_id, definition, job_id = job
@@ -315,6 +297,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
     ``user_parameters``). Returns ``training_model_id``, ``training_job_id`` and
     ``job_definition_name``; pushes ``training_model_id`` and ``training_model_url``.
 
+    :param job_definition_name: the job definition.
     :param training_job_id: the finished job (e.g. the job operator's ``output["training_job_id"]``).
     :param description: the model's description.
     :param user_parameters: parameters stored with the model.
@@ -322,7 +305,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
     """
 
     template_fields: Sequence[str] = (
-        "organization_id",
+        *AbejaConnectionOperator.template_fields,
         "job_definition_name",
         "training_job_id",
         "description",
@@ -350,68 +333,50 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
 
     def execute(self, context: Context) -> Any:
         definition = self.definition_name()
-        with permanent_errors_fail_fast():
-            job_id = required_id(self.training_job_id, "training_job_id")
-            parameters = _mapping(self.user_parameters, "user_parameters") or {}
-            metrics = _mapping(self.metrics, "metrics")
+        job_id = required_id(self.training_job_id, "training_job_id")
+        parameters = _mapping(self.user_parameters, "user_parameters") or {}
+        metrics = _mapping(self.metrics, "metrics")
         organization_id = self.resolve_organization_id()
-        marker = task_marker(context)
-        with permanent_errors_fail_fast():
-            model = self._own_model(organization_id, definition, marker)
-            if model is None:
-                job = self.client.get_training_job(organization_id, definition, job_id)
-                if job.get("status") != TrainingJobStatus.COMPLETE.value:
-                    raise AirflowFailException(f"training job {job_id} is {job.get('status')}, not Complete")
-                model = self.client.create_training_model_from_job(
-                    organization_id,
-                    definition,
-                    job_id,
-                    description=self.description,
-                    user_parameters={**parameters, CREATED_BY_ENV: marker},
-                    metrics=metrics if metrics is not None else job.get("statistics") or None,
-                )
-                self.log.info(
-                    "Registered model %s from training job %s", model.get("training_model_id"), job_id
-                )
+        marker = creation_marker(context)
+        entries = self.client.get_training_models(organization_id, definition).get("entries")
+        model = next(iter(marked(entries, marker, "user_parameters")), None)
+        if model is not None:
+            self.log.info("Reusing model %s registered by an earlier try", model.get("training_model_id"))
+        else:
+            job = self.client.get_training_job(organization_id, definition, job_id)
+            if job.get("status") != TrainingJobStatus.COMPLETE.value:
+                raise AirflowFailException(f"training job {job_id} is {job.get('status')}, not Complete")
+            model = self.client.create_training_model_from_job(
+                organization_id,
+                definition,
+                job_id,
+                description=self.description,
+                user_parameters={**parameters, CREATED_BY_ENV: marker},
+                metrics=metrics if metrics is not None else job.get("statistics") or None,
+            )
+            self.log.info("Registered model %s from training job %s", model.get("training_model_id"), job_id)
         model_id = str(model["training_model_id"])
-        ti = context["ti"]
-        ti.xcom_push(key=XCOM_TRAINING_MODEL_ID, value=model_id)
-        ti.xcom_push(
-            key=XCOM_TRAINING_MODEL_URL,
-            value=training_model_url(self.hook.console_url, organization_id, definition, model_id),
-        )
+        url = training_model_url(self.hook.console_url, organization_id, definition, model_id)
+        self.push_link(context, XCOM_TRAINING_MODEL_ID, model_id, XCOM_TRAINING_MODEL_URL, url)
         return {"training_model_id": model_id, "training_job_id": job_id, "job_definition_name": definition}
 
-    def _own_model(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
-        entries = self.client.get_training_models(organization_id, definition).get("entries") or []
-        for entry in entries:
-            if (
-                isinstance(entry, Mapping)
-                and (entry.get("user_parameters") or {}).get(CREATED_BY_ENV) == marker
-            ):
-                self.log.info("Reusing model %s registered by an earlier try", entry.get("training_model_id"))
-                return dict(entry)
-        return None
 
-
-class AbejaCreateDeploymentVersionOperator(AbejaConnectionOperator):
+class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
     """Create a deployment version from code (a folder, packed here, or a ``.tar.gz``): the
     version is created with its runtime ``image`` and ``user_parameters``, then the code is
     uploaded to the ``upload_url`` the platform answers. A retry reuses a version of the same
     name. Returns ``version_id``, ``version`` and ``deployment_id``; pushes ``version_id`` and
     ``version_url``.
 
-    :param deployment_id: the deployment.
     :param version: the version name, new in the deployment (e.g. ``1.4.0``).
     :param code: the handler's folder or a ``.tar.gz`` of it, on the worker.
-    :param handler: ``module:function`` (default ``main:handler``).
-    :param image: the runtime image (e.g. ``abeja-inc/all-cpu:23.02``).
+    :param handler: ``module:function`` (default: the client's, ``main:handler``).
+    :param image: the runtime image (default: the client's, an ``abeja-inc/all-cpu`` image).
     :param user_parameters: the handler's environment variables.
     """
 
     template_fields: Sequence[str] = (
-        "organization_id",
-        "deployment_id",
+        *AbejaDeploymentOperator.template_fields,
         "version",
         "code",
         "handler",
@@ -424,16 +389,14 @@ class AbejaCreateDeploymentVersionOperator(AbejaConnectionOperator):
     def __init__(
         self,
         *,
-        deployment_id: str,
         version: str,
         code: str,
-        handler: str = "main:handler",
-        image: str = "abeja-inc/all-cpu:23.02",
+        handler: str | None = None,
+        image: str | None = None,
         user_parameters: Mapping[str, str] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.deployment_id = deployment_id
         self.version = version
         self.code = code
         self.handler = handler
@@ -443,33 +406,25 @@ class AbejaCreateDeploymentVersionOperator(AbejaConnectionOperator):
     def execute(self, context: Context) -> Any:
         from airflow_provider_abeja.client.training import deployment_code
 
-        with permanent_errors_fail_fast():
-            deployment_id = required_id(self.deployment_id, "deployment_id")
-            version = str(_text(self.version, "version"))
-            parameters = _mapping(self.user_parameters, "user_parameters")
-            code = deployment_code(self.code)
+        deployment_id = required_id(self.deployment_id, "deployment_id")
+        version = str(_text(self.version, "version"))
+        parameters = _mapping(self.user_parameters, "user_parameters")
+        code = deployment_code(self.code)
         organization_id = self.resolve_organization_id()
-        with permanent_errors_fail_fast():
-            entries = self.client.get_deployment_versions(organization_id, deployment_id).get("entries") or []
-            created = next(
-                (dict(e) for e in entries if isinstance(e, Mapping) and e.get("version") == version), None
-            )
-            if created is not None:
-                self.log.info(
-                    "Version %s exists already (%s): reusing it", version, created.get("version_id")
-                )
-            else:
-                created = self.client.create_deployment_version(
-                    organization_id, deployment_id, version, code, self.handler, self.image, parameters
-                )
-                self.log.info(
-                    "Created version %s (%s) and uploaded its code", version, created.get("version_id")
-                )
-        version_id = str(created["version_id"])
-        ti = context["ti"]
-        ti.xcom_push(key=XCOM_VERSION_ID, value=version_id)
-        ti.xcom_push(
-            key=XCOM_VERSION_URL,
-            value=deployment_version_url(self.hook.console_url, organization_id, deployment_id, version_id),
+        entries = self.client.get_deployment_versions(organization_id, deployment_id).get("entries") or []
+        created = next(
+            (dict(e) for e in entries if isinstance(e, Mapping) and e.get("version") == version), None
         )
+        if created is not None:
+            self.log.info("Version %s exists already (%s): reusing it", version, created.get("version_id"))
+        else:
+            # handler and image: the client's defaults unless given
+            given = {name: getattr(self, name) for name in ("handler", "image") if getattr(self, name)}
+            created = self.client.create_deployment_version(
+                organization_id, deployment_id, version, code, user_parameters=parameters, **given
+            )
+            self.log.info("Created version %s (%s) and uploaded its code", version, created.get("version_id"))
+        version_id = str(created["version_id"])
+        url = deployment_version_url(self.hook.console_url, organization_id, deployment_id, version_id)
+        self.push_link(context, XCOM_VERSION_ID, version_id, XCOM_VERSION_URL, url)
         return {"version_id": version_id, "version": version, "deployment_id": deployment_id}

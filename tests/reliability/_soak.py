@@ -162,7 +162,7 @@ def run_sequence(run: int, result: SoakResult) -> bool:
                 service_id=str(service_id),
                 json={"text": f"good run {run}"},
                 check_interval=0.05,
-                ready_timeout=30,
+                timeout=30,
             ),
             FakeTI("invoke", run_id),
             result,

@@ -212,7 +212,7 @@ def _request_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any:
         service_id=state["service_id"],
         json={"text": "good"},
         check_interval=0.05,
-        ready_timeout=10,
+        timeout=10,
     )
     return op.execute(task_context(ti))
 
@@ -225,7 +225,7 @@ def _endpoint_create_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any
     from airflow_provider_abeja.operators.endpoint import AbejaCreateEndpointOperator
 
     op = AbejaCreateEndpointOperator(
-        task_id="endpoint", deployment_id=DEPLOYMENT_ID, service_id=state["service_id"], custom_alias="live"
+        task_id="endpoint", deployment_id=DEPLOYMENT_ID, service_id=state["service_id"], endpoint_alias="live"
     )
     return op.execute(task_context(ti))
 
@@ -245,7 +245,7 @@ def _swap_run(world: World, state: dict[str, Any], ti: FakeTI) -> Any:
     from airflow_provider_abeja.operators.endpoint import AbejaUpdateEndpointOperator
 
     op = AbejaUpdateEndpointOperator(
-        task_id="swap", deployment_id=DEPLOYMENT_ID, endpoint="default", service_id=state["green"]
+        task_id="swap", deployment_id=DEPLOYMENT_ID, endpoint_alias="default", service_id=state["green"]
     )
     return op.execute(task_context(ti))
 

@@ -192,19 +192,19 @@ CASES: list[Case] = [
     Case(
         "create-endpoint-alias-slash",
         AbejaCreateEndpointOperator,
-        _svc(custom_alias="a/b", check_ready=False),
-        "custom_alias",
+        _svc(endpoint_alias="a/b", check_ready=False),
+        "endpoint_alias",
     ),
     Case(
         "update-endpoint-traversal",
         AbejaUpdateEndpointOperator,
-        {"deployment_id": DEP, "endpoint": "pnt-1/../x", "service_id": SER, "check_ready": False},
-        "endpoint",
+        {"deployment_id": DEP, "endpoint_alias": "pnt-1/../x", "service_id": SER, "check_ready": False},
+        "endpoint_alias",
     ),
     Case(
         "update-endpoint-target-space",
         AbejaUpdateEndpointOperator,
-        {"deployment_id": DEP, "endpoint": "default", "service_id": "ser 1", "check_ready": False},
+        {"deployment_id": DEP, "endpoint_alias": "default", "service_id": "ser 1", "check_ready": False},
         "service_id",
     ),
     Case(
@@ -216,8 +216,8 @@ CASES: list[Case] = [
     Case(
         "batch-alias-query",
         AbejaBatchRequestOperator,
-        {"deployment_id": DEP, "custom_alias": "a?b", "inputs": [{"text": "a"}], "output_path": BATCH_OUT},
-        "custom_alias",
+        {"deployment_id": DEP, "endpoint_alias": "a?b", "inputs": [{"text": "a"}], "output_path": BATCH_OUT},
+        "endpoint_alias",
     ),
     Case(
         "batch-org-host-injection",
@@ -234,8 +234,8 @@ CASES: list[Case] = [
     Case(
         "delete-endpoint-percent",
         AbejaDeleteEndpointOperator,
-        {"deployment_id": DEP, "endpoint": "%2e%2e"},
-        "endpoint",
+        {"deployment_id": DEP, "endpoint_alias": "%2e%2e"},
+        "endpoint_alias",
     ),
 ]
 

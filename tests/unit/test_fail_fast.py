@@ -41,6 +41,7 @@ from airflow_provider_abeja.operators._base import (
     AbejaBaseOperator,
     AbejaConnectionOperator,
     AbejaDeleteOperator,
+    AbejaDeploymentOperator,
 )
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
@@ -82,11 +83,11 @@ OPERATORS: dict[str, dict[str, Any]] = {
     "AbejaStartServiceOperator": {"deployment_id": DEP, "service_id": SER},
     "AbejaStopServiceOperator": {"deployment_id": DEP, "service_id": SER},
     "AbejaDeleteServiceOperator": {"deployment_id": DEP, "service_id": SER},
-    "AbejaRequestServiceOperator": {"deployment_id": DEP, "service_id": SER, "json": {}, "ready_timeout": 0},
+    "AbejaRequestServiceOperator": {"deployment_id": DEP, "service_id": SER, "json": {}, "timeout": 0},
     "AbejaCreateEndpointOperator": {"deployment_id": DEP, "service_id": SER},
-    "AbejaUpdateEndpointOperator": {"deployment_id": DEP, "endpoint": "default", "service_id": SER},
+    "AbejaUpdateEndpointOperator": {"deployment_id": DEP, "endpoint_alias": "default", "service_id": SER},
     "AbejaRouteEndpointOperator": {"deployment_id": DEP, "service_id": SER},
-    "AbejaDeleteEndpointOperator": {"deployment_id": DEP, "endpoint": "default"},
+    "AbejaDeleteEndpointOperator": {"deployment_id": DEP, "endpoint_alias": "default"},
     "AbejaBatchRequestOperator": {"deployment_id": DEP, "service_id": SER, "inputs": [{"x": 1}]},
     "AbejaDeleteRunServicesOperator": {"deployment_id": DEP},
     "AbejaCreateTrainingJobOperator": {"job_definition_name": "train", "version_id": 1},
@@ -111,7 +112,13 @@ def operator_classes() -> dict[str, type[BaseOperator]]:
             if (
                 inspect.isclass(cls)
                 and issubclass(cls, BaseOperator)
-                and cls not in (AbejaBaseOperator, AbejaConnectionOperator, AbejaDeleteOperator)
+                and cls
+                not in (
+                    AbejaBaseOperator,
+                    AbejaConnectionOperator,
+                    AbejaDeploymentOperator,
+                    AbejaDeleteOperator,
+                )
                 and not name.startswith("_")
                 and cls.__module__ == module.__name__
             ):

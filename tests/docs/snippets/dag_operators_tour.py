@@ -114,7 +114,7 @@ with DAG(
         task_id="create_endpoint",
         deployment_id="{{ params.deployment_id }}",
         service_id="{{ ti.xcom_pull(task_ids='create_service', key='service_id') }}",
-        custom_alias="prod",
+        endpoint_alias="prod",
     )
     # [END howto_operator_create_endpoint]
 
@@ -131,13 +131,13 @@ with DAG(
     switch = AbejaUpdateEndpointOperator(
         task_id="switch_endpoint",
         deployment_id="{{ params.deployment_id }}",
-        endpoint="prod",  # its pnt-... id or its alias
+        endpoint_alias="prod",  # its pnt-... id or its alias
         service_id="{{ ti.xcom_pull(task_ids='create_service', key='service_id') }}",
     )
     # [END howto_operator_update_endpoint]
 
     # [START howto_operator_delete_endpoint]
-    drop = AbejaDeleteEndpointOperator(task_id="drop_endpoint", deployment_id=DEP, endpoint="prod")
+    drop = AbejaDeleteEndpointOperator(task_id="drop_endpoint", deployment_id=DEP, endpoint_alias="prod")
     # [END howto_operator_delete_endpoint]
 
     steps = [scale_up, stop, start, wait_ready, predict, segment, endpoint, smoke_test_prod, switch, drop]

@@ -49,7 +49,7 @@ def test_blue_green_switch_and_rollback(emulator, context):
     green = ready_service(emulator, OTHER_VERSION)
     created = run_operator(
         AbejaCreateEndpointOperator(
-            task_id="c", deployment_id=SAMPLE_DEPLOYMENT, service_id=blue, custom_alias="prod"
+            task_id="c", deployment_id=SAMPLE_DEPLOYMENT, service_id=blue, endpoint_alias="prod"
         ),
         context,
     )
@@ -58,7 +58,7 @@ def test_blue_green_switch_and_rollback(emulator, context):
     assert call_endpoint(emulator, "prod") == blue
 
     switch = AbejaUpdateEndpointOperator(
-        task_id="s", deployment_id=SAMPLE_DEPLOYMENT, endpoint="prod", service_id=green
+        task_id="s", deployment_id=SAMPLE_DEPLOYMENT, endpoint_alias="prod", service_id=green
     )
     result = run_operator(switch, context)
     assert result == {"endpoint_id": created["endpoint_id"], "service_id": green, "previous_service_id": blue}
@@ -67,7 +67,7 @@ def test_blue_green_switch_and_rollback(emulator, context):
     assert call_endpoint(emulator, "prod") == green
 
     rollback = AbejaUpdateEndpointOperator(
-        task_id="r", deployment_id=SAMPLE_DEPLOYMENT, endpoint=created["endpoint_id"], service_id=blue
+        task_id="r", deployment_id=SAMPLE_DEPLOYMENT, endpoint_alias=created["endpoint_id"], service_id=blue
     )
     assert run_operator(rollback, context)["previous_service_id"] == green
     assert endpoint_of(emulator, "prod")[1]["service_id"] == blue
@@ -107,7 +107,7 @@ def test_switch_to_a_failed_service_is_refused(emulator, context):
         AbejaCreateEndpointOperator(task_id="c", deployment_id=SAMPLE_DEPLOYMENT, service_id=blue), context
     )
     switch = AbejaUpdateEndpointOperator(
-        task_id="s", deployment_id=SAMPLE_DEPLOYMENT, endpoint="default", service_id=broken
+        task_id="s", deployment_id=SAMPLE_DEPLOYMENT, endpoint_alias="default", service_id=broken
     )
     with pytest.raises(AirflowException, match="not READY"):
         run_operator(switch, context)
@@ -118,7 +118,7 @@ def test_switch_to_a_failed_service_is_refused(emulator, context):
 def test_update_of_a_missing_endpoint_fails_without_retry(emulator, context):
     blue = ready_service(emulator)
     switch = AbejaUpdateEndpointOperator(
-        task_id="s", deployment_id=SAMPLE_DEPLOYMENT, endpoint="nope", service_id=blue
+        task_id="s", deployment_id=SAMPLE_DEPLOYMENT, endpoint_alias="nope", service_id=blue
     )
     with pytest.raises(AirflowFailException, match="404"):
         run_operator(switch, context)
@@ -128,16 +128,16 @@ def test_delete_endpoint_then_again(emulator, context):
     blue = ready_service(emulator)
     run_operator(
         AbejaCreateEndpointOperator(
-            task_id="c", deployment_id=SAMPLE_DEPLOYMENT, service_id=blue, custom_alias="tmp"
+            task_id="c", deployment_id=SAMPLE_DEPLOYMENT, service_id=blue, endpoint_alias="tmp"
         ),
         context,
     )
-    op = AbejaDeleteEndpointOperator(task_id="d", deployment_id=SAMPLE_DEPLOYMENT, endpoint="tmp")
+    op = AbejaDeleteEndpointOperator(task_id="d", deployment_id=SAMPLE_DEPLOYMENT, endpoint_alias="tmp")
     assert run_operator(op, context) is not None
     assert endpoint_of(emulator, "tmp")[0] == 404
     assert run_operator(op, context) is None
     strict = AbejaDeleteEndpointOperator(
-        task_id="d", deployment_id=SAMPLE_DEPLOYMENT, endpoint="tmp", fail_if_missing=True
+        task_id="d", deployment_id=SAMPLE_DEPLOYMENT, endpoint_alias="tmp", fail_if_missing=True
     )
     with pytest.raises(AirflowFailException, match="does not exist"):
         run_operator(strict, context)
@@ -149,7 +149,7 @@ def test_request_through_an_endpoint_names_the_service_that_answered(emulator, c
     blue = ready_service(emulator)
     run_operator(
         AbejaCreateEndpointOperator(
-            task_id="c", deployment_id=SAMPLE_DEPLOYMENT, service_id=blue, custom_alias=alias
+            task_id="c", deployment_id=SAMPLE_DEPLOYMENT, service_id=blue, endpoint_alias=alias
         ),
         context,
     )
@@ -170,7 +170,7 @@ def test_route_creates_then_switches_then_leaves_the_endpoint_alone(emulator, co
 
     def route(service_id):
         op = AbejaRouteEndpointOperator(
-            task_id="route", deployment_id=SAMPLE_DEPLOYMENT, service_id=service_id, endpoint="prod"
+            task_id="route", deployment_id=SAMPLE_DEPLOYMENT, service_id=service_id, endpoint_alias="prod"
         )
         return run_operator(op, context)
 

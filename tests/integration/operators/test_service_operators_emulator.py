@@ -388,7 +388,7 @@ def test_request_gives_up_at_the_ready_deadline(emulator, context):
     service_id = ready_service(emulator)
     emulator.set_service_status(service_id, "STOPPED")
     with pytest.raises(AirflowException, match="still not ready"):
-        run_operator(request_op(service_id, json={"text": "x"}, ready_timeout=0.3), context)
+        run_operator(request_op(service_id, json={"text": "x"}, timeout=0.3), context)
 
 
 def test_request_fails_with_the_services_message(emulator, context):

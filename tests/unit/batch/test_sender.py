@@ -46,7 +46,7 @@ def test_json_input_is_posted_and_json_answer_recorded(client: APIClient) -> Non
 
 
 def test_binary_input_goes_with_its_content_type_to_an_endpoint(client: APIClient) -> None:
-    sender = Sender(client, Target(ORG, DEP, custom_alias="fast"))
+    sender = Sender(client, Target(ORG, DEP, endpoint_alias="fast"))
     with rm.Mocker() as m:
         m.post(ENDPOINT_URL, content=b"\x00\x01", headers={"Content-Type": "image/png"})
         record = sender(BatchInput(index=0, key="img.png", data=b"PNG", content_type="image/png"))

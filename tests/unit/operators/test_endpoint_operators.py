@@ -69,9 +69,11 @@ def test_create_endpoint_reuses_the_same_route_and_refuses_another(requests_mock
     entry = {"endpoint_id": PNT, "custom_alias": "prod", "service_id": BLUE}
     requests_mock.get(ENDPOINTS, json={"entries": [entry]})
     post = requests_mock.post(ENDPOINTS, json=entry)
-    op = AbejaCreateEndpointOperator(task_id="c", deployment_id=DEP, service_id=BLUE, custom_alias="prod")
+    op = AbejaCreateEndpointOperator(task_id="c", deployment_id=DEP, service_id=BLUE, endpoint_alias="prod")
     assert op.execute(context)["endpoint_id"] == PNT
-    other = AbejaCreateEndpointOperator(task_id="c", deployment_id=DEP, service_id=GREEN, custom_alias="prod")
+    other = AbejaCreateEndpointOperator(
+        task_id="c", deployment_id=DEP, service_id=GREEN, endpoint_alias="prod"
+    )
     with pytest.raises(AirflowFailException, match="AbejaUpdateEndpointOperator"):
         other.execute(context)
     assert post.call_count == 0
@@ -91,7 +93,7 @@ def test_update_endpoint_pushes_the_previous_service(requests_mock, context):
         f"{ENDPOINTS}/prod", json={"endpoint_id": PNT, "custom_alias": "prod", "service_id": BLUE}
     )
     patch = requests_mock.patch(f"{ENDPOINTS}/prod", json={"message": f"{PNT} updated"})
-    op = AbejaUpdateEndpointOperator(task_id="u", deployment_id=DEP, endpoint="prod", service_id=GREEN)
+    op = AbejaUpdateEndpointOperator(task_id="u", deployment_id=DEP, endpoint_alias="prod", service_id=GREEN)
     result = op.execute(context)
     assert patch.last_request.json() == {"service_id": GREEN}
     assert result == {"endpoint_id": PNT, "service_id": GREEN, "previous_service_id": BLUE}
@@ -103,7 +105,7 @@ def test_update_endpoint_checks_ready_before_switching(requests_mock, context):
     ready(requests_mock, GREEN, "FAILED")
     requests_mock.get(f"{ENDPOINTS}/prod", json={"endpoint_id": PNT, "service_id": BLUE})
     patch = requests_mock.patch(f"{ENDPOINTS}/prod", json={})
-    op = AbejaUpdateEndpointOperator(task_id="u", deployment_id=DEP, endpoint="prod", service_id=GREEN)
+    op = AbejaUpdateEndpointOperator(task_id="u", deployment_id=DEP, endpoint_alias="prod", service_id=GREEN)
     with pytest.raises(AirflowException, match="FAILED, not READY"):
         op.execute(context)
     assert patch.call_count == 0
@@ -114,14 +116,14 @@ def test_update_endpoint_already_on_target_sends_nothing(requests_mock, context)
     ready(requests_mock, GREEN)
     requests_mock.get(f"{ENDPOINTS}/{PNT}", json={"endpoint_id": PNT, "service_id": GREEN})
     patch = requests_mock.patch(f"{ENDPOINTS}/{PNT}", json={})
-    op = AbejaUpdateEndpointOperator(task_id="u", deployment_id=DEP, endpoint=PNT, service_id=GREEN)
+    op = AbejaUpdateEndpointOperator(task_id="u", deployment_id=DEP, endpoint_alias=PNT, service_id=GREEN)
     assert op.execute(context)["previous_service_id"] == GREEN
     assert patch.call_count == 0
 
 
 def test_update_of_a_missing_endpoint_fails_without_retry(requests_mock, context):
     requests_mock.get(f"{ENDPOINTS}/prod", status_code=404, json={"error": "not_found"})
-    op = AbejaUpdateEndpointOperator(task_id="u", deployment_id=DEP, endpoint="prod", service_id=GREEN)
+    op = AbejaUpdateEndpointOperator(task_id="u", deployment_id=DEP, endpoint_alias="prod", service_id=GREEN)
     with pytest.raises(AirflowFailException, match="404"):
         op.execute(context)
 
@@ -129,10 +131,11 @@ def test_update_of_a_missing_endpoint_fails_without_retry(requests_mock, context
 def test_delete_endpoint_already_gone(requests_mock, context):
     requests_mock.delete(f"{ENDPOINTS}/prod", status_code=404, json={"error": "not_found"})
     assert (
-        AbejaDeleteEndpointOperator(task_id="d", deployment_id=DEP, endpoint="prod").execute(context) is None
+        AbejaDeleteEndpointOperator(task_id="d", deployment_id=DEP, endpoint_alias="prod").execute(context)
+        is None
     )
     strict = AbejaDeleteEndpointOperator(
-        task_id="d", deployment_id=DEP, endpoint="prod", fail_if_missing=True
+        task_id="d", deployment_id=DEP, endpoint_alias="prod", fail_if_missing=True
     )
     with pytest.raises(AirflowFailException, match="does not exist"):
         strict.execute(context)
@@ -140,7 +143,7 @@ def test_delete_endpoint_already_gone(requests_mock, context):
 
 def test_delete_endpoint_returns_the_answer_and_says_so(requests_mock, context, capsys):
     requests_mock.delete(f"{ENDPOINTS}/prod", json={"message": "deleted"})
-    op = AbejaDeleteEndpointOperator(task_id="d", deployment_id=DEP, endpoint="prod")
+    op = AbejaDeleteEndpointOperator(task_id="d", deployment_id=DEP, endpoint_alias="prod")
     assert op.execute(context) == {"message": "deleted"}
     assert "Deleted endpoint prod" in capsys.readouterr().out  # task logs go through structlog
     requests_mock.delete(f"{ENDPOINTS}/prod", status_code=404, json={"error": "not_found"})
@@ -150,10 +153,10 @@ def test_delete_endpoint_returns_the_answer_and_says_so(requests_mock, context, 
 
 def test_endpoint_ids_are_templated():
     assert set(AbejaUpdateEndpointOperator.template_fields) >= {
-        "organization_id", "deployment_id", "endpoint", "service_id",
+        "organization_id", "deployment_id", "endpoint_alias", "service_id",
     }  # fmt: skip
-    assert set(AbejaCreateEndpointOperator.template_fields) >= {"service_id", "custom_alias"}
-    assert set(AbejaDeleteEndpointOperator.template_fields) >= {"endpoint"}
+    assert set(AbejaCreateEndpointOperator.template_fields) >= {"service_id", "endpoint_alias"}
+    assert set(AbejaDeleteEndpointOperator.template_fields) >= {"endpoint_alias"}
 
 
 # -- route: create or switch, idempotent -------------------------------------------------------------
@@ -190,7 +193,7 @@ def test_route_switches_an_endpoint_found_by_alias_or_id(requests_mock, context,
     )
     patch = requests_mock.patch(f"{ENDPOINTS}/{ref}", json={})
     post = requests_mock.post(ENDPOINTS, json={})
-    result = route(GREEN, endpoint=ref).execute(context)
+    result = route(GREEN, endpoint_alias=ref).execute(context)
     assert patch.last_request.json() == {"service_id": GREEN}
     assert post.call_count == 0
     assert (result["previous_service_id"], result["created"]) == (BLUE, False)
@@ -218,5 +221,5 @@ def test_route_refuses_a_service_that_is_not_ready(requests_mock, context):
 
 def test_route_refuses_an_empty_endpoint_before_any_request(requests_mock, context):
     with pytest.raises(AirflowFailException, match="endpoint"):
-        route(GREEN, endpoint="").execute(context)
+        route(GREEN, endpoint_alias="").execute(context)
     assert requests_mock.call_count == 0

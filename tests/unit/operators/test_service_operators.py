@@ -193,10 +193,10 @@ def test_a_tiny_check_interval_is_raised_to_the_floor_and_zero_timeout_is_kept()
     assert create_op(check_interval=0.25).check_interval == 0.25
 
 
-def test_request_operator_names_ready_timeout():
+def test_request_operator_names_timeout():
     with pytest.raises(InvalidArgumentError) as info:
-        AbejaRequestServiceOperator(task_id="r", deployment_id=DEP, service_id=SER, ready_timeout=-1)
-    assert info.value.argument == "ready_timeout"
+        AbejaRequestServiceOperator(task_id="r", deployment_id=DEP, service_id=SER, timeout=-1)
+    assert info.value.argument == "timeout"
     with pytest.raises(InvalidArgumentError) as info:
         AbejaRequestServiceOperator(task_id="r", deployment_id=DEP, service_id=SER, check_interval=0)
     assert info.value.argument == "check_interval"
@@ -582,7 +582,7 @@ def test_request_waits_out_503(requests_mock, context):
 def test_request_gives_up_on_503_at_the_deadline(requests_mock, context):
     requests_mock.post(INFER, status_code=503, json={"error": "unavailable"})
     with pytest.raises(AirflowException, match="still not ready"):
-        request_op(json={}, ready_timeout=0.05).execute(context)
+        request_op(json={}, timeout=0.05).execute(context)
 
 
 def test_request_fails_with_the_services_own_message(requests_mock, context):
