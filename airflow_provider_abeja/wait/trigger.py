@@ -14,16 +14,13 @@ import datetime
 import random
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import is_fail_fast
 from airflow_provider_abeja.wait import engine
-from airflow_provider_abeja.wait.pool import ClientLease, DirectWatch, ServiceWatch, Watch, wait_with_lease
-
-if TYPE_CHECKING:
-    from airflow_provider_abeja.client import AsyncAPIClient
+from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch, wait_with_lease
 
 #: Seconds a trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
@@ -77,13 +74,12 @@ class StatusTrigger(BaseTrigger):
         self,
         organization_id: str,
         ids: tuple[str, str],
-        *,
-        target_status: str | None = None,
-        failure_statuses: Iterable[str] | None = None,
+        target_status: str | None,
+        failure_statuses: Iterable[str] | None,
         poll_interval: float,
-        end_time: float | datetime.datetime | None = None,
-        abeja_conn_id: str = "abeja_default",
-        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+        end_time: float | datetime.datetime | None,
+        abeja_conn_id: str,
+        transient_error_budget: int,
     ) -> None:
         super().__init__()
         if poll_interval is None or float(poll_interval) <= 0:
@@ -104,7 +100,7 @@ class StatusTrigger(BaseTrigger):
 
     def _watch(self, lease: ClientLease) -> Watch:
         """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
-        return DirectWatch(lambda: getattr(lease.client, self.kind.read)(*self._ids))
+        return Watch(lease, self.kind.read, self._ids)
 
     @property
     def _ids(self) -> tuple[str, str, str]:
@@ -147,10 +143,10 @@ class StatusTrigger(BaseTrigger):
                 delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
                 await asyncio.sleep(engine.next_pause(spec, delay, time.time()))
         wants_logs = result.outcome in (engine.Outcome.FAILED, engine.Outcome.TIMED_OUT)
-        lines = await self._log_lines(lease.client) if wants_logs else []
+        lines = await self._log_lines(lease) if wants_logs else []
         return engine.status_event(self._ids[2], result, lines, self.kind)
 
-    async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
+    async def _log_lines(self, lease: ClientLease) -> list[str]:
         """The latest log lines, or none when they cannot be read in LOG_FETCH_TIMEOUT.
 
         The lines only decorate an outcome that is already known: a slow log API must not hold
@@ -158,7 +154,7 @@ class StatusTrigger(BaseTrigger):
         """
         noun, resource_id = self.kind.noun, self._ids[2]
         try:
-            read_logs = getattr(client, self.kind.read_logs)(*self._ids)
+            read_logs = lease.read(self.kind.read_logs, *self._ids)
             logs = await asyncio.wait_for(read_logs, timeout=LOG_FETCH_TIMEOUT)
         except asyncio.TimeoutError:
             self.log.warning("Recent logs of %s %s not read within %ss", noun, resource_id, LOG_FETCH_TIMEOUT)
@@ -209,15 +205,16 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
+        ids = (deployment_id, service_id)
         super().__init__(
             organization_id,
-            (deployment_id, service_id),
-            target_status=target_status,
-            failure_statuses=failure_statuses,
-            poll_interval=poll_interval,
-            end_time=end_time,
-            abeja_conn_id=abeja_conn_id,
-            transient_error_budget=transient_error_budget,
+            ids,
+            target_status,
+            failure_statuses,
+            poll_interval,
+            end_time,
+            abeja_conn_id,
+            transient_error_budget,
         )
 
     def _watch(self, lease: ClientLease) -> Watch:
@@ -249,11 +246,7 @@ class AbejaTrainingJobTrigger(StatusTrigger):
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
+        ids = (job_definition_name, training_job_id)
         super().__init__(
-            organization_id,
-            (job_definition_name, training_job_id),
-            poll_interval=poll_interval,
-            end_time=end_time,
-            abeja_conn_id=abeja_conn_id,
-            transient_error_budget=transient_error_budget,
+            organization_id, ids, None, None, poll_interval, end_time, abeja_conn_id, transient_error_budget
         )
