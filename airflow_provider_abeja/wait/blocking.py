@@ -34,33 +34,38 @@ class _Logger(Protocol):
     def warning(self, msg: str, /, *args: Any) -> Any: ...
 
 
-def check_wait_times(check_interval: float, timeout: float | None) -> None:
-    """A wait's pause and timeout, refused before the first poll when negative."""
-    if check_interval < 0:
-        raise ValueError("check_interval must be >= 0")
-    if timeout is not None and timeout < 0:
-        raise ValueError("timeout must be >= 0 or None")
-
-
 def run_wait(
-    spec: engine.WaitSpec,
+    kind: engine.ResourceKind,
+    resource_id: str,
     read: Callable[[], dict[str, Any]],
     *,
     logger: _Logger,
     check_interval: float,
     timeout: float | None,
+    target_status: str | None = None,
+    failure_statuses: Collection[str] | None = None,
+    transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     stop_event: threading.Event | None = None,
     after_read: Callable[[], None] | None = None,
     failure_lines: Callable[[], list[str]] = list,
 ) -> dict[str, Any]:
-    """Poll ``read`` until the engine says the wait is over; ``spec.deadline`` is in ``clock``'s time.
+    """Poll ``read`` until the engine says the wait is over, ``timeout`` seconds at most (``clock``'s).
 
     Returns the resource on success; raises ``engine.step_error`` otherwise (with ``failure_lines()``
     after a failure status or the deadline), or ``WaitStoppedError`` when ``stop_event`` is set
     (also before the first poll). With ``stop_event`` the pauses wait on it instead of ``sleep``.
+    Negative pauses or timeouts are refused before the first poll.
     """
+    if check_interval < 0:
+        raise ValueError("check_interval must be >= 0")
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be >= 0 or None")
+    deadline, wall = (None, None) if timeout is None else (clock() + timeout, time.time() + timeout)
+    spec = engine.WaitSpec.build(
+        resource_id, target_status, failure_statuses, transient_error_budget, deadline, wall, kind
+    )
     state = engine.WaitState()
     if stop_event is not None and stop_event.is_set():
         raise WaitStoppedError(spec.resource_id)
@@ -81,13 +86,6 @@ def run_wait(
             sleep(pause)
         elif stop_event.wait(pause):
             raise WaitStoppedError(spec.resource_id, state.last_status)
-
-
-def _deadlines(timeout: float | None, clock: Callable[[], float]) -> tuple[float | None, float | None]:
-    """The deadline in ``clock``'s time, and the same moment on the wall clock (for messages)."""
-    if timeout is None:
-        return None, None
-    return clock() + timeout, time.time() + timeout
 
 
 def wait_for_service_status(
@@ -115,11 +113,6 @@ def wait_for_service_status(
 
     ``logs_since`` (a ``newest_log_time`` read before acting): older log events are not copied.
     """
-    check_wait_times(check_interval, timeout)
-    deadline, wall = _deadlines(timeout, clock)
-    spec = engine.WaitSpec.build(
-        service_id, target_status, failure_statuses, transient_error_budget, deadline, wall
-    )
     follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger, logs_since)
 
     def failure_lines() -> list[str]:
@@ -128,11 +121,15 @@ def wait_for_service_status(
         return follower.latest_lines
 
     return run_wait(
-        spec,
+        engine.SERVICE,
+        service_id,
         lambda: client.get_service(organization_id, deployment_id, service_id),
         logger=logger,
         check_interval=check_interval,
         timeout=timeout,
+        target_status=target_status,
+        failure_statuses=failure_statuses,
+        transient_error_budget=transient_error_budget,
         clock=clock,
         sleep=sleep,
         stop_event=stop_event,
@@ -157,27 +154,23 @@ def wait_for_training_job(
     ``TrainingJobFailedError`` (with the job's latest log lines) when it ends Failed or Stopped,
     ``WaitTimeoutError`` after ``timeout`` seconds, ``WaitGaveUpError`` on a permanent error or
     too many transient ones, ``WaitStoppedError`` when ``stop_event`` is set."""
-    check_wait_times(check_interval, timeout)
-    deadline, wall = _deadlines(timeout, time.monotonic)
-    spec = engine.WaitSpec.build(
-        job_id, None, None, transient_error_budget, deadline, wall, engine.TRAINING_JOB
-    )
+    ids = (organization_id, definition, job_id)
 
     def failure_lines() -> list[str]:
         # The lines only decorate an outcome that is already known: none when they cannot be read.
         try:
-            return engine.latest_log_lines(
-                client.get_training_job_recent_logs(organization_id, definition, job_id)
-            )
+            return engine.latest_log_lines(client.get_training_job_recent_logs(*ids))
         except AbejaError:
             return []
 
     return run_wait(
-        spec,
-        lambda: client.get_training_job(organization_id, definition, job_id),
+        engine.TRAINING_JOB,
+        job_id,
+        lambda: client.get_training_job(*ids),
         logger=logger or _LOG,
         check_interval=check_interval,
         timeout=timeout,
+        transient_error_budget=transient_error_budget,
         stop_event=stop_event,
         failure_lines=failure_lines,
     )
