@@ -47,7 +47,7 @@ class StatusTrigger(BaseTrigger):
 
     :param organization_id: organization of the resource (already resolved: the triggerer does
         not fall back to the connection's organization).
-    :param ids: the two path ids after the organization, stored under ``id_fields``.
+    :param ids: the two path ids after the organization, stored under the kind's ``path_ids``.
     :param target_status: the only status that counts as success (None: the kind's).
     :param failure_statuses: statuses that end the wait with a ``failure`` event (None: the
         kind's; the target is never one of them). Any other status keeps the trigger waiting,
@@ -63,8 +63,6 @@ class StatusTrigger(BaseTrigger):
 
     #: What is watched: nouns, event keys, default target and failure statuses, failure error.
     kind: ClassVar[engine.ResourceKind]
-    #: The serialized names of the two path ids after the organization, outermost first.
-    id_fields: ClassVar[tuple[str, str]]
     #: Whether ``target_status`` and ``failure_statuses`` are arguments (serialized) or the kind's.
     chooses_statuses: ClassVar[bool] = False
     #: Where the triggerer imports the class from: part of every stored trigger row, so it never changes.
@@ -85,7 +83,7 @@ class StatusTrigger(BaseTrigger):
         if poll_interval is None or float(poll_interval) <= 0:
             raise ValueError("poll_interval must be a positive number of seconds")
         self.organization_id = str(organization_id)
-        for name, value in zip(self.id_fields, ids, strict=True):
+        for name, value in zip(self.kind.path_ids[1:], ids, strict=True):
             setattr(self, name, str(value))
         self.end_time = _coerce_end_time(end_time)
         # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
@@ -104,12 +102,12 @@ class StatusTrigger(BaseTrigger):
 
     @property
     def _ids(self) -> tuple[str, str, str]:
-        outer, inner = (str(getattr(self, name)) for name in self.id_fields)
-        return self.organization_id, outer, inner
+        organization_id, outer, inner = (str(getattr(self, name)) for name in self.kind.path_ids)
+        return organization_id, outer, inner
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
-        kwargs: dict[str, Any] = dict(zip(("organization_id", *self.id_fields), self._ids, strict=True))
+        kwargs: dict[str, Any] = dict(zip(self.kind.path_ids, self._ids, strict=True))
         if self.chooses_statuses:
             kwargs.update(target_status=self.target_status, failure_statuses=list(self.failure_statuses))
         kwargs.update(
@@ -187,7 +185,6 @@ class AbejaServiceStatusTrigger(StatusTrigger):
     """
 
     kind = engine.SERVICE
-    id_fields = ("deployment_id", "service_id")
     chooses_statuses = True
     classpath = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
     deployment_id: str
@@ -231,7 +228,6 @@ class AbejaTrainingJobTrigger(StatusTrigger):
     """
 
     kind = engine.TRAINING_JOB
-    id_fields = ("job_definition_name", "training_job_id")
     classpath = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
     job_definition_name: str
     training_job_id: str
