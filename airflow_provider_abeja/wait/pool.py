@@ -241,48 +241,35 @@ class _Group:
     """The waits on one deployment and its latest listing."""
 
     def __init__(self, organization_id: str, deployment_id: str) -> None:
-        self.organization_id = organization_id
-        self.deployment_id = deployment_id
+        self.ids = (organization_id, deployment_id)
         self.intervals: dict[ServiceWatch, float] = {}
         self.latest: _Listing | None = None
-        #: The listing being asked for; resolves to None when the wait that asked was cancelled.
-        self.pending: asyncio.Future[_Listing | None] | None = None
+        #: The listing being asked for, a task of its own: a cancelled wait does not cancel it.
+        self.pending: asyncio.Task[_Listing] | None = None
         self._numbers = 0
 
     async def listing(self, lease: ClientLease, seen: int) -> _Listing:
         """A listing this wait has not seen, no older than the smallest poll interval of the group."""
         loop = asyncio.get_running_loop()
-        while True:
-            latest, interval = self.latest, min(self.intervals.values(), default=0.0)
-            if latest is not None and latest.number > seen and loop.time() - latest.asked_at < interval:
-                return latest
-            if self.pending is None:
-                return await self._ask(lease, loop)
-            # Shielded: a cancelled wait must not cancel the answer the other waits expect.
-            joined = await asyncio.shield(self.pending)
-            if joined is not None:
-                return joined
-            # The wait that asked was cancelled: ask again (its request still runs; this joins it).
+        latest, interval = self.latest, min(self.intervals.values(), default=0.0)
+        if latest is not None and latest.number > seen and loop.time() - latest.asked_at < interval:
+            return latest
+        if self.pending is None:
+            self._numbers += 1
+            self.pending = loop.create_task(self._ask(lease, self._numbers, loop.time()))
+        return await asyncio.shield(self.pending)
 
-    async def _ask(self, lease: ClientLease, loop: asyncio.AbstractEventLoop) -> _Listing:
-        pending = self.pending = loop.create_future()
-        self._numbers += 1
-        number, asked_at = self._numbers, loop.time()
-        listing: _Listing | None = None
+    async def _ask(self, lease: ClientLease, number: int, asked_at: float) -> _Listing:
         try:
-            answer = await lease.read("get_services", self.organization_id, self.deployment_id)
+            answer = await lease.read("get_services", *self.ids)
             entries = [e for e in answer.get("entries") or () if isinstance(e, Mapping)]
             by_id = {e["service_id"]: e for e in entries if isinstance(e.get("service_id"), str)}
-            listing = _Listing(number, asked_at, by_id)
+            self.latest = _Listing(number, asked_at, by_id)
         except Exception as exc:
-            listing = _Listing(number, asked_at, {}, exc)
+            self.latest = _Listing(number, asked_at, {}, exc)
         finally:
-            # On cancellation ``listing`` is None: the joined waits ask again.
-            if listing is not None:
-                self.latest = listing
             self.pending = None
-            pending.set_result(listing)
-        return listing
+        return self.latest
 
 
 #: loop -> (settings key, organization, deployment) -> group. Weak on the loop, like the clients.
