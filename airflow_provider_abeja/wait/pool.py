@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -177,27 +177,6 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
         shared.clients.append(slot)
     slot.users += 1
     return ClientLease(shared, slot, loop)
-
-
-async def wait_with_lease(
-    abeja_conn_id: str,
-    wait: Callable[[ClientLease], Awaitable[dict[str, Any]]],
-    failed: Callable[[Exception], dict[str, Any]],
-) -> dict[str, Any]:
-    """A trigger's one event: ``wait`` run on a leased shared client, or ``failed(exc)`` when
-    leasing or waiting raised (connection lookup, credentials, ids: nothing a later poll would
-    fix). The lease ends before the event is returned, shielded from a cancellation."""
-    lease: ClientLease | None = None
-    try:
-        lease = await lease_client(abeja_conn_id)
-        return await wait(lease)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        return failed(exc)
-    finally:
-        if lease is not None:
-            await asyncio.shield(lease.release())
 
 
 # -- reading one resource a poll ------------------------------------------------------------------

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import is_fail_fast
-from airflow_provider_abeja.wait import engine
-from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch, wait_with_lease
+from airflow_provider_abeja.wait import engine, pool
+from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch
 
 #: Seconds a trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
@@ -119,12 +119,25 @@ class StatusTrigger(BaseTrigger):
         return self.classpath, kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until an outcome, then yield one event. The client lease ends before the yield."""
+        """Poll until an outcome, then yield one event. The client lease ends before the yield,
+        shielded from a cancellation. An error leasing or waiting (connection lookup,
+        credentials, ids: nothing a later poll would fix) is an ``error`` event."""
+        lease: ClientLease | None = None
         try:
-            event = await wait_with_lease(self.abeja_conn_id, self._wait, self._error_event)
+            lease = await pool.lease_client(self.abeja_conn_id)
+            event = await self._wait(lease)
         except asyncio.CancelledError:
             self.log.info("Stopped waiting for %s %s (cancelled)", self.kind.noun, self._ids[2])
             raise
+        except Exception as exc:
+            message = f"could not watch {self.kind.noun} {self._ids[2]}: {exc}"
+            failed = engine.Step(
+                engine.Outcome.ERROR, engine.WaitState(), message, retryable=not is_fail_fast(exc)
+            )
+            event = engine.status_event(self._ids[2], failed, None, self.kind)
+        finally:
+            if lease is not None:
+                await asyncio.shield(lease.release())
         yield TriggerEvent(event)
 
     async def _wait(self, lease: ClientLease) -> dict[str, Any]:
@@ -161,12 +174,6 @@ class StatusTrigger(BaseTrigger):
             self.log.warning("Could not read recent logs of %s %s: %s", noun, resource_id, exc)
             return []
         return engine.latest_log_lines(logs)
-
-    def _error_event(self, exc: Exception) -> dict[str, Any]:
-        message = f"could not watch {self.kind.noun} {self._ids[2]}: {exc}"
-        retryable = not is_fail_fast(exc)
-        result = engine.Step(engine.Outcome.ERROR, engine.WaitState(), message, retryable=retryable)
-        return engine.status_event(self._ids[2], result, None, self.kind)
 
 
 class AbejaServiceStatusTrigger(StatusTrigger):
