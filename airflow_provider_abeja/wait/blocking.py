@@ -7,6 +7,7 @@ also copies the service's recent logs into the task log as they come.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -118,7 +119,7 @@ def wait_for_service_status(
     def failure_lines() -> list[str]:
         if not log_recent_logs:
             follower.poll()
-        return follower.latest_lines
+        return list(follower.latest_lines)
 
     return run_wait(
         engine.SERVICE,
@@ -196,8 +197,7 @@ def iter_recent_logs(
     """
     token: str | None = None
     seen_tokens: set[str] = set()
-    pages = 0
-    while True:
+    for page_number in itertools.count(1):
         page = client.get_service_recent_logs(
             organization_id,
             deployment_id,
@@ -206,11 +206,10 @@ def iter_recent_logs(
             start_time=start_time,
             end_time=end_time,
         )
-        pages += 1
         events = page.get("events") or []
         yield from (e for e in events if isinstance(e, dict))
         token = page.get("next_backward_token") or None
-        if not token or not events or token in seen_tokens or (max_pages is not None and pages >= max_pages):
+        if not token or not events or token in seen_tokens or page_number == max_pages:
             return
         seen_tokens.add(token)
 
@@ -253,13 +252,9 @@ class RecentLogFollower:
         self._newest: datetime | None = since
         #: Events up to this time are history (the platform's clock): not copied again.
         self._since = since
-        self._lines: deque[str] = deque(maxlen=engine.MAX_LOG_LINES)
+        #: The newest messages copied so far, oldest first.
+        self.latest_lines: deque[str] = deque(maxlen=engine.MAX_LOG_LINES)
         self._warned = False
-
-    @property
-    def latest_lines(self) -> list[str]:
-        """The newest messages copied so far, oldest first."""
-        return list(self._lines)
 
     def poll(self) -> None:
         """Fetch events since the newest one seen and log the new ones, oldest first."""
@@ -293,6 +288,6 @@ class RecentLogFollower:
         )
         for parsed, message in fresh:
             self._log.info("[service %s] %s", ser, message)
-            self._lines.append(message)
+            self.latest_lines.append(message)
             if parsed and (self._newest is None or parsed > self._newest):
                 self._newest = parsed
