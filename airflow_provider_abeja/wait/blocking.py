@@ -7,6 +7,7 @@ also copies the service's recent logs into the task log as they come.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -34,33 +35,38 @@ class _Logger(Protocol):
     def warning(self, msg: str, /, *args: Any) -> Any: ...
 
 
-def check_wait_times(check_interval: float, timeout: float | None) -> None:
-    """A wait's pause and timeout, refused before the first poll when negative."""
-    if check_interval < 0:
-        raise ValueError("check_interval must be >= 0")
-    if timeout is not None and timeout < 0:
-        raise ValueError("timeout must be >= 0 or None")
-
-
 def run_wait(
-    spec: engine.WaitSpec,
+    kind: engine.ResourceKind,
+    resource_id: str,
     read: Callable[[], dict[str, Any]],
     *,
     logger: _Logger,
     check_interval: float,
     timeout: float | None,
+    target_status: str | None = None,
+    failure_statuses: Collection[str] | None = None,
+    transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     stop_event: threading.Event | None = None,
     after_read: Callable[[], None] | None = None,
     failure_lines: Callable[[], list[str]] = list,
 ) -> dict[str, Any]:
-    """Poll ``read`` until the engine says the wait is over; ``spec.deadline`` is in ``clock``'s time.
+    """Poll ``read`` until the engine says the wait is over, ``timeout`` seconds at most (``clock``'s).
 
     Returns the resource on success; raises ``engine.step_error`` otherwise (with ``failure_lines()``
     after a failure status or the deadline), or ``WaitStoppedError`` when ``stop_event`` is set
     (also before the first poll). With ``stop_event`` the pauses wait on it instead of ``sleep``.
+    Negative pauses or timeouts are refused before the first poll.
     """
+    if check_interval < 0:
+        raise ValueError("check_interval must be >= 0")
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be >= 0 or None")
+    deadline, wall = (None, None) if timeout is None else (clock() + timeout, time.time() + timeout)
+    spec = engine.WaitSpec.build(
+        resource_id, target_status, failure_statuses, transient_error_budget, deadline, wall, kind
+    )
     state = engine.WaitState()
     if stop_event is not None and stop_event.is_set():
         raise WaitStoppedError(spec.resource_id)
@@ -81,13 +87,6 @@ def run_wait(
             sleep(pause)
         elif stop_event.wait(pause):
             raise WaitStoppedError(spec.resource_id, state.last_status)
-
-
-def _deadlines(timeout: float | None, clock: Callable[[], float]) -> tuple[float | None, float | None]:
-    """The deadline in ``clock``'s time, and the same moment on the wall clock (for messages)."""
-    if timeout is None:
-        return None, None
-    return clock() + timeout, time.time() + timeout
 
 
 def wait_for_service_status(
@@ -115,24 +114,23 @@ def wait_for_service_status(
 
     ``logs_since`` (a ``newest_log_time`` read before acting): older log events are not copied.
     """
-    check_wait_times(check_interval, timeout)
-    deadline, wall = _deadlines(timeout, clock)
-    spec = engine.WaitSpec.build(
-        service_id, target_status, failure_statuses, transient_error_budget, deadline, wall
-    )
     follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger, logs_since)
 
     def failure_lines() -> list[str]:
         if not log_recent_logs:
             follower.poll()
-        return follower.latest_lines
+        return list(follower.latest_lines)
 
     return run_wait(
-        spec,
+        engine.SERVICE,
+        service_id,
         lambda: client.get_service(organization_id, deployment_id, service_id),
         logger=logger,
         check_interval=check_interval,
         timeout=timeout,
+        target_status=target_status,
+        failure_statuses=failure_statuses,
+        transient_error_budget=transient_error_budget,
         clock=clock,
         sleep=sleep,
         stop_event=stop_event,
@@ -157,27 +155,23 @@ def wait_for_training_job(
     ``TrainingJobFailedError`` (with the job's latest log lines) when it ends Failed or Stopped,
     ``WaitTimeoutError`` after ``timeout`` seconds, ``WaitGaveUpError`` on a permanent error or
     too many transient ones, ``WaitStoppedError`` when ``stop_event`` is set."""
-    check_wait_times(check_interval, timeout)
-    deadline, wall = _deadlines(timeout, time.monotonic)
-    spec = engine.WaitSpec.build(
-        job_id, None, None, transient_error_budget, deadline, wall, engine.TRAINING_JOB
-    )
+    ids = (organization_id, definition, job_id)
 
     def failure_lines() -> list[str]:
         # The lines only decorate an outcome that is already known: none when they cannot be read.
         try:
-            return engine.latest_log_lines(
-                client.get_training_job_recent_logs(organization_id, definition, job_id)
-            )
+            return engine.latest_log_lines(client.get_training_job_recent_logs(*ids))
         except AbejaError:
             return []
 
     return run_wait(
-        spec,
-        lambda: client.get_training_job(organization_id, definition, job_id),
+        engine.TRAINING_JOB,
+        job_id,
+        lambda: client.get_training_job(*ids),
         logger=logger or _LOG,
         check_interval=check_interval,
         timeout=timeout,
+        transient_error_budget=transient_error_budget,
         stop_event=stop_event,
         failure_lines=failure_lines,
     )
@@ -203,8 +197,7 @@ def iter_recent_logs(
     """
     token: str | None = None
     seen_tokens: set[str] = set()
-    pages = 0
-    while True:
+    for page_number in itertools.count(1):
         page = client.get_service_recent_logs(
             organization_id,
             deployment_id,
@@ -213,11 +206,10 @@ def iter_recent_logs(
             start_time=start_time,
             end_time=end_time,
         )
-        pages += 1
         events = page.get("events") or []
         yield from (e for e in events if isinstance(e, dict))
         token = page.get("next_backward_token") or None
-        if not token or not events or token in seen_tokens or (max_pages is not None and pages >= max_pages):
+        if not token or not events or token in seen_tokens or page_number == max_pages:
             return
         seen_tokens.add(token)
 
@@ -260,13 +252,9 @@ class RecentLogFollower:
         self._newest: datetime | None = since
         #: Events up to this time are history (the platform's clock): not copied again.
         self._since = since
-        self._lines: deque[str] = deque(maxlen=engine.MAX_LOG_LINES)
+        #: The newest messages copied so far, oldest first.
+        self.latest_lines: deque[str] = deque(maxlen=engine.MAX_LOG_LINES)
         self._warned = False
-
-    @property
-    def latest_lines(self) -> list[str]:
-        """The newest messages copied so far, oldest first."""
-        return list(self._lines)
 
     def poll(self) -> None:
         """Fetch events since the newest one seen and log the new ones, oldest first."""
@@ -300,6 +288,6 @@ class RecentLogFollower:
         )
         for parsed, message in fresh:
             self._log.info("[service %s] %s", ser, message)
-            self._lines.append(message)
+            self.latest_lines.append(message)
             if parsed and (self._newest is None or parsed > self._newest):
                 self._newest = parsed

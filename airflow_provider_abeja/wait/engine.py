@@ -90,11 +90,12 @@ FAILED_JOB_STATUSES = TrainingJobStatus.values(TrainingJobStatus.FAILED, Trainin
 
 @dataclass(frozen=True)
 class ResourceKind:
-    """What a wait watches: its noun in messages, its keys in a trigger event, its default target
-    and failure statuses, the statuses it knows (it warns once about any other) and its failure error."""
+    """What a wait watches: its noun in messages, the names of its path ids (the last one also
+    names it in a trigger event), its status key in an event, its default target and failure
+    statuses, the statuses it knows (it warns once about any other) and its failure error."""
 
     noun: str
-    id_key: str
+    path_ids: tuple[str, str, str]
     status_key: str
     target_status: str
     failure_statuses: frozenset[str]
@@ -110,7 +111,7 @@ class ResourceKind:
 
 SERVICE = ResourceKind(
     noun="service",
-    id_key="service_id",
+    path_ids=("organization_id", "deployment_id", "service_id"),
     status_key="service_status",
     target_status=ServiceStatus.READY.value,
     failure_statuses=DEFAULT_FAILURE_STATUSES,
@@ -121,7 +122,7 @@ SERVICE = ResourceKind(
 )
 TRAINING_JOB = ResourceKind(
     noun="training job",
-    id_key="training_job_id",
+    path_ids=("organization_id", "job_definition_name", "training_job_id"),
     status_key="job_status",
     target_status=TrainingJobStatus.COMPLETE.value,
     failure_statuses=FAILED_JOB_STATUSES,
@@ -371,7 +372,7 @@ def status_event(
     """The event for a wait that ended with ``result`` (JSON only: it is stored in the database)."""
     event: dict[str, Any] = {
         "status": result.outcome.value,
-        kind.id_key: resource_id,
+        kind.path_ids[2]: resource_id,
         kind.status_key: result.state.last_status,
         "message": result.message,
     }
@@ -408,7 +409,7 @@ def validate_status_event(
     status = event.get("status")
     if status not in EVENT_STATUSES:
         raise AirflowException(f"unexpected trigger event status {status!r} for {noun} {expected}")
-    resource_id = event.get(kind.id_key)
+    resource_id = event.get(kind.path_ids[2])
     if resource_id != expected:
         raise AirflowException(f"trigger event is for {noun} {resource_id!r}, expected {expected!r}")
     if status == Outcome.SUCCEEDED:

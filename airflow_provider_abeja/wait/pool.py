@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,9 +38,8 @@ if TYPE_CHECKING:
 #: flight, so none waits for a connection (bench/trigger_scale.py, "Clients per pool").
 WAITS_PER_CLIENT = 8
 
-#: What a request in flight reads: ("service", org, dep, ser) or ("services", org, dep).
+#: What a request in flight reads: the client method and its arguments.
 FlightKey = tuple[str, ...]
-Call = Callable[["AsyncAPIClient"], Coroutine[Any, Any, dict[str, Any]]]
 
 
 @dataclass(eq=False)
@@ -83,40 +82,27 @@ def shared_client_count() -> int:
     return sum(len(shared.clients) for shared in entries.values())
 
 
+@dataclass(eq=False)
 class ClientLease:
     """A trigger's use of a shared client; :meth:`release` exactly once when done."""
 
-    def __init__(self, shared: _Shared, slot: _Client, loop: asyncio.AbstractEventLoop) -> None:
-        self._shared = shared
-        self._slot = slot
-        self._loop = loop
-        self._released = False
-
-    @property
-    def client(self) -> AsyncAPIClient:
-        return self._slot.client
+    shared: _Shared
+    slot: _Client
+    loop: asyncio.AbstractEventLoop
+    released: bool = False
 
     @property
     def settings_key(self) -> str:
         """Names the connection settings this lease's client uses (a dict key: never show it)."""
-        return self._shared.key
+        return self.shared.key
 
-    async def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
-        """``client.get_service``, joining an identical request already in flight."""
-        ids = (organization_id, deployment_id, service_id)
-        return await self._single_flight(("service", *ids), lambda c: c.get_service(*ids))
-
-    async def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
-        """``client.get_services`` (every page), joining an identical listing already in flight."""
-        key = ("services", organization_id, deployment_id)
-        return await self._single_flight(key, lambda c: c.get_services(organization_id, deployment_id))
-
-    async def _single_flight(self, key: FlightKey, call: Call) -> dict[str, Any]:
-        in_flight = self._shared.in_flight
+    async def read(self, method: str, *args: str) -> dict[str, Any]:
+        """``client.<method>(*args)`` (a GET), joining an identical request already in flight."""
+        in_flight, key = self.shared.in_flight, (method, *args)
         flight = in_flight.get(key)
         if flight is None:
-            task = self._loop.create_task(call(self._slot.client))
-            flight = in_flight[key] = _Flight(task, self._slot)
+            task = self.loop.create_task(getattr(self.slot.client, method)(*args))
+            flight = in_flight[key] = _Flight(task, self.slot)
             task.add_done_callback(lambda done: _forget(in_flight, key, done))
         flight.waiters += 1
         try:
@@ -127,16 +113,16 @@ class ClientLease:
 
     async def release(self) -> None:
         """Drop this lease; the last one of a client closes it (after GETs others are joined to)."""
-        if self._released:
+        if self.released:
             return
-        self._released = True
-        shared, slot = self._shared, self._slot
+        self.released = True
+        shared, slot = self.shared, self.slot
         slot.users -= 1
         if slot.users > 0:
             return
         if slot in shared.clients:
             shared.clients.remove(slot)
-        entries = _REGISTRY.get(self._loop)
+        entries = _REGISTRY.get(self.loop)
         if not shared.clients and entries is not None and entries.get(shared.key) is shared:
             del entries[shared.key]
         joined = []
@@ -149,7 +135,7 @@ class ClientLease:
             await slot.client.aclose()
             return
         # The caller does not wait for the joined GETs: the close is a background task.
-        closing = self._loop.create_task(_close_after(joined, slot.client))
+        closing = self.loop.create_task(_close_after(joined, slot.client))
         _CLOSING.add(closing)
         closing.add_done_callback(_CLOSING.discard)
 
@@ -193,42 +179,25 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
     return ClientLease(shared, slot, loop)
 
 
-async def wait_with_lease(
-    abeja_conn_id: str,
-    wait: Callable[[ClientLease], Awaitable[dict[str, Any]]],
-    failed: Callable[[Exception], dict[str, Any]],
-) -> dict[str, Any]:
-    """A trigger's one event: ``wait`` run on a leased shared client, or ``failed(exc)`` when
-    leasing or waiting raised (connection lookup, credentials, ids: nothing a later poll would
-    fix). The lease ends before the event is returned, shielded from a cancellation."""
-    lease: ClientLease | None = None
-    try:
-        lease = await lease_client(abeja_conn_id)
-        return await wait(lease)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        return failed(exc)
-    finally:
-        if lease is not None:
-            await asyncio.shield(lease.release())
-
-
 # -- reading one resource a poll ------------------------------------------------------------------
 
 
-class DirectWatch(AbstractContextManager["DirectWatch"]):
-    """One GET a poll: ``read()``'s answer, or the error it raised (the engine's observation)."""
+class Watch(AbstractContextManager["Watch"]):
+    """How a trigger reads its resource, entered for the whole wait: one GET a poll (``method``
+    of the client, joined with an identical GET in flight)."""
 
-    def __init__(self, read: Callable[[], Awaitable[Mapping[str, Any]]]) -> None:
-        self._read = read
+    def __init__(self, lease: ClientLease, method: str, ids: tuple[str, str, str]) -> None:
+        self._lease = lease
+        self._method = method
+        self._ids = ids
 
     def __exit__(self, *exc_info: object) -> None:
         return None
 
     async def observe(self) -> object:
+        """The resource's JSON, or the error reading it: the engine's observation. Never raises."""
         try:
-            return await self._read()
+            return await self._lease.read(self._method, *self._ids)
         except Exception as exc:
             return exc
 
@@ -251,48 +220,35 @@ class _Group:
     """The waits on one deployment and its latest listing."""
 
     def __init__(self, organization_id: str, deployment_id: str) -> None:
-        self.organization_id = organization_id
-        self.deployment_id = deployment_id
+        self.ids = (organization_id, deployment_id)
         self.intervals: dict[ServiceWatch, float] = {}
         self.latest: _Listing | None = None
-        #: The listing being asked for; resolves to None when the wait that asked was cancelled.
-        self.pending: asyncio.Future[_Listing | None] | None = None
+        #: The listing being asked for, a task of its own: a cancelled wait does not cancel it.
+        self.pending: asyncio.Task[_Listing] | None = None
         self._numbers = 0
 
     async def listing(self, lease: ClientLease, seen: int) -> _Listing:
         """A listing this wait has not seen, no older than the smallest poll interval of the group."""
         loop = asyncio.get_running_loop()
-        while True:
-            latest, interval = self.latest, min(self.intervals.values(), default=0.0)
-            if latest is not None and latest.number > seen and loop.time() - latest.asked_at < interval:
-                return latest
-            if self.pending is None:
-                return await self._ask(lease, loop)
-            # Shielded: a cancelled wait must not cancel the answer the other waits expect.
-            joined = await asyncio.shield(self.pending)
-            if joined is not None:
-                return joined
-            # The wait that asked was cancelled: ask again (its request still runs; this joins it).
+        latest, interval = self.latest, min(self.intervals.values(), default=0.0)
+        if latest is not None and latest.number > seen and loop.time() - latest.asked_at < interval:
+            return latest
+        if self.pending is None:
+            self._numbers += 1
+            self.pending = loop.create_task(self._ask(lease, self._numbers, loop.time()))
+        return await asyncio.shield(self.pending)
 
-    async def _ask(self, lease: ClientLease, loop: asyncio.AbstractEventLoop) -> _Listing:
-        pending = self.pending = loop.create_future()
-        self._numbers += 1
-        number, asked_at = self._numbers, loop.time()
-        listing: _Listing | None = None
+    async def _ask(self, lease: ClientLease, number: int, asked_at: float) -> _Listing:
         try:
-            answer = await lease.get_services(self.organization_id, self.deployment_id)
+            answer = await lease.read("get_services", *self.ids)
             entries = [e for e in answer.get("entries") or () if isinstance(e, Mapping)]
             by_id = {e["service_id"]: e for e in entries if isinstance(e.get("service_id"), str)}
-            listing = _Listing(number, asked_at, by_id)
+            self.latest = _Listing(number, asked_at, by_id)
         except Exception as exc:
-            listing = _Listing(number, asked_at, {}, exc)
+            self.latest = _Listing(number, asked_at, {}, exc)
         finally:
-            # On cancellation ``listing`` is None: the joined waits ask again.
-            if listing is not None:
-                self.latest = listing
             self.pending = None
-            pending.set_result(listing)
-        return listing
+        return self.latest
 
 
 #: loop -> (settings key, organization, deployment) -> group. Weak on the loop, like the clients.
@@ -306,18 +262,16 @@ def deployment_group_count() -> int:
     return len(_GROUPS.get(asyncio.get_running_loop(), {}))
 
 
-class ServiceWatch:
+class ServiceWatch(Watch):
     """One wait's reads of its service, through its deployment's shared listing.
 
-    A context manager: entering joins the deployment's group, leaving quits it (the last wait
-    to leave drops the group).
+    Entering joins the deployment's group, leaving quits it (the last wait to leave drops the group).
     """
 
     def __init__(
         self, lease: ClientLease, organization_id: str, deployment_id: str, service_id: str, interval: float
     ) -> None:
-        self._lease = lease
-        self._ids = (organization_id, deployment_id, service_id)
+        super().__init__(lease, "get_service", (organization_id, deployment_id, service_id))
         self._interval = interval
         self._loop = asyncio.get_running_loop()
         self._key: GroupKey = (lease.settings_key, organization_id, deployment_id)
@@ -340,7 +294,6 @@ class ServiceWatch:
             del groups[self._key]
 
     async def observe(self) -> object:
-        """The service's JSON, or the error reading it: the engine's observation. Never raises."""
         group = self._group
         if group is not None and len(group.intervals) > 1:
             listing = await group.listing(self._lease, self._seen)
@@ -351,11 +304,4 @@ class ServiceWatch:
                     return service
             elif is_transient(listing.error):
                 return listing.error
-        try:
-            return await self._lease.get_service(*self._ids)
-        except Exception as exc:
-            return exc
-
-
-#: How a trigger reads its resource: entered for the whole wait, one ``observe()`` a poll.
-Watch = DirectWatch | ServiceWatch
+        return await super().observe()

@@ -26,12 +26,16 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_abeja.exceptions import WaitTimeoutError, with_log_lines
 from airflow_provider_abeja.links.abeja import AbejaServiceLink, push_service_url, service_console_url
 from airflow_provider_abeja.wait import engine
+from airflow_provider_abeja.wait.trigger import (
+    AbejaServiceStatusTrigger,
+    AbejaTrainingJobTrigger,
+    StatusTrigger,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_abeja.hooks.abeja import AbejaHook
-    from airflow_provider_abeja.wait.trigger import StatusTrigger
 
 #: Airflow retries a sensor gets unless the DAG sets ``retries``: waiting is idempotent, and
 #: Airflow 3.3.2 can fail a deferred task that already succeeded (apache/airflow#67287).
@@ -66,8 +70,8 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
 
     #: What is watched: nouns, event keys, default target and failure statuses, failure error.
     kind: ClassVar[engine.ResourceKind]
-    #: The attributes holding the two path ids after the organization, outermost first.
-    id_fields: ClassVar[tuple[str, str]]
+    #: The trigger that waits in deferrable mode.
+    trigger_class: ClassVar[type[StatusTrigger]]
     #: A bad id or a fail-fast error in a poke fails the task at once (``soft_fail``: skips it).
     fail_fast_methods = ("execute", "execute_complete", "poke")
 
@@ -102,14 +106,6 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         failures = self.kind.failure_statuses if failure_statuses is None else failure_statuses
         self.failure_statuses: list[str] = sorted(set(failures))
 
-    # -- what a subclass says -----------------------------------------------------------------
-
-    def _trigger(self, **kwargs: Any) -> StatusTrigger:
-        """The resource's trigger, from what every status trigger takes (the organization and the
-        path ids under the sensor's names, ``poll_interval``, ``end_time``, ``abeja_conn_id``,
-        ``transient_error_budget``) and the kind's own arguments."""
-        raise NotImplementedError
-
     def _push_link(self, context: Context) -> None:
         """Push the console link of the resource, for kinds that have one (none by default)."""
 
@@ -123,7 +119,7 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
 
     @property
     def resource_id(self) -> str:
-        return str(getattr(self, self.id_fields[1]))
+        return str(getattr(self, self.kind.path_ids[2]))
 
     def _ids(self) -> Ids:
         """The organization (explicit, else the connection's) and the path ids, checked: a bad or
@@ -131,7 +127,7 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         from airflow_provider_abeja.client.validation import check_path_id
 
         organization_id = self.hook.get_organization_id(self.organization_id or None)
-        outer, inner = (check_path_id(getattr(self, name), name) for name in self.id_fields)
+        outer, inner = (check_path_id(getattr(self, name), name) for name in self.kind.path_ids[1:])
         return organization_id, outer, inner
 
     def _spec(self, wall_deadline: float | None = None) -> engine.WaitSpec:
@@ -202,8 +198,13 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         if done:
             self.log.info("Success criteria met. Exiting.")
             return
-        trigger = self._trigger(
-            **dict(zip(("organization_id", *self.id_fields), self._ids(), strict=True)),
+        kwargs: dict[str, Any] = dict(zip(self.kind.path_ids, self._ids(), strict=True))
+        if self.trigger_class.chooses_statuses:  # the target is never a failure status
+            kwargs.update(
+                target_status=self.target_status, failure_statuses=sorted(self._spec().failure_statuses)
+            )
+        trigger = self.trigger_class(
+            **kwargs,
             poll_interval=max(float(self.poke_interval), _MIN_POLL_INTERVAL),
             end_time=time.time() + float(self.timeout),
             abeja_conn_id=self.abeja_conn_id,
@@ -240,7 +241,7 @@ class AbejaServiceStatusSensor(StatusSensor):
     """
 
     kind = engine.SERVICE
-    id_fields = ("deployment_id", "service_id")
+    trigger_class = AbejaServiceStatusTrigger
     template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id", "target_status")
     ui_color = "#e8f4ea"
     # The wait is the task a user watches for minutes: it links to the service's console page.
@@ -259,14 +260,6 @@ class AbejaServiceStatusSensor(StatusSensor):
         self.deployment_id = deployment_id
         self.service_id = service_id
         self._wait_for(target_status, failure_statuses)
-
-    def _trigger(self, **kwargs: Any) -> StatusTrigger:
-        from airflow_provider_abeja.wait.trigger import AbejaServiceStatusTrigger
-
-        failures = sorted(self._spec().failure_statuses)  # the target is never one
-        return AbejaServiceStatusTrigger(
-            **kwargs, target_status=self.target_status, failure_statuses=failures
-        )
 
     def _push_link(self, context: Context) -> None:
         ti = context.get("ti")
@@ -290,7 +283,7 @@ class AbejaTrainingJobSensor(StatusSensor):
     """
 
     kind = engine.TRAINING_JOB
-    id_fields = ("job_definition_name", "training_job_id")
+    trigger_class = AbejaTrainingJobTrigger
     template_fields: Sequence[str] = ("organization_id", "job_definition_name", "training_job_id")
     ui_color = "#fdf3e8"
 
@@ -298,8 +291,3 @@ class AbejaTrainingJobSensor(StatusSensor):
         super().__init__(**kwargs)
         self.job_definition_name = job_definition_name
         self.training_job_id = training_job_id
-
-    def _trigger(self, **kwargs: Any) -> StatusTrigger:
-        from airflow_provider_abeja.wait.trigger import AbejaTrainingJobTrigger
-
-        return AbejaTrainingJobTrigger(**kwargs)

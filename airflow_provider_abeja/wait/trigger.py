@@ -14,16 +14,13 @@ import datetime
 import random
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import is_fail_fast
-from airflow_provider_abeja.wait import engine
-from airflow_provider_abeja.wait.pool import ClientLease, DirectWatch, ServiceWatch, Watch, wait_with_lease
-
-if TYPE_CHECKING:
-    from airflow_provider_abeja.client import AsyncAPIClient
+from airflow_provider_abeja.wait import engine, pool
+from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch
 
 #: Seconds a trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
@@ -50,7 +47,7 @@ class StatusTrigger(BaseTrigger):
 
     :param organization_id: organization of the resource (already resolved: the triggerer does
         not fall back to the connection's organization).
-    :param ids: the two path ids after the organization, stored under ``id_fields``.
+    :param ids: the two path ids after the organization, stored under the kind's ``path_ids``.
     :param target_status: the only status that counts as success (None: the kind's).
     :param failure_statuses: statuses that end the wait with a ``failure`` event (None: the
         kind's; the target is never one of them). Any other status keeps the trigger waiting,
@@ -66,8 +63,6 @@ class StatusTrigger(BaseTrigger):
 
     #: What is watched: nouns, event keys, default target and failure statuses, failure error.
     kind: ClassVar[engine.ResourceKind]
-    #: The serialized names of the two path ids after the organization, outermost first.
-    id_fields: ClassVar[tuple[str, str]]
     #: Whether ``target_status`` and ``failure_statuses`` are arguments (serialized) or the kind's.
     chooses_statuses: ClassVar[bool] = False
     #: Where the triggerer imports the class from: part of every stored trigger row, so it never changes.
@@ -77,19 +72,18 @@ class StatusTrigger(BaseTrigger):
         self,
         organization_id: str,
         ids: tuple[str, str],
-        *,
-        target_status: str | None = None,
-        failure_statuses: Iterable[str] | None = None,
+        target_status: str | None,
+        failure_statuses: Iterable[str] | None,
         poll_interval: float,
-        end_time: float | datetime.datetime | None = None,
-        abeja_conn_id: str = "abeja_default",
-        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+        end_time: float | datetime.datetime | None,
+        abeja_conn_id: str,
+        transient_error_budget: int,
     ) -> None:
         super().__init__()
         if poll_interval is None or float(poll_interval) <= 0:
             raise ValueError("poll_interval must be a positive number of seconds")
         self.organization_id = str(organization_id)
-        for name, value in zip(self.id_fields, ids, strict=True):
+        for name, value in zip(self.kind.path_ids[1:], ids, strict=True):
             setattr(self, name, str(value))
         self.end_time = _coerce_end_time(end_time)
         # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
@@ -104,16 +98,16 @@ class StatusTrigger(BaseTrigger):
 
     def _watch(self, lease: ClientLease) -> Watch:
         """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
-        return DirectWatch(lambda: getattr(lease.client, self.kind.read)(*self._ids))
+        return Watch(lease, self.kind.read, self._ids)
 
     @property
     def _ids(self) -> tuple[str, str, str]:
-        outer, inner = (str(getattr(self, name)) for name in self.id_fields)
-        return self.organization_id, outer, inner
+        organization_id, outer, inner = (str(getattr(self, name)) for name in self.kind.path_ids)
+        return organization_id, outer, inner
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
-        kwargs: dict[str, Any] = dict(zip(("organization_id", *self.id_fields), self._ids, strict=True))
+        kwargs: dict[str, Any] = dict(zip(self.kind.path_ids, self._ids, strict=True))
         if self.chooses_statuses:
             kwargs.update(target_status=self.target_status, failure_statuses=list(self.failure_statuses))
         kwargs.update(
@@ -125,12 +119,25 @@ class StatusTrigger(BaseTrigger):
         return self.classpath, kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until an outcome, then yield one event. The client lease ends before the yield."""
+        """Poll until an outcome, then yield one event. The client lease ends before the yield,
+        shielded from a cancellation. An error leasing or waiting (connection lookup,
+        credentials, ids: nothing a later poll would fix) is an ``error`` event."""
+        lease: ClientLease | None = None
         try:
-            event = await wait_with_lease(self.abeja_conn_id, self._wait, self._error_event)
+            lease = await pool.lease_client(self.abeja_conn_id)
+            event = await self._wait(lease)
         except asyncio.CancelledError:
             self.log.info("Stopped waiting for %s %s (cancelled)", self.kind.noun, self._ids[2])
             raise
+        except Exception as exc:
+            message = f"could not watch {self.kind.noun} {self._ids[2]}: {exc}"
+            failed = engine.Step(
+                engine.Outcome.ERROR, engine.WaitState(), message, retryable=not is_fail_fast(exc)
+            )
+            event = engine.status_event(self._ids[2], failed, None, self.kind)
+        finally:
+            if lease is not None:
+                await asyncio.shield(lease.release())
         yield TriggerEvent(event)
 
     async def _wait(self, lease: ClientLease) -> dict[str, Any]:
@@ -147,10 +154,10 @@ class StatusTrigger(BaseTrigger):
                 delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
                 await asyncio.sleep(engine.next_pause(spec, delay, time.time()))
         wants_logs = result.outcome in (engine.Outcome.FAILED, engine.Outcome.TIMED_OUT)
-        lines = await self._log_lines(lease.client) if wants_logs else []
+        lines = await self._log_lines(lease) if wants_logs else []
         return engine.status_event(self._ids[2], result, lines, self.kind)
 
-    async def _log_lines(self, client: AsyncAPIClient) -> list[str]:
+    async def _log_lines(self, lease: ClientLease) -> list[str]:
         """The latest log lines, or none when they cannot be read in LOG_FETCH_TIMEOUT.
 
         The lines only decorate an outcome that is already known: a slow log API must not hold
@@ -158,7 +165,7 @@ class StatusTrigger(BaseTrigger):
         """
         noun, resource_id = self.kind.noun, self._ids[2]
         try:
-            read_logs = getattr(client, self.kind.read_logs)(*self._ids)
+            read_logs = lease.read(self.kind.read_logs, *self._ids)
             logs = await asyncio.wait_for(read_logs, timeout=LOG_FETCH_TIMEOUT)
         except asyncio.TimeoutError:
             self.log.warning("Recent logs of %s %s not read within %ss", noun, resource_id, LOG_FETCH_TIMEOUT)
@@ -167,12 +174,6 @@ class StatusTrigger(BaseTrigger):
             self.log.warning("Could not read recent logs of %s %s: %s", noun, resource_id, exc)
             return []
         return engine.latest_log_lines(logs)
-
-    def _error_event(self, exc: Exception) -> dict[str, Any]:
-        message = f"could not watch {self.kind.noun} {self._ids[2]}: {exc}"
-        retryable = not is_fail_fast(exc)
-        result = engine.Step(engine.Outcome.ERROR, engine.WaitState(), message, retryable=retryable)
-        return engine.status_event(self._ids[2], result, None, self.kind)
 
 
 class AbejaServiceStatusTrigger(StatusTrigger):
@@ -191,7 +192,6 @@ class AbejaServiceStatusTrigger(StatusTrigger):
     """
 
     kind = engine.SERVICE
-    id_fields = ("deployment_id", "service_id")
     chooses_statuses = True
     classpath = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
     deployment_id: str
@@ -209,15 +209,16 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
+        ids = (deployment_id, service_id)
         super().__init__(
             organization_id,
-            (deployment_id, service_id),
-            target_status=target_status,
-            failure_statuses=failure_statuses,
-            poll_interval=poll_interval,
-            end_time=end_time,
-            abeja_conn_id=abeja_conn_id,
-            transient_error_budget=transient_error_budget,
+            ids,
+            target_status,
+            failure_statuses,
+            poll_interval,
+            end_time,
+            abeja_conn_id,
+            transient_error_budget,
         )
 
     def _watch(self, lease: ClientLease) -> Watch:
@@ -234,7 +235,6 @@ class AbejaTrainingJobTrigger(StatusTrigger):
     """
 
     kind = engine.TRAINING_JOB
-    id_fields = ("job_definition_name", "training_job_id")
     classpath = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
     job_definition_name: str
     training_job_id: str
@@ -249,11 +249,7 @@ class AbejaTrainingJobTrigger(StatusTrigger):
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
+        ids = (job_definition_name, training_job_id)
         super().__init__(
-            organization_id,
-            (job_definition_name, training_job_id),
-            poll_interval=poll_interval,
-            end_time=end_time,
-            abeja_conn_id=abeja_conn_id,
-            transient_error_budget=transient_error_budget,
+            organization_id, ids, None, None, poll_interval, end_time, abeja_conn_id, transient_error_budget
         )

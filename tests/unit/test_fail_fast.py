@@ -242,10 +242,9 @@ def _sensor(error: Exception) -> AbejaServiceStatusSensor:
 
 def _trigger_outcome(error: Exception, monkeypatch: pytest.MonkeyPatch) -> Any:
     class Lease:
-        client = Raising(error)
         settings_key = "raising"  # alone on its deployment: the wait reads its service directly
 
-        async def get_service(self, *ids: str) -> Any:
+        async def read(self, method: str, *ids: str) -> Any:
             raise error
 
         async def release(self) -> None:

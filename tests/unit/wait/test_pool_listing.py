@@ -38,6 +38,9 @@ class FakeLease:
         self.listing_error: BaseException | None = None
         self.gate: asyncio.Event | None = None
 
+    async def read(self, method: str, *ids: str) -> dict[str, Any]:
+        return await getattr(self, method)(*ids)  # type: ignore[no-any-return]
+
     async def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
         self.listings += 1
         if self.gate is not None:

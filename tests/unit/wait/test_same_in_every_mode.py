@@ -119,10 +119,10 @@ class Lease:
     settings_key = "scripted"
 
     def __init__(self, script: Script) -> None:
-        self.client = AsyncScript(script)
+        self.script = AsyncScript(script)
 
-    async def get_service(self, *ids: str) -> dict[str, Any]:
-        return await self.client.get_service(*ids)
+    async def read(self, method: str, *ids: str) -> dict[str, Any]:
+        return await getattr(self.script, method)(*ids)  # type: ignore[no-any-return]
 
     async def release(self) -> None:
         return None
