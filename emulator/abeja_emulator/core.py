@@ -113,6 +113,9 @@ class Emulator:
         self.sources = SourceStore(self.store.path.parent / "sources" if self.store.path else None)
         self.runtime_problem: str | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: pools a redeploy replaced, closed by the next bring-up or a halt (never only by a task that
+        #: may be cancelled before it runs: its runtimes would outlive the service)
+        self._retiring: dict[str, list[InstancePool]] = {}
         self.public_url = "http://127.0.0.1"
         self.training = TrainingPlatform(self)
         self._add_initial_faults()
@@ -185,7 +188,8 @@ class Emulator:
         self.logs.max_per_service = self.config.max_log_events_per_service
 
     async def _halt_all(self) -> None:
-        await asyncio.gather(*(self._halt(ser) for ser in list(self.pools) + list(self._tasks)))
+        services = {*self.pools, *self._tasks, *self._retiring}
+        await asyncio.gather(*(self._halt(ser) for ser in services))
 
     def _seed_sample(self) -> None:
         org = self.config.organization_id
@@ -527,6 +531,8 @@ class Emulator:
         if old_task is not None:
             old_task.cancel()
         old_pool = self.pools.pop(ser, None)
+        if old_pool is not None:
+            self._retiring.setdefault(ser, []).append(old_pool)
         version = self.versions.get(service.version_id)
         if version is None:
             self._set_status(service, FAILED, f"[emulator] version {service.version_id} no longer exists")
@@ -552,13 +558,12 @@ class Emulator:
         )
         self.pools[ser] = pool
         delay = 0.0 if keep_ready else self.config.ready_delay
-        self._tasks[ser] = asyncio.create_task(self._bring_up(service, pool, old_pool, delay, keep_ready))
+        self._tasks[ser] = asyncio.create_task(self._bring_up(service, pool, delay, keep_ready))
 
     async def _bring_up(
         self,
         service: Service,
         pool: InstancePool,
-        old_pool: InstancePool | None,
         delay: float,
         keep_ready: bool,
     ) -> None:
@@ -566,8 +571,7 @@ class Emulator:
         loop = asyncio.get_running_loop()
         began = loop.time()
         try:
-            if old_pool is not None:
-                await old_pool.close()
+            await self._close_retired(ser)
             # Start the instances only shortly before READY is due: a service held IN_PROGRESS by a long
             # ready delay (timeout tests, trigger benchmarks) costs no processes.
             if delay - SPAWN_ALLOWANCE > 0:
@@ -613,12 +617,23 @@ class Emulator:
         self._tasks[f"lost-{ser}"] = task
         task.add_done_callback(lambda _t, key=f"lost-{ser}": self._tasks.pop(key, None))  # type: ignore[misc]
 
+    async def _close_retired(self, ser: str) -> None:
+        retiring = self._retiring.get(ser, [])
+        while retiring:
+            pool = retiring[0]
+            await pool.close()
+            if retiring and retiring[0] is pool:
+                retiring.pop(0)
+        if not retiring:
+            self._retiring.pop(ser, None)
+
     async def _halt(self, ser: str) -> None:
         task = self._tasks.pop(ser, None)
         if task is not None:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+        await self._close_retired(ser)
         pool = self.pools.pop(ser, None)
         if pool is not None:
             await pool.close()
