@@ -47,8 +47,8 @@ class HostPolicy:
     def for_bind(cls, bind_host: str, allowed: Iterable[str] = ()) -> HostPolicy:
         """The names a server bound to `bind_host` answers: a wildcard bind adds the machine's names."""
         extra = list(allowed)
-        if bind_host in WILDCARD_ADDRESSES:
-            extra += [socket.gethostname(), socket.getfqdn()]
+        if bind_host in WILDCARD_ADDRESSES:  # the printed URL names the wildcard address itself
+            extra += [bind_host, socket.gethostname(), socket.getfqdn()]
         elif not is_loopback(bind_host):
             extra.append(bind_host)
         return cls(extra)
@@ -67,4 +67,5 @@ class HostPolicy:
     def describe(self) -> str:
         if self.any:
             return "any name"
-        return ", ".join(["localhost", "127.0.0.1", "[::1]", *sorted(self.names)])
+        loopback = ["localhost", "127.0.0.1", "[::1]"]
+        return ", ".join([*loopback, *sorted(n for n in self.names if n and not is_loopback(n))])
