@@ -202,8 +202,16 @@ CLI_CASES: list[tuple[str, list[str]]] = [
 
 @pytest.mark.parametrize(("flag", "argv"), CLI_CASES, ids=lambda v: v if isinstance(v, str) else " ".join(v))
 def test_a_bad_flag_is_one_line_naming_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, argv: list[str]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flag: str,
+    argv: list[str],
 ) -> None:
+    def accepted(host: str, port: int) -> None:
+        raise AssertionError(f"{flag} was accepted: the server would start")
+
+    monkeypatch.setattr(cli, "bind", accepted)
     argv = [a.replace("{file}", _file(tmp_path)).replace("{config}", _config(tmp_path)) for a in argv]
     try:
         code = cli.main([*argv, "--port", "0"] if flag != "--port" else argv)
