@@ -34,6 +34,13 @@ DEFAULT_PORT = 8765
 LISTEN_MESSAGE = "ABEJA Platform emulator listening on"
 
 
+_LIMIT_FLAGS = (
+    ("--max-upload-mb", DEFAULT_MAX_UPLOAD_MB, "largest request body (code and training uploads included)"),
+    ("--max-expanded-mb", DEFAULT_MAX_EXPANDED_MB, "largest total size of an unpacked archive"),
+    ("--max-archive-files", DEFAULT_MAX_ARCHIVE_FILES, "most members in one archive"),
+)
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Defaults after every option; the epilog keeps its line breaks."""
 
@@ -97,24 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="a folder a version's code_dir may be under (repeatable; default: the temporary folder and "
         "the sample handler)",
     )
-    parser.add_argument(
-        "--max-upload-mb",
-        type=checks.positive_int,
-        default=DEFAULT_MAX_UPLOAD_MB,
-        help="largest request body (code and training uploads included)",
-    )
-    parser.add_argument(
-        "--max-expanded-mb",
-        type=checks.positive_int,
-        default=DEFAULT_MAX_EXPANDED_MB,
-        help="largest total size of an unpacked archive",
-    )
-    parser.add_argument(
-        "--max-archive-files",
-        type=checks.positive_int,
-        default=DEFAULT_MAX_ARCHIVE_FILES,
-        help="most members in one archive",
-    )
+    for flag, default, meaning in _LIMIT_FLAGS:
+        parser.add_argument(flag, type=checks.positive_int, default=default, help=meaning)
     parser.add_argument(
         "--ready-delay",
         type=checks.seconds,

@@ -25,34 +25,33 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
-def port(text: str) -> int:
+def _number(text: str, kind: type[int] | type[float]) -> float | None:
+    """The number `text` spells, or None (argparse then reports the flag with our message)."""
     try:
-        value = int(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number 0-{MAX_PORT}, got {text!r}") from None
-    if not 0 <= value <= MAX_PORT:
-        raise argparse.ArgumentTypeError(f"must be 0-{MAX_PORT} (0 picks a free port), got {value}")
-    return value
+        return None
+
+
+def port(text: str) -> int:
+    value = _number(text, int)
+    if value is None or not 0 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be 0-{MAX_PORT} (0 picks a free port), got {text!r}")
+    return int(value)
 
 
 def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 <= value <= MAX_DELAY:
+    value = _number(text, float)
+    if value is None or not math.isfinite(value) or not 0 <= value <= MAX_DELAY:
         raise argparse.ArgumentTypeError(f"must be a number of seconds from 0 to {MAX_DELAY:g}, got {text!r}")
     return value
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
+    value = _number(text, int)
+    if value is None or value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
+    return int(value)
 
 
 def plain_id(text: str) -> str:

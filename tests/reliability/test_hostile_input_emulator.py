@@ -247,7 +247,7 @@ FAULTS = [
     _raw_fault("probability-nan", '{"route": "get_services", "status": 500, "probability": NaN}'),
     _fault("probability-nan-text", status=500, probability="nan"),
     _fault("when-unknown", status=500, when="during"),
-    _fault("bool-unknown", drop_connection="maybe"),
+    _fault("bool-unknown", status=500, drop_connection="maybe"),
     _fault("unknown-option", status=500, colour="red"),
     _fault("does-nothing"),
 ]
