@@ -67,7 +67,7 @@ async def get_service(emu: Emulator, request: Request, org: str, dep: str, ser: 
 
 
 async def update_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
-    return json_response(emu.update_service(org, dep, ser, await json_body(request)))
+    return json_response(await emu.update_service(org, dep, ser, await json_body(request)))
 
 
 async def delete_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
@@ -75,7 +75,7 @@ async def delete_service(emu: Emulator, request: Request, org: str, dep: str, se
 
 
 async def start_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
-    return json_response(emu.start_service(org, dep, ser))
+    return json_response(await emu.start_service(org, dep, ser))
 
 
 async def stop_service(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:

@@ -14,6 +14,8 @@ from .asgi import DropConnectionMiddleware
 from .core import Emulator
 from .errors import error_code
 from .fastpath import FastPath
+from .host_policy import HostPolicy
+from .local_guard import LocalGuard
 from .routing import json_response
 
 
@@ -49,7 +51,9 @@ def create_fastapi(emulator: Emulator) -> FastAPI:
     return app
 
 
-def create_app(emulator: Emulator) -> DropConnectionMiddleware:
-    """The ASGI callable uvicorn serves: drop-connection wrapper, inference fast path, FastAPI."""
+def create_app(emulator: Emulator, hosts: HostPolicy | None = None) -> LocalGuard:
+    """The ASGI callable uvicorn serves: local guard (Host, Origin, body size; loopback names unless
+    `hosts` says more), drop-connection wrapper, inference fast path, FastAPI."""
     app = create_fastapi(emulator)
-    return DropConnectionMiddleware(FastPath(app, app.state.hot_routes))  # type: ignore[arg-type]
+    inner = DropConnectionMiddleware(FastPath(app, app.state.hot_routes))  # type: ignore[arg-type]
+    return LocalGuard(inner, hosts or HostPolicy(), emulator.limits.max_upload_bytes)

@@ -116,4 +116,4 @@ def register(app: FastAPI, emu: Emulator) -> None:
     @route("/uploads/{ver}/{token}", ["PUT", "POST"])
     async def upload_source(request: Request, ver: str, token: str) -> dict[str, Any]:
         """A version's `upload_url`: the code archive, unpacked for the runtime to start in."""
-        return emu.upload_source(ver, token, await request.body())
+        return await emu.upload_source(ver, token, await request.body())

@@ -14,10 +14,12 @@ from typing import Any
 
 from . import sample
 from .auth import Authenticator
+from .code_roots import CodeRoots
 from .config import EmulatorConfig
 from .errors import bad_request, not_found
 from .faults import FaultBook, build_fault
 from .ids import new_hex_id, new_numeric_id, now_ts
+from .limits import UploadLimits
 from .logs import LogBook
 from .models import (
     DEFAULT_IMAGE,
@@ -47,6 +49,7 @@ from .proxy_rules import (
 )
 from .runtime import HandlerLoadError, InstancePool, InstanceUnavailable, PoolSpec, RuntimeLost
 from .runtime_process import runtime_problem, sweep_scratch
+from .service_locks import ServiceLocks
 from .sources import SourceStore
 from .store import NullStore
 from .training import TrainingPlatform
@@ -86,8 +89,13 @@ class Emulator:
         *,
         sample: bool = True,
         faults: list[dict[str, Any]] | None = None,
+        limits: UploadLimits | None = None,
+        code_roots: CodeRoots | None = None,
     ) -> None:
         self.initial_config = config.copy()
+        self.limits = limits or UploadLimits()
+        self.code_roots = code_roots or CodeRoots()
+        self.locks = ServiceLocks()
         self.initial_faults = list(faults or [])
         self.config = config
         self.store = store or NullStore()
@@ -105,6 +113,9 @@ class Emulator:
         self.sources = SourceStore(self.store.path.parent / "sources" if self.store.path else None)
         self.runtime_problem: str | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: pools a redeploy replaced, closed by the next bring-up or a halt (never only by a task that
+        #: may be cancelled before it runs: its runtimes would outlive the service)
+        self._retiring: dict[str, list[InstancePool]] = {}
         self.public_url = "http://127.0.0.1"
         self.training = TrainingPlatform(self)
         self._add_initial_faults()
@@ -164,6 +175,7 @@ class Emulator:
         self._add_initial_faults()
         self.requests.clear()
         self.counters.clear()
+        self.locks.clear()
         self.config = self.initial_config.copy()
         self.auth.reconfigure(self.config)
         self.logs.max_per_service = self.config.max_log_events_per_service
@@ -176,7 +188,8 @@ class Emulator:
         self.logs.max_per_service = self.config.max_log_events_per_service
 
     async def _halt_all(self) -> None:
-        await asyncio.gather(*(self._halt(ser) for ser in list(self.pools) + list(self._tasks)))
+        services = {*self.pools, *self._tasks, *self._retiring}
+        await asyncio.gather(*(self._halt(ser) for ser in services))
 
     def _seed_sample(self) -> None:
         org = self.config.organization_id
@@ -302,6 +315,11 @@ class Emulator:
             raise bad_request("image must be a string")
         if not isinstance(code_dir, str) or (code_dir and not os.path.isabs(code_dir)):
             raise bad_request("code_dir must be an absolute path")
+        if code_dir and not self.code_roots.allows(code_dir):
+            raise bad_request(
+                f"code_dir must be under a folder the emulator allows ({self.code_roots.describe()}); "
+                "start it with --code-root to allow another"
+            )
         if any(v.deployment_id == dep_id and v.version == version for v in self.versions.values()):
             raise bad_request(f"version {version} already exists")
         self.counters["versions_created"] += 1
@@ -312,11 +330,13 @@ class Emulator:
         """Where the version's code tarball goes (the platform's presigned URL; no credentials)."""
         return f"{self.public_url}/_emulator/uploads/{ver.version_id}/{ver.upload_token}"
 
-    def upload_source(self, ver_id: str, token: str, archive: bytes) -> dict[str, Any]:
+    async def upload_source(self, ver_id: str, token: str, archive: bytes) -> dict[str, Any]:
         ver = self.versions.get(ver_id)
         if ver is None or not secrets.compare_digest(token, ver.upload_token):
             raise not_found("no such upload URL")
-        ver.source_dir = str(self.sources.unpack(ver_id, archive))
+        # decompression and disk writes in a thread: a big archive must not stall every other request
+        folder = await asyncio.to_thread(self.sources.unpack, ver_id, archive, self.limits)
+        ver.source_dir = str(folder)
         ver.modified_at = now_ts()
         self.store.put("version", ver.version_id, ver.to_dict())
         return {"version_id": ver_id, "size": len(archive)}
@@ -378,7 +398,11 @@ class Emulator:
             return {"entries": entries}
         return {"entries": entries, "offset": offset, "limit": size, "total": len(chosen)}
 
-    def update_service(self, org: str, dep_id: str, ser: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def update_service(self, org: str, dep_id: str, ser: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with self.locks(ser):
+            return self._update_service(org, dep_id, ser, body)
+
+    def _update_service(self, org: str, dep_id: str, ser: str, body: dict[str, Any]) -> dict[str, Any]:
         service = self.service(org, dep_id, ser)
         staged = Service.from_dict(service.to_dict())
         if "version_id" in body:
@@ -416,31 +440,41 @@ class Emulator:
         return self.service_wire(service)
 
     async def delete_service(self, org: str, dep_id: str, ser: str) -> dict[str, Any]:
-        self.service(org, dep_id, ser)
-        await self._halt(ser)
-        self.services.pop(ser, None)
-        self.store.delete("service", ser)
-        self.logs.drop(ser)
-        self.counters["services_deleted"] += 1
+        """Gone from the map and the state folder first (a racing call answers 404, a restart cannot
+        bring it back), then its processes are stopped, all under the service's lock."""
+        async with self.locks(ser):
+            self.service(org, dep_id, ser)
+            self.services.pop(ser, None)
+            self.store.delete("service", ser)
+            self.counters["services_deleted"] += 1
+            await self._halt(ser)
+            self.logs.drop(ser)
+        self.locks.forget(ser)
         return {"message": f"{ser} deleted"}
 
-    def start_service(self, org: str, dep_id: str, ser: str) -> dict[str, Any]:
-        service = self.service(org, dep_id, ser)
-        if service.status in RUNNING:
-            raise bad_request(f"service {ser} is already running")
-        self._deploy(service, reason="started")
+    async def start_service(self, org: str, dep_id: str, ser: str) -> dict[str, Any]:
+        async with self.locks(ser):
+            service = self.service(org, dep_id, ser)
+            if service.status in RUNNING:
+                raise bad_request(f"service {ser} is already running")
+            self._deploy(service, reason="started")
         return {"message": f"{ser} started"}
 
     async def stop_service(self, org: str, dep_id: str, ser: str) -> dict[str, Any]:
-        service = self.service(org, dep_id, ser)
-        if service.status not in RUNNING:
-            raise bad_request(f"service {ser} is not running")
-        await self._halt(ser)
-        self._set_status(service, STOPPED, "[emulator] service stopped")
+        async with self.locks(ser):
+            service = self.service(org, dep_id, ser)
+            if service.status not in RUNNING:
+                raise bad_request(f"service {ser} is not running")
+            await self._halt(ser)
+            self._set_status(service, STOPPED, "[emulator] service stopped")
         return {"message": f"{ser} stopped"}
 
     async def force_status(self, ser: str, status: str, message: str | None = None) -> dict[str, Any]:
         """Control API: put a service in a status and keep it there (tests of sensors and failures)."""
+        async with self.locks(ser):
+            return await self._force_status(ser, status, message)
+
+    async def _force_status(self, ser: str, status: str, message: str | None) -> dict[str, Any]:
         service = self.services.get(ser)
         if service is None:
             raise not_found(f"service {ser} not found")
@@ -470,7 +504,9 @@ class Emulator:
             raise bad_request(f"version {version_id} not found in deployment {dep_id}")
 
     def _save(self, service: Service) -> None:
-        self.store.put("service", service.service_id, service.to_dict())
+        """Write the service through, unless it was deleted meanwhile (never resurrect it on disk)."""
+        if self.services.get(service.service_id) is service:
+            self.store.put("service", service.service_id, service.to_dict())
 
     def _set_status(self, service: Service, status: str, message: str | None = None) -> None:
         service.status = status
@@ -495,6 +531,8 @@ class Emulator:
         if old_task is not None:
             old_task.cancel()
         old_pool = self.pools.pop(ser, None)
+        if old_pool is not None:
+            self._retiring.setdefault(ser, []).append(old_pool)
         version = self.versions.get(service.version_id)
         if version is None:
             self._set_status(service, FAILED, f"[emulator] version {service.version_id} no longer exists")
@@ -520,13 +558,12 @@ class Emulator:
         )
         self.pools[ser] = pool
         delay = 0.0 if keep_ready else self.config.ready_delay
-        self._tasks[ser] = asyncio.create_task(self._bring_up(service, pool, old_pool, delay, keep_ready))
+        self._tasks[ser] = asyncio.create_task(self._bring_up(service, pool, delay, keep_ready))
 
     async def _bring_up(
         self,
         service: Service,
         pool: InstancePool,
-        old_pool: InstancePool | None,
         delay: float,
         keep_ready: bool,
     ) -> None:
@@ -534,8 +571,7 @@ class Emulator:
         loop = asyncio.get_running_loop()
         began = loop.time()
         try:
-            if old_pool is not None:
-                await old_pool.close()
+            await self._close_retired(ser)
             # Start the instances only shortly before READY is due: a service held IN_PROGRESS by a long
             # ready delay (timeout tests, trigger benchmarks) costs no processes.
             if delay - SPAWN_ALLOWANCE > 0:
@@ -581,12 +617,23 @@ class Emulator:
         self._tasks[f"lost-{ser}"] = task
         task.add_done_callback(lambda _t, key=f"lost-{ser}": self._tasks.pop(key, None))  # type: ignore[misc]
 
+    async def _close_retired(self, ser: str) -> None:
+        retiring = self._retiring.get(ser, [])
+        while retiring:
+            pool = retiring[0]
+            await pool.close()
+            if retiring and retiring[0] is pool:
+                retiring.pop(0)
+        if not retiring:
+            self._retiring.pop(ser, None)
+
     async def _halt(self, ser: str) -> None:
         task = self._tasks.pop(ser, None)
         if task is not None:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+        await self._close_retired(ser)
         pool = self.pools.pop(ser, None)
         if pool is not None:
             await pool.close()

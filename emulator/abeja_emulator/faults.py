@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from .errors import bad_request
+from .route_names import ANY_ROUTE, FAULT_ROUTES
 
 WHEN_BEFORE = "before"
 WHEN_AFTER = "after"
+#: A latency beyond this is a typo or `inf`: it would hold matching requests (and their clients) forever.
+MAX_LATENCY = 300.0
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 
 @dataclass
@@ -58,41 +64,67 @@ _FIELDS = {
 
 
 def build_fault(spec: dict[str, Any]) -> Fault:
-    """Validate a control-API / CLI spec into a Fault (400 on anything odd)."""
+    """Validate a control-API / CLI spec into a Fault (400 with a one-line reason on anything odd)."""
     unknown = set(spec) - _FIELDS
     if unknown:
         raise bad_request(f"unknown fault option(s): {', '.join(sorted(unknown))}")
     try:
         fault = Fault(fault_id=f"flt-{secrets.token_hex(6)}")
-        fault.route = str(spec.get("route") or "*")
+        fault.route = _route(spec.get("route"))
         if spec.get("status") is not None:
             fault.status = int(spec["status"])
             if not 100 <= fault.status <= 599:
-                raise ValueError("status")
+                raise ValueError("status must be 100-599")
         if spec.get("retry_after") is not None:
-            fault.retry_after = str(spec["retry_after"])
-        fault.latency = float(spec.get("latency") or 0.0)
-        fault.drop_connection = _as_bool(spec.get("drop_connection", False))
-        fault.malformed_body = _as_bool(spec.get("malformed_body", False))
+            fault.retry_after = _header_value(spec["retry_after"])
+        fault.latency = _latency(spec.get("latency"))
+        fault.drop_connection = _as_bool(spec.get("drop_connection", False), "drop_connection")
+        fault.malformed_body = _as_bool(spec.get("malformed_body", False), "malformed_body")
         if spec.get("times") is not None:
             fault.times = int(spec["times"])
             if fault.times < 1:
-                raise ValueError("times")
+                raise ValueError("times must be >= 1")
         if spec.get("probability") is not None:
             fault.probability = float(spec["probability"])
             if not 0.0 <= fault.probability <= 1.0:
-                raise ValueError("probability")
+                raise ValueError("probability must be between 0 and 1")
         fault.when = str(spec.get("when") or WHEN_BEFORE)
         if fault.when not in (WHEN_BEFORE, WHEN_AFTER):
-            raise ValueError("when")
+            raise ValueError(f"when must be {WHEN_BEFORE} or {WHEN_AFTER}")
         fault.body = spec.get("body")
-    except (TypeError, ValueError) as exc:
-        raise bad_request(f"invalid fault option: {exc}") from None
-    if fault.latency < 0:
-        raise bad_request("invalid fault option: latency")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise bad_request(f"invalid fault option: {_one_line(exc)}") from None
     if not fault.replaces_response and fault.latency == 0:
         raise bad_request("a fault needs status, latency, drop_connection or malformed_body")
     return fault
+
+
+def _route(value: Any) -> str:
+    """A route name the emulator counts (a typo would inject nothing, silently)."""
+    route = str(value or ANY_ROUTE)
+    if route != ANY_ROUTE and route not in FAULT_ROUTES:
+        known = ", ".join((ANY_ROUTE, *FAULT_ROUTES))
+        raise ValueError(f"unknown route {_one_line(route)[:80]!r}; known routes: {known}")
+    return route
+
+
+def _latency(value: Any) -> float:
+    latency = float(value or 0.0)
+    if not math.isfinite(latency) or not 0.0 <= latency <= MAX_LATENCY:
+        raise ValueError(f"latency must be a number of seconds from 0 to {MAX_LATENCY:g}")
+    return latency
+
+
+def _header_value(value: Any) -> str:
+    """`Retry-After` goes out as a header: CR, LF or other control characters would break the answer."""
+    text = str(value)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or not text.isascii():
+        raise ValueError("retry_after must be printable ASCII without CR or LF")
+    return text
+
+
+def _one_line(exc: object) -> str:
+    return " ".join(str(exc).split())
 
 
 def parse_fault_spec(text: str) -> dict[str, Any]:
@@ -113,9 +145,12 @@ def parse_fault_spec(text: str) -> dict[str, Any]:
     return spec
 
 
-def _as_bool(value: Any) -> bool:
+def _as_bool(value: Any, name: str) -> bool:
     if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
+        word = value.strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise ValueError(f"{name} must be true or false")
+        return word in _TRUE
     return bool(value)
 
 

@@ -81,6 +81,9 @@ class EmulatorHandle:
     # ----- control API -------------------------------------------------------------------------------
 
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        # the control API takes only JSON for a change (a cross-site form cannot reach it): always send it
+        if body is None and method != "GET":
+            body = {}
         response = self._session.request(
             method, f"{self.url}/_emulator/{path}", json=body, timeout=self.timeout, verify=self.verify
         )

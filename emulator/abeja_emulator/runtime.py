@@ -303,13 +303,22 @@ class InstancePool:
         await instance.stop()
 
     async def close(self) -> None:
+        """Stop every instance. A cancelled caller (a delete cancelling a redeploy that was closing
+        the previous pool) still waits for the stops: they must never be dropped half-way, or the
+        runtimes keep running with no pool left to own them."""
         self._closed = True
         self._idle.put_nowait(None)
         self._started.set()
         instances = list(self._instances)
         self._instances.clear()
-        await asyncio.gather(*(instance.stop() for instance in instances), return_exceptions=True)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        stopping = asyncio.gather(*(instance.stop() for instance in instances), return_exceptions=True)
+        try:
+            await asyncio.shield(stopping)
+        except asyncio.CancelledError:
+            await stopping
+            raise
+        finally:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def _discard_answer(task: asyncio.Future[dict[str, Any]]) -> None:

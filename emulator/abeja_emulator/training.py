@@ -28,13 +28,13 @@ import secrets
 import shutil
 import signal
 import sys
-import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .archives import extract
 from .errors import ApiError, bad_request, not_found
 from .ids import new_numeric_id, now_ts
 from .runtime_process import InstanceFolders, PlatformProcess, platform_environment, start_platform_process
@@ -204,7 +204,7 @@ class TrainingPlatform:
             raise bad_request("handler must look like module:function")
         number = len(definition.versions) + 1
         folder = self.root / "definitions" / definition.job_definition_id / str(number)
-        _unpack(parts["source_code"][1], folder)
+        extract(parts["source_code"][1], folder, self.emu.limits)
         stamp = now_ts()
         version = {
             "job_definition_version": number,
@@ -454,7 +454,7 @@ class TrainingPlatform:
             self.job(org, name, str(job_id))
         model_id = new_numeric_id()
         folder = self.root / "models" / model_id
-        _unpack(parts["model_data"][1], folder)
+        extract(parts["model_data"][1], folder, self.emu.limits)
         stamp = now_ts()
         model = {
             "training_model_id": model_id,
@@ -511,35 +511,6 @@ def _str_map(value: Any, name: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise bad_request(f"{name} must be an object")
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
-
-
-def _unpack(data: bytes, folder: Path) -> None:
-    """Extract a zip or .tar.gz into ``folder``, refusing members that would land outside it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    root = folder.resolve()
-    try:
-        if data[:2] == b"PK":
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                for name in archive.namelist():
-                    _inside(root, name)
-                archive.extractall(folder)
-        elif data[:2] == b"\x1f\x8b":
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-                members = archive.getmembers()
-                for member in members:
-                    _inside(root, member.name)
-                    if not (member.isfile() or member.isdir()):
-                        raise bad_request(f"archive member {member.name!r} is not a file or folder")
-                archive.extractall(folder, members=members)
-        else:
-            raise bad_request("the archive is neither zip nor tar.gz")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
-        raise bad_request(f"cannot read the archive: {exc}") from None
-
-
-def _inside(root: Path, name: str) -> None:
-    if not (root / name).resolve().is_relative_to(root):
-        raise bad_request(f"archive member {name!r} points outside the archive")
 
 
 def _zip_folder(folder: Path, target: Path) -> None:

@@ -21,7 +21,7 @@ def test_parse_fault_spec_forms():
         "route": "get_service", "status": "503", "times": "2", "drop_connection": True
     }  # fmt: skip
     assert parse_fault_spec('{"route": "*", "latency": 1.5}') == {"route": "*", "latency": 1.5}
-    fault = build_fault(parse_fault_spec("route=x,status=503,drop_connection=false,probability=0.5"))
+    fault = build_fault(parse_fault_spec("route=get_service,status=503,drop_connection=no,probability=0.5"))
     assert (fault.status, fault.drop_connection, fault.probability) == (503, False, 0.5)
     with pytest.raises(ValueError):
         parse_fault_spec('{"route": ')
