@@ -3,12 +3,19 @@
 Airflow reads AIRFLOW_HOME and its config on first import, so they are set here, at conftest
 import time, to a private temporary home: the suite never touches ~/airflow. Under pytest-xdist
 (`make test-fast`) each worker process gets a home, and so a metadata database, of its own.
+Fixtures used across folders live here too.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
+from pathlib import Path
+
+import pytest
+
+BENCH_CLIENT = Path(__file__).resolve().parents[1] / "bench" / "client_throughput.py"
 
 #: Names the home this conftest made, so that a worker inheriting it knows it may replace it.
 _OWN_HOME = "PYTEST_ABEJA_SUITE_AIRFLOW_HOME"
@@ -35,3 +42,22 @@ for _name in (
     "ABEJA_API_MAX_RETRY_COUNT",
 ):
     os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def abeja_sdk_python() -> Path:
+    """The python of the venv holding ABEJA's own SDK (abeja-sdk 2.3.6), which is never our dependency.
+
+    One venv for the suite and the benchmarks (`bench/.venv-abeja-sdk`, git-ignored), installed from
+    the package index on first use by `bench/client_throughput.py`; without an index (or on a Python
+    the SDK refuses) the tests that need it are skipped with the reason.
+    """
+    spec = importlib.util.spec_from_file_location("bench_client_throughput", BENCH_CLIENT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    python, note = module.sdk_python()
+    if python is None:
+        pytest.skip(f"abeja-sdk 2.3.6 could not be installed: {note}")
+    return Path(python)

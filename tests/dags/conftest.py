@@ -74,7 +74,7 @@ def emulator_connection(abeja_emulator: Any, monkeypatch: pytest.MonkeyPatch, tm
     """`abeja_default` points at a fresh emulator; every test starts from its sample deployment."""
     monkeypatch.setenv(CONN_ENV, connection_env_value(abeja_emulator))
     # Read when a DAG file is parsed: short status polls, and outputs in the test's own directory.
-    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.5")
+    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.1")
     monkeypatch.setenv("ABEJA_EXAMPLE_OUTPUT_DIR", str(tmp_path / "outputs"))
     return abeja_emulator
 

@@ -8,6 +8,7 @@ import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_abeja.operators.service import AbejaRequestServiceOperator
+from tests._context import FakeTI
 
 from .conftest import BUCKET
 
@@ -15,15 +16,6 @@ pytestmark = pytest.mark.emulator
 
 SAMPLE_DEPLOYMENT = "9999999999999"
 SAMPLE_VERSION = "ver-5a3d1e0000000001"
-
-
-class FakeTI:
-    def __init__(self) -> None:
-        self.dag_id, self.task_id, self.run_id, self.map_index = "dag", "request", "manual__1", -1
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
 
 
 def test_request_reads_and_writes_s3(
@@ -36,7 +28,7 @@ def test_request_reads_and_writes_s3(
     source = ObjectStoragePath(f"s3://{BUCKET}/request/in.json", conn_id=s3_connection)
     source.write_text('{"id": "s3-1", "text": "a great product"}')
     out = f"s3://{BUCKET}/request/out/answer.json"
-    ti = FakeTI()
+    ti = FakeTI(task_id="request")
     op = AbejaRequestServiceOperator(
         task_id="request",
         deployment_id=SAMPLE_DEPLOYMENT,

@@ -129,7 +129,7 @@ def test_snippet_module_runs(
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     monkeypatch.setenv(*abeja_emulator.airflow_connection_env("abeja_default").popitem())
-    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.5")
+    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.1")
     monkeypatch.setenv("ABEJA_EXAMPLE_OUTPUT_DIR", str(tmp_path))
     folder = request.getfixturevalue("snippet_dags_folder")
     copy = Path(shutil.copy(path, folder))

@@ -3,13 +3,11 @@
 The SDK creates a deployment and a version (`create_deployment_version` with `image` and
 `user_parameters`), the code goes up as the tarball its docstring shows (`make_archive(...,
 'gztar', base_dir='.')` then `requests.put(upload_url, ...)`), the SDK creates a service, and the
-service answers. The SDK venv is the one `bench/client_throughput.py` keeps (`bench/.venv-abeja-sdk`,
-installed from the package index on first use); the SDK is never a dependency of this package.
+service answers. The SDK runs from its own venv (the `abeja_sdk_python` fixture, tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import subprocess
@@ -23,8 +21,6 @@ import requests
 from abeja_emulator import EmulatorHandle
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-
-BENCH_CLIENT = Path(__file__).resolve().parents[2] / "bench" / "client_throughput.py"
 
 CHILD = textwrap.dedent(
     """
@@ -65,20 +61,10 @@ HANDLER = textwrap.dedent(
 )
 
 
-def sdk_python() -> Path:
-    spec = importlib.util.spec_from_file_location("bench_client_throughput", BENCH_CLIENT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    python, note = module.sdk_python()
-    if python is None:
-        pytest.skip(f"abeja-sdk 2.3.6 could not be installed: {note}")
-    return Path(python)
-
-
-def test_sdk_uploads_a_version_and_its_service_answers(abeja_emulator: EmulatorHandle, tmp_path):
-    python = sdk_python()
+def test_sdk_uploads_a_version_and_its_service_answers(
+    abeja_emulator: EmulatorHandle, abeja_sdk_python: Path, tmp_path: Path
+) -> None:
+    python = abeja_sdk_python
     code = tmp_path / "code"
     code.mkdir()
     (code / "main.py").write_text(HANDLER)

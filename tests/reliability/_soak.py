@@ -21,8 +21,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.client import _core
-from tests.integration.operators._support import FakeTI
-from tests.reliability._context import task_context
+from tests._context import FakeTI, task_context
 from tests.reliability._emulator import DEPLOYMENT_ID, VERSION_ID, EmulatorServer
 
 #: The faults drawn at random, each on every platform route; together they fire on ``rate`` of requests.

@@ -37,8 +37,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_abeja.client import APIClient, _core
 from airflow_provider_abeja.exceptions import AbejaError
-from tests.integration.operators._support import FakeTI
-from tests.reliability._context import task_context
+from tests._context import FakeTI, task_context
 from tests.reliability._emulator import (
     DEPLOYMENT_ID,
     ORGANIZATION_ID,

@@ -34,8 +34,7 @@ from airflow_provider_abeja.operators.service import (
     AbejaStopServiceOperator,
     AbejaUpdateServiceOperator,
 )
-from tests.integration.operators._support import FakeTI
-from tests.reliability._context import task_context
+from tests._context import FakeTI, task_context
 from tests.reliability._emulator import DEPLOYMENT_ID as DEP
 from tests.reliability._emulator import VERSION_ID as VER
 from tests.reliability._netguard import no_network

@@ -23,8 +23,7 @@ import pytest
 
 from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 from airflow_provider_abeja.exceptions import AbejaError
-from tests.integration.operators._support import FakeTI
-from tests.reliability._context import task_context
+from tests._context import FakeTI, task_context
 from tests.reliability._emulator import DEPLOYMENT_ID, ORGANIZATION_ID, USER_ID, VERSION_ID, EmulatorServer
 
 pytestmark = pytest.mark.emulator

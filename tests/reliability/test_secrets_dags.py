@@ -83,7 +83,7 @@ def test_example_dags_never_leak_the_credential(
     connection = emulator.airflow_connection()
     connection["login"], connection["password"] = USER_ID, SENTINEL_TOKEN
     monkeypatch.setenv("AIRFLOW_CONN_ABEJA_DEFAULT", json.dumps(connection))
-    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.2")
+    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.1")
     monkeypatch.setenv("ABEJA_EXAMPLE_OUTPUT_DIR", str(tmp_path / "outputs"))
     run = DagRunner(example_dagbag, emulator)
     dag_ids = sorted(example_dagbag.dag_ids)

@@ -229,21 +229,38 @@ class StandaloneAirflow:
         return sorted(folder.glob("*.log")) if folder.exists() else []
 
 
-@pytest.fixture
-def standalone_factory(tmp_path: Path) -> Iterator[Any]:
-    """Build and start standalones; every one started is stopped (by process group) at teardown."""
-    started: list[StandaloneAirflow] = []
+DAG_FILES = [
+    EXAMPLE_DAGS / "abeja_deploy_invoke_teardown.py",
+    EXAMPLE_DAGS / "abeja_mapped_versions.py",
+    EXAMPLE_DAGS / "abeja_scheduled_retraining.py",
+    Path(__file__).parent / "dags" / "abeja_test_label_reviews.py",
+]
 
-    def make(dag_files: list[Path], extra_env: Mapping[str, str]) -> StandaloneAirflow:
-        airflow = StandaloneAirflow(tmp_path / f"home{len(started)}", dag_files, extra_env)
-        started.append(airflow)
-        airflow.start()
-        return airflow
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the shared standalone run last, so it stops as soon as they are done."""
+    items.sort(key=lambda item: "standalone" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session")
+def standalone(abeja_emulator_process: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One standalone holding every DAG the scheduler tests run, against the shared emulator.
+
+    Starting it is most of a scheduler test's time, so the tests share it: each resets the emulator
+    (through `abeja_emulator`) and triggers its own runs. The whole process group is stopped at the
+    end, pass or fail.
+    """
+    home = tmp_path_factory.mktemp("standalone")
+    env = {
+        **abeja_emulator_process.handle.airflow_connection_env("abeja_default"),
+        "ABEJA_EXAMPLE_CHECK_INTERVAL": "1",
+        "ABEJA_EXAMPLE_LABELLED_REVIEWS": str(home / "labelled.jsonl"),
+    }
+    airflow = StandaloneAirflow(home / "home", DAG_FILES, env)
     try:
-        yield make
+        airflow.start()
+        yield airflow
     finally:
-        for airflow in started:
-            airflow.stop()
-        alive = [a.proc.pid for a in started if a.proc is not None and group_alive(a.proc.pid)]
-        assert not alive, f"process groups still alive after stop: {alive}\n{group_members(alive)}"
+        airflow.stop()
+        alive = [airflow.proc.pid] if airflow.proc is not None and group_alive(airflow.proc.pid) else []
+        assert not alive, f"process group still alive after stop: {alive}\n{group_members(alive)}"

@@ -5,7 +5,6 @@ behind the endpoint and leaves no job running and no service but the released on
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +12,8 @@ import requests
 
 pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(420)]
 
-REPO = Path(__file__).resolve().parents[2]
 RETRAINING = "abeja_scheduled_retraining"
 PRODUCER = "abeja_test_label_reviews"
-DAG_FILES = [REPO / "example_dags" / f"{RETRAINING}.py", Path(__file__).parent / "dags" / f"{PRODUCER}.py"]
 DEPLOYMENT = "9999999999999"
 
 
@@ -25,15 +22,9 @@ def runs(airflow: Any, dag_id: str) -> list[dict[str, Any]]:
 
 
 def test_an_update_of_the_labelled_data_retrains_and_releases_the_new_model(
-    abeja_emulator: Any, standalone_factory: Any, tmp_path: Path
+    abeja_emulator: Any, standalone: Any
 ) -> None:
-    labelled = tmp_path / "labelled.jsonl"
-    env = {
-        **abeja_emulator.airflow_connection_env("abeja_default"),
-        "ABEJA_EXAMPLE_CHECK_INTERVAL": "1",
-        "ABEJA_EXAMPLE_LABELLED_REVIEWS": str(labelled),
-    }
-    airflow = standalone_factory(DAG_FILES, env)
+    airflow = standalone
     airflow.wait_for_dag(RETRAINING)
     airflow.wait_for_dag(PRODUCER)
     assert runs(airflow, RETRAINING) == []  # nothing runs before the data changes

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,19 +19,50 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 DEMO = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 
 
-def run_demo(tmp_path: Path, **env: str) -> tuple[int, str]:
-    # The demo makes its own Airflow home: drop the suite's private one and its unit-test mode.
-    # Its temporary files (kept when it fails) go under the test's tmp_path.
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    done = subprocess.run(
-        [sys.executable, str(DEMO)],
-        env={**clean, "TMPDIR": str(tmp_path), **env},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=200,
-    )
-    return done.returncode, done.stdout + done.stderr
+class Demo:
+    """One run of the demo in a child process, its stdout and stderr going to files under `tmp_path`."""
+
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        # The demo makes its own Airflow home: drop the suite's private one and its unit-test mode.
+        # Its temporary files (kept when it fails) go under tmp_path.
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        self.stdout, self.stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+        with self.stdout.open("w") as out, self.stderr.open("w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(DEMO)],
+                env={**clean, "TMPDIR": str(tmp_path), **env},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+            )
+
+    def result(self, timeout: float = 200) -> tuple[int, str]:
+        """Its exit status and everything it printed (stdout, then stderr), once it has exited."""
+        code = self.proc.wait(timeout=timeout)
+        return code, self.stdout.read_text() + self.stderr.read_text()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Demo]]:
+    """The succeeding and the failing demo, started together: each mostly waits on its own Airflow
+    and emulator, so the two take little longer than one."""
+    runs = {
+        "success": Demo(tmp_path_factory.mktemp("demo-success")),
+        "failure": Demo(
+            tmp_path_factory.mktemp("demo-failure"),
+            ABEJA_DEMO_EMULATOR_ARGS="--fault route=request_service,status=500",
+        ),
+    }
+    try:
+        yield runs
+    finally:
+        for demo in runs.values():
+            demo.kill()
 
 
 def emulator_pid(output: str) -> int:
@@ -44,8 +76,8 @@ def assert_gone(pid: int) -> None:
         os.kill(pid, 0)
 
 
-def test_demo_succeeds_prints_the_answer_and_stops_the_emulator(tmp_path: Path) -> None:
-    code, output = run_demo(tmp_path)
+def test_demo_succeeds_prints_the_answer_and_stops_the_emulator(demos: dict[str, Demo]) -> None:
+    code, output = demos["success"].result()
 
     assert code == 0, output
     assert "DAG abeja_deploy_invoke_teardown: SUCCESS" in output
@@ -57,8 +89,8 @@ def test_demo_succeeds_prints_the_answer_and_stops_the_emulator(tmp_path: Path) 
     assert_gone(emulator_pid(output))
 
 
-def test_demo_exits_1_when_the_invocation_fails_and_still_deletes_the_service(tmp_path: Path) -> None:
-    code, output = run_demo(tmp_path, ABEJA_DEMO_EMULATOR_ARGS="--fault route=request_service,status=500")
+def test_demo_exits_1_when_the_invocation_fails_and_still_deletes_the_service(demos: dict[str, Demo]) -> None:
+    code, output = demos["failure"].result()
 
     assert code == 1, output
     assert "DAG abeja_deploy_invoke_teardown: FAILED" in output

@@ -7,7 +7,6 @@ triggerer process, and resumed on a worker: the path a production deployment tak
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,18 +14,14 @@ import pytest
 pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(300)]
 
 DAG_ID = "abeja_deploy_invoke_teardown"
-DAG_FILE = Path(__file__).resolve().parents[2] / "example_dags" / f"{DAG_ID}.py"
 # The emulator keeps the service IN_PROGRESS until the test sees the wait deferred and releases it,
 # so the sensor defers however slowly the machine starts its workers.
 READY_DELAY = 600.0
 
 
-def test_deploy_invoke_teardown_runs_with_a_real_triggerer(
-    abeja_emulator_factory: Any, standalone_factory: Any
-) -> None:
-    emulator = abeja_emulator_factory(ready_delay=READY_DELAY).handle
-    env = {**emulator.airflow_connection_env("abeja_default"), "ABEJA_EXAMPLE_CHECK_INTERVAL": "1"}
-    airflow = standalone_factory([DAG_FILE], env)
+def test_deploy_invoke_teardown_runs_with_a_real_triggerer(abeja_emulator: Any, standalone: Any) -> None:
+    emulator, airflow = abeja_emulator, standalone
+    emulator.configure(ready_delay=READY_DELAY)
 
     airflow.wait_for_dag(DAG_ID)
     run_id = airflow.trigger(DAG_ID, {"text": "a great day"})

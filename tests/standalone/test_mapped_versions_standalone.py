@@ -8,7 +8,6 @@ service by its creation marker: at the end the emulator holds no service.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ import pytest
 pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(360)]
 
 DAG_ID = "abeja_mapped_versions"
-DAG_FILE = Path(__file__).resolve().parents[2] / "example_dags" / f"{DAG_ID}.py"
 # Services stay IN_PROGRESS until both waits are deferred; the test then lets them be READY, so the
 # trigger never fires within moments of deferring (apache/airflow#67287 is not what this tests).
 READY_DELAY = 600.0
@@ -28,11 +26,10 @@ def mapped_states(airflow: Any, run_id: str, task_id: str) -> dict[int, str | No
 
 
 def test_mapped_versions_runs_with_a_real_scheduler_and_leaves_nothing(
-    abeja_emulator_factory: Any, standalone_factory: Any
+    abeja_emulator: Any, standalone: Any
 ) -> None:
-    emulator = abeja_emulator_factory(ready_delay=READY_DELAY).handle
-    env = {**emulator.airflow_connection_env("abeja_default"), "ABEJA_EXAMPLE_CHECK_INTERVAL": "1"}
-    airflow = standalone_factory([DAG_FILE], env)
+    emulator, airflow = abeja_emulator, standalone
+    emulator.configure(ready_delay=READY_DELAY)
 
     airflow.wait_for_dag(DAG_ID)
     run_id = airflow.trigger(DAG_ID, {"text": "a great day"})

@@ -47,6 +47,7 @@ from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
 from airflow_provider_abeja.wait import pool
 from airflow_provider_abeja.wait.engine import validate_status_event
+from tests._context import FakeTI
 
 ORG, DEP, SER, VER = "1234567890123", "9999999999999", "ser-0123456789abcdef", "ver-5a3d1e0000000001"
 URL = "https://api.test/x"
@@ -140,19 +141,6 @@ class Raising:
 
     def close(self) -> None:
         return None
-
-
-class FakeTI:
-    task_id, dag_id, run_id, map_index = "task", "dag", "manual__1", -1
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-
-    def xcom_pull(self, task_ids: str, key: str) -> Any:
-        return self.xcoms.get(key)
 
 
 @pytest.fixture(autouse=True)

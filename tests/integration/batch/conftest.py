@@ -30,16 +30,6 @@ def handler(request, context):
 """
 
 
-class FakeTI:
-    """Just enough of a task instance for `execute`: records what is pushed to XCom."""
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
 @pytest.fixture
 def emulator(abeja_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The shared emulator, reset, with `abeja_default` pointing at it."""

@@ -11,8 +11,9 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_abeja.operators.batch import XCOM_SUMMARY, AbejaBatchRequestOperator
+from tests._context import FakeTI
 
-from .conftest import SAMPLE_DEPLOYMENT, FakeTI, write_jsonl
+from .conftest import SAMPLE_DEPLOYMENT, write_jsonl
 
 pytestmark = pytest.mark.emulator
 
@@ -110,7 +111,7 @@ def test_error_threshold_fails_after_writing_every_result(
     assert [e["key"] for e in errors] == [1, 6, 8, 11, 16]  # line numbers
     assert {e["status_code"] for e in errors} == {500, 400}
     assert errors[0]["attempts"] == 1  # a 500 from the model is never sent twice by default
-    assert ti.xcom[XCOM_SUMMARY]["done_errors"] == 5
+    assert ti.xcoms[XCOM_SUMMARY]["done_errors"] == 5
 
     # Under a looser threshold the retried task passes without sending anything again.
     summary = _op(tmp_path, service_id=service_id, input_path=str(source), max_error_rate=0.25).execute(

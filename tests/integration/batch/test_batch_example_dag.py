@@ -55,7 +55,7 @@ def _return_value(dag_run: Any, task_id: str) -> Any:
 def test_batch_example_dag_scores_the_sample_input_and_deletes_the_service(
     dag_file: Path, emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.5")
+    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.1")
     dag_run = _run(dag_file, output_dir=str(tmp_path))
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert str(dag_run.state) == "success", states
@@ -74,7 +74,7 @@ def test_batch_example_dag_scores_the_sample_input_and_deletes_the_service(
 def test_batch_example_dag_over_the_error_threshold_fails_and_still_tears_down(
     dag_file: Path, emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.5")
+    monkeypatch.setenv("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.1")
     bad = tmp_path / "bad.jsonl"
     bad.write_text("".join(json.dumps({"id": f"x{n}", "nothing": "to score"}) + "\n" for n in range(10)))
     dag_run = _run(dag_file, output_dir=str(tmp_path / "out"), input_path=str(bad), max_error_rate=0.5)

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_abeja.operators.batch import AbejaBatchRequestOperator
+from tests._context import FakeTI
 
-from .conftest import SAMPLE_DEPLOYMENT, FakeTI, write_jsonl
+from .conftest import SAMPLE_DEPLOYMENT, write_jsonl
 
 pytestmark = pytest.mark.emulator
 

@@ -15,8 +15,9 @@ from airflow_provider_abeja.operators.sharding import (
     AbejaMergeBatchShardsOperator,
     AbejaSplitBatchInputOperator,
 )
+from tests._context import FakeTI
 
-from .conftest import SAMPLE_DEPLOYMENT, FakeTI, write_jsonl
+from .conftest import SAMPLE_DEPLOYMENT, write_jsonl
 
 pytestmark = pytest.mark.emulator
 

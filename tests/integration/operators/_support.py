@@ -15,23 +15,6 @@ BAD_VERSION = "ver-bad0000000000001"
 MISSING_SERVICE = "ser-0000000000000000"
 
 
-class FakeTI:
-    """The part of a task instance the operators use: identity and xcom_push."""
-
-    def __init__(
-        self, task_id: str = "task", run_id: str = "manual__it", map_index: int = -1, try_number: int = 1
-    ) -> None:
-        self.dag_id = "it_dag"
-        self.try_number = try_number
-        self.task_id = task_id
-        self.run_id = run_id
-        self.map_index = map_index
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-
-
 async def _first_event(trigger: Any) -> Any:
     async for event in trigger.run():
         return event.payload

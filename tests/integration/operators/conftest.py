@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.operators._support import FakeTI
+from tests._context import FakeTI
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from airflow_provider_abeja.operators.endpoint import (
     AbejaUpdateEndpointOperator,
 )
 from airflow_provider_abeja.operators.service import AbejaRequestServiceOperator
+from tests._context import FakeTI
 from tests.integration.operators._support import (
     BAD_VERSION,
     OTHER_VERSION,
     SAMPLE_DEPLOYMENT,
-    FakeTI,
     ready_service,
     route_count,
     run_operator,

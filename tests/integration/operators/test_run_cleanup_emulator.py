@@ -10,11 +10,11 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow_provider_abeja.client import APIClient
 from airflow_provider_abeja.operators.cleanup import AbejaDeleteRunServicesOperator
 from airflow_provider_abeja.operators.service import AbejaCreateServiceOperator
+from tests._context import FakeTI
 from tests.integration.operators._support import (
     BAD_VERSION,
     GOOD_VERSION,
     SAMPLE_DEPLOYMENT,
-    FakeTI,
     ready_service,
     run_operator,
 )

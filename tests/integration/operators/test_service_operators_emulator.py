@@ -24,13 +24,13 @@ from airflow_provider_abeja.operators.service import (
     AbejaStopServiceOperator,
     AbejaUpdateServiceOperator,
 )
+from tests._context import FakeTI
 from tests.integration.operators._support import (
     BAD_VERSION,
     GOOD_VERSION,
     MISSING_SERVICE,
     OTHER_VERSION,
     SAMPLE_DEPLOYMENT,
-    FakeTI,
     ready_service,
     route_count,
     run_operator,
@@ -76,7 +76,7 @@ def test_create_until_ready(emulator, context, deferrable):
         )
     )
     platform = emulator.get_service(SAMPLE_DEPLOYMENT, service_id)
-    assert platform["user_env_vars"] == {"MODE": "it", CREATED_BY_ENV: "it_dag/task/manual__it"}
+    assert platform["user_env_vars"] == {"MODE": "it", CREATED_BY_ENV: "dag/task/manual__1"}
     assert emulator.counters()["services_created"] == 1
 
 

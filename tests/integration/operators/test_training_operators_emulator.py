@@ -18,7 +18,8 @@ from airflow_provider_abeja.operators.training import (
     AbejaCreateTrainingModelOperator,
 )
 from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
-from tests.integration.operators._support import FakeTI, run_operator
+from tests._context import FakeTI
+from tests.integration.operators._support import run_operator
 from tests.integration.training._support import DEFINITION, poll, wait_job
 
 pytestmark = pytest.mark.emulator

@@ -6,7 +6,6 @@ real trigger run over loopback; short delays and poke intervals keep it fast.
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import Any
 
@@ -21,6 +20,7 @@ from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 from abeja_emulator.handle import EmulatorHandle
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+from tests._context import FakeTI
 
 try:  # Airflow 3
     from airflow.sdk.exceptions import AirflowRescheduleException
@@ -63,19 +63,6 @@ def _sensor(service_id: str, **overrides: Any) -> AbejaServiceStatusSensor:
 
 def _create(emulator: EmulatorHandle, version: str = GOOD_VERSION) -> str:
     return str(emulator.create_service(DEP, version)["service_id"])
-
-
-class _RescheduleTI:
-    """The one thing reschedule mode asks of the task instance: when the first poke happened."""
-
-    def __init__(self) -> None:
-        self.first: datetime.datetime | None = None
-
-    def get_first_reschedule_date(self, context: Any) -> datetime.datetime | None:
-        return self.first
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        """The console link's URL (checked in tests/unit/links/test_service_link.py)."""
 
 
 class TestPokeMode:
@@ -143,7 +130,7 @@ class TestRescheduleMode:
     def test_execute_frees_the_slot_until_ready(self, emulator: EmulatorHandle) -> None:
         emulator.configure(ready_delay=60)
         ser = _create(emulator)
-        ti = _RescheduleTI()
+        ti = FakeTI()
         with pytest.raises(AirflowRescheduleException):
             _sensor(ser, mode="reschedule", poke_interval=5).execute({"ti": ti})
         emulator.set_service_status(ser, "READY")
@@ -154,7 +141,7 @@ class TestRescheduleMode:
         ser = _create(emulator, BAD_VERSION)
         emulator.wait_for_status(DEP, ser, "FAILED")
         with pytest.raises(AirflowFailException, match="ModuleNotFoundError"):
-            _sensor(ser, mode="reschedule").execute({"ti": _RescheduleTI()})
+            _sensor(ser, mode="reschedule").execute({"ti": FakeTI()})
 
 
 class TestDeferrableMode:

@@ -16,19 +16,12 @@ from airflow_provider_abeja.operators.batch import (
     AbejaBatchRequestOperator,
     default_errors_path,
 )
+from tests._context import FakeTI
 
 API = "http://127.0.0.1:8765"
 ORG, DEP, SER = "1234567890123", "9999999999999", "ser-0123456789abcdef"
 SERVICE = f"{API}/organizations/{ORG}/deployments/{DEP}/services/{SER}"
 INFER = f"{API}/_inference/{ORG}/deployments/{DEP}/services/{SER}"
-
-
-class FakeTI:
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
 
 
 @pytest.fixture(autouse=True)
@@ -96,7 +89,7 @@ def test_error_rate_over_threshold_fails_after_writing_everything(tmp_path: Path
     errors = _lines(tmp_path / "out" / "results.errors.jsonl")
     assert [e["key"] for e in errors] == [0, 4, 8]
     assert errors[0]["error"]["error_description"] == "refused by the model"
-    assert ti.xcom[XCOM_SUMMARY]["done_errors"] == 3
+    assert ti.xcoms[XCOM_SUMMARY]["done_errors"] == 3
 
     # The same rate under a looser threshold passes; the retry sends nothing again.
     again = _op(tmp_path, inputs=items, concurrency=4, max_error_rate=0.25)

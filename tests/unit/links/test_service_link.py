@@ -7,6 +7,7 @@ from airflow.providers.common.compat.sdk import BaseOperatorLink
 from airflow_provider_abeja.links import abeja as links
 from airflow_provider_abeja.operators.endpoint import AbejaUpdateEndpointOperator
 from airflow_provider_abeja.operators.service import AbejaCreateServiceOperator, AbejaStartServiceOperator
+from tests._context import FakeTI
 
 
 def test_console_url_escapes_ids():
@@ -50,20 +51,12 @@ def _no_xcom_lookup(monkeypatch):
     monkeypatch.setattr(links.XCom, "get_value", staticmethod(get_value))
 
 
-class _TI:
-    def __init__(self):
-        self.xcoms = {}
-
-    def xcom_push(self, key, value):
-        self.xcoms[key] = value
-
-
 def test_a_running_operator_that_made_no_service_has_no_link_and_no_lookup(monkeypatch):
     """Item 7: a task that failed before any service existed logged 'XCom not found' for its link."""
     _no_xcom_lookup(monkeypatch)
     op = AbejaCreateServiceOperator(task_id="create", deployment_id="1", version_id="ver-1")
     assert links.AbejaServiceLink().get_link(op, ti_key="k") == ""
-    ti = _TI()
+    ti = FakeTI()
     links.push_service_url(op, ti, "https://console.example/x")
     assert ti.xcoms == {"service_url": "https://console.example/x"}
     assert links.AbejaServiceLink().get_link(op, ti_key="k") == "https://console.example/x"
@@ -86,7 +79,7 @@ def test_the_sensor_links_to_the_service_it_waits_for(monkeypatch, requests_mock
     _no_xcom_lookup(monkeypatch)
     sensor = AbejaServiceStatusSensor(task_id="wait", deployment_id="9", service_id="ser-1", poke_interval=1)
     assert any(isinstance(link, links.AbejaServiceLink) for link in sensor.operator_extra_links)
-    ti = _TI()
+    ti = FakeTI()
     sensor.execute({"ti": ti})
     expected = "http://127.0.0.1:9/console/organizations/123/deployments/9/services/ser-1"
     assert ti.xcoms["service_url"] == expected

@@ -13,6 +13,7 @@ from airflow_provider_abeja.operators.endpoint import (
     AbejaRouteEndpointOperator,
     AbejaUpdateEndpointOperator,
 )
+from tests._context import FakeTI
 
 API = "http://api.test"
 ORG = "1234567890123"
@@ -22,15 +23,6 @@ GREEN = "ser-9ree000000000002"
 PNT = "pnt-0123456789abcdef"
 SERVICES = f"{API}/organizations/{ORG}/deployments/{DEP}/services"
 ENDPOINTS = f"{API}/organizations/{ORG}/deployments/{DEP}/endpoints"
-
-
-class FakeTI:
-    def __init__(self) -> None:
-        self.dag_id, self.task_id, self.run_id, self.map_index = "dag", "task", "run", -1
-        self.xcoms: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcoms[key] = value
 
 
 @pytest.fixture

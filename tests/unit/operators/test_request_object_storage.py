@@ -13,6 +13,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_provider_abeja.operators.service import AbejaRequestServiceOperator
+from tests._context import FakeTI
 
 try:
     from airflow.sdk.io.store import attach
@@ -24,15 +25,6 @@ ORG = "1234567890123"
 DEP = "9999999999999"
 SER = "ser-0123456789abcdef"
 INFER = f"{API}/_inference/{ORG}/deployments/{DEP}/services/{SER}"
-
-
-class FakeTI:
-    def __init__(self) -> None:
-        self.dag_id, self.task_id, self.run_id, self.map_index = "dag", "task", "manual__1", -1
-        self.xcoms: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcoms[key] = value
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,8 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_abeja.operators._base import WaitInterrupted
 from airflow_provider_abeja.operators.cleanup import AbejaDeleteRunServicesOperator, run_services
 from airflow_provider_abeja.operators.service import CREATED_BY_ENV, created_in_run, creation_marker
-from tests.unit.operators.test_service_operators import BASE, DEP, SER, FakeTI, create_op, service
+from tests._context import FakeTI
+from tests.unit.operators.test_service_operators import BASE, DEP, SER, create_op, service
 from tests.unit.operators.test_service_operators import connection as connection
 
 ENDPOINTS = f"{BASE.rsplit('/', 1)[0]}/endpoints"

@@ -25,6 +25,7 @@ from airflow_provider_abeja.operators.service import (
     AbejaStopServiceOperator,
     AbejaUpdateServiceOperator,
 )
+from tests._context import FakeTI
 
 API = "http://api.test"
 ORG = "1234567890123"
@@ -35,22 +36,6 @@ BASE = f"{API}/organizations/{ORG}/deployments/{DEP}/services"
 INFER = f"{API}/_inference/{ORG}/deployments/{DEP}/services/{SER}"
 TOKEN = "unit-test-bearer-token"
 JSON = {"Content-Type": "application/json; charset=utf-8"}
-
-
-class FakeTI:
-    """Just enough of a task instance: identity and xcom_push."""
-
-    def __init__(self, run_id: str = "manual__1", map_index: int = -1) -> None:
-        self.dag_id, self.task_id, self.run_id, self.map_index = "dag", "task", run_id, map_index
-        self.xcoms: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcoms[key] = value
-
-    def xcom_pull(self, task_ids: str, key: str, map_indexes: int | None = None) -> object:
-        assert task_ids == self.task_id
-        assert map_indexes == self.map_index  # a mapped instance reads its own value
-        return self.xcoms.get(key)
 
 
 @pytest.fixture
