@@ -416,10 +416,17 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
 
         service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
         organization_id = organization_id or self.resolve_organization_id()
-        self.push_service_xcom(context, organization_id, service_id)  # this process ends the task: its link
-        validate_status_event(event, service_id)
-        self.log.info("Service %s reached its target status", service_id)
-        return self.result_after_wait(organization_id, service_id)
+        with self.guard_wait(context, organization_id, service_id):
+            self.push_service_xcom(context, organization_id, service_id)  # this process ends the task
+            validate_status_event(event, service_id)
+            self.log.info("Service %s reached its target status", service_id)
+            return self.result_after_wait(organization_id, service_id)
+
+    def guard_wait(
+        self, context: Mapping[str, Any], organization_id: str, service_id: str
+    ) -> contextlib.AbstractContextManager[Any]:
+        """What surrounds the end of a wait, in the worker or resumed (nothing by default)."""
+        return contextlib.nullcontext()
 
     def result_after_wait(self, organization_id: str, service_id: str) -> Any:
         """What the task returns once the wait succeeded (the fresh service dict by default)."""
