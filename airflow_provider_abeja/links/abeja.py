@@ -48,12 +48,12 @@ def push_service_url(operator: Any, ti: Any, url: str) -> None:
 
 
 class XComLink(BaseOperatorLink):
-    """A console page whose URL the task pushed to XCom under ``xcom_key``."""
+    """A console page whose URL the task pushed to XCom under ``url_key``."""
 
-    xcom_key: ClassVar[str]
+    url_key: ClassVar[str]
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        value: Any = XCom.get_value(ti_key=ti_key, key=self.xcom_key)
+        value: Any = XCom.get_value(ti_key=ti_key, key=self.url_key)
         return value if isinstance(value, str) else ""
 
 
@@ -61,7 +61,7 @@ class AbejaServiceLink(XComLink):
     """ "ABEJA Service": the console page of the task's service, read from XCom ``service_url``."""
 
     name = "ABEJA Service"
-    xcom_key = XCOM_KEY
+    url_key = XCOM_KEY
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         # A live operator of this provider (in the worker), not a deserialised copy (UI, API

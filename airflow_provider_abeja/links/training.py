@@ -28,18 +28,18 @@ class AbejaTrainingJobLink(XComLink):
     """ "ABEJA Training Job": the console page of the task's training job."""
 
     name = "ABEJA Training Job"
-    xcom_key = XCOM_TRAINING_JOB_URL
+    url_key = XCOM_TRAINING_JOB_URL
 
 
 class AbejaTrainingModelLink(XComLink):
     """ "ABEJA Trained Model": the console page of the model the task registered."""
 
     name = "ABEJA Trained Model"
-    xcom_key = XCOM_TRAINING_MODEL_URL
+    url_key = XCOM_TRAINING_MODEL_URL
 
 
 class AbejaDeploymentVersionLink(XComLink):
     """ "ABEJA Deployment Version": the console page of the version the task created."""
 
     name = "ABEJA Deployment Version"
-    xcom_key = XCOM_VERSION_URL
+    url_key = XCOM_VERSION_URL

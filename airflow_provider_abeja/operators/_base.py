@@ -442,7 +442,8 @@ class AbejaDeleteOperator(AbejaDeploymentOperator):
     """
 
     ui_color = "#fdecea"
-    #: The resource's name in messages, and the attribute (and argument) holding its id.
+    #: The resource's name in messages (the client's ``delete_<noun>`` deletes it), and the
+    #: attribute (and argument) holding its id.
     noun: ClassVar[str]
     id_field: ClassVar[str]
 
@@ -450,16 +451,12 @@ class AbejaDeleteOperator(AbejaDeploymentOperator):
         super().__init__(**kwargs)
         self.fail_if_missing = fail_if_missing
 
-    def send_delete(self, organization_id: str, resource_id: str) -> Any:
-        """Send the delete request and return the API's answer."""
-        raise NotImplementedError
-
     def execute(self, context: Mapping[str, Any]) -> Any:
         noun = self.noun
         resource_id = required_id(getattr(self, self.id_field), self.id_field)
         organization_id = self.resolve_organization_id()
         try:
-            result = self.send_delete(organization_id, resource_id)
+            result = getattr(self.client, f"delete_{noun}")(organization_id, self.deployment_id, resource_id)
         except NotFound as exc:
             if self.fail_if_missing:
                 raise AirflowFailException(f"{noun} {resource_id} does not exist: {exc}") from exc

@@ -402,7 +402,8 @@ class _StateChangeOperator(_ServiceOperator):
     and treat the platform's 400 as success when the service got there meanwhile."""
 
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
-    #: The verb (``start``, ``stop``), the statuses that need no change, and the status to wait for.
+    #: The verb (``start``, ``stop``: the client's ``<verb>_service`` sends the change), the
+    #: statuses that need no change, and the status to wait for.
     verb: ClassVar[str]
     past: ClassVar[str]
     state: ClassVar[str]
@@ -410,9 +411,6 @@ class _StateChangeOperator(_ServiceOperator):
     status_current_after_refusal: ClassVar[bool]
     target_status: ClassVar[str]
     failure_statuses: ClassVar[Collection[str]] = DEFAULT_FAILURE_STATUSES
-
-    def send_change(self, organization_id: str, service_id: str) -> None:
-        raise NotImplementedError
 
     def __init__(self, *, service_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -433,7 +431,8 @@ class _StateChangeOperator(_ServiceOperator):
         else:
             since, current = self._log_history_end(organization_id, service_id), False
             try:
-                self.send_change(organization_id, service_id)
+                send_change = getattr(self.client, f"{self.verb}_service")
+                send_change(organization_id, self.deployment_id, service_id)
                 self.log.info("%s service %s", self.past.capitalize(), service_id)
             except BadRequest as exc:
                 service = self.client.get_service(organization_id, self.deployment_id, service_id)
@@ -480,9 +479,6 @@ class AbejaStartServiceOperator(_StateChangeOperator):
     target_status = ServiceStatus.READY.value
     status_current_after_refusal = False
 
-    def send_change(self, organization_id: str, service_id: str) -> None:
-        self.client.start_service(organization_id, self.deployment_id, service_id)
-
 
 class AbejaStopServiceOperator(_StateChangeOperator):
     """Stop a running service; a service that is already stopped is success.
@@ -503,9 +499,6 @@ class AbejaStopServiceOperator(_StateChangeOperator):
     failure_statuses = (ServiceStatus.FAILED.value,)
     status_current_after_refusal = True
 
-    def send_change(self, organization_id: str, service_id: str) -> None:
-        self.client.stop_service(organization_id, self.deployment_id, service_id)
-
     def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
         raise AirflowException(f"service {service_id} cannot be stopped in status {status}: {exc}") from exc
 
@@ -525,9 +518,6 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     def __init__(self, *, service_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.service_id = service_id
-
-    def send_delete(self, organization_id: str, resource_id: str) -> Any:
-        return self.client.delete_service(organization_id, self.deployment_id, resource_id)
 
 
 # -- calling a service ------------------------------------------------------------------------------
