@@ -58,6 +58,8 @@ XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
 CREATED_BY_ENV = "AIRFLOW_ABEJA_CREATED_BY"
 
 DEFAULT_WAIT_TIMEOUT = 3600.0
+#: The instance type a created service runs on unless told otherwise (the client's default too).
+DEFAULT_INSTANCE_TYPE = "cpu-0.25"
 #: Shortest pause between two status checks: a smaller ``check_interval`` is raised to it, so a
 #: typo cannot make a wait (or a trigger) hammer the API. The sensor uses the same floor.
 MIN_CHECK_INTERVAL = 0.1
@@ -298,17 +300,14 @@ class AbejaConnectionOperator(AbejaBaseOperator):
         """The id of what a resumed task was waiting for: ``given`` (the deferral's kwargs), else
         the one this try pushed under ``key`` before deferring (XCom is kept across a deferral;
         ``dag.test()`` on Airflow 3.3 passes only the event)."""
-        found = given or self.pushed(context, key)
-        if not found:
-            raise AirflowException(f"{self.task_id}: resumed without the {noun} it was waiting for")
-        return str(found)
-
-    def pushed(self, context: Mapping[str, Any], key: str) -> str | None:
-        """What this task instance pushed under ``key`` (its own map index: a mapped pull without
-        it returns every instance's value)."""
+        if given:
+            return str(given)
+        # This task instance's own map index: a mapped pull without it returns every instance's value.
         ti = context["ti"]
-        value = ti.xcom_pull(task_ids=self.task_id, key=key, map_indexes=getattr(ti, "map_index", -1))
-        return str(value) if isinstance(value, str) and value else None
+        pushed = ti.xcom_pull(task_ids=self.task_id, key=key, map_indexes=getattr(ti, "map_index", -1))
+        if not isinstance(pushed, str) or not pushed:
+            raise AirflowException(f"{self.task_id}: resumed without the {noun} it was waiting for")
+        return pushed
 
     def push_link(
         self, context: Mapping[str, Any], id_key: str, resource_id: str, url_key: str, url: str

@@ -35,6 +35,7 @@ from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
     DEFAULT_DEFERRABLE,
+    DEFAULT_INSTANCE_TYPE,
     DEFAULT_WAIT_TIMEOUT,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
@@ -203,7 +204,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         min_instance_number: int | str | None = None,
         max_instance_number: int | str | None = None,
         enable_autoscale: bool | str | None = None,
-        instance_type: str = "cpu-0.25",
+        instance_type: str = DEFAULT_INSTANCE_TYPE,
         environment: Mapping[str, Any] | str | None = None,
         model_id: str | None = None,
         reuse_existing: bool = True,
@@ -690,23 +691,20 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 raise WaitInterrupted(f"stopped calling the {what}: the task was killed")
 
     def _call_once(self, target: Target, source: Any, part: str) -> Any:
-        body: IO[bytes] | None = None
+        """One call, its answer streamed into ``part``; the input file is opened anew per call."""
+        data: IO[bytes] | str | bytes | None = self.data
         content_type = self.content_type or None
-        try:
+        with contextlib.ExitStack() as files:
             if source is not None:
-                body = open_binary(source)  # closed below, re-opened per attempt
-                content_type = content_type or mimetypes.guess_type(str(self.input_path))[0]
-                content_type = content_type or "application/octet-stream"
-            elif self.data is not None and content_type is None:
-                content_type = "application/octet-stream" if isinstance(self.data, bytes) else "text/plain"
-            data = body if body is not None else self.data
-            with open(part, "wb") as sink:
-                return target.send(
-                    self.client, data=data, json=self.json, content_type=content_type, stream_to=sink
-                )
-        finally:
-            if body is not None:
-                body.close()
+                data = files.enter_context(open_binary(source))
+                guessed = mimetypes.guess_type(str(self.input_path))[0]
+                content_type = content_type or guessed or "application/octet-stream"
+            elif data is not None and content_type is None:
+                content_type = "application/octet-stream" if isinstance(data, bytes) else "text/plain"
+            sink = files.enter_context(open(part, "wb"))
+            return target.send(
+                self.client, data=data, json=self.json, content_type=content_type, stream_to=sink
+            )
 
     def _json_result(self, part: str, content_type: str, size: int) -> Any:
         if not is_json(content_type):
