@@ -267,11 +267,12 @@ class AbejaConnectionOperator(AbejaBaseOperator):
         noun: str,
         arguments: dict[str, Any],
         marker: str | None,
-        create: Callable[[dict[str, Any]], dict[str, Any]],
+        create: Callable[..., dict[str, Any]],
         find: Callable[[str], dict[str, Any] | None],
     ) -> dict[str, Any]:
-        """``find(marker)``'s earlier-try resource, else ``create(arguments)``'s answer, the
-        ``marker`` (if any) added to their environment.
+        """``find(marker)``'s earlier-try resource, else ``create(**arguments)``'s answer, the
+        ``marker`` (if any) added to their environment; ``noun`` names it in the log (the
+        ``<noun>_id`` field holds its id).
 
         The client never re-sends a create, and a lost answer (transport error, 5xx) does not
         say whether the platform made the resource: with a marker, ``find(marker)`` looks for
@@ -286,7 +287,9 @@ class AbejaConnectionOperator(AbejaBaseOperator):
                 "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
             }
         try:
-            return create(arguments)
+            made = create(**arguments)
+            self.log.info("Created %s %s", noun, made.get(noun.replace(" ", "_") + "_id"))
+            return made
         except (TransportError, HttpError) as exc:
             if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
                 raise

@@ -8,6 +8,7 @@ or, with ``deferrable=True``, in the triggerer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json as jsonlib
 import mimetypes
 import os
@@ -258,17 +259,13 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         arguments = self.create_arguments()
         organization_id = self.resolve_organization_id()
         marker = creation_marker(context) if self.reuse_existing else None
-        version_id = arguments["version_id"]
-
-        def create(arguments: dict[str, Any]) -> dict[str, Any]:
-            service = self.client.create_service(organization_id, self.deployment_id, **arguments)
-            self.log.info("Created service %s (version %s)", service.get("service_id"), version_id)
-            return service
-
-        def find(marker: str) -> dict[str, Any] | None:
-            return self._own_service(organization_id, marker, version_id)
-
-        service = self.create_once("service", arguments, marker, create, find)
+        service = self.create_once(
+            "service",
+            arguments,
+            marker,
+            create=functools.partial(self.client.create_service, organization_id, self.deployment_id),
+            find=functools.partial(self._own_service, organization_id, version_id=arguments["version_id"]),
+        )
         service_id = str(service["service_id"])
         self.push_service_xcom(context, organization_id, service_id)
         with self.guard_wait(context, organization_id, service_id):

@@ -11,6 +11,7 @@ operator reuses a version of the same name. Each returns a small dict (ids, stat
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -176,16 +177,13 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         arguments = self.job_arguments()
         organization_id = self.resolve_organization_id()
         marker = creation_marker(context) if self.reuse_existing else None
-
-        def start(arguments: dict[str, Any]) -> dict[str, Any]:
-            job = self.client.create_training_job(organization_id, definition, **arguments)
-            self.log.info("Started training job %s of %s", job.get("training_job_id"), definition)
-            return job
-
-        def find(marker: str) -> dict[str, Any] | None:
-            return self._own_job(organization_id, definition, marker)
-
-        job = self.create_once("training job", arguments, marker, start, find)
+        job = self.create_once(
+            "training job",
+            arguments,
+            marker,
+            create=functools.partial(self.client.create_training_job, organization_id, definition),
+            find=functools.partial(self._own_job, organization_id, definition),
+        )
         job_id = str(job["training_job_id"])
         self._job = (organization_id, definition, job_id)
         url = training_job_url(self.hook.console_url, organization_id, definition, job_id)
