@@ -224,9 +224,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
                     stop_event=self._stop_event(),
                     logger=self.log,
                 )
-            except WaitTimeoutError:
-                if self.stop_on_kill:  # a job nobody waits for any more would run (and bill) on
-                    self._stop_own_job()
+            except WaitTimeoutError:  # a job nobody waits for any more would run (and bill) on
+                self._stop_own_job()
                 raise
 
     def _defer(self, organization_id: str, definition: str, job_id: str) -> None:
@@ -259,7 +258,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         job_id = self.resumed_id(context, training_job_id, XCOM_TRAINING_JOB_ID, "training job")
         definition = self.definition_name()
         organization_id = organization_id or self.resolve_organization_id()
-        if isinstance(event, Mapping) and event.get("status") == "timeout" and self.stop_on_kill:
+        if isinstance(event, Mapping) and event.get("status") == "timeout":
             self._job = (organization_id, definition, str(job_id))
             self._stop_own_job()
         validate_training_event(event, str(job_id))
@@ -272,14 +271,13 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     def on_kill(self) -> None:
         """Stop waiting and, with ``stop_on_kill``, stop the job this try started or reused."""
         super().on_kill()
-        if self.stop_on_kill:
-            self._stop_own_job()
+        self._stop_own_job()
 
     def _stop_own_job(self) -> None:
-        job = self._job
-        if job is None:
+        """With ``stop_on_kill``, stop the job this try started or reused if it still runs."""
+        if self._job is None or not self.stop_on_kill:
             return
-        organization_id, definition, job_id = job
+        organization_id, definition, job_id = self._job
         try:
             current = self.client.get_training_job(organization_id, definition, job_id)
             if current.get("status") in RUNNING_JOB_STATUSES:
