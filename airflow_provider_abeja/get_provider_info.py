@@ -38,36 +38,36 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 
-def _string(label: str, description: str, *, secret: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": ["string", "null"]}
-    if secret:
-        schema["format"] = "password"
-    return {"label": label, "schema": schema, "description": description}
+def _field(label: str, description: str, kind: str = "string", **schema: Any) -> dict[str, Any]:
+    """A form field: ``schema`` adds to its JSON schema (``format="password"`` hides a secret)."""
+    return {"label": label, "schema": {"type": [kind, "null"], **schema}, "description": description}
 
 
 #: Extra fields of the ``abeja`` connection form (stored in the connection's extra JSON).
 CONN_FIELDS: dict[str, Any] = {
-    "organization_id": _string(
+    "organization_id": _field(
         "Organization ID", "Default organization for every ABEJA operator, sensor and trigger."
     ),
-    "auth_token": _string(
+    "auth_token": _field(
         "Auth token",
         "Bearer token; used instead of User ID + personal access token when set.",
-        secret=True,
+        format="password",
     ),
-    "datasource_id": _string("Datasource ID", "Datasource credential id (used when no other credential)."),
-    "datasource_secret": _string("Datasource secret", "Datasource credential secret.", secret=True),
-    "timeout": {
-        "label": "Timeout (seconds)",
-        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
-        "description": "Connect/read timeout of each request; 0 turns timeouts off (as in the client).",
-    },
-    "max_retry_count": {
-        "label": "Max retry count",
-        "schema": {"type": ["integer", "null"], "minimum": 0},
-        "description": "Retries of idempotent calls on transient errors; 0 turns retries off.",
-    },
-    "verify": _string("TLS verify", "true, false, or the path of a CA bundle file on the workers."),
+    "datasource_id": _field("Datasource ID", "Datasource credential id (used when no other credential)."),
+    "datasource_secret": _field("Datasource secret", "Datasource credential secret.", format="password"),
+    "timeout": _field(
+        "Timeout (seconds)",
+        "Connect/read timeout of each request; 0 turns timeouts off (as in the client).",
+        "number",
+        exclusiveMinimum=0,
+    ),
+    "max_retry_count": _field(
+        "Max retry count",
+        "Retries of idempotent calls on transient errors; 0 turns retries off.",
+        "integer",
+        minimum=0,
+    ),
+    "verify": _field("TLS verify", "true, false, or the path of a CA bundle file on the workers."),
     "inference_addressing": {
         "label": "Inference addressing",
         # No None in the enum: the UI would offer it as a literal "null" option.
@@ -76,8 +76,8 @@ CONN_FIELDS: dict[str, Any] = {
             "How inference URLs are built: auto, virtual-host ({org}.host) or path (/_inference/{org})."
         ),
     },
-    "console_url": _string("Console URL", "Base URL of the ABEJA console, for task links."),
-    "deployment_id": _string(
+    "console_url": _field("Console URL", "Base URL of the ABEJA console, for task links."),
+    "deployment_id": _field(
         "Deployment ID (test)",
         "Optional: a connection test (`airflow connections test`, the REST API) lists its services.",
     ),
@@ -96,6 +96,20 @@ def _with_hints(fields: dict[str, Any], placeholders: dict[str, str]) -> dict[st
     return out
 
 
+#: The link classes of ``links/training.py`` (``Abeja<name>Link``).
+_TRAINING_LINKS = ("TrainingJob", "TrainingModel", "DeploymentVersion")
+
+
+def _modules(kind: str, *names: str) -> list[dict[str, Any]]:
+    """One provider-info section: this integration's ``airflow_provider_abeja.<kind>.<name>`` modules."""
+    return [
+        {
+            "integration-name": INTEGRATION,
+            "python-modules": [f"airflow_provider_abeja.{kind}.{n}" for n in names],
+        }
+    ]
+
+
 def get_provider_info() -> dict[str, Any]:
     """The provider's registration: integration, modules, connection type and extra links."""
     return {
@@ -110,40 +124,10 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_abeja.hooks.abeja"]}
-        ],
-        "operators": [
-            {
-                "integration-name": INTEGRATION,
-                "python-modules": [
-                    "airflow_provider_abeja.operators.service",
-                    "airflow_provider_abeja.operators.endpoint",
-                    "airflow_provider_abeja.operators.batch",
-                    "airflow_provider_abeja.operators.training",
-                    "airflow_provider_abeja.operators.sharding",
-                    "airflow_provider_abeja.operators.cleanup",
-                ],
-            }
-        ],
-        "sensors": [
-            {
-                "integration-name": INTEGRATION,
-                "python-modules": [
-                    "airflow_provider_abeja.sensors.service",
-                    "airflow_provider_abeja.sensors.training",
-                ],
-            }
-        ],
-        "triggers": [
-            {
-                "integration-name": INTEGRATION,
-                "python-modules": [
-                    "airflow_provider_abeja.triggers.service",
-                    "airflow_provider_abeja.triggers.training",
-                ],
-            }
-        ],
+        "hooks": _modules("hooks", "abeja"),
+        "operators": _modules("operators", "service", "endpoint", "batch", "training", "sharding", "cleanup"),
+        "sensors": _modules("sensors", "service", "training"),
+        "triggers": _modules("triggers", "service", "training"),
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_abeja.hooks.abeja.AbejaHook",
@@ -155,8 +139,6 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "extra-links": [
             "airflow_provider_abeja.links.abeja.AbejaServiceLink",
-            "airflow_provider_abeja.links.training.AbejaTrainingJobLink",
-            "airflow_provider_abeja.links.training.AbejaTrainingModelLink",
-            "airflow_provider_abeja.links.training.AbejaDeploymentVersionLink",
+            *(f"airflow_provider_abeja.links.training.Abeja{name}Link" for name in _TRAINING_LINKS),
         ],
     }

@@ -1,23 +1,39 @@
-"""Extra links: the service an operator created or touched, in the ABEJA console.
+"""Extra links: what an operator created or touched, in the ABEJA console.
 
-The operators push the URL to XCom (key ``service_url``) before they wait, so the link shows even
-when the wait fails; the link only reads it back.
+The operators push each URL to XCom before they wait, so a link shows even when the wait fails;
+a link only reads it back. The console's routes are not public: the paths mirror the management
+API's and live here only, so one edit fixes every link.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
-
-from airflow_provider_abeja.links.console import DEFAULT_CONSOLE_URL, SERVICE_PATH, service_console_url
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import BaseOperator, TaskInstanceKey
 
+#: The console a link opens when the connection names none (the hook's default too).
+DEFAULT_CONSOLE_URL = "https://console.abeja.io"
 XCOM_KEY = "service_url"
 #: Where a running operator keeps the URL it pushed (see ``push_service_url``).
 _PUSHED = "_abeja_service_url"
+
+
+def console_url(console: str | None, *parts: str) -> str:
+    """``<console>/organizations/...`` with every id percent-encoded (an id cannot change the target)."""
+    return (console or DEFAULT_CONSOLE_URL).rstrip("/") + "".join("/" + quote(str(p), safe="") for p in parts)
+
+
+def service_console_url(
+    console: str | None, organization_id: str, deployment_id: str, service_id: str
+) -> str:
+    """The console page of a service."""
+    return console_url(
+        console, "organizations", organization_id, "deployments", deployment_id, "services", service_id
+    )
 
 
 def push_service_url(operator: Any, ti: Any, url: str) -> None:
@@ -31,30 +47,29 @@ def push_service_url(operator: Any, ti: Any, url: str) -> None:
     setattr(operator, _PUSHED, url)
 
 
-def _is_running_provider_operator(operator: Any) -> bool:
-    """A live operator of this provider (in the worker), not a deserialised copy (UI, API server)."""
-    return any(cls.__module__.startswith("airflow_provider_abeja.") for cls in type(operator).__mro__)
+class XComLink(BaseOperatorLink):
+    """A console page whose URL the task pushed to XCom under ``url_key``."""
 
-
-class AbejaServiceLink(BaseOperatorLink):
-    """ "ABEJA Service": the console page of the task's service, read from XCom ``service_url``."""
-
-    name = "ABEJA Service"
+    url_key: ClassVar[str]
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        if _is_running_provider_operator(operator):
-            # In the worker: the operator pushed the URL itself, or there is none to show.
-            pushed = vars(operator).get(_PUSHED)
-            return pushed if isinstance(pushed, str) else ""
-        value: Any = XCom.get_value(ti_key=ti_key, key=XCOM_KEY)
+        value: Any = XCom.get_value(ti_key=ti_key, key=self.url_key)
         return value if isinstance(value, str) else ""
 
 
-__all__ = [
-    "DEFAULT_CONSOLE_URL",
-    "SERVICE_PATH",
-    "XCOM_KEY",
-    "AbejaServiceLink",
-    "push_service_url",
-    "service_console_url",
-]
+class AbejaServiceLink(XComLink):
+    """ "ABEJA Service": the console page of the task's service, read from XCom ``service_url``."""
+
+    name = "ABEJA Service"
+    url_key = XCOM_KEY
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        # A live operator of this provider (in the worker), not a deserialised copy (UI, API
+        # server): it pushed the URL itself, or there is none to show.
+        if any(cls.__module__.startswith("airflow_provider_abeja.") for cls in type(operator).__mro__):
+            pushed = vars(operator).get(_PUSHED)
+            return pushed if isinstance(pushed, str) else ""
+        return super().get_link(operator, ti_key=ti_key)
+
+
+__all__ = ["XCOM_KEY", "AbejaServiceLink", "console_url", "push_service_url", "service_console_url"]

@@ -58,6 +58,8 @@ XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
 CREATED_BY_ENV = "AIRFLOW_ABEJA_CREATED_BY"
 
 DEFAULT_WAIT_TIMEOUT = 3600.0
+#: The instance type a created service runs on unless told otherwise (the client's default too).
+DEFAULT_INSTANCE_TYPE = "cpu-0.25"
 #: Shortest pause between two status checks: a smaller ``check_interval`` is raised to it, so a
 #: typo cannot make a wait (or a trigger) hammer the API. The sensor uses the same floor.
 MIN_CHECK_INTERVAL = 0.1
@@ -265,11 +267,12 @@ class AbejaConnectionOperator(AbejaBaseOperator):
         noun: str,
         arguments: dict[str, Any],
         marker: str | None,
-        create: Callable[[dict[str, Any]], dict[str, Any]],
+        create: Callable[..., dict[str, Any]],
         find: Callable[[str], dict[str, Any] | None],
     ) -> dict[str, Any]:
-        """``find(marker)``'s earlier-try resource, else ``create(arguments)``'s answer, the
-        ``marker`` (if any) added to their environment.
+        """``find(marker)``'s earlier-try resource, else ``create(**arguments)``'s answer, the
+        ``marker`` (if any) added to their environment; ``noun`` names it in the log (the
+        ``<noun>_id`` field holds its id).
 
         The client never re-sends a create, and a lost answer (transport error, 5xx) does not
         say whether the platform made the resource: with a marker, ``find(marker)`` looks for
@@ -284,7 +287,9 @@ class AbejaConnectionOperator(AbejaBaseOperator):
                 "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
             }
         try:
-            return create(arguments)
+            made = create(**arguments)
+            self.log.info("Created %s %s", noun, made.get(noun.replace(" ", "_") + "_id"))
+            return made
         except (TransportError, HttpError) as exc:
             if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
                 raise
@@ -298,17 +303,14 @@ class AbejaConnectionOperator(AbejaBaseOperator):
         """The id of what a resumed task was waiting for: ``given`` (the deferral's kwargs), else
         the one this try pushed under ``key`` before deferring (XCom is kept across a deferral;
         ``dag.test()`` on Airflow 3.3 passes only the event)."""
-        found = given or self.pushed(context, key)
-        if not found:
-            raise AirflowException(f"{self.task_id}: resumed without the {noun} it was waiting for")
-        return str(found)
-
-    def pushed(self, context: Mapping[str, Any], key: str) -> str | None:
-        """What this task instance pushed under ``key`` (its own map index: a mapped pull without
-        it returns every instance's value)."""
+        if given:
+            return str(given)
+        # This task instance's own map index: a mapped pull without it returns every instance's value.
         ti = context["ti"]
-        value = ti.xcom_pull(task_ids=self.task_id, key=key, map_indexes=getattr(ti, "map_index", -1))
-        return str(value) if isinstance(value, str) and value else None
+        pushed = ti.xcom_pull(task_ids=self.task_id, key=key, map_indexes=getattr(ti, "map_index", -1))
+        if not isinstance(pushed, str) or not pushed:
+            raise AirflowException(f"{self.task_id}: resumed without the {noun} it was waiting for")
+        return pushed
 
     def push_link(
         self, context: Mapping[str, Any], id_key: str, resource_id: str, url_key: str, url: str
@@ -416,10 +418,17 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
 
         service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
         organization_id = organization_id or self.resolve_organization_id()
-        self.push_service_xcom(context, organization_id, service_id)  # this process ends the task: its link
-        validate_status_event(event, service_id)
-        self.log.info("Service %s reached its target status", service_id)
-        return self.result_after_wait(organization_id, service_id)
+        with self.guard_wait(context, organization_id, service_id):
+            self.push_service_xcom(context, organization_id, service_id)  # this process ends the task
+            validate_status_event(event, service_id)
+            self.log.info("Service %s reached its target status", service_id)
+            return self.result_after_wait(organization_id, service_id)
+
+    def guard_wait(
+        self, context: Mapping[str, Any], organization_id: str, service_id: str
+    ) -> contextlib.AbstractContextManager[Any]:
+        """What surrounds the end of a wait, in the worker or resumed (nothing by default)."""
+        return contextlib.nullcontext()
 
     def result_after_wait(self, organization_id: str, service_id: str) -> Any:
         """What the task returns once the wait succeeded (the fresh service dict by default)."""
@@ -435,7 +444,8 @@ class AbejaDeleteOperator(AbejaDeploymentOperator):
     """
 
     ui_color = "#fdecea"
-    #: The resource's name in messages, and the attribute (and argument) holding its id.
+    #: The resource's name in messages (the client's ``delete_<noun>`` deletes it), and the
+    #: attribute (and argument) holding its id.
     noun: ClassVar[str]
     id_field: ClassVar[str]
 
@@ -443,16 +453,12 @@ class AbejaDeleteOperator(AbejaDeploymentOperator):
         super().__init__(**kwargs)
         self.fail_if_missing = fail_if_missing
 
-    def send_delete(self, organization_id: str, resource_id: str) -> Any:
-        """Send the delete request and return the API's answer."""
-        raise NotImplementedError
-
     def execute(self, context: Mapping[str, Any]) -> Any:
         noun = self.noun
         resource_id = required_id(getattr(self, self.id_field), self.id_field)
         organization_id = self.resolve_organization_id()
         try:
-            result = self.send_delete(organization_id, resource_id)
+            result = getattr(self.client, f"delete_{noun}")(organization_id, self.deployment_id, resource_id)
         except NotFound as exc:
             if self.fail_if_missing:
                 raise AirflowFailException(f"{noun} {resource_id} does not exist: {exc}") from exc

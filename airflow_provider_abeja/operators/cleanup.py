@@ -59,7 +59,8 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
         only = _task_ids(self.task_ids)
         organization_id = self.resolve_organization_id()
         services = self.client.get_services(organization_id, self.deployment_id).get("entries") or []
-        routed = self._routed_service_ids(organization_id)
+        endpoints = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
+        routed = {str(e.get("service_id")) for e in endpoints if isinstance(e, Mapping)}
         doomed = run_services(services, str(ti.dag_id), str(ti.run_id), only)
         deleted: list[str] = []
         failures: list[str] = []
@@ -81,10 +82,6 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
             raise AirflowException(f"could not delete {len(failures)} service(s) of this run: {failures}")
         self.log.info("Deleted %d service(s) this run created; none of them is left", len(deleted))
         return deleted
-
-    def _routed_service_ids(self, organization_id: str) -> frozenset[str]:
-        entries = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
-        return frozenset(str(e.get("service_id")) for e in entries if isinstance(e, Mapping))
 
 
 def run_services(

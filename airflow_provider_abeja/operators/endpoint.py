@@ -75,17 +75,27 @@ class _EndpointOperator(AbejaDeploymentOperator):
                 f"service {service_id} is {status}, not READY: the endpoint was not changed"
             )
 
+    def _switch(self, organization_id: str, endpoint: str, service_id: str, previous: Any) -> None:
+        """Point ``endpoint`` at ``service_id`` unless it routes there already (``previous``)."""
+        if previous == service_id:
+            self.log.warning(
+                "Endpoint %s already routes to %s: nothing to change (previous_service_id is the same)",
+                endpoint,
+                service_id,
+            )
+        else:
+            self.client.update_endpoint(organization_id, self.deployment_id, endpoint, service_id)
+            self.log.info("Endpoint %s now routes to %s (was %s)", endpoint, service_id, previous)
+
     def _find(self, organization_id: str, endpoint: str) -> dict[str, Any] | None:
         """The endpoint whose alias or id is ``endpoint``, if the deployment has one."""
-        entries = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
-        return next(
-            (
-                dict(e)
-                for e in entries
-                if isinstance(e, Mapping) and endpoint in (e.get("custom_alias"), e.get("endpoint_id"))
-            ),
-            None,
-        )
+        for entry in self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []:
+            if isinstance(entry, Mapping) and endpoint in (
+                entry.get("custom_alias"),
+                entry.get("endpoint_id"),
+            ):
+                return dict(entry)
+        return None
 
 
 class AbejaCreateEndpointOperator(_EndpointOperator):
@@ -155,15 +165,7 @@ class AbejaUpdateEndpointOperator(_EndpointOperator):
         ti.xcom_push(key=XCOM_ENDPOINT_ID, value=endpoint_id)
         ti.xcom_push(key=XCOM_PREVIOUS_SERVICE_ID, value=previous)
         self._check_ready(organization_id, service_id)
-        if previous == service_id:
-            self.log.warning(
-                "Endpoint %s already routes to %s: nothing to change (previous_service_id is the same)",
-                endpoint_id,
-                service_id,
-            )
-        else:
-            self.client.update_endpoint(organization_id, self.deployment_id, endpoint, service_id)
-            self.log.info("Endpoint %s now routes to %s (was %s)", endpoint_id, service_id, previous)
+        self._switch(organization_id, endpoint, service_id, previous)
         return {"endpoint_id": endpoint_id, "service_id": service_id, "previous_service_id": previous}
 
 
@@ -196,11 +198,8 @@ class AbejaRouteEndpointOperator(_EndpointOperator):
         if current is None:
             current = self.client.create_endpoint(organization_id, self.deployment_id, service_id, endpoint)
             self.log.info("Created endpoint %s (%s) -> %s", current.get("endpoint_id"), endpoint, service_id)
-        elif previous == service_id:
-            self.log.warning("Endpoint %s already routes to %s: nothing to change", endpoint, service_id)
         else:
-            self.client.update_endpoint(organization_id, self.deployment_id, endpoint, service_id)
-            self.log.info("Endpoint %s now routes to %s (was %s)", endpoint, service_id, previous)
+            self._switch(organization_id, endpoint, service_id, previous)
         endpoint_id = current.get("endpoint_id") or endpoint
         ti.xcom_push(key=XCOM_ENDPOINT_ID, value=endpoint_id)
         return {
@@ -226,9 +225,6 @@ class AbejaDeleteEndpointOperator(AbejaDeleteOperator):
     def __init__(self, *, endpoint_alias: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.endpoint_alias = endpoint_alias
-
-    def send_delete(self, organization_id: str, resource_id: str) -> Any:
-        return self.client.delete_endpoint(organization_id, self.deployment_id, resource_id)
 
 
 __all__ = [

@@ -8,6 +8,7 @@ or, with ``deferrable=True``, in the triggerer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json as jsonlib
 import mimetypes
 import os
@@ -29,13 +30,14 @@ from airflow_provider_abeja.batch.paths import is_file, local_path, object_path,
 from airflow_provider_abeja.batch.sender import Target, is_json
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
+from airflow_provider_abeja.client.validation import whole_number
 from airflow_provider_abeja.exceptions import BadRequest, HttpError, InvalidArgumentError, NotFound
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
     DEFAULT_DEFERRABLE,
+    DEFAULT_INSTANCE_TYPE,
     DEFAULT_WAIT_TIMEOUT,
-    XCOM_SERVICE_ID,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
     WaitInterrupted,
@@ -43,6 +45,7 @@ from airflow_provider_abeja.operators._base import (
     creation_marker,
     environment_argument,
     marked,
+    required_id,
     wait_settings,
 )
 from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, RUNNING_STATUSES, ServiceStatus
@@ -54,20 +57,6 @@ _REDACTED = "***"
 
 
 # -- argument checks (all run before any request) ---------------------------------------------------
-
-
-def _integer(value: Any, argument: str, *, optional: bool = False, minimum: int = 1) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool):
-        raise InvalidArgumentError(argument, "expected an integer, got a bool")
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int):
-        raise InvalidArgumentError(argument, f"expected an integer, got {value!r}")
-    if value < minimum:
-        raise InvalidArgumentError(argument, f"must be at least {minimum}, got {value}")
-    return value
 
 
 def _boolean(value: Any, argument: str) -> bool | None:
@@ -216,7 +205,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         min_instance_number: int | str | None = None,
         max_instance_number: int | str | None = None,
         enable_autoscale: bool | str | None = None,
-        instance_type: str = "cpu-0.25",
+        instance_type: str = DEFAULT_INSTANCE_TYPE,
         environment: Mapping[str, Any] | str | None = None,
         model_id: str | None = None,
         reuse_existing: bool = True,
@@ -236,89 +225,54 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         self.keep_service_on_failure = keep_service_on_failure
 
     def create_arguments(self) -> dict[str, Any]:
-        """The rendered arguments, checked and normalised; raises ``InvalidArgumentError``.
+        """The rendered arguments of ``create_service``, normalised and checked as the client
+        checks them, so that nothing (not even the look-up for an earlier try's service) is sent
+        with arguments the client would refuse; raises ``InvalidArgumentError``."""
+        from airflow_provider_abeja.client.validation import check_create_arguments, whole_number
 
-        Ends with the client's own checks, so that nothing (not even the look-up for an earlier
-        try's service) is sent with arguments the client would refuse.
-        """
-        arguments = self._normalised_arguments()
-        from airflow_provider_abeja.client.validation import check_create_arguments, check_path_id
+        def count(argument: str) -> int | None:
+            value = getattr(self, argument)
+            return None if value is None else whole_number(value, argument, 1)
 
-        check_path_id(arguments["deployment_id"], "deployment_id")
-        check_path_id(arguments["version_id"], "version_id")
-        if arguments["model_id"] is not None:
-            check_path_id(arguments["model_id"], "model_id")
         if not isinstance(self.instance_type, str):
             raise InvalidArgumentError(
                 "instance_type", f"expected a name, got {type(self.instance_type).__name__}"
             )
-        check_create_arguments(
-            arguments["instance_number"],
-            arguments["min_instance_number"],
-            arguments["max_instance_number"],
-            arguments["enable_autoscale"],
-            arguments["instance_type"],
-        )
-        return arguments
-
-    def _normalised_arguments(self) -> dict[str, Any]:
-        minimum = _integer(self.min_instance_number, "min_instance_number", optional=True)
-        maximum = _integer(self.max_instance_number, "max_instance_number", optional=True)
-        if minimum is not None and maximum is not None and minimum > maximum:
-            raise InvalidArgumentError(
-                "min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
-            )
+        model_id = _text(self.model_id, "model_id", optional=True)
         reuse = self.reuse_existing
-        environment = environment_argument(self.environment, reuse_existing=reuse, noun="service")
-        return {
-            "deployment_id": _text(self.deployment_id, "deployment_id"),
-            "version_id": _text(self.version_id, "version_id"),
-            "instance_number": _integer(self.instance_number, "instance_number"),
-            "min_instance_number": minimum,
-            "max_instance_number": maximum,
+        arguments = {
+            "version_id": required_id(self.version_id, "version_id"),
+            "instance_number": count("instance_number"),
+            "min_instance_number": count("min_instance_number"),
+            "max_instance_number": count("max_instance_number"),
             "enable_autoscale": _boolean(self.enable_autoscale, "enable_autoscale"),
             "instance_type": _text(self.instance_type, "instance_type"),
-            "environment": environment,
-            "model_id": _text(self.model_id, "model_id", optional=True),
+            "environment": environment_argument(self.environment, reuse_existing=reuse, noun="service"),
+            "model_id": None if model_id is None else required_id(model_id, "model_id"),
         }
+        checked = ("instance_number", "min_instance_number", "max_instance_number", "enable_autoscale")
+        check_create_arguments(*(arguments[name] for name in (*checked, "instance_type")))
+        return arguments
 
     def execute(self, context: Context) -> Any:
+        self.deployment_id = required_id(self.deployment_id, "deployment_id")
         arguments = self.create_arguments()
-        self.deployment_id = arguments.pop("deployment_id")
         organization_id = self.resolve_organization_id()
         marker = creation_marker(context) if self.reuse_existing else None
-        version_id = arguments["version_id"]
-
-        def create(arguments: dict[str, Any]) -> dict[str, Any]:
-            service = self.client.create_service(organization_id, self.deployment_id, **arguments)
-            self.log.info("Created service %s (version %s)", service.get("service_id"), version_id)
-            return service
-
-        def find(marker: str) -> dict[str, Any] | None:
-            return self._own_service(organization_id, marker, version_id)
-
-        service = self.create_once("service", arguments, marker, create, find)
+        service = self.create_once(
+            "service",
+            arguments,
+            marker,
+            create=functools.partial(self.client.create_service, organization_id, self.deployment_id),
+            find=functools.partial(self._own_service, organization_id, version_id=arguments["version_id"]),
+        )
         service_id = str(service["service_id"])
         self.push_service_xcom(context, organization_id, service_id)
-        with self._delete_if_wait_fails(context, organization_id, service_id):
+        with self.guard_wait(context, organization_id, service_id):
             return self._finish(organization_id, service, target_status=ServiceStatus.READY.value)
 
-    def execute_complete(
-        self,
-        context: Mapping[str, Any],
-        event: dict[str, Any] | None = None,
-        organization_id: str | None = None,
-        service_id: str | None = None,
-    ) -> Any:
-        service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
-        organization_id = organization_id or self.resolve_organization_id()
-        with self._delete_if_wait_fails(context, organization_id, service_id):
-            return super().execute_complete(context, event, organization_id, service_id)
-
     @contextlib.contextmanager
-    def _delete_if_wait_fails(
-        self, context: Mapping[str, Any], organization_id: str, service_id: str
-    ) -> Iterator[None]:
+    def guard_wait(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> Iterator[None]:
         """Delete the service when the wait fails, and add what happened to it to the error.
 
         A create used as a setup that fails makes Airflow skip its teardown: without this the
@@ -446,7 +400,8 @@ class _StateChangeOperator(_ServiceOperator):
     and treat the platform's 400 as success when the service got there meanwhile."""
 
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
-    #: The verb (``start``, ``stop``), the statuses that need no change, and the status to wait for.
+    #: The verb (``start``, ``stop``: the client's ``<verb>_service`` sends the change), the
+    #: statuses that need no change, and the status to wait for.
     verb: ClassVar[str]
     past: ClassVar[str]
     state: ClassVar[str]
@@ -454,9 +409,6 @@ class _StateChangeOperator(_ServiceOperator):
     status_current_after_refusal: ClassVar[bool]
     target_status: ClassVar[str]
     failure_statuses: ClassVar[Collection[str]] = DEFAULT_FAILURE_STATUSES
-
-    def send_change(self, organization_id: str, service_id: str) -> None:
-        raise NotImplementedError
 
     def __init__(self, *, service_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -477,7 +429,8 @@ class _StateChangeOperator(_ServiceOperator):
         else:
             since, current = self._log_history_end(organization_id, service_id), False
             try:
-                self.send_change(organization_id, service_id)
+                send_change = getattr(self.client, f"{self.verb}_service")
+                send_change(organization_id, self.deployment_id, service_id)
                 self.log.info("%s service %s", self.past.capitalize(), service_id)
             except BadRequest as exc:
                 service = self.client.get_service(organization_id, self.deployment_id, service_id)
@@ -524,9 +477,6 @@ class AbejaStartServiceOperator(_StateChangeOperator):
     target_status = ServiceStatus.READY.value
     status_current_after_refusal = False
 
-    def send_change(self, organization_id: str, service_id: str) -> None:
-        self.client.start_service(organization_id, self.deployment_id, service_id)
-
 
 class AbejaStopServiceOperator(_StateChangeOperator):
     """Stop a running service; a service that is already stopped is success.
@@ -547,9 +497,6 @@ class AbejaStopServiceOperator(_StateChangeOperator):
     failure_statuses = (ServiceStatus.FAILED.value,)
     status_current_after_refusal = True
 
-    def send_change(self, organization_id: str, service_id: str) -> None:
-        self.client.stop_service(organization_id, self.deployment_id, service_id)
-
     def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
         raise AirflowException(f"service {service_id} cannot be stopped in status {status}: {exc}") from exc
 
@@ -569,9 +516,6 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     def __init__(self, *, service_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.service_id = service_id
-
-    def send_delete(self, organization_id: str, resource_id: str) -> Any:
-        return self.client.delete_service(organization_id, self.deployment_id, resource_id)
 
 
 # -- calling a service ------------------------------------------------------------------------------
@@ -659,7 +603,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         self.content_type = content_type
         self.output_path = output_path
         self.storage_conn_id = storage_conn_id
-        self.max_xcom_bytes = _integer(max_xcom_bytes, "max_xcom_bytes", minimum=0)
+        self.max_xcom_bytes = whole_number(max_xcom_bytes, "max_xcom_bytes")
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
 
     def execute(self, context: Context) -> Any:
@@ -744,23 +688,20 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 raise WaitInterrupted(f"stopped calling the {what}: the task was killed")
 
     def _call_once(self, target: Target, source: Any, part: str) -> Any:
-        body: IO[bytes] | None = None
+        """One call, its answer streamed into ``part``; the input file is opened anew per call."""
+        data: IO[bytes] | str | bytes | None = self.data
         content_type = self.content_type or None
-        try:
+        with contextlib.ExitStack() as files:
             if source is not None:
-                body = open_binary(source)  # closed below, re-opened per attempt
-                content_type = content_type or mimetypes.guess_type(str(self.input_path))[0]
-                content_type = content_type or "application/octet-stream"
-            elif self.data is not None and content_type is None:
-                content_type = "application/octet-stream" if isinstance(self.data, bytes) else "text/plain"
-            data = body if body is not None else self.data
-            with open(part, "wb") as sink:
-                return target.send(
-                    self.client, data=data, json=self.json, content_type=content_type, stream_to=sink
-                )
-        finally:
-            if body is not None:
-                body.close()
+                data = files.enter_context(open_binary(source))
+                guessed = mimetypes.guess_type(str(self.input_path))[0]
+                content_type = content_type or guessed or "application/octet-stream"
+            elif data is not None and content_type is None:
+                content_type = "application/octet-stream" if isinstance(data, bytes) else "text/plain"
+            sink = files.enter_context(open(part, "wb"))
+            return target.send(
+                self.client, data=data, json=self.json, content_type=content_type, stream_to=sink
+            )
 
     def _json_result(self, part: str, content_type: str, size: int) -> Any:
         if not is_json(content_type):
@@ -768,7 +709,6 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 f"the service answered {content_type or 'an untyped body'} ({size} bytes), which is not "
                 "JSON: set output_path to keep it in a file"
             )
-        assert self.max_xcom_bytes is not None
         if size > self.max_xcom_bytes:
             raise AirflowFailException(
                 f"the JSON answer is {size} bytes, more than max_xcom_bytes={self.max_xcom_bytes}: "

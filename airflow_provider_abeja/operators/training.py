@@ -11,6 +11,7 @@ operator reuses a version of the same name. Each returns a small dict (ids, stat
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -176,16 +177,13 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         arguments = self.job_arguments()
         organization_id = self.resolve_organization_id()
         marker = creation_marker(context) if self.reuse_existing else None
-
-        def start(arguments: dict[str, Any]) -> dict[str, Any]:
-            job = self.client.create_training_job(organization_id, definition, **arguments)
-            self.log.info("Started training job %s of %s", job.get("training_job_id"), definition)
-            return job
-
-        def find(marker: str) -> dict[str, Any] | None:
-            return self._own_job(organization_id, definition, marker)
-
-        job = self.create_once("training job", arguments, marker, start, find)
+        job = self.create_once(
+            "training job",
+            arguments,
+            marker,
+            create=functools.partial(self.client.create_training_job, organization_id, definition),
+            find=functools.partial(self._own_job, organization_id, definition),
+        )
         job_id = str(job["training_job_id"])
         self._job = (organization_id, definition, job_id)
         url = training_job_url(self.hook.console_url, organization_id, definition, job_id)
@@ -226,9 +224,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
                     stop_event=self._stop_event(),
                     logger=self.log,
                 )
-            except WaitTimeoutError:
-                if self.stop_on_kill:  # a job nobody waits for any more would run (and bill) on
-                    self._stop_own_job()
+            except WaitTimeoutError:  # a job nobody waits for any more would run (and bill) on
+                self._stop_own_job()
                 raise
 
     def _defer(self, organization_id: str, definition: str, job_id: str) -> None:
@@ -261,7 +258,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         job_id = self.resumed_id(context, training_job_id, XCOM_TRAINING_JOB_ID, "training job")
         definition = self.definition_name()
         organization_id = organization_id or self.resolve_organization_id()
-        if isinstance(event, Mapping) and event.get("status") == "timeout" and self.stop_on_kill:
+        if isinstance(event, Mapping) and event.get("status") == "timeout":
             self._job = (organization_id, definition, str(job_id))
             self._stop_own_job()
         validate_training_event(event, str(job_id))
@@ -274,14 +271,13 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     def on_kill(self) -> None:
         """Stop waiting and, with ``stop_on_kill``, stop the job this try started or reused."""
         super().on_kill()
-        if self.stop_on_kill:
-            self._stop_own_job()
+        self._stop_own_job()
 
     def _stop_own_job(self) -> None:
-        job = self._job
-        if job is None:
+        """With ``stop_on_kill``, stop the job this try started or reused if it still runs."""
+        if self._job is None or not self.stop_on_kill:
             return
-        organization_id, definition, job_id = job
+        organization_id, definition, job_id = self._job
         try:
             current = self.client.get_training_job(organization_id, definition, job_id)
             if current.get("status") in RUNNING_JOB_STATUSES:

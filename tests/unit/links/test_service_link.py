@@ -84,3 +84,24 @@ def test_the_sensor_links_to_the_service_it_waits_for(monkeypatch, requests_mock
     expected = "http://127.0.0.1:9/console/organizations/123/deployments/9/services/ser-1"
     assert ti.xcoms["service_url"] == expected
     assert links.AbejaServiceLink().get_link(sensor, ti_key="k") == expected
+
+
+def test_training_links_read_their_url_and_keep_airflows_own_link_key(monkeypatch):
+    """Each reads the URL its operator pushed; ``xcom_key`` stays Airflow's key for the rendered link."""
+    from airflow_provider_abeja.links import training
+
+    asked = []
+
+    def get_value(*, ti_key, key):
+        asked.append(key)
+        return f"https://console.example/{key}"
+
+    monkeypatch.setattr(links.XCom, "get_value", staticmethod(get_value))
+    for link in (
+        training.AbejaTrainingJobLink(),
+        training.AbejaTrainingModelLink(),
+        training.AbejaDeploymentVersionLink(),
+    ):
+        assert link.get_link(None, ti_key="key-of-ti") == f"https://console.example/{link.url_key}"
+        assert link.xcom_key == f"_link_{type(link).__name__}"
+    assert asked == ["training_job_url", "training_model_url", "version_url"]
