@@ -143,16 +143,6 @@ def resolve_settings(
     )
 
 
-#: The variables ``urllib.request.getproxies`` (used by requests and httpx) takes proxies from.
-_PROXIES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-PROXY_ENV_NAMES = (*_PROXIES, *(name.upper() for name in _PROXIES), "REQUEST_METHOD")
-
-
-def proxy_environment() -> tuple[str | None, ...]:
-    """The proxy variables' values: a cheap cache key for proxy routes derived from them."""
-    return tuple(os.environ.get(name) for name in PROXY_ENV_NAMES)
-
-
 def uses_path_style(api_url: str, mode: str) -> bool:
     """``auto``: path style for IP literals and localhost, where sub-domains cannot resolve."""
     if mode != "auto":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import time
 from collections.abc import Mapping
@@ -68,16 +67,6 @@ def _environ_verify(verify: bool | str) -> bool | str:
     return verify
 
 
-@functools.lru_cache(maxsize=64)
-def _environ_proxies(origin: str, _env: tuple[str | None, ...]) -> dict[str, str]:
-    """requests' proxies for one origin and one state of the proxy variables (the cache key).
-
-    ``get_environ_proxies`` scans the whole environment; clients built per task or per thread
-    share the answer instead. Callers must not mutate the returned dict.
-    """
-    return requests.utils.get_environ_proxies(origin) or {}
-
-
 def describe_transport_error(exc: BaseException) -> str:
     """A short reason without urllib3's misleading 'Max retries exceeded' wrapper."""
     reason: object = exc.args[0] if exc.args else exc
@@ -101,19 +90,17 @@ class APIClient(ClientBase):
         session.mount("http://", adapter)
         session.headers["User-Agent"] = _core.USER_AGENT
         session.auth = self._credential
-        # The environment (proxies, CA bundle) is read when the client is built and per host
-        # once, not on every request as requests' trust_env does.
+        # The environment (proxies, CA bundle) is read when the client is built and once per
+        # host, not on every request as requests' trust_env does (~0.1 ms a request).
         session.trust_env = False
         session.verify = _environ_verify(self._settings.verify)
 
     def _proxies_for(self, url: str) -> dict[str, str]:
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc}"
-        proxies = self._proxies.get(key)
-        if proxies is None:
-            proxies = _environ_proxies(key, _core.proxy_environment())
-            self._proxies[key] = proxies
-        return proxies
+        if key not in self._proxies:
+            self._proxies[key] = requests.utils.get_environ_proxies(key) or {}
+        return self._proxies[key]
 
     # ------------------------------------------------------------------ plumbing
 
