@@ -61,9 +61,6 @@ class ConnectionFieldError(InvalidArgumentError):
         super().__init__(field_name, f"{message} (connection '{conn_id}', field '{field_name}')")
         self.reason = message
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.conn_id, self.field_name, self.reason))
-
 
 #: The connection field each credential key comes from (errors name the field a user edits).
 _CREDENTIAL_FIELDS = {
