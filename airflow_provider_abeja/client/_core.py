@@ -14,12 +14,11 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
-from airflow_provider_abeja.client import _paging
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
 from airflow_provider_abeja.client.credentials import scrub
 from airflow_provider_abeja.client.training import FilePart
@@ -350,7 +349,7 @@ def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generat
     given and gives back its answer (read by ``read_answer``, or as an inference response);
     the call's result is the generator's return value.
 
-    A listing is followed page by page (``_paging``). A call with ``steps`` runs them: a step
+    A listing is followed page by page (``_pages``). A call with ``steps`` runs them: a step
     named like the call sends its own request, another runs that declared call.
     """
     op = OPERATIONS[name]
@@ -368,17 +367,61 @@ def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generat
             answer = yield from plan(builder, *step)
 
 
+#: A list longer than this many pages is a server that never says "last page": stop with an error.
+MAX_PAGES = 1000
+#: The keys that describe one page; the merged list carries none of them.
+PAGE_KEYS = frozenset({"offset", "limit", "total", "has_next"})
+
+
 def _pages(spec: RequestSpec) -> Generator[RequestSpec, Any, Any]:
-    """One request's answer; for a listing, every page of it merged."""
+    """One request's answer; for a listing, every page of it in one ``{"entries": [...]}`` (the
+    other keys from the first page).
+
+    The platform's paged lists answer ``{"entries": [...], "offset": o, "limit": l, "total": t}``
+    (some say ``"has_next": true`` instead of a total) and take ``offset`` and ``limit`` query
+    parameters. A list answered in one piece carries none of these keys and comes back unchanged.
+    """
     answer = yield spec
     if OPERATIONS[spec.route].answer != "entries":
         return answer
     pages = [answer]
-    following = _paging.next_page(spec, answer, 1)
+    following = _next_page(spec, answer, 1)
     while following is not None:
         pages.append((yield following))
-        following = _paging.next_page(following, pages[-1], len(pages))
-    return _paging.merge_pages(pages)
+        following = _next_page(following, pages[-1], len(pages))
+    merged = {key: value for key, value in pages[0].items() if key not in PAGE_KEYS}
+    merged["entries"] = [entry for page in pages for entry in page["entries"]]
+    return merged
+
+
+def _page_number(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _next_page(spec: RequestSpec, page: Mapping[str, Any], pages_read: int) -> RequestSpec | None:
+    """The request for the page after ``page`` (read with ``spec``), or None when it was the last.
+
+    A page that says more follow but holds no entry would make the next request the same one:
+    it ends the list rather than loop.
+    """
+    offset = _page_number(page.get("offset"))
+    entries = page["entries"]
+    if offset is None or not entries:
+        return None
+    following = offset + len(entries)
+    total = _page_number(page.get("total"))
+    if not (page.get("has_next") is True or (total is not None and following < total)):
+        return None
+    if pages_read >= MAX_PAGES:
+        raise InvalidResponseError(
+            "invalid_response", f"the list did not end after {MAX_PAGES} pages", 200, spec.url
+        )
+    params = dict(spec.params or {})
+    params["offset"] = str(following)
+    limit = _page_number(page.get("limit"))
+    if limit:
+        params["limit"] = str(limit)
+    return replace(spec, params=params)
 
 
 # --------------------------------------------------------------------------- responses

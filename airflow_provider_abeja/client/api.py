@@ -155,7 +155,7 @@ _LOG_PAGE = {
     "start_time": utc_time,
     "end_time": utc_time,
 }
-#: A page of a listing (see ``_paging``).
+#: A page of a listing (see ``_core._pages``).
 _PAGE = {"limit": count, "offset": count}
 #: The Training API numbers a definition's versions.
 _NUMBERED = {"version_id": check_version_number}
