@@ -29,7 +29,6 @@ from airflow_provider_abeja.client.validation import (
     check_organization_id,
     check_path_id,
     parse_api_url,
-    parse_retry_count,
     parse_timeout,
     whole_number,
 )
@@ -117,12 +116,7 @@ def resolve_settings(
     default_timeout: Timeout = DEFAULT_TIMEOUT  # the type of any timeout: None is "off"
     resolved_timeout = _setting(timeout, "timeout", env, ENV_TIMEOUT, parse_timeout, default_timeout)
     retries = _setting(
-        max_retry_count,
-        "max_retry_count",
-        env,
-        ENV_MAX_RETRY_COUNT,
-        parse_retry_count,
-        DEFAULT_MAX_RETRY_COUNT,
+        max_retry_count, "max_retry_count", env, ENV_MAX_RETRY_COUNT, whole_number, DEFAULT_MAX_RETRY_COUNT
     )
     inference_addressing = check_addressing(inference_addressing)
     if not isinstance(verify, bool | str):

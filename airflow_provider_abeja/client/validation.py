@@ -257,11 +257,6 @@ def parse_timeout(value: object, argument: str) -> Timeout:
     return (float(value), float(value)) if value else None
 
 
-def parse_retry_count(value: object, argument: str) -> int:
-    """A whole number >= 0; ``0`` turns retries off."""
-    return whole_number(value, argument)
-
-
 def mapping_argument(value: Any, argument: str) -> dict[str, Any] | None:
     """A dict, or a JSON object given as text (what a template renders); None stays None."""
     if value is None:

@@ -22,9 +22,9 @@ from airflow_provider_abeja.client.validation import (
     check_addressing,
     check_organization_id,
     parse_api_url,
-    parse_retry_count,
     parse_timeout,
     text,
+    whole_number,
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
 
@@ -175,7 +175,7 @@ def _retry_count(conn_id: str, value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     with _field(conn_id, "max_retry_count"):
-        return parse_retry_count(value, "max_retry_count")
+        return whole_number(value, "max_retry_count")
 
 
 def _verify(conn_id: str, value: Any) -> bool | str:
