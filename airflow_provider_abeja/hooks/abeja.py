@@ -157,7 +157,8 @@ class AbejaHook(BaseHook):
                 services = self.client.get_services(org, settings.deployment_id)
                 what = f"{len(services.get('entries', []))} service(s) in deployment {settings.deployment_id}"
             else:
-                what = f"{len(self._list_deployments(org))} deployment(s)"
+                deployments = self.client.get_deployments(org).get("entries") or []
+                what = f"{len(deployments)} deployment(s)"
         except Exception as exc:
             return False, self._scrub(f"{type(exc).__name__}: {exc}")
         return True, (
@@ -165,16 +166,9 @@ class AbejaHook(BaseHook):
             f"organization {org} has {what}"
         )
 
-    def _list_deployments(self, organization_id: str) -> list[Any]:
-        """``GET /organizations/{org}/deployments``: read-only, needs no deployment id."""
-        return list(self.client.get_deployments(organization_id).get("entries") or [])
-
     def _scrub(self, text: str) -> str:
-        try:
-            secrets = self.__dict__["settings"].secrets()
-        except KeyError:
-            return text
-        return scrub(text, secrets)
+        settings = self.__dict__.get("settings")  # not read again if reading it failed
+        return text if settings is None else scrub(text, settings.secrets())
 
     # -- waiting ------------------------------------------------------------------------------------
 
