@@ -27,26 +27,15 @@ from airflow_provider_abeja.client.validation import (
     whole_number,
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
+from airflow_provider_abeja.get_provider_info import CONN_FIELDS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONSOLE_URL = "https://console.abeja.io"
 CONN_TYPE = "abeja"
 
-#: Extra fields this connection type reads; anything else in the extra is reported as unknown.
-EXTRA_FIELDS = (
-    "organization_id",
-    "auth_token",
-    "datasource_id",
-    "datasource_secret",
-    "timeout",
-    "max_retry_count",
-    "verify",
-    "inference_addressing",
-    "console_url",
-    "deployment_id",
-)
-SECRET_EXTRA_FIELDS = frozenset({"auth_token", "datasource_secret"})
+#: Extra fields this connection type reads (those of its form); anything else is reported as unknown.
+EXTRA_FIELDS = frozenset(CONN_FIELDS)
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
