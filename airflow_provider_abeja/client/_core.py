@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 from airflow_provider_abeja import __version__
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
 from airflow_provider_abeja.client.credentials import scrub
-from airflow_provider_abeja.client.training import FilePart
+from airflow_provider_abeja.client.training import FilePart, Upload
 from airflow_provider_abeja.client.validation import (
     DEFAULT_API_URL,
     Timeout,
@@ -297,8 +297,7 @@ class RequestBuilder:
             spec.body, spec.headers, spec.rewind_to, spec.replayable = prepare_inference_body(
                 args.get("data"), args.get("json"), args.get("content_type")
             )
-        elif op.body != "none":
-            assert op.payload is not None
+        elif op.payload is not None:
             spec.body, content_type = self._body(op, op.payload(args))
             spec.headers["Content-Type"] = content_type
         params = {key: fmt(args[key], key) for key, fmt in op.query.items() if args.get(key) is not None}
@@ -307,14 +306,15 @@ class RequestBuilder:
 
     @staticmethod
     def _body(op: Operation, payload: Any) -> tuple[bytes, str]:
-        if op.body == "json":
-            return _json_bytes(payload, op.payload_argument), "application/json"
-        if op.body == "multipart":
+        """Multipart for an ``Upload``, the bytes themselves for bytes, else JSON."""
+        if isinstance(payload, Upload):
             parameters = _json_bytes(payload.parameters, "parameters")
             return multipart(
                 [payload.archive, FilePart("parameters", "params.json", "application/json", parameters)]
             )
-        return payload, "application/octet-stream"
+        if isinstance(payload, bytes):
+            return payload, "application/octet-stream"
+        return _json_bytes(payload, op.payload_argument), "application/json"
 
     def _url(self, op: Operation, args: Mapping[str, Any]) -> str:
         if op.plane == "presigned":

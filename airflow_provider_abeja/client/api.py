@@ -67,8 +67,8 @@ def count(value: object, argument: str) -> str:
 class Operation:
     """One API call.
 
-    :param body: ``none``; ``json`` (built by ``payload`` from the arguments, which it checks);
-        ``multipart`` (``payload`` gives a ``training.Upload``); or ``raw`` (``payload`` gives bytes).
+    :param payload: the body, built from the arguments (which it checks): a ``training.Upload``
+        is sent as multipart, bytes as they are, anything else as JSON; None sends no body.
         An inference call sends its ``data`` / ``json`` / ``content_type``, streamed.
     :param payload_argument: the argument named when a JSON body cannot be encoded.
     :param answer: ``object`` (a JSON object), ``entries`` (a listing, always
@@ -85,7 +85,6 @@ class Operation:
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
     answer: Literal["object", "entries", "bytes", "response"] = "object"
-    body: Literal["none", "json", "multipart", "raw"] = "none"
     plane: Literal["management", "inference", "presigned"] = "management"
     payload: Callable[[Arguments], Any] | None = None
     payload_argument: str = "payload"
@@ -161,7 +160,7 @@ _PAGE = {"limit": count, "offset": count}
 _NUMBERED = {"version_id": check_version_number}
 
 _CREATE_MODEL = Operation(
-    "create_training_model", "POST", _DEFINITION + "/models", body="multipart", payload=training.model_body
+    "create_training_model", "POST", _DEFINITION + "/models", payload=training.model_body
 )
 
 OPERATIONS: Mapping[str, Operation] = {
@@ -169,20 +168,18 @@ OPERATIONS: Mapping[str, Operation] = {
     for op in (
         Operation("get_deployments", "GET", "/organizations/{organization_id}/deployments", "entries"),
         Operation("get_services", "GET", _DEPLOYMENT + "/services", "entries"),
-        Operation("create_service", "POST", _DEPLOYMENT + "/services", body="json", payload=_create_service),
+        Operation("create_service", "POST", _DEPLOYMENT + "/services", payload=_create_service),
         Operation("get_service", "GET", _SERVICE),
-        Operation("update_service", "PATCH", _SERVICE, body="json", payload=_update_service),
+        Operation("update_service", "PATCH", _SERVICE, payload=_update_service),
         Operation("delete_service", "DELETE", _SERVICE),
         Operation("start_service", "POST", _SERVICE + "/start"),
         Operation("stop_service", "POST", _SERVICE + "/stop"),
         Operation("get_service_recent_logs", "GET", _SERVICE + "/recentlogs", query=_LOG_PAGE),
         Operation("request_service", "POST", "/services/{service_id}", "response", plane="inference"),
         Operation("get_endpoints", "GET", _DEPLOYMENT + "/endpoints", "entries"),
-        Operation(
-            "create_endpoint", "POST", _DEPLOYMENT + "/endpoints", body="json", payload=_create_endpoint
-        ),
+        Operation("create_endpoint", "POST", _DEPLOYMENT + "/endpoints", payload=_create_endpoint),
         Operation("get_endpoint", "GET", _ENDPOINT),
-        Operation("update_endpoint", "PATCH", _ENDPOINT, body="json", payload=_update_endpoint),
+        Operation("update_endpoint", "PATCH", _ENDPOINT, payload=_update_endpoint),
         Operation("delete_endpoint", "DELETE", _ENDPOINT),
         Operation("request_endpoint", "POST", "/{custom_alias?}", "response", plane="inference"),
         # -- deployment versions
@@ -191,7 +188,6 @@ OPERATIONS: Mapping[str, Operation] = {
             "create_deployment_version",
             "POST",
             _DEPLOYMENT + "/versions",
-            body="json",
             payload=training.deployment_version_body,
             steps=training.create_deployment_version,
         ),
@@ -200,7 +196,6 @@ OPERATIONS: Mapping[str, Operation] = {
             "PUT",
             "{upload_url}",
             "bytes",
-            body="raw",
             plane="presigned",
             payload=lambda args: args["code"],
             path_values={"upload_url": training.presigned_url("the version")},
@@ -208,20 +203,13 @@ OPERATIONS: Mapping[str, Operation] = {
         ),
         Operation("get_deployment_version", "GET", _DEPLOYMENT + "/versions/{version_id}"),
         # -- training job definitions and their versions
-        Operation(
-            "create_training_job_definition",
-            "POST",
-            _DEFINITIONS,
-            body="json",
-            payload=training.definition_body,
-        ),
+        Operation("create_training_job_definition", "POST", _DEFINITIONS, payload=training.definition_body),
         Operation("get_training_job_definitions", "GET", _DEFINITIONS, "entries"),
         Operation("get_training_job_definition", "GET", _DEFINITION, query={"include_jobs": flag}),
         Operation(
             "create_training_job_definition_version",
             "POST",
             _DEFINITION + "/versions",
-            body="multipart",
             payload=training.definition_version_body,
         ),
         Operation("get_training_job_definition_versions", "GET", _DEFINITION + "/versions", "entries"),
@@ -236,7 +224,6 @@ OPERATIONS: Mapping[str, Operation] = {
             "create_training_job",
             "POST",
             _DEFINITION + "/versions/{version_id}/jobs",
-            body="json",
             payload=training.job_body,
             path_values=_NUMBERED,
         ),
@@ -248,7 +235,6 @@ OPERATIONS: Mapping[str, Operation] = {
             "update_training_statistics",
             "POST",
             _JOB + "/statistics",
-            body="json",
             payload=training.statistics_body,
             payload_argument="statistics",
         ),
