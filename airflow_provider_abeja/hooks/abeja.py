@@ -160,15 +160,13 @@ class AbejaHook(BaseHook):
                 deployments = self.client.get_deployments(org).get("entries") or []
                 what = f"{len(deployments)} deployment(s)"
         except Exception as exc:
-            return False, self._scrub(f"{type(exc).__name__}: {exc}")
+            message = f"{type(exc).__name__}: {exc}"
+            known = self.__dict__.get("settings")  # None when the connection could not be read
+            return False, message if known is None else scrub(message, known.secrets())
         return True, (
             f"Connected to {settings.api_url} as a {settings.credential_kind} credential: "
             f"organization {org} has {what}"
         )
-
-    def _scrub(self, text: str) -> str:
-        settings = self.__dict__.get("settings")  # not read again if reading it failed
-        return text if settings is None else scrub(text, settings.secrets())
 
     # -- waiting ------------------------------------------------------------------------------------
 
