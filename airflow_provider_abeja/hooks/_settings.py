@@ -99,14 +99,18 @@ class ClientSettings:
 
 
 @contextmanager
-def _field(conn_id: str, name: str) -> Iterator[None]:
-    """The client's refusal of a value, told as a refusal of this connection's field."""
+def _fields_of(conn_id: str) -> Iterator[None]:
+    """The validators name the field they check: their refusal becomes one of this connection's."""
     try:
         yield
-    except ConnectionFieldError:
-        raise
     except InvalidArgumentError as exc:
-        raise ConnectionFieldError(conn_id, name, exc.reason) from None
+        reason = exc.reason.removesuffix(f" (connection '{conn_id}')")
+        if exc.argument == "host":
+            reason += (
+                "; in a connection URI write the URL-encoded URL as the host, "
+                f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
+            )
+        raise ConnectionFieldError(conn_id, exc.argument, reason) from None
 
 
 def extra_value(extra: Mapping[str, Any], name: str) -> Any:
@@ -117,63 +121,42 @@ def extra_value(extra: Mapping[str, Any], name: str) -> Any:
     return None if value == "" else value
 
 
-def _text(conn_id: str, name: str, value: Any) -> str | None:
-    with _field(conn_id, name):
-        return text(value, name, optional=True)
-
-
-def _url(conn_id: str, name: str, value: str) -> str:
-    hint = ""
-    if name == "host":
-        hint = (
-            "; in a connection URI write the URL-encoded URL as the host, "
-            f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
-        )
-    try:
-        return parse_api_url(value, name)
-    except InvalidArgumentError as exc:
-        raise ConnectionFieldError(conn_id, name, exc.reason + hint) from None
-
-
-def _api_url(conn_id: str, host: str | None, port: int | None) -> str:
+def _api_url(host: str | None, port: int | None) -> str:
     host = (host or "").strip()
     if not host:
         return DEFAULT_API_URL
-    url = _url(conn_id, "host", host)
-    if port:
-        parts = urlsplit(url)
-        if parts.port is None:
-            url = urlunsplit((parts.scheme, f"{parts.netloc}:{int(port)}", parts.path, "", ""))
+    url = parse_api_url(host, "host")
+    parts = urlsplit(url)
+    if port and parts.port is None:
+        url = urlunsplit((parts.scheme, f"{parts.netloc}:{int(port)}", parts.path, "", ""))
     return url
 
 
-def _timeout(conn_id: str, value: Any) -> float | tuple[float, float] | None:
+def _timeout(value: Any) -> float | tuple[float, float] | None:
     """Seconds (or a (connect, read) pair); ``0`` turns the timeout off, as in the client."""
     if value is None:
         return None
-    with _field(conn_id, "timeout"):
-        parsed = parse_timeout(value, "timeout")
+    parsed = parse_timeout(value, "timeout")
     if parsed is None:
         return 0.0
     return parsed[0] if parsed[0] == parsed[1] and not isinstance(value, (list, tuple)) else parsed
 
 
-def _retry_count(conn_id: str, value: Any) -> int | None:
+def _retry_count(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    with _field(conn_id, "max_retry_count"):
-        return whole_number(value, "max_retry_count")
+    return whole_number(value, "max_retry_count")
 
 
-def _verify(conn_id: str, value: Any) -> bool | str:
+def _verify(value: Any) -> bool | str:
     if value is None:
         return True
     if isinstance(value, bool):
         return value
     if not isinstance(value, str):
-        raise ConnectionFieldError(conn_id, "verify", "must be true, false or a CA bundle path")
+        raise InvalidArgumentError("verify", "must be true, false or a CA bundle path")
     text_value = value.strip()
     if text_value.lower() in _TRUE or not text_value:
         return True
@@ -181,16 +164,13 @@ def _verify(conn_id: str, value: Any) -> bool | str:
         return False
     path = os.path.expanduser(text_value)
     if not os.path.exists(path):
-        raise ConnectionFieldError(conn_id, "verify", f"CA bundle path {text_value!r} does not exist")
+        raise InvalidArgumentError("verify", f"CA bundle path {text_value!r} does not exist")
     return path
 
 
-def _organization(conn_id: str, value: Any) -> str | None:
-    org = _text(conn_id, "organization_id", value)
-    if org is not None:
-        with _field(conn_id, "organization_id"):
-            check_organization_id(org)
-    return org
+def _organization(value: Any) -> str | None:
+    org = text(value, "organization_id", optional=True)
+    return None if org is None else check_organization_id(org)
 
 
 def _credential(
@@ -204,11 +184,7 @@ def _credential(
         "datasource_id": extra_value(extra, "datasource_id"),
         "datasource_secret": extra_value(extra, "datasource_secret"),
     }
-    where = f"connection '{conn_id}'"
-    try:
-        credential = credential_from_values(values, where, _CREDENTIAL_FIELDS)
-    except InvalidArgumentError as exc:
-        raise ConnectionFieldError(conn_id, exc.argument, exc.reason.removesuffix(f" ({where})")) from None
+    credential = credential_from_values(values, f"connection '{conn_id}'", _CREDENTIAL_FIELDS)
     if credential is None:
         raise MissingCredentialsError(
             f"connection '{conn_id}' has no ABEJA credential: set extra auth_token, or login (user id) "
@@ -240,23 +216,22 @@ def settings_from_connection(
     )
     if unknown:
         log.warning("Connection '%s' has unknown extra fields, ignored: %s", conn_id, ", ".join(unknown))
-    credential, values = _credential(conn_id, login, password, extra)
-    console = _text(conn_id, "console_url", extra_value(extra, "console_url"))
-    addressing = extra_value(extra, "inference_addressing")
-    with _field(conn_id, "inference_addressing"):
-        addressing = "auto" if addressing is None else check_addressing(addressing)
-    return ClientSettings(
-        conn_id=conn_id,
-        api_url=_api_url(conn_id, host, port),
-        credential_object=credential,
-        credential=values,
-        timeout=_timeout(conn_id, timeout if timeout is not None else extra_value(extra, "timeout")),
-        max_retry_count=_retry_count(
-            conn_id, max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count")
-        ),
-        verify=_verify(conn_id, extra_value(extra, "verify")),
-        inference_addressing=addressing,
-        organization_id=_organization(conn_id, extra_value(extra, "organization_id")),
-        deployment_id=_text(conn_id, "deployment_id", extra_value(extra, "deployment_id")),
-        console_url=_url(conn_id, "console_url", console) if console else DEFAULT_CONSOLE_URL,
-    )
+    with _fields_of(conn_id):
+        credential, values = _credential(conn_id, login, password, extra)
+        console = text(extra_value(extra, "console_url"), "console_url", optional=True)
+        addressing = extra_value(extra, "inference_addressing")
+        return ClientSettings(
+            conn_id=conn_id,
+            api_url=_api_url(host, port),
+            credential_object=credential,
+            credential=values,
+            timeout=_timeout(timeout if timeout is not None else extra_value(extra, "timeout")),
+            max_retry_count=_retry_count(
+                max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count")
+            ),
+            verify=_verify(extra_value(extra, "verify")),
+            inference_addressing="auto" if addressing is None else check_addressing(addressing),
+            organization_id=_organization(extra_value(extra, "organization_id")),
+            deployment_id=text(extra_value(extra, "deployment_id"), "deployment_id", optional=True),
+            console_url=parse_api_url(console, "console_url") if console else DEFAULT_CONSOLE_URL,
+        )
