@@ -338,45 +338,25 @@ class RequestBuilder:
         return f"{self.api_url}/" + "/".join(_segment(s) for s in segments)
 
 
-def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generator[RequestSpec, Any, Any]:
-    """The requests of the declared call ``name``, in order: the client sends each one it is
-    given and gives back its answer (read by ``read_answer``, or as an inference response);
-    the call's result is the generator's return value.
-
-    A listing is followed page by page (``_pages``). A call with ``steps`` runs them: a step
-    named like the call sends its own request, another runs that declared call.
-    """
-    op = OPERATIONS[name]
-    if op.steps is None:
-        return (yield from _pages(builder.build(name, args)))
-    flow, answer = op.steps(args), None
-    while True:
-        try:
-            step = flow.send(answer)
-        except StopIteration as done:
-            return done.value
-        if step.name == name:
-            answer = yield from _pages(builder.build(name, step.args))
-        else:
-            answer = yield from plan(builder, *step)
-
-
 #: A list longer than this many pages is a server that never says "last page": stop with an error.
 MAX_PAGES = 1000
 #: The keys that describe one page; the merged list carries none of them.
 PAGE_KEYS = frozenset({"offset", "limit", "total", "has_next"})
 
 
-def _pages(spec: RequestSpec) -> Generator[RequestSpec, Any, Any]:
-    """One request's answer; for a listing, every page of it in one ``{"entries": [...]}`` (the
-    other keys from the first page).
+def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generator[RequestSpec, Any, Any]:
+    """The requests of the declared call ``name``: the client sends each one it is given and
+    gives back its answer (read by ``read_answer``, or as an inference response); the call's
+    result is the generator's return value.
 
-    The platform's paged lists answer ``{"entries": [...], "offset": o, "limit": l, "total": t}``
-    (some say ``"has_next": true`` instead of a total) and take ``offset`` and ``limit`` query
-    parameters. A list answered in one piece carries none of these keys and comes back unchanged.
+    A listing is followed to its end and returned as one ``{"entries": [...]}`` (the other keys
+    from the first page). The platform's paged lists answer ``{"entries": [...], "offset": o,
+    "limit": l, "total": t}`` (some say ``"has_next": true`` instead of a total) and take
+    ``offset`` and ``limit`` query parameters; a list answered in one piece comes back unchanged.
     """
+    spec = builder.build(name, args)
     answer = yield spec
-    if OPERATIONS[spec.route].answer != "entries":
+    if OPERATIONS[name].answer != "entries":
         return answer
     pages = [answer]
     following = _next_page(spec, answer, 1)

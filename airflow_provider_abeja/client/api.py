@@ -11,18 +11,18 @@ Path templates name the arguments that fill them (checked as ids, or by ``path_v
 errors name the argument); ``{x?}`` is a segment left out when ``x`` is None. Management paths
 are relative to the API URL, inference paths to the deployment's inference address (path style
 or virtual host); a pre-signed path is one argument, a URL found in an earlier answer, and is
-sent without the credential. A call made of several requests has ``steps`` (``training.Flow``).
+sent without the credential. A call made of several requests is a client method that makes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_abeja.client import training
-from airflow_provider_abeja.client.training import Arguments, Flow, check_version_number
+from airflow_provider_abeja.client.training import Arguments, check_version_number
 from airflow_provider_abeja.client.validation import (
     check_create_arguments,
     check_environment,
@@ -76,8 +76,6 @@ class Operation:
     :param plane: ``management``, ``inference`` or ``presigned`` (no credential).
     :param query: arguments sent as query parameters when not None, and how each is written.
     :param path_values: path arguments checked otherwise than as ids.
-    :param steps: for a call made of several requests, what it does (its own request, if it
-        sends one, is a step named like it).
     :param internal: a step of other calls, not a client method.
     """
 
@@ -90,7 +88,6 @@ class Operation:
     payload_argument: str = "payload"
     query: Mapping[str, QueryFormat] = field(default_factory=dict)
     path_values: Mapping[str, Callable[[Any, str], object]] = field(default_factory=dict)
-    steps: Callable[[Arguments], Flow] | None = None
     internal: bool = False
 
     @property
@@ -159,10 +156,6 @@ _PAGE = {"limit": count, "offset": count}
 #: The Training API numbers a definition's versions.
 _NUMBERED = {"version_id": check_version_number}
 
-_CREATE_MODEL = Operation(
-    "create_training_model", "POST", _DEFINITION + "/models", payload=training.model_body
-)
-
 OPERATIONS: Mapping[str, Operation] = {
     op.name: op
     for op in (
@@ -189,7 +182,6 @@ OPERATIONS: Mapping[str, Operation] = {
             "POST",
             _DEPLOYMENT + "/versions",
             payload=training.deployment_version_body,
-            steps=training.create_deployment_version,
         ),
         Operation(
             "upload_deployment_code",
@@ -246,16 +238,9 @@ OPERATIONS: Mapping[str, Operation] = {
             "bytes",
             plane="presigned",
             path_values={"uri": training.presigned_url("the training result")},
-            steps=training.download_training_result,
         ),
         # -- trained models
-        _CREATE_MODEL,
-        # Posts what create_training_model posts, with the job's result as the model.
-        replace(
-            _CREATE_MODEL,
-            name="create_training_model_from_job",
-            steps=training.create_training_model_from_job,
-        ),
+        Operation("create_training_model", "POST", _DEFINITION + "/models", payload=training.model_body),
         Operation("get_training_models", "GET", _DEFINITION + "/models", "entries"),
         Operation("get_training_model", "GET", _DEFINITION + "/models/{model_id}"),
     )

@@ -19,7 +19,7 @@ from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.api import OPERATIONS
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
-from airflow_provider_abeja.client.training import Archive
+from airflow_provider_abeja.client.training import Archive, artifact_uri, deployment_code
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
 
 StreamTarget = str | os.PathLike[str] | IO[bytes]
@@ -429,8 +429,9 @@ class APIClient(ClientBase):
     def download_training_result(
         self, organization_id: str, job_definition_name: str, training_job_id: str
     ) -> bytes:
-        """The job's result archive (zip) from its pre-signed URI."""
-        return self._call("download_training_result", locals())
+        """The job's result archive (zip) from its pre-signed URI (sent without the credential)."""
+        result = self.get_training_result(organization_id, job_definition_name, training_job_id)
+        return self._call("download_training_result", {"uri": artifact_uri(result)})
 
     def create_training_model(
         self,
@@ -455,7 +456,8 @@ class APIClient(ClientBase):
         metrics: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Register what a finished job wrote to ``ABEJA_TRAINING_RESULT_DIR`` as a trained model."""
-        return self._call("create_training_model_from_job", locals())
+        model_data = self.download_training_result(organization_id, job_definition_name, training_job_id)
+        return self._call("create_training_model", locals())
 
     def get_training_models(self, organization_id: str, job_definition_name: str) -> dict[str, Any]:
         """GET .../models; always ``{"entries": [...]}``."""
@@ -478,8 +480,15 @@ class APIClient(ClientBase):
         user_parameters: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """POST .../deployments/{id}/versions, then PUT the code (.tar.gz; a folder is packed) to
-        its ``upload_url``. Returns the version (``version_id``, ...)."""
-        return self._call("create_deployment_version", locals())
+        its ``upload_url``. Returns the version (``version_id``, ...).
+
+        The code is read and checked before the version is created; the PUT goes without the
+        credential (the URL is pre-signed).
+        """
+        code_bytes = deployment_code(code)
+        created = self._call("create_deployment_version", locals())
+        self._call("upload_deployment_code", {"upload_url": created.get("upload_url"), "code": code_bytes})
+        return created
 
     def get_deployment_versions(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
         """GET .../deployments/{id}/versions; always ``{"entries": [...]}``."""
