@@ -90,18 +90,18 @@ def check_path_id(value: object, argument: str) -> str:
         raise InvalidArgumentError(
             argument, f"is {len(value)} characters long (at most {MAX_PATH_ID_LENGTH})"
         )
-    if value in (".", "..") or ".." in value:
+    if ".." in value:
         raise InvalidArgumentError(argument, f"{value!r} must not contain '..'")
-    for char in value:
-        if char in _FORBIDDEN_IN_PATH_ID:
-            raise InvalidArgumentError(argument, f"{value!r} must not contain {char!r}")
-        if char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F:
-            raise InvalidArgumentError(
-                argument, f"{value!r} must not contain white space or control characters"
-            )
-        if ord(char) > 0x7E:
-            raise InvalidArgumentError(argument, f"{value!r} must be ASCII")
-    return value
+    bad = next((char for char in value if not _CLEAN_PATH_ID.match(char)), None)
+    if bad is None:  # a str subclass made of clean characters
+        return value
+    if bad in _FORBIDDEN_IN_PATH_ID:
+        reason = f"must not contain {bad!r}"
+    elif bad.isspace() or ord(bad) < 0x20 or ord(bad) == 0x7F:
+        reason = "must not contain white space or control characters"
+    else:
+        reason = "must be ASCII"
+    raise InvalidArgumentError(argument, f"{value!r} {reason}")
 
 
 _DIGITS = re.compile(r"[0-9]+\Z")
