@@ -230,15 +230,11 @@ def prepare_inference_body(
         raise InvalidArgumentError("content_type", "must be a single-line string")
     if data is not None and json is not None:
         raise InvalidArgumentError("data", "pass either data or json, not both")
-    headers: dict[str, str] = {}
     if json is not None:
-        headers["Content-Type"] = content_type or "application/json"
-        return _json_bytes(json), headers, None, True
+        return _json_bytes(json), {"Content-Type": content_type or "application/json"}, None, True
     if data is None:
-        if content_type:
-            headers["Content-Type"] = content_type
-        return None, headers, None, True
-    headers["Content-Type"] = content_type or "application/octet-stream"
+        return None, ({"Content-Type": content_type} if content_type else {}), None, True
+    headers = {"Content-Type": content_type or "application/octet-stream"}
     if isinstance(data, str):
         return data.encode("utf-8"), headers, None, True
     if isinstance(data, bytes | bytearray | memoryview):
