@@ -78,7 +78,7 @@ class TransportAdapter(Generic[R]):
 
 @dataclass
 class RetryPolicy:
-    """Decides what is retried and how long to wait; builds tenacity retriers for both clients."""
+    """Decides what is retried and how long to wait, and runs the attempts of both clients."""
 
     max_retry_count: int
     wait_max: float = 30.0
