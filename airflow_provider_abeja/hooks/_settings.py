@@ -84,14 +84,8 @@ class ClientSettings:
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments shared by ``APIClient`` and ``AsyncAPIClient``."""
-        return {
-            "credential": dict(self.credential),
-            "timeout": self.timeout,
-            "max_retry_count": self.max_retry_count,
-            "api_url": self.api_url,
-            "verify": self.verify,
-            "inference_addressing": self.inference_addressing,
-        }
+        names = ("timeout", "max_retry_count", "api_url", "verify", "inference_addressing")
+        return {"credential": dict(self.credential), **{name: getattr(self, name) for name in names}}
 
     def secrets(self) -> list[str]:
         """Every string that must never reach a log: the credential object's (raw and Basic token)."""
