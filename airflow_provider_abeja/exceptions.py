@@ -148,7 +148,6 @@ class _FailureStatusError(AbejaError):
         setattr(self, self.id_attribute, resource_id)
         self.status = status
         self.log_lines = list(log_lines)
-        self.message = message
         text = message or f"{self.noun} {resource_id} reached status {status}"
         super().__init__(with_log_lines(text, self.log_lines, self.noun))
 
