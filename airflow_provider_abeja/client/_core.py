@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
@@ -460,20 +460,28 @@ def error_from_response(
     return cls(scrub(_short(error), secrets), scrub(_short(description), secrets), status_code, url, detail)
 
 
+class HttpResponse(Protocol):
+    """What a requests or an httpx response offers ``read_answer``."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
 def read_answer(
-    spec: RequestSpec,
-    status_code: int,
-    reason: str,
-    content_type: str,
-    content: bytes,
-    url: str,
-    secrets: Iterable[str],
+    spec: RequestSpec, response: HttpResponse, reason: str, url: str, secrets: Iterable[str]
 ) -> Any:
     """A management or pre-signed answer read as its declaration says; the error of a non-2xx.
 
     ``bytes`` is the body; ``object`` a JSON object; ``entries`` a listing, which comes as
     ``{"entries": [...]}`` or as a bare list and is always returned as the former.
     """
+    status_code, content = response.status_code, response.content
     if not 200 <= status_code < 300:
         raise error_from_response(
             status_code, reason, content, url if spec.credential else spec.shown_url, secrets
@@ -494,9 +502,8 @@ def read_answer(
             value = jsonlib.loads(content)
         except ValueError:
             snippet = scrub(_short(_decode(content[:200])), secrets)
-            raise invalid(
-                f"expected a JSON body, got {content_type or 'no content type'}: {snippet!r}", url
-            ) from None
+            kind = response.headers.get("Content-Type") or "no content type"
+            raise invalid(f"expected a JSON body, got {kind}: {snippet!r}", url) from None
     if answer == "entries":
         if isinstance(value, list):
             return {"entries": value}

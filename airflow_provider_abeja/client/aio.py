@@ -138,15 +138,8 @@ class AsyncAPIClient(ClientBase):
             except StopIteration as done:
                 return done.value
             response = await self._send(spec)
-            answer = _core.read_answer(
-                spec,
-                response.status_code,
-                response.reason_phrase or "",
-                response.headers.get("Content-Type", ""),
-                response.content,
-                str(response.request.url),
-                self._credential.secrets,
-            )
+            reason, url = response.reason_phrase or "", str(response.request.url)
+            answer = _core.read_answer(spec, response, reason, url, self._credential.secrets)
 
     async def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
         return await self._call("get_service", locals())

@@ -195,13 +195,7 @@ class APIClient(ClientBase):
                 continue
             response = self._send(spec)
             answer = _core.read_answer(
-                spec,
-                response.status_code,
-                response.reason or "",
-                response.headers.get("Content-Type", ""),
-                response.content,
-                response.url or spec.url,
-                self._credential.secrets,
+                spec, response, response.reason or "", response.url or spec.url, self._credential.secrets
             )
 
     # ------------------------------------------------------------------ services
