@@ -112,6 +112,7 @@ class InvalidResponseError(HttpError):
     """A 2xx answer whose body is not the JSON the API documents."""
 
 
+#: The HttpError subclass of each status that has one (other statuses raise ``HttpError``).
 STATUS_EXCEPTIONS: dict[int, type[HttpError]] = {
     400: BadRequest,
     401: Unauthorized,
@@ -121,11 +122,6 @@ STATUS_EXCEPTIONS: dict[int, type[HttpError]] = {
     409: Conflict,
     500: InternalServerError,
 }
-
-
-def exception_class_for_status(status_code: int) -> type[HttpError]:
-    """The HttpError subclass for an HTTP status (``HttpError`` itself for unlisted statuses)."""
-    return STATUS_EXCEPTIONS.get(status_code, HttpError)
 
 
 def with_log_lines(message: str, log_lines: Sequence[str], noun: str = "service") -> str:

@@ -33,12 +33,12 @@ from airflow_provider_abeja.client.validation import (
     whole_number,
 )
 from airflow_provider_abeja.exceptions import (
+    STATUS_EXCEPTIONS,
     HttpError,
     InvalidArgumentError,
     InvalidResponseError,
     TLSMismatchError,
     TransportError,
-    exception_class_for_status,
 )
 
 ENV_API_URL = "ABEJA_API_URL"
@@ -342,8 +342,8 @@ PAGE_KEYS = frozenset({"offset", "limit", "total", "has_next"})
 
 def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generator[RequestSpec, Any, Any]:
     """The requests of the declared call ``name``: the client sends each one it is given and
-    gives back its answer (read by ``read_answer``, or as an inference response); the call's
-    result is the generator's return value.
+    gives back its answer (read by ``read_answer``); the call's result is the generator's
+    return value. An inference call is one request, whose answer is the HTTP response.
 
     A listing is followed to its end and returned as one ``{"entries": [...]}`` (the other keys
     from the first page). The platform's paged lists answer ``{"entries": [...], "offset": o,
@@ -456,7 +456,7 @@ def error_from_response(
         detail = body.get("error_detail")
     if detail is not None:
         detail = jsonlib.loads(scrub(jsonlib.dumps(detail), secrets))
-    cls = exception_class_for_status(status_code)
+    cls = STATUS_EXCEPTIONS.get(status_code, HttpError)
     return cls(scrub(_short(error), secrets), scrub(_short(description), secrets), status_code, url, detail)
 
 
