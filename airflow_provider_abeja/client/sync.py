@@ -184,15 +184,14 @@ class APIClient(ClientBase):
 
     def _call(self, name: str, args: Mapping[str, Any]) -> Any:
         """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
+        if OPERATIONS[name].answer == "response":
+            return self._inference(self._builder.build(name, args), args.get("stream_to"))
         steps, answer = _core.plan(self._builder, name, args), None
         while True:
             try:
                 spec = steps.send(answer)
             except StopIteration as done:
                 return done.value
-            if OPERATIONS[spec.route].answer == "response":
-                answer = self._inference(spec, args.get("stream_to"))
-                continue
             response = self._send(spec)
             answer = _core.read_answer(
                 spec, response, response.reason or "", response.url or spec.url, self._credential.secrets
