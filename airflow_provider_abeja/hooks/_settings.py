@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_provider_abeja.client.credentials import CREDENTIAL_KINDS, Credential, credential_from_values
+from airflow_provider_abeja.client.credentials import (
+    CREDENTIAL_KEYS,
+    CREDENTIAL_KINDS,
+    Credential,
+    credential_from_values,
+)
 from airflow_provider_abeja.client.validation import (
     DEFAULT_API_URL,
     check_addressing,
@@ -51,14 +56,10 @@ class ConnectionFieldError(InvalidArgumentError):
         self.reason = message
 
 
-#: The connection field each credential key comes from (errors name the field a user edits).
-_CREDENTIAL_FIELDS = {
-    "auth_token": "auth_token",
-    "user_id": "login",
-    "personal_access_token": "password",
-    "datasource_id": "datasource_id",
-    "datasource_secret": "datasource_secret",
-}
+#: The connection field each credential key comes from (errors name the field a user edits):
+#: the extra field of the same name, but login and password for a user's.
+_CREDENTIAL_FIELDS = {key: key for key in CREDENTIAL_KEYS}
+_CREDENTIAL_FIELDS.update(user_id="login", personal_access_token="password")
 
 
 @dataclass(frozen=True)
@@ -171,13 +172,9 @@ def _credential(
     conn_id: str, login: str | None, password: str | None, extra: Mapping[str, Any]
 ) -> tuple[Credential, dict[str, str]]:
     """The client's credential object (bearer > user > datasource) and the values it came from."""
-    values = {
-        "auth_token": extra_value(extra, "auth_token"),
-        "user_id": login.strip() if isinstance(login, str) else login,
-        "personal_access_token": password,
-        "datasource_id": extra_value(extra, "datasource_id"),
-        "datasource_secret": extra_value(extra, "datasource_secret"),
-    }
+    values = {key: extra_value(extra, key) for key in CREDENTIAL_KEYS}
+    values["user_id"] = login.strip() if isinstance(login, str) else login
+    values["personal_access_token"] = password
     credential = credential_from_values(values, f"connection '{conn_id}'", _CREDENTIAL_FIELDS)
     if credential is None:
         raise MissingCredentialsError(
