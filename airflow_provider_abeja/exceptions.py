@@ -15,6 +15,18 @@ from typing import Any
 class AbejaError(Exception):
     """Base class of every error raised by this provider."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles (XCom, trigger events) rebuild the error from its message and attributes, not
+        # by calling __init__ again: subclasses take other arguments than their message.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[AbejaError], args: tuple[Any, ...], state: dict[str, Any]) -> AbejaError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidArgumentError(AbejaError, ValueError):
     """An argument was refused before anything was sent; ``argument`` names it."""
@@ -23,9 +35,6 @@ class InvalidArgumentError(AbejaError, ValueError):
         self.argument = argument
         self.reason = message
         super().__init__(f"{argument}: {message}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.argument, self.reason))
 
 
 class MissingCredentialsError(AbejaError):
@@ -40,18 +49,9 @@ class TransportError(AbejaError):
         self.attempts = attempts
         super().__init__(message)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_transport_error, (type(self), str(self), self.url, self.attempts))
-
 
 class TLSMismatchError(TransportError):
     """An ``https://`` URL reached a server that speaks plain HTTP: no retry can fix that."""
-
-
-def _rebuild_transport_error(
-    cls: type[TransportError], message: str, url: str, attempts: int
-) -> TransportError:
-    return cls(message, url=url, attempts=attempts)
 
 
 class HttpError(AbejaError):
@@ -77,13 +77,6 @@ class HttpError(AbejaError):
         return (
             f"{type(self).__name__}(status_code={self.status_code!r}, error={self.error!r}, "
             f"error_description={self.error_description!r}, url={self.url!r})"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only state would be lost by the default Exception pickling (XCom, triggers).
-        return (
-            type(self),
-            (self.error, self.error_description, self.status_code, self.url, self.error_detail),
         )
 
 
@@ -119,6 +112,7 @@ class InvalidResponseError(HttpError):
     """A 2xx answer whose body is not the JSON the API documents."""
 
 
+#: The HttpError subclass of each status that has one (other statuses raise ``HttpError``).
 STATUS_EXCEPTIONS: dict[int, type[HttpError]] = {
     400: BadRequest,
     401: Unauthorized,
@@ -128,11 +122,6 @@ STATUS_EXCEPTIONS: dict[int, type[HttpError]] = {
     409: Conflict,
     500: InternalServerError,
 }
-
-
-def exception_class_for_status(status_code: int) -> type[HttpError]:
-    """The HttpError subclass for an HTTP status (``HttpError`` itself for unlisted statuses)."""
-    return STATUS_EXCEPTIONS.get(status_code, HttpError)
 
 
 def with_log_lines(message: str, log_lines: Sequence[str], noun: str = "service") -> str:
@@ -155,13 +144,8 @@ class _FailureStatusError(AbejaError):
         setattr(self, self.id_attribute, resource_id)
         self.status = status
         self.log_lines = list(log_lines)
-        self.message = message
         text = message or f"{self.noun} {resource_id} reached status {status}"
         super().__init__(with_log_lines(text, self.log_lines, self.noun))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        resource_id = getattr(self, self.id_attribute)
-        return (type(self), (resource_id, self.status, self.log_lines, self.message))
 
 
 class ServiceFailedError(_FailureStatusError):
@@ -193,9 +177,6 @@ class WaitTimeoutError(AbejaError):
             f"(last status: {last_status})"
         )
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.service_id, self.last_status, self.timeout))
-
 
 class WaitStoppedError(AbejaError):
     """A wait ended early because its ``stop_event`` was set (the service itself is left as it is)."""
@@ -204,9 +185,6 @@ class WaitStoppedError(AbejaError):
         self.service_id = service_id
         self.last_status = last_status
         super().__init__(message or f"stopped waiting for service {service_id} (last status: {last_status})")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.service_id, self.last_status))
 
 
 class WaitGaveUpError(AbejaError):
@@ -219,9 +197,6 @@ class WaitGaveUpError(AbejaError):
         self.service_id = service_id
         self.retryable = retryable
         super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.service_id, str(self), self.retryable))
 
 
 # ----------------------------------------------------------------------------- one fail-fast rule

@@ -14,15 +14,14 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
-from airflow_provider_abeja.client import _paging
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
 from airflow_provider_abeja.client.credentials import scrub
-from airflow_provider_abeja.client.training import FilePart
+from airflow_provider_abeja.client.training import FilePart, Upload
 from airflow_provider_abeja.client.validation import (
     DEFAULT_API_URL,
     Timeout,
@@ -30,17 +29,16 @@ from airflow_provider_abeja.client.validation import (
     check_organization_id,
     check_path_id,
     parse_api_url,
-    parse_retry_count,
     parse_timeout,
     whole_number,
 )
 from airflow_provider_abeja.exceptions import (
+    STATUS_EXCEPTIONS,
     HttpError,
     InvalidArgumentError,
     InvalidResponseError,
     TLSMismatchError,
     TransportError,
-    exception_class_for_status,
 )
 
 ENV_API_URL = "ABEJA_API_URL"
@@ -118,12 +116,7 @@ def resolve_settings(
     default_timeout: Timeout = DEFAULT_TIMEOUT  # the type of any timeout: None is "off"
     resolved_timeout = _setting(timeout, "timeout", env, ENV_TIMEOUT, parse_timeout, default_timeout)
     retries = _setting(
-        max_retry_count,
-        "max_retry_count",
-        env,
-        ENV_MAX_RETRY_COUNT,
-        parse_retry_count,
-        DEFAULT_MAX_RETRY_COUNT,
+        max_retry_count, "max_retry_count", env, ENV_MAX_RETRY_COUNT, whole_number, DEFAULT_MAX_RETRY_COUNT
     )
     inference_addressing = check_addressing(inference_addressing)
     if not isinstance(verify, bool | str):
@@ -141,16 +134,6 @@ def resolve_settings(
     return Settings(
         url, resolved_timeout, retries, verify, inference_addressing, float(retry_wait_max), pool_maxsize
     )
-
-
-#: The variables ``urllib.request.getproxies`` (used by requests and httpx) takes proxies from.
-_PROXIES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-PROXY_ENV_NAMES = (*_PROXIES, *(name.upper() for name in _PROXIES), "REQUEST_METHOD")
-
-
-def proxy_environment() -> tuple[str | None, ...]:
-    """The proxy variables' values: a cheap cache key for proxy routes derived from them."""
-    return tuple(os.environ.get(name) for name in PROXY_ENV_NAMES)
 
 
 def uses_path_style(api_url: str, mode: str) -> bool:
@@ -247,15 +230,11 @@ def prepare_inference_body(
         raise InvalidArgumentError("content_type", "must be a single-line string")
     if data is not None and json is not None:
         raise InvalidArgumentError("data", "pass either data or json, not both")
-    headers: dict[str, str] = {}
     if json is not None:
-        headers["Content-Type"] = content_type or "application/json"
-        return _json_bytes(json), headers, None, True
+        return _json_bytes(json), {"Content-Type": content_type or "application/json"}, None, True
     if data is None:
-        if content_type:
-            headers["Content-Type"] = content_type
-        return None, headers, None, True
-    headers["Content-Type"] = content_type or "application/octet-stream"
+        return None, ({"Content-Type": content_type} if content_type else {}), None, True
+    headers = {"Content-Type": content_type or "application/octet-stream"}
     if isinstance(data, str):
         return data.encode("utf-8"), headers, None, True
     if isinstance(data, bytes | bytearray | memoryview):
@@ -314,8 +293,7 @@ class RequestBuilder:
             spec.body, spec.headers, spec.rewind_to, spec.replayable = prepare_inference_body(
                 args.get("data"), args.get("json"), args.get("content_type")
             )
-        elif op.body != "none":
-            assert op.payload is not None
+        elif op.payload is not None:
             spec.body, content_type = self._body(op, op.payload(args))
             spec.headers["Content-Type"] = content_type
         params = {key: fmt(args[key], key) for key, fmt in op.query.items() if args.get(key) is not None}
@@ -324,14 +302,15 @@ class RequestBuilder:
 
     @staticmethod
     def _body(op: Operation, payload: Any) -> tuple[bytes, str]:
-        if op.body == "json":
-            return _json_bytes(payload, op.payload_argument), "application/json"
-        if op.body == "multipart":
+        """Multipart for an ``Upload``, the bytes themselves for bytes, else JSON."""
+        if isinstance(payload, Upload):
             parameters = _json_bytes(payload.parameters, "parameters")
             return multipart(
                 [payload.archive, FilePart("parameters", "params.json", "application/json", parameters)]
             )
-        return payload, "application/octet-stream"
+        if isinstance(payload, bytes):
+            return payload, "application/octet-stream"
+        return _json_bytes(payload, op.payload_argument), "application/json"
 
     def _url(self, op: Operation, args: Mapping[str, Any]) -> str:
         if op.plane == "presigned":
@@ -355,40 +334,64 @@ class RequestBuilder:
         return f"{self.api_url}/" + "/".join(_segment(s) for s in segments)
 
 
+#: A list longer than this many pages is a server that never says "last page": stop with an error.
+MAX_PAGES = 1000
+#: The keys that describe one page; the merged list carries none of them.
+PAGE_KEYS = frozenset({"offset", "limit", "total", "has_next"})
+
+
 def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generator[RequestSpec, Any, Any]:
-    """The requests of the declared call ``name``, in order: the client sends each one it is
-    given and gives back its answer (read by ``read_answer``, or as an inference response);
-    the call's result is the generator's return value.
+    """The requests of the declared call ``name``: the client sends each one it is given and
+    gives back its answer (read by ``read_answer``); the call's result is the generator's
+    return value. An inference call is one request, whose answer is the HTTP response.
 
-    A listing is followed page by page (``_paging``). A call with ``steps`` runs them: a step
-    named like the call sends its own request, another runs that declared call.
+    A listing is followed to its end and returned as one ``{"entries": [...]}`` (the other keys
+    from the first page). The platform's paged lists answer ``{"entries": [...], "offset": o,
+    "limit": l, "total": t}`` (some say ``"has_next": true`` instead of a total) and take
+    ``offset`` and ``limit`` query parameters; a list answered in one piece comes back unchanged.
     """
-    op = OPERATIONS[name]
-    if op.steps is None:
-        return (yield from _pages(builder.build(name, args)))
-    flow, answer = op.steps(args), None
-    while True:
-        try:
-            step = flow.send(answer)
-        except StopIteration as done:
-            return done.value
-        if step.name == name:
-            answer = yield from _pages(builder.build(name, step.args))
-        else:
-            answer = yield from plan(builder, *step)
-
-
-def _pages(spec: RequestSpec) -> Generator[RequestSpec, Any, Any]:
-    """One request's answer; for a listing, every page of it merged."""
+    spec = builder.build(name, args)
     answer = yield spec
-    if OPERATIONS[spec.route].answer != "entries":
+    if OPERATIONS[name].answer != "entries":
         return answer
     pages = [answer]
-    following = _paging.next_page(spec, answer, 1)
+    following = _next_page(spec, answer, 1)
     while following is not None:
         pages.append((yield following))
-        following = _paging.next_page(following, pages[-1], len(pages))
-    return _paging.merge_pages(pages)
+        following = _next_page(following, pages[-1], len(pages))
+    merged = {key: value for key, value in pages[0].items() if key not in PAGE_KEYS}
+    merged["entries"] = [entry for page in pages for entry in page["entries"]]
+    return merged
+
+
+def _page_number(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _next_page(spec: RequestSpec, page: Mapping[str, Any], pages_read: int) -> RequestSpec | None:
+    """The request for the page after ``page`` (read with ``spec``), or None when it was the last.
+
+    A page that says more follow but holds no entry would make the next request the same one:
+    it ends the list rather than loop.
+    """
+    offset = _page_number(page.get("offset"))
+    entries = page["entries"]
+    if offset is None or not entries:
+        return None
+    following = offset + len(entries)
+    total = _page_number(page.get("total"))
+    if not (page.get("has_next") is True or (total is not None and following < total)):
+        return None
+    if pages_read >= MAX_PAGES:
+        raise InvalidResponseError(
+            "invalid_response", f"the list did not end after {MAX_PAGES} pages", 200, spec.url
+        )
+    params = dict(spec.params or {})
+    params["offset"] = str(following)
+    limit = _page_number(page.get("limit"))
+    if limit:
+        params["limit"] = str(limit)
+    return replace(spec, params=params)
 
 
 # --------------------------------------------------------------------------- responses
@@ -453,24 +456,32 @@ def error_from_response(
         detail = body.get("error_detail")
     if detail is not None:
         detail = jsonlib.loads(scrub(jsonlib.dumps(detail), secrets))
-    cls = exception_class_for_status(status_code)
+    cls = STATUS_EXCEPTIONS.get(status_code, HttpError)
     return cls(scrub(_short(error), secrets), scrub(_short(description), secrets), status_code, url, detail)
 
 
+class HttpResponse(Protocol):
+    """What a requests or an httpx response offers ``read_answer``."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
 def read_answer(
-    spec: RequestSpec,
-    status_code: int,
-    reason: str,
-    content_type: str,
-    content: bytes,
-    url: str,
-    secrets: Iterable[str],
+    spec: RequestSpec, response: HttpResponse, reason: str, url: str, secrets: Iterable[str]
 ) -> Any:
     """A management or pre-signed answer read as its declaration says; the error of a non-2xx.
 
     ``bytes`` is the body; ``object`` a JSON object; ``entries`` a listing, which comes as
     ``{"entries": [...]}`` or as a bare list and is always returned as the former.
     """
+    status_code, content = response.status_code, response.content
     if not 200 <= status_code < 300:
         raise error_from_response(
             status_code, reason, content, url if spec.credential else spec.shown_url, secrets
@@ -491,9 +502,8 @@ def read_answer(
             value = jsonlib.loads(content)
         except ValueError:
             snippet = scrub(_short(_decode(content[:200])), secrets)
-            raise invalid(
-                f"expected a JSON body, got {content_type or 'no content type'}: {snippet!r}", url
-            ) from None
+            kind = response.headers.get("Content-Type") or "no content type"
+            raise invalid(f"expected a JSON body, got {kind}: {snippet!r}", url) from None
     if answer == "entries":
         if isinstance(value, list):
             return {"entries": value}

@@ -22,9 +22,6 @@ from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
-#: Parsed URLs kept per client (a triggerer's shared client sees one URL per watched service).
-_URL_CACHE_SIZE = 4096
-
 
 def classify_httpx_error(exc: BaseException) -> Failure | None:
     """Map an httpx exception to how far the request got."""
@@ -70,29 +67,6 @@ def _verify(value: bool | str) -> bool | ssl.SSLContext:
         raise InvalidArgumentError("verify", f"cannot load the CA bundle {value!r}: {exc}") from None
 
 
-@functools.lru_cache(maxsize=8)
-def _proxy_map(_env: tuple[str | None, ...]) -> tuple[tuple[str, str | None], ...]:
-    """httpx's proxy routes for one state of the proxy variables (the argument is the cache key).
-
-    ``trust_env=True`` makes httpx scan the whole environment for every client built; reading
-    these few variables and caching the routes keeps proxies honoured.
-    """
-    from httpx._utils import get_environment_proxies
-
-    return tuple(sorted(get_environment_proxies().items()))
-
-
-def _proxy_mounts(
-    verify: bool | ssl.SSLContext, limits: httpx.Limits
-) -> dict[str, httpx.AsyncBaseTransport | None]:
-    """``mounts=`` equal to what ``trust_env=True`` would build from the proxy variables."""
-    routes = _proxy_map(_core.proxy_environment())
-    return {
-        pattern: None if url is None else httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=url)
-        for pattern, url in routes
-    }
-
-
 def _timeout(value: tuple[float, float] | None) -> httpx.Timeout:
     if value is None:
         return httpx.Timeout(None)
@@ -107,13 +81,11 @@ class AsyncAPIClient(ClientBase):
     """
 
     def _open_transport(self) -> None:
-        self._urls: dict[str, httpx.URL] = {}
         verify_setting = _verify(self._settings.verify)
         limits = httpx.Limits(
             max_connections=self._settings.pool_maxsize, max_keepalive_connections=self._settings.pool_maxsize
         )
-        # trust_env=False: the CA setting is already in the SSL context and proxies come from
-        # _proxy_mounts, read once per state of the environment instead of once per client.
+        # The CA setting is already in the SSL context; the environment gives only the proxies.
         # The API authenticates by header: the cookie jar's policy keeps and sends no cookie.
         self._client = httpx.AsyncClient(
             headers={"User-Agent": _core.USER_AGENT},
@@ -122,9 +94,7 @@ class AsyncAPIClient(ClientBase):
             verify=verify_setting,
             timeout=_timeout(self._settings.timeout),
             limits=limits,
-            mounts=_proxy_mounts(verify_setting, limits),
             follow_redirects=True,
-            trust_env=False,
         )
 
     async def aclose(self) -> None:
@@ -136,15 +106,6 @@ class AsyncAPIClient(ClientBase):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def _url(self, url: str) -> httpx.URL:
-        """The parsed URL, cached: a waiting trigger asks for the same URL again and again."""
-        parsed = self._urls.get(url)
-        if parsed is None:
-            if len(self._urls) >= _URL_CACHE_SIZE:
-                self._urls.clear()
-            parsed = self._urls[url] = httpx.URL(url)
-        return parsed
-
     async def _send(self, spec: RequestSpec) -> httpx.Response:
         attempts = 0
 
@@ -153,7 +114,7 @@ class AsyncAPIClient(ClientBase):
             attempts += 1
             started = time.perf_counter()
             request = self._client.build_request(
-                spec.method, self._url(spec.url), params=spec.params, content=spec.body, headers=spec.headers
+                spec.method, spec.url, params=spec.params, content=spec.body, headers=spec.headers
             )
             response = await self._client.send(request)
             # httpx binds the spent stream to its response, a reference cycle holding the whole
@@ -177,15 +138,8 @@ class AsyncAPIClient(ClientBase):
             except StopIteration as done:
                 return done.value
             response = await self._send(spec)
-            answer = _core.read_answer(
-                spec,
-                response.status_code,
-                response.reason_phrase or "",
-                response.headers.get("Content-Type", ""),
-                response.content,
-                str(response.request.url),
-                self._credential.secrets,
-            )
+            reason, url = response.reason_phrase or "", str(response.request.url)
+            answer = _core.read_answer(spec, response, reason, url, self._credential.secrets)
 
     async def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
         return await self._call("get_service", locals())

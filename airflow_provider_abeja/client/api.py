@@ -11,18 +11,18 @@ Path templates name the arguments that fill them (checked as ids, or by ``path_v
 errors name the argument); ``{x?}`` is a segment left out when ``x`` is None. Management paths
 are relative to the API URL, inference paths to the deployment's inference address (path style
 or virtual host); a pre-signed path is one argument, a URL found in an earlier answer, and is
-sent without the credential. A call made of several requests has ``steps`` (``training.Flow``).
+sent without the credential. A call made of several requests is a client method that makes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_abeja.client import training
-from airflow_provider_abeja.client.training import Arguments, Flow, check_version_number
+from airflow_provider_abeja.client.training import Arguments, check_version_number
 from airflow_provider_abeja.client.validation import (
     check_create_arguments,
     check_environment,
@@ -67,8 +67,8 @@ def count(value: object, argument: str) -> str:
 class Operation:
     """One API call.
 
-    :param body: ``none``; ``json`` (built by ``payload`` from the arguments, which it checks);
-        ``multipart`` (``payload`` gives a ``training.Upload``); or ``raw`` (``payload`` gives bytes).
+    :param payload: the body, built from the arguments (which it checks): a ``training.Upload``
+        is sent as multipart, bytes as they are, anything else as JSON; None sends no body.
         An inference call sends its ``data`` / ``json`` / ``content_type``, streamed.
     :param payload_argument: the argument named when a JSON body cannot be encoded.
     :param answer: ``object`` (a JSON object), ``entries`` (a listing, always
@@ -76,8 +76,6 @@ class Operation:
     :param plane: ``management``, ``inference`` or ``presigned`` (no credential).
     :param query: arguments sent as query parameters when not None, and how each is written.
     :param path_values: path arguments checked otherwise than as ids.
-    :param steps: for a call made of several requests, what it does (its own request, if it
-        sends one, is a step named like it).
     :param internal: a step of other calls, not a client method.
     """
 
@@ -85,13 +83,11 @@ class Operation:
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
     answer: Literal["object", "entries", "bytes", "response"] = "object"
-    body: Literal["none", "json", "multipart", "raw"] = "none"
     plane: Literal["management", "inference", "presigned"] = "management"
     payload: Callable[[Arguments], Any] | None = None
     payload_argument: str = "payload"
     query: Mapping[str, QueryFormat] = field(default_factory=dict)
     path_values: Mapping[str, Callable[[Any, str], object]] = field(default_factory=dict)
-    steps: Callable[[Arguments], Flow] | None = None
     internal: bool = False
 
     @property
@@ -155,34 +151,28 @@ _LOG_PAGE = {
     "start_time": utc_time,
     "end_time": utc_time,
 }
-#: A page of a listing (see ``_paging``).
+#: A page of a listing (see ``_core._pages``).
 _PAGE = {"limit": count, "offset": count}
 #: The Training API numbers a definition's versions.
 _NUMBERED = {"version_id": check_version_number}
-
-_CREATE_MODEL = Operation(
-    "create_training_model", "POST", _DEFINITION + "/models", body="multipart", payload=training.model_body
-)
 
 OPERATIONS: Mapping[str, Operation] = {
     op.name: op
     for op in (
         Operation("get_deployments", "GET", "/organizations/{organization_id}/deployments", "entries"),
         Operation("get_services", "GET", _DEPLOYMENT + "/services", "entries"),
-        Operation("create_service", "POST", _DEPLOYMENT + "/services", body="json", payload=_create_service),
+        Operation("create_service", "POST", _DEPLOYMENT + "/services", payload=_create_service),
         Operation("get_service", "GET", _SERVICE),
-        Operation("update_service", "PATCH", _SERVICE, body="json", payload=_update_service),
+        Operation("update_service", "PATCH", _SERVICE, payload=_update_service),
         Operation("delete_service", "DELETE", _SERVICE),
         Operation("start_service", "POST", _SERVICE + "/start"),
         Operation("stop_service", "POST", _SERVICE + "/stop"),
         Operation("get_service_recent_logs", "GET", _SERVICE + "/recentlogs", query=_LOG_PAGE),
         Operation("request_service", "POST", "/services/{service_id}", "response", plane="inference"),
         Operation("get_endpoints", "GET", _DEPLOYMENT + "/endpoints", "entries"),
-        Operation(
-            "create_endpoint", "POST", _DEPLOYMENT + "/endpoints", body="json", payload=_create_endpoint
-        ),
+        Operation("create_endpoint", "POST", _DEPLOYMENT + "/endpoints", payload=_create_endpoint),
         Operation("get_endpoint", "GET", _ENDPOINT),
-        Operation("update_endpoint", "PATCH", _ENDPOINT, body="json", payload=_update_endpoint),
+        Operation("update_endpoint", "PATCH", _ENDPOINT, payload=_update_endpoint),
         Operation("delete_endpoint", "DELETE", _ENDPOINT),
         Operation("request_endpoint", "POST", "/{custom_alias?}", "response", plane="inference"),
         # -- deployment versions
@@ -191,16 +181,13 @@ OPERATIONS: Mapping[str, Operation] = {
             "create_deployment_version",
             "POST",
             _DEPLOYMENT + "/versions",
-            body="json",
             payload=training.deployment_version_body,
-            steps=training.create_deployment_version,
         ),
         Operation(
             "upload_deployment_code",
             "PUT",
             "{upload_url}",
             "bytes",
-            body="raw",
             plane="presigned",
             payload=lambda args: args["code"],
             path_values={"upload_url": training.presigned_url("the version")},
@@ -208,20 +195,13 @@ OPERATIONS: Mapping[str, Operation] = {
         ),
         Operation("get_deployment_version", "GET", _DEPLOYMENT + "/versions/{version_id}"),
         # -- training job definitions and their versions
-        Operation(
-            "create_training_job_definition",
-            "POST",
-            _DEFINITIONS,
-            body="json",
-            payload=training.definition_body,
-        ),
+        Operation("create_training_job_definition", "POST", _DEFINITIONS, payload=training.definition_body),
         Operation("get_training_job_definitions", "GET", _DEFINITIONS, "entries"),
         Operation("get_training_job_definition", "GET", _DEFINITION, query={"include_jobs": flag}),
         Operation(
             "create_training_job_definition_version",
             "POST",
             _DEFINITION + "/versions",
-            body="multipart",
             payload=training.definition_version_body,
         ),
         Operation("get_training_job_definition_versions", "GET", _DEFINITION + "/versions", "entries"),
@@ -236,7 +216,6 @@ OPERATIONS: Mapping[str, Operation] = {
             "create_training_job",
             "POST",
             _DEFINITION + "/versions/{version_id}/jobs",
-            body="json",
             payload=training.job_body,
             path_values=_NUMBERED,
         ),
@@ -248,7 +227,6 @@ OPERATIONS: Mapping[str, Operation] = {
             "update_training_statistics",
             "POST",
             _JOB + "/statistics",
-            body="json",
             payload=training.statistics_body,
             payload_argument="statistics",
         ),
@@ -260,16 +238,9 @@ OPERATIONS: Mapping[str, Operation] = {
             "bytes",
             plane="presigned",
             path_values={"uri": training.presigned_url("the training result")},
-            steps=training.download_training_result,
         ),
         # -- trained models
-        _CREATE_MODEL,
-        # Posts what create_training_model posts, with the job's result as the model.
-        replace(
-            _CREATE_MODEL,
-            name="create_training_model_from_job",
-            steps=training.create_training_model_from_job,
-        ),
+        Operation("create_training_model", "POST", _DEFINITION + "/models", payload=training.model_body),
         Operation("get_training_models", "GET", _DEFINITION + "/models", "entries"),
         Operation("get_training_model", "GET", _DEFINITION + "/models/{model_id}"),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from airflow_provider_abeja.client.validation import text
@@ -34,32 +35,23 @@ ENV_NAMES = {
 _Request = TypeVar("_Request", bound=Any)
 
 
+@dataclass(frozen=True)
 class Credential:
-    """A resolved credential: its kind, a non-secret principal and the private header value."""
+    """A resolved credential: its kind, a non-secret principal, where it came from, and the
+    ``Authorization`` header value and secret strings, which its repr never shows."""
 
-    __slots__ = ("_authorization", "_secrets", "kind", "principal", "source")
-
-    def __init__(self, kind: str, principal: str, authorization: str, secrets: tuple[str, ...], source: str):
-        self.kind = kind
-        self.principal = principal
-        self.source = source
-        self._authorization = authorization
-        self._secrets = secrets
-
-    @property
-    def authorization(self) -> str:
-        """The ``Authorization`` header value (secret: never log it)."""
-        return self._authorization
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Every secret string, for scrubbing texts that come back from elsewhere."""
-        return self._secrets
+    kind: str
+    principal: str
+    #: The ``Authorization`` header value (secret: never log it).
+    authorization: str
+    #: Every secret string, for scrubbing texts that come back from elsewhere.
+    secrets: tuple[str, ...]
+    source: str
 
     def __call__(self, request: _Request) -> _Request:
         """Put the ``Authorization`` header on ``request``: the auth hook of requests and httpx,
         applied per request so that no session or client header holds the secret."""
-        request.headers["Authorization"] = self._authorization
+        request.headers["Authorization"] = self.authorization
         return request
 
     def __repr__(self) -> str:

@@ -2,9 +2,9 @@
 what their declarations in ``client.api`` need, sans-IO.
 
 Wire protocol as ABEJA's SDK speaks it (``abeja.training.api.client``,
-``abeja.deployments.api.client``). Here: the argument checks and bodies of those calls, the
-archives they upload, and the calls made of several requests (``Flow``), written once for both
-clients. The clients send what the declarations describe, with the same rules as for services:
+``abeja.deployments.api.client``). Here: the argument checks and bodies of those calls and the
+archives they upload (the calls made of several requests are ``APIClient`` methods that make
+them). The clients send what the declarations describe, with the same rules as for services:
 ids checked before sending, no POST re-sent after a 5xx or a read timeout, errors that name the
 argument.
 
@@ -27,7 +27,7 @@ import io
 import os
 import tarfile
 import zipfile
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -59,18 +59,6 @@ class Upload(NamedTuple):
 
     archive: FilePart
     parameters: dict[str, Any]
-
-
-class Call(NamedTuple):
-    """A step of a :data:`Flow`: send the declared call ``name`` with ``args``; its answer comes back."""
-
-    name: str
-    args: Arguments
-
-
-#: A call made of several requests: a generator that yields :class:`Call` steps, receives their
-#: answers and returns the call's result. Each client drives it with its own transport.
-Flow = Generator[Call, Any, Any]
 
 
 # --------------------------------------------------------------------------- arguments
@@ -262,29 +250,3 @@ def deployment_version_body(args: Arguments) -> dict[str, Any]:
     if user_parameters:
         payload["user_parameters"] = dict(user_parameters)
     return payload
-
-
-# --------------------------------------------------------------------------- calls of several requests
-
-
-def download_training_result(args: Arguments) -> Flow:
-    """The job's result, then its archive from the pre-signed URI (sent without the credential)."""
-    result = yield Call("get_training_result", args)
-    return (yield Call("download_training_result", {**args, "uri": artifact_uri(result)}))
-
-
-def create_training_model_from_job(args: Arguments) -> Flow:
-    """What a finished job wrote to ``ABEJA_TRAINING_RESULT_DIR``, registered as a trained model."""
-    data = yield Call("download_training_result", args)
-    return (yield Call("create_training_model_from_job", {**args, "model_data": data}))
-
-
-def create_deployment_version(args: Arguments) -> Flow:
-    """The version, then its code PUT to the answer's pre-signed ``upload_url`` (no credential).
-
-    The code is read and checked before the version is created.
-    """
-    code = deployment_code(args["code"])
-    created = yield Call("create_deployment_version", args)
-    yield Call("upload_deployment_code", {"upload_url": created.get("upload_url"), "code": code})
-    return created

@@ -90,18 +90,18 @@ def check_path_id(value: object, argument: str) -> str:
         raise InvalidArgumentError(
             argument, f"is {len(value)} characters long (at most {MAX_PATH_ID_LENGTH})"
         )
-    if value in (".", "..") or ".." in value:
+    if ".." in value:
         raise InvalidArgumentError(argument, f"{value!r} must not contain '..'")
-    for char in value:
-        if char in _FORBIDDEN_IN_PATH_ID:
-            raise InvalidArgumentError(argument, f"{value!r} must not contain {char!r}")
-        if char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F:
-            raise InvalidArgumentError(
-                argument, f"{value!r} must not contain white space or control characters"
-            )
-        if ord(char) > 0x7E:
-            raise InvalidArgumentError(argument, f"{value!r} must be ASCII")
-    return value
+    bad = next((char for char in value if not _CLEAN_PATH_ID.match(char)), None)
+    if bad is None:  # a str subclass made of clean characters
+        return value
+    if bad in _FORBIDDEN_IN_PATH_ID:
+        reason = f"must not contain {bad!r}"
+    elif bad.isspace() or ord(bad) < 0x20 or ord(bad) == 0x7F:
+        reason = "must not contain white space or control characters"
+    else:
+        reason = "must be ASCII"
+    raise InvalidArgumentError(argument, f"{value!r} {reason}")
 
 
 _DIGITS = re.compile(r"[0-9]+\Z")
@@ -127,10 +127,7 @@ def check_create_arguments(
     instance_type: object,
 ) -> None:
     """The numeric and flag arguments of create_service, refused before anything is sent."""
-    whole_number(instance_number, "instance_number", 1)
-    _check_instance_range(min_instance_number, max_instance_number)
-    _check_autoscale_flag(enable_autoscale, "enable_autoscale")
-    _check_instance_type(instance_type, "instance_type")
+    _check_sizing(locals())
 
 
 def check_update_payload(payload: object) -> None:
@@ -146,15 +143,7 @@ def check_update_payload(payload: object) -> None:
     for key in payload:
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError("payload", f"keys must be non-empty strings, got {key!r}")
-    if "instance_number" in payload:
-        whole_number(payload["instance_number"], "payload.instance_number", 1)
-    _check_instance_range(
-        payload.get("min_instance_number"), payload.get("max_instance_number"), prefix="payload."
-    )
-    if "enable_autoscale" in payload:
-        _check_autoscale_flag(payload["enable_autoscale"], "payload.enable_autoscale")
-    if "instance_type" in payload:
-        _check_instance_type(payload["instance_type"], "payload.instance_type")
+    _check_sizing(payload, "payload.")
     for id_field in ("version_id", "model_id"):
         if id_field in payload:
             check_path_id(payload[id_field], f"payload.{id_field}")
@@ -163,31 +152,31 @@ def check_update_payload(payload: object) -> None:
             check_environment(payload[env_field], f"payload.{env_field}")
 
 
-def _check_instance_range(minimum_value: object, maximum_value: object, prefix: str = "") -> None:
+def _check_sizing(fields: Mapping[str, Any], prefix: str = "") -> None:
+    """The instance count, range, autoscale flag and type among ``fields``; errors name ``prefix + field``."""
+    if "instance_number" in fields:
+        whole_number(fields["instance_number"], f"{prefix}instance_number", 1)
     # 0 is left to the platform to judge for the autoscaling floor; negative never makes sense.
-    minimum = None if minimum_value is None else whole_number(minimum_value, f"{prefix}min_instance_number")
-    maximum = (
-        None if maximum_value is None else whole_number(maximum_value, f"{prefix}max_instance_number", 1)
-    )
+    minimum, maximum = fields.get("min_instance_number"), fields.get("max_instance_number")
+    if minimum is not None:
+        minimum = whole_number(minimum, f"{prefix}min_instance_number")
+    if maximum is not None:
+        maximum = whole_number(maximum, f"{prefix}max_instance_number", 1)
     if minimum is not None and maximum is not None and minimum > maximum:
         raise InvalidArgumentError(
             f"{prefix}min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
         )
-
-
-def _check_autoscale_flag(value: object, argument: str) -> None:
-    flag_ok = (
-        value is None
-        or isinstance(value, bool)
-        or (isinstance(value, str) and value.strip().lower() in _BOOL_TEXT)
-    )
-    if not flag_ok:
-        raise InvalidArgumentError(argument, "must be true or false")
-
-
-def _check_instance_type(value: object, argument: str) -> None:
-    if not isinstance(value, str) or not value or not _ENV_NAME.match(value):
-        raise InvalidArgumentError(argument, "must be a non-empty name such as 'cpu-0.25'")
+    flag = fields.get("enable_autoscale")
+    if not (
+        flag is None
+        or isinstance(flag, bool)
+        or (isinstance(flag, str) and flag.strip().lower() in _BOOL_TEXT)
+    ):
+        raise InvalidArgumentError(f"{prefix}enable_autoscale", "must be true or false")
+    if "instance_type" in fields and not (
+        isinstance(fields["instance_type"], str) and _ENV_NAME.match(fields["instance_type"])
+    ):
+        raise InvalidArgumentError(f"{prefix}instance_type", "must be a non-empty name such as 'cpu-0.25'")
 
 
 def check_environment(value: object, argument: str = "environment") -> dict[str, str] | None:
@@ -255,11 +244,6 @@ def parse_timeout(value: object, argument: str) -> Timeout:
     if not 0 <= value < float("inf"):  # NaN fails this too
         raise InvalidArgumentError(argument, f"{value!r} must be a finite number >= 0")
     return (float(value), float(value)) if value else None
-
-
-def parse_retry_count(value: object, argument: str) -> int:
-    """A whole number >= 0; ``0`` turns retries off."""
-    return whole_number(value, argument)
 
 
 def mapping_argument(value: Any, argument: str) -> dict[str, Any] | None:

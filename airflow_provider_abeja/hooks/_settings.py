@@ -16,37 +16,31 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_provider_abeja.client.credentials import CREDENTIAL_KINDS, Credential, credential_from_values
+from airflow_provider_abeja.client.credentials import (
+    CREDENTIAL_KEYS,
+    CREDENTIAL_KINDS,
+    Credential,
+    credential_from_values,
+)
 from airflow_provider_abeja.client.validation import (
     DEFAULT_API_URL,
     check_addressing,
     check_organization_id,
     parse_api_url,
-    parse_retry_count,
     parse_timeout,
     text,
+    whole_number,
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
+from airflow_provider_abeja.get_provider_info import CONN_FIELDS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONSOLE_URL = "https://console.abeja.io"
 CONN_TYPE = "abeja"
 
-#: Extra fields this connection type reads; anything else in the extra is reported as unknown.
-EXTRA_FIELDS = (
-    "organization_id",
-    "auth_token",
-    "datasource_id",
-    "datasource_secret",
-    "timeout",
-    "max_retry_count",
-    "verify",
-    "inference_addressing",
-    "console_url",
-    "deployment_id",
-)
-SECRET_EXTRA_FIELDS = frozenset({"auth_token", "datasource_secret"})
+#: Extra fields this connection type reads (those of its form); anything else is reported as unknown.
+EXTRA_FIELDS = frozenset(CONN_FIELDS)
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -61,18 +55,11 @@ class ConnectionFieldError(InvalidArgumentError):
         super().__init__(field_name, f"{message} (connection '{conn_id}', field '{field_name}')")
         self.reason = message
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.conn_id, self.field_name, self.reason))
 
-
-#: The connection field each credential key comes from (errors name the field a user edits).
-_CREDENTIAL_FIELDS = {
-    "auth_token": "auth_token",
-    "user_id": "login",
-    "personal_access_token": "password",
-    "datasource_id": "datasource_id",
-    "datasource_secret": "datasource_secret",
-}
+#: The connection field each credential key comes from (errors name the field a user edits):
+#: the extra field of the same name, but login and password for a user's.
+_CREDENTIAL_FIELDS = {key: key for key in CREDENTIAL_KEYS}
+_CREDENTIAL_FIELDS.update(user_id="login", personal_access_token="password")
 
 
 @dataclass(frozen=True)
@@ -98,14 +85,8 @@ class ClientSettings:
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments shared by ``APIClient`` and ``AsyncAPIClient``."""
-        return {
-            "credential": dict(self.credential),
-            "timeout": self.timeout,
-            "max_retry_count": self.max_retry_count,
-            "api_url": self.api_url,
-            "verify": self.verify,
-            "inference_addressing": self.inference_addressing,
-        }
+        names = ("timeout", "max_retry_count", "api_url", "verify", "inference_addressing")
+        return {"credential": dict(self.credential), **{name: getattr(self, name) for name in names}}
 
     def secrets(self) -> list[str]:
         """Every string that must never reach a log: the credential object's (raw and Basic token)."""
@@ -113,14 +94,18 @@ class ClientSettings:
 
 
 @contextmanager
-def _field(conn_id: str, name: str) -> Iterator[None]:
-    """The client's refusal of a value, told as a refusal of this connection's field."""
+def _fields_of(conn_id: str) -> Iterator[None]:
+    """The validators name the field they check: their refusal becomes one of this connection's."""
     try:
         yield
-    except ConnectionFieldError:
-        raise
     except InvalidArgumentError as exc:
-        raise ConnectionFieldError(conn_id, name, exc.reason) from None
+        reason = exc.reason.removesuffix(f" (connection '{conn_id}')")
+        if exc.argument == "host":
+            reason += (
+                "; in a connection URI write the URL-encoded URL as the host, "
+                f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
+            )
+        raise ConnectionFieldError(conn_id, exc.argument, reason) from None
 
 
 def extra_value(extra: Mapping[str, Any], name: str) -> Any:
@@ -131,63 +116,42 @@ def extra_value(extra: Mapping[str, Any], name: str) -> Any:
     return None if value == "" else value
 
 
-def _text(conn_id: str, name: str, value: Any) -> str | None:
-    with _field(conn_id, name):
-        return text(value, name, optional=True)
-
-
-def _url(conn_id: str, name: str, value: str) -> str:
-    hint = ""
-    if name == "host":
-        hint = (
-            "; in a connection URI write the URL-encoded URL as the host, "
-            f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
-        )
-    try:
-        return parse_api_url(value, name)
-    except InvalidArgumentError as exc:
-        raise ConnectionFieldError(conn_id, name, exc.reason + hint) from None
-
-
-def _api_url(conn_id: str, host: str | None, port: int | None) -> str:
+def _api_url(host: str | None, port: int | None) -> str:
     host = (host or "").strip()
     if not host:
         return DEFAULT_API_URL
-    url = _url(conn_id, "host", host)
-    if port:
-        parts = urlsplit(url)
-        if parts.port is None:
-            url = urlunsplit((parts.scheme, f"{parts.netloc}:{int(port)}", parts.path, "", ""))
+    url = parse_api_url(host, "host")
+    parts = urlsplit(url)
+    if port and parts.port is None:
+        url = urlunsplit((parts.scheme, f"{parts.netloc}:{int(port)}", parts.path, "", ""))
     return url
 
 
-def _timeout(conn_id: str, value: Any) -> float | tuple[float, float] | None:
+def _timeout(value: Any) -> float | tuple[float, float] | None:
     """Seconds (or a (connect, read) pair); ``0`` turns the timeout off, as in the client."""
     if value is None:
         return None
-    with _field(conn_id, "timeout"):
-        parsed = parse_timeout(value, "timeout")
+    parsed = parse_timeout(value, "timeout")
     if parsed is None:
         return 0.0
     return parsed[0] if parsed[0] == parsed[1] and not isinstance(value, (list, tuple)) else parsed
 
 
-def _retry_count(conn_id: str, value: Any) -> int | None:
+def _retry_count(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    with _field(conn_id, "max_retry_count"):
-        return parse_retry_count(value, "max_retry_count")
+    return whole_number(value, "max_retry_count")
 
 
-def _verify(conn_id: str, value: Any) -> bool | str:
+def _verify(value: Any) -> bool | str:
     if value is None:
         return True
     if isinstance(value, bool):
         return value
     if not isinstance(value, str):
-        raise ConnectionFieldError(conn_id, "verify", "must be true, false or a CA bundle path")
+        raise InvalidArgumentError("verify", "must be true, false or a CA bundle path")
     text_value = value.strip()
     if text_value.lower() in _TRUE or not text_value:
         return True
@@ -195,34 +159,23 @@ def _verify(conn_id: str, value: Any) -> bool | str:
         return False
     path = os.path.expanduser(text_value)
     if not os.path.exists(path):
-        raise ConnectionFieldError(conn_id, "verify", f"CA bundle path {text_value!r} does not exist")
+        raise InvalidArgumentError("verify", f"CA bundle path {text_value!r} does not exist")
     return path
 
 
-def _organization(conn_id: str, value: Any) -> str | None:
-    org = _text(conn_id, "organization_id", value)
-    if org is not None:
-        with _field(conn_id, "organization_id"):
-            check_organization_id(org)
-    return org
+def _organization(value: Any) -> str | None:
+    org = text(value, "organization_id", optional=True)
+    return None if org is None else check_organization_id(org)
 
 
 def _credential(
     conn_id: str, login: str | None, password: str | None, extra: Mapping[str, Any]
 ) -> tuple[Credential, dict[str, str]]:
     """The client's credential object (bearer > user > datasource) and the values it came from."""
-    values = {
-        "auth_token": extra_value(extra, "auth_token"),
-        "user_id": login.strip() if isinstance(login, str) else login,
-        "personal_access_token": password,
-        "datasource_id": extra_value(extra, "datasource_id"),
-        "datasource_secret": extra_value(extra, "datasource_secret"),
-    }
-    where = f"connection '{conn_id}'"
-    try:
-        credential = credential_from_values(values, where, _CREDENTIAL_FIELDS)
-    except InvalidArgumentError as exc:
-        raise ConnectionFieldError(conn_id, exc.argument, exc.reason.removesuffix(f" ({where})")) from None
+    values = {key: extra_value(extra, key) for key in CREDENTIAL_KEYS}
+    values["user_id"] = login.strip() if isinstance(login, str) else login
+    values["personal_access_token"] = password
+    credential = credential_from_values(values, f"connection '{conn_id}'", _CREDENTIAL_FIELDS)
     if credential is None:
         raise MissingCredentialsError(
             f"connection '{conn_id}' has no ABEJA credential: set extra auth_token, or login (user id) "
@@ -254,23 +207,22 @@ def settings_from_connection(
     )
     if unknown:
         log.warning("Connection '%s' has unknown extra fields, ignored: %s", conn_id, ", ".join(unknown))
-    credential, values = _credential(conn_id, login, password, extra)
-    console = _text(conn_id, "console_url", extra_value(extra, "console_url"))
-    addressing = extra_value(extra, "inference_addressing")
-    with _field(conn_id, "inference_addressing"):
-        addressing = "auto" if addressing is None else check_addressing(addressing)
-    return ClientSettings(
-        conn_id=conn_id,
-        api_url=_api_url(conn_id, host, port),
-        credential_object=credential,
-        credential=values,
-        timeout=_timeout(conn_id, timeout if timeout is not None else extra_value(extra, "timeout")),
-        max_retry_count=_retry_count(
-            conn_id, max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count")
-        ),
-        verify=_verify(conn_id, extra_value(extra, "verify")),
-        inference_addressing=addressing,
-        organization_id=_organization(conn_id, extra_value(extra, "organization_id")),
-        deployment_id=_text(conn_id, "deployment_id", extra_value(extra, "deployment_id")),
-        console_url=_url(conn_id, "console_url", console) if console else DEFAULT_CONSOLE_URL,
-    )
+    with _fields_of(conn_id):
+        credential, values = _credential(conn_id, login, password, extra)
+        console = text(extra_value(extra, "console_url"), "console_url", optional=True)
+        addressing = extra_value(extra, "inference_addressing")
+        return ClientSettings(
+            conn_id=conn_id,
+            api_url=_api_url(host, port),
+            credential_object=credential,
+            credential=values,
+            timeout=_timeout(timeout if timeout is not None else extra_value(extra, "timeout")),
+            max_retry_count=_retry_count(
+                max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count")
+            ),
+            verify=_verify(extra_value(extra, "verify")),
+            inference_addressing="auto" if addressing is None else check_addressing(addressing),
+            organization_id=_organization(extra_value(extra, "organization_id")),
+            deployment_id=text(extra_value(extra, "deployment_id"), "deployment_id", optional=True),
+            console_url=parse_api_url(console, "console_url") if console else DEFAULT_CONSOLE_URL,
+        )

@@ -157,24 +157,16 @@ class AbejaHook(BaseHook):
                 services = self.client.get_services(org, settings.deployment_id)
                 what = f"{len(services.get('entries', []))} service(s) in deployment {settings.deployment_id}"
             else:
-                what = f"{len(self._list_deployments(org))} deployment(s)"
+                deployments = self.client.get_deployments(org).get("entries") or []
+                what = f"{len(deployments)} deployment(s)"
         except Exception as exc:
-            return False, self._scrub(f"{type(exc).__name__}: {exc}")
+            message = f"{type(exc).__name__}: {exc}"
+            known = self.__dict__.get("settings")  # None when the connection could not be read
+            return False, message if known is None else scrub(message, known.secrets())
         return True, (
             f"Connected to {settings.api_url} as a {settings.credential_kind} credential: "
             f"organization {org} has {what}"
         )
-
-    def _list_deployments(self, organization_id: str) -> list[Any]:
-        """``GET /organizations/{org}/deployments``: read-only, needs no deployment id."""
-        return list(self.client.get_deployments(organization_id).get("entries") or [])
-
-    def _scrub(self, text: str) -> str:
-        try:
-            secrets = self.__dict__["settings"].secrets()
-        except KeyError:
-            return text
-        return scrub(text, secrets)
 
     # -- waiting ------------------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ import pytest
 from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 from airflow_provider_abeja.client.api import OPERATIONS
 
-#: Public client members that are not API calls.
-NOT_CALLS = {"close", "aclose", "list_services"}
+#: Public client members that are not one declared call (an alias, a call made of two others).
+NOT_CALLS = {"close", "aclose", "list_services", "create_training_model_from_job"}
 #: The declared calls the clients offer (the others are steps of them).
 PUBLIC = {name for name, op in OPERATIONS.items() if not op.internal}
 #: What triggers await: the whole of the async client.
@@ -52,7 +52,7 @@ def test_both_clients_have_the_same_signatures() -> None:
 
 def test_every_path_argument_is_a_method_argument_or_a_step_argument() -> None:
     """A template names the arguments that fill it (so an id error names the argument); a
-    pre-signed URL is one argument, which the call's steps take from an answer."""
+    pre-signed URL is one argument, which the client method takes from an earlier answer."""
     for name, op in OPERATIONS.items():
         arguments = re.findall(r"\{(\w+)\??\}", op.path)
         if op.plane == "presigned":
@@ -68,11 +68,8 @@ def test_only_get_put_patch_and_delete_are_idempotent() -> None:
     }
 
 
-#: The route that serves a call with steps' own request, where another call is named after it.
-SERVED_AS = {
-    "create_training_model_from_job": "create_training_model",
-    "upload_deployment_code": "emulator_upload_source",
-}
+#: The emulator route serving a declared call that it names otherwise.
+SERVED_AS = {"upload_deployment_code": "emulator_upload_source"}
 #: Where the emulator hands out pre-signed URLs (the platform's point to another host).
 PRESIGNED = {
     "download_training_result": "/_emulator/artifacts/{}",
@@ -102,11 +99,7 @@ def emulator_routes() -> set[tuple[str, str, str]]:
 
 
 def declared_routes(op: Any) -> set[tuple[str, str, str]]:
-    """The path-style routes of a declared call (an optional segment gives two).
-
-    A call with steps is checked by its own request's route, served under the name of the call
-    that sends it alone (``create_training_model_from_job`` posts as ``create_training_model``).
-    """
+    """The path-style routes of a declared call (an optional segment gives two)."""
     name = SERVED_AS.get(op.name, op.name)
     if op.plane == "presigned":
         return {(name, op.method, PRESIGNED[op.name])}

@@ -1,4 +1,4 @@
-"""The per-request hot path: no retrier built for a first-try success, cheap id checks, proxies
+"""The per-request hot path: one request for a first-try success, cheap id checks, proxies
 read once per environment state, and no reference cycles left behind by a plain call."""
 
 from __future__ import annotations
@@ -6,12 +6,10 @@ from __future__ import annotations
 import gc
 import string
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 
 from airflow_provider_abeja.client import APIClient, AsyncAPIClient, validation
-from airflow_provider_abeja.client.retry import RetryPolicy
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
 
 from .conftest import DEP, ORG, SER, TOKEN
@@ -70,52 +68,26 @@ def test_str_subclass_ids_still_checked() -> None:
         validation.check_path_id(Sneaky("a/b"), "service_id")
 
 
-def _spy_retrying(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    built: list[str] = []
-    original_sync, original_async = RetryPolicy.retrying, RetryPolicy.async_retrying
-
-    def sync_spy(self: RetryPolicy, spec: Any, adapter: Any) -> Any:
-        built.append(spec.route)
-        return original_sync(self, spec, adapter)
-
-    def async_spy(self: RetryPolicy, spec: Any, adapter: Any) -> Any:
-        built.append(spec.route)
-        return original_async(self, spec, adapter)
-
-    monkeypatch.setattr(RetryPolicy, "retrying", sync_spy)
-    monkeypatch.setattr(RetryPolicy, "async_retrying", async_spy)
-    return built
-
-
-def test_sync_success_builds_no_retrier_and_a_retry_still_does(
-    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    built = _spy_retrying(monkeypatch)
+def test_sync_success_is_one_request_and_a_retry_still_happens(server: LoopbackServer) -> None:
     with APIClient(CRED, api_url=server.url, max_retry_count=2) as client:
         assert client.get_service(ORG, DEP, SER)["method"] == "GET"
-        assert built == []
+        assert len(server.requests) == 1
         client._retry_policy.sleep = lambda _s: None
         with pytest.raises(Exception, match="unexpected error"):
             client.update_service(ORG, DEP, "ser-error", {})  # PATCH 500: retried, then raised
-    assert built == ["update_service"]
     assert [path.rsplit("/", 1)[-1] for _m, path, *_ in server.requests] == [SER] + ["ser-error"] * 3
 
 
-async def test_async_success_builds_no_retrier_and_a_retry_still_does(
-    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    built = _spy_retrying(monkeypatch)
-
+async def test_async_success_is_one_request_and_a_retry_still_happens(server: LoopbackServer) -> None:
     async def no_sleep(_s: float) -> None:
         return None
 
     async with AsyncAPIClient(CRED, api_url=server.url, max_retry_count=2) as client:
         assert (await client.get_service(ORG, DEP, SER))["method"] == "GET"
-        assert built == []
+        assert len(server.requests) == 1
         client._retry_policy.async_sleep = no_sleep
         with pytest.raises(Exception, match="unexpected error"):
             await client.get_service(ORG, DEP, "ser-error")  # GET 500: retried, then raised
-    assert built == ["get_service"]
     assert [path.rsplit("/", 1)[-1] for _m, path, *_ in server.requests] == [SER] + ["ser-error"] * 3
 
 
@@ -201,13 +173,8 @@ async def test_async_client_keeps_no_cookies() -> None:
     assert "cookie" not in route.calls.last.request.headers
 
 
-async def test_async_url_cache_is_bounded_and_keeps_query_params(server: LoopbackServer) -> None:
-    from airflow_provider_abeja.client import aio
-
+async def test_async_repeated_calls_keep_their_own_query_params(server: LoopbackServer) -> None:
     async with AsyncAPIClient(CRED, api_url=server.url) as client:
-        for i in range(aio._URL_CACHE_SIZE + 10):
-            client._url(f"{server.url}/x/{i}")
-        assert len(client._urls) <= aio._URL_CACHE_SIZE
         await client.get_service_recent_logs(ORG, DEP, SER, next_forward_token="t1")
         await client.get_service_recent_logs(ORG, DEP, SER, next_forward_token="t2")
     paths = [path for _m, path, *_ in server.requests]

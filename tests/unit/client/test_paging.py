@@ -15,7 +15,7 @@ import requests_mock as rm
 import respx
 
 from airflow_provider_abeja.client import APIClient, AsyncAPIClient
-from airflow_provider_abeja.client._paging import MAX_PAGES
+from airflow_provider_abeja.client._core import MAX_PAGES
 from airflow_provider_abeja.exceptions import HttpError, InvalidResponseError
 
 from .conftest import API, DEP, MGMT, ORG, TOKEN
@@ -99,7 +99,7 @@ async def test_a_page_that_says_more_but_is_empty_ends_the_list(requests_mock: r
 
 @respx.mock
 async def test_a_list_that_never_ends_is_an_invalid_response(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("airflow_provider_abeja.client._paging.MAX_PAGES", 4)
+    monkeypatch.setattr("airflow_provider_abeja.client._core.MAX_PAGES", 4)
     route = respx.get(url__startswith=LIST).mock(
         side_effect=lambda request: httpx.Response(
             200, json=_page(int(request.url.params.get("offset", "0")), 2, 10**9, 2, False)
