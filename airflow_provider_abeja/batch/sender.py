@@ -2,7 +2,7 @@
 
 Re-sending policy. The client never re-sends an inference POST after the server may have acted on
 it (a 5xx, a read timeout, a dropped connection): for a single call, the caller decides. A batch
-has to decide per input, and does so here, with the client's own `RetryPolicy` (the same
+has to decide per input, and does so here, with the client's own `RetryPolicy` (the same tenacity
 backoff, attempt count and Retry-After handling), only widening *which* outcomes count as safe:
 
 - `resend_statuses` (default `{503}`): the platform's proxy answers 503 while the model is not
@@ -206,7 +206,7 @@ class Sender:
 
         started = time.perf_counter()
         try:
-            response = self.policy.call(self._spec(item), self._adapter, attempt)
+            response = self.policy.retrying(self._spec(item), self._adapter)(attempt)
         except AbejaError as exc:
             return {"status": self._error_status(exc), "attempts": attempts, **error_fields(exc)}
         except Exception as exc:  # a bug or an unexpected library error: record it, keep the batch going

@@ -1,4 +1,4 @@
-"""The one retry policy, applied by both clients (and the batch sender).
+"""The one retry policy, applied by both clients through tenacity.
 
 Which outcomes are retried depends on whether the server may have acted on the request:
 
@@ -13,8 +13,9 @@ Which outcomes are retried depends on whether the server may have acted on the r
 Waits grow exponentially with jitter and are capped by ``wait_max``; a ``Retry-After`` header
 (seconds or an HTTP date) is honoured, capped by ``wait_max`` too.
 
-The clients call :meth:`RetryPolicy.call` / :meth:`RetryPolicy.acall`, a plain loop around
-one attempt: a first-try success costs nothing more than the attempt.
+The clients call :meth:`RetryPolicy.call` / :meth:`RetryPolicy.acall`: the first attempt runs
+bare, and only an outcome the policy retries enters a tenacity loop, which replays it as its
+attempt 1 (most calls succeed at once and need no retrier).
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_attempt,
+)
 
 from airflow_provider_abeja.client._core import RequestSpec
 
@@ -78,7 +88,7 @@ class TransportAdapter(Generic[R]):
 
 @dataclass
 class RetryPolicy:
-    """Decides what is retried and how long to wait, and runs the attempts of both clients."""
+    """Decides what is retried and how long to wait; builds tenacity retriers for both clients."""
 
     max_retry_count: int
     wait_max: float = 30.0
@@ -106,75 +116,118 @@ class RetryPolicy:
     def attempts_for(self, spec: RequestSpec) -> int:
         return self.max_retry_count + 1 if spec.replayable else 1
 
-    def _wait_before_retry(
-        self,
-        spec: RequestSpec,
-        adapter: TransportAdapter[R],
-        number: int,
-        exc: BaseException | None,
-        result: Any,
-    ) -> float | None:
-        """Seconds to wait before trying again after attempt ``number`` (``exc`` or ``result``),
-        or None when that outcome is the call's. A retried answer is closed here."""
-        attempts = self.attempts_for(spec)
-        if number >= attempts:
-            return None
+    def retries_outcome(
+        self, spec: RequestSpec, adapter: TransportAdapter[R], exc: BaseException | None, result: Any
+    ) -> bool:
+        """Whether the policy would try again after this first outcome (``exc`` or ``result``)."""
+        if self.attempts_for(spec) < 2:
+            return False
         if exc is not None:
-            if not self.retries_failure(spec, adapter.classify(exc)):
-                return None
-            delay, reason = self.backoff(number), spec.shown(f"{type(exc).__name__}: {exc}")
-        else:
-            status = adapter.status_of(result)
-            if not self.retries_status(spec, status):
-                return None
-            retry_after = retry_after_seconds(adapter.header_of(result, "Retry-After"))
-            delay = self.backoff(number) if retry_after is None else min(retry_after, self.wait_max)
-            reason = f"HTTP {status}"
-            adapter.close(result)
-        logger.warning(
-            "Retrying %s %s in %.2fs (attempt %d of %d) after %s",
-            spec.method,
-            spec.shown_url,
-            delay,
-            number + 1,
-            attempts,
-            reason,
-        )
-        spec.rewind()
-        return delay
+            return self.retries_failure(spec, adapter.classify(exc))
+        return self.retries_status(spec, adapter.status_of(result))
 
     def call(self, spec: RequestSpec, adapter: TransportAdapter[R], attempt: Callable[[], R]) -> R:
-        """``attempt()`` under the policy: the last answer is returned, the last error raised."""
-        number = 0
-        while True:
-            number += 1
-            try:
-                result, exc = attempt(), None
-            except Exception as error:
-                result, exc = None, error
-            delay = self._wait_before_retry(spec, adapter, number, exc, result)
-            if delay is None:
-                return _outcome(exc, result)
-            self.sleep(delay)
+        """``attempt()`` under the policy; tenacity is entered only when the first outcome is retried."""
+        try:
+            result, exc = attempt(), None
+        except Exception as error:
+            result, exc = None, error
+        if not self.retries_outcome(spec, adapter, exc, result):
+            return _outcome(exc, result)
+        return self.retrying(spec, adapter)(_Replay(attempt, lambda: _outcome(exc, result)))  # type: ignore[no-any-return]
 
     async def acall(
         self, spec: RequestSpec, adapter: TransportAdapter[R], attempt: Callable[[], Awaitable[R]]
     ) -> R:
         """The coroutine twin of :meth:`call`."""
-        number = 0
-        while True:
-            number += 1
-            try:
-                result, exc = await attempt(), None
-            except Exception as error:
-                result, exc = None, error
-            delay = self._wait_before_retry(spec, adapter, number, exc, result)
-            if delay is None:
-                return _outcome(exc, result)
-            await self.async_sleep(delay)
+        try:
+            result, exc = await attempt(), None
+        except Exception as error:
+            result, exc = None, error
+        if not self.retries_outcome(spec, adapter, exc, result):
+            return _outcome(exc, result)
+
+        async def first() -> R:
+            return _outcome(exc, result)
+
+        return await self.async_retrying(spec, adapter)(_AsyncReplay(attempt, first))  # type: ignore[no-any-return]
+
+    def retrying(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> Retrying:
+        return Retrying(sleep=self.sleep, **self._kwargs(spec, adapter))
+
+    def async_retrying(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> AsyncRetrying:
+        return AsyncRetrying(sleep=self.async_sleep, **self._kwargs(spec, adapter))  # type: ignore[arg-type]
+
+    def _kwargs(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> dict[str, Any]:
+        attempts = self.attempts_for(spec)
+
+        def wait(state: RetryCallState) -> float:
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                delay = retry_after_seconds(adapter.header_of(outcome.result(), "Retry-After"))
+                if delay is not None:
+                    return min(delay, self.wait_max)
+            return self.backoff(state.attempt_number)
+
+        def before_sleep(state: RetryCallState) -> None:
+            outcome = state.outcome
+            if outcome is None:
+                return
+            if outcome.failed:
+                exc = outcome.exception()
+                reason = spec.shown(f"{type(exc).__name__}: {exc}")
+            else:
+                response = outcome.result()
+                reason = f"HTTP {adapter.status_of(response)}"
+                adapter.close(response)
+            delay = state.next_action.sleep if state.next_action else 0.0
+            logger.warning(
+                "Retrying %s %s in %.2fs (attempt %d of %d) after %s",
+                spec.method,
+                spec.shown_url,
+                delay,
+                state.attempt_number + 1,
+                attempts,
+                reason,
+            )
+            spec.rewind()
+
+        def give_up(state: RetryCallState) -> Any:
+            outcome = state.outcome
+            assert outcome is not None
+            return outcome.result()  # the last response (mapped to an error by the caller), or re-raise
+
+        return {
+            "stop": stop_after_attempt(attempts),
+            "wait": wait,
+            "retry": retry_if_exception(lambda exc: self.retries_failure(spec, adapter.classify(exc)))
+            | retry_if_result(lambda response: self.retries_status(spec, adapter.status_of(response))),
+            "before_sleep": before_sleep,
+            "retry_error_callback": give_up,
+            "reraise": True,
+        }
 
 
 def _outcome(exc: BaseException | None, result: R | None) -> R:
     if exc is not None:
         raise exc
     return result  # type: ignore[return-value]
+
+
+class _Replay:
+    """Attempt 1 gives back the outcome already seen (``first``); later ones call ``attempt``."""
+
+    def __init__(self, attempt: Callable[[], Any], first: Callable[[], Any]) -> None:
+        self._attempt = attempt
+        self._first: Callable[[], Any] | None = first
+
+    def __call__(self) -> Any:
+        first, self._first = self._first, None
+        return (first or self._attempt)()
+
+
+class _AsyncReplay(_Replay):
+    """:class:`_Replay` for coroutine attempts (tenacity awaits only a coroutine callable)."""
+
+    async def __call__(self) -> Any:
+        return await super().__call__()
