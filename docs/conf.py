@@ -1,7 +1,7 @@
 """Sphinx configuration of the provider's docs site (`make docs`: warnings are errors).
 
-Pages are MyST Markdown. Code snippets are never written here: they are included from files that the
-test suite runs, between ``# [START name]`` / ``# [END name]`` markers (tests/docs/ checks that).
+Pages are MyST Markdown. Their code blocks are checked copies of regions of files that the test suite
+runs, between ``# [START name]`` / ``# [END name]`` markers (``_ext/snippets.py``; tests/docs/ checks them).
 Pictures are drawn at build time from the real DAGs and a real emulator run (``_ext/abeja_docs.py``).
 """
 

@@ -1,9 +1,10 @@
-"""Code snippets of the docs and the README: where they come from, and keeping the README's in sync.
+"""Code snippets of the docs and the README: where they come from, and keeping the copies in sync.
 
-A docs page includes code with MyST's ``literalinclude`` between ``# [START name]`` / ``# [END name]``
-markers of a file the test suite runs. The README cannot include files (it is rendered as it is), so
-each of its Python blocks follows a ``<!-- snippet: PATH NAME -->`` comment and holds a copy of that
-region; ``python docs/_ext/snippets.py README.md`` rewrites the copies, tests/docs/ checks them.
+Pages are read where they are: on a code host as well as on the site. So no page includes a file;
+each Python block follows a ``<!-- snippet: PATH NAME -->`` comment and holds a copy of the region
+between ``# [START NAME]`` / ``# [END NAME]`` in PATH (from the repository's root), a file the test
+suite runs. ``python docs/_ext/snippets.py README.md docs/*.md`` rewrites the copies;
+tests/docs/test_snippets.py fails on a stale one.
 """
 
 from __future__ import annotations
@@ -15,12 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-INCLUDE = re.compile(r"^```\{literalinclude\}\s+(\S+)\s*\n((?::[\w-]+:.*\n)*)", re.MULTILINE)
-OPTION = re.compile(r"^:([\w-]+):\s*(.*)$", re.MULTILINE)
 MARKER = re.compile(r"^\[(START|END) ([\w.-]+)\]$")
-README_BLOCK = re.compile(
-    r"^<!-- snippet: (\S+) ([\w.-]+) -->\n```python\n(.*?)^```$", re.MULTILINE | re.DOTALL
-)
+BLOCK = re.compile(r"^<!-- snippet: (\S+) ([\w.-]+) -->\n```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 PYTHON_FENCE = re.compile(r"^```(?:python|py|python3)\s*$", re.MULTILINE)
 
 
@@ -30,12 +27,12 @@ class SnippetError(Exception):
 
 @dataclass(frozen=True)
 class Snippet:
-    """One included region: the page that shows it, the source file and the marker name."""
+    """One copied region: the page that shows it, the source file and the marker name."""
 
     page: Path
     line: int
     source: Path
-    name: str | None  # None: the include names no markers
+    name: str
 
 
 def region(source: Path, name: str) -> str:
@@ -53,28 +50,14 @@ def region(source: Path, name: str) -> str:
     return textwrap.dedent("\n".join(lines[found["START"][0] + 1 : found["END"][0]])).strip("\n") + "\n"
 
 
-def page_includes(page: Path) -> list[Snippet]:
-    """Every ``literalinclude`` of a MyST page, with the marker name its options select."""
+def blocks(page: Path) -> list[tuple[Snippet, str]]:
+    """Every ``<!-- snippet -->`` Python block of a page, with the code it holds."""
     text = page.read_text()
-    snippets = []
-    for match in INCLUDE.finditer(text):
-        options = dict(OPTION.findall(match.group(2)))
-        start = MARKER.match(options.get("start-after", "").strip("\"' "))
-        end = MARKER.match(options.get("end-before", "").strip("\"' "))
-        name = start.group(2) if start and end and start.group(2) == end.group(2) else None
-        source = (page.parent / match.group(1)).resolve()
-        snippets.append(Snippet(page, text.count("\n", 0, match.start()) + 1, source, name))
-    return snippets
-
-
-def readme_blocks(page: Path) -> list[tuple[Snippet, str]]:
-    """Every ``<!-- snippet -->`` Python block of a README, with the code it holds."""
-    text = page.read_text()
-    blocks = []
-    for m in README_BLOCK.finditer(text):
+    found = []
+    for m in BLOCK.finditer(text):
         line = text.count("\n", 0, m.start()) + 1
-        blocks.append((Snippet(page, line, (REPO / m.group(1)).resolve(), m.group(2)), m.group(3)))
-    return blocks
+        found.append((Snippet(page, line, (REPO / m.group(1)).resolve(), m.group(2)), m.group(3)))
+    return found
 
 
 def python_fences(page: Path) -> int:
@@ -82,16 +65,16 @@ def python_fences(page: Path) -> int:
     return len(PYTHON_FENCE.findall(page.read_text()))
 
 
-def sync_readme(page: Path) -> None:
+def sync(page: Path) -> None:
     """Rewrite each snippet block of ``page`` from its source region."""
 
     def fresh(m: re.Match[str]) -> str:
         code = region(REPO / m.group(1), m.group(2))
         return f"<!-- snippet: {m.group(1)} {m.group(2)} -->\n```python\n{code}```"
 
-    page.write_text(README_BLOCK.sub(fresh, page.read_text()))
+    page.write_text(BLOCK.sub(fresh, page.read_text()))
 
 
 if __name__ == "__main__":
     for arg in sys.argv[1:]:
-        sync_readme(Path(arg))
+        sync(Path(arg))

@@ -1,6 +1,7 @@
 """Every code snippet of the docs and the README comes from a file that this suite runs.
 
-Pages include code between ``# [START name]`` / ``# [END name]`` markers (docs/_ext/snippets.py). A
+Pages hold checked copies of the code between ``# [START name]`` / ``# [END name]`` markers
+(docs/_ext/snippets.py), so that they read the same on a code host and on the site. A
 snippet's source must be an example DAG (run by tests/dags) or a snippet module under
 tests/docs/snippets/ (run below, against the emulator): a snippet cannot drift from working code.
 """
@@ -54,8 +55,6 @@ def problems_of(snippet: Any, runs: dict[Path, str]) -> list[str]:
     if snippet.source not in runs:
         runners = "example_dags/, tests/docs/snippets/ or tests/standalone/dags/"
         return [f"{where}: {snippet.source} is not run by the test suite (put it in {runners})"]
-    if snippet.name is None:
-        return [f"{where}: include of {snippet.source.name} names no '[START name]' / '[END name]' markers"]
     try:
         snippets.region(snippet.source, snippet.name)
     except snippets.SnippetError as exc:
@@ -63,23 +62,14 @@ def problems_of(snippet: Any, runs: dict[Path, str]) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize("page", docs_pages(), ids=lambda p: p.name)
-def test_docs_page_snippets_come_from_marked_regions_of_files_the_suite_runs(page: Path) -> None:
+@pytest.mark.parametrize("page", [*docs_pages(), REPO / "README.md"], ids=lambda p: p.name)
+def test_python_blocks_are_copies_of_marked_regions_of_files_the_suite_runs(page: Path) -> None:
     runs = sources_the_suite_runs()
-    problems = [p for s in snippets.page_includes(page) for p in problems_of(s, runs)]
-    assert not problems, "\n".join(problems)
+    blocks = snippets.blocks(page)
     # Code written into the page itself would be run by nothing.
-    assert snippets.python_fences(page) == 0, f"{page.name}: Python written inline; use a literalinclude"
-
-
-def test_readme_python_blocks_are_copies_of_marked_regions_of_files_the_suite_runs() -> None:
-    page = REPO / "README.md"
-    runs = sources_the_suite_runs()
-    blocks = snippets.readme_blocks(page)
     assert snippets.python_fences(page) == len(blocks), (
         f"{page.name}: every ```python block must follow a '<!-- snippet: PATH NAME -->' comment"
     )
-    assert blocks, f"{page.name} shows no working DAG"
     problems = [p for snippet, _ in blocks for p in problems_of(snippet, runs)]
     assert not problems, "\n".join(problems)
     stale = [f"{s.name} (line {s.line})" for s, code in blocks if code != snippets.region(s.source, s.name)]
@@ -89,10 +79,11 @@ def test_readme_python_blocks_are_copies_of_marked_regions_of_files_the_suite_ru
 def test_the_checks_see_every_marker_and_every_runner() -> None:
     """Control: the checks above are not vacuous."""
     runs = sources_the_suite_runs()
-    included = {s.source for page in docs_pages() for s in snippets.page_includes(page)}
-    assert included, "the docs include no snippet at all"
+    copied = {s.source for page in docs_pages() for s, _ in snippets.blocks(page)}
+    assert copied, "the docs copy no snippet at all"
+    assert snippets.blocks(REPO / "README.md"), "README.md shows no working DAG"
     assert set(runs.values()) == {"tests/dags", "tests/docs", "tests/standalone"}
-    assert included <= set(runs)
+    assert copied <= set(runs)
 
 
 # -- the snippet modules run --------------------------------------------------------------------------

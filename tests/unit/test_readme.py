@@ -39,16 +39,8 @@ def section(text: str, title: str) -> str:
 
 
 def included_code(text: str) -> str:
-    """The code a docs section shows: the marked regions its ``literalinclude`` blocks pull in."""
-    code = []
-    for source, name in re.findall(
-        r"```\{literalinclude\} (\S+)\n(?::[\w-]+:.*\n)*?:start-after: \"\[START ([\w.-]+)\]\"", text
-    ):
-        lines = (DOCS / source).read_text().splitlines()
-        start = next(i for i, line in enumerate(lines) if line.strip() == f"# [START {name}]")
-        end = next(i for i, line in enumerate(lines) if line.strip() == f"# [END {name}]")
-        code += lines[start + 1 : end]
-    return "\n".join(code)
+    """The code a docs section shows: its ``<!-- snippet -->`` copies."""
+    return "\n".join(re.findall(r"^<!-- snippet: \S+ [\w.-]+ -->\n```python\n(.*?)^```$", text, re.M | re.S))
 
 
 def test_install_does_not_promise_a_published_package() -> None:
