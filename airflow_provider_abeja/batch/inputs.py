@@ -18,7 +18,7 @@ import json
 import mimetypes
 import os
 import pathlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,28 +66,40 @@ class InputSource(Protocol):
         ...
 
 
-def check_key(value: Any) -> Key | None:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    return value
-
-
-def _payload(record: Any, payload_field: str | None) -> tuple[Any, str | None]:
+def parse_item(
+    record: Any, key_field: str | None, payload_field: str | None, default_key: Key
+) -> tuple[Key, Any, str | None]:
+    """The key and body of one line or item, or (key, None, why it cannot be sent)."""
+    key = default_key
+    if key_field is not None:
+        key = record.get(key_field) if isinstance(record, dict) else None
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            return default_key, None, f"key field {key_field!r} missing or not a string/integer"
     if payload_field is None:
-        return record, None
+        return key, record, None
     if not isinstance(record, dict) or payload_field not in record:
-        return None, f"payload field {payload_field!r} missing"
-    return record[payload_field], None
+        return key, None, f"payload field {payload_field!r} missing"
+    return key, record[payload_field], None
 
 
-def _keyed(record: Any, key_field: str | None, default: Key) -> tuple[Key, str | None]:
-    if key_field is None:
-        return default, None
-    value = record.get(key_field) if isinstance(record, dict) else None
-    key = check_key(value)
-    if key is None:
-        return default, f"key field {key_field!r} missing or not a string/integer"
-    return key, None
+def parse_line(
+    lineno: int, raw: bytes, key_field: str | None, payload_field: str | None
+) -> tuple[Key, Any, str | None]:
+    """`parse_item` for a JSONL line keyed by default by its line number; errors name the line."""
+    try:
+        record = json.loads(raw)
+    except ValueError as exc:
+        return lineno, None, f"line {lineno} is not valid JSON: {exc}"
+    key, body, error = parse_item(record, key_field, payload_field, lineno)
+    return key, body, None if error is None else f"line {lineno}: {error}"
+
+
+def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a file with their 1-based physical line numbers."""
+    with open_binary(path) as fh:
+        for lineno, raw in enumerate(iter_lines(fh), start=1):
+            if raw.strip():
+                yield lineno, raw
 
 
 class JsonlSource:
@@ -99,33 +111,12 @@ class JsonlSource:
         self.payload_field = payload_field
 
     def count(self) -> int:
-        n = 0
-        with open_binary(self.path) as fh:
-            for line in iter_lines(fh):
-                if line.strip():
-                    n += 1
-        return n
+        return sum(1 for _ in numbered_lines(self.path))
 
     def __iter__(self) -> Iterator[BatchInput]:
-        index = 0
-        with open_binary(self.path) as fh:
-            for lineno, raw in enumerate(iter_lines(fh), start=1):
-                if not raw.strip():
-                    continue
-                yield self._parse(index, lineno, raw)
-                index += 1
-
-    def _parse(self, index: int, lineno: int, raw: bytes) -> BatchInput:
-        try:
-            record = json.loads(raw)
-        except ValueError as exc:
-            return BatchInput(index=index, key=lineno, error=f"line {lineno} is not valid JSON: {exc}")
-        key, error = _keyed(record, self.key_field, lineno)
-        if error is None:
-            body, error = _payload(record, self.payload_field)
-        if error is not None:
-            return BatchInput(index=index, key=key, error=f"line {lineno}: {error}")
-        return BatchInput(index=index, key=key, json=body)
+        for index, (lineno, raw) in enumerate(numbered_lines(self.path)):
+            key, body, error = parse_line(lineno, raw, self.key_field, self.payload_field)
+            yield BatchInput(index=index, key=key, json=body, error=error)
 
 
 class ListSource:
@@ -143,13 +134,8 @@ class ListSource:
 
     def __iter__(self) -> Iterator[BatchInput]:
         for index, record in enumerate(self.items):
-            key, error = _keyed(record, self.key_field, index)
-            if error is None:
-                body, error = _payload(record, self.payload_field)
-            if error is not None:
-                yield BatchInput(index=index, key=key, error=f"item {index}: {error}")
-            else:
-                yield BatchInput(index=index, key=key, json=body)
+            key, body, error = parse_item(record, self.key_field, self.payload_field, index)
+            yield BatchInput(index=index, key=key, json=body, error=error and f"item {index}: {error}")
 
 
 def split_glob(path: str) -> tuple[str, str | None]:
@@ -226,17 +212,13 @@ class FilesSource:
             )
 
 
-class KeyFilter(Protocol):
-    def __contains__(self, key: object) -> bool: ...
-
-
 class OnlyKeys:
     """The inputs of `source` whose key is in `keys` (e.g. the failed ones of an earlier run).
 
     Indexes stay those of the full source, so results can be matched with a first run's.
     """
 
-    def __init__(self, source: InputSource, keys: KeyFilter) -> None:
+    def __init__(self, source: InputSource, keys: Container[Any]) -> None:
         self.source = source
         self.keys = keys
 
