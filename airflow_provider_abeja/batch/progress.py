@@ -64,19 +64,16 @@ class Progress:
         """Log a line if one is due; returns whether it did."""
         now = self.clock()
         since = now - self._last_log
-        due = since >= self.interval
-        if not due and self.total and since >= self.min_gap:
-            pct = 100.0 * (skipped + sent) / self.total
-            due = pct >= self._next_percent
-        if not due:
+        pct = 100.0 * (skipped + sent) / self.total if self.total else 0.0
+        step_due = self.total and since >= self.min_gap and pct >= self._next_percent
+        if since < self.interval and not step_due:
             return False
-        if self.total:
-            pct = 100.0 * (skipped + sent) / self.total
-            while self._next_percent <= pct:
-                self._next_percent += self.percent_step
+        while self.total and self._next_percent <= pct:
+            self._next_percent += self.percent_step
         self._last_log = now
-        self.logger.info("%s", self.line(sent, errors, skipped))
+        self.log(sent, errors, skipped)
         return True
 
-    def finish(self, sent: int, errors: int, skipped: int = 0) -> None:
+    def log(self, sent: int, errors: int, skipped: int = 0) -> None:
+        """Log a line now (the first and the last one of a run)."""
         self.logger.info("%s", self.line(sent, errors, skipped))

@@ -31,6 +31,7 @@ from airflow_provider_abeja.batch.results import ResultStore
 logger = logging.getLogger("airflow_provider_abeja.batch")
 
 Process = Callable[[BatchInput], dict[str, Any]]
+Pending = tuple[BatchInput, "Future[dict[str, Any]]"]
 
 
 class BatchStopped(RuntimeError):
@@ -88,6 +89,10 @@ class BatchCounts:
         return data
 
 
+def _finished(future: Future[dict[str, Any]]) -> bool:
+    return future.done() and not future.cancelled()
+
+
 def _safe(process: Process, item: BatchInput) -> dict[str, Any]:
     try:
         return process(item)
@@ -131,7 +136,7 @@ class BatchRunner:
         started = time.monotonic()
         done = self.store.done
         progress: Progress | None = None
-        pending: deque[tuple[BatchInput, Future[dict[str, Any]]]] = deque()
+        pending: deque[Pending] = deque()
         source = iter(inputs)
         exhausted = False
         abort_reason: list[str] = []
@@ -169,10 +174,18 @@ class BatchRunner:
                         continue
                     pending.append((item, executor.submit(_safe, self.process, item)))
                 if progress is None:
-                    progress = self._start_progress(counts)
+                    progress = Progress(
+                        self.log, total, interval=self.progress_interval, percent_step=self.progress_percent
+                    )
+                    progress.log(0, counts.done_errors, counts.skipped)
                 if not pending:
                     break
-                self._drain(pending, write)
+                timeout = min(self.progress_interval, 1.0)
+                if self.preserve_order:
+                    wait([pending[0][1]], timeout=timeout)
+                else:
+                    wait([future for _, future in pending], timeout=timeout, return_when=FIRST_COMPLETED)
+                self._write_finished(pending, write)
                 progress.update(counts.sent, counts.done_errors, counts.skipped)
             if abort_reason:
                 raise BatchAborted(
@@ -185,50 +198,25 @@ class BatchRunner:
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
             # Whatever finished is written, even when the loop broke off: a retry will not redo it.
-            while pending and pending[0][1].done() and not pending[0][1].cancelled():
-                item, future = pending.popleft()
-                write(item, future.result())
-            if not self.preserve_order:
-                for item, future in pending:
-                    if future.done() and not future.cancelled():
-                        write(item, future.result())
+            self._write_finished(pending, write)
             counts.duration = time.monotonic() - started
             self.store.close()
         if progress is not None:
-            progress.finish(counts.sent, counts.done_errors, counts.skipped)
+            progress.log(counts.sent, counts.done_errors, counts.skipped)
         return counts
 
-    def _start_progress(self, counts: BatchCounts) -> Progress:
-        progress = Progress(
-            self.log,
-            counts.total,
-            interval=self.progress_interval,
-            percent_step=self.progress_percent,
-        )
-        progress.logger.info("%s", progress.line(0, counts.done_errors, counts.skipped))
-        return progress
-
-    def _drain(
-        self,
-        pending: deque[tuple[BatchInput, Future[dict[str, Any]]]],
-        write: Callable[[BatchInput, dict[str, Any]], None],
+    def _write_finished(
+        self, pending: deque[Pending], write: Callable[[BatchInput, dict[str, Any]], None]
     ) -> None:
-        """Wait (at most one progress interval) for results, and write what may be written."""
-        timeout = min(self.progress_interval, 1.0)
+        """Write the finished results that may be written: all of them, or in order the leading ones."""
         if self.preserve_order:
-            wait([pending[0][1]], timeout=timeout)
-            while pending and pending[0][1].done():
+            while pending and _finished(pending[0][1]):
                 item, future = pending.popleft()
                 write(item, future.result())
             return
-        finished, _ = wait([f for _, f in pending], timeout=timeout, return_when=FIRST_COMPLETED)
-        if not finished:
-            return
-        keep: deque[tuple[BatchInput, Future[dict[str, Any]]]] = deque()
-        for item, future in pending:
-            if future in finished:
+        for _ in range(len(pending)):  # one look at each: a future may finish meanwhile
+            item, future = pending.popleft()
+            if _finished(future):
                 write(item, future.result())
             else:
-                keep.append((item, future))
-        pending.clear()
-        pending.extend(keep)
+                pending.append((item, future))
