@@ -22,7 +22,6 @@ the store refuses to guess and raises `CorruptOutputError`.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
@@ -33,7 +32,14 @@ from collections.abc import Iterator
 from typing import IO, Any, Protocol
 
 from airflow_provider_abeja.batch.donekeys import DoneKeys
-from airflow_provider_abeja.batch.paths import iter_lines, local_path, open_binary, path_exists, sibling
+from airflow_provider_abeja.batch.paths import (
+    iter_lines,
+    local_path,
+    open_binary,
+    path_exists,
+    published,
+    sibling,
+)
 
 
 class CorruptOutputError(ValueError):
@@ -280,26 +286,12 @@ def write_errors_file(store: ResultStore, errors_path: Any) -> int:
     failed = (record for record in store.records() if record.get("status") != "ok")
     first = next(failed, None)
     if first is None:
-        _remove(errors_path)
+        if path_exists(errors_path):
+            errors_path.unlink()
         return 0
-    local = local_path(errors_path)
-    target = local + ".tmp" if local is not None else errors_path
-    if local is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
     n = 0
-    with open_binary(target, "wb") as out:
+    with published(errors_path) as out:
         for record in itertools.chain([first], failed):
             out.write(encode_record(record))
             n += 1
-    if local is not None:
-        os.replace(target, local)
     return n
-
-
-def _remove(path: Any) -> None:
-    local = local_path(path)
-    if local is not None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(local)
-    elif path_exists(path):
-        path.unlink()

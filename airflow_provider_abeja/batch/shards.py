@@ -28,7 +28,7 @@ from typing import Any
 
 from airflow_provider_abeja.batch.donekeys import DoneKeys
 from airflow_provider_abeja.batch.inputs import FilesSource, numbered_lines, parse_line
-from airflow_provider_abeja.batch.paths import publish
+from airflow_provider_abeja.batch.paths import publish, published
 from airflow_provider_abeja.batch.results import encode_record, iter_records
 
 SHARD_KEY_FIELD = "key"
@@ -37,17 +37,6 @@ SHARD_BODY_FIELD = "body"
 
 def _shard_name(index: int) -> str:
     return f"shard-{index:05d}.jsonl"
-
-
-def _publish_shards(tmp: str, work_dir: Any, sizes: Sequence[int], prefix: str = "") -> list[tuple[Any, int]]:
-    """Publish the non-empty local shard files of `tmp` to `work_dir`; the targets and their sizes."""
-    written = []
-    for i, size in enumerate(sizes):
-        if size:
-            target = work_dir / f"{prefix}{_shard_name(i)}"
-            publish(os.path.join(tmp, _shard_name(i)), target)
-            written.append((target, size))
-    return written
 
 
 def split_jsonl(
@@ -70,18 +59,25 @@ def split_jsonl(
                 record = {"key": key, "body": body} if error is None else {"key": key, "invalid": error}
                 shards[n % count].write(encode_record(record))
                 sizes[n % count] += 1
-        return _publish_shards(tmp, work_dir, sizes)
+        written = []
+        for i, size in enumerate(sizes):
+            if size:
+                target = work_dir / _shard_name(i)
+                publish(os.path.join(tmp, _shard_name(i)), target)
+                written.append((target, size))
+        return written
 
 
 def split_files(files: FilesSource, work_dir: Any, count: int) -> list[tuple[Any, int]]:
     """Write `count` key lists (one relative path per line) of the files of `files`."""
     keys = files.keys()
-    with tempfile.TemporaryDirectory(prefix="abeja-shards-") as tmp:
-        for i in range(min(count, len(keys))):
-            with open(os.path.join(tmp, _shard_name(i)), "wb") as out:
-                out.writelines(encode_record({"key": key}) for key in keys[i::count])
-        sizes = [len(keys[i::count]) for i in range(min(count, len(keys)))]
-        return _publish_shards(tmp, work_dir, sizes, prefix="keys-")
+    written = []
+    for i in range(min(count, len(keys))):
+        target, mine = work_dir / f"keys-{_shard_name(i)}", keys[i::count]
+        with published(target) as out:
+            out.writelines(encode_record({"key": key}) for key in mine)
+        written.append((target, len(mine)))
+    return written
 
 
 def output_for(output_dir: str, shard_path: Any) -> str:

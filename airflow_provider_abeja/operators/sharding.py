@@ -17,8 +17,6 @@ exactly once and writes one manifest. See `airflow_provider_abeja.batch.shards`.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,16 +36,10 @@ def _join(folder: str, name: str) -> str:
 
 def _write_json(path: Any, value: Any) -> None:
     """Write `value` as JSON to `path`, whole or not at all (a rename or one upload)."""
-    from airflow_provider_abeja.batch.paths import publish
+    from airflow_provider_abeja.batch.paths import published
 
-    handle, local = tempfile.mkstemp(prefix=".abeja-json-")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(value, out, indent=2, sort_keys=True)
-        publish(local, path)
-    finally:
-        if os.path.exists(local):
-            os.unlink(local)
+    with published(path) as out:
+        out.write(json.dumps(value, indent=2, sort_keys=True).encode())
 
 
 def _read_json(path: Any) -> Any:
