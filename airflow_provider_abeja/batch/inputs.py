@@ -22,7 +22,7 @@ from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from airflow_provider_abeja.batch.paths import iter_lines, local_path, open_binary
+from airflow_provider_abeja.batch.paths import iter_lines, local_path, object_path, open_binary
 
 Key = str | int
 
@@ -150,6 +150,17 @@ def split_glob(path: str) -> tuple[str, str | None]:
             base = "/".join(parts[:i]) or "."
             return base, "/".join(parts[i:])
     return path, None
+
+
+def locate_input(input_path: str, input_format: str, conn_id: str | None) -> tuple[Any, str | None, bool]:
+    """The path to read, the glob pattern below it, and whether it holds files (else it is JSONL).
+
+    A glob always means files; otherwise ``input_format`` decides, ``auto`` by whether it is a directory.
+    """
+    base, pattern = split_glob(input_path)
+    path = object_path(base if pattern else input_path, conn_id=conn_id, argument="input_path")
+    files = pattern is not None or input_format == "files"
+    return path, pattern, files or (input_format == "auto" and bool(path.is_dir()))
 
 
 def guess_content_type(name: str) -> str:

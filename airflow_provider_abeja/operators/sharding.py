@@ -109,7 +109,7 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
         self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Mapping[str, Any]) -> list[dict[str, Any]]:
-        from airflow_provider_abeja.batch.inputs import FilesSource, split_glob
+        from airflow_provider_abeja.batch.inputs import FilesSource, locate_input
         from airflow_provider_abeja.batch.paths import is_file, object_path
         from airflow_provider_abeja.batch.shards import shard_specs, split_files, split_jsonl
 
@@ -118,15 +118,11 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
         output_dir = str(self.output_dir or _join(work_dir, "results"))
         count = _shard_count(self.shards)
         work = object_path(work_dir, conn_id=conn_id, argument="work_dir")
-        base, pattern = split_glob(input_path)
-        source = object_path(base if pattern else input_path, conn_id=conn_id, argument="input_path")
-        files = self.input_format == "files" or pattern is not None
-        if self.input_format == "auto" and not files:
-            files = bool(source.is_dir())
-        if not files and not is_file(source):
-            raise InvalidArgumentError("input_path", f"no such file or directory: {input_path}")
+        source, pattern, files = locate_input(input_path, self.input_format, conn_id)
         if files:
             written = split_files(FilesSource(source, pattern), work, count)
+        elif not is_file(source):
+            raise InvalidArgumentError("input_path", f"no such file or directory: {input_path}")
         else:
             key_field, payload_field = self.key_field or None, self.payload_field or None
             written = split_jsonl(source, work, count, key_field=key_field, payload_field=payload_field)
