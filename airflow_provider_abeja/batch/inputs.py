@@ -70,7 +70,7 @@ def parse_item(
     record: Any, key_field: str | None, payload_field: str | None, default_key: Key
 ) -> tuple[Key, Any, str | None]:
     """The key and body of one line or item, or (key, None, why it cannot be sent)."""
-    key = default_key
+    key: Any = default_key
     if key_field is not None:
         key = record.get(key_field) if isinstance(record, dict) else None
         if isinstance(key, bool) or not isinstance(key, (str, int)):

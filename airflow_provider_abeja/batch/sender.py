@@ -147,17 +147,14 @@ class Sender:
         return None
 
     def __call__(self, item: BatchInput) -> dict[str, Any]:
-        if item.error is not None:
-            return {
-                "status": "error",
-                "attempts": 0,
-                "error": {"type": "InvalidInput", "message": item.error},
-            }
-        try:
-            data = item.body()
-        except OSError as exc:
-            error = {"type": "InvalidInput", "message": f"cannot read {item.key}: {exc}"}
-            return {"status": "error", "attempts": 0, "error": error}
+        invalid = item.error
+        if invalid is None:
+            try:
+                data = item.body()
+            except OSError as exc:
+                invalid = f"cannot read {item.key}: {exc}"
+        if invalid is not None:
+            return {"status": "error", "attempts": 0, "error": {"type": "InvalidInput", "message": invalid}}
         attempts = 0
         spec = RequestSpec(
             route="batch", method="POST", url=f"{self.target.describe()} input {item.key!r}", idempotent=False

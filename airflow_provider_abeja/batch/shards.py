@@ -121,7 +121,7 @@ def merge_shards(shards: Sequence[dict[str, Any]], paths: Sequence[Any]) -> dict
     as a path object. Keys are held as 16-byte digests
     (`DoneKeys`), so a manifest over millions of inputs stays small in memory.
     """
-    tallies = [
+    tallies: list[dict[str, Any]] = [
         {"output_path": str(shard["output_path"]), "inputs": int(shard["inputs"]), "ok": 0, "errors": 0}
         for shard in shards
     ]

@@ -36,8 +36,7 @@ INPUT_FORMATS = ("auto", "jsonl", "files")
 
 def default_errors_path(output_path: str) -> str:
     """`results.jsonl` -> `results.errors.jsonl` (any other name gets `.errors.jsonl` appended)."""
-    stem = output_path[: -len(".jsonl")] if output_path.endswith(".jsonl") else output_path
-    return stem + ".errors.jsonl"
+    return output_path.removesuffix(".jsonl") + ".errors.jsonl"
 
 
 def check_input_format(value: str) -> None:

@@ -42,13 +42,6 @@ def _write_json(path: Any, value: Any) -> None:
         out.write(json.dumps(value, indent=2, sort_keys=True).encode())
 
 
-def _read_json(path: Any) -> Any:
-    from airflow_provider_abeja.batch.paths import open_binary
-
-    with open_binary(path) as fh:
-        return json.load(fh)
-
-
 def _shard_count(value: Any) -> int:
     try:
         count = int(value)
@@ -174,7 +167,7 @@ class AbejaMergeBatchShardsOperator(AbejaBaseOperator):
         self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        from airflow_provider_abeja.batch.paths import object_path, path_exists
+        from airflow_provider_abeja.batch.paths import object_path, open_binary, path_exists
         from airflow_provider_abeja.batch.shards import merge_shards
 
         conn_id = self.storage_conn_id
@@ -185,7 +178,8 @@ class AbejaMergeBatchShardsOperator(AbejaBaseOperator):
         if not path_exists(plan_path):
             raise InvalidArgumentError("work_dir", f"no {PLAN_NAME} in {work_dir}: run the split first")
         manifest_file = object_path(manifest_path, conn_id=conn_id, argument="manifest_path")
-        plan = _read_json(plan_path)
+        with open_binary(plan_path) as fh:
+            plan = json.load(fh)
         shards = plan["shards"]
         outputs = [
             object_path(s["output_path"], conn_id=s.get("storage_conn_id", conn_id), argument="output_path")
