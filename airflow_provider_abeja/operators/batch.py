@@ -39,20 +39,23 @@ def default_errors_path(output_path: str) -> str:
     return output_path.removesuffix(".jsonl") + ".errors.jsonl"
 
 
-def check_input_format(value: str) -> None:
-    if value not in INPUT_FORMATS:
-        raise ValueError(f"input_format must be one of {INPUT_FORMATS}, not {value!r}")
+def choice_argument(argument: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidArgumentError(argument, f"must be one of {choices}, not {value!r}")
+    return value
 
 
-def error_rate(value: Any) -> float:
-    """A ``max_error_rate``: a fraction between 0 and 1."""
+def number_argument(argument: str, value: Any, kind: type, low: float, high: float | None = None) -> Any:
+    """`value` (maybe a rendered template, a string) as a `kind` from `low` to `high` included."""
     try:
-        rate = float(value)
+        number = kind(value)
     except (TypeError, ValueError):
-        raise InvalidArgumentError("max_error_rate", f"not a number: {value!r}") from None
-    if not 0.0 <= rate <= 1.0:
-        raise InvalidArgumentError("max_error_rate", "must be between 0 and 1")
-    return rate
+        raise InvalidArgumentError(argument, f"not a number: {value!r}") from None
+    if number < low or (high is not None and number > high):
+        raise InvalidArgumentError(
+            argument, f"must be at least {low}" if high is None else f"must be between {low} and {high}"
+        )
+    return number
 
 
 class AbejaBatchRequestOperator(AbejaDeploymentOperator):
@@ -153,13 +156,12 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         super().__init__(**kwargs)
         if (input_path is None) == (inputs is None):
             raise ValueError("give exactly one of input_path and inputs")
-        check_input_format(input_format)
-        if output_layout not in ("auto", "append", "parts"):
-            raise ValueError(f"output_layout must be 'auto', 'append' or 'parts', not {output_layout!r}")
-        if concurrency is not None and concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        choice_argument("input_format", input_format, INPUT_FORMATS)
+        choice_argument("output_layout", output_layout, ("auto", "append", "parts"))
+        if concurrency is not None:
+            number_argument("concurrency", concurrency, int, 1)
         if not isinstance(max_error_rate, str):  # a template is checked once rendered
-            error_rate(max_error_rate)
+            number_argument("max_error_rate", max_error_rate, float, 0, 1)
         self.output_path = output_path
         self.service_id = service_id
         self.endpoint_alias = endpoint_alias
@@ -292,7 +294,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         organization_id = self.resolve_organization_id()
         output_path = str(self.output_path)
         errors_path = str(self.errors_path or default_errors_path(output_path))
-        max_error_rate = error_rate(self.max_error_rate)
+        max_error_rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
         target = self._target(organization_id)
         source = self.build_source()
         output = self._path(output_path, "output_path")

@@ -24,7 +24,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.operators._base import AbejaBaseOperator
-from airflow_provider_abeja.operators.batch import check_input_format, error_rate
+from airflow_provider_abeja.operators.batch import INPUT_FORMATS, choice_argument, number_argument
 
 PLAN_NAME = "plan.json"
 MANIFEST_NAME = "manifest.json"
@@ -40,16 +40,6 @@ def _write_json(path: Any, value: Any) -> None:
 
     with published(path) as out:
         out.write(json.dumps(value, indent=2, sort_keys=True).encode())
-
-
-def _shard_count(value: Any) -> int:
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError("shards", f"not an integer: {value!r}") from None
-    if count < 1:
-        raise InvalidArgumentError("shards", "must be at least 1")
-    return count
 
 
 class AbejaSplitBatchInputOperator(AbejaBaseOperator):
@@ -89,9 +79,9 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        check_input_format(input_format)
+        choice_argument("input_format", input_format, INPUT_FORMATS)
         if not isinstance(shards, str):  # a template is checked once rendered
-            _shard_count(shards)
+            number_argument("shards", shards, int, 1)
         self.input_path = input_path
         self.work_dir = work_dir
         self.shards = shards
@@ -109,7 +99,7 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
         conn_id = self.storage_conn_id
         input_path, work_dir = str(self.input_path), str(self.work_dir)
         output_dir = str(self.output_dir or _join(work_dir, "results"))
-        count = _shard_count(self.shards)
+        count = number_argument("shards", self.shards, int, 1)
         work = object_path(work_dir, conn_id=conn_id, argument="work_dir")
         source, pattern, files = locate_input(input_path, self.input_format, conn_id)
         if files:
@@ -173,7 +163,7 @@ class AbejaMergeBatchShardsOperator(AbejaBaseOperator):
         conn_id = self.storage_conn_id
         work_dir = str(self.work_dir)
         manifest_path = str(self.manifest_path or _join(work_dir, MANIFEST_NAME))
-        rate = error_rate(self.max_error_rate)
+        rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
         plan_path = object_path(_join(work_dir, PLAN_NAME), conn_id=conn_id, argument="work_dir")
         if not path_exists(plan_path):
             raise InvalidArgumentError("work_dir", f"no {PLAN_NAME} in {work_dir}: run the split first")
