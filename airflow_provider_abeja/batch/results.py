@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import pathlib
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -239,8 +240,7 @@ class PartsResultStore(ResultStore):
             with open_binary(merged, "wb") as out:
                 for source in sources:
                     with open_binary(source) as fh:
-                        while chunk := fh.read(1 << 20):
-                            out.write(chunk)
+                        shutil.copyfileobj(fh, out, 1 << 20)
             merged.rename(self.path)
             if not self.keep_parts:
                 for part in parts:

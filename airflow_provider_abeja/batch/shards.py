@@ -80,10 +80,9 @@ def split_files(files: FilesSource, work_dir: Any, count: int) -> list[tuple[Any
     return written
 
 
-def output_for(output_dir: str, shard_path: Any) -> str:
-    """The output of a shard: `<output_dir>/shard-00003.jsonl`."""
-    name = str(shard_path.name)
-    return output_dir.rstrip("/") + "/" + (name[len("keys-") :] if name.startswith("keys-") else name)
+def join(folder: str, name: str) -> str:
+    """`folder/name` for a path or URL string."""
+    return str(folder).rstrip("/") + "/" + name
 
 
 def shard_specs(
@@ -102,8 +101,8 @@ def shard_specs(
     """
     specs = []
     for path, _size in written:
-        shard = work_dir.rstrip("/") + "/" + str(path.name)
-        spec: dict[str, Any] = {"output_path": output_for(output_dir, path)}
+        shard = join(work_dir, str(path.name))
+        spec: dict[str, Any] = {"output_path": join(output_dir, str(path.name).removeprefix("keys-"))}
         if files:
             spec.update(input_path=input_path, include_keys_from=shard)
         else:

@@ -30,10 +30,6 @@ PLAN_NAME = "plan.json"
 MANIFEST_NAME = "manifest.json"
 
 
-def _join(folder: str, name: str) -> str:
-    return str(folder).rstrip("/") + "/" + name
-
-
 def _write_json(path: Any, value: Any) -> None:
     """Write `value` as JSON to `path`, whole or not at all (a rename or one upload)."""
     from airflow_provider_abeja.batch.paths import published
@@ -94,11 +90,11 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
     def execute(self, context: Mapping[str, Any]) -> list[dict[str, Any]]:
         from airflow_provider_abeja.batch.inputs import FilesSource, locate_input
         from airflow_provider_abeja.batch.paths import is_file, object_path
-        from airflow_provider_abeja.batch.shards import shard_specs, split_files, split_jsonl
+        from airflow_provider_abeja.batch.shards import join, shard_specs, split_files, split_jsonl
 
         conn_id = self.storage_conn_id
         input_path, work_dir = str(self.input_path), str(self.work_dir)
-        output_dir = str(self.output_dir or _join(work_dir, "results"))
+        output_dir = str(self.output_dir or join(work_dir, "results"))
         count = number_argument("shards", self.shards, int, 1)
         work = object_path(work_dir, conn_id=conn_id, argument="work_dir")
         source, pattern, files = locate_input(input_path, self.input_format, conn_id)
@@ -158,13 +154,13 @@ class AbejaMergeBatchShardsOperator(AbejaBaseOperator):
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
         from airflow_provider_abeja.batch.paths import object_path, open_binary, path_exists
-        from airflow_provider_abeja.batch.shards import merge_shards
+        from airflow_provider_abeja.batch.shards import join, merge_shards
 
         conn_id = self.storage_conn_id
         work_dir = str(self.work_dir)
-        manifest_path = str(self.manifest_path or _join(work_dir, MANIFEST_NAME))
+        manifest_path = str(self.manifest_path or join(work_dir, MANIFEST_NAME))
         rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
-        plan_path = object_path(_join(work_dir, PLAN_NAME), conn_id=conn_id, argument="work_dir")
+        plan_path = object_path(join(work_dir, PLAN_NAME), conn_id=conn_id, argument="work_dir")
         if not path_exists(plan_path):
             raise InvalidArgumentError("work_dir", f"no {PLAN_NAME} in {work_dir}: run the split first")
         manifest_file = object_path(manifest_path, conn_id=conn_id, argument="manifest_path")
