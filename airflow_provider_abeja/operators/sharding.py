@@ -175,20 +175,14 @@ class AbejaMergeBatchShardsOperator(AbejaBaseOperator):
         manifest.update(input_path=plan["input_path"], manifest_path=manifest_path)
         _write_json(manifest_file, manifest)
         self.log.info(
-            "%d input(s) in %d shard(s): %d ok, %d failed (%.2f%%), %d duplicate(s), %d missing; manifest %s",
-            manifest["inputs"],
-            len(shards),
-            manifest["ok"],
-            manifest["errors"],
-            100 * manifest["error_rate"],
-            manifest["duplicates"],
-            manifest["missing"],
-            manifest_path,
+            "%(inputs)d input(s) in %(shard_count)d shard(s): %(ok)d ok, %(errors)d failed "
+            "(%(percent).2f%%), %(duplicates)d duplicate(s), %(missing)d missing; manifest %(manifest_path)s",
+            {**manifest, "shard_count": len(shards), "percent": 100 * manifest["error_rate"]},
         )
         if manifest["duplicates"] or manifest["missing"]:
             raise AirflowFailException(
-                f"not every input was answered exactly once: {manifest['duplicates']} duplicate(s), "
-                f"{manifest['missing']} missing; see {manifest_path}"
+                "not every input was answered exactly once: {duplicates} duplicate(s), {missing} missing; "
+                "see {manifest_path}".format_map(manifest)
             )
         if manifest["error_rate"] > rate:
             raise AirflowFailException(
