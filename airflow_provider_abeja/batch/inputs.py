@@ -18,7 +18,7 @@ import json
 import mimetypes
 import os
 import pathlib
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -183,17 +183,12 @@ class FilesSource:
 
     def keys(self) -> list[str]:
         if self._keys is None:
-            self._keys = sorted(self._list())
+            local = local_path(self.base)
+            self._keys = sorted(self._list_remote() if local is None else self._list_local(local))
         return self._keys
 
     def count(self) -> int:
         return len(self.keys())
-
-    def _list(self) -> Iterable[str]:
-        local = local_path(self.base)
-        if local is not None:
-            return self._list_local(local)
-        return self._list_remote()
 
     def _list_local(self, base: str) -> Iterator[str]:
         if self.pattern is None:

@@ -135,8 +135,7 @@ class AppendResultStore(ResultStore):
                 os.truncate(path, tally.good_end)
                 self.repaired = True
         else:
-            parent = os.path.dirname(os.path.abspath(path))
-            os.makedirs(parent, exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self.done = DoneKeys()
         self.prior_ok, self.prior_errors = tally.ok, tally.errors
         self._fh: IO[bytes] | None = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
