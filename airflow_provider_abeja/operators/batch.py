@@ -40,6 +40,7 @@ def default_errors_path(output_path: str) -> str:
 
 
 def choice_argument(argument: str, value: str, choices: tuple[str, ...]) -> str:
+    """`value`, refused with an error naming `argument` unless it is one of `choices`."""
     if value not in choices:
         raise InvalidArgumentError(argument, f"must be one of {choices}, not {value!r}")
     return value
