@@ -158,15 +158,12 @@ class AppendResultStore(ResultStore):
 class PartsResultStore(ResultStore):
     """Immutable part objects merged into one output on close; see the module docstring."""
 
-    def __init__(
-        self, path: Any, *, part_records: int = 10_000, part_interval: float = 60.0, keep_parts: bool = False
-    ) -> None:
+    def __init__(self, path: Any, *, part_records: int = 10_000, part_interval: float = 60.0) -> None:
         path = pathlib.Path(path) if isinstance(path, str) else path
         self.path = path
         self.parts_dir = sibling(path, ".parts")
         self.part_records = part_records
         self.part_interval = part_interval
-        self.keep_parts = keep_parts
         self._run = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
         self._buffer: list[bytes] = []
         self._last_upload = time.monotonic()
@@ -241,9 +238,8 @@ class PartsResultStore(ResultStore):
                     with open_binary(source) as fh:
                         shutil.copyfileobj(fh, out, 1 << 20)
             merged.rename(self.path)
-            if not self.keep_parts:
-                for part in parts:
-                    part.unlink()
+            for part in parts:
+                part.unlink()
         elif not path_exists(self.path):
             with open_binary(self.path, "wb"):
                 pass
