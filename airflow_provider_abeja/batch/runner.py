@@ -50,7 +50,7 @@ class Progress:
     """Logs every `interval` seconds, and when another `percent_step` % of the total is done.
 
     Percent steps are not logged closer than `min_gap` seconds apart, so a fast small batch does not
-    flood the log; the first and last lines are always written by the caller (`start`, `finish`).
+    flood the log; the runner writes the first and last lines itself, with `log`.
     """
 
     def __init__(
