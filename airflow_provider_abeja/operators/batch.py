@@ -252,7 +252,8 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         check_path_id(self.deployment_id, "deployment_id")
         if self.service_id is not None:
             check_path_id(self.service_id, "service_id")
-        elif self.endpoint_alias is not None:
+        # The alias is checked where it is used (no service_id), and refused when blank anyway.
+        if self.endpoint_alias is not None and not (self.service_id and str(self.endpoint_alias).strip()):
             check_path_id(self.endpoint_alias, "endpoint_alias")
         return Target(organization_id, self.deployment_id, self.service_id, self.endpoint_alias)
 
