@@ -33,7 +33,9 @@ from typing import Any
 from batch_throughput import raw_ceiling  # the saturating loader: plain threads, no batch code
 
 from abeja_emulator import EmulatorHandle, EmulatorProcess
-from airflow_provider_abeja.batch import BatchRunner, ListSource, open_result_store
+from airflow_provider_abeja.batch.inputs import ListSource
+from airflow_provider_abeja.batch.results import open_result_store
+from airflow_provider_abeja.batch.runner import BatchRunner
 from airflow_provider_abeja.batch.sender import Sender, Target
 from airflow_provider_abeja.batch.shards import SHARD_BODY_FIELD, SHARD_KEY_FIELD, split_jsonl
 from airflow_provider_abeja.client import APIClient
@@ -101,7 +103,9 @@ def default_concurrency(handle: EmulatorHandle, tmp: Path, quick: bool) -> bool:
 
 WORKER_CHILD = """
 import json, sys, time
-from airflow_provider_abeja.batch import BatchRunner, JsonlSource, open_result_store
+from airflow_provider_abeja.batch.inputs import JsonlSource
+from airflow_provider_abeja.batch.results import open_result_store
+from airflow_provider_abeja.batch.runner import BatchRunner
 from airflow_provider_abeja.batch.sender import Sender, Target
 from airflow_provider_abeja.client import APIClient
 
@@ -178,7 +182,9 @@ if step == "split":
     from airflow_provider_abeja.batch.shards import split_jsonl
     result = [n for _, n in split_jsonl(pathlib.Path(source), work, 2)]
 elif step == "batch":
-    from airflow_provider_abeja.batch import BatchRunner, JsonlSource, open_result_store
+    from airflow_provider_abeja.batch.inputs import JsonlSource
+    from airflow_provider_abeja.batch.results import open_result_store
+    from airflow_provider_abeja.batch.runner import BatchRunner
     def process(item):
         return {"status": "ok", "response": {"n": item.json["n"]}}
     source = JsonlSource(source, key_field=key_field, payload_field=body_field)

@@ -34,7 +34,9 @@ from typing import Any
 import requests
 
 from abeja_emulator import EmulatorHandle, EmulatorProcess
-from airflow_provider_abeja.batch import BatchRunner, ListSource, open_result_store
+from airflow_provider_abeja.batch.inputs import ListSource
+from airflow_provider_abeja.batch.results import open_result_store
+from airflow_provider_abeja.batch.runner import BatchRunner
 from airflow_provider_abeja.batch.sender import Sender, Target
 from airflow_provider_abeja.client import APIClient
 
@@ -150,7 +152,9 @@ MEMORY_CHILD = (
     PEAK_RSS
     + """
 import json, sys, time
-from airflow_provider_abeja.batch import BatchRunner, JsonlSource, open_result_store
+from airflow_provider_abeja.batch.inputs import JsonlSource
+from airflow_provider_abeja.batch.results import open_result_store
+from airflow_provider_abeja.batch.runner import BatchRunner
 
 source, output = sys.argv[1], sys.argv[2]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 from array import array
 from bisect import bisect_left
@@ -56,17 +57,9 @@ class DoneKeys:
         Sorted runs of 64 Ki digests are merged into the final arrays, so the peak is about twice
         the final 16 bytes per key.
         """
-        runs: list[tuple[array, array]] = []
-        chunk: list[int] = []
-        for key in keys:
-            chunk.append(key_digest(key))
-            if len(chunk) >= _CHUNK:
-                chunk.sort()
-                runs.append(_split(chunk))
-                chunk = []
-        if chunk:
-            chunk.sort()
-            runs.append(_split(chunk))
+        digests = map(key_digest, keys)
+        chunks = iter(lambda: list(itertools.islice(digests, _CHUNK)), [])  # until an empty chunk
+        runs = [_split(sorted(chunk)) for chunk in chunks]
         if len(runs) == 1:
             return cls(*runs[0])
         return cls(*_split(heapq.merge(*(_joined(run) for run in runs))))

@@ -18,11 +18,11 @@ import json
 import mimetypes
 import os
 import pathlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from airflow_provider_abeja.batch.paths import iter_lines, local_path, open_binary
+from airflow_provider_abeja.batch.paths import iter_lines, local_path, object_path, open_binary
 
 Key = str | int
 
@@ -66,28 +66,40 @@ class InputSource(Protocol):
         ...
 
 
-def check_key(value: Any) -> Key | None:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    return value
-
-
-def _payload(record: Any, payload_field: str | None) -> tuple[Any, str | None]:
+def parse_item(
+    record: Any, key_field: str | None, payload_field: str | None, default_key: Key
+) -> tuple[Key, Any, str | None]:
+    """The key and body of one line or item, or (key, None, why it cannot be sent)."""
+    key: Any = default_key
+    if key_field is not None:
+        key = record.get(key_field) if isinstance(record, dict) else None
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            return default_key, None, f"key field {key_field!r} missing or not a string/integer"
     if payload_field is None:
-        return record, None
+        return key, record, None
     if not isinstance(record, dict) or payload_field not in record:
-        return None, f"payload field {payload_field!r} missing"
-    return record[payload_field], None
+        return key, None, f"payload field {payload_field!r} missing"
+    return key, record[payload_field], None
 
 
-def _keyed(record: Any, key_field: str | None, default: Key) -> tuple[Key, str | None]:
-    if key_field is None:
-        return default, None
-    value = record.get(key_field) if isinstance(record, dict) else None
-    key = check_key(value)
-    if key is None:
-        return default, f"key field {key_field!r} missing or not a string/integer"
-    return key, None
+def parse_line(
+    lineno: int, raw: bytes, key_field: str | None, payload_field: str | None
+) -> tuple[Key, Any, str | None]:
+    """`parse_item` for a JSONL line keyed by default by its line number; errors name the line."""
+    try:
+        record = json.loads(raw)
+    except ValueError as exc:
+        return lineno, None, f"line {lineno} is not valid JSON: {exc}"
+    key, body, error = parse_item(record, key_field, payload_field, lineno)
+    return key, body, None if error is None else f"line {lineno}: {error}"
+
+
+def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a file with their 1-based physical line numbers."""
+    with open_binary(path) as fh:
+        for lineno, raw in enumerate(iter_lines(fh), start=1):
+            if raw.strip():
+                yield lineno, raw
 
 
 class JsonlSource:
@@ -99,33 +111,12 @@ class JsonlSource:
         self.payload_field = payload_field
 
     def count(self) -> int:
-        n = 0
-        with open_binary(self.path) as fh:
-            for line in iter_lines(fh):
-                if line.strip():
-                    n += 1
-        return n
+        return sum(1 for _ in numbered_lines(self.path))
 
     def __iter__(self) -> Iterator[BatchInput]:
-        index = 0
-        with open_binary(self.path) as fh:
-            for lineno, raw in enumerate(iter_lines(fh), start=1):
-                if not raw.strip():
-                    continue
-                yield self._parse(index, lineno, raw)
-                index += 1
-
-    def _parse(self, index: int, lineno: int, raw: bytes) -> BatchInput:
-        try:
-            record = json.loads(raw)
-        except ValueError as exc:
-            return BatchInput(index=index, key=lineno, error=f"line {lineno} is not valid JSON: {exc}")
-        key, error = _keyed(record, self.key_field, lineno)
-        if error is None:
-            body, error = _payload(record, self.payload_field)
-        if error is not None:
-            return BatchInput(index=index, key=key, error=f"line {lineno}: {error}")
-        return BatchInput(index=index, key=key, json=body)
+        for index, (lineno, raw) in enumerate(numbered_lines(self.path)):
+            key, body, error = parse_line(lineno, raw, self.key_field, self.payload_field)
+            yield BatchInput(index=index, key=key, json=body, error=error)
 
 
 class ListSource:
@@ -143,13 +134,8 @@ class ListSource:
 
     def __iter__(self) -> Iterator[BatchInput]:
         for index, record in enumerate(self.items):
-            key, error = _keyed(record, self.key_field, index)
-            if error is None:
-                body, error = _payload(record, self.payload_field)
-            if error is not None:
-                yield BatchInput(index=index, key=key, error=f"item {index}: {error}")
-            else:
-                yield BatchInput(index=index, key=key, json=body)
+            key, body, error = parse_item(record, self.key_field, self.payload_field, index)
+            yield BatchInput(index=index, key=key, json=body, error=error and f"item {index}: {error}")
 
 
 def split_glob(path: str) -> tuple[str, str | None]:
@@ -164,6 +150,17 @@ def split_glob(path: str) -> tuple[str, str | None]:
             base = "/".join(parts[:i]) or "."
             return base, "/".join(parts[i:])
     return path, None
+
+
+def locate_input(input_path: str, input_format: str, conn_id: str | None) -> tuple[Any, str | None, bool]:
+    """The path to read, the glob pattern below it, and whether it holds files (else it is JSONL).
+
+    A glob always means files; otherwise ``input_format`` decides, ``auto`` by whether it is a directory.
+    """
+    base, pattern = split_glob(input_path)
+    path = object_path(base if pattern else input_path, conn_id=conn_id, argument="input_path")
+    files = pattern is not None or input_format == "files"
+    return path, pattern, files or (input_format == "auto" and bool(path.is_dir()))
 
 
 def guess_content_type(name: str) -> str:
@@ -186,17 +183,12 @@ class FilesSource:
 
     def keys(self) -> list[str]:
         if self._keys is None:
-            self._keys = sorted(self._list())
+            local = local_path(self.base)
+            self._keys = sorted(self._list_remote() if local is None else self._list_local(local))
         return self._keys
 
     def count(self) -> int:
         return len(self.keys())
-
-    def _list(self) -> Iterable[str]:
-        local = local_path(self.base)
-        if local is not None:
-            return self._list_local(local)
-        return self._list_remote()
 
     def _list_local(self, base: str) -> Iterator[str]:
         if self.pattern is None:
@@ -226,17 +218,13 @@ class FilesSource:
             )
 
 
-class KeyFilter(Protocol):
-    def __contains__(self, key: object) -> bool: ...
-
-
 class OnlyKeys:
     """The inputs of `source` whose key is in `keys` (e.g. the failed ones of an earlier run).
 
     Indexes stay those of the full source, so results can be matched with a first run's.
     """
 
-    def __init__(self, source: InputSource, keys: KeyFilter) -> None:
+    def __init__(self, source: InputSource, keys: Container[Any]) -> None:
         self.source = source
         self.keys = keys
 

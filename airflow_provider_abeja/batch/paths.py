@@ -10,43 +10,24 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
-from typing import IO, Any, Protocol, runtime_checkable
+from contextlib import contextmanager
+from typing import IO, Any
 
 LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
-
-
-@runtime_checkable
-class PathLike(Protocol):
-    """What the batch code needs from a path: `pathlib.Path` and `ObjectStoragePath` both fit."""
-
-    @property
-    def name(self) -> str: ...
-
-    def open(self, mode: str = ...) -> Any: ...
-
-    def exists(self) -> bool: ...
-
-    def __truediv__(self, other: str) -> Any: ...
-
-
-def protocol_of(path: Any) -> str:
-    """The fsspec protocol of `path` ("" for a plain `pathlib.Path`)."""
-    proto = getattr(path, "protocol", "")
-    if isinstance(proto, (tuple, list)):
-        proto = proto[0] if proto else ""
-    return str(proto or "")
 
 
 def local_path(path: Any) -> str | None:
     """The OS path of a local file, or None when `path` lives on a remote object store."""
     if isinstance(path, str):
         return path
-    if protocol_of(path) not in LOCAL_PROTOCOLS:
+    protocol = getattr(path, "protocol", "")
+    if isinstance(protocol, (tuple, list)):
+        protocol = protocol[0] if protocol else ""
+    if (protocol or "") not in LOCAL_PROTOCOLS:
         return None
-    if hasattr(path, "protocol") and hasattr(path, "path"):
-        return str(path.path)
-    return os.fspath(path)
+    return str(path.path) if hasattr(path, "path") else os.fspath(path)
 
 
 # Which provider serves a scheme, for the error when it is missing.
@@ -126,6 +107,19 @@ def publish(local_file: str, destination: Any) -> None:
         return
     with open(local_file, "rb") as src, destination.open("wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
+
+
+@contextmanager
+def published(destination: Any) -> Iterator[IO[bytes]]:
+    """A local temporary file to write, published whole to `destination` if the block succeeds."""
+    handle, local = tempfile.mkstemp(prefix=".abeja-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            yield out
+        publish(local, destination)
+    finally:
+        if os.path.exists(local):
+            os.unlink(local)
 
 
 def open_binary(path: Any, mode: str = "rb") -> IO[bytes]:

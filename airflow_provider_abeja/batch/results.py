@@ -22,18 +22,26 @@ the store refuses to guess and raises `CorruptOutputError`.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
 import pathlib
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from typing import IO, Any, Protocol
+from dataclasses import dataclass
+from typing import IO, Any
 
 from airflow_provider_abeja.batch.donekeys import DoneKeys
-from airflow_provider_abeja.batch.paths import iter_lines, local_path, open_binary, path_exists, sibling
+from airflow_provider_abeja.batch.paths import (
+    iter_lines,
+    local_path,
+    open_binary,
+    path_exists,
+    published,
+    sibling,
+)
 
 
 class CorruptOutputError(ValueError):
@@ -44,86 +52,81 @@ def encode_record(record: dict[str, Any]) -> bytes:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
+@dataclass
 class _Tally:
     """Counts what a scan saw, filled while `DoneKeys.build` consumes the keys."""
 
-    def __init__(self) -> None:
-        self.ok = 0
-        self.errors = 0
-        self.good_end = 0
-        self.torn = False
+    ok: int = 0
+    errors: int = 0
+    good_end: int = 0
+    torn: bool = False
 
-    def add(self, record: dict[str, Any]) -> None:
-        if record.get("status") == "ok":
-            self.ok += 1
-        else:
-            self.errors += 1
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """A committed result line as a dict; None for a torn (no newline) or unreadable one."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def _scan(fh: IO[bytes], tally: _Tally, where: str) -> Iterator[Any]:
     """Yield the key of every committed record, noting where the committed part ends."""
     offset = 0
-    pending_error: str | None = None
+    error: str | None = None
     for line in iter_lines(fh):
-        if pending_error is not None:
-            raise CorruptOutputError(pending_error)
-        end = offset + len(line)
-        record = None
-        if line.endswith(b"\n"):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-        if not isinstance(record, dict) or "key" not in record:
-            # Only acceptable as the very last line (a torn write); decided on the next iteration.
-            pending_error = f"{where}: unreadable result line at byte {offset} is not the last line"
+        if error is not None:  # an unreadable line is only acceptable as the last one (a torn write)
+            raise CorruptOutputError(error)
+        record = _record(line)
+        if record is None or "key" not in record:
+            error = f"{where}: unreadable result line at byte {offset} is not the last line"
             tally.torn = True
-            offset = end
-            continue
-        tally.add(record)
-        tally.good_end = end
-        offset = end
-        yield record["key"]
+        else:
+            if record.get("status") == "ok":
+                tally.ok += 1
+            else:
+                tally.errors += 1
+            tally.good_end = offset + len(line)
+            yield record["key"]
+        offset += len(line)
 
 
 def iter_records(path: Any) -> Iterator[dict[str, Any]]:
     """Every committed record of a JSONL result file (a torn last line is skipped)."""
-    if not path_exists(path):
-        return
-    with open_binary(path) as fh:
-        for line in iter_lines(fh):
-            if not line.endswith(b"\n"):
-                return
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                yield record
+    if path_exists(path):
+        with open_binary(path) as fh:
+            yield from filter(None, map(_record, iter_lines(fh)))
 
 
-class ResultStore(Protocol):
+class ResultStore:
+    """What the runner writes to: the keys and counts an earlier try left, then one record per input."""
+
+    path: Any
     done: DoneKeys
     prior_ok: int
     prior_errors: int
-    repaired: bool
+    repaired = False
 
-    def write(self, record: dict[str, Any]) -> None: ...
+    def write(self, record: dict[str, Any]) -> None:
+        raise NotImplementedError
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        raise NotImplementedError
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every committed record; complete only after `close()`."""
-        ...
+        return iter_records(self.path)
 
 
-class AppendResultStore:
+class AppendResultStore(ResultStore):
     """A single local JSONL file written by appending; see the module docstring."""
 
     def __init__(self, path: str, *, fsync_interval: float = 5.0) -> None:
         self.path = path
         self.fsync_interval = fsync_interval
-        self.repaired = False
         tally = _Tally()
         if os.path.exists(path):
             with open(path, "rb") as fh:
@@ -132,11 +135,9 @@ class AppendResultStore:
                 os.truncate(path, tally.good_end)
                 self.repaired = True
         else:
-            parent = os.path.dirname(os.path.abspath(path))
-            os.makedirs(parent, exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self.done = DoneKeys()
-        self.prior_ok = tally.ok
-        self.prior_errors = tally.errors
+        self.prior_ok, self.prior_errors = tally.ok, tally.errors
         self._fh: IO[bytes] | None = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         self._last_sync = time.monotonic()
 
@@ -153,25 +154,17 @@ class AppendResultStore:
             self._fh.close()
             self._fh = None
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        return iter_records(self.path)
 
-
-class PartsResultStore:
+class PartsResultStore(ResultStore):
     """Immutable part objects merged into one output on close; see the module docstring."""
 
-    def __init__(
-        self, path: Any, *, part_records: int = 10_000, part_interval: float = 60.0, keep_parts: bool = False
-    ) -> None:
+    def __init__(self, path: Any, *, part_records: int = 10_000, part_interval: float = 60.0) -> None:
         path = pathlib.Path(path) if isinstance(path, str) else path
         self.path = path
         self.parts_dir = sibling(path, ".parts")
         self.part_records = part_records
         self.part_interval = part_interval
-        self.keep_parts = keep_parts
-        self.repaired = False
         self._run = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
-        self._seq = 0
         self._buffer: list[bytes] = []
         self._last_upload = time.monotonic()
         self._closed = False
@@ -184,8 +177,7 @@ class PartsResultStore:
         self.done = DoneKeys.build(self._scan_all(tally, output_exists))
         # Part numbers continue across tries, so that name order is write order.
         self._seq = max((self._part_number(p) for p in self._list_parts()), default=0)
-        self.prior_ok = tally.ok
-        self.prior_errors = tally.errors
+        self.prior_ok, self.prior_errors = tally.ok, tally.errors
 
     @staticmethod
     def _part_number(part: Any) -> int:
@@ -244,19 +236,14 @@ class PartsResultStore:
             with open_binary(merged, "wb") as out:
                 for source in sources:
                     with open_binary(source) as fh:
-                        while chunk := fh.read(1 << 20):
-                            out.write(chunk)
+                        shutil.copyfileobj(fh, out, 1 << 20)
             merged.rename(self.path)
-            if not self.keep_parts:
-                for part in parts:
-                    part.unlink()
+            for part in parts:
+                part.unlink()
         elif not path_exists(self.path):
             with open_binary(self.path, "wb"):
                 pass
         self._closed = True
-
-    def records(self) -> Iterator[dict[str, Any]]:
-        return iter_records(self.path)
 
 
 def open_result_store(path: Any, *, layout: str = "auto", fsync_interval: float = 5.0) -> ResultStore:
@@ -280,26 +267,12 @@ def write_errors_file(store: ResultStore, errors_path: Any) -> int:
     failed = (record for record in store.records() if record.get("status") != "ok")
     first = next(failed, None)
     if first is None:
-        _remove(errors_path)
+        if path_exists(errors_path):
+            errors_path.unlink()
         return 0
-    local = local_path(errors_path)
-    target = local + ".tmp" if local is not None else errors_path
-    if local is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
     n = 0
-    with open_binary(target, "wb") as out:
+    with published(errors_path) as out:
         for record in itertools.chain([first], failed):
             out.write(encode_record(record))
             n += 1
-    if local is not None:
-        os.replace(target, local)
     return n
-
-
-def _remove(path: Any) -> None:
-    local = local_path(path)
-    if local is not None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(local)
-    elif path_exists(path):
-        path.unlink()

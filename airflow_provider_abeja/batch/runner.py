@@ -11,6 +11,8 @@ stops sending, writes what finished, and raises `BatchAborted`, leaving those in
 With `preserve_order` (the default) results are written in input order: a slow input holds back the
 writing of later ones (never their sending) until `window` inputs are pending. Without it, results are
 written as they complete (each record carries `index`, the input's position, to sort by).
+
+`Progress` writes the task log's progress lines: done / total, rate, errors, ETA, at a sane interval.
 """
 
 from __future__ import annotations
@@ -25,12 +27,84 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_provider_abeja.batch.inputs import BatchInput
-from airflow_provider_abeja.batch.progress import Progress
 from airflow_provider_abeja.batch.results import ResultStore
 
 logger = logging.getLogger("airflow_provider_abeja.batch")
 
 Process = Callable[[BatchInput], dict[str, Any]]
+Pending = tuple[BatchInput, "Future[dict[str, Any]]"]
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+class Progress:
+    """Logs every `interval` seconds, and when another `percent_step` % of the total is done.
+
+    Percent steps are not logged closer than `min_gap` seconds apart, so a fast small batch does not
+    flood the log; the runner writes the first and last lines itself, with `log`.
+    """
+
+    def __init__(
+        self,
+        logger: Any,
+        total: int | None,
+        *,
+        interval: float = 10.0,
+        percent_step: float = 5.0,
+        min_gap: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.total = total
+        self.interval = interval
+        self.percent_step = percent_step
+        self.min_gap = min_gap
+        self.clock = clock
+        self.started = clock()
+        self._last_log = self.started
+        self._next_percent = percent_step
+
+    def line(self, sent: int, errors: int, skipped: int = 0) -> str:
+        """`sent` inputs sent by this try (the rate), `skipped` found done by an earlier one."""
+        elapsed = self.clock() - self.started
+        rate = sent / elapsed if elapsed > 0 else 0.0
+        done = skipped + sent
+        if self.total:
+            pct = 100.0 * done / self.total
+            remaining = max(0, self.total - done)
+            eta = _duration(remaining / rate) if rate > 0 else "?"
+            head = f"{done}/{self.total} ({pct:.1f}%)"
+        else:
+            head, eta = f"{done}/?", "?"
+        extra = f", {skipped} from earlier tries" if skipped else ""
+        return f"Batch progress: {head} done{extra}, {rate:.1f}/s, {errors} errors, ETA {eta}"
+
+    def update(self, sent: int, errors: int, skipped: int = 0) -> bool:
+        """Log a line if one is due; returns whether it did."""
+        now = self.clock()
+        since = now - self._last_log
+        pct = 100.0 * (skipped + sent) / self.total if self.total else 0.0
+        step_due = self.total and since >= self.min_gap and pct >= self._next_percent
+        if since < self.interval and not step_due:
+            return False
+        while self.total and self._next_percent <= pct:
+            self._next_percent += self.percent_step
+        self._last_log = now
+        self.log(sent, errors, skipped)
+        return True
+
+    def log(self, sent: int, errors: int, skipped: int = 0) -> None:
+        """Log a line now (the first and the last one of a run)."""
+        self.logger.info("%s", self.line(sent, errors, skipped))
 
 
 class BatchStopped(RuntimeError):
@@ -88,6 +162,10 @@ class BatchCounts:
         return data
 
 
+def _finished(future: Future[dict[str, Any]]) -> bool:
+    return future.done() and not future.cancelled()
+
+
 def _safe(process: Process, item: BatchInput) -> dict[str, Any]:
     try:
         return process(item)
@@ -131,7 +209,7 @@ class BatchRunner:
         started = time.monotonic()
         done = self.store.done
         progress: Progress | None = None
-        pending: deque[tuple[BatchInput, Future[dict[str, Any]]]] = deque()
+        pending: deque[Pending] = deque()
         source = iter(inputs)
         exhausted = False
         abort_reason: list[str] = []
@@ -169,10 +247,18 @@ class BatchRunner:
                         continue
                     pending.append((item, executor.submit(_safe, self.process, item)))
                 if progress is None:
-                    progress = self._start_progress(counts)
+                    progress = Progress(
+                        self.log, total, interval=self.progress_interval, percent_step=self.progress_percent
+                    )
+                    progress.log(0, counts.done_errors, counts.skipped)
                 if not pending:
                     break
-                self._drain(pending, write)
+                timeout = min(self.progress_interval, 1.0)
+                if self.preserve_order:
+                    wait([pending[0][1]], timeout=timeout)
+                else:
+                    wait([future for _, future in pending], timeout=timeout, return_when=FIRST_COMPLETED)
+                self._write_finished(pending, write)
                 progress.update(counts.sent, counts.done_errors, counts.skipped)
             if abort_reason:
                 raise BatchAborted(
@@ -185,50 +271,25 @@ class BatchRunner:
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
             # Whatever finished is written, even when the loop broke off: a retry will not redo it.
-            while pending and pending[0][1].done() and not pending[0][1].cancelled():
-                item, future = pending.popleft()
-                write(item, future.result())
-            if not self.preserve_order:
-                for item, future in pending:
-                    if future.done() and not future.cancelled():
-                        write(item, future.result())
+            self._write_finished(pending, write)
             counts.duration = time.monotonic() - started
             self.store.close()
         if progress is not None:
-            progress.finish(counts.sent, counts.done_errors, counts.skipped)
+            progress.log(counts.sent, counts.done_errors, counts.skipped)
         return counts
 
-    def _start_progress(self, counts: BatchCounts) -> Progress:
-        progress = Progress(
-            self.log,
-            counts.total,
-            interval=self.progress_interval,
-            percent_step=self.progress_percent,
-        )
-        progress.logger.info("%s", progress.line(0, counts.done_errors, counts.skipped))
-        return progress
-
-    def _drain(
-        self,
-        pending: deque[tuple[BatchInput, Future[dict[str, Any]]]],
-        write: Callable[[BatchInput, dict[str, Any]], None],
+    def _write_finished(
+        self, pending: deque[Pending], write: Callable[[BatchInput, dict[str, Any]], None]
     ) -> None:
-        """Wait (at most one progress interval) for results, and write what may be written."""
-        timeout = min(self.progress_interval, 1.0)
+        """Write the finished results that may be written: all of them, or in order the leading ones."""
         if self.preserve_order:
-            wait([pending[0][1]], timeout=timeout)
-            while pending and pending[0][1].done():
+            while pending and _finished(pending[0][1]):
                 item, future = pending.popleft()
                 write(item, future.result())
             return
-        finished, _ = wait([f for _, f in pending], timeout=timeout, return_when=FIRST_COMPLETED)
-        if not finished:
-            return
-        keep: deque[tuple[BatchInput, Future[dict[str, Any]]]] = deque()
-        for item, future in pending:
-            if future in finished:
+        for _ in range(len(pending)):  # one look at each: a future may finish meanwhile
+            item, future = pending.popleft()
+            if _finished(future):
                 write(item, future.result())
             else:
-                keep.append((item, future))
-        pending.clear()
-        pending.extend(keep)
+                pending.append((item, future))

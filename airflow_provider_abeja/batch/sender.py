@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_abeja.batch.inputs import BatchInput
+from airflow_provider_abeja.client import RequestSpec
 from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS
 from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
 from airflow_provider_abeja.exceptions import AbejaError, HttpError, TransportError
@@ -106,30 +107,6 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
     return fields
 
 
-class _ResendPolicy(RetryPolicy):
-    """The client's policy, applied to whole inference calls, with the batch's notion of 'safe'."""
-
-    def __init__(
-        self, base: RetryPolicy, resend_statuses: Collection[int], resend_on_transport_error: bool
-    ) -> None:
-        super().__init__(
-            max_retry_count=base.max_retry_count,
-            wait_max=base.wait_max,
-            wait_initial=base.wait_initial,
-            sleep=base.sleep,
-            async_sleep=base.async_sleep,
-        )
-        self.resend_statuses = frozenset(resend_statuses)
-        self.resend_on_transport_error = resend_on_transport_error
-
-    def classify(self, exc: BaseException) -> Failure | None:
-        if isinstance(exc, HttpError) and exc.status_code in self.resend_statuses:
-            return Failure.NOT_SENT
-        if isinstance(exc, TransportError) and self.resend_on_transport_error:
-            return Failure.NOT_SENT
-        return None
-
-
 class Sender:
     """Callable that turns a `BatchInput` into a result record; safe to share between threads.
 
@@ -145,70 +122,58 @@ class Sender:
         resend_statuses: Collection[int] = DEFAULT_RESEND_STATUSES,
         resend_on_transport_error: bool = False,
         abort_statuses: Collection[int] = DEFAULT_ABORT_STATUSES,
-        abort_on_transport_error: bool = True,
         policy: RetryPolicy | None = None,
     ) -> None:
-        self.abort_statuses = frozenset(abort_statuses)
-        self.abort_on_transport_error = abort_on_transport_error
         self.client = client
         self.target = target
-        base = policy or RetryPolicy(
-            getattr(client, "max_retry_count", 3),
-            getattr(client, "retry_wait_max", 30.0),
-        )
-        self.policy = _ResendPolicy(base, resend_statuses, resend_on_transport_error)
+        self.resend_statuses = frozenset(resend_statuses)
+        self.resend_on_transport_error = resend_on_transport_error
+        self.abort_statuses = frozenset(abort_statuses)
+        # The client's own backoff and attempt count, applied to whole inference calls.
+        self.policy = policy or RetryPolicy(client.max_retry_count, client.retry_wait_max)
         self._adapter: TransportAdapter[Any] = TransportAdapter(
-            classify=self.policy.classify,
+            classify=self._resendable,
             status_of=lambda _response: 200,
             header_of=lambda _response, _name: None,
             close=lambda _response: None,
         )
 
-    def _call(self, item: BatchInput, data: bytes | None) -> Any:
-        json = item.json if data is None else None
-        return self.target.send(self.client, data=data, json=json, content_type=item.content_type)
-
-    def _spec(self, item: BatchInput) -> Any:
-        from airflow_provider_abeja.client import RequestSpec
-
-        return RequestSpec(
-            route="batch",
-            method="POST",
-            url=f"{self.target.describe()} input {item.key!r}",
-            idempotent=False,
-        )
-
-    def _error_status(self, exc: AbejaError) -> str:
-        if isinstance(exc, HttpError) and exc.status_code in self.abort_statuses:
-            return "abort"
-        if isinstance(exc, TransportError) and self.abort_on_transport_error:
-            return "abort"
-        return "error"
+    def _resendable(self, exc: BaseException) -> Failure | None:
+        """The batch's notion of a safe re-send (see the module docstring)."""
+        if isinstance(exc, HttpError) and exc.status_code in self.resend_statuses:
+            return Failure.NOT_SENT
+        if isinstance(exc, TransportError) and self.resend_on_transport_error:
+            return Failure.NOT_SENT
+        return None
 
     def __call__(self, item: BatchInput) -> dict[str, Any]:
-        if item.error is not None:
-            return {
-                "status": "error",
-                "attempts": 0,
-                "error": {"type": "InvalidInput", "message": item.error},
-            }
-        try:
-            data = item.body()
-        except OSError as exc:
-            error = {"type": "InvalidInput", "message": f"cannot read {item.key}: {exc}"}
-            return {"status": "error", "attempts": 0, "error": error}
+        invalid = item.error
+        if invalid is None:
+            try:
+                data = item.body()
+            except OSError as exc:
+                invalid = f"cannot read {item.key}: {exc}"
+        if invalid is not None:
+            return {"status": "error", "attempts": 0, "error": {"type": "InvalidInput", "message": invalid}}
         attempts = 0
+        spec = RequestSpec(
+            route="batch", method="POST", url=f"{self.target.describe()} input {item.key!r}", idempotent=False
+        )
 
         def attempt() -> Any:
             nonlocal attempts
             attempts += 1
-            return self._call(item, data)
+            json = item.json if data is None else None
+            return self.target.send(self.client, data=data, json=json, content_type=item.content_type)
 
         started = time.perf_counter()
         try:
-            response = self.policy.retrying(self._spec(item), self._adapter)(attempt)
+            response = self.policy.retrying(spec, self._adapter)(attempt)
         except AbejaError as exc:
-            return {"status": self._error_status(exc), "attempts": attempts, **error_fields(exc)}
+            abort = isinstance(exc, TransportError) or (
+                isinstance(exc, HttpError) and exc.status_code in self.abort_statuses
+            )
+            return {"status": "abort" if abort else "error", "attempts": attempts, **error_fields(exc)}
         except Exception as exc:  # a bug or an unexpected library error: record it, keep the batch going
             return {"status": "error", "attempts": attempts, **error_fields(exc)}
         elapsed = time.perf_counter() - started

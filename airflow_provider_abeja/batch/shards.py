@@ -20,17 +20,15 @@ answered exactly once across all outputs.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_abeja.batch.donekeys import DoneKeys
-from airflow_provider_abeja.batch.inputs import FilesSource, Key, check_key
-from airflow_provider_abeja.batch.paths import iter_lines, open_binary, publish
+from airflow_provider_abeja.batch.inputs import FilesSource, numbered_lines, parse_line
+from airflow_provider_abeja.batch.paths import publish, published
 from airflow_provider_abeja.batch.results import encode_record, iter_records
 
 SHARD_KEY_FIELD = "key"
@@ -39,35 +37,6 @@ SHARD_BODY_FIELD = "body"
 
 def _shard_name(index: int) -> str:
     return f"shard-{index:05d}.jsonl"
-
-
-def _jsonl_line(lineno: int, raw: bytes, key_field: str | None, payload_field: str | None) -> dict[str, Any]:
-    """The shard record for one input line: its global key and body, or why it cannot be sent."""
-    try:
-        record = json.loads(raw)
-    except ValueError as exc:
-        return {"key": lineno, "invalid": f"line {lineno} is not valid JSON: {exc}"}
-    key: Key | None = lineno
-    if key_field is not None:
-        key = check_key(record.get(key_field)) if isinstance(record, dict) else None
-        if key is None:
-            reason = f"line {lineno}: key field {key_field!r} missing or not a string/integer"
-            return {"key": lineno, "invalid": reason}
-    if payload_field is not None:
-        if not isinstance(record, dict) or payload_field not in record:
-            return {"key": key, "invalid": f"line {lineno}: payload field {payload_field!r} missing"}
-        record = record[payload_field]
-    return {"key": key, "body": record}
-
-
-@dataclass
-class _Shard:
-    """One shard being written: a local temporary file, published whole when complete."""
-
-    index: int
-    handle: Any
-    local: str
-    count: int = 0
 
 
 def split_jsonl(
@@ -79,29 +48,23 @@ def split_jsonl(
     payload_field: str | None = None,
 ) -> list[tuple[Any, int]]:
     """Write `count` shard files of `source` under `work_dir`; the non-empty ones and their sizes."""
-    with ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="abeja-shards-"))
-        shards = []
-        for i in range(count):
-            local = os.path.join(tmp, _shard_name(i))
-            shards.append(_Shard(i, stack.enter_context(open(local, "wb")), local))
-        n = 0
-        with open_binary(source) as fh:
-            for lineno, raw in enumerate(iter_lines(fh), start=1):
-                if not raw.strip():
-                    continue
-                record = _jsonl_line(lineno, raw, key_field, payload_field)
-                shard = shards[n % count]
-                shard.handle.write(encode_record(record))
-                shard.count += 1
-                n += 1
+    sizes = [0] * count
+    with tempfile.TemporaryDirectory(prefix="abeja-shards-") as tmp:
+        with ExitStack() as stack:
+            shards = [
+                stack.enter_context(open(os.path.join(tmp, _shard_name(i)), "wb")) for i in range(count)
+            ]
+            for n, (lineno, raw) in enumerate(numbered_lines(source)):
+                key, body, error = parse_line(lineno, raw, key_field, payload_field)
+                record = {"key": key, "body": body} if error is None else {"key": key, "invalid": error}
+                shards[n % count].write(encode_record(record))
+                sizes[n % count] += 1
         written = []
-        for shard in shards:
-            shard.handle.close()
-            if shard.count:
-                target = work_dir / _shard_name(shard.index)
-                publish(shard.local, target)
-                written.append((target, shard.count))
+        for i, size in enumerate(sizes):
+            if size:
+                target = work_dir / _shard_name(i)
+                publish(os.path.join(tmp, _shard_name(i)), target)
+                written.append((target, size))
         return written
 
 
@@ -109,23 +72,17 @@ def split_files(files: FilesSource, work_dir: Any, count: int) -> list[tuple[Any
     """Write `count` key lists (one relative path per line) of the files of `files`."""
     keys = files.keys()
     written = []
-    with tempfile.TemporaryDirectory(prefix="abeja-shards-") as tmp:
-        for i in range(min(count, len(keys))):
-            local = os.path.join(tmp, _shard_name(i))
-            mine = keys[i::count]
-            with open(local, "wb") as out:
-                for key in mine:
-                    out.write(encode_record({"key": key}))
-            target = work_dir / f"keys-{_shard_name(i)}"
-            publish(local, target)
-            written.append((target, len(mine)))
+    for i in range(min(count, len(keys))):
+        target, mine = work_dir / f"keys-{_shard_name(i)}", keys[i::count]
+        with published(target) as out:
+            out.writelines(encode_record({"key": key}) for key in mine)
+        written.append((target, len(mine)))
     return written
 
 
-def output_for(output_dir: str, shard_path: Any) -> str:
-    """The output of a shard: `<output_dir>/shard-00003.jsonl`."""
-    name = str(shard_path.name)
-    return output_dir.rstrip("/") + "/" + (name[len("keys-") :] if name.startswith("keys-") else name)
+def join(folder: str, name: str) -> str:
+    """`folder/name` for a path or URL string."""
+    return str(folder).rstrip("/") + "/" + name
 
 
 def shard_specs(
@@ -144,8 +101,8 @@ def shard_specs(
     """
     specs = []
     for path, _size in written:
-        shard = work_dir.rstrip("/") + "/" + str(path.name)
-        spec: dict[str, Any] = {"output_path": output_for(output_dir, path)}
+        shard = join(work_dir, str(path.name))
+        spec: dict[str, Any] = {"output_path": join(output_dir, str(path.name).removeprefix("keys-"))}
         if files:
             spec.update(input_path=input_path, include_keys_from=shard)
         else:
@@ -156,31 +113,6 @@ def shard_specs(
     return specs
 
 
-@dataclass
-class ShardTally:
-    """What one shard's output holds."""
-
-    output_path: str
-    expected: int
-    ok: int = 0
-    errors: int = 0
-
-    @property
-    def answered(self) -> int:
-        return self.ok + self.errors
-
-
-def _keys_of(path: Any, tally: ShardTally) -> Iterator[Any]:
-    for record in iter_records(path):
-        if "key" not in record:
-            continue
-        if record.get("status") == "ok":
-            tally.ok += 1
-        else:
-            tally.errors += 1
-        yield record["key"]
-
-
 def merge_shards(shards: Sequence[dict[str, Any]], paths: Sequence[Any]) -> dict[str, Any]:
     """The manifest of a sharded run: counts per shard and overall, and the exactly-once check.
 
@@ -188,17 +120,23 @@ def merge_shards(shards: Sequence[dict[str, Any]], paths: Sequence[Any]) -> dict
     as a path object. Keys are held as 16-byte digests
     (`DoneKeys`), so a manifest over millions of inputs stays small in memory.
     """
-    tallies = [ShardTally(str(shard["output_path"]), int(shard["inputs"])) for shard in shards]
+    tallies: list[dict[str, Any]] = [
+        {"output_path": str(shard["output_path"]), "inputs": int(shard["inputs"]), "ok": 0, "errors": 0}
+        for shard in shards
+    ]
 
     def every_key() -> Iterator[Any]:
         for tally, path in zip(tallies, paths, strict=True):
-            yield from _keys_of(path, tally)
+            for record in iter_records(path):
+                if "key" in record:
+                    tally["ok" if record.get("status") == "ok" else "errors"] += 1
+                    yield record["key"]
 
     keys = DoneKeys.build(every_key())
     distinct = keys.distinct()
-    expected = sum(t.expected for t in tallies)
-    ok = sum(t.ok for t in tallies)
-    errors = sum(t.errors for t in tallies)
+    expected = sum(t["inputs"] for t in tallies)
+    ok = sum(t["ok"] for t in tallies)
+    errors = sum(t["errors"] for t in tallies)
     return {
         "inputs": expected,
         "answered": len(keys),
@@ -207,8 +145,5 @@ def merge_shards(shards: Sequence[dict[str, Any]], paths: Sequence[Any]) -> dict
         "error_rate": round(errors / (ok + errors), 6) if ok + errors else 0.0,
         "duplicates": len(keys) - distinct,
         "missing": max(0, expected - distinct),
-        "shards": [
-            {"output_path": t.output_path, "inputs": t.expected, "ok": t.ok, "errors": t.errors}
-            for t in tallies
-        ],
+        "shards": tallies,
     }

@@ -36,24 +36,27 @@ INPUT_FORMATS = ("auto", "jsonl", "files")
 
 def default_errors_path(output_path: str) -> str:
     """`results.jsonl` -> `results.errors.jsonl` (any other name gets `.errors.jsonl` appended)."""
-    stem = output_path[: -len(".jsonl")] if output_path.endswith(".jsonl") else output_path
-    return stem + ".errors.jsonl"
+    return output_path.removesuffix(".jsonl") + ".errors.jsonl"
 
 
-def check_input_format(value: str) -> None:
-    if value not in INPUT_FORMATS:
-        raise ValueError(f"input_format must be one of {INPUT_FORMATS}, not {value!r}")
+def choice_argument(argument: str, value: str, choices: tuple[str, ...]) -> str:
+    """`value`, refused with an error naming `argument` unless it is one of `choices`."""
+    if value not in choices:
+        raise InvalidArgumentError(argument, f"must be one of {choices}, not {value!r}")
+    return value
 
 
-def error_rate(value: Any) -> float:
-    """A ``max_error_rate``: a fraction between 0 and 1."""
+def number_argument(argument: str, value: Any, kind: type, low: float, high: float | None = None) -> Any:
+    """`value` (maybe a rendered template, a string) as a `kind` from `low` to `high` included."""
     try:
-        rate = float(value)
+        number = kind(value)
     except (TypeError, ValueError):
-        raise InvalidArgumentError("max_error_rate", f"not a number: {value!r}") from None
-    if not 0.0 <= rate <= 1.0:
-        raise InvalidArgumentError("max_error_rate", "must be between 0 and 1")
-    return rate
+        raise InvalidArgumentError(argument, f"not a number: {value!r}") from None
+    if number < low or (high is not None and number > high):
+        raise InvalidArgumentError(
+            argument, f"must be at least {low}" if high is None else f"must be between {low} and {high}"
+        )
+    return number
 
 
 class AbejaBatchRequestOperator(AbejaDeploymentOperator):
@@ -154,13 +157,12 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         super().__init__(**kwargs)
         if (input_path is None) == (inputs is None):
             raise ValueError("give exactly one of input_path and inputs")
-        check_input_format(input_format)
-        if output_layout not in ("auto", "append", "parts"):
-            raise ValueError(f"output_layout must be 'auto', 'append' or 'parts', not {output_layout!r}")
-        if concurrency is not None and concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        choice_argument("input_format", input_format, INPUT_FORMATS)
+        choice_argument("output_layout", output_layout, ("auto", "append", "parts"))
+        if concurrency is not None:
+            number_argument("concurrency", concurrency, int, 1)
         if not isinstance(max_error_rate, str):  # a template is checked once rendered
-            error_rate(max_error_rate)
+            number_argument("max_error_rate", max_error_rate, float, 0, 1)
         self.output_path = output_path
         self.service_id = service_id
         self.endpoint_alias = endpoint_alias
@@ -213,9 +215,9 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         source = self._full_source()
         if not self.include_keys_from:
             return source
-        from airflow_provider_abeja.batch import path_exists
         from airflow_provider_abeja.batch.donekeys import DoneKeys
         from airflow_provider_abeja.batch.inputs import OnlyKeys
+        from airflow_provider_abeja.batch.paths import path_exists
         from airflow_provider_abeja.batch.results import iter_records
 
         path = self._path(str(self.include_keys_from), "include_keys_from")
@@ -226,45 +228,34 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         return OnlyKeys(source, keys)
 
     def _full_source(self) -> InputSource:
-        from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource, ListSource, split_glob
+        from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource, ListSource, locate_input
 
+        key_field, payload_field = self.key_field or None, self.payload_field or None
         if self.inputs is not None:
-            return ListSource(
-                self._items(), key_field=self.key_field or None, payload_field=self.payload_field or None
-            )
-        assert self.input_path is not None
-        base, pattern = split_glob(str(self.input_path))
-        if pattern is not None:
-            return FilesSource(self._path(base), pattern, content_type=self.content_type or None)
-        path = self._path(self.input_path)
-        if self.input_format == "files" or (self.input_format == "auto" and path.is_dir()):
-            return FilesSource(path, content_type=self.content_type or None)
-        return JsonlSource(path, key_field=self.key_field or None, payload_field=self.payload_field or None)
+            return ListSource(self._items(), key_field=key_field, payload_field=payload_field)
+        path, pattern, files = locate_input(str(self.input_path), self.input_format, self.storage_conn_id)
+        if files:
+            return FilesSource(path, pattern, content_type=self.content_type or None)
+        return JsonlSource(path, key_field=key_field, payload_field=payload_field)
 
     # -- target and concurrency ---------------------------------------------------------------
 
     def _target(self, organization_id: str) -> Target:
-        """The target, its ids checked under this operator's argument names before anything is sent."""
+        """The target, its ids checked under this operator's argument names before anything is sent.
+
+        None means "not given"; an empty or blank id is refused, never read as the deployment's
+        default endpoint (its production traffic).
+        """
         from airflow_provider_abeja.batch.sender import Target
         from airflow_provider_abeja.client.validation import check_path_id
 
         check_path_id(self.deployment_id, "deployment_id")
-        for name in ("service_id", "endpoint_alias"):
-            value = getattr(self, name)
-            if value is not None and not str(value).strip():
-                # None means "not given"; an empty id is a mistake, and must not silently send the
-                # batch to the deployment's default endpoint (its production traffic).
-                raise InvalidArgumentError(name, "is empty: give an id, or leave it None")
-        if self.service_id:
+        if self.service_id is not None:
             check_path_id(self.service_id, "service_id")
-        elif self.endpoint_alias:
+        # The alias is checked where it is used (no service_id), and refused when blank anyway.
+        if self.endpoint_alias is not None and not (self.service_id and str(self.endpoint_alias).strip()):
             check_path_id(self.endpoint_alias, "endpoint_alias")
-        return Target(
-            organization_id,
-            self.deployment_id,
-            service_id=self.service_id or None,
-            endpoint_alias=self.endpoint_alias or None,
-        )
+        return Target(organization_id, self.deployment_id, self.service_id, self.endpoint_alias)
 
     def _default_concurrency(self, client: Any, target: Target) -> int:
         """`REQUESTS_PER_INSTANCE` x the instance count of the target service (or endpoint's service)."""
@@ -305,7 +296,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         organization_id = self.resolve_organization_id()
         output_path = str(self.output_path)
         errors_path = str(self.errors_path or default_errors_path(output_path))
-        max_error_rate = error_rate(self.max_error_rate)
+        max_error_rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
         target = self._target(organization_id)
         source = self.build_source()
         output = self._path(output_path, "output_path")
@@ -316,16 +307,6 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
         except CorruptOutputError as exc:  # not a crash artefact: a retry would find it again
             raise AirflowFailException(f"{exc}; move the output away or repair it") from exc
-        if store.repaired:
-            self.log.warning("Output %s: dropped a torn last line left by an earlier try", output_path)
-        if len(store.done):
-            self.log.info(
-                "Resuming: %d input(s) already in %s (%d ok, %d failed) are skipped",
-                len(store.done),
-                output_path,
-                store.prior_ok,
-                store.prior_errors,
-            )
         client = self._client(concurrency)
         sender = Sender(
             client,
@@ -343,7 +324,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             log=self.log,
             stop=self._stop_event(),
         )
-        self._log_plan(source, store.done, total, target.describe(), concurrency, output_path)
+        self._log_plan(source, store, total, target.describe(), concurrency)
         try:
             counts = runner.run(source, total)
         except BatchAborted as exc:
@@ -391,28 +372,25 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             endpoint_alias=None if self.service_id else self.endpoint_alias or DEFAULT_ENDPOINT_ALIAS,
         )
 
-    def _log_plan(
-        self, source: Any, done: Any, total: int | None, target: str, concurrency: int, output_path: str
-    ) -> None:
+    def _log_plan(self, source: Any, store: Any, total: int | None, target: str, concurrency: int) -> None:
         """Say how many inputs will really be sent: on a re-run most may be in the output already."""
-        if total is not None and len(done):
-            to_send = sum(1 for item in source if item.key not in done)
-            if not to_send:
-                self.log.info("Nothing to send: all %d input(s) are already in %s", total, output_path)
-                return
-            self.log.info(
-                "Sending %d of %d input(s) to %s with concurrency %d (the others are in %s already)",
-                to_send, total, target, concurrency, output_path,
-            )  # fmt: skip
+        output_path, done = str(self.output_path), store.done
+        if store.repaired:
+            self.log.warning("Output %s: dropped a torn last line left by an earlier try", output_path)
+        if len(done):
+            prior = (len(done), output_path, store.prior_ok, store.prior_errors)
+            self.log.info("Resuming: %d input(s) already in %s (%d ok, %d failed) are skipped", *prior)
+        if not len(done) or total is None:
+            shown = "?" if total is None else total
+            plan = "Sending %s input(s) to %s with concurrency %d; results to %s"
+            self.log.info(plan, shown, target, concurrency, output_path)
             return
-        shown = "?" if total is None else total
-        self.log.info(
-            "Sending %s input(s) to %s with concurrency %d; results to %s",
-            shown,
-            target,
-            concurrency,
-            output_path,
-        )
+        to_send = sum(1 for item in source if item.key not in done)
+        if not to_send:
+            self.log.info("Nothing to send: all %d input(s) are already in %s", total, output_path)
+            return
+        plan = "Sending %d of %d input(s) to %s with concurrency %d (the others are in %s already)"
+        self.log.info(plan, to_send, total, target, concurrency, output_path)
 
     @staticmethod
     def _push_summary(context: Mapping[str, Any], summary: dict[str, Any]) -> None:

@@ -17,8 +17,6 @@ exactly once and writes one manifest. See `airflow_provider_abeja.batch.shards`.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,45 +24,18 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.operators._base import AbejaBaseOperator
-from airflow_provider_abeja.operators.batch import check_input_format, error_rate
+from airflow_provider_abeja.operators.batch import INPUT_FORMATS, choice_argument, number_argument
 
 PLAN_NAME = "plan.json"
 MANIFEST_NAME = "manifest.json"
 
 
-def _join(folder: str, name: str) -> str:
-    return str(folder).rstrip("/") + "/" + name
-
-
 def _write_json(path: Any, value: Any) -> None:
     """Write `value` as JSON to `path`, whole or not at all (a rename or one upload)."""
-    from airflow_provider_abeja.batch.paths import publish
+    from airflow_provider_abeja.batch.paths import published
 
-    handle, local = tempfile.mkstemp(prefix=".abeja-json-")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(value, out, indent=2, sort_keys=True)
-        publish(local, path)
-    finally:
-        if os.path.exists(local):
-            os.unlink(local)
-
-
-def _read_json(path: Any) -> Any:
-    from airflow_provider_abeja.batch.paths import open_binary
-
-    with open_binary(path) as fh:
-        return json.load(fh)
-
-
-def _shard_count(value: Any) -> int:
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError("shards", f"not an integer: {value!r}") from None
-    if count < 1:
-        raise InvalidArgumentError("shards", "must be at least 1")
-    return count
+    with published(path) as out:
+        out.write(json.dumps(value, indent=2, sort_keys=True).encode())
 
 
 class AbejaSplitBatchInputOperator(AbejaBaseOperator):
@@ -104,9 +75,9 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        check_input_format(input_format)
+        choice_argument("input_format", input_format, INPUT_FORMATS)
         if not isinstance(shards, str):  # a template is checked once rendered
-            _shard_count(shards)
+            number_argument("shards", shards, int, 1)
         self.input_path = input_path
         self.work_dir = work_dir
         self.shards = shards
@@ -117,24 +88,20 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
         self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Mapping[str, Any]) -> list[dict[str, Any]]:
-        from airflow_provider_abeja.batch.inputs import FilesSource, split_glob
+        from airflow_provider_abeja.batch.inputs import FilesSource, locate_input
         from airflow_provider_abeja.batch.paths import is_file, object_path
-        from airflow_provider_abeja.batch.shards import shard_specs, split_files, split_jsonl
+        from airflow_provider_abeja.batch.shards import join, shard_specs, split_files, split_jsonl
 
         conn_id = self.storage_conn_id
         input_path, work_dir = str(self.input_path), str(self.work_dir)
-        output_dir = str(self.output_dir or _join(work_dir, "results"))
-        count = _shard_count(self.shards)
+        output_dir = str(self.output_dir or join(work_dir, "results"))
+        count = number_argument("shards", self.shards, int, 1)
         work = object_path(work_dir, conn_id=conn_id, argument="work_dir")
-        base, pattern = split_glob(input_path)
-        source = object_path(base if pattern else input_path, conn_id=conn_id, argument="input_path")
-        files = self.input_format == "files" or pattern is not None
-        if self.input_format == "auto" and not files:
-            files = bool(source.is_dir())
-        if not files and not is_file(source):
-            raise InvalidArgumentError("input_path", f"no such file or directory: {input_path}")
+        source, pattern, files = locate_input(input_path, self.input_format, conn_id)
         if files:
             written = split_files(FilesSource(source, pattern), work, count)
+        elif not is_file(source):
+            raise InvalidArgumentError("input_path", f"no such file or directory: {input_path}")
         else:
             key_field, payload_field = self.key_field or None, self.payload_field or None
             written = split_jsonl(source, work, count, key_field=key_field, payload_field=payload_field)
@@ -186,18 +153,19 @@ class AbejaMergeBatchShardsOperator(AbejaBaseOperator):
         self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        from airflow_provider_abeja.batch.paths import object_path, path_exists
-        from airflow_provider_abeja.batch.shards import merge_shards
+        from airflow_provider_abeja.batch.paths import object_path, open_binary, path_exists
+        from airflow_provider_abeja.batch.shards import join, merge_shards
 
         conn_id = self.storage_conn_id
         work_dir = str(self.work_dir)
-        manifest_path = str(self.manifest_path or _join(work_dir, MANIFEST_NAME))
-        rate = error_rate(self.max_error_rate)
-        plan_path = object_path(_join(work_dir, PLAN_NAME), conn_id=conn_id, argument="work_dir")
+        manifest_path = str(self.manifest_path or join(work_dir, MANIFEST_NAME))
+        rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
+        plan_path = object_path(join(work_dir, PLAN_NAME), conn_id=conn_id, argument="work_dir")
         if not path_exists(plan_path):
             raise InvalidArgumentError("work_dir", f"no {PLAN_NAME} in {work_dir}: run the split first")
         manifest_file = object_path(manifest_path, conn_id=conn_id, argument="manifest_path")
-        plan = _read_json(plan_path)
+        with open_binary(plan_path) as fh:
+            plan = json.load(fh)
         shards = plan["shards"]
         outputs = [
             object_path(s["output_path"], conn_id=s.get("storage_conn_id", conn_id), argument="output_path")
@@ -207,20 +175,14 @@ class AbejaMergeBatchShardsOperator(AbejaBaseOperator):
         manifest.update(input_path=plan["input_path"], manifest_path=manifest_path)
         _write_json(manifest_file, manifest)
         self.log.info(
-            "%d input(s) in %d shard(s): %d ok, %d failed (%.2f%%), %d duplicate(s), %d missing; manifest %s",
-            manifest["inputs"],
-            len(shards),
-            manifest["ok"],
-            manifest["errors"],
-            100 * manifest["error_rate"],
-            manifest["duplicates"],
-            manifest["missing"],
-            manifest_path,
+            "%(inputs)d input(s) in %(shard_count)d shard(s): %(ok)d ok, %(errors)d failed "
+            "(%(percent).2f%%), %(duplicates)d duplicate(s), %(missing)d missing; manifest %(manifest_path)s",
+            {**manifest, "shard_count": len(shards), "percent": 100 * manifest["error_rate"]},
         )
         if manifest["duplicates"] or manifest["missing"]:
             raise AirflowFailException(
-                f"not every input was answered exactly once: {manifest['duplicates']} duplicate(s), "
-                f"{manifest['missing']} missing; see {manifest_path}"
+                "not every input was answered exactly once: {duplicates} duplicate(s), {missing} missing; "
+                "see {manifest_path}".format_map(manifest)
             )
         if manifest["error_rate"] > rate:
             raise AirflowFailException(

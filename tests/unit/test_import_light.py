@@ -76,6 +76,10 @@ def test_our_modules_import_no_web_server_or_emulator() -> None:
     assert any(name.split(".")[0] in ("fastapi", "starlette") for name in result["control"])
 
 
+BATCH_INTERNALS = [
+    f"airflow_provider_abeja.batch.{name}" for name in ("inputs", "results", "runner", "shards")
+]
+
 PLAIN_PROBE = r"""
 import importlib, json, sys
 
@@ -86,7 +90,8 @@ def loaded():
     )
 
 before = loaded()
-importlib.import_module(sys.argv[1])
+for name in sys.argv[1:]:
+    importlib.import_module(name)
 after = loaded()
 # The control: the same check sees Airflow's object storage once it is imported.
 from airflow.providers.common.compat.sdk import ObjectStoragePath  # noqa: F401
@@ -97,7 +102,7 @@ print(json.dumps({"before": before, "after": after, "control": loaded()}))
 def test_batch_internals_import_neither_airflow_nor_object_storage() -> None:
     """``airflow_provider_abeja.batch`` is plain Python; the operator brings the paths when a task runs."""
     proc = subprocess.run(
-        [sys.executable, "-c", PLAIN_PROBE, "airflow_provider_abeja.batch"],
+        [sys.executable, "-c", PLAIN_PROBE, *BATCH_INTERNALS],
         capture_output=True,
         text=True,
         timeout=120,

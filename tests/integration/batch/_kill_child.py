@@ -11,7 +11,9 @@ import json
 import os
 import sys
 
-from airflow_provider_abeja.batch import BatchRunner, JsonlSource, open_result_store
+from airflow_provider_abeja.batch.inputs import JsonlSource
+from airflow_provider_abeja.batch.results import open_result_store
+from airflow_provider_abeja.batch.runner import BatchRunner
 from airflow_provider_abeja.batch.sender import Sender, Target
 from airflow_provider_abeja.client import APIClient
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from airflow_provider_abeja.batch.progress import Progress
+from airflow_provider_abeja.batch.runner import Progress
 
 
 class Clock:
