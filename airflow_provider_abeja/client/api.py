@@ -34,6 +34,8 @@ from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 #: The alias ``create_endpoint`` sends when none is given (as ABEJA's own SDK does).
 DEFAULT_ENDPOINT_ALIAS = "default"
+#: The instance type ``create_service`` asks for unless told otherwise.
+DEFAULT_INSTANCE_TYPE = "cpu-0.25"
 
 #: Turns an argument's value into a query parameter (or raises an error naming the argument).
 QueryFormat = Callable[[Any, str], str]

@@ -17,7 +17,7 @@ from requests.adapters import HTTPAdapter
 from airflow_provider_abeja.client import _core
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
-from airflow_provider_abeja.client.api import OPERATIONS
+from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE, OPERATIONS
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.client.training import Archive, artifact_uri, deployment_code
 from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
@@ -208,7 +208,7 @@ class APIClient(ClientBase):
         min_instance_number: int | None = None,
         max_instance_number: int | None = None,
         enable_autoscale: bool | None = None,
-        instance_type: str = "cpu-0.25",
+        instance_type: str = DEFAULT_INSTANCE_TYPE,
         environment: dict[str, str] | None = None,
         model_id: str | None = None,
     ) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_provider_abeja._compat import (
     BaseHook,
@@ -28,12 +28,27 @@ from airflow_provider_abeja.hooks._settings import (
     settings_from_connection,
 )
 from airflow_provider_abeja.wait import blocking as _wait
-from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, DEFAULT_TRANSIENT_ERROR_BUDGET
+from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 
 __all__ = ["AbejaHook", "ClientSettings", "ConnectionFieldError"]
+
+
+class ServiceWaitOptions(TypedDict, total=False):
+    """The keyword options of ``AbejaHook.wait_for_service_status``."""
+
+    target_status: str
+    failure_statuses: Collection[str]
+    check_interval: float
+    timeout: float | None
+    log_recent_logs: bool
+    stop_event: threading.Event | None
+    transient_error_budget: int
+    logs_since: datetime | None
 
 
 class AbejaHook(BaseHook):
@@ -170,24 +185,6 @@ class AbejaHook(BaseHook):
 
     # -- waiting ------------------------------------------------------------------------------------
 
-    def iter_recent_logs(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Every recent-log event of a service, following every page."""
-        return _wait.iter_recent_logs(
-            self.client,
-            self.get_organization_id(organization_id),
-            deployment_id,
-            service_id,
-            start_time=start_time,
-            end_time=end_time,
-        )
-
     def newest_log_time(self, organization_id: str, deployment_id: str, service_id: str) -> datetime | None:
         """The timestamp of the service's newest log event: a later wait copies only newer lines."""
         return _wait.newest_log_time(self.client, organization_id, deployment_id, service_id)
@@ -197,17 +194,9 @@ class AbejaHook(BaseHook):
         organization_id: str | None,
         deployment_id: str,
         service_id: str,
-        target_status: str = "READY",
-        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
-        check_interval: float = 10.0,
-        timeout: float | None = None,
-        log_recent_logs: bool = True,
-        *,
-        stop_event: threading.Event | None = None,
-        transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET,
-        logs_since: datetime | None = None,
+        **options: Unpack[ServiceWaitOptions],
     ) -> dict[str, Any]:
-        """Block until the service reports ``target_status`` and return the service dict.
+        """Block until the service reports ``target_status`` (default ``READY``) and return the service dict.
 
         The one wait engine decides (``wait_step``): ``ServiceFailedError`` (with the latest log
         lines) on a failure status, ``WaitTimeoutError`` once ``timeout`` seconds (monotonic)
@@ -215,22 +204,16 @@ class AbejaHook(BaseHook):
         follows ``transient_error_budget`` others. Unknown statuses keep the wait going, with one
         warning each. Setting ``stop_event`` (from another thread, e.g. an operator's
         ``on_kill``) ends the wait within moments with ``WaitStoppedError``; the service itself
-        is left as it is.
+        is left as it is. ``options`` are those of ``wait.blocking.wait_for_service_status``.
         """
+        options.setdefault("failure_statuses", DEFAULT_FAILURE_STATUSES)
         return _wait.wait_for_service_status(
             self.client,
             self.get_organization_id(organization_id),
             deployment_id,
             service_id,
             logger=self.log,
-            target_status=target_status,
-            failure_statuses=failure_statuses,
-            check_interval=check_interval,
-            timeout=timeout,
-            log_recent_logs=log_recent_logs,
-            transient_error_budget=transient_error_budget,
-            stop_event=stop_event,
-            logs_since=logs_since,
+            **options,
         )
 
     # -- Airflow 2 form ------------------------------------------------------------------------------

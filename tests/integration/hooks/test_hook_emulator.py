@@ -9,6 +9,7 @@ import pytest
 
 from airflow_provider_abeja.exceptions import ServiceFailedError, Unauthorized, WaitTimeoutError
 from airflow_provider_abeja.hooks.abeja import AbejaHook
+from airflow_provider_abeja.wait import blocking
 
 pytestmark = pytest.mark.emulator
 
@@ -142,7 +143,7 @@ def test_iter_recent_logs_reads_every_page(conn):
     org = hook.get_organization_id()
     ser = hook.client.create_service(org, DEP, GOOD_VERSION)["service_id"]
     conn.add_log(ser, *[f"line {i}" for i in range(130)])  # more than two pages of 50
-    messages = [e["message"] for e in hook.iter_recent_logs(org, DEP, ser)]
+    messages = [e["message"] for e in blocking.iter_recent_logs(hook.client, org, DEP, ser)]
     expected = conn.log_messages(ser)
     assert len(expected) > 100
     assert messages == list(reversed(expected))
