@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
@@ -340,28 +340,35 @@ MAX_PAGES = 1000
 PAGE_KEYS = frozenset({"offset", "limit", "total", "has_next"})
 
 
-def plan(builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> Generator[RequestSpec, Any, Any]:
-    """The requests of the declared call ``name``: the client sends each one it is given and
-    gives back its answer (read by ``read_answer``); the call's result is the generator's
-    return value. An inference call is one request, whose answer is the HTTP response.
+class Plan:
+    """The requests of the declared call ``name``: the client sends each one the iteration gives
+    and sets ``answer`` to what it read (``read_answer``); after the last one ``answer`` is the
+    call's result.
 
     A listing is followed to its end and returned as one ``{"entries": [...]}`` (the other keys
     from the first page). The platform's paged lists answer ``{"entries": [...], "offset": o,
     "limit": l, "total": t}`` (some say ``"has_next": true`` instead of a total) and take
     ``offset`` and ``limit`` query parameters; a list answered in one piece comes back unchanged.
     """
-    spec = builder.build(name, args)
-    answer = yield spec
-    if OPERATIONS[name].answer != "entries":
-        return answer
-    pages = [answer]
-    following = _next_page(spec, answer, 1)
-    while following is not None:
-        pages.append((yield following))
-        following = _next_page(following, pages[-1], len(pages))
-    merged = {key: value for key, value in pages[0].items() if key not in PAGE_KEYS}
-    merged["entries"] = [entry for page in pages for entry in page["entries"]]
-    return merged
+
+    def __init__(self, builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> None:
+        self.spec = builder.build(name, args)
+        self.listing = OPERATIONS[name].answer == "entries"
+        self.answer: Any = None
+
+    def __iter__(self) -> Iterator[RequestSpec]:
+        yield self.spec
+        if not self.listing:
+            return
+        pages = [self.answer]
+        following = _next_page(self.spec, self.answer, 1)
+        while following is not None:
+            yield following
+            pages.append(self.answer)
+            following = _next_page(following, pages[-1], len(pages))
+        merged = {key: value for key, value in pages[0].items() if key not in PAGE_KEYS}
+        merged["entries"] = [entry for page in pages for entry in page["entries"]]
+        self.answer = merged
 
 
 def _page_number(value: object) -> int | None:

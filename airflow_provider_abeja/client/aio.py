@@ -6,13 +6,12 @@ transport differs. Triggers must never block the event loop.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import httpx
 
@@ -20,7 +19,10 @@ from airflow_provider_abeja.client import _core
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
+from airflow_provider_abeja.client.sync import ReadCalls
 from airflow_provider_abeja.exceptions import InvalidArgumentError
+
+P = ParamSpec("P")
 
 
 def classify_httpx_error(exc: BaseException) -> Failure | None:
@@ -72,6 +74,18 @@ def _timeout(value: tuple[float, float] | None) -> httpx.Timeout:
         return httpx.Timeout(None)
     connect, read = value
     return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+
+def _awaited(
+    call: Callable[Concatenate[Any, P], Any],
+) -> Callable[Concatenate[AsyncAPIClient, P], Coroutine[Any, Any, dict[str, Any]]]:
+    """A call of ``ReadCalls`` as a coroutine method (its signature and docstring kept)."""
+
+    @functools.wraps(call)
+    async def method(self: AsyncAPIClient, *args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
+        return await call(self, *args, **kwargs)  # type: ignore[no-any-return]
+
+    return method
 
 
 class AsyncAPIClient(ClientBase):
@@ -131,40 +145,15 @@ class AsyncAPIClient(ClientBase):
 
     async def _call(self, name: str, args: Mapping[str, Any]) -> Any:
         """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
-        steps, answer = _core.plan(self._builder, name, args), None
-        while True:
-            try:
-                spec = steps.send(answer)
-            except StopIteration as done:
-                return done.value
+        plan = _core.Plan(self._builder, name, args)
+        for spec in plan:
             response = await self._send(spec)
             reason, url = response.reason_phrase or "", str(response.request.url)
-            answer = _core.read_answer(spec, response, reason, url, self._credential.secrets)
+            plan.answer = _core.read_answer(spec, response, reason, url, self._credential.secrets)
+        return plan.answer
 
-    async def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
-        return await self._call("get_service", locals())
-
-    async def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
-        return await self._call("get_services", locals())
-
-    async def get_service_recent_logs(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        next_forward_token: str | None = None,
-        next_backward_token: str | None = None,
-        start_time: dt.datetime | None = None,
-        end_time: dt.datetime | None = None,
-    ) -> dict[str, Any]:
-        return await self._call("get_service_recent_logs", locals())
-
-    async def get_training_job(
-        self, organization_id: str, job_definition_name: str, training_job_id: str
-    ) -> dict[str, Any]:
-        return await self._call("get_training_job", locals())
-
-    async def get_training_job_recent_logs(
-        self, organization_id: str, job_definition_name: str, training_job_id: str
-    ) -> dict[str, Any]:
-        return await self._call("get_training_job_recent_logs", locals())
+    get_service = _awaited(ReadCalls.get_service)
+    get_services = _awaited(ReadCalls.get_services)
+    get_service_recent_logs = _awaited(ReadCalls.get_service_recent_logs)
+    get_training_job = _awaited(ReadCalls.get_training_job)
+    get_training_job_recent_logs = _awaited(ReadCalls.get_training_job_recent_logs)

@@ -75,7 +75,49 @@ def describe_transport_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reason}"
 
 
-class APIClient(ClientBase):
+class ReadCalls:
+    """The calls triggers await, written once: ``APIClient`` inherits them, ``AsyncAPIClient``
+    wraps each as a coroutine method around its own ``_call``."""
+
+    def _call(self, name: str, args: Mapping[str, Any]) -> Any:
+        """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
+        raise NotImplementedError
+
+    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+        """GET .../services/{service_id}."""
+        return self._call("get_service", locals())
+
+    def get_service_recent_logs(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        service_id: str,
+        next_forward_token: str | None = None,
+        next_backward_token: str | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        """GET .../services/{service_id}/recentlogs (aware datetimes are sent in UTC)."""
+        return self._call("get_service_recent_logs", locals())
+
+    def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        """GET .../services; always ``{"entries": [...]}``."""
+        return self._call("get_services", locals())
+
+    def get_training_job(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        """GET .../jobs/{training_job_id} (``status``, ``statistics``, ...)."""
+        return self._call("get_training_job", locals())
+
+    def get_training_job_recent_logs(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        """GET .../jobs/{training_job_id}/recentlogs (not a public route: see the module doc)."""
+        return self._call("get_training_job_recent_logs", locals())
+
+
+class APIClient(ClientBase, ReadCalls):
     """A low-level client for the ABEJA Platform Service and Training APIs.
 
     One pooled session serves every call and may be shared by threads. Safe retries (see
@@ -186,16 +228,12 @@ class APIClient(ClientBase):
         """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
         if OPERATIONS[name].answer == "response":
             return self._inference(self._builder.build(name, args), args.get("stream_to"))
-        steps, answer = _core.plan(self._builder, name, args), None
-        while True:
-            try:
-                spec = steps.send(answer)
-            except StopIteration as done:
-                return done.value
+        plan = _core.Plan(self._builder, name, args)
+        for spec in plan:
             response = self._send(spec)
-            answer = _core.read_answer(
-                spec, response, response.reason or "", response.url or spec.url, self._credential.secrets
-            )
+            reason, url = response.reason or "", response.url or spec.url
+            plan.answer = _core.read_answer(spec, response, reason, url, self._credential.secrets)
+        return plan.answer
 
     # ------------------------------------------------------------------ services
 
@@ -219,32 +257,11 @@ class APIClient(ClientBase):
         """DELETE .../services/{service_id}."""
         return self._call("delete_service", locals())
 
-    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
-        """GET .../services/{service_id}."""
-        return self._call("get_service", locals())
-
-    def get_service_recent_logs(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        next_forward_token: str | None = None,
-        next_backward_token: str | None = None,
-        start_time: dt.datetime | None = None,
-        end_time: dt.datetime | None = None,
-    ) -> dict[str, Any]:
-        """GET .../services/{service_id}/recentlogs (aware datetimes are sent in UTC)."""
-        return self._call("get_service_recent_logs", locals())
-
     def get_deployments(self, organization_id: str) -> dict[str, Any]:
         """GET /organizations/{organization_id}/deployments; always ``{"entries": [...]}``."""
         return self._call("get_deployments", locals())
 
-    def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
-        """GET .../services; always ``{"entries": [...]}``."""
-        return self._call("get_services", locals())
-
-    list_services = get_services
+    list_services = ReadCalls.get_services
 
     def request_service(
         self,
@@ -385,12 +402,6 @@ class APIClient(ClientBase):
         """GET .../jobs; always ``{"entries": [...]}``."""
         return self._call("get_training_jobs", locals())
 
-    def get_training_job(
-        self, organization_id: str, job_definition_name: str, training_job_id: str
-    ) -> dict[str, Any]:
-        """GET .../jobs/{training_job_id} (``status``, ``statistics``, ...)."""
-        return self._call("get_training_job", locals())
-
     def stop_training_job(
         self, organization_id: str, job_definition_name: str, training_job_id: str
     ) -> dict[str, Any]:
@@ -412,12 +423,6 @@ class APIClient(ClientBase):
     ) -> dict[str, Any]:
         """POST .../jobs/{training_job_id}/statistics (what a training handler reports)."""
         return self._call("update_training_statistics", locals())
-
-    def get_training_job_recent_logs(
-        self, organization_id: str, job_definition_name: str, training_job_id: str
-    ) -> dict[str, Any]:
-        """GET .../jobs/{training_job_id}/recentlogs (not a public route: see the module doc)."""
-        return self._call("get_training_job_recent_logs", locals())
 
     def download_training_result(
         self, organization_id: str, job_definition_name: str, training_job_id: str
