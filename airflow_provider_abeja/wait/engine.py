@@ -424,13 +424,8 @@ def validate_status_event(
     raise airflow_error(error, timeout_exception=timeout_exception) from error
 
 
-def validate_training_event(
-    event: Any, training_job_id: str, *, timeout_exception: type[Exception] | None = None
-) -> dict[str, Any]:
-    """:func:`validate_status_event` for a training job's event."""
-    return validate_status_event(
-        event, training_job_id, timeout_exception=timeout_exception, kind=TRAINING_JOB
-    )
+#: :func:`validate_status_event` for a training job's event.
+validate_training_event = functools.partial(validate_status_event, kind=TRAINING_JOB)
 
 
 def airflow_error(exc: BaseException, *, timeout_exception: type[Exception] | None = None) -> Exception:
