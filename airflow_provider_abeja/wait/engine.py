@@ -18,7 +18,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, ClassVar, ParamSpec, TypeVar
+from typing import Any, ClassVar
 
 from airflow_provider_abeja.exceptions import (
     AbejaError,
@@ -31,9 +31,6 @@ from airflow_provider_abeja.exceptions import (
     is_transient,
     with_log_lines,
 )
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 #: How many of the latest recent-log lines a failure carries (trigger events live in the database).
 MAX_LOG_LINES = 20
@@ -465,20 +462,6 @@ def fail_fast() -> Iterator[None]:
         raise
 
 
-def failing_fast(method: Callable[P, R]) -> Callable[P, R]:
-    """``method`` run under :func:`fail_fast` (:class:`FailFastMixin` wraps every task method with it)."""
-    if getattr(method, "__abeja_fail_fast__", False):
-        return method
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with fail_fast():
-            return method(*args, **kwargs)
-
-    wrapper.__abeja_fail_fast__ = True  # type: ignore[attr-defined]
-    return wrapper
-
-
 class FailFastMixin:
     """Mixed into every operator and sensor of this provider: the methods Airflow calls run under
     :func:`fail_fast`, whatever the task's own code catches or words. The one fail-fast mechanism."""
@@ -491,4 +474,6 @@ class FailFastMixin:
         for name in cls.fail_fast_methods:
             method = cls.__dict__.get(name)
             if callable(method):
-                setattr(cls, name, failing_fast(method))
+                wrapped = fail_fast()(method)  # a context manager is also a decorator
+                wrapped.__abeja_fail_fast__ = True  # type: ignore[attr-defined]
+                setattr(cls, name, wrapped)

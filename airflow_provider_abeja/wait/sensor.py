@@ -23,7 +23,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_abeja.exceptions import WaitTimeoutError, with_log_lines
+from airflow_provider_abeja.exceptions import AbejaError
 from airflow_provider_abeja.links.abeja import AbejaServiceLink, push_service_url, service_console_url
 from airflow_provider_abeja.wait import engine
 from airflow_provider_abeja.wait.trigger import (
@@ -164,17 +164,16 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
             self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, ids[2], exc)
             return []
 
-    def _timeout_error(self, started: float) -> WaitTimeoutError:
+    def _timeout_error(self, started: float) -> AbejaError:
         """Airflow's poke-mode timeout, told as the engine tells it in every other mode.
 
         In reschedule mode Airflow counts from the first try, which this run does not know:
         the deadline shown is then the moment Airflow declared the timeout.
         """
         spec = self._spec(time.time() if self.reschedule else started + float(self.timeout))
-        last = self._wait_state.last_status
-        lines = self._latest_log_lines(self._ids())
-        message = with_log_lines(engine.timeout_message(spec, last), lines, self.kind.noun)
-        return WaitTimeoutError(spec.resource_id, last, float(self.timeout), message)
+        message = engine.timeout_message(spec, self._wait_state.last_status)
+        timed_out = engine.Step(engine.Outcome.TIMED_OUT, self._wait_state, message)
+        return engine.step_error(spec, timed_out, self._latest_log_lines(self._ids()), float(self.timeout))
 
     def execute(self, context: Context) -> None:
         self._push_link(context)
