@@ -99,9 +99,9 @@ class ResourceKind:
     known_statuses: frozenset[str]
     #: ``(id, status, log_lines, message)`` -> the fail-fast error of a failure status.
     failed_error: Callable[[str, str, Sequence[str], str], AbejaError]
-    #: The client calls that read it and its recent logs (the sync and async clients name them alike).
+    #: The client call that reads it; ``<read>_recent_logs`` reads its recent logs (the sync and
+    #: async clients name them alike).
     read: str
-    read_logs: str
     #: A field of the resource whose text explains a failure (appended to the message).
     detail_key: str | None = None
 
@@ -115,7 +115,6 @@ SERVICE = ResourceKind(
     known_statuses=ServiceStatus.values(),
     failed_error=ServiceFailedError,
     read="get_service",
-    read_logs="get_service_recent_logs",
 )
 TRAINING_JOB = ResourceKind(
     noun="training job",
@@ -126,7 +125,6 @@ TRAINING_JOB = ResourceKind(
     known_statuses=TrainingJobStatus.values(),
     failed_error=TrainingJobFailedError,
     read="get_training_job",
-    read_logs="get_training_job_recent_logs",
     detail_key="status_message",
 )
 

@@ -95,16 +95,13 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         self._wait_state = engine.WaitState()
 
     def _wait_for(self, target_status: str, failure_statuses: Iterable[str] | None) -> None:
-        """Set the target and failure statuses (None: the kind's), checked by the engine's rules
-        where the DAG is parsed (the ids are templates until run)."""
-        if failure_statuses is not None and not isinstance(failure_statuses, str):
-            failure_statuses = [str(s) for s in failure_statuses]
-        engine.WaitSpec.build(
+        """Set the target and failure statuses (None: the kind's) by the engine's rules (the target
+        is never a failure), checked where the DAG is parsed (the ids are templates until run)."""
+        spec = engine.WaitSpec.build(
             "", target_status, failure_statuses, self.transient_error_budget, kind=self.kind
         )
         self.target_status = target_status
-        failures = self.kind.failure_statuses if failure_statuses is None else failure_statuses
-        self.failure_statuses: list[str] = sorted(set(failures))
+        self.failure_statuses: list[str] = sorted(spec.failure_statuses)
 
     def _push_link(self, context: Context) -> None:
         """Push the console link of the resource, for kinds that have one (none by default)."""
@@ -159,7 +156,7 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
     def _latest_log_lines(self, ids: Ids) -> list[str]:
         """The latest log lines, or none: they only decorate an outcome that is already known."""
         try:
-            return engine.latest_log_lines(getattr(self.hook.client, self.kind.read_logs)(*ids))
+            return engine.latest_log_lines(getattr(self.hook.client, f"{self.kind.read}_recent_logs")(*ids))
         except Exception as exc:
             self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, ids[2], exc)
             return []
