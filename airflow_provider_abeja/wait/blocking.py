@@ -7,8 +7,8 @@ also copies the service's recent logs into the task log as they come.
 
 from __future__ import annotations
 
+import functools
 import itertools
-import logging
 import threading
 import time
 from collections import deque
@@ -22,7 +22,6 @@ from airflow_provider_abeja.wait import engine
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
 
-_LOG = logging.getLogger(__name__)
 #: How many (timestamp, message) keys are remembered to drop duplicates across polls.
 _SEEN_LIMIT = 5000
 
@@ -41,8 +40,8 @@ def run_wait(
     read: Callable[[], dict[str, Any]],
     *,
     logger: _Logger,
-    check_interval: float,
-    timeout: float | None,
+    check_interval: float = 10.0,
+    timeout: float | None = None,
     target_status: str | None = None,
     failure_statuses: Collection[str] | None = None,
     transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
@@ -96,23 +95,18 @@ def wait_for_service_status(
     service_id: str,
     *,
     logger: _Logger,
-    target_status: str = "READY",
-    failure_statuses: Collection[str] = (),
-    check_interval: float = 10.0,
-    timeout: float | None = None,
     log_recent_logs: bool = True,
-    transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     logs_since: datetime | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    stop_event: threading.Event | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
-    """Poll ``get_service`` until ``target_status``; raises what the engine decides:
+    """Poll ``get_service`` until the target status; raises what the engine decides:
     ``ServiceFailedError`` (with the latest log lines) on a failure status, ``WaitTimeoutError``
     at the deadline (monotonic), ``WaitGaveUpError`` on a permanent error or more than
     ``transient_error_budget`` transient errors in a row.
 
     ``logs_since`` (a ``newest_log_time`` read before acting): older log events are not copied.
+    ``options`` are :func:`run_wait`'s (``target_status``, ``failure_statuses``, ``check_interval``,
+    ``timeout``, ``transient_error_budget``, ``stop_event``, ...), as the hook passes them.
     """
     follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger, logs_since)
 
@@ -126,35 +120,20 @@ def wait_for_service_status(
         service_id,
         lambda: client.get_service(organization_id, deployment_id, service_id),
         logger=logger,
-        check_interval=check_interval,
-        timeout=timeout,
-        target_status=target_status,
-        failure_statuses=failure_statuses,
-        transient_error_budget=transient_error_budget,
-        clock=clock,
-        sleep=sleep,
-        stop_event=stop_event,
         after_read=follower.poll if log_recent_logs else None,
         failure_lines=failure_lines,
+        **options,
     )
 
 
 def wait_for_training_job(
-    client: APIClient,
-    organization_id: str,
-    definition: str,
-    job_id: str,
-    *,
-    check_interval: float,
-    timeout: float | None,
-    stop_event: threading.Event | None = None,
-    logger: Any = None,
-    transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+    client: APIClient, organization_id: str, definition: str, job_id: str, **options: Any
 ) -> dict[str, Any]:
     """Poll until the job is Complete (returns it); raises what the engine decides:
     ``TrainingJobFailedError`` (with the job's latest log lines) when it ends Failed or Stopped,
     ``WaitTimeoutError`` after ``timeout`` seconds, ``WaitGaveUpError`` on a permanent error or
-    too many transient ones, ``WaitStoppedError`` when ``stop_event`` is set."""
+    too many transient ones, ``WaitStoppedError`` when ``stop_event`` is set (``options`` are
+    :func:`run_wait`'s)."""
     ids = (organization_id, definition, job_id)
 
     def failure_lines() -> list[str]:
@@ -164,17 +143,8 @@ def wait_for_training_job(
         except AbejaError:
             return []
 
-    return run_wait(
-        engine.TRAINING_JOB,
-        job_id,
-        lambda: client.get_training_job(*ids),
-        logger=logger or _LOG,
-        check_interval=check_interval,
-        timeout=timeout,
-        transient_error_budget=transient_error_budget,
-        stop_event=stop_event,
-        failure_lines=failure_lines,
-    )
+    read = functools.partial(client.get_training_job, *ids)
+    return run_wait(engine.TRAINING_JOB, job_id, read, failure_lines=failure_lines, **options)
 
 
 # -- a service's recent logs ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, ClassVar, ParamSpec, TypeVar
+from typing import Any, ClassVar
 
 from airflow_provider_abeja.exceptions import (
     AbejaError,
@@ -31,9 +31,6 @@ from airflow_provider_abeja.exceptions import (
     is_transient,
     with_log_lines,
 )
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 #: How many of the latest recent-log lines a failure carries (trigger events live in the database).
 MAX_LOG_LINES = 20
@@ -102,9 +99,9 @@ class ResourceKind:
     known_statuses: frozenset[str]
     #: ``(id, status, log_lines, message)`` -> the fail-fast error of a failure status.
     failed_error: Callable[[str, str, Sequence[str], str], AbejaError]
-    #: The client calls that read it and its recent logs (the sync and async clients name them alike).
+    #: The client call that reads it; ``<read>_recent_logs`` reads its recent logs (the sync and
+    #: async clients name them alike).
     read: str
-    read_logs: str
     #: A field of the resource whose text explains a failure (appended to the message).
     detail_key: str | None = None
 
@@ -118,7 +115,6 @@ SERVICE = ResourceKind(
     known_statuses=ServiceStatus.values(),
     failed_error=ServiceFailedError,
     read="get_service",
-    read_logs="get_service_recent_logs",
 )
 TRAINING_JOB = ResourceKind(
     noun="training job",
@@ -129,7 +125,6 @@ TRAINING_JOB = ResourceKind(
     known_statuses=TrainingJobStatus.values(),
     failed_error=TrainingJobFailedError,
     read="get_training_job",
-    read_logs="get_training_job_recent_logs",
     detail_key="status_message",
 )
 
@@ -424,13 +419,8 @@ def validate_status_event(
     raise airflow_error(error, timeout_exception=timeout_exception) from error
 
 
-def validate_training_event(
-    event: Any, training_job_id: str, *, timeout_exception: type[Exception] | None = None
-) -> dict[str, Any]:
-    """:func:`validate_status_event` for a training job's event."""
-    return validate_status_event(
-        event, training_job_id, timeout_exception=timeout_exception, kind=TRAINING_JOB
-    )
+#: :func:`validate_status_event` for a training job's event.
+validate_training_event = functools.partial(validate_status_event, kind=TRAINING_JOB)
 
 
 def airflow_error(exc: BaseException, *, timeout_exception: type[Exception] | None = None) -> Exception:
@@ -470,20 +460,6 @@ def fail_fast() -> Iterator[None]:
         raise
 
 
-def failing_fast(method: Callable[P, R]) -> Callable[P, R]:
-    """``method`` run under :func:`fail_fast` (:class:`FailFastMixin` wraps every task method with it)."""
-    if getattr(method, "__abeja_fail_fast__", False):
-        return method
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with fail_fast():
-            return method(*args, **kwargs)
-
-    wrapper.__abeja_fail_fast__ = True  # type: ignore[attr-defined]
-    return wrapper
-
-
 class FailFastMixin:
     """Mixed into every operator and sensor of this provider: the methods Airflow calls run under
     :func:`fail_fast`, whatever the task's own code catches or words. The one fail-fast mechanism."""
@@ -496,4 +472,6 @@ class FailFastMixin:
         for name in cls.fail_fast_methods:
             method = cls.__dict__.get(name)
             if callable(method):
-                setattr(cls, name, failing_fast(method))
+                wrapped = fail_fast()(method)  # a context manager is also a decorator
+                wrapped.__abeja_fail_fast__ = True  # type: ignore[attr-defined]
+                setattr(cls, name, wrapped)

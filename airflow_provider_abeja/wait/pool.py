@@ -120,11 +120,11 @@ class ClientLease:
         slot.users -= 1
         if slot.users > 0:
             return
-        if slot in shared.clients:
-            shared.clients.remove(slot)
-        entries = _REGISTRY.get(self.loop)
-        if not shared.clients and entries is not None and entries.get(shared.key) is shared:
-            del entries[shared.key]
+        # A slot leaves its shared entry once (no lease takes it after), and the entry leaves the
+        # registry with its last slot, in the same step: nothing else can have removed either.
+        shared.clients.remove(slot)
+        if not shared.clients:
+            del _REGISTRY[self.loop][shared.key]
         joined = []
         for flight in [f for f in shared.in_flight.values() if f.owner is slot]:
             if flight.waiters:

@@ -23,7 +23,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_abeja.exceptions import WaitTimeoutError, with_log_lines
+from airflow_provider_abeja.exceptions import AbejaError
 from airflow_provider_abeja.links.abeja import AbejaServiceLink, push_service_url, service_console_url
 from airflow_provider_abeja.wait import engine
 from airflow_provider_abeja.wait.trigger import (
@@ -95,16 +95,13 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         self._wait_state = engine.WaitState()
 
     def _wait_for(self, target_status: str, failure_statuses: Iterable[str] | None) -> None:
-        """Set the target and failure statuses (None: the kind's), checked by the engine's rules
-        where the DAG is parsed (the ids are templates until run)."""
-        if failure_statuses is not None and not isinstance(failure_statuses, str):
-            failure_statuses = [str(s) for s in failure_statuses]
-        engine.WaitSpec.build(
+        """Set the target and failure statuses (None: the kind's) by the engine's rules (the target
+        is never a failure), checked where the DAG is parsed (the ids are templates until run)."""
+        spec = engine.WaitSpec.build(
             "", target_status, failure_statuses, self.transient_error_budget, kind=self.kind
         )
         self.target_status = target_status
-        failures = self.kind.failure_statuses if failure_statuses is None else failure_statuses
-        self.failure_statuses: list[str] = sorted(set(failures))
+        self.failure_statuses: list[str] = sorted(spec.failure_statuses)
 
     def _push_link(self, context: Context) -> None:
         """Push the console link of the resource, for kinds that have one (none by default)."""
@@ -159,22 +156,21 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
     def _latest_log_lines(self, ids: Ids) -> list[str]:
         """The latest log lines, or none: they only decorate an outcome that is already known."""
         try:
-            return engine.latest_log_lines(getattr(self.hook.client, self.kind.read_logs)(*ids))
+            return engine.latest_log_lines(getattr(self.hook.client, f"{self.kind.read}_recent_logs")(*ids))
         except Exception as exc:
             self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, ids[2], exc)
             return []
 
-    def _timeout_error(self, started: float) -> WaitTimeoutError:
+    def _timeout_error(self, started: float) -> AbejaError:
         """Airflow's poke-mode timeout, told as the engine tells it in every other mode.
 
         In reschedule mode Airflow counts from the first try, which this run does not know:
         the deadline shown is then the moment Airflow declared the timeout.
         """
         spec = self._spec(time.time() if self.reschedule else started + float(self.timeout))
-        last = self._wait_state.last_status
-        lines = self._latest_log_lines(self._ids())
-        message = with_log_lines(engine.timeout_message(spec, last), lines, self.kind.noun)
-        return WaitTimeoutError(spec.resource_id, last, float(self.timeout), message)
+        message = engine.timeout_message(spec, self._wait_state.last_status)
+        timed_out = engine.Step(engine.Outcome.TIMED_OUT, self._wait_state, message)
+        return engine.step_error(spec, timed_out, self._latest_log_lines(self._ids()), float(self.timeout))
 
     def execute(self, context: Context) -> None:
         self._push_link(context)

@@ -165,7 +165,7 @@ class StatusTrigger(BaseTrigger):
         """
         noun, resource_id = self.kind.noun, self._ids[2]
         try:
-            read_logs = lease.read(self.kind.read_logs, *self._ids)
+            read_logs = lease.read(f"{self.kind.read}_recent_logs", *self._ids)
             logs = await asyncio.wait_for(read_logs, timeout=LOG_FETCH_TIMEOUT)
         except asyncio.TimeoutError:
             self.log.warning("Recent logs of %s %s not read within %ss", noun, resource_id, LOG_FETCH_TIMEOUT)
