@@ -41,6 +41,7 @@ from airflow_provider_abeja.operators._base import (
     AbejaDeploymentOperator,
     creation_marker,
     environment_argument,
+    keep_arguments,
     marked,
     required_id,
     wait_settings,
@@ -141,17 +142,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(job_definition_name=job_definition_name, **kwargs)
-        self.version_id = version_id
-        self.environment = environment
-        self.datasets = datasets
-        self.instance_type = instance_type
-        self.description = description
-        self.export_log = export_log
-        self.wait_for_completion = wait_for_completion
+        keep_arguments(self, locals())
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
-        self.deferrable = deferrable
-        self.stop_on_kill = stop_on_kill
-        self.reuse_existing = reuse_existing
 
     # -- arguments
 
@@ -322,10 +314,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(job_definition_name=job_definition_name, **kwargs)
-        self.training_job_id = training_job_id
-        self.description = description
-        self.user_parameters = user_parameters
-        self.metrics = metrics
+        keep_arguments(self, locals())
 
     def execute(self, context: Context) -> Any:
         definition = self.definition_name()
@@ -393,11 +382,7 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.version = version
-        self.code = code
-        self.handler = handler
-        self.image = image
-        self.user_parameters = user_parameters
+        keep_arguments(self, locals())
 
     def execute(self, context: Context) -> Any:
         from airflow_provider_abeja.client.training import deployment_code
