@@ -107,14 +107,6 @@ def wait_settings(
     return max(interval, MIN_CHECK_INTERVAL), limit
 
 
-def keep_arguments(operator: BaseOperator, arguments: Mapping[str, Any]) -> None:
-    """Keep an operator's own ``__init__`` arguments (its ``locals()`` after ``super().__init__``)
-    as attributes of the same names, which is where Airflow renders template fields."""
-    for name, value in arguments.items():
-        if name not in {"self", "kwargs", "__class__"}:
-            setattr(operator, name, value)
-
-
 def required_id(value: Any, argument: str) -> str:
     """A required path id (rendered): text, then the client's path-id rules, checked before the
     operator's own look-ups send anything."""
@@ -255,7 +247,8 @@ class AbejaConnectionOperator(AbejaBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        keep_arguments(self, locals())
+        self.organization_id = organization_id
+        self.abeja_conn_id = abeja_conn_id
 
     @cached_property
     def hook(self) -> AbejaHook:

@@ -19,7 +19,6 @@ from airflow_provider_abeja.operators._base import (
     XCOM_PREVIOUS_SERVICE_ID,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
-    keep_arguments,
     required_id,
 )
 from airflow_provider_abeja.wait.engine import ServiceStatus
@@ -52,7 +51,9 @@ class _EndpointOperator(AbejaDeploymentOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        keep_arguments(self, locals())
+        self.service_id = service_id
+        self.endpoint_alias = endpoint_alias
+        self.check_ready = check_ready
 
     def _prepare(self, context: Context) -> tuple[str, str, str]:
         """The rendered alias and service id, checked, and the organization; the service's links pushed."""

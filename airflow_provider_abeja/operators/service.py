@@ -44,7 +44,6 @@ from airflow_provider_abeja.operators._base import (
     created_in_run,
     creation_marker,
     environment_argument,
-    keep_arguments,
     marked,
     required_id,
     wait_settings,
@@ -110,8 +109,9 @@ class _ServiceOperator(AbejaDeploymentOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        keep_arguments(self, locals())
+        self.wait_for_completion = wait_for_completion
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
+        self.deferrable = deferrable
 
     def result_after_wait(self, organization_id: str, service_id: str) -> Any:
         return _redact_environment(super().result_after_wait(organization_id, service_id))
@@ -213,7 +213,16 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        keep_arguments(self, locals())
+        self.version_id = version_id
+        self.instance_number = instance_number
+        self.min_instance_number = min_instance_number
+        self.max_instance_number = max_instance_number
+        self.enable_autoscale = enable_autoscale
+        self.instance_type = instance_type
+        self.environment = environment
+        self.model_id = model_id
+        self.reuse_existing = reuse_existing
+        self.keep_service_on_failure = keep_service_on_failure
 
     def create_arguments(self) -> dict[str, Any]:
         """The rendered arguments of ``create_service``, normalised and checked as the client
@@ -365,7 +374,8 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
 
     def __init__(self, *, service_id: str, payload: Mapping[str, Any] | str, **kwargs: Any):
         super().__init__(**kwargs)
-        keep_arguments(self, locals())
+        self.service_id = service_id
+        self.payload = payload
 
     def execute(self, context: Context) -> Any:
         payload = _mapping(self.payload, "payload")
@@ -585,7 +595,14 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
     ) -> None:
         default_outlets(kwargs, output_path)
         super().__init__(**kwargs)
-        keep_arguments(self, locals())
+        self.service_id = service_id
+        self.endpoint_alias = endpoint_alias
+        self.json = json
+        self.data = data
+        self.input_path = input_path
+        self.content_type = content_type
+        self.output_path = output_path
+        self.storage_conn_id = storage_conn_id
         self.max_xcom_bytes = whole_number(max_xcom_bytes, "max_xcom_bytes")
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
 

@@ -41,7 +41,6 @@ from airflow_provider_abeja.operators._base import (
     AbejaDeploymentOperator,
     creation_marker,
     environment_argument,
-    keep_arguments,
     marked,
     required_id,
     wait_settings,
@@ -142,8 +141,17 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(job_definition_name=job_definition_name, **kwargs)
-        keep_arguments(self, locals())
+        self.version_id = version_id
+        self.environment = environment
+        self.datasets = datasets
+        self.instance_type = instance_type
+        self.description = description
+        self.export_log = export_log
+        self.wait_for_completion = wait_for_completion
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
+        self.deferrable = deferrable
+        self.stop_on_kill = stop_on_kill
+        self.reuse_existing = reuse_existing
 
     # -- arguments
 
@@ -314,7 +322,10 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(job_definition_name=job_definition_name, **kwargs)
-        keep_arguments(self, locals())
+        self.training_job_id = training_job_id
+        self.description = description
+        self.user_parameters = user_parameters
+        self.metrics = metrics
 
     def execute(self, context: Context) -> Any:
         definition = self.definition_name()
@@ -382,7 +393,11 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        keep_arguments(self, locals())
+        self.version = version
+        self.code = code
+        self.handler = handler
+        self.image = image
+        self.user_parameters = user_parameters
 
     def execute(self, context: Context) -> Any:
         from airflow_provider_abeja.client.training import deployment_code
