@@ -311,13 +311,14 @@ class AbejaConnectionOperator(AbejaBaseOperator):
             raise AirflowException(f"{self.task_id}: resumed without the {noun} it was waiting for")
         return pushed
 
-    def push_link(
-        self, context: Mapping[str, Any], id_key: str, resource_id: str, url_key: str, url: str
-    ) -> None:
-        """Push a resource's id and the console URL its extra link reads."""
+    def push_link(self, context: Mapping[str, Any], id_key: str, url_key: str, *path: str) -> None:
+        """Push a resource's id (the last of ``path``) and the console URL its extra link reads:
+        ``<console>/organizations/<path...>``."""
+        from airflow_provider_abeja.links.abeja import console_url
+
         ti = context["ti"]
-        ti.xcom_push(key=id_key, value=resource_id)
-        ti.xcom_push(key=url_key, value=url)
+        ti.xcom_push(key=id_key, value=path[-1])
+        ti.xcom_push(key=url_key, value=console_url(self.hook.console_url, "organizations", *path))
 
 
 class AbejaDeploymentOperator(AbejaConnectionOperator):

@@ -29,9 +29,6 @@ from airflow_provider_abeja.links.training import (
     AbejaDeploymentVersionLink,
     AbejaTrainingJobLink,
     AbejaTrainingModelLink,
-    deployment_version_url,
-    training_job_url,
-    training_model_url,
 )
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
@@ -72,18 +69,7 @@ def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
     }
 
 
-class _TrainingOperator(AbejaConnectionOperator):
-    """An operator on one job definition."""
-
-    def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.job_definition_name = job_definition_name
-
-    def definition_name(self) -> str:
-        return required_id(self.job_definition_name, "job_definition_name")
-
-
-class AbejaCreateTrainingJobOperator(_TrainingOperator):
+class AbejaCreateTrainingJobOperator(AbejaConnectionOperator):
     """Start a training job of a job definition version and wait until it is ``Complete``.
 
     A job that ends ``Failed`` or ``Stopped`` fails the task without retries, with the job's
@@ -140,7 +126,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         reuse_existing: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(job_definition_name=job_definition_name, **kwargs)
+        super().__init__(**kwargs)
+        self.job_definition_name = job_definition_name
         self.version_id = version_id
         self.environment = environment
         self.datasets = datasets
@@ -173,7 +160,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     # -- execution
 
     def execute(self, context: Context) -> Any:
-        definition = self.definition_name()
+        definition = required_id(self.job_definition_name, "job_definition_name")
         arguments = self.job_arguments()
         organization_id = self.resolve_organization_id()
         marker = creation_marker(context) if self.reuse_existing else None
@@ -186,8 +173,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         )
         job_id = str(job["training_job_id"])
         self._job = (organization_id, definition, job_id)
-        url = training_job_url(self.hook.console_url, organization_id, definition, job_id)
-        self.push_link(context, XCOM_TRAINING_JOB_ID, job_id, XCOM_TRAINING_JOB_URL, url)
+        path = (organization_id, "training", "definitions", definition, "jobs", job_id)
+        self.push_link(context, XCOM_TRAINING_JOB_ID, XCOM_TRAINING_JOB_URL, *path)
         if not self.wait_for_completion or job.get("status") == TrainingJobStatus.COMPLETE.value:
             return _job_summary(job, definition)
         if self.deferrable:
@@ -256,7 +243,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         from airflow_provider_abeja.triggers.training import validate_training_event
 
         job_id = self.resumed_id(context, training_job_id, XCOM_TRAINING_JOB_ID, "training job")
-        definition = self.definition_name()
+        definition = required_id(self.job_definition_name, "job_definition_name")
         organization_id = organization_id or self.resolve_organization_id()
         if isinstance(event, Mapping) and event.get("status") == "timeout":
             self._job = (organization_id, definition, str(job_id))
@@ -287,7 +274,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
             self.log.warning("Could not stop training job %s: %s", job_id, exc)
 
 
-class AbejaCreateTrainingModelOperator(_TrainingOperator):
+class AbejaCreateTrainingModelOperator(AbejaConnectionOperator):
     """Register what a finished training job wrote to ``ABEJA_TRAINING_RESULT_DIR`` as a
     trained model. A retry reuses the model an earlier try registered (marked in its
     ``user_parameters``). Returns ``training_model_id``, ``training_job_id`` and
@@ -321,14 +308,15 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         metrics: Mapping[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(job_definition_name=job_definition_name, **kwargs)
+        super().__init__(**kwargs)
+        self.job_definition_name = job_definition_name
         self.training_job_id = training_job_id
         self.description = description
         self.user_parameters = user_parameters
         self.metrics = metrics
 
     def execute(self, context: Context) -> Any:
-        definition = self.definition_name()
+        definition = required_id(self.job_definition_name, "job_definition_name")
         job_id = required_id(self.training_job_id, "training_job_id")
         parameters = _mapping(self.user_parameters, "user_parameters") or {}
         metrics = _mapping(self.metrics, "metrics")
@@ -352,8 +340,8 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
             )
             self.log.info("Registered model %s from training job %s", model.get("training_model_id"), job_id)
         model_id = str(model["training_model_id"])
-        url = training_model_url(self.hook.console_url, organization_id, definition, model_id)
-        self.push_link(context, XCOM_TRAINING_MODEL_ID, model_id, XCOM_TRAINING_MODEL_URL, url)
+        path = (organization_id, "training", "definitions", definition, "models", model_id)
+        self.push_link(context, XCOM_TRAINING_MODEL_ID, XCOM_TRAINING_MODEL_URL, *path)
         return {"training_model_id": model_id, "training_job_id": job_id, "job_definition_name": definition}
 
 
@@ -421,6 +409,6 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
             )
             self.log.info("Created version %s (%s) and uploaded its code", version, created.get("version_id"))
         version_id = str(created["version_id"])
-        url = deployment_version_url(self.hook.console_url, organization_id, deployment_id, version_id)
-        self.push_link(context, XCOM_VERSION_ID, version_id, XCOM_VERSION_URL, url)
+        path = (organization_id, "deployments", deployment_id, "versions", version_id)
+        self.push_link(context, XCOM_VERSION_ID, XCOM_VERSION_URL, *path)
         return {"version_id": version_id, "version": version, "deployment_id": deployment_id}
