@@ -69,7 +69,18 @@ def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
     }
 
 
-class AbejaCreateTrainingJobOperator(AbejaConnectionOperator):
+class _TrainingOperator(AbejaConnectionOperator):
+    """An operator on one job definition."""
+
+    def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_definition_name = job_definition_name
+
+    def definition_name(self) -> str:
+        return required_id(self.job_definition_name, "job_definition_name")
+
+
+class AbejaCreateTrainingJobOperator(_TrainingOperator):
     """Start a training job of a job definition version and wait until it is ``Complete``.
 
     A job that ends ``Failed`` or ``Stopped`` fails the task without retries, with the job's
@@ -126,8 +137,7 @@ class AbejaCreateTrainingJobOperator(AbejaConnectionOperator):
         reuse_existing: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.job_definition_name = job_definition_name
+        super().__init__(job_definition_name=job_definition_name, **kwargs)
         self.version_id = version_id
         self.environment = environment
         self.datasets = datasets
@@ -160,7 +170,7 @@ class AbejaCreateTrainingJobOperator(AbejaConnectionOperator):
     # -- execution
 
     def execute(self, context: Context) -> Any:
-        definition = required_id(self.job_definition_name, "job_definition_name")
+        definition = self.definition_name()
         arguments = self.job_arguments()
         organization_id = self.resolve_organization_id()
         marker = creation_marker(context) if self.reuse_existing else None
@@ -243,7 +253,7 @@ class AbejaCreateTrainingJobOperator(AbejaConnectionOperator):
         from airflow_provider_abeja.triggers.training import validate_training_event
 
         job_id = self.resumed_id(context, training_job_id, XCOM_TRAINING_JOB_ID, "training job")
-        definition = required_id(self.job_definition_name, "job_definition_name")
+        definition = self.definition_name()
         organization_id = organization_id or self.resolve_organization_id()
         if isinstance(event, Mapping) and event.get("status") == "timeout":
             self._job = (organization_id, definition, str(job_id))
@@ -274,7 +284,7 @@ class AbejaCreateTrainingJobOperator(AbejaConnectionOperator):
             self.log.warning("Could not stop training job %s: %s", job_id, exc)
 
 
-class AbejaCreateTrainingModelOperator(AbejaConnectionOperator):
+class AbejaCreateTrainingModelOperator(_TrainingOperator):
     """Register what a finished training job wrote to ``ABEJA_TRAINING_RESULT_DIR`` as a
     trained model. A retry reuses the model an earlier try registered (marked in its
     ``user_parameters``). Returns ``training_model_id``, ``training_job_id`` and
@@ -308,15 +318,14 @@ class AbejaCreateTrainingModelOperator(AbejaConnectionOperator):
         metrics: Mapping[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.job_definition_name = job_definition_name
+        super().__init__(job_definition_name=job_definition_name, **kwargs)
         self.training_job_id = training_job_id
         self.description = description
         self.user_parameters = user_parameters
         self.metrics = metrics
 
     def execute(self, context: Context) -> Any:
-        definition = required_id(self.job_definition_name, "job_definition_name")
+        definition = self.definition_name()
         job_id = required_id(self.training_job_id, "training_job_id")
         parameters = _mapping(self.user_parameters, "user_parameters") or {}
         metrics = _mapping(self.metrics, "metrics")
