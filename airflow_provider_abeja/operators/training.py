@@ -256,12 +256,10 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         definition = self.definition_name()
         organization_id = organization_id or self.resolve_organization_id()
         if isinstance(event, Mapping) and event.get("status") == "timeout":
-            self._job = (organization_id, definition, str(job_id))
+            self._job = (organization_id, definition, job_id)
             self._stop_own_job()
-        validate_training_event(event, str(job_id))
-        return _job_summary(
-            self.client.get_training_job(organization_id, definition, str(job_id)), definition
-        )
+        validate_training_event(event, job_id)
+        return _job_summary(self.client.get_training_job(organization_id, definition, job_id), definition)
 
     # -- killing
 
