@@ -10,9 +10,8 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from warnings import warn
@@ -29,7 +28,7 @@ from airflow_provider_abeja.exceptions import (
     WaitStoppedError,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, FailFastMixin, airflow_error
+from airflow_provider_abeja.wait.engine import FailFastMixin, airflow_error
 
 if TYPE_CHECKING:
     from airflow.sdk.bases.operator import BaseOperatorMeta as _OperatorMeta
@@ -312,17 +311,18 @@ class AbejaConnectionOperator(AbejaBaseOperator):
             raise AirflowException(f"{self.task_id}: resumed without the {noun} it was waiting for")
         return pushed
 
-    def push_link(
-        self, context: Mapping[str, Any], id_key: str, resource_id: str, url_key: str, url: str
-    ) -> None:
-        """Push a resource's id and the console URL its extra link reads."""
+    def push_link(self, context: Mapping[str, Any], id_key: str, url_key: str, *path: str) -> None:
+        """Push a resource's id (the last of ``path``) and the console URL its extra link reads:
+        ``<console>/organizations/<path...>``."""
+        from airflow_provider_abeja.links.abeja import console_url
+
         ti = context["ti"]
-        ti.xcom_push(key=id_key, value=resource_id)
-        ti.xcom_push(key=url_key, value=url)
+        ti.xcom_push(key=id_key, value=path[-1])
+        ti.xcom_push(key=url_key, value=console_url(self.hook.console_url, "organizations", *path))
 
 
 class AbejaDeploymentOperator(AbejaConnectionOperator):
-    """An operator on one deployment's services or endpoints: service links and the status wait.
+    """An operator on one deployment's services or endpoints, and its service links.
 
     :param deployment_id: the deployment the service or endpoint belongs to.
     """
@@ -341,98 +341,6 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         ti.xcom_push(key=XCOM_SERVICE_ID, value=service_id)
         url = service_console_url(self.hook.console_url, organization_id, self.deployment_id, service_id)
         push_service_url(self, ti, url)
-
-    def wait_or_defer(
-        self,
-        organization_id: str,
-        service_id: str,
-        *,
-        deferrable: bool,
-        target_status: str,
-        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
-        check_interval: float = 10.0,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        logs_since: datetime | None = None,
-    ) -> dict[str, Any]:
-        """Poll until the service reaches ``target_status`` and return its last dict, in this
-        worker or (``deferrable``) in the triggerer, where ``execute_complete`` resumes with the
-        trigger's event (deferring raises ``TaskDeferred`` and never returns).
-
-        The worker's wait is the hook's (which copies the service's recent logs newer than
-        ``logs_since`` into the task log), stopped by ``on_kill`` through its ``stop_event``.
-        The trigger's deadline is wall-clock (epoch seconds), so a triggerer restart does not
-        reset it. Either way the outcomes and messages are the engine's (``wait_step``): a
-        failure status raises ``AirflowFailException`` (no retry) chained from
-        ``ServiceFailedError`` with the latest log lines; ``timeout`` seconds raise
-        ``AirflowException`` chained from ``WaitTimeoutError``; an error reading the service
-        fails as the fail-fast rule says; ``on_kill`` raises ``WaitInterrupted``.
-        """
-        check_interval, timeout = wait_settings(check_interval, timeout)
-        if deferrable:
-            from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-
-            self.defer(
-                trigger=AbejaServiceStatusTrigger(
-                    organization_id=organization_id,
-                    deployment_id=self.deployment_id,
-                    service_id=service_id,
-                    target_status=target_status,
-                    failure_statuses=sorted({str(s) for s in failure_statuses} - {target_status}),
-                    poll_interval=check_interval,
-                    end_time=None if timeout is None else time.time() + timeout,
-                    abeja_conn_id=self.abeja_conn_id,
-                ),
-                method_name="execute_complete",
-                kwargs={"organization_id": organization_id, "service_id": service_id},
-            )
-        with waiting("service", service_id):
-            return self.hook.wait_for_service_status(
-                organization_id,
-                self.deployment_id,
-                service_id,
-                target_status=target_status,
-                failure_statuses=failure_statuses,
-                check_interval=check_interval,
-                timeout=timeout,
-                stop_event=self._stop_event(),
-                logs_since=logs_since,
-            )
-
-    def wait_for_status(self, organization_id: str, service_id: str, **wait: Any) -> dict[str, Any]:
-        """``wait_or_defer`` in this worker (its arguments, without ``deferrable``)."""
-        return self.wait_or_defer(organization_id, service_id, deferrable=False, **wait)
-
-    def execute_complete(
-        self,
-        context: Mapping[str, Any],
-        event: dict[str, Any] | None = None,
-        organization_id: str | None = None,
-        service_id: str | None = None,
-    ) -> Any:
-        """Resume after the trigger: fail loudly on anything but a well-formed success event.
-
-        The ids come from the deferral's kwargs, else (``resumed_id``) from what this try pushed
-        before deferring, with the organization resolved again.
-        """
-        from airflow_provider_abeja.wait.engine import validate_status_event
-
-        service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
-        organization_id = organization_id or self.resolve_organization_id()
-        with self.guard_wait(context, organization_id, service_id):
-            self.push_service_xcom(context, organization_id, service_id)  # this process ends the task
-            validate_status_event(event, service_id)
-            self.log.info("Service %s reached its target status", service_id)
-            return self.result_after_wait(organization_id, service_id)
-
-    def guard_wait(
-        self, context: Mapping[str, Any], organization_id: str, service_id: str
-    ) -> contextlib.AbstractContextManager[Any]:
-        """What surrounds the end of a wait, in the worker or resumed (nothing by default)."""
-        return contextlib.nullcontext()
-
-    def result_after_wait(self, organization_id: str, service_id: str) -> Any:
-        """What the task returns once the wait succeeded (the fresh service dict by default)."""
-        return self.client.get_service(organization_id, self.deployment_id, service_id)
 
 
 class AbejaDeleteOperator(AbejaDeploymentOperator):

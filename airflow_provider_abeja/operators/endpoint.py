@@ -97,6 +97,33 @@ class _EndpointOperator(AbejaDeploymentOperator):
                 return dict(entry)
         return None
 
+    def _create_or_route(self, context: Context, *, switch: bool) -> tuple[dict[str, Any], Any, str, str]:
+        """Check the service, then create the endpoint, or (``switch``) point it at the service,
+        or (not ``switch``) reuse it when it routes there already. Returns the endpoint, the
+        service it routed to before (None when created), its alias or id and the service id.
+        With ``switch`` that previous service is pushed before anything changes."""
+        alias, service_id, organization_id = self._prepare(context)
+        self._check_ready(organization_id, service_id)
+        current = self._find(organization_id, alias)
+        previous = None if current is None else current.get("service_id")
+        if switch:
+            context["ti"].xcom_push(key=XCOM_PREVIOUS_SERVICE_ID, value=previous)
+        if current is None:
+            current = self.client.create_endpoint(organization_id, self.deployment_id, service_id, alias)
+            self.log.info("Created endpoint %s (%s) -> %s", current.get("endpoint_id"), alias, service_id)
+        elif switch:
+            self._switch(organization_id, alias, service_id, previous)
+        elif previous == service_id:
+            self.log.info(
+                "Endpoint %s (%s) already routes to %s", current.get("endpoint_id"), alias, service_id
+            )
+        else:
+            raise AirflowFailException(
+                f"endpoint {alias} already exists and routes to {previous}: "
+                "use AbejaUpdateEndpointOperator to switch it"
+            )
+        return current, previous, alias, service_id
+
 
 class AbejaCreateEndpointOperator(_EndpointOperator):
     """Create an endpoint (alias ``endpoint_alias``, default ``default``) that routes to ``service_id``.
@@ -112,22 +139,7 @@ class AbejaCreateEndpointOperator(_EndpointOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        alias, service_id, organization_id = self._prepare(context)
-        self._check_ready(organization_id, service_id)
-        existing = self._find(organization_id, alias)
-        if existing is None:
-            endpoint = self.client.create_endpoint(organization_id, self.deployment_id, service_id, alias)
-            self.log.info("Created endpoint %s (%s) -> %s", endpoint.get("endpoint_id"), alias, service_id)
-        elif existing.get("service_id") == service_id:
-            endpoint = existing
-            self.log.info(
-                "Endpoint %s (%s) already routes to %s", endpoint.get("endpoint_id"), alias, service_id
-            )
-        else:
-            raise AirflowFailException(
-                f"endpoint {alias} already exists and routes to {existing.get('service_id')}: "
-                "use AbejaUpdateEndpointOperator to switch it"
-            )
+        endpoint, _, alias, service_id = self._create_or_route(context, switch=False)
         result = {
             "endpoint_id": endpoint.get("endpoint_id"),
             "custom_alias": endpoint.get("custom_alias", alias),
@@ -189,19 +201,9 @@ class AbejaRouteEndpointOperator(_EndpointOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        endpoint, service_id, organization_id = self._prepare(context)
-        self._check_ready(organization_id, service_id)
-        current = self._find(organization_id, endpoint)
-        previous = None if current is None else current.get("service_id")
-        ti = context["ti"]
-        ti.xcom_push(key=XCOM_PREVIOUS_SERVICE_ID, value=previous)
-        if current is None:
-            current = self.client.create_endpoint(organization_id, self.deployment_id, service_id, endpoint)
-            self.log.info("Created endpoint %s (%s) -> %s", current.get("endpoint_id"), endpoint, service_id)
-        else:
-            self._switch(organization_id, endpoint, service_id, previous)
+        current, previous, endpoint, service_id = self._create_or_route(context, switch=True)
         endpoint_id = current.get("endpoint_id") or endpoint
-        ti.xcom_push(key=XCOM_ENDPOINT_ID, value=endpoint_id)
+        context["ti"].xcom_push(key=XCOM_ENDPOINT_ID, value=endpoint_id)
         return {
             "endpoint_id": endpoint_id,
             "custom_alias": current.get("custom_alias", endpoint),

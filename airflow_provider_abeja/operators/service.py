@@ -38,6 +38,7 @@ from airflow_provider_abeja.operators._base import (
     DEFAULT_DEFERRABLE,
     DEFAULT_INSTANCE_TYPE,
     DEFAULT_WAIT_TIMEOUT,
+    XCOM_SERVICE_ID,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
     WaitInterrupted,
@@ -47,6 +48,7 @@ from airflow_provider_abeja.operators._base import (
     marked,
     required_id,
     wait_settings,
+    waiting,
 )
 from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, RUNNING_STATUSES, ServiceStatus
 
@@ -113,9 +115,6 @@ class _ServiceOperator(AbejaDeploymentOperator):
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
         self.deferrable = deferrable
 
-    def result_after_wait(self, organization_id: str, service_id: str) -> Any:
-        return _redact_environment(super().result_after_wait(organization_id, service_id))
-
     def _prepare(self, context: Context) -> tuple[str, str]:
         """The organization and the rendered ``service_id``, its links pushed."""
         service_id = str(_text(self.service_id, "service_id"))
@@ -138,21 +137,92 @@ class _ServiceOperator(AbejaDeploymentOperator):
         ``status_is_current=False`` when ``service`` was read before a state change was asked for:
         its status then says nothing and the wait always polls.
         """
-        service_id = str(service["service_id"])
         arrived = status_is_current and service.get("status") == target_status
-        if not self.wait_for_completion or arrived:
+        if self.wait_for_completion and not arrived:
+            service = self.wait_or_defer(
+                organization_id, str(service["service_id"]), target_status, failure_statuses, logs_since
+            )
+        return _redact_environment(service)
+
+    def wait_or_defer(
+        self,
+        organization_id: str,
+        service_id: str,
+        target_status: str,
+        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
+        logs_since: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Poll until the service reaches ``target_status`` and return its last dict, in this
+        worker or (``deferrable``) in the triggerer, where ``execute_complete`` resumes with the
+        trigger's event (deferring raises ``TaskDeferred`` and never returns).
+
+        The worker's wait is the hook's (which copies the service's recent logs newer than
+        ``logs_since`` into the task log), stopped by ``on_kill`` through its ``stop_event``.
+        The trigger's deadline is wall-clock (epoch seconds), so a triggerer restart does not
+        reset it. Either way the outcomes and messages are the engine's (``wait_step``): a
+        failure status raises ``AirflowFailException`` (no retry) chained from
+        ``ServiceFailedError`` with the latest log lines; ``timeout`` seconds raise
+        ``AirflowException`` chained from ``WaitTimeoutError``; an error reading the service
+        fails as the fail-fast rule says; ``on_kill`` raises ``WaitInterrupted``.
+        """
+        if self.deferrable:
+            from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+
+            self.defer(
+                trigger=AbejaServiceStatusTrigger(
+                    organization_id=organization_id,
+                    deployment_id=self.deployment_id,
+                    service_id=service_id,
+                    target_status=target_status,
+                    failure_statuses=sorted({str(s) for s in failure_statuses} - {target_status}),
+                    poll_interval=self.check_interval,
+                    end_time=None if self.timeout is None else time.time() + self.timeout,
+                    abeja_conn_id=self.abeja_conn_id,
+                ),
+                method_name="execute_complete",
+                kwargs={"organization_id": organization_id, "service_id": service_id},
+            )
+        with waiting("service", service_id):
+            return self.hook.wait_for_service_status(
+                organization_id,
+                self.deployment_id,
+                service_id,
+                target_status=target_status,
+                failure_statuses=failure_statuses,
+                check_interval=self.check_interval,
+                timeout=self.timeout,
+                stop_event=self._stop_event(),
+                logs_since=logs_since,
+            )
+
+    def execute_complete(
+        self,
+        context: Mapping[str, Any],
+        event: dict[str, Any] | None = None,
+        organization_id: str | None = None,
+        service_id: str | None = None,
+    ) -> Any:
+        """Resume after the trigger: fail loudly on anything but a well-formed success event.
+
+        The ids come from the deferral's kwargs, else (``resumed_id``) from what this try pushed
+        before deferring, with the organization resolved again. Returns the fresh service dict.
+        """
+        from airflow_provider_abeja.wait.engine import validate_status_event
+
+        service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
+        organization_id = organization_id or self.resolve_organization_id()
+        with self.guard_wait(context, organization_id, service_id):
+            self.push_service_xcom(context, organization_id, service_id)  # this process ends the task
+            validate_status_event(event, service_id)
+            self.log.info("Service %s reached its target status", service_id)
+            service = self.client.get_service(organization_id, self.deployment_id, service_id)
             return _redact_environment(service)
-        final = self.wait_or_defer(
-            organization_id,
-            service_id,
-            deferrable=self.deferrable,
-            target_status=target_status,
-            failure_statuses=failure_statuses,
-            check_interval=self.check_interval,
-            timeout=self.timeout,
-            logs_since=logs_since,
-        )
-        return _redact_environment(final)
+
+    def guard_wait(
+        self, context: Mapping[str, Any], organization_id: str, service_id: str
+    ) -> contextlib.AbstractContextManager[Any]:
+        """What surrounds the end of a wait, in the worker or resumed (nothing by default)."""
+        return contextlib.nullcontext()
 
 
 class AbejaCreateServiceOperator(_ServiceOperator):

@@ -29,9 +29,6 @@ from airflow_provider_abeja.links.training import (
     AbejaDeploymentVersionLink,
     AbejaTrainingJobLink,
     AbejaTrainingModelLink,
-    deployment_version_url,
-    training_job_url,
-    training_model_url,
 )
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
@@ -186,8 +183,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         )
         job_id = str(job["training_job_id"])
         self._job = (organization_id, definition, job_id)
-        url = training_job_url(self.hook.console_url, organization_id, definition, job_id)
-        self.push_link(context, XCOM_TRAINING_JOB_ID, job_id, XCOM_TRAINING_JOB_URL, url)
+        path = (organization_id, "training", "definitions", definition, "jobs", job_id)
+        self.push_link(context, XCOM_TRAINING_JOB_ID, XCOM_TRAINING_JOB_URL, *path)
         if not self.wait_for_completion or job.get("status") == TrainingJobStatus.COMPLETE.value:
             return _job_summary(job, definition)
         if self.deferrable:
@@ -259,12 +256,10 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         definition = self.definition_name()
         organization_id = organization_id or self.resolve_organization_id()
         if isinstance(event, Mapping) and event.get("status") == "timeout":
-            self._job = (organization_id, definition, str(job_id))
+            self._job = (organization_id, definition, job_id)
             self._stop_own_job()
-        validate_training_event(event, str(job_id))
-        return _job_summary(
-            self.client.get_training_job(organization_id, definition, str(job_id)), definition
-        )
+        validate_training_event(event, job_id)
+        return _job_summary(self.client.get_training_job(organization_id, definition, job_id), definition)
 
     # -- killing
 
@@ -352,8 +347,8 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
             )
             self.log.info("Registered model %s from training job %s", model.get("training_model_id"), job_id)
         model_id = str(model["training_model_id"])
-        url = training_model_url(self.hook.console_url, organization_id, definition, model_id)
-        self.push_link(context, XCOM_TRAINING_MODEL_ID, model_id, XCOM_TRAINING_MODEL_URL, url)
+        path = (organization_id, "training", "definitions", definition, "models", model_id)
+        self.push_link(context, XCOM_TRAINING_MODEL_ID, XCOM_TRAINING_MODEL_URL, *path)
         return {"training_model_id": model_id, "training_job_id": job_id, "job_definition_name": definition}
 
 
@@ -421,6 +416,6 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
             )
             self.log.info("Created version %s (%s) and uploaded its code", version, created.get("version_id"))
         version_id = str(created["version_id"])
-        url = deployment_version_url(self.hook.console_url, organization_id, deployment_id, version_id)
-        self.push_link(context, XCOM_VERSION_ID, version_id, XCOM_VERSION_URL, url)
+        path = (organization_id, "deployments", deployment_id, "versions", version_id)
+        self.push_link(context, XCOM_VERSION_ID, XCOM_VERSION_URL, *path)
         return {"version_id": version_id, "version": version, "deployment_id": deployment_id}

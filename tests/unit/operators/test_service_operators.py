@@ -187,23 +187,23 @@ def test_request_operator_names_timeout():
     assert info.value.argument == "check_interval"
 
 
-def test_the_base_wait_refuses_a_zero_interval_before_deferring_or_polling(requests_mock):
-    """A subclass calling the shared wait directly gets the argument's name, not the trigger's error."""
-    op = create_op()
+def test_the_wait_refuses_a_zero_interval_before_deferring_or_polling(requests_mock):
+    """The wait's settings are checked where the operator is built: the argument's name, not the
+    trigger's error."""
     for deferrable in (True, False):
         with pytest.raises(InvalidArgumentError) as info:
-            op.wait_or_defer(ORG, SER, deferrable=deferrable, target_status="READY", check_interval=0)
+            create_op(deferrable=deferrable, check_interval=0)
         assert info.value.argument == "check_interval"
         with pytest.raises(InvalidArgumentError) as info:
-            op.wait_or_defer(ORG, SER, deferrable=deferrable, target_status="READY", timeout=-1)
+            create_op(deferrable=deferrable, timeout=-1)
         assert info.value.argument == "timeout"
     assert requests_mock.call_count == 0
 
 
-def test_the_base_deferral_polls_no_faster_than_the_floor(requests_mock):
-    op = create_op()
+def test_the_deferral_polls_no_faster_than_the_floor(requests_mock):
+    op = create_op(deferrable=True, check_interval=0.001, timeout=None)
     with pytest.raises(TaskDeferred) as info:
-        op.wait_or_defer(ORG, SER, deferrable=True, target_status="READY", check_interval=0.001, timeout=None)
+        op.wait_or_defer(ORG, SER, "READY")
     _, kwargs = info.value.trigger.serialize()
     assert kwargs["poll_interval"] == MIN_CHECK_INTERVAL
     assert kwargs["end_time"] is None

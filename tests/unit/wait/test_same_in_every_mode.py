@@ -1,7 +1,7 @@
 """One wait engine: the same status sequence ends the same way, with the same message, in every mode.
 
-Each scenario is played through the operators' own wait (``AbejaDeploymentOperator.wait_for_status``,
-the hook's blocking loop), the sensor's poke mode (``BaseSensorOperator.execute`` calling
+Each scenario is played through the operators' own wait (``AbejaStartServiceOperator.wait_or_defer``
+in the worker, the hook's blocking loop), the sensor's poke mode (``BaseSensorOperator.execute`` calling
 ``poke``), and the trigger (``AbejaServiceStatusTrigger.run``) whose event the deferrable
 operators and sensor turn back into a result with ``validate_status_event``; and the same for a
 training job (the job operator's own wait, ``AbejaTrainingJobSensor``, ``AbejaTrainingJobTrigger``),
@@ -29,7 +29,7 @@ from airflow_provider_abeja.exceptions import (
     WaitTimeoutError,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.operators._base import AbejaDeploymentOperator
+from airflow_provider_abeja.operators.service import AbejaStartServiceOperator
 from airflow_provider_abeja.operators.training import AbejaCreateTrainingJobOperator
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
@@ -135,11 +135,17 @@ def _hook(script: Script) -> AbejaHook:
 
 
 def via_operator_wait(script: Script, deadline: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
-    op = AbejaDeploymentOperator(task_id="wait", deployment_id=DEP, organization_id=ORG)
-    op.__dict__["hook"] = _hook(script)
-    return op.wait_for_status(
-        ORG, SER, target_status="READY", check_interval=0.1, timeout=0 if deadline else 60
+    op = AbejaStartServiceOperator(
+        task_id="wait",
+        deployment_id=DEP,
+        service_id=SER,
+        organization_id=ORG,
+        check_interval=0.1,
+        timeout=0 if deadline else 60,
+        deferrable=False,
     )
+    op.__dict__["hook"] = _hook(script)
+    return op.wait_or_defer(ORG, SER, target_status="READY")
 
 
 def via_sensor_poke(script: Script, deadline: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
