@@ -82,18 +82,6 @@ def parse_item(
     return key, record[payload_field], None
 
 
-def parse_line(
-    lineno: int, raw: bytes, key_field: str | None, payload_field: str | None
-) -> tuple[Key, Any, str | None]:
-    """`parse_item` for a JSONL line keyed by default by its line number; errors name the line."""
-    try:
-        record = json.loads(raw)
-    except ValueError as exc:
-        return lineno, None, f"line {lineno} is not valid JSON: {exc}"
-    key, body, error = parse_item(record, key_field, payload_field, lineno)
-    return key, body, None if error is None else f"line {lineno}: {error}"
-
-
 def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
     """The non-blank lines of a file with their 1-based physical line numbers."""
     with open_binary(path) as fh:
@@ -115,8 +103,13 @@ class JsonlSource:
 
     def __iter__(self) -> Iterator[BatchInput]:
         for index, (lineno, raw) in enumerate(numbered_lines(self.path)):
-            key, body, error = parse_line(lineno, raw, self.key_field, self.payload_field)
-            yield BatchInput(index=index, key=key, json=body, error=error)
+            try:
+                record = json.loads(raw)
+            except ValueError as exc:
+                yield BatchInput(index=index, key=lineno, error=f"line {lineno} is not valid JSON: {exc}")
+                continue
+            key, body, error = parse_item(record, self.key_field, self.payload_field, lineno)
+            yield BatchInput(index=index, key=key, json=body, error=error and f"line {lineno}: {error}")
 
 
 class ListSource:
