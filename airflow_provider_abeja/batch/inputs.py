@@ -20,6 +20,7 @@ import os
 import pathlib
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from airflow_provider_abeja.batch.paths import iter_lines, local_path, object_path, open_binary
@@ -172,16 +173,14 @@ class FilesSource:
         self.base: Any = pathlib.Path(base) if isinstance(base, str) else base
         self.pattern = pattern
         self.content_type = content_type
-        self._keys: list[str] | None = None
 
+    @cached_property
     def keys(self) -> list[str]:
-        if self._keys is None:
-            local = local_path(self.base)
-            self._keys = sorted(self._list_remote() if local is None else self._list_local(local))
-        return self._keys
+        local = local_path(self.base)
+        return sorted(self._list_remote() if local is None else self._list_local(local))
 
     def count(self) -> int:
-        return len(self.keys())
+        return len(self.keys)
 
     def _list_local(self, base: str) -> Iterator[str]:
         if self.pattern is None:
@@ -202,7 +201,7 @@ class FilesSource:
                 yield full[len(prefix) :] if full.startswith(prefix) else found.name
 
     def __iter__(self) -> Iterator[BatchInput]:
-        for index, key in enumerate(self.keys()):
+        for index, key in enumerate(self.keys):
             yield BatchInput(
                 index=index,
                 key=key,

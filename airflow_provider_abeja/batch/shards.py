@@ -62,7 +62,7 @@ def split_jsonl(source: JsonlSource, work_dir: Any, count: int) -> list[tuple[An
 
 def split_files(files: FilesSource, work_dir: Any, count: int) -> list[tuple[Any, int]]:
     """Write `count` key lists (one relative path per line) of the files of `files`."""
-    keys = files.keys()
+    keys = files.keys
     written = []
     for i in range(min(count, len(keys))):
         target, mine = work_dir / f"keys-{_shard_name(i)}", keys[i::count]

@@ -344,12 +344,9 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             "errors_written": failed,
         }
         self.log.info(
-            "Batch done: %d ok, %d failed (%.2f%%), %d skipped from earlier tries, %.1f inputs/s",
-            counts.done_ok,
-            counts.done_errors,
-            100 * counts.error_rate,
-            counts.skipped,
-            counts.throughput,
+            "Batch done: %(done_ok)d ok, %(done_errors)d failed (%(percent).2f%%), "
+            "%(skipped)d skipped from earlier tries, %(throughput).1f inputs/s",
+            {**summary, "percent": 100 * counts.error_rate},
         )
         if counts.error_rate > max_error_rate:
             self._push_summary(context, summary)
