@@ -157,10 +157,6 @@ def locate_input(input_path: str, input_format: str, conn_id: str | None) -> tup
     return path, pattern, files or (input_format == "auto" and bool(path.is_dir()))
 
 
-def guess_content_type(name: str) -> str:
-    return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_CONTENT_TYPE
-
-
 class FilesSource:
     """Every file of a directory (recursively), or those matching a glob below it, in sorted key order.
 
@@ -202,11 +198,9 @@ class FilesSource:
 
     def __iter__(self) -> Iterator[BatchInput]:
         for index, key in enumerate(self.keys):
+            content_type = self.content_type or mimetypes.guess_type(key, strict=False)[0]
             yield BatchInput(
-                index=index,
-                key=key,
-                path=self.base / key,
-                content_type=self.content_type or guess_content_type(key),
+                index, key, path=self.base / key, content_type=content_type or DEFAULT_CONTENT_TYPE
             )
 
 

@@ -137,13 +137,6 @@ def open_binary(path: Any, mode: str = "rb") -> IO[bytes]:
     return path.open(mode)  # type: ignore[no-any-return]
 
 
-def sibling(path: Any, suffix: str) -> Any:
-    """`path` with `suffix` appended to its last component (`out.jsonl` -> `out.jsonl.parts`)."""
-    if isinstance(path, str):
-        return path + suffix
-    return path.with_name(path.name + suffix)
-
-
 def iter_lines(fh: Any, chunk_size: int = 1 << 20) -> Iterator[bytes]:
     """The lines of a binary file, newline kept (the last may lack it), read in chunks.
 

@@ -34,14 +34,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from airflow_provider_abeja.batch.donekeys import DoneKeys
-from airflow_provider_abeja.batch.paths import (
-    iter_lines,
-    local_path,
-    open_binary,
-    path_exists,
-    published,
-    sibling,
-)
+from airflow_provider_abeja.batch.paths import iter_lines, local_path, open_binary, path_exists, published
 
 
 class CorruptOutputError(ValueError):
@@ -157,7 +150,7 @@ class PartsResultStore(ResultStore):
     def __init__(self, path: Any, *, part_records: int = 10_000, part_interval: float = 60.0) -> None:
         path = pathlib.Path(path) if isinstance(path, str) else path
         self.path = path
-        self.parts_dir = sibling(path, ".parts")
+        self.parts_dir = path.with_name(path.name + ".parts")
         self.part_records = part_records
         self.part_interval = part_interval
         self._run = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"

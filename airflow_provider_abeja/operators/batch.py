@@ -39,11 +39,10 @@ def default_errors_path(output_path: str) -> str:
     return output_path.removesuffix(".jsonl") + ".errors.jsonl"
 
 
-def choice_argument(argument: str, value: str, choices: tuple[str, ...]) -> str:
-    """`value`, refused with an error naming `argument` unless it is one of `choices`."""
+def choice_argument(argument: str, value: str, choices: tuple[str, ...]) -> None:
+    """Refuse `value` with an error naming `argument` unless it is one of `choices`."""
     if value not in choices:
         raise InvalidArgumentError(argument, f"must be one of {choices}, not {value!r}")
-    return value
 
 
 def number_argument(argument: str, value: Any, kind: type, low: float, high: float | None = None) -> Any:

@@ -123,13 +123,9 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
             "shards": [{**spec, "inputs": size} for spec, (_, size) in zip(specs, written, strict=True)],
         }
         _write_json(work / PLAN_NAME, plan)
-        self.log.info(
-            "Split %s into %d shard(s) of %s input(s) under %s",
-            input_path,
-            len(specs),
-            "/".join(str(size) for _, size in written) or "0",
-            work_dir,
-        )
+        sizes = "/".join(str(size) for _, size in written) or "0"
+        message = "Split %s into %d shard(s) of %s input(s) under %s"
+        self.log.info(message, input_path, len(specs), sizes, work_dir)
         return specs
 
 
