@@ -33,7 +33,7 @@ from typing import Any
 from batch_throughput import raw_ceiling  # the saturating loader: plain threads, no batch code
 
 from abeja_emulator import EmulatorHandle, EmulatorProcess
-from airflow_provider_abeja.batch.inputs import ListSource
+from airflow_provider_abeja.batch.inputs import JsonlSource, ListSource
 from airflow_provider_abeja.batch.results import open_result_store
 from airflow_provider_abeja.batch.runner import BatchRunner
 from airflow_provider_abeja.batch.sender import Sender, Target
@@ -147,7 +147,7 @@ def two_workers(handle: EmulatorHandle, tmp: Path, quick: bool) -> bool:
     n = 800 if quick else 2_400
     source = tmp / "workers-input.jsonl"
     source.write_text("".join(json.dumps({"id": f"k{i}", "i": i}) + "\n" for i in range(n)))
-    shards = [path for path, _ in split_jsonl(source, tmp / "workers-shards", 2, key_field="id")]
+    shards = [path for path, _ in split_jsonl(JsonlSource(source, key_field="id"), tmp / "workers-shards", 2)]
     one = tmp / "one"
     one.mkdir()
     alone = sum(run_workers(handle, dep, ser, [shard], one) for shard in shards)
@@ -179,8 +179,9 @@ step, source, work, key_field, body_field = sys.argv[1:6]
 work = pathlib.Path(work)
 started = time.perf_counter()
 if step == "split":
+    from airflow_provider_abeja.batch.inputs import JsonlSource
     from airflow_provider_abeja.batch.shards import split_jsonl
-    result = [n for _, n in split_jsonl(pathlib.Path(source), work, 2)]
+    result = [n for _, n in split_jsonl(JsonlSource(pathlib.Path(source)), work, 2)]
 elif step == "batch":
     from airflow_provider_abeja.batch.inputs import JsonlSource
     from airflow_provider_abeja.batch.results import open_result_store

@@ -47,8 +47,6 @@ class DoneKeys:
     def __init__(self, high: array | None = None, low: array | None = None) -> None:
         self._high = high if high is not None else array("Q")
         self._low = low if low is not None else array("Q")
-        if len(self._high) != len(self._low):
-            raise ValueError("high and low digest halves differ in length")
 
     @classmethod
     def build(cls, keys: Iterable[Any]) -> DoneKeys:
@@ -80,13 +78,7 @@ class DoneKeys:
 
     def distinct(self) -> int:
         """How many different keys were given to `build` (equal keys are neighbours once sorted)."""
-        n = 0
-        prev: tuple[int, int] | None = None
-        for pair in zip(self._high, self._low, strict=True):
-            if pair != prev:
-                n += 1
-                prev = pair
-        return n
+        return sum(1 for _ in itertools.groupby(zip(self._high, self._low, strict=True)))
 
     @property
     def nbytes(self) -> int:

@@ -20,6 +20,7 @@ import os
 import pathlib
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from airflow_provider_abeja.batch.paths import iter_lines, local_path, object_path, open_binary
@@ -82,18 +83,6 @@ def parse_item(
     return key, record[payload_field], None
 
 
-def parse_line(
-    lineno: int, raw: bytes, key_field: str | None, payload_field: str | None
-) -> tuple[Key, Any, str | None]:
-    """`parse_item` for a JSONL line keyed by default by its line number; errors name the line."""
-    try:
-        record = json.loads(raw)
-    except ValueError as exc:
-        return lineno, None, f"line {lineno} is not valid JSON: {exc}"
-    key, body, error = parse_item(record, key_field, payload_field, lineno)
-    return key, body, None if error is None else f"line {lineno}: {error}"
-
-
 def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
     """The non-blank lines of a file with their 1-based physical line numbers."""
     with open_binary(path) as fh:
@@ -115,8 +104,13 @@ class JsonlSource:
 
     def __iter__(self) -> Iterator[BatchInput]:
         for index, (lineno, raw) in enumerate(numbered_lines(self.path)):
-            key, body, error = parse_line(lineno, raw, self.key_field, self.payload_field)
-            yield BatchInput(index=index, key=key, json=body, error=error)
+            try:
+                record = json.loads(raw)
+            except ValueError as exc:
+                yield BatchInput(index=index, key=lineno, error=f"line {lineno} is not valid JSON: {exc}")
+                continue
+            key, body, error = parse_item(record, self.key_field, self.payload_field, lineno)
+            yield BatchInput(index=index, key=key, json=body, error=error and f"line {lineno}: {error}")
 
 
 class ListSource:
@@ -163,10 +157,6 @@ def locate_input(input_path: str, input_format: str, conn_id: str | None) -> tup
     return path, pattern, files or (input_format == "auto" and bool(path.is_dir()))
 
 
-def guess_content_type(name: str) -> str:
-    return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_CONTENT_TYPE
-
-
 class FilesSource:
     """Every file of a directory (recursively), or those matching a glob below it, in sorted key order.
 
@@ -179,16 +169,14 @@ class FilesSource:
         self.base: Any = pathlib.Path(base) if isinstance(base, str) else base
         self.pattern = pattern
         self.content_type = content_type
-        self._keys: list[str] | None = None
 
+    @cached_property
     def keys(self) -> list[str]:
-        if self._keys is None:
-            local = local_path(self.base)
-            self._keys = sorted(self._list_remote() if local is None else self._list_local(local))
-        return self._keys
+        local = local_path(self.base)
+        return sorted(self._list_remote() if local is None else self._list_local(local))
 
     def count(self) -> int:
-        return len(self.keys())
+        return len(self.keys)
 
     def _list_local(self, base: str) -> Iterator[str]:
         if self.pattern is None:
@@ -209,12 +197,10 @@ class FilesSource:
                 yield full[len(prefix) :] if full.startswith(prefix) else found.name
 
     def __iter__(self) -> Iterator[BatchInput]:
-        for index, key in enumerate(self.keys()):
+        for index, key in enumerate(self.keys):
+            content_type = self.content_type or mimetypes.guess_type(key, strict=False)[0]
             yield BatchInput(
-                index=index,
-                key=key,
-                path=self.base / key,
-                content_type=self.content_type or guess_content_type(key),
+                index, key, path=self.base / key, content_type=content_type or DEFAULT_CONTENT_TYPE
             )
 
 

@@ -11,7 +11,7 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -78,11 +78,18 @@ def object_path(value: Any, *, conn_id: str | None, argument: str) -> Any:
     return path
 
 
-def is_file(path: Any) -> bool:
+def _check(path: Any, local_check: Callable[[str], bool], method: str) -> bool:
+    """`local_check` on a local file's OS path, else the path object's own `method`."""
     local = local_path(path)
-    if local is not None:
-        return os.path.isfile(local)
-    return bool(path.is_file())
+    return local_check(local) if local is not None else bool(getattr(path, method)())
+
+
+def is_file(path: Any) -> bool:
+    return _check(path, os.path.isfile, "is_file")
+
+
+def path_exists(path: Any) -> bool:
+    return _check(path, os.path.exists, "exists")
 
 
 def publish(local_file: str, destination: Any) -> None:
@@ -128,20 +135,6 @@ def open_binary(path: Any, mode: str = "rb") -> IO[bytes]:
     if local is not None:
         return open(local, mode)
     return path.open(mode)  # type: ignore[no-any-return]
-
-
-def path_exists(path: Any) -> bool:
-    local = local_path(path)
-    if local is not None:
-        return os.path.exists(local)
-    return bool(path.exists())
-
-
-def sibling(path: Any, suffix: str) -> Any:
-    """`path` with `suffix` appended to its last component (`out.jsonl` -> `out.jsonl.parts`)."""
-    if isinstance(path, str):
-        return path + suffix
-    return path.with_name(path.name + suffix)
 
 
 def iter_lines(fh: Any, chunk_size: int = 1 << 20) -> Iterator[bytes]:

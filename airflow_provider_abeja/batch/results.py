@@ -34,14 +34,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from airflow_provider_abeja.batch.donekeys import DoneKeys
-from airflow_provider_abeja.batch.paths import (
-    iter_lines,
-    local_path,
-    open_binary,
-    path_exists,
-    published,
-    sibling,
-)
+from airflow_provider_abeja.batch.paths import iter_lines, local_path, open_binary, path_exists, published
 
 
 class CorruptOutputError(ValueError):
@@ -116,10 +109,6 @@ class ResultStore:
     def close(self) -> None:
         raise NotImplementedError
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Every committed record; complete only after `close()`."""
-        return iter_records(self.path)
-
 
 class AppendResultStore(ResultStore):
     """A single local JSONL file written by appending; see the module docstring."""
@@ -161,7 +150,7 @@ class PartsResultStore(ResultStore):
     def __init__(self, path: Any, *, part_records: int = 10_000, part_interval: float = 60.0) -> None:
         path = pathlib.Path(path) if isinstance(path, str) else path
         self.path = path
-        self.parts_dir = sibling(path, ".parts")
+        self.parts_dir = path.with_name(path.name + ".parts")
         self.part_records = part_records
         self.part_interval = part_interval
         self._run = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
@@ -187,8 +176,6 @@ class PartsResultStore(ResultStore):
             return 0
 
     def _list_parts(self) -> list[Any]:
-        if not path_exists(self.parts_dir):
-            return []
         try:
             children = list(self.parts_dir.iterdir())
         except (FileNotFoundError, NotADirectoryError):  # object stores drop "directories" once empty
@@ -218,10 +205,7 @@ class PartsResultStore(ResultStore):
         if not self._buffer:
             return
         self._seq += 1
-        part = self.parts_dir / f"part-{self._seq:08d}-{self._run}.jsonl"
-        if local_path(part) is not None:
-            os.makedirs(local_path(self.parts_dir) or ".", exist_ok=True)
-        with open_binary(part, "wb") as fh:
+        with published(self.parts_dir / f"part-{self._seq:08d}-{self._run}.jsonl") as fh:
             fh.write(b"".join(self._buffer))
         self._buffer = []
 
@@ -232,12 +216,10 @@ class PartsResultStore(ResultStore):
         parts = self._list_parts()
         if parts:
             sources = ([self.path] if path_exists(self.path) else []) + parts
-            merged = sibling(self.path, f".merge-{self._run}")
-            with open_binary(merged, "wb") as out:
+            with published(self.path) as out:
                 for source in sources:
                     with open_binary(source) as fh:
                         shutil.copyfileobj(fh, out, 1 << 20)
-            merged.rename(self.path)
             for part in parts:
                 part.unlink()
         elif not path_exists(self.path):
@@ -264,7 +246,7 @@ def write_errors_file(store: ResultStore, errors_path: Any) -> int:
     Derived from the output after the run, so it never disagrees with it, whatever a crash did.
     When nothing failed there is no errors file (one left by an earlier try is removed).
     """
-    failed = (record for record in store.records() if record.get("status") != "ok")
+    failed = (record for record in iter_records(store.path) if record.get("status") != "ok")
     first = next(failed, None)
     if first is None:
         if path_exists(errors_path):

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from typing import Any
 
 from airflow_provider_abeja.batch.inputs import BatchInput
@@ -46,6 +46,7 @@ def _duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+@dataclass
 class Progress:
     """Logs every `interval` seconds, and when another `percent_step` % of the total is done.
 
@@ -53,25 +54,18 @@ class Progress:
     flood the log; the runner writes the first and last lines itself, with `log`.
     """
 
-    def __init__(
-        self,
-        logger: Any,
-        total: int | None,
-        *,
-        interval: float = 10.0,
-        percent_step: float = 5.0,
-        min_gap: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.logger = logger
-        self.total = total
-        self.interval = interval
-        self.percent_step = percent_step
-        self.min_gap = min_gap
-        self.clock = clock
-        self.started = clock()
+    logger: Any
+    total: int | None
+    _: KW_ONLY
+    interval: float = 10.0
+    percent_step: float = 5.0
+    min_gap: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
         self._last_log = self.started
-        self._next_percent = percent_step
+        self._next_percent = self.percent_step
 
     def line(self, sent: int, errors: int, skipped: int = 0) -> str:
         """`sent` inputs sent by this try (the rate), `skipped` found done by an earlier one."""
@@ -173,36 +167,31 @@ def _safe(process: Process, item: BatchInput) -> dict[str, Any]:
         return {"status": "error", "error": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
 
 
+@dataclass
 class BatchRunner:
-    """Runs `process` over a stream of inputs with bounded concurrency; see the module docstring."""
+    """Runs `process` over a stream of inputs with bounded concurrency; see the module docstring.
 
-    def __init__(
-        self,
-        process: Process,
-        store: ResultStore,
-        *,
-        concurrency: int,
-        preserve_order: bool = True,
-        window: int | None = None,
-        progress_interval: float = 10.0,
-        progress_percent: float = 5.0,
-        log: Any = None,
-        stop: threading.Event | None = None,
-    ) -> None:
-        if concurrency < 1:
+    `window` is how many inputs may be held at once; 0 picks a default for `preserve_order`.
+    """
+
+    process: Process
+    store: ResultStore
+    _: KW_ONLY
+    concurrency: int
+    preserve_order: bool = True
+    window: int = 0
+    progress_interval: float = 10.0
+    progress_percent: float = 5.0
+    log: Any = logger
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        self.process = process
-        self.store = store
-        self.concurrency = concurrency
-        self.preserve_order = preserve_order
         # Unordered: a few spare inputs keep workers busy while the writer catches up.
         # Ordered: room for slow inputs to finish late without starving the workers.
-        default_window = concurrency * (8 if preserve_order else 2)
-        self.window = max(concurrency, window or default_window)
-        self.progress_interval = progress_interval
-        self.progress_percent = progress_percent
-        self.log = log or logger
-        self.stop = stop or threading.Event()
+        default_window = self.concurrency * (8 if self.preserve_order else 2)
+        self.window = max(self.concurrency, self.window or default_window)
 
     def run(self, inputs: Iterable[BatchInput], total: int | None = None) -> BatchCounts:
         counts = BatchCounts(total=total, prior_ok=self.store.prior_ok, prior_errors=self.store.prior_errors)

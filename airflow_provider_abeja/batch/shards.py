@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from airflow_provider_abeja.batch.donekeys import DoneKeys
-from airflow_provider_abeja.batch.inputs import FilesSource, numbered_lines, parse_line
+from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource
 from airflow_provider_abeja.batch.paths import publish, published
 from airflow_provider_abeja.batch.results import encode_record, iter_records
 
@@ -39,14 +39,7 @@ def _shard_name(index: int) -> str:
     return f"shard-{index:05d}.jsonl"
 
 
-def split_jsonl(
-    source: Any,
-    work_dir: Any,
-    count: int,
-    *,
-    key_field: str | None = None,
-    payload_field: str | None = None,
-) -> list[tuple[Any, int]]:
+def split_jsonl(source: JsonlSource, work_dir: Any, count: int) -> list[tuple[Any, int]]:
     """Write `count` shard files of `source` under `work_dir`; the non-empty ones and their sizes."""
     sizes = [0] * count
     with tempfile.TemporaryDirectory(prefix="abeja-shards-") as tmp:
@@ -54,11 +47,10 @@ def split_jsonl(
             shards = [
                 stack.enter_context(open(os.path.join(tmp, _shard_name(i)), "wb")) for i in range(count)
             ]
-            for n, (lineno, raw) in enumerate(numbered_lines(source)):
-                key, body, error = parse_line(lineno, raw, key_field, payload_field)
-                record = {"key": key, "body": body} if error is None else {"key": key, "invalid": error}
-                shards[n % count].write(encode_record(record))
-                sizes[n % count] += 1
+            for item in source:
+                body = {"body": item.json} if item.error is None else {"invalid": item.error}
+                shards[item.index % count].write(encode_record({"key": item.key, **body}))
+                sizes[item.index % count] += 1
         written = []
         for i, size in enumerate(sizes):
             if size:
@@ -70,7 +62,7 @@ def split_jsonl(
 
 def split_files(files: FilesSource, work_dir: Any, count: int) -> list[tuple[Any, int]]:
     """Write `count` key lists (one relative path per line) of the files of `files`."""
-    keys = files.keys()
+    keys = files.keys
     written = []
     for i in range(min(count, len(keys))):
         target, mine = work_dir / f"keys-{_shard_name(i)}", keys[i::count]

@@ -39,11 +39,10 @@ def default_errors_path(output_path: str) -> str:
     return output_path.removesuffix(".jsonl") + ".errors.jsonl"
 
 
-def choice_argument(argument: str, value: str, choices: tuple[str, ...]) -> str:
-    """`value`, refused with an error naming `argument` unless it is one of `choices`."""
+def choice_argument(argument: str, value: str, choices: tuple[str, ...]) -> None:
+    """Refuse `value` with an error naming `argument` unless it is one of `choices`."""
     if value not in choices:
         raise InvalidArgumentError(argument, f"must be one of {choices}, not {value!r}")
-    return value
 
 
 def number_argument(argument: str, value: Any, kind: type, low: float, high: float | None = None) -> Any:
@@ -344,12 +343,9 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             "errors_written": failed,
         }
         self.log.info(
-            "Batch done: %d ok, %d failed (%.2f%%), %d skipped from earlier tries, %.1f inputs/s",
-            counts.done_ok,
-            counts.done_errors,
-            100 * counts.error_rate,
-            counts.skipped,
-            counts.throughput,
+            "Batch done: %(done_ok)d ok, %(done_errors)d failed (%(percent).2f%%), "
+            "%(skipped)d skipped from earlier tries, %(throughput).1f inputs/s",
+            {**summary, "percent": 100 * counts.error_rate},
         )
         if counts.error_rate > max_error_rate:
             self._push_summary(context, summary)

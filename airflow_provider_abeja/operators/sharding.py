@@ -38,7 +38,23 @@ def _write_json(path: Any, value: Any) -> None:
         out.write(json.dumps(value, indent=2, sort_keys=True).encode())
 
 
-class AbejaSplitBatchInputOperator(AbejaBaseOperator):
+class _ShardOperator(AbejaBaseOperator):
+    """What the split and the merge share: the run's folder and the object store's connection."""
+
+    ui_color = "#b5e3f2"
+
+    def __init__(self, *, work_dir: str, storage_conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.work_dir = work_dir
+        self.storage_conn_id = storage_conn_id
+
+    def _path(self, value: str, argument: str, conn_id: str | None = None) -> Any:
+        from airflow_provider_abeja.batch.paths import object_path
+
+        return object_path(value, conn_id=conn_id or self.storage_conn_id, argument=argument)
+
+
+class AbejaSplitBatchInputOperator(_ShardOperator):
     """Split a JSONL file, a directory or a glob into shards; returns one kwargs dict per shard.
 
     :param input_path: what `AbejaBatchRequestOperator` would read (path, ``file://``, ``s3://``...).
@@ -59,19 +75,16 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
         "key_field",
         "payload_field",
     )
-    ui_color = "#b5e3f2"
 
     def __init__(
         self,
         *,
         input_path: str,
-        work_dir: str,
         shards: int | str,
         output_dir: str | None = None,
         input_format: str = "auto",
         key_field: str | None = None,
         payload_field: str | None = None,
-        storage_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -79,32 +92,30 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
         if not isinstance(shards, str):  # a template is checked once rendered
             number_argument("shards", shards, int, 1)
         self.input_path = input_path
-        self.work_dir = work_dir
         self.shards = shards
         self.output_dir = output_dir
         self.input_format = input_format
         self.key_field = key_field
         self.payload_field = payload_field
-        self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Mapping[str, Any]) -> list[dict[str, Any]]:
-        from airflow_provider_abeja.batch.inputs import FilesSource, locate_input
-        from airflow_provider_abeja.batch.paths import is_file, object_path
+        from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource, locate_input
+        from airflow_provider_abeja.batch.paths import is_file
         from airflow_provider_abeja.batch.shards import join, shard_specs, split_files, split_jsonl
 
         conn_id = self.storage_conn_id
         input_path, work_dir = str(self.input_path), str(self.work_dir)
         output_dir = str(self.output_dir or join(work_dir, "results"))
         count = number_argument("shards", self.shards, int, 1)
-        work = object_path(work_dir, conn_id=conn_id, argument="work_dir")
+        work = self._path(work_dir, "work_dir")
         source, pattern, files = locate_input(input_path, self.input_format, conn_id)
         if files:
             written = split_files(FilesSource(source, pattern), work, count)
         elif not is_file(source):
             raise InvalidArgumentError("input_path", f"no such file or directory: {input_path}")
         else:
-            key_field, payload_field = self.key_field or None, self.payload_field or None
-            written = split_jsonl(source, work, count, key_field=key_field, payload_field=payload_field)
+            fields = {"key_field": self.key_field or None, "payload_field": self.payload_field or None}
+            written = split_jsonl(JsonlSource(source, **fields), work, count)
         specs = shard_specs(input_path, written, work_dir, output_dir, files=files, storage_conn_id=conn_id)
         plan = {
             "input_path": input_path,
@@ -112,17 +123,13 @@ class AbejaSplitBatchInputOperator(AbejaBaseOperator):
             "shards": [{**spec, "inputs": size} for spec, (_, size) in zip(specs, written, strict=True)],
         }
         _write_json(work / PLAN_NAME, plan)
-        self.log.info(
-            "Split %s into %d shard(s) of %s input(s) under %s",
-            input_path,
-            len(specs),
-            "/".join(str(size) for _, size in written) or "0",
-            work_dir,
-        )
+        sizes = "/".join(str(size) for _, size in written) or "0"
+        message = "Split %s into %d shard(s) of %s input(s) under %s"
+        self.log.info(message, input_path, len(specs), sizes, work_dir)
         return specs
 
 
-class AbejaMergeBatchShardsOperator(AbejaBaseOperator):
+class AbejaMergeBatchShardsOperator(_ShardOperator):
     """Check that every input of a sharded batch was answered exactly once; write one manifest.
 
     The manifest (JSON; also the return value) holds the counts (inputs, ok, errors, error rate,
@@ -135,42 +142,29 @@ class AbejaMergeBatchShardsOperator(AbejaBaseOperator):
     """
 
     template_fields: Sequence[str] = ("work_dir", "manifest_path", "max_error_rate")
-    ui_color = "#b5e3f2"
 
     def __init__(
-        self,
-        *,
-        work_dir: str,
-        manifest_path: str | None = None,
-        max_error_rate: float | str = 1.0,
-        storage_conn_id: str | None = None,
-        **kwargs: Any,
+        self, *, manifest_path: str | None = None, max_error_rate: float | str = 1.0, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        self.work_dir = work_dir
         self.manifest_path = manifest_path
         self.max_error_rate = max_error_rate
-        self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        from airflow_provider_abeja.batch.paths import object_path, open_binary, path_exists
+        from airflow_provider_abeja.batch.paths import open_binary, path_exists
         from airflow_provider_abeja.batch.shards import join, merge_shards
 
-        conn_id = self.storage_conn_id
         work_dir = str(self.work_dir)
         manifest_path = str(self.manifest_path or join(work_dir, MANIFEST_NAME))
         rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
-        plan_path = object_path(join(work_dir, PLAN_NAME), conn_id=conn_id, argument="work_dir")
+        plan_path = self._path(join(work_dir, PLAN_NAME), "work_dir")
         if not path_exists(plan_path):
             raise InvalidArgumentError("work_dir", f"no {PLAN_NAME} in {work_dir}: run the split first")
-        manifest_file = object_path(manifest_path, conn_id=conn_id, argument="manifest_path")
+        manifest_file = self._path(manifest_path, "manifest_path")
         with open_binary(plan_path) as fh:
             plan = json.load(fh)
         shards = plan["shards"]
-        outputs = [
-            object_path(s["output_path"], conn_id=s.get("storage_conn_id", conn_id), argument="output_path")
-            for s in shards
-        ]
+        outputs = [self._path(s["output_path"], "output_path", s.get("storage_conn_id")) for s in shards]
         manifest = merge_shards(shards, outputs)
         manifest.update(input_path=plan["input_path"], manifest_path=manifest_path)
         _write_json(manifest_file, manifest)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from airflow_provider_abeja.batch.donekeys import DoneKeys
+from airflow_provider_abeja.batch.inputs import JsonlSource
 from airflow_provider_abeja.batch.shards import merge_shards, shard_specs, split_jsonl
 
 
@@ -16,7 +17,7 @@ def _records(path: Path) -> list[dict]:
 def test_split_deals_lines_round_robin_with_global_keys_and_bodies(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text('{"id": "a", "p": 1}\n\nnot json\n{"id": "c", "p": 3}\n{"p": 4}\n{"id": "e"}\n')
-    written = split_jsonl(source, tmp_path / "work", 2, key_field="id", payload_field="p")
+    written = split_jsonl(JsonlSource(source, key_field="id", payload_field="p"), tmp_path / "work", 2)
     assert [(p.name, n) for p, n in written] == [("shard-00000.jsonl", 3), ("shard-00001.jsonl", 2)]
     first, second = (_records(p) for p, _ in written)
     assert first[0] == {"key": "a", "body": 1}
@@ -30,7 +31,7 @@ def test_split_deals_lines_round_robin_with_global_keys_and_bodies(tmp_path: Pat
 def test_split_without_key_field_keys_by_line_number_and_drops_empty_shards(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text('{"x": 1}\n{"x": 2}\n')
-    written = split_jsonl(source, tmp_path / "work", 5)
+    written = split_jsonl(JsonlSource(source), tmp_path / "work", 5)
     expected = [[{"key": 1, "body": {"x": 1}}], [{"key": 2, "body": {"x": 2}}]]
     assert [_records(p) for p, _ in written] == expected
     specs = shard_specs(str(source), written, "s3://b/work", "s3://b/out", files=False, storage_conn_id="aws")
