@@ -29,7 +29,7 @@ from airflow_provider_abeja.exceptions import (
     WaitTimeoutError,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.operators._base import AbejaDeploymentOperator
+from airflow_provider_abeja.operators.service import AbejaDeploymentOperator
 from airflow_provider_abeja.operators.training import AbejaCreateTrainingJobOperator
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
