@@ -404,7 +404,9 @@ def test_fault_cell(operation: str, fault: str, world: World) -> None:
         first_error = exc
         outcome = "retry"
         # Airflow's retry comes minutes later; here: once the server is done with the faulted call.
-        time.sleep(FAULTS[fault].get("latency", 0.0) + 0.1)
+        # A latency fault outlasts the read timeout, so the client gave up on that call (and could
+        # fail the try) no sooner than READ_TIMEOUT after the server took it: only the rest is left.
+        time.sleep(max(FAULTS[fault].get("latency", 0.0) - READ_TIMEOUT, 0.0) + 0.1)
         result = spec.run(world, state, ti)
     if operation == "batch" and outcome == "ok":
         statuses = [r.get("status") for r in _batch_records(state)]
