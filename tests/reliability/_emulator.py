@@ -8,10 +8,12 @@ server's output for the secrets search, and the control API under the names the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from abeja_emulator.process import EmulatorProcess
+from airflow_provider_abeja.client.retry import RetryPolicy
 
 ORGANIZATION_ID = "1234567890123"
 DEPLOYMENT_ID = "9999999999999"
@@ -80,3 +82,21 @@ class EmulatorServer(EmulatorProcess):
             "password": self.token,
             "extra": {"organization_id": self.organization_id, **extra},
         }
+
+
+@contextmanager
+def capped_retry_waits(wait_max: float) -> Iterator[None]:
+    """Every retry policy built meanwhile (each client's, sync and async, and the batch sender's)
+    waits at most ``wait_max`` between tries, Retry-After included: the suite tests what is retried,
+    not how long the waits are. The connection has no retry-wait field, so the cap goes on
+    ``client.retry.RetryPolicy``, the public policy every client builds."""
+    original = RetryPolicy.__init__
+
+    def capped(self: RetryPolicy, retries: int, asked: float = 30.0, *args: Any, **kwargs: Any) -> None:
+        original(self, retries, min(asked, wait_max), *args, **kwargs)
+
+    RetryPolicy.__init__ = capped  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        RetryPolicy.__init__ = original  # type: ignore[method-assign]

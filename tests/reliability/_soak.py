@@ -20,9 +20,8 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_abeja.client import _core
 from tests._context import FakeTI, task_context
-from tests.reliability._emulator import DEPLOYMENT_ID, VERSION_ID, EmulatorServer
+from tests.reliability._emulator import DEPLOYMENT_ID, VERSION_ID, EmulatorServer, capped_retry_waits
 
 #: The faults drawn at random, each on every platform route; together they fire on ``rate`` of requests.
 FAULT_MIX: list[dict[str, Any]] = [
@@ -78,18 +77,11 @@ def soak_environment(emulator: EmulatorServer, retry_wait_max: float = 0.02) -> 
     """The ``abeja_default`` connection to the emulator, and a small backoff cap for every client."""
     connection = emulator.airflow_connection(timeout=READ_TIMEOUT, max_retry_count=3)
     previous = os.environ.get("AIRFLOW_CONN_ABEJA_DEFAULT")
-    original = _core.resolve_settings
-
-    def capped(**kwargs: Any) -> Any:
-        kwargs["retry_wait_max"] = min(kwargs["retry_wait_max"], retry_wait_max)
-        return original(**kwargs)
-
     os.environ["AIRFLOW_CONN_ABEJA_DEFAULT"] = json.dumps(connection)
-    _core.resolve_settings = capped  # type: ignore[assignment]
     try:
-        yield
+        with capped_retry_waits(retry_wait_max):
+            yield
     finally:
-        _core.resolve_settings = original  # type: ignore[assignment]
         if previous is None:
             os.environ.pop("AIRFLOW_CONN_ABEJA_DEFAULT", None)
         else:

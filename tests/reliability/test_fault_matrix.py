@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 
-from airflow_provider_abeja.client import APIClient, _core
+from airflow_provider_abeja.client import APIClient
 from airflow_provider_abeja.exceptions import AbejaError
 from tests._context import FakeTI, task_context
 from tests.reliability._emulator import (
@@ -43,6 +43,7 @@ from tests.reliability._emulator import (
     ORGANIZATION_ID,
     VERSION_ID,
     EmulatorServer,
+    capped_retry_waits,
 )
 
 pytestmark = pytest.mark.emulator
@@ -366,16 +367,11 @@ def world(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: P
     connection = emulator.airflow_connection(timeout=READ_TIMEOUT, max_retry_count=3)
     monkeypatch.setenv("AIRFLOW_CONN_ABEJA_DEFAULT", json.dumps(connection))
     # Tiny backoff for every client built during the test (hook, trigger, batch; sync and async):
-    # the matrix tests what is retried, not how long the waits are. Retry-After is honoured up to
-    # retry_wait_max, so it is capped too.
-    original = _core.resolve_settings
-
-    def fast_retries(**kwargs: Any) -> Any:
-        kwargs["retry_wait_max"] = min(kwargs["retry_wait_max"], RETRY_WAIT_MAX)
-        return original(**kwargs)
-
-    monkeypatch.setattr(_core, "resolve_settings", fast_retries)
-    with APIClient(emulator.credential, api_url=emulator.url, timeout=10) as client:
+    # the matrix tests what is retried, not how long the waits are.
+    with (
+        capped_retry_waits(RETRY_WAIT_MAX),
+        APIClient(emulator.credential, api_url=emulator.url, timeout=10) as client,
+    ):
         yield World(emulator, client, tmp_path)
 
 
@@ -408,7 +404,9 @@ def test_fault_cell(operation: str, fault: str, world: World) -> None:
         first_error = exc
         outcome = "retry"
         # Airflow's retry comes minutes later; here: once the server is done with the faulted call.
-        time.sleep(FAULTS[fault].get("latency", 0.0) + 0.1)
+        # A latency fault outlasts the read timeout, so the client gave up on that call (and could
+        # fail the try) no sooner than READ_TIMEOUT after the server took it: only the rest is left.
+        time.sleep(max(FAULTS[fault].get("latency", 0.0) - READ_TIMEOUT, 0.0) + 0.1)
         result = spec.run(world, state, ti)
     if operation == "batch" and outcome == "ok":
         statuses = [r.get("status") for r in _batch_records(state)]

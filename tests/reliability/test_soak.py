@@ -14,7 +14,7 @@ from tests.reliability._soak import soak
 
 pytestmark = [pytest.mark.emulator, pytest.mark.soak, pytest.mark.slow]
 
-CI_SEQUENCES = 30
+CI_SEQUENCES = 20
 
 
 @pytest.fixture(scope="module")

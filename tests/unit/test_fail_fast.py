@@ -37,12 +37,6 @@ from airflow_provider_abeja.exceptions import (
     is_fail_fast,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.operators._base import (
-    AbejaBaseOperator,
-    AbejaConnectionOperator,
-    AbejaDeleteOperator,
-    AbejaDeploymentOperator,
-)
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
 from airflow_provider_abeja.wait import pool
@@ -105,21 +99,17 @@ GONE_IS_SUCCESS = {"AbejaDeleteServiceOperator", "AbejaDeleteEndpointOperator"}
 
 
 def operator_classes() -> dict[str, type[BaseOperator]]:
-    """Every public operator class of the package, whatever its base."""
+    """Every public operator class of the package, whatever its base (the bases live in the
+    private ``_base``, which is skipped)."""
     found: dict[str, type[BaseOperator]] = {}
     for info in pkgutil.iter_modules(operators_package.__path__):
+        if info.name.startswith("_"):
+            continue
         module = importlib.import_module(f"{operators_package.__name__}.{info.name}")
         for name, cls in vars(module).items():
             if (
                 inspect.isclass(cls)
                 and issubclass(cls, BaseOperator)
-                and cls
-                not in (
-                    AbejaBaseOperator,
-                    AbejaConnectionOperator,
-                    AbejaDeploymentOperator,
-                    AbejaDeleteOperator,
-                )
                 and not name.startswith("_")
                 and cls.__module__ == module.__name__
             ):

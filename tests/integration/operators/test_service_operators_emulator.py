@@ -14,7 +14,6 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_abeja.exceptions import TransportError, WaitTimeoutError
-from airflow_provider_abeja.operators._base import WaitInterrupted
 from airflow_provider_abeja.operators.service import (
     CREATED_BY_ENV,
     AbejaCreateServiceOperator,
@@ -23,6 +22,7 @@ from airflow_provider_abeja.operators.service import (
     AbejaStartServiceOperator,
     AbejaStopServiceOperator,
     AbejaUpdateServiceOperator,
+    WaitInterrupted,
 )
 from tests._context import FakeTI
 from tests.integration.operators._support import (

@@ -11,7 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from abeja_emulator.sample import SAMPLE_DEPLOYMENT_ID, SAMPLE_HANDLER_DIR
 from airflow_provider_abeja.client import APIClient
-from airflow_provider_abeja.operators._base import WaitInterrupted
+from airflow_provider_abeja.operators.service import WaitInterrupted
 from airflow_provider_abeja.operators.training import (
     AbejaCreateDeploymentVersionOperator,
     AbejaCreateTrainingJobOperator,

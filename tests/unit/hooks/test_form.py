@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_abeja.get_provider_info import CONN_FIELDS
+from airflow_provider_abeja.get_provider_info import CONN_FIELDS, get_provider_info
+from airflow_provider_abeja.hooks._settings import EXTRA_FIELDS
 from airflow_provider_abeja.hooks.abeja import AbejaHook
 
 
@@ -34,3 +35,8 @@ def test_hook_widgets_for_versions_without_conn_fields():
     assert set(widgets) == set(CONN_FIELDS)
     passwords = {name for name, field in widgets.items() if field.field_class is PasswordField}
     assert passwords == {"auth_token", "datasource_secret"}
+
+
+def test_the_form_offers_exactly_the_extras_the_hook_reads():
+    (conn,) = get_provider_info()["connection-types"]
+    assert set(conn["conn-fields"]) == set(EXTRA_FIELDS)
