@@ -7,6 +7,7 @@ Pictures are drawn at build time from the real DAGs and a real emulator run (``_
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -19,6 +20,10 @@ sys.path[:0] = [str(DOCS / "_ext"), str(DOCS.parent)]
 # the writer's ~/airflow, and no example DAGs of Airflow's own.
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="abeja-docs-airflow-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+# The build imports Airflow to draw the DAGs: its INFO lines are not the build's output (`make docs` is -q).
+os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+for _name in ("airflow.configuration", "airflow.settings"):  # logged before Airflow reads that setting
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 from airflow_provider_abeja import __version__  # noqa: E402
 

@@ -64,9 +64,9 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
         doomed = run_services(services, str(ti.dag_id), str(ti.run_id), only)
         deleted: list[str] = []
         failures: list[str] = []
+        kept = [service_id for service_id in doomed if service_id in routed]
         for service_id in doomed:
-            if service_id in routed:
-                self.log.warning("Keeping service %s: an endpoint routes traffic to it", service_id)
+            if service_id in routed:  # a release: the endpoint now serves it
                 continue
             try:
                 self.client.delete_service(organization_id, self.deployment_id, service_id)
@@ -80,7 +80,14 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
             deleted.append(service_id)
         if failures:
             raise AirflowException(f"could not delete {len(failures)} service(s) of this run: {failures}")
-        self.log.info("Deleted %d service(s) this run created; none of them is left", len(deleted))
+        if kept:
+            self.log.info(
+                "Deleted %d service(s) this run created; kept %s, which an endpoint serves",
+                len(deleted),
+                ", ".join(kept),
+            )
+        else:
+            self.log.info("Deleted %d service(s) this run created; none is left", len(deleted))
         return deleted
 
 

@@ -183,9 +183,19 @@ def test_cleanup_deletes_the_runs_services_and_keeps_routed_ones(requests_mock, 
     deletes = {s: requests_mock.delete(f"{BASE}/{s}", json={"message": "ok"}) for s in ("ser-1", "ser-3")}
     requests_mock.delete(f"{BASE}/ser-2", status_code=404, json={"error": "not_found"})
 
-    assert cleanup_op().execute(context) == ["ser-1"]
+    op = cleanup_op()
+    logged = []
+    op.log.info = lambda template, *args: logged.append(("info", template % args))  # type: ignore[method-assign]
+    op.log.warning = lambda template, *args: logged.append(("warning", template % args))  # type: ignore[method-assign]
+    assert op.execute(context) == ["ser-1"]
     assert deletes["ser-1"].call_count == 1
     assert deletes["ser-3"].call_count == 0  # an endpoint routes traffic to it
+    # A release keeps what it released: said at info level, in the closing line.
+    assert logged[-1] == (
+        "info",
+        "Deleted 1 service(s) this run created; kept ser-3, which an endpoint serves",
+    )
+    assert not [line for level, line in logged if level == "warning"]
 
 
 def test_cleanup_with_nothing_left_is_success(requests_mock, context):
