@@ -103,5 +103,6 @@ def test_training_links_read_their_url_and_keep_airflows_own_link_key(monkeypatc
         training.AbejaDeploymentVersionLink(),
     ):
         assert link.get_link(None, ti_key="key-of-ti") == f"https://console.example/{link.url_key}"
-        assert link.xcom_key == f"_link_{type(link).__name__}"
+        if hasattr(type(link), "xcom_key"):  # Airflow 3 stores the rendered link under it
+            assert link.xcom_key == f"_link_{type(link).__name__}"
     assert asked == ["training_job_url", "training_model_url", "version_url"]
