@@ -261,19 +261,15 @@ def mapping_argument(value: Any, argument: str) -> dict[str, Any] | None:
 
 
 def coerce_environment(value: Any) -> dict[str, str] | None:
-    """An operator's ``environment``: numbers become text; values are never echoed (secrets)."""
+    """An operator's ``environment`` (a mapping, or JSON text a template rendered): numbers become
+    text, then it is checked by ``check_environment`` (values are never echoed: secrets)."""
     env = mapping_argument(value, "environment")
     if env is None:
         return None
-    result: dict[str, str] = {}
     for key, item in env.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidArgumentError("environment", f"variable names must be non-empty strings: {key!r}")
-        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            # The value is not echoed: environments often carry secrets.
-            raise InvalidArgumentError("environment", f"{key}: values must be strings or numbers")
-        result[key] = str(item)
-    return result
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            env[key] = str(item)
+    return check_environment(env)
 
 
 def check_datasets(value: object, argument: str = "datasets") -> dict[str, str] | None:
