@@ -24,9 +24,9 @@ from typing import Any, Literal
 from airflow_provider_abeja.client import training
 from airflow_provider_abeja.client.training import Arguments, check_version_number
 from airflow_provider_abeja.client.validation import (
-    check_create_arguments,
     check_environment,
     check_path_id,
+    check_sizing,
     check_update_payload,
     whole_number,
 )
@@ -100,13 +100,7 @@ class Operation:
 
 def _create_service(args: Arguments) -> dict[str, Any]:
     check_path_id(args["version_id"], "version_id")
-    check_create_arguments(
-        args["instance_number"],
-        args["min_instance_number"],
-        args["max_instance_number"],
-        args["enable_autoscale"],
-        args["instance_type"],
-    )
+    check_sizing(args)
     check_environment(args["environment"])
     payload: dict[str, Any] = {
         "version_id": args["version_id"],
