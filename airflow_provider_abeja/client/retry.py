@@ -150,13 +150,11 @@ class RetryPolicy:
         async def first() -> R:
             return _outcome(exc, result)
 
-        return await self.async_retrying(spec, adapter)(_AsyncReplay(attempt, first))  # type: ignore[no-any-return]
+        retrying = AsyncRetrying(sleep=self.async_sleep, **self._kwargs(spec, adapter))  # type: ignore[arg-type]
+        return await retrying(_AsyncReplay(attempt, first))  # type: ignore[no-any-return]
 
     def retrying(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> Retrying:
         return Retrying(sleep=self.sleep, **self._kwargs(spec, adapter))
-
-    def async_retrying(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> AsyncRetrying:
-        return AsyncRetrying(sleep=self.async_sleep, **self._kwargs(spec, adapter))  # type: ignore[arg-type]
 
     def _kwargs(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> dict[str, Any]:
         attempts = self.attempts_for(spec)
