@@ -28,7 +28,6 @@ from airflow_provider_abeja.hooks._settings import (
     settings_from_connection,
 )
 from airflow_provider_abeja.wait import blocking as _wait
-from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -206,7 +205,6 @@ class AbejaHook(BaseHook):
         ``on_kill``) ends the wait within moments with ``WaitStoppedError``; the service itself
         is left as it is. ``options`` are those of ``wait.blocking.wait_for_service_status``.
         """
-        options.setdefault("failure_statuses", DEFAULT_FAILURE_STATUSES)
         return _wait.wait_for_service_status(
             self.client,
             self.get_organization_id(organization_id),
