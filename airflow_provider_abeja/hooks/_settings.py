@@ -1,7 +1,7 @@
 """Client settings from an Airflow connection's fields: one function for the sync and async hooks.
 
-Pure Python (no Airflow, no HTTP): the hook passes in the connection's fields and its extra
-dict. The values are checked by the client's own public validators and credential resolution
+Pure Python (no Airflow import, no HTTP): the hook passes in the connection (only its
+fields are read) and its extra dict. The values are checked by the client's own public validators and credential resolution
 (``client.validation``, ``client.credentials``), so a connection accepts exactly what the client
 accepts; every error names the connection id and the field, and never contains a secret value.
 """
@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_provider_abeja.client.credentials import (
@@ -33,6 +33,9 @@ from airflow_provider_abeja.client.validation import (
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
 from airflow_provider_abeja.get_provider_info import CONN_FIELDS
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Connection
 
 log = logging.getLogger(__name__)
 
@@ -187,16 +190,14 @@ def _credential(
 
 def settings_from_connection(
     conn_id: str,
-    *,
-    host: str | None,
-    login: str | None,
-    password: str | None,
+    conn: Connection,
     extra: Mapping[str, Any] | None,
-    port: int | None = None,
+    *,
     timeout: float | None = None,
     max_retry_count: int | None = None,
 ) -> ClientSettings:
-    """Validate a connection's fields into ``ClientSettings``; explicit hook arguments win."""
+    """Validate a connection's fields (host, port, login, password; ``extra`` is its extra dict,
+    read the sync or the async way) into ``ClientSettings``; explicit hook arguments win."""
     extra = extra or {}
     if not isinstance(extra, Mapping):
         raise ConnectionFieldError(conn_id, "extra", "must be a JSON object")
@@ -208,12 +209,12 @@ def settings_from_connection(
     if unknown:
         log.warning("Connection '%s' has unknown extra fields, ignored: %s", conn_id, ", ".join(unknown))
     with _fields_of(conn_id):
-        credential, values = _credential(conn_id, login, password, extra)
+        credential, values = _credential(conn_id, conn.login, conn.password, extra)
         console = text(extra_value(extra, "console_url"), "console_url", optional=True)
         addressing = extra_value(extra, "inference_addressing")
         return ClientSettings(
             conn_id=conn_id,
-            api_url=_api_url(host, port),
+            api_url=_api_url(conn.host, conn.port),
             credential_object=credential,
             credential=values,
             timeout=_timeout(timeout if timeout is not None else extra_value(extra, "timeout")),

@@ -79,14 +79,7 @@ class AbejaHook(BaseHook):
 
     def _settings_from(self, conn: Any, extra: dict[str, Any]) -> ClientSettings:
         return settings_from_connection(
-            self.abeja_conn_id,
-            host=conn.host,
-            login=conn.login,
-            password=conn.password,
-            port=conn.port,
-            extra=extra,
-            timeout=self.timeout,
-            max_retry_count=self.max_retry_count,
+            self.abeja_conn_id, conn, extra, timeout=self.timeout, max_retry_count=self.max_retry_count
         )
 
     @functools.cached_property
