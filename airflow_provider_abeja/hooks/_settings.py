@@ -1,17 +1,17 @@
 """Client settings from an Airflow connection's fields: one function for the sync and async hooks.
 
-Pure Python (no Airflow import, no HTTP): the hook passes in the connection (only its
-fields are read) and its extra dict. The values are checked by the client's own public validators and credential resolution
-(``client.validation``, ``client.credentials``), so a connection accepts exactly what the client
-accepts; every error names the connection id and the field, and never contains a secret value.
+Pure Python (no Airflow import, no HTTP): the hook passes in the connection (only its fields
+are read) and its extra dict. The values are checked by the client's own public validators and
+credential resolution (``client.validation``, ``client.credentials``), so a connection accepts
+exactly what the client accepts; every error names the connection id and the field, and never
+contains a secret value.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -94,21 +94,6 @@ class ClientSettings:
     def secrets(self) -> list[str]:
         """Every string that must never reach a log: the credential object's (raw and Basic token)."""
         return list(self.credential_object.secrets)
-
-
-@contextmanager
-def _fields_of(conn_id: str) -> Iterator[None]:
-    """The validators name the field they check: their refusal becomes one of this connection's."""
-    try:
-        yield
-    except InvalidArgumentError as exc:
-        reason = exc.reason.removesuffix(f" (connection '{conn_id}')")
-        if exc.argument == "host":
-            reason += (
-                "; in a connection URI write the URL-encoded URL as the host, "
-                f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
-            )
-        raise ConnectionFieldError(conn_id, exc.argument, reason) from None
 
 
 def extra_value(extra: Mapping[str, Any], name: str) -> Any:
@@ -208,7 +193,7 @@ def settings_from_connection(
     )
     if unknown:
         log.warning("Connection '%s' has unknown extra fields, ignored: %s", conn_id, ", ".join(unknown))
-    with _fields_of(conn_id):
+    try:
         credential, values = _credential(conn_id, conn.login, conn.password, extra)
         console = text(extra_value(extra, "console_url"), "console_url", optional=True)
         addressing = extra_value(extra, "inference_addressing")
@@ -227,3 +212,12 @@ def settings_from_connection(
             deployment_id=text(extra_value(extra, "deployment_id"), "deployment_id", optional=True),
             console_url=parse_api_url(console, "console_url") if console else DEFAULT_CONSOLE_URL,
         )
+    except InvalidArgumentError as exc:
+        # The validators name the field they check: their refusal becomes one of this connection's.
+        reason = exc.reason.removesuffix(f" (connection '{conn_id}')")
+        if exc.argument == "host":
+            reason += (
+                "; in a connection URI write the URL-encoded URL as the host, "
+                f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
+            )
+        raise ConnectionFieldError(conn_id, exc.argument, reason) from None
