@@ -7,6 +7,7 @@ importing an operator does not pay for requests/httpx at parse time.
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections.abc import Collection
@@ -213,14 +214,10 @@ class AbejaHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields of the connection form."""
+        """Hidden, relabelled and placeholder fields of the connection form, as copies."""
         from airflow_provider_abeja.get_provider_info import UI_FIELD_BEHAVIOUR
 
-        return {
-            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return {key.replace("-", "_"): copy.deepcopy(value) for key, value in UI_FIELD_BEHAVIOUR.items()}
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
