@@ -186,11 +186,7 @@ def settings_from_connection(
     extra = extra or {}
     if not isinstance(extra, Mapping):
         raise ConnectionFieldError(conn_id, "extra", "must be a JSON object")
-    unknown = sorted(
-        k
-        for k in extra
-        if k not in EXTRA_FIELDS and k.removeprefix(f"extra__{CONN_TYPE}__") not in EXTRA_FIELDS
-    )
+    unknown = sorted(k for k in extra if k.removeprefix(f"extra__{CONN_TYPE}__") not in EXTRA_FIELDS)
     if unknown:
         log.warning("Connection '%s' has unknown extra fields, ignored: %s", conn_id, ", ".join(unknown))
     try:
