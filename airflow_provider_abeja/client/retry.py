@@ -101,9 +101,7 @@ class RetryPolicy:
         return status_code in allowed
 
     def retries_failure(self, spec: RequestSpec, failure: Failure | None) -> bool:
-        if failure is None:
-            return False
-        return spec.idempotent or failure is Failure.NOT_SENT
+        return failure is not None and (spec.idempotent or failure is Failure.NOT_SENT)
 
     def backoff(self, attempt_number: int) -> float:
         """Exponential (initial * 2**(n-1)) plus up to ``wait_initial`` of jitter, capped at wait_max."""
@@ -169,8 +167,7 @@ class RetryPolicy:
 
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome
-            if outcome is None:
-                return
+            assert outcome is not None  # tenacity sleeps only after an attempt's outcome
             if outcome.failed:
                 exc = outcome.exception()
                 reason = spec.shown(f"{type(exc).__name__}: {exc}")
