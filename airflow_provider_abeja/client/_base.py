@@ -27,7 +27,7 @@ from airflow_provider_abeja.client.validation import (
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 #: (connect, read) seconds. Connecting is quick or hopeless; a model may take a while to answer.
-DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
+DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)  # typed as any timeout: None is "off"
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ class ClientBase:
         pool_maxsize: int = 10,
     ) -> None:
         url = _setting(api_url, "api_url", "ABEJA_API_URL", parse_api_url, DEFAULT_API_URL)
-        default_timeout: Timeout = DEFAULT_TIMEOUT  # the type of any timeout: None is "off"
-        timeouts = _setting(timeout, "timeout", "ABEJA_API_TIMEOUT", parse_timeout, default_timeout)
+        timeouts = _setting(timeout, "timeout", "ABEJA_API_TIMEOUT", parse_timeout, DEFAULT_TIMEOUT)
         # Five retries unless the argument or the environment says otherwise.
         retries = _setting(max_retry_count, "max_retry_count", "ABEJA_API_MAX_RETRY_COUNT", whole_number, 5)
         addressing = check_addressing(inference_addressing)
