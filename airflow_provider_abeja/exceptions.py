@@ -65,13 +65,8 @@ class HttpError(AbejaError):
         self.error_detail = error_detail
         self.status_code = status_code
         self.url = url
-        super().__init__(self._message())
-
-    def _message(self) -> str:
-        text = f"{self.status_code} {self.error}"
-        if self.error_description:
-            text += f": {self.error_description}"
-        return f"{text} ({self.url})"
+        described = f": {error_description}" if error_description else ""
+        super().__init__(f"{status_code} {error}{described} ({url})")
 
     def __repr__(self) -> str:
         return (

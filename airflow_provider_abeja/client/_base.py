@@ -1,19 +1,61 @@
 """What the sync and async clients share besides the sans-IO core: settings, credential, repr.
 
 Each client subclasses :class:`ClientBase` and opens its own transport in ``_open_transport``;
-the constructor, the read-only settings and the credential-safe repr are written once here.
+the constructor (settings from arguments, else the environment, else defaults), the read-only
+settings and the credential-safe repr are written once here.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from airflow_provider_abeja.client import _core
-from airflow_provider_abeja.client._core import RequestBuilder, Settings
+from airflow_provider_abeja.client._core import RequestBuilder
 from airflow_provider_abeja.client.credentials import Credential, resolve_credential
 from airflow_provider_abeja.client.retry import RetryPolicy
+from airflow_provider_abeja.client.validation import (
+    DEFAULT_API_URL,
+    Timeout,
+    check_addressing,
+    parse_api_url,
+    parse_timeout,
+    whole_number,
+)
+from airflow_provider_abeja.exceptions import InvalidArgumentError
+
+#: (connect, read) seconds. Connecting is quick or hopeless; a model may take a while to answer.
+DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)  # typed as any timeout: None is "off"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a client was configured with, after arguments and environment were merged."""
+
+    api_url: str
+    timeout: Timeout
+    max_retry_count: int
+    verify: bool | str
+    inference_addressing: str
+    retry_wait_max: float
+    pool_maxsize: int
+
+
+_T = TypeVar("_T")
+
+
+def _setting(
+    value: object, argument: str, variable: str, parse: Callable[[object, str], _T], default: _T
+) -> _T:
+    """The argument when given, else the environment variable when set (read when the client is
+    built, not at import), else the default; errors name whichever was read."""
+    if value is not None:
+        return parse(value, argument)
+    if os.environ.get(variable, "").strip():
+        return parse(os.environ[variable], variable)
+    return default
 
 
 class ClientBase:
@@ -31,9 +73,30 @@ class ClientBase:
         retry_wait_max: float = 30.0,
         pool_maxsize: int = 10,
     ) -> None:
-        options = dict(locals())  # every setting argument, by the name resolve_settings takes
-        del options["self"], options["credential"]
-        self._settings: Settings = _core.resolve_settings(**options)
+        url = _setting(api_url, "api_url", "ABEJA_API_URL", parse_api_url, DEFAULT_API_URL)
+        timeouts = _setting(timeout, "timeout", "ABEJA_API_TIMEOUT", parse_timeout, DEFAULT_TIMEOUT)
+        # Five retries unless the argument or the environment says otherwise.
+        retries = _setting(max_retry_count, "max_retry_count", "ABEJA_API_MAX_RETRY_COUNT", whole_number, 5)
+        addressing = check_addressing(inference_addressing)
+        if not isinstance(verify, bool | str):
+            raise InvalidArgumentError("verify", "must be True, False or a path to a CA bundle")
+        if verify is False:
+            # httpx (the async client) warns nowhere and users often silence urllib3's warning.
+            _core.logger.warning(
+                "TLS certificate verification is off (verify=False) for %s: anyone on the path can "
+                "read the credential; give a CA bundle path instead",
+                url,
+            )
+        if (
+            isinstance(retry_wait_max, bool)
+            or not isinstance(retry_wait_max, int | float)
+            or retry_wait_max < 0
+        ):
+            raise InvalidArgumentError("retry_wait_max", "must be a number of seconds >= 0")
+        whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
+        self._settings = Settings(
+            url, timeouts, retries, verify, addressing, float(retry_wait_max), pool_maxsize
+        )
         self._credential: Credential = resolve_credential(credential, os.environ)
         self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
         self._retry_policy = RetryPolicy(self._settings.max_retry_count, self._settings.retry_wait_max)

@@ -1,7 +1,7 @@
 """The sans-IO core shared by the sync and async clients.
 
-Everything here is pure: settings resolution (arguments and environment), id checks, URL
-building, request bodies, response parsing and status -> exception mapping. The clients only
+Everything here is pure: id checks, URL building, request bodies, response parsing and
+status -> exception mapping (the settings are resolved by ``_base.ClientBase``). The clients only
 move bytes; both build the same :class:`RequestSpec` for a call and read answers the same way.
 """
 
@@ -10,12 +10,11 @@ from __future__ import annotations
 import ipaddress
 import json as jsonlib
 import logging
-import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
@@ -23,14 +22,8 @@ from airflow_provider_abeja.client.api import OPERATIONS, Operation
 from airflow_provider_abeja.client.credentials import scrub
 from airflow_provider_abeja.client.training import FilePart, Upload
 from airflow_provider_abeja.client.validation import (
-    DEFAULT_API_URL,
-    Timeout,
-    check_addressing,
     check_organization_id,
     check_path_id,
-    parse_api_url,
-    parse_timeout,
-    whole_number,
 )
 from airflow_provider_abeja.exceptions import (
     STATUS_EXCEPTIONS,
@@ -41,13 +34,6 @@ from airflow_provider_abeja.exceptions import (
     TransportError,
 )
 
-ENV_API_URL = "ABEJA_API_URL"
-ENV_TIMEOUT = "ABEJA_API_TIMEOUT"
-ENV_MAX_RETRY_COUNT = "ABEJA_API_MAX_RETRY_COUNT"
-
-#: (connect, read) seconds. Connecting is quick or hopeless; a model may take a while to answer.
-DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
-DEFAULT_MAX_RETRY_COUNT = 5
 USER_AGENT = f"airflow-provider-abeja/{__version__}"
 #: Chunk size for streamed uploads and downloads.
 CHUNK_SIZE = 1024 * 1024
@@ -61,79 +47,6 @@ logger = logging.getLogger("airflow_provider_abeja.client")
 def _segment(value: str) -> str:
     # Checked ids need no escaping today; quoting keeps any remaining reserved character literal.
     return quote(value, safe="-._~")
-
-
-# --------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What a client was configured with, after arguments and environment were merged."""
-
-    api_url: str
-    timeout: Timeout
-    max_retry_count: int
-    verify: bool | str
-    inference_addressing: str
-    retry_wait_max: float
-    pool_maxsize: int
-
-
-_T = TypeVar("_T")
-
-
-def _setting(
-    value: object,
-    argument: str,
-    env: Mapping[str, str],
-    variable: str,
-    parse: Callable[[object, str], _T],
-    default: _T,
-) -> _T:
-    """The argument when given, else the environment variable when set, else the default;
-    errors name whichever was read."""
-    if value is not None:
-        return parse(value, argument)
-    if env.get(variable, "").strip():
-        return parse(env[variable], variable)
-    return default
-
-
-def resolve_settings(
-    *,
-    api_url: str | None,
-    timeout: object,
-    max_retry_count: object,
-    verify: bool | str,
-    inference_addressing: str,
-    retry_wait_max: float,
-    pool_maxsize: int,
-    environ: Mapping[str, str] | None = None,
-) -> Settings:
-    """Arguments win; the environment is read now (when the client is built), not at import."""
-    env = os.environ if environ is None else environ
-    url = _setting(api_url, "api_url", env, ENV_API_URL, parse_api_url, DEFAULT_API_URL)
-    default_timeout: Timeout = DEFAULT_TIMEOUT  # the type of any timeout: None is "off"
-    resolved_timeout = _setting(timeout, "timeout", env, ENV_TIMEOUT, parse_timeout, default_timeout)
-    retries = _setting(
-        max_retry_count, "max_retry_count", env, ENV_MAX_RETRY_COUNT, whole_number, DEFAULT_MAX_RETRY_COUNT
-    )
-    inference_addressing = check_addressing(inference_addressing)
-    if not isinstance(verify, bool | str):
-        raise InvalidArgumentError("verify", "must be True, False or a path to a CA bundle")
-    if verify is False:
-        # httpx (the async client) warns nowhere and users often silence urllib3's warning.
-        logger.warning(
-            "TLS certificate verification is off (verify=False) for %s: anyone on the path can "
-            "read the credential; give a CA bundle path instead",
-            url,
-        )
-    if isinstance(retry_wait_max, bool) or not isinstance(retry_wait_max, int | float) or retry_wait_max < 0:
-        raise InvalidArgumentError("retry_wait_max", "must be a number of seconds >= 0")
-    whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
-    return Settings(
-        url, resolved_timeout, retries, verify, inference_addressing, float(retry_wait_max), pool_maxsize
-    )
 
 
 def uses_path_style(api_url: str, mode: str) -> bool:

@@ -24,9 +24,9 @@ from typing import Any, Literal
 from airflow_provider_abeja.client import training
 from airflow_provider_abeja.client.training import Arguments, check_version_number
 from airflow_provider_abeja.client.validation import (
-    check_create_arguments,
     check_environment,
     check_path_id,
+    check_sizing,
     check_update_payload,
     whole_number,
 )
@@ -98,24 +98,16 @@ class Operation:
         return self.method != "POST"
 
 
+_SIZING_OPTIONS = ("min_instance_number", "max_instance_number", "enable_autoscale")
+
+
 def _create_service(args: Arguments) -> dict[str, Any]:
     check_path_id(args["version_id"], "version_id")
-    check_create_arguments(
-        args["instance_number"],
-        args["min_instance_number"],
-        args["max_instance_number"],
-        args["enable_autoscale"],
-        args["instance_type"],
-    )
+    check_sizing(args)
     check_environment(args["environment"])
-    payload: dict[str, Any] = {
-        "version_id": args["version_id"],
-        "instance_type": args["instance_type"],
-        "instance_number": args["instance_number"],
-    }
-    for name in ("min_instance_number", "max_instance_number", "enable_autoscale"):
-        if args[name] is not None:
-            payload[name] = args[name]
+    # The checks above refused a None version, type or instance count: only the options are left out.
+    fields = ("version_id", "instance_type", "instance_number", *_SIZING_OPTIONS)
+    payload = {name: args[name] for name in fields if args[name] is not None}
     if args["model_id"] is not None:
         payload["models"] = {"alias": check_path_id(args["model_id"], "model_id")}
     if args["environment"] is not None:

@@ -101,9 +101,7 @@ class RetryPolicy:
         return status_code in allowed
 
     def retries_failure(self, spec: RequestSpec, failure: Failure | None) -> bool:
-        if failure is None:
-            return False
-        return spec.idempotent or failure is Failure.NOT_SENT
+        return failure is not None and (spec.idempotent or failure is Failure.NOT_SENT)
 
     def backoff(self, attempt_number: int) -> float:
         """Exponential (initial * 2**(n-1)) plus up to ``wait_initial`` of jitter, capped at wait_max."""
@@ -150,13 +148,11 @@ class RetryPolicy:
         async def first() -> R:
             return _outcome(exc, result)
 
-        return await self.async_retrying(spec, adapter)(_AsyncReplay(attempt, first))  # type: ignore[no-any-return]
+        retrying = AsyncRetrying(sleep=self.async_sleep, **self._kwargs(spec, adapter))  # type: ignore[arg-type]
+        return await retrying(_AsyncReplay(attempt, first))  # type: ignore[no-any-return]
 
     def retrying(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> Retrying:
         return Retrying(sleep=self.sleep, **self._kwargs(spec, adapter))
-
-    def async_retrying(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> AsyncRetrying:
-        return AsyncRetrying(sleep=self.async_sleep, **self._kwargs(spec, adapter))  # type: ignore[arg-type]
 
     def _kwargs(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> dict[str, Any]:
         attempts = self.attempts_for(spec)
@@ -171,8 +167,7 @@ class RetryPolicy:
 
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome
-            if outcome is None:
-                return
+            assert outcome is not None  # tenacity sleeps only after an attempt's outcome
             if outcome.failed:
                 exc = outcome.exception()
                 reason = spec.shown(f"{type(exc).__name__}: {exc}")

@@ -119,17 +119,6 @@ def whole_number(value: object, argument: str, minimum: int = 0, *, digits: bool
     return value
 
 
-def check_create_arguments(
-    instance_number: object,
-    min_instance_number: object,
-    max_instance_number: object,
-    enable_autoscale: object,
-    instance_type: object,
-) -> None:
-    """The numeric and flag arguments of create_service, refused before anything is sent."""
-    _check_sizing(locals())
-
-
 def check_update_payload(payload: object) -> None:
     """The fields of an update_service payload that the platform defines, checked like create's.
 
@@ -143,7 +132,7 @@ def check_update_payload(payload: object) -> None:
     for key in payload:
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError("payload", f"keys must be non-empty strings, got {key!r}")
-    _check_sizing(payload, "payload.")
+    check_sizing(payload, "payload.")
     for id_field in ("version_id", "model_id"):
         if id_field in payload:
             check_path_id(payload[id_field], f"payload.{id_field}")
@@ -152,8 +141,9 @@ def check_update_payload(payload: object) -> None:
             check_environment(payload[env_field], f"payload.{env_field}")
 
 
-def _check_sizing(fields: Mapping[str, Any], prefix: str = "") -> None:
-    """The instance count, range, autoscale flag and type among ``fields``; errors name ``prefix + field``."""
+def check_sizing(fields: Mapping[str, Any], prefix: str = "") -> None:
+    """The instance count, range, autoscale flag and type among ``fields`` (create_service's
+    arguments, or an update payload), refused before anything is sent; errors name ``prefix + field``."""
     if "instance_number" in fields:
         whole_number(fields["instance_number"], f"{prefix}instance_number", 1)
     # 0 is left to the platform to judge for the autoscaling floor; negative never makes sense.
@@ -261,19 +251,15 @@ def mapping_argument(value: Any, argument: str) -> dict[str, Any] | None:
 
 
 def coerce_environment(value: Any) -> dict[str, str] | None:
-    """An operator's ``environment``: numbers become text; values are never echoed (secrets)."""
+    """An operator's ``environment`` (a mapping, or JSON text a template rendered): numbers become
+    text, then it is checked by ``check_environment`` (values are never echoed: secrets)."""
     env = mapping_argument(value, "environment")
     if env is None:
         return None
-    result: dict[str, str] = {}
     for key, item in env.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidArgumentError("environment", f"variable names must be non-empty strings: {key!r}")
-        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            # The value is not echoed: environments often carry secrets.
-            raise InvalidArgumentError("environment", f"{key}: values must be strings or numbers")
-        result[key] = str(item)
-    return result
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            env[key] = str(item)
+    return check_environment(env)
 
 
 def check_datasets(value: object, argument: str = "datasets") -> dict[str, str] | None:

@@ -1,19 +1,19 @@
 """Client settings from an Airflow connection's fields: one function for the sync and async hooks.
 
-Pure Python (no Airflow, no HTTP): the hook passes in the connection's fields and its extra
-dict. The values are checked by the client's own public validators and credential resolution
-(``client.validation``, ``client.credentials``), so a connection accepts exactly what the client
-accepts; every error names the connection id and the field, and never contains a secret value.
+Pure Python (no Airflow import, no HTTP): the hook passes in the connection (only its fields
+are read) and its extra dict. The values are checked by the client's own public validators and
+credential resolution (``client.validation``, ``client.credentials``), so a connection accepts
+exactly what the client accepts; every error names the connection id and the field, and never
+contains a secret value.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_provider_abeja.client.credentials import (
@@ -33,6 +33,9 @@ from airflow_provider_abeja.client.validation import (
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
 from airflow_provider_abeja.get_provider_info import CONN_FIELDS
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Connection
 
 log = logging.getLogger(__name__)
 
@@ -91,21 +94,6 @@ class ClientSettings:
     def secrets(self) -> list[str]:
         """Every string that must never reach a log: the credential object's (raw and Basic token)."""
         return list(self.credential_object.secrets)
-
-
-@contextmanager
-def _fields_of(conn_id: str) -> Iterator[None]:
-    """The validators name the field they check: their refusal becomes one of this connection's."""
-    try:
-        yield
-    except InvalidArgumentError as exc:
-        reason = exc.reason.removesuffix(f" (connection '{conn_id}')")
-        if exc.argument == "host":
-            reason += (
-                "; in a connection URI write the URL-encoded URL as the host, "
-                f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
-            )
-        raise ConnectionFieldError(conn_id, exc.argument, reason) from None
 
 
 def extra_value(extra: Mapping[str, Any], name: str) -> Any:
@@ -187,33 +175,27 @@ def _credential(
 
 def settings_from_connection(
     conn_id: str,
-    *,
-    host: str | None,
-    login: str | None,
-    password: str | None,
+    conn: Connection,
     extra: Mapping[str, Any] | None,
-    port: int | None = None,
+    *,
     timeout: float | None = None,
     max_retry_count: int | None = None,
 ) -> ClientSettings:
-    """Validate a connection's fields into ``ClientSettings``; explicit hook arguments win."""
+    """Validate a connection's fields (host, port, login, password; ``extra`` is its extra dict,
+    read the sync or the async way) into ``ClientSettings``; explicit hook arguments win."""
     extra = extra or {}
     if not isinstance(extra, Mapping):
         raise ConnectionFieldError(conn_id, "extra", "must be a JSON object")
-    unknown = sorted(
-        k
-        for k in extra
-        if k not in EXTRA_FIELDS and k.removeprefix(f"extra__{CONN_TYPE}__") not in EXTRA_FIELDS
-    )
+    unknown = sorted(k for k in extra if k.removeprefix(f"extra__{CONN_TYPE}__") not in EXTRA_FIELDS)
     if unknown:
         log.warning("Connection '%s' has unknown extra fields, ignored: %s", conn_id, ", ".join(unknown))
-    with _fields_of(conn_id):
-        credential, values = _credential(conn_id, login, password, extra)
+    try:
+        credential, values = _credential(conn_id, conn.login, conn.password, extra)
         console = text(extra_value(extra, "console_url"), "console_url", optional=True)
         addressing = extra_value(extra, "inference_addressing")
         return ClientSettings(
             conn_id=conn_id,
-            api_url=_api_url(host, port),
+            api_url=_api_url(conn.host, conn.port),
             credential_object=credential,
             credential=values,
             timeout=_timeout(timeout if timeout is not None else extra_value(extra, "timeout")),
@@ -226,3 +208,12 @@ def settings_from_connection(
             deployment_id=text(extra_value(extra, "deployment_id"), "deployment_id", optional=True),
             console_url=parse_api_url(console, "console_url") if console else DEFAULT_CONSOLE_URL,
         )
+    except InvalidArgumentError as exc:
+        # The validators name the field they check: their refusal becomes one of this connection's.
+        reason = exc.reason.removesuffix(f" (connection '{conn_id}')")
+        if exc.argument == "host":
+            reason += (
+                "; in a connection URI write the URL-encoded URL as the host, "
+                f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
+            )
+        raise ConnectionFieldError(conn_id, exc.argument, reason) from None

@@ -7,6 +7,7 @@ importing an operator does not pay for requests/httpx at parse time.
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections.abc import Collection
@@ -28,7 +29,6 @@ from airflow_provider_abeja.hooks._settings import (
     settings_from_connection,
 )
 from airflow_provider_abeja.wait import blocking as _wait
-from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -80,14 +80,7 @@ class AbejaHook(BaseHook):
 
     def _settings_from(self, conn: Any, extra: dict[str, Any]) -> ClientSettings:
         return settings_from_connection(
-            self.abeja_conn_id,
-            host=conn.host,
-            login=conn.login,
-            password=conn.password,
-            port=conn.port,
-            extra=extra,
-            timeout=self.timeout,
-            max_retry_count=self.max_retry_count,
+            self.abeja_conn_id, conn, extra, timeout=self.timeout, max_retry_count=self.max_retry_count
         )
 
     @functools.cached_property
@@ -206,7 +199,6 @@ class AbejaHook(BaseHook):
         ``on_kill``) ends the wait within moments with ``WaitStoppedError``; the service itself
         is left as it is. ``options`` are those of ``wait.blocking.wait_for_service_status``.
         """
-        options.setdefault("failure_statuses", DEFAULT_FAILURE_STATUSES)
         return _wait.wait_for_service_status(
             self.client,
             self.get_organization_id(organization_id),
@@ -222,14 +214,10 @@ class AbejaHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields of the connection form."""
+        """Hidden, relabelled and placeholder fields of the connection form, as copies."""
         from airflow_provider_abeja.get_provider_info import UI_FIELD_BEHAVIOUR
 
-        return {
-            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return {key.replace("-", "_"): copy.deepcopy(value) for key, value in UI_FIELD_BEHAVIOUR.items()}
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

@@ -118,14 +118,13 @@ def environment_argument(value: Any, *, reuse_existing: bool, noun: str) -> dict
     """A create operator's rendered ``environment``, checked as the client checks it. With
     ``reuse_existing`` the operator sets ``CREATED_BY_ENV`` itself, to find its ``noun`` on a
     retry: the DAG may not set it too."""
-    from airflow_provider_abeja.client.validation import check_environment, coerce_environment
+    from airflow_provider_abeja.client.validation import coerce_environment
 
     environment = coerce_environment(value)
     if environment and CREATED_BY_ENV in environment and reuse_existing:
         raise InvalidArgumentError(
             "environment", f"{CREATED_BY_ENV} is set by the operator to find its {noun} on a retry"
         )
-    check_environment(environment)
     return environment
 
 

@@ -298,7 +298,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         """The rendered arguments of ``create_service``, normalised and checked as the client
         checks them, so that nothing (not even the look-up for an earlier try's service) is sent
         with arguments the client would refuse; raises ``InvalidArgumentError``."""
-        from airflow_provider_abeja.client.validation import check_create_arguments, whole_number
+        from airflow_provider_abeja.client.validation import check_sizing, whole_number
 
         def count(argument: str) -> int | None:
             value = getattr(self, argument)
@@ -320,8 +320,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             "environment": environment_argument(self.environment, reuse_existing=reuse, noun="service"),
             "model_id": None if model_id is None else required_id(model_id, "model_id"),
         }
-        checked = ("instance_number", "min_instance_number", "max_instance_number", "enable_autoscale")
-        check_create_arguments(*(arguments[name] for name in (*checked, "instance_type")))
+        check_sizing(arguments)
         return arguments
 
     def execute(self, context: Context) -> Any:

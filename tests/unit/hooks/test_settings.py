@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from airflow_provider_abeja.client.validation import DEFAULT_API_URL
@@ -15,10 +17,9 @@ from airflow_provider_abeja.hooks._settings import (
 SECRET = "s3cr3t-personal-token"
 
 
-def build(host=None, login=None, password=None, extra=None, **kwargs):
-    return settings_from_connection(
-        "my_abeja", host=host, login=login, password=password, extra=extra, **kwargs
-    )
+def build(host=None, login=None, password=None, extra=None, port=None, **kwargs):
+    conn = SimpleNamespace(host=host, login=login, password=password, port=port)
+    return settings_from_connection("my_abeja", conn, extra, **kwargs)
 
 
 def test_defaults_with_a_user_credential():
