@@ -337,6 +337,16 @@ def latest_log_lines(recent_logs: Any, limit: int = MAX_LOG_LINES) -> list[str]:
     return lines[::-1]
 
 
+def read_log_lines(client: Any, kind: ResourceKind, ids: Sequence[str], logger: Any) -> list[str]:
+    """The latest log lines read with a sync client, or none (with a warning): they only decorate
+    an outcome that is already known. The sensor and the blocking training wait read them so."""
+    try:
+        return latest_log_lines(getattr(client, f"{kind.read}_recent_logs")(*ids))
+    except Exception as exc:
+        logger.warning("Could not read recent logs of %s %s: %s", kind.noun, ids[2], exc)
+        return []
+
+
 # -- the end of a wait: the provider's error, the trigger's event, Airflow's exception ------------
 
 

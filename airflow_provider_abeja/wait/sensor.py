@@ -149,17 +149,10 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
             return False
         if result.outcome is engine.Outcome.SUCCEEDED:
             return True
-        lines = self._latest_log_lines(ids) if result.outcome is engine.Outcome.FAILED else []
+        failed = result.outcome is engine.Outcome.FAILED
+        lines = engine.read_log_lines(self.hook.client, self.kind, ids, self.log) if failed else []
         error = engine.step_error(spec, result, lines)
         raise engine.airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
-
-    def _latest_log_lines(self, ids: Ids) -> list[str]:
-        """The latest log lines, or none: they only decorate an outcome that is already known."""
-        try:
-            return engine.latest_log_lines(getattr(self.hook.client, f"{self.kind.read}_recent_logs")(*ids))
-        except Exception as exc:
-            self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, ids[2], exc)
-            return []
 
     def _timeout_error(self, started: float) -> AbejaError:
         """Airflow's poke-mode timeout, told as the engine tells it in every other mode.
@@ -170,7 +163,8 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         spec = self._spec(time.time() if self.reschedule else started + float(self.timeout))
         message = engine.timeout_message(spec, self._wait_state.last_status)
         timed_out = engine.Step(engine.Outcome.TIMED_OUT, self._wait_state, message)
-        return engine.step_error(spec, timed_out, self._latest_log_lines(self._ids()), float(self.timeout))
+        lines = engine.read_log_lines(self.hook.client, self.kind, self._ids(), self.log)
+        return engine.step_error(spec, timed_out, lines, float(self.timeout))
 
     def execute(self, context: Context) -> None:
         self._push_link(context)
