@@ -188,18 +188,14 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         if done:
             self.log.info("Success criteria met. Exiting.")
             return
-        kwargs: dict[str, Any] = dict(zip(self.kind.path_ids, self._ids(), strict=True))
-        if self.trigger_class.chooses_statuses:  # the target is never a failure status
-            kwargs.update(
-                target_status=self.target_status, failure_statuses=sorted(self._spec().failure_statuses)
-            )
-        trigger = self.trigger_class(
-            **kwargs,
-            poll_interval=max(float(self.poke_interval), _MIN_POLL_INTERVAL),
-            end_time=time.time() + float(self.timeout),
-            abeja_conn_id=self.abeja_conn_id,
-            transient_error_budget=self.transient_error_budget,
+        arguments = self.trigger_class.arguments(
+            self._ids(),
+            self._spec(),
+            max(float(self.poke_interval), _MIN_POLL_INTERVAL),
+            time.time() + float(self.timeout),
+            self.abeja_conn_id,
         )
+        trigger = self.trigger_class(**arguments)
         timeout = timedelta(seconds=float(self.timeout) + _DEFER_TIMEOUT_MARGIN)
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
 

@@ -103,19 +103,27 @@ class StatusTrigger(BaseTrigger):
         organization_id, outer, inner = (str(getattr(self, name)) for name in self.kind.path_ids)
         return organization_id, outer, inner
 
+    @classmethod
+    def arguments(
+        cls,
+        ids: tuple[str, str, str],
+        spec: engine.WaitSpec,
+        poll_interval: float,
+        end_time: float | None,
+        abeja_conn_id: str,
+    ) -> dict[str, Any]:
+        """The constructor's keyword arguments (JSON only) for a wait on ``ids`` by ``spec``:
+        what :meth:`serialize` stores and what a deferring sensor builds its trigger from."""
+        kwargs: dict[str, Any] = dict(zip(cls.kind.path_ids, ids, strict=True))
+        if cls.chooses_statuses:  # the target is never a failure status
+            kwargs.update(target_status=spec.target_status, failure_statuses=sorted(spec.failure_statuses))
+        kwargs.update(poll_interval=poll_interval, end_time=end_time, abeja_conn_id=abeja_conn_id)
+        return kwargs | {"transient_error_budget": spec.transient_error_budget}
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
-        spec = self._spec
-        kwargs: dict[str, Any] = dict(zip(self.kind.path_ids, self._ids, strict=True))
-        if self.chooses_statuses:
-            kwargs.update(target_status=spec.target_status, failure_statuses=sorted(spec.failure_statuses))
-        kwargs.update(
-            poll_interval=self.poll_interval,
-            end_time=self.end_time,
-            abeja_conn_id=self.abeja_conn_id,
-            transient_error_budget=spec.transient_error_budget,
-        )
-        return self.classpath, kwargs
+        options = (self.poll_interval, self.end_time, self.abeja_conn_id)
+        return self.classpath, self.arguments(self._ids, self._spec, *options)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until an outcome, then yield one event. The client lease ends before the yield,
