@@ -278,16 +278,12 @@ def _status_step(spec: WaitSpec, state: WaitState, resource: Mapping[str, Any], 
     title = kind.noun.capitalize()
     raw = resource.get("status")
     status = None if raw is None else str(raw)
-    logs: list[LogLine] = []
-    if status == target:
-        logs.append(LogLine("info", f"{title} %s is %s", (sid, status)))
-    elif status != state.last_status or state.polls == 0:
-        logs.append(LogLine("info", f"{title} %s is %s; waiting for %s", (sid, status, target)))
+    changed = status != state.last_status or state.polls == 0
     state = replace(state, errors_in_a_row=0, last_status=status, polls=state.polls + 1)
     if status == target:
-        return Step(
-            Outcome.SUCCEEDED, state, f"{kind.noun} {sid} reached status {status}", tuple(logs), resource
-        )
+        reached = (LogLine("info", f"{title} %s is %s", (sid, status)),)
+        return Step(Outcome.SUCCEEDED, state, f"{kind.noun} {sid} reached status {status}", reached, resource)
+    logs = [LogLine("info", f"{title} %s is %s; waiting for %s", (sid, status, target))] if changed else []
     if status in spec.failure_statuses:
         message = f"{kind.noun} {sid} reached failure status {status} while waiting for {target}"
         detail = resource.get(kind.detail_key) if kind.detail_key else None
