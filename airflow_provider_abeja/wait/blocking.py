@@ -134,17 +134,10 @@ def wait_for_training_job(
     ``WaitTimeoutError`` after ``timeout`` seconds, ``WaitGaveUpError`` on a permanent error or
     too many transient ones, ``WaitStoppedError`` when ``stop_event`` is set (``options`` are
     :func:`run_wait`'s)."""
-    ids = (organization_id, definition, job_id)
-
-    def failure_lines() -> list[str]:
-        # The lines only decorate an outcome that is already known: none when they cannot be read.
-        try:
-            return engine.latest_log_lines(client.get_training_job_recent_logs(*ids))
-        except AbejaError:
-            return []
-
+    ids, kind = (organization_id, definition, job_id), engine.TRAINING_JOB
     read = functools.partial(client.get_training_job, *ids)
-    return run_wait(engine.TRAINING_JOB, job_id, read, failure_lines=failure_lines, **options)
+    lines = functools.partial(engine.read_log_lines, client, kind, ids, options["logger"])
+    return run_wait(kind, job_id, read, failure_lines=lines, **options)
 
 
 # -- a service's recent logs ---------------------------------------------------------------------

@@ -278,16 +278,12 @@ def _status_step(spec: WaitSpec, state: WaitState, resource: Mapping[str, Any], 
     title = kind.noun.capitalize()
     raw = resource.get("status")
     status = None if raw is None else str(raw)
-    logs: list[LogLine] = []
-    if status == target:
-        logs.append(LogLine("info", f"{title} %s is %s", (sid, status)))
-    elif status != state.last_status or state.polls == 0:
-        logs.append(LogLine("info", f"{title} %s is %s; waiting for %s", (sid, status, target)))
+    changed = status != state.last_status or state.polls == 0
     state = replace(state, errors_in_a_row=0, last_status=status, polls=state.polls + 1)
     if status == target:
-        return Step(
-            Outcome.SUCCEEDED, state, f"{kind.noun} {sid} reached status {status}", tuple(logs), resource
-        )
+        reached = (LogLine("info", f"{title} %s is %s", (sid, status)),)
+        return Step(Outcome.SUCCEEDED, state, f"{kind.noun} {sid} reached status {status}", reached, resource)
+    logs = [LogLine("info", f"{title} %s is %s; waiting for %s", (sid, status, target))] if changed else []
     if status in spec.failure_statuses:
         message = f"{kind.noun} {sid} reached failure status {status} while waiting for {target}"
         detail = resource.get(kind.detail_key) if kind.detail_key else None
@@ -335,6 +331,16 @@ def latest_log_lines(recent_logs: Any, limit: int = MAX_LOG_LINES) -> list[str]:
             text = str(message).rstrip("\n")
             lines.append(text[:MAX_LOG_LINE_CHARS] + "..." if len(text) > MAX_LOG_LINE_CHARS else text)
     return lines[::-1]
+
+
+def read_log_lines(client: Any, kind: ResourceKind, ids: Sequence[str], logger: Any) -> list[str]:
+    """The latest log lines read with a sync client, or none (with a warning): they only decorate
+    an outcome that is already known. The sensor and the blocking training wait read them so."""
+    try:
+        return latest_log_lines(getattr(client, f"{kind.read}_recent_logs")(*ids))
+    except Exception as exc:
+        logger.warning("Could not read recent logs of %s %s: %s", kind.noun, ids[2], exc)
+        return []
 
 
 # -- the end of a wait: the provider's error, the trigger's event, Airflow's exception ------------

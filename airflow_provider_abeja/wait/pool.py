@@ -63,7 +63,6 @@ class _Flight:
 class _Shared:
     """The clients of one connection settings on one loop."""
 
-    key: str
     clients: list[_Client] = field(default_factory=list)
     in_flight: dict[FlightKey, _Flight] = field(default_factory=dict)
 
@@ -89,12 +88,9 @@ class ClientLease:
     shared: _Shared
     slot: _Client
     loop: asyncio.AbstractEventLoop
+    #: Names the connection settings this lease's client uses (a dict key: never show it).
+    settings_key: str
     released: bool = False
-
-    @property
-    def settings_key(self) -> str:
-        """Names the connection settings this lease's client uses (a dict key: never show it)."""
-        return self.shared.key
 
     async def read(self, method: str, *args: str) -> dict[str, Any]:
         """``client.<method>(*args)`` (a GET), joining an identical request already in flight."""
@@ -124,7 +120,7 @@ class ClientLease:
         # registry with its last slot, in the same step: nothing else can have removed either.
         shared.clients.remove(slot)
         if not shared.clients:
-            del _REGISTRY[self.loop][shared.key]
+            del _REGISTRY[self.loop][self.settings_key]
         joined = []
         for flight in [f for f in shared.in_flight.values() if f.owner is slot]:
             if flight.waiters:
@@ -169,14 +165,14 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
     # Holds the credential, like the client itself; used only as a dict key, never shown.
     key = json.dumps(kwargs, sort_keys=True, default=str)
     loop = asyncio.get_running_loop()
-    shared = _REGISTRY.setdefault(loop, {}).setdefault(key, _Shared(key))
+    shared = _REGISTRY.setdefault(loop, {}).setdefault(key, _Shared())
     # No await from here on: two triggers cannot both take the last place or build one client.
     slot = next((slot for slot in shared.clients if slot.users < WAITS_PER_CLIENT), None)
     if slot is None:
         slot = _Client(AsyncAPIClient(**kwargs, pool_maxsize=WAITS_PER_CLIENT))
         shared.clients.append(slot)
     slot.users += 1
-    return ClientLease(shared, slot, loop)
+    return ClientLease(shared, slot, loop, key)
 
 
 # -- reading one resource a poll ------------------------------------------------------------------

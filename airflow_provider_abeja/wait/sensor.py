@@ -149,17 +149,10 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
             return False
         if result.outcome is engine.Outcome.SUCCEEDED:
             return True
-        lines = self._latest_log_lines(ids) if result.outcome is engine.Outcome.FAILED else []
+        failed = result.outcome is engine.Outcome.FAILED
+        lines = engine.read_log_lines(self.hook.client, self.kind, ids, self.log) if failed else []
         error = engine.step_error(spec, result, lines)
         raise engine.airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
-
-    def _latest_log_lines(self, ids: Ids) -> list[str]:
-        """The latest log lines, or none: they only decorate an outcome that is already known."""
-        try:
-            return engine.latest_log_lines(getattr(self.hook.client, f"{self.kind.read}_recent_logs")(*ids))
-        except Exception as exc:
-            self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, ids[2], exc)
-            return []
 
     def _timeout_error(self, started: float) -> AbejaError:
         """Airflow's poke-mode timeout, told as the engine tells it in every other mode.
@@ -170,7 +163,8 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         spec = self._spec(time.time() if self.reschedule else started + float(self.timeout))
         message = engine.timeout_message(spec, self._wait_state.last_status)
         timed_out = engine.Step(engine.Outcome.TIMED_OUT, self._wait_state, message)
-        return engine.step_error(spec, timed_out, self._latest_log_lines(self._ids()), float(self.timeout))
+        lines = engine.read_log_lines(self.hook.client, self.kind, self._ids(), self.log)
+        return engine.step_error(spec, timed_out, lines, float(self.timeout))
 
     def execute(self, context: Context) -> None:
         self._push_link(context)
@@ -194,18 +188,14 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         if done:
             self.log.info("Success criteria met. Exiting.")
             return
-        kwargs: dict[str, Any] = dict(zip(self.kind.path_ids, self._ids(), strict=True))
-        if self.trigger_class.chooses_statuses:  # the target is never a failure status
-            kwargs.update(
-                target_status=self.target_status, failure_statuses=sorted(self._spec().failure_statuses)
-            )
-        trigger = self.trigger_class(
-            **kwargs,
-            poll_interval=max(float(self.poke_interval), _MIN_POLL_INTERVAL),
-            end_time=time.time() + float(self.timeout),
-            abeja_conn_id=self.abeja_conn_id,
-            transient_error_budget=self.transient_error_budget,
+        arguments = self.trigger_class.arguments(
+            self._ids(),
+            self._spec(),
+            max(float(self.poke_interval), _MIN_POLL_INTERVAL),
+            time.time() + float(self.timeout),
+            self.abeja_conn_id,
         )
+        trigger = self.trigger_class(**arguments)
         timeout = timedelta(seconds=float(self.timeout) + _DEFER_TIMEOUT_MARGIN)
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
 

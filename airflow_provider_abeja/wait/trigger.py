@@ -87,14 +87,12 @@ class StatusTrigger(BaseTrigger):
             setattr(self, name, str(value))
         self.end_time = _coerce_end_time(end_time)
         # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
-        self._spec = spec = engine.WaitSpec.build(
+        # The statuses and the budget live there only, as the engine reads them.
+        self._spec = engine.WaitSpec.build(
             ids[1], target_status, failure_statuses, transient_error_budget, self.end_time, kind=self.kind
         )
-        self.target_status = spec.target_status
-        self.failure_statuses: list[str] = sorted(spec.failure_statuses)
         self.poll_interval = float(poll_interval)
         self.abeja_conn_id = str(abeja_conn_id)
-        self.transient_error_budget = spec.transient_error_budget
 
     def _watch(self, lease: ClientLease) -> Watch:
         """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
@@ -105,18 +103,27 @@ class StatusTrigger(BaseTrigger):
         organization_id, outer, inner = (str(getattr(self, name)) for name in self.kind.path_ids)
         return organization_id, outer, inner
 
+    @classmethod
+    def arguments(
+        cls,
+        ids: tuple[str, str, str],
+        spec: engine.WaitSpec,
+        poll_interval: float,
+        end_time: float | None,
+        abeja_conn_id: str,
+    ) -> dict[str, Any]:
+        """The constructor's keyword arguments (JSON only) for a wait on ``ids`` by ``spec``:
+        what :meth:`serialize` stores and what a deferring sensor builds its trigger from."""
+        kwargs: dict[str, Any] = dict(zip(cls.kind.path_ids, ids, strict=True))
+        if cls.chooses_statuses:  # the target is never a failure status
+            kwargs.update(target_status=spec.target_status, failure_statuses=sorted(spec.failure_statuses))
+        kwargs.update(poll_interval=poll_interval, end_time=end_time, abeja_conn_id=abeja_conn_id)
+        return kwargs | {"transient_error_budget": spec.transient_error_budget}
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
-        kwargs: dict[str, Any] = dict(zip(self.kind.path_ids, self._ids, strict=True))
-        if self.chooses_statuses:
-            kwargs.update(target_status=self.target_status, failure_statuses=list(self.failure_statuses))
-        kwargs.update(
-            poll_interval=self.poll_interval,
-            end_time=self.end_time,
-            abeja_conn_id=self.abeja_conn_id,
-            transient_error_budget=self.transient_error_budget,
-        )
-        return self.classpath, kwargs
+        options = (self.poll_interval, self.end_time, self.abeja_conn_id)
+        return self.classpath, self.arguments(self._ids, self._spec, *options)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until an outcome, then yield one event. The client lease ends before the yield,
@@ -209,16 +216,9 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
-        ids = (deployment_id, service_id)
+        ids, statuses = (deployment_id, service_id), (target_status, failure_statuses)
         super().__init__(
-            organization_id,
-            ids,
-            target_status,
-            failure_statuses,
-            poll_interval,
-            end_time,
-            abeja_conn_id,
-            transient_error_budget,
+            organization_id, ids, *statuses, poll_interval, end_time, abeja_conn_id, transient_error_budget
         )
 
     def _watch(self, lease: ClientLease) -> Watch:

@@ -105,7 +105,7 @@ class TestSerialize:
 
     def test_target_is_never_a_failure_status(self) -> None:
         trigger = _trigger(target_status="STOPPED")
-        assert trigger.failure_statuses == ["FAILED"]
+        assert trigger.serialize()[1]["failure_statuses"] == ["FAILED"]
 
     @pytest.mark.parametrize(
         "overrides",
