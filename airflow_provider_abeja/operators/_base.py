@@ -73,7 +73,8 @@ class WaitInterrupted(AirflowException):
 
 
 def seconds(value: float | timedelta | None, argument: str) -> float | None:
-    """A timeout or interval as seconds; refuses negative values and non-numbers."""
+    """A timeout or interval as seconds (None stays None); refuses negative, infinite or NaN
+    values and non-numbers."""
     if value is None:
         return None
     if isinstance(value, timedelta):
@@ -84,8 +85,8 @@ def seconds(value: float | timedelta | None, argument: str) -> float | None:
         number = float(value)
     except ValueError:
         raise InvalidArgumentError(argument, f"expected seconds, got {value!r}") from None
-    if number < 0 or number != number:
-        raise InvalidArgumentError(argument, "must be zero or more seconds")
+    if not 0 <= number < math.inf:  # NaN too
+        raise InvalidArgumentError(argument, "must be a finite number of seconds, zero or more")
     return number
 
 
@@ -100,12 +101,9 @@ def wait_settings(
     not when a trigger refuses its poll interval).
     """
     interval = seconds(check_interval, "check_interval")
-    if interval is None or interval <= 0 or math.isinf(interval):
+    if not interval:  # None or zero
         raise InvalidArgumentError("check_interval", "must be a finite number of seconds above zero")
-    limit = seconds(timeout, "timeout")
-    if limit is not None and math.isinf(limit):
-        raise InvalidArgumentError("timeout", "must be finite (None means no limit)")
-    return max(interval, MIN_CHECK_INTERVAL), limit
+    return max(interval, MIN_CHECK_INTERVAL), seconds(timeout, "timeout")
 
 
 def required_id(value: Any, argument: str) -> str:
