@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -44,6 +45,7 @@ __all__ = [
     "AbejaConnectionOperator",
     "AbejaDeleteOperator",
     "AbejaDeploymentOperator",
+    "AbejaWaitingOperator",
     "WaitInterrupted",
 ]
 
@@ -71,7 +73,8 @@ class WaitInterrupted(AirflowException):
 
 
 def seconds(value: float | timedelta | None, argument: str) -> float | None:
-    """A timeout or interval as seconds; refuses negative values and non-numbers."""
+    """A timeout or interval as seconds (None stays None); refuses negative, infinite or NaN
+    values and non-numbers."""
     if value is None:
         return None
     if isinstance(value, timedelta):
@@ -82,8 +85,8 @@ def seconds(value: float | timedelta | None, argument: str) -> float | None:
         number = float(value)
     except ValueError:
         raise InvalidArgumentError(argument, f"expected seconds, got {value!r}") from None
-    if number < 0 or number != number:
-        raise InvalidArgumentError(argument, "must be zero or more seconds")
+    if not 0 <= number < math.inf:  # NaN too
+        raise InvalidArgumentError(argument, "must be a finite number of seconds, zero or more")
     return number
 
 
@@ -98,12 +101,9 @@ def wait_settings(
     not when a trigger refuses its poll interval).
     """
     interval = seconds(check_interval, "check_interval")
-    if interval is None or interval <= 0 or math.isinf(interval):
+    if not interval:  # None or zero
         raise InvalidArgumentError("check_interval", "must be a finite number of seconds above zero")
-    limit = seconds(timeout, "timeout")
-    if limit is not None and math.isinf(limit):
-        raise InvalidArgumentError("timeout", "must be finite (None means no limit)")
-    return max(interval, MIN_CHECK_INTERVAL), limit
+    return max(interval, MIN_CHECK_INTERVAL), seconds(timeout, "timeout")
 
 
 def required_id(value: Any, argument: str) -> str:
@@ -318,6 +318,43 @@ class AbejaConnectionOperator(AbejaBaseOperator):
         ti = context["ti"]
         ti.xcom_push(key=id_key, value=path[-1])
         ti.xcom_push(key=url_key, value=console_url(self.hook.console_url, "organizations", *path))
+
+
+class AbejaWaitingOperator(AbejaConnectionOperator):
+    """An operator that waits for what it did (a service's status, a training job's end), in the
+    worker or, deferred, in the triggerer.
+
+    :param wait_for_completion: wait until the target status (default True).
+    :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
+    :param timeout: seconds to wait at most (zero or more; None: no limit).
+    :param deferrable: wait in the triggerer instead of the worker.
+    """
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        check_interval: float | timedelta = 10.0,
+        timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
+        deferrable: bool = DEFAULT_DEFERRABLE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.check_interval, self.timeout = wait_settings(check_interval, timeout)
+        self.deferrable = deferrable
+
+    def defer_to(self, trigger: Callable[..., Any], resume: dict[str, str], **arguments: Any) -> None:
+        """Defer to ``trigger(**arguments)`` polling every ``check_interval``; ``execute_complete``
+        resumes with ``resume`` as its kwargs. The deadline is wall-clock (epoch seconds), so a
+        triggerer restart does not reset it."""
+        polling = trigger(
+            **arguments,
+            poll_interval=self.check_interval,
+            end_time=None if self.timeout is None else time.time() + self.timeout,
+            abeja_conn_id=self.abeja_conn_id,
+        )
+        self.defer(trigger=polling, method_name="execute_complete", kwargs=resume)
 
 
 class AbejaDeploymentOperator(AbejaConnectionOperator):

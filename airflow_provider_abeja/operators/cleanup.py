@@ -64,10 +64,9 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
         doomed = run_services(services, str(ti.dag_id), str(ti.run_id), only)
         deleted: list[str] = []
         failures: list[str] = []
+        # Kept: an endpoint serves it (a release).
         kept = [service_id for service_id in doomed if service_id in routed]
-        for service_id in doomed:
-            if service_id in routed:  # a release: the endpoint now serves it
-                continue
+        for service_id in (s for s in doomed if s not in routed):
             try:
                 self.client.delete_service(organization_id, self.deployment_id, service_id)
             except NotFound:
@@ -96,11 +95,8 @@ def run_services(
 ) -> list[str]:
     """Ids of the listed services whose creation marker names this DAG run (and one of ``task_ids``)."""
     found = []
-    for entry in services:
-        if not isinstance(entry, Mapping):
-            continue
-        marker = (entry.get("user_env_vars") or {}).get(CREATED_BY_ENV)
-        task_id = created_in_run(marker, dag_id, run_id)
+    for entry in (e for e in services if isinstance(e, Mapping)):
+        task_id = created_in_run((entry.get("user_env_vars") or {}).get(CREATED_BY_ENV), dag_id, run_id)
         if task_id is not None and (task_ids is None or task_id in task_ids):
             found.append(str(entry.get("service_id")))
     return found

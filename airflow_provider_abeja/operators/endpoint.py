@@ -80,22 +80,21 @@ class _EndpointOperator(AbejaDeploymentOperator):
         if previous == service_id:
             self.log.warning(
                 "Endpoint %s already routes to %s: nothing to change (previous_service_id is the same)",
-                endpoint,
-                service_id,
-            )
+                endpoint, service_id,
+            )  # fmt: skip
         else:
             self.client.update_endpoint(organization_id, self.deployment_id, endpoint, service_id)
             self.log.info("Endpoint %s now routes to %s (was %s)", endpoint, service_id, previous)
 
     def _find(self, organization_id: str, endpoint: str) -> dict[str, Any] | None:
         """The endpoint whose alias or id is ``endpoint``, if the deployment has one."""
-        for entry in self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []:
-            if isinstance(entry, Mapping) and endpoint in (
-                entry.get("custom_alias"),
-                entry.get("endpoint_id"),
-            ):
-                return dict(entry)
-        return None
+        entries = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
+        named = (
+            e
+            for e in entries
+            if isinstance(e, Mapping) and endpoint in (e.get("custom_alias"), e.get("endpoint_id"))
+        )
+        return next((dict(e) for e in named), None)
 
     def _create_or_route(self, context: Context, *, switch: bool) -> tuple[dict[str, Any], Any, str, str]:
         """Check the service, then create the endpoint, or (``switch``) point it at the service,

@@ -35,12 +35,11 @@ from airflow_provider_abeja.exceptions import BadRequest, HttpError, InvalidArgu
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
-    DEFAULT_DEFERRABLE,
     DEFAULT_INSTANCE_TYPE,
-    DEFAULT_WAIT_TIMEOUT,
     XCOM_SERVICE_ID,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
+    AbejaWaitingOperator,
     WaitInterrupted,
     created_in_run,
     creation_marker,
@@ -94,26 +93,13 @@ def service_ids(create: Any) -> Any:
     return create.output.map(_service_id_of)
 
 
-class _ServiceOperator(AbejaDeploymentOperator):
-    """A service operator: pushes service id/url, waits or defers, returns the service dict."""
+class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
+    """A service operator: pushes service id/url, waits or defers (``AbejaWaitingOperator``'s
+    arguments), returns the service dict."""
 
     service_id: Any
     operator_extra_links = (AbejaServiceLink(),)
     ui_color = "#e8f4fd"
-
-    def __init__(
-        self,
-        *,
-        wait_for_completion: bool = True,
-        check_interval: float | timedelta = 10.0,
-        timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
-        deferrable: bool = DEFAULT_DEFERRABLE,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.wait_for_completion = wait_for_completion
-        self.check_interval, self.timeout = wait_settings(check_interval, timeout)
-        self.deferrable = deferrable
 
     def _prepare(self, context: Context) -> tuple[str, str]:
         """The organization and the rendered ``service_id``, its links pushed."""
@@ -158,8 +144,7 @@ class _ServiceOperator(AbejaDeploymentOperator):
 
         The worker's wait is the hook's (which copies the service's recent logs newer than
         ``logs_since`` into the task log), stopped by ``on_kill`` through its ``stop_event``.
-        The trigger's deadline is wall-clock (epoch seconds), so a triggerer restart does not
-        reset it. Either way the outcomes and messages are the engine's (``wait_step``): a
+        Either way the outcomes and messages are the engine's (``wait_step``): a
         failure status raises ``AirflowFailException`` (no retry) chained from
         ``ServiceFailedError`` with the latest log lines; ``timeout`` seconds raise
         ``AirflowException`` chained from ``WaitTimeoutError``; an error reading the service
@@ -168,19 +153,14 @@ class _ServiceOperator(AbejaDeploymentOperator):
         if self.deferrable:
             from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
 
-            self.defer(
-                trigger=AbejaServiceStatusTrigger(
-                    organization_id=organization_id,
-                    deployment_id=self.deployment_id,
-                    service_id=service_id,
-                    target_status=target_status,
-                    failure_statuses=sorted({str(s) for s in failure_statuses} - {target_status}),
-                    poll_interval=self.check_interval,
-                    end_time=None if self.timeout is None else time.time() + self.timeout,
-                    abeja_conn_id=self.abeja_conn_id,
-                ),
-                method_name="execute_complete",
-                kwargs={"organization_id": organization_id, "service_id": service_id},
+            self.defer_to(
+                AbejaServiceStatusTrigger,
+                {"organization_id": organization_id, "service_id": service_id},
+                organization_id=organization_id,
+                deployment_id=self.deployment_id,
+                service_id=service_id,
+                target_status=target_status,
+                failure_statuses=sorted({str(s) for s in failure_statuses} - {target_status}),
             )
         with waiting("service", service_id):
             return self.hook.wait_for_service_status(
@@ -243,10 +223,6 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     :param instance_type: e.g. ``cpu-0.25`` (default) or ``gpu-1``.
     :param environment: environment variables of the service (mapping or JSON object text).
     :param model_id: a training model to attach.
-    :param wait_for_completion: wait until the service is READY (default True).
-    :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
-    :param timeout: seconds to wait at most (zero or more; None: no limit).
-    :param deferrable: wait in the triggerer instead of the worker.
     :param reuse_existing: look for and reuse the service of an earlier try (default True); when
         False no marker is set and every try creates a new service.
     :param keep_service_on_failure: when the wait fails (timeout, failure status), keep the service.
@@ -426,10 +402,6 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
     :param service_id: the service (``ser-...``).
     :param payload: the fields to change, as ``APIClient.update_service`` takes them (a mapping or
         JSON object text; templated, rendered as JSON).
-    :param wait_for_completion: wait until READY (default True).
-    :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
-    :param timeout: seconds to wait at most (zero or more; None: no limit).
-    :param deferrable: wait in the triggerer instead of the worker.
 
     Returns the service dict (environment values hidden); pushes ``service_id`` / ``service_url``.
     """
@@ -535,10 +507,6 @@ class AbejaStartServiceOperator(_StateChangeOperator):
     started it in between) as success too. Waits until READY unless ``wait_for_completion=False``.
 
     :param service_id: the service (``ser-...``).
-    :param wait_for_completion: wait until READY (default True).
-    :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
-    :param timeout: seconds to wait at most (zero or more; None: no limit).
-    :param deferrable: wait in the triggerer instead of the worker.
     """
 
     verb, past, state = "start", "started", "running"
@@ -554,10 +522,6 @@ class AbejaStopServiceOperator(_StateChangeOperator):
     service is STOPPED by then. Waits until STOPPED unless ``wait_for_completion=False``.
 
     :param service_id: the service (``ser-...``).
-    :param wait_for_completion: wait until STOPPED (default True).
-    :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
-    :param timeout: seconds to wait at most (zero or more; None: no limit).
-    :param deferrable: wait in the triggerer instead of the worker.
     """
 
     verb, past, state = "stop", "stopped", "stopped"

@@ -12,7 +12,6 @@ operator reuses a version of the same name. Each returns a small dict (ids, stat
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -32,15 +31,13 @@ from airflow_provider_abeja.links.training import (
 )
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
-    DEFAULT_DEFERRABLE,
-    DEFAULT_WAIT_TIMEOUT,
     AbejaConnectionOperator,
     AbejaDeploymentOperator,
+    AbejaWaitingOperator,
     creation_marker,
     environment_argument,
     marked,
     required_id,
-    wait_settings,
     waiting,
 )
 from airflow_provider_abeja.wait.engine import (
@@ -80,7 +77,7 @@ class _TrainingOperator(AbejaConnectionOperator):
         return required_id(self.job_definition_name, "job_definition_name")
 
 
-class AbejaCreateTrainingJobOperator(_TrainingOperator):
+class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     """Start a training job of a job definition version and wait until it is ``Complete``.
 
     A job that ends ``Failed`` or ``Stopped`` fails the task without retries, with the job's
@@ -96,10 +93,8 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
     :param instance_type: e.g. ``cpu-1`` (the platform's default when None).
     :param description: the job's description.
     :param export_log: include the log in the model (images 19.04 and later).
-    :param wait_for_completion: wait until the job ends (default True).
-    :param check_interval: seconds between status checks.
-    :param timeout: seconds to wait at most (None: no limit).
-    :param deferrable: wait in the triggerer instead of a worker slot.
+    :param check_interval: seconds between status checks (default 30; the other waiting arguments
+        are ``AbejaWaitingOperator``'s).
     :param stop_on_kill: stop the job when the task is killed or its wait times out (default True).
     :param reuse_existing: find and reuse the job of an earlier try (default True).
     """
@@ -129,24 +124,18 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         instance_type: str | None = None,
         description: str | None = None,
         export_log: bool | None = None,
-        wait_for_completion: bool = True,
         check_interval: float | timedelta = 30.0,
-        timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
-        deferrable: bool = DEFAULT_DEFERRABLE,
         stop_on_kill: bool = True,
         reuse_existing: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(job_definition_name=job_definition_name, **kwargs)
+        super().__init__(job_definition_name=job_definition_name, check_interval=check_interval, **kwargs)
         self.version_id = version_id
         self.environment = environment
         self.datasets = datasets
         self.instance_type = instance_type
         self.description = description
         self.export_log = export_log
-        self.wait_for_completion = wait_for_completion
-        self.check_interval, self.timeout = wait_settings(check_interval, timeout)
-        self.deferrable = deferrable
         self.stop_on_kill = stop_on_kill
         self.reuse_existing = reuse_existing
 
@@ -188,7 +177,15 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
         if not self.wait_for_completion or job.get("status") == TrainingJobStatus.COMPLETE.value:
             return _job_summary(job, definition)
         if self.deferrable:
-            self._defer(organization_id, definition, job_id)
+            from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger
+
+            self.defer_to(
+                AbejaTrainingJobTrigger,
+                {"organization_id": organization_id, "training_job_id": job_id},
+                organization_id=organization_id,
+                job_definition_name=definition,
+                training_job_id=job_id,
+            )
         return _job_summary(self._wait(organization_id, definition, job_id), definition)
 
     def _own_job(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
@@ -224,22 +221,6 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator):
             except WaitTimeoutError:  # a job nobody waits for any more would run (and bill) on
                 self._stop_own_job()
                 raise
-
-    def _defer(self, organization_id: str, definition: str, job_id: str) -> None:
-        from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger
-
-        self.defer(
-            trigger=AbejaTrainingJobTrigger(
-                organization_id=organization_id,
-                job_definition_name=definition,
-                training_job_id=job_id,
-                poll_interval=self.check_interval,
-                end_time=None if self.timeout is None else time.time() + self.timeout,
-                abeja_conn_id=self.abeja_conn_id,
-            ),
-            method_name="execute_complete",
-            kwargs={"organization_id": organization_id, "training_job_id": job_id},
-        )
 
     def execute_complete(
         self,
