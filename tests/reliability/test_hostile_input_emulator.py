@@ -8,6 +8,7 @@ settings) is the same before and after. The allowed controls show the guards are
 from __future__ import annotations
 
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,15 +151,18 @@ def _code_dir(name: str, code_dir: str) -> Probe:
     )
 
 
+#: The repository (and the emulator's working folder, which is the repository) is refused unless it
+#: lies in an allowed root itself: a clone under the temporary folder, which is one by default.
+_REPO_IN_A_CODE_ROOT = REPO.is_relative_to(Path(tempfile.gettempdir()).resolve())
 CODE_DIRS = [
     _code_dir("etc", "/etc"),
     _code_dir("root", "/"),
     _code_dir("home", str(Path.home())),
-    _code_dir("repository", str(REPO)),
+    *([] if _REPO_IN_A_CODE_ROOT else [_code_dir("repository", str(REPO))]),
     _code_dir("dotdot-out-of-tmp", "/tmp/../etc"),
     _code_dir("symlink-out-of-tmp", "{link}"),
     _code_dir("tmp-prefix-lookalike", "/tmpfoo"),
-    _code_dir("proc-cwd", "/proc/self/cwd"),
+    *([] if _REPO_IN_A_CODE_ROOT else [_code_dir("proc-cwd", "/proc/self/cwd")]),
 ]
 
 
