@@ -23,7 +23,7 @@ if "AIRFLOW_HOME" not in os.environ:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
-__all__ = ["DagRunResult", "DagRunner"]
+__all__ = ["DagRunResult", "DagRunner", "migrate_database"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -89,9 +89,8 @@ def xcom_value(ti: Any, key: str = "return_value") -> Any:
         return None if row is None else XComModel.deserialize_value(row)
 
 
-@pytest.fixture(scope="session")
-def abeja_airflow_db() -> None:
-    """The session's metadata database, migrated once (a no-op on a migrated one)."""
+def migrate_database() -> None:
+    """Migrate the metadata database (a no-op on a migrated one)."""
     from airflow import __version__
     from airflow.configuration import conf
     from airflow.utils import db
@@ -101,6 +100,12 @@ def abeja_airflow_db() -> None:
         # dependency check loads it even in dag.test().
         conf.set("core", "executor", "SequentialExecutor")
     db.initdb()
+
+
+@pytest.fixture(scope="session")
+def abeja_airflow_db() -> None:
+    """The session's metadata database, migrated once."""
+    migrate_database()
 
 
 @pytest.fixture(scope="session")

@@ -9,40 +9,22 @@ conftest migrates its database once and copies `example_dags/` (data files inclu
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from airflow_provider_abeja.testing import DagRunner, migrate_database
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
 CONN_ENV = "AIRFLOW_CONN_ABEJA_DEFAULT"
 
 
-@dataclass
-class DagRunResult:
-    """What a test asserts on: the run's state, each task's state and return value."""
-
-    state: str
-    task_states: dict[str, str | None]
-    returns: dict[str, Any] = field(default_factory=dict)
-    #: (task_id, map_index) -> state of every mapped task instance
-    map_states: dict[tuple[str, int], str | None] = field(default_factory=dict)
-
-
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """Migrate the private metadata database once (initdb on a migrated database is a no-op)."""
-    from airflow import __version__
-    from airflow.configuration import conf
-    from airflow.utils import db
-
-    if __version__.startswith("2.") and conf.get("database", "sql_alchemy_conn").startswith("sqlite"):
-        # Airflow 2's unit-test config names the LocalExecutor, which refuses SQLite; a sensor's
-        # dependency check loads it even in dag.test().
-        conf.set("core", "executor", "SequentialExecutor")
-    db.initdb()
+    migrate_database()
 
 
 @pytest.fixture(scope="session")
@@ -84,54 +66,7 @@ def connection_env_value(handle: Any) -> str:
     return str(handle.airflow_connection_env("abeja_default")[CONN_ENV])
 
 
-class DagRunner:
-    """`runner(dag_id, **conf)` runs one DAG once with `dag.test()`; `.handle` is the emulator."""
-
-    def __init__(self, dagbag: Any, handle: Any) -> None:
-        self.dagbag = dagbag
-        self.handle = handle
-
-    def __call__(self, dag_id: str, **conf: Any) -> DagRunResult:
-        known = self.dagbag.get_dag(dag_id)
-        assert known is not None, f"{dag_id} not found; import errors: {self.dagbag.import_errors}"
-        # Parse the file anew for every run: a run's conf is merged into the task params in place,
-        # so a DAG object used twice would carry one test's params into the next.
-        dag = type(self.dagbag)(known.fileloc).get_dag(dag_id)
-        dag_run = dag.test(run_conf=conf or None)
-        tis = dag_run.get_task_instances()
-        return DagRunResult(
-            state=str(dag_run.state),
-            task_states={ti.task_id: (None if ti.state is None else str(ti.state)) for ti in tis},
-            returns={ti.task_id: xcom_value(ti) for ti in tis},
-            map_states={
-                (ti.task_id, ti.map_index): (None if ti.state is None else str(ti.state))
-                for ti in tis
-                if ti.map_index >= 0
-            },
-        )
-
-
 @pytest.fixture
 def run_dag(example_dagbag: Any, emulator_connection: Any) -> DagRunner:
-    """Runs example DAGs against a freshly reset emulator (see DagRunner)."""
+    """Runs example DAGs against a freshly reset emulator (``DagRunner``: the DAG-testing plugin's)."""
     return DagRunner(example_dagbag, emulator_connection)
-
-
-def xcom_value(ti: Any, key: str = "return_value") -> Any:
-    """A task's XCom, read from the metadata database (None when it pushed none)."""
-    try:
-        from airflow.models.xcom import XComModel
-    except ImportError:  # Airflow 2
-        from airflow.models.xcom import XCom
-
-        return XCom.get_one(
-            run_id=ti.run_id, key=key, dag_id=ti.dag_id, task_id=ti.task_id, map_index=ti.map_index
-        )
-    from airflow.utils.session import create_session
-
-    query = XComModel.get_many(
-        run_id=ti.run_id, key=key, dag_ids=ti.dag_id, task_ids=ti.task_id, map_indexes=ti.map_index
-    )
-    with create_session() as session:
-        row = session.scalars(query).first()
-        return None if row is None else XComModel.deserialize_value(row)

@@ -84,7 +84,7 @@ def test_example_status_waits_survive_a_spurious_failure(path: Path, example_dag
 @pytest.mark.parametrize("path", example_dag_files(), ids=lambda p: Path(p).stem)
 def test_example_dag_succeeds_with_its_default_params(path: Path, example_dagbag: Any, run_dag: Any) -> None:
     """The defaults target the emulator's sample deployment: every DAG runs as shipped."""
-    handle = run_dag.handle
+    handle = run_dag.emulator
     dags = [d for d in example_dagbag.dags.values() if Path(d.fileloc).name == path.name]
     assert dags, f"{path.name} defines no DAG (import errors: {example_dagbag.import_errors})"
     for dag in dags:
@@ -101,7 +101,7 @@ def test_example_dag_succeeds_with_its_default_params(path: Path, example_dagbag
 
 
 def test_deploy_invoke_teardown_answers_and_deletes_its_service(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
     result = run_dag(DEPLOY_INVOKE, text="a great and excellent day")
 
     assert result.state == "success", result.task_states
@@ -116,7 +116,7 @@ def test_deploy_invoke_teardown_answers_and_deletes_its_service(run_dag: Any) ->
 
 
 def test_deploy_invoke_teardown_deletes_the_service_when_the_invocation_fails(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
     handle.inject_fault("request_service", status=500)
 
     result = run_dag(DEPLOY_INVOKE)
@@ -131,7 +131,7 @@ def test_deploy_invoke_teardown_deletes_the_service_when_the_invocation_fails(ru
 
 
 def test_deploy_invoke_teardown_deletes_a_service_that_never_becomes_ready(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
 
     result = run_dag(DEPLOY_INVOKE, version_id=BAD)
 
@@ -147,7 +147,7 @@ def test_deploy_invoke_teardown_deletes_a_service_that_never_becomes_ready(run_d
 
 
 def test_blue_green_swaps_the_endpoint_and_retires_blue(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
     blue = blue_behind_default_endpoint(handle)
 
     result = run_dag(BLUE_GREEN)
@@ -167,7 +167,7 @@ def test_blue_green_swaps_the_endpoint_and_retires_blue(run_dag: Any) -> None:
     ids=["smoke-test-fails", "green-never-ready"],
 )
 def test_blue_green_rollback_keeps_the_endpoint_on_blue(run_dag: Any, conf: dict[str, str]) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
     blue = blue_behind_default_endpoint(handle)
 
     result = run_dag(BLUE_GREEN, **conf)
@@ -186,7 +186,7 @@ def test_blue_green_rollback_keeps_the_endpoint_on_blue(run_dag: Any, conf: dict
 
 
 def test_blue_green_first_release_creates_the_endpoint(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
 
     result = run_dag(BLUE_GREEN)
 
@@ -222,7 +222,7 @@ MAPPED = "abeja_mapped_versions"
 
 
 def test_mapped_versions_answers_once_per_version_and_deletes_every_service(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
 
     result = run_dag(MAPPED, text="a great and excellent day")
 
@@ -237,7 +237,7 @@ def test_mapped_versions_answers_once_per_version_and_deletes_every_service(run_
 
 
 def test_mapped_versions_deletes_a_failed_versions_service_too(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
 
     result = run_dag(MAPPED, version_ids=[V1, BAD])
 
@@ -253,7 +253,7 @@ def test_deploy_invoke_teardown_deletes_the_service_of_a_create_that_failed_afte
     run_dag: Any,
 ) -> None:
     """The platform made the service, then the create failed (an error answer after the fact)."""
-    handle = run_dag.handle
+    handle = run_dag.emulator
     handle.inject_fault("create_service", status=400, when="after", times=1)
 
     result = run_dag(DEPLOY_INVOKE)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.dags.conftest import DagRunner
+from airflow_provider_abeja.testing import DagRunner
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -40,7 +40,7 @@ def run_pattern(dags_folder: Path, emulator_connection: Any) -> Iterator[DagRunn
 
 @pytest.mark.parametrize("mode", ["sync", "deferrable"])
 def test_mapped_create_and_wait_leaves_no_service(run_pattern: DagRunner, mode: str) -> None:
-    handle = run_pattern.handle
+    handle = run_pattern.emulator
     result = run_pattern(f"leak_mapped_{mode}")
 
     assert result.state == "failed"  # the BAD version's create failed: the run says so
@@ -57,7 +57,7 @@ def test_mapped_create_and_wait_leaves_no_service(run_pattern: DagRunner, mode: 
 
 @pytest.mark.parametrize("mode", ["sync", "deferrable"])
 def test_a_setup_whose_wait_times_out_deletes_its_service(run_pattern: DagRunner, mode: str) -> None:
-    handle = run_pattern.handle
+    handle = run_pattern.emulator
     handle.configure(ready_delay=600)  # never READY within the create's 1 s timeout
 
     result = run_pattern(f"leak_setup_timeout_{mode}")
@@ -72,7 +72,7 @@ def test_a_task_that_fails_before_its_service_exists_logs_one_error(
     run_pattern: DagRunner, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Item 7: no second, unrelated error from the console link looking for a URL never pushed."""
-    run_pattern.handle.inject_fault("create_service", status=400)
+    run_pattern.emulator.inject_fault("create_service", status=400)
     capfd.readouterr()
 
     result = run_pattern("leak_setup_timeout_sync")

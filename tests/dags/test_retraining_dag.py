@@ -43,7 +43,7 @@ def nothing_running_but(handle: Any, *service_ids: str) -> None:
 
 
 def test_retraining_trains_registers_deploys_and_retires_the_old_service(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
     old = old_service_behind_default_endpoint(handle)
 
     result = run_dag(RETRAINING)
@@ -74,7 +74,7 @@ def test_retraining_trains_registers_deploys_and_retires_the_old_service(run_dag
 
 
 def test_the_first_release_creates_the_endpoint_and_retires_nothing(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
 
     result = run_dag(RETRAINING)
 
@@ -88,7 +88,7 @@ def test_the_first_release_creates_the_endpoint_and_retires_nothing(run_dag: Any
 
 
 def test_a_failed_training_job_deploys_nothing(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
     old = old_service_behind_default_endpoint(handle)
 
     result = run_dag(RETRAINING, training_environment={"SAMPLE_TRAIN_FAIL": "bad data"})
@@ -102,7 +102,7 @@ def test_a_failed_training_job_deploys_nothing(run_dag: Any) -> None:
 
 
 def test_a_failed_smoke_test_discards_the_new_service(run_dag: Any) -> None:
-    handle = run_dag.handle
+    handle = run_dag.emulator
     old = old_service_behind_default_endpoint(handle)
 
     result = run_dag(RETRAINING, smoke_expected_label="negative")

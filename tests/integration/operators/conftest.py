@@ -35,6 +35,6 @@ def context(ti: FakeTI) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """Migrate the private metadata database once, for `dag.test()` (a no-op when migrated)."""
-    from airflow.utils import db
+    from airflow_provider_abeja.testing import migrate_database
 
-    db.initdb()
+    migrate_database()
