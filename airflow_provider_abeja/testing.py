@@ -122,7 +122,10 @@ def abeja_dagbag(pytestconfig: pytest.Config, abeja_airflow_db: None) -> Any:
     except ImportError:  # Airflow 2
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
-    source = Path(pytestconfig.rootpath, pytestconfig.getini("abeja_dags_folder"))
+    name = str(pytestconfig.getini("abeja_dags_folder")).strip()
+    source = Path(pytestconfig.rootpath, name)
+    if not name or not source.is_dir():  # an empty value would copy the whole project
+        raise pytest.UsageError(f"abeja_dags_folder: {name!r} is not a folder under {pytestconfig.rootpath}")
     folder = Path(conf.get("core", "dags_folder"))
     if source.resolve() != folder.resolve():
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
