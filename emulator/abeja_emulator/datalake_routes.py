@@ -49,8 +49,8 @@ def _content_type(request: Request) -> str:
 async def post_channel_file_upload(emu: Emulator, request: Request, org: str, channel_id: str) -> Response:
     query = request.query_params
     data = await request.body()
-    answer = await asyncio.to_thread(
-        emu.datalake.upload,
+    # on the event loop: the triggers it sets off start their runs there
+    answer = emu.datalake.upload(
         channel_id,
         data,
         _content_type(request),

@@ -56,11 +56,11 @@ def wait_run(handle: EmulatorHandle, run_id: str, timeout: float = 60) -> dict[s
     return poll(finished, timeout)  # type: ignore[no-any-return]
 
 
-def run_log(handle: EmulatorHandle, run_id: str) -> list[str]:
+def run_log(handle: EmulatorHandle, run_id: str, dep: str = DEP) -> list[str]:
     messages: list[str] = []
     params: dict[str, str] = {}
     while True:
-        page = ok(api(handle, "GET", f"deployments/{DEP}/runs/{run_id}/logs", params=params))
+        page = ok(api(handle, "GET", f"deployments/{dep}/runs/{run_id}/logs", params=params))
         messages += [e["message"] for e in page["events"]]
         if "next_token" not in page:
             return messages
