@@ -397,3 +397,23 @@ def test_faults_counters_and_restart(emulator, deployment):
     assert api(handle, "GET", f"deployments/{deployment.dep}/runs/{run['run_id']}").json() == finished
     kept = run_log(handle, run["run_id"], deployment.dep)
     assert kept[-1].endswith("status SUCCEEDED")
+
+
+def test_console_shows_channels_and_runs(deployment):
+    handle = deployment.handle
+    channel = new_channel(handle, "<b>console</b>")
+    upload(handle, channel, metadata={"filename": "shown.json"})
+    run = deployment.run("raise", retry_count=0)
+    deployment.wait(run["run_id"])
+    index = requests.get(f"{handle.url}/console", timeout=10).text
+    assert channel in index
+    assert run["run_id"] in index
+    assert "<b>console</b>" not in index  # names are escaped
+    base = f"{handle.url}/console/organizations/{handle.organization_id}"
+    page = requests.get(f"{base}/deployments/{deployment.dep}/runs/{run['run_id']}", timeout=10)
+    assert page.status_code == 200
+    assert "FAILED" in page.text
+    assert "run handler raised" in page.text  # the run's log
+    assert "shown.json" in requests.get(f"{base}/channels/{channel}", timeout=10).text
+    missing = requests.get(f"{base}/deployments/{deployment.dep}/runs/run-0000000000000000", timeout=10)
+    assert missing.status_code == 404
