@@ -8,6 +8,7 @@ a run's page sits at the platform console's path shape
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
@@ -24,7 +25,7 @@ CHANNEL_PATH = "/organizations/{organization_id}/channels/{channel_id}"
 ROWS = 100
 
 
-def _table(headings: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> str:
+def _table(headings: tuple[str, ...], rows: Sequence[tuple[str, ...]], empty: str) -> str:
     if not rows:
         return f"<p>{empty}</p>"
     head = "".join(f"<th>{h}</th>" for h in headings)
