@@ -199,7 +199,8 @@ class RunPlatform:
             raise bad_request("version_id is required")
         version = self.emu.version(org, dep, version_id)
         input_data = body.get("input_data")
-        if input_data is not None and not isinstance(input_data, (dict, str)):
+        if input_data is not None and not isinstance(input_data, (dict, list, str)):
+            # an object (the platform's form), an array (sent whole) or a string (INPUT verbatim)
             raise bad_request('input_data must be an object like {"$datalake:1": "<channel_id>/<file_id>"}')
         output_template = body.get("output_template")
         if output_template is not None and not isinstance(output_template, dict):
