@@ -123,15 +123,8 @@ def test_lifetime_and_conflict_target(handle):
     answer = root(handle, "POST", f"channels/{cid}/upload", data=b"x", params={"lifetime": "2days"})
     assert answer.status_code == 400
     upload(handle, cid, b"1", "text/plain", {"filename": "same.txt"}, conflict_target="filename")
-    again = root(
-        handle,
-        "POST",
-        f"channels/{cid}/upload",
-        data=b"2",
-        headers={"x-abeja-meta-filename": "same.txt"},
-        params={"conflict_target": "filename"},
-    )
-    assert again.status_code == 409
+    same = {"headers": {"x-abeja-meta-filename": "same.txt"}, "params": {"conflict_target": "filename"}}
+    assert root(handle, "POST", f"channels/{cid}/upload", data=b"2", **same).status_code == 409
     upload(handle, cid, b"3", "text/plain", {"filename": "same.txt"})  # without conflict_target: kept
     assert len(files(handle, cid)) == 2
 

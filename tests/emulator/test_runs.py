@@ -19,21 +19,10 @@ from ._util import api, poll
 
 pytestmark = pytest.mark.emulator
 HANDLER_FILE = Path(__file__).with_name("run_handler.py")
-RUN_FIELDS = {
-    "run_id",
-    "deployment_id",
-    "model_version",
-    "model_version_id",
-    "models",
-    "input_data",
-    "output_template",
-    "retry_count",
-    "distribution",
-    "status",
-    "user_env_vars",
-    "created_at",
-    "modified_at",
-}
+#: The SDK's example of a run (abeja-platform-sdk: abeja/runs/api/client.py:79-99).
+FIELDS_TEXT = "run_id deployment_id model_version model_version_id models input_data output_template"
+RUN_FIELDS = {*FIELDS_TEXT.split(), "retry_count", "distribution", "status", "user_env_vars", "created_at"}
+RUN_FIELDS.add("modified_at")
 STATUSES = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"}
 RUN_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
