@@ -226,6 +226,7 @@ def test_answers_and_failures(deployment, channels):
     log = deployment.log(started["handler raises"]["run_id"])
     assert "the handler is about to fail" in log  # the handler's own output
     assert any("run handler raised" in line for line in log)
+    assert any(line.startswith("[batch] the handler answered an error (status 500)") for line in log)
     assert "[batch] runtime didn't return body." in deployment.log(started["empty body"]["run_id"])
 
 
