@@ -1,7 +1,8 @@
 """The emulated Runs and Triggers: records, paging, and triggers that start one run per new file.
 
 A run is created ``SUBMITTED`` and goes ``RUNNABLE`` -> ``STARTING`` -> ``RUNNING`` (``run_step_delay``
-apart, ``PENDING`` skipped as AWS Batch does without job dependencies) -> ``SUCCEEDED`` / ``FAILED``;
+apart, ``PENDING`` skipped as AWS Batch does without job dependencies; at most ``max_concurrent_runs``
+past ``RUNNABLE`` at once) -> ``SUCCEEDED`` / ``FAILED``;
 ``batch.py`` executes each attempt the way the model proxy's batch mode does. A failed attempt goes
 back to ``RUNNABLE`` while attempts remain (``retry_count`` + 1, at most ``run_max_attempts``) and keeps
 ``ABEJA_RUN_ID``. Runs, triggers and run logs are kept in the state folder; a run that was not
@@ -19,7 +20,7 @@ import base64
 import binascii
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -136,6 +137,8 @@ class RunPlatform:
         self.runs: dict[str, Run] = {}
         self.triggers: dict[str, Trigger] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Condition()
+        self._active = 0
         self._seq = 0
         emulator.datalake.listeners.append(self._on_new_file)
 
@@ -234,12 +237,15 @@ class RunPlatform:
 
         attempts = min(run.retry_count + 1, self.emu.config.run_max_attempts)
         for attempt in range(1, attempts + 1):
-            for status in (RUNNABLE, STARTING, RUNNING):
-                await asyncio.sleep(self.emu.config.run_step_delay)
-                self.set_status(run, status)
-            run.attempts = attempt
-            self.emu.counters["run_attempts"] += 1
-            code = await run_attempt(self.emu, run)
+            await asyncio.sleep(self.emu.config.run_step_delay)
+            self.set_status(run, RUNNABLE)
+            async with self._slot():
+                for status in (STARTING, RUNNING):
+                    await asyncio.sleep(self.emu.config.run_step_delay)
+                    self.set_status(run, status)
+                run.attempts = attempt
+                self.emu.counters["run_attempts"] += 1
+                code = await run_attempt(self.emu, run)
             if code == 0:
                 self.set_status(run, SUCCEEDED)
                 return
@@ -248,6 +254,20 @@ class RunPlatform:
                     run, f"[emulator] attempt {attempt} of {attempts} failed (exit code {code}); retrying"
                 )
         self.set_status(run, FAILED)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """One of ``max_concurrent_runs`` places to run: a run waits ``RUNNABLE`` for one, as an AWS
+        Batch job waits for compute (a trigger fed many files starts that many runtimes, not more)."""
+        async with self._slots:
+            await self._slots.wait_for(lambda: self._active < self.emu.config.max_concurrent_runs)
+            self._active += 1
+        try:
+            yield
+        finally:
+            async with self._slots:
+                self._active -= 1
+                self._slots.notify_all()
 
     def list_runs(
         self, org: str, dep: str, query: Mapping[str, str], trigger_id: str | None = None

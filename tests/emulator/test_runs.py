@@ -471,3 +471,24 @@ def test_console_shows_channels_and_runs(deployment):
     assert "shown.json" in requests.get(f"{base}/channels/{channel}", timeout=10).text
     missing = requests.get(f"{base}/deployments/{deployment.dep}/runs/run-0000000000000000", timeout=10)
     assert missing.status_code == 404
+
+
+def test_runs_beyond_the_concurrency_limit_wait_runnable(deployment):
+    deployment.handle.configure(max_concurrent_runs=1)
+    try:
+        first, second = deployment.run("slow"), deployment.run("slow")
+        poll(lambda: deployment.get(first["run_id"])["status"] == "RUNNING")
+        assert deployment.get(second["run_id"])["status"] in ("SUBMITTED", "RUNNABLE")
+        assert deployment.wait(first["run_id"])["status"] == "SUCCEEDED"
+        assert deployment.wait(second["run_id"])["status"] == "SUCCEEDED"
+    finally:
+        deployment.handle.configure(max_concurrent_runs=4)
+    events = {
+        run["run_id"]: ok(deployment.call("GET", f"runs/{run['run_id']}/logs"))["events"]
+        for run in (first, second)
+    }
+    done = next(e["timestamp"] for e in events[first["run_id"]] if e["message"].endswith("status SUCCEEDED"))
+    starting = next(
+        e["timestamp"] for e in events[second["run_id"]] if e["message"].endswith("status STARTING")
+    )
+    assert starting >= done  # the second left RUNNABLE only when the first had finished
