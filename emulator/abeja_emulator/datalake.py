@@ -537,13 +537,13 @@ def _in_days(files: list[StoredFile], params: Mapping[str, str]) -> list[StoredF
 
 
 def _matches(stored: StoredFile, query: str) -> bool:
+    """``q``: every ``key:value`` term's value is in that metadata value; a free word is in any."""
     for term in query.split():
         key, colon, value = term.partition(":")
         if colon and key:
-            name = (
-                key.lower() if key.lower().startswith(("x-abeja-", "x_abeja")) else META_PREFIX + key.lower()
-            )
-            if value not in stored.metadata.get(name, "\0"):
+            name = key.lower() if key.lower().startswith("x-abeja-") else META_PREFIX + key.lower()
+            found = stored.metadata.get(name)
+            if found is None or value not in found:
                 return False
         elif not any(term in v for v in (*stored.metadata.values(), stored.file_id)):
             return False
