@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from abeja_emulator import EmulatorHandle, EmulatorProcess
+from abeja_emulator import SAMPLE_BAD_VERSION_ID, SAMPLE_DEPLOYMENT_ID, EmulatorHandle, EmulatorProcess
 
 from ._datalake import files, new_channel, ok, root, run_log, upload
 from ._util import api, poll
@@ -492,3 +492,12 @@ def test_runs_beyond_the_concurrency_limit_wait_runnable(deployment):
         e["timestamp"] for e in events[second["run_id"]] if e["message"].endswith("status STARTING")
     )
     assert starting >= done  # the second left RUNNABLE only when the first had finished
+
+
+def test_a_handler_that_cannot_load_fails_the_run_with_its_error(deployment):
+    body = {"version_id": SAMPLE_BAD_VERSION_ID, "environment": {}, "retry_count": 0}
+    run = ok(api(deployment.handle, "POST", f"deployments/{SAMPLE_DEPLOYMENT_ID}/runs", json=body))
+    sample = Deployment(deployment.handle, SAMPLE_DEPLOYMENT_ID, SAMPLE_BAD_VERSION_ID, deployment.marker_dir)
+    assert sample.wait(run["run_id"])["status"] == "FAILED"
+    log = sample.log(run["run_id"])
+    assert any(line.startswith("[batch] the runtime did not start") for line in log), log
