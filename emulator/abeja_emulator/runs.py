@@ -246,13 +246,10 @@ class RunPlatform:
                 run.attempts = attempt
                 self.emu.counters["run_attempts"] += 1
                 code = await run_attempt(self.emu, run)
+            self.log(run, f"[emulator] attempt {attempt} of {attempts} exited with code {code}")
             if code == 0:
                 self.set_status(run, SUCCEEDED)
                 return
-            if attempt < attempts:
-                self.log(
-                    run, f"[emulator] attempt {attempt} of {attempts} failed (exit code {code}); retrying"
-                )
         self.set_status(run, FAILED)
 
     @contextlib.asynccontextmanager

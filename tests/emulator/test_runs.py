@@ -249,7 +249,11 @@ def test_failed_attempt_goes_back_to_runnable_and_retries(deployment):
     log = deployment.log(run["run_id"])
     statuses = [m.split()[-1] for m in log if m.startswith("[emulator] status")]
     assert statuses == ["RUNNABLE", "STARTING", "RUNNING"] * 2 + ["SUCCEEDED"]
-    assert any("attempt 1 of 2 failed" in line for line in log)
+    exits = [line for line in log if " exited with code " in line]
+    assert exits == [
+        "[emulator] attempt 1 of 2 exited with code 1",
+        "[emulator] attempt 2 of 2 exited with code 0",
+    ]
     assert deployment.wait(never["run_id"])["status"] == "FAILED"
     assert sum("starting the runtime" in line for line in deployment.log(never["run_id"])) == 2
     assert deployment.wait(again["run_id"])["status"] == "FAILED"
