@@ -64,7 +64,7 @@ def _metadata_numbers(request, context):
 
 
 def _slow(request, context):
-    time.sleep(1.0)
+    time.sleep(0.5)
     return {"content_type": "text/plain", "content": "slow answer"}
 
 
