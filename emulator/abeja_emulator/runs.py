@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .batch import run_attempt
 from .datalake import StoredFile, by_id, wire_fields
 from .errors import bad_request, not_found
 from .ids import new_hex_id, now_ts
@@ -150,7 +151,7 @@ class RunPlatform:
         self._seq = max([self._seq, *(r.seq for r in self.runs.values())])
         for run in self.runs.values():
             if run.status not in TERMINAL:
-                self.log(run, "[emulator] the emulator stopped during the run; status FAILED")
+                self.log(run, "[emulator] the emulator stopped during the run")
                 self.set_status(run, FAILED)
 
     async def shutdown(self) -> None:
@@ -233,8 +234,6 @@ class RunPlatform:
         return run
 
     async def _execute(self, run: Run) -> None:
-        from .batch import run_attempt  # the runtime machinery loads only when a run executes
-
         attempts = min(run.retry_count + 1, self.emu.config.run_max_attempts)
         for attempt in range(1, attempts + 1):
             await asyncio.sleep(self.emu.config.run_step_delay)
@@ -255,7 +254,7 @@ class RunPlatform:
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
         """One of ``max_concurrent_runs`` places to run: a run waits ``RUNNABLE`` for one, as an AWS
-        Batch job waits for compute (a trigger fed many files starts that many runtimes, not more)."""
+        Batch job waits for compute (a trigger fed many files does not start a runtime per file at once)."""
         async with self._slots:
             await self._slots.wait_for(lambda: self._active < self.emu.config.max_concurrent_runs)
             self._active += 1
