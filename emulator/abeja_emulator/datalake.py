@@ -19,6 +19,7 @@ import copy
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import shutil
@@ -322,7 +323,9 @@ class Datalake:
     def _store_bytes(self, stored: StoredFile, data: bytes) -> None:
         path = self._path(stored)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(data)
+        os.replace(partial, path)  # a crash leaves the whole file or none, never half of one
         stored.size = len(data)
         stored.uploaded_at = file_ts(
             datetime.strptime(stored.file_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
