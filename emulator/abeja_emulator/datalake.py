@@ -446,7 +446,7 @@ class Datalake:
         expected = self._signature(method, f"{channel_id}/{file_id}", expires)
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise ApiError(403, "the URL's signature does not match")
-        if time.time() > expires:
+        if time.time() >= expires:  # valid before url_expires_on
             raise ApiError(403, "the URL has expired")
         found = self.files.get(f"{channel_id}/{file_id}")
         if found is None:

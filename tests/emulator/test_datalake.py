@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -111,8 +110,7 @@ def test_presigned_url_refuses_a_changed_signature_and_an_expired_url(handle):
     handle.configure(datalake_url_lifetime=0)
     try:
         expired = ok(root(handle, "GET", f"channels/{cid}/{file_id}"))["download_uri"]
-        time.sleep(1.1)  # the URL's expiry is a whole second
-        assert requests.get(expired, timeout=10).status_code == 403
+        assert requests.get(expired, timeout=10).status_code == 403  # Expires is a whole second, now or past
     finally:
         handle.configure(datalake_url_lifetime=3600)
     assert requests.get(url, timeout=10).status_code == 200
