@@ -50,6 +50,8 @@ class EmulatorConfig:
     services_page_size: int = 100
     max_workers_per_service: int = 16
     max_log_events_per_service: int = 5000
+    #: Seconds a pre-signed download URL stays valid (expired: 403, as the platform's storage answers).
+    presigned_url_ttl: float = 3600.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +96,7 @@ _FIELD_TYPES: dict[str, type] = {
     "services_page_size": int,
     "max_workers_per_service": int,
     "max_log_events_per_service": int,
+    "presigned_url_ttl": float,
 }
 
 

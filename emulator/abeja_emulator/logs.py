@@ -119,6 +119,30 @@ class LogBook:
             "next_forward_token": forward,
         }
 
+    def forward(
+        self,
+        service_id: str,
+        *,
+        next_token: str | None = None,
+        start_time: str | None = None,
+        end_time: str | None = None,
+        page_size: int = 50,
+    ) -> dict[str, Any]:
+        """Oldest first from ``start_time`` (the ``.../logs`` route): ``next_token`` names the next page
+        and is None after the last one."""
+        start = parse_time_filter(start_time, "start_time", end=False)
+        end = parse_time_filter(end_time, "end_time", end=True)
+        events = [e for e in self._events.get(service_id, []) if _within(e, start, end)]
+        if next_token:
+            after = decode_token(next_token, _FORWARD)
+            events = [e for e in events if e.seq > after]
+        chosen = events[:page_size]
+        more = len(events) > len(chosen)
+        return {
+            "events": [{"message": e.message, "timestamp": e.timestamp} for e in chosen],
+            "next_token": encode_token(_FORWARD, chosen[-1].seq) if more else None,
+        }
+
 
 def _within(event: LogEvent, start: datetime | None, end: datetime | None) -> bool:
     moment = parse_ts(event.timestamp)
