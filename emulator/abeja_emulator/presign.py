@@ -58,7 +58,7 @@ class Presigner:
                 "The request signature we calculated does not match the signature you provided",
                 "SignatureDoesNotMatch",
             )
-        if int(expires) < time.time():
+        if int(expires) <= time.time():
             raise ApiError(403, "Request has expired", "AccessDenied")
         artifact = self._artifacts.get(token)
         if artifact is None or artifact.filename != filename:
