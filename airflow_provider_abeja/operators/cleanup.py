@@ -139,7 +139,6 @@ class _TrainingCleanupOperator(AbejaConnectionOperator):
     ``id_field``). Already gone is success (returns None) unless ``fail_if_missing=True``.
 
     :param job_definition_name: the job definition.
-    :param archive_if_in_use: archive what the platform keeps because it is in use (409).
     :param fail_if_missing: fail without retries when the resource does not exist.
     """
 
@@ -151,18 +150,12 @@ class _TrainingCleanupOperator(AbejaConnectionOperator):
     #: The client's calls: delete (None: the platform only archives it) and archive.
     delete_call: ClassVar[str | None]
     archive_call: ClassVar[str]
+    #: Archive what the platform keeps because it is in use (409) instead of failing.
+    archive_if_in_use = True
 
-    def __init__(
-        self,
-        *,
-        job_definition_name: str,
-        archive_if_in_use: bool = True,
-        fail_if_missing: bool = False,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, job_definition_name: str, fail_if_missing: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_definition_name = job_definition_name
-        self.archive_if_in_use = archive_if_in_use
         self.fail_if_missing = fail_if_missing
 
     def execute(self, context: Context) -> dict[str, Any] | None:
@@ -197,16 +190,28 @@ class _TrainingCleanupOperator(AbejaConnectionOperator):
 
 class AbejaDeleteTrainingJobDefinitionOperator(_TrainingCleanupOperator):
     """Delete a training job definition; one that still has versions is archived instead
-    (``archive_if_in_use``). Returns the API's answer (with ``"archived": True`` when archived)."""
+    (``archive_if_in_use``). Returns the API's answer (with ``"archived": True`` when archived).
+
+    :param job_definition_name: the job definition.
+    :param archive_if_in_use: archive what the platform keeps because it is in use (default True).
+    :param fail_if_missing: fail without retries when it does not exist (default: already gone is success).
+    """
 
     noun = "job definition"
     delete_call = "delete_training_job_definition"
     archive_call = "archive_training_job_definition"
 
+    def __init__(self, *, archive_if_in_use: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.archive_if_in_use = archive_if_in_use
+
 
 class AbejaDeleteTrainingJobDefinitionVersionOperator(_TrainingCleanupOperator):
     """Delete a job definition version; one a job ran is archived instead (``archive_if_in_use``).
 
+    :param job_definition_name: the job definition.
+    :param archive_if_in_use: archive what the platform keeps because it is in use (default True).
+    :param fail_if_missing: fail without retries when it does not exist (default: already gone is success).
     :param version_id: the version (a number).
     """
 
@@ -216,14 +221,17 @@ class AbejaDeleteTrainingJobDefinitionVersionOperator(_TrainingCleanupOperator):
     delete_call = "delete_training_job_definition_version"
     archive_call = "archive_training_job_definition_version"
 
-    def __init__(self, *, version_id: int | str, **kwargs: Any) -> None:
+    def __init__(self, *, version_id: int | str, archive_if_in_use: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.version_id = version_id
+        self.archive_if_in_use = archive_if_in_use
 
 
 class AbejaArchiveTrainingJobOperator(_TrainingCleanupOperator):
     """Archive a training job (the platform never deletes jobs).
 
+    :param job_definition_name: the job definition.
+    :param fail_if_missing: fail without retries when it does not exist (default: already gone is success).
     :param training_job_id: the job.
     """
 
@@ -241,6 +249,8 @@ class AbejaArchiveTrainingJobOperator(_TrainingCleanupOperator):
 class AbejaArchiveTrainingModelOperator(_TrainingCleanupOperator):
     """Archive a trained model (the platform never deletes models).
 
+    :param job_definition_name: the job definition.
+    :param fail_if_missing: fail without retries when it does not exist (default: already gone is success).
     :param model_id: the model.
     """
 
