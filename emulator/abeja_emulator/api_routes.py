@@ -27,6 +27,10 @@ async def get_deployments(emu: Emulator, request: Request, org: str) -> Response
     return json_response(emu.list_deployments(org, dict(request.query_params)))
 
 
+async def update_deployment(emu: Emulator, request: Request, org: str, dep: str) -> Response:
+    return json_response(emu.update_deployment(org, dep, await json_body(request)))
+
+
 async def delete_deployment(emu: Emulator, request: Request, org: str, dep: str) -> Response:
     return json_response(emu.delete_deployment(org, dep))
 
@@ -206,6 +210,7 @@ def register(app: FastAPI, emu: Emulator) -> list[tuple[str, list[str], Endpoint
         (ORG + "/deployments", ["POST"], create_deployment),
         (ORG + "/deployments", ["GET"], get_deployments),
         (DEP, ["GET"], get_deployment),
+        (DEP, ["PATCH"], update_deployment),
         (DEP, ["DELETE"], delete_deployment),
         (DEP + "/versions", ["POST"], create_deployment_version),
         (DEP + "/versions", ["GET"], get_deployment_versions),

@@ -314,6 +314,19 @@ class Emulator:
         chosen = [d for d in self.deployments.values() if d.organization_id == org]
         return paged([self.deployment_wire(d) for d in chosen], query)
 
+    def update_deployment(self, org: str, dep_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH: ``name`` and ``default_environment`` (the SDK's ``patch_deployment``)."""
+        dep = self.deployment(org, dep_id)
+        name = body.get("name", dep.name)
+        if not isinstance(name, str) or not name:
+            raise bad_request("name must be a non-empty string")
+        if "default_environment" in body:
+            dep.default_environment = _env_dict(body["default_environment"] or {}, "default_environment")
+        dep.name = name
+        dep.modified_at = now_ts()
+        self.store.put("deployment", dep.deployment_id, dep.to_dict())
+        return self.deployment_wire(dep)
+
     def delete_deployment(self, org: str, dep_id: str) -> dict[str, Any]:
         """An unused deployment goes with its versions and endpoints; one with services is kept."""
         self.deployment(org, dep_id)

@@ -271,6 +271,13 @@ class TrainingPlatform:
     def list_versions(self, org: str, name: str, query: Mapping[str, str]) -> dict[str, Any]:
         return paged(self.definition(org, name).wire()["versions"], query)
 
+    def update_version(self, org: str, name: str, number: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH: the ``description`` (the only field the SDK and the CLI change)."""
+        version = self._version(org, name, number)
+        version["description"] = _description(body)
+        version["modified_at"] = now_ts()
+        return dict(version)
+
     def set_version_archived(self, org: str, name: str, number: str, archived: bool) -> dict[str, Any]:
         version = self._version(org, name, number)
         version["archived"] = archived
@@ -567,6 +574,14 @@ class TrainingPlatform:
         ]
         return paged([self.model(org, name, m) for m in chosen], query)
 
+    def update_model(self, org: str, name: str, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH: the ``description``."""
+        self.model(org, name, model_id)
+        found = self.models[model_id]
+        found["description"] = _description(body)
+        found["modified_at"] = now_ts()
+        return self.model(org, name, model_id)
+
     def set_model_archived(self, org: str, name: str, model_id: str, archived: bool) -> dict[str, Any]:
         self.model(org, name, model_id)
         found = self.models[model_id]
@@ -588,6 +603,13 @@ class TrainingPlatform:
             if folder is not None:
                 return str(folder)
         return None
+
+
+def _description(body: dict[str, Any]) -> str:
+    description = body.get("description")
+    if not isinstance(description, str) or len(description) > 256:
+        raise bad_request("description must be a string of at most 256 characters")
+    return description
 
 
 def _str_map(value: Any, name: str) -> dict[str, str]:

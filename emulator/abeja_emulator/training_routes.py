@@ -119,6 +119,16 @@ async def get_training_model(emu: Emulator, request: Request, org: str, name: st
     return json_response(emu.training.model(org, name, model))
 
 
+async def update_training_job_definition_version(
+    emu: Emulator, request: Request, org: str, name: str, ver: str
+) -> Response:
+    return json_response(emu.training.update_version(org, name, ver, await json_body(request)))
+
+
+async def update_training_model(emu: Emulator, request: Request, org: str, name: str, model: str) -> Response:
+    return json_response(emu.training.update_model(org, name, model, await json_body(request)))
+
+
 async def download_training_model(
     emu: Emulator, request: Request, org: str, name: str, model: str
 ) -> Response:
@@ -159,6 +169,7 @@ def register(app: FastAPI, emu: Emulator) -> None:
         (DEF + "/versions", "GET", get_training_job_definition_versions),
         (DEF + "/versions/{ver}", "GET", get_training_job_definition_version),
         (DEF + "/versions/{ver}", "DELETE", delete_training_job_definition_version),
+        (DEF + "/versions/{ver}", "PATCH", update_training_job_definition_version),
         (DEF + "/versions/{ver}/jobs", "POST", create_training_job),
         (DEF + "/jobs", "GET", get_training_jobs),
         (JOB, "GET", get_training_job),
@@ -169,6 +180,7 @@ def register(app: FastAPI, emu: Emulator) -> None:
         (DEF + "/models", "POST", create_training_model),
         (DEF + "/models", "GET", get_training_models),
         (DEF + "/models/{model}", "GET", get_training_model),
+        (DEF + "/models/{model}", "PATCH", update_training_model),
         (DEF + "/models/{model}/download", "GET", download_training_model),
     ]
     for path, method, handler in routes:

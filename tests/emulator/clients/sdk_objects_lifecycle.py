@@ -63,6 +63,7 @@ def training() -> str:
     versions = definition.job_definition_versions()
     step("version_create", lambda: versions.create(files, "train:handler", image).job_definition_version_id)
     step("versions_total", lambda: len(versions.list()))
+    step("version_update", lambda: versions.update(1, "first").description)
     jobs = definition.jobs()
     cpu = InstanceType.parse("cpu-1")
     job_id = step("job_create", lambda: jobs.create(job_definition_version_id=1, instance_type=cpu).job_id)
@@ -100,6 +101,7 @@ def training() -> str:
     model_id = step("model_create", model_create)
     step("models_list", lambda: [m.model_id for m in models.list()] == [model_id])
     step("models_total", lambda: len(models.list()))
+    step("model_update", lambda: models.update(model_id, "trained by the SDK").description)
     step(
         "model_download",
         lambda: sorted(
@@ -179,6 +181,12 @@ def deployment(model_id: str) -> None:
         ],
     )
     step("deployment_description", lambda: deployments.get_deployment(ORG, dep)["description"])
+    step(
+        "deployment_patch",
+        lambda: deployments.patch_deployment(ORG, dep, "clients-release-2", {"TIER": "canary"})[
+            "default_environment"
+        ],
+    )
 
     def version_upload() -> str:
         version = deployments.create_deployment_version(
