@@ -18,7 +18,7 @@ from . import sample
 from .auth import Authenticator
 from .code_roots import CodeRoots
 from .config import EmulatorConfig
-from .errors import ApiError, bad_request, not_found
+from .errors import bad_request, in_use, not_found
 from .faults import FaultBook, build_fault
 from .ids import new_hex_id, new_numeric_id, now_ts
 from .limits import UploadLimits
@@ -332,11 +332,7 @@ class Emulator:
         self.deployment(org, dep_id)
         services = [s.service_id for s in self.services.values() if s.deployment_id == dep_id]
         if services:
-            raise ApiError(
-                409,
-                f"deployment {dep_id} has service(s) {', '.join(services)}; delete them first",
-                "conflict",
-            )
+            raise in_use(f"deployment {dep_id}", services, "service")
         for pnt in [p for p in self.endpoints.values() if p.deployment_id == dep_id]:
             self.endpoints.pop(pnt.endpoint_id)
             self.store.delete("endpoint", pnt.endpoint_id)
@@ -400,11 +396,7 @@ class Emulator:
         ver = self.version(org, dep_id, ver_id)
         users = [s.service_id for s in self.services.values() if s.version_id == ver_id]
         if users:
-            raise ApiError(
-                409,
-                f"version {ver_id} is used by service(s) {', '.join(users)}; delete them first",
-                "conflict",
-            )
+            raise in_use(f"version {ver_id}", users, "service")
         self._drop_version(ver)
         self.counters["versions_deleted"] += 1
         return {"message": f"{ver_id} deleted"}

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .archives import extract
-from .errors import ApiError, bad_request, not_found
+from .errors import ApiError, bad_request, in_use, not_found
 from .ids import new_numeric_id, now_ts
 from .paging import paged
 from .presign import Artifact
@@ -295,12 +295,7 @@ class TrainingPlatform:
             and j.wire["job_definition_version"] == version["job_definition_version"]
         ]
         if used:
-            raise ApiError(
-                409,
-                f"version {number} of {definition.name} is used by training job(s) {', '.join(used)}; "
-                "archive it instead",
-                "conflict",
-            )
+            raise in_use(f"version {number} of {definition.name}", used, "training job", "archive it instead")
         definition.versions.remove(version)
         shutil.rmtree(self.root / "definitions" / definition.job_definition_id / number, ignore_errors=True)
         return {"message": "deleted"}
