@@ -114,6 +114,10 @@ def training(abeja: Any) -> str:
         lambda: ok(abeja("training", "create-version", "-j", NAME))["job_definition_version"],
     )
     step("describe_versions", lambda: len(ok(abeja("training", "describe-versions", "-j", NAME))["entries"]))
+    step(
+        "update_version",
+        lambda: ok(abeja("training", "update-version", "-j", NAME, "-d", "first"))["description"],
+    )
     job_id = step(
         "create_job",
         lambda: ok(abeja("training", "create-job", "-j", NAME, "--instance-type", "cpu-1"))["id"],
@@ -145,6 +149,12 @@ def training(abeja: Any) -> str:
             m["training_model_id"]
             for m in ok(abeja("training", "describe-training-models", "-j", NAME))["entries"]
         ],
+    )
+    step(
+        "update_training_model",
+        lambda: ok(
+            abeja("training", "update-training-model", "-j", NAME, "-m", model_id, "-d", "by the CLI")
+        )["description"],
     )
     step(
         "download_training_model",
