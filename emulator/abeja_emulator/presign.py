@@ -30,20 +30,24 @@ class Artifact:
 
 
 class Presigner:
-    """Signs artifact URLs with a key of this emulator process; ``ttl`` seconds of validity."""
+    """Signs artifact URLs with a key of this emulator process, each valid for the ``ttl`` it is made with."""
 
     def __init__(self) -> None:
         self._key = secrets.token_bytes(32)
-        self._artifacts: dict[str, Artifact] = {}
+        #: token -> (artifact, expiry in epoch seconds); expired ones are dropped as new ones come
+        self._artifacts: dict[str, tuple[Artifact, int]] = {}
 
     def clear(self) -> None:
         self._artifacts.clear()
 
     def url(self, public_url: str, artifact: Artifact, ttl: float) -> str:
+        now = time.time()
+        for old in [t for t, (_, until) in self._artifacts.items() if until <= now]:
+            del self._artifacts[old]
         token = secrets.token_urlsafe(16)
-        self._artifacts[token] = artifact
         path = f"{PREFIX}/{token}/{quote(artifact.filename)}"
-        expires = int(time.time() + ttl)
+        expires = int(now + ttl)
+        self._artifacts[token] = (artifact, expires)
         return f"{public_url}{path}?Expires={expires}&Signature={quote(self._sign(path, expires), safe='')}"
 
     def open(self, token: str, filename: str, query: Mapping[str, str]) -> Artifact:
@@ -60,10 +64,10 @@ class Presigner:
             )
         if int(expires) <= time.time():
             raise ApiError(403, "Request has expired", "AccessDenied")
-        artifact = self._artifacts.get(token)
-        if artifact is None or artifact.filename != filename:
+        found = self._artifacts.get(token)
+        if found is None or found[0].filename != filename:
             raise not_found("The specified key does not exist.")
-        return artifact
+        return found[0]
 
     def _sign(self, path: str, expires: int) -> str:
         return hmac.new(self._key, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
