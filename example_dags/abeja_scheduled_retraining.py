@@ -3,7 +3,7 @@ it, smoke-test it, put it behind the endpoint and retire the old service.
 
     train -> register_model -> new_version -> deploy_new_version -> smoke_request
         -> check_smoke_answer -> point_endpoint -> old_to_retire -> retire_old_service
-    discard_new_service  (only when something after the deploy failed)
+    discard_new_service -> discard_new_version  (only when the deploy or something after it failed)
 
 The DAG is scheduled on the Asset ``LABELLED_REVIEWS``: a pipeline that refreshes the labelled
 data declares ``outlets=[LABELLED_REVIEWS]`` (as the batch operators declare their output files),
@@ -20,9 +20,10 @@ on the worker) as a new deployment version; the new service runs that version wi
 Failure paths leave nothing running: a failed job fails ``train`` (with the job's log) before any
 service exists; a job that outlives ``timeout`` or a killed task stops the job; a new service that
 fails its smoke test or the switch is deleted by ``discard_new_service`` and the endpoint keeps
-serving the old one. ``point_endpoint`` creates the endpoint on the first release and switches it
-afterwards (pushing the service it routed to, which ``retire_old_service`` deletes). Every task
-is safe to retry (a retried ``train`` finds its job).
+serving the old one; ``discard_new_version`` then deletes the version the run uploaded, so a
+failed release leaves no version behind. ``point_endpoint`` creates the endpoint on the first
+release and switches it afterwards (pushing the service it routed to, which
+``retire_old_service`` deletes). Every task is safe to retry (a retried ``train`` finds its job).
 
 The defaults fit the emulator's sample (job definition ``sample-sentiment``, the sample handler
 folder shipped with this provider); on the platform pass your own definition, code folder and
@@ -38,6 +39,7 @@ import pendulum
 from airflow.providers.common.compat.sdk import DAG, Asset, Param, task
 
 from abeja_emulator.sample import SAMPLE_HANDLER_DIR
+from airflow_provider_abeja.operators.cleanup import AbejaDeleteDeploymentVersionOperator
 from airflow_provider_abeja.operators.endpoint import AbejaRouteEndpointOperator
 from airflow_provider_abeja.operators.service import (
     AbejaCreateServiceOperator,
@@ -173,6 +175,7 @@ with DAG(
         service_id=point_endpoint.output["previous_service_id"],
     )
 
+    # [START howto_discard_failed_release]
     discard_new_service = AbejaDeleteServiceOperator(
         task_id="discard_new_service",
         deployment_id="{{ params.deployment_id }}",
@@ -180,7 +183,16 @@ with DAG(
         trigger_rule="one_failed",
     )
 
+    # The platform keeps a version while a service runs it: delete it once the service is gone
+    # (runs only after discard_new_service ran; skipped with it on a good release).
+    discard_new_version = AbejaDeleteDeploymentVersionOperator(
+        task_id="discard_new_version",
+        deployment_id="{{ params.deployment_id }}",
+        version_id=new_version.output["version_id"],
+    )
+    # [END howto_discard_failed_release]
+
     checked = check_smoke_answer(smoke_request.output)
     deploy_new_version >> smoke_request >> checked >> point_endpoint
     old_to_retire(point_endpoint.output) >> retire_old_service
-    [deploy_new_version, smoke_request, checked, point_endpoint] >> discard_new_service
+    [deploy_new_version, smoke_request, checked, point_endpoint] >> discard_new_service >> discard_new_version

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 BENCH_CLIENT = Path(__file__).resolve().parents[1] / "bench" / "client_throughput.py"
+#: ABEJA's CLI gets a venv of its own (git-ignored), made on first use.
+ABEJACLI_VENV = BENCH_CLIENT.parent / ".venv-abejacli"
+ABEJACLI_REQUIREMENT = "abejacli==2.2.8"
 
 #: Names the home this conftest made, so that a worker inheriting it knows it may replace it.
 _OWN_HOME = "PYTEST_ABEJA_SUITE_AIRFLOW_HOME"
@@ -61,3 +66,30 @@ def abeja_sdk_python() -> Path:
     if python is None:
         pytest.skip(f"abeja-sdk 2.3.6 could not be installed: {note}")
     return Path(python)
+
+
+@pytest.fixture(scope="session")
+def abejacli_python() -> Path:
+    """The python of the venv holding ABEJA's CLI (abejacli 2.2.8), never our dependency.
+
+    Installed into `bench/.venv-abejacli` from the package index on first use; without an index
+    the tests that need it are skipped with the reason.
+    """
+    python = ABEJACLI_VENV / "bin" / "python"
+    check = [str(python), "-c", "from abejacli.version import VERSION; print(VERSION)"]
+    found = subprocess.run(check, capture_output=True, text=True) if python.exists() else None
+    if found is not None and found.returncode == 0 and found.stdout.strip() == "2.2.8":
+        return python
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(ABEJACLI_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", ABEJACLI_REQUIREMENT],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        tail = (getattr(exc, "stderr", None) or "").strip().splitlines()[-1:] or [str(exc)]
+        pytest.skip(f"{ABEJACLI_REQUIREMENT} could not be installed: {tail[0]}")
+    return python

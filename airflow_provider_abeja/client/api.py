@@ -188,10 +188,13 @@ OPERATIONS: Mapping[str, Operation] = {
             internal=True,
         ),
         Operation("get_deployment_version", "GET", _DEPLOYMENT + "/versions/{version_id}"),
+        Operation("delete_deployment_version", "DELETE", _DEPLOYMENT + "/versions/{version_id}"),
         # -- training job definitions and their versions
         Operation("create_training_job_definition", "POST", _DEFINITIONS, payload=training.definition_body),
         Operation("get_training_job_definitions", "GET", _DEFINITIONS, "entries"),
         Operation("get_training_job_definition", "GET", _DEFINITION, query={"include_jobs": flag}),
+        Operation("delete_training_job_definition", "DELETE", _DEFINITION),
+        Operation("archive_training_job_definition", "POST", _DEFINITION + "/archive"),
         Operation(
             "create_training_job_definition_version",
             "POST",
@@ -205,6 +208,18 @@ OPERATIONS: Mapping[str, Operation] = {
             _DEFINITION + "/versions/{version_id}",
             path_values=_NUMBERED,
         ),
+        Operation(
+            "delete_training_job_definition_version",
+            "DELETE",
+            _DEFINITION + "/versions/{version_id}",
+            path_values=_NUMBERED,
+        ),
+        Operation(
+            "archive_training_job_definition_version",
+            "POST",
+            _DEFINITION + "/versions/{version_id}/archive",
+            path_values=_NUMBERED,
+        ),
         # -- training jobs
         Operation(
             "create_training_job",
@@ -216,6 +231,7 @@ OPERATIONS: Mapping[str, Operation] = {
         Operation("get_training_jobs", "GET", _DEFINITION + "/jobs", "entries", query=_PAGE),
         Operation("get_training_job", "GET", _JOB),
         Operation("stop_training_job", "POST", _JOB + "/stop"),
+        Operation("archive_training_job", "POST", _JOB + "/archive"),
         Operation("get_training_result", "GET", _JOB + "/result"),
         Operation(
             "update_training_statistics",
@@ -237,5 +253,6 @@ OPERATIONS: Mapping[str, Operation] = {
         Operation("create_training_model", "POST", _DEFINITION + "/models", payload=training.model_body),
         Operation("get_training_models", "GET", _DEFINITION + "/models", "entries"),
         Operation("get_training_model", "GET", _DEFINITION + "/models/{model_id}"),
+        Operation("archive_training_model", "POST", _DEFINITION + "/models/{model_id}/archive"),
     )
 }

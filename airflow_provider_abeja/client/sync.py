@@ -353,6 +353,18 @@ class APIClient(ClientBase, ReadCalls):
         """GET .../training/definitions/{name}."""
         return self._call("get_training_job_definition", locals())
 
+    def delete_training_job_definition(
+        self, organization_id: str, job_definition_name: str
+    ) -> dict[str, Any]:
+        """DELETE .../definitions/{job_definition_name}: only an empty definition (409 otherwise)."""
+        return self._call("delete_training_job_definition", locals())
+
+    def archive_training_job_definition(
+        self, organization_id: str, job_definition_name: str
+    ) -> dict[str, Any]:
+        """POST .../definitions/{job_definition_name}/archive."""
+        return self._call("archive_training_job_definition", locals())
+
     def create_training_job_definition_version(
         self,
         organization_id: str,
@@ -377,6 +389,18 @@ class APIClient(ClientBase, ReadCalls):
     ) -> dict[str, Any]:
         """GET .../versions/{version_id} (a number)."""
         return self._call("get_training_job_definition_version", locals())
+
+    def delete_training_job_definition_version(
+        self, organization_id: str, job_definition_name: str, version_id: int
+    ) -> dict[str, Any]:
+        """DELETE .../versions/{version_id}: only a version no job ran (409 otherwise; archive it)."""
+        return self._call("delete_training_job_definition_version", locals())
+
+    def archive_training_job_definition_version(
+        self, organization_id: str, job_definition_name: str, version_id: int
+    ) -> dict[str, Any]:
+        """POST .../versions/{version_id}/archive."""
+        return self._call("archive_training_job_definition_version", locals())
 
     def create_training_job(
         self,
@@ -407,6 +431,12 @@ class APIClient(ClientBase, ReadCalls):
     ) -> dict[str, Any]:
         """POST .../jobs/{training_job_id}/stop."""
         return self._call("stop_training_job", locals())
+
+    def archive_training_job(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        """POST .../jobs/{training_job_id}/archive (jobs are archived, never deleted)."""
+        return self._call("archive_training_job", locals())
 
     def get_training_result(
         self, organization_id: str, job_definition_name: str, training_job_id: str
@@ -467,6 +497,12 @@ class APIClient(ClientBase, ReadCalls):
         """GET .../models/{model_id}."""
         return self._call("get_training_model", locals())
 
+    def archive_training_model(
+        self, organization_id: str, job_definition_name: str, model_id: str
+    ) -> dict[str, Any]:
+        """POST .../models/{model_id}/archive (models are archived, never deleted)."""
+        return self._call("archive_training_model", locals())
+
     def create_deployment_version(
         self,
         organization_id: str,
@@ -497,3 +533,9 @@ class APIClient(ClientBase, ReadCalls):
     ) -> dict[str, Any]:
         """GET .../deployments/{id}/versions/{version_id}."""
         return self._call("get_deployment_version", locals())
+
+    def delete_deployment_version(
+        self, organization_id: str, deployment_id: str, version_id: str
+    ) -> dict[str, Any]:
+        """DELETE .../deployments/{id}/versions/{version_id}: a version no service runs (else 409)."""
+        return self._call("delete_deployment_version", locals())

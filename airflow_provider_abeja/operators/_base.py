@@ -380,7 +380,7 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
 
 
 class AbejaDeleteOperator(AbejaDeploymentOperator):
-    """Delete one resource of a deployment (a service, an endpoint). A resource that is already
+    """Delete one resource of a deployment (a service, an endpoint, a version). A resource that is already
     gone is success (returns None) unless ``fail_if_missing=True``; otherwise returns the API's
     answer. The service and endpoint delete operators say the same things the same way.
 
@@ -388,7 +388,7 @@ class AbejaDeleteOperator(AbejaDeploymentOperator):
     """
 
     ui_color = "#fdecea"
-    #: The resource's name in messages (the client's ``delete_<noun>`` deletes it), and the
+    #: The resource's name (``_`` for spaces in messages; the client's ``delete_<noun>`` deletes it), and the
     #: attribute (and argument) holding its id.
     noun: ClassVar[str]
     id_field: ClassVar[str]
@@ -398,11 +398,13 @@ class AbejaDeleteOperator(AbejaDeploymentOperator):
         self.fail_if_missing = fail_if_missing
 
     def execute(self, context: Mapping[str, Any]) -> Any:
-        noun = self.noun
+        noun = self.noun.replace("_", " ")
         resource_id = required_id(getattr(self, self.id_field), self.id_field)
         organization_id = self.resolve_organization_id()
         try:
-            result = getattr(self.client, f"delete_{noun}")(organization_id, self.deployment_id, resource_id)
+            result = getattr(self.client, f"delete_{self.noun}")(
+                organization_id, self.deployment_id, resource_id
+            )
         except NotFound as exc:
             if self.fail_if_missing:
                 raise AirflowFailException(f"{noun} {resource_id} does not exist: {exc}") from exc

@@ -1,19 +1,33 @@
-"""Run-scoped cleanup: delete every service this DAG run created, whichever task failed.
+"""Cleanup: delete every service this DAG run created, whichever task failed; delete a deployment
+version; delete or archive training resources.
 
-A teardown tied to one create only covers the creates that succeeded; this one finds the run's
-services on the platform by the ``AIRFLOW_ABEJA_CREATED_BY`` marker the create operator sets, so
-it also deletes the services of mapped creates and of creates that failed after making theirs.
+A teardown tied to one create only covers the creates that succeeded; ``AbejaDeleteRunServicesOperator``
+finds the run's services on the platform by the ``AIRFLOW_ABEJA_CREATED_BY`` marker the create
+operator sets, so it also deletes the services of mapped creates and of creates that failed after
+making theirs.
+
+Every delete here is idempotent (already gone is success unless ``fail_if_missing=True``). The
+platform keeps what is in use (409): a version a service runs, a training version a job ran, a
+job definition with versions; jobs and models are never deleted, only archived. The training
+deletes archive instead when ``archive_if_in_use`` (the default).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_abeja.exceptions import InvalidArgumentError, NotFound
-from airflow_provider_abeja.operators._base import CREATED_BY_ENV, AbejaDeploymentOperator, created_in_run
+from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError, NotFound
+from airflow_provider_abeja.operators._base import (
+    CREATED_BY_ENV,
+    AbejaConnectionOperator,
+    AbejaDeleteOperator,
+    AbejaDeploymentOperator,
+    created_in_run,
+    required_id,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -102,4 +116,161 @@ def run_services(
     return found
 
 
-__all__ = ["AbejaDeleteRunServicesOperator", "run_services"]
+class AbejaDeleteDeploymentVersionOperator(AbejaDeleteOperator):
+    """Delete a deployment version (its code). Already gone is success unless ``fail_if_missing=True``.
+
+    The platform refuses (409) while a service runs the version: delete the service first (a
+    release that failed after its deploy: ``discard_new_service``, then this).
+
+    :param version_id: the version (``ver-...``).
+    """
+
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "version_id")
+    noun = "deployment_version"
+    id_field = "version_id"
+
+    def __init__(self, *, version_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.version_id = version_id
+
+
+class _TrainingCleanupOperator(AbejaConnectionOperator):
+    """Delete, or archive, one resource of a job definition (the definition itself without
+    ``id_field``). Already gone is success (returns None) unless ``fail_if_missing=True``.
+
+    :param job_definition_name: the job definition.
+    :param fail_if_missing: fail without retries when the resource does not exist.
+    """
+
+    template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "job_definition_name")
+    ui_color = "#fdecea"
+    #: The resource's name in messages; the attribute holding its id (None: the definition).
+    noun: ClassVar[str]
+    id_field: ClassVar[str | None] = None
+    #: The client's calls: delete (None: the platform only archives it) and archive.
+    delete_call: ClassVar[str | None]
+    archive_call: ClassVar[str]
+    #: Archive what the platform keeps because it is in use (409) instead of failing.
+    archive_if_in_use = True
+
+    def __init__(self, *, job_definition_name: str, fail_if_missing: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_definition_name = job_definition_name
+        self.fail_if_missing = fail_if_missing
+
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        ids = [required_id(self.job_definition_name, "job_definition_name")]
+        if self.id_field is not None:
+            ids.append(required_id(getattr(self, self.id_field), self.id_field))
+        label = f"{self.noun} {'/'.join(ids)}"
+        organization_id = self.resolve_organization_id()
+        try:
+            if self.delete_call is None:
+                return self._archive(organization_id, ids, label)
+            try:
+                result: dict[str, Any] = getattr(self.client, self.delete_call)(organization_id, *ids)
+            except Conflict as exc:
+                if not self.archive_if_in_use:
+                    raise
+                self.log.info("The platform keeps %s (%s): archiving it instead", label, exc)
+                return self._archive(organization_id, ids, label)
+        except NotFound as exc:
+            if self.fail_if_missing:
+                raise AirflowFailException(f"{label} does not exist: {exc}") from exc
+            self.log.info("%s is already gone: nothing to delete", label.capitalize())
+            return None
+        self.log.info("Deleted %s", label)
+        return result
+
+    def _archive(self, organization_id: str, ids: list[str], label: str) -> dict[str, Any]:
+        result: dict[str, Any] = getattr(self.client, self.archive_call)(organization_id, *ids)
+        self.log.info("Archived %s", label)
+        return {**result, "archived": True}
+
+
+class AbejaDeleteTrainingJobDefinitionOperator(_TrainingCleanupOperator):
+    """Delete a training job definition; one that still has versions is archived instead
+    (``archive_if_in_use``). Returns the API's answer (with ``"archived": True`` when archived).
+
+    :param job_definition_name: the job definition.
+    :param archive_if_in_use: archive what the platform keeps because it is in use (default True).
+    :param fail_if_missing: fail without retries when it does not exist (default: already gone is success).
+    """
+
+    noun = "job definition"
+    delete_call = "delete_training_job_definition"
+    archive_call = "archive_training_job_definition"
+
+    def __init__(self, *, archive_if_in_use: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.archive_if_in_use = archive_if_in_use
+
+
+class AbejaDeleteTrainingJobDefinitionVersionOperator(_TrainingCleanupOperator):
+    """Delete a job definition version; one a job ran is archived instead (``archive_if_in_use``).
+
+    :param job_definition_name: the job definition.
+    :param archive_if_in_use: archive what the platform keeps because it is in use (default True).
+    :param fail_if_missing: fail without retries when it does not exist (default: already gone is success).
+    :param version_id: the version (a number).
+    """
+
+    template_fields: Sequence[str] = (*_TrainingCleanupOperator.template_fields, "version_id")
+    noun = "job definition version"
+    id_field = "version_id"
+    delete_call = "delete_training_job_definition_version"
+    archive_call = "archive_training_job_definition_version"
+
+    def __init__(self, *, version_id: int | str, archive_if_in_use: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.version_id = version_id
+        self.archive_if_in_use = archive_if_in_use
+
+
+class AbejaArchiveTrainingJobOperator(_TrainingCleanupOperator):
+    """Archive a training job (the platform never deletes jobs).
+
+    :param job_definition_name: the job definition.
+    :param fail_if_missing: fail without retries when it does not exist (default: already gone is success).
+    :param training_job_id: the job.
+    """
+
+    template_fields: Sequence[str] = (*_TrainingCleanupOperator.template_fields, "training_job_id")
+    noun = "training job"
+    id_field = "training_job_id"
+    delete_call = None
+    archive_call = "archive_training_job"
+
+    def __init__(self, *, training_job_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.training_job_id = training_job_id
+
+
+class AbejaArchiveTrainingModelOperator(_TrainingCleanupOperator):
+    """Archive a trained model (the platform never deletes models).
+
+    :param job_definition_name: the job definition.
+    :param fail_if_missing: fail without retries when it does not exist (default: already gone is success).
+    :param model_id: the model.
+    """
+
+    template_fields: Sequence[str] = (*_TrainingCleanupOperator.template_fields, "model_id")
+    noun = "training model"
+    id_field = "model_id"
+    delete_call = None
+    archive_call = "archive_training_model"
+
+    def __init__(self, *, model_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_id = model_id
+
+
+__all__ = [
+    "AbejaArchiveTrainingJobOperator",
+    "AbejaArchiveTrainingModelOperator",
+    "AbejaDeleteDeploymentVersionOperator",
+    "AbejaDeleteRunServicesOperator",
+    "AbejaDeleteTrainingJobDefinitionOperator",
+    "AbejaDeleteTrainingJobDefinitionVersionOperator",
+    "run_services",
+]

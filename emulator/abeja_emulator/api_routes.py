@@ -24,7 +24,15 @@ async def create_deployment(emu: Emulator, request: Request, org: str) -> Respon
 
 
 async def get_deployments(emu: Emulator, request: Request, org: str) -> Response:
-    return json_response(emu.list_deployments(org))
+    return json_response(emu.list_deployments(org, dict(request.query_params)))
+
+
+async def update_deployment(emu: Emulator, request: Request, org: str, dep: str) -> Response:
+    return json_response(emu.update_deployment(org, dep, await json_body(request)))
+
+
+async def delete_deployment(emu: Emulator, request: Request, org: str, dep: str) -> Response:
+    return json_response(emu.delete_deployment(org, dep))
 
 
 async def get_deployment(emu: Emulator, request: Request, org: str, dep: str) -> Response:
@@ -36,11 +44,23 @@ async def create_deployment_version(emu: Emulator, request: Request, org: str, d
 
 
 async def get_deployment_versions(emu: Emulator, request: Request, org: str, dep: str) -> Response:
-    return json_response(emu.list_versions(org, dep))
+    return json_response(emu.list_versions(org, dep, dict(request.query_params)))
 
 
 async def get_deployment_version(emu: Emulator, request: Request, org: str, dep: str, ver: str) -> Response:
     return json_response(emu.version(org, dep, ver).wire())
+
+
+async def delete_deployment_version(
+    emu: Emulator, request: Request, org: str, dep: str, ver: str
+) -> Response:
+    return json_response(emu.delete_version(org, dep, ver))
+
+
+async def download_deployment_version(
+    emu: Emulator, request: Request, org: str, dep: str, ver: str
+) -> Response:
+    return json_response(emu.download_version(org, dep, ver))
 
 
 async def create_service(emu: Emulator, request: Request, org: str, dep: str) -> Response:
@@ -89,6 +109,20 @@ async def get_service_recent_logs(emu: Emulator, request: Request, org: str, dep
         ser,
         next_forward_token=query.get("next_forward_token"),
         next_backward_token=query.get("next_backward_token"),
+        start_time=query.get("start_time"),
+        end_time=query.get("end_time"),
+        page_size=emu.config.log_page_size,
+    )
+    return json_response(page)
+
+
+async def get_service_logs(emu: Emulator, request: Request, org: str, dep: str, ser: str) -> Response:
+    """The logs route ABEJA's CLI reads (``model describe-service-logs``): oldest first, ``next_token``."""
+    emu.service(org, dep, ser)
+    query = request.query_params
+    page = emu.logs.forward(
+        ser,
+        next_token=query.get("next_token"),
         start_time=query.get("start_time"),
         end_time=query.get("end_time"),
         page_size=emu.config.log_page_size,
@@ -176,9 +210,13 @@ def register(app: FastAPI, emu: Emulator) -> list[tuple[str, list[str], Endpoint
         (ORG + "/deployments", ["POST"], create_deployment),
         (ORG + "/deployments", ["GET"], get_deployments),
         (DEP, ["GET"], get_deployment),
+        (DEP, ["PATCH"], update_deployment),
+        (DEP, ["DELETE"], delete_deployment),
         (DEP + "/versions", ["POST"], create_deployment_version),
         (DEP + "/versions", ["GET"], get_deployment_versions),
         (DEP + "/versions/{ver}", ["GET"], get_deployment_version),
+        (DEP + "/versions/{ver}", ["DELETE"], delete_deployment_version),
+        (DEP + "/versions/{ver}/download", ["GET"], download_deployment_version),
         (DEP + "/services", ["POST"], create_service),
         (DEP + "/services", ["GET"], get_services),
         (SER, ["GET"], get_service),
@@ -187,6 +225,7 @@ def register(app: FastAPI, emu: Emulator) -> list[tuple[str, list[str], Endpoint
         (SER + "/start", ["POST"], start_service),
         (SER + "/stop", ["POST"], stop_service),
         (SER + "/recentlogs", ["GET"], get_service_recent_logs),
+        (SER + "/logs", ["GET"], get_service_logs),
         (DEP + "/endpoints", ["POST"], create_endpoint),
         (DEP + "/endpoints", ["GET"], get_endpoints),
         (PNT, ["GET"], get_endpoint),

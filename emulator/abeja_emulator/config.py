@@ -52,8 +52,6 @@ class EmulatorConfig:
     max_log_events_per_service: int = 5000
     #: Datalake files per page when ``items_per_page`` is not given.
     files_page_size: int = 100
-    #: Seconds a pre-signed Datalake URL stays valid (``url_expires_on``).
-    datalake_url_lifetime: float = 3600.0
     #: Runs per page of the run lists.
     runs_page_size: int = 100
     #: Seconds between a run's status steps (RUNNABLE, STARTING, RUNNING).
@@ -62,6 +60,8 @@ class EmulatorConfig:
     run_max_attempts: int = 10
     #: Runs executing at once (their runtimes); the others wait RUNNABLE.
     max_concurrent_runs: int = 4
+    #: Seconds a pre-signed download URL stays valid (expired: 403, as the platform's storage answers).
+    presigned_url_ttl: float = 3600.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,7 +107,7 @@ _FIELD_TYPES: dict[str, type] = {
     "max_workers_per_service": int,
     "max_log_events_per_service": int,
     "files_page_size": int,
-    "datalake_url_lifetime": float,
+    "presigned_url_ttl": float,
     "runs_page_size": int,
     "run_step_delay": float,
     "run_max_attempts": int,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import io
 import os
 import re
 import secrets
 import sys
+import tarfile
 from collections import Counter
 from typing import Any
 
@@ -17,7 +19,7 @@ from .auth import Authenticator
 from .code_roots import CodeRoots
 from .config import EmulatorConfig
 from .datalake import Datalake
-from .errors import bad_request, not_found
+from .errors import bad_request, in_use, not_found
 from .faults import FaultBook, build_fault
 from .ids import new_hex_id, new_numeric_id, now_ts
 from .limits import UploadLimits
@@ -36,6 +38,8 @@ from .models import (
     Version,
     merged_env,
 )
+from .paging import paged
+from .presign import Artifact, Presigner
 from .proxy_rules import (
     RUNTIME_LOST,
     UNAVAILABLE,
@@ -119,6 +123,7 @@ class Emulator:
         #: may be cancelled before it runs: its runtimes would outlive the service)
         self._retiring: dict[str, list[InstancePool]] = {}
         self.public_url = "http://127.0.0.1"
+        self.presigner = Presigner()
         self.training = TrainingPlatform(self)
         self.datalake = Datalake(self)
         self.runs = RunPlatform(self)
@@ -180,6 +185,7 @@ class Emulator:
         self.logs.clear()
         self.store.clear()
         self.sources.clear()
+        self.presigner.clear()
         self.faults.clear()
         self.faults.triggered_total = 0
         self._add_initial_faults()
@@ -240,6 +246,10 @@ class Emulator:
         ]
         return dep.wire(services)
 
+    def presigned_url(self, artifact: Artifact) -> str:
+        """A pre-signed download URL of ``artifact`` (signed, expiring: see ``presign``)."""
+        return self.presigner.url(self.public_url, artifact, self.config.presigned_url_ttl)
+
     def _creator(self) -> str:
         return next(iter(self.config.users), "")
 
@@ -293,19 +303,55 @@ class Emulator:
         name = body.get("name", "deployment")
         env = _env_dict(body.get("default_environment", {}), "default_environment")
         dep_id = body.get("deployment_id")
+        description = body.get("description") or ""
         if not isinstance(name, str) or not name:
             raise bad_request("name must be a non-empty string")
+        if not isinstance(description, str):
+            raise bad_request("description must be a string")
         if dep_id is not None:
             if not isinstance(dep_id, str) or not re.fullmatch(r"[0-9]{13}", dep_id):
                 raise bad_request("deployment_id must be 13 digits")
             if dep_id in self.deployments:
                 raise bad_request(f"deployment {dep_id} already exists")
         self.counters["deployments_created"] += 1
-        return self._new_deployment(org, name, env, dep_id).wire()
+        dep = self._new_deployment(org, name, env, dep_id)
+        if description:
+            dep.description = description
+            self.store.put("deployment", dep.deployment_id, dep.to_dict())
+        return dep.wire()
 
-    def list_deployments(self, org: str) -> dict[str, Any]:
+    def list_deployments(self, org: str, query: dict[str, str]) -> dict[str, Any]:
         chosen = [d for d in self.deployments.values() if d.organization_id == org]
-        return {"entries": [self.deployment_wire(d) for d in chosen]}
+        return paged([self.deployment_wire(d) for d in chosen], query)
+
+    def update_deployment(self, org: str, dep_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH: ``name`` and ``default_environment`` (the SDK's ``patch_deployment``)."""
+        dep = self.deployment(org, dep_id)
+        name = body.get("name", dep.name)
+        if not isinstance(name, str) or not name:
+            raise bad_request("name must be a non-empty string")
+        if "default_environment" in body:
+            dep.default_environment = _env_dict(body["default_environment"] or {}, "default_environment")
+        dep.name = name
+        dep.modified_at = now_ts()
+        self.store.put("deployment", dep.deployment_id, dep.to_dict())
+        return self.deployment_wire(dep)
+
+    def delete_deployment(self, org: str, dep_id: str) -> dict[str, Any]:
+        """An unused deployment goes with its versions and endpoints; one with services is kept."""
+        self.deployment(org, dep_id)
+        services = [s.service_id for s in self.services.values() if s.deployment_id == dep_id]
+        if services:
+            raise in_use(f"deployment {dep_id}", services, "service")
+        for pnt in [p for p in self.endpoints.values() if p.deployment_id == dep_id]:
+            self.endpoints.pop(pnt.endpoint_id)
+            self.store.delete("endpoint", pnt.endpoint_id)
+        for ver in [v for v in self.versions.values() if v.deployment_id == dep_id]:
+            self._drop_version(ver)
+        self.deployments.pop(dep_id)
+        self.store.delete("deployment", dep_id)
+        self.counters["deployments_deleted"] += 1
+        return {"message": f"{dep_id} deleted"}
 
     def create_version(self, org: str, dep_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """The platform's body (version, handler, image, user_parameters); `code_dir` and
@@ -351,9 +397,31 @@ class Emulator:
         self.store.put("version", ver.version_id, ver.to_dict())
         return {"version_id": ver_id, "size": len(archive)}
 
-    def list_versions(self, org: str, dep_id: str) -> dict[str, Any]:
+    def list_versions(self, org: str, dep_id: str, query: dict[str, str]) -> dict[str, Any]:
         self.deployment(org, dep_id)
-        return {"entries": [v.wire() for v in self.versions.values() if v.deployment_id == dep_id]}
+        return paged([v.wire() for v in self.versions.values() if v.deployment_id == dep_id], query)
+
+    def delete_version(self, org: str, dep_id: str, ver_id: str) -> dict[str, Any]:
+        """A version no service runs goes (with its code); one a service runs is kept."""
+        ver = self.version(org, dep_id, ver_id)
+        users = [s.service_id for s in self.services.values() if s.version_id == ver_id]
+        if users:
+            raise in_use(f"version {ver_id}", users, "service")
+        self._drop_version(ver)
+        self.counters["versions_deleted"] += 1
+        return {"message": f"{ver_id} deleted"}
+
+    def _drop_version(self, ver: Version) -> None:
+        self.versions.pop(ver.version_id, None)
+        self.store.delete("version", ver.version_id)
+        self.sources.remove(ver.version_id)
+
+    def download_version(self, org: str, dep_id: str, ver_id: str) -> dict[str, Any]:
+        """A pre-signed URL of the version's code as a tarball (the uploaded code, else its folder)."""
+        ver = self.version(org, dep_id, ver_id)
+        folder = ver.source_dir or ver.code_dir or sample.SAMPLE_HANDLER_DIR
+        artifact = Artifact(f"{ver_id}.tar.gz", lambda: _tarball(folder), "application/gzip")
+        return {"download_uri": self.presigned_url(artifact)}
 
     def version(self, org: str, dep_id: str, ver_id: str) -> Version:
         self.deployment(org, dep_id)
@@ -758,7 +826,9 @@ class Emulator:
                 "endpoints_created",
                 "endpoints_deleted",
                 "deployments_created",
+                "deployments_deleted",
                 "versions_created",
+                "versions_deleted",
                 "inference_requests",
             )
         }
@@ -799,6 +869,13 @@ class Emulator:
             "max_in_flight": pool.max_in_flight if pool else 0,
             "served": pool.served if pool else 0,
         }
+
+
+def _tarball(folder: str) -> bytes:
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as archive:
+        archive.add(folder, arcname=".", filter=lambda info: None if "__pycache__" in info.name else info)
+    return data.getvalue()
 
 
 def _positive_int(value: Any, name: str) -> int:

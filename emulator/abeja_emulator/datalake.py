@@ -2,7 +2,7 @@
 
 Shapes follow ABEJA's SDK and CLI (docs/emulator-conformance.md, "Runs, triggers and the Datalake").
 The emulator's own choices, where the platform's are not public: a pre-signed URL is an emulator
-URL signed with a per-process key and valid ``datalake_url_lifetime`` seconds (so URLs handed out
+URL signed with a per-process key and valid ``presigned_url_ttl`` seconds (so URLs handed out
 before a restart answer 403, as an expired one does, and a client re-reads the file);
 ``lifetime`` is recorded, not enforced; ``q`` is ``key:value`` terms (all must hold, the value a
 substring of that metadata value) or free text (a substring of any metadata value or the file id);
@@ -428,7 +428,7 @@ class Datalake:
         return hmac.new(self._key, f"{method}\n{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
     def _signed(self, template: str, stored: StoredFile, method: str) -> tuple[str, str]:
-        expires = int(time.time() + self.emu.config.datalake_url_lifetime)
+        expires = int(time.time() + self.emu.config.presigned_url_ttl)
         path = template.format(channel_id=stored.channel_id, file_id=stored.file_id)
         query = urlencode({"Expires": expires, "Signature": self._signature(method, stored.key, expires)})
         moment = datetime.fromtimestamp(expires, timezone.utc)

@@ -41,3 +41,8 @@ def bad_request(description: str) -> ApiError:
 
 def not_found(description: str) -> ApiError:
     return ApiError(404, description)
+
+
+def in_use(what: str, users: list[str], kind: str, remedy: str = "delete them first") -> ApiError:
+    """409: the platform keeps what is in use (a version a service runs, ...)."""
+    return ApiError(409, f"{what} is used by {kind}(s) {', '.join(users)}; {remedy}", "conflict")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -120,19 +119,29 @@ class LogBook:
             "next_forward_token": forward,
         }
 
-    def ascending_page(self, service_id: str, query: Mapping[str, str], page_size: int) -> dict[str, Any]:
-        """Oldest first from ``next_token`` on (runs' ``/logs``); ``next_token`` only while more remain."""
-        start = parse_time_filter(query.get("start_time"), "start_time", end=False)
-        end = parse_time_filter(query.get("end_time"), "end_time", end=True)
-        token = query.get("next_token")
-        after = decode_token(token, _FORWARD) if token else 0
-        events = [e for e in self._events.get(service_id, []) if e.seq > after and _within(e, start, end)]
-        page: dict[str, Any] = {
-            "events": [{"message": e.message, "timestamp": e.timestamp} for e in events[:page_size]]
+    def forward(
+        self,
+        service_id: str,
+        *,
+        next_token: str | None = None,
+        start_time: str | None = None,
+        end_time: str | None = None,
+        page_size: int = 50,
+    ) -> dict[str, Any]:
+        """Oldest first from ``start_time`` (the ``.../logs`` route): ``next_token`` names the next page
+        and is None after the last one."""
+        start = parse_time_filter(start_time, "start_time", end=False)
+        end = parse_time_filter(end_time, "end_time", end=True)
+        events = [e for e in self._events.get(service_id, []) if _within(e, start, end)]
+        if next_token:
+            after = decode_token(next_token, _FORWARD)
+            events = [e for e in events if e.seq > after]
+        chosen = events[:page_size]
+        more = len(events) > len(chosen)
+        return {
+            "events": [{"message": e.message, "timestamp": e.timestamp} for e in chosen],
+            "next_token": encode_token(_FORWARD, chosen[-1].seq) if more else None,
         }
-        if len(events) > page_size:
-            page["next_token"] = encode_token(_FORWARD, events[page_size - 1].seq)
-        return page
 
 
 def _within(event: LogEvent, start: datetime | None, end: datetime | None) -> bool:

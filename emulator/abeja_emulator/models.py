@@ -50,12 +50,14 @@ class Deployment(_Record):
     created_at: str = ""
     modified_at: str = ""
     creator_id: str = ""
+    description: str = ""
 
     def wire(self, services: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {
             "deployment_id": self.deployment_id,
             "organization_id": self.organization_id,
             "name": self.name,
+            "description": self.description,
             "creator": creator_wire(self.creator_id, self.created_at),
             "default_environment": dict(self.default_environment),
             "runs": [],

@@ -24,19 +24,21 @@ import io
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .archives import extract
-from .errors import ApiError, bad_request, not_found
+from .errors import ApiError, bad_request, in_use, not_found
 from .ids import new_numeric_id, now_ts
+from .paging import paged
+from .presign import Artifact
 from .runtime_process import InstanceFolders, PlatformProcess, platform_environment, start_platform_process
 from .sample import SAMPLE_HANDLER_DIR, SAMPLE_JOB_DEFINITION
 
@@ -61,17 +63,24 @@ class JobDefinition:
     name: str
     created_at: str
     versions: list[dict[str, Any]] = field(default_factory=list)
+    archived: bool = False
+    modified_at: str = ""
+    #: the number of the last version made: numbers are never reused after a delete
+    last_version: int = 0
 
-    def wire(self, jobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def wire(self, jobs: list[dict[str, Any]] | None = None, model_count: int = 0) -> dict[str, Any]:
         data: dict[str, Any] = {
             "job_definition_id": self.job_definition_id,
             "organization_id": self.organization_id,
             "name": self.name,
             "version_count": len(self.versions),
+            "model_count": model_count,
+            "notebook_count": 0,
+            "tensorboard_count": 0,
             "versions": [dict(v) for v in self.versions],
-            "archived": False,
+            "archived": self.archived,
             "created_at": self.created_at,
-            "modified_at": self.created_at,
+            "modified_at": self.modified_at or self.created_at,
         }
         if jobs is not None:
             data["jobs"] = jobs
@@ -102,8 +111,6 @@ class TrainingPlatform:
         self.jobs: dict[str, Job] = {}
         self.models: dict[str, dict[str, Any]] = {}
         self.model_dirs: dict[str, Path] = {}
-        #: pre-signed-style tokens of artifact downloads.
-        self.artifacts: dict[str, Path] = {}
         self.seed_sample()
 
     def seed_sample(self) -> None:
@@ -144,7 +151,6 @@ class TrainingPlatform:
             self.jobs,
             self.models,
             self.model_dirs,
-            self.artifacts,
         ):
             mapping.clear()  # type: ignore[attr-defined]
         shutil.rmtree(self.root, ignore_errors=True)
@@ -160,13 +166,16 @@ class TrainingPlatform:
         )
         return data
 
-    def _url(self, path: str) -> str:
-        return f"{self.emu.public_url}{path}"
-
     # ----- job definitions and versions ------------------------------------------------------------
 
     def definition(self, org: str, name: str) -> JobDefinition:
+        """A definition by its name or by its id (the SDK's objects address it by either)."""
         found = self.definitions.get((org, name))
+        if found is None:
+            found = next(
+                (d for (o, _), d in self.definitions.items() if o == org and d.job_definition_id == name),
+                None,
+            )
         if found is None:
             raise not_found(f"training job definition {name} not found")
         return found
@@ -181,13 +190,39 @@ class TrainingPlatform:
         self.definitions[(org, name)] = definition
         return definition.wire()
 
-    def list_definitions(self, org: str) -> dict[str, Any]:
-        return {"entries": [d.wire() for (o, _), d in self.definitions.items() if o == org]}
+    def list_definitions(self, org: str, query: Mapping[str, str]) -> dict[str, Any]:
+        chosen = [d for (o, _), d in self.definitions.items() if o == org]
+        return paged([d.wire(model_count=self._model_count(d)) for d in chosen], query)
 
     def get_definition(self, org: str, name: str, include_jobs: bool) -> dict[str, Any]:
         definition = self.definition(org, name)
         jobs = [j.wire for j in self.jobs.values() if j.definition is definition] if include_jobs else None
-        return definition.wire(jobs)
+        return definition.wire(jobs, self._model_count(definition))
+
+    def _model_count(self, definition: JobDefinition) -> int:
+        key = (definition.organization_id, definition.name)
+        return sum(1 for m in self.models.values() if (m["_organization_id"], m["_definition"]) == key)
+
+    def set_definition_archived(self, org: str, name: str, archived: bool) -> dict[str, Any]:
+        definition = self.definition(org, name)
+        definition.archived = archived
+        definition.modified_at = now_ts()
+        return {"message": f"{definition.name} {'archived' if archived else 'unarchived'}"}
+
+    def delete_definition(self, org: str, name: str) -> dict[str, Any]:
+        """Only an empty definition goes: its versions (and so its jobs) must be deleted first."""
+        definition = self.definition(org, name)
+        if definition.versions:
+            raise ApiError(
+                409,
+                f"training job definition {definition.name} has {len(definition.versions)} version(s); "
+                "delete them first",
+                "conflict",
+            )
+        if self._model_count(definition):
+            raise ApiError(409, f"training job definition {definition.name} has trained models", "conflict")
+        del self.definitions[(definition.organization_id, definition.name)]
+        return {"message": f"{definition.name} deleted"}
 
     def create_version(self, org: str, name: str, parts: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
         definition = self.definition(org, name)
@@ -202,7 +237,7 @@ class TrainingPlatform:
         handler = parameters.get("handler")
         if not isinstance(handler, str) or not _HANDLER.match(handler):
             raise bad_request("handler must look like module:function")
-        number = len(definition.versions) + 1
+        number = definition.last_version + 1
         folder = self.root / "definitions" / definition.job_definition_id / str(number)
         extract(parts["source_code"][1], folder, self.emu.limits)
         stamp = now_ts()
@@ -220,13 +255,50 @@ class TrainingPlatform:
             "modified_at": stamp,
         }
         definition.versions.append(version)
+        definition.last_version = number
         return dict(version)
 
-    def get_version(self, org: str, name: str, number: str) -> dict[str, Any]:
+    def _version(self, org: str, name: str, number: str) -> dict[str, Any]:
         definition = self.definition(org, name)
-        if not number.isdigit() or not 1 <= int(number) <= len(definition.versions):
-            raise not_found(f"version {number} of {name} not found")
-        return dict(definition.versions[int(number) - 1])
+        for version in definition.versions:
+            if number.isdigit() and version["job_definition_version"] == int(number):
+                return version
+        raise not_found(f"version {number} of {name} not found")
+
+    def get_version(self, org: str, name: str, number: str) -> dict[str, Any]:
+        return dict(self._version(org, name, number))
+
+    def list_versions(self, org: str, name: str, query: Mapping[str, str]) -> dict[str, Any]:
+        return paged(self.definition(org, name).wire()["versions"], query)
+
+    def update_version(self, org: str, name: str, number: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH: the ``description`` (the only field the SDK and the CLI change)."""
+        version = self._version(org, name, number)
+        version["description"] = _description(body)
+        version["modified_at"] = now_ts()
+        return dict(version)
+
+    def set_version_archived(self, org: str, name: str, number: str, archived: bool) -> dict[str, Any]:
+        version = self._version(org, name, number)
+        version["archived"] = archived
+        version["modified_at"] = now_ts()
+        return {"message": "archived" if archived else "unarchived"}
+
+    def delete_version(self, org: str, name: str, number: str) -> dict[str, Any]:
+        """A version no job was made from goes; one with jobs is kept (archive it instead)."""
+        definition = self.definition(org, name)
+        version = self._version(org, name, number)
+        used = [
+            j.job_id
+            for j in self.jobs.values()
+            if j.definition is definition
+            and j.wire["job_definition_version"] == version["job_definition_version"]
+        ]
+        if used:
+            raise in_use(f"version {number} of {definition.name}", used, "training job", "archive it instead")
+        definition.versions.remove(version)
+        shutil.rmtree(self.root / "definitions" / definition.job_definition_id / number, ignore_errors=True)
+        return {"message": "deleted"}
 
     # ----- jobs ------------------------------------------------------------------------------------
 
@@ -246,8 +318,10 @@ class TrainingPlatform:
             if not dataset_id.isdigit():
                 raise bad_request(f"datasets.{alias}: dataset id must be digits")
         stamp = now_ts()
+        job_id = new_numeric_id()
         wire = {
-            "training_job_id": new_numeric_id(),
+            "id": job_id,
+            "training_job_id": job_id,
             "job_definition_id": definition.job_definition_id,
             "job_definition_version": version["job_definition_version"],
             "status": PENDING,
@@ -273,12 +347,19 @@ class TrainingPlatform:
         job.task = asyncio.create_task(self._run(job, version))
         return dict(wire)
 
-    def list_jobs(self, org: str, name: str, limit: int | None, offset: int) -> dict[str, Any]:
+    def list_jobs(self, org: str, name: str, query: Mapping[str, str]) -> dict[str, Any]:
         definition = self.definition(org, name)
         jobs = [j.wire for j in self.jobs.values() if j.definition is definition]
         jobs.sort(key=lambda wire: wire["created_at"], reverse=True)
-        chosen = jobs[offset : None if limit is None else offset + limit]
-        return {"entries": chosen, "total": len(jobs), "offset": offset, "limit": limit}
+        return paged(jobs, query)
+
+    def set_job_archived(self, org: str, name: str, job_id: str, archived: bool) -> dict[str, Any]:
+        job = self.job(org, name, job_id)
+        if archived and job.wire["status"] in JOB_RUNNING:
+            raise bad_request(f"training job {job_id} is still {job.wire['status']}; stop it first")
+        job.wire["archived"] = archived
+        job.wire["modified_at"] = now_ts()
+        return {"message": f"{job.definition.name}:{job_id} {'archived' if archived else 'unarchived'}"}
 
     async def stop_job(self, org: str, name: str, job_id: str) -> dict[str, Any]:
         job = self.job(org, name, job_id)
@@ -288,16 +369,15 @@ class TrainingPlatform:
         self._set_status(job, STOPPED, "[emulator] training job stopped")
         self.emu.counters["training_jobs_stopped"] += 1
         await self._kill(job)
-        return {"message": f"{job_id} stopped"}
+        return {"message": f"{job.definition.name}:{job_id} stopped"}
 
     def result(self, org: str, name: str, job_id: str) -> dict[str, Any]:
         job = self.job(org, name, job_id)
         archive = job.folder / "result.zip"
         if job.wire["status"] != COMPLETE or not archive.exists():
             return {"artifacts": {}}
-        token = secrets.token_urlsafe(16)
-        self.artifacts[token] = archive
-        return {"artifacts": {"complete": {"uri": self._url(f"/_emulator/artifacts/{token}")}}}
+        artifact = Artifact(f"{job_id}.zip", archive.read_bytes, "application/zip")
+        return {"artifacts": {"complete": {"uri": self.emu.presigned_url(artifact)}}}
 
     def update_statistics(self, org: str, name: str, job_id: str, body: dict[str, Any]) -> dict[str, Any]:
         job = self.job(org, name, job_id)
@@ -457,6 +537,7 @@ class TrainingPlatform:
         extract(parts["model_data"][1], folder, self.emu.limits)
         stamp = now_ts()
         model = {
+            "id": model_id,
             "training_model_id": model_id,
             "job_definition_id": definition.job_definition_id,
             "training_job_id": job_id,
@@ -468,27 +549,47 @@ class TrainingPlatform:
             "created_at": stamp,
             "modified_at": stamp,
         }
-        self.models[model_id] = dict(model, _organization_id=org, _definition=name)
+        self.models[model_id] = dict(model, _organization_id=org, _definition=definition.name)
         self.model_dirs[model_id] = folder
         self.emu.counters["training_models_created"] += 1
         return model
 
     def model(self, org: str, name: str, model_id: str) -> dict[str, Any]:
-        self.definition(org, name)
+        definition = self.definition(org, name)
         found = self.models.get(model_id)
-        if found is None or found["_organization_id"] != org or found["_definition"] != name:
+        if found is None or found["_organization_id"] != org or found["_definition"] != definition.name:
             raise not_found(f"training model {model_id} not found")
         return {k: v for k, v in found.items() if not k.startswith("_")}
 
-    def list_models(self, org: str, name: str) -> dict[str, Any]:
-        self.definition(org, name)
-        return {
-            "entries": [
-                self.model(org, name, m)
-                for m, found in self.models.items()
-                if found["_organization_id"] == org and found["_definition"] == name
-            ]
-        }
+    def list_models(self, org: str, name: str, query: Mapping[str, str]) -> dict[str, Any]:
+        definition = self.definition(org, name)
+        key = (org, definition.name)
+        chosen = [
+            m for m, found in self.models.items() if (found["_organization_id"], found["_definition"]) == key
+        ]
+        return paged([self.model(org, name, m) for m in chosen], query)
+
+    def update_model(self, org: str, name: str, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH: the ``description``."""
+        self.model(org, name, model_id)
+        found = self.models[model_id]
+        found["description"] = _description(body)
+        found["modified_at"] = now_ts()
+        return self.model(org, name, model_id)
+
+    def set_model_archived(self, org: str, name: str, model_id: str, archived: bool) -> dict[str, Any]:
+        self.model(org, name, model_id)
+        found = self.models[model_id]
+        found["archived"] = archived
+        found["modified_at"] = now_ts()
+        return {"message": f"{found['_definition']}:{model_id} {'archived' if archived else 'unarchived'}"}
+
+    def download_model(self, org: str, name: str, model_id: str) -> dict[str, Any]:
+        """A pre-signed URL of the model's files, zipped as they were uploaded."""
+        self.model(org, name, model_id)
+        folder = self.model_dirs[model_id]
+        artifact = Artifact(f"{model_id}.zip", lambda: _zip_bytes(folder), "application/zip")
+        return {"download_uri": self.emu.presigned_url(artifact)}
 
     def model_folder(self, models: dict[str, str]) -> str | None:
         """The files of the model a service runs (copied to its ``ABEJA_TRAINING_RESULT_DIR``)."""
@@ -498,11 +599,12 @@ class TrainingPlatform:
                 return str(folder)
         return None
 
-    def artifact(self, token: str) -> bytes:
-        path = self.artifacts.get(token)
-        if path is None or not path.exists():
-            raise not_found("unknown artifact url")
-        return path.read_bytes()
+
+def _description(body: dict[str, Any]) -> str:
+    description = body.get("description")
+    if not isinstance(description, str) or len(description) > 256:
+        raise bad_request("description must be a string of at most 256 characters")
+    return description
 
 
 def _str_map(value: Any, name: str) -> dict[str, str]:
@@ -514,7 +616,13 @@ def _str_map(value: Any, name: str) -> dict[str, str]:
 
 
 def _zip_folder(folder: Path, target: Path) -> None:
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    target.write_bytes(_zip_bytes(folder))
+
+
+def _zip_bytes(folder: Path) -> bytes:
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 archive.write(path, path.relative_to(folder).as_posix())
+    return data.getvalue()

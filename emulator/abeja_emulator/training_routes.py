@@ -1,8 +1,9 @@
-"""HTTP routes of the Training API and of the pre-signed-style download URL of results.
+"""HTTP routes of the Training API and of the pre-signed download URLs.
 
 The Training API routes are the platform's (counted, fault-injectable, authenticated like every
-other route). The artifact URL of a job's result stands for a pre-signed storage URL: no
-credential, but counted and fault-injectable too (route name ``download_training_result``).
+other route). The artifact URLs (a job's result, a model, a deployment version's code) stand for
+pre-signed storage URLs: no credential, signed and expiring (``presign``), counted and
+fault-injectable too (route name ``download_training_result``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.responses import Response
 
 from .core import Emulator
 from .errors import bad_request
+from .presign import PREFIX
 from .routing import Handler, add_route, json_body, json_response
 
 DEFS = "/organizations/{org}/training/definitions"
@@ -44,7 +46,7 @@ async def create_training_job_definition(emu: Emulator, request: Request, org: s
 
 
 async def get_training_job_definitions(emu: Emulator, request: Request, org: str) -> Response:
-    return json_response(emu.training.list_definitions(org))
+    return json_response(emu.training.list_definitions(org, request.query_params))
 
 
 async def get_training_job_definition(emu: Emulator, request: Request, org: str, name: str) -> Response:
@@ -63,7 +65,7 @@ async def create_training_job_definition_version(
 async def get_training_job_definition_versions(
     emu: Emulator, request: Request, org: str, name: str
 ) -> Response:
-    return json_response({"entries": emu.training.definition(org, name).wire()["versions"]})
+    return json_response(emu.training.list_versions(org, name, request.query_params))
 
 
 async def get_training_job_definition_version(
@@ -77,13 +79,7 @@ async def create_training_job(emu: Emulator, request: Request, org: str, name: s
 
 
 async def get_training_jobs(emu: Emulator, request: Request, org: str, name: str) -> Response:
-    query = request.query_params
-    try:
-        limit = int(query["limit"]) if "limit" in query else None
-        offset = int(query.get("offset", "0"))
-    except ValueError:
-        raise bad_request("limit and offset must be whole numbers") from None
-    return json_response(emu.training.list_jobs(org, name, limit, offset))
+    return json_response(emu.training.list_jobs(org, name, request.query_params))
 
 
 async def get_training_job(emu: Emulator, request: Request, org: str, name: str, job: str) -> Response:
@@ -116,15 +112,51 @@ async def create_training_model(emu: Emulator, request: Request, org: str, name:
 
 
 async def get_training_models(emu: Emulator, request: Request, org: str, name: str) -> Response:
-    return json_response(emu.training.list_models(org, name))
+    return json_response(emu.training.list_models(org, name, request.query_params))
 
 
 async def get_training_model(emu: Emulator, request: Request, org: str, name: str, model: str) -> Response:
     return json_response(emu.training.model(org, name, model))
 
 
-async def download_artifact(emu: Emulator, request: Request, token: str) -> Response:
-    return Response(emu.training.artifact(token), media_type="application/zip")
+async def update_training_job_definition_version(
+    emu: Emulator, request: Request, org: str, name: str, ver: str
+) -> Response:
+    return json_response(emu.training.update_version(org, name, ver, await json_body(request)))
+
+
+async def update_training_model(emu: Emulator, request: Request, org: str, name: str, model: str) -> Response:
+    return json_response(emu.training.update_model(org, name, model, await json_body(request)))
+
+
+async def download_training_model(
+    emu: Emulator, request: Request, org: str, name: str, model: str
+) -> Response:
+    return json_response(emu.training.download_model(org, name, model))
+
+
+async def delete_training_job_definition(emu: Emulator, request: Request, org: str, name: str) -> Response:
+    return json_response(emu.training.delete_definition(org, name))
+
+
+async def delete_training_job_definition_version(
+    emu: Emulator, request: Request, org: str, name: str, ver: str
+) -> Response:
+    return json_response(emu.training.delete_version(org, name, ver))
+
+
+def archiver(setter: str, archived: bool) -> Handler:
+    """An ``archive`` / ``unarchive`` route: ``TrainingPlatform.<setter>`` with the path's ids."""
+
+    async def handler(emu: Emulator, request: Request, org: str, **ids: str) -> Response:
+        return json_response(getattr(emu.training, setter)(org, *ids.values(), archived))
+
+    return handler
+
+
+async def download_artifact(emu: Emulator, request: Request, token: str, filename: str) -> Response:
+    artifact = emu.presigner.open(token, filename, request.query_params)
+    return Response(await asyncio.to_thread(artifact.read), media_type=artifact.media_type)
 
 
 def register(app: FastAPI, emu: Emulator) -> None:
@@ -132,9 +164,12 @@ def register(app: FastAPI, emu: Emulator) -> None:
         (DEFS, "POST", create_training_job_definition),
         (DEFS, "GET", get_training_job_definitions),
         (DEF, "GET", get_training_job_definition),
+        (DEF, "DELETE", delete_training_job_definition),
         (DEF + "/versions", "POST", create_training_job_definition_version),
         (DEF + "/versions", "GET", get_training_job_definition_versions),
         (DEF + "/versions/{ver}", "GET", get_training_job_definition_version),
+        (DEF + "/versions/{ver}", "DELETE", delete_training_job_definition_version),
+        (DEF + "/versions/{ver}", "PATCH", update_training_job_definition_version),
         (DEF + "/versions/{ver}/jobs", "POST", create_training_job),
         (DEF + "/jobs", "GET", get_training_jobs),
         (JOB, "GET", get_training_job),
@@ -145,8 +180,26 @@ def register(app: FastAPI, emu: Emulator) -> None:
         (DEF + "/models", "POST", create_training_model),
         (DEF + "/models", "GET", get_training_models),
         (DEF + "/models/{model}", "GET", get_training_model),
+        (DEF + "/models/{model}", "PATCH", update_training_model),
+        (DEF + "/models/{model}/download", "GET", download_training_model),
     ]
     for path, method, handler in routes:
         add_route(app, emu, path, [method], handler.__name__, handler)
-    path = "/_emulator/artifacts/{token}"
+    archivable = [
+        (DEF, "training_job_definition", "set_definition_archived"),
+        (DEF + "/versions/{ver}", "training_job_definition_version", "set_version_archived"),
+        (JOB, "training_job", "set_job_archived"),
+        (DEF + "/models/{model}", "training_model", "set_model_archived"),
+    ]
+    for path, kind, setter in archivable:
+        for action in ("archive", "unarchive"):
+            add_route(
+                app,
+                emu,
+                f"{path}/{action}",
+                ["POST"],
+                f"{action}_{kind}",
+                archiver(setter, action == "archive"),
+            )
+    path = PREFIX + "/{token}/{filename}"
     add_route(app, emu, path, ["GET"], "download_training_result", download_artifact, presigned=True)

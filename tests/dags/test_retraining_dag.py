@@ -1,6 +1,6 @@
 """The retraining example, run with `dag.test()` against the emulator: it trains for real
 (a job runs the sample training handler), registers the model, deploys a service with it and
-switches the endpoint; its failure paths leave no service and no running job behind. Its asset
+switches the endpoint; its failure paths leave no service, no version and no running job behind. Its asset
 trigger runs under a real scheduler in tests/standalone/test_asset_triggered_retraining_standalone.py."""
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ def old_service_behind_default_endpoint(handle: Any) -> str:
     return str(old)
 
 
+def versions(handle: Any) -> list[str]:
+    return sorted(v["version_id"] for v in handle.state()["versions"] if v["deployment_id"] == DEPLOYMENT)
+
+
 def nothing_running_but(handle: Any, *service_ids: str) -> None:
     counters = handle.counters()
     assert counters["training_jobs_running"] == 0
@@ -60,6 +64,8 @@ def test_retraining_trains_registers_deploys_and_retires_the_old_service(run_dag
     assert result.returns["check_smoke_answer"]["matched"] == ["excellent", "reliable"]
     assert endpoints(handle) == {"default": deployed["service_id"]}
     assert result.returns["point_endpoint"]["previous_service_id"] == old
+    assert result.task_states["discard_new_version"] == "skipped"  # a good release keeps its version
+    assert result.returns["new_version"]["version_id"] in versions(handle)
     nothing_running_but(handle, deployed["service_id"])
     counters = handle.counters()
     assert (
@@ -104,6 +110,7 @@ def test_a_failed_training_job_deploys_nothing(run_dag: Any) -> None:
 def test_a_failed_smoke_test_discards_the_new_service(run_dag: Any) -> None:
     handle = run_dag.emulator
     old = old_service_behind_default_endpoint(handle)
+    before = versions(handle)
 
     result = run_dag(RETRAINING, smoke_expected_label="negative")
 
@@ -111,5 +118,27 @@ def test_a_failed_smoke_test_discards_the_new_service(run_dag: Any) -> None:
     assert result.task_states["check_smoke_answer"] == "failed"
     assert result.task_states["discard_new_service"] == "success"
     assert result.task_states["point_endpoint"] == "upstream_failed"
+    assert endpoints(handle) == {"default": old}
+    nothing_running_but(handle, old)
+    assert result.task_states["discard_new_version"] == "success"
+    assert versions(handle) == before
+
+
+def test_a_failed_deploy_leaves_no_version_behind(run_dag: Any) -> None:
+    """The platform refuses the new service (an injected 400): the run uploaded a version, and
+    discards it once the (absent) service is gone."""
+    handle = run_dag.emulator
+    old = old_service_behind_default_endpoint(handle)
+    before = versions(handle)
+    handle.inject_fault("create_service", status=400, times=1)
+
+    result = run_dag(RETRAINING)
+
+    assert result.state == "failed"
+    assert result.task_states["new_version"] == "success"
+    assert result.task_states["deploy_new_version"] == "failed"
+    assert result.task_states["discard_new_version"] == "success"
+    assert handle.counters()["versions_created"] == 1
+    assert versions(handle) == before
     assert endpoints(handle) == {"default": old}
     nothing_running_but(handle, old)

@@ -107,12 +107,12 @@ def test_presigned_url_refuses_a_changed_signature_and_an_expired_url(handle):
     url = ok(root(handle, "GET", f"channels/{cid}/{file_id}"))["download_uri"]
     assert requests.get(url.replace("Signature=", "Signature=0"), timeout=10).status_code == 403
     assert requests.get(url.split("?")[0], timeout=10).status_code == 403
-    handle.configure(datalake_url_lifetime=0)
+    handle.configure(presigned_url_ttl=0)
     try:
         expired = ok(root(handle, "GET", f"channels/{cid}/{file_id}"))["download_uri"]
         assert requests.get(expired, timeout=10).status_code == 403  # Expires is a whole second, now or past
     finally:
-        handle.configure(datalake_url_lifetime=3600)
+        handle.configure(presigned_url_ttl=3600)
     assert requests.get(url, timeout=10).status_code == 200
 
 

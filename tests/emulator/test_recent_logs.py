@@ -85,3 +85,29 @@ def test_logs_are_capped_per_service(abeja_emulator, noisy_service):
     abeja_emulator.configure(max_log_events_per_service=5)
     abeja_emulator.add_log(noisy_service, *[f"more {i}" for i in range(8)])
     assert abeja_emulator.log_messages(noisy_service) == [f"more {i}" for i in range(3, 8)]
+
+
+def test_the_logs_route_pages_oldest_first_with_next_token(abeja_emulator, noisy_service):
+    """`.../logs` (abejacli's describe-service-logs): oldest first from start_time, next_token."""
+
+    def logs(**params):
+        answer = api(abeja_emulator, "GET", f"deployments/{DEP}/services/{noisy_service}/logs", params=params)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    everything = abeja_emulator.log_messages(noisy_service)
+    pages, token = [], None
+    while True:
+        page = logs(start_time="2000-01-01T00:00:00Z", **({"next_token": token} if token else {}))
+        assert set(page) == {"events", "next_token"}
+        pages.append([e["message"] for e in page["events"]])
+        token = page["next_token"]
+        if token is None:
+            break
+    assert [len(p) for p in pages] == [10, 10, len(everything) - 20]
+    assert [m for p in pages for m in p] == everything
+    assert logs(end_time="2000-01-01T00:00:00Z") == {"events": [], "next_token": None}
+    bad = api(
+        abeja_emulator, "GET", f"deployments/{DEP}/services/{noisy_service}/logs", params={"next_token": "x"}
+    )
+    assert bad.status_code == 400

@@ -88,6 +88,11 @@ OPERATORS: dict[str, dict[str, Any]] = {
     "AbejaCreateTrainingJobOperator": {"job_definition_name": "train", "version_id": 1},
     "AbejaCreateTrainingModelOperator": {"job_definition_name": "train", "training_job_id": "1234567890123"},
     "AbejaCreateDeploymentVersionOperator": {"deployment_id": DEP, "version": "1.0.0", "code": "CODE"},
+    "AbejaDeleteDeploymentVersionOperator": {"deployment_id": DEP, "version_id": VER},
+    "AbejaDeleteTrainingJobDefinitionOperator": {"job_definition_name": "train"},
+    "AbejaDeleteTrainingJobDefinitionVersionOperator": {"job_definition_name": "train", "version_id": 1},
+    "AbejaArchiveTrainingJobOperator": {"job_definition_name": "train", "training_job_id": "1234567890123"},
+    "AbejaArchiveTrainingModelOperator": {"job_definition_name": "train", "model_id": "1234567890123"},
 }
 #: Operators that make no platform call: they check the fail-fast wrapping and a bad argument instead.
 NO_PLATFORM_CALL: dict[str, dict[str, Any]] = {
@@ -95,7 +100,15 @@ NO_PLATFORM_CALL: dict[str, dict[str, Any]] = {
     "AbejaMergeBatchShardsOperator": {"work_dir": "WORK/missing"},
 }
 #: A delete of something already gone is success (``fail_if_missing=False``): not an error at all.
-GONE_IS_SUCCESS = {"AbejaDeleteServiceOperator", "AbejaDeleteEndpointOperator"}
+GONE_IS_SUCCESS = {
+    "AbejaDeleteServiceOperator",
+    "AbejaDeleteEndpointOperator",
+    "AbejaDeleteDeploymentVersionOperator",
+    "AbejaDeleteTrainingJobDefinitionOperator",
+    "AbejaDeleteTrainingJobDefinitionVersionOperator",
+    "AbejaArchiveTrainingJobOperator",
+    "AbejaArchiveTrainingModelOperator",
+}
 
 
 def operator_classes() -> dict[str, type[BaseOperator]]:

@@ -72,7 +72,7 @@ def test_only_get_put_patch_and_delete_are_idempotent() -> None:
 SERVED_AS = {"upload_deployment_code": "emulator_upload_source"}
 #: Where the emulator hands out pre-signed URLs (the platform's point to another host).
 PRESIGNED = {
-    "download_training_result": "/_emulator/artifacts/{}",
+    "download_training_result": "/_emulator/artifacts/{}/{}",
     "upload_deployment_code": "/_emulator/uploads/{}/{}",
 }
 
