@@ -107,6 +107,7 @@ def _tracked_copy(target: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a new venv with Airflow: minutes on a busy machine
 @pytest.mark.skipif(not os.environ.get("ABEJA_WHEEL"), reason="run by `make test-wheel`")
 def test_the_readme_install_block_installs_airflow_the_provider_and_the_emulator(tmp_path: Path) -> None:
     block = install_block()
