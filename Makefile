@@ -107,12 +107,13 @@ dist: $(DOCS_STAMP)
 	$(BIN)/python -m build -q --outdir dist emulator
 	$(BIN)/python -m twine check --strict dist/*
 
-# The built wheels (not the clone) installed into a clean venv with Airflow: provider metadata,
-# documentation URL, and the emulator with its sample handler. Slow-ish, so not part of `make test`.
+# The built wheels (not the clone) installed into a clean venv with Airflow: provider metadata, the
+# sdist's docs, and the emulator with its sample handler; and the README's install block, run as
+# written in a new venv from a copy of the clone. Slow-ish, so not part of `make test`.
 test-wheel: dist
 	ABEJA_WHEEL="$$(ls dist/airflow_provider_abeja-*.whl)" \
 	ABEJA_EMULATOR_WHEEL="$$(ls dist/abeja_platform_emulator-*.whl)" AIRFLOW_VERSION="$(AIRFLOW_VERSION)" \
-		$(BIN)/python -m pytest -p no:cacheprovider tests/docs/test_wheel.py $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -p no:cacheprovider tests/docs/test_wheel.py tests/docs/test_install_line.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist docs/_build *.egg-info emulator/build emulator/*.egg-info .pytest_cache .mypy_cache .ruff_cache

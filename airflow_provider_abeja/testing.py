@@ -109,12 +109,18 @@ def abeja_airflow_db() -> None:
 
 
 @pytest.fixture(scope="session")
-def abeja_dagbag(pytestconfig: pytest.Config, abeja_airflow_db: None) -> Any:
+def abeja_dagbag(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Any:
     """Your DAG files (the ``abeja_dags_folder`` ini option), parsed from Airflow's dags folder.
 
     ``dag.test()`` serializes the DAG from a file under the configured dags folder, so the files
-    (data files included) are copied there first.
+    (data files included) are copied there first. The option is checked before the database is
+    migrated (``abeja_airflow_db``), so a wrong value fails at once.
     """
+    name = str(pytestconfig.getini("abeja_dags_folder")).strip()
+    source = Path(pytestconfig.rootpath, name)
+    if not name or not source.is_dir():  # an empty value would copy the whole project
+        raise pytest.UsageError(f"abeja_dags_folder: {name!r} is not a folder under {pytestconfig.rootpath}")
+    request.getfixturevalue("abeja_airflow_db")
     from airflow.configuration import conf
 
     try:
@@ -122,10 +128,6 @@ def abeja_dagbag(pytestconfig: pytest.Config, abeja_airflow_db: None) -> Any:
     except ImportError:  # Airflow 2
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
-    name = str(pytestconfig.getini("abeja_dags_folder")).strip()
-    source = Path(pytestconfig.rootpath, name)
-    if not name or not source.is_dir():  # an empty value would copy the whole project
-        raise pytest.UsageError(f"abeja_dags_folder: {name!r} is not a folder under {pytestconfig.rootpath}")
     folder = Path(conf.get("core", "dags_folder"))
     if source.resolve() != folder.resolve():
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,7 @@ BENCH_CLIENT = Path(__file__).resolve().parents[1] / "bench" / "client_throughpu
 #: ABEJA's CLI gets a venv of its own (git-ignored), made on first use.
 ABEJACLI_VENV = BENCH_CLIENT.parent / ".venv-abejacli"
 ABEJACLI_REQUIREMENT = "abejacli==2.2.8"
+EXAMPLE_DAGS = Path(__file__).resolve().parents[1] / "example_dags"
 
 #: Names the home this conftest made, so that a worker inheriting it knows it may replace it.
 _OWN_HOME = "PYTEST_ABEJA_SUITE_AIRFLOW_HOME"
@@ -93,3 +96,38 @@ def abejacli_python() -> Path:
         tail = (getattr(exc, "stderr", None) or "").strip().splitlines()[-1:] or [str(exc)]
         pytest.skip(f"{ABEJACLI_REQUIREMENT} could not be installed: {tail[0]}")
     return python
+
+
+# -- the metadata database and the example DAGs: once per session, whichever folder asks first ------
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Migrate the private metadata database once (initdb on a migrated database is a no-op)."""
+    from airflow_provider_abeja.testing import migrate_database
+
+    migrate_database()
+
+
+@pytest.fixture(scope="session")
+def dags_folder(airflow_db: None) -> Path:
+    """The configured dags folder, holding a copy of `example_dags/` (`dag.test()` serializes from it)."""
+    from airflow.configuration import conf
+
+    folder = Path(conf.get("core", "dags_folder"))
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(
+        EXAMPLE_DAGS, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def example_dagbag(dags_folder: Path) -> Any:
+    """The example DAGs parsed from the dags folder, as the scheduler would parse them."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    return DagBag(str(dags_folder))

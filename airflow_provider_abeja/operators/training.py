@@ -69,6 +69,8 @@ def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
 class _TrainingOperator(AbejaConnectionOperator):
     """An operator on one job definition."""
 
+    ui_color = "#fdf3e8"
+
     def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_definition_name = job_definition_name
@@ -110,7 +112,6 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     )
     template_fields_renderers = {"environment": "json", "datasets": "json"}
     operator_extra_links = (AbejaTrainingJobLink(),)
-    ui_color = "#fdf3e8"
     #: The organization, definition and id of the job this try started or reused (for ``on_kill``).
     _job: tuple[str, str, str] | None = None
 
@@ -285,7 +286,6 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         "metrics",
     )
     operator_extra_links = (AbejaTrainingModelLink(),)
-    ui_color = "#fdf3e8"
 
     def __init__(
         self,

@@ -2,53 +2,22 @@
 
 `dag.test()` needs a migrated metadata database and the DAG in a file under the configured dags
 folder (it parses the dags-folder bundle and serialises the DAG from there). The suite-wide
-`tests/conftest.py` points AIRFLOW_HOME and DAGS_FOLDER at a private temporary directory; this
-conftest migrates its database once and copies `example_dags/` (data files included) into it.
+`tests/conftest.py` points AIRFLOW_HOME and DAGS_FOLDER at a private temporary directory, migrates
+its database once and copies `example_dags/` (data files included) into it (``example_dagbag``,
+shared with the secrets test of tests/reliability); this conftest points the connection at the
+emulator.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_abeja.testing import DagRunner, migrate_database
+from airflow_provider_abeja.testing import DagRunner
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_DAGS = REPO / "example_dags"
 CONN_ENV = "AIRFLOW_CONN_ABEJA_DEFAULT"
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Migrate the private metadata database once (initdb on a migrated database is a no-op)."""
-    migrate_database()
-
-
-@pytest.fixture(scope="session")
-def dags_folder(airflow_db: None) -> Path:
-    """The configured dags folder, holding a copy of `example_dags/`."""
-    from airflow.configuration import conf
-
-    folder = Path(conf.get("core", "dags_folder"))
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(
-        EXAMPLE_DAGS, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    return folder
-
-
-@pytest.fixture(scope="session")
-def example_dagbag(dags_folder: Path) -> Any:
-    """The example DAGs parsed from the dags folder, as the scheduler would parse them."""
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 2
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-
-    return DagBag(str(dags_folder))
 
 
 @pytest.fixture

@@ -6,12 +6,17 @@ states: a teardown that "succeeded" without deleting anything would still fail t
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from airflow_provider_abeja.client import APIClient
+from airflow_provider_abeja.testing import DagRunResult
+from tests.dags.test_retraining_dag import RETRAINING, first_release_checks
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -21,6 +26,8 @@ V2 = "ver-5a3d1e0000000002"
 BAD = "ver-bad0000000000001"
 DEPLOY_INVOKE = "abeja_deploy_invoke_teardown"
 BLUE_GREEN = "abeja_blue_green_swap"
+BATCH = "abeja_batch_inference"
+BATCH_SAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "data" / "batch_inputs.jsonl"
 
 
 def example_dag_files() -> list[Path]:
@@ -81,9 +88,43 @@ def test_example_status_waits_survive_a_spurious_failure(path: Path, example_dag
             assert retries >= 1, f"{dag.dag_id}.{task.task_id} waits without retries"
 
 
+def blue_green_first_release_checks(handle: Any, result: DagRunResult) -> None:
+    """No endpoint yet: the first release creates it, and there is no blue to retire."""
+    green = result.returns["green_up"]["service_id"]
+    assert result.returns["swap_endpoint"]["created"] is True
+    assert result.returns["swap_endpoint"]["previous_service_id"] is None
+    assert result.task_states["retire_blue"] == "skipped"
+    assert endpoints(handle) == {"default": green}
+    assert services(handle) == {green: "READY"}
+
+
+def batch_sample_checks(handle: Any, result: DagRunResult) -> None:
+    """The sample input scored in input order, to ``<output_dir>/<run id>/results.jsonl``."""
+    summary = result.returns["batch_inference"]
+    assert (summary["total"], summary["ok"], summary["errors"]) == (200, 200, 0)
+    assert summary["concurrency"] == 4  # 2 per instance, instance_number=2 from the params
+    results = Path(summary["output_path"])
+    assert results.parent.parent == Path(os.environ["ABEJA_EXAMPLE_OUTPUT_DIR"])  # the default output_dir
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    expected = [json.loads(line)["id"] for line in BATCH_SAMPLE.read_text().splitlines()]
+    assert [r["key"] for r in records] == expected
+    assert {r["response"]["label"] for r in records} == {"positive", "negative"}
+    assert services(handle) == {}  # the teardown deleted the service
+
+
+#: What the run as shipped (a fresh emulator, the default params) must have done, beyond succeeding
+#: and leaking nothing, for the DAGs whose default run is one of their tested paths: one run each.
+AS_SHIPPED: dict[str, Callable[[Any, DagRunResult], None]] = {
+    BLUE_GREEN: blue_green_first_release_checks,
+    RETRAINING: first_release_checks,
+    BATCH: batch_sample_checks,
+}
+
+
 @pytest.mark.parametrize("path", example_dag_files(), ids=lambda p: Path(p).stem)
 def test_example_dag_succeeds_with_its_default_params(path: Path, example_dagbag: Any, run_dag: Any) -> None:
-    """The defaults target the emulator's sample deployment: every DAG runs as shipped."""
+    """The defaults target the emulator's sample deployment: every DAG runs as shipped (and does
+    what ``AS_SHIPPED`` says for its first release or its sample input)."""
     handle = run_dag.emulator
     dags = [d for d in example_dagbag.dags.values() if Path(d.fileloc).name == path.name]
     assert dags, f"{path.name} defines no DAG (import errors: {example_dagbag.import_errors})"
@@ -95,6 +136,8 @@ def test_example_dag_succeeds_with_its_default_params(path: Path, example_dagbag
         routed = set(endpoints(handle).values())
         leaked = {sid: st for sid, st in services(handle).items() if sid not in routed}
         assert not leaked, f"{dag.dag_id} left services behind: {leaked}"
+        if dag.dag_id in AS_SHIPPED:
+            AS_SHIPPED[dag.dag_id](handle, result)
 
 
 # -- DAG 1: deploy, invoke, teardown --------------------------------------------------------------
@@ -185,18 +228,7 @@ def test_blue_green_rollback_keeps_the_endpoint_on_blue(run_dag: Any, conf: dict
     assert counters["requests"].get("update_endpoint", 0) == 0
 
 
-def test_blue_green_first_release_creates_the_endpoint(run_dag: Any) -> None:
-    handle = run_dag.emulator
-
-    result = run_dag(BLUE_GREEN)
-
-    assert result.state == "success", result.task_states
-    green = result.returns["green_up"]["service_id"]
-    assert result.returns["swap_endpoint"]["created"] is True
-    assert result.returns["swap_endpoint"]["previous_service_id"] is None
-    assert result.task_states["retire_blue"] == "skipped"
-    assert endpoints(handle) == {"default": green}
-    assert services(handle) == {green: "READY"}
+# The first release (no endpoint yet): ``blue_green_first_release_checks``, on the run as shipped.
 
 
 # -- DAG 2: scheduled retraining: tests/dags/test_retraining_dag.py --------------------------------
@@ -263,3 +295,22 @@ def test_deploy_invoke_teardown_deletes_the_service_of_a_create_that_failed_afte
     assert handle.counters()["services_created"] == 1
     assert result.task_states["delete_service"] == "success"
     assert services(handle) == {}
+
+
+# -- batch inference (its sample input: ``batch_sample_checks``, on the run as shipped) ------------
+
+
+def test_batch_inference_over_the_error_threshold_fails_and_still_tears_down(
+    run_dag: Any, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps({"id": f"x{n}", "nothing": "to score"}) + "\n" for n in range(10)))
+
+    result = run_dag(BATCH, output_dir=str(tmp_path / "out"), input_path=str(bad), max_error_rate=0.5)
+
+    assert result.state == "failed"
+    assert result.task_states["batch_inference"] == "failed"
+    assert result.task_states["delete_service"] == "success"
+    assert services(run_dag.emulator) == {}
+    errors = next((tmp_path / "out").glob("*/results.errors.jsonl"))
+    assert len(errors.read_text().splitlines()) == 10

@@ -90,12 +90,10 @@ def test_the_checks_see_every_marker_and_every_runner() -> None:
 
 
 @pytest.fixture(scope="module")
-def snippet_dags_folder() -> Path:
+def snippet_dags_folder(airflow_db: None) -> Path:
     """The configured dags folder (dag.test() serialises from it), with a migrated database."""
     from airflow.configuration import conf
-    from airflow.utils import db
 
-    db.initdb()
     folder = Path(conf.get("core", "dags_folder")) / "abeja_docs_snippets"
     folder.mkdir(parents=True, exist_ok=True)
     return folder

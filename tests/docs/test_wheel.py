@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import zipfile
 from collections.abc import Iterator
 from email.parser import Parser
@@ -90,11 +91,22 @@ def test_the_wheels_hold_their_package_and_the_emulator_its_sample_handler() -> 
     classifiers = metadata["Classifier"]
     assert "Framework :: Apache Airflow :: Provider" in classifiers
     assert any(re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c) for c in classifiers)
-    urls = dict(u.split(", ", 1) for u in metadata["Project-URL"])
-    assert urls["Documentation"].startswith("https://")
+    # No placeholder address: the site is not hosted and the repository has no public URL yet.
+    assert metadata["Project-URL"] == []
 
 
-def test_airflow_lists_the_installed_provider_with_its_documentation_url(venv: Path, tmp_path: Path) -> None:
+def test_the_sdist_carries_the_docs_the_readme_links_to() -> None:
+    """With no hosted site, the sdist is where the documentation travels (MANIFEST.in)."""
+    (sdist,) = Path(WHEEL).parent.glob("airflow_provider_abeja-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[-1] for name in archive.getnames()}
+    linked = set(re.findall(r"\]\((docs/[\w-]+\.md|CHANGELOG\.md)", (REPO / "README.md").read_text()))
+    assert "docs/index.md" in linked
+    assert linked <= names, f"the README links to pages the sdist lacks: {sorted(linked - names)}"
+    assert not any(n.startswith(("docs/_build/", "docs/_generated/")) for n in names)
+
+
+def test_airflow_lists_the_installed_provider(venv: Path, tmp_path: Path) -> None:
     env = clean_env(tmp_path / "airflow-home")
     located = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import airflow_provider_abeja as p; print(p.__file__)"],
@@ -115,8 +127,7 @@ def test_airflow_lists_the_installed_provider_with_its_documentation_url(venv: P
     )
     assert shown.returncode == 0, shown.stderr[-3000:]
     (info,) = json.loads(shown.stdout[shown.stdout.index("[") :])
-    documentation = dict(u.split(", ", 1) for u in wheel_metadata()["Project-URL"])["Documentation"]
-    assert info["documentation-url"] == documentation
+    assert info["documentation-url"] is None  # rather than an address that leads nowhere
     assert info["package-name"] == "airflow-provider-abeja"
     assert info["connection-types"][0]["connection-type"] == "abeja"
 

@@ -1,6 +1,7 @@
 """Secrets, end to end: every example DAG run with sentinel credentials leaks them nowhere.
 
-Each example DAG runs through ``dag.test()`` (the pipelines' own harness, ``tests/dags/conftest.py``)
+Each example DAG runs through ``dag.test()`` (the pipelines' own harness: the suite's session
+``example_dagbag`` and the DAG-testing plugin's ``DagRunner``)
 against an emulator that accepts only the sentinel token; then one failing run whose server echoes
 the token in its error body. Searched afterwards: everything written to stdout/stderr (the task logs
 of ``dag.test()``), every log record at DEBUG, every file under ``AIRFLOW_HOME/logs``, the whole
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.dags.conftest import DagRunner, airflow_db, dags_folder, example_dagbag  # noqa: F401
+from airflow_provider_abeja.testing import DagRunner
 from tests.reliability._emulator import USER_ID, EmulatorServer
 from tests.reliability.test_secrets import (
     SENTINEL_BEARER,
@@ -71,7 +72,7 @@ def _stored_values(dag_ids: set[str]) -> tuple[list[Any], list[Any]]:
 
 def test_example_dags_never_leak_the_credential(
     emulator: EmulatorServer,
-    example_dagbag: Any,  # noqa: F811
+    example_dagbag: Any,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,

@@ -30,11 +30,3 @@ def ti() -> FakeTI:
 @pytest.fixture
 def context(ti: FakeTI) -> dict[str, Any]:
     return {"ti": ti}
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Migrate the private metadata database once, for `dag.test()` (a no-op when migrated)."""
-    from airflow_provider_abeja.testing import migrate_database
-
-    migrate_database()
