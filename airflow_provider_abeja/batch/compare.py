@@ -154,7 +154,9 @@ def breaches(result: Mapping[str, Any], thresholds: Mapping[str, float | None]) 
         found.append(f"max_p95_ms: green's p95 {green['p95_ms']} ms > {limit} ms")
     limit = thresholds.get("max_p95_ratio")
     if limit is not None and blue["p95_ms"] and (green["p95_ms"] or 0.0) > limit * blue["p95_ms"]:
-        found.append(f"max_p95_ratio: green's p95 {green['p95_ms']} ms > {limit} x blue's {blue['p95_ms']} ms")
+        found.append(
+            f"max_p95_ratio: green's p95 {green['p95_ms']} ms > {limit} x blue's {blue['p95_ms']} ms"
+        )
     return found
 
 
@@ -179,8 +181,9 @@ def table(result: Mapping[str, Any], thresholds: Mapping[str, float | None]) -> 
         ("agrees with blue", "", f"{cell(result['agreement_rate'], True)} of {result['compared']}",
          f">= {cell(limit.get('min_agreement'), True)}"),
     ]  # fmt: skip
+    ids = result.get("blue_service_id", ""), result.get("green_service_id", "")
     lines = [
-        f"| | blue {result.get('blue_service_id', '')} | green {result.get('green_service_id', '')} | threshold |",
+        "| | blue {} | green {} | threshold |".format(*ids),
         "| --- | --- | --- | --- |",
     ]
     lines += [f"| {' | '.join(str(c) for c in row)} |" for row in rows]
