@@ -439,6 +439,11 @@ class AbejaSettleReleaseOperator(_ReleaseOperator):
             current = blue
         elif current is not None:
             self.route_verified(organization_id, current)
+        else:  # no endpoint (deleted by hand?): what it served is unknown, so blue is kept
+            self.log.warning("Endpoint %s does not exist: only green can be deleted", self.endpoint_alias)
+            blue = None
+        if promoted and current is None:
+            green = None
         deleted = [s for s in (blue, green) if self.delete_unless_serving(organization_id, s)]
         return {"service_id": current, "deleted": deleted}
 
