@@ -12,7 +12,8 @@ from airflow_provider_abeja.batch.inputs import ListSource
 
 def ok(index: int, answer: Any, ms: float = 10.0) -> dict[str, Any]:
     side = compare.SIDES[index % 2]
-    return {"key": f"{side}/{index // 2}", "index": index, "status": "ok", "elapsed_ms": ms, "response": answer}
+    key = f"{side}/{index // 2}"
+    return {"key": key, "index": index, "status": "ok", "elapsed_ms": ms, "response": answer}
 
 
 def failed(index: int) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def test_every_input_is_sent_to_blue_then_green_under_distinct_keys() -> None:
         (2, "blue/2", {"a": 2}),
         (3, "green/2", {"a": 2}),
     ]
-    assert list(compare.Paired(ListSource(["x"], key_field=None)))[0].key == "blue/0"
+    assert next(iter(compare.Paired(ListSource(["x"])))).key == "blue/0"
 
 
 def test_agreement_rules() -> None:
