@@ -21,6 +21,7 @@ V2 = "ver-5a3d1e0000000002"
 BAD = "ver-bad0000000000001"
 DEPLOY_INVOKE = "abeja_deploy_invoke_teardown"
 BLUE_GREEN = "abeja_blue_green_swap"
+GUARDED = "abeja_guarded_blue_green"
 
 
 def example_dag_files() -> list[Path]:
@@ -89,6 +90,8 @@ def test_example_dag_succeeds_with_its_default_params(path: Path, example_dagbag
     assert dags, f"{path.name} defines no DAG (import errors: {example_dagbag.import_errors})"
     for dag in dags:
         handle.reset()
+        if dag.dag_id == GUARDED:  # it guards a release: there must be one to guard
+            blue_behind_default_endpoint(handle)
         result = run_dag(dag.dag_id)
         assert result.state == "success", result.task_states
         # Nothing left running that no endpoint routes to: no leaked services.
