@@ -98,6 +98,9 @@ def test_example_dag_succeeds_with_its_default_params(path: Path, example_dagbag
         routed = set(endpoints(handle).values())
         leaked = {sid: st for sid, st in services(handle).items() if sid not in routed}
         assert not leaked, f"{dag.dag_id} left services behind: {leaked}"
+        if dag.dag_id == GUARDED:  # green passed: promoted, blue retired
+            assert endpoints(handle) == {"default": result.returns["green_up"]["service_id"]}
+            assert len(services(handle)) == 1
 
 
 # -- DAG 1: deploy, invoke, teardown --------------------------------------------------------------

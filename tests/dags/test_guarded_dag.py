@@ -3,51 +3,26 @@ back and only the service it routes to left."""
 
 from __future__ import annotations
 
-import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.dags.test_example_dags import GUARDED, blue_behind_default_endpoint, endpoints, services
+from airflow_provider_abeja.testing import DagRunner
+from tests.dags.test_example_dags import (
+    DEPLOYMENT,
+    GUARDED,
+    V1,
+    blue_behind_default_endpoint,
+    endpoints,
+    services,
+)
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
-
-def test_clean_release_promotes_green_and_retires_blue(run_dag: Any) -> None:
-    handle = run_dag.emulator
-    blue = blue_behind_default_endpoint(handle)
-
-    result = run_dag(GUARDED)
-
-    assert result.state == "success", result.task_states
-    green = result.returns["green_up"]["service_id"]
-    report = result.returns["guarded_promotion.compare"]
-    assert report["blue_service_id"] == blue
-    assert report["agreement_rate"] >= 0.9
-    assert Path(report["report_path"]).is_file()
-    assert result.returns["guarded_promotion.swap_and_bake"]["probes"] >= 2
-    assert endpoints(handle) == {"default": green}
-    assert services(handle) == {green: "READY"}
-
-
-def test_green_that_disagrees_is_not_swapped_and_blue_serves(run_dag: Any, tmp_path: Path) -> None:
-    """Inputs the two sample versions label differently: agreement 0 < 0.9."""
-    handle = run_dag.emulator
-    blue = blue_behind_default_endpoint(handle)
-    validation = tmp_path / "disagree.jsonl"
-    texts = ["fast", "reliable", "nice", "like it", "fast and reliable"]
-    validation.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)))
-
-    result = run_dag(GUARDED, input_path=str(validation))
-
-    assert result.state == "failed"
-    assert result.task_states["guarded_promotion.compare"] == "failed"
-    assert result.task_states["guarded_promotion.swap_and_bake"] == "upstream_failed"
-    assert result.task_states["guarded_promotion.settle"] == "success"
-    assert endpoints(handle) == {"default": blue}
-    assert services(handle) == {blue: "READY"}
-    assert handle.counters()["requests"].get("update_endpoint", 0) == 0
+APPROVAL = Path(__file__).resolve().parent / "patterns" / "abeja_guarded_approval.py"
 
 
 def test_green_5xx_during_the_bake_rolls_back_to_blue(run_dag: Any) -> None:
@@ -62,5 +37,58 @@ def test_green_5xx_during_the_bake_rolls_back_to_blue(run_dag: Any) -> None:
     assert result.task_states["guarded_promotion.swap_and_bake"] == "failed"
     assert result.task_states["guarded_promotion.settle"] == "success"
     assert handle.counters()["requests"]["request_endpoint"] == 1
+    assert endpoints(handle) == {"default": blue}
+    assert services(handle) == {blue: "READY"}
+
+
+@pytest.fixture
+def run_approval(dags_folder: Path, emulator_connection: Any) -> Iterator[DagRunner]:
+    """Runs the approval pattern; its file is in the dags folder only during the test."""
+    pytest.importorskip("airflow.providers.standard.operators.hitl", reason="approval needs Airflow 3.1+")
+    from airflow.dag_processing.dagbag import DagBag
+
+    copy = dags_folder / APPROVAL.name
+    shutil.copy(APPROVAL, copy)
+    try:
+        dagbag = DagBag(str(copy))
+        assert not dagbag.import_errors, dagbag.import_errors
+        yield DagRunner(dagbag, emulator_connection)
+    finally:
+        copy.unlink()
+
+
+REJECTED = {"chosen_options": ["Reject"], "params_input": {}, "responded_by_user": None}
+TIMED_OUT = {"error": "no response", "error_type": "timeout"}
+
+
+@pytest.mark.parametrize("event", [REJECTED, TIMED_OUT], ids=["rejected", "timed-out"])
+def test_approval_rejected_or_timed_out_leaves_blue_serving(
+    run_approval: DagRunner, monkeypatch: pytest.MonkeyPatch, event: dict[str, Any]
+) -> None:
+    """The human's answer comes in as Airflow hands it to the operator (``execute_complete``);
+    a timeout resumes with the default, Reject, or (no default) as a timeout error."""
+    import pendulum
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    handle = run_approval.emulator
+    blue = blue_behind_default_endpoint(handle)
+    green = handle.create_service(DEPLOYMENT, V1)["service_id"]
+    handle.wait_for_status(DEPLOYMENT, green)
+    shown: list[str] = []
+
+    def answered(self: Any, context: Any) -> Any:
+        shown.append(self.body)
+        return self.execute_complete(context, {**event, "responded_at": pendulum.now("UTC")})
+
+    monkeypatch.setattr(ApprovalOperator, "execute", answered)
+
+    result = run_approval("guarded_approval", green=green)
+
+    assert result.state == "failed"
+    assert result.task_states["guarded_promotion.compare"] == "success"
+    assert result.task_states["guarded_promotion.approve"] == "failed"
+    assert result.task_states["guarded_promotion.swap_and_bake"] == "upstream_failed"
+    assert result.task_states["guarded_promotion.settle"] == "success"
+    assert "| agrees with blue |  | 100.00% of 2 |" in shown[0]  # the comparison, for the human
     assert endpoints(handle) == {"default": blue}
     assert services(handle) == {blue: "READY"}
