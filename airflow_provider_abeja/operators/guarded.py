@@ -458,7 +458,7 @@ def guarded_promotion(
     endpoint_alias: str = DEFAULT_ENDPOINT_ALIAS,
     key_field: str | None = None,
     payload_field: str | None = None,
-    approval: bool = False,
+    approval: Any = False,
     approval_timeout: timedelta = timedelta(hours=24),
     bake_seconds: float | timedelta = 300.0,
     probe_interval: float | timedelta = 10.0,
@@ -470,9 +470,10 @@ def guarded_promotion(
 
     The validation set (``input_path`` or ``inputs``) is replayed by ``compare`` (its thresholds
     and options in ``compare_kwargs``, see ``AbejaCompareServicesOperator``; results to
-    ``output_path``) and sampled by the bake's probes. ``approval`` adds a human approval on
-    Airflow 3.1+ (rejected when nobody answers within ``approval_timeout``). The group ends with
-    the endpoint on a verified service and only that one of blue and green left.
+    ``output_path``) and sampled by the bake's probes. ``approval=True`` adds a human approval
+    on Airflow 3.1+ (rejected when nobody answers within ``approval_timeout``); an operator
+    instead is put between compare and swap as the gate (its failure stops the promotion). The
+    group ends with the endpoint on a verified service and only that one of blue and green left.
     """
     from airflow.providers.common.compat.sdk import TaskGroup
 
@@ -503,8 +504,10 @@ def guarded_promotion(
             **common,
             **inputs_kwargs,
         )
-        if approval:
+        if approval is True:
             compare >> approval_step(compare.task_id, green_service_id, approval_timeout) >> swap
+        elif approval:  # the DAG's own gate (Airflow 2.11: a sensor a human satisfies)
+            compare >> approval >> swap
         else:
             compare >> swap
         settle = AbejaSettleReleaseOperator(

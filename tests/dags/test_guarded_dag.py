@@ -44,8 +44,10 @@ def test_green_5xx_during_the_bake_rolls_back_to_blue(run_dag: Any) -> None:
 @pytest.fixture
 def run_approval(dags_folder: Path, emulator_connection: Any) -> Iterator[DagRunner]:
     """Runs the approval pattern; its file is in the dags folder only during the test."""
-    pytest.importorskip("airflow.providers.standard.operators.hitl", reason="approval needs Airflow 3.1+")
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     copy = dags_folder / APPROVAL.name
     shutil.copy(APPROVAL, copy)
@@ -58,27 +60,25 @@ def run_approval(dags_folder: Path, emulator_connection: Any) -> Iterator[DagRun
 
 
 REJECTED = {"chosen_options": ["Reject"], "params_input": {}, "responded_by_user": None}
-TIMED_OUT = {"error": "no response", "error_type": "timeout"}
 
 
-@pytest.mark.parametrize("event", [REJECTED, TIMED_OUT], ids=["rejected", "timed-out"])
-def test_approval_rejected_or_timed_out_leaves_blue_serving(
-    run_approval: DagRunner, monkeypatch: pytest.MonkeyPatch, event: dict[str, Any]
+def test_approval_rejected_leaves_blue_serving(
+    run_approval: DagRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The human's answer comes in as Airflow hands it to the operator (``execute_complete``);
-    a timeout resumes with the default, Reject, or (no default) as a timeout error."""
+    """The human's answer comes in as Airflow hands it to the operator (``execute_complete``)."""
     import pendulum
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    hitl = pytest.importorskip("airflow.providers.standard.operators.hitl", reason="needs Airflow 3.1+")
+    ApprovalOperator = hitl.ApprovalOperator
 
     handle = run_approval.emulator
     blue = blue_behind_default_endpoint(handle)
-    green = handle.create_service(DEPLOYMENT, V1)["service_id"]
-    handle.wait_for_status(DEPLOYMENT, green)
+    green = ready_green(handle)
     shown: list[str] = []
 
     def answered(self: Any, context: Any) -> Any:
         shown.append(self.body)
-        return self.execute_complete(context, {**event, "responded_at": pendulum.now("UTC")})
+        return self.execute_complete(context, {**REJECTED, "responded_at": pendulum.now("UTC")})
 
     monkeypatch.setattr(ApprovalOperator, "execute", answered)
 
@@ -92,3 +92,25 @@ def test_approval_rejected_or_timed_out_leaves_blue_serving(
     assert "| agrees with blue |  | 100.00% of 2 |" in shown[0]  # the comparison, for the human
     assert endpoints(handle) == {"default": blue}
     assert services(handle) == {blue: "READY"}
+
+
+def test_a_gate_nobody_answers_times_out_and_leaves_blue_serving(run_approval: DagRunner) -> None:
+    """Airflow 2.11's equivalent of the approval: a sensor on an Airflow Variable nobody sets."""
+    handle = run_approval.emulator
+    blue = blue_behind_default_endpoint(handle)
+    green = ready_green(handle)
+
+    result = run_approval("guarded_gate", green=green)
+
+    assert result.state == "failed"
+    assert result.task_states["approved"] == "failed"
+    assert result.task_states["guarded_promotion.swap_and_bake"] == "upstream_failed"
+    assert result.task_states["guarded_promotion.settle"] == "success"
+    assert endpoints(handle) == {"default": blue}
+    assert services(handle) == {blue: "READY"}
+
+
+def ready_green(handle: Any) -> str:
+    green = str(handle.create_service(DEPLOYMENT, V1)["service_id"])
+    handle.wait_for_status(DEPLOYMENT, green)
+    return green
