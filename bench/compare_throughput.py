@@ -8,8 +8,9 @@ requests/s per service, 400 for both). The same validation set is sent to both s
 - by one `AbejaCompareServicesOperator` (every input to both, one runner, at its default
   concurrency: two per instance of each service), which also joins and compares the answers.
 
-Throughput is requests answered per second over the whole run, both services together.
-Goal: the comparison at >= 0.9 of the two batch operators.
+Throughput is requests answered per second over the whole run, both services together. The
+machine is shared, so the two runs alternate, three times each (two with --quick), and the best
+of each is compared. Goal: the comparison at >= 0.9 of the two batch operators.
 
     python bench/compare_throughput.py [--quick]
 """
@@ -116,13 +117,21 @@ def main(argv: list[str]) -> int:
         dep, blue, green = services(handle, tmp / "handler")
         capacity = 2 * INSTANCES / HANDLER_SECONDS
         print(f"{n:,} inputs to two services of {INSTANCES} instances x {HANDLER_SECONDS * 1000:.0f} ms")
-        batches = two_batches(dep, blue, green, inputs, tmp)
-        compared = comparison(dep, blue, green, inputs, tmp)
+        runs: dict[str, list[float]] = {"batches": [], "comparison": []}
+        for round_ in range(2 if args.quick else 3):
+            folder = tmp / f"round-{round_}"
+            folder.mkdir()
+            runs["batches"].append(two_batches(dep, blue, green, inputs, folder))
+            runs["comparison"].append(comparison(dep, blue, green, inputs, folder))
+    batches, compared = max(runs["batches"]), max(runs["comparison"])
     ratio = compared / batches
-    print("| run | requests/s | / capacity |")
-    print("| --- | ---: | ---: |")
-    print(f"| two batch operators side by side | {batches:.1f} | {batches / capacity:.2f} |")
-    print(f"| comparison (one operator) | {compared:.1f} | {compared / capacity:.2f} |")
+    print("| run | best requests/s | / capacity | every run |")
+    print("| --- | ---: | ---: | --- |")
+    labels = {"batches": "two batch operators side by side", "comparison": "comparison (one operator)"}
+    for name, label in labels.items():
+        best = max(runs[name])
+        every = ", ".join(f"{rate:.0f}" for rate in runs[name])
+        print(f"| {label} | {best:.1f} | {best / capacity:.2f} | {every} |")
     if ratio >= GOAL_RATIO:
         print(f"goal met: the comparison runs at {ratio:.2f} of the batch operators (>= {GOAL_RATIO})")
         return 0
