@@ -184,7 +184,7 @@ class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
         if min_agreement is not None:
             number_argument("min_agreement", min_agreement, float, 0, 1)
         self.thresholds: dict[str, float | None] = {
-            "max_error_rate": float(max_error_rate),
+            "max_error_rate": number_argument("max_error_rate", max_error_rate, float, 0, 1),
             "min_agreement": min_agreement,
             "max_p95_ms": None if max_p95_ms is None else number_argument("max_p95_ms", max_p95_ms, float, 0),
             "max_p95_ratio": None
