@@ -3,7 +3,6 @@ back and only the service it routes to left."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_abeja.testing import DagRunner
+from tests.dags.conftest import pattern_runner
 from tests.dags.test_example_dags import (
     DEPLOYMENT,
     GUARDED,
@@ -43,20 +43,9 @@ def test_green_5xx_during_the_bake_rolls_back_to_blue(run_dag: Any) -> None:
 
 @pytest.fixture
 def run_approval(dags_folder: Path, emulator_connection: Any) -> Iterator[DagRunner]:
-    """Runs the approval pattern; its file is in the dags folder only during the test."""
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 2
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-
-    copy = dags_folder / APPROVAL.name
-    shutil.copy(APPROVAL, copy)
-    try:
-        dagbag = DagBag(str(copy))
-        assert not dagbag.import_errors, dagbag.import_errors
-        yield DagRunner(dagbag, emulator_connection)
-    finally:
-        copy.unlink()
+    """Runs the approval patterns."""
+    with pattern_runner(APPROVAL, dags_folder, emulator_connection) as runner:
+        yield runner
 
 
 REJECTED = {"chosen_options": ["Reject"], "params_input": {}, "responded_by_user": None}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, AirflowFailException, Param, Variable, task
@@ -18,6 +19,14 @@ from airflow_provider_abeja.operators.guarded import guarded_promotion
 
 INTERVAL = float(os.environ.get("ABEJA_EXAMPLE_CHECK_INTERVAL", "0.5"))
 OUTPUT_DIR = os.environ.get("ABEJA_EXAMPLE_OUTPUT_DIR", tempfile.gettempdir())
+DAG_ARGS: dict[str, Any] = {
+    "schedule": None,
+    "start_date": pendulum.datetime(2025, 1, 1, tz="UTC"),
+    "catchup": False,
+    "tags": ["abeja"],
+    "default_args": {"abeja_conn_id": "abeja_default", "retries": 0},
+    "params": {"green": Param("", type="string")},
+}
 
 try:  # the standard provider's approval step: Airflow 3.1+
     from airflow.providers.standard.operators.hitl import ApprovalOperator  # noqa: F401
@@ -27,15 +36,7 @@ else:
     HITL = True
 
 if HITL:
-    with DAG(
-        dag_id="guarded_approval",
-        schedule=None,
-        start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-        catchup=False,
-        tags=["abeja"],
-        default_args={"abeja_conn_id": "abeja_default", "retries": 0},
-        params={"green": Param("", type="string")},
-    ):
+    with DAG(dag_id="guarded_approval", **DAG_ARGS):
         # [START howto_guarded_approval]
         guarded_promotion(
             deployment_id="9999999999999",
@@ -49,15 +50,7 @@ if HITL:
         )
         # [END howto_guarded_approval]
 
-with DAG(
-    dag_id="guarded_gate",
-    schedule=None,
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["abeja"],
-    default_args={"abeja_conn_id": "abeja_default", "retries": 0},
-    params={"green": Param("", type="string")},
-):
+with DAG(dag_id="guarded_gate", **DAG_ARGS):
     # [START howto_guarded_gate]
     @task.sensor(poke_interval=INTERVAL, timeout=10 * INTERVAL, mode="reschedule")
     def approved(run_id: str | None = None) -> bool:
