@@ -342,6 +342,7 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
         probes = self._probes()
         if current == green and self.status(organization_id, blue) is None:
             self.log.info("An earlier try promoted green %s and retired blue %s", green, blue)
+            baked: dict[str, Any] = {"probes": 0, "errors": 0}
         else:
             if current == blue:
                 if self.status(organization_id, green) != READY:
@@ -350,14 +351,11 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
             else:
                 self.log.info("The endpoint routes to green %s already (an earlier try): baking again", green)
             baked = self._bake(organization_id, blue, green, probes)
-            self.route_verified(organization_id, green)
-            if self.retire_blue:
-                self.delete_unless_serving(organization_id, blue)
-            context["ti"].xcom_push(key=XCOM_PROMOTED, value=green)
-            return {"service_id": green, "previous_service_id": blue, **baked}
         self.route_verified(organization_id, green)
+        if self.retire_blue:
+            self.delete_unless_serving(organization_id, blue)
         context["ti"].xcom_push(key=XCOM_PROMOTED, value=green)
-        return {"service_id": green, "previous_service_id": blue, "probes": 0, "errors": 0}
+        return {"service_id": green, "previous_service_id": blue, **baked}
 
     def _bake(self, organization_id: str, blue: str, green: str, probes: list[Any]) -> dict[str, Any]:
         """Probe and watch until the bake ends; on a breach or a kill, route back to blue and raise."""
@@ -412,8 +410,9 @@ class AbejaSettleReleaseOperator(_ReleaseOperator):
 
     When the promotion did not finish (``promoted_service_id`` is not green) and the endpoint
     routes to green, it routes back to blue (if blue is still there). Then whichever of blue and
-    green the endpoint does not route to is deleted. Meant as the release's teardown: it runs
-    whatever failed, and is idempotent.
+    green the endpoint does not route to is deleted. An endpoint moved to another service since,
+    or deleted, is left alone, and so is blue. Meant as the release's teardown: it runs whatever
+    failed, and is idempotent.
 
     :param promoted_service_id: green once its bake passed (the swap's ``promoted_service_id`` XCom).
     """
@@ -432,15 +431,19 @@ class AbejaSettleReleaseOperator(_ReleaseOperator):
         promoted = (
             green is not None and _optional_id(self.promoted_service_id, "promoted_service_id") == green
         )
+        alias = self.endpoint_alias
         current = self.serving(organization_id)
         if current == green and not promoted and blue and self.status(organization_id, blue) == READY:
             self.log.warning("The promotion of %s did not finish: routing back to blue %s", green, blue)
             self.route_verified(organization_id, blue)
             current = blue
+        elif current is not None and current not in (blue, green):
+            self.log.warning("Endpoint %s routes to %s, not this release: nothing deleted", alias, current)
+            return {"service_id": current, "deleted": []}
         elif current is not None:
             self.route_verified(organization_id, current)
         else:  # no endpoint (deleted by hand?): what it served is unknown, so blue is kept
-            self.log.warning("Endpoint %s does not exist: only green can be deleted", self.endpoint_alias)
+            self.log.warning("Endpoint %s does not exist: only green can be deleted", alias)
             blue = None
         if promoted and current is None:
             green = None

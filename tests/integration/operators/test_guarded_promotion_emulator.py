@@ -247,3 +247,14 @@ def test_endpoint_changed_by_someone_else_is_left_alone(emulator, release, conte
     with pytest.raises(AirflowFailException, match="someone else changed it"):
         swap(blue, green).execute(context)
     assert serving(emulator) == other
+    assert settle(blue, green, context) == {"service_id": other, "deleted": []}
+    assert services(emulator) == {blue, green, other}
+
+
+def test_settle_keeps_blue_when_the_endpoint_is_gone(emulator, release, context):
+    blue, green = release()
+    with APIClient(emulator.credential, api_url=emulator.url) as client:
+        client.delete_endpoint(emulator.organization_id, SAMPLE_DEPLOYMENT, "default")
+
+    assert settle(blue, green, context) == {"service_id": None, "deleted": [green]}
+    assert services(emulator) == {blue}
