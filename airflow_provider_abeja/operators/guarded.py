@@ -135,13 +135,18 @@ class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
     :param green_service_id: the candidate (``ser-...``).
     :param blue_service_id: the service to compare with; default: the one ``endpoint_alias``
         routes to (pushed as the ``blue_service_id`` XCom before anything is sent).
+    :param endpoint_alias: the endpoint whose service is blue (default ``default``).
+    :param report_path: where the JSON report goes (default ``<output>.report.json``).
     :param compare_field: compare only this field of the answers (a dotted path); numbers agree
         within ``tolerance``. Default: the whole answers, equal as JSON.
+    :param tolerance: how far apart two numbers of ``compare_field`` may be and agree (default 0).
     :param agree: ``agree(blue_answer, green_answer) -> bool``, instead of the above.
     :param min_agreement: the lowest agreement rate green may have (default 1.0: every answer).
     :param max_error_rate: the highest error rate green may have (default 0.0).
     :param max_p95_ms: the highest p95 latency of green in milliseconds (default: no limit).
     :param max_p95_ratio: the highest ratio of green's p95 latency to blue's (default: no limit).
+    :param abort_statuses: statuses that stop the replay for a retry, as in the batch operator
+        (default 401, 403: a 503 from green is green's error, not a reason to retry).
     """
 
     template_fields: Sequence[str] = (
@@ -285,6 +290,17 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
 
     :param blue_service_id: the service the endpoint routes to before the swap (``ser-...``).
     :param green_service_id: the service to promote (``ser-...``).
+    :param endpoint_alias: the endpoint (default ``default``).
+    :param bake_seconds: how long to watch green behind the endpoint (default 300).
+    :param probe_interval: seconds between two probes and status reads (default 10).
+    :param max_error_rate: the probes' highest error rate before a rollback (default 0.0).
+    :param input_path: the validation set to probe with (JSONL or files, as the batch operator's).
+    :param inputs: instead, a list of JSON bodies. With neither, the bake watches green's status only.
+    :param key_field: the field naming each input (as the batch operator's).
+    :param payload_field: send only this field of each input (as the batch operator's).
+    :param probe_sample: how many inputs, from the start, are sent in turn (default 20).
+    :param storage_conn_id: the object store's connection of ``input_path``.
+    :param retire_blue: delete blue after a clean bake (default True).
     """
 
     template_fields: Sequence[str] = (*_ReleaseOperator.template_fields, "input_path", "inputs")
@@ -414,6 +430,9 @@ class AbejaSettleReleaseOperator(_ReleaseOperator):
     or deleted, is left alone, and so is blue. Meant as the release's teardown: it runs whatever
     failed, and is idempotent.
 
+    :param blue_service_id: the service the endpoint served before the release (may be missing).
+    :param green_service_id: the release's new service (may be missing).
+    :param endpoint_alias: the endpoint (default ``default``).
     :param promoted_service_id: green once its bake passed (the swap's ``promoted_service_id`` XCom).
     """
 
