@@ -125,7 +125,9 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": _modules("hooks", "abeja"),
-        "operators": _modules("operators", "service", "endpoint", "batch", "training", "sharding", "cleanup"),
+        "operators": _modules(
+            "operators", "service", "endpoint", "batch", "training", "sharding", "cleanup", "guarded"
+        ),
         "sensors": _modules("sensors", "service", "training"),
         "triggers": _modules("triggers", "service", "training"),
         "connection-types": [

@@ -58,6 +58,43 @@ def number_argument(argument: str, value: Any, kind: type, low: float, high: flo
     return number
 
 
+def list_argument(items: Any, argument: str = "inputs") -> list[Any]:
+    """A list of inputs, or a rendered template holding one (without native rendering, a string)."""
+    if isinstance(items, str):
+        try:
+            items = json.loads(items)
+        except ValueError:
+            try:
+                items = ast.literal_eval(items)
+            except (ValueError, SyntaxError):
+                raise InvalidArgumentError(argument, "rendered to a string that is not a list") from None
+    if not isinstance(items, (list, tuple)):
+        raise InvalidArgumentError(argument, f"must be a list, not {type(items).__name__}")
+    return list(items)
+
+
+def input_source(
+    input_path: Any,
+    inputs: Any,
+    *,
+    input_format: str = "auto",
+    key_field: str | None = None,
+    payload_field: str | None = None,
+    content_type: str | None = None,
+    conn_id: str | None = None,
+) -> InputSource:
+    """The reader of a list of JSON bodies (``inputs``), else of ``input_path`` (JSONL, or files)."""
+    from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource, ListSource, locate_input
+
+    key_field, payload_field = key_field or None, payload_field or None
+    if inputs is not None:
+        return ListSource(list_argument(inputs), key_field=key_field, payload_field=payload_field)
+    path, pattern, files = locate_input(str(input_path), input_format, conn_id)
+    if files:
+        return FilesSource(path, pattern, content_type=content_type or None)
+    return JsonlSource(path, key_field=key_field, payload_field=payload_field)
+
+
 class AbejaBatchRequestOperator(AbejaDeploymentOperator):
     """Send every input of a batch to a service or an endpoint, results to a resumable JSONL file.
 
@@ -195,20 +232,6 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
 
         return object_path(value, conn_id=self.storage_conn_id, argument=argument)
 
-    def _items(self) -> list[Any]:
-        items: Any = self.inputs
-        if isinstance(items, str):  # a rendered template without native rendering
-            try:
-                items = json.loads(items)
-            except ValueError:
-                try:
-                    items = ast.literal_eval(items)
-                except (ValueError, SyntaxError):
-                    raise InvalidArgumentError("inputs", "rendered to a string that is not a list") from None
-        if not isinstance(items, (list, tuple)):
-            raise InvalidArgumentError("inputs", f"must be a list, not {type(items).__name__}")
-        return list(items)
-
     def build_source(self) -> InputSource:
         """The input reader for `input_path` / `inputs`, restricted by `include_keys_from`."""
         source = self._full_source()
@@ -227,15 +250,15 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         return OnlyKeys(source, keys)
 
     def _full_source(self) -> InputSource:
-        from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource, ListSource, locate_input
-
-        key_field, payload_field = self.key_field or None, self.payload_field or None
-        if self.inputs is not None:
-            return ListSource(self._items(), key_field=key_field, payload_field=payload_field)
-        path, pattern, files = locate_input(str(self.input_path), self.input_format, self.storage_conn_id)
-        if files:
-            return FilesSource(path, pattern, content_type=self.content_type or None)
-        return JsonlSource(path, key_field=key_field, payload_field=payload_field)
+        return input_source(
+            self.input_path,
+            self.inputs,
+            input_format=self.input_format,
+            key_field=self.key_field,
+            payload_field=self.payload_field,
+            content_type=self.content_type,
+            conn_id=self.storage_conn_id,
+        )
 
     # -- target and concurrency ---------------------------------------------------------------
 

@@ -10,6 +10,9 @@ emulator.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +42,21 @@ def connection_env_value(handle: Any) -> str:
 def run_dag(example_dagbag: Any, emulator_connection: Any) -> DagRunner:
     """Runs example DAGs against a freshly reset emulator (``DagRunner``: the DAG-testing plugin's)."""
     return DagRunner(example_dagbag, emulator_connection)
+
+
+@contextmanager
+def pattern_runner(pattern: Path, dags_folder: Path, emulator: Any) -> Iterator[DagRunner]:
+    """Runs the DAGs of a file of ``tests/dags/patterns``; the file is in the dags folder only
+    meanwhile (other tests run every DAG found there)."""
+    copy = dags_folder / pattern.name
+    shutil.copy(pattern, copy)
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    try:
+        dagbag = DagBag(str(copy))
+        assert not dagbag.import_errors, dagbag.import_errors
+        yield DagRunner(dagbag, emulator)
+    finally:
+        copy.unlink()

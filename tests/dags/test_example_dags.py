@@ -28,6 +28,7 @@ DEPLOY_INVOKE = "abeja_deploy_invoke_teardown"
 BLUE_GREEN = "abeja_blue_green_swap"
 BATCH = "abeja_batch_inference"
 BATCH_SAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "data" / "batch_inputs.jsonl"
+GUARDED = "abeja_guarded_blue_green"
 
 
 def example_dag_files() -> list[Path]:
@@ -114,7 +115,14 @@ def batch_sample_checks(handle: Any, result: DagRunResult) -> None:
 
 #: What the run as shipped (a fresh emulator, the default params) must have done, beyond succeeding
 #: and leaking nothing, for the DAGs whose default run is one of their tested paths: one run each.
+def guarded_promotion_checks(handle: Any, result: DagRunResult) -> None:
+    """Green passed: promoted, blue retired."""
+    assert endpoints(handle) == {"default": result.returns["green_up"]["service_id"]}
+    assert len(services(handle)) == 1
+
+
 AS_SHIPPED: dict[str, Callable[[Any, DagRunResult], None]] = {
+    GUARDED: guarded_promotion_checks,
     BLUE_GREEN: blue_green_first_release_checks,
     RETRAINING: first_release_checks,
     BATCH: batch_sample_checks,
@@ -130,6 +138,8 @@ def test_example_dag_succeeds_with_its_default_params(path: Path, example_dagbag
     assert dags, f"{path.name} defines no DAG (import errors: {example_dagbag.import_errors})"
     for dag in dags:
         handle.reset()
+        if dag.dag_id == GUARDED:  # it guards a release: there must be one to guard
+            blue_behind_default_endpoint(handle)
         result = run_dag(dag.dag_id)
         assert result.state == "success", result.task_states
         # Nothing left running that no endpoint routes to: no leaked services.

@@ -6,7 +6,6 @@ emulator, with a failure in it; the test then counts the services left on the em
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_abeja.testing import DagRunner
+from tests.dags.conftest import pattern_runner
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -22,20 +22,9 @@ PATTERNS = Path(__file__).resolve().parent / "patterns" / "abeja_leak_patterns.p
 
 @pytest.fixture
 def run_pattern(dags_folder: Path, emulator_connection: Any) -> Iterator[DagRunner]:
-    """Runs the pattern DAGs; their file is in the dags folder only during the test (other tests
-    run every DAG found there)."""
-    copy = dags_folder / PATTERNS.name
-    shutil.copy(PATTERNS, copy)
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 2
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-    try:
-        dagbag = DagBag(str(copy))
-        assert not dagbag.import_errors, dagbag.import_errors
-        yield DagRunner(dagbag, emulator_connection)
-    finally:
-        copy.unlink()
+    """Runs the pattern DAGs."""
+    with pattern_runner(PATTERNS, dags_folder, emulator_connection) as runner:
+        yield runner
 
 
 @pytest.mark.parametrize("mode", ["sync", "deferrable"])

@@ -33,6 +33,8 @@ def sources_the_suite_runs() -> dict[Path, str]:
     """Files whose code runs in the suite -> the tests that run them."""
     example_dags = load(REPO / "tests" / "dags" / "test_example_dags.py").example_dag_files()
     runs = {p.resolve(): "tests/dags" for p in example_dags}
+    # The DAG patterns tests/dags copies into the dags folder and runs.
+    runs.update({p.resolve(): "tests/dags" for p in (REPO / "tests" / "dags" / "patterns").glob("*.py")})
     runs.update({p.resolve(): "tests/docs" for p in snippet_files()})
     # A user's project, run by its own pytest in test_dag_testing_guide.py.
     runs.update({p.resolve(): "tests/docs" for p in (SNIPPETS.parent / "dag_project").rglob("*.py")})

@@ -45,6 +45,7 @@ from tests._context import FakeTI
 
 ORG, DEP, SER, VER = "1234567890123", "9999999999999", "ser-0123456789abcdef", "ver-5a3d1e0000000001"
 URL = "https://api.test/x"
+SER2 = "ser-fedcba9876543210"
 
 #: The table (docs/architecture.md, "Fail fast"; docs/guarantees.md).
 FAIL_FAST: dict[str, Exception] = {
@@ -85,6 +86,9 @@ OPERATORS: dict[str, dict[str, Any]] = {
     "AbejaDeleteEndpointOperator": {"deployment_id": DEP, "endpoint_alias": "default"},
     "AbejaBatchRequestOperator": {"deployment_id": DEP, "service_id": SER, "inputs": [{"x": 1}]},
     "AbejaDeleteRunServicesOperator": {"deployment_id": DEP},
+    "AbejaCompareServicesOperator": {"deployment_id": DEP, "green_service_id": SER, "inputs": [{"x": 1}]},
+    "AbejaGuardedSwapOperator": {"deployment_id": DEP, "blue_service_id": SER, "green_service_id": SER2},
+    "AbejaSettleReleaseOperator": {"deployment_id": DEP, "blue_service_id": SER, "green_service_id": SER2},
     "AbejaCreateTrainingJobOperator": {"job_definition_name": "train", "version_id": 1},
     "AbejaCreateTrainingModelOperator": {"job_definition_name": "train", "training_job_id": "1234567890123"},
     "AbejaCreateDeploymentVersionOperator": {"deployment_id": DEP, "version": "1.0.0", "code": "CODE"},
@@ -157,7 +161,7 @@ def connection(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_operator(name: str, error: Exception, tmp_path: Path) -> Any:
     kwargs = dict(OPERATORS[name])
-    if name == "AbejaBatchRequestOperator":
+    if name in ("AbejaBatchRequestOperator", "AbejaCompareServicesOperator"):
         kwargs["output_path"] = str(tmp_path / "out.jsonl")
     if name == "AbejaCreateDeploymentVersionOperator":
         (tmp_path / "code").mkdir(exist_ok=True)
@@ -168,7 +172,7 @@ def run_operator(name: str, error: Exception, tmp_path: Path) -> Any:
     hook = AbejaHook()
     hook.__dict__["client"] = client
     op.__dict__["hook"] = hook
-    if name == "AbejaBatchRequestOperator":
+    if name in ("AbejaBatchRequestOperator", "AbejaCompareServicesOperator"):
         op.__dict__["_client"] = lambda concurrency: client
     return op.execute({"ti": FakeTI()})
 
@@ -208,6 +212,9 @@ def test_fail_fast_errors_fail_every_operator_without_retries(
 ) -> None:
     if operator in GONE_IS_SUCCESS and error == "404":
         assert run_operator(operator, FAIL_FAST[error], tmp_path) is None
+        return
+    if operator == "AbejaSettleReleaseOperator" and error == "404":  # no endpoint, services gone
+        assert run_operator(operator, FAIL_FAST[error], tmp_path)["deleted"] == []
         return
     with pytest.raises(AirflowFailException):
         run_operator(operator, FAIL_FAST[error], tmp_path)

@@ -27,6 +27,7 @@ MODULES = [
     "airflow_provider_abeja.triggers.service",
     "airflow_provider_abeja.links.abeja",
     "airflow_provider_abeja.operators.batch",
+    "airflow_provider_abeja.operators.guarded",
     "airflow_provider_abeja.batch",
     "airflow_provider_abeja.operators.training",
     "airflow_provider_abeja.sensors.training",
@@ -77,7 +78,7 @@ def test_our_modules_import_no_web_server_or_emulator() -> None:
 
 
 BATCH_INTERNALS = [
-    f"airflow_provider_abeja.batch.{name}" for name in ("inputs", "results", "runner", "shards")
+    f"airflow_provider_abeja.batch.{name}" for name in ("inputs", "results", "runner", "shards", "compare")
 ]
 
 PLAIN_PROBE = r"""
