@@ -65,11 +65,11 @@ class Failure(enum.Enum):
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta seconds or HTTP date); None if absent or bad."""
     text = (value or "").strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit also takes "²", which float() refuses
         return float(text)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
