@@ -88,7 +88,7 @@ def _forms(secret: str) -> set[str]:
         repr(secret)[1:-1],
     }
     for case in (str.lower, str.upper):  # escapes are written in either case of hex digit
-        forms |= {_HEX_ESCAPE.sub(lambda m: (m[1] or m[3]) + case(m[2] or m[4]), f) for f in forms}
+        forms |= {_HEX_ESCAPE.sub(lambda m, c=case: (m[1] or m[3]) + c(m[2] or m[4]), f) for f in forms}
     return forms
 
 
