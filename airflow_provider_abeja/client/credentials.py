@@ -87,9 +87,14 @@ def _forms(secret: str) -> set[str]:
         secret.encode("unicode_escape").decode("ascii"),
         repr(secret)[1:-1],
     }
-    for case in (str.lower, str.upper):  # escapes are written in either case of hex digit
-        forms |= {_HEX_ESCAPE.sub(lambda m, c=case: (m[1] or m[3]) + c(m[2] or m[4]), f) for f in forms}
+    for upper in (False, True):  # escapes are written in either case of hex digit
+        forms |= {_HEX_ESCAPE.sub(functools.partial(_hex_case, upper=upper), f) for f in forms}
     return forms
+
+
+def _hex_case(match: re.Match[str], upper: bool) -> str:
+    digits = match[2] or match[4]
+    return (match[1] or match[3]) + (digits.upper() if upper else digits.lower())
 
 
 @functools.lru_cache(maxsize=64)
