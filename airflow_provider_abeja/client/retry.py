@@ -96,7 +96,7 @@ class RetryPolicy:
     wait_initial: float = WAIT_INITIAL
     sleep: Callable[[float], None] = field(default=time.sleep)
     #: The credential's secrets, scrubbed from the reasons the retry warnings show.
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
     async_sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
 
     def retries_status(self, spec: RequestSpec, status_code: int) -> bool:
