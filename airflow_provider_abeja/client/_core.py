@@ -382,19 +382,40 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "..."
 
 
+#: An ``error_detail`` nested deeper is kept as (cut) text: the error must pickle (XCom, events).
+MAX_DETAIL_DEPTH = 32
+
+
+def _shallow(value: Any) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DETAIL_DEPTH:
+                return False
+            stack += [(child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)]
+    return True
+
+
 def _scrubbed_detail(detail: Any, secrets: tuple[str, ...]) -> Any:
-    """``error_detail`` without the credential: as JSON again, or as text when it is not."""
+    """``error_detail`` without the credential: as JSON again, or as cut text when too deep."""
     try:
         text = scrub(jsonlib.dumps(detail), secrets)
-        return _json(text)
-    except ValueError:  # not serializable, nested too deeply, or no longer JSON once scrubbed
-        return scrub(_short(str(detail)), secrets)
+        if _shallow(detail):
+            return _json(text)
+    except (ValueError, RecursionError):  # nested too deeply, or no longer JSON once scrubbed
+        text = type(detail).__name__
+    return scrub(_short(text), secrets)
 
 
 def _redirect_note(headers: Mapping[str, str]) -> str:
     """What a redirect says: where it points (without its query) and what to check."""
     parts = urlsplit(headers.get("Location") or "")
-    where = f" to {parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else ""
+    try:
+        host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    except ValueError:  # a port that is not a number
+        host = parts.hostname
+    where = f" to {parts.scheme}://{host}{parts.path}" if host else ""  # no user info, no query
     return f"the API answered with a redirect{where}, which is never followed: check the API URL"
 
 

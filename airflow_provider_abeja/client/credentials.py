@@ -86,7 +86,13 @@ def _forms(secret: str) -> set[str]:
         json.dumps(secret, ensure_ascii=False)[1:-1],
         secret.encode("unicode_escape").decode("ascii"),
         repr(secret)[1:-1],
+        repr(encoded)[2:-1],  # how a library quotes the bytes it received
+        encoded.decode("latin-1"),  # a header or status line read as Latin-1 ...
+        repr(encoded.decode("latin-1"))[1:-1],  # ... and then quoted
     }
+    lossy = secret.encode("ascii", "ignore").decode()  # ... or with its non-ASCII dropped
+    if len(lossy) >= 2 * MIN_FRAGMENT:  # too short a rest would hide common words
+        forms.add(lossy)
     for upper in (False, True):  # escapes are written in either case of hex digit
         forms |= {_HEX_ESCAPE.sub(functools.partial(_hex_case, upper=upper), f) for f in forms}
     return forms
