@@ -88,7 +88,7 @@ class _Handler(socketserver.StreamRequestHandler):
             rest += chunk
         self.server.record(method, path, headers)
         parts = path.split("?")[0].split("/")
-        name = parts[parts.index("deployments") + 1] if "deployments" in parts else ""
+        name = parts[parts.index("deployments") + 1] if "deployments" in parts[:-1] else ""
         scenario = self.server.scenarios.get(name, answer(404, b'{"error": "no such scenario"}'))
         with contextlib.suppress(OSError):  # the client hung up: what it should do here
             scenario(self.request.sendall)

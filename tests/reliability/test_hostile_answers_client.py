@@ -196,7 +196,10 @@ REDIRECTS = [
     for status in (301, 302, 303, 307, 308)
     for where in LOCATIONS
 ] + [
-    Case("redirect-303-on-create", _redirect(303, "query"), HttpError, call="create"),
+    *(
+        Case(f"redirect-{status}-on-create", _redirect(status, "query"), HttpError, call="create")
+        for status in (301, 302, 303)
+    ),
     Case("redirect-302-on-inference", _redirect(302, "path"), HttpError, call="infer"),
     Case("redirect-307-on-listing", _redirect(307, "query"), HttpError, call="list"),
 ]
@@ -488,3 +491,32 @@ def test_a_trigger_with_an_end_time_fires_though_the_server_drips(
     payload = asyncio.run(asyncio.wait_for(first_event(), 60))
     assert payload["status"] in ("timeout", "error"), payload
     assert_no_leak("the trigger's event", json.dumps(payload))
+
+
+@pytest.mark.parametrize("scenario", ["drip-content-length", "silent"])
+def test_a_connection_test_answers_at_once_without_retries(
+    scenario: str, hostile: hs.HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test's own short timeouts and no retries, whatever the connection says (30 s, 5 retries)."""
+    from airflow_provider_abeja.hooks import abeja
+
+    listener = hs.silent_listener()
+    url = hostile.url if scenario != "silent" else f"http://127.0.0.1:{listener.getsockname()[1]}"
+    connection = {
+        "conn_type": "abeja",
+        "host": url,
+        "login": USER,
+        "password": SECRET,
+        "extra": {"organization_id": ORG, "deployment_id": scenario, "timeout": 30, "max_retry_count": 5},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_ABEJA_SLOW", json.dumps(connection))
+    monkeypatch.setattr(abeja, "TEST_TIMEOUT", (0.1, 0.1))
+    before = len(hostile.requests)
+    with listener:
+        ok, message = abeja.AbejaHook("abeja_slow").test_connection()
+    assert not ok
+    assert "TransportError" in message
+    assert "after 1 attempt(s)" in message
+    assert_no_leak("the connection test's message", message)
+    if scenario != "silent":
+        assert len(hostile.requests) == before + 1
