@@ -41,12 +41,14 @@ def raw(data: bytes) -> Scenario:
     return lambda write: write(data)
 
 
-def drip(head: bytes, piece: bytes = b" ", every: float = 0.02) -> Scenario:
-    """``head`` then ``piece`` every ``every`` seconds until the client hangs up."""
+def drip(
+    head: bytes, piece: bytes = b" ", every: float = 0.02, seconds: float = MAX_SCENARIO_SECONDS
+) -> Scenario:
+    """``head`` then ``piece`` every ``every`` seconds until the client hangs up (or ``seconds``)."""
 
     def run(write: Write) -> None:
         write(head)
-        stop = time.monotonic() + MAX_SCENARIO_SECONDS
+        stop = time.monotonic() + seconds
         while time.monotonic() < stop:
             time.sleep(every)
             write(piece)
