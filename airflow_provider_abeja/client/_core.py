@@ -411,11 +411,8 @@ def _scrubbed_detail(detail: Any, secrets: tuple[str, ...]) -> Any:
 def _redirect_note(headers: Mapping[str, str]) -> str:
     """What a redirect says: where it points (without its query) and what to check."""
     parts = urlsplit(headers.get("Location") or "")
-    try:
-        host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
-    except ValueError:  # a port that is not a number
-        host = parts.hostname
-    where = f" to {parts.scheme}://{host}{parts.path}" if host else ""  # no user info, no query
+    host = parts.netloc.rpartition("@")[2]  # no user info, and no query below
+    where = f" to {parts.scheme}://{host}{parts.path}" if host else ""
     return f"the API answered with a redirect{where}, which is never followed: check the API URL"
 
 
