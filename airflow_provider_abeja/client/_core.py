@@ -27,6 +27,7 @@ from airflow_provider_abeja.client.validation import (
 )
 from airflow_provider_abeja.exceptions import (
     STATUS_EXCEPTIONS,
+    AnswerTooLargeError,
     HttpError,
     InvalidArgumentError,
     InvalidResponseError,
@@ -367,9 +368,9 @@ def _json(content: bytes | str) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
-def answer_too_large(spec: RequestSpec, status_code: int, limit: int) -> InvalidResponseError:
+def answer_too_large(spec: RequestSpec, status_code: int, limit: int) -> AnswerTooLargeError:
     """The error of an answer longer than the client reads into memory (``max_answer_bytes``)."""
-    return InvalidResponseError(
+    return AnswerTooLargeError(
         "answer_too_large",
         f"the answer is longer than {limit} bytes (max_answer_bytes; a connection's max_answer_mb)",
         status_code,

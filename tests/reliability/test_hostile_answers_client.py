@@ -28,6 +28,7 @@ import pytest
 from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 from airflow_provider_abeja.exceptions import (
     AbejaError,
+    AnswerTooLargeError,
     BadRequest,
     Forbidden,
     HttpError,
@@ -135,7 +136,7 @@ def _late(name: str, scenario: hs.Scenario, **kwargs: Any) -> Case:
 
 def _big(name: str, scenario: hs.Scenario, **kwargs: Any) -> Case:
     """An answer longer than max_answer_bytes: refused once that much was read."""
-    return Case(name, scenario, InvalidResponseError, says="answer_too_large", **kwargs)
+    return Case(name, scenario, AnswerTooLargeError, says="answer_too_large", **kwargs)
 
 
 BOUNDED = [
