@@ -174,8 +174,8 @@ class AbejaHook(BaseHook):
             settings = self.settings
             org = self.get_organization_id()
             # An answer within seconds, even from an unreachable host: short timeouts, no retries.
-            kwargs = {**settings.client_kwargs(), "timeout": _test_timeout(settings.timeout)}
-            with APIClient(**{**kwargs, "max_retry_count": 0}) as client:
+            test = {"timeout": _test_timeout(settings.timeout), "max_retry_count": 0}
+            with APIClient(**{**settings.client_kwargs(), **test}) as client:
                 if settings.deployment_id:
                     entries = client.get_services(org, settings.deployment_id).get("entries") or []
                     what = f"{len(entries)} service(s) in deployment {settings.deployment_id}"
