@@ -107,6 +107,11 @@ class InvalidResponseError(HttpError):
     """A 2xx answer whose body is not the JSON the API documents."""
 
 
+class AnswerTooLargeError(InvalidResponseError):
+    """A 2xx answer longer than the client reads into memory (``max_answer_bytes``): every retry
+    would get it again."""
+
+
 #: The HttpError subclass of each status that has one (other statuses raise ``HttpError``).
 STATUS_EXCEPTIONS: dict[int, type[HttpError]] = {
     400: BadRequest,
@@ -196,8 +201,9 @@ class WaitGaveUpError(AbejaError):
 
 # ----------------------------------------------------------------------------- one fail-fast rule
 
-#: HTTP statuses that say "this request will never work": fail without Airflow retries.
-FAIL_FAST_HTTP_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 405, 422})
+#: HTTP statuses that say "this request will never work": fail without Airflow retries. A redirect
+#: (3xx) is one: the API never redirects, so the API URL is wrong, and no client follows one.
+FAIL_FAST_HTTP_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 405, 422, *range(300, 400)})
 #: Errors that fail without Airflow retries whatever their details.
 FAIL_FAST_ERRORS: tuple[type[AbejaError], ...] = (
     InvalidArgumentError,
@@ -205,6 +211,7 @@ FAIL_FAST_ERRORS: tuple[type[AbejaError], ...] = (
     TLSMismatchError,
     ServiceFailedError,
     TrainingJobFailedError,
+    AnswerTooLargeError,
 )
 #: HTTP statuses worth another try later (with any 5xx).
 TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({408, 425, 429})
@@ -214,8 +221,9 @@ def is_fail_fast(exc: BaseException) -> bool:
     """The one fail-fast rule: True when no retry can fix ``exc`` (docs/architecture.md, "Fail fast").
 
     Bad arguments, no credential, an ``https://`` URL to a plain-HTTP server, a failed service,
-    and answers 400, 401, 403, 404, 405 and 422. Everything else (transport errors, 408, 409,
-    425, 429, 5xx, a garbled answer, timeouts) is left to the task's retries.
+    an answer over ``max_answer_bytes``, a redirect, and answers 400, 401, 403, 404, 405 and 422.
+    Everything else (transport errors, 408, 409, 425, 429, 5xx, a garbled answer, timeouts) is
+    left to the task's retries.
     """
     if isinstance(exc, FAIL_FAST_ERRORS):
         return True
@@ -228,7 +236,7 @@ def is_fail_fast(exc: BaseException) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """True for errors worth another poll: transport failures, 408/425/429, any 5xx, a garbled 2xx."""
-    if isinstance(exc, TLSMismatchError):
+    if isinstance(exc, TLSMismatchError | AnswerTooLargeError):
         return False
     if isinstance(exc, (TransportError, InvalidResponseError)):
         return True

@@ -30,6 +30,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "datasource_secret": "datasource secret",
         "timeout": "30",
         "max_retry_count": "3",
+        "max_answer_mb": "64",
         "verify": "true",
         "inference_addressing": "auto",
         "console_url": "https://console.abeja.io",
@@ -57,7 +58,8 @@ CONN_FIELDS: dict[str, Any] = {
     "datasource_secret": _field("Datasource secret", "Datasource credential secret.", format="password"),
     "timeout": _field(
         "Timeout (seconds)",
-        "Connect/read timeout of each request; 0 turns timeouts off (as in the client).",
+        "Connect/read timeout of each request, whose whole answer must arrive within their sum; "
+        "0 turns timeouts off (as in the client).",
         "number",
         exclusiveMinimum=0,
     ),
@@ -66,6 +68,12 @@ CONN_FIELDS: dict[str, Any] = {
         "Retries of idempotent calls on transient errors; 0 turns retries off.",
         "integer",
         minimum=0,
+    ),
+    "max_answer_mb": _field(
+        "Max answer size (MiB)",
+        "The longest API answer read into memory (default 64); answers streamed to a file are not limited.",
+        "number",
+        exclusiveMinimum=0,
     ),
     "verify": _field("TLS verify", "true, false, or the path of a CA bundle file on the workers."),
     "inference_addressing": {

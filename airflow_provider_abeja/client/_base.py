@@ -41,6 +41,12 @@ class Settings:
     inference_addressing: str
     retry_wait_max: float
     pool_maxsize: int
+    max_answer_bytes: int
+
+    @property
+    def deadline(self) -> float | None:
+        """Seconds one request may take in all (connect, headers, body): connect + read timeout."""
+        return None if self.timeout is None else self.timeout[0] + self.timeout[1]
 
 
 _T = TypeVar("_T")
@@ -72,6 +78,8 @@ class ClientBase:
         inference_addressing: str = "auto",
         retry_wait_max: float = 30.0,
         pool_maxsize: int = 10,
+        max_answer_bytes: int | None = None,
+        auth_hint: str = "",
     ) -> None:
         url = _setting(api_url, "api_url", "ABEJA_API_URL", parse_api_url, DEFAULT_API_URL)
         timeouts = _setting(timeout, "timeout", "ABEJA_API_TIMEOUT", parse_timeout, DEFAULT_TIMEOUT)
@@ -94,12 +102,24 @@ class ClientBase:
         ):
             raise InvalidArgumentError("retry_wait_max", "must be a number of seconds >= 0")
         whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
+        limit = _core.DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
         self._settings = Settings(
-            url, timeouts, retries, verify, addressing, float(retry_wait_max), pool_maxsize
+            url,
+            timeouts,
+            retries,
+            verify,
+            addressing,
+            float(retry_wait_max),
+            pool_maxsize,
+            whole_number(limit, "max_answer_bytes", 1, digits=False),
         )
         self._credential: Credential = resolve_credential(credential, os.environ)
+        #: Added to the message of a 401 or 403: where the credential came from, what to check.
+        self._auth_hint = auth_hint
         self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
-        self._retry_policy = RetryPolicy(self._settings.max_retry_count, self._settings.retry_wait_max)
+        self._retry_policy = RetryPolicy(
+            self._settings.max_retry_count, self._settings.retry_wait_max, secrets=self._credential.secrets
+        )
         self._open_transport()
 
     def _open_transport(self) -> None:
@@ -118,6 +138,11 @@ class ClientBase:
     @property
     def max_retry_count(self) -> int:
         return self._settings.max_retry_count
+
+    @property
+    def max_answer_bytes(self) -> int:
+        """The longest answer read into memory; answers streamed to a file are not limited."""
+        return self._settings.max_answer_bytes
 
     @property
     def retry_wait_max(self) -> float:

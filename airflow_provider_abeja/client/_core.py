@@ -27,6 +27,7 @@ from airflow_provider_abeja.client.validation import (
 )
 from airflow_provider_abeja.exceptions import (
     STATUS_EXCEPTIONS,
+    AnswerTooLargeError,
     HttpError,
     InvalidArgumentError,
     InvalidResponseError,
@@ -39,6 +40,10 @@ USER_AGENT = f"airflow-provider-abeja/{__version__}"
 CHUNK_SIZE = 1024 * 1024
 #: How much of an error body goes into an exception message.
 MAX_ERROR_TEXT = 1000
+#: How much of an error answer is read (the rest is dropped with its connection).
+ERROR_HEAD = MAX_ERROR_TEXT * 4
+#: The largest answer read into memory unless a client or connection says otherwise.
+DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
 logger = logging.getLogger("airflow_provider_abeja.client")
@@ -337,9 +342,11 @@ def is_permanent_tls_failure(exc: BaseException) -> bool:
     return "CERTIFICATE_VERIFY_FAILED" in str(exc) or is_tls_mismatch(exc)
 
 
-def transport_error(spec: RequestSpec, attempts: int, reason: str, exc: BaseException) -> TransportError:
+def transport_error(
+    spec: RequestSpec, attempts: int, reason: str, exc: BaseException, secrets: Iterable[str] = ()
+) -> TransportError:
     """The client's error for a request that failed below HTTP; a TLS mismatch says what to do."""
-    url, reason = spec.shown_url, spec.shown(reason)
+    url, reason = spec.shown_url, scrub(_short(spec.shown(reason)), secrets)
     if is_tls_mismatch(exc):
         return TLSMismatchError(
             f"{spec.method} {url} failed: {TLS_MISMATCH_HINT} ({reason})", url=url, attempts=attempts
@@ -350,7 +357,25 @@ def transport_error(spec: RequestSpec, attempts: int, reason: str, exc: BaseExce
 
 
 def _decode(content: bytes) -> str:
-    return content[: MAX_ERROR_TEXT * 4].decode("utf-8", errors="replace")
+    return content[:ERROR_HEAD].decode("utf-8", errors="replace")
+
+
+def _json(content: bytes | str) -> Any:
+    """The JSON value of an answer; ValueError for any malformed one (too deeply nested too)."""
+    try:
+        return jsonlib.loads(content)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def answer_too_large(spec: RequestSpec, status_code: int, limit: int) -> AnswerTooLargeError:
+    """The error of an answer longer than the client reads into memory (``max_answer_bytes``)."""
+    return AnswerTooLargeError(
+        "answer_too_large",
+        f"the answer is longer than {limit} bytes (max_answer_bytes; a connection's max_answer_mb)",
+        status_code,
+        spec.shown_url,
+    )
 
 
 def _short(text: str) -> str:
@@ -358,26 +383,90 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "..."
 
 
+#: An ``error_detail`` nested deeper is kept as (cut) text: the error must pickle (XCom, events).
+MAX_DETAIL_DEPTH = 32
+
+
+def _shallow(value: Any) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DETAIL_DEPTH:
+                return False
+            stack += [(child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)]
+    return True
+
+
+def _scrubbed_detail(detail: Any, secrets: tuple[str, ...]) -> Any:
+    """``error_detail`` without the credential: as JSON again, or as cut text when too deep."""
+    try:
+        text = scrub(jsonlib.dumps(detail), secrets)
+        if _shallow(detail):
+            return _json(text)
+    except (ValueError, RecursionError):  # nested too deeply, or no longer JSON once scrubbed
+        text = type(detail).__name__
+    return scrub(_short(text), secrets)
+
+
+def _redirect_note(headers: Mapping[str, str]) -> str:
+    """What a redirect says: where it points (without its query) and what to check."""
+    parts = urlsplit(headers.get("Location") or "")
+    host = parts.netloc.rpartition("@")[2]  # no user info, and no query below
+    where = f" to {parts.scheme}://{host}{parts.path}" if host else ""
+    return f"the API answered with a redirect{where}, which is never followed: check the API URL"
+
+
 def error_from_response(
-    status_code: int, reason: str, content: bytes, url: str, secrets: Iterable[str] = ()
+    status_code: int,
+    reason: str,
+    content: bytes,
+    url: str,
+    secrets: Iterable[str] = (),
+    hint: str = "",
+    headers: Mapping[str, str] | None = None,
 ) -> HttpError:
-    """The exception for an error status; JSON error bodies fill the fields, raw text otherwise."""
+    """The exception for an error status; JSON error bodies fill the fields, raw text otherwise.
+
+    A 3xx is an error (the API does not redirect); ``hint`` is added to a 401's or 403's message.
+    Every text is scrubbed last, after its cut and any escaping.
+    """
     secrets = tuple(secrets)
     text = _decode(content)
     try:
-        body = jsonlib.loads(text) if text.strip() else None
+        body = _json(text) if text.strip() else None
     except ValueError:
         body = None
     error, description, detail = reason or "http_error", text, None
     if isinstance(body, dict):
         error = str(body.get("error") or error)
         raw = body.get("error_description") or body.get("message") or body.get("status") or ""
-        description = raw if isinstance(raw, str) else jsonlib.dumps(raw)
+        try:
+            description = raw if isinstance(raw, str) else jsonlib.dumps(raw)
+        except (ValueError, RecursionError):
+            description = type(raw).__name__
         detail = body.get("error_detail")
     if detail is not None:
-        detail = jsonlib.loads(scrub(jsonlib.dumps(detail), secrets))
+        detail = _scrubbed_detail(detail, secrets)
+    if 300 <= status_code < 400:
+        error, description = "unexpected_redirect", _redirect_note(headers or {})
     cls = STATUS_EXCEPTIONS.get(status_code, HttpError)
-    return cls(scrub(_short(error), secrets), scrub(_short(description), secrets), status_code, url, detail)
+    error = scrub(_short(error), secrets)
+    description = scrub(_short(description), secrets)
+    if status_code in (401, 403) and hint:
+        description = f"{description}; {hint}" if description else hint
+    return cls(error, description, status_code, scrub(url, secrets), detail)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer read whole (within its limits): what the async client keeps of a response."""
+
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]
+    content: bytes
+    url: str
 
 
 class HttpResponse(Protocol):
@@ -393,19 +482,28 @@ class HttpResponse(Protocol):
     def content(self) -> bytes: ...
 
 
+def raise_for_status(
+    spec: RequestSpec, response: HttpResponse, reason: str, url: str, secrets: Iterable[str], hint: str = ""
+) -> None:
+    """The error of anything but a 2xx (a redirect too: it is never followed)."""
+    status_code = response.status_code
+    if not 200 <= status_code < 300:
+        shown = url if spec.credential else spec.shown_url
+        raise error_from_response(
+            status_code, reason, response.content, shown, secrets, hint, response.headers
+        )
+
+
 def read_answer(
-    spec: RequestSpec, response: HttpResponse, reason: str, url: str, secrets: Iterable[str]
+    spec: RequestSpec, response: HttpResponse, reason: str, url: str, secrets: Iterable[str], hint: str = ""
 ) -> Any:
     """A management or pre-signed answer read as its declaration says; the error of a non-2xx.
 
     ``bytes`` is the body; ``object`` a JSON object; ``entries`` a listing, which comes as
     ``{"entries": [...]}`` or as a bare list and is always returned as the former.
     """
+    raise_for_status(spec, response, reason, url, secrets, hint)
     status_code, content = response.status_code, response.content
-    if not 200 <= status_code < 300:
-        raise error_from_response(
-            status_code, reason, content, url if spec.credential else spec.shown_url, secrets
-        )
     answer = OPERATIONS[spec.route].answer
     if answer == "bytes":
         return content
@@ -419,11 +517,12 @@ def read_answer(
         value: Any = {}
     else:
         try:
-            value = jsonlib.loads(content)
+            value = _json(content)
         except ValueError:
-            snippet = scrub(_short(_decode(content[:200])), secrets)
+            snippet = scrub(_decode(content[:200]), secrets)  # the cut piece, before repr escapes it
             kind = response.headers.get("Content-Type") or "no content type"
-            raise invalid(f"expected a JSON body, got {kind}: {snippet!r}", url) from None
+            message = f"expected a JSON body, got {kind}: {snippet!r}"
+            raise invalid(scrub(_short(message), secrets), url) from None
     if answer == "entries":
         if isinstance(value, list):
             return {"entries": value}

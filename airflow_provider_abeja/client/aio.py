@@ -6,6 +6,7 @@ transport differs. Triggers must never block the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ssl
 import time
@@ -40,11 +41,11 @@ def classify_httpx_error(exc: BaseException) -> Failure | None:
     return None
 
 
-TRANSPORT_ADAPTER: TransportAdapter[httpx.Response] = TransportAdapter(
+TRANSPORT_ADAPTER: TransportAdapter[_core.Answer] = TransportAdapter(
     classify=classify_httpx_error,
-    status_of=lambda response: response.status_code,
-    header_of=lambda response, name: response.headers.get(name),
-    close=lambda response: None,  # bodies of retried answers are always read already
+    status_of=lambda answer: answer.status_code,
+    header_of=lambda answer, name: answer.headers.get(name),
+    close=lambda answer: None,  # answers are read whole already
 )
 
 
@@ -108,7 +109,7 @@ class AsyncAPIClient(ClientBase):
             verify=verify_setting,
             timeout=_timeout(self._settings.timeout),
             limits=limits,
-            follow_redirects=True,
+            follow_redirects=False,  # the API does not redirect; nothing follows one
         )
 
     async def aclose(self) -> None:
@@ -120,36 +121,69 @@ class AsyncAPIClient(ClientBase):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _send(self, spec: RequestSpec) -> httpx.Response:
+    async def _send(self, spec: RequestSpec) -> _core.Answer:
+        """The answer to ``spec``, read whole within the request's deadline and size limit."""
         attempts = 0
+        deadline = self._settings.deadline
 
-        async def attempt() -> httpx.Response:
+        async def attempt() -> _core.Answer:
             nonlocal attempts
             attempts += 1
             started = time.perf_counter()
             request = self._client.build_request(
                 spec.method, spec.url, params=spec.params, content=spec.body, headers=spec.headers
             )
-            response = await self._client.send(request)
-            # httpx binds the spent stream to its response, a reference cycle holding the whole
-            # request/response graph; with hundreds of polls in flight full collections stall
-            # the loop. The body is read already, so the response loses nothing.
-            response.stream = httpx.ByteStream(response.content)
-            _core.log_answer(spec, response.request.url, response.status_code, started)
-            return response
+            try:
+                answer = await asyncio.wait_for(self._exchange(spec, request), deadline)
+            except asyncio.TimeoutError:
+                raise httpx.ReadTimeout(f"no whole answer within {deadline:g}s", request=request) from None
+            _core.log_answer(spec, answer.url, answer.status_code, started)
+            return answer
 
         try:
             return await self._retry_policy.acall(spec, TRANSPORT_ADAPTER, attempt)
         except httpx.TransportError as exc:
-            raise _core.transport_error(spec, attempts, f"{type(exc).__name__}: {exc}", exc) from exc
+            reason = f"{type(exc).__name__}: {exc}"
+            raise _core.transport_error(spec, attempts, reason, exc, self._credential.secrets) from exc
+
+    async def _exchange(self, spec: RequestSpec, request: httpx.Request) -> _core.Answer:
+        """Send ``request`` and read its body: a 2xx up to ``max_answer_bytes``, an error its head.
+
+        Only the parts kept leave: no httpx response (and its reference cycles) outlives the call.
+        """
+        response = await self._client.send(request, stream=True)
+        try:
+            ok = 200 <= response.status_code < 300
+            limit = self._settings.max_answer_bytes if ok else _core.ERROR_HEAD
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    if ok:
+                        raise _core.answer_too_large(spec, response.status_code, limit)
+                    break
+            return _core.Answer(
+                response.status_code,
+                response.reason_phrase or "",
+                response.headers,
+                bytes(body[:limit]),
+                str(response.request.url),
+            )
+        finally:
+            await response.aclose()
+            # httpx binds the spent stream to its response, a reference cycle holding the whole
+            # request/response graph; with hundreds of polls in flight full collections stall
+            # the loop.
+            response.stream = httpx.ByteStream(b"")
 
     async def _call(self, name: str, args: Mapping[str, Any]) -> Any:
         """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
         plan = _core.Plan(self._builder, name, args)
         for spec in plan:
-            response = await self._send(spec)
-            reason, url = response.reason_phrase or "", str(response.request.url)
-            plan.answer = _core.read_answer(spec, response, reason, url, self._credential.secrets)
+            answer = await self._send(spec)
+            plan.answer = _core.read_answer(
+                spec, answer, answer.reason, answer.url, self._credential.secrets, self._auth_hint
+            )
         return plan.answer
 
     get_service = _awaited(ReadCalls.get_service)

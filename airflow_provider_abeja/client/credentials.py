@@ -7,9 +7,13 @@ credential, so that it can sit in a client, a session or a log line without leak
 from __future__ import annotations
 
 import base64
+import functools
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 from airflow_provider_abeja.client.validation import text
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
@@ -61,12 +65,78 @@ class Credential:
     __str__ = __repr__
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret (e.g. one a server echoed back) replaced by ``***``."""
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "***")
+#: A cut text may end in the start of a secret: a start this long or longer is hidden too.
+MIN_FRAGMENT = 4
+_HEX_ESCAPE = re.compile(r"(%|\\x)([0-9A-Fa-f]{2})|(\\u)([0-9A-Fa-f]{4})")
+
+
+def _forms(secret: str) -> set[str]:
+    """Every way ``secret`` is written into a text by the code it passes through."""
+    encoded = secret.encode()
+    b64 = base64.b64encode(encoded).decode("ascii")
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        b64,
+        b64.rstrip("="),
+        base64.urlsafe_b64encode(encoded).decode("ascii").rstrip("="),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+        repr(secret)[1:-1],
+        repr(encoded)[2:-1],  # how a library quotes the bytes it received
+        encoded.decode("latin-1"),  # a header or status line read as Latin-1 ...
+        repr(encoded.decode("latin-1"))[1:-1],  # ... and then quoted
+    }
+    lossy = secret.encode("ascii", "ignore").decode()  # ... or with its non-ASCII dropped
+    if len(lossy) >= 2 * MIN_FRAGMENT:  # too short a rest would hide common words
+        forms.add(lossy)
+    for upper in (False, True):  # escapes are written in either case of hex digit
+        forms |= {_HEX_ESCAPE.sub(functools.partial(_hex_case, upper=upper), f) for f in forms}
+    return forms
+
+
+def _hex_case(match: re.Match[str], upper: bool) -> str:
+    digits = match[2] or match[4]
+    return (match[1] or match[3]) + (digits.upper() if upper else digits.lower())
+
+
+@functools.lru_cache(maxsize=64)
+def secret_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """The forms of every secret (raw, percent-encoded, base64, JSON- and Python-escaped), longest first."""
+    forms = set().union(*(_forms(s) for s in secrets if s))
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, forms)))
+
+
+def _hide_cut_fragment(text: str, forms: tuple[str, ...]) -> str:
+    """Hide the start of a secret that a cut left at the end of ``text`` (before a ``...`` marker
+    or a U+FFFD that a cut through a character left)."""
+    body = text.removesuffix("...").rstrip("\ufffd")
+    tail = text[len(body) :]
+    for form in forms:
+        for size in range(min(len(form) - 1, len(body)), MIN_FRAGMENT - 1, -1):
+            if body.endswith(form[:size]):
+                return body[:-size] + "***" + tail
     return text
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret, in any form, replaced by ``***``: the one scrubber.
+
+    Apply it last, to the text as shown: after any cut (a cut secret's start is hidden too) and
+    after any escaping (``json.dumps``, percent-encoding, base64 are among the forms looked for).
+    """
+    forms = secret_forms(tuple(secrets))
+    if not forms or not text:
+        return text
+    return _hide_cut_fragment(_pattern(forms).sub("***", text), forms)
 
 
 def _basic(user: str, password: str) -> tuple[str, tuple[str, ...]]:

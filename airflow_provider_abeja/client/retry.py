@@ -41,6 +41,7 @@ from tenacity import (
 )
 
 from airflow_provider_abeja.client._core import RequestSpec
+from airflow_provider_abeja.client.credentials import scrub
 
 logger = logging.getLogger("airflow_provider_abeja.client")
 
@@ -65,11 +66,11 @@ class Failure(enum.Enum):
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta seconds or HTTP date); None if absent or bad."""
     text = (value or "").strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit also takes "²", which float() refuses
         return float(text)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
@@ -94,6 +95,8 @@ class RetryPolicy:
     wait_max: float = 30.0
     wait_initial: float = WAIT_INITIAL
     sleep: Callable[[float], None] = field(default=time.sleep)
+    #: The credential's secrets, scrubbed from the reasons the retry warnings show.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
     async_sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
 
     def retries_status(self, spec: RequestSpec, status_code: int) -> bool:
@@ -170,7 +173,7 @@ class RetryPolicy:
             assert outcome is not None  # tenacity sleeps only after an attempt's outcome
             if outcome.failed:
                 exc = outcome.exception()
-                reason = spec.shown(f"{type(exc).__name__}: {exc}")
+                reason = scrub(spec.shown(f"{type(exc).__name__}: {exc}"), self.secrets)
             else:
                 response = outcome.result()
                 reason = f"HTTP {adapter.status_of(response)}"

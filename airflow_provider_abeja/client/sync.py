@@ -20,7 +20,7 @@ from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE, OPERATIONS
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.client.training import Archive, artifact_uri, deployment_code
-from airflow_provider_abeja.exceptions import InvalidArgumentError, TransportError
+from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 StreamTarget = str | os.PathLike[str] | IO[bytes]
 
@@ -65,6 +65,15 @@ def _environ_verify(verify: bool | str) -> bool | str:
     if verify is True:
         return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     return verify
+
+
+def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> requests.exceptions.RequestException:
+    """What requests itself raises for urllib3's error while reading a body."""
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+        return requests.exceptions.ReadTimeout(exc)
+    if isinstance(exc, urllib3.exceptions.DecodeError):
+        return requests.exceptions.ContentDecodingError(exc)
+    return requests.exceptions.ChunkedEncodingError(exc)
 
 
 def describe_transport_error(exc: BaseException) -> str:
@@ -160,6 +169,8 @@ class APIClient(ClientBase, ReadCalls):
         self.close()
 
     def _send(self, spec: RequestSpec, *, stream: bool = False) -> requests.Response:
+        """The answer to ``spec``, read whole within the limits (``stream``: the body left unread,
+        for a copy to a file). Redirects are never followed: the API does not redirect."""
         attempts = 0
         timeout = self._settings.timeout
         proxies = self._proxies_for(spec.url)
@@ -175,40 +186,65 @@ class APIClient(ClientBase, ReadCalls):
                 data=spec.body,
                 headers=spec.headers,
                 timeout=timeout,
-                stream=stream,
+                stream=True,
+                allow_redirects=False,
                 proxies=proxies,
                 auth=None if spec.credential else _no_auth,
             )
+            if not stream or not 200 <= response.status_code < 300:
+                self._read(spec, response, started)
             _core.log_answer(spec, response.url, response.status_code, started)
             return response
 
         try:
             return self._retry_policy.call(spec, TRANSPORT_ADAPTER, attempt)
         except requests.exceptions.RequestException as exc:
-            raise _core.transport_error(spec, attempts, describe_transport_error(exc), exc) from exc
+            reason = describe_transport_error(exc)
+            raise _core.transport_error(spec, attempts, reason, exc, self._credential.secrets) from exc
 
-    def _error(self, response: requests.Response, spec: RequestSpec, content: bytes) -> Exception:
-        return _core.error_from_response(
-            response.status_code,
-            response.reason or "",
-            content,
-            (response.url or spec.url) if spec.credential else spec.shown_url,
-            self._credential.secrets,
+    def _read(self, spec: RequestSpec, response: requests.Response, started: float) -> None:
+        """Read the body into ``response.content``, bounded: the request's deadline is checked
+        after every receive, a 2xx may hold ``max_answer_bytes``, an error only its head."""
+        deadline = self._settings.deadline
+        ok = 200 <= response.status_code < 300
+        limit = self._settings.max_answer_bytes if ok else _core.ERROR_HEAD
+        # read1 returns what one receive brought: a server dripping bytes cannot hold a read.
+        read = getattr(response.raw, "read1", response.raw.read)
+        body = bytearray()
+        try:
+            while chunk := read(_core.CHUNK_SIZE, decode_content=True):
+                body += chunk
+                if len(body) > limit:
+                    response.close()  # the rest is never read: the connection goes with it
+                    if ok:
+                        raise _core.answer_too_large(spec, response.status_code, limit)
+                    break
+                if deadline is not None and time.perf_counter() - started > deadline:
+                    response.close()
+                    raise requests.exceptions.ReadTimeout(f"no whole answer within {deadline:g}s")
+        except urllib3.exceptions.HTTPError as exc:
+            response.close()
+            raise _as_requests_error(exc) from exc
+        response._content = bytes(body[:limit])
+        response._content_consumed = True  # type: ignore[attr-defined]
+
+    def _error(self, response: requests.Response, spec: RequestSpec) -> None:
+        url = (response.url or spec.url) if spec.credential else spec.shown_url
+        _core.raise_for_status(
+            spec, response, response.reason or "", url, self._credential.secrets, self._auth_hint
         )
 
     def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> requests.Response:
-        """The inference answer; with ``stream_to`` its body is copied there in chunks."""
+        """The inference answer; with ``stream_to`` its body is copied there in chunks (not
+        limited in size; each receive within the read timeout)."""
         if stream_to is None:
             response = self._send(spec)
-            if response.status_code >= 400:
-                raise self._error(response, spec, response.content)
+            self._error(response, spec)
             return response
         if not isinstance(stream_to, str | os.PathLike) and not hasattr(stream_to, "write"):
             raise InvalidArgumentError("stream_to", "must be a path or a binary file object")
         with closing(self._send(spec, stream=True)) as response:
-            if response.status_code >= 400:
-                head = response.raw.read(_core.MAX_ERROR_TEXT * 4, decode_content=True) or b""
-                raise self._error(response, spec, head)
+            self._error(response, spec)
             try:
                 with (
                     open(stream_to, "wb")
@@ -218,10 +254,8 @@ class APIClient(ClientBase, ReadCalls):
                     for chunk in response.iter_content(_core.CHUNK_SIZE):
                         target.write(chunk)
             except requests.exceptions.RequestException as exc:
-                reason = describe_transport_error(exc)
-                raise TransportError(
-                    f"{spec.method} {spec.url}: reading the answer failed: {reason}", url=spec.url, attempts=1
-                ) from exc
+                reason = f"reading the answer failed: {describe_transport_error(exc)}"
+                raise _core.transport_error(spec, 1, reason, exc, self._credential.secrets) from exc
         return response
 
     def _call(self, name: str, args: Mapping[str, Any]) -> Any:
@@ -232,7 +266,9 @@ class APIClient(ClientBase, ReadCalls):
         for spec in plan:
             response = self._send(spec)
             reason, url = response.reason or "", response.url or spec.url
-            plan.answer = _core.read_answer(spec, response, reason, url, self._credential.secrets)
+            plan.answer = _core.read_answer(
+                spec, response, reason, url, self._credential.secrets, self._auth_hint
+            )
         return plan.answer
 
     # ------------------------------------------------------------------ services

@@ -76,16 +76,27 @@ def check_organization_id(value: object, argument: str = "organization_id") -> s
 _CLEAN_PATH_ID = re.compile(rf"[^\x00-\x20\x7f-\U0010ffff/?#%@\\]{{1,{MAX_PATH_ID_LENGTH}}}\Z")
 
 
+#: Values that pass the character rules but name no resource: the HTTP stack drops a ``.``
+#: segment (the call would read the listing above), and a template that rendered nothing says so.
+_NOT_IDS = {
+    ".": "'.' is not an id (the segment would be dropped and the parent addressed)",
+    "None": "'None' is not an id: did a template render a missing value?",
+    "null": "'null' is not an id: did a template render a missing value?",
+}
+
+
 def check_path_id(value: object, argument: str) -> str:
     """A path segment id: refuse anything that could change which resource is addressed."""
     # Fast path (every call checks two or three ids): one regex and one substring scan; the
     # checks below only run to name what is wrong.
-    if type(value) is str and _CLEAN_PATH_ID.match(value) and ".." not in value:
+    if type(value) is str and _CLEAN_PATH_ID.match(value) and ".." not in value and value not in _NOT_IDS:
         return value
     if not isinstance(value, str):
         raise InvalidArgumentError(argument, f"must be a string, not {type(value).__name__}")
     if not value:
         raise InvalidArgumentError(argument, "must not be empty")
+    if value in _NOT_IDS:
+        raise InvalidArgumentError(argument, _NOT_IDS[value])
     if len(value) > MAX_PATH_ID_LENGTH:
         raise InvalidArgumentError(
             argument, f"is {len(value)} characters long (at most {MAX_PATH_ID_LENGTH})"

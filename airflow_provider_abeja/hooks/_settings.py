@@ -63,6 +63,20 @@ class ConnectionFieldError(InvalidArgumentError):
 #: the extra field of the same name, but login and password for a user's.
 _CREDENTIAL_FIELDS = {key: key for key in CREDENTIAL_KEYS}
 _CREDENTIAL_FIELDS.update(user_id="login", personal_access_token="password")
+#: The same fields as a user finds them in the connection form.
+_FIELD_NAMES = {key: f"extra {key}" for key in CREDENTIAL_KEYS}
+_FIELD_NAMES.update(user_id="login (user id)", personal_access_token="password (personal access token)")
+#: One MiB, the unit of the ``max_answer_mb`` extra.
+MIB = 1024 * 1024
+#: The settings a client is built with, under the names of its arguments.
+_CLIENT_SETTINGS = (
+    "timeout",
+    "max_retry_count",
+    "api_url",
+    "verify",
+    "inference_addressing",
+    "max_answer_bytes",
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class ClientSettings:
     organization_id: str | None = None
     deployment_id: str | None = None
     console_url: str = DEFAULT_CONSOLE_URL
+    max_answer_bytes: int | None = None
 
     @property
     def credential_kind(self) -> str:
@@ -88,8 +103,17 @@ class ClientSettings:
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments shared by ``APIClient`` and ``AsyncAPIClient``."""
-        names = ("timeout", "max_retry_count", "api_url", "verify", "inference_addressing")
-        return {"credential": dict(self.credential), **{name: getattr(self, name) for name in names}}
+        kwargs = {name: getattr(self, name) for name in _CLIENT_SETTINGS}
+        return {"credential": dict(self.credential), **kwargs, "auth_hint": self.auth_hint}
+
+    @property
+    def auth_hint(self) -> str:
+        """What a 401 or 403 says to check: this connection and the fields its credential came from."""
+        fields = " and ".join(_FIELD_NAMES[key] for key in CREDENTIAL_KINDS[self.credential_kind])
+        return (
+            f"check connection '{self.conn_id}': {fields}; for a 403 also that this credential may "
+            "use the organization (extra organization_id or the task's organization_id)"
+        )
 
     def secrets(self) -> list[str]:
         """Every string that must never reach a log: the credential object's (raw and Basic token)."""
@@ -151,6 +175,19 @@ def _verify(value: Any) -> bool | str:
     return path
 
 
+def _answer_limit(value: Any) -> int | None:
+    """The ``max_answer_mb`` extra (MiB, fractions allowed) as bytes; None for the client's default."""
+    if value is None:
+        return None
+    try:
+        megabytes = float(value.strip()) if isinstance(value, str) else value
+    except ValueError:
+        megabytes = None
+    if isinstance(megabytes, bool) or not isinstance(megabytes, int | float) or not 0 < megabytes < 2**40:
+        raise InvalidArgumentError("max_answer_mb", f"must be a number of MiB > 0, not {value!r}")
+    return max(1, int(megabytes * MIB))
+
+
 def _organization(value: Any) -> str | None:
     org = text(value, "organization_id", optional=True)
     return None if org is None else check_organization_id(org)
@@ -207,6 +244,7 @@ def settings_from_connection(
             organization_id=_organization(extra_value(extra, "organization_id")),
             deployment_id=text(extra_value(extra, "deployment_id"), "deployment_id", optional=True),
             console_url=parse_api_url(console, "console_url") if console else DEFAULT_CONSOLE_URL,
+            max_answer_bytes=_answer_limit(extra_value(extra, "max_answer_mb")),
         )
     except InvalidArgumentError as exc:
         # The validators name the field they check: their refusal becomes one of this connection's.

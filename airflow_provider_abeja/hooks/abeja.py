@@ -21,7 +21,7 @@ from airflow_provider_abeja._compat import (
     get_async_extra_dejson,
     mask_secret,
 )
-from airflow_provider_abeja.client.credentials import scrub
+from airflow_provider_abeja.client.credentials import scrub, secret_forms
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.hooks._settings import (
     ClientSettings,
@@ -36,6 +36,16 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 
 __all__ = ["AbejaHook", "ClientSettings", "ConnectionFieldError"]
+
+
+#: (connect, read) seconds of a connection test at most: an answer within seconds, whatever happens.
+TEST_TIMEOUT = (3.0, 5.0)
+
+
+def _test_timeout(timeout: float | tuple[float, float] | None) -> tuple[float, float]:
+    """The connection's timeout capped by ``TEST_TIMEOUT`` (which also stands in for "off")."""
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout or 0.0, timeout or 0.0)
+    return min(connect or TEST_TIMEOUT[0], TEST_TIMEOUT[0]), min(read or TEST_TIMEOUT[1], TEST_TIMEOUT[1])
 
 
 class ServiceWaitOptions(TypedDict, total=False):
@@ -85,10 +95,10 @@ class AbejaHook(BaseHook):
 
     @functools.cached_property
     def settings(self) -> ClientSettings:
-        """The connection's validated settings; its secrets are registered with the masker."""
+        """The connection's validated settings; its secrets, in every form, are registered with the masker."""
         conn = self.get_connection(self.abeja_conn_id)
         settings = self._settings_from(conn, conn.extra_dejson)
-        for secret in settings.secrets():
+        for secret in secret_forms(tuple(settings.secrets())):
             mask_secret(secret)
         return settings
 
@@ -100,7 +110,7 @@ class AbejaHook(BaseHook):
         """
         conn = await get_async_connection(self.abeja_conn_id, self)
         settings = self._settings_from(conn, await get_async_extra_dejson(conn))
-        for secret in settings.secrets():
+        for secret in secret_forms(tuple(settings.secrets())):
             await amask_secret(secret)
         self.__dict__["settings"] = settings
         return settings
@@ -158,15 +168,20 @@ class AbejaHook(BaseHook):
         With extra ``deployment_id`` it lists that deployment's services instead (a call every
         credential that may run services can make). Messages never carry a secret.
         """
+        from airflow_provider_abeja.client import APIClient
+
         try:
             settings = self.settings
             org = self.get_organization_id()
-            if settings.deployment_id:
-                services = self.client.get_services(org, settings.deployment_id)
-                what = f"{len(services.get('entries', []))} service(s) in deployment {settings.deployment_id}"
-            else:
-                deployments = self.client.get_deployments(org).get("entries") or []
-                what = f"{len(deployments)} deployment(s)"
+            # An answer within seconds, even from an unreachable host: short timeouts, no retries.
+            test = {"timeout": _test_timeout(settings.timeout), "max_retry_count": 0}
+            with APIClient(**{**settings.client_kwargs(), **test}) as client:
+                if settings.deployment_id:
+                    entries = client.get_services(org, settings.deployment_id).get("entries") or []
+                    what = f"{len(entries)} service(s) in deployment {settings.deployment_id}"
+                else:
+                    deployments = client.get_deployments(org).get("entries") or []
+                    what = f"{len(deployments)} deployment(s)"
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             known = self.__dict__.get("settings")  # None when the connection could not be read

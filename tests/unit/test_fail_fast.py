@@ -20,6 +20,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 import airflow_provider_abeja.operators as operators_package
 from airflow_provider_abeja.exceptions import (
+    AnswerTooLargeError,
     BadRequest,
     Conflict,
     Forbidden,
@@ -58,6 +59,8 @@ FAIL_FAST: dict[str, Exception] = {
     "404": NotFound("not_found", "", 404, URL),
     "405": MethodNotAllowed("method_not_allowed", "", 405, URL),
     "422": HttpError("unprocessable_entity", "", 422, URL),
+    "redirect": HttpError("unexpected_redirect", "", 302, URL),
+    "answer too large": AnswerTooLargeError("answer_too_large", "", 200, URL),
 }
 RETRIED: dict[str, Exception] = {
     "transport": TransportError("connection refused", url=URL, attempts=6),

@@ -52,6 +52,17 @@ def test_a_wrong_token_is_refused(abeja_emulator, monkeypatch):
     with pytest.raises(Unauthorized) as info:
         AbejaHook("abeja_wrong").client.get_services(abeja_emulator.organization_id, DEP)
     assert "not-the-emulator-token" not in str(info.value)
+    assert "check connection 'abeja_wrong': extra auth_token" in str(info.value)
+
+
+def test_a_wrong_personal_access_token_names_login_and_password(abeja_emulator, monkeypatch):
+    set_conn(monkeypatch, "abeja_wrong_pat", abeja_emulator, login="1111111111111", password="nope-123")
+    with pytest.raises(Unauthorized) as info:
+        AbejaHook("abeja_wrong_pat").client.get_services(abeja_emulator.organization_id, DEP)
+    message = str(info.value)
+    assert "connection 'abeja_wrong_pat'" in message
+    assert "login (user id) and password (personal access token)" in message
+    assert "nope-123" not in message
 
 
 def test_test_connection_succeeds(conn):

@@ -30,6 +30,7 @@ def _slow_path_check(value: str) -> bool:
     return (
         0 < len(value) <= validation.MAX_PATH_ID_LENGTH
         and ".." not in value
+        and value not in (".", "None", "null")
         and all(0x20 < ord(c) < 0x7F and c not in "/?#%@\\" for c in value)
     )
 
@@ -42,6 +43,9 @@ CANDIDATES = [
     ".",
     "..",
     "a..",
+    "None",
+    "null",
+    "Nonesuch",
     "x" * 255,
     "x" * 256,
     "",

@@ -11,7 +11,7 @@ import requests_mock as rm
 
 from airflow_provider_abeja.client import APIClient
 from airflow_provider_abeja.client._base import DEFAULT_TIMEOUT
-from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
+from airflow_provider_abeja.exceptions import HttpError, InvalidArgumentError, MissingCredentialsError
 
 from .conftest import API, DEP, MGMT, ORG, SER
 
@@ -260,14 +260,15 @@ def test_ca_bundle_from_environment(requests_mock: rm.Mocker, monkeypatch: pytes
     ]
 
 
-def test_authorization_is_not_sent_to_another_host_on_redirect(requests_mock: rm.Mocker) -> None:
+def test_a_redirect_is_an_error_and_is_never_followed(requests_mock: rm.Mocker) -> None:
     requests_mock.get(f"{MGMT}/services/{SER}", status_code=302, headers={"Location": "https://other.test/x"})
     requests_mock.get("https://other.test/x", json={})
-    with APIClient({"auth_token": "t"}, api_url=API) as client:
+    with APIClient({"auth_token": "token-1"}, api_url=API) as client, pytest.raises(HttpError) as info:
         client.get_service(ORG, DEP, SER)
-    first, second = requests_mock.request_history
-    assert first.headers["Authorization"] == "Bearer t"
-    assert "Authorization" not in second.headers
+    (first,) = requests_mock.request_history
+    assert first.headers["Authorization"] == "Bearer token-1"
+    assert info.value.status_code == 302
+    assert "redirect to https://other.test/x" in str(info.value)
 
 
 def test_async_client_refuses_a_missing_ca_bundle(tmp_path: Any) -> None:

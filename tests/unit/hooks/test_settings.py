@@ -45,6 +45,7 @@ def test_every_extra_is_read():
             "inference_addressing": "PATH",
             "console_url": "https://console.example.test/",
             "deployment_id": "9999999999999",
+            "max_answer_mb": "0.5",
         },
     )
     assert s.api_url == "http://127.0.0.1:8765"
@@ -59,7 +60,25 @@ def test_every_extra_is_read():
         "api_url": "http://127.0.0.1:8765",
         "verify": False,
         "inference_addressing": "path",
+        "max_answer_bytes": 512 * 1024,
+        "auth_hint": "check connection 'my_abeja': extra auth_token; for a 403 also that this "
+        "credential may use the organization (extra organization_id or the task's organization_id)",
     }
+
+
+@pytest.mark.parametrize("value", ["0", -1, "lots", True, [1], "1e99"])
+def test_a_bad_answer_limit_names_the_field(value: object) -> None:
+    with pytest.raises(ConnectionFieldError) as info:
+        build(extra={"auth_token": "bearer-token-1", "max_answer_mb": value})
+    assert info.value.field_name == "max_answer_mb"
+
+
+def test_the_auth_hint_names_the_fields_of_the_credential_in_use() -> None:
+    user = build(login="1111111111111", password=SECRET)
+    assert "login (user id) and password (personal access token)" in user.auth_hint
+    datasource = build(extra={"datasource_id": "ds-1", "datasource_secret": SECRET})
+    assert "extra datasource_id and extra datasource_secret" in datasource.auth_hint
+    assert SECRET not in user.auth_hint + datasource.auth_hint
 
 
 def test_prefixed_extra_names_from_older_forms_are_accepted():
