@@ -8,6 +8,7 @@ task runs, so that a DAG file importing the operators parses quickly.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -106,6 +107,33 @@ def wait_settings(
     return max(interval, MIN_CHECK_INTERVAL), seconds(timeout, "timeout")
 
 
+#: What a template renders for a missing value (``{{ dag_run.conf.get("x") }}``), case aside.
+MISSING_RENDERINGS = frozenset({"none", "null"})
+
+
+def check_named_argument(value: Any, argument: str) -> None:
+    """Refuse a rendered argument naming a file, a folder, an id or a target that names nothing:
+    empty, blank, or what a template renders for a missing value (``None``, ``null``).
+
+    An empty path is the worker's current directory and an empty id another resource (the
+    default endpoint, a listing): both send or overwrite what nobody asked for. ``None`` (not
+    given) passes: whether the argument is required is the operator's own check. Only the
+    refused values are echoed, never a real one (it may be a secret).
+    """
+    if isinstance(value, str) and (not value.strip() or value.strip().lower() in MISSING_RENDERINGS):
+        raise InvalidArgumentError(
+            argument, f"rendered to {value!r}, which names nothing: check the value or template that fills it"
+        )
+
+
+def required_path(value: Any, argument: str) -> str:
+    """A required path argument, rendered: refused when missing (``None`` is not the path "None")."""
+    if value is None:
+        raise InvalidArgumentError(argument, "is required")
+    check_named_argument(value, argument)
+    return str(value)
+
+
 def required_id(value: Any, argument: str) -> str:
     """A required path id (rendered): text, then the client's path-id rules, checked before the
     operator's own look-ups send anything."""
@@ -202,13 +230,39 @@ class _RenamedArguments(_OperatorMeta):
         return super().__call__(*args, **kwargs)
 
 
+def _checking_named_arguments(execute: Callable[..., Any]) -> Callable[..., Any]:
+    """``execute`` preceded by ``check_named_arguments`` (before any I/O or request)."""
+
+    @functools.wraps(execute)
+    def checked(self: AbejaBaseOperator, *args: Any, **kwargs: Any) -> Any:
+        self.check_named_arguments()
+        return execute(self, *args, **kwargs)
+
+    return checked
+
+
 class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments):
     """Base of every ABEJA operator: ``execute`` and ``execute_complete`` run under the fail-fast
-    rule, old argument names keep working for one release, and ``on_kill`` stops a wait."""
+    rule, the arguments naming something are checked first, old argument names keep working for
+    one release, and ``on_kill`` stops a wait."""
 
     #: Deprecated argument name -> its new name (accepted with a DeprecationWarning).
     renamed_arguments: ClassVar[Mapping[str, str]] = {}
+    #: The arguments naming a file, a folder, an id or a target: each ``execute`` first refuses
+    #: one that rendered to nothing (``check_named_argument``), fail-fast.
+    named_arguments: ClassVar[tuple[str, ...]] = ()
     _stop_waiting: threading.Event | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        execute = cls.__dict__.get("execute")
+        if callable(execute):  # wrapped before the fail-fast rule wraps it (the refusal is fail-fast)
+            cls.execute = _checking_named_arguments(execute)  # type: ignore[method-assign]
+        super().__init_subclass__(**kwargs)
+
+    def check_named_arguments(self) -> None:
+        """Refuse any of ``named_arguments`` that rendered to nothing, naming it."""
+        for argument in self.named_arguments:
+            check_named_argument(getattr(self, argument, None), argument)
 
     def __init__(self, **kwargs: Any) -> None:
         # An __init__ of its own: Airflow's partial() reads the argument defaults of each class
@@ -236,6 +290,7 @@ class AbejaConnectionOperator(AbejaBaseOperator):
     """
 
     template_fields: Sequence[str] = ("abeja_conn_id", "organization_id")
+    named_arguments: ClassVar[tuple[str, ...]] = ("abeja_conn_id", "organization_id")
 
     def __init__(
         self,
@@ -364,10 +419,16 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
     """
 
     template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "deployment_id")
+    named_arguments: ClassVar[tuple[str, ...]] = (*AbejaConnectionOperator.named_arguments, "deployment_id")
 
     def __init__(self, *, deployment_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.deployment_id = deployment_id
+
+    def check_named_arguments(self) -> None:
+        """Also: every operator on a deployment needs its id."""
+        super().check_named_arguments()
+        required_id(self.deployment_id, "deployment_id")
 
     def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
         """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""

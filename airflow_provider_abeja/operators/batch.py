@@ -19,7 +19,11 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.sender import DEFAULT_ABORT_STATUSES, DEFAULT_RESEND_STATUSES
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-from airflow_provider_abeja.operators._base import DEFAULT_ENDPOINT_ALIAS, AbejaDeploymentOperator
+from airflow_provider_abeja.operators._base import (
+    DEFAULT_ENDPOINT_ALIAS,
+    AbejaDeploymentOperator,
+    required_path,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.batch.inputs import InputSource
@@ -120,6 +124,11 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         "include_keys_from",
     )
     template_fields_renderers = {"inputs": "json"}
+    named_arguments = (
+        *AbejaDeploymentOperator.named_arguments,
+        *("service_id", "endpoint_alias", "input_path", "output_path", "errors_path"),
+        *("include_keys_from", "storage_conn_id"),
+    )
     ui_color = "#7ec8e3"
     renamed_arguments = {"custom_alias": "endpoint_alias"}
 
@@ -293,7 +302,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         from airflow_provider_abeja.batch.sender import Sender
 
         organization_id = self.resolve_organization_id()
-        output_path = str(self.output_path)
+        output_path = required_path(self.output_path, "output_path")
         errors_path = str(self.errors_path or default_errors_path(output_path))
         max_error_rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
         target = self._target(organization_id)

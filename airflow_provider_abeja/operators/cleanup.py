@@ -48,6 +48,7 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
     """
 
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "task_ids")
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "task_ids")
     ui_color = "#fdecea"
 
     def __init__(self, *, task_ids: str | Sequence[str] | None = None, **kwargs: Any) -> None:

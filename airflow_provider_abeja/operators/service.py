@@ -242,6 +242,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         "model_id",
     )
     template_fields_renderers = {"environment": "json"}
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "version_id", "model_id")
 
     def __init__(
         self,
@@ -412,6 +413,7 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
         "payload",
     )
     template_fields_renderers = {"payload": "json"}
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
 
     def __init__(self, *, service_id: str, payload: Mapping[str, Any] | str, **kwargs: Any):
         super().__init__(**kwargs)
@@ -441,6 +443,7 @@ class _StateChangeOperator(_ServiceOperator):
     and treat the platform's 400 as success when the service got there meanwhile."""
 
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
     #: The verb (``start``, ``stop``: the client's ``<verb>_service`` sends the change), the
     #: statuses that need no change, and the status to wait for.
     verb: ClassVar[str]
@@ -543,6 +546,7 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     """
 
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
     noun = "service"
     id_field = "service_id"
 
@@ -607,6 +611,10 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         "output_path",
     )
     template_fields_renderers = {"json": "json"}
+    named_arguments = (
+        *AbejaDeploymentOperator.named_arguments,
+        *("service_id", "endpoint_alias", "input_path", "output_path", "storage_conn_id"),
+    )
     operator_extra_links = (AbejaServiceLink(),)
     renamed_arguments = {"ready_timeout": "timeout"}
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-from airflow_provider_abeja.operators._base import AbejaBaseOperator
+from airflow_provider_abeja.operators._base import AbejaBaseOperator, required_path
 from airflow_provider_abeja.operators.batch import INPUT_FORMATS, choice_argument, number_argument
 
 PLAN_NAME = "plan.json"
@@ -42,6 +42,7 @@ class _ShardOperator(AbejaBaseOperator):
     """What the split and the merge share: the run's folder and the object store's connection."""
 
     ui_color = "#b5e3f2"
+    named_arguments: ClassVar[tuple[str, ...]] = ("work_dir", "storage_conn_id")
 
     def __init__(self, *, work_dir: str, storage_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -75,6 +76,7 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
         "key_field",
         "payload_field",
     )
+    named_arguments = (*_ShardOperator.named_arguments, "input_path", "output_dir")
 
     def __init__(
         self,
@@ -104,7 +106,10 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
         from airflow_provider_abeja.batch.shards import join, shard_specs, split_files, split_jsonl
 
         conn_id = self.storage_conn_id
-        input_path, work_dir = str(self.input_path), str(self.work_dir)
+        input_path, work_dir = (
+            required_path(self.input_path, "input_path"),
+            required_path(self.work_dir, "work_dir"),
+        )
         output_dir = str(self.output_dir or join(work_dir, "results"))
         count = number_argument("shards", self.shards, int, 1)
         work = self._path(work_dir, "work_dir")
@@ -142,6 +147,7 @@ class AbejaMergeBatchShardsOperator(_ShardOperator):
     """
 
     template_fields: Sequence[str] = ("work_dir", "manifest_path", "max_error_rate")
+    named_arguments = (*_ShardOperator.named_arguments, "manifest_path")
 
     def __init__(
         self, *, manifest_path: str | None = None, max_error_rate: float | str = 1.0, **kwargs: Any
@@ -154,7 +160,7 @@ class AbejaMergeBatchShardsOperator(_ShardOperator):
         from airflow_provider_abeja.batch.paths import open_binary, path_exists
         from airflow_provider_abeja.batch.shards import join, merge_shards
 
-        work_dir = str(self.work_dir)
+        work_dir = required_path(self.work_dir, "work_dir")
         manifest_path = str(self.manifest_path or join(work_dir, MANIFEST_NAME))
         rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
         plan_path = self._path(join(work_dir, PLAN_NAME), "work_dir")

@@ -69,6 +69,8 @@ def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
 class _TrainingOperator(AbejaConnectionOperator):
     """An operator on one job definition."""
 
+    named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
+
     def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_definition_name = job_definition_name
@@ -109,6 +111,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
         "description",
     )
     template_fields_renderers = {"environment": "json", "datasets": "json"}
+    named_arguments = (*_TrainingOperator.named_arguments, "version_id")
     operator_extra_links = (AbejaTrainingJobLink(),)
     ui_color = "#fdf3e8"
     #: The organization, definition and id of the job this try started or reused (for ``on_kill``).
@@ -284,6 +287,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         "user_parameters",
         "metrics",
     )
+    named_arguments = (*_TrainingOperator.named_arguments, "training_job_id")
     operator_extra_links = (AbejaTrainingModelLink(),)
     ui_color = "#fdf3e8"
 
@@ -355,6 +359,7 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         "image",
         "user_parameters",
     )
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "version", "code", "handler", "image")
     operator_extra_links = (AbejaDeploymentVersionLink(),)
     ui_color = "#e8f4fd"
 
