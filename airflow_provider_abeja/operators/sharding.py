@@ -114,6 +114,9 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
         count = number_argument("shards", self.shards, int, 1)
         work = self._path(work_dir, "work_dir")
         source, pattern, files = locate_input(input_path, self.input_format, conn_id)
+        self._check_apart(
+            source if pattern is None else None, files, work, self._path(output_dir, "output_dir")
+        )
         if files:
             written = split_files(FilesSource(source, pattern), work, count)
         elif not is_file(source):
@@ -132,6 +135,20 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
         message = "Split %s into %d shard(s) of %s input(s) under %s"
         self.log.info(message, input_path, len(specs), sizes, work_dir)
         return specs
+
+    @staticmethod
+    def _check_apart(source: Any, folder: bool, work: Any, output: Any) -> None:
+        """The input is neither in the run's folders nor holds them (a shard or a result would
+        overwrite it, or be read as an input next time); the results are not the shards."""
+        from airflow_provider_abeja.batch.overlap import check_apart, location
+
+        folders = ("input_path", "work_dir", "output_dir") if folder else ("work_dir", "output_dir")
+        check_apart({"input_path": source, "work_dir": work}, folders=folders)
+        check_apart({"input_path": source, "output_dir": output}, folders=folders)
+        if location(work) == location(output):
+            raise InvalidArgumentError(
+                "output_dir", "is work_dir: each shard's results would overwrite the shard"
+            )
 
 
 class AbejaMergeBatchShardsOperator(_ShardOperator):
@@ -157,6 +174,7 @@ class AbejaMergeBatchShardsOperator(_ShardOperator):
         self.max_error_rate = max_error_rate
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        from airflow_provider_abeja.batch.overlap import check_apart
         from airflow_provider_abeja.batch.paths import open_binary, path_exists
         from airflow_provider_abeja.batch.shards import join, merge_shards
 
@@ -171,6 +189,9 @@ class AbejaMergeBatchShardsOperator(_ShardOperator):
             plan = json.load(fh)
         shards = plan["shards"]
         outputs = [self._path(s["output_path"], "output_path", s.get("storage_conn_id")) for s in shards]
+        for i, output in enumerate(outputs):  # the manifest would replace a shard's results
+            check_apart({f"output_path of shard {i}": output, "manifest_path": manifest_file})
+        check_apart({"work_dir": plan_path, "manifest_path": manifest_file})
         manifest = merge_shards(shards, outputs)
         manifest.update(input_path=plan["input_path"], manifest_path=manifest_path)
         _write_json(manifest_file, manifest)
