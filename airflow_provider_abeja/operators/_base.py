@@ -443,9 +443,11 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
 class AbejaDeleteOperator(AbejaDeploymentOperator):
     """Delete one resource of a deployment (a service, an endpoint). A resource that is already
     gone is success (returns None) unless ``fail_if_missing=True``; otherwise returns the API's
-    answer. The service and endpoint delete operators say the same things the same way.
+    answer. So is an id that is None (an XCom nobody pushed, such as the ``previous_service_id``
+    of a first release): nothing to delete. The service and endpoint delete operators say the
+    same things the same way.
 
-    :param fail_if_missing: fail without retries when the resource does not exist.
+    :param fail_if_missing: fail without retries when the resource does not exist (or its id is None).
     """
 
     ui_color = "#fdecea"
@@ -460,6 +462,9 @@ class AbejaDeleteOperator(AbejaDeploymentOperator):
 
     def execute(self, context: Mapping[str, Any]) -> Any:
         noun = self.noun
+        if getattr(self, self.id_field) is None and not self.fail_if_missing:
+            self.log.info("No %s to delete: %s is None (nothing was pushed for it)", noun, self.id_field)
+            return None
         resource_id = required_id(getattr(self, self.id_field), self.id_field)
         organization_id = self.resolve_organization_id()
         try:

@@ -53,6 +53,9 @@ class _EndpointOperator(AbejaDeploymentOperator):
         check_ready: bool = True,
         **kwargs: Any,
     ) -> None:
+        # Each key of the answer is an XCom of its own, and ``output["previous_service_id"]`` is
+        # None (not XComNotFound) when there was no previous service: a delete then has nothing to do.
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.service_id = service_id
         self.endpoint_alias = endpoint_alias

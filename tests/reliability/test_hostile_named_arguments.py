@@ -153,15 +153,16 @@ REQUIRED_OF = {
     (batch.AbejaBatchRequestOperator, "output_path"),
     (sharding.AbejaSplitBatchInputOperator, "input_path"),
     (endpoint.AbejaUpdateEndpointOperator, "endpoint_alias"),
-    (endpoint.AbejaDeleteEndpointOperator, "endpoint_alias"),
 }
+#: A delete of None has nothing to do (the previous service of a first release), see below.
+DELETES = (service.AbejaDeleteServiceOperator, endpoint.AbejaDeleteEndpointOperator)
 
 
 def _required(operator: type, argument: str) -> bool:
     if (operator, argument) in REQUIRED_OF:
         return True
-    optional = operator is service.AbejaRequestServiceOperator or operator is batch.AbejaBatchRequestOperator
-    return argument in REQUIRED and not (argument == "service_id" and optional)
+    optional = (service.AbejaRequestServiceOperator, batch.AbejaBatchRequestOperator, *DELETES)
+    return argument in REQUIRED and not (argument == "service_id" and operator in optional)
 
 
 def _cases() -> list[Any]:
@@ -268,3 +269,22 @@ def test_a_batch_input_is_never_the_current_directory_or_the_root(
     assert _refusal(info.value) is not None
     assert connected.counters()["requests"] == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd"], "something was written"
+
+
+@pytest.mark.parametrize(
+    ("operator", "argument"), [(DELETES[0], "service_id"), (DELETES[1], "endpoint_alias")]
+)
+def test_a_delete_of_none_has_nothing_to_do_unless_it_must_exist(
+    operator: type[Any], argument: str, connected: Any
+) -> None:
+    """``route.output["previous_service_id"]`` is None on a first release: nothing to delete."""
+    before = connected.counters()["requests"]
+    lenient = operator(task_id="delete", deployment_id=DEP, **{argument: None})
+    with no_network() as attempts:
+        assert lenient.execute(task_context()) is None
+    assert attempts == []
+    strict = operator(task_id="delete", deployment_id=DEP, fail_if_missing=True, **{argument: None})
+    with no_network() as attempts, pytest.raises(AirflowFailException, match=f"{argument}: is required"):
+        strict.execute(task_context())
+    assert attempts == []
+    assert connected.counters()["requests"] == before
