@@ -430,6 +430,30 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         super().check_named_arguments()
         required_id(self.deployment_id, "deployment_id")
 
+    def service_log_lines(self, organization_id: str, service_id: str) -> list[str]:
+        """The service's latest log lines (a failed handler's traceback is there), or none: they
+        only explain an outcome already known. A service already gone has none; any other error
+        reading them is a warning."""
+        from airflow_provider_abeja.wait.engine import latest_log_lines
+
+        try:
+            return latest_log_lines(
+                self.client.get_service_recent_logs(organization_id, self.deployment_id, service_id)
+            )
+        except NotFound:
+            return []
+        except Exception as exc:  # never fail (or fail differently) for the logs
+            self.log.warning("Could not read the recent logs of service %s: %s", service_id, exc)
+            return []
+
+    def log_before_delete(self, organization_id: str, service_id: str) -> None:
+        """Copy the service's latest log lines into the task log: deleting it deletes them."""
+        from airflow_provider_abeja.exceptions import with_log_lines
+
+        lines = self.service_log_lines(organization_id, service_id)
+        if lines:
+            self.log.info("%s", with_log_lines(f"Deleting service {service_id}.", lines))
+
     def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
         """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""
         from airflow_provider_abeja.links.abeja import push_service_url, service_console_url
@@ -467,6 +491,8 @@ class AbejaDeleteOperator(AbejaDeploymentOperator):
             return None
         resource_id = required_id(getattr(self, self.id_field), self.id_field)
         organization_id = self.resolve_organization_id()
+        if noun == "service":
+            self.log_before_delete(organization_id, resource_id)
         try:
             result = getattr(self.client, f"delete_{noun}")(organization_id, self.deployment_id, resource_id)
         except NotFound as exc:

@@ -68,6 +68,7 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
         # Kept: an endpoint serves it (a release).
         kept = [service_id for service_id in doomed if service_id in routed]
         for service_id in (s for s in doomed if s not in routed):
+            self.log_before_delete(organization_id, service_id)
             try:
                 self.client.delete_service(organization_id, self.deployment_id, service_id)
             except NotFound:
