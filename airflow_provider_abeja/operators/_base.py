@@ -21,6 +21,7 @@ from warnings import warn
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
 from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS
+from airflow_provider_abeja.client.validation import check_named_argument
 from airflow_provider_abeja.exceptions import (
     AbejaError,
     HttpError,
@@ -105,25 +106,6 @@ def wait_settings(
     if not interval:  # None or zero
         raise InvalidArgumentError("check_interval", "must be a finite number of seconds above zero")
     return max(interval, MIN_CHECK_INTERVAL), seconds(timeout, "timeout")
-
-
-#: What a template renders for a missing value (``{{ dag_run.conf.get("x") }}``), case aside.
-MISSING_RENDERINGS = frozenset({"none", "null"})
-
-
-def check_named_argument(value: Any, argument: str) -> None:
-    """Refuse a rendered argument naming a file, a folder, an id or a target that names nothing:
-    empty, blank, or what a template renders for a missing value (``None``, ``null``).
-
-    An empty path is the worker's current directory and an empty id another resource (the
-    default endpoint, a listing): both send or overwrite what nobody asked for. ``None`` (not
-    given) passes: whether the argument is required is the operator's own check. Only the
-    refused values are echoed, never a real one (it may be a secret).
-    """
-    if isinstance(value, str) and (not value.strip() or value.strip().lower() in MISSING_RENDERINGS):
-        raise InvalidArgumentError(
-            argument, f"rendered to {value!r}, which names nothing: check the value or template that fills it"
-        )
 
 
 def required_path(value: Any, argument: str) -> str:

@@ -288,3 +288,31 @@ def test_a_delete_of_none_has_nothing_to_do_unless_it_must_exist(
         strict.execute(task_context())
     assert attempts == []
     assert connected.counters()["requests"] == before
+
+
+def _sensor_cases() -> list[Any]:
+    from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
+    from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
+
+    sensors = [
+        (AbejaServiceStatusSensor, {"deployment_id": DEP, "service_id": SER}),
+        (AbejaTrainingJobSensor, {"job_definition_name": "train", "training_job_id": "3333333333333"}),
+    ]
+    return [
+        pytest.param(sensor, kwargs, argument, value, id=f"{sensor.__name__[5:]}-{argument}-{label}")
+        for sensor, kwargs in sensors
+        for argument in ("abeja_conn_id", "organization_id", *kwargs)
+        for label, value in NOTHING.items()
+    ]
+
+
+@pytest.mark.parametrize(("sensor", "kwargs", "argument", "value"), _sensor_cases())
+def test_a_sensor_argument_that_names_nothing_is_refused_before_any_request(
+    sensor: type[Any], kwargs: dict[str, Any], argument: str, value: str, connected: Any
+) -> None:
+    poking = sensor(task_id="hostile", **{**kwargs, argument: value})
+    before = connected.counters()["requests"]
+    with no_network() as attempts, pytest.raises(AirflowFailException, match=f"{argument}: rendered to"):
+        poking.poke(task_context(FakeTI(task_id="hostile")))
+    assert attempts == []
+    assert connected.counters()["requests"] == before
