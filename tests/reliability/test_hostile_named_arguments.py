@@ -181,7 +181,14 @@ CASES = _cases()
 
 
 def test_the_table_covers_every_named_argument() -> None:
-    """Each operator's declared ``named_arguments`` are all in the table, and the other way round."""
+    """Every operator is in the table, with its declared ``named_arguments``, and the other way round."""
+    public = {
+        value
+        for module in (batch, cleanup, endpoint, service, sharding, training)
+        for name, value in vars(module).items()
+        if name.startswith("Abeja") and name.endswith("Operator") and value.__module__ == module.__name__
+    }
+    assert public == {operator for operator, _, _ in OPERATORS}
     for operator, _, _ in OPERATORS:
         listed = {a for op, _, arguments in OPERATORS if op is operator for a in arguments}
         assert listed == set(operator.named_arguments), operator.__name__

@@ -26,7 +26,7 @@ DAG_SOURCE = textwrap.dedent(
     """Release: point the endpoint at params.service_id, delete the service it served before."""
     from datetime import datetime
 
-    from airflow.sdk import DAG
+    from airflow.providers.common.compat.sdk import DAG
 
     from airflow_provider_abeja.operators.endpoint import AbejaRouteEndpointOperator
     from airflow_provider_abeja.operators.service import AbejaDeleteServiceOperator
