@@ -397,6 +397,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
                 self.log.warning("Another service of this task instance is still there: %s", service_id)
                 continue
             self.log.warning("Service %s of an earlier try %s: deleting it", service_id, reason)
+            self.log_before_delete(organization_id, service_id)
             with contextlib.suppress(NotFound):
                 self.client.delete_service(organization_id, self.deployment_id, service_id)
         return keep

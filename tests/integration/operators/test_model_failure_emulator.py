@@ -103,3 +103,28 @@ def test_the_create_copies_the_last_lines_before_deleting_its_failed_service(
     assert "Deleting service ser-" in out
     assert out.index("could not be loaded") < out.index("The wait for service")
     assert emulator.state()["services"] == []
+
+
+def test_a_retry_copies_the_last_lines_of_the_earlier_tries_failed_service(
+    emulator: Any, capsys: Any
+) -> None:
+    ti = FakeTI(task_id="create")
+    failing = AbejaCreateServiceOperator(
+        task_id="create",
+        deployment_id=SAMPLE_DEPLOYMENT,
+        version_id=BAD_VERSION,
+        keep_service_on_failure=True,
+        check_interval=0.1,
+        timeout=60,
+    )
+    with pytest.raises(AirflowException, match="is kept"):
+        failing.execute({"ti": ti})
+    failed = emulator.state()["services"][0]["service_id"]
+    capsys.readouterr()
+    ti.try_number = 2
+    AbejaCreateServiceOperator(
+        task_id="create", deployment_id=SAMPLE_DEPLOYMENT, version_id=BAD_VERSION, wait_for_completion=False
+    ).execute({"ti": ti})
+    out = capsys.readouterr().out
+    assert f"Deleting service {failed}." in out
+    assert "could not be loaded" in out
