@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from airflow_provider_abeja.batch.paths import iter_lines, local_path, object_path, open_binary
+from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 Key = str | int
 
@@ -146,12 +147,27 @@ def split_glob(path: str) -> tuple[str, str | None]:
     return path, None
 
 
+def check_input_folder(base: str) -> None:
+    """Refuse an input that is the whole file system or, by a relative path (``.``, ``*.png``),
+    the worker's current directory: what a template that rendered too little names, never a batch."""
+    if "://" in base:  # a local URL's path (a glob's base keeps no slash after ``file://``)
+        base = (base.split("://", 1)[1] or os.sep) if base.lower().startswith(("file://", "local://")) else ""
+    if base and os.path.abspath(base) == os.path.abspath(os.sep):
+        raise InvalidArgumentError("input_path", f"{base!r} is the root of the file system")
+    if base and not os.path.isabs(base) and os.path.abspath(base) == os.getcwd():
+        raise InvalidArgumentError(
+            "input_path",
+            f"{base!r} is the worker's current directory ({os.getcwd()}): give an absolute path",
+        )
+
+
 def locate_input(input_path: str, input_format: str, conn_id: str | None) -> tuple[Any, str | None, bool]:
     """The path to read, the glob pattern below it, and whether it holds files (else it is JSONL).
 
     A glob always means files; otherwise ``input_format`` decides, ``auto`` by whether it is a directory.
     """
     base, pattern = split_glob(input_path)
+    check_input_folder(base)
     path = object_path(base if pattern else input_path, conn_id=conn_id, argument="input_path")
     files = pattern is not None or input_format == "files"
     return path, pattern, files or (input_format == "auto" and bool(path.is_dir()))

@@ -107,10 +107,18 @@ def publish(local_file: str, destination: Any) -> None:
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
-            # Another file system: copy next to the destination first, so the rename stays atomic.
-            staged = os.path.join(folder, f".{os.path.basename(local)}.{os.getpid()}.tmp")
-            shutil.copyfile(local_file, staged)
-            os.replace(staged, local)
+            # Another file system: copy next to the destination first, so the rename stays atomic;
+            # the copy is a new file of its own (O_EXCL: never a planted file or symlink).
+            handle, staged = tempfile.mkstemp(
+                prefix=f".{os.path.basename(local)}.", suffix=".tmp", dir=folder
+            )
+            try:
+                with os.fdopen(handle, "wb") as out, open(local_file, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                os.replace(staged, local)
+            finally:
+                if os.path.lexists(staged):
+                    os.unlink(staged)
         return
     with open(local_file, "rb") as src, destination.open("wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)

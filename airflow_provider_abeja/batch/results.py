@@ -45,6 +45,19 @@ def encode_record(record: dict[str, Any]) -> bytes:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
+#: How every line this code writes begins (the runner puts ``key`` first): a torn last line that
+#: does not begin so was not written by it.
+RECORD_START = b'{"key":'
+
+
+def _torn_by_us(fh: IO[bytes], offset: int) -> bool:
+    """Whether the bytes from ``offset`` on can be a record cut short by a crash: the start of
+    one, or the zeros a power loss leaves where written data never reached the disk."""
+    fh.seek(offset)
+    head = fh.read(len(RECORD_START))
+    return RECORD_START.startswith(head) or head.startswith(RECORD_START) or not head.strip(b"\0")
+
+
 @dataclass
 class _Tally:
     """Counts what a scan saw, filled while `DoneKeys.build` consumes the keys."""
@@ -120,6 +133,13 @@ class AppendResultStore(ResultStore):
         if os.path.exists(path):
             with open(path, "rb") as fh:
                 self.done = DoneKeys.build(_scan(fh, tally, path))
+                if (tally.torn or os.path.getsize(path) != tally.good_end) and not _torn_by_us(
+                    fh, tally.good_end
+                ):
+                    raise CorruptOutputError(
+                        f"{path} ends with a line this operator did not write: not a result file "
+                        "of this operator, or edited by hand; it was left as it is"
+                    )
             if tally.torn or os.path.getsize(path) != tally.good_end:
                 os.truncate(path, tally.good_end)
                 self.repaired = True

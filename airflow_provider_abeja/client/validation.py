@@ -292,3 +292,22 @@ def check_datasets(value: object, argument: str = "datasets") -> dict[str, str] 
             raise InvalidArgumentError(argument, f"{alias}: dataset id must be digits, not {dataset_id!r}")
         out[alias] = text
     return out
+
+
+#: What a template renders for a missing value (``{{ dag_run.conf.get("x") }}``), case aside.
+MISSING_RENDERINGS = frozenset({"none", "null"})
+
+
+def check_named_argument(value: Any, argument: str) -> None:
+    """Refuse a rendered argument naming a file, a folder, an id or a target that names nothing:
+    empty, blank, or what a template renders for a missing value (``None``, ``null``).
+
+    An empty path is the worker's current directory and an empty id another resource (the
+    default endpoint, a listing): both send or overwrite what nobody asked for. ``None`` (not
+    given) passes: whether the argument is required is the operator's own check. Only the
+    refused values are echoed, never a real one (it may be a secret).
+    """
+    if isinstance(value, str) and (not value.strip() or value.strip().lower() in MISSING_RENDERINGS):
+        raise InvalidArgumentError(
+            argument, f"rendered to {value!r}, which names nothing: check the value or template that fills it"
+        )

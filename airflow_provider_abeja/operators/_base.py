@@ -8,6 +8,7 @@ task runs, so that a DAG file importing the operators parses quickly.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -20,6 +21,7 @@ from warnings import warn
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
 from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS
+from airflow_provider_abeja.client.validation import check_named_argument
 from airflow_provider_abeja.exceptions import (
     AbejaError,
     HttpError,
@@ -104,6 +106,14 @@ def wait_settings(
     if not interval:  # None or zero
         raise InvalidArgumentError("check_interval", "must be a finite number of seconds above zero")
     return max(interval, MIN_CHECK_INTERVAL), seconds(timeout, "timeout")
+
+
+def required_path(value: Any, argument: str) -> str:
+    """A required path argument, rendered: refused when missing (``None`` is not the path "None")."""
+    if value is None:
+        raise InvalidArgumentError(argument, "is required")
+    check_named_argument(value, argument)
+    return str(value)
 
 
 def required_id(value: Any, argument: str) -> str:
@@ -202,13 +212,39 @@ class _RenamedArguments(_OperatorMeta):
         return super().__call__(*args, **kwargs)
 
 
+def _checking_named_arguments(execute: Callable[..., Any]) -> Callable[..., Any]:
+    """``execute`` preceded by ``check_named_arguments`` (before any I/O or request)."""
+
+    @functools.wraps(execute)
+    def checked(self: AbejaBaseOperator, *args: Any, **kwargs: Any) -> Any:
+        self.check_named_arguments()
+        return execute(self, *args, **kwargs)
+
+    return checked
+
+
 class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments):
     """Base of every ABEJA operator: ``execute`` and ``execute_complete`` run under the fail-fast
-    rule, old argument names keep working for one release, and ``on_kill`` stops a wait."""
+    rule, the arguments naming something are checked first, old argument names keep working for
+    one release, and ``on_kill`` stops a wait."""
 
     #: Deprecated argument name -> its new name (accepted with a DeprecationWarning).
     renamed_arguments: ClassVar[Mapping[str, str]] = {}
+    #: The arguments naming a file, a folder, an id or a target: each ``execute`` first refuses
+    #: one that rendered to nothing (``check_named_argument``), fail-fast.
+    named_arguments: ClassVar[tuple[str, ...]] = ()
     _stop_waiting: threading.Event | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        execute = cls.__dict__.get("execute")
+        if callable(execute):  # wrapped before the fail-fast rule wraps it (the refusal is fail-fast)
+            cls.execute = _checking_named_arguments(execute)  # type: ignore[method-assign]
+        super().__init_subclass__(**kwargs)
+
+    def check_named_arguments(self) -> None:
+        """Refuse any of ``named_arguments`` that rendered to nothing, naming it."""
+        for argument in self.named_arguments:
+            check_named_argument(getattr(self, argument, None), argument)
 
     def __init__(self, **kwargs: Any) -> None:
         # An __init__ of its own: Airflow's partial() reads the argument defaults of each class
@@ -236,6 +272,7 @@ class AbejaConnectionOperator(AbejaBaseOperator):
     """
 
     template_fields: Sequence[str] = ("abeja_conn_id", "organization_id")
+    named_arguments: ClassVar[tuple[str, ...]] = ("abeja_conn_id", "organization_id")
 
     def __init__(
         self,
@@ -364,10 +401,40 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
     """
 
     template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "deployment_id")
+    named_arguments: ClassVar[tuple[str, ...]] = (*AbejaConnectionOperator.named_arguments, "deployment_id")
 
     def __init__(self, *, deployment_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.deployment_id = deployment_id
+
+    def check_named_arguments(self) -> None:
+        """Also: every operator on a deployment needs its id."""
+        super().check_named_arguments()
+        required_id(self.deployment_id, "deployment_id")
+
+    def service_log_lines(self, organization_id: str, service_id: str) -> list[str]:
+        """The service's latest log lines (a failed handler's traceback is there), or none: they
+        only explain an outcome already known. A service already gone has none; any other error
+        reading them is a warning."""
+        from airflow_provider_abeja.wait.engine import latest_log_lines
+
+        try:
+            return latest_log_lines(
+                self.client.get_service_recent_logs(organization_id, self.deployment_id, service_id)
+            )
+        except NotFound:
+            return []
+        except Exception as exc:  # never fail (or fail differently) for the logs
+            self.log.warning("Could not read the recent logs of service %s: %s", service_id, exc)
+            return []
+
+    def log_before_delete(self, organization_id: str, service_id: str) -> None:
+        """Copy the service's latest log lines into the task log: deleting it deletes them."""
+        from airflow_provider_abeja.exceptions import with_log_lines
+
+        lines = self.service_log_lines(organization_id, service_id)
+        if lines:
+            self.log.info("%s", with_log_lines(f"Deleting service {service_id}.", lines))
 
     def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
         """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""
@@ -382,9 +449,11 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
 class AbejaDeleteOperator(AbejaDeploymentOperator):
     """Delete one resource of a deployment (a service, an endpoint, a version). A resource that is already
     gone is success (returns None) unless ``fail_if_missing=True``; otherwise returns the API's
-    answer. The service and endpoint delete operators say the same things the same way.
+    answer. So is an id that is None (an XCom nobody pushed, such as the ``previous_service_id``
+    of a first release): nothing to delete. The service and endpoint delete operators say the
+    same things the same way.
 
-    :param fail_if_missing: fail without retries when the resource does not exist.
+    :param fail_if_missing: fail without retries when the resource does not exist (or its id is None).
     """
 
     ui_color = "#fdecea"
@@ -399,8 +468,13 @@ class AbejaDeleteOperator(AbejaDeploymentOperator):
 
     def execute(self, context: Mapping[str, Any]) -> Any:
         noun = self.noun.replace("_", " ")
+        if getattr(self, self.id_field) is None and not self.fail_if_missing:
+            self.log.info("No %s to delete: %s is None (nothing was pushed for it)", noun, self.id_field)
+            return None
         resource_id = required_id(getattr(self, self.id_field), self.id_field)
         organization_id = self.resolve_organization_id()
+        if noun == "service":
+            self.log_before_delete(organization_id, resource_id)
         try:
             result = getattr(self.client, f"delete_{self.noun}")(
                 organization_id, self.deployment_id, resource_id

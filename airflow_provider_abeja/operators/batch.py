@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,11 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.sender import DEFAULT_ABORT_STATUSES, DEFAULT_RESEND_STATUSES
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-from airflow_provider_abeja.operators._base import DEFAULT_ENDPOINT_ALIAS, AbejaDeploymentOperator
+from airflow_provider_abeja.operators._base import (
+    DEFAULT_ENDPOINT_ALIAS,
+    AbejaDeploymentOperator,
+    required_path,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.batch.inputs import InputSource
@@ -157,6 +162,11 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         "include_keys_from",
     )
     template_fields_renderers = {"inputs": "json"}
+    named_arguments = (
+        *AbejaDeploymentOperator.named_arguments,
+        *("service_id", "endpoint_alias", "input_path", "output_path", "errors_path"),
+        *("include_keys_from", "storage_conn_id"),
+    )
     ui_color = "#7ec8e3"
     renamed_arguments = {"custom_alias": "endpoint_alias"}
 
@@ -260,6 +270,28 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             conn_id=self.storage_conn_id,
         )
 
+    def _check_files(self, output: Any, errors: Any) -> None:
+        """Refuse outputs that would lose data: the input, the output and the errors file are
+        apart (a folder input does not hold the outputs), and a file about to be appended to or
+        replaced is this operator's own."""
+        from airflow_provider_abeja.batch.inputs import split_glob
+        from airflow_provider_abeja.batch.overlap import check_apart, check_own_file
+        from airflow_provider_abeja.batch.paths import local_path
+
+        source: Any = None
+        folders: tuple[str, ...] = ()
+        if self.input_path is not None:
+            base, pattern = split_glob(str(self.input_path))
+            source = self._path(str(self.input_path) if pattern is None else base)
+            local = local_path(source)
+            if pattern is None and local is not None and os.path.isdir(local):
+                folders = ("input_path",)
+            elif pattern is not None:
+                source = None  # a pattern's folder may hold the outputs, which it does not match
+        check_apart({"input_path": source, "output_path": output, "errors_path": errors}, folders=folders)
+        check_own_file(output, "output_path", read=False)
+        check_own_file(errors, "errors_path")
+
     # -- target and concurrency ---------------------------------------------------------------
 
     def _target(self, organization_id: str) -> Target:
@@ -316,19 +348,20 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         from airflow_provider_abeja.batch.sender import Sender
 
         organization_id = self.resolve_organization_id()
-        output_path = str(self.output_path)
+        output_path = required_path(self.output_path, "output_path")
         errors_path = str(self.errors_path or default_errors_path(output_path))
         max_error_rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
         target = self._target(organization_id)
-        source = self.build_source()
         output = self._path(output_path, "output_path")
         errors = self._path(errors_path, "errors_path")
+        self._check_files(output, errors)
+        source = self.build_source()
         concurrency = self.concurrency or self._default_concurrency(self.client, target)
         total = source.count() if self.count_inputs else None
         try:
             store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
         except CorruptOutputError as exc:  # not a crash artefact: a retry would find it again
-            raise AirflowFailException(f"{exc}; move the output away or repair it") from exc
+            raise InvalidArgumentError("output_path", f"{exc}; move the output away or repair it") from exc
         client = self._client(concurrency)
         sender = Sender(
             client,

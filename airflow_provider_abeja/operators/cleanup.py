@@ -62,6 +62,7 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
     """
 
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "task_ids")
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "task_ids")
     ui_color = "#fdecea"
 
     def __init__(self, *, task_ids: str | Sequence[str] | None = None, **kwargs: Any) -> None:
@@ -81,6 +82,7 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
         # Kept: an endpoint serves it (a release).
         kept = [service_id for service_id in doomed if service_id in routed]
         for service_id in (s for s in doomed if s not in routed):
+            self.log_before_delete(organization_id, service_id)
             try:
                 self.client.delete_service(organization_id, self.deployment_id, service_id)
             except NotFound:

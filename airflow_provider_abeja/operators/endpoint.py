@@ -8,7 +8,7 @@ retire or roll back to it) and delete the old service.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
@@ -38,9 +38,12 @@ class _EndpointOperator(AbejaDeploymentOperator):
         "endpoint_alias",
         "service_id",
     )
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "endpoint_alias", "service_id")
     operator_extra_links = (AbejaServiceLink(),)
     ui_color = "#eef7ee"
     renamed_arguments = _RENAMED
+    #: The alias an ``endpoint_alias`` of None stands for (None: it is required).
+    default_alias: ClassVar[str | None] = DEFAULT_ENDPOINT_ALIAS
 
     def __init__(
         self,
@@ -50,6 +53,9 @@ class _EndpointOperator(AbejaDeploymentOperator):
         check_ready: bool = True,
         **kwargs: Any,
     ) -> None:
+        # Each key of the answer is an XCom of its own, and ``output["previous_service_id"]`` is
+        # None (not XComNotFound) when there was no previous service: a delete then has nothing to do.
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.service_id = service_id
         self.endpoint_alias = endpoint_alias
@@ -57,7 +63,7 @@ class _EndpointOperator(AbejaDeploymentOperator):
 
     def _prepare(self, context: Context) -> tuple[str, str, str]:
         """The rendered alias and service id, checked, and the organization; the service's links pushed."""
-        alias = DEFAULT_ENDPOINT_ALIAS if self.endpoint_alias is None else self.endpoint_alias
+        alias = self.default_alias if self.endpoint_alias is None else self.endpoint_alias
         alias = required_id(alias, "endpoint_alias")
         service_id = required_id(self.service_id, "service_id")
         organization_id = self.resolve_organization_id()
@@ -164,6 +170,8 @@ class AbejaUpdateEndpointOperator(_EndpointOperator):
     :param check_ready: refuse unless the service is READY (default True).
     """
 
+    default_alias = None
+
     def __init__(self, *, endpoint_alias: str, **kwargs: Any) -> None:
         super().__init__(endpoint_alias=endpoint_alias, **kwargs)
 
@@ -219,6 +227,7 @@ class AbejaDeleteEndpointOperator(AbejaDeleteOperator):
     """
 
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "endpoint_alias")
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "endpoint_alias")
     renamed_arguments = _RENAMED
     noun = "endpoint"
     id_field = "endpoint_alias"

@@ -31,10 +31,17 @@ from airflow_provider_abeja.batch.sender import Target, is_json
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.client.validation import whole_number
-from airflow_provider_abeja.exceptions import BadRequest, HttpError, InvalidArgumentError, NotFound
+from airflow_provider_abeja.exceptions import (
+    BadRequest,
+    HttpError,
+    InvalidArgumentError,
+    NotFound,
+    with_log_lines,
+)
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
+    DEFAULT_ENDPOINT_ALIAS,
     DEFAULT_INSTANCE_TYPE,
     XCOM_SERVICE_ID,
     AbejaDeleteOperator,
@@ -242,6 +249,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         "model_id",
     )
     template_fields_renderers = {"environment": "json"}
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "version_id", "model_id")
 
     def __init__(
         self,
@@ -350,6 +358,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         return isinstance(try_number, int) and try_number <= (self.retries or 0)
 
     def _delete_after_failure(self, organization_id: str, service_id: str) -> str:
+        self.log_before_delete(organization_id, service_id)
         try:
             self.client.delete_service(organization_id, self.deployment_id, service_id)
         except NotFound:
@@ -388,6 +397,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
                 self.log.warning("Another service of this task instance is still there: %s", service_id)
                 continue
             self.log.warning("Service %s of an earlier try %s: deleting it", service_id, reason)
+            self.log_before_delete(organization_id, service_id)
             with contextlib.suppress(NotFound):
                 self.client.delete_service(organization_id, self.deployment_id, service_id)
         return keep
@@ -412,6 +422,7 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
         "payload",
     )
     template_fields_renderers = {"payload": "json"}
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
 
     def __init__(self, *, service_id: str, payload: Mapping[str, Any] | str, **kwargs: Any):
         super().__init__(**kwargs)
@@ -441,6 +452,7 @@ class _StateChangeOperator(_ServiceOperator):
     and treat the platform's 400 as success when the service got there meanwhile."""
 
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
     #: The verb (``start``, ``stop``: the client's ``<verb>_service`` sends the change), the
     #: statuses that need no change, and the status to wait for.
     verb: ClassVar[str]
@@ -543,6 +555,7 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     """
 
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
     noun = "service"
     id_field = "service_id"
 
@@ -576,7 +589,8 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
       no partial file; on an object store, one upload of the finished answer) and the path is the
       return value; XCom ``content_type`` holds its type.
 
-    A 4xx/5xx answer fails the task with the service's own message. A fixed ``output_path`` is
+    A 4xx/5xx answer fails the task with the service's own message and its latest log lines (a
+    handler's traceback; not after a 401, 403 or 404, when no model ran). A fixed ``output_path`` is
     declared as an Airflow Asset (outlet); the OpenLineage provider, when installed, gets the input
     and output files and the service.
 
@@ -607,6 +621,10 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         "output_path",
     )
     template_fields_renderers = {"json": "json"}
+    named_arguments = (
+        *AbejaDeploymentOperator.named_arguments,
+        *("service_id", "endpoint_alias", "input_path", "output_path", "storage_conn_id"),
+    )
     operator_extra_links = (AbejaServiceLink(),)
     renamed_arguments = {"ready_timeout": "timeout"}
 
@@ -708,7 +726,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 return self._call_once(target, source, part)
             except HttpError as exc:
                 if exc.status_code != 503:
-                    raise AirflowException(f"the {what} answered {exc}") from exc
+                    raise AirflowException(self._failure_message(target, exc)) from exc
                 if deadline is not None and time.monotonic() >= deadline:
                     raise AirflowException(
                         f"the {what} was still not ready (503) after {self.timeout}s: {exc}"
@@ -719,6 +737,23 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 pause = max(0.0, min(pause, deadline - time.monotonic()))
             if stop.wait(pause):
                 raise WaitInterrupted(f"stopped calling the {what}: the task was killed")
+
+    def _failure_message(self, target: Target, exc: HttpError) -> str:
+        """What the target answered, with the service's latest log lines (a handler's traceback)
+        unless the platform refused the request before any model ran (401, 403, 404)."""
+        message = f"the {target.describe()} answered {exc}"
+        if exc.status_code in (401, 403, 404):
+            return message
+        service_id = target.service_id
+        if not service_id:  # the endpoint's service (a later switch may have moved it: rare)
+            try:
+                alias = target.endpoint_alias or DEFAULT_ENDPOINT_ALIAS
+                endpoint = self.client.get_endpoint(target.organization_id, self.deployment_id, alias)
+                service_id = str(endpoint["service_id"])
+            except Exception as error:  # the logs are a courtesy
+                self.log.warning("Could not find the service of the %s: %s", target.describe(), error)
+                return message
+        return with_log_lines(message, self.service_log_lines(target.organization_id, service_id))
 
     def _call_once(self, target: Target, source: Any, part: str) -> Any:
         """One call, its answer streamed into ``part``; the input file is opened anew per call."""

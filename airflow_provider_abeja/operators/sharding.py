@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-from airflow_provider_abeja.operators._base import AbejaBaseOperator
+from airflow_provider_abeja.operators._base import AbejaBaseOperator, required_path
 from airflow_provider_abeja.operators.batch import INPUT_FORMATS, choice_argument, number_argument
 
 PLAN_NAME = "plan.json"
@@ -42,6 +42,7 @@ class _ShardOperator(AbejaBaseOperator):
     """What the split and the merge share: the run's folder and the object store's connection."""
 
     ui_color = "#b5e3f2"
+    named_arguments: ClassVar[tuple[str, ...]] = ("work_dir", "storage_conn_id")
 
     def __init__(self, *, work_dir: str, storage_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -75,6 +76,7 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
         "key_field",
         "payload_field",
     )
+    named_arguments = (*_ShardOperator.named_arguments, "input_path", "output_dir")
 
     def __init__(
         self,
@@ -104,11 +106,17 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
         from airflow_provider_abeja.batch.shards import join, shard_specs, split_files, split_jsonl
 
         conn_id = self.storage_conn_id
-        input_path, work_dir = str(self.input_path), str(self.work_dir)
+        input_path, work_dir = (
+            required_path(self.input_path, "input_path"),
+            required_path(self.work_dir, "work_dir"),
+        )
         output_dir = str(self.output_dir or join(work_dir, "results"))
         count = number_argument("shards", self.shards, int, 1)
         work = self._path(work_dir, "work_dir")
         source, pattern, files = locate_input(input_path, self.input_format, conn_id)
+        self._check_apart(
+            source if pattern is None else None, files, work, self._path(output_dir, "output_dir")
+        )
         if files:
             written = split_files(FilesSource(source, pattern), work, count)
         elif not is_file(source):
@@ -128,6 +136,20 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
         self.log.info(message, input_path, len(specs), sizes, work_dir)
         return specs
 
+    @staticmethod
+    def _check_apart(source: Any, folder: bool, work: Any, output: Any) -> None:
+        """The input is neither in the run's folders nor holds them (a shard or a result would
+        overwrite it, or be read as an input next time); the results are not the shards."""
+        from airflow_provider_abeja.batch.overlap import check_apart, location
+
+        folders = ("input_path", "work_dir", "output_dir") if folder else ("work_dir", "output_dir")
+        check_apart({"input_path": source, "work_dir": work}, folders=folders)
+        check_apart({"input_path": source, "output_dir": output}, folders=folders)
+        if location(work) == location(output):
+            raise InvalidArgumentError(
+                "output_dir", "is work_dir: each shard's results would overwrite the shard"
+            )
+
 
 class AbejaMergeBatchShardsOperator(_ShardOperator):
     """Check that every input of a sharded batch was answered exactly once; write one manifest.
@@ -142,6 +164,7 @@ class AbejaMergeBatchShardsOperator(_ShardOperator):
     """
 
     template_fields: Sequence[str] = ("work_dir", "manifest_path", "max_error_rate")
+    named_arguments = (*_ShardOperator.named_arguments, "manifest_path")
 
     def __init__(
         self, *, manifest_path: str | None = None, max_error_rate: float | str = 1.0, **kwargs: Any
@@ -151,10 +174,11 @@ class AbejaMergeBatchShardsOperator(_ShardOperator):
         self.max_error_rate = max_error_rate
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        from airflow_provider_abeja.batch.overlap import check_apart
         from airflow_provider_abeja.batch.paths import open_binary, path_exists
         from airflow_provider_abeja.batch.shards import join, merge_shards
 
-        work_dir = str(self.work_dir)
+        work_dir = required_path(self.work_dir, "work_dir")
         manifest_path = str(self.manifest_path or join(work_dir, MANIFEST_NAME))
         rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
         plan_path = self._path(join(work_dir, PLAN_NAME), "work_dir")
@@ -165,6 +189,9 @@ class AbejaMergeBatchShardsOperator(_ShardOperator):
             plan = json.load(fh)
         shards = plan["shards"]
         outputs = [self._path(s["output_path"], "output_path", s.get("storage_conn_id")) for s in shards]
+        for i, output in enumerate(outputs):  # the manifest would replace a shard's results
+            check_apart({f"output_path of shard {i}": output, "manifest_path": manifest_file})
+        check_apart({"work_dir": plan_path, "manifest_path": manifest_file})
         manifest = merge_shards(shards, outputs)
         manifest.update(input_path=plan["input_path"], manifest_path=manifest_path)
         _write_json(manifest_file, manifest)

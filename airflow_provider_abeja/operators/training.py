@@ -70,6 +70,7 @@ class _TrainingOperator(AbejaConnectionOperator):
     """An operator on one job definition."""
 
     ui_color = "#fdf3e8"
+    named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
 
     def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -111,6 +112,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
         "description",
     )
     template_fields_renderers = {"environment": "json", "datasets": "json"}
+    named_arguments = (*_TrainingOperator.named_arguments, "version_id")
     operator_extra_links = (AbejaTrainingJobLink(),)
     #: The organization, definition and id of the job this try started or reused (for ``on_kill``).
     _job: tuple[str, str, str] | None = None
@@ -285,6 +287,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         "user_parameters",
         "metrics",
     )
+    named_arguments = (*_TrainingOperator.named_arguments, "training_job_id")
     operator_extra_links = (AbejaTrainingModelLink(),)
 
     def __init__(
@@ -355,6 +358,7 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         "image",
         "user_parameters",
     )
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "version", "code", "handler", "image")
     operator_extra_links = (AbejaDeploymentVersionLink(),)
     ui_color = "#e8f4fd"
 

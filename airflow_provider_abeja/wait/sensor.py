@@ -121,8 +121,10 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
     def _ids(self) -> Ids:
         """The organization (explicit, else the connection's) and the path ids, checked: a bad or
         missing one fails without retries, naming the argument, before any request is sent."""
-        from airflow_provider_abeja.client.validation import check_path_id
+        from airflow_provider_abeja.client.validation import check_named_argument, check_path_id
 
+        for name in ("abeja_conn_id", *self.kind.path_ids):  # a template that rendered to nothing
+            check_named_argument(getattr(self, name), name)
         organization_id = self.hook.get_organization_id(self.organization_id or None)
         outer, inner = (check_path_id(getattr(self, name), name) for name in self.kind.path_ids[1:])
         return organization_id, outer, inner

@@ -182,6 +182,8 @@ def test_cleanup_deletes_the_runs_services_and_keeps_routed_ones(requests_mock, 
     requests_mock.get(ENDPOINTS, json={"entries": [{"endpoint_id": "pnt-1", "service_id": "ser-3"}]})
     deletes = {s: requests_mock.delete(f"{BASE}/{s}", json={"message": "ok"}) for s in ("ser-1", "ser-3")}
     requests_mock.delete(f"{BASE}/ser-2", status_code=404, json={"error": "not_found"})
+    lines = {"events": [{"message": "Traceback (most recent call last):"}]}
+    logs = {s: requests_mock.get(f"{BASE}/{s}/recentlogs", json=lines) for s in ("ser-1", "ser-2", "ser-3")}
 
     op = cleanup_op()
     logged = []
@@ -196,6 +198,12 @@ def test_cleanup_deletes_the_runs_services_and_keeps_routed_ones(requests_mock, 
         "Deleted 1 service(s) this run created; kept ser-3, which an endpoint serves",
     )
     assert not [line for level, line in logged if level == "warning"]
+    # The last log lines of each service it deletes are copied first (the kept one's are not read).
+    assert [logs[s].call_count for s in ("ser-1", "ser-2", "ser-3")] == [1, 1, 0]
+    assert (
+        "info",
+        "Deleting service ser-1.\nLatest log lines of the service:\nTraceback (most recent call last):",
+    ) in logged
 
 
 def test_cleanup_with_nothing_left_is_success(requests_mock, context):
