@@ -130,6 +130,7 @@ class AbejaDeleteDeploymentVersionOperator(AbejaDeleteOperator):
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "version_id")
     noun = "deployment_version"
     id_field = "version_id"
+    named_arguments = (*AbejaDeleteOperator.named_arguments, "version_id")
 
     def __init__(self, *, version_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -149,6 +150,7 @@ class _TrainingCleanupOperator(AbejaConnectionOperator):
     #: The resource's name in messages; the attribute holding its id (None: the definition).
     noun: ClassVar[str]
     id_field: ClassVar[str | None] = None
+    named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
     #: The client's calls: delete (None: the platform only archives it) and archive.
     delete_call: ClassVar[str | None]
     archive_call: ClassVar[str]
@@ -220,6 +222,7 @@ class AbejaDeleteTrainingJobDefinitionVersionOperator(_TrainingCleanupOperator):
     template_fields: Sequence[str] = (*_TrainingCleanupOperator.template_fields, "version_id")
     noun = "job definition version"
     id_field = "version_id"
+    named_arguments = (*_TrainingCleanupOperator.named_arguments, "version_id")
     delete_call = "delete_training_job_definition_version"
     archive_call = "archive_training_job_definition_version"
 
@@ -240,6 +243,7 @@ class AbejaArchiveTrainingJobOperator(_TrainingCleanupOperator):
     template_fields: Sequence[str] = (*_TrainingCleanupOperator.template_fields, "training_job_id")
     noun = "training job"
     id_field = "training_job_id"
+    named_arguments = (*_TrainingCleanupOperator.named_arguments, "training_job_id")
     delete_call = None
     archive_call = "archive_training_job"
 
@@ -259,6 +263,7 @@ class AbejaArchiveTrainingModelOperator(_TrainingCleanupOperator):
     template_fields: Sequence[str] = (*_TrainingCleanupOperator.template_fields, "model_id")
     noun = "training model"
     id_field = "model_id"
+    named_arguments = (*_TrainingCleanupOperator.named_arguments, "model_id")
     delete_call = None
     archive_call = "archive_training_model"
 

@@ -64,6 +64,10 @@ class _ReleaseOperator(AbejaDeploymentOperator):
         "blue_service_id",
         "green_service_id",
     )
+    named_arguments = (
+        *AbejaDeploymentOperator.named_arguments,
+        *("endpoint_alias", "blue_service_id", "green_service_id"),
+    )
     ui_color = "#eef7ee"
 
     def __init__(
@@ -154,6 +158,10 @@ class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
         "blue_service_id",
         "green_service_id",
         "report_path",
+    )
+    named_arguments = (
+        *AbejaBatchRequestOperator.named_arguments,
+        *("blue_service_id", "green_service_id", "report_path"),
     )
     ui_color = "#eef7ee"
 
@@ -304,6 +312,7 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
     """
 
     template_fields: Sequence[str] = (*_ReleaseOperator.template_fields, "input_path", "inputs")
+    named_arguments = (*_ReleaseOperator.named_arguments, "input_path", "storage_conn_id")
 
     def __init__(
         self,
@@ -438,6 +447,8 @@ class AbejaSettleReleaseOperator(_ReleaseOperator):
 
     template_fields: Sequence[str] = (*_ReleaseOperator.template_fields, "promoted_service_id")
     ui_color = "#fdecea"
+
+    named_arguments = (*_ReleaseOperator.named_arguments, "promoted_service_id")
 
     def __init__(self, *, promoted_service_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

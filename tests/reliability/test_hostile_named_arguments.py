@@ -18,7 +18,7 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-from airflow_provider_abeja.operators import batch, cleanup, endpoint, service, sharding, training
+from airflow_provider_abeja.operators import batch, cleanup, endpoint, guarded, service, sharding, training
 from tests._context import FakeTI, task_context
 from tests.reliability._emulator import DEPLOYMENT_ID as DEP
 from tests.reliability._emulator import VERSION_ID as VER
@@ -27,6 +27,7 @@ from tests.reliability._netguard import no_network
 pytestmark = pytest.mark.emulator
 
 SER = "ser-0123456789abcdef"
+BLUE = "ser-fedcba9876543210"
 #: Stands for a folder of the test's own, which no case may create.
 ELSEWHERE = "/nonexistent"
 #: What a template renders when its value is missing or empty.
@@ -35,6 +36,8 @@ CONNECTION = ("abeja_conn_id", "organization_id")
 DEPLOYMENT = (*CONNECTION, "deployment_id")
 SERVICE = (*DEPLOYMENT, "service_id")
 ENDPOINT = (*DEPLOYMENT, "endpoint_alias", "service_id")
+RELEASE = ("endpoint_alias", "blue_service_id", "green_service_id")
+TRAINING = (*CONNECTION, "job_definition_name")
 BATCH_PATHS = ("input_path", "output_path", "errors_path", "include_keys_from", "storage_conn_id")
 
 #: operator class, valid keyword arguments (absolute paths under /nonexistent: never touched),
@@ -102,6 +105,52 @@ OPERATORS: list[tuple[type[Any], dict[str, Any], tuple[str, ...]]] = [
         (*DEPLOYMENT, "task_ids"),
     ),
     (
+        cleanup.AbejaDeleteDeploymentVersionOperator,
+        {"deployment_id": DEP, "version_id": VER},
+        (*DEPLOYMENT, "version_id"),
+    ),
+    (
+        cleanup.AbejaDeleteTrainingJobDefinitionOperator,
+        {"job_definition_name": "train"},
+        TRAINING,
+    ),
+    (
+        cleanup.AbejaDeleteTrainingJobDefinitionVersionOperator,
+        {"job_definition_name": "train", "version_id": "1"},
+        (*TRAINING, "version_id"),
+    ),
+    (
+        cleanup.AbejaArchiveTrainingJobOperator,
+        {"job_definition_name": "train", "training_job_id": "3333333333333"},
+        (*TRAINING, "training_job_id"),
+    ),
+    (
+        cleanup.AbejaArchiveTrainingModelOperator,
+        {"job_definition_name": "train", "model_id": "4444444444444"},
+        (*TRAINING, "model_id"),
+    ),
+    (
+        guarded.AbejaCompareServicesOperator,
+        {
+            "deployment_id": DEP,
+            "blue_service_id": BLUE,
+            "green_service_id": SER,
+            "input_path": "/nonexistent/in.jsonl",
+            "output_path": "/nonexistent/out.jsonl",
+        },
+        (*ENDPOINT, *BATCH_PATHS[1:], "input_path", *RELEASE[1:], "report_path"),
+    ),
+    (
+        guarded.AbejaGuardedSwapOperator,
+        {"deployment_id": DEP, "blue_service_id": BLUE, "green_service_id": SER, "bake_seconds": 0},
+        (*DEPLOYMENT, *RELEASE, "input_path", "storage_conn_id"),
+    ),
+    (
+        guarded.AbejaSettleReleaseOperator,
+        {"deployment_id": DEP, "blue_service_id": BLUE, "green_service_id": SER},
+        (*DEPLOYMENT, *RELEASE, "promoted_service_id"),
+    ),
+    (
         batch.AbejaBatchRequestOperator,
         {
             "deployment_id": DEP,
@@ -155,14 +204,20 @@ REQUIRED_OF = {
     (endpoint.AbejaUpdateEndpointOperator, "endpoint_alias"),
 }
 #: A delete of None has nothing to do (the previous service of a first release), see below.
-DELETES = (service.AbejaDeleteServiceOperator, endpoint.AbejaDeleteEndpointOperator)
+DELETES = (
+    service.AbejaDeleteServiceOperator,
+    endpoint.AbejaDeleteEndpointOperator,
+    cleanup.AbejaDeleteDeploymentVersionOperator,
+)
 
 
 def _required(operator: type, argument: str) -> bool:
     if (operator, argument) in REQUIRED_OF:
         return True
+    if operator in DELETES and argument == operator.id_field:
+        return False  # None: nothing to delete (below)
     optional = (service.AbejaRequestServiceOperator, batch.AbejaBatchRequestOperator, *DELETES)
-    return argument in REQUIRED and not (argument == "service_id" and operator in optional)
+    return argument in REQUIRED and not (argument == "service_id" and issubclass(operator, optional))
 
 
 def _cases() -> list[Any]:
@@ -184,7 +239,7 @@ def test_the_table_covers_every_named_argument() -> None:
     """Every operator is in the table, with its declared ``named_arguments``, and the other way round."""
     public = {
         value
-        for module in (batch, cleanup, endpoint, service, sharding, training)
+        for module in (batch, cleanup, endpoint, guarded, service, sharding, training)
         for name, value in vars(module).items()
         if name.startswith("Abeja") and name.endswith("Operator") and value.__module__ == module.__name__
     }
@@ -279,7 +334,8 @@ def test_a_batch_input_is_never_the_current_directory_or_the_root(
 
 
 @pytest.mark.parametrize(
-    ("operator", "argument"), [(DELETES[0], "service_id"), (DELETES[1], "endpoint_alias")]
+    ("operator", "argument"),
+    [(DELETES[0], "service_id"), (DELETES[1], "endpoint_alias"), (DELETES[2], "version_id")],
 )
 def test_a_delete_of_none_has_nothing_to_do_unless_it_must_exist(
     operator: type[Any], argument: str, connected: Any
