@@ -12,7 +12,7 @@ from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 from airflow_provider_abeja.client.api import OPERATIONS
 
 #: Public client members that are not one declared call (an alias, a call made of two others).
-NOT_CALLS = {"close", "aclose", "list_services", "create_training_model_from_job"}
+NOT_CALLS = {"close", "aclose", "list_services", "create_training_model_from_job", "download_channel_file"}
 #: The declared calls the clients offer (the others are steps of them).
 PUBLIC = {name for name, op in OPERATIONS.items() if not op.internal}
 #: What triggers await: the whole of the async client.
@@ -22,6 +22,9 @@ AWAITED = {
     "get_service_recent_logs",
     "get_training_job",
     "get_training_job_recent_logs",
+    "get_run",
+    "get_run_recent_logs",
+    "list_channel_files",
 }
 
 
@@ -74,6 +77,7 @@ SERVED_AS = {"upload_deployment_code": "emulator_upload_source"}
 PRESIGNED = {
     "download_training_result": "/_emulator/artifacts/{}",
     "upload_deployment_code": "/_emulator/uploads/{}/{}",
+    "download_channel_file_content": "/_emulator/datalake/{}/{}",
 }
 
 
