@@ -88,6 +88,19 @@ OPERATORS: dict[str, dict[str, Any]] = {
     "AbejaCreateTrainingJobOperator": {"job_definition_name": "train", "version_id": 1},
     "AbejaCreateTrainingModelOperator": {"job_definition_name": "train", "training_job_id": "1234567890123"},
     "AbejaCreateDeploymentVersionOperator": {"deployment_id": DEP, "version": "1.0.0", "code": "CODE"},
+    "AbejaCreateRunOperator": {"deployment_id": DEP, "version_id": VER},
+    "AbejaCreateTriggerOperator": {
+        "deployment_id": DEP,
+        "version_id": VER,
+        "input_channel_id": "1234567890123",
+    },
+    "AbejaDeleteTriggerOperator": {"deployment_id": DEP, "trigger_id": "tri-1234567890123456"},
+    "AbejaUploadToChannelOperator": {"channel_id": "1234567890123", "source": "INPUT"},
+    "AbejaDownloadFromChannelOperator": {
+        "channel_id": "1234567890123",
+        "file_ids": "f1",
+        "output_path": "OUT",
+    },
 }
 #: Operators that make no platform call: they check the fail-fast wrapping and a bad argument instead.
 NO_PLATFORM_CALL: dict[str, dict[str, Any]] = {
@@ -95,7 +108,7 @@ NO_PLATFORM_CALL: dict[str, dict[str, Any]] = {
     "AbejaMergeBatchShardsOperator": {"work_dir": "WORK/missing"},
 }
 #: A delete of something already gone is success (``fail_if_missing=False``): not an error at all.
-GONE_IS_SUCCESS = {"AbejaDeleteServiceOperator", "AbejaDeleteEndpointOperator"}
+GONE_IS_SUCCESS = {"AbejaDeleteServiceOperator", "AbejaDeleteEndpointOperator", "AbejaDeleteTriggerOperator"}
 
 
 def operator_classes() -> dict[str, type[BaseOperator]]:
@@ -146,6 +159,11 @@ def run_operator(name: str, error: Exception, tmp_path: Path) -> Any:
     kwargs = dict(OPERATORS[name])
     if name == "AbejaBatchRequestOperator":
         kwargs["output_path"] = str(tmp_path / "out.jsonl")
+    if name == "AbejaUploadToChannelOperator":
+        (tmp_path / "in.csv").write_text("a,b\n")
+        kwargs["source"] = str(tmp_path / "in.csv")
+    if name == "AbejaDownloadFromChannelOperator":
+        kwargs["output_path"] = str(tmp_path / "out")
     if name == "AbejaCreateDeploymentVersionOperator":
         (tmp_path / "code").mkdir(exist_ok=True)
         (tmp_path / "code" / "main.py").write_text("def handler(request, context):\n    return {}\n")
