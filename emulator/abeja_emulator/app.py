@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import api_routes, console_routes, control_routes, training_routes
+from . import api_routes, console_routes, control_routes, datalake_routes, runs_routes, training_routes
 from .asgi import DropConnectionMiddleware
 from .core import Emulator
 from .errors import error_code
@@ -47,6 +47,8 @@ def create_fastapi(emulator: Emulator) -> FastAPI:
     app.state.hot_routes = api_routes.register(app, emulator)
     control_routes.register(app, emulator)
     training_routes.register(app, emulator)
+    datalake_routes.register(app, emulator)
+    runs_routes.register(app, emulator)
     console_routes.register(app, emulator)
     return app
 

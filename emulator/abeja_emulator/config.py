@@ -50,6 +50,16 @@ class EmulatorConfig:
     services_page_size: int = 100
     max_workers_per_service: int = 16
     max_log_events_per_service: int = 5000
+    #: Datalake files per page when ``items_per_page`` is not given.
+    files_page_size: int = 100
+    #: Seconds a pre-signed Datalake URL stays valid (``url_expires_on``).
+    datalake_url_lifetime: float = 3600.0
+    #: Runs per page of the run lists.
+    runs_page_size: int = 100
+    #: Seconds between a run's status steps (RUNNABLE, STARTING, RUNNING).
+    run_step_delay: float = 0.1
+    #: Upper bound of a run's attempts (``retry_count`` + 1 each).
+    run_max_attempts: int = 10
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +104,11 @@ _FIELD_TYPES: dict[str, type] = {
     "services_page_size": int,
     "max_workers_per_service": int,
     "max_log_events_per_service": int,
+    "files_page_size": int,
+    "datalake_url_lifetime": float,
+    "runs_page_size": int,
+    "run_step_delay": float,
+    "run_max_attempts": int,
 }
 
 

@@ -16,6 +16,7 @@ from . import sample
 from .auth import Authenticator
 from .code_roots import CodeRoots
 from .config import EmulatorConfig
+from .datalake import Datalake
 from .errors import bad_request, not_found
 from .faults import FaultBook, build_fault
 from .ids import new_hex_id, new_numeric_id, now_ts
@@ -47,6 +48,7 @@ from .proxy_rules import (
     read_answer_body,
     to_content_list,
 )
+from .runs import RunPlatform
 from .runtime import HandlerLoadError, InstancePool, InstanceUnavailable, PoolSpec, RuntimeLost
 from .runtime_process import runtime_problem, sweep_scratch
 from .service_locks import ServiceLocks
@@ -118,6 +120,8 @@ class Emulator:
         self._retiring: dict[str, list[InstancePool]] = {}
         self.public_url = "http://127.0.0.1"
         self.training = TrainingPlatform(self)
+        self.datalake = Datalake(self)
+        self.runs = RunPlatform(self)
         self._add_initial_faults()
 
     def _add_initial_faults(self) -> None:
@@ -147,6 +151,8 @@ class Emulator:
             pnt = Endpoint.from_dict(data)
             self.endpoints[pnt.endpoint_id] = pnt
         self.logs.load(self.store.load_logs())
+        self.datalake.load(loaded)
+        self.runs.load(loaded)
         if not self.deployments and self.sample:
             self._seed_sample()
         for service in self.services.values():
@@ -159,12 +165,16 @@ class Emulator:
     async def shutdown(self) -> None:
         await self._halt_all()
         await self.training.shutdown()
+        await self.runs.shutdown()
+        self.datalake.close()
         self.store.close()
         self.sources.close()
 
     async def reset(self) -> None:
         await self._halt_all()
         await self.training.reset()
+        await self.runs.reset()
+        self.datalake.clear()
         for mapping in (self.deployments, self.versions, self.services, self.endpoints):
             mapping.clear()
         self.logs.clear()
@@ -759,6 +769,8 @@ class Emulator:
         data["workers_running"] = sum(len(p.worker_pids) for p in self.pools.values())
         data["faults_triggered"] = self.faults.triggered_total
         data.update(self.training.counters())
+        data.update(self.datalake.counters())
+        data.update(self.runs.counters())
         return data
 
     def state_dict(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from .asgi import ASGIApp, Message, Receive, Scope, Send
 from .host_policy import HostPolicy, split_host
 
 CONTROL_PREFIX = "/_emulator/"
-PRESIGNED_PREFIXES = ("/_emulator/uploads/", "/_emulator/artifacts/")
+PRESIGNED_PREFIXES = ("/_emulator/uploads/", "/_emulator/artifacts/", "/_emulator/datalake/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

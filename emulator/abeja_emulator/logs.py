@@ -119,6 +119,27 @@ class LogBook:
             "next_forward_token": forward,
         }
 
+    def ascending_page(
+        self,
+        service_id: str,
+        *,
+        next_token: str | None = None,
+        start_time: str | None = None,
+        end_time: str | None = None,
+        page_size: int = 50,
+    ) -> dict[str, Any]:
+        """Oldest first from ``next_token`` on (runs' ``/logs``); ``next_token`` only while more remain."""
+        start = parse_time_filter(start_time, "start_time", end=False)
+        end = parse_time_filter(end_time, "end_time", end=True)
+        after = decode_token(next_token, _FORWARD) if next_token else 0
+        events = [e for e in self._events.get(service_id, []) if e.seq > after and _within(e, start, end)]
+        page: dict[str, Any] = {
+            "events": [{"message": e.message, "timestamp": e.timestamp} for e in events[:page_size]]
+        }
+        if len(events) > page_size:
+            page["next_token"] = encode_token(_FORWARD, events[page_size - 1].seq)
+        return page
+
 
 def _within(event: LogEvent, start: datetime | None, end: datetime | None) -> bool:
     moment = parse_ts(event.timestamp)

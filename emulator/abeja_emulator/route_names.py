@@ -49,4 +49,35 @@ TRAINING_ROUTES: tuple[str, ...] = (
     "get_training_model",
     "download_training_result",
 )
-FAULT_ROUTES: tuple[str, ...] = SERVICE_API_ROUTES + INFERENCE_ROUTES + TRAINING_ROUTES
+DATALAKE_ROUTES: tuple[str, ...] = (
+    "create_channel",
+    "list_channels",
+    "get_channel",
+    "patch_channel",
+    "archive_channel",
+    "unarchive_channel",
+    "post_channel_file_upload",
+    "get_channel_file_upload",
+    "list_channel_files",
+    "get_channel_file_download",
+    "delete_channel_file",
+    "put_channel_file_metadata",
+    "put_channel_file_lifetime",
+    "download_channel_file",
+    "upload_channel_file_content",
+)
+RUN_ROUTES: tuple[str, ...] = (
+    "create_run",
+    "get_runs",
+    "get_run",
+    "get_run_logs",
+    "get_run_recent_logs",
+    "create_trigger",
+    "get_triggers",
+    "get_trigger",
+    "delete_trigger",
+    "get_trigger_runs",
+)
+FAULT_ROUTES: tuple[str, ...] = (
+    SERVICE_API_ROUTES + INFERENCE_ROUTES + TRAINING_ROUTES + DATALAKE_ROUTES + RUN_ROUTES
+)

@@ -88,10 +88,12 @@ def add_route(
     *,
     virtual_host: bool = False,
     presigned: bool = False,
+    org_of: Callable[[dict[str, str]], str] | None = None,
 ) -> Endpoint:
     """Register a platform route: count it, apply faults, check credentials and org.
 
-    A ``presigned`` route (a pre-signed URL) takes no credentials and names no organization."""
+    A ``presigned`` route (a pre-signed URL) takes no credentials and names no organization; a
+    route at the API root (Datalake files) takes its organization from ``org_of(path values)``."""
 
     async def endpoint(request: Request) -> Response:
         emulator.requests[name] += 1
@@ -107,7 +109,10 @@ def add_route(
                 response = await handler(emulator, request, **params)
             else:
                 principal: Principal = emulator.auth.authenticate(request.headers.get("authorization"))
-                org = virtual_host_org(request) if virtual_host else params.pop("org")
+                if org_of is not None:
+                    org = org_of(params)
+                else:
+                    org = virtual_host_org(request) if virtual_host else params.pop("org")
                 emulator.auth.authorize(principal, org)
                 response = await handler(emulator, request, org, **params)
         except ApiError as exc:
