@@ -72,12 +72,18 @@ def test_only_get_put_patch_and_delete_are_idempotent() -> None:
 
 
 #: The emulator route serving a declared call that it names otherwise.
-SERVED_AS = {"upload_deployment_code": "emulator_upload_source"}
+SERVED_AS = {
+    "upload_deployment_code": "emulator_upload_source",
+    "get_channels": "list_channels",
+    "upload_channel_file": "post_channel_file_upload",
+    "get_channel_file": "get_channel_file_download",
+    "download_channel_file_content": "download_channel_file",
+}
 #: Where the emulator hands out pre-signed URLs (the platform's point to another host).
 PRESIGNED = {
     "download_training_result": "/_emulator/artifacts/{}",
     "upload_deployment_code": "/_emulator/uploads/{}/{}",
-    "download_channel_file_content": "/_emulator/datalake/{}/{}",
+    "download_channel_file_content": "/_emulator/datalake/files/{}/{}",
 }
 
 
