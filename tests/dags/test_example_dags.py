@@ -302,3 +302,16 @@ def test_runs_from_new_files_runs_each_file_and_collects_the_answers(run_dag: An
     assert len(written) == 3
     assert all('"label": "positive"' in p.read_text().replace('":"', '": "') for p in written)
     assert handle.counters()["requests"].get("create_run") == 3
+
+
+def test_platform_trigger_runs_each_uploaded_file_and_removes_the_trigger(run_dag: Any, tmp_path: Path) -> None:
+    handle = run_dag.emulator
+    handle.configure(run_step_delay=0.01)
+    result = run_dag("abeja_platform_trigger_runs", output_dir=str(tmp_path / "answers"))
+    assert result.state == "success", result.task_states
+    assert result.returns["summary"]["runs"] == 3
+    written = [Path(p.removeprefix("file://")) for p in result.returns["summary"]["outputs"]]
+    assert sorted(p.suffix for p in written) == [".json"] * 3
+    counters = handle.counters()["requests"]
+    assert counters.get("create_run", 0) == 0  # the platform started the runs, not Airflow
+    assert counters.get("delete_trigger") == 1
