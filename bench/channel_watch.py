@@ -14,6 +14,10 @@ files with the sync client from a thread, as another system would, and measures:
    random moment (a triggerer restart) and a new trigger object resumes from the same cursor
    store (the asset state store). Goal: 1,000 events, every file exactly once.
 
+Measured (2 shared cores, the emulator on the same machine, 1 s polls): latency median 0.48 s,
+max 0.99 s over 50 files; 1.00 listings per interval for 1, 10 and 100 watchers; 1,000 files with
+a restart after 501 events: 1,000 events, 1,000 distinct files.
+
 Usage: ``python bench/channel_watch.py [--quick]``; ``--quick``: 0.5 s polls, 20 files, N up to
 10, 200 files over the restart.
 """
