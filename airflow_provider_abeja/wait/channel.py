@@ -3,7 +3,7 @@
 Where a DAG is started by new data (Airflow 3's event-driven scheduling). Three rules:
 
 - **Shared listing.** The watchers of one channel on one triggerer (several assets, several DAGs)
-  share one listing per smallest poll interval (:class:`_ChannelGroup`, on the leases of
+  share one listing per smallest poll interval (:class:`ChannelGroup`, on the leases of
   ``wait.pool``): newest first (``sort=-uploaded_at``), paged only down to the oldest upload second
   a watcher still needs, so a quiet channel costs one request per interval whatever the watchers.
 - **A cursor that cannot skip or repeat.** File ids start with their upload second (UTC, one
@@ -145,7 +145,7 @@ class Listing:
 
 
 @dataclass(eq=False)
-class _ChannelGroup:
+class ChannelGroup:
     """The watchers of one channel on one loop and their latest listing."""
 
     channel_id: str
@@ -197,14 +197,19 @@ class _ChannelGroup:
 
 
 #: loop -> (settings key, channel) -> group; weak on the loop, like ``wait.pool``'s groups.
-_CHANNEL_GROUPS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, str], _ChannelGroup]
-] = weakref.WeakKeyDictionary()
+_CHANNEL_GROUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], ChannelGroup]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def channel_group(lease: pool.ClientLease, channel_id: str) -> _ChannelGroup:
+def channel_group_count() -> int:
+    """Channels with watchers on the running loop (for tests and diagnostics)."""
+    return len(_CHANNEL_GROUPS.get(asyncio.get_running_loop(), {}))
+
+
+def channel_group(lease: pool.ClientLease, channel_id: str) -> ChannelGroup:
     groups = _CHANNEL_GROUPS.setdefault(lease.loop, {})
-    return groups.setdefault((lease.settings_key, channel_id), _ChannelGroup(channel_id))
+    return groups.setdefault((lease.settings_key, channel_id), ChannelGroup(channel_id))
 
 
 def leave_group(lease: pool.ClientLease, channel_id: str, watcher: object) -> None:

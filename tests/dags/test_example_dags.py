@@ -304,7 +304,9 @@ def test_runs_from_new_files_runs_each_file_and_collects_the_answers(run_dag: An
     assert handle.counters()["requests"].get("create_run") == 3
 
 
-def test_platform_trigger_runs_each_uploaded_file_and_removes_the_trigger(run_dag: Any, tmp_path: Path) -> None:
+def test_platform_trigger_runs_each_uploaded_file_and_removes_the_trigger(
+    run_dag: Any, tmp_path: Path
+) -> None:
     handle = run_dag.emulator
     handle.configure(run_step_delay=0.01)
     result = run_dag("abeja_platform_trigger_runs", output_dir=str(tmp_path / "answers"))

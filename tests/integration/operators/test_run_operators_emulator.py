@@ -99,7 +99,8 @@ def test_upload_run_download_and_a_retry_reuses_the_run(
     assert summary["status"] == "SUCCEEDED"
     assert (summary["channel_id"], summary["file_id"]) == (platform["input"], file_id)
     assert summary["output_file_id"]
-    assert ti.xcoms["run_id"] == summary["run_id"] and "/runs/" in ti.xcoms["run_url"]
+    assert ti.xcoms["run_id"] == summary["run_id"]
+    assert "/runs/" in ti.xcoms["run_url"]
 
     retry = _run_op(platform, file_id).execute({"ti": FakeTI("run", try_number=2)})
     assert retry["run_id"] == summary["run_id"]

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_abeja.triggers.runs import AbejaChannelFileTrigger
 from airflow_provider_abeja.wait import engine
-from airflow_provider_abeja.wait.channel import Cursor, MemoryStore, _ChannelGroup
+from airflow_provider_abeja.wait.channel import ChannelGroup, Cursor, MemoryStore
 
 
 def fid(second: str, tail: str) -> str:
@@ -80,7 +80,7 @@ async def test_the_listing_pages_only_down_to_the_oldest_second_a_watcher_needs(
         {"files": entries(fid("000001", "e")), "next_page_token": None},
     ]
     lease = FakeLease(pages)
-    group = _ChannelGroup("1234567890123")
+    group = ChannelGroup("1234567890123")
     group.watchers[object()] = (10.0, "20240101T000005")
     listing = await group.listing(lease, 0)  # type: ignore[arg-type]
     assert listing.requests == 2
