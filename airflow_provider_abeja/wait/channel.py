@@ -322,9 +322,12 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
                     listing = await group.listing(lease, seen_listing)
                     seen_listing = listing.number
                     if listing.error is not None:
-                        if not is_transient(listing.error):
-                            raise listing.error
-                        self.log.warning("Listing channel %s failed: %s", self.channel_id, listing.error)
+                        # A watcher has no task to fail: it says so and keeps watching (a channel
+                        # made later, a credential fixed in the connection).
+                        level = "warning" if is_transient(listing.error) else "error"
+                        getattr(self.log, level)(
+                            "Listing channel %s failed: %s", self.channel_id, listing.error
+                        )
                     if absorb and listing.error is None:
                         for entry in cursor.new_files(listing.files):
                             cursor = cursor.advanced(str(entry["file_id"]))

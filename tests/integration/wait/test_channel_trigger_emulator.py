@@ -115,3 +115,15 @@ async def test_a_restarted_trigger_resumes_without_skipping_or_repeating(
     await asyncio.wait_for(collect(second.run(), fired, 30), 30)
     assert sorted(fired) == sorted(uploaded)
     assert len(fired) == len(set(fired)) == 30
+
+
+async def test_a_missing_channel_is_reported_and_watched_until_it_answers(
+    emulator: EmulatorHandle, client: APIClient
+) -> None:
+    watcher = trigger("1999999999999")
+    task = asyncio.create_task(collect(watcher.run(), [], 1))
+    while listings(emulator) < 2:  # it keeps listing after the 404
+        await asyncio.sleep(0.02)
+    assert not task.done()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
