@@ -4,10 +4,10 @@
         -> output_file_ids -> collect_outputs (object storage) -> summary
 
 - The DAG is scheduled on an Asset of the input channel whose ``AssetWatcher`` runs
-  ``AbejaChannelFileTrigger`` in the triggerer: one asset event per new file (its ``extra`` holds
-  ``channel_id`` and ``file_id``). Watchers of one channel share one listing per poll interval,
-  and the trigger's cursor (kept in the asset's state store on Airflow 3.3+) makes every file fire
-  exactly once, across triggerer restarts too.
+  ``AbejaChannelFileTrigger`` in the triggerer: one asset event per new file (its ``extra``
+  ``payload`` holds ``channel_id`` and ``file_id``). Watchers of one channel share one listing per
+  poll interval, and the trigger's cursor (kept in the asset's state store on Airflow 3.3+)
+  makes every file fire exactly once, across triggerer restarts too.
 - ``files_to_run`` turns the events that started this DAG run (several files may arrive before
   the scheduler starts it) into one mapped ``run`` each; a manual run takes ``file_ids`` instead.
 - ``run`` starts one platform run per file (the deployment version reads the file, its answer
@@ -83,12 +83,11 @@ with DAG(
         """One ``{input_channel_id, input_file_id}`` per file: the asset events, else ``file_ids``."""
         context = get_current_context()
         events = context.get("triggering_asset_events") or {}
-        files = [
-            (event.extra["channel_id"], event.extra["file_id"])
-            for asset_events in events.values()
-            for event in asset_events
-            if "file_id" in (event.extra or {})
+        # An event from a watcher holds the trigger's event under "payload".
+        payloads = [
+            (e.extra or {}).get("payload") or {} for asset_events in events.values() for e in asset_events
         ]
+        files = [(p["channel_id"], p["file_id"]) for p in payloads if "file_id" in p]
         params = context["params"]
         files += [(params["input_channel_id"], file_id) for file_id in params["file_ids"]]
         return [{"input_channel_id": channel, "input_file_id": file_id} for channel, file_id in files]
