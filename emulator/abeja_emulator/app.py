@@ -9,7 +9,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import api_routes, console_routes, control_routes, datalake_routes, runs_routes, training_routes
+from . import (
+    api_routes,
+    console_routes,
+    console_runs,
+    control_routes,
+    datalake_routes,
+    runs_routes,
+    training_routes,
+)
 from .asgi import DropConnectionMiddleware
 from .core import Emulator
 from .errors import error_code
@@ -50,6 +58,7 @@ def create_fastapi(emulator: Emulator) -> FastAPI:
     datalake_routes.register(app, emulator)
     runs_routes.register(app, emulator)
     console_routes.register(app, emulator)
+    console_runs.register(app, emulator)
     return app
 
 

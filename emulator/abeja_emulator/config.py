@@ -60,6 +60,8 @@ class EmulatorConfig:
     run_step_delay: float = 0.1
     #: Upper bound of a run's attempts (``retry_count`` + 1 each).
     run_max_attempts: int = 10
+    #: Runs executing at once (their runtimes); the others wait RUNNABLE.
+    max_concurrent_runs: int = 4
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +111,7 @@ _FIELD_TYPES: dict[str, type] = {
     "runs_page_size": int,
     "run_step_delay": float,
     "run_max_attempts": int,
+    "max_concurrent_runs": int,
 }
 
 

@@ -28,7 +28,7 @@ _STATUS = re.compile(r"\b(IN_PROGRESS|READY|FAILED|STOPPED)\b")
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
 table { border-collapse: collapse; } td, th { padding: .2rem .8rem; text-align: left; }
-.READY { color: #137333; } .FAILED { color: #b3261e; } .IN_PROGRESS { color: #a56c00; }
+.READY, .SUCCEEDED { color: #137333; } .FAILED { color: #b3261e; } .IN_PROGRESS { color: #a56c00; }
 pre { background: #f6f6f6; padding: 1rem; overflow-x: auto; font-size: .85rem; }
 """
 
@@ -36,7 +36,9 @@ pre { background: #f6f6f6; padding: 1rem; overflow-x: auto; font-size: .85rem; }
 def register(app: FastAPI, emu: Emulator) -> None:
     @app.get(PREFIX, response_class=HTMLResponse, include_in_schema=False)
     async def console_index() -> HTMLResponse:
-        return HTMLResponse(_page("Services", _service_table(emu)))
+        from .console_runs import index_sections
+
+        return HTMLResponse(_page("Services", _service_table(emu) + index_sections(emu)))
 
     @app.get(PREFIX + SERVICE_PATH, response_class=HTMLResponse, include_in_schema=False)
     async def console_service(organization_id: str, deployment_id: str, service_id: str) -> HTMLResponse:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import shutil
@@ -29,13 +31,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import cmp_to_key
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ApiError, bad_request, not_found
 from .ids import new_numeric_id, utcnow
 from .models import _Record
+
+RecordT = TypeVar("RecordT", bound=_Record)
 
 if TYPE_CHECKING:
     from .core import Emulator
@@ -53,6 +57,20 @@ _CHANNEL_ID = re.compile(r"^[0-9]{1,20}$")
 _OFFSET = re.compile(r"^([+-])([0-9]{2}):?([0-9]{2})$")
 
 FileListener = Callable[["StoredFile"], None]
+CHANNEL_FIELDS = ("channel_id", "name", "description", "storage_type", "archived", "created_at", "updated_at")
+
+
+def wire_fields(record: _Record, names: tuple[str, ...]) -> dict[str, Any]:
+    """The answer of a record: the named fields, containers copied."""
+    return {name: copy.copy(getattr(record, name)) for name in names}
+
+
+def by_id(
+    loaded: Mapping[str, list[dict[str, Any]]], kind: str, cls: type[RecordT], key: str
+) -> dict[str, RecordT]:
+    """The records of one kind the state folder held at start, by id."""
+    records = (cls.from_dict(data) for data in loaded.get(kind, []))
+    return {str(getattr(record, key)): record for record in records}
 
 
 def channel_ts(moment: datetime) -> str:
@@ -77,16 +95,7 @@ class Channel(_Record):
     updated_at: str
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "channel_id": self.channel_id,
-            "name": self.name,
-            "display_name": self.name,
-            "description": self.description,
-            "storage_type": self.storage_type,
-            "archived": self.archived,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
+        return dict(wire_fields(self, CHANNEL_FIELDS), display_name=self.name)
 
 
 @dataclass
@@ -128,13 +137,9 @@ class Datalake:
     # ----- lifecycle ---------------------------------------------------------------------------------
 
     def load(self, loaded: Mapping[str, list[dict[str, Any]]]) -> None:
-        for data in loaded.get("channel", []):
-            channel = Channel.from_dict(data)
-            self.channels[channel.channel_id] = channel
-        for data in loaded.get("datalake_file", []):
-            stored = StoredFile.from_dict(data)
-            self.files[stored.key] = stored
-            self._seq = max(self._seq, stored.seq)
+        self.channels.update(by_id(loaded, "channel", Channel, "channel_id"))
+        self.files.update(by_id(loaded, "datalake_file", StoredFile, "key"))
+        self._seq = max([self._seq, *(f.seq for f in self.files.values())])
 
     def clear(self) -> None:
         self.channels.clear()
@@ -318,7 +323,9 @@ class Datalake:
     def _store_bytes(self, stored: StoredFile, data: bytes) -> None:
         path = self._path(stored)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(data)
+        os.replace(partial, path)  # a crash leaves the whole file or none, never half of one
         stored.size = len(data)
         stored.uploaded_at = file_ts(
             datetime.strptime(stored.file_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
@@ -332,7 +339,7 @@ class Datalake:
     # ----- files: read, change, delete ---------------------------------------------------------------
 
     def stored(self, channel_id: str, file_id: str) -> StoredFile:
-        found = self.files.get(f"{channel_id}/{file_id}")
+        found = self.files.get(f"{channel_id}/{file_id}") if _FILE_ID.fullmatch(file_id) else None
         if found is None or found.uploaded_at is None:
             raise not_found(f"file {file_id} not found in channel {channel_id}")
         return found
@@ -439,7 +446,7 @@ class Datalake:
         expected = self._signature(method, f"{channel_id}/{file_id}", expires)
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise ApiError(403, "the URL's signature does not match")
-        if time.time() > expires:
+        if time.time() >= expires:  # valid before url_expires_on
             raise ApiError(403, "the URL has expired")
         found = self.files.get(f"{channel_id}/{file_id}")
         if found is None:
@@ -461,12 +468,6 @@ def check_channel_id(channel_id: str) -> str:
     if not _CHANNEL_ID.fullmatch(channel_id):
         raise bad_request("channel_id must be digits")
     return channel_id
-
-
-def check_file_id(file_id: str) -> str:
-    if not _FILE_ID.fullmatch(file_id):
-        raise not_found(f"file {file_id} not found")
-    return file_id
 
 
 def _int_param(query: Mapping[str, Any], name: str, default: int, minimum: int, maximum: int | None) -> int:
@@ -539,13 +540,13 @@ def _in_days(files: list[StoredFile], params: Mapping[str, str]) -> list[StoredF
 
 
 def _matches(stored: StoredFile, query: str) -> bool:
+    """``q``: every ``key:value`` term's value is in that metadata value; a free word is in any."""
     for term in query.split():
         key, colon, value = term.partition(":")
         if colon and key:
-            name = (
-                key.lower() if key.lower().startswith(("x-abeja-", "x_abeja")) else META_PREFIX + key.lower()
-            )
-            if value not in stored.metadata.get(name, "\0"):
+            name = key.lower() if key.lower().startswith("x-abeja-") else META_PREFIX + key.lower()
+            found = stored.metadata.get(name)
+            if found is None or value not in found:
                 return False
         elif not any(term in v for v in (*stored.metadata.values(), stored.file_id)):
             return False

@@ -202,5 +202,32 @@ class EmulatorHandle:
                 )
             time.sleep(0.05)
 
+    def create_channel(self, name: str = "channel", description: str = "") -> dict[str, Any]:
+        """A Datalake channel (`channel_id`, `name`, ...), to upload test files into."""
+        answer = self._api("POST", "channels", {"name": name, "description": description})
+        return answer["channel"]  # type: ignore[no-any-return]
+
+    def upload_file(
+        self,
+        channel_id: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A file into a channel, as ABEJA's SDK uploads it (each metadata key gets the
+        `x-abeja-meta-` prefix); the answer holds its `file_id`. Triggers on the channel fire."""
+        headers = {"Content-Type": content_type}
+        headers.update({f"x-abeja-meta-{key}": value for key, value in (metadata or {}).items()})
+        response = self._session.post(
+            f"{self.url}/channels/{channel_id}/upload",
+            data=data,
+            headers=headers,
+            auth=self.auth,
+            timeout=self.timeout,
+            verify=self.verify,
+        )
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
     def close(self) -> None:
         self._session.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -119,19 +120,12 @@ class LogBook:
             "next_forward_token": forward,
         }
 
-    def ascending_page(
-        self,
-        service_id: str,
-        *,
-        next_token: str | None = None,
-        start_time: str | None = None,
-        end_time: str | None = None,
-        page_size: int = 50,
-    ) -> dict[str, Any]:
+    def ascending_page(self, service_id: str, query: Mapping[str, str], page_size: int) -> dict[str, Any]:
         """Oldest first from ``next_token`` on (runs' ``/logs``); ``next_token`` only while more remain."""
-        start = parse_time_filter(start_time, "start_time", end=False)
-        end = parse_time_filter(end_time, "end_time", end=True)
-        after = decode_token(next_token, _FORWARD) if next_token else 0
+        start = parse_time_filter(query.get("start_time"), "start_time", end=False)
+        end = parse_time_filter(query.get("end_time"), "end_time", end=True)
+        token = query.get("next_token")
+        after = decode_token(token, _FORWARD) if token else 0
         events = [e for e in self._events.get(service_id, []) if e.seq > after and _within(e, start, end)]
         page: dict[str, Any] = {
             "events": [{"message": e.message, "timestamp": e.timestamp} for e in events[:page_size]]

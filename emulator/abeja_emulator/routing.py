@@ -88,12 +88,12 @@ def add_route(
     *,
     virtual_host: bool = False,
     presigned: bool = False,
-    org_of: Callable[[dict[str, str]], str] | None = None,
+    org_of: Callable[[Emulator, dict[str, str]], str] | None = None,
 ) -> Endpoint:
     """Register a platform route: count it, apply faults, check credentials and org.
 
     A ``presigned`` route (a pre-signed URL) takes no credentials and names no organization; a
-    route at the API root (Datalake files) takes its organization from ``org_of(path values)``."""
+    route at the API root (Datalake files) takes its organization from ``org_of(emulator, path values)``."""
 
     async def endpoint(request: Request) -> Response:
         emulator.requests[name] += 1
@@ -110,7 +110,7 @@ def add_route(
             else:
                 principal: Principal = emulator.auth.authenticate(request.headers.get("authorization"))
                 if org_of is not None:
-                    org = org_of(params)
+                    org = org_of(emulator, params)
                 else:
                     org = virtual_host_org(request) if virtual_host else params.pop("org")
                 emulator.auth.authorize(principal, org)
@@ -124,3 +124,22 @@ def add_route(
     endpoint.__name__ = name
     app.add_api_route(path, endpoint, methods=methods, name=name)
     return endpoint
+
+
+class RouteTable:
+    """Platform routes declared beside their handlers: ``@table.route("GET", PATH, ...)``, then
+    ``table.register(app, emulator)`` adds them all (``add_route``'s options per route)."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, str, Handler, dict[str, Any]]] = []
+
+    def route(self, method: str, *paths: str, **options: Any) -> Callable[[Handler], Handler]:
+        def add(handler: Handler) -> Handler:
+            self._routes += [(path, method, handler, options) for path in paths]
+            return handler
+
+        return add
+
+    def register(self, app: FastAPI, emulator: Emulator) -> None:
+        for path, method, handler, options in self._routes:
+            add_route(app, emulator, path, [method], handler.__name__, handler, **options)

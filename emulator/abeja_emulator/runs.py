@@ -1,7 +1,8 @@
 """The emulated Runs and Triggers: records, paging, and triggers that start one run per new file.
 
 A run is created ``SUBMITTED`` and goes ``RUNNABLE`` -> ``STARTING`` -> ``RUNNING`` (``run_step_delay``
-apart, ``PENDING`` skipped as AWS Batch does without job dependencies) -> ``SUCCEEDED`` / ``FAILED``;
+apart, ``PENDING`` skipped as AWS Batch does without job dependencies; at most ``max_concurrent_runs``
+past ``RUNNABLE`` at once) -> ``SUCCEEDED`` / ``FAILED``;
 ``batch.py`` executes each attempt the way the model proxy's batch mode does. A failed attempt goes
 back to ``RUNNABLE`` while attempts remain (``retry_count`` + 1, at most ``run_max_attempts``) and keeps
 ``ABEJA_RUN_ID``. Runs, triggers and run logs are kept in the state folder; a run that was not
@@ -19,14 +20,15 @@ import base64
 import binascii
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .datalake import StoredFile
+from .batch import run_attempt
+from .datalake import StoredFile, by_id, wire_fields
 from .errors import bad_request, not_found
 from .ids import new_hex_id, now_ts
-from .models import _Record
+from .models import Version, _Record
 
 if TYPE_CHECKING:
     from .core import Emulator
@@ -39,6 +41,39 @@ DATALAKE_OPERATOR = "$datalake:1"
 DEFAULT_RETRY_COUNT = 5
 _RUN_ID = re.compile(r"^run-[0-9a-f]{16}$")
 _TRIGGER_ID = re.compile(r"^tri-[0-9a-f]{16}$")
+#: The fields of a run's answer (the SDK's example), then those of a trigger's.
+RUN_FIELDS = (
+    "run_id",
+    "deployment_id",
+    "model_version",
+    "model_version_id",
+    "models",
+    "input_data",
+    "output_template",
+    "retry_count",
+    "distribution",
+    "status",
+    "user_env_vars",
+    "created_at",
+    "modified_at",
+)
+TRIGGER_FIELDS = (
+    "trigger_id",
+    "organization_id",
+    "deployment_id",
+    "model_version",
+    "model_version_id",
+    "models",
+    "input_service_name",
+    "input_service_id",
+    "output_service_name",
+    "output_service_id",
+    "retry_count",
+    "distribution",
+    "user_env_vars",
+    "created_at",
+    "modified_at",
+)
 
 
 @dataclass
@@ -62,21 +97,7 @@ class Run(_Record):
     attempts: int = 0
 
     def wire(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "run_id": self.run_id,
-            "deployment_id": self.deployment_id,
-            "model_version": self.model_version,
-            "model_version_id": self.model_version_id,
-            "models": dict(self.models),
-            "input_data": self.input_data,
-            "output_template": self.output_template,
-            "retry_count": self.retry_count,
-            "distribution": self.distribution,
-            "status": self.status,
-            "user_env_vars": dict(self.user_env_vars),
-            "created_at": self.created_at,
-            "modified_at": self.modified_at,
-        }
+        data = wire_fields(self, RUN_FIELDS)
         if self.trigger_id:
             data["trigger_id"] = self.trigger_id
         return data
@@ -101,23 +122,7 @@ class Trigger(_Record):
     modified_at: str = ""
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "trigger_id": self.trigger_id,
-            "organization_id": self.organization_id,
-            "deployment_id": self.deployment_id,
-            "model_version": self.model_version,
-            "model_version_id": self.model_version_id,
-            "models": dict(self.models),
-            "input_service_name": self.input_service_name,
-            "input_service_id": self.input_service_id,
-            "output_service_name": self.output_service_name,
-            "output_service_id": self.output_service_id,
-            "retry_count": self.retry_count,
-            "distribution": self.distribution,
-            "user_env_vars": dict(self.user_env_vars),
-            "created_at": self.created_at,
-            "modified_at": self.modified_at,
-        }
+        return wire_fields(self, TRIGGER_FIELDS)
 
     def output_template(self) -> dict[str, str] | None:
         if self.output_service_name == "datalake" and self.output_service_id:
@@ -133,21 +138,20 @@ class RunPlatform:
         self.runs: dict[str, Run] = {}
         self.triggers: dict[str, Trigger] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Condition()
+        self._active = 0
         self._seq = 0
         emulator.datalake.listeners.append(self._on_new_file)
 
     # ----- lifecycle ---------------------------------------------------------------------------------
 
     def load(self, loaded: Mapping[str, list[dict[str, Any]]]) -> None:
-        for data in loaded.get("trigger", []):
-            trigger = Trigger.from_dict(data)
-            self.triggers[trigger.trigger_id] = trigger
-        for data in loaded.get("run", []):
-            run = Run.from_dict(data)
-            self.runs[run.run_id] = run
-            self._seq = max(self._seq, run.seq)
+        self.triggers.update(by_id(loaded, "trigger", Trigger, "trigger_id"))
+        self.runs.update(by_id(loaded, "run", Run, "run_id"))
+        self._seq = max([self._seq, *(r.seq for r in self.runs.values())])
+        for run in self.runs.values():
             if run.status not in TERMINAL:
-                self.log(run, "[emulator] the emulator stopped during the run; status FAILED")
+                self.log(run, "[emulator] the emulator stopped during the run")
                 self.set_status(run, FAILED)
 
     async def shutdown(self) -> None:
@@ -186,20 +190,20 @@ class RunPlatform:
             self.emu.counters["runs_succeeded" if status == SUCCEEDED else "runs_failed"] += 1
 
     def run(self, org: str, dep: str, run_id: str) -> Run:
-        self.emu.deployment(org, dep)
-        found = self.runs.get(run_id) if _RUN_ID.fullmatch(run_id) else None
-        if found is None or found.deployment_id != dep or found.organization_id != org:
-            raise not_found(f"run {run_id} not found")
-        return found
+        return _owned(self.runs, _RUN_ID, run_id, (org, self.emu.deployment(org, dep).deployment_id), "run")
 
-    def create_run(self, org: str, dep: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.emu.deployment(org, dep)
+    def _version(self, org: str, dep: str, body: Mapping[str, Any]) -> Version:
+        """The body's ``version_id`` in the deployment (400 when missing, 404 when unknown)."""
         version_id = body.get("version_id")
         if not isinstance(version_id, str) or not version_id:
             raise bad_request("version_id is required")
-        version = self.emu.version(org, dep, version_id)
+        return self.emu.version(org, dep, version_id)
+
+    def create_run(self, org: str, dep: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        version = self._version(org, dep, body)
         input_data = body.get("input_data")
-        if input_data is not None and not isinstance(input_data, (dict, str)):
+        if input_data is not None and not isinstance(input_data, (dict, list, str)):
+            # an object (the platform's form), an array (sent whole) or a string (INPUT verbatim)
             raise bad_request('input_data must be an object like {"$datalake:1": "<channel_id>/<file_id>"}')
         output_template = body.get("output_template")
         if output_template is not None and not isinstance(output_template, dict):
@@ -218,18 +222,8 @@ class RunPlatform:
     def _new_run(self, org: str, dep: str, version: str, version_id: str, **fields: Any) -> Run:
         stamp = now_ts()
         self._seq += 1
-        run = Run(
-            run_id=new_hex_id("run"),
-            organization_id=org,
-            deployment_id=dep,
-            model_version=version,
-            model_version_id=version_id,
-            status=SUBMITTED,
-            created_at=stamp,
-            modified_at=stamp,
-            seq=self._seq,
-            **fields,
-        )
+        ids = (new_hex_id("run"), org, dep, version, version_id)
+        run = Run(*ids, status=SUBMITTED, created_at=stamp, modified_at=stamp, seq=self._seq, **fields)
         self.runs[run.run_id] = run
         self.emu.store.put("run", run.run_id, run.to_dict())
         self.emu.counters["runs_created"] += 1
@@ -240,24 +234,36 @@ class RunPlatform:
         return run
 
     async def _execute(self, run: Run) -> None:
-        from .batch import run_attempt  # the runtime machinery loads only when a run executes
-
         attempts = min(run.retry_count + 1, self.emu.config.run_max_attempts)
         for attempt in range(1, attempts + 1):
-            for status in (RUNNABLE, STARTING, RUNNING):
-                await asyncio.sleep(self.emu.config.run_step_delay)
-                self.set_status(run, status)
-            run.attempts = attempt
-            self.emu.counters["run_attempts"] += 1
-            code = await run_attempt(self.emu, run)
+            await asyncio.sleep(self.emu.config.run_step_delay)
+            self.set_status(run, RUNNABLE)
+            async with self._slot():
+                for status in (STARTING, RUNNING):
+                    await asyncio.sleep(self.emu.config.run_step_delay)
+                    self.set_status(run, status)
+                run.attempts = attempt
+                self.emu.counters["run_attempts"] += 1
+                code = await run_attempt(self.emu, run)
+            self.log(run, f"[emulator] attempt {attempt} of {attempts} exited with code {code}")
             if code == 0:
                 self.set_status(run, SUCCEEDED)
                 return
-            if attempt < attempts:
-                self.log(
-                    run, f"[emulator] attempt {attempt} of {attempts} failed (exit code {code}); retrying"
-                )
         self.set_status(run, FAILED)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """One of ``max_concurrent_runs`` places to run: a run waits ``RUNNABLE`` for one, as an AWS
+        Batch job waits for compute (a trigger fed many files does not start a runtime per file at once)."""
+        async with self._slots:
+            await self._slots.wait_for(lambda: self._active < self.emu.config.max_concurrent_runs)
+            self._active += 1
+        try:
+            yield
+        finally:
+            async with self._slots:
+                self._active -= 1
+                self._slots.notify_all()
 
     def list_runs(
         self, org: str, dep: str, query: Mapping[str, str], trigger_id: str | None = None
@@ -287,40 +293,23 @@ class RunPlatform:
 
     def logs(self, org: str, dep: str, run_id: str, query: Mapping[str, str]) -> dict[str, Any]:
         self.run(org, dep, run_id)
-        return self.emu.logs.ascending_page(
-            run_id,
-            next_token=query.get("next_token"),
-            start_time=query.get("start_time"),
-            end_time=query.get("end_time"),
-            page_size=self.emu.config.log_page_size,
-        )
+        return self.emu.logs.ascending_page(run_id, query, self.emu.config.log_page_size)
 
     def recent_logs(self, org: str, dep: str, run_id: str, query: Mapping[str, str]) -> dict[str, Any]:
         self.run(org, dep, run_id)
+        names = ("next_forward_token", "next_backward_token", "start_time", "end_time")
         return self.emu.logs.page(
-            run_id,
-            next_forward_token=query.get("next_forward_token"),
-            next_backward_token=query.get("next_backward_token"),
-            start_time=query.get("start_time"),
-            end_time=query.get("end_time"),
-            page_size=self.emu.config.log_page_size,
+            run_id, page_size=self.emu.config.log_page_size, **{name: query.get(name) for name in names}
         )
 
     # ----- triggers ----------------------------------------------------------------------------------
 
     def trigger(self, org: str, dep: str, trigger_id: str) -> Trigger:
-        self.emu.deployment(org, dep)
-        found = self.triggers.get(trigger_id) if _TRIGGER_ID.fullmatch(trigger_id) else None
-        if found is None or found.deployment_id != dep or found.organization_id != org:
-            raise not_found(f"trigger {trigger_id} not found")
-        return found
+        where = (org, self.emu.deployment(org, dep).deployment_id)
+        return _owned(self.triggers, _TRIGGER_ID, trigger_id, where, "trigger")
 
     def create_trigger(self, org: str, dep: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.emu.deployment(org, dep)
-        version_id = body.get("version_id")
-        if not isinstance(version_id, str) or not version_id:
-            raise bad_request("version_id is required")
-        version = self.emu.version(org, dep, version_id)
+        version = self._version(org, dep, body)
         if body.get("input_service_name") != "datalake":
             raise bad_request("input_service_name must be datalake (the only input service)")
         channel_id = body.get("input_service_id")
@@ -391,6 +380,19 @@ class RunPlatform:
                 user_env_vars=dict(trigger.user_env_vars),
                 trigger_id=trigger.trigger_id,
             )
+
+
+OwnedT = TypeVar("OwnedT", Run, Trigger)
+
+
+def _owned(
+    records: Mapping[str, OwnedT], pattern: re.Pattern[str], key: str, where: tuple[str, str], noun: str
+) -> OwnedT:
+    """The run or trigger ``key`` of (organization, deployment) ``where``, else 404."""
+    found = records.get(key) if pattern.fullmatch(key) else None
+    if found is None or (found.organization_id, found.deployment_id) != where:
+        raise not_found(f"{noun} {key} not found")
+    return found
 
 
 def _common(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def ok(response: requests.Response) -> Any:
 
 
 def new_channel(handle: EmulatorHandle, name: str = "channel") -> str:
-    return str(ok(api(handle, "POST", "channels", json={"name": name}))["channel"]["channel_id"])
+    return str(handle.create_channel(name)["channel_id"])
 
 
 def upload(
@@ -38,6 +38,8 @@ def upload(
     metadata: dict[str, str] | None = None,
     **params: str,
 ) -> dict[str, Any]:
+    if not params:
+        return handle.upload_file(channel_id, data, content_type, metadata)
     headers = {"Content-Type": content_type}
     headers.update({f"x-abeja-meta-{k}": v for k, v in (metadata or {}).items()})
     answer = root(handle, "POST", f"channels/{channel_id}/upload", data=data, headers=headers, params=params)

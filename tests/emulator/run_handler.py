@@ -5,6 +5,7 @@ The run's environment picks the case (`RUN_CASE`): a run is one request, so the 
 
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 
@@ -58,6 +59,15 @@ def _multipart(request, context):
     return {"content_type": "multipart/form-data; boundary=x", "content": "x"}
 
 
+def _metadata_numbers(request, context):
+    return {"content_type": "text/plain", "content": "m", "metadata": {"x-abeja-meta-count": 3}}
+
+
+def _slow(request, context):
+    time.sleep(0.5)
+    return {"content_type": "text/plain", "content": "slow answer"}
+
+
 def _once(request, context):
     """Fails on its first attempt (a marker file in the run's own folder remembers it)."""
     marker = os.path.join(os.environ["RUN_MARKER_DIR"], os.environ["ABEJA_RUN_ID"])
@@ -98,6 +108,8 @@ CASES = {
     "csv": _csv,
     "multipart": _multipart,
     "once": _once,
+    "metadata_numbers": _metadata_numbers,
+    "slow": _slow,
     "scoped": _scoped,
 }
 

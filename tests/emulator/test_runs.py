@@ -12,28 +12,17 @@ from typing import Any
 import pytest
 import requests
 
-from abeja_emulator import EmulatorHandle, EmulatorProcess
+from abeja_emulator import SAMPLE_BAD_VERSION_ID, SAMPLE_DEPLOYMENT_ID, EmulatorHandle, EmulatorProcess
 
 from ._datalake import files, new_channel, ok, root, run_log, upload
 from ._util import api, poll
 
 pytestmark = pytest.mark.emulator
 HANDLER_FILE = Path(__file__).with_name("run_handler.py")
-RUN_FIELDS = {
-    "run_id",
-    "deployment_id",
-    "model_version",
-    "model_version_id",
-    "models",
-    "input_data",
-    "output_template",
-    "retry_count",
-    "distribution",
-    "status",
-    "user_env_vars",
-    "created_at",
-    "modified_at",
-}
+#: The SDK's example of a run (abeja-platform-sdk: abeja/runs/api/client.py:79-99).
+FIELDS_TEXT = "run_id deployment_id model_version model_version_id models input_data output_template"
+RUN_FIELDS = {*FIELDS_TEXT.split(), "retry_count", "distribution", "status", "user_env_vars", "created_at"}
+RUN_FIELDS.add("modified_at")
 STATUSES = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"}
 RUN_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -118,7 +107,7 @@ def test_run_object_and_create_body(deployment):
         {"retry_count": -1},
         {"retry_count": True},
         {"models": {"other": "1"}},
-        {"input_data": [1]},
+        {"input_data": 5},
         {"distribution": "x"},
     ]
     for body in bodies:
@@ -159,68 +148,124 @@ def test_datalake_input_becomes_the_request_and_the_answer_one_file(deployment, 
     assert json.loads(seen["env"]["INPUT"]) == input_data
     assert json.loads(seen["env"]["OUTPUT"]) == output
     assert seen["env"]["ABEJA_DEPLOYMENT_ID"] == deployment.dep
+    assert seen["env"]["ABEJA_ORGANIZATION_ID"] == handle.organization_id
+    assert seen["env"]["ABEJA_MODEL_VERSION"] == "2.0.0"
     assert seen["user"] == "deployment"  # the deployment's default environment reaches the handler
     assert seen["has_token"] is True
     statuses = [m.split()[-1] for m in deployment.log(run["run_id"]) if "status" in m and "[emulator]" in m]
     assert statuses == ["SUBMITTED", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"]
 
 
-def test_json_input_and_run_environment(deployment):
-    run = deployment.run(input_data={"text": "x"}, environment={"RUN_USER_VARIABLE": "run"})
-    assert deployment.wait(run["run_id"])["status"] == "SUCCEEDED"
-    log = "\n".join(deployment.log(run["run_id"]))
-    assert "run handler loaded" in log
+def test_json_and_empty_input_and_run_environment(deployment, channels):
+    _, target = channels
+    output = {"$datalake:1": target}
+    json_run = deployment.run(
+        input_data=[{"text": "x"}], output_template=output, environment={"RUN_USER_VARIABLE": "run"}
+    )
+    empty_run = deployment.run(output_template=output)
+    seen = {}
+    for name, run in (("json", json_run), ("empty", empty_run)):
+        assert deployment.wait(run["run_id"])["status"] == "SUCCEEDED"
+        [answer] = files(deployment.handle, target, q=f"x-abeja-meta-filename:{run['run_id']}")
+        seen[name] = json.loads(_download(deployment.handle, target, answer))
+    assert (seen["json"]["method"], seen["json"]["content_type"]) == ("POST", "application/json")
+    assert json.loads(seen["json"]["body"]) == [{"text": "x"}]  # an array: the whole INPUT text
+    assert seen["json"]["user"] == "run"  # the run's environment wins over the deployment's
+    empty = seen["empty"]
+    assert (empty["method"], empty["content_type"], empty["count"], empty["headers"]) == ("", "", 0, [])
+    assert empty["env"]["INPUT"] == ""
+    log = deployment.log(json_run["run_id"])
+    assert any("abeja-runtime-python" in line for line in log)  # the services' runtime, unchanged
 
 
-@pytest.mark.parametrize(
-    "case",
-    ["raise", "status_500", "empty", "csv", "multipart", "missing_input", "bad_output"],
-)
-def test_answers_and_failures(deployment, channels, case):
+MISSING_FILE = "20200101T000000-00000000-0000-4000-8000-000000000000"
+#: case -> (handler case, input_data, output_template or None for the test's channel, final status, file ext)
+CASES: dict[str, tuple[str, Any, Any, str, str | None]] = {
+    "handler raises": ("raise", {"text": "x"}, None, "FAILED", None),
+    "status 500 with a body": ("status_500", {"text": "x"}, None, "FAILED", ".txt"),  # uploaded, then failed
+    "empty body": ("empty", {"text": "x"}, None, "SUCCEEDED", None),
+    "csv answer": ("csv", {"text": "x"}, None, "SUCCEEDED", ".csv"),
+    "multipart answer": ("multipart", {"text": "x"}, None, "FAILED", None),
+    "metadata not strings": ("metadata_numbers", {"text": "x"}, None, "FAILED", None),
+    "no call time limit": ("slow", {"text": "x"}, None, "SUCCEEDED", ".txt"),
+    "missing input file": ("describe", "MISSING", None, "FAILED", None),
+    "INPUT not JSON": ("describe", "not json", None, "FAILED", None),
+    "OUTPUT value not a string": ("describe", {"text": "x"}, {"$datalake:1": 5}, "FAILED", None),
+    "OUTPUT without $datalake:1": ("describe", {"text": "x"}, {"$datamart-rdb:1": "1"}, "SUCCEEDED", None),
+    "output channel missing": ("describe", {"text": "x"}, {"$datalake:1": "4444444444444"}, "FAILED", None),
+}
+BEFORE_HANDLER = ("missing input file", "INPUT not JSON", "OUTPUT value not a string")
+
+
+def test_answers_and_failures(deployment, channels):
+    """Every case at once (one runtime each, concurrently): final status, the one file or none, logs."""
     handle = deployment.handle
     source, target = channels
-    input_data: dict[str, str] = {"text": "x"}
-    output: dict[str, Any] = {"$datalake:1": target}
-    if case == "missing_input":
-        input_data = {"$datalake:1": f"{source}/20200101T000000-00000000-0000-4000-8000-000000000000"}
-    if case == "bad_output":
-        output = {"$datalake:1": 5}
-    run = deployment.run(case, input_data=input_data, output_template=output, retry_count=0)
-    final = deployment.wait(run["run_id"])
-    uploaded = files(handle, target, q=f"x-abeja-meta-filename:{run['run_id']}")
-    log = deployment.log(run["run_id"])
-    expected_status, expected_file = {
-        "raise": ("FAILED", None),
-        "status_500": ("FAILED", f"{run['run_id']}_0.txt"),  # uploaded first, then failed
-        "empty": ("SUCCEEDED", None),
-        "csv": ("SUCCEEDED", f"{run['run_id']}_0.csv"),
-        "multipart": ("FAILED", None),
-        "missing_input": ("FAILED", None),
-        "bad_output": ("FAILED", None),
-    }[case]
-    assert final["status"] == expected_status, log
-    assert [f["metadata"]["x-abeja-meta-filename"] for f in uploaded] == (
-        [expected_file] if expected_file else []
-    )
-    if case == "raise":
-        assert "the handler is about to fail" in log
-        assert any("run handler raised" in line for line in log)
-    if case == "empty":
-        assert "[batch] runtime didn't return body." in log
-    if case in ("missing_input", "bad_output"):
-        assert not any("run handler loaded" in line for line in log)  # failed before the handler ran
+    handle.configure(handler_timeout=0.2)  # a service's limit: runs have none
+    try:
+        started = {}
+        for name, (case, input_data, output, _, _) in CASES.items():
+            if input_data == "MISSING":
+                input_data = {"$datalake:1": f"{source}/{MISSING_FILE}"}
+            output = output or {"$datalake:1": target}
+            started[name] = deployment.run(case, input_data=input_data, output_template=output, retry_count=0)
+        for name, run in started.items():
+            final = deployment.wait(run["run_id"])
+            log = deployment.log(run["run_id"])
+            _, _, _, status, ext = CASES[name]
+            uploaded = files(handle, target, q=f"x-abeja-meta-filename:{run['run_id']}")
+            assert final["status"] == status, (name, log)
+            names = [f["metadata"]["x-abeja-meta-filename"] for f in uploaded]
+            assert names == ([f"{run['run_id']}_0{ext}"] if ext else []), name
+            loaded = any("run handler loaded" in line for line in log)
+            assert loaded is (name not in BEFORE_HANDLER), (name, log)
+            if loaded:
+                assert "WARNING: runtime: signal [SIGINT] received" in log, name  # stopped as the proxy does
+    finally:
+        handle.configure(handler_timeout=30)
+    log = deployment.log(started["handler raises"]["run_id"])
+    assert "the handler is about to fail" in log  # the handler's own output
+    assert any("run handler raised" in line for line in log)
+    assert any(line.startswith("[batch] the handler answered an error (status 500)") for line in log)
+    assert "[batch] runtime didn't return body." in deployment.log(started["empty body"]["run_id"])
+
+
+def test_extension_table():
+    from abeja_emulator.batch import extension
+
+    assert extension("application/json; charset=utf-8") == ".json"
+    assert extension("image/jpeg") == ".jpg"
+    assert extension("text/x-anything") == ".txt"
+    assert extension("application/zip") == ".bin"
+    assert extension("") == ".txt"
 
 
 def test_failed_attempt_goes_back_to_runnable_and_retries(deployment):
+    target = new_channel(deployment.handle)
     run = deployment.run("once", retry_count=1, input_data={"text": "x"})
+    never = deployment.run("raise", retry_count=1)
+    again = deployment.run("status_500", retry_count=1, output_template={"$datalake:1": target})
     assert deployment.wait(run["run_id"])["status"] == "SUCCEEDED"
     log = deployment.log(run["run_id"])
     statuses = [m.split()[-1] for m in log if m.startswith("[emulator] status")]
     assert statuses == ["RUNNABLE", "STARTING", "RUNNING"] * 2 + ["SUCCEEDED"]
-    assert any("attempt 1 of 2 failed" in line for line in log)
-    never = deployment.run("raise", retry_count=1)
+    exits = [line for line in log if " exited with code " in line]
+    assert exits == [
+        "[emulator] attempt 1 of 2 exited with code 1",
+        "[emulator] attempt 2 of 2 exited with code 0",
+    ]
     assert deployment.wait(never["run_id"])["status"] == "FAILED"
     assert sum("starting the runtime" in line for line in deployment.log(never["run_id"])) == 2
+    assert deployment.wait(again["run_id"])["status"] == "FAILED"
+    assert len(files(deployment.handle, target)) == 1  # the retry keeps ABEJA_RUN_ID: its upload is a 409
+    assert any(" 409 " in line for line in deployment.log(again["run_id"]))
+    deployment.handle.configure(run_max_attempts=1)
+    try:
+        capped = deployment.run("raise", retry_count=9)
+        assert deployment.wait(capped["run_id"])["status"] == "FAILED"
+        assert sum("starting the runtime" in line for line in deployment.log(capped["run_id"])) == 1
+    finally:
+        deployment.handle.configure(run_max_attempts=10)
 
 
 def test_handler_credential_is_scoped_and_revoked(deployment):
@@ -383,17 +428,80 @@ def test_faults_counters_and_restart(emulator, deployment):
     handle.inject_fault("list_channel_files", status=500, times=1)
     channel = new_channel(handle)
     assert root(handle, "GET", f"channels/{channel}").status_code == 500
-    counters = handle.counters()
-    assert counters["requests"]["create_run"] >= 1
-    assert counters["requests"]["list_channel_files"] >= 1
-    assert counters["runs_created"] >= 1
-    assert counters["runs_total"] >= 1
-    assert counters["channels_total"] >= 1
     run = deployment.run()
     finished = deployment.wait(run["run_id"])
+    counters = handle.counters()
+    assert counters["requests"]["create_run"] >= 2
+    assert counters["requests"]["list_channel_files"] >= 1
+    assert counters["runs_created"] >= 1
+    assert counters["runs_succeeded"] >= 1
+    assert counters["runs_total"] >= 1
+    assert counters["channels_total"] >= 1
+    body = {
+        "version_id": deployment.version_id,
+        "input_service_name": "datalake",
+        "input_service_id": channel,
+    }
+    trigger = ok(deployment.call("POST", "triggers", json=body))
+    cut = deployment.run("slow")
+    poll(lambda: deployment.get(cut["run_id"])["status"] == "RUNNING")
     emulator.stop()
     emulator.start()
     handle = emulator.handle
     assert api(handle, "GET", f"deployments/{deployment.dep}/runs/{run['run_id']}").json() == finished
     kept = run_log(handle, run["run_id"], deployment.dep)
     assert kept[-1].endswith("status SUCCEEDED")
+    assert deployment.get(cut["run_id"])["status"] == "FAILED"  # its process died with the emulator
+    assert "[emulator] the emulator stopped during the run" in deployment.log(cut["run_id"])
+    assert ok(deployment.call("GET", f"triggers/{trigger['trigger_id']}")) == trigger
+    ok(deployment.call("DELETE", f"triggers/{trigger['trigger_id']}"))
+
+
+def test_console_shows_channels_and_runs(deployment):
+    handle = deployment.handle
+    channel = new_channel(handle, "<b>console</b>")
+    upload(handle, channel, metadata={"filename": "shown.json"})
+    run = deployment.run("raise", retry_count=0)
+    deployment.wait(run["run_id"])
+    index = requests.get(f"{handle.url}/console", timeout=10).text
+    assert channel in index
+    assert run["run_id"] in index
+    assert "<b>console</b>" not in index  # names are escaped
+    base = f"{handle.url}/console/organizations/{handle.organization_id}"
+    page = requests.get(f"{base}/deployments/{deployment.dep}/runs/{run['run_id']}", timeout=10)
+    assert page.status_code == 200
+    assert "FAILED" in page.text
+    assert "run handler raised" in page.text  # the run's log
+    assert "shown.json" in requests.get(f"{base}/channels/{channel}", timeout=10).text
+    missing = requests.get(f"{base}/deployments/{deployment.dep}/runs/run-0000000000000000", timeout=10)
+    assert missing.status_code == 404
+
+
+def test_runs_beyond_the_concurrency_limit_wait_runnable(deployment):
+    deployment.handle.configure(max_concurrent_runs=1)
+    try:
+        first, second = deployment.run("slow"), deployment.run("slow")
+        poll(lambda: deployment.get(first["run_id"])["status"] == "RUNNING")
+        assert deployment.get(second["run_id"])["status"] in ("SUBMITTED", "RUNNABLE")
+        assert deployment.wait(first["run_id"])["status"] == "SUCCEEDED"
+        assert deployment.wait(second["run_id"])["status"] == "SUCCEEDED"
+    finally:
+        deployment.handle.configure(max_concurrent_runs=4)
+    events = {
+        run["run_id"]: ok(deployment.call("GET", f"runs/{run['run_id']}/logs"))["events"]
+        for run in (first, second)
+    }
+    done = next(e["timestamp"] for e in events[first["run_id"]] if e["message"].endswith("status SUCCEEDED"))
+    starting = next(
+        e["timestamp"] for e in events[second["run_id"]] if e["message"].endswith("status STARTING")
+    )
+    assert starting >= done  # the second left RUNNABLE only when the first had finished
+
+
+def test_a_handler_that_cannot_load_fails_the_run_with_its_error(deployment):
+    body = {"version_id": SAMPLE_BAD_VERSION_ID, "environment": {}, "retry_count": 0}
+    run = ok(api(deployment.handle, "POST", f"deployments/{SAMPLE_DEPLOYMENT_ID}/runs", json=body))
+    sample = Deployment(deployment.handle, SAMPLE_DEPLOYMENT_ID, SAMPLE_BAD_VERSION_ID, deployment.marker_dir)
+    assert sample.wait(run["run_id"])["status"] == "FAILED"
+    log = sample.log(run["run_id"])
+    assert any(line.startswith("[batch] the runtime did not start") for line in log), log
