@@ -162,6 +162,14 @@ class TrainingJobFailedError(_FailureStatusError):
     training_job_id: str
 
 
+class RunFailedError(_FailureStatusError):
+    """A wait saw the run end ``FAILED`` (after the platform's own retries); ``log_lines`` are its latest."""
+
+    noun = "run"
+    id_attribute = "run_id"
+    run_id: str
+
+
 class WaitTimeoutError(AbejaError):
     """A wait ran out of time before the service reached its target status."""
 
@@ -212,6 +220,7 @@ FAIL_FAST_ERRORS: tuple[type[AbejaError], ...] = (
     ServiceFailedError,
     TrainingJobFailedError,
     AnswerTooLargeError,
+    RunFailedError,
 )
 #: HTTP statuses worth another try later (with any 5xx).
 TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({408, 425, 429})

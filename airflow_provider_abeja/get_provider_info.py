@@ -106,6 +106,8 @@ def _with_hints(fields: dict[str, Any], placeholders: dict[str, str]) -> dict[st
 
 #: The link classes of ``links/training.py`` (``Abeja<name>Link``).
 _TRAINING_LINKS = ("TrainingJob", "TrainingModel", "DeploymentVersion")
+#: The link classes of ``links/runs.py``.
+_RUN_LINKS = ("Run", "Trigger", "Channel")
 
 
 def _modules(kind: str, *names: str) -> list[dict[str, Any]]:
@@ -134,10 +136,10 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": _modules("hooks", "abeja"),
         "operators": _modules(
-            "operators", "service", "endpoint", "batch", "training", "sharding", "cleanup", "guarded"
+            "operators", "service", "endpoint", "batch", "training", "sharding", "cleanup", "guarded", "runs"
         ),
-        "sensors": _modules("sensors", "service", "training"),
-        "triggers": _modules("triggers", "service", "training"),
+        "sensors": _modules("sensors", "service", "training", "runs"),
+        "triggers": _modules("triggers", "service", "training", "runs"),
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_abeja.hooks.abeja.AbejaHook",
@@ -150,5 +152,6 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "airflow_provider_abeja.links.abeja.AbejaServiceLink",
             *(f"airflow_provider_abeja.links.training.Abeja{name}Link" for name in _TRAINING_LINKS),
+            *(f"airflow_provider_abeja.links.runs.Abeja{name}Link" for name in _RUN_LINKS),
         ],
     }

@@ -73,3 +73,13 @@ def operator_lineage(
         outputs=[dataset(str(uri)) for uri in outputs if uri],
         run_facets={"abeja_service": facet},
     )
+
+
+def datalake_lineage(*, inputs: Iterable[str | None], outputs: Iterable[str | None]) -> Any:
+    """The `OperatorLineage` of a Datalake upload or download (``abeja-datalake://<channel>[/<file>]``)."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    return OperatorLineage(
+        inputs=[dataset(str(uri)) for uri in inputs if uri],
+        outputs=[dataset(str(uri)) for uri in outputs if uri],
+    )

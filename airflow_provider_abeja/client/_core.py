@@ -207,14 +207,20 @@ class RequestBuilder:
         op = OPERATIONS[name]
         url = self._url(op, args)
         spec = RequestSpec(name, op.method, url, op.idempotent, credential=op.plane != "presigned")
-        if op.plane == "inference":
+        if op.plane == "inference" or op.streams:
             spec.body, spec.headers, spec.rewind_to, spec.replayable = prepare_inference_body(
                 args.get("data"), args.get("json"), args.get("content_type")
             )
         elif op.payload is not None:
             spec.body, content_type = self._body(op, op.payload(args))
             spec.headers["Content-Type"] = content_type
-        params = {key: fmt(args[key], key) for key, fmt in op.query.items() if args.get(key) is not None}
+        if op.headers is not None:
+            spec.headers.update(op.headers(args))
+        params = {
+            op.query_names.get(key, key): fmt(args[key], key)
+            for key, fmt in op.query.items()
+            if args.get(key) is not None
+        }
         spec.params = params or None
         return spec
 
@@ -234,7 +240,8 @@ class RequestBuilder:
         if op.plane == "presigned":
             (argument,) = (part.strip("{}") for part in op.path.split("/"))
             return str(op.path_values[argument](args[argument], argument))
-        org = check_organization_id(args["organization_id"])
+        # Datalake file routes have no organization.
+        org = check_organization_id(args["organization_id"]) if "organization_id" in args else ""
         segments = []
         for part in op.path.strip("/").split("/"):
             if not part.startswith("{"):

@@ -191,3 +191,6 @@ class AsyncAPIClient(ClientBase):
     get_service_recent_logs = _awaited(ReadCalls.get_service_recent_logs)
     get_training_job = _awaited(ReadCalls.get_training_job)
     get_training_job_recent_logs = _awaited(ReadCalls.get_training_job_recent_logs)
+    get_run = _awaited(ReadCalls.get_run)
+    get_run_recent_logs = _awaited(ReadCalls.get_run_recent_logs)
+    list_channel_files = _awaited(ReadCalls.list_channel_files)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_provider_abeja.client import training
+from airflow_provider_abeja.client import runs, training
 from airflow_provider_abeja.client.training import Arguments, check_version_number
 from airflow_provider_abeja.client.validation import (
     check_environment,
@@ -76,7 +76,11 @@ class Operation:
     :param answer: ``object`` (a JSON object), ``entries`` (a listing, always
         ``{"entries": [...]}``), ``bytes`` (the body) or ``response`` (the HTTP response).
     :param plane: ``management``, ``inference`` or ``presigned`` (no credential).
+    :param streams: the body is the call's ``data`` (str, bytes, a binary file or an iterator of
+        bytes) of type ``content_type``, streamed as an inference body is.
+    :param headers: headers built from the arguments (which it checks).
     :param query: arguments sent as query parameters when not None, and how each is written.
+    :param query_names: the parameter an argument is sent as, when it is not the argument's name.
     :param path_values: path arguments checked otherwise than as ids.
     :param internal: a step of other calls, not a client method.
     """
@@ -86,9 +90,12 @@ class Operation:
     path: str
     answer: Literal["object", "entries", "bytes", "response"] = "object"
     plane: Literal["management", "inference", "presigned"] = "management"
+    streams: bool = False
+    headers: Callable[[Arguments], Mapping[str, str]] | None = None
     payload: Callable[[Arguments], Any] | None = None
     payload_argument: str = "payload"
     query: Mapping[str, QueryFormat] = field(default_factory=dict)
+    query_names: Mapping[str, str] = field(default_factory=dict)
     path_values: Mapping[str, Callable[[Any, str], object]] = field(default_factory=dict)
     internal: bool = False
 
@@ -145,10 +152,29 @@ _LOG_PAGE = {
     "start_time": utc_time,
     "end_time": utc_time,
 }
+#: A page of a run's logs (oldest first).
+_RUN_LOG_PAGE = {"next_token": text, "start_time": utc_time, "end_time": utc_time}
+#: A page of a token-paged listing (runs): the token is sent alone.
+_TOKEN_PAGE = {"next_page_token": text, "scan_forward": flag}
+#: A page of a channel's files; ``next_page_token`` is sent alone (see ``APIClient.list_channel_files``).
+_FILE_PAGE = {
+    "start": runs.date_text,
+    "end": runs.date_text,
+    "timezone": text,
+    "items_per_page": count,
+    "sort": text,
+    "query": text,
+    "next_page_token": text,
+}
 #: A page of a listing (see ``_core._pages``).
 _PAGE = {"limit": count, "offset": count}
 #: The Training API numbers a definition's versions.
 _NUMBERED = {"version_id": check_version_number}
+_RUN = _DEPLOYMENT + "/runs/{run_id}"
+_TRIGGER = _DEPLOYMENT + "/triggers/{trigger_id}"
+_CHANNELS = "/organizations/{organization_id}/channels"
+#: Datalake file routes sit at the API root, not under the organization.
+_FILE = "/channels/{channel_id}/{file_id}"
 
 OPERATIONS: Mapping[str, Operation] = {
     op.name: op
@@ -254,5 +280,52 @@ OPERATIONS: Mapping[str, Operation] = {
         Operation("get_training_models", "GET", _DEFINITION + "/models", "entries"),
         Operation("get_training_model", "GET", _DEFINITION + "/models/{model_id}"),
         Operation("archive_training_model", "POST", _DEFINITION + "/models/{model_id}/archive"),
+        # -- runs: one execution of a version over one Datalake file (no public cancel)
+        Operation("create_run", "POST", _DEPLOYMENT + "/runs", payload=runs.run_body),
+        Operation("get_runs", "GET", _DEPLOYMENT + "/runs", query=_TOKEN_PAGE),
+        Operation("get_run", "GET", _RUN),
+        Operation("get_run_logs", "GET", _RUN + "/logs", query=_RUN_LOG_PAGE),
+        Operation("get_run_recent_logs", "GET", _RUN + "/recentlogs", query=_LOG_PAGE),
+        # -- triggers: a run for each new file of a channel
+        Operation("create_trigger", "POST", _DEPLOYMENT + "/triggers", payload=runs.trigger_body),
+        Operation("get_triggers", "GET", _DEPLOYMENT + "/triggers", "entries"),
+        Operation("get_trigger", "GET", _TRIGGER),
+        Operation("delete_trigger", "DELETE", _TRIGGER),
+        Operation("get_trigger_runs", "GET", _TRIGGER + "/runs", query=_TOKEN_PAGE),
+        # -- Datalake channels and files
+        Operation("create_channel", "POST", _CHANNELS, payload=runs.channel_body),
+        Operation(
+            "get_channels",
+            "GET",
+            _CHANNELS,
+            query={"limit": count, "offset": count, "filter_archived": text},
+        ),
+        Operation("get_channel", "GET", _CHANNELS + "/{channel_id}"),
+        Operation(
+            "upload_channel_file",
+            "POST",
+            "/channels/{channel_id}/upload",
+            streams=True,
+            headers=runs.metadata_headers,
+            query={"lifetime": runs.check_lifetime, "conflict_target": text},
+        ),
+        Operation(
+            "list_channel_files",
+            "GET",
+            "/channels/{channel_id}",
+            query=_FILE_PAGE,
+            query_names={"query": "q"},
+        ),
+        Operation("get_channel_file", "GET", _FILE),
+        Operation(
+            "download_channel_file_content",
+            "GET",
+            "{download_uri}",
+            "bytes",
+            plane="presigned",
+            path_values={"download_uri": training.presigned_url("the Datalake file")},
+            internal=True,
+        ),
+        Operation("delete_channel_file", "DELETE", _FILE),
     )
 }

@@ -125,6 +125,47 @@ class ReadCalls:
         """GET .../jobs/{training_job_id}/recentlogs (not a public route: see the module doc)."""
         return self._call("get_training_job_recent_logs", locals())
 
+    def get_run(self, organization_id: str, deployment_id: str, run_id: str) -> dict[str, Any]:
+        """GET .../runs/{run_id} (``status``: one of ``client.runs.RUN_STATUSES``)."""
+        return self._call("get_run", locals())
+
+    def get_run_recent_logs(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        run_id: str,
+        next_forward_token: str | None = None,
+        next_backward_token: str | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        """GET .../runs/{run_id}/recentlogs: events newest first, as for services."""
+        return self._call("get_run_recent_logs", locals())
+
+    def list_channel_files(
+        self,
+        channel_id: str,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        timezone: str | None = None,
+        items_per_page: int | None = None,
+        sort: str | None = None,
+        query: str | None = None,
+        next_page_token: str | None = None,
+    ) -> dict[str, Any]:
+        """GET /channels/{channel_id}: one page ``{"files": [...], "next_page_token": ...}``.
+
+        ``start`` / ``end`` (upload dates, ``YYYYMMDD`` in ``timezone``), ``sort`` (e.g.
+        ``-uploaded_at``; default ``uploaded_at`` ascending), ``query`` (sent as ``q``, e.g.
+        ``x-abeja-meta-filename:a.csv``). The platform takes ``next_page_token`` alone: the next
+        page keeps the first one's filters.
+        """
+        if next_page_token is not None and any(
+            value is not None for value in (start, end, timezone, items_per_page, sort, query)
+        ):
+            raise InvalidArgumentError("next_page_token", "is sent alone: the next page keeps the filters")
+        return self._call("list_channel_files", locals())
+
 
 class APIClient(ClientBase, ReadCalls):
     """A low-level client for the ABEJA Platform Service and Training APIs.
@@ -575,3 +616,148 @@ class APIClient(ClientBase, ReadCalls):
     ) -> dict[str, Any]:
         """DELETE .../deployments/{id}/versions/{version_id}: a version no service runs (else 409)."""
         return self._call("delete_deployment_version", locals())
+
+    # ------------------------------------------------------------------ runs
+
+    def create_run(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        version_id: str,
+        input_data: Mapping[str, str] | None = None,
+        output_template: Mapping[str, str] | None = None,
+        environment: Mapping[str, str] | None = None,
+        model_id: str | None = None,
+        retry_count: int | None = None,
+        distribution: int | None = None,
+    ) -> dict[str, Any]:
+        """POST .../runs: run ``version_id`` once (never re-sent after a 5xx or a read timeout).
+
+        ``input_data`` / ``output_template``: ``client.runs.datalake_input(channel, file)`` and
+        ``datalake_output(channel)``; ``retry_count`` 0 to 9 (the platform's default 5).
+        """
+        return self._call("create_run", locals())
+
+    def get_runs(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        next_page_token: str | None = None,
+        scan_forward: bool | None = None,
+    ) -> dict[str, Any]:
+        """GET .../runs: one page ``{"entries": [...], "next_page_token": ...}``, newest first
+        unless ``scan_forward``."""
+        return self._call("get_runs", locals())
+
+    def get_run_logs(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        run_id: str,
+        next_token: str | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        """GET .../runs/{run_id}/logs: events oldest first; no ``next_token`` on the last page."""
+        return self._call("get_run_logs", locals())
+
+    # ------------------------------------------------------------------ triggers
+
+    def create_trigger(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        version_id: str,
+        input_service_id: str,
+        input_service_name: str = "datalake",
+        output_service_name: str | None = None,
+        output_service_id: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        model_id: str | None = None,
+        retry_count: int | None = None,
+        distribution: int | None = None,
+    ) -> dict[str, Any]:
+        """POST .../triggers: a run of ``version_id`` for each new file of channel ``input_service_id``."""
+        return self._call("create_trigger", locals())
+
+    def get_triggers(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+        """GET .../triggers; always ``{"entries": [...]}``."""
+        return self._call("get_triggers", locals())
+
+    def get_trigger(self, organization_id: str, deployment_id: str, trigger_id: str) -> dict[str, Any]:
+        """GET .../triggers/{trigger_id}."""
+        return self._call("get_trigger", locals())
+
+    def delete_trigger(self, organization_id: str, deployment_id: str, trigger_id: str) -> dict[str, Any]:
+        """DELETE .../triggers/{trigger_id}."""
+        return self._call("delete_trigger", locals())
+
+    def get_trigger_runs(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        trigger_id: str,
+        next_page_token: str | None = None,
+        scan_forward: bool | None = None,
+    ) -> dict[str, Any]:
+        """GET .../triggers/{trigger_id}/runs: one page of the runs it started."""
+        return self._call("get_trigger_runs", locals())
+
+    # ------------------------------------------------------------------ Datalake
+
+    def create_channel(
+        self,
+        organization_id: str,
+        name: str,
+        description: str | None = None,
+        storage_type: str = "datalake",
+    ) -> dict[str, Any]:
+        """POST .../channels: ``{"channel": {"channel_id": ...}, ...}``."""
+        return self._call("create_channel", locals())
+
+    def get_channels(
+        self,
+        organization_id: str,
+        limit: int | None = None,
+        offset: int | None = None,
+        filter_archived: str | None = None,
+    ) -> dict[str, Any]:
+        """GET .../channels: ``{"channels": [...], "has_next": ...}`` (``filter_archived``:
+        ``include_archived`` or ``exclude_archived``)."""
+        return self._call("get_channels", locals())
+
+    def get_channel(self, organization_id: str, channel_id: str) -> dict[str, Any]:
+        """GET .../channels/{channel_id}: ``{"channel": {...}, ...}``."""
+        return self._call("get_channel", locals())
+
+    def upload_channel_file(
+        self,
+        channel_id: str,
+        data: str | bytes | IO[bytes] | Any,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        lifetime: str | None = None,
+        conflict_target: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /channels/{channel_id}/upload: one file (``data`` streamed) -> ``file_id``, ...
+
+        ``metadata`` keys become ``x-abeja-meta-<key>`` headers (key and value percent-encoded,
+        as ABEJA's SDK sends them; ``filename`` names the file); ``lifetime`` one of
+        ``client.runs.LIFETIMES``; ``conflict_target`` (e.g. ``filename``): 409 when a file with
+        the same value exists. Never re-sent after an unknown outcome.
+        """
+        return self._call("upload_channel_file", locals())
+
+    def get_channel_file(self, channel_id: str, file_id: str) -> dict[str, Any]:
+        """GET /channels/{channel_id}/{file_id}: the file's info and its pre-signed ``download_uri``."""
+        return self._call("get_channel_file", locals())
+
+    def download_channel_file(self, channel_id: str, file_id: str) -> bytes:
+        """The file's bytes, from the pre-signed URL of its info (sent without the credential)."""
+        info = self.get_channel_file(channel_id, file_id)
+        uri = info.get("download_uri") or info.get("download_url")
+        return self._call("download_channel_file_content", {"download_uri": uri})
+
+    def delete_channel_file(self, channel_id: str, file_id: str) -> dict[str, Any]:
+        """DELETE /channels/{channel_id}/{file_id}."""
+        return self._call("delete_channel_file", locals())

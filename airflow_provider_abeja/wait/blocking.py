@@ -1,4 +1,4 @@
-"""The blocking wait of the operators that do not defer, for services and training jobs.
+"""The blocking wait of the operators that do not defer, for services, training jobs and runs.
 
 It needs only a sync client, a logger, a clock and a sleep function; each answer goes through
 ``engine.step``, so the outcomes and messages are the sensor's and the trigger's. A service wait
@@ -138,6 +138,17 @@ def wait_for_training_job(
     read = functools.partial(client.get_training_job, *ids)
     lines = functools.partial(engine.read_log_lines, client, kind, ids, options["logger"])
     return run_wait(kind, job_id, read, failure_lines=lines, **options)
+
+
+def wait_for_run(
+    client: APIClient, organization_id: str, deployment_id: str, run_id: str, **options: Any
+) -> dict[str, Any]:
+    """Poll until the run SUCCEEDED (returns it); raises what the engine decides: ``RunFailedError``
+    (with the run's latest log lines) when it ends FAILED, else as :func:`wait_for_training_job`."""
+    ids, kind = (organization_id, deployment_id, run_id), engine.RUN
+    read = functools.partial(client.get_run, *ids)
+    lines = functools.partial(engine.read_log_lines, client, kind, ids, options["logger"])
+    return run_wait(kind, run_id, read, failure_lines=lines, **options)
 
 
 # -- a service's recent logs ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What a wait is and what its end becomes, the same in every mode.
 
-The statuses of services and training jobs, the pure :func:`step` (one observation in, an outcome
+The statuses of services, training jobs and runs, the pure :func:`step` (one observation in, an outcome
 out: no I/O, no clock), the one event a trigger yields and how a resumed task reads it back, and
 the fail-fast rule (``exceptions.is_fail_fast``) as Airflow sees it. The blocking wait
 (``wait.blocking``), the sensor's poke (``wait.sensor``) and the trigger (``wait.trigger``) all
@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from airflow_provider_abeja.exceptions import (
     AbejaError,
     InvalidResponseError,
+    RunFailedError,
     ServiceFailedError,
     TrainingJobFailedError,
     WaitGaveUpError,
@@ -73,6 +74,18 @@ class TrainingJobStatus(StatusEnum):
     STOPPED = "Stopped"
     COMPLETE = "Complete"
     FAILED = "Failed"
+
+
+class RunStatus(StatusEnum):
+    """The statuses of a run: AWS Batch's job states (``SUCCEEDED`` and ``FAILED`` are final)."""
+
+    SUBMITTED = "SUBMITTED"
+    PENDING = "PENDING"
+    RUNNABLE = "RUNNABLE"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
 
 
 #: A service in one of these runs (or is about to): start has nothing to do, a retry may reuse it.
@@ -126,6 +139,16 @@ TRAINING_JOB = ResourceKind(
     failed_error=TrainingJobFailedError,
     read="get_training_job",
     detail_key="status_message",
+)
+RUN = ResourceKind(
+    noun="run",
+    path_ids=("organization_id", "deployment_id", "run_id"),
+    status_key="run_status",
+    target_status=RunStatus.SUCCEEDED.value,
+    failure_statuses=RunStatus.values(RunStatus.FAILED),
+    known_statuses=RunStatus.values(),
+    failed_error=RunFailedError,
+    read="get_run",
 )
 
 
@@ -427,6 +450,8 @@ def validate_status_event(
 
 #: :func:`validate_status_event` for a training job's event.
 validate_training_event = functools.partial(validate_status_event, kind=TRAINING_JOB)
+#: :func:`validate_status_event` for a run's event.
+validate_run_event = functools.partial(validate_status_event, kind=RUN)
 
 
 def airflow_error(exc: BaseException, *, timeout_exception: type[Exception] | None = None) -> Exception:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 WAITS_PER_CLIENT = 8
 
 #: What a request in flight reads: the client method and its arguments.
-FlightKey = tuple[str, ...]
+FlightKey = tuple[Any, ...]
 
 
 @dataclass(eq=False)
@@ -92,7 +92,7 @@ class ClientLease:
     settings_key: str
     released: bool = False
 
-    async def read(self, method: str, *args: str) -> dict[str, Any]:
+    async def read(self, method: str, *args: str | None) -> dict[str, Any]:
         """``client.<method>(*args)`` (a GET), joining an identical request already in flight."""
         in_flight, key = self.shared.in_flight, (method, *args)
         flight = in_flight.get(key)

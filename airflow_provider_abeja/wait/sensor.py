@@ -1,4 +1,4 @@
-"""The status sensors: ``AbejaServiceStatusSensor`` and ``AbejaTrainingJobSensor``.
+"""The status sensors: ``AbejaServiceStatusSensor``, ``AbejaTrainingJobSensor`` and ``AbejaRunSensor``.
 
 Poke and reschedule modes read the resource with the hook's sync client, one ``engine.step`` per
 poke; deferrable mode pokes once, then hands the wait to the resource's trigger (``wait.trigger``)
@@ -27,6 +27,7 @@ from airflow_provider_abeja.exceptions import AbejaError
 from airflow_provider_abeja.links.abeja import AbejaServiceLink, push_service_url, service_console_url
 from airflow_provider_abeja.wait import engine
 from airflow_provider_abeja.wait.trigger import (
+    AbejaRunTrigger,
     AbejaServiceStatusTrigger,
     AbejaTrainingJobTrigger,
     StatusTrigger,
@@ -279,3 +280,34 @@ class AbejaTrainingJobSensor(StatusSensor):
         super().__init__(**kwargs)
         self.job_definition_name = job_definition_name
         self.training_job_id = training_job_id
+
+
+class AbejaRunSensor(StatusSensor):
+    """Succeed when the run ``SUCCEEDED``; fail without retries when it ends ``FAILED`` (with its
+    latest log lines). Runs started by a platform trigger are watched the same way.
+
+    :param deployment_id: the deployment of the run.
+    :param run_id: the run to watch.
+    :param organization_id: defaults to the connection's ``organization_id`` extra.
+
+    ``abeja_conn_id``, ``deferrable`` (``timeout`` becomes the trigger's deadline),
+    ``transient_error_budget`` and the default retries are ``StatusSensor``'s, the same for
+    every kind of resource.
+    """
+
+    kind = engine.RUN
+    trigger_class = AbejaRunTrigger
+    template_fields: Sequence[str] = ("organization_id", "deployment_id", "run_id")
+    ui_color = "#eef4e8"
+
+    def __init__(self, *, deployment_id: str, run_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deployment_id = deployment_id
+        self.run_id = run_id
+
+    def _push_link(self, context: Context) -> None:
+        from airflow_provider_abeja.links.runs import push_run_link
+
+        ti = context.get("ti")
+        if ti is not None:
+            push_run_link(self, ti, *self._ids())

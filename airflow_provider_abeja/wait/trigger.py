@@ -1,4 +1,4 @@
-"""The status triggers: ``AbejaServiceStatusTrigger`` and ``AbejaTrainingJobTrigger``.
+"""The status triggers: ``AbejaServiceStatusTrigger``, ``AbejaTrainingJobTrigger`` and ``AbejaRunTrigger``.
 
 A trigger leases a shared async client (``wait.pool``), feeds what its watch observes to
 ``engine.step`` on the triggerer's event loop until the wait is over, and yields exactly one
@@ -250,6 +250,35 @@ class AbejaTrainingJobTrigger(StatusTrigger):
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
         ids = (job_definition_name, training_job_id)
+        super().__init__(
+            organization_id, ids, None, None, poll_interval, end_time, abeja_conn_id, transient_error_budget
+        )
+
+
+class AbejaRunTrigger(StatusTrigger):
+    """Poll ``run_id`` until it SUCCEEDED (``success``), FAILED (``failure``, with its latest log
+    lines), ``end_time`` passes (``timeout``) or an error repeats (``error``).
+
+    ``poll_interval``, ``end_time`` (epoch seconds; None: no deadline), ``abeja_conn_id`` and
+    ``transient_error_budget`` are ``StatusTrigger``'s, the same for every kind of resource.
+    """
+
+    kind = engine.RUN
+    classpath = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
+    deployment_id: str
+    run_id: str
+
+    def __init__(
+        self,
+        organization_id: str,
+        deployment_id: str,
+        run_id: str,
+        poll_interval: float = 10.0,
+        end_time: float | datetime.datetime | None = None,
+        abeja_conn_id: str = "abeja_default",
+        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+    ) -> None:
+        ids = (deployment_id, run_id)
         super().__init__(
             organization_id, ids, None, None, poll_interval, end_time, abeja_conn_id, transient_error_budget
         )

@@ -324,3 +324,57 @@ def test_batch_inference_over_the_error_threshold_fails_and_still_tears_down(
     assert services(run_dag.emulator) == {}
     errors = next((tmp_path / "out").glob("*/results.errors.jsonl"))
     assert len(errors.read_text().splitlines()) == 10
+
+
+# -- DAGs started by new data: one platform run per file ------------------------------------------
+
+RUN_HANDLER_TEXT = '{"text": "a great and excellent day"}'
+
+
+def _channels(handle: Any) -> tuple[APIClient, str, str]:
+    client = APIClient(handle.credential, api_url=handle.url)
+    org = handle.organization_id
+    made = [client.create_channel(org, name)["channel"]["channel_id"] for name in ("input", "output")]
+    return client, made[0], made[1]
+
+
+def test_runs_from_new_files_runs_each_file_and_collects_the_answers(run_dag: Any, tmp_path: Path) -> None:
+    """The watcher's events as a manual run gets them (``file_ids``): one run per file, answers downloaded."""
+    handle = run_dag.emulator
+    handle.configure(run_step_delay=0.01)
+    client, source, output = _channels(handle)
+    file_ids = [
+        client.upload_channel_file(source, RUN_HANDLER_TEXT, "application/json", {"filename": f"in{i}.json"})[
+            "file_id"
+        ]
+        for i in range(3)
+    ]
+    result = run_dag(
+        "abeja_runs_from_new_files",
+        input_channel_id=source,
+        output_channel_id=output,
+        file_ids=file_ids,
+        output_dir=str(tmp_path / "answers"),
+    )
+    assert result.state == "success", result.task_states
+    assert result.returns["summary"]["runs"] == 3
+    assert result.returns["summary"]["succeeded"] == 3
+    written = [Path(p.removeprefix("file://")) for p in result.returns["summary"]["outputs"]]
+    assert len(written) == 3
+    assert all('"label": "positive"' in p.read_text().replace('":"', '": "') for p in written)
+    assert handle.counters()["requests"].get("create_run") == 3
+
+
+def test_platform_trigger_runs_each_uploaded_file_and_removes_the_trigger(
+    run_dag: Any, tmp_path: Path
+) -> None:
+    handle = run_dag.emulator
+    handle.configure(run_step_delay=0.01)
+    result = run_dag("abeja_platform_trigger_runs", output_dir=str(tmp_path / "answers"))
+    assert result.state == "success", result.task_states
+    assert result.returns["summary"]["runs"] == 3
+    written = [Path(p.removeprefix("file://")) for p in result.returns["summary"]["outputs"]]
+    assert sorted(p.suffix for p in written) == [".json"] * 3
+    counters = handle.counters()["requests"]
+    assert counters.get("create_run", 0) == 0  # the platform started the runs, not Airflow
+    assert counters.get("delete_trigger") == 1

@@ -100,6 +100,19 @@ OPERATORS: dict[str, dict[str, Any]] = {
     "AbejaDeleteTrainingJobDefinitionVersionOperator": {"job_definition_name": "train", "version_id": 1},
     "AbejaArchiveTrainingJobOperator": {"job_definition_name": "train", "training_job_id": "1234567890123"},
     "AbejaArchiveTrainingModelOperator": {"job_definition_name": "train", "model_id": "1234567890123"},
+    "AbejaCreateRunOperator": {"deployment_id": DEP, "version_id": VER},
+    "AbejaCreateTriggerOperator": {
+        "deployment_id": DEP,
+        "version_id": VER,
+        "input_channel_id": "1234567890123",
+    },
+    "AbejaDeleteTriggerOperator": {"deployment_id": DEP, "trigger_id": "tri-1234567890123456"},
+    "AbejaUploadToChannelOperator": {"channel_id": "1234567890123", "source": "INPUT"},
+    "AbejaDownloadFromChannelOperator": {
+        "channel_id": "1234567890123",
+        "file_ids": "f1",
+        "output_path": "OUT",
+    },
 }
 #: Operators that make no platform call: they check the fail-fast wrapping and a bad argument instead.
 NO_PLATFORM_CALL: dict[str, dict[str, Any]] = {
@@ -115,6 +128,7 @@ GONE_IS_SUCCESS = {
     "AbejaDeleteTrainingJobDefinitionVersionOperator",
     "AbejaArchiveTrainingJobOperator",
     "AbejaArchiveTrainingModelOperator",
+    "AbejaDeleteTriggerOperator",
 }
 
 
@@ -166,6 +180,11 @@ def run_operator(name: str, error: Exception, tmp_path: Path) -> Any:
     kwargs = dict(OPERATORS[name])
     if name in ("AbejaBatchRequestOperator", "AbejaCompareServicesOperator"):
         kwargs["output_path"] = str(tmp_path / "out.jsonl")
+    if name == "AbejaUploadToChannelOperator":
+        (tmp_path / "in.csv").write_text("a,b\n")
+        kwargs["source"] = str(tmp_path / "in.csv")
+    if name == "AbejaDownloadFromChannelOperator":
+        kwargs["output_path"] = str(tmp_path / "out")
     if name == "AbejaCreateDeploymentVersionOperator":
         (tmp_path / "code").mkdir(exist_ok=True)
         (tmp_path / "code" / "main.py").write_text("def handler(request, context):\n    return {}\n")

@@ -12,7 +12,7 @@ from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 from airflow_provider_abeja.client.api import OPERATIONS
 
 #: Public client members that are not one declared call (an alias, a call made of two others).
-NOT_CALLS = {"close", "aclose", "list_services", "create_training_model_from_job"}
+NOT_CALLS = {"close", "aclose", "list_services", "create_training_model_from_job", "download_channel_file"}
 #: The declared calls the clients offer (the others are steps of them).
 PUBLIC = {name for name, op in OPERATIONS.items() if not op.internal}
 #: What triggers await: the whole of the async client.
@@ -22,6 +22,9 @@ AWAITED = {
     "get_service_recent_logs",
     "get_training_job",
     "get_training_job_recent_logs",
+    "get_run",
+    "get_run_recent_logs",
+    "list_channel_files",
 }
 
 
@@ -69,11 +72,18 @@ def test_only_get_put_patch_and_delete_are_idempotent() -> None:
 
 
 #: The emulator route serving a declared call that it names otherwise.
-SERVED_AS = {"upload_deployment_code": "emulator_upload_source"}
+SERVED_AS = {
+    "upload_deployment_code": "emulator_upload_source",
+    "get_channels": "list_channels",
+    "upload_channel_file": "post_channel_file_upload",
+    "get_channel_file": "get_channel_file_download",
+    "download_channel_file_content": "download_channel_file",
+}
 #: Where the emulator hands out pre-signed URLs (the platform's point to another host).
 PRESIGNED = {
     "download_training_result": "/_emulator/artifacts/{}/{}",
     "upload_deployment_code": "/_emulator/uploads/{}/{}",
+    "download_channel_file_content": "/_emulator/datalake/files/{}/{}",
 }
 
 

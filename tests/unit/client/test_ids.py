@@ -160,6 +160,13 @@ VALID: dict[str, Any] = {
     "statistics": {},
     "payload": {},
     "json": {},
+    "run_id": "run-3333333333333333",
+    "trigger_id": "tri-3333333333333333",
+    "channel_id": "2222222222222",
+    "file_id": "20180101T112233-44444444-5555-6666-7777-888888888888",
+    "input_service_id": "2222222222222",
+    "name": "inputs",
+    "data": b"x",
 }
 
 

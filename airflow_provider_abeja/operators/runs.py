@@ -1,0 +1,586 @@
+"""Batch inference the platform's way: Datalake uploads and downloads, runs, platform triggers.
+
+A run executes a deployment version once over one Datalake file and writes its answer as one file
+(``<run_id>_0<ext>``) to an output channel; the platform has no route to cancel it. The run
+operator marks its run with ``AIRFLOW_ABEJA_CREATED_BY=<dag>/<task>/<run>[/<map index>]`` in the
+run's environment, so a task retry finds the run its first try started (a failed one is replaced)
+instead of starting a second. Uploads send ``x-abeja-meta-filename`` with
+``conflict_target=filename`` by default, so a retried upload finds the file it sent already.
+"""
+
+from __future__ import annotations
+
+import functools
+import mimetypes
+import posixpath
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_abeja.assets import default_outlets
+from airflow_provider_abeja.client.validation import mapping_argument as _mapping
+from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError
+from airflow_provider_abeja.links.runs import (
+    XCOM_TRIGGER_URL,
+    AbejaChannelLink,
+    AbejaRunLink,
+    AbejaTriggerLink,
+    push_channel_link,
+    push_run_link,
+)
+from airflow_provider_abeja.operators._base import (
+    CREATED_BY_ENV,
+    AbejaConnectionOperator,
+    AbejaDeleteOperator,
+    AbejaDeploymentOperator,
+    AbejaWaitingOperator,
+    creation_marker,
+    environment_argument,
+    marked,
+    required_id,
+    waiting,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+#: Pages of the deployment's runs (newest first) a retry reads looking for its earlier run.
+RUN_PAGES_SEARCHED = 5
+#: Pages of the output channel (newest first) read looking for a run's output file.
+OUTPUT_PAGES_SEARCHED = 5
+FILENAME_KEY = "x-abeja-meta-filename"
+
+
+def datalake_uri(channel_id: str, file_id: str | None = None) -> str:
+    """The Asset / lineage URI of a channel or one of its files."""
+    return f"abeja-datalake://{channel_id}" + (f"/{file_id}" if file_id else "")
+
+
+def _filename(entry: Mapping[str, Any]) -> str | None:
+    metadata = entry.get("metadata")
+    value = metadata.get(FILENAME_KEY) if isinstance(metadata, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _file_summary(entry: Mapping[str, Any], channel_id: str) -> dict[str, Any]:
+    return {
+        "channel_id": channel_id,
+        "file_id": entry.get("file_id"),
+        "filename": _filename(entry),
+        "content_type": entry.get("content_type"),
+    }
+
+
+class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
+    """Run a deployment version once over one Datalake file and wait until it ``SUCCEEDED``.
+
+    A run that ends ``FAILED`` (after the platform's own ``retry_count`` attempts) fails the task
+    without Airflow retries, with the run's latest log lines in the task log. A task retry (after
+    a lost worker, a timeout, a transient error) reuses the run an earlier try started, unless it
+    failed. ``on_kill`` stops waiting only: the platform has no public route to cancel a run.
+
+    Returns ``run_id``, ``status``, the input ``channel_id`` / ``file_id``, ``output_channel_id``
+    and, once it succeeded, ``output_file_id`` (the answer the run wrote, if any).
+
+    :param version_id: the deployment version (``ver-...``) to run.
+    :param input_channel_id: the channel of the input file.
+    :param input_file_id: the input file (e.g. the upload operator's output, or an event's).
+    :param output_channel_id: where the run writes its answer (None: nowhere).
+    :param environment: environment variables of the run (mapping or JSON object text).
+    :param model_id: a trained model the handler gets (``models.alias``).
+    :param retry_count: the platform's attempts after a failure, 0 to 9 (its default: 5).
+    :param distribution: the platform's queue key (its default: round robin).
+    :param reuse_existing: find and reuse the run of an earlier try (default True).
+
+    The waiting arguments (``wait_for_completion``, ``check_interval``, ``timeout``,
+    ``deferrable``) are ``AbejaWaitingOperator``'s.
+    """
+
+    template_fields: Sequence[str] = (
+        *AbejaDeploymentOperator.template_fields,
+        "version_id",
+        "input_channel_id",
+        "input_file_id",
+        "output_channel_id",
+        "environment",
+        "model_id",
+    )
+    template_fields_renderers = {"environment": "json"}
+    operator_extra_links = (AbejaRunLink(),)
+    ui_color = "#eef4e8"
+
+    def __init__(
+        self,
+        *,
+        version_id: str,
+        input_channel_id: str | None = None,
+        input_file_id: str | None = None,
+        output_channel_id: str | None = None,
+        environment: Mapping[str, str] | str | None = None,
+        model_id: str | None = None,
+        retry_count: int | None = None,
+        distribution: int | None = None,
+        reuse_existing: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.version_id = version_id
+        self.input_channel_id = input_channel_id
+        self.input_file_id = input_file_id
+        self.output_channel_id = output_channel_id
+        self.environment = environment
+        self.model_id = model_id
+        self.retry_count = retry_count
+        self.distribution = distribution
+        self.reuse_existing = reuse_existing
+
+    def run_arguments(self) -> dict[str, Any]:
+        """The rendered arguments, checked as the client would (nothing is sent with bad ones)."""
+        from airflow_provider_abeja.client.runs import datalake_input, datalake_output
+
+        given = [x is not None and x != "" for x in (self.input_channel_id, self.input_file_id)]
+        if given[0] != given[1]:
+            raise InvalidArgumentError("input_file_id", "give input_channel_id and input_file_id together")
+        arguments = {
+            "version_id": required_id(self.version_id, "version_id"),
+            "input_data": datalake_input(self.input_channel_id, self.input_file_id) if given[0] else None,
+            "output_template": datalake_output(self.output_channel_id) if self.output_channel_id else None,
+            "environment": environment_argument(
+                self.environment, reuse_existing=self.reuse_existing, noun="run"
+            ),
+            "model_id": required_id(self.model_id, "model_id") if self.model_id else None,
+            "retry_count": self.retry_count,
+            "distribution": self.distribution,
+        }
+        return arguments
+
+    def execute(self, context: Context) -> Any:
+        deployment_id = required_id(self.deployment_id, "deployment_id")
+        arguments = self.run_arguments()
+        organization_id = self.resolve_organization_id()
+        marker = creation_marker(context) if self.reuse_existing else None
+        run = self.create_once(
+            "run",
+            arguments,
+            marker,
+            create=functools.partial(self.client.create_run, organization_id, deployment_id),
+            find=functools.partial(self._own_run, organization_id, deployment_id),
+        )
+        run_id = str(run["run_id"])
+        push_run_link(self, context["ti"], organization_id, deployment_id, run_id)
+        if not self.wait_for_completion:
+            return self._summary(run)
+        if run.get("status") != "SUCCEEDED":
+            if self.deferrable:
+                from airflow_provider_abeja.triggers.runs import AbejaRunTrigger
+
+                self.defer_to(
+                    AbejaRunTrigger,
+                    {"organization_id": organization_id, "run_id": run_id},
+                    organization_id=organization_id,
+                    deployment_id=deployment_id,
+                    run_id=run_id,
+                )
+            run = self._wait(organization_id, deployment_id, run_id)
+        return self._summary(run)
+
+    def _own_run(self, organization_id: str, deployment_id: str, marker: str) -> dict[str, Any] | None:
+        """The newest run an earlier try of this task instance started, unless it failed."""
+        token = None
+        for _ in range(RUN_PAGES_SEARCHED):
+            page = self.client.get_runs(organization_id, deployment_id, next_page_token=token)
+            mine = marked(page.get("entries"), marker, "user_env_vars", "environment")
+            if mine:
+                run = mine[0]
+                if run.get("status") == "FAILED":
+                    self.log.info(
+                        "The run of an earlier try (%s) failed: starting a new one", run.get("run_id")
+                    )
+                    return None
+                self.log.info(
+                    "Reusing run %s (%s) started by an earlier try (%s=%s)",
+                    run.get("run_id"), run.get("status"), CREATED_BY_ENV, marker,
+                )  # fmt: skip
+                return run
+            token = page.get("next_page_token") or None
+            if not token:
+                return None
+        return None
+
+    def _wait(self, organization_id: str, deployment_id: str, run_id: str) -> dict[str, Any]:
+        from airflow_provider_abeja.wait.blocking import wait_for_run
+
+        with waiting("run", run_id):
+            return wait_for_run(
+                self.client,
+                organization_id,
+                deployment_id,
+                run_id,
+                check_interval=self.check_interval,
+                timeout=self.timeout,
+                stop_event=self._stop_event(),
+                logger=self.log,
+            )
+
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        organization_id: str | None = None,
+        run_id: str | None = None,
+    ) -> Any:
+        """Resume after the trigger: success returns the run's summary, anything else fails."""
+        from airflow_provider_abeja.triggers.runs import validate_run_event
+
+        run_id = self.resumed_id(context, run_id, "run_id", "run")
+        validate_run_event(event, run_id)
+        organization_id = organization_id or self.resolve_organization_id()
+        return self._summary(self.client.get_run(organization_id, self.deployment_id, run_id))
+
+    def _summary(self, run: Mapping[str, Any]) -> dict[str, Any]:
+        """Ids and status (no environment: it may hold secrets), and the output file once known."""
+        from airflow_provider_abeja.client.runs import DATALAKE_OPERATOR, decoded, run_input_file
+
+        source = run_input_file(run) or (None, None)
+        output = decoded(run.get("output_template"))
+        output_channel = output.get(DATALAKE_OPERATOR) if isinstance(output, Mapping) else None
+        summary = {
+            "run_id": str(run.get("run_id")),
+            "status": run.get("status"),
+            "channel_id": source[0],
+            "file_id": source[1],
+            "output_channel_id": output_channel,
+            "output_file_id": None,
+        }
+        if run.get("status") == "SUCCEEDED" and isinstance(output_channel, str):
+            summary["output_file_id"] = self._output_file(output_channel, str(run.get("run_id")))
+        return summary
+
+    def _output_file(self, channel_id: str, run_id: str) -> str | None:
+        """The file the run wrote (named ``<run_id>_0<ext>``), newest first; None when it wrote none."""
+        token = None
+        for _ in range(OUTPUT_PAGES_SEARCHED):
+            if token:
+                page = self.client.list_channel_files(channel_id, next_page_token=token)
+            else:
+                page = self.client.list_channel_files(channel_id, sort="-uploaded_at")
+            for entry in page.get("files") or ():
+                name = _filename(entry) if isinstance(entry, Mapping) else None
+                if name and name.startswith(f"{run_id}_0"):
+                    return str(entry.get("file_id"))
+            token = page.get("next_page_token") or None
+            if not token:
+                break
+        self.log.info("Run %s wrote no file to channel %s", run_id, channel_id)
+        return None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The input file and the output channel file, for the OpenLineage provider."""
+        from airflow_provider_abeja.lineage import operator_lineage
+
+        summary = task_instance.xcom_pull(task_ids=self.task_id, map_indexes=task_instance.map_index) or {}
+        if not isinstance(summary, Mapping):
+            summary = {}
+        source = summary.get("channel_id"), summary.get("file_id")
+        output = summary.get("output_channel_id"), summary.get("output_file_id")
+        return operator_lineage(
+            self,
+            inputs=[datalake_uri(str(source[0]), str(source[1]))] if all(source) else [],
+            outputs=[datalake_uri(output[0], output[1])] if output[0] else [],
+        )
+
+
+def _source_files(source: Any, conn_id: str | None) -> Iterator[tuple[Any, str]]:
+    """``(path, name)`` of each file: a file itself, every file under a folder (name relative to it),
+    or each path of a list."""
+    from airflow_provider_abeja.batch.paths import is_file, object_path
+
+    items = source if isinstance(source, list | tuple) else [source]
+    for item in items:
+        path = object_path(item, conn_id=conn_id, argument="source")
+        if is_file(path):
+            yield path, posixpath.basename(str(path).rstrip("/"))
+            continue
+        found = sorted((p for p in path.rglob("*") if p.is_file()), key=str)
+        if not found:
+            raise InvalidArgumentError("source", f"{item}: no such file, or an empty folder")
+        root = str(path).rstrip("/") + "/"
+        yield from ((p, str(p)[len(root) :] if str(p).startswith(root) else p.name) for p in found)
+
+
+class AbejaUploadToChannelOperator(AbejaConnectionOperator):
+    """Upload files to a Datalake channel, each as one file with its ``filename`` metadata.
+
+    By default (``conflict_target="filename"``) the platform refuses a second file of the same
+    name: a retried task finds what its first try uploaded and uploads only the rest. Returns one
+    ``{"channel_id", "file_id", "filename", "content_type"}`` per file.
+
+    :param channel_id: the channel.
+    :param source: a file, a folder (every file below it; names relative to it) or a list of
+        files: any path or URL Airflow's object storage understands (``s3://...`` with
+        ``storage_conn_id``).
+    :param metadata: metadata of every file (``filename`` is set per file).
+    :param content_type: the files' type (default: guessed from each name).
+    :param lifetime: ``1day``, ``1week``, ``1month``, ``6months`` or ``1year`` (None: kept).
+    :param conflict_target: the metadata key that must be unique in the channel (None: none).
+    :param storage_conn_id: Airflow connection of the object store holding ``source``.
+    """
+
+    template_fields: Sequence[str] = (
+        *AbejaConnectionOperator.template_fields,
+        "channel_id",
+        "source",
+        "metadata",
+        "content_type",
+        "lifetime",
+    )
+    operator_extra_links = (AbejaChannelLink(),)
+    ui_color = "#e8f0fd"
+
+    def __init__(
+        self,
+        *,
+        channel_id: str,
+        source: str | list[str],
+        metadata: Mapping[str, str] | str | None = None,
+        content_type: str | None = None,
+        lifetime: str | None = None,
+        conflict_target: str | None = "filename",
+        storage_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(channel_id, str) and "{{" not in channel_id:
+            default_outlets(kwargs, datalake_uri(channel_id))
+        super().__init__(**kwargs)
+        self.channel_id = channel_id
+        self.source = source
+        self.metadata = metadata
+        self.content_type = content_type
+        self.lifetime = lifetime
+        self.conflict_target = conflict_target
+        self.storage_conn_id = storage_conn_id
+
+    def execute(self, context: Context) -> Any:
+        from airflow_provider_abeja.batch.paths import open_binary
+        from airflow_provider_abeja.client.runs import check_lifetime
+
+        channel_id = required_id(self.channel_id, "channel_id")
+        metadata = {str(k): str(v) for k, v in (_mapping(self.metadata, "metadata") or {}).items()}
+        if self.lifetime is not None:
+            check_lifetime(self.lifetime)
+        files = list(_source_files(self.source, self.storage_conn_id))
+        push_channel_link(self, context["ti"], self.resolve_organization_id(), channel_id)
+        uploaded = []
+        for path, name in files:
+            content_type = self.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+            with open_binary(path) as data:
+                try:
+                    entry: Mapping[str, Any] = self.client.upload_channel_file(
+                        channel_id,
+                        data,
+                        content_type=content_type,
+                        metadata={**metadata, "filename": name},
+                        lifetime=self.lifetime,
+                        conflict_target=self.conflict_target,
+                    )
+                except Conflict:
+                    entry = self._existing(channel_id, name)
+                    self.log.info("%s is in channel %s already (%s)", name, channel_id, entry.get("file_id"))
+                else:
+                    self.log.info("Uploaded %s to channel %s as %s", name, channel_id, entry.get("file_id"))
+            uploaded.append({**_file_summary(entry, channel_id), "filename": name})
+        return uploaded
+
+    def _existing(self, channel_id: str, name: str) -> Mapping[str, Any]:
+        """The file named ``name`` in the channel (what a 409 refers to)."""
+        page = self.client.list_channel_files(channel_id, query=f"{FILENAME_KEY}:{name}", sort="-uploaded_at")
+        for entry in page.get("files") or ():
+            if isinstance(entry, Mapping) and _filename(entry) == name:
+                return entry
+        raise AirflowFailException(
+            f"channel {channel_id} refused {name} as a duplicate ({self.conflict_target}) "
+            "but lists no such file"
+        )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from airflow_provider_abeja.lineage import datalake_lineage
+
+        sources = self.source if isinstance(self.source, list | tuple) else [self.source]
+        return datalake_lineage(
+            inputs=[str(s) for s in sources], outputs=[datalake_uri(str(self.channel_id))]
+        )
+
+
+class AbejaDownloadFromChannelOperator(AbejaConnectionOperator):
+    """Download Datalake files to a folder (any path Airflow's object storage understands), each
+    written whole or not at all, named by its ``filename`` metadata (else its file id). Files are
+    fetched through their pre-signed URL, without the credential. Returns the paths written.
+
+    :param channel_id: the channel.
+    :param file_ids: a file id or a list of them (e.g. the run operators' ``output_file_id``;
+        None entries, runs that wrote nothing, are skipped).
+    :param output_path: the folder the files go to.
+    :param storage_conn_id: Airflow connection of the object store holding ``output_path``.
+    """
+
+    template_fields: Sequence[str] = (
+        *AbejaConnectionOperator.template_fields,
+        "channel_id",
+        "file_ids",
+        "output_path",
+    )
+    operator_extra_links = (AbejaChannelLink(),)
+    ui_color = "#e8f0fd"
+
+    def __init__(
+        self,
+        *,
+        channel_id: str,
+        file_ids: str | list[str | None],
+        output_path: str,
+        storage_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        default_outlets(kwargs, output_path)
+        super().__init__(**kwargs)
+        self.channel_id = channel_id
+        self.file_ids = file_ids
+        self.output_path = output_path
+        self.storage_conn_id = storage_conn_id
+
+    def execute(self, context: Context) -> Any:
+        from airflow_provider_abeja.batch.paths import object_path, published
+
+        channel_id = required_id(self.channel_id, "channel_id")
+        ids = [self.file_ids] if isinstance(self.file_ids, str) else list(self.file_ids or [])
+        file_ids = [required_id(file_id, "file_ids") for file_id in ids if file_id]
+        folder = object_path(self.output_path, conn_id=self.storage_conn_id, argument="output_path")
+        push_channel_link(self, context["ti"], self.resolve_organization_id(), channel_id)
+        written = []
+        for file_id in file_ids:
+            info = self.client.get_channel_file(channel_id, file_id)
+            name = posixpath.basename(_filename(info) or "") or file_id
+            content = self.client.download_channel_file(channel_id, file_id)
+            target = folder / name
+            with published(target) as out:
+                out.write(content)
+            self.log.info("Downloaded %s/%s to %s (%d bytes)", channel_id, file_id, target, len(content))
+            written.append(str(target))
+        return written
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from airflow_provider_abeja.lineage import datalake_lineage
+
+        ids = [self.file_ids] if isinstance(self.file_ids, str) else list(self.file_ids or [])
+        inputs = [datalake_uri(str(self.channel_id), str(f)) for f in ids if f]
+        return datalake_lineage(inputs=inputs, outputs=[str(self.output_path)])
+
+
+class AbejaCreateTriggerOperator(AbejaDeploymentOperator):
+    """Create a platform trigger: a run of ``version_id`` for each new file of ``input_channel_id``,
+    its answer written to ``output_channel_id``. A trigger of the same version, input and output
+    already there is reused (a retry, or a second DAG run, never makes every file run twice).
+    Returns ``trigger_id``; pushes ``trigger_id`` and ``trigger_url``.
+
+    :param version_id: the deployment version the runs execute.
+    :param input_channel_id: the channel whose new files start runs.
+    :param output_channel_id: where the runs write their answers (None: nowhere).
+    :param environment: the runs' environment variables.
+    :param model_id: a trained model the handler gets (``models.alias``).
+    :param retry_count: the platform's attempts after a failure, 0 to 9.
+    :param distribution: the platform's queue key.
+    """
+
+    template_fields: Sequence[str] = (
+        *AbejaDeploymentOperator.template_fields,
+        "version_id",
+        "input_channel_id",
+        "output_channel_id",
+        "environment",
+        "model_id",
+    )
+    operator_extra_links = (AbejaTriggerLink(),)
+    ui_color = "#eef4e8"
+
+    def __init__(
+        self,
+        *,
+        version_id: str,
+        input_channel_id: str,
+        output_channel_id: str | None = None,
+        environment: Mapping[str, str] | str | None = None,
+        model_id: str | None = None,
+        retry_count: int | None = None,
+        distribution: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.version_id = version_id
+        self.input_channel_id = input_channel_id
+        self.output_channel_id = output_channel_id
+        self.environment = environment
+        self.model_id = model_id
+        self.retry_count = retry_count
+        self.distribution = distribution
+
+    def execute(self, context: Context) -> Any:
+        deployment_id = required_id(self.deployment_id, "deployment_id")
+        version_id = required_id(self.version_id, "version_id")
+        channel_id = required_id(self.input_channel_id, "input_channel_id")
+        output = required_id(self.output_channel_id, "output_channel_id") if self.output_channel_id else None
+        environment = environment_argument(self.environment, reuse_existing=False, noun="trigger")
+        organization_id = self.resolve_organization_id()
+        existing = next(
+            (
+                t
+                for t in self.client.get_triggers(organization_id, deployment_id).get("entries") or ()
+                if isinstance(t, Mapping)
+                and t.get("model_version_id") == version_id
+                and t.get("input_service_id") == channel_id
+                and t.get("output_service_id") == output
+            ),
+            None,
+        )
+        if existing is not None:
+            trigger = dict(existing)
+            self.log.info(
+                "Trigger %s already runs %s on new files of %s",
+                trigger.get("trigger_id"),
+                version_id,
+                channel_id,
+            )
+        else:
+            trigger = self.client.create_trigger(
+                organization_id,
+                deployment_id,
+                version_id,
+                channel_id,
+                output_service_name="datalake" if output else None,
+                output_service_id=output,
+                environment=environment,
+                model_id=self.model_id or None,
+                retry_count=self.retry_count,
+                distribution=self.distribution,
+            )
+            self.log.info("Created trigger %s", trigger.get("trigger_id"))
+        trigger_id = str(trigger["trigger_id"])
+        path = (organization_id, "deployments", deployment_id, "triggers", trigger_id)
+        self.push_link(context, "trigger_id", XCOM_TRIGGER_URL, *path)
+        return {"trigger_id": trigger_id, "input_channel_id": channel_id, "output_channel_id": output}
+
+
+class AbejaDeleteTriggerOperator(AbejaDeleteOperator):
+    """Delete a platform trigger (runs it started go on). A trigger already gone is success unless
+    ``fail_if_missing=True``.
+
+    :param trigger_id: the trigger to delete.
+    """
+
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "trigger_id")
+    noun = "trigger"
+    id_field = "trigger_id"
+
+    def __init__(self, *, trigger_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.trigger_id = trigger_id

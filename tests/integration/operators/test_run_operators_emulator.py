@@ -1,0 +1,156 @@
+"""The run, Datalake and platform-trigger operators against the emulator over loopback.
+
+One deployment version whose handler upper-cases its input (or fails when the run's environment
+says ``FAIL``); runs go through the emulator's batch proxy and the real runtime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_abeja.operators.runs import (
+    AbejaCreateRunOperator,
+    AbejaCreateTriggerOperator,
+    AbejaDeleteTriggerOperator,
+    AbejaDownloadFromChannelOperator,
+    AbejaUploadToChannelOperator,
+)
+from airflow_provider_abeja.sensors.runs import AbejaRunSensor
+from tests._context import FakeTI
+
+from ._support import route_count, run_operator
+
+pytestmark = pytest.mark.emulator
+
+HANDLER = """
+import os
+
+
+def handler(request, context):
+    if os.environ.get("FAIL"):
+        print("about to fail on purpose")
+        raise ValueError("the handler failed on purpose")
+    body = request["contents"][0].read() if request["contents"] else b""
+    return {"content_type": "text/plain", "content": body.decode("utf-8").upper()}
+"""
+
+
+@pytest.fixture
+def platform(emulator: Any, tmp_path: Path) -> dict[str, str]:
+    """A deployment and version with ``HANDLER``, an input and an output channel."""
+    emulator.configure(run_step_delay=0.01)
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "main.py").write_text(HANDLER)
+    dep = emulator.create_deployment(name="runs")["deployment_id"]
+    version = emulator.create_version(dep, "1.0.0", code_dir=str(code))["version_id"]
+    client = _client(emulator)
+    org = emulator.organization_id
+    return {
+        "deployment_id": dep,
+        "version_id": version,
+        "input": client.create_channel(org, "input")["channel"]["channel_id"],
+        "output": client.create_channel(org, "output")["channel"]["channel_id"],
+    }
+
+
+def _client(emulator: Any) -> Any:
+    from airflow_provider_abeja.client import APIClient
+
+    return APIClient(api_url=emulator.url, credential=emulator.credential)
+
+
+def _upload(platform: dict[str, str], tmp_path: Path, text: str = "hello") -> str:
+    source = tmp_path / "in.txt"
+    source.write_text(text)
+    op = AbejaUploadToChannelOperator(task_id="upload", channel_id=platform["input"], source=str(source))
+    (uploaded,) = op.execute({"ti": FakeTI("upload")})
+    return str(uploaded["file_id"])
+
+
+def _run_op(platform: dict[str, str], file_id: str, **kwargs: Any) -> AbejaCreateRunOperator:
+    return AbejaCreateRunOperator(
+        task_id="run",
+        deployment_id=platform["deployment_id"],
+        version_id=platform["version_id"],
+        input_channel_id=platform["input"],
+        input_file_id=file_id,
+        output_channel_id=platform["output"],
+        retry_count=0,
+        check_interval=0.1,
+        **kwargs,
+    )
+
+
+def test_upload_run_download_and_a_retry_reuses_the_run(
+    platform: dict[str, str], emulator: Any, tmp_path: Path
+) -> None:
+    file_id = _upload(platform, tmp_path)
+    # A retried upload finds the file its first try sent (conflict_target=filename): no duplicate.
+    assert _upload(platform, tmp_path) == file_id
+    assert len(_client(emulator).list_channel_files(platform["input"])["files"]) == 1
+
+    ti = FakeTI("run")
+    summary = _run_op(platform, file_id).execute({"ti": ti})
+    assert summary["status"] == "SUCCEEDED"
+    assert (summary["channel_id"], summary["file_id"]) == (platform["input"], file_id)
+    assert summary["output_file_id"]
+    assert ti.xcoms["run_id"] == summary["run_id"]
+    assert "/runs/" in ti.xcoms["run_url"]
+
+    retry = _run_op(platform, file_id).execute({"ti": FakeTI("run", try_number=2)})
+    assert retry["run_id"] == summary["run_id"]
+    assert route_count(emulator, "create_run") == 1
+
+    AbejaRunSensor(
+        task_id="watch", deployment_id=platform["deployment_id"], run_id=summary["run_id"], poke_interval=0.1
+    ).execute({"ti": FakeTI("watch")})
+
+    out = tmp_path / "out"
+    download = AbejaDownloadFromChannelOperator(
+        task_id="download",
+        channel_id=platform["output"],
+        file_ids=[summary["output_file_id"], None],
+        output_path=str(out),
+    )
+    (written,) = download.execute({"ti": FakeTI("download")})
+    assert Path(written.removeprefix("file://")).read_text() == "HELLO"
+    assert Path(written.removeprefix("file://")).name == f"{summary['run_id']}_0.txt"
+
+
+def test_a_failing_handler_fails_the_task_with_the_runs_log_lines(
+    platform: dict[str, str], emulator: Any, tmp_path: Path
+) -> None:
+    file_id = _upload(platform, tmp_path)
+    op = _run_op(platform, file_id, environment={"FAIL": "1"}, deferrable=True)
+    with pytest.raises(AirflowFailException) as info:
+        run_operator(op, {"ti": FakeTI("run")})
+    assert "reached failure status FAILED" in str(info.value)
+    assert "about to fail on purpose" in str(info.value)
+    assert _client(emulator).list_channel_files(platform["output"])["files"] == []  # nothing uploaded
+    # A retry after a failed run starts a new one (the failed one is not reused).
+    with pytest.raises(AirflowFailException):
+        _run_op(platform, file_id, environment={"FAIL": "1"}).execute({"ti": FakeTI("run", try_number=2)})
+    assert route_count(emulator, "create_run") == 2
+
+
+def test_platform_trigger_is_created_once_and_deleted(platform: dict[str, str], emulator: Any) -> None:
+    arguments = {
+        "deployment_id": platform["deployment_id"],
+        "version_id": platform["version_id"],
+        "input_channel_id": platform["input"],
+        "output_channel_id": platform["output"],
+    }
+    first = AbejaCreateTriggerOperator(task_id="trigger", **arguments).execute({"ti": FakeTI("trigger")})
+    again = AbejaCreateTriggerOperator(task_id="trigger", **arguments).execute({"ti": FakeTI("trigger")})
+    assert first["trigger_id"] == again["trigger_id"]
+    assert route_count(emulator, "create_trigger") == 1
+    delete = AbejaDeleteTriggerOperator(
+        task_id="delete", deployment_id=platform["deployment_id"], trigger_id=first["trigger_id"]
+    )
+    assert delete.execute({"ti": FakeTI("delete")}) is not None
+    assert delete.execute({"ti": FakeTI("delete")}) is None  # already gone: success
