@@ -448,8 +448,6 @@ class AbejaSettleReleaseOperator(_ReleaseOperator):
     template_fields: Sequence[str] = (*_ReleaseOperator.template_fields, "promoted_service_id")
     ui_color = "#fdecea"
 
-    named_arguments = (*_ReleaseOperator.named_arguments, "promoted_service_id")
-
     def __init__(self, *, promoted_service_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.promoted_service_id = promoted_service_id

@@ -130,6 +130,7 @@ def test_providers_hooks_behaviours_triggers(cli):
     assert {"field_behaviours": "abeja"} in _json(cli["behaviours"]["stdout"])
     triggers = [t for t in _json(cli["triggers"]["stdout"]) if t["package_name"] == "airflow-provider-abeja"]
     assert sorted(t["class"] for t in triggers) == [
+        "airflow_provider_abeja.triggers.runs",
         "airflow_provider_abeja.triggers.service",
         "airflow_provider_abeja.triggers.training",
     ]
