@@ -110,6 +110,11 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
     operator_extra_links = (AbejaRunLink(),)
     ui_color = "#eef4e8"
 
+    named_arguments = (
+        *AbejaDeploymentOperator.named_arguments,
+        *("version_id", "input_channel_id", "input_file_id", "output_channel_id", "model_id"),
+    )
+
     def __init__(
         self,
         *,
@@ -338,6 +343,8 @@ class AbejaUploadToChannelOperator(AbejaConnectionOperator):
     operator_extra_links = (AbejaChannelLink(),)
     ui_color = "#e8f0fd"
 
+    named_arguments = (*AbejaConnectionOperator.named_arguments, "channel_id", "source", "storage_conn_id")
+
     def __init__(
         self,
         *,
@@ -433,6 +440,11 @@ class AbejaDownloadFromChannelOperator(AbejaConnectionOperator):
     operator_extra_links = (AbejaChannelLink(),)
     ui_color = "#e8f0fd"
 
+    named_arguments = (
+        *AbejaConnectionOperator.named_arguments,
+        *("channel_id", "file_ids", "output_path", "storage_conn_id"),
+    )
+
     def __init__(
         self,
         *,
@@ -502,6 +514,11 @@ class AbejaCreateTriggerOperator(AbejaDeploymentOperator):
     )
     operator_extra_links = (AbejaTriggerLink(),)
     ui_color = "#eef4e8"
+
+    named_arguments = (
+        *AbejaDeploymentOperator.named_arguments,
+        *("version_id", "input_channel_id", "output_channel_id", "model_id"),
+    )
 
     def __init__(
         self,
@@ -580,6 +597,8 @@ class AbejaDeleteTriggerOperator(AbejaDeleteOperator):
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "trigger_id")
     noun = "trigger"
     id_field = "trigger_id"
+
+    named_arguments = (*AbejaDeleteOperator.named_arguments, "trigger_id")
 
     def __init__(self, *, trigger_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -18,7 +18,16 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-from airflow_provider_abeja.operators import batch, cleanup, endpoint, guarded, service, sharding, training
+from airflow_provider_abeja.operators import (
+    batch,
+    cleanup,
+    endpoint,
+    guarded,
+    runs,
+    service,
+    sharding,
+    training,
+)
 from tests._context import FakeTI, task_context
 from tests.reliability._emulator import DEPLOYMENT_ID as DEP
 from tests.reliability._emulator import VERSION_ID as VER
@@ -28,6 +37,7 @@ pytestmark = pytest.mark.emulator
 
 SER = "ser-0123456789abcdef"
 BLUE = "ser-fedcba9876543210"
+CHANNEL = "1234567890123"
 #: Stands for a folder of the test's own, which no case may create.
 ELSEWHERE = "/nonexistent"
 #: What a template renders when its value is missing or empty.
@@ -130,6 +140,31 @@ OPERATORS: list[tuple[type[Any], dict[str, Any], tuple[str, ...]]] = [
         (*TRAINING, "model_id"),
     ),
     (
+        runs.AbejaCreateRunOperator,
+        {"deployment_id": DEP, "version_id": VER, "input_channel_id": CHANNEL, "input_file_id": "20261206T1"},
+        (*DEPLOYMENT, "version_id", "input_channel_id", "input_file_id", "output_channel_id", "model_id"),
+    ),
+    (
+        runs.AbejaUploadToChannelOperator,
+        {"channel_id": CHANNEL, "source": "/nonexistent/in.json"},
+        (*CONNECTION, "channel_id", "source", "storage_conn_id"),
+    ),
+    (
+        runs.AbejaDownloadFromChannelOperator,
+        {"channel_id": CHANNEL, "file_ids": "20261206T1", "output_path": "/nonexistent/out"},
+        (*CONNECTION, "channel_id", "file_ids", "output_path", "storage_conn_id"),
+    ),
+    (
+        runs.AbejaCreateTriggerOperator,
+        {"deployment_id": DEP, "version_id": VER, "input_channel_id": CHANNEL},
+        (*DEPLOYMENT, "version_id", "input_channel_id", "output_channel_id", "model_id"),
+    ),
+    (
+        runs.AbejaDeleteTriggerOperator,
+        {"deployment_id": DEP, "trigger_id": "tri-1"},
+        (*DEPLOYMENT, "trigger_id"),
+    ),
+    (
         guarded.AbejaCompareServicesOperator,
         {
             "deployment_id": DEP,
@@ -208,6 +243,7 @@ DELETES = (
     service.AbejaDeleteServiceOperator,
     endpoint.AbejaDeleteEndpointOperator,
     cleanup.AbejaDeleteDeploymentVersionOperator,
+    runs.AbejaDeleteTriggerOperator,
 )
 
 
@@ -239,7 +275,7 @@ def test_the_table_covers_every_named_argument() -> None:
     """Every operator is in the table, with its declared ``named_arguments``, and the other way round."""
     public = {
         value
-        for module in (batch, cleanup, endpoint, guarded, service, sharding, training)
+        for module in (batch, cleanup, endpoint, guarded, runs, service, sharding, training)
         for name, value in vars(module).items()
         if name.startswith("Abeja") and name.endswith("Operator") and value.__module__ == module.__name__
     }
@@ -335,7 +371,12 @@ def test_a_batch_input_is_never_the_current_directory_or_the_root(
 
 @pytest.mark.parametrize(
     ("operator", "argument"),
-    [(DELETES[0], "service_id"), (DELETES[1], "endpoint_alias"), (DELETES[2], "version_id")],
+    [
+        (DELETES[0], "service_id"),
+        (DELETES[1], "endpoint_alias"),
+        (DELETES[2], "version_id"),
+        (DELETES[3], "trigger_id"),
+    ],
 )
 def test_a_delete_of_none_has_nothing_to_do_unless_it_must_exist(
     operator: type[Any], argument: str, connected: Any
