@@ -83,7 +83,7 @@ def _awaited(
 
     @functools.wraps(call)
     async def method(self: AsyncAPIClient, *args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
-        return await call(self, *args, **kwargs)  # type: ignore[no-any-return]
+        return await call(self, *args, **kwargs)
 
     return method
 
@@ -157,3 +157,16 @@ class AsyncAPIClient(ClientBase):
     get_service_recent_logs = _awaited(ReadCalls.get_service_recent_logs)
     get_training_job = _awaited(ReadCalls.get_training_job)
     get_training_job_recent_logs = _awaited(ReadCalls.get_training_job_recent_logs)
+
+    # What a trigger's on_kill sends (never re-sent blindly: DELETE is idempotent, the stop a POST).
+    async def delete_service(
+        self, organization_id: str, deployment_id: str, service_id: str
+    ) -> dict[str, Any]:
+        """DELETE .../services/{service_id}."""
+        return await self._call("delete_service", locals())
+
+    async def stop_training_job(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        """POST .../jobs/{training_job_id}/stop."""
+        return await self._call("stop_training_job", locals())

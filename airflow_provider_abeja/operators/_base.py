@@ -267,15 +267,19 @@ class AbejaConnectionOperator(AbejaBaseOperator):
         marker: str | None,
         create: Callable[..., dict[str, Any]],
         find: Callable[[str], dict[str, Any] | None],
+        stored: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """``find(marker)``'s earlier-try resource, else ``create(**arguments)``'s answer, the
-        ``marker`` (if any) added to their environment; ``noun`` names it in the log (the
-        ``<noun>_id`` field holds its id).
+        """``stored`` (what an earlier try kept in the task state store, when it is still
+        usable), else ``find(marker)``'s earlier-try resource, else ``create(**arguments)``'s
+        answer, the ``marker`` (if any) added to their environment; ``noun`` names it in the
+        log (the ``<noun>_id`` field holds its id).
 
         The client never re-sends a create, and a lost answer (transport error, 5xx) does not
         say whether the platform made the resource: with a marker, ``find(marker)`` looks for
         it before the error is raised (a task retry looks again).
         """
+        if stored is not None:
+            return stored
         if marker:
             found = find(marker)
             if found is not None:
@@ -344,15 +348,41 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
         self.deferrable = deferrable
 
-    def defer_to(self, trigger: Callable[..., Any], resume: dict[str, str], **arguments: Any) -> None:
+    #: ``(deadline,)`` once ``start_clock`` ran (epoch seconds, None: no deadline).
+    _clock: tuple[float | None] | None = None
+
+    def start_clock(self, context: Mapping[str, Any]) -> None:
+        """Fix this try's deadline: ``timeout`` from now or ``execution_timeout`` (less a margin),
+        the sooner; every wait of the try, in the worker or deferred, ends there."""
+        from airflow_provider_abeja.operators._resume import wait_deadline
+
+        self._clock = (wait_deadline(context, self.timeout, self.execution_timeout),)
+
+    def wait_timeout(self) -> float | None:
+        """Seconds left to wait (``timeout`` when no clock was started)."""
+        if self._clock is None:
+            return self.timeout
+        deadline = self._clock[0]
+        return None if deadline is None else max(0.0, deadline - time.time())
+
+    def defer_to(
+        self,
+        trigger: Callable[..., Any],
+        resume: dict[str, str],
+        cancel_on_kill: bool = False,
+        **arguments: Any,
+    ) -> None:
         """Defer to ``trigger(**arguments)`` polling every ``check_interval``; ``execute_complete``
         resumes with ``resume`` as its kwargs. The deadline is wall-clock (epoch seconds), so a
-        triggerer restart does not reset it."""
+        triggerer restart does not reset it. ``cancel_on_kill``: the trigger ends the resource
+        when a user kills the deferred task."""
+        left = self.wait_timeout()
         polling = trigger(
             **arguments,
             poll_interval=self.check_interval,
-            end_time=None if self.timeout is None else time.time() + self.timeout,
+            end_time=None if left is None else time.time() + left,
             abeja_conn_id=self.abeja_conn_id,
+            **({"cancel_on_kill": True} if cancel_on_kill else {}),
         )
         self.defer(trigger=polling, method_name="execute_complete", kwargs=resume)
 

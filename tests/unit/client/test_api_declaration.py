@@ -22,6 +22,9 @@ AWAITED = {
     "get_service_recent_logs",
     "get_training_job",
     "get_training_job_recent_logs",
+    # a trigger's on_kill
+    "delete_service",
+    "stop_training_job",
 }
 
 
