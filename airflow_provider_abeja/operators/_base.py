@@ -213,6 +213,11 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
     def __init__(self, **kwargs: Any) -> None:
         # An __init__ of its own: Airflow's partial() reads the argument defaults of each class
         # between the operator and BaseOperator, and BaseOperator's own (inlets=None) would win.
+        from airflow_provider_abeja.retry_policy import DEFAULT_RETRY_POLICY
+
+        given = kwargs.get("retry_policy") or (kwargs.get("default_args") or {}).get("retry_policy")
+        if DEFAULT_RETRY_POLICY is not None and given is None:  # the DAG's own wins
+            kwargs["retry_policy"] = DEFAULT_RETRY_POLICY
         super().__init__(**kwargs)
 
     def _stop_event(self) -> threading.Event:
