@@ -370,6 +370,20 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         deadline = self._clock[0]
         return None if deadline is None else max(0.0, deadline - time.time())
 
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """Airflow resumes a deferral it failed itself (``__fail__``: the trigger ran past
+        ``execution_timeout``, e.g. while no triggerer ran it) without the trigger's event: what
+        the task started is then handled as after a wait's timeout (``after_failed_deferral``)."""
+        if next_method == "__fail__":
+            try:
+                self.after_failed_deferral(context)
+            except Exception as exc:  # the deferral's own error is the one to raise
+                self.log.warning("Could not end what the task started: %r", exc)
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
+        """What a failed deferral does to the resource the task started (nothing by default)."""
+
     def defer_to(
         self,
         trigger: Callable[..., Any],

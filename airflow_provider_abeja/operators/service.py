@@ -402,6 +402,17 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         self.log.info("Reconnecting to service %s started by an earlier try (task state store)", service_id)
         return service
 
+    def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
+        """Delete the service as after a failed wait (``guard_wait``'s rule, the same notes)."""
+        service_id = self.resumed_id(context, None, XCOM_SERVICE_ID, "service")
+        if self.keep_service_on_failure:
+            note = f"service {service_id} is kept (keep_service_on_failure=True)"
+        elif self._retry_will_reuse(context, AirflowException("the deferral failed")):
+            note = f"service {service_id} is kept for the task's next try, which reuses it"
+        else:
+            note = self._delete_after_failure(self.resolve_organization_id(), service_id)
+        self.log.error("The deferral of service %s failed: %s", service_id, note)
+
     def _retry_will_reuse(self, context: Mapping[str, Any], exc: BaseException) -> bool:
         if not self.reuse_existing or isinstance(exc, AirflowFailException):
             return False

@@ -265,6 +265,12 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
         validate_training_event(event, job_id)
         return _job_summary(self.client.get_training_job(organization_id, definition, job_id), definition)
 
+    def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
+        """Stop the job (``stop_on_kill``), as a wait's timeout does."""
+        job_id = self.resumed_id(context, None, XCOM_TRAINING_JOB_ID, "training job")
+        self._job = (self.resolve_organization_id(), self.definition_name(), job_id)
+        self._stop_own_job()
+
     # -- killing
 
     def on_kill(self) -> None:

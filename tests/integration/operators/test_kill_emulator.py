@@ -186,3 +186,14 @@ def test_execution_timeout_ends_the_wait_first_and_stops_the_job_the_same_way(
         run_operator(op, {"ti": ti})
     assert "training job" in str(failed.value)
     assert poll(lambda: job_status(emulator, ti.xcoms["training_job_id"]) == "Stopped")
+
+
+def test_a_deferral_airflow_failed_stops_the_job_as_a_timeout_does(emulator: Any, definition: str) -> None:
+    """Airflow resumes with ``__fail__`` when the trigger outlived ``execution_timeout`` (no
+    triggerer ran it): the job is stopped all the same, and Airflow's error is raised."""
+    ti = FakeTI(task_id="train")
+    op = job_op(deferrable=True, environment=SLOW_JOB)
+    asyncio.run(killed(deferred_trigger(op, {"ti": ti}), user_action=False))
+    with pytest.raises(AirflowException, match="Trigger timeout"):
+        op.resume_execution("__fail__", {"error": "Trigger timeout"}, {"ti": ti})
+    assert poll(lambda: job_status(emulator, ti.xcoms["training_job_id"]) == "Stopped")
