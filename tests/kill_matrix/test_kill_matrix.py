@@ -35,7 +35,7 @@ DEFINITION = "sentiment"
 RUNNING = {"service": {"IN_PROGRESS", "READY"}, "training": {"Pending", "Active"}}
 FINISHED = {"service": {"READY"}, "training": {"Complete"}}
 CANCELLED = {"service": {"deleted"}, "training": {"Stopped"}}
-PHASE_TIMEOUT = 240.0
+PHASE_TIMEOUT = 480.0
 
 
 @dataclass
@@ -49,6 +49,7 @@ class Cell:
     #: every resource id seen for this run, and its last status ("deleted" once a service is gone)
     seen: dict[str, str] = field(default_factory=dict)
     killed_pid: int | None = None
+    released: bool = False
 
     @property
     def dag_id(self) -> str:
@@ -109,12 +110,15 @@ class Matrix:
 
     # -- acting ---------------------------------------------------------------------------------
     def worker_pid(self, ti_id: str) -> int | None:
-        out = subprocess.run(["ps", "-e", "-o", "pid=,args="], capture_output=True, text=True).stdout
+        """The task's own process: the LocalExecutor's supervisor for ``ti_id`` forks it under
+        the same title (None until it exists)."""
+        out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+        titled = {}
         for line in out.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            if f"airflow worker -- {ti_id}" in args:
-                return int(pid)
-        return None
+            pid, ppid, *args = line.split()
+            if ti_id in " ".join(args) and "airflow worker" in " ".join(args):
+                titled[int(pid)] = int(ppid)
+        return next((pid for pid, ppid in titled.items() if ppid in titled), None)
 
     def sigkill_worker(self, cell: Cell, ti: dict[str, Any]) -> bool:
         pid = self.worker_pid(str(ti["id"]))
@@ -134,6 +138,7 @@ class Matrix:
         self.api("POST", f"/api/v2/dags/{cell.dag_id}/clearTaskInstances", body)
 
     def release(self, cell: Cell) -> None:
+        cell.released = True
         if cell.resource == "training":
             cell.release.touch()
             return
@@ -159,18 +164,28 @@ class Matrix:
         if cell.step in ("waiting", "acted", "timing", "released"):
             return
         ti = self.ti(cell)
+        first_try = ti["try_number"] == 1
+        if ti["state"] in ("success", "failed") and cell.step in ("start", "killed"):
+            cell.step = "timing"  # ended on its own (execution_timeout); judged at the end
+            return
         if cell.step == "start":
             if cell.action == "worker SIGKILL, retry" and cell.mode == "deferrable":
-                # as early as the worker exists: dies at whatever step it is in
-                if ti["state"] == "running" and self.sigkill_worker(cell, ti):
+                # its worker dies at the first step caught: creating, deferring, or resuming
+                # after the release (a deferred wait has no worker: it is released to get one)
+                if ti["state"] == "running" and first_try and self.sigkill_worker(cell, ti):
                     cell.step = "killed"
+                elif self.waiting(cell, ti) and not cell.released:
+                    self.release(cell)
             elif self.waiting(cell, ti):
                 if cell.action == "worker SIGKILL, retry":
                     cell.step = "killed" if self.sigkill_worker(cell, ti) else "start"
                 else:
                     cell.step = "timing" if cell.action == "execution_timeout" else "waiting"
-        elif cell.step == "killed" and self.waiting(cell, ti, try_number=2):
-            cell.step = "waiting"
+        elif cell.step == "killed" and not first_try:
+            if cell.released:
+                cell.step = "released"
+            elif self.waiting(cell, ti, try_number=2):
+                cell.step = "waiting"
         elif cell.step == "cleared" and self.waiting(cell, ti, try_number=2) and len(cell.seen) == 2:
             self.set_state(cell, "failed")  # end the rerun the clear started
             cell.step = "acted"
@@ -255,7 +270,7 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
 
     # 1. every cell waits (a killed worker's retry too)
     matrix.run_until(
-        lambda: all(c.step in ("waiting", "timing", "acted") for c in cells), "every cell waiting"
+        lambda: all(c.step in ("waiting", "timing", "released") for c in cells), "every cell waiting"
     )
     airflow.mark("all waiting")
 
