@@ -45,7 +45,8 @@ AIRFLOW2_TESTS ?= tests/unit/hooks tests/unit/operators tests/unit/links tests/u
 	tests/unit/wait/test_blocking.py tests/unit/wait/test_sensor.py tests/unit/wait/test_service_trigger.py \
 	tests/unit/wait/test_service_trigger_edges.py tests/unit/wait/test_training_trigger.py \
 	tests/unit/wait/test_pool_clients.py tests/unit/wait/test_pool_listing.py \
-	tests/unit/wait/test_transient_error_budget.py tests/unit/test_import_light.py tests/dags
+	tests/unit/wait/test_transient_error_budget.py tests/unit/test_import_light.py tests/dags \
+	tests/integration/operators/test_kill_emulator.py
 
 $(BIN2)/python:
 	$(PYTHON) -m venv $(VENV2)
