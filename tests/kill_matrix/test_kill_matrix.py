@@ -68,6 +68,7 @@ class Matrix:
     def __init__(self, airflow: StandaloneAirflow, emulator: Any, cells: list[Cell]) -> None:
         self.airflow, self.emulator, self.cells = airflow, emulator, cells
         self.client = APIClient(emulator.credential, api_url=emulator.url)
+        self.tis: dict[tuple[str, str], dict[str, Any]] = {}
 
     # -- reading --------------------------------------------------------------------------------
     def api(self, method: str, path: str, body: Any = None) -> Any:
@@ -85,8 +86,13 @@ class Matrix:
                 time.sleep(1)
         raise AssertionError("unreachable")
 
+    def refresh(self) -> None:
+        """Every cell's task instance, in one request (the api-server also serves the workers)."""
+        answer = self.api("GET", "/api/v2/dags/~/dagRuns/~/taskInstances?task_id=work&limit=100")
+        self.tis = {(t["dag_id"], t["dag_run_id"]): t for t in answer["task_instances"]}
+
     def ti(self, cell: Cell) -> dict[str, Any]:
-        return dict(self.api("GET", f"/api/v2/dags/{cell.dag_id}/dagRuns/{cell.run_id}/taskInstances/work"))
+        return dict(self.tis[(cell.dag_id, cell.run_id)])
 
     def observe(self) -> None:
         """Record every resource of every cell (by its creation marker) and its status."""
@@ -158,10 +164,11 @@ class Matrix:
                 raise AssertionError(
                     f"{what}: not reached in {timeout}s: {steps}\n{self.airflow.output_tail()}"
                 )
+            self.refresh()
             self.observe()
             for cell in self.cells:
                 self.advance(cell)
-            time.sleep(0.5)
+            time.sleep(1.0)
 
     def advance(self, cell: Cell) -> None:
         """One step of the cell's own story (the actions on the user's side wait for ``act``)."""
@@ -241,6 +248,9 @@ def matrix_airflow(abeja_emulator_process: Any, tmp_path: Path) -> Any:
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "32",
         "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
         "AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+        # one api-server on SQLite serves every worker at once: slow answers must not kill tasks
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+        "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
     }
     airflow = StandaloneAirflow(tmp_path / "home", [HERE / "dags" / "abeja_kill_matrix.py"], env)
     try:
@@ -286,11 +296,13 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
     # 2. the triggerer restarts: the deferred waits move to a new triggerer, nothing is cancelled
     deferred = [c for c in cells if c.mode == "deferrable" and c.step == "waiting"]
     before = {c.name: dict(c.seen) for c in deferred}
+    matrix.refresh()
     old_jobs = {c.name: (matrix.ti(c).get("triggerer_job") or {}).get("id") for c in deferred}
     new_triggerer = matrix.restart_triggerer(tmp_path)
     try:
 
         def moved() -> bool:
+            matrix.refresh()
             jobs = {c.name: (matrix.ti(c).get("triggerer_job") or {}).get("id") for c in deferred}
             return all(jobs[n] is not None and jobs[n] != old_jobs[n] for n in jobs)
 
@@ -322,6 +334,7 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
 
         # 4. every run ends; the cancellations land
         def ended() -> bool:
+            matrix.refresh()
             states = {str(matrix.ti(c)["state"]) for c in cells}
             return states <= {"success", "failed"}
 
@@ -330,6 +343,7 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
         results = {}
         deadline = time.monotonic() + 30
         while True:
+            matrix.refresh()
             matrix.observe()
             results = {c.name: outcome(matrix, c) for c in cells}
             wrong = {
