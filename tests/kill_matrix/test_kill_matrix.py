@@ -120,15 +120,14 @@ class Matrix:
 
     # -- acting ---------------------------------------------------------------------------------
     def worker_pid(self, ti_id: str) -> int | None:
-        """The task's own process: the LocalExecutor's supervisor for ``ti_id`` forks it under
-        the same title (None until it exists)."""
-        out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,args="], capture_output=True, text=True).stdout
-        titled = {}
+        """The task's own process (``airflow worker -- <ti id>``; its supervisor's title has
+        ``LocalExecutor:`` before the id). None until it runs."""
+        out = subprocess.run(["ps", "-eww", "-o", "pid=,args="], capture_output=True, text=True).stdout
         for line in out.splitlines():
-            pid, ppid, *args = line.split()
-            if ti_id in " ".join(args) and "airflow worker" in " ".join(args):
-                titled[int(pid)] = int(ppid)
-        return next((pid for pid, ppid in titled.items() if ppid in titled), None)
+            pid, _, args = line.strip().partition(" ")
+            if args.strip() == f"airflow worker -- {ti_id}":
+                return int(pid)
+        return None
 
     def sigkill_worker(self, cell: Cell, ti: dict[str, Any]) -> bool:
         pid = self.worker_pid(str(ti["id"]))
@@ -205,7 +204,7 @@ class Matrix:
     def restart_triggerer(self, home: Path) -> subprocess.Popen[bytes]:
         """SIGTERM the standalone's triggerer and start another with the same environment."""
         assert self.airflow.proc is not None
-        out = subprocess.run(["ps", "-e", "-o", "pid=,pgid=,args="], capture_output=True, text=True).stdout
+        out = subprocess.run(["ps", "-eww", "-o", "pid=,pgid=,args="], capture_output=True, text=True).stdout
         pids = [
             int(line.split()[0])
             for line in out.splitlines()
