@@ -167,7 +167,7 @@ class Matrix:
             self.observe()
             for cell in self.cells:
                 self.advance(cell)
-            time.sleep(1.0)
+            time.sleep(2.0)
 
     def advance(self, cell: Cell) -> None:
         """One step of the cell's own story (the actions on the user's side wait for ``act``)."""
@@ -241,7 +241,14 @@ def outcome(matrix: Matrix, cell: Cell) -> Promise:
 
 @pytest.fixture
 def matrix_airflow(abeja_emulator_process: Any, tmp_path: Path) -> Any:
+    # SQLite serves every component and ~30 tasks at once: wait for its lock instead of failing
+    # after 5 s (a triggerer whose heartbeat fails so stops).
+    (tmp_path / "kill_matrix_sqlite.py").write_text('CONNECT_ARGS = {"timeout": 120}\n')
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
     env = {
+        "PYTHONPATH": path,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "kill_matrix_sqlite.CONNECT_ARGS",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "kill_matrix_sqlite.CONNECT_ARGS",
         **abeja_emulator_process.handle.airflow_connection_env("abeja_default"),
         "AIRFLOW__CORE__PARALLELISM": "32",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "32",

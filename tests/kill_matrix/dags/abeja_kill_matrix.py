@@ -38,7 +38,7 @@ for resource in ("service", "training"):
                 common = {
                     "task_id": "work",
                     "deferrable": mode == "deferrable",
-                    "check_interval": 1.0,
+                    "check_interval": 2.0,
                     "timeout": None,
                     "execution_timeout": EXECUTION_TIMEOUT if variant == "timeout" else None,
                 }
