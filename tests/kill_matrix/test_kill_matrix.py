@@ -191,6 +191,8 @@ class Matrix:
                     cell.step = "killed" if self.sigkill_worker(cell, ti) else "start"
                 else:
                     cell.step = "timing" if cell.action == "execution_timeout" else "waiting"
+        elif cell.step == "killed" and first_try and ti["state"] == "deferred":
+            cell.step = "start"  # the kill came as the process left on its own: try again
         elif cell.step == "killed" and not first_try:
             if cell.released:
                 cell.step = "released"
