@@ -73,7 +73,7 @@ class Matrix:
     # -- reading --------------------------------------------------------------------------------
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """The REST API, asked again when the loaded api-server is slow to answer."""
-        for attempt in range(5):
+        for attempt in range(10):
             try:
                 return self.airflow._request(method, path, body)
             except (TimeoutError, urllib.error.URLError) as exc:
@@ -81,9 +81,9 @@ class Matrix:
                 code = exc.code if isinstance(exc, urllib.error.HTTPError) else None
                 if method == "POST" and code == 409 and attempt:
                     return None  # the first try was done after all
-                if code not in (None, 500) or attempt == 4:
+                if code not in (None, 500) or attempt == 9:
                     raise
-                time.sleep(1)
+                time.sleep(3)
         raise AssertionError("unreachable")
 
     def refresh(self) -> None:
