@@ -26,6 +26,8 @@ from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch
 LOG_FETCH_TIMEOUT = 15.0
 #: Each sleep between polls is the poll interval +- this fraction.
 POLL_JITTER = 0.1
+#: The cancellations ``on_kill`` started, held until they finish (the loop keeps weak references).
+_CANCELLING: set[asyncio.Future[None]] = set()
 
 
 def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None:
@@ -143,13 +145,21 @@ class StatusTrigger(BaseTrigger):
         """
         if not self.cancel_on_kill:
             return
+        # Shielded: the triggerer may cancel the trigger's task again while on_kill awaits (a busy
+        # triggerer's next cancel round); the stop or delete must still be sent and finished.
+        cancelling = asyncio.ensure_future(self._cancel())
+        _CANCELLING.add(cancelling)
+        cancelling.add_done_callback(_CANCELLING.discard)
+        await asyncio.shield(cancelling)
+
+    async def _cancel(self) -> None:
         from airflow_provider_abeja.wait.cancel import acancel
 
         lease = await pool.lease_client(self.abeja_conn_id)
         try:
             note = await acancel(lease.slot.client, self.kind, self._ids)
         finally:
-            await asyncio.shield(lease.release())
+            await lease.release()
         self.log.warning("The task was killed while deferred: %s", note)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:

@@ -125,6 +125,25 @@ def test_a_deferred_service_create_is_deleted_only_by_a_users_kill_with_the_flag
     )
 
 
+def test_on_kill_finishes_its_delete_when_the_triggerer_cancels_it_again(emulator: Any) -> None:
+    """A busy triggerer cancels the trigger's task again while ``on_kill`` awaits: the delete
+    still goes through."""
+    emulator.configure(ready_delay=30)
+    trigger = deferred_trigger(service_op(deferrable=True), {"ti": FakeTI()})
+
+    async def kill_then_cancel_again() -> None:
+        await killed(trigger, user_action=False)
+        on_kill = asyncio.ensure_future(trigger.on_kill())
+        await asyncio.sleep(0)  # on_kill has started
+        on_kill.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await on_kill
+        await asyncio.sleep(3)  # the shielded delete goes on meanwhile
+
+    asyncio.run(kill_then_cancel_again())
+    assert (emulator.counters()["services_total"], emulator.counters()["services_deleted"]) == (0, 1)
+
+
 def test_other_service_operators_never_cancel_on_kill(emulator: Any) -> None:
     service = emulator.create_service(SAMPLE_DEPLOYMENT, GOOD_VERSION)
     emulator.wait_for_status(SAMPLE_DEPLOYMENT, service["service_id"], "READY")
