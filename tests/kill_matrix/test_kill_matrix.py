@@ -175,7 +175,7 @@ class Matrix:
             return
         ti = self.ti(cell)
         first_try = ti["try_number"] == 1
-        if ti["state"] in ("success", "failed") and cell.step in ("start", "killed"):
+        if ti["state"] in ("success", "failed") and cell.step in ("start", "killed", "cleared"):
             cell.step = "timing"  # ended on its own (execution_timeout); judged at the end
             return
         if cell.step == "start":
