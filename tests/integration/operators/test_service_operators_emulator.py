@@ -147,7 +147,8 @@ def test_on_kill_ends_a_sync_wait_and_deletes_the_service_unless_kept(emulator, 
     assert not worker.is_alive()
     assert [type(e) for e in errors] == [WaitInterrupted]
     counters = emulator.counters()
-    assert (counters["services_total"], counters["services_deleted"]) == ((0, 1) if delete_on_kill else (1, 0))
+    expected = (0, 1) if delete_on_kill else (1, 0)
+    assert (counters["services_total"], counters["services_deleted"]) == expected
 
 
 def test_another_run_gets_its_own_service(emulator):
