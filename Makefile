@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-fast test-airflow2 test-distributed lint typecheck demo bench docs dist test-wheel clean
+.PHONY: venv test test-fast test-airflow2 test-distributed test-kill-matrix lint typecheck demo bench docs dist test-wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,8 @@ AIRFLOW2_TESTS ?= tests/unit/hooks tests/unit/operators tests/unit/links tests/u
 	tests/unit/wait/test_blocking.py tests/unit/wait/test_sensor.py tests/unit/wait/test_service_trigger.py \
 	tests/unit/wait/test_service_trigger_edges.py tests/unit/wait/test_training_trigger.py \
 	tests/unit/wait/test_pool_clients.py tests/unit/wait/test_pool_listing.py \
-	tests/unit/wait/test_transient_error_budget.py tests/unit/test_import_light.py tests/dags
+	tests/unit/wait/test_transient_error_budget.py tests/unit/test_import_light.py tests/dags \
+	tests/integration/operators/test_kill_emulator.py
 
 $(BIN2)/python:
 	$(PYTHON) -m venv $(VENV2)
@@ -74,6 +75,11 @@ $(DIST_STAMP): $(STAMP)
 
 test-distributed: $(DIST_STAMP)
 	ABEJA_TEST_DISTRIBUTED=1 $(BIN)/python -m pytest -p no:cacheprovider tests/distributed $(PYTEST_ARGS)
+
+# Kill, timeout and crash under a real scheduler and triggerer (docs/guarantees.md, section 9):
+# one `airflow standalone` runs every cell at once against the emulator.
+test-kill-matrix: $(STAMP)
+	ABEJA_TEST_KILL_MATRIX=1 $(BIN)/python -m pytest -p no:cacheprovider tests/kill_matrix $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_abeja emulator tests example_dags bench scripts docs

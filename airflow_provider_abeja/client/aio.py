@@ -84,7 +84,7 @@ def _awaited(
 
     @functools.wraps(call)
     async def method(self: AsyncAPIClient, *args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
-        return await call(self, *args, **kwargs)  # type: ignore[no-any-return]
+        return await call(self, *args, **kwargs)
 
     return method
 
@@ -194,3 +194,16 @@ class AsyncAPIClient(ClientBase):
     get_run = _awaited(ReadCalls.get_run)
     get_run_recent_logs = _awaited(ReadCalls.get_run_recent_logs)
     list_channel_files = _awaited(ReadCalls.list_channel_files)
+
+    # What a trigger's on_kill sends (never re-sent blindly: DELETE is idempotent, the stop a POST).
+    async def delete_service(
+        self, organization_id: str, deployment_id: str, service_id: str
+    ) -> dict[str, Any]:
+        """DELETE .../services/{service_id}."""
+        return await self._call("delete_service", locals())
+
+    async def stop_training_job(
+        self, organization_id: str, job_definition_name: str, training_job_id: str
+    ) -> dict[str, Any]:
+        """POST .../jobs/{training_job_id}/stop."""
+        return await self._call("stop_training_job", locals())

@@ -249,6 +249,11 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
     def __init__(self, **kwargs: Any) -> None:
         # An __init__ of its own: Airflow's partial() reads the argument defaults of each class
         # between the operator and BaseOperator, and BaseOperator's own (inlets=None) would win.
+        from airflow_provider_abeja.retry_policy import DEFAULT_RETRY_POLICY
+
+        given = kwargs.get("retry_policy") or (kwargs.get("default_args") or {}).get("retry_policy")
+        if DEFAULT_RETRY_POLICY is not None and given is None:  # the DAG's own wins
+            kwargs["retry_policy"] = DEFAULT_RETRY_POLICY
         super().__init__(**kwargs)
 
     def _stop_event(self) -> threading.Event:
@@ -304,15 +309,19 @@ class AbejaConnectionOperator(AbejaBaseOperator):
         marker: str | None,
         create: Callable[..., dict[str, Any]],
         find: Callable[[str], dict[str, Any] | None],
+        stored: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """``find(marker)``'s earlier-try resource, else ``create(**arguments)``'s answer, the
-        ``marker`` (if any) added to their environment; ``noun`` names it in the log (the
-        ``<noun>_id`` field holds its id).
+        """``stored`` (what an earlier try kept in the task state store, when it is still
+        usable), else ``find(marker)``'s earlier-try resource, else ``create(**arguments)``'s
+        answer, the ``marker`` (if any) added to their environment; ``noun`` names it in the
+        log (the ``<noun>_id`` field holds its id).
 
         The client never re-sends a create, and a lost answer (transport error, 5xx) does not
         say whether the platform made the resource: with a marker, ``find(marker)`` looks for
         it before the error is raised (a task retry looks again).
         """
+        if stored is not None:
+            return stored
         if marker:
             found = find(marker)
             if found is not None:
@@ -381,15 +390,55 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
         self.deferrable = deferrable
 
-    def defer_to(self, trigger: Callable[..., Any], resume: dict[str, str], **arguments: Any) -> None:
+    #: ``(deadline,)`` once ``start_clock`` ran (epoch seconds, None: no deadline).
+    _clock: tuple[float | None] | None = None
+
+    def start_clock(self, context: Mapping[str, Any]) -> None:
+        """Fix this try's deadline: ``timeout`` from now or ``execution_timeout`` (less a margin),
+        the sooner; every wait of the try, in the worker or deferred, ends there."""
+        from airflow_provider_abeja.operators._resume import wait_deadline
+
+        self._clock = (wait_deadline(context, self.timeout, self.execution_timeout),)
+
+    def wait_timeout(self) -> float | None:
+        """Seconds left to wait (``timeout`` when no clock was started)."""
+        if self._clock is None:
+            return self.timeout
+        deadline = self._clock[0]
+        return None if deadline is None else max(0.0, deadline - time.time())
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """Airflow resumes a deferral it failed itself (``__fail__``: the trigger ran past
+        ``execution_timeout``, e.g. while no triggerer ran it) without the trigger's event: what
+        the task started is then handled as after a wait's timeout (``after_failed_deferral``)."""
+        if next_method == "__fail__":
+            try:
+                self.after_failed_deferral(context)
+            except Exception as exc:  # the deferral's own error is the one to raise
+                self.log.warning("Could not end what the task started: %r", exc)
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
+        """What a failed deferral does to the resource the task started (nothing by default)."""
+
+    def defer_to(
+        self,
+        trigger: Callable[..., Any],
+        resume: dict[str, str],
+        cancel_on_kill: bool = False,
+        **arguments: Any,
+    ) -> None:
         """Defer to ``trigger(**arguments)`` polling every ``check_interval``; ``execute_complete``
         resumes with ``resume`` as its kwargs. The deadline is wall-clock (epoch seconds), so a
-        triggerer restart does not reset it."""
+        triggerer restart does not reset it. ``cancel_on_kill``: the trigger ends the resource
+        when a user kills the deferred task."""
+        left = self.wait_timeout()
         polling = trigger(
             **arguments,
             poll_interval=self.check_interval,
-            end_time=None if self.timeout is None else time.time() + self.timeout,
+            end_time=None if left is None else time.time() + left,
             abeja_conn_id=self.abeja_conn_id,
+            **({"cancel_on_kill": True} if cancel_on_kill else {}),
         )
         self.defer(trigger=polling, method_name="execute_complete", kwargs=resume)
 

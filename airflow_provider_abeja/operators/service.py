@@ -56,12 +56,15 @@ from airflow_provider_abeja.operators._base import (
     wait_settings,
     waiting,
 )
+from airflow_provider_abeja.operators._resume import recall, remember
 from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, RUNNING_STATUSES, ServiceStatus
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 _REDACTED = "***"
+#: Where the create operator keeps its service's id in the task state store (Airflow 3.3+).
+STORE_SERVICE_ID = "abeja_service_id"
 
 
 # -- argument checks (all run before any request) ---------------------------------------------------
@@ -109,7 +112,8 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
     ui_color = "#e8f4fd"
 
     def _prepare(self, context: Context) -> tuple[str, str]:
-        """The organization and the rendered ``service_id``, its links pushed."""
+        """The organization and the rendered ``service_id``, its links pushed; the wait's clock started."""
+        self.start_clock(context)
         service_id = str(_text(self.service_id, "service_id"))
         organization_id = self.resolve_organization_id()
         self.push_service_xcom(context, organization_id, service_id)
@@ -168,6 +172,7 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
                 service_id=service_id,
                 target_status=target_status,
                 failure_statuses=sorted({str(s) for s in failure_statuses} - {target_status}),
+                cancel_on_kill=self.cancels_on_kill(),
             )
         with waiting("service", service_id):
             return self.hook.wait_for_service_status(
@@ -177,7 +182,7 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
                 target_status=target_status,
                 failure_statuses=failure_statuses,
                 check_interval=self.check_interval,
-                timeout=self.timeout,
+                timeout=self.wait_timeout(),
                 stop_event=self._stop_event(),
                 logs_since=logs_since,
             )
@@ -211,6 +216,10 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
         """What surrounds the end of a wait, in the worker or resumed (nothing by default)."""
         return contextlib.nullcontext()
 
+    def cancels_on_kill(self) -> bool:
+        """Whether a user's kill of the deferred task ends the service (the trigger's on_kill)."""
+        return False
+
 
 class AbejaCreateServiceOperator(_ServiceOperator):
     """Create a service (a deployment version running on instances) and wait until it is READY.
@@ -235,6 +244,14 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     :param keep_service_on_failure: when the wait fails (timeout, failure status), keep the service.
         By default the operator deletes it and says so in the error (a failed setup skips its
         teardown: nobody else would delete it), unless a task retry follows, which reuses it.
+        The wait ends at ``timeout`` or shortly before ``execution_timeout``, whichever is sooner,
+        in the worker and deferred alike.
+    :param delete_on_kill: when a user kills the task while it waits (mark failed, mark success,
+        clear; in the worker, or deferred on Airflow 3.3 and later), delete the service it made
+        or reused (default True; False keeps it).
+
+    On Airflow 3.3 the service's id goes to the task state store before the wait: a retry after
+    a crash reconnects to it (running) or replaces it (failed, stopped, gone).
     """
 
     template_fields: Sequence[str] = (
@@ -250,6 +267,8 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     )
     template_fields_renderers = {"environment": "json"}
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "version_id", "model_id")
+    #: The organization and id of the service this try made or reused (for ``on_kill``).
+    _made: tuple[str, str] | None = None
 
     def __init__(
         self,
@@ -264,6 +283,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         model_id: str | None = None,
         reuse_existing: bool = True,
         keep_service_on_failure: bool = False,
+        delete_on_kill: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -277,6 +297,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         self.model_id = model_id
         self.reuse_existing = reuse_existing
         self.keep_service_on_failure = keep_service_on_failure
+        self.delete_on_kill = delete_on_kill
 
     def create_arguments(self) -> dict[str, Any]:
         """The rendered arguments of ``create_service``, normalised and checked as the client
@@ -308,18 +329,24 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         return arguments
 
     def execute(self, context: Context) -> Any:
+        self.start_clock(context)
         self.deployment_id = required_id(self.deployment_id, "deployment_id")
         arguments = self.create_arguments()
         organization_id = self.resolve_organization_id()
         marker = creation_marker(context) if self.reuse_existing else None
+        find = functools.partial(self._own_service, organization_id, version_id=arguments["version_id"])
         service = self.create_once(
             "service",
             arguments,
             marker,
             create=functools.partial(self.client.create_service, organization_id, self.deployment_id),
-            find=functools.partial(self._own_service, organization_id, version_id=arguments["version_id"]),
+            find=find,
+            stored=self._stored_service(context, organization_id) if marker else None,
         )
         service_id = str(service["service_id"])
+        self._made = (organization_id, service_id)
+        if marker:
+            remember(context, STORE_SERVICE_ID, service_id)
         self.push_service_xcom(context, organization_id, service_id)
         with self.guard_wait(context, organization_id, service_id):
             return self._finish(organization_id, service, target_status=ServiceStatus.READY.value)
@@ -330,9 +357,10 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 
         A create used as a setup that fails makes Airflow skip its teardown: without this the
         service would stay up. Kept instead: with ``keep_service_on_failure``; when a task retry
-        will follow (it reuses the service); when the task was killed (``on_kill``: a retry or the
-        run's cleanup takes over). Deferring (``TaskDeferred``) is not a failure.
+        will follow (it reuses the service); when the task was killed (``on_kill`` deletes
+        it, unless ``delete_on_kill=False``). Deferring (``TaskDeferred``) is not a failure.
         """
+        self._made = (organization_id, service_id)  # resumed after a deferral: on_kill's too
         try:
             yield
         except (TaskDeferred, WaitInterrupted):
@@ -350,6 +378,48 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             # The same class (a fail-fast error stays one), with the note in its message.
             kind = type(exc) if isinstance(exc, AirflowException) else AirflowException
             raise kind(f"{exc}; {note}") from exc
+
+    def cancels_on_kill(self) -> bool:
+        return self.delete_on_kill
+
+    def on_kill(self) -> None:
+        """Stop waiting and, with ``delete_on_kill``, delete the service this try made or reused."""
+        super().on_kill()
+        if self._made is None or not self.delete_on_kill:
+            return
+        from airflow_provider_abeja.wait.cancel import cancel
+        from airflow_provider_abeja.wait.engine import SERVICE
+
+        organization_id, service_id = self._made
+        note = cancel(self.client, SERVICE, (organization_id, self.deployment_id, service_id))
+        self.log.warning("The task was killed: %s", note)
+
+    def _stored_service(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
+        """The service an earlier try stored (task state store) if it still runs: a retry after a
+        crash reconnects to it without listing the deployment's services."""
+        service_id = recall(context, STORE_SERVICE_ID)
+        if service_id is None:
+            return None
+        try:
+            service = self.client.get_service(organization_id, self.deployment_id, service_id)
+        except NotFound:
+            service = {"status": "gone"}
+        if service.get("status") not in RUNNING_STATUSES:
+            self.log.info("The service of an earlier try (%s) is %s", service_id, service.get("status"))
+            return None
+        self.log.info("Reconnecting to service %s started by an earlier try (task state store)", service_id)
+        return service
+
+    def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
+        """Delete the service as after a failed wait (``guard_wait``'s rule, the same notes)."""
+        service_id = self.resumed_id(context, None, XCOM_SERVICE_ID, "service")
+        if self.keep_service_on_failure:
+            note = f"service {service_id} is kept (keep_service_on_failure=True)"
+        elif self._retry_will_reuse(context, AirflowException("the deferral failed")):
+            note = f"service {service_id} is kept for the task's next try, which reuses it"
+        else:
+            note = self._delete_after_failure(self.resolve_organization_id(), service_id)
+        self.log.error("The deferral of service %s failed: %s", service_id, note)
 
     def _retry_will_reuse(self, context: Mapping[str, Any], exc: BaseException) -> bool:
         if not self.reuse_existing or isinstance(exc, AirflowFailException):

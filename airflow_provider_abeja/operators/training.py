@@ -20,7 +20,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
-from airflow_provider_abeja.exceptions import WaitTimeoutError
+from airflow_provider_abeja.exceptions import NotFound, WaitTimeoutError
 from airflow_provider_abeja.links.training import (
     XCOM_TRAINING_JOB_URL,
     XCOM_TRAINING_MODEL_URL,
@@ -40,11 +40,8 @@ from airflow_provider_abeja.operators._base import (
     required_id,
     waiting,
 )
-from airflow_provider_abeja.wait.engine import (
-    FAILED_JOB_STATUSES,
-    RUNNING_JOB_STATUSES,
-    TrainingJobStatus,
-)
+from airflow_provider_abeja.operators._resume import recall, remember
+from airflow_provider_abeja.wait.engine import FAILED_JOB_STATUSES, TrainingJobStatus
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -53,6 +50,8 @@ if TYPE_CHECKING:
 XCOM_TRAINING_JOB_ID = "training_job_id"
 XCOM_TRAINING_MODEL_ID = "training_model_id"
 XCOM_VERSION_ID = "version_id"
+#: Where the job operator keeps its job's id in the task state store (Airflow 3.3+).
+STORE_TRAINING_JOB_ID = "abeja_training_job_id"
 
 
 def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
@@ -86,8 +85,9 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     A job that ends ``Failed`` or ``Stopped`` fails the task without retries, with the job's
     latest log lines. ``on_kill`` stops the job (``stop_on_kill``). A task retry finds the job
     an earlier try started (by ``AIRFLOW_ABEJA_CREATED_BY`` in its environment): a running or
-    complete one is reused, a failed or stopped one is replaced. Returns ``training_job_id``,
-    ``job_definition_name``, ``job_definition_version``, ``status`` and ``statistics``.
+    complete one is reused, a failed or stopped one is replaced; on Airflow 3.3 the job's id also
+    goes to the task state store before the wait, and a retry reconnects to it directly. Returns
+    ``training_job_id``, ``job_definition_name``, ``job_definition_version``, ``status`` and ``statistics``.
 
     :param job_definition_name: the job definition.
     :param version_id: the job definition version (a number) to run.
@@ -98,7 +98,9 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     :param export_log: include the log in the model (images 19.04 and later).
     :param check_interval: seconds between status checks (default 30; the other waiting arguments
         are ``AbejaWaitingOperator``'s).
-    :param stop_on_kill: stop the job when the task is killed or its wait times out (default True).
+    :param stop_on_kill: stop the job when the task is killed (mark failed, mark success, clear; in
+        the worker, or deferred on Airflow 3.3 and later) or its wait times out (default True).
+        The wait ends at ``timeout`` or shortly before ``execution_timeout``, whichever is sooner.
     :param reuse_existing: find and reuse the job of an earlier try (default True).
     """
 
@@ -162,6 +164,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     # -- execution
 
     def execute(self, context: Context) -> Any:
+        self.start_clock(context)
         definition = self.definition_name()
         arguments = self.job_arguments()
         organization_id = self.resolve_organization_id()
@@ -172,9 +175,12 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
             marker,
             create=functools.partial(self.client.create_training_job, organization_id, definition),
             find=functools.partial(self._own_job, organization_id, definition),
+            stored=self._stored_job(context, organization_id, definition) if marker else None,
         )
         job_id = str(job["training_job_id"])
         self._job = (organization_id, definition, job_id)
+        if marker:
+            remember(context, STORE_TRAINING_JOB_ID, job_id)
         path = (organization_id, "training", "definitions", definition, "jobs", job_id)
         self.push_link(context, XCOM_TRAINING_JOB_ID, XCOM_TRAINING_JOB_URL, *path)
         if not self.wait_for_completion or job.get("status") == TrainingJobStatus.COMPLETE.value:
@@ -185,11 +191,28 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
             self.defer_to(
                 AbejaTrainingJobTrigger,
                 {"organization_id": organization_id, "training_job_id": job_id},
+                cancel_on_kill=self.stop_on_kill,
                 organization_id=organization_id,
                 job_definition_name=definition,
                 training_job_id=job_id,
             )
         return _job_summary(self._wait(organization_id, definition, job_id), definition)
+
+    def _stored_job(self, context: Context, organization_id: str, definition: str) -> dict[str, Any] | None:
+        """The job an earlier try stored (task state store) unless it failed or was stopped: a
+        retry after a crash reconnects to it (running) or returns it (complete)."""
+        job_id = recall(context, STORE_TRAINING_JOB_ID)
+        if job_id is None:
+            return None
+        try:
+            job = self.client.get_training_job(organization_id, definition, job_id)
+        except NotFound:
+            job = {"status": "gone"}
+        if job.get("status") in FAILED_JOB_STATUSES or job.get("status") == "gone":
+            self.log.info("The training job of an earlier try (%s) is %s", job_id, job.get("status"))
+            return None
+        self.log.info("Reconnecting to training job %s of an earlier try (task state store)", job_id)
+        return job
 
     def _own_job(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
         """The newest running or complete job an earlier try of this task instance started."""
@@ -217,7 +240,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
                     definition,
                     job_id,
                     check_interval=self.check_interval,
-                    timeout=self.timeout,
+                    timeout=self.wait_timeout(),
                     stop_event=self._stop_event(),
                     logger=self.log,
                 )
@@ -239,11 +262,17 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
         job_id = self.resumed_id(context, training_job_id, XCOM_TRAINING_JOB_ID, "training job")
         definition = self.definition_name()
         organization_id = organization_id or self.resolve_organization_id()
+        self._job = (organization_id, definition, job_id)
         if isinstance(event, Mapping) and event.get("status") == "timeout":
-            self._job = (organization_id, definition, job_id)
             self._stop_own_job()
         validate_training_event(event, job_id)
         return _job_summary(self.client.get_training_job(organization_id, definition, job_id), definition)
+
+    def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
+        """Stop the job (``stop_on_kill``), as a wait's timeout does."""
+        job_id = self.resumed_id(context, None, XCOM_TRAINING_JOB_ID, "training job")
+        self._job = (self.resolve_organization_id(), self.definition_name(), job_id)
+        self._stop_own_job()
 
     # -- killing
 
@@ -256,14 +285,10 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
         """With ``stop_on_kill``, stop the job this try started or reused if it still runs."""
         if self._job is None or not self.stop_on_kill:
             return
-        organization_id, definition, job_id = self._job
-        try:
-            current = self.client.get_training_job(organization_id, definition, job_id)
-            if current.get("status") in RUNNING_JOB_STATUSES:
-                self.client.stop_training_job(organization_id, definition, job_id)
-                self.log.info("Stopped training job %s", job_id)
-        except Exception as exc:  # on_kill must not raise; the job may already be gone
-            self.log.warning("Could not stop training job %s: %s", job_id, exc)
+        from airflow_provider_abeja.wait.cancel import cancel
+        from airflow_provider_abeja.wait.engine import TRAINING_JOB
+
+        self.log.warning("%s", cancel(self.client, TRAINING_JOB, self._job))
 
 
 class AbejaCreateTrainingModelOperator(_TrainingOperator):

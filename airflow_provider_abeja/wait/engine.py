@@ -117,6 +117,12 @@ class ResourceKind:
     read: str
     #: A field of the resource whose text explains a failure (appended to the message).
     detail_key: str | None = None
+    #: The client call that ends it when a user kills the task (both clients have it), and what
+    #: it did, for the log.
+    cancel: str = ""
+    cancelled: str = ""
+    #: Statuses in which it still runs (and so is cancelled); empty: cancel in any status.
+    cancel_statuses: frozenset[str] = frozenset()
 
 
 SERVICE = ResourceKind(
@@ -128,6 +134,8 @@ SERVICE = ResourceKind(
     known_statuses=ServiceStatus.values(),
     failed_error=ServiceFailedError,
     read="get_service",
+    cancel="delete_service",
+    cancelled="deleted",
 )
 TRAINING_JOB = ResourceKind(
     noun="training job",
@@ -139,6 +147,9 @@ TRAINING_JOB = ResourceKind(
     failed_error=TrainingJobFailedError,
     read="get_training_job",
     detail_key="status_message",
+    cancel="stop_training_job",
+    cancelled="stopped",
+    cancel_statuses=RUNNING_JOB_STATUSES,
 )
 RUN = ResourceKind(
     noun="run",

@@ -26,6 +26,8 @@ from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch
 LOG_FETCH_TIMEOUT = 15.0
 #: Each sleep between polls is the poll interval +- this fraction.
 POLL_JITTER = 0.1
+#: The cancellations ``on_kill`` started, held until they finish (the loop keeps weak references).
+_CANCELLING: set[asyncio.Future[None]] = set()
 
 
 def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None:
@@ -59,6 +61,11 @@ class StatusTrigger(BaseTrigger):
     :param transient_error_budget: how many transient errors in a row (transport failures,
         429, 5xx) are tolerated before an ``error`` event; a successful poll resets the count.
         Permanent errors (401, 403, 404, ...) give an ``error`` event at once.
+    :param cancel_on_kill: when a user kills the deferred task (mark failed, mark success,
+        clear), end the resource (``on_kill``: a training job is stopped, a service deleted).
+        Airflow calls ``on_kill`` only for a user's action, never when a triggerer restarts or
+        hands the trigger to another triggerer (Airflow 3.3 and later; earlier versions never
+        call it).
     """
 
     #: What is watched: nouns, event keys, default target and failure statuses, failure error.
@@ -78,6 +85,7 @@ class StatusTrigger(BaseTrigger):
         end_time: float | datetime.datetime | None,
         abeja_conn_id: str,
         transient_error_budget: int,
+        cancel_on_kill: bool = False,
     ) -> None:
         super().__init__()
         if poll_interval is None or float(poll_interval) <= 0:
@@ -93,6 +101,7 @@ class StatusTrigger(BaseTrigger):
         )
         self.poll_interval = float(poll_interval)
         self.abeja_conn_id = str(abeja_conn_id)
+        self.cancel_on_kill = bool(cancel_on_kill)
 
     def _watch(self, lease: ClientLease) -> Watch:
         """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
@@ -111,19 +120,47 @@ class StatusTrigger(BaseTrigger):
         poll_interval: float,
         end_time: float | None,
         abeja_conn_id: str,
+        cancel_on_kill: bool = False,
     ) -> dict[str, Any]:
         """The constructor's keyword arguments (JSON only) for a wait on ``ids`` by ``spec``:
-        what :meth:`serialize` stores and what a deferring sensor builds its trigger from."""
+        what :meth:`serialize` stores and what a deferring sensor builds its trigger from
+        (``cancel_on_kill`` only when set, so older stored triggers read the same)."""
         kwargs: dict[str, Any] = dict(zip(cls.kind.path_ids, ids, strict=True))
         if cls.chooses_statuses:  # the target is never a failure status
             kwargs.update(target_status=spec.target_status, failure_statuses=sorted(spec.failure_statuses))
         kwargs.update(poll_interval=poll_interval, end_time=end_time, abeja_conn_id=abeja_conn_id)
-        return kwargs | {"transient_error_budget": spec.transient_error_budget}
+        kwargs |= {"transient_error_budget": spec.transient_error_budget}
+        return kwargs | ({"cancel_on_kill": True} if cancel_on_kill else {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
-        options = (self.poll_interval, self.end_time, self.abeja_conn_id)
+        options = (self.poll_interval, self.end_time, self.abeja_conn_id, self.cancel_on_kill)
         return self.classpath, self.arguments(self._ids, self._spec, *options)
+
+    async def on_kill(self) -> None:
+        """With ``cancel_on_kill``, end the resource: a user killed the deferred task.
+
+        Airflow (3.3 and later) awaits this only after a user's mark failed, mark success or clear;
+        ``cleanup``, which also runs when a triggerer stops, cancels nothing.
+        """
+        if not self.cancel_on_kill:
+            return
+        # Shielded: the triggerer may cancel the trigger's task again while on_kill awaits (a busy
+        # triggerer's next cancel round); the stop or delete must still be sent and finished.
+        cancelling = asyncio.ensure_future(self._cancel())
+        _CANCELLING.add(cancelling)
+        cancelling.add_done_callback(_CANCELLING.discard)
+        await asyncio.shield(cancelling)
+
+    async def _cancel(self) -> None:
+        from airflow_provider_abeja.wait.cancel import acancel
+
+        lease = await pool.lease_client(self.abeja_conn_id)
+        try:
+            note = await acancel(lease.slot.client, self.kind, self._ids)
+        finally:
+            await lease.release()
+        self.log.warning("The task was killed while deferred: %s", note)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until an outcome, then yield one event. The client lease ends before the yield,
@@ -194,8 +231,8 @@ class AbejaServiceStatusTrigger(StatusTrigger):
     :param failure_statuses: statuses that end the wait with a ``failure`` event (default
         ``FAILED`` and ``STOPPED``; the target is never one of them).
 
-    ``poll_interval``, ``end_time``, ``abeja_conn_id`` and ``transient_error_budget`` are
-    ``StatusTrigger``'s, the same for every kind of resource.
+    ``poll_interval``, ``end_time``, ``abeja_conn_id``, ``transient_error_budget`` and
+    ``cancel_on_kill`` (deletes the service) are ``StatusTrigger``'s, the same for every kind.
     """
 
     kind = engine.SERVICE
@@ -215,10 +252,17 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         end_time: float | datetime.datetime | None = None,
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+        cancel_on_kill: bool = False,
     ) -> None:
-        ids, statuses = (deployment_id, service_id), (target_status, failure_statuses)
+        ids, options = (deployment_id, service_id), (poll_interval, end_time, abeja_conn_id)
         super().__init__(
-            organization_id, ids, *statuses, poll_interval, end_time, abeja_conn_id, transient_error_budget
+            organization_id,
+            ids,
+            target_status,
+            failure_statuses,
+            *options,
+            transient_error_budget,
+            cancel_on_kill,
         )
 
     def _watch(self, lease: ClientLease) -> Watch:
@@ -230,8 +274,9 @@ class AbejaTrainingJobTrigger(StatusTrigger):
     """Poll ``training_job_id`` until it completes (``success``), fails or stops (``failure``,
     with its latest log lines), ``end_time`` passes (``timeout``) or an error repeats (``error``).
 
-    ``poll_interval``, ``end_time`` (epoch seconds; None: no deadline), ``abeja_conn_id`` and
-    ``transient_error_budget`` are ``StatusTrigger``'s, the same for every kind of resource.
+    ``poll_interval``, ``end_time`` (epoch seconds; None: no deadline), ``abeja_conn_id``,
+    ``transient_error_budget`` and ``cancel_on_kill`` (stops a running job) are
+    ``StatusTrigger``'s, the same for every kind of resource.
     """
 
     kind = engine.TRAINING_JOB
@@ -248,11 +293,11 @@ class AbejaTrainingJobTrigger(StatusTrigger):
         end_time: float | datetime.datetime | None = None,
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+        cancel_on_kill: bool = False,
     ) -> None:
         ids = (job_definition_name, training_job_id)
-        super().__init__(
-            organization_id, ids, None, None, poll_interval, end_time, abeja_conn_id, transient_error_budget
-        )
+        options = (poll_interval, end_time, abeja_conn_id, transient_error_budget, cancel_on_kill)
+        super().__init__(organization_id, ids, None, None, *options)
 
 
 class AbejaRunTrigger(StatusTrigger):

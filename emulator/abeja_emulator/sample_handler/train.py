@@ -7,7 +7,8 @@ share of positive minus negative texts it appears in, and writes ``params.json``
 way ABEJA's SDK does (``POST .../jobs/{id}/statistics``) when the job has API settings.
 
 Test switches (environment): ``SAMPLE_TRAIN_FAIL`` makes it raise; ``SAMPLE_TRAIN_SECONDS``
-makes it take that long (to stop it while it runs).
+makes it take that long (to stop it while it runs); with ``SAMPLE_TRAIN_UNTIL`` (a file path) it
+ends as soon as that file exists, ``SAMPLE_TRAIN_SECONDS`` at most (a test releases it).
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ def report_statistics(statistics: dict[str, object]) -> None:
         print(f"statistics not reported: {exc}")
 
 
+def _pause(seconds: float, until: str | None) -> None:
+    deadline = time.monotonic() + seconds
+    while until and not os.path.exists(until) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not until:
+        time.sleep(seconds)
+
+
 def handler(context: dict[str, object]) -> None:
     if os.environ.get("SAMPLE_TRAIN_FAIL"):
         raise RuntimeError(f"training failed on purpose: {os.environ['SAMPLE_TRAIN_FAIL']}")
@@ -69,7 +78,7 @@ def handler(context: dict[str, object]) -> None:
     with open(data_file, encoding="utf-8") as lines:
         rows = [json.loads(line) for line in lines if line.strip()]
     print(f"training on {len(rows)} texts from {data_file} (datasets: {context.get('datasets')})")
-    time.sleep(float(os.environ.get("SAMPLE_TRAIN_SECONDS", "0") or 0))
+    _pause(float(os.environ.get("SAMPLE_TRAIN_SECONDS", "0") or 0), os.environ.get("SAMPLE_TRAIN_UNTIL"))
     weights = learn(rows)
     correct = 0
     for row in rows:

@@ -124,9 +124,10 @@ def test_task_retry_reuses_the_first_tries_service(emulator, deferrable):
     assert counters["requests"]["create_service"] == 1
 
 
-def test_on_kill_ends_a_sync_wait_and_leaves_the_service(emulator):
+@pytest.mark.parametrize("delete_on_kill", [True, False])
+def test_on_kill_ends_a_sync_wait_and_deletes_the_service_unless_kept(emulator, delete_on_kill):
     emulator.configure(ready_delay=30)
-    op = create_op(False, check_interval=30, timeout=None)
+    op = create_op(False, check_interval=30, timeout=None, delete_on_kill=delete_on_kill)
     ti = FakeTI()
     errors: list[BaseException] = []
 
@@ -145,7 +146,9 @@ def test_on_kill_ends_a_sync_wait_and_leaves_the_service(emulator):
     worker.join(30)
     assert not worker.is_alive()
     assert [type(e) for e in errors] == [WaitInterrupted]
-    assert status_of(emulator, ti.xcoms["service_id"]) == "IN_PROGRESS"
+    counters = emulator.counters()
+    expected = (0, 1) if delete_on_kill else (1, 0)
+    assert (counters["services_total"], counters["services_deleted"]) == expected
 
 
 def test_another_run_gets_its_own_service(emulator):

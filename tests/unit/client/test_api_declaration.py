@@ -25,6 +25,9 @@ AWAITED = {
     "get_run",
     "get_run_recent_logs",
     "list_channel_files",
+    # a trigger's on_kill
+    "delete_service",
+    "stop_training_job",
 }
 
 

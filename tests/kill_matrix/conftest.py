@@ -1,0 +1,9 @@
+"""The kill matrix (``make test-kill-matrix``, ABEJA_TEST_KILL_MATRIX=1): a real scheduler and
+triggerer against the emulator. The plain ``make test`` does not collect it."""
+
+from __future__ import annotations
+
+import os
+
+if not os.environ.get("ABEJA_TEST_KILL_MATRIX"):
+    collect_ignore_glob = ["test_*.py"]

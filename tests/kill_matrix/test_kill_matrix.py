@@ -1,0 +1,377 @@
+"""The kill matrix under a real scheduler, LocalExecutor workers and triggerer, against the
+emulator: every action of ``cells.ACTIONS`` x {sync, deferrable} x {service create, training job},
+all cells at once in one ``airflow standalone``.
+
+Order: every run is started and reaches its wait (a SIGKILLed worker's retry too); the triggerer
+is restarted (SIGTERM, a new one takes the triggers over) and no resource may change; then the
+users' actions (mark failed, mark success, clear) are sent and the released cells finish. Each
+cell must end as ``cells.ACTIONS`` promises; the emulator's counters must show no extra resource.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_abeja.client import APIClient
+from airflow_provider_abeja.operators.service import CREATED_BY_ENV
+from tests.kill_matrix.cells import ACTIONS, MODES, RESOURCES, Promise
+from tests.standalone.conftest import StandaloneAirflow, group_alive, stop_group
+
+pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(900)]
+
+HERE = Path(__file__).parent
+DEFINITION = "sentiment"
+RUNNING = {"service": {"IN_PROGRESS", "READY"}, "training": {"Pending", "Active"}}
+FINISHED = {"service": {"READY"}, "training": {"Complete"}}
+CANCELLED = {"service": {"deleted"}, "training": {"Stopped"}}
+PHASE_TIMEOUT = 480.0
+
+
+@dataclass
+class Cell:
+    action: str
+    resource: str
+    mode: str
+    release: Path
+    run_id: str = ""
+    step: str = "start"
+    #: every resource id seen for this run, and its last status ("deleted" once a service is gone)
+    seen: dict[str, str] = field(default_factory=dict)
+    killed_pid: int | None = None
+    released: bool = False
+
+    @property
+    def dag_id(self) -> str:
+        return f"kill_{self.resource}_{self.mode}_{ACTIONS[self.action][0]}"
+
+    @property
+    def marker(self) -> str:
+        return f"{self.dag_id}/work/{self.run_id}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.action} / {self.mode} / {self.resource}"
+
+
+class Matrix:
+    def __init__(self, airflow: StandaloneAirflow, emulator: Any, cells: list[Cell]) -> None:
+        self.airflow, self.emulator, self.cells = airflow, emulator, cells
+        self.client = APIClient(emulator.credential, api_url=emulator.url)
+        self.tis: dict[tuple[str, str], dict[str, Any]] = {}
+
+    # -- reading --------------------------------------------------------------------------------
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """The REST API, asked again when the loaded api-server is slow to answer."""
+        for attempt in range(10):
+            try:
+                return self.airflow._request(method, path, body)
+            except (TimeoutError, urllib.error.URLError) as exc:
+                # SQLite under load: a 500 ("database is locked") or no answer in time
+                code = exc.code if isinstance(exc, urllib.error.HTTPError) else None
+                if method == "POST" and code == 409 and attempt:
+                    return None  # the first try was done after all
+                if code not in (None, 500) or attempt == 9:
+                    raise
+                time.sleep(3)
+        raise AssertionError("unreachable")
+
+    def refresh(self) -> None:
+        """Every cell's task instance, in one request (the api-server also serves the workers)."""
+        answer = self.api("GET", "/api/v2/dags/~/dagRuns/~/taskInstances?task_id=work&limit=100")
+        self.tis = {(t["dag_id"], t["dag_run_id"]): t for t in answer["task_instances"]}
+
+    def ti(self, cell: Cell) -> dict[str, Any]:
+        return dict(self.tis[(cell.dag_id, cell.run_id)])
+
+    def observe(self) -> None:
+        """Record every resource of every cell (by its creation marker) and its status."""
+        by_marker: dict[str, dict[str, str]] = {}
+        for service in self.emulator.state()["services"]:
+            marker = (service.get("user_env_vars") or {}).get(CREATED_BY_ENV)
+            by_marker.setdefault(marker, {})[service["service_id"]] = service["status"]
+        jobs = self.client.get_training_jobs(self.emulator.organization_id, DEFINITION).get("entries") or []
+        for job in jobs:
+            marker = (job.get("environment") or {}).get(CREATED_BY_ENV)
+            by_marker.setdefault(marker, {})[str(job["training_job_id"])] = job["status"]
+        for cell in self.cells:
+            now = by_marker.get(cell.marker, {})
+            for rid in cell.seen:
+                if rid not in now and cell.resource == "service":
+                    cell.seen[rid] = "deleted"
+            cell.seen.update(now)
+
+    def live(self, cell: Cell) -> list[str]:
+        return [rid for rid, status in cell.seen.items() if status in RUNNING[cell.resource]]
+
+    def waiting(self, cell: Cell, ti: dict[str, Any], try_number: int = 1) -> bool:
+        state = "running" if cell.mode == "sync" else "deferred"
+        return ti["state"] == state and ti["try_number"] >= try_number and bool(self.live(cell))
+
+    # -- acting ---------------------------------------------------------------------------------
+    def worker_pid(self, ti_id: str) -> int | None:
+        """The task's own process (``airflow worker -- <ti id>``; its supervisor's title has
+        ``LocalExecutor:`` before the id). None until it runs."""
+        out = subprocess.run(["ps", "-eww", "-o", "pid=,args="], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if args.strip() == f"airflow worker -- {ti_id}":
+                return int(pid)
+        return None
+
+    def sigkill_worker(self, cell: Cell, ti: dict[str, Any]) -> bool:
+        pid = self.worker_pid(str(ti["id"]))
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        cell.killed_pid = pid
+        return True
+
+    def set_state(self, cell: Cell, state: str) -> None:
+        path = f"/api/v2/dags/{cell.dag_id}/dagRuns/{cell.run_id}/taskInstances/work"
+        self.api("PATCH", path, {"new_state": state})
+
+    def clear(self, cell: Cell) -> None:
+        body = {"dry_run": False, "dag_run_id": cell.run_id, "task_ids": ["work"], "only_failed": False}
+        self.api("POST", f"/api/v2/dags/{cell.dag_id}/clearTaskInstances", body)
+
+    def release(self, cell: Cell) -> None:
+        cell.released = True
+        if cell.resource == "training":
+            cell.release.touch()
+            return
+        for rid in self.live(cell):
+            self.emulator.set_service_status(rid, "READY")
+
+    def run_until(self, done: Any, what: str, timeout: float = PHASE_TIMEOUT) -> None:
+        """Observe and advance every cell until ``done()``."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                steps = {c.name: (c.step, c.seen) for c in self.cells}
+                raise AssertionError(
+                    f"{what}: not reached in {timeout}s: {steps}\n{self.airflow.output_tail()}"
+                )
+            self.refresh()
+            self.observe()
+            for cell in self.cells:
+                self.advance(cell)
+            time.sleep(2.0)
+
+    def advance(self, cell: Cell) -> None:
+        """One step of the cell's own story (the actions on the user's side wait for ``act``)."""
+        if cell.step in ("waiting", "acted", "timing", "released"):
+            return
+        ti = self.ti(cell)
+        first_try = ti["try_number"] == 1
+        if ti["state"] in ("success", "failed") and cell.step in ("start", "killed", "cleared"):
+            cell.step = "timing"  # ended on its own (execution_timeout); judged at the end
+            return
+        if cell.step == "start":
+            if cell.action == "worker SIGKILL, retry" and cell.mode == "deferrable":
+                # its worker dies at the first step caught: creating, deferring, or resuming
+                # after the release (a deferred wait has no worker: it is released to get one)
+                if ti["state"] == "running" and first_try and self.sigkill_worker(cell, ti):
+                    cell.step = "killed"
+                elif self.waiting(cell, ti) and not cell.released:
+                    self.release(cell)
+            elif self.waiting(cell, ti):
+                if cell.action == "worker SIGKILL, retry":
+                    cell.step = "killed" if self.sigkill_worker(cell, ti) else "start"
+                else:
+                    cell.step = "timing" if cell.action == "execution_timeout" else "waiting"
+        elif cell.step == "killed" and first_try and ti["state"] == "deferred":
+            cell.step = "start"  # the kill came as the process left on its own: try again
+        elif cell.step == "killed" and not first_try:
+            if cell.released:
+                cell.step = "released"
+            elif self.waiting(cell, ti, try_number=2):
+                cell.step = "waiting"
+        elif cell.step == "cleared" and self.waiting(cell, ti, try_number=2) and len(cell.seen) == 2:
+            self.set_state(cell, "failed")  # end the rerun the clear started
+            cell.step = "acted"
+
+    # -- the triggerer ----------------------------------------------------------------------------
+    def restart_triggerer(self, home: Path) -> subprocess.Popen[bytes]:
+        """SIGTERM the standalone's triggerer and start another with the same environment."""
+        assert self.airflow.proc is not None
+        out = subprocess.run(["ps", "-eww", "-o", "pid=,pgid=,args="], capture_output=True, text=True).stdout
+        pids = [
+            int(line.split()[0])
+            for line in out.splitlines()
+            if line.split()[1] == str(self.airflow.proc.pid) and " triggerer" in line and "airflow" in line
+        ]
+        assert pids, f"no triggerer in the standalone's group:\n{out}"
+        environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
+        env = dict(item.decode().split("=", 1) for item in environ if b"=" in item)
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        log = (home / "triggerer-2.log").open("wb")
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "airflow"), "triggerer"],
+            env=env,
+            cwd=home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def outcome(matrix: Matrix, cell: Cell) -> Promise:
+    statuses = set(cell.seen.values())
+    resource = "?"
+    for name, wanted in (("cancelled", CANCELLED), ("kept", RUNNING), ("finished", FINISHED)):
+        if statuses and statuses <= wanted[cell.resource]:
+            resource = name
+    return Promise(str(matrix.ti(cell)["state"]), resource if statuses else "none", len(cell.seen))
+
+
+@pytest.fixture
+def matrix_airflow(abeja_emulator_process: Any, tmp_path: Path) -> Any:
+    # SQLite serves every component and ~30 tasks at once: wait for its lock instead of failing
+    # after 5 s (a triggerer whose heartbeat fails so stops).
+    (tmp_path / "kill_matrix_sqlite.py").write_text('CONNECT_ARGS = {"timeout": 120}\n')
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    env = {
+        "PYTHONPATH": path,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "kill_matrix_sqlite.CONNECT_ARGS",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "kill_matrix_sqlite.CONNECT_ARGS",
+        **abeja_emulator_process.handle.airflow_connection_env("abeja_default"),
+        "AIRFLOW__CORE__PARALLELISM": "32",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "32",
+        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+        "AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+        # one api-server on SQLite serves every worker at once: slow answers must not kill tasks
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+        "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
+    }
+    airflow = StandaloneAirflow(tmp_path / "home", [HERE / "dags" / "abeja_kill_matrix.py"], env)
+    try:
+        airflow.start(timeout=240)
+        yield airflow
+    finally:
+        airflow.stop()
+
+
+def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp_path: Path) -> None:
+    emulator, airflow = abeja_emulator, matrix_airflow
+    emulator.configure(ready_delay=900)  # services stay IN_PROGRESS until a cell releases them
+    from abeja_emulator.sample import SAMPLE_HANDLER_DIR
+
+    with APIClient(emulator.credential, api_url=emulator.url) as client:
+        client.create_training_job_definition(emulator.organization_id, DEFINITION)
+        client.create_training_job_definition_version(
+            emulator.organization_id, DEFINITION, SAMPLE_HANDLER_DIR, "train:handler"
+        )
+    cells = [
+        Cell(action, resource, mode, tmp_path / f"release-{n}")
+        for n, (action, resource, mode) in enumerate(
+            (a, r, m) for a in ACTIONS for r in RESOURCES for m in MODES
+        )
+    ]
+    matrix = Matrix(airflow, emulator, cells)
+    for dag_id in sorted({c.dag_id for c in cells}):
+        airflow.wait_for_dag(dag_id, timeout=180)
+    for n, cell in enumerate(cells):
+        cell.run_id = f"kill_{n}"
+        matrix.api(
+            "POST",
+            f"/api/v2/dags/{cell.dag_id}/dagRuns",
+            {"dag_run_id": cell.run_id, "logical_date": None, "conf": {"release": str(cell.release)}},
+        )
+
+    # 1. every cell waits (a killed worker's retry too)
+    matrix.run_until(
+        lambda: all(c.step in ("waiting", "timing", "released") for c in cells), "every cell waiting"
+    )
+    airflow.mark("all waiting")
+
+    # 2. the triggerer restarts: the deferred waits move to a new triggerer, nothing is cancelled
+    deferred = [c for c in cells if c.mode == "deferrable" and c.step == "waiting"]
+    before = {c.name: dict(c.seen) for c in deferred}
+    matrix.refresh()
+    old_jobs = {c.name: (matrix.ti(c).get("triggerer_job") or {}).get("id") for c in deferred}
+    new_triggerer = matrix.restart_triggerer(tmp_path)
+    try:
+
+        def moved() -> bool:
+            matrix.refresh()
+            jobs = {c.name: (matrix.ti(c).get("triggerer_job") or {}).get("id") for c in deferred}
+            return all(jobs[n] is not None and jobs[n] != old_jobs[n] for n in jobs)
+
+        matrix.run_until(moved, "the deferred waits taken over by the new triggerer")
+        airflow.mark("triggerer restarted")
+        matrix.observe()
+        after = {c.name: dict(c.seen) for c in deferred}
+        assert after == before, "a triggerer restart changed a resource"
+
+        # 3. the users' actions, and the cells that finish are released
+        for cell in cells:
+            if cell.step != "waiting":
+                continue
+            if cell.action in ("mark failed", "mark failed, keep flag"):
+                matrix.set_state(cell, "failed")
+                cell.step = "acted"
+            elif cell.action == "mark success":
+                matrix.set_state(cell, "success")
+                cell.step = "acted"
+            elif cell.action == "clear":
+                matrix.clear(cell)
+                cell.step = "cleared"
+            else:
+                matrix.release(cell)
+                cell.step = "released"
+        matrix.run_until(
+            lambda: all(c.step != "cleared" for c in cells), "every cleared cell's rerun waiting"
+        )
+
+        # 4. every run ends; the cancellations land
+        def ended() -> bool:
+            matrix.refresh()
+            states = {str(matrix.ti(c)["state"]) for c in cells}
+            return states <= {"success", "failed"}
+
+        matrix.run_until(ended, "every task ended")
+        airflow.mark("all ended")
+        results = {}
+        deadline = time.monotonic() + 30
+        while True:
+            matrix.refresh()
+            matrix.observe()
+            results = {c.name: outcome(matrix, c) for c in cells}
+            wrong = {
+                n: (r, ACTIONS[n.split(" / ")[0]][1])
+                for n, r in results.items()
+                if r != ACTIONS[n.split(" / ")[0]][1]
+            }
+            if not wrong or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+    finally:
+        stop_group(new_triggerer)
+        assert not group_alive(new_triggerer.pid)
+        for cell in cells:
+            cell.release.touch()
+    print(f"kill matrix timings (s): {airflow.marks}")
+    for name, result in results.items():
+        print(f"{name}: {result}")
+    assert not wrong, f"cells that did not end as promised: {wrong}"
+    counters = emulator.counters()
+    expected = {r: sum(ACTIONS[c.action][1].created for c in cells if c.resource == r) for r in RESOURCES}
+    assert counters["services_created"] == expected["service"], counters
+    assert counters["training_jobs_created"] == expected["training"], counters
