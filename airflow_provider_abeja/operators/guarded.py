@@ -32,6 +32,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_abeja.exceptions import InvalidArgumentError, NotFound
 from airflow_provider_abeja.operators._base import (
     DEFAULT_ENDPOINT_ALIAS,
+    AbejaBaseOperator,
     AbejaDeploymentOperator,
     WaitInterrupted,
     required_id,
@@ -55,7 +56,24 @@ def _optional_id(value: Any, argument: str) -> str | None:
     return required_id(value, argument)
 
 
-class _ReleaseOperator(AbejaDeploymentOperator):
+class _BlueGreen(AbejaBaseOperator):
+    """The arguments of a release: green, the service to promote; blue, the one the endpoint
+    ``endpoint_alias`` served before (the release operators', the comparison's)."""
+
+    def __init__(
+        self,
+        *,
+        green_service_id: str,
+        blue_service_id: str | None = None,
+        endpoint_alias: str = DEFAULT_ENDPOINT_ALIAS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.green_service_id, self.blue_service_id = green_service_id, blue_service_id
+        self.endpoint_alias = endpoint_alias
+
+
+class _ReleaseOperator(_BlueGreen, AbejaDeploymentOperator):
     """The endpoint of a release and its blue and green services: reading, routing, verifying."""
 
     template_fields: Sequence[str] = (
@@ -69,19 +87,6 @@ class _ReleaseOperator(AbejaDeploymentOperator):
         *("endpoint_alias", "blue_service_id", "green_service_id"),
     )
     ui_color = "#eef7ee"
-
-    def __init__(
-        self,
-        *,
-        green_service_id: str,
-        blue_service_id: str | None = None,
-        endpoint_alias: str = DEFAULT_ENDPOINT_ALIAS,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.green_service_id = green_service_id
-        self.blue_service_id = blue_service_id
-        self.endpoint_alias = endpoint_alias
 
     def serving(self, organization_id: str) -> str | None:
         """The service the endpoint routes to now (None: there is no such endpoint)."""
@@ -121,7 +126,7 @@ class _ReleaseOperator(AbejaDeploymentOperator):
         return True
 
 
-class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
+class AbejaCompareServicesOperator(_BlueGreen, AbejaBatchRequestOperator):
     """Replay a validation set against blue and green; fail when green breaks a threshold.
 
     Every input goes to both services, with the batch operator's bounded concurrency, re-sends
@@ -168,9 +173,6 @@ class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
     def __init__(
         self,
         *,
-        green_service_id: str,
-        blue_service_id: str | None = None,
-        endpoint_alias: str = DEFAULT_ENDPOINT_ALIAS,
         report_path: str | None = None,
         compare_field: str | None = None,
         tolerance: float = 0.0,
@@ -182,14 +184,7 @@ class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
         abort_statuses: Sequence[int] = (401, 403),
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            endpoint_alias=endpoint_alias,
-            max_error_rate=max_error_rate,
-            abort_statuses=abort_statuses,
-            **kwargs,
-        )
-        self.green_service_id = green_service_id
-        self.blue_service_id = blue_service_id
+        super().__init__(max_error_rate=max_error_rate, abort_statuses=abort_statuses, **kwargs)
         self.report_path = report_path
         self.compare_field = compare_field
         self.tolerance = number_argument("tolerance", tolerance, float, 0)
