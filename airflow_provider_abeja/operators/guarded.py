@@ -442,8 +442,8 @@ class AbejaSettleReleaseOperator(_ReleaseOperator):
 
     template_fields: Sequence[str] = (*_ReleaseOperator.template_fields, "promoted_service_id")
     ui_color = "#fdecea"
-
-    named_arguments = (*_ReleaseOperator.named_arguments, "promoted_service_id")
+    #: Not the ids: a teardown's pulls of XComs never pushed render "None" (missing, ``_optional_id``).
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "endpoint_alias")
 
     def __init__(self, *, promoted_service_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
