@@ -32,7 +32,6 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_abeja.exceptions import InvalidArgumentError, NotFound
 from airflow_provider_abeja.operators._base import (
     DEFAULT_ENDPOINT_ALIAS,
-    AbejaBaseOperator,
     AbejaDeploymentOperator,
     WaitInterrupted,
     required_id,
@@ -56,25 +55,11 @@ def _optional_id(value: Any, argument: str) -> str | None:
     return required_id(value, argument)
 
 
-class _BlueGreen(AbejaBaseOperator):
-    """The arguments of a release: green, the service to promote; blue, the one the endpoint
-    ``endpoint_alias`` served before (the release operators', the comparison's)."""
+class _ReleaseOperator(AbejaDeploymentOperator):
+    """The endpoint of a release and its blue and green services: reading, routing, verifying.
 
-    def __init__(
-        self,
-        *,
-        green_service_id: str,
-        blue_service_id: str | None = None,
-        endpoint_alias: str = DEFAULT_ENDPOINT_ALIAS,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.green_service_id, self.blue_service_id = green_service_id, blue_service_id
-        self.endpoint_alias = endpoint_alias
-
-
-class _ReleaseOperator(_BlueGreen, AbejaDeploymentOperator):
-    """The endpoint of a release and its blue and green services: reading, routing, verifying."""
+    Green is the service to promote; blue, the one the endpoint ``endpoint_alias`` served before.
+    """
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
@@ -87,6 +72,18 @@ class _ReleaseOperator(_BlueGreen, AbejaDeploymentOperator):
         *("endpoint_alias", "blue_service_id", "green_service_id"),
     )
     ui_color = "#eef7ee"
+
+    def __init__(
+        self,
+        *,
+        green_service_id: str,
+        blue_service_id: str | None = None,
+        endpoint_alias: str = DEFAULT_ENDPOINT_ALIAS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.green_service_id, self.blue_service_id = green_service_id, blue_service_id
+        self.endpoint_alias = endpoint_alias
 
     def serving(self, organization_id: str) -> str | None:
         """The service the endpoint routes to now (None: there is no such endpoint)."""
@@ -126,7 +123,7 @@ class _ReleaseOperator(_BlueGreen, AbejaDeploymentOperator):
         return True
 
 
-class AbejaCompareServicesOperator(_BlueGreen, AbejaBatchRequestOperator):
+class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
     """Replay a validation set against blue and green; fail when green breaks a threshold.
 
     Every input goes to both services, with the batch operator's bounded concurrency, re-sends
@@ -168,7 +165,6 @@ class AbejaCompareServicesOperator(_BlueGreen, AbejaBatchRequestOperator):
         *AbejaBatchRequestOperator.named_arguments,
         *("blue_service_id", "green_service_id", "report_path"),
     )
-    ui_color = "#eef7ee"
 
     def __init__(
         self,
@@ -201,18 +197,13 @@ class AbejaCompareServicesOperator(_BlueGreen, AbejaBatchRequestOperator):
         }
 
     def _blue(self, organization_id: str, green: str, ti: Any) -> str:
-        if self.blue_service_id:
-            blue = required_id(self.blue_service_id, "blue_service_id")
-        else:
-            alias = required_id(self.endpoint_alias, "endpoint_alias")
-            try:
-                endpoint = self.client.get_endpoint(organization_id, self.deployment_id, alias)
-            except NotFound:
-                raise AirflowFailException(
-                    f"endpoint {alias} does not exist: there is no blue to compare green with "
-                    "(make the first release with AbejaRouteEndpointOperator)"
-                ) from None
-            blue = str(endpoint.get("service_id"))
+        given = self.blue_service_id
+        blue = required_id(given, "blue_service_id") if given else self.serving(organization_id)
+        if blue is None:
+            raise AirflowFailException(
+                f"endpoint {self.endpoint_alias} does not exist (or routes nowhere): there is no blue to "
+                "compare green with (make the first release with AbejaRouteEndpointOperator)"
+            )
         if blue == green:
             raise InvalidArgumentError("green_service_id", f"{green} is blue, the service to compare with")
         ti.xcom_push(key=XCOM_BLUE, value=blue)
