@@ -83,7 +83,7 @@ class _ReleaseOperator(AbejaDeploymentOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.green_service_id, self.blue_service_id = green_service_id, blue_service_id
-        self.endpoint_alias = endpoint_alias
+        self.endpoint_alias: str | None = endpoint_alias  # typed as the batch operator's (the comparison)
 
     def serving(self, organization_id: str) -> str | None:
         """The service the endpoint routes to now (None: there is no such endpoint)."""
