@@ -213,7 +213,7 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         from airflow_provider_abeja.batch import compare
         from airflow_provider_abeja.batch.paths import published
         from airflow_provider_abeja.batch.results import iter_records, open_result_store
-        from airflow_provider_abeja.batch.runner import BatchAborted, BatchRunner, BatchStopped
+        from airflow_provider_abeja.batch.runner import BatchAborted, BatchStopped
         from airflow_provider_abeja.batch.sender import Sender, Target
 
         ti = context["ti"]
@@ -229,15 +229,8 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
             Sender(client, t, resend_statuses=self.resend_statuses, abort_statuses=self.abort_statuses)
             for t in targets
         ]
-        runner = BatchRunner(
-            lambda item: senders[item.index % 2](item),
-            open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval),
-            concurrency=concurrency,
-            preserve_order=self.preserve_order,
-            progress_interval=self.progress_interval,
-            log=self.log,
-            stop=self._stop_event(),
-        )
+        store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
+        runner = self._runner(lambda item: senders[item.index % 2](item), store, concurrency)
         self.log.info("Comparing green %s with blue %s, %d requests in flight", green, blue, concurrency)
         try:
             runner.run(source, source.count() if self.count_inputs else None)
