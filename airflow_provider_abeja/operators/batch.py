@@ -28,6 +28,8 @@ from airflow_provider_abeja.operators._base import (
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.batch.inputs import InputSource
+    from airflow_provider_abeja.batch.results import ResultStore
+    from airflow_provider_abeja.batch.runner import BatchRunner, Process
     from airflow_provider_abeja.batch.sender import Target
     from airflow_provider_abeja.client import APIClient
 
@@ -336,6 +338,20 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             kwargs["max_retry_count"] = self.max_retry_count
         return APIClient(**kwargs, retry_wait_max=self.retry_wait_max, pool_maxsize=max(10, concurrency))
 
+    def _runner(self, send: Process, store: ResultStore, concurrency: int) -> BatchRunner:
+        """The batch runner with this operator's order, progress and stop settings."""
+        from airflow_provider_abeja.batch.runner import BatchRunner
+
+        return BatchRunner(
+            send,
+            store,
+            concurrency=concurrency,
+            preserve_order=self.preserve_order,
+            progress_interval=self.progress_interval,
+            log=self.log,
+            stop=self._stop_event(),
+        )
+
     # -- run ------------------------------------------------------------------------------------
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
@@ -344,7 +360,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             open_result_store,
             write_errors_file,
         )
-        from airflow_provider_abeja.batch.runner import BatchAborted, BatchRunner, BatchStopped
+        from airflow_provider_abeja.batch.runner import BatchAborted, BatchStopped
         from airflow_provider_abeja.batch.sender import Sender
 
         organization_id = self.resolve_organization_id()
@@ -370,15 +386,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             resend_on_transport_error=self.resend_on_transport_error,
             abort_statuses=self.abort_statuses,
         )
-        runner = BatchRunner(
-            sender,
-            store,
-            concurrency=concurrency,
-            preserve_order=self.preserve_order,
-            progress_interval=self.progress_interval,
-            log=self.log,
-            stop=self._stop_event(),
-        )
+        runner = self._runner(sender, store, concurrency)
         self._log_plan(source, store, total, target.describe(), concurrency)
         try:
             counts = runner.run(source, total)

@@ -141,6 +141,9 @@ class _TrainingCleanupOperator(AbejaConnectionOperator):
     """Delete, or archive, one resource of a job definition (the definition itself without
     ``id_field``). Already gone is success (returns None) unless ``fail_if_missing=True``.
 
+    A subclass declares its ``noun``, ``id_field`` and client calls, and takes its id argument
+    (templated and checked as ``id_field`` says).
+
     :param job_definition_name: the job definition.
     :param fail_if_missing: fail without retries when the resource does not exist.
     """
@@ -152,10 +155,16 @@ class _TrainingCleanupOperator(AbejaConnectionOperator):
     id_field: ClassVar[str | None] = None
     named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
     #: The client's calls: delete (None: the platform only archives it) and archive.
-    delete_call: ClassVar[str | None]
+    delete_call: ClassVar[str | None] = None
     archive_call: ClassVar[str]
     #: Archive what the platform keeps because it is in use (409) instead of failing.
     archive_if_in_use = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.id_field is not None and cls.id_field not in cls.named_arguments:
+            cls.template_fields = (*cls.template_fields, cls.id_field)
+            cls.named_arguments = (*cls.named_arguments, cls.id_field)
 
     def __init__(self, *, job_definition_name: str, fail_if_missing: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -219,10 +228,7 @@ class AbejaDeleteTrainingJobDefinitionVersionOperator(_TrainingCleanupOperator):
     :param version_id: the version (a number).
     """
 
-    template_fields: Sequence[str] = (*_TrainingCleanupOperator.template_fields, "version_id")
-    noun = "job definition version"
-    id_field = "version_id"
-    named_arguments = (*_TrainingCleanupOperator.named_arguments, "version_id")
+    noun, id_field = "job definition version", "version_id"
     delete_call = "delete_training_job_definition_version"
     archive_call = "archive_training_job_definition_version"
 
@@ -240,12 +246,7 @@ class AbejaArchiveTrainingJobOperator(_TrainingCleanupOperator):
     :param training_job_id: the job.
     """
 
-    template_fields: Sequence[str] = (*_TrainingCleanupOperator.template_fields, "training_job_id")
-    noun = "training job"
-    id_field = "training_job_id"
-    named_arguments = (*_TrainingCleanupOperator.named_arguments, "training_job_id")
-    delete_call = None
-    archive_call = "archive_training_job"
+    noun, id_field, archive_call = "training job", "training_job_id", "archive_training_job"
 
     def __init__(self, *, training_job_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -260,12 +261,7 @@ class AbejaArchiveTrainingModelOperator(_TrainingCleanupOperator):
     :param model_id: the model.
     """
 
-    template_fields: Sequence[str] = (*_TrainingCleanupOperator.template_fields, "model_id")
-    noun = "training model"
-    id_field = "model_id"
-    named_arguments = (*_TrainingCleanupOperator.named_arguments, "model_id")
-    delete_call = None
-    archive_call = "archive_training_model"
+    noun, id_field, archive_call = "training model", "model_id", "archive_training_model"
 
     def __init__(self, *, model_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -56,7 +56,10 @@ def _optional_id(value: Any, argument: str) -> str | None:
 
 
 class _ReleaseOperator(AbejaDeploymentOperator):
-    """The endpoint of a release and its blue and green services: reading, routing, verifying."""
+    """The endpoint of a release and its blue and green services: reading, routing, verifying.
+
+    Green is the service to promote; blue, the one the endpoint ``endpoint_alias`` served before.
+    """
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
@@ -79,9 +82,8 @@ class _ReleaseOperator(AbejaDeploymentOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.green_service_id = green_service_id
-        self.blue_service_id = blue_service_id
-        self.endpoint_alias = endpoint_alias
+        self.green_service_id, self.blue_service_id = green_service_id, blue_service_id
+        self.endpoint_alias: str | None = endpoint_alias  # typed as the batch operator's (the comparison)
 
     def serving(self, organization_id: str) -> str | None:
         """The service the endpoint routes to now (None: there is no such endpoint)."""
@@ -121,7 +123,7 @@ class _ReleaseOperator(AbejaDeploymentOperator):
         return True
 
 
-class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
+class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
     """Replay a validation set against blue and green; fail when green breaks a threshold.
 
     Every input goes to both services, with the batch operator's bounded concurrency, re-sends
@@ -163,14 +165,10 @@ class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
         *AbejaBatchRequestOperator.named_arguments,
         *("blue_service_id", "green_service_id", "report_path"),
     )
-    ui_color = "#eef7ee"
 
     def __init__(
         self,
         *,
-        green_service_id: str,
-        blue_service_id: str | None = None,
-        endpoint_alias: str = DEFAULT_ENDPOINT_ALIAS,
         report_path: str | None = None,
         compare_field: str | None = None,
         tolerance: float = 0.0,
@@ -182,14 +180,7 @@ class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
         abort_statuses: Sequence[int] = (401, 403),
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            endpoint_alias=endpoint_alias,
-            max_error_rate=max_error_rate,
-            abort_statuses=abort_statuses,
-            **kwargs,
-        )
-        self.green_service_id = green_service_id
-        self.blue_service_id = blue_service_id
+        super().__init__(max_error_rate=max_error_rate, abort_statuses=abort_statuses, **kwargs)
         self.report_path = report_path
         self.compare_field = compare_field
         self.tolerance = number_argument("tolerance", tolerance, float, 0)
@@ -206,18 +197,13 @@ class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
         }
 
     def _blue(self, organization_id: str, green: str, ti: Any) -> str:
-        if self.blue_service_id:
-            blue = required_id(self.blue_service_id, "blue_service_id")
-        else:
-            alias = required_id(self.endpoint_alias, "endpoint_alias")
-            try:
-                endpoint = self.client.get_endpoint(organization_id, self.deployment_id, alias)
-            except NotFound:
-                raise AirflowFailException(
-                    f"endpoint {alias} does not exist: there is no blue to compare green with "
-                    "(make the first release with AbejaRouteEndpointOperator)"
-                ) from None
-            blue = str(endpoint.get("service_id"))
+        given = self.blue_service_id
+        blue = required_id(given, "blue_service_id") if given else self.serving(organization_id)
+        if blue is None:
+            raise AirflowFailException(
+                f"endpoint {self.endpoint_alias} does not exist (or routes nowhere): there is no blue to "
+                "compare green with (make the first release with AbejaRouteEndpointOperator)"
+            )
         if blue == green:
             raise InvalidArgumentError("green_service_id", f"{green} is blue, the service to compare with")
         ti.xcom_push(key=XCOM_BLUE, value=blue)
@@ -227,7 +213,7 @@ class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
         from airflow_provider_abeja.batch import compare
         from airflow_provider_abeja.batch.paths import published
         from airflow_provider_abeja.batch.results import iter_records, open_result_store
-        from airflow_provider_abeja.batch.runner import BatchAborted, BatchRunner, BatchStopped
+        from airflow_provider_abeja.batch.runner import BatchAborted, BatchStopped
         from airflow_provider_abeja.batch.sender import Sender, Target
 
         ti = context["ti"]
@@ -243,15 +229,8 @@ class AbejaCompareServicesOperator(AbejaBatchRequestOperator):
             Sender(client, t, resend_statuses=self.resend_statuses, abort_statuses=self.abort_statuses)
             for t in targets
         ]
-        runner = BatchRunner(
-            lambda item: senders[item.index % 2](item),
-            open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval),
-            concurrency=concurrency,
-            preserve_order=self.preserve_order,
-            progress_interval=self.progress_interval,
-            log=self.log,
-            stop=self._stop_event(),
-        )
+        store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
+        runner = self._runner(lambda item: senders[item.index % 2](item), store, concurrency)
         self.log.info("Comparing green %s with blue %s, %d requests in flight", green, blue, concurrency)
         try:
             runner.run(source, source.count() if self.count_inputs else None)
@@ -447,6 +426,8 @@ class AbejaSettleReleaseOperator(_ReleaseOperator):
 
     template_fields: Sequence[str] = (*_ReleaseOperator.template_fields, "promoted_service_id")
     ui_color = "#fdecea"
+    #: Not the ids: a teardown's pulls of XComs never pushed render "None" (missing, ``_optional_id``).
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "endpoint_alias")
 
     def __init__(self, *, promoted_service_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

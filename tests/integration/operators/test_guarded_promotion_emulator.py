@@ -259,3 +259,13 @@ def test_settle_keeps_blue_when_the_endpoint_is_gone(emulator, release, context)
 
     assert settle(blue, green, context) == {"service_id": None, "deleted": [green]}
     assert services(emulator) == {blue}
+
+
+def test_compare_without_an_endpoint_fails_fast_naming_the_first_release(emulator, context, tmp_path):
+    green = ready_service(emulator)
+
+    with pytest.raises(AirflowFailException, match=r"endpoint default does not exist.*no blue to compare"):
+        compare(green, tmp_path).execute(context)
+
+    assert "blue_service_id" not in context["ti"].xcoms
+    assert not (tmp_path / "compare.jsonl").exists()
