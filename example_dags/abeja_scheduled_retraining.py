@@ -137,6 +137,8 @@ with DAG(
         deferrable=True,
         check_interval=CHECK_INTERVAL,
         timeout=1800,
+        # Each answer field its own XCom: output["service_id"] is None if no service was made.
+        multiple_outputs=True,
     )
     # [END howto_train_register_deploy]
 
@@ -179,7 +181,8 @@ with DAG(
     discard_new_service = AbejaDeleteServiceOperator(
         task_id="discard_new_service",
         deployment_id="{{ params.deployment_id }}",
-        service_id=NEW_SERVICE_ID,
+        # None when the platform refused the service: nothing to delete (a template renders "None").
+        service_id=deploy_new_version.output["service_id"],
         trigger_rule="one_failed",
     )
 

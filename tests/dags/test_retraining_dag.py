@@ -117,7 +117,7 @@ def test_a_failed_smoke_test_discards_the_new_service(run_dag: Any) -> None:
     assert result.task_states["point_endpoint"] == "upstream_failed"
     assert endpoints(handle) == {"default": old}
     nothing_running_but(handle, old)
-    assert result.task_states["discard_new_version"] == "success"
+    assert result.task_states["discard_new_version"] == "success", result.task_states
     assert versions(handle) == before
 
 
@@ -131,10 +131,10 @@ def test_a_failed_deploy_leaves_no_version_behind(run_dag: Any) -> None:
 
     result = run_dag(RETRAINING)
 
-    assert result.state == "failed"
+    assert result.state == "failed", result.task_states
     assert result.task_states["new_version"] == "success"
-    assert result.task_states["deploy_new_version"] == "failed"
-    assert result.task_states["discard_new_version"] == "success"
+    assert result.task_states["deploy_new_version"] == "failed", result.task_states
+    assert result.task_states["discard_new_version"] == "success", result.task_states
     assert handle.counters()["versions_created"] == 1
     assert versions(handle) == before
     assert endpoints(handle) == {"default": old}
