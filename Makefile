@@ -22,8 +22,26 @@ $(STAMP): pyproject.toml emulator/pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
+# The whole suite (CI's), in two pytest runs. First everything that can share the machine, on two
+# pytest-xdist workers, each with its own Airflow home and emulator; `loadfile` keeps a module on one
+# worker, so a module-scoped emulator (or the demo pair) starts once, not once per worker, and
+# `--no-loadscope-reorder` hands modules out in the suite's order: the long single-test modules
+# (tests/dags, tests/docs, the demo) first, the thousands of quick unit tests last to fill the gaps
+# (the default order, biggest module first, left a minute-long test running alone at the end). Then, alone,
+# what cannot share it: the real `airflow standalone` runs (api-server, scheduler, dag-processor and
+# triggerer at once, each a full Airflow) and the soak, whose 0.6 s client read timeout assumes an
+# emulator that is not starved of CPU. PYTEST_ARGS go to both runs; a run that selects nothing
+# (exit 5, e.g. PYTEST_ARGS=tests/unit) is not a failure. TEST_WORKERS=0 runs the first part serially.
+TEST_WORKERS ?= 2
+SERIAL_TESTS := standalone or soak
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@status=0; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		-m "not ($(SERIAL_TESTS))" $(PYTEST_ARGS) \
+		|| { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
+	$(BIN)/python -m pytest -m "$(SERIAL_TESTS)" $(PYTEST_ARGS) \
+		|| { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
+	exit $$status
 
 # The inner loop: unit and emulator-backed integration tests; no example-DAG runs, no scheduler,
 # no soak, no emulator internals, no Airflow 2 job. `make test` stays the full suite (and CI's).
