@@ -27,7 +27,7 @@ venv: $(STAMP)
 # worker, so a module-scoped emulator (or the demo pair) starts once, not once per worker, and
 # `--no-loadscope-reorder` hands modules out in the suite's order: the long single-test modules
 # (tests/dags, tests/docs, the demo) first, the thousands of quick unit tests last to fill the gaps
-# (the default order, biggest module first, left a minute-long test running alone at the end). Then, alone,
+# (xdist's default, most tests first, would hand out the minute-long one-test modules last). Then, alone,
 # what cannot share it: the real `airflow standalone` runs (api-server, scheduler, dag-processor and
 # triggerer at once, each a full Airflow) and the soak, whose 0.6 s client read timeout assumes an
 # emulator that is not starved of CPU. PYTEST_ARGS go to both runs; a run that selects nothing
