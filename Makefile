@@ -22,8 +22,26 @@ $(STAMP): pyproject.toml emulator/pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
+# The whole suite (CI's), in two pytest runs. First everything that can share the machine, on two
+# pytest-xdist workers, each with its own Airflow home and emulator; `loadfile` keeps a module on one
+# worker, so a module-scoped emulator (or the demo pair) starts once, not once per worker, and
+# `--no-loadscope-reorder` hands modules out in the suite's order: the long single-test modules
+# (tests/dags, tests/docs, the demo) first, the thousands of quick unit tests last to fill the gaps
+# (xdist's default, most tests first, would hand out the minute-long one-test modules last). Then, alone,
+# what cannot share it: the real `airflow standalone` runs (api-server, scheduler, dag-processor and
+# triggerer at once, each a full Airflow) and the soak, whose 0.6 s client read timeout assumes an
+# emulator that is not starved of CPU. PYTEST_ARGS go to both runs; a run that selects nothing
+# (exit 5, e.g. PYTEST_ARGS=tests/unit) is not a failure. TEST_WORKERS=0 runs the first part serially.
+TEST_WORKERS ?= 2
+SERIAL_TESTS := standalone or soak
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@status=0; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		-m "not ($(SERIAL_TESTS))" $(PYTEST_ARGS) \
+		|| { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
+	$(BIN)/python -m pytest -m "$(SERIAL_TESTS)" $(PYTEST_ARGS) \
+		|| { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
+	exit $$status
 
 # The inner loop: unit and emulator-backed integration tests; no example-DAG runs, no scheduler,
 # no soak, no emulator internals, no Airflow 2 job. `make test` stays the full suite (and CI's).
@@ -41,11 +59,13 @@ AIRFLOW2_VERSION ?= 2.11.*
 VENV2 ?= .venv-airflow2
 BIN2 := $(VENV2)/bin
 STAMP2 := $(VENV2)/.installed-airflow2
-AIRFLOW2_TESTS ?= tests/unit/hooks tests/unit/operators tests/unit/links tests/unit/client tests/unit/batch \
+# On two workers like `make test`'s first part, modules handed out in this order: the example DAGs
+# (the long modules, and the ones that migrate the database) first, the unit tests after them.
+AIRFLOW2_TESTS ?= tests/dags tests/unit/hooks tests/unit/operators tests/unit/links tests/unit/client tests/unit/batch \
 	tests/unit/wait/test_blocking.py tests/unit/wait/test_sensor.py tests/unit/wait/test_service_trigger.py \
 	tests/unit/wait/test_service_trigger_edges.py tests/unit/wait/test_training_trigger.py \
 	tests/unit/wait/test_pool_clients.py tests/unit/wait/test_pool_listing.py \
-	tests/unit/wait/test_transient_error_budget.py tests/unit/test_import_light.py tests/dags \
+	tests/unit/wait/test_transient_error_budget.py tests/unit/test_import_light.py \
 	tests/integration/operators/test_kill_emulator.py
 
 $(BIN2)/python:
@@ -60,7 +80,8 @@ $(STAMP2): pyproject.toml emulator/pyproject.toml | $(BIN2)/python
 	touch $(STAMP2)
 
 test-airflow2: $(STAMP2)
-	$(BIN2)/python -m pytest -p no:cacheprovider $(wildcard $(AIRFLOW2_TESTS)) $(PYTEST_ARGS)
+	$(BIN2)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		$(wildcard $(AIRFLOW2_TESTS)) $(PYTEST_ARGS)
 
 # A real distributed run: the CeleryExecutor with two workers, Redis (Debian's redis-server) and an
 # S3-compatible store (moto in server mode), all on loopback, started and stopped by the tests.

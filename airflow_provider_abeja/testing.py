@@ -9,6 +9,7 @@ The guide: ``docs/testing-your-dags.md``.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -95,11 +96,22 @@ def migrate_database() -> None:
     from airflow.configuration import conf
     from airflow.utils import db
 
-    if __version__.startswith("2.") and conf.get("database", "sql_alchemy_conn").startswith("sqlite"):
+    if not __version__.startswith("2."):
+        db.initdb()
+        return
+    if conf.get("database", "sql_alchemy_conn").startswith("sqlite"):
         # Airflow 2's unit-test config names the LocalExecutor, which refuses SQLite; a sensor's
         # dependency check loads it even in dag.test().
         conf.set("core", "executor", "SequentialExecutor")
-    db.initdb()
+    # Airflow 2's migrations run alembic's fileConfig, which swaps the root logger's handlers for
+    # one on stderr: task logs would no longer reach stdout for the rest of the process.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        db.initdb()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

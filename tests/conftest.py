@@ -2,7 +2,7 @@
 
 Airflow reads AIRFLOW_HOME and its config on first import, so they are set here, at conftest
 import time, to a private temporary home: the suite never touches ~/airflow. Under pytest-xdist
-(`make test-fast`) each worker process gets a home, and so a metadata database, of its own.
+(`make test`, `make test-fast`) each worker process gets a home, and so a metadata database, of its own.
 Fixtures used across folders live here too.
 """
 
