@@ -94,6 +94,7 @@ with DAG(
         source="{{ params.input_dir }}",
         metadata={"dag_run": "{{ run_id }}"},
     )
+    create_trigger >> upload_inputs  # a trigger runs only the files uploaded after it exists
     # [END howto_operator_platform_trigger]
 
     @task
