@@ -92,7 +92,7 @@ def test_the_wheels_hold_their_package_and_the_emulator_its_sample_handler() -> 
     assert "Framework :: Apache Airflow :: Provider" in classifiers
     assert any(re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c) for c in classifiers)
     # No placeholder address: the site is not hosted and the repository has no public URL yet.
-    assert metadata["Project-URL"] == []
+    assert metadata.get("Project-URL", []) == []
 
 
 def test_the_sdist_carries_the_docs_the_readme_links_to() -> None:
