@@ -66,8 +66,8 @@ with DAG(
     def channels() -> dict[str, str]:
         """The channel ids given, else the example's channels by name (created when missing)."""
         params = get_current_context()["params"]
-        client = AbejaHook().client
-        org = AbejaHook().get_organization_id()
+        hook = AbejaHook()
+        client, org = hook.client, hook.get_organization_id()
         found = {c.get("name"): c.get("channel_id") for c in client.get_channels(org).get("channels") or []}
         ids = {}
         for role in ("input", "output"):
@@ -103,7 +103,8 @@ with DAG(
         from airflow_provider_abeja.client.runs import run_input_file
 
         params = get_current_context()["params"]
-        client, org = AbejaHook().client, AbejaHook().get_organization_id()
+        hook = AbejaHook()
+        client, org = hook.client, hook.get_organization_id()
         wanted = {(f["channel_id"], f["file_id"]) for f in uploaded}
         deadline = time.monotonic() + RUN_START_TIMEOUT
         while True:
