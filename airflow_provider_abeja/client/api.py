@@ -144,7 +144,14 @@ _SERVICE = _DEPLOYMENT + "/services/{service_id}"
 _ENDPOINT = _DEPLOYMENT + "/endpoints/{endpoint}"
 _DEFINITIONS = "/organizations/{organization_id}/training/definitions"
 _DEFINITION = _DEFINITIONS + "/{job_definition_name}"
+#: A job definition's version: the Training API numbers them.
+_VERSION = _DEFINITION + "/versions/{version_id}"
 _JOB = _DEFINITION + "/jobs/{training_job_id}"
+_RUN = _DEPLOYMENT + "/runs/{run_id}"
+_TRIGGER = _DEPLOYMENT + "/triggers/{trigger_id}"
+_CHANNELS = "/organizations/{organization_id}/channels"
+#: Datalake file routes sit at the API root, not under the organization.
+_FILE = "/channels/{channel_id}/{file_id}"
 #: A page of a service's recent logs: the tokens of the pages around it, or a time window.
 _LOG_PAGE = {
     "next_forward_token": text,
@@ -157,24 +164,25 @@ _RUN_LOG_PAGE = {"next_token": text, "start_time": utc_time, "end_time": utc_tim
 #: A page of a token-paged listing (runs): the token is sent alone.
 _TOKEN_PAGE = {"next_page_token": text, "scan_forward": flag}
 #: A page of a channel's files; ``next_page_token`` is sent alone (see ``APIClient.list_channel_files``).
-_FILE_PAGE = {
-    "start": runs.date_text,
-    "end": runs.date_text,
-    "timezone": text,
-    "items_per_page": count,
-    "sort": text,
-    "query": text,
-    "next_page_token": text,
-}
-#: A page of a listing (see ``_core._pages``).
+_FILE_PAGE = {"start": runs.date_text, "end": runs.date_text, "timezone": text, "items_per_page": count}
+_FILE_PAGE |= {"sort": text, "query": text, "next_page_token": text}
+#: A page of an offset-paged listing.
 _PAGE = {"limit": count, "offset": count}
-#: The Training API numbers a definition's versions.
-_NUMBERED = {"version_id": check_version_number}
-_RUN = _DEPLOYMENT + "/runs/{run_id}"
-_TRIGGER = _DEPLOYMENT + "/triggers/{trigger_id}"
-_CHANNELS = "/organizations/{organization_id}/channels"
-#: Datalake file routes sit at the API root, not under the organization.
-_FILE = "/channels/{channel_id}/{file_id}"
+
+
+def _numbered(name: str, method: Literal["GET", "POST", "DELETE"], path: str, **more: Any) -> Operation:
+    """A call on a job definition's version, whose ``version_id`` is a number."""
+    return Operation(name, method, path, path_values={"version_id": check_version_number}, **more)
+
+
+def _presigned(name: str, method: Literal["GET", "PUT"], argument: str, what: str, **more: Any) -> Operation:
+    """A call to the pre-signed URL ``argument`` found in an earlier answer (about ``what``): sent
+    without the credential, answered with bytes."""
+    check = training.presigned_url(what)
+    return Operation(
+        name, method, f"{{{argument}}}", "bytes", "presigned", path_values={argument: check}, **more
+    )
+
 
 OPERATIONS: Mapping[str, Operation] = {
     op.name: op
@@ -188,13 +196,13 @@ OPERATIONS: Mapping[str, Operation] = {
         Operation("start_service", "POST", _SERVICE + "/start"),
         Operation("stop_service", "POST", _SERVICE + "/stop"),
         Operation("get_service_recent_logs", "GET", _SERVICE + "/recentlogs", query=_LOG_PAGE),
-        Operation("request_service", "POST", "/services/{service_id}", "response", plane="inference"),
+        Operation("request_service", "POST", "/services/{service_id}", "response", "inference"),
         Operation("get_endpoints", "GET", _DEPLOYMENT + "/endpoints", "entries"),
         Operation("create_endpoint", "POST", _DEPLOYMENT + "/endpoints", payload=_create_endpoint),
         Operation("get_endpoint", "GET", _ENDPOINT),
         Operation("update_endpoint", "PATCH", _ENDPOINT, payload=_update_endpoint),
         Operation("delete_endpoint", "DELETE", _ENDPOINT),
-        Operation("request_endpoint", "POST", "/{custom_alias?}", "response", plane="inference"),
+        Operation("request_endpoint", "POST", "/{custom_alias?}", "response", "inference"),
         # -- deployment versions
         Operation("get_deployment_versions", "GET", _DEPLOYMENT + "/versions", "entries"),
         Operation(
@@ -203,14 +211,12 @@ OPERATIONS: Mapping[str, Operation] = {
             _DEPLOYMENT + "/versions",
             payload=training.deployment_version_body,
         ),
-        Operation(
+        _presigned(
             "upload_deployment_code",
             "PUT",
-            "{upload_url}",
-            "bytes",
-            plane="presigned",
+            "upload_url",
+            "the version",
             payload=lambda args: args["code"],
-            path_values={"upload_url": training.presigned_url("the version")},
             internal=True,
         ),
         Operation("get_deployment_version", "GET", _DEPLOYMENT + "/versions/{version_id}"),
@@ -228,32 +234,11 @@ OPERATIONS: Mapping[str, Operation] = {
             payload=training.definition_version_body,
         ),
         Operation("get_training_job_definition_versions", "GET", _DEFINITION + "/versions", "entries"),
-        Operation(
-            "get_training_job_definition_version",
-            "GET",
-            _DEFINITION + "/versions/{version_id}",
-            path_values=_NUMBERED,
-        ),
-        Operation(
-            "delete_training_job_definition_version",
-            "DELETE",
-            _DEFINITION + "/versions/{version_id}",
-            path_values=_NUMBERED,
-        ),
-        Operation(
-            "archive_training_job_definition_version",
-            "POST",
-            _DEFINITION + "/versions/{version_id}/archive",
-            path_values=_NUMBERED,
-        ),
+        _numbered("get_training_job_definition_version", "GET", _VERSION),
+        _numbered("delete_training_job_definition_version", "DELETE", _VERSION),
+        _numbered("archive_training_job_definition_version", "POST", _VERSION + "/archive"),
         # -- training jobs
-        Operation(
-            "create_training_job",
-            "POST",
-            _DEFINITION + "/versions/{version_id}/jobs",
-            payload=training.job_body,
-            path_values=_NUMBERED,
-        ),
+        _numbered("create_training_job", "POST", _VERSION + "/jobs", payload=training.job_body),
         Operation("get_training_jobs", "GET", _DEFINITION + "/jobs", "entries", query=_PAGE),
         Operation("get_training_job", "GET", _JOB),
         Operation("stop_training_job", "POST", _JOB + "/stop"),
@@ -267,14 +252,7 @@ OPERATIONS: Mapping[str, Operation] = {
             payload_argument="statistics",
         ),
         Operation("get_training_job_recent_logs", "GET", _JOB + "/recentlogs"),
-        Operation(
-            "download_training_result",
-            "GET",
-            "{uri}",
-            "bytes",
-            plane="presigned",
-            path_values={"uri": training.presigned_url("the training result")},
-        ),
+        _presigned("download_training_result", "GET", "uri", "the training result"),
         # -- trained models
         Operation("create_training_model", "POST", _DEFINITION + "/models", payload=training.model_body),
         Operation("get_training_models", "GET", _DEFINITION + "/models", "entries"),
@@ -294,12 +272,7 @@ OPERATIONS: Mapping[str, Operation] = {
         Operation("get_trigger_runs", "GET", _TRIGGER + "/runs", query=_TOKEN_PAGE),
         # -- Datalake channels and files
         Operation("create_channel", "POST", _CHANNELS, payload=runs.channel_body),
-        Operation(
-            "get_channels",
-            "GET",
-            _CHANNELS,
-            query={"limit": count, "offset": count, "filter_archived": text},
-        ),
+        Operation("get_channels", "GET", _CHANNELS, query=_PAGE | {"filter_archived": text}),
         Operation("get_channel", "GET", _CHANNELS + "/{channel_id}"),
         Operation(
             "upload_channel_file",
@@ -317,14 +290,8 @@ OPERATIONS: Mapping[str, Operation] = {
             query_names={"query": "q"},
         ),
         Operation("get_channel_file", "GET", _FILE),
-        Operation(
-            "download_channel_file_content",
-            "GET",
-            "{download_uri}",
-            "bytes",
-            plane="presigned",
-            path_values={"download_uri": training.presigned_url("the Datalake file")},
-            internal=True,
+        _presigned(
+            "download_channel_file_content", "GET", "download_uri", "the Datalake file", internal=True
         ),
         Operation("delete_channel_file", "DELETE", _FILE),
     )

@@ -23,6 +23,8 @@ from airflow_provider_abeja.client.training import Archive, artifact_uri, deploy
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 StreamTarget = str | os.PathLike[str] | IO[bytes]
+#: A JSON object, as the API answers.
+JSON = dict[str, Any]
 
 
 def classify_requests_error(exc: BaseException) -> Failure | None:
@@ -92,7 +94,7 @@ class ReadCalls:
         """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
         raise NotImplementedError
 
-    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """GET .../services/{service_id}."""
         return self._call("get_service", locals())
 
@@ -105,27 +107,25 @@ class ReadCalls:
         next_backward_token: str | None = None,
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../services/{service_id}/recentlogs (aware datetimes are sent in UTC)."""
         return self._call("get_service_recent_logs", locals())
 
-    def get_services(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+    def get_services(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../services; always ``{"entries": [...]}``."""
         return self._call("get_services", locals())
 
-    def get_training_job(
-        self, organization_id: str, job_definition_name: str, training_job_id: str
-    ) -> dict[str, Any]:
+    def get_training_job(self, organization_id: str, job_definition_name: str, training_job_id: str) -> JSON:
         """GET .../jobs/{training_job_id} (``status``, ``statistics``, ...)."""
         return self._call("get_training_job", locals())
 
     def get_training_job_recent_logs(
         self, organization_id: str, job_definition_name: str, training_job_id: str
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../jobs/{training_job_id}/recentlogs (not a public route: see the module doc)."""
         return self._call("get_training_job_recent_logs", locals())
 
-    def get_run(self, organization_id: str, deployment_id: str, run_id: str) -> dict[str, Any]:
+    def get_run(self, organization_id: str, deployment_id: str, run_id: str) -> JSON:
         """GET .../runs/{run_id} (``status``: one of ``client.runs.RUN_STATUSES``)."""
         return self._call("get_run", locals())
 
@@ -138,7 +138,7 @@ class ReadCalls:
         next_backward_token: str | None = None,
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../runs/{run_id}/recentlogs: events newest first, as for services."""
         return self._call("get_run_recent_logs", locals())
 
@@ -152,7 +152,7 @@ class ReadCalls:
         sort: str | None = None,
         query: str | None = None,
         next_page_token: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET /channels/{channel_id}: one page ``{"files": [...], "next_page_token": ...}``.
 
         ``start`` / ``end`` (upload dates, ``YYYYMMDD`` in ``timezone``), ``sort`` (e.g.
@@ -326,15 +326,15 @@ class APIClient(ClientBase, ReadCalls):
         instance_type: str = DEFAULT_INSTANCE_TYPE,
         environment: dict[str, str] | None = None,
         model_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../services: create a service (never re-sent after a 5xx or a read timeout)."""
         return self._call("create_service", locals())
 
-    def delete_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+    def delete_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """DELETE .../services/{service_id}."""
         return self._call("delete_service", locals())
 
-    def get_deployments(self, organization_id: str) -> dict[str, Any]:
+    def get_deployments(self, organization_id: str) -> JSON:
         """GET /organizations/{organization_id}/deployments; always ``{"entries": [...]}``."""
         return self._call("get_deployments", locals())
 
@@ -358,17 +358,17 @@ class APIClient(ClientBase, ReadCalls):
         """
         return self._call("request_service", locals())
 
-    def start_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+    def start_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """POST .../services/{service_id}/start."""
         return self._call("start_service", locals())
 
-    def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict[str, Any]:
+    def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """POST .../services/{service_id}/stop."""
         return self._call("stop_service", locals())
 
     def update_service(
         self, organization_id: str, deployment_id: str, service_id: str, payload: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """PATCH .../services/{service_id} with ``payload`` as the body."""
         return self._call("update_service", locals())
 
@@ -376,25 +376,25 @@ class APIClient(ClientBase, ReadCalls):
 
     def create_endpoint(
         self, organization_id: str, deployment_id: str, service_id: str, custom_alias: str | None = None
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../endpoints (the platform names the alias ``default`` when none is given)."""
         return self._call("create_endpoint", locals())
 
-    def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> dict[str, Any]:
+    def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> JSON:
         """GET .../endpoints/{endpoint id or custom alias}."""
         return self._call("get_endpoint", locals())
 
-    def get_endpoints(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+    def get_endpoints(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../endpoints; always ``{"entries": [...]}``."""
         return self._call("get_endpoints", locals())
 
     def update_endpoint(
         self, organization_id: str, deployment_id: str, endpoint: str, service_id: str
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """PATCH .../endpoints/{endpoint}: point it at ``service_id``."""
         return self._call("update_endpoint", locals())
 
-    def delete_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> dict[str, Any]:
+    def delete_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> JSON:
         """DELETE .../endpoints/{endpoint}."""
         return self._call("delete_endpoint", locals())
 
@@ -414,31 +414,25 @@ class APIClient(ClientBase, ReadCalls):
 
     # ------------------------------------------------------------------ training and deployment versions
 
-    def create_training_job_definition(
-        self, organization_id: str, job_definition_name: str
-    ) -> dict[str, Any]:
+    def create_training_job_definition(self, organization_id: str, job_definition_name: str) -> JSON:
         """POST .../training/definitions: a new job definition named ``job_definition_name``."""
         return self._call("create_training_job_definition", locals())
 
-    def get_training_job_definitions(self, organization_id: str) -> dict[str, Any]:
+    def get_training_job_definitions(self, organization_id: str) -> JSON:
         """GET .../training/definitions; always ``{"entries": [...]}``."""
         return self._call("get_training_job_definitions", locals())
 
     def get_training_job_definition(
         self, organization_id: str, job_definition_name: str, include_jobs: bool | None = None
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../training/definitions/{name}."""
         return self._call("get_training_job_definition", locals())
 
-    def delete_training_job_definition(
-        self, organization_id: str, job_definition_name: str
-    ) -> dict[str, Any]:
+    def delete_training_job_definition(self, organization_id: str, job_definition_name: str) -> JSON:
         """DELETE .../definitions/{job_definition_name}: only an empty definition (409 otherwise)."""
         return self._call("delete_training_job_definition", locals())
 
-    def archive_training_job_definition(
-        self, organization_id: str, job_definition_name: str
-    ) -> dict[str, Any]:
+    def archive_training_job_definition(self, organization_id: str, job_definition_name: str) -> JSON:
         """POST .../definitions/{job_definition_name}/archive."""
         return self._call("archive_training_job_definition", locals())
 
@@ -451,31 +445,29 @@ class APIClient(ClientBase, ReadCalls):
         image: str | None = None,
         environment: Mapping[str, str] | None = None,
         description: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../versions (multipart): ``source`` is a folder (zipped here), a zip or .tar.gz."""
         return self._call("create_training_job_definition_version", locals())
 
-    def get_training_job_definition_versions(
-        self, organization_id: str, job_definition_name: str
-    ) -> dict[str, Any]:
+    def get_training_job_definition_versions(self, organization_id: str, job_definition_name: str) -> JSON:
         """GET .../versions; always ``{"entries": [...]}``."""
         return self._call("get_training_job_definition_versions", locals())
 
     def get_training_job_definition_version(
         self, organization_id: str, job_definition_name: str, version_id: int
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../versions/{version_id} (a number)."""
         return self._call("get_training_job_definition_version", locals())
 
     def delete_training_job_definition_version(
         self, organization_id: str, job_definition_name: str, version_id: int
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """DELETE .../versions/{version_id}: only a version no job ran (409 otherwise; archive it)."""
         return self._call("delete_training_job_definition_version", locals())
 
     def archive_training_job_definition_version(
         self, organization_id: str, job_definition_name: str, version_id: int
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../versions/{version_id}/archive."""
         return self._call("archive_training_job_definition_version", locals())
 
@@ -489,7 +481,7 @@ class APIClient(ClientBase, ReadCalls):
         instance_type: str | None = None,
         description: str | None = None,
         export_log: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../versions/{version_id}/jobs: start a job (never re-sent after a 5xx or read timeout)."""
         return self._call("create_training_job", locals())
 
@@ -499,25 +491,23 @@ class APIClient(ClientBase, ReadCalls):
         job_definition_name: str,
         limit: int | None = None,
         offset: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../jobs; always ``{"entries": [...]}``."""
         return self._call("get_training_jobs", locals())
 
-    def stop_training_job(
-        self, organization_id: str, job_definition_name: str, training_job_id: str
-    ) -> dict[str, Any]:
+    def stop_training_job(self, organization_id: str, job_definition_name: str, training_job_id: str) -> JSON:
         """POST .../jobs/{training_job_id}/stop."""
         return self._call("stop_training_job", locals())
 
     def archive_training_job(
         self, organization_id: str, job_definition_name: str, training_job_id: str
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../jobs/{training_job_id}/archive (jobs are archived, never deleted)."""
         return self._call("archive_training_job", locals())
 
     def get_training_result(
         self, organization_id: str, job_definition_name: str, training_job_id: str
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../jobs/{training_job_id}/result: ``{"artifacts": {"complete": {"uri": ...}}}``."""
         return self._call("get_training_result", locals())
 
@@ -527,7 +517,7 @@ class APIClient(ClientBase, ReadCalls):
         job_definition_name: str,
         training_job_id: str,
         statistics: Mapping[str, Any],
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../jobs/{training_job_id}/statistics (what a training handler reports)."""
         return self._call("update_training_statistics", locals())
 
@@ -547,7 +537,7 @@ class APIClient(ClientBase, ReadCalls):
         description: str | None = None,
         user_parameters: Mapping[str, Any] | None = None,
         metrics: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../models (multipart): ``model_data`` is a zip or a folder (zipped here)."""
         return self._call("create_training_model", locals())
 
@@ -559,24 +549,20 @@ class APIClient(ClientBase, ReadCalls):
         description: str | None = None,
         user_parameters: Mapping[str, Any] | None = None,
         metrics: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """Register what a finished job wrote to ``ABEJA_TRAINING_RESULT_DIR`` as a trained model."""
         model_data = self.download_training_result(organization_id, job_definition_name, training_job_id)
         return self._call("create_training_model", locals())
 
-    def get_training_models(self, organization_id: str, job_definition_name: str) -> dict[str, Any]:
+    def get_training_models(self, organization_id: str, job_definition_name: str) -> JSON:
         """GET .../models; always ``{"entries": [...]}``."""
         return self._call("get_training_models", locals())
 
-    def get_training_model(
-        self, organization_id: str, job_definition_name: str, model_id: str
-    ) -> dict[str, Any]:
+    def get_training_model(self, organization_id: str, job_definition_name: str, model_id: str) -> JSON:
         """GET .../models/{model_id}."""
         return self._call("get_training_model", locals())
 
-    def archive_training_model(
-        self, organization_id: str, job_definition_name: str, model_id: str
-    ) -> dict[str, Any]:
+    def archive_training_model(self, organization_id: str, job_definition_name: str, model_id: str) -> JSON:
         """POST .../models/{model_id}/archive (models are archived, never deleted)."""
         return self._call("archive_training_model", locals())
 
@@ -589,7 +575,7 @@ class APIClient(ClientBase, ReadCalls):
         handler: str = "main:handler",
         image: str = "abeja-inc/all-cpu:23.02",
         user_parameters: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../deployments/{id}/versions, then PUT the code (.tar.gz; a folder is packed) to
         its ``upload_url``. Returns the version (``version_id``, ...).
 
@@ -601,19 +587,15 @@ class APIClient(ClientBase, ReadCalls):
         self._call("upload_deployment_code", {"upload_url": created.get("upload_url"), "code": code_bytes})
         return created
 
-    def get_deployment_versions(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+    def get_deployment_versions(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../deployments/{id}/versions; always ``{"entries": [...]}``."""
         return self._call("get_deployment_versions", locals())
 
-    def get_deployment_version(
-        self, organization_id: str, deployment_id: str, version_id: str
-    ) -> dict[str, Any]:
+    def get_deployment_version(self, organization_id: str, deployment_id: str, version_id: str) -> JSON:
         """GET .../deployments/{id}/versions/{version_id}."""
         return self._call("get_deployment_version", locals())
 
-    def delete_deployment_version(
-        self, organization_id: str, deployment_id: str, version_id: str
-    ) -> dict[str, Any]:
+    def delete_deployment_version(self, organization_id: str, deployment_id: str, version_id: str) -> JSON:
         """DELETE .../deployments/{id}/versions/{version_id}: a version no service runs (else 409)."""
         return self._call("delete_deployment_version", locals())
 
@@ -630,7 +612,7 @@ class APIClient(ClientBase, ReadCalls):
         model_id: str | None = None,
         retry_count: int | None = None,
         distribution: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../runs: run ``version_id`` once (never re-sent after a 5xx or a read timeout).
 
         ``input_data`` / ``output_template``: ``client.runs.datalake_input(channel, file)`` and
@@ -644,7 +626,7 @@ class APIClient(ClientBase, ReadCalls):
         deployment_id: str,
         next_page_token: str | None = None,
         scan_forward: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../runs: one page ``{"entries": [...], "next_page_token": ...}``, newest first
         unless ``scan_forward``."""
         return self._call("get_runs", locals())
@@ -657,7 +639,7 @@ class APIClient(ClientBase, ReadCalls):
         next_token: str | None = None,
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../runs/{run_id}/logs: events oldest first; no ``next_token`` on the last page."""
         return self._call("get_run_logs", locals())
 
@@ -676,19 +658,19 @@ class APIClient(ClientBase, ReadCalls):
         model_id: str | None = None,
         retry_count: int | None = None,
         distribution: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../triggers: a run of ``version_id`` for each new file of channel ``input_service_id``."""
         return self._call("create_trigger", locals())
 
-    def get_triggers(self, organization_id: str, deployment_id: str) -> dict[str, Any]:
+    def get_triggers(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../triggers; always ``{"entries": [...]}``."""
         return self._call("get_triggers", locals())
 
-    def get_trigger(self, organization_id: str, deployment_id: str, trigger_id: str) -> dict[str, Any]:
+    def get_trigger(self, organization_id: str, deployment_id: str, trigger_id: str) -> JSON:
         """GET .../triggers/{trigger_id}."""
         return self._call("get_trigger", locals())
 
-    def delete_trigger(self, organization_id: str, deployment_id: str, trigger_id: str) -> dict[str, Any]:
+    def delete_trigger(self, organization_id: str, deployment_id: str, trigger_id: str) -> JSON:
         """DELETE .../triggers/{trigger_id}."""
         return self._call("delete_trigger", locals())
 
@@ -699,7 +681,7 @@ class APIClient(ClientBase, ReadCalls):
         trigger_id: str,
         next_page_token: str | None = None,
         scan_forward: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../triggers/{trigger_id}/runs: one page of the runs it started."""
         return self._call("get_trigger_runs", locals())
 
@@ -711,7 +693,7 @@ class APIClient(ClientBase, ReadCalls):
         name: str,
         description: str | None = None,
         storage_type: str = "datalake",
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST .../channels: ``{"channel": {"channel_id": ...}, ...}``."""
         return self._call("create_channel", locals())
 
@@ -721,12 +703,12 @@ class APIClient(ClientBase, ReadCalls):
         limit: int | None = None,
         offset: int | None = None,
         filter_archived: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """GET .../channels: ``{"channels": [...], "has_next": ...}`` (``filter_archived``:
         ``include_archived`` or ``exclude_archived``)."""
         return self._call("get_channels", locals())
 
-    def get_channel(self, organization_id: str, channel_id: str) -> dict[str, Any]:
+    def get_channel(self, organization_id: str, channel_id: str) -> JSON:
         """GET .../channels/{channel_id}: ``{"channel": {...}, ...}``."""
         return self._call("get_channel", locals())
 
@@ -738,7 +720,7 @@ class APIClient(ClientBase, ReadCalls):
         metadata: Mapping[str, str] | None = None,
         lifetime: str | None = None,
         conflict_target: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         """POST /channels/{channel_id}/upload: one file (``data`` streamed) -> ``file_id``, ...
 
         ``metadata`` keys become ``x-abeja-meta-<key>`` headers (key and value percent-encoded,
@@ -748,7 +730,7 @@ class APIClient(ClientBase, ReadCalls):
         """
         return self._call("upload_channel_file", locals())
 
-    def get_channel_file(self, channel_id: str, file_id: str) -> dict[str, Any]:
+    def get_channel_file(self, channel_id: str, file_id: str) -> JSON:
         """GET /channels/{channel_id}/{file_id}: the file's info and its pre-signed ``download_uri``."""
         return self._call("get_channel_file", locals())
 
@@ -758,6 +740,6 @@ class APIClient(ClientBase, ReadCalls):
         uri = info.get("download_uri") or info.get("download_url")
         return self._call("download_channel_file_content", {"download_uri": uri})
 
-    def delete_channel_file(self, channel_id: str, file_id: str) -> dict[str, Any]:
+    def delete_channel_file(self, channel_id: str, file_id: str) -> JSON:
         """DELETE /channels/{channel_id}/{file_id}."""
         return self._call("delete_channel_file", locals())
