@@ -14,13 +14,7 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
-__all__ = [
-    "BaseHook",
-    "amask_secret",
-    "get_async_connection",
-    "get_async_extra_dejson",
-    "mask_secret",
-]
+__all__ = ["BaseHook", "amask_secret", "get_async_connection", "get_async_extra_dejson", "mask_secret"]
 
 
 async def get_async_connection(conn_id: str, hook: Any = None) -> Connection:

@@ -113,15 +113,8 @@ class AnswerTooLargeError(InvalidResponseError):
 
 
 #: The HttpError subclass of each status that has one (other statuses raise ``HttpError``).
-STATUS_EXCEPTIONS: dict[int, type[HttpError]] = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    405: MethodNotAllowed,
-    409: Conflict,
-    500: InternalServerError,
-}
+STATUS_EXCEPTIONS: dict[int, type[HttpError]] = {400: BadRequest, 401: Unauthorized, 403: Forbidden}
+STATUS_EXCEPTIONS |= {404: NotFound, 405: MethodNotAllowed, 409: Conflict, 500: InternalServerError}
 
 
 def with_log_lines(message: str, log_lines: Sequence[str], noun: str = "service") -> str:
@@ -217,11 +210,8 @@ FAIL_FAST_ERRORS: tuple[type[AbejaError], ...] = (
     InvalidArgumentError,
     MissingCredentialsError,
     TLSMismatchError,
-    ServiceFailedError,
-    TrainingJobFailedError,
-    AnswerTooLargeError,
-    RunFailedError,
 )
+FAIL_FAST_ERRORS += (_FailureStatusError, AnswerTooLargeError)
 #: HTTP statuses worth another try later (with any 5xx).
 TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({408, 425, 429})
 

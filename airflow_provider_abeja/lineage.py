@@ -60,26 +60,22 @@ def operator_lineage(
     endpoint_alias: str | None = None,
 ) -> Any:
     """The `OperatorLineage` of one task: its input and output datasets and the service facet."""
-    from airflow.providers.openlineage.extractors import OperatorLineage
-
     facet = AbejaServiceRunFacet(
         organizationId=_organization_id(operator),
         deploymentId=str(operator.deployment_id),
         serviceId=service_id or None,
         endpointAlias=endpoint_alias or None,
     )
-    return OperatorLineage(
-        inputs=[dataset(str(uri)) for uri in inputs if uri],
-        outputs=[dataset(str(uri)) for uri in outputs if uri],
-        run_facets={"abeja_service": facet},
-    )
+    return datalake_lineage(inputs=inputs, outputs=outputs, run_facets={"abeja_service": facet})
 
 
-def datalake_lineage(*, inputs: Iterable[str | None], outputs: Iterable[str | None]) -> Any:
-    """The `OperatorLineage` of a Datalake upload or download (``abeja-datalake://<channel>[/<file>]``)."""
+def datalake_lineage(*, inputs: Iterable[str | None], outputs: Iterable[str | None], **facets: Any) -> Any:
+    """The `OperatorLineage` of a Datalake upload or download (``abeja-datalake://<channel>[/<file>]``),
+    or of any task given its ``facets``."""
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    return OperatorLineage(
-        inputs=[dataset(str(uri)) for uri in inputs if uri],
-        outputs=[dataset(str(uri)) for uri in outputs if uri],
-    )
+    return OperatorLineage(inputs=_datasets(inputs), outputs=_datasets(outputs), **facets)
+
+
+def _datasets(uris: Iterable[str | None]) -> list[Any]:
+    return [dataset(str(uri)) for uri in uris if uri]

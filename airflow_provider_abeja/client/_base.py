@@ -85,7 +85,6 @@ class ClientBase:
         timeouts = _setting(timeout, "timeout", "ABEJA_API_TIMEOUT", parse_timeout, DEFAULT_TIMEOUT)
         # Five retries unless the argument or the environment says otherwise.
         retries = _setting(max_retry_count, "max_retry_count", "ABEJA_API_MAX_RETRY_COUNT", whole_number, 5)
-        addressing = check_addressing(inference_addressing)
         if not isinstance(verify, bool | str):
             raise InvalidArgumentError("verify", "must be True, False or a path to a CA bundle")
         if verify is False:
@@ -103,15 +102,10 @@ class ClientBase:
             raise InvalidArgumentError("retry_wait_max", "must be a number of seconds >= 0")
         whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
         limit = _core.DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
+        limit = whole_number(limit, "max_answer_bytes", 1, digits=False)
+        addressing = check_addressing(inference_addressing)
         self._settings = Settings(
-            url,
-            timeouts,
-            retries,
-            verify,
-            addressing,
-            float(retry_wait_max),
-            pool_maxsize,
-            whole_number(limit, "max_answer_bytes", 1, digits=False),
+            url, timeouts, retries, verify, addressing, float(retry_wait_max), pool_maxsize, limit
         )
         self._credential: Credential = resolve_credential(credential, os.environ)
         #: Added to the message of a 401 or 403: where the credential came from, what to check.

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_abeja.client import runs, training
-from airflow_provider_abeja.client.training import Arguments, check_version_number
+from airflow_provider_abeja.client.training import check_version_number
 from airflow_provider_abeja.client.validation import (
+    Arguments,
     check_environment,
     check_path_id,
     check_sizing,

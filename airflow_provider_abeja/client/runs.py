@@ -15,8 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_abeja.client.training import Arguments
-from airflow_provider_abeja.client.validation import check_environment, check_path_id, whole_number
+from airflow_provider_abeja.client.validation import (
+    Arguments,
+    check_environment,
+    check_path_id,
+    given,
+    whole_number,
+)
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 #: The only input/output operator the platform's batch proxy understands.
@@ -29,6 +34,8 @@ METADATA_PREFIX = "x-abeja-meta-"
 #: ``YYYYMMDDTHHMMSS``: the upload second a file id starts with (UTC).
 _FILE_SECOND = re.compile(r"([0-9]{8}T[0-9]{6})-")
 _DATE = re.compile(r"[0-9]{8}\Z")
+_TRIGGER_INPUT = ("input_service_name", "input_service_id")
+_TRIGGER_OUTPUT = ("output_service_name", "output_service_id")
 
 
 def datalake_input(channel_id: object, file_id: object) -> dict[str, str]:
@@ -78,7 +85,7 @@ def _retry_count(value: object, argument: str) -> int:
     return count
 
 
-def _distribution(value: object, argument: str) -> int:
+def _count(value: object, argument: str) -> int:
     return whole_number(value, argument, digits=False)
 
 
@@ -108,43 +115,26 @@ def date_text(value: object, argument: str) -> str:
 
 
 def _shared(args: Arguments) -> dict[str, Any]:
-    """What runs and triggers both take: the version, models, retries, distribution."""
+    """What runs and triggers both take: the version, models, environment, retries, distribution."""
     body: dict[str, Any] = {"version_id": check_path_id(args["version_id"], "version_id")}
     if args["model_id"] is not None:
         body["models"] = {"alias": check_path_id(args["model_id"], "model_id")}
-    if args["retry_count"] is not None:
-        body["retry_count"] = _retry_count(args["retry_count"], "retry_count")
-    if args["distribution"] is not None:
-        body["distribution"] = _distribution(args["distribution"], "distribution")
-    return body
+    # ABEJA's SDK always sends ``environment``, ``{}`` when none is given.
+    body["environment"] = check_environment(args["environment"]) or {}
+    return body | given(args, {"retry_count": _retry_count, "distribution": _count})
 
 
 def run_body(args: Arguments) -> dict[str, Any]:
-    # ABEJA's SDK always sends ``environment``, ``{}`` when none is given.
-    body = {**_shared(args), "environment": check_environment(args["environment"]) or {}}
-    if args["input_data"] is not None:
-        body["input_data"] = _operator_map(args["input_data"], "input_data")
-    if args["output_template"] is not None:
-        body["output_template"] = _operator_map(args["output_template"], "output_template")
-    return body
+    return _shared(args) | given(args, dict.fromkeys(("input_data", "output_template"), _operator_map))
 
 
 def trigger_body(args: Arguments) -> dict[str, Any]:
-    body = {
-        **_shared(args),
-        "input_service_name": check_path_id(args["input_service_name"], "input_service_name"),
-        "input_service_id": check_path_id(args["input_service_id"], "input_service_id"),
-        "environment": check_environment(args["environment"]) or {},
-    }
-    name, output = args["output_service_name"], args["output_service_id"]
-    if (name is None) != (output is None):
+    body = _shared(args) | {name: check_path_id(args[name], name) for name in _TRIGGER_INPUT}
+    if (args["output_service_name"] is None) != (args["output_service_id"] is None):
         raise InvalidArgumentError(
             "output_service_id", "give output_service_name and output_service_id together"
         )
-    if output is not None:
-        body["output_service_name"] = check_path_id(name, "output_service_name")
-        body["output_service_id"] = check_path_id(output, "output_service_id")
-    return body
+    return body | given(args, dict.fromkeys(_TRIGGER_OUTPUT, check_path_id))
 
 
 def channel_body(args: Arguments) -> dict[str, Any]:

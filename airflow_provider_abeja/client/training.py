@@ -33,16 +33,17 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from airflow_provider_abeja.client.validation import (
+    Arguments,
     check_datasets,
     check_environment,
     check_path_id,
+    given,
     whole_number,
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError, InvalidResponseError
 
 #: What an archive argument may be: a folder or archive path, archive bytes, or a binary file.
 Archive = str | os.PathLike[str] | bytes | Any
-Arguments = Mapping[str, Any]
 
 
 class FilePart(NamedTuple):
@@ -189,11 +190,6 @@ def definition_version_body(args: Arguments) -> Upload:
     return Upload(FilePart("source_code", filename, content_type, data), parameters)
 
 
-def _given(args: Arguments, checks: Mapping[str, Callable[[Any, str], Any]]) -> dict[str, Any]:
-    """The arguments given (not None), in order, each as its check returns it (errors name it)."""
-    return {name: check(args[name], name) for name, check in checks.items() if args[name] is not None}
-
-
 def _instance_type(value: object, argument: str) -> str:
     if not isinstance(value, str) or not value or any(c.isspace() for c in value):
         raise InvalidArgumentError(argument, "must be a name such as 'cpu-1'")
@@ -207,7 +203,7 @@ def _flag(value: object, argument: str) -> bool:
 
 
 def job_body(args: Arguments) -> dict[str, Any]:
-    return _given(
+    return given(
         args,
         {
             "environment": check_environment,
@@ -224,7 +220,7 @@ def statistics_body(args: Arguments) -> dict[str, Any]:
 
 
 def model_body(args: Arguments) -> Upload:
-    parameters = _given(
+    parameters = given(
         args,
         {
             "training_job_id": check_path_id,

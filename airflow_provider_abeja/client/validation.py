@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +19,8 @@ from airflow_provider_abeja.exceptions import InvalidArgumentError
 DEFAULT_API_URL = "https://api.abeja.io"
 #: (connect, read) seconds, or None for no timeout.
 Timeout = tuple[float, float] | None
+#: A call's arguments by name, as a client method passes them on.
+Arguments = Mapping[str, Any]
 
 
 def text(value: object, argument: str, *, optional: bool = False, strip: bool = True) -> str | None:
@@ -45,6 +47,11 @@ def text(value: object, argument: str, *, optional: bool = False, strip: bool = 
 
 #: How inference URLs are addressed: ``auto`` picks path style for IP literals and localhost.
 ADDRESSING_MODES = ("auto", "virtual-host", "path")
+
+
+def given(args: Arguments, checks: Mapping[str, Callable[[Any, str], Any]]) -> dict[str, Any]:
+    """The arguments given (not None), in order, each as its check returns it (errors name it)."""
+    return {name: check(args[name], name) for name, check in checks.items() if args[name] is not None}
 
 
 def check_addressing(value: object, argument: str = "inference_addressing") -> str:
