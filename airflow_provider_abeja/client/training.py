@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_abeja.client.validation import (
     Arguments,
+    Check,
     check_datasets,
     check_environment,
     check_path_id,
@@ -178,14 +179,12 @@ def definition_body(args: Arguments) -> dict[str, Any]:
 
 
 def definition_version_body(args: Arguments) -> Upload:
-    parameters: dict[str, Any] = {"handler": _check_handler(args["handler"])}
-    if _optional_text(args["image"], "image") is not None:
-        parameters["image"] = args["image"]
-    check_environment(args["environment"])
-    if args["environment"]:
-        parameters["environment"] = dict(args["environment"])
-    if _optional_text(args["description"], "description") is not None:
-        parameters["description"] = args["description"]
+    checks: dict[str, Check] = {
+        "image": _optional_text,
+        "environment": check_environment,
+        "description": _optional_text,
+    }
+    parameters = {"handler": _check_handler(args["handler"]), **given(args, checks)}
     data, filename, content_type = read_archive(args["source"], "source", folder_format="zip")
     return Upload(FilePart("source_code", filename, content_type, data), parameters)
 

@@ -21,6 +21,8 @@ DEFAULT_API_URL = "https://api.abeja.io"
 Timeout = tuple[float, float] | None
 #: A call's arguments by name, as a client method passes them on.
 Arguments = Mapping[str, Any]
+#: Checks one argument's value (``argument`` names it in the error) and returns what is sent.
+Check = Callable[[Any, str], Any]
 
 
 def text(value: object, argument: str, *, optional: bool = False, strip: bool = True) -> str | None:
@@ -49,7 +51,7 @@ def text(value: object, argument: str, *, optional: bool = False, strip: bool = 
 ADDRESSING_MODES = ("auto", "virtual-host", "path")
 
 
-def given(args: Arguments, checks: Mapping[str, Callable[[Any, str], Any]]) -> dict[str, Any]:
+def given(args: Arguments, checks: Mapping[str, Check]) -> dict[str, Any]:
     """The arguments given (not None), in order, each as its check returns it (errors name it)."""
     return {name: check(args[name], name) for name, check in checks.items() if args[name] is not None}
 

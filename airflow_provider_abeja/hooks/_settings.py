@@ -69,14 +69,7 @@ _FIELD_NAMES.update(user_id="login (user id)", personal_access_token="password (
 #: One MiB, the unit of the ``max_answer_mb`` extra.
 MIB = 1024 * 1024
 #: The settings a client is built with, under the names of its arguments.
-_CLIENT_SETTINGS = (
-    "timeout",
-    "max_retry_count",
-    "api_url",
-    "verify",
-    "inference_addressing",
-    "max_answer_bytes",
-)
+_CLIENT_ARGS = ("timeout", "max_retry_count", "api_url", "verify", "inference_addressing", "max_answer_bytes")
 
 
 @dataclass(frozen=True)
@@ -103,7 +96,7 @@ class ClientSettings:
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments shared by ``APIClient`` and ``AsyncAPIClient``."""
-        kwargs = {name: getattr(self, name) for name in _CLIENT_SETTINGS}
+        kwargs = {name: getattr(self, name) for name in _CLIENT_ARGS}
         return {"credential": dict(self.credential), **kwargs, "auth_hint": self.auth_hint}
 
     @property

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import copy
 import functools
-import threading
-from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_abeja._compat import (
     BaseHook,
@@ -31,8 +29,6 @@ from airflow_provider_abeja.hooks._settings import (
 from airflow_provider_abeja.wait import blocking as _wait
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
     from airflow_provider_abeja.client import APIClient, AsyncAPIClient
 
 __all__ = ["AbejaHook", "ClientSettings", "ConnectionFieldError"]
@@ -46,19 +42,6 @@ def _test_timeout(timeout: float | tuple[float, float] | None) -> tuple[float, f
     """The connection's timeout capped by ``TEST_TIMEOUT`` (which also stands in for "off")."""
     connect, read = timeout if isinstance(timeout, tuple) else (timeout or 0.0, timeout or 0.0)
     return min(connect or TEST_TIMEOUT[0], TEST_TIMEOUT[0]), min(read or TEST_TIMEOUT[1], TEST_TIMEOUT[1])
-
-
-class ServiceWaitOptions(TypedDict, total=False):
-    """The keyword options of ``AbejaHook.wait_for_service_status``."""
-
-    target_status: str
-    failure_statuses: Collection[str]
-    check_interval: float
-    timeout: float | None
-    log_recent_logs: bool
-    stop_event: threading.Event | None
-    transient_error_budget: int
-    logs_since: datetime | None
 
 
 class AbejaHook(BaseHook):
@@ -198,11 +181,7 @@ class AbejaHook(BaseHook):
         return _wait.newest_log_time(self.client, organization_id, deployment_id, service_id)
 
     def wait_for_service_status(
-        self,
-        organization_id: str | None,
-        deployment_id: str,
-        service_id: str,
-        **options: Unpack[ServiceWaitOptions],
+        self, organization_id: str | None, deployment_id: str, service_id: str, **options: Any
     ) -> dict[str, Any]:
         """Block until the service reports ``target_status`` (default ``READY``) and return the service dict.
 
@@ -214,13 +193,9 @@ class AbejaHook(BaseHook):
         ``on_kill``) ends the wait within moments with ``WaitStoppedError``; the service itself
         is left as it is. ``options`` are those of ``wait.blocking.wait_for_service_status``.
         """
+        org = self.get_organization_id(organization_id)
         return _wait.wait_for_service_status(
-            self.client,
-            self.get_organization_id(organization_id),
-            deployment_id,
-            service_id,
-            logger=self.log,
-            **options,
+            self.client, org, deployment_id, service_id, logger=self.log, **options
         )
 
     # -- Airflow 2 form ------------------------------------------------------------------------------
