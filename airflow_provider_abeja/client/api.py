@@ -21,16 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_provider_abeja.client import runs, training
+from airflow_provider_abeja.client import runs, training, validation
 from airflow_provider_abeja.client.training import check_version_number
-from airflow_provider_abeja.client.validation import (
-    Arguments,
-    check_environment,
-    check_path_id,
-    check_sizing,
-    check_update_payload,
-    whole_number,
-)
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 #: The alias ``create_endpoint`` sends when none is given (as ABEJA's own SDK does).
@@ -63,7 +55,7 @@ def flag(value: object, argument: str) -> str:
 
 def count(value: object, argument: str) -> str:
     """A ``limit`` / ``offset``: a whole number >= 0."""
-    return str(whole_number(value, argument, digits=False))
+    return str(validation.whole_number(value, argument, digits=False))
 
 
 @dataclass(frozen=True)
@@ -92,8 +84,8 @@ class Operation:
     answer: Literal["object", "entries", "bytes", "response"] = "object"
     plane: Literal["management", "inference", "presigned"] = "management"
     streams: bool = False
-    headers: Callable[[Arguments], Mapping[str, str]] | None = None
-    payload: Callable[[Arguments], Any] | None = None
+    headers: Callable[[validation.Arguments], Mapping[str, str]] | None = None
+    payload: Callable[[validation.Arguments], Any] | None = None
     payload_argument: str = "payload"
     query: Mapping[str, QueryFormat] = field(default_factory=dict)
     query_names: Mapping[str, str] = field(default_factory=dict)
@@ -109,35 +101,35 @@ class Operation:
 _SIZING_OPTIONS = ("min_instance_number", "max_instance_number", "enable_autoscale")
 
 
-def _create_service(args: Arguments) -> dict[str, Any]:
-    check_path_id(args["version_id"], "version_id")
-    check_sizing(args)
-    check_environment(args["environment"])
+def _create_service(args: validation.Arguments) -> dict[str, Any]:
+    validation.check_path_id(args["version_id"], "version_id")
+    validation.check_sizing(args)
+    validation.check_environment(args["environment"])
     # The checks above refused a None version, type or instance count: only the options are left out.
     fields = ("version_id", "instance_type", "instance_number", *_SIZING_OPTIONS)
     payload = {name: args[name] for name in fields if args[name] is not None}
     if args["model_id"] is not None:
-        payload["models"] = {"alias": check_path_id(args["model_id"], "model_id")}
+        payload["models"] = {"alias": validation.check_path_id(args["model_id"], "model_id")}
     if args["environment"] is not None:
         payload["environment"] = dict(args["environment"])
     return payload
 
 
-def _update_service(args: Arguments) -> dict[str, Any]:
-    check_update_payload(args["payload"])
+def _update_service(args: validation.Arguments) -> dict[str, Any]:
+    validation.check_update_payload(args["payload"])
     return dict(args["payload"] or {})
 
 
-def _create_endpoint(args: Arguments) -> dict[str, Any]:
+def _create_endpoint(args: validation.Arguments) -> dict[str, Any]:
     alias = DEFAULT_ENDPOINT_ALIAS if args["custom_alias"] is None else args["custom_alias"]
     return {
-        "service_id": check_path_id(args["service_id"], "service_id"),
-        "custom_alias": check_path_id(alias, "custom_alias"),
+        "service_id": validation.check_path_id(args["service_id"], "service_id"),
+        "custom_alias": validation.check_path_id(alias, "custom_alias"),
     }
 
 
-def _update_endpoint(args: Arguments) -> dict[str, Any]:
-    return {"service_id": check_path_id(args["service_id"], "service_id")}
+def _update_endpoint(args: validation.Arguments) -> dict[str, Any]:
+    return {"service_id": validation.check_path_id(args["service_id"], "service_id")}
 
 
 _DEPLOYMENT = "/organizations/{organization_id}/deployments/{deployment_id}"

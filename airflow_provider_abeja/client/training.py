@@ -32,15 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from airflow_provider_abeja.client.validation import (
-    Arguments,
-    Check,
-    check_datasets,
-    check_environment,
-    check_path_id,
-    given,
-    whole_number,
-)
+from airflow_provider_abeja.client import validation
 from airflow_provider_abeja.exceptions import InvalidArgumentError, InvalidResponseError
 
 #: What an archive argument may be: a folder or archive path, archive bytes, or a binary file.
@@ -68,7 +60,7 @@ class Upload(NamedTuple):
 
 def check_version_number(value: object, argument: str = "version_id") -> int:
     """A job definition version: a whole number >= 1 (digit strings accepted)."""
-    return whole_number(value, argument, 1)
+    return validation.whole_number(value, argument, 1)
 
 
 def _check_handler(value: object, argument: str = "handler") -> str:
@@ -174,17 +166,17 @@ def artifact_uri(result: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- bodies
 
 
-def definition_body(args: Arguments) -> dict[str, Any]:
-    return {"name": check_path_id(args["job_definition_name"], "job_definition_name")}
+def definition_body(args: validation.Arguments) -> dict[str, Any]:
+    return {"name": validation.check_path_id(args["job_definition_name"], "job_definition_name")}
 
 
-def definition_version_body(args: Arguments) -> Upload:
-    checks: dict[str, Check] = {
+def definition_version_body(args: validation.Arguments) -> Upload:
+    checks: dict[str, validation.Check] = {
         "image": _optional_text,
-        "environment": check_environment,
+        "environment": validation.check_environment,
         "description": _optional_text,
     }
-    parameters = {"handler": _check_handler(args["handler"]), **given(args, checks)}
+    parameters = {"handler": _check_handler(args["handler"]), **validation.given(args, checks)}
     data, filename, content_type = read_archive(args["source"], "source", folder_format="zip")
     return Upload(FilePart("source_code", filename, content_type, data), parameters)
 
@@ -201,12 +193,12 @@ def _flag(value: object, argument: str) -> bool:
     return value
 
 
-def job_body(args: Arguments) -> dict[str, Any]:
-    return given(
+def job_body(args: validation.Arguments) -> dict[str, Any]:
+    return validation.given(
         args,
         {
-            "environment": check_environment,
-            "datasets": check_datasets,
+            "environment": validation.check_environment,
+            "datasets": validation.check_datasets,
             "instance_type": _instance_type,
             "description": _optional_text,
             "export_log": _flag,
@@ -214,15 +206,15 @@ def job_body(args: Arguments) -> dict[str, Any]:
     )
 
 
-def statistics_body(args: Arguments) -> dict[str, Any]:
+def statistics_body(args: validation.Arguments) -> dict[str, Any]:
     return {"statistics": _optional_mapping(args["statistics"], "statistics")}
 
 
-def model_body(args: Arguments) -> Upload:
-    parameters = given(
+def model_body(args: validation.Arguments) -> Upload:
+    parameters = validation.given(
         args,
         {
-            "training_job_id": check_path_id,
+            "training_job_id": validation.check_path_id,
             "description": _optional_text,
             "user_parameters": _optional_mapping,
             "metrics": _optional_mapping,
@@ -234,13 +226,13 @@ def model_body(args: Arguments) -> Upload:
     return Upload(FilePart("model_data", "model_data.zip", "application/zip", data), parameters)
 
 
-def deployment_version_body(args: Arguments) -> dict[str, Any]:
+def deployment_version_body(args: validation.Arguments) -> dict[str, Any]:
     version, image, user_parameters = args["version"], args["image"], args["user_parameters"]
     if not isinstance(version, str) or not version.strip():
         raise InvalidArgumentError("version", "must be a non-empty string such as '1.2.0'")
     if not isinstance(image, str) or not image.strip():
         raise InvalidArgumentError("image", "must be a runtime image name such as 'abeja-inc/all-cpu:23.02'")
-    check_environment(user_parameters, "user_parameters")
+    validation.check_environment(user_parameters, "user_parameters")
     payload: dict[str, Any] = {"version": version, "handler": _check_handler(args["handler"]), "image": image}
     if user_parameters:
         payload["user_parameters"] = dict(user_parameters)

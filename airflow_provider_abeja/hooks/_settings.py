@@ -16,21 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_provider_abeja.client.credentials import (
-    CREDENTIAL_KEYS,
-    CREDENTIAL_KINDS,
-    Credential,
-    credential_from_values,
-)
-from airflow_provider_abeja.client.validation import (
-    DEFAULT_API_URL,
-    check_addressing,
-    check_organization_id,
-    parse_api_url,
-    parse_timeout,
-    text,
-    whole_number,
-)
+from airflow_provider_abeja.client import credentials, validation
 from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
 from airflow_provider_abeja.get_provider_info import CONN_FIELDS
 
@@ -61,10 +47,10 @@ class ConnectionFieldError(InvalidArgumentError):
 
 #: The connection field each credential key comes from (errors name the field a user edits):
 #: the extra field of the same name, but login and password for a user's.
-_CREDENTIAL_FIELDS = {key: key for key in CREDENTIAL_KEYS}
+_CREDENTIAL_FIELDS = {key: key for key in credentials.CREDENTIAL_KEYS}
 _CREDENTIAL_FIELDS.update(user_id="login", personal_access_token="password")
 #: The same fields as a user finds them in the connection form.
-_FIELD_NAMES = {key: f"extra {key}" for key in CREDENTIAL_KEYS}
+_FIELD_NAMES = {key: f"extra {key}" for key in credentials.CREDENTIAL_KEYS}
 _FIELD_NAMES.update(user_id="login (user id)", personal_access_token="password (personal access token)")
 #: One MiB, the unit of the ``max_answer_mb`` extra.
 MIB = 1024 * 1024
@@ -78,7 +64,7 @@ class ClientSettings:
 
     conn_id: str
     api_url: str
-    credential_object: Credential = field(repr=False, compare=False)
+    credential_object: credentials.Credential = field(repr=False, compare=False)
     credential: dict[str, str] = field(repr=False)
     timeout: float | tuple[float, float] | None = None
     max_retry_count: int | None = None
@@ -102,7 +88,7 @@ class ClientSettings:
     @property
     def auth_hint(self) -> str:
         """What a 401 or 403 says to check: this connection and the fields its credential came from."""
-        fields = " and ".join(_FIELD_NAMES[key] for key in CREDENTIAL_KINDS[self.credential_kind])
+        fields = " and ".join(_FIELD_NAMES[key] for key in credentials.CREDENTIAL_KINDS[self.credential_kind])
         return (
             f"check connection '{self.conn_id}': {fields}; for a 403 also that this credential may "
             "use the organization (extra organization_id or the task's organization_id)"
@@ -124,8 +110,8 @@ def extra_value(extra: Mapping[str, Any], name: str) -> Any:
 def _api_url(host: str | None, port: int | None) -> str:
     host = (host or "").strip()
     if not host:
-        return DEFAULT_API_URL
-    url = parse_api_url(host, "host")
+        return validation.DEFAULT_API_URL
+    url = validation.parse_api_url(host, "host")
     parts = urlsplit(url)
     if port and parts.port is None:
         url = urlunsplit((parts.scheme, f"{parts.netloc}:{int(port)}", parts.path, "", ""))
@@ -136,7 +122,7 @@ def _timeout(value: Any) -> float | tuple[float, float] | None:
     """Seconds (or a (connect, read) pair); ``0`` turns the timeout off, as in the client."""
     if value is None:
         return None
-    parsed = parse_timeout(value, "timeout")
+    parsed = validation.parse_timeout(value, "timeout")
     if parsed is None:
         return 0.0
     return parsed[0] if parsed[0] == parsed[1] and not isinstance(value, (list, tuple)) else parsed
@@ -147,7 +133,7 @@ def _retry_count(value: Any) -> int | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return whole_number(value, "max_retry_count")
+    return validation.whole_number(value, "max_retry_count")
 
 
 def _verify(value: Any) -> bool | str:
@@ -182,24 +168,24 @@ def _answer_limit(value: Any) -> int | None:
 
 
 def _organization(value: Any) -> str | None:
-    org = text(value, "organization_id", optional=True)
-    return None if org is None else check_organization_id(org)
+    org = validation.text(value, "organization_id", optional=True)
+    return None if org is None else validation.check_organization_id(org)
 
 
 def _credential(
     conn_id: str, login: str | None, password: str | None, extra: Mapping[str, Any]
-) -> tuple[Credential, dict[str, str]]:
+) -> tuple[credentials.Credential, dict[str, str]]:
     """The client's credential object (bearer > user > datasource) and the values it came from."""
-    values = {key: extra_value(extra, key) for key in CREDENTIAL_KEYS}
+    values = {key: extra_value(extra, key) for key in credentials.CREDENTIAL_KEYS}
     values["user_id"] = login.strip() if isinstance(login, str) else login
     values["personal_access_token"] = password
-    credential = credential_from_values(values, f"connection '{conn_id}'", _CREDENTIAL_FIELDS)
+    credential = credentials.credential_from_values(values, f"connection '{conn_id}'", _CREDENTIAL_FIELDS)
     if credential is None:
         raise MissingCredentialsError(
             f"connection '{conn_id}' has no ABEJA credential: set extra auth_token, or login (user id) "
             "+ password (personal access token), or extra datasource_id + datasource_secret"
         )
-    given = {key: str(values[key]) for key in CREDENTIAL_KINDS[credential.kind]}
+    given = {key: str(values[key]) for key in credentials.CREDENTIAL_KINDS[credential.kind]}
     return credential, given
 
 
@@ -221,7 +207,7 @@ def settings_from_connection(
         log.warning("Connection '%s' has unknown extra fields, ignored: %s", conn_id, ", ".join(unknown))
     try:
         credential, values = _credential(conn_id, conn.login, conn.password, extra)
-        console = text(extra_value(extra, "console_url"), "console_url", optional=True)
+        console = validation.text(extra_value(extra, "console_url"), "console_url", optional=True)
         addressing = extra_value(extra, "inference_addressing")
         return ClientSettings(
             conn_id=conn_id,
@@ -233,10 +219,12 @@ def settings_from_connection(
                 max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count")
             ),
             verify=_verify(extra_value(extra, "verify")),
-            inference_addressing="auto" if addressing is None else check_addressing(addressing),
+            inference_addressing="auto" if addressing is None else validation.check_addressing(addressing),
             organization_id=_organization(extra_value(extra, "organization_id")),
-            deployment_id=text(extra_value(extra, "deployment_id"), "deployment_id", optional=True),
-            console_url=parse_api_url(console, "console_url") if console else DEFAULT_CONSOLE_URL,
+            deployment_id=validation.text(
+                extra_value(extra, "deployment_id"), "deployment_id", optional=True
+            ),
+            console_url=validation.parse_api_url(console, "console_url") if console else DEFAULT_CONSOLE_URL,
             max_answer_bytes=_answer_limit(extra_value(extra, "max_answer_mb")),
         )
     except InvalidArgumentError as exc:
@@ -245,6 +233,6 @@ def settings_from_connection(
         if exc.argument == "host":
             reason += (
                 "; in a connection URI write the URL-encoded URL as the host, "
-                f"e.g. abeja://...@{quote(DEFAULT_API_URL, safe='')}"
+                f"e.g. abeja://...@{quote(validation.DEFAULT_API_URL, safe='')}"
             )
         raise ConnectionFieldError(conn_id, exc.argument, reason) from None
