@@ -15,11 +15,7 @@ INTEGRATION = "ABEJA Platform"
 #: Field behaviour of the ``abeja`` connection form (provider-info format, kebab-case keys).
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port"],
-    "relabeling": {
-        "host": "API URL",
-        "login": "User ID",
-        "password": "Personal access token",
-    },
+    "relabeling": {"host": "API URL", "login": "User ID", "password": "Personal access token"},
     "placeholders": {
         "host": "https://api.abeja.io",
         "login": "1234567890123 (or leave empty with an auth token)",
@@ -128,11 +124,7 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Deploy, run and call models on the ABEJA Platform Service API.",
         "versions": [__version__],
         "integrations": [
-            {
-                "integration-name": INTEGRATION,
-                "external-doc-url": "https://abeja.io/",
-                "tags": ["service"],
-            }
+            {"integration-name": INTEGRATION, "external-doc-url": "https://abeja.io/", "tags": ["service"]}
         ],
         "hooks": _modules("hooks", "abeja"),
         "operators": _modules(

@@ -17,15 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = ["APIClient", "AsyncAPIClient", "RequestSpec"]
 
-_HOMES = {
-    "APIClient": "airflow_provider_abeja.client.sync",
-    "AsyncAPIClient": "airflow_provider_abeja.client.aio",
-    "RequestSpec": "airflow_provider_abeja.client._core",
-}
+#: The module of each lazily imported name.
+_HOMES = {"APIClient": "sync", "AsyncAPIClient": "aio", "RequestSpec": "_core"}
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
+    if name not in _HOMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -688,11 +688,7 @@ class APIClient(ClientBase, ReadCalls):
     # ------------------------------------------------------------------ Datalake
 
     def create_channel(
-        self,
-        organization_id: str,
-        name: str,
-        description: str | None = None,
-        storage_type: str = "datalake",
+        self, organization_id: str, name: str, description: str | None = None, storage_type: str = "datalake"
     ) -> JSON:
         """POST .../channels: ``{"channel": {"channel_id": ...}, ...}``."""
         return self._call("create_channel", locals())

@@ -39,6 +39,10 @@ from airflow_provider_abeja.exceptions import InvalidArgumentError, InvalidRespo
 Archive = str | os.PathLike[str] | bytes | Any
 
 
+#: The file name and content type of an archive, by its first two bytes.
+_ARCHIVES = {b"PK": ("source.zip", "application/zip"), b"\x1f\x8b": ("source.tar.gz", "application/gzip")}
+
+
 class FilePart(NamedTuple):
     """One file of a ``multipart/form-data`` body."""
 
@@ -137,11 +141,9 @@ def read_archive(source: Archive, argument: str, *, folder_format: str) -> tuple
         )
     if not data:
         raise InvalidArgumentError(argument, "is empty")
-    if data[:2] == b"PK":
-        return data, "source.zip", "application/zip"
-    if data[:2] == b"\x1f\x8b":
-        return data, "source.tar.gz", "application/gzip"
-    raise InvalidArgumentError(argument, "is neither a zip nor a gzip'ed tar archive")
+    if data[:2] not in _ARCHIVES:
+        raise InvalidArgumentError(argument, "is neither a zip nor a gzip'ed tar archive")
+    return data, *_ARCHIVES[data[:2]]
 
 
 def deployment_code(code: Archive) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -120,8 +120,6 @@ def _api_url(host: str | None, port: int | None) -> str:
 
 def _timeout(value: Any) -> float | tuple[float, float] | None:
     """Seconds (or a (connect, read) pair); ``0`` turns the timeout off, as in the client."""
-    if value is None:
-        return None
     parsed = validation.parse_timeout(value, "timeout")
     if parsed is None:
         return 0.0
@@ -129,16 +127,12 @@ def _timeout(value: Any) -> float | tuple[float, float] | None:
 
 
 def _retry_count(value: Any) -> int | None:
-    if value is None:
-        return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return validation.whole_number(value, "max_retry_count")
 
 
 def _verify(value: Any) -> bool | str:
-    if value is None:
-        return True
     if isinstance(value, bool):
         return value
     if not isinstance(value, str):
@@ -155,9 +149,7 @@ def _verify(value: Any) -> bool | str:
 
 
 def _answer_limit(value: Any) -> int | None:
-    """The ``max_answer_mb`` extra (MiB, fractions allowed) as bytes; None for the client's default."""
-    if value is None:
-        return None
+    """The ``max_answer_mb`` extra (MiB, fractions allowed) as bytes."""
     try:
         megabytes = float(value.strip()) if isinstance(value, str) else value
     except ValueError:
@@ -205,27 +197,30 @@ def settings_from_connection(
     unknown = sorted(k for k in extra if k.removeprefix(f"extra__{CONN_TYPE}__") not in EXTRA_FIELDS)
     if unknown:
         log.warning("Connection '%s' has unknown extra fields, ignored: %s", conn_id, ", ".join(unknown))
+
+    def read(name: str, parse: Callable[[Any], Any], default: Any = None, given: Any = None) -> Any:
+        """The hook's argument when given, else the extra field ``name``; parsed, or ``default``."""
+        value = extra_value(extra, name) if given is None else given
+        return default if value is None else parse(value)
+
     try:
         credential, values = _credential(conn_id, conn.login, conn.password, extra)
         console = validation.text(extra_value(extra, "console_url"), "console_url", optional=True)
-        addressing = extra_value(extra, "inference_addressing")
         return ClientSettings(
             conn_id=conn_id,
             api_url=_api_url(conn.host, conn.port),
             credential_object=credential,
             credential=values,
-            timeout=_timeout(timeout if timeout is not None else extra_value(extra, "timeout")),
-            max_retry_count=_retry_count(
-                max_retry_count if max_retry_count is not None else extra_value(extra, "max_retry_count")
-            ),
-            verify=_verify(extra_value(extra, "verify")),
-            inference_addressing="auto" if addressing is None else validation.check_addressing(addressing),
-            organization_id=_organization(extra_value(extra, "organization_id")),
+            timeout=read("timeout", _timeout, given=timeout),
+            max_retry_count=read("max_retry_count", _retry_count, given=max_retry_count),
+            verify=read("verify", _verify, True),
+            inference_addressing=read("inference_addressing", validation.check_addressing, "auto"),
+            organization_id=read("organization_id", _organization),
             deployment_id=validation.text(
                 extra_value(extra, "deployment_id"), "deployment_id", optional=True
             ),
             console_url=validation.parse_api_url(console, "console_url") if console else DEFAULT_CONSOLE_URL,
-            max_answer_bytes=_answer_limit(extra_value(extra, "max_answer_mb")),
+            max_answer_bytes=read("max_answer_mb", _answer_limit),
         )
     except InvalidArgumentError as exc:
         # The validators name the field they check: their refusal becomes one of this connection's.
