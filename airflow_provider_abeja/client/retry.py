@@ -179,14 +179,9 @@ class RetryPolicy:
                 reason = f"HTTP {adapter.status_of(response)}"
                 adapter.close(response)
             delay = state.next_action.sleep if state.next_action else 0.0
+            attempt = f"attempt {state.attempt_number + 1} of {attempts}"
             logger.warning(
-                "Retrying %s %s in %.2fs (attempt %d of %d) after %s",
-                spec.method,
-                spec.shown_url,
-                delay,
-                state.attempt_number + 1,
-                attempts,
-                reason,
+                "Retrying %s %s in %.2fs (%s) after %s", spec.method, spec.shown_url, delay, attempt, reason
             )
             spec.rewind()
 

@@ -153,12 +153,9 @@ def check_update_payload(payload: object) -> None:
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError("payload", f"keys must be non-empty strings, got {key!r}")
     check_sizing(payload, "payload.")
-    for id_field in ("version_id", "model_id"):
-        if id_field in payload:
-            check_path_id(payload[id_field], f"payload.{id_field}")
-    for env_field in ("environment", "user_env_vars"):
-        if env_field in payload:
-            check_environment(payload[env_field], f"payload.{env_field}")
+    for name, value in payload.items():
+        if name in _PAYLOAD_CHECKS:
+            _PAYLOAD_CHECKS[name](value, f"payload.{name}")
 
 
 def check_sizing(fields: Mapping[str, Any], prefix: str = "") -> None:
@@ -177,11 +174,7 @@ def check_sizing(fields: Mapping[str, Any], prefix: str = "") -> None:
             f"{prefix}min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
         )
     flag = fields.get("enable_autoscale")
-    if not (
-        flag is None
-        or isinstance(flag, bool)
-        or (isinstance(flag, str) and flag.strip().lower() in _BOOL_TEXT)
-    ):
+    if flag is not None and not isinstance(flag, bool) and str(flag).strip().lower() not in _BOOL_TEXT:
         raise InvalidArgumentError(f"{prefix}enable_autoscale", "must be true or false")
     if "instance_type" in fields and not (
         isinstance(fields["instance_type"], str) and _ENV_NAME.match(fields["instance_type"])
@@ -209,6 +202,11 @@ def check_environment(value: object, argument: str = "environment") -> dict[str,
         if not isinstance(item, str):
             raise InvalidArgumentError(argument, f"{key}: value must be a string, not {type(item).__name__}")
     return dict(value)
+
+
+#: The fields of an update payload that are checked as create_service checks its arguments.
+_PAYLOAD_CHECKS: dict[str, Check] = {"version_id": check_path_id, "model_id": check_path_id}
+_PAYLOAD_CHECKS |= dict.fromkeys(("environment", "user_env_vars"), check_environment)
 
 
 def parse_api_url(value: object, argument: str = "api_url") -> str:
