@@ -204,3 +204,23 @@ def test_every_declared_path_argument_is_checked_before_sending(
         getattr(client, method)(**args)
     assert info.value.argument == argument
     assert nothing_sent.call_count == 0
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "get_training_job_definition_version",
+        "delete_training_job_definition_version",
+        "archive_training_job_definition_version",
+        "create_training_job",
+    ],
+)
+@pytest.mark.parametrize("version_id", ["ver-1", 0, True])
+def test_a_job_definition_version_is_a_whole_number(
+    client: APIClient, nothing_sent: rm.Mocker, method: str, version_id: object
+) -> None:
+    """The Training API numbers a definition's versions: anything but a number >= 1 is refused unsent."""
+    with pytest.raises(InvalidArgumentError, match="whole number >= 1") as info:
+        getattr(client, method)(ORG, "defn", version_id)
+    assert info.value.argument == "version_id"
+    assert nothing_sent.call_count == 0
