@@ -219,17 +219,13 @@ class AbejaHook(BaseHook):
 
         from airflow_provider_abeja.get_provider_info import CONN_FIELDS
 
+        kinds = {True: (PasswordField, BS3PasswordFieldWidget), False: (StringField, BS3TextFieldWidget)}
         widgets: dict[str, Any] = {}
         for name, spec in CONN_FIELDS.items():
             # Every value is typed as text: the hook validates it and names the field on error.
-            secret = spec["schema"].get("format") == "password"
-            field, widget = (
-                (PasswordField, BS3PasswordFieldWidget) if secret else (StringField, BS3TextFieldWidget)
-            )
+            field, widget = kinds[spec["schema"].get("format") == "password"]
+            label = lazy_gettext(spec["label"])
             widgets[name] = field(
-                lazy_gettext(spec["label"]),
-                widget=widget(),
-                validators=[Optional()],
-                description=spec["description"],
+                label, widget=widget(), validators=[Optional()], description=spec["description"]
             )
         return widgets
