@@ -160,9 +160,8 @@ class ReadCalls:
         ``x-abeja-meta-filename:a.csv``). The platform takes ``next_page_token`` alone: the next
         page keeps the first one's filters.
         """
-        if next_page_token is not None and any(
-            value is not None for value in (start, end, timezone, items_per_page, sort, query)
-        ):
+        filters = (start, end, timezone, items_per_page, sort, query)
+        if next_page_token is not None and any(value is not None for value in filters):
             raise InvalidArgumentError("next_page_token", "is sent alone: the next page keeps the filters")
         return self._call("list_channel_files", locals())
 

@@ -290,14 +290,11 @@ def check_datasets(value: object, argument: str = "datasets") -> dict[str, str] 
     for alias, dataset_id in value.items():
         if not isinstance(alias, str) or not alias:
             raise InvalidArgumentError(argument, f"alias {alias!r} must be a non-empty string")
-        text = (
-            str(dataset_id)
-            if isinstance(dataset_id, int) and not isinstance(dataset_id, bool)
-            else dataset_id
-        )
-        if not isinstance(text, str) or not text.isdigit():
+        if isinstance(dataset_id, int) and not isinstance(dataset_id, bool):
+            dataset_id = str(dataset_id)  # ids written as JSON numbers
+        if not isinstance(dataset_id, str) or not dataset_id.isdigit():
             raise InvalidArgumentError(argument, f"{alias}: dataset id must be digits, not {dataset_id!r}")
-        out[alias] = text
+        out[alias] = dataset_id
     return out
 
 
