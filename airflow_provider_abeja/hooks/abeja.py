@@ -12,13 +12,7 @@ import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_abeja._compat import (
-    BaseHook,
-    amask_secret,
-    get_async_connection,
-    get_async_extra_dejson,
-    mask_secret,
-)
+from airflow_provider_abeja import _compat
 from airflow_provider_abeja.client.credentials import scrub, secret_forms
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.hooks._settings import (
@@ -44,7 +38,7 @@ def _test_timeout(timeout: float | tuple[float, float] | None) -> tuple[float, f
     return min(connect or TEST_TIMEOUT[0], TEST_TIMEOUT[0]), min(read or TEST_TIMEOUT[1], TEST_TIMEOUT[1])
 
 
-class AbejaHook(BaseHook):
+class AbejaHook(_compat.BaseHook):
     """Interact with the ABEJA Platform Service API through an ``abeja`` connection.
 
     :param abeja_conn_id: the Airflow connection id (type ``abeja``).
@@ -82,7 +76,7 @@ class AbejaHook(BaseHook):
         conn = self.get_connection(self.abeja_conn_id)
         settings = self._settings_from(conn, conn.extra_dejson)
         for secret in secret_forms(tuple(settings.secrets())):
-            mask_secret(secret)
+            _compat.mask_secret(secret)
         return settings
 
     async def aget_settings(self) -> ClientSettings:
@@ -91,10 +85,10 @@ class AbejaHook(BaseHook):
         Always reads the connection afresh, then fills the ``settings`` cache, so that
         ``get_organization_id()`` and ``console_url`` afterwards need no blocking lookup.
         """
-        conn = await get_async_connection(self.abeja_conn_id, self)
-        settings = self._settings_from(conn, await get_async_extra_dejson(conn))
+        conn = await _compat.get_async_connection(self.abeja_conn_id, self)
+        settings = self._settings_from(conn, await _compat.get_async_extra_dejson(conn))
         for secret in secret_forms(tuple(settings.secrets())):
-            await amask_secret(secret)
+            await _compat.amask_secret(secret)
         self.__dict__["settings"] = settings
         return settings
 
