@@ -12,9 +12,8 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
-from airflow_provider_abeja.client import _core
+from airflow_provider_abeja.client import _core, _deadline
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE, OPERATIONS
@@ -177,7 +176,9 @@ class APIClient(ClientBase, ReadCalls):
     def _open_transport(self) -> None:
         self._proxies: dict[str, dict[str, str]] = {}
         self._session = session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._settings.pool_maxsize, max_retries=0)
+        adapter = _deadline.DeadlineAdapter(
+            pool_connections=4, pool_maxsize=self._settings.pool_maxsize, max_retries=0
+        )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers["User-Agent"] = _core.USER_AGENT
@@ -220,20 +221,21 @@ class APIClient(ClientBase, ReadCalls):
             nonlocal attempts
             attempts += 1
             started = time.perf_counter()
-            response = self._session.request(
-                spec.method,
-                spec.url,
-                params=spec.params,
-                data=spec.body,
-                headers=spec.headers,
-                timeout=timeout,
-                stream=True,
-                allow_redirects=False,
-                proxies=proxies,
-                auth=None if spec.credential else _no_auth,
-            )
-            if not stream or not 200 <= response.status_code < 300:
-                self._read(spec, response, started)
+            with _deadline.deadline(self._settings.deadline):
+                response = self._session.request(
+                    spec.method,
+                    spec.url,
+                    params=spec.params,
+                    data=spec.body,
+                    headers=spec.headers,
+                    timeout=timeout,
+                    stream=True,
+                    allow_redirects=False,
+                    proxies=proxies,
+                    auth=None if spec.credential else _no_auth,
+                )
+                if not stream or not 200 <= response.status_code < 300:
+                    self._read(spec, response, started)
             _core.log_answer(spec, response.url, response.status_code, started)
             return response
 

@@ -147,8 +147,7 @@ BOUNDED = [
     _late("drip-error-answer", hs.drip(_head(500, **{"Content-Length": "100000"}))),
     _late("drip-inference", hs.drip(DRIP), call="infer"),
     _late("drip-create", hs.drip(DRIP), call="create"),
-    # the sync client checks its deadline while reading the body; headers wait its read timeout
-    _late("drip-headers", hs.drip(b"HTTP/1.1 200 OK\r\n", b"X-A: b\r\n"), sync=False),
+    _late("drip-headers", hs.drip(b"HTTP/1.1 200 OK\r\n", b"X-A: b\r\n")),
     _big(
         "endless-chunked",
         hs.endless(_head(**{"Transfer-Encoding": "chunked"}), b"4000\r\n" + b"x" * 0x4000 + b"\r\n"),

@@ -1,0 +1,248 @@
+"""The client's last edges: a head dripped for ever, library tracebacks, gzip bombs (sync and async).
+
+- One deadline per request covers the response's head too: a server that drips header bytes
+  for ever ends at connect + read timeout with the client's timeout error, retried as a read
+  timeout is (a create never re-sent); a head that drips but ends within the deadline succeeds.
+- A ``TransportError``'s cause chain (the requests / httpx exception it comes from) is a
+  scrubbed stand-in: ``traceback.format_exception`` holds no form of the credential.
+- A small gzip body that expands far beyond ``max_answer_bytes`` is refused after about the
+  limit was decoded, with memory near the limit.
+
+Each call that could hang runs under a generous bound that only keeps a regression from holding
+the suite: the assertions are on what the call raised, never on how long it took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import traceback
+import tracemalloc
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import requests
+
+from airflow_provider_abeja.client import APIClient, AsyncAPIClient, _deadline
+from airflow_provider_abeja.exceptions import (
+    AbejaError,
+    AnswerTooLargeError,
+    InvalidResponseError,
+    TransportError,
+)
+from tests.reliability import _hostile_server as hs
+from tests.reliability.test_hostile_answers_client import FORMS, ORG, SECRET, SER, USER, VER, assert_no_leak
+
+#: A regression's hang ends here; a working call ends at its deadline (0.3 s) or far sooner.
+BOUND = 30.0
+QUICK = (0.15, 0.15)
+#: Room for a head that drips for a tenth of a second on a loaded machine.
+ROOMY = (1.0, 1.0)
+
+
+def _slow_head(lines: int = 5, every: float = 0.02) -> hs.Scenario:
+    """A head dripped a line at a time that still ends well within the deadline."""
+
+    def run(write: hs.Write) -> None:
+        write(b"HTTP/1.1 200 OK\r\n")
+        for i in range(lines):
+            time.sleep(every)
+            write(f"X-Line-{i}: y\r\n".encode())
+        write(b"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+    return run
+
+
+def _gzip_bomb(size: int) -> bytes:
+    """A gzip body of ``size`` zero bytes (about 1/1,300 of it), built without compressing.
+
+    A fixed-Huffman deflate block: one literal 0, then <length 258, distance 1> pairs, each 13
+    bits, so that eight pairs are 13 whole bytes once the first pair ends on a byte boundary.
+    """
+    bits: list[int] = []
+
+    def code(value: int, width: int) -> None:  # Huffman codes go most significant bit first
+        bits.extend((value >> i) & 1 for i in reversed(range(width)))
+
+    bits += [1, 1, 0]  # last block, fixed Huffman (BTYPE 01, least significant bit first)
+    code(0x30, 8)  # literal 0
+    code(0b11000101, 8)  # length 258 (code 285)
+    code(0, 5)  # distance 1
+    head = _pack(bits)
+    bits = []
+    for _ in range(8):
+        code(0b11000101, 8)
+        code(0, 5)
+    cycle = _pack(bits)
+    cycles = (size - 1 - 258) // (8 * 258)
+    total = 1 + 258 + cycles * 8 * 258
+    crc = 0
+    zeros = bytes(1 << 20)
+    for start in range(0, total, len(zeros)):
+        crc = zlib.crc32(zeros[: min(len(zeros), total - start)], crc)
+    deflate = head + cycle * cycles + bytes(1)  # end of block (7 zero bits) and padding
+    trailer = crc.to_bytes(4, "little") + (total % 2**32).to_bytes(4, "little")
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + deflate + trailer
+
+
+def _pack(bits: list[int]) -> bytes:
+    assert len(bits) % 8 == 0
+    return bytes(sum(bit << i for i, bit in enumerate(bits[n : n + 8])) for n in range(0, len(bits), 8))
+
+
+#: 256 MiB of zeros in about 1.7 MB of gzip.
+BOMB = _gzip_bomb(256 << 20)
+#: The limit of the memory test: big enough that the sync client's 1 MiB reads sit well inside 4x.
+BOMB_LIMIT = 2 << 20
+
+SCENARIOS: dict[str, hs.Scenario] = {
+    "ok": hs.answer(200, b"{}", {"Content-Type": "application/json"}),
+    # One header line that never ends (http.client reads up to 64 kB of it), or endless lines.
+    "head-drip-bytes": hs.drip(b"HTTP/1.1 200 OK\r\nX-Slow: ", b"y", seconds=120),
+    "head-drip-lines": hs.drip(b"HTTP/1.1 200 OK\r\n", b"X-A: b\r\n", every=0.1, seconds=120),
+    "status-line-drip": hs.drip(b"HTTP/1.1 2", b"0", seconds=120),
+    "head-drips-then-ends": _slow_head(),
+    "gzip-bomb": hs.answer(200, BOMB, {"Content-Encoding": "gzip", "Content-Type": "application/json"}),
+    "gzip-bomb-error": hs.answer(500, BOMB, {"Content-Encoding": "gzip"}),
+    "gzip-broken": hs.answer(200, b"\x1f\x8b\x08\x00" + b"\xff" * 64, {"Content-Encoding": "gzip"}),
+    "deflate-small": hs.answer(200, zlib.compress(b'{"a": 1}'), {"Content-Encoding": "deflate"}),
+    "deflate-raw": hs.answer(200, zlib.compress(b'{"a": 1}')[2:-4], {"Content-Encoding": "deflate"}),
+    "coding-not-asked-for": hs.answer(200, b"\x0b\x02\x80{}\x03", {"Content-Encoding": "br"}),
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[hs.HostileServer]:
+    with hs.serving(SCENARIOS) as hostile:
+        yield hostile
+
+
+def _client(cls: type, url: str, timeout: Any = QUICK, retries: int = 0, limit: int = 200_000) -> Any:
+    return cls(
+        {"user_id": USER, "personal_access_token": SECRET},
+        timeout=timeout,
+        max_retry_count=retries,
+        api_url=url,
+        retry_wait_max=0.01,
+        max_answer_bytes=limit,
+    )
+
+
+def _bounded(run: Callable[[], Any]) -> Any:
+    """``run()``'s result or error, from a thread given ``BOUND`` seconds: a hang fails the test."""
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append(("value", run()))
+        except BaseException as exc:  # handed to the test
+            outcome.append(("error", exc))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(BOUND)
+    assert outcome, f"the call did not end within {BOUND:g}s: nothing bounds it"
+    kind, value = outcome[0]
+    if kind == "error":
+        raise value
+    return value
+
+
+def call(mode: str, url: str, run: Callable[[Any], Any], **client: Any) -> Any:
+    """``run(client)`` with a fresh sync or async client, under the hang bound."""
+    if mode == "sync":
+
+        def sync() -> Any:
+            with _client(APIClient, url, **client) as c:
+                return run(c)
+
+        return _bounded(sync)
+
+    async def aio() -> Any:
+        async with _client(AsyncAPIClient, url, **client) as c:
+            return await run(c)
+
+    return _bounded(lambda: asyncio.run(aio()))
+
+
+def _get(deployment: str) -> Callable[[Any], Any]:
+    return lambda c: c.get_service(ORG, deployment, SER)
+
+
+MODES = ["sync", "async"]
+
+# -- 1. the deadline covers the head -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", ["head-drip-bytes", "head-drip-lines", "status-line-drip"])
+@pytest.mark.parametrize("mode", MODES)
+def test_a_head_dripped_for_ever_ends_at_the_deadline(
+    mode: str, scenario: str, server: hs.HostileServer
+) -> None:
+    with pytest.raises(TransportError) as info:
+        call(mode, server.url, _get(scenario))
+    assert "no whole answer within 0.3s" in str(info.value)
+    assert "ReadTimeout" in str(info.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_head_that_drips_but_ends_within_the_deadline_succeeds(mode: str, server: hs.HostileServer) -> None:
+    assert call(mode, server.url, _get("head-drips-then-ends"), timeout=ROOMY) == {}
+
+
+@pytest.mark.parametrize(
+    ("what", "sent"),
+    [
+        # A GET whose head never came is re-sent, as after a read timeout ...
+        (lambda c: c.get_service(ORG, "head-drip-bytes", SER), 3),
+        # ... a create never: the service may exist.
+        (lambda c: c.create_service(ORG, "head-drip-bytes", VER), 1),
+    ],
+    ids=["get-retried", "create-never-re-sent"],
+)
+def test_a_late_head_is_retried_as_a_read_timeout(
+    what: Callable[[Any], Any], sent: int, server: hs.HostileServer
+) -> None:
+    before = len(server.requests)
+    with pytest.raises(TransportError) as info:
+        call("sync", server.url, what, retries=2)
+    assert "no whole answer within 0.3s" in str(info.value)
+    assert len(server.requests) - before == sent
+
+
+def test_finished_calls_leave_nothing_to_the_watchdog(server: hs.HostileServer) -> None:
+    """The watchdog holds the calls in flight, not every call made (its heap does not grow)."""
+    with _client(APIClient, server.url, timeout=ROOMY) as client:
+        for _ in range(50):
+            client.get_service(ORG, "ok", SER)
+        assert len(_deadline._watchdog._heap) <= 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_the_deadline_holds_in_a_forked_worker(server: hs.HostileServer) -> None:
+    """Airflow forks its task processes: the child has no watchdog thread until it needs one."""
+    with _client(APIClient, server.url) as client:
+        client.get_service(ORG, "ok", SER)  # the parent's watchdog thread runs
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                client.get_service(ORG, "head-drip-bytes", SER)
+            except TransportError as exc:
+                os._exit(0 if "no whole answer" in str(exc) else 2)
+            finally:
+                os._exit(3)
+    stop = time.monotonic() + BOUND
+    while time.monotonic() < stop:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.02)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked worker's call did not end: no watchdog in the child")
