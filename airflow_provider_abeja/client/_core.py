@@ -14,12 +14,12 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
-from airflow_provider_abeja.client.credentials import scrub
+from airflow_provider_abeja.client.credentials import scrub, scrubbed_exception
 from airflow_provider_abeja.client.training import FilePart, Upload
 from airflow_provider_abeja.client.validation import (
     check_organization_id,
@@ -349,18 +349,26 @@ def is_permanent_tls_failure(exc: BaseException) -> bool:
     return "CERTIFICATE_VERIFY_FAILED" in str(exc) or is_tls_mismatch(exc)
 
 
-def transport_error(
+def raise_transport_error(
     spec: RequestSpec, attempts: int, reason: str, exc: BaseException, secrets: Iterable[str] = ()
-) -> TransportError:
-    """The client's error for a request that failed below HTTP; a TLS mismatch says what to do."""
+) -> NoReturn:
+    """Raise the client's error for a request that failed below HTTP (in ``exc``'s except clause);
+    a TLS mismatch says what to do.
+
+    Its cause is ``exc``'s chain, scrubbed: a traceback printed outside Airflow's masker holds no
+    form of the credential either.
+    """
+    secrets = tuple(secrets)
     url, reason = spec.shown_url, scrub(_short(spec.shown(reason)), secrets)
     if is_tls_mismatch(exc):
-        return TLSMismatchError(
+        error: TransportError = TLSMismatchError(
             f"{spec.method} {url} failed: {TLS_MISMATCH_HINT} ({reason})", url=url, attempts=attempts
         )
-    return TransportError(
-        f"{spec.method} {url} failed after {attempts} attempt(s): {reason}", url=url, attempts=attempts
-    )
+    else:
+        error = TransportError(
+            f"{spec.method} {url} failed after {attempts} attempt(s): {reason}", url=url, attempts=attempts
+        )
+    raise error from scrubbed_exception(exc, secrets)
 
 
 def _decode(content: bytes) -> str:

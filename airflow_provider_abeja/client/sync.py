@@ -243,7 +243,7 @@ class APIClient(ClientBase, ReadCalls):
             return self._retry_policy.call(spec, TRANSPORT_ADAPTER, attempt)
         except requests.exceptions.RequestException as exc:
             reason = describe_transport_error(exc)
-            raise _core.transport_error(spec, attempts, reason, exc, self._credential.secrets) from exc
+            _core.raise_transport_error(spec, attempts, reason, exc, self._credential.secrets)
 
     def _read(self, spec: RequestSpec, response: requests.Response, started: float) -> None:
         """Read the body into ``response.content``, bounded: the request's deadline is checked
@@ -298,7 +298,7 @@ class APIClient(ClientBase, ReadCalls):
                         target.write(chunk)
             except requests.exceptions.RequestException as exc:
                 reason = f"reading the answer failed: {describe_transport_error(exc)}"
-                raise _core.transport_error(spec, 1, reason, exc, self._credential.secrets) from exc
+                _core.raise_transport_error(spec, 1, reason, exc, self._credential.secrets)
         return response
 
     def _call(self, name: str, args: Mapping[str, Any]) -> Any:

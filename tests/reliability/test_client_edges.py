@@ -246,3 +246,64 @@ def test_the_deadline_holds_in_a_forked_worker(server: hs.HostileServer) -> None
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked worker's call did not end: no watchdog in the child")
+
+
+# -- 2. library tracebacks are scrubbed ----------------------------------------------------------
+
+
+def _library_error(kind: type[BaseException], form: str) -> BaseException:
+    """What a library raises with the credential in its text: a proxy's answer, a URL with the
+    key in its query, raised from (and during) exceptions that hold it too."""
+    try:
+        try:
+            raise OSError(f"tunnel failed: 407 Proxy Authentication Required for {form}")
+        except OSError as inner:
+            raise ValueError(f"url=http://127.0.0.1:9/x?key={form}") from inner
+    except ValueError:
+        try:
+            raise kind(f"Unable to connect to proxy: {form}")  # during the above: __context__
+        except kind as exc:
+            return exc
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+@pytest.mark.parametrize("mode", MODES)
+def test_a_transport_errors_traceback_holds_no_form_of_the_credential(
+    mode: str, form: str, server: hs.HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kind: type[BaseException] = requests.exceptions.ProxyError if mode == "sync" else httpx.ProxyError
+    raised = _library_error(kind, FORMS[form])
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise raised
+
+    if mode == "sync":
+        monkeypatch.setattr(_deadline.DeadlineAdapter, "send", fail)
+    else:
+
+        async def afail(*args: Any, **kwargs: Any) -> Any:
+            fail()
+
+        monkeypatch.setattr(httpx.AsyncClient, "send", afail)
+    with pytest.raises(TransportError) as info:
+        call(mode, server.url, _get("ok"))
+    printed = "".join(traceback.format_exception(info.value))
+    assert_no_leak("the printed traceback", printed)
+    # The chain is still there to debug with: the same types, the texts without the secret.
+    cause = info.value.__cause__
+    assert type(cause) is kind
+    assert "Unable to connect to proxy: ***" in str(cause)
+    assert type(cause.__context__) is ValueError
+    assert type(cause.__context__.__cause__) is OSError
+    assert "407 Proxy Authentication Required" in printed
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_url_with_the_key_in_its_query_is_scrubbed_from_the_traceback(mode: str) -> None:
+    """A real refused connection: requests names the URL, its query holding the key."""
+    closed = hs.silent_listener()
+    url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    with pytest.raises(TransportError) as info:
+        call(mode, url, lambda c: c.list_channel_files(ORG, query=f"key={SECRET}"))
+    assert_no_leak("the printed traceback", "".join(traceback.format_exception(info.value)))
