@@ -12,6 +12,7 @@ import json as jsonlib
 import logging
 import time
 import uuid
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, Protocol
@@ -471,6 +472,50 @@ def error_from_response(
     if status_code in (401, 403) and hint:
         description = f"{description}; {hint}" if description else hint
     return cls(error, description, status_code, scrub(url, secrets), detail)
+
+
+#: The content codings the async client asks for: those :class:`Body` decodes within its limit.
+ACCEPT_ENCODING = "gzip, deflate"
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+class Body:
+    """An answer's body decoded as it arrives and kept up to ``limit`` bytes: a small gzip body
+    that expands to gigabytes is expanded no further than the limit."""
+
+    def __init__(self, content_encoding: str | None, limit: int) -> None:
+        coding = (content_encoding or "identity").strip().lower()
+        if coding not in ("identity", *_WBITS):
+            raise ValueError(f"the answer has a Content-Encoding not asked for: {coding[:40]!r}")
+        self._zlib = zlib.decompressobj(_WBITS[coding]) if coding in _WBITS else None
+        self._raw_deflate = coding == "deflate"  # until the first bytes show a zlib header
+        self.limit = limit
+        self.data = bytearray()
+
+    def add(self, raw: bytes) -> bool:
+        """Decode ``raw`` onto the body: False once the body is longer than the limit (the rest
+        of ``raw`` is then left undecoded). ValueError for a body its coding cannot decode."""
+        room = self.limit + 1 - len(self.data)
+        try:
+            if self._zlib is None:
+                self.data += raw[:room]
+            else:
+                self.data += self._inflate(raw, room)
+        except zlib.error as exc:
+            raise ValueError(f"the answer cannot be decoded: {exc}") from None
+        return len(self.data) <= self.limit
+
+    def _inflate(self, raw: bytes, room: int) -> bytes:
+        assert self._zlib is not None
+        try:
+            return self._zlib.decompress(raw, room)
+        except zlib.error:
+            if not self._raw_deflate:
+                raise
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent without its header
+            return self._zlib.decompress(raw, room)
+        finally:
+            self._raw_deflate = False
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.client.sync import ReadCalls
-from airflow_provider_abeja.exceptions import InvalidArgumentError
+from airflow_provider_abeja.exceptions import InvalidArgumentError, InvalidResponseError
 
 P = ParamSpec("P")
 
@@ -103,7 +103,7 @@ class AsyncAPIClient(ClientBase):
         # The CA setting is already in the SSL context; the environment gives only the proxies.
         # The API authenticates by header: the cookie jar's policy keeps and sends no cookie.
         self._client = httpx.AsyncClient(
-            headers={"User-Agent": _core.USER_AGENT},
+            headers={"User-Agent": _core.USER_AGENT, "Accept-Encoding": _core.ACCEPT_ENCODING},
             auth=self._credential,
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             verify=verify_setting,
@@ -155,18 +155,22 @@ class AsyncAPIClient(ClientBase):
         try:
             ok = 200 <= response.status_code < 300
             limit = self._settings.max_answer_bytes if ok else _core.ERROR_HEAD
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    if ok:
-                        raise _core.answer_too_large(spec, response.status_code, limit)
-                    break
+            try:
+                body = _core.Body(response.headers.get("Content-Encoding"), limit)
+                async for chunk in response.aiter_raw():
+                    if not body.add(chunk):
+                        if ok:
+                            raise _core.answer_too_large(spec, response.status_code, limit)
+                        break
+            except ValueError as exc:
+                raise InvalidResponseError(
+                    "invalid_response", str(exc), response.status_code, spec.url
+                ) from None
             return _core.Answer(
                 response.status_code,
                 response.reason_phrase or "",
                 response.headers,
-                bytes(body[:limit]),
+                bytes(body.data[:limit]),
                 str(response.request.url),
             )
         finally:

@@ -307,3 +307,43 @@ def test_a_url_with_the_key_in_its_query_is_scrubbed_from_the_traceback(mode: st
     with pytest.raises(TransportError) as info:
         call(mode, url, lambda c: c.list_channel_files(ORG, query=f"key={SECRET}"))
     assert_no_leak("the printed traceback", "".join(traceback.format_exception(info.value)))
+
+
+# -- 3. gzip bombs -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_gzip_bomb_stops_at_the_limit_with_memory_near_it(mode: str, server: hs.HostileServer) -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(AnswerTooLargeError):
+            call(mode, server.url, _get("gzip-bomb"), limit=BOMB_LIMIT)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # 256 MiB decoded at once would show; the limit, a read's chunk and a copy may.
+    assert peak < 4 * BOMB_LIMIT, f"peak {peak / 2**20:.1f} MiB for a {BOMB_LIMIT / 2**20:.0f} MiB limit"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expect"),
+    [
+        ("gzip-bomb-error", AbejaError),  # an error answer: its head decoded, the status kept
+        ("gzip-broken", AbejaError),
+        ("coding-not-asked-for", InvalidResponseError),
+    ],
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_an_encoded_answer_that_cannot_be_read_is_the_clients_error(
+    mode: str, scenario: str, expect: type[AbejaError], server: hs.HostileServer
+) -> None:
+    with pytest.raises(expect) as info:
+        call(mode, server.url, _get(scenario))
+    if scenario == "gzip-bomb-error":
+        assert getattr(info.value, "status_code", None) == 500
+
+
+@pytest.mark.parametrize("scenario", ["deflate-small", "deflate-raw"])
+@pytest.mark.parametrize("mode", MODES)
+def test_deflate_answers_are_read(mode: str, scenario: str, server: hs.HostileServer) -> None:
+    assert call(mode, server.url, _get(scenario)) == {"a": 1}
