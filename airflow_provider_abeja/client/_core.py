@@ -159,10 +159,8 @@ def prepare_inference_body(
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data), headers, None, True
     if hasattr(data, "read"):
-        position: int | None = None
         try:
-            if data.seekable():  # type: ignore[attr-defined]
-                position = data.tell()  # type: ignore[attr-defined]
+            position = data.tell() if data.seekable() else None  # type: ignore[attr-defined]
         except (AttributeError, OSError, ValueError):
             position = None
         return data, headers, position, position is not None
@@ -361,15 +359,12 @@ def raise_transport_error(
     """
     secrets = tuple(secrets)
     url, reason = spec.shown_url, scrub(_short(spec.shown(reason)), secrets)
-    if is_tls_mismatch(exc):
-        error: TransportError = TLSMismatchError(
-            f"{spec.method} {url} failed: {TLS_MISMATCH_HINT} ({reason})", url=url, attempts=attempts
-        )
-    else:
-        error = TransportError(
-            f"{spec.method} {url} failed after {attempts} attempt(s): {reason}", url=url, attempts=attempts
-        )
-    raise error from scrubbed_exception(exc, secrets)
+    kind, how = (
+        (TLSMismatchError, f"failed: {TLS_MISMATCH_HINT} ({reason})")
+        if is_tls_mismatch(exc)
+        else (TransportError, f"failed after {attempts} attempt(s): {reason}")
+    )
+    raise kind(f"{spec.method} {url} {how}", url=url, attempts=attempts) from scrubbed_exception(exc, secrets)
 
 
 def _decode(content: bytes) -> str:
@@ -497,10 +492,7 @@ class Body:
         of ``raw`` is then left undecoded). ValueError for a body its coding cannot decode."""
         room = self.limit + 1 - len(self.data)
         try:
-            if self._zlib is None:
-                self.data += raw[:room]
-            else:
-                self.data += self._inflate(raw, room)
+            self.data += raw[:room] if self._zlib is None else self._inflate(raw, room)
         except zlib.error as exc:
             raise ValueError(f"the answer cannot be decoded: {exc}") from None
         return len(self.data) <= self.limit

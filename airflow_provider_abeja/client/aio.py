@@ -96,19 +96,16 @@ class AsyncAPIClient(ClientBase):
     """
 
     def _open_transport(self) -> None:
-        verify_setting = _verify(self._settings.verify)
-        limits = httpx.Limits(
-            max_connections=self._settings.pool_maxsize, max_keepalive_connections=self._settings.pool_maxsize
-        )
+        size = self._settings.pool_maxsize
         # The CA setting is already in the SSL context; the environment gives only the proxies.
         # The API authenticates by header: the cookie jar's policy keeps and sends no cookie.
         self._client = httpx.AsyncClient(
             headers={"User-Agent": _core.USER_AGENT, "Accept-Encoding": _core.ACCEPT_ENCODING},
             auth=self._credential,
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
-            verify=verify_setting,
+            verify=_verify(self._settings.verify),
             timeout=_timeout(self._settings.timeout),
-            limits=limits,
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
             follow_redirects=False,  # the API does not redirect; nothing follows one
         )
 
