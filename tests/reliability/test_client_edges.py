@@ -224,6 +224,7 @@ def test_finished_calls_leave_nothing_to_the_watchdog(server: hs.HostileServer) 
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_the_deadline_holds_in_a_forked_worker(server: hs.HostileServer) -> None:
     """Airflow forks its task processes: the child has no watchdog thread until it needs one."""
     with _client(APIClient, server.url) as client:
