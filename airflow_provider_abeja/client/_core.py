@@ -469,33 +469,45 @@ def error_from_response(
     return cls(error, description, status_code, scrub(url, secrets), detail)
 
 
-#: The content codings the async client asks for: those :class:`Body` decodes within its limit.
+#: The content codings the clients ask for: those :class:`Body` decodes within its limit.
 ACCEPT_ENCODING = "gzip, deflate"
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
 class Body:
-    """An answer's body decoded as it arrives and kept up to ``limit`` bytes: a small gzip body
-    that expands to gigabytes is expanded no further than the limit."""
+    """An answer's body, decoded as it arrives and kept within its limit: a 2xx up to
+    ``max_answer_bytes`` (longer is ``answer_too_large``), an error answer its first
+    ``ERROR_HEAD`` bytes. A small gzip body that expands to gigabytes is expanded no further."""
 
-    def __init__(self, content_encoding: str | None, limit: int) -> None:
-        coding = (content_encoding or "identity").strip().lower()
+    def __init__(
+        self, spec: RequestSpec, status_code: int, headers: Mapping[str, str], max_answer_bytes: int
+    ) -> None:
+        self._spec, self._status = spec, status_code
+        self.ok = 200 <= status_code < 300
+        self.limit = max_answer_bytes if self.ok else ERROR_HEAD
+        coding = (headers.get("Content-Encoding") or "identity").strip().lower()
         if coding not in ("identity", *_WBITS):
-            raise ValueError(f"the answer has a Content-Encoding not asked for: {coding[:40]!r}")
+            raise self._invalid(f"the answer has a Content-Encoding not asked for: {coding[:40]!r}")
         self._zlib = zlib.decompressobj(_WBITS[coding]) if coding in _WBITS else None
         self._raw_deflate = coding == "deflate"  # until the first bytes show a zlib header
-        self.limit = limit
         self.data = bytearray()
 
+    def _invalid(self, message: str) -> InvalidResponseError:
+        return InvalidResponseError("invalid_response", message, self._status, self._spec.shown_url)
+
     def add(self, raw: bytes) -> bool:
-        """Decode ``raw`` onto the body: False once the body is longer than the limit (the rest
-        of ``raw`` is then left undecoded). ValueError for a body its coding cannot decode."""
+        """Decode ``raw`` onto the body; False once an error answer's head is complete (read no
+        more). A 2xx longer than the limit raises ``answer_too_large``."""
         room = self.limit + 1 - len(self.data)
         try:
             self.data += raw[:room] if self._zlib is None else self._inflate(raw, room)
         except zlib.error as exc:
-            raise ValueError(f"the answer cannot be decoded: {exc}") from None
-        return len(self.data) <= self.limit
+            raise self._invalid(f"the answer cannot be decoded: {exc}") from None
+        if len(self.data) <= self.limit:
+            return True
+        if self.ok:
+            raise answer_too_large(self._spec, self._status, self.limit)
+        return False
 
     def _inflate(self, raw: bytes, room: int) -> bytes:
         assert self._zlib is not None
@@ -508,6 +520,10 @@ class Body:
             return self._zlib.decompress(raw, room)
         finally:
             self._raw_deflate = False
+
+    @property
+    def content(self) -> bytes:
+        return bytes(self.data[: self.limit])
 
 
 @dataclass(frozen=True)

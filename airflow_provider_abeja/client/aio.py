@@ -21,7 +21,7 @@ from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.client.sync import ReadCalls
-from airflow_provider_abeja.exceptions import InvalidArgumentError, InvalidResponseError
+from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 P = ParamSpec("P")
 
@@ -150,24 +150,15 @@ class AsyncAPIClient(ClientBase):
         """
         response = await self._client.send(request, stream=True)
         try:
-            ok = 200 <= response.status_code < 300
-            limit = self._settings.max_answer_bytes if ok else _core.ERROR_HEAD
-            try:
-                body = _core.Body(response.headers.get("Content-Encoding"), limit)
-                async for chunk in response.aiter_raw():
-                    if not body.add(chunk):
-                        if ok:
-                            raise _core.answer_too_large(spec, response.status_code, limit)
-                        break
-            except ValueError as exc:
-                raise InvalidResponseError(
-                    "invalid_response", str(exc), response.status_code, spec.url
-                ) from None
+            body = _core.Body(spec, response.status_code, response.headers, self._settings.max_answer_bytes)
+            async for chunk in response.aiter_raw():
+                if not body.add(chunk):
+                    break
             return _core.Answer(
                 response.status_code,
                 response.reason_phrase or "",
                 response.headers,
-                bytes(body.data[:limit]),
+                body.content,
                 str(response.request.url),
             )
         finally:
