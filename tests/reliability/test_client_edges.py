@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import threading
 import time
 import traceback
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,6 +38,7 @@ from airflow_provider_abeja.exceptions import (
     TransportError,
 )
 from tests.reliability import _hostile_server as hs
+from tests.reliability._tls import make_tls_files
 from tests.reliability.test_hostile_answers_client import FORMS, ORG, SECRET, SER, USER, VER, assert_no_leak
 
 #: A regression's hang ends here; a working call ends at its deadline (0.3 s) or far sooner.
@@ -122,7 +125,9 @@ def server() -> Iterator[hs.HostileServer]:
         yield hostile
 
 
-def _client(cls: type, url: str, timeout: Any = QUICK, retries: int = 0, limit: int = 200_000) -> Any:
+def _client(
+    cls: type, url: str, timeout: Any = QUICK, retries: int = 0, limit: int = 200_000, verify: Any = True
+) -> Any:
     return cls(
         {"user_id": USER, "personal_access_token": SECRET},
         timeout=timeout,
@@ -130,6 +135,7 @@ def _client(cls: type, url: str, timeout: Any = QUICK, retries: int = 0, limit: 
         api_url=url,
         retry_wait_max=0.01,
         max_answer_bytes=limit,
+        verify=verify,
     )
 
 
@@ -193,6 +199,36 @@ def test_a_head_dripped_for_ever_ends_at_the_deadline(
 @pytest.mark.parametrize("mode", MODES)
 def test_a_head_that_drips_but_ends_within_the_deadline_succeeds(mode: str, server: hs.HostileServer) -> None:
     assert call(mode, server.url, _get("head-drips-then-ends"), timeout=ROOMY) == {}
+
+
+class _TlsHostileServer(hs.HostileServer):
+    """The same scenarios behind TLS: the watchdog shuts a TLS socket down under its reader."""
+
+    def __init__(self, scenarios: dict[str, hs.Scenario], context: ssl.SSLContext) -> None:
+        super().__init__(scenarios)
+        self.context = context
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = super().get_request()
+        return self.context.wrap_socket(sock, server_side=True), address
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_head_dripped_for_ever_over_tls_ends_at_the_deadline(mode: str, tmp_path: Path) -> None:
+    files = make_tls_files(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(files.certfile, files.keyfile)
+    server = _TlsHostileServer(SCENARIOS, context)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(TransportError) as info:
+            call(mode, url, _get("head-drip-bytes"), verify=str(files.ca_bundle))
+        assert "no whole answer within 0.3s" in str(info.value)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.parametrize(
