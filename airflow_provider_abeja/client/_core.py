@@ -354,8 +354,8 @@ def raise_transport_error(
     """Raise the client's error for a request that failed below HTTP (in ``exc``'s except clause);
     a TLS mismatch says what to do.
 
-    Its cause is ``exc``'s chain, scrubbed: a traceback printed outside Airflow's masker holds no
-    form of the credential either.
+    Its cause and context are ``exc``'s chain, scrubbed: a traceback printed outside Airflow's
+    masker, or code walking the chain, finds no form of the credential either.
     """
     secrets = tuple(secrets)
     url, reason = spec.shown_url, scrub(_short(spec.shown(reason)), secrets)
@@ -364,7 +364,12 @@ def raise_transport_error(
         if is_tls_mismatch(exc)
         else (TransportError, f"failed after {attempts} attempt(s): {reason}")
     )
-    raise kind(f"{spec.method} {url} {how}", url=url, attempts=attempts) from scrubbed_exception(exc, secrets)
+    error = kind(f"{spec.method} {url} {how}", url=url, attempts=attempts)
+    error.__cause__ = scrubbed_exception(exc, secrets)
+    try:
+        raise error
+    finally:  # raising in the except clause made ``exc`` the context: the scrubbed copy instead
+        error.__context__ = error.__cause__
 
 
 def _decode(content: bytes) -> str:

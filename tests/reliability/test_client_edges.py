@@ -325,6 +325,7 @@ def test_a_transport_errors_traceback_holds_no_form_of_the_credential(
     assert "Unable to connect to proxy: ***" in str(cause)
     assert type(cause.__context__) is ValueError
     assert type(cause.__context__.__cause__) is OSError
+    assert info.value.__context__ is cause  # not the library's own exception
     assert "407 Proxy Authentication Required" in printed
 
 
