@@ -40,11 +40,18 @@ from airflow_provider_abeja.exceptions import (
 )
 from tests.reliability import _hostile_server as hs
 from tests.reliability._tls import make_tls_files
-from tests.reliability.test_hostile_answers_client import FORMS, ORG, SECRET, SER, USER, VER, assert_no_leak
+from tests.reliability.test_hostile_answers_client import (
+    FORMS,
+    ORG,
+    SECRET,
+    SER,
+    VER,
+    _client,
+    assert_no_leak,
+)
 
 #: A regression's hang ends here; a working call ends at its deadline (0.3 s) or far sooner.
 BOUND = 30.0
-QUICK = (0.15, 0.15)
 #: Room for a head that drips for a tenth of a second on a loaded machine.
 ROOMY = (1.0, 1.0)
 
@@ -124,20 +131,6 @@ SCENARIOS: dict[str, hs.Scenario] = {
 def server() -> Iterator[hs.HostileServer]:
     with hs.serving(SCENARIOS) as hostile:
         yield hostile
-
-
-def _client(
-    cls: type, url: str, timeout: Any = QUICK, retries: int = 0, limit: int = 200_000, verify: Any = True
-) -> Any:
-    return cls(
-        {"user_id": USER, "personal_access_token": SECRET},
-        timeout=timeout,
-        max_retry_count=retries,
-        api_url=url,
-        retry_wait_max=0.01,
-        max_answer_bytes=limit,
-        verify=verify,
-    )
 
 
 def _bounded(run: Callable[[], Any]) -> Any:

@@ -393,16 +393,23 @@ def hostile(thief: hs.HostileServer) -> Iterator[hs.HostileServer]:
         yield server
 
 
-def _client(cls: type, url: str, retries: int = 0, timeout: tuple[float, float] = TIMEOUT) -> Any:
-    client = cls(
+def _client(
+    cls: type,
+    url: str,
+    retries: int = 0,
+    timeout: tuple[float, float] = TIMEOUT,
+    limit: int = LIMIT,
+    verify: bool | str = True,
+) -> Any:
+    return cls(
         {"user_id": USER, "personal_access_token": SECRET},
         timeout=timeout,
         max_retry_count=retries,
         api_url=url,
         retry_wait_max=0.01,
-        max_answer_bytes=LIMIT,
+        max_answer_bytes=limit,
+        verify=verify,
     )
-    return client
 
 
 def run_call(
