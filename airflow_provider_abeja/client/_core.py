@@ -12,14 +12,15 @@ import json as jsonlib
 import logging
 import time
 import uuid
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_abeja import __version__
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
-from airflow_provider_abeja.client.credentials import scrub
+from airflow_provider_abeja.client.credentials import scrub, scrubbed_exception
 from airflow_provider_abeja.client.training import FilePart, Upload
 from airflow_provider_abeja.client.validation import (
     check_organization_id,
@@ -158,10 +159,8 @@ def prepare_inference_body(
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data), headers, None, True
     if hasattr(data, "read"):
-        position: int | None = None
         try:
-            if data.seekable():  # type: ignore[attr-defined]
-                position = data.tell()  # type: ignore[attr-defined]
+            position = data.tell() if data.seekable() else None  # type: ignore[attr-defined]
         except (AttributeError, OSError, ValueError):
             position = None
         return data, headers, position, position is not None
@@ -349,18 +348,28 @@ def is_permanent_tls_failure(exc: BaseException) -> bool:
     return "CERTIFICATE_VERIFY_FAILED" in str(exc) or is_tls_mismatch(exc)
 
 
-def transport_error(
+def raise_transport_error(
     spec: RequestSpec, attempts: int, reason: str, exc: BaseException, secrets: Iterable[str] = ()
-) -> TransportError:
-    """The client's error for a request that failed below HTTP; a TLS mismatch says what to do."""
+) -> NoReturn:
+    """Raise the client's error for a request that failed below HTTP (in ``exc``'s except clause);
+    a TLS mismatch says what to do.
+
+    Its cause and context are ``exc``'s chain, scrubbed: a traceback printed outside Airflow's
+    masker, or code walking the chain, finds no form of the credential either.
+    """
+    secrets = tuple(secrets)
     url, reason = spec.shown_url, scrub(_short(spec.shown(reason)), secrets)
-    if is_tls_mismatch(exc):
-        return TLSMismatchError(
-            f"{spec.method} {url} failed: {TLS_MISMATCH_HINT} ({reason})", url=url, attempts=attempts
-        )
-    return TransportError(
-        f"{spec.method} {url} failed after {attempts} attempt(s): {reason}", url=url, attempts=attempts
+    kind, how = (
+        (TLSMismatchError, f"failed: {TLS_MISMATCH_HINT} ({reason})")
+        if is_tls_mismatch(exc)
+        else (TransportError, f"failed after {attempts} attempt(s): {reason}")
     )
+    error = kind(f"{spec.method} {url} {how}", url=url, attempts=attempts)
+    error.__cause__ = scrubbed_exception(exc, secrets)
+    try:
+        raise error
+    finally:  # raising in the except clause made ``exc`` the context: the scrubbed copy instead
+        error.__context__ = error.__cause__
 
 
 def _decode(content: bytes) -> str:
@@ -463,6 +472,63 @@ def error_from_response(
     if status_code in (401, 403) and hint:
         description = f"{description}; {hint}" if description else hint
     return cls(error, description, status_code, scrub(url, secrets), detail)
+
+
+#: The content codings the clients ask for: those :class:`Body` decodes within its limit.
+ACCEPT_ENCODING = "gzip, deflate"
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+class Body:
+    """An answer's body, decoded as it arrives and kept within its limit: a 2xx up to
+    ``max_answer_bytes`` (longer is ``answer_too_large``), an error answer its first
+    ``ERROR_HEAD`` bytes. A small gzip body that expands to gigabytes is expanded no further."""
+
+    def __init__(
+        self, spec: RequestSpec, status_code: int, headers: Mapping[str, str], max_answer_bytes: int
+    ) -> None:
+        self._spec, self._status = spec, status_code
+        self.ok = 200 <= status_code < 300
+        self.limit = max_answer_bytes if self.ok else ERROR_HEAD
+        coding = (headers.get("Content-Encoding") or "identity").strip().lower()
+        if coding not in ("identity", *_WBITS):
+            raise self._invalid(f"the answer has a Content-Encoding not asked for: {coding[:40]!r}")
+        self._zlib = zlib.decompressobj(_WBITS[coding]) if coding in _WBITS else None
+        self._raw_deflate = coding == "deflate"  # until the first bytes show a zlib header
+        self.data = bytearray()
+
+    def _invalid(self, message: str) -> InvalidResponseError:
+        return InvalidResponseError("invalid_response", message, self._status, self._spec.shown_url)
+
+    def add(self, raw: bytes) -> bool:
+        """Decode ``raw`` onto the body; False once an error answer's head is complete (read no
+        more). A 2xx longer than the limit raises ``answer_too_large``."""
+        room = self.limit + 1 - len(self.data)
+        try:
+            self.data += raw[:room] if self._zlib is None else self._inflate(raw, room)
+        except zlib.error as exc:
+            raise self._invalid(f"the answer cannot be decoded: {exc}") from None
+        if len(self.data) <= self.limit:
+            return True
+        if self.ok:
+            raise answer_too_large(self._spec, self._status, self.limit)
+        return False
+
+    def _inflate(self, raw: bytes, room: int) -> bytes:
+        assert self._zlib is not None
+        try:
+            return self._zlib.decompress(raw, room)
+        except zlib.error:
+            if not self._raw_deflate:
+                raise
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent without its header
+            return self._zlib.decompress(raw, room)
+        finally:
+            self._raw_deflate = False
+
+    @property
+    def content(self) -> bytes:
+        return bytes(self.data[: self.limit])
 
 
 @dataclass(frozen=True)

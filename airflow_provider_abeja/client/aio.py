@@ -96,19 +96,16 @@ class AsyncAPIClient(ClientBase):
     """
 
     def _open_transport(self) -> None:
-        verify_setting = _verify(self._settings.verify)
-        limits = httpx.Limits(
-            max_connections=self._settings.pool_maxsize, max_keepalive_connections=self._settings.pool_maxsize
-        )
+        size = self._settings.pool_maxsize
         # The CA setting is already in the SSL context; the environment gives only the proxies.
         # The API authenticates by header: the cookie jar's policy keeps and sends no cookie.
         self._client = httpx.AsyncClient(
-            headers={"User-Agent": _core.USER_AGENT},
+            headers={"User-Agent": _core.USER_AGENT, "Accept-Encoding": _core.ACCEPT_ENCODING},
             auth=self._credential,
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
-            verify=verify_setting,
+            verify=_verify(self._settings.verify),
             timeout=_timeout(self._settings.timeout),
-            limits=limits,
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
             follow_redirects=False,  # the API does not redirect; nothing follows one
         )
 
@@ -144,7 +141,7 @@ class AsyncAPIClient(ClientBase):
             return await self._retry_policy.acall(spec, TRANSPORT_ADAPTER, attempt)
         except httpx.TransportError as exc:
             reason = f"{type(exc).__name__}: {exc}"
-            raise _core.transport_error(spec, attempts, reason, exc, self._credential.secrets) from exc
+            _core.raise_transport_error(spec, attempts, reason, exc, self._credential.secrets)
 
     async def _exchange(self, spec: RequestSpec, request: httpx.Request) -> _core.Answer:
         """Send ``request`` and read its body: a 2xx up to ``max_answer_bytes``, an error its head.
@@ -153,20 +150,15 @@ class AsyncAPIClient(ClientBase):
         """
         response = await self._client.send(request, stream=True)
         try:
-            ok = 200 <= response.status_code < 300
-            limit = self._settings.max_answer_bytes if ok else _core.ERROR_HEAD
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    if ok:
-                        raise _core.answer_too_large(spec, response.status_code, limit)
+            body = _core.Body(spec, response.status_code, response.headers, self._settings.max_answer_bytes)
+            async for chunk in response.aiter_raw():
+                if not body.add(chunk):
                     break
             return _core.Answer(
                 response.status_code,
                 response.reason_phrase or "",
                 response.headers,
-                bytes(body[:limit]),
+                body.content,
                 str(response.request.url),
             )
         finally:

@@ -139,6 +139,41 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return _hide_cut_fragment(_pattern(forms).sub("***", text), forms)
 
 
+#: How many links of an exception chain are copied; a deeper chain (or a loop) ends there.
+MAX_CHAIN = 16
+
+
+def scrubbed_exception(exc: BaseException, secrets: Iterable[str], depth: int = 0) -> BaseException:
+    """A stand-in for a library's exception and its chain, as a traceback prints them: each link
+    of the same type with its traceback and notes, its text scrubbed, and no other attribute (a
+    request and its headers stay behind). Set it as the client's error's ``__cause__``."""
+    secrets = tuple(secrets)
+    try:
+        text = scrub(str(exc), secrets)
+    except Exception:  # a __str__ that fails on its own
+        text = "(no text)"
+    kind = type(exc)
+    try:
+        copy = kind.__new__(kind)
+        copy.args = (text,)
+        if str(copy) != text:
+            raise TypeError(kind)
+    except Exception:  # a type that builds its text from attributes its __init__ sets
+        copy = Exception(f"{kind.__module__}.{kind.__qualname__}: {text}")
+    copy.__traceback__ = exc.__traceback__
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        copy.__notes__ = [scrub(str(note), secrets) for note in notes]  # type: ignore[attr-defined]
+    following = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    if following is not None and depth < MAX_CHAIN:
+        link = scrubbed_exception(following, secrets, depth + 1)
+        if exc.__cause__ is None:
+            copy.__context__ = link
+        else:
+            copy.__cause__ = link
+    return copy
+
+
 def _basic(user: str, password: str) -> tuple[str, tuple[str, ...]]:
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return f"Basic {token}", (password, token)

@@ -12,15 +12,14 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
-from airflow_provider_abeja.client import _core
+from airflow_provider_abeja.client import _core, _deadline
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE, OPERATIONS
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
 from airflow_provider_abeja.client.training import Archive, artifact_uri, deployment_code
-from airflow_provider_abeja.exceptions import InvalidArgumentError
+from airflow_provider_abeja.exceptions import AbejaError, InvalidArgumentError
 
 StreamTarget = str | os.PathLike[str] | IO[bytes]
 #: A JSON object, as the API answers.
@@ -176,10 +175,13 @@ class APIClient(ClientBase, ReadCalls):
     def _open_transport(self) -> None:
         self._proxies: dict[str, dict[str, str]] = {}
         self._session = session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._settings.pool_maxsize, max_retries=0)
+        adapter = _deadline.DeadlineAdapter(
+            pool_connections=4, pool_maxsize=self._settings.pool_maxsize, max_retries=0
+        )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers["User-Agent"] = _core.USER_AGENT
+        session.headers["Accept-Encoding"] = _core.ACCEPT_ENCODING
         session.auth = self._credential
         # The environment (proxies, CA bundle) is read when the client is built and once per
         # host, not on every request as requests' trust_env does (~0.1 ms a request).
@@ -219,20 +221,21 @@ class APIClient(ClientBase, ReadCalls):
             nonlocal attempts
             attempts += 1
             started = time.perf_counter()
-            response = self._session.request(
-                spec.method,
-                spec.url,
-                params=spec.params,
-                data=spec.body,
-                headers=spec.headers,
-                timeout=timeout,
-                stream=True,
-                allow_redirects=False,
-                proxies=proxies,
-                auth=None if spec.credential else _no_auth,
-            )
-            if not stream or not 200 <= response.status_code < 300:
-                self._read(spec, response, started)
+            with _deadline.deadline(self._settings.deadline):
+                response = self._session.request(
+                    spec.method,
+                    spec.url,
+                    params=spec.params,
+                    data=spec.body,
+                    headers=spec.headers,
+                    timeout=timeout,
+                    stream=True,
+                    allow_redirects=False,
+                    proxies=proxies,
+                    auth=None if spec.credential else _no_auth,
+                )
+                if not stream or not 200 <= response.status_code < 300:
+                    self._read(spec, response)
             _core.log_answer(spec, response.url, response.status_code, started)
             return response
 
@@ -240,32 +243,26 @@ class APIClient(ClientBase, ReadCalls):
             return self._retry_policy.call(spec, TRANSPORT_ADAPTER, attempt)
         except requests.exceptions.RequestException as exc:
             reason = describe_transport_error(exc)
-            raise _core.transport_error(spec, attempts, reason, exc, self._credential.secrets) from exc
+            _core.raise_transport_error(spec, attempts, reason, exc, self._credential.secrets)
 
-    def _read(self, spec: RequestSpec, response: requests.Response, started: float) -> None:
-        """Read the body into ``response.content``, bounded: the request's deadline is checked
-        after every receive, a 2xx may hold ``max_answer_bytes``, an error only its head."""
-        deadline = self._settings.deadline
-        ok = 200 <= response.status_code < 300
-        limit = self._settings.max_answer_bytes if ok else _core.ERROR_HEAD
+    def _read(self, spec: RequestSpec, response: requests.Response) -> None:
+        """Read the body into ``response.content`` within its limits (``_core.Body``: decoded as it
+        arrives, whatever urllib3's version) and the request's deadline (``_deadline``)."""
         # read1 returns what one receive brought: a server dripping bytes cannot hold a read.
         read = getattr(response.raw, "read1", response.raw.read)
-        body = bytearray()
         try:
-            while chunk := read(_core.CHUNK_SIZE, decode_content=True):
-                body += chunk
-                if len(body) > limit:
-                    response.close()  # the rest is never read: the connection goes with it
-                    if ok:
-                        raise _core.answer_too_large(spec, response.status_code, limit)
+            body = _core.Body(spec, response.status_code, response.headers, self._settings.max_answer_bytes)
+            while chunk := read(_core.CHUNK_SIZE, decode_content=False):
+                if not body.add(chunk):
+                    response.close()  # an error's head is read: the rest goes with the connection
                     break
-                if deadline is not None and time.perf_counter() - started > deadline:
-                    response.close()
-                    raise requests.exceptions.ReadTimeout(f"no whole answer within {deadline:g}s")
+        except AbejaError:
+            response.close()
+            raise
         except urllib3.exceptions.HTTPError as exc:
             response.close()
             raise _as_requests_error(exc) from exc
-        response._content = bytes(body[:limit])
+        response._content = body.content
         response._content_consumed = True  # type: ignore[attr-defined]
 
     def _error(self, response: requests.Response, spec: RequestSpec) -> None:
@@ -295,7 +292,7 @@ class APIClient(ClientBase, ReadCalls):
                         target.write(chunk)
             except requests.exceptions.RequestException as exc:
                 reason = f"reading the answer failed: {describe_transport_error(exc)}"
-                raise _core.transport_error(spec, 1, reason, exc, self._credential.secrets) from exc
+                _core.raise_transport_error(spec, 1, reason, exc, self._credential.secrets)
         return response
 
     def _call(self, name: str, args: Mapping[str, Any]) -> Any:
