@@ -338,7 +338,8 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
     :param bake_seconds: how long to watch green behind the endpoint (default 300).
     :param probe_interval: seconds between two probes and status reads (default 10).
     :param max_error_rate: the probes' highest error rate before a rollback (default 0.0).
-    :param input_path: the validation set to probe with (JSONL or files, as the batch operator's).
+    :param input_path: the validation set to probe with (JSONL or files, as the batch operator's,
+        or a Datalake channel, ``abeja-datalake://<channel_id>``, as the comparison's).
     :param inputs: instead, a list of JSON bodies. With neither, the bake watches green's status only.
     :param key_field: the field naming each input (as the batch operator's).
     :param payload_field: send only this field of each input (as the batch operator's).
@@ -538,9 +539,9 @@ def guarded_promotion(
 ) -> Any:
     """A task group promoting ``green_service_id`` behind ``endpoint_alias`` (see the module docstring).
 
-    The validation set (``input_path`` or ``inputs``) is replayed by ``compare`` (its thresholds
-    and options in ``compare_kwargs``, see ``AbejaCompareServicesOperator``; results to
-    ``output_path``) and sampled by the bake's probes. ``approval=True`` adds a human approval
+    The validation set (``input_path``, which may be ``abeja-datalake://<channel_id>``, or
+    ``inputs``) is replayed by ``compare`` (its thresholds and options in ``compare_kwargs``, see
+    ``AbejaCompareServicesOperator``; results to ``output_path``) and sampled by the bake's probes. ``approval=True`` adds a human approval
     on Airflow 3.1+ (rejected when nobody answers within ``approval_timeout``); an operator
     instead is put between compare and swap as the gate (its failure stops the promotion). The
     group ends with the endpoint on a verified service and only that one of blue and green left.
