@@ -114,9 +114,7 @@ def run_channel(dags_folder: Path, emulator_connection: Any) -> Iterator[DagRunn
         yield runner
 
 
-def test_a_validation_set_uploaded_to_a_channel_promotes_green(
-    run_channel: DagRunner, tmp_path: Path
-) -> None:
+def test_a_channel_as_the_validation_set_promotes_green(run_channel: DagRunner, tmp_path: Path) -> None:
     handle = run_channel.emulator
     blue_behind_default_endpoint(handle)  # retired after the bake
     green = ready_green(handle)
