@@ -54,16 +54,22 @@ REFUSED_BATCH_ARGUMENTS = {
 
 
 def validation_set(
-    client: Any, input_path: Any, inputs: Any, *, storage_conn_id: str | None = None, **options: Any
+    operator: AbejaDeploymentOperator,
+    input_path: Any,
+    inputs: Any,
+    *,
+    storage_conn_id: str | None = None,
+    **options: Any,
 ) -> Any:
     """The batch operator's reader of ``input_path`` / ``inputs``, or the channel's files for an
-    ``abeja-datalake://<channel_id>[/<file_id>]`` path (see ``batch.channel``)."""
+    ``abeja-datalake://<channel_id>[/<file_id>]`` path (see ``batch.channel``) read with the
+    ``operator``'s client, made once the path is checked."""
     from airflow_provider_abeja.batch.channel import ChannelSource, channel_path
 
     located = channel_path(input_path) if inputs is None else None
     if located is None:
         return input_source(input_path, inputs, conn_id=storage_conn_id, **options)
-    return ChannelSource(client, *located, **options)
+    return ChannelSource(operator.client, *located, **options)
 
 
 def _optional_id(value: Any, argument: str) -> str | None:
@@ -236,7 +242,7 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
 
     def _full_source(self) -> Any:
         return validation_set(
-            self.client,
+            self,
             self.input_path,
             self.inputs,
             input_format=self.input_format,
@@ -256,10 +262,10 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         ti = context["ti"]
         organization_id = self.resolve_organization_id()
         green = required_id(self.green_service_id, "green_service_id")
+        source = compare.Paired(self.build_source())  # its paths and ids checked before any request
+        output = self._path(str(self.output_path), "output_path")
         blue = self._blue(organization_id, green, ti)
         targets = [Target(organization_id, self.deployment_id, s) for s in (blue, green)]
-        source = compare.Paired(self.build_source())
-        output = self._path(str(self.output_path), "output_path")
         concurrency = self.concurrency or sum(self._default_concurrency(self.client, t) for t in targets)
         client = self._client(concurrency)
         senders = [
@@ -383,7 +389,7 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
         if self.input_path is None and self.inputs is None:
             return []
         source = validation_set(
-            self.client,
+            self,
             self.input_path,
             self.inputs,
             key_field=self.key_field,
@@ -396,13 +402,13 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
         organization_id = self.resolve_organization_id()
         blue = required_id(self.blue_service_id, "blue_service_id")
         green = required_id(self.green_service_id, "green_service_id")
+        probes = self._probes()
         current = self.serving(organization_id)
         if current not in (blue, green):
             raise AirflowFailException(
                 f"endpoint {self.endpoint_alias} routes to {current}, neither blue {blue} nor green "
                 f"{green}: someone else changed it; nothing was done"
             )
-        probes = self._probes()
         if current == green and self.status(organization_id, blue) is None:
             self.log.info("An earlier try promoted green %s and retired blue %s", green, blue)
             baked: dict[str, Any] = {"probes": 0, "errors": 0}
@@ -541,10 +547,11 @@ def guarded_promotion(
 
     The validation set (``input_path``, which may be ``abeja-datalake://<channel_id>``, or
     ``inputs``) is replayed by ``compare`` (its thresholds and options in ``compare_kwargs``, see
-    ``AbejaCompareServicesOperator``; results to ``output_path``) and sampled by the bake's probes. ``approval=True`` adds a human approval
-    on Airflow 3.1+ (rejected when nobody answers within ``approval_timeout``); an operator
-    instead is put between compare and swap as the gate (its failure stops the promotion). The
-    group ends with the endpoint on a verified service and only that one of blue and green left.
+    ``AbejaCompareServicesOperator``; results to ``output_path``) and sampled by the bake's
+    probes. ``approval=True`` adds a human approval on Airflow 3.1+ (rejected when nobody answers
+    within ``approval_timeout``); an operator instead is put between compare and swap as the gate
+    (its failure stops the promotion). The group ends with the endpoint on a verified service and
+    only that one of blue and green left.
     """
     from airflow.providers.common.compat.sdk import TaskGroup
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pendulum
 import pytest
-from airflow.providers.common.compat.sdk import DAG, BaseOperator
+from airflow.providers.common.compat.sdk import DAG, AirflowFailException, BaseOperator
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.operators.guarded import (
@@ -138,3 +138,22 @@ def test_lineage_names_the_channel_the_answers_and_the_report_and_green() -> Non
     assert [(d.namespace, d.name) for d in lineage.inputs] == [("abeja-datalake://1234567890123", "")]
     assert [d.name for d in lineage.outputs] == ["/out/compare.jsonl", "/out/compare.report.json"]
     assert lineage.run_facets["abeja_service"].serviceId == SER
+
+
+@pytest.mark.parametrize("cls", [AbejaCompareServicesOperator, AbejaGuardedSwapOperator])
+def test_a_bad_channel_is_refused_before_any_request(cls: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cls, "resolve_organization_id", lambda self: "1234567890123")
+    monkeypatch.setattr(cls, "serving", lambda *args: pytest.fail("the endpoint was read"))
+    specific = (
+        {"output_path": "/tmp/c.jsonl"} if cls is AbejaCompareServicesOperator else {"blue_service_id": SER}
+    )
+    op = cls(
+        task_id="t",
+        deployment_id=DEP,
+        green_service_id="ser-fedcba9876543210",
+        input_path="abeja-datalake://not a channel",
+        **specific,
+    )
+
+    with pytest.raises(AirflowFailException, match=r"^input_path: 'not a channel' must not contain"):
+        op.execute({"ti": None})  # fails fast: no Airflow retry
