@@ -177,6 +177,13 @@ def test_rejected_timed_out_and_killed_promotions_end_verified(
         assert tasks[name][f"{GROUP}.swap_and_bake"] == "upstream_failed"
         assert tasks[name][f"{GROUP}.settle"] == "success"
     assert ti("kill", "swap_and_bake")["try_number"] == 2  # the kill's retry promoted green
+    first, retry = (
+        path.read_text(errors="replace")
+        for path in airflow.task_log_files("guarded_sched_kill", runs["kill"], f"{GROUP}.swap_and_bake")
+    )
+    assert f"Baking green {green}" in first  # killed during the bake, before it passed
+    assert "Bake passed" not in first
+    assert "an earlier try): baking again" in retry  # the retry found the endpoint on green
     answers = {
         n: rest("GET", f"{run_path(n)}/taskInstances/{GROUP}.approve/-1/hitlDetails") for n in APPROVALS
     }

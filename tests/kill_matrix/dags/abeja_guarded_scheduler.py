@@ -24,7 +24,7 @@ DEPLOYMENT = "9999999999999"
 INPUTS = [{"text": "good"}, {"text": "bad"}, {"text": "nice and fast"}]
 OUTPUT_DIR = os.environ.get("ABEJA_EXAMPLE_OUTPUT_DIR", tempfile.gettempdir())
 PROBE_INTERVAL = 0.5
-KILL_BAKE_SECONDS = float(os.environ.get("ABEJA_GUARDED_BAKE_SECONDS", "6"))
+KILL_BAKE_SECONDS = 8.0  # long enough for the test to see the bake and kill its worker
 APPROVAL_TIMEOUTS = {"reject": timedelta(minutes=10), "timeout": timedelta(seconds=2)}
 
 
