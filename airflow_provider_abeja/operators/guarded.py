@@ -46,6 +46,30 @@ XCOM_BLUE = "blue_service_id"
 XCOM_COMPARISON_TABLE = "comparison_table"
 XCOM_PROMOTED = "promoted_service_id"
 READY = "READY"
+#: The batch operator's arguments that mean nothing to the comparison, and why (refused by name).
+REFUSED_BATCH_ARGUMENTS = {
+    "service_id": "blue and green are the services called (blue_service_id, green_service_id)",
+    "errors_path": "every answer, failed or not, is in output_path and counted in the report",
+}
+
+
+def validation_set(
+    operator: AbejaDeploymentOperator,
+    input_path: Any,
+    inputs: Any,
+    *,
+    storage_conn_id: str | None = None,
+    **options: Any,
+) -> Any:
+    """The batch operator's reader of ``input_path`` / ``inputs``, or the channel's files for an
+    ``abeja-datalake://<channel_id>[/<file_id>]`` path (see ``batch.channel``) read with the
+    ``operator``'s client, made once the path is checked."""
+    from airflow_provider_abeja.batch.channel import ChannelSource, channel_path
+
+    located = channel_path(input_path) if inputs is None else None
+    if located is None:
+        return input_source(input_path, inputs, conn_id=storage_conn_id, **options)
+    return ChannelSource(operator.client, *located, **options)
 
 
 def _optional_id(value: Any, argument: str) -> str | None:
@@ -134,9 +158,13 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
     of green with blue over the inputs both answered, ``disagreeing_keys`` (the first five) and
     ``breaches``. The report's Markdown table goes to the task log and the ``comparison_table`` XCom.
 
-    Takes the batch operator's input arguments (``input_path`` or ``inputs``, ``key_field``,
-    ``payload_field``, ``storage_conn_id``, ``concurrency``: requests in flight for both
-    services together, default two per instance of each).
+    Takes the batch operator's arguments (see ``AbejaBatchRequestOperator``) but ``service_id``
+    and ``errors_path``, refused by name: the services are blue and green, and every answer,
+    failed or not, is in ``output_path`` and counted in the report. ``concurrency`` is the
+    requests in flight for both services together (default two per instance of each).
+    ``input_path`` may also be a Datalake channel, ``abeja-datalake://<channel_id>`` (every file
+    of it: JSONL files give one input per line, other files one input each), or one of its files,
+    ``abeja-datalake://<channel_id>/<file_id>``.
 
     :param green_service_id: the candidate (``ser-...``).
     :param blue_service_id: the service to compare with; default: the one ``endpoint_alias``
@@ -156,13 +184,13 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
     """
 
     template_fields: Sequence[str] = (
-        *AbejaBatchRequestOperator.template_fields,
+        *(f for f in AbejaBatchRequestOperator.template_fields if f not in REFUSED_BATCH_ARGUMENTS),
         "blue_service_id",
         "green_service_id",
         "report_path",
     )
     named_arguments = (
-        *AbejaBatchRequestOperator.named_arguments,
+        *(a for a in AbejaBatchRequestOperator.named_arguments if a not in REFUSED_BATCH_ARGUMENTS),
         *("blue_service_id", "green_service_id", "report_path"),
     )
 
@@ -180,6 +208,9 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         abort_statuses: Sequence[int] = (401, 403),
         **kwargs: Any,
     ) -> None:
+        for argument, why in REFUSED_BATCH_ARGUMENTS.items():
+            if kwargs.pop(argument, None) is not None:
+                raise InvalidArgumentError(argument, f"is not an argument of the comparison: {why}")
         super().__init__(max_error_rate=max_error_rate, abort_statuses=abort_statuses, **kwargs)
         self.report_path = report_path
         self.compare_field = compare_field
@@ -209,6 +240,18 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         ti.xcom_push(key=XCOM_BLUE, value=blue)
         return blue
 
+    def _full_source(self) -> Any:
+        return validation_set(
+            self,
+            self.input_path,
+            self.inputs,
+            input_format=self.input_format,
+            key_field=self.key_field,
+            payload_field=self.payload_field,
+            content_type=self.content_type,
+            storage_conn_id=self.storage_conn_id,
+        )
+
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
         from airflow_provider_abeja.batch import compare
         from airflow_provider_abeja.batch.paths import published
@@ -219,14 +262,20 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         ti = context["ti"]
         organization_id = self.resolve_organization_id()
         green = required_id(self.green_service_id, "green_service_id")
+        source = compare.Paired(self.build_source())  # its paths and ids checked before any request
+        output = self._path(str(self.output_path), "output_path")
         blue = self._blue(organization_id, green, ti)
         targets = [Target(organization_id, self.deployment_id, s) for s in (blue, green)]
-        source = compare.Paired(self.build_source())
-        output = self._path(str(self.output_path), "output_path")
         concurrency = self.concurrency or sum(self._default_concurrency(self.client, t) for t in targets)
         client = self._client(concurrency)
         senders = [
-            Sender(client, t, resend_statuses=self.resend_statuses, abort_statuses=self.abort_statuses)
+            Sender(
+                client,
+                t,
+                resend_statuses=self.resend_statuses,
+                resend_on_transport_error=self.resend_on_transport_error,
+                abort_statuses=self.abort_statuses,
+            )
             for t in targets
         ]
         store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
@@ -240,7 +289,7 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
             client.close()
         agree = compare.agreement(self.compare_field or None, self.tolerance, self.agree)
         result = compare.report(iter_records(output), agree)
-        report_path = str(self.report_path or str(self.output_path).removesuffix(".jsonl") + ".report.json")
+        report_path = self._report_path()
         breaches = compare.breaches(result, self.thresholds)
         result.update(
             blue_service_id=blue,
@@ -259,6 +308,20 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         if breaches:
             raise AirflowFailException(f"green {green} is not promoted: " + "; ".join(breaches))
         return result
+
+    def _report_path(self) -> str:
+        return str(self.report_path or str(self.output_path).removesuffix(".jsonl") + ".report.json")
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The validation set in; both answers and the report out; green is the service judged."""
+        from airflow_provider_abeja.lineage import operator_lineage
+
+        return operator_lineage(
+            self,
+            inputs=[self.input_path, self.include_keys_from],
+            outputs=[str(self.output_path), self._report_path()],
+            service_id=str(self.green_service_id),
+        )
 
 
 class AbejaGuardedSwapOperator(_ReleaseOperator):
@@ -281,7 +344,8 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
     :param bake_seconds: how long to watch green behind the endpoint (default 300).
     :param probe_interval: seconds between two probes and status reads (default 10).
     :param max_error_rate: the probes' highest error rate before a rollback (default 0.0).
-    :param input_path: the validation set to probe with (JSONL or files, as the batch operator's).
+    :param input_path: the validation set to probe with (JSONL or files, as the batch operator's,
+        or a Datalake channel, ``abeja-datalake://<channel_id>``, as the comparison's).
     :param inputs: instead, a list of JSON bodies. With neither, the bake watches green's status only.
     :param key_field: the field naming each input (as the batch operator's).
     :param payload_field: send only this field of each input (as the batch operator's).
@@ -324,12 +388,13 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
     def _probes(self) -> list[Any]:
         if self.input_path is None and self.inputs is None:
             return []
-        source = input_source(
+        source = validation_set(
+            self,
             self.input_path,
             self.inputs,
             key_field=self.key_field,
             payload_field=self.payload_field,
-            conn_id=self.storage_conn_id,
+            storage_conn_id=self.storage_conn_id,
         )
         return list(itertools.islice(source, self.probe_sample))
 
@@ -337,13 +402,13 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
         organization_id = self.resolve_organization_id()
         blue = required_id(self.blue_service_id, "blue_service_id")
         green = required_id(self.green_service_id, "green_service_id")
+        probes = self._probes()
         current = self.serving(organization_id)
         if current not in (blue, green):
             raise AirflowFailException(
                 f"endpoint {self.endpoint_alias} routes to {current}, neither blue {blue} nor green "
                 f"{green}: someone else changed it; nothing was done"
             )
-        probes = self._probes()
         if current == green and self.status(organization_id, blue) is None:
             self.log.info("An earlier try promoted green %s and retired blue %s", green, blue)
             baked: dict[str, Any] = {"probes": 0, "errors": 0}
@@ -480,12 +545,13 @@ def guarded_promotion(
 ) -> Any:
     """A task group promoting ``green_service_id`` behind ``endpoint_alias`` (see the module docstring).
 
-    The validation set (``input_path`` or ``inputs``) is replayed by ``compare`` (its thresholds
-    and options in ``compare_kwargs``, see ``AbejaCompareServicesOperator``; results to
-    ``output_path``) and sampled by the bake's probes. ``approval=True`` adds a human approval
-    on Airflow 3.1+ (rejected when nobody answers within ``approval_timeout``); an operator
-    instead is put between compare and swap as the gate (its failure stops the promotion). The
-    group ends with the endpoint on a verified service and only that one of blue and green left.
+    The validation set (``input_path``, which may be ``abeja-datalake://<channel_id>``, or
+    ``inputs``) is replayed by ``compare`` (its thresholds and options in ``compare_kwargs``, see
+    ``AbejaCompareServicesOperator``; results to ``output_path``) and sampled by the bake's
+    probes. ``approval=True`` adds a human approval on Airflow 3.1+ (rejected when nobody answers
+    within ``approval_timeout``); an operator instead is put between compare and swap as the gate
+    (its failure stops the promotion). The group ends with the endpoint on a verified service and
+    only that one of blue and green left.
     """
     from airflow.providers.common.compat.sdk import TaskGroup
 

@@ -103,3 +103,30 @@ def ready_green(handle: Any) -> str:
     green = str(handle.create_service(DEPLOYMENT, V1)["service_id"])
     handle.wait_for_status(DEPLOYMENT, green)
     return green
+
+
+CHANNEL = Path(__file__).resolve().parent / "patterns" / "abeja_guarded_channel.py"
+
+
+@pytest.fixture
+def run_channel(dags_folder: Path, emulator_connection: Any) -> Iterator[DagRunner]:
+    with pattern_runner(CHANNEL, dags_folder, emulator_connection) as runner:
+        yield runner
+
+
+def test_a_channel_as_the_validation_set_promotes_green(run_channel: DagRunner, tmp_path: Path) -> None:
+    handle = run_channel.emulator
+    blue_behind_default_endpoint(handle)  # retired after the bake
+    green = ready_green(handle)
+    channel = handle.create_channel("validation")["channel_id"]
+    validation_set = tmp_path / "validation.jsonl"
+    validation_set.write_text("".join(f'{{"id": "r{n}", "text": "review {n}"}}\n' for n in range(5)))
+
+    result = run_channel("guarded_channel", green=green, channel=channel, validation_set=str(validation_set))
+
+    assert result.state == "success", result.task_states
+    report = result.returns["guarded_promotion.compare"]
+    assert report["green"]["requests"] == 5
+    assert report["agreement_rate"] == 1.0
+    assert endpoints(handle) == {"default": green}
+    assert services(handle) == {green: "READY"}

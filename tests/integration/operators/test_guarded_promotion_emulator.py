@@ -59,9 +59,8 @@ def compare(green: str, tmp_path: Any, **kwargs: Any) -> AbejaCompareServicesOpe
         task_id="compare",
         deployment_id=SAMPLE_DEPLOYMENT,
         green_service_id=green,
-        inputs=INPUTS,
         output_path=str(tmp_path / "compare.jsonl"),
-        **kwargs,
+        **{"inputs": INPUTS, **kwargs},
     )
 
 
@@ -269,3 +268,31 @@ def test_compare_without_an_endpoint_fails_fast_naming_the_first_release(emulato
 
     assert "blue_service_id" not in context["ti"].xcoms
     assert not (tmp_path / "compare.jsonl").exists()
+
+
+def test_a_datalake_channel_is_the_validation_set(emulator, release, context, tmp_path):
+    """Its JSONL files, uploaded as ABEJA's SDK does, read page by page by the compare and the bake."""
+    blue, green = release()
+    channel = emulator.create_channel("validation")["channel_id"]
+    halves = INPUTS[:4], INPUTS[4:]
+    for n, half in enumerate(halves):
+        body = "".join(json.dumps({"id": f"{n}-{i}", **item}) + "\n" for i, item in enumerate(half))
+        emulator.upload_file(channel, body.encode(), "application/jsonl", {"filename": f"part-{n}.jsonl"})
+    path = f"abeja-datalake://{channel}"
+
+    report = compare(green, tmp_path, inputs=None, input_path=path, key_field="id").execute(context)
+
+    assert report["blue"]["requests"] == report["green"]["requests"] == len(INPUTS)
+    assert report["agreement_rate"] == 1.0
+    assert report["breaches"] == []
+    keys = {r["key"] for r in map(json.loads, (tmp_path / "compare.jsonl").read_text().splitlines())}
+    ids = [f"{n}-{i}" for n, half in enumerate(halves) for i in range(len(half))]
+    assert keys == {f'{side}/"{key}"' for side in ("blue", "green") for key in ids}
+    assert route_count(emulator, "download_channel_file") == 2  # each file once
+
+    baking = swap(blue, green)
+    baking.inputs, baking.input_path, baking.probe_sample = None, path, 2
+    baked = baking.execute(context)
+    assert baked["probes"] >= 2
+    assert baked["errors"] == 0
+    assert serving(emulator) == green

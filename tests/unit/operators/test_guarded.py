@@ -8,7 +8,7 @@ from typing import Any
 
 import pendulum
 import pytest
-from airflow.providers.common.compat.sdk import DAG, BaseOperator
+from airflow.providers.common.compat.sdk import DAG, AirflowFailException, BaseOperator
 
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.operators.guarded import (
@@ -84,6 +84,8 @@ def test_a_gate_of_the_dags_own_goes_between_compare_and_swap() -> None:
         (AbejaCompareServicesOperator, {"max_error_rate": "{{ x }}"}, "max_error_rate"),
         (AbejaCompareServicesOperator, {"tolerance": -1}, "tolerance"),
         (AbejaCompareServicesOperator, {"max_p95_ms": "fast"}, "max_p95_ms"),
+        (AbejaCompareServicesOperator, {"service_id": SER}, "service_id"),  # blue and green are
+        (AbejaCompareServicesOperator, {"errors_path": "/e.jsonl"}, "errors_path"),  # in the output
         (AbejaGuardedSwapOperator, {"probe_interval": 0}, "probe_interval"),
         (AbejaGuardedSwapOperator, {"bake_seconds": -5}, "bake_seconds"),
         (AbejaGuardedSwapOperator, {"max_error_rate": 2}, "max_error_rate"),
@@ -109,3 +111,49 @@ def test_approval_without_the_standard_providers_step_says_what_to_do(
     monkeypatch.setitem(sys.modules, "airflow.providers.standard.operators.hitl", None)
     with pytest.raises(InvalidArgumentError, match=r"needs Airflow 3\.1"):
         group(approval=True)
+
+
+def test_the_batch_operators_arguments_it_ignores_are_not_templated() -> None:
+    for fields in (
+        AbejaCompareServicesOperator.template_fields,
+        AbejaCompareServicesOperator.named_arguments,
+    ):
+        assert "service_id" not in fields
+        assert "errors_path" not in fields
+
+
+def test_lineage_names_the_channel_the_answers_and_the_report_and_green() -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    compare = AbejaCompareServicesOperator(
+        task_id="c",
+        deployment_id=DEP,
+        organization_id="1234567890123",
+        green_service_id=SER,
+        input_path="abeja-datalake://1234567890123",
+        output_path="/out/compare.jsonl",
+    )
+
+    lineage = compare.get_openlineage_facets_on_complete(None)
+
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("abeja-datalake://1234567890123", "")]
+    assert [d.name for d in lineage.outputs] == ["/out/compare.jsonl", "/out/compare.report.json"]
+    assert lineage.run_facets["abeja_service"].serviceId == SER
+
+
+@pytest.mark.parametrize("cls", [AbejaCompareServicesOperator, AbejaGuardedSwapOperator])
+def test_a_bad_channel_is_refused_before_any_request(cls: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cls, "resolve_organization_id", lambda self: "1234567890123")
+    monkeypatch.setattr(cls, "serving", lambda *args: pytest.fail("the endpoint was read"))
+    specific = (
+        {"output_path": "/tmp/c.jsonl"} if cls is AbejaCompareServicesOperator else {"blue_service_id": SER}
+    )
+    op = cls(
+        task_id="t",
+        deployment_id=DEP,
+        green_service_id="ser-fedcba9876543210",
+        input_path="abeja-datalake://not a channel",
+        **specific,
+    )
+
+    with pytest.raises(AirflowFailException, match=r"^input_path: 'not a channel' must not contain"):
+        op.execute({"ti": None})  # fails fast: no Airflow retry
