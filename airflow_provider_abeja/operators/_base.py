@@ -1,5 +1,12 @@
 """What every ABEJA operator shares: the fail-fast rule, renamed arguments, the connection and its
-hook, the organization fallback, create-once, and a wait that ``on_kill`` stops.
+hook, the organization fallback, create-once, and the one skeleton of the operators that start
+something and wait for it (start, remember, wait in the worker or deferred, complete, cancel on kill).
+
+On Airflow 3.3 and later the id of what a try started goes to the task state store before the try
+waits: a retry after a crash reconnects to it (running), returns it (finished) or starts afresh
+(failed, stopped, gone); the creation marker (``AIRFLOW_ABEJA_CREATED_BY``) is the net under it.
+A wait ends at the sooner of ``timeout`` and ``execution_timeout`` less a margin, so it ends first,
+with the engine's one timeout message, in every mode.
 
 Nothing heavy is imported at module import time: the client and the triggers are imported when a
 task runs, so that a DAG file importing the operators parses quickly.
@@ -9,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from warnings import warn
@@ -29,9 +37,10 @@ from airflow_provider_abeja.exceptions import (
     NotFound,
     TransportError,
     WaitStoppedError,
+    WaitTimeoutError,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.wait.engine import FailFastMixin, airflow_error
+from airflow_provider_abeja.wait.engine import FailFastMixin, ResourceKind, airflow_error
 
 if TYPE_CHECKING:
     from airflow.sdk.bases.operator import BaseOperatorMeta as _OperatorMeta
@@ -68,6 +77,45 @@ DEFAULT_INSTANCE_TYPE = "cpu-0.25"
 MIN_CHECK_INTERVAL = 0.1
 #: ``deferrable``'s default: Airflow's ``[operators] default_deferrable`` option.
 DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+#: Seconds before ``execution_timeout`` at which a wait ends (at most this fraction of it).
+EXECUTION_TIMEOUT_MARGIN = 5.0
+EXECUTION_TIMEOUT_MARGIN_SHARE = 0.1
+
+
+def remember(context: Mapping[str, Any], key: str, value: str) -> None:
+    """Store ``value`` under ``key`` for every later try of this task instance (3.3 and later)."""
+    store = context.get("task_state_store")
+    if store is None:
+        return
+    from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+    store.set(key, value, retention=NEVER_EXPIRE)
+
+
+def recall(context: Mapping[str, Any], key: str) -> str | None:
+    """What an earlier try of this task instance stored under ``key`` (None: nothing, or < 3.3)."""
+    store = context.get("task_state_store")
+    value = None if store is None else store.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def wait_deadline(
+    context: Mapping[str, Any], timeout: float | None, execution_timeout: timedelta | None
+) -> float | None:
+    """The wait's deadline in epoch seconds (None: none): ``timeout`` from now, or the task
+    instance's ``start_date`` plus ``execution_timeout`` less the margin, whichever comes first
+    (Airflow times a deferred task from that same ``start_date``)."""
+    now = time.time()
+    deadlines = [] if timeout is None else [now + timeout]
+    if execution_timeout is not None:
+        started = getattr(context.get("ti"), "start_date", None)
+        start = started.timestamp() if isinstance(started, datetime) else now
+        limit = execution_timeout.total_seconds()
+        margin = min(EXECUTION_TIMEOUT_MARGIN, limit * EXECUTION_TIMEOUT_MARGIN_SHARE)
+        deadlines.append(start + limit - margin)
+    return min(deadlines, default=None)
 
 
 class WaitInterrupted(AirflowException):
@@ -367,14 +415,33 @@ class AbejaConnectionOperator(AbejaBaseOperator):
 
 
 class AbejaWaitingOperator(AbejaConnectionOperator):
-    """An operator that waits for what it did (a service's status, a training job's end), in the
-    worker or, deferred, in the triggerer.
+    """An operator that starts something and waits for it (a service's status, a training job's
+    or a run's end): one skeleton for every kind, as dbt Cloud's and Databricks' operators have.
+
+    A subclass names its ``kind`` (ids, statuses, client calls), its trigger and worker wait, and
+    fills in ``start`` (make or find the resource), ``summary`` (what the task returns) and,
+    when it ends its resource on a kill or a timeout, ``cancels_on_kill``/``after_timeout``.
 
     :param wait_for_completion: wait until the target status (default True).
     :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
     :param timeout: seconds to wait at most (zero or more; None: no limit).
     :param deferrable: wait in the triggerer instead of the worker.
     """
+
+    #: What is waited for: its ids (the last one is also its XCom key), statuses and client calls.
+    kind: ClassVar[ResourceKind]
+    #: The status trigger's classpath, imported when the task defers.
+    trigger: ClassVar[str]
+    #: The ``wait.blocking`` function of the wait in the worker.
+    worker_wait: ClassVar[str]
+    #: The task state store key of the resource a try started (None: not stored).
+    store_key: ClassVar[str | None] = None
+    #: Whether a retry looks for (and the store keeps) what an earlier try started.
+    reuse_existing: bool = True
+    #: ``(organization, outer id, id)`` of what this try started or resumed (for ``on_kill``).
+    _started: tuple[str, str, str] | None = None
+    #: ``(deadline,)`` once ``start_clock`` ran (epoch seconds, None: no deadline).
+    _clock: tuple[float | None] | None = None
 
     def __init__(
         self,
@@ -390,14 +457,175 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
         self.deferrable = deferrable
 
-    #: ``(deadline,)`` once ``start_clock`` ran (epoch seconds, None: no deadline).
-    _clock: tuple[float | None] | None = None
+    # -- what a subclass fills in
+
+    def arguments(self) -> dict[str, Any]:
+        """The rendered arguments of the start, checked as the client checks them: nothing (not
+        even a look-up for an earlier try's resource) is sent with arguments it would refuse."""
+        return {}
+
+    def start(self, context: Mapping[str, Any], organization_id: str, arguments: dict[str, Any]) -> Any:
+        """Make (or find again) the resource; the answer holds its id under the kind's id key."""
+        raise NotImplementedError
+
+    def summary(self, resource: Mapping[str, Any]) -> Any:
+        """What the task returns for the resource (never its environment: it may hold secrets)."""
+        return dict(resource)
+
+    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+        """Push the resource's id and console URL (before any wait, so the link shows if it fails)."""
+
+    def cancels_on_kill(self) -> bool:
+        """Whether a user's kill ends the resource (``on_kill`` in the worker, the trigger's deferred)."""
+        return False
+
+    def after_timeout(self) -> None:
+        """What a wait's timeout (or a failed deferral) does to the resource (nothing by default)."""
+
+    def guard_wait(
+        self, context: Mapping[str, Any], ids: tuple[str, str, str]
+    ) -> contextlib.AbstractContextManager[Any]:
+        """What surrounds the wait and its end, in the worker or resumed (nothing by default)."""
+        return contextlib.nullcontext()
+
+    # -- the skeleton: start, remember, wait (in the worker or deferred), complete, cancel on kill
+
+    def execute(self, context: Mapping[str, Any]) -> Any:
+        self.start_clock(context)
+        arguments = self.arguments()
+        organization_id = self.resolve_organization_id()
+        resource = self.start(context, organization_id, arguments)
+        self._started = ids = self.ids(organization_id, str(resource[self.kind.path_ids[2]]))
+        if self.store_key and self.reuse_existing:
+            remember(context, self.store_key, ids[2])
+        self.push_links(context, ids)
+        return self.finish(context, ids, resource)
+
+    def ids(self, organization_id: str, resource_id: str) -> tuple[str, str, str]:
+        """The resource's path ids: the organization, this operator's outer id, ``resource_id``."""
+        outer = self.kind.path_ids[1]  # deployment_id or job_definition_name: an argument too
+        return organization_id, required_id(getattr(self, outer), outer), resource_id
+
+    def finish(
+        self,
+        context: Mapping[str, Any],
+        ids: tuple[str, str, str],
+        resource: Mapping[str, Any],
+        *,
+        status_is_current: bool = True,
+        **wait_options: Any,
+    ) -> Any:
+        """The summary at once when not waiting or already there, else after ``wait_or_defer``.
+        ``status_is_current=False`` when ``resource`` was read before a change was asked for: its
+        status then says nothing and the wait always polls."""
+        target = wait_options.get("target_status") or self.kind.target_status
+        with self.guard_wait(context, ids):
+            if self.wait_for_completion and not (status_is_current and resource.get("status") == target):
+                resource = self.wait_or_defer(ids, **wait_options)
+            return self.summary(resource)
+
+    def wait_or_defer(
+        self,
+        ids: tuple[str, str, str],
+        target_status: str | None = None,
+        failure_statuses: Collection[str] | None = None,
+        **worker_options: Any,
+    ) -> dict[str, Any]:
+        """Poll until the target status (None: the kind's) and return the resource, in this worker
+        (``wait.blocking``, stopped by ``on_kill``) or, deferred, in the triggerer, where
+        ``execute_complete`` resumes with the trigger's event (deferring raises ``TaskDeferred``).
+        Either way the outcomes and messages are the engine's: a failure status fails without
+        retries, with the latest log lines; the deadline raises ``AirflowException`` chained from
+        ``WaitTimeoutError`` (after ``after_timeout``); ``on_kill`` raises ``WaitInterrupted``."""
+        if self.deferrable:
+            statuses = {}
+            if target_status is not None:  # a trigger that chooses its statuses (services)
+                failing = self.kind.failure_statuses if failure_statuses is None else failure_statuses
+                failing = sorted({str(s) for s in failing} - {target_status})
+                statuses = {"target_status": target_status, "failure_statuses": failing}
+            self.defer_to(ids, **statuses)
+        from airflow_provider_abeja.wait import blocking
+
+        with waiting(self.kind.noun, ids[2]):
+            try:
+                return getattr(blocking, self.worker_wait)(  # type: ignore[no-any-return]
+                    self.client,
+                    *ids,
+                    logger=self.log,
+                    check_interval=self.check_interval,
+                    timeout=self.wait_timeout(),
+                    stop_event=self._stop_event(),
+                    target_status=target_status,
+                    failure_statuses=failure_statuses,
+                    **worker_options,
+                )
+            except WaitTimeoutError:  # a resource nobody waits for any more would run on
+                self.after_timeout()
+                raise
+
+    def defer_to(self, ids: tuple[str, str, str], **statuses: Any) -> None:
+        """Defer to the trigger polling every ``check_interval``; ``execute_complete`` resumes with
+        the ids as its kwargs. The deadline is wall-clock (epoch seconds), so a triggerer restart
+        does not reset it; with ``cancels_on_kill`` the trigger ends the resource on a user's kill."""
+        module, _, name = self.trigger.rpartition(".")
+        trigger = getattr(importlib.import_module(module), name)
+        left = self.wait_timeout()
+        polling = trigger(
+            **dict(zip(self.kind.path_ids, ids, strict=True)),
+            **statuses,
+            poll_interval=self.check_interval,
+            end_time=None if left is None else time.time() + left,
+            abeja_conn_id=self.abeja_conn_id,
+            **({"cancel_on_kill": True} if self.cancels_on_kill() else {}),
+        )
+        resume = {"organization_id": ids[0], self.kind.path_ids[2]: ids[2]}
+        self.defer(trigger=polling, method_name="execute_complete", kwargs=resume)
+
+    def execute_complete(
+        self,
+        context: Mapping[str, Any],
+        event: dict[str, Any] | None = None,
+        organization_id: str | None = None,
+        **resumed: str | None,
+    ) -> Any:
+        """Resume after the trigger: fail loudly on anything but a well-formed success event.
+
+        The ids come from the deferral's kwargs, else (``resumed_id``) from what this try pushed
+        before deferring, with the organization resolved again. Returns the fresh summary.
+        """
+        from airflow_provider_abeja.wait.engine import validate_status_event
+
+        key = self.kind.path_ids[2]
+        resource_id = self.resumed_id(context, resumed.get(key), key, self.kind.noun)
+        self._started = ids = self.ids(organization_id or self.resolve_organization_id(), resource_id)
+        with self.guard_wait(context, ids):
+            self.push_links(context, ids)  # this process ends the task
+            if isinstance(event, Mapping) and event.get("status") == "timeout":
+                self.after_timeout()
+            validate_status_event(event, resource_id, kind=self.kind)
+            self.log.info("%s %s reached its target status", self.kind.noun.capitalize(), resource_id)
+            return self.summary(getattr(self.client, self.kind.read)(*ids))
+
+    def stored(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
+        """The resource an earlier try stored (task state store) while it still runs or has
+        finished well: a retry after a crash reconnects to it (None: start afresh)."""
+        resource_id = recall(context, self.store_key) if self.store_key else None
+        if resource_id is None:
+            return None
+        noun, ids = self.kind.noun, self.ids(organization_id, resource_id)
+        try:
+            resource = getattr(self.client, self.kind.read)(*ids)
+        except NotFound:
+            resource = {"status": "gone"}
+        if resource.get("status") not in self.kind.known_statuses - self.kind.failure_statuses:
+            self.log.info("The %s of an earlier try (%s) is %s", noun, resource_id, resource.get("status"))
+            return None
+        self.log.info("Reconnecting to %s %s of an earlier try (task state store)", noun, resource_id)
+        return dict(resource)
 
     def start_clock(self, context: Mapping[str, Any]) -> None:
         """Fix this try's deadline: ``timeout`` from now or ``execution_timeout`` (less a margin),
         the sooner; every wait of the try, in the worker or deferred, ends there."""
-        from airflow_provider_abeja.operators._resume import wait_deadline
-
         self._clock = (wait_deadline(context, self.timeout, self.execution_timeout),)
 
     def wait_timeout(self) -> float | None:
@@ -419,28 +647,23 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         return super().resume_execution(next_method, next_kwargs, context)
 
     def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
-        """What a failed deferral does to the resource the task started (nothing by default)."""
+        """What a failed deferral does to the resource the task started: ``after_timeout``."""
+        key = self.kind.path_ids[2]
+        resource_id = self.resumed_id(context, None, key, self.kind.noun)
+        self._started = self.ids(self.resolve_organization_id(), resource_id)
+        self.after_timeout()
 
-    def defer_to(
-        self,
-        trigger: Callable[..., Any],
-        resume: dict[str, str],
-        cancel_on_kill: bool = False,
-        **arguments: Any,
-    ) -> None:
-        """Defer to ``trigger(**arguments)`` polling every ``check_interval``; ``execute_complete``
-        resumes with ``resume`` as its kwargs. The deadline is wall-clock (epoch seconds), so a
-        triggerer restart does not reset it. ``cancel_on_kill``: the trigger ends the resource
-        when a user kills the deferred task."""
-        left = self.wait_timeout()
-        polling = trigger(
-            **arguments,
-            poll_interval=self.check_interval,
-            end_time=None if left is None else time.time() + left,
-            abeja_conn_id=self.abeja_conn_id,
-            **({"cancel_on_kill": True} if cancel_on_kill else {}),
-        )
-        self.defer(trigger=polling, method_name="execute_complete", kwargs=resume)
+    def on_kill(self) -> None:
+        """Stop waiting and end what this try started or resumed (``cancel_started``)."""
+        super().on_kill()
+        self.cancel_started()
+
+    def cancel_started(self) -> None:
+        """End what this try started or resumed, when ``cancels_on_kill`` says so."""
+        if self._started is not None and self.cancels_on_kill():
+            from airflow_provider_abeja.wait.cancel import cancel
+
+            self.log.warning("%s", cancel(self.client, self.kind, self._started))
 
 
 class AbejaDeploymentOperator(AbejaConnectionOperator):

@@ -39,8 +39,8 @@ from airflow_provider_abeja.operators._base import (
     environment_argument,
     marked,
     required_id,
-    waiting,
 )
+from airflow_provider_abeja.wait.engine import RUN
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -109,6 +109,9 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
     template_fields_renderers = {"environment": "json"}
     operator_extra_links = (AbejaRunLink(),)
     ui_color = "#eef4e8"
+    kind = RUN
+    trigger = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
+    worker_wait = "wait_for_run"
 
     named_arguments = (
         *AbejaDeploymentOperator.named_arguments,
@@ -140,14 +143,14 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
         self.distribution = distribution
         self.reuse_existing = reuse_existing
 
-    def run_arguments(self) -> dict[str, Any]:
-        """The rendered arguments, checked as the client would (nothing is sent with bad ones)."""
+    def arguments(self) -> dict[str, Any]:
         from airflow_provider_abeja.client.runs import datalake_input, datalake_output
 
+        required_id(self.deployment_id, "deployment_id")
         given = [x is not None and x != "" for x in (self.input_channel_id, self.input_file_id)]
         if given[0] != given[1]:
             raise InvalidArgumentError("input_file_id", "give input_channel_id and input_file_id together")
-        arguments = {
+        return {
             "version_id": required_id(self.version_id, "version_id"),
             "input_data": datalake_input(self.input_channel_id, self.input_file_id) if given[0] else None,
             "output_template": datalake_output(self.output_channel_id) if self.output_channel_id else None,
@@ -158,37 +161,19 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
             "retry_count": self.retry_count,
             "distribution": self.distribution,
         }
-        return arguments
 
-    def execute(self, context: Context) -> Any:
+    def start(self, context: Mapping[str, Any], organization_id: str, arguments: dict[str, Any]) -> Any:
         deployment_id = required_id(self.deployment_id, "deployment_id")
-        arguments = self.run_arguments()
-        organization_id = self.resolve_organization_id()
-        marker = creation_marker(context) if self.reuse_existing else None
-        run = self.create_once(
+        return self.create_once(
             "run",
             arguments,
-            marker,
+            creation_marker(context) if self.reuse_existing else None,
             create=functools.partial(self.client.create_run, organization_id, deployment_id),
             find=functools.partial(self._own_run, organization_id, deployment_id),
         )
-        run_id = str(run["run_id"])
-        push_run_link(self, context["ti"], organization_id, deployment_id, run_id)
-        if not self.wait_for_completion:
-            return self._summary(run)
-        if run.get("status") != "SUCCEEDED":
-            if self.deferrable:
-                from airflow_provider_abeja.triggers.runs import AbejaRunTrigger
 
-                self.defer_to(
-                    AbejaRunTrigger,
-                    {"organization_id": organization_id, "run_id": run_id},
-                    organization_id=organization_id,
-                    deployment_id=deployment_id,
-                    run_id=run_id,
-                )
-            run = self._wait(organization_id, deployment_id, run_id)
-        return self._summary(run)
+    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+        push_run_link(self, context["ti"], *ids)
 
     def _own_run(self, organization_id: str, deployment_id: str, marker: str) -> dict[str, Any] | None:
         """The newest run an earlier try of this task instance started, unless it failed."""
@@ -213,37 +198,7 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
                 return None
         return None
 
-    def _wait(self, organization_id: str, deployment_id: str, run_id: str) -> dict[str, Any]:
-        from airflow_provider_abeja.wait.blocking import wait_for_run
-
-        with waiting("run", run_id):
-            return wait_for_run(
-                self.client,
-                organization_id,
-                deployment_id,
-                run_id,
-                check_interval=self.check_interval,
-                timeout=self.timeout,
-                stop_event=self._stop_event(),
-                logger=self.log,
-            )
-
-    def execute_complete(
-        self,
-        context: Context,
-        event: dict[str, Any] | None = None,
-        organization_id: str | None = None,
-        run_id: str | None = None,
-    ) -> Any:
-        """Resume after the trigger: success returns the run's summary, anything else fails."""
-        from airflow_provider_abeja.triggers.runs import validate_run_event
-
-        run_id = self.resumed_id(context, run_id, "run_id", "run")
-        validate_run_event(event, run_id)
-        organization_id = organization_id or self.resolve_organization_id()
-        return self._summary(self.client.get_run(organization_id, self.deployment_id, run_id))
-
-    def _summary(self, run: Mapping[str, Any]) -> dict[str, Any]:
+    def summary(self, run: Mapping[str, Any]) -> dict[str, Any]:
         """Ids and status (no environment: it may hold secrets), and the output file once known."""
         from airflow_provider_abeja.client.runs import DATALAKE_OPERATOR, decoded, run_input_file
 

@@ -54,13 +54,16 @@ from airflow_provider_abeja.operators._base import (
     marked,
     required_id,
     wait_settings,
-    waiting,
 )
-from airflow_provider_abeja.operators._resume import recall, remember
-from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, RUNNING_STATUSES, ServiceStatus
+from airflow_provider_abeja.wait.engine import (
+    DEFAULT_FAILURE_STATUSES,
+    RUNNING_STATUSES,
+    SERVICE,
+    ServiceStatus,
+)
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
+    pass
 
 _REDACTED = "***"
 #: Where the create operator keeps its service's id in the task state store (Airflow 3.3+).
@@ -105,120 +108,29 @@ def service_ids(create: Any) -> Any:
 
 class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
     """A service operator: pushes service id/url, waits or defers (``AbejaWaitingOperator``'s
-    arguments), returns the service dict."""
+    arguments; the wait in the worker copies the service's recent logs into the task log),
+    returns the service dict (environment values hidden)."""
 
+    kind = SERVICE
+    trigger = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
+    worker_wait = "wait_for_service_status"
     service_id: Any
     operator_extra_links = (AbejaServiceLink(),)
     ui_color = "#e8f4fd"
 
-    def _prepare(self, context: Context) -> tuple[str, str]:
-        """The organization and the rendered ``service_id``, its links pushed; the wait's clock started."""
+    def summary(self, resource: Mapping[str, Any]) -> Any:
+        return _redact_environment(resource)
+
+    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+        self.push_service_xcom(context, ids[0], ids[2])
+
+    def _prepare(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
+        """The rendered ``service_id``'s ids, its links pushed; the wait's clock started."""
         self.start_clock(context)
         service_id = str(_text(self.service_id, "service_id"))
-        organization_id = self.resolve_organization_id()
-        self.push_service_xcom(context, organization_id, service_id)
-        return organization_id, service_id
-
-    def _finish(
-        self,
-        organization_id: str,
-        service: Mapping[str, Any],
-        *,
-        target_status: str,
-        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
-        status_is_current: bool = True,
-        logs_since: datetime | None = None,
-    ) -> Any:
-        """Return at once when not waiting or already there; otherwise wait (or defer).
-
-        ``status_is_current=False`` when ``service`` was read before a state change was asked for:
-        its status then says nothing and the wait always polls.
-        """
-        arrived = status_is_current and service.get("status") == target_status
-        if self.wait_for_completion and not arrived:
-            service = self.wait_or_defer(
-                organization_id, str(service["service_id"]), target_status, failure_statuses, logs_since
-            )
-        return _redact_environment(service)
-
-    def wait_or_defer(
-        self,
-        organization_id: str,
-        service_id: str,
-        target_status: str,
-        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
-        logs_since: datetime | None = None,
-    ) -> dict[str, Any]:
-        """Poll until the service reaches ``target_status`` and return its last dict, in this
-        worker or (``deferrable``) in the triggerer, where ``execute_complete`` resumes with the
-        trigger's event (deferring raises ``TaskDeferred`` and never returns).
-
-        The worker's wait is the hook's (which copies the service's recent logs newer than
-        ``logs_since`` into the task log), stopped by ``on_kill`` through its ``stop_event``.
-        Either way the outcomes and messages are the engine's (``wait_step``): a
-        failure status raises ``AirflowFailException`` (no retry) chained from
-        ``ServiceFailedError`` with the latest log lines; ``timeout`` seconds raise
-        ``AirflowException`` chained from ``WaitTimeoutError``; an error reading the service
-        fails as the fail-fast rule says; ``on_kill`` raises ``WaitInterrupted``.
-        """
-        if self.deferrable:
-            from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-
-            self.defer_to(
-                AbejaServiceStatusTrigger,
-                {"organization_id": organization_id, "service_id": service_id},
-                organization_id=organization_id,
-                deployment_id=self.deployment_id,
-                service_id=service_id,
-                target_status=target_status,
-                failure_statuses=sorted({str(s) for s in failure_statuses} - {target_status}),
-                cancel_on_kill=self.cancels_on_kill(),
-            )
-        with waiting("service", service_id):
-            return self.hook.wait_for_service_status(
-                organization_id,
-                self.deployment_id,
-                service_id,
-                target_status=target_status,
-                failure_statuses=failure_statuses,
-                check_interval=self.check_interval,
-                timeout=self.wait_timeout(),
-                stop_event=self._stop_event(),
-                logs_since=logs_since,
-            )
-
-    def execute_complete(
-        self,
-        context: Mapping[str, Any],
-        event: dict[str, Any] | None = None,
-        organization_id: str | None = None,
-        service_id: str | None = None,
-    ) -> Any:
-        """Resume after the trigger: fail loudly on anything but a well-formed success event.
-
-        The ids come from the deferral's kwargs, else (``resumed_id``) from what this try pushed
-        before deferring, with the organization resolved again. Returns the fresh service dict.
-        """
-        from airflow_provider_abeja.wait.engine import validate_status_event
-
-        service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
-        organization_id = organization_id or self.resolve_organization_id()
-        with self.guard_wait(context, organization_id, service_id):
-            self.push_service_xcom(context, organization_id, service_id)  # this process ends the task
-            validate_status_event(event, service_id)
-            self.log.info("Service %s reached its target status", service_id)
-            service = self.client.get_service(organization_id, self.deployment_id, service_id)
-            return _redact_environment(service)
-
-    def guard_wait(
-        self, context: Mapping[str, Any], organization_id: str, service_id: str
-    ) -> contextlib.AbstractContextManager[Any]:
-        """What surrounds the end of a wait, in the worker or resumed (nothing by default)."""
-        return contextlib.nullcontext()
-
-    def cancels_on_kill(self) -> bool:
-        """Whether a user's kill of the deferred task ends the service (the trigger's on_kill)."""
-        return False
+        ids = self.ids(self.resolve_organization_id(), service_id)
+        self.push_links(context, ids)
+        return ids
 
 
 class AbejaCreateServiceOperator(_ServiceOperator):
@@ -267,8 +179,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     )
     template_fields_renderers = {"environment": "json"}
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "version_id", "model_id")
-    #: The organization and id of the service this try made or reused (for ``on_kill``).
-    _made: tuple[str, str] | None = None
+    store_key = STORE_SERVICE_ID
 
     def __init__(
         self,
@@ -299,7 +210,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         self.keep_service_on_failure = keep_service_on_failure
         self.delete_on_kill = delete_on_kill
 
-    def create_arguments(self) -> dict[str, Any]:
+    def arguments(self) -> dict[str, Any]:
         """The rendered arguments of ``create_service``, normalised and checked as the client
         checks them, so that nothing (not even the look-up for an earlier try's service) is sent
         with arguments the client would refuse; raises ``InvalidArgumentError``."""
@@ -309,6 +220,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             value = getattr(self, argument)
             return None if value is None else whole_number(value, argument, 1)
 
+        self.deployment_id = required_id(self.deployment_id, "deployment_id")
         if not isinstance(self.instance_type, str):
             raise InvalidArgumentError(
                 "instance_type", f"expected a name, got {type(self.instance_type).__name__}"
@@ -328,31 +240,19 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         check_sizing(arguments)
         return arguments
 
-    def execute(self, context: Context) -> Any:
-        self.start_clock(context)
-        self.deployment_id = required_id(self.deployment_id, "deployment_id")
-        arguments = self.create_arguments()
-        organization_id = self.resolve_organization_id()
+    def start(self, context: Mapping[str, Any], organization_id: str, arguments: dict[str, Any]) -> Any:
         marker = creation_marker(context) if self.reuse_existing else None
-        find = functools.partial(self._own_service, organization_id, version_id=arguments["version_id"])
-        service = self.create_once(
+        return self.create_once(
             "service",
             arguments,
             marker,
             create=functools.partial(self.client.create_service, organization_id, self.deployment_id),
-            find=find,
-            stored=self._stored_service(context, organization_id) if marker else None,
+            find=functools.partial(self._own_service, organization_id, version_id=arguments["version_id"]),
+            stored=self.stored(context, organization_id) if marker else None,
         )
-        service_id = str(service["service_id"])
-        self._made = (organization_id, service_id)
-        if marker:
-            remember(context, STORE_SERVICE_ID, service_id)
-        self.push_service_xcom(context, organization_id, service_id)
-        with self.guard_wait(context, organization_id, service_id):
-            return self._finish(organization_id, service, target_status=ServiceStatus.READY.value)
 
     @contextlib.contextmanager
-    def guard_wait(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> Iterator[None]:
+    def guard_wait(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> Iterator[None]:
         """Delete the service when the wait fails, and add what happened to it to the error.
 
         A create used as a setup that fails makes Airflow skip its teardown: without this the
@@ -360,19 +260,13 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         will follow (it reuses the service); when the task was killed (``on_kill`` deletes
         it, unless ``delete_on_kill=False``). Deferring (``TaskDeferred``) is not a failure.
         """
-        self._made = (organization_id, service_id)  # resumed after a deferral: on_kill's too
         try:
             yield
         except (TaskDeferred, WaitInterrupted):
             raise
         except (Exception, AirflowTaskTimeout) as exc:
-            if self.keep_service_on_failure:
-                note = f"service {service_id} is kept (keep_service_on_failure=True) and may still be running"
-            elif self._retry_will_reuse(context, exc):
-                note = f"service {service_id} is kept for the task's next try, which reuses it"
-            else:
-                note = self._delete_after_failure(organization_id, service_id)
-            self.log.error("The wait for service %s failed: %s", service_id, note)
+            note = self._failure_note(context, exc, ids[0], ids[2])
+            self.log.error("The wait for service %s failed: %s", ids[2], note)
             if isinstance(exc, AirflowTaskTimeout):
                 raise
             # The same class (a fail-fast error stays one), with the note in its message.
@@ -382,50 +276,24 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     def cancels_on_kill(self) -> bool:
         return self.delete_on_kill
 
-    def on_kill(self) -> None:
-        """Stop waiting and, with ``delete_on_kill``, delete the service this try made or reused."""
-        super().on_kill()
-        if self._made is None or not self.delete_on_kill:
-            return
-        from airflow_provider_abeja.wait.cancel import cancel
-        from airflow_provider_abeja.wait.engine import SERVICE
-
-        organization_id, service_id = self._made
-        note = cancel(self.client, SERVICE, (organization_id, self.deployment_id, service_id))
-        self.log.warning("The task was killed: %s", note)
-
-    def _stored_service(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
-        """The service an earlier try stored (task state store) if it still runs: a retry after a
-        crash reconnects to it without listing the deployment's services."""
-        service_id = recall(context, STORE_SERVICE_ID)
-        if service_id is None:
-            return None
-        try:
-            service = self.client.get_service(organization_id, self.deployment_id, service_id)
-        except NotFound:
-            service = {"status": "gone"}
-        if service.get("status") not in RUNNING_STATUSES:
-            self.log.info("The service of an earlier try (%s) is %s", service_id, service.get("status"))
-            return None
-        self.log.info("Reconnecting to service %s started by an earlier try (task state store)", service_id)
-        return service
-
     def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
         """Delete the service as after a failed wait (``guard_wait``'s rule, the same notes)."""
         service_id = self.resumed_id(context, None, XCOM_SERVICE_ID, "service")
-        if self.keep_service_on_failure:
-            note = f"service {service_id} is kept (keep_service_on_failure=True)"
-        elif self._retry_will_reuse(context, AirflowException("the deferral failed")):
-            note = f"service {service_id} is kept for the task's next try, which reuses it"
-        else:
-            note = self._delete_after_failure(self.resolve_organization_id(), service_id)
+        failed = AirflowException("the deferral failed")
+        note = self._failure_note(context, failed, self.resolve_organization_id(), service_id)
         self.log.error("The deferral of service %s failed: %s", service_id, note)
 
-    def _retry_will_reuse(self, context: Mapping[str, Any], exc: BaseException) -> bool:
-        if not self.reuse_existing or isinstance(exc, AirflowFailException):
-            return False
-        try_number = getattr(context["ti"], "try_number", None)
-        return isinstance(try_number, int) and try_number <= (self.retries or 0)
+    def _failure_note(
+        self, context: Mapping[str, Any], exc: BaseException, organization_id: str, service_id: str
+    ) -> str:
+        """What happens to the service after a failed wait: kept, or deleted (and how it went)."""
+        if self.keep_service_on_failure:
+            return f"service {service_id} is kept (keep_service_on_failure=True) and may still be running"
+        tries = getattr(context["ti"], "try_number", None)
+        retry = isinstance(tries, int) and tries <= (self.retries or 0) and self.reuse_existing
+        if retry and not isinstance(exc, AirflowFailException):
+            return f"service {service_id} is kept for the task's next try, which reuses it"
+        return self._delete_after_failure(organization_id, service_id)
 
     def _delete_after_failure(self, organization_id: str, service_id: str) -> str:
         self.log_before_delete(organization_id, service_id)
@@ -499,21 +367,22 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
         self.service_id = service_id
         self.payload = payload
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         payload = _mapping(self.payload, "payload")
         if not payload:
             raise InvalidArgumentError("payload", "nothing to update")
-        organization_id, service_id = self._prepare(context)
-        before = self.client.get_service(organization_id, self.deployment_id, service_id)
-        service = self.client.update_service(organization_id, self.deployment_id, service_id, payload=payload)
+        ids = self._prepare(context)
+        before = self.client.get_service(*ids)
+        service = self.client.update_service(*ids, payload=payload)
+        service_id = ids[2]
         self.log.info("Updated service %s (%s)", service_id, ", ".join(sorted(payload)))
         if before.get("status") == ServiceStatus.STOPPED.value:
             # A stopped service is not redeployed: it takes the change when it is started.
             self.log.info("Service %s is stopped: not waiting; the update applies when it starts", service_id)
             return _redact_environment(service)
         # The answer may still show the old status: always look again when waiting.
-        return self._finish(
-            organization_id, service, target_status=ServiceStatus.READY.value, status_is_current=False
+        return self.finish(
+            context, ids, service, target_status=ServiceStatus.READY.value, status_is_current=False
         )
 
 
@@ -541,44 +410,37 @@ class _StateChangeOperator(_ServiceOperator):
         """Raise this operator's own error when the platform refused the change and the service
         is not there either (the 400 itself by default)."""
 
-    def execute(self, context: Context) -> Any:
-        organization_id, service_id = self._prepare(context)
-        service = self.client.get_service(organization_id, self.deployment_id, service_id)
+    def execute(self, context: Mapping[str, Any]) -> Any:
+        ids = self._prepare(context)
+        service_id, service = ids[2], self.client.get_service(*ids)
         status, since, current = service.get("status"), None, True
         if status in self.done:
             self.log.info(
                 "Service %s is already %s (%s): nothing to %s", service_id, self.state, status, self.verb
             )
         else:
-            since, current = self._log_history_end(organization_id, service_id), False
+            since, current = self._log_history_end(ids), False
             try:
-                send_change = getattr(self.client, f"{self.verb}_service")
-                send_change(organization_id, self.deployment_id, service_id)
+                getattr(self.client, f"{self.verb}_service")(*ids)
                 self.log.info("%s service %s", self.past.capitalize(), service_id)
             except BadRequest as exc:
-                service = self.client.get_service(organization_id, self.deployment_id, service_id)
+                service = self.client.get_service(*ids)
                 if service.get("status") not in self.done:
                     self.refused(service_id, service.get("status"), exc)
                     raise
                 self.log.info("Service %s was %s by someone else meanwhile", service_id, self.past)
                 current = self.status_current_after_refusal
-        return self._finish(
-            organization_id,
-            service,
-            target_status=self.target_status,
-            failure_statuses=self.failure_statuses,
-            status_is_current=current,
-            logs_since=since,
-        )
+        statuses = {"target_status": self.target_status, "failure_statuses": self.failure_statuses}
+        return self.finish(context, ids, service, status_is_current=current, logs_since=since, **statuses)
 
-    def _log_history_end(self, organization_id: str, service_id: str) -> datetime | None:
+    def _log_history_end(self, ids: tuple[str, str, str]) -> datetime | None:
         """Where the service's log history ends, read before acting: the wait copies only newer lines."""
         if not self.wait_for_completion or self.deferrable:
             return None
         try:
-            return self.hook.newest_log_time(organization_id, self.deployment_id, service_id)
+            return self.hook.newest_log_time(*ids)
         except Exception as exc:  # the logs are a courtesy: never fail the task for them
-            self.log.warning("Could not read the recent logs of service %s: %s", service_id, exc)
+            self.log.warning("Could not read the recent logs of service %s: %s", ids[2], exc)
             return None
 
 
@@ -727,7 +589,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         self.max_xcom_bytes = whole_number(max_xcom_bytes, "max_xcom_bytes")
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         service_id = _text(self.service_id, "service_id", optional=True)
         alias = _text(self.endpoint_alias, "endpoint_alias", optional=True)
         if (service_id is None) == (alias is None):
