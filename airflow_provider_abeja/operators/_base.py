@@ -28,7 +28,7 @@ from warnings import warn
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
-from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS
+from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS as DEFAULT_ENDPOINT_ALIAS
 from airflow_provider_abeja.client.validation import check_named_argument
 from airflow_provider_abeja.exceptions import (
     AbejaError,
@@ -48,17 +48,6 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
 else:
     _OperatorMeta = type(BaseOperator)  # Airflow 2's or 3's
-
-__all__ = [
-    "CREATED_BY_ENV",
-    "DEFAULT_ENDPOINT_ALIAS",
-    "AbejaBaseOperator",
-    "AbejaConnectionOperator",
-    "AbejaDeleteOperator",
-    "AbejaDeploymentOperator",
-    "AbejaWaitingOperator",
-    "WaitInterrupted",
-]
 
 #: XCom keys of the service and endpoint operators (docs/architecture.md, "XCom and links").
 XCOM_SERVICE_ID = "service_id"
@@ -82,40 +71,6 @@ DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback
 #: Seconds before ``execution_timeout`` at which a wait ends (at most this fraction of it).
 EXECUTION_TIMEOUT_MARGIN = 5.0
 EXECUTION_TIMEOUT_MARGIN_SHARE = 0.1
-
-
-def remember(context: Mapping[str, Any], key: str, value: str) -> None:
-    """Store ``value`` under ``key`` for every later try of this task instance (3.3 and later)."""
-    store = context.get("task_state_store")
-    if store is None:
-        return
-    from airflow.sdk.execution_time.context import NEVER_EXPIRE
-
-    store.set(key, value, retention=NEVER_EXPIRE)
-
-
-def recall(context: Mapping[str, Any], key: str) -> str | None:
-    """What an earlier try of this task instance stored under ``key`` (None: nothing, or < 3.3)."""
-    store = context.get("task_state_store")
-    value = None if store is None else store.get(key)
-    return value if isinstance(value, str) and value else None
-
-
-def wait_deadline(
-    context: Mapping[str, Any], timeout: float | None, execution_timeout: timedelta | None
-) -> float | None:
-    """The wait's deadline in epoch seconds (None: none): ``timeout`` from now, or the task
-    instance's ``start_date`` plus ``execution_timeout`` less the margin, whichever comes first
-    (Airflow times a deferred task from that same ``start_date``)."""
-    now = time.time()
-    deadlines = [] if timeout is None else [now + timeout]
-    if execution_timeout is not None:
-        started = getattr(context.get("ti"), "start_date", None)
-        start = started.timestamp() if isinstance(started, datetime) else now
-        limit = execution_timeout.total_seconds()
-        margin = min(EXECUTION_TIMEOUT_MARGIN, limit * EXECUTION_TIMEOUT_MARGIN_SHARE)
-        deadlines.append(start + limit - margin)
-    return min(deadlines, default=None)
 
 
 class WaitInterrupted(AirflowException):
@@ -350,47 +305,6 @@ class AbejaConnectionOperator(AbejaBaseOperator):
         """The explicit organization id, else the connection's (a clear error when neither is set)."""
         return self.hook.get_organization_id(self.organization_id or None)
 
-    def create_once(
-        self,
-        noun: str,
-        arguments: dict[str, Any],
-        marker: str | None,
-        create: Callable[..., dict[str, Any]],
-        find: Callable[[str], dict[str, Any] | None],
-        stored: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """``stored`` (what an earlier try kept in the task state store, when it is still
-        usable), else ``find(marker)``'s earlier-try resource, else ``create(**arguments)``'s
-        answer, the ``marker`` (if any) added to their environment; ``noun`` names it in the
-        log (the ``<noun>_id`` field holds its id).
-
-        The client never re-sends a create, and a lost answer (transport error, 5xx) does not
-        say whether the platform made the resource: with a marker, ``find(marker)`` looks for
-        it before the error is raised (a task retry looks again).
-        """
-        if stored is not None:
-            return stored
-        if marker:
-            found = find(marker)
-            if found is not None:
-                return found
-            arguments = {
-                **arguments,
-                "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
-            }
-        try:
-            made = create(**arguments)
-            self.log.info("Created %s %s", noun, made.get(noun.replace(" ", "_") + "_id"))
-            return made
-        except (TransportError, HttpError) as exc:
-            if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
-                raise
-            self.log.warning("Creating the %s failed (%s); checking whether it was made anyway", noun, exc)
-            found = find(marker)
-            if found is None:
-                raise
-            return found
-
     def resumed_id(self, context: Mapping[str, Any], given: str | None, key: str, noun: str) -> str:
         """The id of what a resumed task was waiting for: ``given`` (the deferral's kwargs), else
         the one this try pushed under ``key`` before deferring (XCom is kept across a deferral;
@@ -434,6 +348,8 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     trigger: ClassVar[str]
     #: The ``wait.blocking`` function of the wait in the worker.
     worker_wait: ClassVar[str]
+    #: The client call that makes the resource: ``(organization_id, outer id, **arguments)``.
+    create_call: ClassVar[str]
     #: The task state store key of the resource a try started (None: not stored).
     store_key: ClassVar[str | None] = None
     #: Whether a retry looks for (and the store keeps) what an earlier try started.
@@ -460,12 +376,13 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     # -- what a subclass fills in
 
     def arguments(self) -> dict[str, Any]:
-        """The rendered arguments of the start, checked as the client checks them: nothing (not
-        even a look-up for an earlier try's resource) is sent with arguments it would refuse."""
-        return {}
+        """The rendered arguments of the create call, checked as the client checks them: nothing
+        (not even a look-up for an earlier try's resource) is sent with arguments it would refuse."""
+        raise NotImplementedError
 
-    def start(self, context: Mapping[str, Any], organization_id: str, arguments: dict[str, Any]) -> Any:
-        """Make (or find again) the resource; the answer holds its id under the kind's id key."""
+    def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
+        """The resource an earlier try of this task instance made (found by ``marker``) and that
+        this try may reuse, else None."""
         raise NotImplementedError
 
     def summary(self, resource: Mapping[str, Any]) -> Any:
@@ -494,10 +411,13 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         self.start_clock(context)
         arguments = self.arguments()
         organization_id = self.resolve_organization_id()
-        resource = self.start(context, organization_id, arguments)
+        resource = self.create_once(context, organization_id, arguments)
         self._started = ids = self.ids(organization_id, str(resource[self.kind.path_ids[2]]))
-        if self.store_key and self.reuse_existing:
-            remember(context, self.store_key, ids[2])
+        store = context.get("task_state_store")
+        if store is not None and self.store_key and self.reuse_existing:
+            from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+            store.set(self.store_key, ids[2], retention=NEVER_EXPIRE)
         self.push_links(context, ids)
         return self.finish(context, ids, resource)
 
@@ -505,6 +425,42 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         """The resource's path ids: the organization, this operator's outer id, ``resource_id``."""
         outer = self.kind.path_ids[1]  # deployment_id or job_definition_name: an argument too
         return organization_id, required_id(getattr(self, outer), outer), resource_id
+
+    def create_once(
+        self, context: Mapping[str, Any], organization_id: str, arguments: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What an earlier try kept in the task state store (``stored``), else what it made
+        (``find_earlier``), else the answer of the create call, the creation marker (with
+        ``reuse_existing``) added to the resource's environment.
+
+        The client never re-sends a create, and a lost answer (transport error, 5xx) does not
+        say whether the platform made the resource: with a marker, ``find_earlier`` looks for
+        it before the error is raised (a task retry looks again).
+        """
+        noun, outer = self.kind.noun, self.ids(organization_id, "")[1]
+        marker = creation_marker(context) if self.reuse_existing else None
+        if marker:
+            found = self.stored(context, organization_id) or self.find_earlier(
+                organization_id, arguments, marker
+            )
+            if found is not None:
+                return dict(found)
+            arguments = {
+                **arguments,
+                "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
+            }
+        try:
+            made: dict[str, Any] = getattr(self.client, self.create_call)(organization_id, outer, **arguments)
+            self.log.info("Created %s %s", noun, made.get(self.kind.path_ids[2]))
+            return made
+        except (TransportError, HttpError) as exc:
+            if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
+                raise
+            self.log.warning("Creating the %s failed (%s); checking whether it was made anyway", noun, exc)
+            found = self.find_earlier(organization_id, arguments, marker)
+            if found is None:
+                raise
+            return dict(found)
 
     def finish(
         self,
@@ -609,8 +565,9 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     def stored(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
         """The resource an earlier try stored (task state store) while it still runs or has
         finished well: a retry after a crash reconnects to it (None: start afresh)."""
-        resource_id = recall(context, self.store_key) if self.store_key else None
-        if resource_id is None:
+        store = context.get("task_state_store")
+        resource_id = store.get(self.store_key) if store is not None and self.store_key else None
+        if not isinstance(resource_id, str) or not resource_id:
             return None
         noun, ids = self.kind.noun, self.ids(organization_id, resource_id)
         try:
@@ -626,7 +583,15 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     def start_clock(self, context: Mapping[str, Any]) -> None:
         """Fix this try's deadline: ``timeout`` from now or ``execution_timeout`` (less a margin),
         the sooner; every wait of the try, in the worker or deferred, ends there."""
-        self._clock = (wait_deadline(context, self.timeout, self.execution_timeout),)
+        now = time.time()
+        deadlines = [] if self.timeout is None else [now + self.timeout]
+        if self.execution_timeout is not None:  # Airflow times a deferred task from this start_date too
+            started = getattr(context.get("ti"), "start_date", None)
+            start = started.timestamp() if isinstance(started, datetime) else now
+            limit = self.execution_timeout.total_seconds()
+            margin = min(EXECUTION_TIMEOUT_MARGIN, limit * EXECUTION_TIMEOUT_MARGIN_SHARE)
+            deadlines.append(start + limit - margin)
+        self._clock = (min(deadlines, default=None),)
 
     def wait_timeout(self) -> float | None:
         """Seconds left to wait (``timeout`` when no clock was started)."""

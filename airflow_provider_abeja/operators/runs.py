@@ -10,7 +10,6 @@ instead of starting a second. Uploads send ``x-abeja-meta-filename`` with
 
 from __future__ import annotations
 
-import functools
 import mimetypes
 import posixpath
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,7 +34,6 @@ from airflow_provider_abeja.operators._base import (
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
     AbejaWaitingOperator,
-    creation_marker,
     environment_argument,
     marked,
     required_id,
@@ -112,6 +110,7 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
     kind = RUN
     trigger = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
     worker_wait = "wait_for_run"
+    create_call = "create_run"
 
     named_arguments = (
         *AbejaDeploymentOperator.named_arguments,
@@ -162,24 +161,14 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
             "distribution": self.distribution,
         }
 
-    def start(self, context: Mapping[str, Any], organization_id: str, arguments: dict[str, Any]) -> Any:
-        deployment_id = required_id(self.deployment_id, "deployment_id")
-        return self.create_once(
-            "run",
-            arguments,
-            creation_marker(context) if self.reuse_existing else None,
-            create=functools.partial(self.client.create_run, organization_id, deployment_id),
-            find=functools.partial(self._own_run, organization_id, deployment_id),
-        )
-
     def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
         push_run_link(self, context["ti"], *ids)
 
-    def _own_run(self, organization_id: str, deployment_id: str, marker: str) -> dict[str, Any] | None:
+    def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The newest run an earlier try of this task instance started, unless it failed."""
         token = None
         for _ in range(RUN_PAGES_SEARCHED):
-            page = self.client.get_runs(organization_id, deployment_id, next_page_token=token)
+            page = self.client.get_runs(organization_id, self.deployment_id, next_page_token=token)
             mine = marked(page.get("entries"), marker, "user_env_vars", "environment")
             if mine:
                 run = mine[0]

@@ -8,7 +8,6 @@ or, with ``deferrable=True``, in the triggerer.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json as jsonlib
 import mimetypes
 import os
@@ -16,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import IO, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
@@ -61,9 +60,6 @@ from airflow_provider_abeja.wait.engine import (
     SERVICE,
     ServiceStatus,
 )
-
-if TYPE_CHECKING:
-    pass
 
 _REDACTED = "***"
 #: Where the create operator keeps its service's id in the task state store (Airflow 3.3+).
@@ -180,6 +176,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     template_fields_renderers = {"environment": "json"}
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "version_id", "model_id")
     store_key = STORE_SERVICE_ID
+    create_call = "create_service"
 
     def __init__(
         self,
@@ -240,17 +237,6 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         check_sizing(arguments)
         return arguments
 
-    def start(self, context: Mapping[str, Any], organization_id: str, arguments: dict[str, Any]) -> Any:
-        marker = creation_marker(context) if self.reuse_existing else None
-        return self.create_once(
-            "service",
-            arguments,
-            marker,
-            create=functools.partial(self.client.create_service, organization_id, self.deployment_id),
-            find=functools.partial(self._own_service, organization_id, version_id=arguments["version_id"]),
-            stored=self.stored(context, organization_id) if marker else None,
-        )
-
     @contextlib.contextmanager
     def guard_wait(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> Iterator[None]:
         """Delete the service when the wait fails, and add what happened to it to the error.
@@ -308,16 +294,15 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             )
         return f"service {service_id} was deleted (keep_service_on_failure=True keeps it)"
 
-    def _own_service(self, organization_id: str, marker: str, version_id: str) -> dict[str, Any] | None:
+    def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The running service made for this task instance, if any.
 
         Its other services (FAILED, STOPPED, or of another version because the DAG changed between
         tries) are deleted: they belong to this task instance and would otherwise be left behind.
         """
         entries = self.client.get_services(organization_id, self.deployment_id).get("entries")
-        mine = marked(entries, marker, "user_env_vars")
-        keep: dict[str, Any] | None = None
-        for entry in mine:
+        version_id, keep = arguments["version_id"], None
+        for entry in marked(entries, marker, "user_env_vars"):
             service_id, status = str(entry.get("service_id")), entry.get("status")
             version = entry.get("model_version_id")
             if version and version != version_id:

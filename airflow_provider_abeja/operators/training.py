@@ -11,7 +11,6 @@ operator reuses a version of the same name. Each returns a small dict (ids, stat
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -106,6 +105,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     trigger = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
     worker_wait = "wait_for_training_job"
     store_key = STORE_TRAINING_JOB_ID
+    create_call = "create_training_job"
 
     def __init__(
         self,
@@ -147,17 +147,6 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
             "export_log": self.export_log,
         }
 
-    def start(self, context: Mapping[str, Any], organization_id: str, arguments: dict[str, Any]) -> Any:
-        definition, marker = self.definition_name(), creation_marker(context) if self.reuse_existing else None
-        return self.create_once(
-            "training job",
-            arguments,
-            marker,
-            create=functools.partial(self.client.create_training_job, organization_id, definition),
-            find=functools.partial(self._own_job, organization_id, definition),
-            stored=self.stored(context, organization_id) if marker else None,
-        )
-
     def summary(self, resource: Mapping[str, Any]) -> Any:
         """Ids, status and statistics (no environment: it may hold secrets)."""
         return {
@@ -172,9 +161,9 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
         path = (ids[0], "training", "definitions", ids[1], "jobs", ids[2])
         self.push_link(context, XCOM_TRAINING_JOB_ID, XCOM_TRAINING_JOB_URL, *path)
 
-    def _own_job(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
+    def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The newest running or complete job an earlier try of this task instance started."""
-        entries = self.client.get_training_jobs(organization_id, definition).get("entries")
+        entries = self.client.get_training_jobs(organization_id, self.definition_name()).get("entries")
         mine = marked(entries, marker, "environment", "user_parameters")
         for job in mine:
             if job.get("status") not in FAILED_JOB_STATUSES:
