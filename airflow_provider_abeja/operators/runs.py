@@ -70,7 +70,52 @@ def _file_summary(entry: Mapping[str, Any], channel_id: str) -> dict[str, Any]:
     }
 
 
-class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
+class _RunsOperator(AbejaDeploymentOperator):
+    """What runs a deployment version over Datalake files: one run, or a platform trigger's runs.
+
+    :param version_id: the deployment version (``ver-...``) to run.
+    :param input_channel_id: the channel of the input files.
+    :param output_channel_id: where a run writes its answer (None: nowhere).
+    :param environment: environment variables of the runs (mapping or JSON object text).
+    :param model_id: a trained model the handler gets (``models.alias``).
+    :param retry_count: the platform's attempts after a failure, 0 to 9 (its default: 5).
+    :param distribution: the platform's queue key (its default: round robin).
+    """
+
+    template_fields: Sequence[str] = (
+        *AbejaDeploymentOperator.template_fields,
+        *("version_id", "input_channel_id", "output_channel_id", "environment", "model_id"),
+    )
+    template_fields_renderers = {"environment": "json"}
+    named_arguments = (
+        *AbejaDeploymentOperator.named_arguments,
+        *("version_id", "input_channel_id", "output_channel_id", "model_id"),
+    )
+    ui_color = "#eef4e8"
+
+    def __init__(
+        self,
+        *,
+        version_id: str,
+        input_channel_id: str | None = None,
+        output_channel_id: str | None = None,
+        environment: Mapping[str, str] | str | None = None,
+        model_id: str | None = None,
+        retry_count: int | None = None,
+        distribution: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.version_id = version_id
+        self.input_channel_id = input_channel_id
+        self.output_channel_id = output_channel_id
+        self.environment = environment
+        self.model_id = model_id
+        self.retry_count = retry_count
+        self.distribution = distribution
+
+
+class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     """Run a deployment version once over one Datalake file and wait until it ``SUCCEEDED``.
 
     A run that ends ``FAILED`` (after the platform's own ``retry_count`` attempts) fails the task
@@ -95,51 +140,19 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
     ``deferrable``) are ``AbejaWaitingOperator``'s.
     """
 
-    template_fields: Sequence[str] = (
-        *AbejaDeploymentOperator.template_fields,
-        "version_id",
-        "input_channel_id",
-        "input_file_id",
-        "output_channel_id",
-        "environment",
-        "model_id",
-    )
-    template_fields_renderers = {"environment": "json"}
+    template_fields: Sequence[str] = (*_RunsOperator.template_fields, "input_file_id")
+    named_arguments = (*_RunsOperator.named_arguments, "input_file_id")
     operator_extra_links = (AbejaRunLink(),)
-    ui_color = "#eef4e8"
     kind = RUN
     trigger = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
     worker_wait = "wait_for_run"
     create_call = "create_run"
 
-    named_arguments = (
-        *AbejaDeploymentOperator.named_arguments,
-        *("version_id", "input_channel_id", "input_file_id", "output_channel_id", "model_id"),
-    )
-
     def __init__(
-        self,
-        *,
-        version_id: str,
-        input_channel_id: str | None = None,
-        input_file_id: str | None = None,
-        output_channel_id: str | None = None,
-        environment: Mapping[str, str] | str | None = None,
-        model_id: str | None = None,
-        retry_count: int | None = None,
-        distribution: int | None = None,
-        reuse_existing: bool = True,
-        **kwargs: Any,
+        self, *, input_file_id: str | None = None, reuse_existing: bool = True, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        self.version_id = version_id
-        self.input_channel_id = input_channel_id
         self.input_file_id = input_file_id
-        self.output_channel_id = output_channel_id
-        self.environment = environment
-        self.model_id = model_id
-        self.retry_count = retry_count
-        self.distribution = distribution
         self.reuse_existing = reuse_existing
 
     def arguments(self) -> dict[str, Any]:
@@ -433,7 +446,7 @@ class AbejaDownloadFromChannelOperator(AbejaConnectionOperator):
         return datalake_lineage(inputs=inputs, outputs=[str(self.output_path)])
 
 
-class AbejaCreateTriggerOperator(AbejaDeploymentOperator):
+class AbejaCreateTriggerOperator(_RunsOperator):
     """Create a platform trigger: a run of ``version_id`` for each new file of ``input_channel_id``,
     its answer written to ``output_channel_id``. A trigger of the same version, input and output
     already there is reused (a retry, or a second DAG run, never makes every file run twice).
@@ -448,42 +461,10 @@ class AbejaCreateTriggerOperator(AbejaDeploymentOperator):
     :param distribution: the platform's queue key.
     """
 
-    template_fields: Sequence[str] = (
-        *AbejaDeploymentOperator.template_fields,
-        "version_id",
-        "input_channel_id",
-        "output_channel_id",
-        "environment",
-        "model_id",
-    )
     operator_extra_links = (AbejaTriggerLink(),)
-    ui_color = "#eef4e8"
 
-    named_arguments = (
-        *AbejaDeploymentOperator.named_arguments,
-        *("version_id", "input_channel_id", "output_channel_id", "model_id"),
-    )
-
-    def __init__(
-        self,
-        *,
-        version_id: str,
-        input_channel_id: str,
-        output_channel_id: str | None = None,
-        environment: Mapping[str, str] | str | None = None,
-        model_id: str | None = None,
-        retry_count: int | None = None,
-        distribution: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.version_id = version_id
-        self.input_channel_id = input_channel_id
-        self.output_channel_id = output_channel_id
-        self.environment = environment
-        self.model_id = model_id
-        self.retry_count = retry_count
-        self.distribution = distribution
+    def __init__(self, *, input_channel_id: str, **kwargs: Any) -> None:
+        super().__init__(input_channel_id=input_channel_id, **kwargs)
 
     def execute(self, context: Context) -> Any:
         deployment_id = required_id(self.deployment_id, "deployment_id")
