@@ -20,7 +20,7 @@ import importlib
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -177,21 +177,6 @@ def marked(entries: Any, marker: str, *fields: str) -> list[dict[str, Any]]:
         if isinstance(e, Mapping) and marker in ((e.get(f) or {}).get(CREATED_BY_ENV) for f in fields)
     ]
     return sorted(found, key=lambda e: str(e.get("created_at", "")), reverse=True)
-
-
-@contextlib.contextmanager
-def waiting(noun: str, resource_id: str) -> Iterator[None]:
-    """The outcome of an operator's own wait, raised as in deferrable mode and the sensor.
-
-    The engine's errors (failure status, timeout, giving up) become their Airflow exception
-    (``failfast.airflow_error``); a wait stopped by ``on_kill`` becomes ``WaitInterrupted``.
-    """
-    try:
-        yield
-    except WaitStoppedError as exc:
-        raise WaitInterrupted(f"stopped waiting for {noun} {resource_id}: the task was killed") from exc
-    except AbejaError as exc:
-        raise airflow_error(exc) from exc
 
 
 class _RenamedArguments(_OperatorMeta):
@@ -493,49 +478,45 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         Either way the outcomes and messages are the engine's: a failure status fails without
         retries, with the latest log lines; the deadline raises ``AirflowException`` chained from
         ``WaitTimeoutError`` (after ``after_timeout``); ``on_kill`` raises ``WaitInterrupted``."""
-        if self.deferrable:
-            statuses = {}
+        if self.deferrable:  # the deadline is wall-clock, so a triggerer restart does not reset it
+            statuses: dict[str, Any] = {}
             if target_status is not None:  # a trigger that chooses its statuses (services)
                 failing = self.kind.failure_statuses if failure_statuses is None else failure_statuses
                 failing = sorted({str(s) for s in failing} - {target_status})
                 statuses = {"target_status": target_status, "failure_statuses": failing}
-            self.defer_to(ids, **statuses)
+            module, _, name = self.trigger.rpartition(".")
+            left = self.wait_timeout()
+            trigger = getattr(importlib.import_module(module), name)(
+                **dict(zip(self.kind.path_ids, ids, strict=True)),
+                **statuses,
+                poll_interval=self.check_interval,
+                end_time=None if left is None else time.time() + left,
+                abeja_conn_id=self.abeja_conn_id,
+                **({"cancel_on_kill": True} if self.cancels_on_kill() else {}),
+            )
+            resume = {"organization_id": ids[0], self.kind.path_ids[2]: ids[2]}
+            self.defer(trigger=trigger, method_name="execute_complete", kwargs=resume)
         from airflow_provider_abeja.wait import blocking
 
-        with waiting(self.kind.noun, ids[2]):
-            try:
-                return getattr(blocking, self.worker_wait)(  # type: ignore[no-any-return]
-                    self.client,
-                    *ids,
-                    logger=self.log,
-                    check_interval=self.check_interval,
-                    timeout=self.wait_timeout(),
-                    stop_event=self._stop_event(),
-                    target_status=target_status,
-                    failure_statuses=failure_statuses,
-                    **worker_options,
-                )
-            except WaitTimeoutError:  # a resource nobody waits for any more would run on
+        try:
+            return getattr(blocking, self.worker_wait)(  # type: ignore[no-any-return]
+                self.client,
+                *ids,
+                logger=self.log,
+                check_interval=self.check_interval,
+                timeout=self.wait_timeout(),
+                stop_event=self._stop_event(),
+                target_status=target_status,
+                failure_statuses=failure_statuses,
+                **worker_options,
+            )
+        except WaitStoppedError as exc:
+            what = f"{self.kind.noun} {ids[2]}"
+            raise WaitInterrupted(f"stopped waiting for {what}: the task was killed") from exc
+        except AbejaError as exc:  # the engine's errors, raised as in deferrable mode and the sensor
+            if isinstance(exc, WaitTimeoutError):  # a resource nobody waits for any more would run on
                 self.after_timeout()
-                raise
-
-    def defer_to(self, ids: tuple[str, str, str], **statuses: Any) -> None:
-        """Defer to the trigger polling every ``check_interval``; ``execute_complete`` resumes with
-        the ids as its kwargs. The deadline is wall-clock (epoch seconds), so a triggerer restart
-        does not reset it; with ``cancels_on_kill`` the trigger ends the resource on a user's kill."""
-        module, _, name = self.trigger.rpartition(".")
-        trigger = getattr(importlib.import_module(module), name)
-        left = self.wait_timeout()
-        polling = trigger(
-            **dict(zip(self.kind.path_ids, ids, strict=True)),
-            **statuses,
-            poll_interval=self.check_interval,
-            end_time=None if left is None else time.time() + left,
-            abeja_conn_id=self.abeja_conn_id,
-            **({"cancel_on_kill": True} if self.cancels_on_kill() else {}),
-        )
-        resume = {"organization_id": ids[0], self.kind.path_ids[2]: ids[2]}
-        self.defer(trigger=polling, method_name="execute_complete", kwargs=resume)
+            raise airflow_error(exc) from exc
 
     def execute_complete(
         self,
