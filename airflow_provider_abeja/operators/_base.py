@@ -234,6 +234,14 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
         for argument in self.named_arguments:
             check_named_argument(getattr(self, argument, None), argument)
 
+    def _path(self, value: Any, argument: str = "input_path", conn_id: str | None = None) -> Any:
+        """``value`` as an object storage path (plain paths become absolute ``file://`` URLs) on
+        ``conn_id`` or the operator's ``storage_conn_id``; None stays None."""
+        from airflow_provider_abeja.batch.paths import object_path
+
+        conn_id = conn_id or getattr(self, "storage_conn_id", None)
+        return None if value is None else object_path(value, conn_id=conn_id, argument=argument)
+
     def __init__(self, **kwargs: Any) -> None:
         # An __init__ of its own: Airflow's partial() reads the argument defaults of each class
         # between the operator and BaseOperator, and BaseOperator's own (inlets=None) would win.
@@ -654,6 +662,15 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         if lines:
             self.log.info("%s", with_log_lines(f"Deleting service {service_id}.", lines))
 
+    def delete_service(self, organization_id: str, service_id: str) -> bool:
+        """Delete the service (``log_before_delete`` first); False when it was already gone."""
+        self.log_before_delete(organization_id, service_id)
+        try:
+            self.client.delete_service(organization_id, self.deployment_id, service_id)
+        except NotFound:
+            return False
+        return True
+
     def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
         """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""
         from airflow_provider_abeja.links.abeja import push_service_url, service_console_url
@@ -664,43 +681,78 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         push_service_url(self, ti, url)
 
 
-class AbejaDeleteOperator(AbejaDeploymentOperator):
-    """Delete one resource of a deployment (a service, an endpoint, a version). A resource that is already
-    gone is success (returns None) unless ``fail_if_missing=True``; otherwise returns the API's
-    answer. So is an id that is None (an XCom nobody pushed, such as the ``previous_service_id``
-    of a first release): nothing to delete. The service and endpoint delete operators say the
+class _DeleteOperator(AbejaConnectionOperator):
+    """Delete one resource. A resource that is already gone is success (returns None) unless
+    ``fail_if_missing=True``; otherwise returns the API's answer. Every delete operator says the
     same things the same way.
 
-    :param fail_if_missing: fail without retries when the resource does not exist (or its id is None).
+    A subclass names the resource (``noun``), the attribute and argument holding its id
+    (``id_field``: templated and checked) and how its ids are found (``resource_ids``).
+
+    :param fail_if_missing: fail without retries when the resource does not exist.
     """
 
     ui_color = "#fdecea"
-    #: The resource's name (``_`` for spaces in messages; the client's ``delete_<noun>`` deletes it), and the
-    #: attribute (and argument) holding its id.
     noun: ClassVar[str]
-    id_field: ClassVar[str]
+    id_field: ClassVar[str | None] = None
+    #: The client call that deletes it, ``(organization_id, *resource_ids())`` (default ``delete_<noun>``).
+    delete_call: ClassVar[str | None] = None
+    #: Whether an id that is None (an XCom nobody pushed) means nothing to delete.
+    none_is_nothing: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.id_field is not None and cls.id_field not in cls.named_arguments:
+            cls.template_fields = (*cls.template_fields, cls.id_field)
+            cls.named_arguments = (*cls.named_arguments, cls.id_field)
 
     def __init__(self, *, fail_if_missing: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fail_if_missing = fail_if_missing
 
+    def resource_ids(self) -> list[str]:
+        """The resource's ids after the organization, checked."""
+        raise NotImplementedError
+
+    def describe(self, ids: list[str]) -> str:
+        return f"{self.noun} {ids[-1]}"
+
     def execute(self, context: Mapping[str, Any]) -> Any:
-        noun = self.noun.replace("_", " ")
-        if getattr(self, self.id_field) is None and not self.fail_if_missing:
-            self.log.info("No %s to delete: %s is None (nothing was pushed for it)", noun, self.id_field)
+        missing = self.id_field is not None and getattr(self, self.id_field) is None
+        if missing and self.none_is_nothing and not self.fail_if_missing:
+            self.log.info("No %s to delete: %s is None (nothing was pushed for it)", self.noun, self.id_field)
             return None
-        resource_id = required_id(getattr(self, self.id_field), self.id_field)
-        organization_id = self.resolve_organization_id()
-        if noun == "service":
-            self.log_before_delete(organization_id, resource_id)
+        ids = self.resource_ids()
+        label, organization_id = self.describe(ids), self.resolve_organization_id()
         try:
-            result = getattr(self.client, f"delete_{self.noun}")(
-                organization_id, self.deployment_id, resource_id
-            )
+            return self.delete(organization_id, ids, label)
         except NotFound as exc:
             if self.fail_if_missing:
-                raise AirflowFailException(f"{noun} {resource_id} does not exist: {exc}") from exc
-            self.log.info("%s %s is already gone: nothing to delete", noun.capitalize(), resource_id)
+                raise AirflowFailException(f"{label} does not exist: {exc}") from exc
+            self.log.info("%s is already gone: nothing to delete", label.capitalize())
             return None
-        self.log.info("Deleted %s %s", noun, resource_id)
+
+    def delete(self, organization_id: str, ids: list[str], label: str) -> Any:
+        result = getattr(self.client, self.delete_call or f"delete_{self.noun.replace(' ', '_')}")(
+            organization_id, *ids
+        )
+        self.log.info("Deleted %s", label)
         return result
+
+
+class AbejaDeleteOperator(AbejaDeploymentOperator, _DeleteOperator):
+    """Delete one resource of a deployment (a service, an endpoint, a version, a trigger). An id
+    that is None (an XCom nobody pushed, such as the ``previous_service_id`` of a first release)
+    is nothing to delete, unless ``fail_if_missing=True``.
+
+    :param fail_if_missing: fail without retries when the resource does not exist (or its id is None).
+    """
+
+    def resource_ids(self) -> list[str]:
+        assert self.id_field is not None
+        return [self.deployment_id, required_id(getattr(self, self.id_field), self.id_field)]
+
+    def delete(self, organization_id: str, ids: list[str], label: str) -> Any:
+        if self.noun == "service":  # deleting it deletes its logs
+            self.log_before_delete(organization_id, ids[-1])
+        return super().delete(organization_id, ids, label)

@@ -238,12 +238,6 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
 
     # -- paths and inputs ---------------------------------------------------------------------
 
-    def _path(self, value: Any, argument: str = "input_path") -> Any:
-        """An `ObjectStoragePath` for a string (plain paths become absolute `file://` URLs)."""
-        from airflow_provider_abeja.batch.paths import object_path
-
-        return object_path(value, conn_id=self.storage_conn_id, argument=argument)
-
     def build_source(self) -> InputSource:
         """The input reader for `input_path` / `inputs`, restricted by `include_keys_from`."""
         source = self._full_source()

@@ -10,9 +10,10 @@ instead of starting a second. Uploads send ``x-abeja-meta-filename`` with
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import posixpath
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -59,6 +60,17 @@ def _filename(entry: Mapping[str, Any]) -> str | None:
     metadata = entry.get("metadata")
     value = metadata.get(FILENAME_KEY) if isinstance(metadata, Mapping) else None
     return value if isinstance(value, str) else None
+
+
+def _pages(read: Callable[..., Mapping[str, Any]], limit: int, **first: Any) -> Iterator[Mapping[str, Any]]:
+    """Up to ``limit`` pages: ``read(**first)``, then each ``read(next_page_token=...)``."""
+    arguments = first
+    for _ in range(limit):
+        page = read(**arguments)
+        yield page
+        if not page.get("next_page_token"):
+            return
+        arguments = {"next_page_token": page["next_page_token"]}
 
 
 def _file_summary(entry: Mapping[str, Any], channel_id: str) -> dict[str, Any]:
@@ -179,25 +191,17 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
 
     def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The newest run an earlier try of this task instance started, unless it failed."""
-        token = None
-        for _ in range(RUN_PAGES_SEARCHED):
-            page = self.client.get_runs(organization_id, self.deployment_id, next_page_token=token)
-            mine = marked(page.get("entries"), marker, "user_env_vars", "environment")
-            if mine:
-                run = mine[0]
+        read = functools.partial(self.client.get_runs, organization_id, self.deployment_id)
+        for page in _pages(read, RUN_PAGES_SEARCHED):
+            for run in marked(page.get("entries"), marker, "user_env_vars", "environment")[:1]:
                 if run.get("status") == "FAILED":
-                    self.log.info(
-                        "The run of an earlier try (%s) failed: starting a new one", run.get("run_id")
-                    )
+                    self.log.info("The run of an earlier try (%s) failed: starting a new one", run["run_id"])
                     return None
                 self.log.info(
                     "Reusing run %s (%s) started by an earlier try (%s=%s)",
                     run.get("run_id"), run.get("status"), CREATED_BY_ENV, marker,
                 )  # fmt: skip
                 return run
-            token = page.get("next_page_token") or None
-            if not token:
-                return None
         return None
 
     def summary(self, run: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,19 +225,12 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
 
     def _output_file(self, channel_id: str, run_id: str) -> str | None:
         """The file the run wrote (named ``<run_id>_0<ext>``), newest first; None when it wrote none."""
-        token = None
-        for _ in range(OUTPUT_PAGES_SEARCHED):
-            if token:
-                page = self.client.list_channel_files(channel_id, next_page_token=token)
-            else:
-                page = self.client.list_channel_files(channel_id, sort="-uploaded_at")
+        read = functools.partial(self.client.list_channel_files, channel_id)
+        for page in _pages(read, OUTPUT_PAGES_SEARCHED, sort="-uploaded_at"):
             for entry in page.get("files") or ():
                 name = _filename(entry) if isinstance(entry, Mapping) else None
                 if name and name.startswith(f"{run_id}_0"):
                     return str(entry.get("file_id"))
-            token = page.get("next_page_token") or None
-            if not token:
-                break
         self.log.info("Run %s wrote no file to channel %s", run_id, channel_id)
         return None
 
@@ -519,11 +516,7 @@ class AbejaDeleteTriggerOperator(AbejaDeleteOperator):
     :param trigger_id: the trigger to delete.
     """
 
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "trigger_id")
-    noun = "trigger"
-    id_field = "trigger_id"
-
-    named_arguments = (*AbejaDeleteOperator.named_arguments, "trigger_id")
+    noun, id_field = "trigger", "trigger_id"
 
     def __init__(self, *, trigger_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -25,7 +25,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_abeja.assets import default_outlets
-from airflow_provider_abeja.batch.paths import is_file, local_path, object_path, open_binary, publish
+from airflow_provider_abeja.batch.paths import is_file, local_path, open_binary, publish
 from airflow_provider_abeja.batch.sender import Target, is_json
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
@@ -34,7 +34,6 @@ from airflow_provider_abeja.exceptions import (
     BadRequest,
     HttpError,
     InvalidArgumentError,
-    NotFound,
     with_log_lines,
 )
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
@@ -282,11 +281,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         return self._delete_after_failure(organization_id, service_id)
 
     def _delete_after_failure(self, organization_id: str, service_id: str) -> str:
-        self.log_before_delete(organization_id, service_id)
         try:
-            self.client.delete_service(organization_id, self.deployment_id, service_id)
-        except NotFound:
-            return f"service {service_id} is already gone"
+            if not self.delete_service(organization_id, service_id):
+                return f"service {service_id} is already gone"
         except Exception as exc:  # the original failure matters more: report, do not mask it
             return (
                 f"deleting service {service_id} failed too ({type(exc).__name__}: {exc}); it may still be "
@@ -320,9 +317,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
                 self.log.warning("Another service of this task instance is still there: %s", service_id)
                 continue
             self.log.warning("Service %s of an earlier try %s: deleting it", service_id, reason)
-            self.log_before_delete(organization_id, service_id)
-            with contextlib.suppress(NotFound):
-                self.client.delete_service(organization_id, self.deployment_id, service_id)
+            self.delete_service(organization_id, service_id)
         return keep
 
 
@@ -471,10 +466,7 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     :param service_id: the service (``ser-...``).
     """
 
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
-    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
-    noun = "service"
-    id_field = "service_id"
+    noun, id_field = "service", "service_id"
 
     def __init__(self, *, service_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -582,10 +574,10 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         given = [name for name in ("json", "data", "input_path") if getattr(self, name) is not None]
         if len(given) > 1:
             raise InvalidArgumentError(given[1], f"give only one of json, data, input_path (got {given})")
-        source = self._storage(self.input_path, "input_path")
+        source = self._path(self.input_path, "input_path")
         if source is not None and not is_file(source):
             raise InvalidArgumentError("input_path", f"no such file: {self.input_path}")
-        output = self._storage(self.output_path, "output_path")
+        output = self._path(self.output_path, "output_path")
         organization_id = self.resolve_organization_id()
         target = Target(organization_id, self.deployment_id, service_id=service_id, endpoint_alias=alias)
         if service_id:
@@ -628,10 +620,6 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
             service_id=self.service_id,
             endpoint_alias=self.endpoint_alias,
         )
-
-    def _storage(self, value: str | None, argument: str) -> Any:
-        """`value` as an object storage path (None stays None)."""
-        return None if value is None else object_path(value, conn_id=self.storage_conn_id, argument=argument)
 
     def _call_until_ready(self, target: Target, source: Any, part: str) -> Any:
         """The answer, asking again every ``check_interval`` while the target answers 503."""

@@ -49,11 +49,6 @@ class _ShardOperator(AbejaBaseOperator):
         self.work_dir = work_dir
         self.storage_conn_id = storage_conn_id
 
-    def _path(self, value: str, argument: str, conn_id: str | None = None) -> Any:
-        from airflow_provider_abeja.batch.paths import object_path
-
-        return object_path(value, conn_id=conn_id or self.storage_conn_id, argument=argument)
-
 
 class AbejaSplitBatchInputOperator(_ShardOperator):
     """Split a JSONL file, a directory or a glob into shards; returns one kwargs dict per shard.
