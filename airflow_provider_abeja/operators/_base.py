@@ -610,14 +610,14 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     def on_kill(self) -> None:
         """Stop waiting and end what this try started or resumed (``cancel_started``)."""
         super().on_kill()
-        self.cancel_started()
+        self.cancel_started("The task was killed")
 
-    def cancel_started(self) -> None:
-        """End what this try started or resumed, when ``cancels_on_kill`` says so."""
+    def cancel_started(self, why: str) -> None:
+        """End what this try started or resumed, when ``cancels_on_kill`` says so; log ``why``."""
         if self._started is not None and self.cancels_on_kill():
             from airflow_provider_abeja.wait.cancel import cancel
 
-            self.log.warning("%s", cancel(self.client, self.kind, self._started))
+            self.log.warning("%s: %s", why, cancel(self.client, self.kind, self._started))
 
 
 class AbejaDeploymentOperator(AbejaConnectionOperator):

@@ -151,17 +151,8 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        "service_id",
-        "endpoint_alias",
-        "input_path",
-        "inputs",
-        "output_path",
-        "errors_path",
-        "key_field",
-        "payload_field",
-        "content_type",
-        "max_error_rate",
-        "include_keys_from",
+        *("service_id", "endpoint_alias", "input_path", "inputs", "output_path", "errors_path"),
+        *("key_field", "payload_field", "content_type", "max_error_rate", "include_keys_from"),
     )
     template_fields_renderers = {"inputs": "json"}
     named_arguments = (

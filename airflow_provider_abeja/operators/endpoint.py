@@ -35,8 +35,7 @@ class _EndpointOperator(AbejaDeploymentOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        "endpoint_alias",
-        "service_id",
+        *("endpoint_alias", "service_id"),
     )
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "endpoint_alias", "service_id")
     operator_extra_links = (AbejaServiceLink(),)

@@ -268,7 +268,31 @@ def _source_files(source: Any, conn_id: str | None) -> Iterator[tuple[Any, str]]
         yield from ((p, str(p)[len(root) :] if str(p).startswith(root) else p.name) for p in found)
 
 
-class AbejaUploadToChannelOperator(AbejaConnectionOperator):
+class _ChannelOperator(AbejaConnectionOperator):
+    """An operator on a Datalake channel's files, and its channel link.
+
+    :param channel_id: the channel.
+    :param storage_conn_id: Airflow connection of the object store holding the local side.
+    """
+
+    template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "channel_id")
+    named_arguments = (*AbejaConnectionOperator.named_arguments, "channel_id", "storage_conn_id")
+    operator_extra_links = (AbejaChannelLink(),)
+    ui_color = "#e8f0fd"
+
+    def __init__(self, *, channel_id: str, storage_conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.channel_id = channel_id
+        self.storage_conn_id = storage_conn_id
+
+    def _channel(self, context: Context) -> str:
+        """The rendered channel id, checked, its console link pushed."""
+        channel_id = required_id(self.channel_id, "channel_id")
+        push_channel_link(self, context["ti"], self.resolve_organization_id(), channel_id)
+        return channel_id
+
+
+class AbejaUploadToChannelOperator(_ChannelOperator):
     """Upload files to a Datalake channel, each as one file with its ``filename`` metadata.
 
     By default (``conflict_target="filename"``) the platform refuses a second file of the same
@@ -287,17 +311,10 @@ class AbejaUploadToChannelOperator(AbejaConnectionOperator):
     """
 
     template_fields: Sequence[str] = (
-        *AbejaConnectionOperator.template_fields,
-        "channel_id",
-        "source",
-        "metadata",
-        "content_type",
-        "lifetime",
+        *_ChannelOperator.template_fields,
+        *("source", "metadata", "content_type", "lifetime"),
     )
-    operator_extra_links = (AbejaChannelLink(),)
-    ui_color = "#e8f0fd"
-
-    named_arguments = (*AbejaConnectionOperator.named_arguments, "channel_id", "source", "storage_conn_id")
+    named_arguments = (*_ChannelOperator.named_arguments, "source")
 
     def __init__(
         self,
@@ -308,30 +325,26 @@ class AbejaUploadToChannelOperator(AbejaConnectionOperator):
         content_type: str | None = None,
         lifetime: str | None = None,
         conflict_target: str | None = "filename",
-        storage_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         if isinstance(channel_id, str) and "{{" not in channel_id:
             default_outlets(kwargs, datalake_uri(channel_id))
-        super().__init__(**kwargs)
-        self.channel_id = channel_id
+        super().__init__(channel_id=channel_id, **kwargs)
         self.source = source
         self.metadata = metadata
         self.content_type = content_type
         self.lifetime = lifetime
         self.conflict_target = conflict_target
-        self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Context) -> Any:
         from airflow_provider_abeja.batch.paths import open_binary
         from airflow_provider_abeja.client.runs import check_lifetime
 
-        channel_id = required_id(self.channel_id, "channel_id")
         metadata = {str(k): str(v) for k, v in (_mapping(self.metadata, "metadata") or {}).items()}
         if self.lifetime is not None:
             check_lifetime(self.lifetime)
         files = list(_source_files(self.source, self.storage_conn_id))
-        push_channel_link(self, context["ti"], self.resolve_organization_id(), channel_id)
+        channel_id = self._channel(context)
         uploaded = []
         for path, name in files:
             content_type = self.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -373,7 +386,7 @@ class AbejaUploadToChannelOperator(AbejaConnectionOperator):
         )
 
 
-class AbejaDownloadFromChannelOperator(AbejaConnectionOperator):
+class AbejaDownloadFromChannelOperator(_ChannelOperator):
     """Download Datalake files to a folder (any path Airflow's object storage understands), each
     written whole or not at all, named by its ``filename`` metadata (else its file id). Files are
     fetched through their pre-signed URL, without the credential. Returns the paths written.
@@ -385,44 +398,21 @@ class AbejaDownloadFromChannelOperator(AbejaConnectionOperator):
     :param storage_conn_id: Airflow connection of the object store holding ``output_path``.
     """
 
-    template_fields: Sequence[str] = (
-        *AbejaConnectionOperator.template_fields,
-        "channel_id",
-        "file_ids",
-        "output_path",
-    )
-    operator_extra_links = (AbejaChannelLink(),)
-    ui_color = "#e8f0fd"
+    template_fields: Sequence[str] = (*_ChannelOperator.template_fields, "file_ids", "output_path")
+    named_arguments = (*_ChannelOperator.named_arguments, "file_ids", "output_path")
 
-    named_arguments = (
-        *AbejaConnectionOperator.named_arguments,
-        *("channel_id", "file_ids", "output_path", "storage_conn_id"),
-    )
-
-    def __init__(
-        self,
-        *,
-        channel_id: str,
-        file_ids: str | list[str | None],
-        output_path: str,
-        storage_conn_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, file_ids: str | list[str | None], output_path: str, **kwargs: Any) -> None:
         default_outlets(kwargs, output_path)
         super().__init__(**kwargs)
-        self.channel_id = channel_id
         self.file_ids = file_ids
         self.output_path = output_path
-        self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_abeja.batch.paths import object_path, published
+        from airflow_provider_abeja.batch.paths import published
 
-        channel_id = required_id(self.channel_id, "channel_id")
         ids = [self.file_ids] if isinstance(self.file_ids, str) else list(self.file_ids or [])
         file_ids = [required_id(file_id, "file_ids") for file_id in ids if file_id]
-        folder = object_path(self.output_path, conn_id=self.storage_conn_id, argument="output_path")
-        push_channel_link(self, context["ti"], self.resolve_organization_id(), channel_id)
+        folder, channel_id = self._path(self.output_path, "output_path"), self._channel(context)
         written = []
         for file_id in file_ids:
             info = self.client.get_channel_file(channel_id, file_id)

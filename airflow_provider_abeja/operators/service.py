@@ -163,14 +163,16 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        "version_id",
-        "instance_number",
-        "min_instance_number",
-        "max_instance_number",
-        "enable_autoscale",
-        "instance_type",
-        "environment",
-        "model_id",
+        *(
+            "version_id",
+            "instance_number",
+            "min_instance_number",
+            "max_instance_number",
+            "enable_autoscale",
+            "instance_type",
+            "environment",
+            "model_id",
+        ),
     )
     template_fields_renderers = {"environment": "json"}
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "version_id", "model_id")
@@ -334,11 +336,7 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
     Returns the service dict (environment values hidden); pushes ``service_id`` / ``service_url``.
     """
 
-    template_fields: Sequence[str] = (
-        *AbejaDeploymentOperator.template_fields,
-        "service_id",
-        "payload",
-    )
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, *("service_id", "payload"))
     template_fields_renderers = {"payload": "json"}
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
 
@@ -521,13 +519,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        "service_id",
-        "endpoint_alias",
-        "json",
-        "data",
-        "input_path",
-        "content_type",
-        "output_path",
+        *("service_id", "endpoint_alias", "json", "data", "input_path", "content_type", "output_path"),
     )
     template_fields_renderers = {"json": "json"}
     named_arguments = (

@@ -91,12 +91,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
 
     template_fields: Sequence[str] = (
         *AbejaConnectionOperator.template_fields,
-        "job_definition_name",
-        "version_id",
-        "environment",
-        "datasets",
-        "instance_type",
-        "description",
+        *("job_definition_name", "version_id", "environment", "datasets", "instance_type", "description"),
     )
     template_fields_renderers = {"environment": "json", "datasets": "json"}
     named_arguments = (*_TrainingOperator.named_arguments, "version_id")
@@ -181,7 +176,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
 
     def after_timeout(self) -> None:
         """Stop the job (``stop_on_kill``): a job nobody waits for any more would run (and bill) on."""
-        self.cancel_started()
+        self.cancel_started("The wait ended before the job did")
 
 
 class AbejaCreateTrainingModelOperator(_TrainingOperator):
@@ -199,11 +194,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
 
     template_fields: Sequence[str] = (
         *AbejaConnectionOperator.template_fields,
-        "job_definition_name",
-        "training_job_id",
-        "description",
-        "user_parameters",
-        "metrics",
+        *("job_definition_name", "training_job_id", "description", "user_parameters", "metrics"),
     )
     named_arguments = (*_TrainingOperator.named_arguments, "training_job_id")
     operator_extra_links = (AbejaTrainingModelLink(),)
@@ -270,11 +261,7 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        "version",
-        "code",
-        "handler",
-        "image",
-        "user_parameters",
+        *("version", "code", "handler", "image", "user_parameters"),
     )
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "version", "code", "handler", "image")
     operator_extra_links = (AbejaDeploymentVersionLink(),)
