@@ -266,7 +266,7 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
 
 class AbejaConnectionOperator(AbejaBaseOperator):
     """An operator on the platform: the connection, its hook and client, the organization fallback,
-    and the create-once and resume helpers.
+    the id a resumed task waited for, and console links.
 
     :param abeja_conn_id: the Airflow connection (``conn_type`` ``abeja``).
     :param organization_id: defaults to the connection's ``organization_id`` extra.
@@ -325,9 +325,10 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     """An operator that starts something and waits for it (a service's status, a training job's
     or a run's end): one skeleton for every kind, as dbt Cloud's and Databricks' operators have.
 
-    A subclass names its ``kind`` (ids, statuses, client calls), its trigger and worker wait, and
-    fills in ``start`` (make or find the resource), ``summary`` (what the task returns) and,
-    when it ends its resource on a kill or a timeout, ``cancels_on_kill``/``after_timeout``.
+    A subclass names its ``kind`` (ids, statuses, client calls), its trigger, worker wait and
+    create call, and fills in ``arguments`` (checked before anything is sent), ``find_earlier``
+    (what an earlier try made), ``summary`` (what the task returns), ``push_links`` and, when it
+    ends its resource on a kill or a timeout, ``cancels_on_kill`` / ``after_timeout``.
 
     :param wait_for_completion: wait until the target status (default True).
     :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
