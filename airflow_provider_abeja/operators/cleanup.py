@@ -94,14 +94,8 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
             deleted.append(service_id)
         if failures:
             raise AirflowException(f"could not delete {len(failures)} service(s) of this run: {failures}")
-        if kept:
-            self.log.info(
-                "Deleted %d service(s) this run created; kept %s, which an endpoint serves",
-                len(deleted),
-                ", ".join(kept),
-            )
-        else:
-            self.log.info("Deleted %d service(s) this run created; none is left", len(deleted))
+        left = f"kept {', '.join(kept)}, which an endpoint serves" if kept else "none is left"
+        self.log.info("Deleted %d service(s) this run created; %s", len(deleted), left)
         return deleted
 
 

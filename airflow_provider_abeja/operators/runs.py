@@ -473,12 +473,8 @@ class AbejaCreateTriggerOperator(_RunsOperator):
         )
         if existing is not None:
             trigger = dict(existing)
-            self.log.info(
-                "Trigger %s already runs %s on new files of %s",
-                trigger.get("trigger_id"),
-                version_id,
-                channel_id,
-            )
+            found = trigger.get("trigger_id")
+            self.log.info("Trigger %s already runs %s on new files of %s", found, version_id, channel_id)
         else:
             trigger = self.client.create_trigger(
                 organization_id,
