@@ -56,7 +56,8 @@ class XComLink(BaseOperatorLink):
 
     def __init_subclass__(cls, *, name: str = "", url_key: str = "", **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.name, cls.url_key = name, url_key
+        if name:  # a subclass of a link keeps its parent's unless it names its own
+            cls.name, cls.url_key = name, url_key
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         value: Any = XCom.get_value(ti_key=ti_key, key=self.url_key)
