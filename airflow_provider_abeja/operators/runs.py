@@ -73,15 +73,6 @@ def _pages(read: Callable[..., Mapping[str, Any]], limit: int, **first: Any) -> 
         arguments = {"next_page_token": page["next_page_token"]}
 
 
-def _file_summary(entry: Mapping[str, Any], channel_id: str) -> dict[str, Any]:
-    return {
-        "channel_id": channel_id,
-        "file_id": entry.get("file_id"),
-        "filename": _filename(entry),
-        "content_type": entry.get("content_type"),
-    }
-
-
 class _RunsOperator(AbejaDeploymentOperator):
     """What runs a deployment version over Datalake files: one run, or a platform trigger's runs.
 
@@ -363,7 +354,8 @@ class AbejaUploadToChannelOperator(_ChannelOperator):
                     self.log.info("%s is in channel %s already (%s)", name, channel_id, entry.get("file_id"))
                 else:
                     self.log.info("Uploaded %s to channel %s as %s", name, channel_id, entry.get("file_id"))
-            uploaded.append({**_file_summary(entry, channel_id), "filename": name})
+            summary = {"file_id": entry.get("file_id"), "content_type": entry.get("content_type")}
+            uploaded.append({"channel_id": channel_id, "filename": name, **summary})
         return uploaded
 
     def _existing(self, channel_id: str, name: str) -> Mapping[str, Any]:

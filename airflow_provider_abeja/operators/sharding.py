@@ -101,10 +101,8 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
         from airflow_provider_abeja.batch.shards import join, shard_specs, split_files, split_jsonl
 
         conn_id = self.storage_conn_id
-        input_path, work_dir = (
-            required_path(self.input_path, "input_path"),
-            required_path(self.work_dir, "work_dir"),
-        )
+        input_path = required_path(self.input_path, "input_path")
+        work_dir = required_path(self.work_dir, "work_dir")
         output_dir = str(self.output_dir or join(work_dir, "results"))
         count = number_argument("shards", self.shards, int, 1)
         work = self._path(work_dir, "work_dir")
