@@ -48,20 +48,24 @@ def push_service_url(operator: Any, ti: Any, url: str) -> None:
 
 
 class XComLink(BaseOperatorLink):
-    """A console page whose URL the task pushed to XCom under ``url_key``."""
+    """A console page whose URL the task pushed to XCom under ``url_key``; a subclass gives its
+    button's ``name`` and ``url_key`` as class keywords."""
 
+    name: ClassVar[str]
     url_key: ClassVar[str]
+
+    def __init_subclass__(cls, *, name: str = "", url_key: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if name:  # a subclass of a link keeps its parent's unless it names its own
+            cls.name, cls.url_key = name, url_key
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         value: Any = XCom.get_value(ti_key=ti_key, key=self.url_key)
         return value if isinstance(value, str) else ""
 
 
-class AbejaServiceLink(XComLink):
+class AbejaServiceLink(XComLink, name="ABEJA Service", url_key=XCOM_KEY):
     """ "ABEJA Service": the console page of the task's service, read from XCom ``service_url``."""
-
-    name = "ABEJA Service"
-    url_key = XCOM_KEY
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         # A live operator of this provider (in the worker), not a deserialised copy (UI, API
@@ -72,4 +76,10 @@ class AbejaServiceLink(XComLink):
         return super().get_link(operator, ti_key=ti_key)
 
 
-__all__ = ["XCOM_KEY", "AbejaServiceLink", "console_url", "push_service_url", "service_console_url"]
+__all__ = [
+    "XCOM_KEY",
+    "AbejaServiceLink",
+    "console_url",
+    "push_service_url",
+    "service_console_url",
+]

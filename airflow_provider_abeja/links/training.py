@@ -10,22 +10,13 @@ XCOM_TRAINING_MODEL_URL = "training_model_url"
 XCOM_VERSION_URL = "version_url"
 
 
-class AbejaTrainingJobLink(XComLink):
+class AbejaTrainingJobLink(XComLink, name="ABEJA Training Job", url_key=XCOM_TRAINING_JOB_URL):
     """ "ABEJA Training Job": the console page of the task's training job."""
 
-    name = "ABEJA Training Job"
-    url_key = XCOM_TRAINING_JOB_URL
 
-
-class AbejaTrainingModelLink(XComLink):
+class AbejaTrainingModelLink(XComLink, name="ABEJA Trained Model", url_key=XCOM_TRAINING_MODEL_URL):
     """ "ABEJA Trained Model": the console page of the model the task registered."""
 
-    name = "ABEJA Trained Model"
-    url_key = XCOM_TRAINING_MODEL_URL
 
-
-class AbejaDeploymentVersionLink(XComLink):
+class AbejaDeploymentVersionLink(XComLink, name="ABEJA Deployment Version", url_key=XCOM_VERSION_URL):
     """ "ABEJA Deployment Version": the console page of the version the task created."""
-
-    name = "ABEJA Deployment Version"
-    url_key = XCOM_VERSION_URL

@@ -1,5 +1,12 @@
 """What every ABEJA operator shares: the fail-fast rule, renamed arguments, the connection and its
-hook, the organization fallback, create-once, and a wait that ``on_kill`` stops.
+hook, the organization fallback, create-once, and the one skeleton of the operators that start
+something and wait for it (start, remember, wait in the worker or deferred, complete, cancel on kill).
+
+On Airflow 3.3 and later the id of what a try started goes to the task state store before the try
+waits: a retry after a crash reconnects to it (running), returns it (finished) or starts afresh
+(failed, stopped, gone); the creation marker (``AIRFLOW_ABEJA_CREATED_BY``) is the net under it.
+A wait ends at the sooner of ``timeout`` and ``execution_timeout`` less a margin, so it ends first,
+with the engine's one timeout message, in every mode.
 
 Nothing heavy is imported at module import time: the client and the triggers are imported when a
 task runs, so that a DAG file importing the operators parses quickly.
@@ -9,18 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from warnings import warn
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
-from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS
+from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS as DEFAULT_ENDPOINT_ALIAS
 from airflow_provider_abeja.client.validation import check_named_argument
 from airflow_provider_abeja.exceptions import (
     AbejaError,
@@ -29,9 +37,10 @@ from airflow_provider_abeja.exceptions import (
     NotFound,
     TransportError,
     WaitStoppedError,
+    WaitTimeoutError,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.wait.engine import FailFastMixin, airflow_error
+from airflow_provider_abeja.wait.engine import FailFastMixin, ResourceKind, airflow_error
 
 if TYPE_CHECKING:
     from airflow.sdk.bases.operator import BaseOperatorMeta as _OperatorMeta
@@ -39,17 +48,6 @@ if TYPE_CHECKING:
     from airflow_provider_abeja.client import APIClient
 else:
     _OperatorMeta = type(BaseOperator)  # Airflow 2's or 3's
-
-__all__ = [
-    "CREATED_BY_ENV",
-    "DEFAULT_ENDPOINT_ALIAS",
-    "AbejaBaseOperator",
-    "AbejaConnectionOperator",
-    "AbejaDeleteOperator",
-    "AbejaDeploymentOperator",
-    "AbejaWaitingOperator",
-    "WaitInterrupted",
-]
 
 #: XCom keys of the service and endpoint operators (docs/architecture.md, "XCom and links").
 XCOM_SERVICE_ID = "service_id"
@@ -68,6 +66,11 @@ DEFAULT_INSTANCE_TYPE = "cpu-0.25"
 MIN_CHECK_INTERVAL = 0.1
 #: ``deferrable``'s default: Airflow's ``[operators] default_deferrable`` option.
 DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+#: Seconds before ``execution_timeout`` at which a wait ends (at most this fraction of it).
+EXECUTION_TIMEOUT_MARGIN = 5.0
+EXECUTION_TIMEOUT_MARGIN_SHARE = 0.1
 
 
 class WaitInterrupted(AirflowException):
@@ -176,21 +179,6 @@ def marked(entries: Any, marker: str, *fields: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda e: str(e.get("created_at", "")), reverse=True)
 
 
-@contextlib.contextmanager
-def waiting(noun: str, resource_id: str) -> Iterator[None]:
-    """The outcome of an operator's own wait, raised as in deferrable mode and the sensor.
-
-    The engine's errors (failure status, timeout, giving up) become their Airflow exception
-    (``failfast.airflow_error``); a wait stopped by ``on_kill`` becomes ``WaitInterrupted``.
-    """
-    try:
-        yield
-    except WaitStoppedError as exc:
-        raise WaitInterrupted(f"stopped waiting for {noun} {resource_id}: the task was killed") from exc
-    except AbejaError as exc:
-        raise airflow_error(exc) from exc
-
-
 class _RenamedArguments(_OperatorMeta):
     """Accepts an operator's old argument names (``renamed_arguments``) with a DeprecationWarning.
 
@@ -246,6 +234,14 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
         for argument in self.named_arguments:
             check_named_argument(getattr(self, argument, None), argument)
 
+    def _path(self, value: Any, argument: str = "input_path", conn_id: str | None = None) -> Any:
+        """``value`` as an object storage path (plain paths become absolute ``file://`` URLs) on
+        ``conn_id`` or the operator's ``storage_conn_id``; None stays None."""
+        from airflow_provider_abeja.batch.paths import object_path
+
+        conn_id = conn_id or getattr(self, "storage_conn_id", None)
+        return None if value is None else object_path(value, conn_id=conn_id, argument=argument)
+
     def __init__(self, **kwargs: Any) -> None:
         # An __init__ of its own: Airflow's partial() reads the argument defaults of each class
         # between the operator and BaseOperator, and BaseOperator's own (inlets=None) would win.
@@ -270,7 +266,7 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
 
 class AbejaConnectionOperator(AbejaBaseOperator):
     """An operator on the platform: the connection, its hook and client, the organization fallback,
-    and the create-once and resume helpers.
+    the id a resumed task waited for, and console links.
 
     :param abeja_conn_id: the Airflow connection (``conn_type`` ``abeja``).
     :param organization_id: defaults to the connection's ``organization_id`` extra.
@@ -302,47 +298,6 @@ class AbejaConnectionOperator(AbejaBaseOperator):
         """The explicit organization id, else the connection's (a clear error when neither is set)."""
         return self.hook.get_organization_id(self.organization_id or None)
 
-    def create_once(
-        self,
-        noun: str,
-        arguments: dict[str, Any],
-        marker: str | None,
-        create: Callable[..., dict[str, Any]],
-        find: Callable[[str], dict[str, Any] | None],
-        stored: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """``stored`` (what an earlier try kept in the task state store, when it is still
-        usable), else ``find(marker)``'s earlier-try resource, else ``create(**arguments)``'s
-        answer, the ``marker`` (if any) added to their environment; ``noun`` names it in the
-        log (the ``<noun>_id`` field holds its id).
-
-        The client never re-sends a create, and a lost answer (transport error, 5xx) does not
-        say whether the platform made the resource: with a marker, ``find(marker)`` looks for
-        it before the error is raised (a task retry looks again).
-        """
-        if stored is not None:
-            return stored
-        if marker:
-            found = find(marker)
-            if found is not None:
-                return found
-            arguments = {
-                **arguments,
-                "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
-            }
-        try:
-            made = create(**arguments)
-            self.log.info("Created %s %s", noun, made.get(noun.replace(" ", "_") + "_id"))
-            return made
-        except (TransportError, HttpError) as exc:
-            if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
-                raise
-            self.log.warning("Creating the %s failed (%s); checking whether it was made anyway", noun, exc)
-            found = find(marker)
-            if found is None:
-                raise
-            return found
-
     def resumed_id(self, context: Mapping[str, Any], given: str | None, key: str, noun: str) -> str:
         """The id of what a resumed task was waiting for: ``given`` (the deferral's kwargs), else
         the one this try pushed under ``key`` before deferring (XCom is kept across a deferral;
@@ -367,14 +322,36 @@ class AbejaConnectionOperator(AbejaBaseOperator):
 
 
 class AbejaWaitingOperator(AbejaConnectionOperator):
-    """An operator that waits for what it did (a service's status, a training job's end), in the
-    worker or, deferred, in the triggerer.
+    """An operator that starts something and waits for it (a service's status, a training job's
+    or a run's end): one skeleton for every kind, as dbt Cloud's and Databricks' operators have.
+
+    A subclass names its ``kind`` (ids, statuses, client calls), its trigger, worker wait and
+    create call, and fills in ``arguments`` (checked before anything is sent), ``find_earlier``
+    (what an earlier try made), ``summary`` (what the task returns), ``push_links`` and, when it
+    ends its resource on a kill or a timeout, ``cancels_on_kill`` / ``after_timeout``.
 
     :param wait_for_completion: wait until the target status (default True).
     :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
     :param timeout: seconds to wait at most (zero or more; None: no limit).
     :param deferrable: wait in the triggerer instead of the worker.
     """
+
+    #: What is waited for: its ids (the last one is also its XCom key), statuses and client calls.
+    kind: ClassVar[ResourceKind]
+    #: The status trigger's classpath, imported when the task defers.
+    trigger: ClassVar[str]
+    #: The ``wait.blocking`` function of the wait in the worker.
+    worker_wait: ClassVar[str]
+    #: The client call that makes the resource: ``(organization_id, outer id, **arguments)``.
+    create_call: ClassVar[str]
+    #: The task state store key of the resource a try started (None: not stored).
+    store_key: ClassVar[str | None] = None
+    #: Whether a retry looks for (and the store keeps) what an earlier try started.
+    reuse_existing: bool = True
+    #: ``(organization, outer id, id)`` of what this try started or resumed (for ``on_kill``).
+    _started: tuple[str, str, str] | None = None
+    #: ``(deadline,)`` once ``start_clock`` ran (epoch seconds, None: no deadline).
+    _clock: tuple[float | None] | None = None
 
     def __init__(
         self,
@@ -390,15 +367,221 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
         self.deferrable = deferrable
 
-    #: ``(deadline,)`` once ``start_clock`` ran (epoch seconds, None: no deadline).
-    _clock: tuple[float | None] | None = None
+    # -- what a subclass fills in
+
+    def arguments(self) -> dict[str, Any]:
+        """The rendered arguments of the create call, checked as the client checks them: nothing
+        (not even a look-up for an earlier try's resource) is sent with arguments it would refuse."""
+        raise NotImplementedError
+
+    def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
+        """The resource an earlier try of this task instance made (found by ``marker``) and that
+        this try may reuse, else None."""
+        raise NotImplementedError
+
+    def summary(self, resource: Mapping[str, Any]) -> Any:
+        """What the task returns for the resource (never its environment: it may hold secrets)."""
+        return dict(resource)
+
+    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+        """Push the resource's id and console URL (before any wait, so the link shows if it fails)."""
+
+    def cancels_on_kill(self) -> bool:
+        """Whether a user's kill ends the resource (``on_kill`` in the worker, the trigger's deferred)."""
+        return False
+
+    def after_timeout(self) -> None:
+        """What a wait's timeout (or a failed deferral) does to the resource (nothing by default)."""
+
+    def guard_wait(
+        self, context: Mapping[str, Any], ids: tuple[str, str, str]
+    ) -> contextlib.AbstractContextManager[Any]:
+        """What surrounds the wait and its end, in the worker or resumed (nothing by default)."""
+        return contextlib.nullcontext()
+
+    # -- the skeleton: start, remember, wait (in the worker or deferred), complete, cancel on kill
+
+    def execute(self, context: Mapping[str, Any]) -> Any:
+        self.start_clock(context)
+        arguments = self.arguments()
+        organization_id = self.resolve_organization_id()
+        resource = self.create_once(context, organization_id, arguments)
+        self._started = ids = self.ids(organization_id, str(resource[self.kind.path_ids[2]]))
+        store = context.get("task_state_store")
+        if store is not None and self.store_key and self.reuse_existing:
+            from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+            store.set(self.store_key, ids[2], retention=NEVER_EXPIRE)
+        self.push_links(context, ids)
+        return self.finish(context, ids, resource)
+
+    def ids(self, organization_id: str, resource_id: str) -> tuple[str, str, str]:
+        """The resource's path ids: the organization, this operator's outer id, ``resource_id``."""
+        outer = self.kind.path_ids[1]  # deployment_id or job_definition_name: an argument too
+        return organization_id, required_id(getattr(self, outer), outer), resource_id
+
+    def create_once(
+        self, context: Mapping[str, Any], organization_id: str, arguments: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What an earlier try kept in the task state store (``stored``), else what it made
+        (``find_earlier``), else the answer of the create call, the creation marker (with
+        ``reuse_existing``) added to the resource's environment.
+
+        The client never re-sends a create, and a lost answer (transport error, 5xx) does not
+        say whether the platform made the resource: with a marker, ``find_earlier`` looks for
+        it before the error is raised (a task retry looks again).
+        """
+        noun, outer = self.kind.noun, self.ids(organization_id, "")[1]
+        marker = creation_marker(context) if self.reuse_existing else None
+        if marker:
+            found = self.stored(context, organization_id) or self.find_earlier(
+                organization_id, arguments, marker
+            )
+            if found is not None:
+                return dict(found)
+            arguments = {
+                **arguments,
+                "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
+            }
+        try:
+            made: dict[str, Any] = getattr(self.client, self.create_call)(organization_id, outer, **arguments)
+            self.log.info("Created %s %s", noun, made.get(self.kind.path_ids[2]))
+            return made
+        except (TransportError, HttpError) as exc:
+            if not marker or (isinstance(exc, HttpError) and exc.status_code < 500):
+                raise
+            self.log.warning("Creating the %s failed (%s); checking whether it was made anyway", noun, exc)
+            found = self.find_earlier(organization_id, arguments, marker)
+            if found is None:
+                raise
+            return dict(found)
+
+    def finish(
+        self,
+        context: Mapping[str, Any],
+        ids: tuple[str, str, str],
+        resource: Mapping[str, Any],
+        *,
+        status_is_current: bool = True,
+        **wait_options: Any,
+    ) -> Any:
+        """The summary at once when not waiting or already there, else after ``wait_or_defer``.
+        ``status_is_current=False`` when ``resource`` was read before a change was asked for: its
+        status then says nothing and the wait always polls."""
+        target = wait_options.get("target_status") or self.kind.target_status
+        with self.guard_wait(context, ids):
+            if self.wait_for_completion and not (status_is_current and resource.get("status") == target):
+                resource = self.wait_or_defer(ids, **wait_options)
+            return self.summary(resource)
+
+    def wait_or_defer(
+        self,
+        ids: tuple[str, str, str],
+        target_status: str | None = None,
+        failure_statuses: Collection[str] | None = None,
+        **worker_options: Any,
+    ) -> dict[str, Any]:
+        """Poll until the target status (None: the kind's) and return the resource, in this worker
+        (``wait.blocking``, stopped by ``on_kill``) or, deferred, in the triggerer, where
+        ``execute_complete`` resumes with the trigger's event (deferring raises ``TaskDeferred``).
+        Either way the outcomes and messages are the engine's: a failure status fails without
+        retries, with the latest log lines; the deadline raises ``AirflowException`` chained from
+        ``WaitTimeoutError`` (after ``after_timeout``); ``on_kill`` raises ``WaitInterrupted``."""
+        if self.deferrable:  # the deadline is wall-clock, so a triggerer restart does not reset it
+            statuses: dict[str, Any] = {}
+            if target_status is not None:  # a trigger that chooses its statuses (services)
+                failing = self.kind.failure_statuses if failure_statuses is None else failure_statuses
+                failing = sorted({str(s) for s in failing} - {target_status})
+                statuses = {"target_status": target_status, "failure_statuses": failing}
+            module, _, name = self.trigger.rpartition(".")
+            left = self.wait_timeout()
+            trigger = getattr(importlib.import_module(module), name)(
+                **dict(zip(self.kind.path_ids, ids, strict=True)),
+                **statuses,
+                poll_interval=self.check_interval,
+                end_time=None if left is None else time.time() + left,
+                abeja_conn_id=self.abeja_conn_id,
+                **({"cancel_on_kill": True} if self.cancels_on_kill() else {}),
+            )
+            resume = {"organization_id": ids[0], self.kind.path_ids[2]: ids[2]}
+            self.defer(trigger=trigger, method_name="execute_complete", kwargs=resume)
+        from airflow_provider_abeja.wait import blocking
+
+        try:
+            return getattr(blocking, self.worker_wait)(  # type: ignore[no-any-return]
+                self.client,
+                *ids,
+                logger=self.log,
+                check_interval=self.check_interval,
+                timeout=self.wait_timeout(),
+                stop_event=self._stop_event(),
+                target_status=target_status,
+                failure_statuses=failure_statuses,
+                **worker_options,
+            )
+        except WaitStoppedError as exc:
+            what = f"{self.kind.noun} {ids[2]}"
+            raise WaitInterrupted(f"stopped waiting for {what}: the task was killed") from exc
+        except AbejaError as exc:  # the engine's errors, raised as in deferrable mode and the sensor
+            if isinstance(exc, WaitTimeoutError):  # a resource nobody waits for any more would run on
+                self.after_timeout()
+            raise airflow_error(exc) from exc
+
+    def execute_complete(
+        self,
+        context: Mapping[str, Any],
+        event: dict[str, Any] | None = None,
+        organization_id: str | None = None,
+        **resumed: str | None,
+    ) -> Any:
+        """Resume after the trigger: fail loudly on anything but a well-formed success event.
+
+        The ids come from the deferral's kwargs, else (``resumed_id``) from what this try pushed
+        before deferring, with the organization resolved again. Returns the fresh summary.
+        """
+        from airflow_provider_abeja.wait.engine import validate_status_event
+
+        key = self.kind.path_ids[2]
+        resource_id = self.resumed_id(context, resumed.get(key), key, self.kind.noun)
+        self._started = ids = self.ids(organization_id or self.resolve_organization_id(), resource_id)
+        with self.guard_wait(context, ids):
+            self.push_links(context, ids)  # this process ends the task
+            if isinstance(event, Mapping) and event.get("status") == "timeout":
+                self.after_timeout()
+            validate_status_event(event, resource_id, kind=self.kind)
+            self.log.info("%s %s reached its target status", self.kind.noun.capitalize(), resource_id)
+            return self.summary(getattr(self.client, self.kind.read)(*ids))
+
+    def stored(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
+        """The resource an earlier try stored (task state store) while it still runs or has
+        finished well: a retry after a crash reconnects to it (None: start afresh)."""
+        store = context.get("task_state_store")
+        resource_id = store.get(self.store_key) if store is not None and self.store_key else None
+        if not isinstance(resource_id, str) or not resource_id:
+            return None
+        noun, ids = self.kind.noun, self.ids(organization_id, resource_id)
+        try:
+            resource = getattr(self.client, self.kind.read)(*ids)
+        except NotFound:
+            resource = {"status": "gone"}
+        if resource.get("status") not in self.kind.known_statuses - self.kind.failure_statuses:
+            self.log.info("The %s of an earlier try (%s) is %s", noun, resource_id, resource.get("status"))
+            return None
+        self.log.info("Reconnecting to %s %s of an earlier try (task state store)", noun, resource_id)
+        return dict(resource)
 
     def start_clock(self, context: Mapping[str, Any]) -> None:
         """Fix this try's deadline: ``timeout`` from now or ``execution_timeout`` (less a margin),
         the sooner; every wait of the try, in the worker or deferred, ends there."""
-        from airflow_provider_abeja.operators._resume import wait_deadline
-
-        self._clock = (wait_deadline(context, self.timeout, self.execution_timeout),)
+        now = time.time()
+        deadlines = [] if self.timeout is None else [now + self.timeout]
+        if self.execution_timeout is not None:  # Airflow times a deferred task from this start_date too
+            started = getattr(context.get("ti"), "start_date", None)
+            start = started.timestamp() if isinstance(started, datetime) else now
+            limit = self.execution_timeout.total_seconds()
+            margin = min(EXECUTION_TIMEOUT_MARGIN, limit * EXECUTION_TIMEOUT_MARGIN_SHARE)
+            deadlines.append(start + limit - margin)
+        self._clock = (min(deadlines, default=None),)
 
     def wait_timeout(self) -> float | None:
         """Seconds left to wait (``timeout`` when no clock was started)."""
@@ -419,28 +602,23 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         return super().resume_execution(next_method, next_kwargs, context)
 
     def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
-        """What a failed deferral does to the resource the task started (nothing by default)."""
+        """What a failed deferral does to the resource the task started: ``after_timeout``."""
+        key = self.kind.path_ids[2]
+        resource_id = self.resumed_id(context, None, key, self.kind.noun)
+        self._started = self.ids(self.resolve_organization_id(), resource_id)
+        self.after_timeout()
 
-    def defer_to(
-        self,
-        trigger: Callable[..., Any],
-        resume: dict[str, str],
-        cancel_on_kill: bool = False,
-        **arguments: Any,
-    ) -> None:
-        """Defer to ``trigger(**arguments)`` polling every ``check_interval``; ``execute_complete``
-        resumes with ``resume`` as its kwargs. The deadline is wall-clock (epoch seconds), so a
-        triggerer restart does not reset it. ``cancel_on_kill``: the trigger ends the resource
-        when a user kills the deferred task."""
-        left = self.wait_timeout()
-        polling = trigger(
-            **arguments,
-            poll_interval=self.check_interval,
-            end_time=None if left is None else time.time() + left,
-            abeja_conn_id=self.abeja_conn_id,
-            **({"cancel_on_kill": True} if cancel_on_kill else {}),
-        )
-        self.defer(trigger=polling, method_name="execute_complete", kwargs=resume)
+    def on_kill(self) -> None:
+        """Stop waiting and end what this try started or resumed (``cancel_started``)."""
+        super().on_kill()
+        self.cancel_started("The task was killed")
+
+    def cancel_started(self, why: str) -> None:
+        """End what this try started or resumed, when ``cancels_on_kill`` says so; log ``why``."""
+        if self._started is not None and self.cancels_on_kill():
+            from airflow_provider_abeja.wait.cancel import cancel
+
+            self.log.warning("%s: %s", why, cancel(self.client, self.kind, self._started))
 
 
 class AbejaDeploymentOperator(AbejaConnectionOperator):
@@ -485,6 +663,15 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         if lines:
             self.log.info("%s", with_log_lines(f"Deleting service {service_id}.", lines))
 
+    def delete_service(self, organization_id: str, service_id: str) -> bool:
+        """Delete the service (``log_before_delete`` first); False when it was already gone."""
+        self.log_before_delete(organization_id, service_id)
+        try:
+            self.client.delete_service(organization_id, self.deployment_id, service_id)
+        except NotFound:
+            return False
+        return True
+
     def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
         """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""
         from airflow_provider_abeja.links.abeja import push_service_url, service_console_url
@@ -495,43 +682,78 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         push_service_url(self, ti, url)
 
 
-class AbejaDeleteOperator(AbejaDeploymentOperator):
-    """Delete one resource of a deployment (a service, an endpoint, a version). A resource that is already
-    gone is success (returns None) unless ``fail_if_missing=True``; otherwise returns the API's
-    answer. So is an id that is None (an XCom nobody pushed, such as the ``previous_service_id``
-    of a first release): nothing to delete. The service and endpoint delete operators say the
+class _DeleteOperator(AbejaConnectionOperator):
+    """Delete one resource. A resource that is already gone is success (returns None) unless
+    ``fail_if_missing=True``; otherwise returns the API's answer. Every delete operator says the
     same things the same way.
 
-    :param fail_if_missing: fail without retries when the resource does not exist (or its id is None).
+    A subclass names the resource (``noun``), the attribute and argument holding its id
+    (``id_field``: templated and checked) and how its ids are found (``resource_ids``).
+
+    :param fail_if_missing: fail without retries when the resource does not exist.
     """
 
     ui_color = "#fdecea"
-    #: The resource's name (``_`` for spaces in messages; the client's ``delete_<noun>`` deletes it), and the
-    #: attribute (and argument) holding its id.
     noun: ClassVar[str]
-    id_field: ClassVar[str]
+    id_field: ClassVar[str | None] = None
+    #: The client call that deletes it, ``(organization_id, *resource_ids())`` (default ``delete_<noun>``).
+    delete_call: ClassVar[str | None] = None
+    #: Whether an id that is None (an XCom nobody pushed) means nothing to delete.
+    none_is_nothing: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.id_field is not None and cls.id_field not in cls.named_arguments:
+            cls.template_fields = (*cls.template_fields, cls.id_field)
+            cls.named_arguments = (*cls.named_arguments, cls.id_field)
 
     def __init__(self, *, fail_if_missing: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fail_if_missing = fail_if_missing
 
+    def resource_ids(self) -> list[str]:
+        """The resource's ids after the organization, checked."""
+        raise NotImplementedError
+
+    def describe(self, ids: list[str]) -> str:
+        return f"{self.noun} {ids[-1]}"
+
     def execute(self, context: Mapping[str, Any]) -> Any:
-        noun = self.noun.replace("_", " ")
-        if getattr(self, self.id_field) is None and not self.fail_if_missing:
-            self.log.info("No %s to delete: %s is None (nothing was pushed for it)", noun, self.id_field)
+        missing = self.id_field is not None and getattr(self, self.id_field) is None
+        if missing and self.none_is_nothing and not self.fail_if_missing:
+            self.log.info("No %s to delete: %s is None (nothing was pushed for it)", self.noun, self.id_field)
             return None
-        resource_id = required_id(getattr(self, self.id_field), self.id_field)
-        organization_id = self.resolve_organization_id()
-        if noun == "service":
-            self.log_before_delete(organization_id, resource_id)
+        ids = self.resource_ids()
+        label, organization_id = self.describe(ids), self.resolve_organization_id()
         try:
-            result = getattr(self.client, f"delete_{self.noun}")(
-                organization_id, self.deployment_id, resource_id
-            )
+            return self.delete(organization_id, ids, label)
         except NotFound as exc:
             if self.fail_if_missing:
-                raise AirflowFailException(f"{noun} {resource_id} does not exist: {exc}") from exc
-            self.log.info("%s %s is already gone: nothing to delete", noun.capitalize(), resource_id)
+                raise AirflowFailException(f"{label} does not exist: {exc}") from exc
+            self.log.info("%s is already gone: nothing to delete", label.capitalize())
             return None
-        self.log.info("Deleted %s %s", noun, resource_id)
+
+    def delete(self, organization_id: str, ids: list[str], label: str) -> Any:
+        result = getattr(self.client, self.delete_call or f"delete_{self.noun.replace(' ', '_')}")(
+            organization_id, *ids
+        )
+        self.log.info("Deleted %s", label)
         return result
+
+
+class AbejaDeleteOperator(AbejaDeploymentOperator, _DeleteOperator):
+    """Delete one resource of a deployment (a service, an endpoint, a version, a trigger). An id
+    that is None (an XCom nobody pushed, such as the ``previous_service_id`` of a first release)
+    is nothing to delete, unless ``fail_if_missing=True``.
+
+    :param fail_if_missing: fail without retries when the resource does not exist (or its id is None).
+    """
+
+    def resource_ids(self) -> list[str]:
+        assert self.id_field is not None
+        return [self.deployment_id, required_id(getattr(self, self.id_field), self.id_field)]
+
+    def delete(self, organization_id: str, ids: list[str], label: str) -> Any:
+        if self.noun == "service":  # deleting it deletes its logs
+            self.log_before_delete(organization_id, ids[-1])
+        return super().delete(organization_id, ids, label)

@@ -151,17 +151,8 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        "service_id",
-        "endpoint_alias",
-        "input_path",
-        "inputs",
-        "output_path",
-        "errors_path",
-        "key_field",
-        "payload_field",
-        "content_type",
-        "max_error_rate",
-        "include_keys_from",
+        *("service_id", "endpoint_alias", "input_path", "inputs", "output_path", "errors_path"),
+        *("key_field", "payload_field", "content_type", "max_error_rate", "include_keys_from"),
     )
     template_fields_renderers = {"inputs": "json"}
     named_arguments = (
@@ -238,15 +229,17 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
 
     # -- paths and inputs ---------------------------------------------------------------------
 
-    def _path(self, value: Any, argument: str = "input_path") -> Any:
-        """An `ObjectStoragePath` for a string (plain paths become absolute `file://` URLs)."""
-        from airflow_provider_abeja.batch.paths import object_path
-
-        return object_path(value, conn_id=self.storage_conn_id, argument=argument)
-
     def build_source(self) -> InputSource:
         """The input reader for `input_path` / `inputs`, restricted by `include_keys_from`."""
-        source = self._full_source()
+        source = input_source(
+            self.input_path,
+            self.inputs,
+            input_format=self.input_format,
+            key_field=self.key_field,
+            payload_field=self.payload_field,
+            content_type=self.content_type,
+            conn_id=self.storage_conn_id,
+        )
         if not self.include_keys_from:
             return source
         from airflow_provider_abeja.batch.donekeys import DoneKeys
@@ -260,17 +253,6 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         keys = DoneKeys.build(record["key"] for record in iter_records(path) if "key" in record)
         self.log.info("Only the %d key(s) listed in %s are sent", len(keys), self.include_keys_from)
         return OnlyKeys(source, keys)
-
-    def _full_source(self) -> InputSource:
-        return input_source(
-            self.input_path,
-            self.inputs,
-            input_format=self.input_format,
-            key_field=self.key_field,
-            payload_field=self.payload_field,
-            content_type=self.content_type,
-            conn_id=self.storage_conn_id,
-        )
 
     def _check_files(self, output: Any, errors: Any) -> None:
         """Refuse outputs that would lose data: the input, the output and the errors file are

@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException
 
-from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError, NotFound
+from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
     AbejaConnectionOperator,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
+    _DeleteOperator,
     created_in_run,
     required_id,
 )
@@ -82,12 +83,10 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
         # Kept: an endpoint serves it (a release).
         kept = [service_id for service_id in doomed if service_id in routed]
         for service_id in (s for s in doomed if s not in routed):
-            self.log_before_delete(organization_id, service_id)
             try:
-                self.client.delete_service(organization_id, self.deployment_id, service_id)
-            except NotFound:
-                self.log.info("Service %s is already gone", service_id)
-                continue
+                if not self.delete_service(organization_id, service_id):
+                    self.log.info("Service %s is already gone", service_id)
+                    continue
             except Exception as exc:  # try the others first; the retry (or the error) comes after
                 failures.append(f"{service_id}: {exc}")
                 continue
@@ -95,14 +94,8 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
             deleted.append(service_id)
         if failures:
             raise AirflowException(f"could not delete {len(failures)} service(s) of this run: {failures}")
-        if kept:
-            self.log.info(
-                "Deleted %d service(s) this run created; kept %s, which an endpoint serves",
-                len(deleted),
-                ", ".join(kept),
-            )
-        else:
-            self.log.info("Deleted %d service(s) this run created; none is left", len(deleted))
+        left = f"kept {', '.join(kept)}, which an endpoint serves" if kept else "none is left"
+        self.log.info("Deleted %d service(s) this run created; %s", len(deleted), left)
         return deleted
 
 
@@ -127,17 +120,14 @@ class AbejaDeleteDeploymentVersionOperator(AbejaDeleteOperator):
     :param version_id: the version (``ver-...``).
     """
 
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "version_id")
-    noun = "deployment_version"
-    id_field = "version_id"
-    named_arguments = (*AbejaDeleteOperator.named_arguments, "version_id")
+    noun, id_field = "deployment version", "version_id"
 
     def __init__(self, *, version_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.version_id = version_id
 
 
-class _TrainingCleanupOperator(AbejaConnectionOperator):
+class _TrainingCleanupOperator(_DeleteOperator):
     """Delete, or archive, one resource of a job definition (the definition itself without
     ``id_field``). Already gone is success (returns None) unless ``fail_if_missing=True``.
 
@@ -149,54 +139,35 @@ class _TrainingCleanupOperator(AbejaConnectionOperator):
     """
 
     template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "job_definition_name")
-    ui_color = "#fdecea"
-    #: The resource's name in messages; the attribute holding its id (None: the definition).
-    noun: ClassVar[str]
-    id_field: ClassVar[str | None] = None
     named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
-    #: The client's calls: delete (None: the platform only archives it) and archive.
-    delete_call: ClassVar[str | None] = None
+    none_is_nothing = False
+    #: The client's archive call (``delete_call`` None: the platform only archives it).
     archive_call: ClassVar[str]
     #: Archive what the platform keeps because it is in use (409) instead of failing.
     archive_if_in_use = True
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.id_field is not None and cls.id_field not in cls.named_arguments:
-            cls.template_fields = (*cls.template_fields, cls.id_field)
-            cls.named_arguments = (*cls.named_arguments, cls.id_field)
-
-    def __init__(self, *, job_definition_name: str, fail_if_missing: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_definition_name = job_definition_name
-        self.fail_if_missing = fail_if_missing
 
-    def execute(self, context: Context) -> dict[str, Any] | None:
+    def resource_ids(self) -> list[str]:
         ids = [required_id(self.job_definition_name, "job_definition_name")]
         if self.id_field is not None:
             ids.append(required_id(getattr(self, self.id_field), self.id_field))
-        label = f"{self.noun} {'/'.join(ids)}"
-        organization_id = self.resolve_organization_id()
-        try:
-            if self.delete_call is None:
-                return self._archive(organization_id, ids, label)
-            try:
-                result: dict[str, Any] = getattr(self.client, self.delete_call)(organization_id, *ids)
-            except Conflict as exc:
-                if not self.archive_if_in_use:
-                    raise
-                self.log.info("The platform keeps %s (%s): archiving it instead", label, exc)
-                return self._archive(organization_id, ids, label)
-        except NotFound as exc:
-            if self.fail_if_missing:
-                raise AirflowFailException(f"{label} does not exist: {exc}") from exc
-            self.log.info("%s is already gone: nothing to delete", label.capitalize())
-            return None
-        self.log.info("Deleted %s", label)
-        return result
+        return ids
 
-    def _archive(self, organization_id: str, ids: list[str], label: str) -> dict[str, Any]:
-        result: dict[str, Any] = getattr(self.client, self.archive_call)(organization_id, *ids)
+    def describe(self, ids: list[str]) -> str:
+        return f"{self.noun} {'/'.join(ids)}"
+
+    def delete(self, organization_id: str, ids: list[str], label: str) -> Any:
+        try:
+            if self.delete_call is not None:
+                return super().delete(organization_id, ids, label)
+        except Conflict as exc:
+            if not self.archive_if_in_use:
+                raise
+            self.log.info("The platform keeps %s (%s): archiving it instead", label, exc)
+        result = getattr(self.client, self.archive_call)(organization_id, *ids)
         self.log.info("Archived %s", label)
         return {**result, "archived": True}
 

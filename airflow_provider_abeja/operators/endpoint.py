@@ -35,8 +35,7 @@ class _EndpointOperator(AbejaDeploymentOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        "endpoint_alias",
-        "service_id",
+        *("endpoint_alias", "service_id"),
     )
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "endpoint_alias", "service_id")
     operator_extra_links = (AbejaServiceLink(),)
@@ -226,11 +225,8 @@ class AbejaDeleteEndpointOperator(AbejaDeleteOperator):
     :param endpoint_alias: the endpoint's alias or id (``pnt-...``).
     """
 
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "endpoint_alias")
-    named_arguments = (*AbejaDeploymentOperator.named_arguments, "endpoint_alias")
     renamed_arguments = _RENAMED
-    noun = "endpoint"
-    id_field = "endpoint_alias"
+    noun, id_field = "endpoint", "endpoint_alias"
 
     def __init__(self, *, endpoint_alias: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import mimetypes
 import posixpath
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -35,12 +35,11 @@ from airflow_provider_abeja.operators._base import (
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
     AbejaWaitingOperator,
-    creation_marker,
     environment_argument,
     marked,
     required_id,
-    waiting,
 )
+from airflow_provider_abeja.wait.engine import RUN
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -63,16 +62,63 @@ def _filename(entry: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _file_summary(entry: Mapping[str, Any], channel_id: str) -> dict[str, Any]:
-    return {
-        "channel_id": channel_id,
-        "file_id": entry.get("file_id"),
-        "filename": _filename(entry),
-        "content_type": entry.get("content_type"),
-    }
+def _pages(read: Callable[..., Mapping[str, Any]], limit: int, **first: Any) -> Iterator[Mapping[str, Any]]:
+    """Up to ``limit`` pages: ``read(**first)``, then each ``read(next_page_token=...)``."""
+    arguments = first
+    for _ in range(limit):
+        page = read(**arguments)
+        yield page
+        if not page.get("next_page_token"):
+            return
+        arguments = {"next_page_token": page["next_page_token"]}
 
 
-class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
+class _RunsOperator(AbejaDeploymentOperator):
+    """What runs a deployment version over Datalake files: one run, or a platform trigger's runs.
+
+    :param version_id: the deployment version (``ver-...``) to run.
+    :param input_channel_id: the channel of the input files.
+    :param output_channel_id: where a run writes its answer (None: nowhere).
+    :param environment: environment variables of the runs (mapping or JSON object text).
+    :param model_id: a trained model the handler gets (``models.alias``).
+    :param retry_count: the platform's attempts after a failure, 0 to 9 (its default: 5).
+    :param distribution: the platform's queue key (its default: round robin).
+    """
+
+    template_fields: Sequence[str] = (
+        *AbejaDeploymentOperator.template_fields,
+        *("version_id", "input_channel_id", "output_channel_id", "environment", "model_id"),
+    )
+    template_fields_renderers = {"environment": "json"}
+    named_arguments = (
+        *AbejaDeploymentOperator.named_arguments,
+        *("version_id", "input_channel_id", "output_channel_id", "model_id"),
+    )
+    ui_color = "#eef4e8"
+
+    def __init__(
+        self,
+        *,
+        version_id: str,
+        input_channel_id: str | None = None,
+        output_channel_id: str | None = None,
+        environment: Mapping[str, str] | str | None = None,
+        model_id: str | None = None,
+        retry_count: int | None = None,
+        distribution: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.version_id = version_id
+        self.input_channel_id = input_channel_id
+        self.output_channel_id = output_channel_id
+        self.environment = environment
+        self.model_id = model_id
+        self.retry_count = retry_count
+        self.distribution = distribution
+
+
+class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     """Run a deployment version once over one Datalake file and wait until it ``SUCCEEDED``.
 
     A run that ends ``FAILED`` (after the platform's own ``retry_count`` attempts) fails the task
@@ -97,57 +143,29 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
     ``deferrable``) are ``AbejaWaitingOperator``'s.
     """
 
-    template_fields: Sequence[str] = (
-        *AbejaDeploymentOperator.template_fields,
-        "version_id",
-        "input_channel_id",
-        "input_file_id",
-        "output_channel_id",
-        "environment",
-        "model_id",
-    )
-    template_fields_renderers = {"environment": "json"}
+    template_fields: Sequence[str] = (*_RunsOperator.template_fields, "input_file_id")
+    named_arguments = (*_RunsOperator.named_arguments, "input_file_id")
     operator_extra_links = (AbejaRunLink(),)
-    ui_color = "#eef4e8"
-
-    named_arguments = (
-        *AbejaDeploymentOperator.named_arguments,
-        *("version_id", "input_channel_id", "input_file_id", "output_channel_id", "model_id"),
-    )
+    kind = RUN
+    trigger = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
+    worker_wait = "wait_for_run"
+    create_call = "create_run"
 
     def __init__(
-        self,
-        *,
-        version_id: str,
-        input_channel_id: str | None = None,
-        input_file_id: str | None = None,
-        output_channel_id: str | None = None,
-        environment: Mapping[str, str] | str | None = None,
-        model_id: str | None = None,
-        retry_count: int | None = None,
-        distribution: int | None = None,
-        reuse_existing: bool = True,
-        **kwargs: Any,
+        self, *, input_file_id: str | None = None, reuse_existing: bool = True, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        self.version_id = version_id
-        self.input_channel_id = input_channel_id
         self.input_file_id = input_file_id
-        self.output_channel_id = output_channel_id
-        self.environment = environment
-        self.model_id = model_id
-        self.retry_count = retry_count
-        self.distribution = distribution
         self.reuse_existing = reuse_existing
 
-    def run_arguments(self) -> dict[str, Any]:
-        """The rendered arguments, checked as the client would (nothing is sent with bad ones)."""
+    def arguments(self) -> dict[str, Any]:
         from airflow_provider_abeja.client.runs import datalake_input, datalake_output
 
+        required_id(self.deployment_id, "deployment_id")
         given = [x is not None and x != "" for x in (self.input_channel_id, self.input_file_id)]
         if given[0] != given[1]:
             raise InvalidArgumentError("input_file_id", "give input_channel_id and input_file_id together")
-        arguments = {
+        return {
             "version_id": required_id(self.version_id, "version_id"),
             "input_data": datalake_input(self.input_channel_id, self.input_file_id) if given[0] else None,
             "output_template": datalake_output(self.output_channel_id) if self.output_channel_id else None,
@@ -158,92 +176,26 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
             "retry_count": self.retry_count,
             "distribution": self.distribution,
         }
-        return arguments
 
-    def execute(self, context: Context) -> Any:
-        deployment_id = required_id(self.deployment_id, "deployment_id")
-        arguments = self.run_arguments()
-        organization_id = self.resolve_organization_id()
-        marker = creation_marker(context) if self.reuse_existing else None
-        run = self.create_once(
-            "run",
-            arguments,
-            marker,
-            create=functools.partial(self.client.create_run, organization_id, deployment_id),
-            find=functools.partial(self._own_run, organization_id, deployment_id),
-        )
-        run_id = str(run["run_id"])
-        push_run_link(self, context["ti"], organization_id, deployment_id, run_id)
-        if not self.wait_for_completion:
-            return self._summary(run)
-        if run.get("status") != "SUCCEEDED":
-            if self.deferrable:
-                from airflow_provider_abeja.triggers.runs import AbejaRunTrigger
+    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+        push_run_link(self, context["ti"], *ids)
 
-                self.defer_to(
-                    AbejaRunTrigger,
-                    {"organization_id": organization_id, "run_id": run_id},
-                    organization_id=organization_id,
-                    deployment_id=deployment_id,
-                    run_id=run_id,
-                )
-            run = self._wait(organization_id, deployment_id, run_id)
-        return self._summary(run)
-
-    def _own_run(self, organization_id: str, deployment_id: str, marker: str) -> dict[str, Any] | None:
+    def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The newest run an earlier try of this task instance started, unless it failed."""
-        token = None
-        for _ in range(RUN_PAGES_SEARCHED):
-            page = self.client.get_runs(organization_id, deployment_id, next_page_token=token)
-            mine = marked(page.get("entries"), marker, "user_env_vars", "environment")
-            if mine:
-                run = mine[0]
+        read = functools.partial(self.client.get_runs, organization_id, self.deployment_id)
+        for page in _pages(read, RUN_PAGES_SEARCHED):
+            for run in marked(page.get("entries"), marker, "user_env_vars", "environment")[:1]:
                 if run.get("status") == "FAILED":
-                    self.log.info(
-                        "The run of an earlier try (%s) failed: starting a new one", run.get("run_id")
-                    )
+                    self.log.info("The run of an earlier try (%s) failed: starting a new one", run["run_id"])
                     return None
                 self.log.info(
                     "Reusing run %s (%s) started by an earlier try (%s=%s)",
                     run.get("run_id"), run.get("status"), CREATED_BY_ENV, marker,
                 )  # fmt: skip
                 return run
-            token = page.get("next_page_token") or None
-            if not token:
-                return None
         return None
 
-    def _wait(self, organization_id: str, deployment_id: str, run_id: str) -> dict[str, Any]:
-        from airflow_provider_abeja.wait.blocking import wait_for_run
-
-        with waiting("run", run_id):
-            return wait_for_run(
-                self.client,
-                organization_id,
-                deployment_id,
-                run_id,
-                check_interval=self.check_interval,
-                timeout=self.timeout,
-                stop_event=self._stop_event(),
-                logger=self.log,
-            )
-
-    def execute_complete(
-        self,
-        context: Context,
-        event: dict[str, Any] | None = None,
-        organization_id: str | None = None,
-        run_id: str | None = None,
-    ) -> Any:
-        """Resume after the trigger: success returns the run's summary, anything else fails."""
-        from airflow_provider_abeja.triggers.runs import validate_run_event
-
-        run_id = self.resumed_id(context, run_id, "run_id", "run")
-        validate_run_event(event, run_id)
-        organization_id = organization_id or self.resolve_organization_id()
-        return self._summary(self.client.get_run(organization_id, self.deployment_id, run_id))
-
-    def _summary(self, run: Mapping[str, Any]) -> dict[str, Any]:
+    def summary(self, run: Mapping[str, Any]) -> dict[str, Any]:
         """Ids and status (no environment: it may hold secrets), and the output file once known."""
         from airflow_provider_abeja.client.runs import DATALAKE_OPERATOR, decoded, run_input_file
 
@@ -264,19 +216,12 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, AbejaDeploymentOperator):
 
     def _output_file(self, channel_id: str, run_id: str) -> str | None:
         """The file the run wrote (named ``<run_id>_0<ext>``), newest first; None when it wrote none."""
-        token = None
-        for _ in range(OUTPUT_PAGES_SEARCHED):
-            if token:
-                page = self.client.list_channel_files(channel_id, next_page_token=token)
-            else:
-                page = self.client.list_channel_files(channel_id, sort="-uploaded_at")
+        read = functools.partial(self.client.list_channel_files, channel_id)
+        for page in _pages(read, OUTPUT_PAGES_SEARCHED, sort="-uploaded_at"):
             for entry in page.get("files") or ():
                 name = _filename(entry) if isinstance(entry, Mapping) else None
                 if name and name.startswith(f"{run_id}_0"):
                     return str(entry.get("file_id"))
-            token = page.get("next_page_token") or None
-            if not token:
-                break
         self.log.info("Run %s wrote no file to channel %s", run_id, channel_id)
         return None
 
@@ -314,7 +259,31 @@ def _source_files(source: Any, conn_id: str | None) -> Iterator[tuple[Any, str]]
         yield from ((p, str(p)[len(root) :] if str(p).startswith(root) else p.name) for p in found)
 
 
-class AbejaUploadToChannelOperator(AbejaConnectionOperator):
+class _ChannelOperator(AbejaConnectionOperator):
+    """An operator on a Datalake channel's files, and its channel link.
+
+    :param channel_id: the channel.
+    :param storage_conn_id: Airflow connection of the object store holding the local side.
+    """
+
+    template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "channel_id")
+    named_arguments = (*AbejaConnectionOperator.named_arguments, "channel_id", "storage_conn_id")
+    operator_extra_links = (AbejaChannelLink(),)
+    ui_color = "#e8f0fd"
+
+    def __init__(self, *, channel_id: str, storage_conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.channel_id = channel_id
+        self.storage_conn_id = storage_conn_id
+
+    def _channel(self, context: Context) -> str:
+        """The rendered channel id, checked, its console link pushed."""
+        channel_id = required_id(self.channel_id, "channel_id")
+        push_channel_link(self, context["ti"], self.resolve_organization_id(), channel_id)
+        return channel_id
+
+
+class AbejaUploadToChannelOperator(_ChannelOperator):
     """Upload files to a Datalake channel, each as one file with its ``filename`` metadata.
 
     By default (``conflict_target="filename"``) the platform refuses a second file of the same
@@ -333,17 +302,10 @@ class AbejaUploadToChannelOperator(AbejaConnectionOperator):
     """
 
     template_fields: Sequence[str] = (
-        *AbejaConnectionOperator.template_fields,
-        "channel_id",
-        "source",
-        "metadata",
-        "content_type",
-        "lifetime",
+        *_ChannelOperator.template_fields,
+        *("source", "metadata", "content_type", "lifetime"),
     )
-    operator_extra_links = (AbejaChannelLink(),)
-    ui_color = "#e8f0fd"
-
-    named_arguments = (*AbejaConnectionOperator.named_arguments, "channel_id", "source", "storage_conn_id")
+    named_arguments = (*_ChannelOperator.named_arguments, "source")
 
     def __init__(
         self,
@@ -354,30 +316,26 @@ class AbejaUploadToChannelOperator(AbejaConnectionOperator):
         content_type: str | None = None,
         lifetime: str | None = None,
         conflict_target: str | None = "filename",
-        storage_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         if isinstance(channel_id, str) and "{{" not in channel_id:
             default_outlets(kwargs, datalake_uri(channel_id))
-        super().__init__(**kwargs)
-        self.channel_id = channel_id
+        super().__init__(channel_id=channel_id, **kwargs)
         self.source = source
         self.metadata = metadata
         self.content_type = content_type
         self.lifetime = lifetime
         self.conflict_target = conflict_target
-        self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Context) -> Any:
         from airflow_provider_abeja.batch.paths import open_binary
         from airflow_provider_abeja.client.runs import check_lifetime
 
-        channel_id = required_id(self.channel_id, "channel_id")
         metadata = {str(k): str(v) for k, v in (_mapping(self.metadata, "metadata") or {}).items()}
         if self.lifetime is not None:
             check_lifetime(self.lifetime)
         files = list(_source_files(self.source, self.storage_conn_id))
-        push_channel_link(self, context["ti"], self.resolve_organization_id(), channel_id)
+        channel_id = self._channel(context)
         uploaded = []
         for path, name in files:
             content_type = self.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -396,7 +354,8 @@ class AbejaUploadToChannelOperator(AbejaConnectionOperator):
                     self.log.info("%s is in channel %s already (%s)", name, channel_id, entry.get("file_id"))
                 else:
                     self.log.info("Uploaded %s to channel %s as %s", name, channel_id, entry.get("file_id"))
-            uploaded.append({**_file_summary(entry, channel_id), "filename": name})
+            summary = {"file_id": entry.get("file_id"), "content_type": entry.get("content_type")}
+            uploaded.append({"channel_id": channel_id, "filename": name, **summary})
         return uploaded
 
     def _existing(self, channel_id: str, name: str) -> Mapping[str, Any]:
@@ -419,7 +378,7 @@ class AbejaUploadToChannelOperator(AbejaConnectionOperator):
         )
 
 
-class AbejaDownloadFromChannelOperator(AbejaConnectionOperator):
+class AbejaDownloadFromChannelOperator(_ChannelOperator):
     """Download Datalake files to a folder (any path Airflow's object storage understands), each
     written whole or not at all, named by its ``filename`` metadata (else its file id). Files are
     fetched through their pre-signed URL, without the credential. Returns the paths written.
@@ -431,44 +390,21 @@ class AbejaDownloadFromChannelOperator(AbejaConnectionOperator):
     :param storage_conn_id: Airflow connection of the object store holding ``output_path``.
     """
 
-    template_fields: Sequence[str] = (
-        *AbejaConnectionOperator.template_fields,
-        "channel_id",
-        "file_ids",
-        "output_path",
-    )
-    operator_extra_links = (AbejaChannelLink(),)
-    ui_color = "#e8f0fd"
+    template_fields: Sequence[str] = (*_ChannelOperator.template_fields, "file_ids", "output_path")
+    named_arguments = (*_ChannelOperator.named_arguments, "file_ids", "output_path")
 
-    named_arguments = (
-        *AbejaConnectionOperator.named_arguments,
-        *("channel_id", "file_ids", "output_path", "storage_conn_id"),
-    )
-
-    def __init__(
-        self,
-        *,
-        channel_id: str,
-        file_ids: str | list[str | None],
-        output_path: str,
-        storage_conn_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, file_ids: str | list[str | None], output_path: str, **kwargs: Any) -> None:
         default_outlets(kwargs, output_path)
         super().__init__(**kwargs)
-        self.channel_id = channel_id
         self.file_ids = file_ids
         self.output_path = output_path
-        self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_abeja.batch.paths import object_path, published
+        from airflow_provider_abeja.batch.paths import published
 
-        channel_id = required_id(self.channel_id, "channel_id")
         ids = [self.file_ids] if isinstance(self.file_ids, str) else list(self.file_ids or [])
         file_ids = [required_id(file_id, "file_ids") for file_id in ids if file_id]
-        folder = object_path(self.output_path, conn_id=self.storage_conn_id, argument="output_path")
-        push_channel_link(self, context["ti"], self.resolve_organization_id(), channel_id)
+        folder, channel_id = self._path(self.output_path, "output_path"), self._channel(context)
         written = []
         for file_id in file_ids:
             info = self.client.get_channel_file(channel_id, file_id)
@@ -489,7 +425,7 @@ class AbejaDownloadFromChannelOperator(AbejaConnectionOperator):
         return datalake_lineage(inputs=inputs, outputs=[str(self.output_path)])
 
 
-class AbejaCreateTriggerOperator(AbejaDeploymentOperator):
+class AbejaCreateTriggerOperator(_RunsOperator):
     """Create a platform trigger: a run of ``version_id`` for each new file of ``input_channel_id``,
     its answer written to ``output_channel_id``. A trigger of the same version, input and output
     already there is reused (a retry, or a second DAG run, never makes every file run twice).
@@ -504,42 +440,10 @@ class AbejaCreateTriggerOperator(AbejaDeploymentOperator):
     :param distribution: the platform's queue key.
     """
 
-    template_fields: Sequence[str] = (
-        *AbejaDeploymentOperator.template_fields,
-        "version_id",
-        "input_channel_id",
-        "output_channel_id",
-        "environment",
-        "model_id",
-    )
     operator_extra_links = (AbejaTriggerLink(),)
-    ui_color = "#eef4e8"
 
-    named_arguments = (
-        *AbejaDeploymentOperator.named_arguments,
-        *("version_id", "input_channel_id", "output_channel_id", "model_id"),
-    )
-
-    def __init__(
-        self,
-        *,
-        version_id: str,
-        input_channel_id: str,
-        output_channel_id: str | None = None,
-        environment: Mapping[str, str] | str | None = None,
-        model_id: str | None = None,
-        retry_count: int | None = None,
-        distribution: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.version_id = version_id
-        self.input_channel_id = input_channel_id
-        self.output_channel_id = output_channel_id
-        self.environment = environment
-        self.model_id = model_id
-        self.retry_count = retry_count
-        self.distribution = distribution
+    def __init__(self, *, input_channel_id: str, **kwargs: Any) -> None:
+        super().__init__(input_channel_id=input_channel_id, **kwargs)
 
     def execute(self, context: Context) -> Any:
         deployment_id = required_id(self.deployment_id, "deployment_id")
@@ -561,12 +465,8 @@ class AbejaCreateTriggerOperator(AbejaDeploymentOperator):
         )
         if existing is not None:
             trigger = dict(existing)
-            self.log.info(
-                "Trigger %s already runs %s on new files of %s",
-                trigger.get("trigger_id"),
-                version_id,
-                channel_id,
-            )
+            found = trigger.get("trigger_id")
+            self.log.info("Trigger %s already runs %s on new files of %s", found, version_id, channel_id)
         else:
             trigger = self.client.create_trigger(
                 organization_id,
@@ -594,11 +494,7 @@ class AbejaDeleteTriggerOperator(AbejaDeleteOperator):
     :param trigger_id: the trigger to delete.
     """
 
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "trigger_id")
-    noun = "trigger"
-    id_field = "trigger_id"
-
-    named_arguments = (*AbejaDeleteOperator.named_arguments, "trigger_id")
+    noun, id_field = "trigger", "trigger_id"
 
     def __init__(self, *, trigger_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -8,7 +8,6 @@ or, with ``deferrable=True``, in the triggerer.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json as jsonlib
 import mimetypes
 import os
@@ -16,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import IO, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
@@ -26,7 +25,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_abeja.assets import default_outlets
-from airflow_provider_abeja.batch.paths import is_file, local_path, object_path, open_binary, publish
+from airflow_provider_abeja.batch.paths import is_file, local_path, open_binary, publish
 from airflow_provider_abeja.batch.sender import Target, is_json
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
@@ -35,7 +34,6 @@ from airflow_provider_abeja.exceptions import (
     BadRequest,
     HttpError,
     InvalidArgumentError,
-    NotFound,
     with_log_lines,
 )
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
@@ -54,13 +52,13 @@ from airflow_provider_abeja.operators._base import (
     marked,
     required_id,
     wait_settings,
-    waiting,
 )
-from airflow_provider_abeja.operators._resume import recall, remember
-from airflow_provider_abeja.wait.engine import DEFAULT_FAILURE_STATUSES, RUNNING_STATUSES, ServiceStatus
-
-if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
+from airflow_provider_abeja.wait.engine import (
+    DEFAULT_FAILURE_STATUSES,
+    RUNNING_STATUSES,
+    SERVICE,
+    ServiceStatus,
+)
 
 _REDACTED = "***"
 #: Where the create operator keeps its service's id in the task state store (Airflow 3.3+).
@@ -105,120 +103,29 @@ def service_ids(create: Any) -> Any:
 
 class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
     """A service operator: pushes service id/url, waits or defers (``AbejaWaitingOperator``'s
-    arguments), returns the service dict."""
+    arguments; the wait in the worker copies the service's recent logs into the task log),
+    returns the service dict (environment values hidden)."""
 
+    kind = SERVICE
+    trigger = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
+    worker_wait = "wait_for_service_status"
     service_id: Any
     operator_extra_links = (AbejaServiceLink(),)
     ui_color = "#e8f4fd"
 
-    def _prepare(self, context: Context) -> tuple[str, str]:
-        """The organization and the rendered ``service_id``, its links pushed; the wait's clock started."""
+    def summary(self, resource: Mapping[str, Any]) -> Any:
+        return _redact_environment(resource)
+
+    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+        self.push_service_xcom(context, ids[0], ids[2])
+
+    def _prepare(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
+        """The rendered ``service_id``'s ids, its links pushed; the wait's clock started."""
         self.start_clock(context)
         service_id = str(_text(self.service_id, "service_id"))
-        organization_id = self.resolve_organization_id()
-        self.push_service_xcom(context, organization_id, service_id)
-        return organization_id, service_id
-
-    def _finish(
-        self,
-        organization_id: str,
-        service: Mapping[str, Any],
-        *,
-        target_status: str,
-        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
-        status_is_current: bool = True,
-        logs_since: datetime | None = None,
-    ) -> Any:
-        """Return at once when not waiting or already there; otherwise wait (or defer).
-
-        ``status_is_current=False`` when ``service`` was read before a state change was asked for:
-        its status then says nothing and the wait always polls.
-        """
-        arrived = status_is_current and service.get("status") == target_status
-        if self.wait_for_completion and not arrived:
-            service = self.wait_or_defer(
-                organization_id, str(service["service_id"]), target_status, failure_statuses, logs_since
-            )
-        return _redact_environment(service)
-
-    def wait_or_defer(
-        self,
-        organization_id: str,
-        service_id: str,
-        target_status: str,
-        failure_statuses: Collection[str] = DEFAULT_FAILURE_STATUSES,
-        logs_since: datetime | None = None,
-    ) -> dict[str, Any]:
-        """Poll until the service reaches ``target_status`` and return its last dict, in this
-        worker or (``deferrable``) in the triggerer, where ``execute_complete`` resumes with the
-        trigger's event (deferring raises ``TaskDeferred`` and never returns).
-
-        The worker's wait is the hook's (which copies the service's recent logs newer than
-        ``logs_since`` into the task log), stopped by ``on_kill`` through its ``stop_event``.
-        Either way the outcomes and messages are the engine's (``wait_step``): a
-        failure status raises ``AirflowFailException`` (no retry) chained from
-        ``ServiceFailedError`` with the latest log lines; ``timeout`` seconds raise
-        ``AirflowException`` chained from ``WaitTimeoutError``; an error reading the service
-        fails as the fail-fast rule says; ``on_kill`` raises ``WaitInterrupted``.
-        """
-        if self.deferrable:
-            from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-
-            self.defer_to(
-                AbejaServiceStatusTrigger,
-                {"organization_id": organization_id, "service_id": service_id},
-                organization_id=organization_id,
-                deployment_id=self.deployment_id,
-                service_id=service_id,
-                target_status=target_status,
-                failure_statuses=sorted({str(s) for s in failure_statuses} - {target_status}),
-                cancel_on_kill=self.cancels_on_kill(),
-            )
-        with waiting("service", service_id):
-            return self.hook.wait_for_service_status(
-                organization_id,
-                self.deployment_id,
-                service_id,
-                target_status=target_status,
-                failure_statuses=failure_statuses,
-                check_interval=self.check_interval,
-                timeout=self.wait_timeout(),
-                stop_event=self._stop_event(),
-                logs_since=logs_since,
-            )
-
-    def execute_complete(
-        self,
-        context: Mapping[str, Any],
-        event: dict[str, Any] | None = None,
-        organization_id: str | None = None,
-        service_id: str | None = None,
-    ) -> Any:
-        """Resume after the trigger: fail loudly on anything but a well-formed success event.
-
-        The ids come from the deferral's kwargs, else (``resumed_id``) from what this try pushed
-        before deferring, with the organization resolved again. Returns the fresh service dict.
-        """
-        from airflow_provider_abeja.wait.engine import validate_status_event
-
-        service_id = self.resumed_id(context, service_id, XCOM_SERVICE_ID, "service")
-        organization_id = organization_id or self.resolve_organization_id()
-        with self.guard_wait(context, organization_id, service_id):
-            self.push_service_xcom(context, organization_id, service_id)  # this process ends the task
-            validate_status_event(event, service_id)
-            self.log.info("Service %s reached its target status", service_id)
-            service = self.client.get_service(organization_id, self.deployment_id, service_id)
-            return _redact_environment(service)
-
-    def guard_wait(
-        self, context: Mapping[str, Any], organization_id: str, service_id: str
-    ) -> contextlib.AbstractContextManager[Any]:
-        """What surrounds the end of a wait, in the worker or resumed (nothing by default)."""
-        return contextlib.nullcontext()
-
-    def cancels_on_kill(self) -> bool:
-        """Whether a user's kill of the deferred task ends the service (the trigger's on_kill)."""
-        return False
+        ids = self.ids(self.resolve_organization_id(), service_id)
+        self.push_links(context, ids)
+        return ids
 
 
 class AbejaCreateServiceOperator(_ServiceOperator):
@@ -256,19 +163,21 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        "version_id",
-        "instance_number",
-        "min_instance_number",
-        "max_instance_number",
-        "enable_autoscale",
-        "instance_type",
-        "environment",
-        "model_id",
+        *(
+            "version_id",
+            "instance_number",
+            "min_instance_number",
+            "max_instance_number",
+            "enable_autoscale",
+            "instance_type",
+            "environment",
+            "model_id",
+        ),
     )
     template_fields_renderers = {"environment": "json"}
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "version_id", "model_id")
-    #: The organization and id of the service this try made or reused (for ``on_kill``).
-    _made: tuple[str, str] | None = None
+    store_key = STORE_SERVICE_ID
+    create_call = "create_service"
 
     def __init__(
         self,
@@ -299,7 +208,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         self.keep_service_on_failure = keep_service_on_failure
         self.delete_on_kill = delete_on_kill
 
-    def create_arguments(self) -> dict[str, Any]:
+    def arguments(self) -> dict[str, Any]:
         """The rendered arguments of ``create_service``, normalised and checked as the client
         checks them, so that nothing (not even the look-up for an earlier try's service) is sent
         with arguments the client would refuse; raises ``InvalidArgumentError``."""
@@ -309,6 +218,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             value = getattr(self, argument)
             return None if value is None else whole_number(value, argument, 1)
 
+        self.deployment_id = required_id(self.deployment_id, "deployment_id")
         if not isinstance(self.instance_type, str):
             raise InvalidArgumentError(
                 "instance_type", f"expected a name, got {type(self.instance_type).__name__}"
@@ -328,31 +238,8 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         check_sizing(arguments)
         return arguments
 
-    def execute(self, context: Context) -> Any:
-        self.start_clock(context)
-        self.deployment_id = required_id(self.deployment_id, "deployment_id")
-        arguments = self.create_arguments()
-        organization_id = self.resolve_organization_id()
-        marker = creation_marker(context) if self.reuse_existing else None
-        find = functools.partial(self._own_service, organization_id, version_id=arguments["version_id"])
-        service = self.create_once(
-            "service",
-            arguments,
-            marker,
-            create=functools.partial(self.client.create_service, organization_id, self.deployment_id),
-            find=find,
-            stored=self._stored_service(context, organization_id) if marker else None,
-        )
-        service_id = str(service["service_id"])
-        self._made = (organization_id, service_id)
-        if marker:
-            remember(context, STORE_SERVICE_ID, service_id)
-        self.push_service_xcom(context, organization_id, service_id)
-        with self.guard_wait(context, organization_id, service_id):
-            return self._finish(organization_id, service, target_status=ServiceStatus.READY.value)
-
     @contextlib.contextmanager
-    def guard_wait(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> Iterator[None]:
+    def guard_wait(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> Iterator[None]:
         """Delete the service when the wait fails, and add what happened to it to the error.
 
         A create used as a setup that fails makes Airflow skip its teardown: without this the
@@ -360,19 +247,13 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         will follow (it reuses the service); when the task was killed (``on_kill`` deletes
         it, unless ``delete_on_kill=False``). Deferring (``TaskDeferred``) is not a failure.
         """
-        self._made = (organization_id, service_id)  # resumed after a deferral: on_kill's too
         try:
             yield
         except (TaskDeferred, WaitInterrupted):
             raise
         except (Exception, AirflowTaskTimeout) as exc:
-            if self.keep_service_on_failure:
-                note = f"service {service_id} is kept (keep_service_on_failure=True) and may still be running"
-            elif self._retry_will_reuse(context, exc):
-                note = f"service {service_id} is kept for the task's next try, which reuses it"
-            else:
-                note = self._delete_after_failure(organization_id, service_id)
-            self.log.error("The wait for service %s failed: %s", service_id, note)
+            note = self._failure_note(context, exc, ids[0], ids[2])
+            self.log.error("The wait for service %s failed: %s", ids[2], note)
             if isinstance(exc, AirflowTaskTimeout):
                 raise
             # The same class (a fail-fast error stays one), with the note in its message.
@@ -382,57 +263,29 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     def cancels_on_kill(self) -> bool:
         return self.delete_on_kill
 
-    def on_kill(self) -> None:
-        """Stop waiting and, with ``delete_on_kill``, delete the service this try made or reused."""
-        super().on_kill()
-        if self._made is None or not self.delete_on_kill:
-            return
-        from airflow_provider_abeja.wait.cancel import cancel
-        from airflow_provider_abeja.wait.engine import SERVICE
-
-        organization_id, service_id = self._made
-        note = cancel(self.client, SERVICE, (organization_id, self.deployment_id, service_id))
-        self.log.warning("The task was killed: %s", note)
-
-    def _stored_service(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
-        """The service an earlier try stored (task state store) if it still runs: a retry after a
-        crash reconnects to it without listing the deployment's services."""
-        service_id = recall(context, STORE_SERVICE_ID)
-        if service_id is None:
-            return None
-        try:
-            service = self.client.get_service(organization_id, self.deployment_id, service_id)
-        except NotFound:
-            service = {"status": "gone"}
-        if service.get("status") not in RUNNING_STATUSES:
-            self.log.info("The service of an earlier try (%s) is %s", service_id, service.get("status"))
-            return None
-        self.log.info("Reconnecting to service %s started by an earlier try (task state store)", service_id)
-        return service
-
     def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
         """Delete the service as after a failed wait (``guard_wait``'s rule, the same notes)."""
         service_id = self.resumed_id(context, None, XCOM_SERVICE_ID, "service")
-        if self.keep_service_on_failure:
-            note = f"service {service_id} is kept (keep_service_on_failure=True)"
-        elif self._retry_will_reuse(context, AirflowException("the deferral failed")):
-            note = f"service {service_id} is kept for the task's next try, which reuses it"
-        else:
-            note = self._delete_after_failure(self.resolve_organization_id(), service_id)
+        failed = AirflowException("the deferral failed")
+        note = self._failure_note(context, failed, self.resolve_organization_id(), service_id)
         self.log.error("The deferral of service %s failed: %s", service_id, note)
 
-    def _retry_will_reuse(self, context: Mapping[str, Any], exc: BaseException) -> bool:
-        if not self.reuse_existing or isinstance(exc, AirflowFailException):
-            return False
-        try_number = getattr(context["ti"], "try_number", None)
-        return isinstance(try_number, int) and try_number <= (self.retries or 0)
+    def _failure_note(
+        self, context: Mapping[str, Any], exc: BaseException, organization_id: str, service_id: str
+    ) -> str:
+        """What happens to the service after a failed wait: kept, or deleted (and how it went)."""
+        if self.keep_service_on_failure:
+            return f"service {service_id} is kept (keep_service_on_failure=True) and may still be running"
+        tries = getattr(context["ti"], "try_number", None)
+        retry = isinstance(tries, int) and tries <= (self.retries or 0) and self.reuse_existing
+        if retry and not isinstance(exc, AirflowFailException):
+            return f"service {service_id} is kept for the task's next try, which reuses it"
+        return self._delete_after_failure(organization_id, service_id)
 
     def _delete_after_failure(self, organization_id: str, service_id: str) -> str:
-        self.log_before_delete(organization_id, service_id)
         try:
-            self.client.delete_service(organization_id, self.deployment_id, service_id)
-        except NotFound:
-            return f"service {service_id} is already gone"
+            if not self.delete_service(organization_id, service_id):
+                return f"service {service_id} is already gone"
         except Exception as exc:  # the original failure matters more: report, do not mask it
             return (
                 f"deleting service {service_id} failed too ({type(exc).__name__}: {exc}); it may still be "
@@ -440,16 +293,15 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             )
         return f"service {service_id} was deleted (keep_service_on_failure=True keeps it)"
 
-    def _own_service(self, organization_id: str, marker: str, version_id: str) -> dict[str, Any] | None:
+    def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The running service made for this task instance, if any.
 
         Its other services (FAILED, STOPPED, or of another version because the DAG changed between
         tries) are deleted: they belong to this task instance and would otherwise be left behind.
         """
         entries = self.client.get_services(organization_id, self.deployment_id).get("entries")
-        mine = marked(entries, marker, "user_env_vars")
-        keep: dict[str, Any] | None = None
-        for entry in mine:
+        version_id, keep = arguments["version_id"], None
+        for entry in marked(entries, marker, "user_env_vars"):
             service_id, status = str(entry.get("service_id")), entry.get("status")
             version = entry.get("model_version_id")
             if version and version != version_id:
@@ -467,9 +319,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
                 self.log.warning("Another service of this task instance is still there: %s", service_id)
                 continue
             self.log.warning("Service %s of an earlier try %s: deleting it", service_id, reason)
-            self.log_before_delete(organization_id, service_id)
-            with contextlib.suppress(NotFound):
-                self.client.delete_service(organization_id, self.deployment_id, service_id)
+            self.delete_service(organization_id, service_id)
         return keep
 
 
@@ -486,11 +336,7 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
     Returns the service dict (environment values hidden); pushes ``service_id`` / ``service_url``.
     """
 
-    template_fields: Sequence[str] = (
-        *AbejaDeploymentOperator.template_fields,
-        "service_id",
-        "payload",
-    )
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, *("service_id", "payload"))
     template_fields_renderers = {"payload": "json"}
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
 
@@ -499,21 +345,22 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
         self.service_id = service_id
         self.payload = payload
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         payload = _mapping(self.payload, "payload")
         if not payload:
             raise InvalidArgumentError("payload", "nothing to update")
-        organization_id, service_id = self._prepare(context)
-        before = self.client.get_service(organization_id, self.deployment_id, service_id)
-        service = self.client.update_service(organization_id, self.deployment_id, service_id, payload=payload)
+        ids = self._prepare(context)
+        before = self.client.get_service(*ids)
+        service = self.client.update_service(*ids, payload=payload)
+        service_id = ids[2]
         self.log.info("Updated service %s (%s)", service_id, ", ".join(sorted(payload)))
         if before.get("status") == ServiceStatus.STOPPED.value:
             # A stopped service is not redeployed: it takes the change when it is started.
             self.log.info("Service %s is stopped: not waiting; the update applies when it starts", service_id)
             return _redact_environment(service)
         # The answer may still show the old status: always look again when waiting.
-        return self._finish(
-            organization_id, service, target_status=ServiceStatus.READY.value, status_is_current=False
+        return self.finish(
+            context, ids, service, target_status=ServiceStatus.READY.value, status_is_current=False
         )
 
 
@@ -541,44 +388,37 @@ class _StateChangeOperator(_ServiceOperator):
         """Raise this operator's own error when the platform refused the change and the service
         is not there either (the 400 itself by default)."""
 
-    def execute(self, context: Context) -> Any:
-        organization_id, service_id = self._prepare(context)
-        service = self.client.get_service(organization_id, self.deployment_id, service_id)
+    def execute(self, context: Mapping[str, Any]) -> Any:
+        ids = self._prepare(context)
+        service_id, service = ids[2], self.client.get_service(*ids)
         status, since, current = service.get("status"), None, True
         if status in self.done:
             self.log.info(
                 "Service %s is already %s (%s): nothing to %s", service_id, self.state, status, self.verb
             )
         else:
-            since, current = self._log_history_end(organization_id, service_id), False
+            since, current = self._log_history_end(ids), False
             try:
-                send_change = getattr(self.client, f"{self.verb}_service")
-                send_change(organization_id, self.deployment_id, service_id)
+                getattr(self.client, f"{self.verb}_service")(*ids)
                 self.log.info("%s service %s", self.past.capitalize(), service_id)
             except BadRequest as exc:
-                service = self.client.get_service(organization_id, self.deployment_id, service_id)
+                service = self.client.get_service(*ids)
                 if service.get("status") not in self.done:
                     self.refused(service_id, service.get("status"), exc)
                     raise
                 self.log.info("Service %s was %s by someone else meanwhile", service_id, self.past)
                 current = self.status_current_after_refusal
-        return self._finish(
-            organization_id,
-            service,
-            target_status=self.target_status,
-            failure_statuses=self.failure_statuses,
-            status_is_current=current,
-            logs_since=since,
-        )
+        statuses = {"target_status": self.target_status, "failure_statuses": self.failure_statuses}
+        return self.finish(context, ids, service, status_is_current=current, logs_since=since, **statuses)
 
-    def _log_history_end(self, organization_id: str, service_id: str) -> datetime | None:
+    def _log_history_end(self, ids: tuple[str, str, str]) -> datetime | None:
         """Where the service's log history ends, read before acting: the wait copies only newer lines."""
         if not self.wait_for_completion or self.deferrable:
             return None
         try:
-            return self.hook.newest_log_time(organization_id, self.deployment_id, service_id)
+            return self.hook.newest_log_time(*ids)
         except Exception as exc:  # the logs are a courtesy: never fail the task for them
-            self.log.warning("Could not read the recent logs of service %s: %s", service_id, exc)
+            self.log.warning("Could not read the recent logs of service %s: %s", ids[2], exc)
             return None
 
 
@@ -624,10 +464,7 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     :param service_id: the service (``ser-...``).
     """
 
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
-    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
-    noun = "service"
-    id_field = "service_id"
+    noun, id_field = "service", "service_id"
 
     def __init__(self, *, service_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -682,13 +519,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        "service_id",
-        "endpoint_alias",
-        "json",
-        "data",
-        "input_path",
-        "content_type",
-        "output_path",
+        *("service_id", "endpoint_alias", "json", "data", "input_path", "content_type", "output_path"),
     )
     template_fields_renderers = {"json": "json"}
     named_arguments = (
@@ -727,7 +558,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         self.max_xcom_bytes = whole_number(max_xcom_bytes, "max_xcom_bytes")
         self.check_interval, self.timeout = wait_settings(check_interval, timeout)
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         service_id = _text(self.service_id, "service_id", optional=True)
         alias = _text(self.endpoint_alias, "endpoint_alias", optional=True)
         if (service_id is None) == (alias is None):
@@ -735,10 +566,10 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         given = [name for name in ("json", "data", "input_path") if getattr(self, name) is not None]
         if len(given) > 1:
             raise InvalidArgumentError(given[1], f"give only one of json, data, input_path (got {given})")
-        source = self._storage(self.input_path, "input_path")
+        source = self._path(self.input_path, "input_path")
         if source is not None and not is_file(source):
             raise InvalidArgumentError("input_path", f"no such file: {self.input_path}")
-        output = self._storage(self.output_path, "output_path")
+        output = self._path(self.output_path, "output_path")
         organization_id = self.resolve_organization_id()
         target = Target(organization_id, self.deployment_id, service_id=service_id, endpoint_alias=alias)
         if service_id:
@@ -781,10 +612,6 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
             service_id=self.service_id,
             endpoint_alias=self.endpoint_alias,
         )
-
-    def _storage(self, value: str | None, argument: str) -> Any:
-        """`value` as an object storage path (None stays None)."""
-        return None if value is None else object_path(value, conn_id=self.storage_conn_id, argument=argument)
 
     def _call_until_ready(self, target: Target, source: Any, part: str) -> Any:
         """The answer, asking again every ``check_interval`` while the target answers 503."""

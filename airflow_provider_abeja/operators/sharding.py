@@ -49,11 +49,6 @@ class _ShardOperator(AbejaBaseOperator):
         self.work_dir = work_dir
         self.storage_conn_id = storage_conn_id
 
-    def _path(self, value: str, argument: str, conn_id: str | None = None) -> Any:
-        from airflow_provider_abeja.batch.paths import object_path
-
-        return object_path(value, conn_id=conn_id or self.storage_conn_id, argument=argument)
-
 
 class AbejaSplitBatchInputOperator(_ShardOperator):
     """Split a JSONL file, a directory or a glob into shards; returns one kwargs dict per shard.
@@ -106,10 +101,8 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
         from airflow_provider_abeja.batch.shards import join, shard_specs, split_files, split_jsonl
 
         conn_id = self.storage_conn_id
-        input_path, work_dir = (
-            required_path(self.input_path, "input_path"),
-            required_path(self.work_dir, "work_dir"),
-        )
+        input_path = required_path(self.input_path, "input_path")
+        work_dir = required_path(self.work_dir, "work_dir")
         output_dir = str(self.output_dir or join(work_dir, "results"))
         count = number_argument("shards", self.shards, int, 1)
         work = self._path(work_dir, "work_dir")

@@ -11,7 +11,6 @@ operator reuses a version of the same name. Each returns a small dict (ids, stat
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,6 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
-from airflow_provider_abeja.exceptions import NotFound, WaitTimeoutError
 from airflow_provider_abeja.links.training import (
     XCOM_TRAINING_JOB_URL,
     XCOM_TRAINING_MODEL_URL,
@@ -38,10 +36,8 @@ from airflow_provider_abeja.operators._base import (
     environment_argument,
     marked,
     required_id,
-    waiting,
 )
-from airflow_provider_abeja.operators._resume import recall, remember
-from airflow_provider_abeja.wait.engine import FAILED_JOB_STATUSES, TrainingJobStatus
+from airflow_provider_abeja.wait.engine import FAILED_JOB_STATUSES, TRAINING_JOB, TrainingJobStatus
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -52,17 +48,6 @@ XCOM_TRAINING_MODEL_ID = "training_model_id"
 XCOM_VERSION_ID = "version_id"
 #: Where the job operator keeps its job's id in the task state store (Airflow 3.3+).
 STORE_TRAINING_JOB_ID = "abeja_training_job_id"
-
-
-def _job_summary(job: Mapping[str, Any], definition: str) -> dict[str, Any]:
-    """What the job operator returns: ids, status and statistics (no environment: it may hold secrets)."""
-    return {
-        "training_job_id": str(job.get("training_job_id")),
-        "job_definition_name": definition,
-        "job_definition_version": job.get("job_definition_version"),
-        "status": job.get("status"),
-        "statistics": job.get("statistics"),
-    }
 
 
 class _TrainingOperator(AbejaConnectionOperator):
@@ -106,18 +91,16 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
 
     template_fields: Sequence[str] = (
         *AbejaConnectionOperator.template_fields,
-        "job_definition_name",
-        "version_id",
-        "environment",
-        "datasets",
-        "instance_type",
-        "description",
+        *("job_definition_name", "version_id", "environment", "datasets", "instance_type", "description"),
     )
     template_fields_renderers = {"environment": "json", "datasets": "json"}
     named_arguments = (*_TrainingOperator.named_arguments, "version_id")
     operator_extra_links = (AbejaTrainingJobLink(),)
-    #: The organization, definition and id of the job this try started or reused (for ``on_kill``).
-    _job: tuple[str, str, str] | None = None
+    kind = TRAINING_JOB
+    trigger = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
+    worker_wait = "wait_for_training_job"
+    store_key = STORE_TRAINING_JOB_ID
+    create_call = "create_training_job"
 
     def __init__(
         self,
@@ -144,13 +127,11 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
         self.stop_on_kill = stop_on_kill
         self.reuse_existing = reuse_existing
 
-    # -- arguments
-
-    def job_arguments(self) -> dict[str, Any]:
-        """The rendered arguments, checked as the client would (nothing is sent with bad ones)."""
+    def arguments(self) -> dict[str, Any]:
         from airflow_provider_abeja.client.training import check_version_number
         from airflow_provider_abeja.client.validation import check_datasets
 
+        self.definition_name()
         reuse = self.reuse_existing
         return {
             "version_id": check_version_number(self.version_id),
@@ -161,62 +142,23 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
             "export_log": self.export_log,
         }
 
-    # -- execution
+    def summary(self, resource: Mapping[str, Any]) -> Any:
+        """Ids, status and statistics (no environment: it may hold secrets)."""
+        return {
+            "training_job_id": str(resource.get("training_job_id")),
+            "job_definition_name": self.definition_name(),
+            "job_definition_version": resource.get("job_definition_version"),
+            "status": resource.get("status"),
+            "statistics": resource.get("statistics"),
+        }
 
-    def execute(self, context: Context) -> Any:
-        self.start_clock(context)
-        definition = self.definition_name()
-        arguments = self.job_arguments()
-        organization_id = self.resolve_organization_id()
-        marker = creation_marker(context) if self.reuse_existing else None
-        job = self.create_once(
-            "training job",
-            arguments,
-            marker,
-            create=functools.partial(self.client.create_training_job, organization_id, definition),
-            find=functools.partial(self._own_job, organization_id, definition),
-            stored=self._stored_job(context, organization_id, definition) if marker else None,
-        )
-        job_id = str(job["training_job_id"])
-        self._job = (organization_id, definition, job_id)
-        if marker:
-            remember(context, STORE_TRAINING_JOB_ID, job_id)
-        path = (organization_id, "training", "definitions", definition, "jobs", job_id)
+    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+        path = (ids[0], "training", "definitions", ids[1], "jobs", ids[2])
         self.push_link(context, XCOM_TRAINING_JOB_ID, XCOM_TRAINING_JOB_URL, *path)
-        if not self.wait_for_completion or job.get("status") == TrainingJobStatus.COMPLETE.value:
-            return _job_summary(job, definition)
-        if self.deferrable:
-            from airflow_provider_abeja.triggers.training import AbejaTrainingJobTrigger
 
-            self.defer_to(
-                AbejaTrainingJobTrigger,
-                {"organization_id": organization_id, "training_job_id": job_id},
-                cancel_on_kill=self.stop_on_kill,
-                organization_id=organization_id,
-                job_definition_name=definition,
-                training_job_id=job_id,
-            )
-        return _job_summary(self._wait(organization_id, definition, job_id), definition)
-
-    def _stored_job(self, context: Context, organization_id: str, definition: str) -> dict[str, Any] | None:
-        """The job an earlier try stored (task state store) unless it failed or was stopped: a
-        retry after a crash reconnects to it (running) or returns it (complete)."""
-        job_id = recall(context, STORE_TRAINING_JOB_ID)
-        if job_id is None:
-            return None
-        try:
-            job = self.client.get_training_job(organization_id, definition, job_id)
-        except NotFound:
-            job = {"status": "gone"}
-        if job.get("status") in FAILED_JOB_STATUSES or job.get("status") == "gone":
-            self.log.info("The training job of an earlier try (%s) is %s", job_id, job.get("status"))
-            return None
-        self.log.info("Reconnecting to training job %s of an earlier try (task state store)", job_id)
-        return job
-
-    def _own_job(self, organization_id: str, definition: str, marker: str) -> dict[str, Any] | None:
+    def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The newest running or complete job an earlier try of this task instance started."""
-        entries = self.client.get_training_jobs(organization_id, definition).get("entries")
+        entries = self.client.get_training_jobs(organization_id, self.definition_name()).get("entries")
         mine = marked(entries, marker, "environment", "user_parameters")
         for job in mine:
             if job.get("status") not in FAILED_JOB_STATUSES:
@@ -229,66 +171,12 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
             self.log.info("The jobs of earlier tries failed or were stopped: starting a new one")
         return None
 
-    def _wait(self, organization_id: str, definition: str, job_id: str) -> dict[str, Any]:
-        from airflow_provider_abeja.wait.blocking import wait_for_training_job
+    def cancels_on_kill(self) -> bool:
+        return self.stop_on_kill
 
-        with waiting("training job", job_id):
-            try:
-                return wait_for_training_job(
-                    self.client,
-                    organization_id,
-                    definition,
-                    job_id,
-                    check_interval=self.check_interval,
-                    timeout=self.wait_timeout(),
-                    stop_event=self._stop_event(),
-                    logger=self.log,
-                )
-            except WaitTimeoutError:  # a job nobody waits for any more would run (and bill) on
-                self._stop_own_job()
-                raise
-
-    def execute_complete(
-        self,
-        context: Context,
-        event: dict[str, Any] | None = None,
-        organization_id: str | None = None,
-        training_job_id: str | None = None,
-    ) -> Any:
-        """Resume after the trigger; the ids come from the deferral's kwargs, else (``resumed_id``)
-        from the job id this try pushed before deferring."""
-        from airflow_provider_abeja.triggers.training import validate_training_event
-
-        job_id = self.resumed_id(context, training_job_id, XCOM_TRAINING_JOB_ID, "training job")
-        definition = self.definition_name()
-        organization_id = organization_id or self.resolve_organization_id()
-        self._job = (organization_id, definition, job_id)
-        if isinstance(event, Mapping) and event.get("status") == "timeout":
-            self._stop_own_job()
-        validate_training_event(event, job_id)
-        return _job_summary(self.client.get_training_job(organization_id, definition, job_id), definition)
-
-    def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
-        """Stop the job (``stop_on_kill``), as a wait's timeout does."""
-        job_id = self.resumed_id(context, None, XCOM_TRAINING_JOB_ID, "training job")
-        self._job = (self.resolve_organization_id(), self.definition_name(), job_id)
-        self._stop_own_job()
-
-    # -- killing
-
-    def on_kill(self) -> None:
-        """Stop waiting and, with ``stop_on_kill``, stop the job this try started or reused."""
-        super().on_kill()
-        self._stop_own_job()
-
-    def _stop_own_job(self) -> None:
-        """With ``stop_on_kill``, stop the job this try started or reused if it still runs."""
-        if self._job is None or not self.stop_on_kill:
-            return
-        from airflow_provider_abeja.wait.cancel import cancel
-        from airflow_provider_abeja.wait.engine import TRAINING_JOB
-
-        self.log.warning("%s", cancel(self.client, TRAINING_JOB, self._job))
+    def after_timeout(self) -> None:
+        """Stop the job (``stop_on_kill``): a job nobody waits for any more would run (and bill) on."""
+        self.cancel_started("The wait ended before the job did")
 
 
 class AbejaCreateTrainingModelOperator(_TrainingOperator):
@@ -306,11 +194,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
 
     template_fields: Sequence[str] = (
         *AbejaConnectionOperator.template_fields,
-        "job_definition_name",
-        "training_job_id",
-        "description",
-        "user_parameters",
-        "metrics",
+        *("job_definition_name", "training_job_id", "description", "user_parameters", "metrics"),
     )
     named_arguments = (*_TrainingOperator.named_arguments, "training_job_id")
     operator_extra_links = (AbejaTrainingModelLink(),)
@@ -377,11 +261,7 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        "version",
-        "code",
-        "handler",
-        "image",
-        "user_parameters",
+        *("version", "code", "handler", "image", "user_parameters"),
     )
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "version", "code", "handler", "image")
     operator_extra_links = (AbejaDeploymentVersionLink(),)

@@ -6,11 +6,12 @@ says ``FAIL``); runs go through the emulator's batch proxy and the real runtime.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_abeja.operators.runs import (
     AbejaCreateRunOperator,
@@ -120,6 +121,27 @@ def test_upload_run_download_and_a_retry_reuses_the_run(
     (written,) = download.execute({"ti": FakeTI("download")})
     assert Path(written.removeprefix("file://")).read_text() == "HELLO"
     assert Path(written.removeprefix("file://")).name == f"{summary['run_id']}_0.txt"
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_execution_timeout_ends_a_runs_wait_first_as_it_does_every_wait(
+    platform: dict[str, str], emulator: Any, tmp_path: Path, deferrable: bool
+) -> None:
+    """A run's wait has the one skeleton's deadline: the sooner of ``timeout`` and
+    ``execution_timeout`` less a margin, with the one timeout message, in the worker and deferred."""
+    file_id = _upload(platform, tmp_path)
+    ti = FakeTI("run")
+    ti.start_date = datetime.now(timezone.utc)  # type: ignore[attr-defined]
+    op = _run_op(
+        platform, file_id, timeout=None, execution_timeout=timedelta(seconds=1), deferrable=deferrable
+    )
+    emulator.configure(run_step_delay=5)
+    try:
+        with pytest.raises(AirflowException, match="before the deadline") as failed:
+            run_operator(op, {"ti": ti})
+    finally:
+        emulator.configure(run_step_delay=0.01)
+    assert "run" in str(failed.value)
 
 
 def test_a_failing_handler_fails_the_task_with_the_runs_log_lines(

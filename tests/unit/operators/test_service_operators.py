@@ -203,7 +203,7 @@ def test_the_wait_refuses_a_zero_interval_before_deferring_or_polling(requests_m
 def test_the_deferral_polls_no_faster_than_the_floor(requests_mock):
     op = create_op(deferrable=True, check_interval=0.001, timeout=None)
     with pytest.raises(TaskDeferred) as info:
-        op.wait_or_defer(ORG, SER, "READY")
+        op.wait_or_defer((ORG, DEP, SER), "READY")
     _, kwargs = info.value.trigger.serialize()
     assert kwargs["poll_interval"] == MIN_CHECK_INTERVAL
     assert kwargs["end_time"] is None

@@ -145,7 +145,7 @@ def via_operator_wait(script: Script, deadline: bool, monkeypatch: pytest.Monkey
         deferrable=False,
     )
     op.__dict__["hook"] = _hook(script)
-    return op.wait_or_defer(ORG, SER, target_status="READY")
+    return op.wait_or_defer((ORG, DEP, SER), target_status="READY")
 
 
 def via_sensor_poke(script: Script, deadline: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -202,7 +202,7 @@ def via_training_operator_wait(script: Script, deadline: bool, monkeypatch: pyte
         stop_on_kill=False,
     )
     op.__dict__["hook"] = _hook(script)
-    return op._wait(ORG, DEFINITION, JOB)
+    return op.wait_or_defer((ORG, DEFINITION, JOB))
 
 
 def via_training_sensor_poke(script: Script, deadline: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
