@@ -231,15 +231,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
 
     def build_source(self) -> InputSource:
         """The input reader for `input_path` / `inputs`, restricted by `include_keys_from`."""
-        source = input_source(
-            self.input_path,
-            self.inputs,
-            input_format=self.input_format,
-            key_field=self.key_field,
-            payload_field=self.payload_field,
-            content_type=self.content_type,
-            conn_id=self.storage_conn_id,
-        )
+        source = self._full_source()
         if not self.include_keys_from:
             return source
         from airflow_provider_abeja.batch.donekeys import DoneKeys
@@ -253,6 +245,18 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         keys = DoneKeys.build(record["key"] for record in iter_records(path) if "key" in record)
         self.log.info("Only the %d key(s) listed in %s are sent", len(keys), self.include_keys_from)
         return OnlyKeys(source, keys)
+
+    def _full_source(self) -> InputSource:
+        """Every input of `input_path` / `inputs` (the comparison reads a Datalake channel too)."""
+        return input_source(
+            self.input_path,
+            self.inputs,
+            input_format=self.input_format,
+            key_field=self.key_field,
+            payload_field=self.payload_field,
+            content_type=self.content_type,
+            conn_id=self.storage_conn_id,
+        )
 
     def _check_files(self, output: Any, errors: Any) -> None:
         """Refuse outputs that would lose data: the input, the output and the errors file are
