@@ -173,7 +173,15 @@ OPERATORS: list[tuple[type[Any], dict[str, Any], tuple[str, ...]]] = [
             "input_path": "/nonexistent/in.jsonl",
             "output_path": "/nonexistent/out.jsonl",
         },
-        (*ENDPOINT, *BATCH_PATHS[1:], "input_path", *RELEASE[1:], "report_path"),
+        (
+            *DEPLOYMENT,
+            "endpoint_alias",
+            "output_path",
+            *BATCH_PATHS[3:],
+            "input_path",
+            *RELEASE[1:],
+            "report_path",
+        ),
     ),
     (
         guarded.AbejaGuardedSwapOperator,
