@@ -73,14 +73,12 @@ def run_wait(
         observation = engine.observe(read)
         if after_read is not None:
             after_read()
-        result = engine.step(spec, state, observation, clock())
+        result = engine.advance(spec, state, observation, clock(), logger)
         state = result.state
-        engine.emit(result, logger)
         if result.outcome is engine.Outcome.SUCCEEDED:
             return dict(result.service or {})
         if result.done:
-            lines = failure_lines() if result.outcome is not engine.Outcome.ERROR else []
-            raise engine.step_error(spec, result, lines, timeout)
+            raise engine.step_error(spec, result, failure_lines() if result.wants_logs else [], timeout)
         pause = engine.next_pause(spec, check_interval, clock())
         if stop_event is None:
             sleep(pause)
@@ -126,29 +124,24 @@ def wait_for_service_status(
     )
 
 
-def wait_for_training_job(
-    client: APIClient, organization_id: str, definition: str, job_id: str, **options: Any
+def wait_for(
+    kind: engine.ResourceKind, client: APIClient, organization_id: str, outer: str, inner: str, **options: Any
 ) -> dict[str, Any]:
-    """Poll until the job is Complete (returns it); raises what the engine decides:
-    ``TrainingJobFailedError`` (with the job's latest log lines) when it ends Failed or Stopped,
-    ``WaitTimeoutError`` after ``timeout`` seconds, ``WaitGaveUpError`` on a permanent error or
-    too many transient ones, ``WaitStoppedError`` when ``stop_event`` is set (``options`` are
+    """Poll the ``kind`` of resource at the ids until its target status (returns it); raises what
+    the engine decides: the kind's failure error (with its latest log lines) on a failure status,
+    ``WaitTimeoutError`` after ``timeout`` seconds, ``WaitGaveUpError`` on a permanent error or too
+    many transient ones, ``WaitStoppedError`` when ``stop_event`` is set (``options`` are
     :func:`run_wait`'s)."""
-    ids, kind = (organization_id, definition, job_id), engine.TRAINING_JOB
-    read = functools.partial(client.get_training_job, *ids)
+    ids = (organization_id, outer, inner)
+    read = functools.partial(getattr(client, kind.read), *ids)
     lines = functools.partial(engine.read_log_lines, client, kind, ids, options["logger"])
-    return run_wait(kind, job_id, read, failure_lines=lines, **options)
+    return run_wait(kind, inner, read, failure_lines=lines, **options)
 
 
-def wait_for_run(
-    client: APIClient, organization_id: str, deployment_id: str, run_id: str, **options: Any
-) -> dict[str, Any]:
-    """Poll until the run SUCCEEDED (returns it); raises what the engine decides: ``RunFailedError``
-    (with the run's latest log lines) when it ends FAILED, else as :func:`wait_for_training_job`."""
-    ids, kind = (organization_id, deployment_id, run_id), engine.RUN
-    read = functools.partial(client.get_run, *ids)
-    lines = functools.partial(engine.read_log_lines, client, kind, ids, options["logger"])
-    return run_wait(kind, run_id, read, failure_lines=lines, **options)
+#: :func:`wait_for` a training job: ``(client, organization_id, definition, job_id, **options)``.
+wait_for_training_job = functools.partial(wait_for, engine.TRAINING_JOB)
+#: :func:`wait_for` a run: ``(client, organization_id, deployment_id, run_id, **options)``.
+wait_for_run = functools.partial(wait_for, engine.RUN)
 
 
 # -- a service's recent logs ---------------------------------------------------------------------

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import random
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +36,6 @@ from airflow.triggers.base import TriggerEvent
 from airflow_provider_abeja.client.runs import file_second
 from airflow_provider_abeja.exceptions import is_transient
 from airflow_provider_abeja.wait import pool
-from airflow_provider_abeja.wait.trigger import POLL_JITTER
 
 #: Seconds before the newest upload second seen in which a late-listed file still fires.
 DEFAULT_SETTLE_SECONDS = 30
@@ -341,8 +339,7 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
                             yield event
                             raise asyncio.CancelledError
                         yield event
-                    delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-                    await asyncio.sleep(delay)
+                    await asyncio.sleep(pool.jittered(self.poll_interval))
             finally:
                 leave_group(lease, self.channel_id, self)
         finally:

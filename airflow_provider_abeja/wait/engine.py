@@ -100,66 +100,65 @@ FAILED_JOB_STATUSES = TrainingJobStatus.values(TrainingJobStatus.FAILED, Trainin
 
 @dataclass(frozen=True)
 class ResourceKind:
-    """What a wait watches: its noun in messages, the names of its path ids (the last one also
-    names it in a trigger event), its status key in an event, its default target and failure
-    statuses, the statuses it knows (it warns once about any other) and its failure error."""
+    """What a wait watches. The last path id names it: ``service_id`` is a ``service`` in messages,
+    read with the clients' ``get_service`` (``get_service_recent_logs`` for its logs) and reported
+    under ``service_status`` in a trigger event (the last word: a training job's is ``job_status``).
+    The target's enum holds the statuses it knows (it warns once about any other)."""
 
-    noun: str
     path_ids: tuple[str, str, str]
-    status_key: str
-    target_status: str
+    target_status: StatusEnum
     failure_statuses: frozenset[str]
-    known_statuses: frozenset[str]
     #: ``(id, status, log_lines, message)`` -> the fail-fast error of a failure status.
     failed_error: Callable[[str, str, Sequence[str], str], AbejaError]
-    #: The client call that reads it; ``<read>_recent_logs`` reads its recent logs (the sync and
-    #: async clients name them alike).
-    read: str
-    #: A field of the resource whose text explains a failure (appended to the message).
-    detail_key: str | None = None
+    #: Statuses in which it still runs (and so is cancelled); empty: cancel in any status.
+    cancel_statuses: frozenset[str] = frozenset()
     #: The client call that ends it when a user kills the task (both clients have it), and what
     #: it did, for the log.
     cancel: str = ""
     cancelled: str = ""
-    #: Statuses in which it still runs (and so is cancelled); empty: cancel in any status.
-    cancel_statuses: frozenset[str] = frozenset()
+    #: A field of the resource whose text explains a failure (appended to the message).
+    detail_key: str | None = None
+
+    @property
+    def noun(self) -> str:
+        return self.path_ids[2].removesuffix("_id").replace("_", " ")
+
+    @property
+    def read(self) -> str:
+        return "get_" + self.path_ids[2].removesuffix("_id")
+
+    @property
+    def status_key(self) -> str:
+        return self.noun.split()[-1] + "_status"
+
+    @property
+    def known_statuses(self) -> frozenset[str]:
+        return type(self.target_status).values()
 
 
 SERVICE = ResourceKind(
-    noun="service",
-    path_ids=("organization_id", "deployment_id", "service_id"),
-    status_key="service_status",
-    target_status=ServiceStatus.READY.value,
-    failure_statuses=DEFAULT_FAILURE_STATUSES,
-    known_statuses=ServiceStatus.values(),
-    failed_error=ServiceFailedError,
-    read="get_service",
+    ("organization_id", "deployment_id", "service_id"),
+    ServiceStatus.READY,
+    DEFAULT_FAILURE_STATUSES,
+    ServiceFailedError,
     cancel="delete_service",
     cancelled="deleted",
 )
 TRAINING_JOB = ResourceKind(
-    noun="training job",
-    path_ids=("organization_id", "job_definition_name", "training_job_id"),
-    status_key="job_status",
-    target_status=TrainingJobStatus.COMPLETE.value,
-    failure_statuses=FAILED_JOB_STATUSES,
-    known_statuses=TrainingJobStatus.values(),
-    failed_error=TrainingJobFailedError,
-    read="get_training_job",
-    detail_key="status_message",
-    cancel="stop_training_job",
-    cancelled="stopped",
-    cancel_statuses=RUNNING_JOB_STATUSES,
+    ("organization_id", "job_definition_name", "training_job_id"),
+    TrainingJobStatus.COMPLETE,
+    FAILED_JOB_STATUSES,
+    TrainingJobFailedError,
+    RUNNING_JOB_STATUSES,
+    "stop_training_job",
+    "stopped",
+    "status_message",
 )
 RUN = ResourceKind(
-    noun="run",
-    path_ids=("organization_id", "deployment_id", "run_id"),
-    status_key="run_status",
-    target_status=RunStatus.SUCCEEDED.value,
-    failure_statuses=RunStatus.values(RunStatus.FAILED),
-    known_statuses=RunStatus.values(),
-    failed_error=RunFailedError,
-    read="get_run",
+    ("organization_id", "deployment_id", "run_id"),
+    RunStatus.SUCCEEDED,
+    RunStatus.values(RunStatus.FAILED),
+    RunFailedError,
 )
 
 
@@ -190,7 +189,7 @@ class WaitSpec:
     """What a wait waits for; ``deadline`` is in the caller's clock (None: no deadline)."""
 
     resource_id: str
-    target_status: str = SERVICE.target_status
+    target_status: str = SERVICE.target_status.value
     failure_statuses: frozenset[str] = SERVICE.failure_statuses
     transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET
     deadline: float | None = None
@@ -219,7 +218,7 @@ class WaitSpec:
             raise TypeError("failure_statuses must be a collection of statuses, not a string")
         if isinstance(transient_error_budget, bool) or int(transient_error_budget) < 0:
             raise ValueError("transient_error_budget must be >= 0")
-        target = kind.target_status if target_status is None else str(target_status)
+        target = str(kind.target_status if target_status is None else target_status)
         failures = kind.failure_statuses if failure_statuses is None else failure_statuses
         failures = frozenset(str(s) for s in failures) - {target}
         wall = deadline if wall_deadline is None else wall_deadline
@@ -256,6 +255,11 @@ class Step:
     def done(self) -> bool:
         return self.outcome is not Outcome.WAITING
 
+    @property
+    def wants_logs(self) -> bool:
+        """Whether the resource's latest log lines go with the end: a failure status or the deadline."""
+        return self.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
+
 
 def observe(read: Callable[[], Mapping[str, Any]]) -> object:
     """What ``read`` answers, or the provider error it raised: an observation for :func:`step`."""
@@ -265,10 +269,12 @@ def observe(read: Callable[[], Mapping[str, Any]]) -> object:
         return exc
 
 
-def emit(result: Step, logger: Any) -> None:
-    """Log a step's lines on any logger with ``info`` / ``warning`` (stdlib or structlog)."""
+def advance(spec: WaitSpec, state: WaitState, observation: object, now: float, logger: Any) -> Step:
+    """:func:`step`, its lines logged on ``logger`` (stdlib or structlog): one observation in every mode."""
+    result = step(spec, state, observation, now)
     for line in result.logs:
         getattr(logger, line.level)(line.template, *line.args)
+    return result
 
 
 def timeout_message(spec: WaitSpec, last_status: str | None) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import weakref
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 #: Triggers served by one client, and its pool size: each trigger has at most one request in
 #: flight, so none waits for a connection (bench/trigger_scale.py, "Clients per pool").
 WAITS_PER_CLIENT = 8
+
+#: Each sleep between polls is the poll interval +- this fraction.
+POLL_JITTER = 0.1
 
 #: What a request in flight reads: the client method and its arguments.
 FlightKey = tuple[Any, ...]
@@ -73,6 +77,12 @@ _REGISTRY: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Share
 )
 #: Closes put off until GETs that other waits are joined to end (strong references).
 _CLOSING: set[asyncio.Task[None]] = set()
+
+
+def jittered(interval: float) -> float:
+    """``interval`` +- ``POLL_JITTER``: triggers rebuilt together (a triggerer restart) drift apart
+    instead of polling the API in lockstep."""
+    return interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
 
 
 def shared_client_count() -> int:

@@ -92,7 +92,7 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         self.abeja_conn_id = abeja_conn_id
         self.deferrable = deferrable
         self.transient_error_budget = transient_error_budget
-        self._wait_for(self.kind.target_status, None)
+        self._wait_for(self.kind.target_status.value, None)
         self._wait_state = engine.WaitState()
 
     def _wait_for(self, target_status: str, failure_statuses: Iterable[str] | None) -> None:
@@ -145,16 +145,14 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         """One observation through ``engine.step``, as the operators and the trigger do."""
         ids, spec = self._ids(), self._spec()
         observation = engine.observe(lambda: getattr(self.hook.client, self.kind.read)(*ids))
-        result = engine.step(spec, self._wait_state, observation, time.monotonic())
+        result = engine.advance(spec, self._wait_state, observation, time.monotonic(), self.log)
         self._wait_state = result.state
-        engine.emit(result, self.log)
         if not result.done:
             return False
         if result.outcome is engine.Outcome.SUCCEEDED:
             return True
-        failed = result.outcome is engine.Outcome.FAILED
-        lines = engine.read_log_lines(self.hook.client, self.kind, ids, self.log) if failed else []
-        error = engine.step_error(spec, result, lines)
+        logs = engine.read_log_lines(self.hook.client, self.kind, ids, self.log) if result.wants_logs else []
+        error = engine.step_error(spec, result, logs)
         raise engine.airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
 
     def _timeout_error(self, started: float) -> AbejaError:
@@ -264,11 +262,8 @@ class AbejaTrainingJobSensor(StatusSensor):
 
     :param job_definition_name: the job definition.
     :param training_job_id: the job to watch.
-    :param organization_id: defaults to the connection's ``organization_id`` extra.
 
-    ``abeja_conn_id``, ``deferrable`` (``timeout`` becomes the trigger's deadline),
-    ``transient_error_budget`` and the default retries are ``StatusSensor``'s, the same for
-    every kind of resource.
+    The other arguments and the default retries are ``StatusSensor``'s.
     """
 
     kind = engine.TRAINING_JOB
@@ -288,11 +283,8 @@ class AbejaRunSensor(StatusSensor):
 
     :param deployment_id: the deployment of the run.
     :param run_id: the run to watch.
-    :param organization_id: defaults to the connection's ``organization_id`` extra.
 
-    ``abeja_conn_id``, ``deferrable`` (``timeout`` becomes the trigger's deadline),
-    ``transient_error_budget`` and the default retries are ``StatusSensor``'s, the same for
-    every kind of resource.
+    The other arguments and the default retries are ``StatusSensor``'s.
     """
 
     kind = engine.RUN

@@ -4,16 +4,16 @@ A trigger leases a shared async client (``wait.pool``), feeds what its watch obs
 ``engine.step`` on the triggerer's event loop until the wait is over, and yields exactly one
 event (``engine.status_event``), which the deferred task reads back with
 ``engine.validate_status_event``. A subclass names its kind (which also names the client calls
-that read it), its two path ids and its stored class path; the rest is the same for every kind.
+that read it) and its stored class path, and spells out its constructor's arguments; the rest is
+the same for every kind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-import random
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -24,8 +24,6 @@ from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch
 
 #: Seconds a trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
-#: Each sleep between polls is the poll interval +- this fraction.
-POLL_JITTER = 0.1
 #: The cancellations ``on_kill`` started, held until they finish (the loop keeps weak references).
 _CANCELLING: set[asyncio.Future[None]] = set()
 
@@ -42,6 +40,10 @@ def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None
     return float(end_time)
 
 
+#: A trigger's deadline: epoch seconds, an aware datetime, or None (no deadline).
+EndTime = float | datetime.datetime | None
+
+
 class StatusTrigger(BaseTrigger):
     """Poll one resource until its target status (``success``), a failure status (``failure``,
     with its latest log lines), ``end_time`` (``timeout``) or an error the wait cannot get past
@@ -49,7 +51,8 @@ class StatusTrigger(BaseTrigger):
 
     :param organization_id: organization of the resource (already resolved: the triggerer does
         not fall back to the connection's organization).
-    :param ids: the two path ids after the organization, stored under the kind's ``path_ids``.
+    :param deployment_id, service_id: (or ``job_definition_name``, ``training_job_id``, ...) the
+        kind's ``path_ids`` after the organization.
     :param target_status: the only status that counts as success (None: the kind's).
     :param failure_statuses: statuses that end the wait with a ``failure`` event (None: the
         kind's; the target is never one of them). Any other status keeps the trigger waiting,
@@ -75,33 +78,24 @@ class StatusTrigger(BaseTrigger):
     #: Where the triggerer imports the class from: part of every stored trigger row, so it never changes.
     classpath: ClassVar[str]
 
-    def __init__(
-        self,
-        organization_id: str,
-        ids: tuple[str, str],
-        target_status: str | None,
-        failure_statuses: Iterable[str] | None,
-        poll_interval: float,
-        end_time: float | datetime.datetime | None,
-        abeja_conn_id: str,
-        transient_error_budget: int,
-        cancel_on_kill: bool = False,
-    ) -> None:
+    def __init__(self, arguments: Mapping[str, Any]) -> None:
+        """Set up from a subclass constructor's ``locals()``: the kind's path ids and the options
+        above (``target_status``, ``failure_statuses`` and ``cancel_on_kill`` where it has them)."""
         super().__init__()
+        poll_interval = arguments["poll_interval"]
         if poll_interval is None or float(poll_interval) <= 0:
             raise ValueError("poll_interval must be a positive number of seconds")
-        self.organization_id = str(organization_id)
-        for name, value in zip(self.kind.path_ids[1:], ids, strict=True):
-            setattr(self, name, str(value))
-        self.end_time = _coerce_end_time(end_time)
+        for name in self.kind.path_ids:
+            setattr(self, name, str(arguments[name]))
+        self.end_time = _coerce_end_time(arguments["end_time"])
         # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
         # The statuses and the budget live there only, as the engine reads them.
-        self._spec = engine.WaitSpec.build(
-            ids[1], target_status, failure_statuses, transient_error_budget, self.end_time, kind=self.kind
-        )
+        statuses = (arguments.get("target_status"), arguments.get("failure_statuses"))
+        budget = arguments["transient_error_budget"]
+        self._spec = engine.WaitSpec.build(self._ids[2], *statuses, budget, self.end_time, kind=self.kind)
         self.poll_interval = float(poll_interval)
-        self.abeja_conn_id = str(abeja_conn_id)
-        self.cancel_on_kill = bool(cancel_on_kill)
+        self.abeja_conn_id = str(arguments["abeja_conn_id"])
+        self.cancel_on_kill = bool(arguments.get("cancel_on_kill"))
 
     def _watch(self, lease: ClientLease) -> Watch:
         """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
@@ -188,17 +182,12 @@ class StatusTrigger(BaseTrigger):
         spec, state = self._spec, engine.WaitState()
         with self._watch(lease) as watch:
             while True:
-                result = engine.step(spec, state, await watch.observe(), time.time())
-                state = result.state
-                engine.emit(result, self.log)
+                result = engine.advance(spec, state, await watch.observe(), time.time(), self.log)
                 if result.done:
                     break
-                # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
-                # polling the API in lockstep.
-                delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-                await asyncio.sleep(engine.next_pause(spec, delay, time.time()))
-        wants_logs = result.outcome in (engine.Outcome.FAILED, engine.Outcome.TIMED_OUT)
-        lines = await self._log_lines(lease) if wants_logs else []
+                state = result.state
+                await asyncio.sleep(engine.next_pause(spec, pool.jittered(self.poll_interval), time.time()))
+        lines = await self._log_lines(lease) if result.wants_logs else []
         return engine.status_event(self._ids[2], result, lines, self.kind)
 
     async def _log_lines(self, lease: ClientLease) -> list[str]:
@@ -249,21 +238,12 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         target_status: str = engine.ServiceStatus.READY.value,
         failure_statuses: Iterable[str] | None = None,
         poll_interval: float = 10.0,
-        end_time: float | datetime.datetime | None = None,
+        end_time: EndTime = None,
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         cancel_on_kill: bool = False,
     ) -> None:
-        ids, options = (deployment_id, service_id), (poll_interval, end_time, abeja_conn_id)
-        super().__init__(
-            organization_id,
-            ids,
-            target_status,
-            failure_statuses,
-            *options,
-            transient_error_budget,
-            cancel_on_kill,
-        )
+        super().__init__(locals())
 
     def _watch(self, lease: ClientLease) -> Watch:
         # The waits on one deployment share one listing per poll interval.
@@ -290,14 +270,12 @@ class AbejaTrainingJobTrigger(StatusTrigger):
         job_definition_name: str,
         training_job_id: str,
         poll_interval: float = 30.0,
-        end_time: float | datetime.datetime | None = None,
+        end_time: EndTime = None,
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         cancel_on_kill: bool = False,
     ) -> None:
-        ids = (job_definition_name, training_job_id)
-        options = (poll_interval, end_time, abeja_conn_id, transient_error_budget, cancel_on_kill)
-        super().__init__(organization_id, ids, None, None, *options)
+        super().__init__(locals())
 
 
 class AbejaRunTrigger(StatusTrigger):
@@ -319,11 +297,8 @@ class AbejaRunTrigger(StatusTrigger):
         deployment_id: str,
         run_id: str,
         poll_interval: float = 10.0,
-        end_time: float | datetime.datetime | None = None,
+        end_time: EndTime = None,
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
-        ids = (deployment_id, run_id)
-        super().__init__(
-            organization_id, ids, None, None, poll_interval, end_time, abeja_conn_id, transient_error_budget
-        )
+        super().__init__(locals())
