@@ -22,10 +22,11 @@ wait's own read would:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -208,64 +209,99 @@ class Watch(AbstractContextManager["Watch"]):
             return exc
 
 
-GroupKey = tuple[str, str, str]
+# -- listings shared by the watchers of one thing ---------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
-class _Listing:
-    """One ``get_services`` answer (or the error it gave), numbered in its group's order."""
+class Listing:
+    """One shared listing (what ``ask`` gave, or the error it raised), numbered in its group's order."""
 
     number: int
-    #: ``loop.time()`` when it was asked for: its age decides whether a wait may still use it.
+    #: ``loop.time()`` when it was asked for: its age decides whether a watcher may still use it.
     asked_at: float
-    services: Mapping[str, Mapping[str, Any]]
+    entries: Any = None
     error: BaseException | None = None
 
 
-class _Group:
-    """The waits on one deployment and its latest listing."""
+#: ``ask(lease, needs)``: one listing, where ``needs`` holds what each watcher still needs of it.
+Ask = Callable[[ClientLease, list[Any]], Awaitable[Any]]
 
-    def __init__(self, organization_id: str, deployment_id: str) -> None:
-        self.ids = (organization_id, deployment_id)
-        self.intervals: dict[ServiceWatch, float] = {}
-        self.latest: _Listing | None = None
-        #: The listing being asked for, a task of its own: a cancelled wait does not cancel it.
-        self.pending: asyncio.Task[_Listing] | None = None
+
+class ListingGroup:
+    """The watchers of one thing on one loop (a deployment's services, a channel's files) and their
+    latest listing: each watcher gets one it has not seen, no older than the smallest poll interval
+    among them, asked for once at a time in a task of its own (a cancelled watcher does not cancel it)."""
+
+    def __init__(self, ask: Ask) -> None:
+        self._ask = ask
+        #: watcher -> (poll interval, what it needs of a listing)
+        self.watchers: dict[object, tuple[float, Any]] = {}
+        self.latest: Listing | None = None
+        self.pending: asyncio.Task[Listing] | None = None
         self._numbers = 0
 
-    async def listing(self, lease: ClientLease, seen: int) -> _Listing:
-        """A listing this wait has not seen, no older than the smallest poll interval of the group."""
+    async def listing(self, lease: ClientLease, seen: int) -> Listing:
         loop = asyncio.get_running_loop()
-        latest, interval = self.latest, min(self.intervals.values(), default=0.0)
+        latest, interval = self.latest, min((i for i, _ in self.watchers.values()), default=0.0)
         if latest is not None and latest.number > seen and loop.time() - latest.asked_at < interval:
             return latest
         if self.pending is None:
             self._numbers += 1
-            self.pending = loop.create_task(self._ask(lease, self._numbers, loop.time()))
+            needs = [need for _, need in self.watchers.values()]
+            self.pending = loop.create_task(self._listed(lease, self._numbers, loop.time(), needs))
         return await asyncio.shield(self.pending)
 
-    async def _ask(self, lease: ClientLease, number: int, asked_at: float) -> _Listing:
+    async def _listed(self, lease: ClientLease, number: int, asked_at: float, needs: list[Any]) -> Listing:
         try:
-            answer = await lease.read("get_services", *self.ids)
-            entries = [e for e in answer.get("entries") or () if isinstance(e, Mapping)]
-            by_id = {e["service_id"]: e for e in entries if isinstance(e.get("service_id"), str)}
-            self.latest = _Listing(number, asked_at, by_id)
+            self.latest = Listing(number, asked_at, await self._ask(lease, needs))
         except Exception as exc:
-            self.latest = _Listing(number, asked_at, {}, exc)
+            self.latest = Listing(number, asked_at, error=exc)
         finally:
             self.pending = None
         return self.latest
 
 
-#: loop -> (settings key, organization, deployment) -> group. Weak on the loop, like the clients.
-_GROUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[GroupKey, _Group]] = (
+#: loop -> (settings key, what is listed, its ids...) -> group. Weak on the loop, like the clients.
+_GROUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ...], ListingGroup]] = (
     weakref.WeakKeyDictionary()
 )
 
 
+def join_group(
+    lease: ClientLease, key: tuple[str, ...], watcher: object, interval: float, ask: Ask
+) -> ListingGroup:
+    """The group of ``key`` (the listing call and its ids) on the lease's loop and settings, with
+    ``watcher`` in it."""
+    groups = _GROUPS.setdefault(asyncio.get_running_loop(), {})
+    group = groups.setdefault((lease.settings_key, *key), ListingGroup(ask))
+    group.watchers[watcher] = (interval, None)
+    return group
+
+
+def leave_group(lease: ClientLease, key: tuple[str, ...], watcher: object) -> None:
+    """Take ``watcher`` out of its group; the last one to leave drops the group."""
+    groups = _GROUPS.get(asyncio.get_running_loop(), {})
+    group = groups.get((lease.settings_key, *key))
+    if group is not None:
+        group.watchers.pop(watcher, None)
+        if not group.watchers:
+            del groups[(lease.settings_key, *key)]
+
+
+def group_count(listing_call: str) -> int:
+    """Groups listing with ``listing_call`` on the running loop (for tests and diagnostics)."""
+    return sum(key[1] == listing_call for key in _GROUPS.get(asyncio.get_running_loop(), {}))
+
+
 def deployment_group_count() -> int:
     """Deployments with waits on the running loop (for tests and diagnostics)."""
-    return len(_GROUPS.get(asyncio.get_running_loop(), {}))
+    return group_count("get_services")
+
+
+async def _services(organization_id: str, deployment_id: str, lease: ClientLease, _needs: list[Any]) -> Any:
+    answer = await lease.read("get_services", organization_id, deployment_id)
+    entries = [e for e in answer.get("entries") or () if isinstance(e, Mapping)]
+    return {e["service_id"]: e for e in entries if isinstance(e.get("service_id"), str)}
 
 
 class ServiceWatch(Watch):
@@ -279,33 +315,26 @@ class ServiceWatch(Watch):
     ) -> None:
         super().__init__(lease, "get_service", (organization_id, deployment_id, service_id))
         self._interval = interval
-        self._loop = asyncio.get_running_loop()
-        self._key: GroupKey = (lease.settings_key, organization_id, deployment_id)
-        self._group: _Group | None = None
+        self._key = ("get_services", organization_id, deployment_id)
+        self._group: ListingGroup | None = None
         #: The number of the last listing this wait used: it never uses one twice.
         self._seen = 0
 
     def __enter__(self) -> ServiceWatch:
-        self._group = _GROUPS.setdefault(self._loop, {}).setdefault(self._key, _Group(*self._ids[:2]))
-        self._group.intervals[self] = self._interval
+        ask = functools.partial(_services, *self._ids[:2])
+        self._group = join_group(self._lease, self._key, self, self._interval, ask)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        group, self._group = self._group, None
-        if group is None:
-            return
-        group.intervals.pop(self, None)
-        groups = _GROUPS.get(self._loop)
-        if not group.intervals and groups is not None and groups.get(self._key) is group:
-            del groups[self._key]
+        leave_group(self._lease, self._key, self)
 
     async def observe(self) -> object:
         group = self._group
-        if group is not None and len(group.intervals) > 1:
+        if group is not None and len(group.watchers) > 1:
             listing = await group.listing(self._lease, self._seen)
             self._seen = listing.number
             if listing.error is None:
-                service = listing.services.get(self._ids[2])
+                service = listing.entries.get(self._ids[2])
                 if service is not None:
                     return service
             elif is_transient(listing.error):
