@@ -172,6 +172,9 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
     :param abeja_conn_id: Airflow connection of the ABEJA Platform.
     """
 
+    #: Where the triggerer imports the class from: part of every stored trigger row, so it never changes.
+    classpath = "airflow_provider_abeja.triggers.runs.AbejaChannelFileTrigger"
+
     def __init__(
         self,
         channel_id: str,
@@ -198,16 +201,8 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
         self._memory = MemoryStore()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            "airflow_provider_abeja.triggers.runs.AbejaChannelFileTrigger",
-            {
-                "channel_id": self.channel_id,
-                "poll_interval": self.poll_interval,
-                "since": self.since,
-                "settle_seconds": self.settle_seconds,
-                "abeja_conn_id": self.abeja_conn_id,
-            },
-        )
+        names = ("channel_id", "poll_interval", "since", "settle_seconds", "abeja_conn_id")
+        return self.classpath, {name: getattr(self, name) for name in names}
 
     @property
     def store(self) -> CursorStore:

@@ -132,14 +132,8 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
 
     def _spec(self, wall_deadline: float | None = None) -> engine.WaitSpec:
         """What this sensor waits for (no deadline in poke mode: Airflow keeps the sensor's time)."""
-        return engine.WaitSpec.build(
-            self.resource_id,
-            self.target_status,
-            self.failure_statuses,
-            self.transient_error_budget,
-            wall_deadline=wall_deadline,
-            kind=self.kind,
-        )
+        rules = (self.target_status, self.failure_statuses, self.transient_error_budget)
+        return engine.WaitSpec.build(self.resource_id, *rules, wall_deadline=wall_deadline, kind=self.kind)
 
     def poke(self, context: Context) -> bool:
         """One observation through ``engine.step``, as the operators and the trigger do."""
@@ -189,27 +183,18 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         if done:
             self.log.info("Success criteria met. Exiting.")
             return
-        arguments = self.trigger_class.arguments(
-            self._ids(),
-            self._spec(),
-            max(float(self.poke_interval), _MIN_POLL_INTERVAL),
-            time.time() + float(self.timeout),
-            self.abeja_conn_id,
-        )
-        trigger = self.trigger_class(**arguments)
+        interval = max(float(self.poke_interval), _MIN_POLL_INTERVAL)
+        options = (interval, time.time() + float(self.timeout), self.abeja_conn_id)
+        trigger = self.trigger_class(**self.trigger_class.arguments(self._ids(), self._spec(), *options))
         timeout = timedelta(seconds=float(self.timeout) + _DEFER_TIMEOUT_MARGIN)
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger: success returns, anything else fails with the trigger's reason."""
         self._push_link(context)
-        kind = self.kind
-        checked = engine.validate_status_event(
-            event, self.resource_id, timeout_exception=AirflowSensorTimeout, kind=kind
-        )
-        self.log.info(
-            "%s %s reached %s", kind.noun.capitalize(), self.resource_id, checked.get(kind.status_key)
-        )
+        kind, resource_id, timeout = self.kind, self.resource_id, AirflowSensorTimeout
+        event = engine.validate_status_event(event, resource_id, timeout_exception=timeout, kind=kind)
+        self.log.info("%s %s reached %s", kind.noun.capitalize(), resource_id, event.get(kind.status_key))
 
 
 class AbejaServiceStatusSensor(StatusSensor):
