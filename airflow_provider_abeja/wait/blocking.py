@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: How many (timestamp, message) keys are remembered to drop duplicates across polls.
 _SEEN_LIMIT = 5000
+#: Where an event without a readable timestamp sorts: first.
+_NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
 
 
 class _Logger(Protocol):
@@ -162,17 +164,11 @@ def iter_recent_logs(
     The first page holds the newest events; ``next_backward_token`` leads to older pages and is
     empty (or repeats, as some log stores do at the end) when there are no more.
     """
+    ids, window = (organization_id, deployment_id, service_id), dict(start_time=start_time, end_time=end_time)
     token: str | None = None
     seen_tokens: set[str] = set()
     for page_number in itertools.count(1):
-        page = client.get_service_recent_logs(
-            organization_id,
-            deployment_id,
-            service_id,
-            next_backward_token=token,
-            start_time=start_time,
-            end_time=end_time,
-        )
+        page = client.get_service_recent_logs(*ids, next_backward_token=token, **window)
         events = page.get("events") or []
         yield from (e for e in events if isinstance(e, dict))
         token = page.get("next_backward_token") or None
@@ -225,14 +221,12 @@ class RecentLogFollower:
 
     def poll(self) -> None:
         """Fetch events since the newest one seen and log the new ones, oldest first."""
-        org, dep, ser = self._ids
         # Timestamps in the query have second precision: start at the newest second seen and
         # drop what was already logged. The first poll reads only the newest page.
         start = self._newest.replace(microsecond=0) if self._newest else None
+        ser = self._ids[2]
         try:
-            events = list(
-                iter_recent_logs(self._client, org, dep, ser, start, max_pages=None if start else 1)
-            )
+            events = list(iter_recent_logs(self._client, *self._ids, start, max_pages=None if start else 1))
         except AbejaError as exc:
             if not self._warned:
                 self._log.warning("Could not read recent logs of service %s: %s", ser, exc)
@@ -250,9 +244,7 @@ class RecentLogFollower:
             if self._since is None or parsed is None or parsed > self._since:
                 fresh.append((parsed, key[1].rstrip("\n")))
         # Events come newest first; the task log reads best oldest first.
-        fresh.sort(
-            key=lambda item: (item[0] is not None, item[0] or datetime.min.replace(tzinfo=timezone.utc))
-        )
+        fresh.sort(key=lambda item: item[0] or _NO_TIME)
         for parsed, message in fresh:
             self._log.info("[service %s] %s", ser, message)
             self.latest_lines.append(message)

@@ -13,10 +13,10 @@ and the step load without it, as the client does.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -218,9 +218,7 @@ class WaitSpec:
         failures = kind.failure_statuses if failure_statuses is None else failure_statuses
         failures = frozenset(str(s) for s in failures) - {target}
         wall = deadline if wall_deadline is None else wall_deadline
-        text = (
-            "" if wall is None else datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).isoformat()
-        )
+        text = "" if wall is None else datetime.fromtimestamp(wall, timezone.utc).isoformat()
         return cls(str(resource_id), target, failures, int(transient_error_budget), deadline, text, kind)
 
 
@@ -346,9 +344,7 @@ def _deadline_step(
 
 def next_pause(spec: WaitSpec, interval: float, now: float) -> float:
     """The pause before the next poll: ``interval``, cut so the last poll lands on the deadline."""
-    if spec.deadline is None:
-        return interval
-    return min(interval, max(0.0, spec.deadline - now))
+    return interval if spec.deadline is None else min(interval, max(0.0, spec.deadline - now))
 
 
 def latest_log_lines(recent_logs: Any, limit: int = MAX_LOG_LINES) -> list[str]:
