@@ -133,16 +133,14 @@ class AppendResultStore(ResultStore):
         if os.path.exists(path):
             with open(path, "rb") as fh:
                 self.done = DoneKeys.build(_scan(fh, tally, path))
-                if (tally.torn or os.path.getsize(path) != tally.good_end) and not _torn_by_us(
-                    fh, tally.good_end
-                ):
+                self.repaired = tally.torn or os.path.getsize(path) != tally.good_end
+                if self.repaired and not _torn_by_us(fh, tally.good_end):
                     raise CorruptOutputError(
                         f"{path} ends with a line this operator did not write: not a result file "
                         "of this operator, or edited by hand; it was left as it is"
                     )
-            if tally.torn or os.path.getsize(path) != tally.good_end:
+            if self.repaired:
                 os.truncate(path, tally.good_end)
-                self.repaired = True
         else:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self.done = DoneKeys()

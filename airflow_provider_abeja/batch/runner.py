@@ -36,14 +36,9 @@ Pending = tuple[BatchInput, "Future[dict[str, Any]]"]
 
 
 def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
+    hours, rest = divmod(max(0, round(seconds)), 3600)
     minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 @dataclass
@@ -145,15 +140,13 @@ class BatchCounts:
         return self.sent / self.duration if self.duration > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.update(
-            done_ok=self.done_ok,
-            done_errors=self.done_errors,
-            error_rate=round(self.error_rate, 6),
-            throughput=round(self.throughput, 2),
-            duration=round(self.duration, 3),
-        )
-        return data
+        return asdict(self) | {
+            "done_ok": self.done_ok,
+            "done_errors": self.done_errors,
+            "error_rate": round(self.error_rate, 6),
+            "throughput": round(self.throughput, 2),
+            "duration": round(self.duration, 3),
+        }
 
 
 def _finished(future: Future[dict[str, Any]]) -> bool:
@@ -221,12 +214,7 @@ class BatchRunner:
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="abeja-batch")
         try:
             while True:
-                while (
-                    not exhausted
-                    and len(pending) < self.window
-                    and not self.stop.is_set()
-                    and not abort_reason
-                ):
+                while not (exhausted or abort_reason or self.stop.is_set()) and len(pending) < self.window:
                     item = next(source, None)
                     if item is None:
                         exhausted = True
@@ -242,11 +230,9 @@ class BatchRunner:
                     progress.log(0, counts.done_errors, counts.skipped)
                 if not pending:
                     break
-                timeout = min(self.progress_interval, 1.0)
-                if self.preserve_order:
-                    wait([pending[0][1]], timeout=timeout)
-                else:
-                    wait([future for _, future in pending], timeout=timeout, return_when=FIRST_COMPLETED)
+                # In order, only the oldest input's result can be written next.
+                futures = [pending[0][1]] if self.preserve_order else [future for _, future in pending]
+                wait(futures, timeout=min(self.progress_interval, 1.0), return_when=FIRST_COMPLETED)
                 self._write_finished(pending, write)
                 progress.update(counts.sent, counts.done_errors, counts.skipped)
             if abort_reason:
