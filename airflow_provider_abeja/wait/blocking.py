@@ -108,7 +108,7 @@ def wait_for_service_status(
     ``options`` are :func:`run_wait`'s (``target_status``, ``failure_statuses``, ``check_interval``,
     ``timeout``, ``transient_error_budget``, ``stop_event``, ...), as the hook passes them.
     """
-    follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger, logs_since)
+    follower = RecentLogFollower(client, (organization_id, deployment_id, service_id), logger, logs_since)
 
     def failure_lines() -> list[str]:
         if not log_recent_logs:
@@ -150,25 +150,19 @@ wait_for_run = functools.partial(wait_for, engine.RUN)
 
 
 def iter_recent_logs(
-    client: APIClient,
-    organization_id: str,
-    deployment_id: str,
-    service_id: str,
-    start_time: datetime | None = None,
-    end_time: datetime | None = None,
-    *,
-    max_pages: int | None = None,
+    client: APIClient, organization_id: str, deployment_id: str, service_id: str, **options: Any
 ) -> Iterator[dict[str, Any]]:
-    """Every event of every page, newest first.
+    """Every event of every page, newest first; ``options``: ``start_time`` and ``end_time`` (the
+    window), ``max_pages``.
 
     The first page holds the newest events; ``next_backward_token`` leads to older pages and is
     empty (or repeats, as some log stores do at the end) when there are no more.
     """
-    ids, window = (organization_id, deployment_id, service_id), dict(start_time=start_time, end_time=end_time)
+    ids, max_pages = (organization_id, deployment_id, service_id), options.pop("max_pages", None)
     token: str | None = None
     seen_tokens: set[str] = set()
     for page_number in itertools.count(1):
-        page = client.get_service_recent_logs(*ids, next_backward_token=token, **window)
+        page = client.get_service_recent_logs(*ids, next_backward_token=token, **options)
         events = page.get("events") or []
         yield from (e for e in events if isinstance(e, dict))
         token = page.get("next_backward_token") or None
@@ -198,17 +192,9 @@ def _parse_timestamp(value: Any) -> datetime | None:
 class RecentLogFollower:
     """Remembers which recent-log events were already copied, so each poll logs only new ones."""
 
-    def __init__(
-        self,
-        client: APIClient,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        logger: _Logger,
-        since: datetime | None = None,
-    ) -> None:
+    def __init__(self, client: APIClient, ids: engine.Ids, logger: _Logger, since: datetime | None) -> None:
         self._client = client
-        self._ids = (organization_id, deployment_id, service_id)
+        self._ids = ids
         self._log = logger
         #: Insertion-ordered keys already seen; the oldest are forgotten past ``_SEEN_LIMIT``.
         self._seen: dict[tuple[str, str], None] = {}
@@ -224,9 +210,9 @@ class RecentLogFollower:
         # Timestamps in the query have second precision: start at the newest second seen and
         # drop what was already logged. The first poll reads only the newest page.
         start = self._newest.replace(microsecond=0) if self._newest else None
-        ser = self._ids[2]
+        ser, pages = self._ids[2], None if start else 1
         try:
-            events = list(iter_recent_logs(self._client, *self._ids, start, max_pages=None if start else 1))
+            events = list(iter_recent_logs(self._client, *self._ids, start_time=start, max_pages=pages))
         except AbejaError as exc:
             if not self._warned:
                 self._log.warning("Could not read recent logs of service %s: %s", ser, exc)

@@ -11,7 +11,7 @@ import inspect
 from typing import Any
 
 from airflow_provider_abeja.exceptions import NotFound
-from airflow_provider_abeja.wait.engine import ResourceKind
+from airflow_provider_abeja.wait.engine import Ids, ResourceKind
 
 
 async def _answer(call: Any) -> Any:
@@ -19,7 +19,7 @@ async def _answer(call: Any) -> Any:
     return await call if inspect.isawaitable(call) else call
 
 
-async def acancel(client: Any, kind: ResourceKind, ids: tuple[str, str, str]) -> str:
+async def acancel(client: Any, kind: ResourceKind, ids: Ids) -> str:
     """End the resource at ``ids`` with either client; returns what happened, for the log."""
     try:
         if kind.cancel_statuses:
@@ -34,7 +34,7 @@ async def acancel(client: Any, kind: ResourceKind, ids: tuple[str, str, str]) ->
     return f"{kind.noun} {ids[2]} was {kind.cancelled}"
 
 
-def cancel(client: Any, kind: ResourceKind, ids: tuple[str, str, str]) -> str:
+def cancel(client: Any, kind: ResourceKind, ids: Ids) -> str:
     """:func:`acancel` with the sync client, here in the calling thread: with nothing to await it
     runs to its end in one step, event loop or not."""
     try:

@@ -40,6 +40,9 @@ MAX_LOG_LINE_CHARS = 1000
 #: Transient errors in a row (after the client's own retries) a wait tolerates, in every mode.
 DEFAULT_TRANSIENT_ERROR_BUDGET = 5
 
+#: The organization and the two path ids after it (deployment and service, job definition and job, ...).
+Ids = tuple[str, str, str]
+
 
 # -- statuses -----------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_abeja.exceptions import is_transient
+from airflow_provider_abeja.wait.engine import Ids
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import AsyncAPIClient
@@ -193,7 +194,7 @@ class Watch(AbstractContextManager["Watch"]):
     """How a trigger reads its resource, entered for the whole wait: one GET a poll (``method``
     of the client, joined with an identical GET in flight)."""
 
-    def __init__(self, lease: ClientLease, method: str, ids: tuple[str, str, str]) -> None:
+    def __init__(self, lease: ClientLease, method: str, ids: Ids) -> None:
         self._lease = lease
         self._method = method
         self._ids = ids
@@ -280,12 +281,12 @@ def join_group(
 
 def leave_group(lease: ClientLease, key: tuple[str, ...], watcher: object) -> None:
     """Take ``watcher`` out of its group; the last one to leave drops the group."""
-    groups = _GROUPS.get(asyncio.get_running_loop(), {})
-    group = groups.get((lease.settings_key, *key))
+    groups, full_key = _GROUPS.get(asyncio.get_running_loop(), {}), (lease.settings_key, *key)
+    group = groups.get(full_key)
     if group is not None:
         group.watchers.pop(watcher, None)
         if not group.watchers:
-            del groups[(lease.settings_key, *key)]
+            del groups[full_key]
 
 
 def group_count(listing_call: str) -> int:

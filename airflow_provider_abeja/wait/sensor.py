@@ -47,9 +47,6 @@ _DEFER_TIMEOUT_MARGIN = 60.0
 #: Shortest poll interval handed to a trigger (the operators' floor, ``MIN_CHECK_INTERVAL``).
 _MIN_POLL_INTERVAL = 0.1
 
-#: The organization and the two path ids after it (deployment and service, or job definition and job).
-Ids = tuple[str, str, str]
-
 
 class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
     """Succeed when the resource reaches its target status (the kind's unless a subclass takes
@@ -119,7 +116,7 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
     def resource_id(self) -> str:
         return str(getattr(self, self.kind.path_ids[2]))
 
-    def _ids(self) -> Ids:
+    def _ids(self) -> engine.Ids:
         """The organization (explicit, else the connection's) and the path ids, checked: a bad or
         missing one fails without retries, naming the argument, before any request is sent."""
         from airflow_provider_abeja.client.validation import check_named_argument, check_path_id

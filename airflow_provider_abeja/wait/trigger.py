@@ -102,14 +102,14 @@ class StatusTrigger(BaseTrigger):
         return Watch(lease, self.kind.read, self._ids)
 
     @property
-    def _ids(self) -> tuple[str, str, str]:
+    def _ids(self) -> engine.Ids:
         organization_id, outer, inner = (str(getattr(self, name)) for name in self.kind.path_ids)
         return organization_id, outer, inner
 
     @classmethod
     def arguments(
         cls,
-        ids: tuple[str, str, str],
+        ids: engine.Ids,
         spec: engine.WaitSpec,
         poll_interval: float,
         end_time: float | None,
