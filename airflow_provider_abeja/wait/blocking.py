@@ -12,7 +12,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -44,16 +44,16 @@ def run_wait(
     logger: _Logger,
     check_interval: float = 10.0,
     timeout: float | None = None,
-    target_status: str | None = None,
-    failure_statuses: Collection[str] | None = None,
-    transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     stop_event: threading.Event | None = None,
     after_read: Callable[[], None] | None = None,
     failure_lines: Callable[[], list[str]] = list,
+    **rules: Any,
 ) -> dict[str, Any]:
-    """Poll ``read`` until the engine says the wait is over, ``timeout`` seconds at most (``clock``'s).
+    """Poll ``read`` until the engine says the wait is over, ``timeout`` seconds at most (``clock``'s),
+    by the ``rules`` (``target_status``, ``failure_statuses``, ``transient_error_budget``: the
+    arguments of ``engine.WaitSpec.build``, the kind's by default).
 
     Returns the resource on success; raises ``engine.step_error`` otherwise (with ``failure_lines()``
     after a failure status or the deadline), or ``WaitStoppedError`` when ``stop_event`` is set
@@ -65,9 +65,7 @@ def run_wait(
     if timeout is not None and timeout < 0:
         raise ValueError("timeout must be >= 0 or None")
     deadline, wall = (None, None) if timeout is None else (clock() + timeout, time.time() + timeout)
-    spec = engine.WaitSpec.build(
-        resource_id, target_status, failure_statuses, transient_error_budget, deadline, wall, kind
-    )
+    spec = engine.WaitSpec.build(resource_id, deadline=deadline, wall_deadline=wall, kind=kind, **rules)
     state = engine.WaitState()
     if stop_event is not None and stop_event.is_set():
         raise WaitStoppedError(spec.resource_id)

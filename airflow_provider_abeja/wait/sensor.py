@@ -181,10 +181,10 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
             self.log.info("Success criteria met. Exiting.")
             return
         interval = max(float(self.poke_interval), _MIN_POLL_INTERVAL)
-        options = (interval, time.time() + float(self.timeout), self.abeja_conn_id)
-        trigger = self.trigger_class(**self.trigger_class.arguments(self._ids(), self._spec(), *options))
+        options = {"end_time": time.time() + float(self.timeout), "abeja_conn_id": self.abeja_conn_id}
+        arguments = self.trigger_class.arguments(self._ids(), self._spec(), poll_interval=interval, **options)
         timeout = timedelta(seconds=float(self.timeout) + _DEFER_TIMEOUT_MARGIN)
-        self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+        self.defer(trigger=self.trigger_class(**arguments), method_name="execute_complete", timeout=timeout)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger: success returns, anything else fails with the trigger's reason."""

@@ -103,33 +103,26 @@ class StatusTrigger(BaseTrigger):
 
     @property
     def _ids(self) -> engine.Ids:
-        organization_id, outer, inner = (str(getattr(self, name)) for name in self.kind.path_ids)
+        organization_id, outer, inner = (getattr(self, name) for name in self.kind.path_ids)
         return organization_id, outer, inner
 
     @classmethod
-    def arguments(
-        cls,
-        ids: engine.Ids,
-        spec: engine.WaitSpec,
-        poll_interval: float,
-        end_time: float | None,
-        abeja_conn_id: str,
-        cancel_on_kill: bool = False,
-    ) -> dict[str, Any]:
-        """The constructor's keyword arguments (JSON only) for a wait on ``ids`` by ``spec``:
-        what :meth:`serialize` stores and what a deferring sensor builds its trigger from
+    def arguments(cls, ids: engine.Ids, spec: engine.WaitSpec, **options: Any) -> dict[str, Any]:
+        """The constructor's keyword arguments (JSON only) for a wait on ``ids`` by ``spec`` with
+        ``options`` (``poll_interval``, ``end_time``, ``abeja_conn_id``, ``cancel_on_kill``): what
+        :meth:`serialize` stores and what a deferring sensor builds its trigger from
         (``cancel_on_kill`` only when set, so older stored triggers read the same)."""
         kwargs: dict[str, Any] = dict(zip(cls.kind.path_ids, ids, strict=True))
         if cls.chooses_statuses:  # the target is never a failure status
             kwargs.update(target_status=spec.target_status, failure_statuses=sorted(spec.failure_statuses))
-        kwargs.update(poll_interval=poll_interval, end_time=end_time, abeja_conn_id=abeja_conn_id)
-        kwargs |= {"transient_error_budget": spec.transient_error_budget}
-        return kwargs | ({"cancel_on_kill": True} if cancel_on_kill else {})
+        if options.pop("cancel_on_kill", False):
+            kwargs["cancel_on_kill"] = True
+        return kwargs | options | {"transient_error_budget": spec.transient_error_budget}
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
-        options = (self.poll_interval, self.end_time, self.abeja_conn_id, self.cancel_on_kill)
-        return self.classpath, self.arguments(self._ids, self._spec, *options)
+        names = ("poll_interval", "end_time", "abeja_conn_id", "cancel_on_kill")
+        return self.classpath, self.arguments(self._ids, self._spec, **{n: getattr(self, n) for n in names})
 
     async def on_kill(self) -> None:
         """With ``cancel_on_kill``, end the resource: a user killed the deferred task.
