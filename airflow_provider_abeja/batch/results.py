@@ -166,8 +166,7 @@ class PartsResultStore(ResultStore):
     """Immutable part objects merged into one output on close; see the module docstring."""
 
     def __init__(self, path: Any, *, part_records: int = 10_000, part_interval: float = 60.0) -> None:
-        path = pathlib.Path(path) if isinstance(path, str) else path
-        self.path = path
+        self.path = path = pathlib.Path(path) if isinstance(path, str) else path
         self.parts_dir = path.with_name(path.name + ".parts")
         self.part_records = part_records
         self.part_interval = part_interval
@@ -177,8 +176,7 @@ class PartsResultStore(ResultStore):
         self._closed = False
         tally = _Tally()
         output_exists = path_exists(path)
-        stale = self._list_parts() if output_exists else []
-        for part in stale:  # merged into the output before a kill: redundant now
+        for part in self._list_parts() if output_exists else []:  # merged into the output before a kill
             part.unlink()
             self.repaired = True
         self.done = DoneKeys.build(self._scan_all(tally, output_exists))

@@ -68,10 +68,8 @@ class Progress:
         rate = sent / elapsed if elapsed > 0 else 0.0
         done = skipped + sent
         if self.total:
-            pct = 100.0 * done / self.total
-            remaining = max(0, self.total - done)
-            eta = _duration(remaining / rate) if rate > 0 else "?"
-            head = f"{done}/{self.total} ({pct:.1f}%)"
+            eta = _duration(max(0, self.total - done) / rate) if rate > 0 else "?"
+            head = f"{done}/{self.total} ({100.0 * done / self.total:.1f}%)"
         else:
             head, eta = f"{done}/?", "?"
         extra = f", {skipped} from earlier tries" if skipped else ""

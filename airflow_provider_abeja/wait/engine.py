@@ -450,10 +450,8 @@ def validate_status_event(
         raise AirflowException(f"trigger event is for {noun} {resource_id!r}, expected {expected!r}")
     if status == Outcome.SUCCEEDED:
         return dict(event)
-    raw_lines = event.get("log_lines") or []
-    lines = [str(line) for line in raw_lines] if isinstance(raw_lines, list) else []
-    raw_status = event.get(kind.status_key)
-    state = WaitState(last_status=None if raw_status is None else str(raw_status))
+    lines = [str(line) for line in raw] if isinstance(raw := event.get("log_lines"), list) else []
+    state = WaitState(last_status=None if (last := event.get(kind.status_key)) is None else str(last))
     message = str(event.get("message") or f"{noun} {resource_id}: {status}")
     done = Step(Outcome(status), state, message, retryable=event.get("retryable") is not False)
     error = step_error(WaitSpec(str(resource_id), kind=kind), done, lines)

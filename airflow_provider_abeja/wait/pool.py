@@ -77,8 +77,17 @@ class _Shared:
 _REGISTRY: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Shared]] = (
     weakref.WeakKeyDictionary()
 )
-#: Closes put off until GETs that other waits are joined to end (strong references).
-_CLOSING: set[asyncio.Task[None]] = set()
+#: Tasks nobody awaits (closes put off, cancellations), held until they end: the loop keeps only
+#: weak references.
+_BACKGROUND: set[asyncio.Future[Any]] = set()
+
+
+def background(awaitable: Awaitable[Any]) -> asyncio.Future[Any]:
+    """``awaitable`` as a task of its own, held until it ends."""
+    task = asyncio.ensure_future(awaitable)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    return task
 
 
 def jittered(interval: float) -> float:
@@ -142,10 +151,7 @@ class ClientLease:
         if not joined:
             await slot.client.aclose()
             return
-        # The caller does not wait for the joined GETs: the close is a background task.
-        closing = self.loop.create_task(_close_after(joined, slot.client))
-        _CLOSING.add(closing)
-        closing.add_done_callback(_CLOSING.discard)
+        background(_close_after(joined, slot.client))  # the caller does not wait for the joined GETs
 
 
 async def _close_after(tasks: list[asyncio.Task[dict[str, Any]]], client: AsyncAPIClient) -> None:
@@ -190,14 +196,14 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
 # -- reading one resource a poll ------------------------------------------------------------------
 
 
+@dataclass(eq=False)
 class Watch(AbstractContextManager["Watch"]):
     """How a trigger reads its resource, entered for the whole wait: one GET a poll (``method``
     of the client, joined with an identical GET in flight)."""
 
-    def __init__(self, lease: ClientLease, method: str, ids: Ids) -> None:
-        self._lease = lease
-        self._method = method
-        self._ids = ids
+    _lease: ClientLease
+    _method: str
+    _ids: Ids
 
     def __exit__(self, *exc_info: object) -> None:
         return None

@@ -24,8 +24,6 @@ from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch
 
 #: Seconds a trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
-#: The cancellations ``on_kill`` started, held until they finish (the loop keeps weak references).
-_CANCELLING: set[asyncio.Future[None]] = set()
 
 
 def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None:
@@ -134,10 +132,7 @@ class StatusTrigger(BaseTrigger):
             return
         # Shielded: the triggerer may cancel the trigger's task again while on_kill awaits (a busy
         # triggerer's next cancel round); the stop or delete must still be sent and finished.
-        cancelling = asyncio.ensure_future(self._cancel())
-        _CANCELLING.add(cancelling)
-        cancelling.add_done_callback(_CANCELLING.discard)
-        await asyncio.shield(cancelling)
+        await asyncio.shield(pool.background(self._cancel()))
 
     async def _cancel(self) -> None:
         from airflow_provider_abeja.wait.cancel import acancel
