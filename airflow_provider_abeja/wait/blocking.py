@@ -191,14 +191,11 @@ class RecentLogFollower:
     """Remembers which recent-log events were already copied, so each poll logs only new ones."""
 
     def __init__(self, client: APIClient, ids: engine.Ids, logger: _Logger, since: datetime | None) -> None:
-        self._client = client
-        self._ids = ids
-        self._log = logger
+        self._client, self._ids, self._log = client, ids, logger
         #: Insertion-ordered keys already seen; the oldest are forgotten past ``_SEEN_LIMIT``.
         self._seen: dict[tuple[str, str], None] = {}
-        self._newest: datetime | None = since
-        #: Events up to this time are history (the platform's clock): not copied again.
-        self._since = since
+        #: Events up to ``_since`` are history (the platform's clock): not copied again.
+        self._newest = self._since = since
         #: The newest messages copied so far, oldest first.
         self.latest_lines: deque[str] = deque(maxlen=engine.MAX_LOG_LINES)
         self._warned = False

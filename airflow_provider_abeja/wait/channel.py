@@ -151,11 +151,6 @@ async def newest_files(
     return tuple(files)
 
 
-def channel_group_count() -> int:
-    """Channels with watchers on the running loop (for tests and diagnostics)."""
-    return pool.group_count("list_channel_files")
-
-
 # -- the trigger ----------------------------------------------------------------------------------
 
 

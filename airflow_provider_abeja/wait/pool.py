@@ -300,11 +300,6 @@ def group_count(listing_call: str) -> int:
     return sum(key[1] == listing_call for key in _GROUPS.get(asyncio.get_running_loop(), {}))
 
 
-def deployment_group_count() -> int:
-    """Deployments with waits on the running loop (for tests and diagnostics)."""
-    return group_count("get_services")
-
-
 async def _services(organization_id: str, deployment_id: str, lease: ClientLease, _needs: list[Any]) -> Any:
     answer = await lease.read("get_services", organization_id, deployment_id)
     entries = [e for e in answer.get("entries") or () if isinstance(e, Mapping)]

@@ -233,9 +233,7 @@ class AbejaServiceStatusSensor(StatusSensor):
     def _push_link(self, context: Context) -> None:
         ti = context.get("ti")
         if ti is not None:  # always there in Airflow; a bare context (a direct call) has no link
-            organization_id, deployment_id, service_id = self._ids()
-            url = service_console_url(self.hook.console_url, organization_id, deployment_id, service_id)
-            push_service_url(self, ti, url)
+            push_service_url(self, ti, service_console_url(self.hook.console_url, *self._ids()))
 
 
 class AbejaTrainingJobSensor(StatusSensor):

@@ -184,17 +184,13 @@ class StatusTrigger(BaseTrigger):
         The lines only decorate an outcome that is already known: a slow log API must not hold
         back a failure or push a timeout event far past its deadline.
         """
-        noun, resource_id = self.kind.noun, self._ids[2]
         try:
             read_logs = lease.read(f"{self.kind.read}_recent_logs", *self._ids)
-            logs = await asyncio.wait_for(read_logs, timeout=LOG_FETCH_TIMEOUT)
-        except asyncio.TimeoutError:
-            self.log.warning("Recent logs of %s %s not read within %ss", noun, resource_id, LOG_FETCH_TIMEOUT)
+            return engine.latest_log_lines(await asyncio.wait_for(read_logs, timeout=LOG_FETCH_TIMEOUT))
+        except Exception as exc:  # asyncio.TimeoutError too
+            why = f"not read within {LOG_FETCH_TIMEOUT}s" if isinstance(exc, asyncio.TimeoutError) else exc
+            self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, self._ids[2], why)
             return []
-        except Exception as exc:
-            self.log.warning("Could not read recent logs of %s %s: %s", noun, resource_id, exc)
-            return []
-        return engine.latest_log_lines(logs)
 
 
 class AbejaServiceStatusTrigger(StatusTrigger):
