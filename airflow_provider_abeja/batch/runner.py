@@ -201,13 +201,9 @@ class BatchRunner:
                     error = result.get("error") or {}
                     abort_reason.append(f"input {item.key!r}: {error.get('message', 'service unavailable')}")
                 return
-            record = {"key": item.key, "index": item.index, **result}
-            self.store.write(record)
-            counts.sent += 1
-            if record.get("status") == "ok":
-                counts.ok += 1
-            else:
-                counts.errors += 1
+            self.store.write({"key": item.key, "index": item.index, **result})
+            ok = result.get("status") == "ok"
+            counts.sent, counts.ok, counts.errors = counts.sent + 1, counts.ok + ok, counts.errors + (not ok)
 
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="abeja-batch")
         try:

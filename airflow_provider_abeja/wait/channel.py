@@ -192,6 +192,7 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
         self.since = since
         self.settle_seconds = int(settle_seconds)
         self.abeja_conn_id = str(abeja_conn_id)
+        self.cursor_key = CURSOR_KEY.format(channel_id=self.channel_id)
         #: Where the cursor is kept when no asset state store is given (one per trigger object).
         self._memory = MemoryStore()
 
@@ -217,10 +218,6 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
             )
             self.asset_state_store = None
             return self._memory
-
-    @property
-    def cursor_key(self) -> str:
-        return CURSOR_KEY.format(channel_id=self.channel_id)
 
     async def load_cursor(self) -> tuple[Cursor, bool]:
         """The saved cursor, else a new one; True when the first listing only sets the cursor

@@ -359,13 +359,9 @@ def latest_log_lines(recent_logs: Any, limit: int = MAX_LOG_LINES) -> list[str]:
     events = recent_logs.get("events") if isinstance(recent_logs, Mapping) else None
     if not isinstance(events, list):
         return []
-    lines: list[str] = []
-    for event in events[:limit]:
-        message = event.get("message") if isinstance(event, Mapping) else event
-        if message is not None:
-            text = str(message).rstrip("\n")
-            lines.append(text[:MAX_LOG_LINE_CHARS] + "..." if len(text) > MAX_LOG_LINE_CHARS else text)
-    return lines[::-1]
+    messages = (event.get("message") if isinstance(event, Mapping) else event for event in events[:limit])
+    texts = [str(message).rstrip("\n") for message in messages if message is not None][::-1]
+    return [text[:MAX_LOG_LINE_CHARS] + "..." if len(text) > MAX_LOG_LINE_CHARS else text for text in texts]
 
 
 def read_log_lines(client: Any, kind: ResourceKind, ids: Sequence[str], logger: Any) -> list[str]:

@@ -211,8 +211,6 @@ class AbejaServiceStatusTrigger(StatusTrigger):
     kind = engine.SERVICE
     chooses_statuses = True
     classpath = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
-    deployment_id: str
-    service_id: str
 
     def __init__(
         self,
@@ -245,8 +243,6 @@ class AbejaTrainingJobTrigger(StatusTrigger):
 
     kind = engine.TRAINING_JOB
     classpath = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
-    job_definition_name: str
-    training_job_id: str
 
     def __init__(
         self,
@@ -272,8 +268,6 @@ class AbejaRunTrigger(StatusTrigger):
 
     kind = engine.RUN
     classpath = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
-    deployment_id: str
-    run_id: str
 
     def __init__(
         self,
