@@ -234,9 +234,8 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
         key, ask = ("list_channel_files", self.channel_id), functools.partial(newest_files, self.channel_id)
         try:
             cursor, absorb = await self.load_cursor()
-            group = pool.join_group(lease, key, self, self.poll_interval, ask)
             seen_listing = 0
-            try:
+            with pool.joined(lease, key, self, self.poll_interval, ask) as group:
                 while True:
                     group.watchers[self] = (self.poll_interval, cursor.low)
                     listing = await group.listing(lease, seen_listing)
@@ -244,10 +243,8 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
                     if listing.error is not None:
                         # A watcher has no task to fail: it says so and keeps watching (a channel
                         # made later, a credential fixed in the connection).
-                        level = "warning" if is_transient(listing.error) else "error"
-                        getattr(self.log, level)(
-                            "Listing channel %s failed: %s", self.channel_id, listing.error
-                        )
+                        log = self.log.warning if is_transient(listing.error) else self.log.error
+                        log("Listing channel %s failed: %s", self.channel_id, listing.error)
                     for entry in cursor.new_files(listing.entries or ()):
                         cursor = cursor.advanced(str(entry["file_id"]))
                         if absorb:  # the files already there when the watch began do not fire
@@ -262,8 +259,6 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
                         await self.store.aset(self.cursor_key, cursor.as_json())
                         absorb = False
                     await asyncio.sleep(pool.jittered(self.poll_interval))
-            finally:
-                pool.leave_group(lease, key, self)
         finally:
             await asyncio.shield(lease.release())
 

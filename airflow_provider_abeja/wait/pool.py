@@ -22,11 +22,12 @@ wait's own read would:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import random
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -274,24 +275,20 @@ _GROUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ..
 )
 
 
-def join_group(
+@contextlib.contextmanager
+def joined(
     lease: ClientLease, key: tuple[str, ...], watcher: object, interval: float, ask: Ask
-) -> ListingGroup:
-    """The group of ``key`` (the listing call and its ids) on the lease's loop and settings, with
-    ``watcher`` in it."""
-    groups = _GROUPS.setdefault(asyncio.get_running_loop(), {})
-    group = groups.setdefault((lease.settings_key, *key), ListingGroup(ask))
+) -> Iterator[ListingGroup]:
+    """``watcher`` in the group of ``key`` (the listing call and its ids) on the running loop and
+    the lease's settings while the block runs; the last watcher to leave drops the group."""
+    groups, full_key = _GROUPS.setdefault(asyncio.get_running_loop(), {}), (lease.settings_key, *key)
+    group = groups.setdefault(full_key, ListingGroup(ask))
     group.watchers[watcher] = (interval, None)
-    return group
-
-
-def leave_group(lease: ClientLease, key: tuple[str, ...], watcher: object) -> None:
-    """Take ``watcher`` out of its group; the last one to leave drops the group."""
-    groups, full_key = _GROUPS.get(asyncio.get_running_loop(), {}), (lease.settings_key, *key)
-    group = groups.get(full_key)
-    if group is not None:
+    try:
+        yield group
+    finally:
         group.watchers.pop(watcher, None)
-        if not group.watchers:
+        if not group.watchers and groups.get(full_key) is group:
             del groups[full_key]
 
 
@@ -317,18 +314,18 @@ class ServiceWatch(Watch):
     ) -> None:
         super().__init__(lease, "get_service", (organization_id, deployment_id, service_id))
         self._interval = interval
-        self._key = ("get_services", organization_id, deployment_id)
+        self._stack = contextlib.ExitStack()
         self._group: ListingGroup | None = None
         #: The number of the last listing this wait used: it never uses one twice.
         self._seen = 0
 
     def __enter__(self) -> ServiceWatch:
-        ask = functools.partial(_services, *self._ids[:2])
-        self._group = join_group(self._lease, self._key, self, self._interval, ask)
+        key, ask = ("get_services", *self._ids[:2]), functools.partial(_services, *self._ids[:2])
+        self._group = self._stack.enter_context(joined(self._lease, key, self, self._interval, ask))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        leave_group(self._lease, self._key, self)
+        self._stack.close()
 
     async def observe(self) -> object:
         group = self._group
