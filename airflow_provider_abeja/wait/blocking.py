@@ -38,8 +38,10 @@ class _Logger(Protocol):
 
 def run_wait(
     kind: engine.ResourceKind,
-    resource_id: str,
-    read: Callable[[], dict[str, Any]],
+    client: APIClient,
+    organization_id: str,
+    outer: str,
+    inner: str,
     *,
     logger: _Logger,
     check_interval: float = 10.0,
@@ -48,24 +50,28 @@ def run_wait(
     sleep: Callable[[float], None] = time.sleep,
     stop_event: threading.Event | None = None,
     after_read: Callable[[], None] | None = None,
-    failure_lines: Callable[[], list[str]] = list,
+    failure_lines: Callable[[], list[str]] | None = None,
     **rules: Any,
 ) -> dict[str, Any]:
-    """Poll ``read`` until the engine says the wait is over, ``timeout`` seconds at most (``clock``'s),
-    by the ``rules`` (``target_status``, ``failure_statuses``, ``transient_error_budget``: the
-    arguments of ``engine.WaitSpec.build``, the kind's by default).
+    """Poll the ``kind`` of resource at the ids until the engine says the wait is over, ``timeout``
+    seconds at most (``clock``'s), by the ``rules`` (``target_status``, ``failure_statuses``,
+    ``transient_error_budget``: the arguments of ``engine.WaitSpec.build``, the kind's by default).
 
-    Returns the resource on success; raises ``engine.step_error`` otherwise (with ``failure_lines()``
-    after a failure status or the deadline), or ``WaitStoppedError`` when ``stop_event`` is set
-    (also before the first poll). With ``stop_event`` the pauses wait on it instead of ``sleep``.
-    Negative pauses or timeouts are refused before the first poll.
+    Returns the resource on success; raises ``engine.step_error`` otherwise (the kind's failure
+    error, ``WaitTimeoutError`` or ``WaitGaveUpError``, with ``failure_lines()``, by default the
+    resource's latest log lines, after a failure status or the deadline), or ``WaitStoppedError``
+    when ``stop_event`` is set (also before the first poll). With ``stop_event`` the pauses wait
+    on it instead of ``sleep``. Negative pauses or timeouts are refused before the first poll.
     """
     if check_interval < 0:
         raise ValueError("check_interval must be >= 0")
     if timeout is not None and timeout < 0:
         raise ValueError("timeout must be >= 0 or None")
     deadline, wall = (None, None) if timeout is None else (clock() + timeout, time.time() + timeout)
-    spec = engine.WaitSpec.build(resource_id, deadline=deadline, wall_deadline=wall, kind=kind, **rules)
+    ids = (organization_id, outer, inner)
+    read = functools.partial(getattr(client, kind.read), *ids)
+    failure_lines = failure_lines or functools.partial(engine.read_log_lines, client, kind, ids, logger)
+    spec = engine.WaitSpec.build(inner, deadline=deadline, wall_deadline=wall, kind=kind, **rules)
     state = engine.WaitState()
     if stop_event is not None and stop_event.is_set():
         raise WaitStoppedError(spec.resource_id)
@@ -113,35 +119,15 @@ def wait_for_service_status(
             follower.poll()
         return list(follower.latest_lines)
 
-    return run_wait(
-        engine.SERVICE,
-        service_id,
-        lambda: client.get_service(organization_id, deployment_id, service_id),
-        logger=logger,
-        after_read=follower.poll if log_recent_logs else None,
-        failure_lines=failure_lines,
-        **options,
-    )
+    after_read = follower.poll if log_recent_logs else None
+    options.update(logger=logger, after_read=after_read, failure_lines=failure_lines)
+    return run_wait(engine.SERVICE, client, organization_id, deployment_id, service_id, **options)
 
 
-def wait_for(
-    kind: engine.ResourceKind, client: APIClient, organization_id: str, outer: str, inner: str, **options: Any
-) -> dict[str, Any]:
-    """Poll the ``kind`` of resource at the ids until its target status (returns it); raises what
-    the engine decides: the kind's failure error (with its latest log lines) on a failure status,
-    ``WaitTimeoutError`` after ``timeout`` seconds, ``WaitGaveUpError`` on a permanent error or too
-    many transient ones, ``WaitStoppedError`` when ``stop_event`` is set (``options`` are
-    :func:`run_wait`'s)."""
-    ids = (organization_id, outer, inner)
-    read = functools.partial(getattr(client, kind.read), *ids)
-    lines = functools.partial(engine.read_log_lines, client, kind, ids, options["logger"])
-    return run_wait(kind, inner, read, failure_lines=lines, **options)
-
-
-#: :func:`wait_for` a training job: ``(client, organization_id, definition, job_id, **options)``.
-wait_for_training_job = functools.partial(wait_for, engine.TRAINING_JOB)
-#: :func:`wait_for` a run: ``(client, organization_id, deployment_id, run_id, **options)``.
-wait_for_run = functools.partial(wait_for, engine.RUN)
+#: :func:`run_wait` for a training job: ``(client, organization_id, definition, job_id, **options)``.
+wait_for_training_job = functools.partial(run_wait, engine.TRAINING_JOB)
+#: :func:`run_wait` for a run: ``(client, organization_id, deployment_id, run_id, **options)``.
+wait_for_run = functools.partial(run_wait, engine.RUN)
 
 
 # -- a service's recent logs ---------------------------------------------------------------------
