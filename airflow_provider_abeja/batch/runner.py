@@ -147,10 +147,6 @@ class BatchCounts:
         }
 
 
-def _finished(future: Future[dict[str, Any]]) -> bool:
-    return future.done() and not future.cancelled()
-
-
 def _safe(process: Process, item: BatchInput) -> dict[str, Any]:
     try:
         return process(item)
@@ -251,14 +247,12 @@ class BatchRunner:
         self, pending: deque[Pending], write: Callable[[BatchInput, dict[str, Any]], None]
     ) -> None:
         """Write the finished results that may be written: all of them, or in order the leading ones."""
-        if self.preserve_order:
-            while pending and _finished(pending[0][1]):
-                item, future = pending.popleft()
-                write(item, future.result())
-            return
         for _ in range(len(pending)):  # one look at each: a future may finish meanwhile
             item, future = pending.popleft()
-            if _finished(future):
+            if future.done() and not future.cancelled():
                 write(item, future.result())
+            elif self.preserve_order:
+                pending.appendleft((item, future))
+                return
             else:
                 pending.append((item, future))

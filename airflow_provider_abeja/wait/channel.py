@@ -99,9 +99,8 @@ class Cursor:
 
     @classmethod
     def from_json(cls, value: Any, settle: int) -> Cursor | None:
-        if not isinstance(value, Mapping):
-            return None
-        floor, newest, seen = value.get("floor"), value.get("newest"), value.get("seen")
+        fields = value if isinstance(value, Mapping) else {}
+        floor, newest, seen = fields.get("floor"), fields.get("newest"), fields.get("seen")
         if not isinstance(floor, str) or not isinstance(newest, str) or not isinstance(seen, list):
             return None
         return cls(floor, newest, frozenset(str(s) for s in seen), settle)

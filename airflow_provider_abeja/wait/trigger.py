@@ -88,9 +88,9 @@ class StatusTrigger(BaseTrigger):
         self.end_time = _coerce_end_time(arguments["end_time"])
         # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
         # The statuses and the budget live there only, as the engine reads them.
-        statuses = (arguments.get("target_status"), arguments.get("failure_statuses"))
-        budget = arguments["transient_error_budget"]
-        self._spec = engine.WaitSpec.build(self._ids[2], *statuses, budget, self.end_time, kind=self.kind)
+        names = ("target_status", "failure_statuses", "transient_error_budget")
+        rules = {name: arguments[name] for name in names if name in arguments}
+        self._spec = engine.WaitSpec.build(self._ids[2], deadline=self.end_time, kind=self.kind, **rules)
         self.poll_interval = float(poll_interval)
         self.abeja_conn_id = str(arguments["abeja_conn_id"])
         self.cancel_on_kill = bool(arguments.get("cancel_on_kill"))
