@@ -18,7 +18,7 @@ import json
 import mimetypes
 import os
 import pathlib
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -198,13 +198,10 @@ class FilesSource:
 
     def _list_local(self, base: str) -> Iterator[str]:
         if self.pattern is None:
-            for root, _dirs, files in os.walk(base):
-                for name in files:
-                    yield os.path.relpath(os.path.join(root, name), base).replace(os.sep, "/")
-            return
-        for found in glob.iglob(os.path.join(base, self.pattern), recursive=True):
-            if os.path.isfile(found):
-                yield os.path.relpath(found, base).replace(os.sep, "/")
+            found: Iterable[str] = (os.path.join(r, n) for r, _dirs, names in os.walk(base) for n in names)
+        else:
+            found = filter(os.path.isfile, glob.iglob(os.path.join(base, self.pattern), recursive=True))
+        return (os.path.relpath(path, base).replace(os.sep, "/") for path in found)
 
     def _list_remote(self) -> Iterator[str]:
         matches = self.base.rglob("*") if self.pattern is None else self.base.glob(self.pattern)

@@ -181,15 +181,9 @@ class PartsResultStore(ResultStore):
             self.repaired = True
         self.done = DoneKeys.build(self._scan_all(tally, output_exists))
         # Part numbers continue across tries, so that name order is write order.
-        self._seq = max((self._part_number(p) for p in self._list_parts()), default=0)
+        numbers = (part.name.split("-")[1] for part in self._list_parts())
+        self._seq = max((int(number) for number in numbers if number.isdigit()), default=0)
         self.prior_ok, self.prior_errors = tally.ok, tally.errors
-
-    @staticmethod
-    def _part_number(part: Any) -> int:
-        try:
-            return int(part.name.split("-")[1])
-        except (IndexError, ValueError):
-            return 0
 
     def _list_parts(self) -> list[Any]:
         try:

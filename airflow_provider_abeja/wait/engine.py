@@ -313,8 +313,7 @@ def step(spec: WaitSpec, state: WaitState, observation: object, now: float) -> S
 def _status_step(spec: WaitSpec, state: WaitState, resource: Mapping[str, Any], now: float) -> Step:
     sid, target, kind = spec.resource_id, spec.target_status, spec.kind
     title = kind.noun.capitalize()
-    raw = resource.get("status")
-    status = None if raw is None else str(raw)
+    status = None if (raw := resource.get("status")) is None else str(raw)
     changed = status != state.last_status or state.polls == 0
     state = replace(state, errors_in_a_row=0, last_status=status, polls=state.polls + 1)
     if status == target:

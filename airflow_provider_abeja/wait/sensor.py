@@ -226,8 +226,7 @@ class AbejaServiceStatusSensor(StatusSensor):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.deployment_id = deployment_id
-        self.service_id = service_id
+        self.deployment_id, self.service_id = deployment_id, service_id
         self._wait_for(target_status, failure_statuses)
 
     def _push_link(self, context: Context) -> None:
@@ -253,8 +252,7 @@ class AbejaTrainingJobSensor(StatusSensor):
 
     def __init__(self, *, job_definition_name: str, training_job_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.job_definition_name = job_definition_name
-        self.training_job_id = training_job_id
+        self.job_definition_name, self.training_job_id = job_definition_name, training_job_id
 
 
 class AbejaRunSensor(StatusSensor):
@@ -274,8 +272,7 @@ class AbejaRunSensor(StatusSensor):
 
     def __init__(self, *, deployment_id: str, run_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.deployment_id = deployment_id
-        self.run_id = run_id
+        self.deployment_id, self.run_id = deployment_id, run_id
 
     def _push_link(self, context: Context) -> None:
         from airflow_provider_abeja.links.runs import push_run_link
