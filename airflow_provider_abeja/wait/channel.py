@@ -181,13 +181,11 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
         from airflow_provider_abeja.client.validation import check_path_id
 
         self.channel_id = check_path_id(channel_id, "channel_id")
-        if poll_interval is None or float(poll_interval) <= 0:
-            raise ValueError("poll_interval must be a positive number of seconds")
         if since is not None and file_second(f"{since}-") != since:
             raise ValueError("since must be an upload second YYYYMMDDTHHMMSS (UTC)")
         if isinstance(settle_seconds, bool) or int(settle_seconds) < 0:
             raise ValueError("settle_seconds must be a whole number of seconds >= 0")
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = pool.poll_interval(poll_interval)
         self.since = since
         self.settle_seconds = int(settle_seconds)
         self.abeja_conn_id = str(abeja_conn_id)

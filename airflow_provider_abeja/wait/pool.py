@@ -91,6 +91,13 @@ def background(awaitable: Awaitable[Any]) -> asyncio.Future[Any]:
     return task
 
 
+def poll_interval(value: Any) -> float:
+    """``value`` as a trigger's poll interval, refused unless a positive number of seconds."""
+    if value is None or float(value) <= 0:
+        raise ValueError("poll_interval must be a positive number of seconds")
+    return float(value)
+
+
 def jittered(interval: float) -> float:
     """``interval`` +- ``POLL_JITTER``: triggers rebuilt together (a triggerer restart) drift apart
     instead of polling the API in lockstep."""
@@ -143,12 +150,10 @@ class ClientLease:
         shared.clients.remove(slot)
         if not shared.clients:
             del _REGISTRY[self.loop][self.settings_key]
-        joined = []
-        for flight in [f for f in shared.in_flight.values() if f.owner is slot]:
-            if flight.waiters:
-                joined.append(flight.task)
-            else:
-                flight.task.cancel()
+        mine = [flight for flight in shared.in_flight.values() if flight.owner is slot]
+        joined = [flight.task for flight in mine if flight.waiters]
+        for flight in (flight for flight in mine if not flight.waiters):
+            flight.task.cancel()
         if not joined:
             await slot.client.aclose()
             return

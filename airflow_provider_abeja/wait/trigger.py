@@ -80,9 +80,7 @@ class StatusTrigger(BaseTrigger):
         """Set up from a subclass constructor's ``locals()``: the kind's path ids and the options
         above (``target_status``, ``failure_statuses`` and ``cancel_on_kill`` where it has them)."""
         super().__init__()
-        poll_interval = arguments["poll_interval"]
-        if poll_interval is None or float(poll_interval) <= 0:
-            raise ValueError("poll_interval must be a positive number of seconds")
+        self.poll_interval = pool.poll_interval(arguments["poll_interval"])
         for name in self.kind.path_ids:
             setattr(self, name, str(arguments[name]))
         self.end_time = _coerce_end_time(arguments["end_time"])
@@ -91,7 +89,6 @@ class StatusTrigger(BaseTrigger):
         names = ("target_status", "failure_statuses", "transient_error_budget")
         rules = {name: arguments[name] for name in names if name in arguments}
         self._spec = engine.WaitSpec.build(self._ids[2], deadline=self.end_time, kind=self.kind, **rules)
-        self.poll_interval = float(poll_interval)
         self.abeja_conn_id = str(arguments["abeja_conn_id"])
         self.cancel_on_kill = bool(arguments.get("cancel_on_kill"))
 
