@@ -18,7 +18,7 @@ import json
 import mimetypes
 import os
 import pathlib
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -92,13 +92,23 @@ def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
                 yield lineno, raw
 
 
-class JsonlSource:
+@dataclass(kw_only=True)
+class _Records:
+    """Inputs that are JSON records: ``key_field`` and ``payload_field`` pick a key and a body."""
+
+    key_field: str | None = None
+    payload_field: str | None = None
+
+    def _input(self, index: int, default_key: Key, record: Any, where: str) -> BatchInput:
+        key, body, error = parse_item(record, self.key_field, self.payload_field, default_key)
+        return BatchInput(index=index, key=key, json=body, error=error and f"{where}: {error}")
+
+
+@dataclass
+class JsonlSource(_Records):
     """One JSON document per line; blank lines are skipped but still count for line numbers."""
 
-    def __init__(self, path: Any, *, key_field: str | None = None, payload_field: str | None = None) -> None:
-        self.path = path
-        self.key_field = key_field
-        self.payload_field = payload_field
+    path: Any
 
     def count(self) -> int:
         return sum(1 for _ in numbered_lines(self.path))
@@ -106,31 +116,23 @@ class JsonlSource:
     def __iter__(self) -> Iterator[BatchInput]:
         for index, (lineno, raw) in enumerate(numbered_lines(self.path)):
             try:
-                record = json.loads(raw)
+                yield self._input(index, lineno, json.loads(raw), f"line {lineno}")
             except ValueError as exc:
                 yield BatchInput(index=index, key=lineno, error=f"line {lineno} is not valid JSON: {exc}")
-                continue
-            key, body, error = parse_item(record, self.key_field, self.payload_field, lineno)
-            yield BatchInput(index=index, key=key, json=body, error=error and f"line {lineno}: {error}")
 
 
-class ListSource:
+@dataclass
+class ListSource(_Records):
     """Items from XCom or a DAG: each item is one JSON body."""
 
-    def __init__(
-        self, items: Sequence[Any], *, key_field: str | None = None, payload_field: str | None = None
-    ) -> None:
-        self.items = items
-        self.key_field = key_field
-        self.payload_field = payload_field
+    items: Sequence[Any]
 
     def count(self) -> int:
         return len(self.items)
 
     def __iter__(self) -> Iterator[BatchInput]:
         for index, record in enumerate(self.items):
-            key, body, error = parse_item(record, self.key_field, self.payload_field, index)
-            yield BatchInput(index=index, key=key, json=body, error=error and f"item {index}: {error}")
+            yield self._input(index, index, record, f"item {index}")
 
 
 def split_glob(path: str) -> tuple[str, str | None]:
@@ -196,13 +198,10 @@ class FilesSource:
 
     def _list_local(self, base: str) -> Iterator[str]:
         if self.pattern is None:
-            for root, _dirs, files in os.walk(base):
-                for name in files:
-                    yield os.path.relpath(os.path.join(root, name), base).replace(os.sep, "/")
-            return
-        for found in glob.iglob(os.path.join(base, self.pattern), recursive=True):
-            if os.path.isfile(found):
-                yield os.path.relpath(found, base).replace(os.sep, "/")
+            found: Iterable[str] = (os.path.join(r, n) for r, _dirs, names in os.walk(base) for n in names)
+        else:
+            found = filter(os.path.isfile, glob.iglob(os.path.join(base, self.pattern), recursive=True))
+        return (os.path.relpath(path, base).replace(os.sep, "/") for path in found)
 
     def _list_remote(self) -> Iterator[str]:
         matches = self.base.rglob("*") if self.pattern is None else self.base.glob(self.pattern)
@@ -220,15 +219,15 @@ class FilesSource:
             )
 
 
+@dataclass
 class OnlyKeys:
     """The inputs of `source` whose key is in `keys` (e.g. the failed ones of an earlier run).
 
     Indexes stay those of the full source, so results can be matched with a first run's.
     """
 
-    def __init__(self, source: InputSource, keys: Container[Any]) -> None:
-        self.source = source
-        self.keys = keys
+    source: InputSource
+    keys: Container[Any]
 
     def count(self) -> int:
         return sum(1 for _ in self)

@@ -32,13 +32,9 @@ def local_path(path: Any) -> str | None:
 
 # Which provider serves a scheme, for the error when it is missing.
 SCHEME_PROVIDERS = {
-    "s3": "apache-airflow-providers-amazon",
-    "s3a": "apache-airflow-providers-amazon",
-    "gs": "apache-airflow-providers-google",
-    "gcs": "apache-airflow-providers-google",
-    "abfs": "apache-airflow-providers-microsoft-azure",
-    "az": "apache-airflow-providers-microsoft-azure",
-    "adl": "apache-airflow-providers-microsoft-azure",
+    scheme: f"apache-airflow-providers-{provider}"
+    for provider, schemes in (("amazon", "s3 s3a"), ("google", "gs gcs"), ("microsoft-azure", "abfs az adl"))
+    for scheme in schemes.split()
 }
 
 

@@ -133,16 +133,14 @@ class AppendResultStore(ResultStore):
         if os.path.exists(path):
             with open(path, "rb") as fh:
                 self.done = DoneKeys.build(_scan(fh, tally, path))
-                if (tally.torn or os.path.getsize(path) != tally.good_end) and not _torn_by_us(
-                    fh, tally.good_end
-                ):
+                self.repaired = tally.torn or os.path.getsize(path) != tally.good_end
+                if self.repaired and not _torn_by_us(fh, tally.good_end):
                     raise CorruptOutputError(
                         f"{path} ends with a line this operator did not write: not a result file "
                         "of this operator, or edited by hand; it was left as it is"
                     )
-            if tally.torn or os.path.getsize(path) != tally.good_end:
+            if self.repaired:
                 os.truncate(path, tally.good_end)
-                self.repaired = True
         else:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self.done = DoneKeys()
@@ -168,8 +166,7 @@ class PartsResultStore(ResultStore):
     """Immutable part objects merged into one output on close; see the module docstring."""
 
     def __init__(self, path: Any, *, part_records: int = 10_000, part_interval: float = 60.0) -> None:
-        path = pathlib.Path(path) if isinstance(path, str) else path
-        self.path = path
+        self.path = path = pathlib.Path(path) if isinstance(path, str) else path
         self.parts_dir = path.with_name(path.name + ".parts")
         self.part_records = part_records
         self.part_interval = part_interval
@@ -179,21 +176,14 @@ class PartsResultStore(ResultStore):
         self._closed = False
         tally = _Tally()
         output_exists = path_exists(path)
-        stale = self._list_parts() if output_exists else []
-        for part in stale:  # merged into the output before a kill: redundant now
+        for part in self._list_parts() if output_exists else []:  # merged into the output before a kill
             part.unlink()
             self.repaired = True
         self.done = DoneKeys.build(self._scan_all(tally, output_exists))
         # Part numbers continue across tries, so that name order is write order.
-        self._seq = max((self._part_number(p) for p in self._list_parts()), default=0)
+        numbers = (part.name.split("-")[1] for part in self._list_parts())
+        self._seq = max((int(number) for number in numbers if number.isdigit()), default=0)
         self.prior_ok, self.prior_errors = tally.ok, tally.errors
-
-    @staticmethod
-    def _part_number(part: Any) -> int:
-        try:
-            return int(part.name.split("-")[1])
-        except (IndexError, ValueError):
-            return 0
 
     def _list_parts(self) -> list[Any]:
         try:

@@ -36,14 +36,9 @@ Pending = tuple[BatchInput, "Future[dict[str, Any]]"]
 
 
 def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
+    hours, rest = divmod(max(0, round(seconds)), 3600)
     minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 @dataclass
@@ -73,10 +68,8 @@ class Progress:
         rate = sent / elapsed if elapsed > 0 else 0.0
         done = skipped + sent
         if self.total:
-            pct = 100.0 * done / self.total
-            remaining = max(0, self.total - done)
-            eta = _duration(remaining / rate) if rate > 0 else "?"
-            head = f"{done}/{self.total} ({pct:.1f}%)"
+            eta = _duration(max(0, self.total - done) / rate) if rate > 0 else "?"
+            head = f"{done}/{self.total} ({100.0 * done / self.total:.1f}%)"
         else:
             head, eta = f"{done}/?", "?"
         extra = f", {skipped} from earlier tries" if skipped else ""
@@ -145,19 +138,13 @@ class BatchCounts:
         return self.sent / self.duration if self.duration > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.update(
-            done_ok=self.done_ok,
-            done_errors=self.done_errors,
-            error_rate=round(self.error_rate, 6),
-            throughput=round(self.throughput, 2),
-            duration=round(self.duration, 3),
-        )
-        return data
-
-
-def _finished(future: Future[dict[str, Any]]) -> bool:
-    return future.done() and not future.cancelled()
+        return asdict(self) | {
+            "done_ok": self.done_ok,
+            "done_errors": self.done_errors,
+            "error_rate": round(self.error_rate, 6),
+            "throughput": round(self.throughput, 2),
+            "duration": round(self.duration, 3),
+        }
 
 
 def _safe(process: Process, item: BatchInput) -> dict[str, Any]:
@@ -210,23 +197,14 @@ class BatchRunner:
                     error = result.get("error") or {}
                     abort_reason.append(f"input {item.key!r}: {error.get('message', 'service unavailable')}")
                 return
-            record = {"key": item.key, "index": item.index, **result}
-            self.store.write(record)
-            counts.sent += 1
-            if record.get("status") == "ok":
-                counts.ok += 1
-            else:
-                counts.errors += 1
+            self.store.write({"key": item.key, "index": item.index, **result})
+            ok = result.get("status") == "ok"
+            counts.sent, counts.ok, counts.errors = counts.sent + 1, counts.ok + ok, counts.errors + (not ok)
 
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="abeja-batch")
         try:
             while True:
-                while (
-                    not exhausted
-                    and len(pending) < self.window
-                    and not self.stop.is_set()
-                    and not abort_reason
-                ):
+                while not (exhausted or abort_reason or self.stop.is_set()) and len(pending) < self.window:
                     item = next(source, None)
                     if item is None:
                         exhausted = True
@@ -242,11 +220,9 @@ class BatchRunner:
                     progress.log(0, counts.done_errors, counts.skipped)
                 if not pending:
                     break
-                timeout = min(self.progress_interval, 1.0)
-                if self.preserve_order:
-                    wait([pending[0][1]], timeout=timeout)
-                else:
-                    wait([future for _, future in pending], timeout=timeout, return_when=FIRST_COMPLETED)
+                # In order, only the oldest input's result can be written next.
+                futures = [pending[0][1]] if self.preserve_order else [future for _, future in pending]
+                wait(futures, timeout=min(self.progress_interval, 1.0), return_when=FIRST_COMPLETED)
                 self._write_finished(pending, write)
                 progress.update(counts.sent, counts.done_errors, counts.skipped)
             if abort_reason:
@@ -271,14 +247,12 @@ class BatchRunner:
         self, pending: deque[Pending], write: Callable[[BatchInput, dict[str, Any]], None]
     ) -> None:
         """Write the finished results that may be written: all of them, or in order the leading ones."""
-        if self.preserve_order:
-            while pending and _finished(pending[0][1]):
-                item, future = pending.popleft()
-                write(item, future.result())
-            return
         for _ in range(len(pending)):  # one look at each: a future may finish meanwhile
             item, future = pending.popleft()
-            if _finished(future):
+            if future.done() and not future.cancelled():
                 write(item, future.result())
+            elif self.preserve_order:
+                pending.appendleft((item, future))
+                return
             else:
                 pending.append((item, future))

@@ -140,11 +140,9 @@ class Sender:
 
     def _resendable(self, exc: BaseException) -> Failure | None:
         """The batch's notion of a safe re-send (see the module docstring)."""
-        if isinstance(exc, HttpError) and exc.status_code in self.resend_statuses:
-            return Failure.NOT_SENT
-        if isinstance(exc, TransportError) and self.resend_on_transport_error:
-            return Failure.NOT_SENT
-        return None
+        resend = isinstance(exc, HttpError) and exc.status_code in self.resend_statuses
+        resend = resend or (isinstance(exc, TransportError) and self.resend_on_transport_error)
+        return Failure.NOT_SENT if resend else None
 
     def __call__(self, item: BatchInput) -> dict[str, Any]:
         invalid = item.error
@@ -156,9 +154,8 @@ class Sender:
         if invalid is not None:
             return {"status": "error", "attempts": 0, "error": {"type": "InvalidInput", "message": invalid}}
         attempts = 0
-        spec = RequestSpec(
-            route="batch", method="POST", url=f"{self.target.describe()} input {item.key!r}", idempotent=False
-        )
+        url = f"{self.target.describe()} input {item.key!r}"  # names the input in the client's messages
+        spec = RequestSpec(route="batch", method="POST", url=url, idempotent=False)
 
         def attempt() -> Any:
             nonlocal attempts
@@ -176,12 +173,6 @@ class Sender:
             return {"status": "abort" if abort else "error", "attempts": attempts, **error_fields(exc)}
         except Exception as exc:  # a bug or an unexpected library error: record it, keep the batch going
             return {"status": "error", "attempts": attempts, **error_fields(exc)}
-        elapsed = time.perf_counter() - started
-        record: dict[str, Any] = {
-            "status": "ok",
-            "status_code": response.status_code,
-            "attempts": attempts,
-            "elapsed_ms": round(elapsed * 1000, 1),
-        }
-        record.update(decode_body(response.headers.get("Content-Type", ""), response.content))
-        return record
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        record = dict(status="ok", status_code=response.status_code, attempts=attempts, elapsed_ms=elapsed)
+        return record | decode_body(response.headers.get("Content-Type", ""), response.content)

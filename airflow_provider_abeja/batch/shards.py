@@ -44,19 +44,14 @@ def split_jsonl(source: JsonlSource, work_dir: Any, count: int) -> list[tuple[An
     sizes = [0] * count
     with tempfile.TemporaryDirectory(prefix="abeja-shards-") as tmp:
         with ExitStack() as stack:
-            shards = [
-                stack.enter_context(open(os.path.join(tmp, _shard_name(i)), "wb")) for i in range(count)
-            ]
+            out = [stack.enter_context(open(os.path.join(tmp, _shard_name(i)), "wb")) for i in range(count)]
             for item in source:
                 body = {"body": item.json} if item.error is None else {"invalid": item.error}
-                shards[item.index % count].write(encode_record({"key": item.key, **body}))
+                out[item.index % count].write(encode_record({"key": item.key, **body}))
                 sizes[item.index % count] += 1
-        written = []
-        for i, size in enumerate(sizes):
-            if size:
-                target = work_dir / _shard_name(i)
-                publish(os.path.join(tmp, _shard_name(i)), target)
-                written.append((target, size))
+        written = [(work_dir / _shard_name(i), size) for i, size in enumerate(sizes) if size]
+        for target, _size in written:
+            publish(os.path.join(tmp, str(target.name)), target)
         return written
 
 

@@ -12,7 +12,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: How many (timestamp, message) keys are remembered to drop duplicates across polls.
 _SEEN_LIMIT = 5000
+#: Where an event without a readable timestamp sorts: first.
+_NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
 
 
 class _Logger(Protocol):
@@ -36,36 +38,40 @@ class _Logger(Protocol):
 
 def run_wait(
     kind: engine.ResourceKind,
-    resource_id: str,
-    read: Callable[[], dict[str, Any]],
+    client: APIClient,
+    organization_id: str,
+    outer: str,
+    inner: str,
     *,
     logger: _Logger,
     check_interval: float = 10.0,
     timeout: float | None = None,
-    target_status: str | None = None,
-    failure_statuses: Collection[str] | None = None,
-    transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     stop_event: threading.Event | None = None,
     after_read: Callable[[], None] | None = None,
-    failure_lines: Callable[[], list[str]] = list,
+    failure_lines: Callable[[], list[str]] | None = None,
+    **rules: Any,
 ) -> dict[str, Any]:
-    """Poll ``read`` until the engine says the wait is over, ``timeout`` seconds at most (``clock``'s).
+    """Poll the ``kind`` of resource at the ids until the engine says the wait is over, ``timeout``
+    seconds at most (``clock``'s), by the ``rules`` (``target_status``, ``failure_statuses``,
+    ``transient_error_budget``: the arguments of ``engine.WaitSpec.build``, the kind's by default).
 
-    Returns the resource on success; raises ``engine.step_error`` otherwise (with ``failure_lines()``
-    after a failure status or the deadline), or ``WaitStoppedError`` when ``stop_event`` is set
-    (also before the first poll). With ``stop_event`` the pauses wait on it instead of ``sleep``.
-    Negative pauses or timeouts are refused before the first poll.
+    Returns the resource on success; raises ``engine.step_error`` otherwise (the kind's failure
+    error, ``WaitTimeoutError`` or ``WaitGaveUpError``, with ``failure_lines()``, by default the
+    resource's latest log lines, after a failure status or the deadline), or ``WaitStoppedError``
+    when ``stop_event`` is set (also before the first poll). With ``stop_event`` the pauses wait
+    on it instead of ``sleep``. Negative pauses or timeouts are refused before the first poll.
     """
     if check_interval < 0:
         raise ValueError("check_interval must be >= 0")
     if timeout is not None and timeout < 0:
         raise ValueError("timeout must be >= 0 or None")
     deadline, wall = (None, None) if timeout is None else (clock() + timeout, time.time() + timeout)
-    spec = engine.WaitSpec.build(
-        resource_id, target_status, failure_statuses, transient_error_budget, deadline, wall, kind
-    )
+    ids = (organization_id, outer, inner)
+    read = functools.partial(getattr(client, kind.read), *ids)
+    failure_lines = failure_lines or functools.partial(engine.read_log_lines, client, kind, ids, logger)
+    spec = engine.WaitSpec.build(inner, deadline=deadline, wall_deadline=wall, kind=kind, **rules)
     state = engine.WaitState()
     if stop_event is not None and stop_event.is_set():
         raise WaitStoppedError(spec.resource_id)
@@ -73,14 +79,12 @@ def run_wait(
         observation = engine.observe(read)
         if after_read is not None:
             after_read()
-        result = engine.step(spec, state, observation, clock())
+        result = engine.advance(spec, state, observation, clock(), logger)
         state = result.state
-        engine.emit(result, logger)
         if result.outcome is engine.Outcome.SUCCEEDED:
             return dict(result.service or {})
         if result.done:
-            lines = failure_lines() if result.outcome is not engine.Outcome.ERROR else []
-            raise engine.step_error(spec, result, lines, timeout)
+            raise engine.step_error(spec, result, failure_lines() if result.wants_logs else [], timeout)
         pause = engine.next_pause(spec, check_interval, clock())
         if stop_event is None:
             sleep(pause)
@@ -108,78 +112,41 @@ def wait_for_service_status(
     ``options`` are :func:`run_wait`'s (``target_status``, ``failure_statuses``, ``check_interval``,
     ``timeout``, ``transient_error_budget``, ``stop_event``, ...), as the hook passes them.
     """
-    follower = RecentLogFollower(client, organization_id, deployment_id, service_id, logger, logs_since)
+    follower = RecentLogFollower(client, (organization_id, deployment_id, service_id), logger, logs_since)
 
     def failure_lines() -> list[str]:
         if not log_recent_logs:
             follower.poll()
         return list(follower.latest_lines)
 
-    return run_wait(
-        engine.SERVICE,
-        service_id,
-        lambda: client.get_service(organization_id, deployment_id, service_id),
-        logger=logger,
-        after_read=follower.poll if log_recent_logs else None,
-        failure_lines=failure_lines,
-        **options,
-    )
+    after_read = follower.poll if log_recent_logs else None
+    options.update(logger=logger, after_read=after_read, failure_lines=failure_lines)
+    return run_wait(engine.SERVICE, client, organization_id, deployment_id, service_id, **options)
 
 
-def wait_for_training_job(
-    client: APIClient, organization_id: str, definition: str, job_id: str, **options: Any
-) -> dict[str, Any]:
-    """Poll until the job is Complete (returns it); raises what the engine decides:
-    ``TrainingJobFailedError`` (with the job's latest log lines) when it ends Failed or Stopped,
-    ``WaitTimeoutError`` after ``timeout`` seconds, ``WaitGaveUpError`` on a permanent error or
-    too many transient ones, ``WaitStoppedError`` when ``stop_event`` is set (``options`` are
-    :func:`run_wait`'s)."""
-    ids, kind = (organization_id, definition, job_id), engine.TRAINING_JOB
-    read = functools.partial(client.get_training_job, *ids)
-    lines = functools.partial(engine.read_log_lines, client, kind, ids, options["logger"])
-    return run_wait(kind, job_id, read, failure_lines=lines, **options)
-
-
-def wait_for_run(
-    client: APIClient, organization_id: str, deployment_id: str, run_id: str, **options: Any
-) -> dict[str, Any]:
-    """Poll until the run SUCCEEDED (returns it); raises what the engine decides: ``RunFailedError``
-    (with the run's latest log lines) when it ends FAILED, else as :func:`wait_for_training_job`."""
-    ids, kind = (organization_id, deployment_id, run_id), engine.RUN
-    read = functools.partial(client.get_run, *ids)
-    lines = functools.partial(engine.read_log_lines, client, kind, ids, options["logger"])
-    return run_wait(kind, run_id, read, failure_lines=lines, **options)
+#: :func:`run_wait` for a training job: ``(client, organization_id, definition, job_id, **options)``.
+wait_for_training_job = functools.partial(run_wait, engine.TRAINING_JOB)
+#: :func:`run_wait` for a run: ``(client, organization_id, deployment_id, run_id, **options)``.
+wait_for_run = functools.partial(run_wait, engine.RUN)
 
 
 # -- a service's recent logs ---------------------------------------------------------------------
 
 
 def iter_recent_logs(
-    client: APIClient,
-    organization_id: str,
-    deployment_id: str,
-    service_id: str,
-    start_time: datetime | None = None,
-    end_time: datetime | None = None,
-    *,
-    max_pages: int | None = None,
+    client: APIClient, organization_id: str, deployment_id: str, service_id: str, **options: Any
 ) -> Iterator[dict[str, Any]]:
-    """Every event of every page, newest first.
+    """Every event of every page, newest first; ``options``: ``start_time`` and ``end_time`` (the
+    window), ``max_pages``.
 
     The first page holds the newest events; ``next_backward_token`` leads to older pages and is
     empty (or repeats, as some log stores do at the end) when there are no more.
     """
+    ids, max_pages = (organization_id, deployment_id, service_id), options.pop("max_pages", None)
     token: str | None = None
     seen_tokens: set[str] = set()
     for page_number in itertools.count(1):
-        page = client.get_service_recent_logs(
-            organization_id,
-            deployment_id,
-            service_id,
-            next_backward_token=token,
-            start_time=start_time,
-            end_time=end_time,
-        )
+        page = client.get_service_recent_logs(*ids, next_backward_token=token, **options)
         events = page.get("events") or []
         yield from (e for e in events if isinstance(e, dict))
         token = page.get("next_backward_token") or None
@@ -209,37 +176,24 @@ def _parse_timestamp(value: Any) -> datetime | None:
 class RecentLogFollower:
     """Remembers which recent-log events were already copied, so each poll logs only new ones."""
 
-    def __init__(
-        self,
-        client: APIClient,
-        organization_id: str,
-        deployment_id: str,
-        service_id: str,
-        logger: _Logger,
-        since: datetime | None = None,
-    ) -> None:
-        self._client = client
-        self._ids = (organization_id, deployment_id, service_id)
-        self._log = logger
+    def __init__(self, client: APIClient, ids: engine.Ids, logger: _Logger, since: datetime | None) -> None:
+        self._client, self._ids, self._log = client, ids, logger
         #: Insertion-ordered keys already seen; the oldest are forgotten past ``_SEEN_LIMIT``.
         self._seen: dict[tuple[str, str], None] = {}
-        self._newest: datetime | None = since
-        #: Events up to this time are history (the platform's clock): not copied again.
-        self._since = since
+        #: Events up to ``_since`` are history (the platform's clock): not copied again.
+        self._newest = self._since = since
         #: The newest messages copied so far, oldest first.
         self.latest_lines: deque[str] = deque(maxlen=engine.MAX_LOG_LINES)
         self._warned = False
 
     def poll(self) -> None:
         """Fetch events since the newest one seen and log the new ones, oldest first."""
-        org, dep, ser = self._ids
         # Timestamps in the query have second precision: start at the newest second seen and
         # drop what was already logged. The first poll reads only the newest page.
         start = self._newest.replace(microsecond=0) if self._newest else None
+        ser, pages = self._ids[2], None if start else 1
         try:
-            events = list(
-                iter_recent_logs(self._client, org, dep, ser, start, max_pages=None if start else 1)
-            )
+            events = list(iter_recent_logs(self._client, *self._ids, start_time=start, max_pages=pages))
         except AbejaError as exc:
             if not self._warned:
                 self._log.warning("Could not read recent logs of service %s: %s", ser, exc)
@@ -257,9 +211,7 @@ class RecentLogFollower:
             if self._since is None or parsed is None or parsed > self._since:
                 fresh.append((parsed, key[1].rstrip("\n")))
         # Events come newest first; the task log reads best oldest first.
-        fresh.sort(
-            key=lambda item: (item[0] is not None, item[0] or datetime.min.replace(tzinfo=timezone.utc))
-        )
+        fresh.sort(key=lambda item: item[0] or _NO_TIME)
         for parsed, message in fresh:
             self._log.info("[service %s] %s", ser, message)
             self.latest_lines.append(message)

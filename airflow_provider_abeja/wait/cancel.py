@@ -7,46 +7,38 @@ already over, is left as it is. Nothing here raises: a kill must end the task wh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
 from typing import Any
 
 from airflow_provider_abeja.exceptions import NotFound
-from airflow_provider_abeja.wait.engine import ResourceKind
+from airflow_provider_abeja.wait.engine import Ids, ResourceKind
 
 
-def _skip(kind: ResourceKind, ids: tuple[str, str, str], current: Mapping[str, Any]) -> str | None:
-    """Why ``current`` needs no cancelling (it no longer runs), or None."""
-    status = current.get("status")
-    if kind.cancel_statuses and status not in kind.cancel_statuses:
-        return f"{kind.noun} {ids[2]} is {status}: nothing to cancel"
-    return None
+async def _answer(call: Any) -> Any:
+    """What a call of either client answers (the async client's is awaited)."""
+    return await call if inspect.isawaitable(call) else call
 
 
-def _failed(kind: ResourceKind, ids: tuple[str, str, str], exc: Exception) -> str:
-    return f"could not cancel {kind.noun} {ids[2]} ({type(exc).__name__}: {exc}); it may still be running"
-
-
-def cancel(client: Any, kind: ResourceKind, ids: tuple[str, str, str]) -> str:
-    """End the resource at ``ids`` with the sync client; returns what happened, for the log."""
+async def acancel(client: Any, kind: ResourceKind, ids: Ids) -> str:
+    """End the resource at ``ids`` with either client; returns what happened, for the log."""
     try:
-        if kind.cancel_statuses and (why := _skip(kind, ids, getattr(client, kind.read)(*ids))):
-            return why
-        getattr(client, kind.cancel)(*ids)
+        if kind.cancel_statuses:
+            status = (await _answer(getattr(client, kind.read)(*ids))).get("status")
+            if status not in kind.cancel_statuses:
+                return f"{kind.noun} {ids[2]} is {status}: nothing to cancel"
+        await _answer(getattr(client, kind.cancel)(*ids))
     except NotFound:
         return f"{kind.noun} {ids[2]} is already gone"
     except Exception as exc:
-        return _failed(kind, ids, exc)
+        return f"could not cancel {kind.noun} {ids[2]} ({type(exc).__name__}: {exc}); it may still be running"
     return f"{kind.noun} {ids[2]} was {kind.cancelled}"
 
 
-async def acancel(client: Any, kind: ResourceKind, ids: tuple[str, str, str]) -> str:
-    """:func:`cancel` with the async client (a trigger's ``on_kill``)."""
+def cancel(client: Any, kind: ResourceKind, ids: Ids) -> str:
+    """:func:`acancel` with the sync client, here in the calling thread: with nothing to await it
+    runs to its end in one step, event loop or not."""
     try:
-        if kind.cancel_statuses and (why := _skip(kind, ids, await getattr(client, kind.read)(*ids))):
-            return why
-        await getattr(client, kind.cancel)(*ids)
-    except NotFound:
-        return f"{kind.noun} {ids[2]} is already gone"
-    except Exception as exc:
-        return _failed(kind, ids, exc)
-    return f"{kind.noun} {ids[2]} was {kind.cancelled}"
+        acancel(client, kind, ids).send(None)
+    except StopIteration as done:
+        return str(done.value)
+    raise RuntimeError("cancel: the sync client's calls cannot suspend")

@@ -3,7 +3,7 @@
 Where a DAG is started by new data (Airflow 3's event-driven scheduling). Three rules:
 
 - **Shared listing.** The watchers of one channel on one triggerer (several assets, several DAGs)
-  share one listing per smallest poll interval (:class:`ChannelGroup`, on the leases of
+  share one listing per smallest poll interval (``wait.pool.ListingGroup``, on the leases of
   ``wait.pool``): newest first (``sort=-uploaded_at``), paged only down to the oldest upload second
   a watcher still needs, so a quiet channel costs one request per interval whatever the watchers.
 - **A cursor that cannot skip or repeat.** File ids start with their upload second (UTC, one
@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import random
-import weakref
+import functools
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airflow.providers.common.compat.triggers import BaseEventTrigger
@@ -37,7 +36,6 @@ from airflow.triggers.base import TriggerEvent
 from airflow_provider_abeja.client.runs import file_second
 from airflow_provider_abeja.exceptions import is_transient
 from airflow_provider_abeja.wait import pool
-from airflow_provider_abeja.wait.trigger import POLL_JITTER
 
 #: Seconds before the newest upload second seen in which a late-listed file still fires.
 DEFAULT_SETTLE_SECONDS = 30
@@ -101,9 +99,8 @@ class Cursor:
 
     @classmethod
     def from_json(cls, value: Any, settle: int) -> Cursor | None:
-        if not isinstance(value, Mapping):
-            return None
-        floor, newest, seen = value.get("floor"), value.get("newest"), value.get("seen")
+        fields = value if isinstance(value, Mapping) else {}
+        floor, newest, seen = fields.get("floor"), fields.get("newest"), fields.get("seen")
         if not isinstance(floor, str) or not isinstance(newest, str) or not isinstance(seen, list):
             return None
         return cls(floor, newest, frozenset(str(s) for s in seen), settle)
@@ -133,95 +130,24 @@ class MemoryStore:
 # -- the shared listing -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
-class Listing:
-    """One listing of a channel's newest files (or the error it gave), numbered in its group."""
-
-    number: int
-    asked_at: float
-    files: tuple[Mapping[str, Any], ...] = ()
-    error: BaseException | None = None
-    requests: int = 0
-
-
-@dataclass(eq=False)
-class ChannelGroup:
-    """The watchers of one channel on one loop and their latest listing."""
-
-    channel_id: str
-    #: watcher -> (poll interval, oldest upload second it still needs)
-    watchers: dict[object, tuple[float, str]] = field(default_factory=dict)
-    latest: Listing | None = None
-    pending: asyncio.Task[Listing] | None = None
-    numbers: int = 0
-
-    async def listing(self, lease: pool.ClientLease, seen: int) -> Listing:
-        """A listing the caller has not seen, no older than the smallest poll interval."""
-        loop = asyncio.get_running_loop()
-        latest = self.latest
-        interval = min((i for i, _ in self.watchers.values()), default=0.0)
-        if latest is not None and latest.number > seen and loop.time() - latest.asked_at < interval:
-            return latest
-        if self.pending is None:
-            self.numbers += 1
-            low = min((low for _, low in self.watchers.values()), default=_EPOCH_SECOND)
-            self.pending = loop.create_task(self._ask(lease, self.numbers, loop.time(), low))
-        return await asyncio.shield(self.pending)
-
-    async def _ask(self, lease: pool.ClientLease, number: int, asked_at: float, low: str) -> Listing:
-        """Newest first, down to the first page that reaches before ``low``."""
-        files: list[Mapping[str, Any]] = []
-        token: str | None = None
-        pages = 0
-        try:
-            while pages < MAX_LISTING_PAGES:
-                pages += 1
-                if token is None:
-                    page = await lease.read(
-                        "list_channel_files", self.channel_id, None, None, None, None, "-uploaded_at"
-                    )
-                else:
-                    page = await lease.read("list_channel_files", self.channel_id, *(None,) * 6, token)
-                batch = [f for f in page.get("files") or () if isinstance(f, Mapping)]
-                files.extend(batch)
-                token = page.get("next_page_token") or None
-                oldest = file_second(str(batch[-1].get("file_id"))) if batch else None
-                if token is None or not batch or (oldest is not None and oldest < low):
-                    break
-            self.latest = Listing(number, asked_at, tuple(files), requests=pages)
-        except Exception as exc:
-            self.latest = Listing(number, asked_at, tuple(files), exc, pages)
-        finally:
-            self.pending = None
-        return self.latest
-
-
-#: loop -> (settings key, channel) -> group; weak on the loop, like ``wait.pool``'s groups.
-_CHANNEL_GROUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], ChannelGroup]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def channel_group_count() -> int:
-    """Channels with watchers on the running loop (for tests and diagnostics)."""
-    return len(_CHANNEL_GROUPS.get(asyncio.get_running_loop(), {}))
-
-
-def channel_group(lease: pool.ClientLease, channel_id: str) -> ChannelGroup:
-    groups = _CHANNEL_GROUPS.setdefault(lease.loop, {})
-    return groups.setdefault((lease.settings_key, channel_id), ChannelGroup(channel_id))
-
-
-def leave_group(lease: pool.ClientLease, channel_id: str, watcher: object) -> None:
-    groups = _CHANNEL_GROUPS.get(lease.loop, {})
-    group = groups.get((lease.settings_key, channel_id))
-    if group is None:
-        return
-    group.watchers.pop(watcher, None)
-    if not group.watchers:
-        del groups[(lease.settings_key, channel_id)]
-        if not groups:
-            _CHANNEL_GROUPS.pop(lease.loop, None)
+async def newest_files(
+    channel_id: str, lease: pool.ClientLease, lows: list[Any]
+) -> tuple[Mapping[str, Any], ...]:
+    """A channel's files newest first, down to the first page that reaches before the oldest upload
+    second a watcher still needs (``lows``), ``MAX_LISTING_PAGES`` at most."""
+    low = min((low for low in lows if low is not None), default=_EPOCH_SECOND)
+    files: list[Mapping[str, Any]] = []
+    token: str | None = None
+    for _ in range(MAX_LISTING_PAGES):
+        sort = None if token else "-uploaded_at"  # the next page keeps the first one's filters
+        page = await lease.read("list_channel_files", channel_id, None, None, None, None, sort, None, token)
+        batch = [f for f in page.get("files") or () if isinstance(f, Mapping)]
+        files.extend(batch)
+        token = page.get("next_page_token") or None
+        oldest = file_second(str(batch[-1].get("file_id"))) if batch else None
+        if token is None or not batch or (oldest is not None and oldest < low):
+            break
+    return tuple(files)
 
 
 # -- the trigger ----------------------------------------------------------------------------------
@@ -240,6 +166,9 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
     :param abeja_conn_id: Airflow connection of the ABEJA Platform.
     """
 
+    #: Where the triggerer imports the class from: part of every stored trigger row, so it never changes.
+    classpath = "airflow_provider_abeja.triggers.runs.AbejaChannelFileTrigger"
+
     def __init__(
         self,
         channel_id: str,
@@ -252,30 +181,21 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
         from airflow_provider_abeja.client.validation import check_path_id
 
         self.channel_id = check_path_id(channel_id, "channel_id")
-        if poll_interval is None or float(poll_interval) <= 0:
-            raise ValueError("poll_interval must be a positive number of seconds")
         if since is not None and file_second(f"{since}-") != since:
             raise ValueError("since must be an upload second YYYYMMDDTHHMMSS (UTC)")
         if isinstance(settle_seconds, bool) or int(settle_seconds) < 0:
             raise ValueError("settle_seconds must be a whole number of seconds >= 0")
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = pool.poll_interval(poll_interval)
         self.since = since
         self.settle_seconds = int(settle_seconds)
         self.abeja_conn_id = str(abeja_conn_id)
+        self.cursor_key = CURSOR_KEY.format(channel_id=self.channel_id)
         #: Where the cursor is kept when no asset state store is given (one per trigger object).
         self._memory = MemoryStore()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            "airflow_provider_abeja.triggers.runs.AbejaChannelFileTrigger",
-            {
-                "channel_id": self.channel_id,
-                "poll_interval": self.poll_interval,
-                "since": self.since,
-                "settle_seconds": self.settle_seconds,
-                "abeja_conn_id": self.abeja_conn_id,
-            },
-        )
+        names = ("channel_id", "poll_interval", "since", "settle_seconds", "abeja_conn_id")
+        return self.classpath, {name: getattr(self, name) for name in names}
 
     @property
     def store(self) -> CursorStore:
@@ -296,10 +216,6 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
             self.asset_state_store = None
             return self._memory
 
-    @property
-    def cursor_key(self) -> str:
-        return CURSOR_KEY.format(channel_id=self.channel_id)
-
     async def load_cursor(self) -> tuple[Cursor, bool]:
         """The saved cursor, else a new one; True when the first listing only sets the cursor
         (no ``since``: the files there already do not fire)."""
@@ -312,11 +228,11 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         lease = await pool.lease_client(self.abeja_conn_id)
+        key, ask = ("list_channel_files", self.channel_id), functools.partial(newest_files, self.channel_id)
         try:
             cursor, absorb = await self.load_cursor()
-            group = channel_group(lease, self.channel_id)
             seen_listing = 0
-            try:
+            with pool.joined(lease, key, self, self.poll_interval, ask) as group:
                 while True:
                     group.watchers[self] = (self.poll_interval, cursor.low)
                     listing = await group.listing(lease, seen_listing)
@@ -324,27 +240,22 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
                     if listing.error is not None:
                         # A watcher has no task to fail: it says so and keeps watching (a channel
                         # made later, a credential fixed in the connection).
-                        level = "warning" if is_transient(listing.error) else "error"
-                        getattr(self.log, level)(
-                            "Listing channel %s failed: %s", self.channel_id, listing.error
-                        )
-                    if absorb and listing.error is None:
-                        for entry in cursor.new_files(listing.files):
-                            cursor = cursor.advanced(str(entry["file_id"]))
-                        await self.store.aset(self.cursor_key, cursor.as_json())
-                        absorb = False
-                    for entry in cursor.new_files(listing.files):
+                        log = self.log.warning if is_transient(listing.error) else self.log.error
+                        log("Listing channel %s failed: %s", self.channel_id, listing.error)
+                    for entry in cursor.new_files(listing.entries or ()):
                         cursor = cursor.advanced(str(entry["file_id"]))
+                        if absorb:  # the files already there when the watch began do not fire
+                            continue
                         event = TriggerEvent(_payload(self.channel_id, entry))
                         if not await self._save(cursor):
                             # Saved while the trigger was being cancelled: hand it over, then stop.
                             yield event
                             raise asyncio.CancelledError
                         yield event
-                    delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-                    await asyncio.sleep(delay)
-            finally:
-                leave_group(lease, self.channel_id, self)
+                    if absorb and listing.error is None:
+                        await self.store.aset(self.cursor_key, cursor.as_json())
+                        absorb = False
+                    await asyncio.sleep(pool.jittered(self.poll_interval))
         finally:
             await asyncio.shield(lease.release())
 

@@ -13,10 +13,10 @@ and the step load without it, as the client does.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -39,6 +39,9 @@ MAX_LOG_LINES = 20
 MAX_LOG_LINE_CHARS = 1000
 #: Transient errors in a row (after the client's own retries) a wait tolerates, in every mode.
 DEFAULT_TRANSIENT_ERROR_BUDGET = 5
+
+#: The organization and the two path ids after it (deployment and service, job definition and job, ...).
+Ids = tuple[str, str, str]
 
 
 # -- statuses -----------------------------------------------------------------------------------
@@ -100,66 +103,61 @@ FAILED_JOB_STATUSES = TrainingJobStatus.values(TrainingJobStatus.FAILED, Trainin
 
 @dataclass(frozen=True)
 class ResourceKind:
-    """What a wait watches: its noun in messages, the names of its path ids (the last one also
-    names it in a trigger event), its status key in an event, its default target and failure
-    statuses, the statuses it knows (it warns once about any other) and its failure error."""
+    """What a wait watches. The last path id names it: ``service_id`` is a ``service`` in messages,
+    read with the clients' ``get_service`` (``get_service_recent_logs`` for its logs) and reported
+    under ``service_status`` in a trigger event (the last word: a training job's is ``job_status``).
+    The target's enum holds the statuses it knows (it warns once about any other)."""
 
-    noun: str
     path_ids: tuple[str, str, str]
-    status_key: str
-    target_status: str
+    target_status: StatusEnum
     failure_statuses: frozenset[str]
-    known_statuses: frozenset[str]
     #: ``(id, status, log_lines, message)`` -> the fail-fast error of a failure status.
     failed_error: Callable[[str, str, Sequence[str], str], AbejaError]
-    #: The client call that reads it; ``<read>_recent_logs`` reads its recent logs (the sync and
-    #: async clients name them alike).
-    read: str
-    #: A field of the resource whose text explains a failure (appended to the message).
-    detail_key: str | None = None
+    #: Statuses in which it still runs (and so is cancelled); empty: cancel in any status.
+    cancel_statuses: frozenset[str] = frozenset()
     #: The client call that ends it when a user kills the task (both clients have it), and what
     #: it did, for the log.
     cancel: str = ""
     cancelled: str = ""
-    #: Statuses in which it still runs (and so is cancelled); empty: cancel in any status.
-    cancel_statuses: frozenset[str] = frozenset()
+    #: A field of the resource whose text explains a failure (appended to the message).
+    detail_key: str | None = None
+
+    @property
+    def noun(self) -> str:
+        return self.path_ids[2].removesuffix("_id").replace("_", " ")
+
+    @property
+    def read(self) -> str:
+        return "get_" + self.path_ids[2].removesuffix("_id")
+
+    @property
+    def status_key(self) -> str:
+        return self.noun.split()[-1] + "_status"
 
 
 SERVICE = ResourceKind(
-    noun="service",
-    path_ids=("organization_id", "deployment_id", "service_id"),
-    status_key="service_status",
-    target_status=ServiceStatus.READY.value,
-    failure_statuses=DEFAULT_FAILURE_STATUSES,
-    known_statuses=ServiceStatus.values(),
-    failed_error=ServiceFailedError,
-    read="get_service",
+    ("organization_id", "deployment_id", "service_id"),
+    ServiceStatus.READY,
+    DEFAULT_FAILURE_STATUSES,
+    ServiceFailedError,
     cancel="delete_service",
     cancelled="deleted",
 )
 TRAINING_JOB = ResourceKind(
-    noun="training job",
-    path_ids=("organization_id", "job_definition_name", "training_job_id"),
-    status_key="job_status",
-    target_status=TrainingJobStatus.COMPLETE.value,
-    failure_statuses=FAILED_JOB_STATUSES,
-    known_statuses=TrainingJobStatus.values(),
-    failed_error=TrainingJobFailedError,
-    read="get_training_job",
-    detail_key="status_message",
-    cancel="stop_training_job",
-    cancelled="stopped",
-    cancel_statuses=RUNNING_JOB_STATUSES,
+    ("organization_id", "job_definition_name", "training_job_id"),
+    TrainingJobStatus.COMPLETE,
+    FAILED_JOB_STATUSES,
+    TrainingJobFailedError,
+    RUNNING_JOB_STATUSES,
+    "stop_training_job",
+    "stopped",
+    "status_message",
 )
 RUN = ResourceKind(
-    noun="run",
-    path_ids=("organization_id", "deployment_id", "run_id"),
-    status_key="run_status",
-    target_status=RunStatus.SUCCEEDED.value,
-    failure_statuses=RunStatus.values(RunStatus.FAILED),
-    known_statuses=RunStatus.values(),
-    failed_error=RunFailedError,
-    read="get_run",
+    ("organization_id", "deployment_id", "run_id"),
+    RunStatus.SUCCEEDED,
+    RunStatus.values(RunStatus.FAILED),
+    RunFailedError,
 )
 
 
@@ -190,7 +188,7 @@ class WaitSpec:
     """What a wait waits for; ``deadline`` is in the caller's clock (None: no deadline)."""
 
     resource_id: str
-    target_status: str = SERVICE.target_status
+    target_status: str = SERVICE.target_status.value
     failure_statuses: frozenset[str] = SERVICE.failure_statuses
     transient_error_budget: int = DEFAULT_TRANSIENT_ERROR_BUDGET
     deadline: float | None = None
@@ -219,13 +217,11 @@ class WaitSpec:
             raise TypeError("failure_statuses must be a collection of statuses, not a string")
         if isinstance(transient_error_budget, bool) or int(transient_error_budget) < 0:
             raise ValueError("transient_error_budget must be >= 0")
-        target = kind.target_status if target_status is None else str(target_status)
+        target = str(kind.target_status if target_status is None else target_status)
         failures = kind.failure_statuses if failure_statuses is None else failure_statuses
         failures = frozenset(str(s) for s in failures) - {target}
         wall = deadline if wall_deadline is None else wall_deadline
-        text = (
-            "" if wall is None else datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).isoformat()
-        )
+        text = "" if wall is None else datetime.fromtimestamp(wall, timezone.utc).isoformat()
         return cls(str(resource_id), target, failures, int(transient_error_budget), deadline, text, kind)
 
 
@@ -256,6 +252,11 @@ class Step:
     def done(self) -> bool:
         return self.outcome is not Outcome.WAITING
 
+    @property
+    def wants_logs(self) -> bool:
+        """Whether the resource's latest log lines go with the end: a failure status or the deadline."""
+        return self.outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
+
 
 def observe(read: Callable[[], Mapping[str, Any]]) -> object:
     """What ``read`` answers, or the provider error it raised: an observation for :func:`step`."""
@@ -265,10 +266,12 @@ def observe(read: Callable[[], Mapping[str, Any]]) -> object:
         return exc
 
 
-def emit(result: Step, logger: Any) -> None:
-    """Log a step's lines on any logger with ``info`` / ``warning`` (stdlib or structlog)."""
+def advance(spec: WaitSpec, state: WaitState, observation: object, now: float, logger: Any) -> Step:
+    """:func:`step`, its lines logged on ``logger`` (stdlib or structlog): one observation in every mode."""
+    result = step(spec, state, observation, now)
     for line in result.logs:
         getattr(logger, line.level)(line.template, *line.args)
+    return result
 
 
 def timeout_message(spec: WaitSpec, last_status: str | None) -> str:
@@ -310,8 +313,7 @@ def step(spec: WaitSpec, state: WaitState, observation: object, now: float) -> S
 def _status_step(spec: WaitSpec, state: WaitState, resource: Mapping[str, Any], now: float) -> Step:
     sid, target, kind = spec.resource_id, spec.target_status, spec.kind
     title = kind.noun.capitalize()
-    raw = resource.get("status")
-    status = None if raw is None else str(raw)
+    status = None if (raw := resource.get("status")) is None else str(raw)
     changed = status != state.last_status or state.polls == 0
     state = replace(state, errors_in_a_row=0, last_status=status, polls=state.polls + 1)
     if status == target:
@@ -323,7 +325,7 @@ def _status_step(spec: WaitSpec, state: WaitState, resource: Mapping[str, Any], 
         detail = resource.get(kind.detail_key) if kind.detail_key else None
         message += f": {detail}" if detail else ""
         return Step(Outcome.FAILED, state, message, tuple(logs), resource, retryable=False)
-    if status not in kind.known_statuses and str(status) not in state.warned_statuses:
+    if status not in type(kind.target_status).values() and str(status) not in state.warned_statuses:
         state = replace(state, warned_statuses=state.warned_statuses | {str(status)})
         template = f"{title} %s reports unknown status %r: still waiting for %s"
         logs.append(LogLine("warning", template, (sid, status, target)))
@@ -344,9 +346,7 @@ def _deadline_step(
 
 def next_pause(spec: WaitSpec, interval: float, now: float) -> float:
     """The pause before the next poll: ``interval``, cut so the last poll lands on the deadline."""
-    if spec.deadline is None:
-        return interval
-    return min(interval, max(0.0, spec.deadline - now))
+    return interval if spec.deadline is None else min(interval, max(0.0, spec.deadline - now))
 
 
 def latest_log_lines(recent_logs: Any, limit: int = MAX_LOG_LINES) -> list[str]:
@@ -358,13 +358,9 @@ def latest_log_lines(recent_logs: Any, limit: int = MAX_LOG_LINES) -> list[str]:
     events = recent_logs.get("events") if isinstance(recent_logs, Mapping) else None
     if not isinstance(events, list):
         return []
-    lines: list[str] = []
-    for event in events[:limit]:
-        message = event.get("message") if isinstance(event, Mapping) else event
-        if message is not None:
-            text = str(message).rstrip("\n")
-            lines.append(text[:MAX_LOG_LINE_CHARS] + "..." if len(text) > MAX_LOG_LINE_CHARS else text)
-    return lines[::-1]
+    messages = (event.get("message") if isinstance(event, Mapping) else event for event in events[:limit])
+    texts = [str(message).rstrip("\n") for message in messages if message is not None][::-1]
+    return [text[:MAX_LOG_LINE_CHARS] + "..." if len(text) > MAX_LOG_LINE_CHARS else text for text in texts]
 
 
 def read_log_lines(client: Any, kind: ResourceKind, ids: Sequence[str], logger: Any) -> list[str]:
@@ -449,10 +445,8 @@ def validate_status_event(
         raise AirflowException(f"trigger event is for {noun} {resource_id!r}, expected {expected!r}")
     if status == Outcome.SUCCEEDED:
         return dict(event)
-    raw_lines = event.get("log_lines") or []
-    lines = [str(line) for line in raw_lines] if isinstance(raw_lines, list) else []
-    raw_status = event.get(kind.status_key)
-    state = WaitState(last_status=None if raw_status is None else str(raw_status))
+    lines = [str(line) for line in raw] if isinstance(raw := event.get("log_lines"), list) else []
+    state = WaitState(last_status=None if (last := event.get(kind.status_key)) is None else str(last))
     message = str(event.get("message") or f"{noun} {resource_id}: {status}")
     done = Step(Outcome(status), state, message, retryable=event.get("retryable") is not False)
     error = step_error(WaitSpec(str(resource_id), kind=kind), done, lines)

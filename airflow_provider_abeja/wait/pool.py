@@ -22,14 +22,18 @@ wait's own read would:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
+import random
 import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_abeja.exceptions import is_transient
+from airflow_provider_abeja.wait.engine import Ids
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import AsyncAPIClient
@@ -37,6 +41,9 @@ if TYPE_CHECKING:
 #: Triggers served by one client, and its pool size: each trigger has at most one request in
 #: flight, so none waits for a connection (bench/trigger_scale.py, "Clients per pool").
 WAITS_PER_CLIENT = 8
+
+#: Each sleep between polls is the poll interval +- this fraction.
+POLL_JITTER = 0.1
 
 #: What a request in flight reads: the client method and its arguments.
 FlightKey = tuple[Any, ...]
@@ -71,8 +78,30 @@ class _Shared:
 _REGISTRY: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Shared]] = (
     weakref.WeakKeyDictionary()
 )
-#: Closes put off until GETs that other waits are joined to end (strong references).
-_CLOSING: set[asyncio.Task[None]] = set()
+#: Tasks nobody awaits (closes put off, cancellations), held until they end: the loop keeps only
+#: weak references.
+_BACKGROUND: set[asyncio.Future[Any]] = set()
+
+
+def background(awaitable: Awaitable[Any]) -> asyncio.Future[Any]:
+    """``awaitable`` as a task of its own, held until it ends."""
+    task = asyncio.ensure_future(awaitable)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    return task
+
+
+def poll_interval(value: Any) -> float:
+    """``value`` as a trigger's poll interval, refused unless a positive number of seconds."""
+    if value is None or float(value) <= 0:
+        raise ValueError("poll_interval must be a positive number of seconds")
+    return float(value)
+
+
+def jittered(interval: float) -> float:
+    """``interval`` +- ``POLL_JITTER``: triggers rebuilt together (a triggerer restart) drift apart
+    instead of polling the API in lockstep."""
+    return interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
 
 
 def shared_client_count() -> int:
@@ -121,19 +150,14 @@ class ClientLease:
         shared.clients.remove(slot)
         if not shared.clients:
             del _REGISTRY[self.loop][self.settings_key]
-        joined = []
-        for flight in [f for f in shared.in_flight.values() if f.owner is slot]:
-            if flight.waiters:
-                joined.append(flight.task)
-            else:
-                flight.task.cancel()
+        mine = [flight for flight in shared.in_flight.values() if flight.owner is slot]
+        joined = [flight.task for flight in mine if flight.waiters]
+        for flight in (flight for flight in mine if not flight.waiters):
+            flight.task.cancel()
         if not joined:
             await slot.client.aclose()
             return
-        # The caller does not wait for the joined GETs: the close is a background task.
-        closing = self.loop.create_task(_close_after(joined, slot.client))
-        _CLOSING.add(closing)
-        closing.add_done_callback(_CLOSING.discard)
+        background(_close_after(joined, slot.client))  # the caller does not wait for the joined GETs
 
 
 async def _close_after(tasks: list[asyncio.Task[dict[str, Any]]], client: AsyncAPIClient) -> None:
@@ -178,14 +202,14 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
 # -- reading one resource a poll ------------------------------------------------------------------
 
 
+@dataclass(eq=False)
 class Watch(AbstractContextManager["Watch"]):
     """How a trigger reads its resource, entered for the whole wait: one GET a poll (``method``
     of the client, joined with an identical GET in flight)."""
 
-    def __init__(self, lease: ClientLease, method: str, ids: tuple[str, str, str]) -> None:
-        self._lease = lease
-        self._method = method
-        self._ids = ids
+    _lease: ClientLease
+    _method: str
+    _ids: Ids
 
     def __exit__(self, *exc_info: object) -> None:
         return None
@@ -198,64 +222,90 @@ class Watch(AbstractContextManager["Watch"]):
             return exc
 
 
-GroupKey = tuple[str, str, str]
+# -- listings shared by the watchers of one thing ---------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
-class _Listing:
-    """One ``get_services`` answer (or the error it gave), numbered in its group's order."""
+class Listing:
+    """One shared listing (what ``ask`` gave, or the error it raised), numbered in its group's order."""
 
     number: int
-    #: ``loop.time()`` when it was asked for: its age decides whether a wait may still use it.
+    #: ``loop.time()`` when it was asked for: its age decides whether a watcher may still use it.
     asked_at: float
-    services: Mapping[str, Mapping[str, Any]]
+    entries: Any = None
     error: BaseException | None = None
 
 
-class _Group:
-    """The waits on one deployment and its latest listing."""
+#: ``ask(lease, needs)``: one listing, where ``needs`` holds what each watcher still needs of it.
+Ask = Callable[[ClientLease, list[Any]], Awaitable[Any]]
 
-    def __init__(self, organization_id: str, deployment_id: str) -> None:
-        self.ids = (organization_id, deployment_id)
-        self.intervals: dict[ServiceWatch, float] = {}
-        self.latest: _Listing | None = None
-        #: The listing being asked for, a task of its own: a cancelled wait does not cancel it.
-        self.pending: asyncio.Task[_Listing] | None = None
+
+class ListingGroup:
+    """The watchers of one thing on one loop (a deployment's services, a channel's files) and their
+    latest listing: each watcher gets one it has not seen, no older than the smallest poll interval
+    among them, asked for once at a time in a task of its own (a cancelled watcher does not cancel it)."""
+
+    def __init__(self, ask: Ask) -> None:
+        self._ask = ask
+        #: watcher -> (poll interval, what it needs of a listing)
+        self.watchers: dict[object, tuple[float, Any]] = {}
+        self.latest: Listing | None = None
+        self.pending: asyncio.Task[Listing] | None = None
         self._numbers = 0
 
-    async def listing(self, lease: ClientLease, seen: int) -> _Listing:
-        """A listing this wait has not seen, no older than the smallest poll interval of the group."""
+    async def listing(self, lease: ClientLease, seen: int) -> Listing:
         loop = asyncio.get_running_loop()
-        latest, interval = self.latest, min(self.intervals.values(), default=0.0)
+        latest, interval = self.latest, min((i for i, _ in self.watchers.values()), default=0.0)
         if latest is not None and latest.number > seen and loop.time() - latest.asked_at < interval:
             return latest
         if self.pending is None:
             self._numbers += 1
-            self.pending = loop.create_task(self._ask(lease, self._numbers, loop.time()))
+            needs = [need for _, need in self.watchers.values()]
+            self.pending = loop.create_task(self._listed(lease, self._numbers, loop.time(), needs))
         return await asyncio.shield(self.pending)
 
-    async def _ask(self, lease: ClientLease, number: int, asked_at: float) -> _Listing:
+    async def _listed(self, lease: ClientLease, number: int, asked_at: float, needs: list[Any]) -> Listing:
         try:
-            answer = await lease.read("get_services", *self.ids)
-            entries = [e for e in answer.get("entries") or () if isinstance(e, Mapping)]
-            by_id = {e["service_id"]: e for e in entries if isinstance(e.get("service_id"), str)}
-            self.latest = _Listing(number, asked_at, by_id)
+            self.latest = Listing(number, asked_at, await self._ask(lease, needs))
         except Exception as exc:
-            self.latest = _Listing(number, asked_at, {}, exc)
+            self.latest = Listing(number, asked_at, error=exc)
         finally:
             self.pending = None
         return self.latest
 
 
-#: loop -> (settings key, organization, deployment) -> group. Weak on the loop, like the clients.
-_GROUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[GroupKey, _Group]] = (
+#: loop -> (settings key, what is listed, its ids...) -> group. Weak on the loop, like the clients.
+_GROUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ...], ListingGroup]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def deployment_group_count() -> int:
-    """Deployments with waits on the running loop (for tests and diagnostics)."""
-    return len(_GROUPS.get(asyncio.get_running_loop(), {}))
+@contextlib.contextmanager
+def joined(
+    lease: ClientLease, key: tuple[str, ...], watcher: object, interval: float, ask: Ask
+) -> Iterator[ListingGroup]:
+    """``watcher`` in the group of ``key`` (the listing call and its ids) on the running loop and
+    the lease's settings while the block runs; the last watcher to leave drops the group."""
+    groups, full_key = _GROUPS.setdefault(asyncio.get_running_loop(), {}), (lease.settings_key, *key)
+    group = groups.setdefault(full_key, ListingGroup(ask))
+    group.watchers[watcher] = (interval, None)
+    try:
+        yield group
+    finally:
+        group.watchers.pop(watcher, None)
+        if not group.watchers and groups.get(full_key) is group:
+            del groups[full_key]
+
+
+def group_count(listing_call: str) -> int:
+    """Groups listing with ``listing_call`` on the running loop (for tests and diagnostics)."""
+    return sum(key[1] == listing_call for key in _GROUPS.get(asyncio.get_running_loop(), {}))
+
+
+async def _services(organization_id: str, deployment_id: str, lease: ClientLease, _needs: list[Any]) -> Any:
+    answer = await lease.read("get_services", organization_id, deployment_id)
+    entries = [e for e in answer.get("entries") or () if isinstance(e, Mapping)]
+    return {e["service_id"]: e for e in entries if isinstance(e.get("service_id"), str)}
 
 
 class ServiceWatch(Watch):
@@ -269,33 +319,26 @@ class ServiceWatch(Watch):
     ) -> None:
         super().__init__(lease, "get_service", (organization_id, deployment_id, service_id))
         self._interval = interval
-        self._loop = asyncio.get_running_loop()
-        self._key: GroupKey = (lease.settings_key, organization_id, deployment_id)
-        self._group: _Group | None = None
+        self._stack = contextlib.ExitStack()
+        self._group: ListingGroup | None = None
         #: The number of the last listing this wait used: it never uses one twice.
         self._seen = 0
 
     def __enter__(self) -> ServiceWatch:
-        self._group = _GROUPS.setdefault(self._loop, {}).setdefault(self._key, _Group(*self._ids[:2]))
-        self._group.intervals[self] = self._interval
+        key, ask = ("get_services", *self._ids[:2]), functools.partial(_services, *self._ids[:2])
+        self._group = self._stack.enter_context(joined(self._lease, key, self, self._interval, ask))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        group, self._group = self._group, None
-        if group is None:
-            return
-        group.intervals.pop(self, None)
-        groups = _GROUPS.get(self._loop)
-        if not group.intervals and groups is not None and groups.get(self._key) is group:
-            del groups[self._key]
+        self._stack.close()
 
     async def observe(self) -> object:
         group = self._group
-        if group is not None and len(group.intervals) > 1:
+        if group is not None and len(group.watchers) > 1:
             listing = await group.listing(self._lease, self._seen)
             self._seen = listing.number
             if listing.error is None:
-                service = listing.services.get(self._ids[2])
+                service = listing.entries.get(self._ids[2])
                 if service is not None:
                     return service
             elif is_transient(listing.error):

@@ -47,9 +47,6 @@ _DEFER_TIMEOUT_MARGIN = 60.0
 #: Shortest poll interval handed to a trigger (the operators' floor, ``MIN_CHECK_INTERVAL``).
 _MIN_POLL_INTERVAL = 0.1
 
-#: The organization and the two path ids after it (deployment and service, or job definition and job).
-Ids = tuple[str, str, str]
-
 
 class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
     """Succeed when the resource reaches its target status (the kind's unless a subclass takes
@@ -92,7 +89,7 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         self.abeja_conn_id = abeja_conn_id
         self.deferrable = deferrable
         self.transient_error_budget = transient_error_budget
-        self._wait_for(self.kind.target_status, None)
+        self._wait_for(self.kind.target_status.value, None)
         self._wait_state = engine.WaitState()
 
     def _wait_for(self, target_status: str, failure_statuses: Iterable[str] | None) -> None:
@@ -119,7 +116,7 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
     def resource_id(self) -> str:
         return str(getattr(self, self.kind.path_ids[2]))
 
-    def _ids(self) -> Ids:
+    def _ids(self) -> engine.Ids:
         """The organization (explicit, else the connection's) and the path ids, checked: a bad or
         missing one fails without retries, naming the argument, before any request is sent."""
         from airflow_provider_abeja.client.validation import check_named_argument, check_path_id
@@ -132,29 +129,21 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
 
     def _spec(self, wall_deadline: float | None = None) -> engine.WaitSpec:
         """What this sensor waits for (no deadline in poke mode: Airflow keeps the sensor's time)."""
-        return engine.WaitSpec.build(
-            self.resource_id,
-            self.target_status,
-            self.failure_statuses,
-            self.transient_error_budget,
-            wall_deadline=wall_deadline,
-            kind=self.kind,
-        )
+        rules = (self.target_status, self.failure_statuses, self.transient_error_budget)
+        return engine.WaitSpec.build(self.resource_id, *rules, wall_deadline=wall_deadline, kind=self.kind)
 
     def poke(self, context: Context) -> bool:
         """One observation through ``engine.step``, as the operators and the trigger do."""
         ids, spec = self._ids(), self._spec()
         observation = engine.observe(lambda: getattr(self.hook.client, self.kind.read)(*ids))
-        result = engine.step(spec, self._wait_state, observation, time.monotonic())
+        result = engine.advance(spec, self._wait_state, observation, time.monotonic(), self.log)
         self._wait_state = result.state
-        engine.emit(result, self.log)
         if not result.done:
             return False
         if result.outcome is engine.Outcome.SUCCEEDED:
             return True
-        failed = result.outcome is engine.Outcome.FAILED
-        lines = engine.read_log_lines(self.hook.client, self.kind, ids, self.log) if failed else []
-        error = engine.step_error(spec, result, lines)
+        logs = engine.read_log_lines(self.hook.client, self.kind, ids, self.log) if result.wants_logs else []
+        error = engine.step_error(spec, result, logs)
         raise engine.airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
 
     def _timeout_error(self, started: float) -> AbejaError:
@@ -191,27 +180,18 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         if done:
             self.log.info("Success criteria met. Exiting.")
             return
-        arguments = self.trigger_class.arguments(
-            self._ids(),
-            self._spec(),
-            max(float(self.poke_interval), _MIN_POLL_INTERVAL),
-            time.time() + float(self.timeout),
-            self.abeja_conn_id,
-        )
-        trigger = self.trigger_class(**arguments)
+        interval = max(float(self.poke_interval), _MIN_POLL_INTERVAL)
+        options = {"end_time": time.time() + float(self.timeout), "abeja_conn_id": self.abeja_conn_id}
+        arguments = self.trigger_class.arguments(self._ids(), self._spec(), poll_interval=interval, **options)
         timeout = timedelta(seconds=float(self.timeout) + _DEFER_TIMEOUT_MARGIN)
-        self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+        self.defer(trigger=self.trigger_class(**arguments), method_name="execute_complete", timeout=timeout)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger: success returns, anything else fails with the trigger's reason."""
         self._push_link(context)
-        kind = self.kind
-        checked = engine.validate_status_event(
-            event, self.resource_id, timeout_exception=AirflowSensorTimeout, kind=kind
-        )
-        self.log.info(
-            "%s %s reached %s", kind.noun.capitalize(), self.resource_id, checked.get(kind.status_key)
-        )
+        kind, resource_id, timeout = self.kind, self.resource_id, AirflowSensorTimeout
+        event = engine.validate_status_event(event, resource_id, timeout_exception=timeout, kind=kind)
+        self.log.info("%s %s reached %s", kind.noun.capitalize(), resource_id, event.get(kind.status_key))
 
 
 class AbejaServiceStatusSensor(StatusSensor):
@@ -246,16 +226,13 @@ class AbejaServiceStatusSensor(StatusSensor):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.deployment_id = deployment_id
-        self.service_id = service_id
+        self.deployment_id, self.service_id = deployment_id, service_id
         self._wait_for(target_status, failure_statuses)
 
     def _push_link(self, context: Context) -> None:
         ti = context.get("ti")
         if ti is not None:  # always there in Airflow; a bare context (a direct call) has no link
-            organization_id, deployment_id, service_id = self._ids()
-            url = service_console_url(self.hook.console_url, organization_id, deployment_id, service_id)
-            push_service_url(self, ti, url)
+            push_service_url(self, ti, service_console_url(self.hook.console_url, *self._ids()))
 
 
 class AbejaTrainingJobSensor(StatusSensor):
@@ -264,11 +241,8 @@ class AbejaTrainingJobSensor(StatusSensor):
 
     :param job_definition_name: the job definition.
     :param training_job_id: the job to watch.
-    :param organization_id: defaults to the connection's ``organization_id`` extra.
 
-    ``abeja_conn_id``, ``deferrable`` (``timeout`` becomes the trigger's deadline),
-    ``transient_error_budget`` and the default retries are ``StatusSensor``'s, the same for
-    every kind of resource.
+    The other arguments and the default retries are ``StatusSensor``'s.
     """
 
     kind = engine.TRAINING_JOB
@@ -278,8 +252,7 @@ class AbejaTrainingJobSensor(StatusSensor):
 
     def __init__(self, *, job_definition_name: str, training_job_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.job_definition_name = job_definition_name
-        self.training_job_id = training_job_id
+        self.job_definition_name, self.training_job_id = job_definition_name, training_job_id
 
 
 class AbejaRunSensor(StatusSensor):
@@ -288,11 +261,8 @@ class AbejaRunSensor(StatusSensor):
 
     :param deployment_id: the deployment of the run.
     :param run_id: the run to watch.
-    :param organization_id: defaults to the connection's ``organization_id`` extra.
 
-    ``abeja_conn_id``, ``deferrable`` (``timeout`` becomes the trigger's deadline),
-    ``transient_error_budget`` and the default retries are ``StatusSensor``'s, the same for
-    every kind of resource.
+    The other arguments and the default retries are ``StatusSensor``'s.
     """
 
     kind = engine.RUN
@@ -302,8 +272,7 @@ class AbejaRunSensor(StatusSensor):
 
     def __init__(self, *, deployment_id: str, run_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.deployment_id = deployment_id
-        self.run_id = run_id
+        self.deployment_id, self.run_id = deployment_id, run_id
 
     def _push_link(self, context: Context) -> None:
         from airflow_provider_abeja.links.runs import push_run_link

@@ -4,16 +4,16 @@ A trigger leases a shared async client (``wait.pool``), feeds what its watch obs
 ``engine.step`` on the triggerer's event loop until the wait is over, and yields exactly one
 event (``engine.status_event``), which the deferred task reads back with
 ``engine.validate_status_event``. A subclass names its kind (which also names the client calls
-that read it), its two path ids and its stored class path; the rest is the same for every kind.
+that read it) and its stored class path, and spells out its constructor's arguments; the rest is
+the same for every kind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-import random
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -24,10 +24,6 @@ from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch
 
 #: Seconds a trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
-#: Each sleep between polls is the poll interval +- this fraction.
-POLL_JITTER = 0.1
-#: The cancellations ``on_kill`` started, held until they finish (the loop keeps weak references).
-_CANCELLING: set[asyncio.Future[None]] = set()
 
 
 def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None:
@@ -42,6 +38,10 @@ def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None
     return float(end_time)
 
 
+#: A trigger's deadline: epoch seconds, an aware datetime, or None (no deadline).
+EndTime = float | datetime.datetime | None
+
+
 class StatusTrigger(BaseTrigger):
     """Poll one resource until its target status (``success``), a failure status (``failure``,
     with its latest log lines), ``end_time`` (``timeout``) or an error the wait cannot get past
@@ -49,7 +49,8 @@ class StatusTrigger(BaseTrigger):
 
     :param organization_id: organization of the resource (already resolved: the triggerer does
         not fall back to the connection's organization).
-    :param ids: the two path ids after the organization, stored under the kind's ``path_ids``.
+    :param deployment_id, service_id: (or ``job_definition_name``, ``training_job_id``, ...) the
+        kind's ``path_ids`` after the organization.
     :param target_status: the only status that counts as success (None: the kind's).
     :param failure_statuses: statuses that end the wait with a ``failure`` event (None: the
         kind's; the target is never one of them). Any other status keeps the trigger waiting,
@@ -75,67 +76,48 @@ class StatusTrigger(BaseTrigger):
     #: Where the triggerer imports the class from: part of every stored trigger row, so it never changes.
     classpath: ClassVar[str]
 
-    def __init__(
-        self,
-        organization_id: str,
-        ids: tuple[str, str],
-        target_status: str | None,
-        failure_statuses: Iterable[str] | None,
-        poll_interval: float,
-        end_time: float | datetime.datetime | None,
-        abeja_conn_id: str,
-        transient_error_budget: int,
-        cancel_on_kill: bool = False,
-    ) -> None:
+    def __init__(self, arguments: Mapping[str, Any]) -> None:
+        """Set up from a subclass constructor's ``locals()``: the kind's path ids and the options
+        above (``target_status``, ``failure_statuses`` and ``cancel_on_kill`` where it has them)."""
         super().__init__()
-        if poll_interval is None or float(poll_interval) <= 0:
-            raise ValueError("poll_interval must be a positive number of seconds")
-        self.organization_id = str(organization_id)
-        for name, value in zip(self.kind.path_ids[1:], ids, strict=True):
-            setattr(self, name, str(value))
-        self.end_time = _coerce_end_time(end_time)
+        self.poll_interval = pool.poll_interval(arguments["poll_interval"])
+        for name in self.kind.path_ids:
+            setattr(self, name, str(arguments[name]))
+        self.end_time = _coerce_end_time(arguments["end_time"])
         # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
         # The statuses and the budget live there only, as the engine reads them.
-        self._spec = engine.WaitSpec.build(
-            ids[1], target_status, failure_statuses, transient_error_budget, self.end_time, kind=self.kind
-        )
-        self.poll_interval = float(poll_interval)
-        self.abeja_conn_id = str(abeja_conn_id)
-        self.cancel_on_kill = bool(cancel_on_kill)
+        names = ("target_status", "failure_statuses", "transient_error_budget")
+        rules = {name: arguments[name] for name in names if name in arguments}
+        self._spec = engine.WaitSpec.build(self._ids[2], deadline=self.end_time, kind=self.kind, **rules)
+        self.abeja_conn_id = str(arguments["abeja_conn_id"])
+        self.cancel_on_kill = bool(arguments.get("cancel_on_kill"))
 
     def _watch(self, lease: ClientLease) -> Watch:
         """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
         return Watch(lease, self.kind.read, self._ids)
 
     @property
-    def _ids(self) -> tuple[str, str, str]:
-        organization_id, outer, inner = (str(getattr(self, name)) for name in self.kind.path_ids)
+    def _ids(self) -> engine.Ids:
+        organization_id, outer, inner = (getattr(self, name) for name in self.kind.path_ids)
         return organization_id, outer, inner
 
     @classmethod
-    def arguments(
-        cls,
-        ids: tuple[str, str, str],
-        spec: engine.WaitSpec,
-        poll_interval: float,
-        end_time: float | None,
-        abeja_conn_id: str,
-        cancel_on_kill: bool = False,
-    ) -> dict[str, Any]:
-        """The constructor's keyword arguments (JSON only) for a wait on ``ids`` by ``spec``:
-        what :meth:`serialize` stores and what a deferring sensor builds its trigger from
+    def arguments(cls, ids: engine.Ids, spec: engine.WaitSpec, **options: Any) -> dict[str, Any]:
+        """The constructor's keyword arguments (JSON only) for a wait on ``ids`` by ``spec`` with
+        ``options`` (``poll_interval``, ``end_time``, ``abeja_conn_id``, ``cancel_on_kill``): what
+        :meth:`serialize` stores and what a deferring sensor builds its trigger from
         (``cancel_on_kill`` only when set, so older stored triggers read the same)."""
         kwargs: dict[str, Any] = dict(zip(cls.kind.path_ids, ids, strict=True))
         if cls.chooses_statuses:  # the target is never a failure status
             kwargs.update(target_status=spec.target_status, failure_statuses=sorted(spec.failure_statuses))
-        kwargs.update(poll_interval=poll_interval, end_time=end_time, abeja_conn_id=abeja_conn_id)
-        kwargs |= {"transient_error_budget": spec.transient_error_budget}
-        return kwargs | ({"cancel_on_kill": True} if cancel_on_kill else {})
+        if options.pop("cancel_on_kill", False):
+            kwargs["cancel_on_kill"] = True
+        return kwargs | options | {"transient_error_budget": spec.transient_error_budget}
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-only kwargs; the deadline travels as epoch seconds."""
-        options = (self.poll_interval, self.end_time, self.abeja_conn_id, self.cancel_on_kill)
-        return self.classpath, self.arguments(self._ids, self._spec, *options)
+        names = ("poll_interval", "end_time", "abeja_conn_id", "cancel_on_kill")
+        return self.classpath, self.arguments(self._ids, self._spec, **{n: getattr(self, n) for n in names})
 
     async def on_kill(self) -> None:
         """With ``cancel_on_kill``, end the resource: a user killed the deferred task.
@@ -147,10 +129,7 @@ class StatusTrigger(BaseTrigger):
             return
         # Shielded: the triggerer may cancel the trigger's task again while on_kill awaits (a busy
         # triggerer's next cancel round); the stop or delete must still be sent and finished.
-        cancelling = asyncio.ensure_future(self._cancel())
-        _CANCELLING.add(cancelling)
-        cancelling.add_done_callback(_CANCELLING.discard)
-        await asyncio.shield(cancelling)
+        await asyncio.shield(pool.background(self._cancel()))
 
     async def _cancel(self) -> None:
         from airflow_provider_abeja.wait.cancel import acancel
@@ -188,17 +167,12 @@ class StatusTrigger(BaseTrigger):
         spec, state = self._spec, engine.WaitState()
         with self._watch(lease) as watch:
             while True:
-                result = engine.step(spec, state, await watch.observe(), time.time())
-                state = result.state
-                engine.emit(result, self.log)
+                result = engine.advance(spec, state, await watch.observe(), time.time(), self.log)
                 if result.done:
                     break
-                # +-10 %: triggers rebuilt together (a triggerer restart) drift apart instead of
-                # polling the API in lockstep.
-                delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-                await asyncio.sleep(engine.next_pause(spec, delay, time.time()))
-        wants_logs = result.outcome in (engine.Outcome.FAILED, engine.Outcome.TIMED_OUT)
-        lines = await self._log_lines(lease) if wants_logs else []
+                state = result.state
+                await asyncio.sleep(engine.next_pause(spec, pool.jittered(self.poll_interval), time.time()))
+        lines = await self._log_lines(lease) if result.wants_logs else []
         return engine.status_event(self._ids[2], result, lines, self.kind)
 
     async def _log_lines(self, lease: ClientLease) -> list[str]:
@@ -207,17 +181,13 @@ class StatusTrigger(BaseTrigger):
         The lines only decorate an outcome that is already known: a slow log API must not hold
         back a failure or push a timeout event far past its deadline.
         """
-        noun, resource_id = self.kind.noun, self._ids[2]
         try:
             read_logs = lease.read(f"{self.kind.read}_recent_logs", *self._ids)
-            logs = await asyncio.wait_for(read_logs, timeout=LOG_FETCH_TIMEOUT)
-        except asyncio.TimeoutError:
-            self.log.warning("Recent logs of %s %s not read within %ss", noun, resource_id, LOG_FETCH_TIMEOUT)
+            return engine.latest_log_lines(await asyncio.wait_for(read_logs, timeout=LOG_FETCH_TIMEOUT))
+        except Exception as exc:  # asyncio.TimeoutError too
+            why = f"not read within {LOG_FETCH_TIMEOUT}s" if isinstance(exc, asyncio.TimeoutError) else exc
+            self.log.warning("Could not read recent logs of %s %s: %s", self.kind.noun, self._ids[2], why)
             return []
-        except Exception as exc:
-            self.log.warning("Could not read recent logs of %s %s: %s", noun, resource_id, exc)
-            return []
-        return engine.latest_log_lines(logs)
 
 
 class AbejaServiceStatusTrigger(StatusTrigger):
@@ -238,8 +208,6 @@ class AbejaServiceStatusTrigger(StatusTrigger):
     kind = engine.SERVICE
     chooses_statuses = True
     classpath = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
-    deployment_id: str
-    service_id: str
 
     def __init__(
         self,
@@ -249,21 +217,12 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         target_status: str = engine.ServiceStatus.READY.value,
         failure_statuses: Iterable[str] | None = None,
         poll_interval: float = 10.0,
-        end_time: float | datetime.datetime | None = None,
+        end_time: EndTime = None,
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         cancel_on_kill: bool = False,
     ) -> None:
-        ids, options = (deployment_id, service_id), (poll_interval, end_time, abeja_conn_id)
-        super().__init__(
-            organization_id,
-            ids,
-            target_status,
-            failure_statuses,
-            *options,
-            transient_error_budget,
-            cancel_on_kill,
-        )
+        super().__init__(locals())
 
     def _watch(self, lease: ClientLease) -> Watch:
         # The waits on one deployment share one listing per poll interval.
@@ -281,8 +240,6 @@ class AbejaTrainingJobTrigger(StatusTrigger):
 
     kind = engine.TRAINING_JOB
     classpath = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
-    job_definition_name: str
-    training_job_id: str
 
     def __init__(
         self,
@@ -290,14 +247,12 @@ class AbejaTrainingJobTrigger(StatusTrigger):
         job_definition_name: str,
         training_job_id: str,
         poll_interval: float = 30.0,
-        end_time: float | datetime.datetime | None = None,
+        end_time: EndTime = None,
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         cancel_on_kill: bool = False,
     ) -> None:
-        ids = (job_definition_name, training_job_id)
-        options = (poll_interval, end_time, abeja_conn_id, transient_error_budget, cancel_on_kill)
-        super().__init__(organization_id, ids, None, None, *options)
+        super().__init__(locals())
 
 
 class AbejaRunTrigger(StatusTrigger):
@@ -310,8 +265,6 @@ class AbejaRunTrigger(StatusTrigger):
 
     kind = engine.RUN
     classpath = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
-    deployment_id: str
-    run_id: str
 
     def __init__(
         self,
@@ -319,11 +272,8 @@ class AbejaRunTrigger(StatusTrigger):
         deployment_id: str,
         run_id: str,
         poll_interval: float = 10.0,
-        end_time: float | datetime.datetime | None = None,
+        end_time: EndTime = None,
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
     ) -> None:
-        ids = (deployment_id, run_id)
-        super().__init__(
-            organization_id, ids, None, None, poll_interval, end_time, abeja_conn_id, transient_error_budget
-        )
+        super().__init__(locals())

@@ -18,7 +18,8 @@ import pytest
 from abeja_emulator.handle import EmulatorHandle
 from airflow_provider_abeja.client import APIClient
 from airflow_provider_abeja.triggers.runs import AbejaChannelFileTrigger
-from airflow_provider_abeja.wait.channel import MemoryStore, channel_group_count, utc_second
+from airflow_provider_abeja.wait.channel import MemoryStore, utc_second
+from airflow_provider_abeja.wait.pool import group_count
 
 pytestmark = pytest.mark.emulator
 
@@ -96,7 +97,7 @@ async def test_watchers_of_one_channel_share_one_listing(emulator: EmulatorHandl
     assert all(f == uploaded for f in fired)
     # Ten watchers, one listing (the last watchers may join a second one, never one each).
     assert listings(emulator) - start <= 2
-    assert channel_group_count() == 0
+    assert group_count("list_channel_files") == 0
 
 
 async def test_a_restarted_trigger_resumes_without_skipping_or_repeating(

@@ -19,7 +19,7 @@ import requests
 
 from abeja_emulator.handle import EmulatorHandle
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-from airflow_provider_abeja.wait.pool import deployment_group_count, shared_client_count
+from airflow_provider_abeja.wait.pool import group_count, shared_client_count
 
 pytestmark = pytest.mark.emulator
 
@@ -95,7 +95,7 @@ async def test_waits_on_one_deployment_share_its_listing(emulator: EmulatorHandl
     # upper bound only: a slow machine polls less, never more.)
     sent = _requests(emulator, "get_services") + _requests(emulator, "get_service")
     assert sent <= 2 * elapsed / POLL + 3, (sent, elapsed)
-    assert deployment_group_count() == 0
+    assert group_count("get_services") == 0
     assert shared_client_count() == 0
 
 
@@ -206,4 +206,4 @@ async def test_a_restarted_trigger_keeps_its_deadline_and_rejoins_the_listing(
     assert _requests(emulator, "get_services") > listings_before  # it read through the listing again
     await _finish(emulator, [other_ser])
     assert (await other)["status"] == "success"
-    assert deployment_group_count() == 0
+    assert group_count("get_services") == 0

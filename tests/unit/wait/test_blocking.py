@@ -287,7 +287,7 @@ def test_history_before_logs_since_is_not_copied_again(logger, caplog):
             }
 
     since = datetime(2026, 1, 1, 0, 0, 5, tzinfo=timezone.utc)
-    follower = RecentLogFollower(Client(), "1", "2", "ser-1", logger, since)
+    follower = RecentLogFollower(Client(), ("1", "2", "ser-1"), logger, since)
     with caplog.at_level(logging.INFO, logger=logger.name):
         follower.poll()
     messages = [r.getMessage() for r in caplog.records]

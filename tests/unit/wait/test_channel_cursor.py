@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import pytest
 
 from airflow_provider_abeja.triggers.runs import AbejaChannelFileTrigger
 from airflow_provider_abeja.wait import engine
-from airflow_provider_abeja.wait.channel import ChannelGroup, Cursor, MemoryStore
+from airflow_provider_abeja.wait.channel import Cursor, MemoryStore, newest_files
+from airflow_provider_abeja.wait.pool import ListingGroup
 
 
 def fid(second: str, tail: str) -> str:
@@ -80,11 +82,11 @@ async def test_the_listing_pages_only_down_to_the_oldest_second_a_watcher_needs(
         {"files": entries(fid("000001", "e")), "next_page_token": None},
     ]
     lease = FakeLease(pages)
-    group = ChannelGroup("1234567890123")
+    group = ListingGroup(functools.partial(newest_files, "1234567890123"))
     group.watchers[object()] = (10.0, "20240101T000005")
     listing = await group.listing(lease, 0)  # type: ignore[arg-type]
-    assert listing.requests == 2
-    assert len(listing.files) == 4
+    assert len(lease.calls) == 2
+    assert len(listing.entries) == 4
     assert lease.calls[0][5] == "-uploaded_at"
     assert lease.calls[1][-1] == "t1"
     # A second watcher inside the interval gets the same listing: no new request.

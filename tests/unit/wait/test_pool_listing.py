@@ -15,7 +15,7 @@ import pytest
 
 from airflow_provider_abeja.exceptions import Forbidden, InternalServerError, NotFound, TransportError
 from airflow_provider_abeja.wait.engine import Outcome, WaitSpec, WaitState, step
-from airflow_provider_abeja.wait.pool import ServiceWatch, deployment_group_count
+from airflow_provider_abeja.wait.pool import ServiceWatch, group_count
 
 ORG = "1234567890123"
 DEP = "9999999999999"
@@ -68,7 +68,7 @@ async def test_waits_on_one_deployment_share_one_listing() -> None:
     assert (lease.listings, lease.reads) == (1, [])
     for watch in watches:
         watch.__exit__(None, None, None)
-    assert deployment_group_count() == 0
+    assert group_count("get_services") == 0
 
 
 async def test_a_fresh_listing_serves_each_wait_once() -> None:
@@ -180,5 +180,5 @@ async def test_waits_joined_to_a_listing_get_it_when_the_wait_that_asked_is_canc
 async def test_other_settings_or_deployments_are_other_groups() -> None:
     one, other = FakeLease({_ser(1): "READY"}), FakeLease({_ser(2): "READY"}, settings_key="edited")
     with _watch(one, 1), _watch(other, 2), ServiceWatch(one, ORG, "8888888888888", _ser(3), LONG):  # type: ignore[arg-type]
-        assert deployment_group_count() == 3
-    assert deployment_group_count() == 0
+        assert group_count("get_services") == 3
+    assert group_count("get_services") == 0
