@@ -25,7 +25,7 @@ import pytest
 
 from airflow_provider_abeja.client import APIClient
 from airflow_provider_abeja.operators.service import CREATED_BY_ENV
-from tests.kill_matrix.cells import ACTIONS, MODES, RESOURCES, Promise, promise
+from tests.kill_matrix.cells import ACTIONS, MODES, RESOURCES, Promise, kept_promise, promise
 from tests.standalone.conftest import (
     StandaloneAirflow,
     StandaloneAirflow2,
@@ -43,6 +43,8 @@ FINISHED = {"service": {"READY"}, "training": {"Complete"}}
 CANCELLED = {"service": {"deleted"}, "training": {"Stopped"}}
 PHASE_TIMEOUT = 480.0
 AIRFLOW_2 = airflow_major() < 3
+#: ``ABEJA_KILL_MATRIX_MODES=deferrable`` runs one column (CI's Airflow 2.11 subset)
+SELECTED_MODES = os.environ.get("ABEJA_KILL_MATRIX_MODES", ",".join(MODES)).split(",")
 
 
 @dataclass
@@ -155,7 +157,7 @@ class Matrix:
 
     def set_state(self, cell: Cell, state: str) -> None:
         path = f"{self.airflow.api_root}/dags/{cell.dag_id}/dagRuns/{cell.run_id}/taskInstances/work"
-        self.api("PATCH", path, {"new_state": state})
+        self.api("PATCH", path, self.airflow.state_body(state))
 
     def clear(self, cell: Cell) -> None:
         body = {"dry_run": False, "dag_run_id": cell.run_id, "task_ids": ["work"], "only_failed": False}
@@ -299,7 +301,7 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
     cells = [
         Cell(action, resource, mode, tmp_path / f"release-{n}")
         for n, (action, resource, mode) in enumerate(
-            (a, r, m) for a in ACTIONS for r in RESOURCES for m in MODES
+            (a, r, m) for a in ACTIONS for r in RESOURCES for m in MODES if m in SELECTED_MODES
         )
     ]
     matrix = Matrix(airflow, emulator, cells)
@@ -372,7 +374,7 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
             wrong = {
                 c.name: (results[c.name], promise(c.action, c.mode, AIRFLOW_2))
                 for c in cells
-                if results[c.name] != promise(c.action, c.mode, AIRFLOW_2)
+                if not kept_promise(results[c.name], c.action, c.mode, AIRFLOW_2)
             }
             if not wrong or time.monotonic() > deadline:
                 break

@@ -203,6 +203,10 @@ class StandaloneAirflow:
         """A new DAG run's body (Airflow 3 asks for the logical date, None for "now")."""
         return {"logical_date": None, "conf": dict(conf or {}), **fields}
 
+    def state_body(self, state: str) -> dict[str, Any]:
+        """A task instance's new state, as a user sets it."""
+        return {"new_state": state}
+
     def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
         run = self._request("POST", f"{self.api_root}/dags/{dag_id}/dagRuns", self.run_body(conf))
         return str(run["dag_run_id"])
@@ -268,6 +272,9 @@ class StandaloneAirflow2(StandaloneAirflow):
 
     def run_body(self, conf: Mapping[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         return {"conf": dict(conf or {}), **fields}
+
+    def state_body(self, state: str) -> dict[str, Any]:
+        return {"new_state": state, "dry_run": False}  # v1's default is a dry run
 
 
 def airflow_major() -> int:
