@@ -7,3 +7,5 @@ import os
 
 if not os.environ.get("ABEJA_TEST_KILL_MATRIX"):
     collect_ignore_glob = ["test_*.py"]
+
+from tests.standalone.conftest import airflow_postgres  # noqa: F401  (the matrix's database)

@@ -1,4 +1,5 @@
-"""A real `airflow standalone` (api-server, scheduler, dag-processor, triggerer; LocalExecutor, SQLite).
+"""A real `airflow standalone` (api-server, scheduler, dag-processor, triggerer; LocalExecutor, SQLite
+or, with the `airflow_postgres` fixture, a private PostgreSQL).
 
 `dag.test()` runs triggers inline in the test process; only a real triggerer process shows that a
 trigger can be imported from the installed package and serialised across processes. The fixture starts
@@ -8,7 +9,9 @@ fail, so no scheduler, worker or triggerer outlives the test.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import importlib
 import json
 import os
 import shutil
@@ -16,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -78,6 +82,9 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
 class StandaloneAirflow:
     """One `airflow standalone` in a private AIRFLOW_HOME, driven through its REST API."""
 
+    api_root = "/api/v2"
+    health_path = "/api/v2/monitor/health"
+
     def __init__(self, home: Path, dag_files: list[Path], extra_env: Mapping[str, str]) -> None:
         self.home = home
         self.dags = home / "dags"
@@ -133,7 +140,7 @@ class StandaloneAirflow:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"airflow standalone exited early:\n{self.output_tail()}")
             try:
-                with urllib.request.urlopen(f"{self.base}/api/v2/monitor/health", timeout=2) as resp:
+                with urllib.request.urlopen(f"{self.base}{self.health_path}", timeout=2) as resp:
                     health = json.load(resp)
                 if all(
                     (health.get(part) or {}).get("status") == "healthy"
@@ -160,16 +167,19 @@ class StandaloneAirflow:
         return "\n".join(self.output().splitlines()[-lines:])
 
     # -- REST API ------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, body: Any = None) -> Any:
+    def authorization(self) -> str:
         if self._token is None:
             with urllib.request.urlopen(f"{self.base}/auth/token", timeout=10) as resp:
                 self._token = json.load(resp)["access_token"]
+        return f"Bearer {self._token}"
+
+    def _request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
             f"{self.base}{path}",
             data=data,
             method=method,
-            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
+            headers={"Authorization": self.authorization(), "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=20) as resp:
             return json.load(resp)
@@ -179,26 +189,32 @@ class StandaloneAirflow:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                self._request("GET", f"/api/v2/dags/{dag_id}/details")
+                self._request("GET", f"{self.api_root}/dags/{dag_id}/details")
                 self.mark("dag parsed")
                 return
             except urllib.error.HTTPError as err:
                 if err.code != 404:
                     raise
             time.sleep(1)
-        errors = self._request("GET", "/api/v2/importErrors")
+        errors = self._request("GET", f"{self.api_root}/importErrors")
         raise TimeoutError(f"{dag_id} not parsed after {timeout}s; import errors: {errors}")
 
+    def run_body(self, conf: Mapping[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        """A new DAG run's body (Airflow 3 asks for the logical date, None for "now")."""
+        return {"logical_date": None, "conf": dict(conf or {}), **fields}
+
+    def state_body(self, state: str) -> dict[str, Any]:
+        """A task instance's new state, as a user sets it."""
+        return {"new_state": state}
+
     def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
-        run = self._request(
-            "POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": dict(conf or {})}
-        )
+        run = self._request("POST", f"{self.api_root}/dags/{dag_id}/dagRuns", self.run_body(conf))
         return str(run["dag_run_id"])
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 180.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = str(self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
+            state = str(self._request("GET", f"{self.api_root}/dags/{dag_id}/dagRuns/{run_id}")["state"])
             if state in TERMINAL_RUN_STATES:
                 self.mark(f"run {state}")
                 return state
@@ -214,19 +230,90 @@ class StandaloneAirflow:
             if self.task_states(dag_id, run_id).get(task_id) == state:
                 self.mark(f"{task_id} {state}")
                 return
-            run_state = str(self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
+            run_state = str(self._request("GET", f"{self.api_root}/dags/{dag_id}/dagRuns/{run_id}")["state"])
             if run_state in TERMINAL_RUN_STATES:
                 raise AssertionError(f"run ended {run_state} before {task_id} was {state}")
             time.sleep(1)
         raise TimeoutError(f"{task_id} not {state} after {timeout}s: {self.task_states(dag_id, run_id)}")
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
-        tis = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        tis = self._request("GET", f"{self.api_root}/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
         return {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
 
     def task_log_files(self, dag_id: str, run_id: str, task_id: str) -> list[Path]:
         folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
         return sorted(folder.glob("*.log")) if folder.exists() else []
+
+
+class StandaloneAirflow2(StandaloneAirflow):
+    """The same on Airflow 2.11: scheduler, webserver (REST API v1, basic auth) and triggerer.
+
+    2.11's LocalExecutor refuses SQLite: give it the `airflow_postgres` settings.
+    """
+
+    api_root = "/api/v1"
+    health_path = "/health"
+
+    def __init__(self, home: Path, dag_files: list[Path], extra_env: Mapping[str, str]) -> None:
+        super().__init__(home, dag_files, extra_env)
+        self.env.update(
+            {
+                "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(self.port),
+                "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
+                "AIRFLOW__WEBSERVER__WORKERS": "1",
+                "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth",
+                **extra_env,
+            }
+        )
+
+    def authorization(self) -> str:
+        password = (self.home / "standalone_admin_password.txt").read_text().strip()
+        return "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+
+    def run_body(self, conf: Mapping[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        return {"conf": dict(conf or {}), **fields}
+
+    def state_body(self, state: str) -> dict[str, Any]:
+        return {"new_state": state, "dry_run": False}  # v1's default is a dry run
+
+
+def airflow_major() -> int:
+    from airflow import __version__
+
+    return int(__version__.split(".")[0])
+
+
+@pytest.fixture(scope="session")
+def airflow_postgres() -> Iterator[dict[str, str]]:
+    """Settings that put Airflow's metadata database on a private PostgreSQL server.
+
+    SQLite takes one writer at a time: with ~30 concurrent tasks its scheduler exits on "database
+    is locked". pgserver (the `kill-matrix` extra) bundles PostgreSQL's binaries; it listens on a
+    unix socket only, and as root runs the server as its own system user (PostgreSQL refuses root).
+    psycopg 3 is Airflow 3's sync and async driver, psycopg2 Airflow 2.11's. The server stops
+    when the session ends.
+    """
+    try:
+        import pgserver
+
+        importlib.import_module("psycopg" if airflow_major() >= 3 else "psycopg2")
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise RuntimeError(f"{exc}: install the `kill-matrix` extra (make test-kill-matrix does)") from exc
+    # Not under pytest's temporary root: every pytest session on the machine makes that 0700 again,
+    # and the server's own user must reach its data directory until it stops.
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="abeja-airflow-pg-"), cleanup_mode="delete")
+    try:
+        if airflow_major() >= 3:
+            url = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+            yield {
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": url,
+            }
+        else:  # SQLAlchemy 1.4: psycopg2
+            url = server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
+            yield {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url}
+    finally:
+        server.cleanup()
 
 
 DAG_FILES = [

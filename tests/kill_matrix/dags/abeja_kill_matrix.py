@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.11
+    from airflow import DAG
 
 from airflow_provider_abeja.operators.service import AbejaCreateServiceOperator
 from airflow_provider_abeja.operators.training import AbejaCreateTrainingJobOperator
