@@ -131,6 +131,10 @@ class ResourceKind:
         return "get_" + self.path_ids[2].removesuffix("_id")
 
     @property
+    def known_statuses(self) -> frozenset[str]:
+        return type(self.target_status).values()
+
+    @property
     def status_key(self) -> str:
         return self.noun.split()[-1] + "_status"
 
@@ -325,7 +329,7 @@ def _status_step(spec: WaitSpec, state: WaitState, resource: Mapping[str, Any], 
         detail = resource.get(kind.detail_key) if kind.detail_key else None
         message += f": {detail}" if detail else ""
         return Step(Outcome.FAILED, state, message, tuple(logs), resource, retryable=False)
-    if status not in type(kind.target_status).values() and str(status) not in state.warned_statuses:
+    if status not in kind.known_statuses and str(status) not in state.warned_statuses:
         state = replace(state, warned_statuses=state.warned_statuses | {str(status)})
         template = f"{title} %s reports unknown status %r: still waiting for %s"
         logs.append(LogLine("warning", template, (sid, status, target)))
