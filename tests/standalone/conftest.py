@@ -250,7 +250,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def standalone(abeja_emulator_process: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One standalone holding every DAG the scheduler tests run, against the shared emulator.
 
-    Starting it is most of a scheduler test's time, so the tests share it: each resets the emulator
+    Starting it is most of a scheduler test's time, so the tests share it (one per pytest-xdist
+    worker that runs any of them: `make test` spreads them over two): each resets the emulator
     (through `abeja_emulator`) and triggers its own runs. The whole process group is stopped at the
     end, pass or fail.
     """
