@@ -28,10 +28,13 @@ venv: $(STAMP)
 # `--no-loadscope-reorder` hands modules out in the suite's order: the long single-test modules
 # (tests/dags, tests/docs, the demo) first, the thousands of quick unit tests last to fill the gaps
 # (xdist's default, most tests first, would hand out the minute-long one-test modules last). Then, alone,
-# what cannot share it: the real `airflow standalone` runs (api-server, scheduler, dag-processor and
-# triggerer at once, each a full Airflow) and the soak, whose 0.6 s client read timeout assumes an
-# emulator that is not starved of CPU. PYTEST_ARGS go to both runs; a run that selects nothing
-# (exit 5, e.g. PYTEST_ARGS=tests/unit) is not a failure. TEST_WORKERS=0 runs the first part serially.
+# what cannot share it with them: the real `airflow standalone` runs (api-server, scheduler,
+# dag-processor and triggerer at once, each a full Airflow) and the soak, whose 0.6 s client read
+# timeout assumes an emulator that is not starved of CPU. Those mostly wait (on the scheduler's
+# loops, on injected latencies and retry delays), so they share two workers among themselves: the
+# soak beside the standalone tests, each worker with a standalone of its own for its share of them.
+# PYTEST_ARGS go to both runs; a run that selects nothing (exit 5, e.g. PYTEST_ARGS=tests/unit) is
+# not a failure. TEST_WORKERS=0 runs both parts serially.
 TEST_WORKERS ?= 2
 SERIAL_TESTS := standalone or soak
 test: $(STAMP)
@@ -39,7 +42,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		-m "not ($(SERIAL_TESTS))" $(PYTEST_ARGS) \
 		|| { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
-	$(BIN)/python -m pytest -m "$(SERIAL_TESTS)" $(PYTEST_ARGS) \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load -m "$(SERIAL_TESTS)" $(PYTEST_ARGS) \
 		|| { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
 	exit $$status
 

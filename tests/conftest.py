@@ -8,6 +8,7 @@ Fixtures used across folders live here too.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import shutil
@@ -25,13 +26,28 @@ ABEJACLI_VENV = BENCH_CLIENT.parent / ".venv-abejacli"
 ABEJACLI_REQUIREMENT = "abejacli==2.2.8"
 EXAMPLE_DAGS = Path(__file__).resolve().parents[1] / "example_dags"
 
+
+def _remove_when_the_maker_exits(folder: str, maker: int) -> None:
+    """At exit of the process that made ``folder`` (not of a forked child exiting normally)."""
+    if os.getpid() == maker:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 #: Names the home this conftest made, so that a worker inheriting it knows it may replace it.
 _OWN_HOME = "PYTEST_ABEJA_SUITE_AIRFLOW_HOME"
+#: In memory when the machine has a writable /dev/shm: Airflow's SQLite database runs in WAL mode
+#: with a sync on every commit, a few milliseconds each on disk and hundreds of commits per
+#: `dag.test()`. (pytest's tmp_path stays in the temporary folder: the emulator runs version code
+#: only from under it.)
+_MEMORY = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if "AIRFLOW_HOME" not in os.environ or (_worker and os.environ.get(_OWN_HOME) == os.environ["AIRFLOW_HOME"]):
     _inherited = os.environ.get("AIRFLOW_HOME")
-    _home = tempfile.mkdtemp(prefix=f"abeja-airflow-home-{_worker}-" if _worker else "abeja-airflow-home-")
+    _home = tempfile.mkdtemp(
+        prefix=f"abeja-airflow-home-{_worker}-" if _worker else "abeja-airflow-home-", dir=_MEMORY
+    )
     os.environ["AIRFLOW_HOME"] = os.environ[_OWN_HOME] = _home
+    atexit.register(_remove_when_the_maker_exits, _home, os.getpid())
     if _inherited and os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") == os.path.join(_inherited, "dags"):
         del os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

@@ -34,6 +34,8 @@ EXAMPLE_DAGS = REPO / "example_dags"
 # Settings read by every component; anything suite-wide (unit-test mode, private home) is replaced.
 _DROPPED = ("AIRFLOW__CORE__UNIT_TEST_MODE", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW_HOME")
 TERMINAL_RUN_STATES = {"success", "failed"}
+#: Seconds between two looks at the REST API: a GET is cheap, and every wait loses half of it on average.
+POLL = 0.5
 
 
 def free_port() -> int:
@@ -111,7 +113,9 @@ class StandaloneAirflow:
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
                 "AIRFLOW__CORE__PARALLELISM": "4",
-                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                # Short loops: a test waits for each of them (a new DAG file, an idle scheduler).
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
                 "AIRFLOW__API__PORT": str(self.port),
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 # Workers report to the execution API of *this* api-server, not localhost:8080.
@@ -150,7 +154,7 @@ class StandaloneAirflow:
                     return
             except (OSError, ValueError):
                 pass
-            time.sleep(1)
+            time.sleep(POLL)
         raise TimeoutError(f"airflow standalone not healthy after {timeout}s:\n{self.output_tail()}")
 
     def mark(self, step: str) -> None:
@@ -195,7 +199,7 @@ class StandaloneAirflow:
             except urllib.error.HTTPError as err:
                 if err.code != 404:
                     raise
-            time.sleep(1)
+            time.sleep(POLL)
         errors = self._request("GET", f"{self.api_root}/importErrors")
         raise TimeoutError(f"{dag_id} not parsed after {timeout}s; import errors: {errors}")
 
@@ -218,7 +222,7 @@ class StandaloneAirflow:
             if state in TERMINAL_RUN_STATES:
                 self.mark(f"run {state}")
                 return state
-            time.sleep(0.5)  # a GET is cheap; a 2 s poll lost a second per wait on average
+            time.sleep(POLL)
         raise TimeoutError(f"run {run_id} of {dag_id} not finished after {timeout}s")
 
     def wait_for_task_state(
@@ -233,7 +237,7 @@ class StandaloneAirflow:
             run_state = str(self._request("GET", f"{self.api_root}/dags/{dag_id}/dagRuns/{run_id}")["state"])
             if run_state in TERMINAL_RUN_STATES:
                 raise AssertionError(f"run ended {run_state} before {task_id} was {state}")
-            time.sleep(1)
+            time.sleep(POLL)
         raise TimeoutError(f"{task_id} not {state} after {timeout}s: {self.task_states(dag_id, run_id)}")
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
@@ -333,14 +337,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def standalone(abeja_emulator_process: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One standalone holding every DAG the scheduler tests run, against the shared emulator.
 
-    Starting it is most of a scheduler test's time, so the tests share it: each resets the emulator
+    Starting it is most of a scheduler test's time, so the tests share it (one per pytest-xdist
+    worker that runs any of them: `make test` spreads them over two): each resets the emulator
     (through `abeja_emulator`) and triggers its own runs. The whole process group is stopped at the
     end, pass or fail.
     """
     home = tmp_path_factory.mktemp("standalone")
     env = {
         **abeja_emulator_process.handle.airflow_connection_env("abeja_default"),
-        "ABEJA_EXAMPLE_CHECK_INTERVAL": "1",
+        "ABEJA_EXAMPLE_CHECK_INTERVAL": "0.5",
         "ABEJA_EXAMPLE_LABELLED_REVIEWS": str(home / "labelled.jsonl"),
     }
     airflow = StandaloneAirflow(home / "home", DAG_FILES, env)

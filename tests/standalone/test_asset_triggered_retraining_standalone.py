@@ -34,7 +34,7 @@ def test_an_update_of_the_labelled_data_retrains_and_releases_the_new_model(
     deadline = time.monotonic() + 60
     while not (triggered := runs(airflow, RETRAINING)):
         assert time.monotonic() < deadline, "no retraining run after the asset was updated"
-        time.sleep(1)
+        time.sleep(0.5)
     (run,) = triggered
     assert run["run_type"] == "asset_triggered"
     state = airflow.wait_for_run(RETRAINING, run["dag_run_id"], timeout=300)

@@ -36,7 +36,7 @@ def test_mapped_versions_runs_with_a_real_scheduler_and_leaves_nothing(
     deadline = time.monotonic() + 180
     while mapped_states(airflow, run_id, "wait_until_ready") != {0: "deferred", 1: "deferred"}:
         assert time.monotonic() < deadline, mapped_states(airflow, run_id, "wait_until_ready")
-        time.sleep(1)
+        time.sleep(0.5)
     services = emulator.state()["services"]
     assert len(services) == 2
     for service in services:

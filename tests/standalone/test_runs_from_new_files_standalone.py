@@ -93,7 +93,7 @@ def test_a_new_file_starts_the_dag_and_runs_once(abeja_emulator: Any, standalone
         if created >= len(uploaded) and len(finished) == len(current) and finished:
             break
         assert time.monotonic() < deadline, f"{current} created={created}\n{_diagnosis(airflow, current)}"
-        time.sleep(1)
+        time.sleep(0.5)
     assert all(r["run_type"] == "asset_triggered" for r in runs(airflow))
     assert all(r["state"] == "success" for r in runs(airflow)), airflow.output_tail()
     assert created == len(uploaded)  # one platform run per file, none twice
