@@ -708,8 +708,12 @@ class _DeleteOperator(AbejaConnectionOperator):
             cls.named_arguments = (*cls.named_arguments, cls.id_field)
 
     def __init__(self, *, fail_if_missing: bool = False, **kwargs: Any) -> None:
+        # A subclass passes its own id argument on by name (``id_field``): kept here, for all.
+        resource_id = kwargs.pop(self.id_field) if self.id_field is not None else None
         super().__init__(**kwargs)
         self.fail_if_missing = fail_if_missing
+        if self.id_field is not None:
+            setattr(self, self.id_field, resource_id)
 
     def resource_ids(self) -> list[str]:
         """The resource's ids after the organization, checked."""
