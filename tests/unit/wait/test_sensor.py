@@ -23,8 +23,11 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
+from airflow_provider_abeja.sensors.runs import AbejaRunSensor
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
+from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+from airflow_provider_abeja.wait.sensor import StatusSensor
 
 API = "http://abeja.test"
 ORG = "1234567890123"
@@ -79,6 +82,25 @@ class TestArguments:
             "service_id",
             "target_status",
         }
+
+    @pytest.mark.parametrize(
+        ("sensor_class", "ids"),
+        [
+            (AbejaServiceStatusSensor, {"deployment_id": DEP, "service_id": SER}),
+            (AbejaTrainingJobSensor, {"job_definition_name": "defn", "training_job_id": "1111111111111"}),
+            (AbejaRunSensor, {"deployment_id": DEP, "run_id": "1111111111111"}),
+        ],
+    )
+    def test_each_sensor_keeps_and_templates_its_triggers_path_ids(
+        self, sensor_class: type[StatusSensor], ids: dict[str, str]
+    ) -> None:
+        """The trigger names the kind; the kind's path ids are the templated ids, kept by name."""
+        kind = sensor_class.trigger_class.kind
+        assert sensor_class.kind is kind
+        assert sensor_class.template_fields[:3] == kind.path_ids
+        sensor = sensor_class(task_id="wait", organization_id=ORG, **ids)
+        assert {name: getattr(sensor, name) for name in ids} == ids
+        assert sensor.resource_id == list(ids.values())[-1]
 
     @pytest.mark.slow  # a fresh interpreter with another config
     def test_default_deferrable_follows_the_config(self) -> None:
