@@ -27,7 +27,6 @@ from airflow_provider_abeja.sensors.runs import AbejaRunSensor
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
 from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-from airflow_provider_abeja.wait.sensor import StatusSensor
 
 API = "http://abeja.test"
 ORG = "1234567890123"
@@ -92,7 +91,7 @@ class TestArguments:
         ],
     )
     def test_each_sensor_keeps_and_templates_its_triggers_path_ids(
-        self, sensor_class: type[StatusSensor], ids: dict[str, str]
+        self, sensor_class: Any, ids: dict[str, str]
     ) -> None:
         """The trigger names the kind; the kind's path ids are the templated ids, kept by name."""
         kind = sensor_class.trigger_class.kind
