@@ -92,8 +92,9 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         **kwargs: Any,
     ) -> None:
-        # A subclass passes its own id arguments on by name (the kind's path ids): kept here, for all.
-        path_ids = {name: kwargs.pop(name) for name in self.kind.path_ids[1:]}
+        # A subclass passes its own id arguments on by name (the kind's path ids): kept here, for all
+        # (a subclass that keeps them itself passes none).
+        path_ids = {name: kwargs.pop(name) for name in self.kind.path_ids[1:] if name in kwargs}
         if "retries" not in kwargs and "retries" not in (kwargs.get("default_args") or {}):
             kwargs["retries"] = WAIT_RETRIES
         super().__init__(**kwargs)

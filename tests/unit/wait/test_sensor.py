@@ -101,6 +101,22 @@ class TestArguments:
         assert {name: getattr(sensor, name) for name in ids} == ids
         assert sensor.resource_id == list(ids.values())[-1]
 
+    def test_a_subclass_that_keeps_its_own_ids_still_works(self) -> None:
+        from airflow_provider_abeja.triggers.runs import AbejaRunTrigger
+        from airflow_provider_abeja.wait import engine
+        from airflow_provider_abeja.wait.sensor import StatusSensor
+
+        class OwnIds(StatusSensor):
+            kind, trigger_class = engine.RUN, AbejaRunTrigger
+            template_fields = ("organization_id", "deployment_id", "run_id")
+
+            def __init__(self, *, deployment_id: str, run_id: str, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.deployment_id, self.run_id = deployment_id, run_id
+
+        sensor = OwnIds(task_id="wait", deployment_id=DEP, run_id="1111111111111")
+        assert (sensor.deployment_id, sensor.resource_id) == (DEP, "1111111111111")
+
     @pytest.mark.slow  # a fresh interpreter with another config
     def test_default_deferrable_follows_the_config(self) -> None:
         # Read when the module is imported (the providers' convention): check in a fresh interpreter.
