@@ -137,8 +137,9 @@ _SERVICE = _DEPLOYMENT + "/services/{service_id}"
 _ENDPOINT = _DEPLOYMENT + "/endpoints/{endpoint}"
 _DEFINITIONS = "/organizations/{organization_id}/training/definitions"
 _DEFINITION = _DEFINITIONS + "/{job_definition_name}"
+_VERSIONS = _DEFINITION + "/versions"
 #: A job definition's version: the Training API numbers them.
-_VERSION = _DEFINITION + "/versions/{version_id}"
+_VERSION = _VERSIONS + "/{version_id}"
 _JOB = _DEFINITION + "/jobs/{training_job_id}"
 _RUN = _DEPLOYMENT + "/runs/{run_id}"
 _TRIGGER = _DEPLOYMENT + "/triggers/{trigger_id}"
@@ -223,10 +224,10 @@ OPERATIONS: Mapping[str, Operation] = {
         Operation(
             "create_training_job_definition_version",
             "POST",
-            _DEFINITION + "/versions",
+            _VERSIONS,
             payload=training.definition_version_body,
         ),
-        Operation("get_training_job_definition_versions", "GET", _DEFINITION + "/versions", "entries"),
+        Operation("get_training_job_definition_versions", "GET", _VERSIONS, "entries"),
         _numbered("get_training_job_definition_version", "GET", _VERSION),
         _numbered("delete_training_job_definition_version", "DELETE", _VERSION),
         _numbered("archive_training_job_definition_version", "POST", _VERSION + "/archive"),

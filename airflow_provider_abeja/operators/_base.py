@@ -708,8 +708,13 @@ class _DeleteOperator(AbejaConnectionOperator):
             cls.named_arguments = (*cls.named_arguments, cls.id_field)
 
     def __init__(self, *, fail_if_missing: bool = False, **kwargs: Any) -> None:
+        # A subclass passes its own id argument on by name (``id_field``): kept here, for all
+        # (a subclass that keeps it itself passes nothing).
+        kept = {name: kwargs.pop(name) for name in (self.id_field,) if name in kwargs}
         super().__init__(**kwargs)
         self.fail_if_missing = fail_if_missing
+        for name, value in kept.items():
+            setattr(self, name, value)
 
     def resource_ids(self) -> list[str]:
         """The resource's ids after the organization, checked."""

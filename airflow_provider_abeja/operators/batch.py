@@ -80,6 +80,16 @@ def list_argument(items: Any, argument: str = "inputs") -> list[Any]:
     return list(items)
 
 
+#: The reader's options an operator holds under ``input_source``'s own keyword names.
+READER_OPTIONS = ("input_format", "key_field", "payload_field", "content_type")
+
+
+def reader_options(operator: Any, names: Sequence[str] = READER_OPTIONS) -> dict[str, Any]:
+    """``input_source``'s keyword arguments ``names`` as ``operator`` holds them: every operator
+    that reads a batch passes them the same way."""
+    return {name: getattr(operator, name) for name in names}
+
+
 def input_source(
     input_path: Any,
     inputs: Any,
@@ -248,15 +258,8 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
 
     def _full_source(self) -> InputSource:
         """Every input of `input_path` / `inputs` (the comparison reads a Datalake channel too)."""
-        return input_source(
-            self.input_path,
-            self.inputs,
-            input_format=self.input_format,
-            key_field=self.key_field,
-            payload_field=self.payload_field,
-            content_type=self.content_type,
-            conn_id=self.storage_conn_id,
-        )
+        options = reader_options(self)
+        return input_source(self.input_path, self.inputs, conn_id=self.storage_conn_id, **options)
 
     def _check_files(self, output: Any, errors: Any) -> None:
         """Refuse outputs that would lose data: the input, the output and the errors file are

@@ -123,8 +123,7 @@ class AbejaDeleteDeploymentVersionOperator(AbejaDeleteOperator):
     noun, id_field = "deployment version", "version_id"
 
     def __init__(self, *, version_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.version_id = version_id
+        super().__init__(version_id=version_id, **kwargs)
 
 
 class _TrainingCleanupOperator(_DeleteOperator):
@@ -204,8 +203,7 @@ class AbejaDeleteTrainingJobDefinitionVersionOperator(_TrainingCleanupOperator):
     archive_call = "archive_training_job_definition_version"
 
     def __init__(self, *, version_id: int | str, archive_if_in_use: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.version_id = version_id
+        super().__init__(version_id=version_id, **kwargs)
         self.archive_if_in_use = archive_if_in_use
 
 
@@ -220,8 +218,7 @@ class AbejaArchiveTrainingJobOperator(_TrainingCleanupOperator):
     noun, id_field, archive_call = "training job", "training_job_id", "archive_training_job"
 
     def __init__(self, *, training_job_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.training_job_id = training_job_id
+        super().__init__(training_job_id=training_job_id, **kwargs)
 
 
 class AbejaArchiveTrainingModelOperator(_TrainingCleanupOperator):
@@ -235,8 +232,7 @@ class AbejaArchiveTrainingModelOperator(_TrainingCleanupOperator):
     noun, id_field, archive_call = "training model", "model_id", "archive_training_model"
 
     def __init__(self, *, model_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.model_id = model_id
+        super().__init__(model_id=model_id, **kwargs)
 
 
 __all__ = [

@@ -229,8 +229,7 @@ class AbejaDeleteEndpointOperator(AbejaDeleteOperator):
     noun, id_field = "endpoint", "endpoint_alias"
 
     def __init__(self, *, endpoint_alias: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.endpoint_alias = endpoint_alias
+        super().__init__(endpoint_alias=endpoint_alias, **kwargs)
 
 
 __all__ = [

@@ -37,7 +37,13 @@ from airflow_provider_abeja.operators._base import (
     required_id,
     seconds,
 )
-from airflow_provider_abeja.operators.batch import AbejaBatchRequestOperator, input_source, number_argument
+from airflow_provider_abeja.operators.batch import (
+    READER_OPTIONS,
+    AbejaBatchRequestOperator,
+    input_source,
+    number_argument,
+    reader_options,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -53,22 +59,17 @@ REFUSED_BATCH_ARGUMENTS = {
 }
 
 
-def validation_set(
-    operator: AbejaDeploymentOperator,
-    input_path: Any,
-    inputs: Any,
-    *,
-    storage_conn_id: str | None = None,
-    **options: Any,
-) -> Any:
-    """The batch operator's reader of ``input_path`` / ``inputs``, or the channel's files for an
+def validation_set(operator: Any, names: Sequence[str] = READER_OPTIONS) -> Any:
+    """The batch operator's reader of the ``operator``'s ``input_path`` / ``inputs`` (with its
+    reader options ``names``), or the channel's files for an
     ``abeja-datalake://<channel_id>[/<file_id>]`` path (see ``batch.channel``) read with the
     ``operator``'s client, made once the path is checked."""
     from airflow_provider_abeja.batch.channel import ChannelSource, channel_path
 
+    input_path, inputs, options = operator.input_path, operator.inputs, reader_options(operator, names)
     located = channel_path(input_path) if inputs is None else None
     if located is None:
-        return input_source(input_path, inputs, conn_id=storage_conn_id, **options)
+        return input_source(input_path, inputs, conn_id=operator.storage_conn_id, **options)
     return ChannelSource(operator.client, *located, **options)
 
 
@@ -241,16 +242,7 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         return blue
 
     def _full_source(self) -> Any:
-        return validation_set(
-            self,
-            self.input_path,
-            self.inputs,
-            input_format=self.input_format,
-            key_field=self.key_field,
-            payload_field=self.payload_field,
-            content_type=self.content_type,
-            storage_conn_id=self.storage_conn_id,
-        )
+        return validation_set(self)
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
         from airflow_provider_abeja.batch import compare
@@ -388,14 +380,7 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
     def _probes(self) -> list[Any]:
         if self.input_path is None and self.inputs is None:
             return []
-        source = validation_set(
-            self,
-            self.input_path,
-            self.inputs,
-            key_field=self.key_field,
-            payload_field=self.payload_field,
-            storage_conn_id=self.storage_conn_id,
-        )
+        source = validation_set(self, ("key_field", "payload_field"))
         return list(itertools.islice(source, self.probe_sample))
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -497,5 +497,4 @@ class AbejaDeleteTriggerOperator(AbejaDeleteOperator):
     noun, id_field = "trigger", "trigger_id"
 
     def __init__(self, *, trigger_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.trigger_id = trigger_id
+        super().__init__(trigger_id=trigger_id, **kwargs)

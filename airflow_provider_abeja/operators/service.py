@@ -467,8 +467,7 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     noun, id_field = "service", "service_id"
 
     def __init__(self, *, service_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.service_id = service_id
+        super().__init__(service_id=service_id, **kwargs)
 
 
 # -- calling a service ------------------------------------------------------------------------------

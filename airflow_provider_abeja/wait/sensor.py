@@ -3,8 +3,9 @@
 Poke and reschedule modes read the resource with the hook's sync client, one ``engine.step`` per
 poke; deferrable mode pokes once, then hands the wait to the resource's trigger (``wait.trigger``)
 with the sensor's timeout as a wall-clock deadline, and reads its event back with
-``engine.validate_status_event``. A subclass names its ``ResourceKind`` (which also names the
-client calls that read it), its two path ids and its trigger; the rest is the same for every kind.
+``engine.validate_status_event``. A subclass names its trigger (``trigger=``, which names its
+``ResourceKind`` and so the client calls that read it) and takes its two path ids; the rest is the
+same for every kind.
 """
 
 from __future__ import annotations
@@ -66,12 +67,21 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
     ``WAIT_RETRIES``. Outcomes and messages are the engine's, the same in every mode.
     """
 
-    #: What is watched: nouns, event keys, default target and failure statuses, failure error.
+    #: What is watched: nouns, event keys, default target and failure statuses, failure error
+    #: (the trigger's: a subclass names only its trigger).
     kind: ClassVar[engine.ResourceKind]
     #: The trigger that waits in deferrable mode.
     trigger_class: ClassVar[type[StatusTrigger]]
     #: A bad id or a fail-fast error in a poke fails the task at once (``soft_fail``: skips it).
     fail_fast_methods = ("execute", "execute_complete", "poke")
+
+    def __init_subclass__(cls, *, trigger: type[StatusTrigger] | None = None, **kwargs: Any) -> None:
+        """``class ...(StatusSensor, trigger=...)``: the trigger names the kind, and the kind's path
+        ids are templated first, before the subclass's own ``template_fields``."""
+        super().__init_subclass__(**kwargs)
+        if trigger is not None:
+            cls.trigger_class, cls.kind = trigger, trigger.kind
+            cls.template_fields = (*cls.kind.path_ids, *cls.__dict__.get("template_fields", ()))
 
     def __init__(
         self,
@@ -82,10 +92,15 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         **kwargs: Any,
     ) -> None:
+        # A subclass passes its own id arguments on by name (the kind's path ids): kept here, for all
+        # (a subclass that keeps them itself passes none).
+        path_ids = {name: kwargs.pop(name) for name in self.kind.path_ids[1:] if name in kwargs}
         if "retries" not in kwargs and "retries" not in (kwargs.get("default_args") or {}):
             kwargs["retries"] = WAIT_RETRIES
         super().__init__(**kwargs)
         self.organization_id = organization_id
+        for name, value in path_ids.items():
+            setattr(self, name, value)
         self.abeja_conn_id = abeja_conn_id
         self.deferrable = deferrable
         self.transient_error_budget = transient_error_budget
@@ -194,7 +209,7 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         self.log.info("%s %s reached %s", kind.noun.capitalize(), resource_id, event.get(kind.status_key))
 
 
-class AbejaServiceStatusSensor(StatusSensor):
+class AbejaServiceStatusSensor(StatusSensor, trigger=AbejaServiceStatusTrigger):
     """Wait until an ABEJA Platform service reaches ``target_status``.
 
     :param deployment_id: deployment of the service (templated).
@@ -209,9 +224,7 @@ class AbejaServiceStatusSensor(StatusSensor):
     ``StatusSensor``'s, the same for every kind of resource.
     """
 
-    kind = engine.SERVICE
-    trigger_class = AbejaServiceStatusTrigger
-    template_fields: Sequence[str] = ("organization_id", "deployment_id", "service_id", "target_status")
+    template_fields: Sequence[str] = ("target_status",)
     ui_color = "#e8f4ea"
     # The wait is the task a user watches for minutes: it links to the service's console page.
     operator_extra_links = (AbejaServiceLink(),)
@@ -225,8 +238,7 @@ class AbejaServiceStatusSensor(StatusSensor):
         failure_statuses: Iterable[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.deployment_id, self.service_id = deployment_id, service_id
+        super().__init__(deployment_id=deployment_id, service_id=service_id, **kwargs)
         self._wait_for(target_status, failure_statuses)
 
     def _push_link(self, context: Context) -> None:
@@ -235,7 +247,7 @@ class AbejaServiceStatusSensor(StatusSensor):
             push_service_url(self, ti, service_console_url(self.hook.console_url, *self._ids()))
 
 
-class AbejaTrainingJobSensor(StatusSensor):
+class AbejaTrainingJobSensor(StatusSensor, trigger=AbejaTrainingJobTrigger):
     """Succeed when the training job is ``Complete``; fail without retries when it ends
     ``Failed`` or ``Stopped`` (with its latest log lines).
 
@@ -245,17 +257,13 @@ class AbejaTrainingJobSensor(StatusSensor):
     The other arguments and the default retries are ``StatusSensor``'s.
     """
 
-    kind = engine.TRAINING_JOB
-    trigger_class = AbejaTrainingJobTrigger
-    template_fields: Sequence[str] = ("organization_id", "job_definition_name", "training_job_id")
     ui_color = "#fdf3e8"
 
     def __init__(self, *, job_definition_name: str, training_job_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.job_definition_name, self.training_job_id = job_definition_name, training_job_id
+        super().__init__(job_definition_name=job_definition_name, training_job_id=training_job_id, **kwargs)
 
 
-class AbejaRunSensor(StatusSensor):
+class AbejaRunSensor(StatusSensor, trigger=AbejaRunTrigger):
     """Succeed when the run ``SUCCEEDED``; fail without retries when it ends ``FAILED`` (with its
     latest log lines). Runs started by a platform trigger are watched the same way.
 
@@ -265,14 +273,10 @@ class AbejaRunSensor(StatusSensor):
     The other arguments and the default retries are ``StatusSensor``'s.
     """
 
-    kind = engine.RUN
-    trigger_class = AbejaRunTrigger
-    template_fields: Sequence[str] = ("organization_id", "deployment_id", "run_id")
     ui_color = "#eef4e8"
 
     def __init__(self, *, deployment_id: str, run_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.deployment_id, self.run_id = deployment_id, run_id
+        super().__init__(deployment_id=deployment_id, run_id=run_id, **kwargs)
 
     def _push_link(self, context: Context) -> None:
         from airflow_provider_abeja.links.runs import push_run_link

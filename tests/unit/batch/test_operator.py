@@ -120,6 +120,17 @@ def test_files_and_jsonl_inputs_are_told_apart(tmp_path: Path) -> None:
     assert isinstance(_op(tmp_path, input_path=str(tmp_path / "in.jsonl")).build_source(), JsonlSource)
 
 
+def test_the_readers_options_reach_the_reader(tmp_path: Path) -> None:
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.png").write_bytes(b"A")
+    (tmp_path / "in.jsonl").write_text('{"id": "k1", "body": {"x": 1}}\n')
+    files = _op(tmp_path, input_path=str(tmp_path / "imgs"), content_type="image/x-custom").build_source()
+    assert [item.content_type for item in files] == ["image/x-custom"]
+    fields = {"key_field": "id", "payload_field": "body"}
+    records = _op(tmp_path, input_path=str(tmp_path / "in.jsonl"), **fields).build_source()
+    assert [(item.key, item.json) for item in records] == [("k1", {"x": 1})]
+
+
 def test_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="exactly one"):
         AbejaBatchRequestOperator(task_id="t", deployment_id=DEP, output_path="o.jsonl")

@@ -143,6 +143,21 @@ def test_delete_endpoint_returns_the_answer_and_says_so(requests_mock, context, 
     assert "Endpoint prod is already gone" in capsys.readouterr().out
 
 
+def test_a_delete_operator_that_keeps_its_own_id_still_works(requests_mock, context):
+    from airflow_provider_abeja.operators._base import AbejaDeleteOperator
+
+    class OwnId(AbejaDeleteOperator):
+        noun, id_field = "endpoint", "endpoint_alias"
+
+        def __init__(self, *, endpoint_alias, **kwargs):
+            super().__init__(**kwargs)
+            self.endpoint_alias = endpoint_alias
+
+    requests_mock.delete(f"{ENDPOINTS}/prod", json={"message": "deleted"})
+    op = OwnId(task_id="d", deployment_id=DEP, endpoint_alias="prod")
+    assert op.execute(context) == {"message": "deleted"}
+
+
 def test_endpoint_ids_are_templated():
     assert set(AbejaUpdateEndpointOperator.template_fields) >= {
         "organization_id", "deployment_id", "endpoint_alias", "service_id",

@@ -157,3 +157,18 @@ def test_a_bad_channel_is_refused_before_any_request(cls: type, monkeypatch: pyt
 
     with pytest.raises(AirflowFailException, match=r"^input_path: 'not a channel' must not contain"):
         op.execute({"ti": None})  # fails fast: no Airflow retry
+
+
+def test_the_bakes_probes_are_read_with_its_key_and_payload_fields() -> None:
+    inputs = [{"id": "a", "body": {"x": 1}}, {"id": "b", "body": {"x": 2}}]
+    swap = AbejaGuardedSwapOperator(
+        task_id="swap",
+        deployment_id=DEP,
+        green_service_id=SER,
+        blue_service_id="ser-fedcba9876543210",
+        inputs=inputs,
+        key_field="id",
+        payload_field="body",
+        probe_sample=1,
+    )
+    assert [(probe.key, probe.json) for probe in swap._probes()] == [("a", {"x": 1})]

@@ -23,7 +23,9 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
+from airflow_provider_abeja.sensors.runs import AbejaRunSensor
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
+from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
 
 API = "http://abeja.test"
@@ -79,6 +81,41 @@ class TestArguments:
             "service_id",
             "target_status",
         }
+
+    @pytest.mark.parametrize(
+        ("sensor_class", "ids"),
+        [
+            (AbejaServiceStatusSensor, {"deployment_id": DEP, "service_id": SER}),
+            (AbejaTrainingJobSensor, {"job_definition_name": "defn", "training_job_id": "1111111111111"}),
+            (AbejaRunSensor, {"deployment_id": DEP, "run_id": "1111111111111"}),
+        ],
+    )
+    def test_each_sensor_keeps_and_templates_its_triggers_path_ids(
+        self, sensor_class: Any, ids: dict[str, str]
+    ) -> None:
+        """The trigger names the kind; the kind's path ids are the templated ids, kept by name."""
+        kind = sensor_class.trigger_class.kind
+        assert sensor_class.kind is kind
+        assert sensor_class.template_fields[:3] == kind.path_ids
+        sensor = sensor_class(task_id="wait", organization_id=ORG, **ids)
+        assert {name: getattr(sensor, name) for name in ids} == ids
+        assert sensor.resource_id == list(ids.values())[-1]
+
+    def test_a_subclass_that_keeps_its_own_ids_still_works(self) -> None:
+        from airflow_provider_abeja.triggers.runs import AbejaRunTrigger
+        from airflow_provider_abeja.wait import engine
+        from airflow_provider_abeja.wait.sensor import StatusSensor
+
+        class OwnIds(StatusSensor):
+            kind, trigger_class = engine.RUN, AbejaRunTrigger
+            template_fields = ("organization_id", "deployment_id", "run_id")
+
+            def __init__(self, *, deployment_id: str, run_id: str, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.deployment_id, self.run_id = deployment_id, run_id
+
+        sensor = OwnIds(task_id="wait", deployment_id=DEP, run_id="1111111111111")
+        assert (sensor.deployment_id, sensor.resource_id) == (DEP, "1111111111111")
 
     @pytest.mark.slow  # a fresh interpreter with another config
     def test_default_deferrable_follows_the_config(self) -> None:
