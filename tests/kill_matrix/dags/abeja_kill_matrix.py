@@ -33,9 +33,11 @@ DEPLOYMENT = os.environ.get("ABEJA_KILL_DEPLOYMENT", "9999999999999")
 VERSION = os.environ.get("ABEJA_KILL_VERSION", "ver-5a3d1e0000000001")
 DEFINITION = os.environ.get("ABEJA_KILL_DEFINITION", "sentiment")
 ENVIRONMENT = {"SAMPLE_TRAIN_SECONDS": "900", "SAMPLE_TRAIN_UNTIL": "{{ dag_run.conf['release'] }}"}
-EXECUTION_TIMEOUT = timedelta(seconds=float(os.environ.get("ABEJA_KILL_EXECUTION_TIMEOUT", "45")))
-#: the reschedule sensors' poke interval: long enough that a sensor is mostly up for reschedule
-POKE_INTERVAL = float(os.environ.get("ABEJA_KILL_POKE_INTERVAL", "15"))
+#: long enough for a create to start and a deferred task to resume while all cells start at once
+EXECUTION_TIMEOUT = timedelta(seconds=float(os.environ.get("ABEJA_KILL_EXECUTION_TIMEOUT", "90")))
+#: the reschedule sensors' poke interval: each poke is a new task process, so a long one keeps the
+#: load off the other cells (and a sensor mostly up for reschedule)
+POKE_INTERVAL = float(os.environ.get("ABEJA_KILL_POKE_INTERVAL", "45"))
 
 
 @task
