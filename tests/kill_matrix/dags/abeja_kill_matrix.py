@@ -44,15 +44,16 @@ POKE_INTERVAL = float(os.environ.get("ABEJA_KILL_POKE_INTERVAL", "45"))
 def stop_run_training_jobs(**context: Any) -> list[str]:
     """Stop the training jobs this DAG run started that still run (the pattern's teardown)."""
     from airflow_provider_abeja.hooks.abeja import AbejaHook
-    from airflow_provider_abeja.operators._base import CREATED_BY_ENV, created_in_run
+    from airflow_provider_abeja.operators.service import CREATED_BY_ENV
 
     ti, hook = context["ti"], AbejaHook()
+    made_here = f"{ti.dag_id}/create/{ti.run_id}"  # the create operator's marker
     organization_id = hook.get_organization_id(None)
     jobs = hook.client.get_training_jobs(organization_id, DEFINITION).get("entries") or []
     stopped = []
     for job in jobs:
         marker = (job.get("environment") or {}).get(CREATED_BY_ENV)
-        if created_in_run(marker, ti.dag_id, ti.run_id) and job.get("status") in ("Pending", "Active"):
+        if marker == made_here and job.get("status") in ("Pending", "Active"):
             hook.client.stop_training_job(organization_id, DEFINITION, str(job["training_job_id"]))
             stopped.append(str(job["training_job_id"]))
     return stopped
