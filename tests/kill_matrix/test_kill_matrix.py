@@ -1,6 +1,8 @@
 """The kill matrix under a real scheduler, LocalExecutor workers and triggerer, against the
-emulator: every action of ``cells.ACTIONS`` x {sync, deferrable} x {service create, training job},
-all cells at once in one ``airflow standalone``.
+emulator: every action of ``cells.ACTIONS`` x {sync, reschedule, deferrable} x {service create,
+training job}, all cells at once in one ``airflow standalone``. A reschedule cell is the documented
+pattern (``dags/abeja_kill_matrix.py``): its action goes to the sensor ``work`` while it is up for
+reschedule, and it ends once its teardown has.
 
 Order: every run is started and reaches its wait (a SIGKILLed worker's retry too); the triggerer
 is restarted (SIGTERM, a new one takes the triggers over) and no resource may change; then the
@@ -43,8 +45,12 @@ FINISHED = {"service": {"READY"}, "training": {"Complete"}}
 CANCELLED = {"service": {"deleted"}, "training": {"Stopped"}}
 PHASE_TIMEOUT = 480.0
 AIRFLOW_2 = airflow_major() < 3
-#: ``ABEJA_KILL_MATRIX_MODES=deferrable`` runs one column (CI's Airflow 2.11 subset)
-SELECTED_MODES = os.environ.get("ABEJA_KILL_MATRIX_MODES", ",".join(MODES)).split(",")
+#: ``ABEJA_KILL_MATRIX_MODES=deferrable`` runs one column (CI's Airflow 2.11 subset); 2.11 has no
+#: reschedule column
+_DEFAULT_MODES = [m for m in MODES if not (AIRFLOW_2 and m == "reschedule")]
+SELECTED_MODES = os.environ.get("ABEJA_KILL_MATRIX_MODES", ",".join(_DEFAULT_MODES)).split(",")
+#: the reschedule pattern's task that ends what the run made (none in the ``keep`` variant)
+TEARDOWN = "teardown"
 
 
 @dataclass
@@ -66,7 +72,16 @@ class Cell:
 
     @property
     def marker(self) -> str:
-        return f"{self.dag_id}/work/{self.run_id}"
+        creator = "create" if self.mode == "reschedule" else "work"
+        return f"{self.dag_id}/{creator}/{self.run_id}"
+
+    @property
+    def has_teardown(self) -> bool:
+        return self.mode == "reschedule" and ACTIONS[self.action][0] != "keep"
+
+    @property
+    def promise(self) -> Promise:
+        return promise(self.action, self.mode, AIRFLOW_2, self.resource)
 
     @property
     def name(self) -> str:
@@ -78,6 +93,10 @@ class Matrix:
         self.airflow, self.emulator, self.cells = airflow, emulator, cells
         self.client = APIClient(emulator.credential, api_url=emulator.url)
         self.tis: dict[tuple[str, str], dict[str, Any]] = {}
+        self.teardowns: dict[tuple[str, str], dict[str, Any]] = {}
+        #: set once the users' actions are due: a waiting cell is then acted on (a reschedule
+        #: cell only while its sensor is up for reschedule)
+        self.acting = False
 
     # -- reading --------------------------------------------------------------------------------
     def api(self, method: str, path: str, body: Any = None) -> Any:
@@ -99,9 +118,15 @@ class Matrix:
         """Every cell's task instance, in one request (the api-server also serves the workers)."""
         root = self.airflow.api_root
         answer = self.api("GET", f"{root}/dags/~/dagRuns/~/taskInstances?limit=100")
-        self.tis = {
-            (t["dag_id"], t["dag_run_id"]): t for t in answer["task_instances"] if t["task_id"] == "work"
-        }
+        tis = answer["task_instances"]
+        self.tis = {(t["dag_id"], t["dag_run_id"]): t for t in tis if t["task_id"] == "work"}
+        self.teardowns = {(t["dag_id"], t["dag_run_id"]): t for t in tis if t["task_id"] == TEARDOWN}
+
+    def ended(self, cell: Cell) -> bool:
+        """Its task ended, and the teardown after it (reschedule)."""
+        done = {"success", "failed"}
+        teardown = self.teardowns.get((cell.dag_id, cell.run_id), {})
+        return self.ti(cell)["state"] in done and (not cell.has_teardown or teardown.get("state") in done)
 
     def ti(self, cell: Cell) -> dict[str, Any]:
         return dict(self.tis[(cell.dag_id, cell.run_id)])
@@ -127,7 +152,7 @@ class Matrix:
         return [rid for rid, status in cell.seen.items() if status in RUNNING[cell.resource]]
 
     def waiting(self, cell: Cell, ti: dict[str, Any], try_number: int = 1) -> bool:
-        state = "running" if cell.mode == "sync" else "deferred"
+        state = {"sync": "running", "reschedule": "up_for_reschedule"}.get(cell.mode, "deferred")
         return ti["state"] == state and ti["try_number"] >= try_number and bool(self.live(cell))
 
     # -- acting ---------------------------------------------------------------------------------
@@ -186,8 +211,27 @@ class Matrix:
                 self.advance(cell)
             time.sleep(2.0)
 
+    def act(self, cell: Cell) -> None:
+        """The user's action of a waiting cell (or its release, for the cells that finish)."""
+        if cell.action in ("mark failed", "mark failed, keep flag"):
+            self.set_state(cell, "failed")
+            cell.step = "acted"
+        elif cell.action == "mark success":
+            self.set_state(cell, "success")
+            cell.step = "acted"
+        elif cell.action == "clear":
+            self.clear(cell)
+            cell.step = "cleared"
+        else:
+            self.release(cell)
+            cell.step = "released"
+
     def advance(self, cell: Cell) -> None:
-        """One step of the cell's own story (the actions on the user's side wait for ``act``)."""
+        """One step of the cell's own story (the actions on the user's side wait for ``acting``)."""
+        if cell.step == "waiting" and self.acting:
+            if cell.mode != "reschedule" or self.waiting(cell, self.ti(cell)):
+                self.act(cell)
+            return
         if cell.step in ("waiting", "acted", "timing", "released"):
             return
         ti = self.ti(cell)
@@ -196,7 +240,12 @@ class Matrix:
             cell.step = "timing"  # ended on its own (execution_timeout); judged at the end
             return
         if cell.step == "start":
-            if cell.action == "worker SIGKILL, retry" and cell.mode == "deferrable":
+            if cell.action == "worker SIGKILL, retry" and cell.mode == "reschedule":
+                # its worker dies during a poke (between pokes no process of it runs)
+                running = ti["state"] == "running" and first_try and bool(self.live(cell))
+                if running and self.sigkill_worker(cell, ti):
+                    cell.step = "killed"
+            elif cell.action == "worker SIGKILL, retry" and cell.mode == "deferrable":
                 # its worker dies at the first step caught: creating, deferring, or resuming
                 # after the release (a deferred wait has no worker: it is released to get one)
                 if ti["state"] == "running" and first_try and self.sigkill_worker(cell, ti):
@@ -208,7 +257,7 @@ class Matrix:
                     cell.step = "killed" if self.sigkill_worker(cell, ti) else "start"
                 else:
                     cell.step = "timing" if cell.action == "execution_timeout" else "waiting"
-        elif cell.step == "killed" and first_try and ti["state"] == "deferred":
+        elif cell.step == "killed" and first_try and ti["state"] in ("deferred", "up_for_reschedule"):
             cell.step = "start"  # the kill came as the process left on its own: try again
         elif cell.step == "killed" and not first_try:
             if cell.released:
@@ -218,7 +267,7 @@ class Matrix:
         elif (
             cell.step == "cleared"
             and self.waiting(cell, ti, try_number=2)
-            and len(cell.seen) == promise(cell.action, cell.mode, AIRFLOW_2).created
+            and len(cell.seen) == cell.promise.created
         ):
             self.set_state(cell, "failed")  # end the rerun the clear started
             cell.step = "acted"
@@ -264,6 +313,10 @@ def outcome(matrix: Matrix, cell: Cell) -> Promise:
         if statuses and statuses <= wanted[cell.resource]:
             resource = name
     return Promise(str(matrix.ti(cell)["state"]), resource if statuses else "none", len(cell.seen))
+
+
+def ended_as_promised(result: Promise, cell: Cell) -> bool:
+    return kept_promise(result, cell.action, cell.mode, AIRFLOW_2, cell.resource)
 
 
 @pytest.fixture
@@ -319,8 +372,10 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
     airflow.mark("all waiting")
 
     # 2. the triggerer restarts: the deferred waits move to a new triggerer, nothing is cancelled
+    # (nor anything of the rescheduled waits, which have no trigger)
     deferred = [c for c in cells if c.mode == "deferrable" and c.step == "waiting"]
-    before = {c.name: dict(c.seen) for c in deferred}
+    watched = deferred + [c for c in cells if c.mode == "reschedule" and c.step == "waiting"]
+    before = {c.name: dict(c.seen) for c in watched}
     matrix.refresh()
     old_jobs = {c.name: (matrix.ti(c).get("triggerer_job") or {}).get("id") for c in deferred}
     new_triggerer = matrix.restart_triggerer(tmp_path)
@@ -334,34 +389,20 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
         matrix.run_until(moved, "the deferred waits taken over by the new triggerer")
         airflow.mark("triggerer restarted")
         matrix.observe()
-        after = {c.name: dict(c.seen) for c in deferred}
+        after = {c.name: dict(c.seen) for c in watched}
         assert after == before, "a triggerer restart changed a resource"
 
         # 3. the users' actions, and the cells that finish are released
-        for cell in cells:
-            if cell.step != "waiting":
-                continue
-            if cell.action in ("mark failed", "mark failed, keep flag"):
-                matrix.set_state(cell, "failed")
-                cell.step = "acted"
-            elif cell.action == "mark success":
-                matrix.set_state(cell, "success")
-                cell.step = "acted"
-            elif cell.action == "clear":
-                matrix.clear(cell)
-                cell.step = "cleared"
-            else:
-                matrix.release(cell)
-                cell.step = "released"
+        matrix.acting = True
         matrix.run_until(
-            lambda: all(c.step != "cleared" for c in cells), "every cleared cell's rerun waiting"
+            lambda: all(c.step not in ("waiting", "cleared") for c in cells),
+            "every action sent, every cleared cell's rerun waiting",
         )
 
         # 4. every run ends; the cancellations land
         def ended() -> bool:
             matrix.refresh()
-            states = {str(matrix.ti(c)["state"]) for c in cells}
-            return states <= {"success", "failed"}
+            return all(matrix.ended(c) for c in cells)
 
         matrix.run_until(ended, "every task ended")
         airflow.mark("all ended")
@@ -372,9 +413,9 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
             matrix.observe()
             results = {c.name: outcome(matrix, c) for c in cells}
             wrong = {
-                c.name: (results[c.name], promise(c.action, c.mode, AIRFLOW_2))
+                c.name: (results[c.name], c.promise)
                 for c in cells
-                if not kept_promise(results[c.name], c.action, c.mode, AIRFLOW_2)
+                if not ended_as_promised(results[c.name], c)
             }
             if not wrong or time.monotonic() > deadline:
                 break
@@ -389,9 +430,6 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
         print(f"{name}: {result}")
     assert not wrong, f"cells that did not end as promised: {wrong}"
     counters = emulator.counters()
-    expected = {
-        r: sum(promise(c.action, c.mode, AIRFLOW_2).created for c in cells if c.resource == r)
-        for r in RESOURCES
-    }
+    expected = {r: sum(c.promise.created for c in cells if c.resource == r) for r in RESOURCES}
     assert counters["services_created"] == expected["service"], counters
     assert counters["training_jobs_created"] == expected["training"], counters

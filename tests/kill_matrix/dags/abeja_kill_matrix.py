@@ -2,6 +2,12 @@
 worker (``sync``) or the triggerer (``deferrable``); ``plain`` (one retry), ``timeout`` (an
 ``execution_timeout``, no retry) and ``keep`` (the flag that keeps the resource on a kill).
 
+``reschedule`` is the documented pattern instead (there is no such mode of the operators): the
+create operator with ``wait_for_completion=False``, the status sensor (task ``work``) with
+``mode="reschedule"``, then a run-scoped teardown that ends what the run made (``keep``: no
+teardown). Its ``timeout`` variant bounds the sensor with its own ``timeout`` too: in reschedule
+mode Airflow applies ``execution_timeout`` to each poke, not to the wait.
+
 A run's ``conf["release"]`` names the file whose existence ends its training job.
 """
 
@@ -9,23 +15,90 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
+from typing import Any
 
 try:
-    from airflow.sdk import DAG
+    from airflow.sdk import DAG, task
 except ImportError:  # Airflow 2.11
     from airflow import DAG
+    from airflow.decorators import task
 
+from airflow_provider_abeja.operators.cleanup import AbejaDeleteRunServicesOperator
 from airflow_provider_abeja.operators.service import AbejaCreateServiceOperator
 from airflow_provider_abeja.operators.training import AbejaCreateTrainingJobOperator
+from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
+from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
 
 DEPLOYMENT = os.environ.get("ABEJA_KILL_DEPLOYMENT", "9999999999999")
 VERSION = os.environ.get("ABEJA_KILL_VERSION", "ver-5a3d1e0000000001")
 DEFINITION = os.environ.get("ABEJA_KILL_DEFINITION", "sentiment")
 ENVIRONMENT = {"SAMPLE_TRAIN_SECONDS": "900", "SAMPLE_TRAIN_UNTIL": "{{ dag_run.conf['release'] }}"}
-EXECUTION_TIMEOUT = timedelta(seconds=float(os.environ.get("ABEJA_KILL_EXECUTION_TIMEOUT", "45")))
+#: long enough for a create to start and a deferred task to resume while all cells start at once
+EXECUTION_TIMEOUT = timedelta(seconds=float(os.environ.get("ABEJA_KILL_EXECUTION_TIMEOUT", "90")))
+#: the reschedule sensors' poke interval: each poke is a new task process, so a long one keeps the
+#: load off the other cells (and a sensor mostly up for reschedule)
+POKE_INTERVAL = float(os.environ.get("ABEJA_KILL_POKE_INTERVAL", "45"))
+
+
+@task
+def stop_run_training_jobs(**context: Any) -> list[str]:
+    """Stop the training jobs this DAG run started that still run (the pattern's teardown)."""
+    from airflow_provider_abeja.hooks.abeja import AbejaHook
+    from airflow_provider_abeja.operators.service import CREATED_BY_ENV
+
+    ti, hook = context["ti"], AbejaHook()
+    made_here = f"{ti.dag_id}/create/{ti.run_id}"  # the create operator's marker
+    organization_id = hook.get_organization_id(None)
+    jobs = hook.client.get_training_jobs(organization_id, DEFINITION).get("entries") or []
+    stopped = []
+    for job in jobs:
+        marker = (job.get("environment") or {}).get(CREATED_BY_ENV)
+        if marker == made_here and job.get("status") in ("Pending", "Active"):
+            hook.client.stop_training_job(organization_id, DEFINITION, str(job["training_job_id"]))
+            stopped.append(str(job["training_job_id"]))
+    return stopped
+
+
+def reschedule_pattern(resource: str, variant: str) -> None:
+    """create (no wait) >> sensor ``work`` (reschedule) >> teardown (none for ``keep``)."""
+    bounds: dict[str, Any] = {"timeout": 7 * 24 * 3600.0}
+    if variant == "timeout":
+        bounds = {"timeout": EXECUTION_TIMEOUT.total_seconds(), "execution_timeout": EXECUTION_TIMEOUT}
+    waiting = {"task_id": "work", "mode": "reschedule", "poke_interval": POKE_INTERVAL, **bounds}
+    if resource == "service":
+        create = AbejaCreateServiceOperator(
+            task_id="create", deployment_id=DEPLOYMENT, version_id=VERSION, wait_for_completion=False
+        )
+        sensor = AbejaServiceStatusSensor(
+            deployment_id=DEPLOYMENT,
+            service_id="{{ ti.xcom_pull(task_ids='create')['service_id'] }}",
+            **waiting,
+        )
+    else:
+        create = AbejaCreateTrainingJobOperator(
+            task_id="create",
+            job_definition_name=DEFINITION,
+            version_id=1,
+            environment=ENVIRONMENT,
+            wait_for_completion=False,
+        )
+        sensor = AbejaTrainingJobSensor(
+            job_definition_name=DEFINITION,
+            training_job_id="{{ ti.xcom_pull(task_ids='create')['training_job_id'] }}",
+            **waiting,
+        )
+    create >> sensor
+    if variant == "keep":
+        return
+    if resource == "service":
+        teardown = AbejaDeleteRunServicesOperator(task_id="teardown", deployment_id=DEPLOYMENT)
+    else:
+        teardown = stop_run_training_jobs.override(task_id="teardown")()
+    sensor >> teardown.as_teardown()
+
 
 for resource in ("service", "training"):
-    for mode in ("sync", "deferrable"):
+    for mode in ("sync", "reschedule", "deferrable"):
         for variant in ("plain", "timeout", "keep"):
             with DAG(
                 f"kill_{resource}_{mode}_{variant}",
@@ -38,6 +111,9 @@ for resource in ("service", "training"):
                     "retry_delay": timedelta(seconds=1),
                 },
             ):
+                if mode == "reschedule":
+                    reschedule_pattern(resource, variant)
+                    continue
                 common = {
                     "task_id": "work",
                     "deferrable": mode == "deferrable",
@@ -56,10 +132,7 @@ for resource in ("service", "training"):
                     AbejaCreateTrainingJobOperator(
                         job_definition_name=DEFINITION,
                         version_id=1,
-                        environment={
-                            "SAMPLE_TRAIN_SECONDS": "900",
-                            "SAMPLE_TRAIN_UNTIL": "{{ dag_run.conf['release'] }}",
-                        },
+                        environment=ENVIRONMENT,
                         stop_on_kill=variant != "keep",
                         **common,
                     )
