@@ -20,7 +20,7 @@ from airflow_provider_abeja.client import _core
 from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
-from airflow_provider_abeja.client.sync import ReadCalls
+from airflow_provider_abeja.client.sync import APIClient
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 P = ParamSpec("P")
@@ -80,7 +80,7 @@ def _timeout(value: tuple[float, float] | None) -> httpx.Timeout:
 def _awaited(
     call: Callable[Concatenate[Any, P], Any],
 ) -> Callable[Concatenate[AsyncAPIClient, P], Coroutine[Any, Any, dict[str, Any]]]:
-    """A call of ``ReadCalls`` as a coroutine method (its signature and docstring kept)."""
+    """A call of ``APIClient`` as a coroutine method (its signature and docstring kept)."""
 
     @functools.wraps(call)
     async def method(self: AsyncAPIClient, *args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
@@ -178,24 +178,15 @@ class AsyncAPIClient(ClientBase):
             )
         return plan.answer
 
-    get_service = _awaited(ReadCalls.get_service)
-    get_services = _awaited(ReadCalls.get_services)
-    get_service_recent_logs = _awaited(ReadCalls.get_service_recent_logs)
-    get_training_job = _awaited(ReadCalls.get_training_job)
-    get_training_job_recent_logs = _awaited(ReadCalls.get_training_job_recent_logs)
-    get_run = _awaited(ReadCalls.get_run)
-    get_run_recent_logs = _awaited(ReadCalls.get_run_recent_logs)
-    list_channel_files = _awaited(ReadCalls.list_channel_files)
+    get_service = _awaited(APIClient.get_service)
+    get_services = _awaited(APIClient.get_services)
+    get_service_recent_logs = _awaited(APIClient.get_service_recent_logs)
+    get_training_job = _awaited(APIClient.get_training_job)
+    get_training_job_recent_logs = _awaited(APIClient.get_training_job_recent_logs)
+    get_run = _awaited(APIClient.get_run)
+    get_run_recent_logs = _awaited(APIClient.get_run_recent_logs)
+    list_channel_files = _awaited(APIClient.list_channel_files)
 
     # What a trigger's on_kill sends (never re-sent blindly: DELETE is idempotent, the stop a POST).
-    async def delete_service(
-        self, organization_id: str, deployment_id: str, service_id: str
-    ) -> dict[str, Any]:
-        """DELETE .../services/{service_id}."""
-        return await self._call("delete_service", locals())
-
-    async def stop_training_job(
-        self, organization_id: str, job_definition_name: str, training_job_id: str
-    ) -> dict[str, Any]:
-        """POST .../jobs/{training_job_id}/stop."""
-        return await self._call("stop_training_job", locals())
+    delete_service = _awaited(APIClient.delete_service)
+    stop_training_job = _awaited(APIClient.stop_training_job)

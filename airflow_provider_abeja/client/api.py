@@ -2,10 +2,10 @@
 
 The request builder turns a declaration and a call's arguments into a request; both clients
 read the answer the way ``answer`` says; a test checks the emulator serves every route. Adding
-a call is a declaration here plus a thin method in each client that passes its arguments on:
+a call is a declaration here plus its signature in ``APIClient`` (``sync.declared_calls`` sends it):
 
-    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> dict:
-        return self._call("get_service", locals())
+    def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
+        '''GET .../services/{service_id}.'''
 
 Path templates name the arguments that fill them (checked as ids, or by ``path_values``, so
 errors name the argument); ``{x?}`` is a segment left out when ``x`` is None. Management paths

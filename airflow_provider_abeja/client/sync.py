@@ -1,13 +1,21 @@
-"""APIClient: the synchronous Service API client on one pooled ``requests.Session``."""
+"""APIClient: the synchronous Service API client on one pooled ``requests.Session``.
+
+A call's method is its public signature and docstring; ``client.api`` declares its request.
+"""
+
+# A declared call's method has no body of its own: ``declared_calls`` gives it one.
+# mypy: disable-error-code="empty-body"
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
 import os
 import time
 from collections.abc import Mapping
 from contextlib import closing, nullcontext
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -24,6 +32,35 @@ from airflow_provider_abeja.exceptions import AbejaError, InvalidArgumentError
 StreamTarget = str | os.PathLike[str] | IO[bytes]
 #: A JSON object, as the API answers.
 JSON = dict[str, Any]
+_Class = TypeVar("_Class", bound=type)
+
+
+def declared_calls(cls: _Class) -> _Class:
+    """Each method of ``cls`` named after a declared call sends it with the method's arguments.
+
+    A method's body runs first: one that returns a result (a call made of several requests) is
+    the whole call; a body of a docstring only leaves the request to the declaration.
+    """
+    for attribute, method in list(vars(cls).items()):
+        name = getattr(method, "__name__", "")  # an alias's too
+        if name in OPERATIONS and not OPERATIONS[name].internal:
+            setattr(cls, attribute, _sending(name, method))
+    return cls
+
+
+def _sending(name: str, method: Any) -> Any:
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def send(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = method(self, *args, **kwargs)
+        if result is not None:
+            return result
+        arguments = signature.bind(self, *args, **kwargs)
+        arguments.apply_defaults()
+        return self._call(name, arguments.arguments)
+
+    return send
 
 
 def classify_requests_error(exc: BaseException) -> Failure | None:
@@ -85,17 +122,18 @@ def describe_transport_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reason}"
 
 
-class ReadCalls:
-    """The calls triggers await, written once: ``APIClient`` inherits them, ``AsyncAPIClient``
-    wraps each as a coroutine method around its own ``_call``."""
+@declared_calls
+class APIClient(ClientBase):
+    """A low-level client for the ABEJA Platform Service and Training APIs.
 
-    def _call(self, name: str, args: Mapping[str, Any]) -> Any:
-        """Send the declared call ``name`` (``client.api``) with the calling method's arguments."""
-        raise NotImplementedError
+    One pooled session serves every call and may be shared by threads. Safe retries (see
+    :mod:`.retry`), ids checked before anything is sent, credentials never in messages.
+    """
+
+    # ------------------------------------------------------------------ what triggers await too
 
     def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """GET .../services/{service_id}."""
-        return self._call("get_service", locals())
 
     def get_service_recent_logs(
         self,
@@ -108,25 +146,20 @@ class ReadCalls:
         end_time: dt.datetime | None = None,
     ) -> JSON:
         """GET .../services/{service_id}/recentlogs (aware datetimes are sent in UTC)."""
-        return self._call("get_service_recent_logs", locals())
 
     def get_services(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../services; always ``{"entries": [...]}``."""
-        return self._call("get_services", locals())
 
     def get_training_job(self, organization_id: str, job_definition_name: str, training_job_id: str) -> JSON:
         """GET .../jobs/{training_job_id} (``status``, ``statistics``, ...)."""
-        return self._call("get_training_job", locals())
 
     def get_training_job_recent_logs(
         self, organization_id: str, job_definition_name: str, training_job_id: str
     ) -> JSON:
         """GET .../jobs/{training_job_id}/recentlogs (not a public route: see the module doc)."""
-        return self._call("get_training_job_recent_logs", locals())
 
     def get_run(self, organization_id: str, deployment_id: str, run_id: str) -> JSON:
         """GET .../runs/{run_id} (``status``: one of ``client.runs.RUN_STATUSES``)."""
-        return self._call("get_run", locals())
 
     def get_run_recent_logs(
         self,
@@ -139,7 +172,6 @@ class ReadCalls:
         end_time: dt.datetime | None = None,
     ) -> JSON:
         """GET .../runs/{run_id}/recentlogs: events newest first, as for services."""
-        return self._call("get_run_recent_logs", locals())
 
     def list_channel_files(
         self,
@@ -163,14 +195,6 @@ class ReadCalls:
         if next_page_token is not None and any(value is not None for value in filters):
             raise InvalidArgumentError("next_page_token", "is sent alone: the next page keeps the filters")
         return self._call("list_channel_files", locals())
-
-
-class APIClient(ClientBase, ReadCalls):
-    """A low-level client for the ABEJA Platform Service and Training APIs.
-
-    One pooled session serves every call and may be shared by threads. Safe retries (see
-    :mod:`.retry`), ids checked before anything is sent, credentials never in messages.
-    """
 
     def _open_transport(self) -> None:
         self._proxies: dict[str, dict[str, str]] = {}
@@ -324,17 +348,14 @@ class APIClient(ClientBase, ReadCalls):
         model_id: str | None = None,
     ) -> JSON:
         """POST .../services: create a service (never re-sent after a 5xx or a read timeout)."""
-        return self._call("create_service", locals())
 
     def delete_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """DELETE .../services/{service_id}."""
-        return self._call("delete_service", locals())
 
     def get_deployments(self, organization_id: str) -> JSON:
         """GET /organizations/{organization_id}/deployments; always ``{"entries": [...]}``."""
-        return self._call("get_deployments", locals())
 
-    list_services = ReadCalls.get_services
+    list_services = get_services
 
     def request_service(
         self,
@@ -352,21 +373,17 @@ class APIClient(ClientBase, ReadCalls):
         ``data`` (str, bytes, binary file or iterator of bytes) is streamed; ``stream_to`` (a path
         or a binary file) receives the answer in chunks instead of keeping it in memory.
         """
-        return self._call("request_service", locals())
 
     def start_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """POST .../services/{service_id}/start."""
-        return self._call("start_service", locals())
 
     def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """POST .../services/{service_id}/stop."""
-        return self._call("stop_service", locals())
 
     def update_service(
         self, organization_id: str, deployment_id: str, service_id: str, payload: dict[str, Any] | None = None
     ) -> JSON:
         """PATCH .../services/{service_id} with ``payload`` as the body."""
-        return self._call("update_service", locals())
 
     # ------------------------------------------------------------------ endpoints
 
@@ -374,25 +391,20 @@ class APIClient(ClientBase, ReadCalls):
         self, organization_id: str, deployment_id: str, service_id: str, custom_alias: str | None = None
     ) -> JSON:
         """POST .../endpoints (the platform names the alias ``default`` when none is given)."""
-        return self._call("create_endpoint", locals())
 
     def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> JSON:
         """GET .../endpoints/{endpoint id or custom alias}."""
-        return self._call("get_endpoint", locals())
 
     def get_endpoints(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../endpoints; always ``{"entries": [...]}``."""
-        return self._call("get_endpoints", locals())
 
     def update_endpoint(
         self, organization_id: str, deployment_id: str, endpoint: str, service_id: str
     ) -> JSON:
         """PATCH .../endpoints/{endpoint}: point it at ``service_id``."""
-        return self._call("update_endpoint", locals())
 
     def delete_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> JSON:
         """DELETE .../endpoints/{endpoint}."""
-        return self._call("delete_endpoint", locals())
 
     def request_endpoint(
         self,
@@ -406,31 +418,25 @@ class APIClient(ClientBase, ReadCalls):
         stream_to: StreamTarget | None = None,
     ) -> requests.Response:
         """POST to an endpoint (the default one when ``custom_alias`` is None)."""
-        return self._call("request_endpoint", locals())
 
     # ------------------------------------------------------------------ training and deployment versions
 
     def create_training_job_definition(self, organization_id: str, job_definition_name: str) -> JSON:
         """POST .../training/definitions: a new job definition named ``job_definition_name``."""
-        return self._call("create_training_job_definition", locals())
 
     def get_training_job_definitions(self, organization_id: str) -> JSON:
         """GET .../training/definitions; always ``{"entries": [...]}``."""
-        return self._call("get_training_job_definitions", locals())
 
     def get_training_job_definition(
         self, organization_id: str, job_definition_name: str, include_jobs: bool | None = None
     ) -> JSON:
         """GET .../training/definitions/{name}."""
-        return self._call("get_training_job_definition", locals())
 
     def delete_training_job_definition(self, organization_id: str, job_definition_name: str) -> JSON:
         """DELETE .../definitions/{job_definition_name}: only an empty definition (409 otherwise)."""
-        return self._call("delete_training_job_definition", locals())
 
     def archive_training_job_definition(self, organization_id: str, job_definition_name: str) -> JSON:
         """POST .../definitions/{job_definition_name}/archive."""
-        return self._call("archive_training_job_definition", locals())
 
     def create_training_job_definition_version(
         self,
@@ -443,29 +449,24 @@ class APIClient(ClientBase, ReadCalls):
         description: str | None = None,
     ) -> JSON:
         """POST .../versions (multipart): ``source`` is a folder (zipped here), a zip or .tar.gz."""
-        return self._call("create_training_job_definition_version", locals())
 
     def get_training_job_definition_versions(self, organization_id: str, job_definition_name: str) -> JSON:
         """GET .../versions; always ``{"entries": [...]}``."""
-        return self._call("get_training_job_definition_versions", locals())
 
     def get_training_job_definition_version(
         self, organization_id: str, job_definition_name: str, version_id: int
     ) -> JSON:
         """GET .../versions/{version_id} (a number)."""
-        return self._call("get_training_job_definition_version", locals())
 
     def delete_training_job_definition_version(
         self, organization_id: str, job_definition_name: str, version_id: int
     ) -> JSON:
         """DELETE .../versions/{version_id}: only a version no job ran (409 otherwise; archive it)."""
-        return self._call("delete_training_job_definition_version", locals())
 
     def archive_training_job_definition_version(
         self, organization_id: str, job_definition_name: str, version_id: int
     ) -> JSON:
         """POST .../versions/{version_id}/archive."""
-        return self._call("archive_training_job_definition_version", locals())
 
     def create_training_job(
         self,
@@ -479,7 +480,6 @@ class APIClient(ClientBase, ReadCalls):
         export_log: bool | None = None,
     ) -> JSON:
         """POST .../versions/{version_id}/jobs: start a job (never re-sent after a 5xx or read timeout)."""
-        return self._call("create_training_job", locals())
 
     def get_training_jobs(
         self,
@@ -489,23 +489,19 @@ class APIClient(ClientBase, ReadCalls):
         offset: int | None = None,
     ) -> JSON:
         """GET .../jobs; always ``{"entries": [...]}``."""
-        return self._call("get_training_jobs", locals())
 
     def stop_training_job(self, organization_id: str, job_definition_name: str, training_job_id: str) -> JSON:
         """POST .../jobs/{training_job_id}/stop."""
-        return self._call("stop_training_job", locals())
 
     def archive_training_job(
         self, organization_id: str, job_definition_name: str, training_job_id: str
     ) -> JSON:
         """POST .../jobs/{training_job_id}/archive (jobs are archived, never deleted)."""
-        return self._call("archive_training_job", locals())
 
     def get_training_result(
         self, organization_id: str, job_definition_name: str, training_job_id: str
     ) -> JSON:
         """GET .../jobs/{training_job_id}/result: ``{"artifacts": {"complete": {"uri": ...}}}``."""
-        return self._call("get_training_result", locals())
 
     def update_training_statistics(
         self,
@@ -515,7 +511,6 @@ class APIClient(ClientBase, ReadCalls):
         statistics: Mapping[str, Any],
     ) -> JSON:
         """POST .../jobs/{training_job_id}/statistics (what a training handler reports)."""
-        return self._call("update_training_statistics", locals())
 
     def download_training_result(
         self, organization_id: str, job_definition_name: str, training_job_id: str
@@ -535,7 +530,6 @@ class APIClient(ClientBase, ReadCalls):
         metrics: Mapping[str, Any] | None = None,
     ) -> JSON:
         """POST .../models (multipart): ``model_data`` is a zip or a folder (zipped here)."""
-        return self._call("create_training_model", locals())
 
     def create_training_model_from_job(
         self,
@@ -552,15 +546,12 @@ class APIClient(ClientBase, ReadCalls):
 
     def get_training_models(self, organization_id: str, job_definition_name: str) -> JSON:
         """GET .../models; always ``{"entries": [...]}``."""
-        return self._call("get_training_models", locals())
 
     def get_training_model(self, organization_id: str, job_definition_name: str, model_id: str) -> JSON:
         """GET .../models/{model_id}."""
-        return self._call("get_training_model", locals())
 
     def archive_training_model(self, organization_id: str, job_definition_name: str, model_id: str) -> JSON:
         """POST .../models/{model_id}/archive (models are archived, never deleted)."""
-        return self._call("archive_training_model", locals())
 
     def create_deployment_version(
         self,
@@ -585,15 +576,12 @@ class APIClient(ClientBase, ReadCalls):
 
     def get_deployment_versions(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../deployments/{id}/versions; always ``{"entries": [...]}``."""
-        return self._call("get_deployment_versions", locals())
 
     def get_deployment_version(self, organization_id: str, deployment_id: str, version_id: str) -> JSON:
         """GET .../deployments/{id}/versions/{version_id}."""
-        return self._call("get_deployment_version", locals())
 
     def delete_deployment_version(self, organization_id: str, deployment_id: str, version_id: str) -> JSON:
         """DELETE .../deployments/{id}/versions/{version_id}: a version no service runs (else 409)."""
-        return self._call("delete_deployment_version", locals())
 
     # ------------------------------------------------------------------ runs
 
@@ -614,7 +602,6 @@ class APIClient(ClientBase, ReadCalls):
         ``input_data`` / ``output_template``: ``client.runs.datalake_input(channel, file)`` and
         ``datalake_output(channel)``; ``retry_count`` 0 to 9 (the platform's default 5).
         """
-        return self._call("create_run", locals())
 
     def get_runs(
         self,
@@ -625,7 +612,6 @@ class APIClient(ClientBase, ReadCalls):
     ) -> JSON:
         """GET .../runs: one page ``{"entries": [...], "next_page_token": ...}``, newest first
         unless ``scan_forward``."""
-        return self._call("get_runs", locals())
 
     def get_run_logs(
         self,
@@ -637,7 +623,6 @@ class APIClient(ClientBase, ReadCalls):
         end_time: dt.datetime | None = None,
     ) -> JSON:
         """GET .../runs/{run_id}/logs: events oldest first; no ``next_token`` on the last page."""
-        return self._call("get_run_logs", locals())
 
     # ------------------------------------------------------------------ triggers
 
@@ -656,19 +641,15 @@ class APIClient(ClientBase, ReadCalls):
         distribution: int | None = None,
     ) -> JSON:
         """POST .../triggers: a run of ``version_id`` for each new file of channel ``input_service_id``."""
-        return self._call("create_trigger", locals())
 
     def get_triggers(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../triggers; always ``{"entries": [...]}``."""
-        return self._call("get_triggers", locals())
 
     def get_trigger(self, organization_id: str, deployment_id: str, trigger_id: str) -> JSON:
         """GET .../triggers/{trigger_id}."""
-        return self._call("get_trigger", locals())
 
     def delete_trigger(self, organization_id: str, deployment_id: str, trigger_id: str) -> JSON:
         """DELETE .../triggers/{trigger_id}."""
-        return self._call("delete_trigger", locals())
 
     def get_trigger_runs(
         self,
@@ -679,7 +660,6 @@ class APIClient(ClientBase, ReadCalls):
         scan_forward: bool | None = None,
     ) -> JSON:
         """GET .../triggers/{trigger_id}/runs: one page of the runs it started."""
-        return self._call("get_trigger_runs", locals())
 
     # ------------------------------------------------------------------ Datalake
 
@@ -687,7 +667,6 @@ class APIClient(ClientBase, ReadCalls):
         self, organization_id: str, name: str, description: str | None = None, storage_type: str = "datalake"
     ) -> JSON:
         """POST .../channels: ``{"channel": {"channel_id": ...}, ...}``."""
-        return self._call("create_channel", locals())
 
     def get_channels(
         self,
@@ -698,11 +677,9 @@ class APIClient(ClientBase, ReadCalls):
     ) -> JSON:
         """GET .../channels: ``{"channels": [...], "has_next": ...}`` (``filter_archived``:
         ``include_archived`` or ``exclude_archived``)."""
-        return self._call("get_channels", locals())
 
     def get_channel(self, organization_id: str, channel_id: str) -> JSON:
         """GET .../channels/{channel_id}: ``{"channel": {...}, ...}``."""
-        return self._call("get_channel", locals())
 
     def upload_channel_file(
         self,
@@ -720,11 +697,9 @@ class APIClient(ClientBase, ReadCalls):
         ``client.runs.LIFETIMES``; ``conflict_target`` (e.g. ``filename``): 409 when a file with
         the same value exists. Never re-sent after an unknown outcome.
         """
-        return self._call("upload_channel_file", locals())
 
     def get_channel_file(self, channel_id: str, file_id: str) -> JSON:
         """GET /channels/{channel_id}/{file_id}: the file's info and its pre-signed ``download_uri``."""
-        return self._call("get_channel_file", locals())
 
     def download_channel_file(self, channel_id: str, file_id: str) -> bytes:
         """The file's bytes, from the pre-signed URL of its info (sent without the credential)."""
@@ -734,4 +709,3 @@ class APIClient(ClientBase, ReadCalls):
 
     def delete_channel_file(self, channel_id: str, file_id: str) -> JSON:
         """DELETE /channels/{channel_id}/{file_id}."""
-        return self._call("delete_channel_file", locals())
