@@ -541,9 +541,12 @@ class Answer:
     content: bytes
     url: str
 
+    def close(self) -> None:
+        """Nothing to release: the answer was read whole and its connection returned."""
+
 
 class HttpResponse(Protocol):
-    """What a requests or an httpx response offers ``read_answer``."""
+    """What a requests response or an :class:`Answer` offers ``read_answer``."""
 
     @property
     def status_code(self) -> int: ...
@@ -554,29 +557,33 @@ class HttpResponse(Protocol):
     @property
     def content(self) -> bytes: ...
 
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def url(self) -> str | None: ...
+
 
 def raise_for_status(
-    spec: RequestSpec, response: HttpResponse, reason: str, url: str, secrets: Iterable[str], hint: str = ""
+    spec: RequestSpec, response: HttpResponse, secrets: Iterable[str], hint: str = ""
 ) -> None:
     """The error of anything but a 2xx (a redirect too: it is never followed)."""
     status_code = response.status_code
     if not 200 <= status_code < 300:
-        shown = url if spec.credential else spec.shown_url
+        url = (response.url or spec.url) if spec.credential else spec.shown_url
         raise error_from_response(
-            status_code, reason, response.content, shown, secrets, hint, response.headers
+            status_code, response.reason or "", response.content, url, secrets, hint, response.headers
         )
 
 
-def read_answer(
-    spec: RequestSpec, response: HttpResponse, reason: str, url: str, secrets: Iterable[str], hint: str = ""
-) -> Any:
+def read_answer(spec: RequestSpec, response: HttpResponse, secrets: Iterable[str], hint: str = "") -> Any:
     """A management or pre-signed answer read as its declaration says; the error of a non-2xx.
 
     ``bytes`` is the body; ``object`` a JSON object; ``entries`` a listing, which comes as
     ``{"entries": [...]}`` or as a bare list and is always returned as the former.
     """
-    raise_for_status(spec, response, reason, url, secrets, hint)
-    status_code, content = response.status_code, response.content
+    raise_for_status(spec, response, secrets, hint)
+    status_code, content, url = response.status_code, response.content, response.url or spec.url
     answer = OPERATIONS[spec.route].answer
     if answer == "bytes":
         return content

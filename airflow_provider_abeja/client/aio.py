@@ -41,12 +41,7 @@ def classify_httpx_error(exc: BaseException) -> Failure | None:
     return None
 
 
-TRANSPORT_ADAPTER: TransportAdapter[_core.Answer] = TransportAdapter(
-    classify=classify_httpx_error,
-    status_of=lambda answer: answer.status_code,
-    header_of=lambda answer, name: answer.headers.get(name),
-    close=lambda answer: None,  # answers are read whole already
-)
+TRANSPORT_ADAPTER: TransportAdapter[_core.Answer] = TransportAdapter(classify_httpx_error)
 
 
 @functools.lru_cache(maxsize=8)
@@ -173,9 +168,7 @@ class AsyncAPIClient(ClientBase):
         plan = _core.Plan(self._builder, name, args)
         for spec in plan:
             answer = await self._send(spec)
-            plan.answer = _core.read_answer(
-                spec, answer, answer.reason, answer.url, self._credential.secrets, self._auth_hint
-            )
+            plan.answer = _core.read_answer(spec, answer, self._credential.secrets, self._auth_hint)
         return plan.answer
 
     get_service = _awaited(APIClient.get_service)

@@ -24,6 +24,7 @@ import asyncio
 import datetime as dt
 import enum
 import logging
+import operator
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -79,12 +80,13 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
 
 @dataclass
 class TransportAdapter(Generic[R]):
-    """How one HTTP library exposes what the policy needs to know."""
+    """How one HTTP library exposes what the policy needs to know (by default a response's
+    ``status_code``, ``headers`` and ``close()``, as requests and ``_core.Answer`` have them)."""
 
     classify: Callable[[BaseException], Failure | None]
-    status_of: Callable[[R], int]
-    header_of: Callable[[R, str], str | None]
-    close: Callable[[R], Any]
+    status_of: Callable[[R], int] = operator.attrgetter("status_code")
+    header_of: Callable[[R, str], str | None] = lambda response, name: response.headers.get(name)  # type: ignore[attr-defined]
+    close: Callable[[R], Any] = operator.methodcaller("close")
 
 
 @dataclass

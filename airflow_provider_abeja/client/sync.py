@@ -90,12 +90,7 @@ def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
-TRANSPORT_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(
-    classify=classify_requests_error,
-    status_of=lambda response: response.status_code,
-    header_of=lambda response, name: response.headers.get(name),
-    close=requests.Response.close,
-)
+TRANSPORT_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(classify_requests_error)
 
 
 def _environ_verify(verify: bool | str) -> bool | str:
@@ -290,10 +285,7 @@ class APIClient(ClientBase):
         response._content_consumed = True  # type: ignore[attr-defined]
 
     def _error(self, response: requests.Response, spec: RequestSpec) -> None:
-        url = (response.url or spec.url) if spec.credential else spec.shown_url
-        _core.raise_for_status(
-            spec, response, response.reason or "", url, self._credential.secrets, self._auth_hint
-        )
+        _core.raise_for_status(spec, response, self._credential.secrets, self._auth_hint)
 
     def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> requests.Response:
         """The inference answer; with ``stream_to`` its body is copied there in chunks (not
@@ -326,10 +318,7 @@ class APIClient(ClientBase):
         plan = _core.Plan(self._builder, name, args)
         for spec in plan:
             response = self._send(spec)
-            reason, url = response.reason or "", response.url or spec.url
-            plan.answer = _core.read_answer(
-                spec, response, reason, url, self._credential.secrets, self._auth_hint
-            )
+            plan.answer = _core.read_answer(spec, response, self._credential.secrets, self._auth_hint)
         return plan.answer
 
     # ------------------------------------------------------------------ services
