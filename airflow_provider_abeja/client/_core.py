@@ -11,12 +11,13 @@ import ipaddress
 import json as jsonlib
 import logging
 import time
-import uuid
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, Protocol
 from urllib.parse import quote, urlsplit
+
+from urllib3.filepost import encode_multipart_formdata
 
 from airflow_provider_abeja import __version__
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
@@ -122,19 +123,6 @@ def _json_bytes(payload: Any, argument: str = "json") -> bytes:
     return text.encode("utf-8")
 
 
-def multipart(parts: list[FilePart]) -> tuple[bytes, str]:
-    """``multipart/form-data`` body and its Content-Type."""
-    boundary = uuid.uuid4().hex
-    chunks = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n".encode()
-        + data
-        + b"\r\n"
-        for name, filename, content_type, data in parts
-    ]
-    return b"".join([*chunks, f"--{boundary}--\r\n".encode()]), f"multipart/form-data; boundary={boundary}"
-
-
 def prepare_inference_body(
     data: object, json: Any, content_type: str | None
 ) -> tuple[Any, dict[str, str], int | None, bool]:
@@ -177,11 +165,7 @@ class RequestBuilder:
     def __init__(self, api_url: str, inference_addressing: str = "auto") -> None:
         self.api_url = api_url
         self.path_style = uses_path_style(api_url, inference_addressing)
-        parts = urlsplit(api_url)
-        self._scheme = parts.scheme
-        self._host = parts.hostname or ""
-        self._port = parts.port
-        self._prefix = parts.path
+        self._parts = urlsplit(api_url)
 
     # -- URLs
 
@@ -190,11 +174,13 @@ class RequestBuilder:
         if self.path_style:
             org, dep = _segment(organization_id), _segment(deployment_id)
             return f"{self.api_url}/_inference/{org}/deployments/{dep}{tail}"
-        host = self._host
+        host, port = self._parts.hostname or "", self._parts.port
         if ":" in host:  # IPv6 literal, only reachable here when virtual-host was forced
             host = f"[{host}]"
-        netloc = f"{organization_id}.{host}" + (f":{self._port}" if self._port is not None else "")
-        return f"{self._scheme}://{netloc}{self._prefix}/deployments/{_segment(deployment_id)}{tail}"
+        netloc = f"{organization_id}.{host}" + (f":{port}" if port is not None else "")
+        return (
+            f"{self._parts.scheme}://{netloc}{self._parts.path}/deployments/{_segment(deployment_id)}{tail}"
+        )
 
     # -- calls
 
@@ -228,9 +214,8 @@ class RequestBuilder:
         """Multipart for an ``Upload``, the bytes themselves for bytes, else JSON."""
         if isinstance(payload, Upload):
             parameters = _json_bytes(payload.parameters, "parameters")
-            return multipart(
-                [payload.archive, FilePart("parameters", "params.json", "application/json", parameters)]
-            )
+            parts = [payload.archive, FilePart("parameters", "params.json", "application/json", parameters)]
+            return encode_multipart_formdata([(p.name, (p.filename, p.data, p.content_type)) for p in parts])
         if isinstance(payload, bytes):
             return payload, "application/octet-stream"
         return _json_bytes(payload, op.payload_argument), "application/json"

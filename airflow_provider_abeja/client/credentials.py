@@ -186,10 +186,8 @@ def _value(values: Mapping[str, object], key: str, where: str, names: Mapping[st
         raise InvalidArgumentError(exc.argument, f"{exc.reason} ({where})") from None
 
 
-def credential_from_values(
-    values: Mapping[str, object], where: str, names: Mapping[str, str]
-) -> Credential | None:
-    """The credential in ``values`` (bearer > user > datasource), or None when it holds none.
+def credential_from_values(values: Mapping[str, object], where: str, names: Mapping[str, str]) -> Credential:
+    """The credential in ``values`` (bearer > user > datasource); an error when it holds none.
 
     ``names`` says how to call each key in an error (an argument, an environment variable, a
     connection field); ``where`` says where the values came from. Errors never echo a value.
@@ -211,7 +209,8 @@ def credential_from_values(
             principal = f"{kind}-{principal}"
         header, secrets = _basic(principal, secret)
         return Credential(kind, principal, header, secrets, where)
-    return None
+    kinds = ", or ".join(" + ".join(names[key] for key in keys) for keys in CREDENTIAL_KINDS.values())
+    raise MissingCredentialsError(f"no ABEJA credential in the {where}: give {kinds}")
 
 
 def resolve_credential(credential: Mapping[str, object] | None, environ: Mapping[str, str]) -> Credential:
@@ -221,26 +220,11 @@ def resolve_credential(credential: Mapping[str, object] | None, environ: Mapping
     credential is an error (it is never silently mixed with the environment). The caller's
     mapping is only read.
     """
-    if credential:
-        if not isinstance(credential, Mapping):
-            raise InvalidArgumentError("credential", "must be a dict")
-        resolved = credential_from_values(
-            credential, "credential argument", {k: f"credential.{k}" for k in CREDENTIAL_KEYS}
-        )
-        if resolved is None:
-            raise MissingCredentialsError(
-                "credential argument holds none of: auth_token, user_id + personal_access_token, "
-                "datasource_id + datasource_secret"
-            )
-        return resolved
-    env_values = {key: environ.get(name) for key, name in ENV_NAMES.items()}
-    resolved = credential_from_values(env_values, "environment", ENV_NAMES)
-    if resolved is None:
-        variables = ", or ".join(
-            " + ".join(ENV_NAMES[key] for key in keys) for keys in CREDENTIAL_KINDS.values()
-        )
-        raise MissingCredentialsError(
-            "no ABEJA credential: pass credential={'auth_token': ...} (or user_id + "
-            f"personal_access_token, or datasource_id + datasource_secret), or set {variables}"
-        )
-    return resolved
+    if not credential:
+        env_values = {key: environ.get(name) for key, name in ENV_NAMES.items()}
+        return credential_from_values(env_values, "environment", ENV_NAMES)
+    if not isinstance(credential, Mapping):
+        raise InvalidArgumentError("credential", "must be a dict")
+    return credential_from_values(
+        credential, "credential argument", {k: f"credential.{k}" for k in CREDENTIAL_KEYS}
+    )

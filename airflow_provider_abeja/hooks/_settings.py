@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_provider_abeja.client import credentials, validation
-from airflow_provider_abeja.exceptions import InvalidArgumentError, MissingCredentialsError
+from airflow_provider_abeja.exceptions import InvalidArgumentError
 from airflow_provider_abeja.get_provider_info import CONN_FIELDS
 
 if TYPE_CHECKING:
@@ -172,11 +172,6 @@ def _credential(
     values["user_id"] = login.strip() if isinstance(login, str) else login
     values["personal_access_token"] = password
     credential = credentials.credential_from_values(values, f"connection '{conn_id}'", _CREDENTIAL_FIELDS)
-    if credential is None:
-        raise MissingCredentialsError(
-            f"connection '{conn_id}' has no ABEJA credential: set extra auth_token, or login (user id) "
-            "+ password (personal access token), or extra datasource_id + datasource_secret"
-        )
     given = {key: str(values[key]) for key in credentials.CREDENTIAL_KINDS[credential.kind]}
     return credential, given
 
