@@ -65,13 +65,6 @@ def _verify(value: bool | str) -> bool | ssl.SSLContext:
         raise InvalidArgumentError("verify", f"cannot load the CA bundle {value!r}: {exc}") from None
 
 
-def _timeout(value: tuple[float, float] | None) -> httpx.Timeout:
-    if value is None:
-        return httpx.Timeout(None)
-    connect, read = value
-    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
-
-
 def _awaited(
     call: Callable[Concatenate[Any, P], Any],
 ) -> Callable[Concatenate[AsyncAPIClient, P], Coroutine[Any, Any, dict[str, Any]]]:
@@ -91,7 +84,8 @@ class AsyncAPIClient(ClientBase):
     """
 
     def _open_transport(self) -> None:
-        size = self._settings.pool_maxsize
+        size, timeout = self._settings.pool_maxsize, self._settings.timeout
+        connect, read = timeout or (None, None)
         # The CA setting is already in the SSL context; the environment gives only the proxies.
         # The API authenticates by header: the cookie jar's policy keeps and sends no cookie.
         self._client = httpx.AsyncClient(
@@ -99,7 +93,7 @@ class AsyncAPIClient(ClientBase):
             auth=self._credential,
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             verify=_verify(self._settings.verify),
-            timeout=_timeout(self._settings.timeout),
+            timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
             limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
             follow_redirects=False,  # the API does not redirect; nothing follows one
         )

@@ -93,13 +93,6 @@ def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
 TRANSPORT_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(classify_requests_error)
 
 
-def _environ_verify(verify: bool | str) -> bool | str:
-    """What requests would use: a CA bundle from the environment when verifying by default."""
-    if verify is True:
-        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return verify
-
-
 def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> requests.exceptions.RequestException:
     """What requests itself raises for urllib3's error while reading a body."""
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
@@ -205,7 +198,9 @@ class APIClient(ClientBase):
         # The environment (proxies, CA bundle) is read when the client is built and once per
         # host, not on every request as requests' trust_env does (~0.1 ms a request).
         session.trust_env = False
-        session.verify = _environ_verify(self._settings.verify)
+        session.verify = self._settings.verify
+        if session.verify is True:  # what requests would use: a CA bundle from the environment
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
     def _proxies_for(self, url: str) -> dict[str, str]:
         parts = urlsplit(url)
@@ -284,20 +279,17 @@ class APIClient(ClientBase):
         response._content = body.content
         response._content_consumed = True  # type: ignore[attr-defined]
 
-    def _error(self, response: requests.Response, spec: RequestSpec) -> None:
-        _core.raise_for_status(spec, response, self._credential.secrets, self._auth_hint)
-
     def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> requests.Response:
         """The inference answer; with ``stream_to`` its body is copied there in chunks (not
         limited in size; each receive within the read timeout)."""
         if stream_to is None:
             response = self._send(spec)
-            self._error(response, spec)
+            _core.raise_for_status(spec, response, self._credential.secrets, self._auth_hint)
             return response
         if not isinstance(stream_to, str | os.PathLike) and not hasattr(stream_to, "write"):
             raise InvalidArgumentError("stream_to", "must be a path or a binary file object")
         with closing(self._send(spec, stream=True)) as response:
-            self._error(response, spec)
+            _core.raise_for_status(spec, response, self._credential.secrets, self._auth_hint)
             try:
                 with (
                     open(stream_to, "wb")

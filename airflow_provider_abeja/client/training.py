@@ -183,12 +183,6 @@ def definition_version_body(args: validation.Arguments) -> Upload:
     return Upload(FilePart("source_code", filename, content_type, data), parameters)
 
 
-def _instance_type(value: object, argument: str) -> str:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
-        raise InvalidArgumentError(argument, "must be a name such as 'cpu-1'")
-    return value
-
-
 def _flag(value: object, argument: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidArgumentError(argument, "must be true or false")
@@ -201,7 +195,7 @@ def job_body(args: validation.Arguments) -> dict[str, Any]:
         {
             "environment": validation.check_environment,
             "datasets": validation.check_datasets,
-            "instance_type": _instance_type,
+            "instance_type": validation.check_instance_type,
             "description": _optional_text,
             "export_log": _flag,
         },

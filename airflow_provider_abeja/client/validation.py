@@ -176,10 +176,15 @@ def check_sizing(fields: Mapping[str, Any], prefix: str = "") -> None:
     flag = fields.get("enable_autoscale")
     if flag is not None and not isinstance(flag, bool) and str(flag).strip().lower() not in _BOOL_TEXT:
         raise InvalidArgumentError(f"{prefix}enable_autoscale", "must be true or false")
-    if "instance_type" in fields and not (
-        isinstance(fields["instance_type"], str) and _ENV_NAME.match(fields["instance_type"])
-    ):
-        raise InvalidArgumentError(f"{prefix}instance_type", "must be a non-empty name such as 'cpu-0.25'")
+    if "instance_type" in fields:
+        check_instance_type(fields["instance_type"], f"{prefix}instance_type")
+
+
+def check_instance_type(value: object, argument: str = "instance_type") -> str:
+    """An instance type's name (``cpu-0.25``, ``gpu-1``): no white space, ``=`` or controls."""
+    if not (isinstance(value, str) and _ENV_NAME.match(value)):
+        raise InvalidArgumentError(argument, "must be a non-empty name such as 'cpu-0.25'")
+    return value
 
 
 def check_environment(value: object, argument: str = "environment") -> dict[str, str] | None:
