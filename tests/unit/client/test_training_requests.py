@@ -155,3 +155,13 @@ def test_a_presigned_urls_signature_is_in_no_error_nor_log(
         assert "SIGNATURE" not in str(getattr(raised.value, "url", ""))
     assert "storage.example.test/artifact" in caplog.text
     assert "SIGNATURE" not in caplog.text
+
+
+@pytest.mark.parametrize("instance_type", ["", "cpu 1", "cpu-1\n", "a=b", 1])
+def test_services_and_training_jobs_refuse_the_same_instance_types(instance_type: Any) -> None:
+    """One check of an instance type's name (``validation.check_instance_type``), before anything is sent."""
+    with APIClient(CREDENTIAL, api_url="http://127.0.0.1:9", max_retry_count=0) as client:
+        with pytest.raises(InvalidArgumentError, match="instance_type"):
+            client.create_service(ORG, DEP, "ver-1", instance_type=instance_type)
+        with pytest.raises(InvalidArgumentError, match="instance_type"):
+            client.create_training_job(ORG, "defn", 1, instance_type=instance_type)
