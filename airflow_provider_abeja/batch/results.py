@@ -91,10 +91,8 @@ def _scan(fh: IO[bytes], tally: _Tally, where: str) -> Iterator[Any]:
             error = f"{where}: unreadable result line at byte {offset} is not the last line"
             tally.torn = True
         else:
-            if record.get("status") == "ok":
-                tally.ok += 1
-            else:
-                tally.errors += 1
+            ok = record.get("status") == "ok"
+            tally.ok, tally.errors = tally.ok + ok, tally.errors + (not ok)
             tally.good_end = offset + len(line)
             yield record["key"]
         offset += len(line)

@@ -27,15 +27,13 @@ LOG_FETCH_TIMEOUT = 15.0
 
 
 def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None:
-    if end_time is None:
-        return None
     if isinstance(end_time, datetime.datetime):
         if end_time.tzinfo is None:
             raise ValueError("end_time: a datetime must be timezone-aware")
         return end_time.timestamp()
-    if isinstance(end_time, bool) or not isinstance(end_time, (int, float)):
+    if isinstance(end_time, bool) or not isinstance(end_time, (int, float, type(None))):
         raise TypeError(f"end_time must be epoch seconds (a number) or None, not {type(end_time).__name__}")
-    return float(end_time)
+    return None if end_time is None else float(end_time)
 
 
 #: A trigger's deadline: epoch seconds, an aware datetime, or None (no deadline).
