@@ -4,8 +4,8 @@ A trigger leases a shared async client (``wait.pool``), feeds what its watch obs
 ``engine.step`` on the triggerer's event loop until the wait is over, and yields exactly one
 event (``engine.status_event``), which the deferred task reads back with
 ``engine.validate_status_event``. A subclass names its kind (which also names the client calls
-that read it) and its stored class path, and spells out its constructor's arguments; the rest is
-the same for every kind.
+that read it), its stored class path and its path ids (the options after them are
+``StatusTrigger``'s); the rest is the same for every kind.
 """
 
 from __future__ import annotations
