@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
-from airflow_provider_abeja.batch.inputs import DEFAULT_CONTENT_TYPE, BatchInput, _Records
+from airflow_provider_abeja.batch.inputs import DEFAULT_CONTENT_TYPE, BatchInput, JsonRecords
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 SCHEME = "abeja-datalake://"
@@ -42,7 +42,7 @@ def channel_path(input_path: Any) -> tuple[str, str | None] | None:
 
 
 @dataclass
-class ChannelSource(_Records):
+class ChannelSource(JsonRecords):
     """The inputs of a channel's files (or of one of them); ``input_format`` as the batch operator's."""
 
     client: Any

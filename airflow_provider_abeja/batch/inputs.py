@@ -93,7 +93,7 @@ def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
 
 
 @dataclass(kw_only=True)
-class _Records:
+class JsonRecords:
     """Inputs that are JSON records: ``key_field`` and ``payload_field`` pick a key and a body."""
 
     key_field: str | None = None
@@ -113,7 +113,7 @@ class _Records:
 
 
 @dataclass
-class JsonlSource(_Records):
+class JsonlSource(JsonRecords):
     """One JSON document per line; blank lines are skipped but still count for line numbers."""
 
     path: Any
@@ -127,7 +127,7 @@ class JsonlSource(_Records):
 
 
 @dataclass
-class ListSource(_Records):
+class ListSource(JsonRecords):
     """Items from XCom or a DAG: each item is one JSON body."""
 
     items: Sequence[Any]
