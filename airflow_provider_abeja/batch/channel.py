@@ -9,11 +9,11 @@ A JSONL file (by its name or content type) gives one input per non-blank line, k
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
-from airflow_provider_abeja.batch.inputs import DEFAULT_CONTENT_TYPE, BatchInput, parse_item
+from airflow_provider_abeja.batch.inputs import DEFAULT_CONTENT_TYPE, BatchInput, JsonRecords
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 SCHEME = "abeja-datalake://"
@@ -41,24 +41,16 @@ def channel_path(input_path: Any) -> tuple[str, str | None] | None:
     return check_path_id(channel_id, "input_path"), check_path_id(file_id, "input_path") if file_id else None
 
 
-class ChannelSource:
+@dataclass
+class ChannelSource(JsonRecords):
     """The inputs of a channel's files (or of one of them); ``input_format`` as the batch operator's."""
 
-    def __init__(
-        self,
-        client: Any,
-        channel_id: str,
-        file_id: str | None = None,
-        *,
-        input_format: str = "auto",
-        key_field: str | None = None,
-        payload_field: str | None = None,
-        content_type: str | None = None,
-    ) -> None:
-        self.client, self.channel_id, self.file_id = client, channel_id, file_id
-        self.input_format = input_format
-        self.key_field, self.payload_field = key_field, payload_field
-        self.content_type = content_type
+    client: Any
+    channel_id: str
+    file_id: str | None = None
+    _: KW_ONLY
+    input_format: str = "auto"
+    content_type: str | None = None
 
     def count(self) -> int | None:
         """Unknown: counting would download every file twice."""
@@ -105,13 +97,6 @@ class ChannelSource:
                 continue
             for lineno, raw in enumerate(content.splitlines(), start=1):
                 if raw.strip():
-                    yield self._line(index, f"{name}:{lineno}", raw)
+                    where = f"{name}:{lineno}"
+                    yield self._line(index, where, raw, where)
                     index += 1
-
-    def _line(self, index: int, where: str, raw: bytes) -> BatchInput:
-        try:
-            record = json.loads(raw)
-        except ValueError as exc:
-            return BatchInput(index=index, key=where, error=f"{where} is not valid JSON: {exc}")
-        key, body, error = parse_item(record, self.key_field, self.payload_field, where)
-        return BatchInput(index=index, key=key, json=body, error=error and f"{where}: {error}")

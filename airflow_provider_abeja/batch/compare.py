@@ -13,7 +13,7 @@ import json
 import math
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airflow_provider_abeja.batch.inputs import BatchInput, InputSource
@@ -24,11 +24,11 @@ Agree = Callable[[Any, Any], bool]
 EXAMPLES = 5
 
 
+@dataclass
 class Paired:
     """Each input of `source` twice: blue's at index ``2i``, green's at ``2i + 1``."""
 
-    def __init__(self, source: InputSource) -> None:
-        self.source = source
+    source: InputSource
 
     def count(self) -> int | None:
         total = self.source.count()

@@ -93,7 +93,7 @@ def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
 
 
 @dataclass(kw_only=True)
-class _Records:
+class JsonRecords:
     """Inputs that are JSON records: ``key_field`` and ``payload_field`` pick a key and a body."""
 
     key_field: str | None = None
@@ -103,9 +103,17 @@ class _Records:
         key, body, error = parse_item(record, self.key_field, self.payload_field, default_key)
         return BatchInput(index=index, key=key, json=body, error=error and f"{where}: {error}")
 
+    def _line(self, index: int, default_key: Key, raw: bytes, where: str) -> BatchInput:
+        """The input of one JSON line; a line that is not JSON is an input carrying the error."""
+        try:
+            record = json.loads(raw)
+        except ValueError as exc:
+            return BatchInput(index=index, key=default_key, error=f"{where} is not valid JSON: {exc}")
+        return self._input(index, default_key, record, where)
+
 
 @dataclass
-class JsonlSource(_Records):
+class JsonlSource(JsonRecords):
     """One JSON document per line; blank lines are skipped but still count for line numbers."""
 
     path: Any
@@ -115,14 +123,11 @@ class JsonlSource(_Records):
 
     def __iter__(self) -> Iterator[BatchInput]:
         for index, (lineno, raw) in enumerate(numbered_lines(self.path)):
-            try:
-                yield self._input(index, lineno, json.loads(raw), f"line {lineno}")
-            except ValueError as exc:
-                yield BatchInput(index=index, key=lineno, error=f"line {lineno} is not valid JSON: {exc}")
+            yield self._line(index, lineno, raw, f"line {lineno}")
 
 
 @dataclass
-class ListSource(_Records):
+class ListSource(JsonRecords):
     """Items from XCom or a DAG: each item is one JSON body."""
 
     items: Sequence[Any]

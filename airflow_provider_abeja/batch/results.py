@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from airflow_provider_abeja.batch.donekeys import DoneKeys
 from airflow_provider_abeja.batch.paths import iter_lines, local_path, open_binary, path_exists, published
@@ -91,10 +91,8 @@ def _scan(fh: IO[bytes], tally: _Tally, where: str) -> Iterator[Any]:
             error = f"{where}: unreadable result line at byte {offset} is not the last line"
             tally.torn = True
         else:
-            if record.get("status") == "ok":
-                tally.ok += 1
-            else:
-                tally.errors += 1
+            ok = record.get("status") == "ok"
+            tally.ok, tally.errors = tally.ok + ok, tally.errors + (not ok)
             tally.good_end = offset + len(line)
             yield record["key"]
         offset += len(line)
@@ -107,20 +105,18 @@ def iter_records(path: Any) -> Iterator[dict[str, Any]]:
             yield from filter(None, map(_record, iter_lines(fh)))
 
 
-class ResultStore:
+class ResultStore(Protocol):
     """What the runner writes to: the keys and counts an earlier try left, then one record per input."""
 
     path: Any
     done: DoneKeys
     prior_ok: int
     prior_errors: int
-    repaired = False
+    repaired: bool = False
 
-    def write(self, record: dict[str, Any]) -> None:
-        raise NotImplementedError
+    def write(self, record: dict[str, Any]) -> None: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    def close(self) -> None: ...
 
 
 class AppendResultStore(ResultStore):
@@ -175,11 +171,10 @@ class PartsResultStore(ResultStore):
         self._last_upload = time.monotonic()
         self._closed = False
         tally = _Tally()
-        output_exists = path_exists(path)
-        for part in self._list_parts() if output_exists else []:  # merged into the output before a kill
+        for part in self._list_parts() if path_exists(path) else []:  # merged into the output before a kill
             part.unlink()
             self.repaired = True
-        self.done = DoneKeys.build(self._scan_all(tally, output_exists))
+        self.done = DoneKeys.build(self._scan_all(tally))
         # Part numbers continue across tries, so that name order is write order.
         numbers = (part.name.split("-")[1] for part in self._list_parts())
         self._seq = max((int(number) for number in numbers if number.isdigit()), default=0)
@@ -193,9 +188,12 @@ class PartsResultStore(ResultStore):
         parts = (p for p in children if p.name.startswith("part-") and p.name.endswith(".jsonl"))
         return sorted(parts, key=lambda p: p.name)
 
-    def _scan_all(self, tally: _Tally, output_exists: bool) -> Iterator[Any]:
-        sources = ([self.path] if output_exists else []) + self._list_parts()
-        for source in sources:
+    def _sources(self) -> list[Any]:
+        """The output, if there is one, then every part: what the merged output will hold, in order."""
+        return ([self.path] if path_exists(self.path) else []) + self._list_parts()
+
+    def _scan_all(self, tally: _Tally) -> Iterator[Any]:
+        for source in self._sources():
             with open_binary(source) as fh:
                 yield from _scan(fh, tally, str(source))
             if tally.torn:
@@ -224,17 +222,13 @@ class PartsResultStore(ResultStore):
             return
         self._upload()
         parts = self._list_parts()
-        if parts:
-            sources = ([self.path] if path_exists(self.path) else []) + parts
+        if parts or not path_exists(self.path):  # with neither, an empty output
             with published(self.path) as out:
-                for source in sources:
+                for source in self._sources():
                     with open_binary(source) as fh:
                         shutil.copyfileobj(fh, out, 1 << 20)
             for part in parts:
                 part.unlink()
-        elif not path_exists(self.path):
-            with open_binary(self.path, "wb"):
-                pass
         self._closed = True
 
 

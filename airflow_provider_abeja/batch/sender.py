@@ -27,7 +27,7 @@ import base64
 import json
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from airflow_provider_abeja.batch.inputs import BatchInput
@@ -107,30 +107,27 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
     return fields
 
 
+@dataclass
 class Sender:
     """Callable that turns a `BatchInput` into a result record; safe to share between threads.
 
     `client` is one `APIClient` for all threads (its pooled session is thread-safe; build it with
     `pool_maxsize >= concurrency` so connections are reused rather than opened per request).
+    `policy` defaults to the client's own backoff and attempt count, applied to whole inference calls.
     """
 
-    def __init__(
-        self,
-        client: Any,
-        target: Target,
-        *,
-        resend_statuses: Collection[int] = DEFAULT_RESEND_STATUSES,
-        resend_on_transport_error: bool = False,
-        abort_statuses: Collection[int] = DEFAULT_ABORT_STATUSES,
-        policy: RetryPolicy | None = None,
-    ) -> None:
-        self.client = client
-        self.target = target
-        self.resend_statuses = frozenset(resend_statuses)
-        self.resend_on_transport_error = resend_on_transport_error
-        self.abort_statuses = frozenset(abort_statuses)
-        # The client's own backoff and attempt count, applied to whole inference calls.
-        self.policy = policy or RetryPolicy(client.max_retry_count, client.retry_wait_max)
+    client: Any
+    target: Target
+    _: KW_ONLY
+    resend_statuses: Collection[int] = DEFAULT_RESEND_STATUSES
+    resend_on_transport_error: bool = False
+    abort_statuses: Collection[int] = DEFAULT_ABORT_STATUSES
+    policy: RetryPolicy = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.resend_statuses = frozenset(self.resend_statuses)
+        self.abort_statuses = frozenset(self.abort_statuses)
+        self.policy = self.policy or RetryPolicy(self.client.max_retry_count, self.client.retry_wait_max)
         self._adapter: TransportAdapter[Any] = TransportAdapter(
             classify=self._resendable,
             status_of=lambda _response: 200,

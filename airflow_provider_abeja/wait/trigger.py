@@ -4,8 +4,8 @@ A trigger leases a shared async client (``wait.pool``), feeds what its watch obs
 ``engine.step`` on the triggerer's event loop until the wait is over, and yields exactly one
 event (``engine.status_event``), which the deferred task reads back with
 ``engine.validate_status_event``. A subclass names its kind (which also names the client calls
-that read it) and its stored class path, and spells out its constructor's arguments; the rest is
-the same for every kind.
+that read it), its stored class path and its path ids (the options after them are
+``StatusTrigger``'s); the rest is the same for every kind.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -27,15 +27,13 @@ LOG_FETCH_TIMEOUT = 15.0
 
 
 def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None:
-    if end_time is None:
-        return None
     if isinstance(end_time, datetime.datetime):
         if end_time.tzinfo is None:
             raise ValueError("end_time: a datetime must be timezone-aware")
         return end_time.timestamp()
-    if isinstance(end_time, bool) or not isinstance(end_time, (int, float)):
+    if isinstance(end_time, bool) or not isinstance(end_time, (int, float, type(None))):
         raise TypeError(f"end_time must be epoch seconds (a number) or None, not {type(end_time).__name__}")
-    return float(end_time)
+    return None if end_time is None else float(end_time)
 
 
 #: A trigger's deadline: epoch seconds, an aware datetime, or None (no deadline).
@@ -49,13 +47,13 @@ class StatusTrigger(BaseTrigger):
 
     :param organization_id: organization of the resource (already resolved: the triggerer does
         not fall back to the connection's organization).
-    :param deployment_id, service_id: (or ``job_definition_name``, ``training_job_id``, ...) the
-        kind's ``path_ids`` after the organization.
+    :param outer, inner: the kind's ``path_ids`` after the organization (``deployment_id`` and
+        ``service_id``, ``job_definition_name`` and ``training_job_id``, ...), named so by each subclass.
     :param target_status: the only status that counts as success (None: the kind's).
     :param failure_statuses: statuses that end the wait with a ``failure`` event (None: the
         kind's; the target is never one of them). Any other status keeps the trigger waiting,
         with one warning per unknown status.
-    :param poll_interval: seconds between polls (+- ``POLL_JITTER``).
+    :param poll_interval: seconds between polls (+- ``POLL_JITTER``; None: ``default_poll_interval``).
     :param end_time: wall-clock deadline in epoch seconds (``None``: no deadline). It is part of
         the serialized kwargs, so a triggerer restart keeps the same deadline.
     :param abeja_conn_id: Airflow connection of the ABEJA Platform.
@@ -75,22 +73,40 @@ class StatusTrigger(BaseTrigger):
     chooses_statuses: ClassVar[bool] = False
     #: Where the triggerer imports the class from: part of every stored trigger row, so it never changes.
     classpath: ClassVar[str]
+    #: Seconds between polls when ``poll_interval`` is not given.
+    default_poll_interval: ClassVar[float] = 10.0
 
-    def __init__(self, arguments: Mapping[str, Any]) -> None:
-        """Set up from a subclass constructor's ``locals()``: the kind's path ids and the options
-        above (``target_status``, ``failure_statuses`` and ``cancel_on_kill`` where it has them)."""
+    def __init__(
+        self,
+        organization_id: str,
+        outer: str,
+        inner: str,
+        poll_interval: float | None = None,
+        end_time: EndTime = None,
+        abeja_conn_id: str = "abeja_default",
+        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+        cancel_on_kill: bool = False,
+        *,
+        target_status: str | None = None,
+        failure_statuses: Iterable[str] | None = None,
+    ) -> None:
+        """The path ids in the kind's order, then the options above (the statuses where a subclass
+        takes them; None: the kind's)."""
         super().__init__()
-        self.poll_interval = pool.poll_interval(arguments["poll_interval"])
-        for name in self.kind.path_ids:
-            setattr(self, name, str(arguments[name]))
-        self.end_time = _coerce_end_time(arguments["end_time"])
+        if cancel_on_kill and not self.kind.cancel:
+            raise TypeError(f"a {self.kind.noun} cannot be cancelled: no cancel_on_kill")
+        self.poll_interval = pool.poll_interval(
+            self.default_poll_interval if poll_interval is None else poll_interval
+        )
+        for name, value in zip(self.kind.path_ids, (organization_id, outer, inner), strict=True):
+            setattr(self, name, str(value))
+        self.end_time = _coerce_end_time(end_time)
         # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
         # The statuses and the budget live there only, as the engine reads them.
-        names = ("target_status", "failure_statuses", "transient_error_budget")
-        rules = {name: arguments[name] for name in names if name in arguments}
-        self._spec = engine.WaitSpec.build(self._ids[2], deadline=self.end_time, kind=self.kind, **rules)
-        self.abeja_conn_id = str(arguments["abeja_conn_id"])
-        self.cancel_on_kill = bool(arguments.get("cancel_on_kill"))
+        rules = (target_status, failure_statuses, transient_error_budget)
+        self._spec = engine.WaitSpec.build(self._ids[2], *rules, deadline=self.end_time, kind=self.kind)
+        self.abeja_conn_id = str(abeja_conn_id)
+        self.cancel_on_kill = bool(cancel_on_kill)
 
     def _watch(self, lease: ClientLease) -> Watch:
         """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
@@ -216,13 +232,13 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         service_id: str,
         target_status: str = engine.ServiceStatus.READY.value,
         failure_statuses: Iterable[str] | None = None,
-        poll_interval: float = 10.0,
-        end_time: EndTime = None,
-        abeja_conn_id: str = "abeja_default",
-        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
-        cancel_on_kill: bool = False,
+        *args: Any,
+        **options: Any,
     ) -> None:
-        super().__init__(locals())
+        ids = (organization_id, deployment_id, service_id)
+        super().__init__(
+            *ids, *args, target_status=target_status, failure_statuses=failure_statuses, **options
+        )
 
     def _watch(self, lease: ClientLease) -> Watch:
         # The waits on one deployment share one listing per poll interval.
@@ -239,20 +255,13 @@ class AbejaTrainingJobTrigger(StatusTrigger):
     """
 
     kind = engine.TRAINING_JOB
+    default_poll_interval = 30.0
     classpath = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
 
     def __init__(
-        self,
-        organization_id: str,
-        job_definition_name: str,
-        training_job_id: str,
-        poll_interval: float = 30.0,
-        end_time: EndTime = None,
-        abeja_conn_id: str = "abeja_default",
-        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
-        cancel_on_kill: bool = False,
+        self, organization_id: str, job_definition_name: str, training_job_id: str, *args: Any, **options: Any
     ) -> None:
-        super().__init__(locals())
+        super().__init__(organization_id, job_definition_name, training_job_id, *args, **options)
 
 
 class AbejaRunTrigger(StatusTrigger):
@@ -267,13 +276,6 @@ class AbejaRunTrigger(StatusTrigger):
     classpath = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
 
     def __init__(
-        self,
-        organization_id: str,
-        deployment_id: str,
-        run_id: str,
-        poll_interval: float = 10.0,
-        end_time: EndTime = None,
-        abeja_conn_id: str = "abeja_default",
-        transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
+        self, organization_id: str, deployment_id: str, run_id: str, *args: Any, **options: Any
     ) -> None:
-        super().__init__(locals())
+        super().__init__(organization_id, deployment_id, run_id, *args, **options)

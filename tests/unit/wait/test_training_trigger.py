@@ -32,6 +32,30 @@ def test_trigger_rows_written_before_the_shared_base_still_rebuild_it() -> None:
     assert AbejaTrainingJobTrigger(**stored).serialize()[1] == stored
 
 
+def test_each_trigger_takes_its_options_in_one_order_and_its_own_default_interval() -> None:
+    from airflow_provider_abeja.triggers.runs import AbejaRunTrigger
+    from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
+
+    ids = ("1234567890123", "1111111111111", "2222222222222")
+    run = AbejaRunTrigger(*ids, 2.0, 1e9, "conn", 3)
+    assert (run.poll_interval, run.end_time, run.abeja_conn_id, run._spec.transient_error_budget) == (
+        2.0,
+        1e9,
+        "conn",
+        3,
+    )
+    service = AbejaServiceStatusTrigger(*ids, "READY", ["FAILED"], 2.0, 1e9, "conn", 3, True)
+    assert (service.poll_interval, service.cancel_on_kill, service._spec.failure_statuses) == (
+        2.0,
+        True,
+        {"FAILED"},
+    )
+    defaults = (AbejaRunTrigger(*ids), AbejaServiceStatusTrigger(*ids), AbejaTrainingJobTrigger(*ids))
+    assert [trigger.poll_interval for trigger in defaults] == [10.0, 10.0, 30.0]
+    with pytest.raises(TypeError, match="cannot be cancelled"):
+        AbejaRunTrigger(*ids, cancel_on_kill=True)
+
+
 def event(status: str, **extra: Any) -> dict[str, Any]:
     return {"status": status, "training_job_id": "1", "job_status": "Failed", "message": "m", **extra}
 
