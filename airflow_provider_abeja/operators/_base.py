@@ -20,7 +20,7 @@ import importlib
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -29,7 +29,7 @@ from warnings import warn
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
 from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS as DEFAULT_ENDPOINT_ALIAS
-from airflow_provider_abeja.client.validation import check_named_argument
+from airflow_provider_abeja.client.validation import check_named_argument, check_path_id, text
 from airflow_provider_abeja.exceptions import (
     AbejaError,
     HttpError,
@@ -122,8 +122,6 @@ def required_path(value: Any, argument: str) -> str:
 def required_id(value: Any, argument: str) -> str:
     """A required path id (rendered): text, then the client's path-id rules, checked before the
     operator's own look-ups send anything."""
-    from airflow_provider_abeja.client.validation import check_path_id, text
-
     return check_path_id(text(value, argument), argument)
 
 
@@ -200,17 +198,6 @@ class _RenamedArguments(_OperatorMeta):
         return super().__call__(*args, **kwargs)
 
 
-def _checking_named_arguments(execute: Callable[..., Any]) -> Callable[..., Any]:
-    """``execute`` preceded by ``check_named_arguments`` (before any I/O or request)."""
-
-    @functools.wraps(execute)
-    def checked(self: AbejaBaseOperator, *args: Any, **kwargs: Any) -> Any:
-        self.check_named_arguments()
-        return execute(self, *args, **kwargs)
-
-    return checked
-
-
 class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments):
     """Base of every ABEJA operator: ``execute`` and ``execute_complete`` run under the fail-fast
     rule, the arguments naming something are checked first, old argument names keep working for
@@ -225,8 +212,14 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         execute = cls.__dict__.get("execute")
-        if callable(execute):  # wrapped before the fail-fast rule wraps it (the refusal is fail-fast)
-            cls.execute = _checking_named_arguments(execute)  # type: ignore[method-assign]
+        if callable(execute):  # checked before any request, under the fail-fast rule wrapped next
+
+            @functools.wraps(execute)
+            def checked(self: AbejaBaseOperator, *args: Any, **kw: Any) -> Any:
+                self.check_named_arguments()
+                return execute(self, *args, **kw)
+
+            cls.execute = checked  # type: ignore[method-assign]
         super().__init_subclass__(**kwargs)
 
     def check_named_arguments(self) -> None:
@@ -297,19 +290,6 @@ class AbejaConnectionOperator(AbejaBaseOperator):
     def resolve_organization_id(self) -> str:
         """The explicit organization id, else the connection's (a clear error when neither is set)."""
         return self.hook.get_organization_id(self.organization_id or None)
-
-    def resumed_id(self, context: Mapping[str, Any], given: str | None, key: str, noun: str) -> str:
-        """The id of what a resumed task was waiting for: ``given`` (the deferral's kwargs), else
-        the one this try pushed under ``key`` before deferring (XCom is kept across a deferral;
-        ``dag.test()`` on Airflow 3.3 passes only the event)."""
-        if given:
-            return str(given)
-        # This task instance's own map index: a mapped pull without it returns every instance's value.
-        ti = context["ti"]
-        pushed = ti.xcom_pull(task_ids=self.task_id, key=key, map_indexes=getattr(ti, "map_index", -1))
-        if not isinstance(pushed, str) or not pushed:
-            raise AirflowException(f"{self.task_id}: resumed without the {noun} it was waiting for")
-        return pushed
 
     def push_link(self, context: Mapping[str, Any], id_key: str, url_key: str, *path: str) -> None:
         """Push a resource's id (the last of ``path``) and the console URL its extra link reads:
@@ -536,14 +516,13 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     ) -> Any:
         """Resume after the trigger: fail loudly on anything but a well-formed success event.
 
-        The ids come from the deferral's kwargs, else (``resumed_id``) from what this try pushed
-        before deferring, with the organization resolved again. Returns the fresh summary.
+        The ids come from the deferral's kwargs, else (``resume``) from what this try pushed
+        before deferring. Returns the fresh summary.
         """
         from airflow_provider_abeja.wait.engine import validate_status_event
 
-        key = self.kind.path_ids[2]
-        resource_id = self.resumed_id(context, resumed.get(key), key, self.kind.noun)
-        self._started = ids = self.ids(organization_id or self.resolve_organization_id(), resource_id)
+        ids = self.resume(context, resumed.get(self.kind.path_ids[2]), organization_id)
+        resource_id = ids[2]
         with self.guard_wait(context, ids):
             self.push_links(context, ids)  # this process ends the task
             if isinstance(event, Mapping) and event.get("status") == "timeout":
@@ -601,11 +580,27 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
                 self.log.warning("Could not end what the task started: %r", exc)
         return super().resume_execution(next_method, next_kwargs, context)
 
+    def resume(
+        self, context: Mapping[str, Any], given: str | None, organization_id: str | None = None
+    ) -> tuple[str, str, str]:
+        """The ids of what a resumed task was waiting for, kept for ``on_kill``: ``given`` (the
+        deferral's kwargs), else the id this try pushed before deferring (XCom is kept across a
+        deferral; ``dag.test()`` on Airflow 3.3 passes only the event); the organization resolved
+        again unless given."""
+        if not given:
+            # This task instance's own map index: a mapped pull without it returns every instance's value.
+            ti, key = context["ti"], self.kind.path_ids[2]
+            given = ti.xcom_pull(task_ids=self.task_id, key=key, map_indexes=getattr(ti, "map_index", -1))
+            if not isinstance(given, str) or not given:
+                raise AirflowException(
+                    f"{self.task_id}: resumed without the {self.kind.noun} it was waiting for"
+                )
+        self._started = self.ids(organization_id or self.resolve_organization_id(), str(given))
+        return self._started
+
     def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
         """What a failed deferral does to the resource the task started: ``after_timeout``."""
-        key = self.kind.path_ids[2]
-        resource_id = self.resumed_id(context, None, key, self.kind.noun)
-        self._started = self.ids(self.resolve_organization_id(), resource_id)
+        self.resume(context, None)
         self.after_timeout()
 
     def on_kill(self) -> None:
@@ -640,20 +635,13 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         required_id(self.deployment_id, "deployment_id")
 
     def service_log_lines(self, organization_id: str, service_id: str) -> list[str]:
-        """The service's latest log lines (a failed handler's traceback is there), or none: they
-        only explain an outcome already known. A service already gone has none; any other error
-        reading them is a warning."""
-        from airflow_provider_abeja.wait.engine import latest_log_lines
+        """The service's latest log lines (a failed handler's traceback is there), or none (with a
+        warning): they only explain an outcome already known."""
+        from airflow_provider_abeja.wait.engine import SERVICE, read_log_lines
 
-        try:
-            return latest_log_lines(
-                self.client.get_service_recent_logs(organization_id, self.deployment_id, service_id)
-            )
-        except NotFound:
-            return []
-        except Exception as exc:  # never fail (or fail differently) for the logs
-            self.log.warning("Could not read the recent logs of service %s: %s", service_id, exc)
-            return []
+        return read_log_lines(
+            self.client, SERVICE, (organization_id, self.deployment_id, service_id), self.log
+        )
 
     def log_before_delete(self, organization_id: str, service_id: str) -> None:
         """Copy the service's latest log lines into the task log: deleting it deletes them."""

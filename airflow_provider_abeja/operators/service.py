@@ -41,7 +41,6 @@ from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
     DEFAULT_ENDPOINT_ALIAS,
     DEFAULT_INSTANCE_TYPE,
-    XCOM_SERVICE_ID,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
     AbejaWaitingOperator,
@@ -265,9 +264,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 
     def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
         """Delete the service as after a failed wait (``guard_wait``'s rule, the same notes)."""
-        service_id = self.resumed_id(context, None, XCOM_SERVICE_ID, "service")
+        organization_id, _, service_id = self.resume(context, None)
         failed = AirflowException("the deferral failed")
-        note = self._failure_note(context, failed, self.resolve_organization_id(), service_id)
+        note = self._failure_note(context, failed, organization_id, service_id)
         self.log.error("The deferral of service %s failed: %s", service_id, note)
 
     def _failure_note(
