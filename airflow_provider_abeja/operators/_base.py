@@ -208,7 +208,6 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
     #: The arguments naming a file, a folder, an id or a target: each ``execute`` first refuses
     #: one that rendered to nothing (``check_named_argument``), fail-fast.
     named_arguments: ClassVar[tuple[str, ...]] = ()
-    _stop_waiting: threading.Event | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         execute = cls.__dict__.get("execute")
@@ -245,15 +244,14 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
             kwargs["retry_policy"] = DEFAULT_RETRY_POLICY
         super().__init__(**kwargs)
 
+    @cached_property
     def _stop_event(self) -> threading.Event:
         # Created on first use, not in __init__: an Event cannot be deep-copied with the DAG.
-        if self._stop_waiting is None:
-            self._stop_waiting = threading.Event()
-        return self._stop_waiting
+        return threading.Event()
 
     def on_kill(self) -> None:
         """Stop waiting: the loop wakes up and the task ends. The remote work is left as it is."""
-        self._stop_event().set()
+        self._stop_event.set()
         super().on_kill()
 
 
@@ -494,7 +492,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
                 logger=self.log,
                 check_interval=self.check_interval,
                 timeout=self.wait_timeout(),
-                stop_event=self._stop_event(),
+                stop_event=self._stop_event,
                 target_status=target_status,
                 failure_statuses=failure_statuses,
                 **worker_options,

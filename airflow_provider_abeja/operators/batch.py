@@ -338,7 +338,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             preserve_order=self.preserve_order,
             progress_interval=self.progress_interval,
             log=self.log,
-            stop=self._stop_event(),
+            stop=self._stop_event,
         )
 
     # -- run ------------------------------------------------------------------------------------

@@ -417,7 +417,7 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
 
         target = Target(organization_id, self.deployment_id, endpoint_alias=self.endpoint_alias)
         sender = Sender(self.client, target, resend_statuses=(), abort_statuses=())
-        stop = self._stop_event()
+        stop = self._stop_event
         started = time.monotonic()
         deadline = started + (self.bake_seconds or 0.0)
         sent = errors = 0

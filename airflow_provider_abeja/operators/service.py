@@ -25,7 +25,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_abeja.assets import default_outlets
-from airflow_provider_abeja.batch.paths import is_file, local_path, open_binary, publish
+from airflow_provider_abeja.batch.paths import is_file, open_binary, publish
 from airflow_provider_abeja.batch.sender import Target, is_json
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
@@ -211,7 +211,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         """The rendered arguments of ``create_service``, normalised and checked as the client
         checks them, so that nothing (not even the look-up for an earlier try's service) is sent
         with arguments the client would refuse; raises ``InvalidArgumentError``."""
-        from airflow_provider_abeja.client.validation import check_sizing, whole_number
+        from airflow_provider_abeja.client.validation import check_sizing
 
         def count(argument: str) -> int | None:
             value = getattr(self, argument)
@@ -572,14 +572,9 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         target = Target(organization_id, self.deployment_id, service_id=service_id, endpoint_alias=alias)
         if service_id:
             self.push_service_xcom(context, organization_id, service_id)
-        # A local answer is written next to the output, so that the final rename is atomic.
-        local_output = local_path(output) if output is not None else None
-        target_dir = os.path.dirname(os.path.abspath(local_output)) if local_output else None
-        if target_dir:
-            os.makedirs(target_dir, exist_ok=True)
-        handle, part = tempfile.mkstemp(prefix=".abeja-response-", dir=target_dir)
-        os.close(handle)
-        try:
+        # The answer goes to a file of its own, published whole or not at all.
+        with tempfile.TemporaryDirectory(prefix="abeja-response-") as folder:
+            part = os.path.join(folder, "answer")
             response = self._call_until_ready(target, source, part)
             content_type = response.headers.get("Content-Type", "")
             size = os.path.getsize(part)
@@ -595,9 +590,6 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 context["ti"].xcom_push(key="content_type", value=content_type)
                 return self.output_path
             return self._json_result(part, content_type, size)
-        finally:
-            if os.path.exists(part):
-                os.unlink(part)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Input and output files (when given) and the service, for the OpenLineage provider."""
@@ -615,7 +607,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         """The answer, asking again every ``check_interval`` while the target answers 503."""
         what = target.describe()
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        stop = self._stop_event()
+        stop = self._stop_event
         while True:
             try:
                 return self._call_once(target, source, part)
