@@ -40,9 +40,9 @@ from airflow_provider_abeja.operators._base import (
 from airflow_provider_abeja.operators.batch import (
     READER_OPTIONS,
     AbejaBatchRequestOperator,
+    held_options,
     input_source,
     number_argument,
-    reader_options,
 )
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def validation_set(operator: Any, names: Sequence[str] = READER_OPTIONS) -> Any:
     ``operator``'s client, made once the path is checked."""
     from airflow_provider_abeja.batch.channel import ChannelSource, channel_path
 
-    input_path, inputs, options = operator.input_path, operator.inputs, reader_options(operator, names)
+    input_path, inputs, options = operator.input_path, operator.inputs, held_options(operator, names)
     located = channel_path(input_path) if inputs is None else None
     if located is None:
         return input_source(input_path, inputs, conn_id=operator.storage_conn_id, **options)
@@ -249,7 +249,7 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         from airflow_provider_abeja.batch.paths import published
         from airflow_provider_abeja.batch.results import iter_records, open_result_store
         from airflow_provider_abeja.batch.runner import BatchAborted, BatchStopped
-        from airflow_provider_abeja.batch.sender import Sender, Target
+        from airflow_provider_abeja.batch.sender import Target
 
         ti = context["ti"]
         organization_id = self.resolve_organization_id()
@@ -260,18 +260,8 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         targets = [Target(organization_id, self.deployment_id, s) for s in (blue, green)]
         concurrency = self.concurrency or sum(self._default_concurrency(self.client, t) for t in targets)
         client = self._client(concurrency)
-        senders = [
-            Sender(
-                client,
-                t,
-                resend_statuses=self.resend_statuses,
-                resend_on_transport_error=self.resend_on_transport_error,
-                abort_statuses=self.abort_statuses,
-            )
-            for t in targets
-        ]
         store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
-        runner = self._runner(lambda item: senders[item.index % 2](item), store, concurrency)
+        runner = self._runner(client, targets, store, concurrency)  # paired: blue, green in turn
         self.log.info("Comparing green %s with blue %s, %d requests in flight", green, blue, concurrency)
         try:
             runner.run(source, source.count() if self.count_inputs else None)
