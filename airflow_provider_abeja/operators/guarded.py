@@ -217,15 +217,16 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         self.compare_field = compare_field
         self.tolerance = number_argument("tolerance", tolerance, float, 0)
         self.agree = agree
-        if min_agreement is not None:
-            number_argument("min_agreement", min_agreement, float, 0, 1)
+        # Each threshold, given or None (no limit), with its highest value (rates are fractions).
+        given = {
+            "max_error_rate": (max_error_rate, 1),
+            "min_agreement": (min_agreement, 1),
+            "max_p95_ms": (max_p95_ms, None),
+            "max_p95_ratio": (max_p95_ratio, None),
+        }
         self.thresholds: dict[str, float | None] = {
-            "max_error_rate": number_argument("max_error_rate", max_error_rate, float, 0, 1),
-            "min_agreement": min_agreement,
-            "max_p95_ms": None if max_p95_ms is None else number_argument("max_p95_ms", max_p95_ms, float, 0),
-            "max_p95_ratio": None
-            if max_p95_ratio is None
-            else number_argument("max_p95_ratio", max_p95_ratio, float, 0),
+            name: None if value is None else number_argument(name, value, float, 0, high)
+            for name, (value, high) in given.items()
         }
 
     def _blue(self, organization_id: str, green: str, ti: Any) -> str:
