@@ -20,7 +20,7 @@ import importlib
 import math
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -198,6 +198,17 @@ class _RenamedArguments(_OperatorMeta):
         return super().__call__(*args, **kwargs)
 
 
+def _checking_named_arguments(execute: Callable[..., Any]) -> Callable[..., Any]:
+    """``execute`` preceded by ``check_named_arguments`` (before any I/O or request)."""
+
+    @functools.wraps(execute)
+    def checked(self: AbejaBaseOperator, *args: Any, **kwargs: Any) -> Any:
+        self.check_named_arguments()
+        return execute(self, *args, **kwargs)
+
+    return checked
+
+
 class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments):
     """Base of every ABEJA operator: ``execute`` and ``execute_complete`` run under the fail-fast
     rule, the arguments naming something are checked first, old argument names keep working for
@@ -211,14 +222,8 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         execute = cls.__dict__.get("execute")
-        if callable(execute):  # checked before any request, under the fail-fast rule wrapped next
-
-            @functools.wraps(execute)
-            def checked(self: AbejaBaseOperator, *args: Any, **kw: Any) -> Any:
-                self.check_named_arguments()
-                return execute(self, *args, **kw)
-
-            cls.execute = checked  # type: ignore[method-assign]
+        if callable(execute):  # wrapped before the fail-fast rule wraps it (the refusal is fail-fast)
+            cls.execute = _checking_named_arguments(execute)  # type: ignore[method-assign]
         super().__init_subclass__(**kwargs)
 
     def check_named_arguments(self) -> None:
