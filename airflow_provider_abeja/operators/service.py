@@ -218,11 +218,6 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             return None if value is None else whole_number(value, argument, 1)
 
         self.deployment_id = required_id(self.deployment_id, "deployment_id")
-        if not isinstance(self.instance_type, str):
-            raise InvalidArgumentError(
-                "instance_type", f"expected a name, got {type(self.instance_type).__name__}"
-            )
-        model_id = _text(self.model_id, "model_id", optional=True)
         reuse = self.reuse_existing
         arguments = {
             "version_id": required_id(self.version_id, "version_id"),
@@ -230,9 +225,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             "min_instance_number": count("min_instance_number"),
             "max_instance_number": count("max_instance_number"),
             "enable_autoscale": _boolean(self.enable_autoscale, "enable_autoscale"),
-            "instance_type": _text(self.instance_type, "instance_type"),
+            "instance_type": self.instance_type,  # a name, as check_sizing (the client's) requires
             "environment": environment_argument(self.environment, reuse_existing=reuse, noun="service"),
-            "model_id": None if model_id is None else required_id(model_id, "model_id"),
+            "model_id": None if self.model_id is None else required_id(self.model_id, "model_id"),
         }
         check_sizing(arguments)
         return arguments
