@@ -45,6 +45,7 @@ from airflow_provider_abeja.wait.engine import FailFastMixin, ResourceKind, airf
 if TYPE_CHECKING:
     from airflow.sdk.bases.operator import BaseOperatorMeta as _OperatorMeta
 
+    from airflow_provider_abeja.batch.sender import Target
     from airflow_provider_abeja.client import APIClient
 else:
     _OperatorMeta = type(BaseOperator)  # Airflow 2's or 3's
@@ -644,6 +645,15 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
 
         return read_log_lines(
             self.client, SERVICE, (organization_id, self.deployment_id, service_id), self.log
+        )
+
+    def target_service_id(self, target: Target) -> str:
+        """The service ``target`` calls: its own, else the one its endpoint routes to now."""
+        if target.service_id:
+            return target.service_id
+        alias = target.endpoint_alias or DEFAULT_ENDPOINT_ALIAS
+        return str(
+            self.client.get_endpoint(target.organization_id, target.deployment_id, alias)["service_id"]
         )
 
     def log_before_delete(self, organization_id: str, service_id: str) -> None:

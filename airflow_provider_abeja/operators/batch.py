@@ -304,15 +304,10 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             check_path_id(self.endpoint_alias, "endpoint_alias")
         return Target(organization_id, self.deployment_id, self.service_id, self.endpoint_alias)
 
-    def _default_concurrency(self, client: Any, target: Target) -> int:
+    def _default_concurrency(self, target: Target) -> int:
         """`REQUESTS_PER_INSTANCE` x the instance count of the target service (or endpoint's service)."""
-        service_id = target.service_id
-        if not service_id:
-            endpoint = client.get_endpoint(
-                target.organization_id, target.deployment_id, target.endpoint_alias or DEFAULT_ENDPOINT_ALIAS
-            )
-            service_id = endpoint["service_id"]
-        service = client.get_service(target.organization_id, target.deployment_id, service_id)
+        service_id = self.target_service_id(target)
+        service = self.client.get_service(target.organization_id, target.deployment_id, service_id)
         instances = max(1, int(service.get("instance_number") or 1))
         self.log.info(
             "Concurrency %d: %d per instance of service %s (%d instances)",
@@ -367,7 +362,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         errors = self._path(errors_path, "errors_path")
         self._check_files(output, errors)
         source = self.build_source()
-        concurrency = self.concurrency or self._default_concurrency(self.client, target)
+        concurrency = self.concurrency or self._default_concurrency(target)
         total = source.count() if self.count_inputs else None
         try:
             store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)

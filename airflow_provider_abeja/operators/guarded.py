@@ -259,7 +259,7 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         output = self._path(str(self.output_path), "output_path")
         blue = self._blue(organization_id, green, ti)
         targets = [Target(organization_id, self.deployment_id, s) for s in (blue, green)]
-        concurrency = self.concurrency or sum(self._default_concurrency(self.client, t) for t in targets)
+        concurrency = self.concurrency or sum(self._default_concurrency(t) for t in targets)
         client = self._client(concurrency)
         store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
         runner = self._runner(client, targets, store, concurrency)  # paired: blue, green in turn

@@ -39,7 +39,6 @@ from airflow_provider_abeja.exceptions import (
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
-    DEFAULT_ENDPOINT_ALIAS,
     DEFAULT_INSTANCE_TYPE,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
@@ -626,15 +625,11 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         message = f"the {target.describe()} answered {exc}"
         if exc.status_code in (401, 403, 404):
             return message
-        service_id = target.service_id
-        if not service_id:  # the endpoint's service (a later switch may have moved it: rare)
-            try:
-                alias = target.endpoint_alias or DEFAULT_ENDPOINT_ALIAS
-                endpoint = self.client.get_endpoint(target.organization_id, self.deployment_id, alias)
-                service_id = str(endpoint["service_id"])
-            except Exception as error:  # the logs are a courtesy
-                self.log.warning("Could not find the service of the %s: %s", target.describe(), error)
-                return message
+        try:  # an endpoint's service now (a later switch may have moved it: rare)
+            service_id = self.target_service_id(target)
+        except Exception as error:  # the logs are a courtesy
+            self.log.warning("Could not find the service of the %s: %s", target.describe(), error)
+            return message
         return with_log_lines(message, self.service_log_lines(target.organization_id, service_id))
 
     def _call_once(self, target: Target, source: Any, part: str) -> Any:
