@@ -137,15 +137,14 @@ class _ReleaseOperator(AbejaDeploymentOperator):
         self.log.info("Endpoint %s routes to %s (read back)", alias, service_id)
 
     def delete_unless_serving(self, organization_id: str, service_id: str | None) -> bool:
-        """Delete a service the endpoint does not route to (read just before); gone is fine."""
+        """Delete a service the endpoint does not route to (read just before), its latest log lines
+        copied first (``delete_service``); gone is fine."""
         if not service_id or self.serving(organization_id) == service_id:
             return False
-        try:
-            self.client.delete_service(organization_id, self.deployment_id, service_id)
-        except NotFound:
-            return False
-        self.log.info("Deleted service %s", service_id)
-        return True
+        deleted = self.delete_service(organization_id, service_id)
+        if deleted:
+            self.log.info("Deleted service %s", service_id)
+        return deleted
 
 
 class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
