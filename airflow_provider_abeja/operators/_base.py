@@ -683,6 +683,23 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         push_service_url(self, ti, url)
 
 
+class _TrainingOperator(AbejaConnectionOperator):
+    """An operator on one training job definition (the training and training cleanup operators).
+
+    :param job_definition_name: the job definition.
+    """
+
+    ui_color = "#fdf3e8"
+    named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
+
+    def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_definition_name = job_definition_name
+
+    def definition_name(self) -> str:
+        return required_id(self.job_definition_name, "job_definition_name")
+
+
 class _DeleteOperator(AbejaConnectionOperator):
     """Delete one resource. A resource that is already gone is success (returns None) unless
     ``fail_if_missing=True``; otherwise returns the API's answer. Every delete operator says the
