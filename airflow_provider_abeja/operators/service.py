@@ -107,7 +107,6 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
     kind = SERVICE
     trigger = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
     worker_wait = "wait_for_service_status"
-    service_id: Any
     operator_extra_links = (AbejaServiceLink(),)
     ui_color = "#e8f4fd"
 
@@ -116,14 +115,6 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
 
     def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
         self.push_service_xcom(context, ids[0], ids[2])
-
-    def _prepare(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
-        """The rendered ``service_id``'s ids, its links pushed; the wait's clock started."""
-        self.start_clock(context)
-        service_id = str(_text(self.service_id, "service_id"))
-        ids = self.ids(self.resolve_organization_id(), service_id)
-        self.push_links(context, ids)
-        return ids
 
 
 class AbejaCreateServiceOperator(_ServiceOperator):
@@ -316,7 +307,26 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         return keep
 
 
-class AbejaUpdateServiceOperator(_ServiceOperator):
+class _ExistingServiceOperator(_ServiceOperator):
+    """An operator on an existing service, ``service_id`` (update, start, stop)."""
+
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
+
+    def __init__(self, *, service_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service_id = service_id
+
+    def _prepare(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
+        """The rendered ``service_id``'s ids, its links pushed; the wait's clock started."""
+        self.start_clock(context)
+        service_id = str(_text(self.service_id, "service_id"))
+        ids = self.ids(self.resolve_organization_id(), service_id)
+        self.push_links(context, ids)
+        return ids
+
+
+class AbejaUpdateServiceOperator(_ExistingServiceOperator):
     """Update a service (instances, autoscaling, environment, ...) and wait until it is READY again.
 
     A stopped service is updated without waiting: it stays stopped and takes the change when it is
@@ -329,13 +339,11 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
     Returns the service dict (environment values hidden); pushes ``service_id`` / ``service_url``.
     """
 
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, *("service_id", "payload"))
+    template_fields: Sequence[str] = (*_ExistingServiceOperator.template_fields, "payload")
     template_fields_renderers = {"payload": "json"}
-    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
 
-    def __init__(self, *, service_id: str, payload: Mapping[str, Any] | str, **kwargs: Any):
+    def __init__(self, *, payload: Mapping[str, Any] | str, **kwargs: Any):
         super().__init__(**kwargs)
-        self.service_id = service_id
         self.payload = payload
 
     def execute(self, context: Mapping[str, Any]) -> Any:
@@ -357,12 +365,10 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
         )
 
 
-class _StateChangeOperator(_ServiceOperator):
+class _StateChangeOperator(_ExistingServiceOperator):
     """Start or stop a service: read its state first, send the change unless it is there already,
     and treat the platform's 400 as success when the service got there meanwhile."""
 
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
-    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
     #: The verb (``start``, ``stop``: the client's ``<verb>_service`` sends the change), the
     #: statuses that need no change, and the status to wait for.
     verb: ClassVar[str]
@@ -372,10 +378,6 @@ class _StateChangeOperator(_ServiceOperator):
     status_current_after_refusal: ClassVar[bool]
     target_status: ClassVar[str]
     failure_statuses: ClassVar[Collection[str]] = DEFAULT_FAILURE_STATUSES
-
-    def __init__(self, *, service_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.service_id = service_id
 
     def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
         """Raise this operator's own error when the platform refused the change and the service
