@@ -29,7 +29,7 @@ from warnings import warn
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
 from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS as DEFAULT_ENDPOINT_ALIAS
-from airflow_provider_abeja.client.validation import check_named_argument
+from airflow_provider_abeja.client.validation import check_named_argument, check_path_id, text
 from airflow_provider_abeja.exceptions import (
     AbejaError,
     HttpError,
@@ -45,6 +45,7 @@ from airflow_provider_abeja.wait.engine import FailFastMixin, ResourceKind, airf
 if TYPE_CHECKING:
     from airflow.sdk.bases.operator import BaseOperatorMeta as _OperatorMeta
 
+    from airflow_provider_abeja.batch.sender import Target
     from airflow_provider_abeja.client import APIClient
 else:
     _OperatorMeta = type(BaseOperator)  # Airflow 2's or 3's
@@ -122,8 +123,6 @@ def required_path(value: Any, argument: str) -> str:
 def required_id(value: Any, argument: str) -> str:
     """A required path id (rendered): text, then the client's path-id rules, checked before the
     operator's own look-ups send anything."""
-    from airflow_provider_abeja.client.validation import check_path_id, text
-
     return check_path_id(text(value, argument), argument)
 
 
@@ -221,7 +220,6 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
     #: The arguments naming a file, a folder, an id or a target: each ``execute`` first refuses
     #: one that rendered to nothing (``check_named_argument``), fail-fast.
     named_arguments: ClassVar[tuple[str, ...]] = ()
-    _stop_waiting: threading.Event | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         execute = cls.__dict__.get("execute")
@@ -252,15 +250,14 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
             kwargs["retry_policy"] = DEFAULT_RETRY_POLICY
         super().__init__(**kwargs)
 
+    @cached_property
     def _stop_event(self) -> threading.Event:
         # Created on first use, not in __init__: an Event cannot be deep-copied with the DAG.
-        if self._stop_waiting is None:
-            self._stop_waiting = threading.Event()
-        return self._stop_waiting
+        return threading.Event()
 
     def on_kill(self) -> None:
         """Stop waiting: the loop wakes up and the task ends. The remote work is left as it is."""
-        self._stop_event().set()
+        self._stop_event.set()
         super().on_kill()
 
 
@@ -297,19 +294,6 @@ class AbejaConnectionOperator(AbejaBaseOperator):
     def resolve_organization_id(self) -> str:
         """The explicit organization id, else the connection's (a clear error when neither is set)."""
         return self.hook.get_organization_id(self.organization_id or None)
-
-    def resumed_id(self, context: Mapping[str, Any], given: str | None, key: str, noun: str) -> str:
-        """The id of what a resumed task was waiting for: ``given`` (the deferral's kwargs), else
-        the one this try pushed under ``key`` before deferring (XCom is kept across a deferral;
-        ``dag.test()`` on Airflow 3.3 passes only the event)."""
-        if given:
-            return str(given)
-        # This task instance's own map index: a mapped pull without it returns every instance's value.
-        ti = context["ti"]
-        pushed = ti.xcom_pull(task_ids=self.task_id, key=key, map_indexes=getattr(ti, "map_index", -1))
-        if not isinstance(pushed, str) or not pushed:
-            raise AirflowException(f"{self.task_id}: resumed without the {noun} it was waiting for")
-        return pushed
 
     def push_link(self, context: Mapping[str, Any], id_key: str, url_key: str, *path: str) -> None:
         """Push a resource's id (the last of ``path``) and the console URL its extra link reads:
@@ -514,7 +498,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
                 logger=self.log,
                 check_interval=self.check_interval,
                 timeout=self.wait_timeout(),
-                stop_event=self._stop_event(),
+                stop_event=self._stop_event,
                 target_status=target_status,
                 failure_statuses=failure_statuses,
                 **worker_options,
@@ -536,14 +520,13 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     ) -> Any:
         """Resume after the trigger: fail loudly on anything but a well-formed success event.
 
-        The ids come from the deferral's kwargs, else (``resumed_id``) from what this try pushed
-        before deferring, with the organization resolved again. Returns the fresh summary.
+        The ids come from the deferral's kwargs, else (``resume``) from what this try pushed
+        before deferring. Returns the fresh summary.
         """
         from airflow_provider_abeja.wait.engine import validate_status_event
 
-        key = self.kind.path_ids[2]
-        resource_id = self.resumed_id(context, resumed.get(key), key, self.kind.noun)
-        self._started = ids = self.ids(organization_id or self.resolve_organization_id(), resource_id)
+        ids = self.resume(context, resumed.get(self.kind.path_ids[2]), organization_id)
+        resource_id = ids[2]
         with self.guard_wait(context, ids):
             self.push_links(context, ids)  # this process ends the task
             if isinstance(event, Mapping) and event.get("status") == "timeout":
@@ -601,11 +584,27 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
                 self.log.warning("Could not end what the task started: %r", exc)
         return super().resume_execution(next_method, next_kwargs, context)
 
+    def resume(
+        self, context: Mapping[str, Any], given: str | None, organization_id: str | None = None
+    ) -> tuple[str, str, str]:
+        """The ids of what a resumed task was waiting for, kept for ``on_kill``: ``given`` (the
+        deferral's kwargs), else the id this try pushed before deferring (XCom is kept across a
+        deferral; ``dag.test()`` on Airflow 3.3 passes only the event); the organization resolved
+        again unless given."""
+        if not given:
+            # This task instance's own map index: a mapped pull without it returns every instance's value.
+            ti, key = context["ti"], self.kind.path_ids[2]
+            given = ti.xcom_pull(task_ids=self.task_id, key=key, map_indexes=getattr(ti, "map_index", -1))
+            if not isinstance(given, str) or not given:
+                raise AirflowException(
+                    f"{self.task_id}: resumed without the {self.kind.noun} it was waiting for"
+                )
+        self._started = self.ids(organization_id or self.resolve_organization_id(), str(given))
+        return self._started
+
     def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
         """What a failed deferral does to the resource the task started: ``after_timeout``."""
-        key = self.kind.path_ids[2]
-        resource_id = self.resumed_id(context, None, key, self.kind.noun)
-        self._started = self.ids(self.resolve_organization_id(), resource_id)
+        self.resume(context, None)
         self.after_timeout()
 
     def on_kill(self) -> None:
@@ -640,20 +639,22 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         required_id(self.deployment_id, "deployment_id")
 
     def service_log_lines(self, organization_id: str, service_id: str) -> list[str]:
-        """The service's latest log lines (a failed handler's traceback is there), or none: they
-        only explain an outcome already known. A service already gone has none; any other error
-        reading them is a warning."""
-        from airflow_provider_abeja.wait.engine import latest_log_lines
+        """The service's latest log lines (a failed handler's traceback is there), or none (with a
+        warning): they only explain an outcome already known."""
+        from airflow_provider_abeja.wait.engine import SERVICE, read_log_lines
 
-        try:
-            return latest_log_lines(
-                self.client.get_service_recent_logs(organization_id, self.deployment_id, service_id)
-            )
-        except NotFound:
-            return []
-        except Exception as exc:  # never fail (or fail differently) for the logs
-            self.log.warning("Could not read the recent logs of service %s: %s", service_id, exc)
-            return []
+        return read_log_lines(
+            self.client, SERVICE, (organization_id, self.deployment_id, service_id), self.log
+        )
+
+    def target_service_id(self, target: Target) -> str:
+        """The service ``target`` calls: its own, else the one its endpoint routes to now."""
+        if target.service_id:
+            return target.service_id
+        alias = target.endpoint_alias or DEFAULT_ENDPOINT_ALIAS
+        return str(
+            self.client.get_endpoint(target.organization_id, target.deployment_id, alias)["service_id"]
+        )
 
     def log_before_delete(self, organization_id: str, service_id: str) -> None:
         """Copy the service's latest log lines into the task log: deleting it deletes them."""
@@ -680,6 +681,23 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         ti.xcom_push(key=XCOM_SERVICE_ID, value=service_id)
         url = service_console_url(self.hook.console_url, organization_id, self.deployment_id, service_id)
         push_service_url(self, ti, url)
+
+
+class _TrainingOperator(AbejaConnectionOperator):
+    """An operator on one training job definition (the training and training cleanup operators).
+
+    :param job_definition_name: the job definition.
+    """
+
+    ui_color = "#fdf3e8"
+    named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
+
+    def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_definition_name = job_definition_name
+
+    def definition_name(self) -> str:
+        return required_id(self.job_definition_name, "job_definition_name")
 
 
 class _DeleteOperator(AbejaConnectionOperator):

@@ -29,7 +29,7 @@ from airflow_provider_abeja.operators._base import (
 if TYPE_CHECKING:
     from airflow_provider_abeja.batch.inputs import InputSource
     from airflow_provider_abeja.batch.results import ResultStore
-    from airflow_provider_abeja.batch.runner import BatchRunner, Process
+    from airflow_provider_abeja.batch.runner import BatchRunner
     from airflow_provider_abeja.batch.sender import Target
     from airflow_provider_abeja.client import APIClient
 
@@ -82,11 +82,13 @@ def list_argument(items: Any, argument: str = "inputs") -> list[Any]:
 
 #: The reader's options an operator holds under ``input_source``'s own keyword names.
 READER_OPTIONS = ("input_format", "key_field", "payload_field", "content_type")
+#: The sender's options the batch operator holds under ``Sender``'s own keyword names.
+SENDER_OPTIONS = ("resend_statuses", "resend_on_transport_error", "abort_statuses")
 
 
-def reader_options(operator: Any, names: Sequence[str] = READER_OPTIONS) -> dict[str, Any]:
-    """``input_source``'s keyword arguments ``names`` as ``operator`` holds them: every operator
-    that reads a batch passes them the same way."""
+def held_options(operator: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The keyword arguments ``names`` (of ``input_source``, of ``Sender``) as ``operator`` holds
+    them: every operator that reads or sends a batch passes them the same way."""
     return {name: getattr(operator, name) for name in names}
 
 
@@ -258,7 +260,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
 
     def _full_source(self) -> InputSource:
         """Every input of `input_path` / `inputs` (the comparison reads a Datalake channel too)."""
-        options = reader_options(self)
+        options = held_options(self, READER_OPTIONS)
         return input_source(self.input_path, self.inputs, conn_id=self.storage_conn_id, **options)
 
     def _check_files(self, output: Any, errors: Any) -> None:
@@ -302,15 +304,10 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             check_path_id(self.endpoint_alias, "endpoint_alias")
         return Target(organization_id, self.deployment_id, self.service_id, self.endpoint_alias)
 
-    def _default_concurrency(self, client: Any, target: Target) -> int:
+    def _default_concurrency(self, target: Target) -> int:
         """`REQUESTS_PER_INSTANCE` x the instance count of the target service (or endpoint's service)."""
-        service_id = target.service_id
-        if not service_id:
-            endpoint = client.get_endpoint(
-                target.organization_id, target.deployment_id, target.endpoint_alias or DEFAULT_ENDPOINT_ALIAS
-            )
-            service_id = endpoint["service_id"]
-        service = client.get_service(target.organization_id, target.deployment_id, service_id)
+        service_id = self.target_service_id(target)
+        service = self.client.get_service(target.organization_id, target.deployment_id, service_id)
         instances = max(1, int(service.get("instance_number") or 1))
         self.log.info(
             "Concurrency %d: %d per instance of service %s (%d instances)",
@@ -327,18 +324,23 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             kwargs["max_retry_count"] = self.max_retry_count
         return APIClient(**kwargs, retry_wait_max=self.retry_wait_max, pool_maxsize=max(10, concurrency))
 
-    def _runner(self, send: Process, store: ResultStore, concurrency: int) -> BatchRunner:
-        """The batch runner with this operator's order, progress and stop settings."""
+    def _runner(
+        self, client: APIClient, targets: Sequence[Target], store: ResultStore, concurrency: int
+    ) -> BatchRunner:
+        """The batch runner with this operator's order, progress, stop and re-send settings: the
+        ``targets`` take the inputs in turn, by index (one target: every input)."""
         from airflow_provider_abeja.batch.runner import BatchRunner
+        from airflow_provider_abeja.batch.sender import Sender
 
+        senders = [Sender(client, target, **held_options(self, SENDER_OPTIONS)) for target in targets]
         return BatchRunner(
-            send,
+            lambda item: senders[item.index % len(senders)](item),
             store,
             concurrency=concurrency,
             preserve_order=self.preserve_order,
             progress_interval=self.progress_interval,
             log=self.log,
-            stop=self._stop_event(),
+            stop=self._stop_event,
         )
 
     # -- run ------------------------------------------------------------------------------------
@@ -350,7 +352,6 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             write_errors_file,
         )
         from airflow_provider_abeja.batch.runner import BatchAborted, BatchStopped
-        from airflow_provider_abeja.batch.sender import Sender
 
         organization_id = self.resolve_organization_id()
         output_path = required_path(self.output_path, "output_path")
@@ -361,21 +362,14 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         errors = self._path(errors_path, "errors_path")
         self._check_files(output, errors)
         source = self.build_source()
-        concurrency = self.concurrency or self._default_concurrency(self.client, target)
+        concurrency = self.concurrency or self._default_concurrency(target)
         total = source.count() if self.count_inputs else None
         try:
             store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
         except CorruptOutputError as exc:  # not a crash artefact: a retry would find it again
             raise InvalidArgumentError("output_path", f"{exc}; move the output away or repair it") from exc
         client = self._client(concurrency)
-        sender = Sender(
-            client,
-            target,
-            resend_statuses=self.resend_statuses,
-            resend_on_transport_error=self.resend_on_transport_error,
-            abort_statuses=self.abort_statuses,
-        )
-        runner = self._runner(sender, store, concurrency)
+        runner = self._runner(client, [target], store, concurrency)
         self._log_plan(source, store, total, target.describe(), concurrency)
         try:
             counts = runner.run(source, total)

@@ -26,6 +26,7 @@ from airflow_provider_abeja.operators._base import (
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
     _DeleteOperator,
+    _TrainingOperator,
     created_in_run,
     required_id,
 )
@@ -126,7 +127,7 @@ class AbejaDeleteDeploymentVersionOperator(AbejaDeleteOperator):
         super().__init__(version_id=version_id, **kwargs)
 
 
-class _TrainingCleanupOperator(_DeleteOperator):
+class _TrainingCleanupOperator(_DeleteOperator, _TrainingOperator):
     """Delete, or archive, one resource of a job definition (the definition itself without
     ``id_field``). Already gone is success (returns None) unless ``fail_if_missing=True``.
 
@@ -138,19 +139,14 @@ class _TrainingCleanupOperator(_DeleteOperator):
     """
 
     template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "job_definition_name")
-    named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
     none_is_nothing = False
     #: The client's archive call (``delete_call`` None: the platform only archives it).
     archive_call: ClassVar[str]
     #: Archive what the platform keeps because it is in use (409) instead of failing.
     archive_if_in_use = True
 
-    def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.job_definition_name = job_definition_name
-
     def resource_ids(self) -> list[str]:
-        ids = [required_id(self.job_definition_name, "job_definition_name")]
+        ids = [self.definition_name()]
         if self.id_field is not None:
             ids.append(required_id(getattr(self, self.id_field), self.id_field))
         return ids

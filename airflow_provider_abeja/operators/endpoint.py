@@ -101,11 +101,11 @@ class _EndpointOperator(AbejaDeploymentOperator):
         )
         return next((dict(e) for e in named), None)
 
-    def _create_or_route(self, context: Context, *, switch: bool) -> tuple[dict[str, Any], Any, str, str]:
+    def _create_or_route(self, context: Context, *, switch: bool) -> tuple[dict[str, Any], Any]:
         """Check the service, then create the endpoint, or (``switch``) point it at the service,
-        or (not ``switch``) reuse it when it routes there already. Returns the endpoint, the
-        service it routed to before (None when created), its alias or id and the service id.
-        With ``switch`` that previous service is pushed before anything changes."""
+        or (not ``switch``) reuse it when it routes there already. Returns the endpoint's
+        ``endpoint_id`` (pushed), ``custom_alias`` and ``service_id``, and the service it routed
+        to before (None when created; with ``switch`` pushed before anything changes)."""
         alias, service_id, organization_id = self._prepare(context)
         self._check_ready(organization_id, service_id)
         current = self._find(organization_id, alias)
@@ -126,7 +126,10 @@ class _EndpointOperator(AbejaDeploymentOperator):
                 f"endpoint {alias} already exists and routes to {previous}: "
                 "use AbejaUpdateEndpointOperator to switch it"
             )
-        return current, previous, alias, service_id
+        endpoint_id = current.get("endpoint_id") or alias
+        context["ti"].xcom_push(key=XCOM_ENDPOINT_ID, value=endpoint_id)
+        endpoint = {"endpoint_id": endpoint_id, "custom_alias": current.get("custom_alias", alias)}
+        return {**endpoint, "service_id": service_id}, previous
 
 
 class AbejaCreateEndpointOperator(_EndpointOperator):
@@ -143,14 +146,7 @@ class AbejaCreateEndpointOperator(_EndpointOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        endpoint, _, alias, service_id = self._create_or_route(context, switch=False)
-        result = {
-            "endpoint_id": endpoint.get("endpoint_id"),
-            "custom_alias": endpoint.get("custom_alias", alias),
-            "service_id": endpoint.get("service_id", service_id),
-        }
-        context["ti"].xcom_push(key=XCOM_ENDPOINT_ID, value=result["endpoint_id"])
-        return result
+        return self._create_or_route(context, switch=False)[0]
 
 
 class AbejaUpdateEndpointOperator(_EndpointOperator):
@@ -207,16 +203,8 @@ class AbejaRouteEndpointOperator(_EndpointOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        current, previous, endpoint, service_id = self._create_or_route(context, switch=True)
-        endpoint_id = current.get("endpoint_id") or endpoint
-        context["ti"].xcom_push(key=XCOM_ENDPOINT_ID, value=endpoint_id)
-        return {
-            "endpoint_id": endpoint_id,
-            "custom_alias": current.get("custom_alias", endpoint),
-            "service_id": service_id,
-            "previous_service_id": previous,
-            "created": previous is None,
-        }
+        endpoint, previous = self._create_or_route(context, switch=True)
+        return {**endpoint, "previous_service_id": previous, "created": previous is None}
 
 
 class AbejaDeleteEndpointOperator(AbejaDeleteOperator):

@@ -40,9 +40,9 @@ from airflow_provider_abeja.operators._base import (
 from airflow_provider_abeja.operators.batch import (
     READER_OPTIONS,
     AbejaBatchRequestOperator,
+    held_options,
     input_source,
     number_argument,
-    reader_options,
 )
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def validation_set(operator: Any, names: Sequence[str] = READER_OPTIONS) -> Any:
     ``operator``'s client, made once the path is checked."""
     from airflow_provider_abeja.batch.channel import ChannelSource, channel_path
 
-    input_path, inputs, options = operator.input_path, operator.inputs, reader_options(operator, names)
+    input_path, inputs, options = operator.input_path, operator.inputs, held_options(operator, names)
     located = channel_path(input_path) if inputs is None else None
     if located is None:
         return input_source(input_path, inputs, conn_id=operator.storage_conn_id, **options)
@@ -137,15 +137,14 @@ class _ReleaseOperator(AbejaDeploymentOperator):
         self.log.info("Endpoint %s routes to %s (read back)", alias, service_id)
 
     def delete_unless_serving(self, organization_id: str, service_id: str | None) -> bool:
-        """Delete a service the endpoint does not route to (read just before); gone is fine."""
+        """Delete a service the endpoint does not route to (read just before), its latest log lines
+        copied first (``delete_service``); gone is fine."""
         if not service_id or self.serving(organization_id) == service_id:
             return False
-        try:
-            self.client.delete_service(organization_id, self.deployment_id, service_id)
-        except NotFound:
-            return False
-        self.log.info("Deleted service %s", service_id)
-        return True
+        deleted = self.delete_service(organization_id, service_id)
+        if deleted:
+            self.log.info("Deleted service %s", service_id)
+        return deleted
 
 
 class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
@@ -217,15 +216,16 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         self.compare_field = compare_field
         self.tolerance = number_argument("tolerance", tolerance, float, 0)
         self.agree = agree
-        if min_agreement is not None:
-            number_argument("min_agreement", min_agreement, float, 0, 1)
+        # Each threshold, given or None (no limit), with its highest value (rates are fractions).
+        given = {
+            "max_error_rate": (max_error_rate, 1),
+            "min_agreement": (min_agreement, 1),
+            "max_p95_ms": (max_p95_ms, None),
+            "max_p95_ratio": (max_p95_ratio, None),
+        }
         self.thresholds: dict[str, float | None] = {
-            "max_error_rate": number_argument("max_error_rate", max_error_rate, float, 0, 1),
-            "min_agreement": min_agreement,
-            "max_p95_ms": None if max_p95_ms is None else number_argument("max_p95_ms", max_p95_ms, float, 0),
-            "max_p95_ratio": None
-            if max_p95_ratio is None
-            else number_argument("max_p95_ratio", max_p95_ratio, float, 0),
+            name: None if value is None else number_argument(name, value, float, 0, high)
+            for name, (value, high) in given.items()
         }
 
     def _blue(self, organization_id: str, green: str, ti: Any) -> str:
@@ -249,7 +249,7 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         from airflow_provider_abeja.batch.paths import published
         from airflow_provider_abeja.batch.results import iter_records, open_result_store
         from airflow_provider_abeja.batch.runner import BatchAborted, BatchStopped
-        from airflow_provider_abeja.batch.sender import Sender, Target
+        from airflow_provider_abeja.batch.sender import Target
 
         ti = context["ti"]
         organization_id = self.resolve_organization_id()
@@ -258,20 +258,10 @@ class AbejaCompareServicesOperator(_ReleaseOperator, AbejaBatchRequestOperator):
         output = self._path(str(self.output_path), "output_path")
         blue = self._blue(organization_id, green, ti)
         targets = [Target(organization_id, self.deployment_id, s) for s in (blue, green)]
-        concurrency = self.concurrency or sum(self._default_concurrency(self.client, t) for t in targets)
+        concurrency = self.concurrency or sum(self._default_concurrency(t) for t in targets)
         client = self._client(concurrency)
-        senders = [
-            Sender(
-                client,
-                t,
-                resend_statuses=self.resend_statuses,
-                resend_on_transport_error=self.resend_on_transport_error,
-                abort_statuses=self.abort_statuses,
-            )
-            for t in targets
-        ]
         store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
-        runner = self._runner(lambda item: senders[item.index % 2](item), store, concurrency)
+        runner = self._runner(client, targets, store, concurrency)  # paired: blue, green in turn
         self.log.info("Comparing green %s with blue %s, %d requests in flight", green, blue, concurrency)
         try:
             runner.run(source, source.count() if self.count_inputs else None)
@@ -417,7 +407,7 @@ class AbejaGuardedSwapOperator(_ReleaseOperator):
 
         target = Target(organization_id, self.deployment_id, endpoint_alias=self.endpoint_alias)
         sender = Sender(self.client, target, resend_statuses=(), abort_statuses=())
-        stop = self._stop_event()
+        stop = self._stop_event
         started = time.monotonic()
         deadline = started + (self.bake_seconds or 0.0)
         sent = errors = 0

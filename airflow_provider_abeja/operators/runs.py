@@ -161,7 +161,6 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     def arguments(self) -> dict[str, Any]:
         from airflow_provider_abeja.client.runs import datalake_input, datalake_output
 
-        required_id(self.deployment_id, "deployment_id")
         given = [x is not None and x != "" for x in (self.input_channel_id, self.input_file_id)]
         if given[0] != given[1]:
             raise InvalidArgumentError("input_file_id", "give input_channel_id and input_file_id together")

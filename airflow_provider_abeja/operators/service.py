@@ -25,7 +25,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_abeja.assets import default_outlets
-from airflow_provider_abeja.batch.paths import is_file, local_path, open_binary, publish
+from airflow_provider_abeja.batch.paths import is_file, open_binary, publish
 from airflow_provider_abeja.batch.sender import Target, is_json
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
@@ -39,9 +39,7 @@ from airflow_provider_abeja.exceptions import (
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
-    DEFAULT_ENDPOINT_ALIAS,
     DEFAULT_INSTANCE_TYPE,
-    XCOM_SERVICE_ID,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
     AbejaWaitingOperator,
@@ -109,7 +107,6 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
     kind = SERVICE
     trigger = "airflow_provider_abeja.triggers.service.AbejaServiceStatusTrigger"
     worker_wait = "wait_for_service_status"
-    service_id: Any
     operator_extra_links = (AbejaServiceLink(),)
     ui_color = "#e8f4fd"
 
@@ -118,14 +115,6 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
 
     def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
         self.push_service_xcom(context, ids[0], ids[2])
-
-    def _prepare(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
-        """The rendered ``service_id``'s ids, its links pushed; the wait's clock started."""
-        self.start_clock(context)
-        service_id = str(_text(self.service_id, "service_id"))
-        ids = self.ids(self.resolve_organization_id(), service_id)
-        self.push_links(context, ids)
-        return ids
 
 
 class AbejaCreateServiceOperator(_ServiceOperator):
@@ -212,18 +201,13 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         """The rendered arguments of ``create_service``, normalised and checked as the client
         checks them, so that nothing (not even the look-up for an earlier try's service) is sent
         with arguments the client would refuse; raises ``InvalidArgumentError``."""
-        from airflow_provider_abeja.client.validation import check_sizing, whole_number
+        from airflow_provider_abeja.client.validation import check_sizing
 
         def count(argument: str) -> int | None:
             value = getattr(self, argument)
             return None if value is None else whole_number(value, argument, 1)
 
         self.deployment_id = required_id(self.deployment_id, "deployment_id")
-        if not isinstance(self.instance_type, str):
-            raise InvalidArgumentError(
-                "instance_type", f"expected a name, got {type(self.instance_type).__name__}"
-            )
-        model_id = _text(self.model_id, "model_id", optional=True)
         reuse = self.reuse_existing
         arguments = {
             "version_id": required_id(self.version_id, "version_id"),
@@ -231,9 +215,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             "min_instance_number": count("min_instance_number"),
             "max_instance_number": count("max_instance_number"),
             "enable_autoscale": _boolean(self.enable_autoscale, "enable_autoscale"),
-            "instance_type": _text(self.instance_type, "instance_type"),
+            "instance_type": self.instance_type,  # a name, as check_sizing (the client's) requires
             "environment": environment_argument(self.environment, reuse_existing=reuse, noun="service"),
-            "model_id": None if model_id is None else required_id(model_id, "model_id"),
+            "model_id": None if self.model_id is None else required_id(self.model_id, "model_id"),
         }
         check_sizing(arguments)
         return arguments
@@ -265,9 +249,9 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 
     def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
         """Delete the service as after a failed wait (``guard_wait``'s rule, the same notes)."""
-        service_id = self.resumed_id(context, None, XCOM_SERVICE_ID, "service")
+        organization_id, _, service_id = self.resume(context, None)
         failed = AirflowException("the deferral failed")
-        note = self._failure_note(context, failed, self.resolve_organization_id(), service_id)
+        note = self._failure_note(context, failed, organization_id, service_id)
         self.log.error("The deferral of service %s failed: %s", service_id, note)
 
     def _failure_note(
@@ -323,7 +307,26 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         return keep
 
 
-class AbejaUpdateServiceOperator(_ServiceOperator):
+class _ExistingServiceOperator(_ServiceOperator):
+    """An operator on an existing service, ``service_id`` (update, start, stop)."""
+
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
+
+    def __init__(self, *, service_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service_id = service_id
+
+    def _prepare(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
+        """The rendered ``service_id``'s ids, its links pushed; the wait's clock started."""
+        self.start_clock(context)
+        service_id = str(_text(self.service_id, "service_id"))
+        ids = self.ids(self.resolve_organization_id(), service_id)
+        self.push_links(context, ids)
+        return ids
+
+
+class AbejaUpdateServiceOperator(_ExistingServiceOperator):
     """Update a service (instances, autoscaling, environment, ...) and wait until it is READY again.
 
     A stopped service is updated without waiting: it stays stopped and takes the change when it is
@@ -336,13 +339,11 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
     Returns the service dict (environment values hidden); pushes ``service_id`` / ``service_url``.
     """
 
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, *("service_id", "payload"))
+    template_fields: Sequence[str] = (*_ExistingServiceOperator.template_fields, "payload")
     template_fields_renderers = {"payload": "json"}
-    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
 
-    def __init__(self, *, service_id: str, payload: Mapping[str, Any] | str, **kwargs: Any):
+    def __init__(self, *, payload: Mapping[str, Any] | str, **kwargs: Any):
         super().__init__(**kwargs)
-        self.service_id = service_id
         self.payload = payload
 
     def execute(self, context: Mapping[str, Any]) -> Any:
@@ -364,12 +365,10 @@ class AbejaUpdateServiceOperator(_ServiceOperator):
         )
 
 
-class _StateChangeOperator(_ServiceOperator):
+class _StateChangeOperator(_ExistingServiceOperator):
     """Start or stop a service: read its state first, send the change unless it is there already,
     and treat the platform's 400 as success when the service got there meanwhile."""
 
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "service_id")
-    named_arguments = (*AbejaDeploymentOperator.named_arguments, "service_id")
     #: The verb (``start``, ``stop``: the client's ``<verb>_service`` sends the change), the
     #: statuses that need no change, and the status to wait for.
     verb: ClassVar[str]
@@ -379,10 +378,6 @@ class _StateChangeOperator(_ServiceOperator):
     status_current_after_refusal: ClassVar[bool]
     target_status: ClassVar[str]
     failure_statuses: ClassVar[Collection[str]] = DEFAULT_FAILURE_STATUSES
-
-    def __init__(self, *, service_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.service_id = service_id
 
     def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
         """Raise this operator's own error when the platform refused the change and the service
@@ -573,14 +568,9 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         target = Target(organization_id, self.deployment_id, service_id=service_id, endpoint_alias=alias)
         if service_id:
             self.push_service_xcom(context, organization_id, service_id)
-        # A local answer is written next to the output, so that the final rename is atomic.
-        local_output = local_path(output) if output is not None else None
-        target_dir = os.path.dirname(os.path.abspath(local_output)) if local_output else None
-        if target_dir:
-            os.makedirs(target_dir, exist_ok=True)
-        handle, part = tempfile.mkstemp(prefix=".abeja-response-", dir=target_dir)
-        os.close(handle)
-        try:
+        # The answer goes to a file of its own, published whole or not at all.
+        with tempfile.TemporaryDirectory(prefix="abeja-response-") as folder:
+            part = os.path.join(folder, "answer")
             response = self._call_until_ready(target, source, part)
             content_type = response.headers.get("Content-Type", "")
             size = os.path.getsize(part)
@@ -596,9 +586,6 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 context["ti"].xcom_push(key="content_type", value=content_type)
                 return self.output_path
             return self._json_result(part, content_type, size)
-        finally:
-            if os.path.exists(part):
-                os.unlink(part)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Input and output files (when given) and the service, for the OpenLineage provider."""
@@ -616,7 +603,7 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         """The answer, asking again every ``check_interval`` while the target answers 503."""
         what = target.describe()
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        stop = self._stop_event()
+        stop = self._stop_event
         while True:
             try:
                 return self._call_once(target, source, part)
@@ -640,15 +627,11 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         message = f"the {target.describe()} answered {exc}"
         if exc.status_code in (401, 403, 404):
             return message
-        service_id = target.service_id
-        if not service_id:  # the endpoint's service (a later switch may have moved it: rare)
-            try:
-                alias = target.endpoint_alias or DEFAULT_ENDPOINT_ALIAS
-                endpoint = self.client.get_endpoint(target.organization_id, self.deployment_id, alias)
-                service_id = str(endpoint["service_id"])
-            except Exception as error:  # the logs are a courtesy
-                self.log.warning("Could not find the service of the %s: %s", target.describe(), error)
-                return message
+        try:  # an endpoint's service now (a later switch may have moved it: rare)
+            service_id = self.target_service_id(target)
+        except Exception as error:  # the logs are a courtesy
+            self.log.warning("Could not find the service of the %s: %s", target.describe(), error)
+            return message
         return with_log_lines(message, self.service_log_lines(target.organization_id, service_id))
 
     def _call_once(self, target: Target, source: Any, part: str) -> Any:

@@ -32,6 +32,7 @@ from airflow_provider_abeja.operators._base import (
     AbejaConnectionOperator,
     AbejaDeploymentOperator,
     AbejaWaitingOperator,
+    _TrainingOperator,
     creation_marker,
     environment_argument,
     marked,
@@ -48,20 +49,6 @@ XCOM_TRAINING_MODEL_ID = "training_model_id"
 XCOM_VERSION_ID = "version_id"
 #: Where the job operator keeps its job's id in the task state store (Airflow 3.3+).
 STORE_TRAINING_JOB_ID = "abeja_training_job_id"
-
-
-class _TrainingOperator(AbejaConnectionOperator):
-    """An operator on one job definition."""
-
-    ui_color = "#fdf3e8"
-    named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
-
-    def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.job_definition_name = job_definition_name
-
-    def definition_name(self) -> str:
-        return required_id(self.job_definition_name, "job_definition_name")
 
 
 class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
