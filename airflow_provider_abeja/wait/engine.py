@@ -478,13 +478,9 @@ def fail_fast() -> Iterator[None]:
 
     try:
         yield
-    except AbejaError as exc:
-        if is_fail_fast(exc):
-            raise AirflowFailException(str(exc)) from exc
-        raise
-    except AirflowException as exc:
-        cause = exc.__cause__
-        if type(exc) is AirflowException and cause is not None and is_fail_fast(cause):
+    except (AbejaError, AirflowException) as exc:
+        cause = exc.__cause__ if type(exc) is AirflowException else exc
+        if cause is not None and is_fail_fast(cause):
             raise AirflowFailException(str(exc)) from cause
         raise
 
