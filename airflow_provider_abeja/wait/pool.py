@@ -28,7 +28,6 @@ import json
 import random
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +115,6 @@ class ClientLease:
 
     shared: _Shared
     slot: _Client
-    loop: asyncio.AbstractEventLoop
     #: Names the connection settings this lease's client uses (a dict key: never show it).
     settings_key: str
     released: bool = False
@@ -126,7 +124,7 @@ class ClientLease:
         in_flight, key = self.shared.in_flight, (method, *args)
         flight = in_flight.get(key)
         if flight is None:
-            task = self.loop.create_task(getattr(self.slot.client, method)(*args))
+            task = asyncio.ensure_future(getattr(self.slot.client, method)(*args))
             flight = in_flight[key] = _Flight(task, self.slot)
             task.add_done_callback(lambda done: _forget(in_flight, key, done))
         flight.waiters += 1
@@ -149,7 +147,7 @@ class ClientLease:
         # registry with its last slot, in the same step: nothing else can have removed either.
         shared.clients.remove(slot)
         if not shared.clients:
-            del _REGISTRY[self.loop][self.settings_key]
+            del _REGISTRY[asyncio.get_running_loop()][self.settings_key]
         mine = [flight for flight in shared.in_flight.values() if flight.owner is slot]
         joined = [flight.task for flight in mine if flight.waiters]
         for flight in (flight for flight in mine if not flight.waiters):
@@ -188,31 +186,30 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
     kwargs = settings.client_kwargs()
     # Holds the credential, like the client itself; used only as a dict key, never shown.
     key = json.dumps(kwargs, sort_keys=True, default=str)
-    loop = asyncio.get_running_loop()
-    shared = _REGISTRY.setdefault(loop, {}).setdefault(key, _Shared())
+    shared = _REGISTRY.setdefault(asyncio.get_running_loop(), {}).setdefault(key, _Shared())
     # No await from here on: two triggers cannot both take the last place or build one client.
     slot = next((slot for slot in shared.clients if slot.users < WAITS_PER_CLIENT), None)
     if slot is None:
         slot = _Client(AsyncAPIClient(**kwargs, pool_maxsize=WAITS_PER_CLIENT))
         shared.clients.append(slot)
     slot.users += 1
-    return ClientLease(shared, slot, loop, key)
+    return ClientLease(shared, slot, key)
 
 
 # -- reading one resource a poll ------------------------------------------------------------------
 
 
 @dataclass(eq=False)
-class Watch(AbstractContextManager["Watch"]):
-    """How a trigger reads its resource, entered for the whole wait: one GET a poll (``method``
-    of the client, joined with an identical GET in flight)."""
+class Watch(contextlib.ExitStack):
+    """How a trigger reads its resource, entered for the whole wait (leaving it closes what the
+    wait joined): one GET a poll (``method`` of the client, joined with an identical GET in flight)."""
 
     _lease: ClientLease
     _method: str
     _ids: Ids
 
-    def __exit__(self, *exc_info: object) -> None:
-        return None
+    def __post_init__(self) -> None:
+        super().__init__()
 
     async def observe(self) -> object:
         """The resource's JSON, or the error reading it: the engine's observation. Never raises."""
@@ -319,18 +316,14 @@ class ServiceWatch(Watch):
     ) -> None:
         super().__init__(lease, "get_service", (organization_id, deployment_id, service_id))
         self._interval = interval
-        self._stack = contextlib.ExitStack()
         self._group: ListingGroup | None = None
         #: The number of the last listing this wait used: it never uses one twice.
         self._seen = 0
 
     def __enter__(self) -> ServiceWatch:
         key, ask = ("get_services", *self._ids[:2]), functools.partial(_services, *self._ids[:2])
-        self._group = self._stack.enter_context(joined(self._lease, key, self, self._interval, ask))
+        self._group = self.enter_context(joined(self._lease, key, self, self._interval, ask))
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stack.close()
 
     async def observe(self) -> object:
         group = self._group
