@@ -224,9 +224,8 @@ class Watch(contextlib.ExitStack):
 
 @dataclass(frozen=True, eq=False)
 class Listing:
-    """One shared listing (what ``ask`` gave, or the error it raised), numbered in its group's order."""
+    """One shared listing (what ``ask`` gave, or the error it raised)."""
 
-    number: int
     #: ``loop.time()`` when it was asked for: its age decides whether a watcher may still use it.
     asked_at: float
     entries: Any = None
@@ -248,24 +247,23 @@ class ListingGroup:
         self.watchers: dict[object, tuple[float, Any]] = {}
         self.latest: Listing | None = None
         self.pending: asyncio.Task[Listing] | None = None
-        self._numbers = 0
 
-    async def listing(self, lease: ClientLease, seen: int) -> Listing:
+    async def listing(self, lease: ClientLease, seen: Listing | None) -> Listing:
+        """The latest listing unless the watcher has ``seen`` it or it is too old, else a new one."""
         loop = asyncio.get_running_loop()
         latest, interval = self.latest, min((i for i, _ in self.watchers.values()), default=0.0)
-        if latest is not None and latest.number > seen and loop.time() - latest.asked_at < interval:
+        if latest is not None and latest is not seen and loop.time() - latest.asked_at < interval:
             return latest
         if self.pending is None:
-            self._numbers += 1
             needs = [need for _, need in self.watchers.values()]
-            self.pending = loop.create_task(self._listed(lease, self._numbers, loop.time(), needs))
+            self.pending = loop.create_task(self._listed(lease, loop.time(), needs))
         return await asyncio.shield(self.pending)
 
-    async def _listed(self, lease: ClientLease, number: int, asked_at: float, needs: list[Any]) -> Listing:
+    async def _listed(self, lease: ClientLease, asked_at: float, needs: list[Any]) -> Listing:
         try:
-            self.latest = Listing(number, asked_at, await self._ask(lease, needs))
+            self.latest = Listing(asked_at, await self._ask(lease, needs))
         except Exception as exc:
-            self.latest = Listing(number, asked_at, error=exc)
+            self.latest = Listing(asked_at, error=exc)
         finally:
             self.pending = None
         return self.latest
@@ -317,8 +315,8 @@ class ServiceWatch(Watch):
         super().__init__(lease, "get_service", (organization_id, deployment_id, service_id))
         self._interval = interval
         self._group: ListingGroup | None = None
-        #: The number of the last listing this wait used: it never uses one twice.
-        self._seen = 0
+        #: The last listing this wait used: it never uses one twice.
+        self._seen: Listing | None = None
 
     def __enter__(self) -> ServiceWatch:
         key, ask = ("get_services", *self._ids[:2]), functools.partial(_services, *self._ids[:2])
@@ -329,7 +327,7 @@ class ServiceWatch(Watch):
         group = self._group
         if group is not None and len(group.watchers) > 1:
             listing = await group.listing(self._lease, self._seen)
-            self._seen = listing.number
+            self._seen = listing
             if listing.error is None:
                 service = listing.entries.get(self._ids[2])
                 if service is not None:
