@@ -117,7 +117,6 @@ class ClientLease:
     slot: _Client
     #: Names the connection settings this lease's client uses (a dict key: never show it).
     settings_key: str
-    released: bool = False
 
     async def read(self, method: str, *args: str | None) -> dict[str, Any]:
         """``client.<method>(*args)`` (a GET), joining an identical request already in flight."""
@@ -136,9 +135,6 @@ class ClientLease:
 
     async def release(self) -> None:
         """Drop this lease; the last one of a client closes it (after GETs others are joined to)."""
-        if self.released:
-            return
-        self.released = True
         shared, slot = self.shared, self.slot
         slot.users -= 1
         if slot.users > 0:
@@ -152,10 +148,10 @@ class ClientLease:
         joined = [flight.task for flight in mine if flight.waiters]
         for flight in (flight for flight in mine if not flight.waiters):
             flight.task.cancel()
-        if not joined:
+        if joined:
+            background(_close_after(joined, slot.client))  # the caller does not wait for the joined GETs
+        else:
             await slot.client.aclose()
-            return
-        background(_close_after(joined, slot.client))  # the caller does not wait for the joined GETs
 
 
 async def _close_after(tasks: list[asyncio.Task[dict[str, Any]]], client: AsyncAPIClient) -> None:
