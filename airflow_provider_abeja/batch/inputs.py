@@ -68,22 +68,6 @@ class InputSource(Protocol):
         ...
 
 
-def parse_item(
-    record: Any, key_field: str | None, payload_field: str | None, default_key: Key
-) -> tuple[Key, Any, str | None]:
-    """The key and body of one line or item, or (key, None, why it cannot be sent)."""
-    key: Any = default_key
-    if key_field is not None:
-        key = record.get(key_field) if isinstance(record, dict) else None
-        if isinstance(key, bool) or not isinstance(key, (str, int)):
-            return default_key, None, f"key field {key_field!r} missing or not a string/integer"
-    if payload_field is None:
-        return key, record, None
-    if not isinstance(record, dict) or payload_field not in record:
-        return key, None, f"payload field {payload_field!r} missing"
-    return key, record[payload_field], None
-
-
 def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
     """The non-blank lines of a file with their 1-based physical line numbers."""
     with open_binary(path) as fh:
@@ -100,8 +84,18 @@ class JsonRecords:
     payload_field: str | None = None
 
     def _input(self, index: int, default_key: Key, record: Any, where: str) -> BatchInput:
-        key, body, error = parse_item(record, self.key_field, self.payload_field, default_key)
-        return BatchInput(index=index, key=key, json=body, error=error and f"{where}: {error}")
+        """The input of one line or item, or one carrying why it cannot be sent."""
+        key: Any = default_key
+        if self.key_field is not None:
+            key = record.get(self.key_field) if isinstance(record, dict) else None
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                why = f"key field {self.key_field!r} missing or not a string/integer"
+                return BatchInput(index, default_key, error=f"{where}: {why}")
+        if self.payload_field is None:
+            return BatchInput(index, key, json=record)
+        if not isinstance(record, dict) or self.payload_field not in record:
+            return BatchInput(index, key, error=f"{where}: payload field {self.payload_field!r} missing")
+        return BatchInput(index, key, json=record[self.payload_field])
 
     def _line(self, index: int, default_key: Key, raw: bytes, where: str) -> BatchInput:
         """The input of one JSON line; a line that is not JSON is an input carrying the error."""

@@ -28,6 +28,7 @@ from typing import Any
 
 from airflow_provider_abeja.batch.inputs import BatchInput
 from airflow_provider_abeja.batch.results import ResultStore
+from airflow_provider_abeja.batch.sender import error_fields
 
 logger = logging.getLogger("airflow_provider_abeja.batch")
 
@@ -151,7 +152,7 @@ def _safe(process: Process, item: BatchInput) -> dict[str, Any]:
     try:
         return process(item)
     except Exception as exc:  # the store must get a record for every input, whatever went wrong
-        return {"status": "error", "error": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
+        return {"status": "error", **error_fields(exc)}
 
 
 @dataclass

@@ -34,7 +34,7 @@ from airflow_provider_abeja.batch.inputs import BatchInput
 from airflow_provider_abeja.client import RequestSpec
 from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS
 from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
-from airflow_provider_abeja.exceptions import AbejaError, HttpError, TransportError
+from airflow_provider_abeja.exceptions import HttpError, TransportError
 
 DEFAULT_RESEND_STATUSES = frozenset({503})
 DEFAULT_ABORT_STATUSES = frozenset({401, 403, 503})
@@ -143,11 +143,10 @@ class Sender:
 
     def __call__(self, item: BatchInput) -> dict[str, Any]:
         invalid = item.error
-        if invalid is None:
-            try:
-                data = item.body()
-            except OSError as exc:
-                invalid = f"cannot read {item.key}: {exc}"
+        try:
+            data = None if invalid is not None else item.body()
+        except OSError as exc:
+            invalid = f"cannot read {item.key}: {exc}"
         if invalid is not None:
             return {"status": "error", "attempts": 0, "error": {"type": "InvalidInput", "message": invalid}}
         attempts = 0
@@ -163,13 +162,11 @@ class Sender:
         started = time.perf_counter()
         try:
             response = self.policy.retrying(spec, self._adapter)(attempt)
-        except AbejaError as exc:
+        except Exception as exc:  # a bug or an unexpected library error is recorded too: the batch goes on
             abort = isinstance(exc, TransportError) or (
                 isinstance(exc, HttpError) and exc.status_code in self.abort_statuses
             )
             return {"status": "abort" if abort else "error", "attempts": attempts, **error_fields(exc)}
-        except Exception as exc:  # a bug or an unexpected library error: record it, keep the batch going
-            return {"status": "error", "attempts": attempts, **error_fields(exc)}
         elapsed = round((time.perf_counter() - started) * 1000, 1)
         record = dict(status="ok", status_code=response.status_code, attempts=attempts, elapsed_ms=elapsed)
         return record | decode_body(response.headers.get("Content-Type", ""), response.content)

@@ -231,12 +231,12 @@ class AbejaChannelFileTrigger(BaseEventTrigger):
         key, ask = ("list_channel_files", self.channel_id), functools.partial(newest_files, self.channel_id)
         try:
             cursor, absorb = await self.load_cursor()
-            seen_listing = 0
+            seen_listing: pool.Listing | None = None
             with pool.joined(lease, key, self, self.poll_interval, ask) as group:
                 while True:
                     group.watchers[self] = (self.poll_interval, cursor.low)
                     listing = await group.listing(lease, seen_listing)
-                    seen_listing = listing.number
+                    seen_listing = listing
                     if listing.error is not None:
                         # A watcher has no task to fail: it says so and keeps watching (a channel
                         # made later, a credential fixed in the connection).

@@ -295,54 +295,43 @@ def step(spec: WaitSpec, state: WaitState, observation: object, now: float) -> S
     says so). A status is success only when it is the target; a failure status fails; any other
     status, known or not (one warning per unknown status), keeps waiting until the deadline.
     """
-    sid, noun, budget = spec.resource_id, spec.kind.noun, spec.transient_error_budget
-    if isinstance(observation, Mapping):
-        return _status_step(spec, state, observation, now)
-    exc = observation
-    if not isinstance(exc, BaseException):
-        exc = InvalidResponseError("invalid_response", f"{noun} is not a JSON object", 200, f"get {noun}")
-    if not is_transient(exc):
-        message = f"cannot get {noun} {sid}: {exc}"
-        return Step(Outcome.ERROR, state, message, retryable=not is_fail_fast(exc), error=exc)
-    state = replace(state, errors_in_a_row=state.errors_in_a_row + 1)
-    errors = state.errors_in_a_row
-    if errors > budget:
-        message = f"giving up on {noun} {sid} after {errors} transient errors in a row (budget {budget})"
-        message += f"; last: {exc}"
-        return Step(Outcome.ERROR, state, message, error=exc)
-    log = LogLine("warning", f"Transient error %d/%d polling {noun} %s: %s", (errors, budget, sid, exc))
-    return _deadline_step(spec, state, now, [log])
-
-
-def _status_step(spec: WaitSpec, state: WaitState, resource: Mapping[str, Any], now: float) -> Step:
-    sid, target, kind = spec.resource_id, spec.target_status, spec.kind
-    title = kind.noun.capitalize()
-    status = None if (raw := resource.get("status")) is None else str(raw)
-    changed = status != state.last_status or state.polls == 0
-    state = replace(state, errors_in_a_row=0, last_status=status, polls=state.polls + 1)
-    if status == target:
-        reached = (LogLine("info", f"{title} %s is %s", (sid, status)),)
-        return Step(Outcome.SUCCEEDED, state, f"{kind.noun} {sid} reached status {status}", reached, resource)
-    logs = [LogLine("info", f"{title} %s is %s; waiting for %s", (sid, status, target))] if changed else []
-    if status in spec.failure_statuses:
-        message = f"{kind.noun} {sid} reached failure status {status} while waiting for {target}"
-        detail = resource.get(kind.detail_key) if kind.detail_key else None
-        message += f": {detail}" if detail else ""
-        return Step(Outcome.FAILED, state, message, tuple(logs), resource, retryable=False)
-    if status not in kind.known_statuses and str(status) not in state.warned_statuses:
-        state = replace(state, warned_statuses=state.warned_statuses | {str(status)})
-        template = f"{title} %s reports unknown status %r: still waiting for %s"
-        logs.append(LogLine("warning", template, (sid, status, target)))
-    return _deadline_step(spec, state, now, logs, resource)
-
-
-def _deadline_step(
-    spec: WaitSpec,
-    state: WaitState,
-    now: float,
-    logs: list[LogLine],
-    resource: Mapping[str, Any] | None = None,
-) -> Step:
+    sid, kind, budget, target = spec.resource_id, spec.kind, spec.transient_error_budget, spec.target_status
+    noun, title = kind.noun, kind.noun.capitalize()
+    resource = observation if isinstance(observation, Mapping) else None
+    logs: list[LogLine] = []
+    if resource is None:
+        exc = observation
+        if not isinstance(exc, BaseException):
+            exc = InvalidResponseError("invalid_response", f"{noun} is not a JSON object", 200, f"get {noun}")
+        if not is_transient(exc):
+            message = f"cannot get {noun} {sid}: {exc}"
+            return Step(Outcome.ERROR, state, message, retryable=not is_fail_fast(exc), error=exc)
+        state = replace(state, errors_in_a_row=state.errors_in_a_row + 1)
+        errors = state.errors_in_a_row
+        if errors > budget:
+            message = f"giving up on {noun} {sid} after {errors} transient errors in a row (budget {budget})"
+            return Step(Outcome.ERROR, state, f"{message}; last: {exc}", error=exc)
+        logs.append(
+            LogLine("warning", f"Transient error %d/%d polling {noun} %s: %s", (errors, budget, sid, exc))
+        )
+    else:
+        status = None if (raw := resource.get("status")) is None else str(raw)
+        changed = status != state.last_status or state.polls == 0
+        state = replace(state, errors_in_a_row=0, last_status=status, polls=state.polls + 1)
+        if status == target:
+            reached = (LogLine("info", f"{title} %s is %s", (sid, status)),)
+            return Step(Outcome.SUCCEEDED, state, f"{noun} {sid} reached status {status}", reached, resource)
+        if changed:
+            logs.append(LogLine("info", f"{title} %s is %s; waiting for %s", (sid, status, target)))
+        if status in spec.failure_statuses:
+            message = f"{noun} {sid} reached failure status {status} while waiting for {target}"
+            detail = resource.get(kind.detail_key) if kind.detail_key else None
+            message += f": {detail}" if detail else ""
+            return Step(Outcome.FAILED, state, message, tuple(logs), resource, retryable=False)
+        if status not in kind.known_statuses and str(status) not in state.warned_statuses:
+            state = replace(state, warned_statuses=state.warned_statuses | {str(status)})
+            template = f"{title} %s reports unknown status %r: still waiting for %s"
+            logs.append(LogLine("warning", template, (sid, status, target)))
     if spec.deadline is not None and now >= spec.deadline:
         return Step(Outcome.TIMED_OUT, state, timeout_message(spec, state.last_status), tuple(logs), resource)
     return Step(Outcome.WAITING, state, "", tuple(logs), resource)
@@ -489,13 +478,9 @@ def fail_fast() -> Iterator[None]:
 
     try:
         yield
-    except AbejaError as exc:
-        if is_fail_fast(exc):
-            raise AirflowFailException(str(exc)) from exc
-        raise
-    except AirflowException as exc:
-        cause = exc.__cause__
-        if type(exc) is AirflowException and cause is not None and is_fail_fast(cause):
+    except (AbejaError, AirflowException) as exc:
+        cause = exc.__cause__ if type(exc) is AirflowException else exc
+        if cause is not None and is_fail_fast(cause):
             raise AirflowFailException(str(exc)) from cause
         raise
 

@@ -28,7 +28,6 @@ import json
 import random
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -116,17 +115,15 @@ class ClientLease:
 
     shared: _Shared
     slot: _Client
-    loop: asyncio.AbstractEventLoop
     #: Names the connection settings this lease's client uses (a dict key: never show it).
     settings_key: str
-    released: bool = False
 
     async def read(self, method: str, *args: str | None) -> dict[str, Any]:
         """``client.<method>(*args)`` (a GET), joining an identical request already in flight."""
         in_flight, key = self.shared.in_flight, (method, *args)
         flight = in_flight.get(key)
         if flight is None:
-            task = self.loop.create_task(getattr(self.slot.client, method)(*args))
+            task = asyncio.ensure_future(getattr(self.slot.client, method)(*args))
             flight = in_flight[key] = _Flight(task, self.slot)
             task.add_done_callback(lambda done: _forget(in_flight, key, done))
         flight.waiters += 1
@@ -138,9 +135,6 @@ class ClientLease:
 
     async def release(self) -> None:
         """Drop this lease; the last one of a client closes it (after GETs others are joined to)."""
-        if self.released:
-            return
-        self.released = True
         shared, slot = self.shared, self.slot
         slot.users -= 1
         if slot.users > 0:
@@ -149,15 +143,15 @@ class ClientLease:
         # registry with its last slot, in the same step: nothing else can have removed either.
         shared.clients.remove(slot)
         if not shared.clients:
-            del _REGISTRY[self.loop][self.settings_key]
+            del _REGISTRY[asyncio.get_running_loop()][self.settings_key]
         mine = [flight for flight in shared.in_flight.values() if flight.owner is slot]
         joined = [flight.task for flight in mine if flight.waiters]
         for flight in (flight for flight in mine if not flight.waiters):
             flight.task.cancel()
-        if not joined:
+        if joined:
+            background(_close_after(joined, slot.client))  # the caller does not wait for the joined GETs
+        else:
             await slot.client.aclose()
-            return
-        background(_close_after(joined, slot.client))  # the caller does not wait for the joined GETs
 
 
 async def _close_after(tasks: list[asyncio.Task[dict[str, Any]]], client: AsyncAPIClient) -> None:
@@ -188,31 +182,30 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
     kwargs = settings.client_kwargs()
     # Holds the credential, like the client itself; used only as a dict key, never shown.
     key = json.dumps(kwargs, sort_keys=True, default=str)
-    loop = asyncio.get_running_loop()
-    shared = _REGISTRY.setdefault(loop, {}).setdefault(key, _Shared())
+    shared = _REGISTRY.setdefault(asyncio.get_running_loop(), {}).setdefault(key, _Shared())
     # No await from here on: two triggers cannot both take the last place or build one client.
     slot = next((slot for slot in shared.clients if slot.users < WAITS_PER_CLIENT), None)
     if slot is None:
         slot = _Client(AsyncAPIClient(**kwargs, pool_maxsize=WAITS_PER_CLIENT))
         shared.clients.append(slot)
     slot.users += 1
-    return ClientLease(shared, slot, loop, key)
+    return ClientLease(shared, slot, key)
 
 
 # -- reading one resource a poll ------------------------------------------------------------------
 
 
 @dataclass(eq=False)
-class Watch(AbstractContextManager["Watch"]):
-    """How a trigger reads its resource, entered for the whole wait: one GET a poll (``method``
-    of the client, joined with an identical GET in flight)."""
+class Watch(contextlib.ExitStack):
+    """How a trigger reads its resource, entered for the whole wait (leaving it closes what the
+    wait joined): one GET a poll (``method`` of the client, joined with an identical GET in flight)."""
 
     _lease: ClientLease
     _method: str
     _ids: Ids
 
-    def __exit__(self, *exc_info: object) -> None:
-        return None
+    def __post_init__(self) -> None:
+        super().__init__()
 
     async def observe(self) -> object:
         """The resource's JSON, or the error reading it: the engine's observation. Never raises."""
@@ -227,9 +220,8 @@ class Watch(AbstractContextManager["Watch"]):
 
 @dataclass(frozen=True, eq=False)
 class Listing:
-    """One shared listing (what ``ask`` gave, or the error it raised), numbered in its group's order."""
+    """One shared listing (what ``ask`` gave, or the error it raised)."""
 
-    number: int
     #: ``loop.time()`` when it was asked for: its age decides whether a watcher may still use it.
     asked_at: float
     entries: Any = None
@@ -251,24 +243,23 @@ class ListingGroup:
         self.watchers: dict[object, tuple[float, Any]] = {}
         self.latest: Listing | None = None
         self.pending: asyncio.Task[Listing] | None = None
-        self._numbers = 0
 
-    async def listing(self, lease: ClientLease, seen: int) -> Listing:
+    async def listing(self, lease: ClientLease, seen: Listing | None) -> Listing:
+        """The latest listing unless the watcher has ``seen`` it or it is too old, else a new one."""
         loop = asyncio.get_running_loop()
         latest, interval = self.latest, min((i for i, _ in self.watchers.values()), default=0.0)
-        if latest is not None and latest.number > seen and loop.time() - latest.asked_at < interval:
+        if latest is not None and latest is not seen and loop.time() - latest.asked_at < interval:
             return latest
         if self.pending is None:
-            self._numbers += 1
             needs = [need for _, need in self.watchers.values()]
-            self.pending = loop.create_task(self._listed(lease, self._numbers, loop.time(), needs))
+            self.pending = loop.create_task(self._listed(lease, loop.time(), needs))
         return await asyncio.shield(self.pending)
 
-    async def _listed(self, lease: ClientLease, number: int, asked_at: float, needs: list[Any]) -> Listing:
+    async def _listed(self, lease: ClientLease, asked_at: float, needs: list[Any]) -> Listing:
         try:
-            self.latest = Listing(number, asked_at, await self._ask(lease, needs))
+            self.latest = Listing(asked_at, await self._ask(lease, needs))
         except Exception as exc:
-            self.latest = Listing(number, asked_at, error=exc)
+            self.latest = Listing(asked_at, error=exc)
         finally:
             self.pending = None
         return self.latest
@@ -319,24 +310,20 @@ class ServiceWatch(Watch):
     ) -> None:
         super().__init__(lease, "get_service", (organization_id, deployment_id, service_id))
         self._interval = interval
-        self._stack = contextlib.ExitStack()
         self._group: ListingGroup | None = None
-        #: The number of the last listing this wait used: it never uses one twice.
-        self._seen = 0
+        #: The last listing this wait used: it never uses one twice.
+        self._seen: Listing | None = None
 
     def __enter__(self) -> ServiceWatch:
         key, ask = ("get_services", *self._ids[:2]), functools.partial(_services, *self._ids[:2])
-        self._group = self._stack.enter_context(joined(self._lease, key, self, self._interval, ask))
+        self._group = self.enter_context(joined(self._lease, key, self, self._interval, ask))
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stack.close()
 
     async def observe(self) -> object:
         group = self._group
         if group is not None and len(group.watchers) > 1:
             listing = await group.listing(self._lease, self._seen)
-            self._seen = listing.number
+            self._seen = listing
             if listing.error is None:
                 service = listing.entries.get(self._ids[2])
                 if service is not None:

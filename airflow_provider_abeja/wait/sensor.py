@@ -24,7 +24,6 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_abeja.exceptions import AbejaError
 from airflow_provider_abeja.links.abeja import AbejaServiceLink, push_service_url, service_console_url
 from airflow_provider_abeja.wait import engine
 from airflow_provider_abeja.wait.trigger import (
@@ -161,18 +160,6 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         error = engine.step_error(spec, result, logs)
         raise engine.airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
 
-    def _timeout_error(self, started: float) -> AbejaError:
-        """Airflow's poke-mode timeout, told as the engine tells it in every other mode.
-
-        In reschedule mode Airflow counts from the first try, which this run does not know:
-        the deadline shown is then the moment Airflow declared the timeout.
-        """
-        spec = self._spec(time.time() if self.reschedule else started + float(self.timeout))
-        message = engine.timeout_message(spec, self._wait_state.last_status)
-        timed_out = engine.Step(engine.Outcome.TIMED_OUT, self._wait_state, message)
-        lines = engine.read_log_lines(self.hook.client, self.kind, self._ids(), self.log)
-        return engine.step_error(spec, timed_out, lines, float(self.timeout))
-
     def execute(self, context: Context) -> None:
         self._push_link(context)
         if not self.deferrable:
@@ -180,7 +167,14 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
             try:
                 super().execute(context)
             except AirflowSensorTimeout:
-                error = self._timeout_error(started)
+                # Told as the engine tells it in every other mode. In reschedule mode Airflow counts
+                # from the first try, which this run does not know: the deadline shown is then the
+                # moment Airflow declared the timeout.
+                spec = self._spec(time.time() if self.reschedule else started + float(self.timeout))
+                message = engine.timeout_message(spec, self._wait_state.last_status)
+                timed_out = engine.Step(engine.Outcome.TIMED_OUT, self._wait_state, message)
+                lines = engine.read_log_lines(self.hook.client, self.kind, self._ids(), self.log)
+                error = engine.step_error(spec, timed_out, lines, float(self.timeout))
                 raise engine.airflow_error(error, timeout_exception=AirflowSensorTimeout) from error
             return
         # One poke first: a resource that is already there needs no triggerer round trip.

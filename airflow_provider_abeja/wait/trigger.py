@@ -98,8 +98,9 @@ class StatusTrigger(BaseTrigger):
         self.poll_interval = pool.poll_interval(
             self.default_poll_interval if poll_interval is None else poll_interval
         )
-        for name, value in zip(self.kind.path_ids, (organization_id, outer, inner), strict=True):
-            setattr(self, name, str(value))
+        self._ids: engine.Ids = (str(organization_id), str(outer), str(inner))
+        for name, value in zip(self.kind.path_ids, self._ids, strict=True):
+            setattr(self, name, value)
         self.end_time = _coerce_end_time(end_time)
         # The engine's rules (the target is never a failure status, the budget >= 0), checked once.
         # The statuses and the budget live there only, as the engine reads them.
@@ -111,11 +112,6 @@ class StatusTrigger(BaseTrigger):
     def _watch(self, lease: ClientLease) -> Watch:
         """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
         return Watch(lease, self.kind.read, self._ids)
-
-    @property
-    def _ids(self) -> engine.Ids:
-        organization_id, outer, inner = (getattr(self, name) for name in self.kind.path_ids)
-        return organization_id, outer, inner
 
     @classmethod
     def arguments(cls, ids: engine.Ids, spec: engine.WaitSpec, **options: Any) -> dict[str, Any]:

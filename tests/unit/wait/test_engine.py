@@ -75,6 +75,20 @@ def test_the_deadline_is_checked_after_the_observation() -> None:
     assert next_pause(spec, 4.0, 8.0) == 2.0
 
 
+def test_a_transient_error_at_the_deadline_times_out_with_its_warning() -> None:
+    spec = WaitSpec.build(SER, deadline=10.0)
+    waiting = step(spec, WaitState(), {"status": "IN_PROGRESS"}, 0.0)
+    late = step(spec, waiting.state, UNAVAILABLE, 10.0)
+    assert late.outcome is Outcome.TIMED_OUT
+    assert "last status: IN_PROGRESS" in late.message
+    assert [line.level for line in late.logs] == ["warning"]
+
+
+def test_the_first_status_is_logged_even_when_it_is_missing() -> None:
+    steps = run(WaitSpec.build(SER), [{}, {}])
+    assert [len(s.logs) for s in steps] == [2, 0]  # the status line, the unknown-status warning
+
+
 def test_statuses_from_a_shared_listing_feed_many_waits() -> None:
     """A listing of many services (one GET per deployment) drives each service's own wait."""
     listing = [{"service_id": "ser-a", "status": "READY"}, {"service_id": "ser-b", "status": "FAILED"}]
