@@ -409,7 +409,8 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     ) -> dict[str, Any]:
         """What an earlier try kept in the task state store (``stored``), else what it made
         (``find_earlier``), else the answer of the create call, the creation marker (with
-        ``reuse_existing``) added to the resource's environment.
+        ``reuse_existing``) added to the resource's environment. The first try after a clear
+        reuses nothing its cleared try was still waiting for (``_clear.ended_after_clear``).
 
         The client never re-sends a create, and a lost answer (transport error, 5xx) does not
         say whether the platform made the resource: with a marker, ``find_earlier`` looks for
@@ -418,9 +419,13 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         noun, outer = self.kind.noun, self.ids(organization_id, "")[1]
         marker = creation_marker(context) if self.reuse_existing else None
         if marker:
-            found = self.stored(context, organization_id) or self.find_earlier(
-                organization_id, arguments, marker
-            )
+            from airflow_provider_abeja.operators._clear import ended_after_clear
+
+            found = None
+            if not ended_after_clear(self, context, organization_id):
+                found = self.stored(context, organization_id) or self.find_earlier(
+                    organization_id, arguments, marker
+                )
             if found is not None:
                 return dict(found)
             arguments = {

@@ -36,8 +36,9 @@ ENVIRONMENT = {"SAMPLE_TRAIN_SECONDS": "900", "SAMPLE_TRAIN_UNTIL": "{{ dag_run.
 #: long enough for a create to start and a deferred task to resume while all cells start at once
 EXECUTION_TIMEOUT = timedelta(seconds=float(os.environ.get("ABEJA_KILL_EXECUTION_TIMEOUT", "90")))
 #: the reschedule sensors' poke interval: each poke is a new task process, so a long one keeps the
-#: load off the other cells (and a sensor mostly up for reschedule)
-POKE_INTERVAL = float(os.environ.get("ABEJA_KILL_POKE_INTERVAL", "45"))
+#: load off the other cells (and a sensor mostly up for reschedule); a short one ends the column
+#: sooner (a release, the sensor's timeout and a SIGKILLed poke are each seen at a poke)
+POKE_INTERVAL = float(os.environ.get("ABEJA_KILL_POKE_INTERVAL", "20"))
 
 
 @task
