@@ -14,7 +14,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 from urllib.parse import quote, urlsplit
 
 from urllib3.filepost import encode_multipart_formdata
@@ -46,6 +46,12 @@ MAX_ERROR_TEXT = 1000
 ERROR_HEAD = MAX_ERROR_TEXT * 4
 #: The largest answer read into memory unless a client or connection says otherwise.
 DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
+if TYPE_CHECKING:
+    import requests
+
+    #: What ``read_answer`` reads: a requests response or the async client's :class:`Answer`.
+    HttpResponse: TypeAlias = "requests.Response | Answer"
 
 
 logger = logging.getLogger("airflow_provider_abeja.client")
@@ -528,25 +534,6 @@ class Answer:
 
     def close(self) -> None:
         """Nothing to release: the answer was read whole and its connection returned."""
-
-
-class HttpResponse(Protocol):
-    """What a requests response or an :class:`Answer` offers ``read_answer``."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-
-    @property
-    def content(self) -> bytes: ...
-
-    @property
-    def reason(self) -> str | None: ...
-
-    @property
-    def url(self) -> str | None: ...
 
 
 def raise_for_status(
