@@ -85,11 +85,6 @@ def classify_requests_error(exc: BaseException) -> Failure | None:
     return None
 
 
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """Adds nothing: overrides the session's auth for a pre-signed URL."""
-    return request
-
-
 TRANSPORT_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(classify_requests_error)
 
 
@@ -194,7 +189,6 @@ class APIClient(ClientBase):
         session.mount("http://", adapter)
         session.headers["User-Agent"] = _core.USER_AGENT
         session.headers["Accept-Encoding"] = _core.ACCEPT_ENCODING
-        session.auth = self._credential
         # The environment (proxies, CA bundle) is read when the client is built and once per
         # host, not on every request as requests' trust_env does (~0.1 ms a request).
         session.trust_env = False
@@ -246,7 +240,7 @@ class APIClient(ClientBase):
                     stream=True,
                     allow_redirects=False,
                     proxies=proxies,
-                    auth=None if spec.credential else _no_auth,
+                    auth=self._credential if spec.credential else None,  # a pre-signed URL goes without
                 )
                 if not stream or not 200 <= response.status_code < 300:
                     self._read(spec, response)
