@@ -180,7 +180,8 @@ class APIClient(ClientBase):
         return self._call("list_channel_files", locals())
 
     def _open_transport(self) -> None:
-        self._proxies: dict[str, dict[str, str]] = {}
+        #: The environment's proxies for a ``scheme://host``, read once per host.
+        self._proxies = functools.cache(requests.utils.get_environ_proxies)
         self._session = session = requests.Session()
         adapter = _deadline.DeadlineAdapter(
             pool_connections=4, pool_maxsize=self._settings.pool_maxsize, max_retries=0
@@ -195,13 +196,6 @@ class APIClient(ClientBase):
         session.verify = self._settings.verify
         if session.verify is True:  # what requests would use: a CA bundle from the environment
             session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-
-    def _proxies_for(self, url: str) -> dict[str, str]:
-        parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}"
-        if key not in self._proxies:
-            self._proxies[key] = requests.utils.get_environ_proxies(key) or {}
-        return self._proxies[key]
 
     # ------------------------------------------------------------------ plumbing
 
@@ -223,7 +217,8 @@ class APIClient(ClientBase):
         for a copy to a file). Redirects are never followed: the API does not redirect."""
         attempts = 0
         timeout = self._settings.timeout
-        proxies = self._proxies_for(spec.url)
+        parts = urlsplit(spec.url)
+        proxies = self._proxies(f"{parts.scheme}://{parts.netloc}")
 
         def attempt() -> requests.Response:
             nonlocal attempts
