@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -26,15 +27,13 @@ from urllib3 import HTTPConnectionPool, PoolManager
 _ACTIVE, _DONE, _EXPIRED = range(3)
 
 
+@dataclass(slots=True, eq=False)
 class _Watch:
     """One request's deadline and the sockets it reads from."""
 
-    __slots__ = ("sockets", "state", "when")
-
-    def __init__(self, when: float) -> None:
-        self.when = when
-        self.sockets: list[socket.socket] = []
-        self.state = _ACTIVE
+    when: float
+    sockets: list[socket.socket] = field(default_factory=list)
+    state: int = _ACTIVE
 
     def expire(self) -> None:
         """Called with the watchdog's lock held."""
