@@ -14,7 +14,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 from urllib.parse import quote, urlsplit
 
 from urllib3.filepost import encode_multipart_formdata
@@ -47,6 +47,12 @@ ERROR_HEAD = MAX_ERROR_TEXT * 4
 #: The largest answer read into memory unless a client or connection says otherwise.
 DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
+if TYPE_CHECKING:
+    import requests
+
+    #: What ``read_answer`` reads: a requests response or the async client's :class:`Answer`.
+    HttpResponse: TypeAlias = "requests.Response | Answer"
+
 
 logger = logging.getLogger("airflow_provider_abeja.client")
 
@@ -56,13 +62,7 @@ def _segment(value: str) -> str:
     return quote(value, safe="-._~")
 
 
-def uses_path_style(api_url: str, mode: str) -> bool:
-    """``auto``: path style for IP literals and localhost, where sub-domains cannot resolve."""
-    if mode != "auto":
-        return mode == "path"
-    host = urlsplit(api_url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
+def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -164,8 +164,11 @@ class RequestBuilder:
 
     def __init__(self, api_url: str, inference_addressing: str = "auto") -> None:
         self.api_url = api_url
-        self.path_style = uses_path_style(api_url, inference_addressing)
         self._parts = urlsplit(api_url)
+        self.path_style = inference_addressing == "path"
+        if inference_addressing == "auto":  # path style where sub-domains cannot resolve
+            host = self._parts.hostname or ""
+            self.path_style = host == "localhost" or host.endswith(".localhost") or _is_ip(host)
 
     # -- URLs
 
@@ -369,16 +372,6 @@ def _json(content: bytes | str) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
-def answer_too_large(spec: RequestSpec, status_code: int, limit: int) -> AnswerTooLargeError:
-    """The error of an answer longer than the client reads into memory (``max_answer_bytes``)."""
-    return AnswerTooLargeError(
-        "answer_too_large",
-        f"the answer is longer than {limit} bytes (max_answer_bytes; a connection's max_answer_mb)",
-        status_code,
-        spec.shown_url,
-    )
-
-
 def _short(text: str) -> str:
     text = text.strip()
     return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "..."
@@ -418,47 +411,6 @@ def _redirect_note(headers: Mapping[str, str]) -> str:
     return f"the API answered with a redirect{where}, which is never followed: check the API URL"
 
 
-def error_from_response(
-    status_code: int,
-    reason: str,
-    content: bytes,
-    url: str,
-    secrets: Iterable[str] = (),
-    hint: str = "",
-    headers: Mapping[str, str] | None = None,
-) -> HttpError:
-    """The exception for an error status; JSON error bodies fill the fields, raw text otherwise.
-
-    A 3xx is an error (the API does not redirect); ``hint`` is added to a 401's or 403's message.
-    Every text is scrubbed last, after its cut and any escaping.
-    """
-    secrets = tuple(secrets)
-    text = _decode(content)
-    try:
-        body = _json(text) if text.strip() else None
-    except ValueError:
-        body = None
-    error, description, detail = reason or "http_error", text, None
-    if isinstance(body, dict):
-        error = str(body.get("error") or error)
-        raw = body.get("error_description") or body.get("message") or body.get("status") or ""
-        try:
-            description = raw if isinstance(raw, str) else jsonlib.dumps(raw)
-        except (ValueError, RecursionError):
-            description = type(raw).__name__
-        detail = body.get("error_detail")
-    if detail is not None:
-        detail = _scrubbed_detail(detail, secrets)
-    if 300 <= status_code < 400:
-        error, description = "unexpected_redirect", _redirect_note(headers or {})
-    cls = STATUS_EXCEPTIONS.get(status_code, HttpError)
-    error = scrub(_short(error), secrets)
-    description = scrub(_short(description), secrets)
-    if status_code in (401, 403) and hint:
-        description = f"{description}; {hint}" if description else hint
-    return cls(error, description, status_code, scrub(url, secrets), detail)
-
-
 #: The content codings the clients ask for: those :class:`Body` decodes within its limit.
 ACCEPT_ENCODING = "gzip, deflate"
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
@@ -496,7 +448,9 @@ class Body:
         if len(self.data) <= self.limit:
             return True
         if self.ok:
-            raise answer_too_large(self._spec, self._status, self.limit)
+            limits = "max_answer_bytes; a connection's max_answer_mb"
+            message = f"the answer is longer than {self.limit} bytes ({limits})"
+            raise AnswerTooLargeError("answer_too_large", message, self._status, self._spec.shown_url)
         return False
 
     def _inflate(self, raw: bytes, room: int) -> bytes:
@@ -530,35 +484,43 @@ class Answer:
         """Nothing to release: the answer was read whole and its connection returned."""
 
 
-class HttpResponse(Protocol):
-    """What a requests response or an :class:`Answer` offers ``read_answer``."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-
-    @property
-    def content(self) -> bytes: ...
-
-    @property
-    def reason(self) -> str | None: ...
-
-    @property
-    def url(self) -> str | None: ...
-
-
 def raise_for_status(
     spec: RequestSpec, response: HttpResponse, secrets: Iterable[str], hint: str = ""
 ) -> None:
-    """The error of anything but a 2xx (a redirect too: it is never followed)."""
+    """The error of anything but a 2xx; JSON error bodies fill its fields, raw text otherwise.
+
+    A 3xx is an error (the API does not redirect; none is followed); ``hint`` is added to a 401's
+    or 403's message. Every text is scrubbed last, after its cut and any escaping.
+    """
     status_code = response.status_code
-    if not 200 <= status_code < 300:
-        url = (response.url or spec.url) if spec.credential else spec.shown_url
-        raise error_from_response(
-            status_code, response.reason or "", response.content, url, secrets, hint, response.headers
-        )
+    if 200 <= status_code < 300:
+        return
+    secrets = tuple(secrets)
+    url = (response.url or spec.url) if spec.credential else spec.shown_url
+    text = _decode(response.content)
+    try:
+        body = _json(text) if text.strip() else None
+    except ValueError:
+        body = None
+    error, description, detail = response.reason or "http_error", text, None
+    if isinstance(body, dict):
+        error = str(body.get("error") or error)
+        raw = body.get("error_description") or body.get("message") or body.get("status") or ""
+        try:
+            description = raw if isinstance(raw, str) else jsonlib.dumps(raw)
+        except (ValueError, RecursionError):
+            description = type(raw).__name__
+        detail = body.get("error_detail")
+    if detail is not None:
+        detail = _scrubbed_detail(detail, secrets)
+    if 300 <= status_code < 400:
+        error, description = "unexpected_redirect", _redirect_note(response.headers)
+    cls = STATUS_EXCEPTIONS.get(status_code, HttpError)
+    error = scrub(_short(error), secrets)
+    description = scrub(_short(description), secrets)
+    if status_code in (401, 403) and hint:
+        description = f"{description}; {hint}" if description else hint
+    raise cls(error, description, status_code, scrub(url, secrets), detail)
 
 
 def read_answer(spec: RequestSpec, response: HttpResponse, secrets: Iterable[str], hint: str = "") -> Any:

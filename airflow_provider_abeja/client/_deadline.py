@@ -16,6 +16,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -25,15 +27,13 @@ from urllib3 import HTTPConnectionPool, PoolManager
 _ACTIVE, _DONE, _EXPIRED = range(3)
 
 
+@dataclass(slots=True, eq=False)
 class _Watch:
     """One request's deadline and the sockets it reads from."""
 
-    __slots__ = ("sockets", "state", "when")
-
-    def __init__(self, when: float) -> None:
-        self.when = when
-        self.sockets: list[socket.socket] = []
-        self.state = _ACTIVE
+    when: float
+    sockets: list[socket.socket] = field(default_factory=list)
+    state: int = _ACTIVE
 
     def expire(self) -> None:
         """Called with the watchdog's lock held."""
@@ -93,29 +93,24 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
-class deadline:
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[_Watch | None]:
     """``with deadline(seconds):`` the sockets read inside are shut down when ``seconds`` pass, and
     requests' ``ReadTimeout`` naming the deadline is raised (instead of whatever the read saw, or
-    of a body that looked whole because it was cut). ``None``: no deadline."""
-
-    def __init__(self, seconds: float | None) -> None:
-        self._seconds = seconds
-        self._watch = None if seconds is None else _Watch(time.monotonic() + seconds)
-
-    def __enter__(self) -> None:
-        if self._watch is not None:
-            _current.watch = self._watch
-            _watchdog.arm(self._watch)
-
-    def __exit__(self, *exc_info: object) -> None:
-        watch = self._watch
-        if watch is None:
-            return
+    of a body that looked whole because it was cut). ``None``: no deadline. Gives the watch."""
+    if seconds is None:
+        yield None
+        return
+    watch = _current.watch = _Watch(time.monotonic() + seconds)
+    _watchdog.arm(watch)
+    try:
+        yield watch
+    finally:
         _current.watch = None
         with _watchdog.lock:
             expired, watch.state = watch.state == _EXPIRED, _DONE
         if expired:
-            raise ReadTimeout(f"no whole answer within {self._seconds:g}s") from None
+            raise ReadTimeout(f"no whole answer within {seconds:g}s") from None
 
 
 class _Watched:

@@ -45,22 +45,18 @@ TRANSPORT_ADAPTER: TransportAdapter[_core.Answer] = TransportAdapter(classify_ht
 
 
 @functools.lru_cache(maxsize=8)
-def _ssl_context(cafile: str | None) -> ssl.SSLContext:
+def _verify(value: bool | str) -> bool | ssl.SSLContext:
     """One TLS context per CA setting, shared by every client of the process.
 
     Building one reads the whole CA bundle: a triggerer that starts many status triggers would
     otherwise block its event loop for each of them.
     """
-    if cafile is None:
-        return httpx.create_ssl_context(verify=True, trust_env=True)
-    return ssl.create_default_context(cafile=cafile)
-
-
-def _verify(value: bool | str) -> bool | ssl.SSLContext:
     if value is False:
         return False
     try:
-        return _ssl_context(value if isinstance(value, str) else None)
+        if value is True:
+            return httpx.create_ssl_context(verify=True, trust_env=True)
+        return ssl.create_default_context(cafile=value)
     except (OSError, ssl.SSLError) as exc:
         raise InvalidArgumentError("verify", f"cannot load the CA bundle {value!r}: {exc}") from None
 

@@ -20,6 +20,7 @@ from airflow_provider_abeja.client.validation import (
     check_environment,
     check_path_id,
     given,
+    mapping,
     whole_number,
 )
 from airflow_provider_abeja.exceptions import InvalidArgumentError
@@ -150,11 +151,7 @@ def channel_body(args: Arguments) -> dict[str, Any]:
 def metadata_headers(args: Arguments) -> dict[str, str]:
     """A file's metadata as ``x-abeja-meta-<key>`` headers, key and value percent-encoded (UTF-8)
     as ABEJA's SDK and CLI send them."""
-    metadata = args["metadata"]
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise InvalidArgumentError("metadata", f"must be a mapping of strings, not {type(metadata).__name__}")
+    metadata = mapping(args["metadata"], "metadata", "a mapping of strings") or {}
     headers = {}
     for key, value in metadata.items():
         if not isinstance(key, str) or not key or not isinstance(value, str):

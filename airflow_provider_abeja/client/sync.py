@@ -85,11 +85,6 @@ def classify_requests_error(exc: BaseException) -> Failure | None:
     return None
 
 
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """Adds nothing: overrides the session's auth for a pre-signed URL."""
-    return request
-
-
 TRANSPORT_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(classify_requests_error)
 
 
@@ -185,7 +180,8 @@ class APIClient(ClientBase):
         return self._call("list_channel_files", locals())
 
     def _open_transport(self) -> None:
-        self._proxies: dict[str, dict[str, str]] = {}
+        #: The environment's proxies for a ``scheme://host``, read once per host.
+        self._proxies = functools.cache(requests.utils.get_environ_proxies)
         self._session = session = requests.Session()
         adapter = _deadline.DeadlineAdapter(
             pool_connections=4, pool_maxsize=self._settings.pool_maxsize, max_retries=0
@@ -194,20 +190,12 @@ class APIClient(ClientBase):
         session.mount("http://", adapter)
         session.headers["User-Agent"] = _core.USER_AGENT
         session.headers["Accept-Encoding"] = _core.ACCEPT_ENCODING
-        session.auth = self._credential
         # The environment (proxies, CA bundle) is read when the client is built and once per
         # host, not on every request as requests' trust_env does (~0.1 ms a request).
         session.trust_env = False
         session.verify = self._settings.verify
         if session.verify is True:  # what requests would use: a CA bundle from the environment
             session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-
-    def _proxies_for(self, url: str) -> dict[str, str]:
-        parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}"
-        if key not in self._proxies:
-            self._proxies[key] = requests.utils.get_environ_proxies(key) or {}
-        return self._proxies[key]
 
     # ------------------------------------------------------------------ plumbing
 
@@ -229,7 +217,8 @@ class APIClient(ClientBase):
         for a copy to a file). Redirects are never followed: the API does not redirect."""
         attempts = 0
         timeout = self._settings.timeout
-        proxies = self._proxies_for(spec.url)
+        parts = urlsplit(spec.url)
+        proxies = self._proxies(f"{parts.scheme}://{parts.netloc}")
 
         def attempt() -> requests.Response:
             nonlocal attempts
@@ -246,7 +235,7 @@ class APIClient(ClientBase):
                     stream=True,
                     allow_redirects=False,
                     proxies=proxies,
-                    auth=None if spec.credential else _no_auth,
+                    auth=self._credential if spec.credential else None,  # a pre-signed URL goes without
                 )
                 if not stream or not 200 <= response.status_code < 300:
                     self._read(spec, response)

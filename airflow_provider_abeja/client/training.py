@@ -79,14 +79,6 @@ def _optional_text(value: object, argument: str) -> str | None:
     return value
 
 
-def _optional_mapping(value: object, argument: str) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError(argument, f"must be a mapping, not {type(value).__name__}")
-    return dict(value)
-
-
 def presigned_url(what: str) -> Callable[[object, str], str]:
     """The check of a pre-signed URL found in an answer (``what`` names it in the error)."""
 
@@ -203,7 +195,7 @@ def job_body(args: validation.Arguments) -> dict[str, Any]:
 
 
 def statistics_body(args: validation.Arguments) -> dict[str, Any]:
-    return {"statistics": _optional_mapping(args["statistics"], "statistics")}
+    return {"statistics": validation.mapping(args["statistics"], "statistics")}
 
 
 def model_body(args: validation.Arguments) -> Upload:
@@ -212,8 +204,8 @@ def model_body(args: validation.Arguments) -> Upload:
         {
             "training_job_id": validation.check_path_id,
             "description": _optional_text,
-            "user_parameters": _optional_mapping,
-            "metrics": _optional_mapping,
+            "user_parameters": validation.mapping,
+            "metrics": validation.mapping,
         },
     )
     data, _, _ = read_archive(args["model_data"], "model_data", folder_format="zip")

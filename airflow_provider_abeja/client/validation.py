@@ -56,6 +56,15 @@ def given(args: Arguments, checks: Mapping[str, Check]) -> dict[str, Any]:
     return {name: check(args[name], name) for name, check in checks.items() if args[name] is not None}
 
 
+def mapping(value: object, argument: str, what: str = "a mapping") -> dict[Any, Any] | None:
+    """A copy of a mapping argument (None stays None), else an error naming the argument."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(argument, f"must be {what}, not {type(value).__name__}")
+    return dict(value)
+
+
 def check_addressing(value: object, argument: str = "inference_addressing") -> str:
     """One of ``ADDRESSING_MODES`` (case-insensitive)."""
     mode = str(value).strip().lower()
@@ -145,10 +154,9 @@ def check_update_payload(payload: object) -> None:
     Other keys pass through unchanged: the platform may accept fields that are not public.
     Errors name the field as ``payload.<key>``.
     """
+    payload = mapping(payload, "payload", "a dict")
     if payload is None:
         return
-    if not isinstance(payload, Mapping):
-        raise InvalidArgumentError("payload", f"must be a dict, not {type(payload).__name__}")
     for key in payload:
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError("payload", f"keys must be non-empty strings, got {key!r}")
@@ -193,12 +201,9 @@ def check_environment(value: object, argument: str = "environment") -> dict[str,
 
     Values are never echoed in the error: environments carry secrets.
     """
+    value = mapping(value, argument, "a mapping of names to strings")
     if value is None:
         return None
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError(
-            argument, f"must be a mapping of names to strings, not {type(value).__name__}"
-        )
     for key, item in value.items():
         if not isinstance(key, str) or not _ENV_NAME.match(key):
             raise InvalidArgumentError(
@@ -206,7 +211,7 @@ def check_environment(value: object, argument: str = "environment") -> dict[str,
             )
         if not isinstance(item, str):
             raise InvalidArgumentError(argument, f"{key}: value must be a string, not {type(item).__name__}")
-    return dict(value)
+    return value
 
 
 #: The fields of an update payload that are checked as create_service checks its arguments.
@@ -261,16 +266,12 @@ def parse_timeout(value: object, argument: str) -> Timeout:
 
 def mapping_argument(value: Any, argument: str) -> dict[str, Any] | None:
     """A dict, or a JSON object given as text (what a template renders); None stays None."""
-    if value is None:
-        return None
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             raise InvalidArgumentError(argument, "expected a mapping or a JSON object") from None
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError(argument, f"expected a mapping, got {type(value).__name__}")
-    return dict(value)
+    return mapping(value, argument)
 
 
 def coerce_environment(value: Any) -> dict[str, str] | None:
@@ -287,12 +288,10 @@ def coerce_environment(value: Any) -> dict[str, str] | None:
 
 def check_datasets(value: object, argument: str = "datasets") -> dict[str, str] | None:
     """``{alias: dataset_id}``; ids are digits on the platform (the runtime refuses others)."""
-    if value is None:
+    out = mapping(value, argument, "a mapping of alias to id")
+    if out is None:
         return None
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError(argument, f"must be a mapping of alias to id, not {type(value).__name__}")
-    out: dict[str, str] = {}
-    for alias, dataset_id in value.items():
+    for alias, dataset_id in out.items():
         if not isinstance(alias, str) or not alias:
             raise InvalidArgumentError(argument, f"alias {alias!r} must be a non-empty string")
         if isinstance(dataset_id, int) and not isinstance(dataset_id, bool):

@@ -59,10 +59,9 @@ def test_an_answer_read_whole_after_the_deadline_is_still_late() -> None:
     """A body cut by the shutdown may look whole (read until close): the deadline decides."""
 
     def call() -> None:
-        guard = _deadline.deadline(0.01)
-        with guard:
-            assert guard._watch is not None
-            _wait_until_expired(guard._watch)
+        with _deadline.deadline(0.01) as watch:
+            assert watch is not None
+            _wait_until_expired(watch)
 
     with pytest.raises(requests.exceptions.ReadTimeout):
         call()

@@ -121,24 +121,3 @@ async def test_async_path_registers_secrets_with_the_masker(monkeypatch):
     # Airflow masks the raw password itself; the encoded header value only the hook knows.
     assert header not in redact(f"Authorization: Basic {header}")
     assert secret not in redact(f"leaked {secret}")
-
-
-async def test_fallback_for_common_compat_without_the_async_helpers(user_conn, monkeypatch):
-    """Older common-compat releases lack `connection`: the sync lookup then runs in a worker thread."""
-    import sys
-
-    monkeypatch.setitem(sys.modules, "airflow.providers.common.compat.connection", None)
-    loop_thread = threading.get_ident()
-    calls: list[int] = []
-
-    class Recording(AbejaHook):
-        @classmethod
-        def get_connection(cls, conn_id):
-            calls.append(threading.get_ident())
-            return super().get_connection(conn_id)
-
-    hook = Recording()
-    settings = await hook.aget_settings()
-    assert settings.organization_id == ORG
-    assert calls
-    assert loop_thread not in calls
