@@ -304,7 +304,7 @@ def test_stop_refuses_bad_arguments_before_any_request(requests_mock, context, k
 
 
 def test_stop_is_templated_partial_and_a_teardown():
-    from airflow.sdk import DAG
+    from airflow.providers.common.compat.sdk import DAG
 
     assert {"job_definition_name", "task_ids"} <= set(AbejaStopRunTrainingJobsOperator.template_fields)
     with DAG("d", schedule=None):
