@@ -1,10 +1,11 @@
 """Cleanup: delete every service this DAG run created, whichever task failed; delete a deployment
-version; delete or archive training resources.
+version; stop the training jobs a DAG run started; delete or archive training resources.
 
 A teardown tied to one create only covers the creates that succeeded; ``AbejaDeleteRunServicesOperator``
 finds the run's services on the platform by the ``AIRFLOW_ABEJA_CREATED_BY`` marker the create
 operator sets, so it also deletes the services of mapped creates and of creates that failed after
-making theirs.
+making theirs; ``AbejaStopRunTrainingJobsOperator`` does the same for training jobs (stopping
+those that still run).
 
 Every delete here is idempotent (already gone is success unless ``fail_if_missing=True``). The
 platform keeps what is in use (409): a version a service runs, a training version a job ran, a
@@ -14,12 +15,12 @@ deletes archive instead when ``archive_if_in_use`` (the default).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException
 
-from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError
+from airflow_provider_abeja.exceptions import Conflict, HttpError, InvalidArgumentError, NotFound
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
     AbejaConnectionOperator,
@@ -30,6 +31,7 @@ from airflow_provider_abeja.operators._base import (
     created_in_run,
     required_id,
 )
+from airflow_provider_abeja.wait.engine import RUNNING_JOB_STATUSES
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -79,37 +81,128 @@ class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
         endpoints = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
         routed = {str(e.get("service_id")) for e in endpoints if isinstance(e, Mapping)}
         doomed = run_services(services, str(ti.dag_id), str(ti.run_id), only)
-        deleted: list[str] = []
-        failures: list[str] = []
         # Kept: an endpoint serves it (a release).
         kept = [service_id for service_id in doomed if service_id in routed]
-        for service_id in (s for s in doomed if s not in routed):
-            try:
-                if not self.delete_service(organization_id, service_id):
-                    self.log.info("Service %s is already gone", service_id)
-                    continue
-            except Exception as exc:  # try the others first; the retry (or the error) comes after
-                failures.append(f"{service_id}: {exc}")
-                continue
-            self.log.info("Deleted service %s", service_id)
-            deleted.append(service_id)
-        if failures:
-            raise AirflowException(f"could not delete {len(failures)} service(s) of this run: {failures}")
+        ended = end_each(
+            (s for s in doomed if s not in routed),
+            lambda service_id: self.delete_service(organization_id, service_id),
+            ("delete", "deleted"), "service", self.log,
+        )  # fmt: skip
         left = f"kept {', '.join(kept)}, which an endpoint serves" if kept else "none is left"
-        self.log.info("Deleted %d service(s) this run created; %s", len(deleted), left)
-        return deleted
+        self.log.info("Deleted %d service(s) this run created; %s", len(ended), left)
+        return ended
+
+
+def made_in_run(
+    entries: Any, dag_id: str, run_id: str, task_ids: Collection[str] | None, *fields: str
+) -> list[Mapping[str, Any]]:
+    """The listed entries whose creation marker (in one of their ``fields``) names this DAG run
+    (and one of ``task_ids``)."""
+    found = []
+    for entry in (e for e in entries or [] if isinstance(e, Mapping)):
+        markers = ((entry.get(f) or {}).get(CREATED_BY_ENV) for f in fields)
+        task_id = next((t for m in markers if (t := created_in_run(m, dag_id, run_id))), None)
+        if task_id is not None and (task_ids is None or task_id in task_ids):
+            found.append(entry)
+    return found
 
 
 def run_services(
     services: Sequence[Any], dag_id: str, run_id: str, task_ids: Collection[str] | None = None
 ) -> list[str]:
     """Ids of the listed services whose creation marker names this DAG run (and one of ``task_ids``)."""
-    found = []
-    for entry in (e for e in services if isinstance(e, Mapping)):
-        task_id = created_in_run((entry.get("user_env_vars") or {}).get(CREATED_BY_ENV), dag_id, run_id)
-        if task_id is not None and (task_ids is None or task_id in task_ids):
-            found.append(str(entry.get("service_id")))
-    return found
+    return [
+        str(e.get("service_id")) for e in made_in_run(services, dag_id, run_id, task_ids, "user_env_vars")
+    ]
+
+
+def end_each(
+    ids: Iterable[str], end: Callable[[str], bool], verbs: tuple[str, str], noun: str, log: Any
+) -> list[str]:
+    """``end`` each id (False: it was already gone or over) and return those it ended; every id is
+    tried before one failure raises (a retry may get through). ``verbs``: e.g. delete, deleted."""
+    ended: list[str] = []
+    failures: list[str] = []
+    for resource_id in ids:
+        try:
+            if not end(resource_id):
+                log.info("%s %s is already gone or over", noun.capitalize(), resource_id)
+                continue
+        except Exception as exc:
+            failures.append(f"{resource_id}: {exc}")
+            continue
+        log.info("%s %s %s", verbs[1].capitalize(), noun, resource_id)
+        ended.append(resource_id)
+    if failures:
+        raise AirflowException(f"could not {verbs[0]} {len(failures)} {noun}(s) of this run: {failures}")
+    return ended
+
+
+class AbejaStopRunTrainingJobsOperator(_TrainingOperator):
+    """Stop the training jobs this DAG run's job tasks started that still run (a run-wide teardown).
+
+    The teardown of the reschedule pattern: ``AbejaCreateTrainingJobOperator`` with
+    ``wait_for_completion=False``, ``AbejaTrainingJobSensor`` with ``mode="reschedule"``, then
+    this with ``.as_teardown()``: it runs however the sensor ended (failed, marked, timed out)
+    and stops what the run left running. Jobs are found by the ``AIRFLOW_ABEJA_CREATED_BY``
+    marker the job operator sets (not with ``reuse_existing=False``).
+
+    Idempotent: a job already over (complete, failed, stopped) or gone is left as it is.
+
+    :param job_definition_name: the job definition (one operator per definition).
+    :param task_ids: only jobs of these tasks (default: every task of the run).
+
+    Returns the ids of the jobs it stopped.
+    """
+
+    template_fields: Sequence[str] = (
+        *AbejaConnectionOperator.template_fields,
+        *("job_definition_name", "task_ids"),
+    )
+    named_arguments = (*_TrainingOperator.named_arguments, "task_ids")
+    ui_color = "#fdecea"
+
+    def __init__(self, *, task_ids: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task_ids = task_ids
+
+    def execute(self, context: Context) -> list[str]:
+        ti = context["ti"]
+        only = _task_ids(self.task_ids)
+        definition = self.definition_name()
+        organization_id = self.resolve_organization_id()
+        jobs = self.client.get_training_jobs(organization_id, definition).get("entries")
+        running = [
+            str(job.get("training_job_id"))
+            for job in made_in_run(
+                jobs, str(ti.dag_id), str(ti.run_id), only, "environment", "user_parameters"
+            )
+            if job.get("status") in RUNNING_JOB_STATUSES
+        ]
+        stopped = end_each(
+            running,
+            lambda job_id: self.stop(organization_id, job_id),
+            ("stop", "stopped"),
+            "training job",
+            self.log,
+        )
+        self.log.info("Stopped %d training job(s) this run started; none is left running", len(stopped))
+        return stopped
+
+    def stop(self, organization_id: str, job_id: str) -> bool:
+        """Stop the job; False when it is gone or has ended since it was listed."""
+        ids = (organization_id, self.definition_name(), job_id)
+        try:
+            self.client.stop_training_job(*ids)
+        except NotFound:
+            return False
+        except HttpError:  # refused: it may have ended since it was listed
+            status = self.client.get_training_job(*ids).get("status")
+            if status in RUNNING_JOB_STATUSES:
+                raise
+            self.log.info("Training job %s has ended (%s)", job_id, status)
+            return False
+        return True
 
 
 class AbejaDeleteDeploymentVersionOperator(AbejaDeleteOperator):
@@ -238,5 +331,7 @@ __all__ = [
     "AbejaDeleteRunServicesOperator",
     "AbejaDeleteTrainingJobDefinitionOperator",
     "AbejaDeleteTrainingJobDefinitionVersionOperator",
+    "AbejaStopRunTrainingJobsOperator",
+    "made_in_run",
     "run_services",
 ]

@@ -71,3 +71,14 @@ def test_a_task_that_fails_before_its_service_exists_logs_one_error(
     assert "400" in output  # the real failure is in the log
     assert "XCom not found" not in output
     assert "Failed to push an xcom for task operator extra link" not in output
+
+
+def test_the_training_reschedule_pattern_stops_the_job_its_sensor_gave_up_on(run_pattern: DagRunner) -> None:
+    handle = run_pattern.emulator
+    result = run_pattern("leak_training_reschedule")
+
+    assert result.task_states["wait"] == "failed"  # its timeout passed while the job ran
+    assert result.task_states["stop_jobs"] == "success"
+    assert result.returns["stop_jobs"] == [result.returns["train"]["training_job_id"]]
+    assert handle.counters()["training_jobs_stopped"] == 1
+    assert handle.counters()["training_jobs_running"] == 0

@@ -115,6 +115,11 @@ OPERATORS: list[tuple[type[Any], dict[str, Any], tuple[str, ...]]] = [
         (*DEPLOYMENT, "task_ids"),
     ),
     (
+        cleanup.AbejaStopRunTrainingJobsOperator,
+        {"job_definition_name": "train", "task_ids": "train"},
+        (*TRAINING, "task_ids"),
+    ),
+    (
         cleanup.AbejaDeleteDeploymentVersionOperator,
         {"deployment_id": DEP, "version_id": VER},
         (*DEPLOYMENT, "version_id"),

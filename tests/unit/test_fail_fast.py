@@ -89,6 +89,7 @@ OPERATORS: dict[str, dict[str, Any]] = {
     "AbejaDeleteEndpointOperator": {"deployment_id": DEP, "endpoint_alias": "default"},
     "AbejaBatchRequestOperator": {"deployment_id": DEP, "service_id": SER, "inputs": [{"x": 1}]},
     "AbejaDeleteRunServicesOperator": {"deployment_id": DEP},
+    "AbejaStopRunTrainingJobsOperator": {"job_definition_name": "train"},
     "AbejaCompareServicesOperator": {"deployment_id": DEP, "green_service_id": SER, "inputs": [{"x": 1}]},
     "AbejaGuardedSwapOperator": {"deployment_id": DEP, "blue_service_id": SER, "green_service_id": SER2},
     "AbejaSettleReleaseOperator": {"deployment_id": DEP, "blue_service_id": SER, "green_service_id": SER2},

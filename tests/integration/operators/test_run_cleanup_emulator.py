@@ -1,4 +1,5 @@
-"""The run-scoped cleanup and the create operator's own cleanup, against the emulator."""
+"""The run-scoped cleanups (services, training jobs) and the create operator's own cleanup, against
+the emulator."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.client import APIClient
-from airflow_provider_abeja.operators.cleanup import AbejaDeleteRunServicesOperator
+from airflow_provider_abeja.operators.cleanup import (
+    AbejaDeleteRunServicesOperator,
+    AbejaStopRunTrainingJobsOperator,
+)
 from airflow_provider_abeja.operators.service import AbejaCreateServiceOperator
+from airflow_provider_abeja.operators.training import AbejaCreateTrainingJobOperator
 from tests._context import FakeTI
 from tests.integration.operators._support import (
     BAD_VERSION,
@@ -18,6 +23,8 @@ from tests.integration.operators._support import (
     ready_service,
     run_operator,
 )
+from tests.integration.operators.test_kill_emulator import SLOW_JOB
+from tests.integration.operators.test_kill_emulator import definition as definition
 
 pytestmark = pytest.mark.emulator
 
@@ -78,3 +85,32 @@ def test_a_create_whose_wait_times_out_deletes_it_unless_told_to_keep_it(
         create(emulator, FakeTI(), timeout=0.5, deferrable=deferrable, keep_service_on_failure=True)
     [kept] = remaining(emulator)
     assert kept in str(info.value)
+
+
+def test_stop_run_training_jobs_stops_the_runs_running_job_only(emulator: Any, definition: str) -> None:
+    run = "manual__stop"
+
+    def start(ti: FakeTI, **kwargs: Any) -> str:
+        op = AbejaCreateTrainingJobOperator(
+            task_id=ti.task_id, job_definition_name=definition, version_id=1, check_interval=0.1, **kwargs
+        )
+        return str(run_operator(op, {"ti": ti})["training_job_id"])
+
+    slow = {"environment": SLOW_JOB, "wait_for_completion": False}
+    complete = start(FakeTI("train", run, 0), timeout=120)
+    running = start(FakeTI("train", run, 1), **slow)
+    other_run = start(FakeTI("train", "manual__other"), **slow)
+
+    teardown = AbejaStopRunTrainingJobsOperator(task_id="teardown", job_definition_name=definition)
+    assert teardown.execute({"ti": FakeTI("teardown", run)}) == [running]
+
+    with APIClient(emulator.credential, api_url=emulator.url) as client:
+        status = {
+            job["training_job_id"]: job["status"]
+            for job in client.get_training_jobs(emulator.organization_id, definition)["entries"]
+        }
+    assert status == {complete: "Complete", running: "Stopped", other_run: status[other_run]}
+    assert status[other_run] in ("Pending", "Active")
+    assert emulator.counters()["training_jobs_stopped"] == 1
+    # Idempotent: a retry or a cleared teardown finds nothing of the run left running.
+    assert teardown.execute({"ti": FakeTI("teardown", run)}) == []

@@ -6,10 +6,14 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_abeja.operators._base import WaitInterrupted
-from airflow_provider_abeja.operators.cleanup import AbejaDeleteRunServicesOperator, run_services
+from airflow_provider_abeja.operators.cleanup import (
+    AbejaDeleteRunServicesOperator,
+    AbejaStopRunTrainingJobsOperator,
+    run_services,
+)
 from airflow_provider_abeja.operators.service import CREATED_BY_ENV, created_in_run, creation_marker
 from tests._context import FakeTI
-from tests.unit.operators.test_service_operators import BASE, DEP, SER, create_op, service
+from tests.unit.operators.test_service_operators import API, BASE, DEP, ORG, SER, create_op, service
 from tests.unit.operators.test_service_operators import connection as connection
 
 ENDPOINTS = f"{BASE.rsplit('/', 1)[0]}/endpoints"
@@ -237,3 +241,75 @@ def test_cleanup_is_registered_with_the_provider():
 
     modules = [m for entry in get_provider_info()["operators"] for m in entry["python-modules"]]
     assert "airflow_provider_abeja.operators.cleanup" in modules
+
+
+# -- the run-scoped training job teardown -----------------------------------------------------------
+
+JOBS = f"{API}/organizations/{ORG}/training/definitions/sentiment/jobs"
+
+
+def job(job_id, marker, status="Active"):
+    return {"training_job_id": job_id, "status": status, "environment": {CREATED_BY_ENV: marker}}
+
+
+def stop_op(**kwargs):
+    return AbejaStopRunTrainingJobsOperator(task_id="stop", job_definition_name="sentiment", **kwargs)
+
+
+def test_stop_ends_the_runs_running_jobs_only(requests_mock, context):
+    entries = [
+        job("j-1", "dag/train/manual__1"),
+        job("j-2", "dag/train/manual__1/0", "Pending"),
+        job("j-3", "dag/train/manual__1", "Complete"),
+        job("j-4", "dag/train/manual__0"),
+        job("j-5", "dag/other/manual__1"),
+        {"training_job_id": "j-6", "status": "Active"},
+    ]
+    requests_mock.get(JOBS, json={"entries": entries})
+    stops = {j: requests_mock.post(f"{JOBS}/{j}/stop", json={"message": "ok"}) for j in ["j-1", "j-2", "j-5"]}
+    assert stop_op(task_ids="train").execute(context) == ["j-1", "j-2"]
+    assert [stops[j].call_count for j in ("j-1", "j-2", "j-5")] == [1, 1, 0]
+    assert [r.method for r in requests_mock.request_history].count("POST") == 2  # j-3, j-4, j-6 untouched
+    assert stop_op().execute(context) == ["j-1", "j-2", "j-5"]  # every task of the run
+
+
+def test_stop_takes_gone_and_just_ended_jobs_as_done(requests_mock, context):
+    requests_mock.get(JOBS, json={"entries": [job("j-1", "dag/t/manual__1"), job("j-2", "dag/t/manual__1")]})
+    requests_mock.post(f"{JOBS}/j-1/stop", status_code=404, json={"error": "not_found"})
+    requests_mock.post(f"{JOBS}/j-2/stop", status_code=400, json={"error": "bad_request"})
+    requests_mock.get(f"{JOBS}/j-2", json=job("j-2", "dag/t/manual__1", "Complete"))
+    assert stop_op().execute(context) == []
+
+
+def test_stop_tries_every_job_before_failing(requests_mock, context):
+    requests_mock.get(JOBS, json={"entries": [job("j-1", "dag/t/manual__1"), job("j-2", "dag/t/manual__1")]})
+    requests_mock.post(f"{JOBS}/j-1/stop", status_code=400, json={"error": "bad_request"})
+    requests_mock.get(f"{JOBS}/j-1", json=job("j-1", "dag/t/manual__1"))  # still running
+    second = requests_mock.post(f"{JOBS}/j-2/stop", json={"message": "ok"})
+    with pytest.raises(AirflowException, match=r"could not stop 1 training job.*j-1") as info:
+        stop_op().execute(context)
+    assert not isinstance(info.value, AirflowFailException)
+    assert second.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [({"task_ids": []}, "task_ids"), ({"job_definition_name": " "}, "job_definition_name")],
+)
+def test_stop_refuses_bad_arguments_before_any_request(requests_mock, context, kwargs, argument):
+    kwargs = {"task_id": "stop", "job_definition_name": "sentiment", **kwargs}
+    with pytest.raises(AirflowFailException, match=argument):
+        AbejaStopRunTrainingJobsOperator(**kwargs).execute(context)
+    assert requests_mock.call_count == 0
+
+
+def test_stop_is_templated_partial_and_a_teardown():
+    from airflow.providers.common.compat.sdk import DAG
+
+    assert {"job_definition_name", "task_ids"} <= set(AbejaStopRunTrainingJobsOperator.template_fields)
+    with DAG("d", schedule=None):
+        mapped = AbejaStopRunTrainingJobsOperator.partial(task_id="m").expand(job_definition_name=["a", "b"])
+        teardown = stop_op().as_teardown()
+    assert teardown.is_teardown
+    assert mapped.task_id == "m"
+    assert mapped.expand_input.value == {"job_definition_name": ["a", "b"]}
