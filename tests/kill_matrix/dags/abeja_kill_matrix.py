@@ -18,12 +18,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 try:
-    from airflow.sdk import DAG, task
+    from airflow.sdk import DAG
 except ImportError:  # Airflow 2.11
     from airflow import DAG
-    from airflow.decorators import task
 
-from airflow_provider_abeja.operators.cleanup import AbejaDeleteRunServicesOperator
+from airflow_provider_abeja.operators.cleanup import (
+    AbejaDeleteRunServicesOperator,
+    AbejaStopRunTrainingJobsOperator,
+)
 from airflow_provider_abeja.operators.service import AbejaCreateServiceOperator
 from airflow_provider_abeja.operators.training import AbejaCreateTrainingJobOperator
 from airflow_provider_abeja.sensors.service import AbejaServiceStatusSensor
@@ -39,25 +41,6 @@ EXECUTION_TIMEOUT = timedelta(seconds=float(os.environ.get("ABEJA_KILL_EXECUTION
 #: load off the other cells (and a sensor mostly up for reschedule); a short one ends the column
 #: sooner (a release, the sensor's timeout and a SIGKILLed poke are each seen at a poke)
 POKE_INTERVAL = float(os.environ.get("ABEJA_KILL_POKE_INTERVAL", "20"))
-
-
-@task
-def stop_run_training_jobs(**context: Any) -> list[str]:
-    """Stop the training jobs this DAG run started that still run (the pattern's teardown)."""
-    from airflow_provider_abeja.hooks.abeja import AbejaHook
-    from airflow_provider_abeja.operators.service import CREATED_BY_ENV
-
-    ti, hook = context["ti"], AbejaHook()
-    made_here = f"{ti.dag_id}/create/{ti.run_id}"  # the create operator's marker
-    organization_id = hook.get_organization_id(None)
-    jobs = hook.client.get_training_jobs(organization_id, DEFINITION).get("entries") or []
-    stopped = []
-    for job in jobs:
-        marker = (job.get("environment") or {}).get(CREATED_BY_ENV)
-        if marker == made_here and job.get("status") in ("Pending", "Active"):
-            hook.client.stop_training_job(organization_id, DEFINITION, str(job["training_job_id"]))
-            stopped.append(str(job["training_job_id"]))
-    return stopped
 
 
 def reschedule_pattern(resource: str, variant: str) -> None:
@@ -94,7 +77,7 @@ def reschedule_pattern(resource: str, variant: str) -> None:
     if resource == "service":
         teardown = AbejaDeleteRunServicesOperator(task_id="teardown", deployment_id=DEPLOYMENT)
     else:
-        teardown = stop_run_training_jobs.override(task_id="teardown")()
+        teardown = AbejaStopRunTrainingJobsOperator(task_id="teardown", job_definition_name=DEFINITION)
     sensor >> teardown.as_teardown()
 
 
