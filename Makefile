@@ -5,6 +5,10 @@ AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
+# Python may cache compiled modules (git-ignored __pycache__): with PYTHONDONTWRITEBYTECODE set in
+# the caller's environment, every pytest worker, emulator and child process of every run compiled the
+# provider, the emulator and the assertion-rewritten tests again (about 3 s of CPU per worker).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: venv test test-fast test-airflow2 test-distributed test-kill-matrix test-kill-matrix-airflow2 lint typecheck demo bench docs dist test-wheel clean
 

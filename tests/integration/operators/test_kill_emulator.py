@@ -212,7 +212,7 @@ def test_execution_timeout_ends_the_wait_first_and_stops_the_job_the_same_way(
     emulator: Any, definition: str, deferrable: bool
 ) -> None:
     op = job_op(
-        environment=SLOW_JOB, deferrable=deferrable, timeout=None, execution_timeout=timedelta(seconds=2)
+        environment=SLOW_JOB, deferrable=deferrable, timeout=None, execution_timeout=timedelta(seconds=1)
     )
     ti = FakeTI()
     ti.start_date = datetime.now(timezone.utc)  # type: ignore[attr-defined]
