@@ -5,6 +5,10 @@ AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PYTEST_ARGS ?=
+# Python may cache compiled modules (git-ignored __pycache__): with PYTHONDONTWRITEBYTECODE set in
+# the caller's environment, every pytest worker, emulator and child process of every run compiled the
+# provider, the emulator and the assertion-rewritten tests again (about 3 s of CPU per worker).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: venv test test-fast test-airflow2 test-distributed test-kill-matrix test-kill-matrix-airflow2 lint typecheck demo bench docs dist test-wheel clean
 
@@ -26,8 +30,9 @@ venv: $(STAMP)
 # pytest-xdist workers, each with its own Airflow home and emulator; `loadfile` keeps a module on one
 # worker, so a module-scoped emulator (or the demo pair) starts once, not once per worker, and
 # `--no-loadscope-reorder` hands modules out in the suite's order: the long single-test modules
-# (tests/dags, tests/docs, the demo) first, the thousands of quick unit tests last to fill the gaps
-# (xdist's default, most tests first, would hand out the minute-long one-test modules last). Then, alone,
+# (the demo and the secrets run, put first by tests/conftest.py, then tests/dags, tests/docs) first,
+# the thousands of quick unit tests last to fill the gaps (xdist's default, most tests first, would
+# hand out the minute-long one-test modules last). Then, alone,
 # what cannot share it with them: the real `airflow standalone` runs (api-server, scheduler,
 # dag-processor and triggerer at once, each a full Airflow) and the soak, whose 0.6 s client read
 # timeout assumes an emulator that is not starved of CPU. Those mostly wait (on the scheduler's

@@ -125,9 +125,9 @@ def test_not_ready_503_is_resent_per_input(
 ) -> None:
     service_id = make_service(instances=2)
     emulator.inject_fault("request_service", status=503, times=3)
-    summary = _op(tmp_path, service_id=service_id, inputs=[{"text": "good"}] * 6, concurrency=2).execute(
-        {"ti": FakeTI()}
-    )
+    summary = _op(
+        tmp_path, service_id=service_id, inputs=[{"text": "good"}] * 6, concurrency=2, retry_wait_max=0.05
+    ).execute({"ti": FakeTI()})
     records = _lines(tmp_path / "out" / "results.jsonl")
     assert all(r["status"] == "ok" for r in records)
     assert sum(r["attempts"] for r in records) == 6 + 3

@@ -138,7 +138,12 @@ def test_on_kill_finishes_its_delete_when_the_triggerer_cancels_it_again(emulato
         on_kill.cancel()
         with pytest.raises(asyncio.CancelledError):
             await on_kill
-        await asyncio.sleep(3)  # the shielded delete goes on meanwhile
+        # The shielded delete goes on meanwhile: keep the loop running until the emulator saw it.
+        deadline = asyncio.get_running_loop().time() + 10
+        while asyncio.get_running_loop().time() < deadline:
+            if (await asyncio.to_thread(emulator.counters))["services_deleted"]:
+                break
+            await asyncio.sleep(0.02)
 
     asyncio.run(kill_then_cancel_again())
     assert (emulator.counters()["services_total"], emulator.counters()["services_deleted"]) == (0, 1)
@@ -207,7 +212,7 @@ def test_execution_timeout_ends_the_wait_first_and_stops_the_job_the_same_way(
     emulator: Any, definition: str, deferrable: bool
 ) -> None:
     op = job_op(
-        environment=SLOW_JOB, deferrable=deferrable, timeout=None, execution_timeout=timedelta(seconds=2)
+        environment=SLOW_JOB, deferrable=deferrable, timeout=None, execution_timeout=timedelta(seconds=1)
     )
     ti = FakeTI()
     ti.start_date = datetime.now(timezone.utc)  # type: ignore[attr-defined]

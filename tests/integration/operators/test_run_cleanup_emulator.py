@@ -20,7 +20,6 @@ from tests.integration.operators._support import (
     BAD_VERSION,
     GOOD_VERSION,
     SAMPLE_DEPLOYMENT,
-    ready_service,
     run_operator,
 )
 from tests.integration.operators.test_kill_emulator import SLOW_JOB
@@ -49,9 +48,10 @@ def test_cleanup_deletes_every_service_of_the_run_once(emulator: Any, deferrable
     run = "manual__cleanup"
     mapped = [create(emulator, FakeTI("create", run, i), deferrable=deferrable) for i in range(3)]
     plain = create(emulator, FakeTI("other_create", run), wait_for_completion=False)
-    earlier_run = create(emulator, FakeTI("create", "manual__earlier"))
-    by_hand = ready_service(emulator)
-    routed = create(emulator, FakeTI("green", run))
+    # The services cleanup must leave alone need not be READY: only their markers and routes count.
+    earlier_run = create(emulator, FakeTI("create", "manual__earlier"), wait_for_completion=False)
+    by_hand = emulator.create_service(SAMPLE_DEPLOYMENT, GOOD_VERSION)["service_id"]
+    routed = create(emulator, FakeTI("green", run), wait_for_completion=False)
     with APIClient(emulator.credential, api_url=emulator.url) as client:
         client.create_endpoint(emulator.organization_id, SAMPLE_DEPLOYMENT, routed["service_id"], "default")
 

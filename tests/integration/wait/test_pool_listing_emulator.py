@@ -185,7 +185,7 @@ async def test_a_restarted_trigger_keeps_its_deadline_and_rejoins_the_listing(
     emulator: EmulatorHandle,
 ) -> None:
     restarted_ser, other_ser = _services(emulator, 2)
-    first = _trigger(emulator, restarted_ser, end_time=time.time() + 1.5)
+    first = _trigger(emulator, restarted_ser, end_time=time.time() + 1.0)
     other = asyncio.ensure_future(_event(_trigger(emulator, other_ser)))
     running = asyncio.ensure_future(_event(first))
     await _until(lambda: _requests(emulator, "get_services") >= 2)

@@ -102,10 +102,10 @@ async def test_timeout_at_the_deadline(emulator: EmulatorHandle) -> None:
 async def test_deadline_survives_a_triggerer_restart(emulator: EmulatorHandle) -> None:
     emulator.configure(ready_delay=60)
     ser = _create(emulator)
-    first = _trigger(emulator, ser, end_time=time.time() + 1.5)
+    first = _trigger(emulator, ser, end_time=time.time() + 1.0)
     # The triggerer runs the trigger for a while, then dies (its task is cancelled).
     task = asyncio.ensure_future(_events(first))
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.3)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
