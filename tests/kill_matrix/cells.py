@@ -31,7 +31,9 @@ ACTIONS: dict[str, tuple[str, Promise]] = {
 
 #: Airflow 2.11 where it promises otherwise: no trigger ``on_kill``, so a deferred task killed by a
 #: user leaves its resource running (2.11 cannot tell the kill from a triggerer stopping); a clear's
-#: rerun finds the first try's resource by its creation marker and waits for it again.
+#: rerun finds the first try's resource by its creation marker and waits for it again. A clear
+#: reaches a running 2.11 try only through ``DAG.clear`` (the UI, the CLI, a run's clear; the matrix
+#: clears the run): 2.11's ``clearTaskInstances`` never writes its ``restarting`` state.
 AIRFLOW2: dict[tuple[str, str], Promise] = {
     ("mark failed", "deferrable"): Promise("failed", "kept", 1),
     ("mark success", "deferrable"): Promise("success", "kept", 1),
