@@ -372,7 +372,7 @@ def matrix_airflow(abeja_emulator_process: Any, airflow_postgres: dict[str, str]
     env = {
         **airflow_postgres,
         **abeja_emulator_process.handle.airflow_connection_env("abeja_default"),
-        "AIRFLOW__CORE__PARALLELISM": "32",
+        "AIRFLOW__CORE__PARALLELISM": "48",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "32",
         "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
         "AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
