@@ -29,7 +29,7 @@ import pytest
 from abeja_emulator.sample import SAMPLE_DEPLOYMENT_ID
 from airflow_provider_abeja.client import APIClient
 from airflow_provider_abeja.operators.service import CREATED_BY_ENV
-from tests.kill_matrix.cells import ACTIONS, MODES, NO_CELL, RESOURCES, Promise, kept_promise, promise
+from tests.kill_matrix.cells import ACTIONS, MODES, NO_CELL, RESOURCES, Promise, kept_promise, promise, race
 from tests.standalone.conftest import (
     StandaloneAirflow,
     StandaloneAirflow2,
@@ -102,6 +102,10 @@ class Cell:
     def has_teardown(self) -> bool:
         """The reschedule pattern's teardown (none for the keep flag; none for a run: nothing ends it)."""
         return self.mode == "reschedule" and ACTIONS[self.action][0] != "keep" and self.resource != "run"
+
+    @property
+    def has_race(self) -> bool:
+        return race(self.action, self.mode, AIRFLOW_2, self.resource) is not None
 
     @property
     def promise(self) -> Promise:
@@ -187,6 +191,13 @@ class Matrix:
             token = page.get("next_page_token")
             if not token:
                 return runs
+
+    def started(self, cell: Cell) -> bool:
+        """Whether this try made or found its resource (its id is in XCom: a new try clears it)."""
+        root = self.airflow.api_root
+        path = f"{root}/dags/{cell.dag_id}/dagRuns/{cell.run_id}/taskInstances/work/xcomEntries"
+        entries = self.api("GET", path).get("xcom_entries") or []
+        return any(e.get("key") == f"{cell.resource}_id" for e in entries)
 
     def live(self, cell: Cell) -> list[str]:
         return [rid for rid, status in cell.seen.items() if status in RUNNING[cell.resource]]
@@ -315,7 +326,7 @@ class Matrix:
         elif (
             cell.step == "cleared"
             and self.waiting(cell, ti, try_number=2)
-            and len(cell.seen) == cell.promise.created
+            and (len(cell.seen) == cell.promise.created or (cell.has_race and self.started(cell)))
         ):
             self.set_state(cell, "failed")  # end the rerun the clear started
             cell.step = "acted"
