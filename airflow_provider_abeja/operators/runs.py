@@ -4,8 +4,10 @@ A run executes a deployment version once over one Datalake file and writes its a
 (``<run_id>_0<ext>``) to an output channel; the platform has no route to cancel it. The run
 operator marks its run with ``AIRFLOW_ABEJA_CREATED_BY=<dag>/<task>/<run>[/<map index>]`` in the
 run's environment, so a task retry finds the run its first try started (a failed one is replaced)
-instead of starting a second. Uploads send ``x-abeja-meta-filename`` with
-``conflict_target=filename`` by default, so a retried upload finds the file it sent already.
+instead of starting a second. The first try after a user's clear starts a new run: the one the
+cleared try was waiting for cannot be cancelled, so it goes on (kept, said in the task log).
+Uploads send ``x-abeja-meta-filename`` with ``conflict_target=filename`` by default, so a retried
+upload finds the file it sent already.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ from airflow_provider_abeja.operators._base import (
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
     AbejaWaitingOperator,
+    creation_marker,
     environment_argument,
     marked,
     required_id,
 )
+from airflow_provider_abeja.operators._clear import first_try_after_clear
 from airflow_provider_abeja.wait.engine import RUN
 
 if TYPE_CHECKING:
@@ -124,7 +128,9 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     A run that ends ``FAILED`` (after the platform's own ``retry_count`` attempts) fails the task
     without Airflow retries, with the run's latest log lines in the task log. A task retry (after
     a lost worker, a timeout, a transient error) reuses the run an earlier try started, unless it
-    failed. ``on_kill`` stops waiting only: the platform has no public route to cancel a run.
+    failed. ``on_kill`` stops waiting only: the platform has no public route to cancel a run, so a
+    user's mark failed / mark success / clear and ``execution_timeout`` leave it running (kept).
+    The first try after a clear starts a new run unless the cleared one had succeeded.
 
     Returns ``run_id``, ``status``, the input ``channel_id`` / ``file_id``, ``output_channel_id``
     and, once it succeeded, ``output_file_id`` (the answer the run wrote, if any).
@@ -150,6 +156,8 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     trigger = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
     worker_wait = "wait_for_run"
     create_call = "create_run"
+    #: the run a clear left running: this try never reuses it (``create_once``)
+    _left_by_clear: str | None = None
 
     def __init__(
         self, *, input_file_id: str | None = None, reuse_existing: bool = True, **kwargs: Any
@@ -179,18 +187,47 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
         push_run_link(self, context["ti"], *ids)
 
+    def create_once(
+        self, context: Mapping[str, Any], organization_id: str, arguments: dict[str, Any]
+    ) -> dict[str, Any]:
+        """As every waiting operator, but the first try after a clear never waits again for the
+        run its cleared try was waiting for: a run cannot be cancelled, so it goes on and this
+        try starts a new one (a run that succeeded is reused, as a finished resource always is)."""
+        cleared = first_try_after_clear(context, self.retries or 0)
+        if self.reuse_existing and self.wait_for_completion and cleared:
+            earlier = self._newest(organization_id, creation_marker(context))
+            if earlier is not None and earlier.get("status") not in {
+                RUN.target_status,
+                *RUN.failure_statuses,
+            }:
+                self._left_by_clear = str(earlier.get("run_id"))
+                self.log.warning(
+                    "Cleared while it waited for run %s (%s): a run cannot be cancelled, so it goes "
+                    "on (kept); starting a new run",
+                    self._left_by_clear, earlier.get("status"),
+                )  # fmt: skip
+        return super().create_once(context, organization_id, arguments)
+
     def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
-        """The newest run an earlier try of this task instance started, unless it failed."""
+        """The newest run an earlier try of this task instance started, unless it failed or a
+        clear left it running."""
+        run = self._newest(organization_id, marker)
+        if run is None or run.get("run_id") == self._left_by_clear:
+            return None
+        if run.get("status") == "FAILED":
+            self.log.info("The run of an earlier try (%s) failed: starting a new one", run["run_id"])
+            return None
+        self.log.info(
+            "Reusing run %s (%s) started by an earlier try (%s=%s)",
+            run.get("run_id"), run.get("status"), CREATED_BY_ENV, marker,
+        )  # fmt: skip
+        return run
+
+    def _newest(self, organization_id: str, marker: str) -> dict[str, Any] | None:
+        """The newest run carrying ``marker`` (the deployment's runs, newest first)."""
         read = functools.partial(self.client.get_runs, organization_id, self.deployment_id)
         for page in _pages(read, RUN_PAGES_SEARCHED):
             for run in marked(page.get("entries"), marker, "user_env_vars", "environment")[:1]:
-                if run.get("status") == "FAILED":
-                    self.log.info("The run of an earlier try (%s) failed: starting a new one", run["run_id"])
-                    return None
-                self.log.info(
-                    "Reusing run %s (%s) started by an earlier try (%s=%s)",
-                    run.get("run_id"), run.get("status"), CREATED_BY_ENV, marker,
-                )  # fmt: skip
                 return run
         return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-RESOURCES = ("service", "training")
+RESOURCES = ("service", "training", "run")
 MODES = ("sync", "reschedule", "deferrable")
 
 
@@ -18,7 +18,7 @@ class Promise(NamedTuple):
 
 
 #: action -> (DAG variant, promise). ``cancelled``: the service deleted, the job stopped;
-#: ``kept``: left running; ``finished``: READY / Complete, the same one throughout.
+#: ``kept``: left running; ``finished``: READY / Complete / SUCCEEDED, the same one throughout.
 ACTIONS: dict[str, tuple[str, Promise]] = {
     "mark failed": ("plain", Promise("failed", "cancelled", 1)),
     "mark success": ("plain", Promise("success", "cancelled", 1)),
@@ -28,6 +28,18 @@ ACTIONS: dict[str, tuple[str, Promise]] = {
     "worker SIGKILL, retry": ("plain", Promise("success", "finished", 1)),
     "triggerer restart": ("plain", Promise("success", "finished", 1)),
 }
+
+#: Runs where they promise otherwise than ``ACTIONS``: the platform has no route to cancel a run, so
+#: every kill and ``execution_timeout`` keep it running; the first try after a clear starts a new
+#: run (the cleared one kept, said in the task log). Runs have no keep flag (no such cells).
+RUNS: dict[str, Promise] = {
+    "mark failed": Promise("failed", "kept", 1),
+    "mark success": Promise("success", "kept", 1),
+    "clear": Promise("failed", "kept", 2),
+    "execution_timeout": Promise("failed", "kept", 1),
+}
+#: (action, resource) pairs with no cell
+NO_CELL = {("mark failed, keep flag", "run")}
 
 #: Airflow 2.11 where it promises otherwise: no trigger ``on_kill``, so a deferred task killed by a
 #: user leaves its resource running (2.11 cannot tell the kill from a triggerer stopping); a clear's
@@ -55,40 +67,67 @@ AIRFLOW2_RACES: dict[tuple[str, str], tuple[str, Promise]] = {
 }
 
 
+#: Airflow 3.3's own race, a second ending accepted (never a second run beyond the clear's): a clear
+#: of a running try tells the next one (``max_tries``) only when the killed worker's process ends
+#: cleanly; when it ends abnormally (a loaded machine) Airflow counts the next try as a retry, which
+#: reconnects to the run (kept, the one made).
+RACES: dict[tuple[str, str, str], tuple[str, Promise]] = {
+    ("clear", "sync", "run"): ("unclean exit", Promise("failed", "kept", 1)),
+}
+
 #: The reschedule column: the pattern (create without waiting, sensor ``mode="reschedule"``, a
 #: run-scoped teardown) where it promises otherwise than ``ACTIONS``. The action goes to the
 #: sensor, up for reschedule; the teardown runs however it ended and deletes the run's services,
-#: stops its jobs that still run (``keep``: no teardown). A clear re-pokes the same resource (the
-#: create is not cleared); no trigger, so a triggerer restart changes nothing.
+#: stops its jobs that still run (``keep``: no teardown; a run has none: nothing can end it). A
+#: clear re-pokes the same resource (the create is not cleared); no trigger, so a triggerer restart
+#: changes nothing.
 RESCHEDULE: dict[tuple[str, str], Promise] = {
     ("clear", "service"): Promise("failed", "cancelled", 1),
     ("clear", "training"): Promise("failed", "cancelled", 1),
     ("worker SIGKILL, retry", "service"): Promise("success", "cancelled", 1),
     ("triggerer restart", "service"): Promise("success", "cancelled", 1),
+    ("clear", "run"): Promise("failed", "kept", 1),
 }
 
 
 def promise(action: str, mode: str, airflow2: bool = False, resource: str = "") -> Promise:
-    """What the cell promises on the installed Airflow."""
+    """What the cell promises on the installed Airflow (2.11's own promises are about
+    cancelling, which runs never are)."""
+    base = (RUNS.get(action) if resource == "run" else None) or ACTIONS[action][1]
     if mode == "reschedule":
-        return RESCHEDULE.get((action, resource)) or ACTIONS[action][1]
-    return (AIRFLOW2.get((action, mode)) if airflow2 else None) or ACTIONS[action][1]
+        return RESCHEDULE.get((action, resource)) or base
+    return (AIRFLOW2.get((action, mode)) if airflow2 and resource != "run" else None) or base
+
+
+def race(action: str, mode: str, airflow2: bool = False, resource: str = "") -> tuple[str, Promise] | None:
+    """The ending a race may give instead (on 2.11 a run is kept whatever ends its task)."""
+    if not airflow2:
+        return RACES.get((action, mode, resource))
+    found = AIRFLOW2_RACES.get((action, mode))
+    if found is None or resource != "run":
+        return found
+    kept = found[1]._replace(resource="kept")
+    return None if kept == promise(action, mode, airflow2, resource) else (found[0], kept)
 
 
 def kept_promise(result: Promise, action: str, mode: str, airflow2: bool = False, resource: str = "") -> bool:
-    """Whether a cell ended as promised (on 2.11, a race's ending is accepted too)."""
-    race = AIRFLOW2_RACES.get((action, mode)) if airflow2 else None
-    return result == promise(action, mode, airflow2, resource) or (race is not None and result == race[1])
+    """Whether a cell ended as promised (or as its race may end it)."""
+    other = race(action, mode, airflow2, resource)
+    return result == promise(action, mode, airflow2, resource) or (other is not None and result == other[1])
 
 
-RESOURCE_NAMES = {"service": "service create", "training": "training job"}
+RESOURCE_NAMES = {"service": "service create", "training": "training job", "run": "run"}
 COLUMNS = ("sync", "reschedule", "deferrable", "2.11 sync", "2.11 deferrable")
 
 
 def cell_text(promise: Promise, race: tuple[str, Promise] | None = None) -> str:
     made = "1 made" if promise.created == 1 else f"{promise.created} made (one per try)"
     text = f"task {promise.task}; {promise.resource}; {made}"
-    return text if race is None else f"{text}, or ({race[0]}) task {race[1].task}; {race[1].resource}"
+    if race is None:
+        return text
+    other = race[1]
+    made = "" if other.created == promise.created else f"; {other.created} made"
+    return f"{text}, or ({race[0]}) task {other.task}; {other.resource}{made}"
 
 
 def table() -> str:
@@ -99,14 +138,19 @@ def table() -> str:
     ]
     for action in ACTIONS:
         for resource in RESOURCES:
+            if (action, resource) in NO_CELL:
+                continue
             row = [
-                cell_text(promise(action, "sync")),
+                cell_text(promise(action, "sync", resource=resource), race(action, "sync", False, resource)),
                 cell_text(promise(action, "reschedule", resource=resource)),
-                cell_text(promise(action, "deferrable")),
-                cell_text(promise(action, "sync", airflow2=True), AIRFLOW2_RACES.get((action, "sync"))),
                 cell_text(
-                    promise(action, "deferrable", airflow2=True),
-                    AIRFLOW2_RACES.get((action, "deferrable")),
+                    promise(action, "deferrable", resource=resource),
+                    race(action, "deferrable", False, resource),
+                ),
+                cell_text(promise(action, "sync", True, resource), race(action, "sync", True, resource)),
+                cell_text(
+                    promise(action, "deferrable", True, resource),
+                    race(action, "deferrable", True, resource),
                 ),
             ]
             lines.append(f"| {action} | {RESOURCE_NAMES[resource]} | " + " | ".join(row) + " |")

@@ -1,8 +1,9 @@
 """The kill matrix under a real scheduler, LocalExecutor workers and triggerer, against the
 emulator: every action of ``cells.ACTIONS`` x {sync, reschedule, deferrable} x {service create,
-training job}, all cells at once in one ``airflow standalone``. A reschedule cell is the documented
-pattern (``dags/abeja_kill_matrix.py``): its action goes to the sensor ``work`` while it is up for
-reschedule, and it ends once its teardown has.
+training job, run} (``cells.NO_CELL`` aside), all cells at once in one ``airflow standalone``. A
+reschedule cell is the documented pattern (``dags/abeja_kill_matrix.py``): its action goes to the
+sensor ``work`` while it is up for reschedule, and it ends once its teardown has (a run's: once
+the sensor has).
 
 Order: every run is started and reaches its wait (a SIGKILLed worker's retry too); the triggerer
 is restarted (SIGTERM, a new one takes the triggers over) and no resource may change; then the
@@ -25,9 +26,10 @@ from typing import Any
 
 import pytest
 
+from abeja_emulator.sample import SAMPLE_DEPLOYMENT_ID
 from airflow_provider_abeja.client import APIClient
 from airflow_provider_abeja.operators.service import CREATED_BY_ENV
-from tests.kill_matrix.cells import ACTIONS, MODES, RESOURCES, Promise, kept_promise, promise
+from tests.kill_matrix.cells import ACTIONS, MODES, NO_CELL, RESOURCES, Promise, kept_promise, promise, race
 from tests.standalone.conftest import (
     StandaloneAirflow,
     StandaloneAirflow2,
@@ -40,9 +42,25 @@ pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(900)
 
 HERE = Path(__file__).parent
 DEFINITION = "sentiment"
-RUNNING = {"service": {"IN_PROGRESS", "READY"}, "training": {"Pending", "Active"}}
-FINISHED = {"service": {"READY"}, "training": {"Complete"}}
-CANCELLED = {"service": {"deleted"}, "training": {"Stopped"}}
+RUNNING = {
+    "service": {"IN_PROGRESS", "READY"},
+    "training": {"Pending", "Active"},
+    "run": {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"},
+}
+FINISHED = {"service": {"READY"}, "training": {"Complete"}, "run": {"SUCCEEDED"}}
+CANCELLED: dict[str, set[str]] = {"service": {"deleted"}, "training": {"Stopped"}, "run": set()}
+#: The run cells' handler: it answers once the file its run's ``KILL_RELEASE`` names exists.
+RUN_HANDLER = """
+import os
+import time
+
+
+def handler(request, context):
+    deadline = time.monotonic() + 900
+    while not os.path.exists(os.environ["KILL_RELEASE"]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return {"content_type": "text/plain", "content": "released"}
+"""
 PHASE_TIMEOUT = 480.0
 AIRFLOW_2 = airflow_major() < 3
 #: ``ABEJA_KILL_MATRIX_MODES=deferrable`` runs one column (CI's Airflow 2.11 subset); 2.11 has no
@@ -52,6 +70,8 @@ SELECTED_MODES = os.environ.get("ABEJA_KILL_MATRIX_MODES", ",".join(_DEFAULT_MOD
 #: ``ABEJA_KILL_MATRIX_ACTIONS=clear`` runs one action's cells, to reproduce them (``;`` between
 #: actions: their names have commas)
 SELECTED_ACTIONS = os.environ.get("ABEJA_KILL_MATRIX_ACTIONS", ";".join(ACTIONS)).split(";")
+#: ``ABEJA_KILL_MATRIX_RESOURCES=run`` runs one resource's cells
+SELECTED_RESOURCES = os.environ.get("ABEJA_KILL_MATRIX_RESOURCES", ",".join(RESOURCES)).split(",")
 #: the reschedule pattern's task that ends what the run made (none in the ``keep`` variant)
 TEARDOWN = "teardown"
 
@@ -80,7 +100,12 @@ class Cell:
 
     @property
     def has_teardown(self) -> bool:
-        return self.mode == "reschedule" and ACTIONS[self.action][0] != "keep"
+        """The reschedule pattern's teardown (none for the keep flag; none for a run: nothing ends it)."""
+        return self.mode == "reschedule" and ACTIONS[self.action][0] != "keep" and self.resource != "run"
+
+    @property
+    def has_race(self) -> bool:
+        return race(self.action, self.mode, AIRFLOW_2, self.resource) is not None
 
     @property
     def promise(self) -> Promise:
@@ -144,12 +169,35 @@ class Matrix:
         for job in jobs:
             marker = (job.get("environment") or {}).get(CREATED_BY_ENV)
             by_marker.setdefault(marker, {})[str(job["training_job_id"])] = job["status"]
+        if any(c.resource == "run" for c in self.cells):
+            for run in self.runs():
+                marker = (run.get("user_env_vars") or {}).get(CREATED_BY_ENV)
+                by_marker.setdefault(marker, {})[str(run["run_id"])] = run["status"]
         for cell in self.cells:
             now = by_marker.get(cell.marker, {})
             for rid in cell.seen:
                 if rid not in now and cell.resource == "service":
                     cell.seen[rid] = "deleted"
             cell.seen.update(now)
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run of the sample deployment (all pages)."""
+        runs, token = [], None
+        while True:
+            page = self.client.get_runs(
+                self.emulator.organization_id, SAMPLE_DEPLOYMENT_ID, next_page_token=token
+            )
+            runs.extend(page.get("entries") or [])
+            token = page.get("next_page_token")
+            if not token:
+                return runs
+
+    def started(self, cell: Cell) -> bool:
+        """Whether this try made or found its resource (its id is in XCom: a new try clears it)."""
+        root = self.airflow.api_root
+        path = f"{root}/dags/{cell.dag_id}/dagRuns/{cell.run_id}/taskInstances/work/xcomEntries"
+        entries = self.api("GET", path).get("xcom_entries") or []
+        return any(e.get("key") == f"{cell.resource}_id" for e in entries)
 
     def live(self, cell: Cell) -> list[str]:
         return [rid for rid, status in cell.seen.items() if status in RUNNING[cell.resource]]
@@ -215,7 +263,7 @@ class Matrix:
 
     def release(self, cell: Cell) -> None:
         cell.released = True
-        if cell.resource == "training":
+        if cell.resource in ("training", "run"):
             cell.release.touch()
             return
         for rid in self.live(cell):
@@ -292,7 +340,7 @@ class Matrix:
         elif (
             cell.step == "cleared"
             and self.waiting(cell, ti, try_number=2)
-            and len(cell.seen) == cell.promise.created
+            and (len(cell.seen) == cell.promise.created or (cell.has_race and self.started(cell)))
         ):
             self.set_state(cell, "failed")  # end the rerun the clear started
             cell.step = "acted"
@@ -349,7 +397,7 @@ def matrix_airflow(abeja_emulator_process: Any, airflow_postgres: dict[str, str]
     env = {
         **airflow_postgres,
         **abeja_emulator_process.handle.airflow_connection_env("abeja_default"),
-        "AIRFLOW__CORE__PARALLELISM": "32",
+        "AIRFLOW__CORE__PARALLELISM": "48",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "32",
         "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
         "AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
@@ -368,9 +416,16 @@ def matrix_airflow(abeja_emulator_process: Any, airflow_postgres: dict[str, str]
 
 def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp_path: Path) -> None:
     emulator, airflow = abeja_emulator, matrix_airflow
-    emulator.configure(ready_delay=900)  # services stay IN_PROGRESS until a cell releases them
+    # services stay IN_PROGRESS until a cell releases them; every run gets a runtime at once
+    emulator.configure(ready_delay=900, max_concurrent_runs=64, run_step_delay=0.1)
     from abeja_emulator.sample import SAMPLE_HANDLER_DIR
 
+    code = tmp_path / "run-handler"
+    code.mkdir()
+    (code / "main.py").write_text(RUN_HANDLER)
+    run_version = emulator.create_version(SAMPLE_DEPLOYMENT_ID, "9.0.0-kill", code_dir=str(code))[
+        "version_id"
+    ]
     with APIClient(emulator.credential, api_url=emulator.url) as client:
         client.create_training_job_definition(emulator.organization_id, DEFINITION)
         client.create_training_job_definition_version(
@@ -383,7 +438,10 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
             for a in ACTIONS
             for r in RESOURCES
             for m in MODES
-            if m in SELECTED_MODES and a in SELECTED_ACTIONS
+            if m in SELECTED_MODES
+            and a in SELECTED_ACTIONS
+            and r in SELECTED_RESOURCES
+            and (a, r) not in NO_CELL
         )
     ]
     matrix = Matrix(airflow, emulator, cells)
@@ -391,7 +449,8 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
         airflow.wait_for_dag(dag_id, timeout=180)
     for n, cell in enumerate(cells):
         cell.run_id = f"kill_{n}"
-        body = airflow.run_body({"release": str(cell.release)}, dag_run_id=cell.run_id)
+        conf = {"release": str(cell.release), "run_version": run_version}
+        body = airflow.run_body(conf, dag_run_id=cell.run_id)
         matrix.api("POST", f"{airflow.api_root}/dags/{cell.dag_id}/dagRuns", body)
 
     # 1. every cell waits (a killed worker's retry too)
@@ -459,6 +518,8 @@ def test_kill_matrix(abeja_emulator: Any, matrix_airflow: StandaloneAirflow, tmp
         print(f"{name}: {result}")
     assert not wrong, f"cells that did not end as promised: {wrong}"
     counters = emulator.counters()
-    expected = {r: sum(c.promise.created for c in cells if c.resource == r) for r in RESOURCES}
+    # each cell's own count (its promise's, or its race's): every creation is some cell's
+    expected = {r: sum(results[c.name].created for c in cells if c.resource == r) for r in RESOURCES}
     assert counters["services_created"] == expected["service"], counters
     assert counters["training_jobs_created"] == expected["training"], counters
+    assert counters["runs_created"] == expected["run"], counters

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_abeja.operators.runs import (
     AbejaCreateRunOperator,
@@ -176,3 +176,50 @@ def test_platform_trigger_is_created_once_and_deleted(platform: dict[str, str], 
     )
     assert delete.execute({"ti": FakeTI("delete")}) is not None
     assert delete.execute({"ti": FakeTI("delete")}) is None  # already gone: success
+
+
+def _try(try_number: int, max_tries: int) -> FakeTI:
+    """A try of a task with ``retries=1``: a clear sets ``max_tries`` to the cleared try plus one."""
+    ti = FakeTI("run", try_number=try_number)
+    ti.max_tries = max_tries  # type: ignore[attr-defined]
+    return ti
+
+
+def test_the_first_try_after_a_clear_starts_a_new_run_and_keeps_the_old(
+    platform: dict[str, str], emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run cannot be cancelled: a clear leaves the run its try waited for running (said in the
+    log) and the rerun starts its own; a crash's retry reconnects to the newest, never a third."""
+    file_id = _upload(platform, tmp_path)
+    emulator.configure(run_step_delay=5)  # every run stays unfinished while the tries start
+    try:
+        first = _try(1, 1)
+        with pytest.raises(TaskDeferred):
+            _run_op(platform, file_id, deferrable=True, retries=1).execute({"ti": first})
+        rerun = _try(2, 2)
+        with pytest.raises(TaskDeferred):
+            _run_op(platform, file_id, deferrable=True, retries=1).execute({"ti": rerun})
+        assert rerun.xcoms["run_id"] != first.xcoms["run_id"]
+        assert "a run cannot be cancelled, so it goes on (kept)" in capsys.readouterr().out
+        old = _client(emulator).get_run(
+            emulator.organization_id, platform["deployment_id"], first.xcoms["run_id"]
+        )
+        assert old["status"] not in ("SUCCEEDED", "FAILED")  # nothing ended it
+        crashed = _try(3, 2)  # the rerun's worker died: its retry finds the rerun's run
+        with pytest.raises(TaskDeferred):
+            _run_op(platform, file_id, deferrable=True, retries=1).execute({"ti": crashed})
+        assert crashed.xcoms["run_id"] == rerun.xcoms["run_id"]
+        assert route_count(emulator, "create_run") == 2
+    finally:
+        emulator.configure(run_step_delay=0.01)
+
+
+def test_a_clear_after_the_run_succeeded_reuses_it(
+    platform: dict[str, str], emulator: Any, tmp_path: Path
+) -> None:
+    file_id = _upload(platform, tmp_path)
+    done = _run_op(platform, file_id, retries=1).execute({"ti": _try(1, 1)})
+    again = _run_op(platform, file_id, retries=1).execute({"ti": _try(2, 2)})
+    assert again["run_id"] == done["run_id"]
+    assert again["status"] == "SUCCEEDED"
+    assert route_count(emulator, "create_run") == 1
