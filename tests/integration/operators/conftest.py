@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from abeja_emulator.sample import SAMPLE_HANDLER_DIR
+from airflow_provider_abeja.client import APIClient
 from tests._context import FakeTI
+from tests.integration.training._support import DEFINITION
 
 
 @pytest.fixture
@@ -30,3 +33,14 @@ def ti() -> FakeTI:
 @pytest.fixture
 def context(ti: FakeTI) -> dict[str, Any]:
     return {"ti": ti}
+
+
+@pytest.fixture
+def definition(emulator: Any) -> str:
+    """A job definition whose version 1 trains the sample model (uploaded from its folder)."""
+    with APIClient(emulator.credential, api_url=emulator.url) as client:
+        client.create_training_job_definition(emulator.organization_id, DEFINITION)
+        client.create_training_job_definition_version(
+            emulator.organization_id, DEFINITION, SAMPLE_HANDLER_DIR, "train:handler"
+        )
+    return DEFINITION

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from abeja_emulator.sample import SAMPLE_HANDLER_DIR
 from airflow_provider_abeja.client import APIClient
 from tests._context import FakeTI
 from tests.integration.operators.test_kill_emulator import (
@@ -28,16 +27,6 @@ from tests.integration.training._support import DEFINITION, poll
 
 pytestmark = [pytest.mark.emulator, needs_store]
 RETRIES = 1
-
-
-@pytest.fixture
-def definition(emulator: Any) -> str:
-    with APIClient(emulator.credential, api_url=emulator.url) as client:
-        client.create_training_job_definition(emulator.organization_id, DEFINITION)
-        client.create_training_job_definition_version(
-            emulator.organization_id, DEFINITION, SAMPLE_HANDLER_DIR, "train:handler"
-        )
-    return DEFINITION
 
 
 def try_of(try_number: int, max_tries: int, resource: str = "service") -> FakeTI:

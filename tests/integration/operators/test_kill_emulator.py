@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
 
-from abeja_emulator.sample import SAMPLE_HANDLER_DIR
 from airflow_provider_abeja.client import APIClient
 from airflow_provider_abeja.operators.service import AbejaCreateServiceOperator, AbejaStartServiceOperator
 from airflow_provider_abeja.operators.training import AbejaCreateTrainingJobOperator
@@ -45,16 +44,6 @@ class FakeStore:
 
     def set(self, key: str, value: Any, *, retention: Any = None) -> None:
         self.values[key] = value
-
-
-@pytest.fixture
-def definition(emulator: Any) -> str:
-    with APIClient(emulator.credential, api_url=emulator.url) as client:
-        client.create_training_job_definition(emulator.organization_id, DEFINITION)
-        client.create_training_job_definition_version(
-            emulator.organization_id, DEFINITION, SAMPLE_HANDLER_DIR, "train:handler"
-        )
-    return DEFINITION
 
 
 def job_op(**kwargs: Any) -> AbejaCreateTrainingJobOperator:

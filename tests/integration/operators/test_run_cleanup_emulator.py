@@ -23,7 +23,6 @@ from tests.integration.operators._support import (
     run_operator,
 )
 from tests.integration.operators.test_kill_emulator import SLOW_JOB
-from tests.integration.operators.test_kill_emulator import definition as definition
 
 pytestmark = pytest.mark.emulator
 

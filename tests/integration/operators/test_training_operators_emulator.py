@@ -20,20 +20,9 @@ from airflow_provider_abeja.operators.training import (
 from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
 from tests._context import FakeTI
 from tests.integration.operators._support import run_operator
-from tests.integration.training._support import DEFINITION, poll, wait_job
+from tests.integration.training._support import poll, wait_job
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture
-def definition(emulator: Any) -> str:
-    """A job definition whose version 1 trains the sample model (uploaded from its folder)."""
-    with APIClient(emulator.credential, api_url=emulator.url) as client:
-        client.create_training_job_definition(emulator.organization_id, DEFINITION)
-        client.create_training_job_definition_version(
-            emulator.organization_id, DEFINITION, SAMPLE_HANDLER_DIR, "train:handler"
-        )
-    return DEFINITION
 
 
 def job_operator(**kwargs: Any) -> AbejaCreateTrainingJobOperator:
