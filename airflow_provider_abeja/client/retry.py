@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
+import functools
 import logging
 import operator
 import random
@@ -137,7 +138,8 @@ class RetryPolicy:
             result, exc = None, error
         if not self.retries_outcome(spec, adapter, exc, result):
             return _outcome(exc, result)
-        return self.retrying(spec, adapter)(_Replay(attempt, lambda: _outcome(exc, result)))  # type: ignore[no-any-return]
+        steps = iter([functools.partial(_outcome, exc, result)])  # tenacity's attempt 1: the one seen
+        return self.retrying(spec, adapter)(lambda: next(steps, attempt)())  # type: ignore[no-any-return]
 
     async def acall(
         self, spec: RequestSpec, adapter: TransportAdapter[R], attempt: Callable[[], Awaitable[R]]
@@ -153,8 +155,13 @@ class RetryPolicy:
         async def first() -> R:
             return _outcome(exc, result)
 
+        steps = iter([first])
+
+        async def replay() -> R:  # tenacity awaits only a coroutine function
+            return await next(steps, attempt)()
+
         retrying = AsyncRetrying(sleep=self.async_sleep, **self._kwargs(spec, adapter))  # type: ignore[arg-type]
-        return await retrying(_AsyncReplay(attempt, first))  # type: ignore[no-any-return]
+        return await retrying(replay)  # type: ignore[no-any-return]
 
     def retrying(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> Retrying:
         return Retrying(sleep=self.sleep, **self._kwargs(spec, adapter))
@@ -207,22 +214,3 @@ def _outcome(exc: BaseException | None, result: R | None) -> R:
     if exc is not None:
         raise exc
     return result  # type: ignore[return-value]
-
-
-class _Replay:
-    """Attempt 1 gives back the outcome already seen (``first``); later ones call ``attempt``."""
-
-    def __init__(self, attempt: Callable[[], Any], first: Callable[[], Any]) -> None:
-        self._attempt = attempt
-        self._first: Callable[[], Any] | None = first
-
-    def __call__(self) -> Any:
-        first, self._first = self._first, None
-        return (first or self._attempt)()
-
-
-class _AsyncReplay(_Replay):
-    """:class:`_Replay` for coroutine attempts (tenacity awaits only a coroutine callable)."""
-
-    async def __call__(self) -> Any:
-        return await super().__call__()
