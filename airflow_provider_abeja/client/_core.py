@@ -1,7 +1,7 @@
 """The sans-IO core shared by the sync and async clients.
 
 Everything here is pure: id checks, URL building, request bodies, response parsing and
-status -> exception mapping (the settings are resolved by ``_base.ClientBase``). The clients only
+status -> exception mapping (the settings are resolved by ``sync.ClientBase``). The clients only
 move bytes; both build the same :class:`RequestSpec` for a call and read answers the same way.
 """
 

@@ -17,10 +17,9 @@ from typing import Any, Concatenate, ParamSpec
 import httpx
 
 from airflow_provider_abeja.client import _core
-from airflow_provider_abeja.client._base import ClientBase
 from airflow_provider_abeja.client._core import RequestSpec
 from airflow_provider_abeja.client.retry import Failure, TransportAdapter
-from airflow_provider_abeja.client.sync import APIClient
+from airflow_provider_abeja.client.sync import APIClient, ClientBase
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 P = ParamSpec("P")

@@ -1,4 +1,5 @@
-"""APIClient: the synchronous Service API client on one pooled ``requests.Session``.
+"""APIClient: the synchronous Service API client on one pooled ``requests.Session``, and the
+settings, credential and repr it shares with ``aio.AsyncAPIClient`` (``ClientBase``).
 
 A call's method is its public signature and docstring; ``client.api`` declares its request.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
+import operator
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import closing, nullcontext
+from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,12 +25,140 @@ import requests
 import urllib3.exceptions
 
 from airflow_provider_abeja.client import _core, _deadline
-from airflow_provider_abeja.client._base import ClientBase
-from airflow_provider_abeja.client._core import RequestSpec
+from airflow_provider_abeja.client._core import RequestBuilder, RequestSpec
 from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE, OPERATIONS
-from airflow_provider_abeja.client.retry import Failure, TransportAdapter
+from airflow_provider_abeja.client.credentials import Credential, resolve_credential
+from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
 from airflow_provider_abeja.client.training import Archive, artifact_uri, deployment_code
+from airflow_provider_abeja.client.validation import (
+    DEFAULT_API_URL,
+    Timeout,
+    check_addressing,
+    parse_api_url,
+    parse_timeout,
+    whole_number,
+)
 from airflow_provider_abeja.exceptions import AbejaError, InvalidArgumentError
+
+#: (connect, read) seconds. Connecting is quick or hopeless; a model may take a while to answer.
+DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)  # typed as any timeout: None is "off"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a client was configured with, after arguments and environment were merged."""
+
+    api_url: str
+    timeout: Timeout
+    max_retry_count: int
+    verify: bool | str
+    inference_addressing: str
+    retry_wait_max: float
+    pool_maxsize: int
+    max_answer_bytes: int
+
+    @property
+    def deadline(self) -> float | None:
+        """Seconds one request may take in all (connect, headers, body): connect + read timeout."""
+        return None if self.timeout is None else self.timeout[0] + self.timeout[1]
+
+
+_T = TypeVar("_T")
+
+
+def _from_settings(name: str) -> Any:
+    """A read-only client property: the setting ``name`` as the client resolved it."""
+    return property(operator.attrgetter(f"_settings.{name}"))
+
+
+def _setting(
+    value: object, argument: str, variable: str, parse: Callable[[object, str], _T], default: _T
+) -> _T:
+    """The argument when given, else the environment variable when set (read when the client is
+    built, not at import), else the default; errors name whichever was read."""
+    if value is not None:
+        return parse(value, argument)
+    if os.environ.get(variable, "").strip():
+        return parse(os.environ[variable], variable)
+    return default
+
+
+class ClientBase:
+    """Settings resolved once when the client is built (arguments, else environment, else defaults)."""
+
+    def __init__(
+        self,
+        credential: Mapping[str, Any] | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        max_retry_count: int | None = None,
+        *,
+        api_url: str | None = None,
+        verify: bool | str = True,
+        inference_addressing: str = "auto",
+        retry_wait_max: float = 30.0,
+        pool_maxsize: int = 10,
+        max_answer_bytes: int | None = None,
+        auth_hint: str = "",
+    ) -> None:
+        url = _setting(api_url, "api_url", "ABEJA_API_URL", parse_api_url, DEFAULT_API_URL)
+        timeouts = _setting(timeout, "timeout", "ABEJA_API_TIMEOUT", parse_timeout, DEFAULT_TIMEOUT)
+        # Five retries unless the argument or the environment says otherwise.
+        retries = _setting(max_retry_count, "max_retry_count", "ABEJA_API_MAX_RETRY_COUNT", whole_number, 5)
+        if not isinstance(verify, bool | str):
+            raise InvalidArgumentError("verify", "must be True, False or a path to a CA bundle")
+        if verify is False:
+            # httpx (the async client) warns nowhere and users often silence urllib3's warning.
+            _core.logger.warning(
+                "TLS certificate verification is off (verify=False) for %s: anyone on the path can "
+                "read the credential; give a CA bundle path instead",
+                url,
+            )
+        if (
+            isinstance(retry_wait_max, bool)
+            or not isinstance(retry_wait_max, int | float)
+            or retry_wait_max < 0
+        ):
+            raise InvalidArgumentError("retry_wait_max", "must be a number of seconds >= 0")
+        whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
+        limit = _core.DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
+        limit = whole_number(limit, "max_answer_bytes", 1, digits=False)
+        addressing = check_addressing(inference_addressing)
+        self._settings = Settings(
+            url, timeouts, retries, verify, addressing, float(retry_wait_max), pool_maxsize, limit
+        )
+        self._credential: Credential = resolve_credential(credential, os.environ)
+        #: Added to the message of a 401 or 403: where the credential came from, what to check.
+        self._auth_hint = auth_hint
+        self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
+        self._retry_policy = RetryPolicy(
+            self._settings.max_retry_count, self._settings.retry_wait_max, secrets=self._credential.secrets
+        )
+        self._open_transport()
+
+    def _open_transport(self) -> None:
+        """Build the pooled HTTP transport from ``self._settings`` and ``self._credential``."""
+        raise NotImplementedError
+
+    api_url: str = _from_settings("api_url")
+    #: (connect, read) seconds, or None when timeouts are off.
+    timeout: Timeout = _from_settings("timeout")
+    max_retry_count: int = _from_settings("max_retry_count")
+    #: The longest answer read into memory; answers streamed to a file are not limited.
+    max_answer_bytes: int = _from_settings("max_answer_bytes")
+    #: The longest wait between two tries, in seconds (for callers applying the same policy).
+    retry_wait_max: float = _from_settings("retry_wait_max")
+
+    @property
+    def inference_addressing(self) -> str:
+        """``path`` or ``virtual-host``: what ``auto`` resolved to for this API URL."""
+        return "path" if self._builder.path_style else "virtual-host"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(api_url={self.api_url!r}, credential={self._credential!r}, "
+            f"timeout={self.timeout!r}, max_retry_count={self.max_retry_count!r})"
+        )
+
 
 StreamTarget = str | os.PathLike[str] | IO[bytes]
 #: A JSON object, as the API answers.

@@ -1,6 +1,6 @@
 """Private modules stay private: ``pkg._mod`` is imported only from inside ``pkg``, or by its own unit test.
 
-The client's private ``_core`` and ``_base`` in particular: everything outside ``client/``
+The client's private ``_core`` in particular: everything outside ``client/``
 uses its public API (``client``, ``client.validation``, ``client.credentials``,
 ``client.retry``), so the client can change inside without breaking the hook or operators.
 

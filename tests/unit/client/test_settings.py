@@ -10,7 +10,7 @@ import pytest
 import requests_mock as rm
 
 from airflow_provider_abeja.client import APIClient
-from airflow_provider_abeja.client._base import DEFAULT_TIMEOUT
+from airflow_provider_abeja.client.sync import DEFAULT_TIMEOUT
 from airflow_provider_abeja.exceptions import HttpError, InvalidArgumentError, MissingCredentialsError
 
 from .conftest import API, DEP, MGMT, ORG, SER
