@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json as jsonlib
 import logging
+import re
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -316,19 +317,14 @@ def _next_page(spec: RequestSpec, page: Mapping[str, Any], pages_read: int) -> R
 # --------------------------------------------------------------------------- responses
 
 
-#: What OpenSSL says when a TLS handshake meets a server that answers in plain HTTP.
-_TLS_MISMATCH_MARKERS = (
-    "WRONG_VERSION_NUMBER",
-    "wrong version number",
-    "record layer failure",
-    "RECORD_LAYER_FAILURE",
-)
+#: What OpenSSL says (in either spelling) when a TLS handshake meets a server answering plain HTTP.
+_TLS_MISMATCH = re.compile("wrong[_ ]version[_ ]number|record[_ ]layer[_ ]failure", re.IGNORECASE)
 TLS_MISMATCH_HINT = "the server speaks plain HTTP, not TLS: use an http:// URL"
 
 
 def is_tls_mismatch(exc: BaseException) -> bool:
     """True when an ``https://`` request reached a plain-HTTP server: no retry can fix that."""
-    return any(marker in str(exc) for marker in _TLS_MISMATCH_MARKERS)
+    return _TLS_MISMATCH.search(str(exc)) is not None
 
 
 def is_permanent_tls_failure(exc: BaseException) -> bool:

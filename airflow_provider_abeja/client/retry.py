@@ -194,18 +194,14 @@ class RetryPolicy:
             )
             spec.rewind()
 
-        def give_up(state: RetryCallState) -> Any:
-            outcome = state.outcome
-            assert outcome is not None
-            return outcome.result()  # the last response (mapped to an error by the caller), or re-raise
-
         return {
             "stop": stop_after_attempt(attempts),
             "wait": wait,
             "retry": retry_if_exception(lambda exc: self.retries_failure(spec, adapter.classify(exc)))
             | retry_if_result(lambda response: self.retries_status(spec, adapter.status_of(response))),
             "before_sleep": before_sleep,
-            "retry_error_callback": give_up,
+            # Out of attempts: the last response (mapped to an error by the caller), or re-raise.
+            "retry_error_callback": lambda state: state.outcome.result(),
             "reraise": True,
         }
 

@@ -194,25 +194,28 @@ def _sending(name: str, method: Any) -> Any:
     return send
 
 
+def _reason(exc: BaseException) -> object:
+    """What went wrong below requests, without urllib3's misleading 'Max retries exceeded' wrapper."""
+    reason: object = exc.args[0] if exc.args else exc
+    if isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
+        reason = reason.reason
+    return reason
+
+
 def classify_requests_error(exc: BaseException) -> Failure | None:
     """Map a requests exception to how far the request got."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return Failure.NOT_SENT
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return Failure.READ_TIMEOUT
-    if isinstance(exc, requests.exceptions.SSLError):
-        if _core.is_permanent_tls_failure(exc):
-            return None
-        return Failure.BROKEN  # a TLS failure may also come after the request went out
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        if isinstance(reason, urllib3.exceptions.MaxRetryError):
-            reason = reason.reason
-        if isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
-            return Failure.NOT_SENT  # refused, unreachable, DNS failure (NameResolutionError)
-        return Failure.BROKEN
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
-        return Failure.BROKEN
+    if isinstance(exc, requests.exceptions.SSLError) and _core.is_permanent_tls_failure(exc):
+        return None
+    not_sent = urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+    if isinstance(exc, requests.exceptions.ConnectionError) and isinstance(_reason(exc), not_sent):
+        return Failure.NOT_SENT  # refused, unreachable, DNS failure (NameResolutionError)
+    broken = requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
+    if isinstance(exc, requests.exceptions.ConnectionError | broken):
+        return Failure.BROKEN  # a TLS failure too: it may come after the request went out
     return None
 
 
@@ -229,11 +232,7 @@ def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> requests.exceptions
 
 
 def describe_transport_error(exc: BaseException) -> str:
-    """A short reason without urllib3's misleading 'Max retries exceeded' wrapper."""
-    reason: object = exc.args[0] if exc.args else exc
-    if isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
-        reason = reason.reason
-    return f"{type(exc).__name__}: {reason}"
+    return f"{type(exc).__name__}: {_reason(exc)}"
 
 
 @declared_calls
