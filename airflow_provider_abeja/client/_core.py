@@ -23,7 +23,7 @@ from urllib3.filepost import encode_multipart_formdata
 from airflow_provider_abeja import __version__
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
 from airflow_provider_abeja.client.credentials import scrub, scrubbed_exception
-from airflow_provider_abeja.client.training import FilePart, Upload
+from airflow_provider_abeja.client.training import Upload
 from airflow_provider_abeja.client.validation import (
     check_organization_id,
     check_path_id,
@@ -217,9 +217,9 @@ class RequestBuilder:
     def _body(op: Operation, payload: Any) -> tuple[bytes, str]:
         """Multipart for an ``Upload``, the bytes themselves for bytes, else JSON."""
         if isinstance(payload, Upload):
-            parameters = _json_bytes(payload.parameters, "parameters")
-            parts = [payload.archive, FilePart("parameters", "params.json", "application/json", parameters)]
-            return encode_multipart_formdata([(p.name, (p.filename, p.data, p.content_type)) for p in parts])
+            parameters = ("params.json", _json_bytes(payload.parameters, "parameters"), "application/json")
+            archive = (payload.filename, payload.data, payload.content_type)
+            return encode_multipart_formdata([(payload.field, archive), ("parameters", parameters)])
         if isinstance(payload, bytes):
             return payload, "application/octet-stream"
         return _json_bytes(payload, op.payload_argument), "application/json"
@@ -273,12 +273,10 @@ class Plan:
         yield self.spec
         if not self.listing:
             return
-        pages = [self.answer]
-        following = _next_page(self.spec, self.answer, 1)
-        while following is not None:
-            yield following
+        pages, spec = [self.answer], self.spec
+        while (spec := _next_page(spec, pages[-1], len(pages))) is not None:
+            yield spec
             pages.append(self.answer)
-            following = _next_page(following, pages[-1], len(pages))
         merged = {key: value for key, value in pages[0].items() if key not in PAGE_KEYS}
         merged["entries"] = [entry for page in pages for entry in page["entries"]]
         self.answer = merged

@@ -43,19 +43,14 @@ Archive = str | os.PathLike[str] | bytes | Any
 _ARCHIVES = {b"PK": ("source.zip", "application/zip"), b"\x1f\x8b": ("source.tar.gz", "application/gzip")}
 
 
-class FilePart(NamedTuple):
-    """One file of a ``multipart/form-data`` body."""
+class Upload(NamedTuple):
+    """A multipart body as the Training API takes it: one archive file (the form field ``field``)
+    and its ``parameters`` (sent as a JSON file part)."""
 
-    name: str
+    field: str
     filename: str
     content_type: str
     data: bytes
-
-
-class Upload(NamedTuple):
-    """A multipart body as the Training API takes it: one archive and its ``parameters`` (JSON)."""
-
-    archive: FilePart
     parameters: dict[str, Any]
 
 
@@ -172,7 +167,7 @@ def definition_version_body(args: validation.Arguments) -> Upload:
     }
     parameters = {"handler": _check_handler(args["handler"]), **validation.given(args, checks)}
     data, filename, content_type = read_archive(args["source"], "source", folder_format="zip")
-    return Upload(FilePart("source_code", filename, content_type, data), parameters)
+    return Upload("source_code", filename, content_type, data, parameters)
 
 
 def _flag(value: object, argument: str) -> bool:
@@ -211,7 +206,7 @@ def model_body(args: validation.Arguments) -> Upload:
     data, _, _ = read_archive(args["model_data"], "model_data", folder_format="zip")
     if data[:2] != b"PK":
         raise InvalidArgumentError("model_data", "must be a zip archive (or a folder, zipped here)")
-    return Upload(FilePart("model_data", "model_data.zip", "application/zip", data), parameters)
+    return Upload("model_data", "model_data.zip", "application/zip", data, parameters)
 
 
 def deployment_version_body(args: validation.Arguments) -> dict[str, Any]:
