@@ -24,10 +24,7 @@ from airflow_provider_abeja import __version__
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
 from airflow_provider_abeja.client.credentials import scrub, scrubbed_exception
 from airflow_provider_abeja.client.training import Upload
-from airflow_provider_abeja.client.validation import (
-    check_organization_id,
-    check_path_id,
-)
+from airflow_provider_abeja.client.validation import check_organization_id, check_path_id
 from airflow_provider_abeja.exceptions import (
     STATUS_EXCEPTIONS,
     AnswerTooLargeError,
