@@ -174,11 +174,6 @@ def scrubbed_exception(exc: BaseException, secrets: Iterable[str], depth: int = 
     return copy
 
 
-def _basic(user: str, password: str) -> tuple[str, tuple[str, ...]]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-    return f"Basic {token}", (password, token)
-
-
 def _value(values: Mapping[str, object], key: str, where: str, names: Mapping[str, str]) -> str | None:
     try:
         return text(values.get(key), names[key], optional=True, strip=False)
@@ -207,8 +202,8 @@ def credential_from_values(values: Mapping[str, object], where: str, names: Mapp
             )
         if not principal.startswith(f"{kind}-"):
             principal = f"{kind}-{principal}"
-        header, secrets = _basic(principal, secret)
-        return Credential(kind, principal, header, secrets, where)
+        token = base64.b64encode(f"{principal}:{secret}".encode()).decode("ascii")
+        return Credential(kind, principal, f"Basic {token}", (secret, token), where)
     kinds = ", or ".join(" + ".join(names[key] for key in keys) for keys in CREDENTIAL_KINDS.values())
     raise MissingCredentialsError(f"no ABEJA credential in the {where}: give {kinds}")
 

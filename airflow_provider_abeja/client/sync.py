@@ -129,10 +129,8 @@ class ClientBase:
         self._credential: Credential = resolve_credential(credential, os.environ)
         #: Added to the message of a 401 or 403: where the credential came from, what to check.
         self._auth_hint = auth_hint
-        self._builder = RequestBuilder(self._settings.api_url, self._settings.inference_addressing)
-        self._retry_policy = RetryPolicy(
-            self._settings.max_retry_count, self._settings.retry_wait_max, secrets=self._credential.secrets
-        )
+        self._builder = RequestBuilder(url, addressing)
+        self._retry_policy = RetryPolicy(retries, float(retry_wait_max), secrets=self._credential.secrets)
         self._open_transport()
 
     def _open_transport(self) -> None:
