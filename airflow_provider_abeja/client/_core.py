@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 from urllib.parse import quote, urlsplit
 
+from urllib3.exceptions import MaxRetryError
 from urllib3.filepost import encode_multipart_formdata
 
 from airflow_provider_abeja import __version__
@@ -270,10 +271,11 @@ class Plan:
         yield self.spec
         if not self.listing:
             return
-        pages, spec = [self.answer], self.spec
-        while (spec := _next_page(spec, pages[-1], len(pages))) is not None:
+        pages, spec = [self.answer], _next_page(self.spec, self.answer, 1)
+        while spec is not None:
             yield spec
             pages.append(self.answer)
+            spec = _next_page(spec, self.answer, len(pages))
         merged = {key: value for key, value in pages[0].items() if key not in PAGE_KEYS}
         merged["entries"] = [entry for page in pages for entry in page["entries"]]
         self.answer = merged
@@ -327,15 +329,25 @@ def is_permanent_tls_failure(exc: BaseException) -> bool:
     return "CERTIFICATE_VERIFY_FAILED" in str(exc) or is_tls_mismatch(exc)
 
 
+def underlying(exc: BaseException) -> object:
+    """What went wrong below the HTTP library, without urllib3's misleading 'Max retries
+    exceeded' wrapper."""
+    reason: object = exc.args[0] if exc.args else exc
+    if isinstance(reason, MaxRetryError) and reason.reason is not None:
+        reason = reason.reason
+    return reason
+
+
 def raise_transport_error(
-    spec: RequestSpec, attempts: int, reason: str, exc: BaseException, secrets: Iterable[str] = ()
+    spec: RequestSpec, attempts: int, exc: BaseException, secrets: Iterable[str] = (), context: str = ""
 ) -> NoReturn:
-    """Raise the client's error for a request that failed below HTTP (in ``exc``'s except clause);
-    a TLS mismatch says what to do.
+    """Raise the client's error for a request that failed below HTTP (in ``exc``'s except clause),
+    its reason ``context`` + ``exc``'s type and what went wrong; a TLS mismatch says what to do.
 
     Its cause and context are ``exc``'s chain, scrubbed: a traceback printed outside Airflow's
     masker, or code walking the chain, finds no form of the credential either.
     """
+    reason = f"{context}{type(exc).__name__}: {underlying(exc)}"
     secrets = tuple(secrets)
     url, reason = spec.shown_url, scrub(_short(spec.shown(reason)), secrets)
     kind, how = (

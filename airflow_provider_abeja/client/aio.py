@@ -124,8 +124,7 @@ class AsyncAPIClient(ClientBase):
         try:
             return await self._retry_policy.acall(spec, TRANSPORT_ADAPTER, attempt)
         except httpx.TransportError as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            _core.raise_transport_error(spec, attempts, reason, exc, self._credential.secrets)
+            _core.raise_transport_error(spec, attempts, exc, self._credential.secrets)
 
     async def _exchange(self, spec: RequestSpec, request: httpx.Request) -> _core.Answer:
         """Send ``request`` and read its body: a 2xx up to ``max_answer_bytes``, an error its head.

@@ -192,14 +192,6 @@ def _sending(name: str, method: Any) -> Any:
     return send
 
 
-def _reason(exc: BaseException) -> object:
-    """What went wrong below requests, without urllib3's misleading 'Max retries exceeded' wrapper."""
-    reason: object = exc.args[0] if exc.args else exc
-    if isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
-        reason = reason.reason
-    return reason
-
-
 def classify_requests_error(exc: BaseException) -> Failure | None:
     """Map a requests exception to how far the request got."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -209,7 +201,7 @@ def classify_requests_error(exc: BaseException) -> Failure | None:
     if isinstance(exc, requests.exceptions.SSLError) and _core.is_permanent_tls_failure(exc):
         return None
     not_sent = urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
-    if isinstance(exc, requests.exceptions.ConnectionError) and isinstance(_reason(exc), not_sent):
+    if isinstance(exc, requests.exceptions.ConnectionError) and isinstance(_core.underlying(exc), not_sent):
         return Failure.NOT_SENT  # refused, unreachable, DNS failure (NameResolutionError)
     broken = requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
     if isinstance(exc, requests.exceptions.ConnectionError | broken):
@@ -227,10 +219,6 @@ def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> requests.exceptions
     if isinstance(exc, urllib3.exceptions.DecodeError):
         return requests.exceptions.ContentDecodingError(exc)
     return requests.exceptions.ChunkedEncodingError(exc)
-
-
-def describe_transport_error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {_reason(exc)}"
 
 
 @declared_calls
@@ -373,8 +361,7 @@ class APIClient(ClientBase):
         try:
             return self._retry_policy.call(spec, TRANSPORT_ADAPTER, attempt)
         except requests.exceptions.RequestException as exc:
-            reason = describe_transport_error(exc)
-            _core.raise_transport_error(spec, attempts, reason, exc, self._credential.secrets)
+            _core.raise_transport_error(spec, attempts, exc, self._credential.secrets)
 
     def _read(self, spec: RequestSpec, response: requests.Response) -> None:
         """Read the body into ``response.content`` within its limits (``_core.Body``: decoded as it
@@ -416,8 +403,8 @@ class APIClient(ClientBase):
                     for chunk in response.iter_content(_core.CHUNK_SIZE):
                         target.write(chunk)
             except requests.exceptions.RequestException as exc:
-                reason = f"reading the answer failed: {describe_transport_error(exc)}"
-                _core.raise_transport_error(spec, 1, reason, exc, self._credential.secrets)
+                secrets = self._credential.secrets
+                _core.raise_transport_error(spec, 1, exc, secrets, "reading the answer failed: ")
         return response
 
     def _call(self, name: str, args: Mapping[str, Any]) -> Any:
