@@ -36,7 +36,6 @@ from airflow_provider_abeja.exceptions import (
     TransportError,
 )
 
-USER_AGENT = f"airflow-provider-abeja/{__version__}"
 #: Chunk size for streamed uploads and downloads.
 CHUNK_SIZE = 1024 * 1024
 #: How much of an error body goes into an exception message.
@@ -303,8 +302,7 @@ def _next_page(spec: RequestSpec, page: Mapping[str, Any], pages_read: int) -> R
         raise InvalidResponseError(
             "invalid_response", f"the list did not end after {MAX_PAGES} pages", 200, spec.url
         )
-    params = dict(spec.params or {})
-    params["offset"] = str(following)
+    params = {**(spec.params or {}), "offset": str(following)}
     limit = _page_number(page.get("limit"))
     if limit:
         params["limit"] = str(limit)
@@ -414,8 +412,9 @@ def _redirect_note(headers: Mapping[str, str]) -> str:
     return f"the API answered with a redirect{where}, which is never followed: check the API URL"
 
 
-#: The content codings the clients ask for: those :class:`Body` decodes within its limit.
-ACCEPT_ENCODING = "gzip, deflate"
+#: What both clients send with every request (the credential is added per request); the content
+#: codings asked for are those :class:`Body` decodes within its limit.
+HEADERS = {"User-Agent": f"airflow-provider-abeja/{__version__}", "Accept-Encoding": "gzip, deflate"}
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 

@@ -84,7 +84,7 @@ class AsyncAPIClient(ClientBase):
         # The CA setting is already in the SSL context; the environment gives only the proxies.
         # The API authenticates by header: the cookie jar's policy keeps and sends no cookie.
         self._client = httpx.AsyncClient(
-            headers={"User-Agent": _core.USER_AGENT, "Accept-Encoding": _core.ACCEPT_ENCODING},
+            headers=_core.HEADERS,
             auth=self._credential,
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             verify=_verify(self._settings.verify),

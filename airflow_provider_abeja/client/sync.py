@@ -304,8 +304,7 @@ class APIClient(ClientBase):
         )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.headers["User-Agent"] = _core.USER_AGENT
-        session.headers["Accept-Encoding"] = _core.ACCEPT_ENCODING
+        session.headers.update(_core.HEADERS)
         # The environment (proxies, CA bundle) is read when the client is built and once per
         # host, not on every request as requests' trust_env does (~0.1 ms a request).
         session.trust_env = False
