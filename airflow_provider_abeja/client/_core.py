@@ -175,13 +175,8 @@ class RequestBuilder:
         if self.path_style:
             org, dep = _segment(organization_id), _segment(deployment_id)
             return f"{self.api_url}/_inference/{org}/deployments/{dep}{tail}"
-        host, port = self._parts.hostname or "", self._parts.port
-        if ":" in host:  # IPv6 literal, only reachable here when virtual-host was forced
-            host = f"[{host}]"
-        netloc = f"{organization_id}.{host}" + (f":{port}" if port is not None else "")
-        return (
-            f"{self._parts.scheme}://{netloc}{self._parts.path}/deployments/{_segment(deployment_id)}{tail}"
-        )
+        scheme, netloc, path = self._parts[:3]  # the API URL has no user info (parse_api_url)
+        return f"{scheme}://{organization_id}.{netloc}{path}/deployments/{_segment(deployment_id)}{tail}"
 
     # -- calls
 
