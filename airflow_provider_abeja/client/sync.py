@@ -331,7 +331,6 @@ class APIClient(ClientBase):
         """The answer to ``spec``, read whole within the limits (``stream``: the body left unread,
         for a copy to a file). Redirects are never followed: the API does not redirect."""
         attempts = 0
-        timeout = self._settings.timeout
         parts = urlsplit(spec.url)
         proxies = self._proxies(f"{parts.scheme}://{parts.netloc}")
 
@@ -346,7 +345,7 @@ class APIClient(ClientBase):
                     params=spec.params,
                     data=spec.body,
                     headers=spec.headers,
-                    timeout=timeout,
+                    timeout=self._settings.timeout,
                     stream=True,
                     allow_redirects=False,
                     proxies=proxies,
