@@ -26,18 +26,13 @@ P = ParamSpec("P")
 
 
 def classify_httpx_error(exc: BaseException) -> Failure | None:
-    """Map an httpx exception to how far the request got."""
-    if isinstance(exc, httpx.ConnectError) and _core.is_permanent_tls_failure(exc):
+    """Map an httpx exception to how far the request got (None: not a failure to retry)."""
+    permanent = isinstance(exc, httpx.ConnectError) and _core.is_permanent_tls_failure(exc)
+    if permanent or isinstance(exc, httpx.UnsupportedProtocol) or not isinstance(exc, httpx.TransportError):
         return None
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return Failure.NOT_SENT  # raised before any request byte was written
-    if isinstance(exc, httpx.ReadTimeout):
-        return Failure.READ_TIMEOUT
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return None
-    if isinstance(exc, httpx.TransportError):
-        return Failure.BROKEN
-    return None
+    return Failure.READ_TIMEOUT if isinstance(exc, httpx.ReadTimeout) else Failure.BROKEN
 
 
 TRANSPORT_ADAPTER: TransportAdapter[_core.Answer] = TransportAdapter(classify_httpx_error)
