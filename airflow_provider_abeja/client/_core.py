@@ -258,12 +258,11 @@ class Plan:
 
     def __init__(self, builder: RequestBuilder, name: str, args: Mapping[str, Any]) -> None:
         self.spec = builder.build(name, args)
-        self.listing = OPERATIONS[name].answer == "entries"
         self.answer: Any = None
 
     def __iter__(self) -> Iterator[RequestSpec]:
         yield self.spec
-        if not self.listing:
+        if OPERATIONS[self.spec.route].answer != "entries":
             return
         pages, spec = [self.answer], _next_page(self.spec, self.answer, 1)
         while spec is not None:
