@@ -10,7 +10,7 @@ import base64
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
@@ -93,14 +93,13 @@ def _forms(secret: str) -> set[str]:
     lossy = secret.encode("ascii", "ignore").decode()  # ... or with its non-ASCII dropped
     if len(lossy) >= 2 * MIN_FRAGMENT:  # too short a rest would hide common words
         forms.add(lossy)
-    for upper in (False, True):  # escapes are written in either case of hex digit
-        forms |= {_HEX_ESCAPE.sub(functools.partial(_hex_case, upper=upper), f) for f in forms}
+    for case in (str.lower, str.upper):  # escapes are written in either case of hex digit
+        forms |= {_HEX_ESCAPE.sub(functools.partial(_hex_case, case), f) for f in forms}
     return forms
 
 
-def _hex_case(match: re.Match[str], upper: bool) -> str:
-    digits = match[2] or match[4]
-    return (match[1] or match[3]) + (digits.upper() if upper else digits.lower())
+def _hex_case(case: Callable[[str], str], match: re.Match[str]) -> str:
+    return (match[1] or match[3]) + case(match[2] or match[4])
 
 
 @functools.lru_cache(maxsize=64)
