@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -137,14 +137,15 @@ class ClientBase:
         """Build the pooled HTTP transport from ``self._settings`` and ``self._credential``."""
         raise NotImplementedError
 
-    api_url: str = _from_settings("api_url")
+    # Read-only: a property at run time; Final makes type checkers refuse an assignment too.
+    api_url: Final[str] = _from_settings("api_url")
     #: (connect, read) seconds, or None when timeouts are off.
-    timeout: Timeout = _from_settings("timeout")
-    max_retry_count: int = _from_settings("max_retry_count")
+    timeout: Final[Timeout] = _from_settings("timeout")
+    max_retry_count: Final[int] = _from_settings("max_retry_count")
     #: The longest answer read into memory; answers streamed to a file are not limited.
-    max_answer_bytes: int = _from_settings("max_answer_bytes")
+    max_answer_bytes: Final[int] = _from_settings("max_answer_bytes")
     #: The longest wait between two tries, in seconds (for callers applying the same policy).
-    retry_wait_max: float = _from_settings("retry_wait_max")
+    retry_wait_max: Final[float] = _from_settings("retry_wait_max")
 
     @property
     def inference_addressing(self) -> str:
