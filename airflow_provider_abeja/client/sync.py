@@ -113,11 +113,7 @@ class ClientBase:
                 "read the credential; give a CA bundle path instead",
                 url,
             )
-        if (
-            isinstance(retry_wait_max, bool)
-            or not isinstance(retry_wait_max, int | float)
-            or retry_wait_max < 0
-        ):
+        if type(retry_wait_max) is bool or not isinstance(retry_wait_max, int | float) or retry_wait_max < 0:
             raise InvalidArgumentError("retry_wait_max", "must be a number of seconds >= 0")
         whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
         limit = _core.DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes

@@ -216,6 +216,8 @@ def test_invalid_environment_values_name_the_variable(
         ({"max_retry_count": 1.5}, "max_retry_count"),
         ({"inference_addressing": "dns"}, "inference_addressing"),
         ({"retry_wait_max": -1}, "retry_wait_max"),
+        ({"retry_wait_max": True}, "retry_wait_max"),
+        ({"retry_wait_max": "5"}, "retry_wait_max"),
         ({"pool_maxsize": 0}, "pool_maxsize"),
     ],
 )
