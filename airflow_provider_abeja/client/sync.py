@@ -296,9 +296,8 @@ class APIClient(ClientBase):
         #: The environment's proxies for a ``scheme://host``, read once per host.
         self._proxies = functools.cache(requests.utils.get_environ_proxies)
         self._session = session = requests.Session()
-        adapter = _deadline.DeadlineAdapter(
-            pool_connections=4, pool_maxsize=self._settings.pool_maxsize, max_retries=0
-        )
+        # requests' adapter keeps its default of no retries: what is retried is client.retry's call.
+        adapter = _deadline.DeadlineAdapter(pool_connections=4, pool_maxsize=self._settings.pool_maxsize)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers.update(_core.HEADERS)
