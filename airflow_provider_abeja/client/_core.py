@@ -342,11 +342,10 @@ def raise_transport_error(
     reason = f"{context}{type(exc).__name__}: {underlying(exc)}"
     secrets = tuple(secrets)
     url, reason = spec.shown_url, scrub(_short(spec.shown(reason)), secrets)
-    kind, how = (
-        (TLSMismatchError, f"failed: {TLS_MISMATCH_HINT} ({reason})")
-        if is_tls_mismatch(exc)
-        else (TransportError, f"failed after {attempts} attempt(s): {reason}")
-    )
+    kind: type[TransportError] = TransportError
+    how = f"failed after {attempts} attempt(s): {reason}"
+    if is_tls_mismatch(exc):
+        kind, how = TLSMismatchError, f"failed: {TLS_MISMATCH_HINT} ({reason})"
     error = kind(f"{spec.method} {url} {how}", url=url, attempts=attempts)
     error.__cause__ = scrubbed_exception(exc, secrets)
     try:
