@@ -164,19 +164,14 @@ class RunFailedError(_FailureStatusError):
 
 
 class WaitTimeoutError(AbejaError):
-    """A wait ran out of time before the service reached its target status."""
+    """A wait ran out of time before the resource reached its target status; ``message`` is the
+    engine's (``wait.engine.timeout_message``), the same in every mode."""
 
-    def __init__(
-        self, service_id: str, last_status: str | None, timeout: float | None, message: str | None = None
-    ) -> None:
+    def __init__(self, service_id: str, last_status: str | None, timeout: float | None, message: str) -> None:
         self.service_id = service_id
         self.last_status = last_status
         self.timeout = timeout
-        super().__init__(
-            message
-            or f"service {service_id} did not reach its target status within {timeout}s "
-            f"(last status: {last_status})"
-        )
+        super().__init__(message)
 
 
 class WaitStoppedError(AbejaError):

@@ -379,11 +379,9 @@ def step_error(
     text = with_log_lines(done.message, log_lines, kind.noun)
     if done.outcome is Outcome.TIMED_OUT:
         return WaitTimeoutError(sid, last, timeout, message=text)
-    if done.outcome is Outcome.ERROR:
-        error = WaitGaveUpError(sid, text, done.retryable)
-        error.__cause__ = done.error
-        return error
-    raise ValueError(f"the wait did not end without success: {done.outcome}")
+    error = WaitGaveUpError(sid, text, done.retryable)  # an ERROR: nothing else ends a wait
+    error.__cause__ = done.error
+    return error
 
 
 #: The ``status`` values an event may carry: the outcomes that end a wait.

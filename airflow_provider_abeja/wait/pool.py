@@ -195,17 +195,13 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
 # -- reading one resource a poll ------------------------------------------------------------------
 
 
-@dataclass(eq=False)
 class Watch(contextlib.ExitStack):
     """How a trigger reads its resource, entered for the whole wait (leaving it closes what the
     wait joined): one GET a poll (``method`` of the client, joined with an identical GET in flight)."""
 
-    _lease: ClientLease
-    _method: str
-    _ids: Ids
-
-    def __post_init__(self) -> None:
+    def __init__(self, lease: ClientLease, method: str, ids: Ids) -> None:
         super().__init__()
+        self._lease, self._method, self._ids = lease, method, ids
 
     async def observe(self) -> object:
         """The resource's JSON, or the error reading it: the engine's observation. Never raises."""
