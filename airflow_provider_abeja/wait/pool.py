@@ -301,10 +301,8 @@ class ServiceWatch(Watch):
     Entering joins the deployment's group, leaving quits it (the last wait to leave drops the group).
     """
 
-    def __init__(
-        self, lease: ClientLease, organization_id: str, deployment_id: str, service_id: str, interval: float
-    ) -> None:
-        super().__init__(lease, "get_service", (organization_id, deployment_id, service_id))
+    def __init__(self, lease: ClientLease, ids: Ids, interval: float) -> None:
+        super().__init__(lease, "get_service", ids)
         self._interval = interval
         self._group: ListingGroup | None = None
         #: The last listing this wait used: it never uses one twice.
