@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from airflow_provider_abeja.exceptions import (
@@ -47,11 +47,8 @@ Ids = tuple[str, str, str]
 # -- statuses -----------------------------------------------------------------------------------
 
 
-class StatusEnum(str, Enum):
+class StatusEnum(StrEnum):
     """A status as the platform spells it: ``str()`` and comparisons give that spelling."""
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def values(cls, *members: StatusEnum) -> frozenset[str]:
