@@ -125,20 +125,18 @@ def with_log_lines(message: str, log_lines: Sequence[str], noun: str = "service"
 
 
 class _FailureStatusError(AbejaError):
-    """A wait saw a resource (the ``noun``) reach a failure status; ``log_lines`` are its latest."""
+    """A wait saw a resource (the ``noun``) reach a failure status; ``log_lines`` are its latest,
+    shown after the engine's ``message``."""
 
     noun = "service"
     #: The attribute that holds the resource's id.
     id_attribute = "service_id"
 
-    def __init__(
-        self, resource_id: str, status: str, log_lines: Sequence[str] = (), message: str | None = None
-    ) -> None:
+    def __init__(self, resource_id: str, status: str, log_lines: Sequence[str], message: str) -> None:
         setattr(self, self.id_attribute, resource_id)
         self.status = status
         self.log_lines = list(log_lines)
-        text = message or f"{self.noun} {resource_id} reached status {status}"
-        super().__init__(with_log_lines(text, self.log_lines, self.noun))
+        super().__init__(with_log_lines(message, self.log_lines, self.noun))
 
 
 class ServiceFailedError(_FailureStatusError):
@@ -164,19 +162,14 @@ class RunFailedError(_FailureStatusError):
 
 
 class WaitTimeoutError(AbejaError):
-    """A wait ran out of time before the service reached its target status."""
+    """A wait ran out of time before the resource reached its target status; ``message`` is the
+    engine's (``wait.engine.timeout_message``), the same in every mode."""
 
-    def __init__(
-        self, service_id: str, last_status: str | None, timeout: float | None, message: str | None = None
-    ) -> None:
+    def __init__(self, service_id: str, last_status: str | None, timeout: float | None, message: str) -> None:
         self.service_id = service_id
         self.last_status = last_status
         self.timeout = timeout
-        super().__init__(
-            message
-            or f"service {service_id} did not reach its target status within {timeout}s "
-            f"(last status: {last_status})"
-        )
+        super().__init__(message)
 
 
 class WaitStoppedError(AbejaError):

@@ -28,7 +28,6 @@ from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 Key = str | int
 
-_MAGIC = frozenset("*?[")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
@@ -142,7 +141,7 @@ def split_glob(path: str) -> tuple[str, str | None]:
     """
     parts = path.split("/")
     for i, part in enumerate(parts):
-        if _MAGIC & set(part):
+        if glob.has_magic(part):
             base = "/".join(parts[:i]) or "."
             return base, "/".join(parts[i:])
     return path, None

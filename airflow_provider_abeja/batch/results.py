@@ -202,10 +202,8 @@ class PartsResultStore(ResultStore):
     def write(self, record: dict[str, Any]) -> None:
         assert not self._closed, "store is closed"
         self._buffer.append(encode_record(record))
-        if (
-            len(self._buffer) >= self.part_records
-            or time.monotonic() - self._last_upload >= self.part_interval
-        ):
+        due = time.monotonic() - self._last_upload >= self.part_interval
+        if due or len(self._buffer) >= self.part_records:
             self._upload()
 
     def _upload(self) -> None:

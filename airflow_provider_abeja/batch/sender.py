@@ -128,12 +128,8 @@ class Sender:
         self.resend_statuses = frozenset(self.resend_statuses)
         self.abort_statuses = frozenset(self.abort_statuses)
         self.policy = self.policy or RetryPolicy(self.client.max_retry_count, self.client.retry_wait_max)
-        self._adapter: TransportAdapter[Any] = TransportAdapter(
-            classify=self._resendable,
-            status_of=lambda _response: 200,
-            header_of=lambda _response, _name: None,
-            close=lambda _response: None,
-        )
+        # The client raises for every error status: only an answer (2xx) comes back, never retried.
+        self._adapter: TransportAdapter[Any] = TransportAdapter(classify=self._resendable)
 
     def _resendable(self, exc: BaseException) -> Failure | None:
         """The batch's notion of a safe re-send (see the module docstring)."""
@@ -149,24 +145,19 @@ class Sender:
             invalid = f"cannot read {item.key}: {exc}"
         if invalid is not None:
             return {"status": "error", "attempts": 0, "error": {"type": "InvalidInput", "message": invalid}}
-        attempts = 0
         url = f"{self.target.describe()} input {item.key!r}"  # names the input in the client's messages
-        spec = RequestSpec(route="batch", method="POST", url=url, idempotent=False)
-
-        def attempt() -> Any:
-            nonlocal attempts
-            attempts += 1
-            json = item.json if data is None else None
-            return self.target.send(self.client, data=data, json=json, content_type=item.content_type)
-
+        retrying = self.policy.retrying(RequestSpec("batch", "POST", url, idempotent=False), self._adapter)
+        body = {"data": data, "json": item.json if data is None else None, "content_type": item.content_type}
         started = time.perf_counter()
         try:
-            response = self.policy.retrying(spec, self._adapter)(attempt)
+            response = retrying(self.target.send, self.client, **body)
         except Exception as exc:  # a bug or an unexpected library error is recorded too: the batch goes on
             abort = isinstance(exc, TransportError) or (
                 isinstance(exc, HttpError) and exc.status_code in self.abort_statuses
             )
-            return {"status": "abort" if abort else "error", "attempts": attempts, **error_fields(exc)}
+            status = "abort" if abort else "error"
+            return {"status": status, "attempts": retrying.statistics["attempt_number"], **error_fields(exc)}
+        attempts = retrying.statistics["attempt_number"]  # tenacity's count: the first try and every re-send
         elapsed = round((time.perf_counter() - started) * 1000, 1)
         record = dict(status="ok", status_code=response.status_code, attempts=attempts, elapsed_ms=elapsed)
         return record | decode_body(response.headers.get("Content-Type", ""), response.content)

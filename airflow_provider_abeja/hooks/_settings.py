@@ -31,8 +31,9 @@ CONN_TYPE = "abeja"
 #: Extra fields this connection type reads (those of its form); anything else is reported as unknown.
 EXTRA_FIELDS = frozenset(CONN_FIELDS)
 
-_TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off"})
+#: The words the ``verify`` extra may be (blank verifies); any other value is a CA bundle path.
+_VERIFY_WORDS = dict.fromkeys(("", "true", "1", "yes", "on"), True)
+_VERIFY_WORDS.update(dict.fromkeys(("false", "0", "no", "off"), False))
 
 
 class ConnectionFieldError(InvalidArgumentError):
@@ -138,10 +139,8 @@ def _verify(value: Any) -> bool | str:
     if not isinstance(value, str):
         raise InvalidArgumentError("verify", "must be true, false or a CA bundle path")
     text_value = value.strip()
-    if text_value.lower() in _TRUE or not text_value:
-        return True
-    if text_value.lower() in _FALSE:
-        return False
+    if text_value.lower() in _VERIFY_WORDS:
+        return _VERIFY_WORDS[text_value.lower()]
     path = os.path.expanduser(text_value)
     if not os.path.exists(path):
         raise InvalidArgumentError("verify", f"CA bundle path {text_value!r} does not exist")

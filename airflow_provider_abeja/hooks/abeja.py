@@ -179,7 +179,7 @@ class AbejaHook(_compat.BaseHook):
     ) -> dict[str, Any]:
         """Block until the service reports ``target_status`` (default ``READY``) and return the service dict.
 
-        The one wait engine decides (``wait_step``): ``ServiceFailedError`` (with the latest log
+        The one wait engine decides (``wait.engine.step``): ``ServiceFailedError`` (with the latest log
         lines) on a failure status, ``WaitTimeoutError`` once ``timeout`` seconds (monotonic)
         have passed, ``WaitGaveUpError`` on an error reading the service that is permanent or
         follows ``transient_error_budget`` others. Unknown statuses keep the wait going, with one

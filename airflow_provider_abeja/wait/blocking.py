@@ -164,11 +164,9 @@ def newest_log_time(
 
 
 def _parse_timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
     try:
-        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-    except ValueError:
+        parsed = datetime.fromisoformat(value)  # "Z" included
+    except (TypeError, ValueError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
@@ -212,8 +210,7 @@ class RecentLogFollower:
                 fresh.append((parsed, key[1].rstrip("\n")))
         # Events come newest first; the task log reads best oldest first.
         fresh.sort(key=lambda item: item[0] or _NO_TIME)
-        for parsed, message in fresh:
+        for _, message in fresh:
             self._log.info("[service %s] %s", ser, message)
             self.latest_lines.append(message)
-            if parsed and (self._newest is None or parsed > self._newest):
-                self._newest = parsed
+        self._newest = max(filter(None, (self._newest, *(parsed for parsed, _ in fresh))), default=None)

@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from airflow_provider_abeja.exceptions import (
@@ -47,11 +47,8 @@ Ids = tuple[str, str, str]
 # -- statuses -----------------------------------------------------------------------------------
 
 
-class StatusEnum(str, Enum):
+class StatusEnum(StrEnum):
     """A status as the platform spells it: ``str()`` and comparisons give that spelling."""
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def values(cls, *members: StatusEnum) -> frozenset[str]:
@@ -379,11 +376,9 @@ def step_error(
     text = with_log_lines(done.message, log_lines, kind.noun)
     if done.outcome is Outcome.TIMED_OUT:
         return WaitTimeoutError(sid, last, timeout, message=text)
-    if done.outcome is Outcome.ERROR:
-        error = WaitGaveUpError(sid, text, done.retryable)
-        error.__cause__ = done.error
-        return error
-    raise ValueError(f"the wait did not end without success: {done.outcome}")
+    error = WaitGaveUpError(sid, text, done.retryable)  # an ERROR: nothing else ends a wait
+    error.__cause__ = done.error
+    return error
 
 
 #: The ``status`` values an event may carry: the outcomes that end a wait.

@@ -195,17 +195,13 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
 # -- reading one resource a poll ------------------------------------------------------------------
 
 
-@dataclass(eq=False)
 class Watch(contextlib.ExitStack):
     """How a trigger reads its resource, entered for the whole wait (leaving it closes what the
     wait joined): one GET a poll (``method`` of the client, joined with an identical GET in flight)."""
 
-    _lease: ClientLease
-    _method: str
-    _ids: Ids
-
-    def __post_init__(self) -> None:
+    def __init__(self, lease: ClientLease, method: str, ids: Ids) -> None:
         super().__init__()
+        self._lease, self._method, self._ids = lease, method, ids
 
     async def observe(self) -> object:
         """The resource's JSON, or the error reading it: the engine's observation. Never raises."""
@@ -305,10 +301,8 @@ class ServiceWatch(Watch):
     Entering joins the deployment's group, leaving quits it (the last wait to leave drops the group).
     """
 
-    def __init__(
-        self, lease: ClientLease, organization_id: str, deployment_id: str, service_id: str, interval: float
-    ) -> None:
-        super().__init__(lease, "get_service", (organization_id, deployment_id, service_id))
+    def __init__(self, lease: ClientLease, ids: Ids, interval: float) -> None:
+        super().__init__(lease, "get_service", ids)
         self._interval = interval
         self._group: ListingGroup | None = None
         #: The last listing this wait used: it never uses one twice.

@@ -46,6 +46,8 @@ WAIT_RETRIES = 2
 _DEFER_TIMEOUT_MARGIN = 60.0
 #: Shortest poll interval handed to a trigger (the operators' floor, ``MIN_CHECK_INTERVAL``).
 _MIN_POLL_INTERVAL = 0.1
+#: The status arguments of the sensors whose trigger takes them (``chooses_statuses``).
+_STATUS_ARGUMENTS = ("target_status", "failure_statuses")
 
 
 class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
@@ -91,9 +93,11 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         **kwargs: Any,
     ) -> None:
-        # A subclass passes its own id arguments on by name (the kind's path ids): kept here, for all
-        # (a subclass that keeps them itself passes none).
+        # A subclass passes its own id arguments on by name (the kind's path ids) and, where its
+        # trigger takes them, the statuses (None: the kind's): kept here, for all.
         path_ids = {name: kwargs.pop(name) for name in self.kind.path_ids[1:] if name in kwargs}
+        chooses = self.trigger_class.chooses_statuses
+        target, failures = (kwargs.pop(name, None) if chooses else None for name in _STATUS_ARGUMENTS)
         if "retries" not in kwargs and "retries" not in (kwargs.get("default_args") or {}):
             kwargs["retries"] = WAIT_RETRIES
         super().__init__(**kwargs)
@@ -103,17 +107,11 @@ class StatusSensor(engine.FailFastMixin, BaseSensorOperator):
         self.abeja_conn_id = abeja_conn_id
         self.deferrable = deferrable
         self.transient_error_budget = transient_error_budget
-        self._wait_for(self.kind.target_status.value, None)
-        self._wait_state = engine.WaitState()
-
-    def _wait_for(self, target_status: str, failure_statuses: Iterable[str] | None) -> None:
-        """Set the target and failure statuses (None: the kind's) by the engine's rules (the target
-        is never a failure), checked where the DAG is parsed (the ids are templates until run)."""
-        spec = engine.WaitSpec.build(
-            "", target_status, failure_statuses, self.transient_error_budget, kind=self.kind
-        )
-        self.target_status = target_status
+        # The engine's rules (the target is never a failure), checked where the DAG is parsed.
+        spec = engine.WaitSpec.build("", target, failures, transient_error_budget, kind=self.kind)
+        self.target_status = spec.target_status if target is None else target
         self.failure_statuses: list[str] = sorted(spec.failure_statuses)
+        self._wait_state = engine.WaitState()
 
     def _push_link(self, context: Context) -> None:
         """Push the console link of the resource, for kinds that have one (none by default)."""
@@ -232,8 +230,8 @@ class AbejaServiceStatusSensor(StatusSensor, trigger=AbejaServiceStatusTrigger):
         failure_statuses: Iterable[str] | None = None,
         **kwargs: Any,
     ) -> None:
+        kwargs.update(target_status=target_status, failure_statuses=failure_statuses)
         super().__init__(deployment_id=deployment_id, service_id=service_id, **kwargs)
-        self._wait_for(target_status, failure_statuses)
 
     def _push_link(self, context: Context) -> None:
         ti = context.get("ti")

@@ -238,7 +238,7 @@ class AbejaServiceStatusTrigger(StatusTrigger):
 
     def _watch(self, lease: ClientLease) -> Watch:
         # The waits on one deployment share one listing per poll interval.
-        return ServiceWatch(lease, *self._ids, self.poll_interval)
+        return ServiceWatch(lease, self._ids, self.poll_interval)
 
 
 class AbejaTrainingJobTrigger(StatusTrigger):
