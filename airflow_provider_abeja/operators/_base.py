@@ -60,8 +60,6 @@ XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
 CREATED_BY_ENV = "AIRFLOW_ABEJA_CREATED_BY"
 
 DEFAULT_WAIT_TIMEOUT = 3600.0
-#: The instance type a created service runs on unless told otherwise (the client's default too).
-DEFAULT_INSTANCE_TYPE = "cpu-0.25"
 #: Shortest pause between two status checks: a smaller ``check_interval`` is raised to it, so a
 #: typo cannot make a wait (or a trigger) hammer the API. The sensor uses the same floor.
 MIN_CHECK_INTERVAL = 0.1
@@ -477,11 +475,9 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         retries, with the latest log lines; the deadline raises ``AirflowException`` chained from
         ``WaitTimeoutError`` (after ``after_timeout``); ``on_kill`` raises ``WaitInterrupted``."""
         if self.deferrable:  # the deadline is wall-clock, so a triggerer restart does not reset it
-            statuses: dict[str, Any] = {}
+            statuses: dict[str, Any] = {}  # the trigger's rules make them the kind's or valid ones
             if target_status is not None:  # a trigger that chooses its statuses (services)
-                failing = self.kind.failure_statuses if failure_statuses is None else failure_statuses
-                failing = sorted({str(s) for s in failing} - {target_status})
-                statuses = {"target_status": target_status, "failure_statuses": failing}
+                statuses = {"target_status": target_status, "failure_statuses": failure_statuses}
             module, _, name = self.trigger.rpartition(".")
             left = self.wait_timeout()
             trigger = getattr(importlib.import_module(module), name)(
@@ -639,9 +635,9 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         self.deployment_id = deployment_id
 
     def check_named_arguments(self) -> None:
-        """Also: every operator on a deployment needs its id."""
+        """Also: every operator on a deployment needs its id (kept as checked: stripped, as text)."""
         super().check_named_arguments()
-        required_id(self.deployment_id, "deployment_id")
+        self.deployment_id = required_id(self.deployment_id, "deployment_id")
 
     def service_log_lines(self, organization_id: str, service_id: str) -> list[str]:
         """The service's latest log lines (a failed handler's traceback is there), or none (with a
