@@ -27,6 +27,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.paths import is_file, open_binary, publish
 from airflow_provider_abeja.batch.sender import Target, is_json
+from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.client.validation import whole_number
@@ -39,7 +40,6 @@ from airflow_provider_abeja.exceptions import (
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
-    DEFAULT_INSTANCE_TYPE,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
     AbejaWaitingOperator,
@@ -64,26 +64,6 @@ STORE_SERVICE_ID = "abeja_service_id"
 
 
 # -- argument checks (all run before any request) ---------------------------------------------------
-
-
-def _boolean(value: Any, argument: str) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
-        return value.strip().lower() == "true"
-    raise InvalidArgumentError(argument, f"expected true or false, got {value!r}")
-
-
-def _redact_environment(service: Any) -> Any:
-    """The service dict with environment values hidden: they may be secrets and XCom is readable."""
-    if not isinstance(service, Mapping):
-        return service
-    out = dict(service)
-    for key in ("user_env_vars", "merged_env_vars", "environment"):
-        env = out.get(key)
-        if isinstance(env, Mapping):
-            out[key] = {name: _REDACTED for name in env}
-    return out
 
 
 def _service_id_of(service: Mapping[str, Any]) -> str:
@@ -111,7 +91,12 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
     ui_color = "#e8f4fd"
 
     def summary(self, resource: Mapping[str, Any]) -> Any:
-        return _redact_environment(resource)
+        """The service dict with environment values hidden: they may be secrets and XCom is readable."""
+        out = dict(resource)
+        for key in ("user_env_vars", "merged_env_vars", "environment"):
+            if isinstance(env := out.get(key), Mapping):
+                out[key] = dict.fromkeys(env, _REDACTED)
+        return out
 
     def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
         self.push_service_xcom(context, ids[0], ids[2])
@@ -207,19 +192,20 @@ class AbejaCreateServiceOperator(_ServiceOperator):
             value = getattr(self, argument)
             return None if value is None else whole_number(value, argument, 1)
 
-        self.deployment_id = required_id(self.deployment_id, "deployment_id")
         reuse = self.reuse_existing
         arguments = {
             "version_id": required_id(self.version_id, "version_id"),
             "instance_number": count("instance_number"),
             "min_instance_number": count("min_instance_number"),
             "max_instance_number": count("max_instance_number"),
-            "enable_autoscale": _boolean(self.enable_autoscale, "enable_autoscale"),
+            "enable_autoscale": self.enable_autoscale,
             "instance_type": self.instance_type,  # a name, as check_sizing (the client's) requires
             "environment": environment_argument(self.environment, reuse_existing=reuse, noun="service"),
             "model_id": None if self.model_id is None else required_id(self.model_id, "model_id"),
         }
-        check_sizing(arguments)
+        check_sizing(arguments)  # also refuses an enable_autoscale other than a boolean or its text
+        if self.enable_autoscale is not None:
+            arguments["enable_autoscale"] = str(self.enable_autoscale).strip().lower() == "true"
         return arguments
 
     @contextlib.contextmanager
@@ -264,16 +250,13 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         retry = isinstance(tries, int) and tries <= (self.retries or 0) and self.reuse_existing
         if retry and not isinstance(exc, AirflowFailException):
             return f"service {service_id} is kept for the task's next try, which reuses it"
-        return self._delete_after_failure(organization_id, service_id)
-
-    def _delete_after_failure(self, organization_id: str, service_id: str) -> str:
         try:
             if not self.delete_service(organization_id, service_id):
                 return f"service {service_id} is already gone"
-        except Exception as exc:  # the original failure matters more: report, do not mask it
+        except Exception as error:  # the original failure matters more: report, do not mask it
             return (
-                f"deleting service {service_id} failed too ({type(exc).__name__}: {exc}); it may still be "
-                "running: a run-scoped cleanup task (AbejaDeleteRunServicesOperator) deletes it"
+                f"deleting service {service_id} failed too ({type(error).__name__}: {error}); it may still "
+                "be running: a run-scoped cleanup task (AbejaDeleteRunServicesOperator) deletes it"
             )
         return f"service {service_id} was deleted (keep_service_on_failure=True keeps it)"
 
@@ -353,16 +336,13 @@ class AbejaUpdateServiceOperator(_ExistingServiceOperator):
         ids = self._prepare(context)
         before = self.client.get_service(*ids)
         service = self.client.update_service(*ids, payload=payload)
-        service_id = ids[2]
-        self.log.info("Updated service %s (%s)", service_id, ", ".join(sorted(payload)))
+        self.log.info("Updated service %s (%s)", ids[2], ", ".join(sorted(payload)))
         if before.get("status") == ServiceStatus.STOPPED.value:
             # A stopped service is not redeployed: it takes the change when it is started.
-            self.log.info("Service %s is stopped: not waiting; the update applies when it starts", service_id)
-            return _redact_environment(service)
-        # The answer may still show the old status: always look again when waiting.
-        return self.finish(
-            context, ids, service, target_status=ServiceStatus.READY.value, status_is_current=False
-        )
+            self.log.info("Service %s is stopped: not waiting; the update applies when it starts", ids[2])
+            return self.summary(service)
+        # The answer may still show the old status: always look again when waiting (for READY).
+        return self.finish(context, ids, service, status_is_current=False)
 
 
 class _StateChangeOperator(_ExistingServiceOperator):
@@ -639,12 +619,11 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         data: IO[bytes] | str | bytes | None = self.data
         content_type = self.content_type or None
         with contextlib.ExitStack() as files:
-            if source is not None:
+            if source is not None:  # the client sends application/octet-stream when no type is known
                 data = files.enter_context(open_binary(source))
-                guessed = mimetypes.guess_type(str(self.input_path))[0]
-                content_type = content_type or guessed or "application/octet-stream"
-            elif data is not None and content_type is None:
-                content_type = "application/octet-stream" if isinstance(data, bytes) else "text/plain"
+                content_type = content_type or mimetypes.guess_type(str(self.input_path))[0]
+            elif isinstance(data, str) and content_type is None:
+                content_type = "text/plain"
             sink = files.enter_context(open(part, "wb"))
             return target.send(
                 self.client, data=data, json=self.json, content_type=content_type, stream_to=sink

@@ -92,7 +92,6 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     def __init__(
         self,
         *,
-        job_definition_name: str,
         version_id: int | str,
         environment: Mapping[str, str] | str | None = None,
         datasets: Mapping[str, str] | str | None = None,
@@ -104,7 +103,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
         reuse_existing: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(job_definition_name=job_definition_name, check_interval=check_interval, **kwargs)
+        super().__init__(check_interval=check_interval, **kwargs)
         self.version_id = version_id
         self.environment = environment
         self.datasets = datasets
@@ -189,14 +188,13 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
     def __init__(
         self,
         *,
-        job_definition_name: str,
         training_job_id: str,
         description: str | None = None,
         user_parameters: Mapping[str, Any] | str | None = None,
         metrics: Mapping[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(job_definition_name=job_definition_name, **kwargs)
+        super().__init__(**kwargs)
         self.training_job_id = training_job_id
         self.description = description
         self.user_parameters = user_parameters
@@ -274,12 +272,11 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
     def execute(self, context: Context) -> Any:
         from airflow_provider_abeja.client.training import deployment_code
 
-        deployment_id = required_id(self.deployment_id, "deployment_id")
         version = str(_text(self.version, "version"))
         parameters = _mapping(self.user_parameters, "user_parameters")
         code = deployment_code(self.code)
         organization_id = self.resolve_organization_id()
-        entries = self.client.get_deployment_versions(organization_id, deployment_id).get("entries") or []
+        entries = self.client.get_deployment_versions(organization_id, self.deployment_id)["entries"]
         created = next(
             (dict(e) for e in entries if isinstance(e, Mapping) and e.get("version") == version), None
         )
@@ -289,10 +286,10 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
             # handler and image: the client's defaults unless given
             given = {name: getattr(self, name) for name in ("handler", "image") if getattr(self, name)}
             created = self.client.create_deployment_version(
-                organization_id, deployment_id, version, code, user_parameters=parameters, **given
+                organization_id, self.deployment_id, version, code, user_parameters=parameters, **given
             )
             self.log.info("Created version %s (%s) and uploaded its code", version, created.get("version_id"))
         version_id = str(created["version_id"])
-        path = (organization_id, "deployments", deployment_id, "versions", version_id)
+        path = (organization_id, "deployments", self.deployment_id, "versions", version_id)
         self.push_link(context, XCOM_VERSION_ID, XCOM_VERSION_URL, *path)
-        return {"version_id": version_id, "version": version, "deployment_id": deployment_id}
+        return {"version_id": version_id, "version": version, "deployment_id": self.deployment_id}
