@@ -92,6 +92,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     def __init__(
         self,
         *,
+        job_definition_name: str,
         version_id: int | str,
         environment: Mapping[str, str] | str | None = None,
         datasets: Mapping[str, str] | str | None = None,
@@ -103,7 +104,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
         reuse_existing: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(check_interval=check_interval, **kwargs)
+        super().__init__(job_definition_name=job_definition_name, check_interval=check_interval, **kwargs)
         self.version_id = version_id
         self.environment = environment
         self.datasets = datasets
@@ -188,13 +189,14 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
     def __init__(
         self,
         *,
+        job_definition_name: str,
         training_job_id: str,
         description: str | None = None,
         user_parameters: Mapping[str, Any] | str | None = None,
         metrics: Mapping[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(job_definition_name=job_definition_name, **kwargs)
         self.training_job_id = training_job_id
         self.description = description
         self.user_parameters = user_parameters
