@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import json as jsonlib
+import math
 import mimetypes
 import os
 import tempfile
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import (
-    AirflowException,
-    AirflowFailException,
-    AirflowTaskTimeout,
-    TaskDeferred,
-)
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, AirflowTaskTimeout
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.paths import is_file, open_binary, publish
@@ -44,8 +41,6 @@ from airflow_provider_abeja.operators._base import (
     AbejaDeploymentOperator,
     AbejaWaitingOperator,
     WaitInterrupted,
-    created_in_run,
-    creation_marker,
     environment_argument,
     marked,
     required_id,
@@ -219,7 +214,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         """
         try:
             yield
-        except (TaskDeferred, WaitInterrupted):
+        except WaitInterrupted:  # deferring (TaskDeferred) is not an Exception either
             raise
         except (Exception, AirflowTaskTimeout) as exc:
             note = self._failure_note(context, exc, ids[0], ids[2])
@@ -582,23 +577,19 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
     def _call_until_ready(self, target: Target, source: Any, part: str) -> Any:
         """The answer, asking again every ``check_interval`` while the target answers 503."""
         what = target.describe()
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        stop = self._stop_event
+        deadline = time.monotonic() + (math.inf if self.timeout is None else self.timeout)
         while True:
             try:
                 return self._call_once(target, source, part)
             except HttpError as exc:
                 if exc.status_code != 503:
                     raise AirflowException(self._failure_message(target, exc)) from exc
-                if deadline is not None and time.monotonic() >= deadline:
+                if time.monotonic() >= deadline:
                     raise AirflowException(
                         f"the {what} was still not ready (503) after {self.timeout}s: {exc}"
                     ) from exc
                 self.log.info("The %s is not ready yet (503); trying again in %ss", what, self.check_interval)
-            pause = self.check_interval
-            if deadline is not None:
-                pause = max(0.0, min(pause, deadline - time.monotonic()))
-            if stop.wait(pause):
+            if self._stop_event.wait(max(0.0, min(self.check_interval, deadline - time.monotonic()))):
                 raise WaitInterrupted(f"stopped calling the {what}: the task was killed")
 
     def _failure_message(self, target: Target, exc: HttpError) -> str:
@@ -640,13 +631,12 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 f"the JSON answer is {size} bytes, more than max_xcom_bytes={self.max_xcom_bytes}: "
                 "set output_path to keep it in a file, or raise max_xcom_bytes"
             )
-        with open(part, "rb") as answer:
-            try:
-                return jsonlib.load(answer)
-            except ValueError as exc:
-                raise AirflowException(
-                    f"the service answered {content_type} that is not valid JSON: {exc}"
-                ) from exc
+        try:
+            return jsonlib.loads(Path(part).read_bytes())
+        except ValueError as exc:
+            raise AirflowException(
+                f"the service answered {content_type} that is not valid JSON: {exc}"
+            ) from exc
 
 
 __all__ = [
@@ -657,7 +647,5 @@ __all__ = [
     "AbejaStartServiceOperator",
     "AbejaStopServiceOperator",
     "AbejaUpdateServiceOperator",
-    "created_in_run",
-    "creation_marker",
     "service_ids",
 ]
