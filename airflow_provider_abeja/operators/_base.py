@@ -141,11 +141,9 @@ def environment_argument(value: Any, *, reuse_existing: bool, noun: str) -> dict
 def creation_marker(context: Mapping[str, Any]) -> str:
     """``<dag_id>/<task_id>/<run_id>[/<map_index>]``: the same for every try of one task instance."""
     ti = context["ti"]
-    parts = [str(ti.dag_id), str(ti.task_id), str(ti.run_id)]
     map_index = getattr(ti, "map_index", -1)
-    if isinstance(map_index, int) and map_index >= 0:
-        parts.append(str(map_index))
-    return "/".join(parts)
+    mapped = [str(map_index)] if isinstance(map_index, int) and map_index >= 0 else []
+    return "/".join([str(ti.dag_id), str(ti.task_id), str(ti.run_id), *mapped])
 
 
 def created_in_run(marker: Any, dag_id: str, run_id: str) -> str | None:
@@ -419,17 +417,13 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         if marker:
             from airflow_provider_abeja.operators._clear import ended_after_clear
 
-            found = None
             if not ended_after_clear(self, context, organization_id):
                 found = self.stored(context, organization_id) or self.find_earlier(
                     organization_id, arguments, marker
                 )
-            if found is not None:
-                return dict(found)
-            arguments = {
-                **arguments,
-                "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
-            }
+                if found is not None:
+                    return dict(found)
+            arguments["environment"] = {**(arguments["environment"] or {}), CREATED_BY_ENV: marker}
         try:
             made: dict[str, Any] = getattr(self.client, self.create_call)(organization_id, outer, **arguments)
             self.log.info("Created %s %s", noun, made.get(self.kind.path_ids[2]))
@@ -527,13 +521,12 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         from airflow_provider_abeja.wait.engine import validate_status_event
 
         ids = self.resume(context, resumed.get(self.kind.path_ids[2]), organization_id)
-        resource_id = ids[2]
         with self.guard_wait(context, ids):
             self.push_links(context, ids)  # this process ends the task
             if isinstance(event, Mapping) and event.get("status") == "timeout":
                 self.after_timeout()
-            validate_status_event(event, resource_id, kind=self.kind)
-            self.log.info("%s %s reached its target status", self.kind.noun.capitalize(), resource_id)
+            validate_status_event(event, ids[2], kind=self.kind)
+            self.log.info("%s %s reached its target status", self.kind.noun.capitalize(), ids[2])
             return self.summary(getattr(self.client, self.kind.read)(*ids))
 
     def stored(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
