@@ -25,9 +25,9 @@ from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.paths import is_file, open_binary, publish
 from airflow_provider_abeja.batch.sender import Target, is_json
 from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE
+from airflow_provider_abeja.client.validation import check_sizing, whole_number
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
-from airflow_provider_abeja.client.validation import whole_number
 from airflow_provider_abeja.exceptions import (
     BadRequest,
     HttpError,
@@ -132,16 +132,8 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        *(
-            "version_id",
-            "instance_number",
-            "min_instance_number",
-            "max_instance_number",
-            "enable_autoscale",
-            "instance_type",
-            "environment",
-            "model_id",
-        ),
+        *("version_id", "instance_number", "min_instance_number", "max_instance_number", "enable_autoscale"),
+        *("instance_type", "environment", "model_id"),
     )
     template_fields_renderers = {"environment": "json"}
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "version_id", "model_id")
@@ -181,7 +173,6 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         """The rendered arguments of ``create_service``, normalised and checked as the client
         checks them, so that nothing (not even the look-up for an earlier try's service) is sent
         with arguments the client would refuse; raises ``InvalidArgumentError``."""
-        from airflow_provider_abeja.client.validation import check_sizing
 
         def count(argument: str) -> int | None:
             value = getattr(self, argument)
