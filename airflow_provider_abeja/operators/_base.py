@@ -40,7 +40,7 @@ from airflow_provider_abeja.exceptions import (
     WaitTimeoutError,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.wait.engine import FailFastMixin, ResourceKind, airflow_error
+from airflow_provider_abeja.wait.engine import FailFastMixin, Ids, ResourceKind, airflow_error
 
 if TYPE_CHECKING:
     from airflow.sdk.bases.operator import BaseOperatorMeta as _OperatorMeta
@@ -329,7 +329,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     #: Whether a retry looks for (and the store keeps) what an earlier try started.
     reuse_existing: bool = True
     #: ``(organization, outer id, id)`` of what this try started or resumed (for ``on_kill``).
-    _started: tuple[str, str, str] | None = None
+    _started: Ids | None = None
     #: ``(deadline,)`` once ``start_clock`` ran (epoch seconds, None: no deadline).
     _clock: tuple[float | None] | None = None
 
@@ -363,7 +363,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         """What the task returns for the resource (never its environment: it may hold secrets)."""
         return dict(resource)
 
-    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+    def push_links(self, context: Mapping[str, Any], ids: Ids) -> None:
         """Push the resource's id and console URL (before any wait, so the link shows if it fails)."""
 
     def cancels_on_kill(self) -> bool:
@@ -373,9 +373,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     def after_timeout(self) -> None:
         """What a wait's timeout (or a failed deferral) does to the resource (nothing by default)."""
 
-    def guard_wait(
-        self, context: Mapping[str, Any], ids: tuple[str, str, str]
-    ) -> contextlib.AbstractContextManager[Any]:
+    def guard_wait(self, context: Mapping[str, Any], ids: Ids) -> contextlib.AbstractContextManager[Any]:
         """What surrounds the wait and its end, in the worker or resumed (nothing by default)."""
         return contextlib.nullcontext()
 
@@ -395,7 +393,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         self.push_links(context, ids)
         return self.finish(context, ids, resource)
 
-    def ids(self, organization_id: str, resource_id: str) -> tuple[str, str, str]:
+    def ids(self, organization_id: str, resource_id: str) -> Ids:
         """The resource's path ids: the organization, this operator's outer id, ``resource_id``."""
         outer = self.kind.path_ids[1]  # deployment_id or job_definition_name: an argument too
         return organization_id, required_id(getattr(self, outer), outer), resource_id
@@ -440,7 +438,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     def finish(
         self,
         context: Mapping[str, Any],
-        ids: tuple[str, str, str],
+        ids: Ids,
         resource: Mapping[str, Any],
         *,
         status_is_current: bool = True,
@@ -457,7 +455,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
 
     def wait_or_defer(
         self,
-        ids: tuple[str, str, str],
+        ids: Ids,
         target_status: str | None = None,
         failure_statuses: Collection[str] | None = None,
         **worker_options: Any,
@@ -580,7 +578,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
 
     def resume(
         self, context: Mapping[str, Any], given: str | None, organization_id: str | None = None
-    ) -> tuple[str, str, str]:
+    ) -> Ids:
         """The ids of what a resumed task was waiting for, kept for ``on_kill``: ``given`` (the
         deferral's kwargs), else the id this try pushed before deferring (XCom is kept across a
         deferral; ``dag.test()`` on Airflow 3.3 passes only the event); the organization resolved
