@@ -50,6 +50,7 @@ from airflow_provider_abeja.wait.engine import (
     DEFAULT_FAILURE_STATUSES,
     RUNNING_STATUSES,
     SERVICE,
+    Ids,
     ServiceStatus,
 )
 
@@ -93,7 +94,7 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
                 out[key] = dict.fromkeys(env, _REDACTED)
         return out
 
-    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+    def push_links(self, context: Mapping[str, Any], ids: Ids) -> None:
         self.push_service_xcom(context, ids[0], ids[2])
 
 
@@ -195,7 +196,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         return arguments
 
     @contextlib.contextmanager
-    def guard_wait(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> Iterator[None]:
+    def guard_wait(self, context: Mapping[str, Any], ids: Ids) -> Iterator[None]:
         """Delete the service when the wait fails, and add what happened to it to the error.
 
         A create used as a setup that fails makes Airflow skip its teardown: without this the
@@ -208,7 +209,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         except WaitInterrupted:  # deferring (TaskDeferred) is not an Exception either
             raise
         except (Exception, AirflowTaskTimeout) as exc:
-            note = self._failure_note(context, exc, ids[0], ids[2])
+            note = self._failure_note(context, exc, ids)
             self.log.error("The wait for service %s failed: %s", ids[2], note)
             if isinstance(exc, AirflowTaskTimeout):
                 raise
@@ -221,15 +222,13 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 
     def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
         """Delete the service as after a failed wait (``guard_wait``'s rule, the same notes)."""
-        organization_id, _, service_id = self.resume(context, None)
-        failed = AirflowException("the deferral failed")
-        note = self._failure_note(context, failed, organization_id, service_id)
-        self.log.error("The deferral of service %s failed: %s", service_id, note)
+        ids = self.resume(context, None)
+        note = self._failure_note(context, AirflowException("the deferral failed"), ids)
+        self.log.error("The deferral of service %s failed: %s", ids[2], note)
 
-    def _failure_note(
-        self, context: Mapping[str, Any], exc: BaseException, organization_id: str, service_id: str
-    ) -> str:
+    def _failure_note(self, context: Mapping[str, Any], exc: BaseException, ids: Ids) -> str:
         """What happens to the service after a failed wait: kept, or deleted (and how it went)."""
+        organization_id, _, service_id = ids
         if self.keep_service_on_failure:
             return f"service {service_id} is kept (keep_service_on_failure=True) and may still be running"
         tries = getattr(context["ti"], "try_number", None)
@@ -286,7 +285,7 @@ class _ExistingServiceOperator(_ServiceOperator):
         super().__init__(**kwargs)
         self.service_id = service_id
 
-    def _prepare(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
+    def _prepare(self, context: Mapping[str, Any]) -> Ids:
         """The rendered ``service_id``'s ids, its links pushed; the wait's clock started."""
         self.start_clock(context)
         service_id = str(_text(self.service_id, "service_id"))
@@ -372,7 +371,7 @@ class _StateChangeOperator(_ExistingServiceOperator):
         statuses = {"target_status": self.target_status, "failure_statuses": self.failure_statuses}
         return self.finish(context, ids, service, status_is_current=current, logs_since=since, **statuses)
 
-    def _log_history_end(self, ids: tuple[str, str, str]) -> datetime | None:
+    def _log_history_end(self, ids: Ids) -> datetime | None:
         """Where the service's log history ends, read before acting: the wait copies only newer lines."""
         if not self.wait_for_completion or self.deferrable:
             return None

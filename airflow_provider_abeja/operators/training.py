@@ -38,7 +38,7 @@ from airflow_provider_abeja.operators._base import (
     marked,
     required_id,
 )
-from airflow_provider_abeja.wait.engine import FAILED_JOB_STATUSES, TRAINING_JOB, TrainingJobStatus
+from airflow_provider_abeja.wait.engine import FAILED_JOB_STATUSES, TRAINING_JOB, Ids, TrainingJobStatus
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -139,7 +139,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
             "statistics": resource.get("statistics"),
         }
 
-    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+    def push_links(self, context: Mapping[str, Any], ids: Ids) -> None:
         path = (ids[0], "training", "definitions", ids[1], "jobs", ids[2])
         self.push_link(context, XCOM_TRAINING_JOB_ID, XCOM_TRAINING_JOB_URL, *path)
 
