@@ -330,8 +330,8 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     reuse_existing: bool = True
     #: ``(organization, outer id, id)`` of what this try started or resumed (for ``on_kill``).
     _started: Ids | None = None
-    #: ``(deadline,)`` once ``start_clock`` ran (epoch seconds, None: no deadline).
-    _clock: tuple[float | None] | None = None
+    #: The try's deadline once ``start_clock`` ran (epoch seconds; ``math.inf``: none).
+    _deadline: float | None = None
 
     def __init__(
         self,
@@ -549,21 +549,19 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         """Fix this try's deadline: ``timeout`` from now or ``execution_timeout`` (less a margin),
         the sooner; every wait of the try, in the worker or deferred, ends there."""
         now = time.time()
-        deadlines = [] if self.timeout is None else [now + self.timeout]
+        self._deadline = math.inf if self.timeout is None else now + self.timeout
         if self.execution_timeout is not None:  # Airflow times a deferred task from this start_date too
             started = getattr(context.get("ti"), "start_date", None)
             start = started.timestamp() if isinstance(started, datetime) else now
             limit = self.execution_timeout.total_seconds()
             margin = min(EXECUTION_TIMEOUT_MARGIN, limit * EXECUTION_TIMEOUT_MARGIN_SHARE)
-            deadlines.append(start + limit - margin)
-        self._clock = (min(deadlines, default=None),)
+            self._deadline = min(self._deadline, start + limit - margin)
 
     def wait_timeout(self) -> float | None:
         """Seconds left to wait (``timeout`` when no clock was started)."""
-        if self._clock is None:
+        if self._deadline is None:
             return self.timeout
-        deadline = self._clock[0]
-        return None if deadline is None else max(0.0, deadline - time.time())
+        return None if self._deadline == math.inf else max(0.0, self._deadline - time.time())
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         """Airflow resumes a deferral it failed itself (``__fail__``: the trigger ran past
