@@ -467,14 +467,12 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         retries, with the latest log lines; the deadline raises ``AirflowException`` chained from
         ``WaitTimeoutError`` (after ``after_timeout``); ``on_kill`` raises ``WaitInterrupted``."""
         if self.deferrable:  # the deadline is wall-clock, so a triggerer restart does not reset it
-            statuses: dict[str, Any] = {}  # the trigger's rules make them the kind's or valid ones
-            if target_status is not None:  # a trigger that chooses its statuses (services)
-                statuses = {"target_status": target_status, "failure_statuses": failure_statuses}
             module, _, name = self.trigger.rpartition(".")
             left = self.wait_timeout()
             trigger = getattr(importlib.import_module(module), name)(
-                **dict(zip(self.kind.path_ids, ids, strict=True)),
-                **statuses,
+                *ids,  # then the statuses: None is the kind's, and the trigger's rules make them valid
+                target_status=target_status,
+                failure_statuses=failure_statuses,
                 poll_interval=self.check_interval,
                 end_time=None if left is None else time.time() + left,
                 abeja_conn_id=self.abeja_conn_id,
