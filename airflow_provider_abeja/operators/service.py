@@ -47,7 +47,6 @@ from airflow_provider_abeja.operators._base import (
     wait_settings,
 )
 from airflow_provider_abeja.wait.engine import (
-    DEFAULT_FAILURE_STATUSES,
     RUNNING_STATUSES,
     SERVICE,
     Ids,
@@ -335,14 +334,14 @@ class _StateChangeOperator(_ExistingServiceOperator):
     and treat the platform's 400 as success when the service got there meanwhile."""
 
     #: The verb (``start``, ``stop``: the client's ``<verb>_service`` sends the change), the
-    #: statuses that need no change, and the status to wait for.
+    #: statuses that need no change, and the statuses the wait ends on (None: the kind's).
     verb: ClassVar[str]
     past: ClassVar[str]
     state: ClassVar[str]
     done: ClassVar[Collection[str]]
     status_current_after_refusal: ClassVar[bool]
-    target_status: ClassVar[str]
-    failure_statuses: ClassVar[Collection[str]] = DEFAULT_FAILURE_STATUSES
+    target_status: ClassVar[str | None] = None
+    failure_statuses: ClassVar[Collection[str] | None] = None
 
     def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
         """Raise this operator's own error when the platform refused the change and the service
@@ -393,7 +392,6 @@ class AbejaStartServiceOperator(_StateChangeOperator):
 
     verb, past, state = "start", "started", "running"
     done = RUNNING_STATUSES
-    target_status = ServiceStatus.READY.value
     status_current_after_refusal = False
 
 
