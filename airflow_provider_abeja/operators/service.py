@@ -54,8 +54,6 @@ from airflow_provider_abeja.wait.engine import (
 )
 
 _REDACTED = "***"
-#: Where the create operator keeps its service's id in the task state store (Airflow 3.3+).
-STORE_SERVICE_ID = "abeja_service_id"
 
 
 # -- argument checks (all run before any request) ---------------------------------------------------
@@ -137,7 +135,7 @@ class AbejaCreateServiceOperator(_ServiceOperator):
     )
     template_fields_renderers = {"environment": "json"}
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "version_id", "model_id")
-    store_key = STORE_SERVICE_ID
+    store_key = "abeja_service_id"  # the service's id in the task state store (Airflow 3.3+)
     create_call = "create_service"
 
     def __init__(

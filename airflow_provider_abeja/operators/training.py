@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 XCOM_TRAINING_JOB_ID = "training_job_id"
 XCOM_TRAINING_MODEL_ID = "training_model_id"
 XCOM_VERSION_ID = "version_id"
-#: Where the job operator keeps its job's id in the task state store (Airflow 3.3+).
-STORE_TRAINING_JOB_ID = "abeja_training_job_id"
 
 
 class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
@@ -86,7 +84,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     kind = TRAINING_JOB
     trigger = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
     worker_wait = "wait_for_training_job"
-    store_key = STORE_TRAINING_JOB_ID
+    store_key = "abeja_training_job_id"  # the job's id in the task state store (Airflow 3.3+)
     create_call = "create_training_job"
 
     def __init__(
