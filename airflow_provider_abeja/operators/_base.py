@@ -59,12 +59,9 @@ XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
 #: ``<dag_id>/<task_id>/<run_id>[/<map_index>]``. A retry finds what its earlier try made by it.
 CREATED_BY_ENV = "AIRFLOW_ABEJA_CREATED_BY"
 
-DEFAULT_WAIT_TIMEOUT = 3600.0
 #: Shortest pause between two status checks: a smaller ``check_interval`` is raised to it, so a
 #: typo cannot make a wait (or a trigger) hammer the API. The sensor uses the same floor.
 MIN_CHECK_INTERVAL = 0.1
-#: ``deferrable``'s default: Airflow's ``[operators] default_deferrable`` option.
-DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 #: Seconds before ``execution_timeout`` at which a wait ends (at most this fraction of it).
@@ -312,7 +309,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
 
     :param wait_for_completion: wait until the target status (default True).
     :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
-    :param timeout: seconds to wait at most (zero or more; None: no limit).
+    :param timeout: seconds to wait at most (zero or more, default an hour; None: no limit).
     :param deferrable: wait in the triggerer instead of the worker.
     """
 
@@ -338,8 +335,8 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         *,
         wait_for_completion: bool = True,
         check_interval: float | timedelta = 10.0,
-        timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
-        deferrable: bool = DEFAULT_DEFERRABLE,
+        timeout: float | timedelta | None = 3600.0,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
