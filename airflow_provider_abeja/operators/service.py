@@ -53,11 +53,6 @@ from airflow_provider_abeja.wait.engine import (
     ServiceStatus,
 )
 
-_REDACTED = "***"
-
-
-# -- argument checks (all run before any request) ---------------------------------------------------
-
 
 def _service_id_of(service: Mapping[str, Any]) -> str:
     return str(service["service_id"])
@@ -88,7 +83,7 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
         out = dict(resource)
         for key in ("user_env_vars", "merged_env_vars", "environment"):
             if isinstance(env := out.get(key), Mapping):
-                out[key] = dict.fromkeys(env, _REDACTED)
+                out[key] = dict.fromkeys(env, "***")
         return out
 
     def push_links(self, context: Mapping[str, Any], ids: Ids) -> None:
