@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -39,10 +39,6 @@ from airflow_provider_abeja.operators._base import (
     required_id,
 )
 from airflow_provider_abeja.wait.engine import FAILED_JOB_STATUSES, TRAINING_JOB, Ids, TrainingJobStatus
-
-if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
-
 
 XCOM_TRAINING_JOB_ID = "training_job_id"
 XCOM_TRAINING_MODEL_ID = "training_model_id"
@@ -200,7 +196,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         self.user_parameters = user_parameters
         self.metrics = metrics
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         definition = self.definition_name()
         job_id = required_id(self.training_job_id, "training_job_id")
         parameters = _mapping(self.user_parameters, "user_parameters") or {}
@@ -269,7 +265,7 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         self.image = image
         self.user_parameters = user_parameters
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         from airflow_provider_abeja.client.training import deployment_code
 
         version = str(_text(self.version, "version"))
