@@ -40,10 +40,6 @@ from airflow_provider_abeja.operators._base import (
 )
 from airflow_provider_abeja.wait.engine import FAILED_JOB_STATUSES, TRAINING_JOB, Ids, TrainingJobStatus
 
-XCOM_TRAINING_JOB_ID = "training_job_id"
-XCOM_TRAINING_MODEL_ID = "training_model_id"
-XCOM_VERSION_ID = "version_id"
-
 
 class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     """Start a training job of a job definition version and wait until it is ``Complete``.
@@ -135,7 +131,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
 
     def push_links(self, context: Mapping[str, Any], ids: Ids) -> None:
         path = (ids[0], "training", "definitions", ids[1], "jobs", ids[2])
-        self.push_link(context, XCOM_TRAINING_JOB_ID, XCOM_TRAINING_JOB_URL, *path)
+        self.push_link(context, self.kind.path_ids[2], XCOM_TRAINING_JOB_URL, *path)  # resume reads it
 
     def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The newest running or complete job an earlier try of this task instance started."""
@@ -222,7 +218,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
             self.log.info("Registered model %s from training job %s", model.get("training_model_id"), job_id)
         model_id = str(model["training_model_id"])
         path = (organization_id, "training", "definitions", definition, "models", model_id)
-        self.push_link(context, XCOM_TRAINING_MODEL_ID, XCOM_TRAINING_MODEL_URL, *path)
+        self.push_link(context, "training_model_id", XCOM_TRAINING_MODEL_URL, *path)
         return {"training_model_id": model_id, "training_job_id": job_id, "job_definition_name": definition}
 
 
@@ -287,5 +283,5 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
             self.log.info("Created version %s (%s) and uploaded its code", version, created.get("version_id"))
         version_id = str(created["version_id"])
         path = (organization_id, "deployments", self.deployment_id, "versions", version_id)
-        self.push_link(context, XCOM_VERSION_ID, XCOM_VERSION_URL, *path)
+        self.push_link(context, "version_id", XCOM_VERSION_URL, *path)
         return {"version_id": version_id, "version": version, "deployment_id": self.deployment_id}
