@@ -324,7 +324,8 @@ class AbejaUpdateServiceOperator(_ExistingServiceOperator):
 
 class _StateChangeOperator(_ExistingServiceOperator):
     """Start or stop a service: read its state first, send the change unless it is there already,
-    and treat the platform's 400 as success when the service got there meanwhile."""
+    and treat the platform's 400 as success when the service got there meanwhile (otherwise the
+    task fails without retries, naming the status the service is in)."""
 
     #: The verb (``start``, ``stop``: the client's ``<verb>_service`` sends the change), the
     #: statuses that need no change, and the statuses the wait ends on (None: the kind's).
@@ -335,10 +336,6 @@ class _StateChangeOperator(_ExistingServiceOperator):
     status_current_after_refusal: ClassVar[bool]
     target_status: ClassVar[str | None] = None
     failure_statuses: ClassVar[Collection[str] | None] = None
-
-    def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
-        """Raise this operator's own error when the platform refused the change and the service
-        is not there either (the 400 itself by default)."""
 
     def execute(self, context: Mapping[str, Any]) -> Any:
         ids = self._prepare(context)
@@ -355,9 +352,10 @@ class _StateChangeOperator(_ExistingServiceOperator):
                 self.log.info("%s service %s", self.past.capitalize(), service_id)
             except BadRequest as exc:
                 service = self.client.get_service(*ids)
-                if service.get("status") not in self.done:
-                    self.refused(service_id, service.get("status"), exc)
-                    raise
+                if (status := service.get("status")) not in self.done:  # refused: a fail-fast 400
+                    raise AirflowException(
+                        f"service {service_id} cannot be {self.past} in status {status}: {exc}"
+                    ) from exc
                 self.log.info("Service %s was %s by someone else meanwhile", service_id, self.past)
                 current = self.status_current_after_refusal
         statuses = {"target_status": self.target_status, "failure_statuses": self.failure_statuses}
@@ -402,9 +400,6 @@ class AbejaStopServiceOperator(_StateChangeOperator):
     target_status = ServiceStatus.STOPPED.value
     failure_statuses = (ServiceStatus.FAILED.value,)
     status_current_after_refusal = True
-
-    def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
-        raise AirflowException(f"service {service_id} cannot be stopped in status {status}: {exc}") from exc
 
 
 class AbejaDeleteServiceOperator(AbejaDeleteOperator):
