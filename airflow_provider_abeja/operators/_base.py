@@ -760,8 +760,3 @@ class AbejaDeleteOperator(AbejaDeploymentOperator, _DeleteOperator):
     def resource_ids(self) -> list[str]:
         assert self.id_field is not None
         return [self.deployment_id, required_id(getattr(self, self.id_field), self.id_field)]
-
-    def delete(self, organization_id: str, ids: list[str], label: str) -> Any:
-        if self.noun == "service":  # deleting it deletes its logs
-            self.log_before_delete(organization_id, ids[-1])
-        return super().delete(organization_id, ids, label)

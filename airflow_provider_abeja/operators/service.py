@@ -415,6 +415,10 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     def __init__(self, *, service_id: str, **kwargs: Any) -> None:
         super().__init__(service_id=service_id, **kwargs)
 
+    def delete(self, organization_id: str, ids: list[str], label: str) -> Any:
+        self.log_before_delete(organization_id, ids[-1])  # deleting it deletes its logs
+        return super().delete(organization_id, ids, label)
+
 
 # -- calling a service ------------------------------------------------------------------------------
 
