@@ -40,7 +40,7 @@ from airflow_provider_abeja.exceptions import (
     WaitTimeoutError,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
-from airflow_provider_abeja.wait.engine import FailFastMixin, ResourceKind, airflow_error
+from airflow_provider_abeja.wait.engine import FailFastMixin, Ids, ResourceKind, airflow_error
 
 if TYPE_CHECKING:
     from airflow.sdk.bases.operator import BaseOperatorMeta as _OperatorMeta
@@ -59,14 +59,9 @@ XCOM_PREVIOUS_SERVICE_ID = "previous_service_id"
 #: ``<dag_id>/<task_id>/<run_id>[/<map_index>]``. A retry finds what its earlier try made by it.
 CREATED_BY_ENV = "AIRFLOW_ABEJA_CREATED_BY"
 
-DEFAULT_WAIT_TIMEOUT = 3600.0
-#: The instance type a created service runs on unless told otherwise (the client's default too).
-DEFAULT_INSTANCE_TYPE = "cpu-0.25"
 #: Shortest pause between two status checks: a smaller ``check_interval`` is raised to it, so a
 #: typo cannot make a wait (or a trigger) hammer the API. The sensor uses the same floor.
 MIN_CHECK_INTERVAL = 0.1
-#: ``deferrable``'s default: Airflow's ``[operators] default_deferrable`` option.
-DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 #: Seconds before ``execution_timeout`` at which a wait ends (at most this fraction of it).
@@ -143,11 +138,9 @@ def environment_argument(value: Any, *, reuse_existing: bool, noun: str) -> dict
 def creation_marker(context: Mapping[str, Any]) -> str:
     """``<dag_id>/<task_id>/<run_id>[/<map_index>]``: the same for every try of one task instance."""
     ti = context["ti"]
-    parts = [str(ti.dag_id), str(ti.task_id), str(ti.run_id)]
     map_index = getattr(ti, "map_index", -1)
-    if isinstance(map_index, int) and map_index >= 0:
-        parts.append(str(map_index))
-    return "/".join(parts)
+    mapped = [str(map_index)] if isinstance(map_index, int) and map_index >= 0 else []
+    return "/".join([str(ti.dag_id), str(ti.task_id), str(ti.run_id), *mapped])
 
 
 def created_in_run(marker: Any, dag_id: str, run_id: str) -> str | None:
@@ -316,7 +309,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
 
     :param wait_for_completion: wait until the target status (default True).
     :param check_interval: seconds between status checks (above zero; at least 0.1 is used).
-    :param timeout: seconds to wait at most (zero or more; None: no limit).
+    :param timeout: seconds to wait at most (zero or more, default an hour; None: no limit).
     :param deferrable: wait in the triggerer instead of the worker.
     """
 
@@ -333,17 +326,17 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     #: Whether a retry looks for (and the store keeps) what an earlier try started.
     reuse_existing: bool = True
     #: ``(organization, outer id, id)`` of what this try started or resumed (for ``on_kill``).
-    _started: tuple[str, str, str] | None = None
-    #: ``(deadline,)`` once ``start_clock`` ran (epoch seconds, None: no deadline).
-    _clock: tuple[float | None] | None = None
+    _started: Ids | None = None
+    #: The try's deadline once ``start_clock`` ran (epoch seconds; ``math.inf``: none).
+    _deadline: float | None = None
 
     def __init__(
         self,
         *,
         wait_for_completion: bool = True,
         check_interval: float | timedelta = 10.0,
-        timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
-        deferrable: bool = DEFAULT_DEFERRABLE,
+        timeout: float | timedelta | None = 3600.0,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -367,7 +360,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         """What the task returns for the resource (never its environment: it may hold secrets)."""
         return dict(resource)
 
-    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+    def push_links(self, context: Mapping[str, Any], ids: Ids) -> None:
         """Push the resource's id and console URL (before any wait, so the link shows if it fails)."""
 
     def cancels_on_kill(self) -> bool:
@@ -377,9 +370,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     def after_timeout(self) -> None:
         """What a wait's timeout (or a failed deferral) does to the resource (nothing by default)."""
 
-    def guard_wait(
-        self, context: Mapping[str, Any], ids: tuple[str, str, str]
-    ) -> contextlib.AbstractContextManager[Any]:
+    def guard_wait(self, context: Mapping[str, Any], ids: Ids) -> contextlib.AbstractContextManager[Any]:
         """What surrounds the wait and its end, in the worker or resumed (nothing by default)."""
         return contextlib.nullcontext()
 
@@ -399,7 +390,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         self.push_links(context, ids)
         return self.finish(context, ids, resource)
 
-    def ids(self, organization_id: str, resource_id: str) -> tuple[str, str, str]:
+    def ids(self, organization_id: str, resource_id: str) -> Ids:
         """The resource's path ids: the organization, this operator's outer id, ``resource_id``."""
         outer = self.kind.path_ids[1]  # deployment_id or job_definition_name: an argument too
         return organization_id, required_id(getattr(self, outer), outer), resource_id
@@ -421,17 +412,13 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         if marker:
             from airflow_provider_abeja.operators._clear import ended_after_clear
 
-            found = None
             if not ended_after_clear(self, context, organization_id):
                 found = self.stored(context, organization_id) or self.find_earlier(
                     organization_id, arguments, marker
                 )
-            if found is not None:
-                return dict(found)
-            arguments = {
-                **arguments,
-                "environment": {**(arguments["environment"] or {}), CREATED_BY_ENV: marker},
-            }
+                if found is not None:
+                    return dict(found)
+            arguments["environment"] = {**(arguments["environment"] or {}), CREATED_BY_ENV: marker}
         try:
             made: dict[str, Any] = getattr(self.client, self.create_call)(organization_id, outer, **arguments)
             self.log.info("Created %s %s", noun, made.get(self.kind.path_ids[2]))
@@ -448,7 +435,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
     def finish(
         self,
         context: Mapping[str, Any],
-        ids: tuple[str, str, str],
+        ids: Ids,
         resource: Mapping[str, Any],
         *,
         status_is_current: bool = True,
@@ -465,7 +452,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
 
     def wait_or_defer(
         self,
-        ids: tuple[str, str, str],
+        ids: Ids,
         target_status: str | None = None,
         failure_statuses: Collection[str] | None = None,
         **worker_options: Any,
@@ -477,16 +464,12 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         retries, with the latest log lines; the deadline raises ``AirflowException`` chained from
         ``WaitTimeoutError`` (after ``after_timeout``); ``on_kill`` raises ``WaitInterrupted``."""
         if self.deferrable:  # the deadline is wall-clock, so a triggerer restart does not reset it
-            statuses: dict[str, Any] = {}
-            if target_status is not None:  # a trigger that chooses its statuses (services)
-                failing = self.kind.failure_statuses if failure_statuses is None else failure_statuses
-                failing = sorted({str(s) for s in failing} - {target_status})
-                statuses = {"target_status": target_status, "failure_statuses": failing}
             module, _, name = self.trigger.rpartition(".")
             left = self.wait_timeout()
             trigger = getattr(importlib.import_module(module), name)(
-                **dict(zip(self.kind.path_ids, ids, strict=True)),
-                **statuses,
+                *ids,  # then the statuses: None is the kind's, and the trigger's rules make them valid
+                target_status=target_status,
+                failure_statuses=failure_statuses,
                 poll_interval=self.check_interval,
                 end_time=None if left is None else time.time() + left,
                 abeja_conn_id=self.abeja_conn_id,
@@ -531,13 +514,12 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         from airflow_provider_abeja.wait.engine import validate_status_event
 
         ids = self.resume(context, resumed.get(self.kind.path_ids[2]), organization_id)
-        resource_id = ids[2]
         with self.guard_wait(context, ids):
             self.push_links(context, ids)  # this process ends the task
             if isinstance(event, Mapping) and event.get("status") == "timeout":
                 self.after_timeout()
-            validate_status_event(event, resource_id, kind=self.kind)
-            self.log.info("%s %s reached its target status", self.kind.noun.capitalize(), resource_id)
+            validate_status_event(event, ids[2], kind=self.kind)
+            self.log.info("%s %s reached its target status", self.kind.noun.capitalize(), ids[2])
             return self.summary(getattr(self.client, self.kind.read)(*ids))
 
     def stored(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
@@ -562,21 +544,19 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
         """Fix this try's deadline: ``timeout`` from now or ``execution_timeout`` (less a margin),
         the sooner; every wait of the try, in the worker or deferred, ends there."""
         now = time.time()
-        deadlines = [] if self.timeout is None else [now + self.timeout]
+        self._deadline = math.inf if self.timeout is None else now + self.timeout
         if self.execution_timeout is not None:  # Airflow times a deferred task from this start_date too
             started = getattr(context.get("ti"), "start_date", None)
             start = started.timestamp() if isinstance(started, datetime) else now
             limit = self.execution_timeout.total_seconds()
             margin = min(EXECUTION_TIMEOUT_MARGIN, limit * EXECUTION_TIMEOUT_MARGIN_SHARE)
-            deadlines.append(start + limit - margin)
-        self._clock = (min(deadlines, default=None),)
+            self._deadline = min(self._deadline, start + limit - margin)
 
     def wait_timeout(self) -> float | None:
         """Seconds left to wait (``timeout`` when no clock was started)."""
-        if self._clock is None:
+        if self._deadline is None:
             return self.timeout
-        deadline = self._clock[0]
-        return None if deadline is None else max(0.0, deadline - time.time())
+        return None if self._deadline == math.inf else max(0.0, self._deadline - time.time())
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         """Airflow resumes a deferral it failed itself (``__fail__``: the trigger ran past
@@ -591,7 +571,7 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
 
     def resume(
         self, context: Mapping[str, Any], given: str | None, organization_id: str | None = None
-    ) -> tuple[str, str, str]:
+    ) -> Ids:
         """The ids of what a resumed task was waiting for, kept for ``on_kill``: ``given`` (the
         deferral's kwargs), else the id this try pushed before deferring (XCom is kept across a
         deferral; ``dag.test()`` on Airflow 3.3 passes only the event); the organization resolved
@@ -639,9 +619,9 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
         self.deployment_id = deployment_id
 
     def check_named_arguments(self) -> None:
-        """Also: every operator on a deployment needs its id."""
+        """Also: every operator on a deployment needs its id (kept as checked: stripped, as text)."""
         super().check_named_arguments()
-        required_id(self.deployment_id, "deployment_id")
+        self.deployment_id = required_id(self.deployment_id, "deployment_id")
 
     def service_log_lines(self, organization_id: str, service_id: str) -> list[str]:
         """The service's latest log lines (a failed handler's traceback is there), or none (with a
@@ -780,8 +760,3 @@ class AbejaDeleteOperator(AbejaDeploymentOperator, _DeleteOperator):
     def resource_ids(self) -> list[str]:
         assert self.id_field is not None
         return [self.deployment_id, required_id(getattr(self, self.id_field), self.id_field)]
-
-    def delete(self, organization_id: str, ids: list[str], label: str) -> Any:
-        if self.noun == "service":  # deleting it deletes its logs
-            self.log_before_delete(organization_id, ids[-1])
-        return super().delete(organization_id, ids, label)

@@ -9,27 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import json as jsonlib
+import math
 import mimetypes
 import os
 import tempfile
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import (
-    AirflowException,
-    AirflowFailException,
-    AirflowTaskTimeout,
-    TaskDeferred,
-)
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, AirflowTaskTimeout
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.paths import is_file, open_binary, publish
 from airflow_provider_abeja.batch.sender import Target, is_json
+from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE
+from airflow_provider_abeja.client.validation import check_sizing, whole_number
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
-from airflow_provider_abeja.client.validation import whole_number
 from airflow_provider_abeja.exceptions import (
     BadRequest,
     HttpError,
@@ -39,51 +37,21 @@ from airflow_provider_abeja.exceptions import (
 from airflow_provider_abeja.links.abeja import AbejaServiceLink
 from airflow_provider_abeja.operators._base import (
     CREATED_BY_ENV,
-    DEFAULT_INSTANCE_TYPE,
     AbejaDeleteOperator,
     AbejaDeploymentOperator,
     AbejaWaitingOperator,
     WaitInterrupted,
-    created_in_run,
-    creation_marker,
     environment_argument,
     marked,
     required_id,
     wait_settings,
 )
 from airflow_provider_abeja.wait.engine import (
-    DEFAULT_FAILURE_STATUSES,
     RUNNING_STATUSES,
     SERVICE,
+    Ids,
     ServiceStatus,
 )
-
-_REDACTED = "***"
-#: Where the create operator keeps its service's id in the task state store (Airflow 3.3+).
-STORE_SERVICE_ID = "abeja_service_id"
-
-
-# -- argument checks (all run before any request) ---------------------------------------------------
-
-
-def _boolean(value: Any, argument: str) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
-        return value.strip().lower() == "true"
-    raise InvalidArgumentError(argument, f"expected true or false, got {value!r}")
-
-
-def _redact_environment(service: Any) -> Any:
-    """The service dict with environment values hidden: they may be secrets and XCom is readable."""
-    if not isinstance(service, Mapping):
-        return service
-    out = dict(service)
-    for key in ("user_env_vars", "merged_env_vars", "environment"):
-        env = out.get(key)
-        if isinstance(env, Mapping):
-            out[key] = {name: _REDACTED for name in env}
-    return out
 
 
 def _service_id_of(service: Mapping[str, Any]) -> str:
@@ -111,9 +79,14 @@ class _ServiceOperator(AbejaDeploymentOperator, AbejaWaitingOperator):
     ui_color = "#e8f4fd"
 
     def summary(self, resource: Mapping[str, Any]) -> Any:
-        return _redact_environment(resource)
+        """The service dict with environment values hidden: they may be secrets and XCom is readable."""
+        out = dict(resource)
+        for key in ("user_env_vars", "merged_env_vars", "environment"):
+            if isinstance(env := out.get(key), Mapping):
+                out[key] = dict.fromkeys(env, "***")
+        return out
 
-    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+    def push_links(self, context: Mapping[str, Any], ids: Ids) -> None:
         self.push_service_xcom(context, ids[0], ids[2])
 
 
@@ -152,20 +125,12 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 
     template_fields: Sequence[str] = (
         *AbejaDeploymentOperator.template_fields,
-        *(
-            "version_id",
-            "instance_number",
-            "min_instance_number",
-            "max_instance_number",
-            "enable_autoscale",
-            "instance_type",
-            "environment",
-            "model_id",
-        ),
+        *("version_id", "instance_number", "min_instance_number", "max_instance_number", "enable_autoscale"),
+        *("instance_type", "environment", "model_id"),
     )
     template_fields_renderers = {"environment": "json"}
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "version_id", "model_id")
-    store_key = STORE_SERVICE_ID
+    store_key = "abeja_service_id"  # the service's id in the task state store (Airflow 3.3+)
     create_call = "create_service"
 
     def __init__(
@@ -201,29 +166,29 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         """The rendered arguments of ``create_service``, normalised and checked as the client
         checks them, so that nothing (not even the look-up for an earlier try's service) is sent
         with arguments the client would refuse; raises ``InvalidArgumentError``."""
-        from airflow_provider_abeja.client.validation import check_sizing
 
         def count(argument: str) -> int | None:
             value = getattr(self, argument)
             return None if value is None else whole_number(value, argument, 1)
 
-        self.deployment_id = required_id(self.deployment_id, "deployment_id")
         reuse = self.reuse_existing
         arguments = {
             "version_id": required_id(self.version_id, "version_id"),
             "instance_number": count("instance_number"),
             "min_instance_number": count("min_instance_number"),
             "max_instance_number": count("max_instance_number"),
-            "enable_autoscale": _boolean(self.enable_autoscale, "enable_autoscale"),
+            "enable_autoscale": self.enable_autoscale,
             "instance_type": self.instance_type,  # a name, as check_sizing (the client's) requires
             "environment": environment_argument(self.environment, reuse_existing=reuse, noun="service"),
             "model_id": None if self.model_id is None else required_id(self.model_id, "model_id"),
         }
-        check_sizing(arguments)
+        check_sizing(arguments)  # also refuses an enable_autoscale other than a boolean or its text
+        if self.enable_autoscale is not None:
+            arguments["enable_autoscale"] = str(self.enable_autoscale).strip().lower() == "true"
         return arguments
 
     @contextlib.contextmanager
-    def guard_wait(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> Iterator[None]:
+    def guard_wait(self, context: Mapping[str, Any], ids: Ids) -> Iterator[None]:
         """Delete the service when the wait fails, and add what happened to it to the error.
 
         A create used as a setup that fails makes Airflow skip its teardown: without this the
@@ -233,10 +198,10 @@ class AbejaCreateServiceOperator(_ServiceOperator):
         """
         try:
             yield
-        except (TaskDeferred, WaitInterrupted):
+        except WaitInterrupted:  # deferring (TaskDeferred) is not an Exception either
             raise
         except (Exception, AirflowTaskTimeout) as exc:
-            note = self._failure_note(context, exc, ids[0], ids[2])
+            note = self._failure_note(context, exc, ids)
             self.log.error("The wait for service %s failed: %s", ids[2], note)
             if isinstance(exc, AirflowTaskTimeout):
                 raise
@@ -249,31 +214,26 @@ class AbejaCreateServiceOperator(_ServiceOperator):
 
     def after_failed_deferral(self, context: Mapping[str, Any]) -> None:
         """Delete the service as after a failed wait (``guard_wait``'s rule, the same notes)."""
-        organization_id, _, service_id = self.resume(context, None)
-        failed = AirflowException("the deferral failed")
-        note = self._failure_note(context, failed, organization_id, service_id)
-        self.log.error("The deferral of service %s failed: %s", service_id, note)
+        ids = self.resume(context, None)
+        note = self._failure_note(context, AirflowException("the deferral failed"), ids)
+        self.log.error("The deferral of service %s failed: %s", ids[2], note)
 
-    def _failure_note(
-        self, context: Mapping[str, Any], exc: BaseException, organization_id: str, service_id: str
-    ) -> str:
+    def _failure_note(self, context: Mapping[str, Any], exc: BaseException, ids: Ids) -> str:
         """What happens to the service after a failed wait: kept, or deleted (and how it went)."""
+        organization_id, _, service_id = ids
         if self.keep_service_on_failure:
             return f"service {service_id} is kept (keep_service_on_failure=True) and may still be running"
         tries = getattr(context["ti"], "try_number", None)
         retry = isinstance(tries, int) and tries <= (self.retries or 0) and self.reuse_existing
         if retry and not isinstance(exc, AirflowFailException):
             return f"service {service_id} is kept for the task's next try, which reuses it"
-        return self._delete_after_failure(organization_id, service_id)
-
-    def _delete_after_failure(self, organization_id: str, service_id: str) -> str:
         try:
             if not self.delete_service(organization_id, service_id):
                 return f"service {service_id} is already gone"
-        except Exception as exc:  # the original failure matters more: report, do not mask it
+        except Exception as error:  # the original failure matters more: report, do not mask it
             return (
-                f"deleting service {service_id} failed too ({type(exc).__name__}: {exc}); it may still be "
-                "running: a run-scoped cleanup task (AbejaDeleteRunServicesOperator) deletes it"
+                f"deleting service {service_id} failed too ({type(error).__name__}: {error}); it may still "
+                "be running: a run-scoped cleanup task (AbejaDeleteRunServicesOperator) deletes it"
             )
         return f"service {service_id} was deleted (keep_service_on_failure=True keeps it)"
 
@@ -317,7 +277,7 @@ class _ExistingServiceOperator(_ServiceOperator):
         super().__init__(**kwargs)
         self.service_id = service_id
 
-    def _prepare(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
+    def _prepare(self, context: Mapping[str, Any]) -> Ids:
         """The rendered ``service_id``'s ids, its links pushed; the wait's clock started."""
         self.start_clock(context)
         service_id = str(_text(self.service_id, "service_id"))
@@ -353,35 +313,29 @@ class AbejaUpdateServiceOperator(_ExistingServiceOperator):
         ids = self._prepare(context)
         before = self.client.get_service(*ids)
         service = self.client.update_service(*ids, payload=payload)
-        service_id = ids[2]
-        self.log.info("Updated service %s (%s)", service_id, ", ".join(sorted(payload)))
+        self.log.info("Updated service %s (%s)", ids[2], ", ".join(sorted(payload)))
         if before.get("status") == ServiceStatus.STOPPED.value:
             # A stopped service is not redeployed: it takes the change when it is started.
-            self.log.info("Service %s is stopped: not waiting; the update applies when it starts", service_id)
-            return _redact_environment(service)
-        # The answer may still show the old status: always look again when waiting.
-        return self.finish(
-            context, ids, service, target_status=ServiceStatus.READY.value, status_is_current=False
-        )
+            self.log.info("Service %s is stopped: not waiting; the update applies when it starts", ids[2])
+            return self.summary(service)
+        # The answer may still show the old status: always look again when waiting (for READY).
+        return self.finish(context, ids, service, status_is_current=False)
 
 
 class _StateChangeOperator(_ExistingServiceOperator):
     """Start or stop a service: read its state first, send the change unless it is there already,
-    and treat the platform's 400 as success when the service got there meanwhile."""
+    and treat the platform's 400 as success when the service got there meanwhile (otherwise the
+    task fails without retries, naming the status the service is in)."""
 
     #: The verb (``start``, ``stop``: the client's ``<verb>_service`` sends the change), the
-    #: statuses that need no change, and the status to wait for.
+    #: statuses that need no change, and the statuses the wait ends on (None: the kind's).
     verb: ClassVar[str]
     past: ClassVar[str]
     state: ClassVar[str]
     done: ClassVar[Collection[str]]
     status_current_after_refusal: ClassVar[bool]
-    target_status: ClassVar[str]
-    failure_statuses: ClassVar[Collection[str]] = DEFAULT_FAILURE_STATUSES
-
-    def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
-        """Raise this operator's own error when the platform refused the change and the service
-        is not there either (the 400 itself by default)."""
+    target_status: ClassVar[str | None] = None
+    failure_statuses: ClassVar[Collection[str] | None] = None
 
     def execute(self, context: Mapping[str, Any]) -> Any:
         ids = self._prepare(context)
@@ -398,15 +352,16 @@ class _StateChangeOperator(_ExistingServiceOperator):
                 self.log.info("%s service %s", self.past.capitalize(), service_id)
             except BadRequest as exc:
                 service = self.client.get_service(*ids)
-                if service.get("status") not in self.done:
-                    self.refused(service_id, service.get("status"), exc)
-                    raise
+                if (status := service.get("status")) not in self.done:  # refused: a fail-fast 400
+                    raise AirflowException(
+                        f"service {service_id} cannot be {self.past} in status {status}: {exc}"
+                    ) from exc
                 self.log.info("Service %s was %s by someone else meanwhile", service_id, self.past)
                 current = self.status_current_after_refusal
         statuses = {"target_status": self.target_status, "failure_statuses": self.failure_statuses}
         return self.finish(context, ids, service, status_is_current=current, logs_since=since, **statuses)
 
-    def _log_history_end(self, ids: tuple[str, str, str]) -> datetime | None:
+    def _log_history_end(self, ids: Ids) -> datetime | None:
         """Where the service's log history ends, read before acting: the wait copies only newer lines."""
         if not self.wait_for_completion or self.deferrable:
             return None
@@ -428,7 +383,6 @@ class AbejaStartServiceOperator(_StateChangeOperator):
 
     verb, past, state = "start", "started", "running"
     done = RUNNING_STATUSES
-    target_status = ServiceStatus.READY.value
     status_current_after_refusal = False
 
 
@@ -447,9 +401,6 @@ class AbejaStopServiceOperator(_StateChangeOperator):
     failure_statuses = (ServiceStatus.FAILED.value,)
     status_current_after_refusal = True
 
-    def refused(self, service_id: str, status: Any, exc: BadRequest) -> None:
-        raise AirflowException(f"service {service_id} cannot be stopped in status {status}: {exc}") from exc
-
 
 class AbejaDeleteServiceOperator(AbejaDeleteOperator):
     """Delete a service. A service that is already gone is success unless ``fail_if_missing=True``.
@@ -463,6 +414,10 @@ class AbejaDeleteServiceOperator(AbejaDeleteOperator):
 
     def __init__(self, *, service_id: str, **kwargs: Any) -> None:
         super().__init__(service_id=service_id, **kwargs)
+
+    def delete(self, organization_id: str, ids: list[str], label: str) -> Any:
+        self.log_before_delete(organization_id, ids[-1])  # deleting it deletes its logs
+        return super().delete(organization_id, ids, label)
 
 
 # -- calling a service ------------------------------------------------------------------------------
@@ -602,23 +557,19 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
     def _call_until_ready(self, target: Target, source: Any, part: str) -> Any:
         """The answer, asking again every ``check_interval`` while the target answers 503."""
         what = target.describe()
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        stop = self._stop_event
+        deadline = time.monotonic() + (math.inf if self.timeout is None else self.timeout)
         while True:
             try:
                 return self._call_once(target, source, part)
             except HttpError as exc:
                 if exc.status_code != 503:
                     raise AirflowException(self._failure_message(target, exc)) from exc
-                if deadline is not None and time.monotonic() >= deadline:
+                if time.monotonic() >= deadline:
                     raise AirflowException(
                         f"the {what} was still not ready (503) after {self.timeout}s: {exc}"
                     ) from exc
                 self.log.info("The %s is not ready yet (503); trying again in %ss", what, self.check_interval)
-            pause = self.check_interval
-            if deadline is not None:
-                pause = max(0.0, min(pause, deadline - time.monotonic()))
-            if stop.wait(pause):
+            if self._stop_event.wait(max(0.0, min(self.check_interval, deadline - time.monotonic()))):
                 raise WaitInterrupted(f"stopped calling the {what}: the task was killed")
 
     def _failure_message(self, target: Target, exc: HttpError) -> str:
@@ -639,12 +590,11 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
         data: IO[bytes] | str | bytes | None = self.data
         content_type = self.content_type or None
         with contextlib.ExitStack() as files:
-            if source is not None:
+            if source is not None:  # the client sends application/octet-stream when no type is known
                 data = files.enter_context(open_binary(source))
-                guessed = mimetypes.guess_type(str(self.input_path))[0]
-                content_type = content_type or guessed or "application/octet-stream"
-            elif data is not None and content_type is None:
-                content_type = "application/octet-stream" if isinstance(data, bytes) else "text/plain"
+                content_type = content_type or mimetypes.guess_type(str(self.input_path))[0]
+            elif isinstance(data, str) and content_type is None:
+                content_type = "text/plain"
             sink = files.enter_context(open(part, "wb"))
             return target.send(
                 self.client, data=data, json=self.json, content_type=content_type, stream_to=sink
@@ -661,13 +611,12 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
                 f"the JSON answer is {size} bytes, more than max_xcom_bytes={self.max_xcom_bytes}: "
                 "set output_path to keep it in a file, or raise max_xcom_bytes"
             )
-        with open(part, "rb") as answer:
-            try:
-                return jsonlib.load(answer)
-            except ValueError as exc:
-                raise AirflowException(
-                    f"the service answered {content_type} that is not valid JSON: {exc}"
-                ) from exc
+        try:
+            return jsonlib.loads(Path(part).read_bytes())
+        except ValueError as exc:
+            raise AirflowException(
+                f"the service answered {content_type} that is not valid JSON: {exc}"
+            ) from exc
 
 
 __all__ = [
@@ -678,7 +627,5 @@ __all__ = [
     "AbejaStartServiceOperator",
     "AbejaStopServiceOperator",
     "AbejaUpdateServiceOperator",
-    "created_in_run",
-    "creation_marker",
     "service_ids",
 ]

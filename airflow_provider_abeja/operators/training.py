@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -38,17 +38,7 @@ from airflow_provider_abeja.operators._base import (
     marked,
     required_id,
 )
-from airflow_provider_abeja.wait.engine import FAILED_JOB_STATUSES, TRAINING_JOB, TrainingJobStatus
-
-if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
-
-
-XCOM_TRAINING_JOB_ID = "training_job_id"
-XCOM_TRAINING_MODEL_ID = "training_model_id"
-XCOM_VERSION_ID = "version_id"
-#: Where the job operator keeps its job's id in the task state store (Airflow 3.3+).
-STORE_TRAINING_JOB_ID = "abeja_training_job_id"
+from airflow_provider_abeja.wait.engine import FAILED_JOB_STATUSES, TRAINING_JOB, Ids, TrainingJobStatus
 
 
 class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
@@ -86,7 +76,7 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
     kind = TRAINING_JOB
     trigger = "airflow_provider_abeja.triggers.training.AbejaTrainingJobTrigger"
     worker_wait = "wait_for_training_job"
-    store_key = STORE_TRAINING_JOB_ID
+    store_key = "abeja_training_job_id"  # the job's id in the task state store (Airflow 3.3+)
     create_call = "create_training_job"
 
     def __init__(
@@ -139,9 +129,9 @@ class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
             "statistics": resource.get("statistics"),
         }
 
-    def push_links(self, context: Mapping[str, Any], ids: tuple[str, str, str]) -> None:
+    def push_links(self, context: Mapping[str, Any], ids: Ids) -> None:
         path = (ids[0], "training", "definitions", ids[1], "jobs", ids[2])
-        self.push_link(context, XCOM_TRAINING_JOB_ID, XCOM_TRAINING_JOB_URL, *path)
+        self.push_link(context, self.kind.path_ids[2], XCOM_TRAINING_JOB_URL, *path)  # resume reads it
 
     def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The newest running or complete job an earlier try of this task instance started."""
@@ -202,7 +192,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
         self.user_parameters = user_parameters
         self.metrics = metrics
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         definition = self.definition_name()
         job_id = required_id(self.training_job_id, "training_job_id")
         parameters = _mapping(self.user_parameters, "user_parameters") or {}
@@ -228,7 +218,7 @@ class AbejaCreateTrainingModelOperator(_TrainingOperator):
             self.log.info("Registered model %s from training job %s", model.get("training_model_id"), job_id)
         model_id = str(model["training_model_id"])
         path = (organization_id, "training", "definitions", definition, "models", model_id)
-        self.push_link(context, XCOM_TRAINING_MODEL_ID, XCOM_TRAINING_MODEL_URL, *path)
+        self.push_link(context, "training_model_id", XCOM_TRAINING_MODEL_URL, *path)
         return {"training_model_id": model_id, "training_job_id": job_id, "job_definition_name": definition}
 
 
@@ -271,15 +261,14 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         self.image = image
         self.user_parameters = user_parameters
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Mapping[str, Any]) -> Any:
         from airflow_provider_abeja.client.training import deployment_code
 
-        deployment_id = required_id(self.deployment_id, "deployment_id")
         version = str(_text(self.version, "version"))
         parameters = _mapping(self.user_parameters, "user_parameters")
         code = deployment_code(self.code)
         organization_id = self.resolve_organization_id()
-        entries = self.client.get_deployment_versions(organization_id, deployment_id).get("entries") or []
+        entries = self.client.get_deployment_versions(organization_id, self.deployment_id)["entries"]
         created = next(
             (dict(e) for e in entries if isinstance(e, Mapping) and e.get("version") == version), None
         )
@@ -289,10 +278,10 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
             # handler and image: the client's defaults unless given
             given = {name: getattr(self, name) for name in ("handler", "image") if getattr(self, name)}
             created = self.client.create_deployment_version(
-                organization_id, deployment_id, version, code, user_parameters=parameters, **given
+                organization_id, self.deployment_id, version, code, user_parameters=parameters, **given
             )
             self.log.info("Created version %s (%s) and uploaded its code", version, created.get("version_id"))
         version_id = str(created["version_id"])
-        path = (organization_id, "deployments", deployment_id, "versions", version_id)
-        self.push_link(context, XCOM_VERSION_ID, XCOM_VERSION_URL, *path)
-        return {"version_id": version_id, "version": version, "deployment_id": deployment_id}
+        path = (organization_id, "deployments", self.deployment_id, "versions", version_id)
+        self.push_link(context, "version_id", XCOM_VERSION_URL, *path)
+        return {"version_id": version_id, "version": version, "deployment_id": self.deployment_id}

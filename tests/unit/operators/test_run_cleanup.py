@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
-from airflow_provider_abeja.operators._base import WaitInterrupted
+from airflow_provider_abeja.operators._base import (
+    CREATED_BY_ENV,
+    WaitInterrupted,
+    created_in_run,
+    creation_marker,
+)
 from airflow_provider_abeja.operators.cleanup import (
     AbejaDeleteRunServicesOperator,
     AbejaStopRunTrainingJobsOperator,
     run_services,
 )
-from airflow_provider_abeja.operators.service import CREATED_BY_ENV, created_in_run, creation_marker
 from tests._context import FakeTI
 from tests.unit.operators.test_service_operators import API, BASE, DEP, ORG, SER, create_op, service
 from tests.unit.operators.test_service_operators import connection as connection

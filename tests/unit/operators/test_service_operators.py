@@ -529,6 +529,15 @@ def test_delete_of_a_missing_service_is_success_unless_asked(requests_mock, cont
         op.execute(context)
 
 
+@pytest.mark.parametrize("deployment_id", [f" {DEP}\n", int(DEP)], ids=["padded", "number"])
+def test_every_deployment_operator_takes_its_deployment_id_as_checked(requests_mock, context, deployment_id):
+    """Stripped, a number as its text: as the create operator takes it (the client refuses both)."""
+    requests_mock.delete(f"{BASE}/{SER}", json={"message": "deleted"})
+    op = AbejaDeleteServiceOperator(task_id="d", deployment_id=deployment_id, service_id=SER)
+    assert op.execute(context) == {"message": "deleted"}
+    assert requests_mock.last_request.url == f"{BASE}/{SER}"
+
+
 def test_delete_refuses_a_path_changing_id(requests_mock, context):
     op = AbejaDeleteServiceOperator(task_id="d", deployment_id=DEP, service_id="../endpoints/pnt-1")
     with pytest.raises(AirflowFailException, match="service_id"):
