@@ -69,7 +69,7 @@ def validation_set(operator: Any, names: Sequence[str] = READER_OPTIONS) -> Any:
     input_path, inputs, options = operator.input_path, operator.inputs, held_options(operator, names)
     located = channel_path(input_path) if inputs is None else None
     if located is None:
-        return input_source(input_path, inputs, conn_id=operator.storage_conn_id, **options)
+        return input_source(operator, names)
     return ChannelSource(operator.client, *located, **options)
 
 
