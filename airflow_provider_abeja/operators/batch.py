@@ -87,8 +87,8 @@ SENDER_OPTIONS = ("resend_statuses", "resend_on_transport_error", "abort_statuse
 
 
 def held_options(operator: Any, names: Sequence[str]) -> dict[str, Any]:
-    """The keyword arguments ``names`` (of ``input_source``, of ``Sender``) as ``operator`` holds
-    them: every operator that reads or sends a batch passes them the same way."""
+    """The keyword arguments ``names`` (of a reader, of ``Sender``) as ``operator`` holds them:
+    every operator that reads or sends a batch passes them the same way."""
     return {name: getattr(operator, name) for name in names}
 
 
@@ -97,7 +97,7 @@ def input_source(operator: Any, names: Sequence[str] = READER_OPTIONS) -> InputS
     (JSONL, or files), with the reader options ``names`` it holds (empty ones are not given)."""
     from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource, ListSource, locate_input
 
-    options = {name: value or None for name, value in held_options(operator, names).items()}
+    options = {name: getattr(operator, name) or None for name in names}
     fields = {"key_field": options.get("key_field"), "payload_field": options.get("payload_field")}
     if operator.inputs is not None:
         return ListSource(list_argument(operator.inputs), **fields)
@@ -368,14 +368,13 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             raise AirflowException(str(exc)) from exc
         finally:
             client.close()
-        failed = write_errors_file(store, errors)
         summary = {
             **counts.as_dict(),
             "concurrency": concurrency,
             "target": target.describe(),
             "output_path": output_path,
             "errors_path": errors_path,
-            "errors_written": failed,
+            "errors_written": write_errors_file(store, errors),
         }
         self.log.info(
             "Batch done: %(done_ok)d ok, %(done_errors)d failed (%(percent).2f%%), "
