@@ -287,8 +287,8 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
 
         if self.service_id is not None:
             check_path_id(self.service_id, "service_id")
-        # The alias is checked where it is used (no service_id), and refused when blank anyway.
-        if self.endpoint_alias is not None and not (self.service_id and str(self.endpoint_alias).strip()):
+        # The alias is used without a service_id only (a blank one was refused before execute).
+        if self.endpoint_alias is not None and not self.service_id:
             check_path_id(self.endpoint_alias, "endpoint_alias")
         return Target(organization_id, self.deployment_id, self.service_id, self.endpoint_alias)
 
