@@ -356,11 +356,10 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
         except CorruptOutputError as exc:  # not a crash artefact: a retry would find it again
             raise InvalidArgumentError("output_path", f"{exc}; move the output away or repair it") from exc
-        client = self._client(concurrency)
-        runner = self._runner(client, [target], store, concurrency)
         self._log_plan(source, store, total, target.describe(), concurrency)
+        client = self._client(concurrency)
         try:
-            counts = runner.run(source, total)
+            counts = self._runner(client, [target], store, concurrency).run(source, total)
         except BatchAborted as exc:
             context["ti"].xcom_push(key=XCOM_SUMMARY, value=exc.counts.as_dict())
             raise AirflowException(str(exc)) from exc
