@@ -208,16 +208,16 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             number_argument("concurrency", concurrency, int, 1)
         if not isinstance(max_error_rate, str):  # a template is checked once rendered
             number_argument("max_error_rate", max_error_rate, float, 0, 1)
-        self.output_path = output_path
-        self.service_id = service_id
-        self.endpoint_alias = endpoint_alias
         self.input_path = input_path
         self.inputs = inputs
         self.input_format = input_format
         self.key_field = key_field
         self.payload_field = payload_field
         self.content_type = content_type
+        self.output_path = output_path
         self.errors_path = errors_path
+        self.service_id = service_id
+        self.endpoint_alias = endpoint_alias
         self.concurrency = concurrency
         self.max_error_rate = max_error_rate
         self.preserve_order = preserve_order
