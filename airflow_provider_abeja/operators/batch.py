@@ -87,31 +87,25 @@ SENDER_OPTIONS = ("resend_statuses", "resend_on_transport_error", "abort_statuse
 
 
 def held_options(operator: Any, names: Sequence[str]) -> dict[str, Any]:
-    """The keyword arguments ``names`` (of ``input_source``, of ``Sender``) as ``operator`` holds
-    them: every operator that reads or sends a batch passes them the same way."""
+    """The keyword arguments ``names`` (of a reader, of ``Sender``) as ``operator`` holds them:
+    every operator that reads or sends a batch passes them the same way."""
     return {name: getattr(operator, name) for name in names}
 
 
-def input_source(
-    input_path: Any,
-    inputs: Any,
-    *,
-    input_format: str = "auto",
-    key_field: str | None = None,
-    payload_field: str | None = None,
-    content_type: str | None = None,
-    conn_id: str | None = None,
-) -> InputSource:
-    """The reader of a list of JSON bodies (``inputs``), else of ``input_path`` (JSONL, or files)."""
+def input_source(operator: Any, names: Sequence[str] = READER_OPTIONS) -> InputSource:
+    """The reader of ``operator``'s list of JSON bodies (``inputs``), else of its ``input_path``
+    (JSONL, or files), with the reader options ``names`` it holds (empty ones are not given)."""
     from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource, ListSource, locate_input
 
-    key_field, payload_field = key_field or None, payload_field or None
-    if inputs is not None:
-        return ListSource(list_argument(inputs), key_field=key_field, payload_field=payload_field)
-    path, pattern, files = locate_input(str(input_path), input_format, conn_id)
+    options = {name: getattr(operator, name) or None for name in names}
+    fields = {"key_field": options.get("key_field"), "payload_field": options.get("payload_field")}
+    if operator.inputs is not None:
+        return ListSource(list_argument(operator.inputs), **fields)
+    input_format = options.get("input_format") or "auto"
+    path, pattern, files = locate_input(str(operator.input_path), input_format, operator.storage_conn_id)
     if files:
-        return FilesSource(path, pattern, content_type=content_type or None)
-    return JsonlSource(path, key_field=key_field, payload_field=payload_field)
+        return FilesSource(path, pattern, content_type=options.get("content_type"))
+    return JsonlSource(path, **fields)
 
 
 class AbejaBatchRequestOperator(AbejaDeploymentOperator):
@@ -178,16 +172,16 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
     def __init__(
         self,
         *,
-        output_path: str,
-        service_id: str | None = None,
-        endpoint_alias: str | None = None,
         input_path: str | None = None,
         inputs: Sequence[Any] | str | None = None,
         input_format: str = "auto",
         key_field: str | None = None,
         payload_field: str | None = None,
         content_type: str | None = None,
+        output_path: str,
         errors_path: str | None = None,
+        service_id: str | None = None,
+        endpoint_alias: str | None = None,
         concurrency: int | None = None,
         max_error_rate: float | str = 0.0,
         preserve_order: bool = True,
@@ -214,16 +208,16 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             number_argument("concurrency", concurrency, int, 1)
         if not isinstance(max_error_rate, str):  # a template is checked once rendered
             number_argument("max_error_rate", max_error_rate, float, 0, 1)
-        self.output_path = output_path
-        self.service_id = service_id
-        self.endpoint_alias = endpoint_alias
         self.input_path = input_path
         self.inputs = inputs
         self.input_format = input_format
         self.key_field = key_field
         self.payload_field = payload_field
         self.content_type = content_type
+        self.output_path = output_path
         self.errors_path = errors_path
+        self.service_id = service_id
+        self.endpoint_alias = endpoint_alias
         self.concurrency = concurrency
         self.max_error_rate = max_error_rate
         self.preserve_order = preserve_order
@@ -260,8 +254,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
 
     def _full_source(self) -> InputSource:
         """Every input of `input_path` / `inputs` (the comparison reads a Datalake channel too)."""
-        options = held_options(self, READER_OPTIONS)
-        return input_source(self.input_path, self.inputs, conn_id=self.storage_conn_id, **options)
+        return input_source(self)
 
     def _check_files(self, output: Any, errors: Any) -> None:
         """Refuse outputs that would lose data: the input, the output and the errors file are
@@ -271,16 +264,12 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         from airflow_provider_abeja.batch.overlap import check_apart, check_own_file
         from airflow_provider_abeja.batch.paths import local_path
 
-        source: Any = None
+        source: Any = None  # a pattern's folder may hold the outputs, which it does not match
         folders: tuple[str, ...] = ()
-        if self.input_path is not None:
-            base, pattern = split_glob(str(self.input_path))
-            source = self._path(str(self.input_path) if pattern is None else base)
+        if self.input_path is not None and split_glob(str(self.input_path))[1] is None:
+            source = self._path(str(self.input_path))
             local = local_path(source)
-            if pattern is None and local is not None and os.path.isdir(local):
-                folders = ("input_path",)
-            elif pattern is not None:
-                source = None  # a pattern's folder may hold the outputs, which it does not match
+            folders = ("input_path",) if local is not None and os.path.isdir(local) else ()
         check_apart({"input_path": source, "output_path": output, "errors_path": errors}, folders=folders)
         check_own_file(output, "output_path", read=False)
         check_own_file(errors, "errors_path")
@@ -296,11 +285,10 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         from airflow_provider_abeja.batch.sender import Target
         from airflow_provider_abeja.client.validation import check_path_id
 
-        check_path_id(self.deployment_id, "deployment_id")
         if self.service_id is not None:
             check_path_id(self.service_id, "service_id")
-        # The alias is checked where it is used (no service_id), and refused when blank anyway.
-        if self.endpoint_alias is not None and not (self.service_id and str(self.endpoint_alias).strip()):
+        # The alias is used without a service_id only (a blank one was refused before execute).
+        if self.endpoint_alias is not None and not self.service_id:
             check_path_id(self.endpoint_alias, "endpoint_alias")
         return Target(organization_id, self.deployment_id, self.service_id, self.endpoint_alias)
 
@@ -368,26 +356,24 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             store = open_result_store(output, layout=self.output_layout, fsync_interval=self.fsync_interval)
         except CorruptOutputError as exc:  # not a crash artefact: a retry would find it again
             raise InvalidArgumentError("output_path", f"{exc}; move the output away or repair it") from exc
-        client = self._client(concurrency)
-        runner = self._runner(client, [target], store, concurrency)
         self._log_plan(source, store, total, target.describe(), concurrency)
+        client = self._client(concurrency)
         try:
-            counts = runner.run(source, total)
+            counts = self._runner(client, [target], store, concurrency).run(source, total)
         except BatchAborted as exc:
-            self._push_summary(context, exc.counts.as_dict())
+            context["ti"].xcom_push(key=XCOM_SUMMARY, value=exc.counts.as_dict())
             raise AirflowException(str(exc)) from exc
         except BatchStopped as exc:
             raise AirflowException(str(exc)) from exc
         finally:
             client.close()
-        failed = write_errors_file(store, errors)
         summary = {
             **counts.as_dict(),
             "concurrency": concurrency,
             "target": target.describe(),
             "output_path": output_path,
             "errors_path": errors_path,
-            "errors_written": failed,
+            "errors_written": write_errors_file(store, errors),
         }
         self.log.info(
             "Batch done: %(done_ok)d ok, %(done_errors)d failed (%(percent).2f%%), "
@@ -395,7 +381,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             {**summary, "percent": 100 * counts.error_rate},
         )
         if counts.error_rate > max_error_rate:
-            self._push_summary(context, summary)
+            context["ti"].xcom_push(key=XCOM_SUMMARY, value=summary)
             raise AirflowFailException(
                 f"{counts.done_errors} of {counts.done_ok + counts.done_errors} inputs failed "
                 f"({counts.error_rate:.2%} > max_error_rate {max_error_rate:.2%}); see {errors_path}"
@@ -434,9 +420,3 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             return
         plan = "Sending %d of %d input(s) to %s with concurrency %d (the others are in %s already)"
         self.log.info(plan, to_send, total, target, concurrency, output_path)
-
-    @staticmethod
-    def _push_summary(context: Mapping[str, Any], summary: dict[str, Any]) -> None:
-        ti = context.get("ti")
-        if ti is not None:
-            ti.xcom_push(key=XCOM_SUMMARY, value=summary)

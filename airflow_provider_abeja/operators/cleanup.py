@@ -1,5 +1,5 @@
-"""Cleanup: delete every service this DAG run created, whichever task failed; delete a deployment
-version; stop the training jobs a DAG run started; delete or archive training resources.
+"""Cleanup: delete a deployment version; delete or archive training resources; delete every service
+this DAG run created, whichever task failed; stop the training jobs a DAG run started.
 
 A teardown tied to one create only covers the creates that succeeded; ``AbejaDeleteRunServicesOperator``
 finds the run's services on the platform by the ``AIRFLOW_ABEJA_CREATED_BY`` marker the create
@@ -35,174 +35,6 @@ from airflow_provider_abeja.wait.engine import RUNNING_JOB_STATUSES
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-
-
-def _task_ids(value: str | Sequence[str] | None) -> frozenset[str] | None:
-    if value is None:
-        return None
-    names = [value] if isinstance(value, str) else list(value)
-    if not names or not all(isinstance(name, str) and name.strip() for name in names):
-        raise InvalidArgumentError(
-            "task_ids", "expected task ids (non-empty strings), or None for every task"
-        )
-    return frozenset(name.strip() for name in names)
-
-
-class AbejaDeleteRunServicesOperator(AbejaDeploymentOperator):
-    """Delete the services this DAG run's create tasks made in one deployment (a run-wide teardown).
-
-    Use it as a teardown without setups, ``cleanup.as_teardown()``, at the end of the DAG: it then
-    runs once everything upstream is done, whatever failed, and the run's state still reflects the
-    failure. (Tied to setups, Airflow skips it when every setup failed.)
-
-    Idempotent: a service already gone is skipped, and a second run finds nothing left. A service
-    an endpoint routes to is kept (it carries traffic; delete or re-point the endpoint first).
-    Services created with ``reuse_existing=False`` carry no marker and are not found.
-
-    :param deployment_id: the deployment to clean (one operator per deployment).
-    :param task_ids: only services of these create tasks (default: every task of the run).
-
-    Returns the ids of the services it deleted.
-    """
-
-    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "task_ids")
-    named_arguments = (*AbejaDeploymentOperator.named_arguments, "task_ids")
-    ui_color = "#fdecea"
-
-    def __init__(self, *, task_ids: str | Sequence[str] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.task_ids = task_ids
-
-    def execute(self, context: Context) -> list[str]:
-        ti = context["ti"]
-        only = _task_ids(self.task_ids)
-        organization_id = self.resolve_organization_id()
-        services = self.client.get_services(organization_id, self.deployment_id).get("entries") or []
-        endpoints = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
-        routed = {str(e.get("service_id")) for e in endpoints if isinstance(e, Mapping)}
-        doomed = run_services(services, str(ti.dag_id), str(ti.run_id), only)
-        # Kept: an endpoint serves it (a release).
-        kept = [service_id for service_id in doomed if service_id in routed]
-        ended = end_each(
-            (s for s in doomed if s not in routed),
-            lambda service_id: self.delete_service(organization_id, service_id),
-            ("delete", "deleted"), "service", self.log,
-        )  # fmt: skip
-        left = f"kept {', '.join(kept)}, which an endpoint serves" if kept else "none is left"
-        self.log.info("Deleted %d service(s) this run created; %s", len(ended), left)
-        return ended
-
-
-def made_in_run(
-    entries: Any, dag_id: str, run_id: str, task_ids: Collection[str] | None, *fields: str
-) -> list[Mapping[str, Any]]:
-    """The listed entries whose creation marker (in one of their ``fields``) names this DAG run
-    (and one of ``task_ids``)."""
-    found = []
-    for entry in (e for e in entries or [] if isinstance(e, Mapping)):
-        markers = ((entry.get(f) or {}).get(CREATED_BY_ENV) for f in fields)
-        task_id = next((t for m in markers if (t := created_in_run(m, dag_id, run_id))), None)
-        if task_id is not None and (task_ids is None or task_id in task_ids):
-            found.append(entry)
-    return found
-
-
-def run_services(
-    services: Sequence[Any], dag_id: str, run_id: str, task_ids: Collection[str] | None = None
-) -> list[str]:
-    """Ids of the listed services whose creation marker names this DAG run (and one of ``task_ids``)."""
-    return [
-        str(e.get("service_id")) for e in made_in_run(services, dag_id, run_id, task_ids, "user_env_vars")
-    ]
-
-
-def end_each(
-    ids: Iterable[str], end: Callable[[str], bool], verbs: tuple[str, str], noun: str, log: Any
-) -> list[str]:
-    """``end`` each id (False: it was already gone or over) and return those it ended; every id is
-    tried before one failure raises (a retry may get through). ``verbs``: e.g. delete, deleted."""
-    ended: list[str] = []
-    failures: list[str] = []
-    for resource_id in ids:
-        try:
-            if not end(resource_id):
-                log.info("%s %s is already gone or over", noun.capitalize(), resource_id)
-                continue
-        except Exception as exc:
-            failures.append(f"{resource_id}: {exc}")
-            continue
-        log.info("%s %s %s", verbs[1].capitalize(), noun, resource_id)
-        ended.append(resource_id)
-    if failures:
-        raise AirflowException(f"could not {verbs[0]} {len(failures)} {noun}(s) of this run: {failures}")
-    return ended
-
-
-class AbejaStopRunTrainingJobsOperator(_TrainingOperator):
-    """Stop the training jobs this DAG run's job tasks started that still run (a run-wide teardown).
-
-    The teardown of the reschedule pattern: ``AbejaCreateTrainingJobOperator`` with
-    ``wait_for_completion=False``, ``AbejaTrainingJobSensor`` with ``mode="reschedule"``, then
-    this with ``.as_teardown()``: it runs however the sensor ended (failed, marked, timed out)
-    and stops what the run left running. Jobs are found by the ``AIRFLOW_ABEJA_CREATED_BY``
-    marker the job operator sets (not with ``reuse_existing=False``).
-
-    Idempotent: a job already over (complete, failed, stopped) or gone is left as it is.
-
-    :param job_definition_name: the job definition (one operator per definition).
-    :param task_ids: only jobs of these tasks (default: every task of the run).
-
-    Returns the ids of the jobs it stopped.
-    """
-
-    template_fields: Sequence[str] = (
-        *AbejaConnectionOperator.template_fields,
-        *("job_definition_name", "task_ids"),
-    )
-    named_arguments = (*_TrainingOperator.named_arguments, "task_ids")
-    ui_color = "#fdecea"
-
-    def __init__(self, *, task_ids: str | Sequence[str] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.task_ids = task_ids
-
-    def execute(self, context: Context) -> list[str]:
-        ti = context["ti"]
-        only = _task_ids(self.task_ids)
-        definition = self.definition_name()
-        organization_id = self.resolve_organization_id()
-        jobs = self.client.get_training_jobs(organization_id, definition).get("entries")
-        running = [
-            str(job.get("training_job_id"))
-            for job in made_in_run(
-                jobs, str(ti.dag_id), str(ti.run_id), only, "environment", "user_parameters"
-            )
-            if job.get("status") in RUNNING_JOB_STATUSES
-        ]
-        stopped = end_each(
-            running,
-            lambda job_id: self.stop(organization_id, job_id),
-            ("stop", "stopped"),
-            "training job",
-            self.log,
-        )
-        self.log.info("Stopped %d training job(s) this run started; none is left running", len(stopped))
-        return stopped
-
-    def stop(self, organization_id: str, job_id: str) -> bool:
-        """Stop the job; False when it is gone or has ended since it was listed."""
-        ids = (organization_id, self.definition_name(), job_id)
-        try:
-            self.client.stop_training_job(*ids)
-        except NotFound:
-            return False
-        except HttpError:  # refused: it may have ended since it was listed
-            status = self.client.get_training_job(*ids).get("status")
-            if status in RUNNING_JOB_STATUSES:
-                raise
-            self.log.info("Training job %s has ended (%s)", job_id, status)
-            return False
-        return True
 
 
 class AbejaDeleteDeploymentVersionOperator(AbejaDeleteOperator):
@@ -299,8 +131,9 @@ class AbejaDeleteTrainingJobDefinitionVersionOperator(_TrainingCleanupOperator):
 class AbejaArchiveTrainingJobOperator(_TrainingCleanupOperator):
     """Archive a training job (the platform never deletes jobs).
 
-    :param job_definition_name: the job definition.
-    :param fail_if_missing: fail without retries when it does not exist (default: already gone is success).
+    The platform refuses (400) a job that still runs: stop it first (``AbejaStopRunTrainingJobsOperator``
+    stops those of a run).
+
     :param training_job_id: the job.
     """
 
@@ -313,8 +146,6 @@ class AbejaArchiveTrainingJobOperator(_TrainingCleanupOperator):
 class AbejaArchiveTrainingModelOperator(_TrainingCleanupOperator):
     """Archive a trained model (the platform never deletes models).
 
-    :param job_definition_name: the job definition.
-    :param fail_if_missing: fail without retries when it does not exist (default: already gone is success).
     :param model_id: the model.
     """
 
@@ -322,6 +153,175 @@ class AbejaArchiveTrainingModelOperator(_TrainingCleanupOperator):
 
     def __init__(self, *, model_id: str, **kwargs: Any) -> None:
         super().__init__(model_id=model_id, **kwargs)
+
+
+def _task_ids(value: str | Sequence[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else list(value)
+    if not names or not all(isinstance(name, str) and name.strip() for name in names):
+        raise InvalidArgumentError(
+            "task_ids", "expected task ids (non-empty strings), or None for every task"
+        )
+    return frozenset(name.strip() for name in names)
+
+
+class _RunTeardownOperator(AbejaConnectionOperator):
+    """A run-wide teardown: it ends what this DAG run's tasks (``task_ids``: only these) made, found
+    by their creation marker (``made_in_run``), each one tried before one failure raises (``end_each``)."""
+
+    ui_color = "#fdecea"
+
+    def __init__(self, *, task_ids: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task_ids = task_ids
+
+
+class AbejaDeleteRunServicesOperator(_RunTeardownOperator, AbejaDeploymentOperator):
+    """Delete the services this DAG run's create tasks made in one deployment (a run-wide teardown).
+
+    Use it as a teardown without setups, ``cleanup.as_teardown()``, at the end of the DAG: it then
+    runs once everything upstream is done, whatever failed, and the run's state still reflects the
+    failure. (Tied to setups, Airflow skips it when every setup failed.)
+
+    Idempotent: a service already gone is skipped, and a second run finds nothing left. A service
+    an endpoint routes to is kept (it carries traffic; delete or re-point the endpoint first).
+    Services created with ``reuse_existing=False`` carry no marker and are not found.
+
+    :param deployment_id: the deployment to clean (one operator per deployment).
+    :param task_ids: only services of these create tasks (default: every task of the run).
+
+    Returns the ids of the services it deleted.
+    """
+
+    template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "task_ids")
+    named_arguments = (*AbejaDeploymentOperator.named_arguments, "task_ids")
+
+    def execute(self, context: Context) -> list[str]:
+        ti = context["ti"]
+        only = _task_ids(self.task_ids)
+        organization_id = self.resolve_organization_id()
+        services = self.client.get_services(organization_id, self.deployment_id).get("entries") or []
+        endpoints = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
+        routed = {str(e.get("service_id")) for e in endpoints if isinstance(e, Mapping)}
+        doomed = run_services(services, str(ti.dag_id), str(ti.run_id), only)
+        # Kept: an endpoint serves it (a release).
+        kept = [service_id for service_id in doomed if service_id in routed]
+        ended = end_each(
+            (s for s in doomed if s not in routed),
+            lambda service_id: self.delete_service(organization_id, service_id),
+            ("delete", "deleted"), "service", self.log,
+        )  # fmt: skip
+        left = f"kept {', '.join(kept)}, which an endpoint serves" if kept else "none is left"
+        self.log.info("Deleted %d service(s) this run created; %s", len(ended), left)
+        return ended
+
+
+def made_in_run(
+    entries: Any, dag_id: str, run_id: str, task_ids: Collection[str] | None, *fields: str
+) -> list[Mapping[str, Any]]:
+    """The listed entries whose creation marker (in one of their ``fields``) names this DAG run
+    (and one of ``task_ids``)."""
+    found = []
+    for entry in (e for e in entries or [] if isinstance(e, Mapping)):
+        markers = ((entry.get(f) or {}).get(CREATED_BY_ENV) for f in fields)
+        task_id = next((t for m in markers if (t := created_in_run(m, dag_id, run_id))), None)
+        if task_id is not None and (task_ids is None or task_id in task_ids):
+            found.append(entry)
+    return found
+
+
+def run_services(
+    services: Sequence[Any], dag_id: str, run_id: str, task_ids: Collection[str] | None = None
+) -> list[str]:
+    """Ids of the listed services whose creation marker names this DAG run (and one of ``task_ids``)."""
+    return [
+        str(e.get("service_id")) for e in made_in_run(services, dag_id, run_id, task_ids, "user_env_vars")
+    ]
+
+
+def end_each(
+    ids: Iterable[str], end: Callable[[str], bool], verbs: tuple[str, str], noun: str, log: Any
+) -> list[str]:
+    """``end`` each id (False: it was already gone or over) and return those it ended; every id is
+    tried before one failure raises (a retry may get through). ``verbs``: e.g. delete, deleted."""
+    ended: list[str] = []
+    failures: list[str] = []
+    for resource_id in ids:
+        try:
+            if not end(resource_id):
+                log.info("%s %s is already gone or over", noun.capitalize(), resource_id)
+                continue
+        except Exception as exc:
+            failures.append(f"{resource_id}: {exc}")
+            continue
+        log.info("%s %s %s", verbs[1].capitalize(), noun, resource_id)
+        ended.append(resource_id)
+    if failures:
+        raise AirflowException(f"could not {verbs[0]} {len(failures)} {noun}(s) of this run: {failures}")
+    return ended
+
+
+class AbejaStopRunTrainingJobsOperator(_RunTeardownOperator, _TrainingOperator):
+    """Stop the training jobs this DAG run's job tasks started that still run (a run-wide teardown).
+
+    The teardown of the reschedule pattern: ``AbejaCreateTrainingJobOperator`` with
+    ``wait_for_completion=False``, ``AbejaTrainingJobSensor`` with ``mode="reschedule"``, then
+    this with ``.as_teardown()``: it runs however the sensor ended (failed, marked, timed out)
+    and stops what the run left running. Jobs are found by the ``AIRFLOW_ABEJA_CREATED_BY``
+    marker the job operator sets (not with ``reuse_existing=False``).
+
+    Idempotent: a job already over (complete, failed, stopped) or gone is left as it is.
+
+    :param job_definition_name: the job definition (one operator per definition).
+    :param task_ids: only jobs of these tasks (default: every task of the run).
+
+    Returns the ids of the jobs it stopped.
+    """
+
+    template_fields: Sequence[str] = (
+        *AbejaConnectionOperator.template_fields,
+        *("job_definition_name", "task_ids"),
+    )
+    named_arguments = (*_TrainingOperator.named_arguments, "task_ids")
+
+    def execute(self, context: Context) -> list[str]:
+        ti = context["ti"]
+        only = _task_ids(self.task_ids)
+        definition = self.definition_name()
+        organization_id = self.resolve_organization_id()
+        jobs = self.client.get_training_jobs(organization_id, definition).get("entries")
+        running = [
+            str(job.get("training_job_id"))
+            for job in made_in_run(
+                jobs, str(ti.dag_id), str(ti.run_id), only, "environment", "user_parameters"
+            )
+            if job.get("status") in RUNNING_JOB_STATUSES
+        ]
+        stopped = end_each(
+            running,
+            lambda job_id: self.stop(organization_id, job_id),
+            ("stop", "stopped"),
+            "training job",
+            self.log,
+        )
+        self.log.info("Stopped %d training job(s) this run started; none is left running", len(stopped))
+        return stopped
+
+    def stop(self, organization_id: str, job_id: str) -> bool:
+        """Stop the job; False when it is gone or has ended since it was listed."""
+        ids = (organization_id, self.definition_name(), job_id)
+        try:
+            self.client.stop_training_job(*ids)
+        except NotFound:
+            return False
+        except HttpError:  # refused: it may have ended since it was listed
+            status = self.client.get_training_job(*ids).get("status")
+            if status in RUNNING_JOB_STATUSES:
+                raise
+            self.log.info("Training job %s has ended (%s)", job_id, status)
+            return False
+        return True
 
 
 __all__ = [

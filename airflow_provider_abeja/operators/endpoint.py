@@ -73,8 +73,7 @@ class _EndpointOperator(AbejaDeploymentOperator):
         """Refuse to route traffic to a service that is not READY."""
         if not self.check_ready:
             return
-        service = self.client.get_service(organization_id, self.deployment_id, service_id)
-        status = service.get("status")
+        status = self.client.get_service(organization_id, self.deployment_id, service_id).get("status")
         if status != ServiceStatus.READY.value:
             raise AirflowException(
                 f"service {service_id} is {status}, not READY: the endpoint was not changed"
@@ -93,13 +92,10 @@ class _EndpointOperator(AbejaDeploymentOperator):
 
     def _find(self, organization_id: str, endpoint: str) -> dict[str, Any] | None:
         """The endpoint whose alias or id is ``endpoint``, if the deployment has one."""
-        entries = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
-        named = (
-            e
-            for e in entries
-            if isinstance(e, Mapping) and endpoint in (e.get("custom_alias"), e.get("endpoint_id"))
-        )
-        return next((dict(e) for e in named), None)
+        for e in self.client.get_endpoints(organization_id, self.deployment_id)["entries"]:
+            if isinstance(e, Mapping) and endpoint in (e.get("custom_alias"), e.get("endpoint_id")):
+                return dict(e)
+        return None
 
     def _create_or_route(self, context: Context, *, switch: bool) -> tuple[dict[str, Any], Any]:
         """Check the service, then create the endpoint, or (``switch``) point it at the service,

@@ -69,7 +69,7 @@ def validation_set(operator: Any, names: Sequence[str] = READER_OPTIONS) -> Any:
     input_path, inputs, options = operator.input_path, operator.inputs, held_options(operator, names)
     located = channel_path(input_path) if inputs is None else None
     if located is None:
-        return input_source(input_path, inputs, conn_id=operator.storage_conn_id, **options)
+        return input_source(operator, names)
     return ChannelSource(operator.client, *located, **options)
 
 
@@ -101,14 +101,14 @@ class _ReleaseOperator(AbejaDeploymentOperator):
     def __init__(
         self,
         *,
+        endpoint_alias: str = DEFAULT_ENDPOINT_ALIAS,
         green_service_id: str,
         blue_service_id: str | None = None,
-        endpoint_alias: str = DEFAULT_ENDPOINT_ALIAS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.green_service_id, self.blue_service_id = green_service_id, blue_service_id
         self.endpoint_alias: str | None = endpoint_alias  # typed as the batch operator's (the comparison)
+        self.green_service_id, self.blue_service_id = green_service_id, blue_service_id
 
     def serving(self, organization_id: str) -> str | None:
         """The service the endpoint routes to now (None: there is no such endpoint)."""

@@ -107,9 +107,8 @@ class AbejaSplitBatchInputOperator(_ShardOperator):
         count = number_argument("shards", self.shards, int, 1)
         work = self._path(work_dir, "work_dir")
         source, pattern, files = locate_input(input_path, self.input_format, conn_id)
-        self._check_apart(
-            source if pattern is None else None, files, work, self._path(output_dir, "output_dir")
-        )
+        output = self._path(output_dir, "output_dir")
+        self._check_apart(source if pattern is None else None, files, work, output)
         if files:
             written = split_files(FilesSource(source, pattern), work, count)
         elif not is_file(source):
