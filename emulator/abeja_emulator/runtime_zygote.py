@@ -68,7 +68,9 @@ def serve(control: socket.socket) -> dict | None:
             if not message:
                 return None
             request = json.loads(message)
-            pid = os.fork()
+            with warnings.catch_warnings():  # Python 3.12 warns of forking beside numpy's BLAS threads
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
             if pid == 0:
                 selector.close()
                 control.close()
