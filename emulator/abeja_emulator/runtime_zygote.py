@@ -54,6 +54,7 @@ def serve(control: socket.socket) -> dict | None:
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     children: dict[int, int] = {}  # pidfd -> pid
+    zygote = os.getpid()
     while True:
         for key, _ in selector.select():
             if key.fileobj is not control:
@@ -76,7 +77,7 @@ def serve(control: socket.socket) -> dict | None:
                 control.close()
                 for pidfd in children:
                     os.close(pidfd)
-                _become_child(fds)
+                _become_child(fds, zygote)
                 return request
             for fd in fds:
                 os.close(fd)
@@ -86,10 +87,12 @@ def serve(control: socket.socket) -> dict | None:
             selector.register(pidfd, selectors.EVENT_READ)
 
 
-def _become_child(fds: list[int]) -> None:
+def _become_child(fds: list[int], zygote: int) -> None:
     """Own session, killed with the zygote, the three given descriptors as 0, 1, 2 and no others."""
     os.setsid()
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != zygote:  # the zygote died before the line above: no one would kill this child
+        os._exit(1)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in fds:
