@@ -83,13 +83,15 @@ def _start(code_dir: Path, *instances: dict[str, str]) -> list[tuple[Any, dict[s
 
 
 def test_a_forked_runtime_starts_as_a_spawned_one(code_dir, monkeypatch):
-    [(forked_class, forked)] = _start(code_dir, {"MARK": "x"})
+    parameters = {"MARK": "x", "TZ": "JST-9"}  # a time zone of its own: read again after the fork
+    [(forked_class, forked)] = _start(code_dir, parameters)
     monkeypatch.setenv(PREFORK_SWITCH, "0")
-    [(spawned_class, spawned)] = _start(code_dir, {"MARK": "x"})
+    [(spawned_class, spawned)] = _start(code_dir, parameters)
     assert (forked_class, spawned_class) == (ForkedProcess, asyncio.subprocess.Process)
     forked.pop("random")
     spawned.pop("random")
     assert forked == spawned
+    assert forked["tzname"] == ["JST", "JST"]
     assert forked["environ"]["PYTHONPATH"].startswith("/")
     assert forked["sys.path"][2].endswith("/FOLDER/site-packages")  # the instance's PIP_TARGET, first
     assert forked["fds"] == ["0", "1", "2", "3"]  # and the one listdir opened
