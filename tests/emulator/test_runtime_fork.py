@@ -49,7 +49,8 @@ _FOLDER = re.compile(r"abeja-rt-\d+-\w+")
 
 
 @pytest.fixture
-def code_dir(tmp_path: Path) -> Path:
+def code_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv(PREFORK_SWITCH, raising=False)
     (tmp_path / ".abeja").touch()
     (tmp_path / "probe.py").write_text(HANDLER)
     return tmp_path
