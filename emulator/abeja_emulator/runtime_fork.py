@@ -102,6 +102,7 @@ class ForkServer:
             raise
         finally:
             theirs.close()
+        self._socket.setblocking(False)  # never wait on a zygote that waits on the loop to read
         self._replies: collections.deque[asyncio.Future[ForkedProcess]] = collections.deque()
         self._children: dict[int, ForkedProcess] = {}
         self.loop.add_reader(self._socket.fileno(), self._receive)
@@ -123,10 +124,14 @@ class ForkServer:
         stdin = os.open(os.devnull, os.O_RDONLY)
         reply: asyncio.Future[ForkedProcess] = self.loop.create_future()
         try:
-            try:
-                socket.send_fds(self._socket, [request], [stdin, stdout_w, stderr_w])
-            except OSError as exc:
-                raise ZygoteGone(repr(exc)) from None
+            while True:
+                try:
+                    socket.send_fds(self._socket, [request], [stdin, stdout_w, stderr_w])
+                    break
+                except BlockingIOError:  # the zygote is behind; the loop reads its notices meanwhile
+                    await asyncio.sleep(0.01)
+                except OSError as exc:
+                    raise ZygoteGone(repr(exc)) from None
             self._replies.append(reply)
         finally:
             for fd in (stdin, stdout_w, stderr_w):
