@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ async def _started_state(code_dir: Path, user_parameters: dict[str, str]) -> tup
             await asyncio.sleep(0.01)
     finally:
         await process.kill()
+        shutil.rmtree(folders.root, ignore_errors=True)
     state = next((line for line in lines if line.startswith("STATE ")), None)
     assert state is not None, lines
     return type(process.process), json.loads(_FOLDER.sub("FOLDER", state[len("STATE ") :]))
