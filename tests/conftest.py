@@ -9,6 +9,7 @@ Fixtures used across folders live here too.
 from __future__ import annotations
 
 import atexit
+import gc
 import importlib.util
 import os
 import shutil
@@ -125,6 +126,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Move the longest modules to the front; the order of everything else stays (a stable sort)."""
     rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Exempt what collection loaded (Airflow, the provider, every test module) from garbage
+    collection: each full collection of the run, and pytest's five at its end, would walk it again."""
+    gc.freeze()
 
 
 # -- the metadata database and the example DAGs: once per session, whichever folder asks first ------

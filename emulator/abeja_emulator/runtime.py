@@ -159,7 +159,9 @@ async def start_instance(spec: PoolSpec, index: int, sink: LogSink) -> Instance:
         sink(line)
 
     try:
-        process = await start_platform_process(runtime_command(), cwd=spec.code_dir, env=env, sink=remember)
+        process = await start_platform_process(
+            runtime_command(), cwd=spec.code_dir, env=env, sink=remember, prefork=True
+        )
     except OSError as exc:
         shutil.rmtree(folders.root, ignore_errors=True)
         raise HandlerLoadError(f"cannot start the runtime in {spec.code_dir}: {exc}") from exc

@@ -29,7 +29,9 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from .runtime_fork import PREFORK_SWITCH, ForkServer, ZygoteGone, forkable
 
 RUNTIME_VERSION = "1.1.1"
 RUNTIME_SCRIPT = "abeja-runtime-python"
@@ -131,6 +133,15 @@ class InstanceFolders:
         return self
 
 
+def shared_environment() -> dict[str, str]:
+    """The part of every instance's environment that comes from the emulator's own."""
+    env = {key: os.environ[key] for key in _PASSTHROUGH_ENV if key in os.environ}
+    bin_dir = str(Path(sys.executable).parent)  # `pip` and the runtime's script live here
+    env["PATH"] = os.pathsep.join(p for p in (bin_dir, env.get("PATH", "")) if p)
+    env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    return env
+
+
 def platform_environment(
     folders: InstanceFolders,
     *,
@@ -145,17 +156,9 @@ def platform_environment(
     ABEJA_DEPLOYMENT_ID, ABEJA_SERVICE_ID, ABEJA_MODEL_VERSION, ...); the proxy's own variables
     (ABEJA_IPC_PATH when `ipc`, ABEJA_TRAINING_RESULT_DIR) and `HANDLER` come last and win.
     """
-    env = {key: os.environ[key] for key in _PASSTHROUGH_ENV if key in os.environ}
-    bin_dir = str(Path(sys.executable).parent)  # `pip` and the runtime's script live here
-    env["PATH"] = os.pathsep.join(p for p in (bin_dir, env.get("PATH", "")) if p)
+    env = shared_environment()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(folders.site), env.get("PYTHONPATH", "")) if p)
-    env.update(
-        PYTHONUNBUFFERED="1",
-        PYTHONDONTWRITEBYTECODE="1",
-        TMPDIR=str(folders.tmp),
-        PIP_TARGET=str(folders.site),
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-    )
+    env.update(TMPDIR=str(folders.tmp), PIP_TARGET=str(folders.site))
     env.update(user_parameters)
     env.update(platform)
     env["ABEJA_TRAINING_RESULT_DIR"] = str(folders.training_result)
@@ -166,10 +169,26 @@ def platform_environment(
     return env
 
 
+class RunningProcess(Protocol):
+    """What the emulator uses of a started process: spawned (asyncio's) or forked (`ForkedProcess`)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+    def send_signal(self, signum: int) -> None: ...
+
+    def kill(self) -> None: ...
+
+
 class PlatformProcess:
     """A started process whose stdout and stderr lines go to a log sink."""
 
-    def __init__(self, process: asyncio.subprocess.Process, pumps: list[asyncio.Task[None]]) -> None:
+    def __init__(self, process: RunningProcess, pumps: list[asyncio.Task[None]]) -> None:
         self.process = process
         self._pumps = pumps
 
@@ -229,12 +248,23 @@ async def _pump(stream: asyncio.StreamReader, sink: LogSink) -> None:
 
 
 async def start_platform_process(
-    command: Sequence[str], *, cwd: str | os.PathLike[str], env: Mapping[str, str], sink: LogSink
+    command: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str],
+    env: Mapping[str, str],
+    sink: LogSink,
+    prefork: bool = False,
 ) -> PlatformProcess:
     """Start `command` in `cwd` with exactly `env`; every output line goes to `sink`.
 
-    OSError when it cannot start (no such folder or program).
+    `prefork` (the runtime's own command): forked from the zygote when it can be
+    (`runtime_fork.forkable`), else spawned. OSError when it cannot start (no such folder or program).
     """
+    server = _ForkServers.get() if prefork and forkable(env, shared_environment()) else None
+    if server is not None and forkable(env, server.env):
+        with contextlib.suppress(ZygoteGone):
+            forked, stdout, stderr = await server.spawn(command, cwd=str(cwd), env=env, limit=_STREAM_LIMIT)
+            return _pumped(forked, stdout, stderr, sink)
     process = await asyncio.create_subprocess_exec(
         *command,
         cwd=str(cwd),
@@ -247,5 +277,32 @@ async def start_platform_process(
     )
     assert process.stdout is not None
     assert process.stderr is not None
-    pumps = [asyncio.create_task(_pump(stream, sink)) for stream in (process.stdout, process.stderr)]
-    return PlatformProcess(process, pumps)
+    return _pumped(process, process.stdout, process.stderr, sink)
+
+
+def _pumped(
+    process: RunningProcess, stdout: asyncio.StreamReader, stderr: asyncio.StreamReader, sink: LogSink
+) -> PlatformProcess:
+    return PlatformProcess(process, [asyncio.create_task(_pump(stream, sink)) for stream in (stdout, stderr)])
+
+
+class _ForkServers:
+    """The zygote of this process's running event loop: one at a time, started on first use."""
+
+    current: ForkServer | None = None
+    broken = False  # a zygote ended without forking once: this Python cannot run one
+
+    @classmethod
+    def get(cls) -> ForkServer | None:
+        if cls.broken or os.environ.get(PREFORK_SWITCH) == "0" or not hasattr(os, "pidfd_open"):
+            return None
+        server, loop = cls.current, asyncio.get_running_loop()
+        if server is not None and (server.loop is not loop or not server.alive):
+            cls.broken = not server.alive and server.forked == 0
+            server.close()
+            cls.current = server = None
+            if cls.broken:
+                return None
+        if server is None:
+            cls.current = server = ForkServer(shared_environment(), **_detached())
+        return server

@@ -38,7 +38,10 @@ SERVICES_PATH = f"/organizations/{ORGANIZATION_ID}/deployments/{DEPLOYMENT_ID}/s
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[EmulatorServer]:
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+    # Spawned runtimes: `service_processes` finds them by /proc/<pid>/environ, which holds the
+    # environment a process was exec'd with (a forked runtime's is its zygote's).
+    monkeypatch.setenv("ABEJA_EMULATOR_PREFORK", "0")
     state = tmp_path / "state"
     with EmulatorServer(ready_delay=0.2, extra_args=["--state-dir", str(state)]) as emulator:
         yield emulator

@@ -153,6 +153,7 @@ def test_iter_recent_logs_reads_every_page(conn):
     hook = AbejaHook()
     org = hook.get_organization_id()
     ser = hook.client.create_service(org, DEP, GOOD_VERSION)["service_id"]
+    conn.wait_for_status(DEP, ser, "READY")  # no start-up line of the runtime comes between the reads
     conn.add_log(ser, *[f"line {i}" for i in range(130)])  # more than two pages of 50
     messages = [e["message"] for e in blocking.iter_recent_logs(hook.client, org, DEP, ser)]
     expected = conn.log_messages(ser)
