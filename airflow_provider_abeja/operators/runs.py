@@ -1,11 +1,13 @@
 """Batch inference the platform's way: Datalake uploads and downloads, runs, platform triggers.
 
 A run executes a deployment version once over one Datalake file and writes its answer as one file
-(``<run_id>_0<ext>``) to an output channel; the platform has no route to cancel it. The run
-operator marks its run with ``AIRFLOW_ABEJA_CREATED_BY=<dag>/<task>/<run>[/<map index>]`` in the
-run's environment, so a task retry finds the run its first try started (a failed one is replaced)
-instead of starting a second. The first try after a user's clear starts a new run: the one the
-cleared try was waiting for cannot be cancelled, so it goes on (kept, said in the task log).
+(``<run_id>_0<ext>``) to an output channel; the platform has no route to cancel it. On Airflow
+3.3 the run operator keeps its run's id in the task state store before it waits, and marks the run
+with ``AIRFLOW_ABEJA_CREATED_BY=<dag>/<task>/<run>[/<map index>]`` in its environment (the net
+under the store, and all there is on 2.11): a task retry reconnects to the run an earlier try
+started, or returns it once it succeeded, instead of starting a second (a failed or gone one is
+replaced). The first try after a user's clear starts a new run: the one the cleared try was
+waiting for cannot be cancelled, so it goes on (kept, said in the task log).
 Uploads send ``x-abeja-meta-filename`` with ``conflict_target=filename`` by default, so a retried
 upload finds the file it sent already.
 """
@@ -22,7 +24,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
-from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError
+from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError, NotFound
 from airflow_provider_abeja.links.runs import (
     XCOM_TRIGGER_URL,
     AbejaChannelLink,
@@ -52,6 +54,8 @@ if TYPE_CHECKING:
 RUN_PAGES_SEARCHED = 5
 #: Pages of the output channel (newest first) read looking for a run's output file.
 OUTPUT_PAGES_SEARCHED = 5
+#: Where the run operator keeps its run's id in the task state store (Airflow 3.3+).
+STORE_RUN_ID = "abeja_run_id"
 FILENAME_KEY = "x-abeja-meta-filename"
 
 
@@ -128,8 +132,10 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     A run that ends ``FAILED`` (after the platform's own ``retry_count`` attempts) fails the task
     without Airflow retries, with the run's latest log lines in the task log. A task retry (after
     a lost worker, a timeout, a transient error) reuses the run an earlier try started, unless it
-    failed. ``on_kill`` stops waiting only: the platform has no public route to cancel a run, so a
-    user's mark failed / mark success / clear and ``execution_timeout`` leave it running (kept).
+    failed or is gone: on Airflow 3.3 through the task state store (the run's id is stored before
+    the wait), else by the run's creation marker. ``on_kill`` stops waiting only: the platform has
+    no public route to cancel a run, so a user's mark failed / mark success / clear and
+    ``execution_timeout`` leave it running (kept).
     The first try after a clear starts a new run unless the cleared one had succeeded.
 
     Returns ``run_id``, ``status``, the input ``channel_id`` / ``file_id``, ``output_channel_id``
@@ -155,6 +161,7 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     kind = RUN
     trigger = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
     worker_wait = "wait_for_run"
+    store_key = STORE_RUN_ID
     create_call = "create_run"
     #: the run a clear left running: this try never reuses it (``create_once``)
     _left_by_clear: str | None = None
@@ -195,7 +202,7 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
         try starts a new one (a run that succeeded is reused, as a finished resource always is)."""
         cleared = first_try_after_clear(context, self.retries or 0)
         if self.reuse_existing and self.wait_for_completion and cleared:
-            earlier = self._newest(organization_id, creation_marker(context))
+            earlier = self._waited_for(context, organization_id)
             if earlier is not None and earlier.get("status") not in {
                 RUN.target_status,
                 *RUN.failure_statuses,
@@ -207,6 +214,21 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
                     self._left_by_clear, earlier.get("status"),
                 )  # fmt: skip
         return super().create_once(context, organization_id, arguments)
+
+    def _waited_for(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
+        """The run a cleared try was waiting for: the stored one, else the newest marked one."""
+        store = context.get("task_state_store")
+        run_id = store.get(STORE_RUN_ID) if store is not None else None
+        if isinstance(run_id, str) and run_id:
+            try:
+                return dict(self.client.get_run(*self.ids(organization_id, run_id)))
+            except NotFound:
+                return None
+        return self._newest(organization_id, creation_marker(context))
+
+    def stored(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
+        """As every waiting operator, but never the run a clear left running (``create_once``)."""
+        return None if self._left_by_clear else super().stored(context, organization_id)
 
     def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The newest run an earlier try of this task instance started, unless it failed or a
