@@ -19,6 +19,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
+from airflow_provider_abeja.exceptions import Conflict, NotFound
 from airflow_provider_abeja.links.training import (
     XCOM_TRAINING_JOB_URL,
     XCOM_TRAINING_MODEL_URL,
@@ -49,6 +50,10 @@ XCOM_TRAINING_MODEL_ID = "training_model_id"
 XCOM_VERSION_ID = "version_id"
 #: Where the job operator keeps its job's id in the task state store (Airflow 3.3+).
 STORE_TRAINING_JOB_ID = "abeja_training_job_id"
+#: The version the version operator is creating, in the task state store (Airflow 3.3+) from
+#: before its create call until its code is uploaded: a retry that finds it deletes the version
+#: (its code may never have arrived) and creates it again.
+STORE_VERSION_CREATING = "abeja_version_creating"
 
 
 class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
@@ -236,8 +241,9 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
     """Create a deployment version from code (a folder, packed here, or a ``.tar.gz``): the
     version is created with its runtime ``image`` and ``user_parameters``, then the code is
     uploaded to the ``upload_url`` the platform answers. A retry reuses a version of the same
-    name. Returns ``version_id``, ``version`` and ``deployment_id``; pushes ``version_id`` and
-    ``version_url``.
+    name, except, on Airflow 3.3, one an earlier try created and died before its code surely
+    arrived (task state store): that one is deleted and created again. Returns ``version_id``,
+    ``version`` and ``deployment_id``; pushes ``version_id`` and ``version_url``.
 
     :param version: the version name, new in the deployment (e.g. ``1.4.0``).
     :param code: the handler's folder or a ``.tar.gz`` of it, on the worker.
@@ -283,16 +289,43 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         created = next(
             (dict(e) for e in entries if isinstance(e, Mapping) and e.get("version") == version), None
         )
+        store = context.get("task_state_store")
+        if created is not None and store is not None and store.get(STORE_VERSION_CREATING) == version:
+            created = self._without_code(organization_id, deployment_id, created)
         if created is not None:
             self.log.info("Version %s exists already (%s): reusing it", version, created.get("version_id"))
         else:
+            if store is not None:
+                from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+                store.set(STORE_VERSION_CREATING, version, retention=NEVER_EXPIRE)
             # handler and image: the client's defaults unless given
             given = {name: getattr(self, name) for name in ("handler", "image") if getattr(self, name)}
             created = self.client.create_deployment_version(
                 organization_id, deployment_id, version, code, user_parameters=parameters, **given
             )
+            if store is not None:
+                store.delete(STORE_VERSION_CREATING)
             self.log.info("Created version %s (%s) and uploaded its code", version, created.get("version_id"))
         version_id = str(created["version_id"])
         path = (organization_id, "deployments", deployment_id, "versions", version_id)
         self.push_link(context, XCOM_VERSION_ID, XCOM_VERSION_URL, *path)
         return {"version_id": version_id, "version": version, "deployment_id": deployment_id}
+
+    def _without_code(
+        self, organization_id: str, deployment_id: str, version: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Delete a version an earlier try created and died before its code surely arrived (None:
+        create it again); one a service runs (the platform refuses to delete it) has its code."""
+        version_id = str(version["version_id"])
+        try:
+            self.client.delete_deployment_version(organization_id, deployment_id, version_id)
+        except Conflict:
+            return version
+        except NotFound:
+            pass
+        self.log.warning(
+            "Deleted version %s (%s): an earlier try created it and died before its code was uploaded",
+            version.get("version"), version_id,
+        )  # fmt: skip
+        return None
