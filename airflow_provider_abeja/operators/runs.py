@@ -9,7 +9,8 @@ started, or returns it once it succeeded, instead of starting a second (a failed
 replaced). The first try after a user's clear starts a new run: the one the cleared try was
 waiting for cannot be cancelled, so it goes on (kept, said in the task log).
 Uploads send ``x-abeja-meta-filename`` with ``conflict_target=filename`` by default, so a retried
-upload finds the file it sent already.
+upload finds the file it sent already; without a conflict target, on Airflow 3.3, the files a try
+sent are kept in the task state store as it goes, and a retry sends only the rest.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ RUN_PAGES_SEARCHED = 5
 OUTPUT_PAGES_SEARCHED = 5
 #: Where the run operator keeps its run's id in the task state store (Airflow 3.3+).
 STORE_RUN_ID = "abeja_run_id"
+#: Where the upload operator without a conflict target keeps what it sent to a channel, in the
+#: task state store (Airflow 3.3+): ``{filename: {"file_id", "content_type"}}``.
+STORE_UPLOADED = "abeja_uploaded:{channel_id}"
 FILENAME_KEY = "x-abeja-meta-filename"
 
 
@@ -345,7 +349,9 @@ class AbejaUploadToChannelOperator(_ChannelOperator):
     """Upload files to a Datalake channel, each as one file with its ``filename`` metadata.
 
     By default (``conflict_target="filename"``) the platform refuses a second file of the same
-    name: a retried task finds what its first try uploaded and uploads only the rest. Returns one
+    name: a retried task finds what its first try uploaded and uploads only the rest. Without a
+    conflict target, on Airflow 3.3, the task state store keeps what each try sent, to the same
+    end (a try killed between a file's upload and its note may leave that one file twice). Returns one
     ``{"channel_id", "file_id", "filename", "content_type"}`` per file.
 
     :param channel_id: the channel.
@@ -394,8 +400,17 @@ class AbejaUploadToChannelOperator(_ChannelOperator):
             check_lifetime(self.lifetime)
         files = list(_source_files(self.source, self.storage_conn_id))
         channel_id = self._channel(context)
+        store = context.get("task_state_store") if self.conflict_target is None else None
+        key = STORE_UPLOADED.format(channel_id=channel_id)
+        stored = store.get(key) if store is not None else None
+        sent: dict[str, Any] = dict(stored) if isinstance(stored, Mapping) else {}
         uploaded = []
         for path, name in files:
+            earlier = sent.get(name)
+            if isinstance(earlier, Mapping):
+                self.log.info("An earlier try sent %s to channel %s (%s)", name, channel_id, earlier)
+                uploaded.append({"channel_id": channel_id, "filename": name, **earlier})
+                continue
             content_type = self.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
             with open_binary(path) as data:
                 try:
@@ -413,6 +428,11 @@ class AbejaUploadToChannelOperator(_ChannelOperator):
                 else:
                     self.log.info("Uploaded %s to channel %s as %s", name, channel_id, entry.get("file_id"))
             summary = {"file_id": entry.get("file_id"), "content_type": entry.get("content_type")}
+            if store is not None:
+                from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+                sent[name] = summary
+                store.set(key, sent, retention=NEVER_EXPIRE)
             uploaded.append({"channel_id": channel_id, "filename": name, **summary})
         return uploaded
 

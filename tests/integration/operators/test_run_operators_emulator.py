@@ -339,3 +339,40 @@ def test_a_retry_starts_afresh_when_the_stored_run_failed(
         )
     assert store.values[STORE_RUN_ID] not in (None, failed)
     assert route_count(emulator, "create_run") == 2
+
+
+@pytest.mark.parametrize("stored", [pytest.param(True, marks=needs_store), False])
+def test_an_upload_without_a_conflict_target_resumes_from_the_task_state_store(
+    platform: dict[str, str], emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored: bool
+) -> None:
+    """``conflict_target=None``: the platform takes a file of the same name twice. A try SIGKILLed
+    after two of three files: on Airflow 3.3 its retry sends only the third (each file once);
+    without the store it sends all three again (the duplicates ``conflict_target`` avoids)."""
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text(name)
+    store = {"task_state_store": FakeStore()} if stored else {}
+    send, calls = type(_client(emulator)).upload_channel_file, []
+
+    def killed_at_the_third(client: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["metadata"]["filename"])
+        if len(calls) == 3:  # the first try's third file
+            raise Killed
+        return send(client, *args, **kwargs)
+
+    monkeypatch.setattr(type(_client(emulator)), "upload_channel_file", killed_at_the_third)
+
+    def upload(try_number: int) -> Any:
+        op = AbejaUploadToChannelOperator(
+            task_id="upload", channel_id=platform["input"], source=str(folder), conflict_target=None
+        )
+        return op.execute({"ti": FakeTI("upload", try_number=try_number), **store})
+
+    with pytest.raises(Killed):
+        upload(1)
+    files = upload(2)
+    assert [f["filename"] for f in files] == ["a.txt", "b.txt", "c.txt"]
+    listed = _client(emulator).list_channel_files(platform["input"])["files"]
+    assert len(listed) == (3 if stored else 5)
+    assert {f["file_id"] for f in files} <= {f["file_id"] for f in listed}
