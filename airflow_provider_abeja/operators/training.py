@@ -51,8 +51,8 @@ XCOM_VERSION_ID = "version_id"
 #: Where the job operator keeps its job's id in the task state store (Airflow 3.3+).
 STORE_TRAINING_JOB_ID = "abeja_training_job_id"
 #: The version the version operator is creating, in the task state store (Airflow 3.3+) from
-#: before its create call until its code is uploaded: a retry that finds it deletes the version
-#: (its code may never have arrived) and creates it again.
+#: before its create call until the try knows how it ended: a retry that finds it deletes the
+#: version (its code may never have arrived) and creates it again.
 STORE_VERSION_CREATING = "abeja_version_creating"
 
 
@@ -243,8 +243,8 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
     uploaded to the ``upload_url`` the platform answers. A retry reuses a version of the same
     name, except one whose code upload never ended: a failed create deletes what it made, and on
     Airflow 3.3 a try killed in between is noted in the task state store, so its retry deletes
-    that version and creates it again. Returns ``version_id``,
-    ``version`` and ``deployment_id``; pushes ``version_id`` and ``version_url``.
+    that version and creates it again. Returns ``version_id``, ``version`` and ``deployment_id``;
+    pushes ``version_id`` and ``version_url``.
 
     :param version: the version name, new in the deployment (e.g. ``1.4.0``).
     :param code: the handler's folder or a ``.tar.gz`` of it, on the worker.
@@ -324,7 +324,9 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
                 organization_id, deployment_id, version, code, user_parameters=parameters, **given
             )
         except AbejaError as exc:
-            refused = isinstance(exc, HttpError) and exc.status_code < 500 and exc.url.endswith("/versions")
+            refused = (
+                isinstance(exc, HttpError) and 400 <= exc.status_code < 500 and exc.url.endswith("/versions")
+            )
             made = None if refused else self._named(organization_id, deployment_id, version)
             if made is not None:  # its code upload failed, or the create's answer was lost
                 self._without_code(organization_id, deployment_id, made)
