@@ -1,13 +1,16 @@
 """Batch inference the platform's way: Datalake uploads and downloads, runs, platform triggers.
 
 A run executes a deployment version once over one Datalake file and writes its answer as one file
-(``<run_id>_0<ext>``) to an output channel; the platform has no route to cancel it. The run
-operator marks its run with ``AIRFLOW_ABEJA_CREATED_BY=<dag>/<task>/<run>[/<map index>]`` in the
-run's environment, so a task retry finds the run its first try started (a failed one is replaced)
-instead of starting a second. The first try after a user's clear starts a new run: the one the
-cleared try was waiting for cannot be cancelled, so it goes on (kept, said in the task log).
+(``<run_id>_0<ext>``) to an output channel; the platform has no route to cancel it. On Airflow
+3.3 the run operator keeps its run's id in the task state store before it waits, and marks the run
+with ``AIRFLOW_ABEJA_CREATED_BY=<dag>/<task>/<run>[/<map index>]`` in its environment (the net
+under the store, and all there is on 2.11): a task retry reconnects to the run an earlier try
+started, or returns it once it succeeded, instead of starting a second (a failed or gone one is
+replaced). The first try after a user's clear starts a new run: the one the cleared try was
+waiting for cannot be cancelled, so it goes on (kept, said in the task log).
 Uploads send ``x-abeja-meta-filename`` with ``conflict_target=filename`` by default, so a retried
-upload finds the file it sent already.
+upload finds the file it sent already; without a conflict target, on Airflow 3.3, the files a try
+sent are kept in the task state store as it goes, and a retry sends only the rest.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
-from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError
+from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError, NotFound
 from airflow_provider_abeja.links.runs import (
     XCOM_TRIGGER_URL,
     AbejaChannelLink,
@@ -52,6 +55,11 @@ if TYPE_CHECKING:
 RUN_PAGES_SEARCHED = 5
 #: Pages of the output channel (newest first) read looking for a run's output file.
 OUTPUT_PAGES_SEARCHED = 5
+#: Where the run operator keeps its run's id in the task state store (Airflow 3.3+).
+STORE_RUN_ID = "abeja_run_id"
+#: Where the upload operator without a conflict target keeps what it sent to a channel, in the
+#: task state store (Airflow 3.3+): ``{filename: {"file_id", "content_type"}}``.
+STORE_UPLOADED = "abeja_uploaded:{channel_id}"
 FILENAME_KEY = "x-abeja-meta-filename"
 
 
@@ -128,8 +136,10 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     A run that ends ``FAILED`` (after the platform's own ``retry_count`` attempts) fails the task
     without Airflow retries, with the run's latest log lines in the task log. A task retry (after
     a lost worker, a timeout, a transient error) reuses the run an earlier try started, unless it
-    failed. ``on_kill`` stops waiting only: the platform has no public route to cancel a run, so a
-    user's mark failed / mark success / clear and ``execution_timeout`` leave it running (kept).
+    failed or is gone: on Airflow 3.3 through the task state store (the run's id is stored before
+    the wait), else by the run's creation marker. ``on_kill`` stops waiting only: the platform has
+    no public route to cancel a run, so a user's mark failed / mark success / clear and
+    ``execution_timeout`` leave it running (kept).
     The first try after a clear starts a new run unless the cleared one had succeeded.
 
     Returns ``run_id``, ``status``, the input ``channel_id`` / ``file_id``, ``output_channel_id``
@@ -155,6 +165,7 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     kind = RUN
     trigger = "airflow_provider_abeja.triggers.runs.AbejaRunTrigger"
     worker_wait = "wait_for_run"
+    store_key = STORE_RUN_ID
     create_call = "create_run"
     #: the run a clear left running: this try never reuses it (``create_once``)
     _left_by_clear: str | None = None
@@ -195,7 +206,7 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
         try starts a new one (a run that succeeded is reused, as a finished resource always is)."""
         cleared = first_try_after_clear(context, self.retries or 0)
         if self.reuse_existing and self.wait_for_completion and cleared:
-            earlier = self._newest(organization_id, creation_marker(context))
+            earlier = self._waited_for(context, organization_id)
             if earlier is not None and earlier.get("status") not in {
                 RUN.target_status,
                 *RUN.failure_statuses,
@@ -207,6 +218,21 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
                     self._left_by_clear, earlier.get("status"),
                 )  # fmt: skip
         return super().create_once(context, organization_id, arguments)
+
+    def _waited_for(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
+        """The run a cleared try was waiting for: the stored one, else the newest marked one."""
+        store = context.get("task_state_store")
+        run_id = store.get(STORE_RUN_ID) if store is not None else None
+        if isinstance(run_id, str) and run_id:
+            try:
+                return dict(self.client.get_run(*self.ids(organization_id, run_id)))
+            except NotFound:
+                return None
+        return self._newest(organization_id, creation_marker(context))
+
+    def stored(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
+        """As every waiting operator, but never the run a clear left running (``create_once``)."""
+        return None if self._left_by_clear else super().stored(context, organization_id)
 
     def find_earlier(self, organization_id: str, arguments: dict[str, Any], marker: str) -> Any:
         """The newest run an earlier try of this task instance started, unless it failed or a
@@ -323,7 +349,9 @@ class AbejaUploadToChannelOperator(_ChannelOperator):
     """Upload files to a Datalake channel, each as one file with its ``filename`` metadata.
 
     By default (``conflict_target="filename"``) the platform refuses a second file of the same
-    name: a retried task finds what its first try uploaded and uploads only the rest. Returns one
+    name: a retried task finds what its first try uploaded and uploads only the rest. Without a
+    conflict target, on Airflow 3.3, the task state store keeps what each try sent, to the same
+    end (a try killed between a file's upload and its note may leave that one file twice). Returns one
     ``{"channel_id", "file_id", "filename", "content_type"}`` per file.
 
     :param channel_id: the channel.
@@ -372,8 +400,17 @@ class AbejaUploadToChannelOperator(_ChannelOperator):
             check_lifetime(self.lifetime)
         files = list(_source_files(self.source, self.storage_conn_id))
         channel_id = self._channel(context)
+        store = context.get("task_state_store") if self.conflict_target is None else None
+        key = STORE_UPLOADED.format(channel_id=channel_id)
+        stored = store.get(key) if store is not None else None
+        sent: dict[str, Any] = dict(stored) if isinstance(stored, Mapping) else {}
         uploaded = []
         for path, name in files:
+            earlier = sent.get(name)
+            if isinstance(earlier, Mapping):
+                self.log.info("An earlier try sent %s to channel %s (%s)", name, channel_id, earlier)
+                uploaded.append({"channel_id": channel_id, "filename": name, **earlier})
+                continue
             content_type = self.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
             with open_binary(path) as data:
                 try:
@@ -391,6 +428,11 @@ class AbejaUploadToChannelOperator(_ChannelOperator):
                 else:
                     self.log.info("Uploaded %s to channel %s as %s", name, channel_id, entry.get("file_id"))
             summary = {"file_id": entry.get("file_id"), "content_type": entry.get("content_type")}
+            if store is not None:
+                from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+                sent[name] = summary
+                store.set(key, sent, retention=NEVER_EXPIRE)
             uploaded.append({"channel_id": channel_id, "filename": name, **summary})
         return uploaded
 

@@ -19,6 +19,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
+from airflow_provider_abeja.exceptions import AbejaError, Conflict, HttpError, NotFound
 from airflow_provider_abeja.links.training import (
     XCOM_TRAINING_JOB_URL,
     XCOM_TRAINING_MODEL_URL,
@@ -39,6 +40,11 @@ from airflow_provider_abeja.operators._base import (
     required_id,
 )
 from airflow_provider_abeja.wait.engine import FAILED_JOB_STATUSES, TRAINING_JOB, Ids, TrainingJobStatus
+
+#: The version the version operator is creating, in the task state store (Airflow 3.3+) from
+#: before its create call until the try knows how it ended: a retry that finds it deletes the
+#: version (its code may never have arrived) and creates it again.
+STORE_VERSION_CREATING = "abeja_version_creating"
 
 
 class AbejaCreateTrainingJobOperator(_TrainingOperator, AbejaWaitingOperator):
@@ -226,8 +232,10 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
     """Create a deployment version from code (a folder, packed here, or a ``.tar.gz``): the
     version is created with its runtime ``image`` and ``user_parameters``, then the code is
     uploaded to the ``upload_url`` the platform answers. A retry reuses a version of the same
-    name. Returns ``version_id``, ``version`` and ``deployment_id``; pushes ``version_id`` and
-    ``version_url``.
+    name, except one whose code upload never ended: a failed create deletes what it made, and on
+    Airflow 3.3 a try killed in between is noted in the task state store, so its retry deletes
+    that version and creates it again. Returns ``version_id``, ``version`` and ``deployment_id``;
+    pushes ``version_id`` and ``version_url``.
 
     :param version: the version name, new in the deployment (e.g. ``1.4.0``).
     :param code: the handler's folder or a ``.tar.gz`` of it, on the worker.
@@ -268,20 +276,78 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         parameters = _mapping(self.user_parameters, "user_parameters")
         code = deployment_code(self.code)
         organization_id = self.resolve_organization_id()
-        entries = self.client.get_deployment_versions(organization_id, self.deployment_id)["entries"]
-        created = next(
-            (dict(e) for e in entries if isinstance(e, Mapping) and e.get("version") == version), None
-        )
+        created = self._named(organization_id, self.deployment_id, version)
+        store = context.get("task_state_store")
+        if created is not None and store is not None and store.get(STORE_VERSION_CREATING) == version:
+            created = self._without_code(organization_id, self.deployment_id, created)
         if created is not None:
             self.log.info("Version %s exists already (%s): reusing it", version, created.get("version_id"))
         else:
-            # handler and image: the client's defaults unless given
-            given = {name: getattr(self, name) for name in ("handler", "image") if getattr(self, name)}
-            created = self.client.create_deployment_version(
-                organization_id, self.deployment_id, version, code, user_parameters=parameters, **given
-            )
-            self.log.info("Created version %s (%s) and uploaded its code", version, created.get("version_id"))
+            created = self._create(context, organization_id, self.deployment_id, version, code, parameters)
         version_id = str(created["version_id"])
         path = (organization_id, "deployments", self.deployment_id, "versions", version_id)
         self.push_link(context, "version_id", XCOM_VERSION_URL, *path)
         return {"version_id": version_id, "version": version, "deployment_id": self.deployment_id}
+
+    def _create(
+        self,
+        context: Mapping[str, Any],
+        organization_id: str,
+        deployment_id: str,
+        version: str,
+        code: Any,
+        parameters: Mapping[str, str] | None,
+    ) -> dict[str, Any]:
+        """Create the version and upload its code. On Airflow 3.3 the task state store notes the
+        version from before the create until this try knows how it ended, so a retry after a kill
+        in between deletes it (its code may never have arrived). A failed create deletes what it
+        made (a version the platform refused made nothing)."""
+        store = context.get("task_state_store")
+        if store is not None:
+            from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+            store.set(STORE_VERSION_CREATING, version, retention=NEVER_EXPIRE)
+        # handler and image: the client's defaults unless given
+        given = {name: getattr(self, name) for name in ("handler", "image") if getattr(self, name)}
+        try:
+            created: dict[str, Any] = self.client.create_deployment_version(
+                organization_id, deployment_id, version, code, user_parameters=parameters, **given
+            )
+        except AbejaError as exc:
+            refused = (
+                isinstance(exc, HttpError) and 400 <= exc.status_code < 500 and exc.url.endswith("/versions")
+            )
+            made = None if refused else self._named(organization_id, deployment_id, version)
+            if made is not None:  # its code upload failed, or the create's answer was lost
+                self._without_code(organization_id, deployment_id, made)
+            if store is not None:
+                store.delete(STORE_VERSION_CREATING)
+            raise
+        if store is not None:
+            store.delete(STORE_VERSION_CREATING)
+        self.log.info("Created version %s (%s) and uploaded its code", version, created.get("version_id"))
+        return created
+
+    def _named(self, organization_id: str, deployment_id: str, version: str) -> dict[str, Any] | None:
+        """The deployment's version named ``version``, if there is one."""
+        entries = self.client.get_deployment_versions(organization_id, deployment_id).get("entries") or []
+        named = (dict(e) for e in entries if isinstance(e, Mapping) and e.get("version") == version)
+        return next(named, None)
+
+    def _without_code(
+        self, organization_id: str, deployment_id: str, version: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Delete a version this task created whose code may never have arrived (None: create it
+        again); one a service runs (the platform refuses to delete it) has its code."""
+        version_id = str(version["version_id"])
+        try:
+            self.client.delete_deployment_version(organization_id, deployment_id, version_id)
+        except Conflict:
+            return version
+        except NotFound:
+            pass
+        self.log.warning(
+            "Deleted version %s (%s): this task created it, and its code upload never ended",
+            version.get("version"), version_id,
+        )  # fmt: skip
+        return None

@@ -45,6 +45,9 @@ class FakeStore:
     def set(self, key: str, value: Any, *, retention: Any = None) -> None:
         self.values[key] = value
 
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
 
 def job_op(**kwargs: Any) -> AbejaCreateTrainingJobOperator:
     kwargs = {"check_interval": 0.1, "timeout": 120, **kwargs}

@@ -1,11 +1,14 @@
 """The run, Datalake and platform-trigger operators against the emulator over loopback.
 
 One deployment version whose handler upper-cases its input (or fails when the run's environment
-says ``FAIL``); runs go through the emulator's batch proxy and the real runtime.
+says ``FAIL``); runs go through the emulator's batch proxy and the real runtime. A try that dies
+after storing its run (Airflow 3.3's task state store) is played by a store whose write ends the
+try, or by a try that deferred and is never resumed.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,8 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_abeja.operators.runs import (
+    RUN_PAGES_SEARCHED,
+    STORE_RUN_ID,
     AbejaCreateRunOperator,
     AbejaCreateTriggerOperator,
     AbejaDeleteTriggerOperator,
@@ -24,6 +29,7 @@ from airflow_provider_abeja.sensors.runs import AbejaRunSensor
 from tests._context import FakeTI
 
 from ._support import route_count, run_operator
+from .test_kill_emulator import FakeStore, needs_store
 
 pytestmark = pytest.mark.emulator
 
@@ -185,20 +191,23 @@ def _try(try_number: int, max_tries: int) -> FakeTI:
     return ti
 
 
+@pytest.mark.parametrize("stored", [False, pytest.param(True, marks=needs_store)])
 def test_the_first_try_after_a_clear_starts_a_new_run_and_keeps_the_old(
-    platform: dict[str, str], emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    platform: dict[str, str], emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], stored: bool
 ) -> None:
     """A run cannot be cancelled: a clear leaves the run its try waited for running (said in the
-    log) and the rerun starts its own; a crash's retry reconnects to the newest, never a third."""
+    log) and the rerun starts its own, though the task state store still holds the old one; a
+    crash's retry reconnects to the newest, never a third."""
     file_id = _upload(platform, tmp_path)
+    store = {"task_state_store": FakeStore()} if stored else {}
     emulator.configure(run_step_delay=5)  # every run stays unfinished while the tries start
     try:
         first = _try(1, 1)
         with pytest.raises(TaskDeferred):
-            _run_op(platform, file_id, deferrable=True, retries=1).execute({"ti": first})
+            _run_op(platform, file_id, deferrable=True, retries=1).execute({"ti": first, **store})
         rerun = _try(2, 2)
         with pytest.raises(TaskDeferred):
-            _run_op(platform, file_id, deferrable=True, retries=1).execute({"ti": rerun})
+            _run_op(platform, file_id, deferrable=True, retries=1).execute({"ti": rerun, **store})
         assert rerun.xcoms["run_id"] != first.xcoms["run_id"]
         assert "a run cannot be cancelled, so it goes on (kept)" in capsys.readouterr().out
         old = _client(emulator).get_run(
@@ -207,7 +216,7 @@ def test_the_first_try_after_a_clear_starts_a_new_run_and_keeps_the_old(
         assert old["status"] not in ("SUCCEEDED", "FAILED")  # nothing ended it
         crashed = _try(3, 2)  # the rerun's worker died: its retry finds the rerun's run
         with pytest.raises(TaskDeferred):
-            _run_op(platform, file_id, deferrable=True, retries=1).execute({"ti": crashed})
+            _run_op(platform, file_id, deferrable=True, retries=1).execute({"ti": crashed, **store})
         assert crashed.xcoms["run_id"] == rerun.xcoms["run_id"]
         assert route_count(emulator, "create_run") == 2
     finally:
@@ -223,3 +232,147 @@ def test_a_clear_after_the_run_succeeded_reuses_it(
     assert again["run_id"] == done["run_id"]
     assert again["status"] == "SUCCEEDED"
     assert route_count(emulator, "create_run") == 1
+
+
+class Killed(BaseException):
+    """The worker SIGKILLed: nothing of the try runs after the moment it is raised."""
+
+
+def _killed_before_waiting(op: AbejaCreateRunOperator, context: dict[str, Any]) -> str:
+    """Run a try up to its wait and SIGKILL it there (what comes before, the run made and its id
+    stored, has happened); the run's id."""
+
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        raise Killed
+
+    op.wait_or_defer = killed  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        op.execute(context)
+    return str(context["ti"].xcoms["run_id"])
+
+
+def _bury(platform: dict[str, str], emulator: Any) -> None:
+    """A busy deployment: other runs, one per page, push every earlier run past the pages the
+    creation marker's search reads."""
+    emulator.configure(runs_page_size=1)
+    client = _client(emulator)
+    for _ in range(RUN_PAGES_SEARCHED):
+        client.create_run(emulator.organization_id, platform["deployment_id"], platform["version_id"])
+
+
+def _status(emulator: Any, platform: dict[str, str], run_id: str) -> str:
+    run = _client(emulator).get_run(emulator.organization_id, platform["deployment_id"], run_id)
+    return str(run["status"])
+
+
+def _until(emulator: Any, platform: dict[str, str], run_id: str, status: str) -> None:
+    deadline = time.monotonic() + 30
+    while _status(emulator, platform, run_id) != status:
+        assert time.monotonic() < deadline, f"run {run_id} never reached {status}"
+        time.sleep(0.05)
+
+
+@needs_store
+def test_a_retry_reconnects_to_the_running_run_it_stored(
+    platform: dict[str, str], emulator: Any, tmp_path: Path
+) -> None:
+    """The worker died while its try was deferred; on a busy deployment the run is past the
+    marker's search, yet the retry reconnects to it through the task state store, without
+    listing: one run."""
+    file_id, store = _upload(platform, tmp_path), FakeStore()
+    emulator.configure(run_step_delay=5)
+    try:
+        first = FakeTI("run")
+        with pytest.raises(TaskDeferred):
+            _run_op(platform, file_id, deferrable=True).execute({"ti": first, "task_state_store": store})
+        _bury(platform, emulator)
+        listed = route_count(emulator, "get_runs")
+        with pytest.raises(TaskDeferred) as deferred:
+            _run_op(platform, file_id, deferrable=True).execute(
+                {"ti": FakeTI("run", try_number=2), "task_state_store": store}
+            )
+        run_id = first.xcoms["run_id"]
+        assert deferred.value.trigger.run_id == run_id
+        assert _status(emulator, platform, run_id) not in ("SUCCEEDED", "FAILED")
+    finally:
+        emulator.configure(run_step_delay=0.01)
+    assert route_count(emulator, "create_run") == 1 + RUN_PAGES_SEARCHED
+    assert route_count(emulator, "get_runs") == listed
+    assert store.values == {STORE_RUN_ID: run_id}
+
+
+@needs_store
+def test_a_retry_returns_the_stored_run_that_finished(
+    platform: dict[str, str], emulator: Any, tmp_path: Path
+) -> None:
+    """SIGKILLed before it waited; the run finished meanwhile, past the marker's search on a busy
+    deployment: the retry returns its result (the output file too) without starting another."""
+    file_id, store = _upload(platform, tmp_path), FakeStore()
+    run_id = _killed_before_waiting(
+        _run_op(platform, file_id), {"ti": FakeTI("run"), "task_state_store": store}
+    )
+    _until(emulator, platform, run_id, "SUCCEEDED")
+    _bury(platform, emulator)
+    summary = _run_op(platform, file_id).execute(
+        {"ti": FakeTI("run", try_number=2), "task_state_store": store}
+    )
+    assert (summary["run_id"], summary["status"]) == (run_id, "SUCCEEDED")
+    assert summary["output_file_id"]
+    assert route_count(emulator, "create_run") == 1 + RUN_PAGES_SEARCHED
+
+
+@needs_store
+def test_a_retry_starts_afresh_when_the_stored_run_failed(
+    platform: dict[str, str], emulator: Any, tmp_path: Path
+) -> None:
+    """SIGKILLed before it waited for the run, which then failed: the retry starts a new run and
+    stores it in place of the failed one."""
+    file_id, store = _upload(platform, tmp_path), FakeStore()
+    failing = {"environment": {"FAIL": "1"}}
+    failed = _killed_before_waiting(
+        _run_op(platform, file_id, **failing), {"ti": FakeTI("run"), "task_state_store": store}
+    )
+    _until(emulator, platform, failed, "FAILED")
+    with pytest.raises(AirflowFailException, match="reached failure status FAILED"):
+        _run_op(platform, file_id, **failing).execute(
+            {"ti": FakeTI("run", try_number=2), "task_state_store": store}
+        )
+    assert store.values[STORE_RUN_ID] not in (None, failed)
+    assert route_count(emulator, "create_run") == 2
+
+
+@pytest.mark.parametrize("stored", [pytest.param(True, marks=needs_store), False])
+def test_an_upload_without_a_conflict_target_resumes_from_the_task_state_store(
+    platform: dict[str, str], emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored: bool
+) -> None:
+    """``conflict_target=None``: the platform takes a file of the same name twice. A try SIGKILLed
+    after two of three files: on Airflow 3.3 its retry sends only the third (each file once);
+    without the store it sends all three again (the duplicates ``conflict_target`` avoids)."""
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text(name)
+    store = {"task_state_store": FakeStore()} if stored else {}
+    send, calls = type(_client(emulator)).upload_channel_file, []
+
+    def killed_at_the_third(client: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["metadata"]["filename"])
+        if len(calls) == 3:  # the first try's third file
+            raise Killed
+        return send(client, *args, **kwargs)
+
+    monkeypatch.setattr(type(_client(emulator)), "upload_channel_file", killed_at_the_third)
+
+    def upload(try_number: int) -> Any:
+        op = AbejaUploadToChannelOperator(
+            task_id="upload", channel_id=platform["input"], source=str(folder), conflict_target=None
+        )
+        return op.execute({"ti": FakeTI("upload", try_number=try_number), **store})
+
+    with pytest.raises(Killed):
+        upload(1)
+    files = upload(2)
+    assert [f["filename"] for f in files] == ["a.txt", "b.txt", "c.txt"]
+    listed = _client(emulator).list_channel_files(platform["input"])["files"]
+    assert len(listed) == (3 if stored else 5)
+    assert {f["file_id"] for f in files} <= {f["file_id"] for f in listed}

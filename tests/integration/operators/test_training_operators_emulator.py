@@ -11,8 +11,10 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from abeja_emulator.sample import SAMPLE_DEPLOYMENT_ID, SAMPLE_HANDLER_DIR
 from airflow_provider_abeja.client import APIClient
+from airflow_provider_abeja.exceptions import TransportError
 from airflow_provider_abeja.operators.service import WaitInterrupted
 from airflow_provider_abeja.operators.training import (
+    STORE_VERSION_CREATING,
     AbejaCreateDeploymentVersionOperator,
     AbejaCreateTrainingJobOperator,
     AbejaCreateTrainingModelOperator,
@@ -20,6 +22,7 @@ from airflow_provider_abeja.operators.training import (
 from airflow_provider_abeja.sensors.training import AbejaTrainingJobSensor
 from tests._context import FakeTI
 from tests.integration.operators._support import run_operator
+from tests.integration.operators.test_kill_emulator import HAS_STORE, FakeStore, needs_store
 from tests.integration.training._support import poll, wait_job
 
 pytestmark = pytest.mark.emulator
@@ -153,3 +156,97 @@ def test_sensor_waits_for_complete_and_fails_on_failed(
     run_operator(sensor(good), context)
     with pytest.raises(AirflowFailException, match="training failed on purpose: sensor"):
         run_operator(sensor(bad), context)
+
+
+class Killed(BaseException):
+    """The worker SIGKILLed: nothing of the try runs after the moment it is raised."""
+
+
+UPLOAD_FAILED = TransportError("connection reset", url="upload", attempts=3)
+
+
+@pytest.mark.parametrize(
+    ("fault", "stored"),
+    [
+        pytest.param(Killed(), True, marks=needs_store, id="killed"),
+        pytest.param(UPLOAD_FAILED, True, marks=needs_store, id="upload failed"),
+        pytest.param(UPLOAD_FAILED, False, id="upload failed, no store"),
+    ],
+)
+def test_a_version_whose_code_an_earlier_try_never_uploaded_is_made_again(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, fault: BaseException, stored: bool
+) -> None:
+    """SIGKILLed (or its upload failed) between the version's create and its code upload: the
+    failed try deletes the version itself, the retry of a killed one does (the task state store
+    says its code may never have arrived); either way the retry creates it with its code, and a
+    version found without that note is reused as before."""
+    store, uploads = FakeStore(), []
+    context = {"task_state_store": store} if stored else {}
+    send = APIClient._call
+
+    def killed_before_upload(client: APIClient, name: str, args: Any) -> Any:
+        if name == "upload_deployment_code":
+            if not uploads:
+                uploads.append(None)
+                raise fault
+            uploads.append(args["upload_url"])
+        return send(client, name, args)
+
+    monkeypatch.setattr(APIClient, "_call", killed_before_upload)
+    version_op = AbejaCreateDeploymentVersionOperator(
+        task_id="version", deployment_id=SAMPLE_DEPLOYMENT_ID, version="9.0.1", code=SAMPLE_HANDLER_DIR
+    )
+    with pytest.raises(BaseException) as first_try:
+        version_op.execute({"ti": FakeTI("version"), **context})
+    assert first_try.value is fault or first_try.value.__cause__ is fault
+    retry = {"ti": FakeTI("version", try_number=2), **context}
+    version = version_op.execute(retry)
+    assert version_op.execute(retry) == version  # the code arrived: reused from now on
+    assert (emulator.counters()["versions_created"], emulator.counters()["versions_deleted"]) == (2, 1)
+    assert len(uploads) == 2  # the killed try's, then the retry's, to its new version
+    assert f"/{version['version_id']}/" in uploads[1]
+    with APIClient(emulator.credential, api_url=emulator.url) as client:
+        listed = client.get_deployment_versions(emulator.organization_id, SAMPLE_DEPLOYMENT_ID)["entries"]
+    assert [v["version_id"] for v in listed if v["version"] == "9.0.1"] == [version["version_id"]]
+    assert store.values == {}
+
+
+@needs_store
+def test_a_noted_version_that_a_service_runs_is_reused(emulator: Any) -> None:
+    """The note of a killed try, but a service runs the version (so its code arrived): the
+    platform refuses to delete it and the retry reuses it."""
+    version_op = AbejaCreateDeploymentVersionOperator(
+        task_id="version", deployment_id=SAMPLE_DEPLOYMENT_ID, version="9.0.2", code=SAMPLE_HANDLER_DIR
+    )
+    created = version_op.execute({"ti": FakeTI("version")})
+    emulator.create_service(SAMPLE_DEPLOYMENT_ID, created["version_id"])
+    store = FakeStore()
+    store.values = {STORE_VERSION_CREATING: "9.0.2"}
+    assert version_op.execute({"ti": FakeTI("version", try_number=2), "task_state_store": store}) == created
+    assert (emulator.counters()["versions_created"], emulator.counters()["versions_deleted"]) == (1, 0)
+
+
+def test_a_create_the_platform_refused_deletes_nothing(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another DAG created the version between this try's look-up and its create: the platform
+    refuses (400), and that version, not this task's, is left alone."""
+    version_op = AbejaCreateDeploymentVersionOperator(
+        task_id="version", deployment_id=SAMPLE_DEPLOYMENT_ID, version="9.0.3", code=SAMPLE_HANDLER_DIR
+    )
+    theirs = emulator.create_version(SAMPLE_DEPLOYMENT_ID, "9.0.3", code_dir=SAMPLE_HANDLER_DIR)
+    looked_up, named = [], version_op._named
+
+    def listed_before_they_created_it(*args: Any) -> Any:
+        looked_up.append(args)
+        return None if len(looked_up) == 1 else named(*args)
+
+    monkeypatch.setattr(version_op, "_named", listed_before_they_created_it)
+    store = FakeStore()
+    with pytest.raises(AirflowFailException, match="400"):
+        version_op.execute({"ti": FakeTI("version"), **({"task_state_store": store} if HAS_STORE else {})})
+    assert emulator.counters()["versions_deleted"] == 0
+    with APIClient(emulator.credential, api_url=emulator.url) as client:
+        listed = client.get_deployment_versions(emulator.organization_id, SAMPLE_DEPLOYMENT_ID)["entries"]
+    assert [v["version_id"] for v in listed if v["version"] == "9.0.3"] == [theirs["version_id"]]
+    assert store.values == {}
