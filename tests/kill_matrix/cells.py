@@ -51,6 +51,12 @@ AIRFLOW2: dict[tuple[str, str], Promise] = {
     ("mark success", "deferrable"): Promise("success", "kept", 1),
     ("clear", "deferrable"): Promise("failed", "kept", 1),
 }
+#: Runs on Airflow 2.11 where they promise otherwise than ``RUNS``: a clear of a try running in the
+#: worker leaves ``max_tries`` as it was (2.11 raises it only for a try that no longer runs), so the
+#: next try is a retry to the operator, which waits again for the cleared try's run (kept, 1 made).
+AIRFLOW2_RUNS: dict[tuple[str, str], Promise] = {
+    ("clear", "sync"): Promise("failed", "kept", 1),
+}
 
 
 #: Airflow 2.11's own races, each a second ending accepted on 2.11 (never a second resource):
@@ -91,12 +97,14 @@ RESCHEDULE: dict[tuple[str, str], Promise] = {
 
 
 def promise(action: str, mode: str, airflow2: bool = False, resource: str = "") -> Promise:
-    """What the cell promises on the installed Airflow (2.11's own promises are about
-    cancelling, which runs never are)."""
+    """What the cell promises on the installed Airflow (runs have 2.11 promises of their own:
+    the others are about cancelling, which runs never are)."""
     base = (RUNS.get(action) if resource == "run" else None) or ACTIONS[action][1]
     if mode == "reschedule":
         return RESCHEDULE.get((action, resource)) or base
-    return (AIRFLOW2.get((action, mode)) if airflow2 and resource != "run" else None) or base
+    if not airflow2:
+        return base
+    return (AIRFLOW2_RUNS if resource == "run" else AIRFLOW2).get((action, mode)) or base
 
 
 def race(action: str, mode: str, airflow2: bool = False, resource: str = "") -> tuple[str, Promise] | None:
