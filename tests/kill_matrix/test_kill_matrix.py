@@ -258,8 +258,7 @@ class Matrix:
         one task outside the reschedule column, whose sensor is cleared up for reschedule): 2.11's
         ``clearTaskInstances`` marks a running task ``restarting`` on instances its dry run loaded in
         another session and never writes that state, so the first try is never told to stop; the
-        run's clear calls ``DAG.clear`` as the UI's Clear button does, which writes it. A sensor's
-        clear that meets a poke is lost that way (``clearable`` avoids it, ``advance`` resends it)."""
+        run's clear calls ``DAG.clear`` as the UI's Clear button does, which writes it."""
         if AIRFLOW_2 and cell.mode != "reschedule":
             path = f"{self.airflow.api_root}/dags/{cell.dag_id}/dagRuns/{cell.run_id}/clear"
             self.api("POST", path, {"dry_run": False})
@@ -267,10 +266,11 @@ class Matrix:
         body = {"dry_run": False, "dag_run_id": cell.run_id, "task_ids": ["work"], "only_failed": False}
         self.api("POST", f"{self.airflow.api_root}/dags/{cell.dag_id}/clearTaskInstances", body)
 
-    def clearable(self, cell: Cell, ti: dict[str, Any]) -> bool:
-        """Whether a clear may go now: on 2.11 a rescheduled sensor's only in the first half of its
-        poke interval, away from the next poke (2.11 loses a clear that meets a poke: ``clear``)."""
-        if not (AIRFLOW_2 and cell.action == "clear" and cell.mode == "reschedule" and ti.get("end_date")):
+    def between_pokes(self, cell: Cell, ti: dict[str, Any]) -> bool:
+        """Whether a user's action may go now: on 2.11 a rescheduled sensor's only in the first half
+        of its poke interval. 2.11 loses an action that meets a poke: the poke's end writes
+        ``up_for_reschedule`` over a mark, and ``clearTaskInstances`` skips a running try (``clear``)."""
+        if not (AIRFLOW_2 and cell.mode == "reschedule" and ti.get("end_date")):
             return True
         poked = datetime.fromisoformat(ti["end_date"]).timestamp()
         return time.time() - poked < POKE_INTERVAL / 2
@@ -319,13 +319,17 @@ class Matrix:
             ti = self.ti(cell)
             if ti["state"] in ("success", "failed"):
                 cell.step = "timing"  # ended on its own (one of 2.11's races); judged at the end
-            elif cell.mode == "sync" or (self.waiting(cell, ti) and self.clearable(cell, ti)):
+            elif cell.mode == "sync" or (self.waiting(cell, ti) and self.between_pokes(cell, ti)):
                 self.act(cell)
-            return
-        if cell.step in ("waiting", "acted", "timing", "released"):
             return
         ti = self.ti(cell)
         first_try = ti["try_number"] == 1
+        lost = cell.step in ("acted", "cleared") and first_try and ti["state"] == "up_for_reschedule"
+        if lost and self.between_pokes(cell, ti):
+            self.act(cell)  # 2.11 lost it: it met a poke (see ``between_pokes``)
+            return
+        if cell.step in ("waiting", "acted", "timing", "released"):
+            return
         if ti["state"] in ("success", "failed") and cell.step in ("start", "killed", "cleared"):
             cell.step = "timing"  # ended on its own (execution_timeout); judged at the end
             return
@@ -355,8 +359,6 @@ class Matrix:
                 cell.step = "released"
             elif self.waiting(cell, ti, try_number=2):
                 cell.step = "waiting"
-        elif cell.step == "cleared" and first_try and ti["state"] == "up_for_reschedule":
-            self.clear(cell)  # lost on 2.11: a poke had started (see ``clear``)
         elif (
             cell.step == "cleared"
             and self.waiting(cell, ti, try_number=2)
