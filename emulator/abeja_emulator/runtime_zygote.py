@@ -41,7 +41,25 @@ _OWN_ENTRIES = {
 _BASE_PATH = [entry for entry in sys.path if entry not in _OWN_ENTRIES]  # a child's PYTHONPATH goes first
 
 
+#: One BLAS thread in the zygote: a fork copies only the forking thread, so a BLAS worker holding a
+#: lock (the allocator's) at that moment would leave the child waiting on it forever.
+_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def preload() -> None:
+    given = {name: os.environ.get(name) for name in _ONE_THREAD}
+    os.environ.update(dict.fromkeys(_ONE_THREAD, "1"))
+    try:
+        _import_preloaded()
+    finally:  # read by the BLAS when numpy loads it; the zygote's environment stays as it was given
+        for name, value in given.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+
+
+def _import_preloaded() -> None:
     with warnings.catch_warnings():  # `cgi` warns of its removal where the runtime's import is silent
         warnings.simplefilter("ignore", DeprecationWarning)
         __import__("cgi")

@@ -51,7 +51,7 @@ _FOLDER = re.compile(r"abeja-rt-\d+-\w+")
 
 @pytest.fixture
 def code_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv(PREFORK_SWITCH, raising=False)
+    monkeypatch.setenv(PREFORK_SWITCH, "1")
     (tmp_path / ".abeja").touch()
     (tmp_path / "probe.py").write_text(HANDLER)
     return tmp_path
