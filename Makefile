@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml emulator/pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
-# The whole suite (CI's), in two pytest runs. First everything that can share the machine, on two
-# pytest-xdist workers, each with its own Airflow home and emulator; `loadfile` keeps a module on one
+# The whole suite (CI's), in two pytest runs. First everything that can share the machine, on three
+# pytest-xdist workers (most of their time is spent waiting on child processes, so a third overlaps
+# them on two cores), each with its own Airflow home and emulator; `loadfile` keeps a module on one
 # worker, so a module-scoped emulator (or the demo pair) starts once, not once per worker, and
 # `--no-loadscope-reorder` hands modules out in the suite's order: the long single-test modules
 # (the demo and the secrets run, put first by tests/conftest.py, then tests/dags, tests/docs) first,
@@ -39,15 +40,16 @@ venv: $(STAMP)
 # loops, on injected latencies and retry delays), so they share two workers among themselves: the
 # soak beside the standalone tests, each worker with a standalone of its own for its share of them.
 # PYTEST_ARGS go to both runs; a run that selects nothing (exit 5, e.g. PYTEST_ARGS=tests/unit) is
-# not a failure. TEST_WORKERS=0 runs both parts serially.
-TEST_WORKERS ?= 2
+# not a failure. TEST_WORKERS=0 SERIAL_WORKERS=0 runs both parts serially.
+TEST_WORKERS ?= 3
+SERIAL_WORKERS ?= 2
 SERIAL_TESTS := standalone or soak
 test: $(STAMP)
 	@status=0; \
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		-m "not ($(SERIAL_TESTS))" $(PYTEST_ARGS) \
 		|| { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load -m "$(SERIAL_TESTS)" $(PYTEST_ARGS) \
+	$(BIN)/python -m pytest -n $(SERIAL_WORKERS) --dist load -m "$(SERIAL_TESTS)" $(PYTEST_ARGS) \
 		|| { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
 	exit $$status
 
