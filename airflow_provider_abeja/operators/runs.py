@@ -16,9 +16,11 @@ sent are kept in the task state store as it goes, and a retry sends only the res
 from __future__ import annotations
 
 import functools
+import itertools
 import mimetypes
 import posixpath
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -51,12 +53,12 @@ from airflow_provider_abeja.wait.engine import RUN
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-#: Pages of the deployment's runs (newest first) a retry reads looking for its earlier run.
-RUN_PAGES_SEARCHED = 5
 #: Pages of the output channel (newest first) read looking for a run's output file.
 OUTPUT_PAGES_SEARCHED = 5
 #: Where the run operator keeps its run's id in the task state store (Airflow 3.3+).
 STORE_RUN_ID = "abeja_run_id"
+#: Where a run carries its creation marker.
+RUN_MARKS = ("user_env_vars", "environment")
 #: Where the upload operator without a conflict target keeps what it sent to a channel, in the
 #: task state store (Airflow 3.3+): ``{filename: {"file_id", "content_type"}}``.
 STORE_UPLOADED = "abeja_uploaded:{channel_id}"
@@ -74,15 +76,50 @@ def _filename(entry: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _pages(read: Callable[..., Mapping[str, Any]], limit: int, **first: Any) -> Iterator[Mapping[str, Any]]:
-    """Up to ``limit`` pages: ``read(**first)``, then each ``read(next_page_token=...)``."""
+def _pages(
+    read: Callable[..., Mapping[str, Any]], limit: int | None, **first: Any
+) -> Iterator[Mapping[str, Any]]:
+    """Up to ``limit`` pages (None: all): ``read(**first)``, then each ``read(next_page_token=...)``."""
     arguments = first
-    for _ in range(limit):
+    for _ in itertools.count() if limit is None else range(limit):
         page = read(**arguments)
         yield page
         if not page.get("next_page_token"):
             return
         arguments = {"next_page_token": page["next_page_token"]}
+
+
+#: Clock difference between the workers and the platform allowed when a marker search stops.
+CLOCK_SKEW = timedelta(hours=1)
+
+
+def search_since(context: Mapping[str, Any]) -> datetime | None:
+    """The earliest a run of this task instance can have been started: its DAG run's first
+    eligible time (``run_after``, or the logical date: clears keep both), less ``CLOCK_SKEW``.
+    None (search everything) when the context has no DAG run."""
+    dag_run = context.get("dag_run")
+    times = [getattr(dag_run, name, None) for name in ("run_after", "logical_date", "queued_at")]
+    known = [t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in times if isinstance(t, datetime)]
+    return min(known) - CLOCK_SKEW if known else None
+
+
+def pages_since(pages: Iterable[Any], since: datetime | None) -> Iterator[list[Mapping[str, Any]]]:
+    """The entries of a listing page by page, down to the first page of a newest-first listing
+    that ends before ``since`` (a listing in any other order is read to its end)."""
+    for page in pages:
+        entries = [e for e in page or () if isinstance(e, Mapping)]
+        yield entries
+        first, last = (_created(entries[0]), _created(entries[-1])) if entries else (None, None)
+        if since and first and last and last <= first and last < since:
+            return
+
+
+def _created(entry: Mapping[str, Any]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(entry.get("created_at")))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class _RunsOperator(AbejaDeploymentOperator):
@@ -169,6 +206,8 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
     create_call = "create_run"
     #: the run a clear left running: this try never reuses it (``create_once``)
     _left_by_clear: str | None = None
+    #: where this try's search for an earlier run stops (``search_since``)
+    _since: datetime | None = None
 
     def __init__(
         self, *, input_file_id: str | None = None, reuse_existing: bool = True, **kwargs: Any
@@ -204,6 +243,7 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
         """As every waiting operator, but the first try after a clear never waits again for the
         run its cleared try was waiting for: a run cannot be cancelled, so it goes on and this
         try starts a new one (a run that succeeded is reused, as a finished resource always is)."""
+        self._since = search_since(context)
         cleared = first_try_after_clear(context, self.retries or 0)
         if self.reuse_existing and self.wait_for_completion and cleared:
             earlier = self._waited_for(context, organization_id)
@@ -250,12 +290,11 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
         return run
 
     def _newest(self, organization_id: str, marker: str) -> dict[str, Any] | None:
-        """The newest run carrying ``marker`` (the deployment's runs, newest first)."""
+        """The newest run carrying ``marker`` (the deployment's runs, newest first, down to the
+        earliest this task instance can have started one)."""
         read = functools.partial(self.client.get_runs, organization_id, self.deployment_id)
-        for page in _pages(read, RUN_PAGES_SEARCHED):
-            for run in marked(page.get("entries"), marker, "user_env_vars", "environment")[:1]:
-                return run
-        return None
+        pages = pages_since((page.get("entries") for page in _pages(read, None)), self._since)
+        return next((run for page in pages for run in marked(page, marker, *RUN_MARKS)), None)
 
     def summary(self, run: Mapping[str, Any]) -> dict[str, Any]:
         """Ids and status (no environment: it may hold secrets), and the output file once known."""

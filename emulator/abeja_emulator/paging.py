@@ -21,8 +21,11 @@ def _whole(query: Mapping[str, str], name: str, minimum: int) -> int | None:
     return int(raw)
 
 
-def paged(entries: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, Any]:
-    """One page of ``entries`` (archived ones filtered as asked; all of them without a limit)."""
+def paged(
+    entries: list[dict[str, Any]], query: Mapping[str, str], default_limit: int | None = None
+) -> dict[str, Any]:
+    """One page of ``entries`` (archived ones filtered as asked; ``default_limit`` of them, all
+    when None, without a limit)."""
     archived = query.get("filter_archived")
     if archived is not None and archived not in ARCHIVED_FILTERS:
         raise bad_request(f"filter_archived must be one of {', '.join(ARCHIVED_FILTERS)}")
@@ -31,7 +34,7 @@ def paged(entries: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, 
     elif archived == "only_archived":
         entries = [e for e in entries if e.get("archived")]
     offset = _whole(query, "offset", 0) or 0
-    limit = _whole(query, "limit", 1)
+    limit = _whole(query, "limit", 1) or default_limit
     chosen = entries[offset : None if limit is None else offset + limit]
     return {
         "entries": chosen,

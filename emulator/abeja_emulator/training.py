@@ -54,6 +54,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 #: Seconds a stopped handler gets between SIGTERM and SIGKILL.
 STOP_GRACE = 3.0
+#: Jobs in one listing without a ``limit``, as the platform answers (ABEJA's SDK documents 10).
+JOB_PAGE_DEFAULT = 10
 
 
 @dataclass
@@ -351,7 +353,7 @@ class TrainingPlatform:
         definition = self.definition(org, name)
         jobs = [j.wire for j in self.jobs.values() if j.definition is definition]
         jobs.sort(key=lambda wire: wire["created_at"], reverse=True)
-        return paged(jobs, query)
+        return paged(jobs, query, default_limit=JOB_PAGE_DEFAULT)
 
     def set_job_archived(self, org: str, name: str, job_id: str, archived: bool) -> dict[str, Any]:
         job = self.job(org, name, job_id)

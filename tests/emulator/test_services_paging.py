@@ -54,3 +54,15 @@ def test_the_client_reads_every_page(abeja_emulator):
         listed = client.get_services(abeja_emulator.organization_id, SAMPLE_DEPLOYMENT_ID)
     assert [s["service_id"] for s in listed["entries"]] == created
     assert abeja_emulator.counters()["requests"]["get_services"] == 3
+
+
+def test_a_list_with_a_default_page_size_pages_without_a_limit():
+    """Training jobs come 10 at a time when no ``limit`` is asked (ABEJA's SDK documents 10)."""
+    from abeja_emulator.paging import paged
+    from abeja_emulator.training import JOB_PAGE_DEFAULT
+
+    jobs = [{"training_job_id": str(n)} for n in range(JOB_PAGE_DEFAULT + 2)]
+    first = paged(jobs, {}, default_limit=JOB_PAGE_DEFAULT)
+    assert (len(first["entries"]), first["limit"], first["total"]) == (10, 10, 12)
+    assert paged(jobs, {"offset": "10"}, default_limit=JOB_PAGE_DEFAULT)["entries"] == jobs[10:]
+    assert len(paged(jobs, {"limit": "12"}, default_limit=JOB_PAGE_DEFAULT)["entries"]) == 12

@@ -17,7 +17,6 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_abeja.operators.runs import (
-    RUN_PAGES_SEARCHED,
     STORE_RUN_ID,
     AbejaCreateRunOperator,
     AbejaCreateTriggerOperator,
@@ -251,12 +250,16 @@ def _killed_before_waiting(op: AbejaCreateRunOperator, context: dict[str, Any]) 
     return str(context["ti"].xcoms["run_id"])
 
 
+#: Other runs that ``_bury`` starts, each on a page of its own.
+BUSY_RUNS = 6
+
+
 def _bury(platform: dict[str, str], emulator: Any) -> None:
-    """A busy deployment: other runs, one per page, push every earlier run past the pages the
-    creation marker's search reads."""
+    """A busy deployment: other runs, one per page, push every earlier run ``BUSY_RUNS`` pages
+    down the listing."""
     emulator.configure(runs_page_size=1)
     client = _client(emulator)
-    for _ in range(RUN_PAGES_SEARCHED):
+    for _ in range(BUSY_RUNS):
         client.create_run(emulator.organization_id, platform["deployment_id"], platform["version_id"])
 
 
@@ -270,6 +273,22 @@ def _until(emulator: Any, platform: dict[str, str], run_id: str, status: str) ->
     while _status(emulator, platform, run_id) != status:
         assert time.monotonic() < deadline, f"run {run_id} never reached {status}"
         time.sleep(0.05)
+
+
+def test_a_retry_without_a_stored_run_finds_it_however_busy_the_deployment(
+    platform: dict[str, str], emulator: Any, tmp_path: Path
+) -> None:
+    """No task state store (Airflow 2.11, or a kill before the store write): the creation
+    marker's search reads the deployment's runs page by page until it finds the earlier run."""
+    file_id = _upload(platform, tmp_path)
+    run_id = _killed_before_waiting(_run_op(platform, file_id), {"ti": FakeTI("run")})
+    _until(emulator, platform, run_id, "SUCCEEDED")
+    _bury(platform, emulator)
+    listed = route_count(emulator, "get_runs")
+    summary = _run_op(platform, file_id).execute({"ti": FakeTI("run", try_number=2)})
+    assert (summary["run_id"], summary["status"]) == (run_id, "SUCCEEDED")
+    assert route_count(emulator, "create_run") == 1 + BUSY_RUNS
+    assert route_count(emulator, "get_runs") - listed > BUSY_RUNS
 
 
 @needs_store
@@ -296,7 +315,7 @@ def test_a_retry_reconnects_to_the_running_run_it_stored(
         assert _status(emulator, platform, run_id) not in ("SUCCEEDED", "FAILED")
     finally:
         emulator.configure(run_step_delay=0.01)
-    assert route_count(emulator, "create_run") == 1 + RUN_PAGES_SEARCHED
+    assert route_count(emulator, "create_run") == 1 + BUSY_RUNS
     assert route_count(emulator, "get_runs") == listed
     assert store.values == {STORE_RUN_ID: run_id}
 
@@ -318,7 +337,7 @@ def test_a_retry_returns_the_stored_run_that_finished(
     )
     assert (summary["run_id"], summary["status"]) == (run_id, "SUCCEEDED")
     assert summary["output_file_id"]
-    assert route_count(emulator, "create_run") == 1 + RUN_PAGES_SEARCHED
+    assert route_count(emulator, "create_run") == 1 + BUSY_RUNS
 
 
 @needs_store
