@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import errno
 import json
 import os
@@ -29,6 +28,7 @@ from typing import Any
 PREFORK_SWITCH = "ABEJA_EMULATOR_PREFORK"
 ZYGOTE = Path(__file__).with_name("runtime_zygote.py")
 _MAX_MESSAGE = 1 << 16
+_READ_SIZE = 1 << 16
 #: Read when a process starts (by Python, the C library, the loader, numpy and its BLAS), so a
 #: forked child cannot take them from its own environment: a runtime whose value differs from the
 #: zygote's is spawned. PYTHONPATH is the exception: the child computes `sys.path` from its own.
@@ -124,33 +124,52 @@ class ForkServer:
         stdin = os.open(os.devnull, os.O_RDONLY)
         reply: asyncio.Future[ForkedProcess] = self.loop.create_future()
         try:
-            while True:
-                try:
-                    socket.send_fds(self._socket, [request], [stdin, stdout_w, stderr_w])
-                    break
-                except BlockingIOError:  # the zygote is behind; the loop reads its notices meanwhile
-                    await asyncio.sleep(0.01)
-                except OSError as exc:
-                    raise ZygoteGone(repr(exc)) from None
-            self._replies.append(reply)
-        finally:
-            for fd in (stdin, stdout_w, stderr_w):
-                os.close(fd)
-        try:
+            try:
+                while True:
+                    try:
+                        socket.send_fds(self._socket, [request], [stdin, stdout_w, stderr_w])
+                        break
+                    except BlockingIOError:  # the zygote is behind; the loop reads its notices meanwhile
+                        await asyncio.sleep(0.01)
+                    except OSError as exc:
+                        raise ZygoteGone(repr(exc)) from None
+                self._replies.append(reply)
+            finally:
+                for fd in (stdin, stdout_w, stderr_w):
+                    os.close(fd)
             process = await reply
-            readers = [await self._reader(fd, limit) for fd in (stdout, stderr)]
         except BaseException:
             for fd in (stdout, stderr):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+                os.close(fd)
             raise
         self.forked += 1
-        return process, readers[0], readers[1]
+        return process, self._reader(stdout, limit), self._reader(stderr, limit)
 
-    async def _reader(self, fd: int, limit: int) -> asyncio.StreamReader:
+    def _reader(self, fd: int, limit: int) -> asyncio.StreamReader:
+        """A stream of the pipe `fd`, which it owns and closes once, at its end.
+
+        Read by a loop reader rather than `connect_read_pipe`: made without awaiting, so a start
+        cancelled (its service deleted) never leaves a pipe half connected, which the transport
+        and the file object would both close, the second time perhaps another descriptor by then.
+        """
         reader = asyncio.StreamReader(limit=limit, loop=self.loop)
-        pipe = os.fdopen(fd, "rb", buffering=0)
-        await self.loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+        os.set_blocking(fd, False)
+
+        def readable() -> None:
+            try:
+                data = os.read(fd, _READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if data:
+                reader.feed_data(data)
+                return
+            self.loop.remove_reader(fd)
+            os.close(fd)
+            reader.feed_eof()
+
+        self.loop.add_reader(fd, readable)
         return reader
 
     def _receive(self) -> None:

@@ -83,7 +83,10 @@ def serve(control: socket.socket) -> dict | None:
                 _, status = os.waitpid(pid, 0)
                 control.send(json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
                 continue
-            message, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 3)
+            try:
+                message, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 3)
+            except ConnectionResetError:  # the emulator ended without closing its end
+                return None
             if not message:
                 return None
             request = json.loads(message)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -131,3 +134,57 @@ def test_forkable_needs_the_zygotes_start_up_values_and_an_absolute_python_path(
     assert not forkable(instance | {"PYTHONPATH": "site:/emulator/path"}, zygote)
     assert not forkable(instance | {"PYTHONPATH": "/instance/site::/emulator/path"}, zygote)
     assert not forkable(instance | {"PYTHONPATH": "/instance/site"}, zygote)  # the zygote's is not there
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_cancelled_start_closes_each_of_its_descriptors_once(code_dir, loop, monkeypatch):
+    """A service deleted while its instances start cancels their start at any point, here on
+    each of the loop's turns after the runtime's pid arrives: no pipe of theirs is left with two
+    owners, whose second close would hit a descriptor opened since (an HTTP connection, another
+    instance's pipe), under either loop the emulator runs on."""
+    runner = asyncio.run if loop == "asyncio" else pytest.importorskip("uvloop").run
+    turns = {"left": 0}
+    starts: list[asyncio.Future[Any]] = []
+    arrived = ForkedProcess.__init__
+
+    def cancel_after_turns(self: ForkedProcess, *args: Any) -> None:
+        arrived(self, *args)
+        cancel(turns["left"])
+
+    def cancel(left: int) -> None:
+        if left:
+            asyncio.get_running_loop().call_soon(cancel, left - 1)
+        else:
+            starts[-1].cancel()
+
+    monkeypatch.setattr(ForkedProcess, "__init__", cancel_after_turns)
+
+    async def cancelled_starts() -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
+        errors: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+        folders = InstanceFolders(scratch_dir("rt")).create()
+        env = platform_environment(folders, user_parameters={}, platform={}, handler="probe:handler")
+        opened_since: list[tuple[int, int]] = []
+        try:
+            for turns["left"] in range(8):
+                command = runtime_command()
+                start = start_platform_process(command, cwd=code_dir, env=env, sink=print, prefork=True)
+                starts.append(asyncio.ensure_future(start))
+                with contextlib.suppress(asyncio.CancelledError):
+                    await (await starts[-1]).kill()
+                opened_since.append(os.pipe())
+            await asyncio.sleep(0.5)
+            gc.collect()  # a pipe's file object closes its number when collected
+        finally:
+            shutil.rmtree(folders.root, ignore_errors=True)
+        return errors, opened_since
+
+    errors, opened_since = runner(cancelled_starts())
+    closed = []
+    for pipe in opened_since:
+        for fd in pipe:
+            try:
+                os.close(fd)
+            except OSError:
+                closed.append(fd)
+    assert (errors, closed) == ([], [])
