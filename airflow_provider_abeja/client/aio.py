@@ -99,13 +99,11 @@ class AsyncAPIClient(ClientBase):
 
     async def _send(self, spec: RequestSpec) -> _core.Answer:
         """The answer to ``spec``, read whole within the request's deadline and size limit."""
-        attempts = 0
         deadline = self._settings.deadline
+        starts: list[float] = []  # when each attempt started
 
         async def attempt() -> _core.Answer:
-            nonlocal attempts
-            attempts += 1
-            started = time.perf_counter()
+            starts.append(time.perf_counter())
             request = self._client.build_request(
                 spec.method, spec.url, params=spec.params, content=spec.body, headers=spec.headers
             )
@@ -113,13 +111,13 @@ class AsyncAPIClient(ClientBase):
                 answer = await asyncio.wait_for(self._exchange(spec, request), deadline)
             except asyncio.TimeoutError:
                 raise httpx.ReadTimeout(f"no whole answer within {deadline:g}s", request=request) from None
-            _core.log_answer(spec, answer.url, answer.status_code, started)
+            _core.log_answer(spec, answer.url, answer.status_code, starts[-1])
             return answer
 
         try:
             return await self._retry_policy.acall(spec, TRANSPORT_ADAPTER, attempt)
         except httpx.TransportError as exc:
-            _core.raise_transport_error(spec, attempts, exc, self._credential.secrets)
+            _core.raise_transport_error(spec, len(starts), exc, self._credential.secrets)
 
     async def _exchange(self, spec: RequestSpec, request: httpx.Request) -> _core.Answer:
         """Send ``request`` and read its body: a 2xx up to ``max_answer_bytes``, an error its head.

@@ -52,7 +52,6 @@ class Settings:
     timeout: Timeout
     max_retry_count: int
     verify: bool | str
-    inference_addressing: str
     retry_wait_max: float
     pool_maxsize: int
     max_answer_bytes: int
@@ -118,14 +117,11 @@ class ClientBase:
         whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
         limit = _core.DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
         limit = whole_number(limit, "max_answer_bytes", 1, digits=False)
-        addressing = check_addressing(inference_addressing)
-        self._settings = Settings(
-            url, timeouts, retries, verify, addressing, float(retry_wait_max), pool_maxsize, limit
-        )
+        self._settings = Settings(url, timeouts, retries, verify, float(retry_wait_max), pool_maxsize, limit)
+        self._builder = RequestBuilder(url, check_addressing(inference_addressing))
         self._credential: Credential = resolve_credential(credential, os.environ)
         #: Added to the message of a 401 or 403: where the credential came from, what to check.
         self._auth_hint = auth_hint
-        self._builder = RequestBuilder(url, addressing)
         self._retry_policy = RetryPolicy(retries, float(retry_wait_max), secrets=self._credential.secrets)
         self._open_transport()
 
@@ -304,14 +300,12 @@ class APIClient(ClientBase):
     def _send(self, spec: RequestSpec, *, stream: bool = False) -> requests.Response:
         """The answer to ``spec``, read whole within the limits (``stream``: the body left unread,
         for a copy to a file). Redirects are never followed: the API does not redirect."""
-        attempts = 0
         parts = urlsplit(spec.url)
         proxies = self._proxies(f"{parts.scheme}://{parts.netloc}")
+        starts: list[float] = []  # when each attempt started
 
         def attempt() -> requests.Response:
-            nonlocal attempts
-            attempts += 1
-            started = time.perf_counter()
+            starts.append(time.perf_counter())
             with _deadline.deadline(self._settings.deadline):
                 response = self._session.request(
                     spec.method,
@@ -327,13 +321,13 @@ class APIClient(ClientBase):
                 )
                 if not stream or not 200 <= response.status_code < 300:
                     self._read(spec, response)
-            _core.log_answer(spec, response.url, response.status_code, started)
+            _core.log_answer(spec, response.url, response.status_code, starts[-1])
             return response
 
         try:
             return self._retry_policy.call(spec, TRANSPORT_ADAPTER, attempt)
         except requests.exceptions.RequestException as exc:
-            _core.raise_transport_error(spec, attempts, exc, self._credential.secrets)
+            _core.raise_transport_error(spec, len(starts), exc, self._credential.secrets)
 
     def _read(self, spec: RequestSpec, response: requests.Response) -> None:
         """Read the body into ``response.content`` within its limits (``_core.Body``: decoded as it
@@ -358,14 +352,12 @@ class APIClient(ClientBase):
     def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> requests.Response:
         """The inference answer; with ``stream_to`` its body is copied there in chunks (not
         limited in size; each receive within the read timeout)."""
-        if stream_to is None:
-            response = self._send(spec)
-            _core.raise_for_status(spec, response, self._credential.secrets, self._auth_hint)
-            return response
-        if not isinstance(stream_to, str | os.PathLike) and not hasattr(stream_to, "write"):
+        if not isinstance(stream_to, str | os.PathLike | None) and not hasattr(stream_to, "write"):
             raise InvalidArgumentError("stream_to", "must be a path or a binary file object")
-        with closing(self._send(spec, stream=True)) as response:
+        with closing(self._send(spec, stream=stream_to is not None)) as response:
             _core.raise_for_status(spec, response, self._credential.secrets, self._auth_hint)
+            if stream_to is None:
+                return response
             try:
                 with (
                     open(stream_to, "wb")
@@ -385,8 +377,7 @@ class APIClient(ClientBase):
             return self._inference(self._builder.build(name, args), args.get("stream_to"))
         plan = _core.Plan(self._builder, name, args)
         for spec in plan:
-            response = self._send(spec)
-            plan.answer = _core.read_answer(spec, response, self._credential.secrets, self._auth_hint)
+            plan.answer = _core.read_answer(spec, self._send(spec), self._credential.secrets, self._auth_hint)
         return plan.answer
 
     # ------------------------------------------------------------------ services
