@@ -130,13 +130,8 @@ class AsyncAPIClient(ClientBase):
             async for chunk in response.aiter_raw():
                 if not body.add(chunk):
                     break
-            return _core.Answer(
-                response.status_code,
-                response.reason_phrase or "",
-                response.headers,
-                body.content,
-                str(response.request.url),
-            )
+            reason, url = response.reason_phrase or "", str(request.url)  # never redirected
+            return _core.Answer(response.status_code, reason, response.headers, body.content, url)
         finally:
             await response.aclose()
             # httpx binds the spent stream to its response, a reference cycle holding the whole
