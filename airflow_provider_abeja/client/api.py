@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
 from airflow_provider_abeja.client import runs, training, validation
-from airflow_provider_abeja.client.training import check_version_number
 from airflow_provider_abeja.exceptions import InvalidArgumentError
 
 #: The alias ``create_endpoint`` sends when none is given (as ABEJA's own SDK does).
@@ -145,7 +144,7 @@ DEFINITION = DEFINITIONS + "/{job_definition_name}"
 VERSIONS = DEFINITION + "/versions"
 #: A job definition's version: the Training API numbers them (``path_values=NUMBERED``).
 VERSION = VERSIONS + "/{version_id}"
-NUMBERED = {"version_id": check_version_number}
+NUMBERED = {"version_id": training.check_version_number}
 JOB = DEFINITION + "/jobs/{training_job_id}"
 RUN = DEPLOYMENT + "/runs/{run_id}"
 TRIGGER = DEPLOYMENT + "/triggers/{trigger_id}"
@@ -179,26 +178,18 @@ def presigned(argument: str, what: str) -> dict[str, Any]:
     return dict(path=f"{{{argument}}}", answer="bytes", plane="presigned", path_values={argument: check})
 
 
-#: Every declared call by name: the steps of other calls below, and each ``APIClient`` method
-#: that ``declared`` marks (filed when ``client.sync`` is imported, as both clients do).
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        Operation(
-            "upload_deployment_code",
-            "PUT",
-            **presigned("upload_url", "the version"),
-            payload=lambda args: args["code"],
-            internal=True,
-        ),
-        Operation(
-            "download_channel_file_content",
-            "GET",
-            **presigned("download_uri", "the Datalake file"),
-            internal=True,
-        ),
-    )
-}
+#: Every declared call by name: the steps of other calls below, and each ``APIClient`` method's
+#: (``declared`` files it when ``client.sync`` is imported, as both clients do).
+OPERATIONS: dict[str, Operation] = {}
+
+
+def _step(name: str, method: HttpMethod, argument: str, what: str, **options: Any) -> None:
+    """Declare ``name``, a step of other calls: a request to a pre-signed URL, as ``presigned``."""
+    OPERATIONS[name] = Operation(name, method, **presigned(argument, what), **options, internal=True)
+
+
+_step("upload_deployment_code", "PUT", "upload_url", "the version", payload=lambda args: args["code"])
+_step("download_channel_file_content", "GET", "download_uri", "the Datalake file")
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 

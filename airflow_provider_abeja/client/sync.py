@@ -29,7 +29,6 @@ from airflow_provider_abeja.client._core import RequestBuilder, RequestSpec
 from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE, OPERATIONS, declared
 from airflow_provider_abeja.client.credentials import Credential, resolve_credential
 from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
-from airflow_provider_abeja.client.training import Archive
 from airflow_provider_abeja.client.validation import (
     DEFAULT_API_URL,
     Timeout,
@@ -509,7 +508,7 @@ class APIClient(ClientBase):
         self,
         organization_id: str,
         job_definition_name: str,
-        source: Archive,
+        source: training.Archive,
         handler: str,
         image: str | None = None,
         environment: Mapping[str, str] | None = None,
@@ -604,7 +603,7 @@ class APIClient(ClientBase):
         self,
         organization_id: str,
         job_definition_name: str,
-        model_data: Archive,
+        model_data: training.Archive,
         training_job_id: str | None = None,
         description: str | None = None,
         user_parameters: Mapping[str, Any] | None = None,
@@ -643,7 +642,7 @@ class APIClient(ClientBase):
         organization_id: str,
         deployment_id: str,
         version: str,
-        code: Archive,
+        code: training.Archive,
         handler: str = "main:handler",
         image: str = "abeja-inc/all-cpu:23.02",
         user_parameters: Mapping[str, str] | None = None,
