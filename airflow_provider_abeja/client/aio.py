@@ -11,6 +11,7 @@ import functools
 import ssl
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Concatenate, ParamSpec
 
@@ -67,7 +68,7 @@ def _awaited(
     return method
 
 
-class AsyncAPIClient(ClientBase):
+class AsyncAPIClient(ClientBase, AbstractAsyncContextManager["AsyncAPIClient"]):
     """The calls triggers await, as coroutines; the same constructor as ``APIClient``.
 
     Close with ``await client.aclose()`` or ``async with``.
@@ -90,9 +91,6 @@ class AsyncAPIClient(ClientBase):
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-    async def __aenter__(self) -> AsyncAPIClient:
-        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

@@ -16,7 +16,7 @@ import operator
 import os
 import time
 from collections.abc import Callable, Mapping
-from contextlib import closing, nullcontext
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
 from typing import IO, Any, Final, TypeVar
 from urllib.parse import urlsplit
@@ -184,7 +184,7 @@ def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> requests.exceptions
     return requests.exceptions.ChunkedEncodingError(exc)
 
 
-class APIClient(ClientBase):
+class APIClient(ClientBase, AbstractContextManager["APIClient"]):
     """A low-level client for the ABEJA Platform Service and Training APIs.
 
     One pooled session serves every call and may be shared by threads. Safe retries (see
@@ -289,9 +289,6 @@ class APIClient(ClientBase):
 
     def close(self) -> None:
         self._session.close()
-
-    def __enter__(self) -> APIClient:
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
