@@ -151,15 +151,12 @@ TRIGGER = DEPLOYMENT + "/triggers/{trigger_id}"
 CHANNELS = "/organizations/{organization_id}/channels"
 #: Datalake file routes sit at the API root, not under the organization.
 FILE = "/channels/{channel_id}/{file_id}"
+#: Log events between two times.
+TIME_WINDOW = {"start_time": utc_time, "end_time": utc_time}
 #: A page of a service's recent logs: the tokens of the pages around it, or a time window.
-LOG_PAGE = {
-    "next_forward_token": text,
-    "next_backward_token": text,
-    "start_time": utc_time,
-    "end_time": utc_time,
-}
+LOG_PAGE = {"next_forward_token": text, "next_backward_token": text} | TIME_WINDOW
 #: A page of a run's logs (oldest first).
-RUN_LOG_PAGE = {"next_token": text, "start_time": utc_time, "end_time": utc_time}
+RUN_LOG_PAGE = {"next_token": text} | TIME_WINDOW
 #: A page of a token-paged listing (runs): the token is sent alone.
 TOKEN_PAGE = {"next_page_token": text, "scan_forward": flag}
 #: A page of a channel's files; ``next_page_token`` is sent alone (see ``APIClient.list_channel_files``).
@@ -207,8 +204,7 @@ def declared(method: HttpMethod, *fields: Any, **options: Any) -> Callable[[_Met
 
         @functools.wraps(function)
         def send(self: Any, *args: Any, **kwargs: Any) -> Any:
-            result = function(self, *args, **kwargs)
-            if result is not None:
+            if (result := function(self, *args, **kwargs)) is not None:
                 return result
             arguments = signature.bind(self, *args, **kwargs)
             arguments.apply_defaults()
