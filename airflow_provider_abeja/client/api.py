@@ -108,15 +108,13 @@ _SIZING_OPTIONS = ("min_instance_number", "max_instance_number", "enable_autosca
 def create_service_body(args: validation.Arguments) -> dict[str, Any]:
     validation.check_path_id(args["version_id"], "version_id")
     validation.check_sizing(args)
-    validation.check_environment(args["environment"])
+    environment = validation.given(args, {"environment": validation.check_environment})
     # The checks above refused a None version, type or instance count: only the options are left out.
     fields = ("version_id", "instance_type", "instance_number", *_SIZING_OPTIONS)
     payload = {name: args[name] for name in fields if args[name] is not None}
     if args["model_id"] is not None:
         payload["models"] = {"alias": validation.check_path_id(args["model_id"], "model_id")}
-    if args["environment"] is not None:
-        payload["environment"] = dict(args["environment"])
-    return payload
+    return payload | environment
 
 
 def update_service_body(args: validation.Arguments) -> dict[str, Any]:
