@@ -45,13 +45,11 @@ DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)  # typed as any timeout: None is "off"
 
 @dataclass(frozen=True)
 class Settings:
-    """What a client was configured with, after arguments and environment were merged."""
+    """How a client's transport was configured, after arguments and environment were merged (the
+    API URL is its request builder's, the retries its retry policy's)."""
 
-    api_url: str
     timeout: Timeout
-    max_retry_count: int
     verify: bool | str
-    retry_wait_max: float
     pool_maxsize: int
     max_answer_bytes: int
 
@@ -64,9 +62,10 @@ class Settings:
 _T = TypeVar("_T")
 
 
-def _from_settings(name: str) -> Any:
-    """A read-only client property: the setting ``name`` as the client resolved it."""
-    return property(operator.attrgetter(f"_settings.{name}"))
+def _read_only(path: str) -> Any:
+    """A read-only client property: the setting at ``path`` (``_settings.timeout``) as the client
+    resolved it."""
+    return property(operator.attrgetter(path))
 
 
 def _setting(
@@ -116,7 +115,7 @@ class ClientBase:
         whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
         limit = _core.DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
         limit = whole_number(limit, "max_answer_bytes", 1, digits=False)
-        self._settings = Settings(url, timeouts, retries, verify, float(retry_wait_max), pool_maxsize, limit)
+        self._settings = Settings(timeouts, verify, pool_maxsize, limit)
         self._builder = RequestBuilder(url, check_addressing(inference_addressing))
         self._credential: Credential = resolve_credential(credential, os.environ)
         #: Added to the message of a 401 or 403: where the credential came from, what to check.
@@ -129,14 +128,14 @@ class ClientBase:
         raise NotImplementedError
 
     # Read-only: a property at run time; Final makes type checkers refuse an assignment too.
-    api_url: Final[str] = _from_settings("api_url")
+    api_url: Final[str] = _read_only("_builder.api_url")
     #: (connect, read) seconds, or None when timeouts are off.
-    timeout: Final[Timeout] = _from_settings("timeout")
-    max_retry_count: Final[int] = _from_settings("max_retry_count")
+    timeout: Final[Timeout] = _read_only("_settings.timeout")
+    max_retry_count: Final[int] = _read_only("_retry_policy.max_retry_count")
     #: The longest answer read into memory; answers streamed to a file are not limited.
-    max_answer_bytes: Final[int] = _from_settings("max_answer_bytes")
+    max_answer_bytes: Final[int] = _read_only("_settings.max_answer_bytes")
     #: The longest wait between two tries, in seconds (for callers applying the same policy).
-    retry_wait_max: Final[float] = _from_settings("retry_wait_max")
+    retry_wait_max: Final[float] = _read_only("_retry_policy.wait_max")
 
     @property
     def inference_addressing(self) -> str:
