@@ -122,16 +122,14 @@ def update_service_body(args: validation.Arguments) -> dict[str, Any]:
     return dict(args["payload"] or {})
 
 
+def update_endpoint_body(args: validation.Arguments) -> dict[str, Any]:
+    """What an endpoint points at: its service."""
+    return {"service_id": validation.check_path_id(args["service_id"], "service_id")}
+
+
 def create_endpoint_body(args: validation.Arguments) -> dict[str, Any]:
     alias = DEFAULT_ENDPOINT_ALIAS if args["custom_alias"] is None else args["custom_alias"]
-    return {
-        "service_id": validation.check_path_id(args["service_id"], "service_id"),
-        "custom_alias": validation.check_path_id(alias, "custom_alias"),
-    }
-
-
-def update_endpoint_body(args: validation.Arguments) -> dict[str, Any]:
-    return {"service_id": validation.check_path_id(args["service_id"], "service_id")}
+    return update_endpoint_body(args) | {"custom_alias": validation.check_path_id(alias, "custom_alias")}
 
 
 DEPLOYMENT = "/organizations/{organization_id}/deployments/{deployment_id}"

@@ -335,11 +335,10 @@ class APIClient(ClientBase, AbstractContextManager["APIClient"]):
                 if not body.add(chunk):
                     response.close()  # an error's head is read: the rest goes with the connection
                     break
-        except AbejaError:
+        except (AbejaError, urllib3.exceptions.HTTPError) as exc:
             response.close()
-            raise
-        except urllib3.exceptions.HTTPError as exc:
-            response.close()
+            if isinstance(exc, AbejaError):
+                raise
             raise _as_requests_error(exc) from exc
         response._content = body.content
         response._content_consumed = True  # type: ignore[attr-defined]
