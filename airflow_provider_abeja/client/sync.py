@@ -123,9 +123,9 @@ class ClientBase:
         self._retry_policy = RetryPolicy(retries, float(retry_wait_max), secrets=self._credential.secrets)
         self._open_transport()
 
-    def _open_transport(self) -> None:
-        """Build the pooled HTTP transport from ``self._settings`` and ``self._credential``."""
-        raise NotImplementedError
+    #: Builds the pooled HTTP transport from ``self._settings`` and ``self._credential`` (each
+    #: client its own).
+    _open_transport: Callable[[], None]
 
     # Read-only: a property at run time; Final makes type checkers refuse an assignment too.
     api_url: Final[str] = _read_only("_builder.api_url")
