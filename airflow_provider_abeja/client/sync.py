@@ -175,11 +175,10 @@ TRANSPORT_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(classi
 
 
 def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> requests.exceptions.RequestException:
-    """What requests itself raises for urllib3's error while reading a body."""
+    """What requests itself raises for urllib3's error while reading a body (undecoded: no
+    ``DecodeError``; ``_core.Body`` decodes)."""
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
         return requests.exceptions.ReadTimeout(exc)
-    if isinstance(exc, urllib3.exceptions.DecodeError):
-        return requests.exceptions.ContentDecodingError(exc)
     return requests.exceptions.ChunkedEncodingError(exc)
 
 
