@@ -11,6 +11,7 @@ import functools
 import ssl
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Concatenate, ParamSpec
 
@@ -67,7 +68,7 @@ def _awaited(
     return method
 
 
-class AsyncAPIClient(ClientBase):
+class AsyncAPIClient(ClientBase, AbstractAsyncContextManager["AsyncAPIClient"]):
     """The calls triggers await, as coroutines; the same constructor as ``APIClient``.
 
     Close with ``await client.aclose()`` or ``async with``.
@@ -91,21 +92,16 @@ class AsyncAPIClient(ClientBase):
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def __aenter__(self) -> AsyncAPIClient:
-        return self
-
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def _send(self, spec: RequestSpec) -> _core.Answer:
         """The answer to ``spec``, read whole within the request's deadline and size limit."""
-        attempts = 0
         deadline = self._settings.deadline
+        starts: list[float] = []  # when each attempt started
 
         async def attempt() -> _core.Answer:
-            nonlocal attempts
-            attempts += 1
-            started = time.perf_counter()
+            starts.append(time.perf_counter())
             request = self._client.build_request(
                 spec.method, spec.url, params=spec.params, content=spec.body, headers=spec.headers
             )
@@ -113,13 +109,13 @@ class AsyncAPIClient(ClientBase):
                 answer = await asyncio.wait_for(self._exchange(spec, request), deadline)
             except asyncio.TimeoutError:
                 raise httpx.ReadTimeout(f"no whole answer within {deadline:g}s", request=request) from None
-            _core.log_answer(spec, answer.url, answer.status_code, started)
+            _core.log_answer(spec, answer.url, answer.status_code, starts[-1])
             return answer
 
         try:
             return await self._retry_policy.acall(spec, TRANSPORT_ADAPTER, attempt)
         except httpx.TransportError as exc:
-            _core.raise_transport_error(spec, attempts, exc, self._credential.secrets)
+            _core.raise_transport_error(spec, len(starts), exc, self._credential.secrets)
 
     async def _exchange(self, spec: RequestSpec, request: httpx.Request) -> _core.Answer:
         """Send ``request`` and read its body: a 2xx up to ``max_answer_bytes``, an error its head.
@@ -132,13 +128,8 @@ class AsyncAPIClient(ClientBase):
             async for chunk in response.aiter_raw():
                 if not body.add(chunk):
                     break
-            return _core.Answer(
-                response.status_code,
-                response.reason_phrase or "",
-                response.headers,
-                body.content,
-                str(response.request.url),
-            )
+            reason, url = response.reason_phrase or "", str(request.url)  # never redirected
+            return _core.Answer(response.status_code, reason, response.headers, body.content, url)
         finally:
             await response.aclose()
             # httpx binds the spent stream to its response, a reference cycle holding the whole

@@ -1,22 +1,22 @@
 """APIClient: the synchronous Service API client on one pooled ``requests.Session``, and the
 settings, credential and repr it shares with ``aio.AsyncAPIClient`` (``ClientBase``).
 
-A call's method is its public signature and docstring; ``client.api`` declares its request.
+A call's method is its public signature and docstring; ``@declared`` above it declares its request
+(``client.api``).
 """
 
-# A declared call's method has no body of its own: ``declared_calls`` gives it one.
+# A declared call's method has no body of its own: ``api.declared`` gives it one.
 # mypy: disable-error-code="empty-body"
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import inspect
 import operator
 import os
 import time
 from collections.abc import Callable, Mapping
-from contextlib import closing, nullcontext
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
 from typing import IO, Any, Final, TypeVar
 from urllib.parse import urlsplit
@@ -24,12 +24,11 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from airflow_provider_abeja.client import _core, _deadline
+from airflow_provider_abeja.client import _core, _deadline, api, runs, training
 from airflow_provider_abeja.client._core import RequestBuilder, RequestSpec
-from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE, OPERATIONS
+from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE, OPERATIONS, declared
 from airflow_provider_abeja.client.credentials import Credential, resolve_credential
 from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
-from airflow_provider_abeja.client.training import Archive, artifact_uri, deployment_code
 from airflow_provider_abeja.client.validation import (
     DEFAULT_API_URL,
     Timeout,
@@ -46,14 +45,11 @@ DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)  # typed as any timeout: None is "off"
 
 @dataclass(frozen=True)
 class Settings:
-    """What a client was configured with, after arguments and environment were merged."""
+    """How a client's transport was configured, after arguments and environment were merged (the
+    API URL is its request builder's, the retries its retry policy's)."""
 
-    api_url: str
     timeout: Timeout
-    max_retry_count: int
     verify: bool | str
-    inference_addressing: str
-    retry_wait_max: float
     pool_maxsize: int
     max_answer_bytes: int
 
@@ -66,9 +62,10 @@ class Settings:
 _T = TypeVar("_T")
 
 
-def _from_settings(name: str) -> Any:
-    """A read-only client property: the setting ``name`` as the client resolved it."""
-    return property(operator.attrgetter(f"_settings.{name}"))
+def _read_only(path: str) -> Any:
+    """A read-only client property: the setting at ``path`` (``_settings.timeout``) as the client
+    resolved it."""
+    return property(operator.attrgetter(path))
 
 
 def _setting(
@@ -118,30 +115,27 @@ class ClientBase:
         whole_number(pool_maxsize, "pool_maxsize", 1, digits=False)
         limit = _core.DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
         limit = whole_number(limit, "max_answer_bytes", 1, digits=False)
-        addressing = check_addressing(inference_addressing)
-        self._settings = Settings(
-            url, timeouts, retries, verify, addressing, float(retry_wait_max), pool_maxsize, limit
-        )
+        self._settings = Settings(timeouts, verify, pool_maxsize, limit)
+        self._builder = RequestBuilder(url, check_addressing(inference_addressing))
         self._credential: Credential = resolve_credential(credential, os.environ)
         #: Added to the message of a 401 or 403: where the credential came from, what to check.
         self._auth_hint = auth_hint
-        self._builder = RequestBuilder(url, addressing)
         self._retry_policy = RetryPolicy(retries, float(retry_wait_max), secrets=self._credential.secrets)
         self._open_transport()
 
-    def _open_transport(self) -> None:
-        """Build the pooled HTTP transport from ``self._settings`` and ``self._credential``."""
-        raise NotImplementedError
+    #: Builds the pooled HTTP transport from ``self._settings`` and ``self._credential`` (each
+    #: client its own).
+    _open_transport: Callable[[], None]
 
     # Read-only: a property at run time; Final makes type checkers refuse an assignment too.
-    api_url: Final[str] = _from_settings("api_url")
+    api_url: Final[str] = _read_only("_builder.api_url")
     #: (connect, read) seconds, or None when timeouts are off.
-    timeout: Final[Timeout] = _from_settings("timeout")
-    max_retry_count: Final[int] = _from_settings("max_retry_count")
+    timeout: Final[Timeout] = _read_only("_settings.timeout")
+    max_retry_count: Final[int] = _read_only("_retry_policy.max_retry_count")
     #: The longest answer read into memory; answers streamed to a file are not limited.
-    max_answer_bytes: Final[int] = _from_settings("max_answer_bytes")
+    max_answer_bytes: Final[int] = _read_only("_settings.max_answer_bytes")
     #: The longest wait between two tries, in seconds (for callers applying the same policy).
-    retry_wait_max: Final[float] = _from_settings("retry_wait_max")
+    retry_wait_max: Final[float] = _read_only("_retry_policy.wait_max")
 
     @property
     def inference_addressing(self) -> str:
@@ -158,35 +152,6 @@ class ClientBase:
 StreamTarget = str | os.PathLike[str] | IO[bytes]
 #: A JSON object, as the API answers.
 JSON = dict[str, Any]
-_Class = TypeVar("_Class", bound=type)
-
-
-def declared_calls(cls: _Class) -> _Class:
-    """Each method of ``cls`` named after a declared call sends it with the method's arguments.
-
-    A method's body runs first: one that returns a result (a call made of several requests) is
-    the whole call; a body of a docstring only leaves the request to the declaration.
-    """
-    for attribute, method in list(vars(cls).items()):
-        name = getattr(method, "__name__", "")  # an alias's too
-        if name in OPERATIONS and not OPERATIONS[name].internal:
-            setattr(cls, attribute, _sending(name, method))
-    return cls
-
-
-def _sending(name: str, method: Any) -> Any:
-    signature = inspect.signature(method)
-
-    @functools.wraps(method)
-    def send(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = method(self, *args, **kwargs)
-        if result is not None:
-            return result
-        arguments = signature.bind(self, *args, **kwargs)
-        arguments.apply_defaults()
-        return self._call(name, arguments.arguments)
-
-    return send
 
 
 def classify_requests_error(exc: BaseException) -> Failure | None:
@@ -210,16 +175,14 @@ TRANSPORT_ADAPTER: TransportAdapter[requests.Response] = TransportAdapter(classi
 
 
 def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> requests.exceptions.RequestException:
-    """What requests itself raises for urllib3's error while reading a body."""
+    """What requests itself raises for urllib3's error while reading a body (undecoded: no
+    ``DecodeError``; ``_core.Body`` decodes)."""
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
         return requests.exceptions.ReadTimeout(exc)
-    if isinstance(exc, urllib3.exceptions.DecodeError):
-        return requests.exceptions.ContentDecodingError(exc)
     return requests.exceptions.ChunkedEncodingError(exc)
 
 
-@declared_calls
-class APIClient(ClientBase):
+class APIClient(ClientBase, AbstractContextManager["APIClient"]):
     """A low-level client for the ABEJA Platform Service and Training APIs.
 
     One pooled session serves every call and may be shared by threads. Safe retries (see
@@ -228,9 +191,11 @@ class APIClient(ClientBase):
 
     # ------------------------------------------------------------------ what triggers await too
 
+    @declared("GET", api.SERVICE)
     def get_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """GET .../services/{service_id}."""
 
+    @declared("GET", api.SERVICE + "/recentlogs", query=api.LOG_PAGE)
     def get_service_recent_logs(
         self,
         organization_id: str,
@@ -243,20 +208,25 @@ class APIClient(ClientBase):
     ) -> JSON:
         """GET .../services/{service_id}/recentlogs (aware datetimes are sent in UTC)."""
 
+    @declared("GET", api.DEPLOYMENT + "/services", "entries")
     def get_services(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../services; always ``{"entries": [...]}``."""
 
+    @declared("GET", api.JOB)
     def get_training_job(self, organization_id: str, job_definition_name: str, training_job_id: str) -> JSON:
         """GET .../jobs/{training_job_id} (``status``, ``statistics``, ...)."""
 
+    @declared("GET", api.JOB + "/recentlogs")
     def get_training_job_recent_logs(
         self, organization_id: str, job_definition_name: str, training_job_id: str
     ) -> JSON:
         """GET .../jobs/{training_job_id}/recentlogs (not a public route: see the module doc)."""
 
+    @declared("GET", api.RUN)
     def get_run(self, organization_id: str, deployment_id: str, run_id: str) -> JSON:
         """GET .../runs/{run_id} (``status``: one of ``client.runs.RUN_STATUSES``)."""
 
+    @declared("GET", api.RUN + "/recentlogs", query=api.LOG_PAGE)
     def get_run_recent_logs(
         self,
         organization_id: str,
@@ -269,6 +239,7 @@ class APIClient(ClientBase):
     ) -> JSON:
         """GET .../runs/{run_id}/recentlogs: events newest first, as for services."""
 
+    @declared("GET", "/channels/{channel_id}", query=api.FILE_PAGE, query_names={"query": "q"})
     def list_channel_files(
         self,
         channel_id: str,
@@ -317,23 +288,18 @@ class APIClient(ClientBase):
     def close(self) -> None:
         self._session.close()
 
-    def __enter__(self) -> APIClient:
-        return self
-
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _send(self, spec: RequestSpec, *, stream: bool = False) -> requests.Response:
         """The answer to ``spec``, read whole within the limits (``stream``: the body left unread,
         for a copy to a file). Redirects are never followed: the API does not redirect."""
-        attempts = 0
         parts = urlsplit(spec.url)
         proxies = self._proxies(f"{parts.scheme}://{parts.netloc}")
+        starts: list[float] = []  # when each attempt started
 
         def attempt() -> requests.Response:
-            nonlocal attempts
-            attempts += 1
-            started = time.perf_counter()
+            starts.append(time.perf_counter())
             with _deadline.deadline(self._settings.deadline):
                 response = self._session.request(
                     spec.method,
@@ -349,13 +315,13 @@ class APIClient(ClientBase):
                 )
                 if not stream or not 200 <= response.status_code < 300:
                     self._read(spec, response)
-            _core.log_answer(spec, response.url, response.status_code, started)
+            _core.log_answer(spec, response.url, response.status_code, starts[-1])
             return response
 
         try:
             return self._retry_policy.call(spec, TRANSPORT_ADAPTER, attempt)
         except requests.exceptions.RequestException as exc:
-            _core.raise_transport_error(spec, attempts, exc, self._credential.secrets)
+            _core.raise_transport_error(spec, len(starts), exc, self._credential.secrets)
 
     def _read(self, spec: RequestSpec, response: requests.Response) -> None:
         """Read the body into ``response.content`` within its limits (``_core.Body``: decoded as it
@@ -368,11 +334,10 @@ class APIClient(ClientBase):
                 if not body.add(chunk):
                     response.close()  # an error's head is read: the rest goes with the connection
                     break
-        except AbejaError:
+        except (AbejaError, urllib3.exceptions.HTTPError) as exc:
             response.close()
-            raise
-        except urllib3.exceptions.HTTPError as exc:
-            response.close()
+            if isinstance(exc, AbejaError):
+                raise
             raise _as_requests_error(exc) from exc
         response._content = body.content
         response._content_consumed = True  # type: ignore[attr-defined]
@@ -380,14 +345,12 @@ class APIClient(ClientBase):
     def _inference(self, spec: RequestSpec, stream_to: StreamTarget | None) -> requests.Response:
         """The inference answer; with ``stream_to`` its body is copied there in chunks (not
         limited in size; each receive within the read timeout)."""
-        if stream_to is None:
-            response = self._send(spec)
-            _core.raise_for_status(spec, response, self._credential.secrets, self._auth_hint)
-            return response
-        if not isinstance(stream_to, str | os.PathLike) and not hasattr(stream_to, "write"):
+        if not isinstance(stream_to, str | os.PathLike | None) and not hasattr(stream_to, "write"):
             raise InvalidArgumentError("stream_to", "must be a path or a binary file object")
-        with closing(self._send(spec, stream=True)) as response:
+        with closing(self._send(spec, stream=stream_to is not None)) as response:
             _core.raise_for_status(spec, response, self._credential.secrets, self._auth_hint)
+            if stream_to is None:
+                return response
             try:
                 with (
                     open(stream_to, "wb")
@@ -407,12 +370,12 @@ class APIClient(ClientBase):
             return self._inference(self._builder.build(name, args), args.get("stream_to"))
         plan = _core.Plan(self._builder, name, args)
         for spec in plan:
-            response = self._send(spec)
-            plan.answer = _core.read_answer(spec, response, self._credential.secrets, self._auth_hint)
+            plan.answer = _core.read_answer(spec, self._send(spec), self._credential.secrets, self._auth_hint)
         return plan.answer
 
     # ------------------------------------------------------------------ services
 
+    @declared("POST", api.DEPLOYMENT + "/services", payload=api.create_service_body)
     def create_service(
         self,
         organization_id: str,
@@ -428,14 +391,17 @@ class APIClient(ClientBase):
     ) -> JSON:
         """POST .../services: create a service (never re-sent after a 5xx or a read timeout)."""
 
+    @declared("DELETE", api.SERVICE)
     def delete_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """DELETE .../services/{service_id}."""
 
+    @declared("GET", "/organizations/{organization_id}/deployments", "entries")
     def get_deployments(self, organization_id: str) -> JSON:
         """GET /organizations/{organization_id}/deployments; always ``{"entries": [...]}``."""
 
     list_services = get_services
 
+    @declared("POST", "/services/{service_id}", "response", "inference")
     def request_service(
         self,
         organization_id: str,
@@ -453,12 +419,15 @@ class APIClient(ClientBase):
         or a binary file) receives the answer in chunks instead of keeping it in memory.
         """
 
+    @declared("POST", api.SERVICE + "/start")
     def start_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """POST .../services/{service_id}/start."""
 
+    @declared("POST", api.SERVICE + "/stop")
     def stop_service(self, organization_id: str, deployment_id: str, service_id: str) -> JSON:
         """POST .../services/{service_id}/stop."""
 
+    @declared("PATCH", api.SERVICE, payload=api.update_service_body)
     def update_service(
         self, organization_id: str, deployment_id: str, service_id: str, payload: dict[str, Any] | None = None
     ) -> JSON:
@@ -466,25 +435,31 @@ class APIClient(ClientBase):
 
     # ------------------------------------------------------------------ endpoints
 
+    @declared("POST", api.DEPLOYMENT + "/endpoints", payload=api.create_endpoint_body)
     def create_endpoint(
         self, organization_id: str, deployment_id: str, service_id: str, custom_alias: str | None = None
     ) -> JSON:
         """POST .../endpoints (the platform names the alias ``default`` when none is given)."""
 
+    @declared("GET", api.ENDPOINT)
     def get_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> JSON:
         """GET .../endpoints/{endpoint id or custom alias}."""
 
+    @declared("GET", api.DEPLOYMENT + "/endpoints", "entries")
     def get_endpoints(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../endpoints; always ``{"entries": [...]}``."""
 
+    @declared("PATCH", api.ENDPOINT, payload=api.update_endpoint_body)
     def update_endpoint(
         self, organization_id: str, deployment_id: str, endpoint: str, service_id: str
     ) -> JSON:
         """PATCH .../endpoints/{endpoint}: point it at ``service_id``."""
 
+    @declared("DELETE", api.ENDPOINT)
     def delete_endpoint(self, organization_id: str, deployment_id: str, endpoint: str) -> JSON:
         """DELETE .../endpoints/{endpoint}."""
 
+    @declared("POST", "/{custom_alias?}", "response", "inference")
     def request_endpoint(
         self,
         organization_id: str,
@@ -500,28 +475,34 @@ class APIClient(ClientBase):
 
     # ------------------------------------------------------------------ training and deployment versions
 
+    @declared("POST", api.DEFINITIONS, payload=training.definition_body)
     def create_training_job_definition(self, organization_id: str, job_definition_name: str) -> JSON:
         """POST .../training/definitions: a new job definition named ``job_definition_name``."""
 
+    @declared("GET", api.DEFINITIONS, "entries")
     def get_training_job_definitions(self, organization_id: str) -> JSON:
         """GET .../training/definitions; always ``{"entries": [...]}``."""
 
+    @declared("GET", api.DEFINITION, query={"include_jobs": api.flag})
     def get_training_job_definition(
         self, organization_id: str, job_definition_name: str, include_jobs: bool | None = None
     ) -> JSON:
         """GET .../training/definitions/{name}."""
 
+    @declared("DELETE", api.DEFINITION)
     def delete_training_job_definition(self, organization_id: str, job_definition_name: str) -> JSON:
         """DELETE .../definitions/{job_definition_name}: only an empty definition (409 otherwise)."""
 
+    @declared("POST", api.DEFINITION + "/archive")
     def archive_training_job_definition(self, organization_id: str, job_definition_name: str) -> JSON:
         """POST .../definitions/{job_definition_name}/archive."""
 
+    @declared("POST", api.VERSIONS, payload=training.definition_version_body)
     def create_training_job_definition_version(
         self,
         organization_id: str,
         job_definition_name: str,
-        source: Archive,
+        source: training.Archive,
         handler: str,
         image: str | None = None,
         environment: Mapping[str, str] | None = None,
@@ -529,24 +510,29 @@ class APIClient(ClientBase):
     ) -> JSON:
         """POST .../versions (multipart): ``source`` is a folder (zipped here), a zip or .tar.gz."""
 
+    @declared("GET", api.VERSIONS, "entries")
     def get_training_job_definition_versions(self, organization_id: str, job_definition_name: str) -> JSON:
         """GET .../versions; always ``{"entries": [...]}``."""
 
+    @declared("GET", api.VERSION, path_values=api.NUMBERED)
     def get_training_job_definition_version(
         self, organization_id: str, job_definition_name: str, version_id: int
     ) -> JSON:
         """GET .../versions/{version_id} (a number)."""
 
+    @declared("DELETE", api.VERSION, path_values=api.NUMBERED)
     def delete_training_job_definition_version(
         self, organization_id: str, job_definition_name: str, version_id: int
     ) -> JSON:
         """DELETE .../versions/{version_id}: only a version no job ran (409 otherwise; archive it)."""
 
+    @declared("POST", api.VERSION + "/archive", path_values=api.NUMBERED)
     def archive_training_job_definition_version(
         self, organization_id: str, job_definition_name: str, version_id: int
     ) -> JSON:
         """POST .../versions/{version_id}/archive."""
 
+    @declared("POST", api.VERSION + "/jobs", payload=training.job_body, path_values=api.NUMBERED)
     def create_training_job(
         self,
         organization_id: str,
@@ -560,6 +546,7 @@ class APIClient(ClientBase):
     ) -> JSON:
         """POST .../versions/{version_id}/jobs: start a job (never re-sent after a 5xx or read timeout)."""
 
+    @declared("GET", api.DEFINITION + "/jobs", "entries", query=api.PAGE)
     def get_training_jobs(
         self,
         organization_id: str,
@@ -569,19 +556,25 @@ class APIClient(ClientBase):
     ) -> JSON:
         """GET .../jobs; always ``{"entries": [...]}``."""
 
+    @declared("POST", api.JOB + "/stop")
     def stop_training_job(self, organization_id: str, job_definition_name: str, training_job_id: str) -> JSON:
         """POST .../jobs/{training_job_id}/stop."""
 
+    @declared("POST", api.JOB + "/archive")
     def archive_training_job(
         self, organization_id: str, job_definition_name: str, training_job_id: str
     ) -> JSON:
         """POST .../jobs/{training_job_id}/archive (jobs are archived, never deleted)."""
 
+    @declared("GET", api.JOB + "/result")
     def get_training_result(
         self, organization_id: str, job_definition_name: str, training_job_id: str
     ) -> JSON:
         """GET .../jobs/{training_job_id}/result: ``{"artifacts": {"complete": {"uri": ...}}}``."""
 
+    @declared(
+        "POST", api.JOB + "/statistics", payload=training.statistics_body, payload_argument="statistics"
+    )
     def update_training_statistics(
         self,
         organization_id: str,
@@ -591,18 +584,20 @@ class APIClient(ClientBase):
     ) -> JSON:
         """POST .../jobs/{training_job_id}/statistics (what a training handler reports)."""
 
+    @declared("GET", **api.presigned("uri", "the training result"))
     def download_training_result(
         self, organization_id: str, job_definition_name: str, training_job_id: str
     ) -> bytes:
         """The job's result archive (zip) from its pre-signed URI (sent without the credential)."""
         result = self.get_training_result(organization_id, job_definition_name, training_job_id)
-        return self._call("download_training_result", {"uri": artifact_uri(result)})
+        return self._call("download_training_result", {"uri": training.artifact_uri(result)})
 
+    @declared("POST", api.DEFINITION + "/models", payload=training.model_body)
     def create_training_model(
         self,
         organization_id: str,
         job_definition_name: str,
-        model_data: Archive,
+        model_data: training.Archive,
         training_job_id: str | None = None,
         description: str | None = None,
         user_parameters: Mapping[str, Any] | None = None,
@@ -623,21 +618,25 @@ class APIClient(ClientBase):
         model_data = self.download_training_result(organization_id, job_definition_name, training_job_id)
         return self._call("create_training_model", locals())
 
+    @declared("GET", api.DEFINITION + "/models", "entries")
     def get_training_models(self, organization_id: str, job_definition_name: str) -> JSON:
         """GET .../models; always ``{"entries": [...]}``."""
 
+    @declared("GET", api.DEFINITION + "/models/{model_id}")
     def get_training_model(self, organization_id: str, job_definition_name: str, model_id: str) -> JSON:
         """GET .../models/{model_id}."""
 
+    @declared("POST", api.DEFINITION + "/models/{model_id}/archive")
     def archive_training_model(self, organization_id: str, job_definition_name: str, model_id: str) -> JSON:
         """POST .../models/{model_id}/archive (models are archived, never deleted)."""
 
+    @declared("POST", api.DEPLOYMENT + "/versions", payload=training.deployment_version_body)
     def create_deployment_version(
         self,
         organization_id: str,
         deployment_id: str,
         version: str,
-        code: Archive,
+        code: training.Archive,
         handler: str = "main:handler",
         image: str = "abeja-inc/all-cpu:23.02",
         user_parameters: Mapping[str, str] | None = None,
@@ -648,22 +647,26 @@ class APIClient(ClientBase):
         The code is read and checked before the version is created; the PUT goes without the
         credential (the URL is pre-signed).
         """
-        code_bytes = deployment_code(code)
+        code_bytes = training.deployment_code(code)
         created = self._call("create_deployment_version", locals())
         self._call("upload_deployment_code", {"upload_url": created.get("upload_url"), "code": code_bytes})
         return created
 
+    @declared("GET", api.DEPLOYMENT + "/versions", "entries")
     def get_deployment_versions(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../deployments/{id}/versions; always ``{"entries": [...]}``."""
 
+    @declared("GET", api.DEPLOYMENT + "/versions/{version_id}")
     def get_deployment_version(self, organization_id: str, deployment_id: str, version_id: str) -> JSON:
         """GET .../deployments/{id}/versions/{version_id}."""
 
+    @declared("DELETE", api.DEPLOYMENT + "/versions/{version_id}")
     def delete_deployment_version(self, organization_id: str, deployment_id: str, version_id: str) -> JSON:
         """DELETE .../deployments/{id}/versions/{version_id}: a version no service runs (else 409)."""
 
     # ------------------------------------------------------------------ runs
 
+    @declared("POST", api.DEPLOYMENT + "/runs", payload=runs.run_body)
     def create_run(
         self,
         organization_id: str,
@@ -682,6 +685,7 @@ class APIClient(ClientBase):
         ``datalake_output(channel)``; ``retry_count`` 0 to 9 (the platform's default 5).
         """
 
+    @declared("GET", api.DEPLOYMENT + "/runs", query=api.TOKEN_PAGE)
     def get_runs(
         self,
         organization_id: str,
@@ -692,6 +696,7 @@ class APIClient(ClientBase):
         """GET .../runs: one page ``{"entries": [...], "next_page_token": ...}``, newest first
         unless ``scan_forward``."""
 
+    @declared("GET", api.RUN + "/logs", query=api.RUN_LOG_PAGE)
     def get_run_logs(
         self,
         organization_id: str,
@@ -705,6 +710,7 @@ class APIClient(ClientBase):
 
     # ------------------------------------------------------------------ triggers
 
+    @declared("POST", api.DEPLOYMENT + "/triggers", payload=runs.trigger_body)
     def create_trigger(
         self,
         organization_id: str,
@@ -721,15 +727,19 @@ class APIClient(ClientBase):
     ) -> JSON:
         """POST .../triggers: a run of ``version_id`` for each new file of channel ``input_service_id``."""
 
+    @declared("GET", api.DEPLOYMENT + "/triggers", "entries")
     def get_triggers(self, organization_id: str, deployment_id: str) -> JSON:
         """GET .../triggers; always ``{"entries": [...]}``."""
 
+    @declared("GET", api.TRIGGER)
     def get_trigger(self, organization_id: str, deployment_id: str, trigger_id: str) -> JSON:
         """GET .../triggers/{trigger_id}."""
 
+    @declared("DELETE", api.TRIGGER)
     def delete_trigger(self, organization_id: str, deployment_id: str, trigger_id: str) -> JSON:
         """DELETE .../triggers/{trigger_id}."""
 
+    @declared("GET", api.TRIGGER + "/runs", query=api.TOKEN_PAGE)
     def get_trigger_runs(
         self,
         organization_id: str,
@@ -742,11 +752,13 @@ class APIClient(ClientBase):
 
     # ------------------------------------------------------------------ Datalake
 
+    @declared("POST", api.CHANNELS, payload=runs.channel_body)
     def create_channel(
         self, organization_id: str, name: str, description: str | None = None, storage_type: str = "datalake"
     ) -> JSON:
         """POST .../channels: ``{"channel": {"channel_id": ...}, ...}``."""
 
+    @declared("GET", api.CHANNELS, query=api.PAGE | {"filter_archived": api.text})
     def get_channels(
         self,
         organization_id: str,
@@ -757,9 +769,13 @@ class APIClient(ClientBase):
         """GET .../channels: ``{"channels": [...], "has_next": ...}`` (``filter_archived``:
         ``include_archived`` or ``exclude_archived``)."""
 
+    @declared("GET", api.CHANNELS + "/{channel_id}")
     def get_channel(self, organization_id: str, channel_id: str) -> JSON:
         """GET .../channels/{channel_id}: ``{"channel": {...}, ...}``."""
 
+    @declared(
+        "POST", "/channels/{channel_id}/upload", streams=True, headers=runs.metadata_headers, query=api.UPLOAD
+    )
     def upload_channel_file(
         self,
         channel_id: str,
@@ -777,6 +793,7 @@ class APIClient(ClientBase):
         the same value exists. Never re-sent after an unknown outcome.
         """
 
+    @declared("GET", api.FILE)
     def get_channel_file(self, channel_id: str, file_id: str) -> JSON:
         """GET /channels/{channel_id}/{file_id}: the file's info and its pre-signed ``download_uri``."""
 
@@ -786,5 +803,6 @@ class APIClient(ClientBase):
         uri = info.get("download_uri") or info.get("download_url")
         return self._call("download_channel_file_content", {"download_uri": uri})
 
+    @declared("DELETE", api.FILE)
     def delete_channel_file(self, channel_id: str, file_id: str) -> JSON:
         """DELETE /channels/{channel_id}/{file_id}."""
