@@ -16,16 +16,9 @@ class AbejaError(Exception):
     """Base class of every error raised by this provider."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Pickles (XCom, trigger events) rebuild the error from its message and attributes, not
-        # by calling __init__ again: subclasses take other arguments than their message.
-        return (_rebuild, (type(self), self.args, self.__dict__))
-
-
-def _rebuild(cls: type[AbejaError], args: tuple[Any, ...], state: dict[str, Any]) -> AbejaError:
-    error = cls.__new__(cls)
-    error.args = args
-    error.__dict__.update(state)
-    return error
+        # Pickles (XCom, trigger events) rebuild the error from its args and attributes, not by
+        # calling __init__ again: subclasses take other arguments than their message.
+        return (type(self).__new__, (type(self), *self.args), self.__dict__)
 
 
 class InvalidArgumentError(AbejaError, ValueError):
@@ -230,8 +223,8 @@ def is_transient(exc: BaseException) -> bool:
     """True for errors worth another poll: transport failures, 408/425/429, any 5xx, a garbled 2xx."""
     if isinstance(exc, TLSMismatchError | AnswerTooLargeError):
         return False
-    if isinstance(exc, (TransportError, InvalidResponseError)):
+    if isinstance(exc, TransportError | InvalidResponseError):
         return True
-    if isinstance(exc, HttpError):
-        return exc.status_code in TRANSIENT_HTTP_STATUSES or exc.status_code >= 500
-    return False
+    return isinstance(exc, HttpError) and (
+        exc.status_code in TRANSIENT_HTTP_STATUSES or exc.status_code >= 500
+    )
