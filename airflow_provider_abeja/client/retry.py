@@ -23,10 +23,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
-import functools
 import logging
 import operator
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,6 +38,8 @@ from tenacity import (
     retry_if_exception,
     retry_if_result,
     stop_after_attempt,
+    wait_exponential,
+    wait_random,
 )
 
 from airflow_provider_abeja.client._core import RequestSpec
@@ -109,14 +109,6 @@ class RetryPolicy:
     def retries_failure(self, spec: RequestSpec, failure: Failure | None) -> bool:
         return failure is not None and (spec.idempotent or failure is Failure.NOT_SENT)
 
-    def backoff(self, attempt_number: int) -> float:
-        """Exponential (initial * 2**(n-1)) plus up to ``wait_initial`` of jitter, capped at wait_max."""
-        try:
-            base = self.wait_initial * 2 ** (attempt_number - 1)
-        except OverflowError:
-            base = self.wait_max
-        return min(self.wait_max, base + random.uniform(0, self.wait_initial))
-
     def attempts_for(self, spec: RequestSpec) -> int:
         return self.max_retry_count + 1 if spec.replayable else 1
 
@@ -138,7 +130,7 @@ class RetryPolicy:
             result, exc = None, error
         if not self.retries_outcome(spec, adapter, exc, result):
             return _outcome(exc, result)
-        steps = iter([functools.partial(_outcome, exc, result)])  # tenacity's attempt 1: the one seen
+        steps = iter([lambda: _outcome(exc, result)])  # tenacity's attempt 1: the one seen
         return self.retrying(spec, adapter)(lambda: next(steps, attempt)())  # type: ignore[no-any-return]
 
     async def acall(
@@ -168,6 +160,8 @@ class RetryPolicy:
 
     def _kwargs(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> dict[str, Any]:
         attempts = self.attempts_for(spec)
+        # Exponential (initial * 2**(n-1)) plus up to ``wait_initial`` of jitter, capped at wait_max.
+        backoff = wait_exponential(self.wait_initial, self.wait_max) + wait_random(0, self.wait_initial)
 
         def wait(state: RetryCallState) -> float:
             outcome = state.outcome
@@ -175,7 +169,7 @@ class RetryPolicy:
                 delay = retry_after_seconds(adapter.header_of(outcome.result(), "Retry-After"))
                 if delay is not None:
                     return min(delay, self.wait_max)
-            return self.backoff(state.attempt_number)
+            return min(self.wait_max, backoff(state))
 
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome
