@@ -107,10 +107,9 @@ def log_answer(spec: RequestSpec, url: object, status_code: int, started: float)
 
 def _json_bytes(payload: Any, argument: str = "json") -> bytes:
     try:
-        text = jsonlib.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return jsonlib.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(argument, f"cannot be sent as JSON: {exc}") from None
-    return text.encode("utf-8")
 
 
 def prepare_inference_body(
@@ -190,8 +189,7 @@ class RequestBuilder:
         """Multipart for an ``Upload``, the bytes themselves for bytes, else JSON."""
         if isinstance(payload, Upload):
             parameters = ("params.json", _json_bytes(payload.parameters, "parameters"), "application/json")
-            archive = (payload.filename, payload.data, payload.content_type)
-            return encode_multipart_formdata([(payload.field, archive), ("parameters", parameters)])
+            return encode_multipart_formdata([(payload.field, payload.file), ("parameters", parameters)])
         if isinstance(payload, bytes):
             return payload, "application/octet-stream"
         return _json_bytes(payload, op.payload_argument), "application/json"
@@ -496,11 +494,9 @@ def read_answer(spec: RequestSpec, response: HttpResponse, secrets: tuple[str, .
     def invalid(message: str, where: str = spec.url) -> InvalidResponseError:
         return InvalidResponseError("invalid_response", message, status_code, where)
 
-    if not content.strip():
-        if status_code != 204:
-            raise invalid("empty body where JSON was expected", url)
+    if status_code == 204 and not content.strip():
         value: Any = {}
-    else:
+    else:  # an empty 200 is no JSON either
         try:
             value = jsonlib.loads(content)
         except (ValueError, RecursionError):
