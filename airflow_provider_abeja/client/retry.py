@@ -51,7 +51,6 @@ R = TypeVar("R")
 
 IDEMPOTENT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 NON_IDEMPOTENT_RETRY_STATUSES = frozenset({429})
-WAIT_INITIAL = 0.5
 
 
 class Failure(enum.Enum):
@@ -96,7 +95,7 @@ class RetryPolicy:
 
     max_retry_count: int
     wait_max: float = 30.0
-    wait_initial: float = WAIT_INITIAL
+    wait_initial: float = 0.5
     sleep: Callable[[float], None] = field(default=time.sleep)
     #: The credential's secrets, scrubbed from the reasons the retry warnings show.
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -143,14 +142,11 @@ class RetryPolicy:
             result, exc = None, error
         if not self.retries_outcome(spec, adapter, exc, result):
             return _outcome(exc, result)
-
-        async def first() -> R:
-            return _outcome(exc, result)
-
-        steps = iter([first])
+        steps = iter([lambda: _outcome(exc, result)])  # tenacity's attempt 1: the one seen
 
         async def replay() -> R:  # tenacity awaits only a coroutine function
-            return await next(steps, attempt)()
+            step = next(steps, None)
+            return step() if step is not None else await attempt()
 
         retrying = AsyncRetrying(sleep=self.async_sleep, **self._kwargs(spec, adapter))  # type: ignore[arg-type]
         return await retrying(replay)  # type: ignore[no-any-return]
