@@ -286,11 +286,9 @@ def check_datasets(value: object, argument: str = "datasets") -> dict[str, str] 
     for alias, dataset_id in out.items():
         if not isinstance(alias, str) or not alias:
             raise InvalidArgumentError(argument, f"alias {alias!r} must be a non-empty string")
-        if isinstance(dataset_id, int) and not isinstance(dataset_id, bool):
-            dataset_id = str(dataset_id)  # ids written as JSON numbers
-        if not isinstance(dataset_id, str) or not dataset_id.isdigit():
+        if isinstance(dataset_id, bool) or not str(dataset_id).isdigit():  # a number's text is its id
             raise InvalidArgumentError(argument, f"{alias}: dataset id must be digits, not {dataset_id!r}")
-        out[alias] = dataset_id
+        out[alias] = str(dataset_id)
     return out
 
 
