@@ -118,15 +118,14 @@ def with_log_lines(message: str, log_lines: Sequence[str], noun: str = "service"
 
 
 class _FailureStatusError(AbejaError):
-    """A wait saw a resource (the ``noun``) reach a failure status; ``log_lines`` are its latest,
+    """A wait saw a resource (the ``noun``) reach a failure status; its id is the attribute named
+    for the noun (``service_id``, ``training_job_id``, ``run_id``), ``log_lines`` are its latest,
     shown after the engine's ``message``."""
 
     noun = "service"
-    #: The attribute that holds the resource's id.
-    id_attribute = "service_id"
 
     def __init__(self, resource_id: str, status: str, log_lines: Sequence[str], message: str) -> None:
-        setattr(self, self.id_attribute, resource_id)
+        setattr(self, f"{self.noun.replace(' ', '_')}_id", resource_id)
         self.status = status
         self.log_lines = list(log_lines)
         super().__init__(with_log_lines(message, self.log_lines, self.noun))
@@ -142,7 +141,6 @@ class TrainingJobFailedError(_FailureStatusError):
     """A wait saw the training job end ``Failed`` or ``Stopped``; ``log_lines`` are its latest."""
 
     noun = "training job"
-    id_attribute = "training_job_id"
     training_job_id: str
 
 
@@ -150,7 +148,6 @@ class RunFailedError(_FailureStatusError):
     """A wait saw the run end ``FAILED`` (after the platform's own retries); ``log_lines`` are its latest."""
 
     noun = "run"
-    id_attribute = "run_id"
     run_id: str
 
 
