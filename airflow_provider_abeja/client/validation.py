@@ -125,15 +125,13 @@ def check_path_id(value: object, argument: str) -> str:
     raise InvalidArgumentError(argument, f"{value!r} must not contain {bad!r} (ids are {_ID_CHARACTERS})")
 
 
-_DIGITS = re.compile(r"[0-9]+\Z")
 _ENV_NAME = re.compile(r"[^=\s\x00-\x1f\x7f]+\Z")
-_BOOL_TEXT = frozenset({"true", "false"})
 
 
 def whole_number(value: object, argument: str, minimum: int = 0, *, digits: bool = True) -> int:
     """A whole number >= ``minimum``; a digit string too unless ``digits`` is False (the API
     contract documents counts as either)."""
-    if digits and isinstance(value, str) and _DIGITS.match(value.strip()):
+    if digits and isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InvalidArgumentError(argument, f"must be a whole number >= {minimum}, not {value!r}")
@@ -174,7 +172,7 @@ def check_sizing(fields: Mapping[str, Any], prefix: str = "") -> None:
             f"{prefix}min_instance_number", f"{minimum} is more than max_instance_number {maximum}"
         )
     flag = fields.get("enable_autoscale")
-    if flag is not None and not isinstance(flag, bool) and str(flag).strip().lower() not in _BOOL_TEXT:
+    if flag is not None and not isinstance(flag, bool) and str(flag).strip().lower() not in ("true", "false"):
         raise InvalidArgumentError(f"{prefix}enable_autoscale", "must be true or false")
     if "instance_type" in fields:
         check_instance_type(fields["instance_type"], f"{prefix}instance_type")
