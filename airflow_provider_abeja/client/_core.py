@@ -333,10 +333,6 @@ def raise_transport_error(
         error.__context__ = error.__cause__
 
 
-def _decode(content: bytes) -> str:
-    return content[:ERROR_HEAD].decode("utf-8", errors="replace")
-
-
 def _short(text: str) -> str:
     text = text.strip()
     return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "..."
@@ -402,9 +398,14 @@ class Body:
         more). A 2xx longer than the limit raises ``answer_too_large``."""
         room = self.limit + 1 - len(self.data)
         try:
-            self.data += raw[:room] if self._zlib is None else self._inflate(raw, room)
+            self.data += raw[:room] if self._zlib is None else self._zlib.decompress(raw, room)
         except zlib.error as exc:
-            raise self._invalid(f"the answer cannot be decoded: {exc}") from None
+            if not self._raw_deflate:
+                raise self._invalid(f"the answer cannot be decoded: {exc}") from None
+            # "deflate" sent without its zlib header: the first bytes again, as raw deflate.
+            self._zlib, self._raw_deflate = zlib.decompressobj(-zlib.MAX_WBITS), False
+            return self.add(raw)
+        self._raw_deflate = False
         if len(self.data) <= self.limit:
             return True
         if self.ok:
@@ -412,18 +413,6 @@ class Body:
             message = f"the answer is longer than {self.limit} bytes ({limits})"
             raise AnswerTooLargeError("answer_too_large", message, self._status, self._spec.shown_url)
         return False
-
-    def _inflate(self, raw: bytes, room: int) -> bytes:
-        assert self._zlib is not None
-        try:
-            return self._zlib.decompress(raw, room)
-        except zlib.error:
-            if not self._raw_deflate:
-                raise
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent without its header
-            return self._zlib.decompress(raw, room)
-        finally:
-            self._raw_deflate = False
 
     @property
     def content(self) -> bytes:
@@ -456,7 +445,7 @@ def raise_for_status(
     if 200 <= status_code < 300:
         return
     url = (response.url or spec.url) if spec.credential else spec.shown_url
-    text = _decode(response.content)
+    text = response.content[:ERROR_HEAD].decode(errors="replace")
     try:
         body = jsonlib.loads(text)
     except (ValueError, RecursionError):
@@ -500,7 +489,8 @@ def read_answer(spec: RequestSpec, response: HttpResponse, secrets: tuple[str, .
         try:
             value = jsonlib.loads(content)
         except (ValueError, RecursionError):
-            snippet = scrub(_decode(content[:200]), secrets)  # the cut piece, before repr escapes it
+            # The cut piece, scrubbed before repr escapes it.
+            snippet = scrub(content[:200].decode(errors="replace"), secrets)
             kind = response.headers.get("Content-Type") or "no content type"
             message = f"expected a JSON body, got {kind}: {snippet!r}"
             raise invalid(scrub(_short(message), secrets), url) from None
