@@ -16,16 +16,9 @@ class AbejaError(Exception):
     """Base class of every error raised by this provider."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Pickles (XCom, trigger events) rebuild the error from its message and attributes, not
-        # by calling __init__ again: subclasses take other arguments than their message.
-        return (_rebuild, (type(self), self.args, self.__dict__))
-
-
-def _rebuild(cls: type[AbejaError], args: tuple[Any, ...], state: dict[str, Any]) -> AbejaError:
-    error = cls.__new__(cls)
-    error.args = args
-    error.__dict__.update(state)
-    return error
+        # Pickles (XCom, trigger events) rebuild the error from its args and attributes, not by
+        # calling __init__ again: subclasses take other arguments than their message.
+        return (type(self).__new__, (type(self), *self.args), self.__dict__)
 
 
 class InvalidArgumentError(AbejaError, ValueError):
@@ -125,15 +118,14 @@ def with_log_lines(message: str, log_lines: Sequence[str], noun: str = "service"
 
 
 class _FailureStatusError(AbejaError):
-    """A wait saw a resource (the ``noun``) reach a failure status; ``log_lines`` are its latest,
+    """A wait saw a resource (the ``noun``) reach a failure status; its id is the attribute named
+    for the noun (``service_id``, ``training_job_id``, ``run_id``), ``log_lines`` are its latest,
     shown after the engine's ``message``."""
 
     noun = "service"
-    #: The attribute that holds the resource's id.
-    id_attribute = "service_id"
 
     def __init__(self, resource_id: str, status: str, log_lines: Sequence[str], message: str) -> None:
-        setattr(self, self.id_attribute, resource_id)
+        setattr(self, f"{self.noun.replace(' ', '_')}_id", resource_id)
         self.status = status
         self.log_lines = list(log_lines)
         super().__init__(with_log_lines(message, self.log_lines, self.noun))
@@ -149,7 +141,6 @@ class TrainingJobFailedError(_FailureStatusError):
     """A wait saw the training job end ``Failed`` or ``Stopped``; ``log_lines`` are its latest."""
 
     noun = "training job"
-    id_attribute = "training_job_id"
     training_job_id: str
 
 
@@ -157,7 +148,6 @@ class RunFailedError(_FailureStatusError):
     """A wait saw the run end ``FAILED`` (after the platform's own retries); ``log_lines`` are its latest."""
 
     noun = "run"
-    id_attribute = "run_id"
     run_id: str
 
 
@@ -230,8 +220,8 @@ def is_transient(exc: BaseException) -> bool:
     """True for errors worth another poll: transport failures, 408/425/429, any 5xx, a garbled 2xx."""
     if isinstance(exc, TLSMismatchError | AnswerTooLargeError):
         return False
-    if isinstance(exc, (TransportError, InvalidResponseError)):
+    if isinstance(exc, TransportError | InvalidResponseError):
         return True
-    if isinstance(exc, HttpError):
-        return exc.status_code in TRANSIENT_HTTP_STATUSES or exc.status_code >= 500
-    return False
+    return isinstance(exc, HttpError) and (
+        exc.status_code in TRANSIENT_HTTP_STATUSES or exc.status_code >= 500
+    )

@@ -7,7 +7,6 @@ move bytes; both build the same :class:`RequestSpec` for a call and read answers
 
 from __future__ import annotations
 
-import ipaddress
 import json as jsonlib
 import logging
 import re
@@ -20,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from urllib3.exceptions import MaxRetryError
 from urllib3.filepost import encode_multipart_formdata
+from urllib3.util.ssl_ import is_ipaddress
 
 from airflow_provider_abeja import __version__
 from airflow_provider_abeja.client.api import OPERATIONS, Operation
@@ -58,14 +58,6 @@ logger = logging.getLogger("airflow_provider_abeja.client")
 def _segment(value: str) -> str:
     # Checked ids need no escaping today; quoting keeps any remaining reserved character literal.
     return quote(value, safe="-._~")
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- requests
@@ -115,10 +107,9 @@ def log_answer(spec: RequestSpec, url: object, status_code: int, started: float)
 
 def _json_bytes(payload: Any, argument: str = "json") -> bytes:
     try:
-        text = jsonlib.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return jsonlib.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(argument, f"cannot be sent as JSON: {exc}") from None
-    return text.encode("utf-8")
 
 
 def prepare_inference_body(
@@ -166,19 +157,7 @@ class RequestBuilder:
         self.path_style = inference_addressing == "path"
         if inference_addressing == "auto":  # path style where sub-domains cannot resolve
             host = self._parts.hostname or ""
-            self.path_style = host == "localhost" or host.endswith(".localhost") or _is_ip(host)
-
-    # -- URLs
-
-    def inference_url(self, organization_id: str, deployment_id: str, *rest: str) -> str:
-        tail = "".join(f"/{_segment(p)}" for p in rest)
-        if self.path_style:
-            org, dep = _segment(organization_id), _segment(deployment_id)
-            return f"{self.api_url}/_inference/{org}/deployments/{dep}{tail}"
-        scheme, netloc, path = self._parts[:3]  # the API URL has no user info (parse_api_url)
-        return f"{scheme}://{organization_id}.{netloc}{path}/deployments/{_segment(deployment_id)}{tail}"
-
-    # -- calls
+            self.path_style = host == "localhost" or host.endswith(".localhost") or is_ipaddress(host)
 
     def build(self, name: str, args: Mapping[str, Any]) -> RequestSpec:
         """The request for the declared call ``name`` (``client.api``) with the call's arguments.
@@ -210,33 +189,35 @@ class RequestBuilder:
         """Multipart for an ``Upload``, the bytes themselves for bytes, else JSON."""
         if isinstance(payload, Upload):
             parameters = ("params.json", _json_bytes(payload.parameters, "parameters"), "application/json")
-            archive = (payload.filename, payload.data, payload.content_type)
-            return encode_multipart_formdata([(payload.field, archive), ("parameters", parameters)])
+            return encode_multipart_formdata([(payload.field, payload.file), ("parameters", parameters)])
         if isinstance(payload, bytes):
             return payload, "application/octet-stream"
         return _json_bytes(payload, op.payload_argument), "application/json"
 
     def _url(self, op: Operation, args: Mapping[str, Any]) -> str:
-        if op.plane == "presigned":
-            (argument,) = (part.strip("{}") for part in op.path.split("/"))
+        """The call's URL: a management path under the API URL, an inference path under the
+        deployment's inference address (path style or virtual host), or a pre-signed URL."""
+        if op.plane == "presigned":  # the path is the one argument that holds the URL
+            argument = op.path.strip("{}")
             return str(op.path_values[argument](args[argument], argument))
         # Datalake file routes have no organization.
         org = check_organization_id(args["organization_id"]) if "organization_id" in args else ""
-        segments = []
+        tail = ""
         for part in op.path.strip("/").split("/"):
-            if not part.startswith("{"):
-                segments.append(part)
-                continue
             argument = part.strip("{}?")
-            value = args[argument]
+            value = part if argument == part else args[argument]  # a literal part is itself
             if value is None and part.endswith("?}"):
                 continue
-            if argument != "organization_id":
+            if argument not in (part, "organization_id"):
                 value = op.path_values.get(argument, check_path_id)(value, argument)
-            segments.append(str(value))
-        if op.plane == "inference":
-            return self.inference_url(org, check_path_id(args["deployment_id"], "deployment_id"), *segments)
-        return f"{self.api_url}/" + "/".join(_segment(s) for s in segments)
+            tail += f"/{_segment(str(value))}"
+        if op.plane != "inference":
+            return self.api_url + tail
+        deployment = _segment(check_path_id(args["deployment_id"], "deployment_id"))
+        if self.path_style:  # the organization is a DNS label: nothing to escape
+            return f"{self.api_url}/_inference/{org}/deployments/{deployment}{tail}"
+        scheme, netloc, path = self._parts[:3]  # the API URL has no user info (parse_api_url)
+        return f"{scheme}://{org}.{netloc}{path}/deployments/{deployment}{tail}"
 
 
 #: A list longer than this many pages is a server that never says "last page": stop with an error.
@@ -289,8 +270,7 @@ def _next_page(spec: RequestSpec, page: Mapping[str, Any], pages_read: int) -> R
     if offset is None or not entries:
         return None
     following = offset + len(entries)
-    total = _page_number(page.get("total"))
-    if not (page.get("has_next") is True or (total is not None and following < total)):
+    if not (page.get("has_next") is True or following < (_page_number(page.get("total")) or 0)):
         return None
     if pages_read >= MAX_PAGES:
         raise InvalidResponseError(
@@ -331,7 +311,7 @@ def underlying(exc: BaseException) -> object:
 
 
 def raise_transport_error(
-    spec: RequestSpec, attempts: int, exc: BaseException, secrets: Iterable[str] = (), context: str = ""
+    spec: RequestSpec, attempts: int, exc: BaseException, secrets: tuple[str, ...] = (), context: str = ""
 ) -> NoReturn:
     """Raise the client's error for a request that failed below HTTP (in ``exc``'s except clause),
     its reason ``context`` + ``exc``'s type and what went wrong; a TLS mismatch says what to do.
@@ -340,7 +320,6 @@ def raise_transport_error(
     masker, or code walking the chain, finds no form of the credential either.
     """
     reason = f"{context}{type(exc).__name__}: {underlying(exc)}"
-    secrets = tuple(secrets)
     url, reason = spec.shown_url, scrub(_short(spec.shown(reason)), secrets)
     kind: type[TransportError] = TransportError
     how = f"failed after {attempts} attempt(s): {reason}"
@@ -354,18 +333,6 @@ def raise_transport_error(
         error.__context__ = error.__cause__
 
 
-def _decode(content: bytes) -> str:
-    return content[:ERROR_HEAD].decode("utf-8", errors="replace")
-
-
-def _json(content: bytes | str) -> Any:
-    """The JSON value of an answer; ValueError for any malformed one (too deeply nested too)."""
-    try:
-        return jsonlib.loads(content)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-
-
 def _short(text: str) -> str:
     text = text.strip()
     return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "..."
@@ -375,26 +342,20 @@ def _short(text: str) -> str:
 MAX_DETAIL_DEPTH = 32
 
 
-def _shallow(value: Any) -> bool:
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth >= MAX_DETAIL_DEPTH:
-                return False
-            stack += [(child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)]
-    return True
+def _shallow(value: Any, room: int = MAX_DETAIL_DEPTH) -> bool:
+    """No list or object in ``value`` nested more than ``room`` deep."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    return not isinstance(value, list) or (room > 0 and all(_shallow(item, room - 1) for item in value))
 
 
 def _scrubbed_detail(detail: Any, secrets: tuple[str, ...]) -> Any:
     """``error_detail`` without the credential: as JSON again, or as cut text when too deep."""
     try:
         text = scrub(jsonlib.dumps(detail), secrets)
-        if _shallow(detail):
-            return _json(text)
-    except (ValueError, RecursionError):  # nested too deeply, or no longer JSON once scrubbed
-        text = type(detail).__name__
-    return scrub(_short(text), secrets)
+        return jsonlib.loads(text) if _shallow(detail) else scrub(_short(text), secrets)
+    except (ValueError, RecursionError):  # too deep to write, or no longer JSON once scrubbed
+        return type(detail).__name__
 
 
 def _redirect_note(headers: Mapping[str, str]) -> str:
@@ -437,9 +398,14 @@ class Body:
         more). A 2xx longer than the limit raises ``answer_too_large``."""
         room = self.limit + 1 - len(self.data)
         try:
-            self.data += raw[:room] if self._zlib is None else self._inflate(raw, room)
+            self.data += raw[:room] if self._zlib is None else self._zlib.decompress(raw, room)
         except zlib.error as exc:
-            raise self._invalid(f"the answer cannot be decoded: {exc}") from None
+            if not self._raw_deflate:
+                raise self._invalid(f"the answer cannot be decoded: {exc}") from None
+            # "deflate" sent without its zlib header: the first bytes again, as raw deflate.
+            self._zlib, self._raw_deflate = zlib.decompressobj(-zlib.MAX_WBITS), False
+            return self.add(raw)
+        self._raw_deflate = False
         if len(self.data) <= self.limit:
             return True
         if self.ok:
@@ -447,18 +413,6 @@ class Body:
             message = f"the answer is longer than {self.limit} bytes ({limits})"
             raise AnswerTooLargeError("answer_too_large", message, self._status, self._spec.shown_url)
         return False
-
-    def _inflate(self, raw: bytes, room: int) -> bytes:
-        assert self._zlib is not None
-        try:
-            return self._zlib.decompress(raw, room)
-        except zlib.error:
-            if not self._raw_deflate:
-                raise
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent without its header
-            return self._zlib.decompress(raw, room)
-        finally:
-            self._raw_deflate = False
 
     @property
     def content(self) -> bytes:
@@ -480,7 +434,7 @@ class Answer:
 
 
 def raise_for_status(
-    spec: RequestSpec, response: HttpResponse, secrets: Iterable[str], hint: str = ""
+    spec: RequestSpec, response: HttpResponse, secrets: tuple[str, ...], hint: str = ""
 ) -> None:
     """The error of anything but a 2xx; JSON error bodies fill its fields, raw text otherwise.
 
@@ -490,24 +444,20 @@ def raise_for_status(
     status_code = response.status_code
     if 200 <= status_code < 300:
         return
-    secrets = tuple(secrets)
     url = (response.url or spec.url) if spec.credential else spec.shown_url
-    text = _decode(response.content)
+    text = response.content[:ERROR_HEAD].decode(errors="replace")
     try:
-        body = _json(text) if text.strip() else None
-    except ValueError:
+        body = jsonlib.loads(text)
+    except (ValueError, RecursionError):
         body = None
     error, description, detail = response.reason or "http_error", text, None
     if isinstance(body, dict):
         error = str(body.get("error") or error)
         raw = body.get("error_description") or body.get("message") or body.get("status") or ""
-        try:
-            description = raw if isinstance(raw, str) else jsonlib.dumps(raw)
-        except (ValueError, RecursionError):
-            description = type(raw).__name__
-        detail = body.get("error_detail")
-    if detail is not None:
-        detail = _scrubbed_detail(detail, secrets)
+        # Part of what was just parsed: it fits the stack to be written again.
+        description = raw if isinstance(raw, str) else jsonlib.dumps(raw)
+        if body.get("error_detail") is not None:
+            detail = _scrubbed_detail(body["error_detail"], secrets)
     if 300 <= status_code < 400:
         error, description = "unexpected_redirect", _redirect_note(response.headers)
     cls = STATUS_EXCEPTIONS.get(status_code, HttpError)
@@ -518,7 +468,7 @@ def raise_for_status(
     raise cls(error, description, status_code, scrub(url, secrets), detail)
 
 
-def read_answer(spec: RequestSpec, response: HttpResponse, secrets: Iterable[str], hint: str = "") -> Any:
+def read_answer(spec: RequestSpec, response: HttpResponse, secrets: tuple[str, ...], hint: str = "") -> Any:
     """A management or pre-signed answer read as its declaration says; the error of a non-2xx.
 
     ``bytes`` is the body; ``object`` a JSON object; ``entries`` a listing, which comes as
@@ -533,15 +483,14 @@ def read_answer(spec: RequestSpec, response: HttpResponse, secrets: Iterable[str
     def invalid(message: str, where: str = spec.url) -> InvalidResponseError:
         return InvalidResponseError("invalid_response", message, status_code, where)
 
-    if not content.strip():
-        if status_code != 204:
-            raise invalid("empty body where JSON was expected", url)
+    if status_code == 204 and not content.strip():
         value: Any = {}
-    else:
+    else:  # an empty 200 is no JSON either
         try:
-            value = _json(content)
-        except ValueError:
-            snippet = scrub(_decode(content[:200]), secrets)  # the cut piece, before repr escapes it
+            value = jsonlib.loads(content)
+        except (ValueError, RecursionError):
+            # The cut piece, scrubbed before repr escapes it.
+            snippet = scrub(content[:200].decode(errors="replace"), secrets)
             kind = response.headers.get("Content-Type") or "no content type"
             message = f"expected a JSON body, got {kind}: {snippet!r}"
             raise invalid(scrub(_short(message), secrets), url) from None

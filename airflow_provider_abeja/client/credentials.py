@@ -62,8 +62,6 @@ class Credential:
         who = f" {self.principal}" if self.principal else ""
         return f"<Credential {self.kind}{who} from {self.source}>"
 
-    __str__ = __repr__
-
 
 #: A cut text may end in the start of a secret: a start this long or longer is hidden too.
 MIN_FRAGMENT = 4
@@ -142,11 +140,10 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 MAX_CHAIN = 16
 
 
-def scrubbed_exception(exc: BaseException, secrets: Iterable[str], depth: int = 0) -> BaseException:
+def scrubbed_exception(exc: BaseException, secrets: tuple[str, ...], depth: int = 0) -> BaseException:
     """A stand-in for a library's exception and its chain, as a traceback prints them: each link
     of the same type with its traceback and notes, its text scrubbed, and no other attribute (a
     request and its headers stay behind). Set it as the client's error's ``__cause__``."""
-    secrets = tuple(secrets)
     try:
         text = scrub(str(exc), secrets)
     except Exception:  # a __str__ that fails on its own
@@ -163,13 +160,10 @@ def scrubbed_exception(exc: BaseException, secrets: Iterable[str], depth: int = 
     notes = getattr(exc, "__notes__", None)
     if isinstance(notes, list):
         copy.__notes__ = [scrub(str(note), secrets) for note in notes]  # type: ignore[attr-defined]
-    following = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-    if following is not None and depth < MAX_CHAIN:
-        link = scrubbed_exception(following, secrets, depth + 1)
-        if exc.__cause__ is None:
-            copy.__context__ = link
-        else:
-            copy.__cause__ = link
+    if exc.__cause__ is not None and depth < MAX_CHAIN:
+        copy.__cause__ = scrubbed_exception(exc.__cause__, secrets, depth + 1)
+    elif exc.__context__ is not None and not exc.__suppress_context__ and depth < MAX_CHAIN:
+        copy.__context__ = scrubbed_exception(exc.__context__, secrets, depth + 1)
     return copy
 
 
@@ -191,8 +185,7 @@ def credential_from_values(values: Mapping[str, object], where: str, names: Mapp
         return Credential("bearer", "", f"Bearer {token}", (token,), where)
     for kind in ("user", "datasource"):
         id_key, secret_key = CREDENTIAL_KINDS[kind]
-        principal = _value(values, id_key, where, names)
-        secret = _value(values, secret_key, where, names)
+        principal, secret = (_value(values, key, where, names) for key in (id_key, secret_key))
         if principal is None and secret is None:
             continue
         if principal is None or secret is None:

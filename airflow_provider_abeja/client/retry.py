@@ -23,10 +23,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
-import functools
 import logging
 import operator
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,6 +38,8 @@ from tenacity import (
     retry_if_exception,
     retry_if_result,
     stop_after_attempt,
+    wait_exponential,
+    wait_random,
 )
 
 from airflow_provider_abeja.client._core import RequestSpec
@@ -51,7 +51,6 @@ R = TypeVar("R")
 
 IDEMPOTENT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 NON_IDEMPOTENT_RETRY_STATUSES = frozenset({429})
-WAIT_INITIAL = 0.5
 
 
 class Failure(enum.Enum):
@@ -96,7 +95,7 @@ class RetryPolicy:
 
     max_retry_count: int
     wait_max: float = 30.0
-    wait_initial: float = WAIT_INITIAL
+    wait_initial: float = 0.5
     sleep: Callable[[float], None] = field(default=time.sleep)
     #: The credential's secrets, scrubbed from the reasons the retry warnings show.
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -108,14 +107,6 @@ class RetryPolicy:
 
     def retries_failure(self, spec: RequestSpec, failure: Failure | None) -> bool:
         return failure is not None and (spec.idempotent or failure is Failure.NOT_SENT)
-
-    def backoff(self, attempt_number: int) -> float:
-        """Exponential (initial * 2**(n-1)) plus up to ``wait_initial`` of jitter, capped at wait_max."""
-        try:
-            base = self.wait_initial * 2 ** (attempt_number - 1)
-        except OverflowError:
-            base = self.wait_max
-        return min(self.wait_max, base + random.uniform(0, self.wait_initial))
 
     def attempts_for(self, spec: RequestSpec) -> int:
         return self.max_retry_count + 1 if spec.replayable else 1
@@ -138,7 +129,7 @@ class RetryPolicy:
             result, exc = None, error
         if not self.retries_outcome(spec, adapter, exc, result):
             return _outcome(exc, result)
-        steps = iter([functools.partial(_outcome, exc, result)])  # tenacity's attempt 1: the one seen
+        steps = iter([lambda: _outcome(exc, result)])  # tenacity's attempt 1: the one seen
         return self.retrying(spec, adapter)(lambda: next(steps, attempt)())  # type: ignore[no-any-return]
 
     async def acall(
@@ -151,14 +142,11 @@ class RetryPolicy:
             result, exc = None, error
         if not self.retries_outcome(spec, adapter, exc, result):
             return _outcome(exc, result)
-
-        async def first() -> R:
-            return _outcome(exc, result)
-
-        steps = iter([first])
+        steps = iter([lambda: _outcome(exc, result)])  # tenacity's attempt 1: the one seen
 
         async def replay() -> R:  # tenacity awaits only a coroutine function
-            return await next(steps, attempt)()
+            step = next(steps, None)
+            return step() if step is not None else await attempt()
 
         retrying = AsyncRetrying(sleep=self.async_sleep, **self._kwargs(spec, adapter))  # type: ignore[arg-type]
         return await retrying(replay)  # type: ignore[no-any-return]
@@ -168,6 +156,8 @@ class RetryPolicy:
 
     def _kwargs(self, spec: RequestSpec, adapter: TransportAdapter[R]) -> dict[str, Any]:
         attempts = self.attempts_for(spec)
+        # Exponential (initial * 2**(n-1)) plus up to ``wait_initial`` of jitter, capped at wait_max.
+        backoff = wait_exponential(self.wait_initial, self.wait_max) + wait_random(0, self.wait_initial)
 
         def wait(state: RetryCallState) -> float:
             outcome = state.outcome
@@ -175,7 +165,7 @@ class RetryPolicy:
                 delay = retry_after_seconds(adapter.header_of(outcome.result(), "Retry-After"))
                 if delay is not None:
                     return min(delay, self.wait_max)
-            return self.backoff(state.attempt_number)
+            return min(self.wait_max, backoff(state))
 
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome

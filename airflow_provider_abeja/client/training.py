@@ -48,9 +48,8 @@ class Upload(NamedTuple):
     and its ``parameters`` (sent as a JSON file part)."""
 
     field: str
-    filename: str
-    content_type: str
-    data: bytes
+    #: (file name, bytes, content type), as urllib3's multipart encoder takes a file.
+    file: tuple[str, bytes, str]
     parameters: dict[str, Any]
 
 
@@ -144,12 +143,11 @@ def deployment_code(code: Archive) -> bytes:
 def artifact_uri(result: Mapping[str, Any]) -> str:
     """The URI of a job's complete artifact in a ``get_training_result`` answer."""
     try:
-        uri = result["artifacts"]["complete"]["uri"]
+        return str(result["artifacts"]["complete"]["uri"])
     except (KeyError, TypeError):
         raise InvalidResponseError(
             "invalid_response", "the training result has no artifacts.complete.uri", 200, ""
         ) from None
-    return str(uri)
 
 
 # --------------------------------------------------------------------------- bodies
@@ -167,7 +165,7 @@ def definition_version_body(args: validation.Arguments) -> Upload:
     }
     parameters = {"handler": _check_handler(args["handler"]), **validation.given(args, checks)}
     data, filename, content_type = read_archive(args["source"], "source", folder_format="zip")
-    return Upload("source_code", filename, content_type, data, parameters)
+    return Upload("source_code", (filename, data, content_type), parameters)
 
 
 def _flag(value: object, argument: str) -> bool:
@@ -206,17 +204,15 @@ def model_body(args: validation.Arguments) -> Upload:
     data, _, _ = read_archive(args["model_data"], "model_data", folder_format="zip")
     if data[:2] != b"PK":
         raise InvalidArgumentError("model_data", "must be a zip archive (or a folder, zipped here)")
-    return Upload("model_data", "model_data.zip", "application/zip", data, parameters)
+    return Upload("model_data", ("model_data.zip", data, "application/zip"), parameters)
 
 
 def deployment_version_body(args: validation.Arguments) -> dict[str, Any]:
-    version, image, user_parameters = args["version"], args["image"], args["user_parameters"]
+    version, image = args["version"], args["image"]
     if not isinstance(version, str) or not version.strip():
         raise InvalidArgumentError("version", "must be a non-empty string such as '1.2.0'")
     if not isinstance(image, str) or not image.strip():
         raise InvalidArgumentError("image", "must be a runtime image name such as 'abeja-inc/all-cpu:23.02'")
-    validation.check_environment(user_parameters, "user_parameters")
+    user_parameters = validation.check_environment(args["user_parameters"], "user_parameters")
     payload: dict[str, Any] = {"version": version, "handler": _check_handler(args["handler"]), "image": image}
-    if user_parameters:
-        payload["user_parameters"] = dict(user_parameters)
-    return payload
+    return payload | ({"user_parameters": user_parameters} if user_parameters else {})
