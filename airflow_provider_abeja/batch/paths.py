@@ -22,10 +22,7 @@ def local_path(path: Any) -> str | None:
     """The OS path of a local file, or None when `path` lives on a remote object store."""
     if isinstance(path, str):
         return path
-    protocol = getattr(path, "protocol", "")
-    if isinstance(protocol, (tuple, list)):
-        protocol = protocol[0] if protocol else ""
-    if (protocol or "") not in LOCAL_PROTOCOLS:
+    if (getattr(path, "protocol", "") or "") not in LOCAL_PROTOCOLS:  # a path object's is a string
         return None
     return str(path.path) if hasattr(path, "path") else os.fspath(path)
 

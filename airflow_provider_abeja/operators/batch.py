@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -58,10 +59,9 @@ def number_argument(argument: str, value: Any, kind: type, low: float, high: flo
         number = kind(value)
     except (TypeError, ValueError):
         raise InvalidArgumentError(argument, f"not a number: {value!r}") from None
-    if number < low or (high is not None and number > high):
-        raise InvalidArgumentError(
-            argument, f"must be at least {low}" if high is None else f"must be between {low} and {high}"
-        )
+    if not low <= number <= (math.inf if high is None else high):  # NaN too
+        limits = f"at least {low}" if high is None else f"between {low} and {high}"
+        raise InvalidArgumentError(argument, f"must be {limits}")
     return number
 
 
@@ -205,7 +205,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         choice_argument("input_format", input_format, INPUT_FORMATS)
         choice_argument("output_layout", output_layout, ("auto", "append", "parts"))
         if concurrency is not None:
-            number_argument("concurrency", concurrency, int, 1)
+            concurrency = number_argument("concurrency", concurrency, int, 1)
         if not isinstance(max_error_rate, str):  # a template is checked once rendered
             number_argument("max_error_rate", max_error_rate, float, 0, 1)
         self.input_path = input_path
