@@ -26,10 +26,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from airflow_provider_abeja.batch.donekeys import DoneKeys
 from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource
 from airflow_provider_abeja.batch.paths import publish, published
-from airflow_provider_abeja.batch.results import encode_record, iter_records
+from airflow_provider_abeja.batch.results import DoneKeys, encode_record, iter_records
 
 SHARD_KEY_FIELD = "key"
 SHARD_BODY_FIELD = "body"

@@ -240,10 +240,9 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         source = self._full_source()
         if not self.include_keys_from:
             return source
-        from airflow_provider_abeja.batch.donekeys import DoneKeys
         from airflow_provider_abeja.batch.inputs import OnlyKeys
         from airflow_provider_abeja.batch.paths import path_exists
-        from airflow_provider_abeja.batch.results import iter_records
+        from airflow_provider_abeja.batch.results import DoneKeys, iter_records
 
         path = self._path(str(self.include_keys_from), "include_keys_from")
         if not path_exists(path):
