@@ -34,6 +34,7 @@ from airflow_provider_abeja.batch.inputs import BatchInput
 from airflow_provider_abeja.client import RequestSpec
 from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS
 from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
+from airflow_provider_abeja.client.validation import check_path_id
 from airflow_provider_abeja.exceptions import HttpError, TransportError
 
 DEFAULT_RESEND_STATUSES = frozenset({503})
@@ -50,6 +51,15 @@ class Target:
     deployment_id: str
     service_id: str | None = None
     endpoint_alias: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse an id that would address another resource, naming its argument, before anything is
+        sent. None means "not given"; an empty or blank id is refused, never read as the deployment's
+        default endpoint (its production traffic). The alias is used without a service only."""
+        if self.service_id is not None:
+            check_path_id(self.service_id, "service_id")
+        if self.endpoint_alias is not None and not self.service_id:
+            check_path_id(self.endpoint_alias, "endpoint_alias")
 
     def describe(self) -> str:
         if self.service_id:

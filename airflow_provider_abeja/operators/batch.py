@@ -273,23 +273,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         check_own_file(output, "output_path", read=False)
         check_own_file(errors, "errors_path")
 
-    # -- target and concurrency ---------------------------------------------------------------
-
-    def _target(self, organization_id: str) -> Target:
-        """The target, its ids checked under this operator's argument names before anything is sent.
-
-        None means "not given"; an empty or blank id is refused, never read as the deployment's
-        default endpoint (its production traffic).
-        """
-        from airflow_provider_abeja.batch.sender import Target
-        from airflow_provider_abeja.client.validation import check_path_id
-
-        if self.service_id is not None:
-            check_path_id(self.service_id, "service_id")
-        # The alias is used without a service_id only (a blank one was refused before execute).
-        if self.endpoint_alias is not None and not self.service_id:
-            check_path_id(self.endpoint_alias, "endpoint_alias")
-        return Target(organization_id, self.deployment_id, self.service_id, self.endpoint_alias)
+    # -- concurrency and runner ----------------------------------------------------------------
 
     def _default_concurrency(self, target: Target) -> int:
         """`REQUESTS_PER_INSTANCE` x the instance count of the target service (or endpoint's service)."""
@@ -339,12 +323,13 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             write_errors_file,
         )
         from airflow_provider_abeja.batch.runner import BatchAborted, BatchStopped
+        from airflow_provider_abeja.batch.sender import Target
 
         organization_id = self.resolve_organization_id()
         output_path = required_path(self.output_path, "output_path")
         errors_path = str(self.errors_path or default_errors_path(output_path))
         max_error_rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
-        target = self._target(organization_id)
+        target = Target(organization_id, self.deployment_id, self.service_id, self.endpoint_alias)
         output = self._path(output_path, "output_path")
         errors = self._path(errors_path, "errors_path")
         self._check_files(output, errors)
