@@ -307,14 +307,12 @@ class PartsResultStore(ResultStore):
 
 def open_result_store(path: Any, *, layout: str = "auto", fsync_interval: float = 5.0) -> ResultStore:
     """The store for `path`: append for local files, parts elsewhere (`layout` forces one)."""
-    if layout not in ("auto", "append", "parts"):
-        raise ValueError(f"layout must be 'auto', 'append' or 'parts', not {layout!r}")
     local = local_path(path)
-    if layout == "append" or (layout == "auto" and local is not None):
-        if local is None:
-            raise ValueError(f"the append layout needs a local path, not {path}")
-        return AppendResultStore(local, fsync_interval=fsync_interval)
-    return PartsResultStore(path)
+    if layout not in ("auto", "append", "parts") or (layout == "append" and local is None):
+        raise ValueError(f"layout {layout!r} for {path}: not 'auto', 'parts' or 'append' (a local path)")
+    if layout == "parts" or local is None:
+        return PartsResultStore(path)
+    return AppendResultStore(local, fsync_interval=fsync_interval)
 
 
 def write_errors_file(store: ResultStore, errors_path: Any) -> int:
@@ -323,15 +321,10 @@ def write_errors_file(store: ResultStore, errors_path: Any) -> int:
     Derived from the output after the run, so it never disagrees with it, whatever a crash did.
     When nothing failed there is no errors file (one left by an earlier try is removed).
     """
-    failed = (record for record in iter_records(store.path) if record.get("status") != "ok")
+    failed = (encode_record(record) for record in iter_records(store.path) if record.get("status") != "ok")
     first = next(failed, None)
     if first is None:
-        if path_exists(errors_path):
-            errors_path.unlink()
+        errors_path.unlink(missing_ok=True)
         return 0
-    n = 0
     with published(errors_path) as out:
-        for record in itertools.chain([first], failed):
-            out.write(encode_record(record))
-            n += 1
-    return n
+        return sum(1 for _ in map(out.write, itertools.chain([first], failed)))
