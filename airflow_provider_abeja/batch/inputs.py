@@ -211,10 +211,10 @@ class FilesSource:
 
     def __iter__(self) -> Iterator[BatchInput]:
         for index, key in enumerate(self.keys):
-            content_type = self.content_type or mimetypes.guess_type(key, strict=False)[0]
-            yield BatchInput(
-                index, key, path=self.base / key, content_type=content_type or DEFAULT_CONTENT_TYPE
+            content_type = (
+                self.content_type or mimetypes.guess_type(key, strict=False)[0] or DEFAULT_CONTENT_TYPE
             )
+            yield BatchInput(index, key, path=self.base / key, content_type=content_type)
 
 
 @dataclass

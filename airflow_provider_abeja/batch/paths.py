@@ -35,14 +35,6 @@ SCHEME_PROVIDERS = {
 }
 
 
-def _has_fs(scheme: str) -> bool:
-    try:
-        from airflow.sdk.io.fs import has_fs
-    except ImportError:  # Airflow 2
-        from airflow.io import has_fs  # type: ignore[no-redef,attr-defined]
-    return bool(has_fs(scheme))
-
-
 def object_path(value: Any, *, conn_id: str | None, argument: str) -> Any:
     """Airflow's `ObjectStoragePath` for a string (a plain path becomes an absolute `file://` URL).
 
@@ -61,8 +53,12 @@ def object_path(value: Any, *, conn_id: str | None, argument: str) -> Any:
     except (ValueError, ImportError) as exc:
         from airflow_provider_abeja.exceptions import InvalidArgumentError
 
+        try:
+            from airflow.sdk.io.fs import has_fs
+        except ImportError:  # Airflow 2
+            from airflow.io import has_fs  # type: ignore[no-redef,attr-defined]
         scheme = value.split("://", 1)[0].lower()
-        if _has_fs(scheme):
+        if has_fs(scheme):
             raise InvalidArgumentError(argument, f"{value}: {exc}") from exc
         provider = SCHEME_PROVIDERS.get(scheme, "the Airflow provider that serves it")
         raise InvalidArgumentError(
