@@ -24,6 +24,7 @@ recording thousands of errors while a service is down.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from collections.abc import Collection
@@ -92,15 +93,11 @@ def decode_body(content_type: str, body: bytes) -> dict[str, Any]:
     """
     media = media_type(content_type)
     if not media or is_json(media):  # no type: try JSON
-        try:
+        with contextlib.suppress(ValueError):
             return {"response": json.loads(body)}
-        except ValueError:
-            pass
     if not media or media.startswith("text/") or media in ("application/json", "application/xml"):
-        try:
+        with contextlib.suppress(UnicodeDecodeError):
             return {"response_text": body.decode("utf-8")}
-        except UnicodeDecodeError:
-            pass
     return {"response_base64": base64.b64encode(body).decode("ascii")}
 
 
@@ -110,8 +107,7 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
     fields: dict[str, Any] = {"error": error}
     if isinstance(exc, HttpError):
         fields["status_code"] = exc.status_code
-        error["error"] = exc.error
-        error["error_description"] = exc.error_description
+        error.update(error=exc.error, error_description=exc.error_description)
         if exc.error_detail is not None:
             error["error_detail"] = exc.error_detail
     return fields
