@@ -201,20 +201,18 @@ class AppendResultStore(ResultStore):
         self.path = path
         self.fsync_interval = fsync_interval
         tally = _Tally()
-        if os.path.exists(path):
-            with open(path, "rb") as fh:
-                self.done = DoneKeys.build(_scan(fh, tally, path))
-                self.repaired = tally.torn or os.path.getsize(path) != tally.good_end
-                if self.repaired and not _torn_by_us(fh, tally.good_end):
-                    raise CorruptOutputError(
-                        f"{path} ends with a line this operator did not write: not a result file "
-                        "of this operator, or edited by hand; it was left as it is"
-                    )
-            if self.repaired:
-                os.truncate(path, tally.good_end)
-        else:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self.done = DoneKeys()
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "a+b") as fh:  # a missing output is created empty: nothing to resume
+            fh.seek(0)
+            self.done = DoneKeys.build(_scan(fh, tally, path))
+            self.repaired = tally.torn or fh.seek(0, os.SEEK_END) != tally.good_end
+            if self.repaired and not _torn_by_us(fh, tally.good_end):
+                raise CorruptOutputError(
+                    f"{path} ends with a line this operator did not write: not a result file "
+                    "of this operator, or edited by hand; it was left as it is"
+                )
+        if self.repaired:
+            os.truncate(path, tally.good_end)
         self.prior_ok, self.prior_errors = tally.ok, tally.errors
         self._fh: IO[bytes] | None = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         self._last_sync = time.monotonic()
