@@ -126,12 +126,10 @@ def published(destination: Any) -> Iterator[IO[bytes]]:
             os.unlink(local)
 
 
-def open_binary(path: Any, mode: str = "rb") -> IO[bytes]:
-    """Open `path` in a binary mode, through the OS for local files."""
+def open_binary(path: Any) -> IO[bytes]:
+    """Open `path` for reading bytes, through the OS for local files."""
     local = local_path(path)
-    if local is not None:
-        return open(local, mode)
-    return path.open(mode)  # type: ignore[no-any-return]
+    return open(local, "rb") if local is not None else path.open("rb")  # type: ignore[no-any-return]
 
 
 def iter_lines(fh: Any, chunk_size: int = 1 << 20) -> Iterator[bytes]:

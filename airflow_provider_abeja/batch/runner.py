@@ -169,7 +169,6 @@ class BatchRunner:
     preserve_order: bool = True
     window: int = 0
     progress_interval: float = 10.0
-    progress_percent: float = 5.0
     log: Any = logger
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -225,9 +224,7 @@ class BatchRunner:
                         continue
                     pending.append((item, executor.submit(_safe, self.process, item)))
                 if progress is None:
-                    progress = Progress(
-                        self.log, total, interval=self.progress_interval, percent_step=self.progress_percent
-                    )
+                    progress = Progress(self.log, total, interval=self.progress_interval)
                     progress.log(0, counts.done_errors, counts.skipped)
                 if not pending:
                     break
