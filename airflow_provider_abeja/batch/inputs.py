@@ -142,8 +142,7 @@ def split_glob(path: str) -> tuple[str, str | None]:
     parts = path.split("/")
     for i, part in enumerate(parts):
         if glob.has_magic(part):
-            base = "/".join(parts[:i]) or "."
-            return base, "/".join(parts[i:])
+            return "/".join(parts[:i]) or ".", "/".join(parts[i:])
     return path, None
 
 
@@ -168,7 +167,7 @@ def locate_input(input_path: str, input_format: str, conn_id: str | None) -> tup
     """
     base, pattern = split_glob(input_path)
     check_input_folder(base)
-    path = object_path(base if pattern else input_path, conn_id=conn_id, argument="input_path")
+    path = object_path(base, conn_id=conn_id, argument="input_path")  # without a pattern, the whole path
     files = pattern is not None or input_format == "files"
     return path, pattern, files or (input_format == "auto" and bool(path.is_dir()))
 
