@@ -230,6 +230,4 @@ class OnlyKeys:
         return sum(1 for _ in self)
 
     def __iter__(self) -> Iterator[BatchInput]:
-        for item in self.source:
-            if item.key in self.keys:
-                yield item
+        return (item for item in self.source if item.key in self.keys)
