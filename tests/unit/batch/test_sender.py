@@ -149,3 +149,23 @@ def test_file_input_is_read_when_sent_and_a_vanished_file_is_that_inputs_error(
     assert record["status"] == "error"
     assert record["error"]["type"] == "InvalidInput"
     assert "b.png" in record["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("ids", "argument"),
+    [
+        ({"service_id": ""}, "service_id"),
+        ({"service_id": "ser-1/../ser-2"}, "service_id"),
+        ({"endpoint_alias": " "}, "endpoint_alias"),
+        ({"endpoint_alias": "None"}, "endpoint_alias"),
+    ],
+)
+def test_a_target_refuses_an_id_that_would_address_another_resource(
+    ids: dict[str, str], argument: str
+) -> None:
+    from airflow_provider_abeja.exceptions import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=f"^{argument}:"):
+        Target(ORG, DEP, **ids)
+    # The alias is not used beside a service: only the service's id is checked.
+    assert Target(ORG, DEP, service_id=SER, endpoint_alias="").describe() == f"service {SER}"
