@@ -145,7 +145,7 @@ def test_arguments_are_checked() -> None:
 def test_numbers_are_checked_and_kept_as_numbers() -> None:
     arguments: dict[str, Any] = {"task_id": "t", "deployment_id": DEP, "output_path": "o", "inputs": []}
     # NaN compares false both ways: as a limit it would let any error rate through.
-    with pytest.raises(InvalidArgumentError, match="^max_error_rate: must be between 0 and 1"):
+    with pytest.raises(InvalidArgumentError, match=r"^max_error_rate: must be between 0 and 1"):
         AbejaBatchRequestOperator(**arguments, max_error_rate=float("nan"))
     assert AbejaBatchRequestOperator(**arguments, concurrency="4").concurrency == 4
 
