@@ -64,7 +64,6 @@ class InputSource(Protocol):
 
     def count(self) -> int | None:
         """How many inputs `__iter__` yields (may cost one pass over the input), or None if unknown."""
-        ...
 
 
 def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
