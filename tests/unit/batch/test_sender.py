@@ -151,21 +151,13 @@ def test_file_input_is_read_when_sent_and_a_vanished_file_is_that_inputs_error(
     assert "b.png" in record["error"]["message"]
 
 
-@pytest.mark.parametrize(
-    ("ids", "argument"),
-    [
-        ({"service_id": ""}, "service_id"),
-        ({"service_id": "ser-1/../ser-2"}, "service_id"),
-        ({"endpoint_alias": " "}, "endpoint_alias"),
-        ({"endpoint_alias": "None"}, "endpoint_alias"),
-    ],
-)
-def test_a_target_refuses_an_id_that_would_address_another_resource(
-    ids: dict[str, str], argument: str
-) -> None:
+def test_a_target_refuses_an_id_that_would_address_another_resource() -> None:
     from airflow_provider_abeja.exceptions import InvalidArgumentError
 
-    with pytest.raises(InvalidArgumentError, match=f"^{argument}:"):
-        Target(ORG, DEP, **ids)
+    refused = {"service_id": ("", "ser-1/../ser-2"), "endpoint_alias": (" ", "None")}
+    for argument, values in refused.items():
+        for value in values:
+            with pytest.raises(InvalidArgumentError, match=f"^{argument}:"):
+                Target(ORG, DEP, **{argument: value})
     # The alias is not used beside a service: only the service's id is checked.
     assert Target(ORG, DEP, service_id=SER, endpoint_alias="").describe() == f"service {SER}"
