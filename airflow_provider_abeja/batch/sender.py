@@ -131,8 +131,6 @@ class Sender:
     policy: RetryPolicy = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.resend_statuses = frozenset(self.resend_statuses)
-        self.abort_statuses = frozenset(self.abort_statuses)
         self.policy = self.policy or RetryPolicy(self.client.max_retry_count, self.client.retry_wait_max)
         # The client raises for every error status: only an answer (2xx) comes back, never retried.
         self._adapter: TransportAdapter[Any] = TransportAdapter(classify=self._resendable)
