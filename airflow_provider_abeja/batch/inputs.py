@@ -64,7 +64,6 @@ class InputSource(Protocol):
 
     def count(self) -> int | None:
         """How many inputs `__iter__` yields (may cost one pass over the input), or None if unknown."""
-        ...
 
 
 def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
@@ -142,8 +141,7 @@ def split_glob(path: str) -> tuple[str, str | None]:
     parts = path.split("/")
     for i, part in enumerate(parts):
         if glob.has_magic(part):
-            base = "/".join(parts[:i]) or "."
-            return base, "/".join(parts[i:])
+            return "/".join(parts[:i]) or ".", "/".join(parts[i:])
     return path, None
 
 
@@ -168,7 +166,7 @@ def locate_input(input_path: str, input_format: str, conn_id: str | None) -> tup
     """
     base, pattern = split_glob(input_path)
     check_input_folder(base)
-    path = object_path(base if pattern else input_path, conn_id=conn_id, argument="input_path")
+    path = object_path(base, conn_id=conn_id, argument="input_path")  # without a pattern, the whole path
     files = pattern is not None or input_format == "files"
     return path, pattern, files or (input_format == "auto" and bool(path.is_dir()))
 
@@ -211,10 +209,10 @@ class FilesSource:
 
     def __iter__(self) -> Iterator[BatchInput]:
         for index, key in enumerate(self.keys):
-            content_type = self.content_type or mimetypes.guess_type(key, strict=False)[0]
-            yield BatchInput(
-                index, key, path=self.base / key, content_type=content_type or DEFAULT_CONTENT_TYPE
+            content_type = (
+                self.content_type or mimetypes.guess_type(key, strict=False)[0] or DEFAULT_CONTENT_TYPE
             )
+            yield BatchInput(index, key, path=self.base / key, content_type=content_type)
 
 
 @dataclass
@@ -231,6 +229,4 @@ class OnlyKeys:
         return sum(1 for _ in self)
 
     def __iter__(self) -> Iterator[BatchInput]:
-        for item in self.source:
-            if item.key in self.keys:
-                yield item
+        return (item for item in self.source if item.key in self.keys)

@@ -22,10 +22,7 @@ def local_path(path: Any) -> str | None:
     """The OS path of a local file, or None when `path` lives on a remote object store."""
     if isinstance(path, str):
         return path
-    protocol = getattr(path, "protocol", "")
-    if isinstance(protocol, (tuple, list)):
-        protocol = protocol[0] if protocol else ""
-    if (protocol or "") not in LOCAL_PROTOCOLS:
+    if (getattr(path, "protocol", "") or "") not in LOCAL_PROTOCOLS:  # a path object's is a string
         return None
     return str(path.path) if hasattr(path, "path") else os.fspath(path)
 
@@ -36,14 +33,6 @@ SCHEME_PROVIDERS = {
     for provider, schemes in (("amazon", "s3 s3a"), ("google", "gs gcs"), ("microsoft-azure", "abfs az adl"))
     for scheme in schemes.split()
 }
-
-
-def _has_fs(scheme: str) -> bool:
-    try:
-        from airflow.sdk.io.fs import has_fs
-    except ImportError:  # Airflow 2
-        from airflow.io import has_fs  # type: ignore[no-redef,attr-defined]
-    return bool(has_fs(scheme))
 
 
 def object_path(value: Any, *, conn_id: str | None, argument: str) -> Any:
@@ -64,8 +53,12 @@ def object_path(value: Any, *, conn_id: str | None, argument: str) -> Any:
     except (ValueError, ImportError) as exc:
         from airflow_provider_abeja.exceptions import InvalidArgumentError
 
+        try:
+            from airflow.sdk.io.fs import has_fs
+        except ImportError:  # Airflow 2
+            from airflow.io import has_fs  # type: ignore[no-redef,attr-defined]
         scheme = value.split("://", 1)[0].lower()
-        if _has_fs(scheme):
+        if has_fs(scheme):
             raise InvalidArgumentError(argument, f"{value}: {exc}") from exc
         provider = SCHEME_PROVIDERS.get(scheme, "the Airflow provider that serves it")
         raise InvalidArgumentError(
@@ -133,12 +126,10 @@ def published(destination: Any) -> Iterator[IO[bytes]]:
             os.unlink(local)
 
 
-def open_binary(path: Any, mode: str = "rb") -> IO[bytes]:
-    """Open `path` in a binary mode, through the OS for local files."""
+def open_binary(path: Any) -> IO[bytes]:
+    """Open `path` for reading bytes, through the OS for local files."""
     local = local_path(path)
-    if local is not None:
-        return open(local, mode)
-    return path.open(mode)  # type: ignore[no-any-return]
+    return open(local, "rb") if local is not None else path.open("rb")  # type: ignore[no-any-return]
 
 
 def iter_lines(fh: Any, chunk_size: int = 1 << 20) -> Iterator[bytes]:

@@ -169,13 +169,10 @@ class BatchRunner:
     preserve_order: bool = True
     window: int = 0
     progress_interval: float = 10.0
-    progress_percent: float = 5.0
     log: Any = logger
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
         # Unordered: a few spare inputs keep workers busy while the writer catches up.
         # Ordered: room for slow inputs to finish late without starving the workers.
         default_window = self.concurrency * (8 if self.preserve_order else 2)
@@ -202,6 +199,18 @@ class BatchRunner:
             ok = result.get("status") == "ok"
             counts.sent, counts.ok, counts.errors = counts.sent + 1, counts.ok + ok, counts.errors + (not ok)
 
+        def write_finished() -> None:
+            """Write the finished results that may be written: all of them, or in order the leading ones."""
+            for _ in range(len(pending)):  # one look at each: a future may finish meanwhile
+                item, future = pending.popleft()
+                if future.done() and not future.cancelled():
+                    write(item, future.result())
+                elif self.preserve_order:
+                    pending.appendleft((item, future))
+                    return
+                else:
+                    pending.append((item, future))
+
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="abeja-batch")
         try:
             while True:
@@ -215,16 +224,14 @@ class BatchRunner:
                         continue
                     pending.append((item, executor.submit(_safe, self.process, item)))
                 if progress is None:
-                    progress = Progress(
-                        self.log, total, interval=self.progress_interval, percent_step=self.progress_percent
-                    )
+                    progress = Progress(self.log, total, interval=self.progress_interval)
                     progress.log(0, counts.done_errors, counts.skipped)
                 if not pending:
                     break
                 # In order, only the oldest input's result can be written next.
                 futures = [pending[0][1]] if self.preserve_order else [future for _, future in pending]
                 wait(futures, timeout=min(self.progress_interval, 1.0), return_when=FIRST_COMPLETED)
-                self._write_finished(pending, write)
+                write_finished()
                 progress.update(counts.sent, counts.done_errors, counts.skipped)
             if abort_reason:
                 raise BatchAborted(
@@ -237,23 +244,9 @@ class BatchRunner:
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
             # Whatever finished is written, even when the loop broke off: a retry will not redo it.
-            self._write_finished(pending, write)
+            write_finished()
             counts.duration = time.monotonic() - started
             self.store.close()
         if progress is not None:
             progress.log(counts.sent, counts.done_errors, counts.skipped)
         return counts
-
-    def _write_finished(
-        self, pending: deque[Pending], write: Callable[[BatchInput, dict[str, Any]], None]
-    ) -> None:
-        """Write the finished results that may be written: all of them, or in order the leading ones."""
-        for _ in range(len(pending)):  # one look at each: a future may finish meanwhile
-            item, future = pending.popleft()
-            if future.done() and not future.cancelled():
-                write(item, future.result())
-            elif self.preserve_order:
-                pending.appendleft((item, future))
-                return
-            else:
-                pending.append((item, future))

@@ -24,6 +24,7 @@ recording thousands of errors while a service is down.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from collections.abc import Collection
@@ -34,6 +35,7 @@ from airflow_provider_abeja.batch.inputs import BatchInput
 from airflow_provider_abeja.client import RequestSpec
 from airflow_provider_abeja.client.api import DEFAULT_ENDPOINT_ALIAS
 from airflow_provider_abeja.client.retry import Failure, RetryPolicy, TransportAdapter
+from airflow_provider_abeja.client.validation import check_path_id
 from airflow_provider_abeja.exceptions import HttpError, TransportError
 
 DEFAULT_RESEND_STATUSES = frozenset({503})
@@ -50,6 +52,15 @@ class Target:
     deployment_id: str
     service_id: str | None = None
     endpoint_alias: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse an id that would address another resource, naming its argument, before anything is
+        sent. None means "not given"; an empty or blank id is refused, never read as the deployment's
+        default endpoint (its production traffic). The alias is used without a service only."""
+        if self.service_id is not None:
+            check_path_id(self.service_id, "service_id")
+        if self.endpoint_alias is not None and not self.service_id:
+            check_path_id(self.endpoint_alias, "endpoint_alias")
 
     def describe(self) -> str:
         if self.service_id:
@@ -82,15 +93,11 @@ def decode_body(content_type: str, body: bytes) -> dict[str, Any]:
     """
     media = media_type(content_type)
     if not media or is_json(media):  # no type: try JSON
-        try:
+        with contextlib.suppress(ValueError):
             return {"response": json.loads(body)}
-        except ValueError:
-            pass
     if not media or media.startswith("text/") or media in ("application/json", "application/xml"):
-        try:
+        with contextlib.suppress(UnicodeDecodeError):
             return {"response_text": body.decode("utf-8")}
-        except UnicodeDecodeError:
-            pass
     return {"response_base64": base64.b64encode(body).decode("ascii")}
 
 
@@ -100,8 +107,7 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
     fields: dict[str, Any] = {"error": error}
     if isinstance(exc, HttpError):
         fields["status_code"] = exc.status_code
-        error["error"] = exc.error
-        error["error_description"] = exc.error_description
+        error.update(error=exc.error, error_description=exc.error_description)
         if exc.error_detail is not None:
             error["error_detail"] = exc.error_detail
     return fields
@@ -125,8 +131,6 @@ class Sender:
     policy: RetryPolicy = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.resend_statuses = frozenset(self.resend_statuses)
-        self.abort_statuses = frozenset(self.abort_statuses)
         self.policy = self.policy or RetryPolicy(self.client.max_retry_count, self.client.retry_wait_max)
         # The client raises for every error status: only an answer (2xx) comes back, never retried.
         self._adapter: TransportAdapter[Any] = TransportAdapter(classify=self._resendable)

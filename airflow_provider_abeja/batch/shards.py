@@ -26,10 +26,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from airflow_provider_abeja.batch.donekeys import DoneKeys
 from airflow_provider_abeja.batch.inputs import FilesSource, JsonlSource
 from airflow_provider_abeja.batch.paths import publish, published
-from airflow_provider_abeja.batch.results import encode_record, iter_records
+from airflow_provider_abeja.batch.results import DoneKeys, encode_record, iter_records
 
 SHARD_KEY_FIELD = "key"
 SHARD_BODY_FIELD = "body"
@@ -104,8 +103,8 @@ def merge_shards(shards: Sequence[dict[str, Any]], paths: Sequence[Any]) -> dict
     """The manifest of a sharded run: counts per shard and overall, and the exactly-once check.
 
     `shards[i]` names its `output_path` and how many `inputs` it holds; `paths[i]` is that output
-    as a path object. Keys are held as 16-byte digests
-    (`DoneKeys`), so a manifest over millions of inputs stays small in memory.
+    as a path object. Keys are held as 16-byte digests (`DoneKeys`), so a manifest over millions of
+    inputs stays small in memory.
     """
     tallies: list[dict[str, Any]] = [
         {"output_path": str(shard["output_path"]), "inputs": int(shard["inputs"]), "ok": 0, "errors": 0}
@@ -119,18 +118,14 @@ def merge_shards(shards: Sequence[dict[str, Any]], paths: Sequence[Any]) -> dict
                     tally["ok" if record.get("status") == "ok" else "errors"] += 1
                     yield record["key"]
 
-    keys = DoneKeys.build(every_key())
-    distinct = keys.distinct()
-    expected = sum(t["inputs"] for t in tallies)
-    ok = sum(t["ok"] for t in tallies)
-    errors = sum(t["errors"] for t in tallies)
+    keys = DoneKeys.build(every_key())  # one per ok or failed record, duplicates included
+    answered, distinct = len(keys), keys.distinct()
+    totals = {name: sum(t[name] for t in tallies) for name in ("inputs", "ok", "errors")}
     return {
-        "inputs": expected,
-        "answered": len(keys),
-        "ok": ok,
-        "errors": errors,
-        "error_rate": round(errors / (ok + errors), 6) if ok + errors else 0.0,
-        "duplicates": len(keys) - distinct,
-        "missing": max(0, expected - distinct),
+        **totals,
+        "answered": answered,
+        "error_rate": round(totals["errors"] / answered, 6) if answered else 0.0,
+        "duplicates": answered - distinct,
+        "missing": max(0, totals["inputs"] - distinct),
         "shards": tallies,
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -58,10 +59,9 @@ def number_argument(argument: str, value: Any, kind: type, low: float, high: flo
         number = kind(value)
     except (TypeError, ValueError):
         raise InvalidArgumentError(argument, f"not a number: {value!r}") from None
-    if number < low or (high is not None and number > high):
-        raise InvalidArgumentError(
-            argument, f"must be at least {low}" if high is None else f"must be between {low} and {high}"
-        )
+    if not low <= number <= (math.inf if high is None else high):  # NaN too
+        limits = f"at least {low}" if high is None else f"between {low} and {high}"
+        raise InvalidArgumentError(argument, f"must be {limits}")
     return number
 
 
@@ -205,7 +205,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         choice_argument("input_format", input_format, INPUT_FORMATS)
         choice_argument("output_layout", output_layout, ("auto", "append", "parts"))
         if concurrency is not None:
-            number_argument("concurrency", concurrency, int, 1)
+            concurrency = number_argument("concurrency", concurrency, int, 1)
         if not isinstance(max_error_rate, str):  # a template is checked once rendered
             number_argument("max_error_rate", max_error_rate, float, 0, 1)
         self.input_path = input_path
@@ -240,10 +240,9 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         source = self._full_source()
         if not self.include_keys_from:
             return source
-        from airflow_provider_abeja.batch.donekeys import DoneKeys
         from airflow_provider_abeja.batch.inputs import OnlyKeys
         from airflow_provider_abeja.batch.paths import path_exists
-        from airflow_provider_abeja.batch.results import iter_records
+        from airflow_provider_abeja.batch.results import DoneKeys, iter_records
 
         path = self._path(str(self.include_keys_from), "include_keys_from")
         if not path_exists(path):
@@ -274,23 +273,7 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
         check_own_file(output, "output_path", read=False)
         check_own_file(errors, "errors_path")
 
-    # -- target and concurrency ---------------------------------------------------------------
-
-    def _target(self, organization_id: str) -> Target:
-        """The target, its ids checked under this operator's argument names before anything is sent.
-
-        None means "not given"; an empty or blank id is refused, never read as the deployment's
-        default endpoint (its production traffic).
-        """
-        from airflow_provider_abeja.batch.sender import Target
-        from airflow_provider_abeja.client.validation import check_path_id
-
-        if self.service_id is not None:
-            check_path_id(self.service_id, "service_id")
-        # The alias is used without a service_id only (a blank one was refused before execute).
-        if self.endpoint_alias is not None and not self.service_id:
-            check_path_id(self.endpoint_alias, "endpoint_alias")
-        return Target(organization_id, self.deployment_id, self.service_id, self.endpoint_alias)
+    # -- concurrency and runner ----------------------------------------------------------------
 
     def _default_concurrency(self, target: Target) -> int:
         """`REQUESTS_PER_INSTANCE` x the instance count of the target service (or endpoint's service)."""
@@ -340,12 +323,13 @@ class AbejaBatchRequestOperator(AbejaDeploymentOperator):
             write_errors_file,
         )
         from airflow_provider_abeja.batch.runner import BatchAborted, BatchStopped
+        from airflow_provider_abeja.batch.sender import Target
 
         organization_id = self.resolve_organization_id()
         output_path = required_path(self.output_path, "output_path")
         errors_path = str(self.errors_path or default_errors_path(output_path))
         max_error_rate = number_argument("max_error_rate", self.max_error_rate, float, 0, 1)
-        target = self._target(organization_id)
+        target = Target(organization_id, self.deployment_id, self.service_id, self.endpoint_alias)
         output = self._path(output_path, "output_path")
         errors = self._path(errors_path, "errors_path")
         self._check_files(output, errors)

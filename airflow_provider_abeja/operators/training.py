@@ -276,33 +276,26 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         parameters = _mapping(self.user_parameters, "user_parameters")
         code = deployment_code(self.code)
         organization_id = self.resolve_organization_id()
-        created = self._named(organization_id, self.deployment_id, version)
+        created = self._named(organization_id, version)
         store = context.get("task_state_store")
         if created is not None and store is not None and store.get(STORE_VERSION_CREATING) == version:
-            created = self._without_code(organization_id, self.deployment_id, created)
+            created = self._without_code(organization_id, created)
         if created is not None:
             self.log.info("Version %s exists already (%s): reusing it", version, created.get("version_id"))
         else:
-            created = self._create(context, organization_id, self.deployment_id, version, code, parameters)
+            created = self._create(store, organization_id, version, code, parameters)
         version_id = str(created["version_id"])
         path = (organization_id, "deployments", self.deployment_id, "versions", version_id)
         self.push_link(context, "version_id", XCOM_VERSION_URL, *path)
         return {"version_id": version_id, "version": version, "deployment_id": self.deployment_id}
 
     def _create(
-        self,
-        context: Mapping[str, Any],
-        organization_id: str,
-        deployment_id: str,
-        version: str,
-        code: Any,
-        parameters: Mapping[str, str] | None,
+        self, store: Any, organization_id: str, version: str, code: Any, parameters: Mapping[str, str] | None
     ) -> dict[str, Any]:
         """Create the version and upload its code. On Airflow 3.3 the task state store notes the
         version from before the create until this try knows how it ended, so a retry after a kill
         in between deletes it (its code may never have arrived). A failed create deletes what it
         made (a version the platform refused made nothing)."""
-        store = context.get("task_state_store")
         if store is not None:
             from airflow.sdk.execution_time.context import NEVER_EXPIRE
 
@@ -311,15 +304,15 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         given = {name: getattr(self, name) for name in ("handler", "image") if getattr(self, name)}
         try:
             created: dict[str, Any] = self.client.create_deployment_version(
-                organization_id, deployment_id, version, code, user_parameters=parameters, **given
+                organization_id, self.deployment_id, version, code, user_parameters=parameters, **given
             )
         except AbejaError as exc:
             refused = (
                 isinstance(exc, HttpError) and 400 <= exc.status_code < 500 and exc.url.endswith("/versions")
             )
-            made = None if refused else self._named(organization_id, deployment_id, version)
+            made = None if refused else self._named(organization_id, version)
             if made is not None:  # its code upload failed, or the create's answer was lost
-                self._without_code(organization_id, deployment_id, made)
+                self._without_code(organization_id, made)
             if store is not None:
                 store.delete(STORE_VERSION_CREATING)
             raise
@@ -328,20 +321,20 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         self.log.info("Created version %s (%s) and uploaded its code", version, created.get("version_id"))
         return created
 
-    def _named(self, organization_id: str, deployment_id: str, version: str) -> dict[str, Any] | None:
+    def _named(self, organization_id: str, version: str) -> dict[str, Any] | None:
         """The deployment's version named ``version``, if there is one."""
-        entries = self.client.get_deployment_versions(organization_id, deployment_id).get("entries") or []
+        entries = (
+            self.client.get_deployment_versions(organization_id, self.deployment_id).get("entries") or []
+        )
         named = (dict(e) for e in entries if isinstance(e, Mapping) and e.get("version") == version)
         return next(named, None)
 
-    def _without_code(
-        self, organization_id: str, deployment_id: str, version: dict[str, Any]
-    ) -> dict[str, Any] | None:
+    def _without_code(self, organization_id: str, version: dict[str, Any]) -> dict[str, Any] | None:
         """Delete a version this task created whose code may never have arrived (None: create it
         again); one a service runs (the platform refuses to delete it) has its code."""
         version_id = str(version["version_id"])
         try:
-            self.client.delete_deployment_version(organization_id, deployment_id, version_id)
+            self.client.delete_deployment_version(organization_id, self.deployment_id, version_id)
         except Conflict:
             return version
         except NotFound:

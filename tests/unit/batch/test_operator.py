@@ -142,6 +142,14 @@ def test_arguments_are_checked() -> None:
     assert default_errors_path("/x/out") == "/x/out.errors.jsonl"
 
 
+def test_numbers_are_checked_and_kept_as_numbers() -> None:
+    arguments: dict[str, Any] = {"task_id": "t", "deployment_id": DEP, "output_path": "o", "inputs": []}
+    # NaN compares false both ways: as a limit it would let any error rate through.
+    with pytest.raises(InvalidArgumentError, match=r"^max_error_rate: must be between 0 and 1"):
+        AbejaBatchRequestOperator(**arguments, max_error_rate=float("nan"))
+    assert AbejaBatchRequestOperator(**arguments, concurrency="4").concurrency == 4
+
+
 def test_object_store_output_uses_part_objects_and_resumes(tmp_path: Path) -> None:
     """`memory://` stands in for s3: no append, so results go to parts merged at the end."""
     from airflow.providers.common.compat.sdk import ObjectStoragePath

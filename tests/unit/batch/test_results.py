@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_abeja.batch import donekeys
-from airflow_provider_abeja.batch.donekeys import DoneKeys
+from airflow_provider_abeja.batch import results
 from airflow_provider_abeja.batch.results import (
     AppendResultStore,
     CorruptOutputError,
+    DoneKeys,
     PartsResultStore,
     encode_record,
     iter_records,
@@ -40,7 +40,7 @@ def test_done_keys_membership_distinguishes_types_and_merges_runs() -> None:
 
 def test_done_keys_digest_is_128_bit_blake2b_of_the_json_form() -> None:
     expected = hashlib.blake2b(b'{"a":[1,"\xc3\xa9"]}', digest_size=16).digest()
-    assert donekeys.key_digest({"a": [1, "\u00e9"]}) == int.from_bytes(expected, "big")
+    assert results.key_digest({"a": [1, "\u00e9"]}) == int.from_bytes(expected, "big")
 
 
 @pytest.mark.parametrize("chunk", [65536, 2], ids=["one-run", "merged-runs"])
@@ -49,8 +49,8 @@ def test_done_keys_tell_apart_digests_that_share_their_first_64_bits(
 ) -> None:
     """Two keys whose digests agree on 64 bits (what the 8-byte structure would have merged)."""
     fake = {"a": (7 << 64) | 1, "b": (7 << 64) | 2, "c": (7 << 64) | 3, "d": (3 << 64) | 9, "e": 5}
-    monkeypatch.setattr(donekeys, "key_digest", fake.__getitem__)
-    monkeypatch.setattr(donekeys, "_CHUNK", chunk)
+    monkeypatch.setattr(results, "key_digest", fake.__getitem__)
+    monkeypatch.setattr(results, "_CHUNK", chunk)
     done = DoneKeys.build(["c", "a", "d", "e"])
     assert [k for k in "abcde" if k in done] == ["a", "c", "d", "e"]
     assert "b" not in done  # same high half as "a" and "c": skipping it would lose an input

@@ -149,3 +149,15 @@ def test_file_input_is_read_when_sent_and_a_vanished_file_is_that_inputs_error(
     assert record["status"] == "error"
     assert record["error"]["type"] == "InvalidInput"
     assert "b.png" in record["error"]["message"]
+
+
+def test_a_target_refuses_an_id_that_would_address_another_resource() -> None:
+    from airflow_provider_abeja.exceptions import InvalidArgumentError
+
+    refused = {"service_id": ("", "ser-1/../ser-2"), "endpoint_alias": (" ", "None")}
+    for argument, values in refused.items():
+        for value in values:
+            with pytest.raises(InvalidArgumentError, match=f"^{argument}:"):
+                Target(ORG, DEP, **{argument: value})
+    # The alias is not used beside a service: only the service's id is checked.
+    assert Target(ORG, DEP, service_id=SER, endpoint_alias="").describe() == f"service {SER}"

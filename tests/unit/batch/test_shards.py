@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from airflow_provider_abeja.batch.donekeys import DoneKeys
 from airflow_provider_abeja.batch.inputs import JsonlSource
+from airflow_provider_abeja.batch.results import DoneKeys
 from airflow_provider_abeja.batch.shards import merge_shards, shard_specs, split_jsonl
 
 
