@@ -11,6 +11,8 @@ from typing import Any
 from airflow_provider_abeja import __version__
 
 INTEGRATION = "ABEJA Platform"
+#: The console a connection's task links open unless its ``console_url`` extra names another.
+DEFAULT_CONSOLE_URL = "https://console.abeja.io"
 
 #: Field behaviour of the ``abeja`` connection form (provider-info format, kebab-case keys).
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -29,7 +31,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "max_answer_mb": "64",
         "verify": "true",
         "inference_addressing": "auto",
-        "console_url": "https://console.abeja.io",
+        "console_url": DEFAULT_CONSOLE_URL,
         "deployment_id": "deployment whose services a connection test lists (optional)",
     },
 }
