@@ -36,10 +36,6 @@ def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None
     return None if end_time is None else float(end_time)
 
 
-#: A trigger's deadline: epoch seconds, an aware datetime, or None (no deadline).
-EndTime = float | datetime.datetime | None
-
-
 class StatusTrigger(BaseTrigger):
     """Poll one resource until its target status (``success``), a failure status (``failure``,
     with its latest log lines), ``end_time`` (``timeout``) or an error the wait cannot get past
@@ -82,7 +78,7 @@ class StatusTrigger(BaseTrigger):
         outer: str,
         inner: str,
         poll_interval: float | None = None,
-        end_time: EndTime = None,
+        end_time: float | datetime.datetime | None = None,
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         cancel_on_kill: bool = False,
@@ -137,11 +133,10 @@ class StatusTrigger(BaseTrigger):
         Airflow (3.3 and later) awaits this only after a user's mark failed, mark success or clear;
         ``cleanup``, which also runs when a triggerer stops, cancels nothing.
         """
-        if not self.cancel_on_kill:
-            return
-        # Shielded: the triggerer may cancel the trigger's task again while on_kill awaits (a busy
-        # triggerer's next cancel round); the stop or delete must still be sent and finished.
-        await asyncio.shield(pool.background(self._cancel()))
+        if self.cancel_on_kill:
+            # Shielded: the triggerer may cancel the trigger's task again while on_kill awaits (a busy
+            # triggerer's next cancel round); the stop or delete must still be sent and finished.
+            await asyncio.shield(pool.background(self._cancel()))
 
     async def _cancel(self) -> None:
         from airflow_provider_abeja.wait.cancel import acancel
