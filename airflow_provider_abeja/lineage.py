@@ -16,10 +16,6 @@ from typing import Any
 from attrs import define
 from openlineage.client.facet_v2 import RunFacet
 
-from airflow_provider_abeja import __version__
-
-PRODUCER = f"https://github.com/airflow-provider-abeja/airflow-provider-abeja/tree/{__version__}"
-
 
 @define
 class AbejaServiceRunFacet(RunFacet):
