@@ -18,6 +18,7 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
 from airflow_provider_abeja.client.credentials import scrub, secret_forms
 from airflow_provider_abeja.exceptions import InvalidArgumentError
+from airflow_provider_abeja.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_abeja.hooks._settings import (
     ClientSettings,
     ConnectionFieldError,
@@ -212,8 +213,6 @@ class AbejaHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Hidden, relabelled and placeholder fields of the connection form, as copies."""
-        from airflow_provider_abeja.get_provider_info import UI_FIELD_BEHAVIOUR
-
         return {key.replace("-", "_"): copy.deepcopy(value) for key, value in UI_FIELD_BEHAVIOUR.items()}
 
     @classmethod
@@ -223,8 +222,6 @@ class AbejaHook(BaseHook):
         from flask_babel import lazy_gettext
         from wtforms import PasswordField, StringField
         from wtforms.validators import Optional
-
-        from airflow_provider_abeja.get_provider_info import CONN_FIELDS
 
         kinds = {True: (PasswordField, BS3PasswordFieldWidget), False: (StringField, BS3TextFieldWidget)}
         widgets: dict[str, Any] = {}
