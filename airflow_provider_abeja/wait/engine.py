@@ -233,7 +233,8 @@ class Step:
     """The result of one observation. ``retryable`` says whether an Airflow retry may help."""
 
     outcome: Outcome
-    state: WaitState
+    #: What the wait remembers after this step (a wait that ended before any observation: nothing).
+    state: WaitState = field(default_factory=WaitState)
     message: str = ""
     logs: tuple[LogLine, ...] = ()
     service: Mapping[str, Any] | None = None

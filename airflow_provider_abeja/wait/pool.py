@@ -22,6 +22,7 @@ wait's own read would:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import json
@@ -49,27 +50,19 @@ FlightKey = tuple[Any, ...]
 
 
 @dataclass(eq=False)
-class _Client:
-    """One client and how many leases use it."""
-
-    client: AsyncAPIClient
-    users: int = 0
-
-
-@dataclass(eq=False)
 class _Flight:
     """A GET in flight: the client it runs on and how many waits are joined to it."""
 
     task: asyncio.Task[dict[str, Any]]
-    owner: _Client
+    owner: AsyncAPIClient
     waiters: int = 0
 
 
 @dataclass(eq=False)
 class _Shared:
-    """The clients of one connection settings on one loop."""
+    """The clients of one connection settings on one loop, each with how many leases use it."""
 
-    clients: list[_Client] = field(default_factory=list)
+    clients: collections.Counter[AsyncAPIClient] = field(default_factory=collections.Counter)
     in_flight: dict[FlightKey, _Flight] = field(default_factory=dict)
 
 
@@ -114,7 +107,7 @@ class ClientLease:
     """A trigger's use of a shared client; :meth:`release` exactly once when done."""
 
     shared: _Shared
-    slot: _Client
+    client: AsyncAPIClient
     #: Names the connection settings this lease's client uses (a dict key: never show it).
     settings_key: str
 
@@ -123,8 +116,8 @@ class ClientLease:
         in_flight, key = self.shared.in_flight, (method, *args)
         flight = in_flight.get(key)
         if flight is None:
-            task = asyncio.ensure_future(getattr(self.slot.client, method)(*args))
-            flight = in_flight[key] = _Flight(task, self.slot)
+            task = asyncio.ensure_future(getattr(self.client, method)(*args))
+            flight = in_flight[key] = _Flight(task, self.client)
             task.add_done_callback(lambda done: _forget(in_flight, key, done))
         flight.waiters += 1
         try:
@@ -135,23 +128,23 @@ class ClientLease:
 
     async def release(self) -> None:
         """Drop this lease; the last one of a client closes it (after GETs others are joined to)."""
-        shared, slot = self.shared, self.slot
-        slot.users -= 1
-        if slot.users > 0:
+        shared, client = self.shared, self.client
+        shared.clients[client] -= 1
+        if shared.clients[client] > 0:
             return
-        # A slot leaves its shared entry once (no lease takes it after), and the entry leaves the
-        # registry with its last slot, in the same step: nothing else can have removed either.
-        shared.clients.remove(slot)
+        # A client leaves its shared entry once (no lease takes it after), and the entry leaves the
+        # registry with its last client, in the same step: nothing else can have removed either.
+        del shared.clients[client]
         if not shared.clients:
             del _REGISTRY[asyncio.get_running_loop()][self.settings_key]
-        mine = [flight for flight in shared.in_flight.values() if flight.owner is slot]
+        mine = [flight for flight in shared.in_flight.values() if flight.owner is client]
         joined = [flight.task for flight in mine if flight.waiters]
         for flight in (flight for flight in mine if not flight.waiters):
             flight.task.cancel()
         if joined:
-            background(_close_after(joined, slot.client))  # the caller does not wait for the joined GETs
+            background(_close_after(joined, client))  # the caller does not wait for the joined GETs
         else:
-            await slot.client.aclose()
+            await client.aclose()
 
 
 async def _close_after(tasks: list[asyncio.Task[dict[str, Any]]], client: AsyncAPIClient) -> None:
@@ -184,12 +177,11 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
     key = json.dumps(kwargs, sort_keys=True, default=str)
     shared = _REGISTRY.setdefault(asyncio.get_running_loop(), {}).setdefault(key, _Shared())
     # No await from here on: two triggers cannot both take the last place or build one client.
-    slot = next((slot for slot in shared.clients if slot.users < WAITS_PER_CLIENT), None)
-    if slot is None:
-        slot = _Client(AsyncAPIClient(**kwargs, pool_maxsize=WAITS_PER_CLIENT))
-        shared.clients.append(slot)
-    slot.users += 1
-    return ClientLease(shared, slot, key)
+    client = next((client for client, users in shared.clients.items() if users < WAITS_PER_CLIENT), None)
+    if client is None:
+        client = AsyncAPIClient(**kwargs, pool_maxsize=WAITS_PER_CLIENT)
+    shared.clients[client] += 1
+    return ClientLease(shared, client, key)
 
 
 # -- reading one resource a poll ------------------------------------------------------------------

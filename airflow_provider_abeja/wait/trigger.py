@@ -143,7 +143,7 @@ class StatusTrigger(BaseTrigger):
 
         lease = await pool.lease_client(self.abeja_conn_id)
         try:
-            note = await acancel(lease.slot.client, self.kind, self._ids)
+            note = await acancel(lease.client, self.kind, self._ids)
         finally:
             await lease.release()
         self.log.warning("The task was killed while deferred: %s", note)
@@ -161,9 +161,7 @@ class StatusTrigger(BaseTrigger):
             raise
         except Exception as exc:
             message = f"could not watch {self.kind.noun} {self._ids[2]}: {exc}"
-            failed = engine.Step(
-                engine.Outcome.ERROR, engine.WaitState(), message, retryable=not is_fail_fast(exc)
-            )
+            failed = engine.Step(engine.Outcome.ERROR, message=message, retryable=not is_fail_fast(exc))
             event = engine.status_event(self._ids[2], failed, None, self.kind)
         finally:
             if lease is not None:
