@@ -110,12 +110,8 @@ _RUN_LINKS = ("Run", "Trigger", "Channel")
 
 def _modules(kind: str, *names: str) -> list[dict[str, Any]]:
     """One provider-info section: this integration's ``airflow_provider_abeja.<kind>.<name>`` modules."""
-    return [
-        {
-            "integration-name": INTEGRATION,
-            "python-modules": [f"airflow_provider_abeja.{kind}.{n}" for n in names],
-        }
-    ]
+    modules = [f"airflow_provider_abeja.{kind}.{name}" for name in names]
+    return [{"integration-name": INTEGRATION, "python-modules": modules}]
 
 
 def get_provider_info() -> dict[str, Any]:
