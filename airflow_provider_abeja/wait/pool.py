@@ -9,7 +9,7 @@ joined to; a changed connection gives new settings, so new leases get new client
 
 Overlapping reads of the same service, or of a deployment's listing, share one GET
 (single-flight). The waits on one deployment share one ``get_services`` listing per smallest
-poll interval (:class:`ServiceWatch`); each answer still goes to ``engine.step`` exactly as the
+poll interval (:class:`Watch`); each answer still goes to ``engine.step`` exactly as the
 wait's own read would:
 
 - a wait alone on its deployment reads its service directly (a listing would cost as much);
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_abeja.exceptions import is_transient
-from airflow_provider_abeja.wait.engine import Ids
+from airflow_provider_abeja.wait.engine import SERVICE, Ids, ResourceKind
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import AsyncAPIClient
@@ -178,25 +178,6 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
     return ClientLease(shared, client, key)
 
 
-# -- reading one resource a poll ------------------------------------------------------------------
-
-
-class Watch(contextlib.ExitStack):
-    """How a trigger reads its resource, entered for the whole wait (leaving it closes what the
-    wait joined): one GET a poll (``method`` of the client, joined with an identical GET in flight)."""
-
-    def __init__(self, lease: ClientLease, method: str, ids: Ids) -> None:
-        super().__init__()
-        self._lease, self._method, self._ids = lease, method, ids
-
-    async def observe(self) -> object:
-        """The resource's JSON, or the error reading it: the engine's observation. Never raises."""
-        try:
-            return await self._lease.read(self._method, *self._ids)
-        except Exception as exc:
-            return exc
-
-
 # -- listings shared by the watchers of one thing ---------------------------------------------------
 
 
@@ -276,25 +257,32 @@ async def _services(organization_id: str, deployment_id: str, lease: ClientLease
     return {e["service_id"]: e for e in entries if isinstance(e.get("service_id"), str)}
 
 
-class ServiceWatch(Watch):
-    """One wait's reads of its service, through its deployment's shared listing.
+# -- reading one resource a poll ------------------------------------------------------------------
 
-    Entering joins the deployment's group, leaving quits it (the last wait to leave drops the group).
+
+class Watch(contextlib.ExitStack):
+    """How a trigger reads its resource, entered for the whole wait (leaving it closes what the
+    wait joined): one GET a poll (the kind's read, joined with an identical GET in flight).
+
+    A service's wait also joins its deployment's group while entered, and reads through the
+    shared listing while other waits share it (the last wait to leave drops the group).
     """
 
-    def __init__(self, lease: ClientLease, ids: Ids, interval: float) -> None:
-        super().__init__(lease, "get_service", ids)
-        self._interval = interval
+    def __init__(self, lease: ClientLease, kind: ResourceKind, ids: Ids, interval: float) -> None:
+        super().__init__()
+        self._lease, self._kind, self._ids, self._interval = lease, kind, ids, interval
         self._group: ListingGroup | None = None
         #: The last listing this wait used: it never uses one twice.
         self._seen: Listing | None = None
 
-    def __enter__(self) -> ServiceWatch:
-        key, ask = ("get_services", *self._ids[:2]), functools.partial(_services, *self._ids[:2])
-        self._group = self.enter_context(joined(self._lease, key, self, self._interval, ask))
+    def __enter__(self) -> Watch:
+        if self._kind is SERVICE:
+            key, ask = ("get_services", *self._ids[:2]), functools.partial(_services, *self._ids[:2])
+            self._group = self.enter_context(joined(self._lease, key, self, self._interval, ask))
         return self
 
     async def observe(self) -> object:
+        """The resource's JSON, or the error reading it: the engine's observation. Never raises."""
         group = self._group
         if group is not None and len(group.watchers) > 1:
             listing = await group.listing(self._lease, self._seen)
@@ -305,4 +293,7 @@ class ServiceWatch(Watch):
                     return service
             elif is_transient(listing.error):
                 return listing.error
-        return await super().observe()
+        try:
+            return await self._lease.read(self._kind.read, *self._ids)
+        except Exception as exc:
+            return exc

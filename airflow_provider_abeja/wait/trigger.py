@@ -20,7 +20,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import is_fail_fast
 from airflow_provider_abeja.wait import engine, pool
-from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch
+from airflow_provider_abeja.wait.pool import ClientLease
 
 #: Seconds a trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
@@ -105,10 +105,6 @@ class StatusTrigger(BaseTrigger):
         self.abeja_conn_id = str(abeja_conn_id)
         self.cancel_on_kill = bool(cancel_on_kill)
 
-    def _watch(self, lease: ClientLease) -> Watch:
-        """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
-        return Watch(lease, self.kind.read, self._ids)
-
     @classmethod
     def arguments(cls, ids: engine.Ids, spec: engine.WaitSpec, **options: Any) -> dict[str, Any]:
         """The constructor's keyword arguments (JSON only) for a wait on ``ids`` by ``spec`` with
@@ -170,7 +166,8 @@ class StatusTrigger(BaseTrigger):
 
     async def _wait(self, lease: ClientLease) -> dict[str, Any]:
         spec, state = self._spec, engine.WaitState()
-        with self._watch(lease) as watch:
+        # The waits on one deployment share one listing per poll interval (``pool.Watch``).
+        with pool.Watch(lease, self.kind, self._ids, self.poll_interval) as watch:
             while True:
                 result = engine.advance(spec, state, await watch.observe(), time.time(), self.log)
                 if result.done:
@@ -228,10 +225,6 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         super().__init__(
             *ids, *args, target_status=target_status, failure_statuses=failure_statuses, **options
         )
-
-    def _watch(self, lease: ClientLease) -> Watch:
-        # The waits on one deployment share one listing per poll interval.
-        return ServiceWatch(lease, self._ids, self.poll_interval)
 
 
 class AbejaTrainingJobTrigger(StatusTrigger):
