@@ -90,16 +90,12 @@ CONN_FIELDS: dict[str, Any] = {
 }
 
 
-def _with_hints(fields: dict[str, Any], placeholders: dict[str, str]) -> dict[str, Any]:
-    """Each field's placeholder also in its description: Airflow 3.3's form shows placeholders of
-    the standard fields only, so the description is where a user sees the hint."""
-    out = {}
-    for name, spec in fields.items():
-        hint = placeholders.get(name)
-        if hint and " " not in hint and "enum" not in spec["schema"]:  # an example value, not a phrase
-            spec = {**spec, "description": f"{spec['description']} E.g. {hint}"}
-        out[name] = spec
-    return out
+def _with_hint(spec: dict[str, Any], hint: str | None) -> dict[str, Any]:
+    """The field with its placeholder also in its description: Airflow 3.3's form shows placeholders
+    of the standard fields only, so the description is where a user sees the hint."""
+    if hint and " " not in hint and "enum" not in spec["schema"]:  # an example value, not a phrase
+        return {**spec, "description": f"{spec['description']} E.g. {hint}"}
+    return spec
 
 
 #: The link classes of ``links/training.py`` (``Abeja<name>Link``).
@@ -135,7 +131,10 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_abeja.hooks.abeja.AbejaHook",
                 "hook-name": "ABEJA Platform",
                 "connection-type": "abeja",
-                "conn-fields": _with_hints(CONN_FIELDS, UI_FIELD_BEHAVIOUR["placeholders"]),
+                "conn-fields": {
+                    name: _with_hint(spec, UI_FIELD_BEHAVIOUR["placeholders"].get(name))
+                    for name, spec in CONN_FIELDS.items()
+                },
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }
         ],
