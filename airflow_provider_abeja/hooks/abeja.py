@@ -224,12 +224,11 @@ class AbejaHook(BaseHook):
         from wtforms.validators import Optional
 
         kinds = {True: (PasswordField, BS3PasswordFieldWidget), False: (StringField, BS3TextFieldWidget)}
-        widgets: dict[str, Any] = {}
-        for name, spec in CONN_FIELDS.items():
+
+        def form_field(spec: dict[str, Any]) -> Any:
             # Every value is typed as text: the hook validates it and names the field on error.
             field, widget = kinds[spec["schema"].get("format") == "password"]
             label = lazy_gettext(spec["label"])
-            widgets[name] = field(
-                label, widget=widget(), validators=[Optional()], description=spec["description"]
-            )
-        return widgets
+            return field(label, widget=widget(), validators=[Optional()], description=spec["description"])
+
+        return {name: form_field(spec) for name, spec in CONN_FIELDS.items()}
