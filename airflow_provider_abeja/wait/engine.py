@@ -301,9 +301,8 @@ def step(spec: WaitSpec, state: WaitState, observation: object, now: float) -> S
         if errors > budget:
             message = f"giving up on {noun} {sid} after {errors} transient errors in a row (budget {budget})"
             return Step(Outcome.ERROR, state, f"{message}; last: {exc}", error=exc)
-        logs.append(
-            LogLine("warning", f"Transient error %d/%d polling {noun} %s: %s", (errors, budget, sid, exc))
-        )
+        template = f"Transient error %d/%d polling {noun} %s: %s"
+        logs.append(LogLine("warning", template, (errors, budget, sid, exc)))
     else:
         status = None if (raw := resource.get("status")) is None else str(raw)
         changed = status != state.last_status or state.polls == 0
