@@ -11,6 +11,8 @@ from typing import Any
 from airflow_provider_abeja import __version__
 
 INTEGRATION = "ABEJA Platform"
+#: The console a connection's task links open unless its ``console_url`` extra names another.
+DEFAULT_CONSOLE_URL = "https://console.abeja.io"
 
 #: Field behaviour of the ``abeja`` connection form (provider-info format, kebab-case keys).
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -29,7 +31,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "max_answer_mb": "64",
         "verify": "true",
         "inference_addressing": "auto",
-        "console_url": "https://console.abeja.io",
+        "console_url": DEFAULT_CONSOLE_URL,
         "deployment_id": "deployment whose services a connection test lists (optional)",
     },
 }
@@ -88,16 +90,12 @@ CONN_FIELDS: dict[str, Any] = {
 }
 
 
-def _with_hints(fields: dict[str, Any], placeholders: dict[str, str]) -> dict[str, Any]:
-    """Each field's placeholder also in its description: Airflow 3.3's form shows placeholders of
-    the standard fields only, so the description is where a user sees the hint."""
-    out = {}
-    for name, spec in fields.items():
-        hint = placeholders.get(name)
-        if hint and " " not in hint and "enum" not in spec["schema"]:  # an example value, not a phrase
-            spec = {**spec, "description": f"{spec['description']} E.g. {hint}"}
-        out[name] = spec
-    return out
+def _with_hint(spec: dict[str, Any], hint: str | None) -> dict[str, Any]:
+    """The field with its placeholder also in its description: Airflow 3.3's form shows placeholders
+    of the standard fields only, so the description is where a user sees the hint."""
+    if hint and " " not in hint and "enum" not in spec["schema"]:  # an example value, not a phrase
+        return {**spec, "description": f"{spec['description']} E.g. {hint}"}
+    return spec
 
 
 #: The link classes of ``links/training.py`` (``Abeja<name>Link``).
@@ -108,12 +106,8 @@ _RUN_LINKS = ("Run", "Trigger", "Channel")
 
 def _modules(kind: str, *names: str) -> list[dict[str, Any]]:
     """One provider-info section: this integration's ``airflow_provider_abeja.<kind>.<name>`` modules."""
-    return [
-        {
-            "integration-name": INTEGRATION,
-            "python-modules": [f"airflow_provider_abeja.{kind}.{n}" for n in names],
-        }
-    ]
+    modules = [f"airflow_provider_abeja.{kind}.{name}" for name in names]
+    return [{"integration-name": INTEGRATION, "python-modules": modules}]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -137,7 +131,10 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_abeja.hooks.abeja.AbejaHook",
                 "hook-name": "ABEJA Platform",
                 "connection-type": "abeja",
-                "conn-fields": _with_hints(CONN_FIELDS, UI_FIELD_BEHAVIOUR["placeholders"]),
+                "conn-fields": {
+                    name: _with_hint(spec, UI_FIELD_BEHAVIOUR["placeholders"].get(name))
+                    for name, spec in CONN_FIELDS.items()
+                },
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }
         ],

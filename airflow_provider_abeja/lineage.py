@@ -16,10 +16,6 @@ from typing import Any
 from attrs import define
 from openlineage.client.facet_v2 import RunFacet
 
-from airflow_provider_abeja import __version__
-
-PRODUCER = f"https://github.com/airflow-provider-abeja/airflow-provider-abeja/tree/{__version__}"
-
 
 @define
 class AbejaServiceRunFacet(RunFacet):
@@ -44,13 +40,6 @@ def dataset(uri: str) -> Any:
     return Dataset(namespace=f"{parsed.scheme}://{bucket}", name=parsed.path.lstrip("/"))
 
 
-def _organization_id(operator: Any) -> str | None:
-    try:
-        return str(operator.resolve_organization_id())
-    except Exception:  # lineage never fails a task that has succeeded
-        return None
-
-
 def operator_lineage(
     operator: Any,
     *,
@@ -60,8 +49,12 @@ def operator_lineage(
     endpoint_alias: str | None = None,
 ) -> Any:
     """The `OperatorLineage` of one task: its input and output datasets and the service facet."""
+    try:
+        organization_id: str | None = str(operator.resolve_organization_id())
+    except Exception:  # lineage never fails a task that has succeeded
+        organization_id = None
     facet = AbejaServiceRunFacet(
-        organizationId=_organization_id(operator),
+        organizationId=organization_id,
         deploymentId=str(operator.deployment_id),
         serviceId=service_id or None,
         endpointAlias=endpoint_alias or None,

@@ -9,7 +9,7 @@ interval asked:
 
 - ``async``: N ``AbejaServiceStatusTrigger(...).run()`` on ONE event loop (connection from an
   ``AIRFLOW_CONN_...`` variable, as in a triggerer): the waits of one deployment share one
-  ``get_services`` listing per interval (``wait/pool.ServiceWatch``);
+  ``get_services`` listing per interval (``wait/pool.Watch``);
 - ``threads``: N threads sharing ONE sync ``APIClient`` (its pool sized to N, so no thread ever
   reconnects), each polling ``client.get_service`` with ``time.sleep`` between polls (as N
   workers would): the baseline, one request per wait per poll.

@@ -18,14 +18,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_provider_abeja.client import credentials, validation
 from airflow_provider_abeja.exceptions import InvalidArgumentError
-from airflow_provider_abeja.get_provider_info import CONN_FIELDS
+from airflow_provider_abeja.get_provider_info import CONN_FIELDS, DEFAULT_CONSOLE_URL
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONSOLE_URL = "https://console.abeja.io"
 CONN_TYPE = "abeja"
 
 #: Extra fields this connection type reads (those of its form); anything else is reported as unknown.
@@ -94,10 +93,6 @@ class ClientSettings:
             f"check connection '{self.conn_id}': {fields}; for a 403 also that this credential may "
             "use the organization (extra organization_id or the task's organization_id)"
         )
-
-    def secrets(self) -> list[str]:
-        """Every string that must never reach a log: the credential object's (raw and Basic token)."""
-        return list(self.credential_object.secrets)
 
 
 def extra_value(extra: Mapping[str, Any], name: str) -> Any:

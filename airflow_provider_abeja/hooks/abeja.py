@@ -2,7 +2,8 @@
 
 Operators, the sensor and triggers get their client, organization id, console URL and the
 blocking wait helpers from here. The client modules are imported lazily, so that a DAG file
-importing an operator does not pay for requests/httpx at parse time.
+importing an operator does not pay for requests/httpx at parse time. Airflow 2.11 and 3.x
+differences are resolved through common-compat (1.22 or later).
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_abeja import _compat
+from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+
 from airflow_provider_abeja.client.credentials import scrub, secret_forms
 from airflow_provider_abeja.exceptions import InvalidArgumentError
+from airflow_provider_abeja.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_abeja.hooks._settings import (
     ClientSettings,
     ConnectionFieldError,
@@ -32,13 +36,23 @@ __all__ = ["AbejaHook", "ClientSettings", "ConnectionFieldError"]
 TEST_TIMEOUT = (3.0, 5.0)
 
 
+async def _amask_secret(secret: str) -> None:
+    """Register a secret with the masker from a coroutine (``amask_secret`` exists on Airflow 3.1+)."""
+    try:
+        from airflow.sdk.log import amask_secret as _amask
+    except ImportError:  # Airflow 2.11: the masker is in-process and synchronous
+        mask_secret(secret)
+        return
+    await _amask(secret)
+
+
 def _test_timeout(timeout: float | tuple[float, float] | None) -> tuple[float, float]:
     """The connection's timeout capped by ``TEST_TIMEOUT`` (which also stands in for "off")."""
     connect, read = timeout if isinstance(timeout, tuple) else (timeout or 0.0, timeout or 0.0)
     return min(connect or TEST_TIMEOUT[0], TEST_TIMEOUT[0]), min(read or TEST_TIMEOUT[1], TEST_TIMEOUT[1])
 
 
-class AbejaHook(_compat.BaseHook):
+class AbejaHook(BaseHook):
     """Interact with the ABEJA Platform Service API through an ``abeja`` connection.
 
     :param abeja_conn_id: the Airflow connection id (type ``abeja``).
@@ -75,8 +89,8 @@ class AbejaHook(_compat.BaseHook):
         """The connection's validated settings; its secrets, in every form, are registered with the masker."""
         conn = self.get_connection(self.abeja_conn_id)
         settings = self._settings_from(conn, conn.extra_dejson)
-        for secret in secret_forms(tuple(settings.secrets())):
-            _compat.mask_secret(secret)
+        for secret in secret_forms(settings.credential_object.secrets):
+            mask_secret(secret)
         return settings
 
     async def aget_settings(self) -> ClientSettings:
@@ -85,10 +99,10 @@ class AbejaHook(_compat.BaseHook):
         Always reads the connection afresh, then fills the ``settings`` cache, so that
         ``get_organization_id()`` and ``console_url`` afterwards need no blocking lookup.
         """
-        conn = await _compat.get_async_connection(self.abeja_conn_id, self)
-        settings = self._settings_from(conn, await _compat.get_async_extra_dejson(conn))
-        for secret in secret_forms(tuple(settings.secrets())):
-            await _compat.amask_secret(secret)
+        conn = await get_async_connection(self.abeja_conn_id, self)
+        settings = self._settings_from(conn, await get_async_extra_dejson(conn))
+        for secret in secret_forms(settings.credential_object.secrets):
+            await _amask_secret(secret)
         self.__dict__["settings"] = settings
         return settings
 
@@ -162,7 +176,7 @@ class AbejaHook(_compat.BaseHook):
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             known = self.__dict__.get("settings")  # None when the connection could not be read
-            return False, message if known is None else scrub(message, known.secrets())
+            return False, message if known is None else scrub(message, known.credential_object.secrets)
         return True, (
             f"Connected to {settings.api_url} as a {settings.credential_kind} credential: "
             f"organization {org} has {what}"
@@ -199,8 +213,6 @@ class AbejaHook(_compat.BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Hidden, relabelled and placeholder fields of the connection form, as copies."""
-        from airflow_provider_abeja.get_provider_info import UI_FIELD_BEHAVIOUR
-
         return {key.replace("-", "_"): copy.deepcopy(value) for key, value in UI_FIELD_BEHAVIOUR.items()}
 
     @classmethod
@@ -211,15 +223,12 @@ class AbejaHook(_compat.BaseHook):
         from wtforms import PasswordField, StringField
         from wtforms.validators import Optional
 
-        from airflow_provider_abeja.get_provider_info import CONN_FIELDS
-
         kinds = {True: (PasswordField, BS3PasswordFieldWidget), False: (StringField, BS3TextFieldWidget)}
-        widgets: dict[str, Any] = {}
-        for name, spec in CONN_FIELDS.items():
+
+        def form_field(spec: dict[str, Any]) -> Any:
             # Every value is typed as text: the hook validates it and names the field on error.
             field, widget = kinds[spec["schema"].get("format") == "password"]
             label = lazy_gettext(spec["label"])
-            widgets[name] = field(
-                label, widget=widget(), validators=[Optional()], description=spec["description"]
-            )
-        return widgets
+            return field(label, widget=widget(), validators=[Optional()], description=spec["description"])
+
+        return {name: form_field(spec) for name, spec in CONN_FIELDS.items()}

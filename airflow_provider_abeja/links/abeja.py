@@ -12,11 +12,11 @@ from urllib.parse import quote
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
 
+from airflow_provider_abeja.get_provider_info import DEFAULT_CONSOLE_URL
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import BaseOperator, TaskInstanceKey
 
-#: The console a link opens when the connection names none (the hook's default too).
-DEFAULT_CONSOLE_URL = "https://console.abeja.io"
 XCOM_KEY = "service_url"
 #: Where a running operator keeps the URL it pushed (see ``push_service_url``).
 _PUSHED = "_abeja_service_url"
@@ -74,12 +74,3 @@ class AbejaServiceLink(XComLink, name="ABEJA Service", url_key=XCOM_KEY):
             pushed = vars(operator).get(_PUSHED)
             return pushed if isinstance(pushed, str) else ""
         return super().get_link(operator, ti_key=ti_key)
-
-
-__all__ = [
-    "XCOM_KEY",
-    "AbejaServiceLink",
-    "console_url",
-    "push_service_url",
-    "service_console_url",
-]

@@ -1,8 +1,9 @@
 """The blocking wait of the operators that do not defer, for services, training jobs and runs.
 
-It needs only a sync client, a logger, a clock and a sleep function; each answer goes through
-``engine.step``, so the outcomes and messages are the sensor's and the trigger's. A service wait
-also copies the service's recent logs into the task log as they come.
+It needs only a sync client, a logger (stdlib or Airflow 3's structlog), a clock and a sleep
+function; each answer goes through ``engine.step``, so the outcomes and messages are the sensor's
+and the trigger's. A service wait also copies the service's recent logs into the task log as they
+come.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_abeja.exceptions import AbejaError, WaitStoppedError
 from airflow_provider_abeja.wait import engine
@@ -28,14 +29,6 @@ _SEEN_LIMIT = 5000
 _NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
 
 
-class _Logger(Protocol):
-    """What the waits need of a logger: stdlib ``logging.Logger`` and Airflow 3's structlog both fit."""
-
-    def info(self, msg: str, /, *args: Any) -> Any: ...
-
-    def warning(self, msg: str, /, *args: Any) -> Any: ...
-
-
 def run_wait(
     kind: engine.ResourceKind,
     client: APIClient,
@@ -43,7 +36,7 @@ def run_wait(
     outer: str,
     inner: str,
     *,
-    logger: _Logger,
+    logger: Any,
     check_interval: float = 10.0,
     timeout: float | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -98,7 +91,7 @@ def wait_for_service_status(
     deployment_id: str,
     service_id: str,
     *,
-    logger: _Logger,
+    logger: Any,
     log_recent_logs: bool = True,
     logs_since: datetime | None = None,
     **options: Any,
@@ -174,7 +167,7 @@ def _parse_timestamp(value: Any) -> datetime | None:
 class RecentLogFollower:
     """Remembers which recent-log events were already copied, so each poll logs only new ones."""
 
-    def __init__(self, client: APIClient, ids: engine.Ids, logger: _Logger, since: datetime | None) -> None:
+    def __init__(self, client: APIClient, ids: engine.Ids, logger: Any, since: datetime | None) -> None:
         self._client, self._ids, self._log = client, ids, logger
         #: Insertion-ordered keys already seen; the oldest are forgotten past ``_SEEN_LIMIT``.
         self._seen: dict[tuple[str, str], None] = {}

@@ -47,17 +47,9 @@ Ids = tuple[str, str, str]
 # -- statuses -----------------------------------------------------------------------------------
 
 
-class StatusEnum(StrEnum):
-    """A status as the platform spells it: ``str()`` and comparisons give that spelling."""
-
-    @classmethod
-    def values(cls, *members: StatusEnum) -> frozenset[str]:
-        """The spellings of ``members``; of every member when none is named."""
-        return frozenset(member.value for member in (members or tuple(cls)))
-
-
-class ServiceStatus(StatusEnum):
-    """Statuses a service reports. ``STOPPED`` and ``FAILED`` are this provider's (and the
+class ServiceStatus(StrEnum):
+    """Statuses a service reports (a status as the platform spells it: ``str()`` and comparisons
+    give that spelling). ``STOPPED`` and ``FAILED`` are this provider's (and the
     emulator's) names: the public material only shows ``IN_PROGRESS`` and ``READY``."""
 
     IN_PROGRESS = "IN_PROGRESS"
@@ -66,7 +58,7 @@ class ServiceStatus(StatusEnum):
     FAILED = "FAILED"
 
 
-class TrainingJobStatus(StatusEnum):
+class TrainingJobStatus(StrEnum):
     """The statuses of ABEJA's SDK (``abeja.training.JobStatus``)."""
 
     PENDING = "Pending"
@@ -76,7 +68,7 @@ class TrainingJobStatus(StatusEnum):
     FAILED = "Failed"
 
 
-class RunStatus(StatusEnum):
+class RunStatus(StrEnum):
     """The statuses of a run: AWS Batch's job states (``SUCCEEDED`` and ``FAILED`` are final)."""
 
     SUBMITTED = "SUBMITTED"
@@ -89,13 +81,13 @@ class RunStatus(StatusEnum):
 
 
 #: A service in one of these runs (or is about to): start has nothing to do, a retry may reuse it.
-RUNNING_STATUSES = ServiceStatus.values(ServiceStatus.READY, ServiceStatus.IN_PROGRESS)
+RUNNING_STATUSES: frozenset[str] = frozenset({ServiceStatus.READY, ServiceStatus.IN_PROGRESS})
 #: Statuses after which a service wait fails unless it is waiting for exactly that status.
-DEFAULT_FAILURE_STATUSES = ServiceStatus.values(ServiceStatus.FAILED, ServiceStatus.STOPPED)
+DEFAULT_FAILURE_STATUSES: frozenset[str] = frozenset({ServiceStatus.FAILED, ServiceStatus.STOPPED})
 #: A job in one of these still runs (or is about to).
-RUNNING_JOB_STATUSES = TrainingJobStatus.values(TrainingJobStatus.PENDING, TrainingJobStatus.ACTIVE)
+RUNNING_JOB_STATUSES: frozenset[str] = frozenset({TrainingJobStatus.PENDING, TrainingJobStatus.ACTIVE})
 #: A wait for a job's completion fails on these.
-FAILED_JOB_STATUSES = TrainingJobStatus.values(TrainingJobStatus.FAILED, TrainingJobStatus.STOPPED)
+FAILED_JOB_STATUSES: frozenset[str] = frozenset({TrainingJobStatus.FAILED, TrainingJobStatus.STOPPED})
 
 
 @dataclass(frozen=True)
@@ -106,7 +98,7 @@ class ResourceKind:
     The target's enum holds the statuses it knows (it warns once about any other)."""
 
     path_ids: tuple[str, str, str]
-    target_status: StatusEnum
+    target_status: StrEnum
     failure_statuses: frozenset[str]
     #: ``(id, status, log_lines, message)`` -> the fail-fast error of a failure status.
     failed_error: Callable[[str, str, Sequence[str], str], AbejaError]
@@ -129,7 +121,7 @@ class ResourceKind:
 
     @property
     def known_statuses(self) -> frozenset[str]:
-        return type(self.target_status).values()
+        return frozenset(type(self.target_status))
 
     @property
     def status_key(self) -> str:
@@ -157,7 +149,7 @@ TRAINING_JOB = ResourceKind(
 RUN = ResourceKind(
     ("organization_id", "deployment_id", "run_id"),
     RunStatus.SUCCEEDED,
-    RunStatus.values(RunStatus.FAILED),
+    frozenset({RunStatus.FAILED}),
     RunFailedError,
 )
 
@@ -165,7 +157,7 @@ RUN = ResourceKind(
 # -- one observation ----------------------------------------------------------------------------
 
 
-class Outcome(StatusEnum):
+class Outcome(StrEnum):
     """Where one step leaves the wait (the ``status`` of a trigger event)."""
 
     WAITING = "waiting"
@@ -241,7 +233,8 @@ class Step:
     """The result of one observation. ``retryable`` says whether an Airflow retry may help."""
 
     outcome: Outcome
-    state: WaitState
+    #: What the wait remembers after this step (a wait that ended before any observation: nothing).
+    state: WaitState = field(default_factory=WaitState)
     message: str = ""
     logs: tuple[LogLine, ...] = ()
     service: Mapping[str, Any] | None = None
@@ -308,9 +301,8 @@ def step(spec: WaitSpec, state: WaitState, observation: object, now: float) -> S
         if errors > budget:
             message = f"giving up on {noun} {sid} after {errors} transient errors in a row (budget {budget})"
             return Step(Outcome.ERROR, state, f"{message}; last: {exc}", error=exc)
-        logs.append(
-            LogLine("warning", f"Transient error %d/%d polling {noun} %s: %s", (errors, budget, sid, exc))
-        )
+        template = f"Transient error %d/%d polling {noun} %s: %s"
+        logs.append(LogLine("warning", template, (errors, budget, sid, exc)))
     else:
         status = None if (raw := resource.get("status")) is None else str(raw)
         changed = status != state.last_status or state.polls == 0

@@ -9,7 +9,7 @@ joined to; a changed connection gives new settings, so new leases get new client
 
 Overlapping reads of the same service, or of a deployment's listing, share one GET
 (single-flight). The waits on one deployment share one ``get_services`` listing per smallest
-poll interval (:class:`ServiceWatch`); each answer still goes to ``engine.step`` exactly as the
+poll interval (:class:`Watch`); each answer still goes to ``engine.step`` exactly as the
 wait's own read would:
 
 - a wait alone on its deployment reads its service directly (a listing would cost as much);
@@ -22,6 +22,7 @@ wait's own read would:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import json
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_abeja.exceptions import is_transient
-from airflow_provider_abeja.wait.engine import Ids
+from airflow_provider_abeja.wait.engine import SERVICE, Ids, ResourceKind
 
 if TYPE_CHECKING:
     from airflow_provider_abeja.client import AsyncAPIClient
@@ -49,27 +50,19 @@ FlightKey = tuple[Any, ...]
 
 
 @dataclass(eq=False)
-class _Client:
-    """One client and how many leases use it."""
-
-    client: AsyncAPIClient
-    users: int = 0
-
-
-@dataclass(eq=False)
 class _Flight:
     """A GET in flight: the client it runs on and how many waits are joined to it."""
 
     task: asyncio.Task[dict[str, Any]]
-    owner: _Client
+    owner: AsyncAPIClient
     waiters: int = 0
 
 
 @dataclass(eq=False)
 class _Shared:
-    """The clients of one connection settings on one loop."""
+    """The clients of one connection settings on one loop, each with how many leases use it."""
 
-    clients: list[_Client] = field(default_factory=list)
+    clients: collections.Counter[AsyncAPIClient] = field(default_factory=collections.Counter)
     in_flight: dict[FlightKey, _Flight] = field(default_factory=dict)
 
 
@@ -103,18 +96,12 @@ def jittered(interval: float) -> float:
     return interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
 
 
-def shared_client_count() -> int:
-    """Shared clients open on the running loop (for tests and diagnostics)."""
-    entries = _REGISTRY.get(asyncio.get_running_loop(), {})
-    return sum(len(shared.clients) for shared in entries.values())
-
-
 @dataclass(eq=False)
 class ClientLease:
     """A trigger's use of a shared client; :meth:`release` exactly once when done."""
 
     shared: _Shared
-    slot: _Client
+    client: AsyncAPIClient
     #: Names the connection settings this lease's client uses (a dict key: never show it).
     settings_key: str
 
@@ -123,8 +110,8 @@ class ClientLease:
         in_flight, key = self.shared.in_flight, (method, *args)
         flight = in_flight.get(key)
         if flight is None:
-            task = asyncio.ensure_future(getattr(self.slot.client, method)(*args))
-            flight = in_flight[key] = _Flight(task, self.slot)
+            task = asyncio.ensure_future(getattr(self.client, method)(*args))
+            flight = in_flight[key] = _Flight(task, self.client)
             task.add_done_callback(lambda done: _forget(in_flight, key, done))
         flight.waiters += 1
         try:
@@ -135,23 +122,23 @@ class ClientLease:
 
     async def release(self) -> None:
         """Drop this lease; the last one of a client closes it (after GETs others are joined to)."""
-        shared, slot = self.shared, self.slot
-        slot.users -= 1
-        if slot.users > 0:
+        shared, client = self.shared, self.client
+        shared.clients[client] -= 1
+        if shared.clients[client] > 0:
             return
-        # A slot leaves its shared entry once (no lease takes it after), and the entry leaves the
-        # registry with its last slot, in the same step: nothing else can have removed either.
-        shared.clients.remove(slot)
+        # A client leaves its shared entry once (no lease takes it after), and the entry leaves the
+        # registry with its last client, in the same step: nothing else can have removed either.
+        del shared.clients[client]
         if not shared.clients:
             del _REGISTRY[asyncio.get_running_loop()][self.settings_key]
-        mine = [flight for flight in shared.in_flight.values() if flight.owner is slot]
+        mine = [flight for flight in shared.in_flight.values() if flight.owner is client]
         joined = [flight.task for flight in mine if flight.waiters]
         for flight in (flight for flight in mine if not flight.waiters):
             flight.task.cancel()
         if joined:
-            background(_close_after(joined, slot.client))  # the caller does not wait for the joined GETs
+            background(_close_after(joined, client))  # the caller does not wait for the joined GETs
         else:
-            await slot.client.aclose()
+            await client.aclose()
 
 
 async def _close_after(tasks: list[asyncio.Task[dict[str, Any]]], client: AsyncAPIClient) -> None:
@@ -184,31 +171,11 @@ async def lease_client(abeja_conn_id: str) -> ClientLease:
     key = json.dumps(kwargs, sort_keys=True, default=str)
     shared = _REGISTRY.setdefault(asyncio.get_running_loop(), {}).setdefault(key, _Shared())
     # No await from here on: two triggers cannot both take the last place or build one client.
-    slot = next((slot for slot in shared.clients if slot.users < WAITS_PER_CLIENT), None)
-    if slot is None:
-        slot = _Client(AsyncAPIClient(**kwargs, pool_maxsize=WAITS_PER_CLIENT))
-        shared.clients.append(slot)
-    slot.users += 1
-    return ClientLease(shared, slot, key)
-
-
-# -- reading one resource a poll ------------------------------------------------------------------
-
-
-class Watch(contextlib.ExitStack):
-    """How a trigger reads its resource, entered for the whole wait (leaving it closes what the
-    wait joined): one GET a poll (``method`` of the client, joined with an identical GET in flight)."""
-
-    def __init__(self, lease: ClientLease, method: str, ids: Ids) -> None:
-        super().__init__()
-        self._lease, self._method, self._ids = lease, method, ids
-
-    async def observe(self) -> object:
-        """The resource's JSON, or the error reading it: the engine's observation. Never raises."""
-        try:
-            return await self._lease.read(self._method, *self._ids)
-        except Exception as exc:
-            return exc
+    client = next((client for client, users in shared.clients.items() if users < WAITS_PER_CLIENT), None)
+    if client is None:
+        client = AsyncAPIClient(**kwargs, pool_maxsize=WAITS_PER_CLIENT)
+    shared.clients[client] += 1
+    return ClientLease(shared, client, key)
 
 
 # -- listings shared by the watchers of one thing ---------------------------------------------------
@@ -284,36 +251,38 @@ def joined(
             del groups[full_key]
 
 
-def group_count(listing_call: str) -> int:
-    """Groups listing with ``listing_call`` on the running loop (for tests and diagnostics)."""
-    return sum(key[1] == listing_call for key in _GROUPS.get(asyncio.get_running_loop(), {}))
-
-
 async def _services(organization_id: str, deployment_id: str, lease: ClientLease, _needs: list[Any]) -> Any:
     answer = await lease.read("get_services", organization_id, deployment_id)
     entries = [e for e in answer.get("entries") or () if isinstance(e, Mapping)]
     return {e["service_id"]: e for e in entries if isinstance(e.get("service_id"), str)}
 
 
-class ServiceWatch(Watch):
-    """One wait's reads of its service, through its deployment's shared listing.
+# -- reading one resource a poll ------------------------------------------------------------------
 
-    Entering joins the deployment's group, leaving quits it (the last wait to leave drops the group).
+
+class Watch(contextlib.ExitStack):
+    """How a trigger reads its resource, entered for the whole wait (leaving it closes what the
+    wait joined): one GET a poll (the kind's read, joined with an identical GET in flight).
+
+    A service's wait also joins its deployment's group while entered, and reads through the
+    shared listing while other waits share it (the last wait to leave drops the group).
     """
 
-    def __init__(self, lease: ClientLease, ids: Ids, interval: float) -> None:
-        super().__init__(lease, "get_service", ids)
-        self._interval = interval
+    def __init__(self, lease: ClientLease, kind: ResourceKind, ids: Ids, interval: float) -> None:
+        super().__init__()
+        self._lease, self._kind, self._ids, self._interval = lease, kind, ids, interval
         self._group: ListingGroup | None = None
         #: The last listing this wait used: it never uses one twice.
         self._seen: Listing | None = None
 
-    def __enter__(self) -> ServiceWatch:
-        key, ask = ("get_services", *self._ids[:2]), functools.partial(_services, *self._ids[:2])
-        self._group = self.enter_context(joined(self._lease, key, self, self._interval, ask))
+    def __enter__(self) -> Watch:
+        if self._kind is SERVICE:
+            key, ask = ("get_services", *self._ids[:2]), functools.partial(_services, *self._ids[:2])
+            self._group = self.enter_context(joined(self._lease, key, self, self._interval, ask))
         return self
 
     async def observe(self) -> object:
+        """The resource's JSON, or the error reading it: the engine's observation. Never raises."""
         group = self._group
         if group is not None and len(group.watchers) > 1:
             listing = await group.listing(self._lease, self._seen)
@@ -324,4 +293,7 @@ class ServiceWatch(Watch):
                     return service
             elif is_transient(listing.error):
                 return listing.error
-        return await super().observe()
+        try:
+            return await self._lease.read(self._kind.read, *self._ids)
+        except Exception as exc:
+            return exc

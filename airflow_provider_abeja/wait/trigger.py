@@ -20,7 +20,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_abeja.exceptions import is_fail_fast
 from airflow_provider_abeja.wait import engine, pool
-from airflow_provider_abeja.wait.pool import ClientLease, ServiceWatch, Watch
+from airflow_provider_abeja.wait.pool import ClientLease
 
 #: Seconds a trigger waits for recent logs before sending its event without them.
 LOG_FETCH_TIMEOUT = 15.0
@@ -34,10 +34,6 @@ def _coerce_end_time(end_time: float | datetime.datetime | None) -> float | None
     if isinstance(end_time, bool) or not isinstance(end_time, (int, float, type(None))):
         raise TypeError(f"end_time must be epoch seconds (a number) or None, not {type(end_time).__name__}")
     return None if end_time is None else float(end_time)
-
-
-#: A trigger's deadline: epoch seconds, an aware datetime, or None (no deadline).
-EndTime = float | datetime.datetime | None
 
 
 class StatusTrigger(BaseTrigger):
@@ -82,7 +78,7 @@ class StatusTrigger(BaseTrigger):
         outer: str,
         inner: str,
         poll_interval: float | None = None,
-        end_time: EndTime = None,
+        end_time: float | datetime.datetime | None = None,
         abeja_conn_id: str = "abeja_default",
         transient_error_budget: int = engine.DEFAULT_TRANSIENT_ERROR_BUDGET,
         cancel_on_kill: bool = False,
@@ -109,10 +105,6 @@ class StatusTrigger(BaseTrigger):
         self.abeja_conn_id = str(abeja_conn_id)
         self.cancel_on_kill = bool(cancel_on_kill)
 
-    def _watch(self, lease: ClientLease) -> Watch:
-        """How this wait reads its resource on ``lease``: one GET a poll unless a subclass shares reads."""
-        return Watch(lease, self.kind.read, self._ids)
-
     @classmethod
     def arguments(cls, ids: engine.Ids, spec: engine.WaitSpec, **options: Any) -> dict[str, Any]:
         """The constructor's keyword arguments (JSON only) for a wait on ``ids`` by ``spec`` with
@@ -137,18 +129,17 @@ class StatusTrigger(BaseTrigger):
         Airflow (3.3 and later) awaits this only after a user's mark failed, mark success or clear;
         ``cleanup``, which also runs when a triggerer stops, cancels nothing.
         """
-        if not self.cancel_on_kill:
-            return
-        # Shielded: the triggerer may cancel the trigger's task again while on_kill awaits (a busy
-        # triggerer's next cancel round); the stop or delete must still be sent and finished.
-        await asyncio.shield(pool.background(self._cancel()))
+        if self.cancel_on_kill:
+            # Shielded: the triggerer may cancel the trigger's task again while on_kill awaits (a busy
+            # triggerer's next cancel round); the stop or delete must still be sent and finished.
+            await asyncio.shield(pool.background(self._cancel()))
 
     async def _cancel(self) -> None:
         from airflow_provider_abeja.wait.cancel import acancel
 
         lease = await pool.lease_client(self.abeja_conn_id)
         try:
-            note = await acancel(lease.slot.client, self.kind, self._ids)
+            note = await acancel(lease.client, self.kind, self._ids)
         finally:
             await lease.release()
         self.log.warning("The task was killed while deferred: %s", note)
@@ -166,9 +157,7 @@ class StatusTrigger(BaseTrigger):
             raise
         except Exception as exc:
             message = f"could not watch {self.kind.noun} {self._ids[2]}: {exc}"
-            failed = engine.Step(
-                engine.Outcome.ERROR, engine.WaitState(), message, retryable=not is_fail_fast(exc)
-            )
+            failed = engine.Step(engine.Outcome.ERROR, message=message, retryable=not is_fail_fast(exc))
             event = engine.status_event(self._ids[2], failed, None, self.kind)
         finally:
             if lease is not None:
@@ -177,7 +166,8 @@ class StatusTrigger(BaseTrigger):
 
     async def _wait(self, lease: ClientLease) -> dict[str, Any]:
         spec, state = self._spec, engine.WaitState()
-        with self._watch(lease) as watch:
+        # The waits on one deployment share one listing per poll interval (``pool.Watch``).
+        with pool.Watch(lease, self.kind, self._ids, self.poll_interval) as watch:
             while True:
                 result = engine.advance(spec, state, await watch.observe(), time.time(), self.log)
                 if result.done:
@@ -235,10 +225,6 @@ class AbejaServiceStatusTrigger(StatusTrigger):
         super().__init__(
             *ids, *args, target_status=target_status, failure_statuses=failure_statuses, **options
         )
-
-    def _watch(self, lease: ClientLease) -> Watch:
-        # The waits on one deployment share one listing per poll interval.
-        return ServiceWatch(lease, self._ids, self.poll_interval)
 
 
 class AbejaTrainingJobTrigger(StatusTrigger):

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_abeja.exceptions import Forbidden, InternalServerError, NotFound, TransportError
-from airflow_provider_abeja.wait.engine import Outcome, WaitSpec, WaitState, step
-from airflow_provider_abeja.wait.pool import ServiceWatch, group_count
+from airflow_provider_abeja.wait.engine import SERVICE, Outcome, WaitSpec, WaitState, step
+from airflow_provider_abeja.wait.pool import Watch
+from tests._pool import group_count
 
 ORG = "1234567890123"
 DEP = "9999999999999"
@@ -56,8 +57,8 @@ class FakeLease:
         return {"service_id": service_id, "status": self.services[service_id]}
 
 
-def _watch(lease: FakeLease, i: int, interval: float = LONG) -> ServiceWatch:
-    return ServiceWatch(lease, (ORG, DEP, _ser(i)), interval)  # type: ignore[arg-type]
+def _watch(lease: FakeLease, i: int, interval: float = LONG) -> Watch:
+    return Watch(lease, SERVICE, (ORG, DEP, _ser(i)), interval)  # type: ignore[arg-type]
 
 
 async def test_waits_on_one_deployment_share_one_listing() -> None:
@@ -179,6 +180,6 @@ async def test_waits_joined_to_a_listing_get_it_when_the_wait_that_asked_is_canc
 
 async def test_other_settings_or_deployments_are_other_groups() -> None:
     one, other = FakeLease({_ser(1): "READY"}), FakeLease({_ser(2): "READY"}, settings_key="edited")
-    with _watch(one, 1), _watch(other, 2), ServiceWatch(one, (ORG, "8888888888888", _ser(3)), LONG):  # type: ignore[arg-type]
+    with _watch(one, 1), _watch(other, 2), Watch(one, SERVICE, (ORG, "8888888888888", _ser(3)), LONG):  # type: ignore[arg-type]
         assert group_count("get_services") == 3
     assert group_count("get_services") == 0
