@@ -20,7 +20,7 @@ import importlib
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -192,17 +192,6 @@ class _RenamedArguments(_OperatorMeta):
         return super().__call__(*args, **kwargs)
 
 
-def _checking_named_arguments(execute: Callable[..., Any]) -> Callable[..., Any]:
-    """``execute`` preceded by ``check_named_arguments`` (before any I/O or request)."""
-
-    @functools.wraps(execute)
-    def checked(self: AbejaBaseOperator, *args: Any, **kwargs: Any) -> Any:
-        self.check_named_arguments()
-        return execute(self, *args, **kwargs)
-
-    return checked
-
-
 class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments):
     """Base of every ABEJA operator: ``execute`` and ``execute_complete`` run under the fail-fast
     rule, the arguments naming something are checked first, old argument names keep working for
@@ -217,7 +206,13 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
     def __init_subclass__(cls, **kwargs: Any) -> None:
         execute = cls.__dict__.get("execute")
         if callable(execute):  # wrapped before the fail-fast rule wraps it (the refusal is fail-fast)
-            cls.execute = _checking_named_arguments(execute)  # type: ignore[method-assign]
+
+            @functools.wraps(execute)
+            def checked(self: AbejaBaseOperator, *args: Any, **options: Any) -> Any:
+                self.check_named_arguments()  # before any I/O or request
+                return execute(self, *args, **options)
+
+            cls.execute = checked  # type: ignore[method-assign]
         super().__init_subclass__(**kwargs)
 
     def check_named_arguments(self) -> None:
@@ -699,6 +694,8 @@ class _DeleteOperator(AbejaConnectionOperator):
     ui_color = "#fdecea"
     noun: ClassVar[str]
     id_field: ClassVar[str | None] = None
+    #: The attribute holding the id its path starts with, after the organization's.
+    outer_field: ClassVar[str]
     #: The client call that deletes it, ``(organization_id, *resource_ids())`` (default ``delete_<noun>``).
     delete_call: ClassVar[str | None] = None
     #: Whether an id that is None (an XCom nobody pushed) means nothing to delete.
@@ -720,8 +717,9 @@ class _DeleteOperator(AbejaConnectionOperator):
             setattr(self, name, value)
 
     def resource_ids(self) -> list[str]:
-        """The resource's ids after the organization, checked."""
-        raise NotImplementedError
+        """The resource's ids after the organization (``outer_field``'s, then ``id_field``'s), checked."""
+        fields = [self.outer_field] if self.id_field is None else [self.outer_field, self.id_field]
+        return [required_id(getattr(self, field), field) for field in fields]
 
     def describe(self, ids: list[str]) -> str:
         return f"{self.noun} {ids[-1]}"
@@ -757,6 +755,4 @@ class AbejaDeleteOperator(AbejaDeploymentOperator, _DeleteOperator):
     :param fail_if_missing: fail without retries when the resource does not exist (or its id is None).
     """
 
-    def resource_ids(self) -> list[str]:
-        assert self.id_field is not None
-        return [self.deployment_id, required_id(getattr(self, self.id_field), self.id_field)]
+    outer_field = "deployment_id"

@@ -29,7 +29,6 @@ from airflow_provider_abeja.operators._base import (
     _DeleteOperator,
     _TrainingOperator,
     created_in_run,
-    required_id,
 )
 from airflow_provider_abeja.wait.engine import RUNNING_JOB_STATUSES
 
@@ -65,16 +64,11 @@ class _TrainingCleanupOperator(_DeleteOperator, _TrainingOperator):
 
     template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "job_definition_name")
     none_is_nothing = False
+    outer_field = "job_definition_name"
     #: The client's archive call (``delete_call`` None: the platform only archives it).
     archive_call: ClassVar[str]
     #: Archive what the platform keeps because it is in use (409) instead of failing.
     archive_if_in_use = True
-
-    def resource_ids(self) -> list[str]:
-        ids = [self.definition_name()]
-        if self.id_field is not None:
-            ids.append(required_id(getattr(self, self.id_field), self.id_field))
-        return ids
 
     def describe(self, ids: list[str]) -> str:
         return f"{self.noun} {'/'.join(ids)}"
