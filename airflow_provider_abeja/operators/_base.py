@@ -212,7 +212,7 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
                 self.check_named_arguments()  # before any I/O or request
                 return execute(self, *args, **options)
 
-            cls.execute = checked  # type: ignore[method-assign]
+            cls.execute = checked  # type: ignore[method-assign,assignment]
         super().__init_subclass__(**kwargs)
 
     def check_named_arguments(self) -> None:
