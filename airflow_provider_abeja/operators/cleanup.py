@@ -161,7 +161,7 @@ def _task_ids(value: str | Sequence[str] | None) -> frozenset[str] | None:
 
 
 #: A DAG run's dag id and run id, and the task ids whose creations count (None: every task).
-RunScope = tuple[str, str, Collection[str] | None]
+_RunScope = tuple[str, str, Collection[str] | None]
 
 
 class _RunTeardownOperator(AbejaConnectionOperator):
@@ -201,7 +201,7 @@ class _RunTeardownOperator(AbejaConnectionOperator):
         self.log.info("%s %d %s(s) this run %s; %s", past.capitalize(), len(ended), self.noun, made, left)
         return ended
 
-    def to_end(self, organization_id: str, run: RunScope) -> tuple[list[str], str]:
+    def to_end(self, organization_id: str, run: _RunScope) -> tuple[list[str], str]:
         """The ids of what ``run`` made that this ends, and what is left (said in the closing line)."""
         raise NotImplementedError
 
@@ -231,7 +231,7 @@ class AbejaDeleteRunServicesOperator(_RunTeardownOperator, AbejaDeploymentOperat
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "task_ids")
     noun, verbs = "service", ("delete", "deleted", "created")
 
-    def to_end(self, organization_id: str, run: RunScope) -> tuple[list[str], str]:
+    def to_end(self, organization_id: str, run: _RunScope) -> tuple[list[str], str]:
         """The run's services but those an endpoint serves (a release keeps what it released)."""
         services = self.client.get_services(organization_id, self.deployment_id).get("entries") or []
         endpoints = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
@@ -292,7 +292,7 @@ class AbejaStopRunTrainingJobsOperator(_RunTeardownOperator, _TrainingOperator):
     named_arguments = (*_TrainingOperator.named_arguments, "task_ids")
     noun, verbs = "training job", ("stop", "stopped", "started")
 
-    def to_end(self, organization_id: str, run: RunScope) -> tuple[list[str], str]:
+    def to_end(self, organization_id: str, run: _RunScope) -> tuple[list[str], str]:
         """The run's jobs that still run."""
         jobs = self.client.get_training_jobs(organization_id, self.definition_name()).get("entries")
         mine = made_in_run(jobs, *run, "environment", "user_parameters")
@@ -315,16 +315,3 @@ class AbejaStopRunTrainingJobsOperator(_RunTeardownOperator, _TrainingOperator):
             self.log.info("Training job %s has ended (%s)", resource_id, status)
             return False
         return True
-
-
-__all__ = [
-    "AbejaArchiveTrainingJobOperator",
-    "AbejaArchiveTrainingModelOperator",
-    "AbejaDeleteDeploymentVersionOperator",
-    "AbejaDeleteRunServicesOperator",
-    "AbejaDeleteTrainingJobDefinitionOperator",
-    "AbejaDeleteTrainingJobDefinitionVersionOperator",
-    "AbejaStopRunTrainingJobsOperator",
-    "made_in_run",
-    "run_services",
-]

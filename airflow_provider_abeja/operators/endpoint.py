@@ -214,11 +214,3 @@ class AbejaDeleteEndpointOperator(AbejaDeleteOperator):
 
     def __init__(self, *, endpoint_alias: str, **kwargs: Any) -> None:
         super().__init__(endpoint_alias=endpoint_alias, **kwargs)
-
-
-__all__ = [
-    "AbejaCreateEndpointOperator",
-    "AbejaDeleteEndpointOperator",
-    "AbejaRouteEndpointOperator",
-    "AbejaUpdateEndpointOperator",
-]

@@ -617,15 +617,3 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
             raise AirflowException(
                 f"the service answered {content_type} that is not valid JSON: {exc}"
             ) from exc
-
-
-__all__ = [
-    "CREATED_BY_ENV",
-    "AbejaCreateServiceOperator",
-    "AbejaDeleteServiceOperator",
-    "AbejaRequestServiceOperator",
-    "AbejaStartServiceOperator",
-    "AbejaStopServiceOperator",
-    "AbejaUpdateServiceOperator",
-    "service_ids",
-]
