@@ -40,6 +40,7 @@ from airflow_provider_abeja.exceptions import (
     WaitTimeoutError,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
+from airflow_provider_abeja.links.abeja import console_url, push_service_url, service_console_url
 from airflow_provider_abeja.wait.engine import FailFastMixin, Ids, ResourceKind, airflow_error
 
 if TYPE_CHECKING:
@@ -286,8 +287,6 @@ class AbejaConnectionOperator(AbejaBaseOperator):
     def push_link(self, context: Mapping[str, Any], id_key: str, url_key: str, *path: str) -> None:
         """Push a resource's id (the last of ``path``) and the console URL its extra link reads:
         ``<console>/organizations/<path...>``."""
-        from airflow_provider_abeja.links.abeja import console_url
-
         ti = context["ti"]
         ti.xcom_push(key=id_key, value=path[-1])
         ti.xcom_push(key=url_key, value=console_url(self.hook.console_url, "organizations", *path))
@@ -655,8 +654,6 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
 
     def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
         """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""
-        from airflow_provider_abeja.links.abeja import push_service_url, service_console_url
-
         ti = context["ti"]
         ti.xcom_push(key=XCOM_SERVICE_ID, value=service_id)
         url = service_console_url(self.hook.console_url, organization_id, self.deployment_id, service_id)
@@ -670,6 +667,7 @@ class _TrainingOperator(AbejaConnectionOperator):
     """
 
     ui_color = "#fdf3e8"
+    template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "job_definition_name")
     named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
 
     def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:

@@ -62,7 +62,6 @@ class _TrainingCleanupOperator(_DeleteOperator, _TrainingOperator):
     :param fail_if_missing: fail without retries when the resource does not exist.
     """
 
-    template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "job_definition_name")
     none_is_nothing = False
     outer_field = "job_definition_name"
     #: The client's archive call (``delete_call`` None: the platform only archives it).
@@ -285,10 +284,7 @@ class AbejaStopRunTrainingJobsOperator(_RunTeardownOperator, _TrainingOperator):
     Returns the ids of the jobs it stopped.
     """
 
-    template_fields: Sequence[str] = (
-        *AbejaConnectionOperator.template_fields,
-        *("job_definition_name", "task_ids"),
-    )
+    template_fields: Sequence[str] = (*_TrainingOperator.template_fields, "task_ids")
     named_arguments = (*_TrainingOperator.named_arguments, "task_ids")
     noun, verbs = "training job", ("stop", "stopped", "started")
 
