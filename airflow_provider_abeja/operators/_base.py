@@ -20,7 +20,7 @@ import importlib
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -40,6 +40,7 @@ from airflow_provider_abeja.exceptions import (
     WaitTimeoutError,
 )
 from airflow_provider_abeja.hooks.abeja import AbejaHook
+from airflow_provider_abeja.links.abeja import console_url, push_service_url, service_console_url
 from airflow_provider_abeja.wait.engine import FailFastMixin, Ids, ResourceKind, airflow_error
 
 if TYPE_CHECKING:
@@ -192,17 +193,6 @@ class _RenamedArguments(_OperatorMeta):
         return super().__call__(*args, **kwargs)
 
 
-def _checking_named_arguments(execute: Callable[..., Any]) -> Callable[..., Any]:
-    """``execute`` preceded by ``check_named_arguments`` (before any I/O or request)."""
-
-    @functools.wraps(execute)
-    def checked(self: AbejaBaseOperator, *args: Any, **kwargs: Any) -> Any:
-        self.check_named_arguments()
-        return execute(self, *args, **kwargs)
-
-    return checked
-
-
 class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments):
     """Base of every ABEJA operator: ``execute`` and ``execute_complete`` run under the fail-fast
     rule, the arguments naming something are checked first, old argument names keep working for
@@ -217,7 +207,13 @@ class AbejaBaseOperator(FailFastMixin, BaseOperator, metaclass=_RenamedArguments
     def __init_subclass__(cls, **kwargs: Any) -> None:
         execute = cls.__dict__.get("execute")
         if callable(execute):  # wrapped before the fail-fast rule wraps it (the refusal is fail-fast)
-            cls.execute = _checking_named_arguments(execute)  # type: ignore[method-assign]
+
+            @functools.wraps(execute)
+            def checked(self: AbejaBaseOperator, *args: Any, **options: Any) -> Any:
+                self.check_named_arguments()  # before any I/O or request
+                return execute(self, *args, **options)
+
+            cls.execute = checked  # type: ignore[method-assign,assignment]
         super().__init_subclass__(**kwargs)
 
     def check_named_arguments(self) -> None:
@@ -291,8 +287,6 @@ class AbejaConnectionOperator(AbejaBaseOperator):
     def push_link(self, context: Mapping[str, Any], id_key: str, url_key: str, *path: str) -> None:
         """Push a resource's id (the last of ``path``) and the console URL its extra link reads:
         ``<console>/organizations/<path...>``."""
-        from airflow_provider_abeja.links.abeja import console_url
-
         ti = context["ti"]
         ti.xcom_push(key=id_key, value=path[-1])
         ti.xcom_push(key=url_key, value=console_url(self.hook.console_url, "organizations", *path))
@@ -660,8 +654,6 @@ class AbejaDeploymentOperator(AbejaConnectionOperator):
 
     def push_service_xcom(self, context: Mapping[str, Any], organization_id: str, service_id: str) -> None:
         """Push ``service_id`` and ``service_url`` (console) so the link shows even if a wait fails."""
-        from airflow_provider_abeja.links.abeja import push_service_url, service_console_url
-
         ti = context["ti"]
         ti.xcom_push(key=XCOM_SERVICE_ID, value=service_id)
         url = service_console_url(self.hook.console_url, organization_id, self.deployment_id, service_id)
@@ -675,6 +667,7 @@ class _TrainingOperator(AbejaConnectionOperator):
     """
 
     ui_color = "#fdf3e8"
+    template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "job_definition_name")
     named_arguments = (*AbejaConnectionOperator.named_arguments, "job_definition_name")
 
     def __init__(self, *, job_definition_name: str, **kwargs: Any) -> None:
@@ -699,6 +692,8 @@ class _DeleteOperator(AbejaConnectionOperator):
     ui_color = "#fdecea"
     noun: ClassVar[str]
     id_field: ClassVar[str | None] = None
+    #: The attribute holding the id its path starts with, after the organization's.
+    outer_field: ClassVar[str]
     #: The client call that deletes it, ``(organization_id, *resource_ids())`` (default ``delete_<noun>``).
     delete_call: ClassVar[str | None] = None
     #: Whether an id that is None (an XCom nobody pushed) means nothing to delete.
@@ -720,8 +715,9 @@ class _DeleteOperator(AbejaConnectionOperator):
             setattr(self, name, value)
 
     def resource_ids(self) -> list[str]:
-        """The resource's ids after the organization, checked."""
-        raise NotImplementedError
+        """The resource's ids after the organization (``outer_field``'s, then ``id_field``'s), checked."""
+        fields = [self.outer_field] if self.id_field is None else [self.outer_field, self.id_field]
+        return [required_id(getattr(self, field), field) for field in fields]
 
     def describe(self, ids: list[str]) -> str:
         return f"{self.noun} {ids[-1]}"
@@ -757,6 +753,4 @@ class AbejaDeleteOperator(AbejaDeploymentOperator, _DeleteOperator):
     :param fail_if_missing: fail without retries when the resource does not exist (or its id is None).
     """
 
-    def resource_ids(self) -> list[str]:
-        assert self.id_field is not None
-        return [self.deployment_id, required_id(getattr(self, self.id_field), self.id_field)]
+    outer_field = "deployment_id"

@@ -15,7 +15,7 @@ deletes archive instead when ``archive_if_in_use`` (the default).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException
@@ -29,7 +29,6 @@ from airflow_provider_abeja.operators._base import (
     _DeleteOperator,
     _TrainingOperator,
     created_in_run,
-    required_id,
 )
 from airflow_provider_abeja.wait.engine import RUNNING_JOB_STATUSES
 
@@ -63,18 +62,12 @@ class _TrainingCleanupOperator(_DeleteOperator, _TrainingOperator):
     :param fail_if_missing: fail without retries when the resource does not exist.
     """
 
-    template_fields: Sequence[str] = (*AbejaConnectionOperator.template_fields, "job_definition_name")
     none_is_nothing = False
+    outer_field = "job_definition_name"
     #: The client's archive call (``delete_call`` None: the platform only archives it).
     archive_call: ClassVar[str]
     #: Archive what the platform keeps because it is in use (409) instead of failing.
     archive_if_in_use = True
-
-    def resource_ids(self) -> list[str]:
-        ids = [self.definition_name()]
-        if self.id_field is not None:
-            ids.append(required_id(getattr(self, self.id_field), self.id_field))
-        return ids
 
     def describe(self, ids: list[str]) -> str:
         return f"{self.noun} {'/'.join(ids)}"
@@ -166,15 +159,54 @@ def _task_ids(value: str | Sequence[str] | None) -> frozenset[str] | None:
     return frozenset(name.strip() for name in names)
 
 
+#: A DAG run's dag id and run id, and the task ids whose creations count (None: every task).
+_RunScope = tuple[str, str, Collection[str] | None]
+
+
 class _RunTeardownOperator(AbejaConnectionOperator):
-    """A run-wide teardown: it ends what this DAG run's tasks (``task_ids``: only these) made, found
-    by their creation marker (``made_in_run``), each one tried before one failure raises (``end_each``)."""
+    """A run-wide teardown: it ends what this DAG run's tasks (``task_ids``: only these) made,
+    found by their creation marker (``made_in_run``), each one tried before one failure raises
+    (a retry may get through)."""
 
     ui_color = "#fdecea"
+    #: What it ends, its verb and past (as ``delete``, ``deleted``), and what the run did to make it.
+    noun: ClassVar[str]
+    verbs: ClassVar[tuple[str, str, str]]
 
     def __init__(self, *, task_ids: str | Sequence[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.task_ids = task_ids
+
+    def execute(self, context: Context) -> list[str]:
+        ti = context["ti"]
+        run = (str(ti.dag_id), str(ti.run_id), _task_ids(self.task_ids))
+        organization_id = self.resolve_organization_id()
+        doomed, left = self.to_end(organization_id, run)
+        verb, past, made = self.verbs
+        ended: list[str] = []
+        failures: list[str] = []
+        for resource_id in doomed:
+            try:
+                if not self.end(organization_id, resource_id):
+                    self.log.info("%s %s is already gone or over", self.noun.capitalize(), resource_id)
+                    continue
+            except Exception as exc:
+                failures.append(f"{resource_id}: {exc}")
+                continue
+            self.log.info("%s %s %s", past.capitalize(), self.noun, resource_id)
+            ended.append(resource_id)
+        if failures:
+            raise AirflowException(f"could not {verb} {len(failures)} {self.noun}(s) of this run: {failures}")
+        self.log.info("%s %d %s(s) this run %s; %s", past.capitalize(), len(ended), self.noun, made, left)
+        return ended
+
+    def to_end(self, organization_id: str, run: _RunScope) -> tuple[list[str], str]:
+        """The ids of what ``run`` made that this ends, and what is left (said in the closing line)."""
+        raise NotImplementedError
+
+    def end(self, organization_id: str, resource_id: str) -> bool:
+        """End one; False when it was already gone or over."""
+        raise NotImplementedError
 
 
 class AbejaDeleteRunServicesOperator(_RunTeardownOperator, AbejaDeploymentOperator):
@@ -196,25 +228,20 @@ class AbejaDeleteRunServicesOperator(_RunTeardownOperator, AbejaDeploymentOperat
 
     template_fields: Sequence[str] = (*AbejaDeploymentOperator.template_fields, "task_ids")
     named_arguments = (*AbejaDeploymentOperator.named_arguments, "task_ids")
+    noun, verbs = "service", ("delete", "deleted", "created")
 
-    def execute(self, context: Context) -> list[str]:
-        ti = context["ti"]
-        only = _task_ids(self.task_ids)
-        organization_id = self.resolve_organization_id()
+    def to_end(self, organization_id: str, run: _RunScope) -> tuple[list[str], str]:
+        """The run's services but those an endpoint serves (a release keeps what it released)."""
         services = self.client.get_services(organization_id, self.deployment_id).get("entries") or []
         endpoints = self.client.get_endpoints(organization_id, self.deployment_id).get("entries") or []
         routed = {str(e.get("service_id")) for e in endpoints if isinstance(e, Mapping)}
-        doomed = run_services(services, str(ti.dag_id), str(ti.run_id), only)
-        # Kept: an endpoint serves it (a release).
+        doomed = run_services(services, *run)
         kept = [service_id for service_id in doomed if service_id in routed]
-        ended = end_each(
-            (s for s in doomed if s not in routed),
-            lambda service_id: self.delete_service(organization_id, service_id),
-            ("delete", "deleted"), "service", self.log,
-        )  # fmt: skip
         left = f"kept {', '.join(kept)}, which an endpoint serves" if kept else "none is left"
-        self.log.info("Deleted %d service(s) this run created; %s", len(ended), left)
-        return ended
+        return [service_id for service_id in doomed if service_id not in routed], left
+
+    def end(self, organization_id: str, resource_id: str) -> bool:
+        return self.delete_service(organization_id, resource_id)
 
 
 def made_in_run(
@@ -240,28 +267,6 @@ def run_services(
     ]
 
 
-def end_each(
-    ids: Iterable[str], end: Callable[[str], bool], verbs: tuple[str, str], noun: str, log: Any
-) -> list[str]:
-    """``end`` each id (False: it was already gone or over) and return those it ended; every id is
-    tried before one failure raises (a retry may get through). ``verbs``: e.g. delete, deleted."""
-    ended: list[str] = []
-    failures: list[str] = []
-    for resource_id in ids:
-        try:
-            if not end(resource_id):
-                log.info("%s %s is already gone or over", noun.capitalize(), resource_id)
-                continue
-        except Exception as exc:
-            failures.append(f"{resource_id}: {exc}")
-            continue
-        log.info("%s %s %s", verbs[1].capitalize(), noun, resource_id)
-        ended.append(resource_id)
-    if failures:
-        raise AirflowException(f"could not {verbs[0]} {len(failures)} {noun}(s) of this run: {failures}")
-    return ended
-
-
 class AbejaStopRunTrainingJobsOperator(_RunTeardownOperator, _TrainingOperator):
     """Stop the training jobs this DAG run's job tasks started that still run (a run-wide teardown).
 
@@ -279,38 +284,22 @@ class AbejaStopRunTrainingJobsOperator(_RunTeardownOperator, _TrainingOperator):
     Returns the ids of the jobs it stopped.
     """
 
-    template_fields: Sequence[str] = (
-        *AbejaConnectionOperator.template_fields,
-        *("job_definition_name", "task_ids"),
-    )
+    template_fields: Sequence[str] = (*_TrainingOperator.template_fields, "task_ids")
     named_arguments = (*_TrainingOperator.named_arguments, "task_ids")
+    noun, verbs = "training job", ("stop", "stopped", "started")
 
-    def execute(self, context: Context) -> list[str]:
-        ti = context["ti"]
-        only = _task_ids(self.task_ids)
-        definition = self.definition_name()
-        organization_id = self.resolve_organization_id()
-        jobs = self.client.get_training_jobs(organization_id, definition).get("entries")
+    def to_end(self, organization_id: str, run: _RunScope) -> tuple[list[str], str]:
+        """The run's jobs that still run."""
+        jobs = self.client.get_training_jobs(organization_id, self.definition_name()).get("entries")
+        mine = made_in_run(jobs, *run, "environment", "user_parameters")
         running = [
-            str(job.get("training_job_id"))
-            for job in made_in_run(
-                jobs, str(ti.dag_id), str(ti.run_id), only, "environment", "user_parameters"
-            )
-            if job.get("status") in RUNNING_JOB_STATUSES
+            str(job.get("training_job_id")) for job in mine if job.get("status") in RUNNING_JOB_STATUSES
         ]
-        stopped = end_each(
-            running,
-            lambda job_id: self.stop(organization_id, job_id),
-            ("stop", "stopped"),
-            "training job",
-            self.log,
-        )
-        self.log.info("Stopped %d training job(s) this run started; none is left running", len(stopped))
-        return stopped
+        return running, "none is left running"
 
-    def stop(self, organization_id: str, job_id: str) -> bool:
+    def end(self, organization_id: str, resource_id: str) -> bool:
         """Stop the job; False when it is gone or has ended since it was listed."""
-        ids = (organization_id, self.definition_name(), job_id)
+        ids = (organization_id, self.definition_name(), resource_id)
         try:
             self.client.stop_training_job(*ids)
         except NotFound:
@@ -319,19 +308,6 @@ class AbejaStopRunTrainingJobsOperator(_RunTeardownOperator, _TrainingOperator):
             status = self.client.get_training_job(*ids).get("status")
             if status in RUNNING_JOB_STATUSES:
                 raise
-            self.log.info("Training job %s has ended (%s)", job_id, status)
+            self.log.info("Training job %s has ended (%s)", resource_id, status)
             return False
         return True
-
-
-__all__ = [
-    "AbejaArchiveTrainingJobOperator",
-    "AbejaArchiveTrainingModelOperator",
-    "AbejaDeleteDeploymentVersionOperator",
-    "AbejaDeleteRunServicesOperator",
-    "AbejaDeleteTrainingJobDefinitionOperator",
-    "AbejaDeleteTrainingJobDefinitionVersionOperator",
-    "AbejaStopRunTrainingJobsOperator",
-    "made_in_run",
-    "run_services",
-]

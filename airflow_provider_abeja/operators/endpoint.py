@@ -90,12 +90,12 @@ class _EndpointOperator(AbejaDeploymentOperator):
             self.client.update_endpoint(organization_id, self.deployment_id, endpoint, service_id)
             self.log.info("Endpoint %s now routes to %s (was %s)", endpoint, service_id, previous)
 
-    def _find(self, organization_id: str, endpoint: str) -> dict[str, Any] | None:
-        """The endpoint whose alias or id is ``endpoint``, if the deployment has one."""
+    def _find(self, organization_id: str, endpoint: str) -> dict[str, Any]:
+        """The endpoint whose alias or id is ``endpoint`` (empty when the deployment has none)."""
         for e in self.client.get_endpoints(organization_id, self.deployment_id)["entries"]:
             if isinstance(e, Mapping) and endpoint in (e.get("custom_alias"), e.get("endpoint_id")):
                 return dict(e)
-        return None
+        return {}
 
     def _create_or_route(self, context: Context, *, switch: bool) -> tuple[dict[str, Any], Any]:
         """Check the service, then create the endpoint, or (``switch``) point it at the service,
@@ -105,10 +105,10 @@ class _EndpointOperator(AbejaDeploymentOperator):
         alias, service_id, organization_id = self._prepare(context)
         self._check_ready(organization_id, service_id)
         current = self._find(organization_id, alias)
-        previous = None if current is None else current.get("service_id")
+        previous = current.get("service_id")
         if switch:
             context["ti"].xcom_push(key=XCOM_PREVIOUS_SERVICE_ID, value=previous)
-        if current is None:
+        if not current:
             current = self.client.create_endpoint(organization_id, self.deployment_id, service_id, alias)
             self.log.info("Created endpoint %s (%s) -> %s", current.get("endpoint_id"), alias, service_id)
         elif switch:
@@ -214,11 +214,3 @@ class AbejaDeleteEndpointOperator(AbejaDeleteOperator):
 
     def __init__(self, *, endpoint_alias: str, **kwargs: Any) -> None:
         super().__init__(endpoint_alias=endpoint_alias, **kwargs)
-
-
-__all__ = [
-    "AbejaCreateEndpointOperator",
-    "AbejaDeleteEndpointOperator",
-    "AbejaRouteEndpointOperator",
-    "AbejaUpdateEndpointOperator",
-]

@@ -333,7 +333,7 @@ class _StateChangeOperator(_ExistingServiceOperator):
     past: ClassVar[str]
     state: ClassVar[str]
     done: ClassVar[Collection[str]]
-    status_current_after_refusal: ClassVar[bool]
+    status_current_after_refusal: ClassVar[bool] = False
     target_status: ClassVar[str | None] = None
     failure_statuses: ClassVar[Collection[str] | None] = None
 
@@ -383,7 +383,6 @@ class AbejaStartServiceOperator(_StateChangeOperator):
 
     verb, past, state = "start", "started", "running"
     done = RUNNING_STATUSES
-    status_current_after_refusal = False
 
 
 class AbejaStopServiceOperator(_StateChangeOperator):
@@ -617,15 +616,3 @@ class AbejaRequestServiceOperator(AbejaDeploymentOperator):
             raise AirflowException(
                 f"the service answered {content_type} that is not valid JSON: {exc}"
             ) from exc
-
-
-__all__ = [
-    "CREATED_BY_ENV",
-    "AbejaCreateServiceOperator",
-    "AbejaDeleteServiceOperator",
-    "AbejaRequestServiceOperator",
-    "AbejaStartServiceOperator",
-    "AbejaStopServiceOperator",
-    "AbejaUpdateServiceOperator",
-    "service_ids",
-]
