@@ -637,8 +637,8 @@ class APIClient(ClientBase, AbstractContextManager["APIClient"]):
         deployment_id: str,
         version: str,
         code: training.Archive,
-        handler: str = "main:handler",
-        image: str = "abeja-inc/all-cpu:23.02",
+        handler: str = training.DEFAULT_HANDLER,
+        image: str = training.DEFAULT_IMAGE,
         user_parameters: Mapping[str, str] | None = None,
     ) -> JSON:
         """POST .../deployments/{id}/versions, then PUT the code (.tar.gz; a folder is packed) to

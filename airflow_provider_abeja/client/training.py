@@ -207,12 +207,17 @@ def model_body(args: validation.Arguments) -> Upload:
     return Upload("model_data", ("model_data.zip", data, "application/zip"), parameters)
 
 
+#: A deployment version's handler and runtime image unless given (the seed's defaults).
+DEFAULT_HANDLER = "main:handler"
+DEFAULT_IMAGE = "abeja-inc/all-cpu:23.02"
+
+
 def deployment_version_body(args: validation.Arguments) -> dict[str, Any]:
     version, image = args["version"], args["image"]
     if not isinstance(version, str) or not version.strip():
         raise InvalidArgumentError("version", "must be a non-empty string such as '1.2.0'")
     if not isinstance(image, str) or not image.strip():
-        raise InvalidArgumentError("image", "must be a runtime image name such as 'abeja-inc/all-cpu:23.02'")
+        raise InvalidArgumentError("image", f"must be a runtime image name such as {DEFAULT_IMAGE!r}")
     user_parameters = validation.check_environment(args["user_parameters"], "user_parameters")
     payload: dict[str, Any] = {"version": version, "handler": _check_handler(args["handler"]), "image": image}
     return payload | ({"user_parameters": user_parameters} if user_parameters else {})

@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_abeja.client.training import DEFAULT_HANDLER, DEFAULT_IMAGE
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import AbejaError, Conflict, HttpError, NotFound
@@ -239,8 +240,8 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
 
     :param version: the version name, new in the deployment (e.g. ``1.4.0``).
     :param code: the handler's folder or a ``.tar.gz`` of it, on the worker.
-    :param handler: ``module:function`` (default: the client's, ``main:handler``).
-    :param image: the runtime image (default: the client's, an ``abeja-inc/all-cpu`` image).
+    :param handler: ``module:function``.
+    :param image: the runtime image.
     :param user_parameters: the handler's environment variables.
     """
 
@@ -257,8 +258,8 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         *,
         version: str,
         code: str,
-        handler: str | None = None,
-        image: str | None = None,
+        handler: str = DEFAULT_HANDLER,
+        image: str = DEFAULT_IMAGE,
         user_parameters: Mapping[str, str] | str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -270,10 +271,12 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
         self.user_parameters = user_parameters
 
     def execute(self, context: Mapping[str, Any]) -> Any:
-        from airflow_provider_abeja.client.training import deployment_code
+        from airflow_provider_abeja.client.training import deployment_code, deployment_version_body
 
         version = str(_text(self.version, "version"))
         parameters = _mapping(self.user_parameters, "user_parameters")
+        named = {"version": version, "handler": self.handler, "image": self.image}
+        deployment_version_body({**named, "user_parameters": parameters})  # checked before anything is sent
         code = deployment_code(self.code)
         organization_id = self.resolve_organization_id()
         created = self._named(organization_id, version)
@@ -300,11 +303,9 @@ class AbejaCreateDeploymentVersionOperator(AbejaDeploymentOperator):
             from airflow.sdk.execution_time.context import NEVER_EXPIRE
 
             store.set(STORE_VERSION_CREATING, version, retention=NEVER_EXPIRE)
-        # handler and image: the client's defaults unless given
-        given = {name: getattr(self, name) for name in ("handler", "image") if getattr(self, name)}
         try:
             created: dict[str, Any] = self.client.create_deployment_version(
-                organization_id, self.deployment_id, version, code, user_parameters=parameters, **given
+                organization_id, self.deployment_id, version, code, self.handler, self.image, parameters
             )
         except AbejaError as exc:
             refused = (

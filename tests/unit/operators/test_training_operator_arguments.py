@@ -47,6 +47,18 @@ from airflow_provider_abeja.operators.training import (
             ),
             "code",
         ),
+        (
+            AbejaCreateDeploymentVersionOperator(
+                task_id="g", deployment_id="1", version="1", code="/no/such/dir", handler="main"
+            ),
+            "handler",
+        ),
+        (
+            AbejaCreateDeploymentVersionOperator(
+                task_id="h", deployment_id="1", version="1", code="/no/such/dir", image=" "
+            ),
+            "image",
+        ),
     ],
 )
 def test_bad_arguments_fail_the_task_before_any_request(operator: Any, argument: str) -> None:
