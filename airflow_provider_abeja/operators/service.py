@@ -25,7 +25,7 @@ from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.batch.paths import is_file, open_binary, publish
 from airflow_provider_abeja.batch.sender import Target, is_json
 from airflow_provider_abeja.client.api import DEFAULT_INSTANCE_TYPE
-from airflow_provider_abeja.client.validation import check_sizing, whole_number
+from airflow_provider_abeja.client.validation import check_sizing, check_update_payload, whole_number
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
 from airflow_provider_abeja.client.validation import text as _text
 from airflow_provider_abeja.exceptions import (
@@ -310,6 +310,7 @@ class AbejaUpdateServiceOperator(_ExistingServiceOperator):
         payload = _mapping(self.payload, "payload")
         if not payload:
             raise InvalidArgumentError("payload", "nothing to update")
+        check_update_payload(payload)  # before the service is read
         ids = self._prepare(context)
         before = self.client.get_service(*ids)
         service = self.client.update_service(*ids, payload=payload)

@@ -7,6 +7,7 @@ tests/integration/operators/; here each test pins one decision of the operator c
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import timedelta
@@ -457,10 +458,20 @@ def test_update_sends_the_payload_and_polls_instead_of_trusting_the_answer(reque
     assert poll.call_count == 3  # the state before, then polls until READY again
 
 
-@pytest.mark.parametrize("payload", [{}, "[1, 2]", None])
-def test_update_refuses_an_empty_or_non_mapping_payload(requests_mock, context, payload):
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({}, "payload"),
+        ("[1, 2]", "payload"),
+        (None, "payload"),
+        ({"instance_number": 0}, "payload.instance_number"),
+    ],
+)
+def test_update_refuses_an_empty_non_mapping_or_bad_payload_before_any_request(
+    requests_mock, context, payload, named
+):
     op = AbejaUpdateServiceOperator(task_id="u", deployment_id=DEP, service_id=SER, payload=payload)
-    with pytest.raises(AirflowFailException, match="payload"):
+    with pytest.raises(AirflowFailException, match=f"^{re.escape(named)}:"):
         op.execute(context)
     assert requests_mock.call_count == 0
 
