@@ -96,6 +96,12 @@ def jittered(interval: float) -> float:
     return interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
 
 
+def shared_client_count() -> int:
+    """Shared clients open on the running loop (for tests and diagnostics)."""
+    entries = _REGISTRY.get(asyncio.get_running_loop(), {})
+    return sum(len(shared.clients) for shared in entries.values())
+
+
 @dataclass(eq=False)
 class ClientLease:
     """A trigger's use of a shared client; :meth:`release` exactly once when done."""
@@ -249,6 +255,11 @@ def joined(
         group.watchers.pop(watcher, None)
         if not group.watchers and groups.get(full_key) is group:
             del groups[full_key]
+
+
+def group_count(listing_call: str) -> int:
+    """Groups listing with ``listing_call`` on the running loop (for tests and diagnostics)."""
+    return sum(key[1] == listing_call for key in _GROUPS.get(asyncio.get_running_loop(), {}))
 
 
 async def _services(organization_id: str, deployment_id: str, lease: ClientLease, _needs: list[Any]) -> Any:

@@ -19,7 +19,7 @@ from abeja_emulator.handle import EmulatorHandle
 from airflow_provider_abeja.client import APIClient
 from airflow_provider_abeja.triggers.runs import AbejaChannelFileTrigger
 from airflow_provider_abeja.wait.channel import MemoryStore, utc_second
-from tests._pool import group_count
+from airflow_provider_abeja.wait.pool import group_count
 
 pytestmark = pytest.mark.emulator
 

@@ -19,7 +19,7 @@ import requests
 
 from abeja_emulator.handle import EmulatorHandle
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-from tests._pool import group_count, shared_client_count
+from airflow_provider_abeja.wait.pool import group_count, shared_client_count
 
 pytestmark = pytest.mark.emulator
 

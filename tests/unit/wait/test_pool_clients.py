@@ -17,8 +17,7 @@ import respx
 
 from airflow_provider_abeja.client import AsyncAPIClient
 from airflow_provider_abeja.triggers.service import AbejaServiceStatusTrigger
-from airflow_provider_abeja.wait.pool import WAITS_PER_CLIENT
-from tests._pool import shared_client_count
+from airflow_provider_abeja.wait.pool import WAITS_PER_CLIENT, shared_client_count
 
 API = "http://abeja.test"
 ORG = "1234567890123"

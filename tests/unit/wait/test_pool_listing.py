@@ -15,8 +15,7 @@ import pytest
 
 from airflow_provider_abeja.exceptions import Forbidden, InternalServerError, NotFound, TransportError
 from airflow_provider_abeja.wait.engine import SERVICE, Outcome, WaitSpec, WaitState, step
-from airflow_provider_abeja.wait.pool import Watch
-from tests._pool import group_count
+from airflow_provider_abeja.wait.pool import Watch, group_count
 
 ORG = "1234567890123"
 DEP = "9999999999999"
