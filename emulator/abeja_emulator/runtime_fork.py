@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-#: Set to 1 to fork service runtimes from a zygote (off by default: see docs/emulator-conformance.md).
+#: Set to 0 to spawn service runtimes instead of forking them from a zygote (docs/emulator-conformance.md).
 PREFORK_SWITCH = "ABEJA_EMULATOR_PREFORK"
 ZYGOTE = Path(__file__).with_name("runtime_zygote.py")
 _MAX_MESSAGE = 1 << 16

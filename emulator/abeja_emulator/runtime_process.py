@@ -294,7 +294,7 @@ class _ForkServers:
 
     @classmethod
     def get(cls) -> ForkServer | None:
-        if cls.broken or os.environ.get(PREFORK_SWITCH) != "1" or not hasattr(os, "pidfd_open"):
+        if cls.broken or os.environ.get(PREFORK_SWITCH) == "0" or not hasattr(os, "pidfd_open"):
             return None
         server, loop = cls.current, asyncio.get_running_loop()
         if server is not None and (server.loop is not loop or not server.alive):
