@@ -37,7 +37,19 @@ RUNTIME_VERSION = "1.1.1"
 RUNTIME_SCRIPT = "abeja-runtime-python"
 RUNTIME_MODULE = "abejaruntime36.run"
 TRAINING_RESULT_DIR_NAME = "abejainc_training_result"  # the proxy's default (util/path/path.go)
-_PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "SYSTEMROOT")
+#: Of the emulator's environment, what every runtime gets too; OPENBLAS_NUM_THREADS caps the threads
+#: numpy's BLAS starts in each runtime (one per core by default, however little the handler computes).
+_PASSTHROUGH_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "PYTHONPATH",
+    "SYSTEMROOT",
+    "OPENBLAS_NUM_THREADS",
+)
 _STREAM_LIMIT = 1 << 20
 _PR_SET_PDEATHSIG = 1
 

@@ -127,6 +127,14 @@ def test_environment_is_platform_variables_over_user_parameters(tmp_path):
     assert "AIRFLOW_HOME" not in env
 
 
+def test_the_blas_thread_cap_of_the_emulator_reaches_the_runtime(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    monkeypatch.setenv("NOT_PASSED_ON", "1")
+    env = platform_environment(InstanceFolders(tmp_path), user_parameters={}, platform={})
+    assert env["OPENBLAS_NUM_THREADS"] == "3"
+    assert "NOT_PASSED_ON" not in env
+
+
 def test_a_python_without_cgi_is_reported(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(
