@@ -55,10 +55,10 @@ test: $(STAMP)
 
 # The inner loop: unit and emulator-backed integration tests; no example-DAG runs, no scheduler,
 # no soak, no emulator internals, no Airflow 2 job. `make test` stays the full suite (and CI's).
-# Three pytest-xdist workers, each with its own emulator and Airflow home: the emulator-backed tests
-# mostly wait for services to come up, so three of them overlap well even on two cores.
+# Four pytest-xdist workers, each with its own emulator and Airflow home: the emulator-backed tests
+# mostly wait for services to come up, so four of them overlap well even on two cores.
 FAST_TESTS ?= tests/unit tests/integration
-FAST_WORKERS ?= 3
+FAST_WORKERS ?= 4
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider -q -n $(FAST_WORKERS) \
 		-m "not slow and not standalone and not soak" $(FAST_TESTS) $(PYTEST_ARGS)
