@@ -516,23 +516,35 @@ class AbejaWaitingOperator(AbejaConnectionOperator):
             self.log.info("%s %s reached its target status", self.kind.noun.capitalize(), ids[2])
             return self.summary(getattr(self.client, self.kind.read)(*ids))
 
-    def stored(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
-        """The resource an earlier try stored (task state store) while it still runs or has
-        finished well: a retry after a crash reconnects to it (None: start afresh)."""
+    def read_stored(
+        self, context: Mapping[str, Any], organization_id: str
+    ) -> tuple[str, dict[str, Any] | None] | None:
+        """The id an earlier try kept in the task state store and its resource read again (None
+        when it is gone); None when nothing is stored."""
         store = context.get("task_state_store")
         resource_id = store.get(self.store_key) if store is not None and self.store_key else None
         if not isinstance(resource_id, str) or not resource_id:
             return None
-        noun, ids = self.kind.noun, self.ids(organization_id, resource_id)
         try:
-            resource = getattr(self.client, self.kind.read)(*ids)
+            return resource_id, dict(
+                getattr(self.client, self.kind.read)(*self.ids(organization_id, resource_id))
+            )
         except NotFound:
-            resource = {"status": "gone"}
-        if resource.get("status") not in self.kind.known_statuses - self.kind.failure_statuses:
-            self.log.info("The %s of an earlier try (%s) is %s", noun, resource_id, resource.get("status"))
+            return resource_id, None
+
+    def stored(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
+        """The resource an earlier try stored (task state store) while it still runs or has
+        finished well: a retry after a crash reconnects to it (None: start afresh)."""
+        found = self.read_stored(context, organization_id)
+        if found is None:
+            return None
+        (resource_id, resource), noun = found, self.kind.noun
+        status = resource.get("status") if resource is not None else "gone"
+        if resource is None or status not in self.kind.known_statuses - self.kind.failure_statuses:
+            self.log.info("The %s of an earlier try (%s) is %s", noun, resource_id, status)
             return None
         self.log.info("Reconnecting to %s %s of an earlier try (task state store)", noun, resource_id)
-        return dict(resource)
+        return resource
 
     def start_clock(self, context: Mapping[str, Any]) -> None:
         """Fix this try's deadline: ``timeout`` from now or ``execution_timeout`` (less a margin),

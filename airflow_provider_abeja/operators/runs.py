@@ -27,7 +27,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_abeja.assets import default_outlets
 from airflow_provider_abeja.client.validation import mapping_argument as _mapping
-from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError, NotFound
+from airflow_provider_abeja.exceptions import Conflict, InvalidArgumentError
 from airflow_provider_abeja.links.runs import (
     XCOM_TRIGGER_URL,
     AbejaChannelLink,
@@ -48,6 +48,7 @@ from airflow_provider_abeja.operators._base import (
     required_id,
 )
 from airflow_provider_abeja.operators._clear import first_try_after_clear
+from airflow_provider_abeja.wait.blocking import parse_timestamp
 from airflow_provider_abeja.wait.engine import RUN
 
 if TYPE_CHECKING:
@@ -109,17 +110,10 @@ def pages_since(pages: Iterable[Any], since: datetime | None) -> Iterator[list[M
     for page in pages:
         entries = [e for e in page or () if isinstance(e, Mapping)]
         yield entries
-        first, last = (_created(entries[0]), _created(entries[-1])) if entries else (None, None)
-        if since and first and last and last <= first and last < since:
-            return
-
-
-def _created(entry: Mapping[str, Any]) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(entry.get("created_at")))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        if since and entries:
+            first, last = (parse_timestamp(entries[end].get("created_at")) for end in (0, -1))
+            if first and last and last <= first and last < since:
+                return
 
 
 class _RunsOperator(AbejaDeploymentOperator):
@@ -260,15 +254,10 @@ class AbejaCreateRunOperator(AbejaWaitingOperator, _RunsOperator):
         return super().create_once(context, organization_id, arguments)
 
     def _waited_for(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
-        """The run a cleared try was waiting for: the stored one, else the newest marked one."""
-        store = context.get("task_state_store")
-        run_id = store.get(STORE_RUN_ID) if store is not None else None
-        if isinstance(run_id, str) and run_id:
-            try:
-                return dict(self.client.get_run(*self.ids(organization_id, run_id)))
-            except NotFound:
-                return None
-        return self._newest(organization_id, creation_marker(context))
+        """The run a cleared try was waiting for: the stored one (None when gone), else the newest
+        marked one."""
+        found = self.read_stored(context, organization_id)
+        return found[1] if found else self._newest(organization_id, creation_marker(context))
 
     def stored(self, context: Mapping[str, Any], organization_id: str) -> dict[str, Any] | None:
         """As every waiting operator, but never the run a clear left running (``create_once``)."""

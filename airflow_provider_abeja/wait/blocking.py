@@ -153,10 +153,11 @@ def newest_log_time(
 ) -> datetime | None:
     """The platform's timestamp of the service's newest log event (its history ends there)."""
     events = iter_recent_logs(client, organization_id, deployment_id, service_id, max_pages=1)
-    return max(filter(None, (_parse_timestamp(e.get("timestamp")) for e in events)), default=None)
+    return max(filter(None, (parse_timestamp(e.get("timestamp")) for e in events)), default=None)
 
 
-def _parse_timestamp(value: Any) -> datetime | None:
+def parse_timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 time of the platform's (``Z`` or an offset; UTC when naive), else None."""
     try:
         parsed = datetime.fromisoformat(value)  # "Z" included
     except (TypeError, ValueError):
@@ -198,7 +199,7 @@ class RecentLogFollower:
             self._seen[key] = None
             if len(self._seen) > _SEEN_LIMIT:
                 del self._seen[next(iter(self._seen))]
-            parsed = _parse_timestamp(key[0])
+            parsed = parse_timestamp(key[0])
             if self._since is None or parsed is None or parsed > self._since:
                 fresh.append((parsed, key[1].rstrip("\n")))
         # Events come newest first; the task log reads best oldest first.

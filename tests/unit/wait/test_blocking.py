@@ -59,7 +59,7 @@ class FakeService:
         chosen = [
             e
             for e in sorted(self.events, key=lambda e: e["timestamp"], reverse=True)
-            if start_time is None or blocking._parse_timestamp(e["timestamp"]) >= start_time
+            if start_time is None or blocking.parse_timestamp(e["timestamp"]) >= start_time
         ]
         offset = int(next_backward_token or 0)
         page = chosen[offset : offset + self.page_size]
